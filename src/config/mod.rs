@@ -1,0 +1,2 @@
+//! Loading YAML configuration: inventory, modules and stacks, with spans.
+pub mod node;

@@ -1,0 +1,229 @@
+//! Diagnostics: errors in user input, pointing at file, line and column.
+//!
+//! Every loading and resolving stage collects [`Diag`]s instead of stopping at
+//! the first problem; a run reports them all together as [`Diagnostics`].
+//! A `Diag` is a miette diagnostic with a named source, a labelled span and
+//! an optional hint, rendered at the edge of the program (the binary).
+
+use crate::config::node::{NodeError, ParseError, Span};
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A loaded file, shared by every diagnostic that points into it.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: Arc<NamedSource<String>>,
+}
+
+impl SourceFile {
+    pub fn new(path: &Path, text: String) -> Self {
+        let name = path.display().to_string();
+        SourceFile {
+            text: Arc::new(NamedSource::new(&name, text).with_language("yaml")),
+            name,
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        self.text.inner()
+    }
+
+    /// 1-based line and column of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let text = self.text();
+        let offset = offset.min(text.len());
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before
+            .rfind('\n')
+            .map_or(before.chars().count(), |i| before[i + 1..].chars().count())
+            + 1;
+        (line, col)
+    }
+}
+
+/// One problem in the user's input.
+#[derive(Debug, Clone)]
+pub struct Diag {
+    pub message: String,
+    pub source: Option<SourceFile>,
+    pub span: Option<Span>,
+    pub label: String,
+    pub help: Option<String>,
+    /// Further places that explain this one (e.g. the first definition of a
+    /// duplicate, each edge of a cycle).
+    pub notes: Vec<(Span, String)>,
+    pub code: &'static str,
+}
+
+impl Diag {
+    /// A diagnostic that points at a span in a file.
+    pub fn at(
+        code: &'static str,
+        source: &SourceFile,
+        span: Span,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
+        Diag {
+            message: message.into(),
+            source: Some(source.clone()),
+            span: Some(span),
+            label: label.into(),
+            help: None,
+            notes: Vec::new(),
+            code,
+        }
+    }
+
+    /// A diagnostic without a location (a missing file, a command-line problem).
+    pub fn plain(code: &'static str, message: impl Into<String>) -> Self {
+        Diag {
+            message: message.into(),
+            source: None,
+            span: None,
+            label: String::new(),
+            help: None,
+            notes: Vec::new(),
+            code,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_note(mut self, span: Span, note: impl Into<String>) -> Self {
+        self.notes.push((span, note.into()));
+        self
+    }
+
+    /// From a YAML syntax error.
+    pub fn from_parse(source: &SourceFile, e: &ParseError) -> Self {
+        Diag::at(
+            "keel::yaml",
+            source,
+            e.span,
+            format!("invalid YAML: {}", e.message),
+            "here",
+        )
+        .with_help("check indentation, quoting and brackets around this point")
+    }
+
+    /// From a typed-deserialization error, with a "did you mean" hint for
+    /// unknown keys and values.
+    pub fn from_node(source: &SourceFile, fallback: Span, e: &NodeError, what: &str) -> Self {
+        let label = if e.found.is_some() {
+            "not recognised"
+        } else {
+            "here"
+        };
+        let d = Diag::at(
+            "keel::schema",
+            source,
+            e.span.unwrap_or(fallback),
+            format!("{what}: {}", e.message),
+            label,
+        );
+        match e.hint() {
+            Some(h) => d.with_help(h),
+            None => d,
+        }
+    }
+
+    /// `file:line:col` of the primary span, for plain-text output and logs.
+    pub fn location(&self) -> Option<String> {
+        let (src, span) = (self.source.as_ref()?, self.span?);
+        let (l, c) = src.line_col(span.offset);
+        Some(format!("{}:{l}:{c}", src.name))
+    }
+}
+
+impl fmt::Display for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diag {}
+
+impl Diagnostic for Diag {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| &*s.text as &dyn SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.span?;
+        self.source.as_ref()?;
+        let primary = LabeledSpan::new_primary_with_span(Some(self.label.clone()), span);
+        let notes = self
+            .notes
+            .iter()
+            .map(|(s, n)| LabeledSpan::new_with_span(Some(n.clone()), *s));
+        Some(Box::new(std::iter::once(primary).chain(notes)))
+    }
+}
+
+/// Every problem found in one run, reported together.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics(pub Vec<Diag>);
+
+impl Diagnostics {
+    pub fn new() -> Self {
+        Diagnostics(Vec::new())
+    }
+    pub fn push(&mut self, d: Diag) {
+        self.0.push(d);
+    }
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// `Ok(value)` when nothing was reported, else every diagnostic.
+    pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl From<Diag> for Diagnostics {
+    fn from(d: Diag) -> Self {
+        Diagnostics(vec![d])
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.0.len() {
+            1 => write!(f, "{}", self.0[0]),
+            n => write!(f, "{n} problems found"),
+        }
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+impl Diagnostic for Diagnostics {
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        Some(Box::new(self.0.iter().map(|d| d as &dyn Diagnostic)))
+    }
+}

@@ -1,0 +1,460 @@
+//! Resource kinds: what a host must look like, one file per kind.
+//!
+//! A kind is a typed, deserializable description of desired state that
+//! implements [`Kind`]:
+//! - `probe()` is a read-only shell script that prints the live state;
+//! - `parse()` turns that output into a typed fact (absence is a value,
+//!   not an error);
+//! - `diff()` compares desired with the fact, attribute by attribute;
+//! - `commands()` yields the shell commands that close the gap (none when
+//!   the diff is a no-op).
+//!
+//! The engine only sees the object-safe [`Resource`] trait, implemented for
+//! every `Kind`. Adding a kind means one new file plus one line in the
+//! [`kinds!`] registration below, plus its fixture tests.
+
+use crate::config::node::{Node, NodeError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub mod testing;
+
+macro_rules! kinds {
+    ($($module:ident :: $ty:ident),* $(,)?) => {
+        $(pub mod $module;)*
+        /// Every registered kind, in the order they are documented.
+        pub static KINDS: &[KindEntry] = &[$(KindEntry::of::<$module::$ty>()),*];
+    };
+}
+
+// The registry: one line per kind.
+kinds! {
+    file::File,
+    directory::Directory,
+    package::Package,
+    service::Service,
+    user::User,
+    group::Group,
+    line::Line,
+    command::Command,
+}
+
+/// Look up a kind by its YAML name.
+pub fn kind(name: &str) -> Option<&'static KindEntry> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+/// Names of every kind, for "did you mean" hints.
+pub fn kind_names() -> Vec<&'static str> {
+    KINDS.iter().map(|k| k.name).collect()
+}
+
+/// A registered kind: its name and how to build it from YAML.
+pub struct KindEntry {
+    pub name: &'static str,
+    pub parse: fn(&Node) -> Result<Box<dyn Resource>, NodeError>,
+}
+
+impl KindEntry {
+    pub const fn of<K: Kind + DeserializeOwned>() -> Self {
+        KindEntry {
+            name: K::KIND,
+            parse: parse_kind::<K>,
+        }
+    }
+}
+
+fn parse_kind<K: Kind + DeserializeOwned>(node: &Node) -> Result<Box<dyn Resource>, NodeError> {
+    let k: K = node.deserialize()?;
+    Ok(Box::new(k))
+}
+
+// ---------------------------------------------------------------------------
+// What kinds produce.
+
+/// What a resource will do. A small closed set, as in Terraform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Already as desired.
+    NoOp,
+    /// Does not exist; will be created.
+    Create,
+    /// Exists; some attributes will change.
+    Update,
+    /// Exists; will be removed.
+    Delete,
+    /// A command that will run (its guard says so).
+    Run,
+}
+
+impl Action {
+    /// The one-character marker used in plans.
+    pub fn symbol(self) -> char {
+        match self {
+            Action::NoOp => '=',
+            Action::Create => '+',
+            Action::Update => '~',
+            Action::Delete => '-',
+            Action::Run => '!',
+        }
+    }
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::NoOp => "no change",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "remove",
+            Action::Run => "will run",
+        }
+    }
+    pub fn is_change(self) -> bool {
+        self != Action::NoOp
+    }
+}
+
+/// One attribute that differs: before → after. `None` means absent/unset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttrChange {
+    pub name: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+impl AttrChange {
+    pub fn new(name: &str, before: Option<impl Into<String>>, after: Option<impl Into<String>>) -> Self {
+        AttrChange {
+            name: name.to_string(),
+            before: before.map(Into::into),
+            after: after.map(Into::into),
+        }
+    }
+}
+
+/// The change of a text file's content; `before` is `None` when the file is
+/// absent or its content could not be read as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContentChange {
+    pub before: Option<String>,
+    pub after: String,
+}
+
+/// The typed result of comparing desired state with a fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Diff {
+    pub action: Option<Action>,
+    pub attrs: Vec<AttrChange>,
+    pub content: Option<ContentChange>,
+    /// Why: for commands, what the guard found; for no-ops, optional detail.
+    pub reason: Option<String>,
+    /// Set when the fact cannot be complete yet because something this
+    /// resource relies on does not exist on the host (a user that owns a
+    /// file, the unit of a service whose package is not installed). The
+    /// plan says "known after apply" and why.
+    pub unknown: Option<String>,
+}
+
+impl Diff {
+    pub fn noop() -> Self {
+        Diff {
+            action: Some(Action::NoOp),
+            ..Diff::default()
+        }
+    }
+    pub fn with_action(action: Action) -> Self {
+        Diff {
+            action: Some(action),
+            ..Diff::default()
+        }
+    }
+    pub fn action(&self) -> Action {
+        self.action.unwrap_or(Action::NoOp)
+    }
+    pub fn attr(mut self, name: &str, before: Option<impl Into<String>>, after: Option<impl Into<String>>) -> Self {
+        self.attrs.push(AttrChange::new(name, before, after));
+        self
+    }
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+}
+
+/// A command to run on the host: a shell script (sent on stdin to `sh -s`)
+/// and a one-line summary for logs and plans. Scripts may contain secrets;
+/// only the summary is ever shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cmd {
+    pub summary: String,
+    #[serde(skip)]
+    pub script: String,
+}
+
+impl Cmd {
+    pub fn new(summary: impl Into<String>, script: impl Into<String>) -> Self {
+        Cmd {
+            summary: summary.into(),
+            script: script.into(),
+        }
+    }
+}
+
+/// What a probe printed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeOutput {
+    pub stdout: String,
+    pub stderr: String,
+    pub status: i32,
+}
+
+impl ProbeOutput {
+    pub fn ok(stdout: impl Into<String>) -> Self {
+        ProbeOutput {
+            stdout: stdout.into(),
+            ..ProbeOutput::default()
+        }
+    }
+}
+
+/// Things a resource provides or relies on, from which the graph draws the
+/// implicit edges a user expects.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ref {
+    /// A path on the host. As a need, it is satisfied by the nearest
+    /// provider of the path itself or any of its ancestors (a file after the
+    /// directory that holds it, anything under a home after its user).
+    Path(String),
+    Package(String),
+    User(String),
+    Group(String),
+    Service(String),
+}
+
+impl fmt::Display for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Ref::Path(p) => write!(f, "path {p}"),
+            Ref::Package(p) => write!(f, "package {p}"),
+            Ref::User(p) => write!(f, "user {p}"),
+            Ref::Group(p) => write!(f, "group {p}"),
+            Ref::Service(p) => write!(f, "service {p}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links {
+    pub provides: Vec<Ref>,
+    pub needs: Vec<Ref>,
+}
+
+/// A problem with a resource's values found after loading (a mode that is not
+/// octal, a relative path). `field` names the key it concerns, so the
+/// diagnostic can point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: Option<&'static str>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Invalid {
+    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
+        Invalid {
+            field: Some(field),
+            message: message.into(),
+            help: None,
+        }
+    }
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// What a kind may use while it is prepared at load time: local files (a
+/// `source:` to upload) and template files, resolved against the directory
+/// of the stack or module that declared the resource.
+pub trait PrepareCx {
+    /// Directory local paths are relative to.
+    fn base_dir(&self) -> &Path;
+    /// Read a local file (relative paths against `base_dir`).
+    fn read_local(&self, path: &str) -> Result<Vec<u8>, String>;
+    /// Render a template file (relative paths against the templates folder
+    /// of the module, or the stack's directory) with the resource's context.
+    fn render_template(&mut self, path: &str) -> Result<String, String>;
+    /// Resolve a local path to an absolute one.
+    fn local_path(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir().join(p)
+        }
+    }
+}
+
+/// A resource kind. See the module docs.
+pub trait Kind: Send + Sync + fmt::Debug + 'static {
+    /// The YAML key of the kind, e.g. `"file"`.
+    const KIND: &'static str;
+    /// The live state, as parsed from the probe's output.
+    type Fact: fmt::Debug + Send + Sync + 'static;
+
+    /// The name in the resource's address `kind[name]`: the path of a file,
+    /// the name of a package.
+    fn name(&self) -> String;
+
+    /// Fill in what needs local files or templates (load time).
+    fn prepare(&mut self, _cx: &mut dyn PrepareCx) -> Result<(), Vec<Invalid>> {
+        Ok(())
+    }
+
+    /// Semantic checks of the values (load time, after templating).
+    fn check(&self) -> Vec<Invalid> {
+        Vec::new()
+    }
+
+    /// What the resource provides and needs, for implicit graph edges.
+    fn links(&self) -> Links {
+        Links::default()
+    }
+
+    /// A read-only POSIX shell script that prints the live state.
+    fn probe(&self) -> String;
+
+    /// Parse the probe's output. Absence is a fact, not an error.
+    fn parse(&self, out: &ProbeOutput) -> Result<Self::Fact, String>;
+
+    /// Compare desired state with the fact.
+    fn diff(&self, fact: &Self::Fact) -> Diff;
+
+    /// Commands that make the host match (empty when `diff` is a no-op).
+    fn commands(&self, fact: &Self::Fact, diff: &Diff) -> Vec<Cmd>;
+
+    /// Commands to run when notified by a changed resource, or `None` when
+    /// this kind cannot be notified (a file, a package).
+    fn notified(&self, _fact: &Self::Fact, _diff: &Diff) -> Option<Vec<Cmd>> {
+        None
+    }
+
+    /// Whether this kind can be the target of `notify:`.
+    fn notifiable(&self) -> bool {
+        false
+    }
+}
+
+/// The result of evaluating a resource against its probe output.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub diff: Diff,
+    pub commands: Vec<Cmd>,
+    /// What to run when notified (only for notifiable kinds).
+    pub on_notify: Vec<Cmd>,
+}
+
+/// The object-safe face of a [`Kind`], as the engine sees it.
+pub trait Resource: Send + Sync + fmt::Debug {
+    fn kind(&self) -> &'static str;
+    fn name(&self) -> String;
+    fn prepare(&mut self, cx: &mut dyn PrepareCx) -> Result<(), Vec<Invalid>>;
+    fn check(&self) -> Vec<Invalid>;
+    fn links(&self) -> Links;
+    fn probe(&self) -> String;
+    fn evaluate(&self, out: &ProbeOutput) -> Result<Evaluation, String>;
+    fn notifiable(&self) -> bool;
+}
+
+impl<K: Kind> Resource for K {
+    fn kind(&self) -> &'static str {
+        K::KIND
+    }
+    fn name(&self) -> String {
+        Kind::name(self)
+    }
+    fn prepare(&mut self, cx: &mut dyn PrepareCx) -> Result<(), Vec<Invalid>> {
+        Kind::prepare(self, cx)
+    }
+    fn check(&self) -> Vec<Invalid> {
+        Kind::check(self)
+    }
+    fn links(&self) -> Links {
+        Kind::links(self)
+    }
+    fn probe(&self) -> String {
+        Kind::probe(self)
+    }
+    fn evaluate(&self, out: &ProbeOutput) -> Result<Evaluation, String> {
+        let fact = self.parse(out)?;
+        let diff = self.diff(&fact);
+        let commands = if diff.action().is_change() {
+            self.commands(&fact, &diff)
+        } else {
+            Vec::new()
+        };
+        let on_notify = self.notified(&fact, &diff).unwrap_or_default();
+        Ok(Evaluation {
+            diff,
+            commands,
+            on_notify,
+        })
+    }
+    fn notifiable(&self) -> bool {
+        Kind::notifiable(self)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers shared by kinds.
+
+/// Parse `key=value` lines (as printed by probes) into pairs; lines without
+/// `=` are ignored.
+pub fn kv_lines(text: &str) -> Vec<(&str, &str)> {
+    text.lines().filter_map(|l| l.split_once('=')).collect()
+}
+
+/// First value of `key` in `key=value` lines.
+pub fn kv<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    kv_lines(text)
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+/// Validate an octal file mode such as `"0644"` or `"755"`; returns the
+/// canonical four-digit form.
+pub fn normalize_mode(mode: &str) -> Result<String, String> {
+    let m = mode.trim();
+    if m.is_empty() || m.len() > 4 || !m.chars().all(|c| ('0'..='7').contains(&c)) {
+        return Err(format!(
+            "`{mode}` is not an octal file mode (write it quoted, e.g. \"0644\")"
+        ));
+    }
+    Ok(format!("{:0>4}", m))
+}
+
+/// Check that a host path is absolute and clean.
+pub fn check_abs_path(field: &'static str, path: &str) -> Option<Invalid> {
+    if !path.starts_with('/') {
+        return Some(
+            Invalid::field(field, format!("`{path}` is not an absolute path"))
+                .help("paths on the host must start with `/`"),
+        );
+    }
+    if path.contains('\n') || path.split('/').any(|c| c == "..") {
+        return Some(Invalid::field(
+            field,
+            format!("`{}` contains `..` or a newline", path.escape_debug()),
+        ));
+    }
+    None
+}
+
+/// The parent directory of an absolute path (`None` for `/`).
+pub fn parent_dir(path: &str) -> Option<String> {
+    let trimmed = path.trim_end_matches('/');
+    let i = trimmed.rfind('/')?;
+    Some(if i == 0 { "/".into() } else { trimmed[..i].into() })
+}

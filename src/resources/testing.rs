@@ -1,0 +1,105 @@
+//! Helpers for fixture tests of resource kinds: YAML in, probe output in,
+//! diff and commands out — no host needed. Also runs probes and commands in
+//! a local `sh` for kinds that can be exercised without root.
+
+use super::{Evaluation, PrepareCx, ProbeOutput, Resource};
+use crate::config::node::Node;
+use std::path::{Path, PathBuf};
+
+/// A [`PrepareCx`] over a local directory; templates are returned verbatim
+/// (template rendering is tested with the resolver).
+pub struct LocalCx {
+    pub dir: PathBuf,
+}
+
+impl PrepareCx for LocalCx {
+    fn base_dir(&self) -> &Path {
+        &self.dir
+    }
+    fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.local_path(path)).map_err(|e| format!("cannot read {path}: {e}"))
+    }
+    fn render_template(&mut self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(self.local_path(path))
+            .map_err(|e| format!("cannot read {path}: {e}"))
+    }
+}
+
+/// Build a resource of `kind` from the YAML body of the resource.
+/// Panics with the error message on invalid input (tests only).
+pub fn load(kind: &str, yaml: &str) -> Box<dyn Resource> {
+    try_load(kind, yaml).unwrap_or_else(|e| panic!("{kind}: {e}"))
+}
+
+/// Like [`load`], returning deserialization, prepare and check errors as text.
+pub fn try_load(kind: &str, yaml: &str) -> Result<Box<dyn Resource>, String> {
+    let entry = super::kind(kind).ok_or_else(|| format!("no kind {kind}"))?;
+    let node = Node::parse(yaml).map_err(|e| e.message)?;
+    let mut res = (entry.parse)(&node).map_err(|e| e.message)?;
+    let mut cx = LocalCx {
+        dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+    };
+    res.prepare(&mut cx).map_err(|errs| {
+        errs.iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let errs = res.check();
+    if !errs.is_empty() {
+        return Err(errs
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; "));
+    }
+    Ok(res)
+}
+
+/// Evaluate a resource against probe stdout (status 0).
+pub fn eval(kind: &str, yaml: &str, stdout: &str) -> Evaluation {
+    let r = load(kind, yaml);
+    r.evaluate(&ProbeOutput::ok(stdout))
+        .unwrap_or_else(|e| panic!("{kind}: parse failed: {e}"))
+}
+
+/// Run a script in a local `sh -s` (script on stdin) and capture it.
+pub fn run_local(script: &str) -> ProbeOutput {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh")
+        .arg("-s")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write script");
+    let out = child.wait_with_output().expect("wait sh");
+    ProbeOutput {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        status: out.status.code().unwrap_or(-1),
+    }
+}
+
+/// Probe locally, apply the commands locally, probe again: returns the
+/// evaluation before and after. For kinds that work without root.
+pub fn converge_locally(res: &dyn Resource) -> (Evaluation, Evaluation) {
+    let before = res
+        .evaluate(&run_local(&res.probe()))
+        .unwrap_or_else(|e| panic!("parse before: {e}"));
+    for cmd in &before.commands {
+        let out = run_local(&cmd.script);
+        assert_eq!(out.status, 0, "command `{}` failed: {}", cmd.summary, out.stderr);
+    }
+    let after = res
+        .evaluate(&run_local(&res.probe()))
+        .unwrap_or_else(|e| panic!("parse after: {e}"));
+    (before, after)
+}

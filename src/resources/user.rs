@@ -1,0 +1,13 @@
+//! placeholder: replaced by the real `user` kind.
+use super::*;
+#[derive(Debug, serde::Deserialize)]
+pub struct User { pub name: String }
+impl Kind for User {
+    const KIND: &'static str = "user";
+    type Fact = ();
+    fn name(&self) -> String { self.name.clone() }
+    fn probe(&self) -> String { String::new() }
+    fn parse(&self, _: &ProbeOutput) -> Result<(), String> { Ok(()) }
+    fn diff(&self, _: &()) -> Diff { Diff::noop() }
+    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> { vec![] }
+}
