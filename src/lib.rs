@@ -8,3 +8,4 @@ pub mod sandbox;
 pub mod diag;
 pub mod resources;
 pub mod shell;
+pub mod transport;
