@@ -9,3 +9,5 @@ pub mod diag;
 pub mod resources;
 pub mod shell;
 pub mod transport;
+pub mod secret;
+pub mod template;

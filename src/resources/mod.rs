@@ -52,6 +52,7 @@ pub fn kind_names() -> Vec<&'static str> {
 }
 
 /// A registered kind: its name and how to build it from YAML.
+#[derive(Debug)]
 pub struct KindEntry {
     pub name: &'static str,
     pub parse: fn(&Node) -> Result<Box<dyn Resource>, NodeError>,

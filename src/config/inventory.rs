@@ -1,0 +1,379 @@
+//! The inventory: hosts (how to reach them, their vars) and groups.
+//!
+//! ```yaml
+//! hosts:
+//!   web1:
+//!     address: 203.0.113.10     # default: the host's name
+//!     port: 22
+//!     user: deploy              # default: root
+//!     identity_file: ~/.ssh/id_ed25519
+//!     become: true              # sudo for non-root users (default: user != root)
+//!     host_key: strict          # or accept-new (trust on first use, fresh servers)
+//!     transport: ssh            # or local
+//!     vars: { domain: example.com }
+//! groups:
+//!   web:
+//!     hosts: [web1]
+//!     children: [canary]        # hosts of child groups are members too
+//!     vars: { nginx_workers: auto }
+//! ```
+//!
+//! Every host is in the implicit group `all`. Variable precedence, lowest
+//! first: stack `vars` < group `vars` (`all`, then ancestors before their
+//! children, groups of equal depth by name) < host `vars`.
+
+use super::node::{Node, Spanned};
+use super::{IgnoredNode, doc_error};
+use crate::diag::{Diag, Diagnostics, SourceFile};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportKind {
+    #[default]
+    Ssh,
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostKeyPolicy {
+    /// Only hosts already in known_hosts (the default).
+    #[default]
+    Strict,
+    /// Trust on first use: accept and remember an unknown key, refuse a
+    /// changed one. For freshly provisioned servers; an explicit opt-in.
+    AcceptNew,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostDef {
+    address: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    identity_file: Option<String>,
+    #[serde(rename = "become")]
+    become_root: Option<bool>,
+    host_key: Option<HostKeyPolicy>,
+    #[serde(default)]
+    transport: TransportKind,
+    ssh_config: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    vars: IgnoredNode,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupDef {
+    #[serde(default)]
+    hosts: Vec<Spanned<String>>,
+    #[serde(default)]
+    children: Vec<Spanned<String>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    vars: IgnoredNode,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InventoryDoc {
+    #[serde(default)]
+    hosts: BTreeMap<Spanned<String>, HostDef>,
+    #[serde(default)]
+    groups: BTreeMap<Spanned<String>, GroupDef>,
+}
+
+impl PartialOrd for Spanned<String> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Spanned<String> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.value.cmp(&other.value)
+    }
+}
+
+/// A host as keel connects to it.
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    pub address: String,
+    pub port: Option<u16>,
+    pub user: String,
+    pub identity_file: Option<String>,
+    pub become_root: bool,
+    pub host_key: HostKeyPolicy,
+    pub transport: TransportKind,
+    pub ssh_config: Option<String>,
+    /// Host vars as written (a map node), with their source.
+    pub vars: Option<(SourceFile, Node)>,
+    pub source: SourceFile,
+    pub span: super::node::Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub hosts: Vec<Spanned<String>>,
+    pub children: Vec<Spanned<String>>,
+    pub vars: Option<(SourceFile, Node)>,
+    pub source: SourceFile,
+    pub span: super::node::Span,
+}
+
+/// Every host and group from one or more inventory files.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub hosts: BTreeMap<String, Host>,
+    pub groups: BTreeMap<String, Group>,
+}
+
+impl Inventory {
+    /// Load inventory files (a file, or every `*.yaml`/`*.yml` of a folder).
+    pub fn load(path: &Path) -> Result<Inventory, Diagnostics> {
+        let files = super::yaml_files(path)?;
+        let mut inv = Inventory::default();
+        let mut diags = Diagnostics::new();
+        for f in files {
+            match super::read_source(&f) {
+                Ok((src, node)) => inv.add_doc(&src, &node, &mut diags),
+                Err(d) => diags.extend(d),
+            }
+        }
+        inv.check(&mut diags);
+        diags.into_result(inv)
+    }
+
+    fn add_doc(&mut self, src: &SourceFile, node: &Node, diags: &mut Diagnostics) {
+        if node.value == super::node::Value::Null {
+            return;
+        }
+        let doc: InventoryDoc = match node.deserialize() {
+            Ok(d) => d,
+            Err(e) => return diags.push(doc_error(src, node, &e, "inventory")),
+        };
+        let sub = |key: &str, name: &str| -> Option<(SourceFile, Node)> {
+            let v = node.get(key)?.get(name)?.get("vars")?;
+            (v.value != super::node::Value::Null).then(|| (src.clone(), v.clone()))
+        };
+        for (name, h) in doc.hosts {
+            if let Some(prev) = self.hosts.get(&name.value) {
+                diags.push(
+                    Diag::at(
+                        "keel::inventory",
+                        src,
+                        name.span,
+                        format!("host `{}` is defined twice", name.value),
+                        "second definition",
+                    )
+                    .with_help(format!("it is first defined in {}", prev.source.name)),
+                );
+                continue;
+            }
+            let user = h.user.clone().unwrap_or_else(|| "root".into());
+            let vars = sub("hosts", &name.value);
+            if let Some((_, v)) = &vars {
+                check_vars_map(src, v, diags);
+            }
+            self.hosts.insert(
+                name.value.clone(),
+                Host {
+                    address: h.address.clone().unwrap_or_else(|| name.value.clone()),
+                    port: h.port,
+                    become_root: h.become_root.unwrap_or(user != "root"),
+                    user,
+                    identity_file: h.identity_file,
+                    host_key: h.host_key.unwrap_or_default(),
+                    transport: h.transport,
+                    ssh_config: h.ssh_config,
+                    vars,
+                    source: src.clone(),
+                    span: name.span,
+                    name: name.value,
+                },
+            );
+        }
+        for (name, g) in doc.groups {
+            if name.value == "all" {
+                diags.push(
+                    Diag::at(
+                        "keel::inventory",
+                        src,
+                        name.span,
+                        "`all` is a built-in group and cannot be redefined",
+                        "here",
+                    )
+                    .with_help("every host is in `all`; put shared vars in the stack's `vars`"),
+                );
+                continue;
+            }
+            let vars = sub("groups", &name.value);
+            if let Some((_, v)) = &vars {
+                check_vars_map(src, v, diags);
+            }
+            self.groups.insert(
+                name.value.clone(),
+                Group {
+                    hosts: g.hosts,
+                    children: g.children,
+                    vars,
+                    source: src.clone(),
+                    span: name.span,
+                    name: name.value,
+                },
+            );
+        }
+    }
+
+    fn check(&self, diags: &mut Diagnostics) {
+        for g in self.groups.values() {
+            for h in &g.hosts {
+                if !self.hosts.contains_key(&h.value) {
+                    diags.push(
+                        Diag::at(
+                            "keel::inventory",
+                            &g.source,
+                            h.span,
+                            format!("group `{}` lists unknown host `{}`", g.name, h.value),
+                            "no such host",
+                        )
+                        .with_help(super::closest_hint(&h.value, self.hosts.keys())),
+                    );
+                }
+            }
+            for c in &g.children {
+                if !self.groups.contains_key(&c.value) {
+                    diags.push(
+                        Diag::at(
+                            "keel::inventory",
+                            &g.source,
+                            c.span,
+                            format!("group `{}` lists unknown child group `{}`", g.name, c.value),
+                            "no such group",
+                        )
+                        .with_help(super::closest_hint(&c.value, self.groups.keys())),
+                    );
+                }
+            }
+        }
+        // Cycles among groups.
+        for g in self.groups.values() {
+            let mut seen = BTreeSet::new();
+            if self.reaches(&g.name, &g.name, &mut seen, true) {
+                diags.push(
+                    Diag::at(
+                        "keel::inventory",
+                        &g.source,
+                        g.span,
+                        format!("group `{}` is its own descendant through `children`", g.name),
+                        "cycle",
+                    )
+                    .with_help("remove one of the `children` links"),
+                );
+                break;
+            }
+        }
+    }
+
+    fn reaches(&self, from: &str, target: &str, seen: &mut BTreeSet<String>, first: bool) -> bool {
+        if !first && from == target {
+            return true;
+        }
+        if !seen.insert(from.to_string()) {
+            return false;
+        }
+        self.groups.get(from).is_some_and(|g| {
+            g.children
+                .iter()
+                .any(|c| self.reaches(&c.value, target, seen, false))
+        })
+    }
+
+    /// Every host in a group, including its child groups' hosts. `all` is
+    /// every host.
+    pub fn group_hosts(&self, group: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        self.collect(group, &mut out, &mut seen);
+        out
+    }
+
+    fn collect(&self, group: &str, out: &mut BTreeSet<String>, seen: &mut BTreeSet<String>) {
+        if group == "all" {
+            out.extend(self.hosts.keys().cloned());
+            return;
+        }
+        if !seen.insert(group.to_string()) {
+            return;
+        }
+        if let Some(g) = self.groups.get(group) {
+            out.extend(g.hosts.iter().map(|h| h.value.clone()));
+            for c in &g.children {
+                self.collect(&c.value, out, seen);
+            }
+        }
+    }
+
+    /// Groups a host belongs to (directly or through a child group), in
+    /// variable-precedence order: `all` first, ancestors before children,
+    /// same depth by name.
+    pub fn host_groups(&self, host: &str) -> Vec<String> {
+        let mut member: Vec<(usize, String)> = self
+            .groups
+            .keys()
+            .filter(|g| self.group_hosts(g).contains(host))
+            .map(|g| (self.depth(g), g.clone()))
+            .collect();
+        member.sort();
+        std::iter::once("all".to_string())
+            .chain(member.into_iter().map(|(_, g)| g))
+            .collect()
+    }
+
+    fn depth(&self, group: &str) -> usize {
+        self.depth_guarded(group, 0)
+    }
+
+    fn depth_guarded(&self, group: &str, guard: usize) -> usize {
+        if guard > self.groups.len() {
+            return 0;
+        }
+        self.groups
+            .values()
+            .filter(|g| g.children.iter().any(|c| c.value == group))
+            .map(|p| 1 + self.depth_guarded(&p.name, guard + 1))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// A name that is a host or a group (or `all`).
+    pub fn knows(&self, name: &str) -> bool {
+        name == "all" || self.hosts.contains_key(name) || self.groups.contains_key(name)
+    }
+
+    /// Hosts named by a host or group name.
+    pub fn expand(&self, name: &str) -> BTreeSet<String> {
+        if self.hosts.contains_key(name) {
+            BTreeSet::from([name.to_string()])
+        } else {
+            self.group_hosts(name)
+        }
+    }
+}
+
+fn check_vars_map(src: &SourceFile, v: &Node, diags: &mut Diagnostics) {
+    if v.as_map().is_none() {
+        diags.push(Diag::at(
+            "keel::inventory",
+            src,
+            v.span,
+            format!("`vars` must be a map, found {}", v.type_name()),
+            "here",
+        ));
+    }
+}

@@ -1,0 +1,193 @@
+//! Modules: reusable bundles of resources with typed inputs.
+//!
+//! `modules/<name>/module.yaml`, templates in `modules/<name>/templates/`:
+//! ```yaml
+//! description: SSH hardening
+//! inputs:
+//!   port: { type: int, default: 22, description: port sshd listens on }
+//!   admins: { type: list, required: true }
+//! uses: []            # modules can use modules
+//! resources:
+//!   - file: { path: /etc/ssh/sshd_config.d/keel.conf, template: sshd.conf.hbs }
+//! ```
+//! Inside a module, inputs are `{{inputs.NAME}}`; `vars`, `host`, `facts`
+//! and `secrets` are the same as in the stack.
+
+use super::entry::{self, Origin, ResourceDecl, UseDecl};
+use super::node::{Node, Span, Spanned, Value};
+use super::{IgnoredNode, doc_error};
+use crate::diag::{Diag, Diagnostics, SourceFile};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The declared type of a module input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputType {
+    String,
+    Int,
+    Bool,
+    List,
+    Map,
+    Any,
+}
+
+impl InputType {
+    pub fn accepts(self, node: &Node) -> bool {
+        match self {
+            InputType::Any => true,
+            InputType::String => matches!(node.value, Value::Str(_) | Value::Int(..) | Value::Float(..)),
+            InputType::Int => matches!(node.value, Value::Int(..))
+                || matches!(&node.value, Value::Str(s) if s.trim().parse::<i64>().is_ok()),
+            InputType::Bool => matches!(node.value, Value::Bool(..))
+                || matches!(&node.value, Value::Str(s) if s == "true" || s == "false"),
+            InputType::List => matches!(node.value, Value::Seq(_)),
+            InputType::Map => matches!(node.value, Value::Map(_)),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            InputType::String => "a string",
+            InputType::Int => "an integer",
+            InputType::Bool => "a boolean",
+            InputType::List => "a list",
+            InputType::Map => "a map",
+            InputType::Any => "any value",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputDoc {
+    #[serde(rename = "type", default = "any")]
+    ty: InputType,
+    #[serde(default)]
+    #[allow(dead_code)]
+    default: IgnoredNode,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    description: Option<String>,
+    /// Values of this input are secrets: shown as (sensitive).
+    #[serde(default)]
+    sensitive: bool,
+}
+
+fn any() -> InputType {
+    InputType::Any
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModuleDoc {
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    inputs: BTreeMap<Spanned<String>, InputDoc>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    uses: IgnoredNode,
+    #[serde(default)]
+    #[allow(dead_code)]
+    resources: IgnoredNode,
+}
+
+#[derive(Debug, Clone)]
+pub struct InputDecl {
+    pub name: String,
+    pub span: Span,
+    pub ty: InputType,
+    pub default: Option<Node>,
+    pub required: bool,
+    pub description: Option<String>,
+    pub sensitive: bool,
+}
+
+/// A loaded module.
+#[derive(Debug, Clone)]
+pub struct Module {
+    pub name: String,
+    pub dir: PathBuf,
+    pub source: SourceFile,
+    pub description: Option<String>,
+    pub inputs: Vec<InputDecl>,
+    pub uses: Vec<UseDecl>,
+    pub resources: Vec<ResourceDecl>,
+}
+
+impl Module {
+    /// Load `DIR/module.yaml` (or `.yml`).
+    pub fn load(name: &str, dir: &Path) -> Result<Module, Diagnostics> {
+        let file = ["module.yaml", "module.yml"]
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| dir.join("module.yaml"));
+        let (src, node) = super::read_source(&file)?;
+        let mut diags = Diagnostics::new();
+        let doc: ModuleDoc = match node.deserialize() {
+            Ok(d) => d,
+            Err(e) => {
+                diags.push(doc_error(&src, &node, &e, "module"));
+                return Err(diags);
+            }
+        };
+        let origin = Origin {
+            source: src.clone(),
+            base_dir: dir.to_path_buf(),
+            templates_dir: dir.join("templates"),
+        };
+        let inputs = doc
+            .inputs
+            .into_iter()
+            .map(|(name, d)| {
+                let default = node
+                    .get("inputs")
+                    .and_then(|i| i.get(&name.value))
+                    .and_then(|i| i.get("default"))
+                    .cloned();
+                if let Some(def) = &default
+                    && !d.ty.accepts(def)
+                {
+                    diags.push(Diag::at(
+                        "keel::module-input",
+                        &src,
+                        def.span,
+                        format!(
+                            "the default of input `{}` must be {}, found {}",
+                            name.value,
+                            d.ty.name(),
+                            def.type_name()
+                        ),
+                        "wrong type",
+                    ));
+                }
+                InputDecl {
+                    name: name.value,
+                    span: name.span,
+                    ty: d.ty,
+                    default,
+                    required: d.required,
+                    description: d.description,
+                    sensitive: d.sensitive,
+                }
+            })
+            .collect();
+        let uses = entry::parse_uses(&origin, node.get("uses"), &mut diags);
+        let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
+        diags.into_result(Module {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            source: src,
+            description: doc.description,
+            inputs,
+            uses,
+            resources,
+        })
+    }
+}

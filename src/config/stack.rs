@@ -1,0 +1,156 @@
+//! Stacks: what a set of hosts must look like.
+//!
+//! ```yaml
+//! name: web
+//! targets: [web]                 # groups or hosts of the inventory
+//! vars: { app_dir: /srv/app }
+//! secrets:
+//!   db_password: { env: DB_PASSWORD }          # or { file: path } or { command: "pass show db" }
+//! uses:
+//!   - module: hardening
+//!     with: { ssh_port: 2222 }
+//! resources:
+//!   - file: { path: /etc/motd, content: "hello {{facts.hostname}}\n" }
+//! ```
+
+use super::entry::{self, Origin, ResourceDecl, UseDecl};
+use super::node::{Node, Span, Spanned};
+use super::{IgnoredNode, doc_error};
+use crate::diag::{Diag, Diagnostics, SourceFile};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where a secret's value comes from. Read on the machine keel runs on.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SecretSource {
+    /// An environment variable.
+    Env(String),
+    /// A local file (relative to the stack); one trailing newline is removed.
+    File(String),
+    /// A command run with `sh -c` locally (e.g. a password manager's CLI);
+    /// its stdout, less one trailing newline.
+    Command(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct SecretDecl {
+    pub name: String,
+    pub span: Span,
+    pub source: SecretSource,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StackDoc {
+    name: Spanned<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    targets: Vec<Spanned<String>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    vars: IgnoredNode,
+    #[serde(default)]
+    secrets: BTreeMap<String, Spanned<SecretSource>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    uses: IgnoredNode,
+    #[serde(default)]
+    #[allow(dead_code)]
+    resources: IgnoredNode,
+}
+
+/// A loaded stack.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub name: String,
+    pub path: PathBuf,
+    pub source: SourceFile,
+    pub targets: Vec<Spanned<String>>,
+    pub vars: Option<Node>,
+    pub secrets: Vec<SecretDecl>,
+    pub uses: Vec<UseDecl>,
+    pub resources: Vec<ResourceDecl>,
+    /// Folder where `modules/` are looked up (see [`Stack::module_dirs`]).
+    pub dir: PathBuf,
+}
+
+impl Stack {
+    pub fn load(path: &Path) -> Result<Stack, Diagnostics> {
+        let (src, node) = super::read_source(path)?;
+        let mut diags = Diagnostics::new();
+        let doc: StackDoc = match node.deserialize() {
+            Ok(d) => d,
+            Err(e) => {
+                diags.push(doc_error(&src, &node, &e, "stack"));
+                // Keep going: resources are checked on their own.
+                StackDoc {
+                    name: Spanned::new(node.span, String::new()),
+                    description: None,
+                    targets: Vec::new(),
+                    vars: IgnoredNode,
+                    secrets: BTreeMap::new(),
+                    uses: IgnoredNode,
+                    resources: IgnoredNode,
+                }
+            }
+        };
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let origin = Origin {
+            source: src.clone(),
+            base_dir: dir.clone(),
+            templates_dir: dir.clone(),
+        };
+        let vars = node.get("vars").filter(|v| v.value != super::node::Value::Null).cloned();
+        if let Some(v) = &vars
+            && v.as_map().is_none()
+        {
+            diags.push(Diag::at(
+                "keel::schema",
+                &src,
+                v.span,
+                format!("`vars` must be a map, found {}", v.type_name()),
+                "here",
+            ));
+        }
+        let uses = entry::parse_uses(&origin, node.get("uses"), &mut diags);
+        let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
+        let secrets = doc
+            .secrets
+            .into_iter()
+            .map(|(name, s)| SecretDecl {
+                name,
+                span: s.span,
+                source: s.value,
+            })
+            .collect();
+        diags.into_result(Stack {
+            name: doc.name.value,
+            path: path.to_path_buf(),
+            source: src,
+            targets: doc.targets,
+            vars,
+            secrets,
+            uses,
+            resources,
+            dir,
+        })
+    }
+
+    /// Folders searched for modules: `modules/` beside the stack, then
+    /// `modules/` one level up (a project with `stacks/` and `modules/`).
+    pub fn module_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.dir.join("modules")];
+        if let Some(parent) = self.dir.parent() {
+            let p = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+            dirs.push(p.join("modules"));
+        }
+        dirs
+    }
+}

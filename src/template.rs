@@ -1,0 +1,106 @@
+//! Templates: handlebars in strict mode, without HTML escaping.
+//!
+//! Strings in stacks and modules, and template files, are rendered with a
+//! context of `vars`, `inputs` (inside modules), `host`, `facts` and
+//! `secrets`. A missing variable is an error naming the template, the line
+//! and the variable (strict mode). Note that handlebars' `{{#if missing}}`
+//! silently takes the false branch even in strict mode.
+
+use handlebars::{Handlebars, RenderErrorReason};
+
+/// A rendering problem, with its line and column inside the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub message: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The variable that is missing, for strict-mode errors.
+    pub variable: Option<String>,
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, " (template line {l}, column {c})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The template engine of a run.
+pub struct Templates {
+    hb: Handlebars<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(handlebars::no_escape);
+        Templates { hb }
+    }
+
+    /// Whether a string needs rendering at all.
+    pub fn is_template(text: &str) -> bool {
+        text.contains("{{")
+    }
+
+    /// Render a template string against a JSON context.
+    pub fn render(&self, text: &str, ctx: &serde_json::Value) -> Result<String, TemplateError> {
+        if !Self::is_template(text) {
+            return Ok(text.to_string());
+        }
+        self.hb.render_template(text, ctx).map_err(|e| {
+            let (message, variable) = match e.reason() {
+                RenderErrorReason::MissingVariable(Some(v)) => (
+                    format!("variable `{v}` is not defined"),
+                    Some(v.clone()),
+                ),
+                RenderErrorReason::MissingVariable(None) => ("a variable is not defined".to_string(), None),
+                RenderErrorReason::TemplateError(t) => (format!("invalid template: {}", t.reason()), None),
+                other => (other.to_string(), None),
+            };
+            TemplateError {
+                message,
+                line: e.line_no,
+                column: e.column_no,
+                variable,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_without_escaping() {
+        let t = Templates::new();
+        let out = t.render("{{vars.x}}", &json!({"vars": {"x": "<a & 'b'>"}})).unwrap();
+        assert_eq!(out, "<a & 'b'>");
+    }
+
+    #[test]
+    fn missing_variable_is_an_error_with_line() {
+        let t = Templates::new();
+        let e = t.render("line one\n{{vars.nope}}", &json!({"vars": {}})).unwrap_err();
+        assert_eq!(e.variable.as_deref(), Some("vars.nope"));
+        assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn syntax_error_is_reported() {
+        let t = Templates::new();
+        let e = t.render("{{#if x}}unclosed", &json!({"x": true})).unwrap_err();
+        assert!(e.message.contains("invalid template"), "{}", e.message);
+    }
+}
