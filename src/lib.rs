@@ -11,3 +11,6 @@ pub mod shell;
 pub mod transport;
 pub mod secret;
 pub mod template;
+pub mod resolve;
+pub mod graph;
+pub mod probe;

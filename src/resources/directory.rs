@@ -1,13 +1,477 @@
-//! placeholder: replaced by the real `directory` kind.
+//! The `directory` kind: a directory's existence, mode and ownership.
+//!
+//! ```yaml
+//! - directory:
+//!     path: /srv/app/releases
+//!     mode: "0750"
+//!     owner: app
+//!     group: app
+//! ```
+//!
+//! Created with `mkdir -p` (missing parents get default permissions), then
+//! `chown`/`chmod`. Mode and ownership apply to the directory itself, never
+//! to its content. The mode is given to GNU chmod with an extra leading `0`
+//! (`chmod 00750`), the only numeric form that also clears inherited
+//! setuid/setgid bits on a directory, so the mode converges exactly.
+//!
+//! A symbolic link to a directory counts as the directory (its target is
+//! probed and changed, like `chmod` does); anything else at `path` (a file,
+//! a dangling link, a device) is refused: the plan says so and apply stops.
+//!
+//! `state: absent` is deliberately careful: an empty directory is removed
+//! with `rmdir`; a non-empty one only when `recursive: true` is set (then
+//! `rm -rf`, and the plan says "and everything in it"). A symbolic link is
+//! removed as a link, never its target.
+
+use super::file::{
+    Accounts, PathType, Stat, State, Wanted, check_host_path, check_perms, needs_for,
+    perm_commands, probe_accounts, probe_stat, refusal,
+};
 use super::*;
+use crate::shell::q;
+
+/// A directory on the host.
 #[derive(Debug, serde::Deserialize)]
-pub struct Directory { pub name: String }
+#[serde(deny_unknown_fields)]
+pub struct Directory {
+    /// Absolute path on the host.
+    pub path: String,
+    #[serde(default)]
+    pub state: State,
+    /// Octal mode, e.g. "0755".
+    pub mode: Option<String>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    /// With `state: absent`: also remove a directory that is not empty.
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+/// Whether a directory has entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Entries {
+    /// Not probed (only probed for `state: absent`), or not readable.
+    #[default]
+    Unknown,
+    None,
+    Some,
+}
+
+/// The live state of a directory path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirFact {
+    /// `Dir` also when `path` is a symbolic link to a directory.
+    pub path: PathType,
+    /// The link target when `path` is a symbolic link to a directory.
+    pub via_link: Option<String>,
+    /// Of the directory (through a link).
+    pub stat: Stat,
+    pub entries: Entries,
+    pub accounts: Accounts,
+}
+
+impl Directory {
+    fn wanted(&self) -> Wanted<'_> {
+        Wanted {
+            mode: self.mode.as_deref().and_then(|m| normalize_mode(m).ok()),
+            owner: self.owner.as_deref(),
+            group: self.group.as_deref(),
+        }
+    }
+
+    /// The diff and the commands, computed together so they always agree.
+    fn plan(&self, fact: &DirFact) -> (Diff, Vec<Cmd>) {
+        let path = self.path.as_str();
+        let p = q(path);
+        if self.state == State::Absent {
+            return match (&fact.path, &fact.via_link) {
+                (PathType::Absent, _) => (Diff::noop().reason("does not exist"), vec![]),
+                (PathType::Dir, Some(t)) | (PathType::Link(t), _) => (
+                    Diff::with_action(Action::Delete).reason(format!(
+                        "is a symbolic link to `{t}`; the link will be removed, not its target"
+                    )),
+                    vec![Cmd::new(format!("remove link {path}"), format!("rm -f -- {p}\n"))],
+                ),
+                (PathType::Dir, None) if self.recursive => (
+                    Diff::with_action(Action::Delete).reason(match fact.entries {
+                        Entries::None => "empty".to_string(),
+                        _ => "it and everything in it will be removed (recursive: true)".to_string(),
+                    }),
+                    vec![Cmd::new(
+                        format!("remove {path} and everything in it"),
+                        format!("rm -rf -- {p}\n"),
+                    )],
+                ),
+                (PathType::Dir, None) if fact.entries == Entries::Some => refusal(
+                    Action::Delete,
+                    path,
+                    "is not empty; keel removes a directory with content only with `recursive: true`",
+                ),
+                (PathType::Dir, None) => (
+                    Diff::with_action(Action::Delete).reason(if fact.entries == Entries::None {
+                        "empty"
+                    } else {
+                        "removed only if empty (its content cannot be listed)"
+                    }),
+                    vec![Cmd::new(format!("remove empty directory {path}"), format!("rmdir -- {p}\n"))],
+                ),
+                _ => refusal(
+                    Action::Delete,
+                    path,
+                    "is not a directory; keel will not remove it (use a `file` resource)",
+                ),
+            };
+        }
+        let wanted = self.wanted();
+        match &fact.path {
+            PathType::Absent => {
+                let mut diff = Diff::with_action(Action::Create);
+                diff.attrs = wanted.changes(None);
+                diff.unknown = fact.accounts.unknown(&wanted);
+                let mut script = format!("mkdir -p -- {p}\n");
+                script.push_str(&wanted.perms(true).apply_to(&p));
+                (
+                    diff,
+                    vec![Cmd::new(format!("mkdir {path}{}", wanted.describe()), script)],
+                )
+            }
+            PathType::Dir => {
+                let changes = wanted.changes(Some(&fact.stat));
+                if changes.is_empty() {
+                    return (Diff::noop(), vec![]);
+                }
+                let cmds = perm_commands(path, &changes, &wanted, true);
+                let mut diff = Diff::with_action(Action::Update);
+                diff.attrs = changes;
+                diff.unknown = fact.accounts.unknown(&wanted);
+                if let Some(t) = &fact.via_link {
+                    diff.reason = Some(format!("through the symbolic link to `{t}`"));
+                }
+                (diff, cmds)
+            }
+            PathType::Link(t) => refusal(
+                Action::Update,
+                path,
+                &format!("is a symbolic link to `{t}`, which is not a directory; keel will not replace it"),
+            ),
+            PathType::File => refusal(
+                Action::Update,
+                path,
+                "is a file; keel will not replace it with a directory",
+            ),
+            PathType::Other => refusal(
+                Action::Update,
+                path,
+                "is a special file (device, socket or pipe); keel will not replace it",
+            ),
+        }
+    }
+}
+
 impl Kind for Directory {
     const KIND: &'static str = "directory";
-    type Fact = ();
-    fn name(&self) -> String { self.name.clone() }
-    fn probe(&self) -> String { String::new() }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> { Ok(()) }
-    fn diff(&self, _: &()) -> Diff { Diff::noop() }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> { vec![] }
+    type Fact = DirFact;
+
+    fn name(&self) -> String {
+        self.path.clone()
+    }
+
+    fn check(&self) -> Vec<Invalid> {
+        let mut errs = check_host_path("path", &self.path, self.state == State::Present);
+        errs.extend(check_perms(
+            self.mode.as_deref(),
+            self.owner.as_deref(),
+            self.group.as_deref(),
+        ));
+        match self.state {
+            State::Present if self.recursive => errs.push(
+                Invalid::field("recursive", "`recursive` only applies to `state: absent`")
+                    .help("mode and ownership apply to the directory itself, not its content"),
+            ),
+            State::Present => {}
+            State::Absent => {
+                for (field, set) in [
+                    ("mode", self.mode.is_some()),
+                    ("owner", self.owner.is_some()),
+                    ("group", self.group.is_some()),
+                ] {
+                    if set {
+                        errs.push(
+                            Invalid::field(field, format!("`{field}` has no effect with `state: absent`"))
+                                .help("remove it, or remove `state: absent`"),
+                        );
+                    }
+                }
+            }
+        }
+        errs
+    }
+
+    fn links(&self) -> Links {
+        if self.state == State::Absent {
+            return Links::default();
+        }
+        Links {
+            provides: vec![Ref::Path(self.path.clone())],
+            needs: needs_for(&self.path, self.owner.as_deref(), self.group.as_deref()),
+        }
+    }
+
+    fn probe(&self) -> String {
+        let mut s = format!("p={}\n", q(&self.path));
+        s.push_str(&probe_accounts(self.owner.as_deref(), self.group.as_deref()));
+        let entries = if self.state == State::Absent {
+            r#"  if [ -L "$p" ]; then :
+  elif [ ! -r "$p" ] || [ ! -x "$p" ]; then echo entries=unknown
+  elif [ -n "$(find "$p" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null)" ]; then echo entries=some
+  else echo entries=none
+  fi
+"#
+        } else {
+            ""
+        };
+        s.push_str(&format!(
+            r#"if [ -d "$p" ]; then
+  echo type=dir
+  if [ -L "$p" ]; then printf 'link=%s\n' "$(readlink -- "$p")"; fi
+  {stat}{entries}elif [ -L "$p" ]; then
+  echo type=link
+  printf 'target=%s\n' "$(readlink -- "$p")"
+elif [ -f "$p" ]; then
+  echo type=file
+elif [ -e "$p" ]; then
+  echo type=other
+else
+  echo type=absent
+fi
+"#,
+            stat = probe_stat(true),
+        ));
+        s
+    }
+
+    fn parse(&self, out: &ProbeOutput) -> Result<DirFact, String> {
+        let header = out.stdout.as_str();
+        let path = PathType::parse(header)?;
+        let mut fact = DirFact {
+            accounts: Accounts::parse(header),
+            ..DirFact::default()
+        };
+        if path == PathType::Dir {
+            fact.stat = Stat::parse(header)?;
+            fact.via_link = kv(header, "link").map(str::to_string);
+            fact.entries = match kv(header, "entries") {
+                Some("some") => Entries::Some,
+                Some("none") => Entries::None,
+                _ => Entries::Unknown,
+            };
+        }
+        fact.path = path;
+        Ok(fact)
+    }
+
+    fn diff(&self, fact: &DirFact) -> Diff {
+        self.plan(fact).0
+    }
+
+    fn commands(&self, fact: &DirFact, _diff: &Diff) -> Vec<Cmd> {
+        self.plan(fact).1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
+    use std::os::unix::fs::PermissionsExt;
+
+    const DIR: &str = "type=dir\nmode=755\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=4096\n";
+
+    #[test]
+    fn absent_directory_is_created() {
+        let e = eval(
+            "directory",
+            "path: /srv/app\nmode: 750\nowner: app\ngroup: app\n",
+            "owner_exists=yes\ngroup_exists=no\ntype=absent\n",
+        );
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(
+            e.diff.attrs,
+            vec![
+                AttrChange::new("mode", None::<String>, Some("0750")),
+                AttrChange::new("owner", None::<String>, Some("app")),
+                AttrChange::new("group", None::<String>, Some("app")),
+            ]
+        );
+        assert_eq!(e.diff.unknown.as_deref(), Some("group `app` does not exist yet"));
+        assert_eq!(e.commands.len(), 1);
+        assert_eq!(e.commands[0].summary, "mkdir /srv/app, mode 0750, owner app:app");
+        assert_eq!(
+            e.commands[0].script,
+            "mkdir -p -- /srv/app\nchown app:app /srv/app\nchmod 00750 /srv/app\n"
+        );
+    }
+
+    #[test]
+    fn equal_directory_is_noop() {
+        let e = eval("directory", "path: /srv\nmode: \"0755\"\nowner: root\ngroup: \"0\"\n", DIR);
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(e.commands.is_empty());
+        // Undeclared attributes are left alone.
+        let e = eval("directory", "path: /srv\n", DIR);
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn drift_is_update_with_attrs() {
+        let e = eval("directory", "path: /srv\nmode: \"2775\"\ngroup: staff\n", DIR);
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            e.diff.attrs,
+            vec![
+                AttrChange::new("mode", Some("0755"), Some("2775")),
+                AttrChange::new("group", Some("root"), Some("staff")),
+            ]
+        );
+        let s: Vec<_> = e.commands.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(s, ["chgrp staff /srv", "chmod 2775 /srv"]);
+        assert_eq!(e.commands[1].script, "chmod 02775 /srv\n");
+    }
+
+    #[test]
+    fn things_that_are_not_directories_are_refused() {
+        let e = eval("directory", "path: /srv/x\n", "type=file\n");
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(e.diff.reason.as_deref(), Some("is a file; keel will not replace it with a directory"));
+        let out = run_local(&e.commands[0].script);
+        assert_eq!(out.status, 1);
+        assert!(out.stderr.starts_with("keel: /srv/x is a file"));
+        let e = eval("directory", "path: /srv/x\n", "type=link\ntarget=/nowhere\n");
+        assert!(e.diff.reason.unwrap().contains("not a directory"));
+        let e = eval("directory", "path: /srv/x\nstate: absent\n", "type=file\n");
+        assert_eq!(e.diff.action(), Action::Delete);
+        assert_eq!(run_local(&e.commands[0].script).status, 1);
+    }
+
+    #[test]
+    fn removal_is_careful() {
+        let e = eval("directory", "path: /srv/x\nstate: absent\n", &format!("{DIR}entries=none\n"));
+        assert_eq!(e.diff.action(), Action::Delete);
+        assert_eq!(e.commands[0].script, "rmdir -- /srv/x\n");
+        let e = eval("directory", "path: /srv/x\nstate: absent\n", &format!("{DIR}entries=some\n"));
+        assert_eq!(e.diff.action(), Action::Delete);
+        assert!(e.diff.reason.unwrap().contains("recursive: true"));
+        assert_eq!(run_local(&e.commands[0].script).status, 1);
+        let e = eval(
+            "directory",
+            "path: /srv/x\nstate: absent\nrecursive: true\n",
+            &format!("{DIR}entries=some\n"),
+        );
+        assert_eq!(e.commands[0].summary, "remove /srv/x and everything in it");
+        assert_eq!(e.commands[0].script, "rm -rf -- /srv/x\n");
+        let e = eval(
+            "directory",
+            "path: /var/run\nstate: absent\nrecursive: true\n",
+            &format!("{DIR}link=/run\n"),
+        );
+        assert_eq!(e.commands[0].script, "rm -f -- /var/run\n");
+        let e = eval("directory", "path: /srv/x\nstate: absent\n", "type=absent\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn odd_probe_output() {
+        let r = load("directory", "path: /srv\n");
+        assert!(r.evaluate(&ProbeOutput::ok("garbage\n")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("type=dir\nmode=abc\n")).is_err());
+        // A dir without stat lines (stat failed): mode unknown → update.
+        let r = load("directory", "path: /srv\nmode: \"0755\"\n");
+        let e = r.evaluate(&ProbeOutput::ok("type=dir\n")).unwrap();
+        assert_eq!(e.diff.attrs, vec![AttrChange::new("mode", None::<String>, Some("0755"))]);
+    }
+
+    #[test]
+    fn validation_errors() {
+        let err = |y: &str| try_load("directory", y).unwrap_err();
+        assert!(err("path: srv\n").contains("absolute"));
+        assert!(err("path: /\nstate: absent\n").contains("cannot be managed"));
+        assert!(err("path: /srv//x\n").contains("clean"));
+        assert!(err("path: /srv\nrecursive: true\n").contains("only applies"));
+        assert!(err("path: /srv\nrecursive: yes please\n").contains("true or false"));
+        assert!(err("path: /srv\nstate: absent\nmode: \"0755\"\n").contains("no effect"));
+        assert!(err("path: /srv\nmode: \"8\"\n").contains("octal"));
+        assert!(err("path: /srv\nowner: \"a b\"\n").contains("not a valid owner"));
+        assert!(try_load("directory", "path: /\n").is_ok());
+    }
+
+    #[test]
+    fn links() {
+        let r = load("directory", "path: /srv/app\nowner: app\n");
+        assert_eq!(
+            r.links(),
+            Links {
+                provides: vec![Ref::Path("/srv/app".into())],
+                needs: vec![Ref::Path("/srv".into()), Ref::User("app".into())],
+            }
+        );
+        assert_eq!(load("directory", "path: /srv/app\nstate: absent\n").links(), Links::default());
+    }
+
+    #[test]
+    fn converges_locally_with_hostile_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("a 'b' \"c\"; $(touch pwned) `id`").join("sub dir*");
+        let quoted = serde_json::to_string(path.to_str().unwrap()).unwrap();
+        let user = run_local("id -un").stdout.trim().to_string();
+        let r = load("directory", &format!("path: {quoted}\nmode: \"0710\"\nowner: {user}\n"));
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.action(), Action::Create);
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+        assert!(path.is_dir());
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o710);
+        assert!(!std::path::Path::new("pwned").exists());
+
+        // Setgid drift (e.g. inherited) is cleared.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o2755)).unwrap();
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.attrs, vec![AttrChange::new("mode", Some("2755"), Some("0710"))]);
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+
+        // Absent: empty → rmdir; non-empty needs recursive.
+        let absent = load("directory", &format!("path: {quoted}\nstate: absent\n"));
+        std::fs::write(path.join("f"), "x").unwrap();
+        let e = absent.evaluate(&run_local(&absent.probe())).unwrap();
+        assert!(e.diff.reason.unwrap().contains("recursive"));
+        std::fs::remove_file(path.join("f")).unwrap();
+        let (before, after) = converge_locally(absent.as_ref());
+        assert_eq!(before.diff.reason.as_deref(), Some("empty"));
+        assert_eq!(after.diff.action(), Action::NoOp);
+        assert!(!path.exists());
+
+        std::fs::create_dir_all(path.join("deep/er")).unwrap();
+        let rec = load("directory", &format!("path: {quoted}\nstate: absent\nrecursive: true\n"));
+        let (before, after) = converge_locally(rec.as_ref());
+        assert_eq!(before.diff.action(), Action::Delete);
+        assert_eq!(after.diff.action(), Action::NoOp);
+        assert!(!path.exists());
+        assert!(path.parent().unwrap().exists());
+    }
+
+    #[test]
+    fn symlink_to_directory_counts_and_is_removed_as_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::write(real.join("keep"), "x").unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let r = load("directory", &format!("path: {}\n", link.display()));
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(e.diff.action(), Action::NoOp);
+        let r = load("directory", &format!("path: {}\nstate: absent\nrecursive: true\n", link.display()));
+        let (before, after) = converge_locally(r.as_ref());
+        assert!(before.diff.reason.unwrap().contains("the link will be removed"));
+        assert_eq!(after.diff.action(), Action::NoOp);
+        assert!(real.join("keep").exists());
+    }
 }

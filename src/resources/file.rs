@@ -1,13 +1,1051 @@
-//! placeholder: replaced by the real `file` kind.
+//! The `file` kind: a regular file's content, mode and ownership.
+//!
+//! ```yaml
+//! - file:
+//!     path: /etc/app/app.conf
+//!     template: app.conf.hbs      # or `content:` (text) or `source:` (a local file, may be binary)
+//!     mode: "0640"
+//!     owner: app
+//!     group: app
+//! ```
+//!
+//! The probe prints what the path is (`type=absent|file|dir|link|other`), the
+//! mode, owner and group (`stat`), the size and sha256 of a regular file, and
+//! its content base64-encoded when it is at most [`SHOW_LIMIT`] bytes, so the
+//! plan can show a unified diff. Contents are compared by sha256 (computed
+//! locally with `sha2`), never by downloading large files.
+//!
+//! Writes are atomic ([`shell::write_file_atomic`]): a temporary file in the
+//! same directory gets the content, owner and mode, then is renamed over the
+//! target. A missing parent directory is created with `mkdir -p` (declare a
+//! `directory` resource to choose its mode; it is then ordered first).
+//!
+//! keel never replaces something that is not a regular file: a directory, a
+//! symbolic link or a device at `path` yields a change whose command fails
+//! with a clear message, so the plan shows the problem and apply stops there.
+//! With `state: absent` a regular file, a link (not its target) or a special
+//! file is removed; a directory is not.
+//!
+//! Without `content`, `template` or `source` only mode and ownership are
+//! managed; a missing file is then created empty (the plan says so).
+//!
+//! This file also holds the helpers the `directory` and `line` kinds share
+//! (path types, `stat` facts, permission diffs, validation).
+
 use super::*;
+use crate::shell::{self, Perms, q};
+use sha2::{Digest, Sha256};
+
+/// Largest file whose content the probe sends back for the plan's diff.
+pub const SHOW_LIMIT: u64 = 256 * 1024;
+
+/// Whether the resource should exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    #[default]
+    Present,
+    Absent,
+}
+
+/// A regular file on the host.
 #[derive(Debug, serde::Deserialize)]
-pub struct File { pub path: String }
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// Absolute path on the host.
+    pub path: String,
+    #[serde(default)]
+    pub state: State,
+    /// The content, as text.
+    pub content: Option<String>,
+    /// A handlebars template file, rendered at load time.
+    pub template: Option<String>,
+    /// A local file uploaded as is (may be binary).
+    pub source: Option<String>,
+    /// Octal mode, e.g. "0640".
+    pub mode: Option<String>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    /// The content read from `template` or `source` by `prepare()`.
+    #[serde(skip)]
+    loaded: Option<Vec<u8>>,
+}
+
+/// The live state of a file path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileFact {
+    pub path: PathType,
+    /// Mode and ownership (regular files only).
+    pub stat: Stat,
+    pub sha256: Option<String>,
+    /// The content, when the file is regular, readable and small enough.
+    pub content: Option<Vec<u8>>,
+    /// The parent directory does not exist (only probed when absent).
+    pub parent_missing: bool,
+    pub accounts: Accounts,
+}
+
+impl File {
+    /// The desired content, if any was declared.
+    fn desired(&self) -> Option<&[u8]> {
+        match (&self.content, &self.loaded) {
+            (Some(c), _) => Some(c.as_bytes()),
+            (None, Some(d)) => Some(d),
+            (None, None) => None,
+        }
+    }
+
+    fn wanted(&self) -> Wanted<'_> {
+        Wanted {
+            mode: self.mode.as_deref().and_then(|m| normalize_mode(m).ok()),
+            owner: self.owner.as_deref(),
+            group: self.group.as_deref(),
+        }
+    }
+
+    /// The diff and the commands, computed together so they always agree.
+    fn plan(&self, fact: &FileFact) -> (Diff, Vec<Cmd>) {
+        let path = self.path.as_str();
+        if self.state == State::Absent {
+            return match &fact.path {
+                PathType::Absent => (Diff::noop().reason("does not exist"), vec![]),
+                PathType::Dir => refusal(
+                    Action::Delete,
+                    path,
+                    "is a directory; keel will not remove it (use a `directory` resource)",
+                ),
+                other => {
+                    let reason = match other {
+                        PathType::Link(t) => {
+                            format!("is a symbolic link to `{t}`; the link will be removed, not its target")
+                        }
+                        PathType::Other => "is a special file (device, socket or pipe); it will be removed".into(),
+                        _ => "exists".into(),
+                    };
+                    (
+                        Diff::with_action(Action::Delete).reason(reason),
+                        vec![Cmd::new(format!("remove {path}"), format!("rm -f -- {}\n", q(path)))],
+                    )
+                }
+            };
+        }
+        let wanted = self.wanted();
+        let desired = self.desired();
+        match &fact.path {
+            PathType::Dir => refusal(Action::Update, path, "is a directory; keel will not replace it"),
+            PathType::Link(t) => refusal(
+                Action::Update,
+                path,
+                &format!(
+                    "is a symbolic link to `{t}`; keel will not replace it (manage the file it points to instead)"
+                ),
+            ),
+            PathType::Other => refusal(
+                Action::Update,
+                path,
+                "is a special file (device, socket or pipe); keel will not replace it",
+            ),
+            PathType::Absent => {
+                let data = desired.unwrap_or_default();
+                let mut diff = Diff::with_action(Action::Create);
+                set_content(&mut diff, None, data);
+                diff.attrs.extend(wanted.changes(None));
+                let mut reasons = Vec::new();
+                if desired.is_none() {
+                    reasons.push("no content given: an empty file will be created".to_string());
+                }
+                let mut script = String::new();
+                if fact.parent_missing
+                    && let Some(parent) = parent_dir(path)
+                {
+                    reasons.push(format!("its directory {parent} will be created"));
+                    script.push_str(&format!("mkdir -p -- {}\n", q(&parent)));
+                }
+                if !reasons.is_empty() {
+                    diff.reason = Some(reasons.join("; "));
+                }
+                diff.unknown = fact.accounts.unknown(&wanted);
+                script.push_str(&shell::write_file_atomic(path, data, &wanted.perms(false)));
+                let summary = format!("create {path} ({}{})", bytes(data.len()), wanted.describe());
+                (diff, vec![Cmd::new(summary, script)])
+            }
+            PathType::File => {
+                let mut diff = Diff::with_action(Action::Update);
+                let content_differs = match desired {
+                    Some(d) => fact.sha256.as_deref() != Some(sha256_hex(d).as_str()),
+                    None => false,
+                };
+                if content_differs {
+                    let d = desired.unwrap_or_default();
+                    set_content(&mut diff, Some(fact), d);
+                    if fact.sha256.is_none() {
+                        diff.reason = Some("the current content cannot be read".into());
+                    }
+                }
+                let perm_changes = wanted.changes(Some(&fact.stat));
+                diff.attrs.extend(perm_changes.iter().cloned());
+                if !content_differs && perm_changes.is_empty() {
+                    return (Diff::noop(), vec![]);
+                }
+                diff.unknown = fact.accounts.unknown(&wanted);
+                let cmds = if content_differs {
+                    let d = desired.unwrap_or_default();
+                    vec![Cmd::new(
+                        format!("write {path} ({}{})", bytes(d.len()), wanted.describe()),
+                        shell::write_file_atomic(path, d, &wanted.perms(false)),
+                    )]
+                } else {
+                    perm_commands(path, &perm_changes, &wanted, false)
+                };
+                (diff, cmds)
+            }
+        }
+    }
+}
+
 impl Kind for File {
     const KIND: &'static str = "file";
-    type Fact = ();
-    fn name(&self) -> String { self.path.clone() }
-    fn probe(&self) -> String { String::new() }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> { Ok(()) }
-    fn diff(&self, _: &()) -> Diff { Diff::noop() }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> { vec![] }
+    type Fact = FileFact;
+
+    fn name(&self) -> String {
+        self.path.clone()
+    }
+
+    fn prepare(&mut self, cx: &mut dyn PrepareCx) -> Result<(), Vec<Invalid>> {
+        // Conflicting sources are reported by `check()`; read nothing then.
+        if self.sources().len() != 1 {
+            return Ok(());
+        }
+        if let Some(t) = &self.template {
+            let text = cx
+                .render_template(t)
+                .map_err(|e| vec![Invalid::field("template", e)])?;
+            self.loaded = Some(text.into_bytes());
+        } else if let Some(s) = &self.source {
+            let data = cx.read_local(s).map_err(|e| vec![Invalid::field("source", e)])?;
+            self.loaded = Some(data);
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Vec<Invalid> {
+        let mut errs = check_host_path("path", &self.path, false);
+        let sources = self.sources();
+        if sources.len() > 1 {
+            errs.push(
+                Invalid::field(
+                    sources[1],
+                    format!("`{}` and `{}` both give the content", sources[0], sources[1]),
+                )
+                .help("use exactly one of `content`, `template` or `source`"),
+            );
+        }
+        errs.extend(check_perms(
+            self.mode.as_deref(),
+            self.owner.as_deref(),
+            self.group.as_deref(),
+        ));
+        if self.state == State::Absent {
+            let declared = [
+                ("content", self.content.is_some()),
+                ("template", self.template.is_some()),
+                ("source", self.source.is_some()),
+                ("mode", self.mode.is_some()),
+                ("owner", self.owner.is_some()),
+                ("group", self.group.is_some()),
+            ];
+            for (field, _) in declared.iter().filter(|(_, set)| *set) {
+                errs.push(
+                    Invalid::field(field, format!("`{field}` has no effect with `state: absent`"))
+                        .help("remove it, or remove `state: absent`"),
+                );
+            }
+        }
+        errs
+    }
+
+    fn links(&self) -> Links {
+        if self.state == State::Absent {
+            return Links::default();
+        }
+        Links {
+            provides: vec![Ref::Path(self.path.clone())],
+            needs: needs_for(&self.path, self.owner.as_deref(), self.group.as_deref()),
+        }
+    }
+
+    fn probe(&self) -> String {
+        let mut s = format!("p={}\n", q(&self.path));
+        s.push_str(&probe_accounts(self.owner.as_deref(), self.group.as_deref()));
+        s.push_str(&format!(
+            r#"if [ -L "$p" ]; then
+  echo type=link
+  printf 'target=%s\n' "$(readlink -- "$p")"
+elif [ -d "$p" ]; then
+  echo type=dir
+elif [ -f "$p" ]; then
+  echo type=file
+  {stat}  if [ -r "$p" ]; then
+    printf 'sha256=%s\n' "$(sha256sum < "$p" | cut -d ' ' -f 1)"
+    if [ "$(stat -c %s -- "$p")" -le {limit} ]; then
+      echo content:
+      base64 < "$p"
+    fi
+  else
+    echo readable=no
+  fi
+elif [ -e "$p" ]; then
+  echo type=other
+else
+  echo type=absent
+  if [ ! -d {parent} ]; then echo parent=missing; fi
+fi
+"#,
+            stat = probe_stat(false),
+            limit = SHOW_LIMIT,
+            parent = q(&parent_dir(&self.path).unwrap_or_else(|| "/".into())),
+        ));
+        s
+    }
+
+    fn parse(&self, out: &ProbeOutput) -> Result<FileFact, String> {
+        let (header, content) = split_content(&out.stdout);
+        let path = PathType::parse(header)?;
+        let mut fact = FileFact {
+            accounts: Accounts::parse(header),
+            ..FileFact::default()
+        };
+        if path == PathType::File {
+            fact.stat = Stat::parse(header)?;
+            fact.sha256 = kv(header, "sha256")
+                .map(str::trim)
+                .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .map(str::to_ascii_lowercase);
+            if let Some(b64) = content {
+                let data = shell::unbase64(b64).map_err(|e| format!("file content: {e}"))?;
+                fact.sha256.get_or_insert_with(|| sha256_hex(&data));
+                fact.content = Some(data);
+            }
+        }
+        fact.parent_missing = kv(header, "parent") == Some("missing");
+        fact.path = path;
+        Ok(fact)
+    }
+
+    fn diff(&self, fact: &FileFact) -> Diff {
+        self.plan(fact).0
+    }
+
+    fn commands(&self, fact: &FileFact, _diff: &Diff) -> Vec<Cmd> {
+        self.plan(fact).1
+    }
+}
+
+impl File {
+    /// The content fields that are set, in declaration order.
+    fn sources(&self) -> Vec<&'static str> {
+        [
+            ("content", self.content.is_some()),
+            ("template", self.template.is_some()),
+            ("source", self.source.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(f, _)| f)
+        .collect()
+    }
+}
+
+/// Record a content change: a text diff when the new content is showable
+/// text, otherwise a `content` attribute with sizes and hashes.
+fn set_content(diff: &mut Diff, old: Option<&FileFact>, new: &[u8]) {
+    match showable(new) {
+        Some(after) => {
+            diff.content = Some(ContentChange {
+                before: old.and_then(|f| f.content.as_deref()).and_then(showable),
+                after,
+            })
+        }
+        None => {
+            let before = old.map(|f| match &f.sha256 {
+                Some(h) => format!("{}, sha256 {}", bytes_opt(f.stat.size), &h[..12]),
+                None => "unreadable".to_string(),
+            });
+            diff.attrs.push(AttrChange::new(
+                "content",
+                before,
+                Some(format!("{}, sha256 {}", bytes(new.len()), &sha256_hex(new)[..12])),
+            ));
+        }
+    }
+}
+
+/// Content that can be shown as text in a plan.
+pub(crate) fn showable(data: &[u8]) -> Option<String> {
+    if data.len() as u64 > SHOW_LIMIT || data.contains(&0) {
+        return None;
+    }
+    String::from_utf8(data.to_vec()).ok()
+}
+
+fn bytes(n: usize) -> String {
+    if n == 1 { "1 byte".into() } else { format!("{n} bytes") }
+}
+
+fn bytes_opt(n: Option<u64>) -> String {
+    n.map_or_else(|| "? bytes".into(), |n| bytes(n as usize))
+}
+
+/// Lowercase hex sha256 of data.
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Split probe output into the `key=value` header and the base64 text that
+/// follows a `content:` line.
+pub(super) fn split_content(stdout: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = stdout.strip_prefix("content:\n") {
+        return ("", Some(rest));
+    }
+    match stdout.find("\ncontent:\n") {
+        Some(i) => (&stdout[..=i], Some(&stdout[i + "\ncontent:\n".len()..])),
+        None => match stdout.strip_suffix("\ncontent:") {
+            Some(h) => (h, Some("")),
+            None => (stdout, None),
+        },
+    }
+}
+
+/// A change whose command refuses to proceed, with the reason in the plan
+/// and the same message on stderr at apply.
+pub(super) fn refusal(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+    let msg = format!("keel: {path} {why}");
+    (
+        Diff::with_action(action).reason(why),
+        vec![Cmd::new(
+            format!("refuse: {path} {}", why.split(';').next().unwrap_or(why)),
+            format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
+        )],
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Shared with `directory` and `line`.
+
+/// What a path is on the host, as the probes report it (`type=...`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PathType {
+    #[default]
+    Absent,
+    File,
+    Dir,
+    /// A symbolic link, with its target.
+    Link(String),
+    /// A device, socket or pipe.
+    Other,
+}
+
+impl PathType {
+    pub(super) fn parse(header: &str) -> Result<PathType, String> {
+        Ok(match kv(header, "type").map(str::trim) {
+            Some("absent") => PathType::Absent,
+            Some("file") => PathType::File,
+            Some("dir") => PathType::Dir,
+            Some("link") => PathType::Link(kv(header, "target").unwrap_or_default().to_string()),
+            Some("other") => PathType::Other,
+            Some(t) => return Err(format!("unknown path type `{t}`")),
+            None => return Err("the probe printed no `type=` line".into()),
+        })
+    }
+}
+
+/// Mode and ownership of a path, from `stat`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stat {
+    /// Four octal digits, e.g. "0644".
+    pub mode: Option<String>,
+    pub uid: Option<String>,
+    pub gid: Option<String>,
+    /// Names (`UNKNOWN` when the id has no name).
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub size: Option<u64>,
+}
+
+impl Stat {
+    pub(super) fn parse(header: &str) -> Result<Stat, String> {
+        let get = |k| kv(header, k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mode = match get("mode") {
+            Some(m) => Some(normalize_mode(&m).map_err(|_| format!("`{m}` is not an octal mode"))?),
+            None => None,
+        };
+        Ok(Stat {
+            mode,
+            uid: get("uid"),
+            gid: get("gid"),
+            owner: get("owner"),
+            group: get("group"),
+            size: get("size").and_then(|s| s.parse().ok()),
+        })
+    }
+}
+
+/// Shell printing mode, ids, names and size of `"$p"`.
+pub(super) fn probe_stat(follow: bool) -> String {
+    format!(
+        "stat {}--printf 'mode=%a\\nuid=%u\\ngid=%g\\nowner=%U\\ngroup=%G\\nsize=%s\\n' -- \"$p\"\n",
+        if follow { "-L " } else { "" }
+    )
+}
+
+fn is_numeric(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether the declared owner and group exist on the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accounts {
+    pub owner_missing: bool,
+    pub group_missing: bool,
+}
+
+impl Accounts {
+    pub(super) fn parse(header: &str) -> Accounts {
+        Accounts {
+            owner_missing: kv(header, "owner_exists") == Some("no"),
+            group_missing: kv(header, "group_exists") == Some("no"),
+        }
+    }
+
+    /// "known after apply" text when a declared account does not exist yet.
+    pub(super) fn unknown(&self, w: &Wanted) -> Option<String> {
+        let mut v = Vec::new();
+        if let (true, Some(o)) = (self.owner_missing, w.owner) {
+            v.push(format!("owner `{o}` does not exist yet"));
+        }
+        if let (true, Some(g)) = (self.group_missing, w.group) {
+            v.push(format!("group `{g}` does not exist yet"));
+        }
+        (!v.is_empty()).then(|| v.join("; "))
+    }
+}
+
+/// Shell printing `owner_exists=yes|no` / `group_exists=yes|no` for declared
+/// names (numeric ids need no account).
+pub(super) fn probe_accounts(owner: Option<&str>, group: Option<&str>) -> String {
+    let mut s = String::new();
+    for (key, db, name) in [("owner", "passwd", owner), ("group", "group", group)] {
+        if let Some(n) = name.filter(|n| !is_numeric(n)) {
+            s.push_str(&format!(
+                "if getent {db} {} >/dev/null 2>&1; then echo {key}_exists=yes; else echo {key}_exists=no; fi\n",
+                q(n)
+            ));
+        }
+    }
+    s
+}
+
+/// Declared permissions (mode normalized to four digits).
+pub(super) struct Wanted<'a> {
+    pub mode: Option<String>,
+    pub owner: Option<&'a str>,
+    pub group: Option<&'a str>,
+}
+
+impl Wanted<'_> {
+    /// Attribute changes against a stat (`None`: the path does not exist).
+    pub(super) fn changes(&self, stat: Option<&Stat>) -> Vec<AttrChange> {
+        let mut v = Vec::new();
+        if let Some(m) = &self.mode {
+            let before = stat.and_then(|s| s.mode.clone());
+            if before.as_ref() != Some(m) {
+                v.push(AttrChange::new("mode", before, Some(m.clone())));
+            }
+        }
+        for (attr, want, name, id) in [
+            ("owner", self.owner, stat.and_then(|s| s.owner.clone()), stat.and_then(|s| s.uid.clone())),
+            ("group", self.group, stat.and_then(|s| s.group.clone()), stat.and_then(|s| s.gid.clone())),
+        ] {
+            let Some(want) = want else { continue };
+            let have = if is_numeric(want) { id.clone() } else { name.clone() };
+            if have.as_deref() != Some(want) {
+                // Show the name when there is one, the id otherwise.
+                let before = stat.map(|_| match (&name, &id) {
+                    (Some(n), _) if n != "UNKNOWN" => n.clone(),
+                    (_, Some(i)) => i.clone(),
+                    _ => "?".into(),
+                });
+                v.push(AttrChange::new(attr, before, Some(want)));
+            }
+        }
+        v
+    }
+
+    /// All declared permissions; for directories the mode gets a leading
+    /// `0` so that GNU chmod also clears setuid/setgid bits.
+    pub(super) fn perms(&self, dir: bool) -> Perms {
+        Perms {
+            owner: self.owner.map(str::to_string),
+            group: self.group.map(str::to_string),
+            mode: self.mode.as_ref().map(|m| if dir { format!("0{m}") } else { m.clone() }),
+        }
+    }
+
+    /// ", mode 0640, owner app:app" for command summaries.
+    pub(super) fn describe(&self) -> String {
+        let mut s = String::new();
+        if let Some(m) = &self.mode {
+            s.push_str(&format!(", mode {m}"));
+        }
+        match (self.owner, self.group) {
+            (Some(o), Some(g)) => s.push_str(&format!(", owner {o}:{g}")),
+            (Some(o), None) => s.push_str(&format!(", owner {o}")),
+            (None, Some(g)) => s.push_str(&format!(", group {g}")),
+            (None, None) => {}
+        }
+        s
+    }
+}
+
+/// chown/chgrp/chmod commands for the changed attributes. A chown may clear
+/// setuid/setgid bits, so a declared mode is set again after it.
+pub(super) fn perm_commands(path: &str, changes: &[AttrChange], w: &Wanted, dir: bool) -> Vec<Cmd> {
+    let changed = |n: &str| changes.iter().any(|c| c.name == n);
+    let all = w.perms(dir);
+    let mut cmds = Vec::new();
+    let own = Perms {
+        owner: all.owner.clone().filter(|_| changed("owner")),
+        group: all.group.clone().filter(|_| changed("group")),
+        mode: None,
+    };
+    let target = q(path);
+    if own.owner.is_some() || own.group.is_some() {
+        let who = match (&own.owner, &own.group) {
+            (Some(o), Some(g)) => format!("chown {o}:{g}"),
+            (Some(o), None) => format!("chown {o}"),
+            (_, g) => format!("chgrp {}", g.as_deref().unwrap_or_default()),
+        };
+        cmds.push(Cmd::new(format!("{who} {path}"), own.apply_to(&target)));
+    }
+    if let Some(m) = &all.mode
+        && (changed("mode") || !cmds.is_empty())
+    {
+        let mode_only = Perms {
+            mode: Some(m.clone()),
+            ..Perms::default()
+        };
+        cmds.push(Cmd::new(
+            format!("chmod {} {path}", w.mode.as_deref().unwrap_or(m)),
+            mode_only.apply_to(&target),
+        ));
+    }
+    cmds
+}
+
+/// The graph needs of something at `path` owned by `owner`/`group`.
+pub(super) fn needs_for(path: &str, owner: Option<&str>, group: Option<&str>) -> Vec<Ref> {
+    let mut needs = Vec::new();
+    if let Some(p) = parent_dir(path) {
+        needs.push(Ref::Path(p));
+    }
+    if let Some(o) = owner.filter(|o| !is_numeric(o)) {
+        needs.push(Ref::User(o.to_string()));
+    }
+    if let Some(g) = group.filter(|g| !is_numeric(g)) {
+        needs.push(Ref::Group(g.to_string()));
+    }
+    needs
+}
+
+/// An absolute, clean path (`/` itself only when `allow_root`).
+pub(super) fn check_host_path(field: &'static str, path: &str, allow_root: bool) -> Vec<Invalid> {
+    if let Some(e) = check_abs_path(field, path) {
+        return vec![e];
+    }
+    if path == "/" {
+        return if allow_root {
+            vec![]
+        } else {
+            vec![Invalid::field(field, "`/` cannot be managed by this resource")]
+        };
+    }
+    if path.ends_with('/') || path.contains("//") || path.split('/').any(|c| c == ".") {
+        let clean: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        return vec![
+            Invalid::field(field, format!("`{path}` is not a clean path"))
+                .help(format!("write it `/{}`", clean.join("/"))),
+        ];
+    }
+    vec![]
+}
+
+/// Validate declared mode, owner and group.
+pub(super) fn check_perms(mode: Option<&str>, owner: Option<&str>, group: Option<&str>) -> Vec<Invalid> {
+    let mut errs = Vec::new();
+    if let Some(m) = mode
+        && let Err(e) = normalize_mode(m)
+    {
+        errs.push(Invalid::field("mode", e).help("e.g. mode: \"0644\""));
+    }
+    for (field, name) in [("owner", owner), ("group", group)] {
+        let Some(n) = name else { continue };
+        if n.is_empty()
+            || n.starts_with('-')
+            || n.chars().any(|c| c == ':' || c.is_whitespace() || c.is_control())
+        {
+            errs.push(
+                Invalid::field(field, format!("`{}` is not a valid {field} name", n.escape_debug()))
+                    .help("a user or group name, or a numeric id"),
+            );
+        }
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
+
+    fn b64(s: &[u8]) -> String {
+        shell::base64(s)
+    }
+
+    fn file_probe(content: &[u8], mode: &str) -> String {
+        format!(
+            "type=file\nmode={mode}\nuid=0\ngid=0\nowner=root\ngroup=root\nsize={}\nsha256={}\ncontent:\n{}\n",
+            content.len(),
+            sha256_hex(content),
+            b64(content)
+        )
+    }
+
+    fn me() -> (String, String) {
+        let u = run_local("id -un").stdout.trim().to_string();
+        let g = run_local("id -gn").stdout.trim().to_string();
+        (u, g)
+    }
+
+    #[test]
+    fn absent_file_is_created_with_content_and_attrs() {
+        let e = eval(
+            "file",
+            "path: /etc/app.conf\ncontent: \"a=1\\n\"\nmode: 640\nowner: app\n",
+            "owner_exists=yes\ntype=absent\n",
+        );
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(
+            e.diff.content,
+            Some(ContentChange {
+                before: None,
+                after: "a=1\n".into()
+            })
+        );
+        assert_eq!(
+            e.diff.attrs,
+            vec![
+                AttrChange::new("mode", None::<String>, Some("0640")),
+                AttrChange::new("owner", None::<String>, Some("app")),
+            ]
+        );
+        assert_eq!(e.diff.unknown, None);
+        assert_eq!(e.commands.len(), 1);
+        assert_eq!(e.commands[0].summary, "create /etc/app.conf (4 bytes, mode 0640, owner app)");
+        assert!(e.commands[0].script.contains("mv -f \"$keel_tmp\" /etc/app.conf"));
+        assert!(!e.commands[0].script.contains("mkdir"));
+    }
+
+    #[test]
+    fn missing_parent_is_created_and_said() {
+        let e = eval("file", "path: /srv/new/x\ncontent: hi\n", "type=absent\nparent=missing\n");
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(e.diff.reason.as_deref(), Some("its directory /srv/new will be created"));
+        assert!(e.commands[0].script.starts_with("mkdir -p -- /srv/new\n"));
+    }
+
+    #[test]
+    fn no_content_creates_empty_file_and_says_so() {
+        let e = eval("file", "path: /var/log/app.log\nmode: \"0600\"\n", "type=absent\n");
+        assert_eq!(e.diff.action(), Action::Create);
+        assert!(e.diff.reason.unwrap().contains("empty file"));
+        assert_eq!(e.diff.content.unwrap().after, "");
+    }
+
+    #[test]
+    fn equal_file_is_noop() {
+        let e = eval(
+            "file",
+            "path: /etc/motd\ncontent: \"hello\\n\"\nmode: \"0644\"\nowner: root\ngroup: \"0\"\n",
+            &file_probe(b"hello\n", "644"),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
+        assert!(e.commands.is_empty());
+    }
+
+    #[test]
+    fn content_drift_shows_a_text_diff() {
+        let e = eval(
+            "file",
+            "path: /etc/motd\ncontent: \"new\\n\"\n",
+            &file_probe(b"old\n", "644"),
+        );
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            e.diff.content,
+            Some(ContentChange {
+                before: Some("old\n".into()),
+                after: "new\n".into()
+            })
+        );
+        assert!(e.diff.attrs.is_empty());
+        assert_eq!(e.commands[0].summary, "write /etc/motd (4 bytes)");
+    }
+
+    #[test]
+    fn large_file_compares_by_hash_only() {
+        let big = "x".repeat(300 * 1024);
+        let probe = format!(
+            "type=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\nsize={}\nsha256={}\n",
+            big.len(),
+            sha256_hex(big.as_bytes())
+        );
+        let r = load("file", "path: /big\ncontent: small\n");
+        let e = r.evaluate(&ProbeOutput::ok(probe.clone())).unwrap();
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(e.diff.content.as_ref().unwrap().before, None);
+        // Same content, large: equal by hash.
+        let yaml = format!("path: /big\ncontent: {big}\n");
+        let e = eval("file", &yaml, &probe);
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn mode_and_owner_drift_are_attrs_and_chmod_chown() {
+        let e = eval(
+            "file",
+            "path: /etc/shadow-ish\ncontent: \"s\\n\"\nmode: \"0600\"\nowner: app\ngroup: app\n",
+            &format!("owner_exists=yes\ngroup_exists=yes\n{}", file_probe(b"s\n", "644")),
+        );
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(e.diff.content, None);
+        assert_eq!(
+            e.diff.attrs,
+            vec![
+                AttrChange::new("mode", Some("0644"), Some("0600")),
+                AttrChange::new("owner", Some("root"), Some("app")),
+                AttrChange::new("group", Some("root"), Some("app")),
+            ]
+        );
+        let summaries: Vec<_> = e.commands.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(summaries, ["chown app:app /etc/shadow-ish", "chmod 0600 /etc/shadow-ish"]);
+        assert_eq!(e.commands[0].script, "chown app:app /etc/shadow-ish\n");
+        assert_eq!(e.commands[1].script, "chmod 0600 /etc/shadow-ish\n");
+    }
+
+    #[test]
+    fn missing_owner_is_known_after_apply() {
+        let e = eval(
+            "file",
+            "path: /srv/app/env\ncontent: x\nowner: app\ngroup: app\n",
+            "owner_exists=no\ngroup_exists=no\ntype=absent\n",
+        );
+        assert_eq!(
+            e.diff.unknown.as_deref(),
+            Some("owner `app` does not exist yet; group `app` does not exist yet")
+        );
+        let r = load("file", "path: /srv/app/env\ncontent: x\nowner: app\ngroup: \"1000\"\n");
+        assert!(r.probe().contains("getent passwd app"));
+        assert!(!r.probe().contains("getent group"), "numeric ids are not looked up");
+    }
+
+    #[test]
+    fn binary_content_is_an_attr_with_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("blob.bin");
+        std::fs::write(&src, [0u8, 159, 146, 150, 255]).unwrap();
+        let yaml = format!("path: /usr/local/bin/blob\nsource: {}\n", src.display());
+        let e = eval("file", &yaml, &file_probe(b"old\n", "755"));
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(e.diff.content, None);
+        assert_eq!(e.diff.attrs.len(), 1);
+        assert_eq!(e.diff.attrs[0].name, "content");
+        assert!(e.diff.attrs[0].before.as_ref().unwrap().starts_with("4 bytes, sha256 "));
+        assert!(e.diff.attrs[0].after.as_ref().unwrap().starts_with("5 bytes, sha256 "));
+    }
+
+    #[test]
+    fn directory_at_path_is_refused() {
+        let e = eval("file", "path: /etc/app\ncontent: x\n", "type=dir\n");
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(e.diff.reason.as_deref(), Some("is a directory; keel will not replace it"));
+        let out = run_local(&e.commands[0].script);
+        assert_eq!(out.status, 1);
+        assert_eq!(out.stderr, "keel: /etc/app is a directory; keel will not replace it\n");
+        let e = eval("file", "path: /etc/resolv.conf\ncontent: x\n", "type=link\ntarget=../run/resolv.conf\n");
+        assert!(e.diff.reason.unwrap().contains("symbolic link to `../run/resolv.conf`"));
+        let e = eval("file", "path: /etc/app\nstate: absent\n", "type=dir\n");
+        assert_eq!(e.diff.action(), Action::Delete);
+        assert_eq!(run_local(&e.commands[0].script).status, 1);
+    }
+
+    #[test]
+    fn state_absent_removes_and_absence_is_noop() {
+        let e = eval("file", "path: /etc/old.conf\nstate: absent\n", &file_probe(b"x", "644"));
+        assert_eq!(e.diff.action(), Action::Delete);
+        assert_eq!(e.commands[0].summary, "remove /etc/old.conf");
+        assert_eq!(e.commands[0].script, "rm -f -- /etc/old.conf\n");
+        let e = eval("file", "path: /etc/old.conf\nstate: absent\n", "type=absent\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(e.commands.is_empty());
+    }
+
+    #[test]
+    fn odd_probe_output() {
+        let r = load("file", "path: /x\ncontent: a\n");
+        assert!(r.evaluate(&ProbeOutput::ok("")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("type=socketish\n")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("type=file\nmode=zz\n")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("type=file\ncontent:\n!!!\n")).is_err());
+        // Unreadable file: written, and the plan says why.
+        let e = r
+            .evaluate(&ProbeOutput::ok("noise\ntype=file\nmode=600\nreadable=no\n"))
+            .unwrap();
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(e.diff.reason.as_deref(), Some("the current content cannot be read"));
+        // Empty file: the content marker is the last line.
+        let e = r
+            .evaluate(&ProbeOutput::ok(format!("type=file\nmode=644\nsha256={}\ncontent:\n", sha256_hex(b""))))
+            .unwrap();
+        assert_eq!(e.diff.content.unwrap().before.as_deref(), Some(""));
+        assert_eq!(split_content("type=file\ncontent:"), ("type=file", Some("")));
+    }
+
+    #[test]
+    fn validation_errors() {
+        let err = |y: &str| try_load("file", y).unwrap_err();
+        assert!(err("path: etc/x\n").contains("not an absolute path"));
+        assert!(err("path: /etc/x/\n").contains("not a clean path"));
+        assert!(err("path: /\n").contains("cannot be managed"));
+        assert!(err("path: /x\nmode: \"0999\"\n").contains("not an octal file mode"));
+        assert!(err("path: /x\nmode: rw-r--r--\n").contains("not an octal"));
+        assert!(err("path: /x\ncontent: a\ntemplate: t.hbs\n").contains("both give the content"));
+        assert!(err("path: /x\nstate: absent\ncontent: a\n").contains("no effect"));
+        assert!(err("path: /x\nstate: gone\n").contains("unknown value `gone`"));
+        assert!(err("path: /x\nowner: \"a:b\"\n").contains("not a valid owner name"));
+        assert!(err("path: /x\ncontents: a\n").contains("unknown key"));
+        assert!(err("path: /x\nsource: /nonexistent/keel-test\n").contains("cannot read"));
+    }
+
+    #[test]
+    fn links_follow_parent_owner_group() {
+        let r = load("file", "path: /srv/app/env\ncontent: x\nowner: app\ngroup: web\n");
+        assert_eq!(
+            r.links(),
+            Links {
+                provides: vec![Ref::Path("/srv/app/env".into())],
+                needs: vec![
+                    Ref::Path("/srv/app".into()),
+                    Ref::User("app".into()),
+                    Ref::Group("web".into())
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn converges_locally_with_hostile_path_and_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("it's a \"dir\"; $(touch pwned)");
+        let path = sub.join("f `id` $HOME; \\ x*");
+        let content = "quote ' \" `id` $(touch pwned2); rm -rf /\nKEEL_DATA_END\n\n";
+        let (u, g) = me();
+        let yaml = format!(
+            "path: {}\ncontent: {}\nmode: \"0600\"\nowner: {u}\ngroup: {g}\n",
+            serde_json::to_string(path.to_str().unwrap()).unwrap(),
+            serde_json::to_string(content).unwrap(),
+        );
+        let r = load("file", &yaml);
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.action(), Action::Create);
+        assert!(before.diff.reason.unwrap().contains("will be created"));
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), content);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o600);
+        assert!(!std::path::Path::new("pwned").exists());
+        assert!(!std::path::Path::new("pwned2").exists());
+        assert_eq!(std::fs::read_dir(&sub).unwrap().count(), 1, "no temp file left");
+
+        // Drift: content and mode change; then back to no-op.
+        std::fs::write(&path, "changed").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.action(), Action::Update);
+        assert_eq!(before.diff.content.unwrap().before.as_deref(), Some("changed"));
+        assert_eq!(before.diff.attrs, vec![AttrChange::new("mode", Some("0644"), Some("0600"))]);
+        assert_eq!(after.diff.action(), Action::NoOp);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), content);
+
+        // Only the mode drifts.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.commands.len(), 1);
+        assert_eq!(before.commands[0].summary, format!("chmod 0600 {}", path.display()));
+        assert_eq!(after.diff.action(), Action::NoOp);
+
+        // Removal.
+        let yaml = format!("path: {}\nstate: absent\n", serde_json::to_string(path.to_str().unwrap()).unwrap());
+        let r = load("file", &yaml);
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.action(), Action::Delete);
+        assert_eq!(after.diff.action(), Action::NoOp);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn converges_locally_binary_source_and_template() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..=255u8).cycle().take(4000).collect();
+        let src = dir.path().join("src.bin");
+        std::fs::write(&src, &data).unwrap();
+        let target = dir.path().join("out.bin");
+        let r = load(
+            "file",
+            &format!("path: {}\nsource: {}\n", target.display(), src.display()),
+        );
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.action(), Action::Create);
+        assert_eq!(after.diff.action(), Action::NoOp);
+        assert_eq!(std::fs::read(&target).unwrap(), data);
+
+        let tpl = dir.path().join("t.hbs");
+        std::fs::write(&tpl, "from template\n").unwrap();
+        let target = dir.path().join("out.txt");
+        let r = load(
+            "file",
+            &format!("path: {}\ntemplate: {}\n", target.display(), tpl.display()),
+        );
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.content.unwrap().after, "from template\n");
+        assert_eq!(after.diff.action(), Action::NoOp);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "from template\n");
+    }
+
+    #[test]
+    fn local_refusal_of_directory_and_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = load("file", &format!("path: {}\ncontent: x\n", dir.path().display()));
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(e.diff.reason.as_deref(), Some("is a directory; keel will not replace it"));
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+        let r = load("file", &format!("path: {}\ncontent: x\n", link.display()));
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.diff.reason.unwrap().contains("symbolic link to `/etc/hostname`"));
+        assert_eq!(run_local(&e.commands[0].script).status, 1);
+        assert_eq!(std::fs::read_link(&link).unwrap(), std::path::Path::new("/etc/hostname"));
+    }
 }

@@ -1,13 +1,388 @@
-//! placeholder: replaced by the real `group` kind.
+//! The `group` kind: a local group in `/etc/group`, managed with the shadow
+//! tools (`groupadd`, `groupmod`, `groupdel`).
+//!
+//! ```yaml
+//! - group: { name: devs, gid: 1500 }
+//! - group: { name: app, system: true }
+//! - group: { name: old, state: absent }
+//! ```
+//!
+//! The fact is `getent group NAME` (so NSS sources count too); only a
+//! declared `gid` is compared. `system` only chooses the id range when the
+//! group is created: an existing group is never "converted".
+
 use super::*;
+use crate::shell::q;
+
+/// Whether a user or group should exist.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    #[default]
+    Present,
+    Absent,
+}
+
+/// A local group.
 #[derive(Debug, serde::Deserialize)]
-pub struct Group { pub name: String }
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// The group name.
+    pub name: String,
+    /// `present` (default) or `absent`.
+    #[serde(default)]
+    pub state: State,
+    /// The numeric group id (kept as text, checked by `check()`).
+    pub gid: Option<String>,
+    /// Create it as a system group (`groupadd -r`). Creation only.
+    #[serde(default)]
+    pub system: bool,
+}
+
+/// A group as `getent group` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEntry {
+    pub gid: u32,
+    pub members: Vec<String>,
+}
+
+/// The live state of a group: `None` when it does not exist.
+pub type GroupFact = Option<GroupEntry>;
+
+/// Longest user or group name the shadow tools accept.
+pub const MAX_NAME_LEN: usize = 32;
+
+/// Check a user or group name against the portable pattern Debian's
+/// `adduser` and the shadow tools agree on: `[a-z_][a-z0-9_-]*[$]?`, at most
+/// 32 characters. Groups also accept upper case and `.` (Debian ships
+/// `Debian-exim`), via `relaxed`.
+pub fn valid_name(name: &str, relaxed: bool) -> bool {
+    let body = name.strip_suffix('$').unwrap_or(name);
+    let mut chars = body.chars();
+    let first_ok = match chars.next() {
+        Some(c) => c.is_ascii_lowercase() || c == '_' || (relaxed && c.is_ascii_uppercase()),
+        None => false,
+    };
+    first_ok
+        && name.len() <= MAX_NAME_LEN
+        && chars.all(|c| {
+            c.is_ascii_lowercase()
+                || c.is_ascii_digit()
+                || c == '_'
+                || c == '-'
+                || (relaxed && (c.is_ascii_uppercase() || c == '.'))
+        })
+}
+
+/// An [`Invalid`] for `field` when `name` is not a valid group name.
+pub fn check_group_name(field: &'static str, name: &str) -> Option<Invalid> {
+    if valid_name(name, true) {
+        return None;
+    }
+    Some(
+        Invalid::field(
+            field,
+            format!("`{}` is not a valid group name", name.escape_debug()),
+        )
+        .help(
+            "a group name starts with a letter or `_`, continues with letters, digits, `_`, `-` \
+             or `.`, may end with `$`, and has at most 32 characters",
+        ),
+    )
+}
+
+/// An [`Invalid`] for `field` when `id` is not a numeric user or group id.
+pub fn check_id(field: &'static str, id: &str) -> Option<Invalid> {
+    match parse_id(id) {
+        Some(_) => None,
+        None => Some(
+            Invalid::field(
+                field,
+                format!("`{}` is not a numeric id", id.escape_debug()),
+            )
+            .help("ids are whole numbers from 0 to 4294967294, e.g. `1500`"),
+        ),
+    }
+}
+
+/// Parse a uid/gid (`u32`, without the reserved `-1`).
+pub fn parse_id(id: &str) -> Option<u32> {
+    let id = id.trim();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    id.parse::<u32>().ok().filter(|&n| n != u32::MAX)
+}
+
+/// Shell lines that run `getent DB NAME` and print `PREFIX=<entry>` when
+/// found, `PREFIX_absent=1` when not (exit status 2), and fail otherwise.
+pub(crate) fn getent_probe(db: &str, name: &str, prefix: &str) -> String {
+    format!(
+        "keel_e=$(getent {db} {n}); keel_rc=$?\n\
+         case $keel_rc in\n\
+         0) printf '{prefix}=%s\\n' \"$keel_e\" | head -n 1 ;;\n\
+         2) echo '{prefix}_absent=1' ;;\n\
+         *) echo \"getent {db} failed with status $keel_rc\" >&2; exit 1 ;;\n\
+         esac\n",
+        n = q(name),
+    )
+}
+
+impl Group {
+    fn desired_gid(&self) -> Option<u32> {
+        self.gid.as_deref().and_then(parse_id)
+    }
+}
+
 impl Kind for Group {
     const KIND: &'static str = "group";
-    type Fact = ();
-    fn name(&self) -> String { self.name.clone() }
-    fn probe(&self) -> String { String::new() }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> { Ok(()) }
-    fn diff(&self, _: &()) -> Diff { Diff::noop() }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> { vec![] }
+    type Fact = GroupFact;
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn check(&self) -> Vec<Invalid> {
+        let mut errs = Vec::new();
+        errs.extend(check_group_name("name", &self.name));
+        if let Some(gid) = &self.gid {
+            errs.extend(check_id("gid", gid));
+        }
+        errs
+    }
+
+    fn links(&self) -> Links {
+        match self.state {
+            State::Present => Links {
+                provides: vec![Ref::Group(self.name.clone())],
+                needs: Vec::new(),
+            },
+            State::Absent => Links::default(),
+        }
+    }
+
+    fn probe(&self) -> String {
+        format!("set +e\n{}", getent_probe("group", &self.name, "group"))
+    }
+
+    fn parse(&self, out: &ProbeOutput) -> Result<GroupFact, String> {
+        if kv(&out.stdout, "group_absent").is_some() {
+            return Ok(None);
+        }
+        let Some(line) = kv(&out.stdout, "group") else {
+            return Err(probe_failure("group", out));
+        };
+        // name:password:gid:member,member
+        let fields: Vec<&str> = line.split(':').collect();
+        if fields.len() < 4 {
+            return Err(format!("unexpected `getent group` line: {line:?}"));
+        }
+        let gid = fields[2]
+            .parse::<u32>()
+            .map_err(|_| format!("unexpected gid in `getent group` line: {line:?}"))?;
+        let members = fields[3]
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(Some(GroupEntry { gid, members }))
+    }
+
+    fn diff(&self, fact: &GroupFact) -> Diff {
+        match (self.state, fact) {
+            (State::Absent, None) => Diff::noop().reason("does not exist"),
+            (State::Absent, Some(g)) => {
+                Diff::with_action(Action::Delete).attr("gid", Some(g.gid.to_string()), None::<String>)
+            }
+            (State::Present, None) => {
+                let mut d = Diff::with_action(Action::Create);
+                if let Some(gid) = self.desired_gid() {
+                    d = d.attr("gid", None::<String>, Some(gid.to_string()));
+                }
+                if self.system {
+                    d = d.attr("system", None::<String>, Some("true"));
+                }
+                d
+            }
+            (State::Present, Some(g)) => match self.desired_gid() {
+                Some(gid) if gid != g.gid => Diff::with_action(Action::Update).attr(
+                    "gid",
+                    Some(g.gid.to_string()),
+                    Some(gid.to_string()),
+                ),
+                _ => Diff::noop(),
+            },
+        }
+    }
+
+    fn commands(&self, fact: &GroupFact, _diff: &Diff) -> Vec<Cmd> {
+        let n = q(&self.name);
+        match (self.state, fact) {
+            (State::Absent, Some(_)) => vec![Cmd::new(
+                format!("groupdel {n}"),
+                format!("groupdel {n}\n"),
+            )],
+            (State::Present, None) => {
+                let mut args = String::new();
+                if let Some(gid) = self.desired_gid() {
+                    args.push_str(&format!("-g {gid} "));
+                }
+                if self.system {
+                    args.push_str("-r ");
+                }
+                let line = format!("groupadd {args}{n}");
+                vec![Cmd::new(line.clone(), format!("{line}\n"))]
+            }
+            (State::Present, Some(g)) => match self.desired_gid() {
+                Some(gid) if gid != g.gid => {
+                    let line = format!("groupmod -g {gid} {n}");
+                    vec![Cmd::new(line.clone(), format!("{line}\n"))]
+                }
+                _ => Vec::new(),
+            },
+            (State::Absent, None) => Vec::new(),
+        }
+    }
+}
+
+/// The error for a probe that printed none of the expected lines.
+pub(crate) fn probe_failure(what: &str, out: &ProbeOutput) -> String {
+    let err = out.stderr.trim();
+    if err.is_empty() {
+        format!(
+            "the {what} probe printed nothing usable (exit status {})",
+            out.status
+        )
+    } else {
+        format!("the {what} probe failed (exit status {}): {err}", out.status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{eval, load, run_local, try_load};
+
+    fn summaries(e: &Evaluation) -> Vec<String> {
+        e.commands.iter().map(|c| c.summary.clone()).collect()
+    }
+
+    #[test]
+    fn absent_group_is_created_with_gid_and_system() {
+        let e = eval("group", "name: devs\ngid: 1500\nsystem: true\n", "group_absent=1\n");
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(
+            e.diff.attrs,
+            vec![
+                AttrChange::new("gid", None::<String>, Some("1500")),
+                AttrChange::new("system", None::<String>, Some("true")),
+            ]
+        );
+        assert_eq!(summaries(&e), vec!["groupadd -g 1500 -r devs"]);
+        assert_eq!(e.commands[0].script, "groupadd -g 1500 -r devs\n");
+    }
+
+    #[test]
+    fn absent_group_is_created_plainly() {
+        let e = eval("group", "name: devs\n", "group_absent=1\n");
+        assert_eq!(e.diff.action(), Action::Create);
+        assert!(e.diff.attrs.is_empty());
+        assert_eq!(summaries(&e), vec!["groupadd devs"]);
+    }
+
+    #[test]
+    fn present_and_equal_is_noop() {
+        let e = eval("group", "name: devs\ngid: 1500\n", "group=devs:x:1500:alice,bob\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(e.commands.is_empty());
+        // Undeclared gid: left alone.
+        let e = eval("group", "name: devs\nsystem: true\n", "group=devs:x:1500:\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn gid_drift_is_an_update() {
+        let e = eval("group", "name: devs\ngid: 1600\n", "group=devs:x:1500:\n");
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new("gid", Some("1500"), Some("1600"))]
+        );
+        assert_eq!(summaries(&e), vec!["groupmod -g 1600 devs"]);
+    }
+
+    #[test]
+    fn state_absent_removes() {
+        let e = eval("group", "name: old\nstate: absent\n", "group=old:x:1700:\n");
+        assert_eq!(e.diff.action(), Action::Delete);
+        assert_eq!(summaries(&e), vec!["groupdel old"]);
+        let e = eval("group", "name: old\nstate: absent\n", "group_absent=1\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(e.commands.is_empty());
+    }
+
+    #[test]
+    fn odd_probe_outputs() {
+        let r = load("group", "name: devs\n");
+        // getent failing for another reason: an error, not "absent".
+        let err = r
+            .evaluate(&ProbeOutput {
+                stdout: String::new(),
+                stderr: "getent group failed with status 1\n".into(),
+                status: 1,
+            })
+            .unwrap_err();
+        assert!(err.contains("status 1"), "{err}");
+        assert!(r.evaluate(&ProbeOutput::ok("group=devs:x\n")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("group=devs:x:abc:\n")).is_err());
+        // Extra noise lines and no members are fine.
+        let e = r
+            .evaluate(&ProbeOutput::ok("noise\ngroup=devs:x:1500:\n"))
+            .unwrap();
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn validation_errors() {
+        for bad in [
+            "name: \"devs; rm -rf /\"\n",
+            "name: 1abc\n",
+            "name: \"\"\n",
+            "name: \"a b\"\n",
+            "name: -devs\n",
+            "name: abcdefghijabcdefghijabcdefghijabc\n",
+        ] {
+            let e = try_load("group", bad).unwrap_err();
+            assert!(e.contains("not a valid group name"), "{bad}: {e}");
+        }
+        let e = try_load("group", "name: devs\ngid: -5\n").unwrap_err();
+        assert!(e.contains("not a numeric id"), "{e}");
+        let e = try_load("group", "name: devs\ngid: 4294967295\n").unwrap_err();
+        assert!(e.contains("not a numeric id"), "{e}");
+        let e = try_load("group", "name: devs\nstate: gone\n").unwrap_err();
+        assert!(e.contains("gone"), "{e}");
+        let e = try_load("group", "name: devs\ngdi: 5\n").unwrap_err();
+        assert!(e.contains("gdi"), "{e}");
+        assert!(try_load("group", "name: Debian-exim\n").is_ok());
+        assert!(try_load("group", "name: machine$\n").is_ok());
+    }
+
+    #[test]
+    fn links() {
+        let r = load("group", "name: devs\n");
+        assert_eq!(r.links().provides, vec![Ref::Group("devs".into())]);
+        let r = load("group", "name: devs\nstate: absent\n");
+        assert_eq!(r.links(), Links::default());
+    }
+
+    #[test]
+    fn probe_runs_read_only_on_this_host() {
+        // `root` exists everywhere; a made-up group does not.
+        let r = load("group", "name: root\n");
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(e.diff.action(), Action::NoOp);
+        let r = load("group", "name: keel_no_such_group\ngid: 4242\n");
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(e.diff.action(), Action::Create);
+    }
 }

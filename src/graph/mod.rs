@@ -1,0 +1,335 @@
+//! The resource graph of one host (petgraph), built in small ordered steps
+//! like Terraform's transformers: nodes, explicit `depends_on`, `notify`,
+//! implicit edges (a file after its directory, a service after its package,
+//! anything under a home after its user), then a cycle check that names
+//! every resource on a cycle with the origin of each edge.
+
+pub mod render;
+
+use crate::config::node::Span;
+use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::resolve::Resolved;
+use crate::resources::Ref;
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::cmp::Reverse;
+
+/// Why an edge exists.
+#[derive(Debug, Clone)]
+pub enum Why {
+    /// `depends_on:` written by the user.
+    DependsOn { source: SourceFile, span: Span },
+    /// `notify:`: the handler runs after its notifier.
+    Notify { source: SourceFile, span: Span },
+    /// Drawn by keel from what resources provide and need.
+    Implicit(String),
+}
+
+impl Why {
+    pub fn describe(&self) -> String {
+        match self {
+            Why::DependsOn { source, span } => {
+                let (l, c) = source.line_col(span.offset);
+                format!("depends_on at {}:{l}:{c}", source.name)
+            }
+            Why::Notify { source, span } => {
+                let (l, c) = source.line_col(span.offset);
+                format!("notify at {}:{l}:{c}", source.name)
+            }
+            Why::Implicit(r) => format!("implicit: {r}"),
+        }
+    }
+    pub fn short(&self) -> &'static str {
+        match self {
+            Why::DependsOn { .. } => "depends_on",
+            Why::Notify { .. } => "notify",
+            Why::Implicit(_) => "implicit",
+        }
+    }
+}
+
+/// Edges point from a dependency to its dependent (apply order).
+#[derive(Debug)]
+pub struct Graph {
+    pub g: DiGraph<usize, Why>,
+    /// Node of each instance, by instance index.
+    pub nodes: Vec<NodeIndex>,
+    /// Instance indexes in apply order.
+    pub order: Vec<usize>,
+    /// For each instance, the instances it notifies.
+    pub notifies: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    /// Direct dependencies of an instance.
+    pub fn dependencies(&self, i: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = self
+            .g
+            .edges_directed(self.nodes[i], petgraph::Direction::Incoming)
+            .map(|e| self.g[e.source()])
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Every instance this one depends on, transitively.
+    pub fn ancestors(&self, i: usize) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let mut stack = self.dependencies(i);
+        while let Some(d) = stack.pop() {
+            if seen.insert(d) {
+                stack.extend(self.dependencies(d));
+            }
+        }
+        seen
+    }
+}
+
+/// Build the graph of one host's resources.
+pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let mut g: DiGraph<usize, Why> = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..res.instances.len()).map(|i| g.add_node(i)).collect();
+    let by_addr: BTreeMap<&str, usize> = res
+        .instances
+        .iter()
+        .enumerate()
+        .map(|(i, inst)| (inst.address.as_str(), i))
+        .collect();
+    let mut edges: BTreeMap<(usize, usize), Why> = BTreeMap::new();
+    let add = |from: usize, to: usize, why: Why, edges: &mut BTreeMap<(usize, usize), Why>| {
+        // Keep the first reason; explicit edges are added first.
+        edges.entry((from, to)).or_insert(why);
+    };
+
+    // Explicit depends_on.
+    for (i, inst) in res.instances.iter().enumerate() {
+        for d in &inst.depends_on {
+            match lookup(res, &by_addr, &d.value) {
+                Ok(targets) => {
+                    for t in targets {
+                        if t != i {
+                            add(
+                                t,
+                                i,
+                                Why::DependsOn {
+                                    source: inst.origin.source.clone(),
+                                    span: d.span,
+                                },
+                                &mut edges,
+                            );
+                        }
+                    }
+                }
+                Err(help) => diags.push(
+                    Diag::at(
+                        "keel::dangling",
+                        &inst.origin.source,
+                        d.span,
+                        format!("`{}` depends on `{}`, which does not exist", inst.address, d.value),
+                        "unknown address",
+                    )
+                    .with_help(help),
+                ),
+            }
+        }
+    }
+
+    // notify: handler after notifier.
+    let mut notifies = vec![Vec::new(); res.instances.len()];
+    for (i, inst) in res.instances.iter().enumerate() {
+        for n in &inst.notify {
+            match by_addr.get(n.value.as_str()) {
+                Some(&t) if t == i => diags.push(Diag::at(
+                    "keel::notify",
+                    &inst.origin.source,
+                    n.span,
+                    format!("`{}` notifies itself", inst.address),
+                    "here",
+                )),
+                Some(&t) if !res.instances[t].resource.notifiable() => diags.push(
+                    Diag::at(
+                        "keel::notify",
+                        &inst.origin.source,
+                        n.span,
+                        format!("`{}` cannot be notified", n.value),
+                        "not a handler",
+                    )
+                    .with_help("notify a `service` (reload or restart) or a `command` with `notified_only: true`"),
+                ),
+                Some(&t) => {
+                    notifies[i].push(t);
+                    add(
+                        i,
+                        t,
+                        Why::Notify {
+                            source: inst.origin.source.clone(),
+                            span: n.span,
+                        },
+                        &mut edges,
+                    );
+                }
+                None => diags.push(
+                    Diag::at(
+                        "keel::dangling",
+                        &inst.origin.source,
+                        n.span,
+                        format!("`{}` notifies `{}`, which does not exist", inst.address, n.value),
+                        "unknown address",
+                    )
+                    .with_help(address_hint(res, &n.value)),
+                ),
+            }
+        }
+    }
+
+    // Implicit edges from provides/needs.
+    let links: Vec<_> = res.instances.iter().map(|i| i.resource.links()).collect();
+    let mut providers: BTreeMap<&Ref, usize> = BTreeMap::new();
+    for (i, l) in links.iter().enumerate() {
+        for p in &l.provides {
+            providers.entry(p).or_insert(i);
+        }
+    }
+    for (i, l) in links.iter().enumerate() {
+        for need in &l.needs {
+            let found = match need {
+                Ref::Path(p) => nearest_path_provider(&providers, p, i),
+                other => providers.get(other).copied().filter(|&t| t != i),
+            };
+            if let Some(t) = found {
+                let why = format!(
+                    "{} needs {need}, provided by {}",
+                    res.instances[i].address, res.instances[t].address
+                );
+                add(t, i, Why::Implicit(why), &mut edges);
+            }
+        }
+    }
+
+    for ((from, to), why) in edges {
+        g.add_edge(nodes[from], nodes[to], why);
+    }
+
+    // Cycles: every strongly connected component with more than one node.
+    for scc in tarjan_scc(&g) {
+        if scc.len() < 2 {
+            continue;
+        }
+        let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+        let mut idx: Vec<usize> = scc.iter().map(|n| g[*n]).collect();
+        idx.sort();
+        let names: Vec<&str> = idx.iter().map(|&i| res.instances[i].address.as_str()).collect();
+        let mut lines = Vec::new();
+        for e in g.edge_references() {
+            if members.contains(&e.source()) && members.contains(&e.target()) {
+                lines.push(format!(
+                    "{} → {} ({})",
+                    res.instances[g[e.source()]].address,
+                    res.instances[g[e.target()]].address,
+                    e.weight().describe()
+                ));
+            }
+        }
+        let first = &res.instances[idx[0]];
+        let mut d = Diag::at(
+            "keel::cycle",
+            &first.origin.source,
+            first.span,
+            format!("dependency cycle between {}", names.join(", ")),
+            "on the cycle",
+        )
+        .with_help(format!(
+            "edges on the cycle:\n  {}\nremove one of these dependencies",
+            lines.join("\n  ")
+        ));
+        for &i in &idx[1..] {
+            let inst = &res.instances[i];
+            if inst.origin.source.name == first.origin.source.name {
+                d = d.with_note(inst.span, "on the cycle");
+            }
+        }
+        diags.push(d);
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+
+    // Stable topological order: among ready resources, the one declared first.
+    let mut indeg: Vec<usize> = nodes
+        .iter()
+        .map(|n| g.edges_directed(*n, petgraph::Direction::Incoming).count())
+        .collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..nodes.len())
+        .filter(|&i| indeg[i] == 0)
+        .map(Reverse)
+        .collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        for e in g.edges_directed(nodes[i], petgraph::Direction::Outgoing) {
+            let t = g[e.target()];
+            indeg[t] -= 1;
+            if indeg[t] == 0 {
+                ready.push(Reverse(t));
+            }
+        }
+    }
+    Ok(Graph {
+        g,
+        nodes,
+        order,
+        notifies,
+    })
+}
+
+fn nearest_path_provider(providers: &BTreeMap<&Ref, usize>, path: &str, me: usize) -> Option<usize> {
+    let mut p = path.trim_end_matches('/').to_string();
+    loop {
+        if let Some(&t) = providers.get(&Ref::Path(if p.is_empty() { "/".into() } else { p.clone() }))
+            && t != me
+        {
+            return Some(t);
+        }
+        if p.is_empty() || p == "/" {
+            return None;
+        }
+        match p.rfind('/') {
+            Some(0) => p = "/".into(),
+            Some(i) => p.truncate(i),
+            None => return None,
+        }
+    }
+}
+
+/// Resolve an address: `kind[name]`, or `module.NAME` for every resource of
+/// a module instance.
+fn lookup(res: &Resolved, by_addr: &BTreeMap<&str, usize>, addr: &str) -> Result<Vec<usize>, String> {
+    if let Some(&i) = by_addr.get(addr) {
+        return Ok(vec![i]);
+    }
+    if let Some(m) = addr.strip_prefix("module.") {
+        if let Some(v) = res.modules.get(m) {
+            return Ok(v.clone());
+        }
+        if res.module_uses.contains_key(m) {
+            return Ok(Vec::new()); // a module with no resources on this host
+        }
+    }
+    Err(address_hint(res, addr))
+}
+
+fn address_hint(res: &Resolved, addr: &str) -> String {
+    let mut known: Vec<String> = res.instances.iter().map(|i| i.address.clone()).collect();
+    known.extend(res.module_uses.keys().map(|m| format!("module.{m}")));
+    if !addr.contains('[') && !addr.starts_with("module.") {
+        return format!(
+            "addresses are written `kind[name]` (e.g. `package[{addr}]`) or `module.NAME`; {}",
+            crate::config::closest_hint(addr, known.iter())
+        );
+    }
+    crate::config::closest_hint(addr, known.iter())
+}

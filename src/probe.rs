@@ -1,0 +1,205 @@
+//! Probe: read the live state of a host in one round trip.
+//!
+//! Every resource's read-only probe script is wrapped and concatenated into
+//! ONE script per host, so a plan costs one SSH round trip for all of its
+//! resources however many there are. Each probe runs in its own subshell;
+//! its stdout, exit status and stderr are framed by marker lines carrying a
+//! random nonce, so no output (file contents included) can forge a frame.
+
+use crate::resources::ProbeOutput;
+use crate::transport::{Transport, TransportError};
+use std::fmt::Write as _;
+
+/// The script that gathers host facts for templates (`facts.*`).
+pub const FACTS_SCRIPT: &str = r#"
+. /etc/os-release 2>/dev/null
+printf 'hostname=%s\n' "$(hostname 2>/dev/null || cat /etc/hostname)"
+printf 'fqdn=%s\n' "$(hostname -f 2>/dev/null || hostname 2>/dev/null)"
+printf 'os_id=%s\n' "${ID:-unknown}"
+printf 'os_like=%s\n' "${ID_LIKE:-}"
+printf 'os_version_id=%s\n' "${VERSION_ID:-}"
+printf 'os_codename=%s\n' "${VERSION_CODENAME:-}"
+printf 'os_pretty_name=%s\n' "${PRETTY_NAME:-}"
+printf 'arch=%s\n' "$(uname -m)"
+printf 'kernel=%s\n' "$(uname -r)"
+printf 'cpus=%s\n' "$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 1)"
+printf 'memory_kb=%s\n' "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
+printf 'user=%s\n' "$(id -un)"
+"#;
+
+/// Parse the output of [`FACTS_SCRIPT`] into the `facts` template value.
+pub fn parse_facts(stdout: &str) -> serde_json::Value {
+    let get = |k: &str| crate::resources::kv(stdout, k).unwrap_or("").trim().to_string();
+    let os_id = get("os_id");
+    let like = get("os_like");
+    let family = if os_id == "debian" || os_id == "ubuntu" || like.contains("debian") {
+        "debian"
+    } else if like.contains("rhel") || like.contains("fedora") || os_id == "fedora" {
+        "redhat"
+    } else {
+        "other"
+    };
+    serde_json::json!({
+        "hostname": get("hostname"),
+        "fqdn": get("fqdn"),
+        "os": {
+            "id": os_id,
+            "version_id": get("os_version_id"),
+            "codename": get("os_codename"),
+            "pretty_name": get("os_pretty_name"),
+            "family": family,
+        },
+        "arch": get("arch"),
+        "kernel": get("kernel"),
+        "cpus": get("cpus").parse::<u64>().unwrap_or(1),
+        "memory_mb": get("memory_kb").parse::<u64>().unwrap_or(0) / 1024,
+        "user": get("user"),
+    })
+}
+
+/// A random nonce for frame markers.
+fn nonce() -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{:?}{}{:?}",
+        std::time::SystemTime::now(),
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let addr = &h as *const _ as usize;
+    h.update(addr.to_le_bytes());
+    h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Build the batched probe script for several probes.
+pub fn batch_script(probes: &[String]) -> (String, String) {
+    let marker = format!("@@KEEL-{}", nonce());
+    let mut s = String::new();
+    let _ = writeln!(s, "KEEL_M={marker}");
+    let _ = writeln!(s, "KEEL_ERR=$(mktemp 2>/dev/null || echo /tmp/keel-probe-$$)");
+    let _ = writeln!(s, "export LC_ALL=C");
+    for (i, p) in probes.iter().enumerate() {
+        let _ = writeln!(s, "printf '%s BEGIN {i}\\n' \"$KEEL_M\"");
+        let _ = writeln!(s, "(\n{p}\n) 2>\"$KEEL_ERR\" </dev/null");
+        let _ = writeln!(s, "keel_rc=$?");
+        let _ = writeln!(s, "printf '\\n%s END {i} %s\\n' \"$KEEL_M\" \"$keel_rc\"");
+        let _ = writeln!(s, "cat \"$KEEL_ERR\" 2>/dev/null");
+        let _ = writeln!(s, "printf '\\n%s ERREND {i}\\n' \"$KEEL_M\"");
+    }
+    let _ = writeln!(s, "rm -f \"$KEEL_ERR\"");
+    (s, marker)
+}
+
+/// Split the batched output into each probe's output.
+pub fn split_output(stdout: &str, marker: &str, count: usize) -> Result<Vec<ProbeOutput>, String> {
+    let mut outs = vec![None; count];
+    let mut rest = stdout;
+    for i in 0..count {
+        let begin = format!("{marker} BEGIN {i}\n");
+        let end_prefix = format!("\n{marker} END {i} ");
+        let errend = format!("\n{marker} ERREND {i}\n");
+        let b = rest
+            .find(&begin)
+            .ok_or_else(|| format!("probe output is cut short before probe {i}"))?;
+        rest = &rest[b + begin.len()..];
+        let e = rest
+            .find(&end_prefix)
+            .ok_or_else(|| format!("probe {i} did not finish"))?;
+        let stdout_i = &rest[..e];
+        rest = &rest[e + end_prefix.len()..];
+        let nl = rest.find('\n').ok_or("malformed probe frame")?;
+        let status: i32 = rest[..nl].trim().parse().map_err(|_| "malformed probe status")?;
+        rest = &rest[nl + 1..];
+        let ee = rest
+            .find(&errend)
+            .ok_or_else(|| format!("probe {i} stderr frame is cut short"))?;
+        let stderr_i = &rest[..ee];
+        rest = &rest[ee + errend.len()..];
+        outs[i] = Some(ProbeOutput {
+            stdout: stdout_i.to_string(),
+            stderr: stderr_i.to_string(),
+            status,
+        });
+    }
+    Ok(outs.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+/// Errors of a probe run.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("the probe script failed (exit {status:?}): {stderr}")]
+    Script { status: Option<i32>, stderr: String },
+    #[error("cannot read the probe output: {0}")]
+    Frame(String),
+}
+
+/// Run several probes in one round trip.
+pub async fn run_batch(t: &dyn Transport, probes: &[String]) -> Result<Vec<ProbeOutput>, ProbeError> {
+    if probes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (script, marker) = batch_script(probes);
+    let out = t.run(&script).await?;
+    let stdout = out.stdout_text();
+    match split_output(&stdout, &marker, probes.len()) {
+        Ok(v) => Ok(v),
+        Err(e) if !out.success() => Err(ProbeError::Script {
+            status: out.status,
+            stderr: format!("{} ({e})", out.stderr_text().trim()),
+        }),
+        Err(e) => Err(ProbeError::Frame(e)),
+    }
+}
+
+/// Gather host facts (one round trip).
+pub async fn gather_facts(t: &dyn Transport) -> Result<serde_json::Value, ProbeError> {
+    let out = t.run(FACTS_SCRIPT).await?;
+    if !out.success() {
+        return Err(ProbeError::Script {
+            status: out.status,
+            stderr: out.stderr_text(),
+        });
+    }
+    Ok(parse_facts(&out.stdout_text()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::local::Local;
+
+    #[tokio::test]
+    async fn batch_frames_survive_hostile_output() {
+        let t = Local::new(false);
+        let probes = vec![
+            "echo one".to_string(),
+            "printf 'no newline'; echo oops >&2; exit 3".to_string(),
+            "printf '@@KEEL-fake END 0 0\\n'".to_string(),
+            "true".to_string(),
+        ];
+        let outs = run_batch(&t, &probes).await.unwrap();
+        assert_eq!(t.round_trips(), 1);
+        assert_eq!(outs[0].stdout, "one\n");
+        assert_eq!(outs[0].status, 0);
+        assert_eq!(outs[1].stdout, "no newline");
+        assert_eq!(outs[1].stderr.trim(), "oops");
+        assert_eq!(outs[1].status, 3);
+        assert_eq!(outs[2].stdout, "@@KEEL-fake END 0 0\n");
+        assert_eq!(outs[3].stdout, "");
+    }
+
+    #[tokio::test]
+    async fn facts_parse_locally() {
+        let t = Local::new(false);
+        let f = gather_facts(&t).await.unwrap();
+        assert!(f["cpus"].as_u64().unwrap() >= 1);
+        assert!(!f["hostname"].as_str().unwrap().is_empty());
+        assert!(f["memory_mb"].as_u64().unwrap() > 0);
+    }
+}
