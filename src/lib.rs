@@ -14,3 +14,5 @@ pub mod template;
 pub mod resolve;
 pub mod graph;
 pub mod probe;
+pub mod plan;
+pub mod session;

@@ -64,6 +64,11 @@ struct Sshd {
 
 impl Sshd {
     fn start() -> Sshd {
+        Sshd::start_with("")
+    }
+
+    /// An sshd with extra `sshd_config` lines.
+    fn start_with(extra: &str) -> Sshd {
         need(SSHD, "openssh-server");
         need("ssh", "openssh-client");
         need("ssh-keygen", "openssh-client");
@@ -103,7 +108,7 @@ impl Sshd {
                     "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\n\
                      AuthorizedKeysFile {d}/authorized_keys\nPidFile none\nUsePAM no\n\
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                     PermitRootLogin prohibit-password\nStrictModes no\nLogLevel INFO\n"
+                     PermitRootLogin prohibit-password\nStrictModes no\nLogLevel INFO\n{extra}"
                 ),
             )
             .expect("write sshd_config");
@@ -319,7 +324,7 @@ async fn runs_scripts_over_one_master() {
     for i in 0..20 {
         let ssh = ssh.clone();
         let script = format!(
-            "touch {s}/{i}; sleep 0.3; ls {s} | wc -l; rm {s}/{i}; echo {i} >&2",
+            "touch {s}/{i}; sleep 1; ls {s} | wc -l; rm {s}/{i}; echo {i} >&2",
             s = slots.display()
         );
         tasks.push(tokio::spawn(async move { ssh.run(&script).await }));
@@ -354,6 +359,28 @@ async fn runs_scripts_over_one_master() {
         Err(TransportError::Io { message, .. }) => assert!(message.contains("closed"), "{message}"),
         other => panic!("run after close: {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_when_the_server_allows_fewer_sessions() {
+    let sshd = Sshd::start_with("MaxSessions 2\n");
+    sshd.trust("host_key");
+    let ssh = Arc::new(connect(&sshd).await);
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let ssh = ssh.clone();
+        tasks.push(tokio::spawn(async move {
+            ssh.run(&format!("sleep 0.5; echo {i}")).await
+        }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let out = task
+            .await
+            .expect("join")
+            .unwrap_or_else(|e| panic!("run {i} with MaxSessions 2: {e}"));
+        assert_eq!(out.stdout_text(), format!("{i}\n"));
+    }
+    ssh.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

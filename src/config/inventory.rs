@@ -37,16 +37,7 @@ pub enum TransportKind {
     Local,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HostKeyPolicy {
-    /// Only hosts already in known_hosts (the default).
-    #[default]
-    Strict,
-    /// Trust on first use: accept and remember an unknown key, refuse a
-    /// changed one. For freshly provisioned servers; an explicit opt-in.
-    AcceptNew,
-}
+pub use crate::transport::ssh::HostKeyPolicy;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -185,7 +176,9 @@ impl Inventory {
                 Host {
                     address: h.address.clone().unwrap_or_else(|| name.value.clone()),
                     port: h.port,
-                    become_root: h.become_root.unwrap_or(user != "root"),
+                    become_root: h
+                        .become_root
+                        .unwrap_or(h.transport == TransportKind::Ssh && user != "root"),
                     user,
                     identity_file: h.identity_file,
                     host_key: h.host_key.unwrap_or_default(),

@@ -345,6 +345,13 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
     fn notifiable(&self) -> bool {
         false
     }
+
+    /// Whether the probe reads state that other resources of the same run
+    /// may change (a command's guard): when something it depends on
+    /// changes, the plan says "known after apply" and apply re-probes it.
+    fn reads_other_state(&self) -> bool {
+        false
+    }
 }
 
 /// The result of evaluating a resource against its probe output.
@@ -366,6 +373,7 @@ pub trait Resource: Send + Sync + fmt::Debug {
     fn probe(&self) -> String;
     fn evaluate(&self, out: &ProbeOutput) -> Result<Evaluation, String>;
     fn notifiable(&self) -> bool;
+    fn reads_other_state(&self) -> bool;
 }
 
 impl<K: Kind> Resource for K {
@@ -404,6 +412,9 @@ impl<K: Kind> Resource for K {
     }
     fn notifiable(&self) -> bool {
         Kind::notifiable(self)
+    }
+    fn reads_other_state(&self) -> bool {
+        Kind::reads_other_state(self)
     }
 }
 

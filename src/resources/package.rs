@@ -1,13 +1,968 @@
-//! placeholder: replaced by the real `package` kind.
+//! The `package` kind: a Debian/Ubuntu package installed (optionally at an
+//! exact version) or removed, through `apt-get`.
+//!
+//! ```yaml
+//! - package: { name: nginx }
+//! - package: { name: nginx, version: "1.22.1-9" }
+//! - package: { name: telnetd, state: absent, purge: true }
+//! ```
+//!
+//! The fact is read with `dpkg-query` (cheap, no network, no lock): one line
+//! `<status-abbrev>|<version>` per matching package, where the abbreviation
+//! is dpkg's three characters (desired, current, error flag: `ii `, `rc `,
+//! `un `, `iU `, `hi `, ...). No line at all (dpkg-query's "no packages found
+//! matching", exit status 1) means never installed. When the package is to be
+//! removed, the probe also asks apt for a simulation (`apt-get -s`) so the
+//! plan can name the other packages the removal takes with it.
+//!
+//! `present` means installed at any version (an installed package is never
+//! upgraded unless a `version` is pinned); the candidate version is not read.
+//!
+//! Package indexes: a kind cannot know about the run, so the install script
+//! runs `apt-get update` itself only when it must — when no package lists
+//! exist at all (a fresh image), or when the install fails in a way stale
+//! lists explain ("Unable to locate package", a pinned version "was not
+//! found", a 404 while fetching); then it retries once. An engine that wants
+//! "one `apt-get update` per host per run" can run [`apt_update_script`]
+//! before the first package change of a host.
+
 use super::*;
-#[derive(Debug, serde::Deserialize)]
-pub struct Package { pub name: String }
+use crate::shell::q;
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+/// A Debian/Ubuntu package managed with apt.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    /// The package name, optionally with an architecture (`libc6:i386`).
+    pub name: String,
+    /// `present` (default) or `absent`.
+    #[serde(default)]
+    pub state: PackageState,
+    /// An exact version to hold the package at (`present` only), written as
+    /// dpkg prints it, epoch included (`1:4.13+dfsg1-1`).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// With `state: absent`: also remove the configuration files.
+    #[serde(default)]
+    pub purge: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageState {
+    #[default]
+    Present,
+    Absent,
+}
+
+/// What dpkg says about the package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DpkgStatus {
+    /// Not known to dpkg, or known but not installed (`un`, `pn`).
+    NotInstalled,
+    /// Removed, but its configuration files remain (`rc`).
+    ConfigFiles,
+    /// Left half-way by an interrupted or failed dpkg run (`iU`, `iF`,
+    /// `iH`, or the reinstall-required flag).
+    Broken,
+    /// Installed (`ii`, `hi`; pending triggers count as installed).
+    Installed,
+}
+
+/// The live state of a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageFact {
+    pub status: DpkgStatus,
+    /// dpkg's status abbreviation, trimmed (`ii`, `rc`, `iU`...), for messages.
+    pub abbrev: String,
+    /// The version dpkg records (installed, broken or config-files states).
+    pub version: Option<String>,
+    /// Marked `hold` (apt-mark hold): apt refuses to change its version.
+    pub held: bool,
+    /// Packages an `apt-get remove`/`purge` would remove (from a simulation;
+    /// only probed for `state: absent`), including this one.
+    pub would_remove: Vec<String>,
+}
+
+const LATEST: &str = "(latest from apt)";
+
+/// `apt-get` with the options every keel apt call uses: non-interactive,
+/// keep locally modified configuration files, wait for the dpkg lock.
+const APT_PRELUDE: &str = "export DEBIAN_FRONTEND=noninteractive
+keel_apt() {
+  apt-get -y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \"$@\"
+}
+";
+
+/// A script that refreshes the apt package lists, for an engine that runs it
+/// once per host per run (before the first package change). Safe to run more
+/// than once; needs root.
+pub fn apt_update_script() -> &'static str {
+    "export DEBIAN_FRONTEND=noninteractive\napt-get -q -o DPkg::Lock::Timeout=120 update\n"
+}
+
+/// Check a Debian package name (`[a-z0-9][a-z0-9+.-]+`), optionally
+/// followed by `:architecture`.
+pub fn check_package_name(name: &str) -> Result<(), String> {
+    let (base, arch) = match name.split_once(':') {
+        Some((b, a)) => (b, Some(a)),
+        None => (name, None),
+    };
+    let ok_base = base.len() >= 2
+        && base
+            .bytes()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && base
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+.-".contains(&c));
+    let ok_arch = arch.is_none_or(|a| {
+        !a.is_empty()
+            && a.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+    });
+    if ok_base && ok_arch {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a Debian package name",
+            name.escape_debug()
+        ))
+    }
+}
+
+/// Check a Debian version string: `[epoch:]upstream[-revision]` made of
+/// letters, digits and `.+~-:`.
+fn check_version(v: &str) -> Result<(), String> {
+    let bad = || format!("`{}` is not a Debian version", v.escape_debug());
+    if v.is_empty()
+        || !v
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".+~-:".contains(&c))
+    {
+        return Err(bad());
+    }
+    let upstream = match v.split_once(':') {
+        Some((epoch, rest)) => {
+            if epoch.is_empty() || !epoch.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(bad());
+            }
+            rest
+        }
+        None => v,
+    };
+    if !upstream.bytes().next().is_some_and(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Compare two Debian versions the way dpkg does (epoch, then upstream
+/// version, then revision, each with `verrevcmp`).
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    fn split(v: &str) -> (u64, &str, &str) {
+        let (epoch, rest) = match v.split_once(':') {
+            Some((e, r)) => (e.parse().unwrap_or(0), r),
+            None => (0, v),
+        };
+        match rest.rfind('-') {
+            Some(i) => (epoch, &rest[..i], &rest[i + 1..]),
+            None => (epoch, rest, ""),
+        }
+    }
+    fn order(c: Option<u8>) -> i32 {
+        match c {
+            None => 0,
+            Some(c) if c.is_ascii_digit() => 0,
+            Some(c) if c.is_ascii_alphabetic() => i32::from(c),
+            Some(b'~') => -1,
+            Some(c) => i32::from(c) + 256,
+        }
+    }
+    fn verrevcmp(a: &[u8], b: &[u8]) -> Ordering {
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit())
+            {
+                let (ac, bc) = (order(a.get(i).copied()), order(b.get(j).copied()));
+                if ac != bc {
+                    return ac.cmp(&bc);
+                }
+                i += 1;
+                j += 1;
+            }
+            while a.get(i) == Some(&b'0') {
+                i += 1;
+            }
+            while b.get(j) == Some(&b'0') {
+                j += 1;
+            }
+            let mut first_diff = Ordering::Equal;
+            while i < a.len() && a[i].is_ascii_digit() && j < b.len() && b[j].is_ascii_digit() {
+                if first_diff == Ordering::Equal {
+                    first_diff = a[i].cmp(&b[j]);
+                }
+                i += 1;
+                j += 1;
+            }
+            if i < a.len() && a[i].is_ascii_digit() {
+                return Ordering::Greater;
+            }
+            if j < b.len() && b[j].is_ascii_digit() {
+                return Ordering::Less;
+            }
+            if first_diff != Ordering::Equal {
+                return first_diff;
+            }
+        }
+        Ordering::Equal
+    }
+    let (ea, ua, ra) = split(a);
+    let (eb, ub, rb) = split(b);
+    ea.cmp(&eb)
+        .then_with(|| verrevcmp(ua.as_bytes(), ub.as_bytes()))
+        .then_with(|| verrevcmp(ra.as_bytes(), rb.as_bytes()))
+}
+
+fn strip_epoch(v: &str) -> &str {
+    v.split_once(':').map_or(v, |(_, rest)| rest)
+}
+
+/// Describe a dpkg status abbreviation for humans.
+fn describe_abbrev(abbrev: &str) -> &'static str {
+    let b = abbrev.as_bytes();
+    if b.get(2) == Some(&b'R') {
+        return "needs reinstalling";
+    }
+    match b.get(1) {
+        Some(b'H') => "half-installed",
+        Some(b'U') => "unpacked but not configured",
+        Some(b'F') => "half-configured",
+        Some(b'c') => "removed, configuration files remain",
+        Some(b'n') => "not installed",
+        _ => "installed",
+    }
+}
+
+impl Package {
+    fn pinned(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// `name` or `name=version` as apt wants it, quoted.
+    fn apt_target(&self) -> String {
+        match self.pinned() {
+            Some(v) => q(&format!("{}={v}", self.name)),
+            None => q(&self.name),
+        }
+    }
+
+    /// The install script: refresh the lists when there are none, install,
+    /// and when the failure looks like stale lists, update and retry once.
+    fn install_script(&self, flags: &[&str]) -> String {
+        let mut args: Vec<String> = vec!["install".into()];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        args.push(self.apt_target());
+        let args = args.join(" ");
+        let mut s = String::from(APT_PRELUDE);
+        s.push_str(
+            "keel_lists=
+for keel_f in /var/lib/apt/lists/*_Packages*; do
+  if [ -e \"$keel_f\" ]; then keel_lists=yes; fi
+  break
+done
+if [ -z \"$keel_lists\" ]; then
+  echo 'keel: no apt package lists yet: running apt-get update' >&2
+  keel_apt update
+fi
+",
+        );
+        let _ = write!(
+            s,
+            "if keel_out=$(keel_apt {args} 2>&1); then
+  printf '%s\\n' \"$keel_out\"
+else
+  keel_rc=$?
+  printf '%s\\n' \"$keel_out\" >&2
+  if printf '%s\\n' \"$keel_out\" | grep -q -e 'Unable to locate package' -e 'has no installation candidate' -e 'was not found' -e 'Failed to fetch' -e 'Unable to fetch some archives'; then
+    echo 'keel: the apt package lists look stale: running apt-get update and retrying once' >&2
+    keel_apt update
+    keel_apt {args}
+  else
+    exit \"$keel_rc\"
+  fi
+fi
+"
+        );
+        s
+    }
+
+    fn remove_script(&self) -> String {
+        let verb = if self.purge { "purge" } else { "remove" };
+        format!("{APT_PRELUDE}keel_apt {verb} {}\n", q(&self.name))
+    }
+
+    /// Other packages the removal takes along, for the plan.
+    fn collateral(&self, fact: &PackageFact) -> Vec<String> {
+        let base = self.name.split(':').next().unwrap_or(&self.name);
+        fact.would_remove
+            .iter()
+            .filter(|p| p.as_str() != self.name && p.split(':').next() != Some(base))
+            .cloned()
+            .collect()
+    }
+}
+
+fn parse_line(line: &str) -> Result<(DpkgStatus, String, Option<String>, bool), String> {
+    let (abbrev, version) = line
+        .split_once('|')
+        .ok_or_else(|| format!("unexpected dpkg-query output {line:?}"))?;
+    let a = abbrev.as_bytes();
+    if a.len() < 2 {
+        return Err(format!("unexpected dpkg status {abbrev:?}"));
+    }
+    let (desired, current, flag) = (a[0], a[1], a.get(2).copied().unwrap_or(b' '));
+    if !b"uirhp".contains(&desired) {
+        return Err(format!("unexpected dpkg status {abbrev:?}"));
+    }
+    let mut status = match current {
+        b'n' => DpkgStatus::NotInstalled,
+        b'c' => DpkgStatus::ConfigFiles,
+        b'H' | b'U' | b'F' => DpkgStatus::Broken,
+        b'i' | b'W' | b't' => DpkgStatus::Installed,
+        _ => return Err(format!("unexpected dpkg status {abbrev:?}")),
+    };
+    if flag == b'R' && status == DpkgStatus::Installed {
+        status = DpkgStatus::Broken;
+    }
+    let version = version.trim();
+    let version = (!version.is_empty() && status != DpkgStatus::NotInstalled)
+        .then(|| version.to_string());
+    Ok((status, abbrev.trim_end().to_string(), version, desired == b'h'))
+}
+
 impl Kind for Package {
     const KIND: &'static str = "package";
-    type Fact = ();
-    fn name(&self) -> String { self.name.clone() }
-    fn probe(&self) -> String { String::new() }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> { Ok(()) }
-    fn diff(&self, _: &()) -> Diff { Diff::noop() }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> { vec![] }
+    type Fact = PackageFact;
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn check(&self) -> Vec<Invalid> {
+        let mut errs = Vec::new();
+        if let Err(e) = check_package_name(&self.name) {
+            errs.push(Invalid::field("name", e).help(
+                "Debian package names are lower-case letters, digits and `+.-`, \
+                 at least two characters, starting with a letter or digit \
+                 (optionally `:arch`, e.g. `libc6:i386`)",
+            ));
+        }
+        if let Some(v) = &self.version {
+            if let Err(e) = check_version(v) {
+                errs.push(Invalid::field("version", e).help(
+                    "write the exact version as `apt-cache policy NAME` prints it, \
+                     epoch included, e.g. \"1:4.13+dfsg1-1\" (quote it in YAML)",
+                ));
+            }
+            if self.state == PackageState::Absent {
+                errs.push(
+                    Invalid::field("version", "`version` only applies with `state: present`")
+                        .help("remove `version`, or set `state: present`"),
+                );
+            }
+        }
+        if self.purge && self.state == PackageState::Present {
+            errs.push(
+                Invalid::field("purge", "`purge` only applies with `state: absent`")
+                    .help("set `state: absent` to remove the package and its configuration files"),
+            );
+        }
+        errs
+    }
+
+    fn links(&self) -> Links {
+        Links {
+            provides: vec![Ref::Package(self.name.clone())],
+            needs: Vec::new(),
+        }
+    }
+
+    fn probe(&self) -> String {
+        let name = q(&self.name);
+        let mut s = format!(
+            "if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo 'keel: dpkg-query not found: the package kind needs a Debian or Ubuntu host' >&2
+  exit 2
+fi
+keel_pkg=$(dpkg-query -W -f='${{db:Status-Abbrev}}|${{Version}}\\n' {name} 2>/dev/null)
+keel_rc=$?
+if [ \"$keel_rc\" -gt 1 ]; then
+  dpkg-query -W {name} >/dev/null
+  exit \"$keel_rc\"
+fi
+if [ -n \"$keel_pkg\" ]; then printf '%s\\n' \"$keel_pkg\"; fi
+"
+        );
+        if self.state == PackageState::Absent {
+            let (verb, pattern) = if self.purge {
+                ("purge", "^.[iUFHWtc]")
+            } else {
+                ("remove", "^.[iUFHWt]")
+            };
+            let _ = write!(
+                s,
+                "if printf '%s\\n' \"$keel_pkg\" | grep -q '{pattern}' && command -v apt-get >/dev/null 2>&1; then
+  apt-get -s -q {verb} {name} 2>/dev/null | grep -E '^(Remv|Purg) ' || true
+fi
+"
+            );
+        }
+        s.push_str("exit 0\n");
+        s
+    }
+
+    fn parse(&self, out: &ProbeOutput) -> Result<PackageFact, String> {
+        match out.status {
+            0 => {}
+            // dpkg-query's own "no packages found matching NAME".
+            1 if out.stdout.trim().is_empty() => {}
+            s => {
+                let err = out.stderr.trim();
+                return Err(if err.is_empty() {
+                    format!("dpkg-query failed (exit status {s})")
+                } else {
+                    err.to_string()
+                });
+            }
+        }
+        let mut fact = PackageFact {
+            status: DpkgStatus::NotInstalled,
+            abbrev: "un".into(),
+            version: None,
+            held: false,
+            would_remove: Vec::new(),
+        };
+        let mut best: Option<DpkgStatus> = None;
+        for line in out.stdout.lines() {
+            if let Some(rest) = line
+                .strip_prefix("Remv ")
+                .or_else(|| line.strip_prefix("Purg "))
+            {
+                if let Some(pkg) = rest.split_whitespace().next() {
+                    fact.would_remove.push(pkg.to_string());
+                }
+                continue;
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            let (status, abbrev, version, held) = parse_line(line)?;
+            // Several lines for several architectures: the most installed wins.
+            if best.is_none_or(|b| status > b) {
+                best = Some(status);
+                fact.status = status;
+                fact.abbrev = abbrev;
+                fact.version = version;
+                fact.held = held;
+            }
+        }
+        Ok(fact)
+    }
+
+    fn diff(&self, fact: &PackageFact) -> Diff {
+        let installed = fact.version.as_deref();
+        match (self.state, fact.status) {
+            (PackageState::Present, DpkgStatus::NotInstalled | DpkgStatus::ConfigFiles) => {
+                let reason = if fact.status == DpkgStatus::ConfigFiles {
+                    "not installed (its configuration files remain from an earlier install)"
+                } else {
+                    "not installed"
+                };
+                Diff::with_action(Action::Create)
+                    .attr("version", None::<String>, Some(self.pinned().unwrap_or(LATEST)))
+                    .reason(reason)
+            }
+            (PackageState::Present, DpkgStatus::Broken) => {
+                let mut d = Diff::with_action(Action::Update)
+                    .attr(
+                        "status",
+                        Some(describe_abbrev(&fact.abbrev)),
+                        Some("installed"),
+                    )
+                    .reason(format!(
+                        "dpkg left it {} (status `{}`), as after an interrupted install",
+                        describe_abbrev(&fact.abbrev),
+                        fact.abbrev
+                    ));
+                if let Some(pin) = self.pinned() {
+                    if installed.is_none_or(|v| compare_versions(v, pin) != Ordering::Equal) {
+                        d = d.attr("version", installed, Some(pin));
+                    }
+                }
+                d
+            }
+            (PackageState::Present, DpkgStatus::Installed) => {
+                let installed = installed.unwrap_or("");
+                match self.pinned() {
+                    Some(pin) if compare_versions(installed, pin) != Ordering::Equal => {
+                        let mut reason = format!("version {installed} is installed");
+                        if !pin.contains(':')
+                            && installed.contains(':')
+                            && compare_versions(strip_epoch(installed), pin) == Ordering::Equal
+                        {
+                            let _ = write!(
+                                reason,
+                                "; apt needs the epoch: write `version: \"{installed}\"`"
+                            );
+                        }
+                        if fact.held {
+                            reason.push_str(
+                                "; the package is on hold (apt-mark hold), so apt will refuse \
+                                 to change it until it is unheld",
+                            );
+                        }
+                        Diff::with_action(Action::Update)
+                            .attr("version", Some(installed), Some(pin))
+                            .reason(reason)
+                    }
+                    _ => Diff::noop().reason(format!("installed ({installed})")),
+                }
+            }
+            (PackageState::Absent, DpkgStatus::NotInstalled) => Diff::noop().reason("not installed"),
+            (PackageState::Absent, DpkgStatus::ConfigFiles) => {
+                if self.purge {
+                    Diff::with_action(Action::Delete)
+                        .attr("config files", Some("present"), None::<String>)
+                        .reason("removed, but its configuration files remain")
+                } else {
+                    Diff::noop().reason(
+                        "not installed (its configuration files remain; \
+                         `purge: true` removes them)",
+                    )
+                }
+            }
+            (PackageState::Absent, DpkgStatus::Installed | DpkgStatus::Broken) => {
+                let mut d = Diff::with_action(Action::Delete).attr(
+                    "version",
+                    Some(installed.unwrap_or("(unknown)")),
+                    None::<String>,
+                );
+                if self.purge {
+                    d = d.attr("config files", Some("present"), None::<String>);
+                }
+                let others = self.collateral(fact);
+                let reason = if others.is_empty() {
+                    format!("installed ({})", installed.unwrap_or("unknown version"))
+                } else {
+                    format!(
+                        "installed; apt will also remove {} that depend on it: {}",
+                        if others.len() == 1 { "1 package" } else { "packages" },
+                        others.join(", ")
+                    )
+                };
+                d.reason(reason)
+            }
+        }
+    }
+
+    fn commands(&self, fact: &PackageFact, diff: &Diff) -> Vec<Cmd> {
+        let name = &self.name;
+        match diff.action() {
+            Action::NoOp | Action::Run => Vec::new(),
+            Action::Delete => {
+                let summary = if self.purge {
+                    format!("purge {name}")
+                } else {
+                    format!("remove {name}")
+                };
+                vec![Cmd::new(summary, self.remove_script())]
+            }
+            Action::Create => {
+                let summary = match self.pinned() {
+                    Some(v) => format!("install {name} {v}"),
+                    None => format!("install {name}"),
+                };
+                vec![Cmd::new(summary, self.install_script(&[]))]
+            }
+            Action::Update => {
+                let mut cmds = Vec::new();
+                let mut flags = Vec::new();
+                if fact.status == DpkgStatus::Broken {
+                    cmds.push(Cmd::new(
+                        "finish interrupted dpkg runs (dpkg --configure -a)",
+                        "export DEBIAN_FRONTEND=noninteractive\n\
+                         dpkg --force-confdef --force-confold --configure -a\n",
+                    ));
+                    let b = fact.abbrev.as_bytes();
+                    if b.get(1) == Some(&b'H') || b.get(2) == Some(&b'R') {
+                        flags.push("--reinstall");
+                    }
+                }
+                let installed = fact.version.as_deref();
+                let summary = match (self.pinned(), installed) {
+                    (Some(pin), Some(v)) if compare_versions(v, pin) != Ordering::Equal => {
+                        flags.push("--allow-downgrades");
+                        let verb = match compare_versions(pin, v) {
+                            Ordering::Greater => "upgrade",
+                            _ => "downgrade",
+                        };
+                        format!("{verb} {name} {v} → {pin}")
+                    }
+                    (Some(pin), _) => format!("repair {name} (install {pin})"),
+                    (None, _) => format!("repair {name}"),
+                };
+                cmds.push(Cmd::new(summary, self.install_script(&flags)));
+                cmds
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{eval, load, run_local, try_load};
+
+    fn out(stdout: &str, stderr: &str, status: i32) -> ProbeOutput {
+        ProbeOutput {
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            status,
+        }
+    }
+
+    fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
+        d.attrs
+            .iter()
+            .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
+            .collect()
+    }
+
+    fn a(name: &str, before: Option<&str>, after: Option<&str>) -> (String, Option<String>, Option<String>) {
+        (name.into(), before.map(Into::into), after.map(Into::into))
+    }
+
+    fn summaries(e: &Evaluation) -> Vec<String> {
+        e.commands.iter().map(|c| c.summary.clone()).collect()
+    }
+
+    /// Every generated script must at least be valid POSIX sh.
+    fn assert_sh_syntax(script: &str) {
+        use std::io::Write;
+        let mut child = std::process::Command::new("sh")
+            .arg("-n")
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "sh -n: {}\n{script}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    #[test]
+    fn absent_package_is_installed() {
+        let e = eval("package", "name: nginx", "");
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(attrs(&e.diff), vec![a("version", None, Some(LATEST))]);
+        assert_eq!(summaries(&e), vec!["install nginx"]);
+        let s = &e.commands[0].script;
+        assert!(s.contains("keel_apt install nginx"), "{s}");
+        assert!(s.contains("DEBIAN_FRONTEND=noninteractive"));
+        assert!(s.contains("--force-confold") && s.contains("DPkg::Lock::Timeout=120"));
+        assert_sh_syntax(s);
+    }
+
+    #[test]
+    fn not_found_on_stderr_with_status_1_is_absence() {
+        let r = load("package", "name: nginx");
+        let e = r
+            .evaluate(&out("", "dpkg-query: no packages found matching nginx\n", 1))
+            .unwrap();
+        assert_eq!(e.diff.action(), Action::Create);
+    }
+
+    #[test]
+    fn un_and_rc_states() {
+        let e = eval("package", "name: acl", "un |\n");
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(e.diff.reason.as_deref(), Some("not installed"));
+
+        let e = eval("package", "name: nginx", "rc |1.22.1-9\n");
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(attrs(&e.diff), vec![a("version", None, Some(LATEST))]);
+
+        let e = eval("package", "{name: nginx, state: absent}", "rc |1.22.1-9\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(e.diff.reason.unwrap().contains("purge: true"));
+
+        let e = eval("package", "{name: nginx, state: absent, purge: true}", "rc |1.22.1-9\n");
+        assert_eq!(e.diff.action(), Action::Delete);
+        assert_eq!(attrs(&e.diff), vec![a("config files", Some("present"), None)]);
+        assert_eq!(summaries(&e), vec!["purge nginx"]);
+        assert!(e.commands[0].script.contains("keel_apt purge nginx"));
+    }
+
+    #[test]
+    fn installed_is_noop() {
+        let e = eval("package", "name: nginx", "ii |1.22.1-9\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert_eq!(e.diff.reason.as_deref(), Some("installed (1.22.1-9)"));
+        assert!(e.commands.is_empty());
+        // Held and pending-trigger states count as installed.
+        assert_eq!(eval("package", "name: nginx", "hi |1.0\n").diff.action(), Action::NoOp);
+        assert_eq!(eval("package", "name: nginx", "it |1.0\n").diff.action(), Action::NoOp);
+        // Pinned to what is installed.
+        let e = eval("package", "{name: nginx, version: 1.22.1-9}", "ii |1.22.1-9\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn pinned_version_drift_upgrades_or_downgrades() {
+        let e = eval("package", "{name: nginx, version: 1.24.0-1}", "ii |1.22.1-9\n");
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(attrs(&e.diff), vec![a("version", Some("1.22.1-9"), Some("1.24.0-1"))]);
+        assert_eq!(summaries(&e), vec!["upgrade nginx 1.22.1-9 → 1.24.0-1"]);
+        let s = &e.commands[0].script;
+        assert!(s.contains("keel_apt install --allow-downgrades 'nginx=1.24.0-1'"), "{s}");
+        assert_sh_syntax(s);
+
+        let e = eval("package", "{name: nginx, version: \"1.22.1-9~bpo1\"}", "ii |1.22.1-9\n");
+        assert_eq!(summaries(&e), vec!["downgrade nginx 1.22.1-9 → 1.22.1-9~bpo1"]);
+    }
+
+    #[test]
+    fn pinned_install_of_absent_package() {
+        let e = eval("package", "{name: nginx, version: \"1:1.22.1-9\"}", "");
+        assert_eq!(attrs(&e.diff), vec![a("version", None, Some("1:1.22.1-9"))]);
+        assert_eq!(summaries(&e), vec!["install nginx 1:1.22.1-9"]);
+        assert!(e.commands[0].script.contains("keel_apt install 'nginx=1:1.22.1-9'"));
+        // a version as YAML number arrives as its source text
+        let e = eval("package", "{name: foo, version: 2.10}", "ii |2.10\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn missing_epoch_is_explained_and_hold_is_mentioned() {
+        let e = eval("package", "{name: passwd, version: 4.13+dfsg1-1}", "hi |1:4.13+dfsg1-1\n");
+        assert_eq!(e.diff.action(), Action::Update);
+        let reason = e.diff.reason.unwrap();
+        assert!(reason.contains("apt needs the epoch"), "{reason}");
+        assert!(reason.contains("on hold"), "{reason}");
+    }
+
+    #[test]
+    fn broken_states_are_repaired() {
+        let e = eval("package", "name: nginx", "iU |1.22.1-9\n");
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("status", Some("unpacked but not configured"), Some("installed"))]
+        );
+        assert_eq!(
+            summaries(&e),
+            vec!["finish interrupted dpkg runs (dpkg --configure -a)", "repair nginx"]
+        );
+        assert!(!e.commands[1].script.contains("--reinstall"));
+        let e = eval("package", "name: nginx", "iHR|1.22.1-9\n");
+        assert_eq!(e.diff.action(), Action::Update);
+        assert!(e.commands[1].script.contains("install --reinstall nginx"));
+        for c in &e.commands {
+            assert_sh_syntax(&c.script);
+        }
+        // a broken package to be removed is removed
+        let e = eval("package", "{name: nginx, state: absent}", "iF |1.0\n");
+        assert_eq!(e.diff.action(), Action::Delete);
+    }
+
+    #[test]
+    fn removal_names_collateral_packages() {
+        let probe = "ii |1.22.1-9\nRemv nginx-full [1.22.1-9]\nRemv nginx [1.22.1-9]\nRemv libnginx-mod-http-geoip [1:1.22.1-9]\n";
+        let e = eval("package", "{name: nginx, state: absent}", probe);
+        assert_eq!(e.diff.action(), Action::Delete);
+        assert_eq!(attrs(&e.diff), vec![a("version", Some("1.22.1-9"), None)]);
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("installed; apt will also remove packages that depend on it: nginx-full, libnginx-mod-http-geoip")
+        );
+        assert_eq!(summaries(&e), vec!["remove nginx"]);
+        assert!(e.commands[0].script.contains("keel_apt remove nginx"));
+        assert_sh_syntax(&e.commands[0].script);
+
+        let e = eval("package", "{name: nginx, state: absent, purge: true}", "ii |1.0\nPurg nginx [1.0]\n");
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("version", Some("1.0"), None), a("config files", Some("present"), None)]
+        );
+        assert_eq!(e.diff.reason.as_deref(), Some("installed (1.0)"));
+        let e = eval("package", "{name: nginx, state: absent}", "");
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn several_architectures() {
+        let e = eval("package", "name: libfoo1", "rc |1.0\nii |1.1\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert_eq!(e.diff.reason.as_deref(), Some("installed (1.1)"));
+        let e = eval("package", "name: libc6:i386", "un |\n");
+        assert_eq!(e.diff.action(), Action::Create);
+        assert!(e.commands[0].script.contains("install libc6:i386"));
+    }
+
+    #[test]
+    fn unparseable_output_and_failures_are_errors() {
+        let r = load("package", "name: nginx");
+        assert!(r.evaluate(&ProbeOutput::ok("garbage\n")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("zz |1.0\n")).is_err());
+        let err = r
+            .evaluate(&out("", "keel: dpkg-query not found: the package kind needs a Debian or Ubuntu host\n", 2))
+            .unwrap_err();
+        assert!(err.contains("Debian or Ubuntu"));
+        assert!(r.evaluate(&out("", "", 2)).unwrap_err().contains("exit status 2"));
+    }
+
+    #[test]
+    fn validation() {
+        for bad in ["Nginx", "a", "ngi;nx", "-foo", "nginx $(reboot)", "a b", "", "x:", "lib:I386", "foo\nbar"] {
+            let yaml = format!("name: {}", serde_json::to_string(bad).unwrap());
+            let err = try_load("package", &yaml).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(err.contains("not a Debian package name"), "{bad:?}: {err}");
+        }
+        for good in ["g++", "libstdc++6", "python3.11", "0ad", "libc6:amd64", "x11-common"] {
+            try_load("package", &format!("name: {good:?}")).unwrap();
+        }
+        for bad in ["latest", "1.0;reboot", "a:1.0", "1.0 ", ":1.0", "$(x)"] {
+            let yaml = format!("{{name: nginx, version: {}}}", serde_json::to_string(bad).unwrap());
+            let err = try_load("package", &yaml).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(err.contains("not a Debian version"), "{bad:?}: {err}");
+        }
+        let err = try_load("package", "{name: nginx, state: absent, version: \"1.0\"}").unwrap_err();
+        assert!(err.contains("only applies with `state: present`"), "{err}");
+        let err = try_load("package", "{name: nginx, purge: true}").unwrap_err();
+        assert!(err.contains("only applies with `state: absent`"), "{err}");
+        assert!(try_load("package", "{name: nginx, state: purged}").is_err());
+        assert!(try_load("package", "{name: nginx, version_: 1}").is_err());
+        assert!(try_load("package", "{state: absent}").is_err());
+    }
+
+    #[test]
+    fn links() {
+        let r = load("package", "name: nginx");
+        assert_eq!(r.links().provides, vec![Ref::Package("nginx".into())]);
+        assert!(r.links().needs.is_empty());
+    }
+
+    #[test]
+    fn names_are_quoted_in_scripts() {
+        let e = eval("package", "{name: g++, version: \"4:12.2.0-3\"}", "");
+        let s = &e.commands[0].script;
+        assert!(s.contains("keel_apt install 'g++=4:12.2.0-3'"), "{s}");
+        let r = load("package", "name: libstdc++6");
+        assert_sh_syntax(&r.probe());
+        assert_sh_syntax(&load("package", "{name: libstdc++6, state: absent, purge: true}").probe());
+    }
+
+    #[test]
+    fn versions_compare_like_dpkg() {
+        use Ordering::*;
+        let cases = [
+            ("1.0", "1.0", Equal),
+            ("1.0", "1.0-0", Equal),
+            ("1.0", "01.0", Equal),
+            ("1.0", "1.1", Less),
+            ("1.10", "1.9", Greater),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0~rc1", "1.0~rc2", Less),
+            ("1.0+b1", "1.0", Greater),
+            ("1:0.1", "2.0", Greater),
+            ("1.0-1", "1.0-2", Less),
+            ("1.0a", "1.0", Greater),
+            ("1.0a", "1.0+", Less),
+            ("2.36-9+deb12u4", "2.36-9+deb12u14", Less),
+            ("1.2.3-1ubuntu1", "1.2.3-1", Greater),
+        ];
+        for (x, y, want) in cases {
+            assert_eq!(compare_versions(x, y), want, "{x} vs {y}");
+            assert_eq!(compare_versions(y, x), want.reverse(), "{y} vs {x}");
+        }
+    }
+
+    /// The probe is read-only: run it for real on this (Debian) machine.
+    #[test]
+    fn probe_runs_locally_on_debian() {
+        if run_local("command -v dpkg-query").status != 0 {
+            return;
+        }
+        let r = load("package", "name: dpkg");
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
+        let r = load("package", "name: keel-no-such-package");
+        let o = run_local(&r.probe());
+        assert_eq!(o.status, 0, "{o:?}");
+        assert_eq!(r.evaluate(&o).unwrap().diff.action(), Action::Create);
+        let r = load("package", "{name: keel-no-such-package, state: absent, purge: true}");
+        let o = run_local(&r.probe());
+        assert_eq!(o.status, 0, "{o:?}");
+        assert_eq!(r.evaluate(&o).unwrap().diff.action(), Action::NoOp);
+    }
+
+    /// The install script with a fake `apt-get`: a failure that looks like
+    /// stale lists triggers one `apt-get update` and one retry; any other
+    /// failure is reported as is.
+    #[test]
+    fn stale_lists_are_refreshed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let fake = format!(
+            "#!/bin/sh
+echo \"$*\" >> {d}/calls
+case \"$*\" in
+  *' update') touch {d}/updated; exit 0 ;;
+  *'install nginx') if [ -e {d}/updated ]; then echo installed; exit 0; fi
+     echo 'E: Unable to locate package nginx'; exit 100 ;;
+  *'install broken') echo 'E: Sub-process /usr/bin/dpkg returned an error code (1)'; exit 100 ;;
+esac
+exit 1
+"
+        );
+        std::fs::write(dir.path().join("apt-get"), fake).unwrap();
+        let run = |name: &str| {
+            let _ = std::fs::remove_file(dir.path().join("calls"));
+            let _ = std::fs::remove_file(dir.path().join("updated"));
+            let e = eval("package", &format!("name: {name}"), "");
+            let script = format!(
+                "set -e\nchmod +x {d}/apt-get\nPATH={d}:$PATH\n{}",
+                e.commands[0].script
+            );
+            let o = run_local(&script);
+            let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap_or_default();
+            let calls: Vec<String> = calls
+                .lines()
+                .map(|l| l.rsplit(" -o ").next().unwrap().split_once(' ').unwrap().1.to_string())
+                .collect();
+            (o, calls)
+        };
+        let (o, calls) = run("nginx");
+        assert_eq!(o.status, 0, "{o:?}");
+        assert!(o.stdout.contains("installed"));
+        assert!(o.stderr.contains("look stale"), "{o:?}");
+        // an initial update happens only when this machine has no lists
+        let tail: Vec<&str> = calls.iter().map(String::as_str).skip_while(|c| *c == "update").collect();
+        assert_eq!(tail, vec!["install nginx", "update", "install nginx"], "{calls:?}");
+
+        let (o, calls) = run("broken");
+        assert_eq!(o.status, 100, "{o:?}");
+        assert!(o.stderr.contains("dpkg returned an error code"));
+        assert_eq!(calls.iter().filter(|c| *c == "install broken").count(), 1, "{calls:?}");
+        assert!(!calls.iter().skip_while(|c| *c == "update").any(|c| c == "update"));
+    }
+
+    #[test]
+    fn apt_update_script_is_valid() {
+        assert_sh_syntax(apt_update_script());
+        assert!(apt_update_script().contains("apt-get -q -o DPkg::Lock::Timeout=120 update"));
+    }
 }

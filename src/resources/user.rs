@@ -1,13 +1,1443 @@
-//! placeholder: replaced by the real `user` kind.
+//! The `user` kind: a local account (`/etc/passwd`, `/etc/shadow`), its
+//! group memberships, its SSH `authorized_keys` and an optional sudo rule.
+//!
+//! ```yaml
+//! - user:
+//!     name: alice
+//!     groups: [docker]            # added; other groups are kept (append: true)
+//!     shell: /bin/bash
+//!     password_hash: "{{ vault.alice_hash }}"   # already hashed (mkpasswd -m yescrypt)
+//!     authorized_keys: ["ssh-ed25519 AAAA... alice@laptop"]
+//!     sudo: true
+//! ```
+//!
+//! Only declared attributes are compared, so declaring `root` with just its
+//! `authorized_keys` never touches its home or shell.
+//!
+//! Secrets: the password hash is never on a command line (it goes to
+//! `chpasswd -e` in a here-document of the script, which travels on stdin),
+//! never in a summary and never in a diff (`(sensitive)`); the probe reports
+//! only a SHA-256 of the shadow hash field computed on the host, so the hash
+//! itself never leaves the host either.
+//!
+//! Files in the user's home are read and written *as the user* (`runuser`):
+//! the home is the user's to change, and root following a symlink the user
+//! planted there (`~/.ssh/authorized_keys -> /etc/shadow`) could leak or
+//! clobber files the user may not touch. The sudo rule is written to a
+//! dot-named temporary file in `/etc/sudoers.d` (sudo ignores names with a
+//! `.`), checked with `visudo -cf`, and only then renamed into place, so a
+//! broken sudoers file is never installed.
+
+use super::group::{State, check_group_name, check_id, getent_probe, parse_id, probe_failure};
 use super::*;
+use crate::shell::{self, Perms, q};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+/// A value that must never be shown (`Debug` prints `(sensitive)`).
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Sensitive(pub String);
+
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("(sensitive)")
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A local user account.
 #[derive(Debug, serde::Deserialize)]
-pub struct User { pub name: String }
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// The login name.
+    pub name: String,
+    /// `present` (default) or `absent`.
+    #[serde(default)]
+    pub state: State,
+    /// Numeric user id (kept as text, checked by `check()`).
+    pub uid: Option<String>,
+    /// Primary group name.
+    pub group: Option<String>,
+    /// Supplementary groups.
+    pub groups: Option<Vec<String>>,
+    /// `true` (default): only add `groups`, keep the others. `false`: the
+    /// supplementary groups are exactly `groups`.
+    #[serde(default = "yes")]
+    pub append: bool,
+    /// Login shell.
+    pub shell: Option<String>,
+    /// Home directory; `/home/NAME` when the user is created. An existing
+    /// user's home is only changed when this is declared.
+    pub home: Option<String>,
+    /// Create the home when creating the user (default true); move it when
+    /// `home` changes.
+    #[serde(default = "yes")]
+    pub create_home: bool,
+    /// Create as a system account (`useradd -r`). Creation only.
+    #[serde(default)]
+    pub system: bool,
+    /// The GECOS field.
+    pub comment: Option<String>,
+    /// An already-hashed password (crypt format, e.g. `$y$...`).
+    pub password_hash: Option<Sensitive>,
+    /// Public key lines; when given, `~/.ssh/authorized_keys` holds exactly these.
+    pub authorized_keys: Option<Vec<String>>,
+    /// `true`: passwordless sudo via `/etc/sudoers.d/keel-NAME`; `false`:
+    /// that file is removed; unset: left alone.
+    pub sudo: Option<bool>,
+    /// With `state: absent`, also remove the home (`userdel -r`).
+    #[serde(default)]
+    pub remove_home: bool,
+}
+
+/// An account as `getent passwd` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub uid: u32,
+    pub gid: u32,
+    pub comment: String,
+    pub home: String,
+    pub shell: String,
+}
+
+/// The state of `~/.ssh/authorized_keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum KeysFact {
+    /// Not probed (no `authorized_keys` declared, or no such user).
+    #[default]
+    NotProbed,
+    Absent,
+    /// Exists but could not be read (as the user).
+    Unreadable,
+    File {
+        content: Vec<u8>,
+        /// `stat -c '%a %U'` of the file, e.g. `600 alice`.
+        perms: String,
+        /// Same for the `.ssh` directory.
+        dir_perms: String,
+    },
+}
+
+/// The state of `/etc/sudoers.d/keel-NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SudoFact {
+    #[default]
+    NotProbed,
+    Absent,
+    File { content: Vec<u8>, perms: String },
+}
+
+/// The live state of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserFact {
+    /// `None` when the user does not exist.
+    pub account: Option<Account>,
+    /// Name of the primary group (`id -gn`).
+    pub primary: Option<String>,
+    /// Every group the user is in, primary included (`id -Gn`).
+    pub groups: Vec<String>,
+    /// SHA-256 (hex) of the shadow hash field followed by a newline;
+    /// `None` when not probed or not readable.
+    pub shadow_sha256: Option<String>,
+    pub keys: KeysFact,
+    pub sudoers: SudoFact,
+}
+
+const SENSITIVE: &str = "(sensitive)";
+const SUDOERS_DIR: &str = "/etc/sudoers.d";
+
+/// Everything that differs, and what to run about it.
+#[derive(Debug, Default)]
+struct Changes {
+    action: Option<Action>,
+    attrs: Vec<AttrChange>,
+    content: Option<ContentChange>,
+    create: bool,
+    delete: bool,
+    usermod: Vec<String>,
+    /// (old, new) home.
+    move_home: Option<(String, String)>,
+    set_password: bool,
+    write_keys: bool,
+    write_sudo: bool,
+    remove_sudo: bool,
+}
+
+impl Changes {
+    fn attr(&mut self, name: &str, before: Option<String>, after: Option<String>) {
+        self.attrs.push(AttrChange::new(name, before, after));
+    }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn list(items: &BTreeSet<String>) -> String {
+    if items.is_empty() {
+        "(none)".into()
+    } else {
+        items.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// `stat -c %a` prints `600`; show modes as `0600`.
+fn show_perms(perms: &str) -> String {
+    match perms.split_once(' ') {
+        Some((mode, owner)) => format!("{:0>4} {owner}", mode),
+        None => perms.to_string(),
+    }
+}
+
+/// A here-document delimiter that is not a line of `body`.
+fn heredoc_delim(base: &str, body: &str) -> String {
+    let mut d = base.to_string();
+    let mut i = 0;
+    while body.lines().any(|l| l == d) {
+        i += 1;
+        d = format!("{base}_{i}");
+    }
+    d
+}
+
+impl User {
+    fn home_or_default(&self) -> String {
+        self.home
+            .clone()
+            .unwrap_or_else(|| format!("/home/{}", self.name))
+    }
+
+    /// The home the keys live in: the declared one, else the live one.
+    fn keys_home(&self, fact: &UserFact) -> String {
+        match (&self.home, &fact.account) {
+            (Some(h), _) => h.clone(),
+            (None, Some(a)) => a.home.clone(),
+            (None, None) => self.home_or_default(),
+        }
+    }
+
+    fn sudoers_path(&self) -> String {
+        format!("{SUDOERS_DIR}/keel-{}", self.name)
+    }
+
+    fn sudoers_rule(&self) -> String {
+        format!("{} ALL=(ALL) NOPASSWD:ALL\n", self.name)
+    }
+
+    fn keys_text(&self) -> Option<String> {
+        self.authorized_keys.as_ref().map(|keys| {
+            keys.iter()
+                .map(|k| format!("{}\n", k.trim_end()))
+                .collect::<String>()
+        })
+    }
+
+    fn password_sha(&self) -> Option<String> {
+        self.password_hash
+            .as_ref()
+            .map(|h| sha256_hex(format!("{}\n", h.0).as_bytes()))
+    }
+
+    fn primary_after(&self, fact: &UserFact) -> String {
+        self.group
+            .clone()
+            .or_else(|| fact.primary.clone())
+            .unwrap_or_else(|| self.name.clone())
+    }
+
+    fn changes(&self, fact: &UserFact) -> Changes {
+        let mut c = Changes::default();
+        if self.state == State::Absent {
+            if let Some(a) = &fact.account {
+                c.action = Some(Action::Delete);
+                c.delete = true;
+                c.attr("uid", Some(a.uid.to_string()), None);
+                if self.remove_home {
+                    c.attr("home", Some(a.home.clone()), None);
+                }
+            }
+            if let SudoFact::File { .. } = fact.sudoers {
+                c.action = Some(Action::Delete);
+                c.remove_sudo = true;
+                c.attr("sudo", Some("true".into()), None);
+            }
+            return c;
+        }
+
+        let primary = self.primary_after(fact);
+        let desired_groups: Option<BTreeSet<String>> = self.groups.as_ref().map(|g| {
+            g.iter()
+                .filter(|g| **g != primary)
+                .cloned()
+                .collect()
+        });
+
+        match &fact.account {
+            None => {
+                c.action = Some(Action::Create);
+                c.create = true;
+                if let Some(uid) = &self.uid {
+                    c.attr("uid", None, Some(uid.trim().to_string()));
+                }
+                if let Some(g) = &self.group {
+                    c.attr("group", None, Some(g.clone()));
+                }
+                if let Some(g) = &desired_groups {
+                    c.attr("groups", None, Some(list(g)));
+                }
+                if let Some(s) = &self.shell {
+                    c.attr("shell", None, Some(s.clone()));
+                }
+                c.attr("home", None, Some(self.home_or_default()));
+                if let Some(cm) = &self.comment {
+                    c.attr("comment", None, Some(cm.clone()));
+                }
+                if self.password_hash.is_some() {
+                    c.set_password = true;
+                    c.attr("password", None, Some(SENSITIVE.into()));
+                }
+            }
+            Some(a) => {
+                if let Some(uid) = self.uid.as_deref().and_then(parse_id)
+                    && uid != a.uid
+                {
+                    c.attr("uid", Some(a.uid.to_string()), Some(uid.to_string()));
+                    c.usermod.extend(["-u".into(), uid.to_string()]);
+                }
+                if let Some(g) = &self.group
+                    && fact.primary.as_ref() != Some(g)
+                {
+                    c.attr("group", fact.primary.clone(), Some(g.clone()));
+                    c.usermod.extend(["-g".into(), g.clone()]);
+                }
+                if let Some(want) = &desired_groups {
+                    let old_primary = fact.primary.clone().unwrap_or_default();
+                    let have: BTreeSet<String> = fact
+                        .groups
+                        .iter()
+                        .filter(|g| **g != old_primary && **g != primary)
+                        .cloned()
+                        .collect();
+                    let added: Vec<&String> = want.difference(&have).collect();
+                    let removed: Vec<&String> = if self.append {
+                        Vec::new()
+                    } else {
+                        have.difference(want).collect()
+                    };
+                    if !added.is_empty() || !removed.is_empty() {
+                        let after: BTreeSet<String> = if self.append {
+                            have.union(want).cloned().collect()
+                        } else {
+                            want.clone()
+                        };
+                        let marks: Vec<String> = added
+                            .iter()
+                            .map(|g| format!("+{g}"))
+                            .chain(removed.iter().map(|g| format!("-{g}")))
+                            .collect();
+                        c.attr(
+                            "groups",
+                            Some(list(&have)),
+                            Some(format!("{} ({})", list(&after), marks.join(", "))),
+                        );
+                        if self.append {
+                            let names: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
+                            c.usermod
+                                .extend(["-a".into(), "-G".into(), names.join(",")]);
+                        } else {
+                            let names: Vec<&str> = want.iter().map(|s| s.as_str()).collect();
+                            c.usermod.extend(["-G".into(), names.join(",")]);
+                        }
+                    }
+                }
+                if let Some(s) = &self.shell
+                    && *s != a.shell
+                {
+                    c.attr("shell", Some(a.shell.clone()), Some(s.clone()));
+                    c.usermod.extend(["-s".into(), s.clone()]);
+                }
+                if let Some(cm) = &self.comment
+                    && *cm != a.comment
+                {
+                    c.attr("comment", Some(a.comment.clone()), Some(cm.clone()));
+                    c.usermod.extend(["-c".into(), cm.clone()]);
+                }
+                if let Some(h) = &self.home
+                    && *h != a.home
+                {
+                    c.attr("home", Some(a.home.clone()), Some(h.clone()));
+                    c.move_home = Some((a.home.clone(), h.clone()));
+                }
+                if let Some(sha) = self.password_sha()
+                    && fact.shadow_sha256.as_ref() != Some(&sha)
+                {
+                    c.set_password = true;
+                    c.attr("password", Some(SENSITIVE.into()), Some(SENSITIVE.into()));
+                }
+                if !c.attrs.is_empty() {
+                    c.action = Some(Action::Update);
+                }
+            }
+        }
+
+        if let Some(text) = self.keys_text() {
+            let want_perms = format!("600 {}", self.name);
+            let want_dir = format!("700 {}", self.name);
+            let (before, perms) = match &fact.keys {
+                KeysFact::File {
+                    content,
+                    perms,
+                    dir_perms,
+                } => (
+                    Some(content.clone()),
+                    Some((perms.clone(), dir_perms.clone())),
+                ),
+                _ => (None, None),
+            };
+            let content_differs = before.as_deref() != Some(text.as_bytes());
+            if content_differs {
+                c.content = Some(ContentChange {
+                    before: before.and_then(|b| String::from_utf8(b).ok()),
+                    after: text,
+                });
+                c.write_keys = true;
+            }
+            if let Some((p, d)) = perms {
+                if p != want_perms {
+                    c.attr(
+                        "authorized_keys permissions",
+                        Some(show_perms(&p)),
+                        Some(show_perms(&want_perms)),
+                    );
+                    c.write_keys = true;
+                }
+                if d != want_dir {
+                    c.attr(
+                        ".ssh permissions",
+                        Some(show_perms(&d)),
+                        Some(show_perms(&want_dir)),
+                    );
+                    c.write_keys = true;
+                }
+            }
+        }
+
+        match (self.sudo, &fact.sudoers) {
+            (Some(true), SudoFact::File { content, perms })
+                if content.as_slice() == self.sudoers_rule().as_bytes()
+                    && perms == "440 root" => {}
+            (Some(true), SudoFact::File { .. }) => {
+                c.write_sudo = true;
+                c.attr("sudo", Some("true (modified rule file)".into()), Some("true".into()));
+            }
+            (Some(true), _) => {
+                c.write_sudo = true;
+                let before = fact.account.as_ref().map(|_| "false".to_string());
+                c.attr("sudo", before, Some("true".into()));
+            }
+            (Some(false), SudoFact::File { .. }) => {
+                c.remove_sudo = true;
+                c.attr("sudo", Some("true".into()), Some("false".into()));
+            }
+            _ => {}
+        }
+
+        if c.action.is_none() && (!c.attrs.is_empty() || c.content.is_some()) {
+            c.action = Some(Action::Update);
+        }
+        c
+    }
+
+    fn useradd_cmd(&self) -> Cmd {
+        let mut args: Vec<String> = Vec::new();
+        if let Some(uid) = self.uid.as_deref().and_then(parse_id) {
+            args.extend(["-u".into(), uid.to_string()]);
+        }
+        if let Some(g) = &self.group {
+            args.extend(["-g".into(), g.clone()]);
+        }
+        if let Some(groups) = &self.groups {
+            let primary = self.group.clone().unwrap_or_else(|| self.name.clone());
+            let set: BTreeSet<&str> = groups
+                .iter()
+                .filter(|g| **g != primary)
+                .map(String::as_str)
+                .collect();
+            if !set.is_empty() {
+                args.extend(["-G".into(), set.into_iter().collect::<Vec<_>>().join(",")]);
+            }
+        }
+        if let Some(s) = &self.shell {
+            args.extend(["-s".into(), s.clone()]);
+        }
+        args.extend(["-d".into(), self.home_or_default()]);
+        args.push(if self.create_home { "-m" } else { "-M" }.into());
+        if self.system {
+            args.push("-r".into());
+        }
+        if let Some(cm) = &self.comment {
+            args.extend(["-c".into(), cm.clone()]);
+        }
+        let quoted: Vec<String> = args.iter().map(|a| q(a)).collect();
+        let n = q(&self.name);
+        let summary = format!("useradd {} {n}", quoted.join(" "));
+        let mut script = String::new();
+        if self.group.is_none() {
+            // useradd refuses to create the user's own group when a group of
+            // that name exists already: then make that group the primary one.
+            let _ = writeln!(script, "set --");
+            let _ = writeln!(
+                script,
+                "if getent group {n} >/dev/null 2>&1; then set -- -g {n}; fi"
+            );
+            let _ = writeln!(script, "useradd \"$@\" {} {n}", quoted.join(" "));
+        } else {
+            let _ = writeln!(script, "useradd {} {n}", quoted.join(" "));
+        }
+        Cmd::new(summary, script)
+    }
+
+    fn password_cmd(&self) -> Option<Cmd> {
+        let hash = &self.password_hash.as_ref()?.0;
+        let line = format!("{}:{hash}", self.name);
+        let end = heredoc_delim("KEEL_SECRET_END", &line);
+        Some(Cmd::new(
+            format!("set the password of {} (chpasswd -e)", self.name),
+            format!("chpasswd -e <<'{end}'\n{line}\n{end}\n"),
+        ))
+    }
+
+    fn keys_cmd(&self, fact: &UserFact) -> Option<Cmd> {
+        let text = self.keys_text()?;
+        let home = self.keys_home(fact);
+        let dir = format!("{}/.ssh", home.trim_end_matches('/'));
+        let file = format!("{dir}/authorized_keys");
+        let owner = q(&format!("{}:", self.name));
+        let (h, d) = (q(&home), q(&dir));
+
+        // As the user: the mode of .ssh, and the file itself.
+        let mut inner = String::new();
+        let _ = writeln!(inner, "set -e\ncd /\nchmod 0700 {d}");
+        inner.push_str(&shell::write_file_atomic(
+            &file,
+            text.as_bytes(),
+            &Perms {
+                mode: Some("0600".into()),
+                ..Perms::default()
+            },
+        ));
+        let end = heredoc_delim("KEEL_AS_USER_END", &inner);
+
+        // As root: make sure home and .ssh exist and belong to the user,
+        // without following links (`chown -h`).
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "if [ ! -e {h} ] && [ ! -L {h} ]; then mkdir -p {h}; chown {owner} {h}; fi"
+        );
+        let _ = writeln!(
+            s,
+            "if [ ! -e {d} ] && [ ! -L {d} ]; then mkdir {d}; fi\nchown -h {owner} {d}"
+        );
+        let _ = writeln!(
+            s,
+            "if [ \"$(id -u)\" = 0 ]; then runuser -u {n} -- sh -s <<'{end}'\n{inner}{end}\nelse sh -s <<'{end}'\n{inner}{end}\nfi",
+            n = q(&self.name)
+        );
+        Some(Cmd::new(
+            format!("write {file} ({} keys)", self.authorized_keys.as_ref()?.len()),
+            s,
+        ))
+    }
+
+    fn sudo_write_cmd(&self) -> Cmd {
+        let path = self.sudoers_path();
+        let p = q(&path);
+        let tmpl = q(&format!("{SUDOERS_DIR}/.keel-{}.XXXXXX", self.name));
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "command -v visudo >/dev/null 2>&1 || {{ echo 'keel: visudo not found: install the sudo package first' >&2; exit 1; }}"
+        );
+        let _ = writeln!(s, "mkdir -p {SUDOERS_DIR}");
+        // A name with a dot: sudo's includedir skips it while it is checked.
+        let _ = writeln!(s, "keel_tmp=$(mktemp {tmpl})");
+        let _ = writeln!(s, "trap 'rm -f \"$keel_tmp\"' EXIT");
+        s.push_str(&shell::write_data("\"$keel_tmp\"", self.sudoers_rule().as_bytes()));
+        let _ = writeln!(s, "chown root:root \"$keel_tmp\"\nchmod 0440 \"$keel_tmp\"");
+        let _ = writeln!(
+            s,
+            "if ! visudo -cqf \"$keel_tmp\" >&2; then echo {} >&2; exit 1; fi",
+            q(&format!(
+                "keel: the sudo rule for {} failed `visudo -c`; it was not installed",
+                self.name
+            ))
+        );
+        let _ = writeln!(s, "mv -f \"$keel_tmp\" {p}\ntrap - EXIT");
+        Cmd::new(
+            format!("write {path} (checked with visudo -cf)"),
+            s,
+        )
+    }
+
+    fn sudo_remove_cmd(&self) -> Cmd {
+        let path = self.sudoers_path();
+        Cmd::new(format!("rm -f {path}"), format!("rm -f {}\n", q(&path)))
+    }
+}
+
 impl Kind for User {
     const KIND: &'static str = "user";
-    type Fact = ();
-    fn name(&self) -> String { self.name.clone() }
-    fn probe(&self) -> String { String::new() }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> { Ok(()) }
-    fn diff(&self, _: &()) -> Diff { Diff::noop() }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> { vec![] }
+    type Fact = UserFact;
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn check(&self) -> Vec<Invalid> {
+        let mut errs = Vec::new();
+        if !super::group::valid_name(&self.name, false) {
+            errs.push(
+                Invalid::field(
+                    "name",
+                    format!("`{}` is not a valid user name", self.name.escape_debug()),
+                )
+                .help(
+                    "a user name matches `[a-z_][a-z0-9_-]*[$]?` and has at most 32 characters",
+                ),
+            );
+        }
+        if let Some(uid) = &self.uid {
+            errs.extend(check_id("uid", uid));
+        }
+        if let Some(g) = &self.group {
+            errs.extend(check_group_name("group", g));
+        }
+        for g in self.groups.iter().flatten() {
+            errs.extend(check_group_name("groups", g));
+        }
+        if let Some(s) = &self.shell {
+            errs.extend(check_abs_path("shell", s));
+            if s.contains(':') {
+                errs.push(Invalid::field("shell", "a shell path cannot contain `:`"));
+            }
+        }
+        if let Some(h) = &self.home {
+            errs.extend(check_abs_path("home", h));
+            if h.contains(':') {
+                errs.push(Invalid::field("home", "a home path cannot contain `:`"));
+            }
+        }
+        if let Some(c) = &self.comment
+            && (c.contains(':') || c.contains('\n'))
+        {
+            errs.push(
+                Invalid::field("comment", "a comment cannot contain `:` or a newline")
+                    .help("it is a field of /etc/passwd, where `:` separates fields"),
+            );
+        }
+        if let Some(h) = &self.password_hash {
+            // Never echo the value: it may be a password typed by mistake.
+            let h = &h.0;
+            if h.is_empty()
+                || h.chars().any(|c| c == ':' || c.is_whitespace() || c.is_control())
+                || !(h.starts_with('$') || h.starts_with('!') || h.starts_with('*'))
+            {
+                errs.push(
+                    Invalid::field(
+                        "password_hash",
+                        "password_hash does not look like a crypt(3) hash (its value is not shown)",
+                    )
+                    .help(
+                        "give an already-hashed password such as the output of `mkpasswd -m yescrypt` \
+                         (it starts with `$`), never the password itself",
+                    ),
+                );
+            }
+        }
+        for key in self.authorized_keys.iter().flatten() {
+            if key.contains('\n') || key.contains('\r') {
+                errs.push(
+                    Invalid::field("authorized_keys", "a key cannot contain a line break")
+                        .help("give one list item per key"),
+                );
+            } else if !key.trim_start().starts_with('#') && !looks_like_key(key) {
+                errs.push(
+                    Invalid::field(
+                        "authorized_keys",
+                        format!("`{}` does not look like an SSH public key", key.trim()),
+                    )
+                    .help("a key line looks like `ssh-ed25519 AAAAC3Nz... comment`"),
+                );
+            }
+        }
+        errs
+    }
+
+    fn links(&self) -> Links {
+        if self.state == State::Absent {
+            return Links::default();
+        }
+        let mut needs: Vec<Ref> = Vec::new();
+        if let Some(g) = &self.group {
+            needs.push(Ref::Group(g.clone()));
+        }
+        for g in self.groups.iter().flatten() {
+            let r = Ref::Group(g.clone());
+            if !needs.contains(&r) {
+                needs.push(r);
+            }
+        }
+        if self.sudo == Some(true) {
+            needs.push(Ref::Package("sudo".into()));
+        }
+        Links {
+            provides: vec![
+                Ref::User(self.name.clone()),
+                Ref::Path(self.home_or_default()),
+            ],
+            needs,
+        }
+    }
+
+    fn probe(&self) -> String {
+        let n = q(&self.name);
+        let mut s = String::from("set +e\n");
+        s.push_str(&getent_probe("passwd", &self.name, "passwd"));
+        if self.state == State::Present {
+            let _ = writeln!(s, "if [ \"$keel_rc\" = 0 ]; then");
+            let _ = writeln!(s, "printf 'primary=%s\\n' \"$(id -gn {n})\"");
+            let _ = writeln!(s, "printf 'groups=%s\\n' \"$(id -Gn {n})\"");
+            if self.password_hash.is_some() {
+                // Only a digest of the hash field leaves the host.
+                let _ = writeln!(
+                    s,
+                    "if keel_s=$(getent shadow {n} 2>/dev/null); then \
+                     printf 'shadow_sha256=%s\\n' \"$(printf '%s\\n' \"$keel_s\" | cut -d: -f2 | sha256sum | cut -d' ' -f1)\"; \
+                     else echo shadow=unreadable; fi; keel_s="
+                );
+            }
+            if self.authorized_keys.is_some() {
+                match &self.home {
+                    Some(h) => {
+                        let _ = writeln!(s, "keel_h={}", q(h));
+                    }
+                    None => {
+                        let _ = writeln!(
+                            s,
+                            "keel_h=$(printf '%s\\n' \"$keel_e\" | cut -d: -f6)"
+                        );
+                    }
+                }
+                let _ = write!(
+                    s,
+                    r#"keel_h=${{keel_h%/}}
+keel_f="$keel_h/.ssh/authorized_keys"
+if [ ! -e "$keel_f" ] && [ ! -L "$keel_f" ]; then echo keys=absent
+else
+printf 'keys_stat=%s\n' "$(stat -c '%a %U' "$keel_f")"
+printf 'keys_dir_stat=%s\n' "$(stat -L -c '%a %U' "$keel_h/.ssh")"
+if [ "$(id -u)" = 0 ]; then keel_b=$(runuser -u {n} -- base64 -w0 -- "$keel_f" 2>/dev/null); keel_rc=$?
+else keel_b=$(base64 -w0 -- "$keel_f" 2>/dev/null); keel_rc=$?; fi
+if [ "$keel_rc" = 0 ]; then printf 'keys=b64:%s\n' "$keel_b"; else echo keys=unreadable; fi
+fi
+"#
+                );
+            }
+            let _ = writeln!(s, "fi");
+        }
+        if self.sudo.is_some() || self.state == State::Absent {
+            let _ = write!(
+                s,
+                r#"keel_sf={p}
+if [ -e "$keel_sf" ] || [ -L "$keel_sf" ]; then
+printf 'sudoers_stat=%s\n' "$(stat -c '%a %U' "$keel_sf")"
+printf 'sudoers=b64:%s\n' "$(base64 -w0 -- "$keel_sf")"
+else echo sudoers=absent; fi
+"#,
+                p = q(&self.sudoers_path())
+            );
+        }
+        s
+    }
+
+    fn parse(&self, out: &ProbeOutput) -> Result<UserFact, String> {
+        let text = &out.stdout;
+        let mut fact = UserFact::default();
+        if kv(text, "passwd_absent").is_none() {
+            let Some(line) = kv(text, "passwd") else {
+                return Err(probe_failure("user", out));
+            };
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() != 7 {
+                return Err(format!("unexpected `getent passwd` line: {line:?}"));
+            }
+            let num = |s: &str| {
+                s.parse::<u32>()
+                    .map_err(|_| format!("unexpected id in `getent passwd` line: {line:?}"))
+            };
+            fact.account = Some(Account {
+                uid: num(f[2])?,
+                gid: num(f[3])?,
+                comment: f[4].to_string(),
+                home: f[5].to_string(),
+                shell: f[6].to_string(),
+            });
+            fact.primary = kv(text, "primary")
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string);
+            fact.groups = kv(text, "groups")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            fact.shadow_sha256 = kv(text, "shadow_sha256")
+                .map(str::trim)
+                .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .map(str::to_ascii_lowercase);
+            fact.keys = match kv(text, "keys") {
+                None => KeysFact::NotProbed,
+                Some("absent") => KeysFact::Absent,
+                Some("unreadable") => KeysFact::Unreadable,
+                Some(v) => match v.strip_prefix("b64:") {
+                    Some(b) => KeysFact::File {
+                        content: shell::unbase64(b)
+                            .map_err(|e| format!("authorized_keys content: {e}"))?,
+                        perms: kv(text, "keys_stat").unwrap_or_default().trim().to_string(),
+                        dir_perms: kv(text, "keys_dir_stat")
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
+                    },
+                    None => return Err(format!("unexpected `keys={v}` in the user probe")),
+                },
+            };
+        }
+        fact.sudoers = match kv(text, "sudoers") {
+            None => SudoFact::NotProbed,
+            Some("absent") => SudoFact::Absent,
+            Some(v) => match v.strip_prefix("b64:") {
+                Some(b) => SudoFact::File {
+                    content: shell::unbase64(b).map_err(|e| format!("sudoers content: {e}"))?,
+                    perms: kv(text, "sudoers_stat").unwrap_or_default().trim().to_string(),
+                },
+                None => return Err(format!("unexpected `sudoers={v}` in the user probe")),
+            },
+        };
+        Ok(fact)
+    }
+
+    fn diff(&self, fact: &UserFact) -> Diff {
+        let c = self.changes(fact);
+        match c.action {
+            None => {
+                let mut d = Diff::noop();
+                if self.state == State::Absent {
+                    d = d.reason("does not exist");
+                }
+                d
+            }
+            Some(action) => Diff {
+                action: Some(action),
+                attrs: c.attrs,
+                content: c.content,
+                ..Diff::default()
+            },
+        }
+    }
+
+    fn commands(&self, fact: &UserFact, _diff: &Diff) -> Vec<Cmd> {
+        let c = self.changes(fact);
+        let n = q(&self.name);
+        let mut cmds = Vec::new();
+        if c.delete {
+            let line = if self.remove_home {
+                format!("userdel -r {n}")
+            } else {
+                format!("userdel {n}")
+            };
+            cmds.push(Cmd::new(line.clone(), format!("{line}\n")));
+        }
+        if c.create {
+            cmds.push(self.useradd_cmd());
+        }
+        if !c.usermod.is_empty() {
+            let args: Vec<String> = c.usermod.iter().map(|a| q(a)).collect();
+            let line = format!("usermod {} {n}", args.join(" "));
+            cmds.push(Cmd::new(line.clone(), format!("{line}\n")));
+        }
+        if let Some((old, new)) = &c.move_home {
+            let (o, w) = (q(old), q(new));
+            let script = if self.create_home {
+                // `usermod -m` moves the old home, and fails if the new one
+                // exists: then just point at it.
+                format!(
+                    "if [ -e {w} ] || [ ! -d {o} ]; then usermod -d {w} {n}; else usermod -d {w} -m {n}; fi\n"
+                )
+            } else {
+                format!("usermod -d {w} {n}\n")
+            };
+            let summary = if self.create_home {
+                format!("usermod -d {w} -m {n}")
+            } else {
+                format!("usermod -d {w} {n}")
+            };
+            cmds.push(Cmd::new(summary, script));
+        }
+        if c.set_password {
+            cmds.extend(self.password_cmd());
+        }
+        if c.write_keys {
+            cmds.extend(self.keys_cmd(fact));
+        }
+        if c.write_sudo {
+            cmds.push(self.sudo_write_cmd());
+        }
+        if c.remove_sudo {
+            cmds.push(self.sudo_remove_cmd());
+        }
+        cmds
+    }
+}
+
+/// Whether a line looks like an OpenSSH public key, possibly after options.
+fn looks_like_key(line: &str) -> bool {
+    line.split_whitespace().any(|t| {
+        ["ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-sha2-"]
+            .iter()
+            .any(|p| t.starts_with(p))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{eval, load, run_local, try_load};
+
+    const HASH: &str = "$y$j9T$abcdefghijkl$ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef";
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeel alice@laptop";
+
+    fn summaries(e: &Evaluation) -> Vec<String> {
+        e.commands.iter().map(|c| c.summary.clone()).collect()
+    }
+
+    fn script(e: &Evaluation) -> String {
+        e.commands.iter().map(|c| c.script.as_str()).collect()
+    }
+
+    fn passwd(line: &str) -> String {
+        format!("passwd={line}\n")
+    }
+
+    fn b64(s: &str) -> String {
+        shell::base64(s.as_bytes()).replace('\n', "")
+    }
+
+    /// `sh -n`: the script parses.
+    fn assert_parses(script: &str) {
+        let out = std::process::Command::new("sh")
+            .arg("-n")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(script.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "script does not parse: {}\n{script}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn alice_present() -> String {
+        format!(
+            "{}primary=alice\ngroups=alice sudo video\n",
+            passwd("alice:x:1001:1001:Alice:/home/alice:/bin/bash")
+        )
+    }
+
+    #[test]
+    fn absent_user_is_created() {
+        let yaml = format!(
+            "name: alice\nuid: 1001\ngroups: [docker, sudo]\nshell: /bin/bash\ncomment: Alice A\n\
+             password_hash: \"{HASH}\"\nauthorized_keys: [\"{KEY}\"]\nsudo: true\n"
+        );
+        let e = eval("user", &yaml, "passwd_absent=1\nsudoers=absent\n");
+        assert_eq!(e.diff.action(), Action::Create);
+        let attrs: Vec<(&str, Option<&str>)> = e
+            .diff
+            .attrs
+            .iter()
+            .map(|a| (a.name.as_str(), a.after.as_deref()))
+            .collect();
+        assert_eq!(
+            attrs,
+            vec![
+                ("uid", Some("1001")),
+                ("groups", Some("docker, sudo")),
+                ("shell", Some("/bin/bash")),
+                ("home", Some("/home/alice")),
+                ("comment", Some("Alice A")),
+                ("password", Some("(sensitive)")),
+                ("sudo", Some("true")),
+            ]
+        );
+        assert_eq!(
+            e.diff.content,
+            Some(ContentChange {
+                before: None,
+                after: format!("{KEY}\n")
+            })
+        );
+        assert_eq!(
+            summaries(&e),
+            vec![
+                "useradd -u 1001 -G 'docker,sudo' -s /bin/bash -d /home/alice -m -c 'Alice A' alice",
+                "set the password of alice (chpasswd -e)",
+                "write /home/alice/.ssh/authorized_keys (1 keys)",
+                "write /etc/sudoers.d/keel-alice (checked with visudo -cf)",
+            ]
+        );
+        let s = script(&e);
+        assert!(s.contains("if getent group alice >/dev/null 2>&1; then set -- -g alice; fi"));
+        assert!(s.contains("runuser -u alice -- sh -s <<'KEEL_AS_USER_END'"));
+        assert_parses(&s);
+    }
+
+    #[test]
+    fn password_hash_only_in_a_heredoc() {
+        let yaml = format!("name: alice\npassword_hash: '{HASH}'\n");
+        for probe in [
+            "passwd_absent=1\n".to_string(),
+            format!("{}shadow_sha256={}\n", alice_present(), "0".repeat(64)),
+        ] {
+            let e = eval("user", &yaml, &probe);
+            assert!(e.diff.action().is_change());
+            let pw = e.diff.attrs.iter().find(|a| a.name == "password").unwrap();
+            assert_eq!(pw.after.as_deref(), Some("(sensitive)"));
+            let shown = format!("{:?} {:?}", e.diff, summaries(&e));
+            assert!(!shown.contains(HASH), "hash leaked into {shown}");
+            assert!(!shown.contains("abcdefghijkl"), "hash leaked into {shown}");
+            for c in &e.commands {
+                assert!(!c.summary.contains("j9T"), "{}", c.summary);
+                for line in c.script.lines() {
+                    if line.contains(HASH) {
+                        // Only the here-document body line `name:hash`.
+                        assert_eq!(line, format!("alice:{HASH}"));
+                    }
+                }
+            }
+            let s = script(&e);
+            assert!(s.contains(&format!(
+                "chpasswd -e <<'KEEL_SECRET_END'\nalice:{HASH}\nKEEL_SECRET_END\n"
+            )));
+            assert_eq!(s.matches(HASH).count(), 1);
+            assert_parses(&s);
+        }
+        // Debug of the resource does not show it either.
+        let r = load("user", &yaml);
+        assert!(!format!("{r:?}").contains(HASH));
+        // An unchanged password: the probe's digest matches.
+        let sha = sha256_hex(format!("{HASH}\n").as_bytes());
+        let e = eval(
+            "user",
+            &yaml,
+            &format!("{}shadow_sha256={sha}\n", alice_present()),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp);
+        // The probe never prints the hash: only a digest.
+        let probe = load("user", &yaml).probe();
+        assert!(probe.contains("sha256sum"));
+        assert!(!probe.contains(HASH));
+    }
+
+    #[test]
+    fn shadow_digest_matches_what_the_host_computes() {
+        // The same pipeline as the probe, on a fake shadow line.
+        let out = run_local(&format!(
+            "keel_s={}\nprintf '%s\\n' \"$keel_s\" | cut -d: -f2 | sha256sum | cut -d' ' -f1\n",
+            q(&format!("alice:{HASH}:19000:0:99999:7:::"))
+        ));
+        assert_eq!(out.stdout.trim(), sha256_hex(format!("{HASH}\n").as_bytes()));
+    }
+
+    #[test]
+    fn present_and_equal_is_noop() {
+        let yaml = format!(
+            "name: alice\nuid: 1001\ngroup: alice\ngroups: [sudo]\nshell: /bin/bash\n\
+             home: /home/alice\ncomment: Alice\nauthorized_keys: [\"{KEY}\"]\nsudo: true\n"
+        );
+        let probe = format!(
+            "{}keys_stat=600 alice\nkeys_dir_stat=700 alice\nkeys=b64:{}\n\
+             sudoers_stat=440 root\nsudoers=b64:{}\n",
+            alice_present(),
+            b64(&format!("{KEY}\n")),
+            b64("alice ALL=(ALL) NOPASSWD:ALL\n"),
+        );
+        let e = eval("user", &yaml, &probe);
+        assert_eq!(e.diff, Diff::noop());
+        assert!(e.commands.is_empty());
+        // Undeclared attributes are left alone (root keeps /root).
+        let e = eval(
+            "user",
+            "name: root\n",
+            &passwd("root:x:0:0:root:/root:/bin/bash"),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn drift_is_an_update_with_readable_attrs() {
+        let yaml = "name: alice\nuid: 1002\ngroup: staff\nshell: /bin/zsh\ncomment: Alice B\n\
+                    groups: [docker, sudo]\n";
+        let e = eval("user", yaml, &alice_present());
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            e.diff.attrs,
+            vec![
+                AttrChange::new("uid", Some("1001"), Some("1002")),
+                AttrChange::new("group", Some("alice"), Some("staff")),
+                AttrChange::new("groups", Some("sudo, video"), Some("docker, sudo, video (+docker)")),
+                AttrChange::new("shell", Some("/bin/bash"), Some("/bin/zsh")),
+                AttrChange::new("comment", Some("Alice"), Some("Alice B")),
+            ]
+        );
+        assert_eq!(
+            summaries(&e),
+            vec!["usermod -u 1002 -g staff -a -G docker -s /bin/zsh -c 'Alice B' alice"]
+        );
+    }
+
+    #[test]
+    fn exact_groups_remove_others() {
+        let yaml = "name: alice\ngroups: [docker, sudo]\nappend: false\n";
+        let e = eval("user", yaml, &alice_present());
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new(
+                "groups",
+                Some("sudo, video"),
+                Some("docker, sudo (+docker, -video)")
+            )]
+        );
+        assert_eq!(summaries(&e), vec!["usermod -G 'docker,sudo' alice"]);
+        // The primary group is not a supplementary one.
+        let e = eval("user", "name: alice\ngroups: [alice, sudo, video]\nappend: false\n", &alice_present());
+        assert_eq!(e.diff.action(), Action::NoOp);
+        let e = eval("user", "name: alice\ngroups: []\nappend: false\n", &alice_present());
+        assert_eq!(summaries(&e), vec!["usermod -G '' alice"]);
+        // append: only missing groups matter.
+        let e = eval("user", "name: alice\ngroups: [video]\n", &alice_present());
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn home_change_moves_it() {
+        let e = eval("user", "name: alice\nhome: /srv/alice\n", &alice_present());
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new("home", Some("/home/alice"), Some("/srv/alice"))]
+        );
+        assert_eq!(summaries(&e), vec!["usermod -d /srv/alice -m alice"]);
+        assert_parses(&script(&e));
+    }
+
+    #[test]
+    fn authorized_keys_content_and_perms() {
+        let yaml = format!("name: alice\nauthorized_keys: [\"{KEY}\", \"ssh-rsa AAAAB3 second\"]\n");
+        let probe = format!(
+            "{}keys_stat=644 root\nkeys_dir_stat=755 alice\nkeys=b64:{}\n",
+            alice_present(),
+            b64("ssh-rsa OLD old@host\n")
+        );
+        let e = eval("user", &yaml, &probe);
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            e.diff.content,
+            Some(ContentChange {
+                before: Some("ssh-rsa OLD old@host\n".into()),
+                after: format!("{KEY}\nssh-rsa AAAAB3 second\n"),
+            })
+        );
+        assert_eq!(
+            e.diff.attrs,
+            vec![
+                AttrChange::new("authorized_keys permissions", Some("0644 root"), Some("0600 alice")),
+                AttrChange::new(".ssh permissions", Some("0755 alice"), Some("0700 alice")),
+            ]
+        );
+        assert_eq!(summaries(&e), vec!["write /home/alice/.ssh/authorized_keys (2 keys)"]);
+        let s = script(&e);
+        assert!(s.contains("chown -h alice: /home/alice/.ssh"));
+        assert_parses(&s);
+        // Absent file.
+        let e = eval("user", &yaml, &format!("{}keys=absent\n", alice_present()));
+        assert_eq!(e.diff.content.as_ref().unwrap().before, None);
+        // An empty list empties the file.
+        let e = eval(
+            "user",
+            "name: alice\nauthorized_keys: []\n",
+            &format!("{}keys_stat=600 alice\nkeys_dir_stat=700 alice\nkeys=b64:\n", alice_present()),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    /// A YAML double-quoted scalar (JSON strings are YAML).
+    fn yq(s: &str) -> String {
+        serde_json::to_string(s).unwrap()
+    }
+
+    #[test]
+    fn keys_are_written_as_the_user_in_a_temp_dir() {
+        // As ourselves (root uses `runuser -u root`, others plain `sh -s`),
+        // in a home under a temp dir whose name is hostile.
+        let me = run_local("id -un").stdout.trim().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home of 'x' $(touch pwned); \"y\"");
+        let home_s = home.to_str().unwrap();
+        let hostile = "ssh-rsa AAAA it's $(touch /tmp/keel-pwned) ; \"x\" `id`";
+        let yaml = format!(
+            "name: {me}\nhome: {}\nauthorized_keys: [{}, {}]\n",
+            yq(home_s),
+            yq(KEY),
+            yq(hostile)
+        );
+        let r = load("user", &yaml);
+        // The account line as the probe would show it for this home; the
+        // rest of the fact comes from the real probe.
+        let account = passwd(&format!("{me}:x:0:0::{home_s}:/bin/sh"));
+        let probe = |r: &dyn Resource| {
+            let out = run_local(&r.probe());
+            assert_eq!(out.status, 0, "{}", out.stderr);
+            let rest: String = out
+                .stdout
+                .lines()
+                .filter(|l| !l.starts_with("passwd="))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            ProbeOutput::ok(format!("{account}{rest}"))
+        };
+        let e = r.evaluate(&probe(r.as_ref())).unwrap();
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(e.diff.content.as_ref().unwrap().before, None);
+        assert_eq!(summaries(&e), vec![format!("write {home_s}/.ssh/authorized_keys (2 keys)")]);
+        for c in &e.commands {
+            let out = run_local(&format!("set -e\n{}", c.script));
+            assert_eq!(out.status, 0, "{}: {}", c.summary, out.stderr);
+        }
+        let written = std::fs::read_to_string(home.join(".ssh/authorized_keys")).unwrap();
+        assert_eq!(written, format!("{KEY}\n{hostile}\n"));
+        assert!(!std::path::Path::new("/tmp/keel-pwned").exists());
+        assert!(!dir.path().join("pwned").exists());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&home.join(".ssh")), 0o700);
+        assert_eq!(mode(&home.join(".ssh/authorized_keys")), 0o600);
+        assert_eq!(std::fs::read_dir(home.join(".ssh")).unwrap().count(), 1, "no temp file left");
+        // Probed again: exactly the keys, right modes: no-op.
+        let e = r.evaluate(&probe(r.as_ref())).unwrap();
+        assert_eq!(e.diff, Diff::noop());
+    }
+
+    #[test]
+    fn sudo_rule_is_checked_before_install() {
+        let e = eval("user", "name: alice\nsudo: true\n", &format!("{}sudoers=absent\n", alice_present()));
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new("sudo", Some("false"), Some("true"))]
+        );
+        let s = script(&e);
+        let check = s.find("visudo -cqf \"$keel_tmp\"").expect("visudo check");
+        let mv = s.find("mv -f \"$keel_tmp\" /etc/sudoers.d/keel-alice").expect("mv");
+        assert!(check < mv, "checked before moved into place");
+        assert!(s.contains("mktemp /etc/sudoers.d/.keel-alice.XXXXXX"));
+        assert!(s.contains("chmod 0440 \"$keel_tmp\""));
+        assert_parses(&s);
+        // A modified file is rewritten.
+        let e = eval(
+            "user",
+            "name: alice\nsudo: true\n",
+            &format!(
+                "{}sudoers_stat=440 root\nsudoers=b64:{}\n",
+                alice_present(),
+                b64("alice ALL=(ALL) ALL\n")
+            ),
+        );
+        assert_eq!(e.diff.action(), Action::Update);
+        // sudo: false removes it; unset leaves it.
+        let with_file = format!(
+            "{}sudoers_stat=440 root\nsudoers=b64:{}\n",
+            alice_present(),
+            b64("alice ALL=(ALL) NOPASSWD:ALL\n")
+        );
+        let e = eval("user", "name: alice\nsudo: false\n", &with_file);
+        assert_eq!(summaries(&e), vec!["rm -f /etc/sudoers.d/keel-alice"]);
+        let e = eval("user", "name: alice\n", &with_file);
+        assert_eq!(e.diff.action(), Action::NoOp);
+        let e = eval("user", "name: alice\nsudo: false\n", &format!("{}sudoers=absent\n", alice_present()));
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn sudo_check_really_blocks_a_broken_rule() {
+        // With a fake `visudo` that rejects everything, nothing is installed.
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        let etc = dir.path().join("sudoers.d");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("visudo"), "#!/bin/sh\necho 'parse error' >&2\nexit 1\n").unwrap();
+        std::fs::write(bin.join("chown"), "#!/bin/sh\nexit 0\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["visudo", "chown"] {
+            std::fs::set_permissions(bin.join(f), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let e = eval("user", "name: alice\nsudo: true\n", &format!("{}sudoers=absent\n", alice_present()));
+        let s = script(&e).replace(SUDOERS_DIR, etc.to_str().unwrap());
+        let out = run_local(&format!("set -e\nPATH={}:$PATH\n{s}", q(bin.to_str().unwrap())));
+        assert_ne!(out.status, 0);
+        assert!(out.stderr.contains("was not installed"), "{}", out.stderr);
+        assert_eq!(std::fs::read_dir(&etc).unwrap().count(), 0, "no file left behind");
+        // A visudo that accepts: installed with mode 0440.
+        std::fs::write(bin.join("visudo"), "#!/bin/sh\nexit 0\n").unwrap();
+        let out = run_local(&format!("set -e\nPATH={}:$PATH\n{s}", q(bin.to_str().unwrap())));
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        let installed = etc.join("keel-alice");
+        assert_eq!(
+            std::fs::read_to_string(&installed).unwrap(),
+            "alice ALL=(ALL) NOPASSWD:ALL\n"
+        );
+        assert_eq!(std::fs::metadata(&installed).unwrap().permissions().mode() & 0o777, 0o440);
+    }
+
+    #[test]
+    fn state_absent_removes_user_and_rule() {
+        let e = eval(
+            "user",
+            "name: alice\nstate: absent\n",
+            &format!(
+                "{}sudoers_stat=440 root\nsudoers=b64:{}\n",
+                passwd("alice:x:1001:1001::/home/alice:/bin/sh"),
+                b64("alice ALL=(ALL) NOPASSWD:ALL\n")
+            ),
+        );
+        assert_eq!(e.diff.action(), Action::Delete);
+        assert_eq!(
+            summaries(&e),
+            vec!["userdel alice", "rm -f /etc/sudoers.d/keel-alice"]
+        );
+        let e = eval(
+            "user",
+            "name: alice\nstate: absent\nremove_home: true\n",
+            &format!("{}sudoers=absent\n", passwd("alice:x:1001:1001::/home/alice:/bin/sh")),
+        );
+        assert_eq!(summaries(&e), vec!["userdel -r alice"]);
+        let e = eval("user", "name: alice\nstate: absent\n", "passwd_absent=1\nsudoers=absent\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(e.commands.is_empty());
+    }
+
+    #[test]
+    fn odd_probe_outputs() {
+        let r = load("user", "name: alice\n");
+        assert!(r.evaluate(&ProbeOutput::ok("")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("passwd=alice:x:1001\n")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("passwd=alice:x:a:b:c:d:e\n")).is_err());
+        let err = r
+            .evaluate(&ProbeOutput {
+                stdout: String::new(),
+                stderr: "getent passwd failed with status 1".into(),
+                status: 1,
+            })
+            .unwrap_err();
+        assert!(err.contains("status 1"), "{err}");
+        // A comment with `=` and an empty groups line are fine.
+        let e = r
+            .evaluate(&ProbeOutput::ok("passwd=alice:x:1:1:a=b,,,:/h:/bin/sh\ngroups=\n"))
+            .unwrap();
+        assert_eq!(e.diff.action(), Action::NoOp);
+        let r = load("user", &format!("name: alice\nauthorized_keys: [\"{KEY}\"]\n"));
+        assert!(r.evaluate(&ProbeOutput::ok(format!("{}keys=b64:!!\n", alice_present()))).is_err());
+        let e = r
+            .evaluate(&ProbeOutput::ok(format!("{}keys=unreadable\n", alice_present())))
+            .unwrap();
+        assert_eq!(e.diff.action(), Action::Update);
+    }
+
+    #[test]
+    fn validation_errors() {
+        let cases = [
+            ("name: Alice\n", "not a valid user name"),
+            ("name: \"a;b\"\n", "not a valid user name"),
+            ("name: abcdefghijabcdefghijabcdefghijabc\n", "not a valid user name"),
+            ("name: a\nuid: x\n", "not a numeric id"),
+            ("name: a\ngroup: \"$(x)\"\n", "not a valid group name"),
+            ("name: a\ngroups: [ok, \"b c\"]\n", "not a valid group name"),
+            ("name: a\nshell: bash\n", "not an absolute path"),
+            ("name: a\nhome: home/a\n", "not an absolute path"),
+            ("name: a\ncomment: \"a:b\"\n", "cannot contain `:`"),
+            ("name: a\npassword_hash: hunter2\n", "does not look like a crypt(3) hash"),
+            ("name: a\npassword_hash: \"$y$a:b\"\n", "does not look like a crypt(3) hash"),
+            ("name: a\nauthorized_keys: [\"not a key\"]\n", "does not look like an SSH public key"),
+            ("name: a\nauthorized_keys: [\"ssh-rsa A\\nssh-rsa B\"]\n", "line break"),
+            ("name: a\nsudo: yes please\n", "expected true or false"),
+            ("name: a\npasword_hash: x\n", "pasword_hash"),
+        ];
+        for (yaml, want) in cases {
+            let e = try_load("user", yaml).unwrap_err();
+            assert!(e.contains(want), "{yaml}: {e}");
+        }
+        // The rejected password is not echoed.
+        let e = try_load("user", "name: a\npassword_hash: hunter2\n").unwrap_err();
+        assert!(!e.contains("hunter2"));
+        assert!(try_load("user", "name: _apt$\nsystem: true\n").is_ok());
+        assert!(try_load("user", "name: a\nauthorized_keys: ['from=\"10.0.0.1\" ssh-ed25519 AAAA c']\n").is_ok());
+    }
+
+    #[test]
+    fn links() {
+        let r = load("user", "name: alice\ngroup: staff\ngroups: [docker, staff]\nsudo: true\n");
+        let l = r.links();
+        assert_eq!(
+            l.provides,
+            vec![Ref::User("alice".into()), Ref::Path("/home/alice".into())]
+        );
+        assert_eq!(
+            l.needs,
+            vec![
+                Ref::Group("staff".into()),
+                Ref::Group("docker".into()),
+                Ref::Package("sudo".into())
+            ]
+        );
+        assert_eq!(load("user", "name: a\nstate: absent\n").links(), Links::default());
+    }
+
+    #[test]
+    fn probe_runs_read_only_on_this_host() {
+        let r = load("user", &format!("name: root\nauthorized_keys: [\"{KEY}\"]\nsudo: false\npassword_hash: '{HASH}'\n"));
+        let out = run_local(&r.probe());
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        let e = r.evaluate(&out).unwrap();
+        assert_ne!(e.diff.action(), Action::Create);
+        let r = load("user", "name: keel_no_such_user\n");
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_parses(&load("user", "name: a\nstate: absent\n").probe());
+    }
 }

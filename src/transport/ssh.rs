@@ -56,6 +56,9 @@ pub const MAX_SESSIONS: usize = 8;
 /// server is noticed within 45 s.
 const SERVER_ALIVE_INTERVAL: Duration = Duration::from_secs(15);
 
+/// How long a run keeps retrying when the server refuses to open a session.
+const SESSION_RETRY_LIMIT: Duration = Duration::from_secs(30);
+
 /// Where the control directory is created: short, so that the socket path
 /// fits the unix limit.
 const CONTROL_PARENT: &str = "/tmp";
@@ -347,13 +350,37 @@ impl Transport for Ssh {
             .ok_or_else(|| self.io_error("the connection was closed"))?;
 
         let argv = shell_argv(self.target.become_root);
-        let mut command = session.command(argv[0]);
-        command
-            .args(&argv[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().await.map_err(|e| self.run_error(&e))?;
+        let mut delay = Duration::from_millis(50);
+        let mut waited = Duration::ZERO;
+        let mut child = loop {
+            let mut command = session.command(argv[0]);
+            command
+                .args(&argv[1..])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            match command.spawn().await {
+                Ok(child) => break child,
+                // The server would not open one more session (a MaxSessions
+                // below ours, or sessions of other users of this master):
+                // nothing ran, so wait for one to end and try again.
+                Err(e) if session_refused(&e) && waited < SESSION_RETRY_LIMIT => {
+                    tracing::debug!(host = %self.target.host_name(), "session refused; retrying");
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                Err(e) if session_refused(&e) => {
+                    return Err(self.io_error(format!(
+                        "the server keeps refusing to open another session on this \
+                         connection; is sshd's MaxSessions below {MAX_SESSIONS} on this host? \
+                         ({})",
+                        error_chain(&e)
+                    )));
+                }
+                Err(e) => return Err(self.run_error(&e)),
+            }
+        };
         let stdin = child.stdin().take();
         let stdout = child.stdout().take();
         let stderr = child.stderr().take();
@@ -422,6 +449,12 @@ impl Transport for Ssh {
             );
         }
     }
+}
+
+/// Whether the server refused to open a session channel (sshd's
+/// `MaxSessions` reached). ssh's mux reports it as text only.
+fn session_refused(e: &openssh::Error) -> bool {
+    error_chain(e).contains("open refused")
 }
 
 /// Read a pipe to its end.

@@ -1,0 +1,267 @@
+//! The plan: per host, every resource with its action, attribute-level
+//! before → after, and a unified diff for file contents.
+//!
+//! A plan is a first-class artifact: [`render`] prints it for people,
+//! [`Plan`] serializes to a stable JSON document (`keel plan --json`, format
+//! described in README), and [`saved`] checks a saved plan against the live
+//! state before `keel apply FILE` applies exactly it.
+
+pub mod render;
+pub mod saved;
+
+use crate::graph::Graph;
+use crate::resolve::Resolved;
+use crate::resources::{Action, AttrChange, Evaluation, ProbeOutput};
+use crate::secret::{MASK, Redactor};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Version of the JSON plan format. Bumped on incompatible changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A whole plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub keel_version: String,
+    pub stack: String,
+    pub stack_path: String,
+    pub inventory_path: String,
+    pub limit: Option<String>,
+    pub hosts: Vec<HostPlan>,
+    pub summary: Summary,
+    /// Whether any host has a change (or an error).
+    pub changes: bool,
+}
+
+impl Plan {
+    pub fn new(stack: String, stack_path: String, inventory_path: String, limit: Option<String>, hosts: Vec<HostPlan>) -> Self {
+        let mut summary = Summary::default();
+        for h in &hosts {
+            summary.add(&h.summary);
+        }
+        let changes = hosts.iter().any(|h| h.summary.changes() > 0);
+        Plan {
+            format_version: FORMAT_VERSION,
+            keel_version: env!("CARGO_PKG_VERSION").to_string(),
+            stack,
+            stack_path,
+            inventory_path,
+            limit,
+            hosts,
+            summary,
+            changes,
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.hosts.iter().any(|h| h.error.is_some())
+    }
+}
+
+/// SSH round trips made for a host, by purpose.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RoundTrips {
+    /// Gathering facts (0 when no template uses `facts`).
+    pub facts: u64,
+    /// Reading the state of every resource (1 per plan).
+    pub probe: u64,
+}
+
+/// The plan of one host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostPlan {
+    pub host: String,
+    pub transport: String,
+    pub round_trips: RoundTrips,
+    /// Set when the host could not be planned (unreachable, probe failed).
+    pub error: Option<String>,
+    /// Hash of the desired state of every resource (secrets included, as a
+    /// hash): a saved plan is refused if the configuration changed.
+    pub desired_hash: String,
+    pub resources: Vec<ResourcePlan>,
+    pub summary: Summary,
+}
+
+/// One resource in a plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourcePlan {
+    pub address: String,
+    pub kind: String,
+    pub name: String,
+    pub module: Option<String>,
+    pub action: Action,
+    pub symbol: String,
+    pub attributes: Vec<AttrChangeOut>,
+    /// Unified diff of a file's content, or `(sensitive)`.
+    pub diff: Option<String>,
+    pub reason: Option<String>,
+    /// Why the outcome cannot be known until earlier changes are applied.
+    pub known_after_apply: Option<String>,
+    pub sensitive: bool,
+    pub depends_on: Vec<String>,
+    /// Summaries of the commands apply will run.
+    pub commands: Vec<String>,
+    /// Hash of the probe output this plan was computed from.
+    pub fingerprint: String,
+    /// A probe that could not be read.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AttrChangeOut {
+    pub name: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Counts of actions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub run: usize,
+    pub no_op: usize,
+    pub errors: usize,
+}
+
+impl Summary {
+    pub fn count(&mut self, a: Action) {
+        match a {
+            Action::Create => self.create += 1,
+            Action::Update => self.update += 1,
+            Action::Delete => self.delete += 1,
+            Action::Run => self.run += 1,
+            Action::NoOp => self.no_op += 1,
+        }
+    }
+    pub fn add(&mut self, o: &Summary) {
+        self.create += o.create;
+        self.update += o.update;
+        self.delete += o.delete;
+        self.run += o.run;
+        self.no_op += o.no_op;
+        self.errors += o.errors;
+    }
+    pub fn changes(&self) -> usize {
+        self.create + self.update + self.delete + self.run + self.errors
+    }
+}
+
+/// Hash of a probe's output.
+pub fn fingerprint(out: &ProbeOutput) -> String {
+    let mut h = Sha256::new();
+    h.update(out.stdout.as_bytes());
+    h.update(out.status.to_le_bytes());
+    hex(&h.finalize())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hash of a host's desired state.
+pub fn desired_hash(res: &Resolved) -> String {
+    let mut h = Sha256::new();
+    for i in &res.instances {
+        h.update(i.address.as_bytes());
+        h.update([0]);
+        h.update(i.desired.as_bytes());
+        h.update([0]);
+        for d in &i.depends_on {
+            h.update(d.value.as_bytes());
+        }
+        for n in &i.notify {
+            h.update(n.value.as_bytes());
+        }
+    }
+    hex(&h.finalize())
+}
+
+/// A unified diff of two texts (similar).
+pub fn unified_diff(path: &str, before: Option<&str>, after: &str) -> String {
+    let old = before.unwrap_or("");
+    let diff = similar::TextDiff::from_lines(old, after);
+    let from = if before.is_some() { format!("{path} (live)") } else { "/dev/null".into() };
+    diff.unified_diff()
+        .context_radius(3)
+        .header(&from, &format!("{path} (planned)"))
+        .to_string()
+}
+
+/// Build the plan of one resource from its evaluation.
+#[allow(clippy::too_many_arguments)]
+pub fn resource_plan(
+    res: &Resolved,
+    graph: &Graph,
+    i: usize,
+    eval: &Evaluation,
+    out: &ProbeOutput,
+    changing: &[bool],
+    redactor: &Redactor,
+) -> ResourcePlan {
+    let inst = &res.instances[i];
+    let r = &inst.resource;
+    let diff = &eval.diff;
+    let mask = |v: &Option<String>| -> Option<String> {
+        v.as_ref().map(|s| {
+            if inst.sensitive && !s.is_empty() {
+                MASK.to_string()
+            } else {
+                redactor.redact(s)
+            }
+        })
+    };
+    let attributes = diff
+        .attrs
+        .iter()
+        .map(|AttrChange { name, before, after }| AttrChangeOut {
+            name: name.clone(),
+            before: mask(before),
+            after: mask(after),
+        })
+        .collect();
+    let content = diff.content.as_ref().map(|c| {
+        if inst.sensitive || redactor.touches(&c.after) || c.before.as_deref().is_some_and(|b| redactor.touches(b)) {
+            MASK.to_string()
+        } else {
+            unified_diff(&r.name(), c.before.as_deref(), &c.after)
+        }
+    });
+    let changed_ancestors: Vec<&str> = graph
+        .ancestors(i)
+        .into_iter()
+        .filter(|&a| changing[a])
+        .map(|a| res.instances[a].address.as_str())
+        .collect();
+    let known_after_apply = match (&diff.unknown, changed_ancestors.first()) {
+        (Some(u), Some(a)) => Some(format!("{u}; {a} changes earlier in this run")),
+        (Some(u), None) => Some(u.clone()),
+        (None, Some(a)) if r.reads_other_state() => Some(format!(
+            "its guard is evaluated again after {a} changes earlier in this run"
+        )),
+        _ => None,
+    };
+    ResourcePlan {
+        address: redactor.redact(&inst.address),
+        kind: r.kind().to_string(),
+        name: redactor.redact(&r.name()),
+        module: inst.module.clone(),
+        action: diff.action(),
+        symbol: diff.action().symbol().to_string(),
+        attributes,
+        diff: content,
+        reason: diff.reason.as_ref().map(|s| redactor.redact(s)),
+        known_after_apply: known_after_apply.map(|s| redactor.redact(&s)),
+        sensitive: inst.sensitive,
+        depends_on: graph
+            .dependencies(i)
+            .into_iter()
+            .map(|d| redactor.redact(&res.instances[d].address))
+            .collect(),
+        commands: eval.commands.iter().map(|c| redactor.redact(&c.summary)).collect(),
+        fingerprint: fingerprint(out),
+        error: None,
+    }
+}

@@ -1,0 +1,147 @@
+//! Printing a plan for people: per host, each changing resource with its
+//! action marker, attribute changes and content diff; coloured on a
+//! terminal (console decides), plain otherwise.
+
+use super::{HostPlan, Plan, ResourcePlan, Summary};
+use crate::resources::Action;
+use console::style;
+use std::fmt::Write as _;
+
+fn marker(a: Action) -> String {
+    let s = a.symbol().to_string();
+    match a {
+        Action::Create => style(s).green().bold().to_string(),
+        Action::Update => style(s).yellow().bold().to_string(),
+        Action::Delete => style(s).red().bold().to_string(),
+        Action::Run => style(s).magenta().bold().to_string(),
+        Action::NoOp => style(s).dim().to_string(),
+    }
+}
+
+fn value(v: &Option<String>) -> String {
+    match v {
+        None => style("(none)").dim().to_string(),
+        Some(s) if s.contains('\n') => format!("{:?}", s),
+        Some(s) => s.clone(),
+    }
+}
+
+fn resource(out: &mut String, r: &ResourcePlan) {
+    let _ = write!(out, "  {} {}", marker(r.action), style(&r.address).bold());
+    if let Some(m) = &r.module {
+        let _ = write!(out, "  {}", style(format!("(module.{m})")).dim());
+    }
+    if r.action == Action::Run {
+        let _ = write!(out, "  will run");
+    }
+    out.push('\n');
+    if let Some(e) = &r.error {
+        let _ = writeln!(out, "      {} {e}", style("error:").red().bold());
+    }
+    if let Some(reason) = &r.reason {
+        let _ = writeln!(out, "      {}", style(reason).dim());
+    }
+    for a in &r.attributes {
+        let _ = writeln!(out, "      {}: {} → {}", a.name, value(&a.before), value(&a.after));
+    }
+    if let Some(k) = &r.known_after_apply {
+        let _ = writeln!(out, "      {} {k}", style("known after apply:").cyan());
+    }
+    if let Some(d) = &r.diff {
+        for line in d.lines() {
+            let styled = if line.starts_with("+++") || line.starts_with("---") {
+                style(line).bold().to_string()
+            } else if line.starts_with('+') {
+                style(line).green().to_string()
+            } else if line.starts_with('-') {
+                style(line).red().to_string()
+            } else if line.starts_with("@@") {
+                style(line).cyan().to_string()
+            } else {
+                line.to_string()
+            };
+            let _ = writeln!(out, "      {styled}");
+        }
+    }
+}
+
+fn summary_line(s: &Summary) -> String {
+    format!(
+        "{} to create, {} to update, {} to remove, {} to run, {} unchanged{}",
+        s.create,
+        s.update,
+        s.delete,
+        s.run,
+        s.no_op,
+        if s.errors > 0 {
+            format!(", {} errors", s.errors)
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// One host's part of the plan. With `all`, unchanged resources are listed.
+pub fn host(h: &HostPlan, all: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {}",
+        style(&h.host).bold().underlined(),
+        style(format!(
+            "({}; {} probe round trip{}{})",
+            h.transport,
+            h.round_trips.probe,
+            if h.round_trips.probe == 1 { "" } else { "s" },
+            if h.round_trips.facts > 0 {
+                format!(", {} for facts", h.round_trips.facts)
+            } else {
+                String::new()
+            }
+        ))
+        .dim()
+    );
+    if let Some(e) = &h.error {
+        let _ = writeln!(out, "  {} {e}", style("error:").red().bold());
+        return out;
+    }
+    for r in &h.resources {
+        if all || r.action.is_change() || r.error.is_some() {
+            resource(&mut out, r);
+        }
+    }
+    if !all && h.summary.no_op > 0 {
+        let _ = writeln!(
+            out,
+            "  {} {} resource{} unchanged",
+            marker(Action::NoOp),
+            h.summary.no_op,
+            if h.summary.no_op == 1 { "" } else { "s" }
+        );
+    }
+    out
+}
+
+/// The whole plan.
+pub fn plan(p: &Plan, all: bool) -> String {
+    let mut out = String::new();
+    for h in &p.hosts {
+        out.push_str(&host(h, all));
+        out.push('\n');
+    }
+    if p.changes {
+        let _ = writeln!(out, "Plan: {}.", summary_line(&p.summary));
+    } else {
+        let _ = writeln!(
+            out,
+            "{} {}",
+            style("No changes.").green().bold(),
+            format_args!("{} resources on {} hosts match the stack.", p.summary.no_op, p.hosts.len())
+        );
+    }
+    out
+}
+
+pub fn summary(s: &Summary) -> String {
+    summary_line(s)
+}

@@ -1,0 +1,408 @@
+//! A run across hosts: the pipeline from a loaded project to per-host plans.
+//!
+//! `Session::open` validates offline (every target host resolved and
+//! graphed with placeholder facts and secrets, every problem collected),
+//! reads the secrets and prepares the redactor. `plan_all` then runs, per
+//! host and in parallel (bounded): connect → facts (only when templates use
+//! them) → resolve → graph → probe (one round trip) → diff → plan.
+
+use crate::config::inventory::{Host, TransportKind};
+use crate::diag::{Diag, Diagnostics};
+use crate::graph::{self, Graph};
+use crate::plan::{self, HostPlan, ResourcePlan, RoundTrips, Summary};
+use crate::probe;
+use crate::resolve::{self, Facts, HostInput, Project, Resolved};
+use crate::resources::{Evaluation, ProbeOutput};
+use crate::secret::{self, Redactor, Secret};
+use crate::template::Templates;
+use crate::transport::{Transport, TransportError, local::Local, ssh};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The offline result of validating a project for its target hosts.
+pub struct Validated {
+    pub hosts: Vec<String>,
+    /// Per host: whether rendering depends on host facts.
+    pub facts_needed: BTreeMap<String, bool>,
+    /// Per host: the resolved resources and graph with placeholder facts.
+    pub offline: BTreeMap<String, (Resolved, Graph)>,
+}
+
+/// Resolve and graph every target host offline; collect every problem.
+pub fn validate(project: &Project, limit: Option<&str>) -> Result<Validated, Diagnostics> {
+    let hosts = project.target_hosts(limit)?;
+    let templates = Templates::new();
+    let placeholders: BTreeMap<String, Secret> = project
+        .stack
+        .secrets
+        .iter()
+        .map(|s| (s.name.clone(), Secret::new(format!("keel-placeholder-secret-{}", s.name))))
+        .collect();
+    let mut diags = Diagnostics::new();
+    let mut facts_needed = BTreeMap::new();
+    let mut offline = BTreeMap::new();
+    for name in &hosts {
+        let Some(host) = project.inventory.hosts.get(name) else { continue };
+        let fa = resolve::placeholder_facts(0);
+        let fb = resolve::placeholder_facts(1);
+        let input = |facts| HostInput {
+            project,
+            host,
+            facts,
+            secrets: &placeholders,
+            templates: &templates,
+        };
+        match resolve::resolve_host(&input(&fa)) {
+            Ok(resolved) => {
+                let needs = match resolve::resolve_host(&input(&fb)) {
+                    Ok(other) => plan::desired_hash(&other) != plan::desired_hash(&resolved),
+                    Err(_) => true,
+                };
+                facts_needed.insert(name.clone(), needs);
+                match graph::build(&resolved) {
+                    Ok(g) => {
+                        offline.insert(name.clone(), (resolved, g));
+                    }
+                    Err(d) => diags.extend(d),
+                }
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    if hosts.is_empty() && diags.is_empty() {
+        diags.push(
+            Diag::at(
+                "keel::no-hosts",
+                &project.stack.source,
+                project.stack.targets.first().map(|t| t.span).unwrap_or_default(),
+                "the stack's targets match no host of the inventory",
+                "targets",
+            )
+            .with_help("check `targets:`, the inventory's groups, and --limit"),
+        );
+    }
+    dedupe(&mut diags);
+    diags.into_result(Validated {
+        hosts,
+        facts_needed,
+        offline,
+    })
+}
+
+/// The same problem found on several hosts is reported once.
+fn dedupe(diags: &mut Diagnostics) {
+    let mut seen = BTreeSet::new();
+    diags.0.retain(|d| {
+        seen.insert((
+            d.source.as_ref().map(|s| s.name.clone()),
+            d.span.map(|s| (s.offset, s.len)),
+            d.message.clone(),
+        ))
+    });
+}
+
+/// Options of a run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub limit: Option<String>,
+    pub parallel: usize,
+    pub connect_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            limit: None,
+            parallel: 8,
+            connect_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// A validated project with its secrets, ready to plan and apply.
+pub struct Session {
+    pub project: Project,
+    pub validated: Validated,
+    pub secrets: BTreeMap<String, Secret>,
+    pub redactor: Redactor,
+    pub templates: Templates,
+    pub options: Options,
+}
+
+impl Session {
+    /// Validate offline, then read the secrets.
+    pub fn open(project: Project, options: Options) -> Result<Session, Diagnostics> {
+        let validated = validate(&project, options.limit.as_deref())?;
+        let mut diags = Diagnostics::new();
+        let mut secrets = BTreeMap::new();
+        for decl in &project.stack.secrets {
+            match secret::read(decl, &project.stack.dir) {
+                Ok(v) => {
+                    secrets.insert(decl.name.clone(), v);
+                }
+                Err(e) => diags.push(
+                    Diag::at("keel::secret", &project.stack.source, decl.span, e, "this secret")
+                        .with_help("set the variable, create the file, or fix the command"),
+                ),
+            }
+        }
+        let redactor = Redactor::new(secrets.values().cloned().collect());
+        diags.into_result(Session {
+            project,
+            validated,
+            secrets,
+            redactor,
+            templates: Templates::new(),
+            options,
+        })
+    }
+}
+
+/// What was computed for one host: enough to print its plan and apply it.
+pub struct HostWork {
+    pub host: String,
+    pub transport: Option<Arc<dyn Transport>>,
+    pub resolved: Resolved,
+    pub graph: Option<Graph>,
+    pub evals: Vec<Option<Evaluation>>,
+    pub plan: HostPlan,
+}
+
+/// Open the transport of a host.
+pub async fn connect(host: &Host, timeout: Duration) -> Result<Arc<dyn Transport>, TransportError> {
+    match host.transport {
+        TransportKind::Local => Ok(Arc::new(Local::new(host.become_root))),
+        TransportKind::Ssh => {
+            let mut t = ssh::SshTarget::new(&host.name, &host.address);
+            t.port = host.port;
+            t.user = Some(host.user.clone());
+            t.identity_file = host.identity_file.as_deref().map(expand_home);
+            t.host_key = host.host_key;
+            t.ssh_config = host.ssh_config.as_deref().map(expand_home);
+            t.become_root = host.become_root;
+            t.connect_timeout = timeout;
+            Ok(Arc::new(ssh::Ssh::connect(t).await?))
+        }
+    }
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+fn failed_host(host: &str, transport: String, error: String) -> HostWork {
+    HostWork {
+        host: host.to_string(),
+        transport: None,
+        resolved: Resolved::default(),
+        graph: None,
+        evals: Vec::new(),
+        plan: HostPlan {
+            host: host.to_string(),
+            transport,
+            round_trips: RoundTrips::default(),
+            error: Some(error),
+            desired_hash: String::new(),
+            resources: Vec::new(),
+            summary: Summary {
+                errors: 1,
+                ..Summary::default()
+            },
+        },
+    }
+}
+
+/// Plain-text rendering of diagnostics for a host-level error.
+pub fn diags_text(d: &Diagnostics) -> String {
+    d.0.iter()
+        .map(|d| match d.location() {
+            Some(l) => format!("{l}: {}", d.message),
+            None => d.message.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Plan one host.
+pub async fn plan_host(s: &Session, name: &str) -> HostWork {
+    let Some(host) = s.project.inventory.hosts.get(name) else {
+        return failed_host(name, String::new(), "not in the inventory".into());
+    };
+    let started = Instant::now();
+    let transport = match connect(host, s.options.connect_timeout).await {
+        Ok(t) => t,
+        Err(e) => return failed_host(name, describe_host(host), s.redactor.redact(&e.to_string())),
+    };
+    let described = transport.describe();
+    tracing::info!(host = name, "connected: {described}");
+    let mut trips = RoundTrips::default();
+    let facts: Facts = if s.validated.facts_needed.get(name).copied().unwrap_or(false) {
+        let before = transport.round_trips();
+        match probe::gather_facts(transport.as_ref()).await {
+            Ok(f) => {
+                trips.facts = transport.round_trips() - before;
+                f
+            }
+            Err(e) => return failed_host(name, described, format!("cannot gather facts: {}", s.redactor.redact(&e.to_string()))),
+        }
+    } else {
+        resolve::placeholder_facts(0)
+    };
+    let input = HostInput {
+        project: &s.project,
+        host,
+        facts: &facts,
+        secrets: &s.secrets,
+        templates: &s.templates,
+    };
+    let resolved = match resolve::resolve_host(&input) {
+        Ok(r) => r,
+        Err(d) => return failed_host(name, described, s.redactor.redact(&diags_text(&d))),
+    };
+    let graph = match graph::build(&resolved) {
+        Ok(g) => g,
+        Err(d) => return failed_host(name, described, s.redactor.redact(&diags_text(&d))),
+    };
+    let probes: Vec<String> = resolved.instances.iter().map(|i| i.resource.probe()).collect();
+    let before = transport.round_trips();
+    let outputs = match probe::run_batch(transport.as_ref(), &probes).await {
+        Ok(o) => o,
+        Err(e) => {
+            let mut w = failed_host(name, described, s.redactor.redact(&e.to_string()));
+            w.transport = Some(transport);
+            return w;
+        }
+    };
+    trips.probe = transport.round_trips() - before;
+    tracing::info!(
+        host = name,
+        "probed {} resources in {} round trip(s), {:.2}s",
+        probes.len(),
+        trips.probe,
+        started.elapsed().as_secs_f64()
+    );
+    let (evals, resources) = evaluate_all(s, &resolved, &graph, &outputs);
+    let mut summary = Summary::default();
+    for r in &resources {
+        if r.error.is_some() {
+            summary.errors += 1;
+        } else {
+            summary.count(r.action);
+        }
+    }
+    HostWork {
+        host: name.to_string(),
+        plan: HostPlan {
+            host: name.to_string(),
+            transport: described,
+            round_trips: trips,
+            error: None,
+            desired_hash: plan::desired_hash(&resolved),
+            resources,
+            summary,
+        },
+        transport: Some(transport),
+        resolved,
+        graph: Some(graph),
+        evals,
+    }
+}
+
+fn describe_host(h: &Host) -> String {
+    match h.transport {
+        TransportKind::Local => "local".into(),
+        TransportKind::Ssh => format!("ssh {}@{}:{}", h.user, h.address, h.port.unwrap_or(22)),
+    }
+}
+
+/// Evaluate every resource against its probe output, in declaration order.
+pub fn evaluate_all(
+    s: &Session,
+    resolved: &Resolved,
+    graph: &Graph,
+    outputs: &[ProbeOutput],
+) -> (Vec<Option<Evaluation>>, Vec<ResourcePlan>) {
+    let evals: Vec<Result<Evaluation, String>> = resolved
+        .instances
+        .iter()
+        .zip(outputs)
+        .map(|(i, o)| i.resource.evaluate(o))
+        .collect();
+    let changing: Vec<bool> = evals
+        .iter()
+        .map(|e| e.as_ref().map_or(true, |e| e.diff.action().is_change()))
+        .collect();
+    let mut plans = Vec::new();
+    for (i, e) in evals.iter().enumerate() {
+        match e {
+            Ok(ev) => plans.push(plan::resource_plan(
+                resolved,
+                graph,
+                i,
+                ev,
+                &outputs[i],
+                &changing,
+                &s.redactor,
+            )),
+            Err(msg) => {
+                let inst = &resolved.instances[i];
+                plans.push(ResourcePlan {
+                    address: s.redactor.redact(&inst.address),
+                    kind: inst.resource.kind().into(),
+                    name: s.redactor.redact(&inst.resource.name()),
+                    module: inst.module.clone(),
+                    action: crate::resources::Action::NoOp,
+                    symbol: "?".into(),
+                    attributes: Vec::new(),
+                    diff: None,
+                    reason: None,
+                    known_after_apply: None,
+                    sensitive: inst.sensitive,
+                    depends_on: Vec::new(),
+                    commands: Vec::new(),
+                    fingerprint: plan::fingerprint(&outputs[i]),
+                    error: Some(s.redactor.redact(&format!(
+                        "cannot read its live state: {msg}{}",
+                        if outputs[i].stderr.trim().is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", outputs[i].stderr.trim())
+                        }
+                    ))),
+                });
+            }
+        }
+    }
+    (evals.into_iter().map(Result::ok).collect(), plans)
+}
+
+/// Plan every target host, at most `parallel` at a time.
+pub async fn plan_all(s: Arc<Session>, on_host_done: impl Fn(&HostWork) + Send + Sync + 'static) -> Vec<HostWork> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(s.options.parallel.max(1)));
+    let on_done = Arc::new(on_host_done);
+    let mut tasks = Vec::new();
+    for h in s.validated.hosts.clone() {
+        let s = s.clone();
+        let sem = sem.clone();
+        let on_done = on_done.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await;
+            let w = plan_host(&s, &h).await;
+            on_done(&w);
+            w
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(w) => out.push(w),
+            Err(e) => out.push(failed_host("?", String::new(), format!("internal error: {e}"))),
+        }
+    }
+    out
+}
