@@ -16,3 +16,5 @@ pub mod graph;
 pub mod probe;
 pub mod plan;
 pub mod session;
+pub mod apply;
+pub mod cli;

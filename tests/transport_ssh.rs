@@ -92,7 +92,9 @@ impl Sshd {
         ));
         std::fs::write(
             dir.path().join("ssh_config"),
-            format!("Host *\n  UserKnownHostsFile {d}/known_hosts\n  GlobalKnownHostsFile /dev/null\n"),
+            format!(
+                "Host *\n  UserKnownHostsFile {d}/known_hosts\n  GlobalKnownHostsFile /dev/null\n"
+            ),
         )
         .expect("write ssh_config");
 
@@ -181,7 +183,11 @@ impl Sshd {
 
     fn host_key_field(&self) -> String {
         let public = std::fs::read_to_string(self.path("host_key.pub")).unwrap_or_default();
-        public.split_whitespace().nth(1).unwrap_or_default().to_string()
+        public
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -263,12 +269,19 @@ async fn runs_scripts_over_one_master() {
     let sshd = Sshd::start();
     sshd.trust("host_key");
     let ssh = connect(&sshd).await;
-    assert_eq!(ssh.describe(), format!("ssh {}@127.0.0.1:{}", sshd.user, sshd.port));
+    assert_eq!(
+        ssh.describe(),
+        format!("ssh {}@127.0.0.1:{}", sshd.user, sshd.port)
+    );
 
     // stdout, stderr and exit statuses; non-zero is not an error.
     let out = run(&ssh, "echo \"$((1+2))\"; echo err >&2; exit 3").await;
     assert_eq!(
-        (out.stdout_text().as_str(), out.stderr_text().as_str(), out.status),
+        (
+            out.stdout_text().as_str(),
+            out.stderr_text().as_str(),
+            out.status
+        ),
         ("3\n", "err\n", Some(3))
     );
     assert_eq!(run(&ssh, "true").await.status, Some(0));
@@ -409,8 +422,14 @@ async fn host_key_policies() {
 
     // Unknown key, strict: refused with instructions.
     let m = connect_message(Ssh::connect(sshd.target(HostKeyPolicy::Strict)).await);
+    eprintln!("unknown key:\n{m}\n");
     assert!(m.contains("is unknown"), "{m}");
-    assert!(m.contains(&format!("ssh-keyscan -p {port} 127.0.0.1 >> ~/.ssh/known_hosts")), "{m}");
+    assert!(
+        m.contains(&format!(
+            "ssh-keyscan -p {port} 127.0.0.1 >> ~/.ssh/known_hosts"
+        )),
+        "{m}"
+    );
     assert!(m.contains("host_key: accept-new"), "{m}");
     assert!(m.contains("ssh said:"), "{m}");
     assert!(m.contains("Host key verification failed"), "{m}");
@@ -439,8 +458,12 @@ async fn host_key_policies() {
     sshd.trust("other_host_key");
     for policy in [HostKeyPolicy::Strict, HostKeyPolicy::AcceptNew] {
         let m = connect_message(Ssh::connect(sshd.target(policy)).await);
+        eprintln!("changed key ({policy:?}):\n{m}\n");
         assert!(m.contains("has CHANGED"), "{m}");
-        assert!(m.contains(&format!("ssh-keygen -R '[127.0.0.1]:{port}'")), "{m}");
+        assert!(
+            m.contains(&format!("ssh-keygen -R '[127.0.0.1]:{port}'")),
+            "{m}"
+        );
         let m = connect_message(check_fresh_connection(&sshd.target(policy)).await);
         assert!(m.contains("has CHANGED"), "{m}");
     }
@@ -454,6 +477,7 @@ async fn auth_and_network_errors() {
     let mut stranger = sshd.target(HostKeyPolicy::Strict);
     stranger.identity_file = Some(sshd.path("stranger_key"));
     let m = connect_message(Ssh::connect(stranger.clone()).await);
+    eprintln!("wrong key:\n{m}\n");
     assert!(m.contains("refused to log in"), "{m}");
     assert!(m.contains("stranger_key"), "{m}");
     assert!(m.contains("Permission denied"), "{m}");
@@ -467,7 +491,11 @@ async fn auth_and_network_errors() {
     let mut nobody = sshd.target(HostKeyPolicy::Strict);
     nobody.port = Some(closed_port);
     let m = connect_message(Ssh::connect(nobody).await);
-    assert!(m.contains(&format!("refused the connection on port {closed_port}")), "{m}");
+    eprintln!("closed port:\n{m}\n");
+    assert!(
+        m.contains(&format!("refused the connection on port {closed_port}")),
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -507,7 +535,11 @@ async fn drop_without_close_stops_the_master() {
     assert_eq!(masters(), 1);
     let t = Instant::now();
     drop(ssh);
-    assert!(t.elapsed() < Duration::from_secs(5), "drop took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "drop took {:?}",
+        t.elapsed()
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     while masters() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

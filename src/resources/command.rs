@@ -1,13 +1,800 @@
-//! placeholder: replaced by the real `command` kind.
+//! The `command` kind: an arbitrary shell command, made idempotent by a
+//! guard.
+//!
+//! ```yaml
+//! - command:
+//!     name: install app
+//!     run: ./install.sh --prefix /opt/app && touch /opt/app/.installed
+//!     cwd: /srv/app
+//!     creates: /opt/app/.installed
+//!     env: { APP_TOKEN: "{{ secrets.token }}" }
+//! - command: { run: systemctl daemon-reload, notified_only: true }
+//! ```
+//!
+//! The command runs when every declared guard says so: `creates` does not
+//! exist, `unless` exits non-zero, `onlyif` exits 0. A command without any
+//! guard would run on every apply, so it is rejected unless it is
+//! `notified_only` (it then runs only when another resource notifies it).
+//!
+//! The probe *runs* the `unless` and `onlyif` commands: they are assumed to
+//! be read-only checks (`test`, `grep -q`, `dpkg -s`...), like a fact. They
+//! run exactly like `run`: in `cwd`, with `env`, as `user`, under `set -e`,
+//! with stdin from `/dev/null` (so a command reading stdin cannot swallow
+//! the rest of the script it is part of) and their output discarded. The
+//! apply script checks the guards again right before running, so a stale
+//! plan or a second trigger (a notification after the command already ran)
+//! does not run it twice; and since they read state that earlier resources
+//! may change, `reads_other_state()` makes apply re-probe them.
+//!
+//! Nothing of `run`, `env`, `unless` or `onlyif` is ever on a command line:
+//! the text is a quoted argument of the shell builtin `eval`, variables are
+//! `export`ed inside the script, and with `user` the whole thing is piped
+//! to `runuser -u USER -- sh -s` in a quoted here-document.
+
+use super::group::valid_name;
 use super::*;
+use crate::shell::q;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// A guarded shell command.
 #[derive(Debug, serde::Deserialize)]
-pub struct Command { pub name: String }
+#[serde(deny_unknown_fields)]
+pub struct Command {
+    /// The shell command text (POSIX `sh`).
+    pub run: String,
+    /// A label for the address `command[name]` (default: `run`).
+    pub name: Option<String>,
+    /// Skip when this path exists.
+    pub creates: Option<String>,
+    /// Skip when this command exits 0.
+    pub unless: Option<String>,
+    /// Run only when this command exits 0.
+    pub onlyif: Option<String>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// Environment variables, exported inside the script.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Run as this user (`runuser`).
+    pub user: Option<String>,
+    /// Run only when notified by another resource.
+    #[serde(default)]
+    pub notified_only: bool,
+}
+
+/// What the guards said. `None` means "not evaluated" (an earlier guard
+/// already decided, or something needed to evaluate it is missing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandFact {
+    /// The `cwd` does not exist (yet): the guards could not be evaluated.
+    pub cwd_missing: bool,
+    /// The `user` does not exist (yet): the guards could not be evaluated.
+    pub user_missing: bool,
+    pub creates_exists: Option<bool>,
+    pub unless_status: Option<i32>,
+    pub onlyif_status: Option<i32>,
+}
+
+const GUARD_HELP: &str = "a command without a guard would run on every apply, so a second run would not be a no-op: add `creates:`, `unless:` or `onlyif:`, or `notified_only: true`";
+
+/// Whether `name` is a portable environment variable name.
+fn valid_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A here-document delimiter that is not a line of `body`.
+fn heredoc_delim(base: &str, body: &str) -> String {
+    let mut d = base.to_string();
+    let mut i = 0;
+    while body.lines().any(|l| l == d) {
+        i += 1;
+        d = format!("{base}_{i}");
+    }
+    d
+}
+
+/// Whether the script generator is producing the probe (prints what the
+/// guards say) or the apply script (silent, then runs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Probe,
+    Apply,
+}
+
+impl Command {
+    fn has_guard(&self) -> bool {
+        self.creates.is_some() || self.unless.is_some() || self.onlyif.is_some()
+    }
+
+    /// A subshell that runs `text` in the command's context:
+    /// `( set -e; cd CWD; export K=V; eval 'TEXT' ) </dev/null`.
+    fn in_context(&self, text: &str) -> String {
+        let mut s = String::from("( set -e");
+        if let Some(cwd) = &self.cwd {
+            let _ = write!(s, "; cd {}", q(cwd));
+        }
+        for (k, v) in &self.env {
+            let _ = write!(s, "; export {k}={}", q(v));
+        }
+        let _ = write!(s, "\neval {}\n) </dev/null", q(text));
+        s
+    }
+
+    /// Shell lines that run `text` in context (as `user` if set), with
+    /// `redirect` applied to its output, leaving its status in `$keel_rc`
+    /// when `capture` (errexit is suspended around it).
+    fn exec(&self, text: &str, redirect: &str, capture: bool) -> String {
+        let body = self.in_context(text);
+        let mut s = String::new();
+        if capture {
+            s.push_str("set +e\n");
+        }
+        match &self.user {
+            None => {
+                let _ = writeln!(s, "{body} {redirect}");
+            }
+            Some(u) => {
+                let u = q(u);
+                let end = heredoc_delim("KEEL_CMD_END", &body);
+                let _ = writeln!(
+                    s,
+                    "keel_as_user() {{ if [ \"$(id -un)\" = {u} ]; then sh -s; else runuser -u {u} -- sh -s; fi; }}"
+                );
+                let _ = writeln!(s, "keel_as_user {redirect} <<'{end}'\n{body}\n{end}");
+            }
+        }
+        if capture {
+            s.push_str("keel_rc=$?\n");
+        }
+        s
+    }
+
+    /// The guard evaluation shared by the probe and the apply script; leaves
+    /// `keel_go=1` when the command should run.
+    fn guards(&self, mode: Mode) -> String {
+        let probe = mode == Mode::Probe;
+        let say = |s: &mut String, line: &str| {
+            if probe {
+                let _ = writeln!(s, "{line}");
+            }
+        };
+        let mut s = String::from("keel_go=1\n");
+        if probe {
+            if let Some(cwd) = &self.cwd {
+                let _ = writeln!(
+                    s,
+                    "if [ ! -d {} ]; then echo cwd=missing; keel_go=0; fi",
+                    q(cwd)
+                );
+            }
+            if let Some(u) = &self.user {
+                let _ = writeln!(
+                    s,
+                    "if [ $keel_go = 1 ] && ! id -u {} >/dev/null 2>&1; then echo user=missing; keel_go=0; fi",
+                    q(u)
+                );
+            }
+        }
+        if let Some(c) = &self.creates {
+            let c = q(c);
+            let _ = writeln!(s, "if [ $keel_go = 1 ]; then");
+            let _ = writeln!(s, "if [ -e {c} ] || [ -L {c} ]; then keel_go=0");
+            say(&mut s, "echo creates=exists");
+            if probe {
+                let _ = writeln!(s, "else echo creates=missing");
+            }
+            let _ = writeln!(s, "fi\nfi");
+        }
+        let restore = if probe { "" } else { "set -e\n" };
+        if let Some(u) = &self.unless {
+            let _ = writeln!(s, "if [ $keel_go = 1 ]; then");
+            s.push_str(&self.exec(u, ">/dev/null 2>&1", true));
+            s.push_str(restore);
+            say(&mut s, "echo \"unless=$keel_rc\"");
+            let _ = writeln!(s, "[ \"$keel_rc\" != 0 ] || keel_go=0\nfi");
+        }
+        if let Some(o) = &self.onlyif {
+            let _ = writeln!(s, "if [ $keel_go = 1 ]; then");
+            s.push_str(&self.exec(o, ">/dev/null 2>&1", true));
+            s.push_str(restore);
+            say(&mut s, "echo \"onlyif=$keel_rc\"");
+            let _ = writeln!(s, "[ \"$keel_rc\" = 0 ] || keel_go=0\nfi");
+        }
+        s
+    }
+
+    /// The one-line description of what runs.
+    fn summary(&self) -> String {
+        let mut lines = self.run.trim().lines();
+        let first = lines.next().unwrap_or_default().trim();
+        let more = lines.filter(|l| !l.trim().is_empty()).count();
+        let mut s = format!("run `{first}`");
+        if more > 0 {
+            let _ = write!(s, " (+{more} more line{})", if more == 1 { "" } else { "s" });
+        }
+        if let Some(u) = &self.user {
+            let _ = write!(s, " as {u}");
+        }
+        if let Some(c) = &self.cwd {
+            let _ = write!(s, " in {c}");
+        }
+        s
+    }
+
+    /// The apply script: the guards again, then `run`.
+    fn run_cmd(&self) -> Cmd {
+        let mut s = String::new();
+        if self.has_guard() {
+            s.push_str(&self.guards(Mode::Apply));
+            let _ = writeln!(s, "if [ $keel_go = 1 ]; then");
+            s.push_str(&self.exec(&self.run, "", false));
+            let _ = writeln!(
+                s,
+                "else echo 'keel: the guard holds already; not running' >&2\nfi"
+            );
+        } else {
+            s.push_str(&self.exec(&self.run, "", false));
+        }
+        Cmd::new(self.summary(), s)
+    }
+}
+
 impl Kind for Command {
     const KIND: &'static str = "command";
-    type Fact = ();
-    fn name(&self) -> String { self.name.clone() }
-    fn probe(&self) -> String { String::new() }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> { Ok(()) }
-    fn diff(&self, _: &()) -> Diff { Diff::noop() }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> { vec![] }
+    type Fact = CommandFact;
+
+    fn name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.run.trim().to_string())
+    }
+
+    fn check(&self) -> Vec<Invalid> {
+        let mut errs = Vec::new();
+        if self.run.trim().is_empty() {
+            errs.push(Invalid::field("run", "`run` is empty"));
+        } else if !self.has_guard() && !self.notified_only {
+            errs.push(
+                Invalid::field("run", "this command has no guard").help(GUARD_HELP),
+            );
+        }
+        if let Some(n) = &self.name
+            && n.trim().is_empty()
+        {
+            errs.push(Invalid::field("name", "`name` is empty"));
+        }
+        if let Some(c) = &self.creates {
+            errs.extend(check_abs_path("creates", c));
+        }
+        if let Some(c) = &self.cwd {
+            errs.extend(check_abs_path("cwd", c));
+        }
+        for (field, v) in [("unless", &self.unless), ("onlyif", &self.onlyif)] {
+            if let Some(v) = v
+                && v.trim().is_empty()
+            {
+                errs.push(Invalid::field(field, format!("`{field}` is empty")));
+            }
+        }
+        for k in self.env.keys() {
+            if !valid_env_name(k) {
+                errs.push(
+                    Invalid::field(
+                        "env",
+                        format!("`{}` is not a valid environment variable name", k.escape_debug()),
+                    )
+                    .help("names match `[A-Za-z_][A-Za-z0-9_]*`"),
+                );
+            }
+        }
+        if let Some(u) = &self.user
+            && !valid_name(u, true)
+        {
+            errs.push(
+                Invalid::field("user", format!("`{}` is not a valid user name", u.escape_debug()))
+                    .help("a user name matches `[a-z_][a-z0-9_-]*[$]?`"),
+            );
+        }
+        errs
+    }
+
+    fn links(&self) -> Links {
+        let mut l = Links::default();
+        if let Some(c) = &self.creates {
+            l.provides.push(Ref::Path(c.clone()));
+        }
+        if let Some(c) = &self.cwd {
+            l.needs.push(Ref::Path(c.clone()));
+        }
+        if let Some(u) = &self.user {
+            l.needs.push(Ref::User(u.clone()));
+        }
+        l
+    }
+
+    fn probe(&self) -> String {
+        if !self.has_guard() {
+            return "echo notified_only=1\n".into();
+        }
+        format!("set +e\n{}", self.guards(Mode::Probe))
+    }
+
+    fn parse(&self, out: &ProbeOutput) -> Result<CommandFact, String> {
+        let text = &out.stdout;
+        let status = |key: &str| -> Result<Option<i32>, String> {
+            kv(text, key)
+                .map(|v| {
+                    v.trim()
+                        .parse::<i32>()
+                        .map_err(|_| format!("unexpected `{key}={v}` in the command probe"))
+                })
+                .transpose()
+        };
+        let fact = CommandFact {
+            cwd_missing: kv(text, "cwd") == Some("missing"),
+            user_missing: kv(text, "user") == Some("missing"),
+            creates_exists: match kv(text, "creates") {
+                None => None,
+                Some("exists") => Some(true),
+                Some("missing") => Some(false),
+                Some(v) => return Err(format!("unexpected `creates={v}` in the command probe")),
+            },
+            unless_status: status("unless")?,
+            onlyif_status: status("onlyif")?,
+        };
+        if self.has_guard() && fact == CommandFact::default() {
+            let err = out.stderr.trim();
+            return Err(format!(
+                "the command probe printed no guard result (exit status {}){}{err}",
+                out.status,
+                if err.is_empty() { "" } else { ": " }
+            ));
+        }
+        Ok(fact)
+    }
+
+    fn diff(&self, fact: &CommandFact) -> Diff {
+        if self.notified_only {
+            return Diff::noop().reason("runs only when notified");
+        }
+        let unknown = if fact.cwd_missing {
+            Some(format!(
+                "the guards run in `{}`, which does not exist yet",
+                self.cwd.as_deref().unwrap_or_default()
+            ))
+        } else if fact.user_missing {
+            Some(format!(
+                "the guards run as user `{}`, who does not exist yet",
+                self.user.as_deref().unwrap_or_default()
+            ))
+        } else {
+            None
+        };
+        if let Some(u) = unknown {
+            return Diff {
+                unknown: Some(u),
+                ..Diff::with_action(Action::Run).reason("the guards cannot be evaluated yet")
+            };
+        }
+        let creates = self.creates.as_deref().unwrap_or_default();
+        let mut why = Vec::new();
+        match fact.creates_exists {
+            Some(true) => return Diff::noop().reason(format!("`{creates}` exists")),
+            Some(false) => why.push(format!("`{creates}` does not exist")),
+            None => {}
+        }
+        match fact.unless_status {
+            Some(0) => return Diff::noop().reason("`unless` command exited 0"),
+            Some(n) => why.push(format!("`unless` command exited {n}")),
+            None => {}
+        }
+        match fact.onlyif_status {
+            Some(0) => why.push("`onlyif` command exited 0".into()),
+            Some(n) => return Diff::noop().reason(format!("`onlyif` command exited {n}")),
+            None => {}
+        }
+        Diff::with_action(Action::Run).reason(why.join(", "))
+    }
+
+    fn commands(&self, _fact: &CommandFact, diff: &Diff) -> Vec<Cmd> {
+        if diff.action() == Action::Run {
+            vec![self.run_cmd()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn notified(&self, _fact: &CommandFact, _diff: &Diff) -> Option<Vec<Cmd>> {
+        Some(vec![self.run_cmd()])
+    }
+
+    fn notifiable(&self) -> bool {
+        true
+    }
+
+    fn reads_other_state(&self) -> bool {
+        self.has_guard()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
+    use std::path::Path;
+
+    const HOSTILE: &str = "it's $(touch /tmp/keel-pwned) ; \"x\" `id` \\ $HOME\nnew line";
+
+    /// A YAML double-quoted scalar (JSON strings are YAML).
+    fn yq(s: &str) -> String {
+        serde_json::to_string(s).unwrap()
+    }
+
+    /// A temp dir whose name needs quoting.
+    fn hostile_dir() -> (tempfile::TempDir, String) {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("dir with 'quotes' $(touch pwned); \"x\"");
+        std::fs::create_dir(&d).unwrap();
+        let s = d.to_str().unwrap().to_string();
+        (t, s)
+    }
+
+    fn assert_inert(t: &tempfile::TempDir) {
+        assert!(!Path::new("/tmp/keel-pwned").exists());
+        assert!(!t.path().join("pwned").exists());
+    }
+
+    fn assert_parses(script: &str) {
+        use std::io::Write;
+        let mut c = std::process::Command::new("sh")
+            .arg("-n")
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}\n{script}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    #[test]
+    fn creates_fixture() {
+        let yaml = "run: make install\ncreates: /opt/app/.installed\n";
+        let e = eval("command", yaml, "creates=missing\n");
+        assert_eq!(e.diff.action(), Action::Run);
+        assert_eq!(e.diff.reason.as_deref(), Some("`/opt/app/.installed` does not exist"));
+        assert_eq!(e.commands.len(), 1);
+        assert_eq!(e.commands[0].summary, "run `make install`");
+        assert_parses(&e.commands[0].script);
+        let e = eval("command", yaml, "creates=exists\n");
+        assert_eq!(e.diff, Diff::noop().reason("`/opt/app/.installed` exists"));
+        assert!(e.commands.is_empty());
+        assert_eq!(load("command", yaml).name(), "make install");
+    }
+
+    #[test]
+    fn unless_and_onlyif_fixtures() {
+        let yaml = "run: x\nname: thing\nunless: a\nonlyif: b\n";
+        let e = eval("command", yaml, "unless=1\nonlyif=0\n");
+        assert_eq!(e.diff.action(), Action::Run);
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("`unless` command exited 1, `onlyif` command exited 0")
+        );
+        let e = eval("command", yaml, "unless=0\n");
+        assert_eq!(e.diff, Diff::noop().reason("`unless` command exited 0"));
+        let e = eval("command", yaml, "unless=2\nonlyif=3\n");
+        assert_eq!(e.diff, Diff::noop().reason("`onlyif` command exited 3"));
+        assert_eq!(load("command", yaml).name(), "thing");
+    }
+
+    #[test]
+    fn unknown_when_cwd_or_user_missing() {
+        let e = eval("command", "run: x\ncreates: /y\ncwd: /srv/app\n", "cwd=missing\n");
+        assert_eq!(e.diff.action(), Action::Run);
+        assert!(e.diff.unknown.as_deref().unwrap().contains("/srv/app"));
+        let e = eval("command", "run: x\ncreates: /y\nuser: app\n", "user=missing\n");
+        assert!(e.diff.unknown.as_deref().unwrap().contains("`app`"));
+    }
+
+    #[test]
+    fn odd_probe_outputs() {
+        let r = load("command", "run: x\nunless: y\n");
+        let err = r
+            .evaluate(&ProbeOutput {
+                stdout: String::new(),
+                stderr: "Killed".into(),
+                status: 137,
+            })
+            .unwrap_err();
+        assert!(err.contains("Killed"), "{err}");
+        assert!(r.evaluate(&ProbeOutput::ok("unless=abc\n")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("creates=maybe\n")).is_err());
+        let e = r.evaluate(&ProbeOutput::ok("junk\nunless= 1 \n")).unwrap();
+        assert_eq!(e.diff.action(), Action::Run);
+    }
+
+    #[test]
+    fn notified_only() {
+        let e = eval("command", "run: systemctl daemon-reload\nnotified_only: true\n", "notified_only=1\n");
+        assert_eq!(e.diff, Diff::noop().reason("runs only when notified"));
+        assert!(e.commands.is_empty());
+        assert_eq!(e.on_notify.len(), 1);
+        assert_eq!(e.on_notify[0].summary, "run `systemctl daemon-reload`");
+        let r = load("command", "run: x\nnotified_only: true\n");
+        assert!(r.notifiable());
+        assert!(!r.reads_other_state());
+        assert!(load("command", "run: x\ncreates: /x\n").reads_other_state());
+    }
+
+    #[test]
+    fn validation_errors() {
+        let e = try_load("command", "run: apt-get update\n").unwrap_err();
+        assert!(e.contains("no guard"), "{e}");
+        let r = super::super::kind("command").unwrap();
+        let node = crate::config::node::Node::parse("run: apt-get update\n").unwrap();
+        let res = (r.parse)(&node).unwrap();
+        let errs = res.check();
+        assert_eq!(errs[0].field, Some("run"));
+        assert_eq!(errs[0].help.as_deref(), Some(GUARD_HELP));
+        for (yaml, want) in [
+            ("run: \"  \"\nnotified_only: true\n", "`run` is empty"),
+            ("run: x\ncreates: relative/path\n", "not an absolute path"),
+            ("run: x\ncreates: /a\ncwd: tmp\n", "not an absolute path"),
+            ("run: x\ncreates: /a\nenv: {\"A-B\": 1}\n", "not a valid environment variable name"),
+            ("run: x\ncreates: /a\nenv: {\"1A\": 1}\n", "not a valid environment variable name"),
+            ("run: x\ncreates: /a\nuser: \"a b\"\n", "not a valid user name"),
+            ("run: x\nunless: \"\"\n", "`unless` is empty"),
+            ("run: x\ncreates: /a\nnmae: y\n", "nmae"),
+            ("creates: /a\n", "`run`"),
+        ] {
+            let e = try_load("command", yaml).unwrap_err();
+            assert!(e.contains(want), "{yaml}: {e}");
+        }
+        // Scalars of any type are text.
+        assert!(try_load("command", "run: x\ncreates: /a\nenv: {PORT: 8080, DEBUG: true}\n").is_ok());
+    }
+
+    #[test]
+    fn links() {
+        let r = load("command", "run: x\ncreates: /opt/a/.done\ncwd: /srv/a\nuser: app\n");
+        assert_eq!(
+            r.links(),
+            Links {
+                provides: vec![Ref::Path("/opt/a/.done".into())],
+                needs: vec![Ref::Path("/srv/a".into()), Ref::User("app".into())],
+            }
+        );
+    }
+
+    #[test]
+    fn converges_with_creates_env_and_cwd() {
+        let (t, d) = hostile_dir();
+        let creates = format!("{d}/out file");
+        let yaml = format!(
+            "run: printf '%s' \"$VAL\" > 'out file'; pwd > where\ncwd: {}\ncreates: {}\nenv: {{VAL: {}}}\n",
+            yq(&d),
+            yq(&creates),
+            yq(HOSTILE)
+        );
+        let r = load("command", &yaml);
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.action(), Action::Run);
+        assert_eq!(
+            before.diff.reason,
+            Some(format!("`{creates}` does not exist"))
+        );
+        assert_eq!(std::fs::read_to_string(&creates).unwrap(), HOSTILE);
+        assert_eq!(std::fs::read_to_string(format!("{d}/where")).unwrap().trim_end(), d);
+        assert_eq!(after.diff, Diff::noop().reason(format!("`{creates}` exists")));
+        assert!(after.commands.is_empty());
+        assert_inert(&t);
+        // Nothing of the value is on a command line.
+        assert!(!before.commands[0].script.contains("sh -c"));
+    }
+
+    #[test]
+    fn converges_with_unless() {
+        let (t, d) = hostile_dir();
+        let f = format!("{d}/flag");
+        let yaml = format!(
+            "run: echo {hostile} > \"$F\"\nunless: grep -q touch \"$F\"\nenv: {{F: {f}}}\n",
+            hostile = yq(&q(HOSTILE)),
+            f = yq(&f),
+        );
+        let r = load("command", &yaml);
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.reason.as_deref(), Some("`unless` command exited 2"));
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), format!("{HOSTILE}\n"));
+        assert_eq!(after.diff, Diff::noop().reason("`unless` command exited 0"));
+        assert_inert(&t);
+    }
+
+    #[test]
+    fn converges_with_onlyif() {
+        let (t, d) = hostile_dir();
+        let f = format!("{d}/it's here");
+        std::fs::write(&f, "x").unwrap();
+        let yaml = format!(
+            "run: rm -f -- \"$F\"\nonlyif: test -e \"$F\"\nenv: {{F: {}}}\n",
+            yq(&f)
+        );
+        let r = load("command", &yaml);
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.reason.as_deref(), Some("`onlyif` command exited 0"));
+        assert!(!Path::new(&f).exists());
+        assert_eq!(after.diff, Diff::noop().reason("`onlyif` command exited 1"));
+        assert_inert(&t);
+    }
+
+    #[test]
+    fn a_failing_guard_that_never_holds_does_not_converge() {
+        // The engine reports "did not converge": after running, the guard
+        // still says run.
+        let (_t, d) = hostile_dir();
+        let yaml = format!("run: \"true\"\ncreates: {}\n", yq(&format!("{d}/never")));
+        let (before, after) = converge_locally(load("command", &yaml).as_ref());
+        assert_eq!(before.diff.action(), Action::Run);
+        assert_eq!(after.diff.action(), Action::Run);
+    }
+
+    #[test]
+    fn run_text_cannot_break_out_or_eat_the_script() {
+        // Unbalanced parentheses, a line equal to the here-document
+        // delimiter, and a command that reads stdin: the rest of the apply
+        // script still runs, and stdin is empty.
+        let (t, d) = hostile_dir();
+        let me = run_local("id -un").stdout.trim().to_string();
+        for user in [None, Some(me.as_str())] {
+            let done = format!("{d}/done-{}", user.is_some());
+            let run = format!(
+                "cat > \"$D/stdin\"\necho ')' >> \"$D/stdin\"\nKEEL_CMD_END\ntouch {}",
+                q(&done)
+            );
+            let mut yaml = format!(
+                "run: {}\ncreates: {}\nenv: {{D: {}}}\n",
+                yq(&run),
+                yq(&done),
+                yq(&d)
+            );
+            if let Some(u) = user {
+                yaml.push_str(&format!("user: {u}\n"));
+            }
+            let r = load("command", &yaml);
+            let e = r.evaluate(&run_local(&r.probe())).unwrap();
+            assert_eq!(e.diff.action(), Action::Run);
+            let script = format!(
+                "set -e\n{}\necho after > {}\n",
+                e.commands[0].script,
+                q(&format!("{d}/marker"))
+            );
+            assert_parses(&script);
+            let out = run_local(&script);
+            // `KEEL_CMD_END` as a command fails under set -e: the text ran,
+            // as a unit, and stopped there.
+            assert_ne!(out.status, 0, "{}", out.stderr);
+            assert!(out.stderr.contains("KEEL_CMD_END"), "{}", out.stderr);
+            assert_eq!(std::fs::read_to_string(format!("{d}/stdin")).unwrap(), ")\n");
+            assert!(!Path::new(&done).exists(), "set -e stopped the run text");
+            // Without the failing line: runs through, and the script goes on.
+            let r = load("command", &yaml.replace("KEEL_CMD_END\\n", ""));
+            let e = r.evaluate(&run_local(&r.probe())).unwrap();
+            let script = format!(
+                "set -e\n{}\necho after > {}\n",
+                e.commands[0].script,
+                q(&format!("{d}/marker"))
+            );
+            let out = run_local(&script);
+            assert_eq!(out.status, 0, "{}", out.stderr);
+            assert!(Path::new(&done).exists());
+            assert_eq!(std::fs::read_to_string(format!("{d}/marker")).unwrap(), "after\n");
+            let e = r.evaluate(&run_local(&r.probe())).unwrap();
+            assert_eq!(e.diff.action(), Action::NoOp);
+            std::fs::remove_file(format!("{d}/marker")).unwrap();
+        }
+        assert_inert(&t);
+    }
+
+    #[test]
+    fn guards_run_under_set_e_with_stdin_closed() {
+        let (_t, d) = hostile_dir();
+        // `false; true` fails under set -e: the unless guard does not hold.
+        let yaml = format!(
+            "run: touch ok\ncwd: {}\nunless: |\n  false\n  true\n",
+            yq(&d)
+        );
+        let r = load("command", &yaml);
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(e.diff.reason.as_deref(), Some("`unless` command exited 1"));
+        // A guard that reads stdin sees nothing (and does not hang).
+        let yaml = format!("run: \"true\"\nonlyif: test -z \"$(cat)\"\ncwd: {}\n", yq(&d));
+        let r = load("command", &yaml);
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(e.diff.reason.as_deref(), Some("`onlyif` command exited 0"));
+        // Guard output does not pollute the probe.
+        let r = load("command", "run: \"true\"\nonlyif: echo creates=exists; echo unless=0\n");
+        let out = run_local(&r.probe());
+        assert_eq!(out.stdout, "onlyif=0\n");
+    }
+
+    #[test]
+    fn apply_rechecks_the_guard() {
+        // Planned to run, but the path appeared since: the script skips.
+        let (_t, d) = hostile_dir();
+        let f = format!("{d}/made");
+        let yaml = format!("run: echo ran >> \"$F\"\ncreates: {}\nenv: {{F: {}}}\n", yq(&f), yq(&f));
+        let e = eval("command", &yaml, "creates=missing\n");
+        std::fs::write(&f, "before\n").unwrap();
+        let out = run_local(&format!("set -e\n{}", e.commands[0].script));
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "before\n");
+        // A notification after it ran: skipped too.
+        assert_eq!(run_local(&format!("set -e\n{}", e.on_notify[0].script)).status, 0);
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "before\n");
+    }
+
+    #[test]
+    fn notified_only_runs_when_notified() {
+        let (t, d) = hostile_dir();
+        let f = format!("{d}/notified");
+        let yaml = format!(
+            "run: printf '%s' \"$V\" > \"$F\"\nnotified_only: true\nenv: {{F: {}, V: {}}}\n",
+            yq(&f),
+            yq(HOSTILE)
+        );
+        let r = load("command", &yaml);
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.action(), Action::NoOp);
+        assert!(!Path::new(&f).exists());
+        let out = run_local(&format!("set -e\n{}", after.on_notify[0].script));
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), HOSTILE);
+        assert_inert(&t);
+    }
+
+    #[test]
+    fn runs_as_another_user_when_root() {
+        let is_root = run_local("id -u").stdout.trim() == "0";
+        let has_nobody = run_local("id -u nobody").status == 0;
+        if !is_root || !has_nobody {
+            eprintln!("skipped: needs root and a `nobody` user");
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let d = t.path().join("shared");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let f = d.join("who");
+        let yaml = format!(
+            "run: id -un > who; printf '%s' \"$V\" >> who\nuser: nobody\ncwd: {}\nunless: test -s who\nenv: {{V: {}}}\n",
+            yq(d.to_str().unwrap()),
+            yq(HOSTILE)
+        );
+        let r = load("command", &yaml);
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.reason.as_deref(), Some("`unless` command exited 1"));
+        assert_eq!(before.commands[0].summary, format!("run `id -un > who; printf '%s' \"$V\" >> who` as nobody in {}", d.display()));
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), format!("nobody\n{HOSTILE}"));
+        assert_eq!(after.diff.action(), Action::NoOp);
+        assert!(!before.commands[0].script.contains("sh -c"));
+    }
+
+    #[test]
+    fn summary_of_a_multi_line_script() {
+        let e = eval(
+            "command",
+            "run: |\n  apt-get update\n  apt-get install -y foo\n\n  touch /x\ncreates: /x\ncwd: /srv\nuser: app\n",
+            "creates=missing\n",
+        );
+        assert_eq!(
+            e.commands[0].summary,
+            "run `apt-get update` (+2 more lines) as app in /srv"
+        );
+        assert_parses(&e.commands[0].script);
+    }
 }

@@ -90,12 +90,17 @@ impl Directory {
                     Diff::with_action(Action::Delete).reason(format!(
                         "is a symbolic link to `{t}`; the link will be removed, not its target"
                     )),
-                    vec![Cmd::new(format!("remove link {path}"), format!("rm -f -- {p}\n"))],
+                    vec![Cmd::new(
+                        format!("remove link {path}"),
+                        format!("rm -f -- {p}\n"),
+                    )],
                 ),
                 (PathType::Dir, None) if self.recursive => (
                     Diff::with_action(Action::Delete).reason(match fact.entries {
                         Entries::None => "empty".to_string(),
-                        _ => "it and everything in it will be removed (recursive: true)".to_string(),
+                        _ => {
+                            "it and everything in it will be removed (recursive: true)".to_string()
+                        }
                     }),
                     vec![Cmd::new(
                         format!("remove {path} and everything in it"),
@@ -113,7 +118,10 @@ impl Directory {
                     } else {
                         "removed only if empty (its content cannot be listed)"
                     }),
-                    vec![Cmd::new(format!("remove empty directory {path}"), format!("rmdir -- {p}\n"))],
+                    vec![Cmd::new(
+                        format!("remove empty directory {path}"),
+                        format!("rmdir -- {p}\n"),
+                    )],
                 ),
                 _ => refusal(
                     Action::Delete,
@@ -132,7 +140,10 @@ impl Directory {
                 script.push_str(&wanted.perms(true).apply_to(&p));
                 (
                     diff,
-                    vec![Cmd::new(format!("mkdir {path}{}", wanted.describe()), script)],
+                    vec![Cmd::new(
+                        format!("mkdir {path}{}", wanted.describe()),
+                        script,
+                    )],
                 )
             }
             PathType::Dir => {
@@ -152,7 +163,9 @@ impl Directory {
             PathType::Link(t) => refusal(
                 Action::Update,
                 path,
-                &format!("is a symbolic link to `{t}`, which is not a directory; keel will not replace it"),
+                &format!(
+                    "is a symbolic link to `{t}`, which is not a directory; keel will not replace it"
+                ),
             ),
             PathType::File => refusal(
                 Action::Update,
@@ -197,8 +210,11 @@ impl Kind for Directory {
                 ] {
                     if set {
                         errs.push(
-                            Invalid::field(field, format!("`{field}` has no effect with `state: absent`"))
-                                .help("remove it, or remove `state: absent`"),
+                            Invalid::field(
+                                field,
+                                format!("`{field}` has no effect with `state: absent`"),
+                            )
+                            .help("remove it, or remove `state: absent`"),
                         );
                     }
                 }
@@ -219,7 +235,10 @@ impl Kind for Directory {
 
     fn probe(&self) -> String {
         let mut s = format!("p={}\n", q(&self.path));
-        s.push_str(&probe_accounts(self.owner.as_deref(), self.group.as_deref()));
+        s.push_str(&probe_accounts(
+            self.owner.as_deref(),
+            self.group.as_deref(),
+        ));
         let entries = if self.state == State::Absent {
             r#"  if [ -L "$p" ]; then :
   elif [ ! -r "$p" ] || [ ! -x "$p" ]; then echo entries=unknown
@@ -303,9 +322,15 @@ mod tests {
                 AttrChange::new("group", None::<String>, Some("app")),
             ]
         );
-        assert_eq!(e.diff.unknown.as_deref(), Some("group `app` does not exist yet"));
+        assert_eq!(
+            e.diff.unknown.as_deref(),
+            Some("group `app` does not exist yet")
+        );
         assert_eq!(e.commands.len(), 1);
-        assert_eq!(e.commands[0].summary, "mkdir /srv/app, mode 0750, owner app:app");
+        assert_eq!(
+            e.commands[0].summary,
+            "mkdir /srv/app, mode 0750, owner app:app"
+        );
         assert_eq!(
             e.commands[0].script,
             "mkdir -p -- /srv/app\nchown app:app /srv/app\nchmod 00750 /srv/app\n"
@@ -314,7 +339,11 @@ mod tests {
 
     #[test]
     fn equal_directory_is_noop() {
-        let e = eval("directory", "path: /srv\nmode: \"0755\"\nowner: root\ngroup: \"0\"\n", DIR);
+        let e = eval(
+            "directory",
+            "path: /srv\nmode: \"0755\"\nowner: root\ngroup: \"0\"\n",
+            DIR,
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
         assert!(e.commands.is_empty());
         // Undeclared attributes are left alone.
@@ -324,7 +353,11 @@ mod tests {
 
     #[test]
     fn drift_is_update_with_attrs() {
-        let e = eval("directory", "path: /srv\nmode: \"2775\"\ngroup: staff\n", DIR);
+        let e = eval(
+            "directory",
+            "path: /srv\nmode: \"2775\"\ngroup: staff\n",
+            DIR,
+        );
         assert_eq!(e.diff.action(), Action::Update);
         assert_eq!(
             e.diff.attrs,
@@ -342,11 +375,18 @@ mod tests {
     fn things_that_are_not_directories_are_refused() {
         let e = eval("directory", "path: /srv/x\n", "type=file\n");
         assert_eq!(e.diff.action(), Action::Update);
-        assert_eq!(e.diff.reason.as_deref(), Some("is a file; keel will not replace it with a directory"));
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("is a file; keel will not replace it with a directory")
+        );
         let out = run_local(&e.commands[0].script);
         assert_eq!(out.status, 1);
         assert!(out.stderr.starts_with("keel: /srv/x is a file"));
-        let e = eval("directory", "path: /srv/x\n", "type=link\ntarget=/nowhere\n");
+        let e = eval(
+            "directory",
+            "path: /srv/x\n",
+            "type=link\ntarget=/nowhere\n",
+        );
         assert!(e.diff.reason.unwrap().contains("not a directory"));
         let e = eval("directory", "path: /srv/x\nstate: absent\n", "type=file\n");
         assert_eq!(e.diff.action(), Action::Delete);
@@ -355,10 +395,18 @@ mod tests {
 
     #[test]
     fn removal_is_careful() {
-        let e = eval("directory", "path: /srv/x\nstate: absent\n", &format!("{DIR}entries=none\n"));
+        let e = eval(
+            "directory",
+            "path: /srv/x\nstate: absent\n",
+            &format!("{DIR}entries=none\n"),
+        );
         assert_eq!(e.diff.action(), Action::Delete);
         assert_eq!(e.commands[0].script, "rmdir -- /srv/x\n");
-        let e = eval("directory", "path: /srv/x\nstate: absent\n", &format!("{DIR}entries=some\n"));
+        let e = eval(
+            "directory",
+            "path: /srv/x\nstate: absent\n",
+            &format!("{DIR}entries=some\n"),
+        );
         assert_eq!(e.diff.action(), Action::Delete);
         assert!(e.diff.reason.unwrap().contains("recursive: true"));
         assert_eq!(run_local(&e.commands[0].script).status, 1);
@@ -375,7 +423,11 @@ mod tests {
             &format!("{DIR}link=/run\n"),
         );
         assert_eq!(e.commands[0].script, "rm -f -- /var/run\n");
-        let e = eval("directory", "path: /srv/x\nstate: absent\n", "type=absent\n");
+        let e = eval(
+            "directory",
+            "path: /srv/x\nstate: absent\n",
+            "type=absent\n",
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
     }
 
@@ -383,11 +435,17 @@ mod tests {
     fn odd_probe_output() {
         let r = load("directory", "path: /srv\n");
         assert!(r.evaluate(&ProbeOutput::ok("garbage\n")).is_err());
-        assert!(r.evaluate(&ProbeOutput::ok("type=dir\nmode=abc\n")).is_err());
+        assert!(
+            r.evaluate(&ProbeOutput::ok("type=dir\nmode=abc\n"))
+                .is_err()
+        );
         // A dir without stat lines (stat failed): mode unknown → update.
         let r = load("directory", "path: /srv\nmode: \"0755\"\n");
         let e = r.evaluate(&ProbeOutput::ok("type=dir\n")).unwrap();
-        assert_eq!(e.diff.attrs, vec![AttrChange::new("mode", None::<String>, Some("0755"))]);
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new("mode", None::<String>, Some("0755"))]
+        );
     }
 
     #[test]
@@ -414,27 +472,42 @@ mod tests {
                 needs: vec![Ref::Path("/srv".into()), Ref::User("app".into())],
             }
         );
-        assert_eq!(load("directory", "path: /srv/app\nstate: absent\n").links(), Links::default());
+        assert_eq!(
+            load("directory", "path: /srv/app\nstate: absent\n").links(),
+            Links::default()
+        );
     }
 
     #[test]
     fn converges_locally_with_hostile_path() {
         let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("a 'b' \"c\"; $(touch pwned) `id`").join("sub dir*");
+        let path = tmp
+            .path()
+            .join("a 'b' \"c\"; $(touch pwned) `id`")
+            .join("sub dir*");
         let quoted = serde_json::to_string(path.to_str().unwrap()).unwrap();
         let user = run_local("id -un").stdout.trim().to_string();
-        let r = load("directory", &format!("path: {quoted}\nmode: \"0710\"\nowner: {user}\n"));
+        let r = load(
+            "directory",
+            &format!("path: {quoted}\nmode: \"0710\"\nowner: {user}\n"),
+        );
         let (before, after) = converge_locally(r.as_ref());
         assert_eq!(before.diff.action(), Action::Create);
         assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
         assert!(path.is_dir());
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o710);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            0o710
+        );
         assert!(!std::path::Path::new("pwned").exists());
 
         // Setgid drift (e.g. inherited) is cleared.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o2755)).unwrap();
         let (before, after) = converge_locally(r.as_ref());
-        assert_eq!(before.diff.attrs, vec![AttrChange::new("mode", Some("2755"), Some("0710"))]);
+        assert_eq!(
+            before.diff.attrs,
+            vec![AttrChange::new("mode", Some("2755"), Some("0710"))]
+        );
         assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
 
         // Absent: empty → rmdir; non-empty needs recursive.
@@ -449,7 +522,10 @@ mod tests {
         assert!(!path.exists());
 
         std::fs::create_dir_all(path.join("deep/er")).unwrap();
-        let rec = load("directory", &format!("path: {quoted}\nstate: absent\nrecursive: true\n"));
+        let rec = load(
+            "directory",
+            &format!("path: {quoted}\nstate: absent\nrecursive: true\n"),
+        );
         let (before, after) = converge_locally(rec.as_ref());
         assert_eq!(before.diff.action(), Action::Delete);
         assert_eq!(after.diff.action(), Action::NoOp);
@@ -468,9 +544,18 @@ mod tests {
         let r = load("directory", &format!("path: {}\n", link.display()));
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert_eq!(e.diff.action(), Action::NoOp);
-        let r = load("directory", &format!("path: {}\nstate: absent\nrecursive: true\n", link.display()));
+        let r = load(
+            "directory",
+            &format!("path: {}\nstate: absent\nrecursive: true\n", link.display()),
+        );
         let (before, after) = converge_locally(r.as_ref());
-        assert!(before.diff.reason.unwrap().contains("the link will be removed"));
+        assert!(
+            before
+                .diff
+                .reason
+                .unwrap()
+                .contains("the link will be removed")
+        );
         assert_eq!(after.diff.action(), Action::NoOp);
         assert!(real.join("keep").exists());
     }

@@ -117,14 +117,21 @@ impl File {
                 other => {
                     let reason = match other {
                         PathType::Link(t) => {
-                            format!("is a symbolic link to `{t}`; the link will be removed, not its target")
+                            format!(
+                                "is a symbolic link to `{t}`; the link will be removed, not its target"
+                            )
                         }
-                        PathType::Other => "is a special file (device, socket or pipe); it will be removed".into(),
+                        PathType::Other => {
+                            "is a special file (device, socket or pipe); it will be removed".into()
+                        }
                         _ => "exists".into(),
                     };
                     (
                         Diff::with_action(Action::Delete).reason(reason),
-                        vec![Cmd::new(format!("remove {path}"), format!("rm -f -- {}\n", q(path)))],
+                        vec![Cmd::new(
+                            format!("remove {path}"),
+                            format!("rm -f -- {}\n", q(path)),
+                        )],
                     )
                 }
             };
@@ -132,7 +139,11 @@ impl File {
         let wanted = self.wanted();
         let desired = self.desired();
         match &fact.path {
-            PathType::Dir => refusal(Action::Update, path, "is a directory; keel will not replace it"),
+            PathType::Dir => refusal(
+                Action::Update,
+                path,
+                "is a directory; keel will not replace it",
+            ),
             PathType::Link(t) => refusal(
                 Action::Update,
                 path,
@@ -222,7 +233,9 @@ impl Kind for File {
                 .map_err(|e| vec![Invalid::field("template", e)])?;
             self.loaded = Some(text.into_bytes());
         } else if let Some(s) = &self.source {
-            let data = cx.read_local(s).map_err(|e| vec![Invalid::field("source", e)])?;
+            let data = cx
+                .read_local(s)
+                .map_err(|e| vec![Invalid::field("source", e)])?;
             self.loaded = Some(data);
         }
         Ok(())
@@ -235,7 +248,10 @@ impl Kind for File {
             errs.push(
                 Invalid::field(
                     sources[1],
-                    format!("`{}` and `{}` both give the content", sources[0], sources[1]),
+                    format!(
+                        "`{}` and `{}` both give the content",
+                        sources[0], sources[1]
+                    ),
                 )
                 .help("use exactly one of `content`, `template` or `source`"),
             );
@@ -256,8 +272,11 @@ impl Kind for File {
             ];
             for (field, _) in declared.iter().filter(|(_, set)| *set) {
                 errs.push(
-                    Invalid::field(field, format!("`{field}` has no effect with `state: absent`"))
-                        .help("remove it, or remove `state: absent`"),
+                    Invalid::field(
+                        field,
+                        format!("`{field}` has no effect with `state: absent`"),
+                    )
+                    .help("remove it, or remove `state: absent`"),
                 );
             }
         }
@@ -276,7 +295,10 @@ impl Kind for File {
 
     fn probe(&self) -> String {
         let mut s = format!("p={}\n", q(&self.path));
-        s.push_str(&probe_accounts(self.owner.as_deref(), self.group.as_deref()));
+        s.push_str(&probe_accounts(
+            self.owner.as_deref(),
+            self.group.as_deref(),
+        ));
         s.push_str(&format!(
             r#"if [ -L "$p" ]; then
   echo type=link
@@ -374,7 +396,11 @@ fn set_content(diff: &mut Diff, old: Option<&FileFact>, new: &[u8]) {
             diff.attrs.push(AttrChange::new(
                 "content",
                 before,
-                Some(format!("{}, sha256 {}", bytes(new.len()), &sha256_hex(new)[..12])),
+                Some(format!(
+                    "{}, sha256 {}",
+                    bytes(new.len()),
+                    &sha256_hex(new)[..12]
+                )),
             ));
         }
     }
@@ -389,7 +415,11 @@ pub(crate) fn showable(data: &[u8]) -> Option<String> {
 }
 
 fn bytes(n: usize) -> String {
-    if n == 1 { "1 byte".into() } else { format!("{n} bytes") }
+    if n == 1 {
+        "1 byte".into()
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 fn bytes_opt(n: Option<u64>) -> String {
@@ -477,7 +507,11 @@ pub struct Stat {
 
 impl Stat {
     pub(super) fn parse(header: &str) -> Result<Stat, String> {
-        let get = |k| kv(header, k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |k| {
+            kv(header, k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let mode = match get("mode") {
             Some(m) => Some(normalize_mode(&m).map_err(|_| format!("`{m}` is not an octal mode"))?),
             None => None,
@@ -566,11 +600,25 @@ impl Wanted<'_> {
             }
         }
         for (attr, want, name, id) in [
-            ("owner", self.owner, stat.and_then(|s| s.owner.clone()), stat.and_then(|s| s.uid.clone())),
-            ("group", self.group, stat.and_then(|s| s.group.clone()), stat.and_then(|s| s.gid.clone())),
+            (
+                "owner",
+                self.owner,
+                stat.and_then(|s| s.owner.clone()),
+                stat.and_then(|s| s.uid.clone()),
+            ),
+            (
+                "group",
+                self.group,
+                stat.and_then(|s| s.group.clone()),
+                stat.and_then(|s| s.gid.clone()),
+            ),
         ] {
             let Some(want) = want else { continue };
-            let have = if is_numeric(want) { id.clone() } else { name.clone() };
+            let have = if is_numeric(want) {
+                id.clone()
+            } else {
+                name.clone()
+            };
             if have.as_deref() != Some(want) {
                 // Show the name when there is one, the id otherwise.
                 let before = stat.map(|_| match (&name, &id) {
@@ -590,7 +638,10 @@ impl Wanted<'_> {
         Perms {
             owner: self.owner.map(str::to_string),
             group: self.group.map(str::to_string),
-            mode: self.mode.as_ref().map(|m| if dir { format!("0{m}") } else { m.clone() }),
+            mode: self
+                .mode
+                .as_ref()
+                .map(|m| if dir { format!("0{m}") } else { m.clone() }),
         }
     }
 
@@ -669,11 +720,17 @@ pub(super) fn check_host_path(field: &'static str, path: &str, allow_root: bool)
         return if allow_root {
             vec![]
         } else {
-            vec![Invalid::field(field, "`/` cannot be managed by this resource")]
+            vec![Invalid::field(
+                field,
+                "`/` cannot be managed by this resource",
+            )]
         };
     }
     if path.ends_with('/') || path.contains("//") || path.split('/').any(|c| c == ".") {
-        let clean: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        let clean: Vec<&str> = path
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
         return vec![
             Invalid::field(field, format!("`{path}` is not a clean path"))
                 .help(format!("write it `/{}`", clean.join("/"))),
@@ -683,7 +740,11 @@ pub(super) fn check_host_path(field: &'static str, path: &str, allow_root: bool)
 }
 
 /// Validate declared mode, owner and group.
-pub(super) fn check_perms(mode: Option<&str>, owner: Option<&str>, group: Option<&str>) -> Vec<Invalid> {
+pub(super) fn check_perms(
+    mode: Option<&str>,
+    owner: Option<&str>,
+    group: Option<&str>,
+) -> Vec<Invalid> {
     let mut errs = Vec::new();
     if let Some(m) = mode
         && let Err(e) = normalize_mode(m)
@@ -694,11 +755,15 @@ pub(super) fn check_perms(mode: Option<&str>, owner: Option<&str>, group: Option
         let Some(n) = name else { continue };
         if n.is_empty()
             || n.starts_with('-')
-            || n.chars().any(|c| c == ':' || c.is_whitespace() || c.is_control())
+            || n.chars()
+                .any(|c| c == ':' || c.is_whitespace() || c.is_control())
         {
             errs.push(
-                Invalid::field(field, format!("`{}` is not a valid {field} name", n.escape_debug()))
-                    .help("a user or group name, or a numeric id"),
+                Invalid::field(
+                    field,
+                    format!("`{}` is not a valid {field} name", n.escape_debug()),
+                )
+                .help("a user or group name, or a numeric id"),
             );
         }
     }
@@ -753,22 +818,40 @@ mod tests {
         );
         assert_eq!(e.diff.unknown, None);
         assert_eq!(e.commands.len(), 1);
-        assert_eq!(e.commands[0].summary, "create /etc/app.conf (4 bytes, mode 0640, owner app)");
-        assert!(e.commands[0].script.contains("mv -f \"$keel_tmp\" /etc/app.conf"));
+        assert_eq!(
+            e.commands[0].summary,
+            "create /etc/app.conf (4 bytes, mode 0640, owner app)"
+        );
+        assert!(
+            e.commands[0]
+                .script
+                .contains("mv -f \"$keel_tmp\" /etc/app.conf")
+        );
         assert!(!e.commands[0].script.contains("mkdir"));
     }
 
     #[test]
     fn missing_parent_is_created_and_said() {
-        let e = eval("file", "path: /srv/new/x\ncontent: hi\n", "type=absent\nparent=missing\n");
+        let e = eval(
+            "file",
+            "path: /srv/new/x\ncontent: hi\n",
+            "type=absent\nparent=missing\n",
+        );
         assert_eq!(e.diff.action(), Action::Create);
-        assert_eq!(e.diff.reason.as_deref(), Some("its directory /srv/new will be created"));
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("its directory /srv/new will be created")
+        );
         assert!(e.commands[0].script.starts_with("mkdir -p -- /srv/new\n"));
     }
 
     #[test]
     fn no_content_creates_empty_file_and_says_so() {
-        let e = eval("file", "path: /var/log/app.log\nmode: \"0600\"\n", "type=absent\n");
+        let e = eval(
+            "file",
+            "path: /var/log/app.log\nmode: \"0600\"\n",
+            "type=absent\n",
+        );
         assert_eq!(e.diff.action(), Action::Create);
         assert!(e.diff.reason.unwrap().contains("empty file"));
         assert_eq!(e.diff.content.unwrap().after, "");
@@ -827,7 +910,10 @@ mod tests {
         let e = eval(
             "file",
             "path: /etc/shadow-ish\ncontent: \"s\\n\"\nmode: \"0600\"\nowner: app\ngroup: app\n",
-            &format!("owner_exists=yes\ngroup_exists=yes\n{}", file_probe(b"s\n", "644")),
+            &format!(
+                "owner_exists=yes\ngroup_exists=yes\n{}",
+                file_probe(b"s\n", "644")
+            ),
         );
         assert_eq!(e.diff.action(), Action::Update);
         assert_eq!(e.diff.content, None);
@@ -840,7 +926,13 @@ mod tests {
             ]
         );
         let summaries: Vec<_> = e.commands.iter().map(|c| c.summary.as_str()).collect();
-        assert_eq!(summaries, ["chown app:app /etc/shadow-ish", "chmod 0600 /etc/shadow-ish"]);
+        assert_eq!(
+            summaries,
+            [
+                "chown app:app /etc/shadow-ish",
+                "chmod 0600 /etc/shadow-ish"
+            ]
+        );
         assert_eq!(e.commands[0].script, "chown app:app /etc/shadow-ish\n");
         assert_eq!(e.commands[1].script, "chmod 0600 /etc/shadow-ish\n");
     }
@@ -856,9 +948,15 @@ mod tests {
             e.diff.unknown.as_deref(),
             Some("owner `app` does not exist yet; group `app` does not exist yet")
         );
-        let r = load("file", "path: /srv/app/env\ncontent: x\nowner: app\ngroup: \"1000\"\n");
+        let r = load(
+            "file",
+            "path: /srv/app/env\ncontent: x\nowner: app\ngroup: \"1000\"\n",
+        );
         assert!(r.probe().contains("getent passwd app"));
-        assert!(!r.probe().contains("getent group"), "numeric ids are not looked up");
+        assert!(
+            !r.probe().contains("getent group"),
+            "numeric ids are not looked up"
+        );
     }
 
     #[test]
@@ -872,20 +970,47 @@ mod tests {
         assert_eq!(e.diff.content, None);
         assert_eq!(e.diff.attrs.len(), 1);
         assert_eq!(e.diff.attrs[0].name, "content");
-        assert!(e.diff.attrs[0].before.as_ref().unwrap().starts_with("4 bytes, sha256 "));
-        assert!(e.diff.attrs[0].after.as_ref().unwrap().starts_with("5 bytes, sha256 "));
+        assert!(
+            e.diff.attrs[0]
+                .before
+                .as_ref()
+                .unwrap()
+                .starts_with("4 bytes, sha256 ")
+        );
+        assert!(
+            e.diff.attrs[0]
+                .after
+                .as_ref()
+                .unwrap()
+                .starts_with("5 bytes, sha256 ")
+        );
     }
 
     #[test]
     fn directory_at_path_is_refused() {
         let e = eval("file", "path: /etc/app\ncontent: x\n", "type=dir\n");
         assert_eq!(e.diff.action(), Action::Update);
-        assert_eq!(e.diff.reason.as_deref(), Some("is a directory; keel will not replace it"));
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("is a directory; keel will not replace it")
+        );
         let out = run_local(&e.commands[0].script);
         assert_eq!(out.status, 1);
-        assert_eq!(out.stderr, "keel: /etc/app is a directory; keel will not replace it\n");
-        let e = eval("file", "path: /etc/resolv.conf\ncontent: x\n", "type=link\ntarget=../run/resolv.conf\n");
-        assert!(e.diff.reason.unwrap().contains("symbolic link to `../run/resolv.conf`"));
+        assert_eq!(
+            out.stderr,
+            "keel: /etc/app is a directory; keel will not replace it\n"
+        );
+        let e = eval(
+            "file",
+            "path: /etc/resolv.conf\ncontent: x\n",
+            "type=link\ntarget=../run/resolv.conf\n",
+        );
+        assert!(
+            e.diff
+                .reason
+                .unwrap()
+                .contains("symbolic link to `../run/resolv.conf`")
+        );
         let e = eval("file", "path: /etc/app\nstate: absent\n", "type=dir\n");
         assert_eq!(e.diff.action(), Action::Delete);
         assert_eq!(run_local(&e.commands[0].script).status, 1);
@@ -893,11 +1018,19 @@ mod tests {
 
     #[test]
     fn state_absent_removes_and_absence_is_noop() {
-        let e = eval("file", "path: /etc/old.conf\nstate: absent\n", &file_probe(b"x", "644"));
+        let e = eval(
+            "file",
+            "path: /etc/old.conf\nstate: absent\n",
+            &file_probe(b"x", "644"),
+        );
         assert_eq!(e.diff.action(), Action::Delete);
         assert_eq!(e.commands[0].summary, "remove /etc/old.conf");
         assert_eq!(e.commands[0].script, "rm -f -- /etc/old.conf\n");
-        let e = eval("file", "path: /etc/old.conf\nstate: absent\n", "type=absent\n");
+        let e = eval(
+            "file",
+            "path: /etc/old.conf\nstate: absent\n",
+            "type=absent\n",
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
         assert!(e.commands.is_empty());
     }
@@ -907,20 +1040,37 @@ mod tests {
         let r = load("file", "path: /x\ncontent: a\n");
         assert!(r.evaluate(&ProbeOutput::ok("")).is_err());
         assert!(r.evaluate(&ProbeOutput::ok("type=socketish\n")).is_err());
-        assert!(r.evaluate(&ProbeOutput::ok("type=file\nmode=zz\n")).is_err());
-        assert!(r.evaluate(&ProbeOutput::ok("type=file\ncontent:\n!!!\n")).is_err());
+        assert!(
+            r.evaluate(&ProbeOutput::ok("type=file\nmode=zz\n"))
+                .is_err()
+        );
+        assert!(
+            r.evaluate(&ProbeOutput::ok("type=file\ncontent:\n!!!\n"))
+                .is_err()
+        );
         // Unreadable file: written, and the plan says why.
         let e = r
-            .evaluate(&ProbeOutput::ok("noise\ntype=file\nmode=600\nreadable=no\n"))
+            .evaluate(&ProbeOutput::ok(
+                "noise\ntype=file\nmode=600\nreadable=no\n",
+            ))
             .unwrap();
         assert_eq!(e.diff.action(), Action::Update);
-        assert_eq!(e.diff.reason.as_deref(), Some("the current content cannot be read"));
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("the current content cannot be read")
+        );
         // Empty file: the content marker is the last line.
         let e = r
-            .evaluate(&ProbeOutput::ok(format!("type=file\nmode=644\nsha256={}\ncontent:\n", sha256_hex(b""))))
+            .evaluate(&ProbeOutput::ok(format!(
+                "type=file\nmode=644\nsha256={}\ncontent:\n",
+                sha256_hex(b"")
+            )))
             .unwrap();
         assert_eq!(e.diff.content.unwrap().before.as_deref(), Some(""));
-        assert_eq!(split_content("type=file\ncontent:"), ("type=file", Some("")));
+        assert_eq!(
+            split_content("type=file\ncontent:"),
+            ("type=file", Some(""))
+        );
     }
 
     #[test]
@@ -941,7 +1091,10 @@ mod tests {
 
     #[test]
     fn links_follow_parent_owner_group() {
-        let r = load("file", "path: /srv/app/env\ncontent: x\nowner: app\ngroup: web\n");
+        let r = load(
+            "file",
+            "path: /srv/app/env\ncontent: x\nowner: app\ngroup: web\n",
+        );
         assert_eq!(
             r.links(),
             Links {
@@ -974,18 +1127,31 @@ mod tests {
         assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), content);
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
         assert!(!std::path::Path::new("pwned").exists());
         assert!(!std::path::Path::new("pwned2").exists());
-        assert_eq!(std::fs::read_dir(&sub).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(&sub).unwrap().count(),
+            1,
+            "no temp file left"
+        );
 
         // Drift: content and mode change; then back to no-op.
         std::fs::write(&path, "changed").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let (before, after) = converge_locally(r.as_ref());
         assert_eq!(before.diff.action(), Action::Update);
-        assert_eq!(before.diff.content.unwrap().before.as_deref(), Some("changed"));
-        assert_eq!(before.diff.attrs, vec![AttrChange::new("mode", Some("0644"), Some("0600"))]);
+        assert_eq!(
+            before.diff.content.unwrap().before.as_deref(),
+            Some("changed")
+        );
+        assert_eq!(
+            before.diff.attrs,
+            vec![AttrChange::new("mode", Some("0644"), Some("0600"))]
+        );
         assert_eq!(after.diff.action(), Action::NoOp);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), content);
 
@@ -993,11 +1159,17 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         let (before, after) = converge_locally(r.as_ref());
         assert_eq!(before.commands.len(), 1);
-        assert_eq!(before.commands[0].summary, format!("chmod 0600 {}", path.display()));
+        assert_eq!(
+            before.commands[0].summary,
+            format!("chmod 0600 {}", path.display())
+        );
         assert_eq!(after.diff.action(), Action::NoOp);
 
         // Removal.
-        let yaml = format!("path: {}\nstate: absent\n", serde_json::to_string(path.to_str().unwrap()).unwrap());
+        let yaml = format!(
+            "path: {}\nstate: absent\n",
+            serde_json::to_string(path.to_str().unwrap()).unwrap()
+        );
         let r = load("file", &yaml);
         let (before, after) = converge_locally(r.as_ref());
         assert_eq!(before.diff.action(), Action::Delete);
@@ -1037,15 +1209,29 @@ mod tests {
     #[test]
     fn local_refusal_of_directory_and_link() {
         let dir = tempfile::tempdir().unwrap();
-        let r = load("file", &format!("path: {}\ncontent: x\n", dir.path().display()));
+        let r = load(
+            "file",
+            &format!("path: {}\ncontent: x\n", dir.path().display()),
+        );
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
-        assert_eq!(e.diff.reason.as_deref(), Some("is a directory; keel will not replace it"));
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("is a directory; keel will not replace it")
+        );
         let link = dir.path().join("l");
         std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
         let r = load("file", &format!("path: {}\ncontent: x\n", link.display()));
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
-        assert!(e.diff.reason.unwrap().contains("symbolic link to `/etc/hostname`"));
+        assert!(
+            e.diff
+                .reason
+                .unwrap()
+                .contains("symbolic link to `/etc/hostname`")
+        );
         assert_eq!(run_local(&e.commands[0].script).status, 1);
-        assert_eq!(std::fs::read_link(&link).unwrap(), std::path::Path::new("/etc/hostname"));
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            std::path::Path::new("/etc/hostname")
+        );
     }
 }

@@ -238,7 +238,9 @@ impl Line {
                 return refusal(
                     Action::Update,
                     path,
-                    &format!("cannot be edited: `match` is not a valid extended regular expression ({msg})"),
+                    &format!(
+                        "cannot be edited: `match` is not a valid extended regular expression ({msg})"
+                    ),
                 );
             }
             RegexCheck::NoMatch if self.state == State::Present => {
@@ -268,7 +270,10 @@ impl Line {
                     before: None,
                     after: format!("{}\n", self.wanted()),
                 });
-                (diff, vec![Cmd::new(format!("create {path} with the line"), script())])
+                (
+                    diff,
+                    vec![Cmd::new(format!("create {path} with the line"), script())],
+                )
             }
             PathType::Absent => {
                 let mut diff = Diff::with_action(Action::Update).reason(
@@ -281,7 +286,10 @@ impl Line {
             PathType::File if fact.too_large => refusal(
                 Action::Update,
                 path,
-                &format!("is larger than {} KiB, the most the `line` kind edits", EDIT_LIMIT / 1024),
+                &format!(
+                    "is larger than {} KiB, the most the `line` kind edits",
+                    EDIT_LIMIT / 1024
+                ),
             ),
             PathType::File => {
                 let old = fact.content.as_deref().unwrap_or_default();
@@ -435,7 +443,9 @@ fi
                     .unwrap_or_else(|| "grep rejected it".into()),
             ),
             Some(other) => return Err(format!("unknown regex check `{other}`")),
-            None if self.pattern.is_some() => return Err("the probe printed no `regex=` line".into()),
+            None if self.pattern.is_some() => {
+                return Err("the probe printed no `regex=` line".into());
+            }
             None => RegexCheck::NotProbed,
         };
         let mut fact = LineFact {
@@ -450,7 +460,11 @@ fi
             fact.matches = kv_lines(header)
                 .into_iter()
                 .filter(|(k, _)| *k == "match")
-                .map(|(_, v)| v.trim().parse().map_err(|_| format!("`{v}` is not a line number")))
+                .map(|(_, v)| {
+                    v.trim()
+                        .parse()
+                        .map_err(|_| format!("`{v}` is not a line number"))
+                })
                 .collect::<Result<_, _>>()?;
         }
         fact.path = path;
@@ -480,7 +494,10 @@ mod tests {
         for m in matches {
             s.push_str(&format!("match={m}\n"));
         }
-        s.push_str(&format!("content:\n{}\n", shell::base64(content.as_bytes())));
+        s.push_str(&format!(
+            "content:\n{}\n",
+            shell::base64(content.as_bytes())
+        ));
         s
     }
 
@@ -501,7 +518,10 @@ mod tests {
                 after: "Port 22\nPermitRootLogin no\nPasswordAuthentication no\n".into(),
             })
         );
-        assert_eq!(e.commands[0].summary, "replace line 2 of /etc/ssh/sshd_config");
+        assert_eq!(
+            e.commands[0].summary,
+            "replace line 2 of /etc/ssh/sshd_config"
+        );
     }
 
     #[test]
@@ -547,9 +567,17 @@ mod tests {
             &probe_of("bad\nok\nbad x", Some("nomatch"), &[1, 3]),
         );
         assert_eq!(e.diff.content.unwrap().after, "ok\n");
-        let e = eval("line", "path: /etc/x\nline: bad\nstate: absent\n", &probe_of("ok\n", None, &[]));
+        let e = eval(
+            "line",
+            "path: /etc/x\nline: bad\nstate: absent\n",
+            &probe_of("ok\n", None, &[]),
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
-        let e = eval("line", "path: /etc/x\nline: bad\nstate: absent\n", "type=absent\n");
+        let e = eval(
+            "line",
+            "path: /etc/x\nline: bad\nstate: absent\n",
+            "type=absent\n",
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
     }
 
@@ -559,7 +587,11 @@ mod tests {
         assert_eq!(e.diff.action(), Action::Update);
         assert_eq!(e.diff.unknown.as_deref(), Some("/etc/x does not exist yet"));
         assert!(e.diff.reason.unwrap().contains("create: true"));
-        let e = eval("line", "path: /etc/x\nline: a\ncreate: true\n", "type=absent\n");
+        let e = eval(
+            "line",
+            "path: /etc/x\nline: a\ncreate: true\n",
+            "type=absent\n",
+        );
         assert_eq!(e.diff.action(), Action::Create);
         assert_eq!(e.diff.content.unwrap().after, "a\n");
     }
@@ -567,15 +599,37 @@ mod tests {
     #[test]
     fn refusals() {
         let y = "path: /etc/x\nmatch: '^a('\nline: a\n";
-        let e = eval("line", y, "regex=invalid\nregex_error=grep: Unmatched ( or \\(\ntype=absent\n");
-        assert!(e.diff.reason.unwrap().contains("not a valid extended regular expression (Unmatched ( or \\()"));
+        let e = eval(
+            "line",
+            y,
+            "regex=invalid\nregex_error=grep: Unmatched ( or \\(\ntype=absent\n",
+        );
+        assert!(
+            e.diff
+                .reason
+                .unwrap()
+                .contains("not a valid extended regular expression (Unmatched ( or \\()")
+        );
         assert_eq!(run_local(&e.commands[0].script).status, 1);
         let y = "path: /etc/x\nmatch: '^b'\nline: a\n";
         let e = eval("line", y, &probe_of("b\n", Some("nomatch"), &[1]));
-        assert!(e.diff.reason.unwrap().contains("`line` does not match `match`"));
-        let e = eval("line", "path: /etc/resolv.conf\nline: a\n", "type=link\ntarget=/run/x\n");
+        assert!(
+            e.diff
+                .reason
+                .unwrap()
+                .contains("`line` does not match `match`")
+        );
+        let e = eval(
+            "line",
+            "path: /etc/resolv.conf\nline: a\n",
+            "type=link\ntarget=/run/x\n",
+        );
         assert!(e.diff.reason.unwrap().contains("symbolic link to `/run/x`"));
-        let e = eval("line", "path: /etc/x\nline: a\n", "type=file\ntoo_large=yes\n");
+        let e = eval(
+            "line",
+            "path: /etc/x\nline: a\n",
+            "type=file\ntoo_large=yes\n",
+        );
         assert!(e.diff.reason.unwrap().contains("1024 KiB"));
         let e = eval("line", "path: /etc/x\nline: a\n", "type=dir\n");
         assert_eq!(e.diff.action(), Action::Update);
@@ -585,11 +639,23 @@ mod tests {
     #[test]
     fn odd_probe_output() {
         let r = load("line", "path: /etc/x\nmatch: a\nline: a\n");
-        assert!(r.evaluate(&ProbeOutput::ok("type=file\n")).is_err(), "no regex line");
+        assert!(
+            r.evaluate(&ProbeOutput::ok("type=file\n")).is_err(),
+            "no regex line"
+        );
         let r = load("line", "path: /etc/x\nline: a\n");
-        assert!(r.evaluate(&ProbeOutput::ok("type=file\n")).is_err(), "no content");
-        assert!(r.evaluate(&ProbeOutput::ok("type=file\nmatch=x\ncontent:\n")).is_err());
-        assert!(r.evaluate(&ProbeOutput::ok("type=file\ncontent:\n")).is_ok());
+        assert!(
+            r.evaluate(&ProbeOutput::ok("type=file\n")).is_err(),
+            "no content"
+        );
+        assert!(
+            r.evaluate(&ProbeOutput::ok("type=file\nmatch=x\ncontent:\n"))
+                .is_err()
+        );
+        assert!(
+            r.evaluate(&ProbeOutput::ok("type=file\ncontent:\n"))
+                .is_ok()
+        );
         // Out of range match numbers are ignored.
         let r = load("line", "path: /etc/x\nmatch: a\nline: a\n");
         let e = r
@@ -618,7 +684,10 @@ mod tests {
         let r = load("line", "path: /etc/x\nline: a=1\n");
         assert_eq!(r.name(), "/etc/x: a=1");
         assert_eq!(r.links().needs, vec![Ref::Path("/etc/x".into())]);
-        assert_eq!(load("line", "path: /etc/x\nmatch: ^a\nstate: absent\n").name(), "/etc/x: /^a/");
+        assert_eq!(
+            load("line", "path: /etc/x\nmatch: ^a\nstate: absent\n").name(),
+            "/etc/x: /^a/"
+        );
     }
 
     /// Converge locally and check that the plan's predicted content is what
@@ -627,14 +696,21 @@ mod tests {
         let r = load("line", yaml);
         let (before, after) = converge_locally(r.as_ref());
         if let Some(c) = &before.diff.content {
-            assert_eq!(std::fs::read_to_string(path).unwrap(), c.after, "plan and apply agree");
+            assert_eq!(
+                std::fs::read_to_string(path).unwrap(),
+                c.after,
+                "plan and apply agree"
+            );
         }
         assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
         (before, after)
     }
 
     fn yaml_for(path: &std::path::Path, rest: &str) -> String {
-        format!("path: {}\n{rest}", serde_json::to_string(path.to_str().unwrap()).unwrap())
+        format!(
+            "path: {}\n{rest}",
+            serde_json::to_string(path.to_str().unwrap()).unwrap()
+        )
     }
 
     #[test]
@@ -660,24 +736,42 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             format!("Port 22\n{hostile}\n\\back 'q' $(x)\nlast line without newline")
         );
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640, "mode kept");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o640,
+            "mode kept"
+        );
 
         // Append after a last line without newline.
         let (before, _) = converge(&yaml_for(&path, "line: \"$(touch pwned) it's\"\n"), &path);
         assert_eq!(before.diff.action(), Action::Update);
-        assert!(std::fs::read_to_string(&path).unwrap().ends_with("without newline\n$(touch pwned) it's\n"));
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .ends_with("without newline\n$(touch pwned) it's\n")
+        );
 
         // Remove by exact line, then by match.
-        let (before, _) = converge(&yaml_for(&path, "line: \"$(touch pwned) it's\"\nstate: absent\n"), &path);
+        let (before, _) = converge(
+            &yaml_for(&path, "line: \"$(touch pwned) it's\"\nstate: absent\n"),
+            &path,
+        );
         assert_eq!(before.diff.action(), Action::Update);
-        let (before, _) = converge(&yaml_for(&path, "match: \"^\\\\\\\\back\"\nstate: absent\n"), &path);
+        let (before, _) = converge(
+            &yaml_for(&path, "match: \"^\\\\\\\\back\"\nstate: absent\n"),
+            &path,
+        );
         assert_eq!(before.diff.action(), Action::Update, "{:?}", before.diff);
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             format!("Port 22\n{hostile}\nlast line without newline\n")
         );
         assert!(!std::path::Path::new("pwned").exists());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 
     #[test]
@@ -702,8 +796,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sshd_config");
         std::fs::write(&path, SSHD).unwrap();
-        let a = load("line", &yaml_for(&path, "match: '^#?PermitRootLogin'\nline: PermitRootLogin no\n"));
-        let b = load("line", &yaml_for(&path, "match: '^#?PasswordAuthentication'\nline: PasswordAuthentication yes\n"));
+        let a = load(
+            "line",
+            &yaml_for(
+                &path,
+                "match: '^#?PermitRootLogin'\nline: PermitRootLogin no\n",
+            ),
+        );
+        let b = load(
+            "line",
+            &yaml_for(
+                &path,
+                "match: '^#?PasswordAuthentication'\nline: PasswordAuthentication yes\n",
+            ),
+        );
         let ea = a.evaluate(&run_local(&a.probe())).unwrap();
         let eb = b.evaluate(&run_local(&b.probe())).unwrap();
         for c in ea.commands.iter().chain(&eb.commands) {
@@ -726,7 +832,12 @@ mod tests {
         std::fs::write(&path, "x\n").unwrap();
         let r = load("line", &yaml_for(&path, "match: 'a(('\nline: a\n"));
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
-        assert!(e.diff.reason.unwrap().contains("not a valid extended regular expression"));
+        assert!(
+            e.diff
+                .reason
+                .unwrap()
+                .contains("not a valid extended regular expression")
+        );
         let r = load("line", &yaml_for(&path, "match: '^b'\nline: a\n"));
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert!(e.diff.reason.unwrap().contains("does not match"));

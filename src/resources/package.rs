@@ -338,9 +338,14 @@ fn parse_line(line: &str) -> Result<(DpkgStatus, String, Option<String>, bool), 
         status = DpkgStatus::Broken;
     }
     let version = version.trim();
-    let version = (!version.is_empty() && status != DpkgStatus::NotInstalled)
-        .then(|| version.to_string());
-    Ok((status, abbrev.trim_end().to_string(), version, desired == b'h'))
+    let version =
+        (!version.is_empty() && status != DpkgStatus::NotInstalled).then(|| version.to_string());
+    Ok((
+        status,
+        abbrev.trim_end().to_string(),
+        version,
+        desired == b'h',
+    ))
 }
 
 impl Kind for Package {
@@ -482,7 +487,11 @@ fi
                     "not installed"
                 };
                 Diff::with_action(Action::Create)
-                    .attr("version", None::<String>, Some(self.pinned().unwrap_or(LATEST)))
+                    .attr(
+                        "version",
+                        None::<String>,
+                        Some(self.pinned().unwrap_or(LATEST)),
+                    )
                     .reason(reason)
             }
             (PackageState::Present, DpkgStatus::Broken) => {
@@ -497,10 +506,10 @@ fi
                         describe_abbrev(&fact.abbrev),
                         fact.abbrev
                     ));
-                if let Some(pin) = self.pinned() {
-                    if installed.is_none_or(|v| compare_versions(v, pin) != Ordering::Equal) {
-                        d = d.attr("version", installed, Some(pin));
-                    }
+                if let Some(pin) = self.pinned()
+                    && installed.is_none_or(|v| compare_versions(v, pin) != Ordering::Equal)
+                {
+                    d = d.attr("version", installed, Some(pin));
                 }
                 d
             }
@@ -531,7 +540,9 @@ fi
                     _ => Diff::noop().reason(format!("installed ({installed})")),
                 }
             }
-            (PackageState::Absent, DpkgStatus::NotInstalled) => Diff::noop().reason("not installed"),
+            (PackageState::Absent, DpkgStatus::NotInstalled) => {
+                Diff::noop().reason("not installed")
+            }
             (PackageState::Absent, DpkgStatus::ConfigFiles) => {
                 if self.purge {
                     Diff::with_action(Action::Delete)
@@ -559,7 +570,11 @@ fi
                 } else {
                     format!(
                         "installed; apt will also remove {} that depend on it: {}",
-                        if others.len() == 1 { "1 package" } else { "packages" },
+                        if others.len() == 1 {
+                            "1 package"
+                        } else {
+                            "packages"
+                        },
                         others.join(", ")
                     )
                 };
@@ -641,7 +656,11 @@ mod tests {
             .collect()
     }
 
-    fn a(name: &str, before: Option<&str>, after: Option<&str>) -> (String, Option<String>, Option<String>) {
+    fn a(
+        name: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> (String, Option<String>, Option<String>) {
         (name.into(), before.map(Into::into), after.map(Into::into))
     }
 
@@ -658,9 +677,18 @@ mod tests {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
         let o = child.wait_with_output().unwrap();
-        assert!(o.status.success(), "sh -n: {}\n{script}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "sh -n: {}\n{script}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 
     #[test]
@@ -680,7 +708,11 @@ mod tests {
     fn not_found_on_stderr_with_status_1_is_absence() {
         let r = load("package", "name: nginx");
         let e = r
-            .evaluate(&out("", "dpkg-query: no packages found matching nginx\n", 1))
+            .evaluate(&out(
+                "",
+                "dpkg-query: no packages found matching nginx\n",
+                1,
+            ))
             .unwrap();
         assert_eq!(e.diff.action(), Action::Create);
     }
@@ -699,9 +731,16 @@ mod tests {
         assert_eq!(e.diff.action(), Action::NoOp);
         assert!(e.diff.reason.unwrap().contains("purge: true"));
 
-        let e = eval("package", "{name: nginx, state: absent, purge: true}", "rc |1.22.1-9\n");
+        let e = eval(
+            "package",
+            "{name: nginx, state: absent, purge: true}",
+            "rc |1.22.1-9\n",
+        );
         assert_eq!(e.diff.action(), Action::Delete);
-        assert_eq!(attrs(&e.diff), vec![a("config files", Some("present"), None)]);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("config files", Some("present"), None)]
+        );
         assert_eq!(summaries(&e), vec!["purge nginx"]);
         assert!(e.commands[0].script.contains("keel_apt purge nginx"));
     }
@@ -713,25 +752,52 @@ mod tests {
         assert_eq!(e.diff.reason.as_deref(), Some("installed (1.22.1-9)"));
         assert!(e.commands.is_empty());
         // Held and pending-trigger states count as installed.
-        assert_eq!(eval("package", "name: nginx", "hi |1.0\n").diff.action(), Action::NoOp);
-        assert_eq!(eval("package", "name: nginx", "it |1.0\n").diff.action(), Action::NoOp);
+        assert_eq!(
+            eval("package", "name: nginx", "hi |1.0\n").diff.action(),
+            Action::NoOp
+        );
+        assert_eq!(
+            eval("package", "name: nginx", "it |1.0\n").diff.action(),
+            Action::NoOp
+        );
         // Pinned to what is installed.
-        let e = eval("package", "{name: nginx, version: 1.22.1-9}", "ii |1.22.1-9\n");
+        let e = eval(
+            "package",
+            "{name: nginx, version: 1.22.1-9}",
+            "ii |1.22.1-9\n",
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
     }
 
     #[test]
     fn pinned_version_drift_upgrades_or_downgrades() {
-        let e = eval("package", "{name: nginx, version: 1.24.0-1}", "ii |1.22.1-9\n");
+        let e = eval(
+            "package",
+            "{name: nginx, version: 1.24.0-1}",
+            "ii |1.22.1-9\n",
+        );
         assert_eq!(e.diff.action(), Action::Update);
-        assert_eq!(attrs(&e.diff), vec![a("version", Some("1.22.1-9"), Some("1.24.0-1"))]);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("version", Some("1.22.1-9"), Some("1.24.0-1"))]
+        );
         assert_eq!(summaries(&e), vec!["upgrade nginx 1.22.1-9 → 1.24.0-1"]);
         let s = &e.commands[0].script;
-        assert!(s.contains("keel_apt install --allow-downgrades 'nginx=1.24.0-1'"), "{s}");
+        assert!(
+            s.contains("keel_apt install --allow-downgrades 'nginx=1.24.0-1'"),
+            "{s}"
+        );
         assert_sh_syntax(s);
 
-        let e = eval("package", "{name: nginx, version: \"1.22.1-9~bpo1\"}", "ii |1.22.1-9\n");
-        assert_eq!(summaries(&e), vec!["downgrade nginx 1.22.1-9 → 1.22.1-9~bpo1"]);
+        let e = eval(
+            "package",
+            "{name: nginx, version: \"1.22.1-9~bpo1\"}",
+            "ii |1.22.1-9\n",
+        );
+        assert_eq!(
+            summaries(&e),
+            vec!["downgrade nginx 1.22.1-9 → 1.22.1-9~bpo1"]
+        );
     }
 
     #[test]
@@ -739,7 +805,11 @@ mod tests {
         let e = eval("package", "{name: nginx, version: \"1:1.22.1-9\"}", "");
         assert_eq!(attrs(&e.diff), vec![a("version", None, Some("1:1.22.1-9"))]);
         assert_eq!(summaries(&e), vec!["install nginx 1:1.22.1-9"]);
-        assert!(e.commands[0].script.contains("keel_apt install 'nginx=1:1.22.1-9'"));
+        assert!(
+            e.commands[0]
+                .script
+                .contains("keel_apt install 'nginx=1:1.22.1-9'")
+        );
         // a version as YAML number arrives as its source text
         let e = eval("package", "{name: foo, version: 2.10}", "ii |2.10\n");
         assert_eq!(e.diff.action(), Action::NoOp);
@@ -747,7 +817,11 @@ mod tests {
 
     #[test]
     fn missing_epoch_is_explained_and_hold_is_mentioned() {
-        let e = eval("package", "{name: passwd, version: 4.13+dfsg1-1}", "hi |1:4.13+dfsg1-1\n");
+        let e = eval(
+            "package",
+            "{name: passwd, version: 4.13+dfsg1-1}",
+            "hi |1:4.13+dfsg1-1\n",
+        );
         assert_eq!(e.diff.action(), Action::Update);
         let reason = e.diff.reason.unwrap();
         assert!(reason.contains("apt needs the epoch"), "{reason}");
@@ -760,11 +834,18 @@ mod tests {
         assert_eq!(e.diff.action(), Action::Update);
         assert_eq!(
             attrs(&e.diff),
-            vec![a("status", Some("unpacked but not configured"), Some("installed"))]
+            vec![a(
+                "status",
+                Some("unpacked but not configured"),
+                Some("installed")
+            )]
         );
         assert_eq!(
             summaries(&e),
-            vec!["finish interrupted dpkg runs (dpkg --configure -a)", "repair nginx"]
+            vec![
+                "finish interrupted dpkg runs (dpkg --configure -a)",
+                "repair nginx"
+            ]
         );
         assert!(!e.commands[1].script.contains("--reinstall"));
         let e = eval("package", "name: nginx", "iHR|1.22.1-9\n");
@@ -786,16 +867,25 @@ mod tests {
         assert_eq!(attrs(&e.diff), vec![a("version", Some("1.22.1-9"), None)]);
         assert_eq!(
             e.diff.reason.as_deref(),
-            Some("installed; apt will also remove packages that depend on it: nginx-full, libnginx-mod-http-geoip")
+            Some(
+                "installed; apt will also remove packages that depend on it: nginx-full, libnginx-mod-http-geoip"
+            )
         );
         assert_eq!(summaries(&e), vec!["remove nginx"]);
         assert!(e.commands[0].script.contains("keel_apt remove nginx"));
         assert_sh_syntax(&e.commands[0].script);
 
-        let e = eval("package", "{name: nginx, state: absent, purge: true}", "ii |1.0\nPurg nginx [1.0]\n");
+        let e = eval(
+            "package",
+            "{name: nginx, state: absent, purge: true}",
+            "ii |1.0\nPurg nginx [1.0]\n",
+        );
         assert_eq!(
             attrs(&e.diff),
-            vec![a("version", Some("1.0"), None), a("config files", Some("present"), None)]
+            vec![
+                a("version", Some("1.0"), None),
+                a("config files", Some("present"), None)
+            ]
         );
         assert_eq!(e.diff.reason.as_deref(), Some("installed (1.0)"));
         let e = eval("package", "{name: nginx, state: absent}", "");
@@ -818,28 +908,62 @@ mod tests {
         assert!(r.evaluate(&ProbeOutput::ok("garbage\n")).is_err());
         assert!(r.evaluate(&ProbeOutput::ok("zz |1.0\n")).is_err());
         let err = r
-            .evaluate(&out("", "keel: dpkg-query not found: the package kind needs a Debian or Ubuntu host\n", 2))
+            .evaluate(&out(
+                "",
+                "keel: dpkg-query not found: the package kind needs a Debian or Ubuntu host\n",
+                2,
+            ))
             .unwrap_err();
         assert!(err.contains("Debian or Ubuntu"));
-        assert!(r.evaluate(&out("", "", 2)).unwrap_err().contains("exit status 2"));
+        assert!(
+            r.evaluate(&out("", "", 2))
+                .unwrap_err()
+                .contains("exit status 2")
+        );
     }
 
     #[test]
     fn validation() {
-        for bad in ["Nginx", "a", "ngi;nx", "-foo", "nginx $(reboot)", "a b", "", "x:", "lib:I386", "foo\nbar"] {
+        for bad in [
+            "Nginx",
+            "a",
+            "ngi;nx",
+            "-foo",
+            "nginx $(reboot)",
+            "a b",
+            "",
+            "x:",
+            "lib:I386",
+            "foo\nbar",
+        ] {
             let yaml = format!("name: {}", serde_json::to_string(bad).unwrap());
-            let err = try_load("package", &yaml).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+            let err = try_load("package", &yaml)
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} accepted"));
             assert!(err.contains("not a Debian package name"), "{bad:?}: {err}");
         }
-        for good in ["g++", "libstdc++6", "python3.11", "0ad", "libc6:amd64", "x11-common"] {
+        for good in [
+            "g++",
+            "libstdc++6",
+            "python3.11",
+            "0ad",
+            "libc6:amd64",
+            "x11-common",
+        ] {
             try_load("package", &format!("name: {good:?}")).unwrap();
         }
         for bad in ["latest", "1.0;reboot", "a:1.0", "1.0 ", ":1.0", "$(x)"] {
-            let yaml = format!("{{name: nginx, version: {}}}", serde_json::to_string(bad).unwrap());
-            let err = try_load("package", &yaml).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+            let yaml = format!(
+                "{{name: nginx, version: {}}}",
+                serde_json::to_string(bad).unwrap()
+            );
+            let err = try_load("package", &yaml)
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} accepted"));
             assert!(err.contains("not a Debian version"), "{bad:?}: {err}");
         }
-        let err = try_load("package", "{name: nginx, state: absent, version: \"1.0\"}").unwrap_err();
+        let err =
+            try_load("package", "{name: nginx, state: absent, version: \"1.0\"}").unwrap_err();
         assert!(err.contains("only applies with `state: present`"), "{err}");
         let err = try_load("package", "{name: nginx, purge: true}").unwrap_err();
         assert!(err.contains("only applies with `state: absent`"), "{err}");
@@ -862,7 +986,9 @@ mod tests {
         assert!(s.contains("keel_apt install 'g++=4:12.2.0-3'"), "{s}");
         let r = load("package", "name: libstdc++6");
         assert_sh_syntax(&r.probe());
-        assert_sh_syntax(&load("package", "{name: libstdc++6, state: absent, purge: true}").probe());
+        assert_sh_syntax(
+            &load("package", "{name: libstdc++6, state: absent, purge: true}").probe(),
+        );
     }
 
     #[test]
@@ -903,7 +1029,10 @@ mod tests {
         let o = run_local(&r.probe());
         assert_eq!(o.status, 0, "{o:?}");
         assert_eq!(r.evaluate(&o).unwrap().diff.action(), Action::Create);
-        let r = load("package", "{name: keel-no-such-package, state: absent, purge: true}");
+        let r = load(
+            "package",
+            "{name: keel-no-such-package, state: absent, purge: true}",
+        );
         let o = run_local(&r.probe());
         assert_eq!(o.status, 0, "{o:?}");
         assert_eq!(r.evaluate(&o).unwrap().diff.action(), Action::NoOp);
@@ -941,7 +1070,15 @@ exit 1
             let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap_or_default();
             let calls: Vec<String> = calls
                 .lines()
-                .map(|l| l.rsplit(" -o ").next().unwrap().split_once(' ').unwrap().1.to_string())
+                .map(|l| {
+                    l.rsplit(" -o ")
+                        .next()
+                        .unwrap()
+                        .split_once(' ')
+                        .unwrap()
+                        .1
+                        .to_string()
+                })
                 .collect();
             (o, calls)
         };
@@ -950,14 +1087,31 @@ exit 1
         assert!(o.stdout.contains("installed"));
         assert!(o.stderr.contains("look stale"), "{o:?}");
         // an initial update happens only when this machine has no lists
-        let tail: Vec<&str> = calls.iter().map(String::as_str).skip_while(|c| *c == "update").collect();
-        assert_eq!(tail, vec!["install nginx", "update", "install nginx"], "{calls:?}");
+        let tail: Vec<&str> = calls
+            .iter()
+            .map(String::as_str)
+            .skip_while(|c| *c == "update")
+            .collect();
+        assert_eq!(
+            tail,
+            vec!["install nginx", "update", "install nginx"],
+            "{calls:?}"
+        );
 
         let (o, calls) = run("broken");
         assert_eq!(o.status, 100, "{o:?}");
         assert!(o.stderr.contains("dpkg returned an error code"));
-        assert_eq!(calls.iter().filter(|c| *c == "install broken").count(), 1, "{calls:?}");
-        assert!(!calls.iter().skip_while(|c| *c == "update").any(|c| c == "update"));
+        assert_eq!(
+            calls.iter().filter(|c| *c == "install broken").count(),
+            1,
+            "{calls:?}"
+        );
+        assert!(
+            !calls
+                .iter()
+                .skip_while(|c| *c == "update")
+                .any(|c| c == "update")
+        );
     }
 
     #[test]

@@ -178,7 +178,10 @@ fn check_unit_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("`{}` is not a systemd unit name", name.escape_debug()))
+        Err(format!(
+            "`{}` is not a systemd unit name",
+            name.escape_debug()
+        ))
     }
 }
 
@@ -198,12 +201,14 @@ impl Kind for Service {
                  `nginx.service` (letters, digits and `:-_.\\@`)",
             ));
         }
-        if let Some(p) = &self.package {
-            if let Err(e) = check_package_name(p) {
-                errs.push(Invalid::field("package", e).help(
+        if let Some(p) = &self.package
+            && let Err(e) = check_package_name(p)
+        {
+            errs.push(
+                Invalid::field("package", e).help(
                     "the name of the Debian package that ships the unit, e.g. `openssh-server`",
-                ));
-            }
+                ),
+            );
         }
         errs
     }
@@ -211,10 +216,10 @@ impl Kind for Service {
     fn links(&self) -> Links {
         let mut provides = vec![Ref::Service(self.name.clone())];
         let unit = self.unit();
-        if let Some(short) = unit.strip_suffix(".service") {
-            if short != self.name {
-                provides.push(Ref::Service(short.to_string()));
-            }
+        if let Some(short) = unit.strip_suffix(".service")
+            && short != self.name
+        {
+            provides.push(Ref::Service(short.to_string()));
         }
         if unit != self.name {
             provides.push(Ref::Service(unit));
@@ -408,8 +413,7 @@ mod tests {
         )
     }
 
-    const NOT_FOUND: &str =
-        "Id=nginx.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\n";
+    const NOT_FOUND: &str = "Id=nginx.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\n";
 
     fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
         d.attrs
@@ -418,7 +422,11 @@ mod tests {
             .collect()
     }
 
-    fn a(name: &str, before: Option<&str>, after: Option<&str>) -> (String, Option<String>, Option<String>) {
+    fn a(
+        name: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> (String, Option<String>, Option<String>) {
         (name.into(), before.map(Into::into), after.map(Into::into))
     }
 
@@ -434,9 +442,18 @@ mod tests {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
         let o = child.wait_with_output().unwrap();
-        assert!(o.status.success(), "sh -n: {}\n{script}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "sh -n: {}\n{script}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 
     const FULL: &str = "{name: nginx, state: running, enabled: true}";
@@ -448,7 +465,11 @@ mod tests {
         assert_eq!(e.diff.reason.as_deref(), Some("running, enabled"));
         assert!(e.commands.is_empty());
         // enabled-runtime counts as enabled; activating is on its way up
-        let e = eval("service", FULL, &show("activating", "start", "enabled-runtime"));
+        let e = eval(
+            "service",
+            FULL,
+            &show("activating", "start", "enabled-runtime"),
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
     }
 
@@ -463,9 +484,20 @@ mod tests {
                 a("state", Some("stopped"), Some("running")),
             ]
         );
-        assert_eq!(summaries(&e.commands), vec!["enable nginx.service", "start nginx.service"]);
-        assert!(e.commands[0].script.ends_with("systemctl enable -- nginx.service\n"));
-        assert!(e.commands[1].script.ends_with("systemctl start -- nginx.service\n"));
+        assert_eq!(
+            summaries(&e.commands),
+            vec!["enable nginx.service", "start nginx.service"]
+        );
+        assert!(
+            e.commands[0]
+                .script
+                .ends_with("systemctl enable -- nginx.service\n")
+        );
+        assert!(
+            e.commands[1]
+                .script
+                .ends_with("systemctl start -- nginx.service\n")
+        );
         assert!(e.commands[1].script.contains("NeedDaemonReload"));
         for c in &e.commands {
             assert_sh_syntax(&c.script);
@@ -474,15 +506,34 @@ mod tests {
 
     #[test]
     fn failed_and_crash_looping_units_are_started() {
-        let e = eval("service", "{name: nginx, state: running}", &show("failed", "failed", "enabled"));
-        assert_eq!(attrs(&e.diff), vec![a("state", Some("failed"), Some("running"))]);
-        let e = eval("service", "{name: nginx, state: running}", &show("activating", "auto-restart", "enabled"));
+        let e = eval(
+            "service",
+            "{name: nginx, state: running}",
+            &show("failed", "failed", "enabled"),
+        );
         assert_eq!(
             attrs(&e.diff),
-            vec![a("state", Some("restarting after a failure"), Some("running"))]
+            vec![a("state", Some("failed"), Some("running"))]
+        );
+        let e = eval(
+            "service",
+            "{name: nginx, state: running}",
+            &show("activating", "auto-restart", "enabled"),
+        );
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a(
+                "state",
+                Some("restarting after a failure"),
+                Some("running")
+            )]
         );
         // a failed unit is stopped
-        let e = eval("service", "{name: nginx, state: stopped}", &show("failed", "failed", "enabled"));
+        let e = eval(
+            "service",
+            "{name: nginx, state: stopped}",
+            &show("failed", "failed", "enabled"),
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
         assert_eq!(e.diff.reason.as_deref(), Some("failed, enabled"));
     }
@@ -501,16 +552,31 @@ mod tests {
                 a("state", Some("running"), Some("stopped")),
             ]
         );
-        assert_eq!(summaries(&e.commands), vec!["disable nginx.service", "stop nginx.service"]);
+        assert_eq!(
+            summaries(&e.commands),
+            vec!["disable nginx.service", "stop nginx.service"]
+        );
     }
 
     #[test]
     fn undeclared_attributes_are_left_alone() {
-        let e = eval("service", "{name: nginx, enabled: true}", &show("inactive", "dead", "enabled"));
+        let e = eval(
+            "service",
+            "{name: nginx, enabled: true}",
+            &show("inactive", "dead", "enabled"),
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
-        let e = eval("service", "{name: nginx, state: running}", &show("active", "running", "disabled"));
+        let e = eval(
+            "service",
+            "{name: nginx, state: running}",
+            &show("active", "running", "disabled"),
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
-        let e = eval("service", "name: nginx", &show("inactive", "dead", "disabled"));
+        let e = eval(
+            "service",
+            "name: nginx",
+            &show("inactive", "dead", "disabled"),
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
         assert_eq!(e.diff.reason.as_deref(), Some("stopped, disabled"));
     }
@@ -521,18 +587,30 @@ mod tests {
         assert_eq!(e.diff.action(), Action::Update);
         assert_eq!(
             attrs(&e.diff),
-            vec![a("state", None, Some("running")), a("enabled", None, Some("true"))]
+            vec![
+                a("state", None, Some("running")),
+                a("enabled", None, Some("true"))
+            ]
         );
         assert_eq!(
             e.diff.unknown.as_deref(),
-            Some("unit nginx.service does not exist yet (its package may be installed earlier in this run)")
+            Some(
+                "unit nginx.service does not exist yet (its package may be installed earlier in this run)"
+            )
         );
-        assert_eq!(summaries(&e.commands), vec!["enable nginx.service", "start nginx.service"]);
+        assert_eq!(
+            summaries(&e.commands),
+            vec!["enable nginx.service", "start nginx.service"]
+        );
         // its package may start it on install: a notification still restarts
         assert_eq!(summaries(&e.on_notify), vec!["restart nginx.service"]);
 
         // stopped/disabled are satisfied by a missing unit, but flagged
-        let e = eval("service", "{name: telnet, state: stopped, enabled: false}", NOT_FOUND);
+        let e = eval(
+            "service",
+            "{name: telnet, state: stopped, enabled: false}",
+            NOT_FOUND,
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
         assert!(e.diff.unknown.is_some());
         assert!(e.commands.is_empty());
@@ -541,7 +619,10 @@ mod tests {
     #[test]
     fn enablement_that_cannot_be_toggled_is_left_alone() {
         for (state, want) in [
-            ("static", "nginx.service is static and cannot be enabled or disabled"),
+            (
+                "static",
+                "nginx.service is static and cannot be enabled or disabled",
+            ),
             ("indirect", "is indirect"),
             ("generated", "is generated"),
         ] {
@@ -590,7 +671,10 @@ mod tests {
             vec!["reload-or-restart nginx.service"]
         );
         // not declared running: only if it runs
-        assert_eq!(n("name: nginx", &running), vec!["try-restart nginx.service"]);
+        assert_eq!(
+            n("name: nginx", &running),
+            vec!["try-restart nginx.service"]
+        );
         assert_eq!(
             n("{name: nginx, on_notify: reload}", &stopped),
             vec!["try-reload-or-restart nginx.service"]
@@ -600,8 +684,16 @@ mod tests {
         // started by this run's own commands: nothing more
         assert!(n(FULL, &stopped).is_empty());
 
-        let e = eval("service", "{name: nginx, state: running, on_notify: reload}", &running);
-        assert!(e.on_notify[0].script.ends_with("systemctl reload-or-restart -- nginx.service\n"));
+        let e = eval(
+            "service",
+            "{name: nginx, state: running, on_notify: reload}",
+            &running,
+        );
+        assert!(
+            e.on_notify[0]
+                .script
+                .ends_with("systemctl reload-or-restart -- nginx.service\n")
+        );
         assert_sh_syntax(&e.on_notify[0].script);
         assert!(load("service", "name: nginx").notifiable());
     }
@@ -612,18 +704,39 @@ mod tests {
             let r: Service = serde_json::from_value(serde_json::json!({"name": name})).unwrap();
             (r.unit(), r.package_name())
         };
-        assert_eq!(unit("nginx"), ("nginx.service".into(), Some("nginx".into())));
-        assert_eq!(unit("nginx.service"), ("nginx.service".into(), Some("nginx".into())));
-        assert_eq!(unit("php8.2-fpm"), ("php8.2-fpm.service".into(), Some("php8.2-fpm".into())));
-        assert_eq!(unit("getty@tty1"), ("getty@tty1.service".into(), Some("getty".into())));
-        assert_eq!(unit("certbot.timer"), ("certbot.timer".into(), Some("certbot".into())));
-        assert_eq!(unit("NetworkManager"), ("NetworkManager.service".into(), None));
+        assert_eq!(
+            unit("nginx"),
+            ("nginx.service".into(), Some("nginx".into()))
+        );
+        assert_eq!(
+            unit("nginx.service"),
+            ("nginx.service".into(), Some("nginx".into()))
+        );
+        assert_eq!(
+            unit("php8.2-fpm"),
+            ("php8.2-fpm.service".into(), Some("php8.2-fpm".into()))
+        );
+        assert_eq!(
+            unit("getty@tty1"),
+            ("getty@tty1.service".into(), Some("getty".into()))
+        );
+        assert_eq!(
+            unit("certbot.timer"),
+            ("certbot.timer".into(), Some("certbot".into()))
+        );
+        assert_eq!(
+            unit("NetworkManager"),
+            ("NetworkManager.service".into(), None)
+        );
 
         let r = load("service", "name: nginx");
         assert_eq!(
             r.links(),
             Links {
-                provides: vec![Ref::Service("nginx".into()), Ref::Service("nginx.service".into())],
+                provides: vec![
+                    Ref::Service("nginx".into()),
+                    Ref::Service("nginx.service".into())
+                ],
                 needs: vec![Ref::Package("nginx".into())],
             }
         );
@@ -631,7 +744,10 @@ mod tests {
         assert_eq!(
             r.links(),
             Links {
-                provides: vec![Ref::Service("ssh.service".into()), Ref::Service("ssh".into())],
+                provides: vec![
+                    Ref::Service("ssh.service".into()),
+                    Ref::Service("ssh".into())
+                ],
                 needs: vec![Ref::Package("openssh-server".into())],
             }
         );
@@ -651,11 +767,23 @@ mod tests {
             "it's",
         ] {
             let yaml = format!("name: {}", serde_json::to_string(bad).unwrap());
-            let err = try_load("service", &yaml).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+            let err = try_load("service", &yaml)
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} accepted"));
             assert!(err.contains("not a systemd unit name"), "{bad:?}: {err}");
         }
-        for good in ["nginx", "getty@tty1.service", "dev-disk-by\\x2duuid.swap", "user@1000", "php8.2-fpm"] {
-            try_load("service", &format!("name: {}", serde_json::to_string(good).unwrap())).unwrap();
+        for good in [
+            "nginx",
+            "getty@tty1.service",
+            "dev-disk-by\\x2duuid.swap",
+            "user@1000",
+            "php8.2-fpm",
+        ] {
+            try_load(
+                "service",
+                &format!("name: {}", serde_json::to_string(good).unwrap()),
+            )
+            .unwrap();
         }
         let err = try_load("service", "{name: ssh, package: \"Open SSH\"}").unwrap_err();
         assert!(err.contains("not a Debian package name"), "{err}");
@@ -667,12 +795,23 @@ mod tests {
 
     #[test]
     fn odd_unit_names_stay_quoted() {
-        let r = load("service", r#"{name: 'dev-disk-by\x2duuid.swap', state: running}"#);
+        let r = load(
+            "service",
+            r#"{name: 'dev-disk-by\x2duuid.swap', state: running}"#,
+        );
+        let name = r"dev-disk-by\x2duuid.swap";
+        let quoted = q(name);
+        // the quoted word reads back as the literal name in sh
+        assert_eq!(run_local(&format!("printf '%s' {quoted}")).stdout, name);
         let p = r.probe();
-        assert!(p.contains(r"-- 'dev-disk-by\x2duuid.swap'"), "{p}");
+        assert!(p.contains(&format!("-- {quoted}\n")), "{p}");
         assert_sh_syntax(&p);
         let e = r.evaluate(&ProbeOutput::ok(NOT_FOUND)).unwrap();
-        assert!(e.commands[0].script.contains(r"systemctl start -- 'dev-disk-by\x2duuid.swap'"));
+        assert!(
+            e.commands[0]
+                .script
+                .contains(&format!("systemctl start -- {quoted}\n"))
+        );
     }
 
     #[test]
@@ -688,10 +827,14 @@ mod tests {
         assert!(err.contains("not been booted with systemd"));
         assert!(r.evaluate(&ProbeOutput::ok("")).is_err());
         assert!(r.evaluate(&ProbeOutput::ok("garbage")).is_err());
-        assert!(r
-            .evaluate(&ProbeOutput { status: 3, ..ProbeOutput::default() })
+        assert!(
+            r.evaluate(&ProbeOutput {
+                status: 3,
+                ..ProbeOutput::default()
+            })
             .unwrap_err()
-            .contains("exit status 3"));
+            .contains("exit status 3")
+        );
     }
 
     /// On this dev machine systemd is not PID 1: the probe must say so
@@ -704,7 +847,11 @@ mod tests {
             assert!(r.evaluate(&out).is_ok(), "{out:?}");
         } else {
             assert_eq!(out.status, 2);
-            assert!(r.evaluate(&out).unwrap_err().contains("systemd is not running"));
+            assert!(
+                r.evaluate(&out)
+                    .unwrap_err()
+                    .contains("systemd is not running")
+            );
         }
     }
 }

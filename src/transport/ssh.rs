@@ -509,16 +509,15 @@ pub async fn check_fresh_connection(target: &SshTarget) -> Result<(), TransportE
 /// Map a failure of [`Ssh::connect`] to an actionable message.
 fn map_connect_error(target: &SshTarget, e: &openssh::Error) -> TransportError {
     match e {
-        openssh::Error::Connect(io) if io.kind() == io::ErrorKind::NotFound => {
-            target.connect_error(if ssh_on_path() {
+        openssh::Error::Connect(io) if io.kind() == io::ErrorKind::NotFound => target
+            .connect_error(if ssh_on_path() {
                 format!(
                     "ssh exited without saying why ({io}); run `ssh -v {}` to see more",
                     target.address
                 )
             } else {
                 spawn_message(io)
-            })
-        }
+            }),
         openssh::Error::Connect(io) => target.connect_error(diagnose(target, &io.to_string())),
         other => target.connect_error(error_chain(other)),
     }
@@ -605,8 +604,9 @@ fn diagnose(target: &SshTarget, stderr: &str) -> String {
     } else if has("Permission denied (") {
         let user = match &target.user {
             Some(u) => format!("as user `{u}`"),
-            None => "as the default user (ssh_config `User`, else your local user name)"
-                .to_string(),
+            None => {
+                "as the default user (ssh_config `User`, else your local user name)".to_string()
+            }
         };
         let key = match &target.identity_file {
             Some(k) => format!(
@@ -804,7 +804,11 @@ mod tests {
             let err = t.check_address().err().map(|e| e.to_string());
             assert!(err.is_some(), "{bad:?} accepted");
         }
-        assert!(SshTarget::new("x", "host-1.example").check_address().is_ok());
+        assert!(
+            SshTarget::new("x", "host-1.example")
+                .check_address()
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -831,7 +835,10 @@ mod tests {
         let mut t = target();
         t.ssh_config = None;
         let m = diagnose(&t, UNKNOWN);
-        assert!(m.contains("host key of 203.0.113.10 port 2222 is unknown"), "{m}");
+        assert!(
+            m.contains("host key of 203.0.113.10 port 2222 is unknown"),
+            "{m}"
+        );
         assert!(
             m.contains("ssh-keyscan -p 2222 203.0.113.10 >> ~/.ssh/known_hosts"),
             "{m}"
@@ -867,7 +874,10 @@ mod tests {
         let m = diagnose(&target(), RESOLVE);
         assert!(m.contains("cannot resolve"), "{m}");
         let m = diagnose(&target(), "something odd\n");
-        assert!(m.starts_with("ssh failed.\nssh said:\n  something odd"), "{m}");
+        assert!(
+            m.starts_with("ssh failed.\nssh said:\n  something odd"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -1,0 +1,223 @@
+//! `keel apply`: plan, confirm, apply hosts in parallel, summarise.
+
+use super::inventory_path;
+use crate::apply::{self, HostOutcome, Outcome, Progress};
+use crate::plan::{self, saved};
+use crate::session::Session;
+use console::style;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct ApplyArgs {
+    pub target: PathBuf,
+    pub inventory: Option<PathBuf>,
+    pub limit: Option<String>,
+    pub yes: bool,
+    pub json: bool,
+    pub parallel: usize,
+}
+
+fn is_saved_plan(p: &std::path::Path) -> bool {
+    if p.extension().is_some_and(|e| e == "json") {
+        return true;
+    }
+    std::fs::read(p)
+        .map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{'))
+        .unwrap_or(false)
+}
+
+struct Bars {
+    bars: BTreeMap<String, ProgressBar>,
+}
+
+impl Progress for Bars {
+    fn step(&self, host: &str, address: &str) {
+        if let Some(b) = self.bars.get(host) {
+            b.set_message(address.to_string());
+            b.inc(1);
+        }
+    }
+}
+
+fn confirm() -> bool {
+    eprint!("Apply these changes? Only `yes` is accepted: ");
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    line.trim() == "yes"
+}
+
+pub async fn run(a: ApplyArgs) -> u8 {
+    let saved_plan = if is_saved_plan(&a.target) {
+        match saved::load(&a.target) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("keel: {e}");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    let (stack, inv, limit) = match &saved_plan {
+        Some(p) => (PathBuf::from(&p.stack_path), PathBuf::from(&p.inventory_path), p.limit.clone()),
+        None => (a.target.clone(), inventory_path(a.inventory.as_deref(), &a.target), a.limit.clone()),
+    };
+    let s: Arc<Session> = match super::plan::open(&stack, &inv, limit, a.parallel) {
+        Ok(s) => Arc::new(s),
+        Err(code) => return code,
+    };
+    let works = super::plan::plan_hosts(s.clone()).await;
+    let doc = super::plan::document(&s, &inv, &works);
+
+    if let Some(sp) = &saved_plan {
+        // Refuse if anything differs from the saved plan.
+        let fresh: BTreeMap<&str, &plan::HostPlan> = doc.hosts.iter().map(|h| (h.host.as_str(), h)).collect();
+        let mut stale = Vec::new();
+        if sp.hosts.len() != doc.hosts.len() {
+            stale.push(saved::Stale::Hosts {
+                host: sp.hosts.iter().map(|h| h.host.clone()).collect::<Vec<_>>().join(","),
+            });
+        }
+        for h in &sp.hosts {
+            match fresh.get(h.host.as_str()) {
+                Some(f) => {
+                    if let Err(e) = saved::check_host(h, f) {
+                        stale.push(e);
+                    }
+                }
+                None => stale.push(saved::Stale::Hosts { host: h.host.clone() }),
+            }
+        }
+        if !stale.is_empty() {
+            for e in &stale {
+                eprintln!("keel: refusing to apply {}: {e}", a.target.display());
+            }
+            return 1;
+        }
+    }
+
+    if !a.json {
+        super::out(&plan::render::plan(&doc, false));
+    }
+    if doc.has_errors() {
+        eprintln!("keel: some hosts could not be planned; nothing was applied.");
+        return 1;
+    }
+    if !doc.changes {
+        if a.json {
+            super::out(&format!("{}\n", serde_json::json!({"plan": doc, "outcome": []})));
+        }
+        return 0;
+    }
+    if saved_plan.is_none() && !a.yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!("keel: refusing to apply without confirmation: pass --yes (or run in a terminal).");
+            return 1;
+        }
+        if !confirm() {
+            eprintln!("Apply cancelled.");
+            return 1;
+        }
+    }
+
+    // Apply hosts in parallel, bounded.
+    let mp = MultiProgress::new();
+    let mut bars = BTreeMap::new();
+    for w in &works {
+        let pb = mp.add(ProgressBar::new(w.resolved.instances.len() as u64));
+        pb.set_style(
+            ProgressStyle::with_template("{prefix:>12} [{bar:20}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        pb.set_prefix(w.host.clone());
+        pb.enable_steady_tick(Duration::from_millis(200));
+        bars.insert(w.host.clone(), pb);
+    }
+    let bars = Arc::new(Bars { bars });
+    let sem = Arc::new(tokio::sync::Semaphore::new(s.options.parallel.max(1)));
+    let works = Arc::new(works);
+    let mut tasks = Vec::new();
+    for idx in 0..works.len() {
+        let (works, s, sem, bars) = (works.clone(), s.clone(), sem.clone(), bars.clone());
+        tasks.push(tokio::spawn(async move {
+            let _p = sem.acquire().await;
+            let w = &works[idx];
+            if w.plan.summary.changes() == 0 {
+                return HostOutcome {
+                    host: w.host.clone(),
+                    resources: Vec::new(),
+                    error: None,
+                    round_trips: 0,
+                };
+            }
+            apply::apply_host(w, &s.redactor, bars.as_ref()).await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(o) => outcomes.push(o),
+            Err(e) => outcomes.push(HostOutcome {
+                host: "?".into(),
+                resources: Vec::new(),
+                error: Some(format!("internal error: {e}")),
+                round_trips: 0,
+            }),
+        }
+    }
+    for b in bars.bars.values() {
+        b.finish_and_clear();
+    }
+    for w in works.iter() {
+        if let Some(t) = &w.transport {
+            t.close().await;
+        }
+    }
+    let failed = outcomes.iter().any(HostOutcome::failed);
+    if a.json {
+        super::out(&format!("{}\n", serde_json::json!({"plan": doc, "outcome": outcomes})));
+    } else {
+        super::out(&summary(&outcomes));
+    }
+    if failed {
+        1
+    } else {
+        0
+    }
+}
+
+fn summary(outcomes: &[HostOutcome]) -> String {
+    let mut out = String::from("\nApply summary:\n");
+    for o in outcomes {
+        let changed = o.count(Outcome::changed);
+        let failed = o.count(Outcome::is_failure);
+        let skipped = o.count(|x| matches!(x, Outcome::Skipped(_)));
+        let status = if o.failed() {
+            style("FAILED").red().bold().to_string()
+        } else {
+            style("ok").green().bold().to_string()
+        };
+        out.push_str(&format!(
+            "  {:<20} {status}  {changed} changed, {failed} failed, {skipped} skipped\n",
+            o.host
+        ));
+        if let Some(e) = &o.error {
+            out.push_str(&format!("      error: {e}\n"));
+        }
+        for r in &o.resources {
+            match &r.outcome {
+                Outcome::Failed(e) => out.push_str(&format!("      {} {}: {e}\n", style("✗").red(), r.address)),
+                Outcome::Skipped(why) => out.push_str(&format!("      {} {}: skipped, {why}\n", style("-").yellow(), r.address)),
+                _ => {}
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,26 @@
+//! `keel graph`: the dependency graph of each host, as text or DOT.
+
+use super::{Common, GraphFormat, load, report};
+use crate::graph::render;
+use crate::session;
+
+pub fn run(common: &Common, format: GraphFormat) -> u8 {
+    let Ok(project) = load(common) else { return 1 };
+    match session::validate(&project, common.limit.as_deref()) {
+        Ok(v) => {
+            let mut text = String::new();
+            for (res, g) in v.offline.values() {
+                text.push_str(&match format {
+                    GraphFormat::Text => render::text(res, g),
+                    GraphFormat::Dot => render::dot(res, g),
+                });
+            }
+            super::out(&text);
+            0
+        }
+        Err(d) => {
+            report(&d);
+            1
+        }
+    }
+}

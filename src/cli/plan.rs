@@ -1,0 +1,105 @@
+//! `keel plan`: what would change on each host; `--detailed-exitcode` for CI.
+
+use super::{Common, inventory_path, report};
+use crate::plan::{self, Plan, saved};
+use crate::resolve::Project;
+use crate::session::{self, HostWork, Options, Session};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct PlanArgs {
+    pub common: Common,
+    pub detailed_exitcode: bool,
+    pub json: bool,
+    pub out: Option<PathBuf>,
+    pub all: bool,
+    pub parallel: usize,
+}
+
+/// Open a session for a stack: load, validate, read secrets.
+pub fn open(stack: &std::path::Path, inventory: &std::path::Path, limit: Option<String>, parallel: usize) -> Result<Session, u8> {
+    let project = Project::load(stack, inventory).map_err(|d| {
+        report(&d);
+        1u8
+    })?;
+    Session::open(
+        project,
+        Options {
+            limit,
+            parallel,
+            ..Options::default()
+        },
+    )
+    .map_err(|d| {
+        report(&d);
+        1u8
+    })
+}
+
+/// Plan every host with a spinner per host on a terminal.
+pub async fn plan_hosts(s: Arc<Session>) -> Vec<HostWork> {
+    let mp = MultiProgress::new();
+    let pb = mp.add(ProgressBar::new_spinner());
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    pb.set_message(format!("reading the live state of {} host(s)", s.validated.hosts.len()));
+    pb.enable_steady_tick(Duration::from_millis(120));
+    let pb2 = pb.clone();
+    let works = session::plan_all(s, move |w| pb2.println(format!("  planned {}", w.host))).await;
+    pb.finish_and_clear();
+    works
+}
+
+/// Build the plan document from the hosts' work.
+pub fn document(s: &Session, inventory: &std::path::Path, works: &[HostWork]) -> Plan {
+    Plan::new(
+        s.project.stack.name.clone(),
+        s.project.stack.path.display().to_string(),
+        inventory.display().to_string(),
+        s.options.limit.clone(),
+        works.iter().map(|w| w.plan.clone()).collect(),
+    )
+}
+
+pub async fn run(a: PlanArgs) -> u8 {
+    let inv = inventory_path(a.common.inventory.as_deref(), &a.common.stack);
+    let s = match open(&a.common.stack, &inv, a.common.limit.clone(), a.parallel) {
+        Ok(s) => Arc::new(s),
+        Err(code) => return code,
+    };
+    let works = plan_hosts(s.clone()).await;
+    let doc = document(&s, &inv, &works);
+    for w in &works {
+        if let Some(t) = &w.transport {
+            t.close().await;
+        }
+    }
+    if a.json {
+        match serde_json::to_string_pretty(&doc) {
+            Ok(j) => super::out(&(j + "\n")),
+            Err(e) => {
+                eprintln!("keel: cannot print the plan as JSON: {e}");
+                return 1;
+            }
+        }
+    } else {
+        super::out(&plan::render::plan(&doc, a.all));
+    }
+    if let Some(path) = &a.out {
+        if let Err(e) = saved::save(&doc, path) {
+            eprintln!("keel: cannot save the plan to {}: {e}", path.display());
+            return 1;
+        }
+        if !a.json {
+            eprintln!("Saved the plan to {}; apply exactly it with `keel apply {}`.", path.display(), path.display());
+        }
+    }
+    if doc.has_errors() || doc.summary.errors > 0 {
+        1
+    } else if a.detailed_exitcode && doc.changes {
+        2
+    } else {
+        0
+    }
+}
