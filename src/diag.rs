@@ -104,6 +104,18 @@ impl Diag {
 
     /// From a YAML syntax error.
     pub fn from_parse(source: &SourceFile, e: &ParseError) -> Self {
+        let text = source.text();
+        let start = text[..e.span.offset.min(text.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let line = text[start..].lines().next().unwrap_or_default();
+        let help = if (line.contains("depends_on:") || line.contains("notify:"))
+            && line.contains('[')
+        {
+            "addresses such as `package[nginx]` contain brackets, which YAML reads as a list inside `[...]`: quote them (`[\"package[nginx]\"]`) or write a block list (`- package[nginx]`)"
+        } else {
+            "check indentation, quoting and brackets around this point"
+        };
         Diag::at(
             "keel::yaml",
             source,
@@ -111,7 +123,7 @@ impl Diag {
             format!("invalid YAML: {}", e.message),
             "here",
         )
-        .with_help("check indentation, quoting and brackets around this point")
+        .with_help(help)
     }
 
     /// From a typed-deserialization error, with a "did you mean" hint for

@@ -205,13 +205,7 @@ pub fn resource_plan(
     let r = &inst.resource;
     let diff = &eval.diff;
     let mask = |v: &Option<String>| -> Option<String> {
-        v.as_ref().map(|s| {
-            if inst.sensitive && !s.is_empty() {
-                MASK.to_string()
-            } else {
-                redactor.redact(s)
-            }
-        })
+        v.as_ref().map(|s| redactor.redact(s))
     };
     let attributes = diff
         .attrs

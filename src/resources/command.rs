@@ -85,8 +85,9 @@ fn valid_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// A here-document delimiter that is not a line of `body`.
-fn heredoc_delim(base: &str, body: &str) -> String {
+/// A here-document delimiter that is not a line of `body` (`base`, else
+/// `base_1`, `base_2`...).
+pub(crate) fn heredoc_delim(base: &str, body: &str) -> String {
     let mut d = base.to_string();
     let mut i = 0;
     while body.lines().any(|l| l == d) {
@@ -134,7 +135,7 @@ impl Command {
         }
         match &self.user {
             None => {
-                let _ = writeln!(s, "{body} {redirect}");
+                let _ = writeln!(s, "{}", format!("{body} {redirect}").trim_end());
             }
             Some(u) => {
                 let u = q(u);
@@ -143,7 +144,12 @@ impl Command {
                     s,
                     "keel_as_user() {{ if [ \"$(id -un)\" = {u} ]; then sh -s; else runuser -u {u} -- sh -s; fi; }}"
                 );
-                let _ = writeln!(s, "keel_as_user {redirect} <<'{end}'\n{body}\n{end}");
+                let redirect = if redirect.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {redirect}")
+                };
+                let _ = writeln!(s, "keel_as_user{redirect} <<'{end}'\n{body}\n{end}");
             }
         }
         if capture {
@@ -213,7 +219,11 @@ impl Command {
         let more = lines.filter(|l| !l.trim().is_empty()).count();
         let mut s = format!("run `{first}`");
         if more > 0 {
-            let _ = write!(s, " (+{more} more line{})", if more == 1 { "" } else { "s" });
+            let _ = write!(
+                s,
+                " (+{more} more line{})",
+                if more == 1 { "" } else { "s" }
+            );
         }
         if let Some(u) = &self.user {
             let _ = write!(s, " as {u}");
@@ -257,9 +267,7 @@ impl Kind for Command {
         if self.run.trim().is_empty() {
             errs.push(Invalid::field("run", "`run` is empty"));
         } else if !self.has_guard() && !self.notified_only {
-            errs.push(
-                Invalid::field("run", "this command has no guard").help(GUARD_HELP),
-            );
+            errs.push(Invalid::field("run", "this command has no guard").help(GUARD_HELP));
         }
         if let Some(n) = &self.name
             && n.trim().is_empty()
@@ -284,7 +292,10 @@ impl Kind for Command {
                 errs.push(
                     Invalid::field(
                         "env",
-                        format!("`{}` is not a valid environment variable name", k.escape_debug()),
+                        format!(
+                            "`{}` is not a valid environment variable name",
+                            k.escape_debug()
+                        ),
                     )
                     .help("names match `[A-Za-z_][A-Za-z0-9_]*`"),
                 );
@@ -294,8 +305,11 @@ impl Kind for Command {
             && !valid_name(u, true)
         {
             errs.push(
-                Invalid::field("user", format!("`{}` is not a valid user name", u.escape_debug()))
-                    .help("a user name matches `[a-z_][a-z0-9_-]*[$]?`"),
+                Invalid::field(
+                    "user",
+                    format!("`{}` is not a valid user name", u.escape_debug()),
+                )
+                .help("a user name matches `[a-z_][a-z0-9_-]*[$]?`"),
             );
         }
         errs
@@ -455,9 +469,17 @@ mod tests {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        c.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
         let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}\n{script}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}\n{script}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]
@@ -465,7 +487,10 @@ mod tests {
         let yaml = "run: make install\ncreates: /opt/app/.installed\n";
         let e = eval("command", yaml, "creates=missing\n");
         assert_eq!(e.diff.action(), Action::Run);
-        assert_eq!(e.diff.reason.as_deref(), Some("`/opt/app/.installed` does not exist"));
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("`/opt/app/.installed` does not exist")
+        );
         assert_eq!(e.commands.len(), 1);
         assert_eq!(e.commands[0].summary, "run `make install`");
         assert_parses(&e.commands[0].script);
@@ -493,10 +518,18 @@ mod tests {
 
     #[test]
     fn unknown_when_cwd_or_user_missing() {
-        let e = eval("command", "run: x\ncreates: /y\ncwd: /srv/app\n", "cwd=missing\n");
+        let e = eval(
+            "command",
+            "run: x\ncreates: /y\ncwd: /srv/app\n",
+            "cwd=missing\n",
+        );
         assert_eq!(e.diff.action(), Action::Run);
         assert!(e.diff.unknown.as_deref().unwrap().contains("/srv/app"));
-        let e = eval("command", "run: x\ncreates: /y\nuser: app\n", "user=missing\n");
+        let e = eval(
+            "command",
+            "run: x\ncreates: /y\nuser: app\n",
+            "user=missing\n",
+        );
         assert!(e.diff.unknown.as_deref().unwrap().contains("`app`"));
     }
 
@@ -519,7 +552,11 @@ mod tests {
 
     #[test]
     fn notified_only() {
-        let e = eval("command", "run: systemctl daemon-reload\nnotified_only: true\n", "notified_only=1\n");
+        let e = eval(
+            "command",
+            "run: systemctl daemon-reload\nnotified_only: true\n",
+            "notified_only=1\n",
+        );
         assert_eq!(e.diff, Diff::noop().reason("runs only when notified"));
         assert!(e.commands.is_empty());
         assert_eq!(e.on_notify.len(), 1);
@@ -544,9 +581,18 @@ mod tests {
             ("run: \"  \"\nnotified_only: true\n", "`run` is empty"),
             ("run: x\ncreates: relative/path\n", "not an absolute path"),
             ("run: x\ncreates: /a\ncwd: tmp\n", "not an absolute path"),
-            ("run: x\ncreates: /a\nenv: {\"A-B\": 1}\n", "not a valid environment variable name"),
-            ("run: x\ncreates: /a\nenv: {\"1A\": 1}\n", "not a valid environment variable name"),
-            ("run: x\ncreates: /a\nuser: \"a b\"\n", "not a valid user name"),
+            (
+                "run: x\ncreates: /a\nenv: {\"A-B\": 1}\n",
+                "not a valid environment variable name",
+            ),
+            (
+                "run: x\ncreates: /a\nenv: {\"1A\": 1}\n",
+                "not a valid environment variable name",
+            ),
+            (
+                "run: x\ncreates: /a\nuser: \"a b\"\n",
+                "not a valid user name",
+            ),
             ("run: x\nunless: \"\"\n", "`unless` is empty"),
             ("run: x\ncreates: /a\nnmae: y\n", "nmae"),
             ("creates: /a\n", "`run`"),
@@ -555,12 +601,21 @@ mod tests {
             assert!(e.contains(want), "{yaml}: {e}");
         }
         // Scalars of any type are text.
-        assert!(try_load("command", "run: x\ncreates: /a\nenv: {PORT: 8080, DEBUG: true}\n").is_ok());
+        assert!(
+            try_load(
+                "command",
+                "run: x\ncreates: /a\nenv: {PORT: 8080, DEBUG: true}\n"
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn links() {
-        let r = load("command", "run: x\ncreates: /opt/a/.done\ncwd: /srv/a\nuser: app\n");
+        let r = load(
+            "command",
+            "run: x\ncreates: /opt/a/.done\ncwd: /srv/a\nuser: app\n",
+        );
         assert_eq!(
             r.links(),
             Links {
@@ -588,8 +643,16 @@ mod tests {
             Some(format!("`{creates}` does not exist"))
         );
         assert_eq!(std::fs::read_to_string(&creates).unwrap(), HOSTILE);
-        assert_eq!(std::fs::read_to_string(format!("{d}/where")).unwrap().trim_end(), d);
-        assert_eq!(after.diff, Diff::noop().reason(format!("`{creates}` exists")));
+        assert_eq!(
+            std::fs::read_to_string(format!("{d}/where"))
+                .unwrap()
+                .trim_end(),
+            d
+        );
+        assert_eq!(
+            after.diff,
+            Diff::noop().reason(format!("`{creates}` exists"))
+        );
         assert!(after.commands.is_empty());
         assert_inert(&t);
         // Nothing of the value is on a command line.
@@ -600,14 +663,18 @@ mod tests {
     fn converges_with_unless() {
         let (t, d) = hostile_dir();
         let f = format!("{d}/flag");
+        let run = format!("printf '%s\\n' {} > \"$F\"", q(HOSTILE));
         let yaml = format!(
-            "run: echo {hostile} > \"$F\"\nunless: grep -q touch \"$F\"\nenv: {{F: {f}}}\n",
-            hostile = yq(&q(HOSTILE)),
-            f = yq(&f),
+            "run: {}\nunless: grep -q touch \"$F\"\nenv: {{F: {}}}\n",
+            yq(&run),
+            yq(&f),
         );
         let r = load("command", &yaml);
         let (before, after) = converge_locally(r.as_ref());
-        assert_eq!(before.diff.reason.as_deref(), Some("`unless` command exited 2"));
+        assert_eq!(
+            before.diff.reason.as_deref(),
+            Some("`unless` command exited 2")
+        );
         assert_eq!(std::fs::read_to_string(&f).unwrap(), format!("{HOSTILE}\n"));
         assert_eq!(after.diff, Diff::noop().reason("`unless` command exited 0"));
         assert_inert(&t);
@@ -624,7 +691,10 @@ mod tests {
         );
         let r = load("command", &yaml);
         let (before, after) = converge_locally(r.as_ref());
-        assert_eq!(before.diff.reason.as_deref(), Some("`onlyif` command exited 0"));
+        assert_eq!(
+            before.diff.reason.as_deref(),
+            Some("`onlyif` command exited 0")
+        );
         assert!(!Path::new(&f).exists());
         assert_eq!(after.diff, Diff::noop().reason("`onlyif` command exited 1"));
         assert_inert(&t);
@@ -677,7 +747,10 @@ mod tests {
             // as a unit, and stopped there.
             assert_ne!(out.status, 0, "{}", out.stderr);
             assert!(out.stderr.contains("KEEL_CMD_END"), "{}", out.stderr);
-            assert_eq!(std::fs::read_to_string(format!("{d}/stdin")).unwrap(), ")\n");
+            assert_eq!(
+                std::fs::read_to_string(format!("{d}/stdin")).unwrap(),
+                ")\n"
+            );
             assert!(!Path::new(&done).exists(), "set -e stopped the run text");
             // Without the failing line: runs through, and the script goes on.
             let r = load("command", &yaml.replace("KEEL_CMD_END\\n", ""));
@@ -690,7 +763,10 @@ mod tests {
             let out = run_local(&script);
             assert_eq!(out.status, 0, "{}", out.stderr);
             assert!(Path::new(&done).exists());
-            assert_eq!(std::fs::read_to_string(format!("{d}/marker")).unwrap(), "after\n");
+            assert_eq!(
+                std::fs::read_to_string(format!("{d}/marker")).unwrap(),
+                "after\n"
+            );
             let e = r.evaluate(&run_local(&r.probe())).unwrap();
             assert_eq!(e.diff.action(), Action::NoOp);
             std::fs::remove_file(format!("{d}/marker")).unwrap();
@@ -710,12 +786,18 @@ mod tests {
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert_eq!(e.diff.reason.as_deref(), Some("`unless` command exited 1"));
         // A guard that reads stdin sees nothing (and does not hang).
-        let yaml = format!("run: \"true\"\nonlyif: test -z \"$(cat)\"\ncwd: {}\n", yq(&d));
+        let yaml = format!(
+            "run: \"true\"\nonlyif: test -z \"$(cat)\"\ncwd: {}\n",
+            yq(&d)
+        );
         let r = load("command", &yaml);
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert_eq!(e.diff.reason.as_deref(), Some("`onlyif` command exited 0"));
         // Guard output does not pollute the probe.
-        let r = load("command", "run: \"true\"\nonlyif: echo creates=exists; echo unless=0\n");
+        let r = load(
+            "command",
+            "run: \"true\"\nonlyif: echo creates=exists; echo unless=0\n",
+        );
         let out = run_local(&r.probe());
         assert_eq!(out.stdout, "onlyif=0\n");
     }
@@ -725,14 +807,21 @@ mod tests {
         // Planned to run, but the path appeared since: the script skips.
         let (_t, d) = hostile_dir();
         let f = format!("{d}/made");
-        let yaml = format!("run: echo ran >> \"$F\"\ncreates: {}\nenv: {{F: {}}}\n", yq(&f), yq(&f));
+        let yaml = format!(
+            "run: echo ran >> \"$F\"\ncreates: {}\nenv: {{F: {}}}\n",
+            yq(&f),
+            yq(&f)
+        );
         let e = eval("command", &yaml, "creates=missing\n");
         std::fs::write(&f, "before\n").unwrap();
         let out = run_local(&format!("set -e\n{}", e.commands[0].script));
         assert_eq!(out.status, 0, "{}", out.stderr);
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "before\n");
         // A notification after it ran: skipped too.
-        assert_eq!(run_local(&format!("set -e\n{}", e.on_notify[0].script)).status, 0);
+        assert_eq!(
+            run_local(&format!("set -e\n{}", e.on_notify[0].script)).status,
+            0
+        );
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "before\n");
     }
 
@@ -777,9 +866,21 @@ mod tests {
         );
         let r = load("command", &yaml);
         let (before, after) = converge_locally(r.as_ref());
-        assert_eq!(before.diff.reason.as_deref(), Some("`unless` command exited 1"));
-        assert_eq!(before.commands[0].summary, format!("run `id -un > who; printf '%s' \"$V\" >> who` as nobody in {}", d.display()));
-        assert_eq!(std::fs::read_to_string(&f).unwrap(), format!("nobody\n{HOSTILE}"));
+        assert_eq!(
+            before.diff.reason.as_deref(),
+            Some("`unless` command exited 1")
+        );
+        assert_eq!(
+            before.commands[0].summary,
+            format!(
+                "run `id -un > who; printf '%s' \"$V\" >> who` as nobody in {}",
+                d.display()
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(&f).unwrap(),
+            format!("nobody\n{HOSTILE}")
+        );
         assert_eq!(after.diff.action(), Action::NoOp);
         assert!(!before.commands[0].script.contains("sh -c"));
     }

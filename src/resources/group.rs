@@ -191,9 +191,11 @@ impl Kind for Group {
     fn diff(&self, fact: &GroupFact) -> Diff {
         match (self.state, fact) {
             (State::Absent, None) => Diff::noop().reason("does not exist"),
-            (State::Absent, Some(g)) => {
-                Diff::with_action(Action::Delete).attr("gid", Some(g.gid.to_string()), None::<String>)
-            }
+            (State::Absent, Some(g)) => Diff::with_action(Action::Delete).attr(
+                "gid",
+                Some(g.gid.to_string()),
+                None::<String>,
+            ),
             (State::Present, None) => {
                 let mut d = Diff::with_action(Action::Create);
                 if let Some(gid) = self.desired_gid() {
@@ -218,10 +220,9 @@ impl Kind for Group {
     fn commands(&self, fact: &GroupFact, _diff: &Diff) -> Vec<Cmd> {
         let n = q(&self.name);
         match (self.state, fact) {
-            (State::Absent, Some(_)) => vec![Cmd::new(
-                format!("groupdel {n}"),
-                format!("groupdel {n}\n"),
-            )],
+            (State::Absent, Some(_)) => {
+                vec![Cmd::new(format!("groupdel {n}"), format!("groupdel {n}\n"))]
+            }
             (State::Present, None) => {
                 let mut args = String::new();
                 if let Some(gid) = self.desired_gid() {
@@ -254,7 +255,10 @@ pub(crate) fn probe_failure(what: &str, out: &ProbeOutput) -> String {
             out.status
         )
     } else {
-        format!("the {what} probe failed (exit status {}): {err}", out.status)
+        format!(
+            "the {what} probe failed (exit status {}): {err}",
+            out.status
+        )
     }
 }
 
@@ -269,7 +273,11 @@ mod tests {
 
     #[test]
     fn absent_group_is_created_with_gid_and_system() {
-        let e = eval("group", "name: devs\ngid: 1500\nsystem: true\n", "group_absent=1\n");
+        let e = eval(
+            "group",
+            "name: devs\ngid: 1500\nsystem: true\n",
+            "group_absent=1\n",
+        );
         assert_eq!(e.diff.action(), Action::Create);
         assert_eq!(
             e.diff.attrs,
@@ -292,11 +300,19 @@ mod tests {
 
     #[test]
     fn present_and_equal_is_noop() {
-        let e = eval("group", "name: devs\ngid: 1500\n", "group=devs:x:1500:alice,bob\n");
+        let e = eval(
+            "group",
+            "name: devs\ngid: 1500\n",
+            "group=devs:x:1500:alice,bob\n",
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
         assert!(e.commands.is_empty());
         // Undeclared gid: left alone.
-        let e = eval("group", "name: devs\nsystem: true\n", "group=devs:x:1500:\n");
+        let e = eval(
+            "group",
+            "name: devs\nsystem: true\n",
+            "group=devs:x:1500:\n",
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
     }
 

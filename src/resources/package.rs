@@ -402,8 +402,8 @@ impl Kind for Package {
   echo 'keel: dpkg-query not found: the package kind needs a Debian or Ubuntu host' >&2
   exit 2
 fi
-keel_pkg=$(dpkg-query -W -f='${{db:Status-Abbrev}}|${{Version}}\\n' {name} 2>/dev/null)
-keel_rc=$?
+keel_rc=0
+keel_pkg=$(dpkg-query -W -f='${{db:Status-Abbrev}}|${{Version}}\\n' {name} 2>/dev/null) || keel_rc=$?
 if [ \"$keel_rc\" -gt 1 ]; then
   dpkg-query -W {name} >/dev/null
   exit \"$keel_rc\"
@@ -1026,7 +1026,8 @@ mod tests {
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
         let r = load("package", "name: keel-no-such-package");
-        let o = run_local(&r.probe());
+        // also under `set -e`, in case the probe batch uses it
+        let o = run_local(&format!("set -e\n{}", r.probe()));
         assert_eq!(o.status, 0, "{o:?}");
         assert_eq!(r.evaluate(&o).unwrap().diff.action(), Action::Create);
         let r = load(

@@ -28,6 +28,7 @@
 //! `.`), checked with `visudo -cf`, and only then renamed into place, so a
 //! broken sudoers file is never installed.
 
+use super::command::heredoc_delim;
 use super::group::{State, check_group_name, check_id, getent_probe, parse_id, probe_failure};
 use super::*;
 use crate::shell::{self, Perms, q};
@@ -129,7 +130,10 @@ pub enum SudoFact {
     #[default]
     NotProbed,
     Absent,
-    File { content: Vec<u8>, perms: String },
+    File {
+        content: Vec<u8>,
+        perms: String,
+    },
 }
 
 /// The live state of a user.
@@ -175,12 +179,10 @@ impl Changes {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    Sha256::digest(data).iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 fn list(items: &BTreeSet<String>) -> String {
@@ -197,17 +199,6 @@ fn show_perms(perms: &str) -> String {
         Some((mode, owner)) => format!("{:0>4} {owner}", mode),
         None => perms.to_string(),
     }
-}
-
-/// A here-document delimiter that is not a line of `body`.
-fn heredoc_delim(base: &str, body: &str) -> String {
-    let mut d = base.to_string();
-    let mut i = 0;
-    while body.lines().any(|l| l == d) {
-        i += 1;
-        d = format!("{base}_{i}");
-    }
-    d
 }
 
 impl User {
@@ -275,12 +266,10 @@ impl User {
         }
 
         let primary = self.primary_after(fact);
-        let desired_groups: Option<BTreeSet<String>> = self.groups.as_ref().map(|g| {
-            g.iter()
-                .filter(|g| **g != primary)
-                .cloned()
-                .collect()
-        });
+        let desired_groups: Option<BTreeSet<String>> = self
+            .groups
+            .as_ref()
+            .map(|g| g.iter().filter(|g| **g != primary).cloned().collect());
 
         match &fact.account {
             None => {
@@ -434,11 +423,14 @@ impl User {
 
         match (self.sudo, &fact.sudoers) {
             (Some(true), SudoFact::File { content, perms })
-                if content.as_slice() == self.sudoers_rule().as_bytes()
-                    && perms == "440 root" => {}
+                if content.as_slice() == self.sudoers_rule().as_bytes() && perms == "440 root" => {}
             (Some(true), SudoFact::File { .. }) => {
                 c.write_sudo = true;
-                c.attr("sudo", Some("true (modified rule file)".into()), Some("true".into()));
+                c.attr(
+                    "sudo",
+                    Some("true (modified rule file)".into()),
+                    Some("true".into()),
+                );
             }
             (Some(true), _) => {
                 c.write_sudo = true;
@@ -551,11 +543,14 @@ impl User {
         );
         let _ = writeln!(
             s,
-            "if [ \"$(id -u)\" = 0 ]; then runuser -u {n} -- sh -s <<'{end}'\n{inner}{end}\nelse sh -s <<'{end}'\n{inner}{end}\nfi",
+            "keel_as_user() {{ if [ \"$(id -u)\" = 0 ]; then runuser -u {n} -- sh -s; else sh -s; fi; }}\nkeel_as_user <<'{end}'\n{inner}{end}",
             n = q(&self.name)
         );
         Some(Cmd::new(
-            format!("write {file} ({} keys)", self.authorized_keys.as_ref()?.len()),
+            format!(
+                "write {file} ({} keys)",
+                self.authorized_keys.as_ref()?.len()
+            ),
             s,
         ))
     }
@@ -573,7 +568,10 @@ impl User {
         // A name with a dot: sudo's includedir skips it while it is checked.
         let _ = writeln!(s, "keel_tmp=$(mktemp {tmpl})");
         let _ = writeln!(s, "trap 'rm -f \"$keel_tmp\"' EXIT");
-        s.push_str(&shell::write_data("\"$keel_tmp\"", self.sudoers_rule().as_bytes()));
+        s.push_str(&shell::write_data(
+            "\"$keel_tmp\"",
+            self.sudoers_rule().as_bytes(),
+        ));
         let _ = writeln!(s, "chown root:root \"$keel_tmp\"\nchmod 0440 \"$keel_tmp\"");
         let _ = writeln!(
             s,
@@ -584,10 +582,7 @@ impl User {
             ))
         );
         let _ = writeln!(s, "mv -f \"$keel_tmp\" {p}\ntrap - EXIT");
-        Cmd::new(
-            format!("write {path} (checked with visudo -cf)"),
-            s,
-        )
+        Cmd::new(format!("write {path} (checked with visudo -cf)"), s)
     }
 
     fn sudo_remove_cmd(&self) -> Cmd {
@@ -612,9 +607,7 @@ impl Kind for User {
                     "name",
                     format!("`{}` is not a valid user name", self.name.escape_debug()),
                 )
-                .help(
-                    "a user name matches `[a-z_][a-z0-9_-]*[$]?` and has at most 32 characters",
-                ),
+                .help("a user name matches `[a-z_][a-z0-9_-]*[$]?` and has at most 32 characters"),
             );
         }
         if let Some(uid) = &self.uid {
@@ -650,7 +643,8 @@ impl Kind for User {
             // Never echo the value: it may be a password typed by mistake.
             let h = &h.0;
             if h.is_empty()
-                || h.chars().any(|c| c == ':' || c.is_whitespace() || c.is_control())
+                || h.chars()
+                    .any(|c| c == ':' || c.is_whitespace() || c.is_control())
                 || !(h.starts_with('$') || h.starts_with('!') || h.starts_with('*'))
             {
                 errs.push(
@@ -733,10 +727,7 @@ impl Kind for User {
                         let _ = writeln!(s, "keel_h={}", q(h));
                     }
                     None => {
-                        let _ = writeln!(
-                            s,
-                            "keel_h=$(printf '%s\\n' \"$keel_e\" | cut -d: -f6)"
-                        );
+                        let _ = writeln!(s, "keel_h=$(printf '%s\\n' \"$keel_e\" | cut -d: -f6)");
                     }
                 }
                 let _ = write!(
@@ -830,7 +821,10 @@ else echo sudoers=absent; fi
             Some(v) => match v.strip_prefix("b64:") {
                 Some(b) => SudoFact::File {
                     content: shell::unbase64(b).map_err(|e| format!("sudoers content: {e}"))?,
-                    perms: kv(text, "sudoers_stat").unwrap_or_default().trim().to_string(),
+                    perms: kv(text, "sudoers_stat")
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
                 },
                 None => return Err(format!("unexpected `sudoers={v}` in the user probe")),
             },
@@ -1016,7 +1010,8 @@ mod tests {
         );
         let s = script(&e);
         assert!(s.contains("if getent group alice >/dev/null 2>&1; then set -- -g alice; fi"));
-        assert!(s.contains("runuser -u alice -- sh -s <<'KEEL_AS_USER_END'"));
+        assert!(s.contains("then runuser -u alice -- sh -s; else sh -s; fi; }"));
+        assert!(s.contains("keel_as_user <<'KEEL_AS_USER_END'"));
         assert_parses(&s);
     }
 
@@ -1074,7 +1069,10 @@ mod tests {
             "keel_s={}\nprintf '%s\\n' \"$keel_s\" | cut -d: -f2 | sha256sum | cut -d' ' -f1\n",
             q(&format!("alice:{HASH}:19000:0:99999:7:::"))
         ));
-        assert_eq!(out.stdout.trim(), sha256_hex(format!("{HASH}\n").as_bytes()));
+        assert_eq!(
+            out.stdout.trim(),
+            sha256_hex(format!("{HASH}\n").as_bytes())
+        );
     }
 
     #[test]
@@ -1113,7 +1111,11 @@ mod tests {
             vec![
                 AttrChange::new("uid", Some("1001"), Some("1002")),
                 AttrChange::new("group", Some("alice"), Some("staff")),
-                AttrChange::new("groups", Some("sudo, video"), Some("docker, sudo, video (+docker)")),
+                AttrChange::new(
+                    "groups",
+                    Some("sudo, video"),
+                    Some("docker, sudo, video (+docker)")
+                ),
                 AttrChange::new("shell", Some("/bin/bash"), Some("/bin/zsh")),
                 AttrChange::new("comment", Some("Alice"), Some("Alice B")),
             ]
@@ -1138,9 +1140,17 @@ mod tests {
         );
         assert_eq!(summaries(&e), vec!["usermod -G 'docker,sudo' alice"]);
         // The primary group is not a supplementary one.
-        let e = eval("user", "name: alice\ngroups: [alice, sudo, video]\nappend: false\n", &alice_present());
+        let e = eval(
+            "user",
+            "name: alice\ngroups: [alice, sudo, video]\nappend: false\n",
+            &alice_present(),
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
-        let e = eval("user", "name: alice\ngroups: []\nappend: false\n", &alice_present());
+        let e = eval(
+            "user",
+            "name: alice\ngroups: []\nappend: false\n",
+            &alice_present(),
+        );
         assert_eq!(summaries(&e), vec!["usermod -G '' alice"]);
         // append: only missing groups matter.
         let e = eval("user", "name: alice\ngroups: [video]\n", &alice_present());
@@ -1152,7 +1162,11 @@ mod tests {
         let e = eval("user", "name: alice\nhome: /srv/alice\n", &alice_present());
         assert_eq!(
             e.diff.attrs,
-            vec![AttrChange::new("home", Some("/home/alice"), Some("/srv/alice"))]
+            vec![AttrChange::new(
+                "home",
+                Some("/home/alice"),
+                Some("/srv/alice")
+            )]
         );
         assert_eq!(summaries(&e), vec!["usermod -d /srv/alice -m alice"]);
         assert_parses(&script(&e));
@@ -1160,7 +1174,8 @@ mod tests {
 
     #[test]
     fn authorized_keys_content_and_perms() {
-        let yaml = format!("name: alice\nauthorized_keys: [\"{KEY}\", \"ssh-rsa AAAAB3 second\"]\n");
+        let yaml =
+            format!("name: alice\nauthorized_keys: [\"{KEY}\", \"ssh-rsa AAAAB3 second\"]\n");
         let probe = format!(
             "{}keys_stat=644 root\nkeys_dir_stat=755 alice\nkeys=b64:{}\n",
             alice_present(),
@@ -1178,11 +1193,18 @@ mod tests {
         assert_eq!(
             e.diff.attrs,
             vec![
-                AttrChange::new("authorized_keys permissions", Some("0644 root"), Some("0600 alice")),
+                AttrChange::new(
+                    "authorized_keys permissions",
+                    Some("0644 root"),
+                    Some("0600 alice")
+                ),
                 AttrChange::new(".ssh permissions", Some("0755 alice"), Some("0700 alice")),
             ]
         );
-        assert_eq!(summaries(&e), vec!["write /home/alice/.ssh/authorized_keys (2 keys)"]);
+        assert_eq!(
+            summaries(&e),
+            vec!["write /home/alice/.ssh/authorized_keys (2 keys)"]
+        );
         let s = script(&e);
         assert!(s.contains("chown -h alice: /home/alice/.ssh"));
         assert_parses(&s);
@@ -1193,7 +1215,10 @@ mod tests {
         let e = eval(
             "user",
             "name: alice\nauthorized_keys: []\n",
-            &format!("{}keys_stat=600 alice\nkeys_dir_stat=700 alice\nkeys=b64:\n", alice_present()),
+            &format!(
+                "{}keys_stat=600 alice\nkeys_dir_stat=700 alice\nkeys=b64:\n",
+                alice_present()
+            ),
         );
         assert_eq!(e.diff.action(), Action::NoOp);
     }
@@ -1236,7 +1261,10 @@ mod tests {
         let e = r.evaluate(&probe(r.as_ref())).unwrap();
         assert_eq!(e.diff.action(), Action::Update);
         assert_eq!(e.diff.content.as_ref().unwrap().before, None);
-        assert_eq!(summaries(&e), vec![format!("write {home_s}/.ssh/authorized_keys (2 keys)")]);
+        assert_eq!(
+            summaries(&e),
+            vec![format!("write {home_s}/.ssh/authorized_keys (2 keys)")]
+        );
         for c in &e.commands {
             let out = run_local(&format!("set -e\n{}", c.script));
             assert_eq!(out.status, 0, "{}: {}", c.summary, out.stderr);
@@ -1249,7 +1277,11 @@ mod tests {
         let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&home.join(".ssh")), 0o700);
         assert_eq!(mode(&home.join(".ssh/authorized_keys")), 0o600);
-        assert_eq!(std::fs::read_dir(home.join(".ssh")).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(home.join(".ssh")).unwrap().count(),
+            1,
+            "no temp file left"
+        );
         // Probed again: exactly the keys, right modes: no-op.
         let e = r.evaluate(&probe(r.as_ref())).unwrap();
         assert_eq!(e.diff, Diff::noop());
@@ -1257,14 +1289,20 @@ mod tests {
 
     #[test]
     fn sudo_rule_is_checked_before_install() {
-        let e = eval("user", "name: alice\nsudo: true\n", &format!("{}sudoers=absent\n", alice_present()));
+        let e = eval(
+            "user",
+            "name: alice\nsudo: true\n",
+            &format!("{}sudoers=absent\n", alice_present()),
+        );
         assert_eq!(
             e.diff.attrs,
             vec![AttrChange::new("sudo", Some("false"), Some("true"))]
         );
         let s = script(&e);
         let check = s.find("visudo -cqf \"$keel_tmp\"").expect("visudo check");
-        let mv = s.find("mv -f \"$keel_tmp\" /etc/sudoers.d/keel-alice").expect("mv");
+        let mv = s
+            .find("mv -f \"$keel_tmp\" /etc/sudoers.d/keel-alice")
+            .expect("mv");
         assert!(check < mv, "checked before moved into place");
         assert!(s.contains("mktemp /etc/sudoers.d/.keel-alice.XXXXXX"));
         assert!(s.contains("chmod 0440 \"$keel_tmp\""));
@@ -1290,7 +1328,11 @@ mod tests {
         assert_eq!(summaries(&e), vec!["rm -f /etc/sudoers.d/keel-alice"]);
         let e = eval("user", "name: alice\n", &with_file);
         assert_eq!(e.diff.action(), Action::NoOp);
-        let e = eval("user", "name: alice\nsudo: false\n", &format!("{}sudoers=absent\n", alice_present()));
+        let e = eval(
+            "user",
+            "name: alice\nsudo: false\n",
+            &format!("{}sudoers=absent\n", alice_present()),
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
     }
 
@@ -1301,28 +1343,49 @@ mod tests {
         let bin = dir.path().join("bin");
         let etc = dir.path().join("sudoers.d");
         std::fs::create_dir_all(&bin).unwrap();
-        std::fs::write(bin.join("visudo"), "#!/bin/sh\necho 'parse error' >&2\nexit 1\n").unwrap();
+        std::fs::write(
+            bin.join("visudo"),
+            "#!/bin/sh\necho 'parse error' >&2\nexit 1\n",
+        )
+        .unwrap();
         std::fs::write(bin.join("chown"), "#!/bin/sh\nexit 0\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         for f in ["visudo", "chown"] {
             std::fs::set_permissions(bin.join(f), std::fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let e = eval("user", "name: alice\nsudo: true\n", &format!("{}sudoers=absent\n", alice_present()));
+        let e = eval(
+            "user",
+            "name: alice\nsudo: true\n",
+            &format!("{}sudoers=absent\n", alice_present()),
+        );
         let s = script(&e).replace(SUDOERS_DIR, etc.to_str().unwrap());
-        let out = run_local(&format!("set -e\nPATH={}:$PATH\n{s}", q(bin.to_str().unwrap())));
+        let out = run_local(&format!(
+            "set -e\nPATH={}:$PATH\n{s}",
+            q(bin.to_str().unwrap())
+        ));
         assert_ne!(out.status, 0);
         assert!(out.stderr.contains("was not installed"), "{}", out.stderr);
-        assert_eq!(std::fs::read_dir(&etc).unwrap().count(), 0, "no file left behind");
+        assert_eq!(
+            std::fs::read_dir(&etc).unwrap().count(),
+            0,
+            "no file left behind"
+        );
         // A visudo that accepts: installed with mode 0440.
         std::fs::write(bin.join("visudo"), "#!/bin/sh\nexit 0\n").unwrap();
-        let out = run_local(&format!("set -e\nPATH={}:$PATH\n{s}", q(bin.to_str().unwrap())));
+        let out = run_local(&format!(
+            "set -e\nPATH={}:$PATH\n{s}",
+            q(bin.to_str().unwrap())
+        ));
         assert_eq!(out.status, 0, "{}", out.stderr);
         let installed = etc.join("keel-alice");
         assert_eq!(
             std::fs::read_to_string(&installed).unwrap(),
             "alice ALL=(ALL) NOPASSWD:ALL\n"
         );
-        assert_eq!(std::fs::metadata(&installed).unwrap().permissions().mode() & 0o777, 0o440);
+        assert_eq!(
+            std::fs::metadata(&installed).unwrap().permissions().mode() & 0o777,
+            0o440
+        );
     }
 
     #[test]
@@ -1344,10 +1407,17 @@ mod tests {
         let e = eval(
             "user",
             "name: alice\nstate: absent\nremove_home: true\n",
-            &format!("{}sudoers=absent\n", passwd("alice:x:1001:1001::/home/alice:/bin/sh")),
+            &format!(
+                "{}sudoers=absent\n",
+                passwd("alice:x:1001:1001::/home/alice:/bin/sh")
+            ),
         );
         assert_eq!(summaries(&e), vec!["userdel -r alice"]);
-        let e = eval("user", "name: alice\nstate: absent\n", "passwd_absent=1\nsudoers=absent\n");
+        let e = eval(
+            "user",
+            "name: alice\nstate: absent\n",
+            "passwd_absent=1\nsudoers=absent\n",
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
         assert!(e.commands.is_empty());
     }
@@ -1356,8 +1426,14 @@ mod tests {
     fn odd_probe_outputs() {
         let r = load("user", "name: alice\n");
         assert!(r.evaluate(&ProbeOutput::ok("")).is_err());
-        assert!(r.evaluate(&ProbeOutput::ok("passwd=alice:x:1001\n")).is_err());
-        assert!(r.evaluate(&ProbeOutput::ok("passwd=alice:x:a:b:c:d:e\n")).is_err());
+        assert!(
+            r.evaluate(&ProbeOutput::ok("passwd=alice:x:1001\n"))
+                .is_err()
+        );
+        assert!(
+            r.evaluate(&ProbeOutput::ok("passwd=alice:x:a:b:c:d:e\n"))
+                .is_err()
+        );
         let err = r
             .evaluate(&ProbeOutput {
                 stdout: String::new(),
@@ -1368,13 +1444,27 @@ mod tests {
         assert!(err.contains("status 1"), "{err}");
         // A comment with `=` and an empty groups line are fine.
         let e = r
-            .evaluate(&ProbeOutput::ok("passwd=alice:x:1:1:a=b,,,:/h:/bin/sh\ngroups=\n"))
+            .evaluate(&ProbeOutput::ok(
+                "passwd=alice:x:1:1:a=b,,,:/h:/bin/sh\ngroups=\n",
+            ))
             .unwrap();
         assert_eq!(e.diff.action(), Action::NoOp);
-        let r = load("user", &format!("name: alice\nauthorized_keys: [\"{KEY}\"]\n"));
-        assert!(r.evaluate(&ProbeOutput::ok(format!("{}keys=b64:!!\n", alice_present()))).is_err());
+        let r = load(
+            "user",
+            &format!("name: alice\nauthorized_keys: [\"{KEY}\"]\n"),
+        );
+        assert!(
+            r.evaluate(&ProbeOutput::ok(format!(
+                "{}keys=b64:!!\n",
+                alice_present()
+            )))
+            .is_err()
+        );
         let e = r
-            .evaluate(&ProbeOutput::ok(format!("{}keys=unreadable\n", alice_present())))
+            .evaluate(&ProbeOutput::ok(format!(
+                "{}keys=unreadable\n",
+                alice_present()
+            )))
             .unwrap();
         assert_eq!(e.diff.action(), Action::Update);
     }
@@ -1384,17 +1474,32 @@ mod tests {
         let cases = [
             ("name: Alice\n", "not a valid user name"),
             ("name: \"a;b\"\n", "not a valid user name"),
-            ("name: abcdefghijabcdefghijabcdefghijabc\n", "not a valid user name"),
+            (
+                "name: abcdefghijabcdefghijabcdefghijabc\n",
+                "not a valid user name",
+            ),
             ("name: a\nuid: x\n", "not a numeric id"),
             ("name: a\ngroup: \"$(x)\"\n", "not a valid group name"),
             ("name: a\ngroups: [ok, \"b c\"]\n", "not a valid group name"),
             ("name: a\nshell: bash\n", "not an absolute path"),
             ("name: a\nhome: home/a\n", "not an absolute path"),
             ("name: a\ncomment: \"a:b\"\n", "cannot contain `:`"),
-            ("name: a\npassword_hash: hunter2\n", "does not look like a crypt(3) hash"),
-            ("name: a\npassword_hash: \"$y$a:b\"\n", "does not look like a crypt(3) hash"),
-            ("name: a\nauthorized_keys: [\"not a key\"]\n", "does not look like an SSH public key"),
-            ("name: a\nauthorized_keys: [\"ssh-rsa A\\nssh-rsa B\"]\n", "line break"),
+            (
+                "name: a\npassword_hash: hunter2\n",
+                "does not look like a crypt(3) hash",
+            ),
+            (
+                "name: a\npassword_hash: \"$y$a:b\"\n",
+                "does not look like a crypt(3) hash",
+            ),
+            (
+                "name: a\nauthorized_keys: [\"not a key\"]\n",
+                "does not look like an SSH public key",
+            ),
+            (
+                "name: a\nauthorized_keys: [\"ssh-rsa A\\nssh-rsa B\"]\n",
+                "line break",
+            ),
             ("name: a\nsudo: yes please\n", "expected true or false"),
             ("name: a\npasword_hash: x\n", "pasword_hash"),
         ];
@@ -1406,12 +1511,21 @@ mod tests {
         let e = try_load("user", "name: a\npassword_hash: hunter2\n").unwrap_err();
         assert!(!e.contains("hunter2"));
         assert!(try_load("user", "name: _apt$\nsystem: true\n").is_ok());
-        assert!(try_load("user", "name: a\nauthorized_keys: ['from=\"10.0.0.1\" ssh-ed25519 AAAA c']\n").is_ok());
+        assert!(
+            try_load(
+                "user",
+                "name: a\nauthorized_keys: ['from=\"10.0.0.1\" ssh-ed25519 AAAA c']\n"
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn links() {
-        let r = load("user", "name: alice\ngroup: staff\ngroups: [docker, staff]\nsudo: true\n");
+        let r = load(
+            "user",
+            "name: alice\ngroup: staff\ngroups: [docker, staff]\nsudo: true\n",
+        );
         let l = r.links();
         assert_eq!(
             l.provides,
@@ -1425,12 +1539,20 @@ mod tests {
                 Ref::Package("sudo".into())
             ]
         );
-        assert_eq!(load("user", "name: a\nstate: absent\n").links(), Links::default());
+        assert_eq!(
+            load("user", "name: a\nstate: absent\n").links(),
+            Links::default()
+        );
     }
 
     #[test]
     fn probe_runs_read_only_on_this_host() {
-        let r = load("user", &format!("name: root\nauthorized_keys: [\"{KEY}\"]\nsudo: false\npassword_hash: '{HASH}'\n"));
+        let r = load(
+            "user",
+            &format!(
+                "name: root\nauthorized_keys: [\"{KEY}\"]\nsudo: false\npassword_hash: '{HASH}'\n"
+            ),
+        );
         let out = run_local(&r.probe());
         assert_eq!(out.status, 0, "{}", out.stderr);
         let e = r.evaluate(&out).unwrap();

@@ -16,6 +16,21 @@ pub(crate) const LABEL_SCOPE: &str = "keel.testbed.scope";
 /// Label set on resources that were created with `KEEL_KEEP_TESTBED=1`.
 pub(crate) const LABEL_KEEP: &str = "keel.testbed.keep";
 
+/// Prefix of testbed directories (in [`short_tmp`]).
+pub(crate) const DIR_PREFIX: &str = "ktb";
+/// File in a testbed directory naming the owning process: pid, scope, keep flag.
+pub(crate) const OWNER_FILE: &str = "owner";
+
+/// A directory for short paths (unix socket paths are limited to ~108 bytes).
+pub(crate) fn short_tmp() -> std::path::PathBuf {
+    let tmp = std::path::Path::new("/tmp");
+    if tmp.is_dir() {
+        tmp.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 /// A `docker` command with the given arguments.
 pub(crate) fn docker<I, S>(args: I) -> Command
 where
@@ -205,10 +220,10 @@ fn labelled(kind: &[&str]) -> Result<Vec<(String, String, String, String)>> {
         .collect())
 }
 
-/// Removes containers (with their anonymous volumes) and networks that were
-/// created by sandbox processes of this machine which no longer exist (for
-/// example test runs killed with Ctrl-C). Resources created with
-/// `KEEL_KEEP_TESTBED=1` are left alone. Returns how many were removed.
+/// Removes containers (with their anonymous volumes), networks and testbed
+/// directories that were created by sandbox processes of this machine which no
+/// longer exist (for example test runs killed with Ctrl-C). Resources created
+/// with `KEEL_KEEP_TESTBED=1` are left alone. Returns how many were removed.
 pub fn cleanup_stale() -> Result<usize> {
     let scope = process_scope();
     let stale = |(_, pid, s, keep): &(String, String, String, String)| {
@@ -230,5 +245,32 @@ pub fn cleanup_stale() -> Result<usize> {
         run_quiet(["network", "rm", name.as_str()]);
         removed += 1;
     }
+    removed += remove_stale_dirs(&scope);
     Ok(removed)
+}
+
+/// Removes testbed directories whose owner file names a dead process of this
+/// scope (and no keep flag).
+fn remove_stale_dirs(scope: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(short_tmp()) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
+            continue;
+        }
+        let Ok(owner) = std::fs::read_to_string(e.path().join(OWNER_FILE)) else {
+            continue;
+        };
+        let mut f = owner.lines();
+        let (Some(pid), Some(s), Some(keep)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if s == scope && keep == "0" && !pid_alive(pid) && std::fs::remove_dir_all(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }

@@ -3,8 +3,8 @@
 //! reachable over real SSH with strict host key checking ([`SandboxHost`]).
 
 use super::docker::{
-    LABEL_KEEP, LABEL_PID, LABEL_SCOPE, LABEL_TESTBED, check, docker, docker_available, logs_tail,
-    process_scope, run, run_ok, run_quiet, spawn_error,
+    DIR_PREFIX, LABEL_KEEP, LABEL_PID, LABEL_SCOPE, LABEL_TESTBED, OWNER_FILE, check, docker,
+    docker_available, logs_tail, process_scope, run, run_ok, run_quiet, short_tmp, spawn_error,
 };
 use super::image::ensure_image;
 use super::{Result, SandboxError, keep_requested};
@@ -68,16 +68,6 @@ pub struct SandboxHost {
     pub container: String,
     network: String,
     keep: bool,
-}
-
-/// A directory for short paths (unix socket paths are limited to ~108 bytes).
-fn short_tmp() -> PathBuf {
-    let tmp = Path::new("/tmp");
-    if tmp.is_dir() {
-        tmp.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SandboxError {
@@ -159,10 +149,18 @@ impl Testbed {
 
         let tmp = short_tmp();
         let dir = tempfile::Builder::new()
-            .prefix("ktb")
+            .prefix(DIR_PREFIX)
             .tempdir_in(&tmp)
             .map_err(io_err("create testbed directory in", &tmp))?;
         let dir_path = dir.path().to_path_buf();
+        let owner = dir_path.join(OWNER_FILE);
+        let owner_text = format!(
+            "{}\n{}\n{}\n",
+            std::process::id(),
+            process_scope(),
+            u8::from(keep)
+        );
+        fs::write(&owner, owner_text).map_err(io_err("write", &owner))?;
         let key = dir_path.join("id_ed25519");
         let known_hosts = dir_path.join("known_hosts");
         let ssh_config = dir_path.join("ssh_config");

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-/// Version of the build steps; bump it whenever [`build`]'s code changes in a
+/// Version of the build steps; bump it whenever the build code changes in a
 /// way that changes the resulting image (the hash covers everything else).
 pub const RECIPE_VERSION: &str = "keel-testbed-v1";
 

@@ -173,3 +173,16 @@ pub fn keep_requested() -> bool {
         .map(|v| matches!(v.trim(), "1" | "true" | "yes"))
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_unavailable_says_how_to_fix_it() {
+        let e = SandboxError::DockerUnavailable { detail: "x".into() };
+        let msg = e.to_string();
+        assert!(msg.contains("scripts/ci-setup.sh"), "{msg}");
+        assert!(msg.contains("dockerd"), "{msg}");
+    }
+}

@@ -26,8 +26,15 @@
 //!   (`/tmp/keel-XXXXXX/.ssh-connectionXXXXXX/master`): unix socket paths are
 //!   limited to ~108 bytes, which `$XDG_STATE_HOME` or a long `$TMPDIR` can
 //!   exceed.
+//!   Should a server allow fewer sessions still, a refused session open
+//!   (nothing ran yet) is retried with backoff for up to 30 s.
 //! - **A script's non-zero exit is an [`Output`], not an error**; only a
-//!   failure to reach or keep the host is a [`TransportError`].
+//!   failure to reach or keep the host is a [`TransportError`]. openssh
+//!   turns exit status 127 into a "remote command not found" error; for a
+//!   script that is a status like any other, so it is mapped back. A run
+//!   with no exit status (killed by a signal, or the connection died: the
+//!   mux protocol cannot tell) is resolved by asking the master whether it
+//!   is still alive.
 //!
 //! [`check_fresh_connection`] is the exception to multiplexing: a brand-new,
 //! stand-alone `ssh` connection, to prove that *new* logins still work after a
@@ -275,6 +282,11 @@ pub struct Ssh {
 
 impl Ssh {
     /// Start the ControlMaster: connect and authenticate once.
+    ///
+    /// Bounded by `ConnectTimeout` for the TCP connection and handshake, and
+    /// by a backstop of twice that plus 30 s for the whole login. (openssh
+    /// gives no handle on the `ssh` it spawns: if the backstop fires, that
+    /// process is left to ssh's and sshd's own timeouts.)
     pub async fn connect(target: SshTarget) -> Result<Ssh, TransportError> {
         target.check_address()?;
         let control_dir = tempfile::Builder::new()
@@ -439,14 +451,16 @@ impl Transport for Ssh {
         // Runs waiting for a permit fail from now on.
         self.permits.close();
         let session = self.session.write().await.take();
-        if let Some(session) = session
-            && let Err(e) = session.close().await
-        {
-            tracing::warn!(
+        let Some(session) = session else { return };
+        match session.close().await {
+            Ok(()) => {}
+            // Already gone: nothing to close.
+            Err(openssh::Error::Disconnected) => {}
+            Err(e) => tracing::warn!(
                 host = %self.target.host_name(),
                 "closing the ssh master: {}",
                 error_chain(&e)
-            );
+            ),
         }
     }
 }
