@@ -1563,3 +1563,63 @@ mod tests {
         assert_parses(&load("user", "name: a\nstate: absent\n").probe());
     }
 }
+#[cfg(test)]
+mod docker_tmp {
+    use crate::resources::testing::load;
+    use crate::resources::*;
+    fn run(script: &str) -> ProbeOutput {
+        use std::io::Write;
+        let mut c = std::process::Command::new("docker")
+            .args(["exec", "-i", "keel-usertest", "sh", "-s"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        let o = c.wait_with_output().unwrap();
+        ProbeOutput {
+            stdout: String::from_utf8_lossy(&o.stdout).into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into(),
+            status: o.status.code().unwrap_or(-1),
+        }
+    }
+    fn converge(kind: &str, yaml: &str) {
+        let r = load(kind, yaml);
+        let probe = format!("( {} )", r.probe());
+        let out = run(&probe);
+        let e = r.evaluate(&out).unwrap_or_else(|e| panic!("{e}"));
+        println!("== {kind} {yaml}\n  diff: {:?}\n  cmds: {:?}", e.diff, e.commands.iter().map(|c| &c.summary).collect::<Vec<_>>());
+        if !e.commands.is_empty() {
+            let script: String = std::iter::once("set -e\n".to_string()).chain(e.commands.iter().map(|c| c.script.clone())).collect();
+            let o = run(&script);
+            assert_eq!(o.status, 0, "apply failed: {}\n{}", o.stderr, o.stdout);
+            if !o.stderr.is_empty() { println!("  stderr: {}", o.stderr); }
+        }
+        let out2 = run(&probe);
+        let e2 = r.evaluate(&out2).unwrap();
+        assert_eq!(e2.diff.action(), Action::NoOp, "not converged: {:?}\nprobe: {}", e2.diff, out2.stdout);
+    }
+    #[test]
+    #[ignore]
+    fn docker_scenarios() {
+        let hash = "$6$4aenjwhx02f94h9y$qTgsTGzf8YheOR5wjlR6QMTOdOpc6aEpnL1I6Egivqv2wOZXJokgmK2AmJsPn0C6xHsoBHsNv6YToLayujzx50";
+        converge("group", "name: devs\ngid: 1500\n");
+        converge("group", "name: devs\ngid: 1501\n");
+        converge("group", "name: ops\nsystem: true\n");
+        converge("group", "name: alice\n");
+        converge("user", &format!("name: alice\nuid: 1101\ngroups: [devs, ops]\nshell: /bin/bash\ncomment: \"Alice it's\"\npassword_hash: '{hash}'\nauthorized_keys: ['ssh-ed25519 AAAAC3Nz alice@x', 'from=\"10.0.0.1\" ssh-rsa AAAAB3 y']\nsudo: true\n"));
+        println!("{}", run("id alice; getent shadow alice | cut -d: -f1-2; ls -la /home/alice/.ssh /etc/sudoers.d; cat /home/alice/.ssh/authorized_keys; runuser -u alice -- sudo -n true && echo SUDO-OK").stdout);
+        converge("user", "name: alice\ngroups: [devs]\nappend: false\nshell: /bin/sh\ngroup: devs\ncomment: A\nuid: 1102\nauthorized_keys: ['ssh-ed25519 AAAAC3Nz new@x']\n");
+        run("chmod 0644 /home/alice/.ssh/authorized_keys; chmod 755 /home/alice/.ssh");
+        converge("user", "name: alice\nauthorized_keys: ['ssh-ed25519 AAAAC3Nz new@x']\n");
+        converge("user", "name: alice\nhome: /srv/alice\n");
+        converge("user", "name: alice\nsudo: false\n");
+        converge("user", "name: svc\nsystem: true\ncreate_home: false\nhome: /var/lib/svc\nshell: /usr/sbin/nologin\nauthorized_keys: ['ssh-ed25519 AAAAC3Nz svc@x']\n");
+        converge("user", "name: root\nauthorized_keys: ['ssh-ed25519 AAAAC3Nz root@x']\n");
+        println!("{}", run("id alice; ls -la /srv/alice /home; getent passwd root svc; ls -la /var/lib/svc/.ssh").stdout);
+        converge("user", "name: alice\nstate: absent\n");
+        converge("user", "name: svc\nstate: absent\nremove_home: true\n");
+        converge("group", "name: devs\nstate: absent\n");
+    }
+}

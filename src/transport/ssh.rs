@@ -22,12 +22,12 @@
 //! - **At most [`MAX_SESSIONS`] runs at once per host**: sshd's default
 //!   `MaxSessions 10` caps sessions on one connection; more would fail with
 //!   "open failed", so extra runs wait for a permit instead.
+//!   Should a server allow fewer sessions still, a refused session open
+//!   (nothing ran yet) is retried with backoff for up to 30 s.
 //! - **The control socket lives in a fresh private directory under `/tmp`**
 //!   (`/tmp/keel-XXXXXX/.ssh-connectionXXXXXX/master`): unix socket paths are
 //!   limited to ~108 bytes, which `$XDG_STATE_HOME` or a long `$TMPDIR` can
 //!   exceed.
-//!   Should a server allow fewer sessions still, a refused session open
-//!   (nothing ran yet) is retried with backoff for up to 30 s.
 //! - **A script's non-zero exit is an [`Output`], not an error**; only a
 //!   failure to reach or keep the host is a [`TransportError`]. openssh
 //!   turns exit status 127 into a "remote command not found" error; for a
