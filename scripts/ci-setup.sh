@@ -20,6 +20,7 @@ missing=()
 { have docker && have dockerd; } || missing+=(docker.io)
 have debootstrap || missing+=(debootstrap)
 { have ssh && have ssh-keygen; } || missing+=(openssh-client)
+have sshd || missing+=(openssh-server)
 have tar || missing+=(tar)
 
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -27,7 +28,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     "${SUDO[@]}" apt-get update -q
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 else
-    echo "ci-setup: docker, debootstrap and openssh-client are installed"
+    echo "ci-setup: docker, debootstrap, openssh-client and openssh-server are installed"
 fi
 
 docker_up() {

@@ -35,7 +35,10 @@ impl Outcome {
         matches!(self, Outcome::Failed(_))
     }
     pub fn changed(&self) -> bool {
-        matches!(self, Outcome::Changed | Outcome::Notified | Outcome::ChangedAndNotified)
+        matches!(
+            self,
+            Outcome::Changed | Outcome::Notified | Outcome::ChangedAndNotified
+        )
     }
 }
 
@@ -98,7 +101,14 @@ async fn run_cmds(work: &HostWork, cmds: &[Cmd], redactor: &Redactor) -> Result<
         Ok(out) if out.success() => Ok(()),
         Ok(out) => {
             let err = out.stderr_text();
-            let tail: Vec<&str> = err.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: Vec<&str> = err
+                .lines()
+                .rev()
+                .take(12)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             Err(redactor.redact(&format!(
                 "exit status {}: {}",
                 out.status.map_or("killed".to_string(), |s| s.to_string()),
@@ -120,7 +130,11 @@ async fn reprobe(work: &HostWork, i: usize) -> Result<Evaluation, String> {
 }
 
 /// Apply one host's plan.
-pub async fn apply_host(work: &HostWork, redactor: &Redactor, progress: &dyn Progress) -> HostOutcome {
+pub async fn apply_host(
+    work: &HostWork,
+    redactor: &Redactor,
+    progress: &dyn Progress,
+) -> HostOutcome {
     let start_trips = work.transport.as_ref().map_or(0, |t| t.round_trips());
     let mut result = HostOutcome {
         host: work.host.clone(),
@@ -140,7 +154,10 @@ pub async fn apply_host(work: &HostWork, redactor: &Redactor, progress: &dyn Pro
         progress.step(&work.host, &addr);
         // Skip when a dependency did not succeed.
         if let Some(bad) = graph.dependencies(i).into_iter().find(|&d| {
-            matches!(outcome[d], Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_)))
+            matches!(
+                outcome[d],
+                Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_))
+            )
         }) {
             outcome[i] = Some(Outcome::Skipped(format!(
                 "{} did not succeed",
@@ -166,7 +183,9 @@ pub async fn apply_host(work: &HostWork, redactor: &Redactor, progress: &dyn Pro
             match reprobe(work, i).await {
                 Ok(e) => e,
                 Err(e) => {
-                    outcome[i] = Some(Outcome::Failed(redactor.redact(&format!("cannot read its live state: {e}"))));
+                    outcome[i] = Some(Outcome::Failed(
+                        redactor.redact(&format!("cannot read its live state: {e}")),
+                    ));
                     continue;
                 }
             }
@@ -221,7 +240,12 @@ pub async fn apply_host(work: &HostWork, redactor: &Redactor, progress: &dyn Pro
     let to_verify: Vec<usize> = changed
         .iter()
         .copied()
-        .filter(|&i| matches!(outcome[i], Some(Outcome::Changed | Outcome::ChangedAndNotified)))
+        .filter(|&i| {
+            matches!(
+                outcome[i],
+                Some(Outcome::Changed | Outcome::ChangedAndNotified)
+            )
+        })
         .collect();
     if !to_verify.is_empty()
         && let Some(t) = &work.transport
@@ -240,7 +264,13 @@ pub async fn apply_host(work: &HostWork, redactor: &Redactor, progress: &dyn Pro
                                 .diff
                                 .attrs
                                 .iter()
-                                .map(|a| format!("{} is {}", a.name, a.before.as_deref().unwrap_or("(none)")))
+                                .map(|a| {
+                                    format!(
+                                        "{} is {}",
+                                        a.name,
+                                        a.before.as_deref().unwrap_or("(none)")
+                                    )
+                                })
                                 .collect();
                             outcome[i] = Some(Outcome::Failed(redactor.redact(&format!(
                                 "did not converge: after apply it still differs ({}){}",
@@ -254,9 +284,9 @@ pub async fn apply_host(work: &HostWork, redactor: &Redactor, progress: &dyn Pro
                         }
                         Ok(_) => {}
                         Err(e) => {
-                            outcome[i] = Some(Outcome::Failed(redactor.redact(&format!(
-                                "cannot verify: {e}"
-                            ))))
+                            outcome[i] = Some(Outcome::Failed(
+                                redactor.redact(&format!("cannot verify: {e}")),
+                            ))
                         }
                     }
                 }

@@ -29,7 +29,12 @@ printf 'user=%s\n' "$(id -un)"
 
 /// Parse the output of [`FACTS_SCRIPT`] into the `facts` template value.
 pub fn parse_facts(stdout: &str) -> serde_json::Value {
-    let get = |k: &str| crate::resources::kv(stdout, k).unwrap_or("").trim().to_string();
+    let get = |k: &str| {
+        crate::resources::kv(stdout, k)
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
     let os_id = get("os_id");
     let like = get("os_like");
     let family = if os_id == "debian" || os_id == "ubuntu" || like.contains("debian") {
@@ -80,7 +85,10 @@ pub fn batch_script(probes: &[String]) -> (String, String) {
     let marker = format!("@@KEEL-{}", nonce());
     let mut s = String::new();
     let _ = writeln!(s, "KEEL_M={marker}");
-    let _ = writeln!(s, "KEEL_ERR=$(mktemp 2>/dev/null || echo /tmp/keel-probe-$$)");
+    let _ = writeln!(
+        s,
+        "KEEL_ERR=$(mktemp 2>/dev/null || echo /tmp/keel-probe-$$)"
+    );
     let _ = writeln!(s, "export LC_ALL=C");
     for (i, p) in probes.iter().enumerate() {
         let _ = writeln!(s, "printf '%s BEGIN {i}\\n' \"$KEEL_M\"");
@@ -96,7 +104,7 @@ pub fn batch_script(probes: &[String]) -> (String, String) {
 
 /// Split the batched output into each probe's output.
 pub fn split_output(stdout: &str, marker: &str, count: usize) -> Result<Vec<ProbeOutput>, String> {
-    let mut outs = vec![None; count];
+    let mut outs = Vec::with_capacity(count);
     let mut rest = stdout;
     for i in 0..count {
         let begin = format!("{marker} BEGIN {i}\n");
@@ -112,20 +120,23 @@ pub fn split_output(stdout: &str, marker: &str, count: usize) -> Result<Vec<Prob
         let stdout_i = &rest[..e];
         rest = &rest[e + end_prefix.len()..];
         let nl = rest.find('\n').ok_or("malformed probe frame")?;
-        let status: i32 = rest[..nl].trim().parse().map_err(|_| "malformed probe status")?;
+        let status: i32 = rest[..nl]
+            .trim()
+            .parse()
+            .map_err(|_| "malformed probe status")?;
         rest = &rest[nl + 1..];
         let ee = rest
             .find(&errend)
             .ok_or_else(|| format!("probe {i} stderr frame is cut short"))?;
         let stderr_i = &rest[..ee];
         rest = &rest[ee + errend.len()..];
-        outs[i] = Some(ProbeOutput {
+        outs.push(ProbeOutput {
             stdout: stdout_i.to_string(),
             stderr: stderr_i.to_string(),
             status,
         });
     }
-    Ok(outs.into_iter().map(Option::unwrap_or_default).collect())
+    Ok(outs)
 }
 
 /// Errors of a probe run.
@@ -140,7 +151,10 @@ pub enum ProbeError {
 }
 
 /// Run several probes in one round trip.
-pub async fn run_batch(t: &dyn Transport, probes: &[String]) -> Result<Vec<ProbeOutput>, ProbeError> {
+pub async fn run_batch(
+    t: &dyn Transport,
+    probes: &[String],
+) -> Result<Vec<ProbeOutput>, ProbeError> {
     if probes.is_empty() {
         return Ok(Vec::new());
     }

@@ -98,7 +98,10 @@ impl Project {
                         "keel::unknown-target",
                         &stack.source,
                         t.span,
-                        format!("target `{}` is neither a host nor a group of the inventory", t.value),
+                        format!(
+                            "target `{}` is neither a host nor a group of the inventory",
+                            t.value
+                        ),
                         "unknown target",
                     )
                     .with_help(crate::config::closest_hint(&t.value, names.iter())),
@@ -127,7 +130,13 @@ impl Project {
     }
 
     fn check_module_cycles(&self, diags: &mut Diagnostics) {
-        fn visit(p: &Project, name: &str, path: &mut Vec<String>, diags: &mut Diagnostics, reported: &mut bool) {
+        fn visit(
+            p: &Project,
+            name: &str,
+            path: &mut Vec<String>,
+            diags: &mut Diagnostics,
+            reported: &mut bool,
+        ) {
             if *reported {
                 return;
             }
@@ -349,7 +358,13 @@ struct Resolver<'a, 'b> {
 }
 
 impl Resolver<'_, '_> {
-    fn expand(&mut self, scope: &Scope, uses: &[UseDecl], resources: &[ResourceDecl], depth: usize) {
+    fn expand(
+        &mut self,
+        scope: &Scope,
+        uses: &[UseDecl],
+        resources: &[ResourceDecl],
+        depth: usize,
+    ) {
         for decl in resources {
             self.resource(scope, decl);
         }
@@ -370,7 +385,13 @@ impl Resolver<'_, '_> {
         let mut errors = Vec::new();
         render_strings(node, &mut |s: &mut String, span: Span| {
             if s.contains('\0') {
-                errors.push(Diag::at("keel::schema", src, span, "a NUL byte cannot be sent to a host", "here"));
+                errors.push(Diag::at(
+                    "keel::schema",
+                    src,
+                    span,
+                    "a NUL byte cannot be sent to a host",
+                    "here",
+                ));
                 return None;
             }
             if !Templates::is_template(s) {
@@ -527,7 +548,10 @@ impl Resolver<'_, '_> {
             .module_uses
             .insert(instance.clone(), (src.clone(), u.module.span));
         // Inputs: `with` values rendered in the caller's scope.
-        let mut with = u.with.clone().unwrap_or_else(|| Node::new(u.span, Value::Map(Vec::new())));
+        let mut with = u
+            .with
+            .clone()
+            .unwrap_or_else(|| Node::new(u.span, Value::Map(Vec::new())));
         let (ok, with_sensitive) = self.render_node(scope, &mut with, src);
         if !ok {
             return;
@@ -620,7 +644,10 @@ impl Resolver<'_, '_> {
         let mut ctx = scope.ctx.clone();
         if let J::Object(m) = &mut ctx {
             m.insert("inputs".into(), J::Object(inputs));
-            m.insert("module".into(), json!({"name": module.name, "instance": instance}));
+            m.insert(
+                "module".into(),
+                json!({"name": module.name, "instance": instance}),
+            );
         }
         let mut extra = scope.extra_depends.clone();
         extra.extend(render_refs(self, scope, &u.depends_on, src));
@@ -669,7 +696,12 @@ fn typed_json(node: &Node, ty: crate::config::module::InputType) -> J {
     }
 }
 
-fn render_refs(r: &mut Resolver, scope: &Scope, refs: &[Spanned<String>], src: &SourceFile) -> Vec<Spanned<String>> {
+fn render_refs(
+    r: &mut Resolver,
+    scope: &Scope,
+    refs: &[Spanned<String>],
+    src: &SourceFile,
+) -> Vec<Spanned<String>> {
     let mut out = Vec::new();
     for d in refs {
         if !Templates::is_template(&d.value) {
@@ -735,9 +767,16 @@ fn variable_hint(var: &str, ctx: &J) -> String {
         .as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let prefix = if parts.is_empty() { String::new() } else { format!("{}.", parts.join(".")) };
+    let prefix = if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{}.", parts.join("."))
+    };
     if known.is_empty() {
-        return format!("nothing is defined under `{}`; define it in the stack's or inventory's `vars`", parts.join("."));
+        return format!(
+            "nothing is defined under `{}`; define it in the stack's or inventory's `vars`",
+            parts.join(".")
+        );
     }
     let hint = crate::config::closest_hint(&leaf, known.iter());
     format!("{hint} (under `{prefix}`; define missing vars in the stack or inventory)")
@@ -745,13 +784,19 @@ fn variable_hint(var: &str, ctx: &J) -> String {
 
 fn keys_of(v: &J) -> String {
     v.as_object()
-        .map(|m| m.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+        .map(|m| {
+            m.keys()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default()
 }
 
 fn with_common_keys(mut e: crate::config::node::NodeError) -> crate::config::node::NodeError {
     if e.found.is_some() && !e.expected.is_empty() && !e.message.starts_with("unknown value") {
-        e.expected.extend_from_slice(crate::config::entry::COMMON_KEYS);
+        e.expected
+            .extend_from_slice(crate::config::entry::COMMON_KEYS);
     }
     e
 }

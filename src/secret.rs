@@ -55,12 +55,19 @@ pub fn read(decl: &SecretDecl, base_dir: &Path) -> Result<Secret, String> {
     };
     let value = match &decl.source {
         SecretSource::Env(var) => std::env::var(var).map_err(|_| {
-            format!("environment variable `{var}` is not set (secret `{}`)", decl.name)
+            format!(
+                "environment variable `{var}` is not set (secret `{}`)",
+                decl.name
+            )
         })?,
         SecretSource::File(path) => {
             let p = base_dir.join(path);
             strip(std::fs::read_to_string(&p).map_err(|e| {
-                format!("cannot read {} for secret `{}`: {e}", p.display(), decl.name)
+                format!(
+                    "cannot read {} for secret `{}`: {e}",
+                    p.display(),
+                    decl.name
+                )
             })?)
         }
         SecretSource::Command(cmd) => {
@@ -78,7 +85,10 @@ pub fn read(decl: &SecretDecl, base_dir: &Path) -> Result<Secret, String> {
                 ));
             }
             strip(String::from_utf8(out.stdout).map_err(|_| {
-                format!("the command of secret `{}` printed non-UTF-8 bytes", decl.name)
+                format!(
+                    "the command of secret `{}` printed non-UTF-8 bytes",
+                    decl.name
+                )
             })?)
         }
     };

@@ -38,13 +38,20 @@ pub fn validate(project: &Project, limit: Option<&str>) -> Result<Validated, Dia
         .stack
         .secrets
         .iter()
-        .map(|s| (s.name.clone(), Secret::new(format!("keel-placeholder-secret-{}", s.name))))
+        .map(|s| {
+            (
+                s.name.clone(),
+                Secret::new(format!("keel-placeholder-secret-{}", s.name)),
+            )
+        })
         .collect();
     let mut diags = Diagnostics::new();
     let mut facts_needed = BTreeMap::new();
     let mut offline = BTreeMap::new();
     for name in &hosts {
-        let Some(host) = project.inventory.hosts.get(name) else { continue };
+        let Some(host) = project.inventory.hosts.get(name) else {
+            continue;
+        };
         let fa = resolve::placeholder_facts(0);
         let fb = resolve::placeholder_facts(1);
         let input = |facts| HostInput {
@@ -76,7 +83,12 @@ pub fn validate(project: &Project, limit: Option<&str>) -> Result<Validated, Dia
             Diag::at(
                 "keel::no-hosts",
                 &project.stack.source,
-                project.stack.targets.first().map(|t| t.span).unwrap_or_default(),
+                project
+                    .stack
+                    .targets
+                    .first()
+                    .map(|t| t.span)
+                    .unwrap_or_default(),
                 "the stack's targets match no host of the inventory",
                 "targets",
             )
@@ -143,8 +155,14 @@ impl Session {
                     secrets.insert(decl.name.clone(), v);
                 }
                 Err(e) => diags.push(
-                    Diag::at("keel::secret", &project.stack.source, decl.span, e, "this secret")
-                        .with_help("set the variable, create the file, or fix the command"),
+                    Diag::at(
+                        "keel::secret",
+                        &project.stack.source,
+                        decl.span,
+                        e,
+                        "this secret",
+                    )
+                    .with_help("set the variable, create the file, or fix the command"),
                 ),
             }
         }
@@ -248,7 +266,13 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
                 trips.facts = transport.round_trips() - before;
                 f
             }
-            Err(e) => return failed_host(name, described, format!("cannot gather facts: {}", s.redactor.redact(&e.to_string()))),
+            Err(e) => {
+                return failed_host(
+                    name,
+                    described,
+                    format!("cannot gather facts: {}", s.redactor.redact(&e.to_string())),
+                );
+            }
         }
     } else {
         resolve::placeholder_facts(0)
@@ -268,7 +292,11 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
         Ok(g) => g,
         Err(d) => return failed_host(name, described, s.redactor.redact(&diags_text(&d))),
     };
-    let probes: Vec<String> = resolved.instances.iter().map(|i| i.resource.probe()).collect();
+    let probes: Vec<String> = resolved
+        .instances
+        .iter()
+        .map(|i| i.resource.probe())
+        .collect();
     let before = transport.round_trips();
     let outputs = match probe::run_batch(transport.as_ref(), &probes).await {
         Ok(o) => o,
@@ -382,7 +410,10 @@ pub fn evaluate_all(
 }
 
 /// Plan every target host, at most `parallel` at a time.
-pub async fn plan_all(s: Arc<Session>, on_host_done: impl Fn(&HostWork) + Send + Sync + 'static) -> Vec<HostWork> {
+pub async fn plan_all(
+    s: Arc<Session>,
+    on_host_done: impl Fn(&HostWork) + Send + Sync + 'static,
+) -> Vec<HostWork> {
     let sem = Arc::new(tokio::sync::Semaphore::new(s.options.parallel.max(1)));
     let on_done = Arc::new(on_host_done);
     let mut tasks = Vec::new();
@@ -401,7 +432,11 @@ pub async fn plan_all(s: Arc<Session>, on_host_done: impl Fn(&HostWork) + Send +
     for t in tasks {
         match t.await {
             Ok(w) => out.push(w),
-            Err(e) => out.push(failed_host("?", String::new(), format!("internal error: {e}"))),
+            Err(e) => out.push(failed_host(
+                "?",
+                String::new(),
+                format!("internal error: {e}"),
+            )),
         }
     }
     out

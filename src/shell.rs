@@ -63,7 +63,7 @@ pub fn unbase64(text: &str) -> Result<Vec<u8>, String> {
         } as u32)
     }
     let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if clean.len() % 4 != 0 {
+    if !clean.len().is_multiple_of(4) {
         return Err("base64 text has a length that is not a multiple of 4".into());
     }
     let mut out = Vec::with_capacity(clean.len() / 4 * 3);
@@ -196,7 +196,10 @@ mod tests {
         assert_eq!(unbase64(&enc).unwrap(), data);
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(format!("{}cat /tmp/keel-b64-test-$$; rm -f /tmp/keel-b64-test-$$", write_data("/tmp/keel-b64-test-$$", &data)))
+            .arg(format!(
+                "{}cat /tmp/keel-b64-test-$$; rm -f /tmp/keel-b64-test-$$",
+                write_data("/tmp/keel-b64-test-$$", &data)
+            ))
             .output()
             .unwrap();
         assert_eq!(out.stdout, data);
@@ -225,13 +228,21 @@ mod tests {
             .arg(&script)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new 'content'\n");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o640
         );
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 }

@@ -59,12 +59,15 @@ impl Templates {
         }
         self.hb.render_template(text, ctx).map_err(|e| {
             let (message, variable) = match e.reason() {
-                RenderErrorReason::MissingVariable(Some(v)) => (
-                    format!("variable `{v}` is not defined"),
-                    Some(v.clone()),
-                ),
-                RenderErrorReason::MissingVariable(None) => ("a variable is not defined".to_string(), None),
-                RenderErrorReason::TemplateError(t) => (format!("invalid template: {}", t.reason()), None),
+                RenderErrorReason::MissingVariable(Some(v)) => {
+                    (format!("variable `{v}` is not defined"), Some(v.clone()))
+                }
+                RenderErrorReason::MissingVariable(None) => {
+                    ("a variable is not defined".to_string(), None)
+                }
+                RenderErrorReason::TemplateError(t) => {
+                    (format!("invalid template: {}", t.reason()), None)
+                }
                 other => (other.to_string(), None),
             };
             TemplateError {
@@ -85,14 +88,18 @@ mod tests {
     #[test]
     fn renders_without_escaping() {
         let t = Templates::new();
-        let out = t.render("{{vars.x}}", &json!({"vars": {"x": "<a & 'b'>"}})).unwrap();
+        let out = t
+            .render("{{vars.x}}", &json!({"vars": {"x": "<a & 'b'>"}}))
+            .unwrap();
         assert_eq!(out, "<a & 'b'>");
     }
 
     #[test]
     fn missing_variable_is_an_error_with_line() {
         let t = Templates::new();
-        let e = t.render("line one\n{{vars.nope}}", &json!({"vars": {}})).unwrap_err();
+        let e = t
+            .render("line one\n{{vars.nope}}", &json!({"vars": {}}))
+            .unwrap_err();
         assert_eq!(e.variable.as_deref(), Some("vars.nope"));
         assert_eq!(e.line, Some(2));
     }
@@ -100,7 +107,9 @@ mod tests {
     #[test]
     fn syntax_error_is_reported() {
         let t = Templates::new();
-        let e = t.render("{{#if x}}unclosed", &json!({"x": true})).unwrap_err();
+        let e = t
+            .render("{{#if x}}unclosed", &json!({"x": true}))
+            .unwrap_err();
         assert!(e.message.contains("invalid template"), "{}", e.message);
     }
 }

@@ -65,8 +65,16 @@ pub async fn run(a: ApplyArgs) -> u8 {
         None
     };
     let (stack, inv, limit) = match &saved_plan {
-        Some(p) => (PathBuf::from(&p.stack_path), PathBuf::from(&p.inventory_path), p.limit.clone()),
-        None => (a.target.clone(), inventory_path(a.inventory.as_deref(), &a.target), a.limit.clone()),
+        Some(p) => (
+            PathBuf::from(&p.stack_path),
+            PathBuf::from(&p.inventory_path),
+            p.limit.clone(),
+        ),
+        None => (
+            a.target.clone(),
+            inventory_path(a.inventory.as_deref(), &a.target),
+            a.limit.clone(),
+        ),
     };
     let s: Arc<Session> = match super::plan::open(&stack, &inv, limit, a.parallel) {
         Ok(s) => Arc::new(s),
@@ -77,11 +85,17 @@ pub async fn run(a: ApplyArgs) -> u8 {
 
     if let Some(sp) = &saved_plan {
         // Refuse if anything differs from the saved plan.
-        let fresh: BTreeMap<&str, &plan::HostPlan> = doc.hosts.iter().map(|h| (h.host.as_str(), h)).collect();
+        let fresh: BTreeMap<&str, &plan::HostPlan> =
+            doc.hosts.iter().map(|h| (h.host.as_str(), h)).collect();
         let mut stale = Vec::new();
         if sp.hosts.len() != doc.hosts.len() {
             stale.push(saved::Stale::Hosts {
-                host: sp.hosts.iter().map(|h| h.host.clone()).collect::<Vec<_>>().join(","),
+                host: sp
+                    .hosts
+                    .iter()
+                    .map(|h| h.host.clone())
+                    .collect::<Vec<_>>()
+                    .join(","),
             });
         }
         for h in &sp.hosts {
@@ -91,7 +105,9 @@ pub async fn run(a: ApplyArgs) -> u8 {
                         stale.push(e);
                     }
                 }
-                None => stale.push(saved::Stale::Hosts { host: h.host.clone() }),
+                None => stale.push(saved::Stale::Hosts {
+                    host: h.host.clone(),
+                }),
             }
         }
         if !stale.is_empty() {
@@ -111,13 +127,18 @@ pub async fn run(a: ApplyArgs) -> u8 {
     }
     if !doc.changes {
         if a.json {
-            super::out(&format!("{}\n", serde_json::json!({"plan": doc, "outcome": []})));
+            super::out(&format!(
+                "{}\n",
+                serde_json::json!({"plan": doc, "outcome": []})
+            ));
         }
         return 0;
     }
     if saved_plan.is_none() && !a.yes {
         if !std::io::stdin().is_terminal() {
-            eprintln!("keel: refusing to apply without confirmation: pass --yes (or run in a terminal).");
+            eprintln!(
+                "keel: refusing to apply without confirmation: pass --yes (or run in a terminal)."
+            );
             return 1;
         }
         if !confirm() {
@@ -182,15 +203,14 @@ pub async fn run(a: ApplyArgs) -> u8 {
     }
     let failed = outcomes.iter().any(HostOutcome::failed);
     if a.json {
-        super::out(&format!("{}\n", serde_json::json!({"plan": doc, "outcome": outcomes})));
+        super::out(&format!(
+            "{}\n",
+            serde_json::json!({"plan": doc, "outcome": outcomes})
+        ));
     } else {
         super::out(&summary(&outcomes));
     }
-    if failed {
-        1
-    } else {
-        0
-    }
+    if failed { 1 } else { 0 }
 }
 
 fn summary(outcomes: &[HostOutcome]) -> String {
@@ -213,8 +233,14 @@ fn summary(outcomes: &[HostOutcome]) -> String {
         }
         for r in &o.resources {
             match &r.outcome {
-                Outcome::Failed(e) => out.push_str(&format!("      {} {}: {e}\n", style("✗").red(), r.address)),
-                Outcome::Skipped(why) => out.push_str(&format!("      {} {}: skipped, {why}\n", style("-").yellow(), r.address)),
+                Outcome::Failed(e) => {
+                    out.push_str(&format!("      {} {}: {e}\n", style("✗").red(), r.address))
+                }
+                Outcome::Skipped(why) => out.push_str(&format!(
+                    "      {} {}: skipped, {why}\n",
+                    style("-").yellow(),
+                    r.address
+                )),
                 _ => {}
             }
         }

@@ -176,7 +176,9 @@ fn setup_output(args: &Args) {
         Color::Never => false,
         Color::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
     };
-    console::set_colors_enabled(color && (matches!(args.color, Color::Always) || std::io::stdout().is_terminal()));
+    console::set_colors_enabled(
+        color && (matches!(args.color, Color::Always) || std::io::stdout().is_terminal()),
+    );
     console::set_colors_enabled_stderr(color);
     let theme = if color {
         miette::GraphicalTheme::unicode()

@@ -19,7 +19,12 @@ pub struct PlanArgs {
 }
 
 /// Open a session for a stack: load, validate, read secrets.
-pub fn open(stack: &std::path::Path, inventory: &std::path::Path, limit: Option<String>, parallel: usize) -> Result<Session, u8> {
+pub fn open(
+    stack: &std::path::Path,
+    inventory: &std::path::Path,
+    limit: Option<String>,
+    parallel: usize,
+) -> Result<Session, u8> {
     let project = Project::load(stack, inventory).map_err(|d| {
         report(&d);
         1u8
@@ -42,8 +47,14 @@ pub fn open(stack: &std::path::Path, inventory: &std::path::Path, limit: Option<
 pub async fn plan_hosts(s: Arc<Session>) -> Vec<HostWork> {
     let mp = MultiProgress::new();
     let pb = mp.add(ProgressBar::new_spinner());
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
-    pb.set_message(format!("reading the live state of {} host(s)", s.validated.hosts.len()));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(format!(
+        "reading the live state of {} host(s)",
+        s.validated.hosts.len()
+    ));
     pb.enable_steady_tick(Duration::from_millis(120));
     let pb2 = pb.clone();
     let works = session::plan_all(s, move |w| pb2.println(format!("  planned {}", w.host))).await;
@@ -92,7 +103,11 @@ pub async fn run(a: PlanArgs) -> u8 {
             return 1;
         }
         if !a.json {
-            eprintln!("Saved the plan to {}; apply exactly it with `keel apply {}`.", path.display(), path.display());
+            eprintln!(
+                "Saved the plan to {}; apply exactly it with `keel apply {}`.",
+                path.display(),
+                path.display()
+            );
         }
     }
     if doc.has_errors() || doc.summary.errors > 0 {

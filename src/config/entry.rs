@@ -56,7 +56,12 @@ impl UseDecl {
     }
 }
 
-fn strings(src: &SourceFile, node: &Node, key: &str, diags: &mut Diagnostics) -> Vec<Spanned<String>> {
+fn strings(
+    src: &SourceFile,
+    node: &Node,
+    key: &str,
+    diags: &mut Diagnostics,
+) -> Vec<Spanned<String>> {
     match &node.value {
         Value::Seq(items) => items
             .iter()
@@ -67,7 +72,10 @@ fn strings(src: &SourceFile, node: &Node, key: &str, diags: &mut Diagnostics) ->
                         "keel::schema",
                         src,
                         n.span,
-                        format!("`{key}` entries must be addresses like `file[/etc/motd]`, found {}", n.type_name()),
+                        format!(
+                            "`{key}` entries must be addresses like `file[/etc/motd]`, found {}",
+                            n.type_name()
+                        ),
                         "here",
                     ));
                     None
@@ -82,7 +90,10 @@ fn strings(src: &SourceFile, node: &Node, key: &str, diags: &mut Diagnostics) ->
                     "keel::schema",
                     src,
                     node.span,
-                    format!("`{key}` must be a list of addresses, found {}", node.type_name()),
+                    format!(
+                        "`{key}` must be a list of addresses, found {}",
+                        node.type_name()
+                    ),
                     "here",
                 ));
                 Vec::new()
@@ -91,7 +102,12 @@ fn strings(src: &SourceFile, node: &Node, key: &str, diags: &mut Diagnostics) ->
     }
 }
 
-fn scalar(src: &SourceFile, node: &Node, key: &str, diags: &mut Diagnostics) -> Option<Spanned<String>> {
+fn scalar(
+    src: &SourceFile,
+    node: &Node,
+    key: &str,
+    diags: &mut Diagnostics,
+) -> Option<Spanned<String>> {
     match node.as_scalar_text() {
         Some(t) if !t.is_empty() => Some(Spanned::new(node.span, t.to_string())),
         _ => {
@@ -99,7 +115,10 @@ fn scalar(src: &SourceFile, node: &Node, key: &str, diags: &mut Diagnostics) -> 
                 "keel::schema",
                 src,
                 node.span,
-                format!("`{key}` must be a non-empty name, found {}", node.type_name()),
+                format!(
+                    "`{key}` must be a non-empty name, found {}",
+                    node.type_name()
+                ),
                 "here",
             ));
             None
@@ -108,7 +127,11 @@ fn scalar(src: &SourceFile, node: &Node, key: &str, diags: &mut Diagnostics) -> 
 }
 
 /// Parse the `resources:` list of a stack or module.
-pub fn parse_resources(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics) -> Vec<ResourceDecl> {
+pub fn parse_resources(
+    origin: &Origin,
+    list: Option<&Node>,
+    diags: &mut Diagnostics,
+) -> Vec<ResourceDecl> {
     let src = &origin.source;
     let Some(list) = list else { return Vec::new() };
     if list.value == Value::Null {
@@ -123,7 +146,9 @@ pub fn parse_resources(origin: &Origin, list: Option<&Node>, diags: &mut Diagnos
                 format!("`resources` must be a list, found {}", list.type_name()),
                 "here",
             )
-            .with_help("write each resource as a list item: `- file: { path: /etc/motd, content: hi }`"),
+            .with_help(
+                "write each resource as a list item: `- file: { path: /etc/motd, content: hi }`",
+            ),
         );
         return Vec::new();
     };
@@ -144,7 +169,10 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
                 "keel::schema",
                 src,
                 item.span,
-                format!("a resource must be a map with its kind as key, found {}", item.type_name()),
+                format!(
+                    "a resource must be a map with its kind as key, found {}",
+                    item.type_name()
+                ),
                 "here",
             )
             .with_help(format!("kinds: {}", resources::kind_names().join(", "))),
@@ -152,7 +180,13 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
         return None;
     };
     if entries.is_empty() {
-        diags.push(Diag::at("keel::schema", src, item.span, "empty resource", "here"));
+        diags.push(Diag::at(
+            "keel::schema",
+            src,
+            item.span,
+            "empty resource",
+            "here",
+        ));
         return None;
     }
     if entries.len() > 1 {
@@ -168,14 +202,19 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
                 ),
                 "second key",
             )
-            .with_help("indent the resource's settings under its kind, or start a new entry with `- `"),
+            .with_help(
+                "indent the resource's settings under its kind, or start a new entry with `- `",
+            ),
         );
         return None;
     }
     let (key, body) = &entries[0];
     let kind_name = key.as_scalar_text().unwrap_or_default();
     let Some(kind) = resources::kind(kind_name) else {
-        let names: Vec<String> = resources::kind_names().iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = resources::kind_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         diags.push(
             Diag::at(
                 "keel::unknown-kind",
@@ -193,7 +232,10 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
             "keel::schema",
             src,
             body.span,
-            format!("the settings of a `{kind_name}` must be a map, found {}", body.type_name()),
+            format!(
+                "the settings of a `{kind_name}` must be a map, found {}",
+                body.type_name()
+            ),
             "here",
         ));
         return None;
@@ -269,7 +311,10 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
                             "keel::schema",
                             src,
                             v.span,
-                            format!("`with` must be a map of input values, found {}", v.type_name()),
+                            format!(
+                                "`with` must be a map of input values, found {}",
+                                v.type_name()
+                            ),
                             "here",
                         ));
                         ok = false;
@@ -280,8 +325,10 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
                 Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
                 other => {
                     let other = other.unwrap_or("?");
-                    let known: Vec<String> =
-                        ["module", "id", "with", "depends_on"].iter().map(|s| s.to_string()).collect();
+                    let known: Vec<String> = ["module", "id", "with", "depends_on"]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect();
                     diags.push(
                         Diag::at(
                             "keel::schema",

@@ -263,7 +263,10 @@ impl Inventory {
                         "keel::inventory",
                         &g.source,
                         g.span,
-                        format!("group `{}` is its own descendant through `children`", g.name),
+                        format!(
+                            "group `{}` is its own descendant through `children`",
+                            g.name
+                        ),
                         "cycle",
                     )
                     .with_help("remove one of the `children` links"),

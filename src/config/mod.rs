@@ -58,9 +58,11 @@ pub fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
     } else if path.exists() {
         Ok(vec![path.to_path_buf()])
     } else {
-        Err(Diag::plain("keel::io", format!("{} does not exist", path.display()))
-            .with_help("pass the inventory with -i/--inventory FILE|DIR")
-            .into())
+        Err(
+            Diag::plain("keel::io", format!("{} does not exist", path.display()))
+                .with_help("pass the inventory with -i/--inventory FILE|DIR")
+                .into(),
+        )
     }
 }
 

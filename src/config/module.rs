@@ -37,11 +37,18 @@ impl InputType {
     pub fn accepts(self, node: &Node) -> bool {
         match self {
             InputType::Any => true,
-            InputType::String => matches!(node.value, Value::Str(_) | Value::Int(..) | Value::Float(..)),
-            InputType::Int => matches!(node.value, Value::Int(..))
-                || matches!(&node.value, Value::Str(s) if s.trim().parse::<i64>().is_ok()),
-            InputType::Bool => matches!(node.value, Value::Bool(..))
-                || matches!(&node.value, Value::Str(s) if s == "true" || s == "false"),
+            InputType::String => matches!(
+                node.value,
+                Value::Str(_) | Value::Int(..) | Value::Float(..)
+            ),
+            InputType::Int => {
+                matches!(node.value, Value::Int(..))
+                    || matches!(&node.value, Value::Str(s) if s.trim().parse::<i64>().is_ok())
+            }
+            InputType::Bool => {
+                matches!(node.value, Value::Bool(..))
+                    || matches!(&node.value, Value::Str(s) if s == "true" || s == "false")
+            }
             InputType::List => matches!(node.value, Value::Seq(_)),
             InputType::Map => matches!(node.value, Value::Map(_)),
         }

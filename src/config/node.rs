@@ -14,9 +14,8 @@
 //! (dangling `depends_on`, duplicate addresses, ...).
 
 use serde::de::{
-    Error as _,
-    self, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess, VariantAccess,
-    Visitor,
+    self, DeserializeSeed, EnumAccess, Error as _, IntoDeserializer, MapAccess, SeqAccess,
+    VariantAccess, Visitor,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -621,7 +620,9 @@ impl<'de, 'a: 'de> SeqAccess<'de> for SpannedDe<'a> {
             2 => seed
                 .deserialize(self.node.span.len.into_deserializer())
                 .map(Some),
-            3 => seed.deserialize(NodeDeserializer { node: self.node }).map(Some),
+            3 => seed
+                .deserialize(NodeDeserializer { node: self.node })
+                .map(Some),
             _ => Ok(None),
         }
     }
@@ -672,7 +673,11 @@ impl<'de, 'a: 'de> VariantAccess<'de> for VariantDe<'a> {
             None => Err(NodeError::at(self.key.span, "expected a value after this")),
         }
     }
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, NodeError> {
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, NodeError> {
         match self.value {
             Some(v) => de::Deserializer::deserialize_seq(NodeDeserializer { node: v }, visitor),
             None => Err(NodeError::at(self.key.span, "expected a list after this")),
@@ -867,6 +872,9 @@ mod tests {
 
     #[test]
     fn empty_document_is_null() {
-        assert_eq!(Node::parse("# only a comment\n").unwrap().value, Value::Null);
+        assert_eq!(
+            Node::parse("# only a comment\n").unwrap().value,
+            Value::Null
+        );
     }
 }

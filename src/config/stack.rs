@@ -101,13 +101,20 @@ impl Stack {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
         let origin = Origin {
             source: src.clone(),
             base_dir: dir.clone(),
             templates_dir: dir.clone(),
         };
-        let vars = node.get("vars").filter(|v| v.value != super::node::Value::Null).cloned();
+        let vars = node
+            .get("vars")
+            .filter(|v| v.value != super::node::Value::Null)
+            .cloned();
         if let Some(v) = &vars
             && v.as_map().is_none()
         {
@@ -148,7 +155,11 @@ impl Stack {
     pub fn module_dirs(&self) -> Vec<PathBuf> {
         let mut dirs = vec![self.dir.join("modules")];
         if let Some(parent) = self.dir.parent() {
-            let p = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+            let p = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
             dirs.push(p.join("modules"));
         }
         dirs

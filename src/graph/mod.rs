@@ -13,8 +13,8 @@ use crate::resources::Ref;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 /// Why an edge exists.
 #[derive(Debug, Clone)]
@@ -129,7 +129,10 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                         "keel::dangling",
                         &inst.origin.source,
                         d.span,
-                        format!("`{}` depends on `{}`, which does not exist", inst.address, d.value),
+                        format!(
+                            "`{}` depends on `{}`, which does not exist",
+                            inst.address, d.value
+                        ),
                         "unknown address",
                     )
                     .with_help(help),
@@ -222,7 +225,10 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
         let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
         let mut idx: Vec<usize> = scc.iter().map(|n| g[*n]).collect();
         idx.sort();
-        let names: Vec<&str> = idx.iter().map(|&i| res.instances[i].address.as_str()).collect();
+        let names: Vec<&str> = idx
+            .iter()
+            .map(|&i| res.instances[i].address.as_str())
+            .collect();
         let mut lines = Vec::new();
         for e in g.edge_references() {
             if members.contains(&e.source()) && members.contains(&e.target()) {
@@ -286,11 +292,18 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
     })
 }
 
-fn nearest_path_provider(providers: &BTreeMap<&Ref, usize>, path: &str, me: usize) -> Option<usize> {
+fn nearest_path_provider(
+    providers: &BTreeMap<&Ref, usize>,
+    path: &str,
+    me: usize,
+) -> Option<usize> {
     let mut p = path.trim_end_matches('/').to_string();
     loop {
-        if let Some(&t) = providers.get(&Ref::Path(if p.is_empty() { "/".into() } else { p.clone() }))
-            && t != me
+        if let Some(&t) = providers.get(&Ref::Path(if p.is_empty() {
+            "/".into()
+        } else {
+            p.clone()
+        })) && t != me
         {
             return Some(t);
         }
@@ -307,7 +320,11 @@ fn nearest_path_provider(providers: &BTreeMap<&Ref, usize>, path: &str, me: usiz
 
 /// Resolve an address: `kind[name]`, or `module.NAME` for every resource of
 /// a module instance.
-fn lookup(res: &Resolved, by_addr: &BTreeMap<&str, usize>, addr: &str) -> Result<Vec<usize>, String> {
+fn lookup(
+    res: &Resolved,
+    by_addr: &BTreeMap<&str, usize>,
+    addr: &str,
+) -> Result<Vec<usize>, String> {
     if let Some(&i) = by_addr.get(addr) {
         return Ok(vec![i]);
     }

@@ -38,9 +38,16 @@ pub fn dot(res: &Resolved, graph: &Graph) -> String {
     use petgraph::visit::EdgeRef;
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{}\" {{", dot_escape(&res.host));
-    let _ = writeln!(out, "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];");
+    let _ = writeln!(
+        out,
+        "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];"
+    );
     for &i in &graph.order {
-        let _ = writeln!(out, "  n{i} [label=\"{}\"];", dot_escape(&res.instances[i].address));
+        let _ = writeln!(
+            out,
+            "  n{i} [label=\"{}\"];",
+            dot_escape(&res.instances[i].address)
+        );
     }
     for e in graph.g.edge_references() {
         let style = match e.weight() {

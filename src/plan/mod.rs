@@ -35,7 +35,13 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(stack: String, stack_path: String, inventory_path: String, limit: Option<String>, hosts: Vec<HostPlan>) -> Self {
+    pub fn new(
+        stack: String,
+        stack_path: String,
+        inventory_path: String,
+        limit: Option<String>,
+        hosts: Vec<HostPlan>,
+    ) -> Self {
         let mut summary = Summary::default();
         for h in &hosts {
             summary.add(&h.summary);
@@ -183,7 +189,11 @@ pub fn desired_hash(res: &Resolved) -> String {
 pub fn unified_diff(path: &str, before: Option<&str>, after: &str) -> String {
     let old = before.unwrap_or("");
     let diff = similar::TextDiff::from_lines(old, after);
-    let from = if before.is_some() { format!("{path} (live)") } else { "/dev/null".into() };
+    let from = if before.is_some() {
+        format!("{path} (live)")
+    } else {
+        "/dev/null".into()
+    };
     diff.unified_diff()
         .context_radius(3)
         .header(&from, &format!("{path} (planned)"))
@@ -204,20 +214,27 @@ pub fn resource_plan(
     let inst = &res.instances[i];
     let r = &inst.resource;
     let diff = &eval.diff;
-    let mask = |v: &Option<String>| -> Option<String> {
-        v.as_ref().map(|s| redactor.redact(s))
-    };
+    let mask = |v: &Option<String>| -> Option<String> { v.as_ref().map(|s| redactor.redact(s)) };
     let attributes = diff
         .attrs
         .iter()
-        .map(|AttrChange { name, before, after }| AttrChangeOut {
-            name: name.clone(),
-            before: mask(before),
-            after: mask(after),
-        })
+        .map(
+            |AttrChange {
+                 name,
+                 before,
+                 after,
+             }| AttrChangeOut {
+                name: name.clone(),
+                before: mask(before),
+                after: mask(after),
+            },
+        )
         .collect();
     let content = diff.content.as_ref().map(|c| {
-        if inst.sensitive || redactor.touches(&c.after) || c.before.as_deref().is_some_and(|b| redactor.touches(b)) {
+        if inst.sensitive
+            || redactor.touches(&c.after)
+            || c.before.as_deref().is_some_and(|b| redactor.touches(b))
+        {
             MASK.to_string()
         } else {
             unified_diff(&r.name(), c.before.as_deref(), &c.after)
@@ -254,7 +271,11 @@ pub fn resource_plan(
             .into_iter()
             .map(|d| redactor.redact(&res.instances[d].address))
             .collect(),
-        commands: eval.commands.iter().map(|c| redactor.redact(&c.summary)).collect(),
+        commands: eval
+            .commands
+            .iter()
+            .map(|c| redactor.redact(&c.summary))
+            .collect(),
         fingerprint: fingerprint(out),
         error: None,
     }

@@ -42,7 +42,13 @@ fn resource(out: &mut String, r: &ResourcePlan) {
         let _ = writeln!(out, "      {}", style(reason).dim());
     }
     for a in &r.attributes {
-        let _ = writeln!(out, "      {}: {} → {}", a.name, value(&a.before), value(&a.after));
+        let _ = writeln!(
+            out,
+            "      {}: {} → {}",
+            a.name,
+            value(&a.before),
+            value(&a.after)
+        );
     }
     if let Some(k) = &r.known_after_apply {
         let _ = writeln!(out, "      {} {k}", style("known after apply:").cyan());
@@ -136,7 +142,11 @@ pub fn plan(p: &Plan, all: bool) -> String {
             out,
             "{} {}",
             style("No changes.").green().bold(),
-            format_args!("{} resources on {} hosts match the stack.", p.summary.no_op, p.hosts.len())
+            format_args!(
+                "{} resources on {} hosts match the stack.",
+                p.summary.no_op,
+                p.hosts.len()
+            )
         );
     }
     out

@@ -13,9 +13,13 @@ pub enum Stale {
     Unreadable(String, String),
     #[error("the plan was made by keel plan format {found}; this keel reads format {expected}")]
     Format { found: u32, expected: u32 },
-    #[error("host {host}: the stack's configuration changed since the plan was made; run `keel plan` again")]
+    #[error(
+        "host {host}: the stack's configuration changed since the plan was made; run `keel plan` again"
+    )]
     Config { host: String },
-    #[error("host {host}: the live state of {address} changed since the plan was made; run `keel plan` again")]
+    #[error(
+        "host {host}: the live state of {address} changed since the plan was made; run `keel plan` again"
+    )]
     Live { host: String, address: String },
     #[error("host {host} is not in the saved plan (or the plan has hosts this run doesn't target)")]
     Hosts { host: String },
@@ -32,8 +36,10 @@ pub fn save(plan: &Plan, path: &Path) -> std::io::Result<()> {
 
 pub fn load(path: &Path) -> Result<Plan, Stale> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Stale::Unreadable(name.clone(), e.to_string()))?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| Stale::Unreadable(name, e.to_string()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Stale::Unreadable(name.clone(), e.to_string()))?;
+    let plan: Plan =
+        serde_json::from_str(&text).map_err(|e| Stale::Unreadable(name, e.to_string()))?;
     if plan.format_version != super::FORMAT_VERSION {
         return Err(Stale::Format {
             found: plan.format_version,

@@ -125,7 +125,11 @@ pub struct AttrChange {
 }
 
 impl AttrChange {
-    pub fn new(name: &str, before: Option<impl Into<String>>, after: Option<impl Into<String>>) -> Self {
+    pub fn new(
+        name: &str,
+        before: Option<impl Into<String>>,
+        after: Option<impl Into<String>>,
+    ) -> Self {
         AttrChange {
             name: name.to_string(),
             before: before.map(Into::into),
@@ -173,7 +177,12 @@ impl Diff {
     pub fn action(&self) -> Action {
         self.action.unwrap_or(Action::NoOp)
     }
-    pub fn attr(mut self, name: &str, before: Option<impl Into<String>>, after: Option<impl Into<String>>) -> Self {
+    pub fn attr(
+        mut self,
+        name: &str,
+        before: Option<impl Into<String>>,
+        after: Option<impl Into<String>>,
+    ) -> Self {
         self.attrs.push(AttrChange::new(name, before, after));
         self
     }
@@ -468,5 +477,9 @@ pub fn check_abs_path(field: &'static str, path: &str) -> Option<Invalid> {
 pub fn parent_dir(path: &str) -> Option<String> {
     let trimmed = path.trim_end_matches('/');
     let i = trimmed.rfind('/')?;
-    Some(if i == 0 { "/".into() } else { trimmed[..i].into() })
+    Some(if i == 0 {
+        "/".into()
+    } else {
+        trimmed[..i].into()
+    })
 }

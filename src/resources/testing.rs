@@ -96,7 +96,11 @@ pub fn converge_locally(res: &dyn Resource) -> (Evaluation, Evaluation) {
         .unwrap_or_else(|e| panic!("parse before: {e}"));
     for cmd in &before.commands {
         let out = run_local(&cmd.script);
-        assert_eq!(out.status, 0, "command `{}` failed: {}", cmd.summary, out.stderr);
+        assert_eq!(
+            out.status, 0,
+            "command `{}` failed: {}",
+            cmd.summary, out.stderr
+        );
     }
     let after = res
         .evaluate(&run_local(&res.probe()))

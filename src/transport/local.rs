@@ -43,7 +43,7 @@ impl Transport for Local {
             host: "local".into(),
             message: "no stdin".into(),
         })?;
-        let script = script.as_bytes().to_vec();
+        let script = super::read_whole_first(script).into_bytes();
         let writer = tokio::spawn(async move {
             let _ = stdin.write_all(&script).await;
             let _ = stdin.shutdown().await;
@@ -77,10 +77,26 @@ mod tests {
     #[tokio::test]
     async fn runs_script_from_stdin_and_counts() {
         let t = Local::new(false);
-        let out = t.run("echo \"$((1+2))\"; echo err >&2; exit 3").await.unwrap();
+        let out = t
+            .run("echo \"$((1+2))\"; echo err >&2; exit 3")
+            .await
+            .unwrap();
         assert_eq!(out.stdout_text(), "3\n");
         assert_eq!(out.stderr_text(), "err\n");
         assert_eq!(out.status, Some(3));
         assert_eq!(t.round_trips(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_command_reading_stdin_cannot_swallow_the_script() {
+        let t = Local::new(false);
+        let out = t
+            .run(
+                "cat
+echo after",
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.stdout_text(), "after\n");
     }
 }

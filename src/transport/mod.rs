@@ -74,6 +74,14 @@ impl Counter {
     }
 }
 
+/// Wrap a script so the shell reads all of it before running any of it,
+/// with the script's own stdin at /dev/null: a command in it that reads
+/// stdin (`cat`, a prompt) then sees end of file instead of swallowing the
+/// rest of the script.
+pub fn read_whole_first(script: &str) -> String {
+    format!("keel_script() {{\n:\n{script}\n}}\nkeel_script </dev/null\n")
+}
+
 /// The command line that runs a script from stdin, with or without sudo.
 pub fn shell_argv(become_root: bool) -> Vec<&'static str> {
     if become_root {

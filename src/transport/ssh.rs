@@ -21,7 +21,7 @@
 //!   multi-megabyte scripts and outputs cannot deadlock on full pipes.
 //! - **At most [`MAX_SESSIONS`] runs at once per host**: sshd's default
 //!   `MaxSessions 10` caps sessions on one connection; more would fail with
-//!   "open failed", so extra runs wait for a permit instead.
+//!   "Session open refused by peer", so extra runs wait for a permit.
 //!   Should a server allow fewer sessions still, a refused session open
 //!   (nothing ran yet) is retried with backoff for up to 30 s.
 //! - **The control socket lives in a fresh private directory under `/tmp`**
@@ -401,6 +401,7 @@ impl Transport for Ssh {
             if let Some(mut stdin) = stdin {
                 // The script may exit before reading all of its input; the
                 // broken pipe that follows is not an error of the transport.
+                let script = super::read_whole_first(script);
                 if let Err(e) = stdin.write_all(script.as_bytes()).await {
                     tracing::debug!("writing the script to stdin stopped: {e}");
                 }
