@@ -837,10 +837,16 @@ impl PrepareCx for Cx<'_> {
         std::fs::read(&p).map_err(|e| format!("cannot read local file {}: {e}", p.display()))
     }
     fn render_template(&mut self, path: &str) -> Result<String, String> {
+        // `templates/` of the module or stack folder first, then the folder itself.
         let p = if Path::new(path).is_absolute() {
             PathBuf::from(path)
         } else {
-            self.origin.templates_dir.join(path)
+            let in_templates = self.origin.templates_dir.join(path);
+            if in_templates.exists() {
+                in_templates
+            } else {
+                self.origin.base_dir.join(path)
+            }
         };
         let text = std::fs::read_to_string(&p)
             .map_err(|e| format!("cannot read template {}: {e}", p.display()))?;

@@ -104,8 +104,13 @@ pub struct Redactor {
     values: Vec<Secret>,
 }
 
+/// Secrets shorter than this are not searched for in output (masking every
+/// `x` would garble it); keel warns about them instead.
+pub const MIN_REDACT_LEN: usize = 4;
+
 impl Redactor {
     pub fn new(mut values: Vec<Secret>) -> Self {
+        values.retain(|v| v.expose().len() >= MIN_REDACT_LEN);
         // Longest first, so a secret containing another is masked whole.
         values.sort_by_key(|v| std::cmp::Reverse(v.expose().len()));
         values.dedup();
@@ -146,9 +151,14 @@ mod tests {
 
     #[test]
     fn redactor_masks_all_occurrences() {
-        let r = Redactor::new(vec![Secret::new("abc"), Secret::new("abcdef")]);
-        assert_eq!(r.redact("x abcdef y abc"), "x (sensitive) y (sensitive)");
-        assert!(r.touches("..abc.."));
+        let r = Redactor::new(vec![
+            Secret::new("abcd"),
+            Secret::new("abcdefg"),
+            Secret::new("x"),
+        ]);
+        assert_eq!(r.redact("x abcdefg y abcd"), "x (sensitive) y (sensitive)");
+        assert!(r.touches("..abcd.."));
+        assert!(!r.touches("x"), "too short to mask");
     }
 
     #[test]

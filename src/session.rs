@@ -152,6 +152,13 @@ impl Session {
         for decl in &project.stack.secrets {
             match secret::read(decl, &project.stack.dir) {
                 Ok(v) => {
+                    if v.expose().len() < secret::MIN_REDACT_LEN {
+                        tracing::warn!(
+                            "secret `{}` is shorter than {} characters: it is still never put in argv or plans, but keel cannot mask it in command errors",
+                            decl.name,
+                            secret::MIN_REDACT_LEN
+                        );
+                    }
                     secrets.insert(decl.name.clone(), v);
                 }
                 Err(e) => diags.push(

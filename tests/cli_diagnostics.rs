@@ -442,11 +442,7 @@ fn template_missing_var_in_file() {
         "template-missing-var-in-file",
         Expect {
             locations: &["modules/motd/module.yaml:7:17"],
-            says: &[
-                "motd.hbs",
-                "variable `inputs.owner` is not defined",
-                "template line 4",
-            ],
+            says: &["motd.hbs", "variable `inputs.owner`", "template line 4"],
             ..VALIDATE
         },
     );
@@ -734,6 +730,8 @@ fn missing_files() {
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("nope does not exist"), "{}", out.stderr);
     assert!(out.stderr.contains("--inventory"), "{}", out.stderr);
+    // A valid stack (for validate) with a typo in --limit.
+    let dir = case_dir("secret-env-unset");
     let out = keel_in(
         &dir,
         &[
@@ -742,9 +740,14 @@ fn missing_files() {
             "inventory.yaml",
             "--limit",
             "wbe1",
-            "../unknown-target-group/stack.yaml",
+            "stack.yaml",
         ],
     );
-    assert_eq!(out.code, Some(1));
-    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("--limit `wbe1`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `web1`?"),
+        "{}",
+        out.stderr
+    );
 }

@@ -109,7 +109,7 @@ impl Stack {
         let origin = Origin {
             source: src.clone(),
             base_dir: dir.clone(),
-            templates_dir: dir.clone(),
+            templates_dir: dir.join("templates"),
         };
         let vars = node
             .get("vars")
