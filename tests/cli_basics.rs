@@ -604,7 +604,7 @@ fn apply_without_yes_and_no_terminal_refuses() {
     assert!(!s.root.exists(), "a refused apply changed the host");
 
     let out = run(
-        keel_cmd(&s.dir, &["apply", "-i", "inventory.yaml", "stack.yaml"]).stdin(Stdio::null()),
+        &mut keel_cmd(&s.dir, &["apply", "-i", "inventory.yaml", "stack.yaml"]), // stdin: empty, not a terminal
     );
     assert_eq!(out.code, Some(1), "{}", out.all());
     assert!(!s.root.exists(), "a refused apply changed the host");
@@ -615,7 +615,7 @@ fn apply_with_nothing_to_do_needs_no_confirmation() {
     let s = Scratch::new();
     s.apply();
     let out = run(
-        keel_cmd(&s.dir, &["apply", "-i", "inventory.yaml", "stack.yaml"]).stdin(Stdio::null()),
+        &mut keel_cmd(&s.dir, &["apply", "-i", "inventory.yaml", "stack.yaml"]), // stdin: empty, not a terminal
     );
     assert_eq!(out.code, Some(0), "{}", out.all());
     assert!(out.stdout.contains("No changes."), "{}", out.stdout);
