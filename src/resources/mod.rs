@@ -39,6 +39,18 @@ kinds! {
     group::Group,
     line::Line,
     command::Command,
+    sshd::Sshd,
+    ufw::Ufw,
+    cron::Cron,
+    backup::Backup,
+    hostname::Hostname,
+    timezone::Timezone,
+    sysctl::Sysctl,
+    apt_repository::AptRepository,
+    git::Git,
+    docker::Docker,
+    compose::Compose,
+    certificate::Certificate,
 }
 
 /// Look up a kind by its YAML name.

@@ -1,0 +1,29 @@
+//! placeholder: the `ufw` kind is being written.
+use super::*;
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ufw {
+    pub name: String,
+}
+impl Kind for Ufw {
+    const KIND: &'static str = "ufw";
+    type Fact = ();
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn check(&self) -> Vec<Invalid> {
+        vec![Invalid::field("name", "the `ufw` kind is not implemented yet")]
+    }
+    fn probe(&self) -> String {
+        String::new()
+    }
+    fn parse(&self, _: &ProbeOutput) -> Result<(), String> {
+        Ok(())
+    }
+    fn diff(&self, _: &()) -> Diff {
+        Diff::noop()
+    }
+    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> {
+        vec![]
+    }
+}
