@@ -20,7 +20,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: &Path, text: String) -> Self {
-        let name = path.display().to_string();
+        let name = crate::config::display_path(path);
         SourceFile {
             text: Arc::new(NamedSource::new(&name, text).with_language("yaml")),
             name,

@@ -29,18 +29,28 @@ pub struct Project {
 
 impl Project {
     /// Load the inventory, the stack and every module it uses (recursively).
+    /// Fails with every problem found.
     pub fn load(stack_path: &Path, inventory_path: &Path) -> Result<Project, Diagnostics> {
+        match Project::load_partial(stack_path, inventory_path) {
+            (Some(p), d) if d.is_empty() => Ok(p),
+            (_, d) => Err(d),
+        }
+    }
+
+    /// Load what can be loaded, with every problem found: the project is
+    /// returned whenever the stack file parsed, so later stages (resolving,
+    /// the graph) can report their problems in the same run.
+    pub fn load_partial(
+        stack_path: &Path,
+        inventory_path: &Path,
+    ) -> (Option<Project>, Diagnostics) {
         let mut diags = Diagnostics::new();
-        let inventory = Inventory::load(inventory_path).unwrap_or_else(|d| {
-            diags.extend(d);
-            Inventory::default()
-        });
-        let stack = match Stack::load(stack_path) {
-            Ok(s) => s,
-            Err(d) => {
-                diags.extend(d);
-                return Err(diags);
-            }
+        let (inventory, d) = Inventory::load(inventory_path);
+        diags.extend(d);
+        let (stack, d) = Stack::load(stack_path);
+        diags.extend(d);
+        let Some(stack) = stack else {
+            return (None, diags);
         };
         let mut modules = BTreeMap::new();
         let dirs = stack.module_dirs();
@@ -53,11 +63,12 @@ impl Project {
             }
             match dirs.iter().map(|d| d.join(name)).find(|d| d.is_dir()) {
                 Some(dir) => match Module::load(name, &dir) {
-                    Ok(m) => {
+                    (Some(m), d) => {
+                        diags.extend(d);
                         pending.extend(m.uses.iter().cloned());
                         modules.insert(name.clone(), m);
                     }
-                    Err(d) => {
+                    (None, d) => {
                         diags.extend(d);
                         missing.insert(name.clone());
                     }
@@ -76,7 +87,7 @@ impl Project {
                         .with_help(format!(
                             "modules are folders with a module.yaml under {}; {}",
                             dirs.iter()
-                                .map(|d| d.display().to_string())
+                                .map(|d| crate::config::display_path(d))
                                 .collect::<Vec<_>>()
                                 .join(" or "),
                             crate::config::closest_hint(name, known.iter())
@@ -108,7 +119,12 @@ impl Project {
                 );
             }
         }
-        if stack.targets.is_empty() && diags.is_empty() {
+        let has_targets_key = stack
+            .source
+            .text()
+            .lines()
+            .any(|l| l.starts_with("targets:"));
+        if stack.targets.is_empty() && !has_targets_key {
             diags.push(
                 Diag::at(
                     "keel::schema",
@@ -126,7 +142,7 @@ impl Project {
             modules,
         };
         project.check_module_cycles(&mut diags);
-        diags.into_result(project)
+        (Some(project), diags)
     }
 
     fn check_module_cycles(&self, diags: &mut Diagnostics) {
@@ -306,6 +322,7 @@ pub fn resolve_host(input: &HostInput) -> Result<Resolved, Diagnostics> {
         module: None,
         sensitive_inputs: BTreeSet::new(),
         extra_depends: Vec::new(),
+        chain: Vec::new(),
     };
     let mut r = Resolver {
         input,
@@ -347,6 +364,8 @@ struct Scope {
     sensitive_inputs: BTreeSet<String>,
     /// `depends_on` of the enclosing module uses.
     extra_depends: Vec<Spanned<String>>,
+    /// Names of the modules being expanded, outermost first.
+    chain: Vec<String>,
 }
 
 struct Resolver<'a, 'b> {
@@ -526,6 +545,9 @@ impl Resolver<'_, '_> {
         let Some(module) = self.input.project.modules.get(&u.module.value) else {
             return; // reported at load time
         };
+        if scope.chain.contains(&u.module.value) {
+            return; // a cycle of modules: reported at load time
+        }
         let src = &u.origin.source;
         let instance = match &scope.module {
             Some(parent) => format!("{parent}.{}", u.instance()),
@@ -651,11 +673,14 @@ impl Resolver<'_, '_> {
         }
         let mut extra = scope.extra_depends.clone();
         extra.extend(render_refs(self, scope, &u.depends_on, src));
+        let mut chain = scope.chain.clone();
+        chain.push(module.name.clone());
         let inner = Scope {
             ctx,
             module: Some(instance),
             sensitive_inputs,
             extra_depends: extra,
+            chain,
         };
         self.expand(&inner, &module.uses, &module.resources, depth + 1);
     }
@@ -834,7 +859,12 @@ impl PrepareCx for Cx<'_> {
     }
     fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
         let p = self.local_path(path);
-        std::fs::read(&p).map_err(|e| format!("cannot read local file {}: {e}", p.display()))
+        std::fs::read(&p).map_err(|e| {
+            format!(
+                "cannot read local file {}: {e}",
+                crate::config::display_path(&p)
+            )
+        })
     }
     fn render_template(&mut self, path: &str) -> Result<String, String> {
         // `templates/` of the module or stack folder first, then the folder itself.
@@ -848,13 +878,17 @@ impl PrepareCx for Cx<'_> {
                 self.origin.base_dir.join(path)
             }
         };
-        let text = std::fs::read_to_string(&p)
-            .map_err(|e| format!("cannot read template {}: {e}", p.display()))?;
+        let text = std::fs::read_to_string(&p).map_err(|e| {
+            format!(
+                "cannot read template {}: {e}",
+                crate::config::display_path(&p)
+            )
+        })?;
         if refers_to_secret(&text, self.sensitive_inputs) {
             self.sensitive = true;
         }
         self.templates
             .render(&text, self.ctx)
-            .map_err(|e| format!("template {}: {e}", p.display()))
+            .map_err(|e| format!("template {}: {e}", crate::config::display_path(&p)))
     }
 }

@@ -78,7 +78,14 @@ pub fn validate(project: &Project, limit: Option<&str>) -> Result<Validated, Dia
             Err(d) => diags.extend(d),
         }
     }
-    if hosts.is_empty() && diags.is_empty() {
+    // Only when every target is known (unknown ones are reported at load).
+    let all_known = !project.stack.targets.is_empty()
+        && project
+            .stack
+            .targets
+            .iter()
+            .all(|t| project.inventory.knows(&t.value));
+    if hosts.is_empty() && diags.is_empty() && all_known {
         diags.push(
             Diag::at(
                 "keel::no-hosts",
@@ -101,6 +108,27 @@ pub fn validate(project: &Project, limit: Option<&str>) -> Result<Validated, Dia
         facts_needed,
         offline,
     })
+}
+
+/// Load and validate in one go, reporting the problems of every stage
+/// together (a broken resource in the stack does not hide a missing input
+/// in a module or a typo in the inventory).
+pub fn check(
+    stack: &std::path::Path,
+    inventory: &std::path::Path,
+    limit: Option<&str>,
+) -> Result<(Project, Validated), Diagnostics> {
+    let (project, mut diags) = Project::load_partial(stack, inventory);
+    let Some(project) = project else {
+        return Err(diags);
+    };
+    match validate(&project, limit) {
+        Ok(v) if diags.is_empty() => return Ok((project, v)),
+        Ok(_) => {}
+        Err(d) => diags.extend(d),
+    }
+    dedupe(&mut diags);
+    Err(diags)
 }
 
 /// The same problem found on several hosts is reported once.
@@ -144,9 +172,13 @@ pub struct Session {
 }
 
 impl Session {
-    /// Validate offline, then read the secrets.
-    pub fn open(project: Project, options: Options) -> Result<Session, Diagnostics> {
-        let validated = validate(&project, options.limit.as_deref())?;
+    /// Load and validate offline, then read the secrets.
+    pub fn open(
+        stack: &std::path::Path,
+        inventory: &std::path::Path,
+        options: Options,
+    ) -> Result<Session, Diagnostics> {
+        let (project, validated) = check(stack, inventory, options.limit.as_deref())?;
         let mut diags = Diagnostics::new();
         let mut secrets = BTreeMap::new();
         for decl in &project.stack.secrets {

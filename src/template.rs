@@ -66,7 +66,13 @@ impl Templates {
                     ("a variable is not defined".to_string(), None)
                 }
                 RenderErrorReason::TemplateError(t) => {
-                    (format!("invalid template: {}", t.reason()), None)
+                    let reason = t.reason().to_string();
+                    let msg = if reason.len() > 120 || reason.contains("expected") {
+                        "invalid template syntax: check for an unclosed `{{`, a `{{#block}}` without its `{{/block}}`, or a stray `}}`".to_string()
+                    } else {
+                        format!("invalid template: {reason}")
+                    };
+                    (msg, None)
                 }
                 other => (other.to_string(), None),
             };

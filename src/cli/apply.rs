@@ -25,8 +25,10 @@ fn is_saved_plan(p: &std::path::Path) -> bool {
     if p.extension().is_some_and(|e| e == "json") {
         return true;
     }
-    std::fs::read(p)
-        .map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{'))
+    // A JSON document with the plan's version key; a YAML stack written
+    // in flow style also starts with `{`, so look for the key.
+    std::fs::read_to_string(p)
+        .map(|t| t.trim_start().starts_with('{') && t.contains("\"format_version\""))
         .unwrap_or(false)
 }
 

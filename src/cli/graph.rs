@@ -1,13 +1,13 @@
 //! `keel graph`: the dependency graph of each host, as text or DOT.
 
-use super::{Common, GraphFormat, load, report};
+use super::{Common, GraphFormat, report};
 use crate::graph::render;
 use crate::session;
 
 pub fn run(common: &Common, format: GraphFormat) -> u8 {
-    let Ok(project) = load(common) else { return 1 };
-    match session::validate(&project, common.limit.as_deref()) {
-        Ok(v) => {
+    let inv = super::inventory_path(common.inventory.as_deref(), &common.stack);
+    match session::check(&common.stack, &inv, common.limit.as_deref()) {
+        Ok((_, v)) => {
             let mut text = String::new();
             for (res, g) in v.offline.values() {
                 text.push_str(&match format {

@@ -9,7 +9,6 @@ mod plan;
 mod validate;
 
 use crate::diag::Diagnostics;
-use crate::resolve::Project;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -244,23 +243,21 @@ pub fn inventory_path(given: Option<&Path>, stack: &Path) -> PathBuf {
         return p.to_path_buf();
     }
     let stack_dir = stack.parent().unwrap_or(Path::new("."));
-    let candidates = [
-        stack_dir.join("inventory"),
-        stack_dir.join("inventory.yaml"),
-        stack_dir.join("..").join("inventory"),
-        PathBuf::from("inventory"),
-    ];
+    let candidates = inventory_candidates(stack_dir);
     candidates
         .into_iter()
         .find(|p| p.exists())
         .unwrap_or_else(|| PathBuf::from("inventory"))
 }
 
-/// Load the project, reporting problems.
-pub fn load(common: &Common) -> Result<Project, u8> {
-    let inv = inventory_path(common.inventory.as_deref(), &common.stack);
-    Project::load(&common.stack, &inv).map_err(|d| {
-        report(&d);
-        1
-    })
+/// Where keel looks for an inventory when `-i` is not given, in order.
+pub fn inventory_candidates(stack_dir: &Path) -> Vec<PathBuf> {
+    vec![
+        stack_dir.join("inventory.yaml"),
+        stack_dir.join("inventory"),
+        stack_dir.join("..").join("inventory.yaml"),
+        stack_dir.join("..").join("inventory"),
+        PathBuf::from("inventory.yaml"),
+        PathBuf::from("inventory"),
+    ]
 }

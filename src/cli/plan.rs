@@ -2,7 +2,6 @@
 
 use super::{Common, inventory_path, report};
 use crate::plan::{self, Plan, saved};
-use crate::resolve::Project;
 use crate::session::{self, HostWork, Options, Session};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -25,12 +24,9 @@ pub fn open(
     limit: Option<String>,
     parallel: usize,
 ) -> Result<Session, u8> {
-    let project = Project::load(stack, inventory).map_err(|d| {
-        report(&d);
-        1u8
-    })?;
     Session::open(
-        project,
+        stack,
+        inventory,
         Options {
             limit,
             parallel,
@@ -66,8 +62,8 @@ pub async fn plan_hosts(s: Arc<Session>) -> Vec<HostWork> {
 pub fn document(s: &Session, inventory: &std::path::Path, works: &[HostWork]) -> Plan {
     Plan::new(
         s.project.stack.name.clone(),
-        s.project.stack.path.display().to_string(),
-        inventory.display().to_string(),
+        absolute(&s.project.stack.path),
+        absolute(inventory),
         s.options.limit.clone(),
         works.iter().map(|w| w.plan.clone()).collect(),
     )
@@ -117,4 +113,13 @@ pub async fn run(a: PlanArgs) -> u8 {
     } else {
         0
     }
+}
+
+/// Saved plans record absolute paths, so `keel apply FILE` works from any
+/// directory.
+fn absolute(p: &std::path::Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
 }

@@ -1,12 +1,12 @@
 //! `keel validate`: load and check everything offline.
 
-use super::{Common, load, report};
+use super::{Common, report};
 use crate::session;
 
 pub fn run(common: &Common) -> u8 {
-    let Ok(project) = load(common) else { return 1 };
-    match session::validate(&project, common.limit.as_deref()) {
-        Ok(v) => {
+    let inv = super::inventory_path(common.inventory.as_deref(), &common.stack);
+    match session::check(&common.stack, &inv, common.limit.as_deref()) {
+        Ok((_, v)) => {
             let resources: usize = v.offline.values().map(|(r, _)| r.instances.len()).sum();
             super::out(&format!(
                 "{} is valid: {} host{}, {} resource{} in all.\n",

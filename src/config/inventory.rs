@@ -126,8 +126,13 @@ pub struct Inventory {
 
 impl Inventory {
     /// Load inventory files (a file, or every `*.yaml`/`*.yml` of a folder).
-    pub fn load(path: &Path) -> Result<Inventory, Diagnostics> {
-        let files = super::yaml_files(path)?;
+    /// Load inventory files; problems are collected and the hosts that
+    /// could be read are kept.
+    pub fn load(path: &Path) -> (Inventory, Diagnostics) {
+        let files = match super::yaml_files(path) {
+            Ok(f) => f,
+            Err(d) => return (Inventory::default(), d),
+        };
         let mut inv = Inventory::default();
         let mut diags = Diagnostics::new();
         for f in files {
@@ -137,7 +142,7 @@ impl Inventory {
             }
         }
         inv.check(&mut diags);
-        diags.into_result(inv)
+        (inv, diags)
     }
 
     fn add_doc(&mut self, src: &SourceFile, node: &Node, diags: &mut Diagnostics) {

@@ -60,7 +60,7 @@ pub fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
     } else {
         Err(
             Diag::plain("keel::io", format!("{} does not exist", path.display()))
-                .with_help("pass the inventory with -i/--inventory FILE|DIR")
+                .with_help("pass it with -i/--inventory FILE|DIR; without -i, keel looks for inventory.yaml or inventory/ beside the stack, one folder up, then in the current folder")
                 .into(),
         )
     }
@@ -90,5 +90,33 @@ pub fn closest_hint<'a>(found: &str, candidates: impl Iterator<Item = &'a String
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+/// A path for messages: relative to the current directory when possible.
+pub fn display_path(p: &Path) -> String {
+    let Ok(cwd) = std::env::current_dir() else {
+        return p.display().to_string();
+    };
+    let Ok(abs) = std::path::absolute(p) else {
+        return p.display().to_string();
+    };
+    let a: Vec<_> = abs.components().collect();
+    let c: Vec<_> = cwd.components().collect();
+    let common = a.iter().zip(&c).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return abs.display().to_string();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..c.len() {
+        out.push("..");
+    }
+    for comp in &a[common..] {
+        out.push(comp.as_os_str());
+    }
+    if out.as_os_str().is_empty() {
+        ".".into()
+    } else {
+        out.display().to_string()
     }
 }

@@ -129,19 +129,30 @@ pub struct Module {
 
 impl Module {
     /// Load `DIR/module.yaml` (or `.yml`).
-    pub fn load(name: &str, dir: &Path) -> Result<Module, Diagnostics> {
+    /// Load a module; problems are collected, and the module is returned
+    /// whenever its file could be parsed.
+    pub fn load(name: &str, dir: &Path) -> (Option<Module>, Diagnostics) {
         let file = ["module.yaml", "module.yml"]
             .iter()
             .map(|f| dir.join(f))
             .find(|p| p.exists())
             .unwrap_or_else(|| dir.join("module.yaml"));
-        let (src, node) = super::read_source(&file)?;
+        let (src, node) = match super::read_source(&file) {
+            Ok(x) => x,
+            Err(d) => return (None, d),
+        };
         let mut diags = Diagnostics::new();
         let doc: ModuleDoc = match node.deserialize() {
             Ok(d) => d,
             Err(e) => {
                 diags.push(doc_error(&src, &node, &e, "module"));
-                return Err(diags);
+                ModuleDoc {
+                    name: None,
+                    description: None,
+                    inputs: BTreeMap::new(),
+                    uses: IgnoredNode,
+                    resources: IgnoredNode,
+                }
             }
         };
         let origin = Origin {
@@ -187,7 +198,7 @@ impl Module {
             .collect();
         let uses = entry::parse_uses(&origin, node.get("uses"), &mut diags);
         let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
-        diags.into_result(Module {
+        let module = Module {
             name: name.to_string(),
             dir: dir.to_path_buf(),
             source: src,
@@ -195,6 +206,7 @@ impl Module {
             inputs,
             uses,
             resources,
-        })
+        };
+        (Some(module), diags)
     }
 }

@@ -446,6 +446,8 @@ pub struct NodeError {
     /// For unknown keys or variants: the accepted names, for "did you mean".
     pub expected: Vec<&'static str>,
     pub found: Option<String>,
+    /// The message already names the key it is under.
+    pub keyed: bool,
 }
 
 impl NodeError {
@@ -455,6 +457,7 @@ impl NodeError {
             span: Some(span),
             expected: Vec::new(),
             found: None,
+            keyed: false,
         }
     }
     fn or_span(mut self, span: Span) -> Self {
@@ -504,6 +507,7 @@ impl de::Error for NodeError {
             span: None,
             expected: Vec::new(),
             found: None,
+            keyed: false,
         }
     }
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
@@ -512,6 +516,7 @@ impl de::Error for NodeError {
             span: None,
             expected: expected.to_vec(),
             found: Some(field.to_string()),
+            keyed: true,
         }
     }
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
@@ -520,13 +525,50 @@ impl de::Error for NodeError {
             span: None,
             expected: expected.to_vec(),
             found: Some(variant.to_string()),
+            keyed: false,
         }
     }
     fn missing_field(field: &'static str) -> Self {
         NodeError::custom(format!("missing required key `{field}`"))
     }
     fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        NodeError::custom(format!("expected {exp}, found {}", describe(unexp)))
+        NodeError::custom(format!(
+            "expected {}, found {}",
+            expected_words(&exp.to_string()),
+            describe(unexp)
+        ))
+    }
+    fn invalid_value(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
+        NodeError::custom(format!(
+            "{} is not valid here: expected {}",
+            describe(unexp),
+            expected_words(&exp.to_string())
+        ))
+    }
+    fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
+        NodeError::custom(format!(
+            "expected {}, found {len} item(s)",
+            expected_words(&exp.to_string())
+        ))
+    }
+}
+
+/// serde's names of Rust types, in the words of a YAML user.
+fn expected_words(exp: &str) -> String {
+    let ranged = |lo: &str, hi: &str| format!("an integer from {lo} to {hi}");
+    match exp {
+        "u8" => ranged("0", "255"),
+        "u16" => ranged("0", "65535"),
+        "u32" => ranged("0", "4294967295"),
+        "u64" | "usize" => "a non-negative integer".into(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "an integer".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" | "bool" => "true or false".into(),
+        e if e.starts_with("struct ") => "a map of settings".into(),
+        e if e.starts_with("a sequence") => "a list".into(),
+        e if e.starts_with("enum ") => "one of the accepted names".into(),
+        e if e.starts_with("tuple struct") || e.starts_with("tuple of") => "a list".into(),
+        e => e.to_string(),
     }
 }
 
@@ -574,6 +616,7 @@ impl<'de, 'a: 'de> SeqAccess<'de> for SeqDe<'a> {
 struct MapDe<'a> {
     iter: std::slice::Iter<'a, (Node, Node)>,
     value: Option<&'a Node>,
+    key: Option<&'a str>,
 }
 
 impl<'de, 'a: 'de> MapAccess<'de> for MapDe<'a> {
@@ -585,6 +628,7 @@ impl<'de, 'a: 'de> MapAccess<'de> for MapDe<'a> {
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);
+                self.key = k.as_scalar_text();
                 seed.deserialize(NodeDeserializer { node: k })
                     .map(Some)
                     .map_err(|e| e.or_span(k.span))
@@ -597,7 +641,18 @@ impl<'de, 'a: 'de> MapAccess<'de> for MapDe<'a> {
             .value
             .take()
             .ok_or_else(|| NodeError::custom("value without key"))?;
+        let key = self.key.take();
         seed.deserialize(NodeDeserializer { node: v })
+            .map_err(|mut e| {
+                // Name the innermost key the problem is under.
+                if !e.keyed
+                    && let Some(k) = key
+                {
+                    e.message = format!("`{k}`: {}", e.message);
+                    e.keyed = true;
+                }
+                e
+            })
     }
 }
 
@@ -709,7 +764,51 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDeserializer<'a> {
             Value::Map(entries) => visitor.visit_map(MapDe {
                 iter: entries.iter(),
                 value: None,
+                key: None,
             }),
+        };
+        self.spanned(r)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, NodeError> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, NodeError> {
+        static EMPTY: [(Node, Node); 0] = [];
+        let r = match &self.node.value {
+            Value::Map(entries) => visitor.visit_map(MapDe {
+                iter: entries.iter(),
+                value: None,
+                key: None,
+            }),
+            // An empty value (`web1:`) is an empty map: defaults apply and
+            // missing required keys are named.
+            Value::Null => visitor.visit_map(MapDe {
+                iter: EMPTY.iter(),
+                value: None,
+                key: None,
+            }),
+            _ => Err(NodeError::custom(format!(
+                "expected a map of settings (`key: value` lines), found {}",
+                self.node.type_name()
+            ))),
+        };
+        self.spanned(r)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, NodeError> {
+        let r = match &self.node.value {
+            Value::Seq(items) => visitor.visit_seq(SeqDe { iter: items.iter() }),
+            _ => Err(NodeError::custom(format!(
+                "expected a list (`- item` lines or `[a, b]`), found {}",
+                self.node.type_name()
+            ))),
         };
         self.spanned(r)
     }
@@ -805,8 +904,8 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDeserializer<'a> {
 
     serde::forward_to_deserialize_any! {
         i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char
-        bytes byte_buf unit_struct seq tuple
-        tuple_struct map struct ignored_any
+        bytes byte_buf unit_struct tuple
+        tuple_struct ignored_any
     }
 }
 

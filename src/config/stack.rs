@@ -48,6 +48,7 @@ struct StackDoc {
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
+    #[serde(default)]
     targets: Vec<Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
@@ -78,18 +79,44 @@ pub struct Stack {
 }
 
 impl Stack {
-    pub fn load(path: &Path) -> Result<Stack, Diagnostics> {
-        let (src, node) = super::read_source(path)?;
+    /// Load a stack. Problems are collected; the stack is returned whenever
+    /// the file could be read and parsed, so later stages can report theirs.
+    pub fn load(path: &Path) -> (Option<Stack>, Diagnostics) {
+        let (src, node) = match super::read_source(path) {
+            Ok(x) => x,
+            Err(d) => return (None, d),
+        };
         let mut diags = Diagnostics::new();
+        if node.value == super::node::Value::Null {
+            diags.push(
+                Diag::at("keel::schema", &src, node.span, "the stack file is empty", "here").with_help(
+                    "a stack needs at least `name:`, `targets:` and `resources:`, e.g.\n  name: web\n  targets: [web]\n  resources:\n    - package: { name: nginx }",
+                ),
+            );
+            return (None, diags);
+        }
+        if node.as_seq().is_some() {
+            diags.push(
+                Diag::at("keel::schema", &src, node.span, "a stack is a map (name, targets, resources), found a list", "a list starts here")
+                    .with_help("put the resources under `resources:`, next to `name:` and `targets:`, e.g.\n  name: web\n  targets: [web]\n  resources:\n    - package: { name: nginx }"),
+            );
+            return (None, diags);
+        }
         let doc: StackDoc = match node.deserialize() {
             Ok(d) => d,
             Err(e) => {
                 diags.push(doc_error(&src, &node, &e, "stack"));
-                // Keep going: resources are checked on their own.
+                // Keep going: what can be read is checked on its own.
                 StackDoc {
-                    name: Spanned::new(node.span, String::new()),
+                    name: node
+                        .get("name")
+                        .and_then(|n| n.deserialize().ok())
+                        .unwrap_or_else(|| Spanned::new(node.span, String::new())),
                     description: None,
-                    targets: Vec::new(),
+                    targets: node
+                        .get("targets")
+                        .and_then(|n| n.deserialize().ok())
+                        .unwrap_or_default(),
                     vars: IgnoredNode,
                     secrets: BTreeMap::new(),
                     uses: IgnoredNode,
@@ -99,13 +126,11 @@ impl Stack {
         };
         let dir = path
             .parent()
+            .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
+        // Absolute, so `modules/` one level up is found from any directory.
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         let origin = Origin {
             source: src.clone(),
             base_dir: dir.clone(),
@@ -137,7 +162,7 @@ impl Stack {
                 source: s.value,
             })
             .collect();
-        diags.into_result(Stack {
+        let stack = Stack {
             name: doc.name.value,
             path: path.to_path_buf(),
             source: src,
@@ -147,7 +172,8 @@ impl Stack {
             uses,
             resources,
             dir,
-        })
+        };
+        (Some(stack), diags)
     }
 
     /// Folders searched for modules: `modules/` beside the stack, then
@@ -155,12 +181,7 @@ impl Stack {
     pub fn module_dirs(&self) -> Vec<PathBuf> {
         let mut dirs = vec![self.dir.join("modules")];
         if let Some(parent) = self.dir.parent() {
-            let p = if parent.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                parent
-            };
-            dirs.push(p.join("modules"));
+            dirs.push(parent.join("modules"));
         }
         dirs
     }

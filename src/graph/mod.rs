@@ -108,6 +108,19 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
     // Explicit depends_on.
     for (i, inst) in res.instances.iter().enumerate() {
         for d in &inst.depends_on {
+            if by_addr.get(d.value.as_str()) == Some(&i) {
+                diags.push(
+                    Diag::at(
+                        "keel::dangling",
+                        &inst.origin.source,
+                        d.span,
+                        format!("`{}` depends on itself", inst.address),
+                        "here",
+                    )
+                    .with_help("remove this entry from `depends_on`"),
+                );
+                continue;
+            }
             match lookup(res, &by_addr, &d.value) {
                 Ok(targets) => {
                     for t in targets {

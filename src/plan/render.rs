@@ -143,9 +143,11 @@ pub fn plan(p: &Plan, all: bool) -> String {
             "{} {}",
             style("No changes.").green().bold(),
             format_args!(
-                "{} resources on {} hosts match the stack.",
+                "{} resource{} on {} host{} match the stack.",
                 p.summary.no_op,
-                p.hosts.len()
+                if p.summary.no_op == 1 { "" } else { "s" },
+                p.hosts.len(),
+                if p.hosts.len() == 1 { "" } else { "s" }
             )
         );
     }

@@ -462,7 +462,7 @@ pub fn normalize_mode(mode: &str) -> Result<String, String> {
     let m = mode.trim();
     if m.is_empty() || m.len() > 4 || !m.chars().all(|c| ('0'..='7').contains(&c)) {
         return Err(format!(
-            "`{mode}` is not an octal file mode (write it quoted, e.g. \"0644\")"
+            "`{mode}` is not an octal file mode: use up to four digits 0–7, e.g. \"0644\""
         ));
     }
     Ok(format!("{:0>4}", m))
