@@ -161,6 +161,75 @@ pub fn write_file_atomic(path: &str, data: &[u8], perms: &Perms) -> String {
     s
 }
 
+/// Checks run when a file is replaced, so a broken configuration never
+/// replaces a working one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checks {
+    /// Run on the new content before it is installed; `%s` is the path of
+    /// the temporary file (`promtool check config %s`, `visudo -cf %s`).
+    pub validate: Option<String>,
+    /// Run after it is installed (`nginx -t`); on failure the previous file
+    /// is put back (or the new one removed) and the step fails.
+    pub verify: Option<String>,
+}
+
+impl Checks {
+    pub fn is_empty(&self) -> bool {
+        self.validate.is_none() && self.verify.is_none()
+    }
+}
+
+/// Like [`write_file_atomic`], with a validation of the new content before
+/// it is installed and a verification after, restoring the previous file
+/// when the verification fails. The command texts are the user's own shell
+/// (they run as written); only the paths keel inserts are quoted.
+pub fn write_file_checked(path: &str, data: &[u8], perms: &Perms, checks: &Checks) -> String {
+    let plain = write_file_atomic(path, data, perms);
+    if checks.is_empty() {
+        return plain;
+    }
+    // Everything up to the final rename, then the checks around it.
+    let rename = format!("mv -f \"$keel_tmp\" {}\n", q(path));
+    let Some(cut) = plain.find(&rename) else {
+        return plain;
+    };
+    let mut s = plain[..cut].to_string();
+    if let Some(v) = &checks.validate {
+        let cmd = v.replace("%s", "\"$keel_tmp\"");
+        let _ = writeln!(
+            s,
+            "if ! keel_out=$( {{ {cmd}\n}} 2>&1 ); then printf 'keel: validation failed; %s was not changed:\\n%s\\n' {p} \"$keel_out\" >&2; exit 1; fi",
+            p = q(path)
+        );
+    }
+    match &checks.verify {
+        Some(v) => {
+            let (dir, base) = match path.rfind('/') {
+                Some(0) => ("/", &path[1..]),
+                Some(i) => (&path[..i], &path[i + 1..]),
+                None => (".", path),
+            };
+            let _ = writeln!(s, "keel_bak=");
+            let _ = writeln!(
+                s,
+                "if [ -e {p} ]; then keel_bak=$(mktemp {b}); cp -p {p} \"$keel_bak\"; fi",
+                p = q(path),
+                b = q(&format!("{dir}/.{base}.keel-bak.XXXXXX"))
+            );
+            s.push_str(&rename);
+            let _ = writeln!(
+                s,
+                "if ! keel_out=$( {{ {v}\n}} 2>&1 ); then if [ -n \"$keel_bak\" ]; then mv -f \"$keel_bak\" {p}; else rm -f {p}; fi; printf 'keel: check failed; the previous %s was put back:\\n%s\\n' {p} \"$keel_out\" >&2; exit 1; fi",
+                p = q(path)
+            );
+            let _ = writeln!(s, "[ -z \"$keel_bak\" ] || rm -f \"$keel_bak\"");
+        }
+        None => s.push_str(&rename),
+    }
+    s.push_str(&plain[cut + rename.len()..]);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +276,97 @@ mod tests {
             let d = &data[..n];
             assert_eq!(unbase64(&base64(d)).unwrap(), d);
         }
+    }
+
+    fn run(script: &str) -> std::process::Output {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn failed_validation_leaves_the_file_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.conf");
+        let p = path.to_str().unwrap();
+        std::fs::write(&path, "good\n").unwrap();
+        let checks = Checks {
+            validate: Some("grep -q good %s".into()),
+            verify: None,
+        };
+        let out = run(&write_file_checked(p, b"bad\n", &Perms::default(), &checks));
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("validation failed"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "good\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+        let ok = run(&write_file_checked(
+            p,
+            b"good too\n",
+            &Perms::default(),
+            &checks,
+        ));
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "good too\n");
+    }
+
+    #[test]
+    fn failed_verification_restores_the_previous_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.conf");
+        let p = path.to_str().unwrap();
+        std::fs::write(&path, "old\n").unwrap();
+        let checks = Checks {
+            validate: None,
+            verify: Some(format!("grep -q ok {}", q(p))),
+        };
+        let out = run(&write_file_checked(p, b"bad\n", &Perms::default(), &checks));
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("put back"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no backup left"
+        );
+        // A new file that fails verification is removed.
+        let fresh = dir.path().join("new.conf");
+        let f = fresh.to_str().unwrap();
+        let checks = Checks {
+            validate: None,
+            verify: Some("false".into()),
+        };
+        assert!(
+            !run(&write_file_checked(f, b"x\n", &Perms::default(), &checks))
+                .status
+                .success()
+        );
+        assert!(!fresh.exists());
+        let good = run(&write_file_checked(
+            p,
+            b"ok\n",
+            &Perms::default(),
+            &Checks {
+                validate: None,
+                verify: Some(format!("grep -q ok {}", q(p))),
+            },
+        ));
+        assert!(good.status.success());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "ok\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "only site.conf"
+        );
     }
 
     #[test]

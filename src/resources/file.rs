@@ -66,6 +66,12 @@ pub struct File {
     pub mode: Option<String>,
     pub owner: Option<String>,
     pub group: Option<String>,
+    /// A command that checks the new content before it replaces the file;
+    /// `%s` is the new content's temporary path (`promtool check config %s`).
+    pub validate: Option<String>,
+    /// A command run after the file is replaced (`nginx -t`); when it fails,
+    /// the previous file is put back and the resource fails.
+    pub verify: Option<String>,
     /// The content read from `template` or `source` by `prepare()`.
     #[serde(skip)]
     loaded: Option<Vec<u8>>,
@@ -92,6 +98,13 @@ impl File {
             (Some(c), _) => Some(c.as_bytes()),
             (None, Some(d)) => Some(d),
             (None, None) => None,
+        }
+    }
+
+    fn checks(&self) -> shell::Checks {
+        shell::Checks {
+            validate: self.validate.clone(),
+            verify: self.verify.clone(),
         }
     }
 
@@ -176,7 +189,12 @@ impl File {
                     diff.reason = Some(reasons.join("; "));
                 }
                 diff.unknown = fact.accounts.unknown(&wanted);
-                script.push_str(&shell::write_file_atomic(path, data, &wanted.perms(false)));
+                script.push_str(&shell::write_file_checked(
+                    path,
+                    data,
+                    &wanted.perms(false),
+                    &self.checks(),
+                ));
                 let summary = format!("create {path} ({}{})", bytes(data.len()), wanted.describe());
                 (diff, vec![Cmd::new(summary, script)])
             }
@@ -203,7 +221,7 @@ impl File {
                     let d = desired.unwrap_or_default();
                     vec![Cmd::new(
                         format!("write {path} ({}{})", bytes(d.len()), wanted.describe()),
-                        shell::write_file_atomic(path, d, &wanted.perms(false)),
+                        shell::write_file_checked(path, d, &wanted.perms(false), &self.checks()),
                     )]
                 } else {
                     perm_commands(path, &perm_changes, &wanted, false)
@@ -261,6 +279,14 @@ impl Kind for File {
             self.owner.as_deref(),
             self.group.as_deref(),
         ));
+        if let Some(v) = &self.validate
+            && !v.contains("%s")
+        {
+            errs.push(
+                Invalid::field("validate", "`validate` must contain `%s`, the new content's temporary path")
+                    .help("e.g. `validate: \"promtool check config %s\"`; to check the installed configuration (`nginx -t`), use `verify:`"),
+            );
+        }
         if self.state == State::Absent {
             let declared = [
                 ("content", self.content.is_some()),

@@ -1,29 +1,686 @@
-//! placeholder: the `hostname` kind is being written.
+//! The `hostname` kind: the host's name, in the kernel, in `/etc/hostname`
+//! and on the `127.0.1.1` line of `/etc/hosts` (as Debian's installer
+//! writes it).
+//!
+//! ```yaml
+//! - hostname: { name: web-01, fqdn: web-01.example.com }   # manage_hosts: true
+//! ```
+//!
+//! The address is always `hostname[system]`: a host has one name, so two
+//! `hostname` resources on one host are a duplicate-address error.
+//!
+//! The probe prints the running name (`uname -n`), the name in
+//! `/etc/hostname` (its first line that is neither empty nor a `#`
+//! comment, as systemd reads it) and the first `127.0.1.1` line of
+//! `/etc/hosts`, as `key=value` lines. Each part that differs is an
+//! attribute of the plan: `hostname: web1 → web-01`, `/etc/hostname: …`,
+//! `/etc/hosts 127.0.1.1: (none) → web-01.example.com web-01`.
+//!
+//! Apply uses `hostnamectl set-hostname` when systemd runs (so
+//! `systemd-hostnamed` and its D-Bus clients learn the change), and falls
+//! back to writing `/etc/hostname` and running `hostname NAME` when it is
+//! absent or fails. It fails in Docker containers, where `/etc/hostname` and
+//! `/etc/hosts` are bind mounts that cannot be renamed over (`EBUSY`): keel
+//! replaces files by writing a temporary file in the same directory and
+//! renaming it, and rewrites a bind-mounted file in place instead (see
+//! [`rewrite_file`]). `/etc/hosts` is edited at apply time from the file as
+//! it is then: only its first `127.0.1.1` line is replaced (or one is added
+//! after the `127.0.0.1` line); every other line is kept byte for byte.
+//!
+//! Names are checked at load time against RFC 1123 (letters, digits and
+//! hyphens; labels of at most 63 characters, not starting or ending with a
+//! hyphen; at most 253 characters, 64 for the host name itself, the
+//! kernel's limit). Upper case is refused: host names are compared without
+//! case by resolvers but byte for byte here, and systemd may lower-case them.
+//!
+//! This file also holds [`rewrite_file`], the atomic file replacement the
+//! `timezone` and `sysctl` kinds share.
+
 use super::*;
+use crate::shell::q;
+
+/// The address of the one `hostname` resource of a host.
+pub const ADDRESS_NAME: &str = "system";
+
+/// The loopback address Debian maps the host's own name to.
+const HOSTS_ADDR: &str = "127.0.1.1";
+
+fn yes() -> bool {
+    true
+}
+
+/// The host's name.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hostname {
+    /// The host name (usually one label, e.g. `web-01`).
     pub name: String,
+    /// The fully qualified name, e.g. `web-01.example.com`; its first label
+    /// must be `name`.
+    pub fqdn: Option<String>,
+    /// Keep the `127.0.1.1 FQDN NAME` line of `/etc/hosts` (default true).
+    #[serde(default = "yes")]
+    pub manage_hosts: bool,
 }
+
+/// The live names of a host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostnameFact {
+    /// The kernel's name (`uname -n`).
+    pub running: String,
+    /// The name in `/etc/hostname`; `None` when the file is absent or holds
+    /// no name.
+    pub static_name: Option<String>,
+    /// Whether `/etc/hosts` exists (only probed with `manage_hosts`).
+    pub hosts_file: bool,
+    /// The names on the first `127.0.1.1` line of `/etc/hosts` (comments
+    /// dropped); `None` when there is no such line.
+    pub hosts_names: Option<Vec<String>>,
+}
+
+impl Hostname {
+    /// The names wanted on the `127.0.1.1` line: FQDN first (the resolver's
+    /// canonical name), then the short name.
+    fn hosts_names(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(f) = &self.fqdn {
+            v.push(f.clone());
+        }
+        if !v.contains(&self.name) {
+            v.push(self.name.clone());
+        }
+        v
+    }
+
+    fn hosts_line(&self) -> String {
+        format!("{HOSTS_ADDR}\t{}", self.hosts_names().join("\t"))
+    }
+
+    /// Set the kernel's and the static host name.
+    fn set_name_script(&self) -> String {
+        let name = q(&self.name);
+        let mut s = format!(
+            "keel_name={name}
+if [ -d /run/systemd/system ] && command -v hostnamectl >/dev/null 2>&1 \\
+   && hostnamectl set-hostname \"$keel_name\" 2>/dev/null \\
+   && [ \"$(uname -n)\" = \"$keel_name\" ]; then
+  :
+else
+"
+        );
+        s.push_str(&rewrite_file(
+            "/etc/hostname",
+            "printf '%s\\n' \"$keel_name\"",
+        ));
+        s.push_str(
+            "if command -v hostname >/dev/null 2>&1; then
+  hostname \"$keel_name\"
+else
+  printf '%s\\n' \"$keel_name\" > /proc/sys/kernel/hostname
+fi
+fi
+",
+        );
+        s
+    }
+
+    /// Replace (or add) the `127.0.1.1` line of `/etc/hosts`, from the file
+    /// as it is at apply time.
+    fn hosts_script(&self, path: &str) -> String {
+        let mut s = format!(
+            "keel_line={}
+keel_own='^[[:space:]]*127\\.0\\.1\\.1([[:space:]]|$)'
+keel_lo='^[[:space:]]*127\\.0\\.0\\.1([[:space:]]|$)'
+",
+            q(&self.hosts_line())
+        );
+        s.push_str(&rewrite_file(
+            path,
+            "if [ ! -e \"$keel_t\" ]; then
+  printf '127.0.0.1\\tlocalhost\\n%s\\n' \"$keel_line\"
+else
+  keel_n=$(grep -n -m 1 -E \"$keel_own\" \"$keel_t\" | cut -d: -f1)
+  if [ -n \"$keel_n\" ]; then
+    head -n \"$((keel_n - 1))\" \"$keel_t\"
+    printf '%s\\n' \"$keel_line\"
+    tail -n \"+$((keel_n + 1))\" \"$keel_t\"
+  else
+    keel_n=$(grep -n -m 1 -E \"$keel_lo\" \"$keel_t\" | cut -d: -f1)
+    if [ -n \"$keel_n\" ]; then
+      head -n \"$keel_n\" \"$keel_t\"
+      printf '%s\\n' \"$keel_line\"
+      tail -n \"+$((keel_n + 1))\" \"$keel_t\"
+    else
+      printf '%s\\n' \"$keel_line\"
+      cat \"$keel_t\"
+    fi
+  fi
+fi",
+        ));
+        s
+    }
+}
+
+/// Shell lines that replace the file `path` with what the shell code
+/// `fill` prints on stdout. `fill` may read the current file as
+/// `"$keel_t"` (the path with symbolic links resolved, so a link is
+/// followed rather than replaced).
+///
+/// The new content goes to a temporary file in the same directory, gets the
+/// mode and owner of the file it replaces (0644 for a new file), and is
+/// renamed over it: readers see the old or the new file, never a part. A
+/// file that is a mount point (Docker bind-mounts `/etc/hosts`,
+/// `/etc/hostname` and `/etc/resolv.conf` into containers) cannot be
+/// renamed over (`EBUSY`), so it is rewritten in place from the complete
+/// temporary file instead.
+pub(super) fn rewrite_file(path: &str, fill: &str) -> String {
+    format!(
+        "keel_t=$(readlink -f -- {p})
+keel_tmp=$(mktemp \"$(dirname -- \"$keel_t\")/.$(basename -- \"$keel_t\").keel.XXXXXX\")
+trap 'rm -f \"$keel_tmp\"' EXIT
+{{
+{fill}
+}} > \"$keel_tmp\"
+if [ -e \"$keel_t\" ]; then
+  chmod --reference=\"$keel_t\" \"$keel_tmp\"
+  chown --reference=\"$keel_t\" \"$keel_tmp\" 2>/dev/null || true
+else
+  chmod 0644 \"$keel_tmp\"
+fi
+if cut -d' ' -f5 /proc/self/mountinfo 2>/dev/null | grep -qxF -- \"$keel_t\"; then
+  cat \"$keel_tmp\" > \"$keel_t\"
+  rm -f \"$keel_tmp\"
+else
+  mv -f \"$keel_tmp\" \"$keel_t\"
+fi
+trap - EXIT
+",
+        p = q(path)
+    )
+}
+
+/// Check a host name or FQDN against RFC 1123: dot-separated labels of
+/// 1–63 lower-case letters, digits and hyphens, not starting or ending with
+/// a hyphen, at most `max` characters in all, not an IPv4 address.
+pub fn check_host_name(name: &str, max: usize) -> Result<(), String> {
+    let shown = name.escape_debug();
+    if name.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if name.len() > max {
+        return Err(format!(
+            "`{shown}` is {} characters long; the most is {max}",
+            name.len()
+        ));
+    }
+    if name.ends_with('.') {
+        return Err(format!("`{shown}` ends with a dot"));
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err(format!("`{shown}` is an IP address, not a name"));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(format!("`{shown}` has an empty label (`..` or a leading dot)"));
+        }
+        if label.len() > 63 {
+            return Err(format!(
+                "the label `{label}` of `{shown}` is {} characters long; the most is 63",
+                label.len()
+            ));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
+            return Err(if c.is_ascii_uppercase() {
+                format!("`{shown}` has upper-case letters; write host names in lower case")
+            } else {
+                format!(
+                    "`{shown}` contains `{}`: only letters, digits and hyphens are allowed",
+                    c.escape_debug()
+                )
+            });
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!(
+                "the label `{label}` of `{shown}` starts or ends with a hyphen"
+            ));
+        }
+    }
+    Ok(())
+}
+
+const NAME_HELP: &str = "RFC 1123: letters a-z, digits and hyphens, e.g. `web-01`";
+
 impl Kind for Hostname {
     const KIND: &'static str = "hostname";
-    type Fact = ();
+    type Fact = HostnameFact;
+
     fn name(&self) -> String {
-        self.name.clone()
+        ADDRESS_NAME.into()
     }
+
     fn check(&self) -> Vec<Invalid> {
-        vec![Invalid::field("name", "the `hostname` kind is not implemented yet")]
+        let mut errs = Vec::new();
+        // The kernel keeps at most 64 bytes (HOST_NAME_MAX).
+        if let Err(e) = check_host_name(&self.name, 64) {
+            errs.push(Invalid::field("name", e).help(NAME_HELP));
+        }
+        if let Some(f) = &self.fqdn {
+            if let Err(e) = check_host_name(f, 253) {
+                errs.push(Invalid::field("fqdn", e).help(NAME_HELP));
+            } else if f != &self.name && !f.starts_with(&format!("{}.", self.name)) {
+                errs.push(
+                    Invalid::field(
+                        "fqdn",
+                        format!("`{f}` does not start with the host name `{}.`", self.name),
+                    )
+                    .help(format!(
+                        "the first label of the FQDN is the host name, e.g. `{}.example.com`",
+                        self.name
+                    )),
+                );
+            } else if !f.contains('.') {
+                errs.push(
+                    Invalid::field("fqdn", format!("`{f}` has no domain"))
+                        .help("a fully qualified name has a domain, e.g. `web-01.example.com`"),
+                );
+            }
+            if !self.manage_hosts {
+                errs.push(
+                    Invalid::field("fqdn", "`fqdn` has no effect with `manage_hosts: false`")
+                        .help("the FQDN is only written to the 127.0.1.1 line of /etc/hosts"),
+                );
+            }
+        }
+        errs
     }
+
+    fn links(&self) -> Links {
+        Links {
+            provides: vec![
+                Ref::Path("/etc/hostname".into()),
+                Ref::Path("/etc/hosts".into()),
+            ],
+            needs: Vec::new(),
+        }
+    }
+
     fn probe(&self) -> String {
-        String::new()
+        let mut s = String::from(
+            "printf 'running=%s\\n' \"$(uname -n)\"
+if [ -r /etc/hostname ]; then
+  printf 'static=%s\\n' \"$(sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' /etc/hostname | grep -v -m 1 -e '^#' -e '^$')\"
+fi
+",
+        );
+        if self.manage_hosts {
+            s.push_str(
+                "if [ -f /etc/hosts ]; then
+  echo hosts=present
+  grep -m 1 -E '^[[:space:]]*127\\.0\\.1\\.1([[:space:]]|$)' /etc/hosts | sed 's/^/hosts_line=/'
+else
+  echo hosts=absent
+fi
+",
+            );
+        }
+        s.push_str("exit 0\n");
+        s
     }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> {
-        Ok(())
+
+    fn parse(&self, out: &ProbeOutput) -> Result<HostnameFact, String> {
+        let text = &out.stdout;
+        let running = kv(text, "running")
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| match out.stderr.trim() {
+                "" => "the probe printed no running host name".to_string(),
+                e => e.to_string(),
+            })?;
+        let static_name = kv(text, "static")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+        let hosts_names = kv(text, "hosts_line").map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take_while(|w| !w.starts_with('#'))
+                .map(String::from)
+                .collect()
+        });
+        Ok(HostnameFact {
+            running: running.to_string(),
+            static_name,
+            hosts_file: kv(text, "hosts") == Some("present"),
+            hosts_names,
+        })
     }
-    fn diff(&self, _: &()) -> Diff {
-        Diff::noop()
+
+    fn diff(&self, fact: &HostnameFact) -> Diff {
+        let mut d = Diff::with_action(Action::Update);
+        if fact.running != self.name {
+            d = d.attr("hostname", Some(fact.running.as_str()), Some(&*self.name));
+        }
+        if fact.static_name.as_deref() != Some(&*self.name) {
+            d = d.attr(
+                "/etc/hostname",
+                fact.static_name.as_deref(),
+                Some(&*self.name),
+            );
+        }
+        if self.manage_hosts {
+            let want = self.hosts_names();
+            if fact.hosts_names.as_ref() != Some(&want) {
+                d = d.attr(
+                    "/etc/hosts 127.0.1.1",
+                    fact.hosts_names.as_ref().map(|n| n.join(" ")),
+                    Some(want.join(" ")),
+                );
+            }
+        }
+        if d.attrs.is_empty() {
+            return Diff::noop().reason(format!("the host is named {}", self.name));
+        }
+        if self.manage_hosts && !fact.hosts_file {
+            d = d.reason("/etc/hosts does not exist: it will be created");
+        }
+        d
     }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> {
-        vec![]
+
+    fn commands(&self, _fact: &HostnameFact, diff: &Diff) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        if diff
+            .attrs
+            .iter()
+            .any(|a| a.name == "hostname" || a.name == "/etc/hostname")
+        {
+            cmds.push(Cmd::new(
+                format!("set the host name to {}", self.name),
+                self.set_name_script(),
+            ));
+        }
+        if diff.attrs.iter().any(|a| a.name == "/etc/hosts 127.0.1.1") {
+            cmds.push(Cmd::new(
+                format!(
+                    "set the 127.0.1.1 line of /etc/hosts to {}",
+                    self.hosts_names().join(" ")
+                ),
+                self.hosts_script("/etc/hosts"),
+            ));
+        }
+        cmds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{eval, load, run_local, try_load};
+
+    const Y: &str = "name: web-01\nfqdn: web-01.example.com\n";
+
+    fn probe(running: &str, stat: Option<&str>, hosts: Option<&str>) -> String {
+        let mut s = format!("running={running}\n");
+        if let Some(st) = stat {
+            s.push_str(&format!("static={st}\n"));
+        }
+        s.push_str("hosts=present\n");
+        if let Some(h) = hosts {
+            s.push_str(&format!("hosts_line={h}\n"));
+        }
+        s
+    }
+
+    #[test]
+    fn fresh_host_gets_every_part() {
+        let e = eval("hostname", Y, &probe("web1", Some("web1"), None));
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            e.diff.attrs,
+            vec![
+                AttrChange::new("hostname", Some("web1"), Some("web-01")),
+                AttrChange::new("/etc/hostname", Some("web1"), Some("web-01")),
+                AttrChange::new(
+                    "/etc/hosts 127.0.1.1",
+                    None::<String>,
+                    Some("web-01.example.com web-01")
+                ),
+            ]
+        );
+        let summaries: Vec<_> = e.commands.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            [
+                "set the host name to web-01",
+                "set the 127.0.1.1 line of /etc/hosts to web-01.example.com web-01"
+            ]
+        );
+    }
+
+    #[test]
+    fn converged_host_is_noop() {
+        let e = eval(
+            "hostname",
+            Y,
+            &probe(
+                "web-01",
+                Some("web-01"),
+                Some("127.0.1.1\tweb-01.example.com   web-01  # set by the installer"),
+            ),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
+        assert!(e.commands.is_empty());
+        // Without fqdn, the line holds the name only.
+        let e = eval(
+            "hostname",
+            "name: web-01\n",
+            &probe("web-01", Some("web-01"), Some("127.0.1.1 web-01")),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp);
+        // manage_hosts: false never looks at /etc/hosts.
+        let r = load("hostname", "name: web-01\nmanage_hosts: false\n");
+        assert!(!r.probe().contains("/etc/hosts"));
+        let e = r
+            .evaluate(&ProbeOutput::ok("running=web-01\nstatic=web-01\n"))
+            .unwrap();
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn drift_shows_each_part() {
+        let e = eval(
+            "hostname",
+            Y,
+            &probe(
+                "web-01",
+                Some("oops"),
+                Some("127.0.1.1 old.example.com old"),
+            ),
+        );
+        assert_eq!(
+            e.diff.attrs,
+            vec![
+                AttrChange::new("/etc/hostname", Some("oops"), Some("web-01")),
+                AttrChange::new(
+                    "/etc/hosts 127.0.1.1",
+                    Some("old.example.com old"),
+                    Some("web-01.example.com web-01")
+                ),
+            ]
+        );
+        // Only the hosts line differs: only that command.
+        let e = eval(
+            "hostname",
+            Y,
+            &probe("web-01", Some("web-01"), Some("127.0.1.1 web-01")),
+        );
+        assert_eq!(e.commands.len(), 1);
+        assert!(e.commands[0].summary.contains("/etc/hosts"));
+        // An empty /etc/hostname, and no /etc/hosts at all.
+        let e = eval("hostname", Y, "running=web-01\nstatic=\nhosts=absent\n");
+        assert_eq!(e.diff.attrs[0].before, None);
+        assert!(e.diff.reason.unwrap().contains("will be created"));
+    }
+
+    #[test]
+    fn odd_probe_output() {
+        let r = load("hostname", Y);
+        assert!(r.evaluate(&ProbeOutput::ok("")).is_err());
+        let err = r
+            .evaluate(&ProbeOutput {
+                stdout: String::new(),
+                stderr: "uname: not found\n".into(),
+                status: 0,
+            })
+            .unwrap_err();
+        assert_eq!(err, "uname: not found");
+        // A 127.0.1.1 line with no name at all.
+        let e = r
+            .evaluate(&ProbeOutput::ok(
+                "running=web-01\r\nstatic=web-01\r\nhosts=present\nhosts_line=127.0.1.1\n",
+            ))
+            .unwrap();
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new(
+                "/etc/hosts 127.0.1.1",
+                Some(""),
+                Some("web-01.example.com web-01")
+            )]
+        );
+    }
+
+    #[test]
+    fn validation_errors() {
+        let err = |y: &str| try_load("hostname", y).unwrap_err();
+        assert!(err("name: -bad_name-\n").contains("contains `_`"));
+        assert!(err("name: -bad\n").contains("hyphen"));
+        assert!(err("name: bad-\n").contains("hyphen"));
+        assert!(err("name: Web01\n").contains("lower case"));
+        assert!(err("name: ''\n").contains("empty"));
+        assert!(err("name: a..b\n").contains("empty label"));
+        assert!(err("name: web.\n").contains("ends with a dot"));
+        assert!(err("name: 10.0.0.1\n").contains("IP address"));
+        assert!(err("name: \"a b\"\n").contains("contains ` `"));
+        assert!(err("name: \"a;$(x)\"\n").contains("contains `;`"));
+        assert!(err(&format!("name: {}\n", "a".repeat(64))).contains("label"));
+        assert!(err(&format!("name: {}.b\n", "a".repeat(63))).contains("the most is 64"));
+        let long = vec!["a".repeat(60); 5].join(".");
+        assert!(err(&format!("name: web\nfqdn: web.{long}\n")).contains("the most is 253"));
+        assert!(err("name: web\nfqdn: db.example.com\n").contains("does not start with"));
+        assert!(err("name: web\nfqdn: web\n").contains("no domain"));
+        assert!(
+            err("name: web\nfqdn: web.example.com\nmanage_hosts: false\n").contains("no effect")
+        );
+        assert!(err("name: web\nhost: x\n").contains("unknown"));
+        assert!(try_load("hostname", "name: 0web-1\n").is_ok());
+        assert!(try_load("hostname", "name: web.example.com\n").is_ok());
+        assert!(try_load("hostname", &format!("name: {}\n", "a".repeat(63))).is_ok());
+    }
+
+    #[test]
+    fn address_is_constant() {
+        assert_eq!(load("hostname", Y).name(), "system");
+        assert_eq!(load("hostname", "name: db\n").name(), "system");
+    }
+
+    /// The /etc/hosts edit and the file replacement, run locally on a copy.
+    fn run_hosts_edit(r: &Hostname, path: &std::path::Path) {
+        let script = r.hosts_script(path.to_str().unwrap());
+        let out = run_local(&format!("set -e\n{script}"));
+        assert_eq!(out.status, 0, "{}", out.stderr);
+    }
+
+    fn hn(y: &str) -> Hostname {
+        crate::config::node::Node::parse(y)
+            .unwrap()
+            .deserialize()
+            .unwrap()
+    }
+
+    #[test]
+    fn hosts_edit_replaces_only_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts");
+        let r = hn(Y);
+        // Replaced in place; other lines (and a missing final newline) kept.
+        std::fs::write(
+            &path,
+            "127.0.0.1\tlocalhost\n127.0.1.1\told\n::1 localhost ip6-localhost\n10.0.0.5 web1",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        run_hosts_edit(&r, &path);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "127.0.0.1\tlocalhost\n127.0.1.1\tweb-01.example.com\tweb-01\n::1 localhost ip6-localhost\n10.0.0.5 web1"
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        // Added after 127.0.0.1 (Docker's /etc/hosts has no 127.0.1.1 line).
+        std::fs::write(&path, "127.0.0.1\tlocalhost\n::1\tlocalhost\n172.17.0.2\tweb1\n").unwrap();
+        run_hosts_edit(&r, &path);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "127.0.0.1\tlocalhost\n127.0.1.1\tweb-01.example.com\tweb-01\n::1\tlocalhost\n172.17.0.2\tweb1\n"
+        );
+        // No loopback line: added first. Missing file: created.
+        std::fs::write(&path, "10.0.0.1 a\n").unwrap();
+        run_hosts_edit(&r, &path);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "127.0.1.1\tweb-01.example.com\tweb-01\n10.0.0.1 a\n"
+        );
+        std::fs::remove_file(&path).unwrap();
+        run_hosts_edit(&hn("name: web-01\n"), &path);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "127.0.0.1\tlocalhost\n127.0.1.1\tweb-01\n"
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+    }
+
+    #[test]
+    fn rewrite_follows_links_and_keeps_values_inert() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("it's $(touch pwned) `x`; real");
+        let link = dir.path().join("link");
+        std::fs::write(&real, "old\n").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let script = rewrite_file(
+            link.to_str().unwrap(),
+            "printf '%s\\n' \"$keel_v\"",
+        );
+        let value = "new 'q' \"dq\" $(touch pwned) `id`; \\";
+        let out = run_local(&format!("set -e\nkeel_v={}\n{script}", q(value)));
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), format!("{value}\n"));
+        assert!(!std::path::Path::new("pwned").exists());
+        assert!(!dir.path().join("pwned").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn probe_runs_locally() {
+        // Read-only and parseable on this machine, whatever its names are.
+        let r = load("hostname", Y);
+        let out = run_local(&r.probe());
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        let e = r.evaluate(&out).unwrap();
+        let running = run_local("uname -n").stdout.trim().to_string();
+        if running == "web-01" {
+            return;
+        }
+        assert_eq!(e.diff.attrs[0].before.as_deref(), Some(running.as_str()));
     }
 }
