@@ -192,6 +192,10 @@ pub async fn apply_host(
         } else {
             planned
         };
+        if let Some(e) = &eval.diff.error {
+            outcome[i] = Some(Outcome::Failed(redactor.redact(e)));
+            continue;
+        }
         let mut did_change = false;
         if eval.diff.action().is_change() && !eval.commands.is_empty() {
             if let Err(e) = run_cmds(work, &eval.commands, redactor).await {

@@ -354,6 +354,16 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
         started.elapsed().as_secs_f64()
     );
     let (evals, resources) = evaluate_all(s, &resolved, &graph, &outputs);
+    // A failed preflight check (not waiting on this run's changes) leaves
+    // the whole host untouched.
+    let preflight: Vec<String> = resources
+        .iter()
+        .zip(&resolved.instances)
+        .filter(|(r, i)| {
+            i.resource.precondition() && r.error.is_some() && r.known_after_apply.is_none()
+        })
+        .map(|(r, _)| format!("{}: {}", r.address, r.error.as_deref().unwrap_or_default()))
+        .collect();
     let mut summary = Summary::default();
     for r in &resources {
         if r.error.is_some() {
@@ -368,7 +378,12 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
             host: name.to_string(),
             transport: described,
             round_trips: trips,
-            error: None,
+            error: (!preflight.is_empty()).then(|| {
+                format!(
+                    "preflight failed, the host is left untouched: {}",
+                    preflight.join("; ")
+                )
+            }),
             desired_hash: plan::desired_hash(&resolved),
             resources,
             summary,

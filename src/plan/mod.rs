@@ -277,6 +277,6 @@ pub fn resource_plan(
             .map(|c| redactor.redact(&c.summary))
             .collect(),
         fingerprint: fingerprint(out),
-        error: None,
+        error: diff.error.as_ref().map(|e| redactor.redact(e)),
     }
 }

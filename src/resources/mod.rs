@@ -51,6 +51,7 @@ kinds! {
     docker::Docker,
     compose::Compose,
     certificate::Certificate,
+    require::Require,
 }
 
 /// Look up a kind by its YAML name.
@@ -171,6 +172,10 @@ pub struct Diff {
     /// file, the unit of a service whose package is not installed). The
     /// plan says "known after apply" and why.
     pub unknown: Option<String>,
+    /// The resource cannot be brought to the desired state as things are
+    /// (a requirement not met, a path that is a directory): the plan shows
+    /// an error and apply does not run its commands.
+    pub error: Option<String>,
 }
 
 impl Diff {
@@ -373,6 +378,12 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
     fn reads_other_state(&self) -> bool {
         false
     }
+
+    /// A preflight check (`require`): when it fails before anything
+    /// changes, the whole host is left untouched.
+    fn precondition(&self) -> bool {
+        false
+    }
 }
 
 /// The result of evaluating a resource against its probe output.
@@ -395,6 +406,7 @@ pub trait Resource: Send + Sync + fmt::Debug {
     fn evaluate(&self, out: &ProbeOutput) -> Result<Evaluation, String>;
     fn notifiable(&self) -> bool;
     fn reads_other_state(&self) -> bool;
+    fn precondition(&self) -> bool;
 }
 
 impl<K: Kind> Resource for K {
@@ -436,6 +448,9 @@ impl<K: Kind> Resource for K {
     }
     fn reads_other_state(&self) -> bool {
         Kind::reads_other_state(self)
+    }
+    fn precondition(&self) -> bool {
+        Kind::precondition(self)
     }
 }
 

@@ -1,29 +1,615 @@
-//! placeholder: the `timezone` kind is being written.
+//! The `timezone` kind: the host's local time zone.
+//!
+//! ```yaml
+//! - timezone: { name: Asia/Shanghai }
+//! ```
+//!
+//! The address is always `timezone[system]`: a host has one time zone.
+//!
+//! The zone is what `/etc/localtime` links to (`/usr/share/zoneinfo/NAME`,
+//! as `timedatectl` and Debian's tzdata make it) and, on Debian and Ubuntu,
+//! the name in `/etc/timezone`. The probe prints, as `key=value` lines, the
+//! link's target (or that `/etc/localtime` is a copied file, or absent),
+//! the first line of `/etc/timezone`, and whether the zone file exists on
+//! the host and is a real zone file (`TZif` magic). A copied zone file is
+//! replaced by the link even when its data matches.
+//!
+//! When the zone file does not exist, the plan says "known after apply":
+//! the `tzdata` package may be installed earlier in the same run (the kind
+//! needs `package[tzdata]`, so such a resource is ordered first). If it
+//! still does not exist at apply time, the command fails and says to
+//! install tzdata.
+//!
+//! Apply uses `timedatectl set-timezone` when systemd runs (so
+//! `systemd-timedated` and its clients learn the change) and falls back to
+//! replacing the link atomically (`ln -s` to a temporary name, then `mv`).
+//! `/etc/timezone` is then rewritten atomically (`timedatectl` does not
+//! write it on Debian 12).
+//!
+//! Names are checked at load time: `Area/Location` (or `UTC`,
+//! `Etc/GMT+5`...), path components of letters, digits, `_`, `-` and `+`,
+//! each starting with a letter, so no name can leave the zoneinfo
+//! directory.
+
+use super::hostname::rewrite_file;
 use super::*;
+use crate::shell::q;
+
+/// Where the zone files live.
+pub const ZONEINFO: &str = "/usr/share/zoneinfo";
+
+/// The host's time zone.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Timezone {
+    /// An IANA zone name, e.g. `Europe/Paris` or `UTC`.
     pub name: String,
+    /// Prefix of every host path (tests only: a scratch root).
+    #[serde(skip)]
+    root: String,
 }
+
+/// What `/etc/localtime` is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Localtime {
+    #[default]
+    Absent,
+    /// A symbolic link, with its target as written.
+    Link(String),
+    /// A regular file (a copy of a zone file); `same` when its bytes equal
+    /// the wanted zone's file.
+    File { same: bool },
+}
+
+/// Whether the wanted zone file exists on the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ZoneFile {
+    #[default]
+    Missing,
+    Valid,
+    /// It exists but is not a compiled zone file (no `TZif` magic).
+    NotAZone,
+}
+
+/// The live time zone settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimezoneFact {
+    pub localtime: Localtime,
+    /// First line of `/etc/timezone`; `None` when the file is absent.
+    pub etc_timezone: Option<String>,
+    pub zone_file: ZoneFile,
+}
+
+/// The zone a link target names: what follows `zoneinfo/`.
+pub fn zone_of_target(target: &str) -> Option<&str> {
+    target
+        .find("zoneinfo/")
+        .map(|i| &target[i + "zoneinfo/".len()..])
+        .filter(|z| !z.is_empty())
+}
+
+impl TimezoneFact {
+    /// The zone `/etc/localtime` stands for, as shown in plans.
+    fn localtime_label(&self) -> Option<String> {
+        match &self.localtime {
+            Localtime::Absent => None,
+            Localtime::Link(t) => Some(match zone_of_target(t) {
+                Some(z) => z.to_string(),
+                None => format!("link to {t}"),
+            }),
+            Localtime::File { same: true } => Some("a copy of the zone file".into()),
+            Localtime::File { same: false } => Some("a regular file".into()),
+        }
+    }
+}
+
+/// Check a zone name: path components of ASCII letters, digits, `_`, `-`
+/// and `+`, each starting with a letter.
+pub fn check_zone_name(name: &str) -> Result<(), String> {
+    let shown = name.escape_debug();
+    if name.is_empty() {
+        return Err("the time zone name is empty".into());
+    }
+    if name.len() > 200 {
+        return Err(format!("`{shown}` is too long for a time zone name"));
+    }
+    if name.starts_with('/') {
+        return Err(format!(
+            "`{shown}` is a path; write the zone's name, relative to {ZONEINFO}"
+        ));
+    }
+    for part in name.split('/') {
+        if part.is_empty() {
+            return Err(format!("`{shown}` has an empty component"));
+        }
+        if part == ".." || part == "." {
+            return Err(format!("`{shown}` contains `{part}`"));
+        }
+        if let Some(c) = part
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+')))
+        {
+            return Err(format!(
+                "`{shown}` contains `{}`: zone names have letters, digits, `_`, `-`, `+` and `/`",
+                c.escape_debug()
+            ));
+        }
+        if !part.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return Err(format!(
+                "`{shown}`: each part of a zone name starts with a letter (`{part}` does not)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Timezone {
+    fn zone_path(&self) -> String {
+        format!("{}{ZONEINFO}/{}", self.root, self.name)
+    }
+
+    /// `/etc/localtime` (under the test root).
+    fn localtime(&self) -> String {
+        format!("{}/etc/localtime", self.root)
+    }
+
+    fn localtime_ok(&self, fact: &TimezoneFact) -> bool {
+        matches!(&fact.localtime, Localtime::Link(t) if zone_of_target(t) == Some(self.name.as_str()))
+    }
+
+    /// Fail clearly when the zone file is missing or not a zone file.
+    fn guard(&self) -> String {
+        format!(
+            "keel_zone={name}
+keel_zf={zf}
+if [ ! -f \"$keel_zf\" ]; then
+  printf 'keel: time zone %s: %s does not exist on this host; install the tzdata package (declare `package: {{ name: tzdata }}`)\\n' \"$keel_zone\" \"$keel_zf\" >&2
+  exit 1
+fi
+if [ \"$(head -c 4 \"$keel_zf\")\" != TZif ]; then
+  printf 'keel: %s is not a time zone file\\n' \"$keel_zf\" >&2
+  exit 1
+fi
+",
+            name = q(&self.name),
+            zf = q(&self.zone_path()),
+        )
+    }
+
+    fn link_script(&self) -> String {
+        let mut s = self.guard();
+        // timedatectl only knows the real /etc/localtime.
+        let systemd = if self.root.is_empty() {
+            "[ -d /run/systemd/system ]"
+        } else {
+            "false"
+        };
+        s.push_str(&format!(
+            "keel_lt={lt}
+keel_tz_ok() {{
+  case \"$(readlink \"$keel_lt\" 2>/dev/null)\" in
+    */zoneinfo/\"$keel_zone\") return 0 ;;
+  esac
+  return 1
+}}
+if {systemd} && command -v timedatectl >/dev/null 2>&1 \\
+   && timedatectl set-timezone \"$keel_zone\" 2>/dev/null && keel_tz_ok; then
+  :
+else
+  keel_ln=$(mktemp -u \"$(dirname -- \"$keel_lt\")/.localtime.keel.XXXXXX\")
+  ln -s \"$keel_zf\" \"$keel_ln\"
+  mv -f \"$keel_ln\" \"$keel_lt\"
+fi
+",
+            lt = q(&self.localtime()),
+        ));
+        s
+    }
+
+    fn etc_timezone_script(&self) -> String {
+        let mut s = format!("keel_zone={}\n", q(&self.name));
+        s.push_str(&rewrite_file(
+            &format!("{}/etc/timezone", self.root),
+            "printf '%s\\n' \"$keel_zone\"",
+        ));
+        s
+    }
+}
+
 impl Kind for Timezone {
     const KIND: &'static str = "timezone";
-    type Fact = ();
+    type Fact = TimezoneFact;
+
     fn name(&self) -> String {
-        self.name.clone()
+        "system".into()
     }
+
     fn check(&self) -> Vec<Invalid> {
-        vec![Invalid::field("name", "the `timezone` kind is not implemented yet")]
+        match check_zone_name(&self.name) {
+            Ok(()) => vec![],
+            Err(e) => vec![Invalid::field("name", e).help(
+                "an IANA time zone name such as `Europe/Paris`, `America/New_York` or `UTC` (see `timedatectl list-timezones`)",
+            )],
+        }
     }
+
+    fn links(&self) -> Links {
+        Links {
+            provides: vec![
+                Ref::Path("/etc/localtime".into()),
+                Ref::Path("/etc/timezone".into()),
+            ],
+            needs: vec![Ref::Package("tzdata".into())],
+        }
+    }
+
     fn probe(&self) -> String {
-        String::new()
+        format!(
+            "keel_zf={zf}
+keel_lt={lt}
+keel_etz={etz}
+if [ -L \"$keel_lt\" ]; then
+  printf 'localtime=link\\ntarget=%s\\n' \"$(readlink \"$keel_lt\")\"
+elif [ -e \"$keel_lt\" ]; then
+  echo localtime=file
+  if [ -f \"$keel_zf\" ] && cmp -s \"$keel_lt\" \"$keel_zf\"; then echo same=yes; fi
+else
+  echo localtime=absent
+fi
+if [ -f \"$keel_etz\" ]; then
+  printf 'etc_timezone=%s\\n' \"$(head -n 1 \"$keel_etz\")\"
+fi
+if [ ! -f \"$keel_zf\" ]; then
+  echo zone=missing
+elif [ \"$(head -c 4 \"$keel_zf\" 2>/dev/null)\" = TZif ]; then
+  echo zone=valid
+else
+  echo zone=invalid
+fi
+exit 0
+",
+            zf = q(&self.zone_path()),
+            lt = q(&self.localtime()),
+            etz = q(&format!("{}/etc/timezone", self.root)),
+        )
     }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> {
-        Ok(())
+
+    fn parse(&self, out: &ProbeOutput) -> Result<TimezoneFact, String> {
+        let text = &out.stdout;
+        let localtime = match kv(text, "localtime").map(str::trim) {
+            Some("link") => Localtime::Link(
+                kv(text, "target")
+                    .ok_or("the probe printed no link target")?
+                    .trim_end_matches('\r')
+                    .to_string(),
+            ),
+            Some("file") => Localtime::File {
+                same: kv(text, "same") == Some("yes"),
+            },
+            Some("absent") => Localtime::Absent,
+            _ => {
+                return Err(match out.stderr.trim() {
+                    "" => "the probe printed nothing about /etc/localtime".to_string(),
+                    e => e.to_string(),
+                });
+            }
+        };
+        let zone_file = match kv(text, "zone").map(str::trim) {
+            Some("valid") => ZoneFile::Valid,
+            Some("invalid") => ZoneFile::NotAZone,
+            Some("missing") => ZoneFile::Missing,
+            _ => return Err("the probe printed nothing about the zone file".into()),
+        };
+        Ok(TimezoneFact {
+            localtime,
+            etc_timezone: kv(text, "etc_timezone").map(|s| s.trim().to_string()),
+            zone_file,
+        })
     }
-    fn diff(&self, _: &()) -> Diff {
-        Diff::noop()
+
+    fn diff(&self, fact: &TimezoneFact) -> Diff {
+        let mut d = Diff::with_action(Action::Update);
+        if !self.localtime_ok(fact) || fact.zone_file != ZoneFile::Valid {
+            d = d.attr("timezone", fact.localtime_label(), Some(&*self.name));
+        }
+        if fact.etc_timezone.as_deref() != Some(&*self.name) {
+            d = d.attr(
+                "/etc/timezone",
+                fact.etc_timezone.as_deref(),
+                Some(&*self.name),
+            );
+        }
+        match fact.zone_file {
+            ZoneFile::Valid if d.attrs.is_empty() => {
+                return Diff::noop().reason(format!("the time zone is {}", self.name));
+            }
+            ZoneFile::Valid => {}
+            ZoneFile::Missing => {
+                d = d.reason(format!(
+                    "{} does not exist yet: apply fails unless the tzdata package provides it",
+                    self.zone_path()
+                ));
+                d.unknown = Some(format!(
+                    "{} does not exist on the host yet (is tzdata installed?)",
+                    self.zone_path()
+                ));
+            }
+            ZoneFile::NotAZone => {
+                d = d.reason(format!(
+                    "{} is not a time zone file: apply will fail",
+                    self.zone_path()
+                ));
+            }
+        }
+        d
     }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> {
-        vec![]
+
+    fn commands(&self, _fact: &TimezoneFact, diff: &Diff) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        if diff.attrs.iter().any(|a| a.name == "timezone") {
+            cmds.push(Cmd::new(
+                format!("link /etc/localtime to {}", self.zone_path()),
+                self.link_script(),
+            ));
+        }
+        if diff.attrs.iter().any(|a| a.name == "/etc/timezone") {
+            let mut script = self.guard();
+            script.push_str(&self.etc_timezone_script());
+            cmds.push(Cmd::new(
+                format!("write {} to /etc/timezone", self.name),
+                script,
+            ));
+        }
+        cmds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{eval, load, run_local, try_load};
+
+    const Y: &str = "name: Asia/Shanghai\n";
+
+    #[test]
+    fn fresh_debian_host_changes_both() {
+        let e = eval(
+            "timezone",
+            Y,
+            "localtime=link\ntarget=/usr/share/zoneinfo/Etc/UTC\netc_timezone=Etc/UTC\nzone=valid\n",
+        );
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            e.diff.attrs,
+            vec![
+                AttrChange::new("timezone", Some("Etc/UTC"), Some("Asia/Shanghai")),
+                AttrChange::new("/etc/timezone", Some("Etc/UTC"), Some("Asia/Shanghai")),
+            ]
+        );
+        let summaries: Vec<_> = e.commands.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            [
+                "link /etc/localtime to /usr/share/zoneinfo/Asia/Shanghai",
+                "write Asia/Shanghai to /etc/timezone"
+            ]
+        );
+        assert!(e.diff.unknown.is_none());
+    }
+
+    #[test]
+    fn converged_is_noop_for_relative_and_absolute_links() {
+        for target in [
+            "../usr/share/zoneinfo/Asia/Shanghai",
+            "/usr/share/zoneinfo/Asia/Shanghai",
+        ] {
+            let e = eval(
+                "timezone",
+                Y,
+                &format!("localtime=link\ntarget={target}\netc_timezone=Asia/Shanghai\nzone=valid\n"),
+            );
+            assert_eq!(e.diff.action(), Action::NoOp, "{target}");
+            assert_eq!(e.diff.reason.as_deref(), Some("the time zone is Asia/Shanghai"));
+        }
+    }
+
+    #[test]
+    fn drift_and_odd_states() {
+        // Only /etc/timezone drifted.
+        let e = eval(
+            "timezone",
+            Y,
+            "localtime=link\ntarget=../usr/share/zoneinfo/Asia/Shanghai\netc_timezone=Europe/Paris\nzone=valid\n",
+        );
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new(
+                "/etc/timezone",
+                Some("Europe/Paris"),
+                Some("Asia/Shanghai")
+            )]
+        );
+        assert_eq!(e.commands.len(), 1);
+        // A copied zone file, no /etc/timezone.
+        let e = eval("timezone", Y, "localtime=file\nsame=yes\nzone=valid\n");
+        assert_eq!(
+            e.diff.attrs,
+            vec![
+                AttrChange::new(
+                    "timezone",
+                    Some("a copy of the zone file"),
+                    Some("Asia/Shanghai")
+                ),
+                AttrChange::new("/etc/timezone", None::<String>, Some("Asia/Shanghai")),
+            ]
+        );
+        // A link somewhere odd, an absent /etc/localtime.
+        let e = eval(
+            "timezone",
+            Y,
+            "localtime=link\ntarget=/etc/mytz\netc_timezone=Asia/Shanghai\nzone=valid\n",
+        );
+        assert_eq!(e.diff.attrs[0].before.as_deref(), Some("link to /etc/mytz"));
+        let e = eval(
+            "timezone",
+            Y,
+            "localtime=absent\netc_timezone=Asia/Shanghai\nzone=valid\n",
+        );
+        assert_eq!(e.diff.attrs[0].before, None);
+        // Same name under posix/ is a different link.
+        let e = eval(
+            "timezone",
+            Y,
+            "localtime=link\ntarget=/usr/share/zoneinfo/posix/Asia/Shanghai\netc_timezone=Asia/Shanghai\nzone=valid\n",
+        );
+        assert_eq!(e.diff.action(), Action::Update);
+    }
+
+    #[test]
+    fn missing_zone_file_is_known_after_apply() {
+        let e = eval(
+            "timezone",
+            Y,
+            "localtime=link\ntarget=/usr/share/zoneinfo/Asia/Shanghai\netc_timezone=Asia/Shanghai\nzone=missing\n",
+        );
+        assert_eq!(e.diff.action(), Action::Update);
+        assert!(e.diff.unknown.as_deref().unwrap().contains("tzdata"));
+        assert_eq!(e.commands.len(), 1);
+        let e = eval(
+            "timezone",
+            Y,
+            "localtime=link\ntarget=/usr/share/zoneinfo/Etc/UTC\nzone=invalid\n",
+        );
+        assert!(e.diff.reason.unwrap().contains("not a time zone file"));
+        assert!(e.diff.unknown.is_none());
+        // The guard fails clearly when the zone file is missing.
+        let r = Timezone {
+            name: "Nowhere/Keel_Test".into(),
+            root: String::new(),
+        };
+        let out = run_local(&format!("set -e\n{}", r.guard()));
+        assert_eq!(out.status, 1);
+        assert!(out.stderr.contains("install the tzdata package"), "{}", out.stderr);
+    }
+
+    #[test]
+    fn odd_probe_output() {
+        let r = load("timezone", Y);
+        assert!(r.evaluate(&ProbeOutput::ok("")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("localtime=link\nzone=valid\n")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("localtime=absent\n")).is_err());
+        let err = r
+            .evaluate(&ProbeOutput {
+                stderr: "sh: readlink: not found\n".into(),
+                ..ProbeOutput::default()
+            })
+            .unwrap_err();
+        assert!(err.contains("readlink: not found"));
+        // CRLF noise.
+        let e = r
+            .evaluate(&ProbeOutput::ok(
+                "localtime=link\r\ntarget=/usr/share/zoneinfo/Asia/Shanghai\r\netc_timezone=Asia/Shanghai\r\nzone=valid\r\n",
+            ))
+            .unwrap();
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn validation_errors() {
+        let err = |y: &str| try_load("timezone", y).unwrap_err();
+        assert!(err("name: ''\n").contains("empty"));
+        assert!(err("name: ../../etc/passwd\n").contains("`..`"));
+        assert!(err("name: /usr/share/zoneinfo/UTC\n").contains("is a path"));
+        assert!(err("name: Asia//Shanghai\n").contains("empty component"));
+        assert!(err("name: Asia/\n").contains("empty component"));
+        assert!(err("name: zone.tab\n").contains("contains `.`"));
+        assert!(err("name: \"Asia/Sh anghai\"\n").contains("contains ` `"));
+        assert!(err("name: \"$(touch x)\"\n").contains("contains `$`"));
+        assert!(err("name: -u\n").contains("starts with a letter"));
+        assert!(err("name: UTC\nzone: x\n").contains("unknown"));
+        for ok in [
+            "UTC",
+            "Etc/UTC",
+            "Etc/GMT+5",
+            "Etc/GMT-14",
+            "America/Port-au-Prince",
+            "America/Argentina/Buenos_Aires",
+            "posix/Europe/Paris",
+        ] {
+            assert!(try_load("timezone", &format!("name: {ok}\n")).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn name_and_links() {
+        let r = load("timezone", Y);
+        assert_eq!(r.name(), "system");
+        assert_eq!(r.links().needs, vec![Ref::Package("tzdata".into())]);
+    }
+
+    #[test]
+    fn probe_runs_locally() {
+        let r = load("timezone", "name: Etc/UTC\n");
+        let out = run_local(&r.probe());
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        r.evaluate(&out).unwrap();
+    }
+
+    #[test]
+    fn converges_locally_in_a_scratch_root() {
+        use crate::resources::testing::converge_locally;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("it's $(touch pwned) `id`; root");
+        let zi = root.join("usr/share/zoneinfo");
+        std::fs::create_dir_all(zi.join("Asia")).unwrap();
+        std::fs::create_dir_all(zi.join("Etc")).unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(zi.join("Asia/Shanghai"), "TZif2 shanghai").unwrap();
+        std::fs::write(zi.join("Etc/UTC"), "TZif2 utc").unwrap();
+        std::fs::write(zi.join("zone.tab"), "# not a zone").unwrap();
+        let lt = root.join("etc/localtime");
+        // A copied zone file, as some images have.
+        std::fs::write(&lt, "TZif2 utc").unwrap();
+        let tz = |name: &str| Timezone {
+            name: name.into(),
+            root: root.to_str().unwrap().into(),
+        };
+        let (before, after) = converge_locally(&tz("Asia/Shanghai"));
+        assert_eq!(before.diff.attrs[0].before.as_deref(), Some("a regular file"));
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+        assert_eq!(std::fs::read_link(&lt).unwrap(), zi.join("Asia/Shanghai"));
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/timezone")).unwrap(),
+            "Asia/Shanghai\n"
+        );
+        // Drift back by hand, then converge again.
+        std::fs::remove_file(&lt).unwrap();
+        std::os::unix::fs::symlink("../usr/share/zoneinfo/Etc/UTC", &lt).unwrap();
+        let (before, after) = converge_locally(&tz("Asia/Shanghai"));
+        assert_eq!(
+            before.diff.attrs,
+            vec![AttrChange::new("timezone", Some("Etc/UTC"), Some("Asia/Shanghai"))]
+        );
+        assert_eq!(after.diff.action(), Action::NoOp);
+        // A zone that is missing: known after apply, and apply fails clearly
+        // without touching anything.
+        let r = tz("Europe/Paris");
+        let e = Resource::evaluate(&r, &run_local(&Resource::probe(&r))).unwrap();
+        assert!(e.diff.unknown.is_some());
+        for c in &e.commands {
+            let out = run_local(&c.script);
+            assert_eq!(out.status, 1);
+            assert!(out.stderr.contains("install the tzdata package"));
+        }
+        assert_eq!(std::fs::read_link(&lt).unwrap(), zi.join("Asia/Shanghai"));
+        assert!(!dir.path().join("pwned").exists() && !std::path::Path::new("pwned").exists());
+        assert_eq!(std::fs::read_dir(root.join("etc")).unwrap().count(), 2, "no temp file left");
+    }
+
+    #[test]
+    fn zone_of_targets() {
+        assert_eq!(zone_of_target("../usr/share/zoneinfo/Etc/UTC"), Some("Etc/UTC"));
+        assert_eq!(zone_of_target("/usr/share/zoneinfo/"), None);
+        assert_eq!(zone_of_target("/etc/x"), None);
     }
 }
