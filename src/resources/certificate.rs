@@ -1,29 +1,1732 @@
-//! placeholder: the `certificate` kind is being written.
+//! The `certificate` kind: a TLS certificate for a set of domains, obtained
+//! from an ACME CA with certbot (Let's Encrypt, its staging server, or any
+//! ACME directory such as a pebble test server) or generated self-signed
+//! with openssl, renewed before it expires, and optionally copied where an
+//! application reads it.
+//!
+//! ```yaml
+//! - certificate:
+//!     name: ai-platform                    # certbot's --cert-name
+//!     domains: [ai.example.com, api.ai.example.com]
+//!     issuer: acme                         # acme (default) | self-signed
+//!     acme:
+//!       email: ops@example.com             # optional
+//!       directory: production              # production | staging | https://… (an ACME directory)
+//!       method: standalone                 # standalone (default) | webroot
+//!       webroot: /var/www/html             # with method: webroot
+//!       ca_bundle: /etc/keel/pebble-ca.pem # CA certbot trusts for a custom directory
+//!       deploy_hook: "systemctl try-reload-or-restart nginx"
+//!     renew_before_days: 30
+//!     install:                             # optional copies for an application
+//!       cert: /srv/app/nginx/ssl/cert.pem  # the full chain, mode 0644
+//!       key: /srv/app/nginx/ssl/key.pem    # mode 0600
+//!       owner: root
+//! ```
+//!
+//! Where things live on the host:
+//! - ACME: certbot's lineage `/etc/letsencrypt/live/NAME/{fullchain,privkey}.pem`
+//!   and its renewal settings `/etc/letsencrypt/renewal/NAME.conf`;
+//! - self-signed: `/etc/ssl/keel/NAME/{cert,key}.pem` (key 0600);
+//! - a deploy hook written by keel, `/etc/keel/certificate/NAME/deploy-hook`
+//!   (mode 0700): it copies the live certificate and key to the `install`
+//!   paths (atomically: a temporary file in the same directory gets the
+//!   content, owner and mode, then is renamed) and then runs the declared
+//!   `deploy_hook`. certbot runs it after every issuance *and* every renewal
+//!   by its timer (it is certbot's `--deploy-hook`, kept in the renewal
+//!   settings), so installed copies never go stale between keel runs; keel
+//!   runs it itself when the copies are out of date.
+//!
+//! The probe (read-only; `openssl` reads the certificates) prints `key=value`
+//! lines: `now=` (the host's clock), which tools exist, and per certificate
+//! location (`acme.` and `self.` prefixes) whether it exists, the sha256 of
+//! the certificate and key files, `issuer`, `subject`, `serial`, `notBefore`
+//! and `notAfter` (also as epochs, through `date -d`), the subjectAltName
+//! and the key algorithm; then certbot's renewal settings (`renewal.server`,
+//! `renewal.authenticator`, …), whether `certbot.timer` is enabled, the deploy
+//! hook (base64, so the plan can show how it changes), and for each installed
+//! copy (`copy_cert.`, `copy_key.`) its type, mode, owner, group and sha256.
+//!
+//! The plan reads like `domains: [a] → [a, b]`, `expires: 2026-12-01 (in 5
+//! days) → renew (threshold 30 days)`, `issuer: self-signed → acme`,
+//! `install.cert (/srv/…/cert.pem): out of date → copy of the live
+//! certificate`. A certificate is (re)issued when it is missing, when its
+//! domains differ (`--expand` when domains were only added), when it expires
+//! within `renew_before_days` (`--force-renewal`), or when the directory or
+//! challenge method changed (`--force-renewal`, so certbot records the new
+//! settings for its timer). Otherwise `--keep-until-expiring` keeps certbot
+//! from replacing a good certificate.
+//!
+//! A threshold that is not shorter than the certificate's lifetime can never
+//! be satisfied (a fresh certificate would be due at once, and every run
+//! would ask the CA for a new one): keel refuses it with a clear message
+//! instead of renewing in a loop. For self-signed certificates the lifetime
+//! is known at load time (`self_signed.days`), so it is a load-time error.
+//!
+//! Renewal between keel runs: Debian's certbot package installs
+//! `certbot.timer` (twice a day); keel makes sure it is enabled and writes
+//! `renew_before_expiry = N days` into the renewal settings so the timer uses
+//! the same threshold. Note that `ca_bundle` only reaches keel's own certbot
+//! runs (`REQUESTS_CA_BUNDLE`), not the timer's. Self-signed certificates are
+//! renewed by keel runs only.
+//!
+//! `standalone` needs port 80 free while certbot runs; use `webroot` when a
+//! web server holds it. Wildcard domains need a DNS-01 challenge, which
+//! neither method offers: they are accepted for self-signed certificates
+//! only. Domains, e-mail address, directory and paths are checked when the
+//! stack is loaded, each pointing at its own line.
+
+use super::file::{Accounts, Stat, Wanted, probe_accounts};
 use super::*;
+use crate::shell::{self, Perms, q};
+use std::fmt::Write as _;
+
+/// Let's Encrypt's production and staging directories.
+pub const LETSENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+pub const LETSENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+const DAY: i64 = 86_400;
+
+/// A certificate managed on the host.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
+    /// The certificate's name: certbot's `--cert-name`, and the folder name
+    /// of self-signed certificates.
     pub name: String,
+    /// The domains it covers (the first one is the subject's common name).
+    pub domains: Vec<Domain>,
+    /// Who signs it: `acme` (default) or `self-signed`.
+    #[serde(default)]
+    pub issuer: Issuer,
+    /// ACME settings (with `issuer: acme`).
+    #[serde(default)]
+    pub acme: Option<Acme>,
+    /// Self-signed settings (with `issuer: self-signed`).
+    #[serde(default)]
+    pub self_signed: Option<SelfSigned>,
+    /// Renew when it expires within this many days.
+    #[serde(default = "default_renew_before_days")]
+    pub renew_before_days: u32,
+    /// Copies of the certificate and key for an application.
+    #[serde(default)]
+    pub install: Option<Install>,
 }
+
+fn default_renew_before_days() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Issuer {
+    #[default]
+    Acme,
+    SelfSigned,
+}
+
+impl Issuer {
+    fn label(self) -> &'static str {
+        match self {
+            Issuer::Acme => "acme",
+            Issuer::SelfSigned => "self-signed",
+        }
+    }
+}
+
+/// How certbot proves control of the domains (HTTP-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// certbot answers the challenge itself on port 80.
+    #[default]
+    Standalone,
+    /// certbot writes the challenge under a web server's document root.
+    Webroot,
+}
+
+impl Method {
+    fn label(self) -> &'static str {
+        match self {
+            Method::Standalone => "standalone",
+            Method::Webroot => "webroot",
+        }
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acme {
+    /// Account e-mail address (registered without one when unset).
+    #[serde(default)]
+    pub email: Option<Email>,
+    /// `production` (default), `staging` or the https URL of a directory.
+    #[serde(default)]
+    pub directory: Directory,
+    #[serde(default)]
+    pub method: Method,
+    /// Document root for `method: webroot`.
+    #[serde(default)]
+    pub webroot: Option<HostPath>,
+    /// CA certificates certbot trusts for the directory (`REQUESTS_CA_BUNDLE`).
+    #[serde(default)]
+    pub ca_bundle: Option<HostPath>,
+    /// A shell command run after each issuance or renewal.
+    #[serde(default)]
+    pub deploy_hook: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfSigned {
+    /// Validity of a generated certificate, in days.
+    #[serde(default = "default_days")]
+    pub days: u32,
+    /// Key type: `rsa` (2048 bits, default) or `ec` (P-256).
+    #[serde(default)]
+    pub key: KeyType,
+    /// A shell command run after each generation.
+    #[serde(default)]
+    pub deploy_hook: Option<String>,
+}
+
+impl Default for SelfSigned {
+    fn default() -> Self {
+        SelfSigned {
+            days: default_days(),
+            key: KeyType::default(),
+            deploy_hook: None,
+        }
+    }
+}
+
+fn default_days() -> u32 {
+    365
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyType {
+    #[default]
+    Rsa,
+    Ec,
+}
+
+impl KeyType {
+    fn label(self) -> &'static str {
+        match self {
+            KeyType::Rsa => "rsa",
+            KeyType::Ec => "ec",
+        }
+    }
+    /// From openssl's "Public Key Algorithm".
+    fn from_openssl(alg: &str) -> Option<KeyType> {
+        match alg {
+            "rsaEncryption" => Some(KeyType::Rsa),
+            "id-ecPublicKey" => Some(KeyType::Ec),
+            _ => None,
+        }
+    }
+}
+
+/// Where an application wants its copies.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Install {
+    /// The certificate with its chain (mode 0644).
+    #[serde(default)]
+    pub cert: Option<HostPath>,
+    /// The private key (mode 0600).
+    #[serde(default)]
+    pub key: Option<HostPath>,
+    /// Owner of the copies (default `root`).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Group of the copies (default: the owner's login group).
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+// ---------------------------------------------------------------------------
+// Values checked while the YAML is read, so an error points at its own line
+// (even inside a list or a nested map).
+
+/// A domain name: RFC 1123 labels, optionally `*.` in front; stored lowercase.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Domain(pub String);
+
+impl Domain {
+    pub fn is_wildcard(&self) -> bool {
+        self.0.starts_with("*.")
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Domain {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        check_domain(&s).map_err(serde::de::Error::custom)?;
+        Ok(Domain(s.to_ascii_lowercase()))
+    }
+}
+
+/// Check a domain name; the error says what is wrong and how to write it.
+pub fn check_domain(s: &str) -> Result<(), String> {
+    let bad = |why: String| {
+        Err(format!(
+            "`{}` is not a valid domain: {why}",
+            s.escape_debug()
+        ))
+    };
+    if s.is_empty() {
+        return Err("a domain is empty".into());
+    }
+    if let Some((scheme, rest)) = s.split_once("://") {
+        return bad(format!(
+            "remove the `{scheme}://` (write `{}`)",
+            rest.split(['/', ':']).next().unwrap_or(rest)
+        ));
+    }
+    if s.contains('/') {
+        return bad(format!(
+            "a domain has no path (write `{}`)",
+            s.split('/').next().unwrap_or(s)
+        ));
+    }
+    if let Some((host, _)) = s.rsplit_once(':') {
+        return bad(format!("a domain has no port (write `{host}`)"));
+    }
+    if s.len() > 253 {
+        return bad("longer than 253 characters".into());
+    }
+    if s.ends_with('.') {
+        return bad(format!(
+            "write it without the trailing dot (`{}`)",
+            s.trim_end_matches('.')
+        ));
+    }
+    let base = s.strip_prefix("*.").unwrap_or(s);
+    if base.contains('*') {
+        return bad(
+            "a wildcard is only allowed as the whole first label, as in `*.example.com`".into(),
+        );
+    }
+    for label in base.split('.') {
+        if label.is_empty() {
+            return bad("it has an empty label (`..`, or a leading dot)".into());
+        }
+        if label.len() > 63 {
+            return bad(format!("the label `{label}` is longer than 63 characters"));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return bad(format!(
+                "`{}` contains `{}`; labels may only hold letters, digits and `-`",
+                label.escape_debug(),
+                c.escape_debug()
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return bad(format!("the label `{label}` starts or ends with `-`"));
+        }
+    }
+    let last = base.rsplit('.').next().unwrap_or(base);
+    if last.bytes().all(|b| b.is_ascii_digit()) {
+        return bad("it looks like an IP address; certificates here are for domain names".into());
+    }
+    Ok(())
+}
+
+/// An e-mail address (a plain syntax check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(pub String);
+
+impl<'de> serde::Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        check_email(&s).map_err(serde::de::Error::custom)?;
+        Ok(Email(s))
+    }
+}
+
+pub fn check_email(s: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "`{}` is not an e-mail address: {why}",
+            s.escape_debug()
+        ))
+    };
+    let Some((local, domain)) = s.split_once('@') else {
+        return bad("it has no `@`");
+    };
+    if local.is_empty() || local.len() > 64 {
+        return bad("nothing (or too much) before the `@`");
+    }
+    if domain.contains('@') {
+        return bad("it has more than one `@`");
+    }
+    if let Some(c) = local.chars().find(|c| {
+        c.is_whitespace() || c.is_control() || "\"'(),:;<>[\\]`".contains(*c) || !c.is_ascii()
+    }) {
+        return bad(&format!(
+            "`{}` is not allowed before the `@`",
+            c.escape_debug()
+        ));
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return bad("misplaced `.` before the `@`");
+    }
+    if !domain.contains('.') || check_domain(domain).is_err() || domain.starts_with("*.") {
+        return bad(&format!("`{}` is not a domain", domain.escape_debug()));
+    }
+    Ok(())
+}
+
+/// The ACME directory: a well-known name or the https URL of one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Directory {
+    #[default]
+    Production,
+    Staging,
+    Url(String),
+}
+
+impl Directory {
+    pub fn url(&self) -> &str {
+        match self {
+            Directory::Production => LETSENCRYPT,
+            Directory::Staging => LETSENCRYPT_STAGING,
+            Directory::Url(u) => u,
+        }
+    }
+    /// How the plan names a directory URL.
+    fn describe(url: &str) -> String {
+        match url {
+            LETSENCRYPT => "production".into(),
+            LETSENCRYPT_STAGING => "staging".into(),
+            other => other.into(),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Directory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_directory(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+pub fn parse_directory(s: &str) -> Result<Directory, String> {
+    match s {
+        "production" => return Ok(Directory::Production),
+        "staging" => return Ok(Directory::Staging),
+        _ => {}
+    }
+    let expected = "expected `production`, `staging` or the https:// URL of an ACME directory";
+    let Some(rest) = s.strip_prefix("https://") else {
+        return Err(if s.starts_with("http://") {
+            format!("`{s}`: ACME directories are served over https")
+        } else {
+            format!("unknown directory `{}`: {expected}", s.escape_debug())
+        });
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty()
+        || s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"'`<>\\{}|^".contains(c))
+    {
+        return Err(format!(
+            "`{}` is not a valid URL: {expected}",
+            s.escape_debug()
+        ));
+    }
+    Ok(Directory::Url(s.to_string()))
+}
+
+/// An absolute, clean path on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPath(pub String);
+
+impl<'de> serde::Deserialize<'de> for HostPath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if let Some(e) = super::file::check_host_path("path", &s, false).first() {
+            let msg = match &e.help {
+                Some(h) => format!("{} ({h})", e.message),
+                None => e.message.clone(),
+            };
+            return Err(serde::de::Error::custom(msg));
+        }
+        Ok(HostPath(s))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The fact.
+
+/// What `openssl x509` says about a certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct X509 {
+    pub issuer: String,
+    pub subject: String,
+    pub serial: String,
+    /// DNS names of the subjectAltName (lowercase), in the certificate's order.
+    pub sans: Vec<String>,
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
+    /// `rsaEncryption`, `id-ecPublicKey`, …
+    pub key_alg: String,
+}
+
+/// A certificate file (and its key) at one of the known locations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveCert {
+    pub sha256: Option<String>,
+    pub key_sha256: Option<String>,
+    /// `None` when openssl is missing or could not read the file.
+    pub x509: Option<X509>,
+}
+
+/// certbot's renewal settings for the lineage (`renewal/NAME.conf`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Renewal {
+    pub server: Option<String>,
+    pub authenticator: Option<String>,
+    pub webroot_path: Option<String>,
+    pub renew_hook: Option<String>,
+    /// The top-level `renew_before_expiry` (certbot's default is 30 days).
+    pub renew_before_expiry: Option<String>,
+}
+
+/// An installed copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopyFact {
+    /// `file`, `absent`, `link`, `dir` or `other`.
+    pub kind: String,
+    pub stat: Stat,
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertFact {
+    /// The host's clock (seconds since the epoch).
+    pub now: i64,
+    pub openssl: bool,
+    pub certbot: bool,
+    pub systemd: bool,
+    /// `systemctl is-enabled certbot.timer` (empty: no such unit).
+    pub timer: String,
+    /// certbot's lineage.
+    pub acme: Option<LiveCert>,
+    /// keel's self-signed certificate.
+    pub self_signed: Option<LiveCert>,
+    pub renewal: Option<Renewal>,
+    /// The deploy hook keel wrote (its content).
+    pub hook: Option<Vec<u8>>,
+    pub hook_mode: Option<String>,
+    pub copy_cert: CopyFact,
+    pub copy_key: CopyFact,
+    pub accounts: Accounts,
+}
+
+// ---------------------------------------------------------------------------
+
+/// Why a new certificate is requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Issue {
+    /// Replace a valid certificate (threshold, settings changed).
+    force: bool,
+    /// Only domains were added.
+    expand: bool,
+}
+
+impl Certificate {
+    fn live_dir(&self) -> String {
+        match self.issuer {
+            Issuer::Acme => format!("/etc/letsencrypt/live/{}", self.name),
+            Issuer::SelfSigned => self_dir(&self.name),
+        }
+    }
+
+    /// The live certificate (with chain) and key files.
+    fn live_files(&self) -> (String, String) {
+        let dir = self.live_dir();
+        match self.issuer {
+            Issuer::Acme => (format!("{dir}/fullchain.pem"), format!("{dir}/privkey.pem")),
+            Issuer::SelfSigned => (format!("{dir}/cert.pem"), format!("{dir}/key.pem")),
+        }
+    }
+
+    fn hook_path(&self) -> String {
+        format!("/etc/keel/certificate/{}/deploy-hook", self.name)
+    }
+
+    fn renewal_conf(&self) -> String {
+        format!("/etc/letsencrypt/renewal/{}.conf", self.name)
+    }
+
+    fn acme(&self) -> Acme {
+        match &self.acme {
+            Some(a) => Acme {
+                email: a.email.clone(),
+                directory: a.directory.clone(),
+                method: a.method,
+                webroot: a.webroot.clone(),
+                ca_bundle: a.ca_bundle.clone(),
+                deploy_hook: a.deploy_hook.clone(),
+            },
+            None => Acme::default(),
+        }
+    }
+
+    fn self_signed(&self) -> SelfSigned {
+        match &self.self_signed {
+            Some(s) => SelfSigned {
+                days: s.days,
+                key: s.key,
+                deploy_hook: s.deploy_hook.clone(),
+            },
+            None => SelfSigned::default(),
+        }
+    }
+
+    fn deploy_hook(&self) -> Option<&str> {
+        match self.issuer {
+            Issuer::Acme => self.acme.as_ref().and_then(|a| a.deploy_hook.as_deref()),
+            Issuer::SelfSigned => self
+                .self_signed
+                .as_ref()
+                .and_then(|s| s.deploy_hook.as_deref()),
+        }
+    }
+
+    fn owner(&self) -> &str {
+        self.install
+            .as_ref()
+            .and_then(|i| i.owner.as_deref())
+            .unwrap_or("root")
+    }
+
+    fn group(&self) -> Option<&str> {
+        self.install.as_ref().and_then(|i| i.group.as_deref())
+    }
+
+    fn install_cert(&self) -> Option<&str> {
+        self.install
+            .as_ref()
+            .and_then(|i| i.cert.as_ref())
+            .map(|p| p.0.as_str())
+    }
+
+    fn install_key(&self) -> Option<&str> {
+        self.install
+            .as_ref()
+            .and_then(|i| i.key.as_ref())
+            .map(|p| p.0.as_str())
+    }
+
+    fn domain_list(&self) -> Vec<String> {
+        self.domains.iter().map(|d| d.0.clone()).collect()
+    }
+
+    /// The deploy hook keel writes: copies, then the declared hook.
+    pub fn hook_script(&self) -> String {
+        let (src_cert, src_key) = self.live_files();
+        let mut s = format!(
+            "#!/bin/sh\n# Managed by keel: certificate[{}]. Run by certbot after each issuance\n# or renewal (its --deploy-hook), and by keel when the copies are out of date.\nset -e\n",
+            self.name
+        );
+        let owner = match self.group() {
+            Some(g) => format!("{}:{g}", self.owner()),
+            None => self.owner().to_string(),
+        };
+        if self.install_cert().is_some() || self.install_key().is_some() {
+            s.push_str(
+                "# keel_install SOURCE DEST MODE OWNER: an atomic copy with owner and mode.\n\
+keel_install() {\n  keel_dir=$(dirname -- \"$2\")\n  mkdir -p -- \"$keel_dir\"\n  keel_tmp=$(mktemp \"$keel_dir/.keel-cert.XXXXXX\")\n  if cat -- \"$1\" > \"$keel_tmp\" && chown -- \"$4\" \"$keel_tmp\" && chmod \"$3\" \"$keel_tmp\" && mv -f -- \"$keel_tmp\" \"$2\"; then\n    return 0\n  fi\n  rm -f -- \"$keel_tmp\"\n  echo \"keel: could not install $2\" >&2\n  exit 1\n}\n",
+            );
+            if let Some(c) = self.install_cert() {
+                let _ = writeln!(
+                    s,
+                    "keel_install {} {} 0644 {}",
+                    q(&src_cert),
+                    q(c),
+                    q(&owner)
+                );
+            }
+            if let Some(k) = self.install_key() {
+                let _ = writeln!(
+                    s,
+                    "keel_install {} {} 0600 {}",
+                    q(&src_key),
+                    q(k),
+                    q(&owner)
+                );
+            }
+        }
+        if let Some(h) = self.deploy_hook() {
+            let _ = writeln!(s, "sh -c {}", q(h));
+        }
+        s.push_str("if [ -n \"${KEEL_HOOK_DONE:-}\" ]; then : > \"$KEEL_HOOK_DONE\"; fi\n");
+        s
+    }
+
+    /// `(live, other)`: the certificate at the declared issuer's location
+    /// and at the other one.
+    fn located<'a>(&self, fact: &'a CertFact) -> (Option<&'a LiveCert>, Option<&'a LiveCert>) {
+        match self.issuer {
+            Issuer::Acme => (fact.acme.as_ref(), fact.self_signed.as_ref()),
+            Issuer::SelfSigned => (fact.self_signed.as_ref(), fact.acme.as_ref()),
+        }
+    }
+
+    /// The diff and the commands, computed together so they always agree.
+    fn plan(&self, fact: &CertFact) -> (Diff, Vec<Cmd>) {
+        let mut diff = Diff::with_action(Action::Update);
+        let mut reasons: Vec<String> = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
+        let mut issue: Option<Issue> = None;
+        let want_domains = self.domain_list();
+        let threshold = i64::from(self.renew_before_days) * DAY;
+        let (live, other) = self.located(fact);
+        let acme = self.acme();
+
+        match live {
+            None => {
+                match other {
+                    Some(_) => {
+                        let before = match self.issuer {
+                            Issuer::Acme => Issuer::SelfSigned,
+                            Issuer::SelfSigned => Issuer::Acme,
+                        };
+                        diff = diff.attr("issuer", Some(before.label()), Some(self.issuer.label()));
+                        if self.issuer == Issuer::SelfSigned {
+                            reasons.push(format!(
+                                "certbot's lineage `{}` will be deleted, so its timer stops renewing it",
+                                self.name
+                            ));
+                        }
+                    }
+                    None => diff.action = Some(Action::Create),
+                }
+                diff = diff.attr("domains", None::<String>, Some(list(&want_domains)));
+                issue = Some(Issue::default());
+            }
+            Some(cert) => match &cert.x509 {
+                None if !fact.openssl => unknown.push(
+                    "openssl is not installed yet: the certificate's domains and expiry are read once it is"
+                        .into(),
+                ),
+                None => {
+                    reasons.push("the current certificate cannot be read by openssl".into());
+                    diff = diff.attr("certificate", Some("unreadable"), Some("new"));
+                    issue = Some(Issue {
+                        force: true,
+                        expand: false,
+                    });
+                }
+                Some(x) => {
+                    let mut have: Vec<String> = x.sans.clone();
+                    have.sort();
+                    have.dedup();
+                    let mut want = want_domains.clone();
+                    want.sort();
+                    want.dedup();
+                    if have != want {
+                        diff = diff.attr("domains", Some(list(&x.sans)), Some(list(&want_domains)));
+                        let grew = have.iter().all(|d| want.contains(d));
+                        issue = Some(Issue {
+                            force: false,
+                            expand: grew,
+                        });
+                    }
+                    if self.issuer == Issuer::Acme {
+                        let r = fact.renewal.clone().unwrap_or_default();
+                        if fact.renewal.is_none() {
+                            reasons.push("certbot has no renewal settings for this certificate".into());
+                            diff = diff.attr(
+                                "renewal settings",
+                                None::<String>,
+                                Some(self.renewal_conf()),
+                            );
+                            force(&mut issue);
+                        } else {
+                            let url = acme.directory.url();
+                            if r.server.as_deref() != Some(url) {
+                                diff = diff.attr(
+                                    "directory",
+                                    r.server.as_deref().map(Directory::describe),
+                                    Some(Directory::describe(url)),
+                                );
+                                force(&mut issue);
+                            }
+                            if r.authenticator.as_deref() != Some(acme.method.label()) {
+                                diff = diff.attr(
+                                    "method",
+                                    r.authenticator.clone(),
+                                    Some(acme.method.label()),
+                                );
+                                force(&mut issue);
+                            } else if let Some(w) = &acme.webroot
+                                && acme.method == Method::Webroot
+                                && r.webroot_path.as_deref() != Some(w.0.as_str())
+                            {
+                                diff = diff.attr("webroot", r.webroot_path.clone(), Some(w.0.clone()));
+                                force(&mut issue);
+                            }
+                        }
+                    } else if let Some(k) = KeyType::from_openssl(&x.key_alg)
+                        && k != self.self_signed().key
+                    {
+                        diff = diff.attr("key", Some(k.label()), Some(self.self_signed().key.label()));
+                        force(&mut issue);
+                    }
+                    if self.issuer == Issuer::SelfSigned && cert.key_sha256.is_none() {
+                        diff = diff.attr("key file", None::<String>, Some("generated"));
+                        force(&mut issue);
+                    }
+                    match x.not_after {
+                        Some(end) if end - fact.now < threshold => {
+                            diff = diff.attr(
+                                "expires",
+                                Some(expiry(end, fact.now)),
+                                Some(format!(
+                                    "{} (threshold {})",
+                                    if self.issuer == Issuer::Acme {
+                                        "renew"
+                                    } else {
+                                        "regenerate"
+                                    },
+                                    days(i64::from(self.renew_before_days))
+                                )),
+                            );
+                            let lifetime = x.not_before.map(|b| end - b + 1);
+                            if self.issuer == Issuer::Acme
+                                && let Some(l) = lifetime
+                                && threshold >= l
+                                && !diff.attrs.iter().any(|a| a.name == "directory")
+                            {
+                                let why = format!(
+                                    "renew_before_days ({}) is not shorter than the lifetime of this CA's certificates ({}): a new certificate would be due at once and every run would ask the CA for another; lower renew_before_days",
+                                    self.renew_before_days,
+                                    human_duration(l)
+                                );
+                                return refuse(&self.name, diff, &why);
+                            }
+                            force(&mut issue);
+                        }
+                        Some(_) => {}
+                        None => {
+                            reasons.push("the expiry date cannot be read".into());
+                            force(&mut issue);
+                        }
+                    }
+                    if issue.is_none() {
+                        reasons.push(format!(
+                            "issued by {}, expires {}",
+                            short_dn(&x.issuer),
+                            x.not_after
+                                .map(|e| expiry(e, fact.now))
+                                .unwrap_or_else(|| "?".into())
+                        ));
+                    }
+                }
+            },
+        }
+
+        let mut cmds = Vec::new();
+        let hook_path = self.hook_path();
+        let hook = self.hook_script();
+        let hook_ok = fact.hook.as_deref() == Some(hook.as_bytes())
+            && fact.hook_mode.as_deref() == Some("0700");
+        if !hook_ok {
+            if let Some(old) = &fact.hook
+                && old.as_slice() != hook.as_bytes()
+            {
+                diff.content = Some(ContentChange {
+                    before: String::from_utf8(old.clone()).ok(),
+                    after: hook.clone(),
+                });
+            } else if fact.hook.is_some() {
+                diff = diff.attr(
+                    &format!("{hook_path} mode"),
+                    fact.hook_mode.clone(),
+                    Some("0700"),
+                );
+            }
+            let dir = parent_dir(&hook_path).unwrap_or_default();
+            let mut script = format!("mkdir -p -- {}\nchmod 0700 {}\n", q(&dir), q(&dir));
+            script.push_str(&shell::write_file_atomic(
+                &hook_path,
+                hook.as_bytes(),
+                &Perms {
+                    owner: Some("root".into()),
+                    group: None,
+                    mode: Some("0700".into()),
+                },
+            ));
+            cmds.push(Cmd::new(
+                format!("write the deploy hook {hook_path}"),
+                script,
+            ));
+        }
+
+        // Issuance (or generation), then what remains.
+        let (src_cert, _) = self.live_files();
+        if let Some(iss) = issue {
+            match self.issuer {
+                Issuer::Acme => {
+                    if !fact.certbot {
+                        unknown.push("certbot is not installed yet".into());
+                    }
+                    cmds.push(Cmd::new(
+                        format!(
+                            "certbot certonly --cert-name {} for {} ({}){}",
+                            self.name,
+                            want_domains.join(", "),
+                            Directory::describe(acme.directory.url()),
+                            match (iss.force, iss.expand) {
+                                (true, _) => ", --force-renewal",
+                                (false, true) => ", --expand",
+                                _ => "",
+                            }
+                        ),
+                        self.certbot_script(&acme, iss, other.is_some()),
+                    ));
+                    cmds.push(Cmd::new(
+                        format!(
+                            "renewal settings: renew {} before expiry, deploy hook",
+                            days(i64::from(self.renew_before_days))
+                        ),
+                        self.renewal_fix_script(),
+                    ));
+                    if live.is_none() {
+                        diff = diff.attr(
+                            "renewal",
+                            None::<String>,
+                            Some(format!(
+                                "certbot.timer, {} before expiry",
+                                days(i64::from(self.renew_before_days))
+                            )),
+                        );
+                    }
+                }
+                Issuer::SelfSigned => {
+                    if live.is_none() {
+                        diff = diff.attr(
+                            "validity",
+                            None::<String>,
+                            Some(format!(
+                                "{} ({} key)",
+                                days(i64::from(self.self_signed().days)),
+                                self.self_signed().key.label()
+                            )),
+                        );
+                    }
+                    if other.is_some() {
+                        cmds.push(Cmd::new(
+                            format!("certbot delete --cert-name {}", self.name),
+                            format!(
+                                "if command -v certbot >/dev/null 2>&1; then\n  certbot delete --non-interactive --cert-name {}\nfi\n",
+                                q(&self.name)
+                            ),
+                        ));
+                    }
+                    if !fact.openssl {
+                        unknown.push("openssl is not installed yet".into());
+                    }
+                    cmds.push(Cmd::new(
+                        format!(
+                            "openssl: self-signed certificate for {} ({})",
+                            want_domains.join(", "),
+                            days(i64::from(self.self_signed().days))
+                        ),
+                        self.openssl_script(),
+                    ));
+                    cmds.push(Cmd::new(
+                        format!("run the deploy hook {hook_path}"),
+                        format!("{}\n", q(&hook_path)),
+                    ));
+                }
+            }
+            for (field, dest, copy) in self.copies(fact) {
+                diff = diff.attr(
+                    &format!("install.{field} ({dest})"),
+                    (copy.kind != "absent").then(|| "current copy".to_string()),
+                    Some(format!(
+                        "copy of the new certificate{}",
+                        self.copy_perms(field)
+                    )),
+                );
+            }
+        } else if live.is_some() {
+            if self.issuer == Issuer::Acme {
+                let r = fact.renewal.clone().unwrap_or_default();
+                let want = format!("{} days", self.renew_before_days);
+                let have = r.renew_before_expiry.clone();
+                let have_days = have.as_deref().map_or(Some(30), parse_days);
+                let mut fix = false;
+                if have_days != Some(i64::from(self.renew_before_days)) {
+                    diff = diff.attr(
+                        "renew_before_days (certbot.timer)",
+                        Some(have.unwrap_or_else(|| "30 days (certbot's default)".into())),
+                        Some(want),
+                    );
+                    fix = true;
+                }
+                if r.renew_hook.as_deref() != Some(hook_path.as_str()) {
+                    diff = diff.attr(
+                        "certbot deploy hook",
+                        r.renew_hook.clone(),
+                        Some(hook_path.clone()),
+                    );
+                    fix = true;
+                }
+                if fix {
+                    cmds.push(Cmd::new(
+                        format!("update certbot's renewal settings {}", self.renewal_conf()),
+                        self.renewal_fix_script(),
+                    ));
+                }
+            }
+            // Installed copies.
+            let mut stale = false;
+            let mut perm_cmds = Vec::new();
+            for (field, dest, copy) in self.copies(fact) {
+                let src_sha = match field {
+                    "cert" => live.and_then(|c| c.sha256.clone()),
+                    _ => live.and_then(|c| c.key_sha256.clone()),
+                };
+                let attr = format!("install.{field} ({dest})");
+                if copy.kind != "file" {
+                    let before = match copy.kind.as_str() {
+                        "absent" | "" => None,
+                        other => Some(format!("a {other}")),
+                    };
+                    diff = diff.attr(
+                        &attr,
+                        before,
+                        Some(format!(
+                            "copy of the live certificate{}",
+                            self.copy_perms(field)
+                        )),
+                    );
+                    stale = true;
+                    continue;
+                }
+                if copy.sha256.is_none() || copy.sha256 != src_sha {
+                    diff = diff.attr(
+                        &attr,
+                        Some("out of date"),
+                        Some(format!(
+                            "copy of the live {}",
+                            if field == "cert" {
+                                "certificate"
+                            } else {
+                                "key"
+                            }
+                        )),
+                    );
+                    stale = true;
+                    continue;
+                }
+                let wanted = self.wanted(field);
+                let changes = wanted.changes(Some(&copy.stat));
+                if !changes.is_empty() {
+                    for c in &changes {
+                        diff.attrs.push(AttrChange {
+                            name: format!("{dest} {}", c.name),
+                            ..c.clone()
+                        });
+                    }
+                    perm_cmds.push(Cmd::new(
+                        format!("chown/chmod {dest}{}", wanted.describe()),
+                        wanted.perms(false).apply_to(&q(dest)),
+                    ));
+                }
+            }
+            if stale {
+                cmds.push(Cmd::new(
+                    format!(
+                        "run the deploy hook {hook_path} (copies {}{})",
+                        src_cert,
+                        if self.deploy_hook().is_some() {
+                            ", then the declared deploy_hook"
+                        } else {
+                            ""
+                        }
+                    ),
+                    format!("{}\n", q(&hook_path)),
+                ));
+            } else {
+                cmds.extend(perm_cmds);
+            }
+        }
+
+        // Renewal timer (ACME).
+        if self.issuer == Issuer::Acme && fact.systemd {
+            match fact.timer.as_str() {
+                "enabled" | "enabled-runtime" | "static" => {}
+                "" if !fact.certbot => {}
+                "" => reasons.push("certbot.timer does not exist on this host: renewals are not scheduled (run keel, or add a cron job)".into()),
+                "masked" | "masked-runtime" => reasons.push("certbot.timer is masked: renewals are not scheduled".into()),
+                other => {
+                    diff = diff.attr("renewal timer (certbot.timer)", Some(other), Some("enabled"));
+                    cmds.push(Cmd::new(
+                        "systemctl enable --now certbot.timer",
+                        "systemctl enable --now certbot.timer\n",
+                    ));
+                }
+            }
+        }
+
+        if let Some(u) = fact.accounts.unknown(&self.wanted("cert")) {
+            unknown.push(u);
+        }
+        if !reasons.is_empty() {
+            diff.reason = Some(reasons.join("; "));
+        }
+        if !unknown.is_empty() {
+            diff.unknown = Some(unknown.join("; "));
+        }
+        if cmds.is_empty() {
+            let mut d = Diff::noop();
+            d.reason = diff.reason;
+            d.unknown = diff.unknown;
+            return (d, cmds);
+        }
+        (diff, cmds)
+    }
+
+    /// The declared copies with their facts.
+    fn copies<'a>(&'a self, fact: &'a CertFact) -> Vec<(&'static str, &'a str, &'a CopyFact)> {
+        let mut v = Vec::new();
+        if let Some(c) = self.install_cert() {
+            v.push(("cert", c, &fact.copy_cert));
+        }
+        if let Some(k) = self.install_key() {
+            v.push(("key", k, &fact.copy_key));
+        }
+        v
+    }
+
+    fn wanted(&self, field: &str) -> Wanted<'_> {
+        Wanted {
+            mode: Some(if field == "cert" { "0644" } else { "0600" }.into()),
+            owner: Some(self.owner()),
+            group: self.group(),
+        }
+    }
+
+    fn copy_perms(&self, field: &str) -> String {
+        self.wanted(field).describe()
+    }
+
+    fn certbot_script(&self, acme: &Acme, iss: Issue, from_self_signed: bool) -> String {
+        let mut s = String::from(
+            "if ! command -v certbot >/dev/null 2>&1; then\n  echo 'keel: certbot is not installed on this host; declare `- package: { name: certbot }` before this certificate' >&2\n  exit 1\nfi\n",
+        );
+        if let Some(b) = &acme.ca_bundle {
+            let _ = writeln!(
+                s,
+                "REQUESTS_CA_BUNDLE={}\nexport REQUESTS_CA_BUNDLE",
+                q(&b.0)
+            );
+        }
+        let mut args = vec![
+            "certbot".to_string(),
+            "certonly".into(),
+            "--non-interactive".into(),
+            "--agree-tos".into(),
+        ];
+        match &acme.email {
+            Some(e) => args.extend(["--email".into(), q(&e.0)]),
+            None => args.push("--register-unsafely-without-email".into()),
+        }
+        args.extend(["--cert-name".into(), q(&self.name)]);
+        for d in &self.domains {
+            args.extend(["-d".into(), q(&d.0)]);
+        }
+        match acme.method {
+            Method::Standalone => args.push("--standalone".into()),
+            Method::Webroot => {
+                args.push("--webroot".into());
+                if let Some(w) = &acme.webroot {
+                    args.extend(["-w".into(), q(&w.0)]);
+                }
+            }
+        }
+        args.extend(["--server".into(), q(acme.directory.url())]);
+        args.extend(["--deploy-hook".into(), q(&self.hook_path())]);
+        if iss.force {
+            args.push("--force-renewal".into());
+        } else {
+            args.push("--keep-until-expiring".into());
+        }
+        if iss.expand {
+            args.push("--expand".into());
+        }
+        let _ = write!(
+            s,
+            "keel_hook_dir=$(mktemp -d)\nKEEL_HOOK_DONE=\"$keel_hook_dir/done\"\nexport KEEL_HOOK_DONE\nif ! {}; then\n  rm -rf -- \"$keel_hook_dir\"\n  echo 'keel: certbot could not obtain the certificate (its messages are above; details in /var/log/letsencrypt/letsencrypt.log)' >&2\n  exit 1\nfi\nunset KEEL_HOOK_DONE\n# certbot runs the hook after an issuance but ignores its failure: when it\n# did not complete, run it here so a failure stops the run.\nif [ ! -e \"$keel_hook_dir/done\" ]; then\n  rm -rf -- \"$keel_hook_dir\"\n  {}\nfi\nrm -rf -- \"$keel_hook_dir\"\n",
+            args.join(" "),
+            q(&self.hook_path())
+        );
+        if from_self_signed {
+            let _ = writeln!(s, "rm -rf -- {}", q(&self_dir(&self.name)));
+        }
+        s
+    }
+
+    /// Keep certbot's renewal settings in line: the threshold its timer
+    /// uses and keel's deploy hook.
+    fn renewal_fix_script(&self) -> String {
+        let conf = q(&self.renewal_conf());
+        let days = self.renew_before_days;
+        let hook = self.hook_path();
+        format!(
+            "keel_rc={conf}\nif [ -f \"$keel_rc\" ]; then\n  if grep -q '^renew_before_expiry *=' \"$keel_rc\"; then\n    sed -i {a} \"$keel_rc\"\n  else\n    sed -i {b} \"$keel_rc\"\n  fi\n  if grep -q '^renew_hook *=' \"$keel_rc\"; then\n    sed -i {c} \"$keel_rc\"\n  else\n    sed -i {d} \"$keel_rc\"\n  fi\nfi\n",
+            a = q(&format!(
+                "s/^renew_before_expiry *=.*/renew_before_expiry = {days} days/"
+            )),
+            b = q(&format!("1i renew_before_expiry = {days} days")),
+            c = q(&format!(
+                "s|^renew_hook *=.*|renew_hook = {}|",
+                sed_escape(&hook)
+            )),
+            d = q(&format!("/^\\[renewalparams\\]/a renew_hook = {hook}")),
+        )
+    }
+
+    fn openssl_script(&self) -> String {
+        let ss = self.self_signed();
+        let dir = self_dir(&self.name);
+        let first = &self.domains[0].0;
+        let san: Vec<String> = self
+            .domains
+            .iter()
+            .map(|d| format!("DNS:{}", d.0))
+            .collect();
+        let newkey = match ss.key {
+            KeyType::Rsa => "-newkey rsa:2048".to_string(),
+            KeyType::Ec => "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1".to_string(),
+        };
+        format!(
+            "if ! command -v openssl >/dev/null 2>&1; then\n  echo 'keel: openssl is not installed on this host; declare `- package: {{ name: openssl }}` before this certificate' >&2\n  exit 1\nfi\nmkdir -p -- {dir}\nchmod 0755 {dir}\nkeel_ss=$(mktemp -d {tmpl})\nif ! (umask 077; openssl req -x509 {newkey} -nodes -days {days} -subj {subj} -addext {san} -addext basicConstraints=critical,CA:FALSE -addext extendedKeyUsage=serverAuth -keyout \"$keel_ss/key.pem\" -out \"$keel_ss/cert.pem\" 2>\"$keel_ss/err\"); then\n  cat -- \"$keel_ss/err\" >&2\n  rm -rf -- \"$keel_ss\"\n  exit 1\nfi\nchmod 0600 \"$keel_ss/key.pem\"\nchmod 0644 \"$keel_ss/cert.pem\"\nmv -f -- \"$keel_ss/key.pem\" {key}\nmv -f -- \"$keel_ss/cert.pem\" {cert}\nrm -rf -- \"$keel_ss\"\n",
+            dir = q(&dir),
+            tmpl = q(&format!("{dir}/.keel.XXXXXX")),
+            days = ss.days,
+            subj = q(&format!("/CN={first}")),
+            san = q(&format!("subjectAltName={}", san.join(","))),
+            key = q(&format!("{dir}/key.pem")),
+            cert = q(&format!("{dir}/cert.pem")),
+        )
+    }
+}
+
+fn self_dir(name: &str) -> String {
+    format!("/etc/ssl/keel/{name}")
+}
+
+/// Mark an issuance as forced (creating it when none was planned).
+fn force(issue: &mut Option<Issue>) {
+    let i = issue.get_or_insert_with(Issue::default);
+    i.force = true;
+}
+
+fn refuse(name: &str, diff: Diff, why: &str) -> (Diff, Vec<Cmd>) {
+    let msg = format!("keel: certificate[{name}]: {why}");
+    let mut d = diff;
+    d.reason = Some(why.to_string());
+    (
+        d,
+        vec![Cmd::new(
+            "refuse: renew_before_days is not shorter than the certificate's lifetime",
+            format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
+        )],
+    )
+}
+
+fn sed_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('&', "\\&")
+}
+
+fn list(v: &[String]) -> String {
+    format!("[{}]", v.join(", "))
+}
+
+fn days(n: i64) -> String {
+    if n == 1 {
+        "1 day".into()
+    } else {
+        format!("{n} days")
+    }
+}
+
+fn human_duration(secs: i64) -> String {
+    let d = secs / DAY;
+    if d >= 1 {
+        days(d)
+    } else {
+        format!("{} hours", secs / 3600)
+    }
+}
+
+/// "2026-12-01 (in 5 days)", "2026-11-01 (expired 3 days ago)".
+pub fn expiry(end: i64, now: i64) -> String {
+    let left = end - now;
+    let when = if left >= DAY {
+        format!("in {}", days(left / DAY))
+    } else if left > 0 {
+        "in less than a day".into()
+    } else if -left < DAY {
+        "expired today".into()
+    } else {
+        format!("expired {} ago", days(-left / DAY))
+    };
+    format!("{} ({when})", ymd(end))
+}
+
+/// The UTC calendar date of an epoch (days-from-civil, inverted).
+pub fn ymd(epoch: i64) -> String {
+    let z = epoch.div_euclid(DAY) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `CN=Pebble Intermediate CA 62c3c6` → as is; long DNs keep their CN.
+fn short_dn(dn: &str) -> String {
+    if dn.len() <= 60 {
+        return dn.to_string();
+    }
+    dn.split(',')
+        .find(|p| p.trim_start().starts_with("CN="))
+        .unwrap_or(dn)
+        .trim()
+        .to_string()
+}
+
+/// `30 days` → 30 (certbot also accepts weeks).
+fn parse_days(s: &str) -> Option<i64> {
+    let mut it = s.split_whitespace();
+    let n: i64 = it.next()?.parse().ok()?;
+    match it.next() {
+        Some("day" | "days" | "d") => Some(n),
+        Some("week" | "weeks" | "w") => Some(n * 7),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Probe parsing.
+
+/// The `key=value` lines under `prefix.`, with the prefix removed.
+fn section(stdout: &str, prefix: &str) -> String {
+    let p = format!("{prefix}.");
+    let mut s = String::new();
+    for line in stdout.lines() {
+        if let Some(rest) = line.strip_prefix(&p) {
+            s.push_str(rest);
+            s.push('\n');
+        }
+    }
+    s
+}
+
+fn get(text: &str, key: &str) -> Option<String> {
+    kv(text, key)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn hex64(v: Option<String>) -> Option<String> {
+    v.filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|h| h.to_ascii_lowercase())
+}
+
+fn parse_live(stdout: &str, prefix: &str) -> Option<LiveCert> {
+    let s = section(stdout, prefix);
+    if get(&s, "present").as_deref() != Some("yes") {
+        return None;
+    }
+    let x509 = get(&s, "notAfter").map(|_| X509 {
+        issuer: get(&s, "issuer").unwrap_or_default(),
+        subject: get(&s, "subject").unwrap_or_default(),
+        serial: get(&s, "serial").unwrap_or_default(),
+        sans: get(&s, "san")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|e| e.trim().strip_prefix("DNS:"))
+            .map(|d| d.trim().to_ascii_lowercase())
+            .collect(),
+        not_before: get(&s, "not_before_epoch").and_then(|e| e.parse().ok()),
+        not_after: get(&s, "not_after_epoch").and_then(|e| e.parse().ok()),
+        key_alg: get(&s, "key_alg").unwrap_or_default(),
+    });
+    Some(LiveCert {
+        sha256: hex64(get(&s, "sha256")),
+        key_sha256: hex64(get(&s, "key_sha256")),
+        x509,
+    })
+}
+
+fn parse_copy(stdout: &str, prefix: &str) -> Result<CopyFact, String> {
+    let s = section(stdout, prefix);
+    let kind = get(&s, "type").unwrap_or_else(|| "absent".into());
+    let mut c = CopyFact {
+        kind,
+        ..CopyFact::default()
+    };
+    if c.kind == "file" {
+        c.stat = Stat::parse(&s)?;
+        c.sha256 = hex64(get(&s, "sha256"));
+    }
+    Ok(c)
+}
+
+/// Shell printing what `openssl` says about the certificate `$2` (and the
+/// sha256 of `$2` and its key `$3`) with the prefix `$1.`.
+const PROBE_CERT_FN: &str = r#"keel_cert() {
+  [ -f "$2" ] || return 0
+  echo "$1.present=yes"
+  printf '%s.sha256=%s\n' "$1" "$(sha256sum < "$2" | cut -d ' ' -f 1)"
+  if [ -f "$3" ]; then printf '%s.key_sha256=%s\n' "$1" "$(sha256sum < "$3" | cut -d ' ' -f 1)"; fi
+  command -v openssl >/dev/null 2>&1 || return 0
+  openssl x509 -in "$2" -noout -nameopt RFC2253 -issuer -subject -serial -startdate -enddate 2>/dev/null | sed "s/^/$1./"
+  keel_d=$(openssl x509 -in "$2" -noout -enddate 2>/dev/null | cut -d = -f 2-)
+  if [ -n "$keel_d" ]; then printf '%s.not_after_epoch=%s\n' "$1" "$(date -d "$keel_d" +%s 2>/dev/null)"; fi
+  keel_d=$(openssl x509 -in "$2" -noout -startdate 2>/dev/null | cut -d = -f 2-)
+  if [ -n "$keel_d" ]; then printf '%s.not_before_epoch=%s\n' "$1" "$(date -d "$keel_d" +%s 2>/dev/null)"; fi
+  printf '%s.san=%s\n' "$1" "$(openssl x509 -in "$2" -noout -ext subjectAltName 2>/dev/null | sed 1d | tr -d '\n')"
+  printf '%s.key_alg=%s\n' "$1" "$(openssl x509 -in "$2" -noout -text 2>/dev/null | sed -n 's/^ *Public Key Algorithm: *//p' | head -n 1)"
+}
+keel_copy() {
+  if [ -L "$2" ]; then echo "$1.type=link"
+  elif [ -d "$2" ]; then echo "$1.type=dir"
+  elif [ -f "$2" ]; then
+    echo "$1.type=file"
+    stat -L --printf "$1.mode=%a\n$1.uid=%u\n$1.gid=%g\n$1.owner=%U\n$1.group=%G\n$1.size=%s\n" -- "$2"
+    printf '%s.sha256=%s\n' "$1" "$(sha256sum < "$2" | cut -d ' ' -f 1)"
+  elif [ -e "$2" ]; then echo "$1.type=other"
+  else echo "$1.type=absent"
+  fi
+}
+"#;
+
 impl Kind for Certificate {
     const KIND: &'static str = "certificate";
-    type Fact = ();
+    type Fact = CertFact;
+
     fn name(&self) -> String {
         self.name.clone()
     }
+
     fn check(&self) -> Vec<Invalid> {
-        vec![Invalid::field("name", "the `certificate` kind is not implemented yet")]
+        let mut errs = Vec::new();
+        let n = &self.name;
+        let name_ok = !n.is_empty()
+            && n.len() <= 64
+            && n.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && n.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c));
+        if !name_ok {
+            errs.push(
+                Invalid::field(
+                    "name",
+                    format!("`{}` is not a certificate name", n.escape_debug()),
+                )
+                .help("letters, digits, `.`, `_` and `-` (it names certbot's lineage and a folder), e.g. `ai-platform`"),
+            );
+        }
+        if self.domains.is_empty() {
+            errs.push(
+                Invalid::field("domains", "a certificate needs at least one domain")
+                    .help("e.g. domains: [example.com, www.example.com]"),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for d in &self.domains {
+            if !seen.insert(&d.0) {
+                errs.push(Invalid::field(
+                    "domains",
+                    format!("`{}` is listed twice", d.0),
+                ));
+            }
+        }
+        match self.issuer {
+            Issuer::Acme => {
+                if let Some(w) = self.domains.iter().find(|d| d.is_wildcard()) {
+                    errs.push(
+                        Invalid::field(
+                            "domains",
+                            format!("`{}` is a wildcard: an ACME CA issues wildcards only through a DNS-01 challenge, which `standalone` and `webroot` are not", w.0),
+                        )
+                        .help("list the names you serve, or use `issuer: self-signed`"),
+                    );
+                }
+                if let Some(d) = self.domains.iter().find(|d| !d.0.contains('.')) {
+                    errs.push(
+                        Invalid::field(
+                            "domains",
+                            format!("`{}` is not a public domain name: an ACME CA needs a fully qualified name", d.0),
+                        )
+                        .help("e.g. `app.example.com`; for a local name use `issuer: self-signed`"),
+                    );
+                }
+                if self.self_signed.is_some() {
+                    errs.push(
+                        Invalid::field(
+                            "self_signed",
+                            "`self_signed` settings have no effect with `issuer: acme`",
+                        )
+                        .help("remove them, or set `issuer: self-signed`"),
+                    );
+                }
+                let a = self.acme();
+                match (a.method, &a.webroot) {
+                    (Method::Webroot, None) => errs.push(
+                        Invalid::field(
+                            "acme",
+                            "`method: webroot` needs `webroot`, the web server's document root",
+                        )
+                        .help("e.g. webroot: /var/www/html"),
+                    ),
+                    (Method::Standalone, Some(_)) => errs.push(
+                        Invalid::field("acme", "`webroot` is only used with `method: webroot`")
+                            .help("set `method: webroot`, or remove `webroot`"),
+                    ),
+                    _ => {}
+                }
+                if let Some(h) = &a.deploy_hook
+                    && h.trim().is_empty()
+                {
+                    errs.push(Invalid::field("acme", "`deploy_hook` is empty"));
+                }
+                if a.ca_bundle.is_some() && !matches!(a.directory, Directory::Url(_)) {
+                    errs.push(
+                        Invalid::field("acme", "`ca_bundle` is only for a custom `directory` URL")
+                            .help("Let's Encrypt's servers are trusted by the system's CA store"),
+                    );
+                }
+            }
+            Issuer::SelfSigned => {
+                if self.acme.is_some() {
+                    errs.push(
+                        Invalid::field(
+                            "acme",
+                            "`acme` settings have no effect with `issuer: self-signed`",
+                        )
+                        .help("remove them, or set `issuer: acme`"),
+                    );
+                }
+                let ss = self.self_signed();
+                if ss.days == 0 {
+                    errs.push(Invalid::field("self_signed", "`days` must be at least 1"));
+                } else if self.renew_before_days >= ss.days {
+                    errs.push(
+                        Invalid::field(
+                            "renew_before_days",
+                            format!(
+                                "renew_before_days ({}) is not shorter than the certificate's validity ({} days): it would be regenerated on every run",
+                                self.renew_before_days, ss.days
+                            ),
+                        )
+                        .help("lower renew_before_days, or raise self_signed.days"),
+                    );
+                }
+                if let Some(h) = &ss.deploy_hook
+                    && h.trim().is_empty()
+                {
+                    errs.push(Invalid::field("self_signed", "`deploy_hook` is empty"));
+                }
+            }
+        }
+        if self.renew_before_days == 0 {
+            errs.push(
+                Invalid::field("renew_before_days", "must be at least 1 day")
+                    .help("30 is a good value for 90-day certificates"),
+            );
+        }
+        if let Some(i) = &self.install {
+            if i.cert.is_none() && i.key.is_none() {
+                errs.push(
+                    Invalid::field("install", "`install` names neither `cert` nor `key`").help(
+                        "e.g. install: { cert: /srv/app/ssl/cert.pem, key: /srv/app/ssl/key.pem }",
+                    ),
+                );
+            }
+            if let (Some(c), Some(k)) = (&i.cert, &i.key)
+                && c == k
+            {
+                errs.push(Invalid::field(
+                    "install",
+                    "`cert` and `key` are the same path",
+                ));
+            }
+            for e in super::file::check_perms(None, i.owner.as_deref(), i.group.as_deref()) {
+                errs.push(Invalid {
+                    field: Some("install"),
+                    ..e
+                });
+            }
+        }
+        errs
     }
+
+    fn links(&self) -> Links {
+        let mut needs = vec![Ref::Package("openssl".into())];
+        if self.issuer == Issuer::Acme {
+            needs.push(Ref::Package("certbot".into()));
+            let a = self.acme();
+            if let Some(w) = &a.webroot {
+                needs.push(Ref::Path(w.0.clone()));
+            }
+            if let Some(b) = &a.ca_bundle {
+                needs.push(Ref::Path(b.0.clone()));
+            }
+        }
+        let mut provides = Vec::new();
+        for p in [self.install_cert(), self.install_key()]
+            .into_iter()
+            .flatten()
+        {
+            provides.push(Ref::Path(p.to_string()));
+            if let Some(d) = parent_dir(p) {
+                needs.push(Ref::Path(d));
+            }
+        }
+        if self.install.is_some() {
+            let owner = self.owner();
+            if owner != "root" && !owner.bytes().all(|b| b.is_ascii_digit()) {
+                needs.push(Ref::User(owner.to_string()));
+            }
+            if let Some(g) = self
+                .group()
+                .filter(|g| !g.bytes().all(|b| b.is_ascii_digit()))
+            {
+                needs.push(Ref::Group(g.to_string()));
+            }
+        }
+        needs.sort();
+        needs.dedup();
+        Links { provides, needs }
+    }
+
     fn probe(&self) -> String {
-        String::new()
+        let name = &self.name;
+        let mut s = String::from(PROBE_CERT_FN);
+        s.push_str(
+            "echo \"now=$(date +%s)\"\n\
+if command -v openssl >/dev/null 2>&1; then echo openssl=yes; else echo openssl=no; fi\n\
+if command -v certbot >/dev/null 2>&1; then echo certbot=yes; else echo certbot=no; fi\n\
+if [ -d /run/systemd/system ]; then\n  echo systemd=yes\n  echo \"timer=$(systemctl is-enabled certbot.timer 2>/dev/null)\"\nelse\n  echo systemd=no\nfi\n",
+        );
+        let le = format!("/etc/letsencrypt/live/{name}");
+        let _ = writeln!(
+            s,
+            "keel_cert acme {} {}",
+            q(&format!("{le}/fullchain.pem")),
+            q(&format!("{le}/privkey.pem"))
+        );
+        let sd = self_dir(name);
+        let _ = writeln!(
+            s,
+            "keel_cert self {} {}",
+            q(&format!("{sd}/cert.pem")),
+            q(&format!("{sd}/key.pem"))
+        );
+        let _ = writeln!(
+            s,
+            "keel_rc={}\nif [ -f \"$keel_rc\" ]; then\n  echo renewal.present=yes\n  sed -n -e 's/^server *= */renewal.server=/p' -e 's/^authenticator *= */renewal.authenticator=/p' -e 's/^webroot_path *= */renewal.webroot_path=/p' -e 's/^renew_hook *= */renewal.renew_hook=/p' -e 's/^renew_before_expiry *= */renewal.renew_before_expiry=/p' \"$keel_rc\"\nfi",
+            q(&self.renewal_conf())
+        );
+        let _ = writeln!(
+            s,
+            "keel_hook={}\nif [ -f \"$keel_hook\" ]; then\n  printf 'hook.mode=%s\\n' \"$(stat -c %a -- \"$keel_hook\")\"\n  printf 'hook.content=%s\\n' \"$(base64 -w 0 < \"$keel_hook\")\"\nfi",
+            q(&self.hook_path())
+        );
+        s.push_str(&probe_accounts(Some(self.owner()), self.group()));
+        if let Some(c) = self.install_cert() {
+            let _ = writeln!(s, "keel_copy copy_cert {}", q(c));
+        }
+        if let Some(k) = self.install_key() {
+            let _ = writeln!(s, "keel_copy copy_key {}", q(k));
+        }
+        s
     }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> {
-        Ok(())
+
+    fn parse(&self, out: &ProbeOutput) -> Result<CertFact, String> {
+        let o = out.stdout.as_str();
+        let now = get(o, "now")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| "the probe printed no `now=` line".to_string())?;
+        let renewal = (get(o, "renewal.present").as_deref() == Some("yes")).then(|| {
+            let r = section(o, "renewal");
+            Renewal {
+                server: get(&r, "server"),
+                authenticator: get(&r, "authenticator"),
+                webroot_path: get(&r, "webroot_path")
+                    .map(|w| w.split(',').next().unwrap_or_default().trim().to_string()),
+                renew_hook: get(&r, "renew_hook"),
+                renew_before_expiry: get(&r, "renew_before_expiry"),
+            }
+        });
+        let hook = match kv(o, "hook.content") {
+            Some(b) => Some(shell::unbase64(b.trim()).map_err(|e| format!("deploy hook: {e}"))?),
+            None => None,
+        };
+        let hook_mode = match get(o, "hook.mode") {
+            Some(m) => Some(normalize_mode(&m).map_err(|_| format!("`{m}` is not a mode"))?),
+            None => None,
+        };
+        Ok(CertFact {
+            now,
+            openssl: get(o, "openssl").as_deref() == Some("yes"),
+            certbot: get(o, "certbot").as_deref() == Some("yes"),
+            systemd: get(o, "systemd").as_deref() == Some("yes"),
+            timer: get(o, "timer").unwrap_or_default(),
+            acme: parse_live(o, "acme"),
+            self_signed: parse_live(o, "self"),
+            renewal,
+            hook,
+            hook_mode,
+            copy_cert: parse_copy(o, "copy_cert")?,
+            copy_key: parse_copy(o, "copy_key")?,
+            accounts: Accounts::parse(o),
+        })
     }
-    fn diff(&self, _: &()) -> Diff {
-        Diff::noop()
+
+    fn diff(&self, fact: &CertFact) -> Diff {
+        self.plan(fact).0
     }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> {
-        vec![]
+
+    fn commands(&self, fact: &CertFact, _diff: &Diff) -> Vec<Cmd> {
+        self.plan(fact).1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{eval, load, run_local, try_load};
+
+    #[test]
+    #[ignore]
+    fn dump_probe() {
+        let r = load(
+            "certificate",
+            "name: t1\ndomains: [a.example.com, b.example.com, c.example.com]\nacme: { directory: \"https://localhost:14000/dir\", ca_bundle: /etc/pebble/ca.pem }\ninstall: { cert: /srv/ssl/cert.pem, key: /srv/ssl/key.pem }\n",
+        );
+        std::fs::write("/tmp/cert_probe.sh", r.probe()).unwrap();
+        let _ = (eval, run_local, try_load);
     }
 }

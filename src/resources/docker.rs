@@ -1,29 +1,1217 @@
-//! placeholder: the `docker` kind is being written.
+//! The `docker` kind: the Docker engine installed from apt, its
+//! `/etc/docker/daemon.json`, and the `docker` service running and enabled.
+//!
+//! ```yaml
+//! - docker:
+//!     source: debian          # debian: Debian's docker.io (+ docker-compose v1)
+//!                             # docker: Docker's packages (declare the apt_repository first)
+//!     daemon:                 # /etc/docker/daemon.json, written from this YAML
+//!       log-driver: json-file
+//!       log-opts: { max-size: 10m, max-file: "3" }
+//!     running: true           # running and enabled (default); false: stopped and disabled
+//!     compose: true           # also install Compose (default)
+//! ```
+//!
+//! The address is always `docker[engine]`: a host has one engine.
+//!
+//! The probe reads the installed packages (`dpkg-query`), the engine's
+//! version (`dockerd --version`, and the server's when it runs), the Compose
+//! flavour and version (`docker compose` v2 or `docker-compose` v1),
+//! `systemctl is-active/is-enabled docker`, and `daemon.json` base64-encoded.
+//! The version is shown in the plan ("Docker 20.10.24, docker-compose
+//! 1.29.2; running, enabled") and kept in the fact; a minimum version is a
+//! job for the `require` kind (`commands: { docker: "20.10" }`, depending on
+//! `docker[engine]`).
+//!
+//! `daemon.json` is compared semantically (JSON values, not bytes) and shown
+//! and written pretty-printed with sorted keys, so the plan's diff is about
+//! settings, not formatting. Its keys are checked at load time against the
+//! options dockerd knows (the union of dockerd 20.10 to 28's flags and
+//! configuration fields), with a "did you mean"; a few well-known types are
+//! checked too (`log-opts` values must be strings, `mtu` a number...).
+//!
+//! A daemon.json that dockerd would refuse never stays in place: the new
+//! file is written to a temporary file next to it and, when dockerd knows
+//! `--validate` (23.0 and later), validated before it replaces the old one.
+//! Debian 12's docker.io (20.10) cannot validate a file, so the old file is
+//! kept as a backup, docker is restarted with the new one, and if it does
+//! not come up the backup is put back, docker is restarted again and apply
+//! fails with dockerd's own message from the journal.
+//!
+//! Installing with `source: debian` while Docker's `docker-ce` is installed
+//! (or the other way round) is refused: apt would silently remove one
+//! engine to install the other. Remove the other first (a `package` with
+//! `state: absent`), deliberately.
+
 use super::*;
+use crate::shell::{self, q};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Where dockerd reads its configuration.
+pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
+const DAEMON_BACKUP: &str = "/etc/docker/.daemon.json.keel-backup";
+
+/// Where the engine's packages come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Debian's (or Ubuntu's) `docker.io` and `docker-compose` (v1).
+    #[default]
+    Debian,
+    /// Docker's own repository: `docker-ce`, `docker-ce-cli`,
+    /// `containerd.io`, `docker-compose-plugin` (v2).
+    Docker,
+}
+
+/// The Docker engine of a host.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Docker {
-    pub name: String,
+    #[serde(default)]
+    pub source: Source,
+    /// The content of /etc/docker/daemon.json, as YAML (rendered to JSON).
+    /// Unset: the file is left alone.
+    #[serde(default)]
+    pub daemon: Option<Json>,
+    /// Running and enabled (default), or stopped and disabled.
+    #[serde(default = "yes")]
+    pub running: bool,
+    /// Also install Compose (`docker-compose` or `docker-compose-plugin`).
+    #[serde(default = "yes")]
+    pub compose: bool,
 }
+
+fn yes() -> bool {
+    true
+}
+
+/// What is at /etc/docker/daemon.json.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DaemonJson {
+    #[default]
+    Absent,
+    File(Vec<u8>),
+    /// A directory, link or special file.
+    NotAFile,
+}
+
+/// The live state of the engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DockerFact {
+    /// Installed packages among the ones this kind knows, with their version.
+    pub installed: BTreeMap<String, String>,
+    /// `dockerd --version`'s version (installed engine), e.g. `20.10.24+dfsg1`.
+    pub dockerd_version: Option<String>,
+    /// The running server's version (`docker version`), when it answers.
+    pub server_version: Option<String>,
+    /// `docker compose 2.20.2` or `docker-compose 1.29.2`.
+    pub compose: Option<String>,
+    /// `systemctl is-active docker` (`active`, `inactive`, `failed`, ...).
+    pub active: String,
+    /// `systemctl is-enabled docker` (empty when there is no unit).
+    pub enabled: String,
+    pub daemon_json: DaemonJson,
+}
+
+impl DockerFact {
+    /// The engine's version: the running server's, else the installed one.
+    pub fn engine_version(&self) -> Option<&str> {
+        self.server_version
+            .as_deref()
+            .or(self.dockerd_version.as_deref())
+    }
+}
+
+/// Every package the probe asks dpkg about.
+const KNOWN_PACKAGES: &[&str] = &[
+    "docker.io",
+    "docker-compose",
+    "docker-ce",
+    "docker-ce-cli",
+    "containerd.io",
+    "docker-compose-plugin",
+];
+
+impl Docker {
+    /// The packages to install, in install order.
+    pub fn packages(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = match self.source {
+            Source::Debian => vec!["docker.io"],
+            Source::Docker => vec!["docker-ce", "docker-ce-cli", "containerd.io"],
+        };
+        if self.compose {
+            v.push(match self.source {
+                Source::Debian => "docker-compose",
+                Source::Docker => "docker-compose-plugin",
+            });
+        }
+        v
+    }
+
+    /// The desired daemon.json text: pretty JSON, keys sorted, final newline.
+    fn daemon_text(&self) -> Option<String> {
+        self.daemon.as_ref().map(pretty)
+    }
+
+    /// The diff and the commands, computed together so they always agree.
+    fn plan(&self, fact: &DockerFact) -> (Diff, Vec<Cmd>) {
+        // Two engines: refuse rather than let apt swap them.
+        let others: Vec<&str> = match self.source {
+            Source::Debian => ["docker-ce", "docker-ce-cli", "containerd.io"]
+                .into_iter()
+                .filter(|p| fact.installed.contains_key(*p))
+                .collect(),
+            Source::Docker => ["docker.io"]
+                .into_iter()
+                .filter(|p| fact.installed.contains_key(*p))
+                .collect(),
+        };
+        if !others.is_empty() {
+            let (want, fix) = match self.source {
+                Source::Debian => (
+                    "Debian's docker.io",
+                    "set `source: docker`, or remove them first with `package` resources (`state: absent`)",
+                ),
+                Source::Docker => (
+                    "Docker's docker-ce",
+                    "set `source: debian`, or remove docker.io first with a `package` resource (`state: absent`)",
+                ),
+            };
+            let why = format!(
+                "{} from the other source {} installed; installing {want} would make apt remove it; {fix}",
+                others.join(", "),
+                if others.len() == 1 { "is" } else { "are" }
+            );
+            return refusal(&why);
+        }
+
+        let mut diff = Diff::default();
+        let mut cmds = Vec::new();
+        let mut notes = Vec::new();
+
+        let missing: Vec<&str> = self
+            .packages()
+            .into_iter()
+            .filter(|p| !fact.installed.contains_key(*p))
+            .collect();
+        let engine_missing = missing.iter().any(|p| *p == "docker.io" || *p == "docker-ce");
+        for p in &missing {
+            diff.attrs.push(AttrChange::new(
+                &format!("package {p}"),
+                None::<String>,
+                Some("(latest from apt)"),
+            ));
+        }
+        if !missing.is_empty() {
+            cmds.push(Cmd::new(
+                format!("install {} (apt)", missing.join(", ")),
+                install_script(&missing),
+            ));
+        }
+
+        // daemon.json
+        let mut daemon_changes = false;
+        if let Some(want) = self.daemon_text() {
+            match &fact.daemon_json {
+                DaemonJson::NotAFile => {
+                    return refusal(&format!(
+                        "{DAEMON_JSON} is not a regular file; keel will not replace it"
+                    ));
+                }
+                DaemonJson::Absent => {
+                    daemon_changes = true;
+                    diff.content = Some(ContentChange {
+                        before: None,
+                        after: want.clone(),
+                    });
+                }
+                DaemonJson::File(bytes) => {
+                    let live: Option<Json> = serde_json::from_slice(bytes).ok();
+                    let same = live
+                        .as_ref()
+                        .zip(self.daemon.as_ref())
+                        .is_some_and(|(l, d)| canonical(l) == canonical(d));
+                    if !same {
+                        daemon_changes = true;
+                        let before = match &live {
+                            Some(l) => Some(pretty(l)),
+                            None => {
+                                notes.push(format!("the live {DAEMON_JSON} is not valid JSON"));
+                                String::from_utf8(bytes.clone()).ok()
+                            }
+                        };
+                        diff.content = Some(ContentChange {
+                            before,
+                            after: want.clone(),
+                        });
+                    }
+                }
+            }
+            if daemon_changes {
+                let restart = if self.running {
+                    ", restart docker"
+                } else {
+                    ""
+                };
+                cmds.push(Cmd::new(
+                    format!("write {DAEMON_JSON} (validated){restart}"),
+                    daemon_script(want.as_bytes(), self.running),
+                ));
+            }
+        }
+
+        // Running and enabled.
+        let installed = !engine_missing;
+        let (is_running, is_enabled) = (fact.active == "active", fact.enabled == "enabled");
+        let state_label = |f: &DockerFact| -> Option<String> {
+            if !installed {
+                return None;
+            }
+            Some(match f.active.as_str() {
+                "active" => "running".into(),
+                "inactive" | "" => "stopped".into(),
+                other => other.into(),
+            })
+        };
+        let enabled_label = |f: &DockerFact| -> Option<String> {
+            if !installed || f.enabled.is_empty() {
+                return None;
+            }
+            Some(match f.enabled.as_str() {
+                "enabled" => "true".into(),
+                "disabled" => "false".into(),
+                other => other.into(),
+            })
+        };
+        if self.running {
+            if !is_running || !installed {
+                diff.attrs.push(AttrChange::new(
+                    "state",
+                    state_label(fact),
+                    Some("running"),
+                ));
+            }
+            if !is_enabled || !installed {
+                diff.attrs.push(AttrChange::new(
+                    "enabled",
+                    enabled_label(fact),
+                    Some("true"),
+                ));
+            }
+            if !is_running || !is_enabled || !installed {
+                cmds.push(Cmd::new(
+                    "enable and start docker",
+                    "systemctl enable docker.service\nsystemctl start docker.service\n",
+                ));
+            }
+        } else if installed {
+            let socket = "systemctl stop docker.socket 2>/dev/null || true\nsystemctl disable docker.socket 2>/dev/null || true\n";
+            if is_running {
+                diff.attrs
+                    .push(AttrChange::new("state", state_label(fact), Some("stopped")));
+            }
+            if is_enabled {
+                diff.attrs.push(AttrChange::new(
+                    "enabled",
+                    enabled_label(fact),
+                    Some("false"),
+                ));
+            }
+            if is_running || is_enabled {
+                cmds.push(Cmd::new(
+                    "stop and disable docker",
+                    format!("{socket}systemctl stop docker.service\nsystemctl disable docker.service\n"),
+                ));
+            }
+        }
+
+        if diff.attrs.is_empty() && diff.content.is_none() {
+            let mut d = Diff::noop();
+            d.reason = Some(self.describe(fact));
+            return (d, Vec::new());
+        }
+        diff.action = Some(if engine_missing {
+            Action::Create
+        } else {
+            Action::Update
+        });
+        if !engine_missing {
+            notes.insert(0, self.describe(fact));
+        }
+        if !notes.is_empty() {
+            diff.reason = Some(notes.join("; "));
+        }
+        (diff, cmds)
+    }
+
+    /// "Docker 20.10.24, docker-compose 1.29.2; running, enabled".
+    fn describe(&self, fact: &DockerFact) -> String {
+        let mut s = match fact.engine_version() {
+            Some(v) => format!("Docker {v}"),
+            None => "Docker (version unknown)".into(),
+        };
+        if let Some(c) = &fact.compose {
+            let _ = write!(s, ", {c}");
+        }
+        let state = match fact.active.as_str() {
+            "active" => "running",
+            "" | "inactive" => "stopped",
+            other => other,
+        };
+        let _ = write!(s, "; {state}");
+        match fact.enabled.as_str() {
+            "" => {}
+            "enabled" => s.push_str(", enabled"),
+            other => {
+                let _ = write!(s, ", {other}");
+            }
+        }
+        s
+    }
+}
+
+/// A change whose command refuses, with the reason in the plan.
+fn refusal(why: &str) -> (Diff, Vec<Cmd>) {
+    let msg = format!("keel: docker[engine]: {why}");
+    (
+        Diff::with_action(Action::Update).reason(why),
+        vec![Cmd::new(
+            "refuse: docker engine conflict".to_string(),
+            format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
+        )],
+    )
+}
+
+/// A JSON value with every object's keys sorted (whatever map type
+/// serde_json was built with).
+fn canonical(v: &Json) -> Json {
+    match v {
+        Json::Object(m) => {
+            let sorted: BTreeMap<&String, Json> = m.iter().map(|(k, v)| (k, canonical(v))).collect();
+            Json::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Json::Array(a) => Json::Array(a.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Pretty JSON with sorted keys and a final newline.
+fn pretty(v: &Json) -> String {
+    let mut s = serde_json::to_string_pretty(&canonical(v)).unwrap_or_else(|_| "{}".into());
+    s.push('\n');
+    s
+}
+
+/// `apt-get` as the package kind runs it: non-interactive, keep local
+/// configuration files, wait for the dpkg lock; `apt-get update` first when
+/// there are no package lists, and once more when the install fails the way
+/// stale lists make it fail. (A private copy of `package.rs`'s script.)
+fn install_script(pkgs: &[&str]) -> String {
+    let args = pkgs.iter().map(|p| q(p)).collect::<Vec<_>>().join(" ");
+    format!(
+        "export DEBIAN_FRONTEND=noninteractive
+keel_apt() {{
+  apt-get -y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \"$@\"
+}}
+keel_lists=
+for keel_f in /var/lib/apt/lists/*_Packages*; do
+  if [ -e \"$keel_f\" ]; then keel_lists=yes; fi
+  break
+done
+if [ -z \"$keel_lists\" ]; then
+  echo 'keel: no apt package lists yet: running apt-get update' >&2
+  keel_apt update
+fi
+if keel_out=$(keel_apt install {args} 2>&1); then
+  printf '%s\\n' \"$keel_out\"
+else
+  keel_rc=$?
+  printf '%s\\n' \"$keel_out\" >&2
+  if printf '%s\\n' \"$keel_out\" | grep -q -e 'Unable to locate package' -e 'has no installation candidate' -e 'was not found' -e 'Failed to fetch' -e 'Unable to fetch some archives'; then
+    echo 'keel: the apt package lists look stale: running apt-get update and retrying once' >&2
+    keel_apt update
+    keel_apt install {args}
+  else
+    exit \"$keel_rc\"
+  fi
+fi
+"
+    )
+}
+
+/// Write daemon.json: validate it with dockerd when dockerd can (23.0+),
+/// keep the old one, restart docker (when it is to run), and put the old
+/// one back (and restart again) when docker does not start with the new.
+fn daemon_script(data: &[u8], restart: bool) -> String {
+    let target = q(DAEMON_JSON);
+    let backup = q(DAEMON_BACKUP);
+    let mut s = String::new();
+    s.push_str("mkdir -p /etc/docker\n");
+    s.push_str("keel_tmp=$(mktemp /etc/docker/.daemon.json.keel.XXXXXX)\n");
+    s.push_str("trap 'rm -f \"$keel_tmp\"' EXIT\n");
+    s.push_str(&shell::write_data("\"$keel_tmp\"", data));
+    let _ = write!(
+        s,
+        "chmod 0644 \"$keel_tmp\"
+if command -v dockerd >/dev/null 2>&1 && dockerd --help 2>&1 | grep -q -e '--validate'; then
+  if ! keel_out=$(dockerd --validate --config-file \"$keel_tmp\" 2>&1); then
+    printf '%s\\n' \"$keel_out\" >&2
+    echo 'keel: dockerd --validate rejected the new {DAEMON_JSON}; the current file was left as it is' >&2
+    exit 1
+  fi
+fi
+keel_had=no
+if [ -f {target} ]; then
+  cp -p {target} {backup}
+  keel_had=yes
+fi
+mv -f \"$keel_tmp\" {target}
+trap - EXIT
+"
+    );
+    if restart {
+        let _ = write!(
+            s,
+            "keel_since=$(date +%s)
+if ! systemctl restart docker.service; then
+  journalctl -u docker.service --since \"@$keel_since\" -o cat --no-pager 2>/dev/null | grep -v -e '^$' -e '^docker.service' -e 'Docker Application Container Engine' | tail -n 6 >&2 || true
+  if [ \"$keel_had\" = yes ]; then
+    mv -f {backup} {target}
+  else
+    rm -f {target}
+  fi
+  systemctl reset-failed docker.service docker.socket 2>/dev/null || true
+  if systemctl restart docker.service; then
+    keel_then='docker runs again with the previous configuration'
+  else
+    keel_then='docker did not start with the previous configuration either'
+  fi
+  echo \"keel: docker failed to start with the new {DAEMON_JSON} (dockerd's message above); the previous file was put back and $keel_then\" >&2
+  exit 1
+fi
+"
+        );
+    }
+    let _ = writeln!(s, "rm -f {backup}");
+    s
+}
+
+// ---------------------------------------------------------------------------
+// Load-time checks of daemon.json.
+
+/// Options dockerd accepts in daemon.json: its configuration fields and
+/// flag names, united over dockerd 20.10 to 28 (from moby's
+/// `daemon/config`, `registry` and `cmd/dockerd` sources). Keys known only
+/// to some versions pass here; the version on the host decides at apply.
+const DAEMON_KEYS: &[&str] = &[
+    "allow-direct-routing",
+    "allow-nondistributable-artifacts",
+    "api-cors-header",
+    "authorization-plugins",
+    "bip",
+    "bip6",
+    "bridge",
+    "bridge-accept-fwmark",
+    "builder",
+    "cdi-spec-dirs",
+    "cgroup-parent",
+    "cluster-advertise",
+    "cluster-store",
+    "cluster-store-opts",
+    "containerd",
+    "containerd-namespace",
+    "containerd-plugin-namespace",
+    "containerd-plugins-namespace",
+    "cpu-rt-period",
+    "cpu-rt-runtime",
+    "cri-containerd",
+    "data-root",
+    "debug",
+    "default-address-pool",
+    "default-address-pools",
+    "default-cgroupns-mode",
+    "default-gateway",
+    "default-gateway-v6",
+    "default-init",
+    "default-ipc-mode",
+    "default-network-opts",
+    "default-runtime",
+    "default-shm-size",
+    "default-stop-timeout",
+    "default-ulimits",
+    "deprecated-key-path",
+    "device",
+    "dns",
+    "dns-opts",
+    "dns-search",
+    "exec-opts",
+    "exec-root",
+    "experimental",
+    "features",
+    "firewall-backend",
+    "fixed-cidr",
+    "fixed-cidr-v6",
+    "graph",
+    "group",
+    "host-gateway-ip",
+    "host-gateway-ips",
+    "hosts",
+    "http-proxy",
+    "https-proxy",
+    "icc",
+    "init",
+    "init-path",
+    "insecure-registries",
+    "insecure-registry",
+    "ip",
+    "ip-forward",
+    "ip-forward-no-drop",
+    "ip-masq",
+    "ip6tables",
+    "iptables",
+    "ipv6",
+    "labels",
+    "live-restore",
+    "log-driver",
+    "log-format",
+    "log-level",
+    "log-opts",
+    "max-concurrent-downloads",
+    "max-concurrent-uploads",
+    "max-download-attempts",
+    "metrics-addr",
+    "min-api-version",
+    "mtu",
+    "network-control-plane-mtu",
+    "network-diagnostic-port",
+    "network-host",
+    "no-new-privileges",
+    "no-proxy",
+    "node-generic-resources",
+    "nri-opts",
+    "oom-score-adjust",
+    "pidfile",
+    "proxies",
+    "raw-logs",
+    "registry-mirror",
+    "registry-mirrors",
+    "resolv-conf",
+    "rootless",
+    "runtimes",
+    "seccomp-profile",
+    "security-insecure",
+    "selinux-enabled",
+    "shutdown-timeout",
+    "storage-driver",
+    "storage-opts",
+    "swarm-default-advertise-addr",
+    "swarm-raft-election-tick",
+    "swarm-raft-heartbeat-tick",
+    "tls",
+    "tlscacert",
+    "tlscert",
+    "tlskey",
+    "tlsverify",
+    "userland-proxy",
+    "userland-proxy-path",
+    "userns-remap",
+];
+
+const INT_KEYS: &[&str] = &[
+    "mtu",
+    "max-concurrent-downloads",
+    "max-concurrent-uploads",
+    "max-download-attempts",
+    "shutdown-timeout",
+    "network-control-plane-mtu",
+    "network-diagnostic-port",
+    "oom-score-adjust",
+    "swarm-raft-election-tick",
+    "swarm-raft-heartbeat-tick",
+    "cpu-rt-period",
+    "cpu-rt-runtime",
+];
+
+const BOOL_KEYS: &[&str] = &[
+    "debug",
+    "experimental",
+    "live-restore",
+    "ipv6",
+    "iptables",
+    "ip6tables",
+    "ip-forward",
+    "ip-masq",
+    "icc",
+    "userland-proxy",
+    "selinux-enabled",
+    "init",
+    "raw-logs",
+    "no-new-privileges",
+    "tls",
+    "tlsverify",
+    "rootless",
+];
+
+const STRING_LIST_KEYS: &[&str] = &[
+    "dns",
+    "dns-opts",
+    "dns-search",
+    "exec-opts",
+    "storage-opts",
+    "labels",
+    "registry-mirrors",
+    "insecure-registries",
+    "hosts",
+    "authorization-plugins",
+    "allow-nondistributable-artifacts",
+];
+
+const STRING_KEYS: &[&str] = &[
+    "log-driver",
+    "log-level",
+    "storage-driver",
+    "data-root",
+    "exec-root",
+    "bip",
+    "bridge",
+    "fixed-cidr",
+    "fixed-cidr-v6",
+    "default-gateway",
+    "default-gateway-v6",
+    "default-shm-size",
+    "default-runtime",
+    "cgroup-parent",
+    "userns-remap",
+    "group",
+    "pidfile",
+    "metrics-addr",
+    "seccomp-profile",
+    "default-cgroupns-mode",
+    "default-ipc-mode",
+];
+
+fn json_type(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a map",
+    }
+}
+
+/// Check daemon.json settings offline.
+fn check_daemon(daemon: &Json) -> Vec<Invalid> {
+    let mut errs = Vec::new();
+    let Json::Object(map) = daemon else {
+        return vec![
+            Invalid::field("daemon", format!("expected a map of dockerd settings, found {}", json_type(daemon)))
+                .help("e.g. `daemon: { log-driver: json-file, log-opts: { max-size: 10m } }`"),
+        ];
+    };
+    for (key, value) in map {
+        if !DAEMON_KEYS.contains(&key.as_str()) {
+            let best = DAEMON_KEYS
+                .iter()
+                .map(|k| (strsim::jaro_winkler(key, k), *k))
+                .filter(|(s, _)| *s > 0.85)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            let help = match best {
+                Some((_, k)) => format!("did you mean `{k}`?"),
+                None => "see the daemon.json reference: https://docs.docker.com/reference/cli/dockerd/#daemon-configuration-file".into(),
+            };
+            errs.push(
+                Invalid::field(
+                    "daemon",
+                    format!("`{key}` is not a dockerd setting (dockerd would refuse to start)"),
+                )
+                .help(help),
+            );
+            continue;
+        }
+        let k = key.as_str();
+        let wrong = |want: &str| {
+            Invalid::field(
+                "daemon",
+                format!("`{key}` must be {want}, found {}", json_type(value)),
+            )
+        };
+        if INT_KEYS.contains(&k) && !value.is_i64() && !value.is_u64() {
+            errs.push(wrong("an integer").help(format!("write it unquoted, e.g. `{key}: 1450`")));
+        } else if BOOL_KEYS.contains(&k) && !value.is_boolean() {
+            errs.push(wrong("true or false"));
+        } else if STRING_KEYS.contains(&k) && !value.is_string() {
+            errs.push(wrong("a string"));
+        } else if STRING_LIST_KEYS.contains(&k)
+            && !value
+                .as_array()
+                .is_some_and(|a| a.iter().all(Json::is_string))
+        {
+            errs.push(wrong("a list of strings"));
+        } else if k == "log-opts" {
+            match value.as_object() {
+                Some(opts) => {
+                    for (o, v) in opts {
+                        if !v.is_string() {
+                            errs.push(
+                                Invalid::field(
+                                    "daemon",
+                                    format!("log-opts `{o}` must be a string, found {}", json_type(v)),
+                                )
+                                .help(format!(
+                                    "dockerd only accepts strings in log-opts: quote it, e.g. `{o}: \"{}\"`",
+                                    match v {
+                                        Json::Number(n) => n.to_string(),
+                                        Json::Bool(b) => b.to_string(),
+                                        _ => "…".into(),
+                                    }
+                                )),
+                            );
+                        }
+                    }
+                }
+                None => errs.push(wrong("a map of strings")),
+            }
+        }
+    }
+    errs
+}
+
+// ---------------------------------------------------------------------------
+
 impl Kind for Docker {
     const KIND: &'static str = "docker";
-    type Fact = ();
+    type Fact = DockerFact;
+
     fn name(&self) -> String {
-        self.name.clone()
+        "engine".into()
     }
+
     fn check(&self) -> Vec<Invalid> {
-        vec![Invalid::field("name", "the `docker` kind is not implemented yet")]
+        match &self.daemon {
+            Some(d) => check_daemon(d),
+            None => Vec::new(),
+        }
     }
+
+    fn links(&self) -> Links {
+        let mut provides = vec![
+            Ref::Service("docker".into()),
+            Ref::Service("docker.service".into()),
+        ];
+        provides.extend(self.packages().into_iter().map(|p| Ref::Package(p.into())));
+        if self.daemon.is_some() {
+            provides.push(Ref::Path(DAEMON_JSON.into()));
+        }
+        Links {
+            provides,
+            needs: Vec::new(),
+        }
+    }
+
     fn probe(&self) -> String {
-        String::new()
+        let mut s = String::from(
+            "if [ ! -d /run/systemd/system ]; then
+  echo 'keel: systemd is not running on this host (no /run/systemd/system): the docker kind needs systemd' >&2
+  exit 2
+fi
+",
+        );
+        let _ = writeln!(
+            s,
+            "dpkg-query -W -f='pkg=${{Package}}|${{db:Status-Abbrev}}|${{Version}}\\n' {} 2>/dev/null || true",
+            KNOWN_PACKAGES.join(" ")
+        );
+        s.push_str(
+            "if command -v dockerd >/dev/null 2>&1; then
+  printf 'dockerd=%s\\n' \"$(dockerd --version 2>/dev/null | head -n 1)\"
+fi
+keel_active=$(systemctl is-active docker.service 2>/dev/null) || true
+keel_enabled=$(systemctl is-enabled docker.service 2>/dev/null) || true
+printf 'active=%s\\nenabled=%s\\n' \"$keel_active\" \"$keel_enabled\"
+if [ \"$keel_active\" = active ] && command -v docker >/dev/null 2>&1; then
+  printf 'server=%s\\n' \"$(timeout 10 docker version --format '{{.Server.Version}}' 2>/dev/null)\"
+fi
+if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+  printf 'compose=docker compose %s\\n' \"$(docker compose version --short 2>/dev/null)\"
+elif command -v docker-compose >/dev/null 2>&1; then
+  printf 'compose=docker-compose %s\\n' \"$(docker-compose version --short 2>/dev/null)\"
+fi
+",
+        );
+        let _ = write!(
+            s,
+            "if [ -L {p} ] || {{ [ -e {p} ] && [ ! -f {p} ]; }}; then
+  echo daemon_json=other
+elif [ -f {p} ]; then
+  printf 'daemon_json=%s\\n' \"$(base64 -w 0 < {p})\"
+fi
+exit 0
+",
+            p = q(DAEMON_JSON)
+        );
+        s
     }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> {
-        Ok(())
+
+    fn parse(&self, out: &ProbeOutput) -> Result<DockerFact, String> {
+        if out.status != 0 {
+            let err = out.stderr.trim();
+            return Err(if err.is_empty() {
+                format!("the docker probe failed (exit status {})", out.status)
+            } else {
+                err.to_string()
+            });
+        }
+        let mut fact = DockerFact::default();
+        for (k, v) in kv_lines(&out.stdout) {
+            let v = v.trim();
+            match k {
+                "pkg" => {
+                    let mut parts = v.splitn(3, '|');
+                    let (Some(name), Some(abbrev), version) =
+                        (parts.next(), parts.next(), parts.next())
+                    else {
+                        return Err(format!("unexpected dpkg-query line {v:?}"));
+                    };
+                    let a = abbrev.as_bytes();
+                    let installed = a.len() >= 2
+                        && matches!(a[1], b'i' | b'W' | b't')
+                        && a.get(2) != Some(&b'R');
+                    if installed {
+                        fact.installed
+                            .insert(name.to_string(), version.unwrap_or("").to_string());
+                    }
+                }
+                "dockerd" => fact.dockerd_version = version_in(v),
+                "server" => {
+                    fact.server_version = Some(v.to_string()).filter(|s| !s.is_empty());
+                }
+                "compose" => {
+                    let v = v.trim();
+                    if v.rsplit(' ').next().is_some_and(|x| !x.is_empty()) {
+                        fact.compose = Some(v.to_string());
+                    }
+                }
+                "active" => fact.active = v.to_string(),
+                "enabled" => fact.enabled = v.to_string(),
+                "daemon_json" => {
+                    fact.daemon_json = if v == "other" {
+                        DaemonJson::NotAFile
+                    } else {
+                        DaemonJson::File(
+                            shell::unbase64(v).map_err(|e| format!("daemon.json content: {e}"))?,
+                        )
+                    };
+                }
+                _ => {}
+            }
+        }
+        Ok(fact)
     }
-    fn diff(&self, _: &()) -> Diff {
-        Diff::noop()
+
+    fn diff(&self, fact: &DockerFact) -> Diff {
+        self.plan(fact).0
     }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> {
-        vec![]
+
+    fn commands(&self, fact: &DockerFact, _diff: &Diff) -> Vec<Cmd> {
+        self.plan(fact).1
+    }
+
+    fn notified(&self, _fact: &DockerFact, _diff: &Diff) -> Option<Vec<Cmd>> {
+        if !self.running {
+            return Some(Vec::new());
+        }
+        Some(vec![Cmd::new(
+            "restart docker",
+            "systemctl restart docker.service\n",
+        )])
+    }
+
+    fn notifiable(&self) -> bool {
+        true
+    }
+}
+
+/// `Docker version 20.10.24+dfsg1, build 5d6db84` → `20.10.24+dfsg1`.
+fn version_in(line: &str) -> Option<String> {
+    let rest = line.split("version ").nth(1)?;
+    let v = rest.split([',', ' ']).next()?.trim();
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{eval, load, run_local, try_load};
+
+    fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
+        d.attrs
+            .iter()
+            .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
+            .collect()
+    }
+
+    fn a(n: &str, b: Option<&str>, af: Option<&str>) -> (String, Option<String>, Option<String>) {
+        (n.into(), b.map(Into::into), af.map(Into::into))
+    }
+
+    const YAML: &str = "source: debian\ndaemon: { log-driver: json-file, log-opts: { max-size: 10m, max-file: \"3\" } }\n";
+
+    fn installed(daemon_json: Option<&str>, active: &str, enabled: &str) -> String {
+        let mut s = String::from(
+            "pkg=docker.io|ii |20.10.24+dfsg1-1+deb12u1+b6\npkg=docker-compose|ii |1.29.2-3\n\
+             dockerd=Docker version 20.10.24+dfsg1, build 5d6db84\n",
+        );
+        s.push_str(&format!("active={active}\nenabled={enabled}\n"));
+        if active == "active" {
+            s.push_str("server=20.10.24+dfsg1\n");
+        }
+        s.push_str("compose=docker-compose 1.29.2\n");
+        if let Some(j) = daemon_json {
+            s.push_str(&format!("daemon_json={}\n", shell::base64(j.as_bytes()).replace('\n', "")));
+        }
+        s
+    }
+
+    #[test]
+    fn fresh_host_installs_configures_and_starts() {
+        let e = eval(
+            "docker",
+            YAML,
+            "active=inactive\nenabled=\n",
+        );
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![
+                a("package docker.io", None, Some("(latest from apt)")),
+                a("package docker-compose", None, Some("(latest from apt)")),
+                a("state", None, Some("running")),
+                a("enabled", None, Some("true")),
+            ]
+        );
+        let c = e.diff.content.as_ref().unwrap();
+        assert_eq!(c.before, None);
+        assert_eq!(
+            c.after,
+            "{\n  \"log-driver\": \"json-file\",\n  \"log-opts\": {\n    \"max-file\": \"3\",\n    \"max-size\": \"10m\"\n  }\n}\n"
+        );
+        let summaries: Vec<&str> = e.commands.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            vec![
+                "install docker.io, docker-compose (apt)",
+                "write /etc/docker/daemon.json (validated), restart docker",
+                "enable and start docker",
+            ]
+        );
+        assert!(e.commands[0].script.contains("keel_apt install docker.io docker-compose"));
+        assert!(e.commands[1].script.contains("dockerd --validate --config-file"));
+        assert!(e.commands[1].script.contains("mv -f /etc/docker/.daemon.json.keel-backup /etc/docker/daemon.json"));
+    }
+
+    #[test]
+    fn converged_is_noop_with_versions_and_semantic_json() {
+        // Same settings, other order and formatting.
+        let live = "{\"log-opts\":{\"max-size\":\"10m\",\"max-file\":\"3\"},\n \"log-driver\":\"json-file\"}";
+        let e = eval("docker", YAML, &installed(Some(live), "active", "enabled"));
+        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("Docker 20.10.24+dfsg1, docker-compose 1.29.2; running, enabled")
+        );
+        assert!(e.commands.is_empty());
+        // No daemon declared: the file is left alone.
+        let e = eval("docker", "{}", &installed(Some("not json"), "active", "enabled"));
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn daemon_drift_shows_sorted_pretty_diff_and_restarts() {
+        let live = "{\"log-driver\":\"journald\",\"debug\":true}";
+        let e = eval("docker", YAML, &installed(Some(live), "active", "enabled"));
+        assert_eq!(e.diff.action(), Action::Update);
+        assert!(e.diff.attrs.is_empty());
+        let c = e.diff.content.as_ref().unwrap();
+        assert_eq!(
+            c.before.as_deref(),
+            Some("{\n  \"debug\": true,\n  \"log-driver\": \"journald\"\n}\n")
+        );
+        assert_eq!(e.commands.len(), 1);
+        assert!(e.commands[0].script.contains("systemctl restart docker.service"));
+        // Invalid live JSON: shown raw, said so.
+        let e = eval("docker", YAML, &installed(Some("{oops"), "active", "enabled"));
+        assert_eq!(e.diff.content.as_ref().unwrap().before.as_deref(), Some("{oops"));
+        assert!(e.diff.reason.as_deref().unwrap().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn stopped_and_disabled_drift() {
+        let e = eval("docker", "{}", &installed(None, "inactive", "disabled"));
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![
+                a("state", Some("stopped"), Some("running")),
+                a("enabled", Some("false"), Some("true")),
+            ]
+        );
+        assert_eq!(e.commands[0].summary, "enable and start docker");
+        let e = eval("docker", "running: false", &installed(None, "active", "enabled"));
+        assert_eq!(
+            attrs(&e.diff),
+            vec![
+                a("state", Some("running"), Some("stopped")),
+                a("enabled", Some("true"), Some("false")),
+            ]
+        );
+        assert!(e.commands[0].script.contains("systemctl disable docker.socket"));
+        let e = eval("docker", "running: false", &installed(None, "inactive", "disabled"));
+        assert_eq!(e.diff.action(), Action::NoOp);
+        // A crash loop is not running.
+        let e = eval("docker", "{}", &installed(None, "activating", "enabled"));
+        assert_eq!(attrs(&e.diff), vec![a("state", Some("activating"), Some("running"))]);
+    }
+
+    #[test]
+    fn docker_source_packages_and_conflicts() {
+        let e = eval("docker", "source: docker", "active=inactive\nenabled=\n");
+        let names: Vec<String> = e.diff.attrs.iter().map(|a| a.name.clone()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "package docker-ce",
+                "package docker-ce-cli",
+                "package containerd.io",
+                "package docker-compose-plugin",
+                "state",
+                "enabled"
+            ]
+        );
+        let e = eval("docker", "source: docker\ncompose: false", "active=inactive\nenabled=\n");
+        assert!(!e.commands[0].script.contains("docker-compose-plugin"));
+        // Debian's engine wanted, Docker's installed: refused.
+        let e = eval(
+            "docker",
+            "source: debian",
+            "pkg=docker-ce|ii |5:24.0.7-1~debian.12~bookworm\npkg=containerd.io|ii |1.6.24-1\nactive=active\nenabled=enabled\n",
+        );
+        assert_eq!(e.diff.action(), Action::Update);
+        assert!(e.diff.reason.as_deref().unwrap().contains("docker-ce, containerd.io from the other source are installed"));
+        assert_eq!(e.commands.len(), 1);
+        let out = run_local(&e.commands[0].script);
+        assert_eq!(out.status, 1);
+        assert!(out.stderr.contains("set `source: docker`"));
+        // Partial install: only the missing package; the engine is there.
+        let e = eval(
+            "docker",
+            "{}",
+            "pkg=docker.io|ii |20.10.24\npkg=docker-compose|un |\nactive=active\nenabled=enabled\n",
+        );
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(attrs(&e.diff), vec![a("package docker-compose", None, Some("(latest from apt)"))]);
+    }
+
+    #[test]
+    fn parse_odd_outputs() {
+        let r = load("docker", "{}");
+        assert!(r.evaluate(&ProbeOutput::ok("")).is_ok());
+        let err = r
+            .evaluate(&ProbeOutput {
+                stdout: String::new(),
+                stderr: "keel: systemd is not running".into(),
+                status: 2,
+            })
+            .unwrap_err();
+        assert!(err.contains("systemd"));
+        assert!(r.evaluate(&ProbeOutput::ok("pkg=garbage\n")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("daemon_json=!!!\n")).is_err());
+        let e = eval("docker", YAML, "active=active\nenabled=enabled\npkg=docker.io|ii |1\npkg=docker-compose|ii |1\ndaemon_json=other\n");
+        assert!(e.diff.reason.as_deref().unwrap().contains("not a regular file"));
+        assert_eq!(version_in("Docker version 24.0.7, build afdd53b"), Some("24.0.7".into()));
+        assert_eq!(version_in("garbage"), None);
+        // An empty daemon.json file is "{}"-less: invalid JSON, rewritten.
+        let e = eval("docker", "daemon: {}", &installed(Some(""), "active", "enabled"));
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(e.diff.content.as_ref().unwrap().after, "{}\n");
+    }
+
+    #[test]
+    fn bad_daemon_settings_are_load_errors() {
+        let err = try_load("docker", "daemon: { log-driverr: json-file }").unwrap_err();
+        assert!(err.contains("`log-driverr` is not a dockerd setting"), "{err}");
+        let d: Docker = crate::config::node::Node::parse("daemon: { log-driverr: x }")
+            .unwrap()
+            .deserialize()
+            .unwrap();
+        let errs = Kind::check(&d);
+        assert_eq!(errs[0].help.as_deref(), Some("did you mean `log-driver`?"));
+        let err = try_load("docker", "daemon: { log-opts: { max-file: 3 } }").unwrap_err();
+        assert!(err.contains("log-opts `max-file` must be a string"), "{err}");
+        let err = try_load("docker", "daemon: { mtu: \"abc\" }").unwrap_err();
+        assert!(err.contains("`mtu` must be an integer"), "{err}");
+        let err = try_load("docker", "daemon: { live-restore: \"yes\" }").unwrap_err();
+        assert!(err.contains("true or false"), "{err}");
+        let err = try_load("docker", "daemon: { dns: 8.8.8.8 }").unwrap_err();
+        assert!(err.contains("a list of strings"), "{err}");
+        let err = try_load("docker", "daemon: [a]").unwrap_err();
+        assert!(err.contains("expected a map"), "{err}");
+        assert!(try_load("docker", "source: ubuntu").is_err());
+        assert!(try_load("docker", "nonsense: 1").is_err());
+        assert!(try_load("docker", "daemon: { mtu: 1450, registry-mirrors: [\"https://m.example\"], default-ulimits: { nofile: { Name: nofile, Hard: 64000, Soft: 64000 } } }").is_ok());
+    }
+
+    #[test]
+    fn hostile_values_stay_inert_in_daemon_json() {
+        let yaml = "daemon: { labels: [\"a'b\", \"$(touch /tmp/keel-pwned-docker)\", \"x;y\\nz\"] }";
+        let e = eval("docker", yaml, &installed(None, "active", "enabled"));
+        let want = e.diff.content.as_ref().unwrap().after.clone();
+        // Run the write part against a scratch directory: the data lands verbatim.
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("daemon.json");
+        let script = e.commands[0]
+            .script
+            .replace("/etc/docker", dir.path().to_str().unwrap())
+            .replace("systemctl", "true")
+            .replace("journalctl", "true");
+        let out = run_local(&script);
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), want);
+        assert!(!std::path::Path::new("/tmp/keel-pwned-docker").exists());
+        let parsed: Json = serde_json::from_str(&want).unwrap();
+        assert_eq!(parsed["labels"][1], "$(touch /tmp/keel-pwned-docker)");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp or backup left");
+    }
+
+    #[test]
+    fn failed_restart_restores_the_previous_file() {
+        // Simulate: `systemctl restart` fails once (the new file), then works.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        std::fs::write(dir.path().join("daemon.json"), "{\"old\": true}\n").unwrap();
+        let e = eval("docker", "daemon: { storage-driver: nosuch }", &installed(Some("{\"old\": true}"), "active", "enabled"));
+        let fake = format!(
+            "systemctl() {{ if [ \"$1\" = restart ]; then if [ -f {d}/failed-once ]; then return 0; fi; touch {d}/failed-once; return 1; fi; }}\njournalctl() {{ echo 'failed to start daemon: error initializing graphdriver: driver not supported'; }}\n"
+        );
+        let script = format!("set -e\n{fake}{}", e.commands[0].script.replace("/etc/docker", d));
+        let out = run_local(&script);
+        assert_eq!(out.status, 1);
+        assert!(out.stderr.contains("driver not supported"), "{}", out.stderr);
+        assert!(out.stderr.contains("the previous file was put back and docker runs again"), "{}", out.stderr);
+        assert_eq!(std::fs::read_to_string(dir.path().join("daemon.json")).unwrap(), "{\"old\": true}\n");
+        assert!(!dir.path().join(".daemon.json.keel-backup").exists());
+    }
+
+    #[test]
+    fn links_and_notify() {
+        let r = load("docker", "{}");
+        let l = r.links();
+        assert!(l.provides.contains(&Ref::Service("docker".into())));
+        assert!(l.provides.contains(&Ref::Package("docker.io".into())));
+        assert!(r.notifiable());
+        assert_eq!(r.name(), "engine");
     }
 }

@@ -1,29 +1,1316 @@
-//! placeholder: the `git` kind is being written.
+//! The `git` kind: a work tree checked out at a tag, branch or commit of a
+//! repository (typically the application a server runs).
+//!
+//! ```yaml
+//! - git:
+//!     path: /srv/app/src
+//!     repo: https://github.com/acme/app.git   # any git URL, or a local path
+//!     ref: v1.4.2           # tag, branch or commit (default: the remote's HEAD)
+//!     owner: deploy         # optional: git runs as this user (runuser)
+//!     depth: 1              # optional: shallow fetches
+//!     force: false          # true: discard local changes to tracked files
+//! ```
+//!
+//! The probe never fetches (it is read-only and has no network): it reports
+//! whether `path` is a work tree of its own, `HEAD`, the raw
+//! `remote.origin.url`, local changes to tracked files (`git status
+//! --porcelain --untracked-files=no`, with `--no-optional-locks` so it does
+//! not even refresh the index), whether the clone is shallow, and what the
+//! ref points to *locally*, in git's order: tag, remote-tracking branch,
+//! commit. Git runs as the owner of the work tree, so `safe.directory`
+//! ("dubious ownership") never gets in the way.
+//!
+//! The plan compares `HEAD` with that:
+//! - a tag or a commit present locally is compared exactly
+//!   (`commit: 1a2b3c4 → v1.4.2 (5d6e7f8)`);
+//! - a branch is compared with the remote-tracking branch as last fetched:
+//!   when `HEAD` differs, the commit is "known after apply" (the remote may
+//!   have moved); when it matches, the plan says no change — a plan cannot
+//!   see new commits on the remote without fetching, so following a branch
+//!   only moves when something else changes. Pin a tag or a commit to
+//!   deploy a precise version;
+//! - a ref not in the local clone yet (a new tag) is "known after apply".
+//!
+//! Apply, as the owner: `git init` + `remote add` when the path is absent or
+//! an empty directory (so the clone and the update share one code path),
+//! otherwise `remote set-url`; fetch the ref (`+refs/tags/REF`, else
+//! `+refs/heads/REF`, else a commit), then `checkout --detach` (with
+//! `force: true`: `checkout --force` + `reset --hard`). Untracked and
+//! ignored files (`.env`, build output) are never touched; local changes to
+//! tracked files make apply fail with a clear message unless `force: true`.
+//! A first clone that fails leaves no half-made repository behind.
+//!
+//! Credentials in a URL (`https://user:token@host/...`) are masked in the
+//! plan and in every message keel prints (`https://***@host/...`); git's own
+//! output is masked the same way before it is shown.
+
+use super::command::heredoc_delim;
+use super::file::{check_host_path, check_perms, probe_accounts};
 use super::*;
+use crate::shell::q;
+use std::fmt::Write as _;
+
+/// A git work tree.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Git {
-    pub name: String,
+    /// Absolute path of the work tree.
+    pub path: String,
+    /// The repository URL (or local path) to fetch from (remote `origin`).
+    pub repo: String,
+    /// Tag, branch or commit; `None`: the remote's default branch.
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// Run git as this user, who owns the work tree.
+    pub owner: Option<String>,
+    /// Shallow fetches of this many commits (scalar text, checked).
+    pub depth: Option<String>,
+    /// Discard local changes to tracked files.
+    #[serde(default)]
+    pub force: bool,
 }
+
+/// What is at `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Tree {
+    #[default]
+    Absent,
+    /// An empty directory (a clone goes there).
+    Empty,
+    /// A non-empty directory that is not a work tree of its own.
+    Dir,
+    /// Something that is not a directory.
+    NotDir,
+    /// A git work tree whose top level is `path`.
+    WorkTree,
+}
+
+/// How the ref resolved in the local clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefKind {
+    Tag,
+    /// A remote-tracking branch (with its name, for the default branch).
+    Branch(String),
+    Commit,
+    /// Not found locally.
+    Unknown,
+}
+
+/// The live state of the work tree.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GitFact {
+    pub tree: Tree,
+    pub parent_missing: bool,
+    /// `git` is not installed (the tree could not be read).
+    pub git_missing: bool,
+    /// Owner of `path` (name, or `UNKNOWN`).
+    pub owner: Option<String>,
+    /// The declared owner does not exist yet.
+    pub owner_missing: bool,
+    /// Full sha of `HEAD` (`None`: unborn).
+    pub head: Option<String>,
+    pub origin: Option<String>,
+    pub shallow: bool,
+    /// Local changes to tracked files (porcelain lines; at most 5 kept).
+    pub changes: Vec<String>,
+    pub changes_count: usize,
+    /// The ref, as resolved locally.
+    pub ref_kind: Option<RefKind>,
+    pub ref_commit: Option<String>,
+}
+
+/// Mask credentials in a URL: `https://user:token@host/x` → `https://***@host/x`.
+/// A user name alone is kept for ssh (`ssh://git@host`), masked for http(s)
+/// (where it is often a token).
+pub fn mask_url(url: &str) -> String {
+    let Some(i) = url.find("://") else {
+        return url.to_string();
+    };
+    let (scheme, rest) = (&url[..i], &url[i + 3..]);
+    let auth_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..auth_end].rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &rest[..at];
+    let http = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    if userinfo.contains(':') || http {
+        format!("{scheme}://***@{}", &rest[at + 1..])
+    } else {
+        url.to_string()
+    }
+}
+
+/// A sed expression masking credentials in text (`sed -e`), shared by
+/// every message the apply script prints.
+const MASK_SED: &str = "s#://[^/@[:space:]]*@#://***@#g";
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
+}
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Whether the ref could name a commit (4 to 40 hex digits).
+fn looks_like_commit(r: &str) -> bool {
+    (4..=40).contains(&r.len()) && is_hex(r)
+}
+
+/// Check a ref name the way `git check-ref-format` would, loosely.
+fn check_ref(r: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("`{}` {why}", r.escape_debug()));
+    if r.is_empty() {
+        return bad("is empty");
+    }
+    if r.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("contains spaces or control characters");
+    }
+    if r.contains("..") || r.contains("@{") || r == "@" {
+        return bad("contains `..` or `@{`");
+    }
+    if let Some(c) = r.chars().find(|c| "~^:?*[\\".contains(*c)) {
+        return bad(&format!("contains `{c}`"));
+    }
+    if r.starts_with('-') || r.starts_with('/') || r.ends_with('/') || r.ends_with('.') {
+        return bad("starts with `-` or `/`, or ends with `/` or `.`");
+    }
+    if r.ends_with(".lock") || r.contains("//") || r.split('/').any(|c| c.starts_with('.')) {
+        return bad("is not a valid ref name");
+    }
+    Ok(())
+}
+
+fn check_repo(r: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("`{}` {why}", mask_url(r).escape_debug()));
+    if r.trim().is_empty() {
+        return bad("is empty");
+    }
+    if r.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("contains spaces or control characters");
+    }
+    if r.starts_with('-') {
+        return bad("starts with `-`");
+    }
+    if r.starts_with("ext::") || r.starts_with("fd::") {
+        return bad("uses a transport that runs commands (ext::, fd::)");
+    }
+    Ok(())
+}
+
+impl Git {
+    fn depth(&self) -> Option<u32> {
+        self.depth.as_deref().and_then(|d| d.trim().parse().ok())
+    }
+
+    /// The local path of a repository given as a path or `file://` URL.
+    fn local_repo(&self) -> Option<String> {
+        let p = self.repo.strip_prefix("file://").unwrap_or(&self.repo);
+        p.starts_with('/')
+            .then(|| p.trim_end_matches('/').to_string())
+            .filter(|p| !p.is_empty())
+    }
+
+    /// What the ref means, for the plan.
+    fn ref_label(&self) -> String {
+        match &self.reference {
+            Some(r) => r.clone(),
+            None => "(remote HEAD)".into(),
+        }
+    }
+
+    /// The diff and the commands, computed together so they always agree.
+    fn plan(&self, fact: &GitFact) -> (Diff, Vec<Cmd>) {
+        let path = self.path.as_str();
+        let repo = mask_url(&self.repo);
+        let mut unknown = Vec::new();
+        if fact.owner_missing
+            && let Some(o) = &self.owner
+        {
+            unknown.push(format!("owner `{o}` does not exist yet"));
+        }
+        match fact.tree {
+            Tree::NotDir => {
+                return super::file::refusal(
+                    Action::Update,
+                    path,
+                    "exists and is not a directory; keel will not replace it",
+                );
+            }
+            Tree::Dir => {
+                return super::file::refusal(
+                    Action::Update,
+                    path,
+                    "is a directory that is neither empty nor a git work tree; keel will not clone over it",
+                );
+            }
+            Tree::Absent | Tree::Empty => {
+                let mut d = Diff::with_action(Action::Create)
+                    .attr("repo", None::<String>, Some(repo.clone()))
+                    .attr("ref", None::<String>, Some(self.ref_label()));
+                if let Some(o) = &self.owner {
+                    d = d.attr("owner", None::<String>, Some(o.as_str()));
+                }
+                let mut reason = format!("{repo} will be cloned");
+                if fact.parent_missing {
+                    let _ = write!(
+                        reason,
+                        "; {} will be created",
+                        parent_dir(path).unwrap_or_default()
+                    );
+                } else if fact.tree == Tree::Empty {
+                    reason.push_str(" into the empty directory");
+                }
+                d.reason = Some(reason);
+                d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
+                let summary = format!("clone {repo} at {} into {path}", self.ref_label());
+                return (d, vec![Cmd::new(summary, self.script(fact, true))]);
+            }
+            Tree::WorkTree => {}
+        }
+
+        let mut d = Diff::with_action(Action::Update);
+        let mut notes = Vec::new();
+        if fact.git_missing {
+            unknown.push("git is not installed yet, so the work tree cannot be read".into());
+        }
+        if !fact.git_missing && fact.origin.as_deref() != Some(self.repo.as_str()) {
+            d = d.attr(
+                "repo",
+                fact.origin.as_deref().map(mask_url),
+                Some(repo.clone()),
+            );
+        }
+        if let Some(o) = &self.owner
+            && fact.owner.as_deref() != Some(o.as_str())
+        {
+            d = d.attr("owner", fact.owner.as_deref(), Some(o.as_str()));
+        }
+        let head = fact.head.as_deref();
+        if !fact.git_missing {
+            let label = self.ref_label();
+            let target = fact.ref_commit.as_deref();
+            match fact.ref_kind.as_ref().unwrap_or(&RefKind::Unknown) {
+                RefKind::Tag | RefKind::Commit if target.is_some() => {
+                    let t = target.unwrap_or_default();
+                    if head != Some(t) {
+                        let after = if self.reference.as_deref().is_some_and(|r| t.starts_with(r)) {
+                            short(t).to_string()
+                        } else {
+                            format!("{label} ({})", short(t))
+                        };
+                        d = d.attr("commit", head.map(short), Some(after));
+                    }
+                }
+                RefKind::Branch(name) if target.is_some() => {
+                    let t = target.unwrap_or_default();
+                    let shown = if self.reference.is_some() {
+                        label.clone()
+                    } else {
+                        format!("{name} (remote HEAD)")
+                    };
+                    if head != Some(t) {
+                        d = d.attr(
+                            "commit",
+                            head.map(short),
+                            Some(format!("{shown}, {} as last fetched", short(t))),
+                        );
+                        unknown.push(format!(
+                            "`{}` is a branch: the commit it points to on the remote is fetched at apply",
+                            if self.reference.is_some() { &label } else { name }
+                        ));
+                    } else {
+                        notes.push(format!(
+                            "at {shown} as last fetched ({}); plans do not contact the remote",
+                            short(t)
+                        ));
+                    }
+                }
+                _ => {
+                    d = d.attr(
+                        "commit",
+                        head.map(short),
+                        Some(format!("{label} (not in the local clone yet)")),
+                    );
+                    unknown.push(format!(
+                        "`{label}` is not in the local clone yet: it is fetched at apply"
+                    ));
+                }
+            }
+        }
+        let dirty = fact.changes_count > 0;
+        if dirty {
+            let files = if fact.changes_count == 1 {
+                "1 file".to_string()
+            } else {
+                format!("{} files", fact.changes_count)
+            };
+            d = d.attr(
+                "local changes",
+                Some(files.clone()),
+                Some(if self.force {
+                    "(discarded)"
+                } else {
+                    "(kept: apply refuses)"
+                }),
+            );
+            if !self.force {
+                let listing = fact.changes.join(", ");
+                let why = format!(
+                    "has local changes to {files} ({listing}); keel will not discard them: \
+                     commit them elsewhere, or set `force: true`"
+                );
+                d.reason = Some(why.clone());
+                d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
+                let msg = format!("keel: {path} {why}");
+                return (
+                    d,
+                    vec![Cmd::new(
+                        format!("refuse: {path} has local changes"),
+                        format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
+                    )],
+                );
+            }
+        }
+        if d.attrs.is_empty() && unknown.is_empty() {
+            let mut n = Diff::noop();
+            n.reason = Some(if notes.is_empty() {
+                format!(
+                    "at {} ({})",
+                    self.ref_label(),
+                    head.map(short).unwrap_or("?")
+                )
+            } else {
+                notes.join("; ")
+            });
+            return (n, vec![]);
+        }
+        if fact.shallow && self.depth().is_none() {
+            notes.push("the clone is shallow".into());
+        }
+        if !notes.is_empty() {
+            d.reason = Some(notes.join("; "));
+        }
+        d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
+        let summary = format!("fetch {repo} and check out {} in {path}", self.ref_label());
+        (d, vec![Cmd::new(summary, self.script(fact, false))])
+    }
+
+    /// The apply script: root prepares the directory and ownership, then
+    /// git runs as the owner. `create`: the path is absent or empty.
+    fn script(&self, fact: &GitFact, create: bool) -> String {
+        let mut s = String::new();
+        let p = q(&self.path);
+        // The user git runs as: the declared owner, else the tree's owner.
+        let user = self.owner.clone().or_else(|| {
+            fact.owner
+                .clone()
+                .filter(|o| !create && o != "root" && o != "UNKNOWN")
+        });
+        if create {
+            let _ = writeln!(s, "mkdir -p -- {p}");
+        }
+        if let Some(o) = &self.owner
+            && (create || fact.owner.as_deref() != Some(o.as_str()))
+        {
+            let r = if create { "" } else { "-R " };
+            let _ = writeln!(s, "chown {r}-- {} {p}", q(&format!("{o}:")));
+        }
+        let body = self.git_body(create);
+        let end = heredoc_delim("KEEL_GIT_END", &body);
+        match user {
+            Some(u) => {
+                let u = q(&u);
+                let _ = writeln!(
+                    s,
+                    "if [ \"$(id -un)\" = {u} ]; then keel_as() {{ sh -s; }}; else keel_as() {{ runuser -u {u} -- sh -s; }}; fi"
+                );
+            }
+            None => s.push_str("keel_as() { sh -s; }\n"),
+        }
+        let _ = writeln!(s, "keel_as <<'{end}'\n{body}\n{end}");
+        s
+    }
+
+    /// The part that runs as the owner.
+    fn git_body(&self, create: bool) -> String {
+        let repo_masked = mask_url(&self.repo);
+        let depth = self
+            .depth()
+            .map(|n| format!("--depth={n}"))
+            .unwrap_or_default();
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            r#"set -e
+cd /
+keel_p={p}
+keel_repo={repo}
+keel_ref={r}
+keel_new={new}
+keel_mask() {{ sed -e '{MASK_SED}'; }}
+keel_q() {{ keel_o=$(git -c safe.directory='*' -C "$keel_p" "$@" 2>&1); }}
+keel_git() {{
+  if keel_q "$@"; then return 0; else keel_s=$?; printf '%s\n' "$keel_o" | keel_mask >&2; return "$keel_s"; fi
+}}"#,
+            p = q(&self.path),
+            repo = q(&self.repo),
+            r = q(self.reference.as_deref().unwrap_or("")),
+            new = if create { "yes" } else { "" },
+        );
+        if create {
+            s.push_str(
+                r#"trap 'keel_rc=$?; if [ "$keel_rc" -ne 0 ]; then rm -rf -- "$keel_p/.git"; fi' EXIT
+keel_git init -q
+keel_git remote add origin "$keel_repo"
+"#,
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                r#"keel_st=$(git -c safe.directory='*' -C "$keel_p" status --porcelain --untracked-files=no)
+if [ -n "$keel_st" ] && [ -z {force} ]; then
+  printf 'keel: %s has local changes to tracked files; keel will not discard them (set force: true to discard them):\n' "$keel_p" >&2
+  printf '%s\n' "$keel_st" | head -n 5 >&2
+  exit 1
+fi
+if git -c safe.directory='*' -C "$keel_p" config --get remote.origin.url >/dev/null; then
+  keel_git remote set-url origin "$keel_repo"
+else
+  keel_git remote add origin "$keel_repo"
+fi"#,
+                force = if self.force { "yes" } else { "''" },
+            );
+        }
+        match &self.reference {
+            None => {
+                let _ = writeln!(
+                    s,
+                    r#"keel_git fetch -q --force --prune {depth} origin
+keel_git remote set-head origin --auto
+keel_c=$(git -c safe.directory='*' -C "$keel_p" rev-parse -q --verify 'refs/remotes/origin/HEAD^{{commit}}')"#
+                );
+            }
+            Some(r) => {
+                let _ = writeln!(s, "keel_t=");
+                if r.len() == 40 && is_hex(r) {
+                    // A full commit already here needs no fetch.
+                    let _ = writeln!(
+                        s,
+                        r#"if keel_q rev-parse -q --verify "$keel_ref^{{commit}}"; then keel_t=$keel_ref; fi"#
+                    );
+                }
+                let _ = writeln!(
+                    s,
+                    r#"if [ -n "$keel_t" ]; then :
+elif keel_q fetch -q --force {depth} origin "+refs/tags/$keel_ref:refs/tags/$keel_ref"; then keel_t="refs/tags/$keel_ref"
+elif keel_q fetch -q --force {depth} origin "+refs/heads/$keel_ref:refs/remotes/origin/$keel_ref"; then keel_t="refs/remotes/origin/$keel_ref""#
+                );
+                if looks_like_commit(r) {
+                    let _ = writeln!(
+                        s,
+                        r#"elif keel_q rev-parse -q --verify "$keel_ref^{{commit}}" || {{ keel_q fetch -q --force --tags {depth} origin '+refs/heads/*:refs/remotes/origin/*' && keel_q rev-parse -q --verify "$keel_ref^{{commit}}"; }} || {{ keel_q fetch -q {depth} origin "$keel_ref" && keel_q rev-parse -q --verify "$keel_ref^{{commit}}"; }}; then keel_t=$keel_ref"#
+                    );
+                }
+                let _ = writeln!(
+                    s,
+                    r#"else
+  printf '%s\n' "$keel_o" | tail -n 4 | keel_mask >&2
+  printf 'keel: `%s` is not a tag, branch or commit of %s\n' "$keel_ref" {repo} >&2
+  exit 1
+fi
+keel_c=$(git -c safe.directory='*' -C "$keel_p" rev-parse -q --verify "$keel_t^{{commit}}")"#,
+                    repo = q(&repo_masked),
+                );
+            }
+        }
+        if self.force || create {
+            s.push_str(
+                r#"keel_git checkout -q --force --detach "$keel_c"
+keel_git reset -q --hard "$keel_c"
+"#,
+            );
+        } else {
+            s.push_str("keel_git checkout -q --detach \"$keel_c\"\n");
+        }
+        s
+    }
+}
+
 impl Kind for Git {
     const KIND: &'static str = "git";
-    type Fact = ();
+    type Fact = GitFact;
+
     fn name(&self) -> String {
-        self.name.clone()
+        self.path.clone()
     }
+
     fn check(&self) -> Vec<Invalid> {
-        vec![Invalid::field("name", "the `git` kind is not implemented yet")]
+        let mut errs = check_host_path("path", &self.path, false);
+        if let Err(e) = check_repo(&self.repo) {
+            errs.push(Invalid::field("repo", e).help(
+                "a git URL (https://host/org/app.git, git@host:org/app.git, ssh://...) or a path on the host",
+            ));
+        }
+        if let Some(r) = &self.reference
+            && let Err(e) = check_ref(r)
+        {
+            errs.push(
+                Invalid::field("ref", e)
+                    .help("a tag (v1.4.2), a branch (main) or a commit (a 40-digit sha)"),
+            );
+        }
+        if let Some(d) = &self.depth
+            && self.depth().is_none_or(|n| n == 0)
+        {
+            errs.push(
+                Invalid::field(
+                    "depth",
+                    format!("`{}` is not a positive number of commits", d.escape_debug()),
+                )
+                .help("e.g. depth: 1 for a shallow clone"),
+            );
+        }
+        errs.extend(check_perms(None, self.owner.as_deref(), None));
+        errs
     }
+
+    fn links(&self) -> Links {
+        let mut needs = vec![Ref::Package("git".into())];
+        if let Some(p) = parent_dir(&self.path) {
+            needs.push(Ref::Path(p));
+        }
+        if let Some(o) = self
+            .owner
+            .as_ref()
+            .filter(|o| !o.bytes().all(|b| b.is_ascii_digit()))
+        {
+            needs.push(Ref::User(o.clone()));
+        }
+        if let Some(r) = self.local_repo() {
+            needs.push(Ref::Path(r));
+        }
+        Links {
+            provides: vec![Ref::Path(self.path.clone())],
+            needs,
+        }
+    }
+
     fn probe(&self) -> String {
-        String::new()
+        let mut s = format!("keel_p={}\n", q(&self.path));
+        s.push_str(&probe_accounts(self.owner.as_deref(), None));
+        let _ = writeln!(
+            s,
+            r#"if [ ! -e "$keel_p" ] && [ ! -L "$keel_p" ]; then
+  echo tree=absent
+  if [ ! -d {parent} ]; then echo parent=missing; fi
+  exit 0
+fi
+if [ ! -d "$keel_p" ]; then echo tree=notdir; exit 0; fi
+keel_u=$(stat -L -c %U -- "$keel_p")
+printf 'owner=%s\n' "$keel_u"
+if ! command -v git >/dev/null 2>&1; then
+  echo git=missing
+  if [ -e "$keel_p/.git" ]; then echo tree=worktree
+  elif [ -z "$(ls -A -- "$keel_p")" ]; then echo tree=empty
+  else echo tree=dir; fi
+  exit 0
+fi
+keel_git() {{
+  if [ "$(id -u)" = 0 ] && [ "$keel_u" != root ] && [ "$keel_u" != UNKNOWN ]; then
+    runuser -u "$keel_u" -- git --no-optional-locks -c safe.directory='*' -C "$keel_p" "$@"
+  else
+    git --no-optional-locks -c safe.directory='*' -C "$keel_p" "$@"
+  fi
+}}
+keel_top=$(keel_git rev-parse --show-toplevel 2>/dev/null) || keel_top=
+if [ -z "$keel_top" ] || [ "$keel_top" != "$(cd -- "$keel_p" && pwd -P)" ]; then
+  if [ -z "$(ls -A -- "$keel_p")" ]; then echo tree=empty; else echo tree=dir; fi
+  exit 0
+fi
+echo tree=worktree
+printf 'head=%s\n' "$(keel_git rev-parse -q --verify 'HEAD^{{commit}}' 2>/dev/null)"
+printf 'origin=%s\n' "$(keel_git config --get remote.origin.url 2>/dev/null)"
+if [ "$(keel_git rev-parse --is-shallow-repository 2>/dev/null)" = true ]; then echo shallow=yes; fi
+keel_st=$(keel_git status --porcelain --untracked-files=no 2>/dev/null) || keel_st=
+if [ -n "$keel_st" ]; then
+  printf 'changes=%s\n' "$(printf '%s\n' "$keel_st" | wc -l)"
+  printf '%s\n' "$keel_st" | head -n 5 | sed 's/^/change=/'
+fi"#,
+            parent = q(&parent_dir(&self.path).unwrap_or_else(|| "/".into())),
+        );
+        match &self.reference {
+            None => s.push_str(
+                r#"if keel_c=$(keel_git rev-parse -q --verify 'refs/remotes/origin/HEAD^{commit}' 2>/dev/null); then
+  keel_b=$(keel_git symbolic-ref -q --short refs/remotes/origin/HEAD 2>/dev/null) || keel_b=
+  printf 'ref=branch\nref_name=%s\nref_commit=%s\n' "${keel_b#origin/}" "$keel_c"
+else
+  echo ref=unknown
+fi
+"#,
+            ),
+            Some(r) => {
+                let _ = writeln!(
+                    s,
+                    r#"keel_ref={r}
+if keel_c=$(keel_git rev-parse -q --verify "refs/tags/$keel_ref^{{commit}}" 2>/dev/null); then
+  printf 'ref=tag\nref_commit=%s\n' "$keel_c"
+elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{commit}}" 2>/dev/null); then
+  printf 'ref=branch\nref_name=%s\nref_commit=%s\n' "$keel_ref" "$keel_c""#,
+                    r = q(r)
+                );
+                if looks_like_commit(r) {
+                    s.push_str(
+                        r#"elif keel_c=$(keel_git rev-parse -q --verify "$keel_ref^{commit}" 2>/dev/null); then
+  printf 'ref=commit\nref_commit=%s\n' "$keel_c"
+"#,
+                    );
+                }
+                s.push_str("else\n  echo ref=unknown\nfi\n");
+            }
+        }
+        s.push_str("exit 0\n");
+        s
     }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> {
-        Ok(())
+
+    fn parse(&self, out: &ProbeOutput) -> Result<GitFact, String> {
+        if out.status != 0 {
+            let e = out.stderr.trim();
+            return Err(if e.is_empty() {
+                format!("the probe failed (exit status {})", out.status)
+            } else {
+                mask_url(e)
+            });
+        }
+        let h = out.stdout.as_str();
+        let get = |k: &str| kv(h, k).map(str::trim).filter(|v| !v.is_empty());
+        let tree = match get("tree") {
+            Some("absent") => Tree::Absent,
+            Some("empty") => Tree::Empty,
+            Some("dir") => Tree::Dir,
+            Some("notdir") => Tree::NotDir,
+            Some("worktree") => Tree::WorkTree,
+            Some(t) => return Err(format!("unknown tree type `{t}`")),
+            None => return Err("the probe printed no `tree=` line".into()),
+        };
+        let sha = |k: &str| -> Result<Option<String>, String> {
+            match get(k) {
+                None => Ok(None),
+                Some(v) if v.len() >= 40 && is_hex(v) => Ok(Some(v.to_ascii_lowercase())),
+                Some(v) => Err(format!("`{v}` is not a commit id ({k})")),
+            }
+        };
+        let ref_kind = match get("ref") {
+            None => None,
+            Some("tag") => Some(RefKind::Tag),
+            Some("commit") => Some(RefKind::Commit),
+            Some("branch") => Some(RefKind::Branch(get("ref_name").unwrap_or("").to_string())),
+            Some("unknown") => Some(RefKind::Unknown),
+            Some(k) => return Err(format!("unknown ref kind `{k}`")),
+        };
+        let changes_count = match get("changes") {
+            None => 0,
+            Some(n) => n
+                .parse()
+                .map_err(|_| format!("`{n}` is not a count of changes"))?,
+        };
+        Ok(GitFact {
+            tree,
+            parent_missing: get("parent") == Some("missing"),
+            git_missing: get("git") == Some("missing"),
+            owner: get("owner").map(String::from),
+            owner_missing: get("owner_exists") == Some("no"),
+            head: sha("head")?,
+            // Not trimmed: the URL is compared exactly.
+            origin: kv(h, "origin").filter(|v| !v.is_empty()).map(String::from),
+            shallow: get("shallow") == Some("yes"),
+            changes: kv_lines(h)
+                .into_iter()
+                .filter(|(k, _)| *k == "change")
+                .map(|(_, v)| v.trim().to_string())
+                .collect(),
+            changes_count,
+            ref_kind,
+            ref_commit: sha("ref_commit")?,
+        })
     }
-    fn diff(&self, _: &()) -> Diff {
-        Diff::noop()
+
+    fn diff(&self, fact: &GitFact) -> Diff {
+        self.plan(fact).0
     }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> {
-        vec![]
+
+    fn commands(&self, fact: &GitFact, _diff: &Diff) -> Vec<Cmd> {
+        self.plan(fact).1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
+
+    const A: &str = "1111111111111111111111111111111111111111";
+    const B: &str = "2222222222222222222222222222222222222222";
+
+    fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
+        d.attrs
+            .iter()
+            .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
+            .collect()
+    }
+
+    fn a(n: &str, b: Option<&str>, af: Option<&str>) -> (String, Option<String>, Option<String>) {
+        (n.into(), b.map(Into::into), af.map(Into::into))
+    }
+
+    fn tree(head: &str, origin: &str, extra: &str) -> String {
+        format!("owner=root\ntree=worktree\nhead={head}\norigin={origin}\n{extra}")
+    }
+
+    const Y: &str = "path: /srv/app/src\nrepo: https://github.com/acme/app.git\nref: v1.4.2";
+    const URL: &str = "https://github.com/acme/app.git";
+
+    fn assert_sh_syntax(script: &str) {
+        use std::io::Write;
+        let mut child = std::process::Command::new("sh")
+            .arg("-n")
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "sh -n: {}\n{script}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    #[test]
+    fn absent_is_cloned() {
+        let e = eval("git", Y, "tree=absent\nparent=missing\n");
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("repo", None, Some(URL)), a("ref", None, Some("v1.4.2"))]
+        );
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("https://github.com/acme/app.git will be cloned; /srv/app will be created")
+        );
+        assert_eq!(
+            e.commands[0].summary,
+            "clone https://github.com/acme/app.git at v1.4.2 into /srv/app/src"
+        );
+        assert_sh_syntax(&e.commands[0].script);
+        let e = eval("git", Y, "owner=root\ntree=empty\n");
+        assert_eq!(e.diff.action(), Action::Create);
+        assert!(e.diff.reason.unwrap().contains("empty directory"));
+    }
+
+    #[test]
+    fn tag_at_its_commit_is_noop_and_moves_exactly() {
+        let out = tree(A, URL, &format!("ref=tag\nref_commit={A}\n"));
+        let e = eval("git", Y, &out);
+        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
+        assert_eq!(e.diff.reason.as_deref(), Some("at v1.4.2 (1111111)"));
+        let out = tree(A, URL, &format!("ref=tag\nref_commit={B}\n"));
+        let e = eval("git", Y, &out);
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("commit", Some("1111111"), Some("v1.4.2 (2222222)"))]
+        );
+        assert_eq!(e.diff.unknown, None);
+        assert_eq!(
+            e.commands[0].summary,
+            "fetch https://github.com/acme/app.git and check out v1.4.2 in /srv/app/src"
+        );
+        assert_sh_syntax(&e.commands[0].script);
+    }
+
+    #[test]
+    fn commit_refs() {
+        let y = format!("path: /srv/app\nrepo: {URL}\nref: \"{}\"", &B[..10]);
+        let e = eval(
+            "git",
+            &y,
+            &tree(A, URL, &format!("ref=commit\nref_commit={B}\n")),
+        );
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("commit", Some("1111111"), Some("2222222"))]
+        );
+        let e = eval(
+            "git",
+            &y,
+            &tree(B, URL, &format!("ref=commit\nref_commit={B}\n")),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(load("git", &y).probe().contains("ref=commit"));
+        // Only hex refs are looked up as commits.
+        assert!(!load("git", Y).probe().contains("ref=commit"));
+    }
+
+    #[test]
+    fn branches_are_known_after_apply_unless_at_last_fetched() {
+        let y = format!("path: /srv/app\nrepo: {URL}\nref: main");
+        let out = tree(
+            A,
+            URL,
+            &format!("ref=branch\nref_name=main\nref_commit={A}\n"),
+        );
+        let e = eval("git", &y, &out);
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(
+            e.diff
+                .reason
+                .unwrap()
+                .contains("plans do not contact the remote")
+        );
+        let out = tree(
+            A,
+            URL,
+            &format!("ref=branch\nref_name=main\nref_commit={B}\n"),
+        );
+        let e = eval("git", &y, &out);
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a(
+                "commit",
+                Some("1111111"),
+                Some("main, 2222222 as last fetched")
+            )]
+        );
+        assert!(e.diff.unknown.unwrap().contains("`main` is a branch"));
+        // The default branch (no ref).
+        let y = format!("path: /srv/app\nrepo: {URL}");
+        let out = tree(
+            A,
+            URL,
+            &format!("ref=branch\nref_name=trunk\nref_commit={B}\n"),
+        );
+        let e = eval("git", &y, &out);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a(
+                "commit",
+                Some("1111111"),
+                Some("trunk (remote HEAD), 2222222 as last fetched")
+            )]
+        );
+    }
+
+    #[test]
+    fn unknown_ref_is_fetched_at_apply() {
+        let e = eval("git", Y, &tree(A, URL, "ref=unknown\n"));
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a(
+                "commit",
+                Some("1111111"),
+                Some("v1.4.2 (not in the local clone yet)")
+            )]
+        );
+        assert!(
+            e.diff
+                .unknown
+                .unwrap()
+                .contains("not in the local clone yet")
+        );
+        // An unborn HEAD (a first clone that failed half-way).
+        let e = eval(
+            "git",
+            Y,
+            "owner=root\ntree=worktree\nhead=\norigin=\nref=unknown\n",
+        );
+        assert_eq!(attrs(&e.diff)[0], a("repo", None, Some(URL)));
+        assert_eq!(attrs(&e.diff)[1].1, None);
+    }
+
+    #[test]
+    fn dirty_tree_is_refused_unless_force() {
+        let out = tree(
+            A,
+            URL,
+            &format!("changes=2\nchange= M app.py\nchange=A  new.txt\nref=tag\nref_commit={A}\n"),
+        );
+        let e = eval("git", Y, &out);
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a(
+                "local changes",
+                Some("2 files"),
+                Some("(kept: apply refuses)")
+            )]
+        );
+        let r = e.diff.reason.unwrap();
+        assert!(r.contains("M app.py, A  new.txt"), "{r}");
+        assert!(r.contains("force: true"), "{r}");
+        assert_eq!(
+            e.commands[0].summary,
+            "refuse: /srv/app/src has local changes"
+        );
+        let run = run_local(&e.commands[0].script);
+        assert_eq!(run.status, 1);
+        assert!(run.stderr.contains("keel will not discard them"));
+        let e = eval("git", &format!("{Y}\nforce: true"), &out);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("local changes", Some("2 files"), Some("(discarded)"))]
+        );
+        assert!(e.commands[0].script.contains("reset -q --hard"));
+    }
+
+    #[test]
+    fn repo_and_owner_drift() {
+        let y = format!("{Y}\nowner: deploy");
+        let out = tree(
+            A,
+            "https://old.example/app.git",
+            &format!("ref=tag\nref_commit={A}\nowner_exists=yes\n"),
+        );
+        let e = eval("git", &y, &out);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![
+                a("repo", Some("https://old.example/app.git"), Some(URL)),
+                a("owner", Some("root"), Some("deploy")),
+            ]
+        );
+        let s = &e.commands[0].script;
+        assert!(s.contains("chown -R -- deploy: /srv/app/src"), "{s}");
+        assert!(s.contains("runuser -u deploy -- sh -s"), "{s}");
+    }
+
+    #[test]
+    fn not_a_work_tree_is_refused() {
+        let e = eval("git", Y, "owner=root\ntree=dir\n");
+        assert_eq!(e.diff.action(), Action::Update);
+        assert!(
+            e.diff
+                .reason
+                .unwrap()
+                .contains("neither empty nor a git work tree")
+        );
+        let e = eval("git", Y, "tree=notdir\n");
+        assert!(e.diff.reason.unwrap().contains("not a directory"));
+        assert!(e.commands[0].script.contains("exit 1"));
+    }
+
+    #[test]
+    fn git_missing_and_owner_missing_are_known_after_apply() {
+        let e = eval("git", Y, "owner=root\ngit=missing\ntree=worktree\n");
+        assert_eq!(e.diff.action(), Action::Update);
+        assert!(e.diff.unknown.unwrap().contains("git is not installed yet"));
+        let e = eval(
+            "git",
+            &format!("{Y}\nowner: deploy"),
+            "owner_exists=no\ntree=absent\n",
+        );
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(
+            e.diff.unknown.as_deref(),
+            Some("owner `deploy` does not exist yet")
+        );
+    }
+
+    #[test]
+    fn credentials_are_masked() {
+        assert_eq!(
+            mask_url("https://user:t0ken@github.com/acme/app.git"),
+            "https://***@github.com/acme/app.git"
+        );
+        assert_eq!(
+            mask_url("https://ghp_abc@github.com/a.git"),
+            "https://***@github.com/a.git"
+        );
+        assert_eq!(mask_url("ssh://git@host/a.git"), "ssh://git@host/a.git");
+        assert_eq!(mask_url("ssh://u:pw@host/a.git"), "ssh://***@host/a.git");
+        assert_eq!(
+            mask_url("git@github.com:acme/app.git"),
+            "git@github.com:acme/app.git"
+        );
+        assert_eq!(mask_url("/srv/origin.git"), "/srv/origin.git");
+        let secret = "https://user:t0ken@github.com/acme/app.git";
+        let y = format!("path: /srv/app\nrepo: \"{secret}\"\nref: v1");
+        for out in [
+            "tree=absent\n".to_string(),
+            tree(
+                A,
+                "https://user:old@github.com/acme/app.git",
+                "ref=unknown\n",
+            ),
+        ] {
+            let e = eval("git", &y, &out);
+            let shown = format!(
+                "{:?} {:?}",
+                e.diff,
+                e.commands.iter().map(|c| &c.summary).collect::<Vec<_>>()
+            );
+            assert!(
+                !shown.contains("t0ken") && !shown.contains("old@"),
+                "{shown}"
+            );
+            assert!(
+                shown.contains("https://***@github.com/acme/app.git"),
+                "{shown}"
+            );
+        }
+        // The apply script masks git's output with the same rule.
+        let out = run_local(&format!(
+            "printf '%s\\n' 'fatal: unable to access https://user:t0ken@github.com/x' | sed -e '{MASK_SED}'"
+        ));
+        assert_eq!(
+            out.stdout,
+            "fatal: unable to access https://***@github.com/x\n"
+        );
+    }
+
+    #[test]
+    fn validation() {
+        let err = |y: &str| try_load("git", y).unwrap_err();
+        assert!(err("path: srv/app\nrepo: x").contains("absolute"));
+        assert!(err("path: /srv/app\nrepo: \"\"").contains("empty"));
+        assert!(err("path: /srv/app\nrepo: \"-uhack\"").contains("starts with `-`"));
+        assert!(err("path: /srv/app\nrepo: \"ext::sh -c id\"").contains("spaces"));
+        assert!(err("path: /srv/app\nrepo: \"ext::sh\"").contains("runs commands"));
+        for bad in [
+            "\"v 1\"",
+            "\"a..b\"",
+            "\"-x\"",
+            "\"a~1\"",
+            "\"x.lock\"",
+            "\"@{u}\"",
+            "\"a:b\"",
+        ] {
+            assert!(
+                err(&format!("path: /srv/app\nrepo: x\nref: {bad}")).contains("ref"),
+                "{bad}"
+            );
+        }
+        assert!(try_load("git", "path: /srv/app\nrepo: x\nref: release/1.x").is_ok());
+        assert!(err("path: /srv/app\nrepo: x\ndepth: 0").contains("positive"));
+        assert!(err("path: /srv/app\nrepo: x\ndepth: many").contains("positive"));
+        assert!(try_load("git", "path: /srv/app\nrepo: x\ndepth: 1").is_ok());
+        assert!(err("path: /srv/app\nrepo: x\nowner: \"a b\"").contains("owner"));
+        assert!(err("path: /srv/app\nrepo: x\nbranch: main").contains("unknown"));
+        // Credentials never show in validation messages either.
+        assert!(!err("path: /srv/app\nrepo: \"https://u:t0ken@h/x y\"").contains("t0ken"));
+    }
+
+    #[test]
+    fn odd_probe_output() {
+        let r = load("git", Y);
+        assert!(r.evaluate(&ProbeOutput::ok("")).is_err());
+        assert!(r.evaluate(&ProbeOutput::ok("tree=weird\n")).is_err());
+        assert!(
+            r.evaluate(&ProbeOutput::ok("tree=worktree\nhead=xyz\n"))
+                .is_err()
+        );
+        assert!(
+            r.evaluate(&ProbeOutput::ok("tree=worktree\nchanges=lots\n"))
+                .is_err()
+        );
+        let failed = ProbeOutput {
+            stdout: String::new(),
+            stderr: "fatal: https://u:p@h/x".into(),
+            status: 1,
+        };
+        assert_eq!(r.evaluate(&failed).unwrap_err(), "fatal: https://***@h/x");
+    }
+
+    #[test]
+    fn links() {
+        let l = load("git", &format!("{Y}\nowner: deploy")).links();
+        assert_eq!(l.provides, vec![Ref::Path("/srv/app/src".into())]);
+        assert_eq!(
+            l.needs,
+            vec![
+                Ref::Package("git".into()),
+                Ref::Path("/srv/app".into()),
+                Ref::User("deploy".into())
+            ]
+        );
+        let l = load("git", "path: /srv/app\nrepo: file:///srv/origin.git").links();
+        assert!(l.needs.contains(&Ref::Path("/srv/origin.git".into())));
+    }
+
+    // -----------------------------------------------------------------------
+    // Real git, locally: a bare origin with two tags and a branch.
+
+    fn sh_ok(script: &str) -> String {
+        let out = run_local(script);
+        assert_eq!(out.status, 0, "{script}\n{}", out.stderr);
+        out.stdout.trim().to_string()
+    }
+
+    /// An origin repository at `dir/ori gin's.git` with tags v1, v2 and a
+    /// branch `next` one commit after v2; returns its path.
+    fn origin(dir: &std::path::Path) -> String {
+        let o = dir.join("ori gin's.git");
+        let w = dir.join("scratch");
+        let (o, w) = (o.to_str().unwrap(), w.to_str().unwrap());
+        sh_ok(&format!(
+            "set -e
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+git init -q --bare -b main {o}
+git init -q -b main {w}
+cd {w}
+g() {{ git -c user.name=t -c user.email=t@example.invalid \"$@\"; }}
+echo one > file.txt; g add file.txt; g commit -q -m one; g tag v1
+echo two > file.txt; g commit -q -am two; g tag -a -m 'version 2' v2
+g checkout -q -b next; echo three > file.txt; g commit -q -am three
+g push -q {o} main next v1 v2",
+            o = q(o),
+            w = q(w)
+        ));
+        o.to_string()
+    }
+
+    fn rev(dir: &str, r: &str) -> String {
+        sh_ok(&format!(
+            "git -C {} rev-parse {}",
+            q(dir),
+            q(&format!("{r}^{{commit}}"))
+        ))
+    }
+
+    fn git_yaml(path: &str, repo: &str, extra: &str) -> String {
+        format!(
+            "path: {}\nrepo: {}\n{extra}",
+            serde_json::to_string(path).unwrap(),
+            serde_json::to_string(repo).unwrap()
+        )
+    }
+
+    #[test]
+    fn converges_locally_through_tags_branches_and_dirt() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = origin(dir.path());
+        let wt = dir.path().join("app $(touch pwned) 'q'/src");
+        let wt = wt.to_str().unwrap();
+
+        // Clone at v1 (parent directory missing).
+        let r = load("git", &git_yaml(wt, &o, "ref: v1"));
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.action(), Action::Create);
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+        assert_eq!(
+            sh_ok(&format!("git -C {} rev-parse HEAD", q(wt))),
+            rev(&o, "v1")
+        );
+        assert_eq!(sh_ok(&format!("cat {}/file.txt", q(wt))), "one");
+        assert!(!dir.path().join("pwned").exists());
+
+        // v2: an annotated tag, not fetched yet → known after apply.
+        let r = load("git", &git_yaml(wt, &o, "ref: v2\ndepth: 1"));
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.action(), Action::Update);
+        assert!(before.diff.unknown.is_some());
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+        assert_eq!(sh_ok(&format!("cat {}/file.txt", q(wt))), "two");
+
+        // Back to v1: now a local tag, compared exactly.
+        let r = load("git", &git_yaml(wt, &o, "ref: v1"));
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a(
+                "commit",
+                Some(&rev(&o, "v2")[..7]),
+                Some(&format!("v1 ({})", &rev(&o, "v1")[..7]))
+            )]
+        );
+        assert_eq!(e.diff.unknown, None);
+
+        // The branch `next`.
+        let r = load("git", &git_yaml(wt, &o, "ref: next"));
+        let (_, after) = converge_locally(r.as_ref());
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+        assert_eq!(sh_ok(&format!("cat {}/file.txt", q(wt))), "three");
+
+        // A commit by its sha, already here: no fetch needed.
+        let v1 = rev(&o, "v1");
+        let r = load("git", &git_yaml(wt, &o, &format!("ref: \"{v1}\"")));
+        let (_, after) = converge_locally(r.as_ref());
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+
+        // Dirty by hand: refused without force, discarded with it;
+        // untracked files survive.
+        sh_ok(&format!(
+            "echo local > {wt}/file.txt && echo keep > {wt}/.env",
+            wt = q(wt)
+        ));
+        let r = load("git", &git_yaml(wt, &o, "ref: v2"));
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(
+            attrs(&e.diff)[1],
+            a(
+                "local changes",
+                Some("1 file"),
+                Some("(kept: apply refuses)")
+            )
+        );
+        let run = run_local(&e.commands[0].script);
+        assert_ne!(run.status, 0);
+        assert!(run.stderr.contains("local changes"), "{}", run.stderr);
+        assert_eq!(sh_ok(&format!("cat {}/file.txt", q(wt))), "local");
+        let r = load("git", &git_yaml(wt, &o, "ref: v2\nforce: true"));
+        let (_, after) = converge_locally(r.as_ref());
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+        assert_eq!(sh_ok(&format!("cat {}/file.txt", q(wt))), "two");
+        assert_eq!(sh_ok(&format!("cat {}/.env", q(wt))), "keep");
+
+        // A ref that exists nowhere fails with a clear message.
+        let r = load("git", &git_yaml(wt, &o, "ref: v9"));
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        let run = run_local(&e.commands[0].script);
+        assert_ne!(run.status, 0);
+        assert!(
+            run.stderr.contains("`v9` is not a tag, branch or commit"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    #[test]
+    fn default_branch_and_failed_first_clone() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = origin(dir.path());
+        let wt = dir.path().join("default");
+        let wt = wt.to_str().unwrap();
+        let r = load("git", &git_yaml(wt, &format!("file://{o}"), ""));
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.action(), Action::Create);
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+        assert_eq!(sh_ok(&format!("cat {}/file.txt", q(wt))), "two");
+
+        // A repository that does not exist: apply fails, nothing is left.
+        let bad = dir.path().join("empty");
+        std::fs::create_dir(&bad).unwrap();
+        let r = load(
+            "git",
+            &git_yaml(bad.to_str().unwrap(), "/nonexistent/repo.git", "ref: v1"),
+        );
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(e.diff.action(), Action::Create);
+        let run = run_local(&e.commands[0].script);
+        assert_ne!(run.status, 0);
+        assert!(
+            run.stderr.contains("keel: `v1` is not a tag"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(std::fs::read_dir(&bad).unwrap().count(), 0, "no .git left");
     }
 }

@@ -407,6 +407,8 @@ pub trait Resource: Send + Sync + fmt::Debug {
     fn notifiable(&self) -> bool;
     fn reads_other_state(&self) -> bool;
     fn precondition(&self) -> bool;
+    /// For analyses that need a kind's typed settings (lockout checks).
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 impl<K: Kind> Resource for K {
@@ -451,6 +453,9 @@ impl<K: Kind> Resource for K {
     }
     fn precondition(&self) -> bool {
         Kind::precondition(self)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

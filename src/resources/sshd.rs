@@ -1,29 +1,1795 @@
-//! placeholder: the `sshd` kind is being written.
+//! The `sshd` kind: the OpenSSH server's settings, as one managed drop-in.
+//!
+//! ```yaml
+//! - sshd:
+//!     settings:
+//!       Port: [22, 2222]            # several values: one `Port` line each
+//!       PermitRootLogin: prohibit-password
+//!       PasswordAuthentication: "no"
+//!       MaxAuthTries: 3
+//!       ClientAliveInterval: 5m
+//!       AllowUsers: [deploy, ops]   # one line: `AllowUsers deploy ops`
+//!     # path: /etc/ssh/sshd_config.d/50-keel.conf   (the default)
+//! ```
+//!
+//! Keys are `sshd_config` keywords, matched case-insensitively against a
+//! table of the keywords of OpenSSH 9.x ([`KEYWORDS`]); an unknown one is
+//! refused at load time with a "did you mean". Values are checked where
+//! their type is known (yes/no, enumerations, integers, ports, time values,
+//! `MaxStartups`, log levels) and may never hold a newline. These checks run
+//! while the YAML is deserialized, so the diagnostic points at the exact key
+//! or value (a `check()` error could only point at `settings:`).
+//!
+//! The drop-in is `# managed by keel` followed by one `Keyword value` line
+//! per setting, in the order written. Debian and Ubuntu read
+//! `Include /etc/ssh/sshd_config.d/*.conf` at the *top* of `sshd_config`,
+//! and sshd keeps the first value it reads, so the drop-in overrides the
+//! main file. If no `Include` of `sshd_config` (before any `Match`) covers
+//! the drop-in, `Include <path>` is added at the top of `sshd_config` (only
+//! this file: dormant drop-ins next to it are not switched on), and the plan
+//! says so.
+//!
+//! ## Fact
+//! The probe prints `sshd=yes|no`, `dropin=absent|file|dir|link|other|unreadable`,
+//! `main=file|absent`, `effective_status=N` and base64 sections: `[dropin]`
+//! (the drop-in), `[main]` (`sshd_config`), `[sources]` (`grep -n` of the
+//! lines of `sshd_config` and the drop-in directory's `*.conf` that set a
+//! declared keyword) and `[effective]` (`sshd -T`: the effective
+//! configuration, lowercase `keyword value` lines) or `[effective_error]`.
+//! `sshd -T` needs `/run/sshd`; the probe never creates it, so when it is
+//! missing (sshd stopped) the comparison falls back to the drop-in file.
+//!
+//! ## Diff
+//! Each declared setting is compared with the *effective* value, normalized
+//! as `sshd -T` prints it (`prohibit-password` is `without-password`, times
+//! are seconds, `MaxStartups 10` is `10:30:10`...): the plan shows
+//! `MaxAuthTries: 6 → 3`. Keywords that accumulate over files (`Port`,
+//! `AllowUsers`, `AcceptEnv`...) converge when every declared value is in
+//! effect; values set elsewhere are shown. A few keywords that sshd
+//! rewrites beyond recognition (`ListenAddress`, `IPQoS`, algorithm lists
+//! with `+`/`-`/`^`...) are compared with the drop-in file only.
+//! When the drop-in already says the right thing but another file read
+//! before it sets the keyword first (a `50-cloud-init.conf` sorts before
+//! `50-keel.conf`), the plan says which file and line, and apply refuses
+//! rather than reporting success that sshd would not honour.
+//!
+//! ## Apply
+//! The new drop-in is written to a temporary file next to it. The whole
+//! configuration is then validated *before* anything is replaced: a copy of
+//! `sshd_config` whose `Include` lines point at a temporary copy of the
+//! drop-in directory (holding the other drop-ins and the new one) is checked
+//! with `sshd -t -f`. Only then is the temporary file renamed over the
+//! drop-in, so a configuration sshd rejects never replaces the working one,
+//! even if keel dies half-way. sshd is then reloaded (`systemctl reload ssh`,
+//! or `sshd`; a `SIGHUP` without systemd): existing sessions stay open. On
+//! Ubuntu's socket-activated `ssh.socket`, a change of `Port` or
+//! `ListenAddress` also regenerates and restarts the socket.
+//!
+//! [`Sshd::desired_settings`] exposes the declared settings (keyword as
+//! sshd names it, values) for lockout analysis.
+
 use super::*;
+use crate::shell::{self, q};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Where the drop-in goes unless `path:` says otherwise.
+pub const DEFAULT_PATH: &str = "/etc/ssh/sshd_config.d/50-keel.conf";
+/// The main configuration file.
+pub const MAIN_CONFIG: &str = "/etc/ssh/sshd_config";
+/// First line of the drop-in.
+const HEADER: &str = "# managed by keel: changes made here by hand are overwritten";
+
+// ---------------------------------------------------------------------------
+// The keyword table.
+
+/// What a single value may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ty {
+    /// `yes` or `no` (YAML `true`/`false` are accepted and written yes/no).
+    Flag,
+    /// One of the listed values: (accepted spelling, as `sshd -T` prints it).
+    Choice(&'static [(&'static str, &'static str)]),
+    /// A non-negative integer.
+    Int,
+    /// An integer or `none`.
+    IntOrNone,
+    /// A TCP port, 1–65535.
+    Port,
+    /// An sshd time value (`90`, `5m`, `1h30m`); `sshd -T` prints seconds.
+    Time,
+    /// A time value or `none` (`0` means `none`).
+    TimeOrNone,
+    /// `start` or `start:rate:full`.
+    MaxStartups,
+    /// One token without whitespace (a user pattern, an algorithm name).
+    Word,
+    /// The rest of the line, verbatim.
+    Text,
+}
+
+/// How several values are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Exactly one value.
+    One,
+    /// One `Keyword value` line per value (`Port`, `HostKey`).
+    Lines,
+    /// One line, values separated by spaces (`AllowUsers a b`).
+    Words,
+    /// One line, values separated by commas (`Ciphers a,b`).
+    Commas,
+}
+
+/// How the effective value (`sshd -T`) is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Eff {
+    /// The first value read wins: compare with the normalized value.
+    Value,
+    /// Values accumulate over every file: converged when all declared
+    /// values are in effect.
+    Subset,
+    /// sshd rewrites the value beyond what keel normalizes (or does not
+    /// print it): compare with the drop-in file only.
+    FileOnly,
+}
+
+/// One `sshd_config` keyword.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Keyword {
+    /// The spelling of the manual page.
+    pub name: &'static str,
+    ty: Ty,
+    layout: Layout,
+    eff: Eff,
+    /// For legacy names: the keyword sshd actually sets.
+    alias_of: Option<&'static str>,
+}
+
+impl Keyword {
+    /// The keyword sshd sets (and `sshd -T` prints, lowercased).
+    pub fn canonical(&self) -> &'static str {
+        self.alias_of.unwrap_or(self.name)
+    }
+    fn effective_key(&self) -> String {
+        self.canonical().to_ascii_lowercase()
+    }
+    fn sep(&self) -> &'static str {
+        match self.layout {
+            Layout::One | Layout::Words => " ",
+            Layout::Lines => ", ",
+            Layout::Commas => ",",
+        }
+    }
+}
+
+const fn k(name: &'static str, ty: Ty, layout: Layout, eff: Eff) -> Keyword {
+    Keyword {
+        name,
+        ty,
+        layout,
+        eff,
+        alias_of: None,
+    }
+}
+const fn flag(name: &'static str) -> Keyword {
+    k(name, Ty::Flag, Layout::One, Eff::Value)
+}
+const fn int(name: &'static str) -> Keyword {
+    k(name, Ty::Int, Layout::One, Eff::Value)
+}
+const fn text(name: &'static str) -> Keyword {
+    k(name, Ty::Text, Layout::One, Eff::Value)
+}
+const fn choice(name: &'static str, c: &'static [(&'static str, &'static str)]) -> Keyword {
+    k(name, Ty::Choice(c), Layout::One, Eff::Value)
+}
+const fn algorithms(name: &'static str) -> Keyword {
+    k(name, Ty::Word, Layout::Commas, Eff::Value)
+}
+const fn alias(name: &'static str, of: &Keyword) -> Keyword {
+    Keyword {
+        name,
+        ty: of.ty,
+        layout: of.layout,
+        eff: of.eff,
+        alias_of: Some(of.name),
+    }
+}
+
+const PERMIT_ROOT: &[(&str, &str)] = &[
+    ("yes", "yes"),
+    ("no", "no"),
+    ("prohibit-password", "without-password"),
+    ("without-password", "without-password"),
+    ("forced-commands-only", "forced-commands-only"),
+];
+const COMPRESSION: &[(&str, &str)] = &[("yes", "yes"), ("delayed", "yes"), ("no", "no")];
+const FORWARDING: &[(&str, &str)] = &[
+    ("yes", "yes"),
+    ("all", "yes"),
+    ("no", "no"),
+    ("local", "local"),
+    ("remote", "remote"),
+];
+const GATEWAY_PORTS: &[(&str, &str)] = &[
+    ("yes", "yes"),
+    ("no", "no"),
+    ("clientspecified", "clientspecified"),
+];
+const IGNORE_RHOSTS: &[(&str, &str)] = &[
+    ("yes", "yes"),
+    ("no", "no"),
+    ("shosts-only", "shosts-only"),
+];
+const TUNNEL: &[(&str, &str)] = &[
+    ("yes", "yes"),
+    ("no", "no"),
+    ("point-to-point", "point-to-point"),
+    ("ethernet", "ethernet"),
+];
+const FAMILY: &[(&str, &str)] = &[("any", "any"), ("inet", "inet"), ("inet6", "inet6")];
+const FP_HASH: &[(&str, &str)] = &[("sha256", "sha256"), ("md5", "md5")];
+const LOG_LEVEL: &[(&str, &str)] = &[
+    ("QUIET", "QUIET"),
+    ("FATAL", "FATAL"),
+    ("ERROR", "ERROR"),
+    ("INFO", "INFO"),
+    ("VERBOSE", "VERBOSE"),
+    ("DEBUG", "DEBUG"),
+    ("DEBUG1", "DEBUG"),
+    ("DEBUG2", "DEBUG2"),
+    ("DEBUG3", "DEBUG3"),
+];
+const FACILITY: &[(&str, &str)] = &[
+    ("DAEMON", "DAEMON"),
+    ("USER", "USER"),
+    ("AUTH", "AUTH"),
+    ("AUTHPRIV", "AUTHPRIV"),
+    ("LOCAL0", "LOCAL0"),
+    ("LOCAL1", "LOCAL1"),
+    ("LOCAL2", "LOCAL2"),
+    ("LOCAL3", "LOCAL3"),
+    ("LOCAL4", "LOCAL4"),
+    ("LOCAL5", "LOCAL5"),
+    ("LOCAL6", "LOCAL6"),
+    ("LOCAL7", "LOCAL7"),
+];
+
+const KBD_INTERACTIVE: Keyword = flag("KbdInteractiveAuthentication");
+const PUBKEY_ALGORITHMS: Keyword = algorithms("PubkeyAcceptedAlgorithms");
+const HOSTBASED_ALGORITHMS: Keyword = algorithms("HostbasedAcceptedAlgorithms");
+
+/// The `sshd_config` keywords of OpenSSH 9.x (Debian's and Ubuntu's builds,
+/// checked against OpenSSH 9.2's `sshd -T`), except `Match` and `Include`.
+pub static KEYWORDS: &[Keyword] = &[
+    // Listening.
+    k("Port", Ty::Port, Layout::Lines, Eff::Subset),
+    k("ListenAddress", Ty::Text, Layout::Lines, Eff::FileOnly),
+    choice("AddressFamily", FAMILY),
+    // Authentication.
+    choice("PermitRootLogin", PERMIT_ROOT),
+    flag("PasswordAuthentication"),
+    flag("PubkeyAuthentication"),
+    KBD_INTERACTIVE,
+    alias("ChallengeResponseAuthentication", &KBD_INTERACTIVE),
+    flag("PermitEmptyPasswords"),
+    flag("HostbasedAuthentication"),
+    flag("HostbasedUsesNameFromPacketOnly"),
+    flag("IgnoreUserKnownHosts"),
+    choice("IgnoreRhosts", IGNORE_RHOSTS),
+    flag("KerberosAuthentication"),
+    flag("KerberosOrLocalPasswd"),
+    flag("KerberosTicketCleanup"),
+    k("KerberosGetAFSToken", Ty::Flag, Layout::One, Eff::FileOnly),
+    flag("GSSAPIAuthentication"),
+    flag("GSSAPICleanupCredentials"),
+    flag("GSSAPIStrictAcceptorCheck"),
+    flag("GSSAPIKeyExchange"),
+    flag("GSSAPIStoreCredentialsOnRekey"),
+    algorithms("GSSAPIKexAlgorithms"),
+    flag("UsePAM"),
+    k("AuthenticationMethods", Ty::Word, Layout::Words, Eff::Value),
+    k("AuthorizedKeysFile", Ty::Word, Layout::Words, Eff::Value),
+    text("AuthorizedKeysCommand"),
+    text("AuthorizedKeysCommandUser"),
+    text("AuthorizedPrincipalsFile"),
+    text("AuthorizedPrincipalsCommand"),
+    text("AuthorizedPrincipalsCommandUser"),
+    text("TrustedUserCAKeys"),
+    text("RevokedKeys"),
+    k("PubkeyAuthOptions", Ty::Word, Layout::Words, Eff::FileOnly),
+    int("RequiredRSASize"),
+    text("SecurityKeyProvider"),
+    flag("ExposeAuthInfo"),
+    // Limits and timeouts.
+    int("MaxAuthTries"),
+    int("MaxSessions"),
+    k("MaxStartups", Ty::MaxStartups, Layout::One, Eff::Value),
+    k("PerSourceMaxStartups", Ty::IntOrNone, Layout::One, Eff::Value),
+    k("PerSourceNetBlockSize", Ty::Text, Layout::One, Eff::FileOnly),
+    k("PerSourcePenalties", Ty::Word, Layout::Words, Eff::FileOnly),
+    k("PerSourcePenaltyExemptList", Ty::Text, Layout::One, Eff::FileOnly),
+    k("LoginGraceTime", Ty::Time, Layout::One, Eff::Value),
+    k("ClientAliveInterval", Ty::Time, Layout::One, Eff::Value),
+    int("ClientAliveCountMax"),
+    k("UnusedConnectionTimeout", Ty::TimeOrNone, Layout::One, Eff::Value),
+    k("ChannelTimeout", Ty::Word, Layout::Words, Eff::Value),
+    flag("TCPKeepAlive"),
+    k("RekeyLimit", Ty::Word, Layout::Words, Eff::FileOnly),
+    // Who may log in.
+    k("AllowUsers", Ty::Word, Layout::Words, Eff::Subset),
+    k("DenyUsers", Ty::Word, Layout::Words, Eff::Subset),
+    k("AllowGroups", Ty::Word, Layout::Words, Eff::Subset),
+    k("DenyGroups", Ty::Word, Layout::Words, Eff::Subset),
+    // Forwarding and sessions.
+    flag("X11Forwarding"),
+    int("X11DisplayOffset"),
+    flag("X11UseLocalhost"),
+    text("XAuthLocation"),
+    choice("AllowTcpForwarding", FORWARDING),
+    choice("AllowStreamLocalForwarding", FORWARDING),
+    flag("AllowAgentForwarding"),
+    flag("DisableForwarding"),
+    choice("GatewayPorts", GATEWAY_PORTS),
+    choice("PermitTunnel", TUNNEL),
+    k("PermitOpen", Ty::Word, Layout::Words, Eff::Value),
+    k("PermitListen", Ty::Word, Layout::Words, Eff::FileOnly),
+    k("StreamLocalBindMask", Ty::Text, Layout::One, Eff::FileOnly),
+    flag("StreamLocalBindUnlink"),
+    flag("PermitTTY"),
+    flag("PermitUserRC"),
+    text("PermitUserEnvironment"),
+    k("AcceptEnv", Ty::Word, Layout::Words, Eff::Subset),
+    k("SetEnv", Ty::Word, Layout::Words, Eff::FileOnly),
+    text("ChrootDirectory"),
+    text("ForceCommand"),
+    k("Subsystem", Ty::Text, Layout::Lines, Eff::FileOnly),
+    // Messages and logging.
+    flag("PrintMotd"),
+    flag("PrintLastLog"),
+    text("Banner"),
+    k("DebianBanner", Ty::Flag, Layout::One, Eff::FileOnly),
+    text("VersionAddendum"),
+    flag("UseDNS"),
+    choice("LogLevel", LOG_LEVEL),
+    text("LogVerbose"),
+    choice("SyslogFacility", FACILITY),
+    choice("FingerprintHash", FP_HASH),
+    // Cryptography and host keys.
+    algorithms("Ciphers"),
+    algorithms("MACs"),
+    algorithms("KexAlgorithms"),
+    algorithms("HostKeyAlgorithms"),
+    PUBKEY_ALGORITHMS,
+    alias("PubkeyAcceptedKeyTypes", &PUBKEY_ALGORITHMS),
+    HOSTBASED_ALGORITHMS,
+    alias("HostbasedAcceptedKeyTypes", &HOSTBASED_ALGORITHMS),
+    algorithms("CASignatureAlgorithms"),
+    k("HostKey", Ty::Text, Layout::Lines, Eff::FileOnly),
+    k("HostCertificate", Ty::Text, Layout::Lines, Eff::FileOnly),
+    text("HostKeyAgent"),
+    k("IPQoS", Ty::Word, Layout::Words, Eff::FileOnly),
+    text("ModuliFile"),
+    // Files and modes.
+    flag("StrictModes"),
+    text("PidFile"),
+    choice("Compression", COMPRESSION),
+    k("SshdSessionPath", Ty::Text, Layout::One, Eff::FileOnly),
+];
+
+/// Keywords OpenSSH 9 no longer honours, with what to do instead.
+const RETIRED: &[(&str, &str)] = &[
+    ("Protocol", "only protocol 2 exists"),
+    ("UsePrivilegeSeparation", "privilege separation is always on"),
+    ("RSAAuthentication", "use `PubkeyAuthentication`"),
+    ("RhostsRSAAuthentication", "use `HostbasedAuthentication`"),
+    ("DSAAuthentication", "use `PubkeyAuthentication`"),
+    ("UseLogin", "it was removed in OpenSSH 7.4"),
+    ("KeyRegenerationInterval", "it only applied to protocol 1"),
+    ("ServerKeyBits", "it only applied to protocol 1"),
+    ("AuthorizedKeysFile2", "list both files in `AuthorizedKeysFile`"),
+    ("ShowPatchLevel", "it was removed"),
+    ("VerifyReverseMapping", "use `UseDNS`"),
+    ("ReverseMappingCheck", "use `UseDNS`"),
+];
+
+/// Look up a keyword, case-insensitively.
+pub fn keyword(name: &str) -> Option<&'static Keyword> {
+    KEYWORDS.iter().find(|k| k.name.eq_ignore_ascii_case(name))
+}
+
+/// The closest known keyword to a misspelt one.
+fn closest_keyword(found: &str) -> Option<&'static str> {
+    let f = found.to_ascii_lowercase();
+    KEYWORDS
+        .iter()
+        .map(|k| (strsim::jaro_winkler(&f, &k.name.to_ascii_lowercase()), k.name))
+        .filter(|(s, _)| *s > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| n)
+}
+
+// ---------------------------------------------------------------------------
+// Values.
+
+/// sshd's time format: `90`, `90s`, `5m`, `1h30m`, `2d`, `1w`; seconds.
+fn parse_time(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return None;
+    }
+    let (mut i, mut total) = (0, 0u64);
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let n: u64 = s[start..i].parse().ok()?;
+        let mult = match b.get(i).map(u8::to_ascii_lowercase) {
+            None => 1,
+            Some(c) => {
+                i += 1;
+                match c {
+                    b's' => 1,
+                    b'm' => 60,
+                    b'h' => 3600,
+                    b'd' => 86400,
+                    b'w' => 604800,
+                    _ => return None,
+                }
+            }
+        };
+        total = total.checked_add(n.checked_mul(mult)?)?;
+    }
+    (total <= i32::MAX as u64).then_some(total)
+}
+
+fn parse_int(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<i64>().ok().filter(|n| *n <= i32::MAX as i64)
+}
+
+/// Validate one value of `kw`; returns the spelling to write.
+fn check_value(kw: &Keyword, raw: &str) -> Result<String, String> {
+    let name = kw.name;
+    if let Some(c) = raw.chars().find(|c| c.is_control() && *c != '\t') {
+        return Err(format!(
+            "the value of `{name}` contains the control character {:?}: sshd_config values are single lines",
+            c
+        ));
+    }
+    let v = raw.trim();
+    if v.is_empty() {
+        return Err(format!("`{name}` needs a value"));
+    }
+    match kw.ty {
+        Ty::Flag => match v.to_ascii_lowercase().as_str() {
+            "yes" | "true" => Ok("yes".into()),
+            "no" | "false" => Ok("no".into()),
+            _ => Err(format!("`{name}` is `yes` or `no`, not `{v}`")),
+        },
+        Ty::Choice(options) => options
+            .iter()
+            .find(|(o, _)| o.eq_ignore_ascii_case(v))
+            .map(|(o, _)| o.to_string())
+            .or_else(|| {
+                // YAML booleans for yes/no choices.
+                let yes_no = match v.to_ascii_lowercase().as_str() {
+                    "true" => "yes",
+                    "false" => "no",
+                    _ => return None,
+                };
+                options
+                    .iter()
+                    .find(|(o, _)| *o == yes_no)
+                    .map(|(o, _)| o.to_string())
+            })
+            .ok_or_else(|| {
+                format!(
+                    "`{name}` is one of {}, not `{v}`",
+                    options
+                        .iter()
+                        .map(|(o, _)| format!("`{o}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }),
+        Ty::Int => parse_int(v)
+            .map(|n| n.to_string())
+            .ok_or_else(|| format!("`{name}` is a non-negative integer, not `{v}`")),
+        Ty::IntOrNone => {
+            if v.eq_ignore_ascii_case("none") {
+                Ok("none".into())
+            } else {
+                parse_int(v)
+                    .map(|n| n.to_string())
+                    .ok_or_else(|| format!("`{name}` is an integer or `none`, not `{v}`"))
+            }
+        }
+        Ty::Port => match parse_int(v) {
+            Some(p) if (1..=65535).contains(&p) => Ok(p.to_string()),
+            _ => Err(format!("`{v}` is not a port (1–65535)")),
+        },
+        Ty::Time => parse_time(v).map(|_| v.to_string()).ok_or_else(|| {
+            format!("`{name}` is a time in seconds or like `30s`, `5m`, `1h30m`, not `{v}`")
+        }),
+        Ty::TimeOrNone => {
+            if v.eq_ignore_ascii_case("none") {
+                Ok("none".into())
+            } else {
+                parse_time(v).map(|_| v.to_string()).ok_or_else(|| {
+                    format!("`{name}` is `none` or a time like `30s`, `5m`, `1h`, not `{v}`")
+                })
+            }
+        }
+        Ty::MaxStartups => {
+            let parts: Vec<&str> = v.split(':').collect();
+            if (parts.len() == 1 || parts.len() == 3) && parts.iter().all(|p| parse_int(p).is_some())
+            {
+                Ok(v.to_string())
+            } else {
+                Err(format!(
+                    "`MaxStartups` is `start` or `start:rate:full` (e.g. `10:30:100`), not `{v}`"
+                ))
+            }
+        }
+        Ty::Word => {
+            if v.chars().any(char::is_whitespace) {
+                Err(format!(
+                    "`{v}` contains a space: give the values of `{name}` as a list"
+                ))
+            } else {
+                Ok(v.to_string())
+            }
+        }
+        Ty::Text => Ok(v.to_string()),
+    }
+}
+
+/// Split a scalar into the values of a multi-value keyword.
+fn split_scalar(kw: &Keyword, raw: &str) -> Vec<String> {
+    match kw.layout {
+        Layout::One | Layout::Lines => vec![raw.to_string()],
+        Layout::Words => raw.split_whitespace().map(str::to_string).collect(),
+        Layout::Commas => raw
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    }
+}
+
+/// How `sshd -T` would print a value (for comparison only).
+fn normalize(kw: &Keyword, v: &str) -> String {
+    let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+    match kw.ty {
+        Ty::Flag => v.to_ascii_lowercase(),
+        Ty::Choice(options) => {
+            let printed = options
+                .iter()
+                .find(|(o, _)| o.eq_ignore_ascii_case(&v))
+                .map_or(v.as_str(), |(_, p)| p);
+            printed.to_ascii_lowercase()
+        }
+        Ty::Int | Ty::Port => parse_int(&v).map_or(v, |n| n.to_string()),
+        Ty::IntOrNone => v.to_ascii_lowercase(),
+        Ty::Time => parse_time(&v).map_or(v, |n| n.to_string()),
+        Ty::TimeOrNone => match parse_time(&v) {
+            Some(0) => "none".into(),
+            Some(n) => n.to_string(),
+            None => v.to_ascii_lowercase(),
+        },
+        Ty::MaxStartups => {
+            if v.contains(':') {
+                v
+            } else {
+                format!("{v}:30:{v}")
+            }
+        }
+        Ty::Word | Ty::Text => v,
+    }
+}
+
+/// One declared setting: the keyword and its (checked) values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub keyword: &'static Keyword,
+    pub values: Vec<String>,
+}
+
+impl Setting {
+    fn display(&self) -> String {
+        self.values.join(self.keyword.sep())
+    }
+
+    /// The lines of the drop-in for this setting.
+    fn lines(&self, out: &mut String) {
+        let name = self.keyword.name;
+        match self.keyword.layout {
+            Layout::Lines => {
+                for v in &self.values {
+                    let _ = writeln!(out, "{name} {v}");
+                }
+            }
+            Layout::One | Layout::Words => {
+                let _ = writeln!(out, "{name} {}", self.values.join(" "));
+            }
+            Layout::Commas => {
+                let _ = writeln!(out, "{name} {}", self.values.join(","));
+            }
+        }
+    }
+
+    /// Whether the effective value can be compared reliably.
+    fn comparable(&self) -> bool {
+        match self.keyword.eff {
+            Eff::FileOnly => false,
+            _ => match self.keyword.layout {
+                // `+aes128-cbc` and friends edit the default list.
+                Layout::Commas => !self
+                    .values
+                    .iter()
+                    .any(|v| v.starts_with(['+', '-', '^'])),
+                // Quotes, escapes and comments are interpreted by sshd.
+                _ => !self
+                    .values
+                    .iter()
+                    .any(|v| v.contains(['"', '\'', '\\', '#'])),
+            },
+        }
+    }
+
+    /// The declared values as `sshd -T` prints them.
+    fn expected(&self) -> Vec<String> {
+        let kw = self.keyword;
+        match (kw.eff, kw.layout) {
+            (Eff::Subset, _) => self.values.iter().map(|v| normalize(kw, v)).collect(),
+            (_, Layout::Commas) => vec![self.values.join(",")],
+            _ => vec![normalize(kw, &self.values.join(" "))],
+        }
+    }
+}
+
+/// The `settings:` map, in the order written. Deserialized with checks so
+/// that every problem points at its key or value in the YAML.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings(pub Vec<Setting>);
+
+impl<'de> serde::Deserialize<'de> for Settings {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(SettingsVisitor)
+    }
+}
+
+struct SettingsVisitor;
+
+impl<'de> Visitor<'de> for SettingsVisitor {
+    type Value = Settings;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of sshd_config keywords to values (e.g. `MaxAuthTries: 3`)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Settings, A::Error> {
+        let mut out: Vec<Setting> = Vec::new();
+        while let Some(keyword) = map.next_key_seed(KeySeed { seen: &out })? {
+            let values = map.next_value_seed(ValueSeed { keyword })?;
+            out.push(Setting { keyword, values });
+        }
+        Ok(Settings(out))
+    }
+}
+
+struct KeySeed<'a> {
+    seen: &'a [Setting],
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = &'static Keyword;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = &'static Keyword;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an sshd_config keyword")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        if v.eq_ignore_ascii_case("Match") || v.eq_ignore_ascii_case("Include") {
+            return Err(E::custom(format!(
+                "`{v}` is not supported in `settings`: the drop-in is one flat list of settings (use a `file` resource for a drop-in with `Match` blocks)"
+            )));
+        }
+        if let Some((name, why)) = RETIRED.iter().find(|(n, _)| n.eq_ignore_ascii_case(v)) {
+            return Err(E::custom(format!(
+                "`{name}` is obsolete and ignored by OpenSSH 9: {why}"
+            )));
+        }
+        let Some(kw) = keyword(v) else {
+            let hint = match closest_keyword(v) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => "see `man sshd_config` for the keywords".into(),
+            };
+            return Err(E::custom(format!(
+                "unknown sshd_config keyword `{v}`: {hint}"
+            )));
+        };
+        if let Some(prev) = self
+            .seen
+            .iter()
+            .find(|s| s.keyword.canonical() == kw.canonical())
+        {
+            let same = if prev.keyword.name == kw.name {
+                format!("`{}` is set twice", kw.name)
+            } else {
+                format!(
+                    "`{v}` sets the same option as `{}`, set above",
+                    prev.keyword.name
+                )
+            };
+            return Err(E::custom(format!(
+                "{same} (keywords are case-insensitive): give several values as a list"
+            )));
+        }
+        Ok(kw)
+    }
+}
+
+struct ValueSeed {
+    keyword: &'static Keyword,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Vec<String>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed {
+    type Value = Vec<String>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        if self.keyword.layout == Layout::One {
+            write!(f, "one value for `{}`", self.keyword.name)
+        } else {
+            write!(f, "a value or a list of values for `{}`", self.keyword.name)
+        }
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        let kw = self.keyword;
+        // A control character is reported whole, before any splitting.
+        if v.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(E::custom(check_value(kw, v).unwrap_err()));
+        }
+        let parts = split_scalar(kw, v);
+        if parts.is_empty() {
+            return Err(E::custom(format!("`{}` needs a value", kw.name)));
+        }
+        parts
+            .iter()
+            .map(|p| check_value(kw, p).map_err(E::custom))
+            .collect()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(E::custom(format!("`{}` needs a value", self.keyword.name)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let kw = self.keyword;
+        if kw.layout == Layout::One {
+            return Err(de::Error::custom(format!(
+                "`{}` takes one value, not a list",
+                kw.name
+            )));
+        }
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(ItemSeed { keyword: kw })? {
+            out.extend(v);
+        }
+        if out.is_empty() {
+            return Err(de::Error::custom(format!(
+                "`{}` needs at least one value",
+                kw.name
+            )));
+        }
+        Ok(out)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(format!(
+            "`{}` takes a value or a list, not a map",
+            self.keyword.name
+        )))
+    }
+}
+
+/// One item of a list value (checked where it stands, so errors point at it).
+struct ItemSeed {
+    keyword: &'static Keyword,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemSeed {
+    type Value = Vec<String>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemSeed {
+    type Value = Vec<String>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "a value of `{}`", self.keyword.name)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        let kw = self.keyword;
+        // An item of an algorithm list may itself be `a,b`.
+        let parts = if kw.layout == Layout::Commas {
+            split_scalar(kw, v)
+        } else {
+            vec![v.to_string()]
+        };
+        if parts.is_empty() {
+            return Err(E::custom(format!("`{}` needs a value", kw.name)));
+        }
+        parts
+            .iter()
+            .map(|p| check_value(kw, p).map_err(E::custom))
+            .collect()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(E::custom(format!(
+            "an item of `{}` is empty",
+            self.keyword.name
+        )))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom("expected a value here, found a list"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom("expected a value here, found a map"))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The resource.
+
+fn default_path() -> String {
+    DEFAULT_PATH.to_string()
+}
+
+/// The managed sshd drop-in.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sshd {
-    pub name: String,
+    /// `sshd_config` keywords and their values, in the order written.
+    pub settings: Settings,
+    /// The drop-in file.
+    #[serde(default = "default_path")]
+    pub path: String,
 }
+
+/// What is at the drop-in's path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DropIn {
+    #[default]
+    Absent,
+    File(Vec<u8>),
+    /// A regular file the probe could not read.
+    Unreadable,
+    Link(String),
+    Dir,
+    Other,
+}
+
+/// The effective configuration (`sshd -T`), or why it is not known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effective {
+    /// Lowercase keyword → values, one per printed line, in order.
+    Config(BTreeMap<String, Vec<String>>),
+    Unavailable(String),
+}
+
+impl Default for Effective {
+    fn default() -> Self {
+        Effective::Unavailable("not probed".into())
+    }
+}
+
+/// A line of `sshd_config` or of a drop-in that sets a declared keyword.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub file: String,
+    pub line: usize,
+    /// Lowercase keyword as written.
+    pub keyword: String,
+    /// The rest of the line.
+    pub value: String,
+}
+
+/// The live state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SshdFact {
+    /// An `sshd` binary exists.
+    pub sshd: bool,
+    /// `sshd_config`, when it exists.
+    pub main: Option<String>,
+    pub dropin: DropIn,
+    pub effective: Effective,
+    pub sources: Vec<Source>,
+}
+
+/// The `Include` of `sshd_config` that reads the drop-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct IncludeAt {
+    line: usize,
+    pattern: String,
+}
+
+/// Whether the shell should add `Include <path>` to `sshd_config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AddInclude {
+    No,
+    Yes,
+    /// Not known at plan time (sshd not installed yet): decided on the host.
+    Auto,
+}
+
+/// fnmatch-like glob: `*` and `?` do not match `/`; `[...]` classes.
+fn glob_match(pat: &[u8], s: &[u8]) -> bool {
+    match pat.first() {
+        None => s.is_empty(),
+        Some(b'*') => {
+            let rest = &pat[1..];
+            let mut i = 0;
+            loop {
+                if glob_match(rest, &s[i..]) {
+                    return true;
+                }
+                if i >= s.len() || s[i] == b'/' {
+                    return false;
+                }
+                i += 1;
+            }
+        }
+        Some(b'?') => !s.is_empty() && s[0] != b'/' && glob_match(&pat[1..], &s[1..]),
+        Some(b'[') => {
+            let Some(end) = pat.iter().skip(2).position(|&c| c == b']').map(|p| p + 2) else {
+                return !s.is_empty() && s[0] == b'[' && glob_match(&pat[1..], &s[1..]);
+            };
+            let Some(&c) = s.first() else { return false };
+            let mut class = &pat[1..end];
+            let negate = matches!(class.first(), Some(b'!' | b'^'));
+            if negate {
+                class = &class[1..];
+            }
+            let mut hit = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == b'-' {
+                    hit |= class[i] <= c && c <= class[i + 2];
+                    i += 3;
+                } else {
+                    hit |= class[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && c != b'/' && glob_match(&pat[end + 1..], &s[1..])
+        }
+        Some(&c) => !s.is_empty() && s[0] == c && glob_match(&pat[1..], &s[1..]),
+    }
+}
+
+/// The first token of a config line (keyword) and the rest, or `None` for
+/// blank and comment lines. `Keyword=value` is accepted as sshd does.
+fn split_directive(line: &str) -> Option<(String, &str)> {
+    let t = line.trim_start();
+    if t.is_empty() || t.starts_with('#') {
+        return None;
+    }
+    let end = t
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(t.len());
+    let rest = t[end..].trim_start();
+    let rest = rest.strip_prefix('=').unwrap_or(rest).trim();
+    Some((t[..end].to_ascii_lowercase(), rest))
+}
+
+/// The top-level `Include` of `main` that reads `path` (before any `Match`).
+fn include_of(main: &str, path: &str) -> Option<IncludeAt> {
+    for (i, line) in main.lines().enumerate() {
+        let Some((kw, rest)) = split_directive(line) else {
+            continue;
+        };
+        if kw == "match" {
+            return None;
+        }
+        if kw != "include" {
+            continue;
+        }
+        for arg in rest.split_whitespace() {
+            let arg = arg.trim_matches('"');
+            let abs = if arg.starts_with('/') {
+                arg.to_string()
+            } else {
+                format!("/etc/ssh/{arg}")
+            };
+            if glob_match(abs.as_bytes(), path.as_bytes()) {
+                return Some(IncludeAt {
+                    line: i + 1,
+                    pattern: abs,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Split probe output into `key=value` header lines and `[name]` sections.
+fn sections(stdout: &str) -> (String, BTreeMap<String, String>) {
+    let mut header = String::new();
+    let mut secs: BTreeMap<String, String> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in stdout.lines() {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = Some(name.to_string());
+            secs.entry(name.to_string()).or_default();
+            continue;
+        }
+        match &current {
+            Some(name) => {
+                let s = secs.entry(name.clone()).or_default();
+                s.push_str(line);
+                s.push('\n');
+            }
+            None => {
+                header.push_str(line);
+                header.push('\n');
+            }
+        }
+    }
+    (header, secs)
+}
+
+fn decode(secs: &BTreeMap<String, String>, name: &str) -> Result<Option<Vec<u8>>, String> {
+    match secs.get(name) {
+        None => Ok(None),
+        Some(b64) => shell::unbase64(b64)
+            .map(Some)
+            .map_err(|e| format!("section {name}: {e}")),
+    }
+}
+
+/// Parse `sshd -T` output.
+fn parse_effective(text: &str) -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (k, v) = line.split_once(' ').unwrap_or((line, ""));
+        map.entry(k.to_ascii_lowercase())
+            .or_default()
+            .push(v.trim().to_string());
+    }
+    map
+}
+
+/// Parse `grep -n` output over several files: `file:line:text`.
+fn parse_sources(text: &str) -> Vec<Source> {
+    let mut out = Vec::new();
+    for l in text.lines() {
+        let Some((file, rest)) = l.split_once(':') else {
+            continue;
+        };
+        let Some((n, body)) = rest.split_once(':') else {
+            continue;
+        };
+        let Ok(line) = n.parse::<usize>() else {
+            continue;
+        };
+        if let Some((keyword, value)) = split_directive(body) {
+            out.push(Source {
+                file: file.to_string(),
+                line,
+                keyword,
+                value: value.to_string(),
+            });
+        }
+    }
+    out
+}
+
+/// The values a config text gives each keyword it knows, by canonical name.
+fn file_values(text: &str) -> Vec<(&'static Keyword, Vec<String>)> {
+    let mut out: Vec<(&'static Keyword, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        let Some((kw, rest)) = split_directive(line) else {
+            continue;
+        };
+        let Some(k) = keyword(&kw) else { continue };
+        let vals = split_scalar(k, rest);
+        match out
+            .iter_mut()
+            .find(|(o, _)| o.canonical() == k.canonical())
+        {
+            Some((_, v)) if k.layout != Layout::One => v.extend(vals),
+            Some(_) => {}
+            None => out.push((k, vals)),
+        }
+    }
+    out
+}
+
+fn same_values(kw: &Keyword, a: &[String], b: &[String]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| normalize(kw, x) == normalize(kw, y))
+}
+
+impl Sshd {
+    /// The declared settings: the keyword as sshd names it (legacy aliases
+    /// resolved, e.g. `ChallengeResponseAuthentication` is
+    /// `KbdInteractiveAuthentication`) and its values (ports one by one,
+    /// users one by one, `yes`/`no` lowercased), in the order written.
+    pub fn desired_settings(&self) -> Vec<(String, Vec<String>)> {
+        self.settings
+            .0
+            .iter()
+            .map(|s| (s.keyword.canonical().to_string(), s.values.clone()))
+            .collect()
+    }
+
+    /// The drop-in's content.
+    pub fn content(&self) -> String {
+        let mut s = format!("{HEADER}\n");
+        for setting in &self.settings.0 {
+            setting.lines(&mut s);
+        }
+        s
+    }
+
+    fn dir(&self) -> String {
+        parent_dir(&self.path).unwrap_or_else(|| "/".into())
+    }
+
+    fn base(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
+    /// Every keyword that sets the same option as `kw` (aliases included).
+    fn names_of(kw: &Keyword) -> Vec<String> {
+        KEYWORDS
+            .iter()
+            .filter(|k| k.canonical() == kw.canonical())
+            .map(|k| k.name.to_ascii_lowercase())
+            .collect()
+    }
+
+    /// Lines of other files that set `kw` and that sshd reads before the
+    /// drop-in (so their value wins for first-value keywords).
+    fn earlier(&self, fact: &SshdFact, inc: Option<&IncludeAt>, kw: &Keyword) -> Vec<String> {
+        let Some(inc) = inc else { return Vec::new() };
+        let names = Self::names_of(kw);
+        fact.sources
+            .iter()
+            .filter(|s| names.contains(&s.keyword) && s.file != self.path)
+            .filter(|s| {
+                if s.file == MAIN_CONFIG {
+                    s.line < inc.line
+                } else {
+                    glob_match(inc.pattern.as_bytes(), s.file.as_bytes())
+                        && s.file.as_str() < self.path.as_str()
+                }
+            })
+            .map(|s| format!("{}:{}", s.file, s.line))
+            .collect()
+    }
+
+    /// Values of an accumulating keyword set by other files.
+    fn elsewhere(&self, fact: &SshdFact, kw: &Keyword) -> Vec<(String, String)> {
+        let names = Self::names_of(kw);
+        fact.sources
+            .iter()
+            .filter(|s| names.contains(&s.keyword) && s.file != self.path)
+            .flat_map(|s| {
+                split_scalar(kw, &s.value)
+                    .into_iter()
+                    .map(move |v| (v, format!("{}:{}", s.file, s.line)))
+            })
+            .collect()
+    }
+
+    /// The diff and the commands, computed together so they always agree.
+    fn plan(&self, fact: &SshdFact) -> (Diff, Vec<Cmd>) {
+        let path = self.path.as_str();
+        match &fact.dropin {
+            DropIn::Dir => return refusal(path, "is a directory; keel will not replace it"),
+            DropIn::Link(t) => {
+                return refusal(
+                    path,
+                    &format!(
+                        "is a symbolic link to `{t}`; keel will not replace it (point `path` at a regular file)"
+                    ),
+                );
+            }
+            DropIn::Other => {
+                return refusal(
+                    path,
+                    "is a special file (device, socket or pipe); keel will not replace it",
+                );
+            }
+            _ => {}
+        }
+        let desired = self.content();
+        let current: Option<&[u8]> = match &fact.dropin {
+            DropIn::File(d) => Some(d),
+            _ => None,
+        };
+        let current_text = current.and_then(|d| std::str::from_utf8(d).ok());
+        let content_differs = current != Some(desired.as_bytes());
+        let installed = fact.sshd && fact.main.is_some();
+        let inc = fact.main.as_deref().and_then(|m| include_of(m, path));
+        let add_include = if !installed {
+            AddInclude::Auto
+        } else if inc.is_none() {
+            AddInclude::Yes
+        } else {
+            AddInclude::No
+        };
+
+        // Setting by setting.
+        let effective = match (&fact.effective, installed) {
+            (Effective::Config(m), true) => Some(m),
+            _ => None,
+        };
+        let in_file = current_text.map(file_values).unwrap_or_default();
+        let from_file = |kw: &Keyword| {
+            in_file
+                .iter()
+                .find(|(k, _)| k.canonical() == kw.canonical())
+                .map(|(_, v)| v.clone())
+        };
+        let mut attrs = Vec::new();
+        let mut overridden = Vec::new();
+        let mut notes = Vec::new();
+        for s in &self.settings.0 {
+            let kw = s.keyword;
+            // A first-value keyword sshd -T does not print (another version
+            // of sshd) is compared with the file.
+            let got = effective
+                .filter(|_| s.comparable())
+                .map(|eff| eff.get(&kw.effective_key()).cloned().unwrap_or_default())
+                .filter(|got| kw.eff == Eff::Subset || !got.is_empty());
+            match got {
+                Some(got) => {
+                    let want = s.expected();
+                    let ok = match kw.eff {
+                        Eff::Subset => {
+                            let have: Vec<String> = got.iter().map(|v| normalize(kw, v)).collect();
+                            want.iter().all(|w| have.contains(w))
+                        }
+                        _ => got.first().map(|g| normalize(kw, g)) == want.first().cloned(),
+                    };
+                    let others: Vec<(String, String)> = if kw.eff == Eff::Subset {
+                        self.elsewhere(fact, kw)
+                            .into_iter()
+                            .filter(|(v, _)| !s.values.contains(v))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    if !others.is_empty() {
+                        let vals: Vec<&str> = others.iter().map(|(v, _)| v.as_str()).collect();
+                        let mut at: Vec<&str> = others.iter().map(|(_, a)| a.as_str()).collect();
+                        at.dedup();
+                        notes.push(format!(
+                            "{} also has {} from {}",
+                            kw.name,
+                            vals.join(" "),
+                            at.join(", ")
+                        ));
+                    }
+                    if !ok {
+                        let before = (!got.is_empty()).then(|| got.join(kw.sep()));
+                        let mut after = s.values.clone();
+                        after.extend(others.into_iter().map(|(v, _)| v));
+                        attrs.push(AttrChange::new(
+                            kw.name,
+                            before,
+                            Some(after.join(kw.sep())),
+                        ));
+                        overridden.push((s, got));
+                    }
+                }
+                _ => {
+                    let old = from_file(kw);
+                    if old.as_deref().is_none_or(|o| !same_values(kw, o, &s.values)) {
+                        attrs.push(AttrChange::new(
+                            kw.name,
+                            old.map(|o| o.join(kw.sep())),
+                            Some(s.display()),
+                        ));
+                    }
+                }
+            }
+        }
+        for (kw, vals) in &in_file {
+            if !self
+                .settings
+                .0
+                .iter()
+                .any(|s| s.keyword.canonical() == kw.canonical())
+            {
+                attrs.push(AttrChange::new(
+                    kw.name,
+                    Some(vals.join(kw.sep())),
+                    None::<String>,
+                ));
+            }
+        }
+
+        let unavailable = match (&fact.effective, installed) {
+            (Effective::Unavailable(why), true) => Some(format!(
+                "the effective configuration is unknown (`sshd -T`: {why}): compared with the drop-in file only"
+            )),
+            _ => None,
+        };
+
+        if content_differs || add_include == AddInclude::Yes {
+            let mut diff = Diff::with_action(if current.is_some() || fact.dropin == DropIn::Unreadable {
+                Action::Update
+            } else {
+                Action::Create
+            });
+            diff.attrs = attrs;
+            if content_differs {
+                diff.content = Some(ContentChange {
+                    before: current_text.map(str::to_string),
+                    after: desired.clone(),
+                });
+            }
+            let mut reasons = Vec::new();
+            if add_include == AddInclude::Yes {
+                reasons.push(format!(
+                    "{MAIN_CONFIG} does not read {path}: `Include {path}` will be added at its top"
+                ));
+            }
+            if let Some(u) = unavailable {
+                reasons.push(u);
+            }
+            for s in &self.settings.0 {
+                if s.keyword.eff != Eff::Value {
+                    continue;
+                }
+                let first = self.earlier(fact, inc.as_ref(), s.keyword);
+                if !first.is_empty() {
+                    reasons.push(format!(
+                        "warning: {} is also set in {}, which sshd reads first: that value wins ({})",
+                        s.keyword.name,
+                        first.join(", "),
+                        self.move_first_hint()
+                    ));
+                }
+            }
+            reasons.extend(notes);
+            if !reasons.is_empty() {
+                diff.reason = Some(reasons.join("; "));
+            }
+            if !installed {
+                diff.unknown = Some(
+                    "sshd is not installed yet (openssh-server): its effective settings are known after apply"
+                        .into(),
+                );
+            }
+            let reload_socket = diff
+                .attrs
+                .iter()
+                .any(|a| a.name == "Port" || a.name == "ListenAddress")
+                || (!installed
+                    && self
+                        .settings
+                        .0
+                        .iter()
+                        .any(|s| matches!(s.keyword.name, "Port" | "ListenAddress")));
+            let mut cmds = vec![Cmd::new(
+                format!("check the new configuration with `sshd -t`, then write {path}"),
+                self.write_script(desired.as_bytes(), add_include),
+            )];
+            if add_include != AddInclude::No {
+                cmds.push(Cmd::new(
+                    if add_include == AddInclude::Yes {
+                        format!("add `Include {path}` at the top of {MAIN_CONFIG}")
+                    } else {
+                        format!("add `Include {path}` at the top of {MAIN_CONFIG} if nothing includes it")
+                    },
+                    self.include_script(add_include),
+                ));
+            }
+            cmds.push(Cmd::new(
+                "reload sshd (open sessions stay connected)",
+                reload_script(reload_socket),
+            ));
+            return (diff, cmds);
+        }
+
+        if !overridden.is_empty() {
+            let mut why = Vec::new();
+            for (s, got) in &overridden {
+                let first = self.earlier(fact, inc.as_ref(), s.keyword);
+                let is = if got.is_empty() {
+                    "is not in effect".to_string()
+                } else {
+                    format!("is `{}` in effect", got.join(s.keyword.sep()))
+                };
+                let by = if first.is_empty() {
+                    "another setting read before it wins (sshd keeps the first value it reads; see `sshd -T` and the files it includes)".to_string()
+                } else {
+                    format!(
+                        "{} sets it first and sshd keeps the first value it reads",
+                        first.join(", ")
+                    )
+                };
+                why.push(format!(
+                    "{} {is} although {path} sets `{}`: {by}",
+                    s.keyword.name,
+                    s.display()
+                ));
+            }
+            let why = format!("{} ({})", why.join("; "), self.move_first_hint());
+            let (mut diff, cmds) = refusal(path, &why);
+            diff.attrs = attrs;
+            return (diff, cmds);
+        }
+
+        let mut diff = Diff::noop();
+        let mut reasons = notes;
+        if let Some(u) = unavailable {
+            reasons.push(u);
+        }
+        if !reasons.is_empty() {
+            diff.reason = Some(reasons.join("; "));
+        }
+        (diff, Vec::new())
+    }
+
+    fn move_first_hint(&self) -> String {
+        let dir = self.dir();
+        format!(
+            "name the drop-in so it sorts first, e.g. `path: {dir}/00-keel.conf`, or remove the other setting"
+        )
+    }
+
+    /// Write the drop-in through a temporary file, validating the whole
+    /// configuration with the new drop-in in place (in a copy) before the
+    /// rename.
+    fn write_script(&self, data: &[u8], add: AddInclude) -> String {
+        let dir = self.dir();
+        let base = self.base();
+        let mut s = String::new();
+        let _ = writeln!(s, "set -e");
+        let _ = writeln!(s, "keel_p={}", q(&self.path));
+        let _ = writeln!(s, "keel_d={}", q(&dir));
+        let _ = writeln!(s, "keel_base={}", q(base));
+        let _ = writeln!(s, "keel_main={}", q(MAIN_CONFIG));
+        s.push_str(SSHD_LOOKUP);
+        s.push_str(
+            r#"if [ -z "$keel_sshd" ] || [ ! -f "$keel_main" ]; then
+  echo "keel: sshd is not installed (no sshd binary or no $keel_main): install openssh-server first; $keel_p was not written" >&2
+  exit 1
+fi
+mkdir -p -- "$keel_d"
+keel_tmp=$(mktemp "$keel_d/.$keel_base.keel.XXXXXX")
+keel_v=$(mktemp -d /tmp/keel-sshd.XXXXXX)
+trap 'rm -f "$keel_tmp"; rm -rf "$keel_v"' EXIT
+"#,
+        );
+        s.push_str(&shell::write_data("\"$keel_tmp\"", data));
+        let _ = writeln!(s, "chmod 0644 \"$keel_tmp\"");
+        s.push_str(&add_include_decision(add, &self.path, &dir));
+        // The copy: every file of the drop-in directory plus the new drop-in,
+        // and sshd_config with its Include lines pointing at the copy.
+        let _ = writeln!(s, "keel_re={}", q(&sed_escape(&dir)));
+        let rel = dir.strip_prefix("/etc/ssh/").map(sed_escape);
+        let _ = writeln!(s, "keel_rel={}", q(rel.as_deref().unwrap_or("")));
+        s.push_str(
+            r#"mkdir "$keel_v/d" "$keel_v/main"
+for keel_f in "$keel_d"/*; do
+  if [ -f "$keel_f" ]; then cp -p -- "$keel_f" "$keel_v/d/"; fi
+done
+cp -- "$keel_tmp" "$keel_v/d/$keel_base"
+keel_inc='/^[[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee][[:space:]=]/'
+{
+  if [ "$keel_add_include" = yes ]; then printf 'Include %s\n' "$keel_v/d/$keel_base"; fi
+  if [ -n "$keel_rel" ]; then
+    sed -e "${keel_inc}s#${keel_re}/#${keel_v}/d/#g" -e "${keel_inc}s#\([[:space:]=\"]\)${keel_rel}/#\1${keel_v}/d/#g" "$keel_main"
+  else
+    sed -e "${keel_inc}s#${keel_re}/#${keel_v}/d/#g" "$keel_main"
+  fi
+} > "$keel_v/main/sshd_config"
+mkdir -p /run/sshd
+if ! keel_out=$("$keel_sshd" -t -f "$keel_v/main/sshd_config" 2>&1); then
+  printf '%s\n' "$keel_out" | sed -e "s#${keel_v}/main/sshd_config#${keel_main}#g" -e "s#${keel_v}/d/#${keel_d}/#g" >&2
+  echo "keel: sshd -t rejected the new configuration; $keel_p was left unchanged" >&2
+  exit 1
+fi
+mv -f -- "$keel_tmp" "$keel_p"
+trap - EXIT
+rm -rf "$keel_v"
+"#,
+        );
+        s
+    }
+
+    /// Prepend `Include <path>` to sshd_config (atomically, once).
+    fn include_script(&self, add: AddInclude) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "set -e");
+        let _ = writeln!(s, "keel_p={}", q(&self.path));
+        let _ = writeln!(s, "keel_main={}", q(MAIN_CONFIG));
+        s.push_str(&add_include_decision(add, &self.path, &self.dir()));
+        s.push_str(
+            r#"if [ "$keel_add_include" = yes ] && ! grep -qxF "Include $keel_p" "$keel_main"; then
+  keel_mtmp=$(mktemp "$keel_main.keel.XXXXXX")
+  trap 'rm -f "$keel_mtmp"' EXIT
+  { printf '# added by keel: read the managed drop-in first\nInclude %s\n' "$keel_p"; cat "$keel_main"; } > "$keel_mtmp"
+  chmod --reference="$keel_main" "$keel_mtmp"
+  chown --reference="$keel_main" "$keel_mtmp" 2>/dev/null || true
+  mv -f -- "$keel_mtmp" "$keel_main"
+  trap - EXIT
+fi
+"#,
+        );
+        s
+    }
+}
+
+/// Finds sshd (root's PATH has /usr/sbin; a user's may not).
+const SSHD_LOOKUP: &str = r#"keel_sshd=$(command -v sshd 2>/dev/null || true)
+if [ -z "$keel_sshd" ] && [ -x /usr/sbin/sshd ]; then keel_sshd=/usr/sbin/sshd; fi
+"#;
+
+/// Sets `keel_add_include` to yes or no.
+fn add_include_decision(add: AddInclude, path: &str, dir: &str) -> String {
+    match add {
+        AddInclude::Yes => "keel_add_include=yes\n".into(),
+        AddInclude::No => "keel_add_include=no\n".into(),
+        AddInclude::Auto => {
+            // Decided on the host: does an Include line name the drop-in or
+            // the `*.conf` glob of its directory?
+            let mut pats = vec![path.to_string()];
+            if path.ends_with(".conf") {
+                pats.push(format!("{dir}/*.conf"));
+                if let Some(rel) = dir.strip_prefix("/etc/ssh/") {
+                    pats.push(format!("{rel}/*.conf"));
+                }
+            }
+            let args: Vec<String> = pats.iter().map(|p| format!("-e {}", q(p))).collect();
+            format!(
+                "if grep -iE '^[[:space:]]*include[[:space:]=]' \"$keel_main\" 2>/dev/null | grep -qF {}; then keel_add_include=no; else keel_add_include=yes; fi\n",
+                args.join(" ")
+            )
+        }
+    }
+}
+
+/// Escape a path (already restricted to `[A-Za-z0-9._/@+-]`) for a sed
+/// regular expression.
+fn sed_escape(s: &str) -> String {
+    s.replace('.', "\\.")
+}
+
+fn reload_script(socket: bool) -> String {
+    let mut s = String::new();
+    s.push_str("if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then\n");
+    if socket {
+        // Ubuntu's socket activation takes the ports from the generated socket unit.
+        s.push_str(
+            "  if systemctl is-active --quiet ssh.socket; then systemctl daemon-reload; systemctl restart ssh.socket; fi\n",
+        );
+    }
+    s.push_str(
+        r#"  if systemctl is-active --quiet ssh.service; then systemctl reload ssh.service
+  elif systemctl is-active --quiet sshd.service; then systemctl reload sshd.service
+  fi
+elif [ -f /run/sshd.pid ]; then
+  kill -HUP "$(cat /run/sshd.pid)" 2>/dev/null || true
+fi
+"#,
+    );
+    s
+}
+
+/// A change whose command fails with a clear message (see `file::refusal`).
+fn refusal(path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+    let msg = format!("keel: {path}: {why}");
+    (
+        Diff::with_action(Action::Update).reason(why),
+        vec![Cmd::new(
+            format!("refuse: {path}: {}", why.split(':').next().unwrap_or(why)),
+            format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
+        )],
+    )
+}
+
+/// Characters allowed in the drop-in's path (they are used in `sed`
+/// expressions and `Include` lines).
+fn path_char_ok(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '@' | '+' | '-')
+}
+
 impl Kind for Sshd {
     const KIND: &'static str = "sshd";
-    type Fact = ();
+    type Fact = SshdFact;
+
     fn name(&self) -> String {
-        self.name.clone()
+        self.path.clone()
     }
+
     fn check(&self) -> Vec<Invalid> {
-        vec![Invalid::field("name", "the `sshd` kind is not implemented yet")]
+        let mut errs = Vec::new();
+        if let Some(e) = check_abs_path("path", &self.path) {
+            errs.push(e);
+        } else if let Some(c) = self.path.chars().find(|c| !path_char_ok(*c)) {
+            errs.push(
+                Invalid::field(
+                    "path",
+                    format!("`{}` contains {c:?}", self.path.escape_debug()),
+                )
+                .help("use letters, digits and `._-+@/` in the drop-in's path"),
+            );
+        } else if self.path.ends_with('/') || self.base().is_empty() {
+            errs.push(Invalid::field(
+                "path",
+                format!("`{}` names a directory, not a file", self.path),
+            ));
+        } else if self.path == MAIN_CONFIG || self.dir() == "/etc/ssh" {
+            errs.push(
+                Invalid::field(
+                    "path",
+                    format!("`{}` is not a drop-in directory's file", self.path),
+                )
+                .help(format!(
+                    "keel manages a drop-in next to the main file, e.g. `{DEFAULT_PATH}`"
+                )),
+            );
+        }
+        if self.settings.0.is_empty() {
+            errs.push(
+                Invalid::field("settings", "no settings are given")
+                    .help("declare at least one sshd_config keyword, e.g. `MaxAuthTries: 3`"),
+            );
+        }
+        errs
     }
+
+    fn links(&self) -> Links {
+        Links {
+            provides: vec![Ref::Path(self.path.clone())],
+            needs: vec![
+                Ref::Package("openssh-server".into()),
+                Ref::Path(self.dir()),
+            ],
+        }
+    }
+
     fn probe(&self) -> String {
-        String::new()
+        let mut names: Vec<String> = Vec::new();
+        for s in &self.settings.0 {
+            for n in Self::names_of(s.keyword) {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+        let mut s = String::new();
+        let _ = writeln!(s, "keel_p={}", q(&self.path));
+        let _ = writeln!(s, "keel_d={}", q(&self.dir()));
+        let _ = writeln!(s, "keel_main={}", q(MAIN_CONFIG));
+        let _ = writeln!(
+            s,
+            "keel_re={}",
+            q(&format!("^[[:space:]]*({})([[:space:]]|=)", names.join("|")))
+        );
+        s.push_str(SSHD_LOOKUP);
+        s.push_str(
+            r#"if [ -n "$keel_sshd" ]; then echo sshd=yes; else echo sshd=no; fi
+if [ -L "$keel_p" ]; then
+  echo dropin=link
+  printf 'target=%s\n' "$(readlink -- "$keel_p")"
+elif [ -d "$keel_p" ]; then
+  echo dropin=dir
+elif [ -f "$keel_p" ]; then
+  if [ -r "$keel_p" ]; then echo dropin=file; else echo dropin=unreadable; fi
+elif [ -e "$keel_p" ]; then
+  echo dropin=other
+else
+  echo dropin=absent
+fi
+if [ -f "$keel_main" ]; then echo main=file; else echo main=absent; fi
+if [ -n "$keel_sshd" ] && [ -f "$keel_main" ]; then
+  if [ ! -d /run/sshd ]; then
+    echo effective_status=noprivsep
+  elif keel_eff=$("$keel_sshd" -T 2>/dev/null); then
+    echo effective_status=0
+    echo '[effective]'
+    printf '%s\n' "$keel_eff" | base64
+  else
+    echo effective_status=1
+    echo '[effective_error]'
+    "$keel_sshd" -T 2>&1 >/dev/null | head -n 5 | base64
+  fi
+fi
+echo '[dropin]'
+if [ -f "$keel_p" ] && [ ! -L "$keel_p" ] && [ -r "$keel_p" ]; then base64 < "$keel_p"; fi
+echo '[main]'
+if [ -f "$keel_main" ] && [ -r "$keel_main" ]; then base64 < "$keel_main"; fi
+echo '[sources]'
+grep -iEn -- "$keel_re" "$keel_main" "$keel_d"/*.conf 2>/dev/null | base64
+exit 0
+"#,
+        );
+        s
     }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> {
-        Ok(())
+
+    fn parse(&self, out: &ProbeOutput) -> Result<SshdFact, String> {
+        let (header, secs) = sections(&out.stdout);
+        let dropin_kind = kv(&header, "dropin").ok_or("the probe printed no `dropin=` line")?;
+        let text = |name: &str| -> Result<Option<String>, String> {
+            Ok(decode(&secs, name)?.map(|d| String::from_utf8_lossy(&d).into_owned()))
+        };
+        let dropin = match dropin_kind.trim() {
+            "absent" => DropIn::Absent,
+            "file" => DropIn::File(decode(&secs, "dropin")?.unwrap_or_default()),
+            "unreadable" => DropIn::Unreadable,
+            "link" => DropIn::Link(kv(&header, "target").unwrap_or_default().to_string()),
+            "dir" => DropIn::Dir,
+            "other" => DropIn::Other,
+            other => return Err(format!("unexpected `dropin={other}`")),
+        };
+        let main = if kv(&header, "main") == Some("file") {
+            Some(text("main")?.unwrap_or_default())
+        } else {
+            None
+        };
+        let effective = match kv(&header, "effective_status").map(str::trim) {
+            Some("0") => Effective::Config(parse_effective(
+                &text("effective")?.unwrap_or_default(),
+            )),
+            Some("noprivsep") => Effective::Unavailable(
+                "/run/sshd is missing (sshd is not running), and the probe does not create it"
+                    .into(),
+            ),
+            Some(_) => {
+                let err = text("effective_error")?.unwrap_or_default();
+                let err = err.lines().map(str::trim).filter(|l| !l.is_empty());
+                let err = err.collect::<Vec<_>>().join(" / ");
+                Effective::Unavailable(if err.is_empty() {
+                    "it failed".into()
+                } else {
+                    err
+                })
+            }
+            None => Effective::Unavailable("sshd is not installed".into()),
+        };
+        Ok(SshdFact {
+            sshd: kv(&header, "sshd") == Some("yes"),
+            main,
+            dropin,
+            effective,
+            sources: parse_sources(&text("sources")?.unwrap_or_default()),
+        })
     }
-    fn diff(&self, _: &()) -> Diff {
-        Diff::noop()
+
+    fn diff(&self, fact: &SshdFact) -> Diff {
+        self.plan(fact).0
     }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> {
-        vec![]
+
+    fn commands(&self, fact: &SshdFact, _diff: &Diff) -> Vec<Cmd> {
+        self.plan(fact).1
     }
 }

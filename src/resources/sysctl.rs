@@ -631,7 +631,15 @@ mod tests {
         let r = load("sysctl", "name: net/ipv4/conf/eth0.1/rp_filter\nvalue: 1\n");
         assert_eq!(r.name(), "net.ipv4.conf.eth0/1.rp_filter");
         assert!(r.probe().contains("/proc/sys/net/ipv4/conf/eth0.1/rp_filter"));
-        assert!(r.probe().contains("net\\.ipv4\\.conf\\.eth0/1\\.rp_filter"));
+        let s = scratch(
+            std::path::Path::new(""),
+            "name: net/ipv4/conf/eth0.1/rp_filter\nvalue: 1\n",
+        );
+        assert_eq!(
+            s.line_regex(),
+            "^[[:space:]]*-?net\\.ipv4\\.conf\\.eth0/1\\.rp_filter[[:space:]]*="
+        );
+        assert_eq!(s.line(), "net.ipv4.conf.eth0/1.rp_filter = 1");
         assert_eq!(
             load("sysctl", "name: net.bridge.bridge-nf-call-iptables\nvalue: 1\n").name(),
             "net.bridge.bridge-nf-call-iptables"
