@@ -18,3 +18,4 @@ pub mod session;
 pub mod shell;
 pub mod template;
 pub mod transport;
+pub mod confirm;

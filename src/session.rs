@@ -227,20 +227,74 @@ pub struct HostWork {
     pub plan: HostPlan,
 }
 
-/// Open the transport of a host.
+/// How to reach a host over SSH as `user` on `port`.
+pub fn ssh_target(host: &Host, user: &str, port: Option<u16>, timeout: Duration) -> ssh::SshTarget {
+    let mut t = ssh::SshTarget::new(&host.name, &host.address);
+    t.port = port;
+    t.user = Some(user.to_string());
+    t.identity_file = host.identity_file.as_deref().map(expand_home);
+    t.host_key = host.host_key;
+    t.ssh_config = host.ssh_config.as_deref().map(expand_home);
+    t.become_root = user != "root" && (host.become_root || host.user != "root");
+    t.connect_timeout = timeout;
+    t
+}
+
+/// The SSH target keel uses once the stack is applied (the inventory's
+/// `user` and `port`).
+pub fn primary_target(host: &Host, timeout: Duration) -> ssh::SshTarget {
+    let mut t = ssh_target(host, &host.user, host.port, timeout);
+    t.become_root = host.become_root;
+    t
+}
+
+/// The bootstrap target (`bootstrap_user`/`bootstrap_port`), if any.
+pub fn bootstrap_target(host: &Host, timeout: Duration) -> Option<ssh::SshTarget> {
+    if host.bootstrap_port.is_none() && host.bootstrap_user.is_none() {
+        return None;
+    }
+    let user = host.bootstrap_user.as_deref().unwrap_or(&host.user);
+    let port = host.bootstrap_port.or(host.port);
+    Some(ssh_target(host, user, port, timeout))
+}
+
+/// Open the transport of a host: its `user`@`port`, or — on a fresh
+/// server that does not answer there yet — its bootstrap user and port.
 pub async fn connect(host: &Host, timeout: Duration) -> Result<Arc<dyn Transport>, TransportError> {
     match host.transport {
         TransportKind::Local => Ok(Arc::new(Local::new(host.become_root))),
         TransportKind::Ssh => {
-            let mut t = ssh::SshTarget::new(&host.name, &host.address);
-            t.port = host.port;
-            t.user = Some(host.user.clone());
-            t.identity_file = host.identity_file.as_deref().map(expand_home);
-            t.host_key = host.host_key;
-            t.ssh_config = host.ssh_config.as_deref().map(expand_home);
-            t.become_root = host.become_root;
-            t.connect_timeout = timeout;
-            Ok(Arc::new(ssh::Ssh::connect(t).await?))
+            let primary = primary_target(host, timeout);
+            match bootstrap_target(host, timeout) {
+                None => Ok(Arc::new(ssh::Ssh::connect(primary).await?)),
+                Some(boot) => {
+                    // Fail fast on the primary: the bootstrap is the usual case on a fresh server.
+                    let mut quick = primary.clone();
+                    quick.connect_timeout = timeout.min(Duration::from_secs(8));
+                    match ssh::Ssh::connect(quick).await {
+                        Ok(t) => Ok(Arc::new(t)),
+                        Err(first) => {
+                            tracing::info!(host = %host.name, "{first}; trying the bootstrap connection");
+                            match ssh::Ssh::connect(boot).await {
+                                Ok(t) => {
+                                    tracing::warn!(
+                                        host = %host.name,
+                                        "connected with the bootstrap settings ({}): the stack is expected to create the inventory's user/port",
+                                        t.describe()
+                                    );
+                                    Ok(Arc::new(t))
+                                }
+                                Err(second) => Err(TransportError::Connect {
+                                    host: host.name.clone(),
+                                    message: format!(
+                                        "{first}\nand with the bootstrap settings: {second}"
+                                    ),
+                                }),
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -10,6 +10,10 @@
 //!     become: true              # sudo for non-root users (default: user != root)
 //!     host_key: strict          # or accept-new (trust on first use, fresh servers)
 //!     transport: ssh            # or local
+//!     bootstrap_port: 22        # fresh servers: where sshd listens before the stack moves it
+//!     bootstrap_user: root      # fresh servers: who logs in before the stack creates `user`
+//!     allow_lockout_risk: false # lockout refusals become warnings (know what you do)
+//!     confirm_timeout: 120      # seconds before an unconfirmed SSH/firewall change reverts
 //!     vars: { domain: example.com }
 //! groups:
 //!   web:
@@ -52,6 +56,11 @@ struct HostDef {
     #[serde(default)]
     transport: TransportKind,
     ssh_config: Option<String>,
+    bootstrap_port: Option<u16>,
+    bootstrap_user: Option<String>,
+    #[serde(default)]
+    allow_lockout_risk: bool,
+    confirm_timeout: Option<u64>,
     #[serde(default)]
     #[allow(dead_code)]
     vars: IgnoredNode,
@@ -101,6 +110,16 @@ pub struct Host {
     pub host_key: HostKeyPolicy,
     pub transport: TransportKind,
     pub ssh_config: Option<String>,
+    /// Where a fresh server still listens before the stack moves sshd
+    /// (`port: 2222` + `bootstrap_port: 22`): used when `port` does not answer.
+    pub bootstrap_port: Option<u16>,
+    /// Who to log in as before the stack creates `user` (e.g. root on a
+    /// fresh server): used when `user` cannot log in yet.
+    pub bootstrap_user: Option<String>,
+    /// Turn lockout refusals into warnings for this host.
+    pub allow_lockout_risk: bool,
+    /// Seconds after which an unconfirmed SSH or firewall change reverts.
+    pub confirm_timeout: Option<u64>,
     /// Host vars as written (a map node), with their source.
     pub vars: Option<(SourceFile, Node)>,
     pub source: SourceFile,
@@ -189,6 +208,10 @@ impl Inventory {
                     host_key: h.host_key.unwrap_or_default(),
                     transport: h.transport,
                     ssh_config: h.ssh_config,
+                    bootstrap_port: h.bootstrap_port,
+                    bootstrap_user: h.bootstrap_user,
+                    allow_lockout_risk: h.allow_lockout_risk,
+                    confirm_timeout: h.confirm_timeout,
                     vars,
                     source: src.clone(),
                     span: name.span,

@@ -561,7 +561,7 @@ impl AptRepository {
     /// Turn the declared key into the armored text keel writes.
     fn load_key(&self, cx: Option<&mut dyn PrepareCx>) -> Option<Result<String, String>> {
         if let Some(k) = &self.key {
-            return Some(dearmor(k).map(|(t, _)| t));
+            return Some(dearmor(k).and_then(|(t, data)| key_info(&data).map(|_| t)));
         }
         let (f, cx) = (self.key_file.as_ref()?, cx?);
         Some(cx.read_local(f).and_then(|data| {
@@ -572,7 +572,9 @@ impl AptRepository {
                 let text = String::from_utf8(data).map_err(|_| {
                     "is neither an ASCII-armored key nor binary OpenPGP data".to_string()
                 })?;
-                dearmor(&text).map(|(t, _)| t)
+                let (t, data) = dearmor(&text)?;
+                key_info(&data)?;
+                Ok(t)
             }
         }))
     }
@@ -1232,10 +1234,10 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
         );
         let a = attrs(&e.diff);
         assert_eq!(a[0].0, "key");
-        assert!(
-            a[0].1.as_deref().unwrap().starts_with("sha256 ")
-                || a[0].1.as_deref().unwrap().contains("bytes"),
-            "{a:?}"
+        // A key without a user ID shows its fingerprint alone.
+        assert_eq!(
+            a[0].1.as_deref(),
+            Some("9BDA2648851C894A02CE41912C50BAAC82F15F8C")
         );
         assert_eq!(a[0].2.as_deref(), Some(format!("{UID} {FPR}").as_str()));
         assert_eq!(
@@ -1247,6 +1249,21 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
             )
         );
         assert_eq!(e.commands.len(), 1);
+    }
+
+    #[test]
+    fn unparseable_key_file_on_host_shows_a_hash() {
+        let e = eval(
+            "apt_repository",
+            &yaml(""),
+            &probe_out(Some((SOURCES, "644")), Some(("garbage\n", "644"))),
+        );
+        let a = attrs(&e.diff);
+        assert_eq!(a.len(), 1);
+        assert!(
+            a[0].1.as_deref().unwrap().starts_with("8 bytes, sha256 "),
+            "{a:?}"
+        );
     }
 
     #[test]
@@ -1494,7 +1511,7 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
             format!("junk before\n{KEY}junk after\n"),
         )
         .unwrap();
-        std::fs::write(dir.path().join("bad"), b"\x01\x02not a key").unwrap();
+        std::fs::write(dir.path().join("bad"), b"\xff\xfe binary junk").unwrap();
         for f in ["k.gpg", "k.asc"] {
             let y = format!(
                 "name: docker\nuris: [https://download.docker.com/linux/debian]\nsuites: [bookworm]\ncomponents: [stable]\nkey_file: {}\n",
@@ -1505,20 +1522,8 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
                 &y,
                 &probe_out(Some((SOURCES, "644")), Some((KEY, "644"))),
             );
-            if f == "k.asc" {
-                assert_eq!(e.diff.action(), Action::NoOp, "{f}: {:?}", e.diff);
-            } else {
-                // Armored by keel: same key, new armor.
-                assert_eq!(e.diff.action(), Action::Update, "{f}");
-                assert_eq!(
-                    attrs(&e.diff)[0],
-                    (
-                        "key".into(),
-                        Some(format!("{UID} {FPR}")),
-                        Some(format!("{UID} {FPR}"))
-                    )
-                );
-            }
+            // keel armors a binary key exactly as gpg does: no change.
+            assert_eq!(e.diff.action(), Action::NoOp, "{f}: {:?}", e.diff);
         }
         let y = format!(
             "name: docker\nuris: [https://x.example]\nsuites: [a]\ncomponents: [b]\nkey_file: {}\n",
@@ -1527,7 +1532,7 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
         assert!(
             try_load("apt_repository", &y)
                 .unwrap_err()
-                .contains("neither")
+                .contains("not an OpenPGP public key")
         );
         let y = "name: docker\nuris: [https://x.example]\nsuites: [a]\ncomponents: [b]\nkey_file: /nonexistent/k.asc\n";
         assert!(
@@ -1587,7 +1592,7 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
         std::fs::write(
             bin.join("apt-cache"),
             format!(
-                "#!/bin/sh\nif [ -e {log}/fail-policy ] && ls {log}/etc/apt/sources.list.d/ | grep -q keel; then echo 'E: Conflicting values set for option Signed-By' >&2; exit 100; fi\nexit 0\n",
+                "#!/bin/sh\nif [ -e {log}/fail-policy ] && grep -rqsF \"$(cat {log}/fail-policy)\" {log}/etc/apt/sources.list.d/; then echo 'E: Conflicting values set for option Signed-By' >&2; exit 100; fi\nexit 0\n",
                 log = q(root.to_str().unwrap())
             ),
         )
@@ -1671,7 +1676,7 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
         std::fs::remove_file(root.join("fail-update")).unwrap();
 
         // A change that breaks the whole configuration is rolled back.
-        std::fs::write(root.join("fail-policy"), "").unwrap();
+        std::fs::write(root.join("fail-policy"), "trixie").unwrap();
         let out = run_cmds(&env, &cmds);
         assert_ne!(out.status, 0);
         assert!(out.stderr.contains("Conflicting values"), "{}", out.stderr);
@@ -1688,6 +1693,7 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
         // ... and a new repository that breaks it leaves nothing behind.
         let r3 = local(root, &yaml("").replace("docker", "other"));
         let (_, cmds) = evaluate(&r3);
+        std::fs::write(root.join("fail-policy"), "keel-other").unwrap();
         std::fs::remove_file(root.join("etc/apt/sources.list.d/keel-we-ird.sources")).unwrap();
         let out = run_cmds(&env, &cmds);
         assert_ne!(out.status, 0);

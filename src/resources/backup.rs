@@ -285,7 +285,9 @@ WORK=$(mktemp -d) || fail \"cannot create a temporary directory\"
 trap 'rm -rf -- \"$WORK\"; [ -z \"$PART\" ] || rm -rf -- \"$PART\"' EXIT
 trap 'exit 1' HUP INT TERM
 mkdir -p /run/lock
-exec 9>>\"/run/lock/$TAG.lock\" || fail \"cannot open the lock file /run/lock/$TAG.lock\"
+# (a failed redirection of `exec` would end the script before `fail`)
+true 9>>\"/run/lock/$TAG.lock\" 2>/dev/null || fail \"cannot open the lock file /run/lock/$TAG.lock\"
+exec 9>>\"/run/lock/$TAG.lock\"
 flock -n 9 || fail \"the previous run still holds /run/lock/$TAG.lock; not starting another\"
 mkdir -p -m 0700 -- \"$DEST\" || fail \"cannot create $DEST\"
 STAMP=$(date +%Y%m%d_%H%M%S)
@@ -488,14 +490,16 @@ impl Backup {
         let script_path = self.script_path();
         let what = format!("backup `{}`", self.name);
         if self.state == State::Absent {
-            let (mut diff, mut cmds) =
-                plan_entry("root", &self.mark(), None, &fact.crontab, &what);
+            let (mut diff, mut cmds) = plan_entry("root", &self.mark(), None, &fact.crontab, &what);
             if fact.script != Present::Absent {
                 if !diff.action().is_change() {
                     diff = Diff::with_action(Action::Delete);
                 }
-                diff.attrs
-                    .push(AttrChange::new("script", Some(script_path.clone()), None::<String>));
+                diff.attrs.push(AttrChange::new(
+                    "script",
+                    Some(script_path.clone()),
+                    None::<String>,
+                ));
                 cmds.push(Cmd::new(
                     format!("remove {script_path}"),
                     format!("rm -f -- {}\n", q(&script_path)),
@@ -521,14 +525,14 @@ impl Backup {
         match &fact.dest {
             Present::Absent => {
                 diff.attrs.push(AttrChange::new(
-                    "destination",
+                    "directory",
                     None::<String>,
                     Some(format!("{dest} (mode 0700)")),
                 ));
             }
             Present::Other => {
                 diff.attrs.push(AttrChange::new(
-                    "destination",
+                    "directory",
                     Some("not a directory"),
                     Some(dest),
                 ));
@@ -538,7 +542,7 @@ impl Backup {
                     format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
                 ));
             }
-            here => diff.attrs.extend(perm_attrs("destination", here)),
+            here => diff.attrs.extend(perm_attrs("directory", here)),
         }
         if fact.dest != Present::Other && !diff.attrs.is_empty() {
             let d = q(dest);
@@ -552,11 +556,16 @@ impl Backup {
         let mut script_changes = false;
         match &fact.script {
             Present::Absent => {
+                // The settings read better than a whole new script.
                 script_changes = true;
-                diff.content = Some(ContentChange {
-                    before: None,
-                    after: script.clone(),
-                });
+                for (k, v) in self.settings() {
+                    diff.attrs.push(AttrChange::new(k, None::<String>, Some(v)));
+                }
+                diff.attrs.push(AttrChange::new(
+                    "script",
+                    None::<String>,
+                    Some(script_path.as_str()),
+                ));
             }
             Present::Other => {
                 let msg = format!("keel: {script_path} exists and is not a regular file");
@@ -578,7 +587,8 @@ impl Backup {
                         header_settings(have).into_iter().collect();
                     for (k, v) in self.settings() {
                         if old.get(k) != Some(&v) {
-                            diff.attrs.push(AttrChange::new(k, old.get(k).cloned(), Some(v)));
+                            diff.attrs
+                                .push(AttrChange::new(k, old.get(k).cloned(), Some(v)));
                         }
                     }
                     diff.content = Some(ContentChange {
@@ -601,8 +611,15 @@ impl Backup {
             ));
         }
 
-        // The crontab entry.
-        diff.attrs.extend(cron_diff.attrs.iter().cloned());
+        // The crontab entry (its command is the script: only worth showing
+        // when an existing entry runs something else).
+        diff.attrs.extend(
+            cron_diff
+                .attrs
+                .iter()
+                .filter(|a| a.name != "command" || a.before.is_some())
+                .cloned(),
+        );
         if diff.content.is_none() {
             diff.content = cron_diff.content.clone();
         }
@@ -616,8 +633,11 @@ impl Backup {
             return (Diff::noop(), vec![]);
         }
         let new = fact.script == Present::Absent
-            && find_blocks(fact.crontab.text.as_deref().unwrap_or_default(), &self.mark())
-                .is_empty();
+            && find_blocks(
+                fact.crontab.text.as_deref().unwrap_or_default(),
+                &self.mark(),
+            )
+            .is_empty();
         if new {
             diff.action = Some(Action::Create);
         }
@@ -681,16 +701,19 @@ impl Kind for Backup {
             ];
             for (field, _) in set.iter().filter(|(_, s)| *s) {
                 errs.push(
-                    Invalid::field(field, format!("`{field}` has no effect with `state: absent`"))
-                        .help("remove it, or remove `state: absent`"),
+                    Invalid::field(
+                        field,
+                        format!("`{field}` has no effect with `state: absent`"),
+                    )
+                    .help("remove it, or remove `state: absent`"),
                 );
             }
             return errs;
         }
         match &self.schedule {
-            None => errs.push(
-                Invalid::field("name", "a backup needs a `schedule`").help(SCHEDULE_HELP),
-            ),
+            None => {
+                errs.push(Invalid::field("name", "a backup needs a `schedule`").help(SCHEDULE_HELP))
+            }
             Some(s) => {
                 if let Err(e) = check_schedule(s) {
                     errs.push(Invalid::field("schedule", e).help(SCHEDULE_HELP));
@@ -710,9 +733,14 @@ impl Kind for Backup {
                 _ => errs.push(
                     Invalid::field(
                         "retention_days",
-                        format!("`{}` is not a number of days from 1 to 36500", r.escape_debug()),
+                        format!(
+                            "`{}` is not a number of days from 1 to 36500",
+                            r.escape_debug()
+                        ),
                     )
-                    .help("backups older than this many days are deleted after each successful run"),
+                    .help(
+                        "backups older than this many days are deleted after each successful run",
+                    ),
                 ),
             }
         }
@@ -802,7 +830,10 @@ impl Kind for Backup {
                 }
             }
             BackupType::Files => match &self.source {
-                None => errs.push(Invalid::field("type", "a files backup needs a `source` directory")),
+                None => errs.push(Invalid::field(
+                    "type",
+                    "a files backup needs a `source` directory",
+                )),
                 Some(src) => {
                     let e = check_host_path("source", src, false);
                     if e.is_empty()
@@ -956,35 +987,68 @@ mod tests {
 
     #[test]
     fn fresh_host_creates_everything() {
-        let e = eval(
-            "backup",
-            PG,
-            "crontab=none\nscript=absent\ndest=absent\n",
-        );
+        let e = eval("backup", PG, "crontab=none\nscript=absent\ndest=absent\n");
         assert_eq!(e.diff.action(), Action::Create);
         let summaries: Vec<&str> = e.commands.iter().map(|c| c.summary.as_str()).collect();
         assert_eq!(summaries.len(), 3, "{summaries:?}");
-        assert_eq!(summaries[0], "create /backup/database (mode 0700, owner root)");
+        assert_eq!(
+            summaries[0],
+            "create /backup/database (mode 0700, owner root)"
+        );
         assert!(summaries[1].starts_with("write /usr/local/lib/keel/backup-database ("));
         assert_eq!(
             summaries[2],
             "add backup `database` in root's crontab (0 2 * * *)"
         );
-        let content = e.diff.content.unwrap();
-        assert_eq!(content.before, None);
-        assert!(content.after.starts_with("#!/bin/sh\n"));
-        assert!(content.after.contains("# keel: retention_days=7\n"));
-        assert!(content.after.contains("runuser -u postgres -- pg_dump ai_platform"));
-        assert!(
-            e.diff
-                .attrs
-                .contains(&AttrChange::new("schedule", None::<String>, Some("\"0 2 * * *\"")))
+        // Settings instead of a whole new script; the crontab's diff instead.
+        assert_eq!(
+            e.diff.content,
+            Some(ContentChange {
+                before: None,
+                after: ENTRY.into()
+            })
         );
+        let attrs: Vec<String> = e
+            .diff
+            .attrs
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}: {:?} → {}",
+                    a.name,
+                    a.before,
+                    a.after.as_deref().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            attrs,
+            vec![
+                "directory: None → /backup/database (mode 0700)",
+                "type: None → postgres",
+                "database: None → ai_platform",
+                "db_user: None → postgres",
+                "destination: None → /backup/database",
+                "retention_days: None → 7",
+                "script: None → /usr/local/lib/keel/backup-database",
+                "schedule: None → \"0 2 * * *\"",
+            ]
+        );
+        let script = &e.commands[1].script;
+        assert!(script.contains(&shell::base64(script_of(PG).as_bytes())));
+        let s = script_of(PG);
+        assert!(s.starts_with("#!/bin/sh\n"));
+        assert!(s.contains("# keel: retention_days=7\n"));
+        assert!(s.contains("runuser -u postgres -- pg_dump ai_platform"));
     }
 
     #[test]
     fn installed_is_noop() {
-        let e = eval("backup", PG, &installed(PG, &format!("# hand\n1 1 * * * x\n{ENTRY}")));
+        let e = eval(
+            "backup",
+            PG,
+            &installed(PG, &format!("# hand\n1 1 * * * x\n{ENTRY}")),
+        );
         assert_eq!(e.diff, Diff::noop(), "{:?}", e.diff);
         assert!(e.commands.is_empty());
     }
@@ -1020,8 +1084,8 @@ mod tests {
         assert_eq!(
             e.diff.attrs,
             vec![
-                AttrChange::new("destination mode", Some("0755"), Some("0700")),
-                AttrChange::new("destination owner", Some("app:app"), Some("root:root")),
+                AttrChange::new("directory mode", Some("0755"), Some("0700")),
+                AttrChange::new("directory owner", Some("app:app"), Some("root:root")),
                 AttrChange::new("script mode", Some("0755"), Some("0700")),
             ]
         );
@@ -1062,7 +1126,12 @@ mod tests {
             "crontab=uninstalled\nscript=absent\ndest=absent\n",
         );
         assert_eq!(e.diff.action(), Action::Create);
-        assert!(e.diff.unknown.unwrap().contains("cron is not installed yet"));
+        assert!(
+            e.diff
+                .unknown
+                .unwrap()
+                .contains("cron is not installed yet")
+        );
     }
 
     #[test]
@@ -1074,7 +1143,10 @@ mod tests {
         );
         let e = eval("backup", yaml, &probe);
         assert_eq!(e.diff.action(), Action::Delete);
-        assert_eq!(e.diff.reason.as_deref(), Some("the backups already made are kept"));
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("the backups already made are kept")
+        );
         assert_eq!(e.diff.content.unwrap().after, "# hand\n1 1 * * * x\n");
         let summaries: Vec<&str> = e.commands.iter().map(|c| c.summary.as_str()).collect();
         assert_eq!(
@@ -1093,8 +1165,10 @@ mod tests {
         let r = load("backup", PG);
         assert!(r.evaluate(&ProbeOutput::ok("")).is_err());
         assert!(
-            r.evaluate(&ProbeOutput::ok("crontab=none\nscript=weird\ndest=absent\n"))
-                .is_err()
+            r.evaluate(&ProbeOutput::ok(
+                "crontab=none\nscript=weird\ndest=absent\n"
+            ))
+            .is_err()
         );
         assert!(
             r.evaluate(&ProbeOutput::ok(
@@ -1117,32 +1191,84 @@ mod tests {
         assert!(try_load("backup", files).is_ok());
         assert!(try_load("backup", PG).is_ok());
         for (yaml, want) in [
-            (PG.replace("0 2 * * *", "0 25 * * *"), "hour 25 is out of range 0–23"),
-            (PG.replace("name: database", "name: \"../x\""), "not a usable backup name"),
-            (PG.replace("name: database", "name: \"a b\""), "not a usable backup name"),
-            (PG.replace("retention_days: 7", "retention_days: 0"), "not a number of days"),
-            (PG.replace("retention_days: 7", "retention_days: seven"), "not a number of days"),
-            (PG.replace("/backup/database", "backup"), "not an absolute path"),
+            (
+                PG.replace("0 2 * * *", "0 25 * * *"),
+                "hour 25 is out of range 0–23",
+            ),
+            (
+                PG.replace("name: database", "name: \"../x\""),
+                "not a usable backup name",
+            ),
+            (
+                PG.replace("name: database", "name: \"a b\""),
+                "not a usable backup name",
+            ),
+            (
+                PG.replace("retention_days: 7", "retention_days: 0"),
+                "not a number of days",
+            ),
+            (
+                PG.replace("retention_days: 7", "retention_days: seven"),
+                "not a number of days",
+            ),
+            (
+                PG.replace("/backup/database", "backup"),
+                "not an absolute path",
+            ),
             (PG.replace("/backup/database", "/"), "cannot be managed"),
-            (PG.replace("database: ai_platform\n", ""), "needs a `database`"),
-            (PG.replace("ai_platform", "\"x; rm -rf /\""), "not a usable database name"),
-            (PG.replace("ai_platform", "-x"), "not a usable database name"),
-            (format!("{PG}source: /x\n"), "`source` is not used by a `postgres` backup"),
+            (
+                PG.replace("database: ai_platform\n", ""),
+                "needs a `database`",
+            ),
+            (
+                PG.replace("ai_platform", "\"x; rm -rf /\""),
+                "not a usable database name",
+            ),
+            (
+                PG.replace("ai_platform", "-x"),
+                "not a usable database name",
+            ),
+            (
+                format!("{PG}source: /x\n"),
+                "`source` is not used by a `postgres` backup",
+            ),
             (format!("{PG}compose_service: db\n"), "needs `compose_file`"),
-            (format!("{PG}compose_file: /srv/c.yml\n"), "needs `compose_service`"),
-            (format!("{PG}compose_file: c.yml\ncompose_service: db\n"), "not an absolute path"),
+            (
+                format!("{PG}compose_file: /srv/c.yml\n"),
+                "needs `compose_service`",
+            ),
+            (
+                format!("{PG}compose_file: c.yml\ncompose_service: db\n"),
+                "not an absolute path",
+            ),
             (format!("{PG}db_user: \"a b\"\n"), "not a usable user name"),
             (format!("{PG}offsite: \"a\\nb\"\n"), "one command line"),
             (PG.replace("type: postgres\n", ""), "needs a `type`"),
             (PG.replace("type: postgres", "type: mysql"), "mysql"),
-            (PG.replace("schedule: \"0 2 * * *\"\n", ""), "needs a `schedule`"),
-            (PG.replace("destination: /backup/database\n", ""), "needs a `destination`"),
+            (
+                PG.replace("schedule: \"0 2 * * *\"\n", ""),
+                "needs a `schedule`",
+            ),
+            (
+                PG.replace("destination: /backup/database\n", ""),
+                "needs a `destination`",
+            ),
             (files.replace("source: /srv/up\n", ""), "needs a `source`"),
             (files.replace("/backup/up", "/srv/up/backup"), "overlap"),
             (files.replace("/srv/up", "/backup"), "overlap"),
-            ("name: c\nschedule: \"@daily\"\ntype: config\ndestination: /b\n".into(), "needs `paths`"),
-            ("name: c\nschedule: \"@daily\"\ntype: config\ndestination: /b\npaths: [rel]\n".into(), "not an absolute path"),
-            ("name: c\nstate: absent\ndestination: /b\n".into(), "no effect with `state: absent`"),
+            (
+                "name: c\nschedule: \"@daily\"\ntype: config\ndestination: /b\n".into(),
+                "needs `paths`",
+            ),
+            (
+                "name: c\nschedule: \"@daily\"\ntype: config\ndestination: /b\npaths: [rel]\n"
+                    .into(),
+                "not an absolute path",
+            ),
+            (
+                "name: c\nstate: absent\ndestination: /b\n".into(),
+                "no effect with `state: absent`",
+            ),
             (format!("{PG}colour: red\n"), "colour"),
         ] {
             let e = try_load("backup", &yaml).unwrap_err();
@@ -1176,9 +1302,18 @@ mod tests {
         let hostile = "/srv/it's $(touch pwned) `x`; a";
         for yaml in [
             PG.to_string(),
-            format!("{PG}compose_service: db\ncompose_file: {}\ndb_user: app\noffsite: \"echo it's done; true\"\n", serde_json::to_string(hostile).unwrap()),
-            format!("name: up\nschedule: \"@daily\"\ntype: files\nsource: {}\ndestination: /b\n", serde_json::to_string(hostile).unwrap()),
-            format!("name: c\nschedule: \"@daily\"\ntype: config\ndestination: /b\npaths: [{}, /etc/x]\n", serde_json::to_string(hostile).unwrap()),
+            format!(
+                "{PG}compose_service: db\ncompose_file: {}\ndb_user: app\noffsite: \"echo it's done; true\"\n",
+                serde_json::to_string(hostile).unwrap()
+            ),
+            format!(
+                "name: up\nschedule: \"@daily\"\ntype: files\nsource: {}\ndestination: /b\n",
+                serde_json::to_string(hostile).unwrap()
+            ),
+            format!(
+                "name: c\nschedule: \"@daily\"\ntype: config\ndestination: /b\npaths: [{}, /etc/x]\n",
+                serde_json::to_string(hostile).unwrap()
+            ),
         ] {
             let r = try_load("backup", &yaml).unwrap();
             drop(r);
@@ -1189,8 +1324,13 @@ mod tests {
                 assert!(script.contains(&q(hostile)), "{script}");
             }
         }
-        let s = script_of(&format!("{PG}compose_service: db\ncompose_file: /srv/app/c.yml\n"));
-        assert!(s.contains("dc -f /srv/app/c.yml exec -T db pg_dump -U postgres ai_platform"), "{s}");
+        let s = script_of(&format!(
+            "{PG}compose_service: db\ncompose_file: /srv/app/c.yml\n"
+        ));
+        assert!(
+            s.contains("dc -f /srv/app/c.yml exec -T db pg_dump -U postgres ai_platform"),
+            "{s}"
+        );
     }
 
     // --- Running the generated scripts locally (as root, in a temp dir).
@@ -1238,7 +1378,11 @@ mod tests {
         let bin = t.path().join("bin");
         let dest = t.path().join("dest it's");
         // runuser: run what follows `--`; pg_dump: print or fail.
-        fake(&bin, "runuser", "while [ \"$1\" != -- ]; do shift; done; shift; exec \"$@\"");
+        fake(
+            &bin,
+            "runuser",
+            "while [ \"$1\" != -- ]; do shift; done; shift; exec \"$@\"",
+        );
         fake(
             &bin,
             "pg_dump",
@@ -1266,11 +1410,18 @@ mod tests {
         let flag = t.path().join("fail");
         std::fs::write(&flag, "").unwrap();
         let out = run_script(
-            &format!("FAIL_DUMP={}\nexport FAIL_DUMP\n{script}", q(flag.to_str().unwrap())),
+            &format!(
+                "FAIL_DUMP={}\nexport FAIL_DUMP\n{script}",
+                q(flag.to_str().unwrap())
+            ),
             &bin,
         );
         assert_eq!(out.status, 1, "{}", out.stderr);
-        assert!(out.stderr.contains("pg_dump exited with status 1"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("pg_dump exited with status 1"),
+            "{}",
+            out.stderr
+        );
         assert!(out.stderr.contains("connection failed"), "{}", out.stderr);
         assert_eq!(ls(&dest).len(), 2, "{:?}", ls(&dest));
         assert!(old.exists());
@@ -1294,7 +1445,10 @@ mod tests {
         // A held lock: the second run refuses.
         let out = run_local(&format!(
             "flock -n /run/lock/keel-backup-{name}.lock sh -c {}",
-            q(&format!("PATH={}:$PATH sh -s <<'EOF'\n{script}\nEOF\n", bin.display()))
+            q(&format!(
+                "PATH={}:$PATH sh -s <<'EOF'\n{script}\nEOF\n",
+                bin.display()
+            ))
         ));
         assert_eq!(out.status, 1);
         assert!(out.stderr.contains("still holds"), "{}", out.stderr);
@@ -1335,8 +1489,16 @@ mod tests {
         ));
         assert_eq!(list.status, 0);
         let rel = src.to_str().unwrap().trim_start_matches('/');
-        assert!(list.stdout.contains(&format!("{rel}/.env")), "{}", list.stdout);
-        assert!(list.stdout.contains(&format!("{rel}/nginx/site.conf")), "{}", list.stdout);
+        assert!(
+            list.stdout.contains(&format!("{rel}/.env")),
+            "{}",
+            list.stdout
+        );
+        assert!(
+            list.stdout.contains(&format!("{rel}/nginx/site.conf")),
+            "{}",
+            list.stdout
+        );
         // None of the paths: fails, nothing written.
         let yaml = format!(
             "name: {name}\nschedule: \"@daily\"\ntype: config\ndestination: {}\npaths: [{}]\n",
@@ -1345,7 +1507,11 @@ mod tests {
         );
         let out = run_script(&script_of(&yaml), &t.path().join("bin"));
         assert_eq!(out.status, 1);
-        assert!(out.stderr.contains("none of the paths exist"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("none of the paths exist"),
+            "{}",
+            out.stderr
+        );
         assert_eq!(ls(&dest).len(), 1);
         let _ = std::fs::remove_file(format!("/run/lock/keel-backup-{name}.lock"));
     }

@@ -110,6 +110,10 @@ pub struct Certificate {
     /// Copies of the certificate and key for an application.
     #[serde(default)]
     pub install: Option<Install>,
+    /// A folder the host paths keel owns are placed under (tests only; empty
+    /// on real hosts).
+    #[serde(skip)]
+    root: String,
 }
 
 fn default_renew_before_days() -> u32 {
@@ -543,8 +547,8 @@ struct Issue {
 impl Certificate {
     fn live_dir(&self) -> String {
         match self.issuer {
-            Issuer::Acme => format!("/etc/letsencrypt/live/{}", self.name),
-            Issuer::SelfSigned => self_dir(&self.name),
+            Issuer::Acme => self.acme_dir(),
+            Issuer::SelfSigned => self.self_dir(),
         }
     }
 
@@ -558,11 +562,22 @@ impl Certificate {
     }
 
     fn hook_path(&self) -> String {
-        format!("/etc/keel/certificate/{}/deploy-hook", self.name)
+        format!(
+            "{}/etc/keel/certificate/{}/deploy-hook",
+            self.root, self.name
+        )
     }
 
     fn renewal_conf(&self) -> String {
-        format!("/etc/letsencrypt/renewal/{}.conf", self.name)
+        format!("{}/etc/letsencrypt/renewal/{}.conf", self.root, self.name)
+    }
+
+    fn acme_dir(&self) -> String {
+        format!("{}/etc/letsencrypt/live/{}", self.root, self.name)
+    }
+
+    fn self_dir(&self) -> String {
+        format!("{}/etc/ssl/keel/{}", self.root, self.name)
     }
 
     fn acme(&self) -> Acme {
@@ -1173,7 +1188,7 @@ keel_install() {\n  keel_dir=$(dirname -- \"$2\")\n  mkdir -p -- \"$keel_dir\"\n
             q(&self.hook_path())
         );
         if from_self_signed {
-            let _ = writeln!(s, "rm -rf -- {}", q(&self_dir(&self.name)));
+            let _ = writeln!(s, "rm -rf -- {}", q(&self.self_dir()));
         }
         s
     }
@@ -1200,7 +1215,7 @@ keel_install() {\n  keel_dir=$(dirname -- \"$2\")\n  mkdir -p -- \"$keel_dir\"\n
 
     fn openssl_script(&self) -> String {
         let ss = self.self_signed();
-        let dir = self_dir(&self.name);
+        let dir = self.self_dir();
         let first = &self.domains[0].0;
         let san: Vec<String> = self
             .domains
@@ -1222,10 +1237,6 @@ keel_install() {\n  keel_dir=$(dirname -- \"$2\")\n  mkdir -p -- \"$keel_dir\"\n
             cert = q(&format!("{dir}/cert.pem")),
         )
     }
-}
-
-fn self_dir(name: &str) -> String {
-    format!("/etc/ssl/keel/{name}")
 }
 
 /// Mark an issuance as forced (creating it when none was planned).
@@ -1622,7 +1633,6 @@ impl Kind for Certificate {
     }
 
     fn probe(&self) -> String {
-        let name = &self.name;
         let mut s = String::from(PROBE_CERT_FN);
         s.push_str(
             "echo \"now=$(date +%s)\"\n\
@@ -1630,14 +1640,14 @@ if command -v openssl >/dev/null 2>&1; then echo openssl=yes; else echo openssl=
 if command -v certbot >/dev/null 2>&1; then echo certbot=yes; else echo certbot=no; fi\n\
 if [ -d /run/systemd/system ]; then\n  echo systemd=yes\n  echo \"timer=$(systemctl is-enabled certbot.timer 2>/dev/null)\"\nelse\n  echo systemd=no\nfi\n",
         );
-        let le = format!("/etc/letsencrypt/live/{name}");
+        let le = self.acme_dir();
         let _ = writeln!(
             s,
             "keel_cert acme {} {}",
             q(&format!("{le}/fullchain.pem")),
             q(&format!("{le}/privkey.pem"))
         );
-        let sd = self_dir(name);
+        let sd = self.self_dir();
         let _ = writeln!(
             s,
             "keel_cert self {} {}",
@@ -1717,16 +1727,738 @@ if [ -d /run/systemd/system ]; then\n  echo systemd=yes\n  echo \"timer=$(system
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::testing::{eval, load, run_local, try_load};
+    use crate::config::node::Node;
+    use crate::resources::testing::{converge_locally, run_local, try_load};
+
+    const NOW: i64 = 1_795_701_703; // 2026-11-26
+    const SHA_CERT: &str = "ab3a0a8a5034297dff8cf1917bea74250455dcefd69e1ed6b27d96d4f97b29d9";
+    const SHA_KEY: &str = "8b488de7ca7b66585b98e762bc6a430b76f91a75f59ec31ce27fa916648ba017";
+    const STAGING: &str = "name: web\ndomains: [a.example.com]\nacme: { email: ops@example.com, directory: staging }\n";
+
+    fn cert(yaml: &str) -> Certificate {
+        let c: Certificate = Node::parse(yaml).unwrap().deserialize().unwrap();
+        let errs = Kind::check(&c);
+        assert!(errs.is_empty(), "{errs:?}");
+        c
+    }
+
+    fn evaluate(c: &Certificate, stdout: &str) -> Evaluation {
+        Resource::evaluate(c, &ProbeOutput::ok(stdout)).unwrap()
+    }
+
+    fn head(now: i64) -> String {
+        format!(
+            "now={now}\nopenssl=yes\ncertbot=yes\nsystemd=yes\ntimer=enabled\nowner_exists=yes\n"
+        )
+    }
+
+    /// A live certificate at `prefix` (`acme` or `self`).
+    fn live(prefix: &str, sans: &[&str], not_before: i64, not_after: i64, alg: &str) -> String {
+        let san = sans
+            .iter()
+            .map(|d| format!("DNS:{d}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "{prefix}.present=yes\n{prefix}.sha256={SHA_CERT}\n{prefix}.key_sha256={SHA_KEY}\n\
+{prefix}.issuer=CN=Pebble Intermediate CA 62c3c6\n{prefix}.subject=CN={}\n{prefix}.serial=21D46BE7DB4CCE45\n\
+{prefix}.notBefore=Nov 26 13:53:50 2026 GMT\n{prefix}.notAfter=Dec 26 13:55:19 2026 GMT\n\
+{prefix}.not_after_epoch={not_after}\n{prefix}.not_before_epoch={not_before}\n{prefix}.san=    {san}\n{prefix}.key_alg={alg}\n",
+            sans[0]
+        )
+    }
+
+    fn renewal(server: &str, c: &Certificate, before: Option<&str>) -> String {
+        let mut s = format!(
+            "renewal.present=yes\nrenewal.renew_hook={}\nrenewal.server={server}\nrenewal.authenticator=standalone\n",
+            c.hook_path()
+        );
+        if let Some(b) = before {
+            s.push_str(&format!("renewal.renew_before_expiry={b}\n"));
+        }
+        s
+    }
+
+    fn hook(c: &Certificate) -> String {
+        format!(
+            "hook.mode=700\nhook.content={}\n",
+            shell::base64(c.hook_script().as_bytes()).replace('\n', "")
+        )
+    }
+
+    fn copy(prefix: &str, mode: &str, sha: &str) -> String {
+        format!(
+            "{prefix}.type=file\n{prefix}.mode={mode}\n{prefix}.uid=0\n{prefix}.gid=0\n{prefix}.owner=root\n{prefix}.group=root\n{prefix}.size=1000\n{prefix}.sha256={sha}\n"
+        )
+    }
+
+    /// A converged ACME certificate (staging, 30-day threshold, 90 days left).
+    fn converged(c: &Certificate, sans: &[&str]) -> String {
+        head(NOW)
+            + &live("acme", sans, NOW - 3600, NOW + 90 * DAY, "id-ecPublicKey")
+            + &renewal(LETSENCRYPT_STAGING, c, Some("30 days"))
+            + &hook(c)
+    }
+
+    fn attrs(e: &Evaluation) -> Vec<String> {
+        e.diff
+            .attrs
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}: {} → {}",
+                    a.name,
+                    a.before.as_deref().unwrap_or("(none)"),
+                    a.after.as_deref().unwrap_or("(none)")
+                )
+            })
+            .collect()
+    }
+
+    fn script(e: &Evaluation) -> String {
+        e.commands
+            .iter()
+            .map(|c| c.script.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 
     #[test]
-    #[ignore]
-    fn dump_probe() {
-        let r = load(
-            "certificate",
-            "name: t1\ndomains: [a.example.com, b.example.com, c.example.com]\nacme: { directory: \"https://localhost:14000/dir\", ca_bundle: /etc/pebble/ca.pem }\ninstall: { cert: /srv/ssl/cert.pem, key: /srv/ssl/key.pem }\n",
+    fn absent_acme_certificate_is_requested_with_certbot() {
+        let c = cert(
+            "name: ai-platform\ndomains: [ai.example.com, api.ai.example.com]\nacme:\n  email: ops@example.com\n  directory: production\n  deploy_hook: systemctl reload nginx\n",
         );
-        std::fs::write("/tmp/cert_probe.sh", r.probe()).unwrap();
-        let _ = (eval, run_local, try_load);
+        let e = evaluate(&c, &head(NOW));
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(
+            attrs(&e),
+            [
+                "domains: (none) → [ai.example.com, api.ai.example.com]",
+                "renewal: (none) → certbot.timer, 30 days before expiry",
+            ]
+        );
+        let summaries: Vec<&str> = e.commands.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            [
+                "write the deploy hook /etc/keel/certificate/ai-platform/deploy-hook",
+                "certbot certonly --cert-name ai-platform for ai.example.com, api.ai.example.com (production)",
+                "renewal settings: renew 30 days before expiry, deploy hook",
+            ]
+        );
+        let s = script(&e);
+        assert!(s.contains(
+            "certbot certonly --non-interactive --agree-tos --email ops@example.com --cert-name ai-platform -d ai.example.com -d api.ai.example.com --standalone --server https://acme-v02.api.letsencrypt.org/directory --deploy-hook /etc/keel/certificate/ai-platform/deploy-hook --keep-until-expiring"
+        ), "{s}");
+        assert!(!s.contains("REQUESTS_CA_BUNDLE"));
+        assert!(c.hook_script().contains("sh -c 'systemctl reload nginx'"));
+    }
+
+    #[test]
+    fn custom_directory_webroot_and_ca_bundle() {
+        let c = cert(
+            "name: t\ndomains: [a.example.com]\nacme:\n  directory: https://localhost:14000/dir\n  method: webroot\n  webroot: /var/www/html\n  ca_bundle: /etc/keel/pebble ca.pem\n",
+        );
+        let s = script(&evaluate(&c, &head(NOW)));
+        assert!(
+            s.contains("REQUESTS_CA_BUNDLE='/etc/keel/pebble ca.pem'\nexport REQUESTS_CA_BUNDLE"),
+            "{s}"
+        );
+        assert!(s.contains("--register-unsafely-without-email"), "{s}");
+        assert!(
+            s.contains("--webroot -w /var/www/html --server https://localhost:14000/dir"),
+            "{s}"
+        );
+        let l = Kind::links(&c);
+        assert!(l.needs.contains(&Ref::Package("certbot".into())));
+        assert!(l.needs.contains(&Ref::Package("openssl".into())));
+        assert!(l.needs.contains(&Ref::Path("/var/www/html".into())));
+        assert!(
+            l.needs
+                .contains(&Ref::Path("/etc/keel/pebble ca.pem".into()))
+        );
+    }
+
+    #[test]
+    fn converged_certificate_is_a_noop() {
+        let c = cert(STAGING);
+        let e = evaluate(&c, &converged(&c, &["a.example.com"]));
+        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
+        assert!(e.commands.is_empty());
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("issued by CN=Pebble Intermediate CA 62c3c6, expires 2027-02-24 (in 90 days)")
+        );
+    }
+
+    #[test]
+    fn added_domain_expands_the_certificate() {
+        let c = cert(
+            "name: web\ndomains: [a.example.com, b.example.com]\nacme: { directory: staging }\n",
+        );
+        let e = evaluate(&c, &converged(&c, &["a.example.com"]));
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e),
+            ["domains: [a.example.com] → [a.example.com, b.example.com]"]
+        );
+        let s = script(&e);
+        assert!(s.contains("-d a.example.com -d b.example.com"), "{s}");
+        assert!(s.contains("--keep-until-expiring --expand"), "{s}");
+        assert!(!s.contains("--force-renewal"));
+        // Removing a domain replaces the list (no --expand).
+        let c = cert(STAGING);
+        let e = evaluate(&c, &converged(&c, &["a.example.com", "b.example.com"]));
+        assert_eq!(
+            attrs(&e),
+            ["domains: [a.example.com, b.example.com] → [a.example.com]"]
+        );
+        assert!(!script(&e).contains("--expand"));
+    }
+
+    #[test]
+    fn domain_order_and_case_do_not_matter() {
+        let c = cert(
+            "name: web\ndomains: [B.example.com, a.example.com]\nacme: { directory: staging }\n",
+        );
+        let e = evaluate(&c, &converged(&c, &["a.example.com", "b.example.com"]));
+        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
+    }
+
+    #[test]
+    fn expiring_certificate_is_renewed() {
+        let c = cert(STAGING);
+        let out = head(NOW)
+            + &live(
+                "acme",
+                &["a.example.com"],
+                NOW - 85 * DAY,
+                NOW + 5 * DAY,
+                "id-ecPublicKey",
+            )
+            + &renewal(LETSENCRYPT_STAGING, &c, None)
+            + &hook(&c);
+        let e = evaluate(&c, &out);
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e),
+            ["expires: 2026-12-01 (in 5 days) → renew (threshold 30 days)"]
+        );
+        assert!(e.commands[0].summary.ends_with(", --force-renewal"));
+        let s = script(&e);
+        assert!(s.contains("--force-renewal"), "{s}");
+        assert!(!s.contains("--keep-until-expiring"), "{s}");
+        // The renewal settings get the threshold.
+        assert!(s.contains("renew_before_expiry = 30 days"), "{s}");
+    }
+
+    #[test]
+    fn expired_certificate_says_so() {
+        assert_eq!(
+            expiry(NOW - 3 * DAY - 5, NOW),
+            "2026-11-23 (expired 3 days ago)"
+        );
+        assert_eq!(expiry(NOW + 100, NOW), "2026-11-26 (in less than a day)");
+        assert_eq!(expiry(NOW + DAY, NOW), "2026-11-27 (in 1 day)");
+        assert_eq!(ymd(0), "1970-01-01");
+        assert_eq!(ymd(951_782_400), "2000-02-29");
+    }
+
+    #[test]
+    fn threshold_longer_than_the_lifetime_is_refused() {
+        let c = cert(
+            "name: web\ndomains: [a.example.com]\nacme: { directory: staging }\nrenew_before_days: 31\n",
+        );
+        let out = head(NOW)
+            + &live(
+                "acme",
+                &["a.example.com"],
+                NOW - 60,
+                NOW + 30 * DAY,
+                "id-ecPublicKey",
+            )
+            + &renewal(LETSENCRYPT_STAGING, &c, Some("31 days"))
+            + &hook(&c);
+        let e = evaluate(&c, &out);
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e),
+            ["expires: 2026-12-26 (in 30 days) → renew (threshold 31 days)"]
+        );
+        assert!(
+            e.diff.reason.as_deref().unwrap().contains(
+                "renew_before_days (31) is not shorter than the lifetime of this CA's certificates (30 days)"
+            ),
+            "{:?}",
+            e.diff.reason
+        );
+        assert_eq!(e.commands.len(), 1);
+        let out = run_local(&e.commands[0].script);
+        assert_eq!(out.status, 1);
+        assert!(
+            out.stderr.contains("lower renew_before_days"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    #[test]
+    fn settings_and_timer_drift() {
+        let c = cert(
+            "name: web\ndomains: [a.example.com]\nacme: { directory: staging }\nrenew_before_days: 20\n",
+        );
+        let out = head(NOW).replace("timer=enabled", "timer=disabled")
+            + &live(
+                "acme",
+                &["a.example.com"],
+                NOW - 3600,
+                NOW + 90 * DAY,
+                "id-ecPublicKey",
+            )
+            + &renewal(LETSENCRYPT_STAGING, &c, None)
+                .replace(&c.hook_path(), "/usr/local/bin/old-hook")
+            + &hook(&c);
+        let e = evaluate(&c, &out);
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e),
+            [
+                "renew_before_days (certbot.timer): 30 days (certbot's default) → 20 days",
+                "certbot deploy hook: /usr/local/bin/old-hook → /etc/keel/certificate/web/deploy-hook",
+                "renewal timer (certbot.timer): disabled → enabled",
+            ]
+        );
+        let s = script(&e);
+        assert!(!s.contains("certbot certonly"), "no new certificate: {s}");
+        assert!(s.contains("systemctl enable --now certbot.timer"));
+    }
+
+    #[test]
+    fn renewal_settings_fix_edits_the_conf_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cert(
+            "name: web\ndomains: [a.example.com]\nacme: { directory: staging }\nrenew_before_days: 20\n",
+        );
+        c.root = dir.path().to_str().unwrap().to_string();
+        let conf = c.renewal_conf();
+        std::fs::create_dir_all(parent_dir(&conf).unwrap()).unwrap();
+        std::fs::write(
+            &conf,
+            "# renew_before_expiry = 30 days\nversion = 2.1.0\n\n[renewalparams]\naccount = x\nserver = https://x/dir\n",
+        )
+        .unwrap();
+        let out = run_local(&c.renewal_fix_script());
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        let text = std::fs::read_to_string(&conf).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "renew_before_expiry = 20 days\n# renew_before_expiry = 30 days\nversion = 2.1.0\n\n[renewalparams]\nrenew_hook = {}\naccount = x\nserver = https://x/dir\n",
+                c.hook_path()
+            )
+        );
+        // Again: values replaced in place, nothing added.
+        c.renew_before_days = 10;
+        assert_eq!(run_local(&c.renewal_fix_script()).status, 0);
+        let again = std::fs::read_to_string(&conf).unwrap();
+        assert_eq!(again, text.replace("= 20 days", "= 10 days"));
+    }
+
+    #[test]
+    fn directory_or_method_change_forces_a_new_certificate() {
+        let c = cert("name: web\ndomains: [a.example.com]\nacme: { directory: production }\n");
+        let mut c2 = cert(STAGING);
+        c2.renew_before_days = 30;
+        let e = evaluate(&c, &converged(&c, &["a.example.com"]));
+        assert_eq!(attrs(&e), ["directory: staging → production"]);
+        assert!(script(&e).contains("--force-renewal"));
+        let c = cert(
+            "name: web\ndomains: [a.example.com]\nacme: { directory: staging, method: webroot, webroot: /var/www/html }\n",
+        );
+        let e = evaluate(&c, &converged(&c, &["a.example.com"]));
+        assert_eq!(attrs(&e), ["method: standalone → webroot"]);
+        assert!(script(&e).contains("--force-renewal"));
+    }
+
+    #[test]
+    fn self_signed_to_acme_and_back() {
+        let c = cert(STAGING);
+        let out = head(NOW)
+            + &live(
+                "self",
+                &["a.example.com"],
+                NOW - DAY,
+                NOW + 300 * DAY,
+                "rsaEncryption",
+            );
+        let e = evaluate(&c, &out);
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e),
+            [
+                "issuer: self-signed → acme",
+                "domains: (none) → [a.example.com]",
+                "renewal: (none) → certbot.timer, 30 days before expiry"
+            ]
+        );
+        assert!(script(&e).contains("rm -rf -- /etc/ssl/keel/web\n"));
+
+        let c = cert("name: web\ndomains: [a.example.com]\nissuer: self-signed\n");
+        let e = evaluate(&c, &converged(&cert(STAGING), &["a.example.com"]));
+        assert_eq!(attrs(&e)[0], "issuer: acme → self-signed");
+        assert!(
+            e.diff
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("certbot's lineage `web` will be deleted"),
+            "{:?}",
+            e.diff.reason
+        );
+        assert!(script(&e).contains("certbot delete --non-interactive --cert-name web"));
+    }
+
+    #[test]
+    fn installed_copies_out_of_date_run_the_hook() {
+        let yaml =
+            format!("{STAGING}install: {{ cert: /srv/ssl/cert.pem, key: /srv/ssl/key.pem }}\n");
+        let c = cert(&yaml);
+        let ok = converged(&c, &["a.example.com"])
+            + &copy("copy_cert", "644", SHA_CERT)
+            + &copy("copy_key", "600", SHA_KEY);
+        assert_eq!(evaluate(&c, &ok).diff.action(), Action::NoOp);
+
+        let stale = converged(&c, &["a.example.com"])
+            + &copy("copy_cert", "644", SHA_KEY)
+            + "copy_key.type=absent\n";
+        let e = evaluate(&c, &stale);
+        assert_eq!(e.diff.action(), Action::Update);
+        assert_eq!(
+            attrs(&e),
+            [
+                "install.cert (/srv/ssl/cert.pem): out of date → copy of the live certificate",
+                "install.key (/srv/ssl/key.pem): (none) → copy of the live certificate, mode 0600, owner root",
+            ]
+        );
+        assert_eq!(e.commands.len(), 1);
+        assert_eq!(script(&e), "/etc/keel/certificate/web/deploy-hook\n");
+
+        let perms = converged(&c, &["a.example.com"])
+            + &copy("copy_cert", "644", SHA_CERT)
+            + &copy("copy_key", "644", SHA_KEY);
+        let e = evaluate(&c, &perms);
+        assert_eq!(attrs(&e), ["/srv/ssl/key.pem mode: 0644 → 0600"]);
+        assert_eq!(
+            script(&e),
+            "chown root '/srv/ssl/key.pem'\nchmod 0600 '/srv/ssl/key.pem'\n".replace('\'', "")
+        );
+    }
+
+    #[test]
+    fn changed_hook_shows_a_diff_without_a_new_certificate() {
+        let c = cert(STAGING);
+        let with_hook = cert(&STAGING.replace(
+            "directory: staging }",
+            "directory: staging, deploy_hook: systemctl reload nginx }",
+        ));
+        let e = evaluate(&with_hook, &converged(&c, &["a.example.com"]));
+        assert_eq!(e.diff.action(), Action::Update);
+        let content = e.diff.content.as_ref().unwrap();
+        assert_eq!(content.before.as_deref(), Some(c.hook_script().as_str()));
+        assert!(content.after.contains("sh -c 'systemctl reload nginx'"));
+        assert_eq!(e.commands.len(), 1);
+        assert!(e.commands[0].summary.starts_with("write the deploy hook"));
+    }
+
+    #[test]
+    fn missing_tools_are_known_after_apply() {
+        let c = cert(STAGING);
+        let out = "now=1795701703\nopenssl=no\ncertbot=no\nsystemd=yes\ntimer=\nowner_exists=yes\n";
+        let e = evaluate(&c, out);
+        assert_eq!(e.diff.action(), Action::Create);
+        assert_eq!(
+            e.diff.unknown.as_deref(),
+            Some("certbot is not installed yet")
+        );
+        // A certificate that openssl cannot read yet: no guess.
+        let out = format!("{out}acme.present=yes\nacme.sha256={SHA_CERT}\n")
+            + &renewal(LETSENCRYPT_STAGING, &c, None)
+            + &hook(&c);
+        let e = evaluate(&c, &out);
+        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
+        assert!(
+            e.diff
+                .unknown
+                .as_deref()
+                .unwrap()
+                .starts_with("openssl is not installed yet")
+        );
+    }
+
+    #[test]
+    fn odd_probe_output() {
+        let c = cert(STAGING);
+        assert!(Resource::evaluate(&c, &ProbeOutput::ok("")).is_err());
+        assert!(
+            Resource::evaluate(
+                &c,
+                &ProbeOutput::ok(&format!("{}hook.content=@@@\n", head(NOW)))
+            )
+            .is_err()
+        );
+        // A certificate without subjectAltName, an unknown key type, junk lines.
+        let out = head(NOW)
+            + "garbage line\nacme.present=yes\nacme.notAfter=x\nacme.not_after_epoch=1803477703\nacme.not_before_epoch=1795701230\nacme.san=\nacme.key_alg=\n"
+            + &renewal(LETSENCRYPT_STAGING, &c, None)
+            + &hook(&c);
+        let f = c.parse(&ProbeOutput::ok(&out)).unwrap();
+        let x = f.acme.as_ref().unwrap().x509.as_ref().unwrap();
+        assert!(x.sans.is_empty());
+        let e = evaluate(&c, &out);
+        assert_eq!(attrs(&e), ["domains: [] → [a.example.com]"]);
+        // An unreadable certificate (openssl present, printed nothing).
+        let out =
+            head(NOW) + "acme.present=yes\n" + &renewal(LETSENCRYPT_STAGING, &c, None) + &hook(&c);
+        let e = evaluate(&c, &out);
+        assert_eq!(attrs(&e), ["certificate: unreadable → new"]);
+        assert!(script(&e).contains("--force-renewal"));
+    }
+
+    #[test]
+    fn probe_runs_and_reads_nothing_on_an_empty_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cert(&format!(
+            "{STAGING}install: {{ cert: \"{0}/a b/cert.pem\", key: \"{0}/a b/key.pem\" }}\n",
+            dir.path().display()
+        ));
+        c.root = dir.path().to_str().unwrap().to_string();
+        let out = run_local(&Kind::probe(&c));
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        let f = c.parse(&out).unwrap();
+        assert!(f.acme.is_none() && f.self_signed.is_none() && f.renewal.is_none());
+        assert_eq!(f.copy_cert.kind, "absent");
+        assert!(f.now > 1_700_000_000);
+    }
+
+    fn me() -> String {
+        run_local("id -un").stdout.trim().to_string()
+    }
+
+    /// Self-signed, for real: openssl in a temp root, hostile install paths
+    /// and hook, then a second evaluation is a no-op.
+    #[test]
+    fn self_signed_converges_locally_with_hostile_values() {
+        if !run_local("command -v openssl").stdout.contains("openssl") {
+            panic!("this test needs openssl");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let evil = format!("{root}/it's \"$(touch {root}/pwned)\"; `x` dir");
+        let marker = format!("{root}/hook ran");
+        let yaml = format!(
+            "name: local-test\ndomains: [localhost, '*.example.test']\nissuer: self-signed\nself_signed:\n  days: 40\n  key: ec\n  deploy_hook: {}\nrenew_before_days: 10\ninstall:\n  cert: {}\n  key: {}\n  owner: {}\n",
+            serde_json::to_string(&format!(
+                "printf '%s\\n' \"it's $((1+1))\" >> '{marker}'; echo done"
+            ))
+            .unwrap(),
+            serde_json::to_string(&format!("{evil}/cert.pem")).unwrap(),
+            serde_json::to_string(&format!("{evil}/key.pem")).unwrap(),
+            me()
+        );
+        let mut c = cert(&yaml);
+        c.root = root.to_string();
+        let (before, after) = converge_locally(&c);
+        assert_eq!(before.diff.action(), Action::Create);
+        assert!(
+            attrs(&before).contains(&"validity: (none) → 40 days (ec key)".to_string()),
+            "{:?}",
+            attrs(&before)
+        );
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+        assert!(!std::path::Path::new(&format!("{root}/pwned")).exists());
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), "it's 2\n");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&format!("{evil}/cert.pem")), 0o644);
+        assert_eq!(mode(&format!("{evil}/key.pem")), 0o600);
+        assert_eq!(
+            mode(&format!("{root}/etc/ssl/keel/local-test/key.pem")),
+            0o600
+        );
+        assert_eq!(mode(&c.hook_path()), 0o700);
+        let fact = c.parse(&run_local(&Kind::probe(&c))).unwrap();
+        let x = fact.self_signed.unwrap().x509.unwrap();
+        assert_eq!(x.sans, ["localhost", "*.example.test"]);
+        assert_eq!(x.key_alg, "id-ecPublicKey");
+        assert_eq!(x.issuer, "CN=localhost");
+        let life = x.not_after.unwrap() - x.not_before.unwrap();
+        assert!((40 * DAY - 5..=40 * DAY + 5).contains(&life), "{life}");
+
+        // A domain more: regenerated, copies refreshed, hook run again.
+        let old = std::fs::read(format!("{evil}/cert.pem")).unwrap();
+        let mut c2 = cert(&yaml.replace("'*.example.test'", "'*.example.test', api.example.test"));
+        c2.root = root.to_string();
+        let (before, after) = converge_locally(&c2);
+        assert_eq!(
+            attrs(&before),
+            [
+                "domains: [localhost, *.example.test] → [localhost, *.example.test, api.example.test]"
+                    .to_string(),
+                format!(
+                    "install.cert ({evil}/cert.pem): current copy → copy of the new certificate, mode 0644, owner {}",
+                    me()
+                ),
+                format!(
+                    "install.key ({evil}/key.pem): current copy → copy of the new certificate, mode 0600, owner {}",
+                    me()
+                ),
+            ]
+        );
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+        assert_ne!(std::fs::read(format!("{evil}/cert.pem")).unwrap(), old);
+        assert_eq!(
+            std::fs::read_to_string(&marker).unwrap(),
+            "it's 2\nit's 2\n"
+        );
+
+        // Drift by hand: a copy edited, the key's mode opened.
+        std::fs::write(format!("{evil}/cert.pem"), "junk").unwrap();
+        std::fs::set_permissions(
+            format!("{evil}/key.pem"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let (before, after) = converge_locally(&c2);
+        assert_eq!(
+            attrs(&before)[0],
+            format!("install.cert ({evil}/cert.pem): out of date → copy of the live certificate")
+        );
+        assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
+        assert_eq!(mode(&format!("{evil}/key.pem")), 0o600);
+    }
+
+    fn err(yaml: &str) -> String {
+        match try_load("certificate", yaml) {
+            Ok(r) => panic!("accepted: {r:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn invalid_domains_are_rejected() {
+        for (d, msg) in [
+            ("bad_domain!.com", "`bad_domain!` contains `_`"),
+            (
+                "https://a.example.com/x",
+                "remove the `https://` (write `a.example.com`)",
+            ),
+            (
+                "a.example.com:443",
+                "a domain has no port (write `a.example.com`)",
+            ),
+            ("a.example.com/", "a domain has no path"),
+            ("a..example.com", "empty label"),
+            ("-a.example.com", "starts or ends with `-`"),
+            ("a.*.example.com", "only allowed as the whole first label"),
+            ("example.com.", "without the trailing dot"),
+            ("10.0.0.1", "looks like an IP address"),
+        ] {
+            let e = err(&format!("name: x\ndomains: [\"{d}\"]\n"));
+            assert!(e.contains(msg), "{d}: {e}");
+        }
+        assert!(err("name: x\ndomains: []\n").contains("at least one domain"));
+        assert!(err("name: x\ndomains: [a.example.com, A.example.com]\n").contains("listed twice"));
+        assert!(err("name: x\ndomains: ['*.example.com']\n").contains("DNS-01"));
+        assert!(err("name: x\ndomains: [localhost]\n").contains("fully qualified"));
+        assert!(check_domain(&format!("{}.com", "a".repeat(64))).is_err());
+        assert!(check_domain("xn--bcher-kva.example").is_ok());
+    }
+
+    #[test]
+    fn invalid_settings_are_rejected() {
+        let e = err("name: x\ndomains: [a.example.com]\nacme: { email: ops.example.com }\n");
+        assert!(
+            e.contains("`ops.example.com` is not an e-mail address: it has no `@`"),
+            "{e}"
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\nacme: { email: 'o p@example.com' }\n")
+                .contains("not an e-mail")
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\nacme: { email: ops@localhost }\n")
+                .contains("not a domain")
+        );
+        let e = err(
+            "name: x\ndomains: [a.example.com]\nacme: { directory: http://localhost:14000/dir }\n",
+        );
+        assert!(e.contains("served over https"), "{e}");
+        let e = err("name: x\ndomains: [a.example.com]\nacme: { directory: prod }\n");
+        assert!(
+            e.contains("expected `production`, `staging` or the https:// URL"),
+            "{e}"
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\nacme: { method: webroot }\n")
+                .contains("needs `webroot`")
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\nacme: { webroot: /var/www }\n")
+                .contains("only used with `method: webroot`")
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\nacme: { webroot: var/www, method: webroot }\n")
+                .contains("not an absolute path")
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\nacme: { ca_bundle: /etc/ca.pem }\n")
+                .contains("only for a custom `directory`")
+        );
+        assert!(err("name: x\ndomains: [a.example.com]\nacme: { method: dns }\n").contains("dns"));
+        assert!(err("name: 'a/b'\ndomains: [a.example.com]\n").contains("not a certificate name"));
+        assert!(
+            err("name: x\ndomains: [a.example.com]\ninstall: { cert: ssl/cert.pem }\n")
+                .contains("not an absolute path")
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\ninstall: { owner: root }\n")
+                .contains("neither")
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\ninstall: { cert: /a, key: /a }\n")
+                .contains("same path")
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\ninstall: { cert: /a, owner: 'a b' }\n")
+                .contains("not a valid owner")
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\nrenew_before_days: 0\n").contains("at least 1")
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\nrenew_before_days: -1\n")
+                .contains("renew_before_days")
+        );
+        let e = err(
+            "name: x\ndomains: [a.example.com]\nissuer: self-signed\nself_signed: { days: 30 }\n",
+        );
+        assert!(
+            e.contains(
+                "renew_before_days (30) is not shorter than the certificate's validity (30 days)"
+            ),
+            "{e}"
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\nissuer: self-signed\nacme: {}\n")
+                .contains("no effect")
+        );
+        assert!(err("name: x\ndomains: [a.example.com]\nself_signed: {}\n").contains("no effect"));
+        assert!(
+            err("name: x\ndomains: [a.example.com]\nissuer: letsencrypt\n").contains("letsencrypt")
+        );
+        assert!(
+            err("name: x\ndomains: [a.example.com]\nacme: { emial: a@example.com }\n")
+                .contains("emial")
+        );
     }
 }

@@ -379,10 +379,7 @@ fn split_job(line: &str) -> (String, String) {
         fields.push(&rest[..end]);
         rest = &rest[end..];
     }
-    (
-        fields.join(" "),
-        rest.trim_matches([' ', '\t']).to_string(),
-    )
+    (fields.join(" "), rest.trim_matches([' ', '\t']).to_string())
 }
 
 /// Every block marked `# keel: MARK` in a crontab.
@@ -521,7 +518,11 @@ pub(crate) fn parse_crontab(out: &ProbeOutput) -> Result<CrontabFact, String> {
         }
         Some("error") => Err(format!(
             "cannot read the crontab: {}",
-            out.stderr.trim().lines().last().unwrap_or("crontab -l failed")
+            out.stderr
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or("crontab -l failed")
         )),
         Some(v) => Err(format!("unexpected `crontab={v}` in the probe")),
         None => Err(super::group::probe_failure("crontab", out)),
@@ -659,10 +660,14 @@ pub(crate) fn plan_entry(
         before: fact.text.clone(),
         after: after.clone(),
     };
+    let env_note = (!want.env.is_empty()).then(|| {
+        "cron applies the variable lines to every line below them in the crontab".to_string()
+    });
     let Some(first) = found.first() else {
         let mut diff = Diff::with_action(Action::Create);
         diff.attrs.extend(entry_attrs(None, Some(want)));
         diff.content = Some(content);
+        diff.reason = env_note;
         return (diff, vec![cmd("add")]);
     };
     let attrs = entry_attrs(Some(first), Some(want));
@@ -682,6 +687,8 @@ pub(crate) fn plan_entry(
             "the marker `{}` is not followed by a job line",
             marker(mark)
         ));
+    } else if diff.attrs.iter().any(|a| a.name.starts_with("env ")) {
+        diff.reason = env_note;
     }
     diff.content = Some(content);
     (diff, vec![cmd("update")])
@@ -698,11 +705,7 @@ fn entry_attrs(have: Option<&Found>, want: Option<&Entry>) -> Vec<AttrChange> {
     let ws = want.map(|w| w.schedule.as_str());
     let wc = want.map(|w| w.command.trim());
     if hs != ws {
-        v.push(AttrChange::new(
-            "schedule",
-            hs.map(quoted),
-            ws.map(quoted),
-        ));
+        v.push(AttrChange::new("schedule", hs.map(quoted), ws.map(quoted)));
     }
     if hc != wc {
         v.push(AttrChange::new("command", hc, wc));
@@ -784,7 +787,8 @@ pub(crate) fn check_command(field: &'static str, command: &str) -> Option<Invali
     }
     // A `%` not preceded by a backslash becomes a newline in cron.
     let bytes = command.as_bytes();
-    if let Some(i) = (0..bytes.len()).find(|&i| bytes[i] == b'%' && (i == 0 || bytes[i - 1] != b'\\'))
+    if let Some(i) =
+        (0..bytes.len()).find(|&i| bytes[i] == b'%' && (i == 0 || bytes[i - 1] != b'\\'))
     {
         return Some(
             Invalid::field(
@@ -857,10 +861,7 @@ impl Kind for Cron {
                 errs.push(
                     Invalid::field(
                         "env",
-                        format!(
-                            "`{}` is not a valid variable name",
-                            k.escape_debug()
-                        ),
+                        format!("`{}` is not a valid variable name", k.escape_debug()),
                     )
                     .help("names match `[A-Za-z_][A-Za-z0-9_]*`"),
                 );
@@ -952,8 +953,14 @@ mod tests {
             ("0 0 0 * *", "day of month 0 is out of range 1–31"),
             ("0 0 * 13 *", "month 13 is out of range 1–12"),
             ("0 0 * * 8", "day of week 8 is out of range 0–7"),
-            ("0 0 * foo *", "month `foo` is not a number 1–12 or a name jan–dec"),
-            ("0 0 * * funday", "day of week `funday` is not a number 0–7 or a name sun–sat"),
+            (
+                "0 0 * foo *",
+                "month `foo` is not a number 1–12 or a name jan–dec",
+            ),
+            (
+                "0 0 * * funday",
+                "day of week `funday` is not a number 0–7 or a name sun–sat",
+            ),
             ("x * * * *", "minute `x` is not a number 0–59"),
             ("0 2 * *", "has 4"),
             ("0 0 2 * * *", "no seconds field"),
@@ -989,24 +996,63 @@ mod tests {
         for (yaml, want) in [
             ("name: x\ncommand: y\n", "needs a `schedule`"),
             ("name: x\nschedule: \"@daily\"\n", "needs a `command`"),
-            ("name: x\nschedule: \"@daily\"\ncommand: \"a\\nb\"\n", "one line"),
+            (
+                "name: x\nschedule: \"@daily\"\ncommand: \"a\\nb\"\n",
+                "one line",
+            ),
             ("name: x\nschedule: \"@daily\"\ncommand: \"  \"\n", "empty"),
-            ("name: x\nschedule: \"@daily\"\ncommand: date +%F\n", "`%` at column 7"),
-            ("name: \"a/b\"\nschedule: \"@daily\"\ncommand: y\n", "not a usable entry name"),
-            ("name: \" a\"\nschedule: \"@daily\"\ncommand: y\n", "not a usable entry name"),
-            ("name: \"a\\nb\"\nschedule: \"@daily\"\ncommand: y\n", "not a usable entry name"),
-            ("name: x\nuser: \"a b\"\nschedule: \"@daily\"\ncommand: y\n", "not a valid user name"),
-            ("name: x\nschedule: \"@daily\"\ncommand: y\nenv: {\"A-B\": 1}\n", "not a valid variable name"),
-            ("name: x\nschedule: \"@daily\"\ncommand: y\nenv: {A: \"x\\ny\"}\n", "cannot be written"),
-            ("name: x\nschedule: \"@daily\"\ncommand: y\nenv: {A: \" '\\\"\"}\n", "cannot be written"),
-            ("name: x\nschedule: \"@daily\"\nstate: absent\n", "no effect with `state: absent`"),
-            ("name: x\nschedule: \"@daily\"\ncommand: y\nstate: gone\n", "gone"),
+            (
+                "name: x\nschedule: \"@daily\"\ncommand: date +%F\n",
+                "`%` at column 7",
+            ),
+            (
+                "name: \"a/b\"\nschedule: \"@daily\"\ncommand: y\n",
+                "not a usable entry name",
+            ),
+            (
+                "name: \" a\"\nschedule: \"@daily\"\ncommand: y\n",
+                "not a usable entry name",
+            ),
+            (
+                "name: \"a\\nb\"\nschedule: \"@daily\"\ncommand: y\n",
+                "not a usable entry name",
+            ),
+            (
+                "name: x\nuser: \"a b\"\nschedule: \"@daily\"\ncommand: y\n",
+                "not a valid user name",
+            ),
+            (
+                "name: x\nschedule: \"@daily\"\ncommand: y\nenv: {\"A-B\": 1}\n",
+                "not a valid variable name",
+            ),
+            (
+                "name: x\nschedule: \"@daily\"\ncommand: y\nenv: {A: \"x\\ny\"}\n",
+                "cannot be written",
+            ),
+            (
+                "name: x\nschedule: \"@daily\"\ncommand: y\nenv: {A: \" '\\\"\"}\n",
+                "cannot be written",
+            ),
+            (
+                "name: x\nschedule: \"@daily\"\nstate: absent\n",
+                "no effect with `state: absent`",
+            ),
+            (
+                "name: x\nschedule: \"@daily\"\ncommand: y\nstate: gone\n",
+                "gone",
+            ),
             ("name: x\nschedule: \"@daily\"\ncommand: y\nusr: z\n", "usr"),
         ] {
             let e = try_load("cron", yaml).unwrap_err();
             assert!(e.contains(want), "{yaml}: {e}");
         }
-        assert!(try_load("cron", "name: x\nschedule: \"@daily\"\ncommand: date +\\%F\n").is_ok());
+        assert!(
+            try_load(
+                "cron",
+                "name: x\nschedule: \"@daily\"\ncommand: date +\\%F\n"
+            )
+            .is_ok()
+        );
         assert!(try_load("cron", "name: x\nstate: absent\n").is_ok());
     }
 
@@ -1057,7 +1103,10 @@ mod tests {
             e.diff.content.as_ref().unwrap().after,
             format!("{hand}{BLOCK}")
         );
-        assert_eq!(e.diff.content.as_ref().unwrap().before.as_deref(), Some(hand));
+        assert_eq!(
+            e.diff.content.as_ref().unwrap().before.as_deref(),
+            Some(hand)
+        );
     }
 
     #[test]
@@ -1115,7 +1164,12 @@ mod tests {
         let text = "# keel: db-backup\nMAILTO=\"\"\n\n# other\n";
         let e = eval("cron", YAML, &present(text));
         assert_eq!(e.diff.action(), Action::Update);
-        assert!(e.diff.reason.unwrap().contains("not followed by a job line"));
+        assert!(
+            e.diff
+                .reason
+                .unwrap()
+                .contains("not followed by a job line")
+        );
         assert_eq!(e.diff.content.unwrap().after, format!("{BLOCK}\n# other\n"));
     }
 
@@ -1149,10 +1203,20 @@ mod tests {
     fn unknown_when_cron_or_user_missing() {
         let e = eval("cron", YAML, "crontab=uninstalled\n");
         assert_eq!(e.diff.action(), Action::Create);
-        assert!(e.diff.unknown.unwrap().contains("cron is not installed yet"));
+        assert!(
+            e.diff
+                .unknown
+                .unwrap()
+                .contains("cron is not installed yet")
+        );
         assert_eq!(e.commands.len(), 1);
         let e = eval("cron", &format!("{YAML}user: app\n"), "crontab=nouser\n");
-        assert!(e.diff.unknown.unwrap().contains("user `app` does not exist yet"));
+        assert!(
+            e.diff
+                .unknown
+                .unwrap()
+                .contains("user `app` does not exist yet")
+        );
     }
 
     #[test]
@@ -1244,7 +1308,11 @@ fi
         };
         let before = ev(r);
         for c in &before.commands {
-            let out = run_local(&format!("set -e\ncd {}\n{env}{}", q(dir.to_str().unwrap()), c.script));
+            let out = run_local(&format!(
+                "set -e\ncd {}\n{env}{}",
+                q(dir.to_str().unwrap()),
+                c.script
+            ));
             assert_eq!(out.status, 0, "{}: {}", c.summary, out.stderr);
         }
         let after = ev(r);
@@ -1304,7 +1372,10 @@ fi
         assert_eq!(after.diff, Diff::noop());
         let text2 = stored(d);
         assert_eq!(text2.matches("# keel: ").count(), 1);
-        assert!(text2.ends_with("# later hand\n1 1 * * * later\n"), "{text2}");
+        assert!(
+            text2.ends_with("# later hand\n1 1 * * * later\n"),
+            "{text2}"
+        );
         assert!(text2.starts_with(hand));
 
         // Removed.
@@ -1340,10 +1411,16 @@ fi
             &format!("name: b\nuser: {user}\nschedule: \"@hourly\"\ncommand: bad\n"),
         );
         let env = fake_crontab(d);
-        let e = r.evaluate(&run_local(&format!("{env}{}", r.probe()))).unwrap();
+        let e = r
+            .evaluate(&run_local(&format!("{env}{}", r.probe())))
+            .unwrap();
         let out = run_local(&format!("set -e\n{env}{}", e.commands[0].script));
         assert_ne!(out.status, 0);
-        assert!(out.stderr.contains("errors in crontab file"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("errors in crontab file"),
+            "{}",
+            out.stderr
+        );
         assert_eq!(stored(d), "# keel: a\n@hourly run-a\n");
     }
 

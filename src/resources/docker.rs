@@ -1215,3 +1215,14 @@ mod tests {
         assert_eq!(r.name(), "engine");
     }
 }
+#[cfg(test)]
+mod scratch {
+    #[test]
+    fn print_probe() {
+        let r = crate::resources::testing::load("docker", "{}");
+        let out = crate::resources::testing::run_local(&r.probe());
+        std::fs::write("/tmp/dk_probe.sh", r.probe()).unwrap();
+        println!("{}\n--stderr\n{}\nstatus {}", out.stdout, out.stderr, out.status);
+        println!("{:?}", r.evaluate(&out).map(|e| e.diff));
+    }
+}

@@ -186,8 +186,12 @@ fn check_repo(r: &str) -> Result<(), String> {
     if r.trim().is_empty() {
         return bad("is empty");
     }
-    if r.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return bad("contains spaces or control characters");
+    if r.chars().any(|c| c.is_control()) {
+        return bad("contains control characters");
+    }
+    // Paths on the host may contain spaces; URLs may not (write `%20`).
+    if !(r.starts_with('/') || r.starts_with("file://")) && r.chars().any(char::is_whitespace) {
+        return bad("contains spaces");
     }
     if r.starts_with('-') {
         return bad("starts with `-`");
@@ -1094,7 +1098,7 @@ mod tests {
             "\"a:b\"",
         ] {
             assert!(
-                err(&format!("path: /srv/app\nrepo: x\nref: {bad}")).contains("ref"),
+                try_load("git", &format!("path: /srv/app\nrepo: x\nref: {bad}")).is_err(),
                 "{bad}"
             );
         }

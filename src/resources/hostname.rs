@@ -221,7 +221,9 @@ pub fn check_host_name(name: &str, max: usize) -> Result<(), String> {
     }
     for label in name.split('.') {
         if label.is_empty() {
-            return Err(format!("`{shown}` has an empty label (`..` or a leading dot)"));
+            return Err(format!(
+                "`{shown}` has an empty label (`..` or a leading dot)"
+            ));
         }
         if label.len() > 63 {
             return Err(format!(
@@ -623,7 +625,11 @@ mod tests {
             0o640
         );
         // Added after 127.0.0.1 (Docker's /etc/hosts has no 127.0.1.1 line).
-        std::fs::write(&path, "127.0.0.1\tlocalhost\n::1\tlocalhost\n172.17.0.2\tweb1\n").unwrap();
+        std::fs::write(
+            &path,
+            "127.0.0.1\tlocalhost\n::1\tlocalhost\n172.17.0.2\tweb1\n",
+        )
+        .unwrap();
         run_hosts_edit(&r, &path);
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
@@ -646,7 +652,11 @@ mod tests {
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o644
         );
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 
     #[test]
@@ -656,15 +666,20 @@ mod tests {
         let link = dir.path().join("link");
         std::fs::write(&real, "old\n").unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let script = rewrite_file(
-            link.to_str().unwrap(),
-            "printf '%s\\n' \"$keel_v\"",
-        );
+        let script = rewrite_file(link.to_str().unwrap(), "printf '%s\\n' \"$keel_v\"");
         let value = "new 'q' \"dq\" $(touch pwned) `id`; \\";
         let out = run_local(&format!("set -e\nkeel_v={}\n{script}", q(value)));
         assert_eq!(out.status, 0, "{}", out.stderr);
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-        assert_eq!(std::fs::read_to_string(&real).unwrap(), format!("{value}\n"));
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&real).unwrap(),
+            format!("{value}\n")
+        );
         assert!(!std::path::Path::new("pwned").exists());
         assert!(!dir.path().join("pwned").exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);

@@ -1793,3 +1793,23 @@ exit 0
         self.plan(fact).1
     }
 }
+
+#[cfg(test)]
+mod scratch {
+    use crate::resources::testing::{load, run_local};
+    #[test]
+    fn scratch_converge() {
+        let Ok(yaml) = std::env::var("SSHD_YAML") else { return };
+        let r = load("sshd", &yaml);
+        let render = |e: &crate::resources::Evaluation| format!("{:#?}\n{}", e.diff, e.commands.iter().map(|c| c.summary.clone()).collect::<Vec<_>>().join("\n"));
+        let before = r.evaluate(&run_local(&r.probe())).unwrap();
+        println!("BEFORE: {}", render(&before));
+        for c in before.commands.iter().filter(|c| !c.summary.starts_with("reload")) {
+            let out = run_local(&c.script);
+            println!("CMD {} rc={} stderr={}", c.summary, out.status, out.stderr);
+            if out.status != 0 { return; }
+        }
+        let after = r.evaluate(&run_local(&r.probe())).unwrap();
+        println!("AFTER: {}", render(&after));
+    }
+}

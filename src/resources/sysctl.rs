@@ -37,7 +37,6 @@
 //! `net.ipv4.conf.eth0/1.rp_filter`, as `sysctl` does), letters, digits,
 //! `_` and `-`, under one of the kernel's top-level groups.
 
-use super::file::refusal;
 use super::hostname::rewrite_file;
 use super::*;
 use crate::shell::{self, q};
@@ -94,6 +93,9 @@ pub struct SysctlFact {
     pub live: Live,
     /// Whether root may write the key (false on a read-only `/proc/sys`).
     pub writable: bool,
+    /// `/proc/sys` is a read-only mount (containers); probed only when the
+    /// key is not writable.
+    pub proc_sys_ro: bool,
     /// Whether the persisted file exists (only probed with `persist`).
     pub conf: bool,
     /// The values of this key's lines in the persisted file, in order.
@@ -108,8 +110,14 @@ pub fn normalize(value: &str) -> String {
 /// The dot form of a key: when its first separator is `/`, dots and slashes
 /// swap (as `sysctl` reads `net/ipv4/conf/eth0.1/rp_filter`).
 pub fn canonical(key: &str) -> String {
-    let slash_form = key.find(['.', '/']).is_some_and(|i| key[i..].starts_with('/'));
-    if slash_form { swap(key) } else { key.to_string() }
+    let slash_form = key
+        .find(['.', '/'])
+        .is_some_and(|i| key[i..].starts_with('/'));
+    if slash_form {
+        swap(key)
+    } else {
+        key.to_string()
+    }
 }
 
 fn swap(s: &str) -> String {
@@ -146,7 +154,9 @@ pub fn check_key(key: &str) -> Result<String, String> {
         .split('/')
         .any(|p| p.is_empty() || p == "." || p == "..")
     {
-        return Err(format!("`{shown}` has an empty part (`..`, or a leading or trailing dot)"));
+        return Err(format!(
+            "`{shown}` has an empty part (`..`, or a leading or trailing dot)"
+        ));
     }
     let group = path.split('/').next().unwrap_or_default();
     if !GROUPS.contains(&group) {
@@ -191,6 +201,9 @@ impl Sysctl {
         format!("{} = {}", self.key(), self.value())
     }
 
+    /// Set the running value, as `sysctl -w` does, and read it back. The
+    /// write goes through coreutils' `printf` (`env printf`): dash's builtin
+    /// reports every failed write as "I/O error", coreutils names the errno.
     fn live_script(&self) -> String {
         format!(
             "export LC_ALL=C
@@ -202,7 +215,7 @@ if [ ! -e \"$keel_p\" ]; then
   printf 'keel: sysctl %s does not exist on this host (no %s): load the kernel module that provides it first\\n' \"$keel_key\" \"$keel_p\" >&2
   exit 1
 fi
-if ! keel_err=$( {{ printf '%s\\n' \"$keel_v\" > \"$keel_p\"; }} 2>&1 ); then
+if ! keel_err=$( {{ env printf '%s\\n' \"$keel_v\" > \"$keel_p\"; }} 2>&1 ); then
   case \"$keel_err\" in
     *'Read-only file system'*)
       keel_why='/proc/sys is mounted read-only (as in most containers, where such a setting belongs to the container runtime, e.g. `docker run --sysctl`)' ;;
@@ -260,27 +273,33 @@ fi",
         s
     }
 
+    /// A change that cannot be made as things are on the host.
+    fn error(msg: String) -> Diff {
+        let mut d = Diff::with_action(Action::Update);
+        d.error = Some(msg);
+        d
+    }
+
     /// The diff and the commands, computed together so they always agree.
     fn plan(&self, fact: &SysctlFact) -> (Diff, Vec<Cmd>) {
         let key = self.key();
         let want = normalize(&self.value);
-        let what = format!("sysctl {key}");
         let mut d = Diff::with_action(Action::Update);
         let mut cmds = Vec::new();
         if self.apply {
             match &fact.live {
                 Live::Dir => {
-                    return refusal(
-                        Action::Update,
-                        &what,
-                        "is a group of settings, not a single one",
+                    return (
+                        Self::error(format!("{key} is a group of settings, not a single one")),
+                        vec![],
                     );
                 }
                 Live::Unreadable => {
-                    return refusal(
-                        Action::Update,
-                        &what,
-                        "cannot be read back (a write-only trigger such as vm.drop_caches); use a `command` resource",
+                    return (
+                        Self::error(format!(
+                            "{key} cannot be read back (a write-only trigger such as vm.drop_caches): use a `command` resource"
+                        )),
+                        vec![],
                     );
                 }
                 Live::Missing => {
@@ -294,27 +313,41 @@ fi",
                 Live::Value(v) if normalize(v) != want => {
                     d = d.attr("value", Some(normalize(v)), Some(&*want));
                     if !fact.writable {
-                        d = d.reason(format!(
-                            "{key} is not writable on this host (a read-only /proc/sys, as in containers, or a read-only key): apply will fail"
-                        ));
+                        d.error = Some(if fact.proc_sys_ro {
+                            format!(
+                                "{key} cannot be set on this host: /proc/sys is mounted read-only (as in most containers, where the container runtime sets such settings, e.g. `docker run --sysctl {key}={}`)",
+                                self.value()
+                            )
+                        } else {
+                            format!(
+                                "{key} is not writable on this host: the kernel makes it read-only (or keel is not running as root)"
+                            )
+                        });
+                        return (d, vec![]);
                     }
                 }
                 Live::Value(_) | Live::NotProbed => {}
             }
             if !d.attrs.is_empty() {
-                cmds.push(Cmd::new(
-                    format!("set {key} to {want}"),
-                    self.live_script(),
-                ));
+                cmds.push(Cmd::new(format!("set {key} to {want}"), self.live_script()));
             }
         }
-        if self.persist && fact.persisted.iter().map(|v| normalize(v)).ne([want.clone()]) {
+        if self.persist
+            && fact
+                .persisted
+                .iter()
+                .map(|v| normalize(v))
+                .ne([want.clone()])
+        {
             let before = match fact.persisted.as_slice() {
                 [] => None,
                 [one] => Some(normalize(one)),
                 many => Some(format!(
                     "{} ({} lines)",
-                    many.iter().map(|v| normalize(v)).collect::<Vec<_>>().join(", "),
+                    many.iter()
+                        .map(|v| normalize(v))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     many.len()
                 )),
             };
@@ -377,8 +410,11 @@ impl Kind for Sysctl {
         }
         if !self.apply && !self.persist {
             errs.push(
-                Invalid::field("apply", "with `apply: false` and `persist: false` nothing is managed")
-                    .help("keep `apply` (set it now) or `persist` (set it at boot), or both"),
+                Invalid::field(
+                    "apply",
+                    "with `apply: false` and `persist: false` nothing is managed",
+                )
+                .help("keep `apply` (set it now) or `persist` (set it at boot), or both"),
             );
         }
         errs
@@ -408,7 +444,16 @@ elif [ -e \"$keel_p\" ]; then
   else
     echo live=unreadable
   fi
-  if [ -w \"$keel_p\" ]; then echo writable=yes; else echo writable=no; fi
+  if [ -w \"$keel_p\" ]; then
+    echo writable=yes
+  else
+    echo writable=no
+    while read -r _ _ _ _ keel_mp keel_opts _; do
+      if [ \"$keel_mp\" = /proc/sys ]; then
+        case \"$keel_opts\" in ro|ro,*) echo proc_sys=ro ;; esac
+      fi
+    done < /proc/self/mountinfo
+  fi
 else
   echo live=missing
 fi
@@ -463,6 +508,7 @@ fi
         Ok(SysctlFact {
             live,
             writable: kv(text, "writable").map(str::trim) == Some("yes"),
+            proc_sys_ro: kv(text, "proc_sys").map(str::trim) == Some("ro"),
             conf: kv(text, "conf").map(str::trim) == Some("present"),
             persisted,
         })
@@ -540,7 +586,10 @@ mod tests {
         let e = eval(
             "sysctl",
             y,
-            &probe("32768\t60999\n", &["  -net.ipv4.ip_local_port_range = 1 2 "]),
+            &probe(
+                "32768\t60999\n",
+                &["  -net.ipv4.ip_local_port_range = 1 2 "],
+            ),
         );
         assert_eq!(
             e.diff.attrs,
@@ -559,14 +608,22 @@ mod tests {
         assert_eq!(e.diff.attrs.len(), 1);
         assert_eq!(e.commands.len(), 1);
         let e = r.evaluate(&ProbeOutput::ok(probe("65535", &[]))).unwrap();
-        assert_eq!(e.diff.reason.as_deref(), Some("net.core.somaxconn = 65535 (set)"));
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some("net.core.somaxconn = 65535 (set)")
+        );
 
         let r = load("sysctl", &format!("{Y}apply: false\n"));
         assert!(!r.probe().contains("/proc/sys"));
         let e = r.evaluate(&ProbeOutput::ok("")).unwrap();
-        assert_eq!(e.diff.attrs, vec![AttrChange::new(CONF, None::<String>, Some("65535"))]);
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new(CONF, None::<String>, Some("65535"))]
+        );
         let e = r
-            .evaluate(&ProbeOutput::ok("conf=present\npersisted=net.core.somaxconn = 65535\n"))
+            .evaluate(&ProbeOutput::ok(
+                "conf=present\npersisted=net.core.somaxconn = 65535\n",
+            ))
             .unwrap();
         assert_eq!(e.diff.action(), Action::NoOp);
         // Duplicated lines are drift.
@@ -575,7 +632,10 @@ mod tests {
                 "conf=present\npersisted=net.core.somaxconn = 65535\npersisted=net.core.somaxconn=1\n",
             ))
             .unwrap();
-        assert_eq!(e.diff.attrs[0].before.as_deref(), Some("65535, 1 (2 lines)"));
+        assert_eq!(
+            e.diff.attrs[0].before.as_deref(),
+            Some("65535, 1 (2 lines)")
+        );
     }
 
     #[test]
@@ -588,15 +648,50 @@ mod tests {
         let e = eval(
             "sysctl",
             Y,
+            &format!(
+                "live=value\nvalue={}\nwritable=no\nproc_sys=ro\n",
+                b64("4096\n")
+            ),
+        );
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new("value", Some("4096"), Some("65535"))]
+        );
+        assert!(
+            e.diff
+                .error
+                .unwrap()
+                .contains("/proc/sys is mounted read-only (as in most containers, where the container runtime sets such settings, e.g. `docker run --sysctl net.core.somaxconn=65535`)")
+        );
+        assert!(e.commands.is_empty());
+        let e = eval(
+            "sysctl",
+            Y,
             &format!("live=value\nvalue={}\nwritable=no\n", b64("4096\n")),
         );
-        assert!(e.diff.reason.unwrap().contains("not writable"));
+        assert!(
+            e.diff
+                .error
+                .unwrap()
+                .contains("the kernel makes it read-only")
+        );
+        // Not writable but already as wanted: nothing to do.
+        let e = eval(
+            "sysctl",
+            &format!("{Y}persist: false\n"),
+            &format!("live=value\nvalue={}\nwritable=no\n", b64("65535\n")),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp);
 
         let e = eval("sysctl", Y, "live=dir\n");
-        assert!(e.diff.reason.unwrap().contains("group of settings"));
-        assert_eq!(run_local(&e.commands[0].script).status, 1);
-        let e = eval("sysctl", "name: vm.drop_caches\nvalue: \"3\"\n", "live=unreadable\nwritable=yes\n");
-        assert!(e.diff.reason.unwrap().contains("command"));
+        assert!(e.diff.error.unwrap().contains("group of settings"));
+        assert!(e.commands.is_empty());
+        let e = eval(
+            "sysctl",
+            "name: vm.drop_caches\nvalue: \"3\"\n",
+            "live=unreadable\nwritable=yes\n",
+        );
+        assert!(e.diff.error.unwrap().contains("use a `command` resource"));
     }
 
     #[test]
@@ -604,7 +699,10 @@ mod tests {
         let r = load("sysctl", Y);
         assert!(r.evaluate(&ProbeOutput::ok("")).is_err());
         assert!(r.evaluate(&ProbeOutput::ok("live=value\n")).is_err());
-        assert!(r.evaluate(&ProbeOutput::ok("live=value\nvalue=%%%\n")).is_err());
+        assert!(
+            r.evaluate(&ProbeOutput::ok("live=value\nvalue=%%%\n"))
+                .is_err()
+        );
         let err = r
             .evaluate(&ProbeOutput {
                 stderr: "cat: not found\n".into(),
@@ -614,10 +712,15 @@ mod tests {
         assert_eq!(err, "cat: not found");
         // A multi-line value, an empty one.
         let e = r
-            .evaluate(&ProbeOutput::ok(format!("live=value\nvalue={}\n", b64("a\nb\n"))))
+            .evaluate(&ProbeOutput::ok(format!(
+                "live=value\nvalue={}\n",
+                b64("a\nb\n")
+            )))
             .unwrap();
         assert_eq!(e.diff.attrs[0].before.as_deref(), Some("a b"));
-        let e = r.evaluate(&ProbeOutput::ok("live=value\nvalue=\n")).unwrap();
+        let e = r
+            .evaluate(&ProbeOutput::ok("live=value\nvalue=\n"))
+            .unwrap();
         assert_eq!(e.diff.attrs[0].before.as_deref(), Some(""));
     }
 
@@ -630,7 +733,10 @@ mod tests {
         );
         let r = load("sysctl", "name: net/ipv4/conf/eth0.1/rp_filter\nvalue: 1\n");
         assert_eq!(r.name(), "net.ipv4.conf.eth0/1.rp_filter");
-        assert!(r.probe().contains("/proc/sys/net/ipv4/conf/eth0.1/rp_filter"));
+        assert!(
+            r.probe()
+                .contains("/proc/sys/net/ipv4/conf/eth0.1/rp_filter")
+        );
         let s = scratch(
             std::path::Path::new(""),
             "name: net/ipv4/conf/eth0.1/rp_filter\nvalue: 1\n",
@@ -641,7 +747,11 @@ mod tests {
         );
         assert_eq!(s.line(), "net.ipv4.conf.eth0/1.rp_filter = 1");
         assert_eq!(
-            load("sysctl", "name: net.bridge.bridge-nf-call-iptables\nvalue: 1\n").name(),
+            load(
+                "sysctl",
+                "name: net.bridge.bridge-nf-call-iptables\nvalue: 1\n"
+            )
+            .name(),
             "net.bridge.bridge-nf-call-iptables"
         );
     }
@@ -667,7 +777,13 @@ mod tests {
         );
         assert!(err("name: net.core.somaxconn\n").contains("value"));
         assert!(err("name: net.core.somaxconn\nvalue: 1\nstate: x\n").contains("unknown"));
-        assert!(try_load("sysctl", "name: kernel.core_pattern\nvalue: \"|/bin/x %p\"\n").is_ok());
+        assert!(
+            try_load(
+                "sysctl",
+                "name: kernel.core_pattern\nvalue: \"|/bin/x %p\"\n"
+            )
+            .is_ok()
+        );
     }
 
     fn scratch(dir: &std::path::Path, yaml: &str) -> Sysctl {
@@ -767,7 +883,11 @@ mod tests {
         assert!(e.diff.unknown.is_some());
         let out = run_local(&e.commands[0].script);
         assert_eq!(out.status, 1);
-        assert!(out.stderr.contains("does not exist on this host"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("does not exist on this host"),
+            "{}",
+            out.stderr
+        );
     }
 
     #[test]
@@ -783,7 +903,12 @@ mod tests {
         std::fs::create_dir(&p).unwrap();
         let out = run_local(&s.live_script());
         assert_eq!(out.status, 1);
-        assert!(out.stderr.contains("keel: cannot set sysctl net.core.somaxconn to 65535"), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("keel: cannot set sysctl net.core.somaxconn to 65535"),
+            "{}",
+            out.stderr
+        );
         std::fs::remove_dir(&p).unwrap();
         // The kernel reads back something else: a clear error.
         std::fs::write(&p, "").unwrap();

@@ -335,8 +335,8 @@ exit 0
                 ));
             }
             ZoneFile::NotAZone => {
-                d = d.reason(format!(
-                    "{} is not a time zone file: apply will fail",
+                d.error = Some(format!(
+                    "{} is not a time zone file (no TZif header)",
                     self.zone_path()
                 ));
             }
@@ -346,6 +346,9 @@ exit 0
 
     fn commands(&self, _fact: &TimezoneFact, diff: &Diff) -> Vec<Cmd> {
         let mut cmds = Vec::new();
+        if diff.error.is_some() {
+            return cmds;
+        }
         if diff.attrs.iter().any(|a| a.name == "timezone") {
             cmds.push(Cmd::new(
                 format!("link /etc/localtime to {}", self.zone_path()),
@@ -406,10 +409,15 @@ mod tests {
             let e = eval(
                 "timezone",
                 Y,
-                &format!("localtime=link\ntarget={target}\netc_timezone=Asia/Shanghai\nzone=valid\n"),
+                &format!(
+                    "localtime=link\ntarget={target}\netc_timezone=Asia/Shanghai\nzone=valid\n"
+                ),
             );
             assert_eq!(e.diff.action(), Action::NoOp, "{target}");
-            assert_eq!(e.diff.reason.as_deref(), Some("the time zone is Asia/Shanghai"));
+            assert_eq!(
+                e.diff.reason.as_deref(),
+                Some("the time zone is Asia/Shanghai")
+            );
         }
     }
 
@@ -480,7 +488,8 @@ mod tests {
             Y,
             "localtime=link\ntarget=/usr/share/zoneinfo/Etc/UTC\nzone=invalid\n",
         );
-        assert!(e.diff.reason.unwrap().contains("not a time zone file"));
+        assert!(e.diff.error.unwrap().contains("not a time zone file"));
+        assert!(e.commands.is_empty());
         assert!(e.diff.unknown.is_none());
         // The guard fails clearly when the zone file is missing.
         let r = Timezone {
@@ -489,14 +498,21 @@ mod tests {
         };
         let out = run_local(&format!("set -e\n{}", r.guard()));
         assert_eq!(out.status, 1);
-        assert!(out.stderr.contains("install the tzdata package"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("install the tzdata package"),
+            "{}",
+            out.stderr
+        );
     }
 
     #[test]
     fn odd_probe_output() {
         let r = load("timezone", Y);
         assert!(r.evaluate(&ProbeOutput::ok("")).is_err());
-        assert!(r.evaluate(&ProbeOutput::ok("localtime=link\nzone=valid\n")).is_err());
+        assert!(
+            r.evaluate(&ProbeOutput::ok("localtime=link\nzone=valid\n"))
+                .is_err()
+        );
         assert!(r.evaluate(&ProbeOutput::ok("localtime=absent\n")).is_err());
         let err = r
             .evaluate(&ProbeOutput {
@@ -536,7 +552,10 @@ mod tests {
             "America/Argentina/Buenos_Aires",
             "posix/Europe/Paris",
         ] {
-            assert!(try_load("timezone", &format!("name: {ok}\n")).is_ok(), "{ok}");
+            assert!(
+                try_load("timezone", &format!("name: {ok}\n")).is_ok(),
+                "{ok}"
+            );
         }
     }
 
@@ -575,7 +594,10 @@ mod tests {
             root: root.to_str().unwrap().into(),
         };
         let (before, after) = converge_locally(&tz("Asia/Shanghai"));
-        assert_eq!(before.diff.attrs[0].before.as_deref(), Some("a regular file"));
+        assert_eq!(
+            before.diff.attrs[0].before.as_deref(),
+            Some("a regular file")
+        );
         assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
         assert_eq!(std::fs::read_link(&lt).unwrap(), zi.join("Asia/Shanghai"));
         assert_eq!(
@@ -588,7 +610,11 @@ mod tests {
         let (before, after) = converge_locally(&tz("Asia/Shanghai"));
         assert_eq!(
             before.diff.attrs,
-            vec![AttrChange::new("timezone", Some("Etc/UTC"), Some("Asia/Shanghai"))]
+            vec![AttrChange::new(
+                "timezone",
+                Some("Etc/UTC"),
+                Some("Asia/Shanghai")
+            )]
         );
         assert_eq!(after.diff.action(), Action::NoOp);
         // A zone that is missing: known after apply, and apply fails clearly
@@ -603,12 +629,19 @@ mod tests {
         }
         assert_eq!(std::fs::read_link(&lt).unwrap(), zi.join("Asia/Shanghai"));
         assert!(!dir.path().join("pwned").exists() && !std::path::Path::new("pwned").exists());
-        assert_eq!(std::fs::read_dir(root.join("etc")).unwrap().count(), 2, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(root.join("etc")).unwrap().count(),
+            2,
+            "no temp file left"
+        );
     }
 
     #[test]
     fn zone_of_targets() {
-        assert_eq!(zone_of_target("../usr/share/zoneinfo/Etc/UTC"), Some("Etc/UTC"));
+        assert_eq!(
+            zone_of_target("../usr/share/zoneinfo/Etc/UTC"),
+            Some("Etc/UTC")
+        );
         assert_eq!(zone_of_target("/usr/share/zoneinfo/"), None);
         assert_eq!(zone_of_target("/etc/x"), None);
     }

@@ -1087,7 +1087,7 @@ enum Status {
     },
     /// Present but out of declared order: delete it and insert it again.
     Moved {
-        live: Tuple,
+        live: Box<Tuple>,
         before: Option<String>,
     },
 }
@@ -1156,6 +1156,8 @@ struct Evaluated {
     attrs: Vec<AttrChange>,
     cmds: Vec<Cmd>,
     notes: Vec<String>,
+    /// Why the declared state cannot be reached (apply runs nothing).
+    errors: Vec<String>,
 }
 
 const PRELUDE: &str = r#"PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -1276,7 +1278,7 @@ impl Ufw {
                 let st = match pos[k] {
                     None => Status::Missing { before },
                     Some(j) if !keep[k] => Status::Moved {
-                        live: live[j].clone(),
+                        live: Box::new(live[j].clone()),
                         before,
                     },
                     Some(j) => compare(&live[j], want),
@@ -1308,18 +1310,12 @@ impl Ufw {
                 .filter_map(|&f| status[i][f.idx()].as_ref().map(|s| (f, s)))
                 .collect();
             if sts.is_empty() {
-                ev.notes.push(format!(
-                    "rule {} is IPv6 but IPv6 is off in /etc/default/ufw (IPV6=no)",
+                // An IPv6 rule while ufw's IPv6 support is off: ufw would
+                // refuse it.
+                ev.errors.push(format!(
+                    "rule {} is an IPv6 rule but IPv6 is off in ufw \
+                     (IPV6=no in /etc/default/ufw; set it to yes, then `ufw reload`)",
                     rule.label()
-                ));
-                ev.attrs.push(AttrChange::new(
-                    &format!("rule {}", rule.label()),
-                    None::<String>,
-                    Some("added"),
-                ));
-                ev.cmds.push(cmd(
-                    format!("add rule {}", rule.label()),
-                    &format!("keel_ufw {}\n", rule.add_args(None)),
                 ));
                 continue;
             }
@@ -1751,6 +1747,12 @@ exit 0
         }
         if !notes.is_empty() {
             d.reason = Some(notes.join("; "));
+        }
+        if !ev.errors.is_empty() {
+            d.error = Some(ev.errors.join("; "));
+            if d.action() == Action::NoOp {
+                d.action = Some(Action::Update);
+            }
         }
         d
     }
@@ -2374,15 +2376,14 @@ rules:
         )
         .replace("IPV6=yes", "IPV6=no");
         let e = eval("ufw", yaml, &out);
+        assert!(e.diff.attrs.is_empty());
         assert_eq!(
-            attrs(&e.diff),
-            vec![a(
-                "rule allow 80/tcp from 2001:db8::/32",
-                None,
-                Some("added")
-            )]
+            e.diff.error.as_deref(),
+            Some(
+                "rule allow 80/tcp from 2001:db8::/32 is an IPv6 rule but IPv6 is off in ufw \
+                 (IPV6=no in /etc/default/ufw; set it to yes, then `ufw reload`)"
+            )
         );
-        assert!(e.diff.reason.unwrap().contains("IPV6=no"));
     }
 
     #[test]

@@ -489,7 +489,11 @@ async fn read_all<R: AsyncRead + Unpin>(pipe: Option<R>) -> io::Result<Vec<u8>> 
 pub async fn check_fresh_connection(target: &SshTarget) -> Result<(), TransportError> {
     target.check_address()?;
     let child = tokio::process::Command::new("ssh")
-        .args(target.fresh_args("true"))
+        .args(target.fresh_args(if target.become_root {
+            "sudo -n true"
+        } else {
+            "true"
+        }))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -514,8 +518,8 @@ pub async fn check_fresh_connection(target: &SshTarget) -> Result<(), TransportE
         // ssh's own failure.
         Some(255) | None => Err(target.connect_error(diagnose(target, &stderr))),
         Some(code) => Err(target.connect_error(format!(
-            "a new SSH login worked, but `true` exited with status {code} \
-             (a nologin shell or a ForceCommand?){}",
+            "a new SSH login worked, but its check (`true`, or `sudo -n true` with become) exited with status {code} \
+             (no sudo rights, a nologin shell or a ForceCommand?){}",
             said(&stderr)
         ))),
     }
