@@ -129,11 +129,40 @@ async fn reprobe(work: &HostWork, i: usize) -> Result<Evaluation, String> {
     inst.resource.evaluate(&out)
 }
 
+/// How to confirm that changes which can cut access kept it: a brand-new
+/// SSH connection to this target, within `timeout` seconds of arming the
+/// revert. `None` for the local transport.
+#[derive(Debug, Clone)]
+pub struct AccessCheck {
+    pub target: crate::transport::ssh::SshTarget,
+    pub timeout: u64,
+}
+
+async fn run_plain(work: &HostWork, script: &str) -> Result<String, String> {
+    let t = work.transport.as_ref().ok_or("no connection")?;
+    match t.run(script).await {
+        Ok(o) if o.success() => Ok(o.stdout_text()),
+        Ok(o) => Err(format!("exit {:?}: {}", o.status, o.stderr_text().trim())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Apply one host's plan.
 pub async fn apply_host(
     work: &HostWork,
     redactor: &Redactor,
     progress: &dyn Progress,
+) -> HostOutcome {
+    apply_host_confirmed(work, redactor, progress, None).await
+}
+
+/// Apply one host's plan; changes that can cut access run under
+/// commit-confirmed when `access` is given.
+pub async fn apply_host_confirmed(
+    work: &HostWork,
+    redactor: &Redactor,
+    progress: &dyn Progress,
+    access: Option<&AccessCheck>,
 ) -> HostOutcome {
     let start_trips = work.transport.as_ref().map_or(0, |t| t.round_trips());
     let mut result = HostOutcome {
@@ -148,7 +177,44 @@ pub async fn apply_host(
     let n = work.resolved.instances.len();
     let mut outcome: Vec<Option<Outcome>> = vec![None; n];
     let mut changed: BTreeSet<usize> = BTreeSet::new();
+    // Changes that can cut access, in apply order: armed before the first,
+    // confirmed after the last.
+    let guarded: Vec<usize> = graph
+        .order
+        .iter()
+        .copied()
+        .filter(|&i| {
+            work.resolved.instances[i].resource.can_cut_access()
+                && work.evals[i]
+                    .as_ref()
+                    .is_some_and(|e| e.diff.action().is_change())
+        })
+        .collect();
+    let mut armed: Option<String> = None;
     for &i in &graph.order {
+        if let Some(a) = access
+            && guarded.first() == Some(&i)
+            && armed.is_none()
+        {
+            let id = crate::confirm::new_id();
+            match run_plain(work, &crate::confirm::arm_script(&id, a.timeout)).await {
+                Ok(_) => {
+                    tracing::info!(host = %work.host, "armed a revert in {}s before changing SSH/firewall settings ({id})", a.timeout);
+                    armed = Some(id);
+                }
+                Err(e) => {
+                    // Without a revert, do not touch access at all.
+                    for &g in &guarded {
+                        outcome[g] = Some(Outcome::Failed(redactor.redact(&format!(
+                            "not applied: cannot arm the automatic revert: {e}"
+                        ))));
+                    }
+                }
+            }
+        }
+        if outcome[i].is_some() {
+            continue;
+        }
         let inst = &work.resolved.instances[i];
         let addr = redactor.redact(&inst.address);
         progress.step(&work.host, &addr);
@@ -239,6 +305,9 @@ pub async fn apply_host(
             (false, false) => Outcome::Unchanged,
         });
     }
+    if let (Some(id), Some(a)) = (&armed, access) {
+        confirm_access(work, redactor, a, id, &guarded, &mut outcome, &mut changed).await;
+    }
 
     // Verify: everything that changed must now match (one round trip).
     let to_verify: Vec<usize> = changed
@@ -307,4 +376,74 @@ pub async fn apply_host(
         .collect();
     result.round_trips = work.transport.as_ref().map_or(0, |t| t.round_trips()) - start_trips;
     result
+}
+
+/// After the last change that can cut access: check with a brand-new
+/// connection, then disarm the revert, or revert at once and fail.
+async fn confirm_access(
+    work: &HostWork,
+    redactor: &Redactor,
+    access: &AccessCheck,
+    id: &str,
+    guarded: &[usize],
+    outcome: &mut [Option<Outcome>],
+    changed: &mut BTreeSet<usize>,
+) {
+    let names = |pred: &dyn Fn(&Outcome) -> bool, outcome: &[Option<Outcome>]| -> Vec<String> {
+        guarded
+            .iter()
+            .filter(|&&g| outcome[g].as_ref().is_some_and(pred))
+            .map(|&g| redactor.redact(&work.resolved.instances[g].address))
+            .collect()
+    };
+    let failed = names(&|o: &Outcome| o.is_failure(), outcome);
+    let applied = names(&|o: &Outcome| o.changed(), outcome);
+    let problem = if !failed.is_empty() {
+        Some(format!("{} failed", failed.join(", ")))
+    } else {
+        match crate::transport::ssh::check_fresh_connection(&access.target).await {
+            Ok(()) => None,
+            Err(e) => Some(format!(
+                "a new SSH connection as {} failed after applying {}: {}",
+                access.target.destination(),
+                applied.join(", "),
+                e
+            )),
+        }
+    };
+    match problem {
+        None => {
+            tracing::info!(host = %work.host, "access confirmed with a new connection to {}", access.target.destination());
+            if let Err(e) = run_plain(work, &crate::confirm::disarm_script(id)).await {
+                // The change is good but the revert could not be cancelled:
+                // it will undo the change. Say so loudly.
+                for &g in guarded {
+                    if outcome[g].as_ref().is_some_and(Outcome::changed) {
+                        outcome[g] = Some(Outcome::Failed(redactor.redact(&format!(
+                            "applied and confirmed, but the automatic revert could not be cancelled ({e}); it will restore the previous configuration"
+                        ))));
+                    }
+                }
+            }
+        }
+        Some(why) => {
+            let reverted = run_plain(work, &crate::confirm::revert_now_script(id)).await;
+            let how = match reverted {
+                Ok(_) => "the previous SSH and firewall configuration was restored".to_string(),
+                Err(_) => format!(
+                    "keel could not revert it now; the host restores its previous SSH and firewall configuration by itself within {} s",
+                    access.timeout
+                ),
+            };
+            for &g in guarded {
+                if outcome[g].as_ref().is_some_and(Outcome::changed) {
+                    changed.remove(&g);
+                    outcome[g] = Some(Outcome::Failed(
+                        redactor.redact(&format!("reverted: {why}; {how}")),
+                    ));
+                }
+            }
+            tracing::error!(host = %work.host, "access check failed: {}", redactor.redact(&why));
+        }
+    }
 }

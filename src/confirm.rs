@@ -26,8 +26,15 @@ pub const DEFAULT_TIMEOUT: u64 = 120;
 pub fn new_id() -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(format!("{:?}{}", std::time::SystemTime::now(), std::process::id()));
-    h.finalize()[..6].iter().map(|b| format!("{b:02x}")).collect()
+    h.update(format!(
+        "{:?}{}",
+        std::time::SystemTime::now(),
+        std::process::id()
+    ));
+    h.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The revert script the host runs (by the timer, or at once on failure).
@@ -135,7 +142,11 @@ mod tests {
             .arg(script)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}\n{script}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}\n{script}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]
@@ -149,7 +160,13 @@ mod tests {
     #[test]
     fn the_revert_survives_the_session() {
         let s = arm_script("abc123", 45);
-        assert!(s.contains("systemd-run --quiet --unit=keel-revert-abc123 --on-active=45s"), "{s}");
-        assert!(s.contains("setsid sh -c \"sleep 45;"), "fallback without systemd: {s}");
+        assert!(
+            s.contains("systemd-run --quiet --unit=keel-revert-abc123 --on-active=45s"),
+            "{s}"
+        );
+        assert!(
+            s.contains("setsid sh -c \"sleep 45;"),
+            "fallback without systemd: {s}"
+        );
     }
 }

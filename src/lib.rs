@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod confirm;
 pub mod diag;
 pub mod graph;
 pub mod plan;
@@ -18,4 +19,3 @@ pub mod session;
 pub mod shell;
 pub mod template;
 pub mod transport;
-pub mod confirm;

@@ -149,6 +149,10 @@ pub struct Options {
     pub limit: Option<String>,
     pub parallel: usize,
     pub connect_timeout: Duration,
+    /// Seconds before an unconfirmed SSH/firewall change reverts.
+    pub confirm_timeout: u64,
+    /// Lockout refusals become warnings.
+    pub allow_lockout_risk: bool,
 }
 
 impl Default for Options {
@@ -157,6 +161,8 @@ impl Default for Options {
             limit: None,
             parallel: 8,
             connect_timeout: Duration::from_secs(15),
+            confirm_timeout: crate::confirm::DEFAULT_TIMEOUT,
+            allow_lockout_risk: false,
         }
     }
 }

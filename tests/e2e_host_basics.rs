@@ -174,7 +174,12 @@ fn host_basics_converge_drift_and_validate() {
     expect(&again, 0, "plan after apply");
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 
-    // Drift by hand (in place: /etc/hostname and /etc/hosts are bind mounts).
+    // The first apply went through the fallback (`hostnamectl` cannot
+    // rename over Docker's bind-mounted /etc/hostname). Unmount it, as on a
+    // real host, so that the next apply takes the `hostnamectl` path.
+    h.sh("umount /etc/hostname");
+
+    // Drift by hand (in place: /etc/hosts is a bind mount).
     h.sh("hostname drifted && echo drifted > /etc/hostname");
     h.sh("sed 's/^127.0.1.1.*/127.0.1.1 old.example.com old/' /etc/hosts > /tmp/hosts && cat /tmp/hosts > /etc/hosts");
     h.sh("ln -sf /usr/share/zoneinfo/Europe/Paris /etc/localtime && echo Europe/Paris > /etc/timezone");
@@ -207,6 +212,17 @@ fn host_basics_converge_drift_and_validate() {
         "apply after drift",
     );
     assert_eq!(h.sh("uname -n"), "web-01");
+    assert_eq!(h.sh("cat /etc/hostname"), "web-01");
+    assert_eq!(
+        h.sh("hostnamectl --static"),
+        "web-01",
+        "systemd-hostnamed agrees"
+    );
+    assert!(
+        h.sh_ok("journalctl -u systemd-hostnamed --no-pager | grep -q \"Changed static host name to 'web-01'\""),
+        "set through hostnamectl: {}",
+        h.sh("journalctl -u systemd-hostnamed --no-pager | tail -5")
+    );
     assert_eq!(h.sh("date +%Z"), "CST");
     assert_eq!(h.sh("sysctl -n net.core.somaxconn"), "1024");
     expect(

@@ -52,6 +52,22 @@ fn v4_ports(h: &Host) -> Vec<String> {
         .collect()
 }
 
+/// The same for the IPv6 rules.
+fn v6_ports(h: &Host) -> Vec<String> {
+    h.sh("sed -n 's/^### tuple ### [^ ]* [^ ]* \\([^ ]*\\) .*/\\1/p' /etc/ufw/user6.rules")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The IPv4 tuples (without `### tuple ###`), in order.
+fn v4_tuples(h: &Host) -> Vec<String> {
+    h.sh("sed -n 's/^### tuple ### //p' /etc/ufw/user.rules")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// A fresh SSH connection (not keel's) gets through the firewall.
 fn ssh_gets_in(h: &Host) -> bool {
     h.host
@@ -83,7 +99,11 @@ fn ufw_firewall_converges_keeps_unmanaged_rules_and_detects_drift() {
     }
 
     // Converge in one apply.
-    expect(&h.keel(&["apply", "--yes", "-i", inv, &g24], &[]), 0, "apply");
+    expect(
+        &h.keel(&["apply", "--yes", "-i", inv, &g24], &[]),
+        0,
+        "apply",
+    );
     let status = h.sh("ufw status verbose");
     assert!(status.contains("Status: active"), "{status}");
     assert!(status.contains("Logging: on (low)"), "{status}");
@@ -159,6 +179,7 @@ fn ufw_firewall_converges_keeps_unmanaged_rules_and_detects_drift() {
         ["22", "2222", "80", "443", "8080"],
         "80 back in its declared place, before 443"
     );
+    assert_eq!(v6_ports(&h), ["22", "2222", "80", "443", "8080"]);
     assert!(
         h.sh("grep DEFAULT_INPUT_POLICY /etc/default/ufw")
             .contains("DROP")
@@ -213,6 +234,105 @@ fn ufw_firewall_converges_keeps_unmanaged_rules_and_detects_drift() {
         0,
         "plan after removal",
     );
+
+    // The full rule syntax, against ufw's own normalization; a hand-made
+    // rule that gets declared is adopted; keel's rules are kept in order.
+    h.sh("ufw limit 2200/tcp");
+    let full = write_stack(
+        &h,
+        "stack3.yaml",
+        &stack(
+            "        - { allow: 22/tcp, comment: ssh }
+        - { deny: 5432/tcp, from: 10.9.1.2/16 }
+        - { allow: 5432/tcp }
+        - { deny: 3306, from: 10.0.0.0/8 }
+        - { allow: 8000:8100/tcp, from: 192.168.1.0/24, to: any, interface: eth0, direction: in }
+        - { reject: 25/tcp, direction: out }
+        - { limit: 2200/tcp, comment: alt ssh }
+        - { allow: 53/udp, to: \"FD00::53/128\", direction: out }
+",
+        ),
+    );
+    let adopt = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &full], &[]);
+    expect(&adopt, 2, "plan of the full syntax");
+    for want in [
+        "rule limit 2200/tcp: not managed by keel → managed by keel",
+        "rule deny 5432/tcp from 10.9.0.0/16: (none) → added",
+        "rule allow out 53/udp to fd00::53: (none) → added",
+        "rule allow 80/tcp (keel): present → removed",
+        "rule allow 443/tcp (keel): present → removed",
+    ] {
+        assert!(adopt.stdout.contains(want), "{want}:\n{}", adopt.stdout);
+    }
+    expect(
+        &h.keel(&["apply", "--yes", "-i", inv, &full], &[]),
+        0,
+        "apply the full syntax",
+    );
+    expect(
+        &h.keel(&["plan", "--detailed-exitcode", "-i", inv, &full], &[]),
+        0,
+        "the full syntax converged (keel predicts ufw's tuples)",
+    );
+    assert_eq!(
+        v4_tuples(&h),
+        [
+            "allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in comment=6b65656c3a20737368",
+            "allow tcp 8080 0.0.0.0/0 any 0.0.0.0/0 in",
+            "deny tcp 5432 0.0.0.0/0 any 10.9.0.0/16 in comment=6b65656c",
+            "allow tcp 5432 0.0.0.0/0 any 0.0.0.0/0 in comment=6b65656c",
+            "deny any 3306 0.0.0.0/0 any 10.0.0.0/8 in comment=6b65656c",
+            "allow tcp 8000:8100 0.0.0.0/0 any 192.168.1.0/24 in_eth0 comment=6b65656c",
+            "reject tcp 25 0.0.0.0/0 any 0.0.0.0/0 out comment=6b65656c",
+            "limit tcp 2200 0.0.0.0/0 any 0.0.0.0/0 in comment=6b65656c3a20616c7420737368",
+        ],
+        "keel's rules in declared order, inserted before the adopted 2200 rule \
+         (which kept its place); the hand-made 8080 rule untouched"
+    );
+    assert!(
+        h.sh("grep -c 'allow udp 53 fd00::53 any ::/0 out' /etc/ufw/user6.rules") == "1",
+        "IPv6-only rule"
+    );
+
+    // Out of order by hand: the deny for 10.9/16 moved after the allow.
+    h.sh(
+        "ufw delete deny proto tcp from 10.9.0.0/16 to any port 5432 \
+          && ufw deny proto tcp from 10.9.0.0/16 to any port 5432 comment keel",
+    );
+    let order = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &full], &[]);
+    expect(&order, 2, "plan with keel rules out of order");
+    assert!(
+        order.stdout.contains(
+            "rule deny 5432/tcp from 10.9.0.0/16: out of declared order → re-created in declared order"
+        ),
+        "{}",
+        order.stdout
+    );
+    expect(
+        &h.keel(&["apply", "--yes", "-i", inv, &full], &[]),
+        0,
+        "apply the order",
+    );
+    assert_eq!(
+        v4_ports(&h),
+        [
+            "22",
+            "8080",
+            "5432",
+            "5432",
+            "3306",
+            "8000:8100",
+            "25",
+            "2200"
+        ]
+    );
+    assert!(v4_tuples(&h)[2].starts_with("deny tcp 5432 "));
+    expect(
+        &h.keel(&["plan", "--detailed-exitcode", "-i", inv, &full], &[]),
+        0,
+        "plan after re-ordering",
+    );
+    assert!(ssh_gets_in(&h));
 
     // An invalid port: a diagnostic at its line, and the host untouched.
     let bad = write_stack(

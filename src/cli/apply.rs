@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub struct ApplyArgs {
+    pub confirm_timeout: u64,
+    pub allow_lockout_risk: bool,
     pub target: PathBuf,
     pub inventory: Option<PathBuf>,
     pub limit: Option<String>,
@@ -78,7 +80,14 @@ pub async fn run(a: ApplyArgs) -> u8 {
             a.limit.clone(),
         ),
     };
-    let s: Arc<Session> = match super::plan::open(&stack, &inv, limit, a.parallel) {
+    let s: Arc<Session> = match super::plan::open_with(
+        &stack,
+        &inv,
+        limit,
+        a.parallel,
+        a.confirm_timeout,
+        a.allow_lockout_risk,
+    ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
     };
@@ -180,7 +189,15 @@ pub async fn run(a: ApplyArgs) -> u8 {
                     round_trips: 0,
                 };
             }
-            apply::apply_host(w, &s.redactor, bars.as_ref()).await
+            let access = s.project.inventory.hosts.get(&w.host).and_then(|h| {
+                (h.transport == crate::config::inventory::TransportKind::Ssh).then(|| {
+                    apply::AccessCheck {
+                        target: crate::session::primary_target(h, s.options.connect_timeout),
+                        timeout: h.confirm_timeout.unwrap_or(s.options.confirm_timeout),
+                    }
+                })
+            });
+            apply::apply_host_confirmed(w, &s.redactor, bars.as_ref(), access.as_ref()).await
         }));
     }
     let mut outcomes = Vec::new();

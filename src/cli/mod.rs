@@ -103,6 +103,14 @@ pub enum Command {
         /// Hosts applied at once.
         #[arg(long, default_value_t = 8, value_name = "N")]
         parallel: usize,
+        /// Seconds after which an SSH or firewall change that keel could not
+        /// confirm with a new connection reverts by itself on the host.
+        #[arg(long, default_value_t = crate::confirm::DEFAULT_TIMEOUT, value_name = "SECS")]
+        confirm_timeout: u64,
+        /// Apply even when the lockout analysis finds that a change would cut
+        /// keel's access (it is then a warning). Know what you are doing.
+        #[arg(long)]
+        allow_lockout_risk: bool,
     },
     /// Print the dependency graph of each host (apply order, or Graphviz DOT).
     Graph {
@@ -157,7 +165,11 @@ pub fn run(args: Args) -> u8 {
             yes,
             json,
             parallel,
+            confirm_timeout,
+            allow_lockout_risk,
         } => rt.block_on(apply::run(apply::ApplyArgs {
+            confirm_timeout,
+            allow_lockout_risk,
             target,
             inventory,
             limit,

@@ -24,12 +24,33 @@ pub fn open(
     limit: Option<String>,
     parallel: usize,
 ) -> Result<Session, u8> {
+    open_with(
+        stack,
+        inventory,
+        limit,
+        parallel,
+        crate::confirm::DEFAULT_TIMEOUT,
+        false,
+    )
+}
+
+/// [`open`] with the apply-time options.
+pub fn open_with(
+    stack: &std::path::Path,
+    inventory: &std::path::Path,
+    limit: Option<String>,
+    parallel: usize,
+    confirm_timeout: u64,
+    allow_lockout_risk: bool,
+) -> Result<Session, u8> {
     Session::open(
         stack,
         inventory,
         Options {
             limit,
             parallel,
+            confirm_timeout,
+            allow_lockout_risk,
             ..Options::default()
         },
     )

@@ -585,11 +585,17 @@ impl Backup {
                     script_changes = true;
                     let old: std::collections::BTreeMap<String, String> =
                         header_settings(have).into_iter().collect();
+                    let before = diff.attrs.len();
                     for (k, v) in self.settings() {
                         if old.get(k) != Some(&v) {
                             diff.attrs
                                 .push(AttrChange::new(k, old.get(k).cloned(), Some(v)));
                         }
+                    }
+                    if diff.attrs.len() == before {
+                        diff.reason = Some(
+                            "the installed script differs from the one keel generates (edited by hand, or made by another keel version)".into(),
+                        );
                     }
                     diff.content = Some(ContentChange {
                         before: fact.script_text.clone(),
@@ -1104,6 +1110,12 @@ mod tests {
         let e = eval("backup", PG, &probe);
         assert_eq!(e.diff.action(), Action::Update);
         assert!(e.diff.attrs.is_empty(), "{:?}", e.diff.attrs);
+        assert!(
+            e.diff
+                .reason
+                .unwrap()
+                .contains("differs from the one keel generates")
+        );
         assert!(e.diff.content.unwrap().before.unwrap().contains("hacked"));
     }
 

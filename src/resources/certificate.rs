@@ -266,9 +266,9 @@ impl Domain {
 
 impl<'de> serde::Deserialize<'de> for Domain {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        check_domain(&s).map_err(serde::de::Error::custom)?;
-        Ok(Domain(s.to_ascii_lowercase()))
+        checked_str(d, "a domain name", |s| {
+            check_domain(s).map(|()| Domain(s.to_ascii_lowercase()))
+        })
     }
 }
 
@@ -347,9 +347,9 @@ pub struct Email(pub String);
 
 impl<'de> serde::Deserialize<'de> for Email {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        check_email(&s).map_err(serde::de::Error::custom)?;
-        Ok(Email(s))
+        checked_str(d, "an e-mail address", |s| {
+            check_email(s).map(|()| Email(s.into()))
+        })
     }
 }
 
@@ -415,8 +415,7 @@ impl Directory {
 
 impl<'de> serde::Deserialize<'de> for Directory {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_directory(&s).map_err(serde::de::Error::custom)
+        checked_str(d, "an ACME directory", parse_directory)
     }
 }
 
@@ -453,16 +452,45 @@ pub struct HostPath(pub String);
 
 impl<'de> serde::Deserialize<'de> for HostPath {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if let Some(e) = super::file::check_host_path("path", &s, false).first() {
-            let msg = match &e.help {
-                Some(h) => format!("{} ({h})", e.message),
-                None => e.message.clone(),
-            };
-            return Err(serde::de::Error::custom(msg));
-        }
-        Ok(HostPath(s))
+        checked_str(
+            d,
+            "an absolute path",
+            |s| match super::file::check_host_path("path", s, false).first() {
+                Some(e) => Err(match &e.help {
+                    Some(h) => format!("{} ({h})", e.message),
+                    None => e.message.clone(),
+                }),
+                None => Ok(HostPath(s.into())),
+            },
+        )
     }
+}
+
+/// Deserialize a string and check it inside the deserializer's own call, so
+/// the error carries the span of this very value (an item of a list, a key
+/// of a nested map), not of its container.
+fn checked_str<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    check: fn(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct V<T> {
+        expecting: &'static str,
+        check: fn(&str) -> Result<T, String>,
+    }
+    impl<T> serde::de::Visitor<'_> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            (self.check)(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(V { expecting, check })
 }
 
 // ---------------------------------------------------------------------------

@@ -1,29 +1,2101 @@
-//! placeholder: the `compose` kind is being written.
+//! The `compose` kind: a Docker Compose project — its compose file, its
+//! `.env`, and its containers up, running and healthy.
+//!
+//! ```yaml
+//! - compose:
+//!     project: app                        # the compose project name (`-p`)
+//!     dir: /srv/app                       # where its files live (project directory)
+//!     file: { template: docker-compose.prod.yml.hbs }   # or content: / source:; file_name, mode
+//!     env: { template: env.production.hbs, file_name: .env.production }  # optional, mode 0600
+//!     pull: missing                       # never | missing (default) | always
+//!     wait: { timeout: 120 }              # seconds to wait for running/healthy (0: don't wait)
+//!     services:                           # optional per-service settings
+//!       backend: { image: local/backend:2 }   # image override (written to an override file)
+//!       migrate: { state: any }           # a one-shot service: its state is not checked
+//!     rolling: [backend, frontend]        # update these one at a time, healthy before the next
+//!     remove_orphans: true                # remove containers of services no longer declared
+//! ```
+//!
+//! Files, in `dir`: the compose file (`file_name`, default
+//! `docker-compose.yml`), the env file (`file_name`, default `.env`), an
+//! override file `docker-compose.keel-PROJECT.yml` holding the per-service
+//! images (only when `services:` sets images), and
+//! `.keel-compose-PROJECT.sha256`, the hash of the three files written after
+//! the last `up` that succeeded — so files written by an apply whose `up`
+//! failed are brought up by the next one. Every compose call names them all
+//! (`-p P --project-directory DIR -f FILE [-f OVERRIDE] [--env-file ENV]`);
+//! by hand: `docker compose -p app -f docker-compose.yml -f
+//! docker-compose.keel-app.yml ps`.
+//!
+//! The probe reads the files (base64), the hash file, whether Compose v2
+//! (`docker compose`) or v1 (`docker-compose`, Debian 12's 1.29) is
+//! installed, and the project's containers. Containers are read with
+//! `docker ps`/`docker inspect` filtered on the labels both Compose versions
+//! set (`com.docker.compose.project`/`.service`), rather than by parsing
+//! `compose ps`, whose output differs between v1 (a table) and v2 (JSON):
+//! state, health, exit code, image reference and image id per container.
+//! The ids of the images the project should run are read too, so an image
+//! re-tagged under the same name shows as a change.
+//!
+//! The compose file is parsed at load time (YAML; `services` must be a
+//! map) to know the declared services and their images (`${VAR}`,
+//! `${VAR:-default}` interpolated from the declared env file). Drift: a
+//! declared service with no container, or one that is not running, is
+//! `web state: exited → running`; an unhealthy one `web health: unhealthy →
+//! healthy` (restarted); a container whose image differs `web image:
+//! local/web:1 → local/web:2`. Services behind `profiles`, with zero
+//! replicas, or with `state: any` are not checked. A health check still
+//! `starting` is not drift.
+//!
+//! The env file usually holds secrets, so the plan never shows its values,
+//! only which keys are added, changed or removed (`.env DB_PASSWORD: (old
+//! value) → (new value)`). The compose file's diff is shown (the engine
+//! masks it when the resource was rendered from a secret).
+//!
+//! Apply, in one script: the new files are written to temporary files in
+//! `dir` and validated with `compose config -q` *before* they replace
+//! anything — the env file is put in place for the validation (compose
+//! files may name it in `env_file:`) and put back as it was when the
+//! validation fails — so a broken compose file never replaces a working
+//! one and the running containers are not touched. Then images are pulled
+//! per `pull` (`never` checks they are all on the host first), `up -d`
+//! runs (for `rolling` services of a project that already runs: `up -d
+//! --no-deps SERVICE` one at a time, each waited for, then `up -d` for the
+//! rest), and keel waits until every checked service runs and is healthy
+//! (when it has a health check), failing after `wait.timeout` with the last
+//! log lines of the services that are not ready. Only then is the hash
+//! file written.
+
 use super::*;
+use crate::config::node::{Node, Value};
+use crate::shell::{self, Perms, q};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+/// A file of the project: its content from exactly one of `content`,
+/// `template` or `source`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub content: Option<String>,
+    pub template: Option<String>,
+    pub source: Option<String>,
+    /// The file's name in `dir`.
+    pub file_name: Option<String>,
+    /// Octal mode (compose file: default 0644 on creation, compared only
+    /// when declared; env file: 0600 unless declared otherwise, always
+    /// compared).
+    pub mode: Option<String>,
+    #[serde(skip)]
+    loaded: Option<Vec<u8>>,
+}
+
+impl FileSpec {
+    fn data(&self) -> &[u8] {
+        match (&self.content, &self.loaded) {
+            (Some(c), _) => c.as_bytes(),
+            (None, Some(d)) => d,
+            (None, None) => &[],
+        }
+    }
+
+    fn sources(&self) -> Vec<&'static str> {
+        [
+            ("content", self.content.is_some()),
+            ("template", self.template.is_some()),
+            ("source", self.source.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(f, _)| f)
+        .collect()
+    }
+
+    fn load(&mut self, field: &'static str, cx: &mut dyn PrepareCx) -> Result<(), Invalid> {
+        if self.sources().len() != 1 {
+            return Ok(());
+        }
+        if let Some(t) = &self.template {
+            self.loaded = Some(
+                cx.render_template(t)
+                    .map_err(|e| Invalid::field(field, e))?
+                    .into_bytes(),
+            );
+        } else if let Some(s) = &self.source {
+            self.loaded = Some(cx.read_local(s).map_err(|e| Invalid::field(field, e))?);
+        }
+        Ok(())
+    }
+
+    fn check(&self, field: &'static str, errs: &mut Vec<Invalid>) {
+        let sources = self.sources();
+        if sources.len() != 1 {
+            errs.push(
+                Invalid::field(
+                    field,
+                    if sources.is_empty() {
+                        format!("`{field}` needs its content")
+                    } else {
+                        format!(
+                            "`{field}`: `{}` and `{}` both give the content",
+                            sources[0], sources[1]
+                        )
+                    },
+                )
+                .help("use exactly one of `content`, `template` or `source`"),
+            );
+        }
+        if let Some(n) = &self.file_name
+            && let Err(e) = check_file_name(n)
+        {
+            errs.push(Invalid::field(field, e).help("a file name in `dir`, e.g. `docker-compose.prod.yml`"));
+        }
+        if let Some(m) = &self.mode
+            && let Err(e) = normalize_mode(m)
+        {
+            errs.push(Invalid::field(field, e).help("e.g. mode: \"0600\""));
+        }
+    }
+}
+
+/// When images are pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pull {
+    /// Never: every image must already be on the host.
+    Never,
+    /// Images not on the host are pulled by `up` (Compose's default).
+    #[default]
+    Missing,
+    /// `compose pull` before every `up` this kind runs.
+    Always,
+}
+
+/// Waiting for the containers after `up`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wait {
+    /// Seconds to wait for every checked service to run (and be healthy,
+    /// when it has a health check); 0: don't wait.
+    #[serde(default = "default_timeout")]
+    pub timeout: u64,
+}
+
+impl Default for Wait {
+    fn default() -> Self {
+        Wait {
+            timeout: default_timeout(),
+        }
+    }
+}
+
+fn default_timeout() -> u64 {
+    120
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What is checked of a service's containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// Its containers run (and are healthy, with a health check).
+    #[default]
+    Running,
+    /// Not checked (one-shot jobs such as migrations).
+    Any,
+}
+
+/// Per-service settings.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// The image to run instead of the compose file's.
+    pub image: Option<String>,
+    #[serde(default)]
+    pub state: Expect,
+}
+
+/// A Compose project.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Compose {
-    pub name: String,
+    pub project: String,
+    pub dir: String,
+    pub file: FileSpec,
+    #[serde(default)]
+    pub env: Option<FileSpec>,
+    #[serde(default)]
+    pub pull: Pull,
+    #[serde(default)]
+    pub wait: Wait,
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceSpec>,
+    #[serde(default)]
+    pub rolling: Vec<String>,
+    #[serde(default = "yes")]
+    pub remove_orphans: bool,
 }
-impl Kind for Compose {
-    const KIND: &'static str = "compose";
-    type Fact = ();
-    fn name(&self) -> String {
-        self.name.clone()
+
+// ---------------------------------------------------------------------------
+// The compose file, as far as keel reads it.
+
+/// A service of the compose file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct SvcModel {
+    /// `image:` as written (before interpolation).
+    image: Option<String>,
+    /// Behind `profiles`, or scaled to zero: not started by `up`.
+    optional: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Model {
+    version: Option<String>,
+    services: BTreeMap<String, SvcModel>,
+}
+
+/// A key of a YAML map, following `<<` merge keys.
+fn lookup<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
+    if let Some(v) = node.get(key) {
+        return Some(v);
     }
-    fn check(&self) -> Vec<Invalid> {
-        vec![Invalid::field("name", "the `compose` kind is not implemented yet")]
+    match node.get("<<").map(|m| &m.value) {
+        Some(Value::Map(_)) => lookup(node.get("<<")?, key),
+        Some(Value::Seq(items)) => items.iter().find_map(|n| lookup(n, key)),
+        _ => None,
     }
-    fn probe(&self) -> String {
-        String::new()
+}
+
+fn parse_model(text: &[u8]) -> Result<Model, String> {
+    let text = std::str::from_utf8(text).map_err(|_| "the compose file is not UTF-8 text".to_string())?;
+    let root = Node::parse(text).map_err(|e| {
+        let (line, _) = line_of(text, e.span.offset);
+        format!("the compose file is not valid YAML (line {line}): {}", e.message)
+    })?;
+    if root.as_map().is_none() {
+        return Err("the compose file must be a map with a `services:` key".into());
     }
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> {
+    let version = root.get("version").and_then(Node::as_scalar_text).map(str::to_string);
+    let services = root
+        .get("services")
+        .and_then(Node::as_map)
+        .ok_or("the compose file has no `services:` map")?;
+    let mut out = BTreeMap::new();
+    for (k, v) in services {
+        let name = k
+            .as_scalar_text()
+            .ok_or("a service name in the compose file is not a string")?
+            .to_string();
+        let image = lookup(v, "image")
+            .and_then(Node::as_scalar_text)
+            .map(str::to_string);
+        let profiles = lookup(v, "profiles").and_then(Node::as_seq).is_some_and(|s| !s.is_empty());
+        let zero = |n: Option<&Node>| n.and_then(Node::as_scalar_text) == Some("0");
+        let replicas0 = zero(lookup(v, "deploy").and_then(|d| lookup(d, "replicas")))
+            || zero(lookup(v, "scale"));
+        out.insert(
+            name,
+            SvcModel {
+                image,
+                optional: profiles || replicas0,
+            },
+        );
+    }
+    if out.is_empty() {
+        return Err("the compose file declares no services".into());
+    }
+    Ok(Model {
+        version,
+        services: out,
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    (line, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+}
+
+/// `KEY=VALUE` lines of an env file (`export`, quotes and ` #` comments as
+/// Compose reads them; the last definition wins).
+fn parse_dotenv(text: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let l = l.strip_prefix("export ").unwrap_or(l);
+        let Some((k, v)) = l.split_once('=') else {
+            continue;
+        };
+        let v = v.trim();
+        let value = if v.len() >= 2
+            && ((v.starts_with('"') && v.ends_with('"'))
+                || (v.starts_with('\'') && v.ends_with('\'')))
+        {
+            v[1..v.len() - 1].to_string()
+        } else {
+            match v.find(" #") {
+                Some(i) => v[..i].trim_end().to_string(),
+                None => v.to_string(),
+            }
+        };
+        m.insert(k.trim().to_string(), value);
+    }
+    m
+}
+
+/// Compose's variable interpolation (`$VAR`, `${VAR}`, `${VAR:-default}`,
+/// `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`, `${VAR:?err}`, `$$`);
+/// `None` when a variable without a default is not in `env` (it may come
+/// from the environment compose runs in, which keel cannot know).
+fn interpolate(s: &str, env: &BTreeMap<String, String>) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+        } else if let Some(r) = after.strip_prefix('{') {
+            let mut depth = 0usize;
+            let end = r.char_indices().find_map(|(i, c)| match c {
+                '{' => {
+                    depth += 1;
+                    None
+                }
+                '}' if depth == 0 => Some(i),
+                '}' => {
+                    depth -= 1;
+                    None
+                }
+                _ => None,
+            })?;
+            let inner = &r[..end];
+            rest = &r[end + 1..];
+            let name_len = inner
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(inner.len());
+            let (name, op) = inner.split_at(name_len);
+            let val = env.get(name);
+            let set_nonempty = val.is_some_and(|v| !v.is_empty());
+            let v = if op.is_empty() {
+                val?.clone()
+            } else if let Some(d) = op.strip_prefix(":-") {
+                if set_nonempty { val?.clone() } else { interpolate(d, env)? }
+            } else if let Some(d) = op.strip_prefix('-') {
+                match val {
+                    Some(v) => v.clone(),
+                    None => interpolate(d, env)?,
+                }
+            } else if let Some(a) = op.strip_prefix(":+") {
+                if set_nonempty { interpolate(a, env)? } else { String::new() }
+            } else if let Some(a) = op.strip_prefix('+') {
+                if val.is_some() { interpolate(a, env)? } else { String::new() }
+            } else if op.starts_with(":?") {
+                if set_nonempty { val?.clone() } else { return None }
+            } else if op.starts_with('?') {
+                val?.clone()
+            } else {
+                return None;
+            };
+            out.push_str(&v);
+        } else {
+            let n = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            if n == 0 {
+                out.push('$');
+                rest = after;
+            } else {
+                out.push_str(env.get(&after[..n])?);
+                rest = &after[n..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+// ---------------------------------------------------------------------------
+// Names and checks.
+
+/// A compose project name, as Compose v2 requires it.
+fn check_project(name: &str) -> Result<(), String> {
+    let ok = name
+        .bytes()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a compose project name",
+            name.escape_debug()
+        ))
+    }
+}
+
+fn valid_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))
+}
+
+fn check_file_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains('/')
+        || name.chars().any(|c| c.is_control())
+    {
+        return Err(format!(
+            "`{}` is not a file name (no `/`; the file lives in `dir`)",
+            name.escape_debug()
+        ));
+    }
+    if name.starts_with(".keel-compose-") || name.contains(".keel.") {
+        return Err(format!("`{name}` is a name keel uses for its own files"));
+    }
+    Ok(())
+}
+
+fn check_image(image: &str) -> Result<(), String> {
+    if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Err(format!(
+            "`{}` is not an image reference",
+            image.escape_debug()
+        ))
+    } else {
         Ok(())
     }
-    fn diff(&self, _: &()) -> Diff {
-        Diff::noop()
+}
+
+// ---------------------------------------------------------------------------
+// The live state.
+
+/// A file of the project as the probe saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveFile {
+    Absent,
+    File { data: Vec<u8>, mode: String },
+    /// A directory, link or special file.
+    Other,
+}
+
+/// Which Compose is installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tool {
+    /// `docker compose` (the v2 plugin), with its version.
+    V2(String),
+    /// `docker-compose` (v1), with its version.
+    V1(String),
+}
+
+impl Tool {
+    fn describe(&self) -> String {
+        match self {
+            Tool::V2(v) => format!("docker compose {v}"),
+            Tool::V1(v) => format!("docker-compose {v}"),
+        }
     }
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> {
-        vec![]
+}
+
+/// A container of the project.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Container {
+    pub service: String,
+    pub number: String,
+    pub oneoff: bool,
+    /// `running`, `exited`, `created`, `restarting`, `paused`, `dead`.
+    pub status: String,
+    /// `healthy`, `unhealthy`, `starting`; empty without a health check.
+    pub health: String,
+    pub exit_code: String,
+    /// The image reference it was created from.
+    pub image: String,
+    /// The id of the image it runs.
+    pub image_id: String,
+    pub name: String,
+}
+
+/// The live state of a compose project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeFact {
+    /// The `docker` command exists.
+    pub docker: bool,
+    /// The docker daemon answered.
+    pub daemon: bool,
+    pub tool: Option<Tool>,
+    pub dir_exists: bool,
+    pub file: LiveFile,
+    pub env: LiveFile,
+    pub override_file: LiveFile,
+    /// The hash written after the last successful `up`.
+    pub hash: Option<String>,
+    /// Image reference → its id on the host (`None`: not on the host).
+    pub images: BTreeMap<String, Option<String>>,
+    pub containers: Vec<Container>,
+}
+
+impl Default for ComposeFact {
+    fn default() -> Self {
+        ComposeFact {
+            docker: false,
+            daemon: false,
+            tool: None,
+            dir_exists: false,
+            file: LiveFile::Absent,
+            env: LiveFile::Absent,
+            override_file: LiveFile::Absent,
+            hash: None,
+            images: BTreeMap::new(),
+            containers: Vec::new(),
+        }
+    }
+}
+
+const INSPECT_FORMAT: &str = "ctr={{index .Config.Labels \"com.docker.compose.service\"}}|{{index .Config.Labels \"com.docker.compose.container-number\"}}|{{index .Config.Labels \"com.docker.compose.oneoff\"}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{.State.ExitCode}}|{{.Config.Image}}|{{.Image}}|{{.Name}}";
+
+// ---------------------------------------------------------------------------
+
+/// What the plan found, shared by `diff` and `commands`.
+struct Planned {
+    diff: Diff,
+    cmds: Vec<Cmd>,
+}
+
+impl Compose {
+    fn file_name(&self) -> &str {
+        self.file.file_name.as_deref().unwrap_or("docker-compose.yml")
+    }
+    fn env_name(&self) -> Option<&str> {
+        self.env
+            .as_ref()
+            .map(|e| e.file_name.as_deref().unwrap_or(".env"))
+    }
+    fn override_name(&self) -> String {
+        format!("docker-compose.keel-{}.yml", self.project)
+    }
+    fn hash_name(&self) -> String {
+        format!(".keel-compose-{}.sha256", self.project)
+    }
+    fn path(&self, name: &str) -> String {
+        format!("{}/{name}", self.dir.trim_end_matches('/'))
+    }
+
+    fn model(&self) -> Model {
+        parse_model(self.file.data()).unwrap_or_default()
+    }
+
+    fn env_vars(&self) -> BTreeMap<String, String> {
+        self.env
+            .as_ref()
+            .map(|e| parse_dotenv(&String::from_utf8_lossy(e.data())))
+            .unwrap_or_default()
+    }
+
+    /// The override file's content, when services set images.
+    fn override_text(&self, model: &Model) -> Option<String> {
+        let images: Vec<(&String, &String)> = self
+            .services
+            .iter()
+            .filter_map(|(k, s)| s.image.as_ref().map(|i| (k, i)))
+            .collect();
+        if images.is_empty() {
+            return None;
+        }
+        let js = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let mut t = format!(
+            "# Written by keel (compose project {}): per-service settings.\n",
+            self.project
+        );
+        if let Some(v) = &model.version {
+            let _ = writeln!(t, "version: {}", js(v));
+        }
+        t.push_str("services:\n");
+        for (svc, image) in images {
+            let _ = writeln!(t, "  {}:\n    image: {}", js(svc), js(image));
+        }
+        Some(t)
+    }
+
+    /// The image each service should run, when keel can tell.
+    fn desired_images(&self, model: &Model) -> BTreeMap<String, String> {
+        let env = self.env_vars();
+        let mut m = BTreeMap::new();
+        for (name, svc) in &model.services {
+            let img = match self.services.get(name).and_then(|s| s.image.clone()) {
+                Some(i) => Some(i),
+                None => svc.image.as_deref().and_then(|i| interpolate(i, &env)),
+            };
+            if let Some(i) = img.filter(|i| !i.is_empty()) {
+                m.insert(name.clone(), i);
+            }
+        }
+        m
+    }
+
+    /// Services whose containers must run.
+    fn checked_services(&self, model: &Model) -> Vec<String> {
+        model
+            .services
+            .iter()
+            .filter(|(n, s)| {
+                !s.optional
+                    && self.services.get(*n).map(|x| x.state).unwrap_or_default() == Expect::Running
+            })
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// The hash of everything `up` reads from keel's files.
+    fn desired_hash(&self, model: &Model) -> String {
+        let mut h = Vec::new();
+        for part in [
+            self.project.as_bytes(),
+            self.file_name().as_bytes(),
+            self.file.data(),
+            self.env_name().unwrap_or("-").as_bytes(),
+            self.env.as_ref().map_or(&b"-"[..], |e| e.data()),
+            self.override_text(model).as_deref().unwrap_or("-").as_bytes(),
+        ] {
+            h.extend_from_slice(part);
+            h.push(0);
+        }
+        super::file::sha256_hex(&h)
+    }
+
+    fn env_mode(&self) -> String {
+        self.env
+            .as_ref()
+            .and_then(|e| e.mode.as_deref())
+            .and_then(|m| normalize_mode(m).ok())
+            .unwrap_or_else(|| "0600".into())
+    }
+
+    fn file_mode(&self) -> Option<String> {
+        self.file.mode.as_deref().and_then(|m| normalize_mode(m).ok())
+    }
+
+    fn plan(&self, fact: &ComposeFact) -> Planned {
+        let model = self.model();
+        let file_name = self.file_name().to_string();
+        let override_name = self.override_name();
+        let desired_override = self.override_text(&model);
+
+        // Refuse to replace what is not a regular file.
+        let mut others = Vec::new();
+        if fact.file == LiveFile::Other {
+            others.push(self.path(&file_name));
+        }
+        if let (Some(n), LiveFile::Other) = (self.env_name(), &fact.env) {
+            others.push(self.path(n));
+        }
+        if fact.override_file == LiveFile::Other {
+            others.push(self.path(&override_name));
+        }
+        if !others.is_empty() {
+            let why = format!(
+                "{} {} not a regular file; keel will not replace it",
+                others.join(", "),
+                if others.len() == 1 { "is" } else { "are" }
+            );
+            let msg = format!("keel: compose[{}]: {why}", self.project);
+            return Planned {
+                diff: Diff::with_action(Action::Update).reason(why),
+                cmds: vec![Cmd::new(
+                    format!("refuse: {} is not a regular file", others[0]),
+                    format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
+                )],
+            };
+        }
+
+        let mut d = Diff::default();
+        let mut notes: Vec<String> = Vec::new();
+
+        // --- files
+        let want_file = self.file.data();
+        let file_changed = match &fact.file {
+            LiveFile::File { data, .. } => data.as_slice() != want_file,
+            _ => true,
+        };
+        if file_changed {
+            let before = match &fact.file {
+                LiveFile::File { data, .. } => super::file::showable(data),
+                _ => None,
+            };
+            match super::file::showable(want_file) {
+                Some(after) => d.content = Some(ContentChange { before, after }),
+                None => d.attrs.push(AttrChange::new(
+                    &file_name,
+                    None::<String>,
+                    Some(format!("{} bytes", want_file.len())),
+                )),
+            }
+        }
+        let mut chmods: Vec<(String, String)> = Vec::new();
+        if let (Some(want), LiveFile::File { mode, .. }) = (self.file_mode(), &fact.file)
+            && !file_changed
+            && normalize_mode(mode).ok().as_ref() != Some(&want)
+        {
+            d.attrs.push(AttrChange::new(
+                &format!("{file_name} mode"),
+                Some(normalize_mode(mode).unwrap_or_else(|_| mode.clone())),
+                Some(want.clone()),
+            ));
+            chmods.push((self.path(&file_name), want));
+        }
+
+        let mut env_changed = false;
+        if let (Some(env), Some(env_name)) = (&self.env, self.env_name()) {
+            let want = env.data();
+            let live = match &fact.env {
+                LiveFile::File { data, .. } => Some(data.as_slice()),
+                _ => None,
+            };
+            if live != Some(want) {
+                env_changed = true;
+                let old = live
+                    .map(|l| parse_dotenv(&String::from_utf8_lossy(l)))
+                    .unwrap_or_default();
+                let new = parse_dotenv(&String::from_utf8_lossy(want));
+                let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+                let mut any = false;
+                for k in keys {
+                    let (b, a) = match (old.get(k), new.get(k)) {
+                        (None, Some(_)) => (None, Some("(set)")),
+                        (Some(_), None) => (Some("(set)"), None),
+                        (Some(o), Some(n)) if o != n => (Some("(old value)"), Some("(new value)")),
+                        _ => continue,
+                    };
+                    any = true;
+                    d.attrs.push(AttrChange::new(&format!("{env_name} {k}"), b, a));
+                }
+                if !any {
+                    d.attrs.push(AttrChange::new(
+                        env_name,
+                        live.map(|_| "present"),
+                        Some(if live.is_some() {
+                            "comments or formatting changed"
+                        } else {
+                            "written"
+                        }),
+                    ));
+                }
+            }
+            let want_mode = self.env_mode();
+            if let LiveFile::File { mode, .. } = &fact.env
+                && normalize_mode(mode).ok().as_ref() != Some(&want_mode)
+            {
+                d.attrs.push(AttrChange::new(
+                    &format!("{env_name} mode"),
+                    Some(normalize_mode(mode).unwrap_or_else(|_| mode.clone())),
+                    Some(want_mode.clone()),
+                ));
+                if !env_changed {
+                    chmods.push((self.path(env_name), want_mode));
+                }
+            }
+        }
+
+        let live_override = match &fact.override_file {
+            LiveFile::File { data, .. } => Some(data.as_slice()),
+            _ => None,
+        };
+        let override_changed = live_override != desired_override.as_deref().map(str::as_bytes);
+        let mut remove_override = false;
+        if override_changed {
+            match &desired_override {
+                Some(_) => {
+                    let images: Vec<String> = self
+                        .services
+                        .iter()
+                        .filter_map(|(k, s)| s.image.as_ref().map(|i| format!("{k}={i}")))
+                        .collect();
+                    d.attrs.push(AttrChange::new(
+                        &override_name,
+                        live_override.map(|_| "(other images)"),
+                        Some(format!("images {}", images.join(", "))),
+                    ));
+                }
+                None => {
+                    remove_override = true;
+                    d.attrs.push(AttrChange::new(
+                        &override_name,
+                        Some("present"),
+                        None::<String>,
+                    ));
+                }
+            }
+        }
+        let files_changed = file_changed || env_changed || override_changed;
+        let want_hash = self.desired_hash(&model);
+        let hash_stale = fact.hash.as_deref() != Some(want_hash.as_str());
+        if !files_changed && hash_stale {
+            notes.push(
+                "the project was not brought up with these files yet (an earlier `up` did not finish)"
+                    .into(),
+            );
+        }
+
+        // --- containers
+        let checked = self.checked_services(&model);
+        let desired_images = self.desired_images(&model);
+        let mut restart: Vec<String> = Vec::new();
+        let mut containers_drift = false;
+        let project_exists = fact.containers.iter().any(|c| !c.oneoff);
+        if fact.daemon {
+            for svc in &checked {
+                let cs: Vec<&Container> = fact
+                    .containers
+                    .iter()
+                    .filter(|c| !c.oneoff && &c.service == svc)
+                    .collect();
+                if cs.is_empty() {
+                    containers_drift = true;
+                    d.attrs.push(AttrChange::new(
+                        &format!("{svc} state"),
+                        None::<String>,
+                        Some("running"),
+                    ));
+                    continue;
+                }
+                if let Some(bad) = cs.iter().find(|c| c.status != "running") {
+                    containers_drift = true;
+                    d.attrs.push(AttrChange::new(
+                        &format!("{svc} state"),
+                        Some(bad.status.clone()),
+                        Some("running"),
+                    ));
+                    if bad.status == "exited" && !bad.exit_code.is_empty() {
+                        notes.push(format!(
+                            "{} exited with status {}",
+                            bad.name, bad.exit_code
+                        ));
+                    }
+                } else if cs.iter().any(|c| c.health == "unhealthy") {
+                    d.attrs.push(AttrChange::new(
+                        &format!("{svc} health"),
+                        Some("unhealthy"),
+                        Some("healthy"),
+                    ));
+                    restart.push(svc.clone());
+                }
+                if let Some(want) = desired_images.get(svc) {
+                    let c = cs[0];
+                    if &c.image != want {
+                        containers_drift = true;
+                        d.attrs.push(AttrChange::new(
+                            &format!("{svc} image"),
+                            Some(c.image.clone()),
+                            Some(want.clone()),
+                        ));
+                    } else if let Some(Some(id)) = fact.images.get(want)
+                        && !c.image_id.is_empty()
+                        && &c.image_id != id
+                    {
+                        containers_drift = true;
+                        d.attrs.push(AttrChange::new(
+                            &format!("{svc} image"),
+                            Some(format!("{want} ({})", short_id(&c.image_id))),
+                            Some(format!("{want} ({})", short_id(id))),
+                        ));
+                    }
+                }
+            }
+            if self.remove_orphans {
+                let mut seen = BTreeSet::new();
+                for c in fact.containers.iter().filter(|c| {
+                    !c.oneoff && !c.service.is_empty() && !model.services.contains_key(&c.service)
+                }) {
+                    if seen.insert(c.service.clone()) {
+                        containers_drift = true;
+                        d.attrs.push(AttrChange::new(
+                            &format!("{} state", c.service),
+                            Some(c.status.clone()),
+                            Some("(removed: no longer declared)"),
+                        ));
+                    }
+                }
+            }
+            if self.pull == Pull::Never {
+                let missing: Vec<&str> = desired_images
+                    .values()
+                    .filter(|i| matches!(fact.images.get(*i), Some(None)))
+                    .map(String::as_str)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                if !missing.is_empty() {
+                    notes.push(format!(
+                        "`pull: never`, and {} not on the host: apply will fail unless an earlier resource provides {}",
+                        missing.join(", "),
+                        if missing.len() == 1 { "it" } else { "them" }
+                    ));
+                }
+            }
+        } else {
+            for svc in &checked {
+                d.attrs.push(AttrChange::new(
+                    &format!("{svc} state"),
+                    None::<String>,
+                    Some("running"),
+                ));
+            }
+            d.unknown = Some(if !fact.docker {
+                "docker is not installed yet (it may be installed earlier in this run): the containers cannot be read".into()
+            } else {
+                "docker does not answer: the containers cannot be read".into()
+            });
+            containers_drift = true;
+        }
+        if fact.docker && fact.tool.is_none() {
+            let u = "neither `docker compose` (v2) nor `docker-compose` (v1) is installed yet";
+            d.unknown = Some(match d.unknown.take() {
+                Some(x) => format!("{x}; {u}"),
+                None => u.to_string(),
+            });
+        }
+
+        let up = files_changed || hash_stale || containers_drift;
+        if !up && restart.is_empty() && chmods.is_empty() && d.attrs.is_empty() && d.content.is_none() {
+            let mut n = Diff::noop();
+            n.reason = Some(self.describe(fact, &checked));
+            return Planned {
+                diff: n,
+                cmds: Vec::new(),
+            };
+        }
+
+        // --- commands
+        let mut cmds = Vec::new();
+        let mut prelude = String::new();
+        prelude.push_str(&self.compose_prelude(desired_override.is_some()));
+        if files_changed || remove_override {
+            let mut s = prelude.clone();
+            s.push_str(&self.write_script(
+                file_changed,
+                if env_changed { self.env.as_ref().map(FileSpec::data) } else { None },
+                if override_changed { desired_override.as_deref() } else { None },
+                remove_override,
+            ));
+            let mut written = Vec::new();
+            if file_changed {
+                written.push(file_name.clone());
+            }
+            if env_changed {
+                written.push(self.env_name().unwrap_or(".env").to_string());
+            }
+            if override_changed && !remove_override {
+                written.push(override_name.clone());
+            }
+            let summary = if written.is_empty() {
+                format!("remove {}", self.path(&override_name))
+            } else {
+                format!(
+                    "write {} in {} (validated with compose config)",
+                    written.join(", "),
+                    self.dir
+                )
+            };
+            cmds.push(Cmd::new(summary, s));
+        }
+        for (path, mode) in &chmods {
+            cmds.push(Cmd::new(
+                format!("chmod {mode} {path}"),
+                format!("chmod {} {}\n", q(mode), q(path)),
+            ));
+        }
+        if up {
+            let rolling: Vec<&String> = if project_exists {
+                self.rolling.iter().collect()
+            } else {
+                Vec::new()
+            };
+            let mut s = prelude.clone();
+            s.push_str(&self.wait_function());
+            s.push_str(&self.up_script(&rolling, &checked, &desired_images));
+            s.push_str(&shell::write_file_atomic(
+                &self.path(&self.hash_name()),
+                format!("{want_hash}\n").as_bytes(),
+                &Perms {
+                    mode: Some("0644".into()),
+                    ..Perms::default()
+                },
+            ));
+            let tool = match &fact.tool {
+                Some(Tool::V1(_)) => "docker-compose",
+                _ => "docker compose",
+            };
+            let wait = if self.wait.timeout > 0 {
+                format!(", wait until running/healthy ({} s)", self.wait.timeout)
+            } else {
+                String::new()
+            };
+            let summary = if rolling.is_empty() {
+                format!("{tool} up -d (project {}){wait}", self.project)
+            } else {
+                format!(
+                    "{tool} up -d --no-deps {} one at a time, then up -d (project {}){wait}",
+                    rolling.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                    self.project
+                )
+            };
+            cmds.push(Cmd::new(summary, s));
+        } else if !restart.is_empty() {
+            let mut s = prelude.clone();
+            s.push_str(&self.wait_function());
+            let list = restart.iter().map(|x| q(x)).collect::<Vec<_>>().join(" ");
+            let _ = writeln!(s, "keel_compose restart {list}");
+            if self.wait.timeout > 0 {
+                let _ = writeln!(s, "keel_wait {list}");
+            }
+            cmds.push(Cmd::new(
+                format!("restart unhealthy {} (project {})", restart.join(", "), self.project),
+                s,
+            ));
+        }
+
+        d.action = Some(if matches!(fact.file, LiveFile::Absent) {
+            Action::Create
+        } else {
+            Action::Update
+        });
+        if fact.daemon && !matches!(fact.file, LiveFile::Absent) {
+            notes.insert(0, self.describe(fact, &checked));
+        }
+        if !fact.dir_exists {
+            notes.push(format!("{} will be created", self.dir));
+        }
+        if !notes.is_empty() {
+            d.reason = Some(notes.join("; "));
+        }
+        Planned { diff: d, cmds }
+    }
+
+    /// "web running (healthy), api running; docker-compose 1.29.2".
+    fn describe(&self, fact: &ComposeFact, checked: &[String]) -> String {
+        let mut parts = Vec::new();
+        for svc in checked {
+            let cs: Vec<&Container> = fact
+                .containers
+                .iter()
+                .filter(|c| !c.oneoff && &c.service == svc)
+                .collect();
+            let Some(c) = cs.first() else {
+                parts.push(format!("{svc} absent"));
+                continue;
+            };
+            let mut p = format!("{svc} {}", c.status);
+            if !c.health.is_empty() {
+                let _ = write!(p, " ({})", c.health);
+            }
+            if cs.len() > 1 {
+                let _ = write!(p, " ×{}", cs.len());
+            }
+            parts.push(p);
+        }
+        let mut s = if parts.is_empty() {
+            "no checked services".to_string()
+        } else {
+            parts.join(", ")
+        };
+        if let Some(t) = &fact.tool {
+            let _ = write!(s, "; {}", t.describe());
+        }
+        s
+    }
+
+    /// Detects Compose (v2 first, then v1) and defines `keel_compose`,
+    /// which runs it on this project with `$keel_file` (and
+    /// `$keel_override`) as compose files.
+    fn compose_prelude(&self, with_override: bool) -> String {
+        let mut args = format!(
+            "-p {} --project-directory {}",
+            q(&self.project),
+            q(&self.dir)
+        );
+        if let Some(e) = self.env_name() {
+            let _ = write!(args, " --env-file {}", q(&self.path(e)));
+        }
+        args.push_str(" -f \"$keel_file\"");
+        if with_override {
+            args.push_str(" -f \"$keel_override\"");
+        }
+        format!(
+            "keel_file={file}
+keel_override={ovr}
+if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+  keel_compose() {{ docker compose {args} \"$@\"; }}
+elif command -v docker-compose >/dev/null 2>&1; then
+  keel_compose() {{ docker-compose {args} \"$@\"; }}
+else
+  echo 'keel: neither `docker compose` (v2) nor `docker-compose` (v1) is installed: declare `docker: {{}}` (it installs Compose) before this project' >&2
+  exit 1
+fi
+",
+            file = q(&self.path(self.file_name())),
+            ovr = q(&self.path(&self.override_name())),
+        )
+    }
+
+    /// Write the changed files through temporary files, validated with
+    /// `compose config -q` before anything replaces a working file.
+    fn write_script(
+        &self,
+        file: bool,
+        env: Option<&[u8]>,
+        override_text: Option<&str>,
+        remove_override: bool,
+    ) -> String {
+        let dir = q(&self.dir);
+        let final_file = self.path(self.file_name());
+        let final_ovr = self.path(&self.override_name());
+        let mut s = String::new();
+        let _ = writeln!(s, "mkdir -p -- {dir}");
+        s.push_str(
+            "keel_tmp_file=
+keel_tmp_ovr=
+keel_tmp_env=
+keel_env_restore=
+keel_cleanup() {
+  if [ -n \"$keel_tmp_file\" ]; then rm -f \"$keel_tmp_file\"; fi
+  if [ -n \"$keel_tmp_ovr\" ]; then rm -f \"$keel_tmp_ovr\"; fi
+  if [ -n \"$keel_tmp_env\" ]; then rm -f \"$keel_tmp_env\"; fi
+",
+        );
+        if let Some(env_name) = self.env_name() {
+            let env_path = q(&self.path(env_name));
+            let backup = q(&self.path(&format!(".{env_name}.keel-backup")));
+            let _ = write!(
+                s,
+                "  if [ \"$keel_env_restore\" = had ]; then mv -f {backup} {env_path}; fi
+  if [ \"$keel_env_restore\" = new ]; then rm -f {env_path}; fi
+"
+            );
+        }
+        s.push_str("}\ntrap keel_cleanup EXIT\n");
+        let tmp = |name: &str| q(&self.path(&format!(".{name}.keel.XXXXXX")));
+        if file {
+            let _ = writeln!(s, "keel_tmp_file=$(mktemp {})", tmp(self.file_name()));
+            s.push_str(&shell::write_data("\"$keel_tmp_file\"", self.file.data()));
+            let mode = self.file_mode().unwrap_or_else(|| "0644".into());
+            let _ = writeln!(
+                s,
+                "if [ -f {p} ] && [ -z {declared} ]; then chmod --reference={p} \"$keel_tmp_file\"; else chmod {m} \"$keel_tmp_file\"; fi",
+                p = q(&final_file),
+                declared = q(if self.file.mode.is_some() { "declared" } else { "" }),
+                m = q(&mode),
+            );
+            s.push_str("keel_file=$keel_tmp_file\n");
+        }
+        if let Some(text) = override_text {
+            let _ = writeln!(s, "keel_tmp_ovr=$(mktemp {})", tmp(&self.override_name()));
+            s.push_str(&shell::write_data("\"$keel_tmp_ovr\"", text.as_bytes()));
+            s.push_str("chmod 0644 \"$keel_tmp_ovr\"\nkeel_override=$keel_tmp_ovr\n");
+        }
+        if let (Some(data), Some(env_name)) = (env, self.env_name()) {
+            let env_path = q(&self.path(env_name));
+            let backup = q(&self.path(&format!(".{env_name}.keel-backup")));
+            let _ = writeln!(s, "keel_tmp_env=$(mktemp {})", tmp(env_name));
+            s.push_str(&shell::write_data("\"$keel_tmp_env\"", data));
+            let _ = write!(
+                s,
+                "chmod {mode} \"$keel_tmp_env\"
+if [ -e {env_path} ]; then
+  cp -p {env_path} {backup}
+  keel_env_restore=had
+else
+  keel_env_restore=new
+fi
+mv -f \"$keel_tmp_env\" {env_path}
+keel_tmp_env=
+",
+                mode = q(&self.env_mode()),
+            );
+        }
+        let _ = write!(
+            s,
+            "if ! keel_out=$(keel_compose config -q 2>&1); then
+  printf '%s\\n' \"$keel_out\" >&2
+  echo {msg} >&2
+  exit 1
+fi
+",
+            msg = q(&format!(
+                "keel: compose[{}]: the new files do not pass `compose config` (checked as temporary copies); the files in {} were left as they were and the containers untouched",
+                self.project, self.dir
+            )),
+        );
+        if file {
+            let _ = writeln!(
+                s,
+                "mv -f \"$keel_tmp_file\" {}\nkeel_tmp_file=\nkeel_file={}",
+                q(&final_file),
+                q(&final_file)
+            );
+        }
+        if override_text.is_some() {
+            let _ = writeln!(
+                s,
+                "mv -f \"$keel_tmp_ovr\" {}\nkeel_tmp_ovr=\nkeel_override={}",
+                q(&final_ovr),
+                q(&final_ovr)
+            );
+        }
+        if remove_override {
+            let _ = writeln!(s, "rm -f {}", q(&final_ovr));
+        }
+        if let Some(env_name) = self.env_name() {
+            let backup = q(&self.path(&format!(".{env_name}.keel-backup")));
+            let _ = writeln!(s, "rm -f {backup}");
+        }
+        s.push_str("keel_env_restore=\ntrap - EXIT\n");
+        s
+    }
+
+    /// `keel_wait SERVICE...`: wait until every container of the services
+    /// runs (and is healthy when it has a health check); on timeout print
+    /// the last log lines of the services that are not ready, and fail.
+    fn wait_function(&self) -> String {
+        let project = q(&format!("label=com.docker.compose.project={}", self.project));
+        let fmt = q("{{index .Config.Labels \"com.docker.compose.oneoff\"}} {{.State.Status}}{{if .State.Health}}/{{.State.Health.Status}}{{end}}");
+        let msg = q(&format!("keel: compose[{}]: not ready after {} s:", self.project, self.wait.timeout));
+        format!(
+            "keel_wait() {{
+  keel_deadline=$(( $(date +%s) + {timeout} ))
+  while :; do
+    keel_pending=
+    for keel_s in \"$@\"; do
+      keel_n=0
+      for keel_id in $(docker ps -aq --filter {project} --filter \"label=com.docker.compose.service=$keel_s\"); do
+        keel_st=$(docker inspect -f {fmt} \"$keel_id\" 2>/dev/null) || keel_st='False gone'
+        case \"$keel_st\" in
+          True\\ *) continue ;;
+          *\\ running|*\\ running/healthy) ;;
+          *) keel_pending=\"$keel_pending $keel_s(${{keel_st#* }})\" ;;
+        esac
+        keel_n=$((keel_n + 1))
+      done
+      if [ \"$keel_n\" -eq 0 ]; then keel_pending=\"$keel_pending $keel_s(no container)\"; fi
+    done
+    if [ -z \"$keel_pending\" ]; then return 0; fi
+    if [ \"$(date +%s)\" -ge \"$keel_deadline\" ]; then
+      for keel_s in \"$@\"; do
+        case \"$keel_pending \" in
+          *\" $keel_s(\"*)
+            echo \"--- last log lines of $keel_s:\" >&2
+            keel_compose logs --no-color --tail=6 \"$keel_s\" >&2 2>&1 || true
+            ;;
+        esac
+      done
+      echo {msg}\"$keel_pending\" >&2
+      return 1
+    fi
+    sleep 2
+  done
+}}
+",
+            timeout = self.wait.timeout,
+        )
+    }
+
+    fn up_script(
+        &self,
+        rolling: &[&String],
+        checked: &[String],
+        images: &BTreeMap<String, String>,
+    ) -> String {
+        let mut s = String::new();
+        match self.pull {
+            Pull::Never => {
+                let set: BTreeSet<&String> = images.values().collect();
+                if !set.is_empty() {
+                    let list = set.iter().map(|i| q(i)).collect::<Vec<_>>().join(" ");
+                    let _ = write!(
+                        s,
+                        "keel_missing=
+for keel_i in {list}; do
+  docker image inspect \"$keel_i\" >/dev/null 2>&1 || keel_missing=\"$keel_missing $keel_i\"
+done
+if [ -n \"$keel_missing\" ]; then
+  echo {msg}\"$keel_missing\" >&2
+  exit 1
+fi
+",
+                        msg = q(&format!(
+                            "keel: compose[{}]: `pull: never`, and these images are not on the host:",
+                            self.project
+                        )),
+                    );
+                }
+            }
+            Pull::Missing => {}
+            Pull::Always => s.push_str("keel_compose pull\n"),
+        }
+        let wait = self.wait.timeout > 0;
+        for svc in rolling {
+            let _ = writeln!(s, "keel_compose up -d --no-deps {}", q(svc));
+            if wait {
+                let _ = writeln!(s, "keel_wait {}", q(svc));
+            }
+        }
+        let _ = writeln!(
+            s,
+            "keel_compose up -d{}",
+            if self.remove_orphans {
+                " --remove-orphans"
+            } else {
+                ""
+            }
+        );
+        if wait && !checked.is_empty() {
+            let list = checked.iter().map(|x| q(x)).collect::<Vec<_>>().join(" ");
+            let _ = writeln!(s, "keel_wait {list}");
+        }
+        s
+    }
+}
+
+fn short_id(id: &str) -> String {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    format!("sha256:{}", &hex[..hex.len().min(12)])
+}
+
+impl Kind for Compose {
+    const KIND: &'static str = "compose";
+    type Fact = ComposeFact;
+
+    fn name(&self) -> String {
+        self.project.clone()
+    }
+
+    fn prepare(&mut self, cx: &mut dyn PrepareCx) -> Result<(), Vec<Invalid>> {
+        let mut errs = Vec::new();
+        if let Err(e) = self.file.load("file", cx) {
+            errs.push(e);
+        }
+        if let Some(env) = &mut self.env
+            && let Err(e) = env.load("env", cx)
+        {
+            errs.push(e);
+        }
+        if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+
+    fn check(&self) -> Vec<Invalid> {
+        let mut errs = Vec::new();
+        if let Err(e) = check_project(&self.project) {
+            errs.push(Invalid::field("project", e).help(
+                "lower-case letters, digits, `-` and `_`, starting with a letter or digit (as `docker compose -p` requires)",
+            ));
+        }
+        if let Some(e) = check_abs_path("dir", &self.dir) {
+            errs.push(e);
+        } else if self.dir.trim_end_matches('/').is_empty() {
+            errs.push(Invalid::field("dir", "a project cannot live in `/`"));
+        }
+        self.file.check("file", &mut errs);
+        if let Some(env) = &self.env {
+            env.check("env", &mut errs);
+            if self.env_name() == Some(self.file_name()) {
+                errs.push(Invalid::field("env", "the env file and the compose file have the same name"));
+            }
+        }
+        if self.file.sources().len() == 1 {
+            match parse_model(self.file.data()) {
+                Err(e) => errs.push(Invalid::field("file", e)),
+                Ok(model) => {
+                    let known = || {
+                        model
+                            .services
+                            .keys()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    for (name, spec) in &self.services {
+                        if !model.services.contains_key(name) {
+                            errs.push(
+                                Invalid::field(
+                                    "services",
+                                    format!("service `{name}` is not in the compose file"),
+                                )
+                                .help(format!("its services: {}", known())),
+                            );
+                        }
+                        if let Some(i) = &spec.image
+                            && let Err(e) = check_image(i)
+                        {
+                            errs.push(Invalid::field("services", e));
+                        }
+                    }
+                    let mut seen = BTreeSet::new();
+                    for r in &self.rolling {
+                        if !model.services.contains_key(r) {
+                            errs.push(
+                                Invalid::field(
+                                    "rolling",
+                                    format!("service `{r}` is not in the compose file"),
+                                )
+                                .help(format!("its services: {}", known())),
+                            );
+                        } else if !seen.insert(r) {
+                            errs.push(Invalid::field("rolling", format!("`{r}` is listed twice")));
+                        }
+                    }
+                    for name in model.services.keys() {
+                        if !valid_service_name(name) {
+                            errs.push(Invalid::field(
+                                "file",
+                                format!(
+                                    "`{}` is not a valid compose service name",
+                                    name.escape_debug()
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if self.wait.timeout > 3600 {
+            errs.push(
+                Invalid::field("wait", "`timeout` is at most 3600 seconds")
+                    .help("a deploy that takes longer is better split up"),
+            );
+        }
+        errs
+    }
+
+    fn links(&self) -> Links {
+        let mut provides = vec![
+            Ref::Path(self.path(self.file_name())),
+            Ref::Path(self.path(&self.override_name())),
+        ];
+        if let Some(e) = self.env_name() {
+            provides.push(Ref::Path(self.path(e)));
+        }
+        Links {
+            provides,
+            needs: vec![Ref::Service("docker".into()), Ref::Path(self.dir.clone())],
+        }
+    }
+
+    fn probe(&self) -> String {
+        let model = self.model();
+        let mut s = String::from(
+            "keel_f() {
+  if [ -L \"$2\" ] || { [ -e \"$2\" ] && [ ! -f \"$2\" ]; }; then
+    printf '%s_type=other\\n' \"$1\"
+  elif [ -f \"$2\" ]; then
+    printf '%s_mode=%s\\n' \"$1\" \"$(stat -c %a -- \"$2\")\"
+    printf '%s=%s\\n' \"$1\" \"$(base64 -w 0 < \"$2\")\"
+  fi
+}
+",
+        );
+        let _ = writeln!(
+            s,
+            "if [ -d {d} ]; then echo dir=yes; else echo dir=no; fi",
+            d = q(&self.dir)
+        );
+        let _ = writeln!(s, "keel_f file {}", q(&self.path(self.file_name())));
+        if let Some(e) = self.env_name() {
+            let _ = writeln!(s, "keel_f env {}", q(&self.path(e)));
+        }
+        let _ = writeln!(s, "keel_f override {}", q(&self.path(&self.override_name())));
+        let _ = writeln!(
+            s,
+            "if [ -f {h} ]; then printf 'hash=%s\\n' \"$(head -c 100 {h} | tr -d '\\n')\"; fi",
+            h = q(&self.path(&self.hash_name()))
+        );
+        let images: BTreeSet<String> = self.desired_images(&model).into_values().collect();
+        let mut image_lines = String::new();
+        for i in &images {
+            let _ = writeln!(
+                image_lines,
+                "    printf 'image=%s|%s\\n' {i} \"$(docker image inspect -f '{{{{.Id}}}}' {i} 2>/dev/null || true)\"",
+                i = q(i)
+            );
+        }
+        let _ = write!(
+            s,
+            "if command -v docker >/dev/null 2>&1; then
+  echo docker=yes
+  if docker compose version >/dev/null 2>&1; then
+    printf 'compose=v2 %s\\n' \"$(docker compose version --short 2>/dev/null)\"
+  elif command -v docker-compose >/dev/null 2>&1; then
+    printf 'compose=v1 %s\\n' \"$(docker-compose version --short 2>/dev/null)\"
+  fi
+  if keel_ids=$(timeout 20 docker ps -aq --filter {label} 2>/dev/null); then
+    echo daemon=up
+    if [ -n \"$keel_ids\" ]; then
+      timeout 20 docker inspect -f {fmt} $keel_ids 2>/dev/null || true
+    fi
+{image_lines}  else
+    echo daemon=down
+  fi
+else
+  echo docker=no
+fi
+exit 0
+",
+            label = q(&format!("label=com.docker.compose.project={}", self.project)),
+            fmt = q(INSPECT_FORMAT),
+        );
+        s
+    }
+
+    fn parse(&self, out: &ProbeOutput) -> Result<ComposeFact, String> {
+        if out.status != 0 {
+            let err = out.stderr.trim();
+            return Err(if err.is_empty() {
+                format!("the compose probe failed (exit status {})", out.status)
+            } else {
+                err.to_string()
+            });
+        }
+        let mut fact = ComposeFact::default();
+        let mut modes: BTreeMap<&str, String> = BTreeMap::new();
+        let mut datas: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+        let mut others: BTreeSet<&str> = BTreeSet::new();
+        for (k, v) in kv_lines(&out.stdout) {
+            match k {
+                "dir" => fact.dir_exists = v.trim() == "yes",
+                "docker" => fact.docker = v.trim() == "yes",
+                "daemon" => fact.daemon = v.trim() == "up",
+                "compose" => {
+                    let v = v.trim();
+                    let (flavour, version) = v.split_once(' ').unwrap_or((v, ""));
+                    let version = version.trim().to_string();
+                    fact.tool = match flavour {
+                        "v2" => Some(Tool::V2(version)),
+                        "v1" => Some(Tool::V1(version)),
+                        _ => None,
+                    };
+                }
+                "hash" => {
+                    let h = v.trim();
+                    fact.hash = (!h.is_empty()).then(|| h.to_string());
+                }
+                "image" => {
+                    let (r, id) = v.split_once('|').unwrap_or((v, ""));
+                    let id = id.trim();
+                    fact.images
+                        .insert(r.to_string(), (!id.is_empty()).then(|| id.to_string()));
+                }
+                "ctr" => {
+                    let p: Vec<&str> = v.split('|').collect();
+                    if p.len() != 9 {
+                        return Err(format!("unexpected container line {v:?}"));
+                    }
+                    fact.containers.push(Container {
+                        service: p[0].to_string(),
+                        number: p[1].to_string(),
+                        oneoff: p[2].eq_ignore_ascii_case("true"),
+                        status: p[3].to_string(),
+                        health: p[4].to_string(),
+                        exit_code: p[5].to_string(),
+                        image: p[6].to_string(),
+                        image_id: p[7].to_string(),
+                        name: p[8].trim_start_matches('/').to_string(),
+                    });
+                }
+                key => {
+                    for f in ["file", "env", "override"] {
+                        if key == f {
+                            datas.insert(
+                                f,
+                                shell::unbase64(v).map_err(|e| format!("{f} content: {e}"))?,
+                            );
+                        } else if key.strip_prefix(f) == Some("_mode") {
+                            modes.insert(f, v.trim().to_string());
+                        } else if key.strip_prefix(f) == Some("_type") {
+                            others.insert(f);
+                        }
+                    }
+                }
+            }
+        }
+        let live = |f: &str| -> LiveFile {
+            if others.contains(f) {
+                LiveFile::Other
+            } else if let Some(d) = datas.get(f) {
+                LiveFile::File {
+                    data: d.clone(),
+                    mode: modes.get(f).cloned().unwrap_or_default(),
+                }
+            } else {
+                LiveFile::Absent
+            }
+        };
+        fact.file = live("file");
+        fact.env = live("env");
+        fact.override_file = live("override");
+        Ok(fact)
+    }
+
+    fn diff(&self, fact: &ComposeFact) -> Diff {
+        self.plan(fact).diff
+    }
+
+    fn commands(&self, fact: &ComposeFact, _diff: &Diff) -> Vec<Cmd> {
+        self.plan(fact).cmds
+    }
+
+    fn notified(&self, _fact: &ComposeFact, _diff: &Diff) -> Option<Vec<Cmd>> {
+        let model = self.model();
+        let checked = self.checked_services(&model);
+        let mut s = self.compose_prelude(self.override_text(&model).is_some());
+        s.push_str(&self.wait_function());
+        s.push_str("keel_compose restart\n");
+        if self.wait.timeout > 0 && !checked.is_empty() {
+            let list = checked.iter().map(|x| q(x)).collect::<Vec<_>>().join(" ");
+            let _ = writeln!(s, "keel_wait {list}");
+        }
+        Some(vec![Cmd::new(
+            format!("restart compose project {}", self.project),
+            s,
+        )])
+    }
+
+    fn notifiable(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::{load, run_local, try_load};
+
+    fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
+        d.attrs
+            .iter()
+            .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
+            .collect()
+    }
+
+    fn a(n: &str, b: Option<&str>, af: Option<&str>) -> (String, Option<String>, Option<String>) {
+        (n.into(), b.map(Into::into), af.map(Into::into))
+    }
+
+    const COMPOSE: &str = "services:\n  web:\n    image: local/web:${TAG:-1}\n    healthcheck:\n      test: [CMD, /bin/busybox, wget, -q, -O-, http://127.0.0.1:8080/]\n  api:\n    image: local/web:1\n  tools:\n    image: local/tools\n    profiles: [debug]\n";
+
+    fn yaml(extra: &str) -> String {
+        format!(
+            "project: app\ndir: /srv/app\nfile:\n  content: {}\nenv:\n  content: \"TOKEN=abc\\nGREETING=hi\\n\"\n{extra}",
+            serde_json::to_string(COMPOSE).unwrap()
+        )
+    }
+
+    fn b64(s: &str) -> String {
+        shell::base64(s.as_bytes()).replace('\n', "")
+    }
+
+
+    fn compose(extra: &str) -> Compose {
+        let node = Node::parse(&yaml(extra)).unwrap();
+        let c: Compose = node.deserialize().unwrap();
+        assert!(Kind::check(&c).is_empty(), "{:?}", Kind::check(&c));
+        c
+    }
+
+    fn live(c: &Compose, containers: &str) -> String {
+        let model = c.model();
+        let mut s = String::from("dir=yes\ndocker=yes\ncompose=v1 1.29.2\ndaemon=up\n");
+        s.push_str(&format!("file_mode=644\nfile={}\n", b64(std::str::from_utf8(c.file.data()).unwrap())));
+        if let Some(e) = &c.env {
+            s.push_str(&format!("env_mode=600\nenv={}\n", b64(std::str::from_utf8(e.data()).unwrap())));
+        }
+        if let Some(o) = c.override_text(&model) {
+            s.push_str(&format!("override_mode=644\noverride={}\n", b64(&o)));
+        }
+        s.push_str(&format!("hash={}\n", c.desired_hash(&model)));
+        s.push_str(containers);
+        s
+    }
+
+    fn ev(c: &Compose, out: &str) -> (Diff, Vec<Cmd>) {
+        let fact = c.parse(&ProbeOutput::ok(out)).unwrap();
+        let p = c.plan(&fact);
+        (p.diff, p.cmds)
+    }
+
+    const RUNNING: &str = "image=local/web:1|sha256:aaaa\nctr=web|1|False|running|healthy|0|local/web:1|sha256:aaaa|/app_web_1\nctr=api|1|False|running||0|local/web:1|sha256:aaaa|/app_api_1\n";
+
+    #[test]
+    fn fresh_host_creates_files_and_brings_the_project_up() {
+        let c = compose("");
+        let (d, cmds) = ev(&c, "dir=no\ndocker=no\n");
+        assert_eq!(d.action(), Action::Create);
+        let content = d.content.as_ref().unwrap();
+        assert_eq!(content.before, None);
+        assert_eq!(content.after, COMPOSE);
+        assert_eq!(
+            attrs(&d),
+            vec![
+                a(".env GREETING", None, Some("(set)")),
+                a(".env TOKEN", None, Some("(set)")),
+                a("api state", None, Some("running")),
+                a("web state", None, Some("running")),
+            ]
+        );
+        assert!(d.unknown.as_deref().unwrap().contains("docker is not installed yet"));
+        assert!(d.reason.as_deref().unwrap().contains("/srv/app will be created"));
+        let summaries: Vec<&str> = cmds.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            vec![
+                "write docker-compose.yml, .env in /srv/app (validated with compose config)",
+                "docker compose up -d (project app), wait until running/healthy (120 s)",
+            ]
+        );
+        // The profile-only service is not waited for.
+        assert!(cmds[1].script.contains("keel_wait api web\n"));
+        assert!(cmds[1].script.contains("keel_compose up -d --remove-orphans\n"));
+        assert!(cmds[1].script.contains(".keel-compose-app.sha256"));
+        // Secrets never appear in summaries or attributes.
+        assert!(!format!("{d:?}{summaries:?}").contains("abc"));
+    }
+
+    #[test]
+    fn converged_project_is_noop_with_status() {
+        let c = compose("");
+        let (d, cmds) = ev(&c, &live(&c, RUNNING));
+        assert_eq!(d.action(), Action::NoOp, "{d:?}");
+        assert!(cmds.is_empty());
+        assert_eq!(
+            d.reason.as_deref(),
+            Some("api running, web running (healthy); docker-compose 1.29.2")
+        );
+        // A health check still starting is not drift.
+        let (d, _) = ev(&c, &live(&c, &RUNNING.replace("healthy", "starting")));
+        assert_eq!(d.action(), Action::NoOp);
+    }
+
+    #[test]
+    fn stopped_container_is_drift_and_up_restarts_it() {
+        let c = compose("");
+        let out = live(&c, &RUNNING.replace("web|1|False|running|healthy|0", "web|1|False|exited||137"));
+        let (d, cmds) = ev(&c, &out);
+        assert_eq!(d.action(), Action::Update);
+        assert_eq!(attrs(&d), vec![a("web state", Some("exited"), Some("running"))]);
+        assert!(d.content.is_none());
+        assert!(d.reason.as_deref().unwrap().contains("app_web_1 exited with status 137"));
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(
+            cmds[0].summary,
+            "docker-compose up -d (project app), wait until running/healthy (120 s)"
+        );
+        // No file is rewritten for a state drift.
+        assert!(!cmds[0].script.contains("config -q"));
+        // A missing container too.
+        let (d, _) = ev(&c, &live(&c, "image=local/web:1|sha256:aaaa\nctr=api|1|False|running||0|local/web:1|sha256:aaaa|/app_api_1\n"));
+        assert_eq!(attrs(&d), vec![a("web state", None, Some("running"))]);
+    }
+
+    #[test]
+    fn unhealthy_container_is_restarted() {
+        let c = compose("");
+        let (d, cmds) = ev(&c, &live(&c, &RUNNING.replace("|healthy|", "|unhealthy|")));
+        assert_eq!(attrs(&d), vec![a("web health", Some("unhealthy"), Some("healthy"))]);
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(cmds[0].summary, "restart unhealthy web (project app)");
+        assert!(cmds[0].script.contains("keel_compose restart web\nkeel_wait web\n"));
+    }
+
+    #[test]
+    fn image_change_rolls_services_one_at_a_time() {
+        let c = compose("services:\n  web: { image: local/web:2 }\nrolling: [web, api]\n");
+        let mut out = live(&c, RUNNING);
+        // The override file was not written yet: live is the old state.
+        out = out
+            .lines()
+            .filter(|l| !l.starts_with("override") && !l.starts_with("hash="))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        out.push_str("image=local/web:2|sha256:bbbb\n");
+        let (d, cmds) = ev(&c, &out);
+        assert_eq!(d.action(), Action::Update);
+        assert_eq!(
+            attrs(&d),
+            vec![
+                a("docker-compose.keel-app.yml", None, Some("images web=local/web:2")),
+                a("web image", Some("local/web:1"), Some("local/web:2")),
+            ]
+        );
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[0].summary, "write docker-compose.keel-app.yml in /srv/app (validated with compose config)");
+        assert!(cmds[0].script.contains("-f \"$keel_override\""));
+        assert_eq!(
+            cmds[1].summary,
+            "docker-compose up -d --no-deps web, api one at a time, then up -d (project app), wait until running/healthy (120 s)"
+        );
+        let s = &cmds[1].script;
+        let web = s.find("keel_compose up -d --no-deps web\nkeel_wait web\n").unwrap();
+        let api = s.find("keel_compose up -d --no-deps api\nkeel_wait api\n").unwrap();
+        let all = s.find("keel_compose up -d --remove-orphans\n").unwrap();
+        assert!(web < api && api < all);
+        // The override keeps the compose file's version.
+        let c2 = Compose {
+            file: FileSpec {
+                content: Some(format!("version: \"3.8\"\n{COMPOSE}")),
+                ..FileSpec::default()
+            },
+            ..compose("services:\n  web: { image: local/web:2 }\n")
+        };
+        let o = c2.override_text(&c2.model()).unwrap();
+        assert!(o.contains("version: \"3.8\"\nservices:\n  \"web\":\n    image: \"local/web:2\"\n"), "{o}");
+    }
+
+    #[test]
+    fn retagged_image_is_drift() {
+        let c = compose("");
+        let out = live(&c, &RUNNING.replace("image=local/web:1|sha256:aaaa", "image=local/web:1|sha256:cccccccccccccccccc"));
+        let (d, _) = ev(&c, &out);
+        assert_eq!(
+            attrs(&d),
+            vec![
+                a("api image", Some("local/web:1 (sha256:aaaa)"), Some("local/web:1 (sha256:cccccccccccc)")),
+                a("web image", Some("local/web:1 (sha256:aaaa)"), Some("local/web:1 (sha256:cccccccccccc)")),
+            ]
+        );
+    }
+
+    #[test]
+    fn file_and_env_drift_hide_env_values() {
+        let c = compose("");
+        let mut out = live(&c, RUNNING);
+        out = out.replace(
+            &b64("TOKEN=abc\nGREETING=hi\n"),
+            &b64("TOKEN=old-secret\nOLD=1\nGREETING=hi\n"),
+        );
+        out = out.replace(&b64(COMPOSE), &b64(&COMPOSE.replace("api:", "apii:")));
+        let (d, cmds) = ev(&c, &out);
+        assert_eq!(
+            attrs(&d),
+            vec![
+                a(".env OLD", Some("(set)"), None),
+                a(".env TOKEN", Some("(old value)"), Some("(new value)")),
+            ]
+        );
+        assert!(!format!("{d:?}").contains("old-secret"));
+        let content = d.content.as_ref().unwrap();
+        assert!(content.before.as_deref().unwrap().contains("apii:"));
+        assert_eq!(cmds.len(), 2);
+        assert!(cmds[0].script.contains("config -q"));
+        // Only the hash is stale: up again, with the reason.
+        let c = compose("");
+        let out = live(&c, RUNNING).replace(&format!("hash={}", c.desired_hash(&c.model())), "hash=0000");
+        let (d, cmds) = ev(&c, &out);
+        assert_eq!(d.action(), Action::Update);
+        assert!(d.reason.as_deref().unwrap().contains("not brought up with these files yet"));
+        assert_eq!(cmds.len(), 1);
+        // Env mode drift alone: chmod, no up.
+        let c = compose("");
+        let out = live(&c, RUNNING).replace("env_mode=600", "env_mode=644");
+        let (d, cmds) = ev(&c, &out);
+        assert_eq!(attrs(&d), vec![a(".env mode", Some("0644"), Some("0600"))]);
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(cmds[0].summary, "chmod 0600 /srv/app/.env");
+    }
+
+    #[test]
+    fn orphans_pull_never_and_refusals() {
+        let c = compose("pull: never\n");
+        let out = live(&c, &format!("{RUNNING}ctr=old|1|False|running||0|x|sha256:1|/app_old_1\nimage=local/web:1|\n"));
+        let (d, cmds) = ev(&c, &out);
+        assert!(attrs(&d).contains(&a("old state", Some("running"), Some("(removed: no longer declared)"))));
+        assert!(d.reason.as_deref().unwrap().contains("`pull: never`, and local/web:1 not on the host"));
+        assert!(cmds[0].script.contains("docker image inspect \"$keel_i\""));
+        let c = compose("remove_orphans: false\n");
+        let out = live(&c, &format!("{RUNNING}ctr=old|1|False|running||0|x|sha256:1|/app_old_1\n"));
+        assert_eq!(ev(&c, &out).0.action(), Action::NoOp);
+        // One-off containers (`compose run`) are ignored.
+        let out = live(&c, &format!("{RUNNING}ctr=web|1|True|exited||0|local/web:1|sha256:aaaa|/app_web_run_1\n"));
+        assert_eq!(ev(&c, &out).0.action(), Action::NoOp);
+        // state: any is not checked.
+        let c = compose("services:\n  web: { state: any }\n");
+        let out = live(&c, &RUNNING.replace("web|1|False|running|healthy|0", "web|1|False|exited||0"));
+        assert_eq!(ev(&c, &out).0.action(), Action::NoOp);
+        // A directory where the compose file should be.
+        let (d, cmds) = ev(&c, "dir=yes\nfile_type=other\ndocker=yes\ndaemon=up\n");
+        assert!(d.reason.as_deref().unwrap().contains("/srv/app/docker-compose.yml is not a regular file"));
+        assert_eq!(run_local(&cmds[0].script).status, 1);
+    }
+
+    #[test]
+    fn parse_odd_outputs() {
+        let c = compose("");
+        assert!(c.parse(&ProbeOutput::ok("")).is_ok());
+        assert!(c.parse(&ProbeOutput::ok("ctr=a|b\n")).is_err());
+        assert!(c.parse(&ProbeOutput::ok("file=!!!\n")).is_err());
+        let f = c.parse(&ProbeOutput::ok("file=\nfile_mode=644\ndocker=yes\ndaemon=down\n")).unwrap();
+        assert_eq!(f.file, LiveFile::File { data: vec![], mode: "644".into() });
+        let (d, _) = ev(&c, "file=\nfile_mode=644\ndocker=yes\ndaemon=down\ndir=yes\n");
+        assert!(d.unknown.as_deref().unwrap().contains("docker does not answer"));
+        assert!(c.parse(&ProbeOutput { stdout: String::new(), stderr: "boom".into(), status: 2 }).is_err());
+        // compose absent although docker is there.
+        let (d, _) = ev(&c, "docker=yes\ndaemon=up\ndir=yes\n");
+        assert!(d.unknown.as_deref().unwrap().contains("neither `docker compose`"));
+    }
+
+    #[test]
+    fn validation_errors() {
+        let bad = |extra: &str, want: &str| {
+            let err = try_load("compose", &yaml(extra)).unwrap_err();
+            assert!(err.contains(want), "{extra}: {err}");
+        };
+        bad("rolling: [nope]\n", "service `nope` is not in the compose file");
+        bad("rolling: [web, web]\n", "`web` is listed twice");
+        bad("services:\n  nope: { image: x }\n", "service `nope` is not in the compose file");
+        bad("services:\n  web: { image: \"a b\" }\n", "not an image reference");
+        bad("wait: { timeout: 99999 }\n", "at most 3600");
+        bad("pull: sometimes\n", "unknown value");
+        let e = |y: &str, want: &str| {
+            let err = try_load("compose", y).unwrap_err();
+            assert!(err.contains(want), "{y}: {err}");
+        };
+        e("project: App\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }", "not a compose project name");
+        e("project: app\ndir: srv/app\nfile: { content: \"services: {a: {image: x}}\" }", "not an absolute path");
+        e("project: app\ndir: /srv/app\nfile: { content: \"services: [\" }", "not valid YAML");
+        e("project: app\ndir: /srv/app\nfile: { content: \"version: '3'\" }", "no `services:` map");
+        e("project: app\ndir: /srv/app\nfile: {}", "needs its content");
+        e("project: app\ndir: /srv/app\nfile: { content: x, source: y }", "both give the content");
+        e("project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\", file_name: ../x }", "not a file name");
+        e("project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\", mode: rw }", "not an octal file mode");
+        e("project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }\nenv: { content: x, file_name: docker-compose.yml }", "same name");
+        e("project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }\nbogus: 1", "unknown key");
+        e("project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }\nenv: { template: /nonexistent/env.hbs }", "cannot read");
+    }
+
+    #[test]
+    fn interpolation_and_dotenv() {
+        let env = parse_dotenv("A=1\nexport B=\"two\"\nC='3' \nD=x #comment\n# c\nE=\nnot a line\n");
+        assert_eq!(env.get("A").map(String::as_str), Some("1"));
+        assert_eq!(env.get("B").map(String::as_str), Some("two"));
+        assert_eq!(env.get("C").map(String::as_str), Some("3"));
+        assert_eq!(env.get("D").map(String::as_str), Some("x"));
+        assert_eq!(env.get("E").map(String::as_str), Some(""));
+        let i = |s: &str| interpolate(s, &env);
+        assert_eq!(i("img:${A}").as_deref(), Some("img:1"));
+        assert_eq!(i("img:$A-$B").as_deref(), Some("img:1-two"));
+        assert_eq!(i("img:${E:-def}").as_deref(), Some("img:def"));
+        assert_eq!(i("img:${E-def}").as_deref(), Some("img:"));
+        assert_eq!(i("img:${Z:-${A}}").as_deref(), Some("img:1"));
+        assert_eq!(i("img:${A:+yes}").as_deref(), Some("img:yes"));
+        assert_eq!(i("$$A").as_deref(), Some("$A"));
+        assert_eq!(i("img:${Z}"), None);
+        assert_eq!(i("img:${Z:?must}"), None);
+        assert_eq!(i("a $ b").as_deref(), Some("a $ b"));
+        // The compose file's ${TAG:-1} resolves with the env file.
+        let c = compose("");
+        assert_eq!(c.desired_images(&c.model()).get("web").map(String::as_str), Some("local/web:1"));
+        // Merge keys are followed.
+        let m = parse_model(b"x-common: &c\n  image: base:1\nservices:\n  a:\n    <<: *c\n    ports: []\n").unwrap();
+        assert_eq!(m.services["a"].image.as_deref(), Some("base:1"));
+    }
+
+    #[test]
+    fn probe_reads_nothing_it_should_not_and_runs_locally() {
+        // The probe runs anywhere (no docker here is fine) and reads files.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("app dir; $(touch x)");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("docker-compose.yml"), COMPOSE).unwrap();
+        let y = format!(
+            "project: app\ndir: {}\nfile:\n  content: {}\n",
+            serde_json::to_string(d.to_str().unwrap()).unwrap(),
+            serde_json::to_string(COMPOSE).unwrap()
+        );
+        let r = load("compose", &y);
+        let out = run_local(&r.probe());
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert!(out.stdout.contains("dir=yes"));
+        let e = r.evaluate(&out).unwrap();
+        assert!(e.diff.content.is_none(), "same file: {:?}", e.diff);
+        assert!(!d.join("x").exists());
+    }
+
+    #[test]
+    fn write_script_validates_before_replacing_and_restores_env() {
+        // A fake `docker-compose` whose `config -q` fails when the compose
+        // file contains BROKEN; files are checked on disk afterwards.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("app 'dir'");
+        std::fs::create_dir(&d).unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let fake = bin.join("docker-compose");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\nf=\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in\n    -f) shift; if [ -z \"$f\" ]; then f=\"$1\"; fi ;;\n    config) if grep -q BROKEN \"$f\"; then echo \"ERROR: bad compose file\" >&2; exit 1; fi; exit 0 ;;\n  esac\n  shift\ndone\nexit 0\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(d.join("docker-compose.yml"), "services: {old: {image: x}}\n").unwrap();
+        std::fs::write(d.join(".env"), "TOKEN=old\n").unwrap();
+        let mk = |compose: &str| {
+            format!(
+                "project: app\ndir: {}\nfile:\n  content: {}\nenv:\n  content: \"TOKEN=new'$(touch pwned)\\n\"\n",
+                serde_json::to_string(d.to_str().unwrap()).unwrap(),
+                serde_json::to_string(compose).unwrap()
+            )
+        };
+        let run = |y: &str| {
+            let r = load("compose", y);
+            let out = run_local(&r.probe());
+            let e = r.evaluate(&out).unwrap();
+            let script = format!(
+                "set -e\nPATH={}:$PATH\ndocker() {{ return 1; }}\n{}",
+                q(bin.to_str().unwrap()),
+                e.commands[0].script
+            );
+            run_local(&script)
+        };
+        let out = run(&mk("services:\n  web:\n    image: x\n    BROKEN: 1\n"));
+        assert_eq!(out.status, 1);
+        assert!(out.stderr.contains("ERROR: bad compose file"), "{}", out.stderr);
+        assert!(out.stderr.contains("left as they were"), "{}", out.stderr);
+        assert_eq!(std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(), "services: {old: {image: x}}\n");
+        assert_eq!(std::fs::read_to_string(d.join(".env")).unwrap(), "TOKEN=old\n");
+        let names: Vec<String> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(names.len(), 2, "no temporary files left: {names:?}");
+
+        let out = run(&mk("services:\n  web:\n    image: x\n"));
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert_eq!(std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(), "services:\n  web:\n    image: x\n");
+        assert_eq!(std::fs::read_to_string(d.join(".env")).unwrap(), "TOKEN=new'$(touch pwned)\n");
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(d.join(".env")).unwrap().mode() & 0o777, 0o600);
+        assert!(!d.join("pwned").exists() && !dir.path().join("pwned").exists());
+        let names: Vec<String> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(names.len(), 2, "no temporary or backup files left: {names:?}");
+    }
+
+    #[test]
+    fn links_and_notify() {
+        let r = load("compose", &yaml(""));
+        let l = r.links();
+        assert!(l.needs.contains(&Ref::Service("docker".into())));
+        assert!(l.needs.contains(&Ref::Path("/srv/app".into())));
+        assert!(l.provides.contains(&Ref::Path("/srv/app/.env".into())));
+        assert!(r.notifiable());
+        let e = r.evaluate(&ProbeOutput::ok("docker=yes\ndaemon=up\ncompose=v2 2.20.2\n")).unwrap();
+        assert_eq!(e.on_notify[0].summary, "restart compose project app");
+        assert!(e.on_notify[0].script.contains("keel_compose restart\n"));
+        assert_eq!(r.name(), "app");
     }
 }

@@ -38,7 +38,11 @@
 //! `force: true`: `checkout --force` + `reset --hard`). Untracked and
 //! ignored files (`.env`, build output) are never touched; local changes to
 //! tracked files make apply fail with a clear message unless `force: true`.
-//! A first clone that fails leaves no half-made repository behind.
+//! A first clone that fails leaves no half-made repository behind. For a
+//! repository on the host itself (a path or `file://`), the remote's
+//! `uploadpack` is set to `git -c safe.directory='*' upload-pack`, since git
+//! drops `-c` settings for local transports and would refuse an origin
+//! owned by another user than the owner of the work tree.
 //!
 //! Credentials in a URL (`https://user:token@host/...`) are masked in the
 //! plan and in every message keel prints (`https://***@host/...`); git's own
@@ -484,6 +488,14 @@ else
   keel_git remote add origin "$keel_repo"
 fi"#,
                 force = if self.force { "yes" } else { "''" },
+            );
+        }
+        if self.local_repo().is_some() {
+            // git clears `-c` settings for the upload-pack of a local
+            // repository, which then refuses an origin owned by another user
+            // ("dubious ownership"): give it the setting itself.
+            s.push_str(
+                "keel_git config remote.origin.uploadpack \"git -c safe.directory='*' upload-pack\"\n",
             );
         }
         match &self.reference {

@@ -384,6 +384,13 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
     fn precondition(&self) -> bool {
         false
     }
+
+    /// A change of this resource can cut keel's own access to the host
+    /// (sshd settings, the firewall): apply runs it under commit-confirmed
+    /// (see [`crate::confirm`]).
+    fn can_cut_access(&self) -> bool {
+        false
+    }
 }
 
 /// The result of evaluating a resource against its probe output.
@@ -407,6 +414,7 @@ pub trait Resource: Send + Sync + fmt::Debug {
     fn notifiable(&self) -> bool;
     fn reads_other_state(&self) -> bool;
     fn precondition(&self) -> bool;
+    fn can_cut_access(&self) -> bool;
     /// For analyses that need a kind's typed settings (lockout checks).
     fn as_any(&self) -> &dyn std::any::Any;
 }
@@ -453,6 +461,9 @@ impl<K: Kind> Resource for K {
     }
     fn precondition(&self) -> bool {
         Kind::precondition(self)
+    }
+    fn can_cut_access(&self) -> bool {
+        Kind::can_cut_access(self)
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self

@@ -458,22 +458,20 @@ fn parse_int(s: &str) -> Option<i64> {
 
 /// Validate one value of `kw`; returns the spelling to write.
 fn check_value(kw: &Keyword, raw: &str) -> Result<String, String> {
-    let name = kw.name;
     if let Some(c) = raw.chars().find(|c| c.is_control() && *c != '\t') {
         return Err(format!(
-            "the value of `{name}` contains the control character {:?}: sshd_config values are single lines",
-            c
+            "the value contains the control character {c:?}: sshd_config values are single lines"
         ));
     }
     let v = raw.trim();
     if v.is_empty() {
-        return Err(format!("`{name}` needs a value"));
+        return Err("a value is needed here".into());
     }
     match kw.ty {
         Ty::Flag => match v.to_ascii_lowercase().as_str() {
             "yes" | "true" => Ok("yes".into()),
             "no" | "false" => Ok("no".into()),
-            _ => Err(format!("`{name}` is `yes` or `no`, not `{v}`")),
+            _ => Err(format!("expected `yes` or `no`, found `{v}`")),
         },
         Ty::Choice(options) => options
             .iter()
@@ -493,7 +491,7 @@ fn check_value(kw: &Keyword, raw: &str) -> Result<String, String> {
             })
             .ok_or_else(|| {
                 format!(
-                    "`{name}` is one of {}, not `{v}`",
+                    "expected one of {}, found `{v}`",
                     options
                         .iter()
                         .map(|(o, _)| format!("`{o}`"))
@@ -503,14 +501,14 @@ fn check_value(kw: &Keyword, raw: &str) -> Result<String, String> {
             }),
         Ty::Int => parse_int(v)
             .map(|n| n.to_string())
-            .ok_or_else(|| format!("`{name}` is a non-negative integer, not `{v}`")),
+            .ok_or_else(|| format!("expected a non-negative integer, found `{v}`")),
         Ty::IntOrNone => {
             if v.eq_ignore_ascii_case("none") {
                 Ok("none".into())
             } else {
                 parse_int(v)
                     .map(|n| n.to_string())
-                    .ok_or_else(|| format!("`{name}` is an integer or `none`, not `{v}`"))
+                    .ok_or_else(|| format!("expected an integer or `none`, found `{v}`"))
             }
         }
         Ty::Port => match parse_int(v) {
@@ -518,14 +516,14 @@ fn check_value(kw: &Keyword, raw: &str) -> Result<String, String> {
             _ => Err(format!("`{v}` is not a port (1–65535)")),
         },
         Ty::Time => parse_time(v).map(|_| v.to_string()).ok_or_else(|| {
-            format!("`{name}` is a time in seconds or like `30s`, `5m`, `1h30m`, not `{v}`")
+            format!("expected a time such as `90`, `30s`, `5m` or `1h30m`, found `{v}`")
         }),
         Ty::TimeOrNone => {
             if v.eq_ignore_ascii_case("none") {
                 Ok("none".into())
             } else {
                 parse_time(v).map(|_| v.to_string()).ok_or_else(|| {
-                    format!("`{name}` is `none` or a time like `30s`, `5m`, `1h`, not `{v}`")
+                    format!("expected `none` or a time such as `30s`, `5m` or `1h`, found `{v}`")
                 })
             }
         }
@@ -536,14 +534,14 @@ fn check_value(kw: &Keyword, raw: &str) -> Result<String, String> {
                 Ok(v.to_string())
             } else {
                 Err(format!(
-                    "`MaxStartups` is `start` or `start:rate:full` (e.g. `10:30:100`), not `{v}`"
+                    "expected `start` or `start:rate:full` (e.g. `10:30:100`), found `{v}`"
                 ))
             }
         }
         Ty::Word => {
             if v.chars().any(char::is_whitespace) {
                 Err(format!(
-                    "`{v}` contains a space: give the values of `{name}` as a list"
+                    "`{v}` contains a space: give several values as a list"
                 ))
             } else {
                 Ok(v.to_string())
@@ -771,7 +769,7 @@ impl<'de> Visitor<'de> for ValueSeed {
         }
         let parts = split_scalar(kw, v);
         if parts.is_empty() {
-            return Err(E::custom(format!("`{}` needs a value", kw.name)));
+            return Err(E::custom("a value is needed here"));
         }
         parts
             .iter()
@@ -779,13 +777,13 @@ impl<'de> Visitor<'de> for ValueSeed {
             .collect()
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(E::custom(format!("`{}` needs a value", self.keyword.name)))
+        Err(E::custom("a value is needed here"))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let kw = self.keyword;
         if kw.layout == Layout::One {
             return Err(de::Error::custom(format!(
-                "`{}` takes one value, not a list",
+                "`{}` takes one value, found a list",
                 kw.name
             )));
         }
@@ -794,16 +792,13 @@ impl<'de> Visitor<'de> for ValueSeed {
             out.extend(v);
         }
         if out.is_empty() {
-            return Err(de::Error::custom(format!(
-                "`{}` needs at least one value",
-                kw.name
-            )));
+            return Err(de::Error::custom("the list is empty: give at least one value"));
         }
         Ok(out)
     }
     fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<Self::Value, A::Error> {
         Err(de::Error::custom(format!(
-            "`{}` takes a value or a list, not a map",
+            "`{}` takes a value or a list, found a map",
             self.keyword.name
         )))
     }
@@ -835,7 +830,7 @@ impl<'de> Visitor<'de> for ItemSeed {
             vec![v.to_string()]
         };
         if parts.is_empty() {
-            return Err(E::custom(format!("`{}` needs a value", kw.name)));
+            return Err(E::custom("a value is needed here"));
         }
         parts
             .iter()
@@ -843,10 +838,7 @@ impl<'de> Visitor<'de> for ItemSeed {
             .collect()
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(E::custom(format!(
-            "an item of `{}` is empty",
-            self.keyword.name
-        )))
+        Err(E::custom("this item is empty"))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<Self::Value, A::Error> {
         Err(de::Error::custom("expected a value here, found a list"))
@@ -1288,9 +1280,9 @@ impl Sshd {
                         let mut at: Vec<&str> = others.iter().map(|(_, a)| a.as_str()).collect();
                         at.dedup();
                         notes.push(format!(
-                            "{} also has {} from {}",
+                            "note: {} {} is also in effect (from {})",
                             kw.name,
-                            vals.join(" "),
+                            vals.join(kw.sep()),
                             at.join(", ")
                         ));
                     }
@@ -1298,11 +1290,15 @@ impl Sshd {
                         let before = (!got.is_empty()).then(|| got.join(kw.sep()));
                         let mut after = s.values.clone();
                         after.extend(others.into_iter().map(|(v, _)| v));
-                        attrs.push(AttrChange::new(
-                            kw.name,
-                            before,
-                            Some(after.join(kw.sep())),
-                        ));
+                        let mut after = after.join(kw.sep());
+                        // sshd -T prints seconds: say what `5m` is.
+                        if matches!(kw.ty, Ty::Time | Ty::TimeOrNone)
+                            && let Some(secs) = s.values.first().and_then(|v| parse_time(v))
+                            && secs.to_string() != after
+                        {
+                            after = format!("{after} ({secs} s)");
+                        }
+                        attrs.push(AttrChange::new(kw.name, before, Some(after)));
                         overridden.push((s, got));
                     }
                 }
@@ -1514,7 +1510,7 @@ keel_inc='/^[[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee][[:space:]=]/'
 mkdir -p /run/sshd
 if ! keel_out=$("$keel_sshd" -t -f "$keel_v/main/sshd_config" 2>&1); then
   printf '%s\n' "$keel_out" | sed -e "s#${keel_v}/main/sshd_config#${keel_main}#g" -e "s#${keel_v}/d/#${keel_d}/#g" >&2
-  echo "keel: sshd -t rejected the new configuration; $keel_p was left unchanged" >&2
+  echo "keel: sshd -t rejected the new configuration (line numbers of $keel_p are those of the new content); $keel_p was left unchanged" >&2
   exit 1
 fi
 mv -f -- "$keel_tmp" "$keel_p"
@@ -1791,25 +1787,5 @@ exit 0
 
     fn commands(&self, fact: &SshdFact, _diff: &Diff) -> Vec<Cmd> {
         self.plan(fact).1
-    }
-}
-
-#[cfg(test)]
-mod scratch {
-    use crate::resources::testing::{load, run_local};
-    #[test]
-    fn scratch_converge() {
-        let Ok(yaml) = std::env::var("SSHD_YAML") else { return };
-        let r = load("sshd", &yaml);
-        let render = |e: &crate::resources::Evaluation| format!("{:#?}\n{}", e.diff, e.commands.iter().map(|c| c.summary.clone()).collect::<Vec<_>>().join("\n"));
-        let before = r.evaluate(&run_local(&r.probe())).unwrap();
-        println!("BEFORE: {}", render(&before));
-        for c in before.commands.iter().filter(|c| !c.summary.starts_with("reload")) {
-            let out = run_local(&c.script);
-            println!("CMD {} rc={} stderr={}", c.summary, out.status, out.stderr);
-            if out.status != 0 { return; }
-        }
-        let after = r.evaluate(&run_local(&r.probe())).unwrap();
-        println!("AFTER: {}", render(&after));
     }
 }
