@@ -57,6 +57,8 @@ pub struct Diag {
     /// duplicate, each edge of a cycle).
     pub notes: Vec<(Span, String)>,
     pub code: &'static str,
+    /// A warning: reported, but the run goes on.
+    pub warning: bool,
 }
 
 impl Diag {
@@ -76,6 +78,7 @@ impl Diag {
             help: None,
             notes: Vec::new(),
             code,
+            warning: false,
         }
     }
 
@@ -89,7 +92,14 @@ impl Diag {
             help: None,
             notes: Vec::new(),
             code,
+            warning: false,
         }
+    }
+
+    /// Make this a warning.
+    pub fn as_warning(mut self) -> Self {
+        self.warning = true;
+        self
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -164,6 +174,13 @@ impl fmt::Display for Diag {
 impl std::error::Error for Diag {}
 
 impl Diagnostic for Diag {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(if self.warning {
+            miette::Severity::Warning
+        } else {
+            miette::Severity::Error
+        })
+    }
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.code))
     }

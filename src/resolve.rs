@@ -266,6 +266,8 @@ pub struct Instance {
     pub sensitive: bool,
     /// A stable text of the desired state, for hashing saved plans.
     pub desired: String,
+    /// The rendered settings, for pointing diagnostics at a field.
+    pub body: Node,
 }
 
 /// The resources of one host.
@@ -538,6 +540,7 @@ impl Resolver<'_, '_> {
             span: decl.span,
             sensitive,
             desired,
+            body,
         });
     }
 

@@ -28,10 +28,22 @@ pub struct Validated {
     pub facts_needed: BTreeMap<String, bool>,
     /// Per host: the resolved resources and graph with placeholder facts.
     pub offline: BTreeMap<String, (Resolved, Graph)>,
+    /// Reported, but not stopping the run (lockout risks you accepted).
+    pub warnings: Diagnostics,
 }
 
 /// Resolve and graph every target host offline; collect every problem.
 pub fn validate(project: &Project, limit: Option<&str>) -> Result<Validated, Diagnostics> {
+    validate_with(project, limit, false)
+}
+
+/// [`validate`], with the lockout analysis' refusals turned into warnings
+/// when `allow_lockout_risk` (or the host's own setting) says so.
+pub fn validate_with(
+    project: &Project,
+    limit: Option<&str>,
+    allow_lockout_risk: bool,
+) -> Result<Validated, Diagnostics> {
     let hosts = project.target_hosts(limit)?;
     let templates = Templates::new();
     let placeholders: BTreeMap<String, Secret> = project
@@ -48,6 +60,7 @@ pub fn validate(project: &Project, limit: Option<&str>) -> Result<Validated, Dia
     let mut diags = Diagnostics::new();
     let mut facts_needed = BTreeMap::new();
     let mut offline = BTreeMap::new();
+    let mut warnings = Diagnostics::new();
     for name in &hosts {
         let Some(host) = project.inventory.hosts.get(name) else {
             continue;
@@ -70,6 +83,17 @@ pub fn validate(project: &Project, limit: Option<&str>) -> Result<Validated, Dia
                 facts_needed.insert(name.clone(), needs);
                 match graph::build(&resolved) {
                     Ok(g) => {
+                        for d in crate::lockout::analyze(
+                            host,
+                            &resolved,
+                            allow_lockout_risk || host.allow_lockout_risk,
+                        ) {
+                            if d.warning {
+                                warnings.push(d);
+                            } else {
+                                diags.push(d);
+                            }
+                        }
                         offline.insert(name.clone(), (resolved, g));
                     }
                     Err(d) => diags.extend(d),
@@ -103,10 +127,12 @@ pub fn validate(project: &Project, limit: Option<&str>) -> Result<Validated, Dia
         );
     }
     dedupe(&mut diags);
+    dedupe(&mut warnings);
     diags.into_result(Validated {
         hosts,
         facts_needed,
         offline,
+        warnings,
     })
 }
 
@@ -118,11 +144,21 @@ pub fn check(
     inventory: &std::path::Path,
     limit: Option<&str>,
 ) -> Result<(Project, Validated), Diagnostics> {
+    check_with(stack, inventory, limit, false)
+}
+
+/// [`check`] with lockout refusals as warnings when allowed.
+pub fn check_with(
+    stack: &std::path::Path,
+    inventory: &std::path::Path,
+    limit: Option<&str>,
+    allow_lockout_risk: bool,
+) -> Result<(Project, Validated), Diagnostics> {
     let (project, mut diags) = Project::load_partial(stack, inventory);
     let Some(project) = project else {
         return Err(diags);
     };
-    match validate(&project, limit) {
+    match validate_with(&project, limit, allow_lockout_risk) {
         Ok(v) if diags.is_empty() => return Ok((project, v)),
         Ok(_) => {}
         Err(d) => diags.extend(d),
@@ -184,7 +220,13 @@ impl Session {
         inventory: &std::path::Path,
         options: Options,
     ) -> Result<Session, Diagnostics> {
-        let (project, validated) = check(stack, inventory, options.limit.as_deref())?;
+        let (project, validated) = check_with(
+            stack,
+            inventory,
+            options.limit.as_deref(),
+            options.allow_lockout_risk,
+        )?;
+
         let mut diags = Diagnostics::new();
         let mut secrets = BTreeMap::new();
         for decl in &project.stack.secrets {

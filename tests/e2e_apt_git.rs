@@ -302,7 +302,7 @@ g push -q /srv/origin.git main v1 v2
             "git -C /srv/origin.git rev-parse '{r}^{{commit}}'"
         ))
     };
-    let head = || h.sh("git -C /srv/app/src rev-parse HEAD");
+    let head = || h.sh("runuser -u deploy -- git -C /srv/app/src rev-parse HEAD");
     let (v1, v2) = (rev("v1"), rev("v2"));
 
     // Converge in one apply, as the deploy user.

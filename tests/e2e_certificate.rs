@@ -343,6 +343,7 @@ resources:
 
     // Renewal by threshold: once the certificate is LAG seconds old, it
     // expires within 30 days.
+    eprintln!("TIMING before wait: {:?}", issued.elapsed());
     let due = Duration::from_secs(LAG + 3);
     if issued.elapsed() < due {
         std::thread::sleep(due - issued.elapsed());

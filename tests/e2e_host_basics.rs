@@ -176,8 +176,10 @@ fn host_basics_converge_drift_and_validate() {
 
     // The first apply went through the fallback (`hostnamectl` cannot
     // rename over Docker's bind-mounted /etc/hostname). Unmount it, as on a
-    // real host, so that the next apply takes the `hostnamectl` path.
-    h.sh("umount /etc/hostname");
+    // real host, so that the next apply takes the `hostnamectl` path
+    // (systemd-hostnamed is stopped: it keeps the mount namespace it
+    // started in, where the bind mount is still there).
+    h.sh("umount /etc/hostname && systemctl stop systemd-hostnamed");
 
     // Drift by hand (in place: /etc/hosts is a bind mount).
     h.sh("hostname drifted && echo drifted > /etc/hostname");
@@ -219,7 +221,7 @@ fn host_basics_converge_drift_and_validate() {
         "systemd-hostnamed agrees"
     );
     assert!(
-        h.sh_ok("journalctl -u systemd-hostnamed --no-pager | grep -q \"Changed static host name to 'web-01'\""),
+        h.sh_ok("journalctl -u systemd-hostnamed --no-pager | grep -qF 'Hostname set to <web-01> (static)'"),
         "set through hostnamectl: {}",
         h.sh("journalctl -u systemd-hostnamed --no-pager | tail -5")
     );

@@ -165,7 +165,7 @@ fn monitoring_and_nginx_modules_converge_and_refuse_broken_configs() {
     let up = eventually(
         &h,
         "r=$(curl -fsS 'http://127.0.0.1:9090/api/v1/query?query=up' | jq -r '.data.result[] | select(.value[1]==\"1\") | .metric.job' | sort | tr '\\n' ' '); \
-         case \"$r\" in *node*postgres-exporter*prometheus*) echo \"$r\";; *) exit 1;; esac",
+         case \"$r\" in *alertmanager*node*postgres-exporter*prometheus*) echo \"$r\";; *) exit 1;; esac",
     );
     assert_eq!(
         up, "alertmanager node postgres-exporter prometheus",

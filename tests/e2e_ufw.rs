@@ -10,8 +10,11 @@
 //! not drift (exit 0); a keel rule deleted by hand and a default changed by
 //! hand are drift (exit 2), and apply puts the rule back in its declared
 //! place; a rule removed from the stack is deleted while the hand-made rule
-//! stays; an invalid port is a `keel validate` diagnostic at its line and
-//! never reaches the host.
+//! stays. Then the full rule syntax (sources, ranges, interfaces, outbound,
+//! limit, an IPv6-only rule) converges to exactly the tuples ufw writes; a
+//! hand-made rule that gets declared is adopted in place; keel rules put out
+//! of order by hand are re-created in declared order. Last, an invalid port
+//! is a `keel validate` diagnostic at its line and never reaches the host.
 
 mod support;
 

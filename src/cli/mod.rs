@@ -83,6 +83,9 @@ pub enum Command {
         /// Hosts planned at once.
         #[arg(long, default_value_t = 8, value_name = "N")]
         parallel: usize,
+        /// Report lockout risks as warnings instead of refusing.
+        #[arg(long)]
+        allow_lockout_risk: bool,
     },
     /// Make hosts match the stack (or apply a saved plan file exactly).
     Apply {
@@ -150,7 +153,9 @@ pub fn run(args: Args) -> u8 {
             out,
             all,
             parallel,
+            allow_lockout_risk,
         } => rt.block_on(plan::run(plan::PlanArgs {
+            allow_lockout_risk,
             common,
             detailed_exitcode,
             json,
@@ -239,6 +244,22 @@ pub fn report(diags: &Diagnostics) {
         "keel: {n} problem{} found\n",
         if n == 1 { "" } else { "s" }
     ));
+    eprint!("{out}");
+}
+
+/// Print warnings to stderr (the run goes on).
+pub fn report_warnings(diags: &Diagnostics) {
+    let handler = miette::GraphicalReportHandler::new_themed(if console::colors_enabled_stderr() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    })
+    .with_width(100);
+    let mut out = String::new();
+    for d in &diags.0 {
+        let _ = handler.render_report(&mut out, d);
+        out.push('\n');
+    }
     eprint!("{out}");
 }
 

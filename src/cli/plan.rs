@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub struct PlanArgs {
+    pub allow_lockout_risk: bool,
     pub common: Common,
     pub detailed_exitcode: bool,
     pub json: bool,
@@ -17,24 +18,8 @@ pub struct PlanArgs {
     pub parallel: usize,
 }
 
-/// Open a session for a stack: load, validate, read secrets.
-pub fn open(
-    stack: &std::path::Path,
-    inventory: &std::path::Path,
-    limit: Option<String>,
-    parallel: usize,
-) -> Result<Session, u8> {
-    open_with(
-        stack,
-        inventory,
-        limit,
-        parallel,
-        crate::confirm::DEFAULT_TIMEOUT,
-        false,
-    )
-}
-
-/// [`open`] with the apply-time options.
+/// Open a session for a stack: load, validate (lockout analysis included),
+/// read secrets; report warnings and problems.
 pub fn open_with(
     stack: &std::path::Path,
     inventory: &std::path::Path,
@@ -54,6 +39,12 @@ pub fn open_with(
             ..Options::default()
         },
     )
+    .map(|s| {
+        if !s.validated.warnings.is_empty() {
+            super::report_warnings(&s.validated.warnings);
+        }
+        s
+    })
     .map_err(|d| {
         report(&d);
         1u8
@@ -92,7 +83,14 @@ pub fn document(s: &Session, inventory: &std::path::Path, works: &[HostWork]) ->
 
 pub async fn run(a: PlanArgs) -> u8 {
     let inv = inventory_path(a.common.inventory.as_deref(), &a.common.stack);
-    let s = match open(&a.common.stack, &inv, a.common.limit.clone(), a.parallel) {
+    let s = match open_with(
+        &a.common.stack,
+        &inv,
+        a.common.limit.clone(),
+        a.parallel,
+        crate::confirm::DEFAULT_TIMEOUT,
+        a.allow_lockout_risk,
+    ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
     };

@@ -14,6 +14,7 @@
 //!     bootstrap_user: root      # fresh servers: who logs in before the stack creates `user`
 //!     allow_lockout_risk: false # lockout refusals become warnings (know what you do)
 //!     confirm_timeout: 120      # seconds before an unconfirmed SSH/firewall change reverts
+//!     auth: key                 # or `password` (tells the lockout analysis how you log in)
 //!     vars: { domain: example.com }
 //! groups:
 //!   web:
@@ -43,6 +44,16 @@ pub enum TransportKind {
 
 pub use crate::transport::ssh::HostKeyPolicy;
 
+/// How the connecting user logs in: with a key (agent, identity file) or
+/// a password (e.g. through your ssh_config). Used by the lockout analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    #[default]
+    Key,
+    Password,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HostDef {
@@ -61,6 +72,8 @@ struct HostDef {
     #[serde(default)]
     allow_lockout_risk: bool,
     confirm_timeout: Option<u64>,
+    #[serde(default)]
+    auth: Auth,
     #[serde(default)]
     #[allow(dead_code)]
     vars: IgnoredNode,
@@ -120,6 +133,8 @@ pub struct Host {
     pub allow_lockout_risk: bool,
     /// Seconds after which an unconfirmed SSH or firewall change reverts.
     pub confirm_timeout: Option<u64>,
+    /// The connecting user logs in with a password (`auth: password`).
+    pub password_auth: bool,
     /// Host vars as written (a map node), with their source.
     pub vars: Option<(SourceFile, Node)>,
     pub source: SourceFile,
@@ -212,6 +227,7 @@ impl Inventory {
                     bootstrap_user: h.bootstrap_user,
                     allow_lockout_risk: h.allow_lockout_risk,
                     confirm_timeout: h.confirm_timeout,
+                    password_auth: h.auth == Auth::Password,
                     vars,
                     source: src.clone(),
                     span: name.span,

@@ -148,7 +148,10 @@ impl FileSpec {
         if let Some(n) = &self.file_name
             && let Err(e) = check_file_name(n)
         {
-            errs.push(Invalid::field(field, e).help("a file name in `dir`, e.g. `docker-compose.prod.yml`"));
+            errs.push(
+                Invalid::field(field, e)
+                    .help("a file name in `dir`, e.g. `docker-compose.prod.yml`"),
+            );
         }
         if let Some(m) = &self.mode
             && let Err(e) = normalize_mode(m)
@@ -270,15 +273,22 @@ fn lookup<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
 }
 
 fn parse_model(text: &[u8]) -> Result<Model, String> {
-    let text = std::str::from_utf8(text).map_err(|_| "the compose file is not UTF-8 text".to_string())?;
+    let text =
+        std::str::from_utf8(text).map_err(|_| "the compose file is not UTF-8 text".to_string())?;
     let root = Node::parse(text).map_err(|e| {
         let (line, _) = line_of(text, e.span.offset);
-        format!("the compose file is not valid YAML (line {line}): {}", e.message)
+        format!(
+            "the compose file is not valid YAML (line {line}): {}",
+            e.message
+        )
     })?;
     if root.as_map().is_none() {
         return Err("the compose file must be a map with a `services:` key".into());
     }
-    let version = root.get("version").and_then(Node::as_scalar_text).map(str::to_string);
+    let version = root
+        .get("version")
+        .and_then(Node::as_scalar_text)
+        .map(str::to_string);
     let services = root
         .get("services")
         .and_then(Node::as_map)
@@ -292,7 +302,9 @@ fn parse_model(text: &[u8]) -> Result<Model, String> {
         let image = lookup(v, "image")
             .and_then(Node::as_scalar_text)
             .map(str::to_string);
-        let profiles = lookup(v, "profiles").and_then(Node::as_seq).is_some_and(|s| !s.is_empty());
+        let profiles = lookup(v, "profiles")
+            .and_then(Node::as_seq)
+            .is_some_and(|s| !s.is_empty());
         let zero = |n: Option<&Node>| n.and_then(Node::as_scalar_text) == Some("0");
         let replicas0 = zero(lookup(v, "deploy").and_then(|d| lookup(d, "replicas")))
             || zero(lookup(v, "scale"));
@@ -316,7 +328,10 @@ fn parse_model(text: &[u8]) -> Result<Model, String> {
 fn line_of(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    (line, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+    (
+        line,
+        before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1,
+    )
 }
 
 /// `KEY=VALUE` lines of an env file (`export`, quotes and ` #` comments as
@@ -387,18 +402,34 @@ fn interpolate(s: &str, env: &BTreeMap<String, String>) -> Option<String> {
             let v = if op.is_empty() {
                 val?.clone()
             } else if let Some(d) = op.strip_prefix(":-") {
-                if set_nonempty { val?.clone() } else { interpolate(d, env)? }
+                if set_nonempty {
+                    val?.clone()
+                } else {
+                    interpolate(d, env)?
+                }
             } else if let Some(d) = op.strip_prefix('-') {
                 match val {
                     Some(v) => v.clone(),
                     None => interpolate(d, env)?,
                 }
             } else if let Some(a) = op.strip_prefix(":+") {
-                if set_nonempty { interpolate(a, env)? } else { String::new() }
+                if set_nonempty {
+                    interpolate(a, env)?
+                } else {
+                    String::new()
+                }
             } else if let Some(a) = op.strip_prefix('+') {
-                if val.is_some() { interpolate(a, env)? } else { String::new() }
+                if val.is_some() {
+                    interpolate(a, env)?
+                } else {
+                    String::new()
+                }
             } else if op.starts_with(":?") {
-                if set_nonempty { val?.clone() } else { return None }
+                if set_nonempty {
+                    val?.clone()
+                } else {
+                    return None;
+                }
             } else if op.starts_with('?') {
                 val?.clone()
             } else {
@@ -487,7 +518,10 @@ fn check_image(image: &str) -> Result<(), String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LiveFile {
     Absent,
-    File { data: Vec<u8>, mode: String },
+    File {
+        data: Vec<u8>,
+        mode: String,
+    },
     /// A directory, link or special file.
     Other,
 }
@@ -576,7 +610,10 @@ struct Planned {
 
 impl Compose {
     fn file_name(&self) -> &str {
-        self.file.file_name.as_deref().unwrap_or("docker-compose.yml")
+        self.file
+            .file_name
+            .as_deref()
+            .unwrap_or("docker-compose.yml")
     }
     fn env_name(&self) -> Option<&str> {
         self.env
@@ -667,7 +704,10 @@ impl Compose {
             self.file.data(),
             self.env_name().unwrap_or("-").as_bytes(),
             self.env.as_ref().map_or(&b"-"[..], |e| e.data()),
-            self.override_text(model).as_deref().unwrap_or("-").as_bytes(),
+            self.override_text(model)
+                .as_deref()
+                .unwrap_or("-")
+                .as_bytes(),
         ] {
             h.extend_from_slice(part);
             h.push(0);
@@ -684,7 +724,10 @@ impl Compose {
     }
 
     fn file_mode(&self) -> Option<String> {
-        self.file.mode.as_deref().and_then(|m| normalize_mode(m).ok())
+        self.file
+            .mode
+            .as_deref()
+            .and_then(|m| normalize_mode(m).ok())
     }
 
     fn plan(&self, fact: &ComposeFact) -> Planned {
@@ -779,7 +822,8 @@ impl Compose {
                         _ => continue,
                     };
                     any = true;
-                    d.attrs.push(AttrChange::new(&format!("{env_name} {k}"), b, a));
+                    d.attrs
+                        .push(AttrChange::new(&format!("{env_name} {k}"), b, a));
                 }
                 if !any {
                     d.attrs.push(AttrChange::new(
@@ -878,10 +922,7 @@ impl Compose {
                         Some("running"),
                     ));
                     if bad.status == "exited" && !bad.exit_code.is_empty() {
-                        notes.push(format!(
-                            "{} exited with status {}",
-                            bad.name, bad.exit_code
-                        ));
+                        notes.push(format!("{} exited with status {}", bad.name, bad.exit_code));
                     }
                 } else if cs.iter().any(|c| c.health == "unhealthy") {
                     d.attrs.push(AttrChange::new(
@@ -968,7 +1009,12 @@ impl Compose {
         }
 
         let up = files_changed || hash_stale || containers_drift;
-        if !up && restart.is_empty() && chmods.is_empty() && d.attrs.is_empty() && d.content.is_none() {
+        if !up
+            && restart.is_empty()
+            && chmods.is_empty()
+            && d.attrs.is_empty()
+            && d.content.is_none()
+        {
             let mut n = Diff::noop();
             n.reason = Some(self.describe(fact, &checked));
             return Planned {
@@ -985,8 +1031,16 @@ impl Compose {
             let mut s = prelude.clone();
             s.push_str(&self.write_script(
                 file_changed,
-                if env_changed { self.env.as_ref().map(FileSpec::data) } else { None },
-                if override_changed { desired_override.as_deref() } else { None },
+                if env_changed {
+                    self.env.as_ref().map(FileSpec::data)
+                } else {
+                    None
+                },
+                if override_changed {
+                    desired_override.as_deref()
+                } else {
+                    None
+                },
                 remove_override,
             ));
             let mut written = Vec::new();
@@ -1047,7 +1101,11 @@ impl Compose {
             } else {
                 format!(
                     "{tool} up -d --no-deps {} one at a time, then up -d (project {}){wait}",
-                    rolling.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                    rolling
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     self.project
                 )
             };
@@ -1061,7 +1119,11 @@ impl Compose {
                 let _ = writeln!(s, "keel_wait {list}");
             }
             cmds.push(Cmd::new(
-                format!("restart unhealthy {} (project {})", restart.join(", "), self.project),
+                format!(
+                    "restart unhealthy {} (project {})",
+                    restart.join(", "),
+                    self.project
+                ),
                 s,
             ));
         }
@@ -1097,7 +1159,7 @@ impl Compose {
                 continue;
             };
             let mut p = format!("{svc} {}", c.status);
-            if !c.health.is_empty() {
+            if !c.health.is_empty() && c.status == "running" {
                 let _ = write!(p, " ({})", c.health);
             }
             if cs.len() > 1 {
@@ -1194,7 +1256,11 @@ keel_cleanup() {
                 s,
                 "if [ -f {p} ] && [ -z {declared} ]; then chmod --reference={p} \"$keel_tmp_file\"; else chmod {m} \"$keel_tmp_file\"; fi",
                 p = q(&final_file),
-                declared = q(if self.file.mode.is_some() { "declared" } else { "" }),
+                declared = q(if self.file.mode.is_some() {
+                    "declared"
+                } else {
+                    ""
+                }),
                 m = q(&mode),
             );
             s.push_str("keel_file=$keel_tmp_file\n");
@@ -1268,9 +1334,17 @@ fi
     /// runs (and is healthy when it has a health check); on timeout print
     /// the last log lines of the services that are not ready, and fail.
     fn wait_function(&self) -> String {
-        let project = q(&format!("label=com.docker.compose.project={}", self.project));
-        let fmt = q("{{index .Config.Labels \"com.docker.compose.oneoff\"}} {{.State.Status}}{{if .State.Health}}/{{.State.Health.Status}}{{end}}");
-        let msg = q(&format!("keel: compose[{}]: not ready after {} s:", self.project, self.wait.timeout));
+        let project = q(&format!(
+            "label=com.docker.compose.project={}",
+            self.project
+        ));
+        let fmt = q(
+            "{{index .Config.Labels \"com.docker.compose.oneoff\"}} {{.State.Status}}{{if .State.Health}}/{{.State.Health.Status}}{{end}}",
+        );
+        let msg = q(&format!(
+            "keel: compose[{}]: not ready after {} s:",
+            self.project, self.wait.timeout
+        ));
         format!(
             "keel_wait() {{
   keel_deadline=$(( $(date +%s) + {timeout} ))
@@ -1409,7 +1483,10 @@ impl Kind for Compose {
         if let Some(env) = &self.env {
             env.check("env", &mut errs);
             if self.env_name() == Some(self.file_name()) {
-                errs.push(Invalid::field("env", "the env file and the compose file have the same name"));
+                errs.push(Invalid::field(
+                    "env",
+                    "the env file and the compose file have the same name",
+                ));
             }
         }
         if self.file.sources().len() == 1 {
@@ -1513,7 +1590,11 @@ impl Kind for Compose {
         if let Some(e) = self.env_name() {
             let _ = writeln!(s, "keel_f env {}", q(&self.path(e)));
         }
-        let _ = writeln!(s, "keel_f override {}", q(&self.path(&self.override_name())));
+        let _ = writeln!(
+            s,
+            "keel_f override {}",
+            q(&self.path(&self.override_name()))
+        );
         let _ = writeln!(
             s,
             "if [ -f {h} ]; then printf 'hash=%s\\n' \"$(head -c 100 {h} | tr -d '\\n')\"; fi",
@@ -1550,7 +1631,10 @@ else
 fi
 exit 0
 ",
-            label = q(&format!("label=com.docker.compose.project={}", self.project)),
+            label = q(&format!(
+                "label=com.docker.compose.project={}",
+                self.project
+            )),
             fmt = q(INSPECT_FORMAT),
         );
         s
@@ -1703,7 +1787,6 @@ mod tests {
         shell::base64(s.as_bytes()).replace('\n', "")
     }
 
-
     fn compose(extra: &str) -> Compose {
         let node = Node::parse(&yaml(extra)).unwrap();
         let c: Compose = node.deserialize().unwrap();
@@ -1714,9 +1797,15 @@ mod tests {
     fn live(c: &Compose, containers: &str) -> String {
         let model = c.model();
         let mut s = String::from("dir=yes\ndocker=yes\ncompose=v1 1.29.2\ndaemon=up\n");
-        s.push_str(&format!("file_mode=644\nfile={}\n", b64(std::str::from_utf8(c.file.data()).unwrap())));
+        s.push_str(&format!(
+            "file_mode=644\nfile={}\n",
+            b64(std::str::from_utf8(c.file.data()).unwrap())
+        ));
         if let Some(e) = &c.env {
-            s.push_str(&format!("env_mode=600\nenv={}\n", b64(std::str::from_utf8(e.data()).unwrap())));
+            s.push_str(&format!(
+                "env_mode=600\nenv={}\n",
+                b64(std::str::from_utf8(e.data()).unwrap())
+            ));
         }
         if let Some(o) = c.override_text(&model) {
             s.push_str(&format!("override_mode=644\noverride={}\n", b64(&o)));
@@ -1751,8 +1840,18 @@ mod tests {
                 a("web state", None, Some("running")),
             ]
         );
-        assert!(d.unknown.as_deref().unwrap().contains("docker is not installed yet"));
-        assert!(d.reason.as_deref().unwrap().contains("/srv/app will be created"));
+        assert!(
+            d.unknown
+                .as_deref()
+                .unwrap()
+                .contains("docker is not installed yet")
+        );
+        assert!(
+            d.reason
+                .as_deref()
+                .unwrap()
+                .contains("/srv/app will be created")
+        );
         let summaries: Vec<&str> = cmds.iter().map(|c| c.summary.as_str()).collect();
         assert_eq!(
             summaries,
@@ -1763,7 +1862,11 @@ mod tests {
         );
         // The profile-only service is not waited for.
         assert!(cmds[1].script.contains("keel_wait api web\n"));
-        assert!(cmds[1].script.contains("keel_compose up -d --remove-orphans\n"));
+        assert!(
+            cmds[1]
+                .script
+                .contains("keel_compose up -d --remove-orphans\n")
+        );
         assert!(cmds[1].script.contains(".keel-compose-app.sha256"));
         // Secrets never appear in summaries or attributes.
         assert!(!format!("{d:?}{summaries:?}").contains("abc"));
@@ -1787,12 +1890,23 @@ mod tests {
     #[test]
     fn stopped_container_is_drift_and_up_restarts_it() {
         let c = compose("");
-        let out = live(&c, &RUNNING.replace("web|1|False|running|healthy|0", "web|1|False|exited||137"));
+        let out = live(
+            &c,
+            &RUNNING.replace("web|1|False|running|healthy|0", "web|1|False|exited||137"),
+        );
         let (d, cmds) = ev(&c, &out);
         assert_eq!(d.action(), Action::Update);
-        assert_eq!(attrs(&d), vec![a("web state", Some("exited"), Some("running"))]);
+        assert_eq!(
+            attrs(&d),
+            vec![a("web state", Some("exited"), Some("running"))]
+        );
         assert!(d.content.is_none());
-        assert!(d.reason.as_deref().unwrap().contains("app_web_1 exited with status 137"));
+        assert!(
+            d.reason
+                .as_deref()
+                .unwrap()
+                .contains("app_web_1 exited with status 137")
+        );
         assert_eq!(cmds.len(), 1);
         assert_eq!(
             cmds[0].summary,
@@ -1801,7 +1915,13 @@ mod tests {
         // No file is rewritten for a state drift.
         assert!(!cmds[0].script.contains("config -q"));
         // A missing container too.
-        let (d, _) = ev(&c, &live(&c, "image=local/web:1|sha256:aaaa\nctr=api|1|False|running||0|local/web:1|sha256:aaaa|/app_api_1\n"));
+        let (d, _) = ev(
+            &c,
+            &live(
+                &c,
+                "image=local/web:1|sha256:aaaa\nctr=api|1|False|running||0|local/web:1|sha256:aaaa|/app_api_1\n",
+            ),
+        );
         assert_eq!(attrs(&d), vec![a("web state", None, Some("running"))]);
     }
 
@@ -1809,10 +1929,17 @@ mod tests {
     fn unhealthy_container_is_restarted() {
         let c = compose("");
         let (d, cmds) = ev(&c, &live(&c, &RUNNING.replace("|healthy|", "|unhealthy|")));
-        assert_eq!(attrs(&d), vec![a("web health", Some("unhealthy"), Some("healthy"))]);
+        assert_eq!(
+            attrs(&d),
+            vec![a("web health", Some("unhealthy"), Some("healthy"))]
+        );
         assert_eq!(cmds.len(), 1);
         assert_eq!(cmds[0].summary, "restart unhealthy web (project app)");
-        assert!(cmds[0].script.contains("keel_compose restart web\nkeel_wait web\n"));
+        assert!(
+            cmds[0]
+                .script
+                .contains("keel_compose restart web\nkeel_wait web\n")
+        );
     }
 
     #[test]
@@ -1831,20 +1958,31 @@ mod tests {
         assert_eq!(
             attrs(&d),
             vec![
-                a("docker-compose.keel-app.yml", None, Some("images web=local/web:2")),
+                a(
+                    "docker-compose.keel-app.yml",
+                    None,
+                    Some("images web=local/web:2")
+                ),
                 a("web image", Some("local/web:1"), Some("local/web:2")),
             ]
         );
         assert_eq!(cmds.len(), 2);
-        assert_eq!(cmds[0].summary, "write docker-compose.keel-app.yml in /srv/app (validated with compose config)");
+        assert_eq!(
+            cmds[0].summary,
+            "write docker-compose.keel-app.yml in /srv/app (validated with compose config)"
+        );
         assert!(cmds[0].script.contains("-f \"$keel_override\""));
         assert_eq!(
             cmds[1].summary,
             "docker-compose up -d --no-deps web, api one at a time, then up -d (project app), wait until running/healthy (120 s)"
         );
         let s = &cmds[1].script;
-        let web = s.find("keel_compose up -d --no-deps web\nkeel_wait web\n").unwrap();
-        let api = s.find("keel_compose up -d --no-deps api\nkeel_wait api\n").unwrap();
+        let web = s
+            .find("keel_compose up -d --no-deps web\nkeel_wait web\n")
+            .unwrap();
+        let api = s
+            .find("keel_compose up -d --no-deps api\nkeel_wait api\n")
+            .unwrap();
         let all = s.find("keel_compose up -d --remove-orphans\n").unwrap();
         assert!(web < api && api < all);
         // The override keeps the compose file's version.
@@ -1856,19 +1994,36 @@ mod tests {
             ..compose("services:\n  web: { image: local/web:2 }\n")
         };
         let o = c2.override_text(&c2.model()).unwrap();
-        assert!(o.contains("version: \"3.8\"\nservices:\n  \"web\":\n    image: \"local/web:2\"\n"), "{o}");
+        assert!(
+            o.contains("version: \"3.8\"\nservices:\n  \"web\":\n    image: \"local/web:2\"\n"),
+            "{o}"
+        );
     }
 
     #[test]
     fn retagged_image_is_drift() {
         let c = compose("");
-        let out = live(&c, &RUNNING.replace("image=local/web:1|sha256:aaaa", "image=local/web:1|sha256:cccccccccccccccccc"));
+        let out = live(
+            &c,
+            &RUNNING.replace(
+                "image=local/web:1|sha256:aaaa",
+                "image=local/web:1|sha256:cccccccccccccccccc",
+            ),
+        );
         let (d, _) = ev(&c, &out);
         assert_eq!(
             attrs(&d),
             vec![
-                a("api image", Some("local/web:1 (sha256:aaaa)"), Some("local/web:1 (sha256:cccccccccccc)")),
-                a("web image", Some("local/web:1 (sha256:aaaa)"), Some("local/web:1 (sha256:cccccccccccc)")),
+                a(
+                    "api image",
+                    Some("local/web:1 (sha256:aaaa)"),
+                    Some("local/web:1 (sha256:cccccccccccc)")
+                ),
+                a(
+                    "web image",
+                    Some("local/web:1 (sha256:aaaa)"),
+                    Some("local/web:1 (sha256:cccccccccccc)")
+                ),
             ]
         );
     }
@@ -1897,10 +2052,16 @@ mod tests {
         assert!(cmds[0].script.contains("config -q"));
         // Only the hash is stale: up again, with the reason.
         let c = compose("");
-        let out = live(&c, RUNNING).replace(&format!("hash={}", c.desired_hash(&c.model())), "hash=0000");
+        let out =
+            live(&c, RUNNING).replace(&format!("hash={}", c.desired_hash(&c.model())), "hash=0000");
         let (d, cmds) = ev(&c, &out);
         assert_eq!(d.action(), Action::Update);
-        assert!(d.reason.as_deref().unwrap().contains("not brought up with these files yet"));
+        assert!(
+            d.reason
+                .as_deref()
+                .unwrap()
+                .contains("not brought up with these files yet")
+        );
         assert_eq!(cmds.len(), 1);
         // Env mode drift alone: chmod, no up.
         let c = compose("");
@@ -1914,24 +2075,52 @@ mod tests {
     #[test]
     fn orphans_pull_never_and_refusals() {
         let c = compose("pull: never\n");
-        let out = live(&c, &format!("{RUNNING}ctr=old|1|False|running||0|x|sha256:1|/app_old_1\nimage=local/web:1|\n"));
+        let out = live(
+            &c,
+            &format!(
+                "{RUNNING}ctr=old|1|False|running||0|x|sha256:1|/app_old_1\nimage=local/web:1|\n"
+            ),
+        );
         let (d, cmds) = ev(&c, &out);
-        assert!(attrs(&d).contains(&a("old state", Some("running"), Some("(removed: no longer declared)"))));
-        assert!(d.reason.as_deref().unwrap().contains("`pull: never`, and local/web:1 not on the host"));
+        assert!(attrs(&d).contains(&a(
+            "old state",
+            Some("running"),
+            Some("(removed: no longer declared)")
+        )));
+        assert!(
+            d.reason
+                .as_deref()
+                .unwrap()
+                .contains("`pull: never`, and local/web:1 not on the host")
+        );
         assert!(cmds[0].script.contains("docker image inspect \"$keel_i\""));
         let c = compose("remove_orphans: false\n");
-        let out = live(&c, &format!("{RUNNING}ctr=old|1|False|running||0|x|sha256:1|/app_old_1\n"));
+        let out = live(
+            &c,
+            &format!("{RUNNING}ctr=old|1|False|running||0|x|sha256:1|/app_old_1\n"),
+        );
         assert_eq!(ev(&c, &out).0.action(), Action::NoOp);
         // One-off containers (`compose run`) are ignored.
-        let out = live(&c, &format!("{RUNNING}ctr=web|1|True|exited||0|local/web:1|sha256:aaaa|/app_web_run_1\n"));
+        let out = live(
+            &c,
+            &format!("{RUNNING}ctr=web|1|True|exited||0|local/web:1|sha256:aaaa|/app_web_run_1\n"),
+        );
         assert_eq!(ev(&c, &out).0.action(), Action::NoOp);
         // state: any is not checked.
         let c = compose("services:\n  web: { state: any }\n");
-        let out = live(&c, &RUNNING.replace("web|1|False|running|healthy|0", "web|1|False|exited||0"));
+        let out = live(
+            &c,
+            &RUNNING.replace("web|1|False|running|healthy|0", "web|1|False|exited||0"),
+        );
         assert_eq!(ev(&c, &out).0.action(), Action::NoOp);
         // A directory where the compose file should be.
         let (d, cmds) = ev(&c, "dir=yes\nfile_type=other\ndocker=yes\ndaemon=up\n");
-        assert!(d.reason.as_deref().unwrap().contains("/srv/app/docker-compose.yml is not a regular file"));
+        assert!(
+            d.reason
+                .as_deref()
+                .unwrap()
+                .contains("/srv/app/docker-compose.yml is not a regular file")
+        );
         assert_eq!(run_local(&cmds[0].script).status, 1);
     }
 
@@ -1941,14 +2130,44 @@ mod tests {
         assert!(c.parse(&ProbeOutput::ok("")).is_ok());
         assert!(c.parse(&ProbeOutput::ok("ctr=a|b\n")).is_err());
         assert!(c.parse(&ProbeOutput::ok("file=!!!\n")).is_err());
-        let f = c.parse(&ProbeOutput::ok("file=\nfile_mode=644\ndocker=yes\ndaemon=down\n")).unwrap();
-        assert_eq!(f.file, LiveFile::File { data: vec![], mode: "644".into() });
-        let (d, _) = ev(&c, "file=\nfile_mode=644\ndocker=yes\ndaemon=down\ndir=yes\n");
-        assert!(d.unknown.as_deref().unwrap().contains("docker does not answer"));
-        assert!(c.parse(&ProbeOutput { stdout: String::new(), stderr: "boom".into(), status: 2 }).is_err());
+        let f = c
+            .parse(&ProbeOutput::ok(
+                "file=\nfile_mode=644\ndocker=yes\ndaemon=down\n",
+            ))
+            .unwrap();
+        assert_eq!(
+            f.file,
+            LiveFile::File {
+                data: vec![],
+                mode: "644".into()
+            }
+        );
+        let (d, _) = ev(
+            &c,
+            "file=\nfile_mode=644\ndocker=yes\ndaemon=down\ndir=yes\n",
+        );
+        assert!(
+            d.unknown
+                .as_deref()
+                .unwrap()
+                .contains("docker does not answer")
+        );
+        assert!(
+            c.parse(&ProbeOutput {
+                stdout: String::new(),
+                stderr: "boom".into(),
+                status: 2
+            })
+            .is_err()
+        );
         // compose absent although docker is there.
         let (d, _) = ev(&c, "docker=yes\ndaemon=up\ndir=yes\n");
-        assert!(d.unknown.as_deref().unwrap().contains("neither `docker compose`"));
+        assert!(
+            d.unknown
+                .as_deref()
+                .unwrap()
+                .contains("neither `docker compose`")
+        );
     }
 
     #[test]
@@ -1957,32 +2176,72 @@ mod tests {
             let err = try_load("compose", &yaml(extra)).unwrap_err();
             assert!(err.contains(want), "{extra}: {err}");
         };
-        bad("rolling: [nope]\n", "service `nope` is not in the compose file");
+        bad(
+            "rolling: [nope]\n",
+            "service `nope` is not in the compose file",
+        );
         bad("rolling: [web, web]\n", "`web` is listed twice");
-        bad("services:\n  nope: { image: x }\n", "service `nope` is not in the compose file");
-        bad("services:\n  web: { image: \"a b\" }\n", "not an image reference");
+        bad(
+            "services:\n  nope: { image: x }\n",
+            "service `nope` is not in the compose file",
+        );
+        bad(
+            "services:\n  web: { image: \"a b\" }\n",
+            "not an image reference",
+        );
         bad("wait: { timeout: 99999 }\n", "at most 3600");
         bad("pull: sometimes\n", "unknown value");
         let e = |y: &str, want: &str| {
             let err = try_load("compose", y).unwrap_err();
             assert!(err.contains(want), "{y}: {err}");
         };
-        e("project: App\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }", "not a compose project name");
-        e("project: app\ndir: srv/app\nfile: { content: \"services: {a: {image: x}}\" }", "not an absolute path");
-        e("project: app\ndir: /srv/app\nfile: { content: \"services: [\" }", "not valid YAML");
-        e("project: app\ndir: /srv/app\nfile: { content: \"version: '3'\" }", "no `services:` map");
+        e(
+            "project: App\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }",
+            "not a compose project name",
+        );
+        e(
+            "project: app\ndir: srv/app\nfile: { content: \"services: {a: {image: x}}\" }",
+            "not an absolute path",
+        );
+        e(
+            "project: app\ndir: /srv/app\nfile: { content: \"services: [\" }",
+            "not valid YAML",
+        );
+        e(
+            "project: app\ndir: /srv/app\nfile: { content: \"version: '3'\" }",
+            "no `services:` map",
+        );
         e("project: app\ndir: /srv/app\nfile: {}", "needs its content");
-        e("project: app\ndir: /srv/app\nfile: { content: x, source: y }", "both give the content");
-        e("project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\", file_name: ../x }", "not a file name");
-        e("project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\", mode: rw }", "not an octal file mode");
-        e("project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }\nenv: { content: x, file_name: docker-compose.yml }", "same name");
-        e("project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }\nbogus: 1", "unknown key");
-        e("project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }\nenv: { template: /nonexistent/env.hbs }", "cannot read");
+        e(
+            "project: app\ndir: /srv/app\nfile: { content: x, source: y }",
+            "both give the content",
+        );
+        e(
+            "project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\", file_name: ../x }",
+            "not a file name",
+        );
+        e(
+            "project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\", mode: rw }",
+            "not an octal file mode",
+        );
+        e(
+            "project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }\nenv: { content: x, file_name: docker-compose.yml }",
+            "same name",
+        );
+        e(
+            "project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }\nbogus: 1",
+            "unknown key",
+        );
+        e(
+            "project: app\ndir: /srv/app\nfile: { content: \"services: {a: {image: x}}\" }\nenv: { template: /nonexistent/env.hbs }",
+            "cannot read",
+        );
     }
 
     #[test]
     fn interpolation_and_dotenv() {
-        let env = parse_dotenv("A=1\nexport B=\"two\"\nC='3' \nD=x #comment\n# c\nE=\nnot a line\n");
+        let env =
+            parse_dotenv("A=1\nexport B=\"two\"\nC='3' \nD=x #comment\n# c\nE=\nnot a line\n");
         assert_eq!(env.get("A").map(String::as_str), Some("1"));
         assert_eq!(env.get("B").map(String::as_str), Some("two"));
         assert_eq!(env.get("C").map(String::as_str), Some("3"));
@@ -2001,9 +2260,15 @@ mod tests {
         assert_eq!(i("a $ b").as_deref(), Some("a $ b"));
         // The compose file's ${TAG:-1} resolves with the env file.
         let c = compose("");
-        assert_eq!(c.desired_images(&c.model()).get("web").map(String::as_str), Some("local/web:1"));
+        assert_eq!(
+            c.desired_images(&c.model()).get("web").map(String::as_str),
+            Some("local/web:1")
+        );
         // Merge keys are followed.
-        let m = parse_model(b"x-common: &c\n  image: base:1\nservices:\n  a:\n    <<: *c\n    ports: []\n").unwrap();
+        let m = parse_model(
+            b"x-common: &c\n  image: base:1\nservices:\n  a:\n    <<: *c\n    ports: []\n",
+        )
+        .unwrap();
         assert_eq!(m.services["a"].image.as_deref(), Some("base:1"));
     }
 
@@ -2045,7 +2310,11 @@ mod tests {
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::write(d.join("docker-compose.yml"), "services: {old: {image: x}}\n").unwrap();
+        std::fs::write(
+            d.join("docker-compose.yml"),
+            "services: {old: {image: x}}\n",
+        )
+        .unwrap();
         std::fs::write(d.join(".env"), "TOKEN=old\n").unwrap();
         let mk = |compose: &str| {
             format!(
@@ -2067,22 +2336,51 @@ mod tests {
         };
         let out = run(&mk("services:\n  web:\n    image: x\n    BROKEN: 1\n"));
         assert_eq!(out.status, 1);
-        assert!(out.stderr.contains("ERROR: bad compose file"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("ERROR: bad compose file"),
+            "{}",
+            out.stderr
+        );
         assert!(out.stderr.contains("left as they were"), "{}", out.stderr);
-        assert_eq!(std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(), "services: {old: {image: x}}\n");
-        assert_eq!(std::fs::read_to_string(d.join(".env")).unwrap(), "TOKEN=old\n");
-        let names: Vec<String> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(
+            std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(),
+            "services: {old: {image: x}}\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join(".env")).unwrap(),
+            "TOKEN=old\n"
+        );
+        let names: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         assert_eq!(names.len(), 2, "no temporary files left: {names:?}");
 
         let out = run(&mk("services:\n  web:\n    image: x\n"));
         assert_eq!(out.status, 0, "{}", out.stderr);
-        assert_eq!(std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(), "services:\n  web:\n    image: x\n");
-        assert_eq!(std::fs::read_to_string(d.join(".env")).unwrap(), "TOKEN=new'$(touch pwned)\n");
+        assert_eq!(
+            std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(),
+            "services:\n  web:\n    image: x\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join(".env")).unwrap(),
+            "TOKEN=new'$(touch pwned)\n"
+        );
         use std::os::unix::fs::MetadataExt;
-        assert_eq!(std::fs::metadata(d.join(".env")).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(d.join(".env")).unwrap().mode() & 0o777,
+            0o600
+        );
         assert!(!d.join("pwned").exists() && !dir.path().join("pwned").exists());
-        let names: Vec<String> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-        assert_eq!(names.len(), 2, "no temporary or backup files left: {names:?}");
+        let names: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(
+            names.len(),
+            2,
+            "no temporary or backup files left: {names:?}"
+        );
     }
 
     #[test]
@@ -2093,7 +2391,11 @@ mod tests {
         assert!(l.needs.contains(&Ref::Path("/srv/app".into())));
         assert!(l.provides.contains(&Ref::Path("/srv/app/.env".into())));
         assert!(r.notifiable());
-        let e = r.evaluate(&ProbeOutput::ok("docker=yes\ndaemon=up\ncompose=v2 2.20.2\n")).unwrap();
+        let e = r
+            .evaluate(&ProbeOutput::ok(
+                "docker=yes\ndaemon=up\ncompose=v2 2.20.2\n",
+            ))
+            .unwrap();
         assert_eq!(e.on_notify[0].summary, "restart compose project app");
         assert!(e.on_notify[0].script.contains("keel_compose restart\n"));
         assert_eq!(r.name(), "app");

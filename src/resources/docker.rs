@@ -196,7 +196,9 @@ impl Docker {
             .into_iter()
             .filter(|p| !fact.installed.contains_key(*p))
             .collect();
-        let engine_missing = missing.iter().any(|p| *p == "docker.io" || *p == "docker-ce");
+        let engine_missing = missing
+            .iter()
+            .any(|p| *p == "docker.io" || *p == "docker-ce");
         for p in &missing {
             diff.attrs.push(AttrChange::new(
                 &format!("package {p}"),
@@ -250,11 +252,7 @@ impl Docker {
                 }
             }
             if daemon_changes {
-                let restart = if self.running {
-                    ", restart docker"
-                } else {
-                    ""
-                };
+                let restart = if self.running { ", restart docker" } else { "" };
                 cmds.push(Cmd::new(
                     format!("write {DAEMON_JSON} (validated){restart}"),
                     daemon_script(want.as_bytes(), self.running),
@@ -287,11 +285,8 @@ impl Docker {
         };
         if self.running {
             if !is_running || !installed {
-                diff.attrs.push(AttrChange::new(
-                    "state",
-                    state_label(fact),
-                    Some("running"),
-                ));
+                diff.attrs
+                    .push(AttrChange::new("state", state_label(fact), Some("running")));
             }
             if !is_enabled || !installed {
                 diff.attrs.push(AttrChange::new(
@@ -322,7 +317,9 @@ impl Docker {
             if is_running || is_enabled {
                 cmds.push(Cmd::new(
                     "stop and disable docker",
-                    format!("{socket}systemctl stop docker.service\nsystemctl disable docker.service\n"),
+                    format!(
+                        "{socket}systemctl stop docker.service\nsystemctl disable docker.service\n"
+                    ),
                 ));
             }
         }
@@ -389,7 +386,8 @@ fn refusal(why: &str) -> (Diff, Vec<Cmd>) {
 fn canonical(v: &Json) -> Json {
     match v {
         Json::Object(m) => {
-            let sorted: BTreeMap<&String, Json> = m.iter().map(|(k, v)| (k, canonical(v))).collect();
+            let sorted: BTreeMap<&String, Json> =
+                m.iter().map(|(k, v)| (k, canonical(v))).collect();
             Json::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
         }
         Json::Array(a) => Json::Array(a.iter().map(canonical).collect()),
@@ -476,7 +474,7 @@ trap - EXIT
             s,
             "keel_since=$(date +%s)
 if ! systemctl restart docker.service; then
-  journalctl -u docker.service --since \"@$keel_since\" -o cat --no-pager 2>/dev/null | grep -v -e '^$' -e '^docker.service' -e 'Docker Application Container Engine' | tail -n 6 >&2 || true
+  journalctl -u docker.service --since \"@$keel_since\" -o cat --no-pager 2>/dev/null | grep -v -e '^$' -e '^docker.service' -e 'Docker Application Container Engine' -e 'level=info' -e 'level=debug' -e 'level=warn' | tail -n 4 >&2 || true
   if [ \"$keel_had\" = yes ]; then
     mv -f {backup} {target}
   else
@@ -708,8 +706,14 @@ fn check_daemon(daemon: &Json) -> Vec<Invalid> {
     let mut errs = Vec::new();
     let Json::Object(map) = daemon else {
         return vec![
-            Invalid::field("daemon", format!("expected a map of dockerd settings, found {}", json_type(daemon)))
-                .help("e.g. `daemon: { log-driver: json-file, log-opts: { max-size: 10m } }`"),
+            Invalid::field(
+                "daemon",
+                format!(
+                    "expected a map of dockerd settings, found {}",
+                    json_type(daemon)
+                ),
+            )
+            .help("e.g. `daemon: { log-driver: json-file, log-opts: { max-size: 10m } }`"),
         ];
     };
     for (key, value) in map {
@@ -971,18 +975,17 @@ mod tests {
         }
         s.push_str("compose=docker-compose 1.29.2\n");
         if let Some(j) = daemon_json {
-            s.push_str(&format!("daemon_json={}\n", shell::base64(j.as_bytes()).replace('\n', "")));
+            s.push_str(&format!(
+                "daemon_json={}\n",
+                shell::base64(j.as_bytes()).replace('\n', "")
+            ));
         }
         s
     }
 
     #[test]
     fn fresh_host_installs_configures_and_starts() {
-        let e = eval(
-            "docker",
-            YAML,
-            "active=inactive\nenabled=\n",
-        );
+        let e = eval("docker", YAML, "active=inactive\nenabled=\n");
         assert_eq!(e.diff.action(), Action::Create);
         assert_eq!(
             attrs(&e.diff),
@@ -1008,9 +1011,21 @@ mod tests {
                 "enable and start docker",
             ]
         );
-        assert!(e.commands[0].script.contains("keel_apt install docker.io docker-compose"));
-        assert!(e.commands[1].script.contains("dockerd --validate --config-file"));
-        assert!(e.commands[1].script.contains("mv -f /etc/docker/.daemon.json.keel-backup /etc/docker/daemon.json"));
+        assert!(
+            e.commands[0]
+                .script
+                .contains("keel_apt install docker.io docker-compose")
+        );
+        assert!(
+            e.commands[1]
+                .script
+                .contains("dockerd --validate --config-file")
+        );
+        assert!(
+            e.commands[1]
+                .script
+                .contains("mv -f /etc/docker/.daemon.json.keel-backup /etc/docker/daemon.json")
+        );
     }
 
     #[test]
@@ -1025,7 +1040,11 @@ mod tests {
         );
         assert!(e.commands.is_empty());
         // No daemon declared: the file is left alone.
-        let e = eval("docker", "{}", &installed(Some("not json"), "active", "enabled"));
+        let e = eval(
+            "docker",
+            "{}",
+            &installed(Some("not json"), "active", "enabled"),
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
     }
 
@@ -1041,10 +1060,21 @@ mod tests {
             Some("{\n  \"debug\": true,\n  \"log-driver\": \"journald\"\n}\n")
         );
         assert_eq!(e.commands.len(), 1);
-        assert!(e.commands[0].script.contains("systemctl restart docker.service"));
+        assert!(
+            e.commands[0]
+                .script
+                .contains("systemctl restart docker.service")
+        );
         // Invalid live JSON: shown raw, said so.
-        let e = eval("docker", YAML, &installed(Some("{oops"), "active", "enabled"));
-        assert_eq!(e.diff.content.as_ref().unwrap().before.as_deref(), Some("{oops"));
+        let e = eval(
+            "docker",
+            YAML,
+            &installed(Some("{oops"), "active", "enabled"),
+        );
+        assert_eq!(
+            e.diff.content.as_ref().unwrap().before.as_deref(),
+            Some("{oops")
+        );
         assert!(e.diff.reason.as_deref().unwrap().contains("not valid JSON"));
     }
 
@@ -1060,7 +1090,11 @@ mod tests {
             ]
         );
         assert_eq!(e.commands[0].summary, "enable and start docker");
-        let e = eval("docker", "running: false", &installed(None, "active", "enabled"));
+        let e = eval(
+            "docker",
+            "running: false",
+            &installed(None, "active", "enabled"),
+        );
         assert_eq!(
             attrs(&e.diff),
             vec![
@@ -1068,12 +1102,23 @@ mod tests {
                 a("enabled", Some("true"), Some("false")),
             ]
         );
-        assert!(e.commands[0].script.contains("systemctl disable docker.socket"));
-        let e = eval("docker", "running: false", &installed(None, "inactive", "disabled"));
+        assert!(
+            e.commands[0]
+                .script
+                .contains("systemctl disable docker.socket")
+        );
+        let e = eval(
+            "docker",
+            "running: false",
+            &installed(None, "inactive", "disabled"),
+        );
         assert_eq!(e.diff.action(), Action::NoOp);
         // A crash loop is not running.
         let e = eval("docker", "{}", &installed(None, "activating", "enabled"));
-        assert_eq!(attrs(&e.diff), vec![a("state", Some("activating"), Some("running"))]);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("state", Some("activating"), Some("running"))]
+        );
     }
 
     #[test]
@@ -1091,7 +1136,11 @@ mod tests {
                 "enabled"
             ]
         );
-        let e = eval("docker", "source: docker\ncompose: false", "active=inactive\nenabled=\n");
+        let e = eval(
+            "docker",
+            "source: docker\ncompose: false",
+            "active=inactive\nenabled=\n",
+        );
         assert!(!e.commands[0].script.contains("docker-compose-plugin"));
         // Debian's engine wanted, Docker's installed: refused.
         let e = eval(
@@ -1100,7 +1149,13 @@ mod tests {
             "pkg=docker-ce|ii |5:24.0.7-1~debian.12~bookworm\npkg=containerd.io|ii |1.6.24-1\nactive=active\nenabled=enabled\n",
         );
         assert_eq!(e.diff.action(), Action::Update);
-        assert!(e.diff.reason.as_deref().unwrap().contains("docker-ce, containerd.io from the other source are installed"));
+        assert!(
+            e.diff
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("docker-ce, containerd.io from the other source are installed")
+        );
         assert_eq!(e.commands.len(), 1);
         let out = run_local(&e.commands[0].script);
         assert_eq!(out.status, 1);
@@ -1112,7 +1167,10 @@ mod tests {
             "pkg=docker.io|ii |20.10.24\npkg=docker-compose|un |\nactive=active\nenabled=enabled\n",
         );
         assert_eq!(e.diff.action(), Action::Update);
-        assert_eq!(attrs(&e.diff), vec![a("package docker-compose", None, Some("(latest from apt)"))]);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("package docker-compose", None, Some("(latest from apt)"))]
+        );
     }
 
     #[test]
@@ -1129,12 +1187,29 @@ mod tests {
         assert!(err.contains("systemd"));
         assert!(r.evaluate(&ProbeOutput::ok("pkg=garbage\n")).is_err());
         assert!(r.evaluate(&ProbeOutput::ok("daemon_json=!!!\n")).is_err());
-        let e = eval("docker", YAML, "active=active\nenabled=enabled\npkg=docker.io|ii |1\npkg=docker-compose|ii |1\ndaemon_json=other\n");
-        assert!(e.diff.reason.as_deref().unwrap().contains("not a regular file"));
-        assert_eq!(version_in("Docker version 24.0.7, build afdd53b"), Some("24.0.7".into()));
+        let e = eval(
+            "docker",
+            YAML,
+            "active=active\nenabled=enabled\npkg=docker.io|ii |1\npkg=docker-compose|ii |1\ndaemon_json=other\n",
+        );
+        assert!(
+            e.diff
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("not a regular file")
+        );
+        assert_eq!(
+            version_in("Docker version 24.0.7, build afdd53b"),
+            Some("24.0.7".into())
+        );
         assert_eq!(version_in("garbage"), None);
         // An empty daemon.json file is "{}"-less: invalid JSON, rewritten.
-        let e = eval("docker", "daemon: {}", &installed(Some(""), "active", "enabled"));
+        let e = eval(
+            "docker",
+            "daemon: {}",
+            &installed(Some(""), "active", "enabled"),
+        );
         assert_eq!(e.diff.action(), Action::Update);
         assert_eq!(e.diff.content.as_ref().unwrap().after, "{}\n");
     }
@@ -1142,7 +1217,10 @@ mod tests {
     #[test]
     fn bad_daemon_settings_are_load_errors() {
         let err = try_load("docker", "daemon: { log-driverr: json-file }").unwrap_err();
-        assert!(err.contains("`log-driverr` is not a dockerd setting"), "{err}");
+        assert!(
+            err.contains("`log-driverr` is not a dockerd setting"),
+            "{err}"
+        );
         let d: Docker = crate::config::node::Node::parse("daemon: { log-driverr: x }")
             .unwrap()
             .deserialize()
@@ -1150,7 +1228,10 @@ mod tests {
         let errs = Kind::check(&d);
         assert_eq!(errs[0].help.as_deref(), Some("did you mean `log-driver`?"));
         let err = try_load("docker", "daemon: { log-opts: { max-file: 3 } }").unwrap_err();
-        assert!(err.contains("log-opts `max-file` must be a string"), "{err}");
+        assert!(
+            err.contains("log-opts `max-file` must be a string"),
+            "{err}"
+        );
         let err = try_load("docker", "daemon: { mtu: \"abc\" }").unwrap_err();
         assert!(err.contains("`mtu` must be an integer"), "{err}");
         let err = try_load("docker", "daemon: { live-restore: \"yes\" }").unwrap_err();
@@ -1166,7 +1247,8 @@ mod tests {
 
     #[test]
     fn hostile_values_stay_inert_in_daemon_json() {
-        let yaml = "daemon: { labels: [\"a'b\", \"$(touch /tmp/keel-pwned-docker)\", \"x;y\\nz\"] }";
+        let yaml =
+            "daemon: { labels: [\"a'b\", \"$(touch /tmp/keel-pwned-docker)\", \"x;y\\nz\"] }";
         let e = eval("docker", yaml, &installed(None, "active", "enabled"));
         let want = e.diff.content.as_ref().unwrap().after.clone();
         // Run the write part against a scratch directory: the data lands verbatim.
@@ -1183,7 +1265,11 @@ mod tests {
         assert!(!std::path::Path::new("/tmp/keel-pwned-docker").exists());
         let parsed: Json = serde_json::from_str(&want).unwrap();
         assert_eq!(parsed["labels"][1], "$(touch /tmp/keel-pwned-docker)");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp or backup left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp or backup left"
+        );
     }
 
     #[test]
@@ -1192,16 +1278,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();
         std::fs::write(dir.path().join("daemon.json"), "{\"old\": true}\n").unwrap();
-        let e = eval("docker", "daemon: { storage-driver: nosuch }", &installed(Some("{\"old\": true}"), "active", "enabled"));
+        let e = eval(
+            "docker",
+            "daemon: { storage-driver: nosuch }",
+            &installed(Some("{\"old\": true}"), "active", "enabled"),
+        );
         let fake = format!(
             "systemctl() {{ if [ \"$1\" = restart ]; then if [ -f {d}/failed-once ]; then return 0; fi; touch {d}/failed-once; return 1; fi; }}\njournalctl() {{ echo 'failed to start daemon: error initializing graphdriver: driver not supported'; }}\n"
         );
-        let script = format!("set -e\n{fake}{}", e.commands[0].script.replace("/etc/docker", d));
+        let script = format!(
+            "set -e\n{fake}{}",
+            e.commands[0].script.replace("/etc/docker", d)
+        );
         let out = run_local(&script);
         assert_eq!(out.status, 1);
-        assert!(out.stderr.contains("driver not supported"), "{}", out.stderr);
-        assert!(out.stderr.contains("the previous file was put back and docker runs again"), "{}", out.stderr);
-        assert_eq!(std::fs::read_to_string(dir.path().join("daemon.json")).unwrap(), "{\"old\": true}\n");
+        assert!(
+            out.stderr.contains("driver not supported"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr
+                .contains("the previous file was put back and docker runs again"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("daemon.json")).unwrap(),
+            "{\"old\": true}\n"
+        );
         assert!(!dir.path().join(".daemon.json.keel-backup").exists());
     }
 
@@ -1213,16 +1318,5 @@ mod tests {
         assert!(l.provides.contains(&Ref::Package("docker.io".into())));
         assert!(r.notifiable());
         assert_eq!(r.name(), "engine");
-    }
-}
-#[cfg(test)]
-mod scratch {
-    #[test]
-    fn print_probe() {
-        let r = crate::resources::testing::load("docker", "{}");
-        let out = crate::resources::testing::run_local(&r.probe());
-        std::fs::write("/tmp/dk_probe.sh", r.probe()).unwrap();
-        println!("{}\n--stderr\n{}\nstatus {}", out.stdout, out.stderr, out.status);
-        println!("{:?}", r.evaluate(&out).map(|e| e.diff));
     }
 }

@@ -588,6 +588,15 @@ impl Kind for Git {
             );
         }
         errs.extend(check_perms(None, self.owner.as_deref(), None));
+        if let Some(o) = &self.owner
+            && !o.is_empty()
+            && o.bytes().all(|b| b.is_ascii_digit())
+        {
+            errs.push(
+                Invalid::field("owner", format!("`{o}` is a numeric id"))
+                    .help("give the user's name: git runs as that user (runuser)"),
+            );
+        }
         errs
     }
 
@@ -632,13 +641,17 @@ if ! command -v git >/dev/null 2>&1; then
   else echo tree=dir; fi
   exit 0
 fi
-keel_git() {{
-  if [ "$(id -u)" = 0 ] && [ "$keel_u" != root ] && [ "$keel_u" != UNKNOWN ]; then
-    runuser -u "$keel_u" -- git --no-optional-locks -c safe.directory='*' -C "$keel_p" "$@"
-  else
-    git --no-optional-locks -c safe.directory='*' -C "$keel_p" "$@"
-  fi
-}}
+if [ "$(id -u)" = 0 ] && [ "$keel_u" != root ] && [ "$keel_u" != UNKNOWN ]; then
+  keel_as() {{ runuser -u "$keel_u" -- sh -s; }}
+else
+  keel_as() {{ sh -s; }}
+fi"#,
+            parent = q(&parent_dir(&self.path).unwrap_or_else(|| "/".into())),
+        );
+        // The git part runs as the tree's owner, in one session.
+        let mut g = format!(
+            r#"keel_p={p}
+keel_git() {{ git --no-optional-locks -c safe.directory='*' -C "$keel_p" "$@"; }}
 keel_top=$(keel_git rev-parse --show-toplevel 2>/dev/null) || keel_top=
 if [ -z "$keel_top" ] || [ "$keel_top" != "$(cd -- "$keel_p" && pwd -P)" ]; then
   if [ -z "$(ls -A -- "$keel_p")" ]; then echo tree=empty; else echo tree=dir; fi
@@ -652,11 +665,12 @@ keel_st=$(keel_git status --porcelain --untracked-files=no 2>/dev/null) || keel_
 if [ -n "$keel_st" ]; then
   printf 'changes=%s\n' "$(printf '%s\n' "$keel_st" | wc -l)"
   printf '%s\n' "$keel_st" | head -n 5 | sed 's/^/change=/'
-fi"#,
-            parent = q(&parent_dir(&self.path).unwrap_or_else(|| "/".into())),
+fi
+"#,
+            p = q(&self.path),
         );
         match &self.reference {
-            None => s.push_str(
+            None => g.push_str(
                 r#"if keel_c=$(keel_git rev-parse -q --verify 'refs/remotes/origin/HEAD^{commit}' 2>/dev/null); then
   keel_b=$(keel_git symbolic-ref -q --short refs/remotes/origin/HEAD 2>/dev/null) || keel_b=
   printf 'ref=branch\nref_name=%s\nref_commit=%s\n' "${keel_b#origin/}" "$keel_c"
@@ -667,7 +681,7 @@ fi
             ),
             Some(r) => {
                 let _ = writeln!(
-                    s,
+                    g,
                     r#"keel_ref={r}
 if keel_c=$(keel_git rev-parse -q --verify "refs/tags/$keel_ref^{{commit}}" 2>/dev/null); then
   printf 'ref=tag\nref_commit=%s\n' "$keel_c"
@@ -676,16 +690,17 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
                     r = q(r)
                 );
                 if looks_like_commit(r) {
-                    s.push_str(
+                    g.push_str(
                         r#"elif keel_c=$(keel_git rev-parse -q --verify "$keel_ref^{commit}" 2>/dev/null); then
   printf 'ref=commit\nref_commit=%s\n' "$keel_c"
 "#,
                     );
                 }
-                s.push_str("else\n  echo ref=unknown\nfi\n");
+                g.push_str("else\n  echo ref=unknown\nfi\n");
             }
         }
-        s.push_str("exit 0\n");
+        let end = heredoc_delim("KEEL_GIT_PROBE", &g);
+        let _ = writeln!(s, "keel_as <<'{end}'\n{g}{end}");
         s
     }
 
@@ -1119,6 +1134,7 @@ mod tests {
         assert!(err("path: /srv/app\nrepo: x\ndepth: many").contains("positive"));
         assert!(try_load("git", "path: /srv/app\nrepo: x\ndepth: 1").is_ok());
         assert!(err("path: /srv/app\nrepo: x\nowner: \"a b\"").contains("owner"));
+        assert!(err("path: /srv/app\nrepo: x\nowner: 1000").contains("numeric id"));
         assert!(err("path: /srv/app\nrepo: x\nbranch: main").contains("unknown"));
         // Credentials never show in validation messages either.
         assert!(!err("path: /srv/app\nrepo: \"https://u:t0ken@h/x y\"").contains("t0ken"));

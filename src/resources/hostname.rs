@@ -42,6 +42,10 @@ use crate::shell::q;
 /// The address of the one `hostname` resource of a host.
 pub const ADDRESS_NAME: &str = "system";
 
+/// Prints the name in `/etc/hostname` as systemd reads it: the first line
+/// that is neither empty nor a `#` comment, without surrounding blanks.
+const STATIC_NAME: &str = "sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' /etc/hostname 2>/dev/null | grep -v -m 1 -e '^#' -e '^$'";
+
 /// The loopback address Debian maps the host's own name to.
 const HOSTS_ADDR: &str = "127.0.1.1";
 
@@ -97,13 +101,18 @@ impl Hostname {
     }
 
     /// Set the kernel's and the static host name.
+    ///
+    /// `hostnamectl` is trusted only when both names read back as wanted:
+    /// `systemd-hostnamed` runs in its own mount namespace and may see
+    /// another `/etc/hostname` than ours (a bind mount it started with).
     fn set_name_script(&self) -> String {
         let name = q(&self.name);
         let mut s = format!(
             "keel_name={name}
 if [ -d /run/systemd/system ] && command -v hostnamectl >/dev/null 2>&1 \\
    && hostnamectl set-hostname \"$keel_name\" 2>/dev/null \\
-   && [ \"$(uname -n)\" = \"$keel_name\" ]; then
+   && [ \"$(uname -n)\" = \"$keel_name\" ] \\
+   && [ \"$({STATIC_NAME})\" = \"$keel_name\" ]; then
   :
 else
 "
@@ -310,12 +319,12 @@ impl Kind for Hostname {
     }
 
     fn probe(&self) -> String {
-        let mut s = String::from(
+        let mut s = format!(
             "printf 'running=%s\\n' \"$(uname -n)\"
 if [ -r /etc/hostname ]; then
-  printf 'static=%s\\n' \"$(sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' /etc/hostname | grep -v -m 1 -e '^#' -e '^$')\"
+  printf 'static=%s\\n' \"$({STATIC_NAME})\"
 fi
-",
+"
         );
         if self.manage_hosts {
             s.push_str(

@@ -23,8 +23,10 @@
 //! and IP family: `ACTION[_LOGTYPE] PROTO DPORT DST SPORT SRC [DAPP SAPP]
 //! DIRECTION[_IFACE] [comment=HEX]` — plus `ENABLED`/`LOGLEVEL` from
 //! `/etc/ufw/ufw.conf`, `IPV6` and the `DEFAULT_*_POLICY` lines of
-//! `/etc/default/ufw`, and whether ufw's chains are loaded in the running
-//! firewall (`iptables -S ufw-user-input`). Probe output, one item a line:
+//! `/etc/default/ufw`, whether the kernel has IPv6 (ufw ignores `IPV6=yes`
+//! without `/proc/sys/net/ipv6`; the probe prints `kernel.ipv6=no` then),
+//! and whether ufw's chains are loaded in the running firewall
+//! (`iptables -S ufw-user-input`). Probe output, one item a line:
 //!
 //! ```text
 //! installed=yes
@@ -1036,8 +1038,11 @@ pub struct UfwFact {
     /// `DEFAULT_INPUT_POLICY`, `DEFAULT_OUTPUT_POLICY`,
     /// `DEFAULT_FORWARD_POLICY` of `/etc/default/ufw` (`DROP`, ...).
     pub policies: [Option<String>; 3],
-    /// `IPV6=yes`: ufw also manages IPv6 rules.
+    /// ufw also manages IPv6 rules: `IPV6=yes` and the kernel has IPv6
+    /// (`/proc/sys/net/ipv6`), as ufw's `use_ipv6` decides.
     pub ipv6: bool,
+    /// `/proc/sys/net/ipv6` is missing (ufw then ignores `IPV6=yes`).
+    pub no_kernel_ipv6: bool,
     /// Rules of `user.rules` and `user6.rules`, in order.
     pub v4: Vec<Tuple>,
     pub v6: Vec<Tuple>,
@@ -1312,11 +1317,19 @@ impl Ufw {
             if sts.is_empty() {
                 // An IPv6 rule while ufw's IPv6 support is off: ufw would
                 // refuse it.
-                ev.errors.push(format!(
-                    "rule {} is an IPv6 rule but IPv6 is off in ufw \
-                     (IPV6=no in /etc/default/ufw; set it to yes, then `ufw reload`)",
-                    rule.label()
-                ));
+                ev.errors.push(if fact.no_kernel_ipv6 {
+                    format!(
+                        "rule {} is an IPv6 rule but this host's kernel has no IPv6 \
+                         (no /proc/sys/net/ipv6)",
+                        rule.label()
+                    )
+                } else {
+                    format!(
+                        "rule {} is an IPv6 rule but IPv6 is off in ufw \
+                         (IPV6=no in /etc/default/ufw; set it to yes, then `ufw reload`)",
+                        rule.label()
+                    )
+                });
                 continue;
             }
             if sts.iter().all(|(_, s)| matches!(s, Status::Ok)) {
@@ -1645,6 +1658,9 @@ fi
 if [ -f {RULES6} ]; then
   sed -n 's/^### tuple ### /v6 /p' {RULES6}
 fi
+if [ ! -e /proc/sys/net/ipv6 ]; then
+  echo kernel.ipv6=no
+fi
 if command -v iptables >/dev/null 2>&1; then
   if iptables -w 5 -S ufw-user-input >/dev/null 2>&1; then
     echo loaded=yes
@@ -1698,6 +1714,7 @@ exit 0
                 "conf.ENABLED" => fact.enabled = v.eq_ignore_ascii_case("yes"),
                 "conf.LOGLEVEL" => fact.loglevel = Some(v.to_lowercase()),
                 "default.IPV6" => fact.ipv6 = v.eq_ignore_ascii_case("yes"),
+                "kernel.ipv6" => fact.no_kernel_ipv6 = v == "no",
                 "default.DEFAULT_INPUT_POLICY" => fact.policies[0] = Some(v.to_uppercase()),
                 "default.DEFAULT_OUTPUT_POLICY" => fact.policies[1] = Some(v.to_uppercase()),
                 "default.DEFAULT_FORWARD_POLICY" => fact.policies[2] = Some(v.to_uppercase()),
@@ -1710,6 +1727,9 @@ exit 0
                 }
                 _ => {}
             }
+        }
+        if fact.no_kernel_ipv6 {
+            fact.ipv6 = false;
         }
         if !seen {
             return Err(format!(
@@ -1730,7 +1750,6 @@ exit 0
         if !fact.installed {
             d.action = Some(Action::Create);
             d.unknown = Some("ufw is not installed yet".into());
-            notes.insert(0, "ufw is not installed".into());
         } else if d.attrs.is_empty() {
             d.action = Some(Action::NoOp);
             let mut now = vec![if fact.enabled { "active" } else { "inactive" }.to_string()];
@@ -2384,6 +2403,20 @@ rules:
                  (IPV6=no in /etc/default/ufw; set it to yes, then `ufw reload`)"
             )
         );
+    }
+
+    #[test]
+    fn no_ipv6_in_the_kernel() {
+        // ufw ignores IPV6=yes then: only IPv4 rules are expected.
+        let out = live(
+            true,
+            &["v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in #c=keel"],
+        )
+        .replace("loaded=yes", "kernel.ipv6=no\nloaded=yes");
+        let e = eval("ufw", "rules: [{allow: 22/tcp}]", &out);
+        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
+        let e = eval("ufw", "rules: [{allow: 22/tcp, from: \"fd00::/8\"}]", &out);
+        assert!(e.diff.error.unwrap().contains("kernel has no IPv6"));
     }
 
     #[test]

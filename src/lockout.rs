@@ -1,0 +1,278 @@
+//! Lockout analysis: prove, from the desired state and the way keel
+//! connects to a host, that the host stays reachable after the apply — or
+//! refuse with a diagnostic pointing at the setting that would cut access.
+//!
+//! keel connects, after this run, as the inventory's `user` on its `port`
+//! (the `bootstrap_*` settings only serve the first run of a fresh server).
+//! Refused, each at the setting that causes it:
+//! - sshd moved to ports that do not include the one the inventory uses;
+//! - UFW enabled with incoming deny/reject and no rule letting the SSH port
+//!   in from everywhere;
+//! - `PermitRootLogin no` while keel connects as root;
+//! - `AllowUsers`/`AllowGroups`/`DenyUsers` that shut out the connecting user;
+//! - `PasswordAuthentication no` while the inventory logs in by password, or
+//!   the connecting user is declared without an authorized key.
+//!
+//! `--allow-lockout-risk` (or `allow_lockout_risk: true` on a host) turns
+//! the refusals into warnings. Whatever the analysis says, apply still runs
+//! such changes under commit-confirmed ([`crate::confirm`]).
+
+use crate::config::inventory::{Host, TransportKind};
+use crate::config::node::{Node, Span};
+use crate::diag::Diag;
+use crate::resolve::{Instance, Resolved};
+use crate::resources::sshd::Sshd;
+use crate::resources::ufw::{Policy, Proto, Ufw};
+use crate::resources::user::User;
+
+/// What the analysis needs to know about one sshd setting.
+fn setting<'a>(settings: &'a [(String, Vec<String>)], key: &str) -> Option<&'a Vec<String>> {
+    settings
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+/// The span of `settings.KEY` in an sshd resource (case-insensitive).
+fn setting_span(inst: &Instance, key: &str) -> Span {
+    inst.body
+        .get("settings")
+        .and_then(Node::as_map)
+        .and_then(|m| {
+            m.iter()
+                .find(|(k, _)| {
+                    k.as_scalar_text()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(key))
+                })
+                .map(|(_, v)| v.span)
+        })
+        .unwrap_or(inst.span)
+}
+
+fn field_span(inst: &Instance, key: &str) -> Span {
+    inst.body.get(key).map_or(inst.span, |n| n.span)
+}
+
+/// `user` matches an sshd pattern list entry (`*`, `?`, `user@host`).
+fn pattern_matches(pattern: &str, user: &str) -> bool {
+    let pat = pattern.split('@').next().unwrap_or(pattern);
+    fn m(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => m(&p[1..], s) || (!s.is_empty() && m(p, &s[1..])),
+            (Some(b'?'), Some(_)) => m(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => m(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    let negated = pat.starts_with('!');
+    let hit = m(pat.trim_start_matches('!').as_bytes(), user.as_bytes());
+    hit && !negated
+}
+
+/// Analyze one host; returns refusals (errors, or warnings when allowed).
+pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
+    if host.transport != TransportKind::Ssh {
+        return Vec::new();
+    }
+    let user = host.user.as_str();
+    let port = host.port.unwrap_or(22);
+    let mut out = Vec::new();
+    let mut refuse = |inst: &Instance, span: Span, message: String, help: String| {
+        let d = Diag::at(
+            "keel::lockout",
+            &inst.origin.source,
+            span,
+            format!("host {}: {message}", host.name),
+            "would cut keel's access",
+        )
+        .with_help(format!(
+            "{help}\n(if you know better: --allow-lockout-risk, or `allow_lockout_risk: true` on the host; apply still reverts a change that breaks access)"
+        ));
+        out.push(if allow { d.as_warning() } else { d });
+    };
+
+    let sshds: Vec<(&Instance, &Sshd)> = res
+        .instances
+        .iter()
+        .filter_map(|i| i.resource.as_any().downcast_ref::<Sshd>().map(|s| (i, s)))
+        .collect();
+    let ufws: Vec<(&Instance, &Ufw)> = res
+        .instances
+        .iter()
+        .filter_map(|i| i.resource.as_any().downcast_ref::<Ufw>().map(|u| (i, u)))
+        .collect();
+    let users: Vec<(&Instance, &User)> = res
+        .instances
+        .iter()
+        .filter_map(|i| i.resource.as_any().downcast_ref::<User>().map(|u| (i, u)))
+        .collect();
+    let declared_user = users.iter().find(|(_, u)| u.name == user);
+    let sudo_users: Vec<&str> = users
+        .iter()
+        .filter(|(_, u)| {
+            u.sudo == Some(true) && u.authorized_keys.as_ref().is_some_and(|k| !k.is_empty())
+        })
+        .map(|(_, u)| u.name.as_str())
+        .collect();
+
+    // The ports sshd listens on after the run.
+    let mut ssh_ports: Vec<u16> = vec![port];
+    for (inst, sshd) in &sshds {
+        let settings = sshd.desired_settings();
+        if let Some(ports) = setting(&settings, "Port") {
+            let ports: Vec<u16> = ports.iter().filter_map(|p| p.parse().ok()).collect();
+            if !ports.is_empty() {
+                if !ports.contains(&port) {
+                    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+                    refuse(
+                        inst,
+                        setting_span(inst, "Port"),
+                        format!(
+                            "sshd will listen on port {} but the inventory connects on port {port}",
+                            list.join(", ")
+                        ),
+                        format!(
+                            "set `port: {}` on the host in the inventory, with `bootstrap_port: {port}` while the server still listens there",
+                            ports[0]
+                        ),
+                    );
+                }
+                ssh_ports = ports;
+            }
+        }
+        if user == "root"
+            && let Some(v) = setting(&settings, "PermitRootLogin")
+            && matches!(
+                v.first().map(String::as_str),
+                Some("no" | "forced-commands-only")
+            )
+        {
+            let help = match sudo_users.first() {
+                Some(u) => format!(
+                    "connect as `{u}` instead (it has an authorized key and sudo): set `user: {u}` on the host, with `bootstrap_user: root` for the first run"
+                ),
+                None => "declare a user with `authorized_keys` and `sudo: true`, and connect as that user (`user:` in the inventory, `bootstrap_user: root` for the first run)".to_string(),
+            };
+            refuse(
+                inst,
+                setting_span(inst, "PermitRootLogin"),
+                "`PermitRootLogin no` while keel connects as root".into(),
+                help,
+            );
+        }
+        if let Some(allowed) = setting(&settings, "AllowUsers")
+            && !allowed.iter().any(|p| pattern_matches(p, user))
+        {
+            refuse(
+                inst,
+                setting_span(inst, "AllowUsers"),
+                format!(
+                    "`AllowUsers {}` does not include `{user}`, the user keel connects as",
+                    allowed.join(" ")
+                ),
+                format!("add `{user}` to AllowUsers, or connect as one of the allowed users"),
+            );
+        }
+        if let Some(denied) = setting(&settings, "DenyUsers")
+            && denied.iter().any(|p| pattern_matches(p, user))
+        {
+            refuse(
+                inst,
+                setting_span(inst, "DenyUsers"),
+                format!("`DenyUsers` shuts out `{user}`, the user keel connects as"),
+                format!("remove `{user}` from DenyUsers"),
+            );
+        }
+        if let Some(groups) = setting(&settings, "AllowGroups") {
+            let member_of: Vec<String> = match declared_user {
+                Some((_, u)) => u
+                    .group
+                    .iter()
+                    .cloned()
+                    .chain(u.groups.iter().flatten().cloned())
+                    .chain(std::iter::once(u.name.clone()))
+                    .collect(),
+                None if user == "root" => vec!["root".into()],
+                None => Vec::new(),
+            };
+            if !groups
+                .iter()
+                .any(|g| member_of.iter().any(|m| pattern_matches(g, m)))
+            {
+                refuse(
+                    inst,
+                    setting_span(inst, "AllowGroups"),
+                    format!(
+                        "`AllowGroups {}` does not include a group of `{user}`, the user keel connects as",
+                        groups.join(" ")
+                    ),
+                    format!(
+                        "declare `user: {{ name: {user}, groups: [...] }}` with one of these groups, or add its group to AllowGroups"
+                    ),
+                );
+            }
+        }
+        if let Some(v) = setting(&settings, "PasswordAuthentication")
+            && v.first().map(String::as_str) == Some("no")
+        {
+            let no_key = declared_user
+                .is_some_and(|(_, u)| u.authorized_keys.as_ref().is_none_or(|k| k.is_empty()));
+            if host.password_auth || no_key {
+                refuse(
+                    inst,
+                    setting_span(inst, "PasswordAuthentication"),
+                    format!("`PasswordAuthentication no` while `{user}` logs in with a password"),
+                    format!(
+                        "give `{user}` an authorized key (`authorized_keys:` on its user resource) and connect with it first"
+                    ),
+                );
+            }
+        }
+    }
+
+    // The firewall must let every SSH port in, from everywhere.
+    for (inst, ufw) in &ufws {
+        let will_filter =
+            ufw.enabled() == Some(true) && !matches!(ufw.default_incoming(), Some(Policy::Allow));
+        if !will_filter {
+            continue;
+        }
+        for p in &ssh_ports {
+            if ufw.admits_inbound(*p, Proto::Tcp) != Some(true) {
+                refuse(
+                    inst,
+                    if ufw.manages_rules() {
+                        field_span(inst, "rules")
+                    } else {
+                        field_span(inst, "enabled")
+                    },
+                    format!(
+                        "UFW will be enabled with incoming {} but no rule lets SSH in on {p}/tcp from everywhere",
+                        ufw.default_incoming()
+                            .map_or("deny (ufw's default)", |d| d.as_str())
+                    ),
+                    format!(
+                        "add `- {{ allow: {p}/tcp }}` to the rules (keel adds rules before it enables the firewall)"
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pattern_matches;
+
+    #[test]
+    fn sshd_patterns() {
+        assert!(pattern_matches("deploy", "deploy"));
+        assert!(pattern_matches("dep*", "deploy"));
+        assert!(pattern_matches("deploy@10.0.0.*", "deploy"));
+        assert!(pattern_matches("?eploy", "deploy"));
+        assert!(!pattern_matches("nobody", "deploy"));
+        assert!(!pattern_matches("!deploy", "deploy"));
+    }
+}
