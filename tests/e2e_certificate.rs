@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use support::{Host, Run, expect};
 
 /// Seconds a fresh certificate stays outside the 30-day renewal window.
-const LAG: u64 = 100;
+const LAG: u64 = 45;
 const NAME: &str = "ai-platform";
 const LIVE: &str = "/etc/letsencrypt/live/ai-platform";
 
@@ -343,7 +343,6 @@ resources:
 
     // Renewal by threshold: once the certificate is LAG seconds old, it
     // expires within 30 days.
-    eprintln!("TIMING before wait: {:?}", issued.elapsed());
     let due = Duration::from_secs(LAG + 3);
     if issued.elapsed() < due {
         std::thread::sleep(due - issued.elapsed());

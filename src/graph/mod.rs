@@ -230,6 +230,31 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
         g.add_edge(nodes[from], nodes[to], why);
     }
 
+    // Access order: whatever lets someone log in (users with keys) comes
+    // before whatever can cut access (sshd, firewall), so the confirmation
+    // of those changes can log in as the inventory's user.
+    let grants: Vec<usize> = (0..res.instances.len())
+        .filter(|&i| res.instances[i].resource.grants_access())
+        .collect();
+    let cuts: Vec<usize> = (0..res.instances.len())
+        .filter(|&i| res.instances[i].resource.can_cut_access())
+        .collect();
+    for &c in &cuts {
+        for &u in &grants {
+            let (from, to) = (nodes[u], nodes[c]);
+            if u != c
+                && g.find_edge(from, to).is_none()
+                && !petgraph::algo::has_path_connecting(&g, to, from, None)
+            {
+                let why = format!(
+                    "{} lets someone log in before {} can change access",
+                    res.instances[u].address, res.instances[c].address
+                );
+                g.add_edge(from, to, Why::Implicit(why));
+            }
+        }
+    }
+
     // Cycles: every strongly connected component with more than one node.
     for scc in tarjan_scc(&g) {
         if scc.len() < 2 {

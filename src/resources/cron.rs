@@ -121,7 +121,7 @@ const KEYWORDS: [&str; 8] = [
 ];
 
 /// The help shown with any schedule error.
-pub(crate) const SCHEDULE_HELP: &str = "five fields: minute (0–59), hour (0–23), day of month (1–31), month (1–12 or jan–dec), day of week (0–7 or sun–sat, 0 and 7 are Sunday); each `*`, a number, a range `1-5`, a list `1,15`, or a step `*/10` or `0-30/10`. Or one of @reboot, @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly. Example: \"0 2 * * *\" runs every day at 02:00";
+pub(crate) const SCHEDULE_HELP: &str = "fields: minute hour day-of-month month day-of-week, each `*`, a number, a range `1-5`, a list `1,15` or a step `*/10`; e.g. \"0 2 * * *\" (daily at 02:00) or \"*/15 9-17 * * mon-fri\"; or @hourly, @daily, @weekly, @monthly, @yearly, @reboot";
 
 /// Check a schedule; returns it normalized (fields separated by one space).
 pub(crate) fn check_schedule(schedule: &str) -> Result<String, String> {
@@ -988,7 +988,13 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].field, Some("schedule"));
         assert_eq!(errs[0].message, "hour 25 is out of range 0–23");
-        assert!(errs[0].help.as_deref().unwrap().contains("hour (0–23)"));
+        assert!(
+            errs[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("minute hour day-of-month")
+        );
     }
 
     #[test]

@@ -391,6 +391,12 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
     fn can_cut_access(&self) -> bool {
         false
     }
+
+    /// This resource lets someone log in (a user with authorized keys):
+    /// it is applied before any change that can cut access.
+    fn grants_access(&self) -> bool {
+        false
+    }
 }
 
 /// The result of evaluating a resource against its probe output.
@@ -415,6 +421,7 @@ pub trait Resource: Send + Sync + fmt::Debug {
     fn reads_other_state(&self) -> bool;
     fn precondition(&self) -> bool;
     fn can_cut_access(&self) -> bool;
+    fn grants_access(&self) -> bool;
     /// For analyses that need a kind's typed settings (lockout checks).
     fn as_any(&self) -> &dyn std::any::Any;
 }
@@ -464,6 +471,9 @@ impl<K: Kind> Resource for K {
     }
     fn can_cut_access(&self) -> bool {
         Kind::can_cut_access(self)
+    }
+    fn grants_access(&self) -> bool {
+        Kind::grants_access(self)
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self

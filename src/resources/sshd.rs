@@ -2264,8 +2264,7 @@ mod tests {
                        /etc/ssh/sshd_config.d/60-late.conf:1:MaxAuthTries 9\n\
                        /etc/ssh/sshd_config.d/50-keel.conf:5:PasswordAuthentication no\n";
         // Before the drop-in is written: a warning in the plan.
-        let eff = EFFECTIVE;
-        let e = eval("sshd", YAML, &probe_out(None, Some(MAIN), Eff::Config(&eff), sources));
+        let e = eval("sshd", YAML, &probe_out(None, Some(MAIN), Eff::Config(EFFECTIVE), sources));
         assert_eq!(e.diff.action(), Action::Create);
         let reason = e.diff.reason.unwrap();
         assert!(

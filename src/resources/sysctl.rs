@@ -28,9 +28,14 @@
 //! kernel rejects never reaches the file applied at every boot.
 //!
 //! In containers `/proc/sys` is usually mounted read-only (even the
-//! settings a network namespace owns, like `net.core.somaxconn`): the plan
-//! says the key is not writable and apply fails saying why, with the
-//! container runtime's way out (`docker run --sysctl`).
+//! settings a network namespace owns, like `net.core.somaxconn`). A key
+//! that differs but is not writable is a plan error (`Diff::error`) that
+//! says why: a read-only `/proc/sys` (with the container runtime's way out,
+//! `docker run --sysctl`) or a key the kernel makes read-only; apply does
+//! not try it. Keys that cannot be read back (write-only triggers such as
+//! `vm.drop_caches`) and groups of keys are plan errors too. Should a write
+//! still fail at apply time, the message names the cause (read-only file
+//! system, permission denied, a value the kernel rejects).
 //!
 //! Keys are checked at load time: dot-separated (the slash form
 //! `net/ipv4/conf/eth0.1/rp_filter` is accepted and shown in dot form,

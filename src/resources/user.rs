@@ -595,6 +595,10 @@ impl Kind for User {
     const KIND: &'static str = "user";
     type Fact = UserFact;
 
+    fn grants_access(&self) -> bool {
+        self.state == State::Present && self.authorized_keys.as_ref().is_some_and(|k| !k.is_empty())
+    }
+
     fn name(&self) -> String {
         self.name.clone()
     }
