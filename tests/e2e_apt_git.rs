@@ -392,14 +392,17 @@ g push -q /srv/origin.git main v1 v2
     );
     assert_eq!(head(), main);
 
-    // Local changes by hand: the plan shows them, apply refuses.
+    // Local changes by hand: the plan shows them as an error (exit 1) and
+    // apply refuses to touch the tree.
     h.sh("echo 'hot fix' >> /srv/app/src/app.txt && echo 'SECRET=1' > /srv/app/src/.env");
     let plan = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &stack2], &[]);
-    expect(&plan, 2, "plan with a dirty tree");
+    expect(&plan, 1, "plan with a dirty tree");
     assert!(
-        plan.stdout
-            .contains("local changes: 1 file → (kept: apply refuses)")
-            && plan.stdout.contains("M app.txt"),
+        plan.stdout.contains(
+            "error: /srv/app/src has local changes to 1 file (M app.txt); keel will not discard them"
+        ) && plan
+            .stdout
+            .contains("local changes: 1 file → (kept: keel refuses to discard them)"),
         "{}",
         plan.stdout
     );

@@ -322,10 +322,11 @@ resources:
     assert!(v.stderr.contains("bad.yaml:8:11"), "{}", v.stderr);
 
     // A threshold longer than the lifetime: the plan shows the renewal and
-    // why it is refused; the apply fails without asking the CA.
+    // an error saying why it cannot be done (exit 1); the apply fails
+    // without asking the CA.
     let long = write(&h, "long.yaml", &acme_stack(TWO, 31, PEBBLE));
     let p = plan(&h, inv, &long);
-    expect(&p, 2, "plan with renew_before_days 31");
+    expect(&p, 1, "plan with renew_before_days 31");
     assert!(
         p.stdout.contains("→ renew (threshold 31 days)"),
         "{}",
@@ -333,13 +334,18 @@ resources:
     );
     assert!(
         p.stdout
-            .contains("renew_before_days (31) is not shorter than the lifetime of this CA's certificates (30 days)"),
+            .contains("error: renew_before_days (31) is not shorter than the lifetime of this CA's certificates (30 days)"),
         "{}",
         p.stdout
     );
     let refused = apply(&h, inv, &long);
-    assert_ne!(refused.code, 0);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
     assert_eq!(serial(&h), serial1);
+    assert!(
+        h.sh(&format!("cat /etc/letsencrypt/renewal/{NAME}.conf"))
+            .contains("renew_before_expiry = 30 days"),
+        "the refused change is not half-applied"
+    );
 
     // Renewal by threshold: once the certificate is LAG seconds old, it
     // expires within 30 days.

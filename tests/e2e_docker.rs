@@ -12,8 +12,10 @@
 //! - a new image tag for `web` with `rolling` → only `web` is recreated;
 //! - a compose file that `docker-compose config` rejects → apply fails, the
 //!   old file stays, the containers keep running;
+//! - daemon.json edited by hand → plan exit 2 with a JSON diff;
 //! - a daemon.json dockerd cannot start with → apply fails with dockerd's
-//!   message, the previous daemon.json is back and docker runs;
+//!   message, the previous daemon.json is back and docker runs; the next
+//!   apply converges;
 //! - a daemon.json setting of the wrong type is a load-time error.
 
 mod support;
@@ -286,6 +288,18 @@ fn docker_engine_and_compose_project() {
         "plan after the refused compose file",
     );
 
+    // The engine's configuration edited by hand: a readable diff.
+    h.sh("sed -i 's/\"max-file\": \"3\"/\"max-file\": \"5\"/' /etc/docker/daemon.json");
+    let drift = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &v2], &env);
+    expect(&drift, 2, "plan after editing daemon.json by hand");
+    assert!(
+        drift.stdout.contains("~ docker[engine]")
+            && drift.stdout.contains("-    \"max-file\": \"5\",")
+            && drift.stdout.contains("+    \"max-file\": \"3\","),
+        "{}",
+        drift.stdout
+    );
+
     // A daemon.json dockerd cannot start with: the previous one comes back.
     let daemon_before = h.sh("cat /etc/docker/daemon.json");
     let bad_daemon = write(
@@ -308,8 +322,21 @@ fn docker_engine_and_compose_project() {
     assert_eq!(h.sh("cat /etc/docker/daemon.json"), daemon_before);
     assert_eq!(h.sh("systemctl is-active docker"), "active");
     assert_eq!(curl(&h, 8081), "hello v2", "containers back with docker");
+
+    // Converge again: the declared daemon.json, docker restarted with it.
+    expect(
+        &h.keel(&["apply", "--yes", "-i", inv, &v2], &env),
+        0,
+        "apply after the refused daemon.json",
+    );
+    assert!(
+        h.sh("cat /etc/docker/daemon.json")
+            .contains("\"max-file\": \"3\"")
+    );
+    assert_eq!(h.sh("systemctl is-active docker"), "active");
+    assert_eq!(curl(&h, 8081), "hello v2");
     let settle = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &v2], &env);
-    expect(&settle, 0, "plan after the refused daemon.json");
+    expect(&settle, 0, "plan at the end");
 
     // The secret never reached keel's output.
     let transcript = h.transcript.borrow();

@@ -80,7 +80,11 @@ fn summary_line(s: &Summary) -> String {
         s.run,
         s.no_op,
         if s.errors > 0 {
-            format!(", {} errors", s.errors)
+            format!(
+                ", {} error{}",
+                s.errors,
+                if s.errors == 1 { "" } else { "s" }
+            )
         } else {
             String::new()
         }

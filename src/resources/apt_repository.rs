@@ -48,7 +48,7 @@
 //! (`depends_on: ["apt_repository[docker]"]`): keel cannot know which
 //! repository a package comes from.
 
-use super::file::{State, refusal, showable};
+use super::file::{State, showable};
 use super::*;
 use crate::shell::{self, Perms, q};
 use std::fmt::Write as _;
@@ -592,7 +592,7 @@ impl AptRepository {
                 } else {
                     Action::Delete
                 };
-                return refusal(
+                return refuse(
                     action,
                     path,
                     &format!("is a {}; keel will not replace it", describe_other(what)),
@@ -626,7 +626,7 @@ impl AptRepository {
 
         let Some(key_text) = self.key_text() else {
             // check() reports this; never write a repository without its key.
-            return refusal(Action::Update, &src, "has no usable key");
+            return refuse(Action::Update, &src, "has no usable key");
         };
         let want_src = self.sources_text(Some(&self.key_path()));
         let src_changed = fact.sources.content() != Some(want_src.as_bytes());
@@ -792,6 +792,14 @@ fi
     }
 }
 
+/// A change that cannot be made as things are: the plan shows the error
+/// and apply does not run anything.
+fn refuse(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+    let mut d = Diff::with_action(action);
+    d.error = Some(format!("{path} {why}"));
+    (d, vec![])
+}
+
 fn describe_other(what: &str) -> &str {
     match what {
         "dir" => "directory",
@@ -941,7 +949,7 @@ impl Kind for AptRepository {
                     .help("use one of them"),
             ),
             (None, None) => errs.push(
-                Invalid::field("name", "the repository's signing key is missing")
+                Invalid::field("key", "the repository's signing key is missing")
                     .help("add `key:` (the ASCII-armored public key) or `key_file:` (a local file); keel trusts it for this repository only"),
             ),
             _ => match &self.armored {
@@ -1352,8 +1360,13 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
         let out = "sources=dir\nkey=absent\n";
         let e = eval("apt_repository", &yaml(""), out);
         assert_eq!(e.diff.action(), Action::Update);
-        assert!(e.diff.reason.as_deref().unwrap().contains("is a directory"));
-        assert!(e.commands[0].script.contains("exit 1"));
+        assert_eq!(
+            e.diff.error.as_deref(),
+            Some(
+                "/etc/apt/sources.list.d/keel-docker.sources is a directory; keel will not replace it"
+            )
+        );
+        assert!(e.commands.is_empty());
         let e = eval(
             "apt_repository",
             "name: docker\nstate: absent",

@@ -572,6 +572,52 @@ struct Issue {
     expand: bool,
 }
 
+/// What the plan collects on its way: attributes, reasons, commands.
+#[derive(Debug)]
+struct Acc {
+    action: Action,
+    attrs: Vec<AttrChange>,
+    content: Option<ContentChange>,
+    reasons: Vec<String>,
+    unknown: Vec<String>,
+    cmds: Vec<Cmd>,
+}
+
+impl Default for Acc {
+    fn default() -> Self {
+        Acc {
+            action: Action::Update,
+            attrs: Vec::new(),
+            content: None,
+            reasons: Vec::new(),
+            unknown: Vec::new(),
+            cmds: Vec::new(),
+        }
+    }
+}
+
+impl Acc {
+    fn attr(&mut self, name: &str, before: Option<impl Into<String>>, after: impl Into<String>) {
+        self.attrs
+            .push(AttrChange::new(name, before, Some(after.into())));
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.attrs.iter().any(|a| a.name == name)
+    }
+
+    fn finish(self) -> Diff {
+        Diff {
+            action: Some(self.action),
+            attrs: self.attrs,
+            content: self.content,
+            reason: (!self.reasons.is_empty()).then(|| self.reasons.join("; ")),
+            unknown: (!self.unknown.is_empty()).then(|| self.unknown.join("; ")),
+            error: None,
+        }
+    }
+}
+
 impl Certificate {
     fn live_dir(&self) -> String {
         match self.issuer {
@@ -725,361 +771,360 @@ keel_install() {\n  keel_dir=$(dirname -- \"$2\")\n  mkdir -p -- \"$keel_dir\"\n
 
     /// The diff and the commands, computed together so they always agree.
     fn plan(&self, fact: &CertFact) -> (Diff, Vec<Cmd>) {
-        let mut diff = Diff::with_action(Action::Update);
-        let mut reasons: Vec<String> = Vec::new();
-        let mut unknown: Vec<String> = Vec::new();
-        let mut issue: Option<Issue> = None;
-        let want_domains = self.domain_list();
-        let threshold = i64::from(self.renew_before_days) * DAY;
-        let (live, other) = self.located(fact);
-        let acme = self.acme();
-
-        match live {
-            None => {
-                match other {
-                    Some(_) => {
-                        let before = match self.issuer {
-                            Issuer::Acme => Issuer::SelfSigned,
-                            Issuer::SelfSigned => Issuer::Acme,
-                        };
-                        diff = diff.attr("issuer", Some(before.label()), Some(self.issuer.label()));
-                        if self.issuer == Issuer::SelfSigned {
-                            reasons.push(format!(
-                                "certbot's lineage `{}` will be deleted, so its timer stops renewing it",
-                                self.name
-                            ));
-                        }
-                    }
-                    None => diff.action = Some(Action::Create),
-                }
-                diff = diff.attr("domains", None::<String>, Some(list(&want_domains)));
-                issue = Some(Issue::default());
-            }
-            Some(cert) => match &cert.x509 {
-                None if !fact.openssl => unknown.push(
-                    "openssl is not installed yet: the certificate's domains and expiry are read once it is"
-                        .into(),
-                ),
-                None => {
-                    reasons.push("the current certificate cannot be read by openssl".into());
-                    diff = diff.attr("certificate", Some("unreadable"), Some("new"));
-                    issue = Some(Issue {
-                        force: true,
-                        expand: false,
-                    });
-                }
-                Some(x) => {
-                    let mut have: Vec<String> = x.sans.clone();
-                    have.sort();
-                    have.dedup();
-                    let mut want = want_domains.clone();
-                    want.sort();
-                    want.dedup();
-                    if have != want {
-                        diff = diff.attr("domains", Some(list(&x.sans)), Some(list(&want_domains)));
-                        let grew = have.iter().all(|d| want.contains(d));
-                        issue = Some(Issue {
-                            force: false,
-                            expand: grew,
-                        });
-                    }
-                    if self.issuer == Issuer::Acme {
-                        let r = fact.renewal.clone().unwrap_or_default();
-                        if fact.renewal.is_none() {
-                            reasons.push("certbot has no renewal settings for this certificate".into());
-                            diff = diff.attr(
-                                "renewal settings",
-                                None::<String>,
-                                Some(self.renewal_conf()),
-                            );
-                            force(&mut issue);
-                        } else {
-                            let url = acme.directory.url();
-                            if r.server.as_deref() != Some(url) {
-                                diff = diff.attr(
-                                    "directory",
-                                    r.server.as_deref().map(Directory::describe),
-                                    Some(Directory::describe(url)),
-                                );
-                                force(&mut issue);
-                            }
-                            if r.authenticator.as_deref() != Some(acme.method.label()) {
-                                diff = diff.attr(
-                                    "method",
-                                    r.authenticator.clone(),
-                                    Some(acme.method.label()),
-                                );
-                                force(&mut issue);
-                            } else if let Some(w) = &acme.webroot
-                                && acme.method == Method::Webroot
-                                && r.webroot_path.as_deref() != Some(w.0.as_str())
-                            {
-                                diff = diff.attr("webroot", r.webroot_path.clone(), Some(w.0.clone()));
-                                force(&mut issue);
-                            }
-                        }
-                    } else if let Some(k) = KeyType::from_openssl(&x.key_alg)
-                        && k != self.self_signed().key
-                    {
-                        diff = diff.attr("key", Some(k.label()), Some(self.self_signed().key.label()));
-                        force(&mut issue);
-                    }
-                    if self.issuer == Issuer::SelfSigned && cert.key_sha256.is_none() {
-                        diff = diff.attr("key file", None::<String>, Some("generated"));
-                        force(&mut issue);
-                    }
-                    match x.not_after {
-                        Some(end) if end - fact.now < threshold => {
-                            diff = diff.attr(
-                                "expires",
-                                Some(expiry(end, fact.now)),
-                                Some(format!(
-                                    "{} (threshold {})",
-                                    if self.issuer == Issuer::Acme {
-                                        "renew"
-                                    } else {
-                                        "regenerate"
-                                    },
-                                    days(i64::from(self.renew_before_days))
-                                )),
-                            );
-                            let lifetime = x.not_before.map(|b| end - b + 1);
-                            if self.issuer == Issuer::Acme
-                                && let Some(l) = lifetime
-                                && threshold >= l
-                                && !diff.attrs.iter().any(|a| a.name == "directory")
-                            {
-                                let why = format!(
-                                    "renew_before_days ({}) is not shorter than the lifetime of this CA's certificates ({}): a new certificate would be due at once and every run would ask the CA for another; lower renew_before_days",
-                                    self.renew_before_days,
-                                    human_duration(l)
-                                );
-                                return refuse(&self.name, diff, &why);
-                            }
-                            force(&mut issue);
-                        }
-                        Some(_) => {}
-                        None => {
-                            reasons.push("the expiry date cannot be read".into());
-                            force(&mut issue);
-                        }
-                    }
-                    if issue.is_none() {
-                        reasons.push(format!(
-                            "issued by {}, expires {}",
-                            short_dn(&x.issuer),
-                            x.not_after
-                                .map(|e| expiry(e, fact.now))
-                                .unwrap_or_else(|| "?".into())
-                        ));
-                    }
-                }
-            },
+        let mut p = Acc::default();
+        let issue = match self.judge(fact, &mut p) {
+            Ok(issue) => issue,
+            Err(why) => return refuse(p.finish(), why),
+        };
+        self.hook_upkeep(fact, &mut p);
+        match issue {
+            Some(iss) => self.issue(fact, iss, &mut p),
+            None => self.upkeep(fact, &mut p),
         }
+        self.timer(fact, &mut p);
+        if let Some(u) = fact.accounts.unknown(&self.wanted("cert")) {
+            p.unknown.push(u);
+        }
+        let cmds = std::mem::take(&mut p.cmds);
+        let mut diff = p.finish();
+        if cmds.is_empty() {
+            diff.action = Some(Action::NoOp);
+            diff.attrs.clear();
+            diff.content = None;
+        }
+        (diff, cmds)
+    }
 
-        let mut cmds = Vec::new();
-        let hook_path = self.hook_path();
+    /// Whether a new certificate is needed, and why (attributes, reasons).
+    /// `Err` when the declared threshold can never be met.
+    fn judge(&self, fact: &CertFact, p: &mut Acc) -> Result<Option<Issue>, String> {
+        let want_domains = self.domain_list();
+        let (live, other) = self.located(fact);
+        let Some(cert) = live else {
+            if other.is_some() {
+                let before = match self.issuer {
+                    Issuer::Acme => Issuer::SelfSigned,
+                    Issuer::SelfSigned => Issuer::Acme,
+                };
+                p.attr("issuer", Some(before.label()), self.issuer.label());
+                if self.issuer == Issuer::SelfSigned {
+                    p.reasons.push(format!(
+                        "certbot's lineage `{}` will be deleted, so its timer stops renewing it",
+                        self.name
+                    ));
+                }
+            } else {
+                p.action = Action::Create;
+            }
+            p.attr("domains", None::<String>, list(&want_domains));
+            return Ok(Some(Issue::default()));
+        };
+        let Some(x) = &cert.x509 else {
+            if fact.openssl {
+                p.reasons
+                    .push("the current certificate cannot be read by openssl".into());
+                p.attr("certificate", Some("unreadable"), "new");
+                return Ok(Some(Issue {
+                    force: true,
+                    expand: false,
+                }));
+            }
+            p.unknown.push(
+                "openssl is not installed yet: the certificate's domains and expiry are read once it is"
+                    .into(),
+            );
+            return Ok(None);
+        };
+        let mut issue = None;
+        let mut have: Vec<&String> = x.sans.iter().collect();
+        have.sort();
+        have.dedup();
+        let mut want: Vec<&String> = want_domains.iter().collect();
+        want.sort();
+        want.dedup();
+        if have != want {
+            p.attr("domains", Some(list(&x.sans)), list(&want_domains));
+            issue = Some(Issue {
+                force: false,
+                expand: have.iter().all(|d| want.contains(d)),
+            });
+        }
+        match self.issuer {
+            Issuer::Acme => self.judge_settings(fact, p, &mut issue),
+            Issuer::SelfSigned => {
+                let key = self.self_signed().key;
+                if let Some(k) = KeyType::from_openssl(&x.key_alg)
+                    && k != key
+                {
+                    p.attr("key", Some(k.label()), key.label());
+                    force(&mut issue);
+                }
+                if cert.key_sha256.is_none() {
+                    p.attr("key file", None::<String>, "generated");
+                    force(&mut issue);
+                }
+            }
+        }
+        let threshold = i64::from(self.renew_before_days) * DAY;
+        match x.not_after {
+            Some(end) if end - fact.now < threshold => {
+                let verb = match self.issuer {
+                    Issuer::Acme => "renew",
+                    Issuer::SelfSigned => "regenerate",
+                };
+                p.attr(
+                    "expires",
+                    Some(expiry(end, fact.now)),
+                    format!(
+                        "{verb} (threshold {})",
+                        days(i64::from(self.renew_before_days))
+                    ),
+                );
+                // A new certificate from the same CA would be due at once.
+                if self.issuer == Issuer::Acme
+                    && let Some(life) = x.not_before.map(|b| end - b + 1)
+                    && threshold >= life
+                    && !p.has("directory")
+                {
+                    return Err(format!(
+                        "renew_before_days ({}) is not shorter than the lifetime of this CA's certificates ({}): a new certificate would be due at once and every run would ask the CA for another; lower renew_before_days",
+                        self.renew_before_days,
+                        human_duration(life)
+                    ));
+                }
+                force(&mut issue);
+            }
+            Some(end) => {
+                if issue.is_none() {
+                    p.reasons.push(format!(
+                        "issued by {}, expires {}",
+                        short_dn(&x.issuer),
+                        expiry(end, fact.now)
+                    ));
+                }
+            }
+            None => {
+                p.reasons.push("the expiry date cannot be read".into());
+                force(&mut issue);
+            }
+        }
+        Ok(issue)
+    }
+
+    /// ACME: certbot's recorded settings against the declared ones. certbot
+    /// records them only when it issues, so a change asks for a new
+    /// certificate.
+    fn judge_settings(&self, fact: &CertFact, p: &mut Acc, issue: &mut Option<Issue>) {
+        let acme = self.acme();
+        let Some(r) = &fact.renewal else {
+            p.reasons
+                .push("certbot has no renewal settings for this certificate".into());
+            p.attr("renewal settings", None::<String>, self.renewal_conf());
+            force(issue);
+            return;
+        };
+        let url = acme.directory.url();
+        if r.server.as_deref() != Some(url) {
+            p.attr(
+                "directory",
+                r.server.as_deref().map(Directory::describe),
+                Directory::describe(url),
+            );
+            force(issue);
+        }
+        if r.authenticator.as_deref() != Some(acme.method.label()) {
+            p.attr("method", r.authenticator.clone(), acme.method.label());
+            force(issue);
+        } else if let Some(w) = &acme.webroot
+            && acme.method == Method::Webroot
+            && r.webroot_path.as_deref() != Some(w.0.as_str())
+        {
+            p.attr("webroot", r.webroot_path.clone(), w.0.clone());
+            force(issue);
+        }
+    }
+
+    /// The deploy hook file: written first, since certbot runs it.
+    fn hook_upkeep(&self, fact: &CertFact, p: &mut Acc) {
+        let path = self.hook_path();
         let hook = self.hook_script();
-        let hook_ok = fact.hook.as_deref() == Some(hook.as_bytes())
-            && fact.hook_mode.as_deref() == Some("0700");
-        if !hook_ok {
-            if let Some(old) = &fact.hook
-                && old.as_slice() != hook.as_bytes()
-            {
-                diff.content = Some(ContentChange {
+        if fact.hook.as_deref() == Some(hook.as_bytes())
+            && fact.hook_mode.as_deref() == Some("0700")
+        {
+            return;
+        }
+        match &fact.hook {
+            Some(old) if old.as_slice() != hook.as_bytes() => {
+                p.content = Some(ContentChange {
                     before: String::from_utf8(old.clone()).ok(),
                     after: hook.clone(),
-                });
-            } else if fact.hook.is_some() {
-                diff = diff.attr(
-                    &format!("{hook_path} mode"),
-                    fact.hook_mode.clone(),
-                    Some("0700"),
-                );
+                })
             }
-            let dir = parent_dir(&hook_path).unwrap_or_default();
-            let mut script = format!("mkdir -p -- {}\nchmod 0700 {}\n", q(&dir), q(&dir));
-            script.push_str(&shell::write_file_atomic(
-                &hook_path,
-                hook.as_bytes(),
-                &Perms {
-                    owner: Some("root".into()),
-                    group: None,
-                    mode: Some("0700".into()),
-                },
-            ));
-            cmds.push(Cmd::new(
-                format!("write the deploy hook {hook_path}"),
-                script,
-            ));
+            Some(_) => p.attr(&format!("{path} mode"), fact.hook_mode.clone(), "0700"),
+            None => {}
         }
+        let dir = parent_dir(&path).unwrap_or_default();
+        let mut script = format!("mkdir -p -- {0}\nchmod 0700 {0}\n", q(&dir));
+        script.push_str(&shell::write_file_atomic(
+            &path,
+            hook.as_bytes(),
+            &Perms {
+                owner: Some("root".into()),
+                group: None,
+                mode: Some("0700".into()),
+            },
+        ));
+        p.cmds
+            .push(Cmd::new(format!("write the deploy hook {path}"), script));
+    }
 
-        // Issuance (or generation), then what remains.
-        let (src_cert, _) = self.live_files();
-        if let Some(iss) = issue {
-            match self.issuer {
-                Issuer::Acme => {
-                    if !fact.certbot {
-                        unknown.push("certbot is not installed yet".into());
-                    }
-                    cmds.push(Cmd::new(
-                        format!(
-                            "certbot certonly --cert-name {} for {} ({}){}",
-                            self.name,
-                            want_domains.join(", "),
-                            Directory::describe(acme.directory.url()),
-                            match (iss.force, iss.expand) {
-                                (true, _) => ", --force-renewal",
-                                (false, true) => ", --expand",
-                                _ => "",
-                            }
-                        ),
-                        self.certbot_script(&acme, iss, other.is_some()),
-                    ));
-                    cmds.push(Cmd::new(
-                        format!(
-                            "renewal settings: renew {} before expiry, deploy hook",
-                            days(i64::from(self.renew_before_days))
-                        ),
-                        self.renewal_fix_script(),
-                    ));
-                    if live.is_none() {
-                        diff = diff.attr(
-                            "renewal",
-                            None::<String>,
-                            Some(format!(
-                                "certbot.timer, {} before expiry",
-                                days(i64::from(self.renew_before_days))
-                            )),
-                        );
-                    }
+    /// Commands for a new certificate; the deploy hook then refreshes the
+    /// copies.
+    fn issue(&self, fact: &CertFact, iss: Issue, p: &mut Acc) {
+        let (live, other) = self.located(fact);
+        let domains = self.domain_list().join(", ");
+        let threshold = days(i64::from(self.renew_before_days));
+        match self.issuer {
+            Issuer::Acme => {
+                let acme = self.acme();
+                if !fact.certbot {
+                    p.unknown.push("certbot is not installed yet".into());
                 }
-                Issuer::SelfSigned => {
-                    if live.is_none() {
-                        diff = diff.attr(
-                            "validity",
-                            None::<String>,
-                            Some(format!(
-                                "{} ({} key)",
-                                days(i64::from(self.self_signed().days)),
-                                self.self_signed().key.label()
-                            )),
-                        );
-                    }
-                    if other.is_some() {
-                        cmds.push(Cmd::new(
-                            format!("certbot delete --cert-name {}", self.name),
-                            format!(
-                                "if command -v certbot >/dev/null 2>&1; then\n  certbot delete --non-interactive --cert-name {}\nfi\n",
-                                q(&self.name)
-                            ),
-                        ));
-                    }
-                    if !fact.openssl {
-                        unknown.push("openssl is not installed yet".into());
-                    }
-                    cmds.push(Cmd::new(
-                        format!(
-                            "openssl: self-signed certificate for {} ({})",
-                            want_domains.join(", "),
-                            days(i64::from(self.self_signed().days))
-                        ),
-                        self.openssl_script(),
-                    ));
-                    cmds.push(Cmd::new(
-                        format!("run the deploy hook {hook_path}"),
-                        format!("{}\n", q(&hook_path)),
-                    ));
-                }
-            }
-            for (field, dest, copy) in self.copies(fact) {
-                diff = diff.attr(
-                    &format!("install.{field} ({dest})"),
-                    (copy.kind != "absent").then(|| "current copy".to_string()),
-                    Some(format!(
-                        "copy of the new certificate{}",
-                        self.copy_perms(field)
-                    )),
-                );
-            }
-        } else if live.is_some() {
-            if self.issuer == Issuer::Acme {
-                let r = fact.renewal.clone().unwrap_or_default();
-                let want = format!("{} days", self.renew_before_days);
-                let have = r.renew_before_expiry.clone();
-                let have_days = have.as_deref().map_or(Some(30), parse_days);
-                let mut fix = false;
-                if have_days != Some(i64::from(self.renew_before_days)) {
-                    diff = diff.attr(
-                        "renew_before_days (certbot.timer)",
-                        Some(have.unwrap_or_else(|| "30 days (certbot's default)".into())),
-                        Some(want),
-                    );
-                    fix = true;
-                }
-                if r.renew_hook.as_deref() != Some(hook_path.as_str()) {
-                    diff = diff.attr(
-                        "certbot deploy hook",
-                        r.renew_hook.clone(),
-                        Some(hook_path.clone()),
-                    );
-                    fix = true;
-                }
-                if fix {
-                    cmds.push(Cmd::new(
-                        format!("update certbot's renewal settings {}", self.renewal_conf()),
-                        self.renewal_fix_script(),
-                    ));
-                }
-            }
-            // Installed copies.
-            let mut stale = false;
-            let mut perm_cmds = Vec::new();
-            for (field, dest, copy) in self.copies(fact) {
-                let src_sha = match field {
-                    "cert" => live.and_then(|c| c.sha256.clone()),
-                    _ => live.and_then(|c| c.key_sha256.clone()),
+                let flag = match (iss.force, iss.expand) {
+                    (true, _) => ", --force-renewal",
+                    (false, true) => ", --expand",
+                    _ => "",
                 };
-                let attr = format!("install.{field} ({dest})");
-                if copy.kind != "file" {
-                    let before = match copy.kind.as_str() {
-                        "absent" | "" => None,
-                        other => Some(format!("a {other}")),
-                    };
-                    diff = diff.attr(
-                        &attr,
-                        before,
-                        Some(format!(
-                            "copy of the live certificate{}",
-                            self.copy_perms(field)
-                        )),
+                p.cmds.push(Cmd::new(
+                    format!(
+                        "certbot certonly --cert-name {} for {domains} ({}){flag}",
+                        self.name,
+                        Directory::describe(acme.directory.url()),
+                    ),
+                    self.certbot_script(&acme, iss, other.is_some()),
+                ));
+                p.cmds.push(Cmd::new(
+                    format!("renewal settings: renew {threshold} before expiry, deploy hook"),
+                    self.renewal_fix_script(),
+                ));
+                if live.is_none() {
+                    p.attr(
+                        "renewal",
+                        None::<String>,
+                        format!("certbot.timer, {threshold} before expiry"),
                     );
-                    stale = true;
-                    continue;
                 }
-                if copy.sha256.is_none() || copy.sha256 != src_sha {
-                    diff = diff.attr(
-                        &attr,
-                        Some("out of date"),
-                        Some(format!(
-                            "copy of the live {}",
-                            if field == "cert" {
-                                "certificate"
-                            } else {
-                                "key"
-                            }
-                        )),
+            }
+            Issuer::SelfSigned => {
+                let ss = self.self_signed();
+                let validity = days(i64::from(ss.days));
+                if live.is_none() {
+                    p.attr(
+                        "validity",
+                        None::<String>,
+                        format!("{validity} ({} key)", ss.key.label()),
                     );
-                    stale = true;
-                    continue;
                 }
+                if other.is_some() {
+                    p.cmds.push(Cmd::new(
+                        format!("certbot delete --cert-name {}", self.name),
+                        format!(
+                            "if command -v certbot >/dev/null 2>&1; then\n  certbot delete --non-interactive --cert-name {}\nfi\n",
+                            q(&self.name)
+                        ),
+                    ));
+                }
+                if !fact.openssl {
+                    p.unknown.push("openssl is not installed yet".into());
+                }
+                p.cmds.push(Cmd::new(
+                    format!("openssl: self-signed certificate for {domains} ({validity})"),
+                    self.openssl_script(),
+                ));
+                p.cmds.push(Cmd::new(
+                    format!("run the deploy hook {}", self.hook_path()),
+                    format!("{}\n", q(&self.hook_path())),
+                ));
+            }
+        }
+        for (field, dest, copy) in self.copies(fact) {
+            p.attr(
+                &format!("install.{field} ({dest})"),
+                (copy.kind != "absent").then_some("current copy"),
+                format!("copy of the new certificate{}", self.copy_perms(field)),
+            );
+        }
+    }
+
+    /// No new certificate: certbot's renewal settings and the copies.
+    fn upkeep(&self, fact: &CertFact, p: &mut Acc) {
+        let (Some(live), _) = self.located(fact) else {
+            return;
+        };
+        let hook_path = self.hook_path();
+        if self.issuer == Issuer::Acme {
+            let r = fact.renewal.clone().unwrap_or_default();
+            let have = r.renew_before_expiry.clone();
+            let mut fix = false;
+            if have.as_deref().map_or(Some(30), parse_days) != Some(self.renew_before_days.into()) {
+                p.attr(
+                    "renew_before_days (certbot.timer)",
+                    Some(have.unwrap_or_else(|| "30 days (certbot's default)".into())),
+                    format!("{} days", self.renew_before_days),
+                );
+                fix = true;
+            }
+            if r.renew_hook.as_deref() != Some(hook_path.as_str()) {
+                p.attr(
+                    "certbot deploy hook",
+                    r.renew_hook.clone(),
+                    hook_path.clone(),
+                );
+                fix = true;
+            }
+            if fix {
+                p.cmds.push(Cmd::new(
+                    format!("update certbot's renewal settings {}", self.renewal_conf()),
+                    self.renewal_fix_script(),
+                ));
+            }
+        }
+        // Installed copies: stale content goes through the deploy hook (the
+        // application reloads); drifted permissions are only fixed.
+        let mut stale = false;
+        let mut perm_cmds = Vec::new();
+        for (field, dest, copy) in self.copies(fact) {
+            let (source, what) = match field {
+                "cert" => (&live.sha256, "certificate"),
+                _ => (&live.key_sha256, "key"),
+            };
+            let attr = format!("install.{field} ({dest})");
+            if copy.kind != "file" {
+                let before = match copy.kind.as_str() {
+                    "absent" | "" => None,
+                    other => Some(format!("a {other}")),
+                };
+                p.attr(
+                    &attr,
+                    before,
+                    format!("copy of the live {what}{}", self.copy_perms(field)),
+                );
+                stale = true;
+            } else if copy.sha256.is_none() || copy.sha256 != *source {
+                p.attr(
+                    &attr,
+                    Some("out of date"),
+                    format!("copy of the live {what}"),
+                );
+                stale = true;
+            } else {
                 let wanted = self.wanted(field);
                 let changes = wanted.changes(Some(&copy.stat));
                 if !changes.is_empty() {
-                    for c in &changes {
-                        diff.attrs.push(AttrChange {
+                    for c in changes {
+                        p.attrs.push(AttrChange {
                             name: format!("{dest} {}", c.name),
-                            ..c.clone()
+                            ..c
                         });
                     }
                     perm_cmds.push(Cmd::new(
@@ -1088,57 +1133,49 @@ keel_install() {\n  keel_dir=$(dirname -- \"$2\")\n  mkdir -p -- \"$keel_dir\"\n
                     ));
                 }
             }
-            if stale {
-                cmds.push(Cmd::new(
-                    format!(
-                        "run the deploy hook {hook_path} (copies {}{})",
-                        src_cert,
-                        if self.deploy_hook().is_some() {
-                            ", then the declared deploy_hook"
-                        } else {
-                            ""
-                        }
-                    ),
-                    format!("{}\n", q(&hook_path)),
+        }
+        if stale {
+            let (src, _) = self.live_files();
+            p.cmds.push(Cmd::new(
+                format!(
+                    "run the deploy hook {hook_path} (copies {src}{})",
+                    if self.deploy_hook().is_some() {
+                        ", then runs the declared deploy_hook"
+                    } else {
+                        ""
+                    }
+                ),
+                format!("{}\n", q(&hook_path)),
+            ));
+        } else {
+            p.cmds.extend(perm_cmds);
+        }
+    }
+
+    /// ACME: certbot.timer renews between keel runs.
+    fn timer(&self, fact: &CertFact, p: &mut Acc) {
+        if self.issuer != Issuer::Acme || !fact.systemd {
+            return;
+        }
+        match fact.timer.as_str() {
+            "enabled" | "enabled-runtime" | "static" => {}
+            // certbot (and its timer) is not installed yet.
+            "" if !fact.certbot => {}
+            "" => p.reasons.push(
+                "certbot.timer does not exist on this host: renewals are not scheduled between keel runs"
+                    .into(),
+            ),
+            "masked" | "masked-runtime" => p
+                .reasons
+                .push("certbot.timer is masked: renewals are not scheduled between keel runs".into()),
+            other => {
+                p.attr("renewal timer (certbot.timer)", Some(other), "enabled");
+                p.cmds.push(Cmd::new(
+                    "systemctl enable --now certbot.timer",
+                    "systemctl enable --now certbot.timer\n",
                 ));
-            } else {
-                cmds.extend(perm_cmds);
             }
         }
-
-        // Renewal timer (ACME).
-        if self.issuer == Issuer::Acme && fact.systemd {
-            match fact.timer.as_str() {
-                "enabled" | "enabled-runtime" | "static" => {}
-                "" if !fact.certbot => {}
-                "" => reasons.push("certbot.timer does not exist on this host: renewals are not scheduled (run keel, or add a cron job)".into()),
-                "masked" | "masked-runtime" => reasons.push("certbot.timer is masked: renewals are not scheduled".into()),
-                other => {
-                    diff = diff.attr("renewal timer (certbot.timer)", Some(other), Some("enabled"));
-                    cmds.push(Cmd::new(
-                        "systemctl enable --now certbot.timer",
-                        "systemctl enable --now certbot.timer\n",
-                    ));
-                }
-            }
-        }
-
-        if let Some(u) = fact.accounts.unknown(&self.wanted("cert")) {
-            unknown.push(u);
-        }
-        if !reasons.is_empty() {
-            diff.reason = Some(reasons.join("; "));
-        }
-        if !unknown.is_empty() {
-            diff.unknown = Some(unknown.join("; "));
-        }
-        if cmds.is_empty() {
-            let mut d = Diff::noop();
-            d.reason = diff.reason;
-            d.unknown = diff.unknown;
-            return (d, cmds);
-        }
-        (diff, cmds)
     }
 
     /// The declared copies with their facts.
@@ -1273,17 +1310,11 @@ fn force(issue: &mut Option<Issue>) {
     i.force = true;
 }
 
-fn refuse(name: &str, diff: Diff, why: &str) -> (Diff, Vec<Cmd>) {
-    let msg = format!("keel: certificate[{name}]: {why}");
+fn refuse(diff: Diff, why: String) -> (Diff, Vec<Cmd>) {
     let mut d = diff;
-    d.reason = Some(why.to_string());
-    (
-        d,
-        vec![Cmd::new(
-            "refuse: renew_before_days is not shorter than the certificate's lifetime",
-            format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
-        )],
-    )
+    d.action = Some(Action::Update);
+    d.error = Some(why);
+    (d, Vec::new())
 }
 
 fn sed_escape(s: &str) -> String {
@@ -2014,20 +2045,13 @@ mod tests {
             ["expires: 2026-12-26 (in 30 days) → renew (threshold 31 days)"]
         );
         assert!(
-            e.diff.reason.as_deref().unwrap().contains(
+            e.diff.error.as_deref().unwrap().starts_with(
                 "renew_before_days (31) is not shorter than the lifetime of this CA's certificates (30 days)"
             ),
             "{:?}",
-            e.diff.reason
+            e.diff.error
         );
-        assert_eq!(e.commands.len(), 1);
-        let out = run_local(&e.commands[0].script);
-        assert_eq!(out.status, 1);
-        assert!(
-            out.stderr.contains("lower renew_before_days"),
-            "{}",
-            out.stderr
-        );
+        assert!(e.commands.is_empty(), "nothing runs: {:?}", e.commands);
     }
 
     #[test]
@@ -2165,7 +2189,7 @@ mod tests {
             attrs(&e),
             [
                 "install.cert (/srv/ssl/cert.pem): out of date → copy of the live certificate",
-                "install.key (/srv/ssl/key.pem): (none) → copy of the live certificate, mode 0600, owner root",
+                "install.key (/srv/ssl/key.pem): (none) → copy of the live key, mode 0600, owner root",
             ]
         );
         assert_eq!(e.commands.len(), 1);
@@ -2230,7 +2254,7 @@ mod tests {
         assert!(
             Resource::evaluate(
                 &c,
-                &ProbeOutput::ok(&format!("{}hook.content=@@@\n", head(NOW)))
+                &ProbeOutput::ok(format!("{}hook.content=@@@\n", head(NOW)))
             )
             .is_err()
         );

@@ -788,7 +788,6 @@ impl Compose {
         }
         let mut chmods: Vec<(String, String)> = Vec::new();
         if let (Some(want), LiveFile::File { mode, .. }) = (self.file_mode(), &fact.file)
-            && !file_changed
             && normalize_mode(mode).ok().as_ref() != Some(&want)
         {
             d.attrs.push(AttrChange::new(
@@ -796,7 +795,10 @@ impl Compose {
                 Some(normalize_mode(mode).unwrap_or_else(|_| mode.clone())),
                 Some(want.clone()),
             ));
-            chmods.push((self.path(&file_name), want));
+            // A rewrite sets the declared mode anyway.
+            if !file_changed {
+                chmods.push((self.path(&file_name), want));
+            }
         }
 
         let mut env_changed = false;
@@ -1341,6 +1343,7 @@ fi
         let fmt = q(
             "{{index .Config.Labels \"com.docker.compose.oneoff\"}} {{.State.Status}}{{if .State.Health}}/{{.State.Health.Status}}{{end}}",
         );
+        let health = q("{{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}");
         let msg = q(&format!(
             "keel: compose[{}]: not ready after {} s:",
             self.project, self.wait.timeout
@@ -1370,6 +1373,9 @@ fi
           *\" $keel_s(\"*)
             echo \"--- last log lines of $keel_s:\" >&2
             keel_compose logs --no-color --tail=6 \"$keel_s\" >&2 2>&1 || true
+            for keel_id in $(docker ps -aq --filter {project} --filter \"label=com.docker.compose.service=$keel_s\"); do
+              docker inspect -f {health} \"$keel_id\" 2>/dev/null | grep -v '^$' | tail -n 2 | sed 's/^/health check: /' >&2 || true
+            done
             ;;
         esac
       done

@@ -38,6 +38,9 @@
 //! not come up the backup is put back, docker is restarted again and apply
 //! fails with dockerd's own message from the journal.
 //!
+//! With `source: docker`, an `apt_repository` named `docker` is ordered
+//! before the engine automatically (any other name: `depends_on` it).
+//!
 //! Installing with `source: debian` while Docker's `docker-ce` is installed
 //! (or the other way round) is refused: apt would silently remove one
 //! engine to install the other. Remove the other first (a `package` with
@@ -209,7 +212,7 @@ impl Docker {
         if !missing.is_empty() {
             cmds.push(Cmd::new(
                 format!("install {} (apt)", missing.join(", ")),
-                install_script(&missing),
+                install_script(&missing, self.source),
             ));
         }
 
@@ -406,8 +409,14 @@ fn pretty(v: &Json) -> String {
 /// configuration files, wait for the dpkg lock; `apt-get update` first when
 /// there are no package lists, and once more when the install fails the way
 /// stale lists make it fail. (A private copy of `package.rs`'s script.)
-fn install_script(pkgs: &[&str]) -> String {
+fn install_script(pkgs: &[&str], source: Source) -> String {
     let args = pkgs.iter().map(|p| q(p)).collect::<Vec<_>>().join(" ");
+    let hint = q(match source {
+        Source::Debian => "keel: apt could not install Docker from the distribution's archive",
+        Source::Docker => {
+            "keel: apt could not install Docker's packages: declare Docker's apt repository (an `apt_repository` resource) and make docker[engine] depend on it"
+        }
+    });
     format!(
         "export DEBIAN_FRONTEND=noninteractive
 keel_apt() {{
@@ -430,7 +439,10 @@ else
   if printf '%s\\n' \"$keel_out\" | grep -q -e 'Unable to locate package' -e 'has no installation candidate' -e 'was not found' -e 'Failed to fetch' -e 'Unable to fetch some archives'; then
     echo 'keel: the apt package lists look stale: running apt-get update and retrying once' >&2
     keel_apt update
-    keel_apt install {args}
+    if ! keel_apt install {args}; then
+      echo {hint} >&2
+      exit 1
+    fi
   else
     exit \"$keel_rc\"
   fi
@@ -810,10 +822,14 @@ impl Kind for Docker {
         if self.daemon.is_some() {
             provides.push(Ref::Path(DAEMON_JSON.into()));
         }
-        Links {
-            provides,
-            needs: Vec::new(),
-        }
+        // Docker's repository, when declared as `apt_repository: { name: docker }`.
+        let needs = match self.source {
+            Source::Docker => vec![Ref::Path(
+                "/etc/apt/sources.list.d/keel-docker.sources".into(),
+            )],
+            Source::Debian => Vec::new(),
+        };
+        Links { provides, needs }
     }
 
     fn probe(&self) -> String {
@@ -1311,6 +1327,37 @@ mod tests {
     }
 
     #[test]
+    fn install_failure_names_the_missing_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("apt-get");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = update ] && exit 0; done\necho 'E: Unable to locate package docker-ce'\nexit 100\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = eval("docker", "source: docker", "active=inactive\nenabled=\n");
+        let script = format!(
+            "set -e\nPATH={}:$PATH\n{}",
+            q(dir.path().to_str().unwrap()),
+            e.commands[0].script
+        );
+        let out = run_local(&script);
+        assert_eq!(out.status, 1);
+        assert!(
+            out.stderr.contains("Unable to locate package"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("declare Docker's apt repository"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    #[test]
     fn links_and_notify() {
         let r = load("docker", "{}");
         let l = r.links();
@@ -1318,5 +1365,13 @@ mod tests {
         assert!(l.provides.contains(&Ref::Package("docker.io".into())));
         assert!(r.notifiable());
         assert_eq!(r.name(), "engine");
+        let l = load("docker", "source: docker").links();
+        assert!(l.provides.contains(&Ref::Package("docker-ce".into())));
+        assert_eq!(
+            l.needs,
+            vec![Ref::Path(
+                "/etc/apt/sources.list.d/keel-docker.sources".into()
+            )]
+        );
     }
 }

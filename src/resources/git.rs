@@ -144,6 +144,14 @@ pub fn mask_url(url: &str) -> String {
     }
 }
 
+/// A change that cannot be made as things are: the plan shows the error
+/// and apply does not run anything.
+fn refuse(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+    let mut d = Diff::with_action(action);
+    d.error = Some(format!("{path} {why}"));
+    (d, vec![])
+}
+
 /// A sed expression masking credentials in text (`sed -e`), shared by
 /// every message the apply script prints.
 const MASK_SED: &str = "s#://[^/@[:space:]]*@#://***@#g";
@@ -239,14 +247,14 @@ impl Git {
         }
         match fact.tree {
             Tree::NotDir => {
-                return super::file::refusal(
+                return refuse(
                     Action::Update,
                     path,
                     "exists and is not a directory; keel will not replace it",
                 );
             }
             Tree::Dir => {
-                return super::file::refusal(
+                return refuse(
                     Action::Update,
                     path,
                     "is a directory that is neither empty nor a git work tree; keel will not clone over it",
@@ -359,25 +367,17 @@ impl Git {
                 Some(if self.force {
                     "(discarded)"
                 } else {
-                    "(kept: apply refuses)"
+                    "(kept: keel refuses to discard them)"
                 }),
             );
             if !self.force {
                 let listing = fact.changes.join(", ");
-                let why = format!(
-                    "has local changes to {files} ({listing}); keel will not discard them: \
+                d.error = Some(format!(
+                    "{path} has local changes to {files} ({listing}); keel will not discard them: \
                      commit them elsewhere, or set `force: true`"
-                );
-                d.reason = Some(why.clone());
+                ));
                 d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
-                let msg = format!("keel: {path} {why}");
-                return (
-                    d,
-                    vec![Cmd::new(
-                        format!("refuse: {path} has local changes"),
-                        format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
-                    )],
-                );
+                return (d, vec![]);
             }
         }
         if d.attrs.is_empty() && unknown.is_empty() {
@@ -409,12 +409,12 @@ impl Git {
     fn script(&self, fact: &GitFact, create: bool) -> String {
         let mut s = String::new();
         let p = q(&self.path);
-        // The user git runs as: the declared owner, else the tree's owner.
-        let user = self.owner.clone().or_else(|| {
-            fact.owner
-                .clone()
-                .filter(|o| !create && o != "root" && o != "UNKNOWN")
-        });
+        // The user git runs as: the declared owner, else the owner of the
+        // existing tree (or empty directory).
+        let user = self
+            .owner
+            .clone()
+            .or_else(|| fact.owner.clone().filter(|o| o != "root" && o != "UNKNOWN"));
         if create {
             let _ = writeln!(s, "mkdir -p -- {p}");
         }
@@ -843,6 +843,11 @@ mod tests {
         let e = eval("git", Y, "owner=root\ntree=empty\n");
         assert_eq!(e.diff.action(), Action::Create);
         assert!(e.diff.reason.unwrap().contains("empty directory"));
+        assert!(!e.commands[0].script.contains("runuser"));
+        // An empty directory someone owns: git runs as them.
+        let e = eval("git", Y, "owner=deploy\ntree=empty\n");
+        assert!(e.commands[0].script.contains("runuser -u deploy -- sh -s"));
+        assert!(!e.commands[0].script.contains("chown"));
     }
 
     #[test]
@@ -981,19 +986,13 @@ mod tests {
             vec![a(
                 "local changes",
                 Some("2 files"),
-                Some("(kept: apply refuses)")
+                Some("(kept: keel refuses to discard them)")
             )]
         );
-        let r = e.diff.reason.unwrap();
+        let r = e.diff.error.unwrap();
         assert!(r.contains("M app.py, A  new.txt"), "{r}");
         assert!(r.contains("force: true"), "{r}");
-        assert_eq!(
-            e.commands[0].summary,
-            "refuse: /srv/app/src has local changes"
-        );
-        let run = run_local(&e.commands[0].script);
-        assert_eq!(run.status, 1);
-        assert!(run.stderr.contains("keel will not discard them"));
+        assert!(e.commands.is_empty(), "nothing runs");
         let e = eval("git", &format!("{Y}\nforce: true"), &out);
         assert_eq!(
             attrs(&e.diff),
@@ -1029,13 +1028,13 @@ mod tests {
         assert_eq!(e.diff.action(), Action::Update);
         assert!(
             e.diff
-                .reason
+                .error
                 .unwrap()
                 .contains("neither empty nor a git work tree")
         );
         let e = eval("git", Y, "tree=notdir\n");
-        assert!(e.diff.reason.unwrap().contains("not a directory"));
-        assert!(e.commands[0].script.contains("exit 1"));
+        assert!(e.diff.error.unwrap().contains("not a directory"));
+        assert!(e.commands.is_empty());
     }
 
     #[test]
@@ -1278,22 +1277,31 @@ g push -q {o} main next v1 v2",
         assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
 
         // Dirty by hand: refused without force, discarded with it;
-        // untracked files survive.
+        // untracked files survive. A plan made while the tree was clean
+        // still refuses at apply (the script checks again).
+        let r = load("git", &git_yaml(wt, &o, "ref: v2"));
+        let planned = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(planned.diff.error, None);
         sh_ok(&format!(
             "echo local > {wt}/file.txt && echo keep > {wt}/.env",
             wt = q(wt)
         ));
-        let r = load("git", &git_yaml(wt, &o, "ref: v2"));
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert_eq!(
             attrs(&e.diff)[1],
             a(
                 "local changes",
                 Some("1 file"),
-                Some("(kept: apply refuses)")
+                Some("(kept: keel refuses to discard them)")
             )
         );
-        let run = run_local(&e.commands[0].script);
+        assert!(
+            e.diff
+                .error
+                .unwrap()
+                .contains("has local changes to 1 file (M file.txt)")
+        );
+        let run = run_local(&planned.commands[0].script);
         assert_ne!(run.status, 0);
         assert!(run.stderr.contains("local changes"), "{}", run.stderr);
         assert_eq!(sh_ok(&format!("cat {}/file.txt", q(wt))), "local");

@@ -1673,6 +1673,11 @@ impl Kind for Sshd {
         }
     }
 
+    /// A bad setting can shut keel out: apply runs it under commit-confirmed.
+    fn can_cut_access(&self) -> bool {
+        true
+    }
+
     fn probe(&self) -> String {
         let mut names: Vec<String> = Vec::new();
         for s in &self.settings.0 {
@@ -1961,6 +1966,7 @@ mod tests {
         assert!(l.needs.contains(&Ref::Package("openssh-server".into())));
         assert!(l.needs.contains(&Ref::Path("/etc/ssh/sshd_config.d".into())));
         assert!(!r.notifiable());
+        assert!(r.can_cut_access());
     }
 
     #[test]

@@ -1,0 +1,166 @@
+//! The lockout analysis through the real binary: each way of locking keel
+//! out, written as a stack, is refused at plan time with a diagnostic that
+//! points at the setting — before keel connects to anything (the host's
+//! address is never contacted) — and `--allow-lockout-risk` turns the
+//! refusal into a warning.
+
+use std::process::Command;
+
+fn run(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        flat(&String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+/// Diagnostics wrap long lines; compare their words in one line.
+fn flat(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A project whose host is an address nothing listens on: a plan that got
+/// past the analysis would fail to connect, with another message.
+fn project(host_extra: &str, resources: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("inventory.yaml"),
+        format!(
+            "hosts:\n  web1:\n    address: 127.0.0.1\n    port: 1\n{host_extra}groups:\n  web:\n    hosts: [web1]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("stack.yaml"),
+        format!("name: lockout\ntargets: [web]\nresources:\n{resources}"),
+    )
+    .unwrap();
+    dir
+}
+
+fn refused(host_extra: &str, resources: &str, says: &[&str], at: &str) {
+    let dir = project(host_extra, resources);
+    let (code, out, err) = run(dir.path(), &["plan", "stack.yaml"]);
+    assert_eq!(code, 1, "refused: {out}{err}");
+    assert!(err.contains("keel::lockout"), "{err}");
+    assert!(err.contains(at), "points at {at}: {err}");
+    for s in says {
+        assert!(err.contains(s), "says `{s}`: {err}");
+    }
+    assert!(
+        !err.contains("cannot connect"),
+        "refused before connecting: {err}"
+    );
+    // Forced: a warning, and the plan goes on (here: to the unreachable host).
+    let (code, out, err) = run(dir.path(), &["plan", "--allow-lockout-risk", "stack.yaml"]);
+    assert_eq!(code, 1, "the host itself is unreachable");
+    assert!(err.contains("keel::lockout"), "still reported: {err}");
+    assert!(
+        out.contains("cannot connect"),
+        "went on to connect: {out}{err}"
+    );
+}
+
+#[test]
+fn firewall_without_an_ssh_rule_is_refused() {
+    refused(
+        "",
+        "  - ufw:\n      defaults: { incoming: deny }\n      rules:\n        - { allow: 443/tcp }\n      enabled: true\n",
+        &["no rule lets SSH in on 1/tcp", "allow: 1/tcp"],
+        "stack.yaml:7:",
+    );
+}
+
+#[test]
+fn root_login_off_while_connecting_as_root_is_refused() {
+    refused(
+        "",
+        "  - sshd:\n      settings: { PermitRootLogin: \"no\" }\n",
+        &[
+            "`PermitRootLogin no` while keel connects as root",
+            "declare a user with `authorized_keys`",
+        ],
+        "stack.yaml:5:",
+    );
+}
+
+#[test]
+fn root_login_off_names_the_sudo_user_to_switch_to() {
+    refused(
+        "",
+        "  - user: { name: deploy, sudo: true, authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOrLkn1s8Y9Iu7f3Rx+K0n7f0pwK3Q1n8xJm4vXhR2bq me@laptop\"] }\n  - sshd:\n      settings: { PermitRootLogin: \"no\" }\n",
+        &["connect as `deploy` instead", "bootstrap_user: root"],
+        "stack.yaml:6:",
+    );
+}
+
+#[test]
+fn passwords_off_while_logging_in_by_password_is_refused() {
+    refused(
+        "    auth: password\n",
+        "  - sshd:\n      settings: { PasswordAuthentication: \"no\" }\n",
+        &["`PasswordAuthentication no` while `root` logs in with a password"],
+        "stack.yaml:5:",
+    );
+}
+
+#[test]
+fn allow_users_without_the_connecting_user_is_refused() {
+    refused(
+        "",
+        "  - sshd:\n      settings:\n        AllowUsers: [nobody]\n",
+        &["`AllowUsers nobody` does not include `root`"],
+        "stack.yaml:6:",
+    );
+}
+
+#[test]
+fn allow_groups_without_the_connecting_users_group_is_refused() {
+    refused(
+        "",
+        "  - sshd:\n      settings:\n        AllowGroups: [sshusers]\n",
+        &["does not include a group of `root`"],
+        "stack.yaml:6:",
+    );
+}
+
+#[test]
+fn a_port_change_the_inventory_and_firewall_do_not_follow_is_refused() {
+    let dir = project(
+        "",
+        "  - sshd:\n      settings: { Port: 2222 }\n  - ufw:\n      rules:\n        - { allow: 1/tcp }\n      enabled: true\n",
+    );
+    let (code, _, err) = run(dir.path(), &["plan", "stack.yaml"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("sshd will listen on port 2222 but the inventory connects on port 1"),
+        "{err}"
+    );
+    assert!(err.contains("bootstrap_port: 1"), "{err}");
+    assert!(err.contains("no rule lets SSH in on 2222/tcp"), "{err}");
+    assert!(err.contains("keel: 2 problems found"), "{err}");
+}
+
+#[test]
+fn a_safe_hardening_passes_the_analysis() {
+    // G23 + G24 through a new sudo user: nothing to refuse (the plan then
+    // fails only because this test's host does not exist).
+    let dir = project(
+        "    user: deploy\n    bootstrap_user: root\n",
+        "  - user: { name: deploy, sudo: true, authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOrLkn1s8Y9Iu7f3Rx+K0n7f0pwK3Q1n8xJm4vXhR2bq me@laptop\"] }\n  - sshd:\n      settings: { Port: 1, PermitRootLogin: \"no\", PasswordAuthentication: \"no\" }\n  - ufw:\n      defaults: { incoming: deny, outgoing: allow }\n      rules:\n        - { allow: 1/tcp }\n        - { allow: 80/tcp }\n      enabled: true\n",
+    );
+    let (code, out, err) = run(dir.path(), &["plan", "stack.yaml"]);
+    assert_eq!(code, 1);
+    assert!(!err.contains("keel::lockout"), "{err}");
+    assert!(out.contains("cannot connect"), "{out}{err}");
+}
