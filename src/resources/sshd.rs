@@ -1581,7 +1581,20 @@ fn sed_escape(s: &str) -> String {
 
 fn reload_script(socket: bool) -> String {
     let mut s = String::new();
-    s.push_str("if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then\n");
+    s.push_str(SSHD_LOOKUP);
+    // sshd re-executes itself on SIGHUP: its listening sockets close for a
+    // moment and the pid file is removed, then written again once it
+    // listens. Note the pid file now, to wait for the new one below (so
+    // the connection that confirms access is not refused).
+    s.push_str(
+        r#"keel_pidf=
+if [ -n "$keel_sshd" ]; then keel_pidf=$("$keel_sshd" -T 2>/dev/null | sed -n 's/^pidfile //p' | head -n 1); fi
+keel_ino=
+if [ -n "$keel_pidf" ] && [ -f "$keel_pidf" ]; then keel_ino=$(stat -c %i "$keel_pidf" 2>/dev/null || true); fi
+keel_reloaded=no
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+"#,
+    );
     if socket {
         // Ubuntu's socket activation takes the ports from the generated socket unit.
         s.push_str(
@@ -1589,11 +1602,22 @@ fn reload_script(socket: bool) -> String {
         );
     }
     s.push_str(
-        r#"  if systemctl is-active --quiet ssh.service; then systemctl reload ssh.service
-  elif systemctl is-active --quiet sshd.service; then systemctl reload sshd.service
+        r#"  if systemctl is-active --quiet ssh.service; then systemctl reload ssh.service; keel_reloaded=yes
+  elif systemctl is-active --quiet sshd.service; then systemctl reload sshd.service; keel_reloaded=yes
   fi
-elif [ -f /run/sshd.pid ]; then
-  kill -HUP "$(cat /run/sshd.pid)" 2>/dev/null || true
+elif [ -n "$keel_ino" ]; then
+  kill -HUP "$(cat "$keel_pidf")" 2>/dev/null && keel_reloaded=yes
+fi
+if [ "$keel_reloaded" = yes ] && [ -n "$keel_ino" ]; then
+  keel_n=0
+  while [ ! -f "$keel_pidf" ] || [ "$(stat -c %i "$keel_pidf" 2>/dev/null)" = "$keel_ino" ]; do
+    keel_n=$((keel_n + 1))
+    if [ "$keel_n" -gt 100 ]; then
+      echo "keel: sshd did not come back within 10 s after the reload (no new $keel_pidf)" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
 fi
 "#,
     );
