@@ -219,7 +219,7 @@ pub async fn apply_host_confirmed(
         let addr = redactor.redact(&inst.address);
         progress.step(&work.host, &addr);
         // Skip when a dependency did not succeed.
-        if let Some(bad) = graph.dependencies(i).into_iter().find(|&d| {
+        if let Some(bad) = graph.requirements(i).into_iter().find(|&d| {
             matches!(
                 outcome[d],
                 Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_))

@@ -219,7 +219,7 @@ pub fn write_file_checked(path: &str, data: &[u8], perms: &Perms, checks: &Check
             s.push_str(&rename);
             let _ = writeln!(
                 s,
-                "if ! keel_out=$( {{ {v}\n}} 2>&1 ); then if [ -n \"$keel_bak\" ]; then mv -f \"$keel_bak\" {p}; else rm -f {p}; fi; printf 'keel: check failed; the previous %s was put back:\\n%s\\n' {p} \"$keel_out\" >&2; exit 1; fi",
+                "if ! keel_out=$( {{ {v}\n}} 2>&1 ); then if [ -n \"$keel_bak\" ]; then mv -f \"$keel_bak\" {p}; printf 'keel: check failed; the previous %s was put back:\\n%s\\n' {p} \"$keel_out\" >&2; else rm -f {p}; printf 'keel: check failed; the new %s was removed:\\n%s\\n' {p} \"$keel_out\" >&2; fi; exit 1; fi",
                 p = q(path)
             );
             let _ = writeln!(s, "[ -z \"$keel_bak\" ] || rm -f \"$keel_bak\"");

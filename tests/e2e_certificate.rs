@@ -106,11 +106,15 @@ fn hook_runs(h: &Host) -> usize {
 }
 
 fn plan(h: &Host, inv: &str, stack: &str) -> Run {
-    h.keel(&["plan", "--detailed-exitcode", "-i", inv, stack], &[])
+    let r = h.keel(&["plan", "--detailed-exitcode", "-i", inv, stack], &[]);
+    eprintln!("PLAN {stack}\n{}{}", r.stdout, r.stderr);
+    r
 }
 
 fn apply(h: &Host, inv: &str, stack: &str) -> Run {
-    h.keel(&["apply", "--yes", "-i", inv, stack], &[])
+    let r = h.keel(&["apply", "--yes", "-i", inv, stack], &[]);
+    eprintln!("APPLY {stack}\n{}{}", r.stdout, r.stderr);
+    r
 }
 
 /// Copies equal the live files, with modes 0644/0600 and owner root.

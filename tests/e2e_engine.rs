@@ -231,3 +231,64 @@ resources:
         "dependents are skipped"
     );
 }
+
+#[test]
+fn hosts_run_in_parallel_and_fail_independently() {
+    let h = Host::start("par-a");
+    let b = h.testbed.start_host("par-b").expect("second host");
+    let inv = format!(
+        "hosts:\n  a:\n    address: \"{}\"\n    identity_file: \"{key}\"\n    ssh_config: \"{cfg}\"\n    vars: {{ ok: \"yes\" }}\n  b:\n    address: \"{}\"\n    identity_file: \"{key}\"\n    ssh_config: \"{cfg}\"\n    vars: {{ ok: \"no\" }}\ngroups:\n  web:\n    hosts: [a, b]\n",
+        h.host.ip,
+        b.ip,
+        key = h.testbed.key_path().display(),
+        cfg = h.testbed.ssh_config_path().display(),
+    );
+    let inv_path = h.dir.path().join("two.yaml");
+    std::fs::write(&inv_path, inv).unwrap();
+    let inv = inv_path.to_str().unwrap();
+    let stack = write_stack(
+        &h,
+        "two.yaml.stack",
+        r#"name: two
+targets: [web]
+resources:
+  - command:
+      name: gate
+      run: "test {{vars.ok}} = yes && touch /srv/gate"
+      creates: /srv/gate
+  - file:
+      path: /srv/after-gate.txt
+      content: "{{host.name}}\n"
+      depends_on:
+        - command[gate]
+  - file: { path: /srv/always.txt, content: "{{host.name}}\n" }
+"#,
+    );
+    let plan = h.keel(
+        &["plan", "--parallel", "2", "--json", "-i", inv, &stack],
+        &[],
+    );
+    expect(&plan, 0, "plan two hosts");
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(doc["hosts"].as_array().unwrap().len(), 2);
+    let apply = h.keel(
+        &["apply", "--yes", "--parallel", "2", "-i", inv, &stack],
+        &[],
+    );
+    expect(&apply, 1, "one host fails");
+    // Host a: everything applied. Host b: the gate failed, its dependent
+    // was skipped, the independent file was written.
+    assert_eq!(h.sh("cat /srv/after-gate.txt"), "a");
+    assert_eq!(b.exec_ok("cat /srv/always.txt").unwrap(), "b");
+    assert!(
+        !b.exec("test -e /srv/after-gate.txt")
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        apply.stdout.contains("FAILED") && apply.stdout.contains(" ok "),
+        "{}",
+        apply.stdout
+    );
+}

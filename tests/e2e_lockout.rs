@@ -85,25 +85,53 @@ resources:
     );
     let apply = h.keel(&["apply", "--yes", "-v", "-i", inv, &stack], &[]);
     expect(&apply, 0, "hardening apply");
-    assert!(apply.stderr.contains("bootstrap"), "the first run used the bootstrap login: {}", apply.stderr);
-    assert!(apply.stderr.contains("access confirmed"), "confirmed with a new connection: {}", apply.stderr);
+    assert!(
+        apply.stderr.contains("bootstrap"),
+        "the first run used the bootstrap login: {}",
+        apply.stderr
+    );
+    assert!(
+        apply.stderr.contains("access confirmed"),
+        "confirmed with a new connection: {}",
+        apply.stderr
+    );
 
     // The host, checked directly and over fresh connections.
     let t = h.sh("sshd -T 2>/dev/null | grep -E '^(port|permitrootlogin|passwordauthentication|maxauthtries|clientaliveinterval|clientalivecountmax) '");
-    for line in ["port 2222", "permitrootlogin no", "passwordauthentication no", "maxauthtries 3", "clientaliveinterval 300", "clientalivecountmax 2"] {
+    for line in [
+        "port 2222",
+        "permitrootlogin no",
+        "passwordauthentication no",
+        "maxauthtries 3",
+        "clientaliveinterval 300",
+        "clientalivecountmax 2",
+    ] {
         assert!(t.lines().any(|l| l == line), "{line} in:\n{t}");
     }
-    assert!(h.sh("ufw status verbose").contains("Default: deny (incoming), allow (outgoing)"));
+    assert!(
+        h.sh("ufw status verbose")
+            .contains("Default: deny (incoming), allow (outgoing)")
+    );
     assert!(fresh_login(&h, "deploy", 2222), "deploy logs in on 2222");
     assert!(!fresh_login(&h, "root", 2222), "root login is off");
     assert!(!fresh_login(&h, "deploy", 22), "port 22 is closed");
-    assert!(!h.sh_ok("ls /var/lib/keel/rollback/* 2>/dev/null | grep -q ."), "the revert was disarmed");
-    assert!(!h.sh("systemctl list-timers --all").contains("keel-revert"), "no revert timer left");
+    assert!(
+        !h.sh_ok("ls /var/lib/keel/rollback/* 2>/dev/null | grep -q ."),
+        "the revert was disarmed"
+    );
+    assert!(
+        !h.sh("systemctl list-timers --all").contains("keel-revert"),
+        "no revert timer left"
+    );
 
     // The next run connects on 2222 as deploy and plans no changes.
     let plan = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &stack], &[]);
     expect(&plan, 0, "plan after hardening");
-    assert!(plan.stdout.contains("deploy@") && plan.stdout.contains(":2222"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("deploy@") && plan.stdout.contains(":2222"),
+        "{}",
+        plan.stdout
+    );
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
 }
 
@@ -118,15 +146,33 @@ fn a_change_that_breaks_access_is_reverted() {
         "name: lockout\ntargets: [web]\nresources:\n  - sshd:\n      settings:\n        AllowUsers: [nobody]\n",
     );
     // The analysis refuses it...
-    expect(&h.keel(&["plan", "-i", inv, &stack], &[]), 1, "refused at plan");
+    expect(
+        &h.keel(&["plan", "-i", inv, &stack], &[]),
+        1,
+        "refused at plan",
+    );
     // ...forced, keel applies it, finds it cannot log in any more, and reverts.
-    let apply = h.keel(&["apply", "--yes", "--allow-lockout-risk", "-i", inv, &stack], &[]);
+    let apply = h.keel(
+        &["apply", "--yes", "--allow-lockout-risk", "-i", inv, &stack],
+        &[],
+    );
     expect(&apply, 1, "apply of a breaking change");
     assert!(apply.stdout.contains("reverted"), "{}", apply.stdout);
-    assert!(apply.stdout.contains("sshd["), "names the change that broke access: {}", apply.stdout);
+    assert!(
+        apply.stdout.contains("sshd["),
+        "names the change that broke access: {}",
+        apply.stdout
+    );
     wait_until("root can log in again", 45, || fresh_login(&h, "root", 22));
-    assert!(!h.sh("sshd -T 2>/dev/null").contains("allowusers nobody"), "previous sshd configuration");
-    expect(&h.keel(&["plan", "--allow-lockout-risk", "-i", inv, &stack], &[]), 0, "a plan still works");
+    assert!(
+        !h.sh("sshd -T 2>/dev/null").contains("allowusers nobody"),
+        "previous sshd configuration"
+    );
+    expect(
+        &h.keel(&["plan", "--allow-lockout-risk", "-i", inv, &stack], &[]),
+        0,
+        "a plan still works",
+    );
 }
 
 #[test]
@@ -135,8 +181,16 @@ fn killing_keel_mid_change_still_reverts() {
     let inv = h.inventory("root", &[], "    confirm_timeout: 25\n");
     let inv = inv.to_str().unwrap();
     // Install ufw first (no access change), so the timed part is short.
-    let base = write(&h, "base.yaml", "name: base\ntargets: [web]\nresources:\n  - package: { name: ufw }\n");
-    expect(&h.keel(&["apply", "--yes", "-i", inv, &base], &[]), 0, "install ufw");
+    let base = write(
+        &h,
+        "base.yaml",
+        "name: base\ntargets: [web]\nresources:\n  - package: { name: ufw }\n",
+    );
+    expect(
+        &h.keel(&["apply", "--yes", "-i", inv, &base], &[]),
+        0,
+        "install ufw",
+    );
     // A firewall that drops SSH: the fresh-connection check then hangs until
     // its timeout, which leaves time to kill keel after the change.
     let stack = write(
@@ -159,6 +213,11 @@ fn killing_keel_mid_change_still_reverts() {
     child.kill().unwrap(); // SIGKILL
     let _ = child.wait();
     assert!(!fresh_login(&h, "root", 22), "access is cut for now");
-    wait_until("the host reverts by itself", 60, || fresh_login(&h, "root", 22));
-    assert!(h.sh("ufw status").contains("Status: inactive"), "the firewall is back to its previous state");
+    wait_until("the host reverts by itself", 60, || {
+        fresh_login(&h, "root", 22)
+    });
+    assert!(
+        h.sh("ufw status").contains("Status: inactive"),
+        "the firewall is back to its previous state"
+    );
 }

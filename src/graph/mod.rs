@@ -75,6 +75,21 @@ impl Graph {
         v
     }
 
+    /// Direct dependencies that must succeed first: every edge but
+    /// `notify` (a handler whose notifier failed still keeps its own state;
+    /// it is just not notified).
+    pub fn requirements(&self, i: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = self
+            .g
+            .edges_directed(self.nodes[i], petgraph::Direction::Incoming)
+            .filter(|e| !matches!(e.weight(), Why::Notify { .. }))
+            .map(|e| self.g[e.source()])
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// Every instance this one depends on, transitively.
     pub fn ancestors(&self, i: usize) -> BTreeSet<usize> {
         let mut seen = BTreeSet::new();

@@ -1590,7 +1590,7 @@ fn reload_script(socket: bool) -> String {
         r#"keel_pidf=
 if [ -n "$keel_sshd" ]; then keel_pidf=$("$keel_sshd" -T 2>/dev/null | sed -n 's/^pidfile //p' | head -n 1); fi
 keel_ino=
-if [ -n "$keel_pidf" ] && [ -f "$keel_pidf" ]; then keel_ino=$(stat -c %i "$keel_pidf" 2>/dev/null || true); fi
+if [ -n "$keel_pidf" ] && [ -f "$keel_pidf" ]; then keel_ino=$(stat -c "%i %y" "$keel_pidf" 2>/dev/null || true); fi
 keel_reloaded=no
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 "#,
@@ -1610,7 +1610,7 @@ elif [ -n "$keel_ino" ]; then
 fi
 if [ "$keel_reloaded" = yes ] && [ -n "$keel_ino" ]; then
   keel_n=0
-  while [ ! -f "$keel_pidf" ] || [ "$(stat -c %i "$keel_pidf" 2>/dev/null)" = "$keel_ino" ]; do
+  while [ ! -f "$keel_pidf" ] || [ "$(stat -c "%i %y" "$keel_pidf" 2>/dev/null)" = "$keel_ino" ]; do
     keel_n=$((keel_n + 1))
     if [ "$keel_n" -gt 100 ]; then
       echo "keel: sshd did not come back within 10 s after the reload (no new $keel_pidf)" >&2
