@@ -106,15 +106,11 @@ fn hook_runs(h: &Host) -> usize {
 }
 
 fn plan(h: &Host, inv: &str, stack: &str) -> Run {
-    let r = h.keel(&["plan", "--detailed-exitcode", "-i", inv, stack], &[]);
-    eprintln!("PLAN {stack}\n{}{}", r.stdout, r.stderr);
-    r
+    h.keel(&["plan", "--detailed-exitcode", "-i", inv, stack], &[])
 }
 
 fn apply(h: &Host, inv: &str, stack: &str) -> Run {
-    let r = h.keel(&["apply", "--yes", "-i", inv, stack], &[]);
-    eprintln!("APPLY {stack}\n{}{}", r.stdout, r.stderr);
-    r
+    h.keel(&["apply", "--yes", "-i", inv, stack], &[])
 }
 
 /// Copies equal the live files, with modes 0644/0600 and owner root.

@@ -250,7 +250,7 @@ pub fn resource_plan(
         (Some(u), Some(a)) => Some(format!("{u}; {a} changes earlier in this run")),
         (Some(u), None) => Some(u.clone()),
         (None, Some(a)) if r.reads_other_state() => Some(format!(
-            "its guard is evaluated again after {a} changes earlier in this run"
+            "its live state is read again after {a} changes earlier in this run"
         )),
         _ => None,
     };

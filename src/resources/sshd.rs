@@ -1624,16 +1624,12 @@ fi
     s
 }
 
-/// A change whose command fails with a clear message (see `file::refusal`).
+/// A change that cannot be made as things are: the plan shows the error and
+/// apply runs nothing.
 fn refusal(path: &str, why: &str) -> (Diff, Vec<Cmd>) {
-    let msg = format!("keel: {path}: {why}");
-    (
-        Diff::with_action(Action::Update).reason(why),
-        vec![Cmd::new(
-            format!("refuse: {path}: {}", why.split(':').next().unwrap_or(why)),
-            format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
-        )],
-    )
+    let mut d = Diff::with_action(Action::Update);
+    d.error = Some(format!("{path}: {why}"));
+    (d, Vec::new())
 }
 
 /// Characters allowed in the drop-in's path (they are used in `sed`
