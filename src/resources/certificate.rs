@@ -1025,6 +1025,14 @@ keel_install() {\n  keel_dir=$(dirname -- \"$2\")\n  mkdir -p -- \"$keel_dir\"\n
                         format!("{validity} ({} key)", ss.key.label()),
                     );
                 }
+                if !fact.openssl {
+                    p.unknown.push("openssl is not installed yet".into());
+                }
+                p.cmds.push(Cmd::new(
+                    format!("openssl: self-signed certificate for {domains} ({validity})"),
+                    self.openssl_script(),
+                ));
+                // Only once the new certificate exists.
                 if other.is_some() {
                     p.cmds.push(Cmd::new(
                         format!("certbot delete --cert-name {}", self.name),
@@ -1034,13 +1042,6 @@ keel_install() {\n  keel_dir=$(dirname -- \"$2\")\n  mkdir -p -- \"$keel_dir\"\n
                         ),
                     ));
                 }
-                if !fact.openssl {
-                    p.unknown.push("openssl is not installed yet".into());
-                }
-                p.cmds.push(Cmd::new(
-                    format!("openssl: self-signed certificate for {domains} ({validity})"),
-                    self.openssl_script(),
-                ));
                 p.cmds.push(Cmd::new(
                     format!("run the deploy hook {}", self.hook_path()),
                     format!("{}\n", q(&self.hook_path())),
@@ -1051,7 +1052,15 @@ keel_install() {\n  keel_dir=$(dirname -- \"$2\")\n  mkdir -p -- \"$keel_dir\"\n
             p.attr(
                 &format!("install.{field} ({dest})"),
                 (copy.kind != "absent").then_some("current copy"),
-                format!("copy of the new certificate{}", self.copy_perms(field)),
+                format!(
+                    "copy of the new {}{}",
+                    if field == "cert" {
+                        "certificate"
+                    } else {
+                        "key"
+                    },
+                    self.copy_perms(field)
+                ),
             );
         }
     }
@@ -2361,7 +2370,7 @@ mod tests {
                     me()
                 ),
                 format!(
-                    "install.key ({evil}/key.pem): current copy → copy of the new certificate, mode 0600, owner {}",
+                    "install.key ({evil}/key.pem): current copy → copy of the new key, mode 0600, owner {}",
                     me()
                 ),
             ]

@@ -50,8 +50,9 @@
 //! with `+`/`-`/`^`...) are compared with the drop-in file only.
 //! When the drop-in already says the right thing but another file read
 //! before it sets the keyword first (a `50-cloud-init.conf` sorts before
-//! `50-keel.conf`), the plan says which file and line, and apply refuses
-//! rather than reporting success that sshd would not honour.
+//! `50-keel.conf`), the plan shows an error naming that file and line, and
+//! apply refuses rather than report a success sshd would not honour; before
+//! the drop-in is written, the plan warns about it.
 //!
 //! ## Apply
 //! The new drop-in is written to a temporary file next to it. The whole
@@ -60,10 +61,18 @@
 //! drop-in directory (holding the other drop-ins and the new one) is checked
 //! with `sshd -t -f`. Only then is the temporary file renamed over the
 //! drop-in, so a configuration sshd rejects never replaces the working one,
-//! even if keel dies half-way. sshd is then reloaded (`systemctl reload ssh`,
-//! or `sshd`; a `SIGHUP` without systemd): existing sessions stay open. On
-//! Ubuntu's socket-activated `ssh.socket`, a change of `Port` or
-//! `ListenAddress` also regenerates and restarts the socket.
+//! even if keel dies half-way; apply fails with sshd's own message. sshd is
+//! then reloaded (`systemctl reload ssh`, or `sshd`; a `SIGHUP` without
+//! systemd): existing sessions stay open. sshd re-executes itself on a
+//! reload and refuses connections for a moment, so the script waits for its
+//! new pid file (written once it listens again) before it returns: the
+//! fresh connection that confirms access must not race it. On Ubuntu's
+//! socket-activated `ssh.socket`, a change of `Port` or `ListenAddress`
+//! also regenerates and restarts the socket.
+//!
+//! A change can cut keel's own access, so the kind says so
+//! (`can_cut_access`): apply runs it under commit-confirmed. It is not
+//! notifiable: it reloads sshd itself.
 //!
 //! [`Sshd::desired_settings`] exposes the declared settings (keyword as
 //! sshd names it, values) for lockout analysis.
@@ -1431,7 +1440,7 @@ impl Sshd {
                     )
                 };
                 why.push(format!(
-                    "{} {is} although {path} sets `{}`: {by}",
+                    "{} {is} although the drop-in sets `{}`: {by}",
                     s.keyword.name,
                     s.display()
                 ));
@@ -2300,7 +2309,8 @@ mod tests {
         assert!(!reason.contains("60-late"), "{reason}");
         assert!(reason.contains("path: /etc/ssh/sshd_config.d/00-keel.conf"), "{reason}");
 
-        // The drop-in is right but not in effect: apply refuses, saying why.
+        // The drop-in is right but not in effect: the plan shows an error and
+        // apply runs nothing.
         let eff = effective_ok().replace("passwordauthentication no", "passwordauthentication yes");
         let e = eval(
             "sshd",
@@ -2312,15 +2322,13 @@ mod tests {
             attrs(&e.diff),
             vec![a("PasswordAuthentication", Some("yes"), Some("no"))]
         );
-        let reason = e.diff.reason.clone().unwrap();
+        let error = e.diff.error.clone().unwrap();
         assert!(
-            reason.contains("PasswordAuthentication is `yes` in effect although /etc/ssh/sshd_config.d/50-keel.conf sets `no`: /etc/ssh/sshd_config.d/10-cloud.conf:1 sets it first"),
-            "{reason}"
+            error.contains("/etc/ssh/sshd_config.d/50-keel.conf: PasswordAuthentication is `yes` in effect although the drop-in sets `no`: /etc/ssh/sshd_config.d/10-cloud.conf:1 sets it first"),
+            "{error}"
         );
-        assert_eq!(e.commands.len(), 1);
-        let out = run_local(&e.commands[0].script);
-        assert_eq!(out.status, 1);
-        assert!(out.stderr.contains("10-cloud.conf:1 sets it first"), "{}", out.stderr);
+        assert!(error.contains("00-keel.conf"), "{error}");
+        assert!(e.commands.is_empty());
     }
 
     #[test]
@@ -2333,8 +2341,10 @@ mod tests {
             YAML,
             &probe_out(Some(DROPIN_OK), Some(&main), Eff::Config(&eff), sources),
         );
+        let error = e.diff.error.unwrap();
         assert!(
-            e.diff.reason.unwrap().contains("/etc/ssh/sshd_config:1 sets it first"),
+            error.contains("/etc/ssh/sshd_config:1 sets it first"),
+            "{error}"
         );
     }
 
@@ -2372,9 +2382,8 @@ mod tests {
             let out = format!("sshd=yes\ndropin={kind}\n{extra}main=file\n[main]\n{}\n", b64(MAIN));
             let e = eval("sshd", YAML, &out);
             assert_eq!(e.diff.action(), Action::Update);
-            assert!(e.diff.reason.as_deref().unwrap().contains(want), "{kind}");
-            assert_eq!(e.commands.len(), 1);
-            assert!(e.commands[0].summary.starts_with("refuse:"));
+            assert!(e.diff.error.as_deref().unwrap().contains(want), "{kind}");
+            assert!(e.commands.is_empty());
         }
     }
 

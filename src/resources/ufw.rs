@@ -1627,9 +1627,17 @@ impl Kind for Ufw {
 
     fn links(&self) -> Links {
         Links {
-            provides: Vec::new(),
+            // sshd changes come after the firewall's: a new SSH port is
+            // allowed before sshd moves to it.
+            provides: vec![Ref::Service("firewall".into())],
             needs: vec![Ref::Package("ufw".into())],
         }
+    }
+
+    /// Firewall changes can cut keel's access: apply runs them under
+    /// commit-confirmed.
+    fn can_cut_access(&self) -> bool {
+        true
     }
 
     fn probe(&self) -> String {
