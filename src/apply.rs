@@ -401,7 +401,17 @@ async fn confirm_access(
     let problem = if !failed.is_empty() {
         Some(format!("{} failed", failed.join(", ")))
     } else {
-        match crate::transport::ssh::check_fresh_connection(&access.target).await {
+        // sshd may take a moment to come back after a reload or restart:
+        // a few tries before calling access lost.
+        let mut result = crate::transport::ssh::check_fresh_connection(&access.target).await;
+        for _ in 0..3 {
+            if result.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            result = crate::transport::ssh::check_fresh_connection(&access.target).await;
+        }
+        match result {
             Ok(()) => None,
             Err(e) => Some(format!(
                 "a new SSH connection as {} failed after applying {}: {}",

@@ -4,7 +4,8 @@
 //! shows as `MaxAuthTries: 6 → 3`; a wide set of keywords converges against
 //! the real `sshd -T` (the normalization is right); a configuration sshd
 //! rejects never replaces the working drop-in and the host stays reachable;
-//! an unknown keyword is refused offline with "did you mean".
+//! a file that overrides the drop-in is named; an unknown keyword is refused
+//! offline with "did you mean".
 
 mod support;
 
@@ -221,6 +222,24 @@ fn sshd_settings_converge_validate_and_detect_drift() {
     assert!(ssh_works(&h, 2222), "ssh still works on port 2222");
     let still = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &wide], &[]);
     expect(&still, 0, "the wide stack still matches");
+
+    // A file read before the drop-in overrides it: the plan names it, as an
+    // error (apply would report a success sshd does not honour).
+    h.sh("echo 'MaxAuthTries 5' > /etc/ssh/sshd_config.d/10-by-hand.conf");
+    let shadowed = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &wide], &[]);
+    expect(&shadowed, 1, "plan with an overriding file");
+    let words = shadowed
+        .stdout
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        words.contains("MaxAuthTries is `5` in effect although the drop-in sets `4`")
+            && words.contains("/etc/ssh/sshd_config.d/10-by-hand.conf:1 sets it first"),
+        "{}",
+        shadowed.stdout
+    );
+    h.sh("rm /etc/ssh/sshd_config.d/10-by-hand.conf");
 
     // An unknown keyword: refused offline, at its line, with a suggestion.
     let typo = write_stack(&h, "typo.yaml", "        Port: 22\n        MaxAuthTry: 3\n");

@@ -21,7 +21,19 @@
 //!       cert: /srv/app/nginx/ssl/cert.pem  # the full chain, mode 0644
 //!       key: /srv/app/nginx/ssl/key.pem    # mode 0600
 //!       owner: root
+//!
+//! - certificate:
+//!     name: internal
+//!     domains: [internal.example.test, "*.internal.example.test"]
+//!     issuer: self-signed
+//!     self_signed: { days: 365, key: ec, deploy_hook: "systemctl try-reload-or-restart nginx" }
 //! ```
+//!
+//! A `deploy_hook` may run before the application is up (the first
+//! issuance usually comes before the web server's configuration that uses
+//! the certificate): prefer `systemctl try-reload-or-restart nginx`, which
+//! does nothing when nginx is not running, to `systemctl reload nginx`,
+//! which fails then.
 //!
 //! Where things live on the host:
 //! - ACME: certbot's lineage `/etc/letsencrypt/live/NAME/{fullchain,privkey}.pem`
@@ -34,7 +46,10 @@
 //!   `deploy_hook`. certbot runs it after every issuance *and* every renewal
 //!   by its timer (it is certbot's `--deploy-hook`, kept in the renewal
 //!   settings), so installed copies never go stale between keel runs; keel
-//!   runs it itself when the copies are out of date.
+//!   runs it itself when the copies are out of date. certbot ignores a
+//!   failing hook (it only logs it), so keel's certbot runs pass the hook a
+//!   marker file to touch on success and run it again when it did not, so
+//!   that a failure stops the run.
 //!
 //! The probe (read-only; `openssl` reads the certificates) prints `key=value`
 //! lines: `now=` (the host's clock), which tools exist, and per certificate
@@ -57,10 +72,13 @@
 //! from replacing a good certificate.
 //!
 //! A threshold that is not shorter than the certificate's lifetime can never
-//! be satisfied (a fresh certificate would be due at once, and every run
-//! would ask the CA for a new one): keel refuses it with a clear message
-//! instead of renewing in a loop. For self-signed certificates the lifetime
-//! is known at load time (`self_signed.days`), so it is a load-time error.
+//! be satisfied (a fresh certificate would be due at once, every run would
+//! ask the CA for a new one, and apply would never converge): the plan shows
+//! the renewal with an error saying so (`Diff::error`), and apply does not
+//! ask the CA. The lifetime is read from the live certificate, since a CA
+//! decides it (90 days for Let's Encrypt today). For self-signed
+//! certificates it is known at load time (`self_signed.days`), so there it is
+//! a load-time error.
 //!
 //! Renewal between keel runs: Debian's certbot package installs
 //! `certbot.timer` (twice a day); keel makes sure it is enabled and writes
@@ -157,7 +175,7 @@ impl Method {
     }
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Acme {
     /// Account e-mail address (registered without one when unset).
@@ -179,7 +197,7 @@ pub struct Acme {
     pub deploy_hook: Option<String>,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SelfSigned {
     /// Validity of a generated certificate, in days.
@@ -655,28 +673,11 @@ impl Certificate {
     }
 
     fn acme(&self) -> Acme {
-        match &self.acme {
-            Some(a) => Acme {
-                email: a.email.clone(),
-                directory: a.directory.clone(),
-                method: a.method,
-                webroot: a.webroot.clone(),
-                ca_bundle: a.ca_bundle.clone(),
-                deploy_hook: a.deploy_hook.clone(),
-            },
-            None => Acme::default(),
-        }
+        self.acme.clone().unwrap_or_default()
     }
 
     fn self_signed(&self) -> SelfSigned {
-        match &self.self_signed {
-            Some(s) => SelfSigned {
-                days: s.days,
-                key: s.key,
-                deploy_hook: s.deploy_hook.clone(),
-            },
-            None => SelfSigned::default(),
-        }
+        self.self_signed.clone().unwrap_or_default()
     }
 
     fn deploy_hook(&self) -> Option<&str> {

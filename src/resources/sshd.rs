@@ -227,11 +227,8 @@ const GATEWAY_PORTS: &[(&str, &str)] = &[
     ("no", "no"),
     ("clientspecified", "clientspecified"),
 ];
-const IGNORE_RHOSTS: &[(&str, &str)] = &[
-    ("yes", "yes"),
-    ("no", "no"),
-    ("shosts-only", "shosts-only"),
-];
+const IGNORE_RHOSTS: &[(&str, &str)] =
+    &[("yes", "yes"), ("no", "no"), ("shosts-only", "shosts-only")];
 const TUNNEL: &[(&str, &str)] = &[
     ("yes", "yes"),
     ("no", "no"),
@@ -316,14 +313,34 @@ pub static KEYWORDS: &[Keyword] = &[
     int("MaxAuthTries"),
     int("MaxSessions"),
     k("MaxStartups", Ty::MaxStartups, Layout::One, Eff::Value),
-    k("PerSourceMaxStartups", Ty::IntOrNone, Layout::One, Eff::Value),
-    k("PerSourceNetBlockSize", Ty::Text, Layout::One, Eff::FileOnly),
+    k(
+        "PerSourceMaxStartups",
+        Ty::IntOrNone,
+        Layout::One,
+        Eff::Value,
+    ),
+    k(
+        "PerSourceNetBlockSize",
+        Ty::Text,
+        Layout::One,
+        Eff::FileOnly,
+    ),
     k("PerSourcePenalties", Ty::Word, Layout::Words, Eff::FileOnly),
-    k("PerSourcePenaltyExemptList", Ty::Text, Layout::One, Eff::FileOnly),
+    k(
+        "PerSourcePenaltyExemptList",
+        Ty::Text,
+        Layout::One,
+        Eff::FileOnly,
+    ),
     k("LoginGraceTime", Ty::Time, Layout::One, Eff::Value),
     k("ClientAliveInterval", Ty::Time, Layout::One, Eff::Value),
     int("ClientAliveCountMax"),
-    k("UnusedConnectionTimeout", Ty::TimeOrNone, Layout::One, Eff::Value),
+    k(
+        "UnusedConnectionTimeout",
+        Ty::TimeOrNone,
+        Layout::One,
+        Eff::Value,
+    ),
     k("ChannelTimeout", Ty::Word, Layout::Words, Eff::Value),
     flag("TCPKeepAlive"),
     k("RekeyLimit", Ty::Word, Layout::Words, Eff::FileOnly),
@@ -391,14 +408,20 @@ pub static KEYWORDS: &[Keyword] = &[
 /// Keywords OpenSSH 9 no longer honours, with what to do instead.
 const RETIRED: &[(&str, &str)] = &[
     ("Protocol", "only protocol 2 exists"),
-    ("UsePrivilegeSeparation", "privilege separation is always on"),
+    (
+        "UsePrivilegeSeparation",
+        "privilege separation is always on",
+    ),
     ("RSAAuthentication", "use `PubkeyAuthentication`"),
     ("RhostsRSAAuthentication", "use `HostbasedAuthentication`"),
     ("DSAAuthentication", "use `PubkeyAuthentication`"),
     ("UseLogin", "it was removed in OpenSSH 7.4"),
     ("KeyRegenerationInterval", "it only applied to protocol 1"),
     ("ServerKeyBits", "it only applied to protocol 1"),
-    ("AuthorizedKeysFile2", "list both files in `AuthorizedKeysFile`"),
+    (
+        "AuthorizedKeysFile2",
+        "list both files in `AuthorizedKeysFile`",
+    ),
     ("ShowPatchLevel", "it was removed"),
     ("VerifyReverseMapping", "use `UseDNS`"),
     ("ReverseMappingCheck", "use `UseDNS`"),
@@ -414,7 +437,12 @@ fn closest_keyword(found: &str) -> Option<&'static str> {
     let f = found.to_ascii_lowercase();
     KEYWORDS
         .iter()
-        .map(|k| (strsim::jaro_winkler(&f, &k.name.to_ascii_lowercase()), k.name))
+        .map(|k| {
+            (
+                strsim::jaro_winkler(&f, &k.name.to_ascii_lowercase()),
+                k.name,
+            )
+        })
         .filter(|(s, _)| *s > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, n)| n)
@@ -538,7 +566,8 @@ fn check_value(kw: &Keyword, raw: &str) -> Result<String, String> {
         }
         Ty::MaxStartups => {
             let parts: Vec<&str> = v.split(':').collect();
-            if (parts.len() == 1 || parts.len() == 3) && parts.iter().all(|p| parse_int(p).is_some())
+            if (parts.len() == 1 || parts.len() == 3)
+                && parts.iter().all(|p| parse_int(p).is_some())
             {
                 Ok(v.to_string())
             } else {
@@ -641,10 +670,7 @@ impl Setting {
             Eff::FileOnly => false,
             _ => match self.keyword.layout {
                 // `+aes128-cbc` and friends edit the default list.
-                Layout::Commas => !self
-                    .values
-                    .iter()
-                    .any(|v| v.starts_with(['+', '-', '^'])),
+                Layout::Commas => !self.values.iter().any(|v| v.starts_with(['+', '-', '^'])),
                 // Quotes, escapes and comments are interpreted by sshd.
                 _ => !self
                     .values
@@ -801,7 +827,9 @@ impl<'de> Visitor<'de> for ValueSeed {
             out.extend(v);
         }
         if out.is_empty() {
-            return Err(de::Error::custom("the list is empty: give at least one value"));
+            return Err(de::Error::custom(
+                "the list is empty: give at least one value",
+            ));
         }
         Ok(out)
     }
@@ -1116,10 +1144,7 @@ fn file_values(text: &str) -> Vec<(&'static Keyword, Vec<String>)> {
         };
         let Some(k) = keyword(&kw) else { continue };
         let vals = split_scalar(k, rest);
-        match out
-            .iter_mut()
-            .find(|(o, _)| o.canonical() == k.canonical())
-        {
+        match out.iter_mut().find(|(o, _)| o.canonical() == k.canonical()) {
             Some((_, v)) if k.layout != Layout::One => v.extend(vals),
             Some(_) => {}
             None => out.push((k, vals)),
@@ -1129,7 +1154,10 @@ fn file_values(text: &str) -> Vec<(&'static Keyword, Vec<String>)> {
 }
 
 fn same_values(kw: &Keyword, a: &[String], b: &[String]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| normalize(kw, x) == normalize(kw, y))
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| normalize(kw, x) == normalize(kw, y))
 }
 
 impl Sshd {
@@ -1313,7 +1341,10 @@ impl Sshd {
                 }
                 _ => {
                     let old = from_file(kw);
-                    if old.as_deref().is_none_or(|o| !same_values(kw, o, &s.values)) {
+                    if old
+                        .as_deref()
+                        .is_none_or(|o| !same_values(kw, o, &s.values))
+                    {
                         attrs.push(AttrChange::new(
                             kw.name,
                             old.map(|o| o.join(kw.sep())),
@@ -1346,11 +1377,12 @@ impl Sshd {
         };
 
         if content_differs || add_include == AddInclude::Yes {
-            let mut diff = Diff::with_action(if current.is_some() || fact.dropin == DropIn::Unreadable {
-                Action::Update
-            } else {
-                Action::Create
-            });
+            let mut diff =
+                Diff::with_action(if current.is_some() || fact.dropin == DropIn::Unreadable {
+                    Action::Update
+                } else {
+                    Action::Create
+                });
             diff.attrs = attrs;
             if content_differs {
                 diff.content = Some(ContentChange {
@@ -1695,9 +1727,11 @@ impl Kind for Sshd {
     fn links(&self) -> Links {
         Links {
             provides: vec![Ref::Path(self.path.clone())],
+            // After the firewall: a new SSH port is allowed before sshd moves.
             needs: vec![
                 Ref::Package("openssh-server".into()),
                 Ref::Path(self.dir()),
+                Ref::Service("firewall".into()),
             ],
         }
     }
@@ -1723,7 +1757,10 @@ impl Kind for Sshd {
         let _ = writeln!(
             s,
             "keel_re={}",
-            q(&format!("^[[:space:]]*({})([[:space:]]|=)", names.join("|")))
+            q(&format!(
+                "^[[:space:]]*({})([[:space:]]|=)",
+                names.join("|")
+            ))
         );
         s.push_str(SSHD_LOOKUP);
         s.push_str(
@@ -1787,9 +1824,9 @@ exit 0
             None
         };
         let effective = match kv(&header, "effective_status").map(str::trim) {
-            Some("0") => Effective::Config(parse_effective(
-                &text("effective")?.unwrap_or_default(),
-            )),
+            Some("0") => {
+                Effective::Config(parse_effective(&text("effective")?.unwrap_or_default()))
+            }
             Some("noprivsep") => Effective::Unavailable(
                 "/run/sshd is missing (sshd is not running), and the probe does not create it"
                     .into(),
@@ -1860,7 +1897,8 @@ mod tests {
         acceptenv LANG\n\
         acceptenv LC_*\n";
 
-    const YAML: &str = "settings:\n  Port: [22, 2222]\n  MaxAuthTries: 3\n  PasswordAuthentication: \"no\"\n";
+    const YAML: &str =
+        "settings:\n  Port: [22, 2222]\n  MaxAuthTries: 3\n  PasswordAuthentication: \"no\"\n";
 
     const DROPIN_OK: &str = "# managed by keel: changes made here by hand are overwritten\n\
         Port 22\nPort 2222\nMaxAuthTries 3\nPasswordAuthentication no\n";
@@ -1916,7 +1954,11 @@ mod tests {
             .collect()
     }
 
-    fn a(name: &str, before: Option<&str>, after: Option<&str>) -> (String, Option<String>, Option<String>) {
+    fn a(
+        name: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> (String, Option<String>, Option<String>) {
         (name.into(), before.map(Into::into), after.map(Into::into))
     }
 
@@ -1980,7 +2022,10 @@ mod tests {
             vec![
                 ("Port".to_string(), vec!["2222".to_string()]),
                 ("KbdInteractiveAuthentication".into(), vec!["yes".into()]),
-                ("PubkeyAcceptedAlgorithms".into(), vec!["ssh-ed25519".into()]),
+                (
+                    "PubkeyAcceptedAlgorithms".into(),
+                    vec!["ssh-ed25519".into()]
+                ),
                 ("AllowUsers".into(), vec!["deploy".into(), "ops".into()]),
                 ("PermitRootLogin".into(), vec!["prohibit-password".into()]),
             ]
@@ -1993,7 +2038,10 @@ mod tests {
         let l = r.links();
         assert_eq!(l.provides, vec![Ref::Path(DEFAULT_PATH.into())]);
         assert!(l.needs.contains(&Ref::Package("openssh-server".into())));
-        assert!(l.needs.contains(&Ref::Path("/etc/ssh/sshd_config.d".into())));
+        assert!(
+            l.needs
+                .contains(&Ref::Path("/etc/ssh/sshd_config.d".into()))
+        );
         assert!(!r.notifiable());
         assert!(r.can_cut_access());
     }
@@ -2028,7 +2076,10 @@ mod tests {
     #[test]
     fn unknown_keywords_are_refused_with_a_suggestion() {
         let e = err("settings:\n  MaxAuthTry: 3\n");
-        assert!(e.contains("unknown sshd_config keyword `MaxAuthTry`"), "{e}");
+        assert!(
+            e.contains("unknown sshd_config keyword `MaxAuthTry`"),
+            "{e}"
+        );
         assert!(e.contains("did you mean `MaxAuthTries`?"), "{e}");
         let e = err("settings:\n  passwordauth: no\n");
         assert!(e.contains("did you mean `PasswordAuthentication`?"), "{e}");
@@ -2048,7 +2099,10 @@ mod tests {
         let e = err(
             "settings:\n  KbdInteractiveAuthentication: no\n  ChallengeResponseAuthentication: no\n",
         );
-        assert!(e.contains("same option as `KbdInteractiveAuthentication`"), "{e}");
+        assert!(
+            e.contains("same option as `KbdInteractiveAuthentication`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -2057,8 +2111,14 @@ mod tests {
             ("Port: 0", "`0` is not a port"),
             ("Port: [22, 70000]", "`70000` is not a port"),
             ("Port: ssh", "`ssh` is not a port"),
-            ("PermitRootLogin: maybe", "expected one of `yes`, `no`, `prohibit-password`"),
-            ("PasswordAuthentication: maybe", "expected `yes` or `no`, found `maybe`"),
+            (
+                "PermitRootLogin: maybe",
+                "expected one of `yes`, `no`, `prohibit-password`",
+            ),
+            (
+                "PasswordAuthentication: maybe",
+                "expected `yes` or `no`, found `maybe`",
+            ),
             ("MaxAuthTries: -1", "non-negative integer"),
             ("MaxAuthTries: 3x", "non-negative integer"),
             ("MaxAuthTries: 99999999999", "non-negative integer"),
@@ -2072,7 +2132,10 @@ mod tests {
             ("AllowUsers: [\"a b\"]", "contains a space"),
             ("AllowUsers: []", "the list is empty"),
             ("AllowUsers:", "a value is needed"),
-            ("Banner: \"/etc/issue\\nPermitRootLogin yes\"", "control character '\\n'"),
+            (
+                "Banner: \"/etc/issue\\nPermitRootLogin yes\"",
+                "control character '\\n'",
+            ),
             ("ForceCommand: \"a\\u0000b\"", "control character"),
             ("AllowUsers: [[a]]", "found a list"),
             ("Port: {a: 1}", "found a map"),
@@ -2099,7 +2162,12 @@ mod tests {
     #[test]
     fn path_is_checked() {
         assert!(err(&format!("{YAML}path: relative.conf\n")).contains("not an absolute path"));
-        assert!(err(&format!("{YAML}path: \"/etc/ssh/sshd_config.d/a b.conf\"\n")).contains("contains ' '"));
+        assert!(
+            err(&format!(
+                "{YAML}path: \"/etc/ssh/sshd_config.d/a b.conf\"\n"
+            ))
+            .contains("contains ' '")
+        );
         assert!(err(&format!("{YAML}path: /etc/ssh/sshd_config.d/\n")).contains("directory"));
         assert!(err(&format!("{YAML}path: /etc/ssh/sshd_config\n")).contains("drop-in"));
         assert!(err(&format!("{YAML}path: /etc/ssh/keel.conf\n")).contains("drop-in"));
@@ -2107,7 +2175,10 @@ mod tests {
         let e = err("settings: [a]\n");
         assert!(e.contains("expected a map"), "{e}");
         assert!(err(&format!("{YAML}bogus: 1\n")).contains("bogus"));
-        let r = load("sshd", &format!("{YAML}path: /etc/ssh/sshd_config.d/00-keel.conf\n"));
+        let r = load(
+            "sshd",
+            &format!("{YAML}path: /etc/ssh/sshd_config.d/00-keel.conf\n"),
+        );
         assert_eq!(r.name(), "/etc/ssh/sshd_config.d/00-keel.conf");
     }
 
@@ -2115,7 +2186,11 @@ mod tests {
 
     #[test]
     fn absent_dropin_is_created_with_settings_against_the_effective_config() {
-        let e = eval("sshd", YAML, &probe_out(None, Some(MAIN), Eff::Config(EFFECTIVE), ""));
+        let e = eval(
+            "sshd",
+            YAML,
+            &probe_out(None, Some(MAIN), Eff::Config(EFFECTIVE), ""),
+        );
         assert_eq!(e.diff.action(), Action::Create);
         assert_eq!(
             attrs(&e.diff),
@@ -2137,7 +2212,11 @@ mod tests {
             ]
         );
         assert!(e.commands[0].script.contains("keel_add_include=no"));
-        assert!(e.commands[0].script.contains("-t -f \"$keel_v/main/sshd_config\""));
+        assert!(
+            e.commands[0]
+                .script
+                .contains("-t -f \"$keel_v/main/sshd_config\"")
+        );
         // Port changed: Ubuntu's socket activation is regenerated.
         assert!(e.commands[1].script.contains("ssh.socket"));
         for c in &e.commands {
@@ -2150,7 +2229,12 @@ mod tests {
         let e = eval(
             "sshd",
             YAML,
-            &probe_out(Some(DROPIN_OK), Some(MAIN), Eff::Config(&effective_ok()), ""),
+            &probe_out(
+                Some(DROPIN_OK),
+                Some(MAIN),
+                Eff::Config(&effective_ok()),
+                "",
+            ),
         );
         assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
         assert!(e.commands.is_empty());
@@ -2166,7 +2250,10 @@ mod tests {
             &probe_out(Some(&drifted), Some(MAIN), Eff::Config(&eff), ""),
         );
         assert_eq!(e.diff.action(), Action::Update);
-        assert_eq!(attrs(&e.diff), vec![a("MaxAuthTries", Some("6"), Some("3"))]);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("MaxAuthTries", Some("6"), Some("3"))]
+        );
         let c = e.diff.content.as_ref().unwrap();
         assert_eq!(c.before.as_deref(), Some(drifted.as_str()));
         assert_eq!(c.after, DROPIN_OK);
@@ -2206,7 +2293,8 @@ mod tests {
     #[test]
     fn accumulating_keywords_show_values_set_elsewhere() {
         let yaml = "settings:\n  AllowUsers: [deploy]\n  AcceptEnv: LANG\n";
-        let sources = "/etc/ssh/sshd_config:5:AcceptEnv LANG LC_*\n/etc/ssh/sshd_config:9:AllowUsers root\n";
+        let sources =
+            "/etc/ssh/sshd_config:5:AcceptEnv LANG LC_*\n/etc/ssh/sshd_config:9:AllowUsers root\n";
         let eff = format!("{EFFECTIVE}allowusers root\n");
         let e = eval(
             "sshd",
@@ -2220,7 +2308,8 @@ mod tests {
         );
         let reason = e.diff.reason.unwrap();
         assert!(
-            reason.contains("note: AllowUsers root is also in effect (from /etc/ssh/sshd_config:9)"),
+            reason
+                .contains("note: AllowUsers root is also in effect (from /etc/ssh/sshd_config:9)"),
             "{reason}"
         );
         assert!(reason.contains("AcceptEnv LC_*"), "{reason}");
@@ -2247,10 +2336,16 @@ mod tests {
             &probe_out(Some(&drifted), Some(MAIN), Eff::NoPrivsep, ""),
         );
         assert_eq!(e.diff.action(), Action::Update);
-        assert_eq!(attrs(&e.diff), vec![a("MaxAuthTries", Some("6"), Some("3"))]);
+        assert_eq!(
+            attrs(&e.diff),
+            vec![a("MaxAuthTries", Some("6"), Some("3"))]
+        );
         let reason = e.diff.reason.unwrap();
         assert!(reason.contains("/run/sshd is missing"), "{reason}");
-        assert!(reason.contains("compared with the drop-in file only"), "{reason}");
+        assert!(
+            reason.contains("compared with the drop-in file only"),
+            "{reason}"
+        );
 
         let e = eval(
             "sshd",
@@ -2263,7 +2358,12 @@ mod tests {
             ),
         );
         assert_eq!(e.diff.action(), Action::NoOp);
-        assert!(e.diff.reason.unwrap().contains("Bad configuration option: Frobnicate"));
+        assert!(
+            e.diff
+                .reason
+                .unwrap()
+                .contains("Bad configuration option: Frobnicate")
+        );
     }
 
     #[test]
@@ -2299,7 +2399,11 @@ mod tests {
                        /etc/ssh/sshd_config.d/60-late.conf:1:MaxAuthTries 9\n\
                        /etc/ssh/sshd_config.d/50-keel.conf:5:PasswordAuthentication no\n";
         // Before the drop-in is written: a warning in the plan.
-        let e = eval("sshd", YAML, &probe_out(None, Some(MAIN), Eff::Config(EFFECTIVE), sources));
+        let e = eval(
+            "sshd",
+            YAML,
+            &probe_out(None, Some(MAIN), Eff::Config(EFFECTIVE), sources),
+        );
         assert_eq!(e.diff.action(), Action::Create);
         let reason = e.diff.reason.unwrap();
         assert!(
@@ -2307,7 +2411,10 @@ mod tests {
             "{reason}"
         );
         assert!(!reason.contains("60-late"), "{reason}");
-        assert!(reason.contains("path: /etc/ssh/sshd_config.d/00-keel.conf"), "{reason}");
+        assert!(
+            reason.contains("path: /etc/ssh/sshd_config.d/00-keel.conf"),
+            "{reason}"
+        );
 
         // The drop-in is right but not in effect: the plan shows an error and
         // apply runs nothing.
@@ -2353,7 +2460,13 @@ mod tests {
         let out = "sshd=no\ndropin=absent\nmain=absent\n[dropin]\n[main]\n[sources]\n";
         let e = eval("sshd", YAML, out);
         assert_eq!(e.diff.action(), Action::Create);
-        assert!(e.diff.unknown.as_deref().unwrap().contains("not installed yet"));
+        assert!(
+            e.diff
+                .unknown
+                .as_deref()
+                .unwrap()
+                .contains("not installed yet")
+        );
         assert_eq!(
             attrs(&e.diff),
             vec![
@@ -2364,9 +2477,16 @@ mod tests {
         );
         // Whether sshd_config reads the drop-in is decided on the host.
         let s = &e.commands[1].script;
-        assert!(s.contains("grep -qF -e /etc/ssh/sshd_config.d/50-keel.conf"), "{s}");
+        assert!(
+            s.contains("grep -qF -e /etc/ssh/sshd_config.d/50-keel.conf"),
+            "{s}"
+        );
         assert!(s.contains("'sshd_config.d/*.conf'"), "{s}");
-        assert!(e.commands[0].script.contains("install openssh-server first"));
+        assert!(
+            e.commands[0]
+                .script
+                .contains("install openssh-server first")
+        );
         for c in &e.commands {
             sh_syntax_ok(&c.script);
         }
@@ -2379,7 +2499,10 @@ mod tests {
             ("link", "target=/tmp/x\n", "symbolic link to `/tmp/x`"),
             ("other", "", "special file"),
         ] {
-            let out = format!("sshd=yes\ndropin={kind}\n{extra}main=file\n[main]\n{}\n", b64(MAIN));
+            let out = format!(
+                "sshd=yes\ndropin={kind}\n{extra}main=file\n[main]\n{}\n",
+                b64(MAIN)
+            );
             let e = eval("sshd", YAML, &out);
             assert_eq!(e.diff.action(), Action::Update);
             assert!(e.diff.error.as_deref().unwrap().contains(want), "{kind}");
@@ -2491,11 +2614,23 @@ mod tests {
     #[test]
     fn globs_match_like_sshd_includes() {
         let m = |p: &str, s: &str| glob_match(p.as_bytes(), s.as_bytes());
-        assert!(m("/etc/ssh/sshd_config.d/*.conf", "/etc/ssh/sshd_config.d/50-keel.conf"));
-        assert!(!m("/etc/ssh/sshd_config.d/*.conf", "/etc/ssh/sshd_config.d/50-keel.cfg"));
+        assert!(m(
+            "/etc/ssh/sshd_config.d/*.conf",
+            "/etc/ssh/sshd_config.d/50-keel.conf"
+        ));
+        assert!(!m(
+            "/etc/ssh/sshd_config.d/*.conf",
+            "/etc/ssh/sshd_config.d/50-keel.cfg"
+        ));
         assert!(!m("/etc/ssh/*.conf", "/etc/ssh/sshd_config.d/50-keel.conf"));
-        assert!(m("/etc/ssh/sshd_config.d/[0-9]?-*", "/etc/ssh/sshd_config.d/50-keel.conf"));
-        assert!(!m("/etc/ssh/sshd_config.d/[!5]*", "/etc/ssh/sshd_config.d/50-keel.conf"));
+        assert!(m(
+            "/etc/ssh/sshd_config.d/[0-9]?-*",
+            "/etc/ssh/sshd_config.d/50-keel.conf"
+        ));
+        assert!(!m(
+            "/etc/ssh/sshd_config.d/[!5]*",
+            "/etc/ssh/sshd_config.d/50-keel.conf"
+        ));
         assert!(m("/a/[x", "/a/[x"));
     }
 
@@ -2526,7 +2661,9 @@ mod tests {
         let eff = parse_effective("port 22\nport 2222\nbanner none\nversionaddendum\n");
         assert_eq!(eff["port"], ["22", "2222"]);
         assert_eq!(eff["versionaddendum"], [""]);
-        let src = parse_sources("/etc/ssh/sshd_config:12:  PermitRootLogin=yes # x\nnonsense\n/a:x:Port 1\n");
+        let src = parse_sources(
+            "/etc/ssh/sshd_config:12:  PermitRootLogin=yes # x\nnonsense\n/a:x:Port 1\n",
+        );
         assert_eq!(src.len(), 1);
         assert_eq!(src[0].keyword, "permitrootlogin");
         assert_eq!(src[0].line, 12);
