@@ -81,17 +81,10 @@ fn basic_server_converges_and_detects_drift() {
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 
     // The deploy user can log in with its key (real SSH, strict host keys).
-    let out = h
-        .host
-        .ssh_command(&h.testbed, 22)
-        .arg("-l")
-        .arg("deploy")
-        .arg("sudo -n id -u")
-        .output()
-        .unwrap();
+    let out = h.ssh_as("deploy", 22, "id -un && sudo -n id -u");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "0",
+        "deploy\n0",
         "deploy has passwordless sudo: {:?}",
         out
     );

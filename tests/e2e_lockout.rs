@@ -23,12 +23,7 @@ fn write(h: &Host, name: &str, text: &str) -> String {
 
 /// A fresh login over a new SSH connection (not keel's), as `user` on `port`.
 fn fresh_login(h: &Host, user: &str, port: u16) -> bool {
-    h.host
-        .ssh_command(&h.testbed, port)
-        .args(["-o", "ConnectTimeout=5", "-l", user, "true"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    h.ssh_as(user, port, "true").status.success()
 }
 
 fn wait_until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {

@@ -95,6 +95,20 @@ impl Host {
             .unwrap_or_else(|e| panic!("on the host, `{cmd}` failed: {e}"))
     }
 
+    /// Run a command over a brand-new SSH connection as `user` on `port`
+    /// (strict host keys, the testbed's key).
+    pub fn ssh_as(&self, user: &str, port: u16, cmd: &str) -> std::process::Output {
+        Command::new("ssh")
+            .arg("-F")
+            .arg(self.testbed.ssh_config_path())
+            .args(["-p", &port.to_string(), "-o", "ConnectTimeout=5"])
+            .arg(format!("{user}@{}", self.host.ip))
+            .arg(cmd)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run ssh")
+    }
+
     /// Whether a shell command succeeds on the host.
     pub fn sh_ok(&self, cmd: &str) -> bool {
         self.host
