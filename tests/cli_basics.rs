@@ -331,14 +331,14 @@ fn graph_dot_is_valid() {
                 "edge to undeclared node: {t}"
             );
             edges += 1;
-        } else if let Some((id, rest)) = t.split_once(" [label=") {
-            if id.starts_with('n') {
-                nodes.push(id.to_string());
-                assert!(
-                    ADDRESSES.iter().any(|a| rest.contains(a)),
-                    "unknown node label: {t}"
-                );
-            }
+        } else if let Some((id, rest)) = t.split_once(" [label=")
+            && id.starts_with('n')
+        {
+            nodes.push(id.to_string());
+            assert!(
+                ADDRESSES.iter().any(|a| rest.contains(a)),
+                "unknown node label: {t}"
+            );
         }
     }
     assert_eq!(nodes.len(), 8, "{dot}");

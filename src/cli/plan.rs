@@ -39,11 +39,10 @@ pub fn open_with(
             ..Options::default()
         },
     )
-    .map(|s| {
+    .inspect(|s| {
         if !s.validated.warnings.is_empty() {
             super::report_warnings(&s.validated.warnings);
         }
-        s
     })
     .map_err(|d| {
         report(&d);
