@@ -134,20 +134,7 @@ pub fn revert_now_script(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn syntax_ok(script: &str) {
-        let out = std::process::Command::new("sh")
-            .arg("-n")
-            .arg("-c")
-            .arg(script)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}\n{script}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    use crate::resources::testing::assert_sh_syntax as syntax_ok;
 
     #[test]
     fn scripts_are_valid_sh() {

@@ -1084,6 +1084,7 @@ done"#,
 
 #[cfg(test)]
 mod tests {
+    use crate::resources::testing::assert_sh_syntax;
     use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
@@ -1144,27 +1145,6 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
             .collect()
     }
 
-    fn assert_sh_syntax(script: &str) {
-        use std::io::Write;
-        let mut child = std::process::Command::new("sh")
-            .arg("-n")
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
-        assert!(
-            o.status.success(),
-            "sh -n: {}\n{script}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
 
     #[test]
     fn sha1_and_fingerprint() {

@@ -436,6 +436,7 @@ impl Kind for Command {
 
 #[cfg(test)]
 mod tests {
+    use crate::resources::testing::assert_sh_syntax as assert_parses;
     use super::*;
     use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
     use std::path::Path;
@@ -461,26 +462,6 @@ mod tests {
         assert!(!t.path().join("pwned").exists());
     }
 
-    fn assert_parses(script: &str) {
-        use std::io::Write;
-        let mut c = std::process::Command::new("sh")
-            .arg("-n")
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        c.stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}\n{script}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
 
     #[test]
     fn creates_fixture() {

@@ -777,6 +777,7 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
 
 #[cfg(test)]
 mod tests {
+    use crate::resources::testing::assert_sh_syntax;
     use super::*;
     use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
 
@@ -801,27 +802,6 @@ mod tests {
     const Y: &str = "path: /srv/app/src\nrepo: https://github.com/acme/app.git\nref: v1.4.2";
     const URL: &str = "https://github.com/acme/app.git";
 
-    fn assert_sh_syntax(script: &str) {
-        use std::io::Write;
-        let mut child = std::process::Command::new("sh")
-            .arg("-n")
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
-        assert!(
-            o.status.success(),
-            "sh -n: {}\n{script}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
 
     #[test]
     fn absent_is_cloned() {

@@ -638,6 +638,7 @@ fi
 
 #[cfg(test)]
 mod tests {
+    use crate::resources::testing::assert_sh_syntax;
     use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
@@ -668,28 +669,6 @@ mod tests {
         e.commands.iter().map(|c| c.summary.clone()).collect()
     }
 
-    /// Every generated script must at least be valid POSIX sh.
-    fn assert_sh_syntax(script: &str) {
-        use std::io::Write;
-        let mut child = std::process::Command::new("sh")
-            .arg("-n")
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
-        assert!(
-            o.status.success(),
-            "sh -n: {}\n{script}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
 
     #[test]
     fn absent_package_is_installed() {

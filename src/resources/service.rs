@@ -404,6 +404,7 @@ systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState --
 
 #[cfg(test)]
 mod tests {
+    use crate::resources::testing::assert_sh_syntax;
     use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
@@ -434,27 +435,6 @@ mod tests {
         cmds.iter().map(|c| c.summary.clone()).collect()
     }
 
-    fn assert_sh_syntax(script: &str) {
-        use std::io::Write;
-        let mut child = std::process::Command::new("sh")
-            .arg("-n")
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
-        assert!(
-            o.status.success(),
-            "sh -n: {}\n{script}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
 
     const FULL: &str = "{name: nginx, state: running, enabled: true}";
 

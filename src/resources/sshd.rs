@@ -1863,6 +1863,7 @@ exit 0
 
 #[cfg(test)]
 mod tests {
+    use crate::resources::testing::assert_sh_syntax as sh_syntax_ok;
     use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
@@ -1966,27 +1967,6 @@ mod tests {
         cmds.iter().map(|c| c.summary.clone()).collect()
     }
 
-    fn sh_syntax_ok(script: &str) {
-        use std::io::Write;
-        let mut child = std::process::Command::new("sh")
-            .arg("-n")
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "sh -n: {}\n{script}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
 
     fn sshd(yaml: &str) -> Sshd {
         Node::parse(yaml).unwrap().deserialize().unwrap()

@@ -107,3 +107,28 @@ pub fn converge_locally(res: &dyn Resource) -> (Evaluation, Evaluation) {
         .unwrap_or_else(|e| panic!("parse after: {e}"));
     (before, after)
 }
+
+/// Assert that a script parses as POSIX sh (`sh -n`), showing it if not.
+pub fn assert_sh_syntax(script: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh")
+        .arg("-n")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write script");
+    let out = child.wait_with_output().expect("wait sh");
+    assert!(
+        out.status.success(),
+        "sh -n: {}\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1794,6 +1794,7 @@ exit 0
 
 #[cfg(test)]
 mod tests {
+    use crate::resources::testing::assert_sh_syntax;
     use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
@@ -1895,27 +1896,6 @@ rules:
         )
     }
 
-    fn assert_sh_syntax(script: &str) {
-        use std::io::Write;
-        let mut child = std::process::Command::new("sh")
-            .arg("-n")
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
-        assert!(
-            o.status.success(),
-            "sh -n: {}\n{script}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
 
     #[test]
     fn not_installed_plans_everything_known_after_apply() {
@@ -1969,7 +1949,7 @@ rules:
         assert_eq!(
             r.links(),
             Links {
-                provides: vec![],
+                provides: vec![Ref::Service("firewall".into())],
                 needs: vec![Ref::Package("ufw".into())]
             }
         );

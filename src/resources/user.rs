@@ -920,6 +920,7 @@ fn looks_like_key(line: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use crate::resources::testing::assert_sh_syntax as assert_parses;
     use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
@@ -942,26 +943,6 @@ mod tests {
         shell::base64(s.as_bytes()).replace('\n', "")
     }
 
-    /// `sh -n`: the script parses.
-    fn assert_parses(script: &str) {
-        let out = std::process::Command::new("sh")
-            .arg("-n")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(script.as_bytes())?;
-                c.wait_with_output()
-            })
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "script does not parse: {}\n{script}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
 
     fn alice_present() -> String {
         format!(
