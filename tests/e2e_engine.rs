@@ -292,3 +292,73 @@ resources:
         apply.stdout
     );
 }
+
+#[test]
+fn preflight_requirements_on_live_facts() {
+    let h = Host::start("preflight");
+    let inv = h.inventory("root", &[], "");
+    let inv = inv.to_str().unwrap();
+    // Unmet (G2/G3 on a small test host): reported, and nothing changes.
+    let strict = write_stack(
+        &h,
+        "strict.yaml",
+        r#"name: strict
+targets: [web]
+resources:
+  - require:
+      name: platform
+      cpus: 4096
+      memory_mb: 8000000
+      os: ["ubuntu >= 20.04"]
+      commands: { docker: "20.10", git: "2.25" }
+  - file: { path: /srv/should-not-exist, content: "x\n" }
+"#,
+    );
+    let plan = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &strict], &[]);
+    expect(&plan, 1, "unmet requirements");
+    for part in [
+        "preflight failed",
+        "cpus: ",
+        "at least 4096 required",
+        "os: debian 12",
+        "docker: not installed",
+    ] {
+        assert!(plan.stdout.contains(part), "{part}: {}", plan.stdout);
+    }
+    expect(
+        &h.keel(&["apply", "--yes", "-i", inv, &strict], &[]),
+        1,
+        "apply refused",
+    );
+    assert!(
+        !h.sh_ok("test -e /srv/should-not-exist"),
+        "the host is left untouched"
+    );
+
+    // Met: checked, and the rest applies.
+    let ok = write_stack(
+        &h,
+        "ok.yaml",
+        r#"name: ok
+targets: [web]
+resources:
+  - require:
+      name: platform
+      cpus: 1
+      disk: { path: /, free_gb: 1 }
+      os: ["debian >= 11", "ubuntu >= 20.04"]
+      commands: { openssl: "1.1" }
+  - file: { path: /srv/ok, content: "x\n" }
+"#,
+    );
+    // openssl is not on the minimal image: install it first, then require it.
+    h.sh("apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null");
+    expect(
+        &h.keel(&["apply", "--yes", "-i", inv, &ok], &[]),
+        0,
+        "requirements met",
+    );
+    assert!(h.sh_ok("test -f /srv/ok"));
+    let again = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &ok], &[]);
+    expect(&again, 0, "no changes");
+}
