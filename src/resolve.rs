@@ -494,6 +494,27 @@ impl Resolver<'_, '_> {
             None => format!("{}[{}]", decl.kind.name, res.name()),
         };
         let here = decl.id.as_ref().map_or(decl.kind_span, |i| i.span);
+        // The same resource declared identically twice (two modules that
+        // both need `package[nginx]`) is one resource: merge the edges.
+        if self.seen.contains_key(&address) {
+            let desired = format!("{res:?}");
+            if let Some(idx) = self
+                .out
+                .instances
+                .iter()
+                .position(|i| i.address == address && i.desired == desired)
+            {
+                let mut depends_on = render_refs(self, scope, &decl.depends_on, src);
+                depends_on.extend(scope.extra_depends.iter().cloned());
+                let notify = render_refs(self, scope, &decl.notify, src);
+                self.register_in_module(scope, idx);
+                let inst = &mut self.out.instances[idx];
+                inst.depends_on.extend(depends_on);
+                inst.notify.extend(notify);
+                inst.sensitive |= sensitive;
+                return;
+            }
+        }
         if let Some((first_src, first_span)) = self.seen.get(&address) {
             let (l, c) = first_src.line_col(first_span.offset);
             let mut d = Diag::at(
@@ -504,7 +525,7 @@ impl Resolver<'_, '_> {
                 "declared again here",
             )
             .with_help(format!(
-                "`{address}` is first declared at {}:{l}:{c}; a host can hold each resource once — merge them, or give one a distinct `id:` if they are really different",
+                "`{address}` is first declared at {}:{l}:{c} with other settings; a host can hold each resource once — declare it identically (then it is merged) or in one place",
                 first_src.name
             ));
             if first_src.name == src.name {
@@ -519,17 +540,7 @@ impl Resolver<'_, '_> {
         let notify = render_refs(self, scope, &decl.notify, src);
         let desired = format!("{res:?}");
         let idx = self.out.instances.len();
-        if let Some(m) = &scope.module {
-            // Register in this module and every enclosing one.
-            let parts: Vec<&str> = m.split('.').collect();
-            for i in 1..=parts.len() {
-                self.out
-                    .modules
-                    .entry(parts[..i].join("."))
-                    .or_default()
-                    .push(idx);
-            }
-        }
+        self.register_in_module(scope, idx);
         self.out.instances.push(Instance {
             address,
             resource: res,
@@ -542,6 +553,19 @@ impl Resolver<'_, '_> {
             desired,
             body,
         });
+    }
+
+    /// Count a resource in its module instance and every enclosing one.
+    fn register_in_module(&mut self, scope: &Scope, idx: usize) {
+        if let Some(m) = &scope.module {
+            let parts: Vec<&str> = m.split('.').collect();
+            for i in 1..=parts.len() {
+                let members = self.out.modules.entry(parts[..i].join(".")).or_default();
+                if !members.contains(&idx) {
+                    members.push(idx);
+                }
+            }
+        }
     }
 
     fn module_use(&mut self, scope: &Scope, u: &UseDecl, depth: usize) {

@@ -180,3 +180,51 @@ resources:
         "nothing was applied"
     );
 }
+
+#[test]
+fn identical_declarations_in_two_modules_are_one_resource() {
+    let dir = project(&[
+        (
+            "stack.yaml",
+            r#"name: shared
+targets: [local]
+uses:
+  - module: site
+    id: one
+    with: { name: one }
+  - module: site
+    id: two
+    with: { name: two }
+"#,
+        ),
+        (
+            "modules/site/module.yaml",
+            r#"inputs:
+  name: { type: string, required: true }
+resources:
+  - directory: { path: "{{vars.root}}/sites", mode: "0755" }
+  - file: { path: "{{vars.root}}/sites/{{inputs.name}}.conf", content: "{{inputs.name}}\n" }
+"#,
+        ),
+    ]);
+    let d = dir.path();
+    let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(d.join("root/sites/one.conf").exists() && d.join("root/sites/two.conf").exists());
+    let (code, graph, _) = keel(d, &["graph", "stack.yaml"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        graph.matches("directory[").count() - graph.matches("after directory[").count(),
+        1,
+        "{graph}"
+    );
+    // Declared twice with different settings: an error at the second.
+    std::fs::write(
+        d.join("modules/site/module.yaml"),
+        "inputs:\n  name: { type: string, required: true }\nresources:\n  - directory: { path: \"{{vars.root}}/sites\", mode: \"07{{#if (eq inputs.name \\\"one\\\")}}55{{else}}00{{/if}}\" }\n",
+    )
+    .unwrap();
+    let (code, _, err) = keel(d, &["validate", "stack.yaml"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("duplicate resource address"), "{err}");
+}

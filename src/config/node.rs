@@ -132,11 +132,20 @@ impl Node {
         use serde_json::Value as J;
         match &self.value {
             Value::Null => J::Null,
-            Value::Bool(b, _) => J::Bool(*b),
-            Value::Int(i, _) => J::from(*i),
-            Value::Float(f, _) => serde_json::Number::from_f64(*f)
-                .map(J::Number)
-                .unwrap_or(J::Null),
+            // Only canonical forms become booleans and numbers in templates;
+            // `on`, `1.10`, `010` keep the text the user wrote.
+            Value::Bool(b, t)
+                if t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false") =>
+            {
+                J::Bool(*b)
+            }
+            Value::Int(i, t) if *t == i.to_string() => J::from(*i),
+            Value::Float(f, t) if t.parse::<f64>().ok() == Some(*f) && f.to_string() == *t => {
+                serde_json::Number::from_f64(*f)
+                    .map(J::Number)
+                    .unwrap_or_else(|| J::String(t.clone()))
+            }
+            Value::Bool(_, t) | Value::Int(_, t) | Value::Float(_, t) => J::String(t.clone()),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(s) => J::Array(s.iter().map(Node::to_json).collect()),
             Value::Map(m) => J::Object(
@@ -967,6 +976,15 @@ mod tests {
         let src = "a: [1, 2\nb: c\n";
         let e = Node::parse(src).unwrap_err();
         assert!(!e.message.is_empty());
+    }
+
+    #[test]
+    fn vars_keep_the_text_of_non_canonical_scalars() {
+        let n = Node::parse("a: [true, on, 1.10, 1.5, 010, 42, -3, 1e3]\n").unwrap();
+        assert_eq!(
+            n.to_json(),
+            serde_json::json!({"a": [true, "on", "1.10", 1.5, "010", 42, -3, "1e3"]})
+        );
     }
 
     #[test]
