@@ -94,7 +94,7 @@ fn host_basics_converge_drift_and_validate() {
     expect(&apply, 1, "apply on a read-only /proc/sys");
     let all = format!("{}{}", apply.stdout, apply.stderr);
     assert!(all.contains(ro_msg), "{all}");
-    assert!(!h.sh_ok("test -e /etc/sysctl.d/99-keel.conf"));
+    assert!(!h.sh_ok("test -e /etc/sysctl.d/99-zz-keel.conf"));
     h.sh("mount -o remount,rw /proc/sys");
 
     // Plan: everything changes; the time zone waits for tzdata.
@@ -115,7 +115,7 @@ fn host_basics_converge_drift_and_validate() {
         "~ timezone[system]",
         "known after apply",
         "~ sysctl[net.core.somaxconn]",
-        "/etc/sysctl.d/99-keel.conf: (none) → 20000 60999",
+        "/etc/sysctl.d/99-zz-keel.conf: (none) → 20000 60999",
     ] {
         assert!(plan.stdout.contains(want), "{want}: {}", plan.stdout);
     }
@@ -157,7 +157,7 @@ fn host_basics_converge_drift_and_validate() {
         h.sh("sysctl -n net.ipv4.ip_local_port_range"),
         "20000\t60999"
     );
-    let conf = h.sh("cat /etc/sysctl.d/99-keel.conf");
+    let conf = h.sh("cat /etc/sysctl.d/99-zz-keel.conf");
     assert!(
         conf.contains("\nnet.core.somaxconn = 1024\n"),
         "persisted: {conf}"
@@ -167,7 +167,7 @@ fn host_basics_converge_drift_and_validate() {
         "persisted: {conf}"
     );
     // systemd-sysctl accepts the file as it will at boot.
-    assert!(h.sh_ok("sysctl -p /etc/sysctl.d/99-keel.conf >/dev/null"));
+    assert!(h.sh_ok("sysctl -p /etc/sysctl.d/99-zz-keel.conf >/dev/null"));
 
     // Plan again: nothing to do.
     let again = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &stack], &[]);
@@ -186,7 +186,7 @@ fn host_basics_converge_drift_and_validate() {
     h.sh("sed 's/^127.0.1.1.*/127.0.1.1 old.example.com old/' /etc/hosts > /tmp/hosts && cat /tmp/hosts > /etc/hosts");
     h.sh("ln -sf /usr/share/zoneinfo/Europe/Paris /etc/localtime && echo Europe/Paris > /etc/timezone");
     h.sh("sysctl -qw net.core.somaxconn=4096");
-    h.sh("sed -i 's/= 20000 60999/= 1024 65535/' /etc/sysctl.d/99-keel.conf");
+    h.sh("sed -i 's/= 20000 60999/= 1024 65535/' /etc/sysctl.d/99-zz-keel.conf");
     let drift = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &stack], &[]);
     expect(&drift, 2, "plan after drift");
     println!("--- plan after drift\n{}", drift.stdout);
@@ -197,7 +197,7 @@ fn host_basics_converge_drift_and_validate() {
         "timezone: Europe/Paris → Asia/Shanghai",
         "/etc/timezone: Europe/Paris → Asia/Shanghai",
         "value: 4096 → 1024",
-        "/etc/sysctl.d/99-keel.conf: 1024 65535 → 20000 60999",
+        "/etc/sysctl.d/99-zz-keel.conf: 1024 65535 → 20000 60999",
     ] {
         assert!(drift.stdout.contains(want), "{want}: {}", drift.stdout);
     }
@@ -235,7 +235,7 @@ fn host_basics_converge_drift_and_validate() {
 
     // A value the kernel rejects never reaches the boot-time file; a zone
     // that does not exist never replaces the working one.
-    let conf_before = h.sh("cat /etc/sysctl.d/99-keel.conf");
+    let conf_before = h.sh("cat /etc/sysctl.d/99-zz-keel.conf");
     let rejected = write_stack(
         &h,
         "rejected.yaml",
@@ -262,7 +262,7 @@ fn host_basics_converge_drift_and_validate() {
         "{all}"
     );
     assert!(all.contains("install the tzdata package"), "{all}");
-    assert_eq!(h.sh("cat /etc/sysctl.d/99-keel.conf"), conf_before);
+    assert_eq!(h.sh("cat /etc/sysctl.d/99-zz-keel.conf"), conf_before);
     assert_eq!(h.sh("sysctl -n net.core.somaxconn"), "1024");
     assert_eq!(h.sh("date +%Z"), "CST");
     assert_eq!(h.sh("cat /etc/timezone"), "Asia/Shanghai");

@@ -7,8 +7,9 @@
 //! With `apply: true` (the default) the running kernel's value is set, as
 //! `sysctl -w` does: by writing to `/proc/sys/net/core/somaxconn`. With
 //! `persist: true` (the default) the line `net.core.somaxconn = 65535` is
-//! kept in `/etc/sysctl.d/99-keel.conf`, which `systemd-sysctl` applies at
-//! boot. Every `sysctl` resource edits only its own line of that file, at
+//! kept in `/etc/sysctl.d/99-zz-keel.conf`, which `systemd-sysctl` applies at
+//! boot (after `99-sysctl.conf`, Debian's link to `/etc/sysctl.conf`, so
+//! keel's value wins). Every `sysctl` resource edits only its own line of that file, at
 //! apply time, from the file as it is then (atomically: a temporary file
 //! renamed over it), so several resources share the file without
 //! clobbering each other and lines written by hand stay.
@@ -47,7 +48,7 @@ use super::*;
 use crate::shell::{self, q};
 
 /// The file persisted settings are written to.
-pub const CONF: &str = "/etc/sysctl.d/99-keel.conf";
+pub const CONF: &str = "/etc/sysctl.d/99-zz-keel.conf";
 
 /// The top-level groups of `/proc/sys`.
 const GROUPS: &[&str] = &[
@@ -66,7 +67,7 @@ pub struct Sysctl {
     pub name: String,
     /// The value, as `sysctl -n` prints it (whitespace runs are equal).
     pub value: String,
-    /// Keep it in /etc/sysctl.d/99-keel.conf (default true).
+    /// Keep it in /etc/sysctl.d/99-zz-keel.conf (default true).
     #[serde(default = "yes")]
     pub persist: bool,
     /// Set it in the running kernel (default true).
@@ -566,7 +567,7 @@ mod tests {
             summaries,
             [
                 "set net.core.somaxconn to 65535",
-                "persist net.core.somaxconn = 65535 in /etc/sysctl.d/99-keel.conf"
+                "persist net.core.somaxconn = 65535 in /etc/sysctl.d/99-zz-keel.conf"
             ]
         );
     }
@@ -814,7 +815,7 @@ mod tests {
         let root = dir.path().join("it's $(touch pwned) `id`; root");
         let somax = fake_proc(&root, "net/core/somaxconn", "4096\n");
         let range = fake_proc(&root, "net/ipv4/ip_local_port_range", "32768\t60999\n");
-        let conf = root.join("etc/sysctl.d/99-keel.conf");
+        let conf = root.join("etc/sysctl.d/99-zz-keel.conf");
 
         let a = scratch(&root, Y);
         let (before, after) = converge_locally(&a);
@@ -875,7 +876,7 @@ mod tests {
         assert_eq!(after.diff.action(), Action::NoOp, "{:?}", after.diff);
         assert_eq!(std::fs::read_to_string(&p).unwrap(), format!("{hostile}\n"));
         assert!(
-            std::fs::read_to_string(root.join("etc/sysctl.d/99-keel.conf"))
+            std::fs::read_to_string(root.join("etc/sysctl.d/99-zz-keel.conf"))
                 .unwrap()
                 .contains(&format!("kernel.core_pattern = {hostile}\n"))
         );
