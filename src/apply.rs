@@ -16,6 +16,7 @@ use crate::session::HostWork;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// What happened to one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,7 +92,7 @@ pub fn script_of(cmds: &[Cmd]) -> String {
 }
 
 async fn run_cmds(work: &HostWork, cmds: &[Cmd], redactor: &Redactor) -> Result<(), String> {
-    let Some(t) = &work.transport else {
+    let Some(t) = work.conn() else {
         return Err("no connection".into());
     };
     for c in cmds {
@@ -120,7 +121,7 @@ async fn run_cmds(work: &HostWork, cmds: &[Cmd], redactor: &Redactor) -> Result<
 }
 
 async fn reprobe(work: &HostWork, i: usize) -> Result<Evaluation, String> {
-    let t = work.transport.as_ref().ok_or("no connection")?;
+    let t = work.conn().ok_or("no connection")?;
     let inst = &work.resolved.instances[i];
     let outs = probe::run_batch(t.as_ref(), &[inst.resource.probe()])
         .await
@@ -139,7 +140,7 @@ pub struct AccessCheck {
 }
 
 async fn run_plain(work: &HostWork, script: &str) -> Result<String, String> {
-    let t = work.transport.as_ref().ok_or("no connection")?;
+    let t = work.conn().ok_or("no connection")?;
     match t.run(script).await {
         Ok(o) if o.success() => Ok(o.stdout_text()),
         Ok(o) => Err(format!("exit {:?}: {}", o.status, o.stderr_text().trim())),
@@ -164,7 +165,7 @@ pub async fn apply_host_confirmed(
     progress: &dyn Progress,
     access: Option<&AccessCheck>,
 ) -> HostOutcome {
-    let start_trips = work.transport.as_ref().map_or(0, |t| t.round_trips());
+    let start_trips = work.round_trips();
     let mut result = HostOutcome {
         host: work.host.clone(),
         resources: Vec::new(),
@@ -321,7 +322,7 @@ pub async fn apply_host_confirmed(
         })
         .collect();
     if !to_verify.is_empty()
-        && let Some(t) = &work.transport
+        && let Some(t) = work.conn()
     {
         let probes: Vec<String> = to_verify
             .iter()
@@ -374,7 +375,7 @@ pub async fn apply_host_confirmed(
             outcome: outcome[i].clone().unwrap_or(Outcome::Unchanged),
         })
         .collect();
-    result.round_trips = work.transport.as_ref().map_or(0, |t| t.round_trips()) - start_trips;
+    result.round_trips = work.round_trips() - start_trips;
     result
 }
 
@@ -424,6 +425,12 @@ async fn confirm_access(
     match problem {
         None => {
             tracing::info!(host = %work.host, "access confirmed with a new connection to {}", access.target.destination());
+            // Later steps use the connection the inventory describes (a new
+            // port or user after this change), not the one the run began with.
+            match crate::transport::ssh::Ssh::connect(access.target.clone()).await {
+                Ok(t) => work.reconnect(Arc::new(t)),
+                Err(e) => tracing::warn!(host = %work.host, "keeping the current connection: {e}"),
+            }
             if let Err(e) = run_plain(work, &crate::confirm::disarm_script(id)).await {
                 // The change is good but the revert could not be cancelled:
                 // it will undo the change. Say so loudly.

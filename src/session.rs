@@ -269,10 +269,43 @@ impl Session {
 pub struct HostWork {
     pub host: String,
     pub transport: Option<Arc<dyn Transport>>,
+    /// A connection opened during apply that replaces `transport` (after a
+    /// confirmed change of SSH port or user, later steps use the new one).
+    pub reconnected: std::sync::Mutex<Option<Arc<dyn Transport>>>,
     pub resolved: Resolved,
     pub graph: Option<Graph>,
     pub evals: Vec<Option<Evaluation>>,
     pub plan: HostPlan,
+}
+
+impl HostWork {
+    /// The connection to use now.
+    pub fn conn(&self) -> Option<Arc<dyn Transport>> {
+        self.reconnected
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .or_else(|| self.transport.clone())
+    }
+
+    /// Use this connection from now on.
+    pub fn reconnect(&self, t: Arc<dyn Transport>) {
+        if let Ok(mut g) = self.reconnected.lock() {
+            *g = Some(t);
+        }
+    }
+
+    /// Round trips made on every connection of this host.
+    pub fn round_trips(&self) -> u64 {
+        let first = self.transport.as_ref().map_or(0, |t| t.round_trips());
+        let later = self
+            .reconnected
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|t| t.round_trips()))
+            .unwrap_or(0);
+        first + later
+    }
 }
 
 /// How to reach a host over SSH as `user` on `port`.
@@ -358,6 +391,7 @@ fn failed_host(host: &str, transport: String, error: String) -> HostWork {
     HostWork {
         host: host.to_string(),
         transport: None,
+        reconnected: Default::default(),
         resolved: Resolved::default(),
         graph: None,
         evals: Vec::new(),
@@ -491,6 +525,7 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
             summary,
         },
         transport: Some(transport),
+        reconnected: Default::default(),
         resolved,
         graph: Some(graph),
         evals,

@@ -90,6 +90,11 @@ resources:
         "confirmed with a new connection: {}",
         apply.stderr
     );
+    assert!(
+        !apply.stderr.contains("keeping the current connection"),
+        "later steps use deploy@2222: {}",
+        apply.stderr
+    );
 
     // The host, checked directly and over fresh connections.
     let t = h.sh("sshd -T 2>/dev/null | grep -E '^(port|permitrootlogin|passwordauthentication|maxauthtries|clientaliveinterval|clientalivecountmax) '");

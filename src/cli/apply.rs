@@ -216,6 +216,10 @@ pub async fn run(a: ApplyArgs) -> u8 {
         b.finish_and_clear();
     }
     for w in works.iter() {
+        let later = w.reconnected.lock().ok().and_then(|g| g.clone());
+        if let Some(t) = later {
+            t.close().await;
+        }
         if let Some(t) = &w.transport {
             t.close().await;
         }
