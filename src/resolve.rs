@@ -854,10 +854,18 @@ fn with_common_keys(mut e: crate::config::node::NodeError) -> crate::config::nod
 }
 
 fn invalid_diag(decl: &ResourceDecl, body: &Node, i: &Invalid) -> Diag {
-    let span = i
-        .field
-        .and_then(|f| body.get(f))
-        .map_or(decl.kind_span, |n| n.span);
+    let mut node = i.field.and_then(|f| body.get(f));
+    for seg in &i.path {
+        let next = node.and_then(|n| match (n.as_seq(), seg.parse::<usize>()) {
+            (Some(items), Ok(ix)) => items.get(ix),
+            _ => n.get(seg),
+        });
+        match next {
+            Some(n) => node = Some(n),
+            None => break,
+        }
+    }
+    let span = node.map_or(decl.kind_span, |n| n.span);
     let d = Diag::at(
         "keel::invalid",
         &decl.origin.source,

@@ -228,3 +228,18 @@ resources:
     assert_eq!(code, 1);
     assert!(err.contains("duplicate resource address"), "{err}");
 }
+
+#[test]
+fn checks_point_below_the_field() {
+    let dir = project(&[(
+        "stack.yaml",
+        "name: deep\ntargets: [local]\nresources:\n  - require:\n      os:\n        - \"debian >= 11\"\n        - \"ubuntu > 20\"\n      commands:\n        git: \"2.25\"\n        docker: \"new\"\n",
+    )]);
+    let (code, _, err) = keel(dir.path(), &["validate", "stack.yaml"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("stack.yaml:7:11"), "the second os item: {err}");
+    assert!(
+        err.contains("stack.yaml:10:17"),
+        "the docker version: {err}"
+    );
+}

@@ -283,6 +283,11 @@ pub struct Links {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
     pub field: Option<&'static str>,
+    /// Deeper than a top-level field: keys and list indexes under `field`
+    /// (`Invalid::field("rules", ..).at(["3", "allow"])` points at
+    /// `rules[3].allow`). Segments that do not exist stop the walk at the
+    /// deepest one that does.
+    pub path: Vec<String>,
     pub message: String,
     pub help: Option<String>,
 }
@@ -291,9 +296,15 @@ impl Invalid {
     pub fn field(field: &'static str, message: impl Into<String>) -> Self {
         Invalid {
             field: Some(field),
+            path: Vec::new(),
             message: message.into(),
             help: None,
         }
+    }
+    /// Point below the field: map keys, or list indexes as numbers.
+    pub fn at<S: Into<String>>(mut self, path: impl IntoIterator<Item = S>) -> Self {
+        self.path = path.into_iter().map(Into::into).collect();
+        self
     }
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());

@@ -178,21 +178,25 @@ impl Kind for Require {
 
     fn check(&self) -> Vec<Invalid> {
         let mut errs = Vec::new();
-        for s in &self.os {
+        for (ix, s) in self.os.iter().enumerate() {
             if parse_os(s).is_none() {
                 errs.push(
                     Invalid::field("os", format!("`{s}` is not an OS requirement"))
+                        .at([ix.to_string()])
                         .help("write `ID` or `ID >= VERSION`, e.g. \"debian >= 11\", \"ubuntu >= 20.04\""),
                 );
             }
         }
         for (cmd, want) in &self.commands {
             if cmd.is_empty() || !cmd.chars().all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c)) {
-                errs.push(Invalid::field("commands", format!("`{cmd}` is not a command name")));
+                errs.push(
+                    Invalid::field("commands", format!("`{cmd}` is not a command name")).at([cmd.as_str()]),
+                );
             }
             if extract_version(&format!("{want}.0")).is_none() || want.contains(' ') {
                 errs.push(
                     Invalid::field("commands", format!("`{want}` (for {cmd}) is not a version"))
+                        .at([cmd.as_str()])
                         .help("write a dotted version, e.g. \"20.10\""),
                 );
             }
