@@ -24,7 +24,7 @@
 //! removed as a link, never its target.
 
 use super::file::{
-    Accounts, PathType, Stat, State, Wanted, check_host_path, check_perms, needs_for,
+    Accounts, PathType, Stat, State, Wanted, check_host_path, check_perms, path_links,
     perm_commands, probe_accounts, probe_stat, refusal,
 };
 use super::*;
@@ -224,13 +224,12 @@ impl Kind for Directory {
     }
 
     fn links(&self) -> Links {
-        if self.state == State::Absent {
-            return Links::default();
-        }
-        Links {
-            provides: vec![Ref::Path(self.path.clone())],
-            needs: needs_for(&self.path, self.owner.as_deref(), self.group.as_deref()),
-        }
+        path_links(
+            self.state,
+            &self.path,
+            self.owner.as_deref(),
+            self.group.as_deref(),
+        )
     }
 
     fn probe(&self) -> String {

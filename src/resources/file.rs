@@ -310,13 +310,12 @@ impl Kind for File {
     }
 
     fn links(&self) -> Links {
-        if self.state == State::Absent {
-            return Links::default();
-        }
-        Links {
-            provides: vec![Ref::Path(self.path.clone())],
-            needs: needs_for(&self.path, self.owner.as_deref(), self.group.as_deref()),
-        }
+        path_links(
+            self.state,
+            &self.path,
+            self.owner.as_deref(),
+            self.group.as_deref(),
+        )
     }
 
     fn probe(&self) -> String {
@@ -723,6 +722,18 @@ pub(super) fn perm_commands(path: &str, changes: &[AttrChange], w: &Wanted, dir:
 }
 
 /// The graph needs of something at `path` owned by `owner`/`group`.
+/// The links of a path resource (file, directory): it provides its path and
+/// needs its parent, owner and group; an absent one links nothing.
+pub(super) fn path_links(state: State, path: &str, owner: Option<&str>, group: Option<&str>) -> Links {
+    if state == State::Absent {
+        return Links::default();
+    }
+    Links {
+        provides: vec![Ref::Path(path.to_string())],
+        needs: needs_for(path, owner, group),
+    }
+}
+
 pub(super) fn needs_for(path: &str, owner: Option<&str>, group: Option<&str>) -> Vec<Ref> {
     let mut needs = Vec::new();
     if let Some(p) = parent_dir(path) {
