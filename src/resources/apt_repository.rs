@@ -850,7 +850,7 @@ impl Kind for AptRepository {
             "key"
         };
         if self.state == State::Absent {
-            for (field, set) in [
+            errs.extend(unused_when_absent(&[
                 ("uris", !self.uris.is_empty()),
                 ("suites", !self.suites.is_empty()),
                 ("components", !self.components.is_empty()),
@@ -859,17 +859,7 @@ impl Kind for AptRepository {
                 ("key", self.key.is_some()),
                 ("key_file", self.key_file.is_some()),
                 ("fingerprint", self.fingerprint.is_some()),
-            ] {
-                if set {
-                    errs.push(
-                        Invalid::field(
-                            field,
-                            format!("`{field}` has no effect with `state: absent`"),
-                        )
-                        .help("with `state: absent` only `name` is needed"),
-                    );
-                }
-            }
+            ]));
             return errs;
         }
         if self.uris.is_empty() {
@@ -1050,14 +1040,7 @@ done"#,
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<AptRepoFact, String> {
-        if out.status != 0 {
-            let e = out.stderr.trim();
-            return Err(if e.is_empty() {
-                format!("the probe failed (exit status {})", out.status)
-            } else {
-                e.to_string()
-            });
-        }
+        out.check("the probe")?;
         let h = &out.stdout;
         if kv(h, "sources").is_none() || kv(h, "key").is_none() {
             return Err("the probe printed no `sources=`/`key=` lines".into());

@@ -705,15 +705,7 @@ impl Kind for Backup {
                 ("retention_days", self.retention_days.is_some()),
                 ("offsite", self.offsite.is_some()),
             ];
-            for (field, _) in set.iter().filter(|(_, s)| *s) {
-                errs.push(
-                    Invalid::field(
-                        field,
-                        format!("`{field}` has no effect with `state: absent`"),
-                    )
-                    .help("remove it, or remove `state: absent`"),
-                );
-            }
+            errs.extend(unused_when_absent(&set));
             return errs;
         }
         match &self.schedule {

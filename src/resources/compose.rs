@@ -1647,14 +1647,7 @@ exit 0
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<ComposeFact, String> {
-        if out.status != 0 {
-            let err = out.stderr.trim();
-            return Err(if err.is_empty() {
-                format!("the compose probe failed (exit status {})", out.status)
-            } else {
-                err.to_string()
-            });
-        }
+        out.check("the compose probe")?;
         let mut fact = ComposeFact::default();
         let mut modes: BTreeMap<&str, String> = BTreeMap::new();
         let mut datas: BTreeMap<&str, Vec<u8>> = BTreeMap::new();

@@ -825,21 +825,11 @@ impl Kind for Cron {
             );
         }
         if self.state == State::Absent {
-            for (field, set) in [
+            errs.extend(unused_when_absent(&[
                 ("schedule", self.schedule.is_some()),
                 ("command", self.command.is_some()),
                 ("env", !self.env.is_empty()),
-            ] {
-                if set {
-                    errs.push(
-                        Invalid::field(
-                            field,
-                            format!("`{field}` has no effect with `state: absent`"),
-                        )
-                        .help("remove it, or remove `state: absent`"),
-                    );
-                }
-            }
+            ]));
             return errs;
         }
         match &self.schedule {

@@ -203,21 +203,11 @@ impl Kind for Directory {
             ),
             State::Present => {}
             State::Absent => {
-                for (field, set) in [
+                errs.extend(unused_when_absent(&[
                     ("mode", self.mode.is_some()),
                     ("owner", self.owner.is_some()),
                     ("group", self.group.is_some()),
-                ] {
-                    if set {
-                        errs.push(
-                            Invalid::field(
-                                field,
-                                format!("`{field}` has no effect with `state: absent`"),
-                            )
-                            .help("remove it, or remove `state: absent`"),
-                        );
-                    }
-                }
+                ]));
             }
         }
         errs

@@ -877,14 +877,7 @@ exit 0
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<DockerFact, String> {
-        if out.status != 0 {
-            let err = out.stderr.trim();
-            return Err(if err.is_empty() {
-                format!("the docker probe failed (exit status {})", out.status)
-            } else {
-                err.to_string()
-            });
-        }
+        out.check("the docker probe")?;
         let mut fact = DockerFact::default();
         for (k, v) in kv_lines(&out.stdout) {
             let v = v.trim();

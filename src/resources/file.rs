@@ -295,16 +295,10 @@ impl Kind for File {
                 ("mode", self.mode.is_some()),
                 ("owner", self.owner.is_some()),
                 ("group", self.group.is_some()),
+                ("validate", self.validate.is_some()),
+                ("verify", self.verify.is_some()),
             ];
-            for (field, _) in declared.iter().filter(|(_, set)| *set) {
-                errs.push(
-                    Invalid::field(
-                        field,
-                        format!("`{field}` has no effect with `state: absent`"),
-                    )
-                    .help("remove it, or remove `state: absent`"),
-                );
-            }
+            errs.extend(unused_when_absent(&declared));
         }
         errs
     }

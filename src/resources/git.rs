@@ -705,14 +705,7 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<GitFact, String> {
-        if out.status != 0 {
-            let e = out.stderr.trim();
-            return Err(if e.is_empty() {
-                format!("the probe failed (exit status {})", out.status)
-            } else {
-                mask_url(e)
-            });
-        }
+        out.check("the probe").map_err(|e| mask_url(&e))?;
         let h = out.stdout.as_str();
         let get = |k: &str| kv(h, k).map(str::trim).filter(|v| !v.is_empty());
         let tree = match get("tree") {

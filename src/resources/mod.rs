@@ -243,6 +243,20 @@ impl ProbeOutput {
             ..ProbeOutput::default()
         }
     }
+
+    /// `Err` with the probe's own message (its stderr) when it exited
+    /// non-zero; `what` names the probe when it printed nothing.
+    pub fn check(&self, what: &str) -> Result<(), String> {
+        if self.status == 0 {
+            return Ok(());
+        }
+        let err = self.stderr.trim();
+        Err(if err.is_empty() {
+            format!("{what} failed (exit status {})", self.status)
+        } else {
+            err.to_string()
+        })
+    }
 }
 
 /// Things a resource provides or relies on, from which the graph draws the
@@ -535,6 +549,22 @@ pub fn check_abs_path(field: &'static str, path: &str) -> Option<Invalid> {
         ));
     }
     None
+}
+
+/// Errors for settings given alongside `state: absent`, where they would
+/// be silently ignored: `fields` pairs each name with whether it is set.
+pub fn unused_when_absent(fields: &[(&'static str, bool)]) -> Vec<Invalid> {
+    fields
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(field, _)| {
+            Invalid::field(
+                field,
+                format!("`{field}` has no effect with `state: absent`"),
+            )
+            .help("remove it, or remove `state: absent`")
+        })
+        .collect()
 }
 
 /// The parent directory of an absolute path (`None` for `/`).

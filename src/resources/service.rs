@@ -243,14 +243,7 @@ systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState --
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<ServiceFact, String> {
-        if out.status != 0 {
-            let err = out.stderr.trim();
-            return Err(if err.is_empty() {
-                format!("systemctl show failed (exit status {})", out.status)
-            } else {
-                err.to_string()
-            });
-        }
+        out.check("systemctl show")?;
         let get = |k: &str| kv(&out.stdout, k).unwrap_or("").trim().to_string();
         let fact = ServiceFact {
             id: get("Id"),

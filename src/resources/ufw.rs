@@ -1684,14 +1684,7 @@ exit 0
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<UfwFact, String> {
-        if out.status != 0 {
-            let err = out.stderr.trim();
-            return Err(if err.is_empty() {
-                format!("reading ufw's state failed (exit status {})", out.status)
-            } else {
-                err.to_string()
-            });
-        }
+        out.check("reading ufw's state")?;
         let mut fact = UfwFact::default();
         let mut seen = false;
         for line in out.stdout.lines() {
