@@ -405,50 +405,16 @@ fn pretty(v: &Json) -> String {
     s
 }
 
-/// `apt-get` as the package kind runs it: non-interactive, keep local
-/// configuration files, wait for the dpkg lock; `apt-get update` first when
-/// there are no package lists, and once more when the install fails the way
-/// stale lists make it fail. (A private copy of `package.rs`'s script.)
+/// Install Docker's packages the way the package kind installs any.
 fn install_script(pkgs: &[&str], source: Source) -> String {
     let args = pkgs.iter().map(|p| q(p)).collect::<Vec<_>>().join(" ");
-    let hint = q(match source {
+    let hint = match source {
         Source::Debian => "keel: apt could not install Docker from the distribution's archive",
         Source::Docker => {
             "keel: apt could not install Docker's packages: declare Docker's apt repository (an `apt_repository` resource) and make docker[engine] depend on it"
         }
-    });
-    format!(
-        "export DEBIAN_FRONTEND=noninteractive
-keel_apt() {{
-  apt-get -y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \"$@\"
-}}
-keel_lists=
-for keel_f in /var/lib/apt/lists/*_Packages*; do
-  if [ -e \"$keel_f\" ]; then keel_lists=yes; fi
-  break
-done
-if [ -z \"$keel_lists\" ]; then
-  echo 'keel: no apt package lists yet: running apt-get update' >&2
-  keel_apt update
-fi
-if keel_out=$(keel_apt install {args} 2>&1); then
-  printf '%s\\n' \"$keel_out\"
-else
-  keel_rc=$?
-  printf '%s\\n' \"$keel_out\" >&2
-  if printf '%s\\n' \"$keel_out\" | grep -q -e 'Unable to locate package' -e 'has no installation candidate' -e 'was not found' -e 'Failed to fetch' -e 'Unable to fetch some archives'; then
-    echo 'keel: the apt package lists look stale: running apt-get update and retrying once' >&2
-    keel_apt update
-    if ! keel_apt install {args}; then
-      echo {hint} >&2
-      exit 1
-    fi
-  else
-    exit \"$keel_rc\"
-  fi
-fi
-"
-    )
+    };
+    super::package::apt_install_script(&format!("install {args}"), Some(hint))
 }
 
 /// Write daemon.json: validate it with dockerd when dockerd can (23.0+),

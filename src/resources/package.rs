@@ -96,6 +96,47 @@ keel_apt() {
 }
 ";
 
+/// An apt script for `keel_apt ARGS` (already quoted): refresh the lists
+/// when there are none, run it, and when the failure looks like stale
+/// lists, update and retry once; `hint` is printed if the retry fails too.
+/// Shared by every kind that installs packages.
+pub(crate) fn apt_install_script(args: &str, hint: Option<&str>) -> String {
+    let hint = hint
+        .map(|h| format!("echo {} >&2; ", q(h)))
+        .unwrap_or_default();
+    let mut s = String::from(APT_PRELUDE);
+    s.push_str(
+        "keel_lists=
+for keel_f in /var/lib/apt/lists/*_Packages*; do
+  if [ -e \"$keel_f\" ]; then keel_lists=yes; fi
+  break
+done
+if [ -z \"$keel_lists\" ]; then
+  echo 'keel: no apt package lists yet: running apt-get update' >&2
+  keel_apt update
+fi
+",
+    );
+    let _ = write!(
+        s,
+        "if keel_out=$(keel_apt {args} 2>&1); then
+  printf '%s\\n' \"$keel_out\"
+else
+  keel_rc=$?
+  printf '%s\\n' \"$keel_out\" >&2
+  if printf '%s\\n' \"$keel_out\" | grep -q -e 'Unable to locate package' -e 'has no installation candidate' -e 'was not found' -e 'Failed to fetch' -e 'Unable to fetch some archives'; then
+    echo 'keel: the apt package lists look stale: running apt-get update and retrying once' >&2
+    keel_apt update
+    if ! keel_apt {args}; then {hint}exit 1; fi
+  else
+    exit \"$keel_rc\"
+  fi
+fi
+"
+    );
+    s
+}
+
 /// A script that refreshes the apt package lists, for an engine that runs it
 /// once per host per run (before the first package change). Safe to run more
 /// than once; needs root.
@@ -259,44 +300,12 @@ impl Package {
         }
     }
 
-    /// The install script: refresh the lists when there are none, install,
-    /// and when the failure looks like stale lists, update and retry once.
+    /// The install script (see [`apt_install_script`]).
     fn install_script(&self, flags: &[&str]) -> String {
         let mut args: Vec<String> = vec!["install".into()];
         args.extend(flags.iter().map(|f| f.to_string()));
         args.push(self.apt_target());
-        let args = args.join(" ");
-        let mut s = String::from(APT_PRELUDE);
-        s.push_str(
-            "keel_lists=
-for keel_f in /var/lib/apt/lists/*_Packages*; do
-  if [ -e \"$keel_f\" ]; then keel_lists=yes; fi
-  break
-done
-if [ -z \"$keel_lists\" ]; then
-  echo 'keel: no apt package lists yet: running apt-get update' >&2
-  keel_apt update
-fi
-",
-        );
-        let _ = write!(
-            s,
-            "if keel_out=$(keel_apt {args} 2>&1); then
-  printf '%s\\n' \"$keel_out\"
-else
-  keel_rc=$?
-  printf '%s\\n' \"$keel_out\" >&2
-  if printf '%s\\n' \"$keel_out\" | grep -q -e 'Unable to locate package' -e 'has no installation candidate' -e 'was not found' -e 'Failed to fetch' -e 'Unable to fetch some archives'; then
-    echo 'keel: the apt package lists look stale: running apt-get update and retrying once' >&2
-    keel_apt update
-    keel_apt {args}
-  else
-    exit \"$keel_rc\"
-  fi
-fi
-"
-        );
-        s
+        apt_install_script(&args.join(" "), None)
     }
 
     fn remove_script(&self) -> String {
