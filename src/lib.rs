@@ -9,6 +9,7 @@ pub mod config;
 pub mod confirm;
 pub mod diag;
 pub mod graph;
+pub mod keyed;
 pub mod lockout;
 pub mod plan;
 pub mod probe;
