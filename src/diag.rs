@@ -27,8 +27,58 @@ impl SourceFile {
         }
     }
 
+    /// A file read as bytes: text when it is UTF-8, else a diagnostic at
+    /// the line and column of the first byte that is not.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, Diag> {
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(SourceFile::new(path, text)),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let bad = e.as_bytes()[at];
+                // The valid prefix is the same text, so offsets match.
+                let src = SourceFile::new(path, String::from_utf8_lossy(e.as_bytes()).into_owned());
+                let (line, col) = src.line_col(at);
+                Err(Diag::at(
+                    "keel::encoding",
+                    &src,
+                    Span {
+                        offset: at,
+                        len: char::REPLACEMENT_CHARACTER.len_utf8(),
+                    },
+                    format!(
+                        "{} is not UTF-8: byte 0x{bad:02X} at line {line}, column {col}",
+                        src.name
+                    ),
+                    "not UTF-8",
+                )
+                .with_help(
+                    "keel reads UTF-8 only: re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or remove the byte",
+                ))
+            }
+        }
+    }
+
     pub fn text(&self) -> &str {
         self.text.inner()
+    }
+
+    /// Byte offset of a 1-based line and column (columns count characters);
+    /// clamped to the end of the line or the file.
+    pub fn offset_of(&self, line: usize, col: usize) -> usize {
+        let text = self.text();
+        let mut start = 0;
+        for _ in 1..line.max(1) {
+            match text[start..].find('\n') {
+                Some(i) => start += i + 1,
+                None => return text.len(),
+            }
+        }
+        let line_text = text[start..].split('\n').next().unwrap_or_default();
+        start
+            + line_text
+                .char_indices()
+                .nth(col.saturating_sub(1))
+                .map_or(line_text.len(), |(i, _)| i)
     }
 
     /// 1-based line and column of a byte offset.
@@ -59,6 +109,11 @@ pub struct Diag {
     pub code: &'static str,
     /// A warning: reported, but the run goes on.
     pub warning: bool,
+    /// Places in other files that explain this one (the `template:` setting
+    /// of an error inside a template file), shown below it.
+    pub related: Vec<Diag>,
+    /// Shown as advice: set on the `related` places of a diagnostic.
+    pub advice: bool,
 }
 
 impl Diag {
@@ -79,6 +134,8 @@ impl Diag {
             notes: Vec::new(),
             code,
             warning: false,
+            related: Vec::new(),
+            advice: false,
         }
     }
 
@@ -93,12 +150,19 @@ impl Diag {
             notes: Vec::new(),
             code,
             warning: false,
+            related: Vec::new(),
+            advice: false,
         }
     }
 
     /// Make this a warning.
     pub fn as_warning(mut self) -> Self {
         self.warning = true;
+        self
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
         self
     }
 
@@ -109,6 +173,14 @@ impl Diag {
 
     pub fn with_note(mut self, span: Span, note: impl Into<String>) -> Self {
         self.notes.push((span, note.into()));
+        self
+    }
+
+    /// A place in another file that explains this diagnostic (shown as
+    /// advice, not counted as a problem of its own).
+    pub fn with_related(mut self, mut d: Diag) -> Self {
+        d.advice = true;
+        self.related.push(d);
         self
     }
 
@@ -175,7 +247,9 @@ impl std::error::Error for Diag {}
 
 impl Diagnostic for Diag {
     fn severity(&self) -> Option<miette::Severity> {
-        Some(if self.warning {
+        Some(if self.advice {
+            miette::Severity::Advice
+        } else if self.warning {
             miette::Severity::Warning
         } else {
             miette::Severity::Error
@@ -201,6 +275,12 @@ impl Diagnostic for Diag {
             .iter()
             .map(|(s, n)| LabeledSpan::new_with_span(Some(n.clone()), *s));
         Some(Box::new(std::iter::once(primary).chain(notes)))
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.related.iter().map(|d| d as &dyn Diagnostic)))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::config::module::Module;
 use crate::config::node::{Node, Span, Spanned, Value};
 use crate::config::stack::Stack;
 use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::graph::unresolved::Unresolved;
 use crate::resources::{Invalid, PrepareCx, Resource};
 use crate::secret::Secret;
 use crate::template::Templates;
@@ -25,6 +26,9 @@ pub struct Project {
     pub inventory: Inventory,
     pub stack: Stack,
     pub modules: BTreeMap<String, Module>,
+    /// Declarations dropped at load time (an unknown kind, a module that
+    /// did not load): references to what they declare are not dangling.
+    pub dropped: Unresolved,
 }
 
 impl Project {
@@ -136,10 +140,19 @@ impl Project {
                 .with_help("add `targets: [GROUP or HOST]`"),
             );
         }
+        let mut dropped = Unresolved {
+            anything: !missing.is_empty(),
+            ..Unresolved::default()
+        };
+        dropped_entries(&stack.source, &stack.resources, &stack.uses, &mut dropped);
+        for m in modules.values() {
+            dropped_entries(&m.source, &m.resources, &m.uses, &mut dropped);
+        }
         let project = Project {
             inventory,
             stack,
             modules,
+            dropped,
         };
         project.check_module_cycles(&mut diags);
         (Some(project), diags)
@@ -186,6 +199,23 @@ impl Project {
         }
     }
 
+    /// The kinds a module declares, with the modules it uses (anything, when
+    /// one of them did not load).
+    fn module_kinds(&self, m: &Module, out: &mut Unresolved, seen: &mut BTreeSet<String>) {
+        if !seen.insert(m.name.clone()) {
+            return;
+        }
+        for r in &m.resources {
+            out.resource(r.kind.name, None);
+        }
+        for u in &m.uses {
+            match self.modules.get(&u.module.value) {
+                Some(inner) => self.module_kinds(inner, out, seen),
+                None => out.anything = true,
+            }
+        }
+    }
+
     /// The hosts a run targets, narrowed by `--limit HOST|GROUP`.
     pub fn target_hosts(&self, limit: Option<&str>) -> Result<Vec<String>, Diagnostics> {
         let mut hosts = BTreeSet::new();
@@ -219,6 +249,58 @@ impl Project {
         let mut v = vec![&self.stack.source];
         v.extend(self.modules.values().map(|m| &m.source));
         v
+    }
+}
+
+/// Entries of a file's `resources:` and `uses:` that the loader dropped
+/// (reported then): a resource with an unknown kind counts as one of the
+/// closest kind (the one a reference would name), anything else as unknown.
+fn dropped_entries(
+    src: &SourceFile,
+    resources: &[ResourceDecl],
+    uses: &[UseDecl],
+    out: &mut Unresolved,
+) {
+    let Ok(node) = Node::parse(src.text()) else {
+        return;
+    };
+    let kept: BTreeSet<(usize, usize)> = resources
+        .iter()
+        .map(|r| r.span)
+        .chain(uses.iter().map(|u| u.span))
+        .map(|s| (s.offset, s.len))
+        .collect();
+    let kinds = crate::resources::kind_names();
+    for key in ["resources", "uses"] {
+        let Some(list) = node.get(key).filter(|l| l.value != Value::Null) else {
+            continue;
+        };
+        let Some(items) = list.as_seq() else {
+            out.anything = true;
+            continue;
+        };
+        for item in items {
+            if kept.contains(&(item.span.offset, item.span.len)) {
+                continue;
+            }
+            let first = item
+                .as_map()
+                .and_then(|m| m.first())
+                .and_then(|(k, _)| k.as_scalar_text());
+            let kind = match first {
+                Some(k) if key == "resources" => kinds
+                    .iter()
+                    .map(|c| (strsim::jaro_winkler(k, c), *c))
+                    .filter(|(s, _)| *s > 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, c)| c),
+                _ => None,
+            };
+            match kind {
+                Some(k) => out.resource(k, None),
+                None => out.anything = true,
+            }
+        }
     }
 }
 
@@ -256,8 +338,8 @@ pub struct Instance {
     /// `kind[name]`, or `kind[id]` with an explicit id.
     pub address: String,
     pub resource: Box<dyn Resource>,
-    pub depends_on: Vec<Spanned<String>>,
-    pub notify: Vec<Spanned<String>>,
+    pub depends_on: Vec<Reference>,
+    pub notify: Vec<Reference>,
     /// Module instance path (`base`, `base.ssh`), when declared in a module.
     pub module: Option<String>,
     pub origin: Origin,
@@ -270,6 +352,19 @@ pub struct Instance {
     pub body: Node,
 }
 
+/// A reference to other resources (`depends_on`, `notify`) with the file
+/// it is written in: a module use's `depends_on` is written in the stack
+/// (or the parent module), not in the file of the resources it applies to.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub value: String,
+    pub span: Span,
+    pub source: SourceFile,
+    /// The module instance whose use wrote it (`- module: x` with
+    /// `depends_on:`), for messages about the use rather than each resource.
+    pub by_use: Option<String>,
+}
+
 /// The resources of one host.
 #[derive(Debug, Default)]
 pub struct Resolved {
@@ -279,6 +374,9 @@ pub struct Resolved {
     pub modules: BTreeMap<String, Vec<usize>>,
     /// Module instance path → where it is used, for diagnostics.
     pub module_uses: BTreeMap<String, (SourceFile, Span)>,
+    /// Resources that were declared but failed to resolve (their errors are
+    /// reported): references to them are not dangling.
+    pub unresolved: Unresolved,
 }
 
 /// Inputs of a host's resolution.
@@ -293,6 +391,14 @@ pub struct HostInput<'a> {
 
 /// Resolve the resources of one host.
 pub fn resolve_host(input: &HostInput) -> Result<Resolved, Diagnostics> {
+    let (resolved, diags) = resolve_host_partial(input);
+    diags.into_result(resolved)
+}
+
+/// Resolve what resolves, with every problem found: the resources that
+/// failed are left out (and listed in [`Resolved::unresolved`]), so the
+/// graph of the others can still be checked in the same run.
+pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
     let mut diags = Diagnostics::new();
     let project = input.project;
     let vars = merged_vars(input, &mut diags);
@@ -317,6 +423,7 @@ pub fn resolve_host(input: &HostInput) -> Result<Resolved, Diagnostics> {
     });
     let mut out = Resolved {
         host: host.name.clone(),
+        unresolved: project.dropped.clone(),
         ..Resolved::default()
     };
     let scope = Scope {
@@ -333,7 +440,7 @@ pub fn resolve_host(input: &HostInput) -> Result<Resolved, Diagnostics> {
         seen: BTreeMap::new(),
     };
     r.expand(&scope, &project.stack.uses, &project.stack.resources, 0);
-    diags.into_result(out)
+    (out, diags)
 }
 
 fn merged_vars(input: &HostInput, diags: &mut Diagnostics) -> J {
@@ -365,7 +472,7 @@ struct Scope {
     module: Option<String>,
     sensitive_inputs: BTreeSet<String>,
     /// `depends_on` of the enclosing module uses.
-    extra_depends: Vec<Spanned<String>>,
+    extra_depends: Vec<Reference>,
     /// Names of the modules being expanded, outermost first.
     chain: Vec<String>,
 }
@@ -448,12 +555,21 @@ impl Resolver<'_, '_> {
         (ok, sensitive)
     }
 
+    /// A declared resource that failed: references to it are not dangling.
+    fn failed(&mut self, decl: &ResourceDecl) {
+        let address = decl
+            .id
+            .as_ref()
+            .map(|id| format!("{}[{}]", decl.kind.name, id.value));
+        self.out.unresolved.resource(decl.kind.name, address);
+    }
+
     fn resource(&mut self, scope: &Scope, decl: &ResourceDecl) {
         let src = &decl.origin.source;
         let mut body = decl.body.clone();
         let (ok, mut sensitive) = self.render_node(scope, &mut body, src);
         if !ok {
-            return;
+            return self.failed(decl);
         }
         let mut res = match (decl.kind.parse)(&body) {
             Ok(r) => r,
@@ -464,7 +580,7 @@ impl Resolver<'_, '_> {
                     &with_common_keys(e),
                     &format!("invalid `{}`", decl.kind.name),
                 ));
-                return;
+                return self.failed(decl);
             }
         };
         let mut cx = Cx {
@@ -473,21 +589,35 @@ impl Resolver<'_, '_> {
             templates: self.input.templates,
             sensitive: false,
             sensitive_inputs: &scope.sensitive_inputs,
+            failures: Vec::new(),
         };
         let prepared = res.prepare(&mut cx);
         sensitive |= cx.sensitive;
+        let failures = std::mem::take(&mut cx.failures);
         if let Err(invalid) = prepared {
             for i in invalid {
-                self.diags.push(invalid_diag(decl, &body, &i));
+                // An error inside a template file points into that file.
+                let d = match failures.iter().find(|(m, _)| *m == i.message) {
+                    Some((_, d)) => {
+                        let mut used = invalid_diag(decl, &body, &i)
+                            .with_message(format!("the template of this `{}`", decl.kind.name));
+                        used.code = "keel::template";
+                        used.label = "rendered here".into();
+                        used.help = None;
+                        d.clone().with_related(used)
+                    }
+                    None => invalid_diag(decl, &body, &i),
+                };
+                self.diags.push(d);
             }
-            return;
+            return self.failed(decl);
         }
         let problems = res.check();
         if !problems.is_empty() {
             for i in problems {
                 self.diags.push(invalid_diag(decl, &body, &i));
             }
-            return;
+            return self.failed(decl);
         }
         let address = match &decl.id {
             Some(id) => format!("{}[{}]", decl.kind.name, id.value),
@@ -504,9 +634,9 @@ impl Resolver<'_, '_> {
                 .iter()
                 .position(|i| i.address == address && i.desired == desired)
             {
-                let mut depends_on = render_refs(self, scope, &decl.depends_on, src);
+                let mut depends_on = render_refs(self, scope, &decl.depends_on, src, None);
                 depends_on.extend(scope.extra_depends.iter().cloned());
-                let notify = render_refs(self, scope, &decl.notify, src);
+                let notify = render_refs(self, scope, &decl.notify, src, None);
                 self.register_in_module(scope, idx);
                 let inst = &mut self.out.instances[idx];
                 inst.depends_on.extend(depends_on);
@@ -535,9 +665,9 @@ impl Resolver<'_, '_> {
             return;
         }
         self.seen.insert(address.clone(), (src.clone(), here));
-        let mut depends_on = render_refs(self, scope, &decl.depends_on, src);
+        let mut depends_on = render_refs(self, scope, &decl.depends_on, src, None);
         depends_on.extend(scope.extra_depends.iter().cloned());
-        let notify = render_refs(self, scope, &decl.notify, src);
+        let notify = render_refs(self, scope, &decl.notify, src, None);
         let desired = format!("{res:?}");
         let idx = self.out.instances.len();
         self.register_in_module(scope, idx);
@@ -568,9 +698,16 @@ impl Resolver<'_, '_> {
         }
     }
 
+    /// A module use that was not expanded: what it declares is unknown here.
+    fn failed_use(&mut self, module: &Module) {
+        let mut kinds = Unresolved::default();
+        self.input.project.module_kinds(module, &mut kinds, &mut BTreeSet::new());
+        self.out.unresolved.merge(&kinds);
+    }
+
     fn module_use(&mut self, scope: &Scope, u: &UseDecl, depth: usize) {
         let Some(module) = self.input.project.modules.get(&u.module.value) else {
-            return; // reported at load time
+            return; // reported at load time (and in `Project::dropped`)
         };
         if scope.chain.contains(&u.module.value) {
             return; // a cycle of modules: reported at load time
@@ -591,7 +728,7 @@ impl Resolver<'_, '_> {
                 )
                 .with_help("give each use of the same module a distinct `id:`"),
             );
-            return;
+            return self.failed_use(module);
         }
         self.out
             .module_uses
@@ -603,7 +740,7 @@ impl Resolver<'_, '_> {
             .unwrap_or_else(|| Node::new(u.span, Value::Map(Vec::new())));
         let (ok, with_sensitive) = self.render_node(scope, &mut with, src);
         if !ok {
-            return;
+            return self.failed_use(module);
         }
         let mut inputs = Map::new();
         let mut sensitive_inputs = BTreeSet::new();
@@ -688,7 +825,7 @@ impl Resolver<'_, '_> {
             inputs.insert(decl.name.clone(), value);
         }
         if failed {
-            return;
+            return self.failed_use(module);
         }
         let mut ctx = scope.ctx.clone();
         if let J::Object(m) = &mut ctx {
@@ -699,7 +836,7 @@ impl Resolver<'_, '_> {
             );
         }
         let mut extra = scope.extra_depends.clone();
-        extra.extend(render_refs(self, scope, &u.depends_on, src));
+        extra.extend(render_refs(self, scope, &u.depends_on, src, Some(&instance)));
         let mut chain = scope.chain.clone();
         chain.push(module.name.clone());
         let inner = Scope {
@@ -753,15 +890,22 @@ fn render_refs(
     scope: &Scope,
     refs: &[Spanned<String>],
     src: &SourceFile,
-) -> Vec<Spanned<String>> {
+    by_use: Option<&str>,
+) -> Vec<Reference> {
     let mut out = Vec::new();
+    let reference = |d: &Spanned<String>, value: String| Reference {
+        value,
+        span: d.span,
+        source: src.clone(),
+        by_use: by_use.map(str::to_string),
+    };
     for d in refs {
         if !Templates::is_template(&d.value) {
-            out.push(d.clone());
+            out.push(reference(d, d.value.clone()));
             continue;
         }
         match r.input.templates.render(&d.value, &scope.ctx) {
-            Ok(v) => out.push(Spanned::new(d.span, v)),
+            Ok(v) => out.push(reference(d, v)),
             Err(e) => r.diags.push(Diag::at(
                 "keel::template",
                 src,
@@ -886,6 +1030,9 @@ struct Cx<'a> {
     templates: &'a Templates,
     sensitive: bool,
     sensitive_inputs: &'a BTreeSet<String>,
+    /// Errors inside template files, located in the file: the message the
+    /// kind receives, and the diagnostic to report instead of it.
+    failures: Vec<(String, Diag)>,
 }
 
 impl PrepareCx for Cx<'_> {
@@ -913,17 +1060,66 @@ impl PrepareCx for Cx<'_> {
                 self.origin.base_dir.join(path)
             }
         };
-        let text = std::fs::read_to_string(&p).map_err(|e| {
+        let bytes = std::fs::read(&p).map_err(|e| {
             format!(
                 "cannot read template {}: {e}",
                 crate::config::display_path(&p)
             )
         })?;
-        if refers_to_secret(&text, self.sensitive_inputs) {
+        let src = match SourceFile::from_bytes(&p, bytes) {
+            Ok(s) => s,
+            Err(d) => {
+                let message = d.message.clone();
+                self.failures.push((message.clone(), d));
+                return Err(message);
+            }
+        };
+        let text = src.text();
+        if refers_to_secret(text, self.sensitive_inputs) {
             self.sensitive = true;
         }
-        self.templates
-            .render(&text, self.ctx)
-            .map_err(|e| format!("template {}: {e}", crate::config::display_path(&p)))
+        self.templates.render(text, self.ctx).map_err(|e| {
+            let message = format!("template {}: {e}", src.name);
+            if let Some(d) = template_file_diag(&src, &e, self.ctx) {
+                self.failures.push((message.clone(), d));
+            }
+            message
+        })
     }
+}
+
+/// An error inside a template file, pointing at its line and column there
+/// (the `{{...}}` expression when the error is on one).
+fn template_file_diag(
+    src: &SourceFile,
+    e: &crate::template::TemplateError,
+    ctx: &J,
+) -> Option<Diag> {
+    let (line, col) = (e.line?, e.column?);
+    let offset = src.offset_of(line, col);
+    let rest = &src.text()[offset..];
+    let len = match rest.strip_prefix("{{") {
+        Some(inner) => inner
+            .split('\n')
+            .next()
+            .and_then(|l| l.find("}}"))
+            .map_or(2, |end| end + 4),
+        None => rest.chars().next().map_or(0, char::len_utf8),
+    };
+    let label = if e.variable.is_some() {
+        "not defined"
+    } else {
+        "here"
+    };
+    let d = Diag::at(
+        "keel::template",
+        src,
+        Span { offset, len },
+        format!("template error in {}: {}", src.name, e.message),
+        label,
+    );
+    Some(match &e.variable {
+        Some(v) => d.with_help(variable_hint(v, ctx)),
+        None => d,
+    })
 }

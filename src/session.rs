@@ -74,30 +74,39 @@ pub fn validate_with(
             secrets: &placeholders,
             templates: &templates,
         };
-        match resolve::resolve_host(&input(&fa)) {
-            Ok(resolved) => {
-                let needs = match resolve::resolve_host(&input(&fb)) {
-                    Ok(other) => plan::desired_hash(&other) != plan::desired_hash(&resolved),
-                    Err(_) => true,
-                };
-                facts_needed.insert(name.clone(), needs);
-                match graph::build(&resolved) {
-                    Ok(g) => {
-                        for d in crate::lockout::analyze(
-                            host,
-                            &resolved,
-                            allow_lockout_risk || host.allow_lockout_risk,
-                        ) {
-                            if d.warning {
-                                warnings.push(d);
-                            } else {
-                                diags.push(d);
-                            }
-                        }
-                        offline.insert(name.clone(), (resolved, g));
+        // Every stage runs on what the earlier ones produced, so one run
+        // reports every independent problem: the graph (dangling
+        // references, cycles) is built from the resources that resolved
+        // even when others failed.
+        let (resolved, resolve_diags) = resolve::resolve_host_partial(&input(&fa));
+        let resolved_ok = resolve_diags.is_empty();
+        diags.extend(resolve_diags);
+        let graph = graph::build(&resolved);
+        if !resolved_ok {
+            if let Err(d) = graph {
+                diags.extend(d);
+            }
+            continue;
+        }
+        let needs = match resolve::resolve_host(&input(&fb)) {
+            Ok(other) => plan::desired_hash(&other) != plan::desired_hash(&resolved),
+            Err(_) => true,
+        };
+        facts_needed.insert(name.clone(), needs);
+        match graph {
+            Ok(g) => {
+                for d in crate::lockout::analyze(
+                    host,
+                    &resolved,
+                    allow_lockout_risk || host.allow_lockout_risk,
+                ) {
+                    if d.warning {
+                        warnings.push(d);
+                    } else {
+                        diags.push(d);
                     }
-                    Err(d) => diags.extend(d),
                 }
+                offline.insert(name.clone(), (resolved, g));
             }
             Err(d) => diags.extend(d),
         }

@@ -100,6 +100,67 @@ struct InventoryDoc {
     groups: BTreeMap<Spanned<String>, GroupDef>,
 }
 
+/// The inventory read entry by entry, after the whole document failed:
+/// each broken host or group is reported and kept with default settings
+/// (a run with errors never connects). `None` when the problem is not in
+/// an entry (an unknown top-level key, `hosts:` not a map).
+fn partial_doc(src: &SourceFile, node: &Node, diags: &mut Diagnostics) -> Option<InventoryDoc> {
+    use super::node::Value;
+    let keys_ok = node.as_map()?.iter().all(|(k, _)| {
+        matches!(k.as_scalar_text(), Some("hosts" | "groups"))
+    });
+    if !keys_ok {
+        return None;
+    }
+    let entries = |key: &str| -> Option<Vec<(Spanned<String>, &Node)>> {
+        match node.get(key) {
+            None => Some(Vec::new()),
+            Some(n) if n.value == Value::Null => Some(Vec::new()),
+            Some(n) => n
+                .as_map()?
+                .iter()
+                .map(|(k, v)| Some((k.deserialize::<Spanned<String>>().ok()?, v)))
+                .collect(),
+        }
+    };
+    let (hosts, groups) = (entries("hosts")?, entries("groups")?);
+    let mut reported = false;
+    let mut doc = InventoryDoc {
+        hosts: BTreeMap::new(),
+        groups: BTreeMap::new(),
+    };
+    for (name, v) in hosts {
+        let def = match v.deserialize::<HostDef>() {
+            Ok(d) => d,
+            Err(e) => {
+                reported = true;
+                diags.push(doc_error(src, v, &e, &format!("host `{}`", name.value)));
+                Node::new(v.span, Value::Map(Vec::new())).deserialize().ok()?
+            }
+        };
+        doc.hosts.insert(name, def);
+    }
+    for (name, v) in groups {
+        let def = match v.deserialize::<GroupDef>() {
+            Ok(d) => d,
+            Err(e) => {
+                reported = true;
+                diags.push(doc_error(src, v, &e, &format!("group `{}`", name.value)));
+                GroupDef {
+                    hosts: v.get("hosts").and_then(|h| h.deserialize().ok()).unwrap_or_default(),
+                    children: v
+                        .get("children")
+                        .and_then(|h| h.deserialize().ok())
+                        .unwrap_or_default(),
+                    vars: IgnoredNode,
+                }
+            }
+        };
+        doc.groups.insert(name, def);
+    }
+    reported.then_some(doc)
+}
+
 impl PartialOrd for Spanned<String> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
@@ -185,7 +246,12 @@ impl Inventory {
         }
         let doc: InventoryDoc = match node.deserialize() {
             Ok(d) => d,
-            Err(e) => return diags.push(doc_error(src, node, &e, "inventory")),
+            // Keep the hosts and groups that read well, so one mistake in
+            // one host does not hide every problem of the stack.
+            Err(e) => match partial_doc(src, node, diags) {
+                Some(d) => d,
+                None => return diags.push(doc_error(src, node, &e, "inventory")),
+            },
         };
         let sub = |key: &str, name: &str| -> Option<(SourceFile, Node)> {
             let v = node.get(key)?.get(name)?.get("vars")?;

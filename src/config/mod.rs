@@ -27,11 +27,11 @@ impl<'de> serde::Deserialize<'de> for IgnoredNode {
 
 /// Read and parse one YAML file.
 pub fn read_source(path: &Path) -> Result<(SourceFile, Node), Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         Diag::plain("keel::io", format!("cannot read {}: {e}", path.display()))
             .with_help("check the path and its permissions")
     })?;
-    let src = SourceFile::new(path, text);
+    let src = SourceFile::from_bytes(path, bytes)?;
     match Node::parse(src.text()) {
         Ok(node) => Ok((src, node)),
         Err(e) => Err(Diag::from_parse(&src, &e).into()),

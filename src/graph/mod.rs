@@ -5,10 +5,11 @@
 //! every resource on a cycle with the origin of each edge.
 
 pub mod render;
+pub mod unresolved;
 
 use crate::config::node::Span;
 use crate::diag::{Diag, Diagnostics, SourceFile};
-use crate::resolve::Resolved;
+use crate::resolve::{Reference, Resolved};
 use crate::resources::Ref;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -122,14 +123,24 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
 
     // Explicit depends_on.
     for (i, inst) in res.instances.iter().enumerate() {
+        // A module use's `depends_on` applies to each of its resources;
+        // its problems are the use's (reported once, at the use).
+        let who = |d: &Reference| match &d.by_use {
+            Some(m) => format!("module.{m}"),
+            None => inst.address.clone(),
+        };
         for d in &inst.depends_on {
             if by_addr.get(d.value.as_str()) == Some(&i) {
+                let through = match &d.by_use {
+                    Some(m) => format!(" (through the `depends_on` of `module.{m}`)"),
+                    None => String::new(),
+                };
                 diags.push(
                     Diag::at(
                         "keel::dangling",
-                        &inst.origin.source,
+                        &d.source,
                         d.span,
-                        format!("`{}` depends on itself", inst.address),
+                        format!("`{}` depends on itself{through}", inst.address),
                         "here",
                     )
                     .with_help("remove this entry from `depends_on`"),
@@ -144,7 +155,7 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                                 t,
                                 i,
                                 Why::DependsOn {
-                                    source: inst.origin.source.clone(),
+                                    source: d.source.clone(),
                                     span: d.span,
                                 },
                                 &mut edges,
@@ -152,15 +163,14 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                         }
                     }
                 }
+                // Declared but broken: its own error is reported.
+                Err(_) if res.unresolved.may_declare(&d.value) => {}
                 Err(help) => diags.push(
                     Diag::at(
                         "keel::dangling",
-                        &inst.origin.source,
+                        &d.source,
                         d.span,
-                        format!(
-                            "`{}` depends on `{}`, which does not exist",
-                            inst.address, d.value
-                        ),
+                        format!("`{}` depends on `{}`, which does not exist", who(d), d.value),
                         "unknown address",
                     )
                     .with_help(help),
@@ -176,7 +186,7 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
             match by_addr.get(n.value.as_str()) {
                 Some(&t) if t == i => diags.push(Diag::at(
                     "keel::notify",
-                    &inst.origin.source,
+                    &n.source,
                     n.span,
                     format!("`{}` notifies itself", inst.address),
                     "here",
@@ -184,7 +194,7 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                 Some(&t) if !res.instances[t].resource.notifiable() => diags.push(
                     Diag::at(
                         "keel::notify",
-                        &inst.origin.source,
+                        &n.source,
                         n.span,
                         format!("`{}` cannot be notified", n.value),
                         "not a handler",
@@ -197,16 +207,17 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                         i,
                         t,
                         Why::Notify {
-                            source: inst.origin.source.clone(),
+                            source: n.source.clone(),
                             span: n.span,
                         },
                         &mut edges,
                     );
                 }
+                None if res.unresolved.may_declare(&n.value) => {}
                 None => diags.push(
                     Diag::at(
                         "keel::dangling",
-                        &inst.origin.source,
+                        &n.source,
                         n.span,
                         format!("`{}` notifies `{}`, which does not exist", inst.address, n.value),
                         "unknown address",
