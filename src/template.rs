@@ -58,6 +58,8 @@ impl Templates {
             return Ok(text.to_string());
         }
         self.hb.render_template(text, ctx).map_err(|e| {
+            // A syntax error carries its position on the parse error.
+            let (mut line, mut column) = (e.line_no, e.column_no);
             let (message, variable) = match e.reason() {
                 RenderErrorReason::MissingVariable(Some(v)) => {
                     (format!("variable `{v}` is not defined"), Some(v.clone()))
@@ -66,6 +68,9 @@ impl Templates {
                     ("a variable is not defined".to_string(), None)
                 }
                 RenderErrorReason::TemplateError(t) => {
+                    if let Some((l, c)) = t.pos() {
+                        (line, column) = (Some(l), Some(c));
+                    }
                     let reason = t.reason().to_string();
                     let msg = if reason.len() > 120 || reason.contains("expected") {
                         "invalid template syntax: check for an unclosed `{{`, a `{{#block}}` without its `{{/block}}`, or a stray `}}`".to_string()
@@ -78,8 +83,8 @@ impl Templates {
             };
             TemplateError {
                 message,
-                line: e.line_no,
-                column: e.column_no,
+                line,
+                column,
                 variable,
             }
         })
@@ -117,5 +122,14 @@ mod tests {
             .render("{{#if x}}unclosed", &json!({"x": true}))
             .unwrap_err();
         assert!(e.message.contains("invalid template"), "{}", e.message);
+    }
+
+    #[test]
+    fn syntax_error_has_its_position() {
+        let t = Templates::new();
+        let e = t
+            .render("a\n{{#if x}}\n{{else}\nb\n{{/if}}", &json!({"x": true}))
+            .unwrap_err();
+        assert!(e.line.is_some() && e.column.is_some(), "{e:?}");
     }
 }

@@ -61,7 +61,10 @@ pub async fn run(a: ApplyArgs) -> u8 {
         match saved::load(&a.target) {
             Ok(p) => Some(p),
             Err(e) => {
-                eprintln!("keel: {e}");
+                match e.diag() {
+                    Some(d) => super::report(&d.into()),
+                    None => eprintln!("keel: {e}"),
+                }
                 return 1;
             }
         }
