@@ -61,6 +61,9 @@ struct Expect<'a> {
     command: &'a str,
     /// Every `file:line:col` that heads a diagnostic, one per problem.
     locations: &'a [&'a str],
+    /// Places in other files shown below a diagnostic (`Advice:`, e.g. the
+    /// `template:` setting of an error inside a template file).
+    related: &'a [&'a str],
     /// Phrases the output must contain (what is wrong, what to do).
     says: &'a [&'a str],
     /// Phrases it must not contain (internals, wrong advice).
@@ -70,6 +73,7 @@ struct Expect<'a> {
 const VALIDATE: Expect<'static> = Expect {
     command: "validate",
     locations: &[],
+    related: &[],
     says: &[],
     not: &[],
 };
@@ -104,7 +108,7 @@ fn check(case: &str, e: Expect) {
         .filter_map(|l| l.trim_start().strip_prefix("╭─["))
         .filter_map(|l| l.strip_suffix(']'))
         .collect();
-    for loc in e.locations {
+    for loc in e.locations.iter().chain(e.related) {
         assert!(
             headers.iter().any(|h| h.ends_with(loc)),
             "{case}: no diagnostic at `{loc}` (diagnostics at {headers:?}); stderr:\n{err}"
@@ -112,8 +116,14 @@ fn check(case: &str, e: Expect) {
     }
     assert_eq!(
         headers.len(),
-        n,
-        "{case}: expected {n} located diagnostic(s), found {headers:?}; stderr:\n{err}"
+        n + e.related.len(),
+        "{case}: expected {n} located diagnostic(s) and {} related place(s), found {headers:?}; stderr:\n{err}",
+        e.related.len()
+    );
+    assert_eq!(
+        err.matches("\nAdvice: ").count(),
+        e.related.len(),
+        "{case}: related places; stderr:\n{err}"
     );
     for s in e.says {
         assert!(err.contains(s), "{case}: stderr should say `{s}`:\n{err}");
@@ -355,6 +365,44 @@ fn dependency_cycle() {
     );
 }
 
+/// A module use's `depends_on` closes a cycle: its edges are labelled with
+/// the stack, where they are written (they were labelled with the module's
+/// file and the stack's line numbers).
+#[test]
+fn uses_depends_on_cycle() {
+    check(
+        "uses-depends-on-cycle",
+        Expect {
+            locations: &["stack.yaml:8:5"],
+            says: &[
+                "dependency cycle between service[nginx], directory[/srv/app], file[/srv/app/config.ini]",
+                "service[nginx] → directory[/srv/app] (depends_on at stack.yaml:5:19)",
+                "directory[/srv/app] → service[nginx] (depends_on at stack.yaml:11:21)",
+            ],
+            not: &["modules/app/module.yaml:"],
+            ..VALIDATE
+        },
+    );
+}
+
+/// A dangling `depends_on` of a module use: one problem at the use (it was
+/// miette's "Failed to read contents for label", once per resource).
+#[test]
+fn dangling_depends_on_module_use() {
+    check(
+        "dangling-depends-on-module-use",
+        Expect {
+            locations: &["stack.yaml:5:19"],
+            says: &[
+                "`module.app` depends on `package[postgressql]`, which does not exist",
+                "did you mean `package[postgresql]`?",
+            ],
+            not: &["Failed to read contents", "OutOfBounds"],
+            ..VALIDATE
+        },
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Modules
 
@@ -441,8 +489,10 @@ fn template_missing_var_in_file() {
     check(
         "template-missing-var-in-file",
         Expect {
-            locations: &["modules/motd/module.yaml:7:17"],
-            says: &["motd.hbs", "variable `inputs.owner`", "template line 4"],
+            // In the template file, at the expression; then where it is used.
+            locations: &["modules/motd/templates/motd.hbs:4:10"],
+            related: &["modules/motd/module.yaml:7:17"],
+            says: &["motd.hbs", "variable `inputs.owner` is not defined", "known: `message`"],
             ..VALIDATE
         },
     );
@@ -473,6 +523,20 @@ fn template_syntax_error() {
                 "decorator_expression",
                 "hbs_comment_compact",
             ],
+            ..VALIDATE
+        },
+    );
+}
+
+#[test]
+fn template_syntax_error_in_file() {
+    check(
+        "template-syntax-error-in-file",
+        Expect {
+            // The `{{else}` missing a brace, line 5 of the template.
+            locations: &["templates/site.conf.hbs:5:9"],
+            related: &["stack.yaml:9:17"],
+            says: &["invalid template syntax", "the template of this `file`"],
             ..VALIDATE
         },
     );
@@ -600,7 +664,62 @@ fn secret_env_unset_is_fine_for_validate() {
 }
 
 // ---------------------------------------------------------------------------
+// Files that are not UTF-8
+
+#[test]
+fn non_utf8_byte() {
+    check(
+        "non-utf8-byte",
+        Expect {
+            locations: &["stack.yaml:6:27"],
+            says: &[
+                "stack.yaml is not UTF-8: byte 0xE0 at line 6, column 27",
+                "re-save the file as UTF-8",
+            ],
+            not: &["permissions", "stream did not contain"],
+            ..VALIDATE
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------
 // Several mistakes in several files, reported in one run.
+
+/// One mistake of each stage — inventory, loading, resolving, templates,
+/// the graph (a dangling reference, a cycle) and duplicates — all reported
+/// in one run (the inventory's error used to hide everything but the
+/// stack's unknown kind). References to the broken resources (`file[...]`
+/// of the unknown kind, `directory[...]` with the bad mode) are not
+/// reported as dangling: they are consequences.
+#[test]
+fn every_stage_at_once() {
+    check(
+        "every-stage-at-once",
+        Expect {
+            locations: &[
+                "inventory.yaml:4:5",
+                "stack.yaml:8:5",
+                "stack.yaml:10:40",
+                "stack.yaml:27:5",
+                "modules/site/templates/site.conf.hbs:3:8",
+                "stack.yaml:16:21",
+                "stack.yaml:18:5",
+            ],
+            related: &["modules/site/module.yaml:6:17"],
+            not: &["`directory[/srv/www]`, which", "`file[/etc/issue]`, which"],
+            says: &[
+                "invalid host `web1`: unknown key `adress`",
+                "unknown resource kind `fiel`",
+                "`0898` is not an octal file mode",
+                "duplicate resource address `package[git]`",
+                "variable `inputs.root` is not defined",
+                "`service[nginx]` depends on `package[ngnix]`, which does not exist",
+                "dependency cycle between package[redis-server], service[redis-server]",
+            ],
+            ..VALIDATE
+        },
+    );
+}
 
 #[test]
 fn several_mistakes() {
@@ -708,6 +827,28 @@ fn inventory_host_without_settings() {
         );
         assert!(out.stderr.contains("inventory.yaml:2:"), "{}", out.stderr);
     }
+}
+
+/// A saved plan cut short: a located diagnostic (it was one line,
+/// "broken.json is not a keel plan: EOF while parsing a value at line 6
+/// column 0"), and nothing is applied.
+#[test]
+fn corrupt_saved_plan() {
+    let out = keel_in(&cli_dir().join("saved-plan"), &["apply", "cut-short.json"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("╭─[cut-short.json:5:21]"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("cut-short.json is cut short"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("keel plan --out"), "{}", out.stderr);
+    insta::assert_snapshot!("corrupt-saved-plan", out.stderr);
 }
 
 /// A missing stack file or inventory is a plain, clear error.
