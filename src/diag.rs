@@ -29,7 +29,7 @@ impl SourceFile {
 
     /// A file read as bytes: text when it is UTF-8, else a diagnostic at
     /// the line and column of the first byte that is not.
-    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, Diag> {
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, Diagnostics> {
         match String::from_utf8(bytes) {
             Ok(text) => Ok(SourceFile::new(path, text)),
             Err(e) => {
@@ -53,7 +53,8 @@ impl SourceFile {
                 )
                 .with_help(
                     "keel reads UTF-8 only: re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or remove the byte",
-                ))
+                )
+                .into())
             }
         }
     }

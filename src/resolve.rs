@@ -701,7 +701,9 @@ impl Resolver<'_, '_> {
     /// A module use that was not expanded: what it declares is unknown here.
     fn failed_use(&mut self, module: &Module) {
         let mut kinds = Unresolved::default();
-        self.input.project.module_kinds(module, &mut kinds, &mut BTreeSet::new());
+        self.input
+            .project
+            .module_kinds(module, &mut kinds, &mut BTreeSet::new());
         self.out.unresolved.merge(&kinds);
     }
 
@@ -836,7 +838,13 @@ impl Resolver<'_, '_> {
             );
         }
         let mut extra = scope.extra_depends.clone();
-        extra.extend(render_refs(self, scope, &u.depends_on, src, Some(&instance)));
+        extra.extend(render_refs(
+            self,
+            scope,
+            &u.depends_on,
+            src,
+            Some(&instance),
+        ));
         let mut chain = scope.chain.clone();
         chain.push(module.name.clone());
         let inner = Scope {
@@ -1069,8 +1077,9 @@ impl PrepareCx for Cx<'_> {
         let src = match SourceFile::from_bytes(&p, bytes) {
             Ok(s) => s,
             Err(d) => {
-                let message = d.message.clone();
-                self.failures.push((message.clone(), d));
+                let message = crate::session::diags_text(&d);
+                self.failures
+                    .extend(d.0.into_iter().map(|d| (message.clone(), d)));
                 return Err(message);
             }
         };

@@ -492,7 +492,11 @@ fn template_missing_var_in_file() {
             // In the template file, at the expression; then where it is used.
             locations: &["modules/motd/templates/motd.hbs:4:10"],
             related: &["modules/motd/module.yaml:7:17"],
-            says: &["motd.hbs", "variable `inputs.owner` is not defined", "known: `message`"],
+            says: &[
+                "motd.hbs",
+                "variable `inputs.owner` is not defined",
+                "known: `message`",
+            ],
             ..VALIDATE
         },
     );

@@ -106,9 +106,10 @@ struct InventoryDoc {
 /// an entry (an unknown top-level key, `hosts:` not a map).
 fn partial_doc(src: &SourceFile, node: &Node, diags: &mut Diagnostics) -> Option<InventoryDoc> {
     use super::node::Value;
-    let keys_ok = node.as_map()?.iter().all(|(k, _)| {
-        matches!(k.as_scalar_text(), Some("hosts" | "groups"))
-    });
+    let keys_ok = node
+        .as_map()?
+        .iter()
+        .all(|(k, _)| matches!(k.as_scalar_text(), Some("hosts" | "groups")));
     if !keys_ok {
         return None;
     }
@@ -135,7 +136,9 @@ fn partial_doc(src: &SourceFile, node: &Node, diags: &mut Diagnostics) -> Option
             Err(e) => {
                 reported = true;
                 diags.push(doc_error(src, v, &e, &format!("host `{}`", name.value)));
-                Node::new(v.span, Value::Map(Vec::new())).deserialize().ok()?
+                Node::new(v.span, Value::Map(Vec::new()))
+                    .deserialize()
+                    .ok()?
             }
         };
         doc.hosts.insert(name, def);
@@ -147,7 +150,10 @@ fn partial_doc(src: &SourceFile, node: &Node, diags: &mut Diagnostics) -> Option
                 reported = true;
                 diags.push(doc_error(src, v, &e, &format!("group `{}`", name.value)));
                 GroupDef {
-                    hosts: v.get("hosts").and_then(|h| h.deserialize().ok()).unwrap_or_default(),
+                    hosts: v
+                        .get("hosts")
+                        .and_then(|h| h.deserialize().ok())
+                        .unwrap_or_default(),
                     children: v
                         .get("children")
                         .and_then(|h| h.deserialize().ok())

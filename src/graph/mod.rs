@@ -170,7 +170,11 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                         "keel::dangling",
                         &d.source,
                         d.span,
-                        format!("`{}` depends on `{}`, which does not exist", who(d), d.value),
+                        format!(
+                            "`{}` depends on `{}`, which does not exist",
+                            who(d),
+                            d.value
+                        ),
                         "unknown address",
                     )
                     .with_help(help),
