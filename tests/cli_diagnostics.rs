@@ -667,6 +667,22 @@ fn secret_env_unset_is_fine_for_validate() {
     assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
 }
 
+/// An unknown top-level key in a stack and in a module is one problem each:
+/// the stack's secrets and the module's inputs are still read (they were
+/// dropped, and their uses reported as undefined: three more problems).
+#[test]
+fn unknown_key_keeps_the_rest() {
+    check(
+        "unknown-key-keeps-the-rest",
+        Expect {
+            locations: &["stack.yaml:3:1", "modules/app/module.yaml:1:1"],
+            says: &["unknown key `colour`", "unknown key `descripton`"],
+            not: &["`secrets.token` is not defined", "has no input `port`"],
+            ..VALIDATE
+        },
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Files that are not UTF-8
 

@@ -66,6 +66,22 @@ pub fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
     }
 }
 
+/// The entries of the map under `key` that read well: used when the
+/// document holding them failed, so one mistake does not drop its
+/// neighbours (and report their uses as undefined).
+pub fn readable_entries<'a, K, V>(node: &'a Node, key: &str) -> std::collections::BTreeMap<K, V>
+where
+    K: serde::Deserialize<'a> + Ord,
+    V: serde::Deserialize<'a>,
+{
+    node.get(key)
+        .and_then(Node::as_map)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, v)| Some((k.deserialize().ok()?, v.deserialize().ok()?)))
+        .collect()
+}
+
 /// A diagnostic for a document-level deserialization error.
 pub fn doc_error(src: &SourceFile, node: &Node, e: &NodeError, what: &str) -> Diag {
     Diag::from_node(src, node.span, e, &format!("invalid {what}"))

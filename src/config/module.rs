@@ -149,7 +149,7 @@ impl Module {
                 ModuleDoc {
                     name: None,
                     description: None,
-                    inputs: BTreeMap::new(),
+                    inputs: super::readable_entries(&node, "inputs"),
                     uses: IgnoredNode,
                     resources: IgnoredNode,
                 }

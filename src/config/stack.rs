@@ -118,7 +118,7 @@ impl Stack {
                         .and_then(|n| n.deserialize().ok())
                         .unwrap_or_default(),
                     vars: IgnoredNode,
-                    secrets: BTreeMap::new(),
+                    secrets: super::readable_entries(&node, "secrets"),
                     uses: IgnoredNode,
                     resources: IgnoredNode,
                 }
