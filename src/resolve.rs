@@ -531,13 +531,7 @@ impl Resolver<'_, '_> {
             match templates.render(s, ctx) {
                 Ok(r) => Some(r),
                 Err(e) => {
-                    let mut d = Diag::at(
-                        "keel::template",
-                        src,
-                        span,
-                        format!("template error: {e}"),
-                        "in this template",
-                    );
+                    let mut d = inline_template_diag(src, span, s, &e);
                     if let Some(v) = &e.variable {
                         d = d.with_help(variable_hint(v, ctx));
                     }
@@ -914,13 +908,9 @@ fn render_refs(
         }
         match r.input.templates.render(&d.value, &scope.ctx) {
             Ok(v) => out.push(reference(d, v)),
-            Err(e) => r.diags.push(Diag::at(
-                "keel::template",
-                src,
-                d.span,
-                format!("template error: {e}"),
-                "in this template",
-            )),
+            Err(e) => r
+                .diags
+                .push(inline_template_diag(src, d.span, &d.value, &e)),
         }
     }
     out
@@ -1106,15 +1096,7 @@ fn template_file_diag(
 ) -> Option<Diag> {
     let (line, col) = (e.line?, e.column?);
     let offset = src.offset_of(line, col);
-    let rest = &src.text()[offset..];
-    let len = match rest.strip_prefix("{{") {
-        Some(inner) => inner
-            .split('\n')
-            .next()
-            .and_then(|l| l.find("}}"))
-            .map_or(2, |end| end + 4),
-        None => rest.chars().next().map_or(0, char::len_utf8),
-    };
+    let len = expression_len(&src.text()[offset..]);
     let label = if e.variable.is_some() {
         "not defined"
     } else {
@@ -1130,5 +1112,95 @@ fn template_file_diag(
     Some(match &e.variable {
         Some(v) => d.with_help(variable_hint(v, ctx)),
         None => d,
+    })
+}
+
+/// Length of the template expression starting at `rest`: `{{...}}` up to
+/// its closing braces on the same line, else one character.
+fn expression_len(rest: &str) -> usize {
+    match rest.strip_prefix("{{") {
+        Some(inner) => inner
+            .split('\n')
+            .next()
+            .and_then(|l| l.find("}}"))
+            .map_or(2, |end| end + 4),
+        None => rest.chars().next().map_or(0, char::len_utf8),
+    }
+}
+
+/// An error in a template written in the YAML itself: at the expression
+/// inside the string when it can be found there, else at the string with
+/// the template's line and column in the message.
+fn inline_template_diag(
+    src: &SourceFile,
+    span: Span,
+    template: &str,
+    e: &crate::template::TemplateError,
+) -> Diag {
+    let label = if e.variable.is_some() {
+        "not defined"
+    } else {
+        "in this template"
+    };
+    match span_in_scalar(src, span, template, e) {
+        Some(at) => Diag::at(
+            "keel::template",
+            src,
+            at,
+            format!("template error: {}", e.message),
+            label,
+        ),
+        None => Diag::at(
+            "keel::template",
+            src,
+            span,
+            format!("template error: {e}"),
+            "in this template",
+        ),
+    }
+}
+
+/// Where a template error is in the source of the YAML string holding the
+/// template: by position when the string is written as is (plain or quoted
+/// without escapes), else by finding the `{{...}}` expression it names
+/// (block scalars, escapes).
+fn span_in_scalar(
+    src: &SourceFile,
+    span: Span,
+    template: &str,
+    e: &crate::template::TemplateError,
+) -> Option<Span> {
+    let (line, col) = (e.line?, e.column?);
+    let mut start = 0;
+    for _ in 1..line.max(1) {
+        start += template[start..].find('\n')? + 1;
+    }
+    let line_text = template[start..].split('\n').next().unwrap_or_default();
+    let pos = start
+        + line_text
+            .char_indices()
+            .nth(col.saturating_sub(1))
+            .map_or(line_text.len(), |(i, _)| i);
+    let rest = &template[pos..];
+    let len = expression_len(rest);
+    let raw = src.text().get(span.offset..span.offset + span.len)?;
+    for q in ["", "\"", "'"] {
+        let inner = raw.strip_prefix(q).and_then(|r| r.strip_suffix(q));
+        if inner == Some(template) {
+            return Some(Span {
+                offset: span.offset + q.len() + pos,
+                len,
+            });
+        }
+    }
+    if !rest.starts_with("{{") {
+        return None;
+    }
+    let expr = &rest[..len];
+    let nth = template[..pos].matches(expr).count();
+    let (i, _) = raw.match_indices(expr).nth(nth)?;
+    Some(Span {
+        offset: span.offset + i,
+        len,
     })
 }

@@ -474,11 +474,27 @@ fn module_use_cycle() {
 
 #[test]
 fn template_missing_var_inline() {
+    // At the expression inside the string (it was the whole string, with
+    // the template's line and column in prose).
     check(
         "template-missing-var-inline",
         Expect {
-            locations: &["stack.yaml:8:16"],
+            locations: &["stack.yaml:8:28"],
             says: &["variable `vars.ap` is not defined", "did you mean `app`?"],
+            ..VALIDATE
+        },
+    );
+}
+
+/// In a block scalar: at the expression, on its line of the YAML.
+#[test]
+fn template_missing_var_block() {
+    check(
+        "template-missing-var-block",
+        Expect {
+            locations: &["stack.yaml:9:16"],
+            says: &["variable `vars.owner` is not defined"],
+            not: &["template line"],
             ..VALIDATE
         },
     );
