@@ -1,7 +1,9 @@
 //! A run across hosts: the pipeline from a loaded project to per-host plans.
 //!
 //! `Session::open` validates offline (every target host resolved and
-//! graphed with placeholder facts and secrets, every problem collected),
+//! graphed with placeholder facts and secrets, every problem collected:
+//! the graph is checked on the resources that resolved even when others
+//! failed, so no stage hides another's problems),
 //! reads the secrets and prepares the redactor. `plan_all` then runs, per
 //! host and in parallel (bounded): connect → facts (only when templates use
 //! them) → resolve → graph → probe (one round trip) → diff → plan.
@@ -93,24 +95,28 @@ pub fn validate_with(
             Err(_) => true,
         };
         facts_needed.insert(name.clone(), needs);
+        // The lockout analysis needs every resource (a user that failed to
+        // resolve would read as a lockout), not the graph: it runs even
+        // when the graph has problems.
+        for d in crate::lockout::analyze(
+            host,
+            &resolved,
+            allow_lockout_risk || host.allow_lockout_risk,
+        ) {
+            if d.warning {
+                warnings.push(d);
+            } else {
+                diags.push(d);
+            }
+        }
         match graph {
             Ok(g) => {
-                for d in crate::lockout::analyze(
-                    host,
-                    &resolved,
-                    allow_lockout_risk || host.allow_lockout_risk,
-                ) {
-                    if d.warning {
-                        warnings.push(d);
-                    } else {
-                        diags.push(d);
-                    }
-                }
                 offline.insert(name.clone(), (resolved, g));
             }
             Err(d) => diags.extend(d),
         }
     }
+
     // Only when every target is known (unknown ones are reported at load).
     let all_known = !project.stack.targets.is_empty()
         && project

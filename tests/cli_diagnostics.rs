@@ -699,6 +699,23 @@ fn unknown_key_keeps_the_rest() {
     );
 }
 
+/// A lockout refusal and a dangling reference are independent: both are
+/// reported (the graph's error hid the lockout analysis).
+#[test]
+fn lockout_and_dangling() {
+    check(
+        "lockout-and-dangling",
+        Expect {
+            locations: &["stack.yaml:5:36", "stack.yaml:9:21"],
+            says: &[
+                "`PermitRootLogin no` while keel connects as root",
+                "`service[nginx]` depends on `package[nginx]`, which does not exist",
+            ],
+            ..VALIDATE
+        },
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Files that are not UTF-8
 
