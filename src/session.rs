@@ -77,7 +77,7 @@ pub fn validate_with(
         match resolve::resolve_host(&input(&fa)) {
             Ok(resolved) => {
                 let needs = match resolve::resolve_host(&input(&fb)) {
-                    Ok(other) => plan::desired_hash(&other) != plan::desired_hash(&resolved),
+                    Ok(other) => !plan::same_desired(&other, &resolved),
                     Err(_) => true,
                 };
                 facts_needed.insert(name.clone(), needs);
@@ -489,7 +489,20 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
         trips.probe,
         started.elapsed().as_secs_f64()
     );
-    let (evals, resources) = evaluate_all(s, &resolved, &graph, &outputs);
+    let keyed = outputs
+        .iter()
+        .map(plan::fingerprint)
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|prints| Ok((prints, plan::desired_hash(&resolved)?)));
+    let (prints, desired_hash) = match keyed {
+        Ok(k) => k,
+        Err(e) => {
+            let mut w = failed_host(name, described, e);
+            w.transport = Some(transport);
+            return w;
+        }
+    };
+    let (evals, resources) = evaluate_all(s, &resolved, &graph, &outputs, &prints);
     // A failed preflight check (not waiting on this run's changes) leaves
     // the whole host untouched.
     let preflight: Vec<String> = resources
@@ -520,7 +533,7 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
                     preflight.join("; ")
                 )
             }),
-            desired_hash: plan::desired_hash(&resolved),
+            desired_hash,
             resources,
             summary,
         },
@@ -545,6 +558,7 @@ pub fn evaluate_all(
     resolved: &Resolved,
     graph: &Graph,
     outputs: &[ProbeOutput],
+    prints: &[String],
 ) -> (Vec<Option<Evaluation>>, Vec<ResourcePlan>) {
     let evals: Vec<Result<Evaluation, String>> = resolved
         .instances
@@ -564,7 +578,7 @@ pub fn evaluate_all(
                 graph,
                 i,
                 ev,
-                &outputs[i],
+                prints[i].clone(),
                 &changing,
                 &s.redactor,
             )),
@@ -584,7 +598,7 @@ pub fn evaluate_all(
                     sensitive: inst.sensitive,
                     depends_on: Vec::new(),
                     commands: Vec::new(),
-                    fingerprint: plan::fingerprint(&outputs[i]),
+                    fingerprint: prints[i].clone(),
                     error: Some(s.redactor.redact(&format!(
                         "cannot read its live state: {msg}{}",
                         if outputs[i].stderr.trim().is_empty() {

@@ -14,7 +14,6 @@ use crate::resolve::Resolved;
 use crate::resources::{Action, AttrChange, Evaluation, ProbeOutput};
 use crate::secret::{MASK, Redactor};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// Version of the JSON plan format. Bumped on incompatible changes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -82,8 +81,9 @@ pub struct HostPlan {
     pub round_trips: RoundTrips,
     /// Set when the host could not be planned (unreachable, probe failed).
     pub error: Option<String>,
-    /// Hash of the desired state of every resource (secrets included, as a
-    /// hash): a saved plan is refused if the configuration changed.
+    /// Keyed digest (machine key) of the desired state of every resource,
+    /// secrets included: a saved plan is refused if the configuration
+    /// changed; without the key it reveals nothing.
     pub desired_hash: String,
     pub resources: Vec<ResourcePlan>,
     pub summary: Summary,
@@ -108,7 +108,8 @@ pub struct ResourcePlan {
     pub depends_on: Vec<String>,
     /// Summaries of the commands apply will run.
     pub commands: Vec<String>,
-    /// Hash of the probe output this plan was computed from.
+    /// Keyed digest (machine key) of the probe output this plan was
+    /// computed from.
     pub fingerprint: String,
     /// A probe that could not be read.
     pub error: Option<String>,
@@ -155,34 +156,54 @@ impl Summary {
     }
 }
 
-/// Hash of a probe's output.
-pub fn fingerprint(out: &ProbeOutput) -> String {
-    let mut h = Sha256::new();
-    h.update(out.stdout.as_bytes());
-    h.update(out.status.to_le_bytes());
-    hex(&h.finalize())
+/// Keyed digest of a probe's output (HMAC under the machine key, see
+/// [`crate::keyed`]): probe output can hold secrets (a file's content, a
+/// line), so a plain hash printed in a plan would be an offline oracle.
+pub fn fingerprint(out: &ProbeOutput) -> Result<String, String> {
+    crate::keyed::digest(
+        "keel.plan.probe-fingerprint",
+        &[out.stdout.as_bytes(), &out.status.to_le_bytes()],
+    )
 }
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Hash of a host's desired state.
-pub fn desired_hash(res: &Resolved) -> String {
-    let mut h = Sha256::new();
+/// The desired state of a host as bytes: secrets included in clear, so it
+/// is never printed, only compared ([`same_desired`]) or keyed-hashed
+/// ([`desired_hash`]).
+fn desired_material(res: &Resolved) -> Vec<u8> {
+    let mut m = Vec::new();
+    let mut part = |b: &[u8]| {
+        m.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        m.extend_from_slice(b);
+    };
     for i in &res.instances {
-        h.update(i.address.as_bytes());
-        h.update([0]);
-        h.update(i.desired.as_bytes());
-        h.update([0]);
+        part(i.address.as_bytes());
+        part(i.desired.as_bytes());
+        part(&(i.depends_on.len() as u64).to_le_bytes());
         for d in &i.depends_on {
-            h.update(d.value.as_bytes());
+            part(d.value.as_bytes());
         }
+        part(&(i.notify.len() as u64).to_le_bytes());
         for n in &i.notify {
-            h.update(n.value.as_bytes());
+            part(n.value.as_bytes());
         }
     }
-    hex(&h.finalize())
+    m
+}
+
+/// Whether two resolutions of a host want the same state.
+pub fn same_desired(a: &Resolved, b: &Resolved) -> bool {
+    desired_material(a) == desired_material(b)
+}
+
+/// Keyed digest of a host's desired state (secrets included): a saved plan
+/// is refused if the configuration changed, and the printed value reveals
+/// nothing about the secrets without the machine key.
+pub fn desired_hash(res: &Resolved) -> Result<String, String> {
+    crate::keyed::digest("keel.plan.desired-state", &[&desired_material(res)])
 }
 
 /// A unified diff of two texts (similar).
@@ -207,7 +228,7 @@ pub fn resource_plan(
     graph: &Graph,
     i: usize,
     eval: &Evaluation,
-    out: &ProbeOutput,
+    fingerprint: String,
     changing: &[bool],
     redactor: &Redactor,
 ) -> ResourcePlan {
@@ -276,7 +297,7 @@ pub fn resource_plan(
             .iter()
             .map(|c| redactor.redact(&c.summary))
             .collect(),
-        fingerprint: fingerprint(out),
+        fingerprint,
         error: diff.error.as_ref().map(|e| redactor.redact(e)),
     }
 }
