@@ -53,7 +53,9 @@ pub fn validate_with(
         .map(|s| {
             (
                 s.name.clone(),
-                Secret::new(format!("keel-placeholder-secret-{}", s.name)),
+                // Shaped to pass the checks a real value passes where
+                // secrets usually go (a crypt(3) hash starts with `$`).
+                Secret::new(format!("$keel$placeholder-secret-{}", s.name)),
             )
         })
         .collect();
@@ -232,13 +234,6 @@ impl Session {
         for decl in &project.stack.secrets {
             match secret::read(decl, &project.stack.dir) {
                 Ok(v) => {
-                    if v.expose().len() < secret::MIN_REDACT_LEN {
-                        tracing::warn!(
-                            "secret `{}` is shorter than {} characters: it is still never put in argv or plans, but keel cannot mask it in command errors",
-                            decl.name,
-                            secret::MIN_REDACT_LEN
-                        );
-                    }
                     secrets.insert(decl.name.clone(), v);
                 }
                 Err(e) => diags.push(
@@ -584,10 +579,14 @@ pub fn evaluate_all(
             )),
             Err(msg) => {
                 let inst = &resolved.instances[i];
+                let masker = plan::Masker {
+                    redactor: &s.redactor,
+                    tainted: &inst.tainted,
+                };
                 plans.push(ResourcePlan {
-                    address: s.redactor.redact(&inst.address),
+                    address: masker.mask(&inst.address),
                     kind: inst.resource.kind().into(),
-                    name: s.redactor.redact(&inst.resource.name()),
+                    name: masker.mask(&inst.resource.name()),
                     module: inst.module.clone(),
                     action: crate::resources::Action::NoOp,
                     symbol: "?".into(),
@@ -599,7 +598,7 @@ pub fn evaluate_all(
                     depends_on: Vec::new(),
                     commands: Vec::new(),
                     fingerprint: prints[i].clone(),
-                    error: Some(s.redactor.redact(&format!(
+                    error: Some(masker.mask(&format!(
                         "cannot read its live state: {msg}{}",
                         if outputs[i].stderr.trim().is_empty() {
                             String::new()

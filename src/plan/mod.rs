@@ -12,7 +12,7 @@ pub mod saved;
 use crate::graph::Graph;
 use crate::resolve::Resolved;
 use crate::resources::{Action, AttrChange, Evaluation, ProbeOutput};
-use crate::secret::{MASK, Redactor};
+use crate::secret::{MASK, MIN_SECRET_LEN, Redactor, Secret};
 use serde::{Deserialize, Serialize};
 
 /// Version of the JSON plan format. Bumped on incompatible changes.
@@ -221,6 +221,41 @@ pub fn unified_diff(path: &str, before: Option<&str>, after: &str) -> String {
         .to_string()
 }
 
+/// Masks, in text about one resource, the values rendered from a secret
+/// (taint, see `resolve`) whatever their length, then every secret value
+/// in any of its forms ([`Redactor`]).
+pub struct Masker<'a> {
+    pub redactor: &'a Redactor,
+    pub tainted: &'a [Secret],
+}
+
+impl Masker<'_> {
+    pub fn mask(&self, text: &str) -> String {
+        let mut values: Vec<&str> = self
+            .tainted
+            .iter()
+            .map(Secret::expose)
+            .filter(|v| !v.is_empty())
+            .collect();
+        // A short value cannot be cut out of a text without garbling it:
+        // the whole text is hidden.
+        if values
+            .iter()
+            .any(|v| v.chars().count() < MIN_SECRET_LEN && text.contains(v))
+        {
+            return MASK.to_string();
+        }
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let mut out = text.to_string();
+        for v in values {
+            if out.contains(v) {
+                out = out.replace(v, MASK);
+            }
+        }
+        self.redactor.redact(&out)
+    }
+}
+
 /// Build the plan of one resource from its evaluation.
 #[allow(clippy::too_many_arguments)]
 pub fn resource_plan(
@@ -235,7 +270,11 @@ pub fn resource_plan(
     let inst = &res.instances[i];
     let r = &inst.resource;
     let diff = &eval.diff;
-    let mask = |v: &Option<String>| -> Option<String> { v.as_ref().map(|s| redactor.redact(s)) };
+    let masker = Masker {
+        redactor,
+        tainted: &inst.tainted,
+    };
+    let mask = |v: &Option<String>| -> Option<String> { v.as_ref().map(|s| masker.mask(s)) };
     let attributes = diff
         .attrs
         .iter()
@@ -276,16 +315,16 @@ pub fn resource_plan(
         _ => None,
     };
     ResourcePlan {
-        address: redactor.redact(&inst.address),
+        address: masker.mask(&inst.address),
         kind: r.kind().to_string(),
-        name: redactor.redact(&r.name()),
+        name: masker.mask(&r.name()),
         module: inst.module.clone(),
         action: diff.action(),
         symbol: diff.action().symbol().to_string(),
         attributes,
         diff: content,
-        reason: diff.reason.as_ref().map(|s| redactor.redact(s)),
-        known_after_apply: known_after_apply.map(|s| redactor.redact(&s)),
+        reason: mask(&diff.reason),
+        known_after_apply: mask(&known_after_apply),
         sensitive: inst.sensitive,
         depends_on: graph
             .dependencies(i)
@@ -295,9 +334,9 @@ pub fn resource_plan(
         commands: eval
             .commands
             .iter()
-            .map(|c| redactor.redact(&c.summary))
+            .map(|c| masker.mask(&c.summary))
             .collect(),
         fingerprint,
-        error: diff.error.as_ref().map(|e| redactor.redact(e)),
+        error: mask(&diff.error),
     }
 }
