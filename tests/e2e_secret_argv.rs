@@ -62,6 +62,9 @@ resources:
       line: "TOKEN={{{{secrets.token}}}}"
       mode: "0600"
   - line:
+      path: /etc/app/big2.conf
+      line: "APPEND={{{{secrets.token}}}}"
+  - line:
       id: old-token
       path: /etc/app/old.conf
       line: "OLD={{{{secrets.token}}}}"
@@ -109,6 +112,7 @@ g -C "$w" tag v1
 git -C "$w" push -q /srv/www/app.git main v1
 git -C /srv/www/app.git update-server-info
 seq 1 60000 | sed 's/^/filler=/' > /etc/app/big.conf
+cp /etc/app/big.conf /etc/app/big2.conf
 echo 'TOKEN=old' >> /etc/app/big.conf
 "#,
     );
@@ -195,6 +199,7 @@ echo 'TOKEN=old' >> /etc/app/big.conf
         "1\n600\n600"
     );
     assert!(h.sh_ok(&format!("grep -qxF 'TOKEN={TOKEN}' /etc/app/big.conf")));
+    assert!(h.sh_ok(&format!("tail -n 1 /etc/app/big2.conf | grep -qxF 'APPEND={TOKEN}'")));
     assert_eq!(h.sh("cat /etc/app/old.conf"), "keep=1");
     assert_eq!(h.sh("cat /root/cmd-out"), TOKEN);
     assert!(h.sh_ok("getent shadow alice | grep -q keelsalt"));
