@@ -218,7 +218,9 @@ fn url_encode(data: &[u8], space_plus: bool, marks: bool) -> String {
     let mut out = String::new();
     for &b in data {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b'!' | b'*' | b'\'' | b'(' | b')' if marks => out.push(b as char),
             b' ' if space_plus => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
@@ -367,7 +369,9 @@ mod tests {
             run("printf '%s' \"$S\" | base64 -w0 | tr '+/' '-_'"),
             run("printf '%s' \"$S\" | od -An -tx1 | tr -d ' \\n'"),
             run("printf '%s' \"$S\" | od -An -tx1 | tr -d ' \\n' | tr a-f A-F"),
-            run("printf '%s' \"$S\" | jq -sRr @uri 2>/dev/null || printf '%s' \"$S\" | sed 's/ /%20/g; s/\\//%2F/g; s/+/%2B/g; s/?/%3F/g'"),
+            run(
+                "printf '%s' \"$S\" | jq -sRr @uri 2>/dev/null || printf '%s' \"$S\" | sed 's/ /%20/g; s/\\//%2F/g; s/+/%2B/g; s/?/%3F/g'",
+            ),
             split(secret, 5, "\n"),
             split(secret, 3, "\r\n"),
         ]
@@ -390,7 +394,10 @@ mod tests {
                     shown.starts_with("error: got <") && shown.ends_with("> from the server"),
                     "{shown}"
                 );
-                assert!(shown.contains(MASK), "{secret:?} as {enc:?} not masked: {shown}");
+                assert!(
+                    shown.contains(MASK),
+                    "{secret:?} as {enc:?} not masked: {shown}"
+                );
                 // The middle of the encoded value is gone.
                 let flat: Vec<char> = enc.chars().filter(|c| *c != '\n' && *c != '\r').collect();
                 let middle: String = flat[flat.len() / 3..flat.len() * 2 / 3].iter().collect();
@@ -411,7 +418,10 @@ mod tests {
             source: SecretSource::Command("echo 123".into()),
         };
         let e = read(&d, Path::new(".")).unwrap_err();
-        assert!(e.contains("`pin`") && e.contains("3 characters") && e.contains("longer"), "{e}");
+        assert!(
+            e.contains("`pin`") && e.contains("3 characters") && e.contains("longer"),
+            "{e}"
+        );
         assert!(!e.contains("123"));
         let d = SecretDecl {
             source: SecretSource::Command("echo 1234".into()),

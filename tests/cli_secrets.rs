@@ -124,7 +124,10 @@ fn printed_hashes_are_keyed_by_the_machine_key() {
     for candidate in [
         PIN.to_string(),
         format!("pin={PIN}\n"),
-        format!("type=file\ncontent:\n{}", sh("printf 'pin=%s\\n' \"$S\" | base64", PIN)),
+        format!(
+            "type=file\ncontent:\n{}",
+            sh("printf 'pin=%s\\n' \"$S\" | base64", PIN)
+        ),
     ] {
         let plain = sh("printf '%s' \"$S\" | sha256sum | cut -d' ' -f1", &candidate);
         assert_ne!(hash, plain);
@@ -155,9 +158,15 @@ fn lookup_and_helpers_taint_what_they_render() {
     assert_eq!(code, 0, "{text}{err}");
     for shown in [&out, &text, &err] {
         assert!(!shown.contains(PIN), "{shown}");
-        assert!(!shown.contains("pin-is-4821"), "a value derived from a secret: {shown}");
+        assert!(
+            !shown.contains("pin-is-4821"),
+            "a value derived from a secret: {shown}"
+        );
     }
-    assert!(text.contains("nothing secret"), "other values still show: {text}");
+    assert!(
+        text.contains("nothing secret"),
+        "other values still show: {text}"
+    );
 }
 
 #[test]
@@ -198,10 +207,21 @@ resources:
     let res = plan["hosts"][0]["resources"].as_array().unwrap();
     let s: Vec<(String, bool)> = res
         .iter()
-        .map(|r| (r["name"].as_str().unwrap().to_string(), r["sensitive"] == true))
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["sensitive"] == true,
+            )
+        })
         .collect();
-    assert!(s.iter().any(|(n, t)| n.ends_with("code.txt") && *t), "{s:?}");
-    assert!(s.iter().any(|(n, t)| n.ends_with("open.txt") && !*t), "{s:?}");
+    assert!(
+        s.iter().any(|(n, t)| n.ends_with("code.txt") && *t),
+        "{s:?}"
+    );
+    assert!(
+        s.iter().any(|(n, t)| n.ends_with("open.txt") && !*t),
+        "{s:?}"
+    );
 }
 
 #[test]
@@ -271,6 +291,9 @@ resources:
     let (code, out, err) = keel(d, &["plan", "stack.yaml"], &[("KEEL_T_PIN", "482")]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("secret `pin` is 3 characters long"), "{err}");
-    assert!(err.contains("stack.yaml"), "points at the declaration: {err}");
+    assert!(
+        err.contains("stack.yaml"),
+        "points at the declaration: {err}"
+    );
     assert!(!out.contains("482") && !err.contains("482"), "{out}{err}");
 }

@@ -95,8 +95,7 @@ fn secrets_never_reach_argv_on_the_host() {
     // An HTTP server (busybox httpd) serving a bare repository with a tag
     // `v1` through git's dumb protocol, behind basic auth with the token.
     // The needles file is written through stdin, not argv.
-    h.sh(
-        r#"set -e
+    h.sh(r#"set -e
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends git busybox-static >/dev/null
@@ -114,8 +113,7 @@ git -C /srv/www/app.git update-server-info
 seq 1 60000 | sed 's/^/filler=/' > /etc/app/big.conf
 cp /etc/app/big.conf /etc/app/big2.conf
 echo 'TOKEN=old' >> /etc/app/big.conf
-"#,
-    );
+"#);
     let needles = format!("{TOKEN}\n{HASH_TAIL}\n{CONTROL}\n");
     let write = |path: &str, text: &str| {
         let out = std::process::Command::new("docker")
@@ -160,7 +158,10 @@ echo 'TOKEN=old' >> /etc/app/big.conf
     let stack_path = stack_path.to_str().unwrap();
     let apply = h.keel(&["apply", "--yes", "-i", inv, stack_path], &env);
     // A second run: every probe again, and no change.
-    let again = h.keel(&["plan", "--detailed-exitcode", "-i", inv, stack_path], &env);
+    let again = h.keel(
+        &["plan", "--detailed-exitcode", "-i", inv, stack_path],
+        &env,
+    );
 
     h.sh("touch /root/argv/stop; for i in $(seq 50); do [ -e /root/argv/sweeps.1 ] && [ -e /root/argv/sweeps.2 ] && break; sleep 0.2; done");
     let sweeps: u64 = h
@@ -193,13 +194,18 @@ echo 'TOKEN=old' >> /etc/app/big.conf
     );
     let config = h.sh("cat /srv/app/.git/config");
     assert!(!config.contains(TOKEN), ".git/config: {config}");
-    assert!(config.contains("url = http://127.0.0.1:8080/app.git"), "{config}");
+    assert!(
+        config.contains("url = http://127.0.0.1:8080/app.git"),
+        "{config}"
+    );
     assert_eq!(
         h.sh("grep -c . /etc/app/app.conf; stat -c %a /etc/app/app.conf /etc/app/big.conf"),
         "1\n600\n600"
     );
     assert!(h.sh_ok(&format!("grep -qxF 'TOKEN={TOKEN}' /etc/app/big.conf")));
-    assert!(h.sh_ok(&format!("tail -n 1 /etc/app/big2.conf | grep -qxF 'APPEND={TOKEN}'")));
+    assert!(h.sh_ok(&format!(
+        "tail -n 1 /etc/app/big2.conf | grep -qxF 'APPEND={TOKEN}'"
+    )));
     assert_eq!(h.sh("cat /etc/app/old.conf"), "keep=1");
     assert_eq!(h.sh("cat /root/cmd-out"), TOKEN);
     assert!(h.sh_ok("getent shadow alice | grep -q keelsalt"));

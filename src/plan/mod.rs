@@ -340,3 +340,28 @@ pub fn resource_plan(
         error: mask(&diff.error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tainted_values_are_masked_whatever_their_length() {
+        let redactor = Redactor::new(vec![Secret::new("hunter22")]);
+        let tainted = [Secret::new("PIN_OK=yes-indeed"), Secret::new("7")];
+        let m = Masker {
+            redactor: &redactor,
+            tainted: &tainted[..1],
+        };
+        assert_eq!(m.mask("line PIN_OK=yes-indeed here"), "line (sensitive) here");
+        assert_eq!(m.mask("pw HUNTER22"), "pw (sensitive)");
+        assert_eq!(m.mask("mode 0644"), "mode 0644");
+        // A short derived value cannot be cut out: the whole text goes.
+        let m = Masker {
+            redactor: &redactor,
+            tainted: &tainted,
+        };
+        assert_eq!(m.mask("retries: 7"), MASK);
+        assert_eq!(m.mask("retries: 3"), "retries: 3");
+    }
+}
