@@ -38,52 +38,48 @@ done
 echo "$n" > "/root/argv/sweeps.$1"
 "#;
 
-fn stack() -> String {
-    format!(
-        r#"name: secret-argv
+const STACK: &str = r#"name: secret-argv
 targets: [web]
 secrets:
-  token: {{ env: KEEL_E2E_ARGV_TOKEN }}
-  hash: {{ env: KEEL_E2E_ARGV_HASH }}
+  token: { env: KEEL_E2E_ARGV_TOKEN }
+  hash: { env: KEEL_E2E_ARGV_HASH }
 resources:
   - file:
       path: /etc/app/secret.env
-      content: "TOKEN={{{{secrets.token}}}}\n"
+      content: "TOKEN={{secrets.token}}\n"
       mode: "0600"
   - line:
       path: /etc/app/app.conf
       match: "^PASSWORD="
-      line: "PASSWORD={{{{secrets.token}}}}"
+      line: "PASSWORD={{secrets.token}}"
       create: true
       mode: "0600"
   - line:
       path: /etc/app/big.conf
       match: "^TOKEN="
-      line: "TOKEN={{{{secrets.token}}}}"
+      line: "TOKEN={{secrets.token}}"
       mode: "0600"
   - line:
       path: /etc/app/big2.conf
-      line: "APPEND={{{{secrets.token}}}}"
+      line: "APPEND={{secrets.token}}"
   - line:
       id: old-token
       path: /etc/app/old.conf
-      line: "OLD={{{{secrets.token}}}}"
+      line: "OLD={{secrets.token}}"
       state: absent
   - git:
       path: /srv/app
-      repo: "http://keel:{{{{secrets.token}}}}@127.0.0.1:8080/app.git"
+      repo: "http://keel:{{secrets.token}}@127.0.0.1:8080/app.git"
       ref: v1
   - command:
       name: uses-token
       run: 'printf "%s" "$APP_TOKEN" > /root/cmd-out'
-      env: {{ APP_TOKEN: "{{{{secrets.token}}}}" }}
+      env: { APP_TOKEN: "{{secrets.token}}" }
       creates: /root/cmd-out
   - user:
       name: alice
-      password_hash: "{{{{secrets.hash}}}}"
-"#
-    )
-}
+      password_hash: "{{secrets.hash}}"
+"#;
 
 #[test]
 fn secrets_never_reach_argv_on_the_host() {
@@ -154,7 +150,7 @@ echo 'TOKEN=old' >> /etc/app/big.conf
         ("KEEL_E2E_ARGV_HASH", hash.as_str()),
     ];
     let stack_path = h.dir.path().join("stack.yaml");
-    std::fs::write(&stack_path, stack()).unwrap();
+    std::fs::write(&stack_path, STACK).unwrap();
     let stack_path = stack_path.to_str().unwrap();
     let apply = h.keel(&["apply", "--yes", "-i", inv, stack_path], &env);
     // A second run: every probe again, and no change.

@@ -353,7 +353,10 @@ mod tests {
             redactor: &redactor,
             tainted: &tainted[..1],
         };
-        assert_eq!(m.mask("line PIN_OK=yes-indeed here"), "line (sensitive) here");
+        assert_eq!(
+            m.mask("line PIN_OK=yes-indeed here"),
+            "line (sensitive) here"
+        );
         assert_eq!(m.mask("pw HUNTER22"), "pw (sensitive)");
         assert_eq!(m.mask("mode 0644"), "mode 0644");
         // A short derived value cannot be cut out: the whole text goes.
