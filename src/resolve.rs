@@ -5,6 +5,13 @@
 //! resource is rendered as a template, and the result is deserialized into
 //! the resource's kind, prepared (template files, uploads) and checked. All
 //! problems are collected as diagnostics pointing at the YAML.
+//!
+//! Taint: when the stack has secrets, every template (strings, module
+//! inputs, template files) is rendered a second time against a context in
+//! which each secret and each `sensitive` module input is a random canary
+//! of its own. A rendered value that differs depends on a secret — however
+//! it got there — and makes its resource sensitive; the value is kept
+//! ([`Instance::tainted`]) so the plan masks it whatever its length.
 
 use crate::config::entry::{Origin, ResourceDecl, UseDecl};
 use crate::config::inventory::{Host, Inventory};
