@@ -5,6 +5,13 @@
 //! resource is rendered as a template, and the result is deserialized into
 //! the resource's kind, prepared (template files, uploads) and checked. All
 //! problems are collected as diagnostics pointing at the YAML.
+//!
+//! Taint: when the stack has secrets, every template (strings, module
+//! inputs, template files) is rendered a second time against a context in
+//! which each secret and each `sensitive` module input is a random canary
+//! of its own. A rendered value that differs depends on a secret — however
+//! it got there — and makes its resource sensitive; the value is kept
+//! ([`Instance::tainted`]) so the plan masks it whatever its length.
 
 use crate::config::entry::{Origin, ResourceDecl, UseDecl};
 use crate::config::inventory::{Host, Inventory};
@@ -346,6 +353,9 @@ pub struct Instance {
     pub span: Span,
     /// Rendered from a secret: values are shown as `(sensitive)`.
     pub sensitive: bool,
+    /// The rendered values that depend on a secret (taint), whatever their
+    /// length: the plan shows them as `(sensitive)`.
+    pub tainted: Vec<Secret>,
     /// A stable text of the desired state, for hashing saved plans.
     pub desired: String,
     /// The rendered settings, for pointing diagnostics at a field.
@@ -421,6 +431,24 @@ pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
         "facts": input.facts,
         "secrets": secrets_json,
     });
+    // Taint: when the stack has secrets (or a module has sensitive inputs),
+    // every template is rendered a second time with each secret replaced by
+    // a random canary of its own; a value that differs depends on a secret.
+    let taint = !input.secrets.is_empty()
+        || project
+            .modules
+            .values()
+            .any(|m| m.inputs.iter().any(|i| i.sensitive));
+    let canary_ctx = taint.then(|| {
+        let mut c = base_ctx.clone();
+        let canaries: Map<String, J> = input
+            .secrets
+            .keys()
+            .map(|k| (k.clone(), J::String(crate::secret::canary())))
+            .collect();
+        c["secrets"] = J::Object(canaries);
+        c
+    });
     let mut out = Resolved {
         host: host.name.clone(),
         unresolved: project.dropped.clone(),
@@ -428,8 +456,8 @@ pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
     };
     let scope = Scope {
         ctx: base_ctx,
+        canary_ctx,
         module: None,
-        sensitive_inputs: BTreeSet::new(),
         extra_depends: Vec::new(),
         chain: Vec::new(),
     };
@@ -469,8 +497,10 @@ fn merged_vars(input: &HostInput, diags: &mut Diagnostics) -> J {
 
 struct Scope {
     ctx: J,
+    /// The same context with every secret (and sensitive module input)
+    /// replaced by a canary; `None` when nothing is secret.
+    canary_ctx: Option<J>,
     module: Option<String>,
-    sensitive_inputs: BTreeSet<String>,
     /// `depends_on` of the enclosing module uses.
     extra_depends: Vec<Reference>,
     /// Names of the modules being expanded, outermost first.
@@ -504,13 +534,16 @@ impl Resolver<'_, '_> {
         }
     }
 
-    fn render_node(&mut self, scope: &Scope, node: &mut Node, src: &SourceFile) -> (bool, bool) {
+    /// Render every template string of `node` in place. With a canary
+    /// context, also render a pristine copy against it: the values that
+    /// differ are tainted, and the copy is returned (module inputs are
+    /// built from it).
+    fn render_node(&mut self, scope: &Scope, node: &mut Node, src: &SourceFile) -> Rendered {
         let templates = self.input.templates;
-        let mut sensitive = false;
-        let mut ok = true;
         let ctx = &scope.ctx;
-        let sens_inputs = &scope.sensitive_inputs;
+        let mut canary_node = scope.canary_ctx.as_ref().map(|_| node.clone());
         let mut errors = Vec::new();
+        let mut real: Vec<Option<String>> = Vec::new();
         render_strings(node, &mut |s: &mut String, span: Span| {
             if s.contains('\0') {
                 errors.push(Diag::at(
@@ -525,10 +558,7 @@ impl Resolver<'_, '_> {
             if !Templates::is_template(s) {
                 return None;
             }
-            if refers_to_secret(s, sens_inputs) {
-                sensitive = true;
-            }
-            match templates.render(s, ctx) {
+            let rendered = match templates.render(s, ctx) {
                 Ok(r) => Some(r),
                 Err(e) => {
                     let mut d = inline_template_diag(src, span, s, &e);
@@ -538,15 +568,36 @@ impl Resolver<'_, '_> {
                     errors.push(d);
                     None
                 }
-            }
+            };
+            real.push(rendered.clone());
+            rendered
         });
-        if !errors.is_empty() {
-            ok = false;
-            for e in errors {
-                self.diags.push(e);
-            }
+        let mut tainted = Vec::new();
+        if let (Some(cnode), Some(cctx)) = (canary_node.as_mut(), scope.canary_ctx.as_ref()) {
+            let mut i = 0;
+            render_strings(cnode, &mut |s: &mut String, _| {
+                if s.contains('\0') || !Templates::is_template(s) {
+                    return None;
+                }
+                let canary = templates.render(s, cctx).ok();
+                if let Some(Some(r)) = real.get(i)
+                    && canary.as_ref() != Some(r)
+                {
+                    tainted.push(r.clone());
+                }
+                i += 1;
+                canary
+            });
         }
-        (ok, sensitive)
+        let ok = errors.is_empty();
+        for e in errors {
+            self.diags.push(e);
+        }
+        Rendered {
+            ok,
+            tainted,
+            canary: canary_node,
+        }
     }
 
     /// A declared resource that failed: references to it are not dangling.
@@ -561,10 +612,11 @@ impl Resolver<'_, '_> {
     fn resource(&mut self, scope: &Scope, decl: &ResourceDecl) {
         let src = &decl.origin.source;
         let mut body = decl.body.clone();
-        let (ok, mut sensitive) = self.render_node(scope, &mut body, src);
-        if !ok {
+        let rendered = self.render_node(scope, &mut body, src);
+        if !rendered.ok {
             return self.failed(decl);
         }
+        let mut tainted = rendered.tainted;
         let mut res = match (decl.kind.parse)(&body) {
             Ok(r) => r,
             Err(e) => {
@@ -581,13 +633,15 @@ impl Resolver<'_, '_> {
             origin: &decl.origin,
             ctx: &scope.ctx,
             templates: self.input.templates,
-            sensitive: false,
-            sensitive_inputs: &scope.sensitive_inputs,
+            canary_ctx: scope.canary_ctx.as_ref(),
+            tainted: Vec::new(),
             failures: Vec::new(),
         };
         let prepared = res.prepare(&mut cx);
-        sensitive |= cx.sensitive;
+        tainted.append(&mut cx.tainted);
         let failures = std::mem::take(&mut cx.failures);
+        let sensitive = !tainted.is_empty();
+        let tainted: Vec<Secret> = tainted.into_iter().map(Secret::new).collect();
         if let Err(invalid) = prepared {
             for i in invalid {
                 // An error inside a template file points into that file.
@@ -636,6 +690,7 @@ impl Resolver<'_, '_> {
                 inst.depends_on.extend(depends_on);
                 inst.notify.extend(notify);
                 inst.sensitive |= sensitive;
+                inst.tainted.extend(tainted);
                 return;
             }
         }
@@ -674,6 +729,7 @@ impl Resolver<'_, '_> {
             origin: decl.origin.clone(),
             span: decl.span,
             sensitive,
+            tainted,
             desired,
             body,
         });
@@ -734,12 +790,13 @@ impl Resolver<'_, '_> {
             .with
             .clone()
             .unwrap_or_else(|| Node::new(u.span, Value::Map(Vec::new())));
-        let (ok, with_sensitive) = self.render_node(scope, &mut with, src);
-        if !ok {
+        let rendered = self.render_node(scope, &mut with, src);
+        if !rendered.ok {
             return self.failed_use(module);
         }
+        let canary_with = rendered.canary;
         let mut inputs = Map::new();
-        let mut sensitive_inputs = BTreeSet::new();
+        let mut canary_inputs = Map::new();
         let declared: Vec<String> = module.inputs.iter().map(|i| i.name.clone()).collect();
         for (k, v) in with.as_map().unwrap_or_default() {
             let key = k.as_scalar_text().unwrap_or_default();
@@ -780,9 +837,11 @@ impl Resolver<'_, '_> {
                         failed = true;
                         continue;
                     }
-                    if with_sensitive && contains_secret_ref(u.with.as_ref(), &decl.name) {
-                        sensitive_inputs.insert(decl.name.clone());
-                    }
+                    let canary = canary_with
+                        .as_ref()
+                        .and_then(|c| c.get(&decl.name))
+                        .map_or(J::Null, |c| typed_json(c, decl.ty));
+                    canary_inputs.insert(decl.name.clone(), canary);
                     typed_json(v, decl.ty)
                 }
                 None => match &decl.default {
@@ -816,21 +875,29 @@ impl Resolver<'_, '_> {
                 },
             };
             if decl.sensitive {
-                sensitive_inputs.insert(decl.name.clone());
+                // Whatever it is, it counts as a secret.
+                canary_inputs.insert(decl.name.clone(), J::String(crate::secret::canary()));
+            } else if !canary_inputs.contains_key(&decl.name) {
+                canary_inputs.insert(decl.name.clone(), value.clone());
             }
             inputs.insert(decl.name.clone(), value);
         }
         if failed {
             return self.failed_use(module);
         }
+        let module_json = json!({"name": module.name, "instance": instance});
         let mut ctx = scope.ctx.clone();
         if let J::Object(m) = &mut ctx {
             m.insert("inputs".into(), J::Object(inputs));
-            m.insert(
-                "module".into(),
-                json!({"name": module.name, "instance": instance}),
-            );
+            m.insert("module".into(), module_json.clone());
         }
+        let canary_ctx = scope.canary_ctx.clone().map(|mut c| {
+            if let J::Object(m) = &mut c {
+                m.insert("inputs".into(), J::Object(canary_inputs));
+                m.insert("module".into(), module_json);
+            }
+            c
+        });
         let mut extra = scope.extra_depends.clone();
         extra.extend(render_refs(
             self,
@@ -843,8 +910,8 @@ impl Resolver<'_, '_> {
         chain.push(module.name.clone());
         let inner = Scope {
             ctx,
+            canary_ctx,
             module: Some(instance),
-            sensitive_inputs,
             extra_depends: extra,
             chain,
         };
@@ -852,29 +919,12 @@ impl Resolver<'_, '_> {
     }
 }
 
-/// Whether a template string refers to a secret, directly or through a
-/// sensitive module input.
-fn refers_to_secret(s: &str, sensitive_inputs: &BTreeSet<String>) -> bool {
-    s.contains("secrets.")
-        || s.contains("secrets/")
-        || sensitive_inputs
-            .iter()
-            .any(|i| s.contains(&format!("inputs.{i}")))
-}
-
-fn contains_secret_ref(with: Option<&Node>, key: &str) -> bool {
-    let Some(v) = with.and_then(|w| w.get(key)) else {
-        return false;
-    };
-    let mut found = false;
-    let mut v = v.clone();
-    render_strings(&mut v, &mut |s: &mut String, _| {
-        if s.contains("secrets.") {
-            found = true;
-        }
-        None
-    });
-    found
+/// A rendered node: whether it rendered, the values that depend on a
+/// secret, and the canary rendering (when there are secrets).
+struct Rendered {
+    ok: bool,
+    tainted: Vec<String>,
+    canary: Option<Node>,
 }
 
 fn typed_json(node: &Node, ty: crate::config::module::InputType) -> J {
@@ -1026,8 +1076,9 @@ struct Cx<'a> {
     origin: &'a Origin,
     ctx: &'a J,
     templates: &'a Templates,
-    sensitive: bool,
-    sensitive_inputs: &'a BTreeSet<String>,
+    canary_ctx: Option<&'a J>,
+    /// Rendered template files that depend on a secret.
+    tainted: Vec<String>,
     /// Errors inside template files, located in the file: the message the
     /// kind receives, and the diagnostic to report instead of it.
     failures: Vec<(String, Diag)>,
@@ -1074,16 +1125,19 @@ impl PrepareCx for Cx<'_> {
             }
         };
         let text = src.text();
-        if refers_to_secret(text, self.sensitive_inputs) {
-            self.sensitive = true;
-        }
-        self.templates.render(text, self.ctx).map_err(|e| {
+        let rendered = self.templates.render(text, self.ctx).map_err(|e| {
             let message = format!("template {}: {e}", src.name);
             if let Some(d) = template_file_diag(&src, &e, self.ctx) {
                 self.failures.push((message.clone(), d));
             }
             message
-        })
+        })?;
+        if let Some(c) = self.canary_ctx
+            && self.templates.render(text, c).ok().as_ref() != Some(&rendered)
+        {
+            self.tainted.push(rendered.clone());
+        }
+        Ok(rendered)
     }
 }
 

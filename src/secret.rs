@@ -95,47 +95,234 @@ pub fn read(decl: &SecretDecl, base_dir: &Path) -> Result<Secret, String> {
     if value.is_empty() {
         return Err(format!("secret `{}` is empty", decl.name));
     }
+    check_length(&decl.name, &value)?;
     Ok(Secret::new(value))
 }
 
-/// Replaces every known secret value in text with `(sensitive)`.
-#[derive(Debug, Clone, Default)]
-pub struct Redactor {
-    values: Vec<Secret>,
+/// Secrets shorter than this are refused at load time: a value this short
+/// cannot be searched for in output (masking every `x` or `12` would garble
+/// it, and not masking it shows it), see README, "Secrets".
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// Former name of [`MIN_SECRET_LEN`].
+pub const MIN_REDACT_LEN: usize = MIN_SECRET_LEN;
+
+/// Refuse a secret too short to be masked.
+fn check_length(name: &str, value: &str) -> Result<(), String> {
+    let n = value.chars().count();
+    if n < MIN_SECRET_LEN {
+        return Err(format!(
+            "secret `{name}` is {n} character{} long: keel masks secrets in output by \
+             searching for them, which it cannot do safely for values shorter than \
+             {MIN_SECRET_LEN} characters (the value would show in errors and logs); \
+             use a longer value (a longer PIN, passphrase or token)",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(())
 }
 
-/// Secrets shorter than this are not searched for in output (masking every
-/// `x` would garble it); keel warns about them instead.
-pub const MIN_REDACT_LEN: usize = 4;
+/// A fresh random value that stands in for a secret when keel checks what
+/// a template's output depends on (see `resolve`): distinct per secret and
+/// per run, never equal to any real value.
+pub fn canary() -> String {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = [0u8; 16];
+    let random = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    if !random {
+        // Distinct anyway: a counter, the time and the process.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes[..8].copy_from_slice(&(now as u64).to_le_bytes());
+        bytes[8..12].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("keel-canary-{n}-{hex}")
+}
+
+/// One form of a secret searched for in text.
+#[derive(Clone)]
+struct Pattern {
+    /// Case-folded ([`fold_case`]) when `fold` is set.
+    text: String,
+    /// Match letters in any case.
+    fold: bool,
+}
+
+/// Replaces every known secret value in text with `(sensitive)`: the value
+/// in any case, its base64 (standard and URL-safe, at each of the 3
+/// byte alignments it can have inside a longer encoded text), its hex, and
+/// its URL encoding; each of them also when split across lines (line
+/// breaks inside a match are ignored).
+#[derive(Clone, Default)]
+pub struct Redactor {
+    patterns: Vec<Pattern>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "Redactor({} patterns)", self.patterns.len())
+    }
+}
+
+/// Lower-case every character whose lower case has the same UTF-8 length
+/// (so byte offsets are kept): ASCII and most accented letters.
+fn fold_case(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut l = c.to_lowercase();
+            match (l.next(), l.next()) {
+                (Some(x), None) if x.len_utf8() == c.len_utf8() => x,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// The base64 characters that depend only on `data`, when `data` starts at
+/// byte `align` (0..3) of a 3-byte group of a longer encoded text.
+fn base64_core(data: &[u8], align: usize) -> String {
+    let mut bytes = vec![0u8; align];
+    bytes.extend_from_slice(data);
+    let bits = bytes.len() * 8;
+    let (first, end) = (align * 8, bits);
+    let mut out = String::new();
+    let mut i = 0;
+    while i * 6 + 6 <= bits {
+        if i * 6 >= first && i * 6 + 6 <= end {
+            let mut v = 0usize;
+            for b in 0..6 {
+                let bit = i * 6 + b;
+                let byte = bytes[bit / 8];
+                v = (v << 1) | ((byte >> (7 - bit % 8)) & 1) as usize;
+            }
+            out.push(B64[v] as char);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Percent-encoding as RFC 3986 (`space_plus`: as HTML forms), or keeping
+/// `!*'()` as JavaScript's `encodeURIComponent` and jq's `@uri` do (`marks`).
+fn url_encode(data: &[u8], space_plus: bool, marks: bool) -> String {
+    let mut out = String::new();
+    for &b in data {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b'!' | b'*' | b'\'' | b'(' | b')' if marks => out.push(b as char),
+            b' ' if space_plus => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
 
 impl Redactor {
-    pub fn new(mut values: Vec<Secret>) -> Self {
-        values.retain(|v| v.expose().len() >= MIN_REDACT_LEN);
+    pub fn new(values: Vec<Secret>) -> Self {
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut add = |text: String, fold: bool| {
+            if text.chars().count() < MIN_SECRET_LEN {
+                return;
+            }
+            let text = if fold { fold_case(&text) } else { text };
+            if !patterns.iter().any(|p| p.text == text && p.fold == fold) {
+                patterns.push(Pattern { text, fold });
+            }
+        };
+        for v in &values {
+            let v = v.expose();
+            if v.chars().count() < MIN_SECRET_LEN {
+                continue;
+            }
+            let b = v.as_bytes();
+            add(v.to_string(), true);
+            for align in 0..3 {
+                let core = base64_core(b, align);
+                add(core.replace('+', "-").replace('/', "_"), false);
+                add(core, false);
+            }
+            add(b.iter().map(|x| format!("{x:02x}")).collect(), true);
+            for (plus, marks) in [(false, false), (true, false), (false, true)] {
+                add(url_encode(b, plus, marks), true);
+            }
+        }
         // Longest first, so a secret containing another is masked whole.
-        values.sort_by_key(|v| std::cmp::Reverse(v.expose().len()));
-        values.dedup();
-        Redactor { values }
+        patterns.sort_by_key(|p| std::cmp::Reverse(p.text.len()));
+        Redactor { patterns }
+    }
+
+    /// Byte ranges of `text` holding a secret in any of its forms.
+    fn ranges(&self, text: &str, first_only: bool) -> Vec<(usize, usize)> {
+        if self.patterns.is_empty() || text.is_empty() {
+            return Vec::new();
+        }
+        // The text without line breaks, with each byte's offset in `text`.
+        let mut view = String::with_capacity(text.len());
+        let mut at = Vec::with_capacity(text.len() + 1);
+        for (i, c) in text.char_indices() {
+            if c == '\n' || c == '\r' {
+                continue;
+            }
+            view.push(c);
+            at.extend(i..i + c.len_utf8());
+        }
+        let folded = fold_case(&view);
+        let mut ranges = Vec::new();
+        for p in &self.patterns {
+            let hay = if p.fold { &folded } else { &view };
+            for (start, m) in hay.match_indices(p.text.as_str()) {
+                ranges.push((at[start], at[start + m.len() - 1] + 1));
+                if first_only {
+                    return ranges;
+                }
+            }
+        }
+        ranges.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for (s, e) in ranges {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        merged
     }
 
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for v in &self.values {
-            if !v.expose().is_empty() && out.contains(v.expose()) {
-                out = out.replace(v.expose(), MASK);
-            }
+        let ranges = self.ranges(text, false);
+        if ranges.is_empty() {
+            return text.to_string();
         }
+        let mut out = String::with_capacity(text.len());
+        let mut pos = 0;
+        for (s, e) in ranges {
+            out.push_str(&text[pos..s]);
+            out.push_str(MASK);
+            pos = e;
+        }
+        out.push_str(&text[pos..]);
         out
     }
 
-    /// Whether the text contains any secret value.
+    /// Whether the text contains any secret value (in any of its forms).
     pub fn touches(&self, text: &str) -> bool {
-        self.values
-            .iter()
-            .any(|v| !v.expose().is_empty() && text.contains(v.expose()))
+        !self.ranges(text, true).is_empty()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.patterns.is_empty()
     }
 }
 
@@ -159,6 +346,95 @@ mod tests {
         assert_eq!(r.redact("x abcdefg y abcd"), "x (sensitive) y (sensitive)");
         assert!(r.touches("..abcd.."));
         assert!(!r.touches("x"), "too short to mask");
+    }
+
+    /// Every encoding of `secret` that commands commonly print.
+    fn encodings(secret: &str) -> Vec<String> {
+        let run = |cmd: &str| {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .env("S", secret)
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        vec![
+            secret.to_uppercase(),
+            secret.to_lowercase(),
+            run("printf '%s' \"$S\" | base64 -w0"),
+            run("printf 'x%s' \"$S\" | base64 -w0"),
+            run("printf 'xy%s' \"$S\" | base64 -w0"),
+            run("printf 'xyz%s...' \"$S\" | base64 -w 8"),
+            run("printf '%s' \"$S\" | base64 -w0 | tr '+/' '-_'"),
+            run("printf '%s' \"$S\" | od -An -tx1 | tr -d ' \\n'"),
+            run("printf '%s' \"$S\" | od -An -tx1 | tr -d ' \\n' | tr a-f A-F"),
+            run(
+                "printf '%s' \"$S\" | jq -sRr @uri 2>/dev/null || printf '%s' \"$S\" | sed 's/ /%20/g; s/\\//%2F/g; s/+/%2B/g; s/?/%3F/g'",
+            ),
+            split(secret, 5, "\n"),
+            split(secret, 3, "\r\n"),
+        ]
+    }
+
+    fn split(s: &str, at: usize, by: &str) -> String {
+        let (a, b): (String, String) = (s.chars().take(at).collect(), s.chars().skip(at).collect());
+        format!("{a}{by}{b}")
+    }
+
+    #[test]
+    fn redactor_masks_common_encodings() {
+        for secret in ["Pa55 w/rd+?x", "hunter22", "s3cr\u{e9}t-v4lue!!"] {
+            let r = Redactor::new(vec![Secret::new(secret)]);
+            for enc in encodings(secret) {
+                let text = format!("error: got <{enc}> from the server");
+                let shown = r.redact(&text);
+                assert!(r.touches(&text), "{enc:?}");
+                assert!(
+                    shown.starts_with("error: got <") && shown.ends_with("> from the server"),
+                    "{shown}"
+                );
+                assert!(
+                    shown.contains(MASK),
+                    "{secret:?} as {enc:?} not masked: {shown}"
+                );
+                // The middle of the encoded value is gone.
+                let flat: Vec<char> = enc.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+                let middle: String = flat[flat.len() / 3..flat.len() * 2 / 3].iter().collect();
+                assert!(
+                    !shown.replace(['\n', '\r'], "").contains(&middle),
+                    "{secret:?} as {enc:?}: {shown}"
+                );
+            }
+            assert_eq!(r.redact("nothing here\nat all"), "nothing here\nat all");
+        }
+    }
+
+    #[test]
+    fn short_secrets_are_refused_with_the_name() {
+        let d = SecretDecl {
+            name: "pin".into(),
+            span: Default::default(),
+            source: SecretSource::Command("echo 123".into()),
+        };
+        let e = read(&d, Path::new(".")).unwrap_err();
+        assert!(
+            e.contains("`pin`") && e.contains("3 characters") && e.contains("longer"),
+            "{e}"
+        );
+        assert!(!e.contains("123"));
+        let d = SecretDecl {
+            source: SecretSource::Command("echo 1234".into()),
+            ..d
+        };
+        assert_eq!(read(&d, Path::new(".")).unwrap().expose(), "1234");
+    }
+
+    #[test]
+    fn canaries_are_distinct() {
+        let (a, b) = (canary(), canary());
+        assert_ne!(a, b);
+        assert!(a.len() > 30);
     }
 
     #[test]

@@ -55,7 +55,9 @@ pub fn validate_with(
         .map(|s| {
             (
                 s.name.clone(),
-                Secret::new(format!("keel-placeholder-secret-{}", s.name)),
+                // Shaped to pass the checks a real value passes where
+                // secrets usually go (a crypt(3) hash starts with `$`).
+                Secret::new(format!("$keel$placeholder-secret-{}", s.name)),
             )
         })
         .collect();
@@ -91,7 +93,7 @@ pub fn validate_with(
             continue;
         }
         let needs = match resolve::resolve_host(&input(&fb)) {
-            Ok(other) => plan::desired_hash(&other) != plan::desired_hash(&resolved),
+            Ok(other) => !plan::same_desired(&other, &resolved),
             Err(_) => true,
         };
         facts_needed.insert(name.clone(), needs);
@@ -247,13 +249,6 @@ impl Session {
         for decl in &project.stack.secrets {
             match secret::read(decl, &project.stack.dir) {
                 Ok(v) => {
-                    if v.expose().len() < secret::MIN_REDACT_LEN {
-                        tracing::warn!(
-                            "secret `{}` is shorter than {} characters: it is still never put in argv or plans, but keel cannot mask it in command errors",
-                            decl.name,
-                            secret::MIN_REDACT_LEN
-                        );
-                    }
                     secrets.insert(decl.name.clone(), v);
                 }
                 Err(e) => diags.push(
@@ -504,7 +499,20 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
         trips.probe,
         started.elapsed().as_secs_f64()
     );
-    let (evals, resources) = evaluate_all(s, &resolved, &graph, &outputs);
+    let keyed = outputs
+        .iter()
+        .map(plan::fingerprint)
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|prints| Ok((prints, plan::desired_hash(&resolved)?)));
+    let (prints, desired_hash) = match keyed {
+        Ok(k) => k,
+        Err(e) => {
+            let mut w = failed_host(name, described, e);
+            w.transport = Some(transport);
+            return w;
+        }
+    };
+    let (evals, resources) = evaluate_all(s, &resolved, &graph, &outputs, &prints);
     // A failed preflight check (not waiting on this run's changes) leaves
     // the whole host untouched.
     let preflight: Vec<String> = resources
@@ -535,7 +543,7 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
                     preflight.join("; ")
                 )
             }),
-            desired_hash: plan::desired_hash(&resolved),
+            desired_hash,
             resources,
             summary,
         },
@@ -560,6 +568,7 @@ pub fn evaluate_all(
     resolved: &Resolved,
     graph: &Graph,
     outputs: &[ProbeOutput],
+    prints: &[String],
 ) -> (Vec<Option<Evaluation>>, Vec<ResourcePlan>) {
     let evals: Vec<Result<Evaluation, String>> = resolved
         .instances
@@ -579,16 +588,20 @@ pub fn evaluate_all(
                 graph,
                 i,
                 ev,
-                &outputs[i],
+                prints[i].clone(),
                 &changing,
                 &s.redactor,
             )),
             Err(msg) => {
                 let inst = &resolved.instances[i];
+                let masker = plan::Masker {
+                    redactor: &s.redactor,
+                    tainted: &inst.tainted,
+                };
                 plans.push(ResourcePlan {
-                    address: s.redactor.redact(&inst.address),
+                    address: masker.mask(&inst.address),
                     kind: inst.resource.kind().into(),
-                    name: s.redactor.redact(&inst.resource.name()),
+                    name: masker.mask(&inst.resource.name()),
                     module: inst.module.clone(),
                     action: crate::resources::Action::NoOp,
                     symbol: "?".into(),
@@ -599,8 +612,8 @@ pub fn evaluate_all(
                     sensitive: inst.sensitive,
                     depends_on: Vec::new(),
                     commands: Vec::new(),
-                    fingerprint: plan::fingerprint(&outputs[i]),
-                    error: Some(s.redactor.redact(&format!(
+                    fingerprint: prints[i].clone(),
+                    error: Some(masker.mask(&format!(
                         "cannot read its live state: {msg}{}",
                         if outputs[i].stderr.trim().is_empty() {
                             String::new()

@@ -12,9 +12,8 @@ pub mod saved;
 use crate::graph::Graph;
 use crate::resolve::Resolved;
 use crate::resources::{Action, AttrChange, Evaluation, ProbeOutput};
-use crate::secret::{MASK, Redactor};
+use crate::secret::{MASK, MIN_SECRET_LEN, Redactor, Secret};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// Version of the JSON plan format. Bumped on incompatible changes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -82,8 +81,9 @@ pub struct HostPlan {
     pub round_trips: RoundTrips,
     /// Set when the host could not be planned (unreachable, probe failed).
     pub error: Option<String>,
-    /// Hash of the desired state of every resource (secrets included, as a
-    /// hash): a saved plan is refused if the configuration changed.
+    /// Keyed digest (machine key) of the desired state of every resource,
+    /// secrets included: a saved plan is refused if the configuration
+    /// changed; without the key it reveals nothing.
     pub desired_hash: String,
     pub resources: Vec<ResourcePlan>,
     pub summary: Summary,
@@ -108,7 +108,8 @@ pub struct ResourcePlan {
     pub depends_on: Vec<String>,
     /// Summaries of the commands apply will run.
     pub commands: Vec<String>,
-    /// Hash of the probe output this plan was computed from.
+    /// Keyed digest (machine key) of the probe output this plan was
+    /// computed from.
     pub fingerprint: String,
     /// A probe that could not be read.
     pub error: Option<String>,
@@ -155,34 +156,54 @@ impl Summary {
     }
 }
 
-/// Hash of a probe's output.
-pub fn fingerprint(out: &ProbeOutput) -> String {
-    let mut h = Sha256::new();
-    h.update(out.stdout.as_bytes());
-    h.update(out.status.to_le_bytes());
-    hex(&h.finalize())
+/// Keyed digest of a probe's output (HMAC under the machine key, see
+/// [`crate::keyed`]): probe output can hold secrets (a file's content, a
+/// line), so a plain hash printed in a plan would be an offline oracle.
+pub fn fingerprint(out: &ProbeOutput) -> Result<String, String> {
+    crate::keyed::digest(
+        "keel.plan.probe-fingerprint",
+        &[out.stdout.as_bytes(), &out.status.to_le_bytes()],
+    )
 }
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Hash of a host's desired state.
-pub fn desired_hash(res: &Resolved) -> String {
-    let mut h = Sha256::new();
+/// The desired state of a host as bytes: secrets included in clear, so it
+/// is never printed, only compared ([`same_desired`]) or keyed-hashed
+/// ([`desired_hash`]).
+fn desired_material(res: &Resolved) -> Vec<u8> {
+    let mut m = Vec::new();
+    let mut part = |b: &[u8]| {
+        m.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        m.extend_from_slice(b);
+    };
     for i in &res.instances {
-        h.update(i.address.as_bytes());
-        h.update([0]);
-        h.update(i.desired.as_bytes());
-        h.update([0]);
+        part(i.address.as_bytes());
+        part(i.desired.as_bytes());
+        part(&(i.depends_on.len() as u64).to_le_bytes());
         for d in &i.depends_on {
-            h.update(d.value.as_bytes());
+            part(d.value.as_bytes());
         }
+        part(&(i.notify.len() as u64).to_le_bytes());
         for n in &i.notify {
-            h.update(n.value.as_bytes());
+            part(n.value.as_bytes());
         }
     }
-    hex(&h.finalize())
+    m
+}
+
+/// Whether two resolutions of a host want the same state.
+pub fn same_desired(a: &Resolved, b: &Resolved) -> bool {
+    desired_material(a) == desired_material(b)
+}
+
+/// Keyed digest of a host's desired state (secrets included): a saved plan
+/// is refused if the configuration changed, and the printed value reveals
+/// nothing about the secrets without the machine key.
+pub fn desired_hash(res: &Resolved) -> Result<String, String> {
+    crate::keyed::digest("keel.plan.desired-state", &[&desired_material(res)])
 }
 
 /// A unified diff of two texts (similar).
@@ -200,6 +221,41 @@ pub fn unified_diff(path: &str, before: Option<&str>, after: &str) -> String {
         .to_string()
 }
 
+/// Masks, in text about one resource, the values rendered from a secret
+/// (taint, see `resolve`) whatever their length, then every secret value
+/// in any of its forms ([`Redactor`]).
+pub struct Masker<'a> {
+    pub redactor: &'a Redactor,
+    pub tainted: &'a [Secret],
+}
+
+impl Masker<'_> {
+    pub fn mask(&self, text: &str) -> String {
+        let mut values: Vec<&str> = self
+            .tainted
+            .iter()
+            .map(Secret::expose)
+            .filter(|v| !v.is_empty())
+            .collect();
+        // A short value cannot be cut out of a text without garbling it:
+        // the whole text is hidden.
+        if values
+            .iter()
+            .any(|v| v.chars().count() < MIN_SECRET_LEN && text.contains(v))
+        {
+            return MASK.to_string();
+        }
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let mut out = text.to_string();
+        for v in values {
+            if out.contains(v) {
+                out = out.replace(v, MASK);
+            }
+        }
+        self.redactor.redact(&out)
+    }
+}
+
 /// Build the plan of one resource from its evaluation.
 #[allow(clippy::too_many_arguments)]
 pub fn resource_plan(
@@ -207,14 +263,18 @@ pub fn resource_plan(
     graph: &Graph,
     i: usize,
     eval: &Evaluation,
-    out: &ProbeOutput,
+    fingerprint: String,
     changing: &[bool],
     redactor: &Redactor,
 ) -> ResourcePlan {
     let inst = &res.instances[i];
     let r = &inst.resource;
     let diff = &eval.diff;
-    let mask = |v: &Option<String>| -> Option<String> { v.as_ref().map(|s| redactor.redact(s)) };
+    let masker = Masker {
+        redactor,
+        tainted: &inst.tainted,
+    };
+    let mask = |v: &Option<String>| -> Option<String> { v.as_ref().map(|s| masker.mask(s)) };
     let attributes = diff
         .attrs
         .iter()
@@ -255,16 +315,16 @@ pub fn resource_plan(
         _ => None,
     };
     ResourcePlan {
-        address: redactor.redact(&inst.address),
+        address: masker.mask(&inst.address),
         kind: r.kind().to_string(),
-        name: redactor.redact(&r.name()),
+        name: masker.mask(&r.name()),
         module: inst.module.clone(),
         action: diff.action(),
         symbol: diff.action().symbol().to_string(),
         attributes,
         diff: content,
-        reason: diff.reason.as_ref().map(|s| redactor.redact(s)),
-        known_after_apply: known_after_apply.map(|s| redactor.redact(&s)),
+        reason: mask(&diff.reason),
+        known_after_apply: mask(&known_after_apply),
         sensitive: inst.sensitive,
         depends_on: graph
             .dependencies(i)
@@ -274,9 +334,37 @@ pub fn resource_plan(
         commands: eval
             .commands
             .iter()
-            .map(|c| redactor.redact(&c.summary))
+            .map(|c| masker.mask(&c.summary))
             .collect(),
-        fingerprint: fingerprint(out),
-        error: diff.error.as_ref().map(|e| redactor.redact(e)),
+        fingerprint,
+        error: mask(&diff.error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tainted_values_are_masked_whatever_their_length() {
+        let redactor = Redactor::new(vec![Secret::new("hunter22")]);
+        let tainted = [Secret::new("PIN_OK=yes-indeed"), Secret::new("7")];
+        let m = Masker {
+            redactor: &redactor,
+            tainted: &tainted[..1],
+        };
+        assert_eq!(
+            m.mask("line PIN_OK=yes-indeed here"),
+            "line (sensitive) here"
+        );
+        assert_eq!(m.mask("pw HUNTER22"), "pw (sensitive)");
+        assert_eq!(m.mask("mode 0644"), "mode 0644");
+        // A short derived value cannot be cut out: the whole text goes.
+        let m = Masker {
+            redactor: &redactor,
+            tainted: &tainted,
+        };
+        assert_eq!(m.mask("retries: 7"), MASK);
+        assert_eq!(m.mask("retries: 3"), "retries: 3");
     }
 }

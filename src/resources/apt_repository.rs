@@ -1014,15 +1014,22 @@ impl Kind for AptRepository {
         let _ = writeln!(s, "keel_file sources {}", q(&self.sources_path()));
         let _ = writeln!(s, "keel_file key {}", q(&self.key_path()));
         if self.state == State::Present && !self.uris.is_empty() {
-            let pats: Vec<String> = self
+            // The URIs may hold credentials (`https://user:pass@host/`): grep
+            // reads them from a here-document, never from its arguments.
+            let pats: Vec<&str> = self
                 .uris
                 .iter()
-                .map(|u| format!("-e {}", q(u.trim_end_matches('/'))))
+                .map(|u| u.trim_end_matches('/'))
                 .collect();
+            let pats = pats.join("\n");
+            let end = super::command::heredoc_delim("KEEL_URIS", &pats);
             let _ = writeln!(
                 s,
                 r#"for keel_f in {root}/etc/apt/sources.list {root}/etc/apt/sources.list.d/*.list {root}/etc/apt/sources.list.d/*.sources; do
-  if [ -f "$keel_f" ] && [ "$keel_f" != {src} ] && grep -v '^[[:space:]]*#' "$keel_f" 2>/dev/null | grep -qF {pats}; then
+  if [ -f "$keel_f" ] && [ "$keel_f" != {src} ] && grep -v '^[[:space:]]*#' "$keel_f" 2>/dev/null | grep -qF -f /dev/fd/3 3<<'{end}'
+{pats}
+{end}
+  then
     printf 'also=%s\n' "$keel_f"
   fi
 done"#,
@@ -1032,7 +1039,6 @@ done"#,
                     q(&self.root)
                 },
                 src = q(&self.sources_path()),
-                pats = pats.join(" "),
             );
         }
         s.push_str("exit 0\n");
@@ -1694,6 +1700,17 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
             q(root.join("bin").to_str().unwrap())
         ));
         assert_eq!(left.stdout.trim(), "", "leftovers");
+    }
+
+    #[test]
+    fn uris_never_reach_grep_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = local(dir.path(), &yaml(""));
+        r.uris = vec!["https://user:s3cret-pw@apt.example/repo/".into()];
+        let probe = Kind::probe(&r);
+        for l in probe.lines().filter(|l| l.contains("s3cret-pw")) {
+            assert_eq!(l, "https://user:s3cret-pw@apt.example/repo", "{probe}");
+        }
     }
 
     #[test]

@@ -1084,8 +1084,10 @@ impl Compose {
             s.push_str(&shell::write_file_atomic(
                 &self.path(&self.hash_name()),
                 format!("{want_hash}\n").as_bytes(),
+                // A plain hash over the env file (secrets): readable by root
+                // only, or it is an offline oracle for a weak secret.
                 &Perms {
-                    mode: Some("0644".into()),
+                    mode: Some("0600".into()),
                     ..Perms::default()
                 },
             ));
@@ -1867,6 +1869,9 @@ mod tests {
                 .contains("keel_compose up -d --remove-orphans\n")
         );
         assert!(cmds[1].script.contains(".keel-compose-app.sha256"));
+        // The hash covers the env file (secrets): readable by root only.
+        let hash_part = &cmds[1].script[cmds[1].script.find(".keel-compose-app.sha256").unwrap()..];
+        assert!(hash_part.contains("chmod 0600 \"$keel_tmp\""), "{hash_part}");
         // Secrets never appear in summaries or attributes.
         assert!(!format!("{d:?}{summaries:?}").contains("abc"));
     }

@@ -44,9 +44,16 @@
 //! drops `-c` settings for local transports and would refuse an origin
 //! owned by another user than the owner of the work tree.
 //!
-//! Credentials in a URL (`https://user:token@host/...`) are masked in the
-//! plan and in every message keel prints (`https://***@host/...`); git's own
-//! output is masked the same way before it is shown.
+//! Credentials in an http(s) URL (`https://user:token@host/...`) never
+//! reach a command line or `.git/config`: the remote is stored without them
+//! (`https://host/...`), and git gets them from a credential helper that
+//! prints two environment variables of the apply script (set from the script
+//! text, which travels on stdin); every other credential helper is disabled
+//! for keel's git commands, so none stores them either. A work tree whose
+//! `.git/config` holds credentials (an older clone) is rewritten to the URL
+//! without them. A password in any other URL (`ssh://u:pw@host`) is refused:
+//! use a key. Credentials are masked in the plan and in every message keel
+//! prints (`https://***@host/...`); git's own output is masked the same way.
 
 use super::command::heredoc_delim;
 use super::file::{check_host_path, check_perms, probe_accounts};
@@ -144,6 +151,68 @@ pub fn mask_url(url: &str) -> String {
     }
 }
 
+/// Split an http(s) URL into the URL without userinfo and its credentials
+/// (percent-decoded user and password). Other URLs are returned as they are.
+pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some(i) = url.find("://") else {
+        return (url.to_string(), None);
+    };
+    let (scheme, rest) = (&url[..i], &url[i + 3..]);
+    let http = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    let auth_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..auth_end].rfind('@') else {
+        return (url.to_string(), None);
+    };
+    if !http {
+        return (url.to_string(), None);
+    }
+    let userinfo = &rest[..at];
+    let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    (
+        format!("{scheme}://{}", &rest[at + 1..]),
+        Some((percent_decode(user), percent_decode(pass))),
+    )
+}
+
+/// Decode `%XX` escapes (as git does for URL userinfo); a malformed escape
+/// is kept as written.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a non-http URL carries a password (`ssh://u:pw@host/x`).
+fn has_foreign_password(url: &str) -> bool {
+    let Some(i) = url.find("://") else {
+        return false;
+    };
+    let (scheme, rest) = (&url[..i], &url[i + 3..]);
+    let http = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    let auth_end = rest.find('/').unwrap_or(rest.len());
+    !http && rest[..auth_end].rfind('@').is_some_and(|at| rest[..at].contains(':'))
+}
+
+/// The credential helper keel's git commands use (`-c credential.helper=`):
+/// shell code that prints the credentials from the environment of the apply
+/// script. It holds no secret itself, so it may be on a command line.
+const CRED_HELPER: &str = r#"!f() { test "$1" = get || exit 0; printf 'username=%s\npassword=%s\n' "$KEEL_GIT_USERNAME" "$KEEL_GIT_PASSWORD"; }; f"#;
+
 /// A change that cannot be made as things are: the plan shows the error
 /// and apply does not run anything.
 fn refuse(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
@@ -211,10 +280,21 @@ fn check_repo(r: &str) -> Result<(), String> {
     if r.starts_with("ext::") || r.starts_with("fd::") {
         return bad("uses a transport that runs commands (ext::, fd::)");
     }
+    if has_foreign_password(r) {
+        return bad(
+            "holds a password in a URL that is not http(s); git cannot be given it without \
+             putting it on a command line: use an SSH key (or an https URL with a token)",
+        );
+    }
     Ok(())
 }
 
 impl Git {
+    /// The repository URL without credentials: what `.git/config` holds.
+    fn clean_repo(&self) -> String {
+        split_credentials(&self.repo).0
+    }
+
     fn depth(&self) -> Option<u32> {
         self.depth.as_deref().and_then(|d| d.trim().parse().ok())
     }
@@ -290,7 +370,7 @@ impl Git {
         if fact.git_missing {
             unknown.push("git is not installed yet, so the work tree cannot be read".into());
         }
-        if !fact.git_missing && fact.origin.as_deref() != Some(self.repo.as_str()) {
+        if !fact.git_missing && fact.origin.as_deref() != Some(self.clean_repo().as_str()) {
             d = d.attr(
                 "repo",
                 fact.origin.as_deref().map(mask_url),
@@ -448,6 +528,7 @@ impl Git {
             .map(|n| format!("--depth={n}"))
             .unwrap_or_default();
         let mut s = String::new();
+        let (clean, creds) = split_credentials(&self.repo);
         let _ = writeln!(
             s,
             r#"set -e
@@ -455,16 +536,35 @@ cd /
 keel_p={p}
 keel_repo={repo}
 keel_ref={r}
-keel_new={new}
-keel_mask() {{ sed -e '{MASK_SED}'; }}
-keel_q() {{ keel_o=$(git -c safe.directory='*' -C "$keel_p" "$@" 2>&1); }}
-keel_git() {{
-  if keel_q "$@"; then return 0; else keel_s=$?; printf '%s\n' "$keel_o" | keel_mask >&2; return "$keel_s"; fi
-}}"#,
+keel_new={new}"#,
             p = q(&self.path),
-            repo = q(&self.repo),
+            repo = q(&clean),
             r = q(self.reference.as_deref().unwrap_or("")),
             new = if create { "yes" } else { "" },
+        );
+        // Credentials: environment variables of this script (assigned from
+        // its text, which is on stdin), read by the helper; no other helper
+        // sees (or stores) them.
+        let cred_cfg = match &creds {
+            Some((user, pass)) => {
+                let _ = writeln!(
+                    s,
+                    "KEEL_GIT_USERNAME={}\nKEEL_GIT_PASSWORD={}\nexport KEEL_GIT_USERNAME KEEL_GIT_PASSWORD GIT_TERMINAL_PROMPT=0\nkeel_cred={}",
+                    q(user),
+                    q(pass),
+                    q(CRED_HELPER)
+                );
+                r#" -c credential.helper= -c "credential.helper=$keel_cred""#
+            }
+            None => "",
+        };
+        let _ = writeln!(
+            s,
+            r#"keel_mask() {{ sed -e '{MASK_SED}'; }}
+keel_q() {{ keel_o=$(git -c safe.directory='*'{cred_cfg} -C "$keel_p" "$@" 2>&1); }}
+keel_git() {{
+  if keel_q "$@"; then return 0; else keel_s=$?; printf '%s\n' "$keel_o" | keel_mask >&2; return "$keel_s"; fi
+}}"#
         );
         if create {
             s.push_str(
@@ -1077,6 +1177,63 @@ mod tests {
             out.stdout,
             "fatal: unable to access https://***@github.com/x\n"
         );
+    }
+
+    #[test]
+    fn credentials_are_split_off_the_url() {
+        assert_eq!(
+            split_credentials("https://user:t%40ken@github.com/acme/app.git"),
+            (
+                "https://github.com/acme/app.git".to_string(),
+                Some(("user".to_string(), "t@ken".to_string()))
+            )
+        );
+        assert_eq!(
+            split_credentials("https://ghp_abc@h/a.git"),
+            ("https://h/a.git".to_string(), Some(("ghp_abc".to_string(), String::new())))
+        );
+        assert_eq!(split_credentials("ssh://git@h/a.git").1, None);
+        assert_eq!(split_credentials("/srv/origin.git").1, None);
+        assert!(
+            try_load("git", "path: /srv/app\nrepo: \"ssh://u:pw@h/a.git\"")
+                .unwrap_err()
+                .contains("SSH key")
+        );
+        // The script stores the URL without credentials and never puts them
+        // in a command's words: only in assignments of the script itself.
+        let e = eval("git", "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1", "tree=absent\n");
+        let script = &e.commands[0].script;
+        assert!(script.contains("keel_repo=https://h/a.git\n"), "{script}");
+        for l in script.lines().filter(|l| l.contains("t0ken-x")) {
+            assert!(l.starts_with("KEEL_GIT_PASSWORD="), "{l}");
+        }
+        assert_sh_syntax(script);
+        // A tree whose config holds the old URL with credentials is updated
+        // to the URL without them.
+        let e = eval(
+            "git",
+            "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1",
+            &tree(A, "https://user:t0ken-x@h/a.git", "ref=tag\nref_commit=1111111111111111111111111111111111111111\n"),
+        );
+        assert!(e.diff.attrs.iter().any(|a| a.name == "repo"), "{:?}", e.diff);
+        let e = eval(
+            "git",
+            "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1",
+            &tree(A, "https://h/a.git", "ref=tag\nref_commit=1111111111111111111111111111111111111111\n"),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
+    }
+
+    #[test]
+    fn credential_helper_answers_git() {
+        // The helper, as git runs it, prints the script's credentials.
+        let out = run_local(&format!(
+            "KEEL_GIT_USERNAME=u KEEL_GIT_PASSWORD='p w' GIT_TERMINAL_PROMPT=0 \
+             git -c credential.helper= -c credential.helper={} credential fill <<EOF\nprotocol=https\nhost=example.invalid\n\nEOF",
+            q(CRED_HELPER)
+        ));
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert!(out.stdout.contains("username=u\npassword=p w\n"), "{}", out.stdout);
     }
 
     #[test]

@@ -35,8 +35,20 @@
 //! left it. The edit is atomic (a temporary file in the same directory,
 //! with the mode and owner of the original, renamed over it). Symbolic
 //! links are refused rather than replaced by a regular file.
+//!
+//! `mode`, `owner` and `group` (optional) are the file's permissions: given
+//! to a created file (default 0644, root), to the edited file, and enforced
+//! on an unchanged file (a change of permissions alone is an update).
+//!
+//! `line` and `match` may hold secrets (`PASSWORD={{secrets.db}}`): they
+//! never reach a command line. Both reach grep on its standard input
+//! (`grep -f -`), never as arguments, since every process's arguments are
+//! readable by every user of the host.
 
-use super::file::{PathType, State, check_host_path, refusal};
+use super::file::{
+    Accounts, PathType, Stat, State, Wanted, check_host_path, check_perms, probe_accounts,
+    probe_stat, refusal,
+};
 use super::*;
 use crate::shell::{self, Perms, q};
 
@@ -60,6 +72,10 @@ pub struct Line {
     /// Create the file when it does not exist.
     #[serde(default)]
     pub create: bool,
+    /// Octal mode of the file, e.g. "0600".
+    pub mode: Option<String>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
 }
 
 /// What grep said about `match` applied to `line`.
@@ -87,6 +103,9 @@ pub struct LineFact {
     pub content: Option<Vec<u8>>,
     /// 1-based numbers of the lines matching `match`, in order.
     pub matches: Vec<usize>,
+    /// Mode and ownership of a regular file.
+    pub stat: Option<Stat>,
+    pub accounts: Accounts,
 }
 
 /// The lines of `data`, each with its `\n` (the last one may lack it).
@@ -107,6 +126,18 @@ struct Edit {
 impl Line {
     fn wanted(&self) -> &str {
         self.line.as_deref().unwrap_or_default()
+    }
+
+    fn perms_wanted(&self) -> Wanted<'_> {
+        Wanted {
+            mode: self.mode.as_deref().and_then(|m| normalize_mode(m).ok()),
+            owner: self.owner.as_deref(),
+            group: self.group.as_deref(),
+        }
+    }
+
+    fn perms(&self) -> Perms {
+        self.perms_wanted().perms(false)
     }
 
     /// The edit the rules call for on `content`, or why none is needed.
@@ -190,15 +221,16 @@ impl Line {
         s.push_str(
             "if [ -L \"$p\" ] || { [ -e \"$p\" ] && [ ! -f \"$p\" ]; }; then\n  printf '%s\\n' \"keel: $p is not a regular file\" >&2\n  exit 1\nfi\n",
         );
-        let edit = |fill: &str| atomic_edit(&self.path, fill);
+        let perms = self.perms();
+        let edit = |fill: &str| atomic_edit(&self.path, fill, &perms);
         if self.state == State::Absent {
             let (test, keep) = match &self.pattern {
-                Some(_) => ("grep -qaE -e \"$re\"", "grep -vaE -e \"$re\""),
-                None => ("grep -qaxF -e \"$line\"", "grep -vaxF -e \"$line\""),
+                Some(_) => (grep_re("-qaE"), grep_re("-vaE")),
+                None => (grep_line("-qaxF"), grep_line("-vaxF")),
             };
             s.push_str(&format!(
-                "if [ -e \"$p\" ] && {test} < \"$p\"; then\n{}fi\n",
-                edit(&format!("{{ {keep} < \"$p\" || [ \"$?\" -eq 1 ]; }}"))
+                "if [ -e \"$p\" ] && {test}; then\n{}fi\n",
+                edit(&format!("{{ {keep} || [ \"$?\" -eq 1 ]; }}"))
             ));
             return s;
         }
@@ -207,7 +239,7 @@ impl Line {
             s.push_str(&shell::write_file_atomic(
                 &self.path,
                 format!("{}\n", self.wanted()).as_bytes(),
-                &Perms::default(),
+                &self.perms(),
             ));
         } else {
             s.push_str(
@@ -216,17 +248,25 @@ impl Line {
         }
         s.push_str("else\nkeel_n=\n");
         if self.pattern.is_some() {
-            s.push_str("keel_n=$(grep -naE -e \"$re\" < \"$p\" | head -n 1 | cut -d: -f1)\n");
+            s.push_str(&format!(
+                "keel_n=$({} | head -n 1 | cut -d: -f1)\n",
+                grep_re("-naE")
+            ));
         }
         s.push_str("if [ -n \"$keel_n\" ]; then\nif [ \"$(sed -n \"${keel_n}p\" < \"$p\")\" != \"$line\" ]; then\n");
         s.push_str(&edit(
             "{ head -n \"$((keel_n - 1))\" < \"$p\"; printf '%s\\n' \"$line\"; tail -n \"+$((keel_n + 1))\" < \"$p\"; }",
         ));
-        s.push_str("fi\nelif ! grep -qaxF -e \"$line\" < \"$p\"; then\n");
+        s.push_str(&format!("fi\nelif ! {}; then\n", grep_line("-qaxF")));
         s.push_str(&edit(
             "{ cat < \"$p\"; if [ -n \"$(tail -c 1 < \"$p\")\" ]; then echo; fi; printf '%s\\n' \"$line\"; }",
         ));
         s.push_str("fi\nfi\n");
+        // Unchanged content still gets the declared permissions.
+        let perms = self.perms();
+        if perms != Perms::default() {
+            s.push_str(&perms.apply_to("\"$p\""));
+        }
         s
     }
 
@@ -253,6 +293,15 @@ impl Line {
             _ => {}
         }
         let script = || self.apply_script();
+        let wanted = self.perms_wanted();
+        let unknown = fact.accounts.unknown(&wanted);
+        let with_perms = |mut d: Diff, stat: Option<&Stat>| {
+            d.attrs.extend(wanted.changes(stat));
+            if d.unknown.is_none() {
+                d.unknown = unknown.clone();
+            }
+            d
+        };
         match &fact.path {
             PathType::Link(t) => refusal(
                 Action::Update,
@@ -265,7 +314,7 @@ impl Line {
                 (Diff::noop().reason("the file does not exist"), vec![])
             }
             PathType::Absent if self.create => {
-                let mut diff = Diff::with_action(Action::Create);
+                let mut diff = with_perms(Diff::with_action(Action::Create), None);
                 diff.content = Some(ContentChange {
                     before: None,
                     after: format!("{}\n", self.wanted()),
@@ -293,10 +342,21 @@ impl Line {
             ),
             PathType::File => {
                 let old = fact.content.as_deref().unwrap_or_default();
+                let stat = fact.stat.as_ref();
+                let perm_changes = wanted.changes(stat);
                 match self.edit(old, &fact.matches) {
-                    Err(why) => (Diff::noop().reason(why), vec![]),
+                    Err(why) if perm_changes.is_empty() && unknown.is_none() => {
+                        (Diff::noop().reason(why), vec![])
+                    }
+                    Err(why) => (
+                        with_perms(Diff::with_action(Action::Update).reason(why), stat),
+                        vec![Cmd::new(
+                            format!("set the permissions of {path}"),
+                            script(),
+                        )],
+                    ),
                     Ok(edit) => {
-                        let mut diff = Diff::with_action(Action::Update);
+                        let mut diff = with_perms(Diff::with_action(Action::Update), stat);
                         diff.content = Some(ContentChange {
                             before: Some(String::from_utf8_lossy(old).into_owned()),
                             after: String::from_utf8_lossy(&edit.new).into_owned(),
@@ -309,18 +369,30 @@ impl Line {
     }
 }
 
+/// grep `"$p"` for the regular expression `"$re"`, given on grep's stdin
+/// (`-f -`), never as an argument: it may hold a secret.
+fn grep_re(flags: &str) -> String {
+    format!("printf '%s\\n' \"$re\" | grep {flags} -f - -- \"$p\"")
+}
+
+/// grep `"$p"` for the fixed line `"$line"`, given on grep's stdin.
+fn grep_line(flags: &str) -> String {
+    format!("printf '%s\\n' \"$line\" | grep {flags} -f - -- \"$p\"")
+}
+
 /// Replace the file `"$p"` atomically with what the shell `fill` prints:
 /// a temporary file in the same directory gets the output and the original's
 /// mode and owner, then is renamed over it.
-fn atomic_edit(path: &str, fill: &str) -> String {
+fn atomic_edit(path: &str, fill: &str, perms: &Perms) -> String {
     let (dir, base) = match path.rfind('/') {
         Some(0) => ("", &path[1..]),
         Some(i) => (&path[..i], &path[i + 1..]),
         None => (".", path),
     };
     format!(
-        "keel_tmp=$(mktemp {tpl})\ntrap 'rm -f \"$keel_tmp\"' EXIT\n{fill} > \"$keel_tmp\"\nchmod --reference=\"$p\" \"$keel_tmp\"\nchown --reference=\"$p\" \"$keel_tmp\" 2>/dev/null || true\nmv -f \"$keel_tmp\" \"$p\"\ntrap - EXIT\n",
+        "keel_tmp=$(mktemp {tpl})\ntrap 'rm -f \"$keel_tmp\"' EXIT\n{fill} > \"$keel_tmp\"\nchmod --reference=\"$p\" \"$keel_tmp\"\nchown --reference=\"$p\" \"$keel_tmp\" 2>/dev/null || true\n{perms}mv -f \"$keel_tmp\" \"$p\"\ntrap - EXIT\n",
         tpl = q(&format!("{dir}/.{base}.keel.XXXXXX")),
+        perms = perms.apply_to("\"$keel_tmp\""),
     )
 }
 
@@ -365,6 +437,18 @@ impl Kind for Line {
                 errs.push(Invalid::field("match", "`match` contains a newline"));
             }
         }
+        errs.extend(check_perms(
+            self.mode.as_deref(),
+            self.owner.as_deref(),
+            self.group.as_deref(),
+        ));
+        if self.state == State::Absent {
+            errs.extend(unused_when_absent(&[
+                ("mode", self.mode.is_some()),
+                ("owner", self.owner.is_some()),
+                ("group", self.group.is_some()),
+            ]));
+        }
         if self.create && self.state == State::Absent {
             errs.push(
                 Invalid::field("create", "`create` has no effect with `state: absent`")
@@ -383,11 +467,15 @@ impl Kind for Line {
 
     fn probe(&self) -> String {
         let mut s = format!("p={}\n", q(&self.path));
+        s.push_str(&probe_accounts(self.owner.as_deref(), self.group.as_deref()));
         if let Some(re) = &self.pattern {
             s.push_str(&format!(
                 r#"re={}
 line={}
-if keel_err=$(printf '%s\n' "$line" | grep -qE -e "$re" 2>&1); then
+if keel_err=$(printf '%s\n' "$line" | grep -qE -f /dev/fd/3 2>&1 3<<KEEL_RE
+$re
+KEEL_RE
+); then
   echo regex=match
 elif [ "$?" -eq 1 ]; then
   echo regex=nomatch
@@ -401,17 +489,18 @@ fi
             ));
         }
         let matches = if self.pattern.is_some() {
-            "    grep -naE -e \"$re\" < \"$p\" 2>/dev/null | cut -d: -f1 | sed 's/^/match=/'\n"
+            "    printf '%s\\n' \"$re\" | grep -naE -f - -- \"$p\" 2>/dev/null | cut -d: -f1 | sed 's/^/match=/'\n"
         } else {
             ""
         };
+        let stat = probe_stat(false);
         s.push_str(&format!(
             r#"if [ -L "$p" ]; then
   echo type=link
   printf 'target=%s\n' "$(readlink -- "$p")"
 elif [ -f "$p" ]; then
   echo type=file
-  if [ ! -r "$p" ]; then
+  {stat}  if [ ! -r "$p" ]; then
     echo readable=no
   elif [ "$(stat -c %s -- "$p")" -gt {EDIT_LIMIT} ]; then
     echo too_large=yes
@@ -452,8 +541,12 @@ fi
             regex,
             unreadable: kv(header, "readable") == Some("no"),
             too_large: kv(header, "too_large") == Some("yes"),
+            accounts: Accounts::parse(header),
             ..LineFact::default()
         };
+        if path == PathType::File {
+            fact.stat = Some(Stat::parse(header)?);
+        }
         if path == PathType::File && !fact.unreadable && !fact.too_large {
             let b64 = content.ok_or("the probe printed no content for a regular file")?;
             fact.content = Some(shell::unbase64(b64).map_err(|e| format!("file content: {e}"))?);
@@ -677,6 +770,74 @@ mod tests {
         assert!(err("path: x\nline: a\n").contains("absolute"));
         assert!(err("path: /x\nline: a\nregexp: b\n").contains("unknown key"));
         assert!(try_load("line", "path: /x\nmatch: a\nstate: absent\n").is_ok());
+    }
+
+    #[test]
+    fn mode_owner_group_on_create_edit_and_unchanged_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.env");
+        let me = run_local("id -un").stdout.trim().to_string();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // Created with the declared mode.
+        let y = format!(
+            "path: {}\nline: TOKEN=abc\ncreate: true\nmode: \"0600\"\nowner: {me}\n",
+            path.display()
+        );
+        let (before, _) = converge(&y, &path);
+        assert!(before.diff.attrs.iter().any(|a| a.name == "mode"), "{:?}", before.diff);
+        assert_eq!(mode(&path), 0o600);
+        // An edit keeps the declared mode, even when the file drifted.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let y2 = y.replace("TOKEN=abc", "TOKEN=def").replace("line:", "match: ^TOKEN=\nline:");
+        converge(&y2, &path);
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "TOKEN=def\n");
+        // Permissions alone are an update.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+        let (before, _) = converge(&y2, &path);
+        assert_eq!(before.diff.action(), Action::Update);
+        assert!(before.diff.content.is_none());
+        assert_eq!(mode(&path), 0o600);
+        let err = |y: &str| try_load("line", y).unwrap_err();
+        assert!(err("path: /x\nline: a\nmode: \"999\"\n").contains("mode"));
+        assert!(err("path: /x\nline: a\nstate: absent\nmode: \"0600\"\n").contains("no effect"));
+    }
+
+    #[test]
+    fn line_and_match_never_reach_argv() {
+        // Every command of the probe and the scripts: the values are only in
+        // shell assignments (stdin of `sh -s`), never in a command's words.
+        let y = "path: /etc/app.env\nmatch: '^PASS=s3cr3t-re'\nline: PASS=s3cr3t-line\ncreate: true\n";
+        let r = load("line", y);
+        let mut scripts = vec![r.probe()];
+        for out in [
+            "regex=match\ntype=absent\n".to_string(),
+            probe_of("PASS=old\n", Some("match"), &[1]),
+            probe_of("x\n", Some("match"), &[]),
+        ] {
+            scripts.extend(r.evaluate(&ProbeOutput::ok(out)).unwrap().commands.into_iter().map(|c| c.script));
+        }
+        let absent = load("line", "path: /etc/app.env\nline: PASS=s3cr3t-line\nstate: absent\n");
+        scripts.extend(
+            absent
+                .evaluate(&ProbeOutput::ok(probe_of("PASS=s3cr3t-line\n", None, &[])))
+                .unwrap()
+                .commands
+                .into_iter()
+                .map(|c| c.script),
+        );
+        for s in &scripts {
+            for l in s.lines() {
+                if l.contains("s3cr3t") {
+                    assert!(
+                        l.starts_with("line=") || l.starts_with("re=") || l.contains("base64 -d"),
+                        "a secret outside an assignment:\n{l}"
+                    );
+                }
+            }
+            assert!(!s.contains("-e \"$line\"") && !s.contains("-e \"$re\""), "{s}");
+        }
     }
 
     #[test]

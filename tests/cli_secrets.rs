@@ -1,0 +1,299 @@
+//! Secrets through the real binary with the `local` transport: what keel
+//! prints never reveals a secret — not through `lookup`, not transformed
+//! by a helper, not in a command's error upper-cased, base64-encoded or
+//! split across lines, not through a hash a plan prints (keyed digests
+//! under the machine key) — and secrets too short to mask are refused.
+
+use std::path::Path;
+use std::process::Command;
+
+const PIN: &str = "4821-pin";
+
+fn keel(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("KEEL_KEY_FILE", dir.join("key"))
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run keel");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn project(stack: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let inv = format!(
+        "hosts:\n  here:\n    transport: local\n    vars:\n      root: \"{}\"\ngroups:\n  local:\n    hosts: [here]\n",
+        root.display()
+    );
+    std::fs::write(dir.path().join("inventory.yaml"), inv).unwrap();
+    std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
+    dir
+}
+
+fn sh(cmd: &str, input: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .env("S", input)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+/// Every string in a JSON document that looks like a hex digest.
+fn digests(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s)
+            if s.len() >= 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            out.push(s.clone())
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| digests(x, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|x| digests(x, out)),
+        _ => {}
+    }
+}
+
+const STACK: &str = r#"name: secrets
+targets: [local]
+secrets:
+  pin: { env: KEEL_T_PIN }
+resources:
+  - file:
+      path: "{{vars.root}}/pin.conf"
+      content: "pin={{secrets.pin}}\n"
+  - file:
+      path: "{{vars.root}}/lookup.conf"
+      content: "code={{lookup secrets \"pin\"}}\n"
+  - file:
+      path: "{{vars.root}}/derived.conf"
+      content: "{{#if (eq (lookup secrets \"pin\") \"4821-pin\")}}pin-is-4821{{else}}other{{/if}}\n"
+  - file:
+      path: "{{vars.root}}/plain.conf"
+      content: "nothing secret\n"
+"#;
+
+#[test]
+fn printed_hashes_are_keyed_by_the_machine_key() {
+    let dir = project(STACK);
+    let d = dir.path();
+    // An existing file, so a probe reads content that holds the secret.
+    std::fs::write(d.join("root/pin.conf"), format!("pin={PIN}\n")).unwrap();
+    let env = [("KEEL_T_PIN", PIN)];
+    let plan_with = |key: &str| {
+        let mut cmd_env = env.to_vec();
+        let key_path = d.join(key);
+        let key_path = key_path.to_str().unwrap().to_string();
+        cmd_env.push(("KEEL_KEY_FILE", &key_path));
+        let (code, out, err) = keel(d, &["plan", "--json", "stack.yaml"], &cmd_env);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(!out.contains(PIN) && !err.contains(PIN), "{out}{err}");
+        json(&out)
+    };
+    let a = plan_with("key-a");
+    let a_again = plan_with("key-a");
+    let b = plan_with("key-b");
+    let (mut da, mut da2, mut db) = (Vec::new(), Vec::new(), Vec::new());
+    digests(&a, &mut da);
+    digests(&a_again, &mut da2);
+    digests(&b, &mut db);
+    // One desired_hash and one fingerprint per resource.
+    assert_eq!(da.len(), 1 + 4, "{a:#}");
+    assert_eq!(da, da2, "the same key gives the same digests");
+    // A plain hash of anything (the secret included) does not depend on the
+    // key: every printed digest does.
+    for x in &da {
+        assert!(!db.contains(x), "`{x}` does not depend on the machine key");
+    }
+    let host = &a["hosts"][0];
+    let hash = host["desired_hash"].as_str().unwrap();
+    for candidate in [
+        PIN.to_string(),
+        format!("pin={PIN}\n"),
+        format!(
+            "type=file\ncontent:\n{}",
+            sh("printf 'pin=%s\\n' \"$S\" | base64", PIN)
+        ),
+    ] {
+        let plain = sh("printf '%s' \"$S\" | sha256sum | cut -d' ' -f1", &candidate);
+        assert_ne!(hash, plain);
+        assert!(!da.contains(&plain));
+    }
+}
+
+#[test]
+fn lookup_and_helpers_taint_what_they_render() {
+    let dir = project(STACK);
+    let d = dir.path();
+    let (code, out, err) = keel(d, &["plan", "--json", "stack.yaml"], &[("KEEL_T_PIN", PIN)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let plan = json(&out);
+    let res = plan["hosts"][0]["resources"].as_array().unwrap();
+    let by_name = |end: &str| {
+        res.iter()
+            .find(|r| r["name"].as_str().unwrap().ends_with(end))
+            .unwrap_or_else(|| panic!("{end} in {out}"))
+    };
+    for sensitive in ["pin.conf", "lookup.conf", "derived.conf"] {
+        let r = by_name(sensitive);
+        assert_eq!(r["sensitive"], true, "{sensitive}: {r:#}");
+        assert_eq!(r["diff"], "(sensitive)", "{sensitive}: {r:#}");
+    }
+    assert_eq!(by_name("plain.conf")["sensitive"], false);
+    let (code, text, err) = keel(d, &["plan", "stack.yaml"], &[("KEEL_T_PIN", PIN)]);
+    assert_eq!(code, 0, "{text}{err}");
+    for shown in [&out, &text, &err] {
+        assert!(!shown.contains(PIN), "{shown}");
+        assert!(
+            !shown.contains("pin-is-4821"),
+            "a value derived from a secret: {shown}"
+        );
+    }
+    assert!(
+        text.contains("nothing secret"),
+        "other values still show: {text}"
+    );
+}
+
+#[test]
+fn module_inputs_carry_the_taint() {
+    let dir = project(
+        r#"name: modules
+targets: [local]
+secrets:
+  pin: { env: KEEL_T_PIN }
+uses:
+  - module: app
+    with:
+      code: "{{lookup secrets \"pin\"}}"
+      marker: "{{vars.root}}"
+"#,
+    );
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("modules/app")).unwrap();
+    std::fs::write(
+        d.join("modules/app/module.yaml"),
+        r#"inputs:
+  code: { type: string }
+  marker: { type: string }
+resources:
+  - file:
+      path: "{{inputs.marker}}/code.txt"
+      content: "{{#if (eq inputs.code \"4821-pin\")}}derived-yes{{/if}}\n"
+  - file:
+      path: "{{inputs.marker}}/open.txt"
+      content: "open\n"
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = keel(d, &["plan", "--json", "stack.yaml"], &[("KEEL_T_PIN", PIN)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("derived-yes"), "{out}");
+    let plan = json(&out);
+    let res = plan["hosts"][0]["resources"].as_array().unwrap();
+    let s: Vec<(String, bool)> = res
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["sensitive"] == true,
+            )
+        })
+        .collect();
+    assert!(
+        s.iter().any(|(n, t)| n.ends_with("code.txt") && *t),
+        "{s:?}"
+    );
+    assert!(
+        s.iter().any(|(n, t)| n.ends_with("open.txt") && !*t),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn command_errors_mask_encoded_secrets() {
+    let secret = "Tok3n-Err-Value";
+    let dir = project(
+        r#"name: errors
+targets: [local]
+secrets:
+  token: { env: KEEL_T_TOKEN }
+resources:
+  - command:
+      name: leaky
+      run: |
+        printf '%s\n' "$T" | tr a-z A-Z >&2
+        printf '%s' "$T" | base64 >&2
+        printf 'x%s' "$T" | base64 >&2
+        printf '%s' "$T" | od -An -tx1 | tr -d ' \n' >&2; echo >&2
+        printf '%s\n' "$T" | fold -w 4 >&2
+        exit 3
+      creates: "{{vars.root}}/never"
+      env: { T: "{{secrets.token}}" }
+"#,
+    );
+    let d = dir.path();
+    let (code, out, err) = keel(
+        d,
+        &["apply", "--yes", "stack.yaml"],
+        &[("KEEL_T_TOKEN", secret)],
+    );
+    assert_ne!(code, 0, "the command fails: {out}{err}");
+    let shown = format!("{out}{err}");
+    assert!(shown.contains("(sensitive)"), "{shown}");
+    let flat = shown.replace('\n', "");
+    for leak in [
+        secret.to_uppercase(),
+        sh("printf '%s' \"$S\" | base64", secret),
+        sh("printf 'x%s' \"$S\" | base64 | cut -c 3-18", secret),
+        sh("printf '%s' \"$S\" | od -An -tx1 | tr -d ' \\n'", secret),
+        secret.to_string(),
+    ] {
+        assert!(!flat.contains(&leak), "`{leak}` shows:\n{shown}");
+    }
+    // Split across lines: no 4-character piece of the secret is left.
+    for piece in ["Tok3", "n-Er", "r-Va", "lue"] {
+        assert!(
+            !shown.lines().any(|l| l.trim() == piece),
+            "`{piece}` shows:\n{shown}"
+        );
+    }
+}
+
+#[test]
+fn secrets_too_short_to_mask_are_refused() {
+    let dir = project(
+        r#"name: short
+targets: [local]
+secrets:
+  pin: { env: KEEL_T_PIN }
+resources:
+  - file:
+      path: "{{vars.root}}/pin.conf"
+      content: "pin={{secrets.pin}}\n"
+"#,
+    );
+    let d = dir.path();
+    let (code, out, err) = keel(d, &["plan", "stack.yaml"], &[("KEEL_T_PIN", "482")]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("secret `pin` is 3 characters long"), "{err}");
+    assert!(
+        err.contains("stack.yaml"),
+        "points at the declaration: {err}"
+    );
+    assert!(!out.contains("482") && !err.contains("482"), "{out}{err}");
+}
