@@ -557,8 +557,6 @@ impl User {
 
     fn sudo_write_cmd(&self) -> Cmd {
         let path = self.sudoers_path();
-        let p = q(&path);
-        let tmpl = q(&format!("{SUDOERS_DIR}/.keel-{}.XXXXXX", self.name));
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -566,13 +564,15 @@ impl User {
         );
         let _ = writeln!(s, "mkdir -p {SUDOERS_DIR}");
         // A name with a dot: sudo's includedir skips it while it is checked.
-        let _ = writeln!(s, "keel_tmp=$(mktemp {tmpl})");
-        let _ = writeln!(s, "trap 'rm -f \"$keel_tmp\"' EXIT");
-        s.push_str(&shell::write_data(
-            "\"$keel_tmp\"",
-            self.sudoers_rule().as_bytes(),
-        ));
-        let _ = writeln!(s, "chown root:root \"$keel_tmp\"\nchmod 0440 \"$keel_tmp\"");
+        let tmp = shell::TempFile::beside("keel_tmp", &path);
+        s.push_str(&tmp.create());
+        let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
+        s.push_str(&tmp.fill(self.sudoers_rule().as_bytes()));
+        s.push_str(&tmp.set_perms(&Perms {
+            owner: Some("root".into()),
+            group: Some("root".into()),
+            mode: Some("0440".into()),
+        }));
         let _ = writeln!(
             s,
             "if ! visudo -cqf \"$keel_tmp\" >&2; then echo {} >&2; exit 1; fi",
@@ -581,7 +581,7 @@ impl User {
                 self.name
             ))
         );
-        let _ = writeln!(s, "mv -f \"$keel_tmp\" {p}\ntrap - EXIT");
+        let _ = writeln!(s, "{}trap - EXIT", tmp.rename());
         Cmd::new(format!("write {path} (checked with visudo -cf)"), s)
     }
 
