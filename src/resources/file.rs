@@ -856,7 +856,7 @@ mod tests {
         assert!(
             e.commands[0]
                 .script
-                .contains("mv -f \"$keel_tmp\" /etc/app.conf")
+                .contains("mv -f -- \"$keel_tmp\" /etc/app.conf")
         );
         assert!(!e.commands[0].script.contains("mkdir"));
     }

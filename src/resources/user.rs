@@ -1286,10 +1286,15 @@ mod tests {
         let s = script(&e);
         let check = s.find("visudo -cqf \"$keel_tmp\"").expect("visudo check");
         let mv = s
-            .find("mv -f \"$keel_tmp\" /etc/sudoers.d/keel-alice")
+            .find("mv -f -- \"$keel_tmp\" /etc/sudoers.d/keel-alice")
             .expect("mv");
         assert!(check < mv, "checked before moved into place");
-        assert!(s.contains("mktemp /etc/sudoers.d/.keel-alice.XXXXXX"));
+        // A dotted name (sudo's includedir skips it), private from the start.
+        assert!(s.contains("$(umask 077 && mktemp -- /etc/sudoers.d/.keel-alice.keel.XXXXXX)"));
+        let create = s.find("chmod 0600 \"$keel_tmp\"").expect("0600 first");
+        let fill = s.find("base64 -d > \"$keel_tmp\"").expect("fill");
+        let chown = s.find("chown -- root:root \"$keel_tmp\"").expect("chown");
+        assert!(create < fill && fill < chown, "0600, content, owner");
         assert!(s.contains("chmod 0440 \"$keel_tmp\""));
         assert_parses(&s);
         // A modified file is rewritten.
