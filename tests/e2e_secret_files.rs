@@ -10,6 +10,10 @@
 //! shell built-ins (a glob and `read` from a redirection), so it spins
 //! without forking and catches a window of a single `chmod` command.
 //!
+//! Half the secret files are new; the other half replace world-readable
+//! files of the same name (a secret rotated into a file that was 0644: the
+//! old code copied the old file's mode onto the new content first).
+//!
 //! A 0644 file in the same apply proves the watcher works: its content must
 //! be seen. The secret contents never are.
 
@@ -53,6 +57,11 @@ fn a_watcher_never_reads_a_secret_file_while_it_is_written() {
     let inv = inv.to_str().unwrap();
 
     h.sh("useradd -m -s /bin/sh watcher && mkdir -p /srv/app && chmod 0755 /srv/app");
+    // The odd-numbered files exist already, world-readable, with old content.
+    h.sh(&format!(
+        "for i in $(seq 1 2 {}); do echo old-$i > /srv/app/secret-$i.env; chmod 0644 /srv/app/secret-$i.env; done",
+        FILES - 1
+    ));
     std::fs::write(h.dir.path().join("watch.sh"), WATCHER).unwrap();
     h.sh(&format!(
         "printf '%s' {} > /home/watcher/watch.sh && chmod 0755 /home/watcher/watch.sh",
