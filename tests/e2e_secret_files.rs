@@ -62,7 +62,6 @@ fn a_watcher_never_reads_a_secret_file_while_it_is_written() {
         "for i in $(seq 1 2 {}); do echo old-$i > /srv/app/secret-$i.env; chmod 0644 /srv/app/secret-$i.env; done",
         FILES - 1
     ));
-    std::fs::write(h.dir.path().join("watch.sh"), WATCHER).unwrap();
     h.sh(&format!(
         "printf '%s' {} > /home/watcher/watch.sh && chmod 0755 /home/watcher/watch.sh",
         keel::shell::q(WATCHER)

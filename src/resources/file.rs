@@ -15,8 +15,9 @@
 //! plan can show a unified diff. Contents are compared by sha256 (computed
 //! locally with `sha2`), never by downloading large files.
 //!
-//! Writes are atomic ([`shell::write_file_atomic`]): a temporary file in the
-//! same directory gets the content, owner and mode, then is renamed over the
+//! Writes are atomic ([`shell::write_file_atomic`]): a private (0600)
+//! temporary file in the same directory gets the content, then owner and
+//! mode, then is renamed over the
 //! target. A missing parent directory is created with `mkdir -p` (declare a
 //! `directory` resource to choose its mode; it is then ordered first).
 //!
