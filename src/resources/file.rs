@@ -17,9 +17,9 @@
 //!
 //! Writes are atomic ([`shell::write_file_atomic`]): a private (0600)
 //! temporary file in the same directory gets the content, then owner and
-//! mode, then is renamed over the
-//! target. A missing parent directory is created with `mkdir -p` (declare a
-//! `directory` resource to choose its mode; it is then ordered first).
+//! mode, then is renamed over the target. A missing parent directory is
+//! created with `mkdir -p` (declare a `directory` resource to choose its
+//! mode; it is then ordered first).
 //!
 //! keel never replaces something that is not a regular file: a directory, a
 //! symbolic link or a device at `path` yields a change whose command fails
