@@ -85,9 +85,12 @@ pub fn batch_script(probes: &[String]) -> (String, String) {
     let marker = format!("@@KEEL-{}", nonce());
     let mut s = String::new();
     let _ = writeln!(s, "KEEL_M={marker}");
+    // Each probe's stderr goes to a private temporary file; without one the
+    // probe fails, never falling back to a predictable name another user
+    // could plant.
     let _ = writeln!(
         s,
-        "KEEL_ERR=$(mktemp 2>/dev/null || echo /tmp/keel-probe-$$)"
+        "KEEL_ERR=$(umask 077 && mktemp) || {{ echo 'keel: cannot create a temporary file for the probe (mktemp failed: is the temporary directory missing, full or read-only?)' >&2; exit 1; }}"
     );
     let _ = writeln!(s, "export LC_ALL=C");
     for (i, p) in probes.iter().enumerate() {
@@ -206,6 +209,28 @@ mod tests {
         assert_eq!(outs[1].status, 3);
         assert_eq!(outs[2].stdout, "@@KEEL-fake END 0 0\n");
         assert_eq!(outs[3].stdout, "");
+    }
+
+    #[test]
+    fn the_probe_fails_clearly_without_a_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir");
+        let (script, _) = batch_script(&["echo probed".to_string()]);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env("TMPDIR", &missing)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("probed"), "no probe ran: {stdout}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("cannot create a temporary file for the probe"),
+            "{stderr}"
+        );
+        assert!(!script.contains("/tmp/"), "no predictable path: {script}");
     }
 
     #[tokio::test]

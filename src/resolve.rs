@@ -559,6 +559,23 @@ impl Resolver<'_, '_> {
                 return None;
             }
             let rendered = match templates.render(s, ctx) {
+                // A variable or secret brought a NUL byte in: refused here,
+                // at the value, never dropped later (`shell::q`).
+                Ok(r) if r.contains('\0') => {
+                    errors.push(
+                        Diag::at(
+                            "keel::schema",
+                            src,
+                            span,
+                            "this value contains a NUL byte once rendered; a NUL byte cannot be sent to a host",
+                            "rendered from here",
+                        )
+                        .with_help(
+                            "a variable or secret used here holds a NUL byte (\\0): remove it from that value",
+                        ),
+                    );
+                    None
+                }
                 Ok(r) => Some(r),
                 Err(e) => {
                     let mut d = inline_template_diag(src, span, s, &e);

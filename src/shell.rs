@@ -8,16 +8,23 @@
 
 use std::fmt::Write as _;
 
-/// Quote a value for a POSIX shell. Values never contain NUL: the loader
-/// rejects it (see `resolve`), and it is dropped here as a last defence.
+/// Quote a value for a POSIX shell.
+///
+/// A shell word cannot hold a NUL byte, so such a value cannot be passed
+/// faithfully. The loader refuses NUL in every rendered value (see
+/// `resolve`); should one come from elsewhere (a host's own output, say),
+/// the value is never altered: the word it becomes stops the script when
+/// it is expanded, with a message on stderr, before any command uses it.
 pub fn q(value: &str) -> String {
     match shlex::try_quote(value) {
         Ok(s) => s.into_owned(),
-        Err(_) => shlex::try_quote(&value.replace('\0', ""))
-            .map(|s| s.into_owned())
-            .unwrap_or_else(|_| "''".to_string()),
+        Err(_) => NUL_WORD.to_string(),
     }
 }
+
+/// What [`q`] returns for a value with a NUL byte: expanding it prints why
+/// and kills the script's shell (`$$` is that shell, even in a subshell).
+pub const NUL_WORD: &str = "\"$(echo 'keel: a value with a NUL byte cannot be passed to a shell; nothing more of this step runs' >&2; kill -s TERM $$)\"";
 
 /// Encode bytes as base64 (standard alphabet, with padding), wrapped at 76
 /// columns so here-documents stay line-oriented.
@@ -133,30 +140,176 @@ impl Perms {
     }
 }
 
-/// A script that replaces `path` atomically with `data`: a temporary file
-/// in the same directory gets the content, owner and mode, then is renamed
-/// over the target. On any failure the temporary file is removed and the
-/// target is untouched.
-pub fn write_file_atomic(path: &str, data: &[u8], perms: &Perms) -> String {
-    let (dir, base) = match path.rfind('/') {
+/// Split a path into its directory and base name (`/` and `.` when it has
+/// none).
+fn split_path(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
         Some(0) => ("/", &path[1..]),
         Some(i) => (&path[..i], &path[i + 1..]),
         None => (".", path),
-    };
-    let template = format!("{dir}/.{base}.keel.XXXXXX");
+    }
+}
+
+/// A private temporary file that replaces a target on the host: the one
+/// way keel writes a file there.
+///
+/// Nobody but its owner can ever open it: it is created under `umask 077`
+/// (by `mktemp`, which also refuses an existing name) and set to 0600
+/// before any byte is written; the content goes in; then the owner and
+/// group, and only then the final mode; then it is renamed over the target,
+/// so readers see the old file or the new one, never a part. A descriptor
+/// opened on a world-readable file keeps reading after a later `chmod`, so
+/// the order matters: the file is never readable by anyone but root (or its
+/// final owner) until it has its final mode.
+///
+/// The methods return shell lines; the caller puts them in order and
+/// removes the file on failure ([`TempFile::remove`], usually in an `EXIT`
+/// trap). [`write_file_atomic`] is the whole sequence for content known
+/// when the plan is made.
+#[derive(Debug, Clone)]
+pub struct TempFile {
+    /// The shell variable holding the temporary file's path.
+    var: String,
+    /// The target, as a shell word (quoted, or a `"$var"`).
+    target: String,
+    /// The `mktemp` template, as a shell word.
+    template: String,
+}
+
+impl TempFile {
+    /// A temporary file beside the literal `path`
+    /// (`DIR/.BASE.keel.XXXXXX`), held in the shell variable `var`.
+    pub fn beside(var: &str, path: &str) -> TempFile {
+        TempFile::tagged(var, path, "keel")
+    }
+
+    /// Like [`TempFile::beside`], with another tag in the name
+    /// (`DIR/.BASE.TAG.XXXXXX`), e.g. for a backup copy.
+    pub fn tagged(var: &str, path: &str, tag: &str) -> TempFile {
+        let (dir, base) = split_path(path);
+        let dir = if dir == "/" { "" } else { dir };
+        TempFile {
+            var: var.to_string(),
+            target: q(path),
+            template: q(&format!("{dir}/.{base}.{tag}.XXXXXX")),
+        }
+    }
+
+    /// A temporary file beside a target known only on the host: `word` is a
+    /// shell word naming it (`"$keel_p"`, `"$2"`).
+    pub fn beside_word(var: &str, word: &str) -> TempFile {
+        TempFile {
+            var: var.to_string(),
+            target: word.to_string(),
+            template: format!("\"$(dirname -- {word})/.$(basename -- {word}).keel.XXXXXX\""),
+        }
+    }
+
+    /// The temporary file as a shell word, `"$var"`.
+    pub fn word(&self) -> String {
+        format!("\"${}\"", self.var)
+    }
+
+    /// Create it, private from the first instant; exits the script with a
+    /// message when it cannot be created.
+    pub fn create(&self) -> String {
+        format!(
+            "{v}=$(umask 077 && mktemp -- {t}) || {{ printf 'keel: cannot create a temporary file beside %s\\n' {target} >&2; exit 1; }}\nchmod 0600 {w}\n",
+            v = self.var,
+            t = self.template,
+            target = self.target,
+            w = self.word(),
+        )
+    }
+
+    /// Write `data` into it (base64 in a quoted here-document: no byte is
+    /// interpreted).
+    pub fn fill(&self, data: &[u8]) -> String {
+        write_data(&self.word(), data)
+    }
+
+    /// Fill it with what the shell code `cmd` prints on stdout, for content
+    /// that is built on the host.
+    pub fn fill_from(&self, cmd: &str) -> String {
+        format!("{{\n{cmd}\n}} > {}\n", self.word())
+    }
+
+    /// Owner and group, then the mode, each as declared in `perms`; what is
+    /// not declared is taken from the target when it exists, else the owner
+    /// stays keel's user and the mode is 0644. The owner changes at most
+    /// once, straight to the final one, and the mode is set last.
+    pub fn set_perms(&self, perms: &Perms) -> String {
+        let (t, w) = (&self.target, self.word());
+        let mut s = String::new();
+        let keep_owner =
+            format!("if [ -e {t} ]; then chown --reference={t} {w} 2>/dev/null || true; fi");
+        match (&perms.owner, &perms.group) {
+            (Some(o), Some(g)) => {
+                let _ = writeln!(s, "chown -- {} {w}", q(&format!("{o}:{g}")));
+            }
+            (Some(o), None) => {
+                let _ = writeln!(s, "chown -- {} {w}", q(o));
+                let _ = writeln!(
+                    s,
+                    "if [ -e {t} ]; then chgrp --reference={t} {w} 2>/dev/null || true; fi"
+                );
+            }
+            (None, Some(g)) => {
+                let _ = writeln!(s, "{keep_owner}\nchgrp -- {} {w}", q(g));
+            }
+            (None, None) => {
+                let _ = writeln!(s, "{keep_owner}");
+            }
+        }
+        match &perms.mode {
+            Some(m) => {
+                let _ = writeln!(s, "chmod {} {w}", q(m));
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "if [ -e {t} ]; then chmod --reference={t} {w}; else chmod 0644 {w}; fi"
+                );
+            }
+        }
+        s
+    }
+
+    /// Rename it over the target.
+    pub fn rename(&self) -> String {
+        format!("mv -f -- {} {}\n", self.word(), self.target)
+    }
+
+    /// Remove it (for a trap or a failure branch); harmless when it was
+    /// already renamed or never created.
+    pub fn remove(&self) -> String {
+        format!("rm -f -- {}", self.word())
+    }
+}
+
+/// Shell lines that make a private temporary directory (0700, created
+/// under `umask 077`) held in the shell variable `var`; exits the script
+/// with a message when it cannot be made.
+pub fn private_dir(var: &str) -> String {
+    format!(
+        "{var}=$(umask 077 && mktemp -d) || {{ echo 'keel: cannot create a temporary directory' >&2; exit 1; }}\n"
+    )
+}
+
+/// A script that replaces `path` atomically with `data` through a
+/// [`TempFile`]: created private, filled, given owner and mode (those of
+/// the file it replaces for what `perms` leaves out; 0644 for a new file),
+/// then renamed over the target. On any failure the temporary file is
+/// removed and the target is untouched.
+pub fn write_file_atomic(path: &str, data: &[u8], perms: &Perms) -> String {
+    let tmp = TempFile::beside("keel_tmp", path);
     let mut s = String::new();
     let _ = writeln!(s, "set -e");
-    let _ = writeln!(s, "keel_tmp=$(mktemp {})", q(&template));
-    let _ = writeln!(s, "trap 'rm -f \"$keel_tmp\"' EXIT");
-    s.push_str(&write_data("\"$keel_tmp\"", data));
-    // mktemp creates 0600; keep the existing mode/owner unless told otherwise.
-    let _ = writeln!(
-        s,
-        "if [ -e {p} ]; then chmod --reference={p} \"$keel_tmp\"; chown --reference={p} \"$keel_tmp\" 2>/dev/null || true; else chmod 0644 \"$keel_tmp\"; fi",
-        p = q(path)
-    );
-    s.push_str(&perms.apply_to("\"$keel_tmp\""));
-    let _ = writeln!(s, "mv -f \"$keel_tmp\" {}", q(path));
+    s.push_str(&tmp.create());
+    let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
+    s.push_str(&tmp.fill(data));
+    s.push_str(&tmp.set_perms(perms));
+    s.push_str(&tmp.rename());
     let _ = writeln!(s, "trap - EXIT");
     s
 }
@@ -189,7 +342,7 @@ pub fn write_file_checked(path: &str, data: &[u8], perms: &Perms, checks: &Check
         return plain;
     }
     // Everything up to the final rename, then the checks around it.
-    let rename = format!("mv -f \"$keel_tmp\" {}\n", q(path));
+    let rename = TempFile::beside("keel_tmp", path).rename();
     let Some(cut) = plain.find(&rename) else {
         return plain;
     };
@@ -204,17 +357,13 @@ pub fn write_file_checked(path: &str, data: &[u8], perms: &Perms, checks: &Check
     }
     match &checks.verify {
         Some(v) => {
-            let (dir, base) = match path.rfind('/') {
-                Some(0) => ("/", &path[1..]),
-                Some(i) => (&path[..i], &path[i + 1..]),
-                None => (".", path),
-            };
+            let bak = TempFile::tagged("keel_bak", path, "keel-bak");
             let _ = writeln!(s, "keel_bak=");
             let _ = writeln!(
                 s,
-                "if [ -e {p} ]; then keel_bak=$(mktemp {b}); cp -p {p} \"$keel_bak\"; fi",
+                "if [ -e {p} ]; then\n{}cp -p {p} \"$keel_bak\"\nfi",
+                bak.create(),
                 p = q(path),
-                b = q(&format!("{dir}/.{base}.keel-bak.XXXXXX"))
             );
             s.push_str(&rename);
             let _ = writeln!(
@@ -367,6 +516,182 @@ mod tests {
             1,
             "only site.conf"
         );
+    }
+
+    /// Run `script` with `base64`, `chmod`, `chown` and `chgrp` wrapped: each
+    /// logs what it does (the wrapper of `base64` logs the mode of the file
+    /// it writes to) and then runs the real one. Returns the log.
+    fn run_logged(dir: &std::path::Path, script: &str) -> (std::process::Output, String) {
+        let bin = dir.join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let log = dir.join("log");
+        for tool in ["base64", "chmod", "chown", "chgrp"] {
+            let real = run(&format!("command -v {tool}"));
+            let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+            let extra = if tool == "base64" {
+                format!(
+                    "printf 'write into mode %s\\n' \"$(stat -L -c %a /proc/self/fd/1)\" >> {}\n",
+                    q(log.to_str().unwrap())
+                )
+            } else {
+                String::new()
+            };
+            let body = format!(
+                "#!/bin/sh\n{extra}printf '{tool} %s\\n' \"$*\" >> {}\nexec {real} \"$@\"\n",
+                q(log.to_str().unwrap())
+            );
+            let f = bin.join(tool);
+            std::fs::write(&f, body).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask 000\n{script}"))
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .unwrap();
+        (out, std::fs::read_to_string(&log).unwrap_or_default())
+    }
+
+    #[test]
+    fn a_secret_file_is_private_from_creation_to_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.env");
+        let p = path.to_str().unwrap();
+        // Replacing a world-readable file with a private one, and writing a
+        // new one, under the loosest umask.
+        std::fs::write(&path, "old\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let perms = Perms {
+            mode: Some("0600".into()),
+            ..Perms::default()
+        };
+        let fresh = dir.path().join("new.env");
+        let script = format!(
+            "{}{}",
+            write_file_atomic(p, b"SECRET=1\n", &perms),
+            write_file_atomic(fresh.to_str().unwrap(), b"SECRET=2\n", &perms)
+        );
+        let (out, log) = run_logged(dir.path(), &script);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Content is written only into a 0600 file, and no chmod ever gives
+        // the temporary file another mode than 0600.
+        assert_eq!(log.matches("write into mode 600").count(), 2, "{log}");
+        assert!(
+            log.lines()
+                .filter(|l| l.starts_with("write into"))
+                .all(|l| l == "write into mode 600"),
+            "{log}"
+        );
+        for l in log.lines().filter(|l| l.starts_with("chmod")) {
+            assert!(
+                l.starts_with("chmod 0600 "),
+                "the temp file got another mode: {l}\n{log}"
+            );
+        }
+        for f in [&path, &fresh] {
+            assert_eq!(
+                std::fs::metadata(f).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "SECRET=1\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            4,
+            "app.env, new.env, bin, log"
+        );
+    }
+
+    #[test]
+    fn undeclared_permissions_come_from_the_old_file_in_one_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keep.conf");
+        let p = path.to_str().unwrap();
+        std::fs::write(&path, "old\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let (out, log) = run_logged(
+            dir.path(),
+            &write_file_atomic(p, b"new\n", &Perms::default()),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let chmods: Vec<&str> = log.lines().filter(|l| l.starts_with("chmod")).collect();
+        assert_eq!(
+            chmods.len(),
+            2,
+            "0600 at creation, then the old file's mode: {log}"
+        );
+        assert!(chmods[1].starts_with("chmod --reference="), "{log}");
+        // A new file without a declared mode is 0644.
+        let fresh = dir.path().join("fresh.conf");
+        let out = run(&write_file_atomic(
+            fresh.to_str().unwrap(),
+            b"x\n",
+            &Perms::default(),
+        ));
+        assert!(out.status.success());
+        assert_eq!(
+            std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+    }
+
+    #[test]
+    fn a_failed_temp_file_stops_the_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir/f");
+        let out = run(&format!(
+            "{}echo after",
+            TempFile::beside("keel_t", missing.to_str().unwrap()).create()
+        ));
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("cannot create a temporary file beside")
+        );
+        assert!(out.stdout.is_empty(), "nothing runs after it");
+    }
+
+    #[test]
+    fn a_nul_byte_is_never_dropped_silently() {
+        for v in ["a\0b", "\0", "/etc/x\0/y"] {
+            let out = run(&format!("printf '%s' {}; echo after", q(v)));
+            assert!(!out.status.success(), "{v:?}");
+            assert!(
+                out.stdout.is_empty(),
+                "the command never runs: {:?}",
+                out.stdout
+            );
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("NUL byte"),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // Nested, as in `sh -c {q(..)}`, the inner shell stops.
+        let out = run(&format!(
+            "sh -c {}; echo outer",
+            q(&format!("printf %s {}", q("a\0b")))
+        ));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "outer\n");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("NUL byte"));
     }
 
     #[test]

@@ -653,21 +653,22 @@ impl Backup {
 
 /// Write the script next to its final place, check it parses, then rename.
 fn install_script(path: &str, script: &str) -> String {
-    let mut s = format!(
-        "mkdir -p {dir}\nkeel_tmp=$(mktemp {tmpl})\ntrap 'rm -f \"$keel_tmp\"' EXIT\n",
-        dir = q(SCRIPT_DIR),
-        tmpl = q(&format!("{SCRIPT_DIR}/.backup.keel.XXXXXX")),
-    );
-    s.push_str(&shell::write_data("\"$keel_tmp\"", script.as_bytes()));
+    let tmp = shell::TempFile::beside("keel_tmp", path);
+    let mut s = format!("mkdir -p {}\n", q(SCRIPT_DIR));
+    s.push_str(&tmp.create());
+    let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
+    s.push_str(&tmp.fill(script.as_bytes()));
     let _ = write!(
         s,
         "if ! keel_err=$(sh -n \"$keel_tmp\" 2>&1); then printf 'keel: the generated backup script does not parse: %s\\n' \"$keel_err\" >&2; exit 1; fi
-chown root:root \"$keel_tmp\"
-chmod 0700 \"$keel_tmp\"
-mv -f \"$keel_tmp\" {}
-trap - EXIT
+{}{}trap - EXIT
 ",
-        q(path)
+        tmp.set_perms(&shell::Perms {
+            owner: Some("root".into()),
+            group: Some("root".into()),
+            mode: Some("0700".into()),
+        }),
+        tmp.rename(),
     );
     s
 }

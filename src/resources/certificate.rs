@@ -731,9 +731,16 @@ impl Certificate {
             None => self.owner().to_string(),
         };
         if self.install_cert().is_some() || self.install_key().is_some() {
-            s.push_str(
+            // The copy goes through a private temporary file (shell::TempFile):
+            // 0600 from its creation, then the owner, then the mode.
+            let tmp = shell::TempFile::beside_word("keel_tmp", "\"$2\"");
+            let _ = write!(
+                s,
                 "# keel_install SOURCE DEST MODE OWNER: an atomic copy with owner and mode.\n\
-keel_install() {\n  keel_dir=$(dirname -- \"$2\")\n  mkdir -p -- \"$keel_dir\"\n  keel_tmp=$(mktemp \"$keel_dir/.keel-cert.XXXXXX\")\n  if cat -- \"$1\" > \"$keel_tmp\" && chown -- \"$4\" \"$keel_tmp\" && chmod \"$3\" \"$keel_tmp\" && mv -f -- \"$keel_tmp\" \"$2\"; then\n    return 0\n  fi\n  rm -f -- \"$keel_tmp\"\n  echo \"keel: could not install $2\" >&2\n  exit 1\n}\n",
+keel_install() {{\n  mkdir -p -- \"$(dirname -- \"$2\")\"\n{create}  if cat -- \"$1\" > \"$keel_tmp\" && chown -- \"$4\" \"$keel_tmp\" && chmod \"$3\" \"$keel_tmp\" && {rename}  then\n    return 0\n  fi\n  {remove}\n  echo \"keel: could not install $2\" >&2\n  exit 1\n}}\n",
+                create = tmp.create(),
+                rename = tmp.rename().replace('\n', ";\n"),
+                remove = tmp.remove(),
             );
             if let Some(c) = self.install_cert() {
                 let _ = writeln!(

@@ -1251,47 +1251,48 @@ keel_cleanup() {
             );
         }
         s.push_str("}\ntrap keel_cleanup EXIT\n");
-        let tmp = |name: &str| q(&self.path(&format!(".{name}.keel.XXXXXX")));
+        let tmp = |var: &str, name: &str| shell::TempFile::beside(var, &self.path(name));
         if file {
-            let _ = writeln!(s, "keel_tmp_file=$(mktemp {})", tmp(self.file_name()));
-            s.push_str(&shell::write_data("\"$keel_tmp_file\"", self.file.data()));
-            let mode = self.file_mode().unwrap_or_else(|| "0644".into());
-            let _ = writeln!(
-                s,
-                "if [ -f {p} ] && [ -z {declared} ]; then chmod --reference={p} \"$keel_tmp_file\"; else chmod {m} \"$keel_tmp_file\"; fi",
-                p = q(&final_file),
-                declared = q(if self.file.mode.is_some() {
-                    "declared"
-                } else {
-                    ""
-                }),
-                m = q(&mode),
-            );
+            let t = tmp("keel_tmp_file", self.file_name());
+            s.push_str(&t.create());
+            s.push_str(&t.fill(self.file.data()));
+            s.push_str(&t.set_perms(&Perms {
+                mode: self.file_mode(),
+                ..Perms::default()
+            }));
             s.push_str("keel_file=$keel_tmp_file\n");
         }
         if let Some(text) = override_text {
-            let _ = writeln!(s, "keel_tmp_ovr=$(mktemp {})", tmp(&self.override_name()));
-            s.push_str(&shell::write_data("\"$keel_tmp_ovr\"", text.as_bytes()));
-            s.push_str("chmod 0644 \"$keel_tmp_ovr\"\nkeel_override=$keel_tmp_ovr\n");
+            let t = tmp("keel_tmp_ovr", &self.override_name());
+            s.push_str(&t.create());
+            s.push_str(&t.fill(text.as_bytes()));
+            s.push_str(&t.set_perms(&Perms {
+                mode: Some("0644".into()),
+                ..Perms::default()
+            }));
+            s.push_str("keel_override=$keel_tmp_ovr\n");
         }
         if let (Some(data), Some(env_name)) = (env, self.env_name()) {
             let env_path = q(&self.path(env_name));
             let backup = q(&self.path(&format!(".{env_name}.keel-backup")));
-            let _ = writeln!(s, "keel_tmp_env=$(mktemp {})", tmp(env_name));
-            s.push_str(&shell::write_data("\"$keel_tmp_env\"", data));
+            let t = tmp("keel_tmp_env", env_name);
+            s.push_str(&t.create());
+            s.push_str(&t.fill(data));
+            s.push_str(&t.set_perms(&Perms {
+                mode: Some(self.env_mode()),
+                ..Perms::default()
+            }));
             let _ = write!(
                 s,
-                "chmod {mode} \"$keel_tmp_env\"
-if [ -e {env_path} ]; then
-  cp -p {env_path} {backup}
+                "if [ -e {env_path} ]; then
+  (umask 077 && cp -p {env_path} {backup})
   keel_env_restore=had
 else
   keel_env_restore=new
 fi
-mv -f \"$keel_tmp_env\" {env_path}
-keel_tmp_env=
+{}keel_tmp_env=
 ",
-                mode = q(&self.env_mode()),
+                t.rename(),
             );
         }
         let _ = write!(
@@ -1310,16 +1311,16 @@ fi
         if file {
             let _ = writeln!(
                 s,
-                "mv -f \"$keel_tmp_file\" {}\nkeel_tmp_file=\nkeel_file={}",
-                q(&final_file),
+                "{}keel_tmp_file=\nkeel_file={}",
+                tmp("keel_tmp_file", self.file_name()).rename(),
                 q(&final_file)
             );
         }
         if override_text.is_some() {
             let _ = writeln!(
                 s,
-                "mv -f \"$keel_tmp_ovr\" {}\nkeel_tmp_ovr=\nkeel_override={}",
-                q(&final_ovr),
+                "{}keel_tmp_ovr=\nkeel_override={}",
+                tmp("keel_tmp_ovr", &self.override_name()).rename(),
                 q(&final_ovr)
             );
         }

@@ -534,9 +534,9 @@ pub(crate) fn parse_crontab(out: &ProbeOutput) -> Result<CrontabFact, String> {
 /// temporary file when it changed. Never writes plan-time content.
 pub(crate) fn edit_script(user: &str, mark: &str, block: Option<&str>) -> String {
     let mut s = crontab_fn(user);
+    s.push_str(&shell::private_dir("keel_d"));
     s.push_str(
-        r#"keel_d=$(mktemp -d)
-trap 'rm -rf "$keel_d"' EXIT
+        r#"trap 'rm -rf "$keel_d"' EXIT
 if ! keel_ct -l > "$keel_d/old" 2> "$keel_d/err"; then
   if grep -q '^no crontab for ' "$keel_d/err"; then : > "$keel_d/old"; else cat "$keel_d/err" >&2; exit 1; fi
 fi

@@ -424,14 +424,18 @@ fn daemon_script(data: &[u8], restart: bool) -> String {
     let target = q(DAEMON_JSON);
     let backup = q(DAEMON_BACKUP);
     let mut s = String::new();
+    let tmp = shell::TempFile::beside("keel_tmp", DAEMON_JSON);
     s.push_str("mkdir -p /etc/docker\n");
-    s.push_str("keel_tmp=$(mktemp /etc/docker/.daemon.json.keel.XXXXXX)\n");
-    s.push_str("trap 'rm -f \"$keel_tmp\"' EXIT\n");
-    s.push_str(&shell::write_data("\"$keel_tmp\"", data));
+    s.push_str(&tmp.create());
+    let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
+    s.push_str(&tmp.fill(data));
+    s.push_str(&tmp.set_perms(&shell::Perms {
+        mode: Some("0644".into()),
+        ..shell::Perms::default()
+    }));
     let _ = write!(
         s,
-        "chmod 0644 \"$keel_tmp\"
-if command -v dockerd >/dev/null 2>&1 && dockerd --help 2>&1 | grep -q -e '--validate'; then
+        "if command -v dockerd >/dev/null 2>&1 && dockerd --help 2>&1 | grep -q -e '--validate'; then
   if ! keel_out=$(dockerd --validate --config-file \"$keel_tmp\" 2>&1); then
     printf '%s\\n' \"$keel_out\" >&2
     echo 'keel: dockerd --validate rejected the new {DAEMON_JSON}; the current file was left as it is' >&2
@@ -440,12 +444,12 @@ if command -v dockerd >/dev/null 2>&1 && dockerd --help 2>&1 | grep -q -e '--val
 fi
 keel_had=no
 if [ -f {target} ]; then
-  cp -p {target} {backup}
+  (umask 077 && cp -p {target} {backup})
   keel_had=yes
 fi
-mv -f \"$keel_tmp\" {target}
-trap - EXIT
-"
+{rename}trap - EXIT
+",
+        rename = tmp.rename(),
     );
     if restart {
         let _ = write!(

@@ -15,10 +15,11 @@
 //! plan can show a unified diff. Contents are compared by sha256 (computed
 //! locally with `sha2`), never by downloading large files.
 //!
-//! Writes are atomic ([`shell::write_file_atomic`]): a temporary file in the
-//! same directory gets the content, owner and mode, then is renamed over the
-//! target. A missing parent directory is created with `mkdir -p` (declare a
-//! `directory` resource to choose its mode; it is then ordered first).
+//! Writes are atomic ([`shell::write_file_atomic`]): a private (0600)
+//! temporary file in the same directory gets the content, then owner and
+//! mode, then is renamed over the target. A missing parent directory is
+//! created with `mkdir -p` (declare a `directory` resource to choose its
+//! mode; it is then ordered first).
 //!
 //! keel never replaces something that is not a regular file: a directory, a
 //! symbolic link or a device at `path` yields a change whose command fails
@@ -856,7 +857,7 @@ mod tests {
         assert!(
             e.commands[0]
                 .script
-                .contains("mv -f \"$keel_tmp\" /etc/app.conf")
+                .contains("mv -f -- \"$keel_tmp\" /etc/app.conf")
         );
         assert!(!e.commands[0].script.contains("mkdir"));
     }

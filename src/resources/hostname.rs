@@ -37,7 +37,7 @@
 //! `timezone` and `sysctl` kinds share.
 
 use super::*;
-use crate::shell::q;
+use crate::shell::{self, q};
 
 /// The address of the one `hostname` resource of a host.
 pub const ADDRESS_NAME: &str = "system";
@@ -183,28 +183,23 @@ fi",
 /// renamed over (`EBUSY`), so it is rewritten in place from the complete
 /// temporary file instead.
 pub(super) fn rewrite_file(path: &str, fill: &str) -> String {
+    let tmp = shell::TempFile::beside_word("keel_tmp", "\"$keel_t\"");
     format!(
         "keel_t=$(readlink -f -- {p})
-keel_tmp=$(mktemp \"$(dirname -- \"$keel_t\")/.$(basename -- \"$keel_t\").keel.XXXXXX\")
-trap 'rm -f \"$keel_tmp\"' EXIT
-{{
-{fill}
-}} > \"$keel_tmp\"
-if [ -e \"$keel_t\" ]; then
-  chmod --reference=\"$keel_t\" \"$keel_tmp\"
-  chown --reference=\"$keel_t\" \"$keel_tmp\" 2>/dev/null || true
-else
-  chmod 0644 \"$keel_tmp\"
-fi
-if cut -d' ' -f5 /proc/self/mountinfo 2>/dev/null | grep -qxF -- \"$keel_t\"; then
+{create}trap '{remove}' EXIT
+{fill_cmd}{perms}if cut -d' ' -f5 /proc/self/mountinfo 2>/dev/null | grep -qxF -- \"$keel_t\"; then
   cat \"$keel_tmp\" > \"$keel_t\"
   rm -f \"$keel_tmp\"
 else
-  mv -f \"$keel_tmp\" \"$keel_t\"
-fi
+  {rename}fi
 trap - EXIT
 ",
-        p = q(path)
+        p = q(path),
+        create = tmp.create(),
+        remove = tmp.remove(),
+        fill_cmd = tmp.fill_from(fill),
+        perms = tmp.set_perms(&shell::Perms::default()),
+        rename = tmp.rename(),
     )
 }
 

@@ -380,19 +380,19 @@ fn grep_line(flags: &str) -> String {
     format!("printf '%s\\n' \"$line\" | grep {flags} -f - -- \"$p\"")
 }
 
-/// Replace the file `"$p"` atomically with what the shell `fill` prints:
-/// a temporary file in the same directory gets the output and the original's
-/// mode and owner, then is renamed over it.
+/// Replace the file `"$p"` atomically with what the shell `fill` prints,
+/// through a private temporary file ([`shell::TempFile`]) in the same
+/// directory that gets the declared owner, group and mode (the original's
+/// where not declared), then is renamed over it.
 fn atomic_edit(path: &str, fill: &str, perms: &Perms) -> String {
-    let (dir, base) = match path.rfind('/') {
-        Some(0) => ("", &path[1..]),
-        Some(i) => (&path[..i], &path[i + 1..]),
-        None => (".", path),
-    };
+    let tmp = shell::TempFile::beside("keel_tmp", path);
     format!(
-        "keel_tmp=$(mktemp {tpl})\ntrap 'rm -f \"$keel_tmp\"' EXIT\n{fill} > \"$keel_tmp\"\nchmod --reference=\"$p\" \"$keel_tmp\"\nchown --reference=\"$p\" \"$keel_tmp\" 2>/dev/null || true\n{perms}mv -f \"$keel_tmp\" \"$p\"\ntrap - EXIT\n",
-        tpl = q(&format!("{dir}/.{base}.keel.XXXXXX")),
-        perms = perms.apply_to("\"$keel_tmp\""),
+        "{create}trap '{remove}' EXIT\n{fill_cmd}{perms}{rename}trap - EXIT\n",
+        create = tmp.create(),
+        remove = tmp.remove(),
+        fill_cmd = tmp.fill_from(fill),
+        perms = tmp.set_perms(perms),
+        rename = tmp.rename(),
     )
 }
 

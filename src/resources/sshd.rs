@@ -78,7 +78,7 @@
 //! sshd names it, values) for lockout analysis.
 
 use super::*;
-use crate::shell::{self, q};
+use crate::shell::{self, Perms, q};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -1520,13 +1520,18 @@ impl Sshd {
   exit 1
 fi
 mkdir -p -- "$keel_d"
-keel_tmp=$(mktemp "$keel_d/.$keel_base.keel.XXXXXX")
-keel_v=$(mktemp -d /tmp/keel-sshd.XXXXXX)
-trap 'rm -f "$keel_tmp"; rm -rf "$keel_v"' EXIT
+keel_v=
 "#,
         );
-        s.push_str(&shell::write_data("\"$keel_tmp\"", data));
-        let _ = writeln!(s, "chmod 0644 \"$keel_tmp\"");
+        let tmp = shell::TempFile::beside_word("keel_tmp", "\"$keel_p\"");
+        s.push_str(&tmp.create());
+        s.push_str(&shell::private_dir("keel_v"));
+        let _ = writeln!(s, "trap '{}; rm -rf \"$keel_v\"' EXIT", tmp.remove());
+        s.push_str(&tmp.fill(data));
+        s.push_str(&tmp.set_perms(&Perms {
+            mode: Some("0644".into()),
+            ..Perms::default()
+        }));
         s.push_str(&add_include_decision(add, &self.path, &dir));
         // The copy: every file of the drop-in directory plus the new drop-in,
         // and sshd_config with its Include lines pointing at the copy.
@@ -1554,11 +1559,10 @@ if ! keel_out=$("$keel_sshd" -t -f "$keel_v/main/sshd_config" 2>&1); then
   echo "keel: sshd -t rejected the new configuration (line numbers of $keel_p are those of the new content); $keel_p was left unchanged" >&2
   exit 1
 fi
-mv -f -- "$keel_tmp" "$keel_p"
-trap - EXIT
-rm -rf "$keel_v"
 "#,
         );
+        s.push_str(&tmp.rename());
+        s.push_str("trap - EXIT\nrm -rf \"$keel_v\"\n");
         s
     }
 
@@ -1570,17 +1574,17 @@ rm -rf "$keel_v"
         let _ = writeln!(s, "keel_main={}", q(MAIN_CONFIG));
         s.push_str(&add_include_decision(add, &self.path, &self.dir()));
         s.push_str(
-            r#"if [ "$keel_add_include" = yes ] && ! grep -qxF "Include $keel_p" "$keel_main"; then
-  keel_mtmp=$(mktemp "$keel_main.keel.XXXXXX")
-  trap 'rm -f "$keel_mtmp"' EXIT
-  { printf '# added by keel: read the managed drop-in first\nInclude %s\n' "$keel_p"; cat "$keel_main"; } > "$keel_mtmp"
-  chmod --reference="$keel_main" "$keel_mtmp"
-  chown --reference="$keel_main" "$keel_mtmp" 2>/dev/null || true
-  mv -f -- "$keel_mtmp" "$keel_main"
-  trap - EXIT
-fi
-"#,
+            "if [ \"$keel_add_include\" = yes ] && ! grep -qxF \"Include $keel_p\" \"$keel_main\"; then\n",
         );
+        let tmp = shell::TempFile::beside_word("keel_mtmp", "\"$keel_main\"");
+        s.push_str(&tmp.create());
+        let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
+        s.push_str(&tmp.fill_from(
+            "printf '# added by keel: read the managed drop-in first\\nInclude %s\\n' \"$keel_p\"; cat \"$keel_main\"",
+        ));
+        s.push_str(&tmp.set_perms(&Perms::default()));
+        s.push_str(&tmp.rename());
+        s.push_str("trap - EXIT\nfi\n");
         s
     }
 }

@@ -557,8 +557,6 @@ impl User {
 
     fn sudo_write_cmd(&self) -> Cmd {
         let path = self.sudoers_path();
-        let p = q(&path);
-        let tmpl = q(&format!("{SUDOERS_DIR}/.keel-{}.XXXXXX", self.name));
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -566,13 +564,15 @@ impl User {
         );
         let _ = writeln!(s, "mkdir -p {SUDOERS_DIR}");
         // A name with a dot: sudo's includedir skips it while it is checked.
-        let _ = writeln!(s, "keel_tmp=$(mktemp {tmpl})");
-        let _ = writeln!(s, "trap 'rm -f \"$keel_tmp\"' EXIT");
-        s.push_str(&shell::write_data(
-            "\"$keel_tmp\"",
-            self.sudoers_rule().as_bytes(),
-        ));
-        let _ = writeln!(s, "chown root:root \"$keel_tmp\"\nchmod 0440 \"$keel_tmp\"");
+        let tmp = shell::TempFile::beside("keel_tmp", &path);
+        s.push_str(&tmp.create());
+        let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
+        s.push_str(&tmp.fill(self.sudoers_rule().as_bytes()));
+        s.push_str(&tmp.set_perms(&Perms {
+            owner: Some("root".into()),
+            group: Some("root".into()),
+            mode: Some("0440".into()),
+        }));
         let _ = writeln!(
             s,
             "if ! visudo -cqf \"$keel_tmp\" >&2; then echo {} >&2; exit 1; fi",
@@ -581,7 +581,7 @@ impl User {
                 self.name
             ))
         );
-        let _ = writeln!(s, "mv -f \"$keel_tmp\" {p}\ntrap - EXIT");
+        let _ = writeln!(s, "{}trap - EXIT", tmp.rename());
         Cmd::new(format!("write {path} (checked with visudo -cf)"), s)
     }
 
@@ -1286,10 +1286,15 @@ mod tests {
         let s = script(&e);
         let check = s.find("visudo -cqf \"$keel_tmp\"").expect("visudo check");
         let mv = s
-            .find("mv -f \"$keel_tmp\" /etc/sudoers.d/keel-alice")
+            .find("mv -f -- \"$keel_tmp\" /etc/sudoers.d/keel-alice")
             .expect("mv");
         assert!(check < mv, "checked before moved into place");
-        assert!(s.contains("mktemp /etc/sudoers.d/.keel-alice.XXXXXX"));
+        // A dotted name (sudo's includedir skips it), private from the start.
+        assert!(s.contains("$(umask 077 && mktemp -- /etc/sudoers.d/.keel-alice.keel.XXXXXX)"));
+        let create = s.find("chmod 0600 \"$keel_tmp\"").expect("0600 first");
+        let fill = s.find("base64 -d > \"$keel_tmp\"").expect("fill");
+        let chown = s.find("chown -- root:root \"$keel_tmp\"").expect("chown");
+        assert!(create < fill && fill < chown, "0600, content, owner");
         assert!(s.contains("chmod 0440 \"$keel_tmp\""));
         assert_parses(&s);
         // A modified file is rewritten.
