@@ -274,7 +274,7 @@ targets: [web]
 resources:
   - command:
       name: sneaky
-      run: kill "$(cat /run/sshd.pid)"
+      run: kill "$(cat /run/sshd.pid)" && touch /run/keel-e2e-sneaky
       creates: /run/keel-e2e-sneaky
   - file:
       path: /etc/motd
