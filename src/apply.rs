@@ -8,6 +8,13 @@
 //! their notifiers, only if a notifier changed. Finally every changed
 //! resource is probed again in one round trip: any that still differs "did
 //! not converge" and fails the run.
+//!
+//! Changes that can cut keel's access ([`crate::lockout::exposure`]) run
+//! under commit-confirmed ([`crate::confirm`]): armed before the first,
+//! confirmed with a brand-new connection after the walk, reverted if that
+//! fails. And as a last net, a run that changed the host ends with a
+//! brand-new connection to it: if none gets in, that is the host's first
+//! error.
 
 use crate::probe;
 use crate::resources::{Cmd, Evaluation};
@@ -368,17 +375,12 @@ pub async fn apply_host_confirmed(
         });
     }
     if let (Some(id), Some(a)) = (&armed, access) {
-        confirm_access(
-            work,
-            redactor,
-            a,
+        let window = Window {
             id,
-            &guarded,
-            &scope,
-            &mut outcome,
-            &mut changed,
-        )
-        .await;
+            guarded: &guarded,
+            scope: &scope,
+        };
+        confirm_access(work, redactor, a, &window, &mut outcome, &mut changed).await;
     }
 
     // Verify: everything that changed must now match (one round trip).
@@ -469,18 +471,25 @@ pub async fn apply_host_confirmed(
     result
 }
 
+/// A revert armed on the host: its id, the changes it covers (indexes of
+/// instances) and what it restores.
+struct Window<'a> {
+    id: &'a str,
+    guarded: &'a [usize],
+    scope: &'a crate::confirm::Scope,
+}
+
 /// After the last change that can cut access: check with a brand-new
 /// connection, then disarm the revert, or revert at once and fail.
 async fn confirm_access(
     work: &HostWork,
     redactor: &Redactor,
     access: &AccessCheck,
-    id: &str,
-    guarded: &[usize],
-    scope: &crate::confirm::Scope,
+    window: &Window<'_>,
     outcome: &mut [Option<Outcome>],
     changed: &mut BTreeSet<usize>,
 ) {
+    let Window { id, guarded, scope } = *window;
     let names = |pred: &dyn Fn(&Outcome) -> bool, outcome: &[Option<Outcome>]| -> Vec<String> {
         guarded
             .iter()

@@ -1,9 +1,11 @@
-//! Commit confirmed: changes that can cut keel's access to a host (sshd
-//! settings, firewall rules and policies) are applied under a revert that
-//! the host runs by itself, as network routers do.
+//! Commit confirmed: changes that can cut keel's access to a host (decided
+//! by [`crate::lockout::exposure`] from what each resource touches) are
+//! applied under a revert that the host runs by itself, as network routers
+//! do.
 //!
-//! Before the first such change of a run, keel saves the host's SSH and
-//! firewall configuration under `/var/lib/keel/rollback/ID/` and arms a
+//! Before the first such change of a run, keel saves what those changes
+//! touch ([`Scope`]: files and directories, the live firewall rules, the
+//! state of services) under `/var/lib/keel/rollback/ID/` and arms a
 //! revert: a transient systemd timer (or, without systemd, a detached
 //! `sleep`) that survives the SSH session dying, keel being killed, or the
 //! network going away. After the last such change keel opens a brand-new
@@ -12,7 +14,8 @@
 //! command through it. If that works the revert is disarmed; if not, keel
 //! reverts at once over the connection it still has and reports which
 //! change broke access — and if even that connection is gone, the timer
-//! restores the previous configuration by itself.
+//! puts everything back by itself. A path that did not exist is removed
+//! again; a restored path is swapped in with a rename next to it.
 
 use crate::shell::q;
 use std::collections::BTreeSet;
