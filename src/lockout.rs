@@ -13,7 +13,7 @@
 //! - `PasswordAuthentication no` while the inventory logs in by password, or
 //!   the connecting user is declared without an authorized key.
 //!
-//! - the SSH service stopped or disabled;
+//! - the SSH service stopped or disabled, or its package removed;
 //! - the connecting user removed, given a shell that cannot log in, or left
 //!   with no authorized key;
 //! - shell text whose effect a revert cannot undo (`ip link set`, `ip route
@@ -36,6 +36,7 @@ use crate::config::node::{Node, Span};
 use crate::diag::Diag;
 use crate::resolve::{Instance, Resolved};
 use crate::resources::command::Command;
+use crate::resources::package::{Package, PackageState};
 use crate::resources::service::{Service, ServiceState};
 use crate::resources::sshd::Sshd;
 use crate::resources::ufw::{Policy, Proto, Ufw};
@@ -309,6 +310,25 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
                     svc.name
                 ),
                 "remove `enabled: false`".into(),
+            );
+        }
+    }
+
+    // The SSH server's package must stay installed.
+    for inst in &res.instances {
+        let Some(pkg) = inst.resource.as_any().downcast_ref::<Package>() else {
+            continue;
+        };
+        let name = pkg.name.split(':').next().unwrap_or(&pkg.name);
+        if pkg.state == PackageState::Absent && name == "openssh-server" {
+            refuse(
+                inst,
+                field_span(inst, "state"),
+                format!(
+                    "removes package {}, the SSH server keel connects through",
+                    pkg.name
+                ),
+                "keep openssh-server installed".into(),
             );
         }
     }

@@ -256,3 +256,13 @@ fn taking_the_login_users_shell_or_keys_away_is_refused() {
         "stack.yaml:6:",
     );
 }
+
+#[test]
+fn removing_the_ssh_server_package_is_refused() {
+    refused(
+        "",
+        "  - package:\n      name: openssh-server\n      state: absent\n",
+        &["removes package openssh-server, the SSH server keel connects through"],
+        "stack.yaml:6:",
+    );
+}
