@@ -15,7 +15,8 @@
 //! reverts at once over the connection it still has and reports which
 //! change broke access — and if even that connection is gone, the timer
 //! puts everything back by itself. A path that did not exist is removed
-//! again; a restored path is swapped in with a rename next to it.
+//! again; a saved one is unpacked in the private state directory and
+//! swapped in.
 
 use crate::shell::q;
 use std::collections::BTreeSet;
@@ -98,7 +99,7 @@ fn is_ssh_unit(unit: &str) -> bool {
 }
 
 /// The revert script the host runs (by the timer, or at once on failure).
-fn revert_script(id: &str, dir: &str, scope: &Scope) -> String {
+fn revert_script(dir: &str, scope: &Scope) -> String {
     let mut restore = String::new();
     for (i, p) in scope.roots().iter().enumerate() {
         restore.push_str(&format!("keel_restore {i} {}\n", q(p)));
@@ -132,8 +133,10 @@ logger -t keel "reverting an unconfirmed change that can cut access ($d)" 2>/dev
 keel_restore() {{
   p=$2; parent=$(dirname "$p"); base=$(basename "$p")
   if [ -f "$d/path-$1.tar" ]; then
-    t="$parent/.keel-restore-{id}-$1"
-    rm -rf "$t" && mkdir -p "$t"
+    # Unpacked in the private state directory (never in a directory
+    # someone else may write to), then swapped in.
+    t="$d/restore-$1"
+    rm -rf "$t" && mkdir -p "$t" "$parent"
     if tar -C "$t" -xpf "$d/path-$1.tar"; then
       if [ -e "$p" ] || [ -L "$p" ]; then mv "$p" "$t/.keel-broken"; fi
       mv "$t/$base" "$p"
@@ -230,7 +233,7 @@ echo armed
         d = q(&dir),
         root = q(ROLLBACK_DIR),
         save = save_script(&dir, scope),
-        revert = revert_script(id, &dir, scope),
+        revert = revert_script(&dir, scope),
         unit = q(&unit),
     )
 }
@@ -282,11 +285,7 @@ mod tests {
         syntax_ok(&arm_script("abc123", 30, &Scope::default()));
         syntax_ok(&disarm_script("abc123"));
         syntax_ok(&revert_now_script("abc123"));
-        syntax_ok(&revert_script(
-            "abc123",
-            "/var/lib/keel/rollback/abc123",
-            &s,
-        ));
+        syntax_ok(&revert_script("/var/lib/keel/rollback/abc123", &s));
     }
 
     #[test]
@@ -373,7 +372,7 @@ mod tests {
         std::fs::write(format!("{dir}/a"), "changed\n").unwrap();
         std::fs::write(format!("{dir}/b"), "new\n").unwrap();
         std::fs::remove_dir_all(&gone).unwrap();
-        sh(&revert_script("abc123", &state, &s));
+        sh(&revert_script(&state, &s));
         assert_eq!(std::fs::read_to_string(&conf).unwrap(), "Port 22\n");
         assert!(
             !std::path::Path::new(&newfile).exists(),
