@@ -5,8 +5,8 @@
 //! notified restart, a `file` drop-in under /etc/ssh/sshd_config.d/, a
 //! `command` turning UFW on without an SSH rule — now fails the run with a
 //! message naming the change, and the host is reachable again with its
-//! previous configuration. A harmless change under /etc/ssh is applied and
-//! confirmed. And whatever the change, a run that changed a host ends with
+//! previous configuration; a PAM line is reverted too, saving that file
+//! only. A harmless change under /etc/ssh is applied and confirmed. And whatever the change, a run that changed a host ends with
 //! a brand-new SSH connection: losing it is the run's first error.
 
 mod support;
@@ -297,4 +297,36 @@ resources:
     );
     h.sh("systemctl restart ssh");
     assert!(root_logs_in(&h));
+}
+
+#[test]
+fn a_pam_line_denying_logins_is_reverted_with_that_file_only() {
+    let h = Host::start("guard-pam");
+    let inv = h.inventory("root", &[], "    confirm_timeout: 90\n");
+    let inv = inv.to_str().unwrap();
+    let before = h.sh("cat /etc/pam.d/sshd");
+    let stack = write(
+        &h,
+        "pam.yaml",
+        r#"name: pam
+targets: [web]
+resources:
+  - line:
+      path: /etc/pam.d/sshd
+      line: account requisite pam_deny.so
+"#,
+    );
+    // Nothing for the analysis to read; PAM needs no restart: the next
+    // login is refused, and only /etc/pam.d/sshd is saved and put back.
+    expect(&h.keel(&["plan", "-i", inv, &stack], &[]), 0, "not refused");
+    let apply = reverted(&h, inv, &stack, "line[/etc/pam.d/sshd");
+    assert!(
+        apply
+            .stdout
+            .lines()
+            .any(|l| l.ends_with("restored as it was before: /etc/pam.d/sshd")),
+        "the revert covered that file only: {}",
+        apply.stdout
+    );
+    assert_eq!(h.sh("cat /etc/pam.d/sshd"), before, "PAM as it was");
 }
