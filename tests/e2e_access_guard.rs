@@ -6,8 +6,9 @@
 //! `command` turning UFW on without an SSH rule — now fails the run with a
 //! message naming the change, and the host is reachable again with its
 //! previous configuration; a PAM line is reverted too, saving that file
-//! only. A harmless change under /etc/ssh is applied and confirmed. And whatever the change, a run that changed a host ends with
-//! a brand-new SSH connection: losing it is the run's first error.
+//! only. A harmless change under /etc/ssh is applied and confirmed. And
+//! whatever the change, a run that changed a host ends with a brand-new
+//! SSH connection: losing it is the run's first error.
 
 mod support;
 
