@@ -251,7 +251,11 @@ pub async fn apply_host_confirmed(
             }
             match crate::lockout::exposure(&work.resolved.instances[i].resource.touches(), login) {
                 Some(e) => {
-                    tracing::debug!(host = %work.host, "{} can cut access: {}", work.resolved.instances[i].address, e.why.join("; "));
+                    tracing::debug!(host = %work.host, "{}", redactor.redact(&format!(
+                        "{} can cut access: {}",
+                        work.resolved.instances[i].address,
+                        e.why.join("; ")
+                    )));
                     scope.merge(&e.scope);
                     true
                 }
