@@ -272,7 +272,7 @@ pub async fn apply_host_confirmed(
             let id = crate::confirm::new_id();
             match run_plain(work, &crate::confirm::arm_script(&id, a.timeout, &scope)).await {
                 Ok(_) => {
-                    tracing::info!(host = %work.host, "armed a revert in {}s of {} before changes that can cut access ({id})", a.timeout, scope.describe());
+                    tracing::info!(host = %work.host, "armed a revert in {}s of {} before changes that can cut access ({id})", a.timeout, redactor.redact(&scope.describe()));
                     armed = Some(id);
                 }
                 Err(e) => {
