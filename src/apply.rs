@@ -8,6 +8,13 @@
 //! their notifiers, only if a notifier changed. Finally every changed
 //! resource is probed again in one round trip: any that still differs "did
 //! not converge" and fails the run.
+//!
+//! Changes that can cut keel's access ([`crate::lockout::exposure`]) run
+//! under commit-confirmed ([`crate::confirm`]): armed before the first,
+//! confirmed with a brand-new connection after the walk, reverted if that
+//! fails. And as a last net, a run that changed the host ends with a
+//! brand-new connection to it: if none gets in, that is the host's first
+//! error.
 
 use crate::probe;
 use crate::resources::{Cmd, Evaluation};
@@ -137,6 +144,50 @@ async fn reprobe(work: &HostWork, i: usize) -> Result<Evaluation, String> {
 pub struct AccessCheck {
     pub target: crate::transport::ssh::SshTarget,
     pub timeout: u64,
+    /// The bootstrap login of a fresh server: when the stack does not (yet)
+    /// create the inventory's user or port, the final check of a run that
+    /// cut nothing accepts a new connection through it.
+    pub fallback: Option<crate::transport::ssh::SshTarget>,
+}
+
+/// A brand-new SSH connection (not the multiplexed one) to `target`, with
+/// a few tries: sshd may take a moment to come back after a restart.
+async fn fresh_login(target: &crate::transport::ssh::SshTarget) -> Result<(), String> {
+    let mut result = crate::transport::ssh::check_fresh_connection(target).await;
+    for _ in 0..3 {
+        if result.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        result = crate::transport::ssh::check_fresh_connection(target).await;
+    }
+    result.map_err(|e| e.to_string())
+}
+
+/// The last net: after a run that changed the host, a brand-new SSH
+/// connection must still get in, whatever the changes were (the exposure
+/// rules may miss a way to lock keel out). `Err` is the run's first error.
+async fn final_access_check(access: &AccessCheck) -> Result<(), String> {
+    let primary = fresh_login(&access.target).await;
+    let Err(first) = primary else {
+        return Ok(());
+    };
+    if let Some(boot) = &access.fallback
+        && crate::transport::ssh::check_fresh_connection(boot)
+            .await
+            .is_ok()
+    {
+        tracing::warn!(
+            "the inventory's login ({}) does not work yet; the bootstrap login ({}) does",
+            access.target.destination(),
+            boot.destination()
+        );
+        return Ok(());
+    }
+    Err(format!(
+        "access lost: after this run a brand-new SSH connection as {} fails ({first}); the host may be unreachable",
+        access.target.destination()
+    ))
 }
 
 async fn run_plain(work: &HostWork, script: &str) -> Result<String, String> {
@@ -179,16 +230,37 @@ pub async fn apply_host_confirmed(
     let mut outcome: Vec<Option<Outcome>> = vec![None; n];
     let mut changed: BTreeSet<usize> = BTreeSet::new();
     // Changes that can cut access, in apply order: armed before the first,
-    // confirmed after the last.
+    // confirmed after the whole walk. A handler counts when a notifier of
+    // it is planned to change (an `ssh` restart after a config line).
+    let login = access.and_then(|a| a.target.user.as_deref());
+    let planned_change = |i: usize| {
+        work.evals[i]
+            .as_ref()
+            .is_some_and(|e| e.diff.action().is_change())
+    };
+    let mut scope = crate::confirm::Scope::default();
     let guarded: Vec<usize> = graph
         .order
         .iter()
         .copied()
         .filter(|&i| {
-            work.resolved.instances[i].resource.can_cut_access()
-                && work.evals[i]
-                    .as_ref()
-                    .is_some_and(|e| e.diff.action().is_change())
+            let acts = planned_change(i)
+                || (0..n).any(|m| graph.notifies[m].contains(&i) && planned_change(m));
+            if !acts {
+                return false;
+            }
+            match crate::lockout::exposure(&work.resolved.instances[i].resource.touches(), login) {
+                Some(e) => {
+                    tracing::debug!(host = %work.host, "{}", redactor.redact(&format!(
+                        "{} can cut access: {}",
+                        work.resolved.instances[i].address,
+                        e.why.join("; ")
+                    )));
+                    scope.merge(&e.scope);
+                    true
+                }
+                None => false,
+            }
         })
         .collect();
     let mut armed: Option<String> = None;
@@ -198,9 +270,9 @@ pub async fn apply_host_confirmed(
             && armed.is_none()
         {
             let id = crate::confirm::new_id();
-            match run_plain(work, &crate::confirm::arm_script(&id, a.timeout)).await {
+            match run_plain(work, &crate::confirm::arm_script(&id, a.timeout, &scope)).await {
                 Ok(_) => {
-                    tracing::info!(host = %work.host, "armed a revert in {}s before changing SSH/firewall settings ({id})", a.timeout);
+                    tracing::info!(host = %work.host, "armed a revert in {}s of {} before changes that can cut access ({id})", a.timeout, redactor.redact(&scope.describe()));
                     armed = Some(id);
                 }
                 Err(e) => {
@@ -307,7 +379,12 @@ pub async fn apply_host_confirmed(
         });
     }
     if let (Some(id), Some(a)) = (&armed, access) {
-        confirm_access(work, redactor, a, id, &guarded, &mut outcome, &mut changed).await;
+        let window = Window {
+            id,
+            guarded: &guarded,
+            scope: &scope,
+        };
+        confirm_access(work, redactor, a, &window, &mut outcome, &mut changed).await;
     }
 
     // Verify: everything that changed must now match (one round trip).
@@ -369,6 +446,25 @@ pub async fn apply_host_confirmed(
         }
     }
 
+    // The last net: a run that changed the host ends with a brand-new
+    // connection to it.
+    let touched = armed.is_some()
+        || outcome
+            .iter()
+            .flatten()
+            .any(|o| o.changed() || o.is_failure());
+    if touched
+        && let Some(a) = access
+        && let Err(e) = final_access_check(a).await
+    {
+        tracing::error!(host = %work.host, "{}", redactor.redact(&e));
+        let e = redactor.redact(&e);
+        result.error = Some(match result.error.take() {
+            Some(other) => format!("{e}\n{other}"),
+            None => e,
+        });
+    }
+
     result.resources = (0..n)
         .map(|i| ResourceOutcome {
             address: redactor.redact(&work.resolved.instances[i].address),
@@ -379,17 +475,25 @@ pub async fn apply_host_confirmed(
     result
 }
 
+/// A revert armed on the host: its id, the changes it covers (indexes of
+/// instances) and what it restores.
+struct Window<'a> {
+    id: &'a str,
+    guarded: &'a [usize],
+    scope: &'a crate::confirm::Scope,
+}
+
 /// After the last change that can cut access: check with a brand-new
 /// connection, then disarm the revert, or revert at once and fail.
 async fn confirm_access(
     work: &HostWork,
     redactor: &Redactor,
     access: &AccessCheck,
-    id: &str,
-    guarded: &[usize],
+    window: &Window<'_>,
     outcome: &mut [Option<Outcome>],
     changed: &mut BTreeSet<usize>,
 ) {
+    let Window { id, guarded, scope } = *window;
     let names = |pred: &dyn Fn(&Outcome) -> bool, outcome: &[Option<Outcome>]| -> Vec<String> {
         guarded
             .iter()
@@ -402,17 +506,7 @@ async fn confirm_access(
     let problem = if !failed.is_empty() {
         Some(format!("{} failed", failed.join(", ")))
     } else {
-        // sshd may take a moment to come back after a reload or restart:
-        // a few tries before calling access lost.
-        let mut result = crate::transport::ssh::check_fresh_connection(&access.target).await;
-        for _ in 0..3 {
-            if result.is_ok() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            result = crate::transport::ssh::check_fresh_connection(&access.target).await;
-        }
-        match result {
+        match fresh_login(&access.target).await {
             Ok(()) => None,
             Err(e) => Some(format!(
                 "a new SSH connection as {} failed after applying {}: {}",
@@ -446,10 +540,11 @@ async fn confirm_access(
         Some(why) => {
             let reverted = run_plain(work, &crate::confirm::revert_now_script(id)).await;
             let how = match reverted {
-                Ok(_) => "the previous SSH and firewall configuration was restored".to_string(),
+                Ok(_) => format!("restored as it was before: {}", scope.describe()),
                 Err(_) => format!(
-                    "keel could not revert it now; the host restores its previous SSH and firewall configuration by itself within {} s",
-                    access.timeout
+                    "keel could not revert it now; the host restores by itself, within {} s, {}",
+                    access.timeout,
+                    scope.describe()
                 ),
             };
             for &g in guarded {

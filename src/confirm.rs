@@ -1,9 +1,11 @@
-//! Commit confirmed: changes that can cut keel's access to a host (sshd
-//! settings, firewall rules and policies) are applied under a revert that
-//! the host runs by itself, as network routers do.
+//! Commit confirmed: changes that can cut keel's access to a host (decided
+//! by [`crate::lockout::exposure`] from what each resource touches) are
+//! applied under a revert that the host runs by itself, as network routers
+//! do.
 //!
-//! Before the first such change of a run, keel saves the host's SSH and
-//! firewall configuration under `/var/lib/keel/rollback/ID/` and arms a
+//! Before the first such change of a run, keel saves what those changes
+//! touch ([`Scope`]: files and directories, the live firewall rules, the
+//! state of services) under `/var/lib/keel/rollback/ID/` and arms a
 //! revert: a transient systemd timer (or, without systemd, a detached
 //! `sleep`) that survives the SSH session dying, keel being killed, or the
 //! network going away. After the last such change keel opens a brand-new
@@ -12,9 +14,12 @@
 //! command through it. If that works the revert is disarmed; if not, keel
 //! reverts at once over the connection it still has and reports which
 //! change broke access — and if even that connection is gone, the timer
-//! restores the previous configuration by itself.
+//! puts everything back by itself. A path that did not exist is removed
+//! again; a saved one is unpacked in the private state directory and
+//! swapped in.
 
 use crate::shell::q;
+use std::collections::BTreeSet;
 
 /// Where rollback state is kept on the host.
 pub const ROLLBACK_DIR: &str = "/var/lib/keel/rollback";
@@ -37,61 +42,185 @@ pub fn new_id() -> String {
         .collect()
 }
 
-/// The revert script the host runs (by the timer, or at once on failure).
-fn revert_script(dir: &str) -> String {
-    format!(
-        r#"#!/bin/sh
-# keel: restore the SSH and firewall configuration saved before an
-# unconfirmed change. Runs by itself when keel does not confirm in time.
-d={d}
-[ -d "$d" ] || exit 0
-logger -t keel "reverting an unconfirmed SSH/firewall change ($d)" 2>/dev/null || true
-if [ -f "$d/ssh.tar" ]; then
-  rm -rf /etc/.ssh.keel-restore && mkdir -p /etc/.ssh.keel-restore
-  if tar -C /etc/.ssh.keel-restore -xpf "$d/ssh.tar"; then
-    rm -rf /etc/.ssh.keel-broken
-    mv /etc/ssh /etc/.ssh.keel-broken 2>/dev/null
-    mv /etc/.ssh.keel-restore/ssh /etc/ssh && rm -rf /etc/.ssh.keel-broken /etc/.ssh.keel-restore
-  fi
-  mkdir -p /run/sshd
-  systemctl restart ssh 2>/dev/null || systemctl restart sshd 2>/dev/null || service ssh restart 2>/dev/null || true
-fi
-if command -v ufw >/dev/null 2>&1; then
-  if [ -f "$d/ufw.tar" ]; then
-    rm -rf /etc/.ufw.keel-restore && mkdir -p /etc/.ufw.keel-restore
-    if tar -C /etc/.ufw.keel-restore -xpf "$d/ufw.tar"; then
-      rm -rf /etc/ufw && mv /etc/.ufw.keel-restore/ufw /etc/ufw && rm -rf /etc/.ufw.keel-restore
-    fi
-  fi
-  [ -f "$d/default-ufw" ] && cp -p "$d/default-ufw" /etc/default/ufw
-  if [ "$(cat "$d/ufw-state" 2>/dev/null)" = active ]; then
-    ufw --force disable >/dev/null 2>&1; ufw --force enable >/dev/null 2>&1
-  else
-    ufw --force disable >/dev/null 2>&1
-  fi
-fi
-rm -rf "$d"
-logger -t keel "reverted ($d)" 2>/dev/null || true
-"#,
-        d = q(dir)
+/// What a revert puts back: saved by [`arm_script`] before the first change
+/// that can cut access, restored by the revert. Built from what the changes
+/// touch (see [`crate::lockout::exposure`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Files and directories, saved whole and put back as they were
+    /// (removed again when they did not exist).
+    pub paths: BTreeSet<String>,
+    /// systemd units put back in their state after the files: restarted
+    /// when they were running (so they read the restored files), stopped
+    /// when they were not. The SSH server is always restarted.
+    pub services: BTreeSet<String>,
+    /// UFW's on/off state and the live iptables (or nftables) rules.
+    pub firewall: bool,
+}
+
+impl Scope {
+    pub fn merge(&mut self, other: &Scope) {
+        self.paths.extend(other.paths.iter().cloned());
+        self.services.extend(other.services.iter().cloned());
+        self.firewall |= other.firewall;
+    }
+
+    /// The paths to save: none inside another one.
+    pub fn roots(&self) -> Vec<&str> {
+        let inside = |p: &str, r: &str| {
+            p.len() > r.len() && p.starts_with(r) && p[r.len()..].starts_with('/')
+        };
+        self.paths
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !self.paths.iter().any(|r| inside(p, r)))
+            .collect()
+    }
+
+    /// In words, for messages: "/etc/ssh, the firewall, service ssh".
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self.roots().iter().map(|p| p.to_string()).collect();
+        if self.firewall {
+            parts.push("the firewall rules".into());
+        }
+        if !self.services.is_empty() {
+            let s: Vec<&str> = self.services.iter().map(String::as_str).collect();
+            parts.push(format!("the state of {}", s.join(", ")));
+        }
+        parts.join(", ")
+    }
+}
+
+fn is_ssh_unit(unit: &str) -> bool {
+    matches!(
+        unit.strip_suffix(".service").unwrap_or(unit),
+        "ssh" | "sshd"
     )
 }
 
-/// Save the SSH and firewall configuration and arm a revert in `timeout`
-/// seconds. Prints `armed` on success.
-pub fn arm_script(id: &str, timeout: u64) -> String {
+/// The revert script the host runs (by the timer, or at once on failure).
+fn revert_script(dir: &str, scope: &Scope) -> String {
+    let mut restore = String::new();
+    for (i, p) in scope.roots().iter().enumerate() {
+        restore.push_str(&format!("keel_restore {i} {}\n", q(p)));
+    }
+    let mut units = String::new();
+    for (i, u) in scope.services.iter().enumerate() {
+        units.push_str(&format!(
+            "keel_unit {i} {} {}\n",
+            q(u),
+            if is_ssh_unit(u) { "ssh" } else { "other" }
+        ));
+    }
+    let firewall = if scope.firewall {
+        r#"if command -v ufw >/dev/null 2>&1; then ufw --force disable >/dev/null 2>&1 || true; fi
+[ ! -f "$d/rules-v4" ] || iptables-restore < "$d/rules-v4" || true
+[ ! -f "$d/rules-v6" ] || ip6tables-restore < "$d/rules-v6" || true
+if [ -f "$d/rules-nft" ]; then nft flush ruleset && nft -f "$d/rules-nft" || true; fi
+if [ "$(cat "$d/ufw-state" 2>/dev/null)" = active ]; then ufw --force enable >/dev/null 2>&1 || true; fi
+"#
+    } else {
+        ""
+    };
+    format!(
+        r#"#!/bin/sh
+# keel: put back what an unconfirmed change touched ({what}), as saved
+# before it. Runs by itself when keel does not confirm in time.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+d={d}
+[ -d "$d" ] || exit 0
+logger -t keel "reverting an unconfirmed change that can cut access ($d)" 2>/dev/null || true
+keel_restore() {{
+  p=$2; parent=$(dirname "$p"); base=$(basename "$p")
+  if [ -f "$d/path-$1.tar" ]; then
+    # Unpacked in the private state directory (never in a directory
+    # someone else may write to), then swapped in.
+    t="$d/restore-$1"
+    rm -rf "$t" && mkdir -p "$t" "$parent"
+    if tar -C "$t" -xpf "$d/path-$1.tar"; then
+      if [ -e "$p" ] || [ -L "$p" ]; then mv "$p" "$t/.keel-broken"; fi
+      mv "$t/$base" "$p"
+    fi
+    rm -rf "$t"
+  elif [ -f "$d/path-$1.absent" ]; then
+    rm -rf "$p"
+  fi
+}}
+keel_unit() {{
+  if [ "$3" = ssh ]; then
+    mkdir -p /run/sshd
+    systemctl restart "$2" 2>/dev/null || systemctl restart ssh 2>/dev/null || systemctl restart sshd 2>/dev/null || service ssh restart 2>/dev/null || true
+  elif [ "$(cat "$d/unit-$1" 2>/dev/null)" = active ]; then
+    systemctl restart "$2" 2>/dev/null || true
+  else
+    systemctl stop "$2" 2>/dev/null || true
+  fi
+}}
+{restore}{firewall}{units}rm -rf "$d"
+logger -t keel "reverted ($d)" 2>/dev/null || true
+"#,
+        d = q(dir),
+        what = scope.describe().replace('\n', " "),
+    )
+}
+
+/// Save what `scope` names into `dir` (which exists): the first half of
+/// [`arm_script`].
+fn save_script(dir: &str, scope: &Scope) -> String {
+    let mut save = format!(
+        r#"d={d}
+keel_save() {{
+  if [ -e "$2" ] || [ -L "$2" ]; then
+    tar -C "$(dirname "$2")" -cpf "$d/path-$1.tar" "./$(basename "$2")"
+  else
+    : > "$d/path-$1.absent"
+  fi
+}}
+"#,
+        d = q(dir)
+    );
+    for (i, p) in scope.roots().iter().enumerate() {
+        save.push_str(&format!("keel_save {i} {}\n", q(p)));
+    }
+    for (i, u) in scope.services.iter().enumerate() {
+        save.push_str(&format!(
+            "if systemctl is-active --quiet {u} 2>/dev/null; then echo active; else echo inactive; fi > \"$d/unit-{i}\"\n",
+            u = q(u)
+        ));
+    }
+    if scope.firewall {
+        save.push_str(
+            r#"if command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status: active'; then echo active > "$d/ufw-state"; else echo inactive > "$d/ufw-state"; fi
+keel_filter() {
+  # A table missing from the dump would keep rules added later: restore
+  # at least an open filter table.
+  grep -q '^\*filter' "$1" || printf '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' >> "$1"
+}
+if command -v iptables-save >/dev/null 2>&1; then
+  iptables-save > "$d/rules-v4" && keel_filter "$d/rules-v4"
+  if command -v ip6tables-save >/dev/null 2>&1; then ip6tables-save > "$d/rules-v6" && keel_filter "$d/rules-v6"; fi
+elif command -v nft >/dev/null 2>&1; then
+  nft list ruleset > "$d/rules-nft"
+fi
+"#,
+        );
+    }
+    save
+}
+
+/// Save what `scope` names and arm a revert in `timeout` seconds. Prints
+/// `armed` on success; arms nothing when saving fails.
+pub fn arm_script(id: &str, timeout: u64, scope: &Scope) -> String {
     let dir = format!("{ROLLBACK_DIR}/{id}");
     let unit = format!("keel-revert-{id}");
     format!(
         r#"set -e
 umask 077
-d={d}
-mkdir -p {root} "$d"
-[ -d /etc/ssh ] && tar -C /etc -cpf "$d/ssh.tar" ssh
-if [ -d /etc/ufw ]; then tar -C /etc -cpf "$d/ufw.tar" ufw; fi
-[ -f /etc/default/ufw ] && cp -p /etc/default/ufw "$d/default-ufw"
-if command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status: active'; then echo active > "$d/ufw-state"; else echo inactive > "$d/ufw-state"; fi
-cat > "$d/revert.sh" <<'KEEL_REVERT_END'
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+mkdir -p {root}
+rm -rf {d}
+mkdir {d}
+{save}cat > "$d/revert.sh" <<'KEEL_REVERT_END'
 {revert}KEEL_REVERT_END
 chmod 700 "$d/revert.sh"
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
@@ -103,7 +232,8 @@ echo armed
 "#,
         d = q(&dir),
         root = q(ROLLBACK_DIR),
-        revert = revert_script(&dir),
+        save = save_script(&dir, scope),
+        revert = revert_script(&dir, scope),
         unit = q(&unit),
     )
 }
@@ -136,17 +266,31 @@ mod tests {
     use super::*;
     use crate::resources::testing::assert_sh_syntax as syntax_ok;
 
+    fn scope(paths: &[&str], services: &[&str], firewall: bool) -> Scope {
+        Scope {
+            paths: paths.iter().map(|s| s.to_string()).collect(),
+            services: services.iter().map(|s| s.to_string()).collect(),
+            firewall,
+        }
+    }
+
     #[test]
     fn scripts_are_valid_sh() {
-        syntax_ok(&arm_script("abc123", 30));
+        let s = scope(
+            &["/etc/ssh", "/etc/pam.d/sshd", "/etc/it's here"],
+            &["ssh", "networking"],
+            true,
+        );
+        syntax_ok(&arm_script("abc123", 30, &s));
+        syntax_ok(&arm_script("abc123", 30, &Scope::default()));
         syntax_ok(&disarm_script("abc123"));
         syntax_ok(&revert_now_script("abc123"));
-        syntax_ok(&revert_script("/var/lib/keel/rollback/abc123"));
+        syntax_ok(&revert_script("/var/lib/keel/rollback/abc123", &s));
     }
 
     #[test]
     fn the_revert_survives_the_session() {
-        let s = arm_script("abc123", 45);
+        let s = arm_script("abc123", 45, &scope(&["/etc/ssh"], &["ssh"], false));
         assert!(
             s.contains("systemd-run --quiet --unit=keel-revert-abc123 --on-active=45s"),
             "{s}"
@@ -155,5 +299,99 @@ mod tests {
             s.contains("setsid sh -c \"sleep 45;"),
             "fallback without systemd: {s}"
         );
+    }
+
+    #[test]
+    fn roots_drop_nested_paths() {
+        let s = scope(
+            &[
+                "/etc/ssh",
+                "/etc/ssh/sshd_config",
+                "/etc/sshx",
+                "/etc/pam.d/sshd",
+            ],
+            &[],
+            false,
+        );
+        assert_eq!(s.roots(), vec!["/etc/pam.d/sshd", "/etc/ssh", "/etc/sshx"]);
+        assert_eq!(s.describe(), "/etc/pam.d/sshd, /etc/ssh, /etc/sshx");
+    }
+
+    #[test]
+    fn only_what_the_scope_names_is_saved_and_restored() {
+        let s = arm_script("abc123", 45, &scope(&["/etc/pam.d/sshd"], &[], false));
+        assert!(s.contains("keel_save 0 /etc/pam.d/sshd"), "{s}");
+        assert!(
+            !s.contains("/etc/ufw") && !s.contains("iptables-save"),
+            "{s}"
+        );
+        assert!(!s.contains("keel_unit 0"), "no service to restart: {s}");
+        let s = arm_script("abc123", 45, &scope(&["/etc/ufw"], &["ssh"], true));
+        assert!(
+            s.contains("iptables-save") && s.contains("ufw-state"),
+            "{s}"
+        );
+        assert!(s.contains("keel_unit 0 ssh ssh"), "{s}");
+    }
+
+    /// The save and revert halves, run for real on files in a scratch
+    /// directory: a changed file, a created file, a changed and a removed
+    /// directory all come back as they were.
+    #[test]
+    fn save_then_revert_restores_files_and_removes_new_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_str().unwrap().to_string();
+        let state = format!("{root}/state");
+        std::fs::create_dir(&state).unwrap();
+        let conf = format!("{root}/sshd_config");
+        let newfile = format!("{root}/drop-in.conf");
+        let dir = format!("{root}/ssh d");
+        let gone = format!("{root}/gone");
+        std::fs::write(&conf, "Port 22\n").unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(format!("{dir}/a"), "a\n").unwrap();
+        std::fs::create_dir(&gone).unwrap();
+        std::fs::write(format!("{gone}/keep"), "k\n").unwrap();
+        let s = scope(&[&conf, &newfile, &dir, &gone], &[], false);
+        let sh = |script: &str| {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        sh(&format!("set -e\n{}", save_script(&state, &s)));
+        // The change.
+        std::fs::write(&conf, "Port 2222\n").unwrap();
+        std::fs::write(&newfile, "AllowUsers nobody\n").unwrap();
+        std::fs::write(format!("{dir}/a"), "changed\n").unwrap();
+        std::fs::write(format!("{dir}/b"), "new\n").unwrap();
+        std::fs::remove_dir_all(&gone).unwrap();
+        sh(&revert_script(&state, &s));
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), "Port 22\n");
+        assert!(
+            !std::path::Path::new(&newfile).exists(),
+            "a new file is removed"
+        );
+        assert_eq!(std::fs::read_to_string(format!("{dir}/a")).unwrap(), "a\n");
+        assert!(!std::path::Path::new(&format!("{dir}/b")).exists());
+        assert_eq!(
+            std::fs::read_to_string(format!("{gone}/keep")).unwrap(),
+            "k\n"
+        );
+        assert!(
+            !std::path::Path::new(&state).exists(),
+            "the saved state is dropped"
+        );
+        let left: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 3, "no temporary leftovers: {left:?}");
     }
 }

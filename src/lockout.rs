@@ -13,17 +13,35 @@
 //! - `PasswordAuthentication no` while the inventory logs in by password, or
 //!   the connecting user is declared without an authorized key.
 //!
+//! - the SSH service stopped or disabled, or its package removed;
+//! - the connecting user removed, given a shell that cannot log in, or left
+//!   with no authorized key;
+//! - shell text whose effect a revert cannot undo (`ip link set`, `ip route
+//!   del`, `ifdown`): the diagnostic names the kind to use instead.
+//!
+//! sshd settings are read from the `sshd` kind, and also from a `file` or
+//! `line` that writes sshd's configuration (`/etc/ssh/sshd_config`, its
+//! `sshd_config.d/*.conf` drop-ins) when its text is known at plan time.
+//!
 //! `--allow-lockout-risk` (or `allow_lockout_risk: true` on a host) turns
-//! the refusals into warnings. Whatever the analysis says, apply still runs
-//! such changes under commit-confirmed ([`crate::confirm`]).
+//! the refusals into warnings. Whatever the analysis says, apply runs every
+//! change that can cut access ([`exposure`], decided from what a resource
+//! touches) under commit-confirmed ([`crate::confirm`]).
+
+mod exposure;
+pub use exposure::{AREAS, Area, Exposure, area_of, exposure, unrevertable};
 
 use crate::config::inventory::{Host, TransportKind};
 use crate::config::node::{Node, Span};
 use crate::diag::Diag;
 use crate::resolve::{Instance, Resolved};
+use crate::resources::command::Command;
+use crate::resources::package::{Package, PackageState};
+use crate::resources::service::{Service, ServiceState};
 use crate::resources::sshd::Sshd;
 use crate::resources::ufw::{Policy, Proto, Ufw};
 use crate::resources::user::User;
+use crate::resources::{Touches, Written};
 
 /// What the analysis needs to know about one sshd setting.
 fn setting<'a>(settings: &'a [(String, Vec<String>)], key: &str) -> Option<&'a Vec<String>> {
@@ -92,11 +110,7 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
         out.push(if allow { d.as_warning() } else { d });
     };
 
-    let sshds: Vec<(&Instance, &Sshd)> = res
-        .instances
-        .iter()
-        .filter_map(|i| i.resource.as_any().downcast_ref::<Sshd>().map(|s| (i, s)))
-        .collect();
+    let sources = sshd_sources(res);
     let ufws: Vec<(&Instance, &Ufw)> = res
         .instances
         .iter()
@@ -118,9 +132,14 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
 
     // The ports sshd listens on after the run.
     let mut ssh_ports: Vec<u16> = vec![port];
-    for (inst, sshd) in &sshds {
-        let settings = sshd.desired_settings();
-        if let Some(ports) = setting(&settings, "Port") {
+    for src in &sources {
+        let inst = src.inst;
+        let settings = &src.settings;
+        let setting_span = |inst: &Instance, key: &str| src.span(inst, key);
+        let mut refuse = |inst: &Instance, span: Span, message: String, help: String| {
+            refuse(inst, span, message, format!("{help}{}", src.hint()))
+        };
+        if let Some(ports) = setting(settings, "Port") {
             let ports: Vec<u16> = ports.iter().filter_map(|p| p.parse().ok()).collect();
             if !ports.is_empty() {
                 if !ports.contains(&port) {
@@ -142,7 +161,7 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
             }
         }
         if user == "root"
-            && let Some(v) = setting(&settings, "PermitRootLogin")
+            && let Some(v) = setting(settings, "PermitRootLogin")
             && matches!(
                 v.first().map(String::as_str),
                 Some("no" | "forced-commands-only")
@@ -161,7 +180,7 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
                 help,
             );
         }
-        if let Some(allowed) = setting(&settings, "AllowUsers")
+        if let Some(allowed) = setting(settings, "AllowUsers")
             && !allowed.iter().any(|p| pattern_matches(p, user))
         {
             refuse(
@@ -174,7 +193,7 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
                 format!("add `{user}` to AllowUsers, or connect as one of the allowed users"),
             );
         }
-        if let Some(denied) = setting(&settings, "DenyUsers")
+        if let Some(denied) = setting(settings, "DenyUsers")
             && denied.iter().any(|p| pattern_matches(p, user))
         {
             refuse(
@@ -184,7 +203,7 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
                 format!("remove `{user}` from DenyUsers"),
             );
         }
-        if let Some(groups) = setting(&settings, "AllowGroups") {
+        if let Some(groups) = setting(settings, "AllowGroups") {
             let member_of: Vec<String> = match declared_user {
                 Some((_, u)) => u
                     .group
@@ -213,7 +232,7 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
                 );
             }
         }
-        if let Some(v) = setting(&settings, "PasswordAuthentication")
+        if let Some(v) = setting(settings, "PasswordAuthentication")
             && v.first().map(String::as_str) == Some("no")
         {
             let no_key = declared_user
@@ -259,12 +278,258 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
             }
         }
     }
+
+    // The SSH server must keep running.
+    for inst in &res.instances {
+        let Some(svc) = inst.resource.as_any().downcast_ref::<Service>() else {
+            continue;
+        };
+        if !matches!(
+            svc.name.strip_suffix(".service").unwrap_or(&svc.name),
+            "ssh" | "sshd"
+        ) {
+            continue;
+        }
+        if svc.state == Some(ServiceState::Stopped) {
+            refuse(
+                inst,
+                field_span(inst, "state"),
+                format!(
+                    "service {} is stopped while keel connects over SSH",
+                    svc.name
+                ),
+                "leave the SSH server running (remove `state: stopped`)".into(),
+            );
+        }
+        if svc.enabled == Some(false) {
+            refuse(
+                inst,
+                field_span(inst, "enabled"),
+                format!(
+                    "service {} is disabled: after a reboot nothing listens for SSH",
+                    svc.name
+                ),
+                "remove `enabled: false`".into(),
+            );
+        }
+    }
+
+    // The SSH server's package must stay installed.
+    for inst in &res.instances {
+        let Some(pkg) = inst.resource.as_any().downcast_ref::<Package>() else {
+            continue;
+        };
+        let name = pkg.name.split(':').next().unwrap_or(&pkg.name);
+        if pkg.state == PackageState::Absent && name == "openssh-server" {
+            refuse(
+                inst,
+                field_span(inst, "state"),
+                format!(
+                    "removes package {}, the SSH server keel connects through",
+                    pkg.name
+                ),
+                "keep openssh-server installed".into(),
+            );
+        }
+    }
+
+    // The account keel logs in as must stay able to log in.
+    if let Some((inst, u)) = declared_user {
+        if u.state == crate::resources::group::State::Absent {
+            refuse(
+                inst,
+                field_span(inst, "state"),
+                format!("removes `{user}`, the user keel connects as"),
+                "connect as another user first (`user:` in the inventory)".into(),
+            );
+        } else if let Some(shell) = u
+            .shell
+            .as_deref()
+            .filter(|s| matches!(s.rsplit('/').next(), Some("nologin" | "false")))
+        {
+            refuse(
+                inst,
+                field_span(inst, "shell"),
+                format!(
+                    "gives `{user}`, the user keel connects as, the shell {shell}, which cannot run commands"
+                ),
+                "give it a login shell such as /bin/bash, or connect as another user".into(),
+            );
+        } else if u.authorized_keys.as_ref().is_some_and(Vec::is_empty) && !host.password_auth {
+            refuse(
+                inst,
+                field_span(inst, "authorized_keys"),
+                format!(
+                    "removes every authorized key of `{user}`, the user keel connects with by key"
+                ),
+                format!("keep the key keel logs in with in `authorized_keys` of `{user}`"),
+            );
+        }
+    }
+
+    // Shell text whose effect no revert can undo.
+    for inst in &res.instances {
+        let Some(cmd) = inst.resource.as_any().downcast_ref::<Command>() else {
+            continue;
+        };
+        if let Some(why) = unrevertable(&cmd.run) {
+            refuse(
+                inst,
+                field_span(inst, "run"),
+                format!("the command {why}: keel cannot revert that if it cuts access"),
+                "declare the network configuration as files instead: a `file` under /etc/network/interfaces.d/ (or /etc/systemd/network/) with `notify:` on `service[networking]` (or systemd-networkd); keel applies those under commit-confirmed and restores them if access is lost".into(),
+            );
+        }
+    }
+    out
+}
+
+/// sshd settings declared somewhere in the stack.
+struct SshdSource<'a> {
+    inst: &'a Instance,
+    settings: Vec<(String, Vec<String>)>,
+    /// The `sshd` kind (point at `settings.KEY`); otherwise a file or line
+    /// whose text is read (point at this field).
+    field: Option<&'static str>,
+}
+
+impl SshdSource<'_> {
+    fn span(&self, inst: &Instance, key: &str) -> Span {
+        match self.field {
+            None => setting_span(inst, key),
+            Some(f) => field_span(inst, f),
+        }
+    }
+    /// For settings written as plain text: the kind made for them.
+    fn hint(&self) -> &'static str {
+        match self.field {
+            None => "",
+            Some(_) => {
+                "\n(the `sshd` kind manages these settings with a validated drop-in: `- sshd: { settings: { ... } }`)"
+            }
+        }
+    }
+}
+
+/// A file sshd reads its configuration from.
+fn is_sshd_config(path: &str) -> bool {
+    path == crate::resources::sshd::MAIN_CONFIG
+        || path
+            .strip_prefix("/etc/ssh/sshd_config.d/")
+            .is_some_and(|f| !f.contains('/') && f.ends_with(".conf"))
+}
+
+/// Every place that declares sshd settings: the `sshd` kind, and the text a
+/// `file` or `line` writes into sshd's configuration. Text rendered from a
+/// secret is not read (it would show in the diagnostic).
+fn sshd_sources(res: &Resolved) -> Vec<SshdSource<'_>> {
+    let mut out = Vec::new();
+    for inst in &res.instances {
+        if let Some(sshd) = inst.resource.as_any().downcast_ref::<Sshd>() {
+            out.push(SshdSource {
+                inst,
+                settings: sshd.desired_settings(),
+                field: None,
+            });
+            continue;
+        }
+        if inst.sensitive {
+            continue;
+        }
+        let touches: Touches = inst.resource.touches();
+        for p in touches.paths.iter().filter(|p| is_sshd_config(&p.path)) {
+            let (text, field) = match &p.written {
+                Written::Whole(t) => (
+                    t.as_str(),
+                    ["content", "template", "source"]
+                        .into_iter()
+                        .find(|f| inst.body.get(f).is_some())
+                        .unwrap_or("path"),
+                ),
+                Written::Line(l) => (l.as_str(), "line"),
+                Written::Unknown => continue,
+            };
+            let settings = sshd_settings_of(text);
+            if !settings.is_empty() {
+                out.push(SshdSource {
+                    inst,
+                    settings,
+                    field: Some(field),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Settings of sshd_config text, before any `Match` block. As in sshd, the
+/// first value of a keyword wins, except for keywords that add up
+/// (`Port`, `ListenAddress`, `AllowUsers`, ...).
+pub fn sshd_settings_of(text: &str) -> Vec<(String, Vec<String>)> {
+    const ADDITIVE: &[&str] = &[
+        "port",
+        "listenaddress",
+        "allowusers",
+        "allowgroups",
+        "denyusers",
+        "denygroups",
+    ];
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let (key, rest) = l
+            .split_once(|c: char| c.is_whitespace() || c == '=')
+            .unwrap_or((l, ""));
+        if key.eq_ignore_ascii_case("Match") {
+            break;
+        }
+        let values: Vec<String> = rest
+            .trim_start_matches(|c: char| c.is_whitespace() || c == '=')
+            .split_whitespace()
+            .map(|v| v.trim_matches('"').to_string())
+            .collect();
+        match out.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            Some((_, v)) if ADDITIVE.contains(&key.to_ascii_lowercase().as_str()) => {
+                v.extend(values)
+            }
+            Some(_) => {}
+            None => out.push((key.to_string(), values)),
+        }
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::pattern_matches;
+    use super::{is_sshd_config, pattern_matches, sshd_settings_of};
+
+    #[test]
+    fn sshd_text_is_read_like_sshd() {
+        let s = sshd_settings_of(
+            "# comment\nPort 2222\nport=2223\nPermitRootLogin no\nPermitRootLogin yes\nAllowUsers a b\nMatch User x\n  PasswordAuthentication yes\n",
+        );
+        assert_eq!(
+            s,
+            vec![
+                (
+                    "Port".to_string(),
+                    vec!["2222".to_string(), "2223".to_string()]
+                ),
+                ("PermitRootLogin".to_string(), vec!["no".to_string()]),
+                (
+                    "AllowUsers".to_string(),
+                    vec!["a".to_string(), "b".to_string()]
+                ),
+            ]
+        );
+        assert!(is_sshd_config("/etc/ssh/sshd_config"));
+        assert!(is_sshd_config("/etc/ssh/sshd_config.d/10-x.conf"));
+        assert!(!is_sshd_config("/etc/ssh/sshd_config.d/10-x.txt"));
+        assert!(!is_sshd_config("/etc/ssh/ssh_config"));
+    }
 
     #[test]
     fn sshd_patterns() {

@@ -164,3 +164,105 @@ fn a_safe_hardening_passes_the_analysis() {
     assert!(!err.contains("keel::lockout"), "{err}");
     assert!(out.contains("cannot connect"), "{out}{err}");
 }
+
+// Settings written as text into sshd's configuration are read too, and the
+// diagnostic names the kind made for them (issue 7, finding 7).
+
+#[test]
+fn a_line_moving_the_ssh_port_is_refused_and_names_the_sshd_kind() {
+    refused(
+        "",
+        "  - line:\n      path: /etc/ssh/sshd_config\n      match: '^#?Port '\n      line: Port 2222\n",
+        &[
+            "sshd will listen on port 2222 but the inventory connects on port 1",
+            "the `sshd` kind manages these settings",
+        ],
+        "stack.yaml:7:",
+    );
+}
+
+#[test]
+fn a_dropin_file_shutting_out_the_login_user_is_refused() {
+    refused(
+        "",
+        "  - file:\n      path: /etc/ssh/sshd_config.d/10-x.conf\n      content: |\n        # only nobody\n        AllowUsers nobody\n",
+        &["`AllowUsers nobody` does not include `root`", "`sshd` kind"],
+        "stack.yaml:7:",
+    );
+}
+
+#[test]
+fn settings_after_a_match_block_or_in_other_files_are_not_read() {
+    // `Match` scopes what follows; ssh_config is the client's file.
+    let dir = project(
+        "",
+        "  - file:\n      path: /etc/ssh/sshd_config.d/10-x.conf\n      content: \"Match User nobody\\n  PermitRootLogin no\\n\"\n  - line:\n      path: /etc/ssh/ssh_config\n      line: Port 2222\n",
+    );
+    let (code, out, err) = run(dir.path(), &["plan", "stack.yaml"]);
+    assert_eq!(code, 1);
+    assert!(!err.contains("keel::lockout"), "{err}");
+    assert!(out.contains("cannot connect"), "{out}{err}");
+}
+
+#[test]
+fn a_command_changing_interfaces_live_is_refused_and_names_the_kinds_to_use() {
+    refused(
+        "",
+        "  - command:\n      run: ip link set eth0 down\n      creates: /x\n",
+        &[
+            "runs `ip link`",
+            "keel cannot revert that",
+            "a `file` under /etc/network/",
+            "service[networking]",
+        ],
+        "stack.yaml:5:",
+    );
+}
+
+#[test]
+fn stopping_or_disabling_the_ssh_server_is_refused() {
+    refused(
+        "",
+        "  - service:\n      name: ssh\n      state: stopped\n",
+        &["service ssh is stopped while keel connects over SSH"],
+        "stack.yaml:6:",
+    );
+    refused(
+        "",
+        "  - service:\n      name: sshd.service\n      enabled: false\n",
+        &["service sshd.service is disabled"],
+        "stack.yaml:6:",
+    );
+}
+
+#[test]
+fn taking_the_login_users_shell_or_keys_away_is_refused() {
+    refused(
+        "",
+        "  - user:\n      name: root\n      shell: /usr/sbin/nologin\n",
+        &["gives `root`, the user keel connects as, the shell /usr/sbin/nologin"],
+        "stack.yaml:6:",
+    );
+    refused(
+        "    user: deploy\n",
+        "  - user:\n      name: deploy\n      authorized_keys: []\n",
+        &["removes every authorized key of `deploy`"],
+        "stack.yaml:6:",
+    );
+    refused(
+        "    user: deploy\n",
+        "  - user:\n      name: deploy\n      state: absent\n",
+        &["removes `deploy`, the user keel connects as"],
+        "stack.yaml:6:",
+    );
+}
+
+#[test]
+fn removing_the_ssh_server_package_is_refused() {
+    refused(
+        "",
+        "  - package:\n      name: openssh-server\n      state: absent\n",
+        &["removes package openssh-server, the SSH server keel connects through"],
+        "stack.yaml:6:",
+    );
+}

@@ -197,6 +197,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
                     apply::AccessCheck {
                         target: crate::session::primary_target(h, s.options.connect_timeout),
                         timeout: h.confirm_timeout.unwrap_or(s.options.confirm_timeout),
+                        fallback: crate::session::bootstrap_target(h, s.options.connect_timeout),
                     }
                 })
             });

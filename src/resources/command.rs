@@ -315,6 +315,11 @@ impl Kind for Command {
         errs
     }
 
+    /// Only `run` changes anything (the guards are read-only checks).
+    fn touches(&self) -> Touches {
+        Touches::default().command(&self.run)
+    }
+
     fn links(&self) -> Links {
         let mut l = Links::default();
         if let Some(c) = &self.creates {

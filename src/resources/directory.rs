@@ -213,6 +213,10 @@ impl Kind for Directory {
         errs
     }
 
+    fn touches(&self) -> Touches {
+        Touches::default().path(&self.path)
+    }
+
     fn links(&self) -> Links {
         path_links(
             self.state,

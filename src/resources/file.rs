@@ -304,6 +304,15 @@ impl Kind for File {
         errs
     }
 
+    fn touches(&self) -> Touches {
+        let written = match (self.state, self.desired()) {
+            (State::Present, Some(d)) => std::str::from_utf8(d)
+                .map_or(Written::Unknown, |t| Written::Whole(t.to_string())),
+            _ => Written::Unknown,
+        };
+        Touches::default().write(&self.path, written)
+    }
+
     fn links(&self) -> Links {
         path_links(
             self.state,

@@ -458,6 +458,14 @@ impl Kind for Line {
         errs
     }
 
+    fn touches(&self) -> Touches {
+        let written = match (&self.line, self.state) {
+            (Some(l), State::Present) => Written::Line(l.clone()),
+            _ => Written::Unknown,
+        };
+        Touches::default().write(&self.path, written)
+    }
+
     fn links(&self) -> Links {
         Links {
             provides: vec![],

@@ -291,6 +291,70 @@ pub struct Links {
     pub needs: Vec<Ref>,
 }
 
+/// What a resource writes at one path, as far as it is known before the
+/// run (the lockout analysis reads an sshd drop-in's settings from it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// Not known, or removed (a directory, `state: absent`, a source file).
+    Unknown,
+    /// The whole content of the file.
+    Whole(String),
+    /// One line put into the file (the `line` kind).
+    Line(String),
+}
+
+/// One path a resource writes, changes or removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTouch {
+    pub path: String,
+    pub written: Written,
+}
+
+/// What a change of a resource touches on the host (see [`Kind::touches`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touches {
+    /// Files and directories written, changed or removed.
+    pub paths: Vec<PathTouch>,
+    /// systemd units started, stopped, restarted or reloaded (by its own
+    /// change or when notified).
+    pub services: Vec<String>,
+    /// Shell text run as given by the user (a command's `run`).
+    pub commands: Vec<String>,
+    /// Accounts whose login it changes (existence, shell, keys, sudo).
+    pub accounts: Vec<String>,
+}
+
+impl Touches {
+    /// A path whose content is not known ahead.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.paths.push(PathTouch {
+            path: path.into(),
+            written: Written::Unknown,
+        });
+        self
+    }
+    /// A path with what is written there.
+    pub fn write(mut self, path: impl Into<String>, written: Written) -> Self {
+        self.paths.push(PathTouch {
+            path: path.into(),
+            written,
+        });
+        self
+    }
+    pub fn service(mut self, unit: impl Into<String>) -> Self {
+        self.services.push(unit.into());
+        self
+    }
+    pub fn command(mut self, text: impl Into<String>) -> Self {
+        self.commands.push(text.into());
+        self
+    }
+    pub fn account(mut self, name: impl Into<String>) -> Self {
+        self.accounts.push(name.into());
+        self
+    }
+}
+
 /// A problem with a resource's values found after loading (a mode that is not
 /// octal, a relative path). `field` names the key it concerns, so the
 /// diagnostic can point at it.
@@ -410,11 +474,14 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
         false
     }
 
-    /// A change of this resource can cut keel's own access to the host
-    /// (sshd settings, the firewall): apply runs it under commit-confirmed
-    /// (see [`crate::confirm`]).
-    fn can_cut_access(&self) -> bool {
-        false
+    /// What a change of this resource touches on the host: the paths it
+    /// writes or removes, the services it acts on, the shell text it runs,
+    /// the accounts it changes. Kinds only describe; one place
+    /// ([`crate::lockout::exposure`]) decides whether that can cut keel's
+    /// access, and apply then runs it under commit-confirmed (see
+    /// [`crate::confirm`]) with a snapshot of exactly those things.
+    fn touches(&self) -> Touches {
+        Touches::default()
     }
 
     /// This resource lets someone log in (a user with authorized keys):
@@ -445,6 +512,9 @@ pub trait Resource: Send + Sync + fmt::Debug {
     fn notifiable(&self) -> bool;
     fn reads_other_state(&self) -> bool;
     fn precondition(&self) -> bool;
+    fn touches(&self) -> Touches;
+    /// Whoever keel logs in as, a change of this resource can cut access
+    /// (decided by [`crate::lockout::exposure`] from [`Resource::touches`]).
     fn can_cut_access(&self) -> bool;
     fn grants_access(&self) -> bool;
     /// For analyses that need a kind's typed settings (lockout checks).
@@ -494,8 +564,11 @@ impl<K: Kind> Resource for K {
     fn precondition(&self) -> bool {
         Kind::precondition(self)
     }
+    fn touches(&self) -> Touches {
+        Kind::touches(self)
+    }
     fn can_cut_access(&self) -> bool {
-        Kind::can_cut_access(self)
+        crate::lockout::exposure(&Kind::touches(self), None).is_some()
     }
     fn grants_access(&self) -> bool {
         Kind::grants_access(self)

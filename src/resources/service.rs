@@ -213,6 +213,10 @@ impl Kind for Service {
         errs
     }
 
+    fn touches(&self) -> Touches {
+        Touches::default().service(&self.name)
+    }
+
     fn links(&self) -> Links {
         let mut provides = vec![Ref::Service(self.name.clone())];
         let unit = self.unit();

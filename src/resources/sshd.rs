@@ -1740,9 +1740,13 @@ impl Kind for Sshd {
         }
     }
 
-    /// A bad setting can shut keel out: apply runs it under commit-confirmed.
-    fn can_cut_access(&self) -> bool {
-        true
+    /// The drop-in, the main file (its `Include` line) and the server: a
+    /// bad setting can shut keel out, so apply runs it under commit-confirmed.
+    fn touches(&self) -> Touches {
+        Touches::default()
+            .write(&self.path, Written::Whole(self.content()))
+            .path(MAIN_CONFIG)
+            .service("ssh")
     }
 
     fn probe(&self) -> String {

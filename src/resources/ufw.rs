@@ -1634,10 +1634,10 @@ impl Kind for Ufw {
         }
     }
 
-    /// Firewall changes can cut keel's access: apply runs them under
-    /// commit-confirmed.
-    fn can_cut_access(&self) -> bool {
-        true
+    /// UFW's files (rules, defaults, on/off): firewall changes can cut
+    /// keel's access, so apply runs them under commit-confirmed.
+    fn touches(&self) -> Touches {
+        Touches::default().path("/etc/ufw").path("/etc/default/ufw")
     }
 
     fn probe(&self) -> String {

@@ -682,6 +682,23 @@ impl Kind for User {
         errs
     }
 
+    /// The account, its `authorized_keys` and its sudo rule, when declared.
+    fn touches(&self) -> Touches {
+        let mut t = Touches::default().account(&self.name);
+        if self.authorized_keys.is_some() {
+            let home = if self.name == "root" && self.home.is_none() {
+                "/root".to_string()
+            } else {
+                self.home_or_default()
+            };
+            t = t.path(format!("{}/.ssh/authorized_keys", home.trim_end_matches('/')));
+        }
+        if self.sudo.is_some() {
+            t = t.path(self.sudoers_path());
+        }
+        t
+    }
+
     fn links(&self) -> Links {
         if self.state == State::Absent {
             return Links::default();
