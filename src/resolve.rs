@@ -387,6 +387,8 @@ pub struct Resolved {
     /// Resources that were declared but failed to resolve (their errors are
     /// reported): references to them are not dangling.
     pub unresolved: Unresolved,
+    /// What a `when:` left out of this host (`file[/etc/x]`, `module.web`).
+    pub skipped: Vec<String>,
 }
 
 /// Inputs of a host's resolution.
@@ -495,6 +497,7 @@ fn merged_vars(input: &HostInput, diags: &mut Diagnostics) -> J {
     J::Object(vars)
 }
 
+#[derive(Clone)]
 struct Scope {
     ctx: J,
     /// The same context with every secret (and sensitive module input)
@@ -505,6 +508,67 @@ struct Scope {
     extra_depends: Vec<Reference>,
     /// Names of the modules being expanded, outermost first.
     chain: Vec<String>,
+}
+
+impl Scope {
+    /// This scope with `each` set to one item of a loop. An item that
+    /// comes from a secret is a canary in the canary context.
+    fn with_each(&self, item: &Item) -> Scope {
+        let mut s = self.clone();
+        let each = json!({"key": item.key, "value": item.value, "index": item.index});
+        if let J::Object(m) = &mut s.ctx {
+            m.insert("each".into(), each.clone());
+        }
+        if let Some(J::Object(m)) = &mut s.canary_ctx {
+            let each = if item.tainted {
+                json!({"key": crate::secret::canary(), "value": crate::secret::canary(), "index": item.index})
+            } else {
+                each
+            };
+            m.insert("each".into(), each);
+        }
+        s
+    }
+}
+
+/// One item of a `for_each:`.
+struct Item {
+    key: String,
+    value: J,
+    index: usize,
+    /// The list or map depends on a secret.
+    tainted: bool,
+}
+
+/// The module instance paths a resource of `path` belongs to: `a`,
+/// `a.b[x]` and, for an instance of a loop, the loop as a whole (`a.b`).
+/// Dots inside `[…]` (keys like `api.example.com`) do not split.
+fn module_prefixes(path: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, c) in path.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '.' if depth == 0 => {
+                parts.push(&path[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&path[start..]);
+    let mut out = Vec::new();
+    for i in 1..=parts.len() {
+        let last = parts[i - 1];
+        if let Some(open) = last.find('[') {
+            let mut base = parts[..i - 1].to_vec();
+            base.push(&last[..open]);
+            out.push(base.join("."));
+        }
+        out.push(parts[..i].join("."));
+    }
+    out
 }
 
 struct Resolver<'a, 'b> {
@@ -543,7 +607,7 @@ impl Resolver<'_, '_> {
         let ctx = &scope.ctx;
         let mut canary_node = scope.canary_ctx.as_ref().map(|_| node.clone());
         let mut errors = Vec::new();
-        let mut real: Vec<Option<String>> = Vec::new();
+        let mut real: Vec<Option<J>> = Vec::new();
         render_strings(node, &mut |s: &mut String, span: Span| {
             if s.contains('\0') {
                 errors.push(Diag::at(
@@ -558,35 +622,35 @@ impl Resolver<'_, '_> {
             if !Templates::is_template(s) {
                 return None;
             }
-            let rendered = match templates.render(s, ctx) {
-                Ok(r) => Some(r),
+            match render_typed(templates, s, ctx, span) {
+                Ok((value, json)) => {
+                    real.push(Some(json));
+                    Some(value)
+                }
                 Err(e) => {
                     let mut d = inline_template_diag(src, span, s, &e);
                     if let Some(v) = &e.variable {
                         d = d.with_help(variable_hint(v, ctx));
                     }
                     errors.push(d);
+                    real.push(None);
                     None
                 }
-            };
-            real.push(rendered.clone());
-            rendered
+            }
         });
         let mut tainted = Vec::new();
         if let (Some(cnode), Some(cctx)) = (canary_node.as_mut(), scope.canary_ctx.as_ref()) {
             let mut i = 0;
-            render_strings(cnode, &mut |s: &mut String, _| {
+            render_strings(cnode, &mut |s: &mut String, span| {
                 if s.contains('\0') || !Templates::is_template(s) {
                     return None;
                 }
-                let canary = templates.render(s, cctx).ok();
-                if let Some(Some(r)) = real.get(i)
-                    && canary.as_ref() != Some(r)
-                {
-                    tainted.push(r.clone());
+                let canary = render_typed(templates, s, cctx, span).ok();
+                if let Some(Some(r)) = real.get(i) {
+                    tainted_leaves(r, canary.as_ref().map(|(_, j)| j), &mut tainted);
                 }
                 i += 1;
-                canary
+                canary.map(|(v, _)| v)
             });
         }
         let ok = errors.is_empty();
@@ -609,7 +673,217 @@ impl Resolver<'_, '_> {
         self.out.unresolved.resource(decl.kind.name, address);
     }
 
+    /// A declared resource: one per item of its `for_each:`, each kept
+    /// only when its `when:` holds.
     fn resource(&mut self, scope: &Scope, decl: &ResourceDecl) {
+        let src = &decl.origin.source;
+        let Some(fe) = &decl.for_each else {
+            return self.resource_when(scope, decl);
+        };
+        match self.loop_items(scope, fe, src) {
+            Some(items) => {
+                for item in &items {
+                    self.resource_when(&scope.with_each(item), decl);
+                }
+            }
+            None => self.failed(decl),
+        }
+    }
+
+    fn resource_when(&mut self, scope: &Scope, decl: &ResourceDecl) {
+        let src = &decl.origin.source;
+        if let Some(w) = &decl.when {
+            match self.condition(scope, w, src) {
+                Some(true) => {}
+                Some(false) => {
+                    let address = self.skipped_address(scope, decl);
+                    self.out
+                        .unresolved
+                        .resource(decl.kind.name, address.clone());
+                    let what = address.unwrap_or_else(|| {
+                        let (l, _) = src.line_col(decl.span.offset);
+                        format!("{} ({}:{l})", decl.kind.name, src.name)
+                    });
+                    self.out.skipped.push(what);
+                    return;
+                }
+                None => return self.failed(decl),
+            }
+        }
+        self.resource_one(scope, decl);
+    }
+
+    /// The address of a resource left out by its condition, when it can
+    /// be told without errors (its templates may need what the host lacks).
+    fn skipped_address(&mut self, scope: &Scope, decl: &ResourceDecl) -> Option<String> {
+        if let Some(id) = &decl.id {
+            return self
+                .input
+                .templates
+                .render(&id.value, &scope.ctx)
+                .ok()
+                .map(|id| format!("{}[{id}]", decl.kind.name));
+        }
+        let mut body = decl.body.clone();
+        let mut ok = true;
+        render_strings(&mut body, &mut |s, span| {
+            if !Templates::is_template(s) {
+                return None;
+            }
+            match render_typed(self.input.templates, s, &scope.ctx, span) {
+                Ok((v, _)) => Some(v),
+                Err(_) => {
+                    ok = false;
+                    None
+                }
+            }
+        });
+        let res = ok.then(|| (decl.kind.parse)(&body).ok()).flatten()?;
+        Some(format!("{}[{}]", decl.kind.name, res.name()))
+    }
+
+    /// The items of a `for_each:`: a list or a map, written in the YAML
+    /// or given by one expression (`"{{vars.sites}}"`).
+    fn loop_items(&mut self, scope: &Scope, fe: &Node, src: &SourceFile) -> Option<Vec<Item>> {
+        let mut node = fe.clone();
+        let rendered = self.render_node(scope, &mut node, src);
+        if !rendered.ok {
+            return None;
+        }
+        let tainted = !rendered.tainted.is_empty();
+        let from_expr = Templates::is_template(fe.as_scalar_text().unwrap_or_default());
+        let mut items = Vec::new();
+        let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+        let mut add = |this: &mut Self, key: String, value: J, span: Span| {
+            if let Some(first) = seen.get(&key) {
+                let mut d = Diag::at(
+                    "keel::for-each",
+                    src,
+                    span,
+                    format!("`for_each` has the key `{key}` twice"),
+                    if from_expr { "from here" } else { "again here" },
+                )
+                .with_help(
+                    "each item of a loop needs its own key: it names the instance (`kind[…]`, `module.NAME[KEY]`); remove the duplicate or give it another `key:`",
+                );
+                if !from_expr && *first != span {
+                    d = d.with_note(*first, "first here");
+                }
+                this.diags.push(d);
+                return false;
+            }
+            seen.insert(key.clone(), span);
+            let index = items.len();
+            items.push(Item {
+                key,
+                value,
+                index,
+                tainted,
+            });
+            true
+        };
+        let mut ok = true;
+        match &node.value {
+            Value::Seq(list) => {
+                for item in list {
+                    let key = match &item.value {
+                        Value::Map(_) => item
+                            .get("key")
+                            .or_else(|| item.get("name"))
+                            .and_then(Node::as_scalar_text),
+                        _ => item.as_scalar_text(),
+                    };
+                    match key {
+                        Some(k) => ok &= add(self, k.to_string(), item.to_json(), item.span),
+                        None => {
+                            self.diags.push(
+                                Diag::at(
+                                    "keel::for-each",
+                                    src,
+                                    item.span,
+                                    format!(
+                                        "a `for_each` item needs a key, found {}{}",
+                                        item.type_name(),
+                                        if item.as_map().is_some() {
+                                            " without `key:` or `name:`"
+                                        } else {
+                                            ""
+                                        }
+                                    ),
+                                    "no key",
+                                )
+                                .with_help("loop over scalars (`[a, b]`), over maps that have a `key:` or `name:`, or over a map (`{ a: …, b: … }`, the keys are its keys)"),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    let key = k.as_scalar_text().unwrap_or_default().to_string();
+                    ok &= add(self, key, v.to_json(), k.span);
+                }
+            }
+            _ => {
+                self.diags.push(
+                    Diag::at(
+                        "keel::for-each",
+                        src,
+                        fe.span,
+                        format!(
+                            "`for_each` needs a list or a map, found {}",
+                            if tainted { "a value from a secret" } else { node.type_name() }
+                        ),
+                        "not a list or map",
+                    )
+                    .with_help("write a list (`for_each: [a, b]`), a map, or one expression that gives one (`for_each: \"{{vars.sites}}\"`)"),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(items)
+    }
+
+    /// A `when:` condition: `true`/`false`, or a template that renders to
+    /// exactly one of them. `None` when it is broken (reported).
+    fn condition(&mut self, scope: &Scope, w: &Node, src: &SourceFile) -> Option<bool> {
+        let help = "a condition renders to `true` or `false`, e.g. `when: \"{{eq facts.os.id 'debian'}}\"`, `\"{{contains host.groups 'web'}}\"`, `\"{{not vars.legacy}}\"`";
+        let mut node = w.clone();
+        let rendered = self.render_node(scope, &mut node, src);
+        if !rendered.ok {
+            return None;
+        }
+        match &node.value {
+            Value::Bool(b, t) if t == "true" || t == "false" => return Some(*b),
+            Value::Bool(_, t) if t.trim() == "true" || t.trim() == "false" => {
+                return Some(t.trim() == "true");
+            }
+            Value::Str(t) if t.trim() == "true" || t.trim() == "false" => {
+                return Some(t.trim() == "true");
+            }
+            _ => {}
+        }
+        let found = match (&node.value, rendered.tainted.is_empty()) {
+            (_, false) => "a value from a secret".to_string(),
+            (Value::Str(t), _) if t.len() <= 60 => format!("`{t}`"),
+            (Value::Int(_, t) | Value::Float(_, t) | Value::Bool(_, t), _) => format!("`{t}`"),
+            (v, _) => Node::new(w.span, v.clone()).type_name().to_string(),
+        };
+        self.diags.push(
+            Diag::at(
+                "keel::when",
+                src,
+                w.span,
+                format!("`when` must be `true` or `false`, found {found}"),
+                "not a boolean",
+            )
+            .with_help(help),
+        );
+        None
+    }
+
+    fn resource_one(&mut self, scope: &Scope, decl: &ResourceDecl) {
         let src = &decl.origin.source;
         let mut body = decl.body.clone();
         let rendered = self.render_node(scope, &mut body, src);
@@ -668,7 +942,14 @@ impl Resolver<'_, '_> {
             return self.failed(decl);
         }
         let address = match &decl.id {
-            Some(id) => format!("{}[{}]", decl.kind.name, id.value),
+            Some(id) => match self.input.templates.render(&id.value, &scope.ctx) {
+                Ok(id) => format!("{}[{id}]", decl.kind.name),
+                Err(e) => {
+                    self.diags
+                        .push(inline_template_diag(src, id.span, &id.value, &e));
+                    return self.failed(decl);
+                }
+            },
             None => format!("{}[{}]", decl.kind.name, res.name()),
         };
         let here = decl.id.as_ref().map_or(decl.kind_span, |i| i.span);
@@ -738,9 +1019,8 @@ impl Resolver<'_, '_> {
     /// Count a resource in its module instance and every enclosing one.
     fn register_in_module(&mut self, scope: &Scope, idx: usize) {
         if let Some(m) = &scope.module {
-            let parts: Vec<&str> = m.split('.').collect();
-            for i in 1..=parts.len() {
-                let members = self.out.modules.entry(parts[..i].join(".")).or_default();
+            for prefix in module_prefixes(m) {
+                let members = self.out.modules.entry(prefix).or_default();
                 if !members.contains(&idx) {
                     members.push(idx);
                 }
@@ -757,18 +1037,64 @@ impl Resolver<'_, '_> {
         self.out.unresolved.merge(&kinds);
     }
 
+    /// A module use: one instance per item of its `for_each:`
+    /// (`module.NAME[KEY]`), each expanded only when its `when:` holds.
     fn module_use(&mut self, scope: &Scope, u: &UseDecl, depth: usize) {
         let Some(module) = self.input.project.modules.get(&u.module.value) else {
             return; // reported at load time (and in `Project::dropped`)
+        };
+        let src = &u.origin.source;
+        let base = match &scope.module {
+            Some(parent) => format!("{parent}.{}", u.instance()),
+            None => u.instance().to_string(),
+        };
+        let Some(fe) = &u.for_each else {
+            return self.module_use_when(scope, u, depth, base);
+        };
+        let Some(items) = self.loop_items(scope, fe, src) else {
+            return self.failed_use(module);
+        };
+        // `module.NAME` is every instance of the loop (none, if empty).
+        self.out
+            .module_uses
+            .entry(base.clone())
+            .or_insert_with(|| (src.clone(), u.module.span));
+        for item in &items {
+            let instance = format!("{base}[{}]", item.key);
+            self.module_use_when(&scope.with_each(item), u, depth, instance);
+        }
+    }
+
+    fn module_use_when(&mut self, scope: &Scope, u: &UseDecl, depth: usize, instance: String) {
+        let Some(module) = self.input.project.modules.get(&u.module.value) else {
+            return;
+        };
+        if let Some(w) = &u.when {
+            match self.condition(scope, w, &u.origin.source) {
+                Some(true) => {}
+                Some(false) => {
+                    // Known, with nothing on this host: `module.NAME` is no dangling reference.
+                    self.out
+                        .module_uses
+                        .entry(instance.clone())
+                        .or_insert_with(|| (u.origin.source.clone(), u.module.span));
+                    self.out.skipped.push(format!("module.{instance}"));
+                    return;
+                }
+                None => return self.failed_use(module),
+            }
+        }
+        self.module_use_one(scope, u, depth, instance);
+    }
+
+    fn module_use_one(&mut self, scope: &Scope, u: &UseDecl, depth: usize, instance: String) {
+        let Some(module) = self.input.project.modules.get(&u.module.value) else {
+            return;
         };
         if scope.chain.contains(&u.module.value) {
             return; // a cycle of modules: reported at load time
         }
         let src = &u.origin.source;
-        let instance = match &scope.module {
-            Some(parent) => format!("{parent}.{}", u.instance()),
-            None => u.instance().to_string(),
-        };
         if self.out.module_uses.contains_key(&instance) {
             self.diags.push(
                 Diag::at(
@@ -887,14 +1213,17 @@ impl Resolver<'_, '_> {
         }
         let module_json = json!({"name": module.name, "instance": instance});
         let mut ctx = scope.ctx.clone();
+        // A module sees its inputs, not the loop of its caller (`each`).
         if let J::Object(m) = &mut ctx {
             m.insert("inputs".into(), J::Object(inputs));
             m.insert("module".into(), module_json.clone());
+            m.remove("each");
         }
         let canary_ctx = scope.canary_ctx.clone().map(|mut c| {
             if let J::Object(m) = &mut c {
                 m.insert("inputs".into(), J::Object(canary_inputs));
                 m.insert("module".into(), module_json);
+                m.remove("each");
             }
             c
         });
@@ -966,28 +1295,71 @@ fn render_refs(
     out
 }
 
-/// Render every string scalar of a node; `f` returns the new text, if any.
-/// A rendered template that is a plain integer or boolean becomes one, so
-/// `uid: "{{vars.uid}}"` reaches an integer field.
-fn render_strings(node: &mut Node, f: &mut dyn FnMut(&mut String, Span) -> Option<String>) {
+/// Render every string scalar of a node; `f` returns the new value, if any.
+fn render_strings(node: &mut Node, f: &mut dyn FnMut(&mut String, Span) -> Option<Value>) {
     let span = node.span;
     match &mut node.value {
         Value::Str(s) => {
             if let Some(new) = f(s, span) {
-                node.value = if let Ok(i) = new.trim().parse::<i64>()
-                    && new.trim() == new
-                {
-                    Value::Int(i, new)
-                } else if new == "true" || new == "false" {
-                    Value::Bool(new == "true", new)
-                } else {
-                    Value::Str(new)
-                };
+                node.value = new;
             }
         }
         Value::Seq(items) => items.iter_mut().for_each(|n| render_strings(n, f)),
         Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| render_strings(v, f)),
         _ => {}
+    }
+}
+
+/// A rendered text as a value: a plain integer or boolean becomes one, so
+/// `uid: "{{vars.uid}} "`-like mixed strings still reach integer fields.
+fn text_value(new: String) -> Value {
+    if let Ok(i) = new.trim().parse::<i64>()
+        && new.trim() == new
+    {
+        Value::Int(i, new)
+    } else if new == "true" || new == "false" {
+        Value::Bool(new == "true", new)
+    } else {
+        Value::Str(new)
+    }
+}
+
+/// Render one string: a string that is exactly one expression keeps the
+/// type of its value (a list, a map, a number, a boolean); any other
+/// template renders to text. Returns the value and its JSON (to compare
+/// with the canary rendering).
+fn render_typed(
+    templates: &Templates,
+    s: &str,
+    ctx: &J,
+    span: Span,
+) -> Result<(Value, J), crate::template::TemplateError> {
+    let text = templates.render(s, ctx)?;
+    match templates.render_value(s, ctx)? {
+        Some(J::String(t)) => Ok((text_value(t.clone()), J::String(t))),
+        Some(v) => Ok((Node::from_json(&v, span).value, v)),
+        None => Ok((text_value(text.clone()), J::String(text))),
+    }
+}
+
+/// The scalars of a rendered value that depend on a secret: those that
+/// differ from the canary rendering (all of a part whose shape differs).
+fn tainted_leaves(real: &J, canary: Option<&J>, out: &mut Vec<String>) {
+    match (real, canary) {
+        (J::Array(r), Some(J::Array(c))) if r.len() == c.len() => {
+            r.iter()
+                .zip(c)
+                .for_each(|(r, c)| tainted_leaves(r, Some(c), out));
+        }
+        (J::Object(r), Some(J::Object(c))) => {
+            r.iter().for_each(|(k, v)| tainted_leaves(v, c.get(k), out));
+        }
+        (r, Some(c)) if r == c => {}
+        (J::Array(r), _) => r.iter().for_each(|v| tainted_leaves(v, None, out)),
+        (J::Object(r), _) => r.values().for_each(|v| tainted_leaves(v, None, out)),
+        (J::String(s), _) => out.push(s.clone()),
+        (J::Null, _) => {}
+        (other, _) => out.push(other.to_string()),
     }
 }
 
@@ -1023,6 +1395,17 @@ fn variable_hint(var: &str, ctx: &J) -> String {
         );
     }
     let hint = crate::config::closest_hint(&leaf, known.iter());
+    if parts.is_empty() {
+        // A bare name: the context's top level, where variables are not.
+        let vars = ctx.get("vars").and_then(J::as_object);
+        if vars.is_some_and(|v| v.contains_key(&leaf)) {
+            return format!("variables are under `vars.`: write `vars.{leaf}`");
+        }
+        return format!(
+            "a template reads `vars.NAME`, `inputs.NAME`, `host.…`, `facts.…`, `secrets.NAME` or `each.…` in a loop; the context has {}",
+            keys_of(ctx)
+        );
+    }
     format!("{hint} (under `{prefix}`; define missing vars in the stack or inventory)")
 }
 

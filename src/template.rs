@@ -69,13 +69,12 @@ impl Templates {
             return Ok(None);
         };
         let json = self.render(&lang::typed_template(expr), ctx)?;
-        let value: serde_json::Value =
-            serde_json::from_str(&json).map_err(|e| TemplateError {
-                message: format!("internal: the value of `{expr}` is not JSON: {e}"),
-                line: None,
-                column: None,
-                variable: None,
-            })?;
+        let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| TemplateError {
+            message: format!("internal: the value of `{expr}` is not JSON: {e}"),
+            line: None,
+            column: None,
+            variable: None,
+        })?;
         Ok((!value.is_null()).then_some(value))
     }
 
