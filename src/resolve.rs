@@ -761,7 +761,7 @@ impl Resolver<'_, '_> {
                     src,
                     span,
                     format!("`for_each` has the key `{key}` twice"),
-                    if from_expr { "from here" } else { "again here" },
+                    if from_expr { "this value has it twice" } else { "again here" },
                 )
                 .with_help(
                     "each item of a loop needs its own key: it names the instance (`kind[…]`, `module.NAME[KEY]`); remove the duplicate or give it another `key:`",
