@@ -1641,3 +1641,140 @@ fn span_in_scalar(
         len,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_prefixes_keep_keys_whole_and_name_the_loop() {
+        assert_eq!(module_prefixes("web"), ["web"]);
+        assert_eq!(module_prefixes("web.tls"), ["web", "web.tls"]);
+        assert_eq!(
+            module_prefixes("site[api.example.com].tls"),
+            ["site", "site[api.example.com]", "site[api.example.com].tls"]
+        );
+        assert_eq!(
+            module_prefixes("a.b[x]"),
+            ["a", "a.b", "a.b[x]"],
+            "an instance of a loop counts in the loop as a whole"
+        );
+    }
+
+    #[test]
+    fn one_expression_keeps_its_type_and_text_stays_text() {
+        let t = Templates::new();
+        let ctx = json!({"vars": {"l": ["a", "b"], "n": 8080, "s": "0644", "m": {"k": 1}}});
+        let v = |s: &str| render_typed(&t, s, &ctx, Span::default()).unwrap().0;
+        assert!(matches!(v("{{vars.l}}"), Value::Seq(ref i) if i.len() == 2));
+        assert!(matches!(v("{{vars.m}}"), Value::Map(ref m) if m.len() == 1));
+        assert!(matches!(v("{{vars.n}}"), Value::Int(8080, _)));
+        assert!(matches!(v("{{vars.s}}"), Value::Int(644, ref t) if t == "0644"));
+        assert_eq!(
+            v("{{vars.l}} and more"),
+            Value::Str("[a, b] and more".into())
+        );
+        assert_eq!(v("{{eq vars.n 8080}}"), Value::Bool(true, "true".into()));
+    }
+
+    #[test]
+    fn taint_of_typed_values_is_per_scalar() {
+        let mut out = Vec::new();
+        tainted_leaves(
+            &json!(["public", "s3cret-value", {"k": "other-secret"}]),
+            Some(&json!(["public", "canary-1", {"k": "canary-2"}])),
+            &mut out,
+        );
+        assert_eq!(out, ["s3cret-value", "other-secret"]);
+        let mut out = Vec::new();
+        tainted_leaves(&json!(["a-secret", 7]), Some(&json!("canary")), &mut out);
+        assert_eq!(out, ["a-secret", "7"], "a different shape taints it all");
+        let mut out = Vec::new();
+        tainted_leaves(&json!({"same": 1}), Some(&json!({"same": 1})), &mut out);
+        assert!(out.is_empty());
+    }
+
+    /// Resolve `stack` (one host `h` in group `web`) with placeholder facts.
+    fn resolve(stack: &str) -> (Resolved, Diagnostics) {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("inventory.yaml");
+        std::fs::write(
+            &inv,
+            "hosts:\n  h: { transport: local }\ngroups:\n  web: { hosts: [h] }\n",
+        )
+        .unwrap();
+        let path = dir.path().join("stack.yaml");
+        std::fs::write(&path, stack).unwrap();
+        let project = Project::load(&path, &inv).unwrap_or_else(|d| panic!("{d:?}"));
+        let host = project.inventory.hosts.get("h").unwrap().clone();
+        let facts = placeholder_facts(0);
+        let secrets = BTreeMap::new();
+        let templates = Templates::new();
+        resolve_host_partial(&HostInput {
+            project: &project,
+            host: &host,
+            facts: &facts,
+            secrets: &secrets,
+            templates: &templates,
+        })
+    }
+
+    #[test]
+    fn loops_and_conditions_per_host() {
+        let (r, d) = resolve(
+            r#"name: t
+targets: [web]
+vars: { users: [ { name: ann, shell: /bin/sh }, { name: bob } ] }
+resources:
+  - group: { for_each: "{{vars.users}}", name: "{{each.key}}" }
+  - file:
+      for_each: { a: 1, b: 2 }
+      path: "/tmp/{{each.key}}-{{each.index}}"
+      content: "{{each.value}}"
+      when: "{{or (eq each.key 'a') (contains host.groups 'db')}}"
+  - package: { name: nginx, when: "{{eq facts.os.id 'debian'}}" }
+"#,
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let addrs: Vec<&str> = r.instances.iter().map(|i| i.address.as_str()).collect();
+        assert_eq!(
+            addrs,
+            [
+                "group[ann]",
+                "group[bob]",
+                "file[/tmp/a-0]",
+                "package[nginx]"
+            ]
+        );
+        assert_eq!(r.skipped, ["file[/tmp/b-1]"]);
+        assert!(
+            r.unresolved.may_declare("file[/tmp/b-1]"),
+            "no dangling reference"
+        );
+    }
+
+    #[test]
+    fn loop_and_condition_errors() {
+        let (r, d) = resolve(
+            r#"name: t
+targets: [web]
+resources:
+  - group: { for_each: 3, name: x }
+  - group: { for_each: [a, a], name: "{{each.key}}" }
+  - group: { for_each: [{ gid: 1 }], name: x }
+  - group: { name: y, when: "yes" }
+"#,
+        );
+        assert!(r.instances.is_empty());
+        let text = format!("{d:?}");
+        for s in [
+            "needs a list or a map, found an integer",
+            "has the key `a` twice",
+            "needs a key, found a map without `key:` or `name:`",
+            "must be `true` or `false`, found `yes`",
+        ] {
+            assert!(text.contains(s), "`{s}` missing from {text}");
+        }
+        assert_eq!(d.0.len(), 4, "{text}");
+    }
+}
