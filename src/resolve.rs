@@ -855,9 +855,10 @@ impl Resolver<'_, '_> {
             return None;
         }
         match &node.value {
-            Value::Bool(b, t) if t == "true" || t == "false" => return Some(*b),
-            Value::Bool(_, t) if t.trim() == "true" || t.trim() == "false" => {
-                return Some(t.trim() == "true");
+            Value::Bool(b, t)
+                if t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false") =>
+            {
+                return Some(*b);
             }
             Value::Str(t) if t.trim() == "true" || t.trim() == "false" => {
                 return Some(t.trim() == "true");
