@@ -1371,6 +1371,10 @@ fn variable_hint(var: &str, ctx: &J) -> String {
     for p in &parts {
         match cur.get(p) {
             Some(v) => cur = v,
+            None if parts.first() == Some(&"each") => {
+                return "`each` is defined only in a resource or module use with `for_each:`"
+                    .to_string();
+            }
             None => {
                 return format!(
                     "`{}` is not defined here; the template context has {}",
@@ -1777,5 +1781,16 @@ resources:
             assert!(text.contains(s), "`{s}` missing from {text}");
         }
         assert_eq!(d.0.len(), 4, "{text}");
+    }
+
+    #[test]
+    fn each_outside_a_loop_says_where_it_exists() {
+        let (_, d) =
+            resolve("name: t\ntargets: [web]\nresources:\n  - group: { name: \"{{each.key}}\" }\n");
+        let text = format!("{d:?}");
+        assert!(
+            text.contains("only in a resource or module use with `for_each:`"),
+            "{text}"
+        );
     }
 }
