@@ -623,6 +623,24 @@ impl Resolver<'_, '_> {
                 return None;
             }
             match render_typed(templates, s, ctx, span) {
+                // A variable or secret brought a NUL byte in: refused here,
+                // at the value, never dropped later (`shell::q`).
+                Ok((_, json)) if has_nul(&json) => {
+                    errors.push(
+                        Diag::at(
+                            "keel::schema",
+                            src,
+                            span,
+                            "this value contains a NUL byte once rendered; a NUL byte cannot be sent to a host",
+                            "rendered from here",
+                        )
+                        .with_help(
+                            "a variable or secret used here holds a NUL byte (\\0): remove it from that value",
+                        ),
+                    );
+                    real.push(None);
+                    None
+                }
                 Ok((value, json)) => {
                     real.push(Some(json));
                     Some(value)
@@ -1340,6 +1358,16 @@ fn render_typed(
         Some(J::String(t)) => Ok((text_value(t.clone()), J::String(t))),
         Some(v) => Ok((Node::from_json(&v, span).value, v)),
         None => Ok((text_value(text.clone()), J::String(text))),
+    }
+}
+
+/// Whether a rendered value holds a NUL byte anywhere.
+fn has_nul(v: &J) -> bool {
+    match v {
+        J::String(s) => s.contains('\0'),
+        J::Array(a) => a.iter().any(has_nul),
+        J::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 
