@@ -387,6 +387,8 @@ pub struct Resolved {
     /// Resources that were declared but failed to resolve (their errors are
     /// reported): references to them are not dangling.
     pub unresolved: Unresolved,
+    /// What a `when:` left out of this host (`file[/etc/x]`, `module.web`).
+    pub skipped: Vec<String>,
 }
 
 /// Inputs of a host's resolution.
@@ -495,6 +497,7 @@ fn merged_vars(input: &HostInput, diags: &mut Diagnostics) -> J {
     J::Object(vars)
 }
 
+#[derive(Clone)]
 struct Scope {
     ctx: J,
     /// The same context with every secret (and sensitive module input)
@@ -505,6 +508,67 @@ struct Scope {
     extra_depends: Vec<Reference>,
     /// Names of the modules being expanded, outermost first.
     chain: Vec<String>,
+}
+
+impl Scope {
+    /// This scope with `each` set to one item of a loop. An item that
+    /// comes from a secret is a canary in the canary context.
+    fn with_each(&self, item: &Item) -> Scope {
+        let mut s = self.clone();
+        let each = json!({"key": item.key, "value": item.value, "index": item.index});
+        if let J::Object(m) = &mut s.ctx {
+            m.insert("each".into(), each.clone());
+        }
+        if let Some(J::Object(m)) = &mut s.canary_ctx {
+            let each = if item.tainted {
+                json!({"key": crate::secret::canary(), "value": crate::secret::canary(), "index": item.index})
+            } else {
+                each
+            };
+            m.insert("each".into(), each);
+        }
+        s
+    }
+}
+
+/// One item of a `for_each:`.
+struct Item {
+    key: String,
+    value: J,
+    index: usize,
+    /// The list or map depends on a secret.
+    tainted: bool,
+}
+
+/// The module instance paths a resource of `path` belongs to: `a`,
+/// `a.b[x]` and, for an instance of a loop, the loop as a whole (`a.b`).
+/// Dots inside `[…]` (keys like `api.example.com`) do not split.
+fn module_prefixes(path: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, c) in path.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '.' if depth == 0 => {
+                parts.push(&path[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&path[start..]);
+    let mut out = Vec::new();
+    for i in 1..=parts.len() {
+        let last = parts[i - 1];
+        if let Some(open) = last.find('[') {
+            let mut base = parts[..i - 1].to_vec();
+            base.push(&last[..open]);
+            out.push(base.join("."));
+        }
+        out.push(parts[..i].join("."));
+    }
+    out
 }
 
 struct Resolver<'a, 'b> {
@@ -543,7 +607,7 @@ impl Resolver<'_, '_> {
         let ctx = &scope.ctx;
         let mut canary_node = scope.canary_ctx.as_ref().map(|_| node.clone());
         let mut errors = Vec::new();
-        let mut real: Vec<Option<String>> = Vec::new();
+        let mut real: Vec<Option<J>> = Vec::new();
         render_strings(node, &mut |s: &mut String, span: Span| {
             if s.contains('\0') {
                 errors.push(Diag::at(
@@ -558,10 +622,10 @@ impl Resolver<'_, '_> {
             if !Templates::is_template(s) {
                 return None;
             }
-            let rendered = match templates.render(s, ctx) {
+            match render_typed(templates, s, ctx, span) {
                 // A variable or secret brought a NUL byte in: refused here,
                 // at the value, never dropped later (`shell::q`).
-                Ok(r) if r.contains('\0') => {
+                Ok((_, json)) if has_nul(&json) => {
                     errors.push(
                         Diag::at(
                             "keel::schema",
@@ -574,36 +638,37 @@ impl Resolver<'_, '_> {
                             "a variable or secret used here holds a NUL byte (\\0): remove it from that value",
                         ),
                     );
+                    real.push(None);
                     None
                 }
-                Ok(r) => Some(r),
+                Ok((value, json)) => {
+                    real.push(Some(json));
+                    Some(value)
+                }
                 Err(e) => {
                     let mut d = inline_template_diag(src, span, s, &e);
                     if let Some(v) = &e.variable {
                         d = d.with_help(variable_hint(v, ctx));
                     }
                     errors.push(d);
+                    real.push(None);
                     None
                 }
-            };
-            real.push(rendered.clone());
-            rendered
+            }
         });
         let mut tainted = Vec::new();
         if let (Some(cnode), Some(cctx)) = (canary_node.as_mut(), scope.canary_ctx.as_ref()) {
             let mut i = 0;
-            render_strings(cnode, &mut |s: &mut String, _| {
+            render_strings(cnode, &mut |s: &mut String, span| {
                 if s.contains('\0') || !Templates::is_template(s) {
                     return None;
                 }
-                let canary = templates.render(s, cctx).ok();
-                if let Some(Some(r)) = real.get(i)
-                    && canary.as_ref() != Some(r)
-                {
-                    tainted.push(r.clone());
+                let canary = render_typed(templates, s, cctx, span).ok();
+                if let Some(Some(r)) = real.get(i) {
+                    tainted_leaves(r, canary.as_ref().map(|(_, j)| j), &mut tainted);
                 }
                 i += 1;
-                canary
+                canary.map(|(v, _)| v)
             });
         }
         let ok = errors.is_empty();
@@ -626,7 +691,218 @@ impl Resolver<'_, '_> {
         self.out.unresolved.resource(decl.kind.name, address);
     }
 
+    /// A declared resource: one per item of its `for_each:`, each kept
+    /// only when its `when:` holds.
     fn resource(&mut self, scope: &Scope, decl: &ResourceDecl) {
+        let src = &decl.origin.source;
+        let Some(fe) = &decl.for_each else {
+            return self.resource_when(scope, decl);
+        };
+        match self.loop_items(scope, fe, src) {
+            Some(items) => {
+                for item in &items {
+                    self.resource_when(&scope.with_each(item), decl);
+                }
+            }
+            None => self.failed(decl),
+        }
+    }
+
+    fn resource_when(&mut self, scope: &Scope, decl: &ResourceDecl) {
+        let src = &decl.origin.source;
+        if let Some(w) = &decl.when {
+            match self.condition(scope, w, src) {
+                Some(true) => {}
+                Some(false) => {
+                    let address = self.skipped_address(scope, decl);
+                    self.out
+                        .unresolved
+                        .resource(decl.kind.name, address.clone());
+                    let what = address.unwrap_or_else(|| {
+                        let (l, _) = src.line_col(decl.span.offset);
+                        format!("{} ({}:{l})", decl.kind.name, src.name)
+                    });
+                    self.out.skipped.push(what);
+                    return;
+                }
+                None => return self.failed(decl),
+            }
+        }
+        self.resource_one(scope, decl);
+    }
+
+    /// The address of a resource left out by its condition, when it can
+    /// be told without errors (its templates may need what the host lacks).
+    fn skipped_address(&mut self, scope: &Scope, decl: &ResourceDecl) -> Option<String> {
+        if let Some(id) = &decl.id {
+            return self
+                .input
+                .templates
+                .render(&id.value, &scope.ctx)
+                .ok()
+                .map(|id| format!("{}[{id}]", decl.kind.name));
+        }
+        let mut body = decl.body.clone();
+        let mut ok = true;
+        render_strings(&mut body, &mut |s, span| {
+            if !Templates::is_template(s) {
+                return None;
+            }
+            match render_typed(self.input.templates, s, &scope.ctx, span) {
+                Ok((v, _)) => Some(v),
+                Err(_) => {
+                    ok = false;
+                    None
+                }
+            }
+        });
+        let res = ok.then(|| (decl.kind.parse)(&body).ok()).flatten()?;
+        Some(format!("{}[{}]", decl.kind.name, res.name()))
+    }
+
+    /// The items of a `for_each:`: a list or a map, written in the YAML
+    /// or given by one expression (`"{{vars.sites}}"`).
+    fn loop_items(&mut self, scope: &Scope, fe: &Node, src: &SourceFile) -> Option<Vec<Item>> {
+        let mut node = fe.clone();
+        let rendered = self.render_node(scope, &mut node, src);
+        if !rendered.ok {
+            return None;
+        }
+        let tainted = !rendered.tainted.is_empty();
+        let from_expr = Templates::is_template(fe.as_scalar_text().unwrap_or_default());
+        let mut items = Vec::new();
+        let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+        let mut add = |this: &mut Self, key: String, value: J, span: Span| {
+            if let Some(first) = seen.get(&key) {
+                let mut d = Diag::at(
+                    "keel::for-each",
+                    src,
+                    span,
+                    format!("`for_each` has the key `{key}` twice"),
+                    if from_expr { "this value has it twice" } else { "again here" },
+                )
+                .with_help(
+                    "each item of a loop needs its own key: it names the instance (`kind[…]`, `module.NAME[KEY]`); remove the duplicate or give it another `key:`",
+                );
+                if !from_expr && *first != span {
+                    d = d.with_note(*first, "first here");
+                }
+                this.diags.push(d);
+                return false;
+            }
+            seen.insert(key.clone(), span);
+            let index = items.len();
+            items.push(Item {
+                key,
+                value,
+                index,
+                tainted,
+            });
+            true
+        };
+        let mut ok = true;
+        match &node.value {
+            Value::Seq(list) => {
+                for item in list {
+                    let key = match &item.value {
+                        Value::Map(_) => item
+                            .get("key")
+                            .or_else(|| item.get("name"))
+                            .and_then(Node::as_scalar_text),
+                        _ => item.as_scalar_text(),
+                    };
+                    match key {
+                        Some(k) => ok &= add(self, k.to_string(), item.to_json(), item.span),
+                        None => {
+                            self.diags.push(
+                                Diag::at(
+                                    "keel::for-each",
+                                    src,
+                                    item.span,
+                                    format!(
+                                        "a `for_each` item needs a key, found {}{}",
+                                        item.type_name(),
+                                        if item.as_map().is_some() {
+                                            " without `key:` or `name:`"
+                                        } else {
+                                            ""
+                                        }
+                                    ),
+                                    "no key",
+                                )
+                                .with_help("loop over scalars (`[a, b]`), over maps that have a `key:` or `name:`, or over a map (`{ a: …, b: … }`, the keys are its keys)"),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    let key = k.as_scalar_text().unwrap_or_default().to_string();
+                    ok &= add(self, key, v.to_json(), k.span);
+                }
+            }
+            _ => {
+                self.diags.push(
+                    Diag::at(
+                        "keel::for-each",
+                        src,
+                        fe.span,
+                        format!(
+                            "`for_each` needs a list or a map, found {}",
+                            if tainted { "a value from a secret" } else { node.type_name() }
+                        ),
+                        "not a list or map",
+                    )
+                    .with_help("write a list (`for_each: [a, b]`), a map, or one expression that gives one (`for_each: \"{{vars.sites}}\"`)"),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(items)
+    }
+
+    /// A `when:` condition: `true`/`false`, or a template that renders to
+    /// exactly one of them. `None` when it is broken (reported).
+    fn condition(&mut self, scope: &Scope, w: &Node, src: &SourceFile) -> Option<bool> {
+        let help = "a condition renders to `true` or `false`, e.g. `when: \"{{eq facts.os.id 'debian'}}\"`, `\"{{contains host.groups 'web'}}\"`, `\"{{not vars.legacy}}\"`";
+        let mut node = w.clone();
+        let rendered = self.render_node(scope, &mut node, src);
+        if !rendered.ok {
+            return None;
+        }
+        match &node.value {
+            Value::Bool(b, t)
+                if t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false") =>
+            {
+                return Some(*b);
+            }
+            Value::Str(t) if t.trim() == "true" || t.trim() == "false" => {
+                return Some(t.trim() == "true");
+            }
+            _ => {}
+        }
+        let found = match (&node.value, rendered.tainted.is_empty()) {
+            (_, false) => "a value from a secret".to_string(),
+            (Value::Str(t), _) if t.len() <= 60 => format!("`{t}`"),
+            (Value::Int(_, t) | Value::Float(_, t) | Value::Bool(_, t), _) => format!("`{t}`"),
+            (v, _) => Node::new(w.span, v.clone()).type_name().to_string(),
+        };
+        self.diags.push(
+            Diag::at(
+                "keel::when",
+                src,
+                w.span,
+                format!("`when` must be `true` or `false`, found {found}"),
+                "not a boolean",
+            )
+            .with_help(help),
+        );
+        None
+    }
+
+    fn resource_one(&mut self, scope: &Scope, decl: &ResourceDecl) {
         let src = &decl.origin.source;
         let mut body = decl.body.clone();
         let rendered = self.render_node(scope, &mut body, src);
@@ -685,7 +961,14 @@ impl Resolver<'_, '_> {
             return self.failed(decl);
         }
         let address = match &decl.id {
-            Some(id) => format!("{}[{}]", decl.kind.name, id.value),
+            Some(id) => match self.input.templates.render(&id.value, &scope.ctx) {
+                Ok(id) => format!("{}[{id}]", decl.kind.name),
+                Err(e) => {
+                    self.diags
+                        .push(inline_template_diag(src, id.span, &id.value, &e));
+                    return self.failed(decl);
+                }
+            },
             None => format!("{}[{}]", decl.kind.name, res.name()),
         };
         let here = decl.id.as_ref().map_or(decl.kind_span, |i| i.span);
@@ -755,9 +1038,8 @@ impl Resolver<'_, '_> {
     /// Count a resource in its module instance and every enclosing one.
     fn register_in_module(&mut self, scope: &Scope, idx: usize) {
         if let Some(m) = &scope.module {
-            let parts: Vec<&str> = m.split('.').collect();
-            for i in 1..=parts.len() {
-                let members = self.out.modules.entry(parts[..i].join(".")).or_default();
+            for prefix in module_prefixes(m) {
+                let members = self.out.modules.entry(prefix).or_default();
                 if !members.contains(&idx) {
                     members.push(idx);
                 }
@@ -774,18 +1056,64 @@ impl Resolver<'_, '_> {
         self.out.unresolved.merge(&kinds);
     }
 
+    /// A module use: one instance per item of its `for_each:`
+    /// (`module.NAME[KEY]`), each expanded only when its `when:` holds.
     fn module_use(&mut self, scope: &Scope, u: &UseDecl, depth: usize) {
         let Some(module) = self.input.project.modules.get(&u.module.value) else {
             return; // reported at load time (and in `Project::dropped`)
+        };
+        let src = &u.origin.source;
+        let base = match &scope.module {
+            Some(parent) => format!("{parent}.{}", u.instance()),
+            None => u.instance().to_string(),
+        };
+        let Some(fe) = &u.for_each else {
+            return self.module_use_when(scope, u, depth, base);
+        };
+        let Some(items) = self.loop_items(scope, fe, src) else {
+            return self.failed_use(module);
+        };
+        // `module.NAME` is every instance of the loop (none, if empty).
+        self.out
+            .module_uses
+            .entry(base.clone())
+            .or_insert_with(|| (src.clone(), u.module.span));
+        for item in &items {
+            let instance = format!("{base}[{}]", item.key);
+            self.module_use_when(&scope.with_each(item), u, depth, instance);
+        }
+    }
+
+    fn module_use_when(&mut self, scope: &Scope, u: &UseDecl, depth: usize, instance: String) {
+        let Some(module) = self.input.project.modules.get(&u.module.value) else {
+            return;
+        };
+        if let Some(w) = &u.when {
+            match self.condition(scope, w, &u.origin.source) {
+                Some(true) => {}
+                Some(false) => {
+                    // Known, with nothing on this host: `module.NAME` is no dangling reference.
+                    self.out
+                        .module_uses
+                        .entry(instance.clone())
+                        .or_insert_with(|| (u.origin.source.clone(), u.module.span));
+                    self.out.skipped.push(format!("module.{instance}"));
+                    return;
+                }
+                None => return self.failed_use(module),
+            }
+        }
+        self.module_use_one(scope, u, depth, instance);
+    }
+
+    fn module_use_one(&mut self, scope: &Scope, u: &UseDecl, depth: usize, instance: String) {
+        let Some(module) = self.input.project.modules.get(&u.module.value) else {
+            return;
         };
         if scope.chain.contains(&u.module.value) {
             return; // a cycle of modules: reported at load time
         }
         let src = &u.origin.source;
-        let instance = match &scope.module {
-            Some(parent) => format!("{parent}.{}", u.instance()),
-            None => u.instance().to_string(),
-        };
         if self.out.module_uses.contains_key(&instance) {
             self.diags.push(
                 Diag::at(
@@ -904,14 +1232,17 @@ impl Resolver<'_, '_> {
         }
         let module_json = json!({"name": module.name, "instance": instance});
         let mut ctx = scope.ctx.clone();
+        // A module sees its inputs, not the loop of its caller (`each`).
         if let J::Object(m) = &mut ctx {
             m.insert("inputs".into(), J::Object(inputs));
             m.insert("module".into(), module_json.clone());
+            m.remove("each");
         }
         let canary_ctx = scope.canary_ctx.clone().map(|mut c| {
             if let J::Object(m) = &mut c {
                 m.insert("inputs".into(), J::Object(canary_inputs));
                 m.insert("module".into(), module_json);
+                m.remove("each");
             }
             c
         });
@@ -983,28 +1314,81 @@ fn render_refs(
     out
 }
 
-/// Render every string scalar of a node; `f` returns the new text, if any.
-/// A rendered template that is a plain integer or boolean becomes one, so
-/// `uid: "{{vars.uid}}"` reaches an integer field.
-fn render_strings(node: &mut Node, f: &mut dyn FnMut(&mut String, Span) -> Option<String>) {
+/// Render every string scalar of a node; `f` returns the new value, if any.
+fn render_strings(node: &mut Node, f: &mut dyn FnMut(&mut String, Span) -> Option<Value>) {
     let span = node.span;
     match &mut node.value {
         Value::Str(s) => {
             if let Some(new) = f(s, span) {
-                node.value = if let Ok(i) = new.trim().parse::<i64>()
-                    && new.trim() == new
-                {
-                    Value::Int(i, new)
-                } else if new == "true" || new == "false" {
-                    Value::Bool(new == "true", new)
-                } else {
-                    Value::Str(new)
-                };
+                node.value = new;
             }
         }
         Value::Seq(items) => items.iter_mut().for_each(|n| render_strings(n, f)),
         Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| render_strings(v, f)),
         _ => {}
+    }
+}
+
+/// A rendered text as a value: a plain integer or boolean becomes one, so
+/// `uid: "{{vars.uid}} "`-like mixed strings still reach integer fields.
+fn text_value(new: String) -> Value {
+    if let Ok(i) = new.trim().parse::<i64>()
+        && new.trim() == new
+    {
+        Value::Int(i, new)
+    } else if new == "true" || new == "false" {
+        Value::Bool(new == "true", new)
+    } else {
+        Value::Str(new)
+    }
+}
+
+/// Render one string: a string that is exactly one expression keeps the
+/// type of its value (a list, a map, a number, a boolean); any other
+/// template renders to text. Returns the value and its JSON (to compare
+/// with the canary rendering).
+fn render_typed(
+    templates: &Templates,
+    s: &str,
+    ctx: &J,
+    span: Span,
+) -> Result<(Value, J), crate::template::TemplateError> {
+    let text = templates.render(s, ctx)?;
+    match templates.render_value(s, ctx)? {
+        Some(J::String(t)) => Ok((text_value(t.clone()), J::String(t))),
+        Some(v) => Ok((Node::from_json(&v, span).value, v)),
+        None => Ok((text_value(text.clone()), J::String(text))),
+    }
+}
+
+/// Whether a rendered value holds a NUL byte anywhere.
+fn has_nul(v: &J) -> bool {
+    match v {
+        J::String(s) => s.contains('\0'),
+        J::Array(a) => a.iter().any(has_nul),
+        J::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+/// The scalars of a rendered value that depend on a secret: those that
+/// differ from the canary rendering (all of a part whose shape differs).
+fn tainted_leaves(real: &J, canary: Option<&J>, out: &mut Vec<String>) {
+    match (real, canary) {
+        (J::Array(r), Some(J::Array(c))) if r.len() == c.len() => {
+            r.iter()
+                .zip(c)
+                .for_each(|(r, c)| tainted_leaves(r, Some(c), out));
+        }
+        (J::Object(r), Some(J::Object(c))) => {
+            r.iter().for_each(|(k, v)| tainted_leaves(v, c.get(k), out));
+        }
+        (r, Some(c)) if r == c => {}
+        (J::Array(r), _) => r.iter().for_each(|v| tainted_leaves(v, None, out)),
+        (J::Object(r), _) => r.values().for_each(|v| tainted_leaves(v, None, out)),
+        (J::String(s), _) => out.push(s.clone()),
+        (J::Null, _) => {}
+        (other, _) => out.push(other.to_string()),
     }
 }
 
@@ -1015,6 +1399,10 @@ fn variable_hint(var: &str, ctx: &J) -> String {
     for p in &parts {
         match cur.get(p) {
             Some(v) => cur = v,
+            None if parts.first() == Some(&"each") => {
+                return "`each` is defined only in a resource or module use with `for_each:`"
+                    .to_string();
+            }
             None => {
                 return format!(
                     "`{}` is not defined here; the template context has {}",
@@ -1040,6 +1428,17 @@ fn variable_hint(var: &str, ctx: &J) -> String {
         );
     }
     let hint = crate::config::closest_hint(&leaf, known.iter());
+    if parts.is_empty() {
+        // A bare name: the context's top level, where variables are not.
+        let vars = ctx.get("vars").and_then(J::as_object);
+        if vars.is_some_and(|v| v.contains_key(&leaf)) {
+            return format!("variables are under `vars.`: write `vars.{leaf}`");
+        }
+        return format!(
+            "a template reads `vars.NAME`, `inputs.NAME`, `host.…`, `facts.…`, `secrets.NAME` or `each.…` in a loop; the context has {}",
+            keys_of(ctx)
+        );
+    }
     format!("{hint} (under `{prefix}`; define missing vars in the stack or inventory)")
 }
 
@@ -1274,4 +1673,152 @@ fn span_in_scalar(
         offset: span.offset + i,
         len,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_prefixes_keep_keys_whole_and_name_the_loop() {
+        assert_eq!(module_prefixes("web"), ["web"]);
+        assert_eq!(module_prefixes("web.tls"), ["web", "web.tls"]);
+        assert_eq!(
+            module_prefixes("site[api.example.com].tls"),
+            ["site", "site[api.example.com]", "site[api.example.com].tls"]
+        );
+        assert_eq!(
+            module_prefixes("a.b[x]"),
+            ["a", "a.b", "a.b[x]"],
+            "an instance of a loop counts in the loop as a whole"
+        );
+    }
+
+    #[test]
+    fn one_expression_keeps_its_type_and_text_stays_text() {
+        let t = Templates::new();
+        let ctx = json!({"vars": {"l": ["a", "b"], "n": 8080, "s": "0644", "m": {"k": 1}}});
+        let v = |s: &str| render_typed(&t, s, &ctx, Span::default()).unwrap().0;
+        assert!(matches!(v("{{vars.l}}"), Value::Seq(ref i) if i.len() == 2));
+        assert!(matches!(v("{{vars.m}}"), Value::Map(ref m) if m.len() == 1));
+        assert!(matches!(v("{{vars.n}}"), Value::Int(8080, _)));
+        assert!(matches!(v("{{vars.s}}"), Value::Int(644, ref t) if t == "0644"));
+        assert_eq!(
+            v("{{vars.l}} and more"),
+            Value::Str("[a, b] and more".into())
+        );
+        assert_eq!(v("{{eq vars.n 8080}}"), Value::Bool(true, "true".into()));
+    }
+
+    #[test]
+    fn taint_of_typed_values_is_per_scalar() {
+        let mut out = Vec::new();
+        tainted_leaves(
+            &json!(["public", "s3cret-value", {"k": "other-secret"}]),
+            Some(&json!(["public", "canary-1", {"k": "canary-2"}])),
+            &mut out,
+        );
+        assert_eq!(out, ["s3cret-value", "other-secret"]);
+        let mut out = Vec::new();
+        tainted_leaves(&json!(["a-secret", 7]), Some(&json!("canary")), &mut out);
+        assert_eq!(out, ["a-secret", "7"], "a different shape taints it all");
+        let mut out = Vec::new();
+        tainted_leaves(&json!({"same": 1}), Some(&json!({"same": 1})), &mut out);
+        assert!(out.is_empty());
+    }
+
+    /// Resolve `stack` (one host `h` in group `web`) with placeholder facts.
+    fn resolve(stack: &str) -> (Resolved, Diagnostics) {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("inventory.yaml");
+        std::fs::write(
+            &inv,
+            "hosts:\n  h: { transport: local }\ngroups:\n  web: { hosts: [h] }\n",
+        )
+        .unwrap();
+        let path = dir.path().join("stack.yaml");
+        std::fs::write(&path, stack).unwrap();
+        let project = Project::load(&path, &inv).unwrap_or_else(|d| panic!("{d:?}"));
+        let host = project.inventory.hosts.get("h").unwrap().clone();
+        let facts = placeholder_facts(0);
+        let secrets = BTreeMap::new();
+        let templates = Templates::new();
+        resolve_host_partial(&HostInput {
+            project: &project,
+            host: &host,
+            facts: &facts,
+            secrets: &secrets,
+            templates: &templates,
+        })
+    }
+
+    #[test]
+    fn loops_and_conditions_per_host() {
+        let (r, d) = resolve(
+            r#"name: t
+targets: [web]
+vars: { users: [ { name: ann, shell: /bin/sh }, { name: bob } ] }
+resources:
+  - group: { for_each: "{{vars.users}}", name: "{{each.key}}" }
+  - file:
+      for_each: { a: 1, b: 2 }
+      path: "/tmp/{{each.key}}-{{each.index}}"
+      content: "{{each.value}}"
+      when: "{{or (eq each.key 'a') (contains host.groups 'db')}}"
+  - package: { name: nginx, when: "{{eq facts.os.id 'debian'}}" }
+"#,
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let addrs: Vec<&str> = r.instances.iter().map(|i| i.address.as_str()).collect();
+        assert_eq!(
+            addrs,
+            [
+                "group[ann]",
+                "group[bob]",
+                "file[/tmp/a-0]",
+                "package[nginx]"
+            ]
+        );
+        assert_eq!(r.skipped, ["file[/tmp/b-1]"]);
+        assert!(
+            r.unresolved.may_declare("file[/tmp/b-1]"),
+            "no dangling reference"
+        );
+    }
+
+    #[test]
+    fn loop_and_condition_errors() {
+        let (r, d) = resolve(
+            r#"name: t
+targets: [web]
+resources:
+  - group: { for_each: 3, name: x }
+  - group: { for_each: [a, a], name: "{{each.key}}" }
+  - group: { for_each: [{ gid: 1 }], name: x }
+  - group: { name: y, when: "yes" }
+"#,
+        );
+        assert!(r.instances.is_empty());
+        let text = format!("{d:?}");
+        for s in [
+            "needs a list or a map, found an integer",
+            "has the key `a` twice",
+            "needs a key, found a map without `key:` or `name:`",
+            "must be `true` or `false`, found `yes`",
+        ] {
+            assert!(text.contains(s), "`{s}` missing from {text}");
+        }
+        assert_eq!(d.0.len(), 4, "{text}");
+    }
+
+    #[test]
+    fn each_outside_a_loop_says_where_it_exists() {
+        let (_, d) =
+            resolve("name: t\ntargets: [web]\nresources:\n  - group: { name: \"{{each.key}}\" }\n");
+        let text = format!("{d:?}");
+        assert!(
+            text.contains("only in a resource or module use with `for_each:`"),
+            "{text}"
+        );
+    }
 }

@@ -416,6 +416,7 @@ fn failed_host(host: &str, transport: String, error: String) -> HostWork {
                 errors: 1,
                 ..Summary::default()
             },
+            skipped: Vec::new(),
         },
     }
 }
@@ -546,6 +547,7 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
             desired_hash,
             resources,
             summary,
+            skipped: resolved.skipped.clone(),
         },
         transport: Some(transport),
         reconnected: Default::default(),

@@ -8,6 +8,9 @@
 
 use handlebars::{Handlebars, RenderErrorReason};
 
+// The stack language's helpers and typed values (loops, conditions).
+pub mod lang;
+
 /// A rendering problem, with its line and column inside the template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
@@ -44,12 +47,35 @@ impl Templates {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
+        lang::register(&mut hb);
         Templates { hb }
     }
 
     /// Whether a string needs rendering at all.
     pub fn is_template(text: &str) -> bool {
         text.contains("{{")
+    }
+
+    /// The typed value of a string that is exactly one expression
+    /// (`"{{vars.ports}}"` → the list): `None` for any other string, and
+    /// for a null value (which renders as text, as before). Call it after
+    /// [`Templates::render`] succeeded: that one reports errors where they are.
+    pub fn render_value(
+        &self,
+        text: &str,
+        ctx: &serde_json::Value,
+    ) -> Result<Option<serde_json::Value>, TemplateError> {
+        let Some(expr) = lang::single_expression(text) else {
+            return Ok(None);
+        };
+        let json = self.render(&lang::typed_template(expr), ctx)?;
+        let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| TemplateError {
+            message: format!("internal: the value of `{expr}` is not JSON: {e}"),
+            line: None,
+            column: None,
+            variable: None,
+        })?;
+        Ok((!value.is_null()).then_some(value))
     }
 
     /// Render a template string against a JSON context.
@@ -122,6 +148,21 @@ mod tests {
             .render("{{#if x}}unclosed", &json!({"x": true}))
             .unwrap_err();
         assert!(e.message.contains("invalid template"), "{}", e.message);
+    }
+
+    #[test]
+    fn one_expression_keeps_its_type() {
+        let t = Templates::new();
+        let ctx = json!({"vars": {"l": [1, "a"], "m": {"k": true}, "n": 3, "s": "x"}, "facts": {"os": {"id": "debian"}}});
+        let v = |s: &str| t.render_value(s, &ctx).unwrap();
+        assert_eq!(v("{{vars.l}}"), Some(json!([1, "a"])));
+        assert_eq!(v("{{ vars.m }}"), Some(json!({"k": true})));
+        assert_eq!(v("{{vars.n}}"), Some(json!(3)));
+        assert_eq!(v("{{vars.s}}"), Some(json!("x")));
+        assert_eq!(v("{{eq facts.os.id 'debian'}}"), Some(json!(true)));
+        assert_eq!(v("{{contains vars.l 'a'}}"), Some(json!(true)));
+        assert_eq!(v("{{not (contains vars.l 'b')}}"), Some(json!(true)));
+        assert_eq!(v("list: {{vars.l}}"), None);
     }
 
     #[test]

@@ -804,6 +804,89 @@ fn several_mistakes() {
 }
 
 // ---------------------------------------------------------------------------
+// Loops, conditions and typed values
+
+#[test]
+fn for_each_not_a_list() {
+    check(
+        "for-each-not-a-list",
+        Expect {
+            locations: &["stack.yaml:7:17"],
+            says: &["`for_each` needs a list or a map, found a string"],
+            ..VALIDATE
+        },
+    );
+}
+
+#[test]
+fn for_each_duplicate_key() {
+    check(
+        "for-each-duplicate-key",
+        Expect {
+            locations: &["stack.yaml:8:11"],
+            says: &["has the key `/srv/app/logs` twice", "first here"],
+            ..VALIDATE
+        },
+    );
+}
+
+#[test]
+fn for_each_duplicate_key_from_vars() {
+    check(
+        "for-each-duplicate-key-from-vars",
+        Expect {
+            locations: &["stack.yaml:10:17"],
+            says: &["has the key `api` twice"],
+            ..VALIDATE
+        },
+    );
+}
+
+#[test]
+fn when_not_a_boolean() {
+    check(
+        "when-not-a-boolean",
+        Expect {
+            locations: &["stack.yaml:6:13"],
+            says: &[
+                "`when` must be `true` or `false`, found `debian`",
+                "eq facts.os.id",
+            ],
+            ..VALIDATE
+        },
+    );
+}
+
+/// One broken input declaration is one problem: the inputs it declares
+/// are not then reported unknown at every use.
+#[test]
+fn module_input_bad_declaration() {
+    check(
+        "module-input-bad-declaration",
+        Expect {
+            locations: &["modules/site/module.yaml:3:27"],
+            says: &["unknown key `requird`", "did you mean `required`?"],
+            not: &["has no input", "none are defined", "not defined"],
+            ..VALIDATE
+        },
+    );
+}
+
+/// A bare name (`{{greeting}}`) is pointed at `vars.greeting`.
+#[test]
+fn template_bare_name() {
+    check(
+        "template-bare-name",
+        Expect {
+            locations: &["stack.yaml:8:17"],
+            says: &["write `vars.greeting`"],
+            not: &["(under ``"],
+            ..VALIDATE
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------
 // The corpus itself
 
 /// Every case folder has its test above (and every test its folder).

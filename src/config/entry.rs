@@ -11,7 +11,7 @@ use crate::resources::{self, KindEntry};
 use std::path::PathBuf;
 
 /// Keys every resource accepts besides its kind's own.
-pub const COMMON_KEYS: &[&str] = &["id", "depends_on", "notify"];
+pub const COMMON_KEYS: &[&str] = &["id", "depends_on", "notify", "for_each", "when"];
 
 /// Where an entry's relative paths and templates are resolved from.
 #[derive(Debug, Clone)]
@@ -34,6 +34,11 @@ pub struct ResourceDecl {
     pub id: Option<Spanned<String>>,
     pub depends_on: Vec<Spanned<String>>,
     pub notify: Vec<Spanned<String>>,
+    /// `for_each:` a list or map (literal or one expression): one resource
+    /// per item, with `each.key`/`each.value`/`each.index` in its templates.
+    pub for_each: Option<Node>,
+    /// `when:` a condition rendering to `true` or `false`, per host.
+    pub when: Option<Node>,
     pub origin: Origin,
     pub span: Span,
 }
@@ -45,6 +50,10 @@ pub struct UseDecl {
     pub id: Option<Spanned<String>>,
     pub with: Option<Node>,
     pub depends_on: Vec<Spanned<String>>,
+    /// `for_each:` one instance per item, `module.NAME[KEY]`.
+    pub for_each: Option<Node>,
+    /// `when:` a condition rendering to `true` or `false`, per host.
+    pub when: Option<Node>,
     pub origin: Origin,
     pub span: Span,
 }
@@ -243,10 +252,14 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
     let mut id = None;
     let mut depends_on = Vec::new();
     let mut notify = Vec::new();
+    let mut for_each = None;
+    let mut when = None;
     let mut rest = Vec::new();
     for (k, v) in fields {
         match k.as_scalar_text() {
             Some("id") => id = scalar(src, v, "id", diags),
+            Some("for_each") => for_each = Some(v.clone()),
+            Some("when") => when = Some(v.clone()),
             Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
             Some("notify") => notify = strings(src, v, "notify", diags),
             _ => rest.push((k.clone(), v.clone())),
@@ -259,6 +272,8 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
         id,
         depends_on,
         notify,
+        for_each,
+        when,
         origin: origin.clone(),
         span: item.span,
     })
@@ -292,7 +307,7 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
                     format!("a module use must be a map, found {}", item.type_name()),
                     "here",
                 )
-                .with_help("write `- module: NAME` with optional `id:`, `with:` and `depends_on:`"),
+                .with_help("write `- module: NAME` with optional `id:`, `with:`, `depends_on:`, `for_each:` and `when:`"),
             );
             continue;
         };
@@ -300,6 +315,8 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
         let mut id = None;
         let mut with = None;
         let mut depends_on = Vec::new();
+        let mut for_each = None;
+        let mut when = None;
         let mut ok = true;
         for (k, v) in entries {
             match k.as_scalar_text() {
@@ -323,12 +340,15 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
                     }
                 }
                 Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
+                Some("for_each") => for_each = Some(v.clone()),
+                Some("when") => when = Some(v.clone()),
                 other => {
                     let other = other.unwrap_or("?");
-                    let known: Vec<String> = ["module", "id", "with", "depends_on"]
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect();
+                    let known: Vec<String> =
+                        ["module", "id", "with", "depends_on", "for_each", "when"]
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect();
                     diags.push(
                         Diag::at(
                             "keel::schema",
@@ -349,6 +369,8 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
                 id,
                 with,
                 depends_on,
+                for_each,
+                when,
                 origin: origin.clone(),
                 span: item.span,
             }),

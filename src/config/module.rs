@@ -195,7 +195,8 @@ impl Module {
                     sensitive: d.sensitive,
                 }
             })
-            .collect();
+            .collect::<Vec<InputDecl>>();
+        let inputs = with_unreadable_inputs(&node, inputs);
         let uses = entry::parse_uses(&origin, node.get("uses"), &mut diags);
         let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
         let module = Module {
@@ -209,4 +210,33 @@ impl Module {
         };
         (Some(module), diags)
     }
+}
+
+/// The declared inputs, plus those whose declaration did not read (an
+/// unknown key, a wrong type: reported already) as inputs of any type, so
+/// that their uses are not reported again as unknown inputs.
+fn with_unreadable_inputs(node: &Node, mut inputs: Vec<InputDecl>) -> Vec<InputDecl> {
+    let Some(entries) = node.get("inputs").and_then(Node::as_map) else {
+        return inputs;
+    };
+    for (k, v) in entries {
+        let Some(name) = k.as_scalar_text() else {
+            continue;
+        };
+        if inputs.iter().any(|i| i.name == name) {
+            continue;
+        }
+        let flag = |key: &str| v.get(key).and_then(|n| n.deserialize::<bool>().ok());
+        inputs.push(InputDecl {
+            name: name.to_string(),
+            span: k.span,
+            ty: InputType::Any,
+            default: v.get("default").cloned(),
+            required: false,
+            description: None,
+            sensitive: flag("sensitive").unwrap_or(false),
+        });
+    }
+    inputs.sort_by(|a, b| a.name.cmp(&b.name));
+    inputs
 }

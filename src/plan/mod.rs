@@ -87,6 +87,9 @@ pub struct HostPlan {
     pub desired_hash: String,
     pub resources: Vec<ResourcePlan>,
     pub summary: Summary,
+    /// What a `when:` left out of this host's graph (not removed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 /// One resource in a plan.

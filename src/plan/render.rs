@@ -120,6 +120,11 @@ pub fn host(h: &HostPlan, all: bool) -> String {
             resource(&mut out, r);
         }
     }
+    if all {
+        for s in &h.skipped {
+            let _ = writeln!(out, "  {} {s} skipped (when: false)", style("·").dim());
+        }
+    }
     if !all && h.summary.no_op > 0 {
         let _ = writeln!(
             out,
