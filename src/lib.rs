@@ -10,6 +10,7 @@ pub mod confirm;
 pub mod diag;
 pub mod graph;
 pub mod keyed;
+pub mod loaded;
 pub mod lockout;
 pub mod plan;
 pub mod probe;

@@ -47,6 +47,24 @@ impl Progress for Bars {
     }
 }
 
+/// Read a saved plan: its seal, then the files it was made from; show what
+/// it applies and from where before anything else is read.
+fn load_saved(file: &std::path::Path) -> Result<plan::Plan, u8> {
+    let saved = saved::load(file).map_err(|e| {
+        eprintln!("keel: refusing to apply {}: {e}", file.display());
+        1u8
+    })?;
+    eprint!("{}", saved::describe(file, &saved.plan));
+    let changed = saved::check_sources(&saved);
+    if !changed.is_empty() {
+        for e in &changed {
+            eprintln!("keel: refusing to apply {}: {e}", file.display());
+        }
+        return Err(1);
+    }
+    Ok(saved.plan)
+}
+
 fn confirm() -> bool {
     eprint!("Apply these changes? Only `yes` is accepted: ");
     let mut line = String::new();
@@ -58,12 +76,16 @@ fn confirm() -> bool {
 
 pub async fn run(a: ApplyArgs) -> u8 {
     let saved_plan = if is_saved_plan(&a.target) {
-        match saved::load(&a.target) {
+        if a.inventory.is_some() || a.limit.is_some() {
+            eprintln!(
+                "keel: {} is a saved plan: it records its own inventory and limit; drop -i/--inventory and -l/--limit",
+                a.target.display()
+            );
+            return 1;
+        }
+        match load_saved(&a.target) {
             Ok(p) => Some(p),
-            Err(e) => {
-                eprintln!("keel: {e}");
-                return 1;
-            }
+            Err(code) => return code,
         }
     } else {
         None

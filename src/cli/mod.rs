@@ -91,7 +91,7 @@ pub enum Command {
     Apply {
         /// A stack file, or a plan saved with `keel plan --out FILE`.
         target: PathBuf,
-        /// Inventory file or folder (ignored for a saved plan, which records its own).
+        /// Inventory file or folder (not with a saved plan, which records its own).
         #[arg(short, long, value_name = "FILE|DIR")]
         inventory: Option<PathBuf>,
         /// Only these hosts: a host or group name of the inventory.
