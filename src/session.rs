@@ -315,10 +315,22 @@ pub fn ssh_target(host: &Host, user: &str, port: Option<u16>, timeout: Duration)
     t.user = Some(user.to_string());
     t.identity_file = host.identity_file.as_deref().map(expand_home);
     t.host_key = host.host_key;
+    t.host_key_alias = host_key_alias(host);
     t.ssh_config = host.ssh_config.as_deref().map(expand_home);
     t.become_root = user != "root" && (host.become_root || host.user != "root");
     t.connect_timeout = timeout;
     t
+}
+
+/// The known_hosts name of a host reached on two ports (a `bootstrap_port`
+/// other than its `port`): the name of its key on the bootstrap port, used
+/// on both (`HostKeyAlias`). The key learned or checked there is then the
+/// only one accepted after the stack moves sshd; a server with another key
+/// on the new port is refused, `host_key: accept-new` or not.
+pub fn host_key_alias(host: &Host) -> Option<String> {
+    let boot = host.bootstrap_port?;
+    (Some(boot) != host.port && !(boot == 22 && host.port.is_none()))
+        .then(|| ssh::known_hosts_name(&host.address, boot))
 }
 
 /// The SSH target keel uses once the stack is applied (the inventory's
@@ -354,6 +366,9 @@ pub async fn connect(host: &Host, timeout: Duration) -> Result<Arc<dyn Transport
                     quick.connect_timeout = timeout.min(Duration::from_secs(8));
                     match ssh::Ssh::connect(quick).await {
                         Ok(t) => Ok(Arc::new(t)),
+                        // Another key than the recorded one: an alarm, not a
+                        // reason to log in another way.
+                        Err(first) if ssh::host_key_changed(&first) => Err(first),
                         Err(first) => {
                             tracing::info!(host = %host.name, "{first}; trying the bootstrap connection");
                             match ssh::Ssh::connect(boot).await {
