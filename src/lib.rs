@@ -11,6 +11,7 @@ pub mod diag;
 pub mod graph;
 pub mod keyed;
 pub mod loaded;
+pub mod lock;
 pub mod lockout;
 pub mod plan;
 pub mod probe;

@@ -21,6 +21,7 @@ pub struct ApplyArgs {
     pub yes: bool,
     pub json: bool,
     pub parallel: usize,
+    pub lock_timeout: Option<u64>,
 }
 
 fn is_saved_plan(p: &std::path::Path) -> bool {
@@ -63,6 +64,29 @@ fn load_saved(file: &std::path::Path) -> Result<plan::Plan, u8> {
         return Err(1);
     }
     Ok(saved.plan)
+}
+
+/// Whether a person is watching: stdin and stderr on a terminal, not CI.
+fn interactive() -> bool {
+    std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none_or(|v| v.is_empty())
+}
+
+/// Let go of every host lock, then close every connection.
+async fn finish(works: &[crate::session::HostWork]) {
+    for w in works {
+        w.release_lock().await;
+    }
+    for w in works {
+        let later = w.reconnected.lock().ok().and_then(|g| g.clone());
+        if let Some(t) = later {
+            t.close().await;
+        }
+        if let Some(t) = &w.transport {
+            t.close().await;
+        }
+    }
 }
 
 fn confirm() -> bool {
@@ -109,6 +133,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
         a.parallel,
         a.confirm_timeout,
         a.allow_lockout_risk,
+        Some(crate::lock::Wait::from_flag(a.lock_timeout, interactive())),
     ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
@@ -147,6 +172,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
             for e in &stale {
                 eprintln!("keel: refusing to apply {}: {e}", a.target.display());
             }
+            finish(&works).await;
             return 1;
         }
     }
@@ -156,6 +182,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
     }
     if doc.has_errors() {
         eprintln!("keel: some hosts could not be planned; nothing was applied.");
+        finish(&works).await;
         return 1;
     }
     if !doc.changes {
@@ -165,6 +192,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
                 serde_json::json!({"plan": doc, "outcome": []})
             ));
         }
+        finish(&works).await;
         return 0;
     }
     if saved_plan.is_none() && !a.yes {
@@ -172,10 +200,12 @@ pub async fn run(a: ApplyArgs) -> u8 {
             eprintln!(
                 "keel: refusing to apply without confirmation: pass --yes (or run in a terminal)."
             );
+            finish(&works).await;
             return 1;
         }
         if !confirm() {
             eprintln!("Apply cancelled.");
+            finish(&works).await;
             return 1;
         }
     }
@@ -237,15 +267,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
     for b in bars.bars.values() {
         b.finish_and_clear();
     }
-    for w in works.iter() {
-        let later = w.reconnected.lock().ok().and_then(|g| g.clone());
-        if let Some(t) = later {
-            t.close().await;
-        }
-        if let Some(t) = &w.transport {
-            t.close().await;
-        }
-    }
+    finish(&works).await;
     let failed = outcomes.iter().any(HostOutcome::failed);
     if a.json {
         super::out(&format!(

@@ -327,6 +327,148 @@ impl Ssh {
         })
     }
 
+    /// Open a session running `sh -s` (through sudo with become), with
+    /// every stdio piped.
+    async fn spawn_shell<'s>(
+        &self,
+        session: &'s Session,
+    ) -> Result<openssh::Child<&'s Session>, TransportError> {
+        let argv = shell_argv(self.target.become_root);
+        let mut delay = Duration::from_millis(50);
+        let mut waited = Duration::ZERO;
+        let child = loop {
+            let mut command = session.command(argv[0]);
+            command
+                .args(&argv[1..])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            match command.spawn().await {
+                Ok(child) => break child,
+                // The server would not open one more session (a MaxSessions
+                // below ours, or sessions of other users of this master):
+                // nothing ran, so wait for one to end and try again.
+                Err(e) if session_refused(&e) && waited < SESSION_RETRY_LIMIT => {
+                    tracing::debug!(host = %self.target.host_name(), "session refused; retrying");
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                Err(e) if session_refused(&e) => {
+                    return Err(self.io_error(format!(
+                        "the server keeps refusing to open another session on this \
+                         connection; is sshd's MaxSessions below {MAX_SESSIONS} on this host? \
+                         ({})",
+                        error_chain(&e)
+                    )));
+                }
+                Err(e) => return Err(self.run_error(&e)),
+            }
+        };
+        Ok(child)
+    }
+
+    /// How a remote process ended.
+    async fn exit_status(
+        &self,
+        session: &Session,
+        child: openssh::Child<&Session>,
+    ) -> Result<Option<i32>, TransportError> {
+        Ok(match child.wait().await {
+            Ok(status) => status.code(),
+            // openssh reports exit status 127 as "remote command not found";
+            // for a script that is just its exit status (the shell has printed
+            // why on stderr).
+            Err(openssh::Error::Remote(e)) if e.kind() == io::ErrorKind::NotFound => Some(127),
+            // No exit status: killed by a signal, or the connection died.
+            // The mux protocol cannot tell them apart; ask the master.
+            Err(openssh::Error::RemoteProcessTerminated) => match session.check().await {
+                Ok(()) => None,
+                Err(e) => return Err(self.run_error(&e)),
+            },
+            Err(e) => return Err(self.run_error(&e)),
+        })
+    }
+
+    /// Run `script` as a long-lived process: its stdout is sent line by
+    /// line to `lines` as it comes, and its stdin stays open (the script
+    /// can wait on it) until `release` fires or is dropped — or keel dies:
+    /// the pipe then closes and the host sees end of file. For holding
+    /// something on the host for the length of a run ([`crate::lock`]).
+    pub async fn hold(
+        &self,
+        script: &str,
+        lines: tokio::sync::mpsc::UnboundedSender<String>,
+        release: tokio::sync::oneshot::Receiver<()>,
+    ) -> Result<Output, TransportError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| self.io_error("the connection was closed"))?;
+        self.counter.bump();
+        let guard = self.session.read().await;
+        let session = guard
+            .as_ref()
+            .ok_or_else(|| self.io_error("the connection was closed"))?;
+        let mut child = self.spawn_shell(session).await?;
+        let stdin = child.stdin().take();
+        let stdout = child.stdout().take();
+        let stderr = child.stderr().take();
+        let write = async move {
+            if let Some(mut stdin) = stdin {
+                if let Err(e) = stdin.write_all(script.as_bytes()).await {
+                    tracing::debug!("writing the script to stdin stopped: {e}");
+                }
+                let _ = stdin.flush().await;
+                let _ = release.await;
+                drop(stdin);
+            }
+        };
+        let read_lines = async move {
+            let mut all = Vec::new();
+            if let Some(stdout) = stdout {
+                let mut reader = tokio::io::BufReader::new(stdout);
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    match tokio::io::AsyncBufReadExt::read_until(&mut reader, b'\n', &mut line)
+                        .await
+                    {
+                        Ok(0) => break,
+                        Ok(_) => {
+                            all.extend_from_slice(&line);
+                            let text = String::from_utf8_lossy(&line);
+                            let _ = lines.send(text.trim_end_matches('\n').to_string());
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Ok(all)
+        };
+        let reads = async { tokio::join!(read_lines, read_all(stderr)) };
+        tokio::pin!(write);
+        tokio::pin!(reads);
+        let mut written = false;
+        // The process may end before it is released (it could not take
+        // what it holds): then stop waiting to release it.
+        let (out, err) = loop {
+            tokio::select! {
+                r = &mut reads => break r,
+                () = &mut write, if !written => written = true,
+            }
+        };
+        let out = out.map_err(|e| self.io_error(format!("reading stdout: {e}")))?;
+        let err = err.map_err(|e| self.io_error(format!("reading stderr: {e}")))?;
+        let status = self.exit_status(session, child).await?;
+        Ok(Output {
+            stdout: out,
+            stderr: err,
+            status,
+        })
+    }
+
     /// The target this connection was made to.
     pub fn target(&self) -> &SshTarget {
         &self.target
@@ -367,38 +509,7 @@ impl Transport for Ssh {
             .as_ref()
             .ok_or_else(|| self.io_error("the connection was closed"))?;
 
-        let argv = shell_argv(self.target.become_root);
-        let mut delay = Duration::from_millis(50);
-        let mut waited = Duration::ZERO;
-        let mut child = loop {
-            let mut command = session.command(argv[0]);
-            command
-                .args(&argv[1..])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            match command.spawn().await {
-                Ok(child) => break child,
-                // The server would not open one more session (a MaxSessions
-                // below ours, or sessions of other users of this master):
-                // nothing ran, so wait for one to end and try again.
-                Err(e) if session_refused(&e) && waited < SESSION_RETRY_LIMIT => {
-                    tracing::debug!(host = %self.target.host_name(), "session refused; retrying");
-                    tokio::time::sleep(delay).await;
-                    waited += delay;
-                    delay = (delay * 2).min(Duration::from_secs(1));
-                }
-                Err(e) if session_refused(&e) => {
-                    return Err(self.io_error(format!(
-                        "the server keeps refusing to open another session on this \
-                         connection; is sshd's MaxSessions below {MAX_SESSIONS} on this host? \
-                         ({})",
-                        error_chain(&e)
-                    )));
-                }
-                Err(e) => return Err(self.run_error(&e)),
-            }
-        };
+        let mut child = self.spawn_shell(session).await?;
         let stdin = child.stdin().take();
         let stdout = child.stdout().take();
         let stderr = child.stderr().take();
@@ -420,20 +531,7 @@ impl Transport for Ssh {
         let out = out.map_err(|e| self.io_error(format!("reading stdout: {e}")))?;
         let err = err.map_err(|e| self.io_error(format!("reading stderr: {e}")))?;
 
-        let status = match child.wait().await {
-            Ok(status) => status.code(),
-            // openssh reports exit status 127 as "remote command not found";
-            // for a script that is just its exit status (the shell has printed
-            // why on stderr).
-            Err(openssh::Error::Remote(e)) if e.kind() == io::ErrorKind::NotFound => Some(127),
-            // No exit status: killed by a signal, or the connection died.
-            // The mux protocol cannot tell them apart; ask the master.
-            Err(openssh::Error::RemoteProcessTerminated) => match session.check().await {
-                Ok(()) => None,
-                Err(e) => return Err(self.run_error(&e)),
-            },
-            Err(e) => return Err(self.run_error(&e)),
-        };
+        let status = self.exit_status(session, child).await?;
         Ok(Output {
             stdout: out,
             stderr: err,
