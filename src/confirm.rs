@@ -45,22 +45,24 @@ fn revert_script(dir: &str) -> String {
 # unconfirmed change. Runs by itself when keel does not confirm in time.
 d={d}
 [ -d "$d" ] || exit 0
+# Work folders of this revert only: another run's revert may run at the same time.
+id=$(basename "$d")
 logger -t keel "reverting an unconfirmed SSH/firewall change ($d)" 2>/dev/null || true
 if [ -f "$d/ssh.tar" ]; then
-  rm -rf /etc/.ssh.keel-restore && mkdir -p /etc/.ssh.keel-restore
-  if tar -C /etc/.ssh.keel-restore -xpf "$d/ssh.tar"; then
-    rm -rf /etc/.ssh.keel-broken
-    mv /etc/ssh /etc/.ssh.keel-broken 2>/dev/null
-    mv /etc/.ssh.keel-restore/ssh /etc/ssh && rm -rf /etc/.ssh.keel-broken /etc/.ssh.keel-restore
+  rm -rf "/etc/.ssh.keel-restore.$id" && mkdir -p "/etc/.ssh.keel-restore.$id"
+  if tar -C "/etc/.ssh.keel-restore.$id" -xpf "$d/ssh.tar"; then
+    rm -rf "/etc/.ssh.keel-broken.$id"
+    mv /etc/ssh "/etc/.ssh.keel-broken.$id" 2>/dev/null
+    mv "/etc/.ssh.keel-restore.$id/ssh" /etc/ssh && rm -rf "/etc/.ssh.keel-broken.$id" "/etc/.ssh.keel-restore.$id"
   fi
   mkdir -p /run/sshd
   systemctl restart ssh 2>/dev/null || systemctl restart sshd 2>/dev/null || service ssh restart 2>/dev/null || true
 fi
 if command -v ufw >/dev/null 2>&1; then
   if [ -f "$d/ufw.tar" ]; then
-    rm -rf /etc/.ufw.keel-restore && mkdir -p /etc/.ufw.keel-restore
-    if tar -C /etc/.ufw.keel-restore -xpf "$d/ufw.tar"; then
-      rm -rf /etc/ufw && mv /etc/.ufw.keel-restore/ufw /etc/ufw && rm -rf /etc/.ufw.keel-restore
+    rm -rf "/etc/.ufw.keel-restore.$id" && mkdir -p "/etc/.ufw.keel-restore.$id"
+    if tar -C "/etc/.ufw.keel-restore.$id" -xpf "$d/ufw.tar"; then
+      rm -rf /etc/ufw && mv "/etc/.ufw.keel-restore.$id/ufw" /etc/ufw && rm -rf "/etc/.ufw.keel-restore.$id"
     fi
   fi
   [ -f "$d/default-ufw" ] && cp -p "$d/default-ufw" /etc/default/ufw
@@ -142,6 +144,20 @@ mod tests {
         syntax_ok(&disarm_script("abc123"));
         syntax_ok(&revert_now_script("abc123"));
         syntax_ok(&revert_script("/var/lib/keel/rollback/abc123"));
+    }
+
+    #[test]
+    fn revert_work_folders_are_per_run() {
+        let s = revert_script("/var/lib/keel/rollback/abc123");
+        assert!(s.contains("id=$(basename \"$d\")"), "{s}");
+        for name in [".ssh.keel-restore", ".ssh.keel-broken", ".ufw.keel-restore"] {
+            let uses: Vec<&str> = s.split(name).skip(1).collect();
+            assert!(!uses.is_empty(), "{name}");
+            assert!(
+                uses.iter().all(|rest| rest.starts_with(".$id")),
+                "a fixed {name} path shared by every run: {s}"
+            );
+        }
     }
 
     #[test]
