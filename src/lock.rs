@@ -20,6 +20,7 @@
 
 use crate::shell::q;
 use crate::transport::ssh::Ssh;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -143,6 +144,7 @@ keel_lock; exit $?
 #[derive(Debug)]
 pub struct HostLock {
     host: String,
+    released: Arc<AtomicBool>,
     release: Mutex<Option<oneshot::Sender<()>>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -150,6 +152,7 @@ pub struct HostLock {
 impl HostLock {
     /// Let go of the lock and wait (briefly) until the host has.
     pub async fn release(&self) {
+        self.released.store(true, Ordering::SeqCst);
         if let Some(tx) = self.release.lock().ok().and_then(|mut g| g.take()) {
             let _ = tx.send(());
         }
@@ -161,6 +164,13 @@ impl HostLock {
         {
             tracing::warn!(host = %self.host, "the host lock did not report its release in time");
         }
+    }
+}
+
+impl Drop for HostLock {
+    /// Dropping the lock lets go of it (the pipe that holds it closes).
+    fn drop(&mut self) {
+        self.released.store(true, Ordering::SeqCst);
     }
 }
 
@@ -176,12 +186,21 @@ pub async fn acquire(
     let (release_tx, release_rx) = oneshot::channel();
     let script = script(&holder(), wait);
     let ended = lines_tx.clone();
+    let taken = Arc::new(AtomicBool::new(false));
+    let released = Arc::new(AtomicBool::new(false));
+    let (was_taken, was_released, name) = (taken.clone(), released.clone(), host.to_string());
     let task = tokio::spawn(async move {
         let end = match ssh.hold(&script, lines_tx, release_rx).await {
             Ok(out) if out.stderr.is_empty() => format!("exit status {:?}", out.status),
             Ok(out) => printable(&out.stderr_text()),
             Err(e) => e.to_string(),
         };
+        if was_taken.load(Ordering::SeqCst) && !was_released.load(Ordering::SeqCst) {
+            tracing::warn!(
+                host = %name,
+                "the host lock was lost before the run ended ({end}): another keel apply may now start on this host"
+            );
+        }
         let _ = ended.send(format!("keel-lock ended {end}"));
     });
     let failed = |message: String| LockError::Failed {
@@ -198,8 +217,10 @@ pub async fn acquire(
         match what {
             "acquired" => {
                 tracing::info!(host, "took the host lock");
+                taken.store(true, Ordering::SeqCst);
                 return Ok(HostLock {
                     host: host.to_string(),
+                    released,
                     release: Mutex::new(Some(release_tx)),
                     task: Mutex::new(Some(task)),
                 });
