@@ -3,8 +3,10 @@
 //! `Session::open` validates offline (every target host resolved and
 //! graphed with placeholder facts and secrets, every problem collected),
 //! reads the secrets and prepares the redactor. `plan_all` then runs, per
-//! host and in parallel (bounded): connect → facts (only when templates use
-//! them) → resolve → graph → probe (one round trip) → diff → plan.
+//! host and in parallel (bounded): connect → lock (apply only, SSH hosts:
+//! [`crate::lock`]) → facts (only when templates use them) → resolve →
+//! graph → probe (one round trip) → diff → plan. The lock comes before any
+//! read, so an apply plans from a state no other apply is changing.
 
 use crate::config::inventory::{Host, TransportKind};
 use crate::diag::{Diag, Diagnostics};

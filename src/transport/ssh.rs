@@ -15,6 +15,12 @@
 //!   servers. A *changed* key is refused under both policies. When the key is
 //!   unknown or changed, the error says how to check and add it instead of
 //!   inviting the user to turn checking off.
+//! - **One host, one key, on every port it is reached on**: a target may set
+//!   [`SshTarget::host_key_alias`] (`HostKeyAlias`); the session sets it for
+//!   hosts with a bootstrap port, so `accept-new` cannot trust a second key
+//!   once sshd moves to its new port. keel starts the master `ssh` itself
+//!   (openssh's builder has no way to pass that option) and attaches
+//!   openssh's native mux client to it.
 //! - **Scripts travel on stdin** of `sh -s` (or `sudo -n -- sh -s`), never in
 //!   argv, so secrets don't show in any process list, locally or remotely.
 //!   stdin is written concurrently with reading stdout and stderr, so
