@@ -334,6 +334,18 @@ mod tests {
     }
 
     #[test]
+    fn a_fifo_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("plan.json");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+        match load(&fifo) {
+            Err(Stale::Unreadable(_, why)) => assert_eq!(why, "not a regular file"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn written_privately_through_no_symlink() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
