@@ -289,6 +289,20 @@ mod tests {
     }
 
     #[test]
+    fn revert_work_folders_are_per_run() {
+        let s = revert_script(
+            "/var/lib/keel/rollback/abc123",
+            &scope(&["/etc/ssh", "/etc/ufw"], &["ssh"], true),
+        );
+        // Work folders live in this run's private state directory only:
+        // never a fixed name that two runs (or a local user) could share.
+        assert!(s.contains("t=\"$d/restore-$1\""), "{s}");
+        for fixed in ["/etc/.", "/tmp/", ".keel-restore"] {
+            assert!(!s.contains(fixed), "a shared work path {fixed}: {s}");
+        }
+    }
+
+    #[test]
     fn the_revert_survives_the_session() {
         let s = arm_script("abc123", 45, &scope(&["/etc/ssh"], &["ssh"], false));
         assert!(

@@ -10,6 +10,8 @@ pub mod confirm;
 pub mod diag;
 pub mod graph;
 pub mod keyed;
+pub mod loaded;
+pub mod lock;
 pub mod lockout;
 pub mod plan;
 pub mod probe;

@@ -1506,6 +1506,7 @@ impl PrepareCx for Cx<'_> {
     }
     fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
         let p = self.local_path(path);
+        crate::loaded::note(&p);
         std::fs::read(&p).map_err(|e| {
             format!(
                 "cannot read local file {}: {e}",
@@ -1525,6 +1526,7 @@ impl PrepareCx for Cx<'_> {
                 self.origin.base_dir.join(path)
             }
         };
+        crate::loaded::note(&p);
         let bytes = std::fs::read(&p).map_err(|e| {
             format!(
                 "cannot read template {}: {e}",

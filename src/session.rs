@@ -5,8 +5,10 @@
 //! the graph is checked on the resources that resolved even when others
 //! failed, so no stage hides another's problems),
 //! reads the secrets and prepares the redactor. `plan_all` then runs, per
-//! host and in parallel (bounded): connect → facts (only when templates use
-//! them) → resolve → graph → probe (one round trip) → diff → plan.
+//! host and in parallel (bounded): connect → lock (apply only, SSH hosts:
+//! [`crate::lock`]) → facts (only when templates use them) → resolve →
+//! graph → probe (one round trip) → diff → plan. The lock comes before any
+//! read, so an apply plans from a state no other apply is changing.
 
 use crate::config::inventory::{Host, TransportKind};
 use crate::diag::{Diag, Diagnostics};
@@ -206,6 +208,9 @@ pub struct Options {
     pub confirm_timeout: u64,
     /// Lockout refusals become warnings.
     pub allow_lockout_risk: bool,
+    /// Take each SSH host's lock (`keel apply`), waiting this long for it;
+    /// `None`: no lock (`keel plan`).
+    pub lock: Option<crate::lock::Wait>,
 }
 
 impl Default for Options {
@@ -216,6 +221,7 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(15),
             confirm_timeout: crate::confirm::DEFAULT_TIMEOUT,
             allow_lockout_risk: false,
+            lock: None,
         }
     }
 }
@@ -286,6 +292,8 @@ pub struct HostWork {
     pub graph: Option<Graph>,
     pub evals: Vec<Option<Evaluation>>,
     pub plan: HostPlan,
+    /// The host's lock, held for the run (apply only).
+    pub lock: Option<crate::lock::HostLock>,
 }
 
 impl HostWork {
@@ -296,6 +304,13 @@ impl HostWork {
             .ok()
             .and_then(|g| g.clone())
             .or_else(|| self.transport.clone())
+    }
+
+    /// Let go of the host's lock, if held.
+    pub async fn release_lock(&self) {
+        if let Some(l) = &self.lock {
+            l.release().await;
+        }
     }
 
     /// Use this connection from now on.
@@ -325,10 +340,22 @@ pub fn ssh_target(host: &Host, user: &str, port: Option<u16>, timeout: Duration)
     t.user = Some(user.to_string());
     t.identity_file = host.identity_file.as_deref().map(expand_home);
     t.host_key = host.host_key;
+    t.host_key_alias = host_key_alias(host);
     t.ssh_config = host.ssh_config.as_deref().map(expand_home);
     t.become_root = user != "root" && (host.become_root || host.user != "root");
     t.connect_timeout = timeout;
     t
+}
+
+/// The known_hosts name of a host reached on two ports (a `bootstrap_port`
+/// other than its `port`): the name of its key on the bootstrap port, used
+/// on both (`HostKeyAlias`). The key learned or checked there is then the
+/// only one accepted after the stack moves sshd; a server with another key
+/// on the new port is refused, `host_key: accept-new` or not.
+pub fn host_key_alias(host: &Host) -> Option<String> {
+    let boot = host.bootstrap_port?;
+    (Some(boot) != host.port && !(boot == 22 && host.port.is_none()))
+        .then(|| ssh::known_hosts_name(&host.address, boot))
 }
 
 /// The SSH target keel uses once the stack is applied (the inventory's
@@ -354,35 +381,39 @@ pub fn bootstrap_target(host: &Host, timeout: Duration) -> Option<ssh::SshTarget
 pub async fn connect(host: &Host, timeout: Duration) -> Result<Arc<dyn Transport>, TransportError> {
     match host.transport {
         TransportKind::Local => Ok(Arc::new(Local::new(host.become_root))),
-        TransportKind::Ssh => {
-            let primary = primary_target(host, timeout);
-            match bootstrap_target(host, timeout) {
-                None => Ok(Arc::new(ssh::Ssh::connect(primary).await?)),
-                Some(boot) => {
-                    // Fail fast on the primary: the bootstrap is the usual case on a fresh server.
-                    let mut quick = primary.clone();
-                    quick.connect_timeout = timeout.min(Duration::from_secs(8));
-                    match ssh::Ssh::connect(quick).await {
-                        Ok(t) => Ok(Arc::new(t)),
-                        Err(first) => {
-                            tracing::info!(host = %host.name, "{first}; trying the bootstrap connection");
-                            match ssh::Ssh::connect(boot).await {
-                                Ok(t) => {
-                                    tracing::warn!(
-                                        host = %host.name,
-                                        "connected with the bootstrap settings ({}): the stack is expected to create the inventory's user/port",
-                                        t.describe()
-                                    );
-                                    Ok(Arc::new(t))
-                                }
-                                Err(second) => Err(TransportError::Connect {
-                                    host: host.name.clone(),
-                                    message: format!(
-                                        "{first}\nand with the bootstrap settings: {second}"
-                                    ),
-                                }),
-                            }
+        TransportKind::Ssh => Ok(connect_ssh(host, timeout).await?),
+    }
+}
+
+/// [`connect`] for a host reached over SSH.
+pub async fn connect_ssh(host: &Host, timeout: Duration) -> Result<Arc<ssh::Ssh>, TransportError> {
+    let primary = primary_target(host, timeout);
+    match bootstrap_target(host, timeout) {
+        None => Ok(Arc::new(ssh::Ssh::connect(primary).await?)),
+        Some(boot) => {
+            // Fail fast on the primary: the bootstrap is the usual case on a fresh server.
+            let mut quick = primary.clone();
+            quick.connect_timeout = timeout.min(Duration::from_secs(8));
+            match ssh::Ssh::connect(quick).await {
+                Ok(t) => Ok(Arc::new(t)),
+                // Another key than the recorded one: an alarm, not a
+                // reason to log in another way.
+                Err(first) if ssh::host_key_changed(&first) => Err(first),
+                Err(first) => {
+                    tracing::info!(host = %host.name, "{first}; trying the bootstrap connection");
+                    match ssh::Ssh::connect(boot).await {
+                        Ok(t) => {
+                            tracing::warn!(
+                                host = %host.name,
+                                "connected with the bootstrap settings ({}): the stack is expected to create the inventory's user/port",
+                                t.describe()
+                            );
+                            Ok(Arc::new(t))
                         }
+                        Err(second) => Err(TransportError::Connect {
+                            host: host.name.clone(),
+                            message: format!("{first}\nand with the bootstrap settings: {second}"),
+                        }),
                     }
                 }
             }
@@ -405,6 +436,7 @@ fn failed_host(host: &str, transport: String, error: String) -> HostWork {
         resolved: Resolved::default(),
         graph: None,
         evals: Vec::new(),
+        lock: None,
         plan: HostPlan {
             host: host.to_string(),
             transport,
@@ -438,9 +470,9 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
         return failed_host(name, String::new(), "not in the inventory".into());
     };
     let started = Instant::now();
-    let transport = match connect(host, s.options.connect_timeout).await {
+    let (transport, lock) = match open_locked(s, host).await {
         Ok(t) => t,
-        Err(e) => return failed_host(name, describe_host(host), s.redactor.redact(&e.to_string())),
+        Err(e) => return failed_host(name, describe_host(host), s.redactor.redact(&e)),
     };
     let described = transport.describe();
     tracing::info!(host = name, "connected: {described}");
@@ -554,7 +586,41 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
         resolved,
         graph: Some(graph),
         evals,
+        lock,
     }
+}
+
+/// Connect to a host and, when the run locks hosts (apply) and it is
+/// reached over SSH, take its lock before anything is read.
+async fn open_locked(
+    s: &Session,
+    host: &Host,
+) -> Result<(Arc<dyn Transport>, Option<crate::lock::HostLock>), String> {
+    let timeout = s.options.connect_timeout;
+    let Some(wait) = s
+        .options
+        .lock
+        .filter(|_| host.transport == TransportKind::Ssh)
+    else {
+        return connect(host, timeout)
+            .await
+            .map(|t| (t, None))
+            .map_err(|e| e.to_string());
+    };
+    let ssh = connect_ssh(host, timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = host.name.clone();
+    let lock = crate::lock::acquire(ssh.clone(), &host.name, wait, move |holder| {
+        let how = match wait {
+            crate::lock::Wait::Upto(d) => format!("up to {} s (--lock-timeout)", d.as_secs()),
+            _ => "until it is free (Ctrl-C to stop)".into(),
+        };
+        eprintln!("keel: {name} is locked by another keel apply ({holder}); waiting {how}");
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok((ssh, Some(lock)))
 }
 
 fn describe_host(h: &Host) -> String {

@@ -548,3 +548,31 @@ async fn drop_without_close_stops_the_master() {
     }
     assert_eq!(masters(), 0, "the master outlived the drop");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hold_streams_lines_and_keeps_stdin_open_until_released() {
+    let sshd = Sshd::start();
+    sshd.trust("host_key");
+    let ssh = Arc::new(connect(&sshd).await);
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let (release, rx) = tokio::sync::oneshot::channel();
+    let held = ssh.clone();
+    let task = tokio::spawn(async move {
+        held.hold("echo taken\ncat >/dev/null\necho released\n", tx, rx)
+            .await
+    });
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.recv()).await;
+    assert_eq!(first.ok().flatten().as_deref(), Some("taken"));
+    // Still held: nothing more comes until it is released.
+    let more = tokio::time::timeout(Duration::from_millis(500), lines.recv()).await;
+    assert!(more.is_err(), "{more:?}");
+    release.send(()).unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .expect("ends once released")
+        .unwrap()
+        .expect("held");
+    assert_eq!(out.stdout_text(), "taken\nreleased\n");
+    assert_eq!(out.status, Some(0));
+    ssh.close().await;
+}

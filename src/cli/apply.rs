@@ -7,7 +7,7 @@ use crate::session::Session;
 use console::style;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +21,7 @@ pub struct ApplyArgs {
     pub yes: bool,
     pub json: bool,
     pub parallel: usize,
+    pub lock_timeout: Option<u64>,
 }
 
 fn is_saved_plan(p: &std::path::Path) -> bool {
@@ -28,10 +29,15 @@ fn is_saved_plan(p: &std::path::Path) -> bool {
         return true;
     }
     // A JSON document with the plan's version key; a YAML stack written
-    // in flow style also starts with `{`, so look for the key.
-    std::fs::read_to_string(p)
-        .map(|t| t.trim_start().starts_with('{') && t.contains("\"format_version\""))
-        .unwrap_or(false)
+    // in flow style also starts with `{`, so look for the key. Only regular
+    // files are opened (a FIFO would block), and only their start is read.
+    if !std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut head = Vec::new();
+    let read = std::fs::File::open(p).and_then(|f| f.take(64 * 1024).read_to_end(&mut head));
+    let t = String::from_utf8_lossy(&head);
+    read.is_ok() && t.trim_start().starts_with('{') && t.contains("\"format_version\"")
 }
 
 struct Bars {
@@ -47,6 +53,50 @@ impl Progress for Bars {
     }
 }
 
+/// Read a saved plan: its seal, then the files it was made from; show what
+/// it applies and from where before anything else is read.
+fn load_saved(file: &std::path::Path) -> Result<plan::Plan, u8> {
+    let saved = saved::load(file).map_err(|e| {
+        match e.diag() {
+            Some(d) => super::report(&d.into()),
+            None => eprintln!("keel: refusing to apply {}: {e}", file.display()),
+        }
+        1u8
+    })?;
+    eprint!("{}", saved::describe(file, &saved.plan));
+    let changed = saved::check_sources(&saved);
+    if !changed.is_empty() {
+        for e in &changed {
+            eprintln!("keel: refusing to apply {}: {e}", file.display());
+        }
+        return Err(1);
+    }
+    Ok(saved.plan)
+}
+
+/// Whether a person is watching: stdin and stderr on a terminal, not CI.
+fn interactive() -> bool {
+    std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none_or(|v| v.is_empty())
+}
+
+/// Let go of every host lock, then close every connection.
+async fn finish(works: &[crate::session::HostWork]) {
+    for w in works {
+        w.release_lock().await;
+    }
+    for w in works {
+        let later = w.reconnected.lock().ok().and_then(|g| g.clone());
+        if let Some(t) = later {
+            t.close().await;
+        }
+        if let Some(t) = &w.transport {
+            t.close().await;
+        }
+    }
+}
+
 fn confirm() -> bool {
     eprint!("Apply these changes? Only `yes` is accepted: ");
     let mut line = String::new();
@@ -58,15 +108,16 @@ fn confirm() -> bool {
 
 pub async fn run(a: ApplyArgs) -> u8 {
     let saved_plan = if is_saved_plan(&a.target) {
-        match saved::load(&a.target) {
+        if a.inventory.is_some() || a.limit.is_some() {
+            eprintln!(
+                "keel: {} is a saved plan: it records its own inventory and limit; drop -i/--inventory and -l/--limit",
+                a.target.display()
+            );
+            return 1;
+        }
+        match load_saved(&a.target) {
             Ok(p) => Some(p),
-            Err(e) => {
-                match e.diag() {
-                    Some(d) => super::report(&d.into()),
-                    None => eprintln!("keel: {e}"),
-                }
-                return 1;
-            }
+            Err(code) => return code,
         }
     } else {
         None
@@ -90,6 +141,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
         a.parallel,
         a.confirm_timeout,
         a.allow_lockout_risk,
+        Some(crate::lock::Wait::from_flag(a.lock_timeout, interactive())),
     ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
@@ -128,6 +180,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
             for e in &stale {
                 eprintln!("keel: refusing to apply {}: {e}", a.target.display());
             }
+            finish(&works).await;
             return 1;
         }
     }
@@ -137,6 +190,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
     }
     if doc.has_errors() {
         eprintln!("keel: some hosts could not be planned; nothing was applied.");
+        finish(&works).await;
         return 1;
     }
     if !doc.changes {
@@ -146,6 +200,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
                 serde_json::json!({"plan": doc, "outcome": []})
             ));
         }
+        finish(&works).await;
         return 0;
     }
     if saved_plan.is_none() && !a.yes {
@@ -153,10 +208,12 @@ pub async fn run(a: ApplyArgs) -> u8 {
             eprintln!(
                 "keel: refusing to apply without confirmation: pass --yes (or run in a terminal)."
             );
+            finish(&works).await;
             return 1;
         }
         if !confirm() {
             eprintln!("Apply cancelled.");
+            finish(&works).await;
             return 1;
         }
     }
@@ -219,15 +276,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
     for b in bars.bars.values() {
         b.finish_and_clear();
     }
-    for w in works.iter() {
-        let later = w.reconnected.lock().ok().and_then(|g| g.clone());
-        if let Some(t) = later {
-            t.close().await;
-        }
-        if let Some(t) = &w.transport {
-            t.close().await;
-        }
-    }
+    finish(&works).await;
     let failed = outcomes.iter().any(HostOutcome::failed);
     if a.json {
         super::out(&format!(

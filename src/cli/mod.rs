@@ -91,7 +91,7 @@ pub enum Command {
     Apply {
         /// A stack file, or a plan saved with `keel plan --out FILE`.
         target: PathBuf,
-        /// Inventory file or folder (ignored for a saved plan, which records its own).
+        /// Inventory file or folder (not with a saved plan, which records its own).
         #[arg(short, long, value_name = "FILE|DIR")]
         inventory: Option<PathBuf>,
         /// Only these hosts: a host or group name of the inventory.
@@ -114,6 +114,10 @@ pub enum Command {
         /// keel's access (it is then a warning). Know what you are doing.
         #[arg(long)]
         allow_lockout_risk: bool,
+        /// Seconds to wait for a host locked by another keel apply
+        /// [default: wait on a terminal; fail at once otherwise and in CI].
+        #[arg(long, value_name = "SECS")]
+        lock_timeout: Option<u64>,
     },
     /// Print the dependency graph of each host (apply order, or Graphviz DOT).
     Graph {
@@ -172,9 +176,11 @@ pub fn run(args: Args) -> u8 {
             parallel,
             confirm_timeout,
             allow_lockout_risk,
+            lock_timeout,
         } => rt.block_on(apply::run(apply::ApplyArgs {
             confirm_timeout,
             allow_lockout_risk,
+            lock_timeout,
             target,
             inventory,
             limit,

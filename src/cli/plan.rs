@@ -27,6 +27,7 @@ pub fn open_with(
     parallel: usize,
     confirm_timeout: u64,
     allow_lockout_risk: bool,
+    lock: Option<crate::lock::Wait>,
 ) -> Result<Session, u8> {
     Session::open(
         stack,
@@ -36,6 +37,7 @@ pub fn open_with(
             parallel,
             confirm_timeout,
             allow_lockout_risk,
+            lock,
             ..Options::default()
         },
     )
@@ -89,6 +91,7 @@ pub async fn run(a: PlanArgs) -> u8 {
         a.parallel,
         crate::confirm::DEFAULT_TIMEOUT,
         a.allow_lockout_risk,
+        None,
     ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,

@@ -27,6 +27,7 @@ impl<'de> serde::Deserialize<'de> for IgnoredNode {
 
 /// Read and parse one YAML file.
 pub fn read_source(path: &Path) -> Result<(SourceFile, Node), Diagnostics> {
+    crate::loaded::note(path);
     let bytes = std::fs::read(path).map_err(|e| {
         Diag::plain("keel::io", format!("cannot read {}: {e}", path.display()))
             .with_help("check the path and its permissions")

@@ -1,10 +1,57 @@
-//! Saved plans: `keel plan --out FILE` writes the JSON plan; `keel apply
-//! FILE` re-resolves the same stack, and refuses unless the configuration
-//! hashes to the same desired state and every planned resource's live state
-//! still gives the same probe fingerprint. Then it applies exactly that plan.
+//! Saved plans: `keel plan --out FILE` writes the plan; `keel apply FILE`
+//! applies exactly it, or refuses.
+//!
+//! A saved plan is an approval artifact, so it must say truthfully what it
+//! applies:
+//! - **Sealed.** The whole document is sealed with a keyed MAC
+//!   ([`crate::keyed`], a private per-machine key): the seal is the file's
+//!   second line, `"seal": "<hex>"`, over every other byte of the file. An
+//!   edit of any byte — a stack path pointed at another stack, a limit, a
+//!   host, a space — is refused before anything is read from the document.
+//!   The file stays plain JSON (`jq` reads it).
+//! - **Bound to the configuration's content.** It lists every file the run
+//!   read ([`crate::loaded`]: stack, inventory, modules, templates, local
+//!   sources) with a keyed digest of its content; `keel apply FILE` refuses
+//!   when one changed, naming it. It then re-reads the stack and the live
+//!   state and refuses unless both still give the same plan
+//!   (desired-state hash per host, probe fingerprint per resource).
+//! - **Written privately.** An exclusive (`O_EXCL`) temp file with a random
+//!   name and mode 0600 in the target's folder, renamed over the target: no
+//!   predictable temp path, no symlink followed, no window where others can
+//!   read it.
 
 use super::{HostPlan, Plan};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
 use std::path::Path;
+
+/// The MAC domain of a saved plan's seal.
+const SEAL_DOMAIN: &str = "keel saved plan seal";
+/// The MAC domain of a configuration file's digest.
+const SOURCE_DOMAIN: &str = "keel saved plan source file";
+/// The start of a sealed file, before the seal's hex digits.
+const SEAL_PREFIX: &str = "{\n  \"seal\": \"";
+/// The digest recorded for a file that could not be read.
+const UNREADABLE: &str = "unreadable";
+/// Saved plans larger than this are refused unread.
+pub const MAX_SIZE: u64 = 256 * 1024 * 1024;
+
+/// A configuration file the plan was made from, with a keyed digest of its
+/// content.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Source {
+    pub path: String,
+    pub digest: String,
+}
+
+/// What a saved plan file holds besides its seal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Saved {
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// Every file read to make the plan.
+    pub sources: Vec<Source>,
+}
 
 /// Why a saved plan cannot be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -20,8 +67,22 @@ pub enum Stale {
         column: usize,
         message: String,
     },
+    #[error(
+        "{0} is not sealed by keel (an edited file, or one saved by an older keel): run `keel plan --out` again"
+    )]
+    Unsealed(String),
+    #[error(
+        "{0} was modified after `keel plan` saved it (its seal does not match; an edit of any byte breaks it), \
+         or it was saved on another machine (its key is ~/.local/state/keel/key there, or $KEEL_KEY_FILE); \
+         refusing to apply it: run `keel plan --out` again"
+    )]
+    Tampered(String),
+    #[error("cannot check the seal of {0}: {1}")]
+    Key(String, String),
     #[error("the plan was made by keel plan format {found}; this keel reads format {expected}")]
     Format { found: u32, expected: u32 },
+    #[error("{path} changed since the plan was made; run `keel plan --out` again")]
+    Source { path: String },
     #[error(
         "host {host}: the stack's configuration changed since the plan was made; run `keel plan` again"
     )]
@@ -36,25 +97,160 @@ pub enum Stale {
     HostError { host: String, error: String },
 }
 
-pub fn save(plan: &Plan, path: &Path) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(plan).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text + "\n")?;
-    std::fs::rename(&tmp, path)
+/// The keyed digest of a file's content (or [`UNREADABLE`]).
+fn source_digest(path: &Path) -> Result<String, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => crate::keyed::digest(SOURCE_DOMAIN, &[&bytes]),
+        Err(_) => Ok(UNREADABLE.to_string()),
+    }
 }
 
-pub fn load(path: &Path) -> Result<Plan, Stale> {
+/// Every configuration file read so far, with digests.
+pub fn sources() -> Result<Vec<Source>, String> {
+    crate::loaded::files()
+        .into_iter()
+        .map(|p| {
+            Ok(Source {
+                digest: source_digest(&p)?,
+                path: p.display().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The sealed text of a plan.
+fn sealed_text(saved: &Saved) -> std::io::Result<String> {
+    let body = serde_json::to_string_pretty(saved).map_err(std::io::Error::other)? + "\n";
+    let seal =
+        crate::keyed::digest(SEAL_DOMAIN, &[body.as_bytes()]).map_err(std::io::Error::other)?;
+    let rest = body
+        .strip_prefix("{\n")
+        .ok_or_else(|| std::io::Error::other("unexpected JSON layout"))?;
+    Ok(format!("{SEAL_PREFIX}{seal}\",\n{rest}"))
+}
+
+/// Save `plan`, bound to every configuration file read so far, sealed.
+pub fn save(plan: &Plan, path: &Path) -> std::io::Result<()> {
+    let saved = Saved {
+        plan: plan.clone(),
+        sources: sources().map_err(std::io::Error::other)?,
+    };
+    write_private(path, sealed_text(&saved)?.as_bytes())
+}
+
+/// Write `bytes` to `path` atomically: a fresh O_EXCL temp file (random
+/// name, mode 0600) in the same folder, synced, then renamed over `path`
+/// (a symlink at `path` is replaced, never followed).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into());
+    // tempfile opens with O_CREAT|O_EXCL and mode 0600.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Read a saved plan: check its seal, then parse it.
+pub fn load(path: &Path) -> Result<Saved, Stale> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Stale::Unreadable(name.clone(), e.to_string()))?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| corrupt(name, &text, &e))?;
-    if plan.format_version != super::FORMAT_VERSION {
+    let unreadable = |e: String| Stale::Unreadable(name.clone(), e);
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(unreadable("not a regular file".into()));
+    }
+    if meta.len() > MAX_SIZE {
+        return Err(unreadable(format!(
+            "larger than {} MiB",
+            MAX_SIZE / 1024 / 1024
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SIZE + 1).read_to_end(&mut bytes))
+        .map_err(|e| unreadable(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|_| unreadable("not UTF-8 text".into()))?;
+    // Not JSON at all (cut short, garbage): a located error in the file.
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(&text) {
+        return Err(corrupt(name, &text, &e));
+    }
+    let body = unseal(&name, &text)?;
+    let saved: Saved = serde_json::from_str(&body).map_err(|e| corrupt(name.clone(), &body, &e))?;
+    if saved.plan.format_version != super::FORMAT_VERSION {
         return Err(Stale::Format {
-            found: plan.format_version,
+            found: saved.plan.format_version,
             expected: super::FORMAT_VERSION,
         });
     }
-    Ok(plan)
+    Ok(saved)
+}
+
+/// Check the seal line; return the sealed body (the file without it).
+fn unseal(name: &str, text: &str) -> Result<String, Stale> {
+    let Some(rest) = text.strip_prefix(SEAL_PREFIX) else {
+        return Err(Stale::Unsealed(name.to_string()));
+    };
+    let Some((seal, body_rest)) = rest.split_once("\",\n") else {
+        return Err(Stale::Unsealed(name.to_string()));
+    };
+    if seal.len() != 64 || !seal.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Stale::Unsealed(name.to_string()));
+    }
+    let body = format!("{{\n{body_rest}");
+    match crate::keyed::verify(SEAL_DOMAIN, &[body.as_bytes()], seal) {
+        Ok(true) => Ok(body),
+        Ok(false) => Err(Stale::Tampered(name.to_string())),
+        Err(e) => Err(Stale::Key(name.to_string(), e)),
+    }
+}
+
+/// The configuration files that changed since the plan was saved.
+pub fn check_sources(saved: &Saved) -> Vec<Stale> {
+    saved
+        .sources
+        .iter()
+        .filter(|s| match source_digest(Path::new(&s.path)) {
+            Ok(d) => d != s.digest,
+            Err(_) => true,
+        })
+        .map(|s| Stale::Source {
+            path: s.path.clone(),
+        })
+        .collect()
+}
+
+/// What a saved plan applies and from where, for the user to read before
+/// it runs.
+pub fn describe(file: &Path, plan: &Plan) -> String {
+    let hosts: Vec<&str> = plan.hosts.iter().map(|h| h.host.as_str()).collect();
+    format!(
+        "Applying the saved plan {file} (keel {version}):\n  stack:     {stack} ({name})\n  inventory: {inv}\n  limit:     {limit}\n  hosts:     {hosts}\n  plan:      {summary}\n",
+        file = file.display(),
+        version = plan.keel_version,
+        stack = plan.stack_path,
+        name = plan.stack,
+        inv = plan.inventory_path,
+        limit = plan
+            .limit
+            .as_deref()
+            .unwrap_or("(none: every target of the stack)"),
+        hosts = if hosts.is_empty() {
+            "(none)".to_string()
+        } else {
+            hosts.join(", ")
+        },
+        summary = super::render::summary(&plan.summary),
+    )
 }
 
 /// A saved plan that does not parse, with where and why.
@@ -146,4 +342,98 @@ pub fn check_host(saved: &HostPlan, fresh: &HostPlan) -> Result<(), Stale> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan::new(
+            "web".into(),
+            "/p/stack.yaml".into(),
+            "/p/inventory.yaml".into(),
+            None,
+            Vec::new(),
+        )
+    }
+
+    fn sealed() -> String {
+        sealed_text(&Saved {
+            plan: plan(),
+            sources: vec![Source {
+                path: "/p/stack.yaml".into(),
+                digest: "d".into(),
+            }],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_sealed_plan_unseals_to_valid_json() {
+        let text = sealed();
+        let v: serde_json::Value = serde_json::from_str(&text).expect("still JSON");
+        assert_eq!(v["seal"].as_str().map(str::len), Some(64));
+        let body = unseal("f", &text).expect("unseals");
+        let saved: Saved = serde_json::from_str(&body).unwrap();
+        assert_eq!(saved.plan.stack_path, "/p/stack.yaml");
+        assert_eq!(saved.sources.len(), 1);
+    }
+
+    #[test]
+    fn any_edited_byte_breaks_the_seal() {
+        let text = sealed();
+        let bytes = text.as_bytes();
+        // Every byte after the seal's hex digits, changed one at a time.
+        for i in SEAL_PREFIX.len() + 64..bytes.len() {
+            let mut b = bytes.to_vec();
+            b[i] = if b[i] == b'x' { b'y' } else { b'x' };
+            let edited = String::from_utf8_lossy(&b);
+            assert!(
+                unseal("f", &edited).is_err(),
+                "byte {i} edited was accepted"
+            );
+        }
+        // The seal itself.
+        let mut b = bytes.to_vec();
+        let i = SEAL_PREFIX.len();
+        b[i] = if b[i] == b'0' { b'1' } else { b'0' };
+        assert_eq!(
+            unseal("f", &String::from_utf8_lossy(&b)),
+            Err(Stale::Tampered("f".into()))
+        );
+        assert_eq!(
+            unseal("f", "{\"format_version\": 1}"),
+            Err(Stale::Unsealed("f".into()))
+        );
+    }
+
+    #[test]
+    fn a_fifo_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("plan.json");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+        match load(&fifo) {
+            Err(Stale::Unreadable(_, why)) => assert_eq!(why, "not a regular file"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn written_privately_through_no_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep\n").unwrap();
+        let out = dir.path().join("p.json");
+        std::os::unix::fs::symlink(&victim, &out).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("p.tmp")).unwrap();
+        write_private(&out, b"plan\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+        let meta = std::fs::symlink_metadata(&out).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "plan\n");
+    }
 }

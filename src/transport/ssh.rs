@@ -15,6 +15,12 @@
 //!   servers. A *changed* key is refused under both policies. When the key is
 //!   unknown or changed, the error says how to check and add it instead of
 //!   inviting the user to turn checking off.
+//! - **One host, one key, on every port it is reached on**: a target may set
+//!   [`SshTarget::host_key_alias`] (`HostKeyAlias`); the session sets it for
+//!   hosts with a bootstrap port, so `accept-new` cannot trust a second key
+//!   once sshd moves to its new port. keel starts the master `ssh` itself
+//!   (openssh's builder has no way to pass that option) and attaches
+//!   openssh's native mux client to it.
 //! - **Scripts travel on stdin** of `sh -s` (or `sudo -n -- sh -s`), never in
 //!   argv, so secrets don't show in any process list, locally or remotely.
 //!   stdin is written concurrently with reading stdout and stderr, so
@@ -47,7 +53,7 @@
 
 use super::{Counter, Output, Transport, TransportError, shell_argv};
 use async_trait::async_trait;
-use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::{Session, Stdio};
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -70,6 +76,15 @@ const SESSION_RETRY_LIMIT: Duration = Duration::from_secs(30);
 /// fits the unix limit.
 const CONTROL_PARENT: &str = "/tmp";
 
+/// In the message of a changed host key (see [`host_key_changed`]).
+const HOST_KEY_CHANGED: &str = "has CHANGED since it was recorded";
+
+/// Whether a connection failed because the host presented another key than
+/// the one recorded: an alarm, never a reason to try another way in.
+pub fn host_key_changed(e: &TransportError) -> bool {
+    matches!(e, TransportError::Connect { message, .. } if message.contains(HOST_KEY_CHANGED))
+}
+
 /// What to do with a host key that is not in `known_hosts` yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -86,13 +101,6 @@ pub enum HostKeyPolicy {
 }
 
 impl HostKeyPolicy {
-    fn known_hosts(self) -> KnownHosts {
-        match self {
-            HostKeyPolicy::Strict => KnownHosts::Strict,
-            HostKeyPolicy::AcceptNew => KnownHosts::Add,
-        }
-    }
-
     /// The `ssh -o` option for this policy.
     fn ssh_option(self) -> &'static str {
         match self {
@@ -117,6 +125,11 @@ pub struct SshTarget {
     /// ssh's default keys.
     pub identity_file: Option<PathBuf>,
     pub host_key: HostKeyPolicy,
+    /// The name the host key is recorded and checked under in known_hosts
+    /// (`HostKeyAlias`), whatever the port. `None`: ssh's default, `address`
+    /// on port 22 and `[address]:port` on others, so a key learned on one
+    /// port says nothing about another.
+    pub host_key_alias: Option<String>,
     /// An ssh_config file (`-F`); `None`: `~/.ssh/config` applies as usual.
     pub ssh_config: Option<PathBuf>,
     /// Run scripts via `sudo -n -- sh -s`.
@@ -137,6 +150,7 @@ impl SshTarget {
             user: None,
             identity_file: None,
             host_key: HostKeyPolicy::Strict,
+            host_key_alias: None,
             ssh_config: None,
             become_root: false,
             connect_timeout: Duration::from_secs(10),
@@ -202,38 +216,13 @@ impl SshTarget {
         Ok(())
     }
 
-    fn builder(&self, control_dir: &Path) -> SessionBuilder {
-        let mut b = SessionBuilder::default();
-        b.known_hosts_check(self.host_key.known_hosts())
-            .control_directory(control_dir)
-            .connect_timeout(Duration::from_secs(self.timeout_secs()))
-            .server_alive_interval(SERVER_ALIVE_INTERVAL);
-        if let Some(port) = self.port {
-            b.port(port);
-        }
-        if let Some(user) = &self.user {
-            b.user(user.clone());
-        }
-        if let Some(key) = &self.identity_file {
-            // openssh adds IdentitiesOnly=yes with it.
-            b.keyfile(key);
-        }
-        if let Some(config) = &self.ssh_config {
-            b.config_file(config);
-        }
-        b
-    }
-
-    /// The `ssh` arguments of a stand-alone connection that runs `command`:
-    /// the same options as the master, minus multiplexing.
-    fn fresh_args(&self, command: &str) -> Vec<OsString> {
+    /// Options shared by the master and stand-alone connections.
+    fn options(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();
         let mut opt = |o: String| {
             args.push("-o".into());
             args.push(o.into());
         };
-        opt("ControlMaster=no".into());
-        opt("ControlPath=none".into());
         opt("BatchMode=yes".into());
         opt(self.host_key.ssh_option().into());
         opt(format!("ConnectTimeout={}", self.timeout_secs()));
@@ -241,6 +230,9 @@ impl SshTarget {
             "ServerAliveInterval={}",
             SERVER_ALIVE_INTERVAL.as_secs()
         ));
+        if let Some(alias) = &self.host_key_alias {
+            opt(format!("HostKeyAlias={alias}"));
+        }
         if let Some(key) = &self.identity_file {
             opt("IdentitiesOnly=yes".into());
             args.push("-i".into());
@@ -258,6 +250,39 @@ impl SshTarget {
             args.push("-F".into());
             args.push(config.into());
         }
+        args
+    }
+
+    /// The `ssh` arguments that start the ControlMaster: authenticate, fork
+    /// to the background once logged in (`-f`), serve sessions on `socket`.
+    fn master_args(&self, socket: &Path, log: &Path) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "-E".into(),
+            log.into(),
+            "-S".into(),
+            socket.into(),
+            "-M".into(),
+            "-f".into(),
+            "-N".into(),
+            "-o".into(),
+            "ControlPersist=yes".into(),
+        ];
+        args.extend(self.options());
+        args.push("--".into());
+        args.push((&self.address).into());
+        args
+    }
+
+    /// The `ssh` arguments of a stand-alone connection that runs `command`:
+    /// the same options as the master, minus multiplexing.
+    fn fresh_args(&self, command: &str) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "-o".into(),
+            "ControlMaster=no".into(),
+            "-o".into(),
+            "ControlPath=none".into(),
+        ];
+        args.extend(self.options());
         args.push("-T".into());
         args.push("--".into());
         args.push((&self.address).into());
@@ -284,9 +309,8 @@ impl Ssh {
     /// Start the ControlMaster: connect and authenticate once.
     ///
     /// Bounded by `ConnectTimeout` for the TCP connection and handshake, and
-    /// by a backstop of twice that plus 30 s for the whole login. (openssh
-    /// gives no handle on the `ssh` it spawns: if the backstop fires, that
-    /// process is left to ssh's and sshd's own timeouts.)
+    /// by a backstop of twice that plus 30 s for the whole login (then the
+    /// `ssh` is killed).
     pub async fn connect(target: SshTarget) -> Result<Ssh, TransportError> {
         target.check_address()?;
         let control_dir = tempfile::Builder::new()
@@ -297,20 +321,8 @@ impl Ssh {
                     "cannot create a control directory in {CONTROL_PARENT}: {e}"
                 ))
             })?;
-        let builder = target.builder(control_dir.path());
         tracing::debug!(host = %target.host_name(), "starting ssh master");
-        let connecting = builder.connect_mux(&target.address);
-        let session = match tokio::time::timeout(target.backstop(), connecting).await {
-            Ok(Ok(session)) => session,
-            Ok(Err(e)) => return Err(map_connect_error(&target, &e)),
-            Err(_) => {
-                return Err(target.connect_error(format!(
-                    "no SSH session after {} s (the server accepted the connection but \
-                     did not finish authentication); check the server's sshd and load",
-                    target.backstop().as_secs()
-                )));
-            }
-        };
+        let session = launch_master(&target, control_dir.path()).await?;
         note_master_log(&target, &session).await;
         Ok(Ssh {
             target,
@@ -318,6 +330,148 @@ impl Ssh {
             permits: Semaphore::new(MAX_SESSIONS),
             counter: Counter::default(),
             _control_dir: control_dir,
+        })
+    }
+
+    /// Open a session running `sh -s` (through sudo with become), with
+    /// every stdio piped.
+    async fn spawn_shell<'s>(
+        &self,
+        session: &'s Session,
+    ) -> Result<openssh::Child<&'s Session>, TransportError> {
+        let argv = shell_argv(self.target.become_root);
+        let mut delay = Duration::from_millis(50);
+        let mut waited = Duration::ZERO;
+        let child = loop {
+            let mut command = session.command(argv[0]);
+            command
+                .args(&argv[1..])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            match command.spawn().await {
+                Ok(child) => break child,
+                // The server would not open one more session (a MaxSessions
+                // below ours, or sessions of other users of this master):
+                // nothing ran, so wait for one to end and try again.
+                Err(e) if session_refused(&e) && waited < SESSION_RETRY_LIMIT => {
+                    tracing::debug!(host = %self.target.host_name(), "session refused; retrying");
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                Err(e) if session_refused(&e) => {
+                    return Err(self.io_error(format!(
+                        "the server keeps refusing to open another session on this \
+                         connection; is sshd's MaxSessions below {MAX_SESSIONS} on this host? \
+                         ({})",
+                        error_chain(&e)
+                    )));
+                }
+                Err(e) => return Err(self.run_error(&e)),
+            }
+        };
+        Ok(child)
+    }
+
+    /// How a remote process ended.
+    async fn exit_status(
+        &self,
+        session: &Session,
+        child: openssh::Child<&Session>,
+    ) -> Result<Option<i32>, TransportError> {
+        Ok(match child.wait().await {
+            Ok(status) => status.code(),
+            // openssh reports exit status 127 as "remote command not found";
+            // for a script that is just its exit status (the shell has printed
+            // why on stderr).
+            Err(openssh::Error::Remote(e)) if e.kind() == io::ErrorKind::NotFound => Some(127),
+            // No exit status: killed by a signal, or the connection died.
+            // The mux protocol cannot tell them apart; ask the master.
+            Err(openssh::Error::RemoteProcessTerminated) => match session.check().await {
+                Ok(()) => None,
+                Err(e) => return Err(self.run_error(&e)),
+            },
+            Err(e) => return Err(self.run_error(&e)),
+        })
+    }
+
+    /// Run `script` as a long-lived process: its stdout is sent line by
+    /// line to `lines` as it comes, and its stdin stays open (the script
+    /// can wait on it) until `release` fires or is dropped — or keel dies:
+    /// the pipe then closes and the host sees end of file. For holding
+    /// something on the host for the length of a run ([`crate::lock`]).
+    pub async fn hold(
+        &self,
+        script: &str,
+        lines: tokio::sync::mpsc::UnboundedSender<String>,
+        release: tokio::sync::oneshot::Receiver<()>,
+    ) -> Result<Output, TransportError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| self.io_error("the connection was closed"))?;
+        self.counter.bump();
+        let guard = self.session.read().await;
+        let session = guard
+            .as_ref()
+            .ok_or_else(|| self.io_error("the connection was closed"))?;
+        let mut child = self.spawn_shell(session).await?;
+        let stdin = child.stdin().take();
+        let stdout = child.stdout().take();
+        let stderr = child.stderr().take();
+        let write = async move {
+            if let Some(mut stdin) = stdin {
+                if let Err(e) = stdin.write_all(script.as_bytes()).await {
+                    tracing::debug!("writing the script to stdin stopped: {e}");
+                }
+                let _ = stdin.flush().await;
+                let _ = release.await;
+                drop(stdin);
+            }
+        };
+        let read_lines = async move {
+            let mut all = Vec::new();
+            if let Some(stdout) = stdout {
+                let mut reader = tokio::io::BufReader::new(stdout);
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    match tokio::io::AsyncBufReadExt::read_until(&mut reader, b'\n', &mut line)
+                        .await
+                    {
+                        Ok(0) => break,
+                        Ok(_) => {
+                            all.extend_from_slice(&line);
+                            let text = String::from_utf8_lossy(&line);
+                            let _ = lines.send(text.trim_end_matches('\n').to_string());
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Ok(all)
+        };
+        let reads = async { tokio::join!(read_lines, read_all(stderr)) };
+        tokio::pin!(write);
+        tokio::pin!(reads);
+        let mut written = false;
+        // The process may end before it is released (it could not take
+        // what it holds): then stop waiting to release it.
+        let (out, err) = loop {
+            tokio::select! {
+                r = &mut reads => break r,
+                () = &mut write, if !written => written = true,
+            }
+        };
+        let out = out.map_err(|e| self.io_error(format!("reading stdout: {e}")))?;
+        let err = err.map_err(|e| self.io_error(format!("reading stderr: {e}")))?;
+        let status = self.exit_status(session, child).await?;
+        Ok(Output {
+            stdout: out,
+            stderr: err,
+            status,
         })
     }
 
@@ -361,38 +515,7 @@ impl Transport for Ssh {
             .as_ref()
             .ok_or_else(|| self.io_error("the connection was closed"))?;
 
-        let argv = shell_argv(self.target.become_root);
-        let mut delay = Duration::from_millis(50);
-        let mut waited = Duration::ZERO;
-        let mut child = loop {
-            let mut command = session.command(argv[0]);
-            command
-                .args(&argv[1..])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            match command.spawn().await {
-                Ok(child) => break child,
-                // The server would not open one more session (a MaxSessions
-                // below ours, or sessions of other users of this master):
-                // nothing ran, so wait for one to end and try again.
-                Err(e) if session_refused(&e) && waited < SESSION_RETRY_LIMIT => {
-                    tracing::debug!(host = %self.target.host_name(), "session refused; retrying");
-                    tokio::time::sleep(delay).await;
-                    waited += delay;
-                    delay = (delay * 2).min(Duration::from_secs(1));
-                }
-                Err(e) if session_refused(&e) => {
-                    return Err(self.io_error(format!(
-                        "the server keeps refusing to open another session on this \
-                         connection; is sshd's MaxSessions below {MAX_SESSIONS} on this host? \
-                         ({})",
-                        error_chain(&e)
-                    )));
-                }
-                Err(e) => return Err(self.run_error(&e)),
-            }
-        };
+        let mut child = self.spawn_shell(session).await?;
         let stdin = child.stdin().take();
         let stdout = child.stdout().take();
         let stderr = child.stderr().take();
@@ -414,20 +537,7 @@ impl Transport for Ssh {
         let out = out.map_err(|e| self.io_error(format!("reading stdout: {e}")))?;
         let err = err.map_err(|e| self.io_error(format!("reading stderr: {e}")))?;
 
-        let status = match child.wait().await {
-            Ok(status) => status.code(),
-            // openssh reports exit status 127 as "remote command not found";
-            // for a script that is just its exit status (the shell has printed
-            // why on stderr).
-            Err(openssh::Error::Remote(e)) if e.kind() == io::ErrorKind::NotFound => Some(127),
-            // No exit status: killed by a signal, or the connection died.
-            // The mux protocol cannot tell them apart; ask the master.
-            Err(openssh::Error::RemoteProcessTerminated) => match session.check().await {
-                Ok(()) => None,
-                Err(e) => return Err(self.run_error(&e)),
-            },
-            Err(e) => return Err(self.run_error(&e)),
-        };
+        let status = self.exit_status(session, child).await?;
         Ok(Output {
             stdout: out,
             stderr: err,
@@ -525,21 +635,41 @@ pub async fn check_fresh_connection(target: &SshTarget) -> Result<(), TransportE
     }
 }
 
-/// Map a failure of [`Ssh::connect`] to an actionable message.
-fn map_connect_error(target: &SshTarget, e: &openssh::Error) -> TransportError {
-    match e {
-        openssh::Error::Connect(io) if io.kind() == io::ErrorKind::NotFound => target
-            .connect_error(if ssh_on_path() {
-                format!(
-                    "ssh exited without saying why ({io}); run `ssh -v {}` to see more",
-                    target.address
-                )
-            } else {
-                spawn_message(io)
-            }),
-        openssh::Error::Connect(io) => target.connect_error(diagnose(target, &io.to_string())),
-        other => target.connect_error(error_chain(other)),
+/// Start `ssh` as a ControlMaster in a fresh folder of `control_dir` and
+/// attach to it. keel starts it itself (not through openssh's builder) to
+/// pass every option it needs, `HostKeyAlias` included.
+async fn launch_master(target: &SshTarget, control_dir: &Path) -> Result<Session, TransportError> {
+    let dir = tempfile::Builder::new()
+        .prefix(".ssh-connection")
+        .tempdir_in(control_dir)
+        .map_err(|e| target.connect_error(format!("cannot create a control directory: {e}")))?;
+    let log = dir.path().join("log");
+    let mut child = tokio::process::Command::new("ssh")
+        .args(target.master_args(&dir.path().join("master"), &log))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| target.connect_error(spawn_message(&e)))?;
+    // The foreground ssh exits once logged in (the master forks off), or on failure.
+    let status = match tokio::time::timeout(target.backstop(), child.wait()).await {
+        Ok(Ok(status)) => status,
+        Ok(Err(e)) => return Err(target.connect_error(format!("running ssh: {e}"))),
+        Err(_) => {
+            let _ = child.kill().await;
+            return Err(target.connect_error(format!(
+                "no SSH session after {} s (the server accepted the connection but \
+                 did not finish authentication); check the server's sshd and load",
+                target.backstop().as_secs()
+            )));
+        }
+    };
+    if !status.success() {
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        return Err(target.connect_error(diagnose(target, &said)));
     }
+    Ok(Session::new_native_mux(dir))
 }
 
 fn spawn_message(e: &io::Error) -> String {
@@ -550,12 +680,6 @@ fn spawn_message(e: &io::Error) -> String {
     } else {
         format!("cannot run the local `ssh` client: {e}")
     }
-}
-
-fn ssh_on_path() -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join("ssh").is_file()))
-        .unwrap_or(false)
 }
 
 /// `\nssh said: ...` with ssh's own words, or nothing.
@@ -570,7 +694,7 @@ fn said(stderr: &str) -> String {
 }
 
 /// The name of a host in `known_hosts`: `host`, or `[host]:port` off port 22.
-fn known_hosts_name(address: &str, port: u16) -> String {
+pub fn known_hosts_name(address: &str, port: u16) -> String {
     if port == 22 {
         address.to_string()
     } else {
@@ -583,7 +707,23 @@ fn diagnose(target: &SshTarget, stderr: &str) -> String {
     let addr = &target.address;
     let port = target.port.unwrap_or(22);
     let secs = target.timeout_secs();
-    let keyscan = format!("ssh-keyscan -p {port} {addr}");
+    // The name the key is recorded under, and how to record it there.
+    let (entry, keyscan, add) = match &target.host_key_alias {
+        Some(alias) => (
+            alias.clone(),
+            format!("ssh-keyscan -p {port} {addr}"),
+            format!(
+                "ssh-keyscan -p {port} {addr} | sed 's/^[^ ]*/{alias}/' >> ~/.ssh/known_hosts` \
+                 (keel checks this host's key under the name `{alias}` on every port, so the key \
+                 learned on the bootstrap port is the one accepted after sshd moves)"
+            ),
+        ),
+        None => {
+            let scan = format!("ssh-keyscan -p {port} {addr}");
+            let add = format!("{scan} >> ~/.ssh/known_hosts`");
+            (known_hosts_name(addr, port), scan, add)
+        }
+    };
     let known_hosts = match &target.ssh_config {
         Some(cfg) => format!(
             "~/.ssh/known_hosts (or the UserKnownHostsFile of {})",
@@ -595,15 +735,14 @@ fn diagnose(target: &SshTarget, stderr: &str) -> String {
     let advice = if has("REMOTE HOST IDENTIFICATION HAS CHANGED") || has("has changed and you have")
     {
         format!(
-            "the host key of {addr} port {port} has CHANGED since it was recorded in \
+            "the host key of {addr} port {port} {HOST_KEY_CHANGED} in \
              {known_hosts}: the server was reinstalled or re-keyed, or someone is \
              intercepting the connection. keel refuses to connect (accept-new does not \
              override a changed key). If the change is expected, verify the new \
              fingerprint (`{keyscan} | ssh-keygen -lf -` against \
              `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server's console), \
-             remove the old entry with `ssh-keygen -R '{}'` and add the new one with \
-             `{keyscan} >> ~/.ssh/known_hosts`.",
-            known_hosts_name(addr, port)
+             remove the old entry with `ssh-keygen -R '{entry}'` and add the new one with \
+             `{add}."
         )
     } else if has("Host key verification failed") || has("host key is known for") {
         format!(
@@ -611,7 +750,7 @@ fn diagnose(target: &SshTarget, stderr: &str) -> String {
              and this host uses strict host key checking. Verify the server's \
              fingerprint (`{keyscan} | ssh-keygen -lf -` against \
              `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server's console) \
-             and add it with `{keyscan} >> ~/.ssh/known_hosts`; or, for a freshly \
+             and add it with `{add}; or, for a freshly \
              provisioned server, set `host_key: accept-new` on this host in the \
              inventory (trust on first use)."
         )
@@ -720,6 +859,7 @@ mod tests {
             user: Some("deploy".into()),
             identity_file: Some("/keys/id".into()),
             host_key: HostKeyPolicy::Strict,
+            host_key_alias: None,
             ssh_config: Some("/cfg/ssh_config".into()),
             become_root: true,
             connect_timeout: Duration::from_millis(7500),
@@ -736,14 +876,14 @@ mod tests {
     fn default_policy_is_strict() {
         assert_eq!(HostKeyPolicy::default(), HostKeyPolicy::Strict);
         assert_eq!(SshTarget::new("a", "b").host_key, HostKeyPolicy::Strict);
-        assert!(matches!(
-            HostKeyPolicy::Strict.known_hosts(),
-            KnownHosts::Strict
-        ));
-        assert!(matches!(
-            HostKeyPolicy::AcceptNew.known_hosts(),
-            KnownHosts::Add
-        ));
+        assert_eq!(
+            HostKeyPolicy::Strict.ssh_option(),
+            "StrictHostKeyChecking=yes"
+        );
+        assert_eq!(
+            HostKeyPolicy::AcceptNew.ssh_option(),
+            "StrictHostKeyChecking=accept-new"
+        );
     }
 
     #[test]
@@ -792,14 +932,37 @@ mod tests {
     }
 
     #[test]
-    fn builder_maps_port_and_user() {
-        let dir = Path::new("/tmp/x");
-        let b = target().builder(dir);
-        assert_eq!(b.get_port(), Some("2222"));
-        assert_eq!(b.get_user(), Some("deploy"));
-        let b = SshTarget::new("a", "b").builder(dir);
-        assert_eq!(b.get_port(), None);
-        assert_eq!(b.get_user(), None);
+    fn master_args_carry_every_option() {
+        let mut t = target();
+        t.host_key_alias = Some("203.0.113.10".into());
+        let args = strings(&t.master_args(Path::new("/c/master"), Path::new("/c/log")));
+        assert_eq!(
+            args[..9],
+            [
+                "-E",
+                "/c/log",
+                "-S",
+                "/c/master",
+                "-M",
+                "-f",
+                "-N",
+                "-o",
+                "ControlPersist=yes"
+            ]
+        );
+        for want in [
+            "StrictHostKeyChecking=yes",
+            "HostKeyAlias=203.0.113.10",
+            "BatchMode=yes",
+            "IdentitiesOnly=yes",
+        ] {
+            assert!(args.contains(&want.to_string()), "{want} in {args:?}");
+        }
+        assert_eq!(args[args.len() - 2..], ["--", "203.0.113.10"]);
+        let fresh = strings(&t.fresh_args("true"));
+        assert!(fresh.contains(&"HostKeyAlias=203.0.113.10".to_string()));
+        let plain = strings(&target().master_args(Path::new("/m"), Path::new("/l")));
+        assert!(!plain.iter().any(|a| a.starts_with("HostKeyAlias")));
     }
 
     #[test]
@@ -897,18 +1060,5 @@ mod tests {
             m.starts_with("ssh failed.\nssh said:\n  something odd"),
             "{m}"
         );
-    }
-
-    #[test]
-    fn maps_openssh_connect_errors() {
-        let e = openssh::Error::Connect(io::Error::new(io::ErrorKind::ConnectionAborted, UNKNOWN));
-        let TransportError::Connect { host, message } = map_connect_error(&target(), &e) else {
-            panic!("not a connect error");
-        };
-        assert_eq!(host, "web1 (deploy@203.0.113.10:2222)");
-        assert!(message.contains("is unknown"), "{message}");
-        let e = openssh::Error::Disconnected;
-        let m = map_connect_error(&target(), &e).to_string();
-        assert!(m.starts_with("cannot connect to web1"), "{m}");
     }
 }

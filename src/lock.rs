@@ -1,0 +1,295 @@
+//! One `keel apply` at a time on a host: a lock held for the whole run.
+//!
+//! Two applies on one host would interleave their steps (lines lost from a
+//! file both edit, one run's commit-confirmed revert undoing the other's
+//! change). So `keel apply` takes an exclusive `flock` on a file on the host
+//! (`/run/keel/host.lock` as root; a private folder of the user otherwise)
+//! right after connecting, before it reads the live state, and holds it
+//! until the run ends. `keel plan` takes no lock: it only reads.
+//!
+//! The lock is held by a dedicated remote process on the run's multiplexed
+//! SSH connection ([`Ssh::hold`]): it takes the lock, writes who holds it
+//! into the lock file (keel's `user@machine`, pid, and since when), then
+//! waits for its standard input to end. It ends — and the kernel drops the
+//! lock — when keel releases it, when keel dies (even by SIGKILL: its end
+//! of the pipe closes), or when the connection dies. No stale lock survives
+//! its holder, so there is nothing to break by hand.
+//!
+//! A second run is told who holds the lock and since when, and fails at
+//! once or waits up to `--lock-timeout`.
+
+use crate::shell::q;
+use crate::transport::ssh::Ssh;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// The lock file of a host when the run is root there.
+pub const ROOT_LOCK: &str = "/run/keel/host.lock";
+
+/// How long to wait for a lock someone else holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Fail at once (the default off a terminal: CI).
+    No,
+    /// Up to this long.
+    Upto(Duration),
+    /// Until it is free (the default on a terminal; Ctrl-C stops).
+    Forever,
+}
+
+impl Wait {
+    /// `--lock-timeout` given, or the default: wait on a terminal, fail at
+    /// once otherwise (and in CI, where `CI` is set).
+    pub fn from_flag(secs: Option<u64>, interactive: bool) -> Wait {
+        match secs {
+            Some(0) => Wait::No,
+            Some(s) => Wait::Upto(Duration::from_secs(s)),
+            None if interactive => Wait::Forever,
+            None => Wait::No,
+        }
+    }
+}
+
+/// Who this run is, as the lock file records it: `user@machine pid N`.
+pub fn holder() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    printable(&format!("{user}@{machine} pid {}", std::process::id()))
+}
+
+/// Text from the host, safe to print: no control characters, bounded.
+fn printable(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Why the lock was not taken.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LockError {
+    #[error(
+        "{host} is locked by another keel apply ({holder}); nothing was done. \
+         Run again when it has finished, or wait for it with --lock-timeout SECS"
+    )]
+    Busy { host: String, holder: String },
+    #[error(
+        "{host} is still locked by another keel apply ({holder}) after waiting {secs} s; nothing was done"
+    )]
+    Timeout {
+        host: String,
+        holder: String,
+        secs: u64,
+    },
+    #[error("cannot lock {host} for this run: {message}")]
+    Failed { host: String, message: String },
+}
+
+/// The remote script: take the lock (or report who holds it), record the
+/// holder, hold until stdin ends. Protocol lines start with `keel-lock `.
+/// The script ends with an explicit `exit`: `sh -s` would otherwise wait
+/// for more script on the stdin keel keeps open.
+pub fn script(holder: &str, wait: Wait) -> String {
+    let take = match wait {
+        Wait::No => "return 2".to_string(),
+        Wait::Upto(d) => format!(
+            "flock -w {} 9 || {{ echo \"keel-lock timeout $(who_holds)\"; return 2; }}",
+            d.as_secs().max(1)
+        ),
+        Wait::Forever => "flock 9 || { echo \"keel-lock error flock failed\"; return 1; }".into(),
+    };
+    format!(
+        r#"keel_lock() {{
+if [ "$(id -u)" = 0 ]; then
+  d=/run/keel
+  mkdir -p "$d" || {{ echo "keel-lock error cannot create $d"; return 1; }}
+else
+  d="/tmp/keel-lock-$(id -u)"
+  mkdir -m 700 "$d" 2>/dev/null
+  if [ -L "$d" ] || [ ! -d "$d" ] || [ ! -O "$d" ]; then
+    echo "keel-lock error $d is not a private folder of this user"; return 1
+  fi
+fi
+f="$d/host.lock"
+command -v flock >/dev/null 2>&1 || {{ echo "keel-lock error flock is not installed on the host (it comes with util-linux)"; return 1; }}
+if [ -L "$f" ]; then echo "keel-lock error $f is a symlink"; return 1; fi
+( umask 022; : >>"$f" ) 2>/dev/null || {{ echo "keel-lock error cannot open $f"; return 1; }}
+who_holds() {{ head -c 300 "$f" 2>/dev/null | tr -d '\n'; }}
+exec 9<"$f"
+if ! flock -n 9; then
+  echo "keel-lock busy $(who_holds)"
+  {take}
+fi
+printf '%s since %s\n' {holder} "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$f"
+echo "keel-lock acquired"
+cat >/dev/null
+: >"$f"
+}}
+keel_lock; exit $?
+"#,
+        holder = q(holder),
+    )
+}
+
+/// A held lock; released by [`HostLock::release`], or when dropped.
+#[derive(Debug)]
+pub struct HostLock {
+    host: String,
+    released: Arc<AtomicBool>,
+    release: Mutex<Option<oneshot::Sender<()>>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl HostLock {
+    /// Let go of the lock and wait (briefly) until the host has.
+    pub async fn release(&self) {
+        self.released.store(true, Ordering::SeqCst);
+        if let Some(tx) = self.release.lock().ok().and_then(|mut g| g.take()) {
+            let _ = tx.send(());
+        }
+        let task = self.task.lock().ok().and_then(|mut g| g.take());
+        if let Some(task) = task
+            && tokio::time::timeout(Duration::from_secs(15), task)
+                .await
+                .is_err()
+        {
+            tracing::warn!(host = %self.host, "the host lock did not report its release in time");
+        }
+    }
+}
+
+impl Drop for HostLock {
+    /// Dropping the lock lets go of it (the pipe that holds it closes).
+    fn drop(&mut self) {
+        self.released.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Take the lock of `host` over `ssh`. `waiting` is told once when someone
+/// else holds it and this run waits.
+pub async fn acquire(
+    ssh: Arc<Ssh>,
+    host: &str,
+    wait: Wait,
+    waiting: impl Fn(&str),
+) -> Result<HostLock, LockError> {
+    let (lines_tx, mut lines) = mpsc::unbounded_channel();
+    let (release_tx, release_rx) = oneshot::channel();
+    let script = script(&holder(), wait);
+    let ended = lines_tx.clone();
+    let taken = Arc::new(AtomicBool::new(false));
+    let released = Arc::new(AtomicBool::new(false));
+    let (was_taken, was_released, name) = (taken.clone(), released.clone(), host.to_string());
+    let task = tokio::spawn(async move {
+        let end = match ssh.hold(&script, lines_tx, release_rx).await {
+            Ok(out) if out.stderr.is_empty() => format!("exit status {:?}", out.status),
+            Ok(out) => printable(&out.stderr_text()),
+            Err(e) => e.to_string(),
+        };
+        if was_taken.load(Ordering::SeqCst) && !was_released.load(Ordering::SeqCst) {
+            tracing::warn!(
+                host = %name,
+                "the host lock was lost before the run ended ({end}): another keel apply may now start on this host"
+            );
+        }
+        let _ = ended.send(format!("keel-lock ended {end}"));
+    });
+    let failed = |message: String| LockError::Failed {
+        host: host.to_string(),
+        message,
+    };
+    let mut holder = String::new();
+    while let Some(line) = lines.recv().await {
+        let Some(rest) = line.strip_prefix("keel-lock ") else {
+            continue;
+        };
+        let (what, text) = rest.split_once(' ').unwrap_or((rest, ""));
+        let text = printable(text);
+        match what {
+            "acquired" => {
+                tracing::info!(host, "took the host lock");
+                taken.store(true, Ordering::SeqCst);
+                return Ok(HostLock {
+                    host: host.to_string(),
+                    released,
+                    release: Mutex::new(Some(release_tx)),
+                    task: Mutex::new(Some(task)),
+                });
+            }
+            "busy" => {
+                holder = if text.is_empty() {
+                    "holder unknown: the lock file is empty".into()
+                } else {
+                    text
+                };
+                if wait != Wait::No {
+                    waiting(&holder);
+                }
+            }
+            "timeout" => {
+                return Err(LockError::Timeout {
+                    host: host.to_string(),
+                    holder: if text.is_empty() { holder } else { text },
+                    secs: match wait {
+                        Wait::Upto(d) => d.as_secs(),
+                        _ => 0,
+                    },
+                });
+            }
+            "error" => return Err(failed(text)),
+            "ended" if !holder.is_empty() && wait == Wait::No => {
+                return Err(LockError::Busy {
+                    host: host.to_string(),
+                    holder,
+                });
+            }
+            "ended" => return Err(failed(format!("the lock process ended: {text}"))),
+            _ => {}
+        }
+    }
+    Err(failed("the lock process ended without a word".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::testing::assert_sh_syntax;
+
+    #[test]
+    fn scripts_are_valid_sh_and_quote_the_holder() {
+        for wait in [Wait::No, Wait::Upto(Duration::from_secs(30)), Wait::Forever] {
+            let s = script("me@box pid 1; rm -rf /", wait);
+            assert_sh_syntax(&s);
+            assert!(s.contains("'me@box pid 1; rm -rf /'"), "{s}");
+        }
+        assert!(script("h", Wait::Upto(Duration::from_secs(30))).contains("flock -w 30 9"));
+    }
+
+    #[test]
+    fn waiting_defaults_follow_the_terminal() {
+        assert_eq!(Wait::from_flag(None, false), Wait::No);
+        assert_eq!(Wait::from_flag(None, true), Wait::Forever);
+        assert_eq!(Wait::from_flag(Some(0), true), Wait::No);
+        assert_eq!(
+            Wait::from_flag(Some(5), false),
+            Wait::Upto(Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn host_text_is_made_printable() {
+        assert_eq!(printable("a\x1b[31mb\x07 c\n"), "a[31mb c");
+        assert_eq!(printable(&"x".repeat(1000)).len(), 300);
+        let h = holder();
+        assert!(h.contains('@') && h.contains(" pid "), "{h}");
+    }
+}

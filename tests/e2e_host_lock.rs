@@ -1,0 +1,199 @@
+//! End to end, over real SSH against a fresh Debian host: one `keel apply`
+//! at a time on a host.
+//! - Two applies started together: exactly one proceeds, the other fails
+//!   at once (not on a terminal) saying the host is locked.
+//! - A second apply while one runs is told who holds the lock (user@machine,
+//!   pid, since when); with `--lock-timeout` it waits, then applies — after
+//!   the first, never interleaved with it.
+//! - The lock goes with its holder: after the first keel is killed
+//!   (SIGKILL), the next apply takes it at once. `keel plan` takes no lock.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{Host, Run, expect};
+
+/// A stack whose apply takes a few seconds and leaves a trace of each run;
+/// once applied, it has nothing left to do.
+const SLOW: &str = r#"name: slow
+targets: [web]
+resources:
+  - command:
+      name: slow
+      run: "echo start >> /root/runs; sleep 6; echo end >> /root/runs; touch /root/done"
+      creates: /root/done
+"#;
+
+fn setup(h: &Host) -> (String, String) {
+    let inv = h.inventory("root", &[], "");
+    let stack = h.dir.path().join("slow.yaml");
+    std::fs::write(&stack, SLOW).unwrap();
+    (inv.display().to_string(), stack.display().to_string())
+}
+
+/// Start keel in the background (stdin not a terminal, as in CI).
+fn spawn_keel(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("KEEL_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start keel")
+}
+
+fn wait_run(child: Child) -> Run {
+    let out = child.wait_with_output().expect("wait for keel");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Wait until the host's lock file names a holder; return it.
+fn wait_for_holder(h: &Host) -> String {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        let holder = h.sh("cat /run/keel/host.lock 2>/dev/null || true");
+        if !holder.trim().is_empty() {
+            return holder.trim().to_string();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("no keel took the host lock within 60 s");
+}
+
+fn runs(h: &Host) -> String {
+    h.sh("cat /root/runs 2>/dev/null || true")
+}
+
+#[test]
+fn two_applies_at_once_one_proceeds() {
+    let h = Host::start("lock-race");
+    let (inv, stack) = setup(&h);
+    let args = ["apply", "--yes", "-i", &inv, &stack];
+    let a = spawn_keel(&args);
+    let b = spawn_keel(&args);
+    let (a, b) = (wait_run(a), wait_run(b));
+    let (won, lost) = match (a.code, b.code) {
+        (0, 1) => (a, b),
+        (1, 0) => (b, a),
+        _ => panic!(
+            "expected one success and one refusal, got {} and {}\n--- a\n{}{}\n--- b\n{}{}",
+            a.code, b.code, a.stdout, a.stderr, b.stdout, b.stderr
+        ),
+    };
+    let said = format!("{}{}", lost.stdout, lost.stderr);
+    assert!(
+        said.contains("web1 is locked by another keel apply") && said.contains("nothing was done"),
+        "{said}"
+    );
+    assert!(won.stdout.contains("ok"), "{}", won.stdout);
+    assert_eq!(runs(&h), "start\nend", "exactly one run touched the host");
+    assert_eq!(
+        h.sh("cat /run/keel/host.lock"),
+        "",
+        "the holder is cleared on release"
+    );
+}
+
+#[test]
+fn the_second_apply_is_told_who_holds_the_lock_and_can_wait() {
+    let h = Host::start("lock-wait");
+    let (inv, stack) = setup(&h);
+    let args = ["apply", "--yes", "-i", &inv, &stack];
+    let first = spawn_keel(&args);
+    let pid = first.id();
+    let holder = wait_for_holder(&h);
+    assert!(
+        holder.contains('@') && holder.contains(&format!(" pid {pid} since 20")),
+        "{holder}"
+    );
+
+    // A plan takes no lock: it runs while the apply holds it.
+    expect(
+        &h.keel(&["plan", "-i", &inv, &stack], &[]),
+        0,
+        "plan during an apply",
+    );
+    // Not on a terminal, no --lock-timeout: fail at once, naming the holder.
+    let started = Instant::now();
+    let refused = h.keel(&args, &[]);
+    expect(&refused, 1, "apply while locked");
+    let said = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(
+        said.contains(&format!("pid {pid} since 20")),
+        "the holder and since when: {said}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "did not wait");
+
+    // With --lock-timeout: waits for the first, then plans and applies —
+    // reading the host after the first has finished, so nothing is left.
+    let waited = h.keel(
+        &[
+            "apply",
+            "--yes",
+            "--lock-timeout",
+            "120",
+            "-i",
+            &inv,
+            &stack,
+        ],
+        &[],
+    );
+    expect(&waited, 0, "apply with --lock-timeout");
+    assert!(
+        waited.stderr.contains("waiting up to 120 s"),
+        "{}",
+        waited.stderr
+    );
+    assert!(waited.stdout.contains("No changes"), "{}", waited.stdout);
+    expect(&wait_run(first), 0, "the first apply");
+    assert_eq!(runs(&h), "start\nend", "one run, not two interleaved");
+
+    // --lock-timeout runs out.
+    h.sh("rm /root/done");
+    let first = spawn_keel(&args);
+    wait_for_holder(&h);
+    let timed_out = h.keel(
+        &["apply", "--yes", "--lock-timeout", "1", "-i", &inv, &stack],
+        &[],
+    );
+    expect(&timed_out, 1, "apply whose lock timeout runs out");
+    assert!(
+        format!("{}{}", timed_out.stdout, timed_out.stderr).contains("still locked"),
+        "{}{}",
+        timed_out.stdout,
+        timed_out.stderr
+    );
+    expect(&wait_run(first), 0, "the first apply");
+}
+
+#[test]
+fn the_lock_is_released_when_its_keel_is_killed() {
+    let h = Host::start("lock-kill");
+    let (inv, stack) = setup(&h);
+    let args = ["apply", "--yes", "-i", &inv, &stack];
+    let mut first = spawn_keel(&args);
+    wait_for_holder(&h);
+    expect(
+        &h.keel(&args, &[]),
+        1,
+        "apply while the first holds the lock",
+    );
+    first.kill().expect("SIGKILL keel");
+    let _ = first.wait();
+    // Let the remote command of the killed run finish, then apply again.
+    std::thread::sleep(Duration::from_secs(7));
+    let start = Instant::now();
+    let next = h.keel(&args, &[]);
+    expect(&next, 0, "apply after the holder was killed");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "taken at once, not after a timeout"
+    );
+}
