@@ -894,12 +894,7 @@ impl PrepareCx for Cx<'_> {
     }
     fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
         let p = self.local_path(path);
-        std::fs::read(&p).map_err(|e| {
-            format!(
-                "cannot read local file {}: {e}",
-                crate::config::display_path(&p)
-            )
-        })
+        crate::config::local_file::read(&p, crate::config::local_file::MAX_DATA_BYTES).map_err(|e| format!("{e}; {}", e.help()))
     }
     fn render_template(&mut self, path: &str) -> Result<String, String> {
         // `templates/` of the module or stack folder first, then the folder itself.
@@ -913,12 +908,8 @@ impl PrepareCx for Cx<'_> {
                 self.origin.base_dir.join(path)
             }
         };
-        let text = std::fs::read_to_string(&p).map_err(|e| {
-            format!(
-                "cannot read template {}: {e}",
-                crate::config::display_path(&p)
-            )
-        })?;
+        let text = crate::config::local_file::read_text(&p, crate::config::local_file::MAX_CONFIG_BYTES)
+            .map_err(|e| format!("template: {e}; {}", e.help()))?;
         if refers_to_secret(&text, self.sensitive_inputs) {
             self.sensitive = true;
         }

@@ -29,7 +29,7 @@ fn is_saved_plan(p: &std::path::Path) -> bool {
     }
     // A JSON document with the plan's version key; a YAML stack written
     // in flow style also starts with `{`, so look for the key.
-    std::fs::read_to_string(p)
+    crate::config::local_file::read_text(p, crate::config::local_file::MAX_DATA_BYTES)
         .map(|t| t.trim_start().starts_with('{') && t.contains("\"format_version\""))
         .unwrap_or(false)
 }

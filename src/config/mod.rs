@@ -6,6 +6,7 @@
 
 pub mod entry;
 pub mod inventory;
+pub mod local_file;
 pub mod module;
 pub mod node;
 pub mod stack;
@@ -27,10 +28,8 @@ impl<'de> serde::Deserialize<'de> for IgnoredNode {
 
 /// Read and parse one YAML file.
 pub fn read_source(path: &Path) -> Result<(SourceFile, Node), Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diag::plain("keel::io", format!("cannot read {}: {e}", path.display()))
-            .with_help("check the path and its permissions")
-    })?;
+    let text = local_file::read_text(path, local_file::MAX_CONFIG_BYTES)
+        .map_err(|e| Diag::plain("keel::io", e.to_string()).with_help(e.help()))?;
     let src = SourceFile::new(path, text);
     match Node::parse(src.text()) {
         Ok(node) => Ok((src, node)),
@@ -104,7 +103,8 @@ pub fn display_path(p: &Path) -> String {
     let a: Vec<_> = abs.components().collect();
     let c: Vec<_> = cwd.components().collect();
     let common = a.iter().zip(&c).take_while(|(x, y)| x == y).count();
-    if common == 0 {
+    // Sharing only the root (`/dev/zero` seen from `/tmp/x`): absolute.
+    if common <= 1 {
         return abs.display().to_string();
     }
     let mut out = PathBuf::new();
