@@ -225,7 +225,12 @@ fn setup_output(args: &Args) {
         .try_init();
 }
 
-/// Print diagnostics to stderr, every one of them.
+/// At most this many diagnostics are rendered; the rest are counted. Each
+/// rendering costs time in the size of its file, so 10,000 errors in one
+/// big file would otherwise take minutes (and no one reads past the first).
+pub const MAX_SHOWN: usize = 50;
+
+/// Print diagnostics to stderr: the first [`MAX_SHOWN`], then a count of the rest.
 pub fn report(diags: &Diagnostics) {
     let handler = miette::GraphicalReportHandler::new_themed(if console::colors_enabled_stderr() {
         miette::GraphicalTheme::unicode()
@@ -235,11 +240,17 @@ pub fn report(diags: &Diagnostics) {
     .with_width(100)
     .with_context_lines(2);
     let mut out = String::new();
-    for d in &diags.0 {
+    for d in diags.0.iter().take(MAX_SHOWN) {
         let _ = handler.render_report(&mut out, d);
         out.push('\n');
     }
     let n = diags.len();
+    if n > MAX_SHOWN {
+        out.push_str(&format!(
+            "keel: {} more problems not shown; fix these first\n",
+            n - MAX_SHOWN
+        ));
+    }
     out.push_str(&format!(
         "keel: {n} problem{} found\n",
         if n == 1 { "" } else { "s" }

@@ -27,7 +27,7 @@
 //! first: stack `vars` < group `vars` (`all`, then ancestors before their
 //! children, groups of equal depth by name) < host `vars`.
 
-use super::node::{Node, Spanned};
+use super::node::{Node, Span, Spanned};
 use super::{IgnoredNode, doc_error};
 use crate::diag::{Diag, Diagnostics, SourceFile};
 use serde::Deserialize;
@@ -169,11 +169,39 @@ impl Inventory {
         };
         let mut inv = Inventory::default();
         let mut diags = Diagnostics::new();
+        let mut first = None;
+        let mut read_all = true;
         for f in files {
             match super::read_source(&f) {
-                Ok((src, node)) => inv.add_doc(&src, &node, &mut diags),
-                Err(d) => diags.extend(d),
+                Ok((src, node)) => {
+                    let at = node.get("hosts").map_or(node.span, |h| h.span);
+                    first.get_or_insert((src.clone(), at));
+                    inv.add_doc(&src, &node, &mut diags);
+                }
+                Err(d) => {
+                    read_all = false;
+                    diags.extend(d);
+                }
             }
+        }
+        if inv.hosts.is_empty()
+            && read_all
+            && diags.is_empty()
+            && let Some((src, at)) = first
+        {
+            // Every target would name nothing and the run would do nothing.
+            diags.push(
+                Diag::at(
+                    "keel::inventory",
+                    &src,
+                    at,
+                    "the inventory defines no hosts",
+                    "no hosts here",
+                )
+                .with_help(
+                    "add hosts, e.g.\n  hosts:\n    web1: { address: 203.0.113.10 }\nor pass another inventory with -i/--inventory",
+                ),
+            );
         }
         inv.check(&mut diags);
         (inv, diags)
@@ -192,6 +220,7 @@ impl Inventory {
             (v.value != super::node::Value::Null).then(|| (src.clone(), v.clone()))
         };
         for (name, h) in doc.hosts {
+            check_host(src, node, &name, &h, diags);
             if let Some(prev) = self.hosts.get(&name.value) {
                 diags.push(
                     Diag::at(
@@ -249,6 +278,15 @@ impl Inventory {
                 );
                 continue;
             }
+            if name.value.trim().is_empty() {
+                diags.push(Diag::at(
+                    "keel::inventory",
+                    src,
+                    name.span,
+                    "a group name is empty",
+                    "here",
+                ));
+            }
             let vars = sub("groups", &name.value);
             if let Some((_, v)) = &vars {
                 check_vars_map(src, v, diags);
@@ -269,6 +307,22 @@ impl Inventory {
 
     fn check(&self, diags: &mut Diagnostics) {
         for g in self.groups.values() {
+            if let Some(h) = self.hosts.get(&g.name) {
+                // `--limit`, `targets` and `hosts:` lists could not tell them apart.
+                diags.push(
+                    Diag::at(
+                        "keel::inventory",
+                        &g.source,
+                        g.span,
+                        format!("`{}` is both a host and a group", g.name),
+                        "group",
+                    )
+                    .with_help(format!(
+                        "rename one of them: targets and --limit name either, and the host `{}` (in {}) would hide the group's members",
+                        h.name, h.source.name
+                    )),
+                );
+            }
             for h in &g.hosts {
                 if !self.hosts.contains_key(&h.value) {
                     diags.push(
@@ -415,5 +469,60 @@ fn check_vars_map(src: &SourceFile, v: &Node, diags: &mut Diagnostics) {
             format!("`vars` must be a map, found {}", v.type_name()),
             "here",
         ));
+    }
+}
+
+/// Problems of one host that serde cannot see: names and addresses ssh
+/// would misread, port 0, names no system accepts.
+fn check_host(src: &SourceFile, doc: &Node, name: &Spanned<String>, h: &HostDef, diags: &mut Diagnostics) {
+    let field = |key: &str| -> Span {
+        doc.get("hosts")
+            .and_then(|hs| hs.get(&name.value))
+            .and_then(|n| n.get(key))
+            .map_or(name.span, |n| n.span)
+    };
+    let mut bad = |span: Span, message: String, help: &str| {
+        diags.push(Diag::at("keel::inventory", src, span, message, "here").with_help(help));
+    };
+    if name.value.trim().is_empty() {
+        bad(name.span, "a host name is empty".into(), "name the host, e.g. `web1:`");
+    } else if name.value == "all" {
+        bad(
+            name.span,
+            "`all` is the built-in group of every host and cannot be a host's name".into(),
+            "rename the host",
+        );
+    }
+    let address = h.address.as_deref().unwrap_or(&name.value);
+    if !name.value.trim().is_empty()
+        && (address.is_empty()
+            || address.starts_with('-')
+            || address.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        bad(
+            field("address"),
+            format!("`{}` is not a valid address", address.escape_debug()),
+            "a host name, an IP address or a `Host` alias of your ssh_config; it must not be empty, start with `-` or contain spaces",
+        );
+    }
+    for (key, port) in [("port", h.port), ("bootstrap_port", h.bootstrap_port)] {
+        if port == Some(0) {
+            bad(
+                field(key),
+                format!("`{key}` is 0, which no server listens on"),
+                "a TCP port from 1 to 65535 (ssh's default is 22)",
+            );
+        }
+    }
+    for (key, user) in [("user", &h.user), ("bootstrap_user", &h.bootstrap_user)] {
+        if let Some(u) = user
+            && !crate::resources::group::valid_name(u, true)
+        {
+            bad(
+                field(key),
+                format!("`{}` is not a valid user name", u.escape_debug()),
+                "a user name starts with a letter or `_` and continues with letters, digits, `_`, `-` or `.` (at most 32 characters)",
+            );
+        }
     }
 }

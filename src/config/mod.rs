@@ -70,24 +70,54 @@ pub fn doc_error(src: &SourceFile, node: &Node, e: &NodeError, what: &str) -> Di
     Diag::from_node(src, node.span, e, &format!("invalid {what}"))
 }
 
+/// Names longer than this get no "did you mean" (comparing costs time in
+/// the product of the lengths: one 100 kB address against 2,000 others
+/// took over 20 s) and are shortened when listed.
+pub const MAX_SUGGEST_CHARS: usize = 64;
+
+/// The candidate closest to `found`, when it is close enough to suggest.
+/// Only names of at most [`MAX_SUGGEST_CHARS`] characters are compared.
+pub fn closest<'a>(found: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    if found.chars().count() > MAX_SUGGEST_CHARS {
+        return None;
+    }
+    candidates
+        .into_iter()
+        .filter(|c| c.chars().count() <= MAX_SUGGEST_CHARS)
+        .map(|c| (strsim::jaro_winkler(found, c), c))
+        .filter(|(s, _)| *s > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// `` `name` `` for a list of names, long ones shortened.
+pub fn quoted_name(name: &str) -> String {
+    if name.chars().count() > MAX_SUGGEST_CHARS {
+        let short: String = name.chars().take(MAX_SUGGEST_CHARS).collect();
+        format!("`{short}…`")
+    } else {
+        format!("`{name}`")
+    }
+}
+
 /// "did you mean `x`?" among candidates, or a list of them.
 pub fn closest_hint<'a>(found: &str, candidates: impl Iterator<Item = &'a String>) -> String {
     let all: Vec<&String> = candidates.collect();
-    let best = all
-        .iter()
-        .map(|c| (strsim::jaro_winkler(found, c), *c))
-        .filter(|(s, _)| *s > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match best {
-        Some((_, c)) => format!("did you mean `{c}`?"),
+    match closest(found, all.iter().map(|c| c.as_str())) {
+        Some(c) => format!("did you mean `{c}`?"),
         None if all.is_empty() => "none are defined".to_string(),
         None => format!(
-            "known: {}",
+            "known: {}{}",
             all.iter()
                 .take(12)
-                .map(|c| format!("`{c}`"))
+                .map(|c| quoted_name(c))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            if all.len() > 12 {
+                format!(" and {} more", all.len() - 12)
+            } else {
+                String::new()
+            }
         ),
     }
 }

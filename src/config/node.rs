@@ -73,8 +73,11 @@ impl Node {
         {
             return Ok(Node::new(Span::default(), Value::Null));
         }
-        let raw: serde_saphyr::Spanned<Raw> =
-            serde_saphyr::from_str(src).map_err(|e| ParseError::from_saphyr(&e, src))?;
+        let mut options = serde_saphyr::Options::default();
+        // `!env HOME` would otherwise be read as the text `HOME`.
+        options.reject_unsupported_tags = true;
+        let raw: serde_saphyr::Spanned<Raw> = serde_saphyr::from_str_with_options(src, options)
+            .map_err(|e| ParseError::from_saphyr(&e, src))?;
         Ok(convert(raw, src))
     }
 
@@ -241,14 +244,71 @@ impl ParseError {
                 }
             })
             .unwrap_or_default();
-        let text = e.without_snippet().to_string();
-        let message = text
-            .lines()
-            .next()
-            .unwrap_or("invalid YAML")
-            .trim()
-            .to_string();
-        ParseError { message, span }
+        ParseError {
+            message: user_message(e.without_snippet()),
+            span,
+        }
+    }
+}
+
+/// serde-saphyr's message in a YAML user's words: no API names, no Rust
+/// debug output, no "at line N" (the location is shown separately).
+fn user_message(e: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    match e {
+        E::DuplicateMappingKey { key: Some(k), .. } => format!(
+            "the key `{}` appears twice in this map; keep one",
+            k.chars().take(super::MAX_SUGGEST_CHARS).collect::<String>()
+        ),
+        E::DuplicateMappingKey { key: None, .. } => {
+            "a key appears twice in this map; keep one".to_string()
+        }
+        E::MultipleDocuments { .. } => {
+            "a second YAML document (`---`) starts here: a keel file holds one document".to_string()
+        }
+        E::UnsupportedTag { tag, .. } => format!(
+            "the YAML tag `{}` is not supported: keel does not read environment variables or custom types from tags; write the value itself, or use `secrets:` with `env:` for a value from the environment",
+            tag.chars().take(super::MAX_SUGGEST_CHARS).collect::<String>()
+        ),
+        E::Budget { breach, .. } => match breach {
+            B::Depth { .. } => {
+                "lists and maps are nested too deeply here (more than 64 levels)".to_string()
+            }
+            B::Aliases { .. } | B::AliasAnchorRatio { .. } | B::RecordedAnchorEvents { .. }
+            | B::RecordedAnchorBytes { .. } => {
+                "too many aliases (`*name`) or alias expansions in this file".to_string()
+            }
+            B::Anchors { .. } => "too many anchors (`&name`) in this file".to_string(),
+            B::Documents { .. } => "too many YAML documents (`---`) in this file".to_string(),
+            _ => "this file is too large or too complex for keel to read (too many values)"
+                .to_string(),
+        },
+        E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => {
+            "aliases (`*name`) expand to too much data here".to_string()
+        }
+        E::InvalidScalar { ty, .. } => format!(
+            "this value does not match its tag: it is not {}",
+            match *ty {
+                t if t.starts_with('u') || t.starts_with('i') => "an integer",
+                t if t.starts_with('f') => "a number",
+                "bool" => "true or false",
+                _ => "of that type",
+            }
+        ),
+        E::UnknownAnchor { .. } => "an alias (`*name`) refers to an anchor (`&name`) that is not defined before it".to_string(),
+        other => {
+            let text = other.to_string();
+            let first = text.lines().next().unwrap_or("invalid YAML").trim();
+            // "... at line 3, column 5": the label shows where.
+            let first = match first.rfind(" at line ") {
+                Some(i) => &first[..i],
+                None => first,
+            };
+            first.to_string()
+        }
     }
 }
 
@@ -313,6 +373,11 @@ impl<'de> Deserialize<'de> for Raw {
             }
             fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
                 Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
+            }
+            fn visit_bytes<E: de::Error>(self, _v: &[u8]) -> Result<Raw, E> {
+                Err(E::custom(
+                    "binary values (`!!binary`) are not supported; write the text itself",
+                ))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
                 Ok(Raw::Float(v))
@@ -481,14 +546,8 @@ impl NodeError {
         if self.expected.is_empty() {
             return None;
         }
-        let best = self
-            .expected
-            .iter()
-            .map(|e| (strsim::jaro_winkler(found, e), *e))
-            .filter(|(s, _)| *s > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        Some(match best {
-            Some((_, e)) => format!("did you mean `{e}`?"),
+        Some(match super::closest(found, self.expected.iter().copied()) {
+            Some(e) => format!("did you mean `{e}`?"),
             None => format!(
                 "accepted here: {}",
                 self.expected
@@ -657,7 +716,12 @@ impl<'de, 'a: 'de> MapAccess<'de> for MapDe<'a> {
                 if !e.keyed
                     && let Some(k) = key
                 {
-                    e.message = format!("`{k}`: {}", e.message);
+                    e.message = if e.found.is_some() {
+                        // An unknown value: "unknown value `x` for `state`".
+                        format!("{} for `{k}`", e.message)
+                    } else {
+                        format!("`{k}`: {}", e.message)
+                    };
                     e.keyed = true;
                 }
                 e

@@ -784,17 +784,16 @@ pub(super) fn check_perms(
     }
     for (field, name) in [("owner", owner), ("group", group)] {
         let Some(n) = name else { continue };
-        if n.is_empty()
-            || n.starts_with('-')
-            || n.chars()
-                .any(|c| c == ':' || c.is_whitespace() || c.is_control())
-        {
+        // A name the shadow tools accept, or a numeric id.
+        if !super::group::valid_name(n, true) && n.parse::<u32>().is_err() {
             errs.push(
                 Invalid::field(
                     field,
                     format!("`{}` is not a valid {field} name", n.escape_debug()),
                 )
-                .help("a user or group name, or a numeric id"),
+                .help(
+                    "a user or group name (a letter or `_`, then letters, digits, `_`, `-` or `.`, at most 32 characters) or a numeric id",
+                ),
             );
         }
     }
