@@ -879,6 +879,13 @@ fn invalid_diag(decl: &ResourceDecl, body: &Node, i: &Invalid) -> Diag {
     }
 }
 
+fn with_hint(message: String, hint: Option<&str>) -> String {
+    match hint {
+        Some(h) => format!("{message}; {h}"),
+        None => message,
+    }
+}
+
 /// The [`PrepareCx`] of a resource: its origin's folders and template context.
 struct Cx<'a> {
     origin: &'a Origin,
@@ -894,7 +901,7 @@ impl PrepareCx for Cx<'_> {
     }
     fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
         let p = self.local_path(path);
-        crate::config::local_file::read(&p, crate::config::local_file::MAX_DATA_BYTES).map_err(|e| format!("{e}; {}", e.help()))
+        crate::config::local_file::read(&p, crate::config::local_file::MAX_DATA_BYTES).map_err(|e| with_hint(e.message("local file "), e.hint()))
     }
     fn render_template(&mut self, path: &str) -> Result<String, String> {
         // `templates/` of the module or stack folder first, then the folder itself.
@@ -909,7 +916,7 @@ impl PrepareCx for Cx<'_> {
             }
         };
         let text = crate::config::local_file::read_text(&p, crate::config::local_file::MAX_CONFIG_BYTES)
-            .map_err(|e| format!("template: {e}; {}", e.help()))?;
+            .map_err(|e| with_hint(e.message("template "), e.hint()))?;
         if refers_to_secret(&text, self.sensitive_inputs) {
             self.sensitive = true;
         }

@@ -64,7 +64,10 @@ pub fn read(decl: &SecretDecl, base_dir: &Path) -> Result<Secret, String> {
             let p = base_dir.join(path);
             strip(
                 crate::config::local_file::read_text(&p, crate::config::local_file::MAX_CONFIG_BYTES)
-                    .map_err(|e| format!("secret `{}`: {e}; {}", decl.name, e.help()))?,
+                    .map_err(|e| {
+                        let hint = e.hint().map(|h| format!("; {h}")).unwrap_or_default();
+                        format!("{} for secret `{}`{hint}", e.message(""), decl.name)
+                    })?,
             )
         }
         SecretSource::Command(cmd) => {

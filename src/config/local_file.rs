@@ -39,6 +39,15 @@ pub enum LocalFileError {
 }
 
 impl LocalFileError {
+    /// The hint, when the message alone does not say what to do (a
+    /// missing file's message says enough).
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            LocalFileError::Io { .. } => None,
+            _ => Some(self.help()),
+        }
+    }
+
     /// A hint saying what to do about it.
     pub fn help(&self) -> &'static str {
         match self {
@@ -58,26 +67,32 @@ impl LocalFileError {
     }
 }
 
-impl fmt::Display for LocalFileError {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let name = |p: &Path| super::display_path(p);
+impl LocalFileError {
+    /// The message, naming the file's role (`"template "`, `"secret file "`).
+    pub fn message(&self, role: &str) -> String {
+        let name = |p: &Path| format!("{role}{}", super::display_path(p));
         match self {
             LocalFileError::NotRegular { path, what } => {
-                write!(f, "{} is {what}, not a regular file", name(path))
+                format!("{} is {what}, not a regular file", name(path))
             }
-            LocalFileError::TooLarge { path, limit } => write!(
-                f,
+            LocalFileError::TooLarge { path, limit } => format!(
                 "{} is larger than {} MiB, the limit for this kind of file",
                 name(path),
                 limit / (1024 * 1024)
             ),
             LocalFileError::NotUtf8 { path, line } => {
-                write!(f, "{} is not UTF-8 text (line {line})", name(path))
+                format!("{} is not UTF-8 text (line {line})", name(path))
             }
             LocalFileError::Io { path, error } => {
-                write!(f, "cannot read {}: {error}", name(path))
+                format!("cannot read {}: {error}", name(path))
             }
         }
+    }
+}
+
+impl fmt::Display for LocalFileError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.message(""))
     }
 }
 
