@@ -241,7 +241,7 @@ pub fn report(diags: &Diagnostics) {
     .with_context_lines(2);
     let mut out = String::new();
     for d in diags.0.iter().take(MAX_SHOWN) {
-        let _ = handler.render_report(&mut out, d);
+        let _ = handler.render_report(&mut out, shortened(d).as_ref());
         out.push('\n');
     }
     let n = diags.len();
@@ -256,6 +256,21 @@ pub fn report(diags: &Diagnostics) {
         if n == 1 { "" } else { "s" }
     ));
     eprint!("{out}");
+}
+
+/// Longest message shown in full; a message quoting a 100 kB name is cut.
+const MAX_MESSAGE_CHARS: usize = 400;
+
+fn shortened(d: &crate::diag::Diag) -> std::borrow::Cow<'_, crate::diag::Diag> {
+    let n = d.message.chars().count();
+    if n <= MAX_MESSAGE_CHARS {
+        return std::borrow::Cow::Borrowed(d);
+    }
+    let mut d = d.clone();
+    let head: String = d.message.chars().take(MAX_MESSAGE_CHARS - 100).collect();
+    let tail: String = d.message.chars().skip(n - 80).collect();
+    d.message = format!("{head} … ({} characters left out) … {tail}", n - head.chars().count() - 80);
+    std::borrow::Cow::Owned(d)
 }
 
 /// Print warnings to stderr (the run goes on).

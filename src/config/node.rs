@@ -281,8 +281,11 @@ fn user_message(e: &serde_saphyr::Error) -> String {
             }
             B::Anchors { .. } => "too many anchors (`&name`) in this file".to_string(),
             B::Documents { .. } => "too many YAML documents (`---`) in this file".to_string(),
-            _ => "this file is too large or too complex for keel to read (too many values)"
-                .to_string(),
+            B::Nodes { .. } => {
+                "too many values in this file (aliases `*name` may expand to more than 250,000)"
+                    .to_string()
+            }
+            _ => "this file is too large or too complex for keel to read".to_string(),
         },
         E::AliasReplayLimitExceeded { .. }
         | E::AliasExpansionLimitExceeded { .. }
@@ -298,6 +301,7 @@ fn user_message(e: &serde_saphyr::Error) -> String {
                 _ => "of that type",
             }
         ),
+        E::AliasError { error, .. } => user_message(error.without_snippet()),
         E::UnknownAnchor { .. } => "an alias (`*name`) refers to an anchor (`&name`) that is not defined before it".to_string(),
         other => {
             let text = other.to_string();
