@@ -80,8 +80,12 @@ struct Output {
     elapsed: Duration,
 }
 
+/// The binary under test; `KEEL_HOSTILE_BIN` runs the corpus against
+/// another build (e.g. an older one, to see which cases it fails).
 fn keel() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_keel"))
+    std::env::var_os("KEEL_HOSTILE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_keel")))
 }
 
 /// Run keel with a timeout; output goes to files, so a flood cannot block.
