@@ -470,15 +470,13 @@ pub(super) fn split_content(stdout: &str) -> (&str, Option<&str>) {
 
 /// A change whose command refuses to proceed, with the reason in the plan
 /// and the same message on stderr at apply.
+/// A path keel will not touch as things are (a symbolic link, a folder
+/// where a file is wanted): an error of the plan (exit 1), not an update
+/// (exit 0, or 2 with --detailed-exitcode); apply runs nothing for it.
 pub(super) fn refusal(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
-    let msg = format!("keel: {path} {why}");
-    (
-        Diff::with_action(action).reason(why),
-        vec![Cmd::new(
-            format!("refuse: {path} {}", why.split(';').next().unwrap_or(why)),
-            format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
-        )],
-    )
+    let mut d = Diff::with_action(action).reason(why);
+    d.error = Some(format!("{path} {why}"));
+    (d, Vec::new())
 }
 
 // ---------------------------------------------------------------------------
@@ -1024,12 +1022,12 @@ mod tests {
             e.diff.reason.as_deref(),
             Some("is a directory; keel will not replace it")
         );
-        let out = run_local(&e.commands[0].script);
-        assert_eq!(out.status, 1);
+        // A plan error (exit 1), with nothing to run.
         assert_eq!(
-            out.stderr,
-            "keel: /etc/app is a directory; keel will not replace it\n"
+            e.diff.error.as_deref(),
+            Some("/etc/app is a directory; keel will not replace it")
         );
+        assert!(e.commands.is_empty());
         let e = eval(
             "file",
             "path: /etc/resolv.conf\ncontent: x\n",
@@ -1043,7 +1041,7 @@ mod tests {
         );
         let e = eval("file", "path: /etc/app\nstate: absent\n", "type=dir\n");
         assert_eq!(e.diff.action(), Action::Delete);
-        assert_eq!(run_local(&e.commands[0].script).status, 1);
+        assert!(e.diff.error.is_some() && e.commands.is_empty());
     }
 
     #[test]
@@ -1258,7 +1256,7 @@ mod tests {
                 .unwrap()
                 .contains("symbolic link to `/etc/hostname`")
         );
-        assert_eq!(run_local(&e.commands[0].script).status, 1);
+        assert!(e.diff.error.is_some() && e.commands.is_empty());
         assert_eq!(
             std::fs::read_link(&link).unwrap(),
             std::path::Path::new("/etc/hostname")
