@@ -75,19 +75,38 @@ pub fn doc_error(src: &SourceFile, node: &Node, e: &NodeError, what: &str) -> Di
 /// took over 20 s) and are shortened when listed.
 pub const MAX_SUGGEST_CHARS: usize = 64;
 
+/// Work (product of the lengths compared) all suggestions of one run may
+/// take: about a second. 5,000 dangling references among 5,000 resources
+/// are 25 million comparisons (46 s); past the budget, no more suggestions
+/// (only the first 50 problems are shown anyway).
+const SUGGEST_BUDGET: usize = 100_000_000;
+
+static SUGGEST_SPENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// The candidate closest to `found`, when it is close enough to suggest.
-/// Only names of at most [`MAX_SUGGEST_CHARS`] characters are compared.
+/// Only names of at most [`MAX_SUGGEST_CHARS`] characters are compared, and
+/// only while the run's [`SUGGEST_BUDGET`] lasts.
 pub fn closest<'a>(found: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    if found.chars().count() > MAX_SUGGEST_CHARS {
+    use std::sync::atomic::Ordering::Relaxed;
+    let n = found.chars().count();
+    if n > MAX_SUGGEST_CHARS {
         return None;
     }
-    candidates
-        .into_iter()
-        .filter(|c| c.chars().count() <= MAX_SUGGEST_CHARS)
-        .map(|c| (strsim::jaro_winkler(found, c), c))
-        .filter(|(s, _)| *s > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+    let mut best: Option<(f64, &str)> = None;
+    for c in candidates {
+        let m = c.chars().count();
+        if m > MAX_SUGGEST_CHARS {
+            continue;
+        }
+        if SUGGEST_SPENT.fetch_add(n.max(1) * m.max(1), Relaxed) > SUGGEST_BUDGET {
+            return None;
+        }
+        let score = strsim::jaro_winkler(found, c);
+        if score > 0.8 && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
 /// `` `name` `` for a list of names, long ones shortened.
@@ -148,5 +167,26 @@ pub fn display_path(p: &Path) -> String {
         ".".into()
     } else {
         out.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_only_for_short_names() {
+        let names: Vec<String> = vec!["package[nginx]".into(), "x".repeat(100)];
+        assert_eq!(
+            closest_hint("package[ngnix]", names.iter()),
+            "did you mean `package[nginx]`?"
+        );
+        // A long name is neither compared nor suggested, and is listed short.
+        let long = format!("{}y", "x".repeat(99));
+        let hint = closest_hint(&long, names.iter());
+        assert!(hint.starts_with("known: `package[nginx]`, `xxx"), "{hint}");
+        assert!(hint.contains("…`"), "{hint}");
+        assert!(hint.len() < 200, "{hint}");
+        assert_eq!(closest(&"x".repeat(65), ["x".repeat(65).as_str()]), None);
     }
 }
