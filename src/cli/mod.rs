@@ -108,7 +108,15 @@ pub enum Command {
         parallel: usize,
         /// Seconds after which an SSH or firewall change that keel could not
         /// confirm with a new connection reverts by itself on the host.
-        #[arg(long, default_value_t = crate::confirm::DEFAULT_TIMEOUT, value_name = "SECS")]
+        #[arg(
+            long,
+            default_value_t = crate::confirm::DEFAULT_TIMEOUT,
+            value_name = "SECS",
+            value_parser = clap::value_parser!(u64).range(
+                *crate::config::inventory::CONFIRM_TIMEOUTS.start()
+                    ..=*crate::config::inventory::CONFIRM_TIMEOUTS.end()
+            )
+        )]
         confirm_timeout: u64,
         /// Apply even when the lockout analysis finds that a change would cut
         /// keel's access (it is then a warning). Know what you are doing.

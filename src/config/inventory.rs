@@ -13,7 +13,7 @@
 //!     bootstrap_port: 22        # fresh servers: where sshd listens before the stack moves it
 //!     bootstrap_user: root      # fresh servers: who logs in before the stack creates `user`
 //!     allow_lockout_risk: false # lockout refusals become warnings (know what you do)
-//!     confirm_timeout: 120      # seconds before an unconfirmed SSH/firewall change reverts
+//!     confirm_timeout: 120      # seconds (10 to 3600) before an unconfirmed SSH/firewall change reverts
 //!     auth: key                 # or `password` (tells the lockout analysis how you log in)
 //!     vars: { domain: example.com }
 //! groups:
@@ -472,6 +472,11 @@ fn check_vars_map(src: &SourceFile, v: &Node, diags: &mut Diagnostics) {
     }
 }
 
+/// Seconds accepted for `confirm_timeout` (and `--confirm-timeout`): 0
+/// would revert a change before keel could confirm it, and hours would
+/// leave a host you are locked out of unreachable for that long.
+pub const CONFIRM_TIMEOUTS: std::ops::RangeInclusive<u64> = 10..=3600;
+
 /// Problems of one host that serde cannot see: names and addresses ssh
 /// would misread, port 0, names no system accepts.
 fn check_host(src: &SourceFile, doc: &Node, name: &Spanned<String>, h: &HostDef, diags: &mut Diagnostics) {
@@ -513,6 +518,31 @@ fn check_host(src: &SourceFile, doc: &Node, name: &Spanned<String>, h: &HostDef,
                 "a TCP port from 1 to 65535 (ssh's default is 22)",
             );
         }
+    }
+    for (key, path) in [
+        ("identity_file", &h.identity_file),
+        ("ssh_config", &h.ssh_config),
+    ] {
+        if path.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            bad(
+                field(key),
+                format!("`{key}` is empty"),
+                "give a path, or remove the key",
+            );
+        }
+    }
+    if let Some(t) = h.confirm_timeout
+        && !CONFIRM_TIMEOUTS.contains(&t)
+    {
+        bad(
+            field("confirm_timeout"),
+            format!(
+                "`confirm_timeout` is {t} seconds: it must be from {} to {}",
+                CONFIRM_TIMEOUTS.start(),
+                CONFIRM_TIMEOUTS.end()
+            ),
+            "long enough for keel to reconnect and confirm, short enough that a host you are locked out of comes back",
+        );
     }
     for (key, user) in [("user", &h.user), ("bootstrap_user", &h.bootstrap_user)] {
         if let Some(u) = user

@@ -154,6 +154,22 @@ impl Stack {
         check_name_and_targets(&src, &node, &mut diags);
         let uses = entry::parse_uses(&origin, node.get("uses"), &mut diags);
         let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
+        for (name, s) in &doc.secrets {
+            let (what, value) = match &s.value {
+                SecretSource::Env(v) => ("env", v),
+                SecretSource::File(v) => ("file", v),
+                SecretSource::Command(v) => ("command", v),
+            };
+            if value.trim().is_empty() {
+                diags.push(Diag::at(
+                    "keel::schema",
+                    &src,
+                    s.span,
+                    format!("secret `{name}`: `{what}` is empty"),
+                    "here",
+                ));
+            }
+        }
         let secrets = doc
             .secrets
             .into_iter()
