@@ -901,7 +901,8 @@ impl PrepareCx for Cx<'_> {
     }
     fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
         let p = self.local_path(path);
-        crate::config::local_file::read(&p, crate::config::local_file::MAX_DATA_BYTES).map_err(|e| with_hint(e.message("local file "), e.hint()))
+        crate::config::local_file::read(&p, crate::config::local_file::MAX_DATA_BYTES)
+            .map_err(|e| with_hint(e.message("local file "), e.hint()))
     }
     fn render_template(&mut self, path: &str) -> Result<String, String> {
         // `templates/` of the module or stack folder first, then the folder itself.
@@ -915,8 +916,9 @@ impl PrepareCx for Cx<'_> {
                 self.origin.base_dir.join(path)
             }
         };
-        let text = crate::config::local_file::read_text(&p, crate::config::local_file::MAX_CONFIG_BYTES)
-            .map_err(|e| with_hint(e.message("template "), e.hint()))?;
+        let text =
+            crate::config::local_file::read_text(&p, crate::config::local_file::MAX_CONFIG_BYTES)
+                .map_err(|e| with_hint(e.message("template "), e.hint()))?;
         if refers_to_secret(&text, self.sensitive_inputs) {
             self.sensitive = true;
         }

@@ -63,11 +63,14 @@ pub fn read(decl: &SecretDecl, base_dir: &Path) -> Result<Secret, String> {
         SecretSource::File(path) => {
             let p = base_dir.join(path);
             strip(
-                crate::config::local_file::read_text(&p, crate::config::local_file::MAX_CONFIG_BYTES)
-                    .map_err(|e| {
-                        let hint = e.hint().map(|h| format!("; {h}")).unwrap_or_default();
-                        format!("{} for secret `{}`{hint}", e.message(""), decl.name)
-                    })?,
+                crate::config::local_file::read_text(
+                    &p,
+                    crate::config::local_file::MAX_CONFIG_BYTES,
+                )
+                .map_err(|e| {
+                    let hint = e.hint().map(|h| format!("; {h}")).unwrap_or_default();
+                    format!("{} for secret `{}`{hint}", e.message(""), decl.name)
+                })?,
             )
         }
         SecretSource::Command(cmd) => {

@@ -153,7 +153,11 @@ fn check(case: &Case) -> Result<Output, String> {
     if case.code == 1 && text.trim().is_empty() {
         wrong.push("no message".to_string());
     }
-    for n in NEVER.iter().copied().chain(case.not.iter().map(|s| s.as_str())) {
+    for n in NEVER
+        .iter()
+        .copied()
+        .chain(case.not.iter().map(|s| s.as_str()))
+    {
         if text.contains(n) {
             wrong.push(format!("output contains `{n}`"));
         }
@@ -208,7 +212,9 @@ fn check_all(cases: &[Case]) {
 }
 
 fn hostile_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("hostile")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("hostile")
 }
 
 /// The cases of `tests/hostile/<case>/case`.
@@ -388,7 +394,11 @@ fn kind_cases(root: &Path) -> Vec<Case> {
             &format!("{kind}-valid"),
             &[("stack.yaml", &stack_with(kind, &body))],
         );
-        let mut ok = Case::new(&format!("{kind}-valid"), &ok_dir, &["validate", "stack.yaml"]);
+        let mut ok = Case::new(
+            &format!("{kind}-valid"),
+            &ok_dir,
+            &["validate", "stack.yaml"],
+        );
         ok.code = 0;
         cases.push(ok);
         let mut add = |m: &str, stack: String, at: &str, says: &[&str], not: &[&str]| {
@@ -503,7 +513,8 @@ fn mkfifo(p: &Path) {
     assert!(ok.success(), "mkfifo {}", p.display());
 }
 
-const STACK: &str = "name: t\ntargets: [web]\nresources:\n  - file: { path: /tmp/keel-hostile-x, content: hi }\n";
+const STACK: &str =
+    "name: t\ntargets: [web]\nresources:\n  - file: { path: /tmp/keel-hostile-x, content: hi }\n";
 
 #[test]
 fn special_files_are_refused_without_blocking() {
@@ -532,9 +543,7 @@ fn special_files_are_refused_without_blocking() {
     cases.push(Case::new("stack-folder", &d, &["validate", "stack.yaml"]).says("is a folder"));
     let d = project(r, "plan-stack-fifo", &[]);
     mkfifo(&d.join("stack.yaml"));
-    cases.push(
-        Case::new("plan-stack-fifo", &d, &["plan", "stack.yaml"]).says("named pipe (FIFO)"),
-    );
+    cases.push(Case::new("plan-stack-fifo", &d, &["plan", "stack.yaml"]).says("named pipe (FIFO)"));
     let d = project(r, "apply-target-fifo", &[]);
     mkfifo(&d.join("stack.yaml"));
     cases.push(
@@ -549,8 +558,7 @@ fn special_files_are_refused_without_blocking() {
     );
     let d = project(r, "apply-dev-zero", &[]);
     cases.push(
-        Case::new("apply-dev-zero", &d, &["apply", "--yes", "/dev/zero"])
-            .says("character device"),
+        Case::new("apply-dev-zero", &d, &["apply", "--yes", "/dev/zero"]).says("character device"),
     );
 
     // The inventory.
@@ -681,9 +689,7 @@ fn special_files_are_refused_without_blocking() {
             &secret_stack.replace("token.txt", "/dev/zero"),
         )],
     );
-    cases.push(
-        Case::new("secret-dev-zero", &d, &["plan", "stack.yaml"]).says("character device"),
-    );
+    cases.push(Case::new("secret-dev-zero", &d, &["plan", "stack.yaml"]).says("character device"));
 
     // Too large: a stack of 5 MiB, a sparse `source:` of 3 GiB, a template of 5 MiB.
     let big = format!("name: t\ntargets: [web]\n#{}\n", "x".repeat(5 << 20));
@@ -731,8 +737,12 @@ fn special_files_are_refused_without_blocking() {
         .set_len(100 << 20)
         .unwrap();
     cases.push(
-        Case::new("saved-plan-too-large", &d, &["apply", "--yes", "saved.json"])
-            .says("larger than 64 MiB"),
+        Case::new(
+            "saved-plan-too-large",
+            &d,
+            &["apply", "--yes", "saved.json"],
+        )
+        .says("larger than 64 MiB"),
     );
     check_all(&cases);
 }
@@ -747,23 +757,63 @@ fn usage_errors_exit_1_and_help_exits_0() {
     let usage: &[(&str, &[&str], &str)] = &[
         ("no-arguments", &[], "Usage"),
         ("unknown-command", &["plna", "stack.yaml"], "plan"),
-        ("unknown-flag", &["plan", "--bogus", "stack.yaml"], "--bogus"),
+        (
+            "unknown-flag",
+            &["plan", "--bogus", "stack.yaml"],
+            "--bogus",
+        ),
         (
             "detailed-exitcode-typo",
             &["plan", "--detailed-exit-code", "stack.yaml"],
             "--detailed-exitcode",
         ),
         ("missing-stack", &["validate"], "<STACK>"),
-        ("missing-plan-stack", &["plan", "--detailed-exitcode"], "<STACK>"),
+        (
+            "missing-plan-stack",
+            &["plan", "--detailed-exitcode"],
+            "<STACK>",
+        ),
         ("missing-apply-target", &["apply", "--yes"], "<TARGET>"),
-        ("limit-without-value", &["plan", "stack.yaml", "--limit"], "--limit"),
-        ("bad-color", &["--color", "sometimes", "validate", "stack.yaml"], "sometimes"),
-        ("bad-parallel", &["plan", "--parallel", "many", "stack.yaml"], "many"),
-        ("negative-parallel", &["plan", "--parallel", "-1", "stack.yaml"], "-1"),
-        ("bad-graph-format", &["graph", "--format", "svg", "stack.yaml"], "svg"),
-        ("bad-confirm-timeout", &["apply", "--confirm-timeout", "soon", "stack.yaml"], "soon"),
-        ("two-stacks", &["validate", "stack.yaml", "other.yaml"], "other.yaml"),
-        ("help-with-garbage", &["help", "nothing-like-this"], "nothing-like-this"),
+        (
+            "limit-without-value",
+            &["plan", "stack.yaml", "--limit"],
+            "--limit",
+        ),
+        (
+            "bad-color",
+            &["--color", "sometimes", "validate", "stack.yaml"],
+            "sometimes",
+        ),
+        (
+            "bad-parallel",
+            &["plan", "--parallel", "many", "stack.yaml"],
+            "many",
+        ),
+        (
+            "negative-parallel",
+            &["plan", "--parallel", "-1", "stack.yaml"],
+            "-1",
+        ),
+        (
+            "bad-graph-format",
+            &["graph", "--format", "svg", "stack.yaml"],
+            "svg",
+        ),
+        (
+            "bad-confirm-timeout",
+            &["apply", "--confirm-timeout", "soon", "stack.yaml"],
+            "soon",
+        ),
+        (
+            "two-stacks",
+            &["validate", "stack.yaml", "other.yaml"],
+            "other.yaml",
+        ),
+        (
+            "help-with-garbage",
+            &["help", "nothing-like-this"],
+            "nothing-like-this",
+        ),
     ];
     let mut cases: Vec<Case> = usage
         .iter()

@@ -277,7 +277,10 @@ fn shortened(d: &crate::diag::Diag) -> std::borrow::Cow<'_, crate::diag::Diag> {
     let mut d = d.clone();
     let head: String = d.message.chars().take(MAX_MESSAGE_CHARS - 100).collect();
     let tail: String = d.message.chars().skip(n - 80).collect();
-    d.message = format!("{head} … ({} characters left out) … {tail}", n - head.chars().count() - 80);
+    d.message = format!(
+        "{head} … ({} characters left out) … {tail}",
+        n - head.chars().count() - 80
+    );
     std::borrow::Cow::Owned(d)
 }
 
@@ -290,9 +293,15 @@ pub fn report_warnings(diags: &Diagnostics) {
     })
     .with_width(100);
     let mut out = String::new();
-    for d in &diags.0 {
-        let _ = handler.render_report(&mut out, d);
+    for d in diags.0.iter().take(MAX_SHOWN) {
+        let _ = handler.render_report(&mut out, shortened(d).as_ref());
         out.push('\n');
+    }
+    if diags.len() > MAX_SHOWN {
+        out.push_str(&format!(
+            "keel: {} more warnings not shown\n",
+            diags.len() - MAX_SHOWN
+        ));
     }
     eprint!("{out}");
 }

@@ -479,7 +479,13 @@ pub const CONFIRM_TIMEOUTS: std::ops::RangeInclusive<u64> = 10..=3600;
 
 /// Problems of one host that serde cannot see: names and addresses ssh
 /// would misread, port 0, names no system accepts.
-fn check_host(src: &SourceFile, doc: &Node, name: &Spanned<String>, h: &HostDef, diags: &mut Diagnostics) {
+fn check_host(
+    src: &SourceFile,
+    doc: &Node,
+    name: &Spanned<String>,
+    h: &HostDef,
+    diags: &mut Diagnostics,
+) {
     let field = |key: &str| -> Span {
         doc.get("hosts")
             .and_then(|hs| hs.get(&name.value))
@@ -490,7 +496,11 @@ fn check_host(src: &SourceFile, doc: &Node, name: &Spanned<String>, h: &HostDef,
         diags.push(Diag::at("keel::inventory", src, span, message, "here").with_help(help));
     };
     if name.value.trim().is_empty() {
-        bad(name.span, "a host name is empty".into(), "name the host, e.g. `web1:`");
+        bad(
+            name.span,
+            "a host name is empty".into(),
+            "name the host, e.g. `web1:`",
+        );
     } else if name.value == "all" {
         bad(
             name.span,

@@ -35,7 +35,10 @@ pub enum LocalFileError {
     /// Valid bytes, but not UTF-8 (text files only).
     NotUtf8 { path: PathBuf, line: usize },
     /// The system refused (missing file, permissions).
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 impl LocalFileError {

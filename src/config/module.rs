@@ -154,7 +154,13 @@ impl Module {
         if let Some(n) = node.get("name")
             && n.as_scalar_text().is_some_and(|t| t.trim().is_empty())
         {
-            diags.push(Diag::at("keel::schema", &src, n.span, "`name` is empty", "here"));
+            diags.push(Diag::at(
+                "keel::schema",
+                &src,
+                n.span,
+                "`name` is empty",
+                "here",
+            ));
         }
         let doc: ModuleDoc = match node.deserialize() {
             Ok(d) => d,

@@ -269,13 +269,17 @@ fn user_message(e: &serde_saphyr::Error) -> String {
         }
         E::UnsupportedTag { tag, .. } => format!(
             "the YAML tag `{}` is not supported: keel does not read environment variables or custom types from tags; write the value itself, or use `secrets:` with `env:` for a value from the environment",
-            tag.chars().take(super::MAX_SUGGEST_CHARS).collect::<String>()
+            tag.chars()
+                .take(super::MAX_SUGGEST_CHARS)
+                .collect::<String>()
         ),
         E::Budget { breach, .. } => match breach {
             B::Depth { .. } => {
                 "lists and maps are nested too deeply here (more than 64 levels)".to_string()
             }
-            B::Aliases { .. } | B::AliasAnchorRatio { .. } | B::RecordedAnchorEvents { .. }
+            B::Aliases { .. }
+            | B::AliasAnchorRatio { .. }
+            | B::RecordedAnchorEvents { .. }
             | B::RecordedAnchorBytes { .. } => {
                 "too many aliases (`*name`) or alias expansions in this file".to_string()
             }
@@ -302,7 +306,10 @@ fn user_message(e: &serde_saphyr::Error) -> String {
             }
         ),
         E::AliasError { error, .. } => user_message(error.without_snippet()),
-        E::UnknownAnchor { .. } => "an alias (`*name`) refers to an anchor (`&name`) that is not defined before it".to_string(),
+        E::UnknownAnchor { .. } => {
+            "an alias (`*name`) refers to an anchor (`&name`) that is not defined before it"
+                .to_string()
+        }
         other => {
             let text = other.to_string();
             let first = text.lines().next().unwrap_or("invalid YAML").trim();

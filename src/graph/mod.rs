@@ -395,8 +395,17 @@ fn lookup(
 fn address_hint(res: &Resolved, addr: &str) -> String {
     // Borrowed, not cloned: one hint per dangling reference, each over every
     // address, was quadratic in allocations.
-    let modules: Vec<String> = res.module_uses.keys().map(|m| format!("module.{m}")).collect();
-    let known = || res.instances.iter().map(|i| &i.address).chain(modules.iter());
+    let modules: Vec<String> = res
+        .module_uses
+        .keys()
+        .map(|m| format!("module.{m}"))
+        .collect();
+    let known = || {
+        res.instances
+            .iter()
+            .map(|i| &i.address)
+            .chain(modules.iter())
+    };
     if !addr.contains('[') && !addr.starts_with("module.") {
         return format!(
             "addresses are written `kind[name]` (e.g. `package[{addr}]`) or `module.NAME`; {}",

@@ -36,8 +36,9 @@ pub fn save(plan: &Plan, path: &Path) -> std::io::Result<()> {
 
 pub fn load(path: &Path) -> Result<Plan, Stale> {
     let name = path.display().to_string();
-    let text = crate::config::local_file::read_text(path, crate::config::local_file::MAX_DATA_BYTES)
-        .map_err(|e| Stale::Unreadable(name.clone(), e.to_string()))?;
+    let text =
+        crate::config::local_file::read_text(path, crate::config::local_file::MAX_DATA_BYTES)
+            .map_err(|e| Stale::Unreadable(name.clone(), e.to_string()))?;
     let plan: Plan =
         serde_json::from_str(&text).map_err(|e| Stale::Unreadable(name, e.to_string()))?;
     if plan.format_version != super::FORMAT_VERSION {

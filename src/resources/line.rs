@@ -329,8 +329,8 @@ pub fn ere_error(re: &str) -> Option<&'static str> {
         "upper", "xdigit",
     ];
     let c: Vec<char> = re.chars().collect();
-    let (mut i, mut open, mut closed) = (0, Vec::new(), 0usize);
-    let mut opened = 0usize;
+    // Position, groups open now, groups closed so far.
+    let (mut i, mut open, mut closed) = (0, 0usize, 0usize);
     while i < c.len() {
         match c[i] {
             '\\' => {
@@ -346,14 +346,11 @@ pub fn ere_error(re: &str) -> Option<&'static str> {
                 i += 2;
                 continue;
             }
-            '(' => {
-                opened += 1;
-                open.push(opened);
-            }
-            ')' => {
-                if open.pop().is_some() {
-                    closed += 1;
-                }
+            '(' => open += 1,
+            // An unmatched `)` is an ordinary character to grep -E.
+            ')' if open > 0 => {
+                open -= 1;
+                closed += 1;
             }
             '[' => {
                 let mut j = i + 1;
@@ -436,7 +433,7 @@ pub fn ere_error(re: &str) -> Option<&'static str> {
         }
         i += 1;
     }
-    (!open.is_empty()).then_some("a `(` is not closed with `)`")
+    (open > 0).then_some("a `(` is not closed with `)`")
 }
 
 /// Replace the file `"$p"` atomically with what the shell `fill` prints:
