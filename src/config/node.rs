@@ -64,8 +64,21 @@ impl Node {
         Node { span, value }
     }
 
-    /// Parse YAML text into a node tree. An empty document is `Null`.
+    /// Parse one of keel's own YAML files into a node tree. An empty
+    /// document is `Null`. Application tags (`!env HOME`) are refused: keel
+    /// gives them no meaning, and dropping them would use the text instead.
     pub fn parse(src: &str) -> Result<Node, ParseError> {
+        Node::parse_with(src, true)
+    }
+
+    /// Parse a YAML document keel only reads for another program (a compose
+    /// file, whose `!reset` and `!override` tags are Compose's): tags are
+    /// kept out of the tree, not refused.
+    pub fn parse_foreign(src: &str) -> Result<Node, ParseError> {
+        Node::parse_with(src, false)
+    }
+
+    fn parse_with(src: &str, reject_tags: bool) -> Result<Node, ParseError> {
         if src.trim().is_empty()
             || src
                 .lines()
@@ -74,8 +87,7 @@ impl Node {
             return Ok(Node::new(Span::default(), Value::Null));
         }
         let mut options = serde_saphyr::Options::default();
-        // `!env HOME` would otherwise be read as the text `HOME`.
-        options.reject_unsupported_tags = true;
+        options.reject_unsupported_tags = reject_tags;
         let raw: serde_saphyr::Spanned<Raw> = serde_saphyr::from_str_with_options(src, options)
             .map_err(|e| ParseError::from_saphyr(&e, src))?;
         Ok(convert(raw, src))
@@ -1060,6 +1072,41 @@ mod tests {
             n.to_json(),
             serde_json::json!({"a": [true, "on", "1.10", 1.5, "010", 42, -3, "1e3"]})
         );
+    }
+
+    #[test]
+    fn tags_are_refused_in_keel_files_and_kept_out_of_foreign_ones() {
+        let e = Node::parse("a: !env HOME\n").unwrap_err();
+        assert!(
+            e.message.contains("`!env` is not supported"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.span.offset, 8, "at the tagged value");
+        let n = Node::parse_foreign("a: !reset null\nb: !override [1]\n").unwrap();
+        assert_eq!(n.to_json(), serde_json::json!({"a": null, "b": [1]}));
+        // Standard tags are fine everywhere.
+        let n = Node::parse("a: !!str 010\n").unwrap();
+        assert_eq!(n.get("a").unwrap().as_scalar_text(), Some("010"));
+    }
+
+    #[test]
+    fn library_internals_never_reach_the_message() {
+        for (src, want) in [
+            ("a: 1\na: 2\n", "the key `a` appears twice"),
+            ("a: 1\n---\nb: 2\n", "a second YAML document"),
+            (
+                &format!("a: {}{}\n", "[".repeat(70), "]".repeat(70)),
+                "nested too deeply",
+            ),
+            ("a: *nope\n", "not defined before it"),
+        ] {
+            let e = Node::parse(src).unwrap_err();
+            assert!(e.message.contains(want), "{src}: {}", e.message);
+            for leak in ["Options", "from_str", "budget", "Depth", " at line "] {
+                assert!(!e.message.contains(leak), "{src}: {}", e.message);
+            }
+        }
     }
 
     #[test]
