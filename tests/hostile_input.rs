@@ -903,3 +903,28 @@ fn thousands_of_dangling_references_are_reported_quickly() {
         out.elapsed
     );
 }
+
+/// The whole message of a few cases, as a user reads it (one per class of
+/// message fixed here). Regenerate with `INSTA_UPDATE=always cargo test
+/// --test hostile_input snapshots`, then read every changed `.snap`.
+#[test]
+fn snapshots_of_messages() {
+    for name in [
+        "resource-without-kind",
+        "unknown-enum-value-lists-values-only",
+        "yaml-tag-env-in-stack",
+        "inventory-empty-file",
+        "inventory-host-and-group-same-name",
+        "variable-missing-on-one-host",
+        "duplicate-key-in-stack",
+        "deep-nesting",
+        "line-match-invalid-regex",
+    ] {
+        let case = directory_cases()
+            .into_iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no case {name}"));
+        let out = check(&case).unwrap_or_else(|e| panic!("{e}"));
+        insta::assert_snapshot!(format!("hostile-{name}"), out.stderr);
+    }
+}

@@ -242,6 +242,8 @@ impl Node {
 pub struct ParseError {
     pub message: String,
     pub span: Span,
+    /// What to do, when the message calls for more than "check the syntax".
+    pub help: Option<&'static str>,
 }
 
 impl ParseError {
@@ -256,11 +258,35 @@ impl ParseError {
                 }
             })
             .unwrap_or_default();
+        let e = e.without_snippet();
         ParseError {
-            message: user_message(e.without_snippet()),
+            message: user_message(e),
             span,
+            help: user_help(e),
         }
     }
+}
+
+/// A hint for the problems whose fix is not about indentation or quoting.
+fn user_help(e: &serde_saphyr::Error) -> Option<&'static str> {
+    use serde_saphyr::Error as E;
+    Some(match e {
+        E::DuplicateMappingKey { .. } => {
+            "keep one of the two; the second would silently win in many YAML tools"
+        }
+        E::MultipleDocuments { .. } => {
+            "remove the `---` line and merge the two, or split them into two files"
+        }
+        E::UnsupportedTag { .. } => {
+            "write the value itself; for a value from the environment, declare it under `secrets:` with `env:`"
+        }
+        E::Budget { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => "the limits are in the README (\"Limits\")",
+        E::AliasError { error, .. } => return user_help(error.without_snippet()),
+        _ => return None,
+    })
 }
 
 /// serde-saphyr's message in a YAML user's words: no API names, no Rust
@@ -270,17 +296,15 @@ fn user_message(e: &serde_saphyr::Error) -> String {
     use serde_saphyr::budget::BudgetBreach as B;
     match e {
         E::DuplicateMappingKey { key: Some(k), .. } => format!(
-            "the key `{}` appears twice in this map; keep one",
+            "the key `{}` appears twice in this map",
             k.chars().take(super::MAX_SUGGEST_CHARS).collect::<String>()
         ),
-        E::DuplicateMappingKey { key: None, .. } => {
-            "a key appears twice in this map; keep one".to_string()
-        }
+        E::DuplicateMappingKey { key: None, .. } => "a key appears twice in this map".to_string(),
         E::MultipleDocuments { .. } => {
             "a second YAML document (`---`) starts here: a keel file holds one document".to_string()
         }
         E::UnsupportedTag { tag, .. } => format!(
-            "the YAML tag `{}` is not supported: keel does not read environment variables or custom types from tags; write the value itself, or use `secrets:` with `env:` for a value from the environment",
+            "the YAML tag `{}` is not supported: keel gives tags no meaning (they do not read environment variables or files)",
             tag.chars()
                 .take(super::MAX_SUGGEST_CHARS)
                 .collect::<String>()
