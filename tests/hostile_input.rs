@@ -928,3 +928,35 @@ fn snapshots_of_messages() {
         insta::assert_snapshot!(format!("hostile-{name}"), out.stderr);
     }
 }
+
+#[test]
+fn a_chain_of_twenty_thousand_groups_is_checked_quickly() {
+    // Each group's vars were looked up in the whole list, each group's
+    // cycle check walked every group again, and membership recursed:
+    // minutes, and a deep enough chain overflows a recursive walk.
+    let root = tempfile::tempdir().unwrap();
+    let n = 20_000;
+    let mut inv = String::from(
+        "hosts:\n  web1: { transport: local }\ngroups:\n  web: { hosts: [web1], children: [g0] }\n",
+    );
+    for i in 0..n {
+        let next = if i + 1 < n { i + 1 } else { 0 };
+        inv.push_str(&format!(
+            "  g{i}: {{ hosts: [web1], children: [g{next}], vars: {{ v{i}: {i} }} }}\n"
+        ));
+    }
+    let d = project(
+        root.path(),
+        "chain",
+        &[("stack.yaml", STACK), ("inventory.yaml", &inv)],
+    );
+    let c = Case::new("chain", &d, &["validate", "stack.yaml"])
+        .at("inventory.yaml:5")
+        .says("group `g0` is its own descendant");
+    let out = check(&c).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "took {:?} (minutes before)",
+        out.elapsed
+    );
+}
