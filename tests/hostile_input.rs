@@ -960,3 +960,45 @@ fn a_chain_of_twenty_thousand_groups_is_checked_quickly() {
         out.elapsed
     );
 }
+
+/// `n` modules `m0`..: each uses the next `fan` times; the last declares a
+/// package.
+fn module_chain(root: &Path, name: &str, n: usize, fan: usize) -> PathBuf {
+    let mut files: Vec<(String, String)> = vec![(
+        "stack.yaml".into(),
+        "name: t\ntargets: [web]\nuses:\n  - module: m0\n".into(),
+    )];
+    for i in 0..n {
+        let text = if i + 1 < n {
+            let mut t = String::from("uses:\n");
+            for k in 0..fan {
+                t.push_str(&format!("  - module: m{}\n    id: u{k}\n", i + 1));
+            }
+            t
+        } else {
+            "resources:\n  - package: { name: deep }\n".to_string()
+        };
+        files.push((format!("modules/m{i}/module.yaml"), text));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    project(root, name, &refs)
+}
+
+#[test]
+fn modules_nested_too_deep_or_multiplying_are_errors_not_hangs() {
+    let root = tempfile::tempdir().unwrap();
+    // 20 deep: the resources below level 16 were silently dropped (exit 0).
+    let d = module_chain(root.path(), "deep", 20, 1);
+    let deep = Case::new("deep", &d, &["validate", "stack.yaml"])
+        .at("modules/m16/module.yaml:2")
+        .says("modules nest more than 16 levels deep");
+    // Each using the next twice, 24 deep: the cycle check walked 16 million
+    // paths and the expansion multiplied without end.
+    let d = module_chain(root.path(), "fan", 24, 2);
+    let fan = Case::new("fan", &d, &["validate", "stack.yaml"])
+        .says("more than 10000 module uses for one host");
+    check_all(&[deep, fan]);
+}
