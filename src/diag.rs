@@ -192,9 +192,9 @@ impl Diag {
             .rfind('\n')
             .map_or(0, |i| i + 1);
         let line = text[start..].lines().next().unwrap_or_default();
-        let help = if (line.contains("depends_on:") || line.contains("notify:"))
-            && line.contains('[')
-        {
+        let help = if let Some(h) = e.help {
+            h
+        } else if (line.contains("depends_on:") || line.contains("notify:")) && line.contains('[') {
             "addresses such as `package[nginx]` contain brackets, which YAML reads as a list inside `[...]`: quote them (`[\"package[nginx]\"]`) or write a block list (`- package[nginx]`)"
         } else {
             "check indentation, quoting and brackets around this point"

@@ -1,10 +1,21 @@
 //! The `keel` binary: parse flags, run one command, map the result to an
 //! exit code (0 ok, 1 error, 2 changes with `plan --detailed-exitcode`).
+//!
+//! A usage error (unknown flag, missing argument) exits 1 like every other
+//! error: clap's own code is 2, which `--detailed-exitcode` reserves for
+//! drift, so a typo in CI would read as "drift". `--help` and `--version`
+//! exit 0.
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = keel::cli::Args::parse();
+    let args = match keel::cli::Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     ExitCode::from(keel::cli::run(args))
 }

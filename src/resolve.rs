@@ -166,14 +166,18 @@ impl Project {
     }
 
     fn check_module_cycles(&self, diags: &mut Diagnostics) {
+        // `done`: modules whose uses were all walked without a cycle. Without
+        // it every path was walked again: 24 modules each using the next
+        // twice are 16 million paths.
         fn visit(
             p: &Project,
             name: &str,
             path: &mut Vec<String>,
             diags: &mut Diagnostics,
             reported: &mut bool,
+            done: &mut BTreeSet<String>,
         ) {
-            if *reported {
+            if *reported || done.contains(name) {
                 return;
             }
             let Some(m) = p.modules.get(name) else { return };
@@ -195,14 +199,25 @@ impl Project {
                     return;
                 }
                 path.push(u.module.value.clone());
-                visit(p, &u.module.value, path, diags, reported);
+                visit(p, &u.module.value, path, diags, reported, done);
                 path.pop();
+            }
+            if !*reported {
+                done.insert(name.to_string());
             }
         }
         let mut reported = false;
+        let mut done = BTreeSet::new();
         for u in &self.stack.uses {
             let mut path = vec![u.module.value.clone()];
-            visit(self, &u.module.value, &mut path, diags, &mut reported);
+            visit(
+                self,
+                &u.module.value,
+                &mut path,
+                diags,
+                &mut reported,
+                &mut done,
+            );
         }
     }
 
@@ -468,6 +483,7 @@ pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
         out: &mut out,
         diags: &mut diags,
         seen: BTreeMap::new(),
+        module_uses: 0,
     };
     r.expand(&scope, &project.stack.uses, &project.stack.resources, 0);
     (out, diags)
@@ -577,7 +593,16 @@ struct Resolver<'a, 'b> {
     diags: &'b mut Diagnostics,
     /// address → (source, span) of its first declaration.
     seen: BTreeMap<String, (SourceFile, Span)>,
+    /// Module uses expanded so far for this host (see [`MAX_MODULE_USES`]).
+    module_uses: usize,
 }
+
+/// Deepest nesting of modules using modules.
+const MAX_MODULE_DEPTH: usize = 16;
+
+/// Most module uses expanded for one host: modules that each use the next
+/// several times multiply (10 uses each, 8 deep, are 100 million).
+const MAX_MODULE_USES: usize = 10_000;
 
 impl Resolver<'_, '_> {
     fn expand(
@@ -590,10 +615,44 @@ impl Resolver<'_, '_> {
         for decl in resources {
             self.resource(scope, decl);
         }
-        if depth > 16 {
-            return; // cycles are reported at load time
+        let Some(first) = uses.first() else { return };
+        if depth > MAX_MODULE_DEPTH {
+            // A cycle is reported at load time; a deep chain would silently
+            // lose its deeper resources.
+            if !scope.chain.iter().any(|m| m == &first.module.value) {
+                self.diags.push(
+                    Diag::at(
+                        "keel::module-depth",
+                        &first.origin.source,
+                        first.module.span,
+                        format!("modules nest more than {MAX_MODULE_DEPTH} levels deep here"),
+                        "too deep",
+                    )
+                    .with_help("flatten the modules: use this one from the stack instead"),
+                );
+            }
+            return;
         }
         for u in uses {
+            self.module_uses += 1;
+            if self.module_uses > MAX_MODULE_USES {
+                if self.module_uses > MAX_MODULE_USES + 1 {
+                    return; // reported once
+                }
+                self.diags.push(
+                    Diag::at(
+                        "keel::module-uses",
+                        &u.origin.source,
+                        u.module.span,
+                        format!(
+                            "more than {MAX_MODULE_USES} module uses for one host: modules using modules several times multiply"
+                        ),
+                        "one too many",
+                    )
+                    .with_help("use each module once per host where you can"),
+                );
+                return;
+            }
             self.module_use(scope, u, depth);
         }
     }
@@ -1487,6 +1546,13 @@ fn invalid_diag(decl: &ResourceDecl, body: &Node, i: &Invalid) -> Diag {
     }
 }
 
+fn with_hint(message: String, hint: Option<&str>) -> String {
+    match hint {
+        Some(h) => format!("{message}; {h}"),
+        None => message,
+    }
+}
+
 /// The [`PrepareCx`] of a resource: its origin's folders and template context.
 struct Cx<'a> {
     origin: &'a Origin,
@@ -1507,12 +1573,8 @@ impl PrepareCx for Cx<'_> {
     fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
         let p = self.local_path(path);
         crate::loaded::note(&p);
-        std::fs::read(&p).map_err(|e| {
-            format!(
-                "cannot read local file {}: {e}",
-                crate::config::display_path(&p)
-            )
-        })
+        crate::config::local_file::read(&p, crate::config::local_file::MAX_DATA_BYTES)
+            .map_err(|e| with_hint(e.message("local file "), e.hint()))
     }
     fn render_template(&mut self, path: &str) -> Result<String, String> {
         // `templates/` of the module or stack folder first, then the folder itself.
@@ -1527,12 +1589,9 @@ impl PrepareCx for Cx<'_> {
             }
         };
         crate::loaded::note(&p);
-        let bytes = std::fs::read(&p).map_err(|e| {
-            format!(
-                "cannot read template {}: {e}",
-                crate::config::display_path(&p)
-            )
-        })?;
+        let bytes =
+            crate::config::local_file::read(&p, crate::config::local_file::MAX_CONFIG_BYTES)
+                .map_err(|e| with_hint(e.message("template "), e.hint()))?;
         let src = match SourceFile::from_bytes(&p, bytes) {
             Ok(s) => s,
             Err(d) => {

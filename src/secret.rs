@@ -62,13 +62,16 @@ pub fn read(decl: &SecretDecl, base_dir: &Path) -> Result<Secret, String> {
         })?,
         SecretSource::File(path) => {
             let p = base_dir.join(path);
-            strip(std::fs::read_to_string(&p).map_err(|e| {
-                format!(
-                    "cannot read {} for secret `{}`: {e}",
-                    p.display(),
-                    decl.name
+            strip(
+                crate::config::local_file::read_text(
+                    &p,
+                    crate::config::local_file::MAX_CONFIG_BYTES,
                 )
-            })?)
+                .map_err(|e| {
+                    let hint = e.hint().map(|h| format!("; {h}")).unwrap_or_default();
+                    format!("{} for secret `{}`{hint}", e.message(""), decl.name)
+                })?,
+            )
         }
         SecretSource::Command(cmd) => {
             let out = std::process::Command::new("sh")

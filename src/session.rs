@@ -64,6 +64,7 @@ pub fn validate_with(
         })
         .collect();
     let mut diags = Diagnostics::new();
+    let mut per_host: Vec<(String, Diagnostics)> = Vec::new();
     let mut facts_needed = BTreeMap::new();
     let mut offline = BTreeMap::new();
     let mut warnings = Diagnostics::new();
@@ -86,11 +87,13 @@ pub fn validate_with(
         // even when others failed.
         let (resolved, resolve_diags) = resolve::resolve_host_partial(&input(&fa));
         let resolved_ok = resolve_diags.is_empty();
-        diags.extend(resolve_diags);
+        if !resolve_diags.is_empty() {
+            per_host.push((name.clone(), resolve_diags));
+        }
         let graph = graph::build(&resolved);
         if !resolved_ok {
             if let Err(d) = graph {
-                diags.extend(d);
+                per_host.push((name.clone(), d));
             }
             continue;
         }
@@ -117,10 +120,14 @@ pub fn validate_with(
             Ok(g) => {
                 offline.insert(name.clone(), (resolved, g));
             }
-            Err(d) => diags.extend(d),
+            Err(d) => per_host.push((name.clone(), d)),
         }
     }
-
+    let known = hosts
+        .iter()
+        .filter(|h| project.inventory.hosts.contains_key(*h))
+        .count();
+    diags.extend(name_hosts(per_host, known));
     // Only when every target is known (unknown ones are reported at load).
     let all_known = !project.stack.targets.is_empty()
         && project
@@ -184,6 +191,55 @@ pub fn check_with(
     }
     dedupe(&mut diags);
     Err(diags)
+}
+
+/// Problems found while resolving each host, each reported once; one that
+/// only some hosts have (a variable one host lacks) names those hosts.
+fn name_hosts(per_host: Vec<(String, Diagnostics)>, total: usize) -> Diagnostics {
+    type Key = (Option<String>, Option<(usize, usize)>, String);
+    let mut order: Vec<(Key, Diag, Vec<String>)> = Vec::new();
+    let mut index: BTreeMap<Key, usize> = BTreeMap::new();
+    for (host, ds) in per_host {
+        for d in ds.0 {
+            let key = (
+                d.source.as_ref().map(|s| s.name.clone()),
+                d.span.map(|s| (s.offset, s.len)),
+                d.message.clone(),
+            );
+            match index.get(&key) {
+                Some(&i) => {
+                    if !order[i].2.contains(&host) {
+                        order[i].2.push(host.clone());
+                    }
+                }
+                None => {
+                    index.insert(key.clone(), order.len());
+                    order.push((key, d, vec![host.clone()]));
+                }
+            }
+        }
+    }
+    let mut out = Diagnostics::new();
+    for (_, mut d, hosts) in order {
+        if total > 1 && hosts.len() < total {
+            let names: Vec<String> = hosts.iter().take(5).map(|h| format!("`{h}`")).collect();
+            let more = hosts.len().saturating_sub(5);
+            d.message = format!(
+                "{} (only on host{} {}{}: {} of {total} hosts)",
+                d.message,
+                if hosts.len() == 1 { "" } else { "s" },
+                names.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                },
+                hosts.len()
+            );
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// The same problem found on several hosts is reported once.

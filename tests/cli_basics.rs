@@ -195,8 +195,9 @@ fn help_mentions_every_command() {
 
 #[test]
 fn unknown_command_or_flag_is_a_usage_error() {
+    // Exit 1 like every error: 2 means drift with --detailed-exitcode.
     let out = keel(&quickstart(), &["plna"]);
-    assert_eq!(out.code, Some(2), "{}", out.all());
+    assert_eq!(out.code, Some(1), "{}", out.all());
     assert!(
         out.stderr.contains("plan"),
         "no suggestion:\n{}",
@@ -206,7 +207,7 @@ fn unknown_command_or_flag_is_a_usage_error() {
         &quickstart(),
         &["plan", "--detailed-exit-code", "stack.yaml"],
     );
-    assert_eq!(out.code, Some(2), "{}", out.all());
+    assert_eq!(out.code, Some(1), "{}", out.all());
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::session::Session;
 use console::style;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Read};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,15 +29,10 @@ fn is_saved_plan(p: &std::path::Path) -> bool {
         return true;
     }
     // A JSON document with the plan's version key; a YAML stack written
-    // in flow style also starts with `{`, so look for the key. Only regular
-    // files are opened (a FIFO would block), and only their start is read.
-    if !std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
-        return false;
-    }
-    let mut head = Vec::new();
-    let read = std::fs::File::open(p).and_then(|f| f.take(64 * 1024).read_to_end(&mut head));
-    let t = String::from_utf8_lossy(&head);
-    read.is_ok() && t.trim_start().starts_with('{') && t.contains("\"format_version\"")
+    // in flow style also starts with `{`, so look for the key.
+    crate::config::local_file::read_text(p, crate::config::local_file::MAX_DATA_BYTES)
+        .map(|t| t.trim_start().starts_with('{') && t.contains("\"format_version\""))
+        .unwrap_or(false)
 }
 
 struct Bars {

@@ -108,7 +108,15 @@ pub enum Command {
         parallel: usize,
         /// Seconds after which an SSH or firewall change that keel could not
         /// confirm with a new connection reverts by itself on the host.
-        #[arg(long, default_value_t = crate::confirm::DEFAULT_TIMEOUT, value_name = "SECS")]
+        #[arg(
+            long,
+            default_value_t = crate::confirm::DEFAULT_TIMEOUT,
+            value_name = "SECS",
+            value_parser = clap::value_parser!(u64).range(
+                *crate::config::inventory::CONFIRM_TIMEOUTS.start()
+                    ..=*crate::config::inventory::CONFIRM_TIMEOUTS.end()
+            )
+        )]
         confirm_timeout: u64,
         /// Apply even when the lockout analysis finds that a change would cut
         /// keel's access (it is then a warning). Know what you are doing.
@@ -231,7 +239,12 @@ fn setup_output(args: &Args) {
         .try_init();
 }
 
-/// Print diagnostics to stderr, every one of them.
+/// At most this many diagnostics are rendered; the rest are counted. Each
+/// rendering costs time in the size of its file, so 10,000 errors in one
+/// big file would otherwise take minutes (and no one reads past the first).
+pub const MAX_SHOWN: usize = 50;
+
+/// Print diagnostics to stderr: the first [`MAX_SHOWN`], then a count of the rest.
 pub fn report(diags: &Diagnostics) {
     let handler = miette::GraphicalReportHandler::new_themed(if console::colors_enabled_stderr() {
         miette::GraphicalTheme::unicode()
@@ -241,16 +254,40 @@ pub fn report(diags: &Diagnostics) {
     .with_width(100)
     .with_context_lines(2);
     let mut out = String::new();
-    for d in &diags.0 {
-        let _ = handler.render_report(&mut out, d);
+    for d in diags.0.iter().take(MAX_SHOWN) {
+        let _ = handler.render_report(&mut out, shortened(d).as_ref());
         out.push('\n');
     }
     let n = diags.len();
+    if n > MAX_SHOWN {
+        out.push_str(&format!(
+            "keel: {} more problems not shown; fix these first\n",
+            n - MAX_SHOWN
+        ));
+    }
     out.push_str(&format!(
         "keel: {n} problem{} found\n",
         if n == 1 { "" } else { "s" }
     ));
     eprint!("{out}");
+}
+
+/// Longest message shown in full; a message quoting a 100 kB name is cut.
+const MAX_MESSAGE_CHARS: usize = 400;
+
+fn shortened(d: &crate::diag::Diag) -> std::borrow::Cow<'_, crate::diag::Diag> {
+    let n = d.message.chars().count();
+    if n <= MAX_MESSAGE_CHARS {
+        return std::borrow::Cow::Borrowed(d);
+    }
+    let mut d = d.clone();
+    let head: String = d.message.chars().take(MAX_MESSAGE_CHARS - 100).collect();
+    let tail: String = d.message.chars().skip(n - 80).collect();
+    d.message = format!(
+        "{head} … ({} characters left out) … {tail}",
+        n - head.chars().count() - 80
+    );
+    std::borrow::Cow::Owned(d)
 }
 
 /// Print warnings to stderr (the run goes on).
@@ -262,9 +299,15 @@ pub fn report_warnings(diags: &Diagnostics) {
     })
     .with_width(100);
     let mut out = String::new();
-    for d in &diags.0 {
-        let _ = handler.render_report(&mut out, d);
+    for d in diags.0.iter().take(MAX_SHOWN) {
+        let _ = handler.render_report(&mut out, shortened(d).as_ref());
         out.push('\n');
+    }
+    if diags.len() > MAX_SHOWN {
+        out.push_str(&format!(
+            "keel: {} more warnings not shown\n",
+            diags.len() - MAX_SHOWN
+        ));
     }
     eprint!("{out}");
 }

@@ -198,8 +198,37 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
         ));
         return None;
     }
+    let is_kind = |k: &Node| k.as_scalar_text().and_then(resources::kind).is_some();
+    if entries.len() > 1 && !entries.iter().any(|(k, _)| is_kind(k)) {
+        // `- { name: nginx, state: present }`: settings without a kind.
+        let keys: Vec<String> = entries
+            .iter()
+            .take(4)
+            .map(|(k, _)| super::quoted_name(k.as_scalar_text().unwrap_or("?")))
+            .collect();
+        diags.push(
+            Diag::at(
+                "keel::schema",
+                src,
+                entries[0].0.span,
+                format!(
+                    "a resource needs its kind as the key: {} look like settings, and no key is a kind",
+                    keys.join(", ")
+                ),
+                "no kind",
+            )
+            .with_help(format!(
+                "write the settings under the kind, e.g. `- package: {{ name: nginx, state: present }}`; kinds: {}",
+                resources::kind_names().join(", ")
+            )),
+        );
+        return None;
+    }
     if entries.len() > 1 {
-        let (k, _) = &entries[1];
+        let (k, _) = entries
+            .iter()
+            .find(|(k, _)| !is_kind(k))
+            .unwrap_or(&entries[1]);
         diags.push(
             Diag::at(
                 "keel::schema",

@@ -13,7 +13,7 @@
 //!     bootstrap_port: 22        # fresh servers: where sshd listens before the stack moves it
 //!     bootstrap_user: root      # fresh servers: who logs in before the stack creates `user`
 //!     allow_lockout_risk: false # lockout refusals become warnings (know what you do)
-//!     confirm_timeout: 120      # seconds before an unconfirmed SSH/firewall change reverts
+//!     confirm_timeout: 120      # seconds (10 to 3600) before an unconfirmed SSH/firewall change reverts
 //!     auth: key                 # or `password` (tells the lockout analysis how you log in)
 //!     vars: { domain: example.com }
 //! groups:
@@ -27,7 +27,7 @@
 //! first: stack `vars` < group `vars` (`all`, then ancestors before their
 //! children, groups of equal depth by name) < host `vars`.
 
-use super::node::{Node, Spanned};
+use super::node::{Node, Span, Spanned};
 use super::{IgnoredNode, doc_error};
 use crate::diag::{Diag, Diagnostics, SourceFile};
 use serde::Deserialize;
@@ -236,11 +236,39 @@ impl Inventory {
         };
         let mut inv = Inventory::default();
         let mut diags = Diagnostics::new();
+        let mut first = None;
+        let mut read_all = true;
         for f in files {
             match super::read_source(&f) {
-                Ok((src, node)) => inv.add_doc(&src, &node, &mut diags),
-                Err(d) => diags.extend(d),
+                Ok((src, node)) => {
+                    let at = node.get("hosts").map_or(node.span, |h| h.span);
+                    first.get_or_insert((src.clone(), at));
+                    inv.add_doc(&src, &node, &mut diags);
+                }
+                Err(d) => {
+                    read_all = false;
+                    diags.extend(d);
+                }
             }
+        }
+        if inv.hosts.is_empty()
+            && read_all
+            && diags.is_empty()
+            && let Some((src, at)) = first
+        {
+            // Every target would name nothing and the run would do nothing.
+            diags.push(
+                Diag::at(
+                    "keel::inventory",
+                    &src,
+                    at,
+                    "the inventory defines no hosts",
+                    "no hosts here",
+                )
+                .with_help(
+                    "add hosts, e.g.\n  hosts:\n    web1: { address: 203.0.113.10 }\nor pass another inventory with -i/--inventory",
+                ),
+            );
         }
         inv.check(&mut diags);
         (inv, diags)
@@ -259,11 +287,29 @@ impl Inventory {
                 None => return diags.push(doc_error(src, node, &e, "inventory")),
             },
         };
-        let sub = |key: &str, name: &str| -> Option<(SourceFile, Node)> {
-            let v = node.get(key)?.get(name)?.get("vars")?;
+        // name → node of each host and group, built once (looking each one
+        // up in the list was quadratic: 20,000 groups took minutes).
+        let index = |key: &str| -> BTreeMap<&str, &Node> {
+            node.get(key)
+                .and_then(Node::as_map)
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.as_scalar_text()?, v)))
+                .collect()
+        };
+        let (host_nodes, group_nodes) = (index("hosts"), index("groups"));
+        let sub = |nodes: &BTreeMap<&str, &Node>, name: &str| -> Option<(SourceFile, Node)> {
+            let v = nodes.get(name)?.get("vars")?;
             (v.value != super::node::Value::Null).then(|| (src.clone(), v.clone()))
         };
         for (name, h) in doc.hosts {
+            check_host(
+                src,
+                host_nodes.get(name.value.as_str()).copied(),
+                &name,
+                &h,
+                diags,
+            );
             if let Some(prev) = self.hosts.get(&name.value) {
                 diags.push(
                     Diag::at(
@@ -278,7 +324,7 @@ impl Inventory {
                 continue;
             }
             let user = h.user.clone().unwrap_or_else(|| "root".into());
-            let vars = sub("hosts", &name.value);
+            let vars = sub(&host_nodes, &name.value);
             if let Some((_, v)) = &vars {
                 check_vars_map(src, v, diags);
             }
@@ -321,7 +367,16 @@ impl Inventory {
                 );
                 continue;
             }
-            let vars = sub("groups", &name.value);
+            if name.value.trim().is_empty() {
+                diags.push(Diag::at(
+                    "keel::inventory",
+                    src,
+                    name.span,
+                    "a group name is empty",
+                    "here",
+                ));
+            }
+            let vars = sub(&group_nodes, &name.value);
             if let Some((_, v)) = &vars {
                 check_vars_map(src, v, diags);
             }
@@ -341,6 +396,22 @@ impl Inventory {
 
     fn check(&self, diags: &mut Diagnostics) {
         for g in self.groups.values() {
+            if let Some(h) = self.hosts.get(&g.name) {
+                // `--limit`, `targets` and `hosts:` lists could not tell them apart.
+                diags.push(
+                    Diag::at(
+                        "keel::inventory",
+                        &g.source,
+                        g.span,
+                        format!("`{}` is both a host and a group", g.name),
+                        "group",
+                    )
+                    .with_help(format!(
+                        "rename one of them: targets and --limit name either, and the host `{}` (in {}) would hide the group's members",
+                        h.name, h.source.name
+                    )),
+                );
+            }
             for h in &g.hosts {
                 if !self.hosts.contains_key(&h.value) {
                     diags.push(
@@ -370,40 +441,64 @@ impl Inventory {
                 }
             }
         }
-        // Cycles among groups.
-        for g in self.groups.values() {
-            let mut seen = BTreeSet::new();
-            if self.reaches(&g.name, &g.name, &mut seen, true) {
-                diags.push(
-                    Diag::at(
-                        "keel::inventory",
-                        &g.source,
-                        g.span,
-                        format!(
-                            "group `{}` is its own descendant through `children`",
-                            g.name
-                        ),
-                        "cycle",
-                    )
-                    .with_help("remove one of the `children` links"),
-                );
-                break;
-            }
+        // Cycles among groups: one walk over every group (not one per group,
+        // and without recursion: chains of 20,000 groups are fine).
+        if let Some(name) = self.group_on_a_cycle()
+            && let Some(g) = self.groups.get(name)
+        {
+            diags.push(
+                Diag::at(
+                    "keel::inventory",
+                    &g.source,
+                    g.span,
+                    format!(
+                        "group `{}` is its own descendant through `children`",
+                        g.name
+                    ),
+                    "cycle",
+                )
+                .with_help("remove one of the `children` links"),
+            );
         }
     }
 
-    fn reaches(&self, from: &str, target: &str, seen: &mut BTreeSet<String>, first: bool) -> bool {
-        if !first && from == target {
-            return true;
+    /// A group that is its own descendant, if any: a depth-first walk in
+    /// name order; the first `children` link back to a group still being
+    /// walked closes a cycle through that group.
+    fn group_on_a_cycle(&self) -> Option<&str> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum State {
+            Walking,
+            Done,
         }
-        if !seen.insert(from.to_string()) {
-            return false;
+        let mut state: BTreeMap<&str, State> = BTreeMap::new();
+        for start in self.groups.keys() {
+            if state.contains_key(start.as_str()) {
+                continue;
+            }
+            // (group, index of the next child to visit)
+            let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+            state.insert(start, State::Walking);
+            while let Some((g, i)) = stack.pop() {
+                let children = self.groups.get(g).map_or(&[][..], |x| &x.children[..]);
+                let Some(c) = children.get(i) else {
+                    state.insert(g, State::Done);
+                    continue;
+                };
+                stack.push((g, i + 1));
+                let c = c.value.as_str();
+                match state.get(c) {
+                    Some(State::Walking) => return Some(c),
+                    Some(State::Done) => {}
+                    None if self.groups.contains_key(c) => {
+                        state.insert(c, State::Walking);
+                        stack.push((c, 0));
+                    }
+                    None => {}
+                }
+            }
         }
-        self.groups.get(from).is_some_and(|g| {
-            g.children
-                .iter()
-                .any(|c| self.reaches(&c.value, target, seen, false))
-        })
+        None
     }
 
     /// Every host in a group, including its child groups' hosts. `all` is
@@ -415,52 +510,87 @@ impl Inventory {
         out
     }
 
+    /// Iterative: a chain of 20,000 groups must not overflow the stack.
     fn collect(&self, group: &str, out: &mut BTreeSet<String>, seen: &mut BTreeSet<String>) {
-        if group == "all" {
-            out.extend(self.hosts.keys().cloned());
-            return;
-        }
-        if !seen.insert(group.to_string()) {
-            return;
-        }
-        if let Some(g) = self.groups.get(group) {
-            out.extend(g.hosts.iter().map(|h| h.value.clone()));
-            for c in &g.children {
-                self.collect(&c.value, out, seen);
+        let mut todo = vec![group];
+        while let Some(group) = todo.pop() {
+            if group == "all" {
+                out.extend(self.hosts.keys().cloned());
+                continue;
+            }
+            if !seen.insert(group.to_string()) {
+                continue;
+            }
+            if let Some(g) = self.groups.get(group) {
+                out.extend(g.hosts.iter().map(|h| h.value.clone()));
+                todo.extend(g.children.iter().map(|c| c.value.as_str()));
             }
         }
     }
 
     /// Groups a host belongs to (directly or through a child group), in
     /// variable-precedence order: `all` first, ancestors before children,
-    /// same depth by name.
+    /// same depth by name. Linear in the size of the inventory (it used to
+    /// walk every group's descendants and ancestors for each group: 500
+    /// hosts in a chain of 200 groups took minutes).
     pub fn host_groups(&self, host: &str) -> Vec<String> {
-        let mut member: Vec<(usize, String)> = self
-            .groups
-            .keys()
-            .filter(|g| self.group_hosts(g).contains(host))
-            .map(|g| (self.depth(g), g.clone()))
-            .collect();
-        member.sort();
-        std::iter::once("all".to_string())
-            .chain(member.into_iter().map(|(_, g)| g))
-            .collect()
-    }
-
-    fn depth(&self, group: &str) -> usize {
-        self.depth_guarded(group, 0)
-    }
-
-    fn depth_guarded(&self, group: &str, guard: usize) -> usize {
-        if guard > self.groups.len() {
-            return 0;
+        let mut parents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for g in self.groups.values() {
+            for c in &g.children {
+                parents
+                    .entry(c.value.as_str())
+                    .or_default()
+                    .push(g.name.as_str());
+            }
         }
-        self.groups
+        // The groups listing the host, then every ancestor of those.
+        let mut member: BTreeSet<&str> = BTreeSet::new();
+        let mut todo: Vec<&str> = self
+            .groups
             .values()
-            .filter(|g| g.children.iter().any(|c| c.value == group))
-            .map(|p| 1 + self.depth_guarded(&p.name, guard + 1))
-            .max()
-            .unwrap_or(0)
+            .filter(|g| g.hosts.iter().any(|h| h.value == host))
+            .map(|g| g.name.as_str())
+            .collect();
+        while let Some(g) = todo.pop() {
+            if member.insert(g) {
+                todo.extend(parents.get(g).into_iter().flatten().copied());
+            }
+        }
+        // Depth: the longest chain of parents above a group. Every parent of
+        // a member is a member, so a topological walk of the members from
+        // the top gives it (groups on a cycle, reported at load, stay 0).
+        let mut waiting: BTreeMap<&str, usize> = member
+            .iter()
+            .map(|g| (*g, parents.get(g).map_or(0, Vec::len)))
+            .collect();
+        let mut depths: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut ready: Vec<&str> = waiting
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(g, _)| *g)
+            .collect();
+        while let Some(g) = ready.pop() {
+            let d = *depths.entry(g).or_insert(0);
+            for c in self.groups.get(g).into_iter().flat_map(|x| &x.children) {
+                let c = c.value.as_str();
+                if let Some(n) = waiting.get_mut(c) {
+                    let e = depths.entry(c).or_insert(0);
+                    *e = (*e).max(d + 1);
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.push(c);
+                    }
+                }
+            }
+        }
+        let mut ordered: Vec<(usize, String)> = member
+            .iter()
+            .map(|g| (depths.get(g).copied().unwrap_or(0), g.to_string()))
+            .collect();
+        ordered.sort();
+        std::iter::once("all".to_string())
+            .chain(ordered.into_iter().map(|(_, g)| g))
+            .collect()
     }
 
     /// A name that is a host or a group (or `all`).
@@ -487,5 +617,204 @@ fn check_vars_map(src: &SourceFile, v: &Node, diags: &mut Diagnostics) {
             format!("`vars` must be a map, found {}", v.type_name()),
             "here",
         ));
+    }
+}
+
+/// Seconds accepted for `confirm_timeout` (and `--confirm-timeout`): 0
+/// would revert a change before keel could confirm it, and hours would
+/// leave a host you are locked out of unreachable for that long.
+pub const CONFIRM_TIMEOUTS: std::ops::RangeInclusive<u64> = 10..=3600;
+
+/// Problems of one host that serde cannot see: names and addresses ssh
+/// would misread, port 0, names no system accepts.
+fn check_host(
+    src: &SourceFile,
+    node: Option<&Node>,
+    name: &Spanned<String>,
+    h: &HostDef,
+    diags: &mut Diagnostics,
+) {
+    let field = |key: &str| -> Span { node.and_then(|n| n.get(key)).map_or(name.span, |n| n.span) };
+    let mut bad = |span: Span, message: String, help: &str| {
+        diags.push(Diag::at("keel::inventory", src, span, message, "here").with_help(help));
+    };
+    if name.value.trim().is_empty() {
+        bad(
+            name.span,
+            "a host name is empty".into(),
+            "name the host, e.g. `web1:`",
+        );
+    } else if name.value == "all" {
+        bad(
+            name.span,
+            "`all` is the built-in group of every host and cannot be a host's name".into(),
+            "rename the host",
+        );
+    }
+    let address = h.address.as_deref().unwrap_or(&name.value);
+    if !name.value.trim().is_empty()
+        && (address.is_empty()
+            || address.starts_with('-')
+            || address.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        bad(
+            field("address"),
+            format!("`{}` is not a valid address", address.escape_debug()),
+            "a host name, an IP address or a `Host` alias of your ssh_config; it must not be empty, start with `-` or contain spaces",
+        );
+    }
+    for (key, port) in [("port", h.port), ("bootstrap_port", h.bootstrap_port)] {
+        if port == Some(0) {
+            bad(
+                field(key),
+                format!("`{key}` is 0, which no server listens on"),
+                "a TCP port from 1 to 65535 (ssh's default is 22)",
+            );
+        }
+    }
+    for (key, path) in [
+        ("identity_file", &h.identity_file),
+        ("ssh_config", &h.ssh_config),
+    ] {
+        if path.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            bad(
+                field(key),
+                format!("`{key}` is empty"),
+                "give a path, or remove the key",
+            );
+        }
+    }
+    if let Some(t) = h.confirm_timeout
+        && !CONFIRM_TIMEOUTS.contains(&t)
+    {
+        bad(
+            field("confirm_timeout"),
+            format!(
+                "`confirm_timeout` is {t} seconds: it must be from {} to {}",
+                CONFIRM_TIMEOUTS.start(),
+                CONFIRM_TIMEOUTS.end()
+            ),
+            "long enough for keel to reconnect and confirm, short enough that a host you are locked out of comes back",
+        );
+    }
+    for (key, user) in [("user", &h.user), ("bootstrap_user", &h.bootstrap_user)] {
+        if let Some(u) = user
+            && !crate::resources::group::valid_name(u, true)
+        {
+            bad(
+                field(key),
+                format!("`{}` is not a valid user name", u.escape_debug()),
+                "a user name starts with a letter or `_` and continues with letters, digits, `_`, `-` or `.` (at most 32 characters)",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(yaml: &str) -> Inventory {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("inventory.yaml");
+        std::fs::write(&p, yaml).unwrap();
+        let (inv, diags) = Inventory::load(&p);
+        assert!(diags.is_empty(), "{:?}", diags.0);
+        inv
+    }
+
+    /// The definition: every group whose hosts (children included) hold
+    /// the host, ordered by the longest chain of parents, then by name.
+    fn reference(inv: &Inventory, host: &str) -> Vec<String> {
+        fn depth(inv: &Inventory, g: &str) -> usize {
+            inv.groups
+                .values()
+                .filter(|p| p.children.iter().any(|c| c.value == g))
+                .map(|p| 1 + depth(inv, &p.name))
+                .max()
+                .unwrap_or(0)
+        }
+        let mut v: Vec<(usize, String)> = inv
+            .groups
+            .keys()
+            .filter(|g| inv.group_hosts(g).contains(host))
+            .map(|g| (depth(inv, g), g.clone()))
+            .collect();
+        v.sort();
+        std::iter::once("all".to_string())
+            .chain(v.into_iter().map(|(_, g)| g))
+            .collect()
+    }
+
+    #[test]
+    fn host_groups_in_precedence_order() {
+        let inv = load(
+            "hosts: { h: {}, h2: {}, h3: {} }\ngroups:\n  a: { children: [b] }\n  b: { hosts: [h], children: [c] }\n  c: { hosts: [h2] }\n  z: { hosts: [h] }\n  d: { children: [c, b] }\n",
+        );
+        assert_eq!(inv.host_groups("h"), ["all", "a", "d", "z", "b"]);
+        assert_eq!(inv.host_groups("h2"), ["all", "a", "d", "b", "c"]);
+        assert_eq!(inv.host_groups("h3"), ["all"]);
+        // Many shapes: the same answer as the definition.
+        for seed in 0..40u64 {
+            let mut x = seed * 2654435761 + 1;
+            let mut rand = |n: u64| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 33) % n
+            };
+            let mut yaml = String::from("hosts: { h0: {}, h1: {}, h2: {} }\ngroups:\n");
+            for g in 0..8 {
+                // Children only point to later groups: no cycles.
+                let children: Vec<String> = (g + 1..8)
+                    .filter(|_| rand(4) == 0)
+                    .map(|c| format!("g{c}"))
+                    .collect();
+                let hosts: Vec<String> = (0..3)
+                    .filter(|_| rand(3) == 0)
+                    .map(|h| format!("h{h}"))
+                    .collect();
+                yaml.push_str(&format!(
+                    "  g{g}: {{ hosts: [{}], children: [{}] }}\n",
+                    hosts.join(", "),
+                    children.join(", ")
+                ));
+            }
+            let inv = load(&yaml);
+            for h in ["h0", "h1", "h2"] {
+                assert_eq!(inv.host_groups(h), reference(&inv, h), "{yaml}");
+            }
+        }
+    }
+
+    #[test]
+    fn many_hosts_in_deep_groups_resolve_quickly() {
+        let mut yaml = String::from("hosts:\n");
+        for i in 0..500 {
+            yaml.push_str(&format!("  h{i}: {{}}\n"));
+        }
+        yaml.push_str("groups:\n");
+        for i in 0..200 {
+            let child = if i < 199 {
+                format!("g{}", i + 1)
+            } else {
+                String::new()
+            };
+            yaml.push_str(&format!(
+                "  g{i}: {{ hosts: [h{i}], children: [{child}] }}\n"
+            ));
+        }
+        let inv = load(&yaml);
+        let start = std::time::Instant::now();
+        for i in 0..500 {
+            inv.host_groups(&format!("h{i}"));
+        }
+        // Minutes before; a few milliseconds now.
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(inv.host_groups("h199").len(), 201);
     }
 }

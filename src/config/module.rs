@@ -142,6 +142,26 @@ impl Module {
             Err(d) => return (None, d),
         };
         let mut diags = Diagnostics::new();
+        if node.value == Value::Null {
+            diags.push(
+                Diag::at("keel::schema", &src, node.span, "the module file is empty", "here")
+                    .with_help(
+                        "a module holds `resources:` (and maybe `inputs:` and `uses:`), e.g.\n  resources:\n    - package: { name: nginx }",
+                    ),
+            );
+            return (None, diags);
+        }
+        if let Some(n) = node.get("name")
+            && n.as_scalar_text().is_some_and(|t| t.trim().is_empty())
+        {
+            diags.push(Diag::at(
+                "keel::schema",
+                &src,
+                n.span,
+                "`name` is empty",
+                "here",
+            ));
+        }
         let doc: ModuleDoc = match node.deserialize() {
             Ok(d) => d,
             Err(e) => {

@@ -64,8 +64,21 @@ impl Node {
         Node { span, value }
     }
 
-    /// Parse YAML text into a node tree. An empty document is `Null`.
+    /// Parse one of keel's own YAML files into a node tree. An empty
+    /// document is `Null`. Application tags (`!env HOME`) are refused: keel
+    /// gives them no meaning, and dropping them would use the text instead.
     pub fn parse(src: &str) -> Result<Node, ParseError> {
+        Node::parse_with(src, true)
+    }
+
+    /// Parse a YAML document keel only reads for another program (a compose
+    /// file, whose `!reset` and `!override` tags are Compose's): tags are
+    /// kept out of the tree, not refused.
+    pub fn parse_foreign(src: &str) -> Result<Node, ParseError> {
+        Node::parse_with(src, false)
+    }
+
+    fn parse_with(src: &str, reject_tags: bool) -> Result<Node, ParseError> {
         if src.trim().is_empty()
             || src
                 .lines()
@@ -73,8 +86,10 @@ impl Node {
         {
             return Ok(Node::new(Span::default(), Value::Null));
         }
-        let raw: serde_saphyr::Spanned<Raw> =
-            serde_saphyr::from_str(src).map_err(|e| ParseError::from_saphyr(&e, src))?;
+        let mut options = serde_saphyr::Options::default();
+        options.reject_unsupported_tags = reject_tags;
+        let raw: serde_saphyr::Spanned<Raw> = serde_saphyr::from_str_with_options(src, options)
+            .map_err(|e| ParseError::from_saphyr(&e, src))?;
         Ok(convert(raw, src))
     }
 
@@ -227,6 +242,8 @@ impl Node {
 pub struct ParseError {
     pub message: String,
     pub span: Span,
+    /// What to do, when the message calls for more than "check the syntax".
+    pub help: Option<&'static str>,
 }
 
 impl ParseError {
@@ -241,14 +258,104 @@ impl ParseError {
                 }
             })
             .unwrap_or_default();
-        let text = e.without_snippet().to_string();
-        let message = text
-            .lines()
-            .next()
-            .unwrap_or("invalid YAML")
-            .trim()
-            .to_string();
-        ParseError { message, span }
+        let e = e.without_snippet();
+        ParseError {
+            message: user_message(e),
+            span,
+            help: user_help(e),
+        }
+    }
+}
+
+/// A hint for the problems whose fix is not about indentation or quoting.
+fn user_help(e: &serde_saphyr::Error) -> Option<&'static str> {
+    use serde_saphyr::Error as E;
+    Some(match e {
+        E::DuplicateMappingKey { .. } => {
+            "keep one of the two; the second would silently win in many YAML tools"
+        }
+        E::MultipleDocuments { .. } => {
+            "remove the `---` line and merge the two, or split them into two files"
+        }
+        E::UnsupportedTag { .. } => {
+            "write the value itself; for a value from the environment, declare it under `secrets:` with `env:`"
+        }
+        E::Budget { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => "the limits are in the README (\"Limits\")",
+        E::AliasError { error, .. } => return user_help(error.without_snippet()),
+        _ => return None,
+    })
+}
+
+/// serde-saphyr's message in a YAML user's words: no API names, no Rust
+/// debug output, no "at line N" (the location is shown separately).
+fn user_message(e: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    match e {
+        E::DuplicateMappingKey { key: Some(k), .. } => format!(
+            "the key `{}` appears twice in this map",
+            k.chars().take(super::MAX_SUGGEST_CHARS).collect::<String>()
+        ),
+        E::DuplicateMappingKey { key: None, .. } => "a key appears twice in this map".to_string(),
+        E::MultipleDocuments { .. } => {
+            "a second YAML document (`---`) starts here: a keel file holds one document".to_string()
+        }
+        E::UnsupportedTag { tag, .. } => format!(
+            "the YAML tag `{}` is not supported: keel gives tags no meaning (they do not read environment variables or files)",
+            tag.chars()
+                .take(super::MAX_SUGGEST_CHARS)
+                .collect::<String>()
+        ),
+        E::Budget { breach, .. } => match breach {
+            B::Depth { .. } => {
+                "lists and maps are nested too deeply here (more than 64 levels)".to_string()
+            }
+            B::Aliases { .. }
+            | B::AliasAnchorRatio { .. }
+            | B::RecordedAnchorEvents { .. }
+            | B::RecordedAnchorBytes { .. } => {
+                "too many aliases (`*name`) or alias expansions in this file".to_string()
+            }
+            B::Anchors { .. } => "too many anchors (`&name`) in this file".to_string(),
+            B::Documents { .. } => "too many YAML documents (`---`) in this file".to_string(),
+            B::Nodes { .. } => {
+                "too many values in this file (aliases `*name` may expand to more than 250,000)"
+                    .to_string()
+            }
+            _ => "this file is too large or too complex for keel to read".to_string(),
+        },
+        E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => {
+            "aliases (`*name`) expand to too much data here".to_string()
+        }
+        E::InvalidScalar { ty, .. } => format!(
+            "this value does not match its tag: it is not {}",
+            match *ty {
+                t if t.starts_with('u') || t.starts_with('i') => "an integer",
+                t if t.starts_with('f') => "a number",
+                "bool" => "true or false",
+                _ => "of that type",
+            }
+        ),
+        E::AliasError { error, .. } => user_message(error.without_snippet()),
+        E::UnknownAnchor { .. } => {
+            "an alias (`*name`) refers to an anchor (`&name`) that is not defined before it"
+                .to_string()
+        }
+        other => {
+            let text = other.to_string();
+            let first = text.lines().next().unwrap_or("invalid YAML").trim();
+            // "... at line 3, column 5": the label shows where.
+            let first = match first.rfind(" at line ") {
+                Some(i) => &first[..i],
+                None => first,
+            };
+            first.to_string()
+        }
     }
 }
 
@@ -313,6 +420,11 @@ impl<'de> Deserialize<'de> for Raw {
             }
             fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
                 Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
+            }
+            fn visit_bytes<E: de::Error>(self, _v: &[u8]) -> Result<Raw, E> {
+                Err(E::custom(
+                    "binary values (`!!binary`) are not supported; write the text itself",
+                ))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
                 Ok(Raw::Float(v))
@@ -481,14 +593,8 @@ impl NodeError {
         if self.expected.is_empty() {
             return None;
         }
-        let best = self
-            .expected
-            .iter()
-            .map(|e| (strsim::jaro_winkler(found, e), *e))
-            .filter(|(s, _)| *s > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        Some(match best {
-            Some((_, e)) => format!("did you mean `{e}`?"),
+        Some(match super::closest(found, self.expected.iter().copied()) {
+            Some(e) => format!("did you mean `{e}`?"),
             None => format!(
                 "accepted here: {}",
                 self.expected
@@ -657,7 +763,12 @@ impl<'de, 'a: 'de> MapAccess<'de> for MapDe<'a> {
                 if !e.keyed
                     && let Some(k) = key
                 {
-                    e.message = format!("`{k}`: {}", e.message);
+                    e.message = if e.found.is_some() {
+                        // An unknown value: "unknown value `x` for `state`".
+                        format!("{} for `{k}`", e.message)
+                    } else {
+                        format!("`{k}`: {}", e.message)
+                    };
                     e.keyed = true;
                 }
                 e
@@ -985,6 +1096,41 @@ mod tests {
             n.to_json(),
             serde_json::json!({"a": [true, "on", "1.10", 1.5, "010", 42, -3, "1e3"]})
         );
+    }
+
+    #[test]
+    fn tags_are_refused_in_keel_files_and_kept_out_of_foreign_ones() {
+        let e = Node::parse("a: !env HOME\n").unwrap_err();
+        assert!(
+            e.message.contains("`!env` is not supported"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.span.offset, 8, "at the tagged value");
+        let n = Node::parse_foreign("a: !reset null\nb: !override [1]\n").unwrap();
+        assert_eq!(n.to_json(), serde_json::json!({"a": null, "b": [1]}));
+        // Standard tags are fine everywhere.
+        let n = Node::parse("a: !!str 010\n").unwrap();
+        assert_eq!(n.get("a").unwrap().as_scalar_text(), Some("010"));
+    }
+
+    #[test]
+    fn library_internals_never_reach_the_message() {
+        for (src, want) in [
+            ("a: 1\na: 2\n", "the key `a` appears twice"),
+            ("a: 1\n---\nb: 2\n", "a second YAML document"),
+            (
+                &format!("a: {}{}\n", "[".repeat(70), "]".repeat(70)),
+                "nested too deeply",
+            ),
+            ("a: *nope\n", "not defined before it"),
+        ] {
+            let e = Node::parse(src).unwrap_err();
+            assert!(e.message.contains(want), "{src}: {}", e.message);
+            for leak in ["Options", "from_str", "budget", "Depth", " at line "] {
+                assert!(!e.message.contains(leak), "{src}: {}", e.message);
+            }
+        }
     }
 
     #[test]

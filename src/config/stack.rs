@@ -151,8 +151,25 @@ impl Stack {
                 "here",
             ));
         }
+        check_name_and_targets(&src, &node, &mut diags);
         let uses = entry::parse_uses(&origin, node.get("uses"), &mut diags);
         let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
+        for (name, s) in &doc.secrets {
+            let (what, value) = match &s.value {
+                SecretSource::Env(v) => ("env", v),
+                SecretSource::File(v) => ("file", v),
+                SecretSource::Command(v) => ("command", v),
+            };
+            if value.trim().is_empty() {
+                diags.push(Diag::at(
+                    "keel::schema",
+                    &src,
+                    s.span,
+                    format!("secret `{name}`: `{what}` is empty"),
+                    "here",
+                ));
+            }
+        }
         let secrets = doc
             .secrets
             .into_iter()
@@ -184,5 +201,32 @@ impl Stack {
             dirs.push(parent.join("modules"));
         }
         dirs
+    }
+}
+
+/// `name:` must say something and `targets:`, when written, must name at
+/// least one host or group (an empty list would plan nothing, silently).
+fn check_name_and_targets(src: &SourceFile, node: &Node, diags: &mut Diagnostics) {
+    if let Some(n) = node.get("name")
+        && n.as_scalar_text().is_some_and(|t| t.trim().is_empty())
+    {
+        diags.push(
+            Diag::at("keel::schema", src, n.span, "`name` is empty", "here")
+                .with_help("name the stack, e.g. `name: web`"),
+        );
+    }
+    if let Some(t) = node.get("targets")
+        && t.as_seq().is_some_and(|s| s.is_empty())
+    {
+        diags.push(
+            Diag::at(
+                "keel::schema",
+                src,
+                t.span,
+                "`targets` is empty: the stack would apply to no host",
+                "here",
+            )
+            .with_help("list the inventory's groups or hosts, e.g. `targets: [web]`"),
+        );
     }
 }

@@ -408,13 +408,24 @@ fn lookup(
 }
 
 fn address_hint(res: &Resolved, addr: &str) -> String {
-    let mut known: Vec<String> = res.instances.iter().map(|i| i.address.clone()).collect();
-    known.extend(res.module_uses.keys().map(|m| format!("module.{m}")));
+    // Borrowed, not cloned: one hint per dangling reference, each over every
+    // address, was quadratic in allocations.
+    let modules: Vec<String> = res
+        .module_uses
+        .keys()
+        .map(|m| format!("module.{m}"))
+        .collect();
+    let known = || {
+        res.instances
+            .iter()
+            .map(|i| &i.address)
+            .chain(modules.iter())
+    };
     if !addr.contains('[') && !addr.starts_with("module.") {
         return format!(
             "addresses are written `kind[name]` (e.g. `package[{addr}]`) or `module.NAME`; {}",
-            crate::config::closest_hint(addr, known.iter())
+            crate::config::closest_hint(addr, known())
         );
     }
-    crate::config::closest_hint(addr, known.iter())
+    crate::config::closest_hint(addr, known())
 }

@@ -275,7 +275,7 @@ fn lookup<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
 fn parse_model(text: &[u8]) -> Result<Model, String> {
     let text =
         std::str::from_utf8(text).map_err(|_| "the compose file is not UTF-8 text".to_string())?;
-    let root = Node::parse(text).map_err(|e| {
+    let root = Node::parse_foreign(text).map_err(|e| {
         let (line, _) = line_of(text, e.span.offset);
         format!(
             "the compose file is not valid YAML (line {line}): {}",

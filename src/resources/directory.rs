@@ -372,9 +372,9 @@ mod tests {
             e.diff.reason.as_deref(),
             Some("is a file; keel will not replace it with a directory")
         );
-        let out = run_local(&e.commands[0].script);
-        assert_eq!(out.status, 1);
-        assert!(out.stderr.starts_with("keel: /srv/x is a file"));
+        // A plan error (exit 1), with nothing to run.
+        assert!(e.diff.error.unwrap().starts_with("/srv/x is a file"));
+        assert!(e.commands.is_empty());
         let e = eval(
             "directory",
             "path: /srv/x\n",
@@ -383,7 +383,7 @@ mod tests {
         assert!(e.diff.reason.unwrap().contains("not a directory"));
         let e = eval("directory", "path: /srv/x\nstate: absent\n", "type=file\n");
         assert_eq!(e.diff.action(), Action::Delete);
-        assert_eq!(run_local(&e.commands[0].script).status, 1);
+        assert!(e.diff.error.is_some() && e.commands.is_empty());
     }
 
     #[test]
@@ -402,7 +402,7 @@ mod tests {
         );
         assert_eq!(e.diff.action(), Action::Delete);
         assert!(e.diff.reason.unwrap().contains("recursive: true"));
-        assert_eq!(run_local(&e.commands[0].script).status, 1);
+        assert!(e.diff.error.is_some() && e.commands.is_empty());
         let e = eval(
             "directory",
             "path: /srv/x\nstate: absent\nrecursive: true\n",

@@ -480,15 +480,13 @@ pub(super) fn split_content(stdout: &str) -> (&str, Option<&str>) {
 
 /// A change whose command refuses to proceed, with the reason in the plan
 /// and the same message on stderr at apply.
+/// A path keel will not touch as things are (a symbolic link, a folder
+/// where a file is wanted): an error of the plan (exit 1), not an update
+/// (exit 0, or 2 with --detailed-exitcode); apply runs nothing for it.
 pub(super) fn refusal(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
-    let msg = format!("keel: {path} {why}");
-    (
-        Diff::with_action(action).reason(why),
-        vec![Cmd::new(
-            format!("refuse: {path} {}", why.split(';').next().unwrap_or(why)),
-            format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
-        )],
-    )
+    let mut d = Diff::with_action(action).reason(why);
+    d.error = Some(format!("{path} {why}"));
+    (d, Vec::new())
 }
 
 // ---------------------------------------------------------------------------
@@ -794,17 +792,16 @@ pub(super) fn check_perms(
     }
     for (field, name) in [("owner", owner), ("group", group)] {
         let Some(n) = name else { continue };
-        if n.is_empty()
-            || n.starts_with('-')
-            || n.chars()
-                .any(|c| c == ':' || c.is_whitespace() || c.is_control())
-        {
+        // A name the shadow tools accept, or a numeric id.
+        if !super::group::valid_name(n, true) && n.parse::<u32>().is_err() {
             errs.push(
                 Invalid::field(
                     field,
                     format!("`{}` is not a valid {field} name", n.escape_debug()),
                 )
-                .help("a user or group name, or a numeric id"),
+                .help(
+                    "a user or group name (a letter or `_`, then letters, digits, `_`, `-` or `.`, at most 32 characters) or a numeric id",
+                ),
             );
         }
     }
@@ -1035,12 +1032,12 @@ mod tests {
             e.diff.reason.as_deref(),
             Some("is a directory; keel will not replace it")
         );
-        let out = run_local(&e.commands[0].script);
-        assert_eq!(out.status, 1);
+        // A plan error (exit 1), with nothing to run.
         assert_eq!(
-            out.stderr,
-            "keel: /etc/app is a directory; keel will not replace it\n"
+            e.diff.error.as_deref(),
+            Some("/etc/app is a directory; keel will not replace it")
         );
+        assert!(e.commands.is_empty());
         let e = eval(
             "file",
             "path: /etc/resolv.conf\ncontent: x\n",
@@ -1054,7 +1051,7 @@ mod tests {
         );
         let e = eval("file", "path: /etc/app\nstate: absent\n", "type=dir\n");
         assert_eq!(e.diff.action(), Action::Delete);
-        assert_eq!(run_local(&e.commands[0].script).status, 1);
+        assert!(e.diff.error.is_some() && e.commands.is_empty());
     }
 
     #[test]
@@ -1269,7 +1266,7 @@ mod tests {
                 .unwrap()
                 .contains("symbolic link to `/etc/hostname`")
         );
-        assert_eq!(run_local(&e.commands[0].script).status, 1);
+        assert!(e.diff.error.is_some() && e.commands.is_empty());
         assert_eq!(
             std::fs::read_link(&link).unwrap(),
             std::path::Path::new("/etc/hostname")

@@ -274,9 +274,10 @@ impl Line {
     fn plan(&self, fact: &LineFact) -> (Diff, Vec<Cmd>) {
         let path = self.path.as_str();
         match &fact.regex {
+            // Errors, not updates: the plan must fail (exit 1), not count
+            // them as changes (exit 0, or 2 with --detailed-exitcode).
             RegexCheck::Invalid(msg) => {
-                return refusal(
-                    Action::Update,
+                return plan_error(
                     path,
                     &format!(
                         "cannot be edited: `match` is not a valid extended regular expression ({msg})"
@@ -284,8 +285,7 @@ impl Line {
                 );
             }
             RegexCheck::NoMatch if self.state == State::Present => {
-                return refusal(
-                    Action::Update,
+                return plan_error(
                     path,
                     "cannot be edited: `line` does not match `match`, so the next run would not find the line and would change the file again",
                 );
@@ -380,6 +380,133 @@ fn grep_line(flags: &str) -> String {
     format!("printf '%s\\n' \"$line\" | grep {flags} -f - -- \"$p\"")
 }
 
+/// A resource that cannot be brought to the desired state: the plan shows
+/// the error and fails; apply runs nothing for it.
+fn plan_error(path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+    let mut d = Diff::with_action(Action::Update);
+    d.error = Some(format!("{path} {why}"));
+    d.reason = Some(why.to_string());
+    (d, Vec::new())
+}
+
+/// Why GNU `grep -E` would reject `re`, for the mistakes it reports (an
+/// unclosed `(` or `[`, an unknown `[:class:]`, a reversed range, a
+/// trailing `\\`, a back reference to a group not closed yet, a bad
+/// `{m,n}`). Conservative: what this accepts, the probe still checks on
+/// the host with grep itself.
+pub fn ere_error(re: &str) -> Option<&'static str> {
+    const CLASSES: &[&str] = &[
+        "alnum", "alpha", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space",
+        "upper", "xdigit",
+    ];
+    let c: Vec<char> = re.chars().collect();
+    // Position, groups open now, groups closed so far.
+    let (mut i, mut open, mut closed) = (0, 0usize, 0usize);
+    while i < c.len() {
+        match c[i] {
+            '\\' => {
+                let Some(&n) = c.get(i + 1) else {
+                    return Some("it ends with a lone `\\`");
+                };
+                if let Some(d) = n.to_digit(10)
+                    && d >= 1
+                    && d as usize > closed
+                {
+                    return Some("a back reference (`\\N`) names a group that is not closed before it");
+                }
+                i += 2;
+                continue;
+            }
+            '(' => open += 1,
+            // An unmatched `)` is an ordinary character to grep -E.
+            ')' if open > 0 => {
+                open -= 1;
+                closed += 1;
+            }
+            '[' => {
+                let mut j = i + 1;
+                if c.get(j) == Some(&'^') {
+                    j += 1;
+                }
+                if c.get(j) == Some(&']') {
+                    j += 1;
+                }
+                let mut prev: Option<char> = None;
+                loop {
+                    let Some(&ch) = c.get(j) else {
+                        return Some("a `[` is not closed with `]`");
+                    };
+                    if ch == ']' {
+                        break;
+                    }
+                    if ch == '[' && matches!(c.get(j + 1), Some(':' | '.' | '=')) {
+                        let delim = c[j + 1];
+                        let start = j + 2;
+                        let end = (start..c.len().saturating_sub(1))
+                            .find(|&k| c[k] == delim && c[k + 1] == ']');
+                        let Some(end) = end else {
+                            return Some("a `[` is not closed with `]`");
+                        };
+                        if delim == ':' {
+                            let name: String = c[start..end].iter().collect();
+                            if !CLASSES.contains(&name.as_str()) {
+                                return Some("an unknown character class `[:name:]`");
+                            }
+                        }
+                        prev = None;
+                        j = end + 2;
+                        continue;
+                    }
+                    if ch == '-'
+                        && let Some(lo) = prev
+                        && let Some(&hi) = c.get(j + 1)
+                        && hi != ']'
+                        && hi != '['
+                    {
+                        if lo.is_ascii() && hi.is_ascii() && lo > hi {
+                            return Some("a range in `[...]` ends before it starts");
+                        }
+                        prev = None;
+                        j += 2;
+                        continue;
+                    }
+                    prev = Some(ch);
+                    j += 1;
+                }
+                i = j + 1;
+                continue;
+            }
+            '{' => {
+                // Only a well-formed `{m}`, `{m,}`, `{,n}` or `{m,n}` is checked.
+                let close = c[i + 1..].iter().position(|&x| x == '}').map(|k| i + 1 + k);
+                if let Some(end) = close {
+                    let inner: String = c[i + 1..end].iter().collect();
+                    let parts: Vec<&str> = inner.split(',').collect();
+                    let num = |t: &str| t.parse::<u64>().ok();
+                    let well_formed = !inner.is_empty()
+                        && parts.len() <= 2
+                        && parts.iter().all(|p| p.chars().all(|x| x.is_ascii_digit()));
+                    if well_formed {
+                        let lo = num(parts[0]);
+                        let hi = parts.get(1).and_then(|p| num(p));
+                        if lo.into_iter().chain(hi).any(|n| n > 32767) {
+                            return Some("a repeat count `{m,n}` is larger than 32767");
+                        }
+                        if let (Some(lo), Some(hi)) = (lo, hi)
+                            && lo > hi
+                        {
+                            return Some("a repeat count `{m,n}` has m larger than n");
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (open > 0).then_some("a `(` is not closed with `)`")
+}
+
 /// Replace the file `"$p"` atomically with what the shell `fill` prints,
 /// through a private temporary file ([`shell::TempFile`]) in the same
 /// directory that gets the declared owner, group and mode (the original's
@@ -435,6 +562,14 @@ impl Kind for Line {
                 );
             } else if m.contains('\n') {
                 errs.push(Invalid::field("match", "`match` contains a newline"));
+            } else if let Some(why) = ere_error(m) {
+                errs.push(
+                    Invalid::field(
+                        "match",
+                        format!("`match` is not a valid extended regular expression: {why}"),
+                    )
+                    .help("POSIX ERE as `grep -E` reads it; escape a literal `(`, `[` or `{` with `\\`"),
+                );
             }
         }
         errs.extend(check_perms(
@@ -698,28 +833,58 @@ mod tests {
     }
 
     #[test]
+    fn invalid_expressions_are_load_errors_as_grep_says() {
+        let bad = [
+            "(a", "[a", "[[:foo:]]", "[z-a]", "a\\", "\\1", "(a)\\2", "(a\\1)", "a{2,1}",
+            "a{1,99999}", "[[:alpha:]", "[[.", "(", "^a(",
+        ];
+        let good = [
+            "a)", "a{", "a{x}", "a{1", "(a)\\1", "*a", "[]a]", "[^]a]", "[[.a.]]", "[a-]", "()",
+            "a||b", "a{,2}", "[\\]", "\\(", "a{32767}", "^#?PermitRootLogin", "[--z]", ")",
+        ];
+        for (list, want) in [(&bad[..], true), (&good[..], false)] {
+            for re in list {
+                assert_eq!(ere_error(re).is_some(), want, "{re}: {:?}", ere_error(re));
+                // The host's grep agrees.
+                let st = std::process::Command::new("grep")
+                    .args(["-E", "-e", re])
+                    .stdin(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .expect("grep runs");
+                assert_eq!(st.code() == Some(2), want, "grep -E -e {re}");
+            }
+        }
+        let e = try_load("line", "path: /etc/x\nmatch: '^a('\nline: a\n").unwrap_err();
+        assert!(e.contains("`(` is not closed"), "{e}");
+    }
+
+    #[test]
     fn refusals() {
-        let y = "path: /etc/x\nmatch: '^a('\nline: a\n";
+        // An expression only grep itself rejects (the load-time check is
+        // conservative) is a plan error, not an update: the plan fails.
+        let y = "path: /etc/x\nmatch: '[[:alpha:]-z]'\nline: a\n";
         let e = eval(
             "line",
             y,
-            "regex=invalid\nregex_error=grep: Unmatched ( or \\(\ntype=absent\n",
+            "regex=invalid\nregex_error=grep: Invalid range end\ntype=absent\n",
         );
         assert!(
             e.diff
-                .reason
+                .error
                 .unwrap()
-                .contains("not a valid extended regular expression (Unmatched ( or \\()")
+                .contains("not a valid extended regular expression (Invalid range end)")
         );
-        assert_eq!(run_local(&e.commands[0].script).status, 1);
+        assert!(e.commands.is_empty());
         let y = "path: /etc/x\nmatch: '^b'\nline: a\n";
         let e = eval("line", y, &probe_of("b\n", Some("nomatch"), &[1]));
         assert!(
             e.diff
-                .reason
+                .error
                 .unwrap()
                 .contains("`line` does not match `match`")
         );
+        assert!(e.commands.is_empty());
         let e = eval(
             "line",
             "path: /etc/resolv.conf\nline: a\n",
@@ -734,7 +899,7 @@ mod tests {
         assert!(e.diff.reason.unwrap().contains("1024 KiB"));
         let e = eval("line", "path: /etc/x\nline: a\n", "type=dir\n");
         assert_eq!(e.diff.action(), Action::Update);
-        assert_eq!(run_local(&e.commands[0].script).status, 1);
+        assert!(e.diff.error.is_some() && e.commands.is_empty());
     }
 
     #[test]
@@ -999,16 +1164,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, "x\n").unwrap();
-        let r = load("line", &yaml_for(&path, "match: 'a(('\nline: a\n"));
+        // Passes the load-time check; grep rejects it (a range from a class).
+        let r = load("line", &yaml_for(&path, "match: '[[:alpha:]-z]'\nline: a\n"));
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert!(
             e.diff
-                .reason
+                .error
                 .unwrap()
                 .contains("not a valid extended regular expression")
         );
         let r = load("line", &yaml_for(&path, "match: '^b'\nline: a\n"));
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
-        assert!(e.diff.reason.unwrap().contains("does not match"));
+        assert!(e.diff.error.unwrap().contains("does not match"));
     }
 }
