@@ -13,6 +13,7 @@ pub mod keyed;
 pub mod lockout;
 pub mod plan;
 pub mod probe;
+pub mod report;
 pub mod resolve;
 pub mod resources;
 pub mod sandbox;
