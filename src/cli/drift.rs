@@ -63,11 +63,7 @@ pub fn stack_files(path: Option<&Path>) -> Result<Vec<PathBuf>, String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .is_some_and(|x| x == "yaml" || x == "yml")
-        })
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
         .collect();
     files.sort();
     if files.is_empty() {
@@ -103,9 +99,11 @@ fn locations(w: &session::HostWork) -> Vec<Option<Location>> {
 fn progress(total: usize) -> ProgressBar {
     let pb = ProgressBar::new(total as u64);
     pb.set_style(
-        ProgressStyle::with_template("{spinner} checking for drift [{bar:30}] {pos}/{len} hosts  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} checking for drift [{bar:30}] {pos}/{len} hosts  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     pb.enable_steady_tick(Duration::from_millis(120));
     pb
@@ -209,7 +207,10 @@ pub async fn run(a: DriftArgs) -> u8 {
     if let Some(path) = &a.junit {
         let xml = redactor.redact(&report::junit::render(&doc));
         if let Err(e) = write_file(path, &xml) {
-            eprintln!("keel: cannot write the JUnit report to {}: {e}", path.display());
+            eprintln!(
+                "keel: cannot write the JUnit report to {}: {e}",
+                path.display()
+            );
             return 1;
         }
     }
@@ -244,13 +245,24 @@ mod tests {
                 .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
                 .collect()
         };
-        assert_eq!(names(stack_files(Some(d.path())).unwrap()), ["db.yml", "web.yaml"]);
+        assert_eq!(
+            names(stack_files(Some(d.path())).unwrap()),
+            ["db.yml", "web.yaml"]
+        );
         assert_eq!(
             names(stack_files(Some(&d.path().join("stacks/web.yaml"))).unwrap()),
             ["web.yaml"]
         );
         let empty = tempfile::tempdir().unwrap();
-        assert!(stack_files(Some(empty.path())).unwrap_err().contains("no stacks in"));
-        assert!(stack_files(Some(&d.path().join("nope"))).unwrap_err().contains("does not exist"));
+        assert!(
+            stack_files(Some(empty.path()))
+                .unwrap_err()
+                .contains("no stacks in")
+        );
+        assert!(
+            stack_files(Some(&d.path().join("nope")))
+                .unwrap_err()
+                .contains("does not exist")
+        );
     }
 }

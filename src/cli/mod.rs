@@ -228,7 +228,11 @@ pub fn run(args: Args) -> u8 {
             path,
             inventory,
             limit,
-            format: if json { drift::DriftFormat::Json } else { format },
+            format: if json {
+                drift::DriftFormat::Json
+            } else {
+                format
+            },
             junit,
             parallel,
             allow_lockout_risk,

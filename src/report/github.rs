@@ -21,7 +21,14 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-fn command(out: &mut String, level: &str, file: Option<&str>, line: Option<usize>, title: &str, message: &str) {
+fn command(
+    out: &mut String,
+    level: &str,
+    file: Option<&str>,
+    line: Option<usize>,
+    title: &str,
+    message: &str,
+) {
     let mut props = Vec::new();
     if let Some(f) = file {
         props.push(format!("file={}", escape_property(f)));
@@ -30,7 +37,12 @@ fn command(out: &mut String, level: &str, file: Option<&str>, line: Option<usize
         props.push(format!("line={l}"));
     }
     props.push(format!("title={}", escape_property(title)));
-    let _ = writeln!(out, "::{level} {}::{}", props.join(","), escape_data(message));
+    let _ = writeln!(
+        out,
+        "::{level} {}::{}",
+        props.join(","),
+        escape_data(message)
+    );
 }
 
 /// The report as workflow commands, one a line.
@@ -38,7 +50,14 @@ pub fn render(r: &DriftReport) -> String {
     let mut out = String::new();
     for s in &r.stacks {
         if let Some(e) = &s.error {
-            command(&mut out, "error", Some(&s.stack_path), None, &format!("keel drift: stack {} not checked", s.stack), e);
+            command(
+                &mut out,
+                "error",
+                Some(&s.stack_path),
+                None,
+                &format!("keel drift: stack {} not checked", s.stack),
+                e,
+            );
         }
         for h in &s.hosts {
             if let Some(e) = &h.error {

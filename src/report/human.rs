@@ -98,7 +98,9 @@ pub fn table(r: &DriftReport) -> String {
     };
     let mut out = line(head);
     for row in &rows {
-        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]));
+        out.push_str(&line([
+            &row[0], &row[1], &row[2], &row[3], &row[4], &row[5],
+        ]));
     }
     let t = &r.summary;
     let _ = writeln!(
@@ -131,7 +133,10 @@ mod tests {
              2 host(s) checked: 0 in sync, 1 drifted, 1 with errors; 2 resource(s) drifted\n"
         );
         let d = details(&fixture::report());
-        assert!(d.contains("    ~ file[/etc/app.conf]  stacks/web.yaml:7\n        mode: 0600 → 0644\n"), "{d}");
+        assert!(
+            d.contains("    ~ file[/etc/app.conf]  stacks/web.yaml:7\n        mode: 0600 → 0644\n"),
+            "{d}"
+        );
         assert!(d.contains("error: cannot connect"), "{d}");
     }
 }

@@ -29,7 +29,13 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn case(out: &mut String, class: &str, name: &str, at: Option<(&str, usize)>, body: Option<(&str, &str, &str)>) {
+fn case(
+    out: &mut String,
+    class: &str,
+    name: &str,
+    at: Option<(&str, usize)>,
+    body: Option<(&str, &str, &str)>,
+) {
     let _ = write!(
         out,
         "    <testcase classname=\"{}\" name=\"{}\"",
@@ -69,7 +75,11 @@ fn resource(out: &mut String, class: &str, r: &ResourceReport) {
             if let Some(d) = &r.diff {
                 text.push_str(d);
             }
-            let tag = if r.status == Status::Drift { "failure" } else { "error" };
+            let tag = if r.status == Status::Drift {
+                "failure"
+            } else {
+                "error"
+            };
             Some((tag, findings.join("; "), text))
         }
     };
@@ -100,7 +110,11 @@ fn suite(out: &mut String, stack: &str, stack_path: &str, h: &HostReport) {
             &class,
             "(host)",
             None,
-            Some(("error", e, &format!("{}: {e}\nstack: {stack_path}\n", h.host))),
+            Some((
+                "error",
+                e,
+                &format!("{}: {e}\nstack: {stack_path}\n", h.host),
+            )),
         );
     }
     for r in &h.resources {
@@ -126,7 +140,12 @@ pub fn render(r: &DriftReport) -> String {
         .flat_map(|s| &s.hosts)
         .map(|h| h.errors)
         .sum();
-    let time: f64 = r.stacks.iter().flat_map(|s| &s.hosts).map(|h| h.seconds).sum();
+    let time: f64 = r
+        .stacks
+        .iter()
+        .flat_map(|s| &s.hosts)
+        .map(|h| h.seconds)
+        .sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -177,7 +196,10 @@ mod tests {
         assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"keel drift\" tests=\"4\" failures=\"2\" errors=\"1\""), "{x}");
         assert!(x.contains("<testcase classname=\"web.web-2\" name=\"(host)\">\n      <error type=\"error\" message=\"cannot connect: Connection refused\">"), "{x}");
         assert!(x.contains("<testcase classname=\"web.web-10\" name=\"file[/etc/app.conf]\" file=\"stacks/web.yaml\" line=\"7\">\n      <failure type=\"drift\" message=\"mode: 0600 → 0644; content differs\">"), "{x}");
-        assert!(x.contains("-a &lt;b&gt; &amp; &quot;c&quot;"), "the diff is escaped: {x}");
+        assert!(
+            x.contains("-a &lt;b&gt; &amp; &quot;c&quot;"),
+            "the diff is escaped: {x}"
+        );
         assert!(x.contains("<testcase classname=\"web.web-10\" name=\"package[nginx]\" file=\"stacks/web.yaml\" line=\"12\"/>"), "{x}");
         assert_eq!(x.matches("<testcase ").count(), 4);
         assert_eq!(x.matches("<testsuite ").count(), 2);

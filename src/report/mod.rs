@@ -125,8 +125,8 @@ const UNMANAGED: &str = "unmanaged rule";
 impl ResourceReport {
     /// From a resource's plan and where it is declared.
     pub fn from_plan(r: &ResourcePlan, at: Option<Location>) -> Self {
-        let unmanaged = r.action == Action::NoOp
-            && r.reason.as_deref().is_some_and(|s| s.contains(UNMANAGED));
+        let unmanaged =
+            r.action == Action::NoOp && r.reason.as_deref().is_some_and(|s| s.contains(UNMANAGED));
         let status = if r.error.is_some() {
             Status::Error
         } else if r.action.is_change() || unmanaged {
@@ -337,10 +337,12 @@ pub(crate) mod fixture {
             before: Some("0600".into()),
             after: Some("0644".into()),
         });
-        file.diff = Some("--- /etc/app.conf\n+++ /etc/app.conf (planned)\n-a <b> & \"c\"\n+a\n".into());
+        file.diff =
+            Some("--- /etc/app.conf\n+++ /etc/app.conf (planned)\n-a <b> & \"c\"\n+a\n".into());
         let pkg = resource("package[nginx]", Action::NoOp);
         let mut ufw = resource("ufw[firewall]", Action::NoOp);
-        ufw.reason = Some("active, 1 keel rule in place; unmanaged rule kept: allow 8080/tcp".into());
+        ufw.reason =
+            Some("active, 1 keel rule in place; unmanaged rule kept: allow 8080/tcp".into());
         let at = |line| {
             Some(Location {
                 file: "stacks/web.yaml".into(),
@@ -348,7 +350,11 @@ pub(crate) mod fixture {
             })
         };
         let web10 = host("web-10", vec![file, pkg, ufw], None);
-        let web2 = host("web-2", Vec::new(), Some("cannot connect: Connection refused"));
+        let web2 = host(
+            "web-2",
+            Vec::new(),
+            Some("cannot connect: Connection refused"),
+        );
         DriftReport::new(vec![StackReport {
             stack: "web".into(),
             stack_path: "stacks/web.yaml".into(),
@@ -396,7 +402,11 @@ mod tests {
 
     #[test]
     fn no_drift_is_exit_0_and_drift_alone_is_2() {
-        let clean = fixture::host("a", vec![fixture::resource("package[x]", Action::NoOp)], None);
+        let clean = fixture::host(
+            "a",
+            vec![fixture::resource("package[x]", Action::NoOp)],
+            None,
+        );
         let stack = |h: &HostPlan| StackReport {
             stack: "s".into(),
             stack_path: "s.yaml".into(),
@@ -404,7 +414,11 @@ mod tests {
             hosts: vec![HostReport::from_plan(h, &[], 0.1)],
         };
         assert_eq!(DriftReport::new(vec![stack(&clean)]).exit_code(), 0);
-        let drifted = fixture::host("a", vec![fixture::resource("file[/x]", Action::Create)], None);
+        let drifted = fixture::host(
+            "a",
+            vec![fixture::resource("file[/x]", Action::Create)],
+            None,
+        );
         assert_eq!(DriftReport::new(vec![stack(&drifted)]).exit_code(), 2);
         let mut broken = stack(&clean);
         broken.error = Some("cannot load".into());

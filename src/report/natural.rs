@@ -45,11 +45,15 @@ mod tests {
 
     #[test]
     fn numbers_compare_as_numbers() {
-        let mut v = vec!["web-10", "db", "web-2", "web-1", "web-02a", "web-100", "web"];
+        let mut v = vec![
+            "web-10", "db", "web-2", "web-1", "web-02a", "web-100", "web",
+        ];
         v.sort_by(|a, b| cmp(a, b));
         assert_eq!(
             v,
-            ["db", "web", "web-1", "web-2", "web-02a", "web-10", "web-100"]
+            [
+                "db", "web", "web-1", "web-2", "web-02a", "web-10", "web-100"
+            ]
         );
         assert_eq!(cmp("a01", "a1"), "a01".cmp("a1"), "ties are stable");
         assert_eq!(
