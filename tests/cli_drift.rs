@@ -345,3 +345,29 @@ fn bad_arguments_and_missing_stacks_exit_1() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("nope.yaml does not exist"), "{err}");
 }
+
+#[test]
+fn the_ci_examples_use_flags_keel_knows() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci");
+    let mut seen = 0;
+    for f in ["drift.yml", ".gitlab-ci.yml"] {
+        let text = std::fs::read_to_string(repo.join(f)).unwrap();
+        assert!(text.contains("drift-report.xml"), "{f} uploads the JUnit report");
+        for line in text.lines().filter(|l| l.contains("keel drift ")) {
+            let cmd = line.split("keel drift ").nth(1).unwrap();
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
+            let args: Vec<&str> = std::iter::once("drift")
+                .chain(cmd.split_whitespace())
+                .collect();
+            // In an empty folder the flags parse, then keel finds no stacks.
+            let dir = tempfile::tempdir().unwrap();
+            let (code, _, err) = keel(dir.path(), &args);
+            assert_eq!(code, 1, "{f}: {args:?}: {err}");
+            assert!(err.contains("no stacks/ folder here"), "{f}: {args:?}: {err}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 2);
+}
