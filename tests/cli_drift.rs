@@ -352,7 +352,10 @@ fn the_ci_examples_use_flags_keel_knows() {
     let mut seen = 0;
     for f in ["drift.yml", ".gitlab-ci.yml"] {
         let text = std::fs::read_to_string(repo.join(f)).unwrap();
-        assert!(text.contains("drift-report.xml"), "{f} uploads the JUnit report");
+        assert!(
+            text.contains("drift-report.xml"),
+            "{f} uploads the JUnit report"
+        );
         for line in text.lines().filter(|l| l.contains("keel drift ")) {
             let cmd = line.split("keel drift ").nth(1).unwrap();
             if line.trim_start().starts_with('#') {
@@ -365,7 +368,10 @@ fn the_ci_examples_use_flags_keel_knows() {
             let dir = tempfile::tempdir().unwrap();
             let (code, _, err) = keel(dir.path(), &args);
             assert_eq!(code, 1, "{f}: {args:?}: {err}");
-            assert!(err.contains("no stacks/ folder here"), "{f}: {args:?}: {err}");
+            assert!(
+                err.contains("no stacks/ folder here"),
+                "{f}: {args:?}: {err}"
+            );
             seen += 1;
         }
     }

@@ -81,7 +81,11 @@ fn hand_made_drift_is_reported_in_junit_json_and_github() {
     std::fs::write(&stack, STACK).unwrap();
     let stack = stack.to_str().unwrap();
 
-    expect(&h.keel(&["apply", "--yes", "-i", inv, stack], &[]), 0, "apply");
+    expect(
+        &h.keel(&["apply", "--yes", "-i", inv, stack], &[]),
+        0,
+        "apply",
+    );
     let clean = h.keel(&["drift", "--format", "junit", "-i", inv, stack], &[]);
     expect(&clean, 0, "drift right after apply");
     let cases = junit_cases(&clean.stdout);
@@ -109,14 +113,22 @@ fn hand_made_drift_is_reported_in_junit_json_and_github() {
             run.stdout
         );
     }
-    assert!(run.stdout.contains("+debug = true") || run.stdout.contains("-debug = true"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("+debug = true") || run.stdout.contains("-debug = true"),
+        "{}",
+        run.stdout
+    );
 
     let run = h.keel(&["drift", "--json", "-i", inv, stack], &[]);
     expect(&run, 2, "drift in JSON");
     let j: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(j["format_version"], 1);
     assert_eq!(j["summary"]["resources_drifted"], 3, "{}", run.stdout);
-    assert_eq!(j["stacks"][0]["hosts"][0]["round_trips"], 1, "{}", run.stdout);
+    assert_eq!(
+        j["stacks"][0]["hosts"][0]["round_trips"], 1,
+        "{}",
+        run.stdout
+    );
 
     let run = h.keel(&["drift", "--format", "github", "-i", inv, stack], &[]);
     expect(&run, 2, "drift as annotations");
@@ -126,7 +138,11 @@ fn hand_made_drift_is_reported_in_junit_json_and_github() {
         .filter(|l| l.starts_with("::warning "))
         .collect();
     assert_eq!(warnings.len(), 3, "{}", run.stdout);
-    for (line, what) in [(6, "file[/etc/app.conf]"), (10, "cron[root/rotate]"), (14, "ufw[firewall]")] {
+    for (line, what) in [
+        (6, "file[/etc/app.conf]"),
+        (10, "cron[root/rotate]"),
+        (14, "ufw[firewall]"),
+    ] {
         assert!(
             warnings
                 .iter()
