@@ -377,3 +377,87 @@ fn the_ci_examples_use_flags_keel_knows() {
     }
     assert_eq!(seen, 2);
 }
+
+#[test]
+fn many_hosts_in_natural_order_and_a_broken_stack_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut inv = String::from("hosts:\n");
+    for n in 1..=11 {
+        inv.push_str(&format!(
+            "  web-{n}:\n    transport: local\n    vars: {{ root: \"{}\" }}\n",
+            d.join(format!("root/web-{n}")).display()
+        ));
+    }
+    inv.push_str("groups:\n  local:\n    hosts: [");
+    inv.push_str(
+        &(1..=11)
+            .map(|n| format!("web-{n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    inv.push_str("]\n");
+    std::fs::write(d.join("inventory.yaml"), inv).unwrap();
+    std::fs::create_dir_all(d.join("stacks")).unwrap();
+    std::fs::write(d.join("stacks/base.yaml"), BASE).unwrap();
+    let (code, out, err) = keel(d, &["apply", "--yes", "stacks/base.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    std::fs::write(d.join("root/web-10/base/motd"), "bye\n").unwrap();
+    let (code, out, err) = keel(d, &["drift", "--parallel", "3"]);
+    assert_eq!(code, 2, "{out}{err}");
+    let rows: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("HOST "))
+        .skip(1)
+        .filter(|l| l.starts_with("web-"))
+        .collect();
+    let hosts: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split_whitespace().next().unwrap())
+        .collect();
+    let want: Vec<String> = (1..=11).map(|n| format!("web-{n}")).collect();
+    assert_eq!(hosts, want, "{out}");
+    assert!(
+        rows[9].contains(" drift ") && rows[9].split_whitespace().nth(3) == Some("1"),
+        "{out}"
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r.contains(" in sync ")).count(),
+        10,
+        "{out}"
+    );
+
+    // A stack that does not load: reported, the others still checked, exit 1.
+    std::fs::write(
+        d.join("stacks/broken.yaml"),
+        "name: broken\ntargets: [nowhere]\n",
+    )
+    .unwrap();
+    let (code, out, err) = keel(d, &["drift", "--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let j = json(&out);
+    let stacks = j["stacks"].as_array().unwrap();
+    assert_eq!(stacks.len(), 2);
+    assert_eq!(stacks[1]["stack_path"], "stacks/broken.yaml");
+    assert!(
+        stacks[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be loaded"),
+        "{out}"
+    );
+    assert_eq!(stacks[0]["hosts"].as_array().unwrap().len(), 11);
+    assert!(
+        err.contains("nowhere"),
+        "the load problem is printed: {err}"
+    );
+    let (code, out, _) = keel(d, &["drift", "--format", "junit"]);
+    assert_eq!(code, 1);
+    assert!(
+        junit_cases(&out)
+            .iter()
+            .any(|c| c.starts_with("broken|(stack)|||error: ")),
+        "{out}"
+    );
+}
