@@ -4,6 +4,7 @@
 //! stderr and exit codes.
 
 mod apply;
+mod drift;
 mod graph;
 mod plan;
 mod validate;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 ///   keel plan stacks/web.yaml              what would change, per host
 ///   keel apply stacks/web.yaml             make it so (asks first)
 ///   keel plan --detailed-exitcode ...      CI drift check: 0 none, 2 drift, 1 error
+///   keel drift --junit drift.xml           every stack of the project: 0 none, 2 drift, 1 error
 #[derive(Debug, Parser)]
 #[command(name = "keel", version, verbatim_doc_comment, max_term_width = 100)]
 pub struct Args {
@@ -127,6 +129,37 @@ pub enum Command {
         #[arg(long, value_name = "SECS")]
         lock_timeout: Option<u64>,
     },
+    /// Report drift: hosts that no longer match their stacks (exit 0 none, 2 drift, 1 error).
+    ///
+    /// Checks one stack, or every stack of a project (`stacks/*.yaml` of the
+    /// folder given, or of the current folder). Reads each host once per stack
+    /// and changes nothing. Formats: human, json, junit, github (annotations).
+    Drift {
+        /// A stack file, or a project folder (its stacks/*.yaml) [default: ./stacks]
+        #[arg(value_name = "STACK|DIR")]
+        path: Option<PathBuf>,
+        /// Inventory file or folder [default: found beside each stack, as for `plan`]
+        #[arg(short, long, value_name = "FILE|DIR")]
+        inventory: Option<PathBuf>,
+        /// Only these hosts: a host or group name of the inventory.
+        #[arg(short, long, value_name = "HOST|GROUP")]
+        limit: Option<String>,
+        /// Report format on stdout (README: "Drift detection in CI").
+        #[arg(long, value_enum, default_value = "human", conflicts_with = "json")]
+        format: drift::DriftFormat,
+        /// Same as `--format json`.
+        #[arg(long)]
+        json: bool,
+        /// Also write a JUnit XML report to FILE (whatever the format on stdout).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Hosts read at once.
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        parallel: usize,
+        /// Report lockout risks of a stack as warnings instead of refusing to check it.
+        #[arg(long)]
+        allow_lockout_risk: bool,
+    },
     /// Print the dependency graph of each host (apply order, or Graphviz DOT).
     Graph {
         #[command(flatten)]
@@ -195,6 +228,28 @@ pub fn run(args: Args) -> u8 {
             yes,
             json,
             parallel,
+        })),
+        Command::Drift {
+            path,
+            inventory,
+            limit,
+            format,
+            json,
+            junit,
+            parallel,
+            allow_lockout_risk,
+        } => rt.block_on(drift::run(drift::DriftArgs {
+            path,
+            inventory,
+            limit,
+            format: if json {
+                drift::DriftFormat::Json
+            } else {
+                format
+            },
+            junit,
+            parallel,
+            allow_lockout_risk,
         })),
         Command::Graph { common, format } => graph::run(&common, format),
     }
