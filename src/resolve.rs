@@ -36,6 +36,9 @@ pub struct Project {
     /// Declarations dropped at load time (an unknown kind, a module that
     /// did not load): references to what they declare are not dangling.
     pub dropped: Unresolved,
+    /// The folder the bundled modules in use were written to: kept while
+    /// the project lives (their templates are read when resolving).
+    pub bundled: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl Project {
@@ -63,50 +66,11 @@ impl Project {
         let Some(stack) = stack else {
             return (None, diags);
         };
-        let mut modules = BTreeMap::new();
-        let dirs = stack.module_dirs();
-        let mut pending: Vec<UseDecl> = stack.uses.clone();
-        let mut missing = BTreeSet::new();
-        while let Some(u) = pending.pop() {
-            let name = &u.module.value;
-            if modules.contains_key(name) || missing.contains(name) {
-                continue;
-            }
-            match dirs.iter().map(|d| d.join(name)).find(|d| d.is_dir()) {
-                Some(dir) => match Module::load(name, &dir) {
-                    (Some(m), d) => {
-                        diags.extend(d);
-                        pending.extend(m.uses.iter().cloned());
-                        modules.insert(name.clone(), m);
-                    }
-                    (None, d) => {
-                        diags.extend(d);
-                        missing.insert(name.clone());
-                    }
-                },
-                None => {
-                    missing.insert(name.clone());
-                    let known = available_modules(&dirs);
-                    diags.push(
-                        Diag::at(
-                            "keel::unknown-module",
-                            &u.origin.source,
-                            u.module.span,
-                            format!("module `{name}` not found"),
-                            "no such module",
-                        )
-                        .with_help(format!(
-                            "modules are folders with a module.yaml under {}; {}",
-                            dirs.iter()
-                                .map(|d| crate::config::display_path(d))
-                                .collect::<Vec<_>>()
-                                .join(" or "),
-                            crate::config::closest_hint(name, known.iter())
-                        )),
-                    );
-                }
-            }
-        }
+        let crate::config::modules_path::Loaded {
+            modules,
+            missing,
+            bundled,
+        } = crate::config::modules_path::load_all(&stack, &mut diags);
         for t in &stack.targets {
             if !inventory.knows(&t.value) && !inventory.hosts.is_empty() {
                 let names: Vec<String> = inventory
@@ -160,6 +124,7 @@ impl Project {
             stack,
             modules,
             dropped,
+            bundled,
         };
         project.check_module_cycles(&mut diags);
         (Some(project), diags)
@@ -309,21 +274,6 @@ fn dropped_entries(
             }
         }
     }
-}
-
-fn available_modules(dirs: &[PathBuf]) -> Vec<String> {
-    let mut names = Vec::new();
-    for d in dirs {
-        if let Ok(rd) = std::fs::read_dir(d) {
-            names.extend(
-                rd.filter_map(|e| e.ok())
-                    .filter(|e| e.path().join("module.yaml").exists())
-                    .map(|e| e.file_name().to_string_lossy().into_owned()),
-            );
-        }
-    }
-    names.sort();
-    names
 }
 
 /// Host facts used in templates, as gathered by [`crate::probe::facts_script`].

@@ -42,6 +42,7 @@ fn keel_in(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("KEEL_LOG")
+        .env_remove("KEEL_MODULE_PATH")
         .env_remove("KEEL_TEST_UNSET_DB_PASSWORD")
         .env("COLUMNS", "100")
         .args(["--color", "never"])
@@ -452,6 +453,23 @@ fn module_not_found() {
             // The folders searched are listed once each (a stack in the
             // working directory used to list `./modules` twice).
             not: &["./modules or ./modules"],
+            ..VALIDATE
+        },
+    );
+}
+
+#[test]
+fn module_missing_everywhere() {
+    check(
+        "module-missing-everywhere",
+        Expect {
+            locations: &["stack.yaml:5:13"],
+            says: &[
+                "module `nginx-bsae` not found",
+                "(module_path)",
+                "the modules bundled with keel",
+                "did you mean `nginx-base`?",
+            ],
             ..VALIDATE
         },
     );

@@ -5,6 +5,7 @@
 
 mod apply;
 mod graph;
+mod modules;
 mod plan;
 mod validate;
 
@@ -122,6 +123,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: GraphFormat,
     },
+    /// List the modules a stack can use by name: the project's, those on the
+    /// module path (`module_path:`, KEEL_MODULE_PATH) and those bundled with keel.
+    Modules {
+        /// The stack whose project and `module_path:` are searched [default: the current folder's modules/]
+        stack: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -183,6 +190,7 @@ pub fn run(args: Args) -> u8 {
             parallel,
         })),
         Command::Graph { common, format } => graph::run(&common, format),
+        Command::Modules { stack } => modules::run(stack.as_deref()),
     }
 }
 

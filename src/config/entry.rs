@@ -301,8 +301,27 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
         let mut with = None;
         let mut depends_on = Vec::new();
         let mut ok = true;
+        let mut reserved = false;
         for (k, v) in entries {
             match k.as_scalar_text() {
+                Some("module") if v.as_map().is_some() => {
+                    // Reserved: `module: { name: x, version: 1.2 }` or
+                    // `{ name: x, git: URL, ref: v1 }`.
+                    diags.push(
+                        Diag::at(
+                            "keel::schema",
+                            src,
+                            v.span,
+                            "module versions and git sources are not supported yet",
+                            "reserved for later",
+                        )
+                        .with_help(
+                            "name the module by its folder, `module: NAME`; it is looked up in the project's modules/, the module path, then the modules bundled with keel",
+                        ),
+                    );
+                    ok = false;
+                    reserved = true;
+                }
                 Some("module") => module = scalar(src, v, "module", diags),
                 Some("id") => id = scalar(src, v, "id", diags),
                 Some("with") => {
@@ -353,6 +372,7 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
                 span: item.span,
             }),
             Some(_) => {}
+            None if reserved => {}
             None => diags.push(Diag::at(
                 "keel::schema",
                 src,

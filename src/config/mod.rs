@@ -4,9 +4,11 @@
 //! deserialized from them piece by piece so every problem of a run is
 //! collected as a [`crate::diag::Diag`] pointing at file, line and column.
 
+pub mod bundled;
 pub mod entry;
 pub mod inventory;
 pub mod module;
+pub mod modules_path;
 pub mod node;
 pub mod stack;
 
