@@ -5,6 +5,10 @@
 //! `secrets`. A missing variable is an error naming the template, the line
 //! and the variable (strict mode). Note that handlebars' `{{#if missing}}`
 //! silently takes the false branch even in strict mode.
+//!
+//! Helpers (`default`, `json`, `join`, arithmetic, ...) are in [`helpers`].
+
+mod helpers;
 
 use handlebars::{Handlebars, RenderErrorReason};
 
@@ -44,6 +48,7 @@ impl Templates {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
+        helpers::register(&mut hb);
         Templates { hb }
     }
 
@@ -79,6 +84,10 @@ impl Templates {
                     };
                     (msg, None)
                 }
+                RenderErrorReason::ParamNotFoundForIndex(helper, i) => (
+                    format!("`{helper}`: argument {} is missing (a variable that is not defined?)", i + 1),
+                    None,
+                ),
                 other => (other.to_string(), None),
             };
             TemplateError {

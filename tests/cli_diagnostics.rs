@@ -476,6 +476,18 @@ fn module_missing_everywhere() {
 }
 
 #[test]
+fn template_helper_bad_argument() {
+    check(
+        "template-helper-bad-argument",
+        Expect {
+            locations: &["stack.yaml:8:27"],
+            says: &["`add`: the first argument must be a number, found a string (\"four\")"],
+            ..VALIDATE
+        },
+    );
+}
+
+#[test]
 fn module_use_cycle() {
     check(
         "module-use-cycle",

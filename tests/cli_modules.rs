@@ -251,3 +251,18 @@ fn module_versions_are_reserved_with_a_clear_error() {
     assert!(!o.stderr.contains("needs `module: NAME`"), "{}", o.all());
     assert!(o.stderr.contains("1 problem found"), "{}", o.all());
 }
+
+#[test]
+fn template_helpers_render_in_a_stack() {
+    let p = project(
+        "name: web\ntargets: [web]\nvars: { name: Web, port: 8080, list: [a, b] }\nresources:\n  - file: { path: \"/tmp/{{lower vars.name}}-{{add vars.port 1}}-{{join vars.list \\\"-\\\"}}-{{default vars.missing 'x'}}\", content: hi }\n",
+        &[],
+    );
+    let o = keel(p.path(), &[], &["graph", "stack.yaml"]);
+    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert!(
+        o.stdout.contains("file[/tmp/web-8081-a-b-x]"),
+        "{}",
+        o.all()
+    );
+}
