@@ -266,3 +266,54 @@ fn template_helpers_render_in_a_stack() {
         o.all()
     );
 }
+
+const DEPENDS_ON_ONE_RESOURCE: &str = r##"name: web
+targets: [web]
+uses:
+  - module: nginx-base
+    id: web
+resources:
+  - file:
+      path: /etc/nginx/conf.d/app.conf
+      content: "# app\n"
+      depends_on: ["DEP"]
+      notify: ["service[nginx]"]
+"##;
+
+#[test]
+fn depends_on_one_resource_inside_a_module_instance() {
+    // The whole instance includes service[nginx], which the file notifies:
+    // a cycle. One resource of it is what the file really needs.
+    let whole = project(&DEPENDS_ON_ONE_RESOURCE.replace("DEP", "module.web"), &[]);
+    let o = keel(whole.path(), &[], &["validate", "stack.yaml"]);
+    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert!(o.stderr.contains("dependency cycle"), "{}", o.all());
+
+    let one = project(
+        &DEPENDS_ON_ONE_RESOURCE.replace("DEP", "module.web.package[nginx]"),
+        &[],
+    );
+    let o = keel(one.path(), &[], &["graph", "stack.yaml"]);
+    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert!(
+        o.stdout.contains(
+            "2. file[/etc/nginx/conf.d/app.conf]\n         after package[nginx] [depends_on]\n"
+        ),
+        "{}",
+        o.all()
+    );
+
+    let typo = project(
+        &DEPENDS_ON_ONE_RESOURCE.replace("DEP", "module.web.package[nginz]"),
+        &[],
+    );
+    let o = keel(typo.path(), &[], &["validate", "stack.yaml"]);
+    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert!(o.stderr.contains("stack.yaml:10:20"), "{}", o.all());
+    assert!(
+        o.stderr
+            .contains("did you mean `module.web.package[nginx]`?"),
+        "{}",
+        o.all()
+    );
+}

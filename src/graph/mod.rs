@@ -386,8 +386,8 @@ fn nearest_path_provider(
     }
 }
 
-/// Resolve an address: `kind[name]`, or `module.NAME` for every resource of
-/// a module instance.
+/// Resolve an address: `kind[name]`, `module.NAME` for every resource of
+/// a module instance, or `module.NAME.kind[name]` for one of them.
 fn lookup(
     res: &Resolved,
     by_addr: &BTreeMap<&str, usize>,
@@ -397,6 +397,9 @@ fn lookup(
         return Ok(vec![i]);
     }
     if let Some(m) = addr.strip_prefix("module.") {
+        if let Some(found) = lookup_in_module(res, by_addr, m) {
+            return found;
+        }
         if let Some(v) = res.modules.get(m) {
             return Ok(v.clone());
         }
@@ -405,6 +408,40 @@ fn lookup(
         }
     }
     Err(address_hint(res, addr))
+}
+
+/// `module.INSTANCE.kind[name]`: one resource of a module instance
+/// (instead of all of them, handlers included). `None` when `m` does not
+/// have that shape.
+fn lookup_in_module(
+    res: &Resolved,
+    by_addr: &BTreeMap<&str, usize>,
+    m: &str,
+) -> Option<Result<Vec<usize>, String>> {
+    let bracket = m.find('[')?;
+    let dot = m[..bracket].rfind('.')?;
+    let (instance, resource) = (&m[..dot], &m[dot + 1..]);
+    let Some(members) = res.modules.get(instance) else {
+        if res.module_uses.contains_key(instance) {
+            return Some(Err(format!(
+                "module instance `module.{instance}` declares no resources on this host"
+            )));
+        }
+        return Some(Err(address_hint(res, &format!("module.{m}"))));
+    };
+    match by_addr.get(resource) {
+        Some(i) if members.contains(i) => Some(Ok(vec![*i])),
+        _ => {
+            let inside: Vec<String> = members
+                .iter()
+                .map(|&i| format!("module.{instance}.{}", res.instances[i].address))
+                .collect();
+            Some(Err(crate::config::closest_hint(
+                &format!("module.{m}"),
+                inside.iter(),
+            )))
+        }
+    }
 }
 
 fn address_hint(res: &Resolved, addr: &str) -> String {
