@@ -283,9 +283,9 @@ pub type Facts = serde_json::Value;
 /// are used to find out whether a stack's rendering depends on facts.
 pub fn placeholder_facts(variant: u8) -> Facts {
     if variant == 0 {
-        json!({"hostname": "keel-placeholder", "fqdn": "keel-placeholder", "os": {"id": "debian", "version_id": "12", "codename": "bookworm", "pretty_name": "Debian GNU/Linux 12 (bookworm)", "family": "debian"}, "arch": "x86_64", "cpus": 2, "memory_mb": 2048, "kernel": "6.1.0"})
+        json!({"hostname": "keel-placeholder", "fqdn": "keel-placeholder", "os": {"id": "debian", "version_id": "12", "codename": "bookworm", "pretty_name": "Debian GNU/Linux 12 (bookworm)", "family": "debian"}, "arch": "x86_64", "cpus": 2, "memory_mb": 2048, "kernel": "6.1.0", "user": "root"})
     } else {
-        json!({"hostname": "keel-other", "fqdn": "keel-other.example", "os": {"id": "ubuntu", "version_id": "24.04", "codename": "noble", "pretty_name": "Ubuntu 24.04", "family": "debian"}, "arch": "aarch64", "cpus": 64, "memory_mb": 65536, "kernel": "6.8.0"})
+        json!({"hostname": "keel-other", "fqdn": "keel-other.example", "os": {"id": "ubuntu", "version_id": "24.04", "codename": "noble", "pretty_name": "Ubuntu 24.04", "family": "debian"}, "arch": "aarch64", "cpus": 64, "memory_mb": 65536, "kernel": "6.8.0", "user": "keel"})
     }
 }
 

@@ -660,3 +660,36 @@ pub async fn plan_all(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::resolve::placeholder_facts;
+    use serde_json::Value;
+
+    /// The keys (and value types) of a JSON value, recursively.
+    fn shape(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+            }
+            Value::Number(_) => "number".into(),
+            Value::String(_) => "string".into(),
+            other => other.clone(),
+        }
+    }
+
+    /// Validation renders with placeholder facts: they must have exactly the
+    /// fields the real ones have, or a stack using `facts.user` fails
+    /// validation although it plans fine (it did).
+    #[test]
+    fn placeholder_facts_have_the_shape_of_real_facts() {
+        let real = shape(&crate::probe::parse_facts(""));
+        for variant in [0, 1] {
+            assert_eq!(
+                shape(&placeholder_facts(variant)),
+                real,
+                "variant {variant}"
+            );
+        }
+    }
+}
