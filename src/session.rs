@@ -206,6 +206,8 @@ pub struct Options {
     pub confirm_timeout: u64,
     /// Lockout refusals become warnings.
     pub allow_lockout_risk: bool,
+    /// `--target` and `--tags`: plan only these (and what they need).
+    pub selection: graph::select::Selection,
 }
 
 impl Default for Options {
@@ -216,6 +218,7 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(15),
             confirm_timeout: crate::confirm::DEFAULT_TIMEOUT,
             allow_lockout_risk: false,
+            selection: Default::default(),
         }
     }
 }
@@ -263,6 +266,7 @@ impl Session {
                 ),
             }
         }
+        diags.extend(check_selection(&project, &validated, &options.selection));
         let redactor = Redactor::new(secrets.values().cloned().collect());
         diags.into_result(Session {
             project,
@@ -273,6 +277,73 @@ impl Session {
             options,
         })
     }
+}
+
+/// `--target` addresses and `--tags` that name nothing on any target host
+/// (checked on the offline resolution): errors with a "did you mean".
+fn check_selection(
+    project: &Project,
+    validated: &Validated,
+    sel: &graph::select::Selection,
+) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    if sel.is_empty() {
+        return diags;
+    }
+    let mut found = BTreeSet::new();
+    let mut hints: BTreeMap<String, String> = BTreeMap::new();
+    let mut tags = BTreeSet::new();
+    for (resolved, _) in validated.offline.values() {
+        let named = graph::select::named(project, resolved, sel);
+        tags.extend(named.tags_seen);
+        let unknown: BTreeSet<&String> = named.unknown_targets.iter().map(|(t, _)| t).collect();
+        found.extend(sel.targets.iter().filter(|t| !unknown.contains(t)).cloned());
+        for (t, hint) in named.unknown_targets {
+            hints.entry(t).or_insert(hint);
+        }
+    }
+    for t in &sel.targets {
+        if !found.contains(t) {
+            diags.push(
+                Diag::plain(
+                    "keel::target",
+                    format!("--target `{t}` names no resource of any target host"),
+                )
+                .with_help(hints.get(t).cloned().unwrap_or_else(|| {
+                    "addresses are written `kind[name]`, `module.NAME` or `module.NAME.kind[name]`; `keel graph` lists them".into()
+                })),
+            );
+        }
+    }
+    for t in &sel.tags {
+        if !tags.contains(t) {
+            diags.push(
+                Diag::plain(
+                    "keel::target",
+                    format!("--tags `{t}`: no resource or module use has this tag"),
+                )
+                .with_help(crate::config::closest_hint(t, tags.iter())),
+            );
+        }
+    }
+    diags
+}
+
+/// Narrow a host's resources to the selection and what it needs.
+fn select(
+    project: &Project,
+    resolved: Resolved,
+    graph: Graph,
+    sel: &graph::select::Selection,
+) -> Result<(Resolved, Graph), Diagnostics> {
+    if sel.is_empty() {
+        return Ok((resolved, graph));
+    }
+    let named = graph::select::named(project, &resolved, sel);
+    let keep = graph::select::closure(&graph, &named.roots);
+    let resolved = graph::select::subset(resolved, &keep);
+    let graph = graph::build(&resolved)?;
+    Ok((resolved, graph))
 }
 
 /// What was computed for one host: enough to print its plan and apply it.
@@ -475,6 +546,10 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
     };
     let graph = match graph::build(&resolved) {
         Ok(g) => g,
+        Err(d) => return failed_host(name, described, s.redactor.redact(&diags_text(&d))),
+    };
+    let (resolved, graph) = match select(&s.project, resolved, graph, &s.options.selection) {
+        Ok(x) => x,
         Err(d) => return failed_host(name, described, s.redactor.redact(&diags_text(&d))),
     };
     let probes: Vec<String> = resolved

@@ -58,6 +58,27 @@ pub struct Common {
     pub limit: Option<String>,
 }
 
+/// `--target` and `--tags`: a subset of the stack.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Subset {
+    /// Only this resource and what it needs (repeatable): `kind[name]`,
+    /// `module.NAME` or `module.NAME.kind[name]`.
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
+    /// Only resources (and module uses) with one of these `tags:`, and what they need.
+    #[arg(long, value_delimiter = ',', value_name = "TAG,...")]
+    pub tags: Vec<String>,
+}
+
+impl Subset {
+    pub fn selection(&self) -> crate::graph::select::Selection {
+        crate::graph::select::Selection {
+            targets: self.targets.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a stack, its modules and the inventory offline; report every problem.
@@ -69,6 +90,8 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         common: Common,
+        #[command(flatten)]
+        subset: Subset,
         /// Exit 0 when nothing would change, 2 when something would, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -98,6 +121,9 @@ pub enum Command {
         /// Only these hosts: a host or group name of the inventory.
         #[arg(short, long, value_name = "HOST|GROUP")]
         limit: Option<String>,
+        /// (A saved plan records its own.)
+        #[command(flatten)]
+        subset: Subset,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         yes: bool,
@@ -155,6 +181,7 @@ pub fn run(args: Args) -> u8 {
         Command::Validate { common } => validate::run(&common),
         Command::Plan {
             common,
+            subset,
             detailed_exitcode,
             json,
             out,
@@ -164,6 +191,7 @@ pub fn run(args: Args) -> u8 {
         } => rt.block_on(plan::run(plan::PlanArgs {
             allow_lockout_risk,
             common,
+            subset,
             detailed_exitcode,
             json,
             out,
@@ -174,12 +202,14 @@ pub fn run(args: Args) -> u8 {
             target,
             inventory,
             limit,
+            subset,
             yes,
             json,
             parallel,
             confirm_timeout,
             allow_lockout_risk,
         } => rt.block_on(apply::run(apply::ApplyArgs {
+            subset,
             confirm_timeout,
             allow_lockout_risk,
             target,

@@ -11,6 +11,7 @@ use std::time::Duration;
 pub struct PlanArgs {
     pub allow_lockout_risk: bool,
     pub common: Common,
+    pub subset: super::Subset,
     pub detailed_exitcode: bool,
     pub json: bool,
     pub out: Option<PathBuf>,
@@ -27,6 +28,7 @@ pub fn open_with(
     parallel: usize,
     confirm_timeout: u64,
     allow_lockout_risk: bool,
+    selection: crate::graph::select::Selection,
 ) -> Result<Session, u8> {
     Session::open(
         stack,
@@ -36,6 +38,7 @@ pub fn open_with(
             parallel,
             confirm_timeout,
             allow_lockout_risk,
+            selection,
             ..Options::default()
         },
     )
@@ -71,13 +74,16 @@ pub async fn plan_hosts(s: Arc<Session>) -> Vec<HostWork> {
 
 /// Build the plan document from the hosts' work.
 pub fn document(s: &Session, inventory: &std::path::Path, works: &[HostWork]) -> Plan {
-    Plan::new(
+    let mut plan = Plan::new(
         s.project.stack.name.clone(),
         absolute(&s.project.stack.path),
         absolute(inventory),
         s.options.limit.clone(),
         works.iter().map(|w| w.plan.clone()).collect(),
-    )
+    );
+    plan.targets = s.options.selection.targets.clone();
+    plan.tags = s.options.selection.tags.clone();
+    plan
 }
 
 pub async fn run(a: PlanArgs) -> u8 {
@@ -89,6 +95,7 @@ pub async fn run(a: PlanArgs) -> u8 {
         a.parallel,
         crate::confirm::DEFAULT_TIMEOUT,
         a.allow_lockout_risk,
+        a.subset.selection(),
     ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
@@ -110,6 +117,11 @@ pub async fn run(a: PlanArgs) -> u8 {
         }
     } else {
         super::out(&plan::render::plan(&doc, a.all));
+        if !s.options.selection.is_empty() {
+            eprintln!(
+                "Planned a subset (--target/--tags) with what it needs; other resources are not shown and will not be changed."
+            );
+        }
     }
     if let Some(path) = &a.out {
         if let Err(e) = saved::save(&doc, path) {

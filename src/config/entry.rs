@@ -11,7 +11,7 @@ use crate::resources::{self, KindEntry};
 use std::path::PathBuf;
 
 /// Keys every resource accepts besides its kind's own.
-pub const COMMON_KEYS: &[&str] = &["id", "depends_on", "notify"];
+pub const COMMON_KEYS: &[&str] = &["id", "depends_on", "notify", "tags"];
 
 /// Where an entry's relative paths and templates are resolved from.
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct ResourceDecl {
     pub id: Option<Spanned<String>>,
     pub depends_on: Vec<Spanned<String>>,
     pub notify: Vec<Spanned<String>>,
+    /// `tags:`, for `--tags` (see [`crate::graph::select`]).
+    pub tags: Vec<Spanned<String>>,
     pub origin: Origin,
     pub span: Span,
 }
@@ -45,6 +47,8 @@ pub struct UseDecl {
     pub id: Option<Spanned<String>>,
     pub with: Option<Node>,
     pub depends_on: Vec<Spanned<String>>,
+    /// `tags:`, given to every resource of the instance.
+    pub tags: Vec<Spanned<String>>,
     pub origin: Origin,
     pub span: Span,
 }
@@ -100,6 +104,37 @@ fn strings(
             }
         },
     }
+}
+
+/// `tags: [web, tls]` (or one tag): names of letters, digits, `-`, `_`.
+fn tag_list(src: &SourceFile, node: &Node, diags: &mut Diagnostics) -> Vec<Spanned<String>> {
+    let items: Vec<&Node> = match &node.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![node],
+    };
+    let mut out = Vec::new();
+    for n in items {
+        match n.as_scalar_text() {
+            Some(t)
+                if !t.is_empty()
+                    && t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')) =>
+            {
+                out.push(Spanned::new(n.span, t.to_string()));
+            }
+            _ => diags.push(
+                Diag::at(
+                    "keel::schema",
+                    src,
+                    n.span,
+                    "a tag is a name of letters, digits, `-` and `_`",
+                    "not a tag",
+                )
+                .with_help("write `tags: [web, tls]`; select them with `keel plan --tags web`"),
+            ),
+        }
+    }
+    out
 }
 
 fn scalar(
@@ -243,12 +278,14 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
     let mut id = None;
     let mut depends_on = Vec::new();
     let mut notify = Vec::new();
+    let mut tags = Vec::new();
     let mut rest = Vec::new();
     for (k, v) in fields {
         match k.as_scalar_text() {
             Some("id") => id = scalar(src, v, "id", diags),
             Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
             Some("notify") => notify = strings(src, v, "notify", diags),
+            Some("tags") => tags = tag_list(src, v, diags),
             _ => rest.push((k.clone(), v.clone())),
         }
     }
@@ -259,6 +296,7 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
         id,
         depends_on,
         notify,
+        tags,
         origin: origin.clone(),
         span: item.span,
     })
@@ -300,6 +338,7 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
         let mut id = None;
         let mut with = None;
         let mut depends_on = Vec::new();
+        let mut tags = Vec::new();
         let mut ok = true;
         let mut reserved = false;
         for (k, v) in entries {
@@ -342,9 +381,10 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
                     }
                 }
                 Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
+                Some("tags") => tags = tag_list(src, v, diags),
                 other => {
                     let other = other.unwrap_or("?");
-                    let known: Vec<String> = ["module", "id", "with", "depends_on"]
+                    let known: Vec<String> = ["module", "id", "with", "depends_on", "tags"]
                         .iter()
                         .map(|s| s.to_string())
                         .collect();
@@ -368,6 +408,7 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
                 id,
                 with,
                 depends_on,
+                tags,
                 origin: origin.clone(),
                 span: item.span,
             }),

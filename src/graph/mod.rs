@@ -5,6 +5,7 @@
 //! every resource on a cycle with the origin of each edge.
 
 pub mod render;
+pub mod select;
 pub mod unresolved;
 
 use crate::config::node::Span;
@@ -384,6 +385,18 @@ fn nearest_path_provider(
             None => return None,
         }
     }
+}
+
+/// The instances an address names on this host (see [`lookup`]), or a
+/// "did you mean" hint.
+pub fn resolve_address(res: &Resolved, addr: &str) -> Result<Vec<usize>, String> {
+    let by_addr: BTreeMap<&str, usize> = res
+        .instances
+        .iter()
+        .enumerate()
+        .map(|(i, inst)| (inst.address.as_str(), i))
+        .collect();
+    lookup(res, &by_addr, addr)
 }
 
 /// Resolve an address: `kind[name]`, `module.NAME` for every resource of
