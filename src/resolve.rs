@@ -445,6 +445,7 @@ fn merged_vars(input: &HostInput, diags: &mut Diagnostics) -> J {
     J::Object(vars)
 }
 
+#[derive(Clone)]
 struct Scope {
     ctx: J,
     /// The same context with every secret (and sensitive module input)
@@ -473,14 +474,63 @@ impl Resolver<'_, '_> {
         resources: &[ResourceDecl],
         depth: usize,
     ) {
+        // Uses are prepared first: their `outputs:` are part of the context
+        // of this scope's resources (and of later uses' inputs). Their own
+        // resources are expanded after this scope's, as before.
+        let mut here = scope.clone();
+        let mut pending = Vec::new();
+        let first_use_diag = self.diags.len();
+        if depth <= 16 {
+            // (deeper means a cycle, reported at load time)
+            for u in uses {
+                let before = pending.len();
+                self.module_use(&here, u, &mut pending);
+                if pending.len() > before {
+                    self.outputs(&mut here, u, &pending[before]);
+                }
+            }
+        }
+        let first_resource_diag = self.diags.len();
         for decl in resources {
-            self.resource(scope, decl);
+            self.resource(&here, decl);
         }
-        if depth > 16 {
-            return; // cycles are reported at load time
+        // Report the resources' problems before the uses', as they read.
+        self.diags.0[first_use_diag..].rotate_left(first_resource_diag - first_use_diag);
+        for (inner, name) in pending {
+            if let Some(module) = self.input.project.modules.get(&name) {
+                self.expand(&inner, &module.uses, &module.resources, depth + 1);
+            }
         }
-        for u in uses {
-            self.module_use(scope, u, depth);
+    }
+
+    /// Render a module instance's `outputs:` in its scope and expose them
+    /// to the calling scope as `modules.INSTANCE`.
+    fn outputs(&mut self, caller: &mut Scope, u: &UseDecl, (inner, name): &(Scope, String)) {
+        let Some(mut node) = self
+            .input
+            .project
+            .modules
+            .get(name)
+            .and_then(|m| m.outputs.clone())
+        else {
+            return;
+        };
+        let src = self.input.project.modules[name].source.clone();
+        let rendered = self.render_node(inner, &mut node, &src);
+        if !rendered.ok {
+            return;
+        }
+        let instance = u.instance().to_string();
+        let put = |ctx: &mut J, value: J| {
+            if let J::Object(m) = ctx
+                && let J::Object(mods) = m.entry("modules").or_insert_with(|| J::Object(Map::new()))
+            {
+                mods.insert(instance.clone(), value);
+            }
+        };
+        put(&mut caller.ctx, node.to_json());
+        if let Some(c) = caller.canary_ctx.as_mut() {
+            put(c, rendered.canary.map_or(J::Null, |n| n.to_json()));
         }
     }
 
@@ -707,7 +757,9 @@ impl Resolver<'_, '_> {
         self.out.unresolved.merge(&kinds);
     }
 
-    fn module_use(&mut self, scope: &Scope, u: &UseDecl, depth: usize) {
+    /// Check a module use and prepare the scope of its instance; the
+    /// instance is expanded later (pushed on `pending` with the module's name).
+    fn module_use(&mut self, scope: &Scope, u: &UseDecl, pending: &mut Vec<(Scope, String)>) {
         let Some(module) = self.input.project.modules.get(&u.module.value) else {
             return; // reported at load time (and in `Project::dropped`)
         };
@@ -865,7 +917,7 @@ impl Resolver<'_, '_> {
             extra_depends: extra,
             chain,
         };
-        self.expand(&inner, &module.uses, &module.resources, depth + 1);
+        pending.push((inner, module.name.clone()));
     }
 }
 

@@ -125,6 +125,19 @@ mod tests {
     }
 
     #[test]
+    fn paths_may_hold_dashes() {
+        // Module instances are often named like `nginx-base`.
+        let t = Templates::new();
+        let out = t
+            .render(
+                "{{modules.nginx-base.url}}",
+                &json!({"modules": {"nginx-base": {"url": "u"}}}),
+            )
+            .unwrap();
+        assert_eq!(out, "u");
+    }
+
+    #[test]
     fn syntax_error_is_reported() {
         let t = Templates::new();
         let e = t

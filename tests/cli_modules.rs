@@ -317,3 +317,50 @@ fn depends_on_one_resource_inside_a_module_instance() {
         o.all()
     );
 }
+
+#[test]
+fn module_outputs_reach_the_stack_and_later_uses() {
+    let p = project(
+        r#"name: web
+targets: [web]
+uses:
+  - module: app
+    id: my-api
+    with: { port: 8080 }
+  - module: consumer
+    with: { url: "{{modules.my-api.url}}" }
+resources:
+  - file:
+      path: "/tmp/keel-out-{{modules.my-api.port_plus_one}}"
+      content: "{{modules.my-api.url}}\n"
+"#,
+        &[
+            (
+                "modules/app/module.yaml",
+                "inputs:\n  port: { type: int }\noutputs:\n  url: \"http://localhost:{{inputs.port}}\"\n  port_plus_one: \"{{add inputs.port 1}}\"\nresources: []\n",
+            ),
+            (
+                "modules/consumer/module.yaml",
+                "inputs:\n  url: { type: string, required: true }\nresources:\n  - file: { path: \"/tmp/keel-consumer\", content: \"{{inputs.url}}\\n\" }\n",
+            ),
+        ],
+    );
+    let o = keel(p.path(), &[], &["graph", "stack.yaml"]);
+    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert!(o.stdout.contains("file[/tmp/keel-out-8081]"), "{}", o.all());
+
+    // A missing output is named with what the module does expose.
+    std::fs::write(
+        p.path().join("stack.yaml"),
+        "name: web\ntargets: [web]\nuses:\n  - module: app\n    id: my-api\n    with: { port: 1 }\nresources:\n  - file: { path: /tmp/x, content: \"{{modules.my-api.uri}}\" }\n",
+    )
+    .unwrap();
+    let o = keel(p.path(), &[], &["validate", "stack.yaml"]);
+    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert!(o.stderr.contains("stack.yaml:8:37"), "{}", o.all());
+    assert!(
+        o.flat_stderr().contains("did you mean `url`?"),
+        "{}",
+        o.all()
+    );
+}
