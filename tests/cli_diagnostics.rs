@@ -488,6 +488,23 @@ fn template_helper_bad_argument() {
 }
 
 #[test]
+fn file_and_line_same_path() {
+    check(
+        "file-and-line-same-path",
+        Expect {
+            locations: &["stack.yaml:7:5"],
+            says: &[
+                "edits /etc/app.conf, whose whole content `file[/etc/",
+                "declared here",
+                "each run would undo the other",
+            ],
+            not: &["other.conf"],
+            ..VALIDATE
+        },
+    );
+}
+
+#[test]
 fn module_use_cycle() {
     check(
         "module-use-cycle",

@@ -4,6 +4,7 @@
 //! anything under a home after its user), then a cycle check that names
 //! every resource on a cycle with the origin of each edge.
 
+pub mod conflicts;
 pub mod render;
 pub mod select;
 pub mod unresolved;
@@ -285,6 +286,8 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
             }
         }
     }
+
+    diags.extend(conflicts::file_and_line(res));
 
     // Cycles: every strongly connected component with more than one node.
     for scc in tarjan_scc(&g) {
