@@ -323,6 +323,7 @@ fn notify_non_notifiable() {
             says: &[
                 "`file[/etc/app/app.conf]` cannot be notified",
                 "notified_only: true",
+                "`compose` (restarts the project)",
             ],
             ..VALIDATE
         },

@@ -5,6 +5,7 @@
 //! every resource on a cycle with the origin of each edge.
 
 pub mod conflicts;
+pub mod handlers;
 pub mod render;
 pub mod select;
 pub mod unresolved;
@@ -205,7 +206,13 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                         format!("`{}` cannot be notified", n.value),
                         "not a handler",
                     )
-                    .with_help("notify a `service` (reload or restart) or a `command` with `notified_only: true`"),
+                    .with_help(handlers::help(
+                        &res.instances
+                            .iter()
+                            .filter(|h| h.resource.notifiable())
+                            .map(|h| h.address.clone())
+                            .collect::<Vec<_>>(),
+                    )),
                 ),
                 Some(&t) => {
                     notifies[i].push(t);
@@ -225,7 +232,10 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                         "keel::dangling",
                         &n.source,
                         n.span,
-                        format!("`{}` notifies `{}`, which does not exist", inst.address, n.value),
+                        format!(
+                            "`{}` notifies `{}`, which does not exist",
+                            inst.address, n.value
+                        ),
                         "unknown address",
                     )
                     .with_help(address_hint(res, &n.value)),
