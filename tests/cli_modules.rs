@@ -364,3 +364,25 @@ resources:
         o.all()
     );
 }
+
+#[test]
+fn problems_in_a_bundled_module_name_it_not_a_temporary_folder() {
+    let p = project(
+        "name: web\ntargets: [web]\nuses:\n  - module: nginx-base\nresources:\n  - package: { name: nginx, state: absent }\n",
+        &[],
+    );
+    let o = keel(p.path(), &[], &["validate", "stack.yaml"]);
+    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert!(
+        o.stderr
+            .contains("duplicate resource address `package[nginx]`"),
+        "{}",
+        o.all()
+    );
+    assert!(
+        o.stderr.contains("╭─[bundled:nginx-base/module.yaml:"),
+        "{}",
+        o.all()
+    );
+    assert!(!o.stderr.contains("keel-modules-"), "{}", o.all());
+}

@@ -112,7 +112,11 @@ pub fn closest_hint<'a>(found: &str, candidates: impl Iterator<Item = &'a String
 }
 
 /// A path for messages: relative to the current directory when possible.
+/// Files of the modules bundled with keel are `bundled:NAME/FILE`.
 pub fn display_path(p: &Path) -> String {
+    if let Some(label) = modules_path::bundled_label(p) {
+        return label;
+    }
     let Ok(cwd) = std::env::current_dir() else {
         return p.display().to_string();
     };

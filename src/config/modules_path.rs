@@ -135,6 +135,9 @@ impl Lookup {
             let dir = bundled::extract().map_err(|e| {
                 format!("cannot write the bundled modules to a temporary folder: {e}")
             })?;
+            if let Ok(mut roots) = BUNDLED_ROOTS.lock() {
+                roots.push(dir.path().to_path_buf());
+            }
             self.bundled = Some(Arc::new(dir));
         }
         Ok(self
@@ -198,6 +201,19 @@ impl Lookup {
         v.push("the modules bundled with keel".to_string());
         v.join(", ")
     }
+}
+
+/// Folders the bundled modules were written to in this process.
+static BUNDLED_ROOTS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// How messages name a file of a bundled module: `bundled:NAME/FILE`
+/// rather than the temporary folder it was written to.
+pub fn bundled_label(path: &Path) -> Option<String> {
+    let roots = BUNDLED_ROOTS.lock().ok()?;
+    roots.iter().find_map(|root| {
+        let rest = path.strip_prefix(root).ok()?;
+        Some(format!("bundled:{}", rest.display()))
+    })
 }
 
 /// A folder for messages: relative to the current folder when it is below
