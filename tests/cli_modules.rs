@@ -110,6 +110,12 @@ fn keel_modules_lists_bundled_modules_with_their_inputs() {
         "{}",
         o.all()
     );
+    assert!(
+        o.stdout
+            .contains("smtp_auth_password (a string, default \"\", sensitive)"),
+        "{}",
+        o.all()
+    );
 }
 
 #[test]

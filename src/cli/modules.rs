@@ -59,11 +59,14 @@ fn render(all: &[Found]) -> String {
                 }
                 for input in &m.inputs {
                     let ty = input.ty.name();
-                    let detail = match (&input.default, input.required) {
+                    let mut detail = match (&input.default, input.required) {
                         (_, true) => "required".to_string(),
                         (Some(d), _) => format!("default {}", d.to_json()),
                         (None, _) => "optional".to_string(),
                     };
+                    if input.sensitive {
+                        detail.push_str(", sensitive");
+                    }
                     let desc = input
                         .description
                         .as_deref()
