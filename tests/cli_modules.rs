@@ -309,6 +309,25 @@ fn depends_on_one_resource_inside_a_module_instance() {
         o.all()
     );
 
+    // A handler inside a module instance can be notified by its address too.
+    let handler = project(
+        &DEPENDS_ON_ONE_RESOURCE
+            .replace("DEP", "module.web.package[nginx]")
+            .replace(
+                "notify: [\"service[nginx]\"]",
+                "notify: [\"module.web.service[nginx]\"]",
+            ),
+        &[],
+    );
+    let o = keel(handler.path(), &[], &["graph", "stack.yaml"]);
+    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert!(
+        o.stdout
+            .contains("after file[/etc/nginx/conf.d/app.conf] [notify]"),
+        "{}",
+        o.all()
+    );
+
     let typo = project(
         &DEPENDS_ON_ONE_RESOURCE.replace("DEP", "module.web.package[nginz]"),
         &[],

@@ -190,7 +190,16 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
     let mut notifies = vec![Vec::new(); res.instances.len()];
     for (i, inst) in res.instances.iter().enumerate() {
         for n in &inst.notify {
-            match by_addr.get(n.value.as_str()) {
+            // `kind[name]`, or `module.INSTANCE.kind[name]` for one handler
+            // of a module instance.
+            let target = by_addr.get(n.value.as_str()).copied().or_else(|| {
+                let m = n.value.strip_prefix("module.")?;
+                match lookup_in_module(res, &by_addr, m)? {
+                    Ok(v) if v.len() == 1 => Some(v[0]),
+                    _ => None,
+                }
+            });
+            match target.as_ref() {
                 Some(&t) if t == i => diags.push(Diag::at(
                     "keel::notify",
                     &n.source,
@@ -453,7 +462,15 @@ fn lookup_in_module(
                 "module instance `module.{instance}` declares no resources on this host"
             )));
         }
-        return Some(Err(address_hint(res, &format!("module.{m}"))));
+        let known: Vec<String> = res
+            .module_uses
+            .keys()
+            .map(|k| format!("module.{k}"))
+            .collect();
+        return Some(Err(format!(
+            "there is no module instance `module.{instance}`; {}",
+            crate::config::closest_hint(&format!("module.{instance}"), known.iter())
+        )));
     };
     match by_addr.get(resource) {
         Some(i) if members.contains(i) => Some(Ok(vec![*i])),
@@ -471,6 +488,19 @@ fn lookup_in_module(
 }
 
 fn address_hint(res: &Resolved, addr: &str) -> String {
+    if let Some(m) = addr.strip_prefix("module.")
+        && m.contains('[')
+    {
+        let by_addr: BTreeMap<&str, usize> = res
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(i, inst)| (inst.address.as_str(), i))
+            .collect();
+        if let Some(Err(hint)) = lookup_in_module(res, &by_addr, m) {
+            return hint;
+        }
+    }
     let mut known: Vec<String> = res.instances.iter().map(|i| i.address.clone()).collect();
     known.extend(res.module_uses.keys().map(|m| format!("module.{m}")));
     if !addr.contains('[') && !addr.starts_with("module.") {
