@@ -341,6 +341,24 @@ fn depends_on_one_resource_inside_a_module_instance() {
         "{}",
         o.all()
     );
+
+    let wrong_instance = project(
+        &DEPENDS_ON_ONE_RESOURCE
+            .replace("DEP", "module.web.package[nginx]")
+            .replace(
+                "notify: [\"service[nginx]\"]",
+                "notify: [\"module.wbe.service[nginx]\"]",
+            ),
+        &[],
+    );
+    let o = keel(wrong_instance.path(), &[], &["validate", "stack.yaml"]);
+    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert!(
+        o.flat_stderr()
+            .contains("there is no module instance `module.wbe`; did you mean `module.web`?"),
+        "{}",
+        o.all()
+    );
 }
 
 #[test]
