@@ -36,6 +36,9 @@ pub struct Project {
     /// Declarations dropped at load time (an unknown kind, a module that
     /// did not load): references to what they declare are not dangling.
     pub dropped: Unresolved,
+    /// The folder the bundled modules in use were written to: kept while
+    /// the project lives (their templates are read when resolving).
+    pub bundled: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl Project {
@@ -63,50 +66,11 @@ impl Project {
         let Some(stack) = stack else {
             return (None, diags);
         };
-        let mut modules = BTreeMap::new();
-        let dirs = stack.module_dirs();
-        let mut pending: Vec<UseDecl> = stack.uses.clone();
-        let mut missing = BTreeSet::new();
-        while let Some(u) = pending.pop() {
-            let name = &u.module.value;
-            if modules.contains_key(name) || missing.contains(name) {
-                continue;
-            }
-            match dirs.iter().map(|d| d.join(name)).find(|d| d.is_dir()) {
-                Some(dir) => match Module::load(name, &dir) {
-                    (Some(m), d) => {
-                        diags.extend(d);
-                        pending.extend(m.uses.iter().cloned());
-                        modules.insert(name.clone(), m);
-                    }
-                    (None, d) => {
-                        diags.extend(d);
-                        missing.insert(name.clone());
-                    }
-                },
-                None => {
-                    missing.insert(name.clone());
-                    let known = available_modules(&dirs);
-                    diags.push(
-                        Diag::at(
-                            "keel::unknown-module",
-                            &u.origin.source,
-                            u.module.span,
-                            format!("module `{name}` not found"),
-                            "no such module",
-                        )
-                        .with_help(format!(
-                            "modules are folders with a module.yaml under {}; {}",
-                            dirs.iter()
-                                .map(|d| crate::config::display_path(d))
-                                .collect::<Vec<_>>()
-                                .join(" or "),
-                            crate::config::closest_hint(name, known.iter())
-                        )),
-                    );
-                }
-            }
-        }
+        let crate::config::modules_path::Loaded {
+            modules,
+            missing,
+            bundled,
+        } = crate::config::modules_path::load_all(&stack, &mut diags);
         for t in &stack.targets {
             if !inventory.knows(&t.value) && !inventory.hosts.is_empty() {
                 let names: Vec<String> = inventory
@@ -160,6 +124,7 @@ impl Project {
             stack,
             modules,
             dropped,
+            bundled,
         };
         project.check_module_cycles(&mut diags);
         (Some(project), diags)
@@ -326,21 +291,6 @@ fn dropped_entries(
     }
 }
 
-fn available_modules(dirs: &[PathBuf]) -> Vec<String> {
-    let mut names = Vec::new();
-    for d in dirs {
-        if let Ok(rd) = std::fs::read_dir(d) {
-            names.extend(
-                rd.filter_map(|e| e.ok())
-                    .filter(|e| e.path().join("module.yaml").exists())
-                    .map(|e| e.file_name().to_string_lossy().into_owned()),
-            );
-        }
-    }
-    names.sort();
-    names
-}
-
 /// Host facts used in templates, as gathered by [`crate::probe::facts_script`].
 pub type Facts = serde_json::Value;
 
@@ -348,9 +298,9 @@ pub type Facts = serde_json::Value;
 /// are used to find out whether a stack's rendering depends on facts.
 pub fn placeholder_facts(variant: u8) -> Facts {
     if variant == 0 {
-        json!({"hostname": "keel-placeholder", "fqdn": "keel-placeholder", "os": {"id": "debian", "version_id": "12", "codename": "bookworm", "pretty_name": "Debian GNU/Linux 12 (bookworm)", "family": "debian"}, "arch": "x86_64", "cpus": 2, "memory_mb": 2048, "kernel": "6.1.0"})
+        json!({"hostname": "keel-placeholder", "fqdn": "keel-placeholder", "os": {"id": "debian", "version_id": "12", "codename": "bookworm", "pretty_name": "Debian GNU/Linux 12 (bookworm)", "family": "debian"}, "arch": "x86_64", "cpus": 2, "memory_mb": 2048, "kernel": "6.1.0", "user": "root"})
     } else {
-        json!({"hostname": "keel-other", "fqdn": "keel-other.example", "os": {"id": "ubuntu", "version_id": "24.04", "codename": "noble", "pretty_name": "Ubuntu 24.04", "family": "debian"}, "arch": "aarch64", "cpus": 64, "memory_mb": 65536, "kernel": "6.8.0"})
+        json!({"hostname": "keel-other", "fqdn": "keel-other.example", "os": {"id": "ubuntu", "version_id": "24.04", "codename": "noble", "pretty_name": "Ubuntu 24.04", "family": "debian"}, "arch": "aarch64", "cpus": 64, "memory_mb": 65536, "kernel": "6.8.0", "user": "keel"})
     }
 }
 
@@ -612,48 +562,97 @@ impl Resolver<'_, '_> {
         resources: &[ResourceDecl],
         depth: usize,
     ) {
-        for decl in resources {
-            self.resource(scope, decl);
-        }
-        let Some(first) = uses.first() else { return };
-        if depth > MAX_MODULE_DEPTH {
+        // Uses are prepared first: their `outputs:` are part of the context
+        // of this scope's resources (and of later uses' inputs). Their own
+        // resources are expanded after this scope's, as before.
+        let mut here = scope.clone();
+        let mut pending = Vec::new();
+        let first_use_diag = self.diags.len();
+        let too_deep = depth > MAX_MODULE_DEPTH;
+        if let Some(first) = uses.first()
+            && too_deep
+            && !scope.chain.iter().any(|m| m == &first.module.value)
+        {
             // A cycle is reported at load time; a deep chain would silently
             // lose its deeper resources.
-            if !scope.chain.iter().any(|m| m == &first.module.value) {
-                self.diags.push(
-                    Diag::at(
-                        "keel::module-depth",
-                        &first.origin.source,
-                        first.module.span,
-                        format!("modules nest more than {MAX_MODULE_DEPTH} levels deep here"),
-                        "too deep",
-                    )
-                    .with_help("flatten the modules: use this one from the stack instead"),
-                );
-            }
-            return;
+            self.diags.push(
+                Diag::at(
+                    "keel::module-depth",
+                    &first.origin.source,
+                    first.module.span,
+                    format!("modules nest more than {MAX_MODULE_DEPTH} levels deep here"),
+                    "too deep",
+                )
+                .with_help("flatten the modules: use this one from the stack instead"),
+            );
         }
-        for u in uses {
+        for u in uses.iter().filter(|_| !too_deep) {
             self.module_uses += 1;
             if self.module_uses > MAX_MODULE_USES {
-                if self.module_uses > MAX_MODULE_USES + 1 {
-                    return; // reported once
+                if self.module_uses == MAX_MODULE_USES + 1 {
+                    self.diags.push(
+                        Diag::at(
+                            "keel::module-uses",
+                            &u.origin.source,
+                            u.module.span,
+                            format!(
+                                "more than {MAX_MODULE_USES} module uses for one host: modules using modules several times multiply"
+                            ),
+                            "one too many",
+                        )
+                        .with_help("use each module once per host where you can"),
+                    );
                 }
-                self.diags.push(
-                    Diag::at(
-                        "keel::module-uses",
-                        &u.origin.source,
-                        u.module.span,
-                        format!(
-                            "more than {MAX_MODULE_USES} module uses for one host: modules using modules several times multiply"
-                        ),
-                        "one too many",
-                    )
-                    .with_help("use each module once per host where you can"),
-                );
-                return;
+                break;
             }
-            self.module_use(scope, u, depth);
+            let before = pending.len();
+            self.module_use(&here, u, &mut pending);
+            // Outputs of a single instance (not of a `for_each` loop).
+            if u.for_each.is_none() && pending.len() == before + 1 {
+                self.outputs(&mut here, u, &pending[before]);
+            }
+        }
+        let first_resource_diag = self.diags.len();
+        for decl in resources {
+            self.resource(&here, decl);
+        }
+        // Report the resources' problems before the uses', as they read.
+        self.diags.0[first_use_diag..].rotate_left(first_resource_diag - first_use_diag);
+        for (inner, name) in pending {
+            if let Some(module) = self.input.project.modules.get(&name) {
+                self.expand(&inner, &module.uses, &module.resources, depth + 1);
+            }
+        }
+    }
+
+    /// Render a module instance's `outputs:` in its scope and expose them
+    /// to the calling scope as `modules.INSTANCE`.
+    fn outputs(&mut self, caller: &mut Scope, u: &UseDecl, (inner, name): &(Scope, String)) {
+        let Some(mut node) = self
+            .input
+            .project
+            .modules
+            .get(name)
+            .and_then(|m| m.outputs.clone())
+        else {
+            return;
+        };
+        let src = self.input.project.modules[name].source.clone();
+        let rendered = self.render_node(inner, &mut node, &src);
+        if !rendered.ok {
+            return;
+        }
+        let instance = u.instance().to_string();
+        let put = |ctx: &mut J, value: J| {
+            if let J::Object(m) = ctx
+                && let J::Object(mods) = m.entry("modules").or_insert_with(|| J::Object(Map::new()))
+            {
+                mods.insert(instance.clone(), value);
+            }
+        };
+        put(&mut caller.ctx, node.to_json());
+        if let Some(c) = caller.canary_ctx.as_mut() {
+            put(c, rendered.canary.map_or(J::Null, |n| n.to_json()));
         }
     }
 
@@ -1116,8 +1115,10 @@ impl Resolver<'_, '_> {
     }
 
     /// A module use: one instance per item of its `for_each:`
-    /// (`module.NAME[KEY]`), each expanded only when its `when:` holds.
-    fn module_use(&mut self, scope: &Scope, u: &UseDecl, depth: usize) {
+    /// (`module.NAME[KEY]`), each kept only when its `when:` holds; each
+    /// instance's scope is prepared and pushed on `pending` (with the
+    /// module's name) to be expanded later.
+    fn module_use(&mut self, scope: &Scope, u: &UseDecl, pending: &mut Vec<(Scope, String)>) {
         let Some(module) = self.input.project.modules.get(&u.module.value) else {
             return; // reported at load time (and in `Project::dropped`)
         };
@@ -1127,7 +1128,7 @@ impl Resolver<'_, '_> {
             None => u.instance().to_string(),
         };
         let Some(fe) = &u.for_each else {
-            return self.module_use_when(scope, u, depth, base);
+            return self.module_use_when(scope, u, base, pending);
         };
         let Some(items) = self.loop_items(scope, fe, src) else {
             return self.failed_use(module);
@@ -1139,11 +1140,17 @@ impl Resolver<'_, '_> {
             .or_insert_with(|| (src.clone(), u.module.span));
         for item in &items {
             let instance = format!("{base}[{}]", item.key);
-            self.module_use_when(&scope.with_each(item), u, depth, instance);
+            self.module_use_when(&scope.with_each(item), u, instance, pending);
         }
     }
 
-    fn module_use_when(&mut self, scope: &Scope, u: &UseDecl, depth: usize, instance: String) {
+    fn module_use_when(
+        &mut self,
+        scope: &Scope,
+        u: &UseDecl,
+        instance: String,
+        pending: &mut Vec<(Scope, String)>,
+    ) {
         let Some(module) = self.input.project.modules.get(&u.module.value) else {
             return;
         };
@@ -1162,10 +1169,16 @@ impl Resolver<'_, '_> {
                 None => return self.failed_use(module),
             }
         }
-        self.module_use_one(scope, u, depth, instance);
+        self.module_use_one(scope, u, instance, pending);
     }
 
-    fn module_use_one(&mut self, scope: &Scope, u: &UseDecl, depth: usize, instance: String) {
+    fn module_use_one(
+        &mut self,
+        scope: &Scope,
+        u: &UseDecl,
+        instance: String,
+        pending: &mut Vec<(Scope, String)>,
+    ) {
         let Some(module) = self.input.project.modules.get(&u.module.value) else {
             return;
         };
@@ -1322,7 +1335,7 @@ impl Resolver<'_, '_> {
             extra_depends: extra,
             chain,
         };
-        self.expand(&inner, &module.uses, &module.resources, depth + 1);
+        pending.push((inner, module.name.clone()));
     }
 }
 

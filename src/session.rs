@@ -267,6 +267,8 @@ pub struct Options {
     /// Take each SSH host's lock (`keel apply`), waiting this long for it;
     /// `None`: no lock (`keel plan`).
     pub lock: Option<crate::lock::Wait>,
+    /// `--target` and `--tags`: plan only these (and what they need).
+    pub selection: graph::select::Selection,
 }
 
 impl Default for Options {
@@ -278,6 +280,7 @@ impl Default for Options {
             confirm_timeout: crate::confirm::DEFAULT_TIMEOUT,
             allow_lockout_risk: false,
             lock: None,
+            selection: Default::default(),
         }
     }
 }
@@ -325,6 +328,7 @@ impl Session {
                 ),
             }
         }
+        diags.extend(check_selection(&project, &validated, &options.selection));
         let redactor = Redactor::new(secrets.values().cloned().collect());
         diags.into_result(Session {
             project,
@@ -335,6 +339,73 @@ impl Session {
             options,
         })
     }
+}
+
+/// `--target` addresses and `--tags` that name nothing on any target host
+/// (checked on the offline resolution): errors with a "did you mean".
+fn check_selection(
+    project: &Project,
+    validated: &Validated,
+    sel: &graph::select::Selection,
+) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    if sel.is_empty() {
+        return diags;
+    }
+    let mut found = BTreeSet::new();
+    let mut hints: BTreeMap<String, String> = BTreeMap::new();
+    let mut tags = BTreeSet::new();
+    for (resolved, _) in validated.offline.values() {
+        let named = graph::select::named(project, resolved, sel);
+        tags.extend(named.tags_seen);
+        let unknown: BTreeSet<&String> = named.unknown_targets.iter().map(|(t, _)| t).collect();
+        found.extend(sel.targets.iter().filter(|t| !unknown.contains(t)).cloned());
+        for (t, hint) in named.unknown_targets {
+            hints.entry(t).or_insert(hint);
+        }
+    }
+    for t in &sel.targets {
+        if !found.contains(t) {
+            diags.push(
+                Diag::plain(
+                    "keel::target",
+                    format!("--target `{t}` names no resource of any target host"),
+                )
+                .with_help(hints.get(t).cloned().unwrap_or_else(|| {
+                    "addresses are written `kind[name]`, `module.NAME` or `module.NAME.kind[name]`; `keel graph` lists them".into()
+                })),
+            );
+        }
+    }
+    for t in &sel.tags {
+        if !tags.contains(t) {
+            diags.push(
+                Diag::plain(
+                    "keel::target",
+                    format!("--tags `{t}`: no resource or module use has this tag"),
+                )
+                .with_help(crate::config::closest_hint(t, tags.iter())),
+            );
+        }
+    }
+    diags
+}
+
+/// Narrow a host's resources to the selection and what it needs.
+fn select(
+    project: &Project,
+    resolved: Resolved,
+    graph: Graph,
+    sel: &graph::select::Selection,
+) -> Result<(Resolved, Graph), Diagnostics> {
+    if sel.is_empty() {
+        return Ok((resolved, graph));
+    }
+    let named = graph::select::named(project, &resolved, sel);
+    let keep = graph::select::closure(&graph, &named.roots);
+    let resolved = graph::select::subset(resolved, &keep);
+    let graph = graph::build(&resolved)?;
+    Ok((resolved, graph))
 }
 
 /// What was computed for one host: enough to print its plan and apply it.
@@ -566,6 +637,10 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
         Ok(g) => g,
         Err(d) => return failed_host(name, described, s.redactor.redact(&diags_text(&d))),
     };
+    let (resolved, graph) = match select(&s.project, resolved, graph, &s.options.selection) {
+        Ok(x) => x,
+        Err(d) => return failed_host(name, described, s.redactor.redact(&diags_text(&d))),
+    };
     let probes: Vec<String> = resolved
         .instances
         .iter()
@@ -783,4 +858,37 @@ pub async fn plan_all(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::resolve::placeholder_facts;
+    use serde_json::Value;
+
+    /// The keys (and value types) of a JSON value, recursively.
+    fn shape(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+            }
+            Value::Number(_) => "number".into(),
+            Value::String(_) => "string".into(),
+            other => other.clone(),
+        }
+    }
+
+    /// Validation renders with placeholder facts: they must have exactly the
+    /// fields the real ones have, or a stack using `facts.user` fails
+    /// validation although it plans fine (it did).
+    #[test]
+    fn placeholder_facts_have_the_shape_of_real_facts() {
+        let real = shape(&crate::probe::parse_facts(""));
+        for variant in [0, 1] {
+            assert_eq!(
+                shape(&placeholder_facts(variant)),
+                real,
+                "variant {variant}"
+            );
+        }
+    }
 }

@@ -5,6 +5,10 @@
 //! `secrets`. A missing variable is an error naming the template, the line
 //! and the variable (strict mode). Note that handlebars' `{{#if missing}}`
 //! silently takes the false branch even in strict mode.
+//!
+//! Helpers (`default`, `json`, `join`, arithmetic, ...) are in [`helpers`].
+
+mod helpers;
 
 use handlebars::{Handlebars, RenderErrorReason};
 
@@ -48,6 +52,7 @@ impl Templates {
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
         lang::register(&mut hb);
+        helpers::register(&mut hb);
         Templates { hb }
     }
 
@@ -105,6 +110,10 @@ impl Templates {
                     };
                     (msg, None)
                 }
+                RenderErrorReason::ParamNotFoundForIndex(helper, i) => (
+                    format!("`{helper}`: argument {} is missing (a variable that is not defined?)", i + 1),
+                    None,
+                ),
                 other => (other.to_string(), None),
             };
             TemplateError {
@@ -139,6 +148,19 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.variable.as_deref(), Some("vars.nope"));
         assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn paths_may_hold_dashes() {
+        // Module instances are often named like `nginx-base`.
+        let t = Templates::new();
+        let out = t
+            .render(
+                "{{modules.nginx-base.url}}",
+                &json!({"modules": {"nginx-base": {"url": "u"}}}),
+            )
+            .unwrap();
+        assert_eq!(out, "u");
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn keel_in(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("KEEL_LOG")
+        .env_remove("KEEL_MODULE_PATH")
         .env_remove("KEEL_TEST_UNSET_DB_PASSWORD")
         .env("COLUMNS", "100")
         .args(["--color", "never"])
@@ -322,6 +323,7 @@ fn notify_non_notifiable() {
             says: &[
                 "`file[/etc/app/app.conf]` cannot be notified",
                 "notified_only: true",
+                "`compose` (restarts the project)",
             ],
             ..VALIDATE
         },
@@ -452,6 +454,52 @@ fn module_not_found() {
             // The folders searched are listed once each (a stack in the
             // working directory used to list `./modules` twice).
             not: &["./modules or ./modules"],
+            ..VALIDATE
+        },
+    );
+}
+
+#[test]
+fn module_missing_everywhere() {
+    check(
+        "module-missing-everywhere",
+        Expect {
+            locations: &["stack.yaml:5:13"],
+            says: &[
+                "module `nginx-bsae` not found",
+                "(module_path)",
+                "the modules bundled with keel",
+                "did you mean `nginx-base`?",
+            ],
+            ..VALIDATE
+        },
+    );
+}
+
+#[test]
+fn template_helper_bad_argument() {
+    check(
+        "template-helper-bad-argument",
+        Expect {
+            locations: &["stack.yaml:8:27"],
+            says: &["`add`: the first argument must be a number, found a string (\"four\")"],
+            ..VALIDATE
+        },
+    );
+}
+
+#[test]
+fn file_and_line_same_path() {
+    check(
+        "file-and-line-same-path",
+        Expect {
+            locations: &["stack.yaml:7:5"],
+            says: &[
+                "edits /etc/app.conf, whose whole content `file[/etc/",
+                "declared here",
+                "each run would undo the other",
+            ],
+            not: &["other.conf"],
             ..VALIDATE
         },
     );

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub struct ApplyArgs {
+    pub subset: super::Subset,
     pub confirm_timeout: u64,
     pub allow_lockout_risk: bool,
     pub target: PathBuf,
@@ -117,18 +118,29 @@ pub async fn run(a: ApplyArgs) -> u8 {
     } else {
         None
     };
-    let (stack, inv, limit) = match &saved_plan {
+    let (stack, inv, limit, selection) = match &saved_plan {
         Some(p) => (
             PathBuf::from(&p.stack_path),
             PathBuf::from(&p.inventory_path),
             p.limit.clone(),
+            crate::graph::select::Selection {
+                targets: p.targets.clone(),
+                tags: p.tags.clone(),
+            },
         ),
         None => (
             a.target.clone(),
             inventory_path(a.inventory.as_deref(), &a.target),
             a.limit.clone(),
+            a.subset.selection(),
         ),
     };
+    if saved_plan.is_some() && (!a.subset.targets.is_empty() || !a.subset.tags.is_empty()) {
+        eprintln!(
+            "keel: --target and --tags cannot narrow a saved plan: it is applied exactly as planned (plan again with them)"
+        );
+        return 1;
+    }
     let s: Arc<Session> = match super::plan::open_with(
         &stack,
         &inv,
@@ -137,6 +149,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
         a.confirm_timeout,
         a.allow_lockout_risk,
         Some(crate::lock::Wait::from_flag(a.lock_timeout, interactive())),
+        selection,
     ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,

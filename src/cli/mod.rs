@@ -6,6 +6,7 @@
 mod apply;
 mod drift;
 mod graph;
+mod modules;
 mod plan;
 mod validate;
 
@@ -59,6 +60,27 @@ pub struct Common {
     pub limit: Option<String>,
 }
 
+/// `--target` and `--tags`: a subset of the stack.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Subset {
+    /// Only this resource and what it needs (repeatable): `kind[name]`,
+    /// `module.NAME` or `module.NAME.kind[name]`.
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
+    /// Only resources (and module uses) with one of these `tags:`, and what they need.
+    #[arg(long, value_delimiter = ',', value_name = "TAG,...")]
+    pub tags: Vec<String>,
+}
+
+impl Subset {
+    pub fn selection(&self) -> crate::graph::select::Selection {
+        crate::graph::select::Selection {
+            targets: self.targets.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a stack, its modules and the inventory offline; report every problem.
@@ -70,6 +92,8 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         common: Common,
+        #[command(flatten)]
+        subset: Subset,
         /// Exit 0 when nothing would change, 2 when something would, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -99,6 +123,9 @@ pub enum Command {
         /// Only these hosts: a host or group name of the inventory.
         #[arg(short, long, value_name = "HOST|GROUP")]
         limit: Option<String>,
+        /// (A saved plan records its own.)
+        #[command(flatten)]
+        subset: Subset,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         yes: bool,
@@ -167,6 +194,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: GraphFormat,
     },
+    /// List the modules a stack can use by name: the project's, those on the
+    /// module path (`module_path:`, KEEL_MODULE_PATH) and those bundled with keel.
+    Modules {
+        /// The stack whose project and `module_path:` are searched [default: the current folder's modules/]
+        stack: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -193,6 +226,7 @@ pub fn run(args: Args) -> u8 {
         Command::Validate { common } => validate::run(&common),
         Command::Plan {
             common,
+            subset,
             detailed_exitcode,
             json,
             out,
@@ -202,6 +236,7 @@ pub fn run(args: Args) -> u8 {
         } => rt.block_on(plan::run(plan::PlanArgs {
             allow_lockout_risk,
             common,
+            subset,
             detailed_exitcode,
             json,
             out,
@@ -212,6 +247,7 @@ pub fn run(args: Args) -> u8 {
             target,
             inventory,
             limit,
+            subset,
             yes,
             json,
             parallel,
@@ -219,6 +255,7 @@ pub fn run(args: Args) -> u8 {
             allow_lockout_risk,
             lock_timeout,
         } => rt.block_on(apply::run(apply::ApplyArgs {
+            subset,
             confirm_timeout,
             allow_lockout_risk,
             lock_timeout,
@@ -252,6 +289,7 @@ pub fn run(args: Args) -> u8 {
             allow_lockout_risk,
         })),
         Command::Graph { common, format } => graph::run(&common, format),
+        Command::Modules { stack } => modules::run(stack.as_deref()),
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 pub struct PlanArgs {
     pub allow_lockout_risk: bool,
     pub common: Common,
+    pub subset: super::Subset,
     pub detailed_exitcode: bool,
     pub json: bool,
     pub out: Option<PathBuf>,
@@ -28,6 +29,7 @@ pub fn open_with(
     confirm_timeout: u64,
     allow_lockout_risk: bool,
     lock: Option<crate::lock::Wait>,
+    selection: crate::graph::select::Selection,
 ) -> Result<Session, u8> {
     Session::open(
         stack,
@@ -38,6 +40,7 @@ pub fn open_with(
             confirm_timeout,
             allow_lockout_risk,
             lock,
+            selection,
             ..Options::default()
         },
     )
@@ -73,13 +76,16 @@ pub async fn plan_hosts(s: Arc<Session>) -> Vec<HostWork> {
 
 /// Build the plan document from the hosts' work.
 pub fn document(s: &Session, inventory: &std::path::Path, works: &[HostWork]) -> Plan {
-    Plan::new(
+    let mut plan = Plan::new(
         s.project.stack.name.clone(),
         absolute(&s.project.stack.path),
         absolute(inventory),
         s.options.limit.clone(),
         works.iter().map(|w| w.plan.clone()).collect(),
-    )
+    );
+    plan.targets = s.options.selection.targets.clone();
+    plan.tags = s.options.selection.tags.clone();
+    plan
 }
 
 pub async fn run(a: PlanArgs) -> u8 {
@@ -92,6 +98,7 @@ pub async fn run(a: PlanArgs) -> u8 {
         crate::confirm::DEFAULT_TIMEOUT,
         a.allow_lockout_risk,
         None,
+        a.subset.selection(),
     ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
@@ -113,6 +120,11 @@ pub async fn run(a: PlanArgs) -> u8 {
         }
     } else {
         super::out(&plan::render::plan(&doc, a.all));
+        if !s.options.selection.is_empty() {
+            eprintln!(
+                "Planned a subset (--target/--tags) with what it needs; other resources are not shown and will not be changed."
+            );
+        }
     }
     if let Some(path) = &a.out {
         if let Err(e) = saved::save(&doc, path) {

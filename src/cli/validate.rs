@@ -1,4 +1,10 @@
 //! `keel validate`: load and check everything offline.
+//!
+//! No host is contacted and no secret is read: templates are rendered with
+//! placeholder facts (`resolve::placeholder_facts`: a Debian 12 host named
+//! `keel-placeholder`, user `root`) and placeholder secrets
+//! (`$keel$placeholder-secret-NAME`). What depends on their real values is
+//! checked at plan, and the output says so.
 
 use super::{Common, report};
 use crate::session;
@@ -6,7 +12,7 @@ use crate::session;
 pub fn run(common: &Common) -> u8 {
     let inv = super::inventory_path(common.inventory.as_deref(), &common.stack);
     match session::check(&common.stack, &inv, common.limit.as_deref()) {
-        Ok((_, v)) => {
+        Ok((project, v)) => {
             let resources: usize = v.offline.values().map(|(r, _)| r.instances.len()).sum();
             super::out(&format!(
                 "{} is valid: {} host{}, {} resource{} in all.\n",
@@ -16,6 +22,17 @@ pub fn run(common: &Common) -> u8 {
                 resources,
                 if resources == 1 { "" } else { "s" }
             ));
+            let uses_facts = v.facts_needed.values().any(|&n| n);
+            if uses_facts || !project.stack.secrets.is_empty() {
+                super::out(&format!(
+                    "No host was contacted: templates were rendered with placeholder facts and secrets ({}); values that depend on them are checked at plan.\n",
+                    match (uses_facts, project.stack.secrets.is_empty()) {
+                        (true, false) => "facts and secrets are used",
+                        (true, true) => "facts are used",
+                        _ => "secrets are used",
+                    }
+                ));
+            }
             0
         }
         Err(d) => {

@@ -11,7 +11,7 @@ use crate::resources::{self, KindEntry};
 use std::path::PathBuf;
 
 /// Keys every resource accepts besides its kind's own.
-pub const COMMON_KEYS: &[&str] = &["id", "depends_on", "notify", "for_each", "when"];
+pub const COMMON_KEYS: &[&str] = &["id", "depends_on", "notify", "for_each", "when", "tags"];
 
 /// Where an entry's relative paths and templates are resolved from.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct ResourceDecl {
     pub for_each: Option<Node>,
     /// `when:` a condition rendering to `true` or `false`, per host.
     pub when: Option<Node>,
+    /// `tags:`, for `--tags` (see [`crate::graph::select`]).
+    pub tags: Vec<Spanned<String>>,
     pub origin: Origin,
     pub span: Span,
 }
@@ -54,6 +56,8 @@ pub struct UseDecl {
     pub for_each: Option<Node>,
     /// `when:` a condition rendering to `true` or `false`, per host.
     pub when: Option<Node>,
+    /// `tags:`, given to every resource of the instance.
+    pub tags: Vec<Spanned<String>>,
     pub origin: Origin,
     pub span: Span,
 }
@@ -109,6 +113,37 @@ fn strings(
             }
         },
     }
+}
+
+/// `tags: [web, tls]` (or one tag): names of letters, digits, `-`, `_`.
+fn tag_list(src: &SourceFile, node: &Node, diags: &mut Diagnostics) -> Vec<Spanned<String>> {
+    let items: Vec<&Node> = match &node.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![node],
+    };
+    let mut out = Vec::new();
+    for n in items {
+        match n.as_scalar_text() {
+            Some(t)
+                if !t.is_empty()
+                    && t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')) =>
+            {
+                out.push(Spanned::new(n.span, t.to_string()));
+            }
+            _ => diags.push(
+                Diag::at(
+                    "keel::schema",
+                    src,
+                    n.span,
+                    "a tag is a name of letters, digits, `-` and `_`",
+                    "not a tag",
+                )
+                .with_help("write `tags: [web, tls]`; select them with `keel plan --tags web`"),
+            ),
+        }
+    }
+    out
 }
 
 fn scalar(
@@ -283,6 +318,7 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
     let mut notify = Vec::new();
     let mut for_each = None;
     let mut when = None;
+    let mut tags = Vec::new();
     let mut rest = Vec::new();
     for (k, v) in fields {
         match k.as_scalar_text() {
@@ -291,6 +327,7 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
             Some("when") => when = Some(v.clone()),
             Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
             Some("notify") => notify = strings(src, v, "notify", diags),
+            Some("tags") => tags = tag_list(src, v, diags),
             _ => rest.push((k.clone(), v.clone())),
         }
     }
@@ -303,6 +340,7 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
         notify,
         for_each,
         when,
+        tags,
         origin: origin.clone(),
         span: item.span,
     })
@@ -346,9 +384,29 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
         let mut depends_on = Vec::new();
         let mut for_each = None;
         let mut when = None;
+        let mut tags = Vec::new();
         let mut ok = true;
+        let mut reserved = false;
         for (k, v) in entries {
             match k.as_scalar_text() {
+                Some("module") if v.as_map().is_some() => {
+                    // Reserved: `module: { name: x, version: 1.2 }` or
+                    // `{ name: x, git: URL, ref: v1 }`.
+                    diags.push(
+                        Diag::at(
+                            "keel::schema",
+                            src,
+                            v.span,
+                            "module versions and git sources are not supported yet",
+                            "reserved for later",
+                        )
+                        .with_help(
+                            "name the module by its folder, `module: NAME`; it is looked up in the project's modules/, the module path, then the modules bundled with keel",
+                        ),
+                    );
+                    ok = false;
+                    reserved = true;
+                }
                 Some("module") => module = scalar(src, v, "module", diags),
                 Some("id") => id = scalar(src, v, "id", diags),
                 Some("with") => {
@@ -371,13 +429,21 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
                 Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
                 Some("for_each") => for_each = Some(v.clone()),
                 Some("when") => when = Some(v.clone()),
+                Some("tags") => tags = tag_list(src, v, diags),
                 other => {
                     let other = other.unwrap_or("?");
-                    let known: Vec<String> =
-                        ["module", "id", "with", "depends_on", "for_each", "when"]
-                            .iter()
-                            .map(|s| s.to_string())
-                            .collect();
+                    let known: Vec<String> = [
+                        "module",
+                        "id",
+                        "with",
+                        "depends_on",
+                        "for_each",
+                        "when",
+                        "tags",
+                    ]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
                     diags.push(
                         Diag::at(
                             "keel::schema",
@@ -400,10 +466,12 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
                 depends_on,
                 for_each,
                 when,
+                tags,
                 origin: origin.clone(),
                 span: item.span,
             }),
             Some(_) => {}
+            None if reserved => {}
             None => diags.push(Diag::at(
                 "keel::schema",
                 src,

@@ -4,10 +4,12 @@
 //! deserialized from them piece by piece so every problem of a run is
 //! collected as a [`crate::diag::Diag`] pointing at file, line and column.
 
+pub mod bundled;
 pub mod entry;
 pub mod inventory;
 pub mod local_file;
 pub mod module;
+pub mod modules_path;
 pub mod node;
 pub mod stack;
 
@@ -159,7 +161,11 @@ pub fn closest_hint<'a>(found: &str, candidates: impl Iterator<Item = &'a String
 }
 
 /// A path for messages: relative to the current directory when possible.
+/// Files of the modules bundled with keel are `bundled:NAME/FILE`.
 pub fn display_path(p: &Path) -> String {
+    if let Some(label) = modules_path::bundled_label(p) {
+        return label;
+    }
     let Ok(cwd) = std::env::current_dir() else {
         return p.display().to_string();
     };

@@ -12,6 +12,10 @@
 //! ```
 //! Inside a module, inputs are `{{inputs.NAME}}`; `vars`, `host`, `facts`
 //! and `secrets` are the same as in the stack.
+//!
+//! `outputs:` (a map) are values the module exposes, rendered with its
+//! inputs; the stack (or module) that uses it reads them as
+//! `{{modules.INSTANCE.NAME}}` in its resources and in later uses' `with:`.
 
 use super::entry::{self, Origin, ResourceDecl, UseDecl};
 use super::node::{Node, Span, Spanned, Value};
@@ -102,6 +106,9 @@ struct ModuleDoc {
     #[serde(default)]
     #[allow(dead_code)]
     resources: IgnoredNode,
+    #[serde(default)]
+    #[allow(dead_code)]
+    outputs: IgnoredNode,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +132,9 @@ pub struct Module {
     pub inputs: Vec<InputDecl>,
     pub uses: Vec<UseDecl>,
     pub resources: Vec<ResourceDecl>,
+    /// `outputs:`, a map of values templated from the inputs, exposed to
+    /// the caller as `{{modules.INSTANCE.NAME}}`.
+    pub outputs: Option<Node>,
 }
 
 impl Module {
@@ -172,6 +182,7 @@ impl Module {
                     inputs: super::readable_entries(&node, "inputs"),
                     uses: IgnoredNode,
                     resources: IgnoredNode,
+                    outputs: IgnoredNode,
                 }
             }
         };
@@ -219,6 +230,27 @@ impl Module {
         let inputs = with_unreadable_inputs(&node, inputs);
         let uses = entry::parse_uses(&origin, node.get("uses"), &mut diags);
         let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
+        let outputs = node
+            .get("outputs")
+            .filter(|o| o.value != Value::Null)
+            .cloned();
+        if let Some(o) = &outputs
+            && o.as_map().is_none()
+        {
+            diags.push(
+                Diag::at(
+                    "keel::schema",
+                    &src,
+                    o.span,
+                    format!(
+                        "`outputs` must be a map of names to values, found {}",
+                        o.type_name()
+                    ),
+                    "here",
+                )
+                .with_help("e.g. `outputs: { url: \"http://{{inputs.host}}:{{inputs.port}}\" }`"),
+            );
+        }
         let module = Module {
             name: name.to_string(),
             dir: dir.to_path_buf(),
@@ -227,6 +259,7 @@ impl Module {
             inputs,
             uses,
             resources,
+            outputs: outputs.filter(|o| o.as_map().is_some()),
         };
         (Some(module), diags)
     }

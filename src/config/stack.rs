@@ -55,6 +55,10 @@ struct StackDoc {
     vars: IgnoredNode,
     #[serde(default)]
     secrets: BTreeMap<String, Spanned<SecretSource>>,
+    /// More folders of modules, relative to the stack (see
+    /// [`super::modules_path`]).
+    #[serde(default)]
+    module_path: Vec<Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
     uses: IgnoredNode,
@@ -74,8 +78,10 @@ pub struct Stack {
     pub secrets: Vec<SecretDecl>,
     pub uses: Vec<UseDecl>,
     pub resources: Vec<ResourceDecl>,
-    /// Folder where `modules/` are looked up (see [`Stack::module_dirs`]).
+    /// The stack's folder (absolute): relative paths, `modules/`.
     pub dir: PathBuf,
+    /// `module_path:` folders, relative to [`Stack::dir`].
+    pub module_path: Vec<Spanned<String>>,
 }
 
 impl Stack {
@@ -119,6 +125,10 @@ impl Stack {
                         .unwrap_or_default(),
                     vars: IgnoredNode,
                     secrets: super::readable_entries(&node, "secrets"),
+                    module_path: node
+                        .get("module_path")
+                        .and_then(|n| n.deserialize().ok())
+                        .unwrap_or_default(),
                     uses: IgnoredNode,
                     resources: IgnoredNode,
                 }
@@ -189,18 +199,9 @@ impl Stack {
             uses,
             resources,
             dir,
+            module_path: doc.module_path,
         };
         (Some(stack), diags)
-    }
-
-    /// Folders searched for modules: `modules/` beside the stack, then
-    /// `modules/` one level up (a project with `stacks/` and `modules/`).
-    pub fn module_dirs(&self) -> Vec<PathBuf> {
-        let mut dirs = vec![self.dir.join("modules")];
-        if let Some(parent) = self.dir.parent() {
-            dirs.push(parent.join("modules"));
-        }
-        dirs
     }
 }
 

@@ -4,7 +4,10 @@
 //! anything under a home after its user), then a cycle check that names
 //! every resource on a cycle with the origin of each edge.
 
+pub mod conflicts;
+pub mod handlers;
 pub mod render;
+pub mod select;
 pub mod unresolved;
 
 use crate::config::node::Span;
@@ -187,7 +190,16 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
     let mut notifies = vec![Vec::new(); res.instances.len()];
     for (i, inst) in res.instances.iter().enumerate() {
         for n in &inst.notify {
-            match by_addr.get(n.value.as_str()) {
+            // `kind[name]`, or `module.INSTANCE.kind[name]` for one handler
+            // of a module instance.
+            let target = by_addr.get(n.value.as_str()).copied().or_else(|| {
+                let m = n.value.strip_prefix("module.")?;
+                match lookup_in_module(res, &by_addr, m)? {
+                    Ok(v) if v.len() == 1 => Some(v[0]),
+                    _ => None,
+                }
+            });
+            match target.as_ref() {
                 Some(&t) if t == i => diags.push(Diag::at(
                     "keel::notify",
                     &n.source,
@@ -203,7 +215,13 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                         format!("`{}` cannot be notified", n.value),
                         "not a handler",
                     )
-                    .with_help("notify a `service` (reload or restart) or a `command` with `notified_only: true`"),
+                    .with_help(handlers::help(
+                        &res.instances
+                            .iter()
+                            .filter(|h| h.resource.notifiable())
+                            .map(|h| h.address.clone())
+                            .collect::<Vec<_>>(),
+                    )),
                 ),
                 Some(&t) => {
                     notifies[i].push(t);
@@ -223,7 +241,10 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                         "keel::dangling",
                         &n.source,
                         n.span,
-                        format!("`{}` notifies `{}`, which does not exist", inst.address, n.value),
+                        format!(
+                            "`{}` notifies `{}`, which does not exist",
+                            inst.address, n.value
+                        ),
                         "unknown address",
                     )
                     .with_help(address_hint(res, &n.value)),
@@ -284,6 +305,8 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
             }
         }
     }
+
+    diags.extend(conflicts::file_and_line(res));
 
     // Cycles: every strongly connected component with more than one node.
     for scc in tarjan_scc(&g) {
@@ -386,8 +409,20 @@ fn nearest_path_provider(
     }
 }
 
-/// Resolve an address: `kind[name]`, or `module.NAME` for every resource of
-/// a module instance.
+/// The instances an address names on this host (see [`lookup`]), or a
+/// "did you mean" hint.
+pub fn resolve_address(res: &Resolved, addr: &str) -> Result<Vec<usize>, String> {
+    let by_addr: BTreeMap<&str, usize> = res
+        .instances
+        .iter()
+        .enumerate()
+        .map(|(i, inst)| (inst.address.as_str(), i))
+        .collect();
+    lookup(res, &by_addr, addr)
+}
+
+/// Resolve an address: `kind[name]`, `module.NAME` for every resource of
+/// a module instance, or `module.NAME.kind[name]` for one of them.
 fn lookup(
     res: &Resolved,
     by_addr: &BTreeMap<&str, usize>,
@@ -397,6 +432,9 @@ fn lookup(
         return Ok(vec![i]);
     }
     if let Some(m) = addr.strip_prefix("module.") {
+        if let Some(found) = lookup_in_module(res, by_addr, m) {
+            return found;
+        }
         if let Some(v) = res.modules.get(m) {
             return Ok(v.clone());
         }
@@ -407,7 +445,62 @@ fn lookup(
     Err(address_hint(res, addr))
 }
 
+/// `module.INSTANCE.kind[name]`: one resource of a module instance
+/// (instead of all of them, handlers included). `None` when `m` does not
+/// have that shape.
+fn lookup_in_module(
+    res: &Resolved,
+    by_addr: &BTreeMap<&str, usize>,
+    m: &str,
+) -> Option<Result<Vec<usize>, String>> {
+    let bracket = m.find('[')?;
+    let dot = m[..bracket].rfind('.')?;
+    let (instance, resource) = (&m[..dot], &m[dot + 1..]);
+    let Some(members) = res.modules.get(instance) else {
+        if res.module_uses.contains_key(instance) {
+            return Some(Err(format!(
+                "module instance `module.{instance}` declares no resources on this host"
+            )));
+        }
+        let known: Vec<String> = res
+            .module_uses
+            .keys()
+            .map(|k| format!("module.{k}"))
+            .collect();
+        return Some(Err(format!(
+            "there is no module instance `module.{instance}`; {}",
+            crate::config::closest_hint(&format!("module.{instance}"), known.iter())
+        )));
+    };
+    match by_addr.get(resource) {
+        Some(i) if members.contains(i) => Some(Ok(vec![*i])),
+        _ => {
+            let inside: Vec<String> = members
+                .iter()
+                .map(|&i| format!("module.{instance}.{}", res.instances[i].address))
+                .collect();
+            Some(Err(crate::config::closest_hint(
+                &format!("module.{m}"),
+                inside.iter(),
+            )))
+        }
+    }
+}
+
 fn address_hint(res: &Resolved, addr: &str) -> String {
+    if let Some(m) = addr.strip_prefix("module.")
+        && m.contains('[')
+    {
+        let by_addr: BTreeMap<&str, usize> = res
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(i, inst)| (inst.address.as_str(), i))
+            .collect();
+        if let Some(Err(hint)) = lookup_in_module(res, &by_addr, m) {
+            return hint;
+        }
+    }
     // Borrowed, not cloned: one hint per dangling reference, each over every
     // address, was quadratic in allocations.
     let modules: Vec<String> = res

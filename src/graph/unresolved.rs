@@ -50,6 +50,13 @@ impl Unresolved {
 
     /// Whether `address` may name a resource that failed to resolve.
     pub fn may_declare(&self, address: &str) -> bool {
+        // `module.web.service[nginx]` names `service[nginx]` inside `web`.
+        let address = match (address.strip_prefix("module."), address.find('[')) {
+            (Some(_), Some(b)) => address[..b]
+                .rfind('.')
+                .map_or(address, |dot| &address[dot + 1..]),
+            _ => address,
+        };
         if self.anything || self.addresses.contains(address) {
             return true;
         }
@@ -78,6 +85,9 @@ mod tests {
         assert!(!u.may_declare("file[/etc/motd]"));
         assert!(!u.may_declare("service[nginx]"));
         assert!(!u.may_declare("nginx"));
+        assert!(u.may_declare("module.web.package[nginx]"));
+        assert!(u.may_declare("module.a.b.file[motd]"));
+        assert!(!u.may_declare("module.web.service[nginx]"));
         u.anything = true;
         assert!(u.may_declare("service[nginx]"));
     }

@@ -27,6 +27,12 @@ pub struct Plan {
     pub stack_path: String,
     pub inventory_path: String,
     pub limit: Option<String>,
+    /// `--target` addresses the plan was narrowed to (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    /// `--tags` the plan was narrowed to (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     pub hosts: Vec<HostPlan>,
     pub summary: Summary,
     /// Whether any host has a change (or an error).
@@ -53,6 +59,8 @@ impl Plan {
             stack_path,
             inventory_path,
             limit,
+            targets: Vec::new(),
+            tags: Vec::new(),
             hosts,
             summary,
             changes,
