@@ -160,7 +160,16 @@ pub async fn run(a: DriftArgs) -> u8 {
     for (i, file) in files.iter().enumerate() {
         let inv = inventory_path(a.inventory.as_deref(), file);
         let path = crate::config::display_path(file);
-        match open_with(file, &inv, a.limit.clone(), a.parallel, crate::confirm::DEFAULT_TIMEOUT, a.allow_lockout_risk, None, Default::default()) {
+        match open_with(
+            file,
+            &inv,
+            crate::session::Options {
+                limit: a.limit.clone(),
+                parallel: a.parallel,
+                allow_lockout_risk: a.allow_lockout_risk,
+                ..Default::default()
+            },
+        ) {
             Ok(s) => {
                 secrets.extend(s.secrets.values().cloned());
                 stacks.push(StackReport {
