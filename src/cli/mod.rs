@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 ///   keel apply stacks/web.yaml             make it so (asks first)
 ///   keel plan --detailed-exitcode ...      CI drift check: 0 none, 2 drift, 1 error
 #[derive(Debug, Parser)]
-#[command(name = "keel", version, verbatim_doc_comment, max_term_width = 100)]
+#[command(name = "keel", version = env!("KEEL_VERSION"), verbatim_doc_comment, max_term_width = 100)]
 pub struct Args {
     /// More output: -v logs steps and SSH round trips, -vv debugging.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
