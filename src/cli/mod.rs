@@ -4,7 +4,9 @@
 //! stderr and exit codes.
 
 mod apply;
+mod completions;
 mod graph;
+mod inventory;
 mod plan;
 mod validate;
 
@@ -122,6 +124,26 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: GraphFormat,
     },
+    /// Inventories: `keel inventory convert hosts.ini` prints keel's format.
+    Inventory {
+        #[command(subcommand)]
+        command: inventory::InventoryCommand,
+    },
+    /// Print a shell completion script (bash, zsh or fish); see README, "Install".
+    Completions {
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
+    /// Print keel's man page (roff) on stdout.
+    Man,
+    /// Host and group names for shell completion of `--limit`, from the
+    /// inventory the command line being completed would use.
+    #[command(name = "__complete-hosts", hide = true)]
+    CompleteHosts {
+        /// The words of the command line being completed.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -183,6 +205,10 @@ pub fn run(args: Args) -> u8 {
             parallel,
         })),
         Command::Graph { common, format } => graph::run(&common, format),
+        Command::Inventory { command } => inventory::run(&command),
+        Command::Completions { shell } => completions::script(shell),
+        Command::Man => completions::man(),
+        Command::CompleteHosts { words } => completions::hosts(&words),
     }
 }
 

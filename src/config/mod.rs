@@ -4,6 +4,7 @@
 //! deserialized from them piece by piece so every problem of a run is
 //! collected as a [`crate::diag::Diag`] pointing at file, line and column.
 
+pub mod ansible;
 pub mod entry;
 pub mod inventory;
 pub mod module;

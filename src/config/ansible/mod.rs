@@ -1,0 +1,640 @@
+//! Ansible inventories as they are: INI and YAML files, with the
+//! `group_vars/` and `host_vars/` folders beside them, read into keel's
+//! [`Inventory`].
+//!
+//! [`load`] looks at a file given with `-i` and says whether it is in an
+//! Ansible format (keel's own format has only `hosts:` and `groups:` at the
+//! top; Ansible's YAML has `all:` or groups holding `hosts:`, `children:`,
+//! `vars:`; anything that is not a YAML map is Ansible's INI). The parsers
+//! ([`ini`], [`yaml`]) fill one [`Parsed`]; [`build`] turns it into keel's
+//! inventory:
+//!
+//! - Ansible's connection variables become host settings: `ansible_host`
+//!   → `address`, `ansible_port` → `port`, `ansible_user` → `user`,
+//!   `ansible_ssh_private_key_file` → `identity_file`, `ansible_become` →
+//!   `become`, `ansible_connection: local` → `transport: local`,
+//!   `ansible_host_key_checking: false` → `host_key: accept-new`, and a
+//!   password (`ansible_password`) → `auth: password`. They are resolved
+//!   per host with keel's precedence (`all`, groups by depth then name, the
+//!   host) and removed from the vars; passwords are never kept.
+//! - Every other variable is a keel group or host var. `group_vars/NAME`
+//!   overrides the inline vars of group NAME, `host_vars/HOST` those of the
+//!   host.
+//! - Hosts listed only outside any group are in the group `ungrouped`.
+
+pub mod emit;
+pub mod ini;
+pub mod range;
+pub mod yaml;
+
+use super::inventory::{Group, Host, HostKeyPolicy, Inventory, TransportKind};
+use super::node::{Node, Span, Spanned, Value};
+use crate::diag::{Diag, Diagnostics, SourceFile};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+const CODE: &str = "keel::ansible";
+
+/// One variable as written: name and value nodes, and their file.
+#[derive(Debug, Clone)]
+pub struct Var {
+    pub key: Node,
+    pub value: Node,
+    pub source: SourceFile,
+}
+
+impl Var {
+    pub fn name(&self) -> &str {
+        self.key.as_scalar_text().unwrap_or_default()
+    }
+}
+
+/// A host as the Ansible files describe it.
+#[derive(Debug, Clone)]
+pub struct ParsedHost {
+    /// Later entries win.
+    pub vars: Vec<Var>,
+    pub source: SourceFile,
+    pub span: Span,
+}
+
+/// A group as the Ansible files describe it.
+#[derive(Debug, Clone)]
+pub struct ParsedGroup {
+    pub hosts: Vec<Spanned<String>>,
+    pub children: Vec<Spanned<String>>,
+    pub vars: Vec<Var>,
+    pub source: SourceFile,
+    pub span: Span,
+}
+
+/// What the inventory files say, before it becomes keel's inventory.
+/// The group `all` holds only vars; hosts listed outside any group are
+/// members of `ungrouped` until [`build`] keeps only those in no other group.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub hosts: BTreeMap<String, ParsedHost>,
+    pub groups: BTreeMap<String, ParsedGroup>,
+}
+
+impl Parsed {
+    /// Declare a host (first mention keeps its place for messages).
+    pub fn host(&mut self, name: &str, src: &SourceFile, span: Span) -> &mut ParsedHost {
+        self.hosts
+            .entry(name.to_string())
+            .or_insert_with(|| ParsedHost {
+                vars: Vec::new(),
+                source: src.clone(),
+                span,
+            })
+    }
+
+    /// Declare a group (first mention keeps its place for messages).
+    pub fn group(&mut self, name: &str, src: &SourceFile, span: Span) -> &mut ParsedGroup {
+        self.groups
+            .entry(name.to_string())
+            .or_insert_with(|| ParsedGroup {
+                hosts: Vec::new(),
+                children: Vec::new(),
+                vars: Vec::new(),
+                source: src.clone(),
+                span,
+            })
+    }
+
+    /// Put a host in a group. A host listed right under `all` is
+    /// `ungrouped` (every host is in `all`).
+    pub fn member(&mut self, group: &str, host: &str, src: &SourceFile, span: Span) {
+        let group = if group == "all" { "ungrouped" } else { group };
+        let g = self.group(group, src, span);
+        if !g.hosts.iter().any(|h| h.value == host) {
+            g.hosts.push(Spanned::new(span, host.to_string()));
+        }
+    }
+
+    /// Make `child` a child group of `parent` (both are created if new).
+    pub fn child(&mut self, parent: &str, child: &str, src: &SourceFile, span: Span) {
+        self.group(child, src, span);
+        if parent == "all" {
+            return;
+        }
+        let g = self.group(parent, src, span);
+        if !g.children.iter().any(|c| c.value == child) {
+            g.children.push(Spanned::new(span, child.to_string()));
+        }
+    }
+}
+
+/// The format of an inventory file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Keel,
+    AnsibleIni,
+    AnsibleYaml,
+}
+
+/// Keys of a group in Ansible's YAML format.
+const GROUP_KEYS: [&str; 3] = ["hosts", "children", "vars"];
+
+/// Which format a YAML document is in (see the module docs).
+pub fn yaml_format(node: &Node) -> Format {
+    let Some(map) = node.as_map() else {
+        return Format::Keel;
+    };
+    let keys: Vec<&str> = map
+        .iter()
+        .filter_map(|(k, _)| k.as_scalar_text())
+        .collect();
+    if keys.contains(&"all") {
+        return Format::AnsibleYaml;
+    }
+    if keys.iter().all(|k| matches!(*k, "hosts" | "groups")) {
+        return Format::Keel;
+    }
+    let group_like = |v: &Node| match &v.value {
+        Value::Null => true,
+        Value::Map(m) => {
+            !m.is_empty()
+                && m.iter()
+                    .all(|(k, _)| GROUP_KEYS.contains(&k.as_scalar_text().unwrap_or_default()))
+        }
+        _ => false,
+    };
+    if map.iter().all(|(_, v)| group_like(v)) {
+        Format::AnsibleYaml
+    } else {
+        Format::Keel
+    }
+}
+
+/// Which format a file is in, by its extension and content. Folders and
+/// unreadable files are `Keel` (keel's loader reports what is wrong).
+pub fn detect(path: &Path) -> Format {
+    if !path.is_file() {
+        return Format::Keel;
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return Format::Keel;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let yaml_ext = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    );
+    match Node::parse(&text) {
+        Ok(node) if node.as_map().is_some() => yaml_format(&node),
+        // A YAML file that does not parse: keel's loader shows where.
+        _ if yaml_ext => Format::Keel,
+        Ok(node) if node.value == Value::Null => Format::Keel,
+        _ => Format::AnsibleIni,
+    }
+}
+
+/// Load `path` when it is an Ansible inventory; `None` when it is keel's
+/// own format (or a folder), which keel's loader reads.
+pub fn load(path: &Path) -> Option<(Inventory, Diagnostics)> {
+    let format = detect(path);
+    if format == Format::Keel {
+        return None;
+    }
+    let mut diags = Diagnostics::new();
+    let mut parsed = Parsed::default();
+    match format {
+        Format::AnsibleIni => match read(path) {
+            Ok(src) => ini::parse(&src, &mut parsed, &mut diags),
+            Err(d) => diags.extend(d),
+        },
+        _ => match super::read_source(path) {
+            Ok((src, node)) => yaml::parse(&src, &node, &mut parsed, &mut diags),
+            Err(d) => diags.extend(d),
+        },
+    }
+    if let Some(dir) = path.parent() {
+        vars_dirs(dir, &mut parsed, &mut diags);
+    }
+    let inv = build(parsed, &mut diags);
+    Some((inv, diags))
+}
+
+/// Read a text file (UTF-8 checked).
+fn read(path: &Path) -> Result<SourceFile, Diagnostics> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diag::plain(CODE, format!("cannot read {}: {e}", path.display()))
+            .with_help("check the path and its permissions")
+    })?;
+    SourceFile::from_bytes(path, bytes)
+}
+
+/// Read `group_vars/` and `host_vars/` beside the inventory file: a file
+/// `NAME`, `NAME.yml`, `NAME.yaml` or `NAME.json`, or a folder `NAME/` of
+/// such files (in name order). Names that are no group or host are
+/// skipped, as Ansible does.
+fn vars_dirs(dir: &Path, parsed: &mut Parsed, diags: &mut Diagnostics) {
+    for (sub, hosts) in [("group_vars", false), ("host_vars", true)] {
+        for (name, file) in vars_files(&dir.join(sub)) {
+            let vars = read_vars_file(&file, diags);
+            let target = if hosts {
+                parsed.hosts.get_mut(&name).map(|h| &mut h.vars)
+            } else if name == "all" {
+                let src = SourceFile::new(&file, String::new());
+                Some(&mut parsed.group("all", &src, Span::default()).vars)
+            } else {
+                parsed.groups.get_mut(&name).map(|g| &mut g.vars)
+            };
+            if let Some(t) = target {
+                t.extend(vars);
+            }
+        }
+    }
+}
+
+/// `(name, file)` of a vars folder, in name order.
+fn vars_files(dir: &Path) -> Vec<(String, std::path::PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut entries: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    let mut out = Vec::new();
+    for p in entries {
+        let Some(file_name) = p.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if file_name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            let mut inner: Vec<_> = std::fs::read_dir(&p)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file() && vars_file_name(f).is_some())
+                .collect();
+            inner.sort();
+            out.extend(inner.into_iter().map(|f| (file_name.to_string(), f)));
+        } else if let Some(name) = vars_file_name(&p) {
+            out.push((name, p));
+        }
+    }
+    out
+}
+
+/// The group or host a vars file is for, by its name (`web.yml` → `web`);
+/// `None` for files Ansible skips (other extensions, backups, hidden).
+fn vars_file_name(p: &Path) -> Option<String> {
+    let name = p.file_name()?.to_str()?;
+    if name.starts_with('.') || name.ends_with('~') {
+        return None;
+    }
+    match p.extension().and_then(|e| e.to_str()) {
+        Some("yml" | "yaml" | "json") => Some(p.file_stem()?.to_str()?.to_string()),
+        // Host names hold dots (`web1.example.com`): a file without a known
+        // extension is named after its host or group, unless it is a backup.
+        Some("bak" | "orig" | "swp" | "retry" | "md" | "txt") => None,
+        _ => Some(name.to_string()),
+    }
+}
+
+/// The variables of one vars file (a YAML map; empty is fine).
+fn read_vars_file(file: &Path, diags: &mut Diagnostics) -> Vec<Var> {
+    let (src, node) = match super::read_source(file) {
+        Ok(x) => x,
+        Err(d) => {
+            diags.extend(d);
+            return Vec::new();
+        }
+    };
+    match &node.value {
+        Value::Null => Vec::new(),
+        Value::Map(m) => m
+            .iter()
+            .map(|(k, v)| Var {
+                key: k.clone(),
+                value: v.clone(),
+                source: src.clone(),
+            })
+            .collect(),
+        Value::Str(s) if s.starts_with("$ANSIBLE_VAULT") => {
+            diags.push(
+                Diag::at(CODE, &src, node.span, format!("{} is encrypted with ansible-vault", src.name), "vault data")
+                    .with_help("keel does not decrypt ansible-vault files: keep secrets in the stack's `secrets:` (env, file or command) and the plain variables here"),
+            );
+            Vec::new()
+        }
+        _ => {
+            diags.push(
+                Diag::at(
+                    CODE,
+                    &src,
+                    node.span,
+                    format!("{} must be a map of variables, found {}", src.name, node.type_name()),
+                    "here",
+                )
+                .with_help("write one `name: value` per line"),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Connection settings found at one level (a group or a host).
+#[derive(Debug, Clone, Default)]
+struct Conn {
+    address: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    identity_file: Option<String>,
+    become_root: Option<bool>,
+    transport: Option<TransportKind>,
+    accept_new: Option<bool>,
+    password: Option<bool>,
+}
+
+impl Conn {
+    /// `other` wins where it sets something.
+    fn then(mut self, other: &Conn) -> Conn {
+        macro_rules! over {
+            ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f.clone(); } )* };
+        }
+        over!(address, port, user, identity_file, become_root, transport, accept_new, password);
+        self
+    }
+}
+
+/// Split a level's vars into its connection settings and the other vars.
+/// Problems are reported at the value.
+fn split_conn(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
+    let mut c = Conn::default();
+    let mut rest: Vec<Var> = Vec::new();
+    for v in vars {
+        let name = v.name();
+        let bad = |msg: String, help: &str| {
+            Diag::at(CODE, &v.source, v.value.span, msg, "here").with_help(help.to_string())
+        };
+        let is_conn = matches!(
+            name,
+            "ansible_host"
+                | "ansible_ssh_host"
+                | "ansible_port"
+                | "ansible_ssh_port"
+                | "ansible_user"
+                | "ansible_ssh_user"
+                | "ansible_ssh_private_key_file"
+                | "ansible_private_key_file"
+                | "ansible_become"
+                | "ansible_sudo"
+                | "ansible_become_user"
+                | "ansible_sudo_user"
+                | "ansible_connection"
+                | "ansible_host_key_checking"
+                | "ansible_password"
+                | "ansible_ssh_pass"
+                | "ansible_ssh_password"
+                | "ansible_become_password"
+                | "ansible_become_pass"
+                | "ansible_sudo_pass"
+        );
+        if !is_conn {
+            rest.retain(|r| r.name() != name);
+            rest.push(v.clone());
+            continue;
+        }
+        if name.ends_with("pass") || name.ends_with("password") {
+            // Never kept: keel does not take passwords from an inventory.
+            if name == "ansible_password" || name.starts_with("ansible_ssh_pass") {
+                c.password = Some(v.value.value != Value::Null);
+            }
+            continue;
+        }
+        let text = match &v.value.value {
+            Value::Null => continue,
+            Value::Seq(_) | Value::Map(_) => {
+                diags.push(bad(
+                    format!("`{name}` must be a single value, found {}", v.value.type_name()),
+                    "write it as `name=value` (INI) or `name: value` (YAML)",
+                ));
+                continue;
+            }
+            _ => v.value.as_scalar_text().unwrap_or_default().trim().to_string(),
+        };
+        if text.contains("{{") || text.contains("{%") {
+            diags.push(bad(
+                format!("`{name}` is a Jinja template (`{text}`), which keel cannot evaluate in an inventory"),
+                "write the plain value (keel reads connection settings as written)",
+            ));
+            continue;
+        }
+        match name {
+            "ansible_host" | "ansible_ssh_host" => c.address = Some(text),
+            "ansible_port" | "ansible_ssh_port" => match text.parse::<u16>() {
+                Ok(p) if p > 0 => c.port = Some(p),
+                _ => diags.push(bad(
+                    format!("`{name}` is `{text}`, which is not a port"),
+                    "a port is a number from 1 to 65535",
+                )),
+            },
+            "ansible_user" | "ansible_ssh_user" => c.user = Some(text),
+            "ansible_ssh_private_key_file" | "ansible_private_key_file" => {
+                c.identity_file = Some(text)
+            }
+            "ansible_become" | "ansible_sudo" => match ansible_bool(&text) {
+                Some(b) => c.become_root = Some(b),
+                None => diags.push(bad(
+                    format!("`{name}` is `{text}`, which is not a boolean"),
+                    "write true or false (yes/no, 1/0 also work)",
+                )),
+            },
+            "ansible_host_key_checking" => match ansible_bool(&text) {
+                Some(b) => c.accept_new = Some(!b),
+                None => diags.push(bad(
+                    format!("`{name}` is `{text}`, which is not a boolean"),
+                    "write true or false",
+                )),
+            },
+            "ansible_become_user" | "ansible_sudo_user" => {
+                if text != "root" {
+                    diags.push(bad(
+                        format!("`{name}` is `{text}`: keel runs privileged steps as root only"),
+                        "remove it (or set it to root); a resource that must run as another user says so itself (e.g. a file's owner)",
+                    ));
+                }
+            }
+            "ansible_connection" => match text.as_str() {
+                "local" => c.transport = Some(TransportKind::Local),
+                "ssh" | "smart" | "paramiko" | "paramiko_ssh" | "ansible.builtin.ssh"
+                | "ansible.builtin.paramiko_ssh" => c.transport = Some(TransportKind::Ssh),
+                "ansible.builtin.local" => c.transport = Some(TransportKind::Local),
+                other => diags.push(bad(
+                    format!("`ansible_connection` is `{other}`: keel connects over SSH or to the local machine only"),
+                    "use `ssh` (the default) or `local`",
+                )),
+            },
+            _ => {}
+        }
+    }
+    (c, rest)
+}
+
+/// Ansible's booleans: yes/no, true/false, on/off, 1/0, y/n, t/f.
+pub fn ansible_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" | "t" | "on" | "1" => Some(true),
+        "no" | "n" | "false" | "f" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// A vars map node for keel (later entries of the same name win); `None`
+/// when there are no vars.
+fn vars_node(vars: Vec<Var>) -> Option<(SourceFile, Node)> {
+    let mut entries: Vec<Var> = Vec::new();
+    for v in vars {
+        match entries.iter_mut().find(|e| e.name() == v.name()) {
+            Some(e) => *e = v,
+            None => entries.push(v),
+        }
+    }
+    let first = entries.first()?;
+    let src = first.source.clone();
+    let span = first.key.span;
+    Some((
+        src,
+        Node::new(
+            span,
+            Value::Map(entries.into_iter().map(|v| (v.key, v.value)).collect()),
+        ),
+    ))
+}
+
+/// Turn what the files say into keel's inventory: check the groups,
+/// resolve each host's connection settings, keep the other vars.
+pub fn build(mut parsed: Parsed, diags: &mut Diagnostics) -> Inventory {
+    // `ungrouped`: hosts listed outside any group and in no other group.
+    if let Some(ung) = parsed.groups.get("ungrouped").cloned() {
+        let elsewhere: BTreeSet<&String> = parsed
+            .groups
+            .iter()
+            .filter(|(n, _)| *n != "ungrouped")
+            .flat_map(|(_, g)| g.hosts.iter().map(|h| &h.value))
+            .collect();
+        let kept: Vec<_> = ung
+            .hosts
+            .iter()
+            .filter(|h| !elsewhere.contains(&h.value))
+            .cloned()
+            .collect();
+        let (empty, plain) = (kept.is_empty(), ung.vars.is_empty() && ung.children.is_empty());
+        let unused = empty && plain;
+        if unused {
+            parsed.groups.remove("ungrouped");
+        } else if let Some(g) = parsed.groups.get_mut("ungrouped") {
+            g.hosts = kept;
+        }
+    }
+    check_cycles(&parsed, diags);
+
+    let mut inv = Inventory::default();
+    let mut group_conn: BTreeMap<String, Conn> = BTreeMap::new();
+    for (name, g) in parsed.groups {
+        let (conn, rest) = split_conn(&g.vars, diags);
+        group_conn.insert(name.clone(), conn);
+        let vars = vars_node(rest);
+        if name == "all" && vars.is_none() {
+            continue;
+        }
+        inv.groups.insert(
+            name.clone(),
+            Group {
+                name,
+                hosts: g.hosts,
+                children: g.children,
+                vars,
+                source: g.source,
+                span: g.span,
+            },
+        );
+    }
+    for (name, h) in parsed.hosts {
+        let (own, rest) = split_conn(&h.vars, diags);
+        let mut order = inv.host_groups(&name);
+        // `all` is first; it may hold no keel vars but connection settings.
+        order.dedup();
+        let conn = order
+            .iter()
+            .filter_map(|g| group_conn.get(g))
+            .fold(Conn::default(), |acc, c| acc.then(c))
+            .then(&own);
+        let transport = conn.transport.unwrap_or_default();
+        let user = conn.user.clone().unwrap_or_else(|| "root".into());
+        inv.hosts.insert(
+            name.clone(),
+            Host {
+                address: conn.address.clone().unwrap_or_else(|| name.clone()),
+                port: conn.port,
+                become_root: conn
+                    .become_root
+                    .unwrap_or(transport == TransportKind::Ssh && user != "root"),
+                user,
+                identity_file: conn.identity_file.clone(),
+                host_key: if conn.accept_new == Some(true) {
+                    HostKeyPolicy::AcceptNew
+                } else {
+                    HostKeyPolicy::default()
+                },
+                transport,
+                ssh_config: None,
+                bootstrap_port: None,
+                bootstrap_user: None,
+                allow_lockout_risk: false,
+                confirm_timeout: None,
+                password_auth: conn.password == Some(true),
+                vars: vars_node(rest),
+                source: h.source,
+                span: h.span,
+                name,
+            },
+        );
+    }
+    inv
+}
+
+/// A group that is its own descendant is an error at the link that closes
+/// the cycle.
+fn check_cycles(parsed: &Parsed, diags: &mut Diagnostics) {
+    fn reaches(p: &Parsed, from: &str, target: &str, seen: &mut BTreeSet<String>) -> bool {
+        if from == target {
+            return true;
+        }
+        if !seen.insert(from.to_string()) {
+            return false;
+        }
+        p.groups.get(from).is_some_and(|g| {
+            g.children
+                .iter()
+                .any(|c| reaches(p, &c.value, target, seen))
+        })
+    }
+    for (name, g) in &parsed.groups {
+        for c in &g.children {
+            if reaches(parsed, &c.value, name, &mut BTreeSet::new()) {
+                diags.push(
+                    Diag::at(
+                        CODE,
+                        &g.source,
+                        c.span,
+                        format!(
+                            "group `{name}` has `{}` as a child, which makes `{name}` its own descendant",
+                            c.value
+                        ),
+                        "closes a cycle",
+                    )
+                    .with_help("remove one of the parent-child links"),
+                );
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
