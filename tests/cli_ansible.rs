@@ -26,8 +26,11 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     for (name, text) in files {
         let p = dir.path().join(name);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text.replace("@ROOT@", &dir.path().join("root").display().to_string()))
-            .unwrap();
+        std::fs::write(
+            p,
+            text.replace("@ROOT@", &dir.path().join("root").display().to_string()),
+        )
+        .unwrap();
     }
     dir
 }
@@ -73,7 +76,10 @@ fn ini_project() -> tempfile::TempDir {
         ),
         ("group_vars/all.yml", "ntp_server: time.example.com\n"),
         ("group_vars/control.yml", "tier: control-file\n"),
-        ("host_vars/here.yml", "root_dir: \"@ROOT@\"\nhttp_port: 9090\n"),
+        (
+            "host_vars/here.yml",
+            "root_dir: \"@ROOT@\"\nhttp_port: 9090\n",
+        ),
     ])
 }
 
@@ -99,7 +105,13 @@ fn validate_plan_and_apply_with_an_ini_inventory() {
     );
     let (code, out, err) = keel(
         d,
-        &["plan", "--detailed-exitcode", "-i", "hosts.ini", "stack.yaml"],
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "-i",
+            "hosts.ini",
+            "stack.yaml",
+        ],
     );
     assert_eq!(code, 0, "a second run changes nothing: {out}{err}");
 }
@@ -115,13 +127,27 @@ fn limit_takes_ansible_groups_and_ranged_hosts() {
     assert_eq!(code, 1, "web hosts have no root_dir var: {out}{err}");
     let (code, out, err) = keel(
         d,
-        &["validate", "-i", "hosts.ini", "--limit", "control", "prod.yaml"],
+        &[
+            "validate",
+            "-i",
+            "hosts.ini",
+            "--limit",
+            "control",
+            "prod.yaml",
+        ],
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("1 host"), "{out}");
     let (code, out, err) = keel(
         d,
-        &["validate", "-i", "hosts.ini", "--limit", "web02.example.com", "prod.yaml"],
+        &[
+            "validate",
+            "-i",
+            "hosts.ini",
+            "--limit",
+            "web02.example.com",
+            "prod.yaml",
+        ],
     );
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("root_dir"), "{err}");
@@ -184,7 +210,10 @@ fn bad_ansible_inventories_name_file_and_line() {
     let (code, _, err) = keel(d, &["inventory", "convert", "inventory.yml"]);
     assert_eq!(code, 1);
     assert!(err.contains("inventory.yml:4:7"), "{err}");
-    assert!(err.contains("`hostz` is not a key of an Ansible group"), "{err}");
+    assert!(
+        err.contains("`hostz` is not a key of an Ansible group"),
+        "{err}"
+    );
 }
 
 fn fixture_dir() -> std::path::PathBuf {
@@ -200,9 +229,15 @@ fn convert_ini_fixture() {
 
 #[test]
 fn convert_yaml_fixture() {
-    let (code, out, err) = keel(&fixture_dir(), &["inventory", "convert", "yaml/inventory.yml"]);
+    let (code, out, err) = keel(
+        &fixture_dir(),
+        &["inventory", "convert", "yaml/inventory.yml"],
+    );
     assert_eq!(code, 0, "{err}");
-    assert!(!out.contains("hunter2"), "a password never reaches the output");
+    assert!(
+        !out.contains("hunter2"),
+        "a password never reaches the output"
+    );
     insta::assert_snapshot!(out);
 }
 

@@ -46,11 +46,19 @@ printf '%s\n' "${{COMPREPLY[@]}}"
         .current_dir(dir)
         .env(
             "PATH",
-            format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default()),
+            format!(
+                "{}:{}",
+                bin_dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
         )
         .output()
         .expect("bash must be installed to test completions");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.is_empty())
@@ -82,14 +90,21 @@ fn bash_completes_limit_with_hosts_and_groups_of_the_inventory() {
     let d = dir.path();
     let offered = bash_complete(d, "keel plan -i hosts.ini stacks/web.yaml --limit ");
     for name in ["web02.example.com", "web", "db", "db-a", "all"] {
-        assert!(offered.contains(&name.to_string()), "{name} not in {offered:?}");
+        assert!(
+            offered.contains(&name.to_string()),
+            "{name} not in {offered:?}"
+        );
     }
     assert!(!offered.contains(&"keelhost1".to_string()), "{offered:?}");
     // A prefix narrows the names.
     let offered = bash_complete(d, "keel plan -i hosts.ini stacks/web.yaml -l web0");
     assert_eq!(
         offered,
-        ["web01.example.com", "web02.example.com", "web03.example.com"]
+        [
+            "web01.example.com",
+            "web02.example.com",
+            "web03.example.com"
+        ]
     );
     // Without -i: the inventory the command would find (here ./inventory.yaml).
     let offered = bash_complete(d, "keel validate stacks/web.yaml --limit ");
@@ -126,7 +141,10 @@ fn zsh_and_fish_scripts_ask_keel_for_the_names() {
 fn complete_hosts_is_silent_on_a_broken_inventory() {
     let dir = project();
     std::fs::write(dir.path().join("bad.ini"), "[web\n").unwrap();
-    let (code, out, err) = keel(dir.path(), &["__complete-hosts", "--", "plan", "-i", "bad.ini", "s.yaml"]);
+    let (code, out, err) = keel(
+        dir.path(),
+        &["__complete-hosts", "--", "plan", "-i", "bad.ini", "s.yaml"],
+    );
     assert_eq!((code, out.as_str(), err.as_str()), (0, "all\n", ""));
 }
 
@@ -137,7 +155,10 @@ fn man_page_and_version() {
     assert_eq!(code, 0);
     assert!(man.contains(".TH keel 1"), "{man}");
     assert!(man.contains("completions"), "subcommands are listed");
-    assert!(!man.contains("__complete-hosts"), "hidden commands stay hidden");
+    assert!(
+        !man.contains("__complete-hosts"),
+        "hidden commands stay hidden"
+    );
     let (code, version, _) = keel(dir.path(), &["--version"]);
     assert_eq!(code, 0);
     let v = version.trim();
@@ -150,7 +171,10 @@ fn man_page_and_version() {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     match rev {
-        Some(r) => assert!(v.starts_with("keel ") && v.contains(&format!("({r}")), "{v}"),
+        Some(r) => assert!(
+            v.starts_with("keel ") && v.contains(&format!("({r}")),
+            "{v}"
+        ),
         None => assert_eq!(v, format!("keel {}", env!("CARGO_PKG_VERSION"))),
     }
 }

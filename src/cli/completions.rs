@@ -152,7 +152,10 @@ fn inventory_and_stack(words: &[String]) -> (Option<PathBuf>, Option<PathBuf>) {
             inventory = it.next().map(PathBuf::from);
         } else if let Some(v) = w.strip_prefix("--inventory=") {
             inventory = Some(PathBuf::from(v));
-        } else if let Some(v) = w.strip_prefix("-i").filter(|v| !v.is_empty() && !w.starts_with("--")) {
+        } else if let Some(v) = w
+            .strip_prefix("-i")
+            .filter(|v| !v.is_empty() && !w.starts_with("--"))
+        {
             inventory = Some(PathBuf::from(v.strip_prefix('=').unwrap_or(v)));
         } else if TAKES_VALUE.contains(&w.as_str()) {
             it.next();
@@ -178,11 +181,16 @@ mod tests {
         let (i, s) = inventory_and_stack(&words("plan -i hosts.ini stacks/web.yaml --limit"));
         assert_eq!(i, Some(PathBuf::from("hosts.ini")));
         assert_eq!(s, Some(PathBuf::from("stacks/web.yaml")));
-        let (i, s) = inventory_and_stack(&words("--color never apply --parallel 4 -y s.yaml --inventory=inv.yml"));
+        let (i, s) = inventory_and_stack(&words(
+            "--color never apply --parallel 4 -y s.yaml --inventory=inv.yml",
+        ));
         assert_eq!(i, Some(PathBuf::from("inv.yml")));
         assert_eq!(s, Some(PathBuf::from("s.yaml")));
         let (i, s) = inventory_and_stack(&words("validate -iinv s.yaml"));
-        assert_eq!((i, s), (Some(PathBuf::from("inv")), Some(PathBuf::from("s.yaml"))));
+        assert_eq!(
+            (i, s),
+            (Some(PathBuf::from("inv")), Some(PathBuf::from("s.yaml")))
+        );
         assert_eq!(inventory_and_stack(&words("plan")), (None, None));
     }
 
@@ -192,8 +200,14 @@ mod tests {
         let mut buf = Vec::new();
         clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, "keel", &mut buf);
         let generated = String::from_utf8(buf).unwrap();
-        assert!(generated.contains(ZSH_LIMIT_DEFAULT), "clap_complete's zsh output changed");
-        assert!(generated.contains(ZSH_TAIL), "clap_complete's zsh output changed");
+        assert!(
+            generated.contains(ZSH_LIMIT_DEFAULT),
+            "clap_complete's zsh output changed"
+        );
+        assert!(
+            generated.contains(ZSH_TAIL),
+            "clap_complete's zsh output changed"
+        );
         let script = with_hosts(Shell::Zsh, generated);
         assert!(!script.contains(ZSH_LIMIT_DEFAULT));
         assert!(script.contains(ZSH_LIMIT_HOSTS));

@@ -27,7 +27,10 @@ fn convert(file: &Path) -> u8 {
         report(
             &crate::diag::Diag::plain(
                 "keel::io",
-                format!("{} is a folder; convert takes one inventory file", file.display()),
+                format!(
+                    "{} is a folder; convert takes one inventory file",
+                    file.display()
+                ),
             )
             .with_help("pass the inventory file itself, e.g. inventory/hosts.ini")
             .into(),
@@ -39,9 +42,10 @@ fn convert(file: &Path) -> u8 {
         report(&diags);
         return 1;
     }
-    let name = file
-        .file_name()
-        .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     out(&emit::to_keel_yaml(&inv, &name));
     0
 }

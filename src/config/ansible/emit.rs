@@ -74,7 +74,12 @@ pub fn to_keel_yaml(inv: &Inventory, from: &str) -> String {
         if !g.children.is_empty() {
             fields.push((
                 "children",
-                J::Array(g.children.iter().map(|c| J::from(c.value.clone())).collect()),
+                J::Array(
+                    g.children
+                        .iter()
+                        .map(|c| J::from(c.value.clone()))
+                        .collect(),
+                ),
             ));
         }
         if let Some((_, v)) = &g.vars {
@@ -166,8 +171,7 @@ pub fn scalar(s: &str) -> String {
         && !reserved
         && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '/')
         && !s.ends_with(' ')
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || " _./@+=-".contains(c));
     if plain {
         s.to_string()

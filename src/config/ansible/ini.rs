@@ -68,7 +68,9 @@ pub fn parse(src: &SourceFile, out: &mut Parsed, diags: &mut Diagnostics) {
                                     format!("unknown section kind `:{other}` in `{trimmed}`"),
                                     "here",
                                 )
-                                .with_help("a section is `[group]`, `[group:vars]` or `[group:children]`"),
+                                .with_help(
+                                    "a section is `[group]`, `[group:vars]` or `[group:children]`",
+                                ),
                             );
                             // Skip its lines rather than misreading them.
                             Section::Vars(String::new())
@@ -89,8 +91,14 @@ pub fn parse(src: &SourceFile, out: &mut Parsed, diags: &mut Diagnostics) {
                 let rest = trimmed[word.len()..].trim_start();
                 if !(rest.is_empty() || rest.starts_with('#') || rest.starts_with(';')) {
                     diags.push(
-                        Diag::at(CODE, src, span, format!("`{trimmed}` is not a group name"), "here")
-                            .with_help(format!("list one child group of `{group}` per line")),
+                        Diag::at(
+                            CODE,
+                            src,
+                            span,
+                            format!("`{trimmed}` is not a group name"),
+                            "here",
+                        )
+                        .with_help(format!("list one child group of `{group}` per line")),
                     );
                     continue;
                 }
@@ -235,7 +243,11 @@ fn host_line(
     }
     for w in rest {
         let span = Span::new(w.start, w.end - w.start);
-        let Some(eq) = w.text.find('=').filter(|&e| w.quoted_from.is_none_or(|q| e < q)) else {
+        let Some(eq) = w
+            .text
+            .find('=')
+            .filter(|&e| w.quoted_from.is_none_or(|q| e < q))
+        else {
             diags.push(
                 Diag::at(CODE, src, span, format!("`{}` is not a `name=value` variable", w.text), "here")
                     .with_help("host variables are `name=value`; quote values with spaces: `motd=\"hello world\"`"),
@@ -260,10 +272,18 @@ fn host_line(
             value_span
         };
         let typed = literal(value, inner);
-        vars.push(var(src, name, Span::new(w.start, name.len()), typed, value_span));
+        vars.push(var(
+            src,
+            name,
+            Span::new(w.start, name.len()),
+            typed,
+            value_span,
+        ));
     }
     for name in &expanded.names {
-        out.host(name, src, pattern_span).vars.extend(vars.iter().cloned());
+        out.host(name, src, pattern_span)
+            .vars
+            .extend(vars.iter().cloned());
         out.member(group, name, src, pattern_span);
     }
 }
@@ -274,8 +294,14 @@ fn vars_line(src: &SourceFile, line: &str, at: usize, diags: &mut Diagnostics) -
     let span = Span::new(at, line.len());
     let Some(eq) = line.find('=') else {
         diags.push(
-            Diag::at(CODE, src, span, format!("`{line}` is not a `name=value` variable"), "here")
-                .with_help("a `:vars` section holds one `name=value` per line"),
+            Diag::at(
+                CODE,
+                src,
+                span,
+                format!("`{line}` is not a `name=value` variable"),
+                "here",
+            )
+            .with_help("a `:vars` section holds one `name=value` per line"),
         );
         return None;
     };
@@ -323,7 +349,8 @@ fn literal(text: &str, span: Span) -> Value {
         .all(|c| c.is_ascii_digit())
         && !text.is_empty()
         && text != "-"
-        && !(text.trim_start_matches('-').len() > 1 && text.trim_start_matches('-').starts_with('0'));
+        && !(text.trim_start_matches('-').len() > 1
+            && text.trim_start_matches('-').starts_with('0'));
     if int && let Ok(i) = text.parse::<i64>() {
         return Value::Int(i, text.to_string());
     }
@@ -333,12 +360,10 @@ fn literal(text: &str, span: Span) -> Value {
         "None" => return Value::Null,
         _ => {}
     }
-    if (text.starts_with('[') && text.ends_with(']'))
-        || (text.starts_with('{') && text.ends_with('}'))
-    {
-        if let Ok(node) = Node::parse(text) {
-            return shifted(node, span.offset).value;
-        }
+    let bracketed = (text.starts_with('[') && text.ends_with(']'))
+        || (text.starts_with('{') && text.ends_with('}'));
+    if bracketed && let Ok(node) = Node::parse(text) {
+        return shifted(node, span.offset).value;
     }
     Value::Str(text.to_string())
 }

@@ -141,10 +141,7 @@ pub fn yaml_format(node: &Node) -> Format {
     let Some(map) = node.as_map() else {
         return Format::Keel;
     };
-    let keys: Vec<&str> = map
-        .iter()
-        .filter_map(|(k, _)| k.as_scalar_text())
-        .collect();
+    let keys: Vec<&str> = map.iter().filter_map(|(k, _)| k.as_scalar_text()).collect();
     if keys.contains(&"all") {
         return Format::AnsibleYaml;
     }
@@ -327,7 +324,11 @@ fn read_vars_file(file: &Path, diags: &mut Diagnostics) -> Vec<Var> {
                     CODE,
                     &src,
                     node.span,
-                    format!("{} must be a map of variables, found {}", src.name, node.type_name()),
+                    format!(
+                        "{} must be a map of variables, found {}",
+                        src.name,
+                        node.type_name()
+                    ),
                     "here",
                 )
                 .with_help("write one `name: value` per line"),
@@ -356,7 +357,16 @@ impl Conn {
         macro_rules! over {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f.clone(); } )* };
         }
-        over!(address, port, user, identity_file, become_root, transport, accept_new, password);
+        over!(
+            address,
+            port,
+            user,
+            identity_file,
+            become_root,
+            transport,
+            accept_new,
+            password
+        );
         self
     }
 }
@@ -410,12 +420,20 @@ fn split_conn(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
             Value::Null => continue,
             Value::Seq(_) | Value::Map(_) => {
                 diags.push(bad(
-                    format!("`{name}` must be a single value, found {}", v.value.type_name()),
+                    format!(
+                        "`{name}` must be a single value, found {}",
+                        v.value.type_name()
+                    ),
                     "write it as `name=value` (INI) or `name: value` (YAML)",
                 ));
                 continue;
             }
-            _ => v.value.as_scalar_text().unwrap_or_default().trim().to_string(),
+            _ => v
+                .value
+                .as_scalar_text()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
         };
         if text.contains("{{") || text.contains("{%") {
             diags.push(bad(
@@ -451,13 +469,11 @@ fn split_conn(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
                     "write true or false",
                 )),
             },
-            "ansible_become_user" | "ansible_sudo_user" => {
-                if text != "root" {
-                    diags.push(bad(
-                        format!("`{name}` is `{text}`: keel runs privileged steps as root only"),
-                        "remove it (or set it to root); a resource that must run as another user says so itself (e.g. a file's owner)",
-                    ));
-                }
+            "ansible_become_user" | "ansible_sudo_user" if text != "root" => {
+                diags.push(bad(
+                    format!("`{name}` is `{text}`: keel runs privileged steps as root only"),
+                    "remove it (or set it to root); a resource that must run as another user says so itself (e.g. a file's owner)",
+                ));
             }
             "ansible_connection" => match text.as_str() {
                 "local" => c.transport = Some(TransportKind::Local),
@@ -523,7 +539,10 @@ pub fn build(mut parsed: Parsed, diags: &mut Diagnostics) -> Inventory {
             .filter(|h| !elsewhere.contains(&h.value))
             .cloned()
             .collect();
-        let (empty, plain) = (kept.is_empty(), ung.vars.is_empty() && ung.children.is_empty());
+        let (empty, plain) = (
+            kept.is_empty(),
+            ung.vars.is_empty() && ung.children.is_empty(),
+        );
         let unused = empty && plain;
         if unused {
             parsed.groups.remove("ungrouped");

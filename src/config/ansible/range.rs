@@ -52,7 +52,9 @@ pub fn expand(pattern: &str) -> Result<Expanded, String> {
         n.push_str(rest);
     }
     if let Some(bad) = name.chars().find(|c| c.is_whitespace() || *c == ',') {
-        return Err(format!("`{pattern}` holds `{bad}`, which a host name cannot"));
+        return Err(format!(
+            "`{pattern}` holds `{bad}`, which a host name cannot"
+        ));
     }
     Ok(Expanded { names, port })
 }
@@ -91,11 +93,9 @@ fn range_items(inner: &str, pattern: &str) -> Result<Vec<String>, String> {
     let (start, end, stride) = match parts.as_slice() {
         [s, e] => (*s, *e, 1usize),
         [s, e, st] => {
-            let stride = st
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("the step `{st}` in `{pattern}` is not a positive number"))?;
+            let stride = st.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("the step `{st}` in `{pattern}` is not a positive number")
+            })?;
             (*s, *e, stride)
         }
         _ => {
@@ -164,14 +164,20 @@ mod tests {
     fn plain_names_and_ports() {
         assert_eq!(names("web1.example.com"), ["web1.example.com"]);
         let e = expand("mail.example.com:2222").unwrap();
-        assert_eq!((e.names.as_slice(), e.port), (&["mail.example.com".to_string()][..], Some(2222)));
+        assert_eq!(
+            (e.names.as_slice(), e.port),
+            (&["mail.example.com".to_string()][..], Some(2222))
+        );
         assert_eq!(expand("fe80::1").unwrap().port, None);
     }
 
     #[test]
     fn numeric_ranges_keep_padding_and_steps() {
         assert_eq!(names("web[01:03]"), ["web01", "web02", "web03"]);
-        assert_eq!(names("web[8:10].lan"), ["web8.lan", "web9.lan", "web10.lan"]);
+        assert_eq!(
+            names("web[8:10].lan"),
+            ["web8.lan", "web9.lan", "web10.lan"]
+        );
         assert_eq!(names("n[0:6:3]"), ["n0", "n3", "n6"]);
         assert_eq!(names("web[01:20]").len(), 20);
         assert_eq!(names("web[01:20]")[19], "web20");
@@ -182,7 +188,10 @@ mod tests {
         assert_eq!(names("db-[a:c]"), ["db-a", "db-b", "db-c"]);
         assert_eq!(names("r[1:2]-[x:y]"), ["r1-x", "r1-y", "r2-x", "r2-y"]);
         let e = expand("db-[a:b]:5432").unwrap();
-        assert_eq!((e.names, e.port), (vec!["db-a".into(), "db-b".into()], Some(5432)));
+        assert_eq!(
+            (e.names, e.port),
+            (vec!["db-a".into(), "db-b".into()], Some(5432))
+        );
     }
 
     #[test]

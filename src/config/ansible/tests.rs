@@ -86,7 +86,10 @@ fn ini_fixture_hosts_groups_and_ranges() {
     );
     // prod's hosts come through its children.
     assert_eq!(inv.group_hosts("prod").len(), 21 + 3 + 1);
-    assert!(inv.host_groups("web05.example.com").contains(&"prod".to_string()));
+    assert!(
+        inv.host_groups("web05.example.com")
+            .contains(&"prod".to_string())
+    );
     // Only the host listed outside any group is ungrouped.
     assert_eq!(
         inv.group_hosts("ungrouped").into_iter().collect::<Vec<_>>(),
@@ -124,7 +127,11 @@ fn ini_fixture_connection_settings_with_precedence() {
             assert!(v.get("ansible_user").is_none() && v.get("ansible_become").is_none());
         }
     }
-    assert!(host_vars(&inv, "web01.example.com").get("ansible_port").is_none());
+    assert!(
+        host_vars(&inv, "web01.example.com")
+            .get("ansible_port")
+            .is_none()
+    );
 }
 
 #[test]
@@ -145,7 +152,10 @@ fn ini_fixture_vars_precedence_and_files() {
     assert_eq!(web02["timezone"], json!("Etc/UTC"));
     assert_eq!(web02["monitoring"], json!("enabled"));
     assert_eq!(web02["alert_email"], json!("ops@example.com"));
-    assert_eq!(web02["nginx"], json!({"worker_processes": "auto", "gzip": true}));
+    assert_eq!(
+        web02["nginx"],
+        json!({"worker_processes": "auto", "gzip": true})
+    );
     // group_vars/staging.yml names no group: skipped.
     assert!(!inv.groups.contains_key("staging"));
     assert!(web02.get("env") == Some(&json!("production")));
@@ -182,7 +192,10 @@ fn yaml_fixture_reads_like_the_ini_one() {
     let h = |n: &str| &inv.hosts[n];
     assert_eq!(h("web-canary.example.com").port, Some(2222));
     assert_eq!(h("db-a.example.com").user, "dba");
-    assert_eq!(h("db-a.example.com").identity_file.as_deref(), Some("~/.ssh/dba"));
+    assert_eq!(
+        h("db-a.example.com").identity_file.as_deref(),
+        Some("~/.ssh/dba")
+    );
     assert_eq!(h("web01.example.com").user, "deploy");
     assert!(h("web01.example.com").become_root);
     assert_eq!(h("localhost").transport, TransportKind::Local);
@@ -192,7 +205,10 @@ fn yaml_fixture_reads_like_the_ini_one() {
     assert!(!local.to_string().contains("hunter2"), "{local}");
     assert_eq!(local["root_dir"], json!("/tmp/keel-ansible-yaml"));
     assert_eq!(effective(&inv, "web02.example.com")["http_port"], json!(80));
-    assert_eq!(effective(&inv, "web02.example.com")["env"], json!("production"));
+    assert_eq!(
+        effective(&inv, "web02.example.com")["env"],
+        json!("production")
+    );
     assert_eq!(inv.group_hosts("prod").len(), 4 + 2);
     assert_eq!(
         inv.group_hosts("ungrouped").into_iter().collect::<Vec<_>>(),
@@ -203,10 +219,16 @@ fn yaml_fixture_reads_like_the_ini_one() {
 #[test]
 fn formats_are_told_apart_by_content() {
     let dir = files(&[
-        ("keel.yaml", "hosts:\n  a: {}\ngroups:\n  g: { hosts: [a] }\n"),
+        (
+            "keel.yaml",
+            "hosts:\n  a: {}\ngroups:\n  g: { hosts: [a] }\n",
+        ),
         ("keel-broken.yaml", "hosts:\n  a: {}\nhost:\n  b: {}\n"),
         ("ans.yaml", "all:\n  hosts:\n    a:\n"),
-        ("ans-groups.yml", "web:\n  hosts:\n    a:\ndb:\n  children:\n    web:\n"),
+        (
+            "ans-groups.yml",
+            "web:\n  hosts:\n    a:\ndb:\n  children:\n    web:\n",
+        ),
         ("hosts", "a ansible_host=1.2.3.4\n"),
         ("hosts.ini", "[web]\na\n"),
         ("broken.yaml", "hosts: [\n"),
@@ -258,7 +280,10 @@ ansible_host={{ inventory_hostname }}.lan
         "hosts.ini:4:47 `ansible_become` is `maybe`",
     ];
     for e in expect {
-        assert!(p.iter().any(|x| x.starts_with(e)), "missing {e:?} in {p:#?}");
+        assert!(
+            p.iter().any(|x| x.starts_with(e)),
+            "missing {e:?} in {p:#?}"
+        );
     }
     assert_eq!(p.len(), expect.len(), "{p:#?}");
 }
@@ -284,7 +309,10 @@ all:
         &[
             ("inventory.yml", inv),
             ("group_vars/web.yml", "- not\n- a map\n"),
-            ("group_vars/db.yml", "$ANSIBLE_VAULT;1.1;AES256\n6162636465\n"),
+            (
+                "group_vars/db.yml",
+                "$ANSIBLE_VAULT;1.1;AES256\n6162636465\n",
+            ),
         ],
         "inventory.yml",
     );
@@ -298,7 +326,10 @@ all:
         "db.yml:1:1 ",
     ];
     for e in expect {
-        assert!(p.iter().any(|x| x.starts_with(e)), "missing {e:?} in {p:#?}");
+        assert!(
+            p.iter().any(|x| x.starts_with(e)),
+            "missing {e:?} in {p:#?}"
+        );
     }
     assert!(p.iter().any(|x| x.contains("ansible-vault")), "{p:#?}");
     assert_eq!(p.len(), expect.len(), "{p:#?}");
@@ -306,10 +337,7 @@ all:
 
 #[test]
 fn a_cycle_of_children_is_an_error() {
-    let p = problems(
-        &[("hosts", "[a:children]\nb\n[b:children]\na\n")],
-        "hosts",
-    );
+    let p = problems(&[("hosts", "[a:children]\nb\n[b:children]\na\n")], "hosts");
     assert_eq!(p.len(), 1, "{p:#?}");
     assert!(p[0].contains("its own descendant"), "{p:#?}");
 }
@@ -359,13 +387,42 @@ fn converted_output_reads_back_as_the_same_inventory() {
 
 #[test]
 fn strings_are_quoted_when_yaml_would_read_them_otherwise() {
-    for s in ["yes", "No", "on", "null", "~", "010", "1.10", "-x", "a: b", "a #b", "", " x", "@x", "*x", "x\ny", "[a]", "{a}", "~/.ssh/id"] {
+    for s in [
+        "yes",
+        "No",
+        "on",
+        "null",
+        "~",
+        "010",
+        "1.10",
+        "-x",
+        "a: b",
+        "a #b",
+        "",
+        " x",
+        "@x",
+        "*x",
+        "x\ny",
+        "[a]",
+        "{a}",
+        "~/.ssh/id",
+    ] {
         let out = emit::scalar(s);
         assert!(out.starts_with('"'), "{s:?} → {out}");
         let back = Node::parse(&format!("k: {out}\n")).unwrap();
-        assert_eq!(back.get("k").unwrap().value, Value::Str(s.to_string()), "{s:?}");
+        assert_eq!(
+            back.get("k").unwrap().value,
+            Value::Str(s.to_string()),
+            "{s:?}"
+        );
     }
-    for s in ["web01.example.com", "Etc/UTC", "/usr/bin/python3", "deploy", "a b"] {
+    for s in [
+        "web01.example.com",
+        "Etc/UTC",
+        "/usr/bin/python3",
+        "deploy",
+        "a b",
+    ] {
         assert_eq!(emit::scalar(s), s);
     }
 }

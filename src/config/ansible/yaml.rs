@@ -48,8 +48,14 @@ fn group_name<'a>(src: &SourceFile, k: &'a Node, diags: &mut Diagnostics) -> Opt
             .any(|c| c.is_whitespace() || matches!(c, '[' | ']' | ':' | ','));
     if bad {
         diags.push(
-            Diag::at(CODE, src, k.span, format!("`{name}` is not a group name"), "here")
-                .with_help("group names are words without spaces, brackets, colons or commas"),
+            Diag::at(
+                CODE,
+                src,
+                k.span,
+                format!("`{name}` is not a group name"),
+                "here",
+            )
+            .with_help("group names are words without spaces, brackets, colons or commas"),
         );
         return None;
     }
@@ -84,7 +90,10 @@ fn group(
                     CODE,
                     src,
                     def.span,
-                    format!("group `{name}` must be a map of `hosts`, `children` and `vars`, found {}", def.type_name()),
+                    format!(
+                        "group `{name}` must be a map of `hosts`, `children` and `vars`, found {}",
+                        def.type_name()
+                    ),
                     "here",
                 )
                 .with_help("e.g. `web: { hosts: { web1: } }`"),
@@ -162,10 +171,9 @@ fn hosts(src: &SourceFile, group: &str, v: &Node, out: &mut Parsed, diags: &mut 
         let expanded = match range::expand(pattern) {
             Ok(e) => e,
             Err(msg) => {
-                diags.push(
-                    Diag::at(CODE, src, hk.span, msg, "host pattern")
-                        .with_help("a host is `NAME` or `NAME:PORT`, ranges as `web[01:20]` or `db-[a:c]`"),
-                );
+                diags.push(Diag::at(CODE, src, hk.span, msg, "host pattern").with_help(
+                    "a host is `NAME` or `NAME:PORT`, ranges as `web[01:20]` or `db-[a:c]`",
+                ));
                 continue;
             }
         };
@@ -181,7 +189,9 @@ fn hosts(src: &SourceFile, group: &str, v: &Node, out: &mut Parsed, diags: &mut 
             vars.extend(vs);
         }
         for name in &expanded.names {
-            out.host(name, src, hk.span).vars.extend(vars.iter().cloned());
+            out.host(name, src, hk.span)
+                .vars
+                .extend(vars.iter().cloned());
             out.member(group, name, src, hk.span);
         }
     }
