@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum InventoryCommand {
-    /// Print FILE (an Ansible INI or YAML inventory, with its group_vars/
-    /// and host_vars/) in keel's inventory format, on stdout.
+    /// Print FILE (an Ansible INI or YAML inventory, or a folder of them,
+    /// with its group_vars/ and host_vars/) in keel's inventory format, on
+    /// stdout.
     Convert {
-        /// The inventory file, e.g. hosts.ini or inventory.yml.
+        /// The inventory file or folder, e.g. hosts.ini or inventory.yml.
         file: PathBuf,
     },
 }
@@ -23,20 +24,6 @@ pub fn run(command: &InventoryCommand) -> u8 {
 }
 
 fn convert(file: &Path) -> u8 {
-    if file.is_dir() {
-        report(
-            &crate::diag::Diag::plain(
-                "keel::io",
-                format!(
-                    "{} is a folder; convert takes one inventory file",
-                    file.display()
-                ),
-            )
-            .with_help("pass the inventory file itself, e.g. inventory/hosts.ini")
-            .into(),
-        );
-        return 1;
-    }
     let (inv, diags) = Inventory::load(file);
     if !diags.is_empty() {
         report(&diags);

@@ -52,7 +52,7 @@ pub fn parse(src: &SourceFile, out: &mut Parsed, diags: &mut Diagnostics) {
             match header(trimmed) {
                 Ok((name, kind)) => {
                     let name_span = Span::new(at + 1, name.len());
-                    if name != "all" {
+                    if name != "all" && matches!(kind, None | Some("children" | "vars")) {
                         out.group(name, src, name_span);
                     }
                     section = match kind {

@@ -164,10 +164,15 @@ pub fn yaml_format(node: &Node) -> Format {
     }
 }
 
+/// Files larger than this are not looked at by [`detect`].
+const MAX_DETECT: u64 = 32 << 20;
+
 /// Which format a file is in, by its extension and content. Folders and
 /// unreadable files are `Keel` (keel's loader reports what is wrong).
 pub fn detect(path: &Path) -> Format {
-    if !path.is_file() {
+    // Anything large is left to keel's loader and its limits.
+    let small = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= MAX_DETECT);
+    if !small {
         return Format::Keel;
     }
     let Ok(bytes) = std::fs::read(path) else {
@@ -187,30 +192,81 @@ pub fn detect(path: &Path) -> Format {
     }
 }
 
-/// Load `path` when it is an Ansible inventory; `None` when it is keel's
-/// own format (or a folder), which keel's loader reads.
+/// Load `path` when it is an Ansible inventory (a file, or a folder of
+/// inventory files as Ansible reads one); `None` when it is keel's own
+/// format, which keel's loader reads.
 pub fn load(path: &Path) -> Option<(Inventory, Diagnostics)> {
-    let format = detect(path);
-    if format == Format::Keel {
-        return None;
-    }
     let mut diags = Diagnostics::new();
+    let (files, dir) = if path.is_dir() {
+        (folder_files(path)?, path)
+    } else {
+        let format = detect(path);
+        if format == Format::Keel {
+            return None;
+        }
+        (vec![(path.to_path_buf(), format)], path.parent()?)
+    };
     let mut parsed = Parsed::default();
-    match format {
-        Format::AnsibleIni => match read(path) {
-            Ok(src) => ini::parse(&src, &mut parsed, &mut diags),
-            Err(d) => diags.extend(d),
-        },
-        _ => match super::read_source(path) {
-            Ok((src, node)) => yaml::parse(&src, &node, &mut parsed, &mut diags),
-            Err(d) => diags.extend(d),
-        },
+    for (file, format) in files {
+        match format {
+            Format::AnsibleIni => match read(&file) {
+                Ok(src) => ini::parse(&src, &mut parsed, &mut diags),
+                Err(d) => diags.extend(d),
+            },
+            _ => match super::read_source(&file) {
+                Ok((src, node)) => yaml::parse(&src, &node, &mut parsed, &mut diags),
+                Err(d) => diags.extend(d),
+            },
+        }
     }
-    if let Some(dir) = path.parent() {
-        vars_dirs(dir, &mut parsed, &mut diags);
-    }
+    vars_dirs(dir, &mut parsed, &mut diags);
     let inv = build(parsed, &mut diags);
     Some((inv, diags))
+}
+
+/// The inventory files of a folder with their formats, when it is an
+/// Ansible inventory folder: no file in keel's format (a folder of keel
+/// files is keel's, as it always was, whatever else lies in it) and at
+/// least one in Ansible's. Hidden files, backups and documents are skipped.
+fn folder_files(dir: &Path) -> Option<Vec<(std::path::PathBuf, Format)>> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && inventory_file_name(p))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        match detect(&p) {
+            Format::Keel => {
+                let yaml = matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+                let empty = std::fs::read_to_string(&p)
+                    .is_ok_and(|t| Node::parse(&t).is_ok_and(|n| n.value == Value::Null));
+                if yaml && !empty {
+                    return None;
+                }
+            }
+            f => out.push((p, f)),
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Whether a file in an inventory folder is an inventory (not a hidden
+/// file, a backup, a document or a template).
+fn inventory_file_name(p: &Path) -> bool {
+    let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let upper = name.to_ascii_uppercase();
+    !(name.starts_with('.')
+        || name.ends_with('~')
+        || upper.starts_with("README")
+        || upper.starts_with("LICENSE")
+        || matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("md" | "txt" | "cfg" | "retry" | "orig" | "bak" | "swp" | "j2" | "rst")
+        ))
 }
 
 /// Read a text file (UTF-8 checked).

@@ -426,3 +426,69 @@ fn strings_are_quoted_when_yaml_would_read_them_otherwise() {
         assert_eq!(emit::scalar(s), s);
     }
 }
+
+#[test]
+fn a_folder_of_ansible_files_with_its_vars_folders() {
+    let dir = files(&[
+        ("inv/hosts", "[web]\nweb[1:2]\n"),
+        (
+            "inv/db.yml",
+            "db:\n  hosts:\n    db1:\n  children:\n    web:\n",
+        ),
+        ("inv/README.md", "# not an inventory [web\n"),
+        ("inv/.hidden", "garbage [\n"),
+        ("inv/group_vars/web.yml", "port: 80\n"),
+        ("inv/host_vars/db1", "role: primary\n"),
+    ]);
+    let inv = load_ok(&dir.path().join("inv"));
+    assert_eq!(
+        inv.group_hosts("db").into_iter().collect::<Vec<_>>(),
+        ["db1", "web1", "web2"]
+    );
+    assert_eq!(effective(&inv, "web2")["port"], json!(80));
+    assert_eq!(effective(&inv, "db1")["role"], json!("primary"));
+}
+
+#[test]
+fn a_folder_of_keel_files_stays_keel() {
+    let dir = files(&[
+        ("inv/hosts.yaml", "hosts:\n  a: {}\n"),
+        ("inv/notes", "remember to rotate keys\n"),
+    ]);
+    assert!(load(&dir.path().join("inv")).is_none());
+    let (inv, diags) = Inventory::load(&dir.path().join("inv"));
+    assert!(diags.is_empty(), "{diags:?}");
+    assert!(inv.hosts.contains_key("a"));
+}
+
+#[test]
+fn keel_format_takes_vars_for_all_but_no_members() {
+    let dir = files(&[
+        (
+            "ok.yaml",
+            "hosts:\n  a: {}\ngroups:\n  all:\n    vars: { x: 1 }\n  aa:\n    hosts: [a]\n    vars: { x: 2, y: 3 }\n",
+        ),
+        (
+            "bad.yaml",
+            "hosts:\n  a: {}\ngroups:\n  all:\n    hosts: [a]\n",
+        ),
+    ]);
+    let (inv, diags) = Inventory::load(&dir.path().join("ok.yaml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(inv.host_groups("a"), ["all", "aa"]);
+    assert_eq!(effective(&inv, "a"), json!({"x": 2, "y": 3}));
+    let (_, diags) = Inventory::load(&dir.path().join("bad.yaml"));
+    assert_eq!(diags.len(), 1);
+    assert!(
+        diags.0[0].message.contains("takes only `vars`"),
+        "{diags:?}"
+    );
+}
+
+#[test]
+fn an_unknown_section_kind_creates_no_group() {
+    let dir = files(&[("hosts", "[web]\na\n[x:bogus]\nb\n")]);
+    let (inv, diags) = load(&dir.path().join("hosts")).unwrap();
+    assert_eq!(diags.len(), 1);
+    assert!(!inv.groups.contains_key("x") && !inv.hosts.contains_key("b"));
+}
