@@ -17,6 +17,10 @@
 //!   password (`ansible_password`) → `auth: password`. They are resolved
 //!   per host with keel's precedence (`all`, groups by depth then name, the
 //!   host) and removed from the vars; passwords are never kept.
+//! - keel's own host settings that Ansible has no word for are written
+//!   `keel_<setting>`: `keel_ssh_config`, `keel_host_key`,
+//!   `keel_bootstrap_port`, `keel_bootstrap_user`, `keel_confirm_timeout`,
+//!   `keel_allow_lockout_risk`, `keel_auth` (Ansible ignores them).
 //! - Every other variable is a keel group or host var. `group_vars/NAME`
 //!   overrides the inline vars of group NAME, `host_vars/HOST` those of the
 //!   host.
@@ -405,6 +409,11 @@ struct Conn {
     transport: Option<TransportKind>,
     accept_new: Option<bool>,
     password: Option<bool>,
+    ssh_config: Option<String>,
+    bootstrap_port: Option<u16>,
+    bootstrap_user: Option<String>,
+    confirm_timeout: Option<u64>,
+    allow_lockout_risk: Option<bool>,
 }
 
 impl Conn {
@@ -421,7 +430,12 @@ impl Conn {
             become_root,
             transport,
             accept_new,
-            password
+            password,
+            ssh_config,
+            bootstrap_port,
+            bootstrap_user,
+            confirm_timeout,
+            allow_lockout_risk
         );
         self
     }
@@ -460,12 +474,13 @@ fn split_conn(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
                 | "ansible_become_pass"
                 | "ansible_sudo_pass"
         );
+        let is_conn = is_conn || name.starts_with("keel_");
         if !is_conn {
             rest.retain(|r| r.name() != name);
             rest.push(v.clone());
             continue;
         }
-        if name.ends_with("pass") || name.ends_with("password") {
+        if name.starts_with("ansible_") && (name.ends_with("pass") || name.ends_with("password")) {
             // Never kept: keel does not take passwords from an inventory.
             if name == "ansible_password" || name.starts_with("ansible_ssh_pass") {
                 c.password = Some(v.value.value != Value::Null);
@@ -531,6 +546,49 @@ fn split_conn(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
                     "remove it (or set it to root); a resource that must run as another user says so itself (e.g. a file's owner)",
                 ));
             }
+            "keel_ssh_config" => c.ssh_config = Some(text),
+            "keel_bootstrap_user" => c.bootstrap_user = Some(text),
+            "keel_bootstrap_port" => match text.parse::<u16>() {
+                Ok(p) if p > 0 => c.bootstrap_port = Some(p),
+                _ => diags.push(bad(
+                    format!("`{name}` is `{text}`, which is not a port"),
+                    "a port is a number from 1 to 65535",
+                )),
+            },
+            "keel_confirm_timeout" => match text.parse::<u64>() {
+                Ok(t) => c.confirm_timeout = Some(t),
+                _ => diags.push(bad(
+                    format!("`{name}` is `{text}`, which is not a number of seconds"),
+                    "e.g. keel_confirm_timeout=120",
+                )),
+            },
+            "keel_allow_lockout_risk" => match ansible_bool(&text) {
+                Some(b) => c.allow_lockout_risk = Some(b),
+                None => diags.push(bad(
+                    format!("`{name}` is `{text}`, which is not a boolean"),
+                    "write true or false",
+                )),
+            },
+            "keel_host_key" => match text.as_str() {
+                "strict" => c.accept_new = Some(false),
+                "accept-new" => c.accept_new = Some(true),
+                _ => diags.push(bad(
+                    format!("`{name}` is `{text}`"),
+                    "write `strict` (the default) or `accept-new`",
+                )),
+            },
+            "keel_auth" => match text.as_str() {
+                "key" => c.password = Some(false),
+                "password" => c.password = Some(true),
+                _ => diags.push(bad(
+                    format!("`{name}` is `{text}`"),
+                    "write `key` (the default) or `password`",
+                )),
+            },
+            other if other.starts_with("keel_") => diags.push(bad(
+                format!("`{other}` is not a keel host setting"),
+                "keel settings in an Ansible inventory: keel_ssh_config, keel_host_key, keel_bootstrap_port, keel_bootstrap_user, keel_confirm_timeout, keel_allow_lockout_risk, keel_auth",
+            )),
             "ansible_connection" => match text.as_str() {
                 "local" => c.transport = Some(TransportKind::Local),
                 "ssh" | "smart" | "paramiko" | "paramiko_ssh" | "ansible.builtin.ssh"
@@ -657,11 +715,11 @@ pub fn build(mut parsed: Parsed, diags: &mut Diagnostics) -> Inventory {
                     HostKeyPolicy::default()
                 },
                 transport,
-                ssh_config: None,
-                bootstrap_port: None,
-                bootstrap_user: None,
-                allow_lockout_risk: false,
-                confirm_timeout: None,
+                ssh_config: conn.ssh_config.clone(),
+                bootstrap_port: conn.bootstrap_port,
+                bootstrap_user: conn.bootstrap_user.clone(),
+                allow_lockout_risk: conn.allow_lockout_risk == Some(true),
+                confirm_timeout: conn.confirm_timeout,
                 password_auth: conn.password == Some(true),
                 vars: vars_node(rest),
                 source: h.source,

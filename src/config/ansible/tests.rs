@@ -492,3 +492,29 @@ fn an_unknown_section_kind_creates_no_group() {
     assert_eq!(diags.len(), 1);
     assert!(!inv.groups.contains_key("x") && !inv.hosts.contains_key("b"));
 }
+
+#[test]
+fn keel_settings_ride_along_as_keel_vars() {
+    let dir = files(&[(
+        "hosts",
+        "[web]\nw1 keel_bootstrap_port=22 ansible_port=2222\nw2 keel_host_key=accept-new keel_auth=password\n\
+         [web:vars]\nkeel_ssh_config=./ssh_config\nkeel_confirm_timeout=60\nkeel_allow_lockout_risk=yes\nkeel_bootstrap_user=root\n\
+         [bad]\nb1 keel_host_key=never keel_colour=blue\n",
+    )]);
+    let (inv, diags) = load(&dir.path().join("hosts")).unwrap();
+    let w1 = &inv.hosts["w1"];
+    assert_eq!((w1.port, w1.bootstrap_port), (Some(2222), Some(22)));
+    assert_eq!(w1.ssh_config.as_deref(), Some("./ssh_config"));
+    assert_eq!(w1.bootstrap_user.as_deref(), Some("root"));
+    assert_eq!(w1.confirm_timeout, Some(60));
+    assert!(w1.allow_lockout_risk && !w1.password_auth);
+    assert_eq!(w1.host_key, HostKeyPolicy::Strict);
+    let w2 = &inv.hosts["w2"];
+    assert_eq!(w2.host_key, HostKeyPolicy::AcceptNew);
+    assert!(w2.password_auth);
+    assert!(effective(&inv, "w2").as_object().unwrap().is_empty());
+    let msgs: Vec<_> = diags.0.iter().map(|d| d.message.clone()).collect();
+    assert_eq!(msgs.len(), 2, "{msgs:#?}");
+    assert!(msgs.iter().any(|m| m.contains("`keel_host_key` is `never`")));
+    assert!(msgs.iter().any(|m| m.contains("`keel_colour` is not a keel host setting")));
+}
