@@ -49,7 +49,7 @@ fn an_ansible_inventory_drives_a_real_host() {
     expect(&run, 0, "apply");
     assert_eq!(
         h.sh("cat /etc/motd"),
-        "from group_vars (production, primary)\n"
+        "from group_vars (production, primary)"
     );
     let run = h.keel(&["plan", "--detailed-exitcode", "-i", inv, stack], &[]);
     expect(&run, 0, "second plan");
