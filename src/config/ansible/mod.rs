@@ -475,6 +475,13 @@ fn split_conn(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
                 | "ansible_sudo_pass"
         );
         let is_conn = is_conn || name.starts_with("keel_");
+        if let Some(span) = vault_span(&v.value) {
+            diags.push(
+                Diag::at(CODE, &v.source, span, format!("`{name}` is encrypted with ansible-vault"), "vault data")
+                    .with_help("keel does not decrypt ansible-vault data: declare the secret in the stack's `secrets:` (env, file or command, e.g. `ansible-vault view`) instead"),
+            );
+            continue;
+        }
         if !is_conn {
             rest.retain(|r| r.name() != name);
             rest.push(v.clone());
@@ -603,6 +610,16 @@ fn split_conn(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
         }
     }
     (c, rest)
+}
+
+/// Where a value holds ansible-vault ciphertext (`!vault |` values).
+fn vault_span(n: &Node) -> Option<Span> {
+    match &n.value {
+        Value::Str(s) if s.trim_start().starts_with("$ANSIBLE_VAULT;") => Some(n.span),
+        Value::Seq(items) => items.iter().find_map(vault_span),
+        Value::Map(m) => m.iter().find_map(|(_, v)| vault_span(v)),
+        _ => None,
+    }
 }
 
 /// Ansible's booleans: yes/no, true/false, on/off, 1/0, y/n, t/f.

@@ -515,6 +515,36 @@ fn keel_settings_ride_along_as_keel_vars() {
     assert!(effective(&inv, "w2").as_object().unwrap().is_empty());
     let msgs: Vec<_> = diags.0.iter().map(|d| d.message.clone()).collect();
     assert_eq!(msgs.len(), 2, "{msgs:#?}");
-    assert!(msgs.iter().any(|m| m.contains("`keel_host_key` is `never`")));
-    assert!(msgs.iter().any(|m| m.contains("`keel_colour` is not a keel host setting")));
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("`keel_host_key` is `never`"))
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("`keel_colour` is not a keel host setting"))
+    );
+}
+
+#[test]
+fn inline_vault_values_are_refused_not_used_as_text() {
+    let p = problems(
+        &[
+            ("hosts", "[web]\nw1\n"),
+            (
+                "group_vars/web.yml",
+                "plain: x\ndb_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6231336539\nnested:\n  - { key: \"$ANSIBLE_VAULT;1.1;AES256\\n00\" }\n",
+            ),
+        ],
+        "hosts",
+    );
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert!(
+        p[0].starts_with("web.yml:3:")
+            && p[0].contains("`db_password` is encrypted with ansible-vault"),
+        "{p:#?}"
+    );
+    assert!(
+        p[1].starts_with("web.yml:6:") && p[1].contains("`nested`"),
+        "{p:#?}"
+    );
 }
