@@ -26,9 +26,11 @@
 //!   host.
 //! - Hosts listed only outside any group are in the group `ungrouped`.
 
+mod conn;
 pub mod emit;
 pub mod ini;
 pub mod range;
+mod vars_dirs;
 pub mod yaml;
 
 use super::inventory::{Group, Host, HostKeyPolicy, Inventory, TransportKind};
@@ -223,7 +225,7 @@ pub fn load(path: &Path) -> Option<(Inventory, Diagnostics)> {
             },
         }
     }
-    vars_dirs(dir, &mut parsed, &mut diags);
+    vars_dirs::read(dir, &mut parsed, &mut diags);
     let inv = build(parsed, &mut diags);
     Some((inv, diags))
 }
@@ -282,355 +284,6 @@ fn read(path: &Path) -> Result<SourceFile, Diagnostics> {
     SourceFile::from_bytes(path, bytes)
 }
 
-/// Read `group_vars/` and `host_vars/` beside the inventory file: a file
-/// `NAME`, `NAME.yml`, `NAME.yaml` or `NAME.json`, or a folder `NAME/` of
-/// such files (in name order). Names that are no group or host are
-/// skipped, as Ansible does.
-fn vars_dirs(dir: &Path, parsed: &mut Parsed, diags: &mut Diagnostics) {
-    for (sub, hosts) in [("group_vars", false), ("host_vars", true)] {
-        for (name, file) in vars_files(&dir.join(sub)) {
-            let vars = read_vars_file(&file, diags);
-            let target = if hosts {
-                parsed.hosts.get_mut(&name).map(|h| &mut h.vars)
-            } else if name == "all" {
-                let src = SourceFile::new(&file, String::new());
-                Some(&mut parsed.group("all", &src, Span::default()).vars)
-            } else {
-                parsed.groups.get_mut(&name).map(|g| &mut g.vars)
-            };
-            if let Some(t) = target {
-                t.extend(vars);
-            }
-        }
-    }
-}
-
-/// `(name, file)` of a vars folder, in name order.
-fn vars_files(dir: &Path) -> Vec<(String, std::path::PathBuf)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut entries: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    let mut out = Vec::new();
-    for p in entries {
-        let Some(file_name) = p.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if file_name.starts_with('.') {
-            continue;
-        }
-        if p.is_dir() {
-            let mut inner: Vec<_> = std::fs::read_dir(&p)
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && vars_file_name(f).is_some())
-                .collect();
-            inner.sort();
-            out.extend(inner.into_iter().map(|f| (file_name.to_string(), f)));
-        } else if let Some(name) = vars_file_name(&p) {
-            out.push((name, p));
-        }
-    }
-    out
-}
-
-/// The group or host a vars file is for, by its name (`web.yml` → `web`);
-/// `None` for files Ansible skips (other extensions, backups, hidden).
-fn vars_file_name(p: &Path) -> Option<String> {
-    let name = p.file_name()?.to_str()?;
-    if name.starts_with('.') || name.ends_with('~') {
-        return None;
-    }
-    match p.extension().and_then(|e| e.to_str()) {
-        Some("yml" | "yaml" | "json") => Some(p.file_stem()?.to_str()?.to_string()),
-        // Host names hold dots (`web1.example.com`): a file without a known
-        // extension is named after its host or group, unless it is a backup.
-        Some("bak" | "orig" | "swp" | "retry" | "md" | "txt") => None,
-        _ => Some(name.to_string()),
-    }
-}
-
-/// The variables of one vars file (a YAML map; empty is fine).
-fn read_vars_file(file: &Path, diags: &mut Diagnostics) -> Vec<Var> {
-    let (src, node) = match super::read_source(file) {
-        Ok(x) => x,
-        Err(d) => {
-            diags.extend(d);
-            return Vec::new();
-        }
-    };
-    match &node.value {
-        Value::Null => Vec::new(),
-        Value::Map(m) => m
-            .iter()
-            .map(|(k, v)| Var {
-                key: k.clone(),
-                value: v.clone(),
-                source: src.clone(),
-            })
-            .collect(),
-        Value::Str(s) if s.starts_with("$ANSIBLE_VAULT") => {
-            diags.push(
-                Diag::at(CODE, &src, node.span, format!("{} is encrypted with ansible-vault", src.name), "vault data")
-                    .with_help("keel does not decrypt ansible-vault files: keep secrets in the stack's `secrets:` (env, file or command) and the plain variables here"),
-            );
-            Vec::new()
-        }
-        _ => {
-            diags.push(
-                Diag::at(
-                    CODE,
-                    &src,
-                    node.span,
-                    format!(
-                        "{} must be a map of variables, found {}",
-                        src.name,
-                        node.type_name()
-                    ),
-                    "here",
-                )
-                .with_help("write one `name: value` per line"),
-            );
-            Vec::new()
-        }
-    }
-}
-
-/// Connection settings found at one level (a group or a host).
-#[derive(Debug, Clone, Default)]
-struct Conn {
-    address: Option<String>,
-    port: Option<u16>,
-    user: Option<String>,
-    identity_file: Option<String>,
-    become_root: Option<bool>,
-    transport: Option<TransportKind>,
-    accept_new: Option<bool>,
-    password: Option<bool>,
-    ssh_config: Option<String>,
-    bootstrap_port: Option<u16>,
-    bootstrap_user: Option<String>,
-    confirm_timeout: Option<u64>,
-    allow_lockout_risk: Option<bool>,
-}
-
-impl Conn {
-    /// `other` wins where it sets something.
-    fn then(mut self, other: &Conn) -> Conn {
-        macro_rules! over {
-            ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f.clone(); } )* };
-        }
-        over!(
-            address,
-            port,
-            user,
-            identity_file,
-            become_root,
-            transport,
-            accept_new,
-            password,
-            ssh_config,
-            bootstrap_port,
-            bootstrap_user,
-            confirm_timeout,
-            allow_lockout_risk
-        );
-        self
-    }
-}
-
-/// Split a level's vars into its connection settings and the other vars.
-/// Problems are reported at the value.
-fn split_conn(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
-    let mut c = Conn::default();
-    let mut rest: Vec<Var> = Vec::new();
-    for v in vars {
-        let name = v.name();
-        let bad = |msg: String, help: &str| {
-            Diag::at(CODE, &v.source, v.value.span, msg, "here").with_help(help.to_string())
-        };
-        let is_conn = matches!(
-            name,
-            "ansible_host"
-                | "ansible_ssh_host"
-                | "ansible_port"
-                | "ansible_ssh_port"
-                | "ansible_user"
-                | "ansible_ssh_user"
-                | "ansible_ssh_private_key_file"
-                | "ansible_private_key_file"
-                | "ansible_become"
-                | "ansible_sudo"
-                | "ansible_become_user"
-                | "ansible_sudo_user"
-                | "ansible_connection"
-                | "ansible_host_key_checking"
-                | "ansible_password"
-                | "ansible_ssh_pass"
-                | "ansible_ssh_password"
-                | "ansible_become_password"
-                | "ansible_become_pass"
-                | "ansible_sudo_pass"
-        );
-        let is_conn = is_conn || name.starts_with("keel_");
-        if let Some(span) = vault_span(&v.value) {
-            diags.push(
-                Diag::at(CODE, &v.source, span, format!("`{name}` is encrypted with ansible-vault"), "vault data")
-                    .with_help("keel does not decrypt ansible-vault data: declare the secret in the stack's `secrets:` (env, file or command, e.g. `ansible-vault view`) instead"),
-            );
-            continue;
-        }
-        if !is_conn {
-            rest.retain(|r| r.name() != name);
-            rest.push(v.clone());
-            continue;
-        }
-        if name.starts_with("ansible_") && (name.ends_with("pass") || name.ends_with("password")) {
-            // Never kept: keel does not take passwords from an inventory.
-            if name == "ansible_password" || name.starts_with("ansible_ssh_pass") {
-                c.password = Some(v.value.value != Value::Null);
-            }
-            continue;
-        }
-        let text = match &v.value.value {
-            Value::Null => continue,
-            Value::Seq(_) | Value::Map(_) => {
-                diags.push(bad(
-                    format!(
-                        "`{name}` must be a single value, found {}",
-                        v.value.type_name()
-                    ),
-                    "write it as `name=value` (INI) or `name: value` (YAML)",
-                ));
-                continue;
-            }
-            _ => v
-                .value
-                .as_scalar_text()
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-        };
-        if text.contains("{{") || text.contains("{%") {
-            diags.push(bad(
-                format!("`{name}` is a Jinja template (`{text}`), which keel cannot evaluate in an inventory"),
-                "write the plain value (keel reads connection settings as written)",
-            ));
-            continue;
-        }
-        match name {
-            "ansible_host" | "ansible_ssh_host" => c.address = Some(text),
-            "ansible_port" | "ansible_ssh_port" => match text.parse::<u16>() {
-                Ok(p) if p > 0 => c.port = Some(p),
-                _ => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a port"),
-                    "a port is a number from 1 to 65535",
-                )),
-            },
-            "ansible_user" | "ansible_ssh_user" => c.user = Some(text),
-            "ansible_ssh_private_key_file" | "ansible_private_key_file" => {
-                c.identity_file = Some(text)
-            }
-            "ansible_become" | "ansible_sudo" => match ansible_bool(&text) {
-                Some(b) => c.become_root = Some(b),
-                None => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a boolean"),
-                    "write true or false (yes/no, 1/0 also work)",
-                )),
-            },
-            "ansible_host_key_checking" => match ansible_bool(&text) {
-                Some(b) => c.accept_new = Some(!b),
-                None => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a boolean"),
-                    "write true or false",
-                )),
-            },
-            "ansible_become_user" | "ansible_sudo_user" if text != "root" => {
-                diags.push(bad(
-                    format!("`{name}` is `{text}`: keel runs privileged steps as root only"),
-                    "remove it (or set it to root); a resource that must run as another user says so itself (e.g. a file's owner)",
-                ));
-            }
-            "keel_ssh_config" => c.ssh_config = Some(text),
-            "keel_bootstrap_user" => c.bootstrap_user = Some(text),
-            "keel_bootstrap_port" => match text.parse::<u16>() {
-                Ok(p) if p > 0 => c.bootstrap_port = Some(p),
-                _ => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a port"),
-                    "a port is a number from 1 to 65535",
-                )),
-            },
-            "keel_confirm_timeout" => match text.parse::<u64>() {
-                Ok(t) => c.confirm_timeout = Some(t),
-                _ => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a number of seconds"),
-                    "e.g. keel_confirm_timeout=120",
-                )),
-            },
-            "keel_allow_lockout_risk" => match ansible_bool(&text) {
-                Some(b) => c.allow_lockout_risk = Some(b),
-                None => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a boolean"),
-                    "write true or false",
-                )),
-            },
-            "keel_host_key" => match text.as_str() {
-                "strict" => c.accept_new = Some(false),
-                "accept-new" => c.accept_new = Some(true),
-                _ => diags.push(bad(
-                    format!("`{name}` is `{text}`"),
-                    "write `strict` (the default) or `accept-new`",
-                )),
-            },
-            "keel_auth" => match text.as_str() {
-                "key" => c.password = Some(false),
-                "password" => c.password = Some(true),
-                _ => diags.push(bad(
-                    format!("`{name}` is `{text}`"),
-                    "write `key` (the default) or `password`",
-                )),
-            },
-            other if other.starts_with("keel_") => diags.push(bad(
-                format!("`{other}` is not a keel host setting"),
-                "keel settings in an Ansible inventory: keel_ssh_config, keel_host_key, keel_bootstrap_port, keel_bootstrap_user, keel_confirm_timeout, keel_allow_lockout_risk, keel_auth",
-            )),
-            "ansible_connection" => match text.as_str() {
-                "local" => c.transport = Some(TransportKind::Local),
-                "ssh" | "smart" | "paramiko" | "paramiko_ssh" | "ansible.builtin.ssh"
-                | "ansible.builtin.paramiko_ssh" => c.transport = Some(TransportKind::Ssh),
-                "ansible.builtin.local" => c.transport = Some(TransportKind::Local),
-                other => diags.push(bad(
-                    format!("`ansible_connection` is `{other}`: keel connects over SSH or to the local machine only"),
-                    "use `ssh` (the default) or `local`",
-                )),
-            },
-            _ => {}
-        }
-    }
-    (c, rest)
-}
-
-/// Where a value holds ansible-vault ciphertext (`!vault |` values).
-fn vault_span(n: &Node) -> Option<Span> {
-    match &n.value {
-        Value::Str(s) if s.trim_start().starts_with("$ANSIBLE_VAULT;") => Some(n.span),
-        Value::Seq(items) => items.iter().find_map(vault_span),
-        Value::Map(m) => m.iter().find_map(|(_, v)| vault_span(v)),
-        _ => None,
-    }
-}
-
-/// Ansible's booleans: yes/no, true/false, on/off, 1/0, y/n, t/f.
-pub fn ansible_bool(s: &str) -> Option<bool> {
-    match s.to_ascii_lowercase().as_str() {
-        "yes" | "y" | "true" | "t" | "on" | "1" => Some(true),
-        "no" | "n" | "false" | "f" | "off" | "0" => Some(false),
-        _ => None,
-    }
-}
-
 /// A vars map node for keel (later entries of the same name win); `None`
 /// when there are no vars.
 fn vars_node(vars: Vec<Var>) -> Option<(SourceFile, Node)> {
@@ -684,9 +337,9 @@ pub fn build(mut parsed: Parsed, diags: &mut Diagnostics) -> Inventory {
     check_cycles(&parsed, diags);
 
     let mut inv = Inventory::default();
-    let mut group_conn: BTreeMap<String, Conn> = BTreeMap::new();
+    let mut group_conn: BTreeMap<String, conn::Conn> = BTreeMap::new();
     for (name, g) in parsed.groups {
-        let (conn, rest) = split_conn(&g.vars, diags);
+        let (conn, rest) = conn::split(&g.vars, diags);
         group_conn.insert(name.clone(), conn);
         let vars = vars_node(rest);
         if name == "all" && vars.is_none() {
@@ -705,14 +358,13 @@ pub fn build(mut parsed: Parsed, diags: &mut Diagnostics) -> Inventory {
         );
     }
     for (name, h) in parsed.hosts {
-        let (own, rest) = split_conn(&h.vars, diags);
-        let mut order = inv.host_groups(&name);
-        // `all` is first; it may hold no keel vars but connection settings.
-        order.dedup();
-        let conn = order
+        let (own, rest) = conn::split(&h.vars, diags);
+        // `all` comes first, whether or not it kept keel vars.
+        let conn = inv
+            .host_groups(&name)
             .iter()
             .filter_map(|g| group_conn.get(g))
-            .fold(Conn::default(), |acc, c| acc.then(c))
+            .fold(conn::Conn::default(), |acc, c| acc.then(c))
             .then(&own);
         let transport = conn.transport.unwrap_or_default();
         let user = conn.user.clone().unwrap_or_else(|| "root".into());
