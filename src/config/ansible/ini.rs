@@ -35,8 +35,14 @@ enum Section {
 pub fn parse(src: &SourceFile, out: &mut Parsed, diags: &mut Diagnostics) {
     let text = src.text().to_string();
     let mut section = Section::Hosts("ungrouped".into());
-    let mut offset = 0usize;
-    for raw in text.split_inclusive('\n') {
+    // A byte-order mark (files saved by some Windows editors) is no text.
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let mut offset = bom;
+    for raw in text[bom..].split_inclusive('\n') {
         let line_start = offset;
         offset += raw.len();
         let line = raw.trim_end_matches(['\n', '\r']);

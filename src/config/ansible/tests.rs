@@ -548,3 +548,16 @@ fn inline_vault_values_are_refused_not_used_as_text() {
         "{p:#?}"
     );
 }
+
+#[test]
+fn windows_files_read_like_unix_ones() {
+    let dir = files(&[(
+        "hosts",
+        "\u{feff}[web]\r\nweb[1:2] http_port=80\r\n[web:vars]\r\nenv=prod\r\n",
+    )]);
+    let inv = load_ok(&dir.path().join("hosts"));
+    assert_eq!(
+        effective(&inv, "web2"),
+        json!({"env": "prod", "http_port": 80})
+    );
+}
