@@ -21,9 +21,11 @@
 //!   `keel_<setting>`: `keel_ssh_config`, `keel_host_key`,
 //!   `keel_bootstrap_port`, `keel_bootstrap_user`, `keel_confirm_timeout`,
 //!   `keel_allow_lockout_risk`, `keel_auth` (Ansible ignores them).
-//! - Every other variable is a keel group or host var. `group_vars/NAME`
-//!   overrides the inline vars of group NAME, `host_vars/HOST` those of the
-//!   host.
+//! - Every other variable is a keel group or host var, with Ansible's
+//!   precedence: inline group vars (`all` first, parents before children)
+//!   < `group_vars/` files (same order) < inline host vars < `host_vars/`
+//!   files. Where keel's group-by-group order would pick another value for
+//!   a host, Ansible's value becomes a host var.
 //! - Hosts listed only outside any group are in the group `ungrouped`.
 
 mod conn;
@@ -69,7 +71,10 @@ pub struct ParsedHost {
 pub struct ParsedGroup {
     pub hosts: Vec<Spanned<String>>,
     pub children: Vec<Spanned<String>>,
+    /// Vars written in the inventory file.
     pub vars: Vec<Var>,
+    /// Vars of `group_vars/NAME` (they rank differently, see [`build`]).
+    pub file_vars: Vec<Var>,
     pub source: SourceFile,
     pub span: Span,
 }
@@ -103,6 +108,7 @@ impl Parsed {
                 hosts: Vec::new(),
                 children: Vec::new(),
                 vars: Vec::new(),
+                file_vars: Vec::new(),
                 source: src.clone(),
                 span,
             })
@@ -325,7 +331,7 @@ pub fn build(mut parsed: Parsed, diags: &mut Diagnostics) -> Inventory {
             .collect();
         let (empty, plain) = (
             kept.is_empty(),
-            ung.vars.is_empty() && ung.children.is_empty(),
+            ung.vars.is_empty() && ung.file_vars.is_empty() && ung.children.is_empty(),
         );
         let unused = empty && plain;
         if unused {
@@ -336,9 +342,20 @@ pub fn build(mut parsed: Parsed, diags: &mut Diagnostics) -> Inventory {
     }
     check_cycles(&parsed, diags);
 
+    let inline: BTreeMap<String, Vec<Var>> = parsed
+        .groups
+        .iter()
+        .map(|(n, g)| (n.clone(), g.vars.clone()))
+        .collect();
+    let files: BTreeMap<String, Vec<Var>> = parsed
+        .groups
+        .iter()
+        .map(|(n, g)| (n.clone(), g.file_vars.clone()))
+        .collect();
     let mut inv = Inventory::default();
     let mut group_conn: BTreeMap<String, conn::Conn> = BTreeMap::new();
-    for (name, g) in parsed.groups {
+    for (name, mut g) in parsed.groups {
+        g.vars.append(&mut g.file_vars);
         let (conn, rest) = conn::split(&g.vars, diags);
         group_conn.insert(name.clone(), conn);
         let vars = vars_node(rest);
@@ -358,13 +375,18 @@ pub fn build(mut parsed: Parsed, diags: &mut Diagnostics) -> Inventory {
         );
     }
     for (name, h) in parsed.hosts {
-        let (own, rest) = conn::split(&h.vars, diags);
         // `all` comes first, whether or not it kept keel vars.
-        let conn = inv
-            .host_groups(&name)
+        let order = inv.host_groups(&name);
+        let fixups = ansible_order_fixups(&order, &inline, &files, &h.vars);
+        // Their problems were reported with their group.
+        let (fix_conn, mut rest) = conn::split(&fixups, &mut Diagnostics::new());
+        let (own, own_rest) = conn::split(&h.vars, diags);
+        rest.extend(own_rest);
+        let conn = order
             .iter()
             .filter_map(|g| group_conn.get(g))
             .fold(conn::Conn::default(), |acc, c| acc.then(c))
+            .then(&fix_conn)
             .then(&own);
         let transport = conn.transport.unwrap_or_default();
         let user = conn.user.clone().unwrap_or_else(|| "root".into());
@@ -398,6 +420,50 @@ pub fn build(mut parsed: Parsed, diags: &mut Diagnostics) -> Inventory {
         );
     }
     inv
+}
+
+/// Ansible ranks every inline group var below every `group_vars/` file
+/// (inline vars by group order, then `group_vars/all`, then the other
+/// files by group order), where keel ranks group by group (a group's file
+/// over its inline vars, then the next group). The vars for which the two
+/// orders pick a different value for a host are returned, with Ansible's
+/// value, to become host vars (which rank above every group in keel);
+/// names the host sets itself are left alone.
+fn ansible_order_fixups(
+    order: &[String],
+    inline: &BTreeMap<String, Vec<Var>>,
+    files: &BTreeMap<String, Vec<Var>>,
+    own: &[Var],
+) -> Vec<Var> {
+    fn of<'a>(m: &'a BTreeMap<String, Vec<Var>>, g: &String) -> impl Iterator<Item = &'a Var> {
+        m.get(g).into_iter().flatten()
+    }
+    fn winners(layers: Vec<&Var>) -> BTreeMap<String, &Var> {
+        layers
+            .into_iter()
+            .map(|v| (v.name().to_string(), v))
+            .collect()
+    }
+    let keel = winners(
+        order
+            .iter()
+            .flat_map(|g| of(inline, g).chain(of(files, g)))
+            .collect(),
+    );
+    let ansible = winners(
+        order
+            .iter()
+            .flat_map(|g| of(inline, g))
+            .chain(order.iter().flat_map(|g| of(files, g)))
+            .collect(),
+    );
+    ansible
+        .into_iter()
+        .filter(|(k, v)| {
+            !own.iter().any(|o| o.name() == k) && keel.get(k).is_none_or(|w| !std::ptr::eq(*w, *v))
+        })
+        .map(|(_, v)| v.clone())
+        .collect()
 }
 
 /// A group that is its own descendant is an error at the link that closes

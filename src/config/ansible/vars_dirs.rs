@@ -19,9 +19,9 @@ pub fn read(dir: &Path, parsed: &mut Parsed, diags: &mut Diagnostics) {
                 parsed.hosts.get_mut(&name).map(|h| &mut h.vars)
             } else if name == "all" {
                 let src = SourceFile::new(&file, String::new());
-                Some(&mut parsed.group("all", &src, Span::default()).vars)
+                Some(&mut parsed.group("all", &src, Span::default()).file_vars)
             } else {
-                parsed.groups.get_mut(&name).map(|g| &mut g.vars)
+                parsed.groups.get_mut(&name).map(|g| &mut g.file_vars)
             };
             if let Some(t) = target {
                 t.extend(vars);
