@@ -572,13 +572,20 @@ fn group_vars_files_rank_above_every_inline_group_var_as_in_ansible() {
             "[web]\nw1\nw2 port=1\n[prod:children]\nweb\n\
              [web:vars]\nport=8080\nlevel=web-inline\nansible_user=inline\nonly_inline=yes\n",
         ),
-        ("group_vars/all.yml", "port: 80\nansible_user: from-all-file\n"),
+        (
+            "group_vars/all.yml",
+            "port: 80\nansible_user: from-all-file\n",
+        ),
         ("group_vars/prod.yml", "level: prod-file\n"),
     ]);
     let inv = load_ok(&dir.path().join("hosts"));
     let w1 = effective(&inv, "w1");
     assert_eq!(w1["port"], json!(80), "group_vars/all beats [web:vars]");
-    assert_eq!(w1["level"], json!("prod-file"), "a parent's file beats a child's inline vars");
+    assert_eq!(
+        w1["level"],
+        json!("prod-file"),
+        "a parent's file beats a child's inline vars"
+    );
     assert_eq!(w1["only_inline"], json!("yes"));
     assert_eq!(inv.hosts["w1"].user, "from-all-file");
     // The host's own value still wins.
