@@ -15,8 +15,8 @@
 //!   `become`, `ansible_connection: local` → `transport: local`,
 //!   `ansible_host_key_checking: false` → `host_key: accept-new`, and a
 //!   password (`ansible_password`) → `auth: password`. They are resolved
-//!   per host with keel's precedence (`all`, groups by depth then name, the
-//!   host) and removed from the vars; passwords are never kept.
+//!   per host with the precedence below and removed from the vars;
+//!   passwords are never kept.
 //! - keel's own host settings that Ansible has no word for are written
 //!   `keel_<setting>`: `keel_ssh_config`, `keel_host_key`,
 //!   `keel_bootstrap_port`, `keel_bootstrap_user`, `keel_confirm_timeout`,
@@ -196,7 +196,14 @@ pub fn detect(path: &Path) -> Format {
         Some("yaml" | "yml" | "json")
     );
     match Node::parse(&text) {
-        Ok(node) if node.as_map().is_some() => yaml_format(&node),
+        Ok(node) if node.as_map().is_some() => match yaml_format(&node) {
+            // An INI line can read as a YAML map (`h1 note=a: b`): without a
+            // YAML extension, keel's format needs one of its own keys.
+            Format::Keel if !yaml_ext && node.get("hosts").or(node.get("groups")).is_none() => {
+                Format::AnsibleIni
+            }
+            f => f,
+        },
         // A YAML file that does not parse: keel's loader shows where.
         _ if yaml_ext => Format::Keel,
         Ok(node) if node.value == Value::Null => Format::Keel,

@@ -47,6 +47,10 @@ fn effective(inv: &Inventory, host: &str) -> J {
     J::Object(out)
 }
 
+fn d_of(dir: &tempfile::TempDir, name: &str) -> std::path::PathBuf {
+    dir.path().join(name)
+}
+
 /// Write files into a temporary folder; returns it.
 fn files(list: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -233,7 +237,11 @@ fn formats_are_told_apart_by_content() {
         ("hosts.ini", "[web]\na\n"),
         ("broken.yaml", "hosts: [\n"),
         ("empty.ini", "# nothing yet\n"),
+        ("colon", "h1 note=a: b\n"),
+        ("keel-noext", "hosts:\n  a: {}\n"),
     ]);
+    assert_eq!(detect(&d_of(&dir, "colon")), Format::AnsibleIni);
+    assert_eq!(detect(&d_of(&dir, "keel-noext")), Format::Keel);
     let d = dir.path();
     assert_eq!(detect(&d.join("keel.yaml")), Format::Keel);
     assert_eq!(detect(&d.join("keel-broken.yaml")), Format::Keel);
