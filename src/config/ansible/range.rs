@@ -51,7 +51,10 @@ pub fn expand(pattern: &str) -> Result<Expanded, String> {
     for n in &mut names {
         n.push_str(rest);
     }
-    if let Some(bad) = name.chars().find(|c| c.is_whitespace() || *c == ',') {
+    if let Some(bad) = name
+        .chars()
+        .find(|c| c.is_whitespace() || matches!(c, ',' | '=' | '"' | '\''))
+    {
         return Err(format!(
             "`{pattern}` holds `{bad}`, which a host name cannot"
         ));
@@ -208,6 +211,7 @@ mod tests {
             ("web[0:99999999]", "more than"),
             ("a[0:999]b[0:999]", "more than"),
             ("web[:3]", "start and an end"),
+            ("ansible_host=10.0.0.1", "holds `=`"),
         ] {
             let e = expand(p).unwrap_err();
             assert!(e.contains(part), "{p}: {e}");
