@@ -4,8 +4,10 @@
 //! stderr and exit codes.
 
 mod apply;
+mod completions;
 mod drift;
 mod graph;
+mod inventory;
 mod modules;
 mod plan;
 mod validate;
@@ -28,7 +30,7 @@ use std::path::{Path, PathBuf};
 ///   keel plan --detailed-exitcode ...      CI drift check: 0 none, 2 drift, 1 error
 ///   keel drift --junit drift.xml           every stack of the project: 0 none, 2 drift, 1 error
 #[derive(Debug, Parser)]
-#[command(name = "keel", version, verbatim_doc_comment, max_term_width = 100)]
+#[command(name = "keel", version = env!("KEEL_VERSION"), verbatim_doc_comment, max_term_width = 100)]
 pub struct Args {
     /// More output: -v logs steps and SSH round trips, -vv debugging.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -200,6 +202,26 @@ pub enum Command {
         /// The stack whose project and `module_path:` are searched [default: the current folder's modules/]
         stack: Option<PathBuf>,
     },
+    /// Inventories: `keel inventory convert hosts.ini` prints keel's format.
+    Inventory {
+        #[command(subcommand)]
+        command: inventory::InventoryCommand,
+    },
+    /// Print a shell completion script (bash, zsh or fish); see README, "Install".
+    Completions {
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
+    /// Print keel's man page (roff) on stdout.
+    Man,
+    /// Host and group names for shell completion of `--limit`, from the
+    /// inventory the command line being completed would use.
+    #[command(name = "__complete-hosts", hide = true)]
+    CompleteHosts {
+        /// The words of the command line being completed.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -290,6 +312,10 @@ pub fn run(args: Args) -> u8 {
         })),
         Command::Graph { common, format } => graph::run(&common, format),
         Command::Modules { stack } => modules::run(stack.as_deref()),
+        Command::Inventory { command } => inventory::run(&command),
+        Command::Completions { shell } => completions::script(shell),
+        Command::Man => completions::man(),
+        Command::CompleteHosts { words } => completions::hosts(&words),
     }
 }
 

@@ -230,6 +230,10 @@ impl Inventory {
     /// Load inventory files; problems are collected and the hosts that
     /// could be read are kept.
     pub fn load(path: &Path) -> (Inventory, Diagnostics) {
+        // Ansible's INI and YAML inventories are read as they are.
+        if let Some(loaded) = super::ansible::load(path) {
+            return loaded;
+        }
         let files = match super::yaml_files(path) {
             Ok(f) => f,
             Err(d) => return (Inventory::default(), d),
@@ -354,16 +358,16 @@ impl Inventory {
             );
         }
         for (name, g) in doc.groups {
-            if name.value == "all" {
+            if name.value == "all" && !(g.hosts.is_empty() && g.children.is_empty()) {
                 diags.push(
                     Diag::at(
                         "keel::inventory",
                         src,
                         name.span,
-                        "`all` is a built-in group and cannot be redefined",
+                        "`all` is a built-in group: it takes only `vars`",
                         "here",
                     )
-                    .with_help("every host is in `all`; put shared vars in the stack's `vars`"),
+                    .with_help("every host is in `all`; remove its `hosts` and `children`"),
                 );
                 continue;
             }
@@ -585,6 +589,7 @@ impl Inventory {
         }
         let mut ordered: Vec<(usize, String)> = member
             .iter()
+            .filter(|g| **g != "all")
             .map(|g| (depths.get(g).copied().unwrap_or(0), g.to_string()))
             .collect();
         ordered.sort();

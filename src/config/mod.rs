@@ -4,6 +4,7 @@
 //! deserialized from them piece by piece so every problem of a run is
 //! collected as a [`crate::diag::Diag`] pointing at file, line and column.
 
+pub mod ansible;
 pub mod bundled;
 pub mod entry;
 pub mod inventory;
@@ -30,11 +31,25 @@ impl<'de> serde::Deserialize<'de> for IgnoredNode {
 
 /// Read and parse one YAML file.
 pub fn read_source(path: &Path) -> Result<(SourceFile, Node), Diagnostics> {
+    read_yaml(path, Node::parse)
+}
+
+/// Read and parse a YAML file written for another tool (an Ansible
+/// inventory, whose `!vault` and `!unsafe` tags are Ansible's): tags are
+/// kept out of the tree, not refused.
+pub fn read_foreign_source(path: &Path) -> Result<(SourceFile, Node), Diagnostics> {
+    read_yaml(path, Node::parse_foreign)
+}
+
+fn read_yaml(
+    path: &Path,
+    parse: fn(&str) -> Result<Node, node::ParseError>,
+) -> Result<(SourceFile, Node), Diagnostics> {
     crate::loaded::note(path);
     let bytes = local_file::read(path, local_file::MAX_CONFIG_BYTES)
         .map_err(|e| Diag::plain("keel::io", e.to_string()).with_help(e.help()))?;
     let src = SourceFile::from_bytes(path, bytes)?;
-    match Node::parse(src.text()) {
+    match parse(src.text()) {
         Ok(node) => Ok((src, node)),
         Err(e) => Err(Diag::from_parse(&src, &e).into()),
     }
