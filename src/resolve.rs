@@ -36,6 +36,18 @@ pub struct Project {
     /// Declarations dropped at load time (an unknown kind, a module that
     /// did not load): references to what they declare are not dangling.
     pub dropped: Unresolved,
+    /// Values given on the command line (`--set`, a rollback).
+    pub overrides: Overrides,
+}
+
+/// What the command line sets over the stack and inventory.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--set KEY=VALUE`: vars at the highest precedence.
+    pub vars: BTreeMap<String, String>,
+    /// Per host: the release to apply instead of the stack's `release:`
+    /// (`keel rollback`).
+    pub release: BTreeMap<String, String>,
 }
 
 impl Project {
@@ -160,6 +172,7 @@ impl Project {
             stack,
             modules,
             dropped,
+            overrides: Overrides::default(),
         };
         project.check_module_cycles(&mut diags);
         (Some(project), diags)
@@ -404,6 +417,8 @@ pub struct Resolved {
     pub unresolved: Unresolved,
     /// What a `when:` left out of this host (`file[/etc/x]`, `module.web`).
     pub skipped: Vec<String>,
+    /// The release this host is resolved for, when the stack has one.
+    pub release: Option<crate::release::Context>,
 }
 
 /// Inputs of a host's resolution.
@@ -466,9 +481,18 @@ pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
         c["secrets"] = J::Object(canaries);
         c
     });
+    let release = release_of(input, &base_ctx, &mut diags);
+    let mut base_ctx = base_ctx;
+    let mut canary_ctx = canary_ctx;
+    if let Some(r) = &release {
+        for c in std::iter::once(&mut base_ctx).chain(canary_ctx.as_mut()) {
+            c["release"] = J::String(r.version.clone());
+        }
+    }
     let mut out = Resolved {
         host: host.name.clone(),
         unresolved: project.dropped.clone(),
+        release,
         ..Resolved::default()
     };
     let scope = Scope {
@@ -509,8 +533,49 @@ fn merged_vars(input: &HostInput, diags: &mut Diagnostics) -> J {
     if let Some((_, v)) = &input.host.vars {
         merge(v);
     }
+    for (k, v) in &input.project.overrides.vars {
+        vars.insert(k.clone(), J::String(v.clone()));
+    }
     let _ = diags;
     J::Object(vars)
+}
+
+/// The release of a host: the stack's `release:` rendered with its vars
+/// (or a rollback's value), checked.
+fn release_of(input: &HostInput, ctx: &J, diags: &mut Diagnostics) -> Option<crate::release::Context> {
+    let stack = &input.project.stack;
+    let decl = stack.release.as_ref()?;
+    let version = match input.project.overrides.release.get(&input.host.name) {
+        Some(v) => v.clone(),
+        None => match input.templates.render(&decl.value, ctx) {
+            Ok(v) => v.trim().to_string(),
+            Err(e) => {
+                diags.push(inline_template_diag(&stack.source, decl.span, &decl.value, &e));
+                return None;
+            }
+        },
+    };
+    if let Err(e) = crate::release::check_value(&version) {
+        diags.push(
+            Diag::at(
+                "keel::release",
+                &stack.source,
+                decl.span,
+                format!("the release `{}` {e}", version.escape_debug()),
+                "the release",
+            )
+            .with_help("give a version such as `v2.1.0`, e.g. `keel apply --set release=v2.1.0`"),
+        );
+        return None;
+    }
+    Some(crate::release::Context {
+        stack: stack.name.clone(),
+        version,
+        state_dir: stack
+            .state_dir
+            .as_ref()
+            .map_or(crate::release::DEFAULT_STATE_DIR.to_string(), |s| s.value.clone()),
+    })
 }
 
 #[derive(Clone)]
@@ -984,6 +1049,7 @@ impl Resolver<'_, '_> {
         let mut cx = Cx {
             origin: &decl.origin,
             ctx: &scope.ctx,
+            release: self.out.release.as_ref(),
             templates: self.input.templates,
             canary_ctx: scope.canary_ctx.as_ref(),
             tainted: Vec::new(),
@@ -1490,6 +1556,9 @@ fn variable_hint(var: &str, ctx: &J) -> String {
     if parts.is_empty() {
         // A bare name: the context's top level, where variables are not.
         let vars = ctx.get("vars").and_then(J::as_object);
+        if leaf == "release" {
+            return "`release` is defined when the stack declares `release:` (e.g. `release: \"{{vars.release}}\"`)".to_string();
+        }
         if vars.is_some_and(|v| v.contains_key(&leaf)) {
             return format!("variables are under `vars.`: write `vars.{leaf}`");
         }
@@ -1557,6 +1626,7 @@ fn with_hint(message: String, hint: Option<&str>) -> String {
 struct Cx<'a> {
     origin: &'a Origin,
     ctx: &'a J,
+    release: Option<&'a crate::release::Context>,
     templates: &'a Templates,
     canary_ctx: Option<&'a J>,
     /// Rendered template files that depend on a secret.
@@ -1569,6 +1639,9 @@ struct Cx<'a> {
 impl PrepareCx for Cx<'_> {
     fn base_dir(&self) -> &Path {
         &self.origin.base_dir
+    }
+    fn release(&self) -> Option<crate::release::Context> {
+        self.release.cloned()
     }
     fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
         let p = self.local_path(path);

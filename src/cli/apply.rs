@@ -22,6 +22,8 @@ pub struct ApplyArgs {
     pub json: bool,
     pub parallel: usize,
     pub lock_timeout: Option<u64>,
+    /// `--set` vars and a rollback's releases.
+    pub overrides: crate::resolve::Overrides,
 }
 
 fn is_saved_plan(p: &std::path::Path) -> bool {
@@ -137,6 +139,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
         a.confirm_timeout,
         a.allow_lockout_risk,
         Some(crate::lock::Wait::from_flag(a.lock_timeout, interactive())),
+        a.overrides.clone(),
     ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
@@ -236,26 +239,26 @@ pub async fn run(a: ApplyArgs) -> u8 {
         tasks.push(tokio::spawn(async move {
             let _p = sem.acquire().await;
             let w = &works[idx];
-            if w.plan.summary.changes() == 0 {
-                return HostOutcome {
+            let mut outcome = if w.plan.summary.changes() == 0 {
+                HostOutcome {
                     host: w.host.clone(),
                     resources: Vec::new(),
                     error: None,
                     round_trips: 0,
-                };
+                }
+            } else {
+                apply_one(w, &s, bars.as_ref()).await
+            };
+            if let Err(e) = crate::release::record_after_apply(w, &outcome).await {
+                outcome.error = Some(match outcome.error.take() {
+                    Some(other) => format!("{e}\n{other}"),
+                    None => e,
+                });
             }
-            let access = s.project.inventory.hosts.get(&w.host).and_then(|h| {
-                (h.transport == crate::config::inventory::TransportKind::Ssh).then(|| {
-                    apply::AccessCheck {
-                        target: crate::session::primary_target(h, s.options.connect_timeout),
-                        timeout: h.confirm_timeout.unwrap_or(s.options.confirm_timeout),
-                        fallback: crate::session::bootstrap_target(h, s.options.connect_timeout),
-                    }
-                })
-            });
-            apply::apply_host_confirmed(w, &s.redactor, bars.as_ref(), access.as_ref()).await
+            outcome
         }));
     }
+
     let mut outcomes = Vec::new();
     for t in tasks {
         match t.await {
@@ -282,6 +285,18 @@ pub async fn run(a: ApplyArgs) -> u8 {
         super::out(&summary(&outcomes));
     }
     if failed { 1 } else { 0 }
+}
+
+/// Apply one host that has changes.
+async fn apply_one(w: &crate::session::HostWork, s: &Session, bars: &Bars) -> HostOutcome {
+    let access = s.project.inventory.hosts.get(&w.host).and_then(|h| {
+        (h.transport == crate::config::inventory::TransportKind::Ssh).then(|| apply::AccessCheck {
+            target: crate::session::primary_target(h, s.options.connect_timeout),
+            timeout: h.confirm_timeout.unwrap_or(s.options.confirm_timeout),
+            fallback: crate::session::bootstrap_target(h, s.options.connect_timeout),
+        })
+    });
+    apply::apply_host_confirmed(w, &s.redactor, bars, access.as_ref()).await
 }
 
 fn summary(outcomes: &[HostOutcome]) -> String {

@@ -28,6 +28,7 @@ pub fn open_with(
     confirm_timeout: u64,
     allow_lockout_risk: bool,
     lock: Option<crate::lock::Wait>,
+    overrides: crate::resolve::Overrides,
 ) -> Result<Session, u8> {
     Session::open(
         stack,
@@ -38,6 +39,7 @@ pub fn open_with(
             confirm_timeout,
             allow_lockout_risk,
             lock,
+            overrides,
             ..Options::default()
         },
     )
@@ -92,6 +94,7 @@ pub async fn run(a: PlanArgs) -> u8 {
         crate::confirm::DEFAULT_TIMEOUT,
         a.allow_lockout_risk,
         None,
+        super::set_overrides(&a.common.set),
     ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,

@@ -45,7 +45,9 @@ impl Plan {
         for h in &hosts {
             summary.add(&h.summary);
         }
-        let changes = hosts.iter().any(|h| h.summary.changes() > 0);
+        let changes = hosts
+            .iter()
+            .any(|h| h.summary.changes() > 0 || h.release.as_ref().is_some_and(|r| r.changes()));
         Plan {
             format_version: FORMAT_VERSION,
             keel_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -90,6 +92,10 @@ pub struct HostPlan {
     /// What a `when:` left out of this host's graph (not removed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
+    /// The release recorded on the host and the one this run applies,
+    /// when the stack declares `release:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<crate::release::ReleasePlan>,
 }
 
 /// One resource in a plan.
