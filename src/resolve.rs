@@ -550,8 +550,16 @@ fn release_of(input: &HostInput, ctx: &J, diags: &mut Diagnostics) -> Option<cra
         None => match input.templates.render(&decl.value, ctx) {
             Ok(v) => v.trim().to_string(),
             Err(e) => {
-                diags.push(inline_template_diag(&stack.source, decl.span, &decl.value, &e));
-                return None;
+                let mut d = inline_template_diag(&stack.source, decl.span, &decl.value, &e);
+                let hint = "the release is usually given on the command line, e.g. `keel apply STACK --set release=v1.0.0`";
+                d.help = Some(match d.help.take() {
+                    Some(h) => format!("{h}\n{hint}"),
+                    None => hint.to_string(),
+                });
+                diags.push(d);
+                // Resolution goes on with a stand-in, so each use of
+                // `{{release}}` is not reported again.
+                "keel-release-not-set".to_string()
             }
         },
     };
@@ -568,13 +576,33 @@ fn release_of(input: &HostInput, ctx: &J, diags: &mut Diagnostics) -> Option<cra
         );
         return None;
     }
+    let state_dir = match &stack.state_dir {
+        None => crate::release::DEFAULT_STATE_DIR.to_string(),
+        Some(sd) => match input.templates.render(&sd.value, ctx) {
+            Ok(d) if d.starts_with('/') && !d.contains('\0') => d,
+            Ok(d) => {
+                diags.push(
+                    Diag::at(
+                        "keel::release",
+                        &stack.source,
+                        sd.span,
+                        format!("`state_dir` must be an absolute path, found `{}`", d.escape_debug()),
+                        "here",
+                    )
+                    .with_help("e.g. `state_dir: /var/lib/keel` (the default)"),
+                );
+                return None;
+            }
+            Err(e) => {
+                diags.push(inline_template_diag(&stack.source, sd.span, &sd.value, &e));
+                return None;
+            }
+        },
+    };
     Some(crate::release::Context {
         stack: stack.name.clone(),
         version,
-        state_dir: stack
-            .state_dir
-            .as_ref()
-            .map_or(crate::release::DEFAULT_STATE_DIR.to_string(), |s| s.value.clone()),
+        state_dir,
     })
 }
 

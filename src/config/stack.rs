@@ -193,6 +193,7 @@ impl Stack {
             .collect();
         if let Some(sd) = &doc.state_dir
             && !sd.value.starts_with('/')
+            && !crate::template::Templates::is_template(&sd.value)
         {
             diags.push(
                 Diag::at(

@@ -444,6 +444,10 @@ impl Kind for Command {
             return Diff::noop().reason(format!("already ran for release {release}"));
         }
         let first = (fact.once_done == Some(false)).then(|| format!("first run for release {release}"));
+        // Only `once`: its record decides, wherever the command runs.
+        if let (Some(first), false) = (&first, self.has_guard()) {
+            return Diff::with_action(Action::Run).reason(first.clone());
+        }
         let unknown = if fact.cwd_missing {
             Some(format!(
                 "the guards run in `{}`, which does not exist yet",
@@ -532,6 +536,74 @@ mod tests {
         assert!(!t.path().join("pwned").exists());
     }
 
+
+    fn release_cx(dir: &Path) -> crate::release::Context {
+        crate::release::Context {
+            stack: "web".into(),
+            version: "v2".into(),
+            state_dir: dir.display().to_string(),
+        }
+    }
+
+    /// A `once: release` command prepared for release v2 under `dir`.
+    fn once_cmd(dir: &Path, yaml: &str) -> Command {
+        let mut c: Command = crate::config::node::Node::parse(yaml)
+            .unwrap()
+            .deserialize()
+            .unwrap();
+        c.release = Some(release_cx(dir));
+        c
+    }
+
+    #[test]
+    fn once_fixtures() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = once_cmd(dir.path(), "run: ./migrate\nname: migrate\nonce: release\ncwd: /srv/app\n");
+        assert!(Kind::check(&c).is_empty(), "once is a guard");
+        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncwd=missing\n")).unwrap());
+        assert_eq!(d, Diff::with_action(Action::Run).reason("first run for release v2"));
+        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=done\n")).unwrap());
+        assert_eq!(d, Diff::noop().reason("already ran for release v2"));
+        assert!(Kind::parse(&c, &ProbeOutput::ok("once=maybe\n")).is_err());
+        assert!(Kind::parse(&c, &ProbeOutput::ok("")).is_err());
+        // With another guard, both must say run.
+        let c = once_cmd(dir.path(), "run: x\nonce: release\ncreates: /y\n");
+        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=exists\n")).unwrap());
+        assert_eq!(d.action(), Action::NoOp);
+        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=missing\n")).unwrap());
+        assert_eq!(d.reason.as_deref(), Some("first run for release v2, `/y` does not exist"));
+    }
+
+    #[test]
+    fn once_runs_once_per_release_and_a_failure_stays_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let fail = dir.path().join("fail");
+        let yaml = format!(
+            "run: echo ran >> {}; test ! -e {}\nname: migrate\nonce: release\n",
+            yq(log.to_str().unwrap()),
+            yq(fail.to_str().unwrap())
+        );
+        let c = once_cmd(dir.path(), &yaml);
+        let probe = || {
+            let out = run_local(&Kind::probe(&c));
+            Kind::diff(&c, &Kind::parse(&c, &out).unwrap()).action()
+        };
+        let apply = || {
+            let out = run_local(&crate::apply::script_of(&[c.run_cmd()]));
+            out.status == 0
+        };
+        assert_eq!(probe(), Action::Run);
+        std::fs::write(&fail, "").unwrap();
+        assert!(!apply(), "the command failed");
+        assert_eq!(probe(), Action::Run, "a failure stays pending");
+        std::fs::remove_file(&fail).unwrap();
+        assert!(apply());
+        assert_eq!(probe(), Action::NoOp);
+        // Applying again (a stale plan, a notification) does not run it.
+        assert!(apply());
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\nran\n");
+    }
 
     #[test]
     fn creates_fixture() {
