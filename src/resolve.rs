@@ -576,33 +576,71 @@ fn release_of(input: &HostInput, ctx: &J, diags: &mut Diagnostics) -> Option<cra
         );
         return None;
     }
-    let state_dir = match &stack.state_dir {
-        None => crate::release::DEFAULT_STATE_DIR.to_string(),
-        Some(sd) => match input.templates.render(&sd.value, ctx) {
-            Ok(d) if d.starts_with('/') && !d.contains('\0') => d,
-            Ok(d) => {
-                diags.push(
-                    Diag::at(
-                        "keel::release",
-                        &stack.source,
-                        sd.span,
-                        format!("`state_dir` must be an absolute path, found `{}`", d.escape_debug()),
-                        "here",
-                    )
-                    .with_help("e.g. `state_dir: /var/lib/keel` (the default)"),
-                );
-                return None;
-            }
-            Err(e) => {
-                diags.push(inline_template_diag(&stack.source, sd.span, &sd.value, &e));
-                return None;
-            }
-        },
+    let state_dir = match render_state_dir(stack, input.templates, ctx) {
+        Ok(d) => d,
+        Err(d) => {
+            diags.push(*d);
+            return None;
+        }
     };
     Some(crate::release::Context {
         stack: stack.name.clone(),
         version,
         state_dir,
+    })
+}
+
+/// The stack's `state_dir` rendered with `ctx` (absolute), or the default.
+fn render_state_dir(stack: &crate::config::stack::Stack, templates: &Templates, ctx: &J) -> Result<String, Box<Diag>> {
+    let Some(sd) = &stack.state_dir else {
+        return Ok(crate::release::DEFAULT_STATE_DIR.to_string());
+    };
+    match templates.render(&sd.value, ctx) {
+        Ok(d) if d.starts_with('/') && !d.contains('\0') => Ok(d),
+        Ok(d) => Err(Box::new(
+            Diag::at(
+                "keel::release",
+                &stack.source,
+                sd.span,
+                format!("`state_dir` must be an absolute path, found `{}`", d.escape_debug()),
+                "here",
+            )
+            .with_help("e.g. `state_dir: /var/lib/keel` (the default)"),
+        )),
+        Err(e) => Err(Box::new(inline_template_diag(&stack.source, sd.span, &sd.value, &e))),
+    }
+}
+
+/// Where the release records of the stack are on `host` (its `state_dir`
+/// rendered with the host's vars, no facts or secrets), for commands that
+/// read them without planning (`keel rollback`).
+pub fn state_dir_of(project: &Project, host: &Host) -> Result<String, Diagnostics> {
+    let templates = Templates::new();
+    let facts = placeholder_facts(0);
+    let secrets = BTreeMap::new();
+    let input = HostInput {
+        project,
+        host,
+        facts: &facts,
+        secrets: &secrets,
+        templates: &templates,
+    };
+    let mut diags = Diagnostics::new();
+    let vars = merged_vars(&input, &mut diags);
+    let ctx = json!({
+        "vars": vars,
+        "host": {
+            "name": host.name,
+            "address": host.address,
+            "user": host.user,
+            "port": host.port.unwrap_or(22),
+            "groups": project.inventory.host_groups(&host.name),
+        },
+    });
+    render_state_dir(&project.stack, &templates, &ctx).map_err(|d| {
+        let mut all = Diagnostics::new();
+        all.push(*d);
+        all
     })
 }
 

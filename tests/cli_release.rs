@@ -22,7 +22,8 @@ fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 /// A project whose stack deploys `{{release}}` with a backup and a
-/// migration (run once per release, the migration after the backup).
+/// migration (run once per release, the migration after the backup); the
+/// records go to a `state_dir` rendered from the host's vars.
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
@@ -36,7 +37,7 @@ fn project() -> tempfile::TempDir {
         r#"name: app
 targets: [local]
 release: "{{{{vars.release}}}}"
-state_dir: "{state}"
+state_dir: "{{{{vars.root}}}}/state"
 resources:
   - file: {{ path: "{{{{vars.root}}}}/VERSION", content: "{{{{release}}}}\n" }}
   - command:
@@ -49,7 +50,6 @@ resources:
       once: release
       depends_on: [ "command[backup]" ]
 "#,
-        state = dir.path().join("state").display()
     );
     std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
     dir
@@ -114,13 +114,13 @@ fn run_once_steps_follow_the_release_and_rollback_goes_back() {
     assert_eq!(log(d).matches("migrate-B").count(), 2, "not again once it succeeded");
 
     // The record on the host: B, previous A, root-only.
-    let rec = d.join("state/releases/app.json");
+    let rec = d.join("root/state/releases/app.json");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&rec).unwrap()).unwrap();
     assert_eq!((r["release"].as_str(), r["previous"].as_str()), (Some("B"), Some("A")));
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&rec).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(
-        std::fs::metadata(d.join("state/releases")).unwrap().permissions().mode() & 0o777,
+        std::fs::metadata(d.join("root/state/releases")).unwrap().permissions().mode() & 0o777,
         0o700
     );
 

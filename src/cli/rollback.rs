@@ -25,18 +25,16 @@ async fn read_record(project: &Project, host: &str) -> Result<Option<Record>, St
         .hosts
         .get(host)
         .ok_or("not in the inventory")?;
-    let t = crate::session::connect(h, std::time::Duration::from_secs(15))
-        .await
-        .map_err(|e| e.to_string())?;
+    let state_dir = crate::resolve::state_dir_of(project, h)
+        .map_err(|d| crate::session::diags_text(&d))?;
     let ctx = Context {
         stack: project.stack.name.clone(),
         version: String::new(),
-        state_dir: project
-            .stack
-            .state_dir
-            .as_ref()
-            .map_or(release::DEFAULT_STATE_DIR.to_string(), |s| s.value.clone()),
+        state_dir,
     };
+    let t = crate::session::connect(h, std::time::Duration::from_secs(15))
+        .await
+        .map_err(|e| e.to_string())?;
     let out = crate::probe::run_batch(t.as_ref(), &[release::read_script(&ctx)]).await;
     t.close().await;
     let out = out.map_err(|e| e.to_string())?;
