@@ -187,3 +187,25 @@ fn release_errors_are_clear() {
     assert_eq!(code, 1);
     assert!(err.contains("when the stack declares `release:`"), "{err}");
 }
+
+#[test]
+fn a_saved_plan_keeps_its_release_and_refuses_a_changed_record() {
+    let dir = project();
+    let d = dir.path();
+    let (code, out, err) = keel(d, &["plan", "--out", "b.json", "stack.yaml", "--set", "release=B"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // The record changes under the saved plan (another run applied A).
+    let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml", "--set", "release=A"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = keel(d, &["apply", "b.json"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("changed since the plan was made"), "{err}");
+    // A fresh saved plan is applied with the release it was made with.
+    let (code, out, err) = keel(d, &["plan", "--out", "b.json", "stack.yaml", "--set", "release=B"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = keel(d, &["apply", "b.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("release: A → B"), "{out}");
+    assert_eq!(std::fs::read_to_string(d.join("root/VERSION")).unwrap(), "B\n");
+    assert_eq!(log(d), "backup-A\nmigrate-A\nbackup-B\nmigrate-B\n");
+}

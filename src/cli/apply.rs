@@ -105,6 +105,13 @@ fn confirm() -> bool {
 
 pub async fn run(a: ApplyArgs) -> u8 {
     let saved_plan = if is_saved_plan(&a.target) {
+        if !a.overrides.vars.is_empty() {
+            eprintln!(
+                "keel: {} is a saved plan: it records the --set values it was made with; drop --set",
+                a.target.display()
+            );
+            return 1;
+        }
         if a.inventory.is_some() || a.limit.is_some() {
             eprintln!(
                 "keel: {} is a saved plan: it records its own inventory and limit; drop -i/--inventory and -l/--limit",
@@ -119,16 +126,21 @@ pub async fn run(a: ApplyArgs) -> u8 {
     } else {
         None
     };
-    let (stack, inv, limit) = match &saved_plan {
+    let (stack, inv, limit, overrides) = match &saved_plan {
         Some(p) => (
             PathBuf::from(&p.stack_path),
             PathBuf::from(&p.inventory_path),
             p.limit.clone(),
+            crate::resolve::Overrides {
+                vars: p.set.clone(),
+                release: p.release_override.clone(),
+            },
         ),
         None => (
             a.target.clone(),
             inventory_path(a.inventory.as_deref(), &a.target),
             a.limit.clone(),
+            a.overrides.clone(),
         ),
     };
     let s: Arc<Session> = match super::plan::open_with(
@@ -139,7 +151,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
         a.confirm_timeout,
         a.allow_lockout_risk,
         Some(crate::lock::Wait::from_flag(a.lock_timeout, interactive())),
-        a.overrides.clone(),
+        overrides,
     ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,

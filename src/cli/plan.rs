@@ -75,13 +75,16 @@ pub async fn plan_hosts(s: Arc<Session>) -> Vec<HostWork> {
 
 /// Build the plan document from the hosts' work.
 pub fn document(s: &Session, inventory: &std::path::Path, works: &[HostWork]) -> Plan {
-    Plan::new(
+    let mut p = Plan::new(
         s.project.stack.name.clone(),
         absolute(&s.project.stack.path),
         absolute(inventory),
         s.options.limit.clone(),
         works.iter().map(|w| w.plan.clone()).collect(),
-    )
+    );
+    p.set = s.project.overrides.vars.clone();
+    p.release_override = s.project.overrides.release.clone();
+    p
 }
 
 pub async fn run(a: PlanArgs) -> u8 {

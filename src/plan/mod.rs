@@ -31,6 +31,12 @@ pub struct Plan {
     pub summary: Summary,
     /// Whether any host has a change (or an error).
     pub changes: bool,
+    /// The `--set` vars the plan was made with (applied again with a saved plan).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub set: std::collections::BTreeMap<String, String>,
+    /// Per host, the release a rollback applies instead of the stack's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub release_override: std::collections::BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -58,6 +64,8 @@ impl Plan {
             hosts,
             summary,
             changes,
+            set: Default::default(),
+            release_override: Default::default(),
         }
     }
 
