@@ -342,7 +342,10 @@ mod tests {
         assert_eq!(p.describe(), "A → B");
         assert!(sh(&write_script(&b, &p)).status.success());
         let p = read(&b);
-        assert_eq!((p.before.as_deref(), p.previous.as_deref()), (Some("B"), Some("A")));
+        assert_eq!(
+            (p.before.as_deref(), p.previous.as_deref()),
+            (Some("B"), Some("A"))
+        );
         // Re-applying B keeps A as the previous release.
         assert!(sh(&write_script(&b, &p)).status.success());
         assert_eq!(read(&b).previous.as_deref(), Some("A"));
@@ -352,7 +355,10 @@ mod tests {
         assert_eq!(mode(&rel), 0o700);
         assert_eq!(mode(&rel.join("web.json")), 0o600);
         // No temporary file is left behind.
-        let names: Vec<_> = std::fs::read_dir(&rel).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(&rel)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
@@ -368,7 +374,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = ctx(dir.path(), "A");
         let b = ctx(dir.path(), "B");
-        let probe = |c: &Context| String::from_utf8_lossy(&sh(&once_probe(c, "migrate")).stdout).to_string();
+        let probe = |c: &Context| {
+            String::from_utf8_lossy(&sh(&once_probe(c, "migrate")).stdout).to_string()
+        };
         assert_eq!(probe(&a), "once=pending\n");
         assert!(sh(&once_record(&a, "migrate")).status.success());
         assert_eq!(probe(&a), "once=done\n");

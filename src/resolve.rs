@@ -542,7 +542,11 @@ fn merged_vars(input: &HostInput, diags: &mut Diagnostics) -> J {
 
 /// The release of a host: the stack's `release:` rendered with its vars
 /// (or a rollback's value), checked.
-fn release_of(input: &HostInput, ctx: &J, diags: &mut Diagnostics) -> Option<crate::release::Context> {
+fn release_of(
+    input: &HostInput,
+    ctx: &J,
+    diags: &mut Diagnostics,
+) -> Option<crate::release::Context> {
     let stack = &input.project.stack;
     let decl = stack.release.as_ref()?;
     let version = match input.project.overrides.release.get(&input.host.name) {
@@ -591,7 +595,11 @@ fn release_of(input: &HostInput, ctx: &J, diags: &mut Diagnostics) -> Option<cra
 }
 
 /// The stack's `state_dir` rendered with `ctx` (absolute), or the default.
-fn render_state_dir(stack: &crate::config::stack::Stack, templates: &Templates, ctx: &J) -> Result<String, Box<Diag>> {
+fn render_state_dir(
+    stack: &crate::config::stack::Stack,
+    templates: &Templates,
+    ctx: &J,
+) -> Result<String, Box<Diag>> {
     let Some(sd) = &stack.state_dir else {
         return Ok(crate::release::DEFAULT_STATE_DIR.to_string());
     };
@@ -602,12 +610,20 @@ fn render_state_dir(stack: &crate::config::stack::Stack, templates: &Templates, 
                 "keel::release",
                 &stack.source,
                 sd.span,
-                format!("`state_dir` must be an absolute path, found `{}`", d.escape_debug()),
+                format!(
+                    "`state_dir` must be an absolute path, found `{}`",
+                    d.escape_debug()
+                ),
                 "here",
             )
             .with_help("e.g. `state_dir: /var/lib/keel` (the default)"),
         )),
-        Err(e) => Err(Box::new(inline_template_diag(&stack.source, sd.span, &sd.value, &e))),
+        Err(e) => Err(Box::new(inline_template_diag(
+            &stack.source,
+            sd.span,
+            &sd.value,
+            &e,
+        ))),
     }
 }
 

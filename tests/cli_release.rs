@@ -72,10 +72,22 @@ fn run_once_steps_follow_the_release_and_rollback_goes_back() {
     let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml", "--set", "release=A"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(log(d), "backup-A\nmigrate-A\n");
-    assert_eq!(std::fs::read_to_string(d.join("root/VERSION")).unwrap(), "A\n");
+    assert_eq!(
+        std::fs::read_to_string(d.join("root/VERSION")).unwrap(),
+        "A\n"
+    );
 
     // The same release again: nothing runs, nothing to do.
-    let (code, out, err) = keel(d, &["plan", "--detailed-exitcode", "stack.yaml", "--set", "release=A"]);
+    let (code, out, err) = keel(
+        d,
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "stack.yaml",
+            "--set",
+            "release=A",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("release: A (unchanged)"), "{out}");
     let (code, out, err) = keel(d, &["plan", "--all", "stack.yaml", "--set", "release=A"]);
@@ -83,10 +95,23 @@ fn run_once_steps_follow_the_release_and_rollback_goes_back() {
     assert!(out.contains("already ran for release A"), "{out}");
     let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml", "--set", "release=A"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(log(d), "backup-A\nmigrate-A\n", "a plain re-run runs nothing");
+    assert_eq!(
+        log(d),
+        "backup-A\nmigrate-A\n",
+        "a plain re-run runs nothing"
+    );
 
     // Release B: the plan says so, human and JSON.
-    let (code, out, err) = keel(d, &["plan", "--detailed-exitcode", "stack.yaml", "--set", "release=B"]);
+    let (code, out, err) = keel(
+        d,
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "stack.yaml",
+            "--set",
+            "release=B",
+        ],
+    );
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.contains("release: A → B"), "{out}");
     assert!(out.contains("first run for release B"), "{out}");
@@ -108,19 +133,37 @@ fn run_once_steps_follow_the_release_and_rollback_goes_back() {
     std::fs::remove_file(d.join("root/fail")).unwrap();
     let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml", "--set", "release=B"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(log(d), "backup-A\nmigrate-A\nbackup-B\nmigrate-B\nmigrate-B\n");
+    assert_eq!(
+        log(d),
+        "backup-A\nmigrate-A\nbackup-B\nmigrate-B\nmigrate-B\n"
+    );
     let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml", "--set", "release=B"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(log(d).matches("migrate-B").count(), 2, "not again once it succeeded");
+    assert_eq!(
+        log(d).matches("migrate-B").count(),
+        2,
+        "not again once it succeeded"
+    );
 
     // The record on the host: B, previous A, root-only.
     let rec = d.join("root/state/releases/app.json");
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&rec).unwrap()).unwrap();
-    assert_eq!((r["release"].as_str(), r["previous"].as_str()), (Some("B"), Some("A")));
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&rec).unwrap().permissions().mode() & 0o777, 0o600);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&rec).unwrap()).unwrap();
     assert_eq!(
-        std::fs::metadata(d.join("root/state/releases")).unwrap().permissions().mode() & 0o777,
+        (r["release"].as_str(), r["previous"].as_str()),
+        (Some("B"), Some("A"))
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&rec).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(d.join("root/state/releases"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
         0o700
     );
 
@@ -129,7 +172,10 @@ fn run_once_steps_follow_the_release_and_rollback_goes_back() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("release B → A"), "{err}");
     assert!(out.contains("release: B → A"), "{out}");
-    assert_eq!(std::fs::read_to_string(d.join("root/VERSION")).unwrap(), "A\n");
+    assert_eq!(
+        std::fs::read_to_string(d.join("root/VERSION")).unwrap(),
+        "A\n"
+    );
     assert_eq!(log(d).matches("migrate-A").count(), 1, "{}", log(d));
     let (_, out, _) = keel(d, &["plan", "stack.yaml", "--set", "release=A"]);
     assert!(out.contains("release: A (unchanged)"), "{out}");
@@ -141,7 +187,10 @@ fn rollback_without_a_previous_release_changes_nothing() {
     let d = dir.path();
     let (code, _, err) = keel(d, &["rollback", "--yes", "stack.yaml"]);
     assert_eq!(code, 1);
-    assert!(err.contains("no release of stack `app` is recorded"), "{err}");
+    assert!(
+        err.contains("no release of stack `app` is recorded"),
+        "{err}"
+    );
     let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml", "--set", "release=A"]);
     assert_eq!(code, 0, "{out}{err}");
     let (code, _, err) = keel(d, &["rollback", "--yes", "stack.yaml"]);
@@ -192,7 +241,17 @@ fn release_errors_are_clear() {
 fn a_saved_plan_keeps_its_release_and_refuses_a_changed_record() {
     let dir = project();
     let d = dir.path();
-    let (code, out, err) = keel(d, &["plan", "--out", "b.json", "stack.yaml", "--set", "release=B"]);
+    let (code, out, err) = keel(
+        d,
+        &[
+            "plan",
+            "--out",
+            "b.json",
+            "stack.yaml",
+            "--set",
+            "release=B",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     // The record changes under the saved plan (another run applied A).
     let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml", "--set", "release=A"]);
@@ -201,11 +260,24 @@ fn a_saved_plan_keeps_its_release_and_refuses_a_changed_record() {
     assert_eq!(code, 1);
     assert!(err.contains("changed since the plan was made"), "{err}");
     // A fresh saved plan is applied with the release it was made with.
-    let (code, out, err) = keel(d, &["plan", "--out", "b.json", "stack.yaml", "--set", "release=B"]);
+    let (code, out, err) = keel(
+        d,
+        &[
+            "plan",
+            "--out",
+            "b.json",
+            "stack.yaml",
+            "--set",
+            "release=B",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = keel(d, &["apply", "b.json"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("release: A → B"), "{out}");
-    assert_eq!(std::fs::read_to_string(d.join("root/VERSION")).unwrap(), "B\n");
+    assert_eq!(
+        std::fs::read_to_string(d.join("root/VERSION")).unwrap(),
+        "B\n"
+    );
     assert_eq!(log(d), "backup-A\nmigrate-A\nbackup-B\nmigrate-B\n");
 }

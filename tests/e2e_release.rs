@@ -38,7 +38,9 @@ fn the_migration_runs_once_per_release_over_ssh() {
         "the migration ran exactly twice"
     );
     assert_eq!(h.sh("cat /srv/app/app.env"), "APP_VERSION=B");
-    assert!(h.sh_ok("test -f /srv/app/backups/data-before-A.db && test -f /srv/app/backups/data-before-B.db"));
+    assert!(h.sh_ok(
+        "test -f /srv/app/backups/data-before-A.db && test -f /srv/app/backups/data-before-B.db"
+    ));
     assert_eq!(
         h.sh("stat -c '%a %U' /var/lib/keel/releases /var/lib/keel/releases/app.json"),
         "700 root\n600 root"
@@ -48,7 +50,18 @@ fn the_migration_runs_once_per_release_over_ssh() {
     assert_eq!(record["release"], "B");
     assert_eq!(record["previous"], "A");
 
-    let r = h.keel(&["plan", "--detailed-exitcode", "-i", inv, stack, "--set", "release=B"], &[]);
+    let r = h.keel(
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "-i",
+            inv,
+            stack,
+            "--set",
+            "release=B",
+        ],
+        &[],
+    );
     expect(&r, 0, "plan at B after B");
     assert!(r.stdout.contains("release: B (unchanged)"), "{}", r.stdout);
 

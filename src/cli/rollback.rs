@@ -25,8 +25,8 @@ async fn read_record(project: &Project, host: &str) -> Result<Option<Record>, St
         .hosts
         .get(host)
         .ok_or("not in the inventory")?;
-    let state_dir = crate::resolve::state_dir_of(project, h)
-        .map_err(|d| crate::session::diags_text(&d))?;
+    let state_dir =
+        crate::resolve::state_dir_of(project, h).map_err(|d| crate::session::diags_text(&d))?;
     let ctx = Context {
         stack: project.stack.name.clone(),
         version: String::new(),
@@ -43,7 +43,10 @@ async fn read_record(project: &Project, host: &str) -> Result<Option<Record>, St
 }
 
 /// Per host, the release to go back to; or the reasons it cannot.
-pub async fn targets(project: &Project, hosts: &[String]) -> Result<BTreeMap<String, (String, String)>, Vec<String>> {
+pub async fn targets(
+    project: &Project,
+    hosts: &[String],
+) -> Result<BTreeMap<String, (String, String)>, Vec<String>> {
     let mut ok = BTreeMap::new();
     let mut problems = Vec::new();
     for h in hosts {
