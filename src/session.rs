@@ -603,16 +603,15 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
     let outputs = match probe::run_batch(transport.as_ref(), &probes).await {
         Ok(mut o) => {
             let record = resolved.release.as_ref().and_then(|_| o.pop());
-            match (&resolved.release, record) {
-                (Some(r), Some(out)) => match crate::release::plan_of(r, &out.stdout) {
+            if let (Some(r), Some(out)) = (&resolved.release, record) {
+                match crate::release::plan_of(r, &out.stdout) {
                     Ok(p) => release = Some(p),
                     Err(e) => {
                         let mut w = failed_host(name, described, s.redactor.redact(&e));
                         w.transport = Some(transport);
                         return w;
                     }
-                },
-                _ => {}
+                }
             }
             o
         }

@@ -33,24 +33,22 @@ fn project() -> tempfile::TempDir {
         root.display()
     );
     std::fs::write(dir.path().join("inventory.yaml"), inv).unwrap();
-    let stack = format!(
-        r#"name: app
+    let stack = r#"name: app
 targets: [local]
-release: "{{{{vars.release}}}}"
-state_dir: "{{{{vars.root}}}}/state"
+release: "{{vars.release}}"
+state_dir: "{{vars.root}}/state"
 resources:
-  - file: {{ path: "{{{{vars.root}}}}/VERSION", content: "{{{{release}}}}\n" }}
+  - file: { path: "{{vars.root}}/VERSION", content: "{{release}}\n" }
   - command:
       name: backup
-      run: "echo backup-{{{{release}}}} >> '{{{{vars.root}}}}/log'"
+      run: "echo backup-{{release}} >> '{{vars.root}}/log'"
       once: release
   - command:
       name: migrate
-      run: "echo migrate-{{{{release}}}} >> '{{{{vars.root}}}}/log'; test ! -e '{{{{vars.root}}}}/fail'"
+      run: "echo migrate-{{release}} >> '{{vars.root}}/log'; test ! -e '{{vars.root}}/fail'"
       once: release
       depends_on: [ "command[backup]" ]
-"#,
-    );
+"#;
     std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
     dir
 }
