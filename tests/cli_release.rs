@@ -215,6 +215,19 @@ fn release_errors_are_clear() {
     let (code, _, err) = keel(d, &["validate", "stack.yaml", "--set", "release"]);
     assert_eq!(code, 2);
     assert!(err.contains("is not KEY=VALUE"), "{err}");
+    // A stack name that cannot name the record; a relative state_dir.
+    std::fs::write(
+        d.join("bad.yaml"),
+        "name: my app\ntargets: [local]\nrelease: v1\nstate_dir: var/keel\nresources: []\n",
+    )
+    .unwrap();
+    let (code, _, err) = keel(d, &["validate", "bad.yaml"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("needs a name usable as a file name"), "{err}");
+    assert!(
+        err.contains("`state_dir` must be an absolute path"),
+        "{err}"
+    );
     // `once: release` in a stack without a release.
     std::fs::write(
         d.join("plain.yaml"),
