@@ -146,12 +146,15 @@ pub async fn run(a: ApplyArgs) -> u8 {
     let s: Arc<Session> = match super::plan::open_with(
         &stack,
         &inv,
-        limit,
-        a.parallel,
-        a.confirm_timeout,
-        a.allow_lockout_risk,
-        Some(crate::lock::Wait::from_flag(a.lock_timeout, interactive())),
-        overrides,
+        crate::session::Options {
+            limit,
+            parallel: a.parallel,
+            confirm_timeout: a.confirm_timeout,
+            allow_lockout_risk: a.allow_lockout_risk,
+            lock: Some(crate::lock::Wait::from_flag(a.lock_timeout, interactive())),
+            overrides,
+            ..crate::session::Options::default()
+        },
     ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,

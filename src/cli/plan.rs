@@ -23,35 +23,18 @@ pub struct PlanArgs {
 pub fn open_with(
     stack: &std::path::Path,
     inventory: &std::path::Path,
-    limit: Option<String>,
-    parallel: usize,
-    confirm_timeout: u64,
-    allow_lockout_risk: bool,
-    lock: Option<crate::lock::Wait>,
-    overrides: crate::resolve::Overrides,
+    options: Options,
 ) -> Result<Session, u8> {
-    Session::open(
-        stack,
-        inventory,
-        Options {
-            limit,
-            parallel,
-            confirm_timeout,
-            allow_lockout_risk,
-            lock,
-            overrides,
-            ..Options::default()
-        },
-    )
-    .inspect(|s| {
-        if !s.validated.warnings.is_empty() {
-            super::report_warnings(&s.validated.warnings);
-        }
-    })
-    .map_err(|d| {
-        report(&d);
-        1u8
-    })
+    Session::open(stack, inventory, options)
+        .inspect(|s| {
+            if !s.validated.warnings.is_empty() {
+                super::report_warnings(&s.validated.warnings);
+            }
+        })
+        .map_err(|d| {
+            report(&d);
+            1u8
+        })
 }
 
 /// Plan every host with a spinner per host on a terminal.
@@ -92,12 +75,13 @@ pub async fn run(a: PlanArgs) -> u8 {
     let s = match open_with(
         &a.common.stack,
         &inv,
-        a.common.limit.clone(),
-        a.parallel,
-        crate::confirm::DEFAULT_TIMEOUT,
-        a.allow_lockout_risk,
-        None,
-        super::set_overrides(&a.common.set),
+        Options {
+            limit: a.common.limit.clone(),
+            parallel: a.parallel,
+            allow_lockout_risk: a.allow_lockout_risk,
+            overrides: super::set_overrides(&a.common.set),
+            ..Options::default()
+        },
     ) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
