@@ -213,7 +213,7 @@ fn release_errors_are_clear() {
     assert_eq!(code, 0, "{out}{err}");
     // Not KEY=VALUE.
     let (code, _, err) = keel(d, &["validate", "stack.yaml", "--set", "release"]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1);
     assert!(err.contains("is not KEY=VALUE"), "{err}");
     // A stack name that cannot name the record; a relative state_dir.
     std::fs::write(
