@@ -15,6 +15,7 @@ pub mod lock;
 pub mod lockout;
 pub mod plan;
 pub mod probe;
+pub mod release;
 pub mod report;
 pub mod resolve;
 pub mod resources;

@@ -39,6 +39,18 @@ pub struct Project {
     /// The folder the bundled modules in use were written to: kept while
     /// the project lives (their templates are read when resolving).
     pub bundled: Option<std::sync::Arc<tempfile::TempDir>>,
+    /// Values given on the command line (`--set`, a rollback).
+    pub overrides: Overrides,
+}
+
+/// What the command line sets over the stack and inventory.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--set KEY=VALUE`: vars at the highest precedence.
+    pub vars: BTreeMap<String, String>,
+    /// Per host: the release to apply instead of the stack's `release:`
+    /// (`keel rollback`).
+    pub release: BTreeMap<String, String>,
 }
 
 impl Project {
@@ -125,6 +137,7 @@ impl Project {
             modules,
             dropped,
             bundled,
+            overrides: Overrides::default(),
         };
         project.check_module_cycles(&mut diags);
         (Some(project), diags)
@@ -354,6 +367,8 @@ pub struct Resolved {
     pub unresolved: Unresolved,
     /// What a `when:` left out of this host (`file[/etc/x]`, `module.web`).
     pub skipped: Vec<String>,
+    /// The release this host is resolved for, when the stack has one.
+    pub release: Option<crate::release::Context>,
 }
 
 /// Inputs of a host's resolution.
@@ -416,9 +431,18 @@ pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
         c["secrets"] = J::Object(canaries);
         c
     });
+    let release = release_of(input, &base_ctx, &mut diags);
+    let mut base_ctx = base_ctx;
+    let mut canary_ctx = canary_ctx;
+    if let Some(r) = &release {
+        for c in std::iter::once(&mut base_ctx).chain(canary_ctx.as_mut()) {
+            c["release"] = J::String(r.version.clone());
+        }
+    }
     let mut out = Resolved {
         host: host.name.clone(),
         unresolved: project.dropped.clone(),
+        release,
         ..Resolved::default()
     };
     let scope = Scope {
@@ -459,8 +483,131 @@ fn merged_vars(input: &HostInput, diags: &mut Diagnostics) -> J {
     if let Some((_, v)) = &input.host.vars {
         merge(v);
     }
+    for (k, v) in &input.project.overrides.vars {
+        vars.insert(k.clone(), J::String(v.clone()));
+    }
     let _ = diags;
     J::Object(vars)
+}
+
+/// The release of a host: the stack's `release:` rendered with its vars
+/// (or a rollback's value), checked.
+fn release_of(
+    input: &HostInput,
+    ctx: &J,
+    diags: &mut Diagnostics,
+) -> Option<crate::release::Context> {
+    let stack = &input.project.stack;
+    let decl = stack.release.as_ref()?;
+    let version = match input.project.overrides.release.get(&input.host.name) {
+        Some(v) => v.clone(),
+        None => match input.templates.render(&decl.value, ctx) {
+            Ok(v) => v.trim().to_string(),
+            Err(e) => {
+                let mut d = inline_template_diag(&stack.source, decl.span, &decl.value, &e);
+                let hint = "the release is usually given on the command line, e.g. `keel apply STACK --set release=v1.0.0`";
+                d.help = Some(match d.help.take() {
+                    Some(h) => format!("{h}\n{hint}"),
+                    None => hint.to_string(),
+                });
+                diags.push(d);
+                // Resolution goes on with a stand-in, so each use of
+                // `{{release}}` is not reported again.
+                "keel-release-not-set".to_string()
+            }
+        },
+    };
+    if let Err(e) = crate::release::check_value(&version) {
+        diags.push(
+            Diag::at(
+                "keel::release",
+                &stack.source,
+                decl.span,
+                format!("the release `{}` {e}", version.escape_debug()),
+                "the release",
+            )
+            .with_help("give a version such as `v2.1.0`, e.g. `keel apply --set release=v2.1.0`"),
+        );
+        return None;
+    }
+    let state_dir = match render_state_dir(stack, input.templates, ctx) {
+        Ok(d) => d,
+        Err(d) => {
+            diags.push(*d);
+            return None;
+        }
+    };
+    Some(crate::release::Context {
+        stack: stack.name.clone(),
+        version,
+        state_dir,
+    })
+}
+
+/// The stack's `state_dir` rendered with `ctx` (absolute), or the default.
+fn render_state_dir(
+    stack: &crate::config::stack::Stack,
+    templates: &Templates,
+    ctx: &J,
+) -> Result<String, Box<Diag>> {
+    let Some(sd) = &stack.state_dir else {
+        return Ok(crate::release::DEFAULT_STATE_DIR.to_string());
+    };
+    match templates.render(&sd.value, ctx) {
+        Ok(d) if d.starts_with('/') && !d.contains('\0') => Ok(d),
+        Ok(d) => Err(Box::new(
+            Diag::at(
+                "keel::release",
+                &stack.source,
+                sd.span,
+                format!(
+                    "`state_dir` must be an absolute path, found `{}`",
+                    d.escape_debug()
+                ),
+                "here",
+            )
+            .with_help("e.g. `state_dir: /var/lib/keel` (the default)"),
+        )),
+        Err(e) => Err(Box::new(inline_template_diag(
+            &stack.source,
+            sd.span,
+            &sd.value,
+            &e,
+        ))),
+    }
+}
+
+/// Where the release records of the stack are on `host` (its `state_dir`
+/// rendered with the host's vars, no facts or secrets), for commands that
+/// read them without planning (`keel rollback`).
+pub fn state_dir_of(project: &Project, host: &Host) -> Result<String, Diagnostics> {
+    let templates = Templates::new();
+    let facts = placeholder_facts(0);
+    let secrets = BTreeMap::new();
+    let input = HostInput {
+        project,
+        host,
+        facts: &facts,
+        secrets: &secrets,
+        templates: &templates,
+    };
+    let mut diags = Diagnostics::new();
+    let vars = merged_vars(&input, &mut diags);
+    let ctx = json!({
+        "vars": vars,
+        "host": {
+            "name": host.name,
+            "address": host.address,
+            "user": host.user,
+            "port": host.port.unwrap_or(22),
+            "groups": project.inventory.host_groups(&host.name),
+        },
+    });
+    render_state_dir(&project.stack, &templates, &ctx).map_err(|d| {
+        let mut all = Diagnostics::new();
+        all.push(*d);
+        all
+    })
 }
 
 #[derive(Clone)]
@@ -983,6 +1130,7 @@ impl Resolver<'_, '_> {
         let mut cx = Cx {
             origin: &decl.origin,
             ctx: &scope.ctx,
+            release: self.out.release.as_ref(),
             templates: self.input.templates,
             canary_ctx: scope.canary_ctx.as_ref(),
             tainted: Vec::new(),
@@ -1503,6 +1651,9 @@ fn variable_hint(var: &str, ctx: &J) -> String {
     if parts.is_empty() {
         // A bare name: the context's top level, where variables are not.
         let vars = ctx.get("vars").and_then(J::as_object);
+        if leaf == "release" {
+            return "`release` is defined when the stack declares `release:` (e.g. `release: \"{{vars.release}}\"`)".to_string();
+        }
         if vars.is_some_and(|v| v.contains_key(&leaf)) {
             return format!("variables are under `vars.`: write `vars.{leaf}`");
         }
@@ -1570,6 +1721,7 @@ fn with_hint(message: String, hint: Option<&str>) -> String {
 struct Cx<'a> {
     origin: &'a Origin,
     ctx: &'a J,
+    release: Option<&'a crate::release::Context>,
     templates: &'a Templates,
     canary_ctx: Option<&'a J>,
     /// Rendered template files that depend on a secret.
@@ -1582,6 +1734,9 @@ struct Cx<'a> {
 impl PrepareCx for Cx<'_> {
     fn base_dir(&self) -> &Path {
         &self.origin.base_dir
+    }
+    fn release(&self) -> Option<crate::release::Context> {
+        self.release.cloned()
     }
     fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
         let p = self.local_path(path);

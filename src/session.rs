@@ -180,10 +180,28 @@ pub fn check_with(
     limit: Option<&str>,
     allow_lockout_risk: bool,
 ) -> Result<(Project, Validated), Diagnostics> {
+    check_overridden(
+        stack,
+        inventory,
+        limit,
+        allow_lockout_risk,
+        &resolve::Overrides::default(),
+    )
+}
+
+/// [`check_with`] with values from the command line (`--set`, a rollback).
+pub fn check_overridden(
+    stack: &std::path::Path,
+    inventory: &std::path::Path,
+    limit: Option<&str>,
+    allow_lockout_risk: bool,
+    overrides: &resolve::Overrides,
+) -> Result<(Project, Validated), Diagnostics> {
     let (project, mut diags) = Project::load_partial(stack, inventory);
-    let Some(project) = project else {
+    let Some(mut project) = project else {
         return Err(diags);
     };
+    project.overrides = overrides.clone();
     match validate_with(&project, limit, allow_lockout_risk) {
         Ok(v) if diags.is_empty() => return Ok((project, v)),
         Ok(_) => {}
@@ -269,6 +287,8 @@ pub struct Options {
     pub lock: Option<crate::lock::Wait>,
     /// `--target` and `--tags`: plan only these (and what they need).
     pub selection: graph::select::Selection,
+    /// `--set` vars and a rollback's releases.
+    pub overrides: resolve::Overrides,
 }
 
 impl Default for Options {
@@ -281,6 +301,7 @@ impl Default for Options {
             allow_lockout_risk: false,
             lock: None,
             selection: Default::default(),
+            overrides: resolve::Overrides::default(),
         }
     }
 }
@@ -302,11 +323,12 @@ impl Session {
         inventory: &std::path::Path,
         options: Options,
     ) -> Result<Session, Diagnostics> {
-        let (project, validated) = check_with(
+        let (project, validated) = check_overridden(
             stack,
             inventory,
             options.limit.as_deref(),
             options.allow_lockout_risk,
+            &options.overrides,
         )?;
 
         let mut diags = Diagnostics::new();
@@ -576,6 +598,7 @@ fn failed_host(host: &str, transport: String, error: String) -> HostWork {
                 ..Summary::default()
             },
             skipped: Vec::new(),
+            release: None,
         },
     }
 }
@@ -641,14 +664,32 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
         Ok(x) => x,
         Err(d) => return failed_host(name, described, s.redactor.redact(&diags_text(&d))),
     };
-    let probes: Vec<String> = resolved
+    let mut probes: Vec<String> = resolved
         .instances
         .iter()
         .map(|i| i.resource.probe())
         .collect();
+    // The release record is read in the same round trip, last.
+    if let Some(r) = &resolved.release {
+        probes.push(crate::release::read_script(r));
+    }
+    let mut release = None;
     let before = transport.round_trips();
     let outputs = match probe::run_batch(transport.as_ref(), &probes).await {
-        Ok(o) => o,
+        Ok(mut o) => {
+            let record = resolved.release.as_ref().and_then(|_| o.pop());
+            if let (Some(r), Some(out)) = (&resolved.release, record) {
+                match crate::release::plan_of(r, &out.stdout) {
+                    Ok(p) => release = Some(p),
+                    Err(e) => {
+                        let mut w = failed_host(name, described, s.redactor.redact(&e));
+                        w.transport = Some(transport);
+                        return w;
+                    }
+                }
+            }
+            o
+        }
         Err(e) => {
             let mut w = failed_host(name, described, s.redactor.redact(&e.to_string()));
             w.transport = Some(transport);
@@ -711,6 +752,7 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
             resources,
             summary,
             skipped: resolved.skipped.clone(),
+            release,
         },
         transport: Some(transport),
         reconnected: Default::default(),

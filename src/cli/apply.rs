@@ -23,6 +23,8 @@ pub struct ApplyArgs {
     pub json: bool,
     pub parallel: usize,
     pub lock_timeout: Option<u64>,
+    /// `--set` vars and a rollback's releases.
+    pub overrides: crate::resolve::Overrides,
 }
 
 fn is_saved_plan(p: &std::path::Path) -> bool {
@@ -104,6 +106,13 @@ fn confirm() -> bool {
 
 pub async fn run(a: ApplyArgs) -> u8 {
     let saved_plan = if is_saved_plan(&a.target) {
+        if !a.overrides.vars.is_empty() {
+            eprintln!(
+                "keel: {} is a saved plan: it records the --set values it was made with; drop --set",
+                a.target.display()
+            );
+            return 1;
+        }
         if a.inventory.is_some() || a.limit.is_some() {
             eprintln!(
                 "keel: {} is a saved plan: it records its own inventory and limit; drop -i/--inventory and -l/--limit",
@@ -118,7 +127,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
     } else {
         None
     };
-    let (stack, inv, limit, selection) = match &saved_plan {
+    let (stack, inv, limit, selection, overrides) = match &saved_plan {
         Some(p) => (
             PathBuf::from(&p.stack_path),
             PathBuf::from(&p.inventory_path),
@@ -127,12 +136,17 @@ pub async fn run(a: ApplyArgs) -> u8 {
                 targets: p.targets.clone(),
                 tags: p.tags.clone(),
             },
+            crate::resolve::Overrides {
+                vars: p.set.clone(),
+                release: p.release_override.clone(),
+            },
         ),
         None => (
             a.target.clone(),
             inventory_path(a.inventory.as_deref(), &a.target),
             a.limit.clone(),
             a.subset.selection(),
+            a.overrides.clone(),
         ),
     };
     if saved_plan.is_some() && (!a.subset.targets.is_empty() || !a.subset.tags.is_empty()) {
@@ -151,6 +165,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
             allow_lockout_risk: a.allow_lockout_risk,
             lock: Some(crate::lock::Wait::from_flag(a.lock_timeout, interactive())),
             selection,
+            overrides,
             ..Default::default()
         },
     ) {
@@ -252,26 +267,26 @@ pub async fn run(a: ApplyArgs) -> u8 {
         tasks.push(tokio::spawn(async move {
             let _p = sem.acquire().await;
             let w = &works[idx];
-            if w.plan.summary.changes() == 0 {
-                return HostOutcome {
+            let mut outcome = if w.plan.summary.changes() == 0 {
+                HostOutcome {
                     host: w.host.clone(),
                     resources: Vec::new(),
                     error: None,
                     round_trips: 0,
-                };
+                }
+            } else {
+                apply_one(w, &s, bars.as_ref()).await
+            };
+            if let Err(e) = crate::release::record_after_apply(w, &outcome).await {
+                outcome.error = Some(match outcome.error.take() {
+                    Some(other) => format!("{e}\n{other}"),
+                    None => e,
+                });
             }
-            let access = s.project.inventory.hosts.get(&w.host).and_then(|h| {
-                (h.transport == crate::config::inventory::TransportKind::Ssh).then(|| {
-                    apply::AccessCheck {
-                        target: crate::session::primary_target(h, s.options.connect_timeout),
-                        timeout: h.confirm_timeout.unwrap_or(s.options.confirm_timeout),
-                        fallback: crate::session::bootstrap_target(h, s.options.connect_timeout),
-                    }
-                })
-            });
-            apply::apply_host_confirmed(w, &s.redactor, bars.as_ref(), access.as_ref()).await
+            outcome
         }));
     }
+
     let mut outcomes = Vec::new();
     for t in tasks {
         match t.await {
@@ -298,6 +313,18 @@ pub async fn run(a: ApplyArgs) -> u8 {
         super::out(&summary(&outcomes));
     }
     if failed { 1 } else { 0 }
+}
+
+/// Apply one host that has changes.
+async fn apply_one(w: &crate::session::HostWork, s: &Session, bars: &Bars) -> HostOutcome {
+    let access = s.project.inventory.hosts.get(&w.host).and_then(|h| {
+        (h.transport == crate::config::inventory::TransportKind::Ssh).then(|| apply::AccessCheck {
+            target: crate::session::primary_target(h, s.options.connect_timeout),
+            timeout: h.confirm_timeout.unwrap_or(s.options.confirm_timeout),
+            fallback: crate::session::bootstrap_target(h, s.options.connect_timeout),
+        })
+    });
+    apply::apply_host_confirmed(w, &s.redactor, bars, access.as_ref()).await
 }
 
 fn summary(outcomes: &[HostOutcome]) -> String {

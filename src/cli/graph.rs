@@ -6,7 +6,13 @@ use crate::session;
 
 pub fn run(common: &Common, format: GraphFormat) -> u8 {
     let inv = super::inventory_path(common.inventory.as_deref(), &common.stack);
-    match session::check(&common.stack, &inv, common.limit.as_deref()) {
+    match session::check_overridden(
+        &common.stack,
+        &inv,
+        common.limit.as_deref(),
+        false,
+        &super::set_overrides(&common.set),
+    ) {
         Ok((_, v)) => {
             let mut text = String::new();
             for (res, g) in v.offline.values() {

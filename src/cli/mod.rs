@@ -10,6 +10,7 @@ mod graph;
 mod inventory;
 mod modules;
 mod plan;
+mod rollback;
 mod validate;
 
 use crate::diag::Diagnostics;
@@ -60,6 +61,34 @@ pub struct Common {
     /// Only these hosts: a host or group name of the inventory.
     #[arg(short, long, value_name = "HOST|GROUP")]
     pub limit: Option<String>,
+    /// Set a var, over the stack's and the inventory's (repeatable), e.g.
+    /// `--set release=v2.1.0`. The value is a string.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, String)>,
+}
+
+/// Parse `KEY=VALUE` of `--set`.
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE (e.g. --set release=v2.1.0)"))?;
+    let mut chars = k.chars();
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        return Err(format!(
+            "`{k}` is not a var name: use letters, digits, `_` and `-` (e.g. --set release=v2.1.0)"
+        ));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// The overrides of `--set` values.
+pub fn set_overrides(set: &[(String, String)]) -> crate::resolve::Overrides {
+    crate::resolve::Overrides {
+        vars: set.iter().cloned().collect(),
+        ..Default::default()
+    }
 }
 
 /// `--target` and `--tags`: a subset of the stack.
@@ -157,6 +186,25 @@ pub enum Command {
         /// [default: wait on a terminal; fail at once otherwise and in CI].
         #[arg(long, value_name = "SECS")]
         lock_timeout: Option<u64>,
+        /// Set a var, over the stack's and the inventory's (repeatable), e.g.
+        /// `--set release=v2.1.0`. The value is a string.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
+        set: Vec<(String, String)>,
+    },
+    /// Apply the release each host had before its current one (recorded on
+    /// the host), saying what it changes; asks first unless --yes.
+    Rollback {
+        #[command(flatten)]
+        common: Common,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Print the plan and the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Hosts applied at once.
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        parallel: usize,
     },
     /// Report drift: hosts that no longer match their stacks (exit 0 none, 2 drift, 1 error).
     ///
@@ -276,6 +324,7 @@ pub fn run(args: Args) -> u8 {
             confirm_timeout,
             allow_lockout_risk,
             lock_timeout,
+            set,
         } => rt.block_on(apply::run(apply::ApplyArgs {
             subset,
             confirm_timeout,
@@ -284,6 +333,18 @@ pub fn run(args: Args) -> u8 {
             target,
             inventory,
             limit,
+            yes,
+            json,
+            parallel,
+            overrides: set_overrides(&set),
+        })),
+        Command::Rollback {
+            common,
+            yes,
+            json,
+            parallel,
+        } => rt.block_on(rollback::run(rollback::RollbackArgs {
+            common,
             yes,
             json,
             parallel,

@@ -68,6 +68,8 @@ pub fn document(s: &Session, inventory: &std::path::Path, works: &[HostWork]) ->
     );
     plan.targets = s.options.selection.targets.clone();
     plan.tags = s.options.selection.tags.clone();
+    plan.set = s.project.overrides.vars.clone();
+    plan.release_override = s.project.overrides.release.clone();
     plan
 }
 
@@ -81,6 +83,7 @@ pub async fn run(a: PlanArgs) -> u8 {
             parallel: a.parallel,
             allow_lockout_risk: a.allow_lockout_risk,
             selection: a.subset.selection(),
+            overrides: super::set_overrides(&a.common.set),
             ..Options::default()
         },
     ) {

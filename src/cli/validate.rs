@@ -11,7 +11,13 @@ use crate::session;
 
 pub fn run(common: &Common) -> u8 {
     let inv = super::inventory_path(common.inventory.as_deref(), &common.stack);
-    match session::check(&common.stack, &inv, common.limit.as_deref()) {
+    match session::check_overridden(
+        &common.stack,
+        &inv,
+        common.limit.as_deref(),
+        false,
+        &super::set_overrides(&common.set),
+    ) {
         Ok((project, v)) => {
             let resources: usize = v.offline.values().map(|(r, _)| r.instances.len()).sum();
             super::out(&format!(

@@ -11,6 +11,8 @@
 //!     with: { ssh_port: 2222 }
 //! resources:
 //!   - file: { path: /etc/motd, content: "hello {{facts.hostname}}\n" }
+//! release: "{{vars.release}}"     # optional: the version deployed (see crate::release)
+//! state_dir: /var/lib/keel        # optional: where keel keeps release records on hosts
 //! ```
 
 use super::entry::{self, Origin, ResourceDecl, UseDecl};
@@ -65,6 +67,10 @@ struct StackDoc {
     #[serde(default)]
     #[allow(dead_code)]
     resources: IgnoredNode,
+    #[serde(default)]
+    release: Option<Spanned<String>>,
+    #[serde(default)]
+    state_dir: Option<Spanned<String>>,
 }
 
 /// A loaded stack.
@@ -82,6 +88,10 @@ pub struct Stack {
     pub dir: PathBuf,
     /// `module_path:` folders, relative to [`Stack::dir`].
     pub module_path: Vec<Spanned<String>>,
+    /// The release deployed (a template, rendered per host).
+    pub release: Option<Spanned<String>>,
+    /// Where release records are kept on hosts (absolute).
+    pub state_dir: Option<Spanned<String>>,
 }
 
 impl Stack {
@@ -131,6 +141,8 @@ impl Stack {
                         .unwrap_or_default(),
                     uses: IgnoredNode,
                     resources: IgnoredNode,
+                    release: node.get("release").and_then(|n| n.deserialize().ok()),
+                    state_dir: node.get("state_dir").and_then(|n| n.deserialize().ok()),
                 }
             }
         };
@@ -189,7 +201,38 @@ impl Stack {
                 source: s.value,
             })
             .collect();
+        if let Some(sd) = &doc.state_dir
+            && !sd.value.starts_with('/')
+            && !crate::template::Templates::is_template(&sd.value)
+        {
+            diags.push(
+                Diag::at(
+                    "keel::schema",
+                    &src,
+                    sd.span,
+                    "`state_dir` must be an absolute path",
+                    "here",
+                )
+                .with_help("e.g. `state_dir: /var/lib/keel` (the default)"),
+            );
+        }
+        if doc.release.is_some()
+            && let Err(e) = crate::release::check_value(&doc.name.value)
+        {
+            diags.push(
+                Diag::at(
+                    "keel::release",
+                    &src,
+                    doc.name.span,
+                    format!("a stack with a `release` needs a name usable as a file name: it {e}"),
+                    "this name",
+                )
+                .with_help("the release record is kept on each host as releases/NAME.json"),
+            );
+        }
         let stack = Stack {
+            release: doc.release,
+            state_dir: doc.state_dir,
             name: doc.name.value,
             path: path.to_path_buf(),
             source: src,

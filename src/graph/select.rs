@@ -160,5 +160,6 @@ pub fn subset(res: Resolved, keep: &BTreeSet<usize>) -> Resolved {
         module_uses: res.module_uses,
         unresolved: res.unresolved,
         skipped: res.skipped,
+        release: res.release,
     }
 }

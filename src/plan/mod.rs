@@ -37,6 +37,12 @@ pub struct Plan {
     pub summary: Summary,
     /// Whether any host has a change (or an error).
     pub changes: bool,
+    /// The `--set` vars the plan was made with (applied again with a saved plan).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub set: std::collections::BTreeMap<String, String>,
+    /// Per host, the release a rollback applies instead of the stack's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub release_override: std::collections::BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -51,7 +57,9 @@ impl Plan {
         for h in &hosts {
             summary.add(&h.summary);
         }
-        let changes = hosts.iter().any(|h| h.summary.changes() > 0);
+        let changes = hosts
+            .iter()
+            .any(|h| h.summary.changes() > 0 || h.release.as_ref().is_some_and(|r| r.changes()));
         Plan {
             format_version: FORMAT_VERSION,
             keel_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -64,6 +72,8 @@ impl Plan {
             hosts,
             summary,
             changes,
+            set: Default::default(),
+            release_override: Default::default(),
         }
     }
 
@@ -98,6 +108,10 @@ pub struct HostPlan {
     /// What a `when:` left out of this host's graph (not removed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
+    /// The release recorded on the host and the one this run applies,
+    /// when the stack declares `release:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<crate::release::ReleasePlan>,
 }
 
 /// One resource in a plan.

@@ -115,6 +115,14 @@ pub fn host(h: &HostPlan, all: bool) -> String {
         let _ = writeln!(out, "  {} {e}", style("error:").red().bold());
         return out;
     }
+    if let Some(r) = &h.release {
+        let line = format!("release: {}", r.describe());
+        if r.changes() {
+            let _ = writeln!(out, "  {} {}", marker(Action::Update), style(line).bold());
+        } else {
+            let _ = writeln!(out, "  {} {}", marker(Action::NoOp), line);
+        }
+    }
     for r in &h.resources {
         if all || r.action.is_change() || r.error.is_some() {
             resource(&mut out, r);

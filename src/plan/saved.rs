@@ -95,6 +95,10 @@ pub enum Stale {
     Hosts { host: String },
     #[error("host {host} could not be planned when the plan was saved: {error}")]
     HostError { host: String, error: String },
+    #[error(
+        "host {host}: the release recorded on the host changed since the plan was made; run `keel plan` again"
+    )]
+    Release { host: String },
 }
 
 /// The keyed digest of a file's content (or [`UNREADABLE`]).
@@ -312,6 +316,11 @@ pub fn check_host(saved: &HostPlan, fresh: &HostPlan) -> Result<(), Stale> {
     }
     if saved.desired_hash != fresh.desired_hash || saved.resources.len() != fresh.resources.len() {
         return Err(Stale::Config {
+            host: saved.host.clone(),
+        });
+    }
+    if saved.release != fresh.release {
+        return Err(Stale::Release {
             host: saved.host.clone(),
         });
     }

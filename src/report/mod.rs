@@ -328,6 +328,7 @@ pub(crate) mod fixture {
             resources,
             summary: Summary::default(),
             skipped: Vec::new(),
+            release: None,
         }
     }
 

@@ -9,7 +9,13 @@
 //!     creates: /opt/app/.installed
 //!     env: { APP_TOKEN: "{{ secrets.token }}" }
 //! - command: { run: systemctl daemon-reload, notified_only: true }
+//! - command: { name: migrate, run: ./migrate.sh, cwd: /srv/app, once: release }
 //! ```
+//!
+//! `once: release` makes a run-once step (a migration, a seeding): it runs
+//! once per release of the stack on a host, and its success is recorded
+//! there (see [`crate::release`]); a failure leaves it pending for the next
+//! run. It is a guard of its own, and combines with the others.
 //!
 //! The command runs when every declared guard says so: `creates` does not
 //! exist, `unless` exits non-zero, `onlyif` exits 0. A command without any
@@ -61,6 +67,19 @@ pub struct Command {
     /// Run only when notified by another resource.
     #[serde(default)]
     pub notified_only: bool,
+    /// Run once per release (`once: release`).
+    pub once: Option<Once>,
+    /// The release the host is resolved for (set at prepare time).
+    #[serde(skip)]
+    release: Option<crate::release::Context>,
+}
+
+/// How often a run-once command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Once {
+    /// Once per release of the stack, on each host.
+    Release,
 }
 
 /// What the guards said. `None` means "not evaluated" (an earlier guard
@@ -74,6 +93,8 @@ pub struct CommandFact {
     pub creates_exists: Option<bool>,
     pub unless_status: Option<i32>,
     pub onlyif_status: Option<i32>,
+    /// `once: release`: whether it already succeeded for this release.
+    pub once_done: Option<bool>,
 }
 
 const GUARD_HELP: &str = "a command without a guard would run on every apply, so a second run would not be a no-op: add `creates:`, `unless:` or `onlyif:`, or `notified_only: true`";
@@ -108,6 +129,11 @@ enum Mode {
 impl Command {
     fn has_guard(&self) -> bool {
         self.creates.is_some() || self.unless.is_some() || self.onlyif.is_some()
+    }
+
+    /// Guarded by anything: a guard or `once`.
+    fn guarded(&self) -> bool {
+        self.has_guard() || self.once.is_some()
     }
 
     /// A subshell that runs `text` in the command's context:
@@ -168,6 +194,15 @@ impl Command {
             }
         };
         let mut s = String::from("keel_go=1\n");
+        if let Some(r) = &self.release {
+            let step = Kind::name(self);
+            let _ = writeln!(s, "if {}; then keel_go=0", crate::release::once_done_test(r, &step));
+            say(&mut s, "echo once=done");
+            if probe {
+                let _ = writeln!(s, "else echo once=pending");
+            }
+            let _ = writeln!(s, "fi");
+        }
         if probe {
             if let Some(cwd) = &self.cwd {
                 let _ = writeln!(
@@ -237,10 +272,14 @@ impl Command {
     /// The apply script: the guards again, then `run`.
     fn run_cmd(&self) -> Cmd {
         let mut s = String::new();
-        if self.has_guard() {
+        if self.guarded() {
             s.push_str(&self.guards(Mode::Apply));
             let _ = writeln!(s, "if [ $keel_go = 1 ]; then");
             s.push_str(&self.exec(&self.run, "", false));
+            // Recorded only after a success (errexit stops a failure here).
+            if let Some(r) = &self.release {
+                s.push_str(&crate::release::once_record(r, &Kind::name(self)));
+            }
             let _ = writeln!(
                 s,
                 "else echo 'keel: the guard holds already; not running' >&2\nfi"
@@ -262,11 +301,26 @@ impl Kind for Command {
             .unwrap_or_else(|| self.run.trim().to_string())
     }
 
+    fn prepare(&mut self, cx: &mut dyn PrepareCx) -> Result<(), Vec<Invalid>> {
+        if self.once.is_some() {
+            match cx.release() {
+                Some(r) => self.release = Some(r),
+                None => {
+                    return Err(vec![
+                        Invalid::field("once", "`once: release` needs a release, and the stack declares none")
+                            .help("declare the release in the stack, e.g. `release: \"{{vars.release}}\"`, and give it with `--set release=v1.0.0`"),
+                    ]);
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn check(&self) -> Vec<Invalid> {
         let mut errs = Vec::new();
         if self.run.trim().is_empty() {
             errs.push(Invalid::field("run", "`run` is empty"));
-        } else if !self.has_guard() && !self.notified_only {
+        } else if !self.guarded() && !self.notified_only {
             errs.push(Invalid::field("run", "this command has no guard").help(GUARD_HELP));
         }
         if let Some(n) = &self.name
@@ -335,7 +389,7 @@ impl Kind for Command {
     }
 
     fn probe(&self) -> String {
-        if !self.has_guard() {
+        if !self.guarded() {
             return "echo notified_only=1\n".into();
         }
         format!("set +e\n{}", self.guards(Mode::Probe))
@@ -363,8 +417,14 @@ impl Kind for Command {
             },
             unless_status: status("unless")?,
             onlyif_status: status("onlyif")?,
+            once_done: match kv(text, "once") {
+                None => None,
+                Some("done") => Some(true),
+                Some("pending") => Some(false),
+                Some(v) => return Err(format!("unexpected `once={v}` in the command probe")),
+            },
         };
-        if self.has_guard() && fact == CommandFact::default() {
+        if self.guarded() && fact == CommandFact::default() {
             let err = out.stderr.trim();
             return Err(format!(
                 "the command probe printed no guard result (exit status {}){}{err}",
@@ -378,6 +438,15 @@ impl Kind for Command {
     fn diff(&self, fact: &CommandFact) -> Diff {
         if self.notified_only {
             return Diff::noop().reason("runs only when notified");
+        }
+        let release = self.release.as_ref().map_or("", |r| r.version.as_str());
+        if fact.once_done == Some(true) {
+            return Diff::noop().reason(format!("already ran for release {release}"));
+        }
+        let first = (fact.once_done == Some(false)).then(|| format!("first run for release {release}"));
+        // Only `once`: its record decides, wherever the command runs.
+        if let (Some(first), false) = (&first, self.has_guard()) {
+            return Diff::with_action(Action::Run).reason(first.clone());
         }
         let unknown = if fact.cwd_missing {
             Some(format!(
@@ -399,7 +468,7 @@ impl Kind for Command {
             };
         }
         let creates = self.creates.as_deref().unwrap_or_default();
-        let mut why = Vec::new();
+        let mut why: Vec<String> = first.into_iter().collect();
         match fact.creates_exists {
             Some(true) => return Diff::noop().reason(format!("`{creates}` exists")),
             Some(false) => why.push(format!("`{creates}` does not exist")),
@@ -467,6 +536,74 @@ mod tests {
         assert!(!t.path().join("pwned").exists());
     }
 
+
+    fn release_cx(dir: &Path) -> crate::release::Context {
+        crate::release::Context {
+            stack: "web".into(),
+            version: "v2".into(),
+            state_dir: dir.display().to_string(),
+        }
+    }
+
+    /// A `once: release` command prepared for release v2 under `dir`.
+    fn once_cmd(dir: &Path, yaml: &str) -> Command {
+        let mut c: Command = crate::config::node::Node::parse(yaml)
+            .unwrap()
+            .deserialize()
+            .unwrap();
+        c.release = Some(release_cx(dir));
+        c
+    }
+
+    #[test]
+    fn once_fixtures() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = once_cmd(dir.path(), "run: ./migrate\nname: migrate\nonce: release\ncwd: /srv/app\n");
+        assert!(Kind::check(&c).is_empty(), "once is a guard");
+        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncwd=missing\n")).unwrap());
+        assert_eq!(d, Diff::with_action(Action::Run).reason("first run for release v2"));
+        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=done\n")).unwrap());
+        assert_eq!(d, Diff::noop().reason("already ran for release v2"));
+        assert!(Kind::parse(&c, &ProbeOutput::ok("once=maybe\n")).is_err());
+        assert!(Kind::parse(&c, &ProbeOutput::ok("")).is_err());
+        // With another guard, both must say run.
+        let c = once_cmd(dir.path(), "run: x\nonce: release\ncreates: /y\n");
+        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=exists\n")).unwrap());
+        assert_eq!(d.action(), Action::NoOp);
+        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=missing\n")).unwrap());
+        assert_eq!(d.reason.as_deref(), Some("first run for release v2, `/y` does not exist"));
+    }
+
+    #[test]
+    fn once_runs_once_per_release_and_a_failure_stays_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let fail = dir.path().join("fail");
+        let yaml = format!(
+            "run: echo ran >> {}; test ! -e {}\nname: migrate\nonce: release\n",
+            yq(log.to_str().unwrap()),
+            yq(fail.to_str().unwrap())
+        );
+        let c = once_cmd(dir.path(), &yaml);
+        let probe = || {
+            let out = run_local(&Kind::probe(&c));
+            Kind::diff(&c, &Kind::parse(&c, &out).unwrap()).action()
+        };
+        let apply = || {
+            let out = run_local(&crate::apply::script_of(&[c.run_cmd()]));
+            out.status == 0
+        };
+        assert_eq!(probe(), Action::Run);
+        std::fs::write(&fail, "").unwrap();
+        assert!(!apply(), "the command failed");
+        assert_eq!(probe(), Action::Run, "a failure stays pending");
+        std::fs::remove_file(&fail).unwrap();
+        assert!(apply());
+        assert_eq!(probe(), Action::NoOp);
+        // Applying again (a stale plan, a notification) does not run it.
+        assert!(apply());
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\nran\n");
+    }
 
     #[test]
     fn creates_fixture() {

@@ -401,6 +401,10 @@ pub trait PrepareCx {
     /// Render a template file (relative paths against the templates folder
     /// of the module, or the stack's directory) with the resource's context.
     fn render_template(&mut self, path: &str) -> Result<String, String>;
+    /// The release the host is resolved for (`None`: the stack has none).
+    fn release(&self) -> Option<crate::release::Context> {
+        None
+    }
     /// Resolve a local path to an absolute one.
     fn local_path(&self, path: &str) -> PathBuf {
         let p = Path::new(path);
