@@ -145,7 +145,8 @@ pub async fn run_check(
 fn describe(check: &Check, host_address: &str) -> String {
     match check.probe_kind() {
         Some(Probe::Tcp(t)) if t.host.is_none() => {
-            check.describe().replace("(host address)", host_address)
+            let state = if t.state == PortState::Open { "open" } else { "closed" };
+            format!("tcp {host_address}:{} {state}", t.port)
         }
         _ => check.describe(),
     }

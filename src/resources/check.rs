@@ -179,15 +179,16 @@ impl Check {
                 }
                 s
             }
-            Some(Probe::Tcp(t)) => format!(
-                "tcp {}:{} {}",
-                t.host.as_deref().unwrap_or("(host address)"),
-                t.port,
-                match t.state {
+            Some(Probe::Tcp(t)) => {
+                let state = match t.state {
                     PortState::Open => "open",
                     PortState::Closed => "closed",
+                };
+                match &t.host {
+                    Some(h) => format!("tcp {h}:{} {state}", t.port),
+                    None => format!("tcp port {} {state} at the host's address", t.port),
                 }
-            ),
+            }
             Some(Probe::Command(c, code)) => format!("`{c}` exits {code}"),
             Some(Probe::Unit(u)) => format!("unit {u} active"),
             Some(Probe::Container(c)) => format!("container {c} running and healthy"),
@@ -384,7 +385,7 @@ mod tests {
         let c = check_of("tcp: { port: 5432, state: closed }\nretries: 2\n");
         assert!(c.probe_kind().unwrap().from_keel());
         assert_eq!(c.attempts(), 3);
-        assert_eq!(c.describe(), "tcp (host address):5432 closed");
+        assert_eq!(c.describe(), "tcp port 5432 closed at the host's address");
         assert!(!check_of("container: db\n").probe_kind().unwrap().from_keel());
         let e = eval("check", "unit: ssh\n", "");
         assert_eq!(e.diff.reason.unwrap(), "check after apply (on the host): unit ssh active");
