@@ -61,7 +61,11 @@ fn http_server(status: &'static str, body: &'static str) -> u16 {
 
 /// A port nothing listens on.
 fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn stack(checks: &str) -> String {
@@ -107,7 +111,9 @@ fn verify_fails_naming_the_check_and_showing_every_attempt() {
     );
     for n in 1..=3 {
         assert!(
-            out.contains(&format!("attempt {n}: expected status 200; status 503, body: \"database down\"")),
+            out.contains(&format!(
+                "attempt {n}: expected status 200; status 503, body: \"database down\""
+            )),
             "attempt {n}: {out}"
         );
     }
@@ -140,7 +146,10 @@ fn verify_json_passes_and_exit_zero() {
     assert_eq!(code, 0, "{out}\n{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["passed"], true);
-    assert_eq!(v["hosts"][0]["checks"][0]["attempts"][0]["detail"], "exit 3");
+    assert_eq!(
+        v["hosts"][0]["checks"][0]["attempts"][0]["detail"],
+        "exit 3"
+    );
 }
 
 #[test]
@@ -158,14 +167,25 @@ fn verify_changes_nothing_and_checks_are_no_drift_in_a_plan() {
 
     let (code, out, _) = keel(dir.path(), &["plan", "stack.yaml"]);
     assert_eq!(code, 0);
-    assert!(out.contains("? check[api]  check after apply (from keel's machine): GET http://127.0.0.1:"), "{out}");
+    assert!(
+        out.contains(
+            "? check[api]  check after apply (from keel's machine): GET http://127.0.0.1:"
+        ),
+        "{out}"
+    );
 
     std::fs::write(&conf, "x\n").unwrap();
-    let (code, out, err) = keel(dir.path(), &["plan", "--detailed-exitcode", "--json", "stack.yaml"]);
+    let (code, out, err) = keel(
+        dir.path(),
+        &["plan", "--detailed-exitcode", "--json", "stack.yaml"],
+    );
     assert_eq!(code, 0, "a check is not drift: {out}\n{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let check = &v["hosts"][0]["resources"][1];
-    assert_eq!((check["address"].as_str(), check["action"].as_str()), (Some("check[api]"), Some("no_op")));
+    assert_eq!(
+        (check["address"].as_str(), check["action"].as_str()),
+        (Some("check[api]"), Some("no_op"))
+    );
 }
 
 #[test]
@@ -178,9 +198,18 @@ fn apply_runs_checks_after_its_changes_and_fails_on_a_failed_one() {
     ));
     let (code, out, err) = keel(dir.path(), &["apply", "--yes", "stack.yaml"]);
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(dir.path().join("root/ready").exists(), "the changes are applied first");
-    assert!(out.contains("✓ here         check[ready]"), "checks run after the change: {out}");
-    assert!(err.contains("keel: check[marker] on here failed after 1 attempt: exit 1, expected 0"), "{err}");
+    assert!(
+        dir.path().join("root/ready").exists(),
+        "the changes are applied first"
+    );
+    assert!(
+        out.contains("✓ here         check[ready]"),
+        "checks run after the change: {out}"
+    );
+    assert!(
+        err.contains("keel: check[marker] on here failed after 1 attempt: exit 1, expected 0"),
+        "{err}"
+    );
 
     // Nothing left to change: the checks still run, and now pass.
     std::fs::write(dir.path().join("root/marker"), "").unwrap();
@@ -204,10 +233,20 @@ fn secrets_never_show_in_check_output() {
     let dir = project(
         "name: checks\ntargets: [here]\nsecrets:\n  token: { env: KEEL_TEST_TOKEN }\nresources:\n  - check: { name: token, command: \"echo token={{secrets.token}}; exit 1\" }\n",
     );
-    for args in [&["verify", "stack.yaml"][..], &["verify", "--json", "stack.yaml"], &["apply", "--yes", "stack.yaml"]] {
+    for args in [
+        &["verify", "stack.yaml"][..],
+        &["verify", "--json", "stack.yaml"],
+        &["apply", "--yes", "stack.yaml"],
+    ] {
         let (code, out, err) = keel(dir.path(), args);
         assert_eq!(code, 1, "{args:?}: {out}\n{err}");
-        assert!(out.contains("token=") || err.contains("token="), "{args:?}: {out}\n{err}");
-        assert!(!out.contains("tok-9f8e7d6c5b4a") && !err.contains("tok-9f8e7d6c5b4a"), "{args:?}: {out}\n{err}");
+        assert!(
+            out.contains("token=") || err.contains("token="),
+            "{args:?}: {out}\n{err}"
+        );
+        assert!(
+            !out.contains("tok-9f8e7d6c5b4a") && !err.contains("tok-9f8e7d6c5b4a"),
+            "{args:?}: {out}\n{err}"
+        );
     }
 }

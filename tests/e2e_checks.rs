@@ -39,23 +39,26 @@ resources:
 
     let run = h.keel(&["verify", "-i", inv, &stack], &[]);
     expect(&run, 0, "keel verify on a fresh host");
-    assert!(run.stdout.contains("4 checks: 4 passed, 0 failed"), "{}", run.stdout);
     assert!(
-        run.stdout.contains(&format!("port 22 on {} answers", h.host.ip)),
+        run.stdout.contains("4 checks: 4 passed, 0 failed"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("port 22 on {} answers", h.host.ip)),
         "the TCP check ran from here: {}",
         run.stdout
     );
     assert!(run.stdout.contains("ssh is active"), "{}", run.stdout);
 
     // Something answers on the port the stack says is closed.
-    h.sh(
-        "set -e
+    h.sh("set -e
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends busybox-static >/dev/null
 mkdir -p /srv/www
-busybox httpd -p 8080 -h /srv/www",
-    );
+busybox httpd -p 8080 -h /srv/www");
     let run = h.keel(&["verify", "-i", inv, &stack], &[]);
     expect(&run, 1, "keel verify with port 8080 answering");
     assert!(
@@ -66,7 +69,11 @@ busybox httpd -p 8080 -h /srv/www",
         "{}",
         run.stderr
     );
-    assert!(run.stdout.contains("4 checks: 3 passed, 1 failed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("4 checks: 3 passed, 1 failed"),
+        "{}",
+        run.stdout
+    );
 
     let run = h.keel(&["verify", "--json", "-i", inv, &stack], &[]);
     expect(&run, 1, "keel verify --json");
@@ -101,7 +108,11 @@ resources:
     );
     let run = h.keel(&["apply", "--yes", "-i", inv, &web], &[]);
     expect(&run, 0, "keel apply with an HTTP check");
-    assert!(run.stdout.contains("✓ web1         check[page]"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("✓ web1         check[page]"),
+        "{}",
+        run.stdout
+    );
     let run = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &web], &[]);
     expect(&run, 0, "a check is not drift");
 }

@@ -63,7 +63,9 @@ impl Url {
             return Err(format!("no host in `{url}`"));
         }
         if target.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("spaces or control characters in `{url}`: percent-encode them"));
+            return Err(format!(
+                "spaces or control characters in `{url}`: percent-encode them"
+            ));
         }
         let port = match port {
             None => {
@@ -153,9 +155,13 @@ pub fn get(url: &Url, trust: &Trust, timeout: Duration) -> Result<Response, Stri
         }
     }
     let sock = sock.ok_or(last)?;
-    let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(50));
-    sock.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(left)).map_err(|e| e.to_string())?;
+    let left = timeout
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(50));
+    sock.set_read_timeout(Some(left))
+        .map_err(|e| e.to_string())?;
+    sock.set_write_timeout(Some(left))
+        .map_err(|e| e.to_string())?;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: keel-check/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
         url.target,
@@ -173,10 +179,11 @@ pub fn get(url: &Url, trust: &Trust, timeout: Duration) -> Result<Response, Stri
     let config = client_config(trust)?;
     let name = ServerName::try_from(url.host.clone())
         .map_err(|_| format!("`{}` is not a TLS server name", url.host))?;
-    let conn = rustls::ClientConnection::new(Arc::new(config), name)
-        .map_err(|e| format!("TLS: {e}"))?;
+    let conn =
+        rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| format!("TLS: {e}"))?;
     let mut tls = rustls::StreamOwned::new(conn, sock);
-    tls.write_all(request.as_bytes()).map_err(|e| tls_error(&e))?;
+    tls.write_all(request.as_bytes())
+        .map_err(|e| tls_error(&e))?;
     let raw = read_all(&mut tls, deadline)?;
     let mut resp = parse_response(&raw)?;
     resp.cert_not_after = tls
@@ -201,7 +208,10 @@ fn read_all(r: &mut impl Read, deadline: Instant) -> Result<Vec<u8>, String> {
     let mut buf = [0u8; 16 * 1024];
     loop {
         if Instant::now() > deadline {
-            return Err(format!("no complete answer in time ({} bytes read)", out.len()));
+            return Err(format!(
+                "no complete answer in time ({} bytes read)",
+                out.len()
+            ));
         }
         match r.read(&mut buf) {
             Ok(0) => return Ok(out),
@@ -222,7 +232,10 @@ fn read_all(r: &mut impl Read, deadline: Instant) -> Result<Vec<u8>, String> {
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                return Err(format!("no complete answer in time ({} bytes read)", out.len()));
+                return Err(format!(
+                    "no complete answer in time ({} bytes read)",
+                    out.len()
+                ));
             }
             Err(e) if e.get_ref().is_some() => return Err(tls_error(&e)),
             Err(e) => return Err(format!("reading the answer: {e}")),
@@ -260,7 +273,11 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
     let chunked = headers
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_vec() };
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
     Ok(Response {
         status,
         headers,
@@ -426,17 +443,33 @@ mod tests {
             }
         );
         let u = Url::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!((u.port, u.target.as_str(), u.host_header()), (8080, "/", "127.0.0.1:8080".into()));
+        assert_eq!(
+            (u.port, u.target.as_str(), u.host_header()),
+            (8080, "/", "127.0.0.1:8080".into())
+        );
         let u = Url::parse("http://[::1]:81/x").unwrap();
-        assert_eq!((u.host.as_str(), u.host_header()), ("::1", "[::1]:81".into()));
-        for bad in ["ftp://x/", "https://", "http://x:0/", "http://x:99999/", "http://u:p@x/", "http://x/a b"] {
+        assert_eq!(
+            (u.host.as_str(), u.host_header()),
+            ("::1", "[::1]:81".into())
+        );
+        for bad in [
+            "ftp://x/",
+            "https://",
+            "http://x:0/",
+            "http://x:99999/",
+            "http://u:p@x/",
+            "http://x/a b",
+        ] {
             assert!(Url::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn responses_parse_plain_and_chunked() {
-        let r = parse_response(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\ndown").unwrap();
+        let r = parse_response(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\ndown",
+        )
+        .unwrap();
         assert_eq!((r.status, r.body.as_str()), (503, "down"));
         assert_eq!(r.header("content-TYPE"), Some("text/plain"));
         let r = parse_response(
@@ -444,8 +477,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.body, "{\"ok\":1}");
-        assert!(parse_response(b"").unwrap_err().contains("without an answer"));
-        assert!(parse_response(b"SSH-2.0-OpenSSH_9.2\r\n\r\n").unwrap_err().contains("not an HTTP status line"));
+        assert!(
+            parse_response(b"")
+                .unwrap_err()
+                .contains("without an answer")
+        );
+        assert!(
+            parse_response(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+                .unwrap_err()
+                .contains("not an HTTP status line")
+        );
     }
 
     #[test]

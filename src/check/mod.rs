@@ -83,7 +83,17 @@ pub async fn run_host(
 ) -> Vec<CheckReport> {
     let mut out = Vec::new();
     for (address, check) in checks {
-        out.push(run_check(host, host_address, address, check, transport.as_deref(), redactor).await);
+        out.push(
+            run_check(
+                host,
+                host_address,
+                address,
+                check,
+                transport.as_deref(),
+                redactor,
+            )
+            .await,
+        );
     }
     out
 }
@@ -128,7 +138,14 @@ pub async fn run_check(
             Ok(r) => r,
             Err(_) => (false, format!("no result within {}", secs(timeout))),
         };
-        tracing::info!(host, check = address, attempt = n, passed, "{}", redactor.redact(&detail));
+        tracing::info!(
+            host,
+            check = address,
+            attempt = n,
+            passed,
+            "{}",
+            redactor.redact(&detail)
+        );
         report.attempts.push(Attempt {
             attempt: n,
             passed,
@@ -145,7 +162,11 @@ pub async fn run_check(
 fn describe(check: &Check, host_address: &str) -> String {
     match check.probe_kind() {
         Some(Probe::Tcp(t)) if t.host.is_none() => {
-            let state = if t.state == PortState::Open { "open" } else { "closed" };
+            let state = if t.state == PortState::Open {
+                "open"
+            } else {
+                "closed"
+            };
             format!("tcp {host_address}:{} {state}", t.port)
         }
         _ => check.describe(),
@@ -210,18 +231,24 @@ fn now() -> i64 {
 /// connection: refused, or no answer in time (a firewall that drops).
 async fn tcp(host: &str, port: u16, want: PortState, timeout: Duration) -> (bool, String) {
     let started = Instant::now();
-    let seen = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port))).await {
+    // A name that does not resolve says nothing about the port: a failure
+    // either way.
+    let addrs: Vec<std::net::SocketAddr> =
+        match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(a)) => a.collect(),
+            Ok(Err(e)) => return (false, format!("cannot resolve {host}: {e}")),
+            Err(_) => return (false, format!("cannot resolve {host} in time")),
+        };
+    let Some(addr) = addrs.first() else {
+        return (false, format!("{host} has no address"));
+    };
+    let left = timeout.saturating_sub(started.elapsed());
+    let seen = match tokio::time::timeout(left, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(_)) => Ok(format!("port {port} on {host} answers")),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             Err(format!("port {port} on {host}: connection refused"))
         }
-        Ok(Err(e)) => {
-            // A name that does not resolve says nothing about the port.
-            if e.to_string().contains("lookup") || e.to_string().contains("resolve") || e.kind() == std::io::ErrorKind::Other {
-                return (false, format!("cannot connect to {host}:{port}: {e}"));
-            }
-            Err(format!("port {port} on {host}: {e}"))
-        }
+        Ok(Err(e)) => Err(format!("port {port} on {host}: {e}")),
         Err(_) => Err(format!(
             "port {port} on {host}: no answer within {}",
             secs(started.elapsed())
@@ -236,7 +263,11 @@ async fn tcp(host: &str, port: u16, want: PortState, timeout: Duration) -> (bool
 }
 
 /// Status, headers, body and certificate against what the check wants.
-pub fn judge_http(h: &crate::resources::check::Http, r: &http::Response, now: i64) -> (bool, String) {
+pub fn judge_http(
+    h: &crate::resources::check::Http,
+    r: &http::Response,
+    now: i64,
+) -> (bool, String) {
     let mut seen = format!("status {}", r.status);
     let mut problems = Vec::new();
     if r.status != h.status {
@@ -260,7 +291,9 @@ pub fn judge_http(h: &crate::resources::check::Http, r: &http::Response, now: i6
                 let days = (t - now).div_euclid(86_400);
                 seen.push_str(&format!(", certificate expires in {days} days"));
                 if days < i64::from(min) {
-                    problems.push(format!("certificate expires in {days} days, at least {min} wanted"));
+                    problems.push(format!(
+                        "certificate expires in {days} days, at least {min} wanted"
+                    ));
                 }
             }
             None => problems.push("cannot read the certificate's expiry".into()),
@@ -300,7 +333,12 @@ pub fn host_script(probe: Probe<'_>, timeout: Duration) -> String {
 }
 
 /// Judge what a host-side script printed.
-pub fn judge_host(probe: Probe<'_>, status: Option<i32>, stdout: &str, stderr: &str) -> (bool, String) {
+pub fn judge_host(
+    probe: Probe<'_>,
+    status: Option<i32>,
+    stdout: &str,
+    stderr: &str,
+) -> (bool, String) {
     let said = http::excerpt(&format!("{} {}", stdout.trim(), stderr.trim()), 300);
     let with_output = |s: String| {
         if said.is_empty() {
@@ -384,7 +422,10 @@ pub async fn target(s: &Session, name: &str) -> Target {
         match crate::probe::gather_facts(transport.as_ref()).await {
             Ok(f) => f,
             Err(e) => {
-                t.error = Some(format!("cannot gather facts: {}", s.redactor.redact(&e.to_string())));
+                t.error = Some(format!(
+                    "cannot gather facts: {}",
+                    s.redactor.redact(&e.to_string())
+                ));
                 t.transport = Some(transport);
                 return t;
             }

@@ -29,7 +29,11 @@ async fn run(c: &Check) -> CheckReport {
 
 /// A port that nothing listens on (bound, then released).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Answer `n` HTTP requests with `response`, on a thread.
@@ -63,13 +67,22 @@ fn http_answers_are_judged_on_status_body_headers_and_expiry() {
     assert_eq!(seen, "status 200, certificate expires in 100 days");
     let (ok, seen) = judge_http(&h, &r, 95 * 86_400);
     assert!(!ok);
-    assert!(seen.contains("certificate expires in 5 days, at least 10 wanted"), "{seen}");
+    assert!(
+        seen.contains("certificate expires in 5 days, at least 10 wanted"),
+        "{seen}"
+    );
     r.status = 503;
     r.body = "database down".into();
     r.headers.clear();
     let (ok, seen) = judge_http(&h, &r, 0);
     assert!(!ok);
-    for part in ["expected status 200", "no header content-type", "body lacks \"ok\"", "status 503", "body: \"database down\""] {
+    for part in [
+        "expected status 200",
+        "no header content-type",
+        "body lacks \"ok\"",
+        "status 503",
+        "body: \"database down\"",
+    ] {
         assert!(seen.contains(part), "{part} in {seen}");
     }
 }
@@ -95,7 +108,10 @@ fn host_side_outputs_are_judged() {
     assert!(!judge_host(p, Some(0), "exited none\n", "").0);
     let (ok, seen) = judge_host(p, Some(1), "", "Error: No such object: db");
     assert!(!ok);
-    assert!(seen.contains("cannot inspect container db: Error: No such object"), "{seen}");
+    assert!(
+        seen.contains("cannot inspect container db: Error: No such object"),
+        "{seen}"
+    );
 }
 
 #[test]
@@ -105,9 +121,16 @@ fn host_scripts_quote_every_value() {
     let out = crate::resources::testing::run_local(&s);
     assert_eq!(out.status, 3, "{out:?}");
     let home = std::env::var("HOME").unwrap();
-    assert_eq!(out.stdout, format!("it's\n{home}\n"), "expanded by the host's shell, once");
+    assert_eq!(
+        out.stdout,
+        format!("it's\n{home}\n"),
+        "expanded by the host's shell, once"
+    );
     let u = check("unit: \"a.service\"\n");
-    assert!(host_script(u.probe_kind().unwrap(), Duration::from_secs(5)).contains("systemctl is-active a.service"));
+    assert!(
+        host_script(u.probe_kind().unwrap(), Duration::from_secs(5))
+            .contains("systemctl is-active a.service")
+    );
 }
 
 #[tokio::test]
@@ -115,7 +138,10 @@ async fn command_checks_run_over_the_transport() {
     let r = run(&check("command: \"test -d /\"\n")).await;
     assert!(r.passed, "{r:?}");
     assert_eq!((r.kind.as_str(), r.runs_on.as_str()), ("command", "host"));
-    let r = run(&check("command: \"echo nope >&2; exit 4\"\nretries: 1\ninterval: 0.05\n")).await;
+    let r = run(&check(
+        "command: \"echo nope >&2; exit 4\"\nretries: 1\ninterval: 0.05\n",
+    ))
+    .await;
     assert!(!r.passed);
     assert_eq!(r.attempts.len(), 2, "every attempt is kept: {r:?}");
     assert_eq!(r.attempts[1].detail, "exit 4, expected 0: nope");
@@ -130,10 +156,16 @@ async fn retries_stop_at_the_first_pass() {
         "n=$(cat {m} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {m}; [ $n -ge 3 ]",
         m = marker.display()
     );
-    let c = check(&format!("command: {}\nretries: 5\ninterval: 0.05\n", serde_json::to_string(&cmd).unwrap()));
+    let c = check(&format!(
+        "command: {}\nretries: 5\ninterval: 0.05\n",
+        serde_json::to_string(&cmd).unwrap()
+    ));
     let r = run(&c).await;
     assert!(r.passed, "{r:?}");
-    assert_eq!(r.attempts.iter().map(|a| a.passed).collect::<Vec<_>>(), [false, false, true]);
+    assert_eq!(
+        r.attempts.iter().map(|a| a.passed).collect::<Vec<_>>(),
+        [false, false, true]
+    );
 }
 
 #[tokio::test]
@@ -145,12 +177,20 @@ async fn tcp_open_and_closed_from_this_process() {
     assert!(r.passed, "{r:?}");
     assert_eq!(r.runs_on, "keel");
     assert_eq!(r.what, format!("tcp 127.0.0.1:{open} open"));
-    let r = run(&check(&format!("tcp: {{ host: 127.0.0.1, port: {closed}, state: closed }}\n"))).await;
+    let r = run(&check(&format!(
+        "tcp: {{ host: 127.0.0.1, port: {closed}, state: closed }}\n"
+    )))
+    .await;
     assert!(r.passed, "{r:?}");
     assert!(r.attempts[0].detail.contains("connection refused"), "{r:?}");
     let r = run(&check(&format!("tcp: {{ port: {open}, state: closed }}\n"))).await;
     assert!(!r.passed);
-    assert!(r.attempts[0].detail.contains("answers, but it must be closed"), "{r:?}");
+    assert!(
+        r.attempts[0]
+            .detail
+            .contains("answers, but it must be closed"),
+        "{r:?}"
+    );
     let r = run(&check(&format!("tcp: {{ port: {closed} }}\ntimeout: 1\n"))).await;
     assert!(!r.passed);
     drop(l);
@@ -158,16 +198,35 @@ async fn tcp_open_and_closed_from_this_process() {
 
 #[tokio::test]
 async fn http_checks_from_this_process() {
-    let port = serve("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok", 1);
-    let r = run(&check(&format!("http: {{ url: \"http://127.0.0.1:{port}/health\", body: ok }}\n"))).await;
+    let port = serve(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok",
+        1,
+    );
+    let r = run(&check(&format!(
+        "http: {{ url: \"http://127.0.0.1:{port}/health\", body: ok }}\n"
+    )))
+    .await;
     assert!(r.passed, "{r:?}");
     assert_eq!(r.attempts[0].detail, "status 200");
-    let port = serve("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom", 2);
-    let r = run(&check(&format!("http: {{ url: \"http://127.0.0.1:{port}/\" }}\nretries: 1\ninterval: 0.05\n"))).await;
+    let port = serve(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom",
+        2,
+    );
+    let r = run(&check(&format!(
+        "http: {{ url: \"http://127.0.0.1:{port}/\" }}\nretries: 1\ninterval: 0.05\n"
+    )))
+    .await;
     assert!(!r.passed);
     assert_eq!(r.attempts.len(), 2);
-    assert_eq!(r.attempts[1].detail, "expected status 200; status 500, body: \"boom\"");
-    let r = run(&check(&format!("http: {{ url: \"http://127.0.0.1:{}/\" }}\ntimeout: 2\n", free_port()))).await;
+    assert_eq!(
+        r.attempts[1].detail,
+        "expected status 200; status 500, body: \"boom\""
+    );
+    let r = run(&check(&format!(
+        "http: {{ url: \"http://127.0.0.1:{}/\" }}\ntimeout: 2\n",
+        free_port()
+    )))
+    .await;
     assert!(!r.passed);
     assert!(r.attempts[0].detail.contains("cannot connect"), "{r:?}");
 }
@@ -175,27 +234,44 @@ async fn http_checks_from_this_process() {
 #[tokio::test]
 async fn secrets_are_redacted_in_reports() {
     let secret = "hunter2-the-secret";
-    let port = serve("HTTP/1.1 401 Unauthorized\r\nContent-Length: 27\r\n\r\nbad token hunter2-the-secret", 1);
-    let c = check(&format!("http: {{ url: \"http://127.0.0.1:{port}/?t={secret}\" }}\n"));
+    let port = serve(
+        "HTTP/1.1 401 Unauthorized\r\nContent-Length: 27\r\n\r\nbad token hunter2-the-secret",
+        1,
+    );
+    let c = check(&format!(
+        "http: {{ url: \"http://127.0.0.1:{port}/?t={secret}\" }}\n"
+    ));
     let red = Redactor::new(vec![Secret::new(secret.to_string())]);
     let local = Local::new(false);
-    let r = run_check("h", "127.0.0.1", &format!("check[{secret}]"), &c, Some(&local), &red).await;
-    let text = serde_json::to_string(&r).unwrap() + &render(&[r.clone()]) + &failures(&[r]).join("");
+    let r = run_check(
+        "h",
+        "127.0.0.1",
+        &format!("check[{secret}]"),
+        &c,
+        Some(&local),
+        &red,
+    )
+    .await;
+    let text = serde_json::to_string(&r).unwrap()
+        + &render(std::slice::from_ref(&r))
+        + &failures(&[r]).join("");
     assert!(!text.contains(secret), "{text}");
 }
 
-/// An HTTPS server on 127.0.0.1 with the test certificate (rustls).
-fn serve_tls(n: usize) -> u16 {
+/// An HTTPS server on 127.0.0.1 with a test certificate (rustls).
+fn serve_tls(n: usize, cert: &[u8], key: &[u8]) -> u16 {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let cert = CertificateDer::from_pem_slice(include_bytes!("testdata/cert.pem")).unwrap();
-    let key = PrivateKeyDer::from_pem_slice(include_bytes!("testdata/key.pem")).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
+    let cert = CertificateDer::from_pem_slice(cert).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
     let config = Arc::new(config);
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -216,11 +292,23 @@ fn serve_tls(n: usize) -> u16 {
 
 #[tokio::test]
 async fn https_verifies_unless_told_not_to_and_reads_the_expiry() {
-    let port = serve_tls(3);
+    let port = serve_tls(
+        3,
+        include_bytes!("testdata/cert.pem"),
+        include_bytes!("testdata/key.pem"),
+    );
     // Not trusted by the system's roots: refused, saying why.
-    let r = run(&check(&format!("http: {{ url: \"https://127.0.0.1:{port}/\" }}\ntimeout: 5\n"))).await;
+    let r = run(&check(&format!(
+        "http: {{ url: \"https://127.0.0.1:{port}/\" }}\ntimeout: 5\n"
+    )))
+    .await;
     assert!(!r.passed, "{r:?}");
-    assert!(r.attempts[0].detail.starts_with("TLS: invalid peer certificate"), "{r:?}");
+    assert!(
+        r.attempts[0]
+            .detail
+            .starts_with("TLS: invalid peer certificate"),
+        "{r:?}"
+    );
     // Self-signed, accepted explicitly: the expiry is still read (the
     // test certificate is valid for ten years from when it was made).
     let r = run(&check(&format!(
@@ -228,11 +316,51 @@ async fn https_verifies_unless_told_not_to_and_reads_the_expiry() {
     )))
     .await;
     assert!(r.passed, "{r:?}");
-    assert!(r.attempts[0].detail.contains("certificate expires in"), "{r:?}");
+    assert!(
+        r.attempts[0].detail.contains("certificate expires in"),
+        "{r:?}"
+    );
     let r = run(&check(&format!(
         "http: {{ url: \"https://127.0.0.1:{port}/\", insecure: true, tls_min_days: 100000 }}\ntimeout: 5\n"
     )))
     .await;
     assert!(!r.passed);
-    assert!(r.attempts[0].detail.contains("at least 100000 wanted"), "{r:?}");
+    assert!(
+        r.attempts[0].detail.contains("at least 100000 wanted"),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn https_trusts_a_ca_file() {
+    // leaf.pem: CN and SAN 127.0.0.1, signed by ca.pem (both made with
+    // openssl for these tests, valid for about ten years from 2026-11-30).
+    let port = serve_tls(
+        2,
+        include_bytes!("testdata/leaf.pem"),
+        include_bytes!("testdata/leaf.key"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, include_str!("testdata/ca.pem")).unwrap();
+    let r = run(&check(&format!(
+        "http: {{ url: \"https://127.0.0.1:{port}/\", ca_file: \"{}\", tls_min_days: 30 }}\ntimeout: 5\n",
+        ca.display()
+    )))
+    .await;
+    assert!(r.passed, "{r:?}");
+    // Another CA does not vouch for it.
+    std::fs::write(&ca, include_str!("testdata/cert.pem")).unwrap();
+    let r = run(&check(&format!(
+        "http: {{ url: \"https://127.0.0.1:{port}/\", ca_file: \"{}\" }}\ntimeout: 5\n",
+        ca.display()
+    )))
+    .await;
+    assert!(!r.passed, "{r:?}");
+    assert!(
+        r.attempts[0]
+            .detail
+            .starts_with("TLS: invalid peer certificate"),
+        "{r:?}"
+    );
 }

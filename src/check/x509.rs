@@ -70,7 +70,10 @@ fn parse_time(text: &str, four_digit_year: bool) -> Option<i64> {
         (digits.get(..4)?.parse::<i64>().ok()?, digits.get(4..)?)
     } else {
         let yy = digits.get(..2)?.parse::<i64>().ok()?;
-        (if yy >= 50 { 1900 + yy } else { 2000 + yy }, digits.get(2..)?)
+        (
+            if yy >= 50 { 1900 + yy } else { 2000 + yy },
+            digits.get(2..)?,
+        )
     };
     if rest.len() != 10 {
         return None;
@@ -119,9 +122,16 @@ mod tests {
             "/src/check/testdata/cert.enddate"
         ))
         .unwrap();
-        assert_eq!(not_after(&der), Some(expected.trim().parse::<i64>().unwrap()));
+        assert_eq!(
+            not_after(&der),
+            Some(expected.trim().parse::<i64>().unwrap())
+        );
         assert_eq!(not_after(&der[..der.len() / 3]), None, "truncated");
-        assert_eq!(not_after(b"\x30\x03\x02\x01\x01"), None, "not a certificate");
+        assert_eq!(
+            not_after(b"\x30\x03\x02\x01\x01"),
+            None,
+            "not a certificate"
+        );
     }
 
     fn pem_body(pem: &str) -> Vec<u8> {

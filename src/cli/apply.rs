@@ -220,7 +220,11 @@ pub async fn run(a: ApplyArgs) -> u8 {
     for b in bars.bars.values() {
         b.finish_and_clear();
     }
-    let failed_hosts: Vec<String> = outcomes.iter().filter(|o| o.failed()).map(|o| o.host.clone()).collect();
+    let failed_hosts: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.failed())
+        .map(|o| o.host.clone())
+        .collect();
     let checks = super::verify::after_apply(&s, &works, &failed_hosts, a.json).await;
     for w in works.iter() {
         let later = w.reconnected.lock().ok().and_then(|g| g.clone());

@@ -54,7 +54,16 @@ pub async fn run(a: VerifyArgs) -> u8 {
             let t = check::target(&s, &host).await;
             let checks = match &t.error {
                 Some(_) => Vec::new(),
-                None => check::run_host(&t.host, &t.address, &t.checks, t.transport.clone(), &s.redactor).await,
+                None => {
+                    check::run_host(
+                        &t.host,
+                        &t.address,
+                        &t.checks,
+                        t.transport.clone(),
+                        &s.redactor,
+                    )
+                    .await
+                }
             };
             if let Some(c) = &t.transport {
                 c.close().await;
@@ -105,7 +114,12 @@ pub async fn run(a: VerifyArgs) -> u8 {
     if total == 0 && hosts.iter().all(|h| h.error.is_none()) {
         eprintln!("keel: the stack declares no `check` for these hosts: nothing was verified.");
     }
-    for f in check::failures(&hosts.iter().flat_map(|h| h.checks.clone()).collect::<Vec<_>>()) {
+    for f in check::failures(
+        &hosts
+            .iter()
+            .flat_map(|h| h.checks.clone())
+            .collect::<Vec<_>>(),
+    ) {
         eprintln!("keel: {f}");
     }
     if passed { 0 } else { 1 }
@@ -134,7 +148,11 @@ pub async fn after_apply(
                 .unwrap_or_default();
             async move { check::run_host(&w.host, &address, &checks, w.conn(), &s.redactor).await }
         });
-    let reports: Vec<CheckReport> = futures::future::join_all(runs).await.into_iter().flatten().collect();
+    let reports: Vec<CheckReport> = futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     if !json && !reports.is_empty() {
         super::out(&format!("\nChecks:\n{}", check::render(&reports)));
     }

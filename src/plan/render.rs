@@ -123,9 +123,19 @@ pub fn host(h: &HostPlan, all: bool) -> String {
     if !all {
         // Checks (the `check` kind) change nothing: listed as what runs
         // after apply, never as a change.
-        for r in h.resources.iter().filter(|r| r.kind == "check" && r.error.is_none()) {
+        for r in h
+            .resources
+            .iter()
+            .filter(|r| r.kind == "check" && r.error.is_none())
+        {
             let reason = r.reason.as_deref().unwrap_or("check after apply");
-            let _ = writeln!(out, "  {} {}  {}", style("?").cyan(), style(&r.address).bold(), style(reason).dim());
+            let _ = writeln!(
+                out,
+                "  {} {}  {}",
+                style("?").cyan(),
+                style(&r.address).bold(),
+                style(reason).dim()
+            );
         }
     }
     if all {

@@ -230,7 +230,10 @@ impl Kind for Check {
                 .read_local(path)
                 .map_err(|e| vec![Invalid::field("http", e).at(["ca_file"])])?;
             let pem = String::from_utf8(bytes).map_err(|_| {
-                vec![Invalid::field("http", format!("`{path}` is not a PEM text file")).at(["ca_file"])]
+                vec![
+                    Invalid::field("http", format!("`{path}` is not a PEM text file"))
+                        .at(["ca_file"]),
+                ]
             })?;
             h.ca_pem = Some(pem);
         }
@@ -255,7 +258,10 @@ impl Kind for Check {
             );
         }
         if self.exit_code != 0 && self.command.is_none() {
-            errs.push(Invalid::field("exit_code", "`exit_code` is for `command` checks"));
+            errs.push(Invalid::field(
+                "exit_code",
+                "`exit_code` is for `command` checks",
+            ));
         }
         for (field, v, max) in [
             ("interval", self.interval, 3600.0),
@@ -263,8 +269,11 @@ impl Kind for Check {
         ] {
             if !(v.is_finite() && v > 0.0 && v <= max) {
                 errs.push(
-                    Invalid::field(field, format!("`{field}: {v}` is not a number of seconds from 0 to 3600"))
-                        .help("write seconds, e.g. 2 or 0.5"),
+                    Invalid::field(
+                        field,
+                        format!("`{field}: {v}` is not a number of seconds from 0 to 3600"),
+                    )
+                    .help("write seconds, e.g. 2 or 0.5"),
                 );
             }
         }
@@ -275,13 +284,19 @@ impl Kind for Check {
             let scheme_ok = h.url.starts_with("http://") || h.url.starts_with("https://");
             if !scheme_ok || crate::check::http::Url::parse(&h.url).is_err() {
                 errs.push(
-                    Invalid::field("http", format!("`{}` is not an http:// or https:// URL", h.url))
-                        .at(["url"])
-                        .help("write e.g. https://api.example.com/health"),
+                    Invalid::field(
+                        "http",
+                        format!("`{}` is not an http:// or https:// URL", h.url),
+                    )
+                    .at(["url"])
+                    .help("write e.g. https://api.example.com/health"),
                 );
             }
             if !(100..=599).contains(&h.status) {
-                errs.push(Invalid::field("http", format!("`{}` is not an HTTP status", h.status)).at(["status"]));
+                errs.push(
+                    Invalid::field("http", format!("`{}` is not an HTTP status", h.status))
+                        .at(["status"]),
+                );
             }
             let tls_setting = h.tls_min_days.is_some() || h.ca_file.is_some() || h.insecure;
             if tls_setting && h.url.starts_with("http://") {
@@ -293,14 +308,24 @@ impl Kind for Check {
             }
             if h.insecure && h.ca_file.is_some() {
                 errs.push(
-                    Invalid::field("http", "`insecure` skips verification: `ca_file` would be ignored")
-                        .at(["insecure"])
-                        .help("keep one of them"),
+                    Invalid::field(
+                        "http",
+                        "`insecure` skips verification: `ca_file` would be ignored",
+                    )
+                    .at(["insecure"])
+                    .help("keep one of them"),
                 );
             }
             for k in h.headers.keys() {
-                if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                    errs.push(Invalid::field("http", format!("`{k}` is not a header name")).at(["headers", k.as_str()]));
+                if k.is_empty()
+                    || !k
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    errs.push(
+                        Invalid::field("http", format!("`{k}` is not a header name"))
+                            .at(["headers", k.as_str()]),
+                    );
                 }
             }
         }
@@ -311,7 +336,10 @@ impl Kind for Check {
             if let Some(h) = &t.host
                 && (h.is_empty() || h.chars().any(|c| c.is_whitespace() || c == '/'))
             {
-                errs.push(Invalid::field("tcp", format!("`{h}` is not a host name or address")).at(["host"]));
+                errs.push(
+                    Invalid::field("tcp", format!("`{h}` is not a host name or address"))
+                        .at(["host"]),
+                );
             }
         }
         if let Some(c) = &self.command
@@ -321,9 +349,15 @@ impl Kind for Check {
         }
         for (field, v) in [("unit", &self.unit), ("container", &self.container)] {
             if let Some(v) = v
-                && (v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c)))
+                && (v.is_empty()
+                    || !v
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c)))
             {
-                errs.push(Invalid::field(field, format!("`{v}` is not a {field} name")));
+                errs.push(Invalid::field(
+                    field,
+                    format!("`{v}` is not a {field} name"),
+                ));
             }
         }
         errs
@@ -373,7 +407,14 @@ mod tests {
             let e = eval("check", y, "");
             assert_eq!(e.diff.action(), Action::NoOp, "{y}");
             assert!(e.commands.is_empty(), "{y}");
-            assert!(e.diff.reason.as_deref().unwrap().starts_with("check after apply"), "{y}");
+            assert!(
+                e.diff
+                    .reason
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("check after apply"),
+                "{y}"
+            );
         }
     }
 
@@ -381,14 +422,25 @@ mod tests {
     fn names_and_sides() {
         assert_eq!(load("check", "tcp: { port: 80 }\n").name(), "port 80");
         assert_eq!(load("check", "unit: ssh\n").name(), "unit ssh");
-        assert_eq!(load("check", "name: api\nhttp: { url: http://x/ }\n").name(), "api");
+        assert_eq!(
+            load("check", "name: api\nhttp: { url: http://x/ }\n").name(),
+            "api"
+        );
         let c = check_of("tcp: { port: 5432, state: closed }\nretries: 2\n");
         assert!(c.probe_kind().unwrap().from_keel());
         assert_eq!(c.attempts(), 3);
         assert_eq!(c.describe(), "tcp port 5432 closed at the host's address");
-        assert!(!check_of("container: db\n").probe_kind().unwrap().from_keel());
+        assert!(
+            !check_of("container: db\n")
+                .probe_kind()
+                .unwrap()
+                .from_keel()
+        );
         let e = eval("check", "unit: ssh\n", "");
-        assert_eq!(e.diff.reason.unwrap(), "check after apply (on the host): unit ssh active");
+        assert_eq!(
+            e.diff.reason.unwrap(),
+            "check after apply (on the host): unit ssh active"
+        );
     }
 
     #[test]
@@ -399,11 +451,26 @@ mod tests {
         };
         bad("name: x\n", "nothing to check");
         bad("unit: ssh\ncontainer: db\n", "sets unit, container");
-        bad("http: { url: ftp://x/ }\n", "not an http:// or https:// URL");
-        bad("http: { url: \"https://\" }\n", "not an http:// or https:// URL");
-        bad("http: { url: http://x/, tls_min_days: 3 }\n", "plain http://");
-        bad("http: { url: https://x/, status: 42 }\n", "not an HTTP status");
-        bad("http: { url: https://x/, insecure: true, ca_file: /nonexistent/ca.pem }\n", "cannot read");
+        bad(
+            "http: { url: ftp://x/ }\n",
+            "not an http:// or https:// URL",
+        );
+        bad(
+            "http: { url: \"https://\" }\n",
+            "not an http:// or https:// URL",
+        );
+        bad(
+            "http: { url: http://x/, tls_min_days: 3 }\n",
+            "plain http://",
+        );
+        bad(
+            "http: { url: https://x/, status: 42 }\n",
+            "not an HTTP status",
+        );
+        bad(
+            "http: { url: https://x/, insecure: true, ca_file: /nonexistent/ca.pem }\n",
+            "cannot read",
+        );
         bad("tcp: { port: 0 }\n", "port 0");
         bad("tcp: { port: 70000 }\n", "70000");
         bad("tcp: { port: 22, state: half }\n", "half");
@@ -420,7 +487,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, include_str!("../check/testdata/cert.pem")).unwrap();
-        let c = check_of(&format!("http: {{ url: https://x/, ca_file: {} }}\n", ca.display()));
-        assert!(c.http.unwrap().ca_pem.unwrap().contains("BEGIN CERTIFICATE"));
+        let c = check_of(&format!(
+            "http: {{ url: https://x/, ca_file: {} }}\n",
+            ca.display()
+        ));
+        assert!(
+            c.http
+                .unwrap()
+                .ca_pem
+                .unwrap()
+                .contains("BEGIN CERTIFICATE")
+        );
     }
 }
