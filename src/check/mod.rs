@@ -239,11 +239,13 @@ async fn tcp(host: &str, port: u16, want: PortState, timeout: Duration) -> (bool
             Ok(Err(e)) => return (false, format!("cannot resolve {host}: {e}")),
             Err(_) => return (false, format!("cannot resolve {host} in time")),
         };
-    let Some(addr) = addrs.first() else {
+    if addrs.is_empty() {
         return (false, format!("{host} has no address"));
-    };
+    }
+    // Every address in turn (`localhost` is ::1 and 127.0.0.1): the port
+    // answers when one of them accepts.
     let left = timeout.saturating_sub(started.elapsed());
-    let seen = match tokio::time::timeout(left, tokio::net::TcpStream::connect(addr)).await {
+    let seen = match tokio::time::timeout(left, tokio::net::TcpStream::connect(&addrs[..])).await {
         Ok(Ok(_)) => Ok(format!("port {port} on {host} answers")),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             Err(format!("port {port} on {host}: connection refused"))

@@ -193,6 +193,12 @@ async fn tcp_open_and_closed_from_this_process() {
     );
     let r = run(&check(&format!("tcp: {{ port: {closed} }}\ntimeout: 1\n"))).await;
     assert!(!r.passed);
+    // A name works too (every address it resolves to is tried in turn).
+    let r = run(&check(&format!(
+        "tcp: {{ host: localhost, port: {open} }}\n"
+    )))
+    .await;
+    assert!(r.passed, "{r:?}");
     drop(l);
 }
 
