@@ -250,3 +250,31 @@ fn secrets_never_show_in_check_output() {
         );
     }
 }
+
+#[test]
+fn an_unreachable_host_fails_verify() {
+    let dir = project(&stack("  - check: { unit: ssh }\n"));
+    let port = closed_port();
+    std::fs::write(
+        dir.path().join("inventory.yaml"),
+        format!(
+            "hosts:\n  here:\n    address: 127.0.0.1\n    port: {port}\n    host_key: accept-new\n"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = keel(dir.path(), &["verify", "--json", "stack.yaml"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["passed"], false);
+    assert!(
+        v["hosts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{out}"
+    );
+    assert!(
+        err.contains("keel: here: cannot run its checks: cannot connect"),
+        "{err}"
+    );
+}
