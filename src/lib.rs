@@ -4,6 +4,7 @@
 //! load ([`config`]) → resolve ([`resolve`]) → graph ([`graph`]) →
 //! probe ([`probe`]) → diff and plan ([`plan`]) → apply and verify ([`apply`]).
 pub mod apply;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod confirm;

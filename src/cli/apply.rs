@@ -220,14 +220,15 @@ pub async fn run(a: ApplyArgs) -> u8 {
         return 1;
     }
     if !doc.changes {
+        let checks = super::verify::after_apply(&s, &works, &[], a.json).await;
         if a.json {
             super::out(&format!(
                 "{}\n",
-                serde_json::json!({"plan": doc, "outcome": []})
+                serde_json::json!({"plan": doc, "outcome": [], "checks": checks})
             ));
         }
         finish(&works).await;
-        return 0;
+        return u8::from(checks.iter().any(|c| !c.passed));
     }
     if saved_plan.is_none() && !a.yes {
         if !std::io::stdin().is_terminal() {
@@ -302,12 +303,18 @@ pub async fn run(a: ApplyArgs) -> u8 {
     for b in bars.bars.values() {
         b.finish_and_clear();
     }
+    let failed_hosts: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.failed())
+        .map(|o| o.host.clone())
+        .collect();
+    let checks = super::verify::after_apply(&s, &works, &failed_hosts, a.json).await;
     finish(&works).await;
-    let failed = outcomes.iter().any(HostOutcome::failed);
+    let failed = outcomes.iter().any(HostOutcome::failed) || checks.iter().any(|c| !c.passed);
     if a.json {
         super::out(&format!(
             "{}\n",
-            serde_json::json!({"plan": doc, "outcome": outcomes})
+            serde_json::json!({"plan": doc, "outcome": outcomes, "checks": checks})
         ));
     } else {
         super::out(&summary(&outcomes));

@@ -12,6 +12,7 @@ mod modules;
 mod plan;
 mod rollback;
 mod validate;
+mod verify;
 
 use crate::diag::Diagnostics;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 ///   keel apply stacks/web.yaml             make it so (asks first)
 ///   keel plan --detailed-exitcode ...      CI drift check: 0 none, 2 drift, 1 error
 ///   keel drift --junit drift.xml           every stack of the project: 0 none, 2 drift, 1 error
+///   keel verify stacks/web.yaml            run the stack's checks: 0 all pass, 1 otherwise
 #[derive(Debug, Parser)]
 #[command(name = "keel", version = env!("KEEL_VERSION"), verbatim_doc_comment, max_term_width = 100)]
 pub struct Args {
@@ -237,6 +239,17 @@ pub enum Command {
         #[arg(long)]
         allow_lockout_risk: bool,
     },
+    /// Run the stack's checks alone (changes nothing): exit 0 when all pass, 1 otherwise.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Hosts checked at once.
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        parallel: usize,
+    },
     /// Print the dependency graph of each host (apply order, or Graphviz DOT).
     Graph {
         #[command(flatten)]
@@ -370,6 +383,15 @@ pub fn run(args: Args) -> u8 {
             junit,
             parallel,
             allow_lockout_risk,
+        })),
+        Command::Verify {
+            common,
+            json,
+            parallel,
+        } => rt.block_on(verify::run(verify::VerifyArgs {
+            common,
+            json,
+            parallel,
         })),
         Command::Graph { common, format } => graph::run(&common, format),
         Command::Modules { stack } => modules::run(stack.as_deref()),

@@ -128,6 +128,24 @@ pub fn host(h: &HostPlan, all: bool) -> String {
             resource(&mut out, r);
         }
     }
+    if !all {
+        // Checks (the `check` kind) change nothing: listed as what runs
+        // after apply, never as a change.
+        for r in h
+            .resources
+            .iter()
+            .filter(|r| r.kind == "check" && r.error.is_none())
+        {
+            let reason = r.reason.as_deref().unwrap_or("check after apply");
+            let _ = writeln!(
+                out,
+                "  {} {}  {}",
+                style("?").cyan(),
+                style(&r.address).bold(),
+                style(reason).dim()
+            );
+        }
+    }
     if all {
         for s in &h.skipped {
             let _ = writeln!(out, "  {} {s} skipped (when: false)", style("·").dim());

@@ -52,6 +52,7 @@ kinds! {
     compose::Compose,
     certificate::Certificate,
     require::Require,
+    check::Check,
 }
 
 /// Look up a kind by its YAML name.
