@@ -1,0 +1,182 @@
+//! Replays the fuzz corpus and every crash the fuzzer found against the
+//! parsers of host output, plus a few thousand inputs mutated from the
+//! corpus with a fixed seed — no nightly toolchain needed. The fuzzing
+//! itself is `fuzz/` (see README, "Fuzzing the parsers of host output").
+
+use keel::fuzzing::{TARGETS, instance_count, run};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+/// Mutated inputs per target.
+const MUTATIONS: usize = 150;
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+/// The files of `fuzz/<what>/<target>/`, sorted.
+fn inputs(what: &str, target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = fuzz_dir().join(what).join(target);
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(String, Vec<u8>)> = rd
+        .map(|e| e.expect("read corpus entry").path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let data = std::fs::read(&p).expect("read corpus file");
+            (p.display().to_string(), data)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Run one input; the panic message when the parser panicked.
+fn replay(target: &str, data: &[u8]) -> Option<String> {
+    match catch_unwind(AssertUnwindSafe(|| run(target, data))) {
+        Ok(true) => None,
+        Ok(false) => Some(format!("unknown target {target}")),
+        Err(p) => Some(
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                .unwrap_or_else(|| "panic".into()),
+        ),
+    }
+}
+
+/// xorshift64*: a fixed, dependency-free stream of pseudo-random numbers.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Bytes that matter to the parsers: separators, digits, signs, and the
+/// numbers that overflow.
+const DICT: &[&[u8]] = &[
+    b"\n",
+    b"=",
+    b":",
+    b" ",
+    b"\t",
+    b",",
+    b"/",
+    b"-",
+    b"+",
+    b".",
+    b"\"",
+    b"'",
+    b"\\",
+    b"#",
+    b"\0",
+    b"\xff",
+    b"0",
+    b"-1",
+    b"9223372036854775807",
+    b"-9223372036854775808",
+    b"18446744073709551615",
+    b"4294967296",
+    b"99999999999999999999999",
+    b"yes",
+    b"no",
+    b"absent",
+    b"present",
+];
+
+fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
+    let mut v = base.to_vec();
+    for _ in 0..=rng.below(4) {
+        let at = rng.below(v.len() + 1);
+        match rng.below(6) {
+            0 if !v.is_empty() => {
+                let i = rng.below(v.len());
+                v[i] = rng.next() as u8;
+            }
+            1 if !v.is_empty() => {
+                let end = (at + rng.below(16)).min(v.len());
+                v.drain(at.min(end)..end);
+            }
+            2 => {
+                let d = DICT[rng.below(DICT.len())];
+                v.splice(at..at, d.iter().copied());
+            }
+            3 if !v.is_empty() => {
+                // Duplicate a slice (lines repeated, sections doubled).
+                let s = rng.below(v.len());
+                let e = (s + rng.below(64)).min(v.len());
+                let piece = v[s..e].to_vec();
+                v.splice(at..at, piece);
+            }
+            4 => v.truncate(at),
+            _ => {
+                let n = rng.below(8);
+                let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+                v.splice(at..at, bytes);
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn every_kind_has_a_target_and_instances() {
+    for k in keel::resources::kind_names() {
+        assert!(TARGETS.contains(&k), "kind {k} has no fuzz target");
+        assert!(instance_count(k) > 0, "kind {k} has no fuzz instance");
+    }
+}
+
+#[test]
+fn corpus_crashes_and_mutations_do_not_panic() {
+    let mut failures = Vec::new();
+    let mut total = 0;
+    let mut rng = Rng(0x6b65_656c_2d66_757a);
+    for &target in TARGETS {
+        let corpus = inputs("corpus", target);
+        assert!(
+            !corpus.is_empty(),
+            "no corpus for fuzz target {target} under {}",
+            fuzz_dir().join("corpus").display()
+        );
+        let crashes = inputs("regressions", target);
+        for (name, data) in corpus.iter().chain(&crashes) {
+            total += 1;
+            if let Some(p) = replay(target, data) {
+                failures.push(format!("{target}: {name}: {p}"));
+            }
+        }
+        let mut seeds: Vec<&[u8]> = corpus
+            .iter()
+            .chain(&crashes)
+            .map(|(_, d)| d.as_slice())
+            .collect();
+        seeds.push(b"");
+        for _ in 0..MUTATIONS {
+            let seed = seeds[rng.below(seeds.len())];
+            let data = mutate(&mut rng, seed);
+            total += 1;
+            if let Some(p) = replay(target, &data) {
+                failures.push(format!(
+                    "{target}: mutated input {:?}: {p}",
+                    String::from_utf8_lossy(&data)
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {total} inputs panicked:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
