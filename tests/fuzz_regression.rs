@@ -6,6 +6,8 @@
 use keel::fuzzing::{TARGETS, instance_count, run};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// Mutated inputs per target.
 const MUTATIONS: usize = 150;
@@ -136,10 +138,9 @@ fn every_kind_has_a_target_and_instances() {
     }
 }
 
-#[test]
-fn corpus_crashes_and_mutations_do_not_panic() {
-    let mut failures = Vec::new();
-    let mut total = 0;
+/// Every input of the run: the corpus, the crashes, then mutations.
+fn all_inputs() -> Vec<(&'static str, String, Vec<u8>)> {
+    let mut all = Vec::new();
     let mut rng = Rng(0x6b65_656c_2d66_757a);
     for &target in TARGETS {
         let corpus = inputs("corpus", target);
@@ -149,28 +150,55 @@ fn corpus_crashes_and_mutations_do_not_panic() {
             fuzz_dir().join("corpus").display()
         );
         let crashes = inputs("regressions", target);
-        for (name, data) in corpus.iter().chain(&crashes) {
-            total += 1;
-            if let Some(p) = replay(target, data) {
-                failures.push(format!("{target}: {name}: {p}"));
-            }
-        }
         let mut seeds: Vec<&[u8]> = corpus
             .iter()
             .chain(&crashes)
             .map(|(_, d)| d.as_slice())
             .collect();
         seeds.push(b"");
-        for _ in 0..MUTATIONS {
+        let mut mutated = Vec::new();
+        for i in 0..MUTATIONS {
             let seed = seeds[rng.below(seeds.len())];
-            let data = mutate(&mut rng, seed);
-            total += 1;
-            if let Some(p) = replay(target, &data) {
-                failures.push(format!(
-                    "{target}: mutated input {:?}: {p}",
-                    String::from_utf8_lossy(&data)
-                ));
+            mutated.push((format!("mutation {i}"), mutate(&mut rng, seed)));
+        }
+        for (name, data) in crashes.into_iter().chain(corpus).chain(mutated) {
+            all.push((target, name, data));
+        }
+    }
+    all
+}
+
+/// How long one input may take (a debug build on a loaded machine); the
+/// parsers take microseconds, a hang (exponential backtracking) forever.
+const PER_INPUT: Duration = Duration::from_secs(20);
+
+#[test]
+fn corpus_crashes_and_mutations_neither_panic_nor_hang() {
+    let all = all_inputs();
+    let total = all.len();
+    let (tx, rx) = mpsc::channel::<(usize, Option<String>)>();
+    let names: Vec<String> = all
+        .iter()
+        .map(|(t, name, data)| format!("{t}: {name} ({:?})", String::from_utf8_lossy(data)))
+        .collect();
+    // The parsers run on a worker thread, so that a hang fails the test
+    // (naming the input) instead of stalling it.
+    std::thread::spawn(move || {
+        for (i, (target, _, data)) in all.into_iter().enumerate() {
+            if tx.send((i, replay(target, &data))).is_err() {
+                return;
             }
+        }
+    });
+    let mut failures = Vec::new();
+    for i in 0..total {
+        match rx.recv_timeout(PER_INPUT) {
+            Ok((_, None)) => {}
+            Ok((j, Some(p))) => failures.push(format!("{}: {p}", names[j])),
+            Err(_) => panic!(
+                "no answer within {PER_INPUT:?} (a hang?) on input {i} of {total}: {}",
+                names[i]
+            ),
         }
     }
     assert!(
