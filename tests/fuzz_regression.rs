@@ -174,15 +174,21 @@ const PER_INPUT: Duration = Duration::from_secs(20);
 
 #[test]
 fn corpus_crashes_and_mutations_neither_panic_nor_hang() {
-    let all = all_inputs();
+    check_all(all_inputs());
+}
+
+/// Run every input on a worker thread; fail on a panic, or on a hang
+/// (naming the input) instead of stalling.
+fn check_all(all: Vec<(&'static str, String, Vec<u8>)>) {
     let total = all.len();
     let (tx, rx) = mpsc::channel::<(usize, Option<String>)>();
     let names: Vec<String> = all
         .iter()
-        .map(|(t, name, data)| format!("{t}: {name} ({:?})", String::from_utf8_lossy(data)))
+        .map(|(t, name, data)| {
+            let text = String::from_utf8_lossy(&data[..data.len().min(300)]).into_owned();
+            format!("{t}: {name} ({text:?})")
+        })
         .collect();
-    // The parsers run on a worker thread, so that a hang fails the test
-    // (naming the input) instead of stalling it.
     std::thread::spawn(move || {
         for (i, (target, _, data)) in all.into_iter().enumerate() {
             if tx.send((i, replay(target, &data))).is_err() {
@@ -207,4 +213,49 @@ fn corpus_crashes_and_mutations_neither_panic_nor_hang() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Large outputs a hostile (or just big) host can print, each of which a
+/// quadratic or exponential parser would choke on.
+fn big_inputs() -> Vec<(&'static str, String, Vec<u8>)> {
+    let mut v = Vec::new();
+    // `line` (instance 2: `match` with `state: absent`) where every one of
+    // 100,000 lines matches.
+    let n = 100_000;
+    let mut line = b"\x42regex=match\ntype=file\n".to_vec();
+    for i in 1..=n {
+        line.extend_from_slice(format!("match={i}\n").as_bytes());
+    }
+    line.extend_from_slice(b"content:\n\x02");
+    line.extend(std::iter::repeat_n(b"bad\n".iter().copied(), n).flatten());
+    line.push(3);
+    v.push(("line", "100,000 matching lines".into(), line));
+    // `sshd`: an `Include` glob of 5,000 stars.
+    let mut sshd =
+        b"\x40sshd=yes\ndropin=absent\nmain=file\neffective_status=1\n[main]\n\x02Include /etc/ssh/sshd_config.d/"
+            .to_vec();
+    sshd.extend(std::iter::repeat_n(b'*', 5000));
+    sshd.extend_from_slice(b"x\n\x03\n");
+    v.push(("sshd", "an Include of 5,000 stars".into(), sshd));
+    // Every target: its largest corpus entry repeated to about 1 MiB.
+    for &target in TARGETS {
+        let Some((name, data)) = inputs("corpus", target)
+            .into_iter()
+            .max_by_key(|(_, d)| d.len())
+        else {
+            continue;
+        };
+        let (head, body) = data.split_at(1.min(data.len()));
+        let mut big = head.to_vec();
+        while big.len() < 1 << 20 && !body.is_empty() {
+            big.extend_from_slice(body);
+        }
+        v.push((target, format!("{name} repeated to 1 MiB"), big));
+    }
+    v
+}
+
+#[test]
+fn big_outputs_neither_panic_nor_hang() {
+    check_all(big_inputs());
 }
