@@ -237,6 +237,17 @@ fn big_inputs() -> Vec<(&'static str, String, Vec<u8>)> {
     sshd.extend(std::iter::repeat_n(b'*', 5000));
     sshd.extend_from_slice(b"x\n\x03\n");
     v.push(("sshd", "an Include of 5,000 stars".into(), sshd));
+    // `file` (instance 3: `content: "hello\n"`): a live file just under
+    // the size shown as a diff in plans, every line different.
+    let mut file =
+        b"\x43type=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\ncontent:\n\x02".to_vec();
+    let mut i = 0;
+    while file.len() < 250_000 {
+        file.extend_from_slice(format!("line {i}\n").as_bytes());
+        i += 1;
+    }
+    file.push(3);
+    v.push(("file", "a 250 kB file to diff".into(), file));
     // Every target: its largest corpus entry repeated to about 1 MiB.
     for &target in TARGETS {
         let Some((name, data)) = inputs("corpus", target)
