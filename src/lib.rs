@@ -9,6 +9,8 @@ pub mod cli;
 pub mod config;
 pub mod confirm;
 pub mod diag;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod keyed;
 pub mod loaded;

@@ -1435,6 +1435,15 @@ fn get(text: &str, key: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// Seconds since 1970 as `date +%s` prints them, within the years 1–9999:
+/// the host's clock and certificate dates are untrusted text, and the plan
+/// subtracts them from each other.
+fn epoch(v: &str) -> Option<i64> {
+    const MIN: i64 = -62_135_596_800; // 0001-01-01T00:00:00Z
+    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    v.parse().ok().filter(|e| (MIN..=MAX).contains(e))
+}
+
 fn hex64(v: Option<String>) -> Option<String> {
     v.filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(|h| h.to_ascii_lowercase())
@@ -1455,8 +1464,8 @@ fn parse_live(stdout: &str, prefix: &str) -> Option<LiveCert> {
             .filter_map(|e| e.trim().strip_prefix("DNS:"))
             .map(|d| d.trim().to_ascii_lowercase())
             .collect(),
-        not_before: get(&s, "not_before_epoch").and_then(|e| e.parse().ok()),
-        not_after: get(&s, "not_after_epoch").and_then(|e| e.parse().ok()),
+        not_before: get(&s, "not_before_epoch").and_then(|e| epoch(&e)),
+        not_after: get(&s, "not_after_epoch").and_then(|e| epoch(&e)),
         key_alg: get(&s, "key_alg").unwrap_or_default(),
     });
     Some(LiveCert {
@@ -1752,9 +1761,10 @@ if [ -d /run/systemd/system ]; then\n  echo systemd=yes\n  echo \"timer=$(system
 
     fn parse(&self, out: &ProbeOutput) -> Result<CertFact, String> {
         let o = out.stdout.as_str();
-        let now = get(o, "now")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| "the probe printed no `now=` line".to_string())?;
+        let now = match get(o, "now") {
+            Some(n) => epoch(&n).ok_or_else(|| format!("the host's clock reads `{n}`: not a time"))?,
+            None => return Err("the probe printed no `now=` line".into()),
+        };
         let renewal = (get(o, "renewal.present").as_deref() == Some("yes")).then(|| {
             let r = section(o, "renewal");
             Renewal {

@@ -146,7 +146,8 @@ impl Line {
         let lines = split_lines(content);
         let path = &self.path;
         let want = self.wanted().as_bytes();
-        let matching: Vec<usize> = matches
+        // A set: the host may report every line as matching.
+        let matching: std::collections::BTreeSet<usize> = matches
             .iter()
             .copied()
             .filter(|&n| n >= 1 && n <= lines.len())

@@ -970,48 +970,86 @@ enum AddInclude {
 }
 
 /// fnmatch-like glob: `*` and `?` do not match `/`; `[...]` classes.
+///
+/// The pattern comes from the host's `sshd_config`: it is run as a set of
+/// pattern positions over the text (time `pattern × text`), never by
+/// backtracking, which a pattern of many `*` makes exponential.
 fn glob_match(pat: &[u8], s: &[u8]) -> bool {
-    match pat.first() {
-        None => s.is_empty(),
-        Some(b'*') => {
-            let rest = &pat[1..];
-            let mut i = 0;
-            loop {
-                if glob_match(rest, &s[i..]) {
-                    return true;
+    enum Tok<'a> {
+        Star,
+        Any,
+        Class(&'a [u8], bool),
+        Byte(u8),
+    }
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < pat.len() {
+        match pat[i] {
+            b'*' => toks.push(Tok::Star),
+            b'?' => toks.push(Tok::Any),
+            b'[' => match pat.iter().skip(i + 2).position(|&c| c == b']') {
+                Some(p) => {
+                    let end = i + 2 + p;
+                    let class = &pat[i + 1..end];
+                    let negate = matches!(class.first(), Some(b'!' | b'^'));
+                    toks.push(Tok::Class(if negate { &class[1..] } else { class }, negate));
+                    i = end;
                 }
-                if i >= s.len() || s[i] == b'/' {
-                    return false;
-                }
+                None => toks.push(Tok::Byte(b'[')),
+            },
+            c => toks.push(Tok::Byte(c)),
+        }
+        i += 1;
+    }
+    let in_class = |class: &[u8], c: u8| {
+        let mut hit = false;
+        let mut i = 0;
+        while i < class.len() {
+            if i + 2 < class.len() && class[i + 1] == b'-' {
+                hit |= class[i] <= c && c <= class[i + 2];
+                i += 3;
+            } else {
+                hit |= class[i] == c;
                 i += 1;
             }
         }
-        Some(b'?') => !s.is_empty() && s[0] != b'/' && glob_match(&pat[1..], &s[1..]),
-        Some(b'[') => {
-            let Some(end) = pat.iter().skip(2).position(|&c| c == b']').map(|p| p + 2) else {
-                return !s.is_empty() && s[0] == b'[' && glob_match(&pat[1..], &s[1..]);
-            };
-            let Some(&c) = s.first() else { return false };
-            let mut class = &pat[1..end];
-            let negate = matches!(class.first(), Some(b'!' | b'^'));
-            if negate {
-                class = &class[1..];
+        hit
+    };
+    // `at[k]`: the first k tokens can match the text read so far. A `*`
+    // may also match nothing, so its position passes on to the next one.
+    let close = |at: &mut Vec<bool>| {
+        for k in 0..toks.len() {
+            if at[k] && matches!(toks[k], Tok::Star) {
+                at[k + 1] = true;
             }
-            let mut hit = false;
-            let mut i = 0;
-            while i < class.len() {
-                if i + 2 < class.len() && class[i + 1] == b'-' {
-                    hit |= class[i] <= c && c <= class[i + 2];
-                    i += 3;
-                } else {
-                    hit |= class[i] == c;
-                    i += 1;
-                }
-            }
-            hit != negate && c != b'/' && glob_match(&pat[end + 1..], &s[1..])
         }
-        Some(&c) => !s.is_empty() && s[0] == c && glob_match(&pat[1..], &s[1..]),
+    };
+    let mut at = vec![false; toks.len() + 1];
+    at[0] = true;
+    close(&mut at);
+    for &c in s {
+        let mut next = vec![false; toks.len() + 1];
+        for (k, t) in toks.iter().enumerate() {
+            if !at[k] {
+                continue;
+            }
+            match *t {
+                Tok::Star if c != b'/' => next[k] = true,
+                Tok::Any if c != b'/' => next[k + 1] = true,
+                Tok::Class(class, negate) if c != b'/' && in_class(class, c) != negate => {
+                    next[k + 1] = true
+                }
+                Tok::Byte(b) if b == c => next[k + 1] = true,
+                _ => {}
+            }
+        }
+        close(&mut next);
+        if !next.contains(&true) {
+            return false;
+        }
+        at = next;
     }
+    at[toks.len()]
 }
 
 /// The first token of a config line (keyword) and the rest, or `None` for
@@ -2620,6 +2658,11 @@ mod tests {
             "/etc/ssh/sshd_config.d/50-keel.conf"
         ));
         assert!(m("/a/[x", "/a/[x"));
+        assert!(m("*", "") && m("a*", "a") && !m("*", "/") && m("[]]x", "]x"));
+        // Many stars (from a hostile host's `Include`) stay fast.
+        let stars = format!("/etc/ssh/sshd_config.d/{}", "*".repeat(200));
+        assert!(m(&format!("{stars}.conf"), DEFAULT_PATH));
+        assert!(!m(&format!("{stars}x"), DEFAULT_PATH));
     }
 
     #[test]
