@@ -51,6 +51,7 @@ pub const TARGETS: &[&str] = &[
     "compose",
     "certificate",
     "require",
+    "check",
 ];
 
 /// A public test key (made with `gpg --quick-gen-key` for keel's tests).
@@ -176,6 +177,13 @@ fn instances(kind: &str) -> Vec<String> {
         ],
         "require" => &[
             "cpus: 2\nmemory_mb: 1024\nos: [\"debian >= 11\", \"ubuntu >= 20.04\"]\ndisk: { path: /, free_gb: 40 }\ncommands: { docker: \"20.10\", git: \"2.25\", openssl: \"1.1\" }\n",
+        ],
+        "check" => &[
+            "name: api\nhttp: { url: \"https://api.example.com/health\", status: 200, body: ok }\nretries: 2\n",
+            "tcp: { port: 5432, state: closed }\n",
+            "command: \"test -s /srv/app/.env\"\nexit_code: 0\n",
+            "unit: nginx\n",
+            "container: app-db\n",
         ],
         _ => &[],
     };
