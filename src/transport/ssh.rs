@@ -582,11 +582,27 @@ fn session_refused(e: &openssh::Error) -> bool {
     error_chain(e).contains("open refused")
 }
 
-/// Read a pipe to its end.
+/// The most a host may print on one stream of one script. What a host
+/// prints is untrusted: a broken or hostile host printing without end must
+/// not run keel out of memory. Probes print file contents base64-encoded,
+/// so this leaves room for many files at `source:`'s 64 MiB limit.
+pub const MAX_OUTPUT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Read a pipe to its end, refusing more than [`MAX_OUTPUT_BYTES`].
 async fn read_all<R: AsyncRead + Unpin>(pipe: Option<R>) -> io::Result<Vec<u8>> {
+    read_bounded(pipe, MAX_OUTPUT_BYTES).await
+}
+
+async fn read_bounded<R: AsyncRead + Unpin>(pipe: Option<R>, limit: u64) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    if let Some(mut pipe) = pipe {
-        pipe.read_to_end(&mut buf).await?;
+    if let Some(pipe) = pipe {
+        pipe.take(limit + 1).read_to_end(&mut buf).await?;
+        if buf.len() as u64 > limit {
+            return Err(io::Error::other(format!(
+                "the host printed more than {} MiB on one stream: refusing the rest (a broken or hostile host)",
+                limit / (1024 * 1024)
+            )));
+        }
     }
     Ok(buf)
 }
@@ -849,6 +865,22 @@ async fn note_master_log(target: &SshTarget, session: &Session) {
 
 #[cfg(test)]
 mod tests {
+
+    #[tokio::test]
+    async fn endless_output_from_a_host_is_refused_not_buffered() {
+        let big = vec![b'x'; 4096];
+        let err = super::read_bounded(Some(&big[..]), 1000).await.unwrap_err();
+        assert!(err.to_string().contains("printed more than"), "{err}");
+        let ok = super::read_bounded(Some(&big[..]), 4096).await.unwrap();
+        assert_eq!(ok.len(), 4096);
+        assert!(
+            super::read_bounded::<&[u8]>(None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     use super::*;
 
     fn target() -> SshTarget {
