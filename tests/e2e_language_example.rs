@@ -53,7 +53,8 @@ fn language_example_converges_and_replans_empty() {
     // The conditions: curl installed (Debian), the staging motd skipped.
     assert!(h.sh_ok("dpkg-query -W -f '${Status}' curl | grep -q 'install ok installed'"));
     assert!(
-        !h.sh("cat /etc/motd 2>/dev/null || true").contains("Staging"),
+        !h.sh("cat /etc/motd 2>/dev/null || true")
+            .contains("Staging"),
         "the motd of `staging` hosts was written"
     );
 
@@ -68,10 +69,14 @@ fn language_example_converges_and_replans_empty() {
     }
 
     // The skipped resource is listed as such, and nothing is left to do.
-    let plan = h.keel(&["plan", "--all", "--detailed-exitcode", "-i", inv, stack], &[]);
+    let plan = h.keel(
+        &["plan", "--all", "--detailed-exitcode", "-i", inv, stack],
+        &[],
+    );
     expect(&plan, 0, "second plan");
     assert!(
-        plan.stdout.contains("file[/etc/motd] skipped (when: false)"),
+        plan.stdout
+            .contains("file[/etc/motd] skipped (when: false)"),
         "{}",
         plan.stdout
     );
