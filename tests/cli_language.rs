@@ -279,3 +279,35 @@ resources:
     let (code, out, err) = keel(dir.path(), &["validate", "stack.yaml"], &[]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// The example `examples/language` (loops, conditions, a typed value, the
+/// bundled nginx modules by name) is valid as shipped, offline; its modules
+/// come from keel itself, not from a copy in the project. Applied to a real
+/// host in `tests/e2e_language_example.rs`.
+#[test]
+fn the_language_example_validates() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ex = repo.join("examples/language");
+    let scratch = tempfile::tempdir().unwrap();
+    let (code, out, err) = keel(
+        scratch.path(),
+        &[
+            "validate",
+            "-i",
+            ex.join("inventory.yaml").to_str().unwrap(),
+            ex.join("stack.yaml").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("is valid: 1 host"), "{out}{err}");
+    let (code, out, err) = keel(
+        scratch.path(),
+        &["modules", ex.join("stack.yaml").to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    for m in ["nginx-base", "nginx-site"] {
+        assert!(out.contains(&format!("{m} (bundled)")), "{m}: {out}");
+    }
+}
