@@ -394,3 +394,42 @@ resources:
         "{err}"
     );
 }
+
+/// Apply-time messages are masked as the plan is: a failing command that
+/// echoes a value derived from a short secret (which the redactor alone
+/// does not know) shows it nowhere — text, JSON, logs.
+#[test]
+fn apply_failures_mask_values_rendered_from_secrets() {
+    let dir = project(
+        r#"name: apply-taint
+targets: [local]
+secrets:
+  pin: { env: KEEL_T_PIN }
+resources:
+  - command:
+      name: leaky
+      run: |
+        printf '%s\n' "$T" >&2
+        exit 3
+      creates: "{{vars.root}}/never"
+      env:
+        T: "code-{{#if (eq secrets.pin \"k7Qz9\")}}alpha-ok{{else}}other{{/if}}"
+"#,
+    );
+    let d = dir.path();
+    let env = [("KEEL_T_PIN", "k7Qz9")];
+    for args in [
+        &["apply", "--yes", "stack.yaml"][..],
+        &["apply", "--yes", "--json", "stack.yaml"][..],
+        &["-v", "apply", "--yes", "stack.yaml"][..],
+    ] {
+        let (code, out, err) = keel(d, args, &env);
+        assert_ne!(code, 0, "the command fails: {out}{err}");
+        let shown = format!("{out}{err}");
+        assert!(shown.contains("exit status 3"), "{args:?}: {shown}");
+        assert!(shown.contains("(sensitive)"), "{args:?}: {shown}");
+        for leak in ["k7Qz9", "code-alpha-ok", "alpha-ok"] {
+            assert!(!shown.contains(leak), "{args:?}: `{leak}` shows:\n{shown}");
+        }
+    }
+}
