@@ -200,6 +200,22 @@ async fn run_plain(work: &HostWork, script: &str) -> Result<String, String> {
     }
 }
 
+/// Mask `text` as every message of `work`'s apply is masked: the
+/// redactor plus every value rendered from a secret on that host.
+pub fn mask_for_host(work: &HostWork, redactor: &Redactor, text: &str) -> String {
+    let tainted: Vec<crate::secret::Secret> = work
+        .resolved
+        .instances
+        .iter()
+        .flat_map(|inst| inst.tainted.iter().cloned())
+        .collect();
+    Masker {
+        redactor,
+        tainted: &tainted,
+    }
+    .mask(text)
+}
+
 /// Apply one host's plan.
 pub async fn apply_host(
     work: &HostWork,
