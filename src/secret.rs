@@ -73,7 +73,7 @@ pub fn read(decl: &SecretDecl, base_dir: &Path) -> Result<Secret, String> {
                 })?,
             )
         }
-        SecretSource::Command(cmd) => strip(run_command(&decl.name, cmd, base_dir)?),
+        SecretSource::Command(cmd) => strip(run_command(&decl.name, cmd, decl.timeout, base_dir)?),
     };
     if value.is_empty() {
         return Err(format!("secret `{}` is empty", decl.name));
@@ -91,7 +91,11 @@ pub const COMMAND_TIMEOUT_ENV: &str = "KEEL_SECRET_TIMEOUT";
 /// Most bytes a secret's `command:` may print (as for secret files).
 pub const MAX_COMMAND_OUTPUT: u64 = crate::config::local_file::MAX_CONFIG_BYTES;
 
-fn command_timeout(name: &str) -> Result<std::time::Duration, String> {
+/// The secret's own `timeout:`, else `$KEEL_SECRET_TIMEOUT`, else 30 s.
+fn command_timeout(name: &str, own: Option<u64>) -> Result<std::time::Duration, String> {
+    if let Some(n) = own.filter(|n| *n > 0) {
+        return Ok(std::time::Duration::from_secs(n));
+    }
     match std::env::var(COMMAND_TIMEOUT_ENV) {
         Err(_) => Ok(std::time::Duration::from_secs(COMMAND_TIMEOUT_SECS)),
         Ok(v) => match v.trim().parse::<u64>() {
@@ -107,11 +111,16 @@ fn command_timeout(name: &str) -> Result<std::time::Duration, String> {
 /// process group, which is killed when it overruns the timeout or prints
 /// more than [`MAX_COMMAND_OUTPUT`] bytes; its stderr is discarded (it
 /// may echo the value).
-fn run_command(name: &str, cmd: &str, base_dir: &Path) -> Result<String, String> {
+fn run_command(
+    name: &str,
+    cmd: &str,
+    own_timeout: Option<u64>,
+    base_dir: &Path,
+) -> Result<String, String> {
     use std::io::Read;
     use std::os::unix::process::CommandExt;
     use std::time::{Duration, Instant};
-    let timeout = command_timeout(name)?;
+    let timeout = command_timeout(name, own_timeout)?;
     let mut child = std::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
@@ -171,7 +180,7 @@ fn run_command(name: &str, cmd: &str, base_dir: &Path) -> Result<String, String>
             let _ = child.wait();
             return Err(format!(
                 "the command of secret `{name}` did not finish within {} s and was stopped \
-                 (set {COMMAND_TIMEOUT_ENV} to give it longer)",
+                 (give it longer with `timeout:` in its declaration or {COMMAND_TIMEOUT_ENV})",
                 timeout.as_secs()
             ));
         }
@@ -504,6 +513,7 @@ mod tests {
             name: "pin".into(),
             span: Default::default(),
             source: SecretSource::Command("echo 123".into()),
+            timeout: None,
         };
         let e = read(&d, Path::new(".")).unwrap_err();
         assert!(
@@ -531,6 +541,7 @@ mod tests {
             name: "t".into(),
             span: Default::default(),
             source: SecretSource::Command("echo topsecret; exit 3".into()),
+            timeout: None,
         };
         let e = read(&d, Path::new(".")).unwrap_err();
         assert!(!e.contains("topsecret"));

@@ -366,6 +366,34 @@ resources:
     // No process of the group is left behind.
     let left = sh("pgrep -f 'sleep 301[7]' || true", "");
     assert!(left.is_empty(), "left running: {left}");
+
+    // A secret's own `timeout:` wins over the default and the variable.
+    std::fs::write(
+        d.join("stack.yaml"),
+        r#"name: hang
+targets: [local]
+secrets:
+  token: { command: "sleep 3017", timeout: 1 }
+resources:
+  - file:
+      path: "{{vars.root}}/t.conf"
+      content: "t={{secrets.token}}\n"
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = keel_within(
+        d,
+        &["plan", "stack.yaml"],
+        &[("KEEL_SECRET_TIMEOUT", "600")],
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("the command of secret `token` did not finish within 1 s"),
+        "{err}"
+    );
+    let left = sh("pgrep -f 'sleep 301[7]' || true", "");
+    assert!(left.is_empty(), "left running: {left}");
 }
 
 /// A secret command printing without end is stopped at the output cap.
