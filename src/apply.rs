@@ -16,6 +16,7 @@
 //! brand-new connection to it: if none gets in, that is the host's first
 //! error.
 
+use crate::plan::Masker;
 use crate::probe;
 use crate::resources::{Cmd, Evaluation};
 use crate::secret::Redactor;
@@ -98,12 +99,12 @@ pub fn script_of(cmds: &[Cmd]) -> String {
     s
 }
 
-async fn run_cmds(work: &HostWork, cmds: &[Cmd], redactor: &Redactor) -> Result<(), String> {
+async fn run_cmds(work: &HostWork, cmds: &[Cmd], masker: &Masker<'_>) -> Result<(), String> {
     let Some(t) = work.conn() else {
         return Err("no connection".into());
     };
     for c in cmds {
-        tracing::info!(host = %work.host, "run: {}", redactor.redact(&c.summary));
+        tracing::info!(host = %work.host, "run: {}", masker.mask(&c.summary));
     }
     match t.run(&script_of(cmds)).await {
         Ok(out) if out.success() => Ok(()),
@@ -117,13 +118,13 @@ async fn run_cmds(work: &HostWork, cmds: &[Cmd], redactor: &Redactor) -> Result<
                 .into_iter()
                 .rev()
                 .collect();
-            Err(redactor.redact(&format!(
+            Err(masker.mask(&format!(
                 "exit status {}: {}",
                 out.status.map_or("killed".to_string(), |s| s.to_string()),
                 tail.join("\n").trim()
             )))
         }
-        Err(e) => Err(redactor.redact(&e.to_string())),
+        Err(e) => Err(masker.mask(&e.to_string())),
     }
 }
 
@@ -199,6 +200,22 @@ async fn run_plain(work: &HostWork, script: &str) -> Result<String, String> {
     }
 }
 
+/// Mask `text` as every message of `work`'s apply is masked: the
+/// redactor plus every value rendered from a secret on that host.
+pub fn mask_for_host(work: &HostWork, redactor: &Redactor, text: &str) -> String {
+    let tainted: Vec<crate::secret::Secret> = work
+        .resolved
+        .instances
+        .iter()
+        .flat_map(|inst| inst.tainted.iter().cloned())
+        .collect();
+    Masker {
+        redactor,
+        tainted: &tainted,
+    }
+    .mask(text)
+}
+
 /// Apply one host's plan.
 pub async fn apply_host(
     work: &HostWork,
@@ -223,6 +240,29 @@ pub async fn apply_host_confirmed(
         error: work.plan.error.clone(),
         round_trips: 0,
     };
+    // Every message of this host's apply is masked as the plan is: the
+    // redactor's secret values plus every value rendered from a secret on
+    // this host (a failing command may echo another resource's content).
+    let host_tainted: Vec<crate::secret::Secret> = work
+        .resolved
+        .instances
+        .iter()
+        .flat_map(|inst| inst.tainted.iter().cloned())
+        .collect();
+    let masker = Masker {
+        redactor,
+        tainted: &host_tainted,
+    };
+    // An address is masked as the plan masks it (its own taint only), so
+    // the two read the same.
+    let own_mask = |i: usize, text: &str| {
+        Masker {
+            redactor,
+            tainted: &work.resolved.instances[i].tainted,
+        }
+        .mask(text)
+    };
+    result.error = result.error.map(|e| masker.mask(&e));
     let Some(graph) = &work.graph else {
         return result;
     };
@@ -289,7 +329,7 @@ pub async fn apply_host_confirmed(
             continue;
         }
         let inst = &work.resolved.instances[i];
-        let addr = redactor.redact(&inst.address);
+        let addr = own_mask(i, &inst.address);
         progress.step(&work.host, &addr);
         // Skip when a dependency did not succeed.
         if let Some(bad) = graph.requirements(i).into_iter().find(|&d| {
@@ -337,7 +377,7 @@ pub async fn apply_host_confirmed(
         }
         let mut did_change = false;
         if eval.diff.action().is_change() && !eval.commands.is_empty() {
-            if let Err(e) = run_cmds(work, &eval.commands, redactor).await {
+            if let Err(e) = run_cmds(work, &eval.commands, &masker).await {
                 outcome[i] = Some(Outcome::Failed(e));
                 continue;
             }
@@ -361,7 +401,7 @@ pub async fn apply_host_confirmed(
                 eval.on_notify.clone()
             };
             if !cmds.is_empty() {
-                if let Err(e) = run_cmds(work, &cmds, redactor).await {
+                if let Err(e) = run_cmds(work, &cmds, &masker).await {
                     outcome[i] = Some(Outcome::Failed(format!("notification failed: {e}")));
                     continue;
                 }
@@ -457,18 +497,23 @@ pub async fn apply_host_confirmed(
         && let Some(a) = access
         && let Err(e) = final_access_check(a).await
     {
-        tracing::error!(host = %work.host, "{}", redactor.redact(&e));
-        let e = redactor.redact(&e);
+        let e = masker.mask(&e);
+        tracing::error!(host = %work.host, "{e}");
         result.error = Some(match result.error.take() {
             Some(other) => format!("{e}\n{other}"),
             None => e,
         });
     }
 
+    result.error = result.error.map(|e| masker.mask(&e));
     result.resources = (0..n)
         .map(|i| ResourceOutcome {
-            address: redactor.redact(&work.resolved.instances[i].address),
-            outcome: outcome[i].clone().unwrap_or(Outcome::Unchanged),
+            address: own_mask(i, &work.resolved.instances[i].address),
+            outcome: match outcome[i].clone().unwrap_or(Outcome::Unchanged) {
+                Outcome::Failed(why) => Outcome::Failed(masker.mask(&why)),
+                Outcome::Skipped(why) => Outcome::Skipped(masker.mask(&why)),
+                other => other,
+            },
         })
         .collect();
     result.round_trips = work.round_trips() - start_trips;

@@ -41,13 +41,15 @@ pub fn key_path() -> PathBuf {
 /// The key, loaded (or created) once per process.
 fn key() -> Result<&'static [u8; KEY_LEN], String> {
     static KEY: OnceLock<Result<[u8; KEY_LEN], String>> = OnceLock::new();
-    KEY.get_or_init(load_or_create)
+    KEY.get_or_init(|| load_or_create(&key_path()))
         .as_ref()
         .map_err(Clone::clone)
 }
 
-fn load_or_create() -> Result<[u8; KEY_LEN], String> {
-    let path = key_path();
+/// Longest key file read: 64 hex digits plus whitespace, with room to spare.
+const MAX_KEY_FILE_BYTES: u64 = 4096;
+
+fn load_or_create(path: &std::path::Path) -> Result<[u8; KEY_LEN], String> {
     let fail = |what: &str, e: std::io::Error| {
         format!(
             "cannot {what} keel's machine key {}: {e} (set {KEY_FILE_ENV} to a writable path)",
@@ -67,7 +69,7 @@ fn load_or_create() -> Result<[u8; KEY_LEN], String> {
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&path)
+            .open(path)
         {
             Ok(mut f) => {
                 f.write_all(&hex(&fresh).into_bytes())
@@ -79,7 +81,22 @@ fn load_or_create() -> Result<[u8; KEY_LEN], String> {
             Err(e) => return Err(fail("create", e)),
         }
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| fail("read", e))?;
+    // Bounded and regular-only: a FIFO or device named by $KEEL_KEY_FILE
+    // must not block keel or fill its memory.
+    let text = crate::config::local_file::read_text(path, MAX_KEY_FILE_BYTES).map_err(|e| {
+        use crate::config::local_file::LocalFileError;
+        match e {
+            LocalFileError::TooLarge { .. } => format!(
+                "keel's machine key {} is larger than {MAX_KEY_FILE_BYTES} bytes; it should hold \
+                 64 hex digits (set {KEY_FILE_ENV} to the right file, or remove it to make a new key)",
+                path.display()
+            ),
+            other => format!(
+                "{} (set {KEY_FILE_ENV} to a regular, readable file)",
+                other.message("keel's machine key ")
+            ),
+        }
+    })?;
     parse_key(text.trim()).ok_or_else(|| {
         format!(
             "keel's machine key {} is corrupt (expected 64 hex digits); remove it to make a new one \
@@ -147,6 +164,51 @@ mod tests {
         assert_ne!(a, digest_with(&[8u8; 32], "plan", &[b"ab", b"c"]));
         assert_eq!(a, digest_with(&k, "plan", &[b"ab", b"c"]));
         assert_eq!(a.len(), 64);
+    }
+
+    /// Run `load_or_create` on a thread so a blocking read fails the test
+    /// instead of hanging it.
+    fn load_within(path: std::path::PathBuf) -> Result<[u8; KEY_LEN], String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(load_or_create(&path));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("reading the key file blocked")
+    }
+
+    #[test]
+    fn a_fifo_or_device_key_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("key");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = load_within(fifo).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = load_within("/dev/zero".into()).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn an_oversized_key_file_is_refused_without_reading_it_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("key");
+        std::fs::write(&big, "a".repeat(1 << 20)).unwrap();
+        let e = load_within(big).unwrap_err();
+        assert!(e.contains("larger than 4096 bytes"), "{e}");
+    }
+
+    #[test]
+    fn a_key_file_is_created_then_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/key");
+        let k = load_within(p.clone()).unwrap();
+        assert_eq!(load_within(p).unwrap(), k);
     }
 
     #[test]

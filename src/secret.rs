@@ -73,33 +73,127 @@ pub fn read(decl: &SecretDecl, base_dir: &Path) -> Result<Secret, String> {
                 })?,
             )
         }
-        SecretSource::Command(cmd) => {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                .current_dir(base_dir)
-                .stdin(std::process::Stdio::null())
-                .output()
-                .map_err(|e| format!("cannot run the command of secret `{}`: {e}", decl.name))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "the command of secret `{}` failed with {} (its output is not shown)",
-                    decl.name, out.status
-                ));
-            }
-            strip(String::from_utf8(out.stdout).map_err(|_| {
-                format!(
-                    "the command of secret `{}` printed non-UTF-8 bytes",
-                    decl.name
-                )
-            })?)
-        }
+        SecretSource::Command(cmd) => strip(run_command(&decl.name, cmd, decl.timeout, base_dir)?),
     };
     if value.is_empty() {
         return Err(format!("secret `{}` is empty", decl.name));
     }
     check_length(&decl.name, &value)?;
     Ok(Secret::new(value))
+}
+
+/// Default time a secret's `command:` may take, in seconds.
+pub const COMMAND_TIMEOUT_SECS: u64 = 30;
+
+/// Environment variable overriding [`COMMAND_TIMEOUT_SECS`] (whole seconds).
+pub const COMMAND_TIMEOUT_ENV: &str = "KEEL_SECRET_TIMEOUT";
+
+/// Most bytes a secret's `command:` may print (as for secret files).
+pub const MAX_COMMAND_OUTPUT: u64 = crate::config::local_file::MAX_CONFIG_BYTES;
+
+/// The secret's own `timeout:`, else `$KEEL_SECRET_TIMEOUT`, else 30 s.
+fn command_timeout(name: &str, own: Option<u64>) -> Result<std::time::Duration, String> {
+    if let Some(n) = own.filter(|n| *n > 0) {
+        return Ok(std::time::Duration::from_secs(n));
+    }
+    match std::env::var(COMMAND_TIMEOUT_ENV) {
+        Err(_) => Ok(std::time::Duration::from_secs(COMMAND_TIMEOUT_SECS)),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(std::time::Duration::from_secs(n)),
+            _ => Err(format!(
+                "{COMMAND_TIMEOUT_ENV}={v:?} is not a whole number of seconds above 0 (secret `{name}`)"
+            )),
+        },
+    }
+}
+
+/// Run a secret's command: its stdout is the value. It runs in its own
+/// process group, which is killed when it overruns the timeout or prints
+/// more than [`MAX_COMMAND_OUTPUT`] bytes; its stderr is discarded (it
+/// may echo the value).
+fn run_command(
+    name: &str,
+    cmd: &str,
+    own_timeout: Option<u64>,
+    base_dir: &Path,
+) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+    let timeout = command_timeout(name, own_timeout)?;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(base_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot run the command of secret `{name}`: {e}"))?;
+    let pgid = child.id() as libc::pid_t;
+    let kill_group = || {
+        // SAFETY: kill(2) on our own child's process group.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    };
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let r = stdout
+            .take(MAX_COMMAND_OUTPUT + 1)
+            .read_to_end(&mut buf)
+            .map(|_| buf);
+        let _ = tx.send(r);
+    });
+    let deadline = Instant::now() + timeout;
+    let mut status = None;
+    let mut output = None;
+    while status.is_none() || output.is_none() {
+        if output.is_none()
+            && let Ok(r) = rx.try_recv()
+        {
+            let buf = r.map_err(|e| format!("cannot read the output of secret `{name}`: {e}"))?;
+            if buf.len() as u64 > MAX_COMMAND_OUTPUT {
+                kill_group();
+                let _ = child.wait();
+                return Err(format!(
+                    "the command of secret `{name}` printed more than {} MiB; it was stopped \
+                     (a secret is a short value: check the command)",
+                    MAX_COMMAND_OUTPUT / (1024 * 1024)
+                ));
+            }
+            output = Some(buf);
+        }
+        if status.is_none() {
+            status = child
+                .try_wait()
+                .map_err(|e| format!("cannot wait for the command of secret `{name}`: {e}"))?;
+        }
+        if status.is_some() && output.is_some() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            kill_group();
+            let _ = child.wait();
+            return Err(format!(
+                "the command of secret `{name}` did not finish within {} s and was stopped \
+                 (give it longer with `timeout:` in its declaration or {COMMAND_TIMEOUT_ENV})",
+                timeout.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (status, out) = (status.expect("set"), output.expect("set"));
+    if !status.success() {
+        return Err(format!(
+            "the command of secret `{name}` failed with {status} (its output is not shown)"
+        ));
+    }
+    String::from_utf8(out)
+        .map_err(|_| format!("the command of secret `{name}` printed non-UTF-8 bytes"))
 }
 
 /// Secrets shorter than this are refused at load time: a value this short
@@ -419,6 +513,7 @@ mod tests {
             name: "pin".into(),
             span: Default::default(),
             source: SecretSource::Command("echo 123".into()),
+            timeout: None,
         };
         let e = read(&d, Path::new(".")).unwrap_err();
         assert!(
@@ -446,6 +541,7 @@ mod tests {
             name: "t".into(),
             span: Default::default(),
             source: SecretSource::Command("echo topsecret; exit 3".into()),
+            timeout: None,
         };
         let e = read(&d, Path::new(".")).unwrap_err();
         assert!(!e.contains("topsecret"));

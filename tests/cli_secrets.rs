@@ -27,6 +27,43 @@ fn keel(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String
     )
 }
 
+/// [`keel`] that fails the test instead of hanging when keel does not
+/// end within `limit` (the process is killed).
+fn keel_within(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("KEEL_KEY_FILE", dir.join("key"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run keel");
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("keel {args:?} did not end within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn project(stack: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
@@ -296,4 +333,131 @@ resources:
         "points at the declaration: {err}"
     );
     assert!(!out.contains("482") && !err.contains("482"), "{out}{err}");
+}
+
+/// A secret command that never ends is stopped at the timeout with the
+/// whole process group (a backgrounded child holding stdout included).
+#[test]
+fn a_hanging_secret_command_times_out() {
+    let dir = project(
+        r#"name: hang
+targets: [local]
+secrets:
+  token: { command: "sleep 3017 & sleep 3017" }
+resources:
+  - file:
+      path: "{{vars.root}}/t.conf"
+      content: "t={{secrets.token}}\n"
+"#,
+    );
+    let d = dir.path();
+    let (code, out, err) = keel_within(
+        d,
+        &["plan", "stack.yaml"],
+        &[("KEEL_SECRET_TIMEOUT", "2")],
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("the command of secret `token` did not finish within 2 s"),
+        "{err}"
+    );
+    assert!(err.contains("KEEL_SECRET_TIMEOUT"), "{err}");
+    // No process of the group is left behind.
+    let left = sh("pgrep -f 'sleep 301[7]' || true", "");
+    assert!(left.is_empty(), "left running: {left}");
+
+    // A secret's own `timeout:` wins over the default and the variable.
+    std::fs::write(
+        d.join("stack.yaml"),
+        r#"name: hang
+targets: [local]
+secrets:
+  token: { command: "sleep 3017", timeout: 1 }
+resources:
+  - file:
+      path: "{{vars.root}}/t.conf"
+      content: "t={{secrets.token}}\n"
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = keel_within(
+        d,
+        &["plan", "stack.yaml"],
+        &[("KEEL_SECRET_TIMEOUT", "600")],
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("the command of secret `token` did not finish within 1 s"),
+        "{err}"
+    );
+    let left = sh("pgrep -f 'sleep 301[7]' || true", "");
+    assert!(left.is_empty(), "left running: {left}");
+}
+
+/// A secret command printing without end is stopped at the output cap.
+#[test]
+fn an_endless_secret_command_is_capped() {
+    let dir = project(
+        r#"name: flood
+targets: [local]
+secrets:
+  token: { command: "cat /dev/zero" }
+resources:
+  - file:
+      path: "{{vars.root}}/t.conf"
+      content: "t={{secrets.token}}\n"
+"#,
+    );
+    let (code, out, err) = keel_within(
+        dir.path(),
+        &["plan", "stack.yaml"],
+        &[],
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("the command of secret `token` printed more than 4 MiB"),
+        "{err}"
+    );
+}
+
+/// Apply-time messages are masked as the plan is: a failing command that
+/// echoes a value derived from a short secret (which the redactor alone
+/// does not know) shows it nowhere — text, JSON, logs.
+#[test]
+fn apply_failures_mask_values_rendered_from_secrets() {
+    let dir = project(
+        r#"name: apply-taint
+targets: [local]
+secrets:
+  pin: { env: KEEL_T_PIN }
+resources:
+  - command:
+      name: leaky
+      run: |
+        printf '%s\n' "$T" >&2
+        exit 3
+      creates: "{{vars.root}}/never"
+      env:
+        T: "code-{{#if (eq secrets.pin \"k7Qz9\")}}alpha-ok{{else}}other{{/if}}"
+"#,
+    );
+    let d = dir.path();
+    let env = [("KEEL_T_PIN", "k7Qz9")];
+    for args in [
+        &["apply", "--yes", "stack.yaml"][..],
+        &["apply", "--yes", "--json", "stack.yaml"][..],
+        &["-v", "apply", "--yes", "stack.yaml"][..],
+    ] {
+        let (code, out, err) = keel(d, args, &env);
+        assert_ne!(code, 0, "the command fails: {out}{err}");
+        let shown = format!("{out}{err}");
+        assert!(shown.contains("exit status 3"), "{args:?}: {shown}");
+        assert!(shown.contains("(sensitive)"), "{args:?}: {shown}");
+        for leak in ["k7Qz9", "code-alpha-ok", "alpha-ok"] {
+            assert!(!shown.contains(leak), "{args:?}: `{leak}` shows:\n{shown}");
+        }
+    }
 }

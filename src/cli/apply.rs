@@ -279,6 +279,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
                 apply_one(w, &s, bars.as_ref()).await
             };
             if let Err(e) = crate::release::record_after_apply(w, &outcome).await {
+                let e = crate::apply::mask_for_host(w, &s.redactor, &e);
                 outcome.error = Some(match outcome.error.take() {
                     Some(other) => format!("{e}\n{other}"),
                     None => e,

@@ -41,6 +41,20 @@ pub struct SecretDecl {
     pub name: String,
     pub span: Span,
     pub source: SecretSource,
+    /// Seconds a `command` source may take (`timeout:`); the default is
+    /// [`crate::secret::COMMAND_TIMEOUT_SECS`].
+    pub timeout: Option<u64>,
+}
+
+/// A secret's declaration as written: one source, and for a command an
+/// optional `timeout:` in seconds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretSpec {
+    env: Option<String>,
+    file: Option<String>,
+    command: Option<String>,
+    timeout: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,7 +70,7 @@ struct StackDoc {
     #[allow(dead_code)]
     vars: IgnoredNode,
     #[serde(default)]
-    secrets: BTreeMap<String, Spanned<SecretSource>>,
+    secrets: BTreeMap<String, Spanned<SecretSpec>>,
     /// More folders of modules, relative to the stack (see
     /// [`super::modules_path`]).
     #[serde(default)]
@@ -176,31 +190,47 @@ impl Stack {
         check_name_and_targets(&src, &node, &mut diags);
         let uses = entry::parse_uses(&origin, node.get("uses"), &mut diags);
         let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
-        for (name, s) in &doc.secrets {
-            let (what, value) = match &s.value {
+        let mut secrets = Vec::new();
+        for (name, s) in doc.secrets {
+            let mut bad = |msg: String| {
+                diags.push(Diag::at("keel::schema", &src, s.span, msg, "here"));
+            };
+            let spec = s.value;
+            let source = match (spec.env, spec.file, spec.command) {
+                (Some(v), None, None) => SecretSource::Env(v),
+                (None, Some(v), None) => SecretSource::File(v),
+                (None, None, Some(v)) => SecretSource::Command(v),
+                _ => {
+                    bad(format!(
+                        "secret `{name}`: give exactly one of `env`, `file` or `command`"
+                    ));
+                    continue;
+                }
+            };
+            let (what, value) = match &source {
                 SecretSource::Env(v) => ("env", v),
                 SecretSource::File(v) => ("file", v),
                 SecretSource::Command(v) => ("command", v),
             };
             if value.trim().is_empty() {
-                diags.push(Diag::at(
-                    "keel::schema",
-                    &src,
-                    s.span,
-                    format!("secret `{name}`: `{what}` is empty"),
-                    "here",
-                ));
+                bad(format!("secret `{name}`: `{what}` is empty"));
             }
-        }
-        let secrets = doc
-            .secrets
-            .into_iter()
-            .map(|(name, s)| SecretDecl {
+            match spec.timeout {
+                Some(_) if what != "command" => bad(format!(
+                    "secret `{name}`: `timeout` applies to a `command` source only"
+                )),
+                Some(0) => bad(format!(
+                    "secret `{name}`: `timeout` must be at least 1 (seconds)"
+                )),
+                _ => {}
+            }
+            secrets.push(SecretDecl {
                 name,
                 span: s.span,
-                source: s.value,
-            })
-            .collect();
+                source,
+                timeout: spec.timeout,
+            });
+        }
         if let Some(sd) = &doc.state_dir
             && !sd.value.starts_with('/')
             && !crate::template::Templates::is_template(&sd.value)

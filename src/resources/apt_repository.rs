@@ -20,7 +20,9 @@
 //! key; apt ≥ 2.4 reads armored keys named in `Signed-By`, so gnupg is not
 //! needed on the host) and `/etc/apt/sources.list.d/keel-NAME.sources`
 //! with `Signed-By:` naming that key, so the key is trusted for this source
-//! only (never added to the global keyring).
+//! only (never added to the global keyring). Because the sources file is
+//! world-readable, a URI with credentials (`https://user:pass@host/…`) is
+//! refused at load time: they belong in `/etc/apt/auth.conf.d/` (0600).
 //!
 //! The probe reads both files (base64) and lists other sources files that
 //! mention the same URIs. The plan shows the `.sources` file as a content
@@ -467,7 +469,23 @@ fn check_uri(uri: &str) -> Result<(), String> {
                 return bad("is not a URI: write it `scheme://host/path`");
             };
             let authority = rest.split('/').next().unwrap_or_default();
-            let host_port = authority.rsplit('@').next().unwrap_or_default();
+            if let Some((_, host_port)) = authority.rsplit_once('@') {
+                // The sources file is world-readable (0644, apt reads it as
+                // `_apt`), so credentials never go into it. The message
+                // leaves the user info out: it may be a password.
+                let path = &rest[authority.len()..];
+                return Err(format!(
+                    "`{scheme}://…@{}{}` carries credentials (user:password@): the sources \
+                     file is readable by every user, so keel does not write them there; \
+                     give the URI without them and put them in \
+                     /etc/apt/auth.conf.d/NAME.conf (a `file` resource with mode 0600 holding \
+                     `machine {} login USER password PASSWORD`, see apt_auth.conf(5))",
+                    host_port.escape_debug(),
+                    path.escape_debug(),
+                    host_port.escape_debug(),
+                ));
+            }
+            let host_port = authority;
             let host = if let Some(h) = host_port.strip_prefix('[') {
                 h.split(']').next().unwrap_or_default()
             } else {
@@ -1700,6 +1718,22 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
             q(root.join("bin").to_str().unwrap())
         ));
         assert_eq!(left.stdout.trim(), "", "leftovers");
+    }
+
+    #[test]
+    fn credentials_in_uris_are_refused_without_echoing_them() {
+        for uri in [
+            "https://user:s3cret-pw@apt.example/repo",
+            "http://tok-s3cret@apt.example:8080/deb/",
+        ] {
+            let e = check_uri(uri).unwrap_err();
+            assert!(e.contains("carries credentials"), "{e}");
+            assert!(e.contains("/etc/apt/auth.conf.d/"), "{e}");
+            assert!(e.contains("apt.example"), "{e}");
+            assert!(!e.contains("s3cret"), "{e}");
+        }
+        assert_eq!(check_uri("https://apt.example/repo"), Ok(()));
+        assert_eq!(check_uri("http://[::1]:8080/repo"), Ok(()));
     }
 
     #[test]

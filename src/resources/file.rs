@@ -408,7 +408,14 @@ impl File {
 }
 
 /// Record a content change: a text diff when the new content is showable
-/// text, otherwise a `content` attribute with sizes and hashes.
+/// text, otherwise a `content` attribute with sizes and keyed digests.
+///
+/// The content may come from a secret (a key file, a large rendered
+/// template) and the live file may hold the previous secret, so a plain
+/// sha256 of either is an offline oracle in a printed or saved plan: both
+/// sides show a digest keyed with the machine key ([`crate::keyed`]), of
+/// the content's sha256 so the live side (known only by its sha256) and
+/// the new side compare equal when the bytes are equal.
 fn set_content(diff: &mut Diff, old: Option<&FileFact>, new: &[u8]) {
     match showable(new) {
         Some(after) => {
@@ -419,19 +426,24 @@ fn set_content(diff: &mut Diff, old: Option<&FileFact>, new: &[u8]) {
         }
         None => {
             let before = old.map(|f| match &f.sha256 {
-                Some(h) => format!("{}, sha256 {}", bytes_opt(f.stat.size), &h[..12]),
+                Some(h) => shown_digest(bytes_opt(f.stat.size), h),
                 None => "unreadable".to_string(),
             });
             diff.attrs.push(AttrChange::new(
                 "content",
                 before,
-                Some(format!(
-                    "{}, sha256 {}",
-                    bytes(new.len()),
-                    &sha256_hex(new)[..12]
-                )),
+                Some(shown_digest(bytes(new.len()), &sha256_hex(new))),
             ));
         }
+    }
+}
+
+/// `size, digest K` where K is a keyed digest of `sha256` (only the size
+/// when the machine key cannot be had).
+fn shown_digest(size: String, sha256: &str) -> String {
+    match crate::keyed::digest("file-content", &[sha256.as_bytes()]) {
+        Ok(d) => format!("{size}, keyed digest {}", &d[..12]),
+        Err(_) => size,
     }
 }
 
@@ -1008,20 +1020,33 @@ mod tests {
         assert_eq!(e.diff.content, None);
         assert_eq!(e.diff.attrs.len(), 1);
         assert_eq!(e.diff.attrs[0].name, "content");
-        assert!(
-            e.diff.attrs[0]
-                .before
-                .as_ref()
-                .unwrap()
-                .starts_with("4 bytes, sha256 ")
-        );
-        assert!(
-            e.diff.attrs[0]
-                .after
-                .as_ref()
-                .unwrap()
-                .starts_with("5 bytes, sha256 ")
-        );
+        let before = e.diff.attrs[0].before.as_ref().unwrap();
+        let after = e.diff.attrs[0].after.as_ref().unwrap();
+        assert!(before.starts_with("4 bytes, keyed digest "), "{before}");
+        assert!(after.starts_with("5 bytes, keyed digest "), "{after}");
+        assert_ne!(before, after);
+    }
+
+    /// Binary content (possibly a secret key) and the live file (possibly
+    /// the previous secret) show nothing a guess can be checked against
+    /// offline: no plain sha256, not even a prefix.
+    #[test]
+    fn binary_content_shows_no_plain_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("key.bin");
+        let secret = [0u8, 1, 2, 3];
+        std::fs::write(&src, secret).unwrap();
+        let old = b"\0old-secret";
+        let yaml = format!("path: /etc/app/key\nsource: {}\n", src.display());
+        let e = eval("file", &yaml, &file_probe(old, "600"));
+        let attr = &e.diff.attrs[0];
+        let shown = format!("{:?} {:?}", attr.before, attr.after);
+        for plain in [sha256_hex(&secret), sha256_hex(old)] {
+            for n in [6, 8, 12] {
+                assert!(!shown.contains(&plain[..n]), "{shown} shows {}", &plain[..n]);
+            }
+        }
+        assert!(!shown.contains("sha256"), "{shown}");
     }
 
     #[test]
