@@ -241,7 +241,10 @@ impl Project {
             let allowed = self.inventory.expand(limit);
             hosts.retain(|h| allowed.contains(h));
         }
-        Ok(hosts.into_iter().collect())
+        // Natural order (`web-2` before `web-10`) in every output that follows it.
+        let mut hosts: Vec<String> = hosts.into_iter().collect();
+        hosts.sort_by(|a, b| crate::report::natural::cmp(a, b));
+        Ok(hosts)
     }
 
     /// Every source file, for scanning and hashing.
