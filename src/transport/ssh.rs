@@ -434,7 +434,9 @@ impl Ssh {
         let read_lines = async move {
             let mut all = Vec::new();
             if let Some(stdout) = stdout {
-                let mut reader = tokio::io::BufReader::new(stdout);
+                // The same bound as every other read of what a host prints
+                // (a line without end included).
+                let mut reader = tokio::io::BufReader::new(stdout.take(MAX_OUTPUT_BYTES + 1));
                 let mut line = Vec::new();
                 loop {
                     line.clear();
@@ -450,6 +452,9 @@ impl Ssh {
                         Err(e) => return Err(e),
                     }
                 }
+            }
+            if all.len() as u64 > MAX_OUTPUT_BYTES {
+                return Err(too_much_output(MAX_OUTPUT_BYTES));
             }
             Ok(all)
         };
@@ -593,15 +598,19 @@ async fn read_all<R: AsyncRead + Unpin>(pipe: Option<R>) -> io::Result<Vec<u8>> 
     read_bounded(pipe, MAX_OUTPUT_BYTES).await
 }
 
+fn too_much_output(limit: u64) -> io::Error {
+    io::Error::other(format!(
+        "the host printed more than {} MiB on one stream: refusing the rest (a broken or hostile host)",
+        limit / (1024 * 1024)
+    ))
+}
+
 async fn read_bounded<R: AsyncRead + Unpin>(pipe: Option<R>, limit: u64) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     if let Some(pipe) = pipe {
         pipe.take(limit + 1).read_to_end(&mut buf).await?;
         if buf.len() as u64 > limit {
-            return Err(io::Error::other(format!(
-                "the host printed more than {} MiB on one stream: refusing the rest (a broken or hostile host)",
-                limit / (1024 * 1024)
-            )));
+            return Err(too_much_output(limit));
         }
     }
     Ok(buf)
