@@ -854,6 +854,7 @@ pub fn evaluate_all(
                     depends_on: Vec::new(),
                     commands: Vec::new(),
                     fingerprint: prints[i].clone(),
+                    unmanaged: Vec::new(),
                     error: Some(masker.mask(&format!(
                         "cannot read its live state: {msg}{}",
                         if outputs[i].stderr.trim().is_empty() {

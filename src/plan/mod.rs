@@ -138,6 +138,10 @@ pub struct ResourcePlan {
     pub fingerprint: String,
     /// A probe that could not be read.
     pub error: Option<String>,
+    /// Live state beside the declared state that apply leaves alone (UFW
+    /// rules keel did not add): reported as drift by `keel drift`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -363,6 +367,7 @@ pub fn resource_plan(
             .collect(),
         fingerprint,
         error: mask(&diff.error),
+        unmanaged: diff.unmanaged.iter().map(|u| masker.mask(u)).collect(),
     }
 }
 

@@ -118,15 +118,11 @@ pub struct ResourceReport {
     pub sensitive: bool,
 }
 
-/// The marker of unmanaged UFW rules in a `ufw` plan's reason: keel keeps
-/// them when it applies, but they are drift all the same.
-const UNMANAGED: &str = "unmanaged rule";
-
 impl ResourceReport {
     /// From a resource's plan and where it is declared.
     pub fn from_plan(r: &ResourcePlan, at: Option<Location>) -> Self {
-        let unmanaged =
-            r.action == Action::NoOp && r.reason.as_deref().is_some_and(|s| s.contains(UNMANAGED));
+        // What apply leaves alone (rules keel did not add) is drift all the same.
+        let unmanaged = r.action == Action::NoOp && !r.unmanaged.is_empty();
         let status = if r.error.is_some() {
             Status::Error
         } else if r.action.is_change() || unmanaged {
@@ -135,9 +131,11 @@ impl ResourceReport {
             Status::InSync
         };
         let detail = match (&r.reason, unmanaged) {
-            (Some(reason), true) => reason
-                .find(UNMANAGED)
-                .map(|i| format!("on the host, not in the stack: {}", &reason[i..])),
+            (_, true) => Some(format!(
+                "on the host, not in the stack: unmanaged rule{} kept: {}",
+                if r.unmanaged.len() == 1 { "" } else { "s" },
+                r.unmanaged.join("; ")
+            )),
             (reason, false) if status == Status::Drift => reason.clone(),
             _ => None,
         };
@@ -315,6 +313,7 @@ pub(crate) mod fixture {
             commands: Vec::new(),
             fingerprint: String::new(),
             error: None,
+            unmanaged: Vec::new(),
         }
     }
 
@@ -345,6 +344,7 @@ pub(crate) mod fixture {
         let mut ufw = resource("ufw[firewall]", Action::NoOp);
         ufw.reason =
             Some("active, 1 keel rule in place; unmanaged rule kept: allow 8080/tcp".into());
+        ufw.unmanaged = vec!["allow 8080/tcp".into()];
         let at = |line| {
             Some(Location {
                 file: "stacks/web.yaml".into(),

@@ -632,6 +632,7 @@ impl Acc {
             reason: (!self.reasons.is_empty()).then(|| self.reasons.join("; ")),
             unknown: (!self.unknown.is_empty()).then(|| self.unknown.join("; ")),
             error: None,
+            unmanaged: Vec::new(),
         }
     }
 }

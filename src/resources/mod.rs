@@ -177,6 +177,9 @@ pub struct Diff {
     /// (a requirement not met, a path that is a directory): the plan shows
     /// an error and apply does not run its commands.
     pub error: Option<String>,
+    /// Live state beside the declared state that apply leaves alone (UFW
+    /// rules keel did not add): not a change, but drift to report.
+    pub unmanaged: Vec<String>,
 }
 
 impl Diff {

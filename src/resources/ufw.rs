@@ -1161,6 +1161,8 @@ struct Evaluated {
     attrs: Vec<AttrChange>,
     cmds: Vec<Cmd>,
     notes: Vec<String>,
+    /// Rules on the host that keel did not add (kept, reported as drift).
+    unmanaged: Vec<String>,
     /// Why the declared state cannot be reached (apply runs nothing).
     errors: Vec<String>,
 }
@@ -1412,6 +1414,7 @@ impl Ufw {
                 l
             })
             .collect();
+        ev.unmanaged.extend(kept.iter().cloned());
         if !kept.is_empty() {
             ev.notes.push(format!(
                 "unmanaged rule{} kept: {}",
@@ -1745,6 +1748,7 @@ exit 0
         let ev = self.evaluate(fact);
         let mut d = Diff {
             attrs: ev.attrs,
+            unmanaged: ev.unmanaged,
             ..Diff::default()
         };
         let mut notes = ev.notes;
@@ -2138,6 +2142,7 @@ rules:
                 .unwrap()
                 .contains("unmanaged rule kept: allow 8080/tcp")
         );
+        assert_eq!(e.diff.unmanaged, ["allow 8080/tcp"], "kept rules are data, not only prose");
     }
 
     #[test]
