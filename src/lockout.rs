@@ -335,7 +335,7 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
 
     // The account keel logs in as must stay able to log in.
     if let Some((inst, u)) = declared_user {
-        if u.state == crate::resources::group::State::Absent {
+        if u.state == crate::resources::common::State::Absent {
             refuse(
                 inst,
                 field_span(inst, "state"),

@@ -704,7 +704,7 @@ fn check_host(
     }
     for (key, user) in [("user", &h.user), ("bootstrap_user", &h.bootstrap_user)] {
         if let Some(u) = user
-            && !crate::resources::group::valid_name(u, true)
+            && !crate::resources::common::accounts::valid_name(u, true)
         {
             bad(
                 field(key),

@@ -7,7 +7,8 @@
 
 use crate::diag::{Diag, Diagnostics};
 use crate::resolve::Resolved;
-use crate::resources::file::{File, State};
+use crate::resources::common::State;
+use crate::resources::file::File;
 use crate::resources::line::Line;
 use std::collections::BTreeMap;
 

@@ -50,7 +50,8 @@
 //! (`depends_on: ["apt_repository[docker]"]`): keel cannot know which
 //! repository a package comes from.
 
-use super::file::{State, showable};
+use super::common::{State};
+use super::common::content::{showable};
 use super::*;
 use crate::shell::{self, Perms, q};
 use std::fmt::Write as _;
@@ -192,7 +193,7 @@ impl KeyInfo {
         }
         match &self.fingerprint {
             Some(f) => parts.push(f.clone()),
-            None => parts.push(format!("sha256 {}", &super::file::sha256_hex(text)[..12])),
+            None => parts.push(format!("sha256 {}", &super::common::content::sha256_hex(text)[..12])),
         }
         parts.join(" ")
     }
@@ -430,7 +431,7 @@ fn describe_key_text(text: &[u8]) -> String {
         None => format!(
             "{} bytes, sha256 {}",
             text.len(),
-            &super::file::sha256_hex(text)[..12]
+            &super::common::content::sha256_hex(text)[..12]
         ),
     }
 }
@@ -598,7 +599,7 @@ impl AptRepository {
     }
 
     /// The diff and the commands, computed together so they always agree.
-    fn plan(&self, fact: &AptRepoFact) -> (Diff, Vec<Cmd>) {
+    fn plan_changes(&self, fact: &AptRepoFact) -> (Diff, Vec<Cmd>) {
         let src = self.sources_path();
         let key = self.key_path();
         for (path, st) in [(&src, &fact.sources), (&key, &fact.key)] {
@@ -1040,7 +1041,7 @@ impl Kind for AptRepository {
                 .map(|u| u.trim_end_matches('/'))
                 .collect();
             let pats = pats.join("\n");
-            let end = super::command::heredoc_delim("KEEL_URIS", &pats);
+            let end = super::common::script::heredoc_delim("KEEL_URIS", &pats);
             let _ = writeln!(
                 s,
                 r#"for keel_f in {root}/etc/apt/sources.list {root}/etc/apt/sources.list.d/*.list {root}/etc/apt/sources.list.d/*.sources; do
@@ -1063,7 +1064,7 @@ done"#,
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<AptRepoFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<AptRepoFact, FactError> {
         out.check("the probe")?;
         let h = &out.stdout;
         if kv(h, "sources").is_none() || kv(h, "key").is_none() {
@@ -1080,12 +1081,8 @@ done"#,
         })
     }
 
-    fn diff(&self, fact: &AptRepoFact) -> Diff {
-        self.plan(fact).0
-    }
-
-    fn commands(&self, fact: &AptRepoFact, _diff: &Diff) -> Vec<Cmd> {
-        self.plan(fact).1
+    fn plan(&self, fact: &AptRepoFact) -> Planned {
+        self.plan_changes(fact).into()
     }
 }
 
@@ -1573,7 +1570,7 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
         let out = run_local(&Kind::probe(r));
         assert_eq!(out.status, 0, "{}", out.stderr);
         let fact = Kind::parse(r, &out).unwrap();
-        r.plan(&fact)
+        r.plan_changes(&fact)
     }
 
     /// Fake `apt-get` and `apt-cache` that record their arguments and fail

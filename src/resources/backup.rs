@@ -61,12 +61,10 @@
 //! owner, content base64 on one line) and the destination's type, mode and
 //! owner.
 
-use super::cron::{
-    CrontabFact, Entry, SCHEDULE_HELP, check_schedule, crontab_probe, find_blocks, parse_crontab,
-    plan_entry,
-};
-use super::file::{State, check_host_path};
-use super::group::valid_name;
+use super::common::crontab::{CrontabFact, Entry, SCHEDULE_HELP, check_schedule, crontab_probe, find_blocks, parse_crontab, plan_entry};
+use super::common::{State};
+use super::common::paths::{check_host_path};
+use super::common::accounts::{valid_name};
 use super::*;
 use crate::shell::{self, q};
 use std::fmt::Write as _;
@@ -486,7 +484,7 @@ fn perm_attrs(label: &str, p: &Present) -> Vec<AttrChange> {
 }
 
 impl Backup {
-    fn plan(&self, fact: &BackupFact) -> (Diff, Vec<Cmd>) {
+    fn plan_changes(&self, fact: &BackupFact) -> (Diff, Vec<Cmd>) {
         let script_path = self.script_path();
         let what = format!("backup `{}`", self.name);
         if self.state == State::Absent {
@@ -918,7 +916,7 @@ fi
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<BackupFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<BackupFact, FactError> {
         let text = &out.stdout;
         let crontab = parse_crontab(out)?;
         let script = parse_present(kv(text, "script"), kv(text, "script_stat"), "file")?;
@@ -943,12 +941,8 @@ fi
         })
     }
 
-    fn diff(&self, fact: &BackupFact) -> Diff {
-        self.plan(fact).0
-    }
-
-    fn commands(&self, fact: &BackupFact, _diff: &Diff) -> Vec<Cmd> {
-        self.plan(fact).1
+    fn plan(&self, fact: &BackupFact) -> Planned {
+        self.plan_changes(fact).into()
     }
 }
 

@@ -93,7 +93,7 @@
 //! only. Domains, e-mail address, directory and paths are checked when the
 //! stack is loaded, each pointing at its own line.
 
-use super::file::{Accounts, Stat, Wanted, probe_accounts};
+use super::common::paths::{Accounts, Stat, Wanted, probe_accounts};
 use super::*;
 use crate::shell::{self, Perms, q};
 use std::fmt::Write as _;
@@ -473,7 +473,7 @@ impl<'de> serde::Deserialize<'de> for HostPath {
         checked_str(
             d,
             "an absolute path",
-            |s| match super::file::check_host_path("path", s, false).first() {
+            |s| match super::common::paths::check_host_path("path", s, false).first() {
                 Some(e) => Err(match &e.help {
                     Some(h) => format!("{} ({h})", e.message),
                     None => e.message.clone(),
@@ -779,7 +779,7 @@ keel_install() {{\n  mkdir -p -- \"$(dirname -- \"$2\")\"\n{create}  if cat -- \
     }
 
     /// The diff and the commands, computed together so they always agree.
-    fn plan(&self, fact: &CertFact) -> (Diff, Vec<Cmd>) {
+    fn plan_changes(&self, fact: &CertFact) -> (Diff, Vec<Cmd>) {
         let mut p = Acc::default();
         let issue = match self.judge(fact, &mut p) {
             Ok(issue) => issue,
@@ -1669,7 +1669,7 @@ impl Kind for Certificate {
                     "`cert` and `key` are the same path",
                 ));
             }
-            for e in super::file::check_perms(None, i.owner.as_deref(), i.group.as_deref()) {
+            for e in super::common::paths::check_perms(None, i.owner.as_deref(), i.group.as_deref()) {
                 errs.push(Invalid {
                     field: Some("install"),
                     ..e
@@ -1760,7 +1760,7 @@ if [ -d /run/systemd/system ]; then\n  echo systemd=yes\n  echo \"timer=$(system
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<CertFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<CertFact, FactError> {
         let o = out.stdout.as_str();
         let now = match get(o, "now") {
             Some(n) => epoch(&n).ok_or_else(|| format!("the host's clock reads `{n}`: not a time"))?,
@@ -1802,12 +1802,8 @@ if [ -d /run/systemd/system ]; then\n  echo systemd=yes\n  echo \"timer=$(system
         })
     }
 
-    fn diff(&self, fact: &CertFact) -> Diff {
-        self.plan(fact).0
-    }
-
-    fn commands(&self, fact: &CertFact, _diff: &Diff) -> Vec<Cmd> {
-        self.plan(fact).1
+    fn plan(&self, fact: &CertFact) -> Planned {
+        self.plan_changes(fact).into()
     }
 }
 

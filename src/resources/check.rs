@@ -368,11 +368,20 @@ impl Kind for Check {
         ":".into()
     }
 
-    fn parse(&self, _: &ProbeOutput) -> Result<(), String> {
+    fn parse(&self, _: &ProbeOutput) -> Result<(), FactError> {
         Ok(())
     }
 
-    fn diff(&self, _: &()) -> Diff {
+    fn plan(&self, fact: &()) -> Planned {
+        let diff = self.diff_of(fact);
+        let commands = self.commands_for(fact, &diff);
+        Planned::new(diff, commands)
+    }
+
+}
+
+impl Check {
+    fn diff_of(&self, _fact: &()) -> Diff {
         let side = match self.probe_kind() {
             Some(p) if p.from_keel() => "from keel's machine",
             _ => "on the host",
@@ -380,7 +389,7 @@ impl Kind for Check {
         Diff::noop().reason(format!("check after apply ({side}): {}", self.describe()))
     }
 
-    fn commands(&self, _: &(), _: &Diff) -> Vec<Cmd> {
+    fn commands_for(&self, _fact: &(), _diff: &Diff) -> Vec<Cmd> {
         Vec::new()
     }
 }

@@ -37,7 +37,9 @@
 //! `export`ed inside the script, and with `user` the whole thing is piped
 //! to `runuser -u USER -- sh -s` in a quoted here-document.
 
-use super::group::valid_name;
+use crate::resources::common::script::heredoc_delim;
+use crate::resources::common::script::valid_env_name;
+use super::common::accounts::{valid_name};
 use super::*;
 use crate::shell::q;
 use std::collections::BTreeMap;
@@ -98,25 +100,6 @@ pub struct CommandFact {
 }
 
 const GUARD_HELP: &str = "a command without a guard would run on every apply, so a second run would not be a no-op: add `creates:`, `unless:` or `onlyif:`, or `notified_only: true`";
-
-/// Whether `name` is a portable environment variable name.
-fn valid_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// A here-document delimiter that is not a line of `body` (`base`, else
-/// `base_1`, `base_2`...).
-pub(crate) fn heredoc_delim(base: &str, body: &str) -> String {
-    let mut d = base.to_string();
-    let mut i = 0;
-    while body.lines().any(|l| l == d) {
-        i += 1;
-        d = format!("{base}_{i}");
-    }
-    d
-}
 
 /// Whether the script generator is producing the probe (prints what the
 /// guards say) or the apply script (silent, then runs).
@@ -395,7 +378,7 @@ impl Kind for Command {
         format!("set +e\n{}", self.guards(Mode::Probe))
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<CommandFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<CommandFact, FactError> {
         let text = &out.stdout;
         let status = |key: &str| -> Result<Option<i32>, String> {
             kv(text, key)
@@ -413,7 +396,7 @@ impl Kind for Command {
                 None => None,
                 Some("exists") => Some(true),
                 Some("missing") => Some(false),
-                Some(v) => return Err(format!("unexpected `creates={v}` in the command probe")),
+                Some(v) => return Err(FactError::Unexpected(format!("unexpected `creates={v}` in the command probe"))),
             },
             unless_status: status("unless")?,
             onlyif_status: status("onlyif")?,
@@ -421,21 +404,41 @@ impl Kind for Command {
                 None => None,
                 Some("done") => Some(true),
                 Some("pending") => Some(false),
-                Some(v) => return Err(format!("unexpected `once={v}` in the command probe")),
+                Some(v) => return Err(FactError::Unexpected(format!("unexpected `once={v}` in the command probe"))),
             },
         };
         if self.guarded() && fact == CommandFact::default() {
             let err = out.stderr.trim();
-            return Err(format!(
+            return Err(FactError::Unexpected(format!(
                 "the command probe printed no guard result (exit status {}){}{err}",
                 out.status,
                 if err.is_empty() { "" } else { ": " }
-            ));
+            )));
         }
         Ok(fact)
     }
 
-    fn diff(&self, fact: &CommandFact) -> Diff {
+    fn plan(&self, fact: &CommandFact) -> Planned {
+        let diff = self.diff_of(fact);
+        let commands = self.commands_for(fact, &diff);
+        Planned::new(diff, commands)
+    }
+
+    fn notified(&self, _fact: &CommandFact, _diff: &Diff) -> Option<Vec<Cmd>> {
+        Some(vec![self.run_cmd()])
+    }
+
+    fn notifiable(&self) -> bool {
+        true
+    }
+
+    fn reads_other_state(&self) -> bool {
+        self.has_guard()
+    }
+}
+
+impl Command {
+    fn diff_of(&self, fact: &CommandFact) -> Diff {
         if self.notified_only {
             return Diff::noop().reason("runs only when notified");
         }
@@ -487,24 +490,12 @@ impl Kind for Command {
         Diff::with_action(Action::Run).reason(why.join(", "))
     }
 
-    fn commands(&self, _fact: &CommandFact, diff: &Diff) -> Vec<Cmd> {
+    fn commands_for(&self, _fact: &CommandFact, diff: &Diff) -> Vec<Cmd> {
         if diff.action() == Action::Run {
             vec![self.run_cmd()]
         } else {
             Vec::new()
         }
-    }
-
-    fn notified(&self, _fact: &CommandFact, _diff: &Diff) -> Option<Vec<Cmd>> {
-        Some(vec![self.run_cmd()])
-    }
-
-    fn notifiable(&self) -> bool {
-        true
-    }
-
-    fn reads_other_state(&self) -> bool {
-        self.has_guard()
     }
 }
 
@@ -560,17 +551,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = once_cmd(dir.path(), "run: ./migrate\nname: migrate\nonce: release\ncwd: /srv/app\n");
         assert!(Kind::check(&c).is_empty(), "once is a guard");
-        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncwd=missing\n")).unwrap());
+        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncwd=missing\n")).unwrap()).diff;
         assert_eq!(d, Diff::with_action(Action::Run).reason("first run for release v2"));
-        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=done\n")).unwrap());
+        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=done\n")).unwrap()).diff;
         assert_eq!(d, Diff::noop().reason("already ran for release v2"));
         assert!(Kind::parse(&c, &ProbeOutput::ok("once=maybe\n")).is_err());
         assert!(Kind::parse(&c, &ProbeOutput::ok("")).is_err());
         // With another guard, both must say run.
         let c = once_cmd(dir.path(), "run: x\nonce: release\ncreates: /y\n");
-        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=exists\n")).unwrap());
+        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=exists\n")).unwrap()).diff;
         assert_eq!(d.action(), Action::NoOp);
-        let d = Kind::diff(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=missing\n")).unwrap());
+        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=missing\n")).unwrap()).diff;
         assert_eq!(d.reason.as_deref(), Some("first run for release v2, `/y` does not exist"));
     }
 
@@ -587,7 +578,7 @@ mod tests {
         let c = once_cmd(dir.path(), &yaml);
         let probe = || {
             let out = run_local(&Kind::probe(&c));
-            Kind::diff(&c, &Kind::parse(&c, &out).unwrap()).action()
+            Kind::plan(&c, &Kind::parse(&c, &out).unwrap()).diff.action()
         };
         let apply = || {
             let out = run_local(&crate::apply::script_of(&[c.run_cmd()]));

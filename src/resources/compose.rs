@@ -602,12 +602,6 @@ const INSPECT_FORMAT: &str = "ctr={{index .Config.Labels \"com.docker.compose.se
 
 // ---------------------------------------------------------------------------
 
-/// What the plan found, shared by `diff` and `commands`.
-struct Planned {
-    diff: Diff,
-    cmds: Vec<Cmd>,
-}
-
 impl Compose {
     fn file_name(&self) -> &str {
         self.file
@@ -712,7 +706,7 @@ impl Compose {
             h.extend_from_slice(part);
             h.push(0);
         }
-        super::file::sha256_hex(&h)
+        super::common::content::sha256_hex(&h)
     }
 
     fn env_mode(&self) -> String {
@@ -730,7 +724,7 @@ impl Compose {
             .and_then(|m| normalize_mode(m).ok())
     }
 
-    fn plan(&self, fact: &ComposeFact) -> Planned {
+    fn plan_changes(&self, fact: &ComposeFact) -> Planned {
         let model = self.model();
         let file_name = self.file_name().to_string();
         let override_name = self.override_name();
@@ -756,7 +750,7 @@ impl Compose {
             let msg = format!("keel: compose[{}]: {why}", self.project);
             return Planned {
                 diff: Diff::with_action(Action::Update).reason(why),
-                cmds: vec![Cmd::new(
+                commands: vec![Cmd::new(
                     format!("refuse: {} is not a regular file", others[0]),
                     format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
                 )],
@@ -774,10 +768,10 @@ impl Compose {
         };
         if file_changed {
             let before = match &fact.file {
-                LiveFile::File { data, .. } => super::file::showable(data),
+                LiveFile::File { data, .. } => super::common::content::showable(data),
                 _ => None,
             };
-            match super::file::showable(want_file) {
+            match super::common::content::showable(want_file) {
                 Some(after) => d.content = Some(ContentChange { before, after }),
                 None => d.attrs.push(AttrChange::new(
                     &file_name,
@@ -1021,7 +1015,7 @@ impl Compose {
             n.reason = Some(self.describe(fact, &checked));
             return Planned {
                 diff: n,
-                cmds: Vec::new(),
+                commands: Vec::new(),
             };
         }
 
@@ -1146,7 +1140,7 @@ impl Compose {
         if !notes.is_empty() {
             d.reason = Some(notes.join("; "));
         }
-        Planned { diff: d, cmds }
+        Planned::new(d, cmds)
     }
 
     /// "web running (healthy), api running; docker-compose 1.29.2".
@@ -1649,7 +1643,7 @@ exit 0
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<ComposeFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<ComposeFact, FactError> {
         out.check("the compose probe")?;
         let mut fact = ComposeFact::default();
         let mut modes: BTreeMap<&str, String> = BTreeMap::new();
@@ -1683,7 +1677,7 @@ exit 0
                 "ctr" => {
                     let p: Vec<&str> = v.split('|').collect();
                     if p.len() != 9 {
-                        return Err(format!("unexpected container line {v:?}"));
+                        return Err(FactError::Unexpected(format!("unexpected container line {v:?}")));
                     }
                     fact.containers.push(Container {
                         service: p[0].to_string(),
@@ -1731,12 +1725,8 @@ exit 0
         Ok(fact)
     }
 
-    fn diff(&self, fact: &ComposeFact) -> Diff {
-        self.plan(fact).diff
-    }
-
-    fn commands(&self, fact: &ComposeFact, _diff: &Diff) -> Vec<Cmd> {
-        self.plan(fact).cmds
+    fn plan(&self, fact: &ComposeFact) -> Planned {
+        self.plan_changes(fact)
     }
 
     fn notified(&self, _fact: &ComposeFact, _diff: &Diff) -> Option<Vec<Cmd>> {
@@ -1820,7 +1810,7 @@ mod tests {
     fn ev(c: &Compose, out: &str) -> (Diff, Vec<Cmd>) {
         let fact = c.parse(&ProbeOutput::ok(out)).unwrap();
         let p = c.plan(&fact);
-        (p.diff, p.cmds)
+        (p.diff, p.commands)
     }
 
     const RUNNING: &str = "image=local/web:1|sha256:aaaa\nctr=web|1|False|running|healthy|0|local/web:1|sha256:aaaa|/app_web_1\nctr=api|1|False|running||0|local/web:1|sha256:aaaa|/app_api_1\n";

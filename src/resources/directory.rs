@@ -23,10 +23,8 @@
 //! `rm -rf`, and the plan says "and everything in it"). A symbolic link is
 //! removed as a link, never its target.
 
-use super::file::{
-    Accounts, PathType, Stat, State, Wanted, check_host_path, check_perms, path_links,
-    perm_commands, probe_accounts, probe_stat, refusal,
-};
+use super::common::{State};
+use super::common::paths::{Accounts, PathType, Stat, Wanted, check_host_path, check_perms, path_links, perm_commands, probe_accounts, probe_stat, refusal};
 use super::*;
 use crate::shell::q;
 
@@ -80,7 +78,7 @@ impl Directory {
     }
 
     /// The diff and the commands, computed together so they always agree.
-    fn plan(&self, fact: &DirFact) -> (Diff, Vec<Cmd>) {
+    fn plan_changes(&self, fact: &DirFact) -> (Diff, Vec<Cmd>) {
         let path = self.path.as_str();
         let p = q(path);
         if self.state == State::Absent {
@@ -262,7 +260,7 @@ fi
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<DirFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<DirFact, FactError> {
         let header = out.stdout.as_str();
         let path = PathType::parse(header)?;
         let mut fact = DirFact {
@@ -282,12 +280,8 @@ fi
         Ok(fact)
     }
 
-    fn diff(&self, fact: &DirFact) -> Diff {
-        self.plan(fact).0
-    }
-
-    fn commands(&self, fact: &DirFact, _diff: &Diff) -> Vec<Cmd> {
-        self.plan(fact).1
+    fn plan(&self, fact: &DirFact) -> Planned {
+        self.plan_changes(fact).into()
     }
 }
 

@@ -159,7 +159,7 @@ impl Docker {
     }
 
     /// The diff and the commands, computed together so they always agree.
-    fn plan(&self, fact: &DockerFact) -> (Diff, Vec<Cmd>) {
+    fn plan_changes(&self, fact: &DockerFact) -> (Diff, Vec<Cmd>) {
         // Two engines: refuse rather than let apt swap them.
         let others: Vec<&str> = match self.source {
             Source::Debian => ["docker-ce", "docker-ce-cli", "containerd.io"]
@@ -414,7 +414,7 @@ fn install_script(pkgs: &[&str], source: Source) -> String {
             "keel: apt could not install Docker's packages: declare Docker's apt repository (an `apt_repository` resource) and make docker[engine] depend on it"
         }
     };
-    super::package::apt_install_script(&format!("install {args}"), Some(hint))
+    super::common::apt::apt_install_script(&format!("install {args}"), Some(hint))
 }
 
 /// Write daemon.json: validate it with dockerd when dockerd can (23.0+),
@@ -846,7 +846,7 @@ exit 0
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<DockerFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<DockerFact, FactError> {
         out.check("the docker probe")?;
         let mut fact = DockerFact::default();
         for (k, v) in kv_lines(&out.stdout) {
@@ -857,7 +857,7 @@ exit 0
                     let (Some(name), Some(abbrev), version) =
                         (parts.next(), parts.next(), parts.next())
                     else {
-                        return Err(format!("unexpected dpkg-query line {v:?}"));
+                        return Err(FactError::Unexpected(format!("unexpected dpkg-query line {v:?}")));
                     };
                     let a = abbrev.as_bytes();
                     let installed = a.len() >= 2
@@ -895,12 +895,8 @@ exit 0
         Ok(fact)
     }
 
-    fn diff(&self, fact: &DockerFact) -> Diff {
-        self.plan(fact).0
-    }
-
-    fn commands(&self, fact: &DockerFact, _diff: &Diff) -> Vec<Cmd> {
-        self.plan(fact).1
+    fn plan(&self, fact: &DockerFact) -> Planned {
+        self.plan_changes(fact).into()
     }
 
     fn notified(&self, _fact: &DockerFact, _diff: &Diff) -> Option<Vec<Cmd>> {

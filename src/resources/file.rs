@@ -33,21 +33,24 @@
 //! This file also holds the helpers the `directory` and `line` kinds share
 //! (path types, `stat` facts, permission diffs, validation).
 
+use crate::resources::common::paths::Accounts;
+use crate::resources::common::paths::PathType;
+use crate::resources::common::content::SHOW_LIMIT;
+use crate::resources::common::paths::Stat;
+use crate::resources::common::State;
+use crate::resources::common::paths::Wanted;
+use crate::resources::common::paths::check_host_path;
+use crate::resources::common::paths::check_perms;
+use crate::resources::common::paths::path_links;
+use crate::resources::common::paths::perm_commands;
+use crate::resources::common::paths::probe_accounts;
+use crate::resources::common::paths::probe_stat;
+use crate::resources::common::paths::refusal;
+use crate::resources::common::content::sha256_hex;
+use crate::resources::common::content::showable;
+use crate::resources::common::content::split_content;
 use super::*;
-use crate::shell::{self, Perms, q};
-use sha2::{Digest, Sha256};
-
-/// Largest file whose content the probe sends back for the plan's diff.
-pub const SHOW_LIMIT: u64 = 256 * 1024;
-
-/// Whether the resource should exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    #[default]
-    Present,
-    Absent,
-}
+use crate::shell::{self, q};
 
 /// A regular file on the host.
 #[derive(Debug, serde::Deserialize)]
@@ -118,7 +121,7 @@ impl File {
     }
 
     /// The diff and the commands, computed together so they always agree.
-    fn plan(&self, fact: &FileFact) -> (Diff, Vec<Cmd>) {
+    fn plan_changes(&self, fact: &FileFact) -> (Diff, Vec<Cmd>) {
         let path = self.path.as_str();
         if self.state == State::Absent {
             return match &fact.path {
@@ -359,7 +362,7 @@ fi
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<FileFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<FileFact, FactError> {
         let (header, content) = split_content(&out.stdout);
         let path = PathType::parse(header)?;
         let mut fact = FileFact {
@@ -383,12 +386,8 @@ fi
         Ok(fact)
     }
 
-    fn diff(&self, fact: &FileFact) -> Diff {
-        self.plan(fact).0
-    }
-
-    fn commands(&self, fact: &FileFact, _diff: &Diff) -> Vec<Cmd> {
-        self.plan(fact).1
+    fn plan(&self, fact: &FileFact) -> Planned {
+        self.plan_changes(fact).into()
     }
 }
 
@@ -447,14 +446,6 @@ fn shown_digest(size: String, sha256: &str) -> String {
     }
 }
 
-/// Content that can be shown as text in a plan.
-pub(crate) fn showable(data: &[u8]) -> Option<String> {
-    if data.len() as u64 > SHOW_LIMIT || data.contains(&0) {
-        return None;
-    }
-    String::from_utf8(data.to_vec()).ok()
-}
-
 fn bytes(n: usize) -> String {
     if n == 1 {
         "1 byte".into()
@@ -467,358 +458,8 @@ fn bytes_opt(n: Option<u64>) -> String {
     n.map_or_else(|| "? bytes".into(), |n| bytes(n as usize))
 }
 
-/// Lowercase hex sha256 of data.
-pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Split probe output into the `key=value` header and the base64 text that
-/// follows a `content:` line.
-pub(super) fn split_content(stdout: &str) -> (&str, Option<&str>) {
-    if let Some(rest) = stdout.strip_prefix("content:\n") {
-        return ("", Some(rest));
-    }
-    match stdout.find("\ncontent:\n") {
-        Some(i) => (&stdout[..=i], Some(&stdout[i + "\ncontent:\n".len()..])),
-        None => match stdout.strip_suffix("\ncontent:") {
-            Some(h) => (h, Some("")),
-            None => (stdout, None),
-        },
-    }
-}
-
-/// A change whose command refuses to proceed, with the reason in the plan
-/// and the same message on stderr at apply.
-/// A path keel will not touch as things are (a symbolic link, a folder
-/// where a file is wanted): an error of the plan (exit 1), not an update
-/// (exit 0, or 2 with --detailed-exitcode); apply runs nothing for it.
-pub(super) fn refusal(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
-    let mut d = Diff::with_action(action).reason(why);
-    d.error = Some(format!("{path} {why}"));
-    (d, Vec::new())
-}
-
 // ---------------------------------------------------------------------------
 // Shared with `directory` and `line`.
-
-/// What a path is on the host, as the probes report it (`type=...`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum PathType {
-    #[default]
-    Absent,
-    File,
-    Dir,
-    /// A symbolic link, with its target.
-    Link(String),
-    /// A device, socket or pipe.
-    Other,
-}
-
-impl PathType {
-    pub(super) fn parse(header: &str) -> Result<PathType, String> {
-        Ok(match kv(header, "type").map(str::trim) {
-            Some("absent") => PathType::Absent,
-            Some("file") => PathType::File,
-            Some("dir") => PathType::Dir,
-            Some("link") => PathType::Link(kv(header, "target").unwrap_or_default().to_string()),
-            Some("other") => PathType::Other,
-            Some(t) => return Err(format!("unknown path type `{t}`")),
-            None => return Err("the probe printed no `type=` line".into()),
-        })
-    }
-}
-
-/// Mode and ownership of a path, from `stat`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stat {
-    /// Four octal digits, e.g. "0644".
-    pub mode: Option<String>,
-    pub uid: Option<String>,
-    pub gid: Option<String>,
-    /// Names (`UNKNOWN` when the id has no name).
-    pub owner: Option<String>,
-    pub group: Option<String>,
-    pub size: Option<u64>,
-}
-
-impl Stat {
-    pub(super) fn parse(header: &str) -> Result<Stat, String> {
-        let get = |k| {
-            kv(header, k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let mode = match get("mode") {
-            Some(m) => Some(normalize_mode(&m).map_err(|_| format!("`{m}` is not an octal mode"))?),
-            None => None,
-        };
-        Ok(Stat {
-            mode,
-            uid: get("uid"),
-            gid: get("gid"),
-            owner: get("owner"),
-            group: get("group"),
-            size: get("size").and_then(|s| s.parse().ok()),
-        })
-    }
-}
-
-/// Shell printing mode, ids, names and size of `"$p"`.
-pub(super) fn probe_stat(follow: bool) -> String {
-    format!(
-        "stat {}--printf 'mode=%a\\nuid=%u\\ngid=%g\\nowner=%U\\ngroup=%G\\nsize=%s\\n' -- \"$p\"\n",
-        if follow { "-L " } else { "" }
-    )
-}
-
-fn is_numeric(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Whether the declared owner and group exist on the host.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Accounts {
-    pub owner_missing: bool,
-    pub group_missing: bool,
-}
-
-impl Accounts {
-    pub(super) fn parse(header: &str) -> Accounts {
-        Accounts {
-            owner_missing: kv(header, "owner_exists") == Some("no"),
-            group_missing: kv(header, "group_exists") == Some("no"),
-        }
-    }
-
-    /// "known after apply" text when a declared account does not exist yet.
-    pub(super) fn unknown(&self, w: &Wanted) -> Option<String> {
-        let mut v = Vec::new();
-        if let (true, Some(o)) = (self.owner_missing, w.owner) {
-            v.push(format!("owner `{o}` does not exist yet"));
-        }
-        if let (true, Some(g)) = (self.group_missing, w.group) {
-            v.push(format!("group `{g}` does not exist yet"));
-        }
-        (!v.is_empty()).then(|| v.join("; "))
-    }
-}
-
-/// Shell printing `owner_exists=yes|no` / `group_exists=yes|no` for declared
-/// names (numeric ids need no account).
-pub(super) fn probe_accounts(owner: Option<&str>, group: Option<&str>) -> String {
-    let mut s = String::new();
-    for (key, db, name) in [("owner", "passwd", owner), ("group", "group", group)] {
-        if let Some(n) = name.filter(|n| !is_numeric(n)) {
-            s.push_str(&format!(
-                "if getent {db} {} >/dev/null 2>&1; then echo {key}_exists=yes; else echo {key}_exists=no; fi\n",
-                q(n)
-            ));
-        }
-    }
-    s
-}
-
-/// Declared permissions (mode normalized to four digits).
-pub(super) struct Wanted<'a> {
-    pub mode: Option<String>,
-    pub owner: Option<&'a str>,
-    pub group: Option<&'a str>,
-}
-
-impl Wanted<'_> {
-    /// Attribute changes against a stat (`None`: the path does not exist).
-    pub(super) fn changes(&self, stat: Option<&Stat>) -> Vec<AttrChange> {
-        let mut v = Vec::new();
-        if let Some(m) = &self.mode {
-            let before = stat.and_then(|s| s.mode.clone());
-            if before.as_ref() != Some(m) {
-                v.push(AttrChange::new("mode", before, Some(m.clone())));
-            }
-        }
-        for (attr, want, name, id) in [
-            (
-                "owner",
-                self.owner,
-                stat.and_then(|s| s.owner.clone()),
-                stat.and_then(|s| s.uid.clone()),
-            ),
-            (
-                "group",
-                self.group,
-                stat.and_then(|s| s.group.clone()),
-                stat.and_then(|s| s.gid.clone()),
-            ),
-        ] {
-            let Some(want) = want else { continue };
-            let have = if is_numeric(want) {
-                id.clone()
-            } else {
-                name.clone()
-            };
-            if have.as_deref() != Some(want) {
-                // Show the name when there is one, the id otherwise.
-                let before = stat.map(|_| match (&name, &id) {
-                    (Some(n), _) if n != "UNKNOWN" => n.clone(),
-                    (_, Some(i)) => i.clone(),
-                    _ => "?".into(),
-                });
-                v.push(AttrChange::new(attr, before, Some(want)));
-            }
-        }
-        v
-    }
-
-    /// All declared permissions; for directories the mode gets a leading
-    /// `0` so that GNU chmod also clears setuid/setgid bits.
-    pub(super) fn perms(&self, dir: bool) -> Perms {
-        Perms {
-            owner: self.owner.map(str::to_string),
-            group: self.group.map(str::to_string),
-            mode: self
-                .mode
-                .as_ref()
-                .map(|m| if dir { format!("0{m}") } else { m.clone() }),
-        }
-    }
-
-    /// ", mode 0640, owner app:app" for command summaries.
-    pub(super) fn describe(&self) -> String {
-        let mut s = String::new();
-        if let Some(m) = &self.mode {
-            s.push_str(&format!(", mode {m}"));
-        }
-        match (self.owner, self.group) {
-            (Some(o), Some(g)) => s.push_str(&format!(", owner {o}:{g}")),
-            (Some(o), None) => s.push_str(&format!(", owner {o}")),
-            (None, Some(g)) => s.push_str(&format!(", group {g}")),
-            (None, None) => {}
-        }
-        s
-    }
-}
-
-/// chown/chgrp/chmod commands for the changed attributes. A chown may clear
-/// setuid/setgid bits, so a declared mode is set again after it.
-pub(super) fn perm_commands(path: &str, changes: &[AttrChange], w: &Wanted, dir: bool) -> Vec<Cmd> {
-    let changed = |n: &str| changes.iter().any(|c| c.name == n);
-    let all = w.perms(dir);
-    let mut cmds = Vec::new();
-    let own = Perms {
-        owner: all.owner.clone().filter(|_| changed("owner")),
-        group: all.group.clone().filter(|_| changed("group")),
-        mode: None,
-    };
-    let target = q(path);
-    if own.owner.is_some() || own.group.is_some() {
-        let who = match (&own.owner, &own.group) {
-            (Some(o), Some(g)) => format!("chown {o}:{g}"),
-            (Some(o), None) => format!("chown {o}"),
-            (_, g) => format!("chgrp {}", g.as_deref().unwrap_or_default()),
-        };
-        cmds.push(Cmd::new(format!("{who} {path}"), own.apply_to(&target)));
-    }
-    if let Some(m) = &all.mode
-        && (changed("mode") || !cmds.is_empty())
-    {
-        let mode_only = Perms {
-            mode: Some(m.clone()),
-            ..Perms::default()
-        };
-        cmds.push(Cmd::new(
-            format!("chmod {} {path}", w.mode.as_deref().unwrap_or(m)),
-            mode_only.apply_to(&target),
-        ));
-    }
-    cmds
-}
-
-/// The graph needs of something at `path` owned by `owner`/`group`.
-/// The links of a path resource (file, directory): it provides its path and
-/// needs its parent, owner and group; an absent one links nothing.
-pub(super) fn path_links(state: State, path: &str, owner: Option<&str>, group: Option<&str>) -> Links {
-    if state == State::Absent {
-        return Links::default();
-    }
-    Links {
-        provides: vec![Ref::Path(path.to_string())],
-        needs: needs_for(path, owner, group),
-    }
-}
-
-pub(super) fn needs_for(path: &str, owner: Option<&str>, group: Option<&str>) -> Vec<Ref> {
-    let mut needs = Vec::new();
-    if let Some(p) = parent_dir(path) {
-        needs.push(Ref::Path(p));
-    }
-    if let Some(o) = owner.filter(|o| !is_numeric(o)) {
-        needs.push(Ref::User(o.to_string()));
-    }
-    if let Some(g) = group.filter(|g| !is_numeric(g)) {
-        needs.push(Ref::Group(g.to_string()));
-    }
-    needs
-}
-
-/// An absolute, clean path (`/` itself only when `allow_root`).
-pub(super) fn check_host_path(field: &'static str, path: &str, allow_root: bool) -> Vec<Invalid> {
-    if let Some(e) = check_abs_path(field, path) {
-        return vec![e];
-    }
-    if path == "/" {
-        return if allow_root {
-            vec![]
-        } else {
-            vec![Invalid::field(
-                field,
-                "`/` cannot be managed by this resource",
-            )]
-        };
-    }
-    if path.ends_with('/') || path.contains("//") || path.split('/').any(|c| c == ".") {
-        let clean: Vec<&str> = path
-            .split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .collect();
-        return vec![
-            Invalid::field(field, format!("`{path}` is not a clean path"))
-                .help(format!("write it `/{}`", clean.join("/"))),
-        ];
-    }
-    vec![]
-}
-
-/// Validate declared mode, owner and group.
-pub(super) fn check_perms(
-    mode: Option<&str>,
-    owner: Option<&str>,
-    group: Option<&str>,
-) -> Vec<Invalid> {
-    let mut errs = Vec::new();
-    if let Some(m) = mode
-        && let Err(e) = normalize_mode(m)
-    {
-        errs.push(Invalid::field("mode", e).help("e.g. mode: \"0644\""));
-    }
-    for (field, name) in [("owner", owner), ("group", group)] {
-        let Some(n) = name else { continue };
-        // A name the shadow tools accept, or a numeric id.
-        if !super::group::valid_name(n, true) && n.parse::<u32>().is_err() {
-            errs.push(
-                Invalid::field(
-                    field,
-                    format!("`{}` is not a valid {field} name", n.escape_debug()),
-                )
-                .help(
-                    "a user or group name (a letter or `_`, then letters, digits, `_`, `-` or `.`, at most 32 characters) or a numeric id",
-                ),
-            );
-        }
-    }
-    errs
-}
 
 #[cfg(test)]
 mod tests {

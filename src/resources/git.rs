@@ -55,8 +55,8 @@
 //! use a key. Credentials are masked in the plan and in every message keel
 //! prints (`https://***@host/...`); git's own output is masked the same way.
 
-use super::command::heredoc_delim;
-use super::file::{check_host_path, check_perms, probe_accounts};
+use super::common::script::{heredoc_delim};
+use super::common::paths::{check_host_path, check_perms, probe_accounts};
 use super::*;
 use crate::shell::q;
 use std::fmt::Write as _;
@@ -316,7 +316,7 @@ impl Git {
     }
 
     /// The diff and the commands, computed together so they always agree.
-    fn plan(&self, fact: &GitFact) -> (Diff, Vec<Cmd>) {
+    fn plan_changes(&self, fact: &GitFact) -> (Diff, Vec<Cmd>) {
         let path = self.path.as_str();
         let repo = mask_url(&self.repo);
         let mut unknown = Vec::new();
@@ -804,8 +804,9 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<GitFact, String> {
-        out.check("the probe").map_err(|e| mask_url(&e))?;
+    fn parse(&self, out: &ProbeOutput) -> Result<GitFact, FactError> {
+        out.check("the probe")
+            .map_err(|e| e.map_message(mask_url))?;
         let h = out.stdout.as_str();
         let get = |k: &str| kv(h, k).map(str::trim).filter(|v| !v.is_empty());
         let tree = match get("tree") {
@@ -814,7 +815,7 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
             Some("dir") => Tree::Dir,
             Some("notdir") => Tree::NotDir,
             Some("worktree") => Tree::WorkTree,
-            Some(t) => return Err(format!("unknown tree type `{t}`")),
+            Some(t) => return Err(FactError::Unexpected(format!("unknown tree type `{t}`"))),
             None => return Err("the probe printed no `tree=` line".into()),
         };
         let sha = |k: &str| -> Result<Option<String>, String> {
@@ -830,7 +831,7 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
             Some("commit") => Some(RefKind::Commit),
             Some("branch") => Some(RefKind::Branch(get("ref_name").unwrap_or("").to_string())),
             Some("unknown") => Some(RefKind::Unknown),
-            Some(k) => return Err(format!("unknown ref kind `{k}`")),
+            Some(k) => return Err(FactError::Unexpected(format!("unknown ref kind `{k}`"))),
         };
         let changes_count = match get("changes") {
             None => 0,
@@ -859,12 +860,8 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
         })
     }
 
-    fn diff(&self, fact: &GitFact) -> Diff {
-        self.plan(fact).0
-    }
-
-    fn commands(&self, fact: &GitFact, _diff: &Diff) -> Vec<Cmd> {
-        self.plan(fact).1
+    fn plan(&self, fact: &GitFact) -> Planned {
+        self.plan_changes(fact).into()
     }
 }
 

@@ -11,17 +11,14 @@
 //! declared `gid` is compared. `system` only chooses the id range when the
 //! group is created: an existing group is never "converted".
 
+use crate::resources::common::State;
+use crate::resources::common::accounts::check_group_name;
+use crate::resources::common::accounts::check_id;
+use crate::resources::common::accounts::getent_probe;
+use crate::resources::common::accounts::parse_id;
+use crate::resources::common::accounts::probe_failure;
 use super::*;
 use crate::shell::q;
-
-/// Whether a user or group should exist.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    #[default]
-    Present,
-    Absent,
-}
 
 /// A local group.
 #[derive(Debug, serde::Deserialize)]
@@ -48,85 +45,6 @@ pub struct GroupEntry {
 
 /// The live state of a group: `None` when it does not exist.
 pub type GroupFact = Option<GroupEntry>;
-
-/// Longest user or group name the shadow tools accept.
-pub const MAX_NAME_LEN: usize = 32;
-
-/// Check a user or group name against the portable pattern Debian's
-/// `adduser` and the shadow tools agree on: `[a-z_][a-z0-9_-]*[$]?`, at most
-/// 32 characters. Groups also accept upper case and `.` (Debian ships
-/// `Debian-exim`), via `relaxed`.
-pub fn valid_name(name: &str, relaxed: bool) -> bool {
-    let body = name.strip_suffix('$').unwrap_or(name);
-    let mut chars = body.chars();
-    let first_ok = match chars.next() {
-        Some(c) => c.is_ascii_lowercase() || c == '_' || (relaxed && c.is_ascii_uppercase()),
-        None => false,
-    };
-    first_ok
-        && name.len() <= MAX_NAME_LEN
-        && chars.all(|c| {
-            c.is_ascii_lowercase()
-                || c.is_ascii_digit()
-                || c == '_'
-                || c == '-'
-                || (relaxed && (c.is_ascii_uppercase() || c == '.'))
-        })
-}
-
-/// An [`Invalid`] for `field` when `name` is not a valid group name.
-pub fn check_group_name(field: &'static str, name: &str) -> Option<Invalid> {
-    if valid_name(name, true) {
-        return None;
-    }
-    Some(
-        Invalid::field(
-            field,
-            format!("`{}` is not a valid group name", name.escape_debug()),
-        )
-        .help(
-            "a group name starts with a letter or `_`, continues with letters, digits, `_`, `-` \
-             or `.`, may end with `$`, and has at most 32 characters",
-        ),
-    )
-}
-
-/// An [`Invalid`] for `field` when `id` is not a numeric user or group id.
-pub fn check_id(field: &'static str, id: &str) -> Option<Invalid> {
-    match parse_id(id) {
-        Some(_) => None,
-        None => Some(
-            Invalid::field(
-                field,
-                format!("`{}` is not a numeric id", id.escape_debug()),
-            )
-            .help("ids are whole numbers from 0 to 4294967294, e.g. `1500`"),
-        ),
-    }
-}
-
-/// Parse a uid/gid (`u32`, without the reserved `-1`).
-pub fn parse_id(id: &str) -> Option<u32> {
-    let id = id.trim();
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    id.parse::<u32>().ok().filter(|&n| n != u32::MAX)
-}
-
-/// Shell lines that run `getent DB NAME` and print `PREFIX=<entry>` when
-/// found, `PREFIX_absent=1` when not (exit status 2), and fail otherwise.
-pub(crate) fn getent_probe(db: &str, name: &str, prefix: &str) -> String {
-    format!(
-        "keel_e=$(getent {db} {n}); keel_rc=$?\n\
-         case $keel_rc in\n\
-         0) printf '{prefix}=%s\\n' \"$keel_e\" | head -n 1 ;;\n\
-         2) echo '{prefix}_absent=1' ;;\n\
-         *) echo \"getent {db} failed with status $keel_rc\" >&2; exit 1 ;;\n\
-         esac\n",
-        n = q(name),
-    )
-}
 
 impl Group {
     fn desired_gid(&self) -> Option<u32> {
@@ -165,7 +83,7 @@ impl Kind for Group {
         format!("set +e\n{}", getent_probe("group", &self.name, "group"))
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<GroupFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<GroupFact, FactError> {
         if kv(&out.stdout, "group_absent").is_some() {
             return Ok(None);
         }
@@ -175,7 +93,7 @@ impl Kind for Group {
         // name:password:gid:member,member
         let fields: Vec<&str> = line.split(':').collect();
         if fields.len() < 4 {
-            return Err(format!("unexpected `getent group` line: {line:?}"));
+            return Err(FactError::Unexpected(format!("unexpected `getent group` line: {line:?}")));
         }
         let gid = fields[2]
             .parse::<u32>()
@@ -188,7 +106,16 @@ impl Kind for Group {
         Ok(Some(GroupEntry { gid, members }))
     }
 
-    fn diff(&self, fact: &GroupFact) -> Diff {
+    fn plan(&self, fact: &GroupFact) -> Planned {
+        let diff = self.diff_of(fact);
+        let commands = self.commands_for(fact, &diff);
+        Planned::new(diff, commands)
+    }
+
+}
+
+impl Group {
+    fn diff_of(&self, fact: &GroupFact) -> Diff {
         match (self.state, fact) {
             (State::Absent, None) => Diff::noop().reason("does not exist"),
             (State::Absent, Some(g)) => Diff::with_action(Action::Delete).attr(
@@ -217,7 +144,7 @@ impl Kind for Group {
         }
     }
 
-    fn commands(&self, fact: &GroupFact, _diff: &Diff) -> Vec<Cmd> {
+    fn commands_for(&self, fact: &GroupFact, _diff: &Diff) -> Vec<Cmd> {
         let n = q(&self.name);
         match (self.state, fact) {
             (State::Absent, Some(_)) => {
@@ -243,22 +170,6 @@ impl Kind for Group {
             },
             (State::Absent, None) => Vec::new(),
         }
-    }
-}
-
-/// The error for a probe that printed none of the expected lines.
-pub(crate) fn probe_failure(what: &str, out: &ProbeOutput) -> String {
-    let err = out.stderr.trim();
-    if err.is_empty() {
-        format!(
-            "the {what} probe printed nothing usable (exit status {})",
-            out.status
-        )
-    } else {
-        format!(
-            "the {what} probe failed (exit status {}): {err}",
-            out.status
-        )
     }
 }
 

@@ -36,8 +36,9 @@
 //! This file also holds [`rewrite_file`], the atomic file replacement the
 //! `timezone` and `sysctl` kinds share.
 
+use crate::resources::common::edit::rewrite_file;
 use super::*;
-use crate::shell::{self, q};
+use crate::shell::q;
 
 /// The address of the one `hostname` resource of a host.
 pub const ADDRESS_NAME: &str = "system";
@@ -168,39 +169,6 @@ fi",
         ));
         s
     }
-}
-
-/// Shell lines that replace the file `path` with what the shell code
-/// `fill` prints on stdout. `fill` may read the current file as
-/// `"$keel_t"` (the path with symbolic links resolved, so a link is
-/// followed rather than replaced).
-///
-/// The new content goes to a temporary file in the same directory, gets the
-/// mode and owner of the file it replaces (0644 for a new file), and is
-/// renamed over it: readers see the old or the new file, never a part. A
-/// file that is a mount point (Docker bind-mounts `/etc/hosts`,
-/// `/etc/hostname` and `/etc/resolv.conf` into containers) cannot be
-/// renamed over (`EBUSY`), so it is rewritten in place from the complete
-/// temporary file instead.
-pub(super) fn rewrite_file(path: &str, fill: &str) -> String {
-    let tmp = shell::TempFile::beside_word("keel_tmp", "\"$keel_t\"");
-    format!(
-        "keel_t=$(readlink -f -- {p})
-{create}trap '{remove}' EXIT
-{fill_cmd}{perms}if cut -d' ' -f5 /proc/self/mountinfo 2>/dev/null | grep -qxF -- \"$keel_t\"; then
-  cat \"$keel_tmp\" > \"$keel_t\"
-  rm -f \"$keel_tmp\"
-else
-  {rename}fi
-trap - EXIT
-",
-        p = q(path),
-        create = tmp.create(),
-        remove = tmp.remove(),
-        fill_cmd = tmp.fill_from(fill),
-        perms = tmp.set_perms(&shell::Perms::default()),
-        rename = tmp.rename(),
-    )
 }
 
 /// Check a host name or FQDN against RFC 1123: dot-separated labels of
@@ -336,7 +304,7 @@ fi
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<HostnameFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<HostnameFact, FactError> {
         let text = &out.stdout;
         let running = kv(text, "running")
             .map(str::trim)
@@ -364,7 +332,16 @@ fi
         })
     }
 
-    fn diff(&self, fact: &HostnameFact) -> Diff {
+    fn plan(&self, fact: &HostnameFact) -> Planned {
+        let diff = self.diff_of(fact);
+        let commands = self.commands_for(fact, &diff);
+        Planned::new(diff, commands)
+    }
+
+}
+
+impl Hostname {
+    fn diff_of(&self, fact: &HostnameFact) -> Diff {
         let mut d = Diff::with_action(Action::Update);
         if fact.running != self.name {
             d = d.attr("hostname", Some(fact.running.as_str()), Some(&*self.name));
@@ -395,7 +372,7 @@ fi
         d
     }
 
-    fn commands(&self, _fact: &HostnameFact, diff: &Diff) -> Vec<Cmd> {
+    fn commands_for(&self, _fact: &HostnameFact, diff: &Diff) -> Vec<Cmd> {
         let mut cmds = Vec::new();
         if diff
             .attrs

@@ -45,10 +45,8 @@
 //! (`grep -f -`), never as arguments, since every process's arguments are
 //! readable by every user of the host.
 
-use super::file::{
-    Accounts, PathType, Stat, State, Wanted, check_host_path, check_perms, probe_accounts,
-    probe_stat, refusal,
-};
+use super::common::{State};
+use super::common::paths::{Accounts, PathType, Stat, Wanted, check_host_path, check_perms, probe_accounts, probe_stat, refusal};
 use super::*;
 use crate::shell::{self, Perms, q};
 
@@ -272,7 +270,7 @@ impl Line {
     }
 
     /// The diff and the commands, computed together so they always agree.
-    fn plan(&self, fact: &LineFact) -> (Diff, Vec<Cmd>) {
+    fn plan_changes(&self, fact: &LineFact) -> (Diff, Vec<Cmd>) {
         let path = self.path.as_str();
         match &fact.regex {
             // Errors, not updates: the plan must fail (exit 1), not count
@@ -664,8 +662,8 @@ fi
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<LineFact, String> {
-        let (header, content) = super::file::split_content(&out.stdout);
+    fn parse(&self, out: &ProbeOutput) -> Result<LineFact, FactError> {
+        let (header, content) = super::common::content::split_content(&out.stdout);
         let path = PathType::parse(header)?;
         let regex = match kv(header, "regex") {
             Some("match") => RegexCheck::Matches,
@@ -675,7 +673,7 @@ fi
                     .map(|e| e.trim_start_matches("grep: ").to_string())
                     .unwrap_or_else(|| "grep rejected it".into()),
             ),
-            Some(other) => return Err(format!("unknown regex check `{other}`")),
+            Some(other) => return Err(FactError::Unexpected(format!("unknown regex check `{other}`"))),
             None if self.pattern.is_some() => {
                 return Err("the probe printed no `regex=` line".into());
             }
@@ -708,12 +706,8 @@ fi
         Ok(fact)
     }
 
-    fn diff(&self, fact: &LineFact) -> Diff {
-        self.plan(fact).0
-    }
-
-    fn commands(&self, fact: &LineFact, _diff: &Diff) -> Vec<Cmd> {
-        self.plan(fact).1
+    fn plan(&self, fact: &LineFact) -> Planned {
+        self.plan_changes(fact).into()
     }
 }
 

@@ -5,9 +5,13 @@
 //! - `probe()` is a read-only shell script that prints the live state;
 //! - `parse()` turns that output into a typed fact (absence is a value,
 //!   not an error);
-//! - `diff()` compares desired with the fact, attribute by attribute;
-//! - `commands()` yields the shell commands that close the gap (none when
-//!   the diff is a no-op).
+//! - `plan()` compares desired state with the fact and returns the typed
+//!   difference together with the shell commands that close the gap (none
+//!   when the difference is a no-op): the commands follow from the typed
+//!   difference, never from its rendering.
+//!
+//! What kinds share (paths and permissions, accounts, apt, atomic replace,
+//! crontab blocks) lives in [`common`]; no kind imports another kind.
 //!
 //! The engine only sees the object-safe [`Resource`] trait, implemented for
 //! every `Kind`. Adding a kind means one new file plus one line in the
@@ -19,7 +23,10 @@ use serde::de::DeserializeOwned;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub mod common;
 pub mod testing;
+
+pub use common::{check_abs_path, kv, kv_lines, normalize_mode, parent_dir, unused_when_absent};
 
 macro_rules! kinds {
     ($($module:ident :: $ty:ident),* $(,)?) => {
@@ -232,6 +239,71 @@ impl Cmd {
     }
 }
 
+/// What a kind plans for one resource: the typed difference between
+/// desired and live state, and the commands that close it (empty when the
+/// difference is a no-op).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Planned {
+    pub diff: Diff,
+    pub commands: Vec<Cmd>,
+}
+
+impl Planned {
+    pub fn new(diff: Diff, commands: Vec<Cmd>) -> Self {
+        Planned { diff, commands }
+    }
+    /// A difference that needs no command (a no-op, a refusal, something
+    /// known only after apply).
+    pub fn only(diff: Diff) -> Self {
+        Planned {
+            diff,
+            commands: Vec::new(),
+        }
+    }
+}
+
+impl From<(Diff, Vec<Cmd>)> for Planned {
+    fn from((diff, commands): (Diff, Vec<Cmd>)) -> Self {
+        Planned { diff, commands }
+    }
+}
+
+/// Why a probe's output could not be turned into a fact.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FactError {
+    /// The probe exited non-zero: its own message, or what failed.
+    #[error("{message}")]
+    ProbeFailed { status: i32, message: String },
+    /// The output is not what the kind's probe prints.
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+impl FactError {
+    /// The same error with its message rewritten (to mask a credential).
+    pub fn map_message(self, f: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            FactError::ProbeFailed { status, message } => FactError::ProbeFailed {
+                status,
+                message: f(&message),
+            },
+            FactError::Unexpected(message) => FactError::Unexpected(f(&message)),
+        }
+    }
+}
+
+impl From<&str> for FactError {
+    fn from(message: &str) -> Self {
+        FactError::Unexpected(message.to_string())
+    }
+}
+
+impl From<String> for FactError {
+    fn from(message: String) -> Self {
+        FactError::Unexpected(message)
+    }
+}
+
 /// What a probe printed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProbeOutput {
@@ -250,15 +322,18 @@ impl ProbeOutput {
 
     /// `Err` with the probe's own message (its stderr) when it exited
     /// non-zero; `what` names the probe when it printed nothing.
-    pub fn check(&self, what: &str) -> Result<(), String> {
+    pub fn check(&self, what: &str) -> Result<(), FactError> {
         if self.status == 0 {
             return Ok(());
         }
         let err = self.stderr.trim();
-        Err(if err.is_empty() {
-            format!("{what} failed (exit status {})", self.status)
-        } else {
-            err.to_string()
+        Err(FactError::ProbeFailed {
+            status: self.status,
+            message: if err.is_empty() {
+                format!("{what} failed (exit status {})", self.status)
+            } else {
+                err.to_string()
+            },
         })
     }
 }
@@ -450,13 +525,11 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
     fn probe(&self) -> String;
 
     /// Parse the probe's output. Absence is a fact, not an error.
-    fn parse(&self, out: &ProbeOutput) -> Result<Self::Fact, String>;
+    fn parse(&self, out: &ProbeOutput) -> Result<Self::Fact, FactError>;
 
-    /// Compare desired state with the fact.
-    fn diff(&self, fact: &Self::Fact) -> Diff;
-
-    /// Commands that make the host match (empty when `diff` is a no-op).
-    fn commands(&self, fact: &Self::Fact, diff: &Diff) -> Vec<Cmd>;
+    /// Compare desired state with the fact: the typed difference and the
+    /// commands that make the host match (none when it is a no-op).
+    fn plan(&self, fact: &Self::Fact) -> Planned;
 
     /// Commands to run when notified by a changed resource, or `None` when
     /// this kind cannot be notified (a file, a package).
@@ -549,10 +622,10 @@ impl<K: Kind> Resource for K {
         Kind::probe(self)
     }
     fn evaluate(&self, out: &ProbeOutput) -> Result<Evaluation, String> {
-        let fact = self.parse(out)?;
-        let diff = self.diff(&fact);
+        let fact = self.parse(out).map_err(|e| e.to_string())?;
+        let Planned { diff, commands } = self.plan(&fact);
         let commands = if diff.action().is_change() {
-            self.commands(&fact, &diff)
+            commands
         } else {
             Vec::new()
         };
@@ -584,77 +657,4 @@ impl<K: Kind> Resource for K {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
-}
-
-// ---------------------------------------------------------------------------
-// Small helpers shared by kinds.
-
-/// Parse `key=value` lines (as printed by probes) into pairs; lines without
-/// `=` are ignored.
-pub fn kv_lines(text: &str) -> Vec<(&str, &str)> {
-    text.lines().filter_map(|l| l.split_once('=')).collect()
-}
-
-/// First value of `key` in `key=value` lines.
-pub fn kv<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    kv_lines(text)
-        .into_iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-}
-
-/// Validate an octal file mode such as `"0644"` or `"755"`; returns the
-/// canonical four-digit form.
-pub fn normalize_mode(mode: &str) -> Result<String, String> {
-    let m = mode.trim();
-    if m.is_empty() || m.len() > 4 || !m.chars().all(|c| ('0'..='7').contains(&c)) {
-        return Err(format!(
-            "`{mode}` is not an octal file mode: use up to four digits 0–7, e.g. \"0644\""
-        ));
-    }
-    Ok(format!("{:0>4}", m))
-}
-
-/// Check that a host path is absolute and clean.
-pub fn check_abs_path(field: &'static str, path: &str) -> Option<Invalid> {
-    if !path.starts_with('/') {
-        return Some(
-            Invalid::field(field, format!("`{path}` is not an absolute path"))
-                .help("paths on the host must start with `/`"),
-        );
-    }
-    if path.contains('\n') || path.split('/').any(|c| c == "..") {
-        return Some(Invalid::field(
-            field,
-            format!("`{}` contains `..` or a newline", path.escape_debug()),
-        ));
-    }
-    None
-}
-
-/// Errors for settings given alongside `state: absent`, where they would
-/// be silently ignored: `fields` pairs each name with whether it is set.
-pub fn unused_when_absent(fields: &[(&'static str, bool)]) -> Vec<Invalid> {
-    fields
-        .iter()
-        .filter(|(_, set)| *set)
-        .map(|(field, _)| {
-            Invalid::field(
-                field,
-                format!("`{field}` has no effect with `state: absent`"),
-            )
-            .help("remove it, or remove `state: absent`")
-        })
-        .collect()
-}
-
-/// The parent directory of an absolute path (`None` for `/`).
-pub fn parent_dir(path: &str) -> Option<String> {
-    let trimmed = path.trim_end_matches('/');
-    let i = trimmed.rfind('/')?;
-    Some(if i == 0 {
-        "/".into()
-    } else {
-        trimmed[..i].into()
-    })
 }

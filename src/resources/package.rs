@@ -22,10 +22,11 @@
 //! runs `apt-get update` itself only when it must — when no package lists
 //! exist at all (a fresh image), or when the install fails in a way stale
 //! lists explain ("Unable to locate package", a pinned version "was not
-//! found", a 404 while fetching); then it retries once. An engine that wants
-//! "one `apt-get update` per host per run" can run [`apt_update_script`]
-//! before the first package change of a host.
+//! found", a 404 while fetching); then it retries once.
 
+use crate::resources::common::apt::APT_PRELUDE;
+use crate::resources::common::apt::apt_install_script;
+use crate::resources::common::apt::check_package_name;
 use super::*;
 use crate::shell::q;
 use std::cmp::Ordering;
@@ -87,92 +88,6 @@ pub struct PackageFact {
 }
 
 const LATEST: &str = "(latest from apt)";
-
-/// `apt-get` with the options every keel apt call uses: non-interactive,
-/// keep locally modified configuration files, wait for the dpkg lock.
-const APT_PRELUDE: &str = "export DEBIAN_FRONTEND=noninteractive
-keel_apt() {
-  apt-get -y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \"$@\"
-}
-";
-
-/// An apt script for `keel_apt ARGS` (already quoted): refresh the lists
-/// when there are none, run it, and when the failure looks like stale
-/// lists, update and retry once; `hint` is printed if the retry fails too.
-/// Shared by every kind that installs packages.
-pub(crate) fn apt_install_script(args: &str, hint: Option<&str>) -> String {
-    let hint = hint
-        .map(|h| format!("echo {} >&2; ", q(h)))
-        .unwrap_or_default();
-    let mut s = String::from(APT_PRELUDE);
-    s.push_str(
-        "keel_lists=
-for keel_f in /var/lib/apt/lists/*_Packages*; do
-  if [ -e \"$keel_f\" ]; then keel_lists=yes; fi
-  break
-done
-if [ -z \"$keel_lists\" ]; then
-  echo 'keel: no apt package lists yet: running apt-get update' >&2
-  keel_apt update
-fi
-",
-    );
-    let _ = write!(
-        s,
-        "if keel_out=$(keel_apt {args} 2>&1); then
-  printf '%s\\n' \"$keel_out\"
-else
-  keel_rc=$?
-  printf '%s\\n' \"$keel_out\" >&2
-  if printf '%s\\n' \"$keel_out\" | grep -q -e 'Unable to locate package' -e 'has no installation candidate' -e 'was not found' -e 'Failed to fetch' -e 'Unable to fetch some archives'; then
-    echo 'keel: the apt package lists look stale: running apt-get update and retrying once' >&2
-    keel_apt update
-    if ! keel_apt {args}; then {hint}exit 1; fi
-  else
-    exit \"$keel_rc\"
-  fi
-fi
-"
-    );
-    s
-}
-
-/// A script that refreshes the apt package lists, for an engine that runs it
-/// once per host per run (before the first package change). Safe to run more
-/// than once; needs root.
-pub fn apt_update_script() -> &'static str {
-    "export DEBIAN_FRONTEND=noninteractive\napt-get -q -o DPkg::Lock::Timeout=120 update\n"
-}
-
-/// Check a Debian package name (`[a-z0-9][a-z0-9+.-]+`), optionally
-/// followed by `:architecture`.
-pub fn check_package_name(name: &str) -> Result<(), String> {
-    let (base, arch) = match name.split_once(':') {
-        Some((b, a)) => (b, Some(a)),
-        None => (name, None),
-    };
-    let ok_base = base.len() >= 2
-        && base
-            .bytes()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && base
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+.-".contains(&c));
-    let ok_arch = arch.is_none_or(|a| {
-        !a.is_empty()
-            && a.bytes()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-    });
-    if ok_base && ok_arch {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` is not a Debian package name",
-            name.escape_debug()
-        ))
-    }
-}
 
 /// Check a Debian version string: `[epoch:]upstream[-revision]` made of
 /// letters, digits and `.+~-:`.
@@ -438,17 +353,20 @@ fi
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<PackageFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<PackageFact, FactError> {
         match out.status {
             0 => {}
             // dpkg-query's own "no packages found matching NAME".
             1 if out.stdout.trim().is_empty() => {}
             s => {
                 let err = out.stderr.trim();
-                return Err(if err.is_empty() {
-                    format!("dpkg-query failed (exit status {s})")
-                } else {
-                    err.to_string()
+                return Err(FactError::ProbeFailed {
+                    status: s,
+                    message: if err.is_empty() {
+                        format!("dpkg-query failed (exit status {s})")
+                    } else {
+                        err.to_string()
+                    },
                 });
             }
         }
@@ -486,7 +404,16 @@ fi
         Ok(fact)
     }
 
-    fn diff(&self, fact: &PackageFact) -> Diff {
+    fn plan(&self, fact: &PackageFact) -> Planned {
+        let diff = self.diff_of(fact);
+        let commands = self.commands_for(fact, &diff);
+        Planned::new(diff, commands)
+    }
+
+}
+
+impl Package {
+    fn diff_of(&self, fact: &PackageFact) -> Diff {
         let installed = fact.version.as_deref();
         match (self.state, fact.status) {
             (PackageState::Present, DpkgStatus::NotInstalled | DpkgStatus::ConfigFiles) => {
@@ -592,7 +519,7 @@ fi
         }
     }
 
-    fn commands(&self, fact: &PackageFact, diff: &Diff) -> Vec<Cmd> {
+    fn commands_for(&self, fact: &PackageFact, diff: &Diff) -> Vec<Cmd> {
         let name = &self.name;
         match diff.action() {
             Action::NoOp | Action::Run => Vec::new(),
@@ -1101,11 +1028,5 @@ exit 1
                 .skip_while(|c| *c == "update")
                 .any(|c| c == "update")
         );
-    }
-
-    #[test]
-    fn apt_update_script_is_valid() {
-        assert_sh_syntax(apt_update_script());
-        assert!(apt_update_script().contains("apt-get -q -o DPkg::Lock::Timeout=120 update"));
     }
 }

@@ -239,7 +239,7 @@ impl Kind for Require {
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<RequireFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<RequireFact, FactError> {
         let t = &out.stdout;
         let num = |k: &str| kv(t, k).and_then(|v| v.trim().parse::<u64>().ok());
         let mut f = RequireFact {
@@ -258,7 +258,23 @@ impl Kind for Require {
         Ok(f)
     }
 
-    fn diff(&self, fact: &RequireFact) -> Diff {
+    fn plan(&self, fact: &RequireFact) -> Planned {
+        let diff = self.diff_of(fact);
+        let commands = self.commands_for(fact, &diff);
+        Planned::new(diff, commands)
+    }
+
+    fn precondition(&self) -> bool {
+        true
+    }
+
+    fn reads_other_state(&self) -> bool {
+        true
+    }
+}
+
+impl Require {
+    fn diff_of(&self, fact: &RequireFact) -> Diff {
         let (bad, good) = self.failures(fact);
         if bad.is_empty() {
             Diff::noop().reason(good.join(", "))
@@ -270,16 +286,8 @@ impl Kind for Require {
         }
     }
 
-    fn commands(&self, _: &RequireFact, _: &Diff) -> Vec<Cmd> {
+    fn commands_for(&self, _fact: &RequireFact, _diff: &Diff) -> Vec<Cmd> {
         Vec::new()
-    }
-
-    fn precondition(&self) -> bool {
-        true
-    }
-
-    fn reads_other_state(&self) -> bool {
-        true
     }
 }
 

@@ -20,7 +20,7 @@
 //! unit's file changed on disk (`NeedDaemonReload=yes`), so a unit file
 //! written earlier in the run takes effect on the start or restart.
 
-use super::package::check_package_name;
+use super::common::apt::{check_package_name};
 use super::*;
 use crate::shell::q;
 use std::fmt::Write as _;
@@ -246,7 +246,7 @@ systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState --
         )
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<ServiceFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<ServiceFact, FactError> {
         out.check("systemctl show")?;
         let get = |k: &str| kv(&out.stdout, k).unwrap_or("").trim().to_string();
         let fact = ServiceFact {
@@ -257,15 +257,55 @@ systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState --
             unit_file_state: get("UnitFileState"),
         };
         if fact.load_state.is_empty() {
-            return Err(format!(
+            return Err(FactError::Unexpected(format!(
                 "unexpected `systemctl show` output (no LoadState): {:?}",
                 out.stdout.trim()
-            ));
+            )));
         }
         Ok(fact)
     }
 
-    fn diff(&self, fact: &ServiceFact) -> Diff {
+    fn plan(&self, fact: &ServiceFact) -> Planned {
+        let diff = self.diff_of(fact);
+        let commands = self.commands_for(fact, &diff);
+        Planned::new(diff, commands)
+    }
+
+    fn notified(&self, fact: &ServiceFact, diff: &Diff) -> Option<Vec<Cmd>> {
+        let unit = self.unit();
+        if self.state == Some(ServiceState::Stopped) {
+            return Some(Vec::new());
+        }
+        // This run starts it from stopped: it will read the new config anyway.
+        // (Not when the unit did not exist: its package's install may start
+        // it before the notifying change lands.)
+        let starts = diff
+            .attrs
+            .iter()
+            .any(|a| a.name == "state" && a.after.as_deref() == Some("running"));
+        if starts && fact.exists() {
+            return Some(Vec::new());
+        }
+        // A service whose state is not declared is only restarted if it runs.
+        let verb = match (self.on_notify, self.state) {
+            (OnNotify::Restart, Some(ServiceState::Running)) => "restart",
+            (OnNotify::Reload, Some(ServiceState::Running)) => "reload-or-restart",
+            (OnNotify::Restart, _) => "try-restart",
+            (OnNotify::Reload, _) => "try-reload-or-restart",
+        };
+        Some(vec![Cmd::new(
+            format!("{verb} {unit}"),
+            self.systemctl(&[verb]),
+        )])
+    }
+
+    fn notifiable(&self) -> bool {
+        true
+    }
+}
+
+impl Service {
+    fn diff_of(&self, fact: &ServiceFact) -> Diff {
         let unit = self.unit();
         if !fact.exists() {
             let mut d = Diff::default();
@@ -340,7 +380,7 @@ systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState --
         d
     }
 
-    fn commands(&self, _fact: &ServiceFact, diff: &Diff) -> Vec<Cmd> {
+    fn commands_for(&self, _fact: &ServiceFact, diff: &Diff) -> Vec<Cmd> {
         if !diff.action().is_change() {
             return Vec::new();
         }
@@ -364,38 +404,6 @@ systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState --
             .iter()
             .map(|verb| Cmd::new(format!("{verb} {unit}"), self.systemctl(&[verb])))
             .collect()
-    }
-
-    fn notified(&self, fact: &ServiceFact, diff: &Diff) -> Option<Vec<Cmd>> {
-        let unit = self.unit();
-        if self.state == Some(ServiceState::Stopped) {
-            return Some(Vec::new());
-        }
-        // This run starts it from stopped: it will read the new config anyway.
-        // (Not when the unit did not exist: its package's install may start
-        // it before the notifying change lands.)
-        let starts = diff
-            .attrs
-            .iter()
-            .any(|a| a.name == "state" && a.after.as_deref() == Some("running"));
-        if starts && fact.exists() {
-            return Some(Vec::new());
-        }
-        // A service whose state is not declared is only restarted if it runs.
-        let verb = match (self.on_notify, self.state) {
-            (OnNotify::Restart, Some(ServiceState::Running)) => "restart",
-            (OnNotify::Reload, Some(ServiceState::Running)) => "reload-or-restart",
-            (OnNotify::Restart, _) => "try-restart",
-            (OnNotify::Reload, _) => "try-reload-or-restart",
-        };
-        Some(vec![Cmd::new(
-            format!("{verb} {unit}"),
-            self.systemctl(&[verb]),
-        )])
-    }
-
-    fn notifiable(&self) -> bool {
-        true
     }
 }
 

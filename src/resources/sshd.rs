@@ -1272,7 +1272,7 @@ impl Sshd {
     }
 
     /// The diff and the commands, computed together so they always agree.
-    fn plan(&self, fact: &SshdFact) -> (Diff, Vec<Cmd>) {
+    fn plan_changes(&self, fact: &SshdFact) -> (Diff, Vec<Cmd>) {
         let path = self.path.as_str();
         match &fact.dropin {
             DropIn::Dir => return refusal(path, "is a directory; keel will not replace it"),
@@ -1849,7 +1849,7 @@ exit 0
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<SshdFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<SshdFact, FactError> {
         let (header, secs) = sections(&out.stdout);
         let dropin_kind = kv(&header, "dropin").ok_or("the probe printed no `dropin=` line")?;
         let text = |name: &str| -> Result<Option<String>, String> {
@@ -1862,7 +1862,7 @@ exit 0
             "link" => DropIn::Link(kv(&header, "target").unwrap_or_default().to_string()),
             "dir" => DropIn::Dir,
             "other" => DropIn::Other,
-            other => return Err(format!("unexpected `dropin={other}`")),
+            other => return Err(FactError::Unexpected(format!("unexpected `dropin={other}`"))),
         };
         let main = if kv(&header, "main") == Some("file") {
             Some(text("main")?.unwrap_or_default())
@@ -1898,12 +1898,8 @@ exit 0
         })
     }
 
-    fn diff(&self, fact: &SshdFact) -> Diff {
-        self.plan(fact).0
-    }
-
-    fn commands(&self, fact: &SshdFact, _diff: &Diff) -> Vec<Cmd> {
-        self.plan(fact).1
+    fn plan(&self, fact: &SshdFact) -> Planned {
+        self.plan_changes(fact).into()
     }
 }
 

@@ -43,7 +43,7 @@
 //! `net.ipv4.conf.eth0/1.rp_filter`, as `sysctl` does), letters, digits,
 //! `_` and `-`, under one of the kernel's top-level groups.
 
-use super::hostname::rewrite_file;
+use super::common::edit::{rewrite_file};
 use super::*;
 use crate::shell::{self, q};
 
@@ -287,7 +287,7 @@ fi",
     }
 
     /// The diff and the commands, computed together so they always agree.
-    fn plan(&self, fact: &SysctlFact) -> (Diff, Vec<Cmd>) {
+    fn plan_changes(&self, fact: &SysctlFact) -> (Diff, Vec<Cmd>) {
         let key = self.key();
         let want = normalize(&self.value);
         let mut d = Diff::with_action(Action::Update);
@@ -483,7 +483,7 @@ fi
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<SysctlFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<SysctlFact, FactError> {
         let text = &out.stdout;
         let live = if !self.apply {
             Live::NotProbed
@@ -500,8 +500,8 @@ fi
                 }
                 _ => {
                     return Err(match out.stderr.trim() {
-                        "" => "the probe printed nothing about the key".to_string(),
-                        e => e.to_string(),
+                        "" => FactError::Unexpected("the probe printed nothing about the key".to_string()),
+                        e => FactError::Unexpected(e.to_string()),
                     });
                 }
             }
@@ -520,12 +520,8 @@ fi
         })
     }
 
-    fn diff(&self, fact: &SysctlFact) -> Diff {
-        self.plan(fact).0
-    }
-
-    fn commands(&self, fact: &SysctlFact, _diff: &Diff) -> Vec<Cmd> {
-        self.plan(fact).1
+    fn plan(&self, fact: &SysctlFact) -> Planned {
+        self.plan_changes(fact).into()
     }
 }
 

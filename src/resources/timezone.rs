@@ -31,7 +31,7 @@
 //! each starting with a letter, so no name can leave the zoneinfo
 //! directory.
 
-use super::hostname::rewrite_file;
+use super::common::edit::{rewrite_file};
 use super::*;
 use crate::shell::q;
 
@@ -274,7 +274,7 @@ exit 0
         )
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<TimezoneFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<TimezoneFact, FactError> {
         let text = &out.stdout;
         let localtime = match kv(text, "localtime").map(str::trim) {
             Some("link") => Localtime::Link(
@@ -289,8 +289,8 @@ exit 0
             Some("absent") => Localtime::Absent,
             _ => {
                 return Err(match out.stderr.trim() {
-                    "" => "the probe printed nothing about /etc/localtime".to_string(),
-                    e => e.to_string(),
+                    "" => FactError::Unexpected("the probe printed nothing about /etc/localtime".to_string()),
+                    e => FactError::Unexpected(e.to_string()),
                 });
             }
         };
@@ -307,7 +307,16 @@ exit 0
         })
     }
 
-    fn diff(&self, fact: &TimezoneFact) -> Diff {
+    fn plan(&self, fact: &TimezoneFact) -> Planned {
+        let diff = self.diff_of(fact);
+        let commands = self.commands_for(fact, &diff);
+        Planned::new(diff, commands)
+    }
+
+}
+
+impl Timezone {
+    fn diff_of(&self, fact: &TimezoneFact) -> Diff {
         let mut d = Diff::with_action(Action::Update);
         if !self.localtime_ok(fact) || fact.zone_file != ZoneFile::Valid {
             d = d.attr("timezone", fact.localtime_label(), Some(&*self.name));
@@ -344,7 +353,7 @@ exit 0
         d
     }
 
-    fn commands(&self, _fact: &TimezoneFact, diff: &Diff) -> Vec<Cmd> {
+    fn commands_for(&self, _fact: &TimezoneFact, diff: &Diff) -> Vec<Cmd> {
         let mut cmds = Vec::new();
         if diff.error.is_some() {
             return cmds;

@@ -1686,7 +1686,7 @@ exit 0
         )
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<UfwFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<UfwFact, FactError> {
         out.check("reading ufw's state")?;
         let mut fact = UfwFact::default();
         let mut seen = false;
@@ -1736,15 +1736,24 @@ exit 0
             fact.ipv6 = false;
         }
         if !seen {
-            return Err(format!(
+            return Err(FactError::Unexpected(format!(
                 "unexpected output from the ufw probe: {:?}",
                 out.stdout.trim()
-            ));
+            )));
         }
         Ok(fact)
     }
 
-    fn diff(&self, fact: &UfwFact) -> Diff {
+    fn plan(&self, fact: &UfwFact) -> Planned {
+        let diff = self.diff_of(fact);
+        let commands = self.commands_for(fact, &diff);
+        Planned::new(diff, commands)
+    }
+
+}
+
+impl Ufw {
+    fn diff_of(&self, fact: &UfwFact) -> Diff {
         let ev = self.evaluate(fact);
         let mut d = Diff {
             attrs: ev.attrs,
@@ -1781,7 +1790,7 @@ exit 0
         d
     }
 
-    fn commands(&self, fact: &UfwFact, diff: &Diff) -> Vec<Cmd> {
+    fn commands_for(&self, fact: &UfwFact, diff: &Diff) -> Vec<Cmd> {
         if !diff.action().is_change() {
             return Vec::new();
         }

@@ -28,8 +28,9 @@
 //! `.`), checked with `visudo -cf`, and only then renamed into place, so a
 //! broken sudoers file is never installed.
 
-use super::command::heredoc_delim;
-use super::group::{State, check_group_name, check_id, getent_probe, parse_id, probe_failure};
+use super::common::script::{heredoc_delim};
+use super::common::{State};
+use super::common::accounts::{check_group_name, check_id, getent_probe, parse_id, probe_failure};
 use super::*;
 use crate::shell::{self, Perms, q};
 use sha2::{Digest, Sha256};
@@ -605,7 +606,7 @@ impl Kind for User {
 
     fn check(&self) -> Vec<Invalid> {
         let mut errs = Vec::new();
-        if !super::group::valid_name(&self.name, false) {
+        if !super::common::accounts::valid_name(&self.name, false) {
             errs.push(
                 Invalid::field(
                     "name",
@@ -783,7 +784,7 @@ else echo sudoers=absent; fi
         s
     }
 
-    fn parse(&self, out: &ProbeOutput) -> Result<UserFact, String> {
+    fn parse(&self, out: &ProbeOutput) -> Result<UserFact, FactError> {
         let text = &out.stdout;
         let mut fact = UserFact::default();
         if kv(text, "passwd_absent").is_none() {
@@ -792,7 +793,7 @@ else echo sudoers=absent; fi
             };
             let f: Vec<&str> = line.split(':').collect();
             if f.len() != 7 {
-                return Err(format!("unexpected `getent passwd` line: {line:?}"));
+                return Err(FactError::Unexpected(format!("unexpected `getent passwd` line: {line:?}")));
             }
             let num = |s: &str| {
                 s.parse::<u32>()
@@ -832,7 +833,7 @@ else echo sudoers=absent; fi
                             .trim()
                             .to_string(),
                     },
-                    None => return Err(format!("unexpected `keys={v}` in the user probe")),
+                    None => return Err(FactError::Unexpected(format!("unexpected `keys={v}` in the user probe"))),
                 },
             };
         }
@@ -847,13 +848,22 @@ else echo sudoers=absent; fi
                         .trim()
                         .to_string(),
                 },
-                None => return Err(format!("unexpected `sudoers={v}` in the user probe")),
+                None => return Err(FactError::Unexpected(format!("unexpected `sudoers={v}` in the user probe"))),
             },
         };
         Ok(fact)
     }
 
-    fn diff(&self, fact: &UserFact) -> Diff {
+    fn plan(&self, fact: &UserFact) -> Planned {
+        let diff = self.diff_of(fact);
+        let commands = self.commands_for(fact, &diff);
+        Planned::new(diff, commands)
+    }
+
+}
+
+impl User {
+    fn diff_of(&self, fact: &UserFact) -> Diff {
         let c = self.changes(fact);
         match c.action {
             None => {
@@ -872,7 +882,7 @@ else echo sudoers=absent; fi
         }
     }
 
-    fn commands(&self, fact: &UserFact, _diff: &Diff) -> Vec<Cmd> {
+    fn commands_for(&self, fact: &UserFact, _diff: &Diff) -> Vec<Cmd> {
         let c = self.changes(fact);
         let n = q(&self.name);
         let mut cmds = Vec::new();

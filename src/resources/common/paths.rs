@@ -1,0 +1,340 @@
+//! Paths on the host: their type, mode and owner as probes print them,
+//! the commands that set them, and the checks of declared paths, owners and
+//! modes shared by every kind that writes files.
+
+use super::super::*;
+use super::State;
+use crate::shell::Perms;
+use crate::shell::q;
+
+/// A change whose command refuses to proceed, with the reason in the plan
+/// and the same message on stderr at apply.
+/// A path keel will not touch as things are (a symbolic link, a folder
+/// where a file is wanted): an error of the plan (exit 1), not an update
+/// (exit 0, or 2 with --detailed-exitcode); apply runs nothing for it.
+pub(crate) fn refusal(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+    let mut d = Diff::with_action(action).reason(why);
+    d.error = Some(format!("{path} {why}"));
+    (d, Vec::new())
+}
+
+/// What a path is on the host, as the probes report it (`type=...`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PathType {
+    #[default]
+    Absent,
+    File,
+    Dir,
+    /// A symbolic link, with its target.
+    Link(String),
+    /// A device, socket or pipe.
+    Other,
+}
+
+impl PathType {
+    pub(crate) fn parse(header: &str) -> Result<PathType, String> {
+        Ok(match kv(header, "type").map(str::trim) {
+            Some("absent") => PathType::Absent,
+            Some("file") => PathType::File,
+            Some("dir") => PathType::Dir,
+            Some("link") => PathType::Link(kv(header, "target").unwrap_or_default().to_string()),
+            Some("other") => PathType::Other,
+            Some(t) => return Err(format!("unknown path type `{t}`")),
+            None => return Err("the probe printed no `type=` line".into()),
+        })
+    }
+}
+
+/// Mode and ownership of a path, from `stat`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stat {
+    /// Four octal digits, e.g. "0644".
+    pub mode: Option<String>,
+    pub uid: Option<String>,
+    pub gid: Option<String>,
+    /// Names (`UNKNOWN` when the id has no name).
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub size: Option<u64>,
+}
+
+impl Stat {
+    pub(crate) fn parse(header: &str) -> Result<Stat, String> {
+        let get = |k| {
+            kv(header, k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mode = match get("mode") {
+            Some(m) => Some(normalize_mode(&m).map_err(|_| format!("`{m}` is not an octal mode"))?),
+            None => None,
+        };
+        Ok(Stat {
+            mode,
+            uid: get("uid"),
+            gid: get("gid"),
+            owner: get("owner"),
+            group: get("group"),
+            size: get("size").and_then(|s| s.parse().ok()),
+        })
+    }
+}
+
+/// Shell printing mode, ids, names and size of `"$p"`.
+pub(crate) fn probe_stat(follow: bool) -> String {
+    format!(
+        "stat {}--printf 'mode=%a\\nuid=%u\\ngid=%g\\nowner=%U\\ngroup=%G\\nsize=%s\\n' -- \"$p\"\n",
+        if follow { "-L " } else { "" }
+    )
+}
+
+fn is_numeric(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether the declared owner and group exist on the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accounts {
+    pub owner_missing: bool,
+    pub group_missing: bool,
+}
+
+impl Accounts {
+    pub(crate) fn parse(header: &str) -> Accounts {
+        Accounts {
+            owner_missing: kv(header, "owner_exists") == Some("no"),
+            group_missing: kv(header, "group_exists") == Some("no"),
+        }
+    }
+
+    /// "known after apply" text when a declared account does not exist yet.
+    pub(crate) fn unknown(&self, w: &Wanted) -> Option<String> {
+        let mut v = Vec::new();
+        if let (true, Some(o)) = (self.owner_missing, w.owner) {
+            v.push(format!("owner `{o}` does not exist yet"));
+        }
+        if let (true, Some(g)) = (self.group_missing, w.group) {
+            v.push(format!("group `{g}` does not exist yet"));
+        }
+        (!v.is_empty()).then(|| v.join("; "))
+    }
+}
+
+/// Shell printing `owner_exists=yes|no` / `group_exists=yes|no` for declared
+/// names (numeric ids need no account).
+pub(crate) fn probe_accounts(owner: Option<&str>, group: Option<&str>) -> String {
+    let mut s = String::new();
+    for (key, db, name) in [("owner", "passwd", owner), ("group", "group", group)] {
+        if let Some(n) = name.filter(|n| !is_numeric(n)) {
+            s.push_str(&format!(
+                "if getent {db} {} >/dev/null 2>&1; then echo {key}_exists=yes; else echo {key}_exists=no; fi\n",
+                q(n)
+            ));
+        }
+    }
+    s
+}
+
+/// Declared permissions (mode normalized to four digits).
+pub(crate) struct Wanted<'a> {
+    pub mode: Option<String>,
+    pub owner: Option<&'a str>,
+    pub group: Option<&'a str>,
+}
+
+impl Wanted<'_> {
+    /// Attribute changes against a stat (`None`: the path does not exist).
+    pub(crate) fn changes(&self, stat: Option<&Stat>) -> Vec<AttrChange> {
+        let mut v = Vec::new();
+        if let Some(m) = &self.mode {
+            let before = stat.and_then(|s| s.mode.clone());
+            if before.as_ref() != Some(m) {
+                v.push(AttrChange::new("mode", before, Some(m.clone())));
+            }
+        }
+        for (attr, want, name, id) in [
+            (
+                "owner",
+                self.owner,
+                stat.and_then(|s| s.owner.clone()),
+                stat.and_then(|s| s.uid.clone()),
+            ),
+            (
+                "group",
+                self.group,
+                stat.and_then(|s| s.group.clone()),
+                stat.and_then(|s| s.gid.clone()),
+            ),
+        ] {
+            let Some(want) = want else { continue };
+            let have = if is_numeric(want) {
+                id.clone()
+            } else {
+                name.clone()
+            };
+            if have.as_deref() != Some(want) {
+                // Show the name when there is one, the id otherwise.
+                let before = stat.map(|_| match (&name, &id) {
+                    (Some(n), _) if n != "UNKNOWN" => n.clone(),
+                    (_, Some(i)) => i.clone(),
+                    _ => "?".into(),
+                });
+                v.push(AttrChange::new(attr, before, Some(want)));
+            }
+        }
+        v
+    }
+
+    /// All declared permissions; for directories the mode gets a leading
+    /// `0` so that GNU chmod also clears setuid/setgid bits.
+    pub(crate) fn perms(&self, dir: bool) -> Perms {
+        Perms {
+            owner: self.owner.map(str::to_string),
+            group: self.group.map(str::to_string),
+            mode: self
+                .mode
+                .as_ref()
+                .map(|m| if dir { format!("0{m}") } else { m.clone() }),
+        }
+    }
+
+    /// ", mode 0640, owner app:app" for command summaries.
+    pub(crate) fn describe(&self) -> String {
+        let mut s = String::new();
+        if let Some(m) = &self.mode {
+            s.push_str(&format!(", mode {m}"));
+        }
+        match (self.owner, self.group) {
+            (Some(o), Some(g)) => s.push_str(&format!(", owner {o}:{g}")),
+            (Some(o), None) => s.push_str(&format!(", owner {o}")),
+            (None, Some(g)) => s.push_str(&format!(", group {g}")),
+            (None, None) => {}
+        }
+        s
+    }
+}
+
+/// chown/chgrp/chmod commands for the changed attributes. A chown may clear
+/// setuid/setgid bits, so a declared mode is set again after it.
+pub(crate) fn perm_commands(path: &str, changes: &[AttrChange], w: &Wanted, dir: bool) -> Vec<Cmd> {
+    let changed = |n: &str| changes.iter().any(|c| c.name == n);
+    let all = w.perms(dir);
+    let mut cmds = Vec::new();
+    let own = Perms {
+        owner: all.owner.clone().filter(|_| changed("owner")),
+        group: all.group.clone().filter(|_| changed("group")),
+        mode: None,
+    };
+    let target = q(path);
+    if own.owner.is_some() || own.group.is_some() {
+        let who = match (&own.owner, &own.group) {
+            (Some(o), Some(g)) => format!("chown {o}:{g}"),
+            (Some(o), None) => format!("chown {o}"),
+            (_, g) => format!("chgrp {}", g.as_deref().unwrap_or_default()),
+        };
+        cmds.push(Cmd::new(format!("{who} {path}"), own.apply_to(&target)));
+    }
+    if let Some(m) = &all.mode
+        && (changed("mode") || !cmds.is_empty())
+    {
+        let mode_only = Perms {
+            mode: Some(m.clone()),
+            ..Perms::default()
+        };
+        cmds.push(Cmd::new(
+            format!("chmod {} {path}", w.mode.as_deref().unwrap_or(m)),
+            mode_only.apply_to(&target),
+        ));
+    }
+    cmds
+}
+
+/// The graph needs of something at `path` owned by `owner`/`group`.
+/// The links of a path resource (file, directory): it provides its path and
+/// needs its parent, owner and group; an absent one links nothing.
+pub(crate) fn path_links(
+    state: State,
+    path: &str,
+    owner: Option<&str>,
+    group: Option<&str>,
+) -> Links {
+    if state == State::Absent {
+        return Links::default();
+    }
+    Links {
+        provides: vec![Ref::Path(path.to_string())],
+        needs: needs_for(path, owner, group),
+    }
+}
+
+pub(crate) fn needs_for(path: &str, owner: Option<&str>, group: Option<&str>) -> Vec<Ref> {
+    let mut needs = Vec::new();
+    if let Some(p) = parent_dir(path) {
+        needs.push(Ref::Path(p));
+    }
+    if let Some(o) = owner.filter(|o| !is_numeric(o)) {
+        needs.push(Ref::User(o.to_string()));
+    }
+    if let Some(g) = group.filter(|g| !is_numeric(g)) {
+        needs.push(Ref::Group(g.to_string()));
+    }
+    needs
+}
+
+/// An absolute, clean path (`/` itself only when `allow_root`).
+pub(crate) fn check_host_path(field: &'static str, path: &str, allow_root: bool) -> Vec<Invalid> {
+    if let Some(e) = check_abs_path(field, path) {
+        return vec![e];
+    }
+    if path == "/" {
+        return if allow_root {
+            vec![]
+        } else {
+            vec![Invalid::field(
+                field,
+                "`/` cannot be managed by this resource",
+            )]
+        };
+    }
+    if path.ends_with('/') || path.contains("//") || path.split('/').any(|c| c == ".") {
+        let clean: Vec<&str> = path
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        return vec![
+            Invalid::field(field, format!("`{path}` is not a clean path"))
+                .help(format!("write it `/{}`", clean.join("/"))),
+        ];
+    }
+    vec![]
+}
+
+/// Validate declared mode, owner and group.
+pub(crate) fn check_perms(
+    mode: Option<&str>,
+    owner: Option<&str>,
+    group: Option<&str>,
+) -> Vec<Invalid> {
+    let mut errs = Vec::new();
+    if let Some(m) = mode
+        && let Err(e) = normalize_mode(m)
+    {
+        errs.push(Invalid::field("mode", e).help("e.g. mode: \"0644\""));
+    }
+    for (field, name) in [("owner", owner), ("group", group)] {
+        let Some(n) = name else { continue };
+        // A name the shadow tools accept, or a numeric id.
+        if !super::accounts::valid_name(n, true) && n.parse::<u32>().is_err() {
+            errs.push(
+                Invalid::field(
+                    field,
+                    format!("`{}` is not a valid {field} name", n.escape_debug()),
+                )
+                .help(
+                    "a user or group name (a letter or `_`, then letters, digits, `_`, `-` or `.`, at most 32 characters) or a numeric id",
+                ),
+            );
+        }
+    }
+    errs
+}
