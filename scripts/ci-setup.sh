@@ -22,6 +22,7 @@ have debootstrap || missing+=(debootstrap)
 { have ssh && have ssh-keygen; } || missing+=(openssh-client)
 have sshd || missing+=(openssh-server)
 have tar || missing+=(tar)
+have shellcheck || missing+=(shellcheck)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "ci-setup: installing ${missing[*]}"

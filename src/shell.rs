@@ -379,6 +379,85 @@ pub fn write_file_checked(path: &str, data: &[u8], perms: &Perms, checks: &Check
     s
 }
 
+// ---------------------------------------------------------------------------
+// Scripts kept as `.sh` files.
+
+/// A shell script kept as a real `.sh` file beside the code that runs it
+/// (so it can be read, linted with shellcheck and diffed as shell), filled
+/// with parameters as one block of quoted assignments at the top:
+///
+/// ```ignore
+/// Script::new(include_str!("file/probe.sh"))
+///     .set("path", &self.path)
+///     .render()
+/// ```
+///
+/// The file declares its parameters in a comment line `# params: path
+/// follow` (one line, names separated by spaces; the shellcheck test in
+/// `tests/shellcheck.rs` assigns them before linting). [`Script::render`]
+/// checks that exactly the declared parameters were set, each once: a
+/// mismatch is a bug in keel, caught by the kind's fixture tests.
+#[derive(Debug, Clone)]
+pub struct Script {
+    body: &'static str,
+    params: Vec<(&'static str, String)>,
+}
+
+impl Script {
+    pub fn new(body: &'static str) -> Self {
+        Script {
+            body,
+            params: Vec::new(),
+        }
+    }
+
+    /// Set a parameter; the value is quoted with [`q`].
+    pub fn set(mut self, name: &'static str, value: impl AsRef<str>) -> Self {
+        self.params.push((name, q(value.as_ref())));
+        self
+    }
+
+    /// Set a parameter to a yes/no flag (`yes` or empty), for `[ -n "$x" ]`.
+    pub fn flag(self, name: &'static str, on: bool) -> Self {
+        self.set(name, if on { "yes" } else { "" })
+    }
+
+    /// The parameters the file declares in its `# params:` line.
+    pub fn declared(body: &str) -> Vec<&str> {
+        body.lines()
+            .find_map(|l| l.strip_prefix("# params:"))
+            .map(|l| l.split_whitespace().collect())
+            .unwrap_or_default()
+    }
+
+    /// The assignments, then the file's text without its leading comment
+    /// block (shebang, description, `# params:`).
+    pub fn render(&self) -> String {
+        let declared = Script::declared(self.body);
+        let mut set: Vec<&str> = self.params.iter().map(|(n, _)| *n).collect();
+        set.sort_unstable();
+        let mut want = declared.clone();
+        want.sort_unstable();
+        debug_assert_eq!(
+            set, want,
+            "parameters set for a script differ from its `# params:` line"
+        );
+        let mut out = String::new();
+        for (name, value) in &self.params {
+            out.push_str(name);
+            out.push('=');
+            out.push_str(value);
+            out.push('\n');
+        }
+        let mut rest = self.body;
+        while rest.starts_with('#') {
+            rest = rest.split_once('\n').map_or("", |(_, r)| r);
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -728,6 +807,40 @@ mod tests {
             std::fs::read_dir(dir.path()).unwrap().count(),
             1,
             "no temp file left"
+        );
+    }
+
+    #[test]
+    fn scripts_get_their_parameters_quoted_at_the_top() {
+        const BODY: &str = "#!/bin/sh\n# An example.\n# params: path mode\nls -l -- \"$path\"\n";
+        let s = Script::new(BODY)
+            .set("path", "/tmp/a b'c")
+            .set("mode", "0644")
+            .render();
+        let want = format!("path={}\nmode=0644\nls -l -- \"$path\"\n", q("/tmp/a b'c"));
+        assert_eq!(s, want);
+        assert_eq!(Script::declared(BODY), ["path", "mode"]);
+        assert_sh_syntax_ok(&s);
+    }
+
+    #[test]
+    #[should_panic(expected = "differ from its `# params:` line")]
+    fn a_parameter_the_file_does_not_declare_is_a_bug() {
+        Script::new("# params: path\necho \"$path\"\n")
+            .set("path", "/a")
+            .set("other", "x")
+            .render();
+    }
+
+    fn assert_sh_syntax_ok(script: &str) {
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 }

@@ -2,7 +2,7 @@
 //! shared by the kinds that create or reference accounts.
 
 use super::super::*;
-use crate::shell::q;
+use crate::shell::Script;
 
 /// Longest user or group name the shadow tools accept.
 pub const MAX_NAME_LEN: usize = 32;
@@ -72,15 +72,11 @@ pub fn parse_id(id: &str) -> Option<u32> {
 /// Shell lines that run `getent DB NAME` and print `PREFIX=<entry>` when
 /// found, `PREFIX_absent=1` when not (exit status 2), and fail otherwise.
 pub(crate) fn getent_probe(db: &str, name: &str, prefix: &str) -> String {
-    format!(
-        "keel_e=$(getent {db} {n}); keel_rc=$?\n\
-         case $keel_rc in\n\
-         0) printf '{prefix}=%s\\n' \"$keel_e\" | head -n 1 ;;\n\
-         2) echo '{prefix}_absent=1' ;;\n\
-         *) echo \"getent {db} failed with status $keel_rc\" >&2; exit 1 ;;\n\
-         esac\n",
-        n = q(name),
-    )
+    Script::new(include_str!("accounts/getent.sh"))
+        .set("keel_db", db)
+        .set("keel_name", name)
+        .set("keel_prefix", prefix)
+        .render()
 }
 
 /// The error for a probe that printed none of the expected lines.
