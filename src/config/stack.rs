@@ -117,19 +117,7 @@ impl Stack {
             Err(d) => return (None, d),
         };
         let mut diags = Diagnostics::new();
-        if node.value == super::node::Value::Null {
-            diags.push(
-                Diag::at("keel::schema", &src, node.span, "the stack file is empty", "here").with_help(
-                    "a stack needs at least `name:`, `targets:` and `resources:`, e.g.\n  name: web\n  targets: [web]\n  resources:\n    - package: { name: nginx }",
-                ),
-            );
-            return (None, diags);
-        }
-        if node.as_seq().is_some() {
-            diags.push(
-                Diag::at("keel::schema", &src, node.span, "a stack is a map (name, targets, resources), found a list", "a list starts here")
-                    .with_help("put the resources under `resources:`, next to `name:` and `targets:`, e.g.\n  name: web\n  targets: [web]\n  resources:\n    - package: { name: nginx }"),
-            );
+        if !check_shape(&src, &node, &mut diags) {
             return (None, diags);
         }
         let doc: StackDoc = match node.deserialize() {
@@ -137,36 +125,10 @@ impl Stack {
             Err(e) => {
                 diags.push(doc_error(&src, &node, &e, "stack"));
                 // Keep going: what can be read is checked on its own.
-                StackDoc {
-                    name: node
-                        .get("name")
-                        .and_then(|n| n.deserialize().ok())
-                        .unwrap_or_else(|| Spanned::new(node.span, String::new())),
-                    description: None,
-                    targets: node
-                        .get("targets")
-                        .and_then(|n| n.deserialize().ok())
-                        .unwrap_or_default(),
-                    vars: IgnoredNode,
-                    secrets: super::readable_entries(&node, "secrets"),
-                    module_path: node
-                        .get("module_path")
-                        .and_then(|n| n.deserialize().ok())
-                        .unwrap_or_default(),
-                    uses: IgnoredNode,
-                    resources: IgnoredNode,
-                    release: node.get("release").and_then(|n| n.deserialize().ok()),
-                    state_dir: node.get("state_dir").and_then(|n| n.deserialize().ok()),
-                }
+                partial_doc(&node)
             }
         };
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        // Absolute, so `modules/` one level up is found from any directory.
-        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        let dir = stack_dir(path);
         let origin = Origin {
             source: src.clone(),
             base_dir: dir.clone(),
@@ -190,76 +152,8 @@ impl Stack {
         check_name_and_targets(&src, &node, &mut diags);
         let uses = entry::parse_uses(&origin, node.get("uses"), &mut diags);
         let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
-        let mut secrets = Vec::new();
-        for (name, s) in doc.secrets {
-            let mut bad = |msg: String| {
-                diags.push(Diag::at("keel::schema", &src, s.span, msg, "here"));
-            };
-            let spec = s.value;
-            let source = match (spec.env, spec.file, spec.command) {
-                (Some(v), None, None) => SecretSource::Env(v),
-                (None, Some(v), None) => SecretSource::File(v),
-                (None, None, Some(v)) => SecretSource::Command(v),
-                _ => {
-                    bad(format!(
-                        "secret `{name}`: give exactly one of `env`, `file` or `command`"
-                    ));
-                    continue;
-                }
-            };
-            let (what, value) = match &source {
-                SecretSource::Env(v) => ("env", v),
-                SecretSource::File(v) => ("file", v),
-                SecretSource::Command(v) => ("command", v),
-            };
-            if value.trim().is_empty() {
-                bad(format!("secret `{name}`: `{what}` is empty"));
-            }
-            match spec.timeout {
-                Some(_) if what != "command" => bad(format!(
-                    "secret `{name}`: `timeout` applies to a `command` source only"
-                )),
-                Some(0) => bad(format!(
-                    "secret `{name}`: `timeout` must be at least 1 (seconds)"
-                )),
-                _ => {}
-            }
-            secrets.push(SecretDecl {
-                name,
-                span: s.span,
-                source,
-                timeout: spec.timeout,
-            });
-        }
-        if let Some(sd) = &doc.state_dir
-            && !sd.value.starts_with('/')
-            && !crate::template::Templates::is_template(&sd.value)
-        {
-            diags.push(
-                Diag::at(
-                    "keel::schema",
-                    &src,
-                    sd.span,
-                    "`state_dir` must be an absolute path",
-                    "here",
-                )
-                .with_help("e.g. `state_dir: /var/lib/keel` (the default)"),
-            );
-        }
-        if doc.release.is_some()
-            && let Err(e) = crate::release::check_value(&doc.name.value)
-        {
-            diags.push(
-                Diag::at(
-                    "keel::release",
-                    &src,
-                    doc.name.span,
-                    format!("a stack with a `release` needs a name usable as a file name: it {e}"),
-                    "this name",
-                )
-                .with_help("the release record is kept on each host as releases/NAME.json"),
-            );
-        }
+        check_release_settings(&src, &doc, &mut diags);
+        let secrets = secret_decls(&src, doc.secrets, &mut diags);
         let stack = Stack {
             release: doc.release,
             state_dir: doc.state_dir,
@@ -275,6 +169,149 @@ impl Stack {
             module_path: doc.module_path,
         };
         (Some(stack), diags)
+    }
+}
+
+/// The file must hold a map: an empty file or a list gets an error that
+/// shows what a stack looks like. `false` when loading cannot go on.
+fn check_shape(src: &SourceFile, node: &Node, diags: &mut Diagnostics) -> bool {
+    if node.value == super::node::Value::Null {
+        diags.push(
+            Diag::at("keel::schema", src, node.span, "the stack file is empty", "here").with_help(
+                "a stack needs at least `name:`, `targets:` and `resources:`, e.g.\n  name: web\n  targets: [web]\n  resources:\n    - package: { name: nginx }",
+            ),
+        );
+        return false;
+    }
+    if node.as_seq().is_some() {
+        diags.push(
+            Diag::at("keel::schema", src, node.span, "a stack is a map (name, targets, resources), found a list", "a list starts here")
+                .with_help("put the resources under `resources:`, next to `name:` and `targets:`, e.g.\n  name: web\n  targets: [web]\n  resources:\n    - package: { name: nginx }"),
+        );
+        return false;
+    }
+    true
+}
+
+/// What can be read of a stack whose document has errors, so the rest of
+/// it is still checked.
+fn partial_doc(node: &Node) -> StackDoc {
+    StackDoc {
+        name: node
+            .get("name")
+            .and_then(|n| n.deserialize().ok())
+            .unwrap_or_else(|| Spanned::new(node.span, String::new())),
+        description: None,
+        targets: node
+            .get("targets")
+            .and_then(|n| n.deserialize().ok())
+            .unwrap_or_default(),
+        vars: IgnoredNode,
+        secrets: super::readable_entries(&node, "secrets"),
+        module_path: node
+            .get("module_path")
+            .and_then(|n| n.deserialize().ok())
+            .unwrap_or_default(),
+        uses: IgnoredNode,
+        resources: IgnoredNode,
+        release: node.get("release").and_then(|n| n.deserialize().ok()),
+        state_dir: node.get("state_dir").and_then(|n| n.deserialize().ok()),
+    }
+}
+
+/// The stack's folder, absolute, so `modules/` one level up is found from
+/// any directory.
+fn stack_dir(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    // Absolute, so `modules/` one level up is found from any directory.
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
+/// The declared secrets, each with exactly one source.
+fn secret_decls(
+    src: &SourceFile,
+    decls: BTreeMap<String, Spanned<SecretSpec>>,
+    diags: &mut Diagnostics,
+) -> Vec<SecretDecl> {
+    let mut secrets = Vec::new();
+    for (name, s) in decls {
+        let mut bad = |msg: String| {
+            diags.push(Diag::at("keel::schema", src, s.span, msg, "here"));
+        };
+        let spec = s.value;
+        let source = match (spec.env, spec.file, spec.command) {
+            (Some(v), None, None) => SecretSource::Env(v),
+            (None, Some(v), None) => SecretSource::File(v),
+            (None, None, Some(v)) => SecretSource::Command(v),
+            _ => {
+                bad(format!(
+                    "secret `{name}`: give exactly one of `env`, `file` or `command`"
+                ));
+                continue;
+            }
+        };
+        let (what, value) = match &source {
+            SecretSource::Env(v) => ("env", v),
+            SecretSource::File(v) => ("file", v),
+            SecretSource::Command(v) => ("command", v),
+        };
+        if value.trim().is_empty() {
+            bad(format!("secret `{name}`: `{what}` is empty"));
+        }
+        match spec.timeout {
+            Some(_) if what != "command" => bad(format!(
+                "secret `{name}`: `timeout` applies to a `command` source only"
+            )),
+            Some(0) => bad(format!(
+                "secret `{name}`: `timeout` must be at least 1 (seconds)"
+            )),
+            _ => {}
+        }
+        secrets.push(SecretDecl {
+            name,
+            span: s.span,
+            source,
+            timeout: spec.timeout,
+        });
+    }
+    secrets
+}
+
+/// `state_dir` is absolute, and a stack with a `release` has a name that
+/// can name the release record.
+fn check_release_settings(src: &SourceFile, doc: &StackDoc, diags: &mut Diagnostics) {
+    if let Some(sd) = &doc.state_dir
+        && !sd.value.starts_with('/')
+        && !crate::template::Templates::is_template(&sd.value)
+    {
+        diags.push(
+            Diag::at(
+                "keel::schema",
+                src,
+                sd.span,
+                "`state_dir` must be an absolute path",
+                "here",
+            )
+            .with_help("e.g. `state_dir: /var/lib/keel` (the default)"),
+        );
+    }
+    if doc.release.is_some()
+        && let Err(e) = crate::release::check_value(&doc.name.value)
+    {
+        diags.push(
+            Diag::at(
+                "keel::release",
+                src,
+                doc.name.span,
+                format!("a stack with a `release` needs a name usable as a file name: it {e}"),
+                "this name",
+            )
+            .with_help("the release record is kept on each host as releases/NAME.json"),
+        );
     }
 }
 
