@@ -207,6 +207,78 @@ pub fn parse_resources(
 
 fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Option<ResourceDecl> {
     let src = &origin.source;
+    let (key, body) = single_entry(src, item, diags)?;
+    let kind_name = key.as_scalar_text().unwrap_or_default();
+    let Some(kind) = resources::kind(kind_name) else {
+        let names: Vec<String> = resources::kind_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        diags.push(
+            Diag::at(
+                "keel::unknown-kind",
+                src,
+                key.span,
+                format!("unknown resource kind `{kind_name}`"),
+                "not a kind",
+            )
+            .with_help(super::closest_hint(kind_name, names.iter())),
+        );
+        return None;
+    };
+    let Some(fields) = body.as_map() else {
+        diags.push(Diag::at(
+            "keel::schema",
+            src,
+            body.span,
+            format!(
+                "the settings of a `{kind_name}` must be a map, found {}",
+                body.type_name()
+            ),
+            "here",
+        ));
+        return None;
+    };
+    let mut id = None;
+    let mut depends_on = Vec::new();
+    let mut notify = Vec::new();
+    let mut for_each = None;
+    let mut when = None;
+    let mut tags = Vec::new();
+    let mut rest = Vec::new();
+    for (k, v) in fields {
+        match k.as_scalar_text() {
+            Some("id") => id = scalar(src, v, "id", diags),
+            Some("for_each") => for_each = Some(v.clone()),
+            Some("when") => when = Some(v.clone()),
+            Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
+            Some("notify") => notify = strings(src, v, "notify", diags),
+            Some("tags") => tags = tag_list(src, v, diags),
+            _ => rest.push((k.clone(), v.clone())),
+        }
+    }
+    Some(ResourceDecl {
+        kind,
+        kind_span: key.span,
+        body: Node::new(body.span, Value::Map(rest)),
+        id,
+        depends_on,
+        notify,
+        for_each,
+        when,
+        tags,
+        origin: origin.clone(),
+        span: item.span,
+    })
+}
+
+/// A resource is a map with one key, its kind: the entry, or an error that
+/// says which of the usual mistakes was made.
+fn single_entry<'a>(
+    src: &SourceFile,
+    item: &'a Node,
+    diags: &mut Diagnostics,
+) -> Option<&'a (Node, Node)> {
     let Some(entries) = item.as_map() else {
         diags.push(
             Diag::at(
@@ -281,69 +353,7 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
         );
         return None;
     }
-    let (key, body) = &entries[0];
-    let kind_name = key.as_scalar_text().unwrap_or_default();
-    let Some(kind) = resources::kind(kind_name) else {
-        let names: Vec<String> = resources::kind_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        diags.push(
-            Diag::at(
-                "keel::unknown-kind",
-                src,
-                key.span,
-                format!("unknown resource kind `{kind_name}`"),
-                "not a kind",
-            )
-            .with_help(super::closest_hint(kind_name, names.iter())),
-        );
-        return None;
-    };
-    let Some(fields) = body.as_map() else {
-        diags.push(Diag::at(
-            "keel::schema",
-            src,
-            body.span,
-            format!(
-                "the settings of a `{kind_name}` must be a map, found {}",
-                body.type_name()
-            ),
-            "here",
-        ));
-        return None;
-    };
-    let mut id = None;
-    let mut depends_on = Vec::new();
-    let mut notify = Vec::new();
-    let mut for_each = None;
-    let mut when = None;
-    let mut tags = Vec::new();
-    let mut rest = Vec::new();
-    for (k, v) in fields {
-        match k.as_scalar_text() {
-            Some("id") => id = scalar(src, v, "id", diags),
-            Some("for_each") => for_each = Some(v.clone()),
-            Some("when") => when = Some(v.clone()),
-            Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
-            Some("notify") => notify = strings(src, v, "notify", diags),
-            Some("tags") => tags = tag_list(src, v, diags),
-            _ => rest.push((k.clone(), v.clone())),
-        }
-    }
-    Some(ResourceDecl {
-        kind,
-        kind_span: key.span,
-        body: Node::new(body.span, Value::Map(rest)),
-        id,
-        depends_on,
-        notify,
-        for_each,
-        when,
-        tags,
-        origin: origin.clone(),
-        span: item.span,
-    })
+    entries.first()
 }
 
 /// Parse the `uses:` list of a stack or module.
@@ -363,123 +373,139 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
         ));
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for item in items {
-        let Some(entries) = item.as_map() else {
-            diags.push(
-                Diag::at(
-                    "keel::schema",
-                    src,
-                    item.span,
-                    format!("a module use must be a map, found {}", item.type_name()),
-                    "here",
-                )
-                .with_help("write `- module: NAME` with optional `id:`, `with:`, `depends_on:`, `for_each:` and `when:`"),
-            );
-            continue;
-        };
-        let mut module = None;
-        let mut id = None;
-        let mut with = None;
-        let mut depends_on = Vec::new();
-        let mut for_each = None;
-        let mut when = None;
-        let mut tags = Vec::new();
-        let mut ok = true;
-        let mut reserved = false;
-        for (k, v) in entries {
-            match k.as_scalar_text() {
-                Some("module") if v.as_map().is_some() => {
-                    // Reserved: `module: { name: x, version: 1.2 }` or
-                    // `{ name: x, git: URL, ref: v1 }`.
-                    diags.push(
-                        Diag::at(
-                            "keel::schema",
-                            src,
-                            v.span,
-                            "module versions and git sources are not supported yet",
-                            "reserved for later",
-                        )
-                        .with_help(
-                            "name the module by its folder, `module: NAME`; it is looked up in the project's modules/, the module path, then the modules bundled with keel",
+    items
+        .iter()
+        .filter_map(|item| parse_use(origin, item, diags))
+        .collect()
+}
+
+/// One entry of `uses:`.
+fn parse_use(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Option<UseDecl> {
+    let src = &origin.source;
+    let Some(entries) = item.as_map() else {
+        diags.push(
+            Diag::at(
+                "keel::schema",
+                src,
+                item.span,
+                format!("a module use must be a map, found {}", item.type_name()),
+                "here",
+            )
+            .with_help("write `- module: NAME` with optional `id:`, `with:`, `depends_on:`, `for_each:` and `when:`"),
+        );
+        return None;
+    };
+    let mut module = None;
+    let mut id = None;
+    let mut with = None;
+    let mut depends_on = Vec::new();
+    let mut for_each = None;
+    let mut when = None;
+    let mut tags = Vec::new();
+    let mut ok = true;
+    let mut reserved = false;
+    for (k, v) in entries {
+        match k.as_scalar_text() {
+            Some("module") if v.as_map().is_some() => {
+                reserved_module_form(src, v, diags);
+                ok = false;
+                reserved = true;
+            }
+            Some("module") => module = scalar(src, v, "module", diags),
+            Some("id") => id = scalar(src, v, "id", diags),
+            Some("with") => {
+                if v.value != Value::Null && v.as_map().is_none() {
+                    diags.push(Diag::at(
+                        "keel::schema",
+                        src,
+                        v.span,
+                        format!(
+                            "`with` must be a map of input values, found {}",
+                            v.type_name()
                         ),
-                    );
+                        "here",
+                    ));
                     ok = false;
-                    reserved = true;
-                }
-                Some("module") => module = scalar(src, v, "module", diags),
-                Some("id") => id = scalar(src, v, "id", diags),
-                Some("with") => {
-                    if v.value != Value::Null && v.as_map().is_none() {
-                        diags.push(Diag::at(
-                            "keel::schema",
-                            src,
-                            v.span,
-                            format!(
-                                "`with` must be a map of input values, found {}",
-                                v.type_name()
-                            ),
-                            "here",
-                        ));
-                        ok = false;
-                    } else {
-                        with = Some(v.clone());
-                    }
-                }
-                Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
-                Some("for_each") => for_each = Some(v.clone()),
-                Some("when") => when = Some(v.clone()),
-                Some("tags") => tags = tag_list(src, v, diags),
-                other => {
-                    let other = other.unwrap_or("?");
-                    let known: Vec<String> = [
-                        "module",
-                        "id",
-                        "with",
-                        "depends_on",
-                        "for_each",
-                        "when",
-                        "tags",
-                    ]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                    diags.push(
-                        Diag::at(
-                            "keel::schema",
-                            src,
-                            k.span,
-                            format!("unknown key `{other}` in a module use"),
-                            "not recognised",
-                        )
-                        .with_help(super::closest_hint(other, known.iter())),
-                    );
-                    ok = false;
+                } else {
+                    with = Some(v.clone());
                 }
             }
+            Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
+            Some("for_each") => for_each = Some(v.clone()),
+            Some("when") => when = Some(v.clone()),
+            Some("tags") => tags = tag_list(src, v, diags),
+            other => {
+                unknown_use_key(src, k, other.unwrap_or("?"), diags);
+                ok = false;
+            }
         }
-        match module {
-            Some(module) if ok => out.push(UseDecl {
-                module,
-                id,
-                with,
-                depends_on,
-                for_each,
-                when,
-                tags,
-                origin: origin.clone(),
-                span: item.span,
-            }),
-            Some(_) => {}
-            None if reserved => {}
-            None => diags.push(Diag::at(
+    }
+    match module {
+        Some(module) if ok => Some(UseDecl {
+            module,
+            id,
+            with,
+            depends_on,
+            for_each,
+            when,
+            tags,
+            origin: origin.clone(),
+            span: item.span,
+        }),
+        Some(_) => None,
+        None if reserved => None,
+        None => {
+            diags.push(Diag::at(
                 "keel::schema",
                 src,
                 item.span,
                 "a module use needs `module: NAME`",
                 "here",
-            )),
+            ));
+            None
         }
     }
-    out
+}
+
+/// `module: { name: x, version: 1.2 }` or `{ name: x, git: URL, ref: v1 }`
+/// is reserved for versioned modules.
+fn reserved_module_form(src: &SourceFile, v: &Node, diags: &mut Diagnostics) {
+    diags.push(
+        Diag::at(
+            "keel::schema",
+            src,
+            v.span,
+            "module versions and git sources are not supported yet",
+            "reserved for later",
+        )
+        .with_help(
+            "name the module by its folder, `module: NAME`; it is looked up in the project's modules/, the module path, then the modules bundled with keel",
+        ),
+    );
+}
+
+/// A key a module use does not have, with the closest one as a hint.
+fn unknown_use_key(src: &SourceFile, k: &Node, other: &str, diags: &mut Diagnostics) {
+    let known: Vec<String> = [
+        "module",
+        "id",
+        "with",
+        "depends_on",
+        "for_each",
+        "when",
+        "tags",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    diags.push(
+        Diag::at(
+            "keel::schema",
+            src,
+            k.span,
+            format!("unknown key `{other}` in a module use"),
+            "not recognised",
+        )
+        .with_help(super::closest_hint(other, known.iter())),
+    );
 }
