@@ -207,7 +207,7 @@ fn partial_doc(node: &Node) -> StackDoc {
             .and_then(|n| n.deserialize().ok())
             .unwrap_or_default(),
         vars: IgnoredNode,
-        secrets: super::readable_entries(&node, "secrets"),
+        secrets: super::readable_entries(node, "secrets"),
         module_path: node
             .get("module_path")
             .and_then(|n| n.deserialize().ok())
