@@ -22,6 +22,7 @@ pub mod release;
 pub mod report;
 pub mod resolve;
 pub mod resources;
+pub mod schema;
 pub mod sandbox;
 pub mod secret;
 pub mod session;

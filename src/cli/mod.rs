@@ -11,6 +11,7 @@ mod inventory;
 mod modules;
 mod plan;
 mod rollback;
+mod schema;
 mod validate;
 mod verify;
 
@@ -275,6 +276,13 @@ pub enum Command {
     },
     /// Print keel's man page (roff) on stdout.
     Man,
+    /// Print the JSON Schema (draft-07) of stacks, modules and inventories,
+    /// for editors; see README, "Editor support".
+    Schema {
+        /// Which files: all (any of the three), stack, module or inventory.
+        #[arg(value_enum, default_value = "all")]
+        file: crate::schema::FileKind,
+    },
     /// Host and group names for shell completion of `--limit`, from the
     /// inventory the command line being completed would use.
     #[command(name = "__complete-hosts", hide = true)]
@@ -398,6 +406,7 @@ pub fn run(args: Args) -> u8 {
         Command::Inventory { command } => inventory::run(&command),
         Command::Completions { shell } => completions::script(shell),
         Command::Man => completions::man(),
+        Command::Schema { file } => schema::run(file),
         Command::CompleteHosts { words } => completions::hosts(&words),
     }
 }

@@ -35,6 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransportKind {
     #[default]
@@ -47,6 +48,7 @@ pub use crate::transport::ssh::HostKeyPolicy;
 /// How the connecting user logs in: with a key (agent, identity file) or
 /// a password (e.g. through your ssh_config). Used by the lockout analysis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Auth {
     #[default]
@@ -55,6 +57,7 @@ pub enum Auth {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct HostDef {
     address: Option<String>,
@@ -76,10 +79,12 @@ struct HostDef {
     auth: Auth,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::vars")]
     vars: IgnoredNode,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GroupDef {
     #[serde(default)]
@@ -88,12 +93,14 @@ struct GroupDef {
     children: Vec<Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::vars")]
     vars: IgnoredNode,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct InventoryDoc {
+pub(crate) struct InventoryDoc {
     #[serde(default)]
     hosts: BTreeMap<Spanned<String>, HostDef>,
     #[serde(default)]

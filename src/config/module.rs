@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 /// The declared type of a module input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InputType {
     String,
@@ -70,6 +71,7 @@ impl InputType {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct InputDoc {
     #[serde(rename = "type", default = "any")]
@@ -91,8 +93,9 @@ fn any() -> InputType {
 }
 
 #[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ModuleDoc {
+pub(crate) struct ModuleDoc {
     #[serde(default)]
     #[allow(dead_code)]
     name: Option<String>,
@@ -102,9 +105,11 @@ struct ModuleDoc {
     inputs: BTreeMap<Spanned<String>, InputDoc>,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::uses")]
     uses: IgnoredNode,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::resources")]
     resources: IgnoredNode,
     #[serde(default)]
     #[allow(dead_code)]

@@ -49,6 +49,7 @@ pub struct SecretDecl {
 /// A secret's declaration as written: one source, and for a command an
 /// optional `timeout:` in seconds.
 #[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SecretSpec {
     env: Option<String>,
@@ -58,8 +59,9 @@ struct SecretSpec {
 }
 
 #[derive(Debug, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StackDoc {
+pub(crate) struct StackDoc {
     name: Spanned<String>,
     #[serde(default)]
     #[allow(dead_code)]
@@ -68,6 +70,7 @@ struct StackDoc {
     targets: Vec<Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::vars")]
     vars: IgnoredNode,
     #[serde(default)]
     secrets: BTreeMap<String, Spanned<SecretSpec>>,
@@ -77,9 +80,11 @@ struct StackDoc {
     module_path: Vec<Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::uses")]
     uses: IgnoredNode,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::resources")]
     resources: IgnoredNode,
     #[serde(default)]
     release: Option<Spanned<String>>,

@@ -42,6 +42,7 @@ pub const SHOW_LIMIT: u64 = 256 * 1024;
 
 /// Whether the resource should exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     #[default]
@@ -51,6 +52,7 @@ pub enum State {
 
 /// A regular file on the host.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct File {
     /// Absolute path on the host.

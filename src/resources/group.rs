@@ -16,6 +16,7 @@ use crate::shell::q;
 
 /// Whether a user or group should exist.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     #[default]
@@ -25,6 +26,7 @@ pub enum State {
 
 /// A local group.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// The group name.

@@ -38,6 +38,7 @@ use std::fmt::Write as _;
 
 /// A value that must never be shown (`Debug` prints `(sensitive)`).
 #[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Sensitive(pub String);
 
@@ -53,6 +54,7 @@ fn yes() -> bool {
 
 /// A local user account.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     /// The login name.
