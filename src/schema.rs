@@ -46,7 +46,10 @@ pub fn document(kind: FileKind) -> J {
         ),
         FileKind::Stack => ("keel stack", inlined(stack.to_value(), &definitions)),
         FileKind::Module => ("keel module", inlined(module.to_value(), &definitions)),
-        FileKind::Inventory => ("keel inventory", inlined(inventory.to_value(), &definitions)),
+        FileKind::Inventory => (
+            "keel inventory",
+            inlined(inventory.to_value(), &definitions),
+        ),
     };
     let mut doc = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
@@ -224,10 +227,9 @@ fn templatable(v: &mut J) {
 }
 
 fn or_template(s: &mut J) {
-    let accepts_text = s
-        .get("type")
-        .is_some_and(|t| t == "string" || t.as_array().is_some_and(|a| a.contains(&J::from("string"))))
-        && s.get("enum").is_none()
+    let accepts_text = s.get("type").is_some_and(|t| {
+        t == "string" || t.as_array().is_some_and(|a| a.contains(&J::from("string")))
+    }) && s.get("enum").is_none()
         && s.get("pattern").is_none();
     if accepts_text || s.as_object().is_some_and(|m| m.is_empty()) {
         return;

@@ -68,9 +68,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn file_kind(path: &Path) -> &'static str {
     let name = path.file_name().unwrap().to_string_lossy();
-    let in_inventory = path
-        .components()
-        .any(|c| c.as_os_str() == "inventory");
+    let in_inventory = path.components().any(|c| c.as_os_str() == "inventory");
     if name == "module.yaml" {
         "module"
     } else if name.starts_with("inventory") || in_inventory {
@@ -108,15 +106,27 @@ const TYPE_ERRORS: &[(&str, &str)] = &[
     ("hostile/stack-is-a-scalar/stack.yaml", "stack"),
     ("hostile/stack-vars-not-a-map/stack.yaml", "stack"),
     ("hostile/uses-is-a-scalar/stack.yaml", "stack"),
-    ("hostile/unknown-enum-value-lists-values-only/stack.yaml", "stack"),
+    (
+        "hostile/unknown-enum-value-lists-values-only/stack.yaml",
+        "stack",
+    ),
     ("hostile/module-is-a-list/modules/m/module.yaml", "module"),
-    ("hostile/module-input-unknown-type/modules/m/module.yaml", "module"),
+    (
+        "hostile/module-input-unknown-type/modules/m/module.yaml",
+        "module",
+    ),
     ("hostile/inventory-is-a-list/inventory.yaml", "inventory"),
-    ("hostile/inventory-vars-not-a-map/inventory.yaml", "inventory"),
+    (
+        "hostile/inventory-vars-not-a-map/inventory.yaml",
+        "inventory",
+    ),
     ("cli/broken/unknown-enum-value/stack.yaml", "stack"),
     ("cli/broken/two-kinds-in-one-entry/stack.yaml", "stack"),
     ("cli/broken/resources-at-top-level/stack.yaml", "stack"),
-    ("cli/broken/inventory-unknown-key/inventory.yaml", "inventory"),
+    (
+        "cli/broken/inventory-unknown-key/inventory.yaml",
+        "inventory",
+    ),
 ];
 
 #[test]

@@ -34,8 +34,9 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransportKind {
     #[default]
@@ -47,8 +48,7 @@ pub use crate::transport::ssh::HostKeyPolicy;
 
 /// How the connecting user logs in: with a key (agent, identity file) or
 /// a password (e.g. through your ssh_config). Used by the lockout analysis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Auth {
     #[default]
@@ -56,8 +56,7 @@ pub enum Auth {
     Password,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct HostDef {
     address: Option<String>,
@@ -83,8 +82,7 @@ struct HostDef {
     vars: IgnoredNode,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GroupDef {
     #[serde(default)]
@@ -97,8 +95,7 @@ struct GroupDef {
     vars: IgnoredNode,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct InventoryDoc {
     #[serde(default)]

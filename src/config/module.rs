@@ -26,8 +26,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The declared type of a module input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InputType {
     String,
@@ -70,8 +69,7 @@ impl InputType {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct InputDoc {
     #[serde(rename = "type", default = "any")]
@@ -92,8 +90,7 @@ fn any() -> InputType {
     InputType::Any
 }
 
-#[derive(Debug, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ModuleDoc {
     #[serde(default)]

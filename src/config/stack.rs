@@ -48,8 +48,7 @@ pub struct SecretDecl {
 
 /// A secret's declaration as written: one source, and for a command an
 /// optional `timeout:` in seconds.
-#[derive(Debug, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SecretSpec {
     env: Option<String>,
@@ -58,8 +57,7 @@ struct SecretSpec {
     timeout: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StackDoc {
     name: Spanned<String>,

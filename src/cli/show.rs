@@ -1,0 +1,160 @@
+//! `keel show ADDRESS STACK`: one resource's live state as keel reads it on
+//! each host — its probe's output parsed into the kind's fact — and its
+//! diff against the stack. Reads only; secrets are masked as in plans.
+
+use super::{Common, inventory_path, report};
+use crate::resources::{self as r, Kind, ProbeOutput, Resource};
+use crate::session::{Options, Session};
+use std::fmt::Write as _;
+
+pub struct ShowArgs {
+    pub address: String,
+    pub common: Common,
+}
+
+pub async fn run(a: ShowArgs) -> u8 {
+    let inv = inventory_path(a.common.inventory.as_deref(), &a.common.stack);
+    let options = Options {
+        limit: a.common.limit.clone(),
+        allow_lockout_risk: true,
+        selection: crate::graph::select::Selection {
+            targets: vec![a.address.clone()],
+            tags: Vec::new(),
+        },
+        overrides: super::set_overrides(&a.common.set),
+        ..Options::default()
+    };
+    let s = match Session::open(&a.common.stack, &inv, options) {
+        Ok(s) => s,
+        Err(d) => {
+            report(&d);
+            return 1;
+        }
+    };
+    let mut code = 0;
+    for host in s.validated.hosts.clone() {
+        let (text, ok) = show_host(&s, &host, &a.address).await;
+        super::out(&text);
+        if !ok {
+            code = 1;
+        }
+    }
+    code
+}
+
+/// The resource on one host: its fact and its diff; whether it could be read.
+async fn show_host(s: &Session, host: &str, address: &str) -> (String, bool) {
+    let work = crate::session::plan_host(s, host).await;
+    let mut text = format!("{host}\n");
+    if let Some(e) = &work.plan.error {
+        let _ = writeln!(text, "  error: {e}");
+    }
+    let found = work
+        .resolved
+        .instances
+        .iter()
+        .position(|i| i.address == address);
+    let (Some(i), Some(conn)) = (found, work.conn()) else {
+        if found.is_none() && work.plan.error.is_none() {
+            let _ = writeln!(text, "  no resource `{address}` on this host");
+        }
+        if let Some(t) = work.conn() {
+            t.close().await;
+        }
+        return (text, false);
+    };
+    let inst = &work.resolved.instances[i];
+    let read = crate::probe::run_batch(conn.as_ref(), &[inst.resource.probe()]).await;
+    conn.close().await;
+    let fact = match read {
+        Ok(outs) => match outs.first() {
+            Some(out) => fact_text(inst.resource.as_ref(), out),
+            None => Err("no probe output".to_string()),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    let fact = match fact {
+        _ if inst.sensitive => "(sensitive)".to_string(),
+        Ok(f) => s.redactor.redact(&f),
+        Err(e) => format!("cannot read its live state: {}", s.redactor.redact(&e)),
+    };
+    let _ = writeln!(text, "  live state of {address}:");
+    for line in fact.lines() {
+        let _ = writeln!(text, "    {line}");
+    }
+    let mut plan = work.plan.clone();
+    plan.resources.retain(|r| r.address == address);
+    let _ = writeln!(text, "  diff:");
+    for line in crate::plan::render::host(&plan, true).lines().skip(1) {
+        let _ = writeln!(text, "  {line}");
+    }
+    (text, true)
+}
+
+type FactFn = fn(&dyn Resource, &ProbeOutput) -> Option<Result<String, String>>;
+
+fn fact_of<K: Kind>(res: &dyn Resource, out: &ProbeOutput) -> Option<Result<String, String>> {
+    let k = res.as_any().downcast_ref::<K>()?;
+    Some(k.parse(out).map(|f| format!("{f:#?}")))
+}
+
+/// How each kind's fact is read, by kind name.
+const FACTS: &[(&str, FactFn)] = &[
+    (r::file::File::KIND, fact_of::<r::file::File>),
+    (
+        r::directory::Directory::KIND,
+        fact_of::<r::directory::Directory>,
+    ),
+    (r::package::Package::KIND, fact_of::<r::package::Package>),
+    (r::service::Service::KIND, fact_of::<r::service::Service>),
+    (r::user::User::KIND, fact_of::<r::user::User>),
+    (r::group::Group::KIND, fact_of::<r::group::Group>),
+    (r::line::Line::KIND, fact_of::<r::line::Line>),
+    (r::command::Command::KIND, fact_of::<r::command::Command>),
+    (r::sshd::Sshd::KIND, fact_of::<r::sshd::Sshd>),
+    (r::ufw::Ufw::KIND, fact_of::<r::ufw::Ufw>),
+    (r::cron::Cron::KIND, fact_of::<r::cron::Cron>),
+    (r::backup::Backup::KIND, fact_of::<r::backup::Backup>),
+    (
+        r::hostname::Hostname::KIND,
+        fact_of::<r::hostname::Hostname>,
+    ),
+    (
+        r::timezone::Timezone::KIND,
+        fact_of::<r::timezone::Timezone>,
+    ),
+    (r::sysctl::Sysctl::KIND, fact_of::<r::sysctl::Sysctl>),
+    (
+        r::apt_repository::AptRepository::KIND,
+        fact_of::<r::apt_repository::AptRepository>,
+    ),
+    (r::git::Git::KIND, fact_of::<r::git::Git>),
+    (r::docker::Docker::KIND, fact_of::<r::docker::Docker>),
+    (r::compose::Compose::KIND, fact_of::<r::compose::Compose>),
+    (
+        r::certificate::Certificate::KIND,
+        fact_of::<r::certificate::Certificate>,
+    ),
+    (r::require::Require::KIND, fact_of::<r::require::Require>),
+    (r::check::Check::KIND, fact_of::<r::check::Check>),
+];
+
+/// The fact parsed from a probe's output, as Rust's readable Debug form.
+fn fact_text(res: &dyn Resource, out: &ProbeOutput) -> Result<String, String> {
+    FACTS
+        .iter()
+        .filter(|(name, _)| *name == res.kind())
+        .find_map(|(_, f)| f(res, out))
+        .unwrap_or_else(|| Err(format!("keel cannot show the fact of a `{}`", res.kind())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_can_be_shown() {
+        let names: Vec<&str> = FACTS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, r::kind_names());
+    }
+}
