@@ -50,9 +50,15 @@ fn facts_are_printed_as_yaml_and_json() {
     let dir = project();
     let (code, out, err) = keel(dir.path(), &["facts", "here"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("hostname: {}\n", hostname())), "{out}");
+    assert!(
+        out.contains(&format!("hostname: {}\n", hostname())),
+        "{out}"
+    );
     assert!(out.contains("os:\n"), "{out}");
-    let (code, out, err) = keel(dir.path(), &["facts", "here", "--json", "-i", "inventory.yaml"]);
+    let (code, out, err) = keel(
+        dir.path(),
+        &["facts", "here", "--json", "-i", "inventory.yaml"],
+    );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["hostname"], hostname());
@@ -65,7 +71,10 @@ fn facts_of_an_unknown_host_name_the_known_ones() {
     let (code, out, err) = keel(dir.path(), &["facts", "hre"]);
     assert_eq!(code, 1);
     assert!(out.is_empty());
-    assert!(err.contains("no host `hre`") && err.contains("here"), "{err}");
+    assert!(
+        err.contains("no host `hre`") && err.contains("here"),
+        "{err}"
+    );
 }
 
 #[test]

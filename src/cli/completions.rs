@@ -50,7 +50,8 @@ fn with_hosts(shell: Shell, generated: String) -> String {
     }
 }
 
-const BASH_HOSTS: &str = r#"# keel: host and group names of the inventory after --limit/-l.
+const BASH_HOSTS: &str = r#"# keel: host and group names of the inventory after --limit/-l, the
+# stack's addresses after --target, stack files (*.yaml) as a stack.
 _keel_with_hosts() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
     local before=$((COMP_CWORD - 1))
@@ -65,6 +66,23 @@ _keel_with_hosts() {
         COMPREPLY=($(compgen -W "$names" -- "$cur"))
         return 0
     fi
+    if [[ "$prev" == "--target" ]]; then
+        local names
+        names="$(keel __complete-targets -- "${COMP_WORDS[@]:1:before}" 2>/dev/null)"
+        local IFS=$'\n'
+        COMPREPLY=($(compgen -W "$names" -- "$cur"))
+        return 0
+    fi
+    case "$prev" in
+        validate|plan|apply|rollback|verify|graph|drift|modules)
+            if [[ "$cur" != -* ]]; then
+                local IFS=$'\n'
+                COMPREPLY=($(compgen -d -S / -- "$cur"; compgen -f -X '!*.yaml' -- "$cur"))
+                compopt -o nospace -o filenames 2>/dev/null
+                return 0
+            fi
+            ;;
+    esac
     _keel "$@"
 }
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
@@ -76,6 +94,7 @@ fi
 
 const FISH_HOSTS: &str = r#"# keel: host and group names of the inventory after --limit/-l.
 complete -c keel -n "__fish_seen_subcommand_from validate plan apply graph" -s l -l limit -x -a "(keel __complete-hosts -- (commandline -opc)[2..-1] 2>/dev/null)"
+complete -c keel -n "__fish_seen_subcommand_from plan apply" -l target -x -a "(keel __complete-targets -- (commandline -opc)[2..-1] 2>/dev/null)"
 "#;
 
 /// How clap_complete writes the value of `--limit` for zsh, and ours.
@@ -126,8 +145,41 @@ pub fn hosts(words: &[String]) -> u8 {
     0
 }
 
-/// Options whose value is the next word (besides -i and -l).
-const TAKES_VALUE: [&str; 8] = [
+/// Print the resource addresses of the stack that the command line `words`
+/// names (as `keel graph` resolves them offline), one per line, for
+/// `--target`. Silent on any problem.
+pub fn targets(words: &[String]) -> u8 {
+    let (inventory, stack) = inventory_and_stack(words);
+    let Some(stack) = stack else { return 0 };
+    let path = super::inventory_path(inventory.as_deref(), &stack);
+    let Ok((_, validated)) = crate::session::check_overridden(
+        &stack,
+        &path,
+        None,
+        true,
+        &crate::resolve::Overrides::default(),
+    ) else {
+        return 0;
+    };
+    let mut names: Vec<&str> = validated
+        .offline
+        .values()
+        .flat_map(|(resolved, _)| resolved.instances.iter().map(|i| i.address.as_str()))
+        .collect();
+    names.sort();
+    names.dedup();
+    let text: String = names.iter().map(|n| format!("{n}\n")).collect();
+    out(&text);
+    0
+}
+
+/// Options whose value is the next word (besides -i).
+const TAKES_VALUE: [&str; 13] = [
+    "--target",
+    "--tags",
+    "--set",
+    "--lock-timeout",
+    "--junit",
     "--parallel",
     "--out",
     "--confirm-timeout",

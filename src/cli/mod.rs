@@ -313,6 +313,14 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         words: Vec<String>,
     },
+    /// Resource addresses for shell completion of `--target`, from the
+    /// stack of the command line being completed.
+    #[command(name = "__complete-targets", hide = true)]
+    CompleteTargets {
+        /// The words of the command line being completed.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -438,6 +446,7 @@ pub fn run(args: Args) -> u8 {
             rt.block_on(show::run(show::ShowArgs { address, common }))
         }
         Command::CompleteHosts { words } => completions::hosts(&words),
+        Command::CompleteTargets { words } => completions::targets(&words),
     }
 }
 
