@@ -77,7 +77,7 @@ mod tests {
     #[test]
     fn renders_yaml_and_json() {
         let f = serde_json::json!({ "hostname": "web1", "cpus": 2 });
-        assert_eq!(render(&f, false).trim(), "hostname: web1\ncpus: 2");
+        assert_eq!(render(&f, false).trim(), "cpus: 2\nhostname: web1");
         assert!(render(&f, true).contains("\"hostname\": \"web1\""));
     }
 }
