@@ -95,7 +95,35 @@ type FactFn = fn(&dyn Resource, &ProbeOutput) -> Option<Result<String, String>>;
 
 fn fact_of<K: Kind>(res: &dyn Resource, out: &ProbeOutput) -> Option<Result<String, String>> {
     let k = res.as_any().downcast_ref::<K>()?;
-    Some(k.parse(out).map(|f| format!("{f:#?}")))
+    Some(k.parse(out).map(|f| bytes_as_text(&format!("{f:#?}"))))
+}
+
+/// Debug output with each list of bytes (a file's content) written as a
+/// byte string, `b"hello\n"`, instead of one number per line.
+fn bytes_as_text(debug: &str) -> String {
+    let lines: Vec<&str> = debug.lines().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.trim_end().ends_with('[') {
+            let bytes: Vec<u8> = lines[i + 1..]
+                .iter()
+                .map_while(|l| l.trim().strip_suffix(',')?.parse::<u8>().ok())
+                .collect();
+            let close = lines.get(i + 1 + bytes.len()).map(|l| l.trim_start());
+            if !bytes.is_empty() && close.is_some_and(|c| c.starts_with(']')) {
+                let head = line.trim_end().trim_end_matches('[');
+                let tail = close.unwrap_or_default().trim_start_matches(']');
+                let _ = writeln!(out, "{head}b\"{}\"{tail}", bytes.escape_ascii());
+                i += bytes.len() + 2;
+                continue;
+            }
+        }
+        let _ = writeln!(out, "{line}");
+        i += 1;
+    }
+    out
 }
 
 /// How each kind's fact is read, by kind name.
@@ -151,6 +179,17 @@ fn fact_text(res: &dyn Resource, out: &ProbeOutput) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_lists_read_as_text() {
+        let debug = format!("{:#?}", (Some(b"hi\n".to_vec()), vec![300u32, 2]));
+        let text = bytes_as_text(&debug);
+        assert!(
+            text.contains("Some(\n        b\"hi\\n\",\n    ),"),
+            "{text}"
+        );
+        assert!(text.contains("        300,\n"), "other lists stay: {text}");
+    }
 
     #[test]
     fn every_kind_can_be_shown() {
