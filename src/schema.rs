@@ -39,6 +39,7 @@ pub fn document(kind: FileKind) -> J {
     let inventory = generator.subschema_for::<crate::config::inventory::InventoryDoc>();
     let mut definitions = J::Object(generator.take_definitions(true));
     scalars_as_text(&mut definitions);
+    plain_descriptions(&mut definitions);
     let (title, root) = match kind {
         FileKind::All => (
             "keel stack, module or inventory",
@@ -93,6 +94,7 @@ fn kind_definitions() -> J {
     let mut defs = J::Object(defs);
     scalars_as_text(&mut defs);
     templatable(&mut defs);
+    plain_descriptions(&mut defs);
     for name in kinds.keys() {
         if let Some(body) = defs.get_mut(format!("kind:{name}")) {
             with_common_keys(body);
@@ -161,6 +163,21 @@ fn with_common_keys(body: &mut J) {
         for (k, v) in common_keys() {
             props.entry(k).or_insert(v);
         }
+    }
+}
+
+/// Descriptions come from rustdoc comments: their intra-doc links
+/// (`` [`Name`] ``) read as plain code in an editor's hover.
+fn plain_descriptions(v: &mut J) {
+    match v {
+        J::Object(m) => {
+            if let Some(J::String(d)) = m.get_mut("description") {
+                *d = d.replace("[`", "`").replace("`]", "`");
+            }
+            m.values_mut().for_each(plain_descriptions);
+        }
+        J::Array(a) => a.iter_mut().for_each(plain_descriptions),
+        _ => {}
     }
 }
 

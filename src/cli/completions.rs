@@ -215,8 +215,14 @@ fn inventory_and_stack(words: &[String]) -> (Option<PathBuf>, Option<PathBuf>) {
             positionals.push(w.clone());
         }
     }
-    // positionals[0] is the subcommand (plan, apply, ...).
-    let stack = positionals.get(1).map(|s| Path::new(s).to_path_buf());
+    // positionals[0] is the subcommand (plan, apply, ...); `show` takes
+    // an address before the stack.
+    let at = if positionals.first().is_some_and(|c| c == "show") {
+        2
+    } else {
+        1
+    };
+    let stack = positionals.get(at).map(|s| Path::new(s).to_path_buf());
     (inventory, stack)
 }
 
@@ -244,6 +250,8 @@ mod tests {
             (Some(PathBuf::from("inv")), Some(PathBuf::from("s.yaml")))
         );
         assert_eq!(inventory_and_stack(&words("plan")), (None, None));
+        let (_, s) = inventory_and_stack(&words("show file[/a] s.yaml --limit"));
+        assert_eq!(s, Some(PathBuf::from("s.yaml")));
     }
 
     #[test]

@@ -59,9 +59,13 @@ pub enum Auth {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct HostDef {
+    /// Address or DNS name to connect to [default: the host's name].
     address: Option<String>,
+    /// SSH port [default: 22, or your ssh_config's].
     port: Option<u16>,
+    /// The user keel logs in as [default: root].
     user: Option<String>,
+    /// The private key to log in with.
     identity_file: Option<String>,
     #[serde(rename = "become")]
     become_root: Option<bool>,
@@ -97,9 +101,12 @@ struct GroupDef {
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+/// An inventory: hosts, how to reach them, and groups of them.
 pub(crate) struct InventoryDoc {
+    /// Hosts by name.
     #[serde(default)]
     hosts: BTreeMap<Spanned<String>, HostDef>,
+    /// Groups by name: hosts and child groups.
     #[serde(default)]
     groups: BTreeMap<Spanned<String>, GroupDef>,
 }

@@ -92,12 +92,14 @@ fn any() -> InputType {
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+/// A module: reusable resources with typed inputs.
 pub(crate) struct ModuleDoc {
     #[serde(default)]
     #[allow(dead_code)]
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
+    /// Inputs, read as `{{inputs.NAME}}`.
     #[serde(default)]
     inputs: BTreeMap<Spanned<String>, InputDoc>,
     #[serde(default)]
