@@ -100,3 +100,38 @@ fn show_of_an_unknown_address_fails_with_the_known_ones() {
     assert_eq!(code, 1);
     assert!(err.contains("file[/nope]") && err.contains("motd"), "{err}");
 }
+
+#[test]
+fn show_masks_a_resource_rendered_from_a_secret() {
+    let dir = project();
+    let d = dir.path();
+    let path = d.join("token");
+    std::fs::write(&path, "old-hunter2-value\n").unwrap();
+    std::fs::write(
+        d.join("secret.yaml"),
+        format!(
+            "name: s\ntargets: [local]\nsecrets:\n  tok: {{ env: KEEL_TEST_TOKEN }}\nresources:\n  - file: {{ path: {}, content: \"{{{{secrets.tok}}}}\\n\" }}\n",
+            path.display()
+        ),
+    )
+    .unwrap();
+    let address = format!("file[{}]", path.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(["show", &address, "secret.yaml"])
+        .current_dir(d)
+        .env("NO_COLOR", "1")
+        .env("KEEL_TEST_TOKEN", "new-hunter2-value")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run keel");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("(sensitive)"), "{stdout}");
+    assert!(
+        !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+        "{stdout}{stderr}"
+    );
+}

@@ -42,7 +42,8 @@ pub async fn run(a: ShowArgs) -> u8 {
     code
 }
 
-/// The resource on one host: its fact and its diff; whether it could be read.
+/// The resource on one host: its fact and its diff; whether its live
+/// state could be read.
 async fn show_host(s: &Session, host: &str, address: &str) -> (String, bool) {
     let work = crate::session::plan_host(s, host).await;
     let mut text = format!("{host}\n");
@@ -73,6 +74,7 @@ async fn show_host(s: &Session, host: &str, address: &str) -> (String, bool) {
         },
         Err(e) => Err(e.to_string()),
     };
+    let read_ok = fact.is_ok();
     let fact = match fact {
         _ if inst.sensitive => "(sensitive)".to_string(),
         Ok(f) => s.redactor.redact(&f),
@@ -88,7 +90,7 @@ async fn show_host(s: &Session, host: &str, address: &str) -> (String, bool) {
     for line in crate::plan::render::host(&plan, true).lines().skip(1) {
         let _ = writeln!(text, "  {line}");
     }
-    (text, true)
+    (text, read_ok)
 }
 
 type FactFn = fn(&dyn Resource, &ProbeOutput) -> Option<Result<String, String>>;
