@@ -157,6 +157,8 @@ fn zsh_and_fish_scripts_ask_keel_for_the_names() {
     assert!(zsh.starts_with("#compdef keel"));
     assert!(zsh.contains(":HOST|GROUP:_keel_hosts'"));
     assert!(zsh.contains("keel __complete-hosts"));
+    assert!(zsh.contains(":ADDRESS:_keel_targets'"));
+    assert!(zsh.contains("keel __complete-targets"));
     let (code, fish, _) = keel(dir.path(), &["completions", "fish"]);
     assert_eq!(code, 0);
     assert!(fish.contains("-l limit -x -a \"(keel __complete-hosts"));

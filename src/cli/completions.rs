@@ -41,7 +41,9 @@ fn with_hosts(shell: Shell, generated: String) -> String {
         Shell::Bash => format!("{generated}\n{BASH_HOSTS}"),
         Shell::Fish => format!("{generated}\n{FISH_HOSTS}"),
         Shell::Zsh => {
-            let script = generated.replace(ZSH_LIMIT_DEFAULT, ZSH_LIMIT_HOSTS);
+            let script = generated
+                .replace(ZSH_LIMIT_DEFAULT, ZSH_LIMIT_HOSTS)
+                .replace(ZSH_TARGET_DEFAULT, ZSH_TARGET_ADDRESSES);
             match script.find(ZSH_TAIL) {
                 Some(i) => format!("{}{ZSH_HOSTS}\n{}", &script[..i], &script[i..]),
                 None => format!("{script}\n{ZSH_HOSTS}"),
@@ -100,6 +102,9 @@ complete -c keel -n "__fish_seen_subcommand_from plan apply" -l target -x -a "(k
 /// How clap_complete writes the value of `--limit` for zsh, and ours.
 const ZSH_LIMIT_DEFAULT: &str = ":HOST|GROUP:_default'";
 const ZSH_LIMIT_HOSTS: &str = ":HOST|GROUP:_keel_hosts'";
+/// How clap_complete writes the value of `--target` for zsh, and ours.
+const ZSH_TARGET_DEFAULT: &str = ":ADDRESS:_default'";
+const ZSH_TARGET_ADDRESSES: &str = ":ADDRESS:_keel_targets'";
 const ZSH_TAIL: &str = "if [ \"$funcstack[1]\" = \"_keel\" ]";
 const ZSH_HOSTS: &str = r#"# keel: host and group names of the inventory after --limit/-l.
 (( $+functions[_keel_hosts] )) ||
@@ -107,6 +112,13 @@ _keel_hosts() {
     local -a names
     names=(${(f)"$(keel __complete-hosts -- ${words[2,CURRENT-1]} 2>/dev/null)"})
     _describe -t hosts 'host or group' names
+}
+# keel: the stack's resource addresses after --target.
+(( $+functions[_keel_targets] )) ||
+_keel_targets() {
+    local -a names
+    names=(${(f)"$(keel __complete-targets -- ${words[2,CURRENT-1]} 2>/dev/null)"})
+    compadd -Q -a names
 }
 "#;
 
@@ -268,8 +280,15 @@ mod tests {
             generated.contains(ZSH_TAIL),
             "clap_complete's zsh output changed"
         );
+        assert!(
+            generated.contains(ZSH_TARGET_DEFAULT),
+            "clap_complete's zsh output changed"
+        );
         let script = with_hosts(Shell::Zsh, generated);
         assert!(!script.contains(ZSH_LIMIT_DEFAULT));
+        assert!(!script.contains(ZSH_TARGET_DEFAULT));
+        assert!(script.contains(ZSH_TARGET_ADDRESSES));
+        assert!(script.find("_keel_targets() {").unwrap() < script.find(ZSH_TAIL).unwrap());
         assert!(script.contains(ZSH_LIMIT_HOSTS));
         assert!(script.find("_keel_hosts() {").unwrap() < script.find(ZSH_TAIL).unwrap());
     }
