@@ -23,6 +23,7 @@ pub mod report;
 pub mod resolve;
 pub mod resources;
 pub mod sandbox;
+pub mod schema;
 pub mod secret;
 pub mod session;
 pub mod shell;

@@ -113,6 +113,34 @@ fn bash_completes_limit_with_hosts_and_groups_of_the_inventory() {
 }
 
 #[test]
+fn bash_completes_target_with_the_addresses_of_the_stack() {
+    let dir = project();
+    let d = dir.path();
+    std::fs::write(
+        d.join("stacks/app.yaml"),
+        "name: app\ntargets: [edge]\nresources:\n  - package: { name: nginx }\n  - file: { path: /etc/motd, content: hi }\n",
+    )
+    .unwrap();
+    let offered = bash_complete(d, "keel plan stacks/app.yaml --target ");
+    assert_eq!(offered, ["file[/etc/motd]", "package[nginx]"]);
+    let offered = bash_complete(d, "keel apply -y stacks/app.yaml --target pack");
+    assert_eq!(offered, ["package[nginx]"]);
+}
+
+#[test]
+fn bash_completes_stack_files() {
+    let dir = project();
+    let d = dir.path();
+    std::fs::write(d.join("stacks/notes.txt"), "not a stack").unwrap();
+    std::fs::write(d.join("stacks/db.yaml"), "name: db\n").unwrap();
+    let mut offered = bash_complete(d, "keel plan stacks/");
+    offered.sort();
+    assert_eq!(offered, ["stacks/db.yaml", "stacks/web.yaml"]);
+    let offered = bash_complete(d, "keel validate st");
+    assert_eq!(offered, ["stacks/"]);
+}
+
+#[test]
 fn bash_still_completes_commands_and_flags() {
     let dir = project();
     let offered = bash_complete(dir.path(), "keel pl");
@@ -129,9 +157,12 @@ fn zsh_and_fish_scripts_ask_keel_for_the_names() {
     assert!(zsh.starts_with("#compdef keel"));
     assert!(zsh.contains(":HOST|GROUP:_keel_hosts'"));
     assert!(zsh.contains("keel __complete-hosts"));
+    assert!(zsh.contains(":ADDRESS:_keel_targets'"));
+    assert!(zsh.contains("keel __complete-targets"));
     let (code, fish, _) = keel(dir.path(), &["completions", "fish"]);
     assert_eq!(code, 0);
     assert!(fish.contains("-l limit -x -a \"(keel __complete-hosts"));
+    assert!(fish.contains("-l target -x -a \"(keel __complete-targets"));
     let (code, _, err) = keel(dir.path(), &["completions", "tcsh"]);
     assert_eq!(
         code, 1,

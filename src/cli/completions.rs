@@ -41,7 +41,9 @@ fn with_hosts(shell: Shell, generated: String) -> String {
         Shell::Bash => format!("{generated}\n{BASH_HOSTS}"),
         Shell::Fish => format!("{generated}\n{FISH_HOSTS}"),
         Shell::Zsh => {
-            let script = generated.replace(ZSH_LIMIT_DEFAULT, ZSH_LIMIT_HOSTS);
+            let script = generated
+                .replace(ZSH_LIMIT_DEFAULT, ZSH_LIMIT_HOSTS)
+                .replace(ZSH_TARGET_DEFAULT, ZSH_TARGET_ADDRESSES);
             match script.find(ZSH_TAIL) {
                 Some(i) => format!("{}{ZSH_HOSTS}\n{}", &script[..i], &script[i..]),
                 None => format!("{script}\n{ZSH_HOSTS}"),
@@ -50,7 +52,8 @@ fn with_hosts(shell: Shell, generated: String) -> String {
     }
 }
 
-const BASH_HOSTS: &str = r#"# keel: host and group names of the inventory after --limit/-l.
+const BASH_HOSTS: &str = r#"# keel: host and group names of the inventory after --limit/-l, the
+# stack's addresses after --target, stack files (*.yaml) as a stack.
 _keel_with_hosts() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
     local before=$((COMP_CWORD - 1))
@@ -65,6 +68,23 @@ _keel_with_hosts() {
         COMPREPLY=($(compgen -W "$names" -- "$cur"))
         return 0
     fi
+    if [[ "$prev" == "--target" ]]; then
+        local names
+        names="$(keel __complete-targets -- "${COMP_WORDS[@]:1:before}" 2>/dev/null)"
+        local IFS=$'\n'
+        COMPREPLY=($(compgen -W "$names" -- "$cur"))
+        return 0
+    fi
+    case "$prev" in
+        validate|plan|apply|rollback|verify|graph|drift|modules)
+            if [[ "$cur" != -* ]]; then
+                local IFS=$'\n'
+                COMPREPLY=($(compgen -d -S / -- "$cur"; compgen -f -X '!*.yaml' -- "$cur"))
+                compopt -o nospace -o filenames 2>/dev/null
+                return 0
+            fi
+            ;;
+    esac
     _keel "$@"
 }
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
@@ -76,11 +96,15 @@ fi
 
 const FISH_HOSTS: &str = r#"# keel: host and group names of the inventory after --limit/-l.
 complete -c keel -n "__fish_seen_subcommand_from validate plan apply graph" -s l -l limit -x -a "(keel __complete-hosts -- (commandline -opc)[2..-1] 2>/dev/null)"
+complete -c keel -n "__fish_seen_subcommand_from plan apply" -l target -x -a "(keel __complete-targets -- (commandline -opc)[2..-1] 2>/dev/null)"
 "#;
 
 /// How clap_complete writes the value of `--limit` for zsh, and ours.
 const ZSH_LIMIT_DEFAULT: &str = ":HOST|GROUP:_default'";
 const ZSH_LIMIT_HOSTS: &str = ":HOST|GROUP:_keel_hosts'";
+/// How clap_complete writes the value of `--target` for zsh, and ours.
+const ZSH_TARGET_DEFAULT: &str = ":ADDRESS:_default'";
+const ZSH_TARGET_ADDRESSES: &str = ":ADDRESS:_keel_targets'";
 const ZSH_TAIL: &str = "if [ \"$funcstack[1]\" = \"_keel\" ]";
 const ZSH_HOSTS: &str = r#"# keel: host and group names of the inventory after --limit/-l.
 (( $+functions[_keel_hosts] )) ||
@@ -88,6 +112,13 @@ _keel_hosts() {
     local -a names
     names=(${(f)"$(keel __complete-hosts -- ${words[2,CURRENT-1]} 2>/dev/null)"})
     _describe -t hosts 'host or group' names
+}
+# keel: the stack's resource addresses after --target.
+(( $+functions[_keel_targets] )) ||
+_keel_targets() {
+    local -a names
+    names=(${(f)"$(keel __complete-targets -- ${words[2,CURRENT-1]} 2>/dev/null)"})
+    compadd -Q -a names
 }
 "#;
 
@@ -126,8 +157,41 @@ pub fn hosts(words: &[String]) -> u8 {
     0
 }
 
-/// Options whose value is the next word (besides -i and -l).
-const TAKES_VALUE: [&str; 8] = [
+/// Print the resource addresses of the stack that the command line `words`
+/// names (as `keel graph` resolves them offline), one per line, for
+/// `--target`. Silent on any problem.
+pub fn targets(words: &[String]) -> u8 {
+    let (inventory, stack) = inventory_and_stack(words);
+    let Some(stack) = stack else { return 0 };
+    let path = super::inventory_path(inventory.as_deref(), &stack);
+    let Ok((_, validated)) = crate::session::check_overridden(
+        &stack,
+        &path,
+        None,
+        true,
+        &crate::resolve::Overrides::default(),
+    ) else {
+        return 0;
+    };
+    let mut names: Vec<&str> = validated
+        .offline
+        .values()
+        .flat_map(|(resolved, _)| resolved.instances.iter().map(|i| i.address.as_str()))
+        .collect();
+    names.sort();
+    names.dedup();
+    let text: String = names.iter().map(|n| format!("{n}\n")).collect();
+    out(&text);
+    0
+}
+
+/// Options whose value is the next word (besides -i).
+const TAKES_VALUE: [&str; 13] = [
+    "--target",
+    "--tags",
+    "--set",
+    "--lock-timeout",
+    "--junit",
     "--parallel",
     "--out",
     "--confirm-timeout",
@@ -163,8 +227,14 @@ fn inventory_and_stack(words: &[String]) -> (Option<PathBuf>, Option<PathBuf>) {
             positionals.push(w.clone());
         }
     }
-    // positionals[0] is the subcommand (plan, apply, ...).
-    let stack = positionals.get(1).map(|s| Path::new(s).to_path_buf());
+    // positionals[0] is the subcommand (plan, apply, ...); `show` takes
+    // an address before the stack.
+    let at = if positionals.first().is_some_and(|c| c == "show") {
+        2
+    } else {
+        1
+    };
+    let stack = positionals.get(at).map(|s| Path::new(s).to_path_buf());
     (inventory, stack)
 }
 
@@ -192,6 +262,8 @@ mod tests {
             (Some(PathBuf::from("inv")), Some(PathBuf::from("s.yaml")))
         );
         assert_eq!(inventory_and_stack(&words("plan")), (None, None));
+        let (_, s) = inventory_and_stack(&words("show file[/a] s.yaml --limit"));
+        assert_eq!(s, Some(PathBuf::from("s.yaml")));
     }
 
     #[test]
@@ -208,8 +280,15 @@ mod tests {
             generated.contains(ZSH_TAIL),
             "clap_complete's zsh output changed"
         );
+        assert!(
+            generated.contains(ZSH_TARGET_DEFAULT),
+            "clap_complete's zsh output changed"
+        );
         let script = with_hosts(Shell::Zsh, generated);
         assert!(!script.contains(ZSH_LIMIT_DEFAULT));
+        assert!(!script.contains(ZSH_TARGET_DEFAULT));
+        assert!(script.contains(ZSH_TARGET_ADDRESSES));
+        assert!(script.find("_keel_targets() {").unwrap() < script.find(ZSH_TAIL).unwrap());
         assert!(script.contains(ZSH_LIMIT_HOSTS));
         assert!(script.find("_keel_hosts() {").unwrap() < script.find(ZSH_TAIL).unwrap());
     }

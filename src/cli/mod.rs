@@ -6,11 +6,14 @@
 mod apply;
 mod completions;
 mod drift;
+mod facts;
 mod graph;
 mod inventory;
 mod modules;
 mod plan;
 mod rollback;
+mod schema;
+mod show;
 mod validate;
 mod verify;
 
@@ -275,10 +278,45 @@ pub enum Command {
     },
     /// Print keel's man page (roff) on stdout.
     Man,
+    /// Print the JSON Schema (draft-07) of stacks, modules and inventories,
+    /// for editors; see README, "Editor support".
+    Schema {
+        /// Which files: all (any of the three), stack, module or inventory.
+        #[arg(value_enum, default_value = "all")]
+        file: crate::schema::FileKind,
+    },
+    /// Print the facts templates read as `{{facts.NAME}}` on a host of the
+    /// inventory (connects to it; changes nothing).
+    Facts {
+        /// A host of the inventory.
+        host: String,
+        /// Inventory file or folder [default: ./inventory.yaml or ./inventory]
+        #[arg(short, long, value_name = "FILE|DIR")]
+        inventory: Option<PathBuf>,
+        /// Print JSON instead of YAML.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one resource's live state as keel reads it on each host (its
+    /// parsed probe output) and its diff against the stack; changes nothing.
+    Show {
+        /// The resource: `kind[name]` or `module.NAME.kind[name]`.
+        address: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Host and group names for shell completion of `--limit`, from the
     /// inventory the command line being completed would use.
     #[command(name = "__complete-hosts", hide = true)]
     CompleteHosts {
+        /// The words of the command line being completed.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+    /// Resource addresses for shell completion of `--target`, from the
+    /// stack of the command line being completed.
+    #[command(name = "__complete-targets", hide = true)]
+    CompleteTargets {
         /// The words of the command line being completed.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         words: Vec<String>,
@@ -398,7 +436,17 @@ pub fn run(args: Args) -> u8 {
         Command::Inventory { command } => inventory::run(&command),
         Command::Completions { shell } => completions::script(shell),
         Command::Man => completions::man(),
+        Command::Schema { file } => schema::run(file),
+        Command::Facts {
+            host,
+            inventory,
+            json,
+        } => rt.block_on(facts::run(&host, inventory.as_deref(), json)),
+        Command::Show { address, common } => {
+            rt.block_on(show::run(show::ShowArgs { address, common }))
+        }
         Command::CompleteHosts { words } => completions::hosts(&words),
+        Command::CompleteTargets { words } => completions::targets(&words),
     }
 }
 

@@ -34,7 +34,9 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransportKind {
     #[default]
@@ -46,7 +48,7 @@ pub use crate::transport::ssh::HostKeyPolicy;
 
 /// How the connecting user logs in: with a key (agent, identity file) or
 /// a password (e.g. through your ssh_config). Used by the lockout analysis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Auth {
     #[default]
@@ -54,12 +56,16 @@ pub enum Auth {
     Password,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct HostDef {
+    /// Address or DNS name to connect to [default: the host's name].
     address: Option<String>,
+    /// SSH port [default: 22, or your ssh_config's].
     port: Option<u16>,
+    /// The user keel logs in as [default: root].
     user: Option<String>,
+    /// The private key to log in with.
     identity_file: Option<String>,
     #[serde(rename = "become")]
     become_root: Option<bool>,
@@ -76,10 +82,11 @@ struct HostDef {
     auth: Auth,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::vars")]
     vars: IgnoredNode,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GroupDef {
     #[serde(default)]
@@ -88,14 +95,18 @@ struct GroupDef {
     children: Vec<Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::vars")]
     vars: IgnoredNode,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct InventoryDoc {
+/// An inventory: hosts, how to reach them, and groups of them.
+pub(crate) struct InventoryDoc {
+    /// Hosts by name.
     #[serde(default)]
     hosts: BTreeMap<Spanned<String>, HostDef>,
+    /// Groups by name: hosts and child groups.
     #[serde(default)]
     groups: BTreeMap<Spanned<String>, GroupDef>,
 }

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The declared type of a module input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InputType {
     String,
@@ -69,7 +69,7 @@ impl InputType {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct InputDoc {
     #[serde(rename = "type", default = "any")]
@@ -90,21 +90,25 @@ fn any() -> InputType {
     InputType::Any
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ModuleDoc {
+/// A module: reusable resources with typed inputs.
+pub(crate) struct ModuleDoc {
     #[serde(default)]
     #[allow(dead_code)]
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
+    /// Inputs, read as `{{inputs.NAME}}`.
     #[serde(default)]
     inputs: BTreeMap<Spanned<String>, InputDoc>,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::uses")]
     uses: IgnoredNode,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::resources")]
     resources: IgnoredNode,
     #[serde(default)]
     #[allow(dead_code)]

@@ -48,7 +48,7 @@ pub struct SecretDecl {
 
 /// A secret's declaration as written: one source, and for a command an
 /// optional `timeout:` in seconds.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SecretSpec {
     env: Option<String>,
@@ -57,18 +57,24 @@ struct SecretSpec {
     timeout: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StackDoc {
+/// A stack: what a set of hosts must look like.
+pub(crate) struct StackDoc {
+    /// The stack's name.
     name: Spanned<String>,
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
+    /// Groups or hosts of the inventory the stack applies to.
     #[serde(default)]
     targets: Vec<Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::vars")]
     vars: IgnoredNode,
+    /// Secrets, read on the machine keel runs on: `{ env: VAR }`,
+    /// `{ file: path }` or `{ command: "pass show db" }`.
     #[serde(default)]
     secrets: BTreeMap<String, Spanned<SecretSpec>>,
     /// More folders of modules, relative to the stack (see
@@ -77,12 +83,16 @@ struct StackDoc {
     module_path: Vec<Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::uses")]
     uses: IgnoredNode,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(schema_with = "crate::schema::resources")]
     resources: IgnoredNode,
+    /// The release deployed (a template, e.g. `"{{vars.release}}"`).
     #[serde(default)]
     release: Option<Spanned<String>>,
+    /// Where keel keeps release records on hosts (absolute).
     #[serde(default)]
     state_dir: Option<Spanned<String>>,
 }

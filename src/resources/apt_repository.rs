@@ -64,6 +64,7 @@ const ARMOR_END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
 
 /// An apt repository with its signing key.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AptRepository {
     /// `[a-z0-9-]+`; names the files `keel-NAME.sources` / `keel-NAME.asc`.
@@ -72,16 +73,21 @@ pub struct AptRepository {
     pub state: State,
     /// `deb` (default) and/or `deb-src`.
     #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(schema_with = "crate::schema::one_or_many")]
     pub types: Vec<String>,
     /// Repository base URIs (http, https or file).
     #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(schema_with = "crate::schema::one_or_many")]
     pub uris: Vec<String>,
     /// Suites (codenames); a suite ending in `/` is a flat repository path.
     #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(schema_with = "crate::schema::one_or_many")]
     pub suites: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
+    #[schemars(schema_with = "crate::schema::one_or_many")]
     pub components: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many_opt")]
+    #[schemars(schema_with = "crate::schema::one_or_many")]
     pub architectures: Option<Vec<String>>,
     /// The ASCII-armored public key, inline.
     pub key: Option<String>,

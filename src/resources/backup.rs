@@ -74,6 +74,7 @@ pub const SCRIPT_DIR: &str = "/usr/local/lib/keel";
 
 /// A scheduled backup job.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Backup {
     /// `[A-Za-z0-9][A-Za-z0-9_.-]*`: names the script, the crontab entry,
@@ -109,6 +110,7 @@ pub struct Backup {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupType {
     Postgres,

@@ -106,6 +106,7 @@ const DAY: i64 = 86_400;
 
 /// A certificate managed on the host.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
     /// The certificate's name: certbot's `--cert-name`, and the folder name
@@ -139,6 +140,7 @@ fn default_renew_before_days() -> u32 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Issuer {
     #[default]
@@ -157,6 +159,7 @@ impl Issuer {
 
 /// How certbot proves control of the domains (HTTP-01).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// certbot answers the challenge itself on port 80.
@@ -176,6 +179,7 @@ impl Method {
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Acme {
     /// Account e-mail address (registered without one when unset).
@@ -198,6 +202,7 @@ pub struct Acme {
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelfSigned {
     /// Validity of a generated certificate, in days.
@@ -226,6 +231,7 @@ fn default_days() -> u32 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyType {
     #[default]
@@ -252,6 +258,7 @@ impl KeyType {
 
 /// Where an application wants its copies.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Install {
     /// The certificate with its chain (mode 0644).

@@ -42,6 +42,7 @@ use std::collections::BTreeMap;
 
 /// An HTTP(S) request and what its answer must be.
 #[derive(Debug, Clone, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Http {
     pub url: String,
@@ -65,6 +66,7 @@ fn ok_status() -> u16 {
 
 /// Whether a TCP port must answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PortState {
     #[default]
@@ -73,6 +75,7 @@ pub enum PortState {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tcp {
     /// Default: the inventory's address of the host.
@@ -83,6 +86,7 @@ pub struct Tcp {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
     pub name: Option<String>,

@@ -75,6 +75,7 @@ use std::fmt::Write as _;
 /// A file of the project: its content from exactly one of `content`,
 /// `template` or `source`.
 #[derive(Debug, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     pub content: Option<String>,
@@ -163,6 +164,7 @@ impl FileSpec {
 
 /// When images are pulled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Pull {
     /// Never: every image must already be on the host.
@@ -176,6 +178,7 @@ pub enum Pull {
 
 /// Waiting for the containers after `up`.
 #[derive(Debug, Clone, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Wait {
     /// Seconds to wait for every checked service to run (and be healthy,
@@ -202,6 +205,7 @@ fn yes() -> bool {
 
 /// What is checked of a service's containers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Expect {
     /// Its containers run (and are healthy, with a health check).
@@ -213,6 +217,7 @@ pub enum Expect {
 
 /// Per-service settings.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
     /// The image to run instead of the compose file's.
@@ -223,6 +228,7 @@ pub struct ServiceSpec {
 
 /// A Compose project.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Compose {
     pub project: String,

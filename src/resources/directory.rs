@@ -30,6 +30,7 @@ use crate::shell::q;
 
 /// A directory on the host.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Directory {
     /// Absolute path on the host.

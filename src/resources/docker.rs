@@ -58,6 +58,7 @@ const DAEMON_BACKUP: &str = "/etc/docker/.daemon.json.keel-backup";
 
 /// Where the engine's packages come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Debian's (or Ubuntu's) `docker.io` and `docker-compose` (v1).
@@ -70,6 +71,7 @@ pub enum Source {
 
 /// The Docker engine of a host.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Docker {
     #[serde(default)]

@@ -54,6 +54,7 @@ use crate::shell::{self, q};
 
 /// A regular file on the host.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct File {
     /// Absolute path on the host.

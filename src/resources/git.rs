@@ -63,6 +63,7 @@ use std::fmt::Write as _;
 
 /// A git work tree.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Git {
     /// Absolute path of the work tree.

@@ -22,6 +22,7 @@ use crate::shell::q;
 
 /// A local group.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// The group name.

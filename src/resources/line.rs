@@ -55,6 +55,7 @@ pub const EDIT_LIMIT: u64 = 1024 * 1024;
 
 /// A line in a text file.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Line {
     /// Absolute path of the file.

@@ -590,6 +590,9 @@ pub trait Resource: Send + Sync + fmt::Debug {
     fn links(&self) -> Links;
     fn probe(&self) -> String;
     fn evaluate(&self, out: &ProbeOutput) -> Result<Evaluation, String>;
+    /// The fact parsed from a probe's output in Rust's Debug form, for
+    /// `keel show`.
+    fn fact_debug(&self, out: &ProbeOutput) -> Result<String, FactError>;
     fn notifiable(&self) -> bool;
     fn reads_other_state(&self) -> bool;
     fn precondition(&self) -> bool;
@@ -635,6 +638,9 @@ impl<K: Kind> Resource for K {
             commands,
             on_notify,
         })
+    }
+    fn fact_debug(&self, out: &ProbeOutput) -> Result<String, FactError> {
+        self.parse(out).map(|f| format!("{f:#?}"))
     }
     fn notifiable(&self) -> bool {
         Kind::notifiable(self)

@@ -34,6 +34,7 @@ use std::fmt::Write as _;
 
 /// A Debian/Ubuntu package managed with apt.
 #[derive(Debug, Clone, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Package {
     /// The package name, optionally with an architecture (`libc6:i386`).
@@ -51,6 +52,7 @@ pub struct Package {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageState {
     #[default]

@@ -27,6 +27,7 @@ use std::fmt::Write as _;
 
 /// A systemd unit (a `.service` unless the name says otherwise).
 #[derive(Debug, Clone, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// The unit: `nginx` means `nginx.service`; `foo.socket` is a socket.
@@ -47,6 +48,7 @@ pub struct Service {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceState {
     Running,
@@ -54,6 +56,7 @@ pub enum ServiceState {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnNotify {
     #[default]

@@ -894,6 +894,7 @@ fn default_path() -> String {
 
 /// The managed sshd drop-in.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sshd {
     /// `sshd_config` keywords and their values, in the order written.

@@ -40,6 +40,7 @@ pub const ZONEINFO: &str = "/usr/share/zoneinfo";
 
 /// The host's time zone.
 #[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Timezone {
     /// An IANA zone name, e.g. `Europe/Paris` or `UTC`.

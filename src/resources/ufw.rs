@@ -96,6 +96,7 @@ const MARKER: &str = "keel";
 /// The host firewall, as ufw manages it. Every part is optional; what is not
 /// declared is left alone.
 #[derive(Debug, Clone, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ufw {
     /// Default policies per direction.
@@ -109,11 +110,13 @@ pub struct Ufw {
     pub enabled: Option<bool>,
     /// The rules keel owns, in order. Left out: rules are not managed.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<RawRule>>")]
     pub rules: Option<Vec<Rule>>,
 }
 
 /// Default policies (`ufw default POLICY DIRECTION`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
     #[serde(default)]
@@ -125,6 +128,7 @@ pub struct Defaults {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     Allow,
@@ -152,6 +156,7 @@ impl Policy {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Off,
@@ -453,6 +458,7 @@ impl fmt::Display for Addr {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     #[default]
@@ -639,6 +645,7 @@ impl Rule {
 
 /// A rule as written in YAML, before its cross-field checks.
 #[derive(serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
     #[serde(default)]
@@ -654,10 +661,12 @@ struct RawRule {
     #[serde(default)]
     to: Option<Addr>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     interface: Option<Interface>,
     #[serde(default)]
     direction: Option<Direction>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     comment: Option<Comment>,
 }
 

@@ -86,7 +86,17 @@ pub fn host_key_changed(e: &TransportError) -> bool {
 }
 
 /// What to do with a host key that is not in `known_hosts` yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum HostKeyPolicy {
     /// Connect only to hosts whose key is already in `known_hosts`
