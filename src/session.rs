@@ -21,7 +21,6 @@ use crate::secret::{self, Redactor, Secret};
 use crate::template::Templates;
 use crate::transport::{Transport, TransportError, local::Local, ssh};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -482,98 +481,12 @@ impl HostWork {
     }
 }
 
-/// How to reach a host over SSH as `user` on `port`.
-pub fn ssh_target(host: &Host, user: &str, port: Option<u16>, timeout: Duration) -> ssh::SshTarget {
-    let mut t = ssh::SshTarget::new(&host.name, &host.address);
-    t.port = port;
-    t.user = Some(user.to_string());
-    t.identity_file = host.identity_file.as_deref().map(expand_home);
-    t.host_key = host.host_key;
-    t.host_key_alias = host_key_alias(host);
-    t.ssh_config = host.ssh_config.as_deref().map(expand_home);
-    t.become_root = user != "root" && (host.become_root || host.user != "root");
-    t.connect_timeout = timeout;
-    t
-}
-
-/// The known_hosts name of a host reached on two ports (a `bootstrap_port`
-/// other than its `port`): the name of its key on the bootstrap port, used
-/// on both (`HostKeyAlias`). The key learned or checked there is then the
-/// only one accepted after the stack moves sshd; a server with another key
-/// on the new port is refused, `host_key: accept-new` or not.
-pub fn host_key_alias(host: &Host) -> Option<String> {
-    let boot = host.bootstrap_port?;
-    (Some(boot) != host.port && !(boot == 22 && host.port.is_none()))
-        .then(|| ssh::known_hosts_name(&host.address, boot))
-}
-
-/// The SSH target keel uses once the stack is applied (the inventory's
-/// `user` and `port`).
-pub fn primary_target(host: &Host, timeout: Duration) -> ssh::SshTarget {
-    let mut t = ssh_target(host, &host.user, host.port, timeout);
-    t.become_root = host.become_root;
-    t
-}
-
-/// The bootstrap target (`bootstrap_user`/`bootstrap_port`), if any.
-pub fn bootstrap_target(host: &Host, timeout: Duration) -> Option<ssh::SshTarget> {
-    if host.bootstrap_port.is_none() && host.bootstrap_user.is_none() {
-        return None;
-    }
-    let user = host.bootstrap_user.as_deref().unwrap_or(&host.user);
-    let port = host.bootstrap_port.or(host.port);
-    Some(ssh_target(host, user, port, timeout))
-}
-
 /// Open the transport of a host: its `user`@`port`, or — on a fresh
 /// server that does not answer there yet — its bootstrap user and port.
 pub async fn connect(host: &Host, timeout: Duration) -> Result<Arc<dyn Transport>, TransportError> {
     match host.transport {
         TransportKind::Local => Ok(Arc::new(Local::new(host.become_root))),
-        TransportKind::Ssh => Ok(connect_ssh(host, timeout).await?),
-    }
-}
-
-/// [`connect`] for a host reached over SSH.
-pub async fn connect_ssh(host: &Host, timeout: Duration) -> Result<Arc<ssh::Ssh>, TransportError> {
-    let primary = primary_target(host, timeout);
-    match bootstrap_target(host, timeout) {
-        None => Ok(Arc::new(ssh::Ssh::connect(primary).await?)),
-        Some(boot) => {
-            // Fail fast on the primary: the bootstrap is the usual case on a fresh server.
-            let mut quick = primary.clone();
-            quick.connect_timeout = timeout.min(Duration::from_secs(8));
-            match ssh::Ssh::connect(quick).await {
-                Ok(t) => Ok(Arc::new(t)),
-                // Another key than the recorded one: an alarm, not a
-                // reason to log in another way.
-                Err(first) if ssh::host_key_changed(&first) => Err(first),
-                Err(first) => {
-                    tracing::info!(host = %host.name, "{first}; trying the bootstrap connection");
-                    match ssh::Ssh::connect(boot).await {
-                        Ok(t) => {
-                            tracing::warn!(
-                                host = %host.name,
-                                "connected with the bootstrap settings ({}): the stack is expected to create the inventory's user/port",
-                                t.describe()
-                            );
-                            Ok(Arc::new(t))
-                        }
-                        Err(second) => Err(TransportError::Connect {
-                            host: host.name.clone(),
-                            message: format!("{first}\nand with the bootstrap settings: {second}"),
-                        }),
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn expand_home(p: &str) -> PathBuf {
-    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(p),
+        TransportKind::Ssh => Ok(ssh::connect_host(host, timeout).await?),
     }
 }
 
@@ -780,7 +693,7 @@ async fn open_locked(
             .map(|t| (t, None))
             .map_err(|e| e.to_string());
     };
-    let ssh = connect_ssh(host, timeout)
+    let ssh = ssh::connect_host(host, timeout)
         .await
         .map_err(|e| e.to_string())?;
     let name = host.name.clone();

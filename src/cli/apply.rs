@@ -2,6 +2,7 @@
 
 use super::inventory_path;
 use crate::apply::{self, HostOutcome, Outcome, Progress};
+use crate::exit::Exit;
 use crate::plan::{self, saved};
 use crate::session::Session;
 use console::style;
@@ -53,13 +54,13 @@ impl Progress for Bars {
 
 /// Read a saved plan: its seal, then the files it was made from; show what
 /// it applies and from where before anything else is read.
-fn load_saved(file: &std::path::Path) -> Result<plan::Plan, u8> {
+fn load_saved(file: &std::path::Path) -> Result<plan::Plan, Exit> {
     let saved = saved::load(file).map_err(|e| {
         match e.diag() {
             Some(d) => super::report(&d.into()),
             None => eprintln!("keel: refusing to apply {}: {e}", file.display()),
         }
-        1u8
+        Exit::Error
     })?;
     eprint!("{}", saved::describe(file, &saved.plan));
     let changed = saved::check_sources(&saved);
@@ -67,7 +68,7 @@ fn load_saved(file: &std::path::Path) -> Result<plan::Plan, u8> {
         for e in &changed {
             eprintln!("keel: refusing to apply {}: {e}", file.display());
         }
-        return Err(1);
+        return Err(Exit::Error);
     }
     Ok(saved.plan)
 }
@@ -104,21 +105,21 @@ fn confirm() -> bool {
     line.trim() == "yes"
 }
 
-pub async fn run(a: ApplyArgs) -> u8 {
+pub async fn run(a: ApplyArgs) -> Exit {
     let saved_plan = if is_saved_plan(&a.target) {
         if !a.overrides.vars.is_empty() {
             eprintln!(
                 "keel: {} is a saved plan: it records the --set values it was made with; drop --set",
                 a.target.display()
             );
-            return 1;
+            return Exit::Error;
         }
         if a.inventory.is_some() || a.limit.is_some() {
             eprintln!(
                 "keel: {} is a saved plan: it records its own inventory and limit; drop -i/--inventory and -l/--limit",
                 a.target.display()
             );
-            return 1;
+            return Exit::Error;
         }
         match load_saved(&a.target) {
             Ok(p) => Some(p),
@@ -153,7 +154,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
         eprintln!(
             "keel: --target and --tags cannot narrow a saved plan: it is applied exactly as planned (plan again with them)"
         );
-        return 1;
+        return Exit::Error;
     }
     let s: Arc<Session> = match super::plan::open_with(
         &stack,
@@ -207,7 +208,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
                 eprintln!("keel: refusing to apply {}: {e}", a.target.display());
             }
             finish(&works).await;
-            return 1;
+            return Exit::Error;
         }
     }
 
@@ -217,7 +218,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
     if doc.has_errors() {
         eprintln!("keel: some hosts could not be planned; nothing was applied.");
         finish(&works).await;
-        return 1;
+        return Exit::Error;
     }
     if !doc.changes {
         let checks = super::verify::after_apply(&s, &works, &[], a.json).await;
@@ -228,7 +229,7 @@ pub async fn run(a: ApplyArgs) -> u8 {
             ));
         }
         finish(&works).await;
-        return u8::from(checks.iter().any(|c| !c.passed));
+        return Exit::error_if(checks.iter().any(|c| !c.passed));
     }
     if saved_plan.is_none() && !a.yes {
         if !std::io::stdin().is_terminal() {
@@ -236,12 +237,12 @@ pub async fn run(a: ApplyArgs) -> u8 {
                 "keel: refusing to apply without confirmation: pass --yes (or run in a terminal)."
             );
             finish(&works).await;
-            return 1;
+            return Exit::Error;
         }
         if !confirm() {
             eprintln!("Apply cancelled.");
             finish(&works).await;
-            return 1;
+            return Exit::Error;
         }
     }
 
@@ -320,16 +321,16 @@ pub async fn run(a: ApplyArgs) -> u8 {
     } else {
         super::out(&summary(&outcomes));
     }
-    if failed { 1 } else { 0 }
+    Exit::error_if(failed)
 }
 
 /// Apply one host that has changes.
 async fn apply_one(w: &crate::session::HostWork, s: &Session, bars: &Bars) -> HostOutcome {
     let access = s.project.inventory.hosts.get(&w.host).and_then(|h| {
         (h.transport == crate::config::inventory::TransportKind::Ssh).then(|| apply::AccessCheck {
-            target: crate::session::primary_target(h, s.options.connect_timeout),
+            target: crate::transport::ssh::primary_target(h, s.options.connect_timeout),
             timeout: h.confirm_timeout.unwrap_or(s.options.confirm_timeout),
-            fallback: crate::session::bootstrap_target(h, s.options.connect_timeout),
+            fallback: crate::transport::ssh::bootstrap_target(h, s.options.connect_timeout),
         })
     });
     apply::apply_host_confirmed(w, &s.redactor, bars, access.as_ref()).await

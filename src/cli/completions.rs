@@ -10,6 +10,7 @@
 
 use super::{Args, out};
 use crate::config::inventory::Inventory;
+use crate::exit::Exit;
 use clap::CommandFactory;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,7 @@ pub enum Shell {
 }
 
 /// Print the completion script of `shell`.
-pub fn script(shell: Shell) -> u8 {
+pub fn script(shell: Shell) -> Exit {
     let mut cmd = Args::command();
     let mut buf = Vec::new();
     let generator = match shell {
@@ -32,7 +33,7 @@ pub fn script(shell: Shell) -> u8 {
     clap_complete::generate(generator, &mut cmd, "keel", &mut buf);
     let generated = String::from_utf8_lossy(&buf).into_owned();
     out(&with_hosts(shell, generated));
-    0
+    Exit::Ok
 }
 
 /// Add the completion of `--limit` from the inventory to a generated script.
@@ -92,16 +93,16 @@ _keel_hosts() {
 "#;
 
 /// Print the man page.
-pub fn man() -> u8 {
+pub fn man() -> Exit {
     let mut buf = Vec::new();
     match clap_mangen::Man::new(Args::command()).render(&mut buf) {
         Ok(()) => {
             out(&String::from_utf8_lossy(&buf));
-            0
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("keel: cannot render the man page: {e}");
-            1
+            Exit::Error
         }
     }
 }
@@ -109,7 +110,7 @@ pub fn man() -> u8 {
 /// Print the host and group names (and `all`) of the inventory that the
 /// command line `words` would use, one per line. Silent on any problem:
 /// a completion prints what it can.
-pub fn hosts(words: &[String]) -> u8 {
+pub fn hosts(words: &[String]) -> Exit {
     let (inventory, stack) = inventory_and_stack(words);
     let stack = stack.unwrap_or_else(|| PathBuf::from("stack.yaml"));
     let path = super::inventory_path(inventory.as_deref(), &stack);
@@ -123,7 +124,7 @@ pub fn hosts(words: &[String]) -> u8 {
     let mut text = names.join("\n");
     text.push('\n');
     out(&text);
-    0
+    Exit::Ok
 }
 
 /// Options whose value is the next word (besides -i and -l).
