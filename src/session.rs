@@ -9,6 +9,8 @@
 //! [`crate::lock`]) → facts (only when templates use them) → resolve →
 //! graph → probe (one round trip) → diff → plan. The lock comes before any
 //! read, so an apply plans from a state no other apply is changing.
+//! [`apply_all`] applies the planned hosts the same way, and [`finish`]
+//! lets go of their locks and connections.
 
 use crate::config::inventory::{Host, TransportKind};
 use crate::diag::{Diag, Diagnostics};
@@ -23,6 +25,9 @@ use crate::transport::{Transport, TransportError, local::Local, ssh};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod apply_all;
+pub use apply_all::{apply_all, finish};
 
 /// The offline result of validating a project for its target hosts.
 pub struct Validated {
