@@ -157,6 +157,9 @@ fn conn_text(v: &Var) -> Result<Option<String>, Diag> {
 
 /// Set the connection setting `v` to `text`.
 fn set_conn(c: &mut Conn, v: &Var, text: String) -> Result<(), Diag> {
+    if v.name().starts_with("keel_") {
+        return set_keel(c, v, text);
+    }
     let name = v.name();
     match name {
         "ansible_host" | "ansible_ssh_host" => c.address = Some(text),
@@ -199,6 +202,34 @@ fn set_conn(c: &mut Conn, v: &Var, text: String) -> Result<(), Diag> {
                 "remove it (or set it to root); a resource that must run as another user says so itself (e.g. a file's owner)",
             ));
         }
+        "ansible_connection" => match text.as_str() {
+            "local" => c.transport = Some(TransportKind::Local),
+            "ssh"
+            | "smart"
+            | "paramiko"
+            | "paramiko_ssh"
+            | "ansible.builtin.ssh"
+            | "ansible.builtin.paramiko_ssh" => c.transport = Some(TransportKind::Ssh),
+            "ansible.builtin.local" => c.transport = Some(TransportKind::Local),
+            other => {
+                return Err(bad(
+                    v,
+                    format!(
+                        "`ansible_connection` is `{other}`: keel connects over SSH or to the local machine only"
+                    ),
+                    "use `ssh` (the default) or `local`",
+                ));
+            }
+        },
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Set keel's own host setting `v` (`keel_*`) to `text`.
+fn set_keel(c: &mut Conn, v: &Var, text: String) -> Result<(), Diag> {
+    let name = v.name();
+    match name {
         "keel_ssh_config" => c.ssh_config = Some(text),
         "keel_bootstrap_user" => c.bootstrap_user = Some(text),
         "keel_bootstrap_port" => match text.parse::<u16>() {
@@ -260,25 +291,6 @@ fn set_conn(c: &mut Conn, v: &Var, text: String) -> Result<(), Diag> {
                 "keel settings in an Ansible inventory: keel_ssh_config, keel_host_key, keel_bootstrap_port, keel_bootstrap_user, keel_confirm_timeout, keel_allow_lockout_risk, keel_auth",
             ));
         }
-        "ansible_connection" => match text.as_str() {
-            "local" => c.transport = Some(TransportKind::Local),
-            "ssh"
-            | "smart"
-            | "paramiko"
-            | "paramiko_ssh"
-            | "ansible.builtin.ssh"
-            | "ansible.builtin.paramiko_ssh" => c.transport = Some(TransportKind::Ssh),
-            "ansible.builtin.local" => c.transport = Some(TransportKind::Local),
-            other => {
-                return Err(bad(
-                    v,
-                    format!(
-                        "`ansible_connection` is `{other}`: keel connects over SSH or to the local machine only"
-                    ),
-                    "use `ssh` (the default) or `local`",
-                ));
-            }
-        },
         _ => {}
     }
     Ok(())
