@@ -132,32 +132,12 @@ impl Stack {
             );
             return (None, diags);
         }
-        let doc: StackDoc = match node.deserialize() {
+        let mut doc: StackDoc = match node.deserialize() {
             Ok(d) => d,
             Err(e) => {
                 diags.push(doc_error(&src, &node, &e, "stack"));
                 // Keep going: what can be read is checked on its own.
-                StackDoc {
-                    name: node
-                        .get("name")
-                        .and_then(|n| n.deserialize().ok())
-                        .unwrap_or_else(|| Spanned::new(node.span, String::new())),
-                    description: None,
-                    targets: node
-                        .get("targets")
-                        .and_then(|n| n.deserialize().ok())
-                        .unwrap_or_default(),
-                    vars: IgnoredNode,
-                    secrets: super::readable_entries(&node, "secrets"),
-                    module_path: node
-                        .get("module_path")
-                        .and_then(|n| n.deserialize().ok())
-                        .unwrap_or_default(),
-                    uses: IgnoredNode,
-                    resources: IgnoredNode,
-                    release: node.get("release").and_then(|n| n.deserialize().ok()),
-                    state_dir: node.get("state_dir").and_then(|n| n.deserialize().ok()),
-                }
+                readable_part(&node)
             }
         };
         let dir = path
@@ -190,76 +170,8 @@ impl Stack {
         check_name_and_targets(&src, &node, &mut diags);
         let uses = entry::parse_uses(&origin, node.get("uses"), &mut diags);
         let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
-        let mut secrets = Vec::new();
-        for (name, s) in doc.secrets {
-            let mut bad = |msg: String| {
-                diags.push(Diag::at("keel::schema", &src, s.span, msg, "here"));
-            };
-            let spec = s.value;
-            let source = match (spec.env, spec.file, spec.command) {
-                (Some(v), None, None) => SecretSource::Env(v),
-                (None, Some(v), None) => SecretSource::File(v),
-                (None, None, Some(v)) => SecretSource::Command(v),
-                _ => {
-                    bad(format!(
-                        "secret `{name}`: give exactly one of `env`, `file` or `command`"
-                    ));
-                    continue;
-                }
-            };
-            let (what, value) = match &source {
-                SecretSource::Env(v) => ("env", v),
-                SecretSource::File(v) => ("file", v),
-                SecretSource::Command(v) => ("command", v),
-            };
-            if value.trim().is_empty() {
-                bad(format!("secret `{name}`: `{what}` is empty"));
-            }
-            match spec.timeout {
-                Some(_) if what != "command" => bad(format!(
-                    "secret `{name}`: `timeout` applies to a `command` source only"
-                )),
-                Some(0) => bad(format!(
-                    "secret `{name}`: `timeout` must be at least 1 (seconds)"
-                )),
-                _ => {}
-            }
-            secrets.push(SecretDecl {
-                name,
-                span: s.span,
-                source,
-                timeout: spec.timeout,
-            });
-        }
-        if let Some(sd) = &doc.state_dir
-            && !sd.value.starts_with('/')
-            && !crate::template::Templates::is_template(&sd.value)
-        {
-            diags.push(
-                Diag::at(
-                    "keel::schema",
-                    &src,
-                    sd.span,
-                    "`state_dir` must be an absolute path",
-                    "here",
-                )
-                .with_help("e.g. `state_dir: /var/lib/keel` (the default)"),
-            );
-        }
-        if doc.release.is_some()
-            && let Err(e) = crate::release::check_value(&doc.name.value)
-        {
-            diags.push(
-                Diag::at(
-                    "keel::release",
-                    &src,
-                    doc.name.span,
-                    format!("a stack with a `release` needs a name usable as a file name: it {e}"),
-                    "this name",
-                )
-                .with_help("the release record is kept on each host as releases/NAME.json"),
-            );
-        }
+        let secrets = secret_decls(&src, std::mem::take(&mut doc.secrets), &mut diags);
+        check_state_dir_and_release(&src, &doc, &mut diags);
         let stack = Stack {
             release: doc.release,
             state_dir: doc.state_dir,
@@ -275,6 +187,117 @@ impl Stack {
             module_path: doc.module_path,
         };
         (Some(stack), diags)
+    }
+}
+
+/// The stack's `secrets:`: each with exactly one source; problems at the
+/// secret.
+fn secret_decls(
+    src: &SourceFile,
+    entries: BTreeMap<String, Spanned<SecretSpec>>,
+    diags: &mut Diagnostics,
+) -> Vec<SecretDecl> {
+    let mut secrets = Vec::new();
+    for (name, s) in entries {
+        let mut bad = |msg: String| {
+            diags.push(Diag::at("keel::schema", src, s.span, msg, "here"));
+        };
+        let spec = s.value;
+        let source = match (spec.env, spec.file, spec.command) {
+            (Some(v), None, None) => SecretSource::Env(v),
+            (None, Some(v), None) => SecretSource::File(v),
+            (None, None, Some(v)) => SecretSource::Command(v),
+            _ => {
+                bad(format!(
+                    "secret `{name}`: give exactly one of `env`, `file` or `command`"
+                ));
+                continue;
+            }
+        };
+        let (what, value) = match &source {
+            SecretSource::Env(v) => ("env", v),
+            SecretSource::File(v) => ("file", v),
+            SecretSource::Command(v) => ("command", v),
+        };
+        if value.trim().is_empty() {
+            bad(format!("secret `{name}`: `{what}` is empty"));
+        }
+        match spec.timeout {
+            Some(_) if what != "command" => bad(format!(
+                "secret `{name}`: `timeout` applies to a `command` source only"
+            )),
+            Some(0) => bad(format!(
+                "secret `{name}`: `timeout` must be at least 1 (seconds)"
+            )),
+            _ => {}
+        }
+        secrets.push(SecretDecl {
+            name,
+            span: s.span,
+            source,
+            timeout: spec.timeout,
+        });
+    }
+    secrets
+}
+
+/// `state_dir` must be absolute, and a stack with a `release` needs a name
+/// usable as a file name.
+fn check_state_dir_and_release(src: &SourceFile, doc: &StackDoc, diags: &mut Diagnostics) {
+    if let Some(sd) = &doc.state_dir
+        && !sd.value.starts_with('/')
+        && !crate::template::Templates::is_template(&sd.value)
+    {
+        diags.push(
+            Diag::at(
+                "keel::schema",
+                src,
+                sd.span,
+                "`state_dir` must be an absolute path",
+                "here",
+            )
+            .with_help("e.g. `state_dir: /var/lib/keel` (the default)"),
+        );
+    }
+    if doc.release.is_some()
+        && let Err(e) = crate::release::check_value(&doc.name.value)
+    {
+        diags.push(
+            Diag::at(
+                "keel::release",
+                src,
+                doc.name.span,
+                format!("a stack with a `release` needs a name usable as a file name: it {e}"),
+                "this name",
+            )
+            .with_help("the release record is kept on each host as releases/NAME.json"),
+        );
+    }
+}
+
+/// What can be read of a stack document that does not deserialize as a
+/// whole: each field on its own.
+fn readable_part(node: &Node) -> StackDoc {
+    StackDoc {
+        name: node
+            .get("name")
+            .and_then(|n| n.deserialize().ok())
+            .unwrap_or_else(|| Spanned::new(node.span, String::new())),
+        description: None,
+        targets: node
+            .get("targets")
+            .and_then(|n| n.deserialize().ok())
+            .unwrap_or_default(),
+        vars: IgnoredNode,
+        secrets: super::readable_entries(node, "secrets"),
+        module_path: node
+            .get("module_path")
+            .and_then(|n| n.deserialize().ok())
+            .unwrap_or_default(),
+        uses: IgnoredNode,
+        resources: IgnoredNode,
+        release: node.get("release").and_then(|n| n.deserialize().ok()),
+        state_dir: node.get("state_dir").and_then(|n| n.deserialize().ok()),
     }
 }
 
