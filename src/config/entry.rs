@@ -205,8 +205,13 @@ pub fn parse_resources(
     out
 }
 
-fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Option<ResourceDecl> {
-    let src = &origin.source;
+/// The one `KIND: body` pair of a resource entry; a problem (not a map,
+/// empty, settings without a kind, a second key) is reported at the entry.
+fn kind_entry<'n>(
+    src: &SourceFile,
+    item: &'n Node,
+    diags: &mut Diagnostics,
+) -> Option<(&'n Node, &'n Node)> {
     let Some(entries) = item.as_map() else {
         diags.push(
             Diag::at(
@@ -282,6 +287,13 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
         return None;
     }
     let (key, body) = &entries[0];
+    Some((key, body))
+}
+
+/// Parse one entry of `resources:`: `- KIND: { settings }`.
+fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Option<ResourceDecl> {
+    let src = &origin.source;
+    let (key, body) = kind_entry(src, item, diags)?;
     let kind_name = key.as_scalar_text().unwrap_or_default();
     let Some(kind) = resources::kind(kind_name) else {
         let names: Vec<String> = resources::kind_names()
@@ -363,123 +375,136 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
         ));
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for item in items {
-        let Some(entries) = item.as_map() else {
-            diags.push(
-                Diag::at(
-                    "keel::schema",
-                    src,
-                    item.span,
-                    format!("a module use must be a map, found {}", item.type_name()),
-                    "here",
-                )
-                .with_help("write `- module: NAME` with optional `id:`, `with:`, `depends_on:`, `for_each:` and `when:`"),
-            );
-            continue;
-        };
-        let mut module = None;
-        let mut id = None;
-        let mut with = None;
-        let mut depends_on = Vec::new();
-        let mut for_each = None;
-        let mut when = None;
-        let mut tags = Vec::new();
-        let mut ok = true;
-        let mut reserved = false;
-        for (k, v) in entries {
-            match k.as_scalar_text() {
-                Some("module") if v.as_map().is_some() => {
-                    // Reserved: `module: { name: x, version: 1.2 }` or
-                    // `{ name: x, git: URL, ref: v1 }`.
-                    diags.push(
-                        Diag::at(
-                            "keel::schema",
-                            src,
-                            v.span,
-                            "module versions and git sources are not supported yet",
-                            "reserved for later",
-                        )
-                        .with_help(
-                            "name the module by its folder, `module: NAME`; it is looked up in the project's modules/, the module path, then the modules bundled with keel",
+    items
+        .iter()
+        .filter_map(|item| parse_use(origin, item, diags))
+        .collect()
+}
+
+/// Parse one module use: `- module: NAME` with its optional keys.
+fn parse_use(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Option<UseDecl> {
+    let src = &origin.source;
+    let Some(entries) = item.as_map() else {
+        diags.push(
+            Diag::at(
+                "keel::schema",
+                src,
+                item.span,
+                format!("a module use must be a map, found {}", item.type_name()),
+                "here",
+            )
+            .with_help("write `- module: NAME` with optional `id:`, `with:`, `depends_on:`, `for_each:` and `when:`"),
+        );
+        return None;
+    };
+    let mut module = None;
+    let mut id = None;
+    let mut with = None;
+    let mut depends_on = Vec::new();
+    let mut for_each = None;
+    let mut when = None;
+    let mut tags = Vec::new();
+    let mut ok = true;
+    let mut reserved = false;
+    for (k, v) in entries {
+        match k.as_scalar_text() {
+            Some("module") if v.as_map().is_some() => {
+                // Reserved: `module: { name: x, version: 1.2 }` or
+                // `{ name: x, git: URL, ref: v1 }`.
+                diags.push(reserved_module(src, v));
+                ok = false;
+                reserved = true;
+            }
+            Some("module") => module = scalar(src, v, "module", diags),
+            Some("id") => id = scalar(src, v, "id", diags),
+            Some("with") => {
+                if v.value != Value::Null && v.as_map().is_none() {
+                    diags.push(Diag::at(
+                        "keel::schema",
+                        src,
+                        v.span,
+                        format!(
+                            "`with` must be a map of input values, found {}",
+                            v.type_name()
                         ),
-                    );
+                        "here",
+                    ));
                     ok = false;
-                    reserved = true;
-                }
-                Some("module") => module = scalar(src, v, "module", diags),
-                Some("id") => id = scalar(src, v, "id", diags),
-                Some("with") => {
-                    if v.value != Value::Null && v.as_map().is_none() {
-                        diags.push(Diag::at(
-                            "keel::schema",
-                            src,
-                            v.span,
-                            format!(
-                                "`with` must be a map of input values, found {}",
-                                v.type_name()
-                            ),
-                            "here",
-                        ));
-                        ok = false;
-                    } else {
-                        with = Some(v.clone());
-                    }
-                }
-                Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
-                Some("for_each") => for_each = Some(v.clone()),
-                Some("when") => when = Some(v.clone()),
-                Some("tags") => tags = tag_list(src, v, diags),
-                other => {
-                    let other = other.unwrap_or("?");
-                    let known: Vec<String> = [
-                        "module",
-                        "id",
-                        "with",
-                        "depends_on",
-                        "for_each",
-                        "when",
-                        "tags",
-                    ]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                    diags.push(
-                        Diag::at(
-                            "keel::schema",
-                            src,
-                            k.span,
-                            format!("unknown key `{other}` in a module use"),
-                            "not recognised",
-                        )
-                        .with_help(super::closest_hint(other, known.iter())),
-                    );
-                    ok = false;
+                } else {
+                    with = Some(v.clone());
                 }
             }
+            Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
+            Some("for_each") => for_each = Some(v.clone()),
+            Some("when") => when = Some(v.clone()),
+            Some("tags") => tags = tag_list(src, v, diags),
+            other => {
+                diags.push(unknown_use_key(src, k, other.unwrap_or("?")));
+                ok = false;
+            }
         }
-        match module {
-            Some(module) if ok => out.push(UseDecl {
-                module,
-                id,
-                with,
-                depends_on,
-                for_each,
-                when,
-                tags,
-                origin: origin.clone(),
-                span: item.span,
-            }),
-            Some(_) => {}
-            None if reserved => {}
-            None => diags.push(Diag::at(
+    }
+    match module {
+        Some(module) if ok => Some(UseDecl {
+            module,
+            id,
+            with,
+            depends_on,
+            for_each,
+            when,
+            tags,
+            origin: origin.clone(),
+            span: item.span,
+        }),
+        Some(_) => None,
+        None if reserved => None,
+        None => {
+            diags.push(Diag::at(
                 "keel::schema",
                 src,
                 item.span,
                 "a module use needs `module: NAME`",
                 "here",
-            )),
+            ));
+            None
         }
     }
-    out
+}
+
+/// `module:` written as a map (a version or a git source): reserved.
+fn reserved_module(src: &SourceFile, v: &Node) -> Diag {
+    Diag::at(
+        "keel::schema",
+        src,
+        v.span,
+        "module versions and git sources are not supported yet",
+        "reserved for later",
+    )
+    .with_help(
+        "name the module by its folder, `module: NAME`; it is looked up in the project's modules/, the module path, then the modules bundled with keel",
+    )
+}
+
+/// A key a module use does not have, with the closest one it has.
+fn unknown_use_key(src: &SourceFile, k: &Node, other: &str) -> Diag {
+    let known: Vec<String> = [
+        "module",
+        "id",
+        "with",
+        "depends_on",
+        "for_each",
+        "when",
+        "tags",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    Diag::at(
+        "keel::schema",
+        src,
+        k.span,
+        format!("unknown key `{other}` in a module use"),
+        "not recognised",
+    )
+    .with_help(super::closest_hint(other, known.iter()))
 }
