@@ -1362,7 +1362,26 @@ impl Resolver<'_, '_> {
         if !rendered.ok {
             return self.failed_use(module);
         }
-        let canary_with = rendered.canary;
+        let Some((inputs, canary_inputs)) =
+            self.module_inputs(u, module, &with, rendered.canary.as_ref())
+        else {
+            return self.failed_use(module);
+        };
+        let inner = self.module_scope(scope, u, module, instance, (inputs, canary_inputs));
+        pending.push((inner, module.name.clone()));
+    }
+
+    /// The inputs of a module use, from its rendered `with:` (and their
+    /// canary rendering): unknown inputs, wrong types and missing ones are
+    /// reported; `None` when one is.
+    fn module_inputs(
+        &mut self,
+        u: &UseDecl,
+        module: &Module,
+        with: &Node,
+        canary_with: Option<&Node>,
+    ) -> Option<(Map<String, J>, Map<String, J>)> {
+        let src = &u.origin.source;
         let mut inputs = Map::new();
         let mut canary_inputs = Map::new();
         let declared: Vec<String> = module.inputs.iter().map(|i| i.name.clone()).collect();
@@ -1406,7 +1425,6 @@ impl Resolver<'_, '_> {
                         continue;
                     }
                     let canary = canary_with
-                        .as_ref()
                         .and_then(|c| c.get(&decl.name))
                         .map_or(J::Null, |c| typed_json(c, decl.ty));
                     canary_inputs.insert(decl.name.clone(), canary);
@@ -1450,9 +1468,20 @@ impl Resolver<'_, '_> {
             }
             inputs.insert(decl.name.clone(), value);
         }
-        if failed {
-            return self.failed_use(module);
-        }
+        (!failed).then_some((inputs, canary_inputs))
+    }
+
+    /// The scope a module instance's resources are resolved in: its inputs
+    /// and name (not the loop of its caller), and what its use depends on.
+    fn module_scope(
+        &mut self,
+        scope: &Scope,
+        u: &UseDecl,
+        module: &Module,
+        instance: String,
+        (inputs, canary_inputs): (Map<String, J>, Map<String, J>),
+    ) -> Scope {
+        let src = &u.origin.source;
         let module_json = json!({"name": module.name, "instance": instance});
         let mut ctx = scope.ctx.clone();
         // A module sees its inputs, not the loop of its caller (`each`).
@@ -1479,14 +1508,13 @@ impl Resolver<'_, '_> {
         ));
         let mut chain = scope.chain.clone();
         chain.push(module.name.clone());
-        let inner = Scope {
+        Scope {
             ctx,
             canary_ctx,
             module: Some(instance),
             extra_depends: extra,
             chain,
-        };
-        pending.push((inner, module.name.clone()));
+        }
     }
 }
 
