@@ -251,7 +251,7 @@ fn notify_edges(e: &mut Edges<'_>) -> Vec<Vec<usize>> {
                     e.add(i, t, why);
                 }
                 Ok(None) => {}
-                Err(d) => e.diags.push(d),
+                Err(d) => e.diags.push(*d),
             }
         }
     }
@@ -260,7 +260,7 @@ fn notify_edges(e: &mut Edges<'_>) -> Vec<Vec<usize>> {
 
 /// The handler that instance `i`'s `notify` entry `n` names: `None` when it
 /// names a resource that failed to resolve (its own error is reported).
-fn notify_target(e: &Edges<'_>, i: usize, n: &Reference) -> Result<Option<usize>, Diag> {
+fn notify_target(e: &Edges<'_>, i: usize, n: &Reference) -> Result<Option<usize>, Box<Diag>> {
     let res = e.res;
     let inst = &res.instances[i];
     // `kind[name]`, or `module.INSTANCE.kind[name]` for one handler of a
@@ -273,40 +273,44 @@ fn notify_target(e: &Edges<'_>, i: usize, n: &Reference) -> Result<Option<usize>
         }
     });
     match target {
-        Some(t) if t == i => Err(Diag::at(
+        Some(t) if t == i => Err(Box::new(Diag::at(
             "keel::notify",
             &n.source,
             n.span,
             format!("`{}` notifies itself", inst.address),
             "here",
-        )),
-        Some(t) if !res.instances[t].resource.notifiable() => Err(Diag::at(
-            "keel::notify",
-            &n.source,
-            n.span,
-            format!("`{}` cannot be notified", n.value),
-            "not a handler",
-        )
-        .with_help(handlers::help(
-            &res.instances
-                .iter()
-                .filter(|h| h.resource.notifiable())
-                .map(|h| h.address.clone())
-                .collect::<Vec<_>>(),
         ))),
+        Some(t) if !res.instances[t].resource.notifiable() => Err(Box::new(
+            Diag::at(
+                "keel::notify",
+                &n.source,
+                n.span,
+                format!("`{}` cannot be notified", n.value),
+                "not a handler",
+            )
+            .with_help(handlers::help(
+                &res.instances
+                    .iter()
+                    .filter(|h| h.resource.notifiable())
+                    .map(|h| h.address.clone())
+                    .collect::<Vec<_>>(),
+            )),
+        )),
         Some(t) => Ok(Some(t)),
         None if res.unresolved.may_declare(&n.value) => Ok(None),
-        None => Err(Diag::at(
-            "keel::dangling",
-            &n.source,
-            n.span,
-            format!(
-                "`{}` notifies `{}`, which does not exist",
-                inst.address, n.value
-            ),
-            "unknown address",
-        )
-        .with_help(address_hint(res, &n.value))),
+        None => Err(Box::new(
+            Diag::at(
+                "keel::dangling",
+                &n.source,
+                n.span,
+                format!(
+                    "`{}` notifies `{}`, which does not exist",
+                    inst.address, n.value
+                ),
+                "unknown address",
+            )
+            .with_help(address_hint(res, &n.value)),
+        )),
     }
 }
 

@@ -81,7 +81,7 @@ pub fn split(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
             None => Ok(()),
         });
         if let Err(d) = set {
-            diags.push(d);
+            diags.push(*d);
         }
     }
     (c, rest)
@@ -116,13 +116,13 @@ fn is_conn_var(name: &str) -> bool {
 }
 
 /// A problem with var `v`, at its value.
-fn bad(v: &Var, msg: String, help: &str) -> Diag {
-    Diag::at(CODE, &v.source, v.value.span, msg, "here").with_help(help.to_string())
+fn bad(v: &Var, msg: String, help: &str) -> Box<Diag> {
+    Box::new(Diag::at(CODE, &v.source, v.value.span, msg, "here").with_help(help.to_string()))
 }
 
 /// The plain text of a connection setting: `None` when null; a list, a
 /// map or a Jinja template is refused.
-fn conn_text(v: &Var) -> Result<Option<String>, Diag> {
+fn conn_text(v: &Var) -> Result<Option<String>, Box<Diag>> {
     let name = v.name();
     let text = match &v.value.value {
         Value::Null => return Ok(None),
@@ -156,7 +156,7 @@ fn conn_text(v: &Var) -> Result<Option<String>, Diag> {
 }
 
 /// Set the connection setting `v` to `text`.
-fn set_conn(c: &mut Conn, v: &Var, text: String) -> Result<(), Diag> {
+fn set_conn(c: &mut Conn, v: &Var, text: String) -> Result<(), Box<Diag>> {
     if v.name().starts_with("keel_") {
         return set_keel(c, v, text);
     }
@@ -227,7 +227,7 @@ fn set_conn(c: &mut Conn, v: &Var, text: String) -> Result<(), Diag> {
 }
 
 /// Set keel's own host setting `v` (`keel_*`) to `text`.
-fn set_keel(c: &mut Conn, v: &Var, text: String) -> Result<(), Diag> {
+fn set_keel(c: &mut Conn, v: &Var, text: String) -> Result<(), Box<Diag>> {
     let name = v.name();
     match name {
         "keel_ssh_config" => c.ssh_config = Some(text),
