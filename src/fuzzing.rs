@@ -66,127 +66,196 @@ const APT_KEY: &str = "      -----BEGIN PGP PUBLIC KEY BLOCK-----
       -----END PGP PUBLIC KEY BLOCK-----
 ";
 
-/// Representative instances of a kind, as YAML bodies: the branches of a
-/// parser often depend on what is desired (a version, `state: absent`).
-fn instances(kind: &str) -> Vec<String> {
-    let v: &[&str] = match kind {
-        "file" => &[
+/// Representative instances of each kind, as YAML bodies: the branches
+/// of a parser often depend on what is desired (a version, `state: absent`).
+const INSTANCES: &[(&str, &[&str])] = &[
+    (
+        "file",
+        &[
             "path: /etc/app.conf\ncontent: \"a=1\\n\"\nmode: \"0640\"\nowner: app\ngroup: app\n",
             "path: /etc/old.conf\nstate: absent\n",
             "path: /var/log/app.log\nmode: \"0600\"\n",
             "path: /etc/motd\ncontent: \"hello\\n\"\nowner: root\ngroup: \"0\"\n",
         ],
-        "directory" => &[
+    ),
+    (
+        "directory",
+        &[
             "path: /srv/app\nmode: \"2775\"\nowner: app\ngroup: app\n",
             "path: /srv/x\nstate: absent\nrecursive: true\n",
             "path: /srv/y\nstate: absent\n",
             "path: /\n",
         ],
-        "package" => &[
+    ),
+    (
+        "package",
+        &[
             "name: nginx\n",
             "{name: nginx, version: \"1:1.22.1-9~bpo1\"}",
             "{name: nginx, state: absent, purge: true}",
             "name: \"libc6:amd64\"\n",
             "{name: foo, version: 2.10}",
         ],
-        "service" => &[
+    ),
+    (
+        "service",
+        &[
             "{name: nginx, state: running, enabled: true, on_notify: reload}",
             "{name: nginx, state: stopped, enabled: false}",
             "name: \"getty@tty1.service\"\n",
             "{name: ssh.service, package: openssh-server}",
         ],
-        "user" => &[
+    ),
+    (
+        "user",
+        &[
             "name: alice\nuid: 1001\ngroup: alice\ngroups: [sudo]\nshell: /bin/bash\nhome: /home/alice\ncomment: Alice\nauthorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeel alice@laptop\"]\nsudo: true\n",
             "name: alice\nstate: absent\nremove_home: true\n",
             "name: alice\ngroups: [docker, sudo]\nappend: false\npassword_hash: '$y$j9T$abcdefghijkl$ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef'\n",
             "name: root\nsudo: false\nauthorized_keys: []\n",
             "name: _apt$\nsystem: true\n",
         ],
-        "group" => &[
+    ),
+    (
+        "group",
+        &[
             "name: devs\ngid: 1500\n",
             "name: devs\nsystem: true\n",
             "name: old\nstate: absent\n",
         ],
-        "line" => &[
+    ),
+    (
+        "line",
+        &[
             "path: /etc/ssh/sshd_config\nmatch: '^#?PermitRootLogin'\nline: PermitRootLogin no\n",
             "path: /etc/hosts.allow\nline: 'sshd: ALL'\n",
             "path: /etc/x\nmatch: '^bad'\nstate: absent\n",
             "path: /etc/x\nline: a=1\ncreate: true\n",
         ],
-        "command" => &[
+    ),
+    (
+        "command",
+        &[
             "run: make install\ncreates: /opt/app/.installed\n",
             "run: x\nunless: test -s who\nuser: app\ncwd: /srv\n",
             "run: x\nonlyif: test -e /x\n",
             "run: systemctl daemon-reload\nnotified_only: true\n",
         ],
-        "sshd" => &[
+    ),
+    (
+        "sshd",
+        &[
             "settings:\n  Port: [22, 2222]\n  MaxAuthTries: 3\n  PasswordAuthentication: \"no\"\n",
             "settings:\n  PermitRootLogin: prohibit-password\n  LoginGraceTime: 2m\n  ClientAliveInterval: 5m\n  MaxStartups: 10:30:100\n  Ciphers: [chacha20-poly1305@openssh.com, aes128-ctr]\n  AcceptEnv: LANG\n",
             "settings:\n  AllowUsers: [deploy]\n  ListenAddress: [0.0.0.0]\npath: /etc/ssh/sshd_config.d/00-keel.conf\n",
         ],
-        "ufw" => &[
+    ),
+    (
+        "ufw",
+        &[
             "defaults: { incoming: deny, outgoing: allow }\nlogging: low\nenabled: true\nrules:\n  - { allow: 22/tcp, comment: ssh }\n  - { allow: 80/tcp }\n  - { deny: 5432/tcp, from: 10.9.0.0/16 }\n",
             "rules:\n  - { deny: 3306, from: 10.0.0.0/8 }\n  - { allow: 8000:8100/tcp, from: 192.168.1.7/24, to: any, interface: eth0, direction: in }\n  - { reject: 25/tcp, direction: out }\n  - { limit: 22/tcp }\n  - { allow: 53/udp, to: \"2001:DB8::1/128\", direction: out, interface: wg0 }\n",
             "{enabled: false, rules: [{allow: 22/tcp}]}",
             "{logging: full, defaults: {routed: allow}}",
         ],
-        "cron" => &[
+    ),
+    (
+        "cron",
+        &[
             "name: db-backup\nschedule: \"0 2 * * *\"\ncommand: /usr/local/bin/backup-db\nenv: { MAILTO: \"\" }\n",
             "name: x\nuser: app\nschedule: \"@daily\"\ncommand: date +\\%F\n",
             "name: db-backup\nstate: absent\n",
         ],
-        "backup" => &[
+    ),
+    (
+        "backup",
+        &[
             "name: database\nschedule: \"0 2 * * *\"\ntype: postgres\ndatabase: app\ndestination: /backup/database\nretention_days: 7\ncompose_service: db\ncompose_file: /srv/app/compose.yaml\ndb_user: app\noffsite: echo done\n",
             "name: up\nschedule: \"@daily\"\ntype: files\nsource: /srv/up\ndestination: /backup/up\n",
             "name: c\nschedule: \"@daily\"\ntype: config\ndestination: /b\npaths: [/srv/app/.env, /etc/x]\n",
             "name: database\nstate: absent\n",
         ],
-        "hostname" => &[
+    ),
+    (
+        "hostname",
+        &[
             "name: web-01\nfqdn: web-01.example.com\n",
             "name: web-01\nmanage_hosts: false\n",
         ],
-        "timezone" => &["name: Europe/Paris\n", "name: UTC\n"],
-        "sysctl" => &[
+    ),
+    ("timezone", &["name: Europe/Paris\n", "name: UTC\n"]),
+    (
+        "sysctl",
+        &[
             "name: net.core.somaxconn\nvalue: \"65535\"\n",
             "name: net.ipv4.ip_local_port_range\nvalue: \"20000  60999\"\npersist: false\n",
             "name: net/ipv4/conf/eth0.1/rp_filter\nvalue: 1\napply: false\n",
         ],
-        "apt_repository" => &[
+    ),
+    (
+        "apt_repository",
+        &[
             "name: docker\nstate: absent\n",
             // The keyed instances are built below (they embed APT_KEY).
         ],
-        "git" => &[
+    ),
+    (
+        "git",
+        &[
             "path: /srv/app\nrepo: https://github.com/acme/app.git\nref: main\n",
             "path: /srv/app/src\nrepo: https://github.com/acme/app.git\nref: v1.4.2\nowner: deploy\nforce: true\n",
             "path: /srv/app\nrepo: x\nref: \"dcee1b37009fd89ff2893e6f3e185895e434b8e3\"\ndepth: 1\n",
         ],
-        "docker" => &[
+    ),
+    (
+        "docker",
+        &[
             "source: debian\ndaemon: { log-driver: json-file, log-opts: { max-size: 10m, max-file: \"3\" } }\n",
             "source: docker\ncompose: false\n",
             "running: false\n",
         ],
-        "compose" => &[
+    ),
+    (
+        "compose",
+        &[
             "project: app\ndir: /srv/app\nfile:\n  content: \"services:\\n  web:\\n    image: local/web:${TAG:-1}\\n    healthcheck:\\n      test: [CMD, wget, -q, http://127.0.0.1:8080/]\\n  api:\\n    image: local/web:1\\n  tools:\\n    image: local/tools\\n    profiles: [debug]\\n\"\nenv:\n  content: \"TOKEN=abc\\nGREETING=hi\\n\"\n",
             "project: app\ndir: /srv/app\nfile:\n  content: \"services:\\n  web:\\n    image: x\\n\"\n",
         ],
-        "certificate" => &[
+    ),
+    (
+        "certificate",
+        &[
             "name: web\ndomains: [a.example.com, b.example.com]\nacme: { email: ops@example.com, directory: staging }\n",
             "name: ai\ndomains: [ai.example.com]\nacme:\n  email: ops@example.com\n  directory: production\n  deploy_hook: systemctl reload nginx\nrenew_before_days: 20\n",
             "name: t\ndomains: [a.example.com]\nacme:\n  directory: https://localhost:14000/dir\n  method: webroot\n  webroot: /var/www/html\n",
             "name: local\ndomains: [localhost, '*.example.test']\nissuer: self-signed\nself_signed:\n  days: 40\n  key: ec\nrenew_before_days: 10\ninstall:\n  cert: /etc/app/cert.pem\n  key: /etc/app/key.pem\n  owner: root\n",
         ],
-        "require" => &[
+    ),
+    (
+        "require",
+        &[
             "cpus: 2\nmemory_mb: 1024\nos: [\"debian >= 11\", \"ubuntu >= 20.04\"]\ndisk: { path: /, free_gb: 40 }\ncommands: { docker: \"20.10\", git: \"2.25\", openssl: \"1.1\" }\n",
         ],
-        "check" => &[
+    ),
+    (
+        "check",
+        &[
             "name: api\nhttp: { url: \"https://api.example.com/health\", status: 200, body: ok }\nretries: 2\n",
             "tcp: { port: 5432, state: closed }\n",
             "command: \"test -s /srv/app/.env\"\nexit_code: 0\n",
             "unit: nginx\n",
             "container: app-db\n",
         ],
-        _ => &[],
-    };
+    ),
+];
+
+/// Representative instances of a kind, as YAML bodies: the branches of a
+/// parser often depend on what is desired (a version, `state: absent`).
+fn instances(kind: &str) -> Vec<String> {
+    let v: &[&str] = INSTANCES
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(&[], |(_, v)| v);
     let mut v: Vec<String> = v.iter().map(|s| (*s).to_string()).collect();
     if kind == "apt_repository" {
         let head = "name: docker\nuris: [https://download.docker.com/linux/debian]\nsuites: [bookworm]\ncomponents: [stable]\n";
