@@ -203,15 +203,9 @@ async fn run_plain(work: &HostWork, script: &str) -> Result<String, String> {
 /// Mask `text` as every message of `work`'s apply is masked: the
 /// redactor plus every value rendered from a secret on that host.
 pub fn mask_for_host(work: &HostWork, redactor: &Redactor, text: &str) -> String {
-    let tainted: Vec<crate::secret::Secret> = work
-        .resolved
-        .instances
-        .iter()
-        .flat_map(|inst| inst.tainted.iter().cloned())
-        .collect();
     Masker {
         redactor,
-        tainted: &tainted,
+        tainted: &host_tainted(work),
     }
     .mask(text)
 }
@@ -227,6 +221,10 @@ pub async fn apply_host(
 
 /// Apply one host's plan; changes that can cut access run under
 /// commit-confirmed when `access` is given.
+///
+/// The steps: find the changes that can cut access, walk the graph (arming
+/// the revert before the first of them), confirm access, verify that what
+/// changed converged, and make a brand-new connection as the last net.
 pub async fn apply_host_confirmed(
     work: &HostWork,
     redactor: &Redactor,
@@ -234,189 +232,52 @@ pub async fn apply_host_confirmed(
     access: Option<&AccessCheck>,
 ) -> HostOutcome {
     let start_trips = work.round_trips();
-    let mut result = HostOutcome {
-        host: work.host.clone(),
-        resources: Vec::new(),
-        error: work.plan.error.clone(),
-        round_trips: 0,
-    };
     // Every message of this host's apply is masked as the plan is: the
     // redactor's secret values plus every value rendered from a secret on
     // this host (a failing command may echo another resource's content).
-    let host_tainted: Vec<crate::secret::Secret> = work
-        .resolved
-        .instances
-        .iter()
-        .flat_map(|inst| inst.tainted.iter().cloned())
-        .collect();
+    let host_tainted = host_tainted(work);
     let masker = Masker {
         redactor,
         tainted: &host_tainted,
     };
-    // An address is masked as the plan masks it (its own taint only), so
-    // the two read the same.
-    let own_mask = |i: usize, text: &str| {
-        Masker {
-            redactor,
-            tainted: &work.resolved.instances[i].tainted,
-        }
-        .mask(text)
+    let mut result = HostOutcome {
+        host: work.host.clone(),
+        resources: Vec::new(),
+        error: work.plan.error.as_deref().map(|e| masker.mask(e)),
+        round_trips: 0,
     };
-    result.error = result.error.map(|e| masker.mask(&e));
     let Some(graph) = &work.graph else {
         return result;
     };
-    let n = work.resolved.instances.len();
-    let mut outcome: Vec<Option<Outcome>> = vec![None; n];
-    let mut changed: BTreeSet<usize> = BTreeSet::new();
-    // Changes that can cut access, in apply order: armed before the first,
-    // confirmed after the whole walk. A handler counts when a notifier of
-    // it is planned to change (an `ssh` restart after a config line).
-    let login = access.and_then(|a| a.target.user.as_deref());
-    let planned_change = |i: usize| {
-        work.evals[i]
-            .as_ref()
-            .is_some_and(|e| e.diff.action().is_change())
+    let walk = Walk {
+        work,
+        graph,
+        redactor,
+        masker,
     };
-    let mut scope = crate::confirm::Scope::default();
-    let guarded: Vec<usize> = graph
-        .order
-        .iter()
-        .copied()
-        .filter(|&i| {
-            let acts = planned_change(i)
-                || (0..n).any(|m| graph.notifies[m].contains(&i) && planned_change(m));
-            if !acts {
-                return false;
-            }
-            match crate::lockout::exposure(&work.resolved.instances[i].resource.touches(), login) {
-                Some(e) => {
-                    tracing::debug!(host = %work.host, "{}", redactor.redact(&format!(
-                        "{} can cut access: {}",
-                        work.resolved.instances[i].address,
-                        e.why.join("; ")
-                    )));
-                    scope.merge(&e.scope);
-                    true
-                }
-                None => false,
-            }
-        })
-        .collect();
+    let n = work.resolved.instances.len();
+    let mut state = State {
+        outcome: vec![None; n],
+        changed: BTreeSet::new(),
+    };
+    let (guarded, scope) = walk.guarded(access);
     let mut armed: Option<String> = None;
     for &i in &graph.order {
         if let Some(a) = access
             && guarded.first() == Some(&i)
             && armed.is_none()
         {
-            let id = crate::confirm::new_id();
-            match run_plain(work, &crate::confirm::arm_script(&id, a.timeout, &scope)).await {
-                Ok(_) => {
-                    tracing::info!(host = %work.host, "armed a revert in {}s of {} before changes that can cut access ({id})", a.timeout, redactor.redact(&scope.describe()));
-                    armed = Some(id);
-                }
-                Err(e) => {
-                    // Without a revert, do not touch access at all.
-                    for &g in &guarded {
-                        outcome[g] = Some(Outcome::Failed(redactor.redact(&format!(
-                            "not applied: cannot arm the automatic revert: {e}"
-                        ))));
-                    }
-                }
-            }
+            armed = walk.arm(a, &guarded, &scope, &mut state.outcome).await;
         }
-        if outcome[i].is_some() {
+        if state.outcome[i].is_some() {
             continue;
         }
-        let inst = &work.resolved.instances[i];
-        let addr = own_mask(i, &inst.address);
-        progress.step(&work.host, &addr);
-        // Skip when a dependency did not succeed.
-        if let Some(bad) = graph.requirements(i).into_iter().find(|&d| {
-            matches!(
-                outcome[d],
-                Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_))
-            )
-        }) {
-            outcome[i] = Some(Outcome::Skipped(format!(
-                "{} did not succeed",
-                redactor.redact(&work.resolved.instances[bad].address)
-            )));
-            continue;
+        progress.step(&work.host, &walk.address(i));
+        let o = walk.resource(i, &state).await;
+        if o.changed() {
+            state.changed.insert(i);
         }
-        let planned = match &work.evals[i] {
-            Some(e) => e.clone(),
-            None => {
-                outcome[i] = Some(Outcome::Failed(
-                    work.plan.resources[i]
-                        .error
-                        .clone()
-                        .unwrap_or_else(|| "its live state could not be read".into()),
-                ));
-                continue;
-            }
-        };
-        // Re-read the live state when something it depends on changed.
-        let upstream_changed = graph.ancestors(i).iter().any(|a| changed.contains(a));
-        let eval = if upstream_changed {
-            match reprobe(work, i).await {
-                Ok(e) => e,
-                Err(e) => {
-                    outcome[i] = Some(Outcome::Failed(
-                        redactor.redact(&format!("cannot read its live state: {e}")),
-                    ));
-                    continue;
-                }
-            }
-        } else {
-            planned
-        };
-        if let Some(e) = &eval.diff.error {
-            outcome[i] = Some(Outcome::Failed(redactor.redact(e)));
-            continue;
-        }
-        let mut did_change = false;
-        if eval.diff.action().is_change() && !eval.commands.is_empty() {
-            if let Err(e) = run_cmds(work, &eval.commands, &masker).await {
-                outcome[i] = Some(Outcome::Failed(e));
-                continue;
-            }
-            did_change = true;
-        }
-        // Handlers: notified by a changed notifier.
-        let notified = (0..n).any(|m| graph.notifies[m].contains(&i) && changed.contains(&m));
-        let mut did_notify = false;
-        if notified && !eval.on_notify.is_empty() {
-            let cmds = if did_change {
-                // Its own change may have made the notification moot (a
-                // service just started): ask the kind with fresh state.
-                match reprobe(work, i).await {
-                    Ok(e) => e.on_notify,
-                    Err(e) => {
-                        outcome[i] = Some(Outcome::Failed(redactor.redact(&e)));
-                        continue;
-                    }
-                }
-            } else {
-                eval.on_notify.clone()
-            };
-            if !cmds.is_empty() {
-                if let Err(e) = run_cmds(work, &cmds, &masker).await {
-                    outcome[i] = Some(Outcome::Failed(format!("notification failed: {e}")));
-                    continue;
-                }
-                did_notify = true;
-            }
-        }
-        if did_change || did_notify {
-            changed.insert(i);
-        }
-        outcome[i] = Some(match (did_change, did_notify) {
-            (true, true) => Outcome::ChangedAndNotified,
-            (true, false) => Outcome::Changed,
-            (false, true) => Outcome::Notified,
-            (false, false) => Outcome::Unchanged,
-        });
+        state.outcome[i] = Some(o);
     }
     if let (Some(id), Some(a)) = (&armed, access) {
         let window = Window {
@@ -424,100 +285,344 @@ pub async fn apply_host_confirmed(
             guarded: &guarded,
             scope: &scope,
         };
-        confirm_access(work, redactor, a, &window, &mut outcome, &mut changed).await;
+        confirm_access(
+            work,
+            redactor,
+            a,
+            &window,
+            &mut state.outcome,
+            &mut state.changed,
+        )
+        .await;
     }
-
-    // Verify: everything that changed must now match (one round trip).
-    let to_verify: Vec<usize> = changed
-        .iter()
-        .copied()
-        .filter(|&i| {
-            matches!(
-                outcome[i],
-                Some(Outcome::Changed | Outcome::ChangedAndNotified)
-            )
-        })
-        .collect();
-    if !to_verify.is_empty()
-        && let Some(t) = work.conn()
-    {
-        let probes: Vec<String> = to_verify
-            .iter()
-            .map(|&i| work.resolved.instances[i].resource.probe())
-            .collect();
-        match probe::run_batch(t.as_ref(), &probes).await {
-            Ok(outs) => {
-                for (&i, out) in to_verify.iter().zip(outs) {
-                    let inst = &work.resolved.instances[i];
-                    match inst.resource.evaluate(&out) {
-                        Ok(e) if e.diff.action().is_change() => {
-                            let detail: Vec<String> = e
-                                .diff
-                                .attrs
-                                .iter()
-                                .map(|a| {
-                                    format!(
-                                        "{} is {}",
-                                        a.name,
-                                        a.before.as_deref().unwrap_or("(none)")
-                                    )
-                                })
-                                .collect();
-                            outcome[i] = Some(Outcome::Failed(redactor.redact(&format!(
-                                "did not converge: after apply it still differs ({}){}",
-                                e.diff.action().verb(),
-                                if detail.is_empty() || inst.sensitive {
-                                    String::new()
-                                } else {
-                                    format!(": {}", detail.join(", "))
-                                }
-                            ))));
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            outcome[i] = Some(Outcome::Failed(
-                                redactor.redact(&format!("cannot verify: {e}")),
-                            ))
-                        }
-                    }
-                }
-            }
-            Err(e) => result.error = Some(redactor.redact(&format!("cannot verify: {e}"))),
-        }
+    if let Err(e) = walk.verify(&state.changed, &mut state.outcome).await {
+        result.error = Some(e);
     }
-
-    // The last net: a run that changed the host ends with a brand-new
-    // connection to it.
-    let touched = armed.is_some()
-        || outcome
-            .iter()
-            .flatten()
-            .any(|o| o.changed() || o.is_failure());
-    if touched
-        && let Some(a) = access
-        && let Err(e) = final_access_check(a).await
+    if let Some(a) = access
+        && let Err(e) = walk.last_net(a, armed.is_some(), &state.outcome).await
     {
-        let e = masker.mask(&e);
-        tracing::error!(host = %work.host, "{e}");
         result.error = Some(match result.error.take() {
             Some(other) => format!("{e}\n{other}"),
             None => e,
         });
     }
-
-    result.error = result.error.map(|e| masker.mask(&e));
+    result.error = result.error.map(|e| walk.masker.mask(&e));
     result.resources = (0..n)
         .map(|i| ResourceOutcome {
-            address: own_mask(i, &work.resolved.instances[i].address),
-            outcome: match outcome[i].clone().unwrap_or(Outcome::Unchanged) {
-                Outcome::Failed(why) => Outcome::Failed(masker.mask(&why)),
-                Outcome::Skipped(why) => Outcome::Skipped(masker.mask(&why)),
+            address: walk.address(i),
+            outcome: match state.outcome[i].clone().unwrap_or(Outcome::Unchanged) {
+                Outcome::Failed(why) => Outcome::Failed(walk.masker.mask(&why)),
+                Outcome::Skipped(why) => Outcome::Skipped(walk.masker.mask(&why)),
                 other => other,
             },
         })
         .collect();
     result.round_trips = work.round_trips() - start_trips;
     result
+}
+
+/// Every value rendered from a secret on this host.
+fn host_tainted(work: &HostWork) -> Vec<crate::secret::Secret> {
+    work.resolved
+        .instances
+        .iter()
+        .flat_map(|inst| inst.tainted.iter().cloned())
+        .collect()
+}
+
+/// What a host's walk has found so far, by instance index.
+struct State {
+    outcome: Vec<Option<Outcome>>,
+    /// Instances changed or notified in this run.
+    changed: BTreeSet<usize>,
+}
+
+/// One host's apply: its work, graph and how its messages are masked.
+struct Walk<'a> {
+    work: &'a HostWork,
+    graph: &'a crate::graph::Graph,
+    redactor: &'a Redactor,
+    masker: Masker<'a>,
+}
+
+impl Walk<'_> {
+    /// An address, masked as the plan masks it (its own taint only), so
+    /// the two read the same.
+    fn address(&self, i: usize) -> String {
+        Masker {
+            redactor: self.redactor,
+            tainted: &self.work.resolved.instances[i].tainted,
+        }
+        .mask(&self.work.resolved.instances[i].address)
+    }
+
+    /// Whether instance `i` is planned to change.
+    fn planned_change(&self, i: usize) -> bool {
+        self.work.evals[i]
+            .as_ref()
+            .is_some_and(|e| e.diff.action().is_change())
+    }
+
+    /// Whether a notifier of instance `i` satisfies `pred`.
+    fn notified_by(&self, i: usize, pred: impl Fn(usize) -> bool) -> bool {
+        (0..self.graph.notifies.len()).any(|m| self.graph.notifies[m].contains(&i) && pred(m))
+    }
+
+    /// The changes that can cut access, in apply order, and what a revert
+    /// of them restores. A handler counts when a notifier of it is planned
+    /// to change (an `ssh` restart after a config line).
+    fn guarded(&self, access: Option<&AccessCheck>) -> (Vec<usize>, crate::confirm::Scope) {
+        let login = access.and_then(|a| a.target.user.as_deref());
+        let mut scope = crate::confirm::Scope::default();
+        let guarded = self
+            .graph
+            .order
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let acts =
+                    self.planned_change(i) || self.notified_by(i, |m| self.planned_change(m));
+                if !acts {
+                    return false;
+                }
+                let inst = &self.work.resolved.instances[i];
+                match crate::lockout::exposure(&inst.resource.touches(), login) {
+                    Some(e) => {
+                        tracing::debug!(host = %self.work.host, "{}", self.redactor.redact(&format!(
+                            "{} can cut access: {}",
+                            inst.address,
+                            e.why.join("; ")
+                        )));
+                        scope.merge(&e.scope);
+                        true
+                    }
+                    None => false,
+                }
+            })
+            .collect();
+        (guarded, scope)
+    }
+
+    /// Arm the automatic revert before the first change that can cut
+    /// access; its id, or — when it cannot be armed — every such change
+    /// failed unapplied.
+    async fn arm(
+        &self,
+        a: &AccessCheck,
+        guarded: &[usize],
+        scope: &crate::confirm::Scope,
+        outcome: &mut [Option<Outcome>],
+    ) -> Option<String> {
+        let id = crate::confirm::new_id();
+        match run_plain(
+            self.work,
+            &crate::confirm::arm_script(&id, a.timeout, scope),
+        )
+        .await
+        {
+            Ok(_) => {
+                tracing::info!(host = %self.work.host, "armed a revert in {}s of {} before changes that can cut access ({id})", a.timeout, self.redactor.redact(&scope.describe()));
+                Some(id)
+            }
+            Err(e) => {
+                // Without a revert, do not touch access at all.
+                for &g in guarded {
+                    outcome[g] = Some(Outcome::Failed(self.redactor.redact(&format!(
+                        "not applied: cannot arm the automatic revert: {e}"
+                    ))));
+                }
+                None
+            }
+        }
+    }
+
+    /// Apply instance `i`: skipped when a dependency did not succeed; else
+    /// its changes (on fresh live state when something upstream changed),
+    /// then its notification.
+    async fn resource(&self, i: usize, state: &State) -> Outcome {
+        let (work, redactor) = (self.work, self.redactor);
+        if let Some(bad) = self.graph.requirements(i).into_iter().find(|&d| {
+            matches!(
+                state.outcome[d],
+                Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_))
+            )
+        }) {
+            return Outcome::Skipped(format!(
+                "{} did not succeed",
+                redactor.redact(&work.resolved.instances[bad].address)
+            ));
+        }
+        let Some(planned) = &work.evals[i] else {
+            return Outcome::Failed(
+                work.plan.resources[i]
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "its live state could not be read".into()),
+            );
+        };
+        // Re-read the live state when something it depends on changed.
+        let upstream_changed = self
+            .graph
+            .ancestors(i)
+            .iter()
+            .any(|a| state.changed.contains(a));
+        let eval = if upstream_changed {
+            match reprobe(work, i).await {
+                Ok(e) => e,
+                Err(e) => {
+                    return Outcome::Failed(
+                        redactor.redact(&format!("cannot read its live state: {e}")),
+                    );
+                }
+            }
+        } else {
+            planned.clone()
+        };
+        if let Some(e) = &eval.diff.error {
+            return Outcome::Failed(redactor.redact(e));
+        }
+        let mut did_change = false;
+        if eval.diff.action().is_change() && !eval.commands.is_empty() {
+            if let Err(e) = run_cmds(work, &eval.commands, &self.masker).await {
+                return Outcome::Failed(e);
+            }
+            did_change = true;
+        }
+        let did_notify = match self.notify(i, &eval, did_change, state).await {
+            Ok(n) => n,
+            Err(failed) => return failed,
+        };
+        match (did_change, did_notify) {
+            (true, true) => Outcome::ChangedAndNotified,
+            (true, false) => Outcome::Changed,
+            (false, true) => Outcome::Notified,
+            (false, false) => Outcome::Unchanged,
+        }
+    }
+
+    /// Run the notification of handler `i` when a notifier of it changed;
+    /// whether it ran.
+    async fn notify(
+        &self,
+        i: usize,
+        eval: &Evaluation,
+        did_change: bool,
+        state: &State,
+    ) -> Result<bool, Outcome> {
+        let notified = self.notified_by(i, |m| state.changed.contains(&m));
+        if !notified || eval.on_notify.is_empty() {
+            return Ok(false);
+        }
+        let cmds = if did_change {
+            // Its own change may have made the notification moot (a
+            // service just started): ask the kind with fresh state.
+            match reprobe(self.work, i).await {
+                Ok(e) => e.on_notify,
+                Err(e) => return Err(Outcome::Failed(self.redactor.redact(&e))),
+            }
+        } else {
+            eval.on_notify.clone()
+        };
+        if cmds.is_empty() {
+            return Ok(false);
+        }
+        match run_cmds(self.work, &cmds, &self.masker).await {
+            Ok(()) => Ok(true),
+            Err(e) => Err(Outcome::Failed(format!("notification failed: {e}"))),
+        }
+    }
+
+    /// Everything that changed must now match (one round trip); what still
+    /// differs "did not converge". `Err` when the host could not be asked.
+    async fn verify(
+        &self,
+        changed: &BTreeSet<usize>,
+        outcome: &mut [Option<Outcome>],
+    ) -> Result<(), String> {
+        let to_verify: Vec<usize> = changed
+            .iter()
+            .copied()
+            .filter(|&i| {
+                matches!(
+                    outcome[i],
+                    Some(Outcome::Changed | Outcome::ChangedAndNotified)
+                )
+            })
+            .collect();
+        if to_verify.is_empty() {
+            return Ok(());
+        }
+        let Some(t) = self.work.conn() else {
+            return Ok(());
+        };
+        let instances = &self.work.resolved.instances;
+        let probes: Vec<String> = to_verify
+            .iter()
+            .map(|&i| instances[i].resource.probe())
+            .collect();
+        let outs = probe::run_batch(t.as_ref(), &probes)
+            .await
+            .map_err(|e| self.redactor.redact(&format!("cannot verify: {e}")))?;
+        for (&i, out) in to_verify.iter().zip(outs) {
+            let inst = &instances[i];
+            match inst.resource.evaluate(&out) {
+                Ok(e) if e.diff.action().is_change() => {
+                    outcome[i] = Some(Outcome::Failed(
+                        self.redactor.redact(&not_converged(&e, inst.sensitive)),
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    outcome[i] = Some(Outcome::Failed(
+                        self.redactor.redact(&format!("cannot verify: {e}")),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The last net: a run that changed the host ends with a brand-new
+    /// connection to it. `Err` (masked) is the run's first error.
+    async fn last_net(
+        &self,
+        access: &AccessCheck,
+        armed: bool,
+        outcome: &[Option<Outcome>],
+    ) -> Result<(), String> {
+        let touched = armed
+            || outcome
+                .iter()
+                .flatten()
+                .any(|o| o.changed() || o.is_failure());
+        if !touched {
+            return Ok(());
+        }
+        final_access_check(access).await.map_err(|e| {
+            let e = self.masker.mask(&e);
+            tracing::error!(host = %self.work.host, "{e}");
+            e
+        })
+    }
+}
+
+/// Why a resource that was changed still differs from its desired state.
+fn not_converged(e: &Evaluation, sensitive: bool) -> String {
+    let detail: Vec<String> = e
+        .diff
+        .attrs
+        .iter()
+        .map(|a| format!("{} is {}", a.name, a.before.as_deref().unwrap_or("(none)")))
+        .collect();
+    format!(
+        "did not converge: after apply it still differs ({}){}",
+        e.diff.action().verb(),
+        if detail.is_empty() || sensitive {
+            String::new()
+        } else {
+            format!(": {}", detail.join(", "))
+        }
+    )
 }
 
 /// A revert armed on the host: its id, the changes it covers (indexes of

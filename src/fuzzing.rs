@@ -66,8 +66,8 @@ const APT_KEY: &str = "      -----BEGIN PGP PUBLIC KEY BLOCK-----
       -----END PGP PUBLIC KEY BLOCK-----
 ";
 
-/// Representative instances of each kind, as YAML bodies: the branches of
-/// a parser often depend on what is desired (a version, `state: absent`).
+/// Representative instances of each kind, as YAML bodies: the branches
+/// of a parser often depend on what is desired (a version, `state: absent`).
 const INSTANCES: &[(&str, &[&str])] = &[
     (
         "file",
@@ -249,8 +249,8 @@ const INSTANCES: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// The instances of `kind` (see [`INSTANCES`]), with those that need a
-/// key built at run time.
+/// Representative instances of a kind, as YAML bodies: the branches of a
+/// parser often depend on what is desired (a version, `state: absent`).
 fn instances(kind: &str) -> Vec<String> {
     let v: &[&str] = INSTANCES
         .iter()

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod confirm;
 pub mod diag;
+pub mod exit;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod graph;

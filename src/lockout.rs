@@ -89,103 +89,163 @@ fn pattern_matches(pattern: &str, user: &str) -> bool {
 }
 
 /// Analyze one host; returns refusals (errors, or warnings when allowed).
+/// The steps follow the list above: sshd's settings, the firewall, the SSH
+/// service and its package, the login account, unrevertable commands.
 pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
     if host.transport != TransportKind::Ssh {
         return Vec::new();
     }
-    let user = host.user.as_str();
-    let port = host.port.unwrap_or(22);
-    let mut out = Vec::new();
-    let mut refuse = |inst: &Instance, span: Span, message: String, help: String| {
+    let mut a = Analysis::new(host, res, allow);
+    let ssh_ports = a.sshd_settings();
+    a.firewall(&ssh_ports);
+    a.ssh_service();
+    a.ssh_package();
+    a.login_account();
+    a.unrevertable_commands();
+    a.out
+}
+
+/// The analysis of one host: how keel connects to it, its declared users,
+/// and the refusals found so far.
+struct Analysis<'a> {
+    host: &'a Host,
+    res: &'a Resolved,
+    /// The user keel connects as.
+    user: &'a str,
+    allow: bool,
+    /// The `user` resource of the connecting user, if declared.
+    declared_user: Option<(&'a Instance, &'a User)>,
+    /// Declared users with an authorized key and sudo.
+    sudo_users: Vec<&'a str>,
+    out: Vec<Diag>,
+}
+
+impl<'a> Analysis<'a> {
+    fn new(host: &'a Host, res: &'a Resolved, allow: bool) -> Self {
+        let users: Vec<(&Instance, &User)> = res
+            .instances
+            .iter()
+            .filter_map(|i| i.resource.as_any().downcast_ref::<User>().map(|u| (i, u)))
+            .collect();
+        let user = host.user.as_str();
+        let declared_user = users.iter().find(|(_, u)| u.name == user).copied();
+        let sudo_users = users
+            .iter()
+            .filter(|(_, u)| {
+                u.sudo == Some(true) && u.authorized_keys.as_ref().is_some_and(|k| !k.is_empty())
+            })
+            .map(|(_, u)| u.name.as_str())
+            .collect();
+        Analysis {
+            host,
+            res,
+            user,
+            allow,
+            declared_user,
+            sudo_users,
+            out: Vec::new(),
+        }
+    }
+
+    /// Refuse what `inst` declares at `span`.
+    fn refuse(&mut self, inst: &Instance, span: Span, message: String, help: String) {
         let d = Diag::at(
             "keel::lockout",
             &inst.origin.source,
             span,
-            format!("host {}: {message}", host.name),
+            format!("host {}: {message}", self.host.name),
             "would cut keel's access",
         )
         .with_help(format!(
             "{help}\n(if you know better: --allow-lockout-risk, or `allow_lockout_risk: true` on the host; apply still reverts a change that breaks access)"
         ));
-        out.push(if allow { d.as_warning() } else { d });
-    };
+        self.out.push(if self.allow { d.as_warning() } else { d });
+    }
 
-    let sources = sshd_sources(res);
-    let ufws: Vec<(&Instance, &Ufw)> = res
-        .instances
-        .iter()
-        .filter_map(|i| i.resource.as_any().downcast_ref::<Ufw>().map(|u| (i, u)))
-        .collect();
-    let users: Vec<(&Instance, &User)> = res
-        .instances
-        .iter()
-        .filter_map(|i| i.resource.as_any().downcast_ref::<User>().map(|u| (i, u)))
-        .collect();
-    let declared_user = users.iter().find(|(_, u)| u.name == user);
-    let sudo_users: Vec<&str> = users
-        .iter()
-        .filter(|(_, u)| {
-            u.sudo == Some(true) && u.authorized_keys.as_ref().is_some_and(|k| !k.is_empty())
-        })
-        .map(|(_, u)| u.name.as_str())
-        .collect();
+    /// Refuse the sshd setting `key` of `src`.
+    fn refuse_setting(&mut self, src: &SshdSource<'_>, key: &str, message: String, help: String) {
+        let span = src.span(src.inst, key);
+        self.refuse(src.inst, span, message, format!("{help}{}", src.hint()));
+    }
 
-    // The ports sshd listens on after the run.
-    let mut ssh_ports: Vec<u16> = vec![port];
-    for src in &sources {
-        let inst = src.inst;
-        let settings = &src.settings;
-        let setting_span = |inst: &Instance, key: &str| src.span(inst, key);
-        let mut refuse = |inst: &Instance, span: Span, message: String, help: String| {
-            refuse(inst, span, message, format!("{help}{}", src.hint()))
-        };
-        if let Some(ports) = setting(settings, "Port") {
-            let ports: Vec<u16> = ports.iter().filter_map(|p| p.parse().ok()).collect();
-            if !ports.is_empty() {
-                if !ports.contains(&port) {
-                    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
-                    refuse(
-                        inst,
-                        setting_span(inst, "Port"),
-                        format!(
-                            "sshd will listen on port {} but the inventory connects on port {port}",
-                            list.join(", ")
-                        ),
-                        format!(
-                            "set `port: {}` on the host in the inventory, with `bootstrap_port: {port}` while the server still listens there",
-                            ports[0]
-                        ),
-                    );
-                }
+    /// Check every source of sshd settings; returns the ports sshd listens
+    /// on after the run.
+    fn sshd_settings(&mut self) -> Vec<u16> {
+        let port = self.host.port.unwrap_or(22);
+        let mut ssh_ports: Vec<u16> = vec![port];
+        for src in &sshd_sources(self.res) {
+            if let Some(ports) = self.sshd_port(src, port) {
                 ssh_ports = ports;
             }
+            self.root_login(src);
+            self.allowed_users(src);
+            self.allowed_groups(src);
+            self.password_auth(src);
         }
-        if user == "root"
-            && let Some(v) = setting(settings, "PermitRootLogin")
+        ssh_ports
+    }
+
+    /// `Port`: the ports it sets (if any), refused when they leave out the
+    /// inventory's `port`.
+    fn sshd_port(&mut self, src: &SshdSource<'_>, port: u16) -> Option<Vec<u16>> {
+        let ports: Vec<u16> = setting(&src.settings, "Port")?
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        if ports.is_empty() {
+            return None;
+        }
+        if !ports.contains(&port) {
+            let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+            self.refuse_setting(
+                src,
+                "Port",
+                format!(
+                    "sshd will listen on port {} but the inventory connects on port {port}",
+                    list.join(", ")
+                ),
+                format!(
+                    "set `port: {}` on the host in the inventory, with `bootstrap_port: {port}` while the server still listens there",
+                    ports[0]
+                ),
+            );
+        }
+        Some(ports)
+    }
+
+    /// `PermitRootLogin no` while keel connects as root.
+    fn root_login(&mut self, src: &SshdSource<'_>) {
+        if self.user == "root"
+            && let Some(v) = setting(&src.settings, "PermitRootLogin")
             && matches!(
                 v.first().map(String::as_str),
                 Some("no" | "forced-commands-only")
             )
         {
-            let help = match sudo_users.first() {
+            let help = match self.sudo_users.first() {
                 Some(u) => format!(
                     "connect as `{u}` instead (it has an authorized key and sudo): set `user: {u}` on the host, with `bootstrap_user: root` for the first run"
                 ),
                 None => "declare a user with `authorized_keys` and `sudo: true`, and connect as that user (`user:` in the inventory, `bootstrap_user: root` for the first run)".to_string(),
             };
-            refuse(
-                inst,
-                setting_span(inst, "PermitRootLogin"),
+            self.refuse_setting(
+                src,
+                "PermitRootLogin",
                 "`PermitRootLogin no` while keel connects as root".into(),
                 help,
             );
         }
-        if let Some(allowed) = setting(settings, "AllowUsers")
+    }
+
+    /// `AllowUsers` without the connecting user, `DenyUsers` with it.
+    fn allowed_users(&mut self, src: &SshdSource<'_>) {
+        let user = self.user;
+        if let Some(allowed) = setting(&src.settings, "AllowUsers")
             && !allowed.iter().any(|p| pattern_matches(p, user))
         {
-            refuse(
-                inst,
-                setting_span(inst, "AllowUsers"),
+            self.refuse_setting(
+                src,
+                "AllowUsers",
                 format!(
                     "`AllowUsers {}` does not include `{user}`, the user keel connects as",
                     allowed.join(" ")
@@ -193,54 +253,67 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
                 format!("add `{user}` to AllowUsers, or connect as one of the allowed users"),
             );
         }
-        if let Some(denied) = setting(settings, "DenyUsers")
+        if let Some(denied) = setting(&src.settings, "DenyUsers")
             && denied.iter().any(|p| pattern_matches(p, user))
         {
-            refuse(
-                inst,
-                setting_span(inst, "DenyUsers"),
+            self.refuse_setting(
+                src,
+                "DenyUsers",
                 format!("`DenyUsers` shuts out `{user}`, the user keel connects as"),
                 format!("remove `{user}` from DenyUsers"),
             );
         }
-        if let Some(groups) = setting(settings, "AllowGroups") {
-            let member_of: Vec<String> = match declared_user {
-                Some((_, u)) => u
-                    .group
-                    .iter()
-                    .cloned()
-                    .chain(u.groups.iter().flatten().cloned())
-                    .chain(std::iter::once(u.name.clone()))
-                    .collect(),
-                None if user == "root" => vec!["root".into()],
-                None => Vec::new(),
-            };
-            if !groups
+    }
+
+    /// `AllowGroups` without a group of the connecting user.
+    fn allowed_groups(&mut self, src: &SshdSource<'_>) {
+        let user = self.user;
+        let Some(groups) = setting(&src.settings, "AllowGroups") else {
+            return;
+        };
+        let member_of: Vec<String> = match self.declared_user {
+            Some((_, u)) => u
+                .group
                 .iter()
-                .any(|g| member_of.iter().any(|m| pattern_matches(g, m)))
-            {
-                refuse(
-                    inst,
-                    setting_span(inst, "AllowGroups"),
-                    format!(
-                        "`AllowGroups {}` does not include a group of `{user}`, the user keel connects as",
-                        groups.join(" ")
-                    ),
-                    format!(
-                        "declare `user: {{ name: {user}, groups: [...] }}` with one of these groups, or add its group to AllowGroups"
-                    ),
-                );
-            }
+                .cloned()
+                .chain(u.groups.iter().flatten().cloned())
+                .chain(std::iter::once(u.name.clone()))
+                .collect(),
+            None if user == "root" => vec!["root".into()],
+            None => Vec::new(),
+        };
+        if !groups
+            .iter()
+            .any(|g| member_of.iter().any(|m| pattern_matches(g, m)))
+        {
+            self.refuse_setting(
+                src,
+                "AllowGroups",
+                format!(
+                    "`AllowGroups {}` does not include a group of `{user}`, the user keel connects as",
+                    groups.join(" ")
+                ),
+                format!(
+                    "declare `user: {{ name: {user}, groups: [...] }}` with one of these groups, or add its group to AllowGroups"
+                ),
+            );
         }
-        if let Some(v) = setting(settings, "PasswordAuthentication")
+    }
+
+    /// `PasswordAuthentication no` while the connecting user logs in with a
+    /// password (or is declared without a key).
+    fn password_auth(&mut self, src: &SshdSource<'_>) {
+        let user = self.user;
+        if let Some(v) = setting(&src.settings, "PasswordAuthentication")
             && v.first().map(String::as_str) == Some("no")
         {
-            let no_key = declared_user
+            let no_key = self
+                .declared_user
                 .is_some_and(|(_, u)| u.authorized_keys.as_ref().is_none_or(|k| k.is_empty()));
-            if host.password_auth || no_key {
-                refuse(
-                    inst,
-                    setting_span(inst, "PasswordAuthentication"),
+            if self.host.password_auth || no_key {
+                self.refuse_setting(
+                    src,
+                    "PasswordAuthentication",
                     format!("`PasswordAuthentication no` while `{user}` logs in with a password"),
                     format!(
                         "give `{user}` an authorized key (`authorized_keys:` on its user resource) and connect with it first"
@@ -250,93 +323,108 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
         }
     }
 
-    // The firewall must let every SSH port in, from everywhere.
-    for (inst, ufw) in &ufws {
-        let will_filter =
-            ufw.enabled() == Some(true) && !matches!(ufw.default_incoming(), Some(Policy::Allow));
-        if !will_filter {
-            continue;
+    /// The firewall must let every SSH port in, from everywhere.
+    fn firewall(&mut self, ssh_ports: &[u16]) {
+        let res = self.res;
+        let ufws = res
+            .instances
+            .iter()
+            .filter_map(|i| i.resource.as_any().downcast_ref::<Ufw>().map(|u| (i, u)));
+        for (inst, ufw) in ufws {
+            let will_filter = ufw.enabled() == Some(true)
+                && !matches!(ufw.default_incoming(), Some(Policy::Allow));
+            if !will_filter {
+                continue;
+            }
+            for p in ssh_ports {
+                if ufw.admits_inbound(*p, Proto::Tcp) != Some(true) {
+                    self.refuse(
+                        inst,
+                        if ufw.manages_rules() {
+                            field_span(inst, "rules")
+                        } else {
+                            field_span(inst, "enabled")
+                        },
+                        format!(
+                            "UFW will be enabled with incoming {} but no rule lets SSH in on {p}/tcp from everywhere",
+                            ufw.default_incoming()
+                                .map_or("deny (ufw's default)", |d| d.as_str())
+                        ),
+                        format!(
+                            "add `- {{ allow: {p}/tcp }}` to the rules (keel adds rules before it enables the firewall)"
+                        ),
+                    );
+                }
+            }
         }
-        for p in &ssh_ports {
-            if ufw.admits_inbound(*p, Proto::Tcp) != Some(true) {
-                refuse(
+    }
+
+    /// The SSH server must keep running.
+    fn ssh_service(&mut self) {
+        for inst in &self.res.instances {
+            let Some(svc) = inst.resource.as_any().downcast_ref::<Service>() else {
+                continue;
+            };
+            if !matches!(
+                svc.name.strip_suffix(".service").unwrap_or(&svc.name),
+                "ssh" | "sshd"
+            ) {
+                continue;
+            }
+            if svc.state == Some(ServiceState::Stopped) {
+                self.refuse(
                     inst,
-                    if ufw.manages_rules() {
-                        field_span(inst, "rules")
-                    } else {
-                        field_span(inst, "enabled")
-                    },
+                    field_span(inst, "state"),
                     format!(
-                        "UFW will be enabled with incoming {} but no rule lets SSH in on {p}/tcp from everywhere",
-                        ufw.default_incoming()
-                            .map_or("deny (ufw's default)", |d| d.as_str())
+                        "service {} is stopped while keel connects over SSH",
+                        svc.name
                     ),
+                    "leave the SSH server running (remove `state: stopped`)".into(),
+                );
+            }
+            if svc.enabled == Some(false) {
+                self.refuse(
+                    inst,
+                    field_span(inst, "enabled"),
                     format!(
-                        "add `- {{ allow: {p}/tcp }}` to the rules (keel adds rules before it enables the firewall)"
+                        "service {} is disabled: after a reboot nothing listens for SSH",
+                        svc.name
                     ),
+                    "remove `enabled: false`".into(),
                 );
             }
         }
     }
 
-    // The SSH server must keep running.
-    for inst in &res.instances {
-        let Some(svc) = inst.resource.as_any().downcast_ref::<Service>() else {
-            continue;
-        };
-        if !matches!(
-            svc.name.strip_suffix(".service").unwrap_or(&svc.name),
-            "ssh" | "sshd"
-        ) {
-            continue;
-        }
-        if svc.state == Some(ServiceState::Stopped) {
-            refuse(
-                inst,
-                field_span(inst, "state"),
-                format!(
-                    "service {} is stopped while keel connects over SSH",
-                    svc.name
-                ),
-                "leave the SSH server running (remove `state: stopped`)".into(),
-            );
-        }
-        if svc.enabled == Some(false) {
-            refuse(
-                inst,
-                field_span(inst, "enabled"),
-                format!(
-                    "service {} is disabled: after a reboot nothing listens for SSH",
-                    svc.name
-                ),
-                "remove `enabled: false`".into(),
-            );
+    /// The SSH server's package must stay installed.
+    fn ssh_package(&mut self) {
+        for inst in &self.res.instances {
+            let Some(pkg) = inst.resource.as_any().downcast_ref::<Package>() else {
+                continue;
+            };
+            let name = pkg.name.split(':').next().unwrap_or(&pkg.name);
+            if pkg.state == PackageState::Absent && name == "openssh-server" {
+                self.refuse(
+                    inst,
+                    field_span(inst, "state"),
+                    format!(
+                        "removes package {}, the SSH server keel connects through",
+                        pkg.name
+                    ),
+                    "keep openssh-server installed".into(),
+                );
+            }
         }
     }
 
-    // The SSH server's package must stay installed.
-    for inst in &res.instances {
-        let Some(pkg) = inst.resource.as_any().downcast_ref::<Package>() else {
-            continue;
+    /// The account keel logs in as must stay able to log in.
+    fn login_account(&mut self) {
+        let user = self.user;
+        let Some((inst, u)) = self.declared_user else {
+            return;
         };
-        let name = pkg.name.split(':').next().unwrap_or(&pkg.name);
-        if pkg.state == PackageState::Absent && name == "openssh-server" {
-            refuse(
-                inst,
-                field_span(inst, "state"),
-                format!(
-                    "removes package {}, the SSH server keel connects through",
-                    pkg.name
-                ),
-                "keep openssh-server installed".into(),
-            );
-        }
-    }
-
-    // The account keel logs in as must stay able to log in.
-    if let Some((inst, u)) = declared_user {
         if u.state == crate::resources::common::State::Absent {
-            refuse(
+            self.refuse(
                 inst,
                 field_span(inst, "state"),
                 format!("removes `{user}`, the user keel connects as"),
@@ -347,7 +435,7 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
             .as_deref()
             .filter(|s| matches!(s.rsplit('/').next(), Some("nologin" | "false")))
         {
-            refuse(
+            self.refuse(
                 inst,
                 field_span(inst, "shell"),
                 format!(
@@ -355,8 +443,9 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
                 ),
                 "give it a login shell such as /bin/bash, or connect as another user".into(),
             );
-        } else if u.authorized_keys.as_ref().is_some_and(Vec::is_empty) && !host.password_auth {
-            refuse(
+        } else if u.authorized_keys.as_ref().is_some_and(Vec::is_empty) && !self.host.password_auth
+        {
+            self.refuse(
                 inst,
                 field_span(inst, "authorized_keys"),
                 format!(
@@ -367,21 +456,22 @@ pub fn analyze(host: &Host, res: &Resolved, allow: bool) -> Vec<Diag> {
         }
     }
 
-    // Shell text whose effect no revert can undo.
-    for inst in &res.instances {
-        let Some(cmd) = inst.resource.as_any().downcast_ref::<Command>() else {
-            continue;
-        };
-        if let Some(why) = unrevertable(&cmd.run) {
-            refuse(
-                inst,
-                field_span(inst, "run"),
-                format!("the command {why}: keel cannot revert that if it cuts access"),
-                "declare the network configuration as files instead: a `file` under /etc/network/interfaces.d/ (or /etc/systemd/network/) with `notify:` on `service[networking]` (or systemd-networkd); keel applies those under commit-confirmed and restores them if access is lost".into(),
-            );
+    /// Shell text whose effect no revert can undo.
+    fn unrevertable_commands(&mut self) {
+        for inst in &self.res.instances {
+            let Some(cmd) = inst.resource.as_any().downcast_ref::<Command>() else {
+                continue;
+            };
+            if let Some(why) = unrevertable(&cmd.run) {
+                self.refuse(
+                    inst,
+                    field_span(inst, "run"),
+                    format!("the command {why}: keel cannot revert that if it cuts access"),
+                    "declare the network configuration as files instead: a `file` under /etc/network/interfaces.d/ (or /etc/systemd/network/) with `notify:` on `service[networking]` (or systemd-networkd); keel applies those under commit-confirmed and restores them if access is lost".into(),
+                );
+            }
         }
     }
-    out
 }
 
 /// sshd settings declared somewhere in the stack.

@@ -1,5 +1,6 @@
 //! The `keel` binary: parse flags, run one command, map the result to an
-//! exit code (0 ok, 1 error, 2 changes with `plan --detailed-exitcode`).
+//! exit code ([`keel::exit::Exit`]: 0 ok, 1 error, 2 changes with
+//! `plan --detailed-exitcode`).
 //!
 //! A usage error (unknown flag, missing argument) exits 1 like every other
 //! error: clap's own code is 2, which `--detailed-exitcode` reserves for
@@ -7,6 +8,7 @@
 //! exit 0.
 
 use clap::Parser;
+use keel::exit::Exit;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -14,8 +16,8 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+            return Exit::error_if(e.use_stderr()).into();
         }
     };
-    ExitCode::from(keel::cli::run(args))
+    keel::cli::run(args).into()
 }

@@ -1145,21 +1145,7 @@ impl Resolver<'_, '_> {
         let sensitive = !tainted.is_empty();
         let tainted: Vec<Secret> = tainted.into_iter().map(Secret::new).collect();
         if let Err(invalid) = prepared {
-            for i in invalid {
-                // An error inside a template file points into that file.
-                let d = match failures.iter().find(|(m, _)| *m == i.message) {
-                    Some((_, d)) => {
-                        let mut used = invalid_diag(decl, &body, &i)
-                            .with_message(format!("the template of this `{}`", decl.kind.name));
-                        used.code = "keel::template";
-                        used.label = "rendered here".into();
-                        used.help = None;
-                        d.clone().with_related(used)
-                    }
-                    None => invalid_diag(decl, &body, &i),
-                };
-                self.diags.push(d);
-            }
+            self.report_invalid(decl, &body, invalid, &failures);
             return self.failed(decl);
         }
         let problems = res.check();
@@ -1169,57 +1155,13 @@ impl Resolver<'_, '_> {
             }
             return self.failed(decl);
         }
-        let address = match &decl.id {
-            Some(id) => match self.input.templates.render(&id.value, &scope.ctx) {
-                Ok(id) => format!("{}[{id}]", decl.kind.name),
-                Err(e) => {
-                    self.diags
-                        .push(inline_template_diag(src, id.span, &id.value, &e));
-                    return self.failed(decl);
-                }
-            },
-            None => format!("{}[{}]", decl.kind.name, res.name()),
+        let Some(address) = self.address_of(scope, decl, res.as_ref()) else {
+            return self.failed(decl);
         };
         let here = decl.id.as_ref().map_or(decl.kind_span, |i| i.span);
-        // The same resource declared identically twice (two modules that
-        // both need `package[nginx]`) is one resource: merge the edges.
         if self.seen.contains_key(&address) {
             let desired = format!("{res:?}");
-            if let Some(idx) = self
-                .out
-                .instances
-                .iter()
-                .position(|i| i.address == address && i.desired == desired)
-            {
-                let mut depends_on = render_refs(self, scope, &decl.depends_on, src, None);
-                depends_on.extend(scope.extra_depends.iter().cloned());
-                let notify = render_refs(self, scope, &decl.notify, src, None);
-                self.register_in_module(scope, idx);
-                let inst = &mut self.out.instances[idx];
-                inst.depends_on.extend(depends_on);
-                inst.notify.extend(notify);
-                inst.sensitive |= sensitive;
-                inst.tainted.extend(tainted);
-                return;
-            }
-        }
-        if let Some((first_src, first_span)) = self.seen.get(&address) {
-            let (l, c) = first_src.line_col(first_span.offset);
-            let mut d = Diag::at(
-                "keel::duplicate",
-                src,
-                here,
-                format!("duplicate resource address `{address}`"),
-                "declared again here",
-            )
-            .with_help(format!(
-                "`{address}` is first declared at {}:{l}:{c} with other settings; a host can hold each resource once — declare it identically (then it is merged) or in one place",
-                first_src.name
-            ));
-            if first_src.name == src.name {
-                d = d.with_note(*first_span, "first declared here");
-            }
-            self.diags.push(d);
+            self.merge_or_refuse(scope, decl, &address, &desired, here, (sensitive, &tainted));
             return;
         }
         self.seen.insert(address.clone(), (src.clone(), here));
@@ -1242,6 +1184,105 @@ impl Resolver<'_, '_> {
             desired,
             body,
         });
+    }
+
+    /// Report what `prepare` found invalid; an error inside a template
+    /// file points into that file.
+    fn report_invalid(
+        &mut self,
+        decl: &ResourceDecl,
+        body: &Node,
+        invalid: Vec<Invalid>,
+        failures: &[(String, Diag)],
+    ) {
+        for i in invalid {
+            // An error inside a template file points into that file.
+            let d = match failures.iter().find(|(m, _)| *m == i.message) {
+                Some((_, d)) => {
+                    let mut used = invalid_diag(decl, body, &i)
+                        .with_message(format!("the template of this `{}`", decl.kind.name));
+                    used.code = "keel::template";
+                    used.label = "rendered here".into();
+                    used.help = None;
+                    d.clone().with_related(used)
+                }
+                None => invalid_diag(decl, body, &i),
+            };
+            self.diags.push(d);
+        }
+    }
+
+    /// A resource's address: `KIND[id]` (its `id:` rendered) or
+    /// `KIND[name]`; `None` when its `id:` does not render (reported).
+    fn address_of(
+        &mut self,
+        scope: &Scope,
+        decl: &ResourceDecl,
+        res: &dyn Resource,
+    ) -> Option<String> {
+        let src = &decl.origin.source;
+        Some(match &decl.id {
+            Some(id) => match self.input.templates.render(&id.value, &scope.ctx) {
+                Ok(id) => format!("{}[{id}]", decl.kind.name),
+                Err(e) => {
+                    self.diags
+                        .push(inline_template_diag(src, id.span, &id.value, &e));
+                    return None;
+                }
+            },
+            None => format!("{}[{}]", decl.kind.name, res.name()),
+        })
+    }
+
+    /// The same resource declared identically twice (two modules that
+    /// both need `package[nginx]`) is one resource: merge the edges.
+    /// Declared again with other settings: refused.
+    fn merge_or_refuse(
+        &mut self,
+        scope: &Scope,
+        decl: &ResourceDecl,
+        address: &str,
+        desired: &str,
+        here: Span,
+        (sensitive, tainted): (bool, &[Secret]),
+    ) {
+        let src = &decl.origin.source;
+        if let Some(idx) = self
+            .out
+            .instances
+            .iter()
+            .position(|i| i.address == address && i.desired == desired)
+        {
+            let mut depends_on = render_refs(self, scope, &decl.depends_on, src, None);
+            depends_on.extend(scope.extra_depends.iter().cloned());
+            let notify = render_refs(self, scope, &decl.notify, src, None);
+            self.register_in_module(scope, idx);
+            let inst = &mut self.out.instances[idx];
+            inst.depends_on.extend(depends_on);
+            inst.notify.extend(notify);
+            inst.sensitive |= sensitive;
+            inst.tainted.extend(tainted.iter().cloned());
+            return;
+        }
+        let Some((first_src, first_span)) = self.seen.get(address) else {
+            return;
+        };
+        let (l, c) = first_src.line_col(first_span.offset);
+        let mut d = Diag::at(
+            "keel::duplicate",
+            src,
+            here,
+            format!("duplicate resource address `{address}`"),
+            "declared again here",
+        )
+        .with_help(format!(
+            "`{address}` is first declared at {}:{l}:{c} with other settings; a host can hold each resource once — declare it identically (then it is merged) or in one place",
+            first_src.name
+        ));
+        if first_src.name == src.name {
+            d = d.with_note(*first_span, "first declared here");
+        }
+        self.diags.push(d);
     }
 
     /// Count a resource in its module instance and every enclosing one.
@@ -1362,7 +1403,26 @@ impl Resolver<'_, '_> {
         if !rendered.ok {
             return self.failed_use(module);
         }
-        let canary_with = rendered.canary;
+        let Some((inputs, canary_inputs)) =
+            self.module_inputs(u, module, &with, rendered.canary.as_ref())
+        else {
+            return self.failed_use(module);
+        };
+        let inner = self.module_scope(scope, u, module, instance, (inputs, canary_inputs));
+        pending.push((inner, module.name.clone()));
+    }
+
+    /// The inputs of a module use, from its rendered `with:` (and their
+    /// canary rendering): unknown inputs, wrong types and missing ones are
+    /// reported; `None` when one is.
+    fn module_inputs(
+        &mut self,
+        u: &UseDecl,
+        module: &Module,
+        with: &Node,
+        canary_with: Option<&Node>,
+    ) -> Option<(Map<String, J>, Map<String, J>)> {
+        let src = &u.origin.source;
         let mut inputs = Map::new();
         let mut canary_inputs = Map::new();
         let declared: Vec<String> = module.inputs.iter().map(|i| i.name.clone()).collect();
@@ -1406,7 +1466,6 @@ impl Resolver<'_, '_> {
                         continue;
                     }
                     let canary = canary_with
-                        .as_ref()
                         .and_then(|c| c.get(&decl.name))
                         .map_or(J::Null, |c| typed_json(c, decl.ty));
                     canary_inputs.insert(decl.name.clone(), canary);
@@ -1450,9 +1509,20 @@ impl Resolver<'_, '_> {
             }
             inputs.insert(decl.name.clone(), value);
         }
-        if failed {
-            return self.failed_use(module);
-        }
+        (!failed).then_some((inputs, canary_inputs))
+    }
+
+    /// The scope a module instance's resources are resolved in: its inputs
+    /// and name (not the loop of its caller), and what its use depends on.
+    fn module_scope(
+        &mut self,
+        scope: &Scope,
+        u: &UseDecl,
+        module: &Module,
+        instance: String,
+        (inputs, canary_inputs): (Map<String, J>, Map<String, J>),
+    ) -> Scope {
+        let src = &u.origin.source;
         let module_json = json!({"name": module.name, "instance": instance});
         let mut ctx = scope.ctx.clone();
         // A module sees its inputs, not the loop of its caller (`each`).
@@ -1479,14 +1549,13 @@ impl Resolver<'_, '_> {
         ));
         let mut chain = scope.chain.clone();
         chain.push(module.name.clone());
-        let inner = Scope {
+        Scope {
             ctx,
             canary_ctx,
             module: Some(instance),
             extra_depends: extra,
             chain,
-        };
-        pending.push((inner, module.name.clone()));
+        }
     }
 }
 

@@ -9,6 +9,8 @@
 //! [`crate::lock`]) → facts (only when templates use them) → resolve →
 //! graph → probe (one round trip) → diff → plan. The lock comes before any
 //! read, so an apply plans from a state no other apply is changing.
+//! [`apply_all`] applies the planned hosts the same way, and [`finish`]
+//! lets go of their locks and connections.
 
 use crate::config::inventory::{Host, TransportKind};
 use crate::diag::{Diag, Diagnostics};
@@ -21,9 +23,11 @@ use crate::secret::{self, Redactor, Secret};
 use crate::template::Templates;
 use crate::transport::{Transport, TransportError, local::Local, ssh};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod apply_all;
+pub use apply_all::{apply_all, finish};
 
 /// The offline result of validating a project for its target hosts.
 pub struct Validated {
@@ -482,98 +486,12 @@ impl HostWork {
     }
 }
 
-/// How to reach a host over SSH as `user` on `port`.
-pub fn ssh_target(host: &Host, user: &str, port: Option<u16>, timeout: Duration) -> ssh::SshTarget {
-    let mut t = ssh::SshTarget::new(&host.name, &host.address);
-    t.port = port;
-    t.user = Some(user.to_string());
-    t.identity_file = host.identity_file.as_deref().map(expand_home);
-    t.host_key = host.host_key;
-    t.host_key_alias = host_key_alias(host);
-    t.ssh_config = host.ssh_config.as_deref().map(expand_home);
-    t.become_root = user != "root" && (host.become_root || host.user != "root");
-    t.connect_timeout = timeout;
-    t
-}
-
-/// The known_hosts name of a host reached on two ports (a `bootstrap_port`
-/// other than its `port`): the name of its key on the bootstrap port, used
-/// on both (`HostKeyAlias`). The key learned or checked there is then the
-/// only one accepted after the stack moves sshd; a server with another key
-/// on the new port is refused, `host_key: accept-new` or not.
-pub fn host_key_alias(host: &Host) -> Option<String> {
-    let boot = host.bootstrap_port?;
-    (Some(boot) != host.port && !(boot == 22 && host.port.is_none()))
-        .then(|| ssh::known_hosts_name(&host.address, boot))
-}
-
-/// The SSH target keel uses once the stack is applied (the inventory's
-/// `user` and `port`).
-pub fn primary_target(host: &Host, timeout: Duration) -> ssh::SshTarget {
-    let mut t = ssh_target(host, &host.user, host.port, timeout);
-    t.become_root = host.become_root;
-    t
-}
-
-/// The bootstrap target (`bootstrap_user`/`bootstrap_port`), if any.
-pub fn bootstrap_target(host: &Host, timeout: Duration) -> Option<ssh::SshTarget> {
-    if host.bootstrap_port.is_none() && host.bootstrap_user.is_none() {
-        return None;
-    }
-    let user = host.bootstrap_user.as_deref().unwrap_or(&host.user);
-    let port = host.bootstrap_port.or(host.port);
-    Some(ssh_target(host, user, port, timeout))
-}
-
 /// Open the transport of a host: its `user`@`port`, or — on a fresh
 /// server that does not answer there yet — its bootstrap user and port.
 pub async fn connect(host: &Host, timeout: Duration) -> Result<Arc<dyn Transport>, TransportError> {
     match host.transport {
         TransportKind::Local => Ok(Arc::new(Local::new(host.become_root))),
-        TransportKind::Ssh => Ok(connect_ssh(host, timeout).await?),
-    }
-}
-
-/// [`connect`] for a host reached over SSH.
-pub async fn connect_ssh(host: &Host, timeout: Duration) -> Result<Arc<ssh::Ssh>, TransportError> {
-    let primary = primary_target(host, timeout);
-    match bootstrap_target(host, timeout) {
-        None => Ok(Arc::new(ssh::Ssh::connect(primary).await?)),
-        Some(boot) => {
-            // Fail fast on the primary: the bootstrap is the usual case on a fresh server.
-            let mut quick = primary.clone();
-            quick.connect_timeout = timeout.min(Duration::from_secs(8));
-            match ssh::Ssh::connect(quick).await {
-                Ok(t) => Ok(Arc::new(t)),
-                // Another key than the recorded one: an alarm, not a
-                // reason to log in another way.
-                Err(first) if ssh::host_key_changed(&first) => Err(first),
-                Err(first) => {
-                    tracing::info!(host = %host.name, "{first}; trying the bootstrap connection");
-                    match ssh::Ssh::connect(boot).await {
-                        Ok(t) => {
-                            tracing::warn!(
-                                host = %host.name,
-                                "connected with the bootstrap settings ({}): the stack is expected to create the inventory's user/port",
-                                t.describe()
-                            );
-                            Ok(Arc::new(t))
-                        }
-                        Err(second) => Err(TransportError::Connect {
-                            host: host.name.clone(),
-                            message: format!("{first}\nand with the bootstrap settings: {second}"),
-                        }),
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn expand_home(p: &str) -> PathBuf {
-    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(p),
+        TransportKind::Ssh => Ok(ssh::connect_host(host, timeout).await?),
     }
 }
 
@@ -614,7 +532,8 @@ pub fn diags_text(d: &Diagnostics) -> String {
         .join("; ")
 }
 
-/// Plan one host.
+/// Plan one host: connect (and lock) → facts → resolve → graph → probe →
+/// diff → plan. A host that fails a step gets an error in its plan.
 pub async fn plan_host(s: &Session, name: &str) -> HostWork {
     let Some(host) = s.project.inventory.hosts.get(name) else {
         return failed_host(name, String::new(), "not in the inventory".into());
@@ -627,71 +546,15 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
     let described = transport.describe();
     tracing::info!(host = name, "connected: {described}");
     let mut trips = RoundTrips::default();
-    let facts: Facts = if s.validated.facts_needed.get(name).copied().unwrap_or(false) {
-        let before = transport.round_trips();
-        match probe::gather_facts(transport.as_ref()).await {
-            Ok(f) => {
-                trips.facts = transport.round_trips() - before;
-                f
-            }
-            Err(e) => {
-                return failed_host(
-                    name,
-                    described,
-                    format!("cannot gather facts: {}", s.redactor.redact(&e.to_string())),
-                );
-            }
-        }
-    } else {
-        resolve::placeholder_facts(0)
-    };
-    let input = HostInput {
-        project: &s.project,
-        host,
-        facts: &facts,
-        secrets: &s.secrets,
-        templates: &s.templates,
-    };
-    let resolved = match resolve::resolve_host(&input) {
-        Ok(r) => r,
-        Err(d) => return failed_host(name, described, s.redactor.redact(&diags_text(&d))),
-    };
-    let graph = match graph::build(&resolved) {
-        Ok(g) => g,
-        Err(d) => return failed_host(name, described, s.redactor.redact(&diags_text(&d))),
-    };
-    let (resolved, graph) = match select(&s.project, resolved, graph, &s.options.selection) {
+    let (resolved, graph) = match facts_and_resolve(s, host, transport.as_ref(), &mut trips).await {
         Ok(x) => x,
-        Err(d) => return failed_host(name, described, s.redactor.redact(&diags_text(&d))),
+        Err(e) => return failed_host(name, described, e),
     };
-    let mut probes: Vec<String> = resolved
-        .instances
-        .iter()
-        .map(|i| i.resource.probe())
-        .collect();
-    // The release record is read in the same round trip, last.
-    if let Some(r) = &resolved.release {
-        probes.push(crate::release::read_script(r));
-    }
-    let mut release = None;
     let before = transport.round_trips();
-    let outputs = match probe::run_batch(transport.as_ref(), &probes).await {
-        Ok(mut o) => {
-            let record = resolved.release.as_ref().and_then(|_| o.pop());
-            if let (Some(r), Some(out)) = (&resolved.release, record) {
-                match crate::release::plan_of(r, &out.stdout) {
-                    Ok(p) => release = Some(p),
-                    Err(e) => {
-                        let mut w = failed_host(name, described, s.redactor.redact(&e));
-                        w.transport = Some(transport);
-                        return w;
-                    }
-                }
-            }
-            o
-        }
+    let (outputs, release) = match probe_host(transport.as_ref(), &resolved).await {
+        Ok(x) => x,
         Err(e) => {
-            let mut w = failed_host(name, described, s.redactor.redact(&e.to_string()));
+            let mut w = failed_host(name, described, s.redactor.redact(&e));
             w.transport = Some(transport);
             return w;
         }
@@ -700,7 +563,7 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
     tracing::info!(
         host = name,
         "probed {} resources in {} round trip(s), {:.2}s",
-        probes.len(),
+        resolved.instances.len() + usize::from(resolved.release.is_some()),
         trips.probe,
         started.elapsed().as_secs_f64()
     );
@@ -718,39 +581,16 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
         }
     };
     let (evals, resources) = evaluate_all(s, &resolved, &graph, &outputs, &prints);
-    // A failed preflight check (not waiting on this run's changes) leaves
-    // the whole host untouched.
-    let preflight: Vec<String> = resources
-        .iter()
-        .zip(&resolved.instances)
-        .filter(|(r, i)| {
-            i.resource.precondition() && r.error.is_some() && r.known_after_apply.is_none()
-        })
-        .map(|(r, _)| format!("{}: {}", r.address, r.error.as_deref().unwrap_or_default()))
-        .collect();
-    let mut summary = Summary::default();
-    for r in &resources {
-        if r.error.is_some() {
-            summary.errors += 1;
-        } else {
-            summary.count(r.action);
-        }
-    }
     HostWork {
         host: name.to_string(),
         plan: HostPlan {
             host: name.to_string(),
             transport: described,
             round_trips: trips,
-            error: (!preflight.is_empty()).then(|| {
-                format!(
-                    "preflight failed, the host is left untouched: {}",
-                    preflight.join("; ")
-                )
-            }),
+            error: preflight_error(&resolved, &resources),
             desired_hash,
+            summary: summary_of(&resources),
             resources,
-            summary,
             skipped: resolved.skipped.clone(),
             release,
         },
@@ -761,6 +601,103 @@ pub async fn plan_host(s: &Session, name: &str) -> HostWork {
         evals,
         lock,
     }
+}
+
+/// Gather the host's facts (only when its templates use them), then
+/// resolve its resources and build their graph, narrowed to the selection.
+/// `Err` is the host's error, redacted.
+async fn facts_and_resolve(
+    s: &Session,
+    host: &Host,
+    transport: &dyn Transport,
+    trips: &mut RoundTrips,
+) -> Result<(Resolved, Graph), String> {
+    let facts: Facts = if s
+        .validated
+        .facts_needed
+        .get(&host.name)
+        .copied()
+        .unwrap_or(false)
+    {
+        let before = transport.round_trips();
+        let f = probe::gather_facts(transport)
+            .await
+            .map_err(|e| format!("cannot gather facts: {}", s.redactor.redact(&e.to_string())))?;
+        trips.facts = transport.round_trips() - before;
+        f
+    } else {
+        resolve::placeholder_facts(0)
+    };
+    let input = HostInput {
+        project: &s.project,
+        host,
+        facts: &facts,
+        secrets: &s.secrets,
+        templates: &s.templates,
+    };
+    let problem = |d: Diagnostics| s.redactor.redact(&diags_text(&d));
+    let resolved = resolve::resolve_host(&input).map_err(problem)?;
+    let graph = graph::build(&resolved).map_err(problem)?;
+    select(&s.project, resolved, graph, &s.options.selection).map_err(problem)
+}
+
+/// Read the live state of every resource in one round trip, with the
+/// release record last (and the release plan made from it). `Err` is not
+/// redacted yet.
+async fn probe_host(
+    transport: &dyn Transport,
+    resolved: &Resolved,
+) -> Result<(Vec<ProbeOutput>, Option<crate::release::ReleasePlan>), String> {
+    let mut probes: Vec<String> = resolved
+        .instances
+        .iter()
+        .map(|i| i.resource.probe())
+        .collect();
+    // The release record is read in the same round trip, last.
+    if let Some(r) = &resolved.release {
+        probes.push(crate::release::read_script(r));
+    }
+    let mut outputs = probe::run_batch(transport, &probes)
+        .await
+        .map_err(|e| e.to_string())?;
+    let record = resolved.release.as_ref().and_then(|_| outputs.pop());
+    let release = match (&resolved.release, record) {
+        (Some(r), Some(out)) => Some(crate::release::plan_of(r, &out.stdout)?),
+        _ => None,
+    };
+    Ok((outputs, release))
+}
+
+/// A failed preflight check (not waiting on this run's changes) leaves
+/// the whole host untouched: the host's error naming every one.
+fn preflight_error(resolved: &Resolved, resources: &[ResourcePlan]) -> Option<String> {
+    let preflight: Vec<String> = resources
+        .iter()
+        .zip(&resolved.instances)
+        .filter(|(r, i)| {
+            i.resource.precondition() && r.error.is_some() && r.known_after_apply.is_none()
+        })
+        .map(|(r, _)| format!("{}: {}", r.address, r.error.as_deref().unwrap_or_default()))
+        .collect();
+    (!preflight.is_empty()).then(|| {
+        format!(
+            "preflight failed, the host is left untouched: {}",
+            preflight.join("; ")
+        )
+    })
+}
+
+/// The counts of a host's plan: each action, and the errors.
+fn summary_of(resources: &[ResourcePlan]) -> Summary {
+    let mut summary = Summary::default();
+    for r in resources {
+        if r.error.is_some() {
+            summary.errors += 1;
+        } else {
+            summary.count(r.action);
+        }
+    }
+    summary
 }
 
 /// Connect to a host and, when the run locks hosts (apply) and it is
@@ -780,7 +717,7 @@ async fn open_locked(
             .map(|t| (t, None))
             .map_err(|e| e.to_string());
     };
-    let ssh = connect_ssh(host, timeout)
+    let ssh = ssh::connect_host(host, timeout)
         .await
         .map_err(|e| e.to_string())?;
     let name = host.name.clone();

@@ -1,9 +1,11 @@
-//! `keel apply`: plan, confirm, apply hosts in parallel, summarise.
+//! `keel apply`: plan, confirm, apply hosts in parallel
+//! ([`crate::session::apply_all`]), summarise.
 
 use super::inventory_path;
-use crate::apply::{self, HostOutcome, Outcome, Progress};
+use crate::apply::{HostOutcome, Outcome, Progress};
+use crate::exit::Exit;
 use crate::plan::{self, saved};
-use crate::session::Session;
+use crate::session::{self, Session};
 use console::style;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -53,13 +55,13 @@ impl Progress for Bars {
 
 /// Read a saved plan: its seal, then the files it was made from; show what
 /// it applies and from where before anything else is read.
-fn load_saved(file: &std::path::Path) -> Result<plan::Plan, u8> {
+fn load_saved(file: &std::path::Path) -> Result<plan::Plan, Exit> {
     let saved = saved::load(file).map_err(|e| {
         match e.diag() {
             Some(d) => super::report(&d.into()),
             None => eprintln!("keel: refusing to apply {}: {e}", file.display()),
         }
-        1u8
+        Exit::Error
     })?;
     eprint!("{}", saved::describe(file, &saved.plan));
     let changed = saved::check_sources(&saved);
@@ -67,7 +69,7 @@ fn load_saved(file: &std::path::Path) -> Result<plan::Plan, u8> {
         for e in &changed {
             eprintln!("keel: refusing to apply {}: {e}", file.display());
         }
-        return Err(1);
+        return Err(Exit::Error);
     }
     Ok(saved.plan)
 }
@@ -79,22 +81,6 @@ fn interactive() -> bool {
         && std::env::var_os("CI").is_none_or(|v| v.is_empty())
 }
 
-/// Let go of every host lock, then close every connection.
-async fn finish(works: &[crate::session::HostWork]) {
-    for w in works {
-        w.release_lock().await;
-    }
-    for w in works {
-        let later = w.reconnected.lock().ok().and_then(|g| g.clone());
-        if let Some(t) = later {
-            t.close().await;
-        }
-        if let Some(t) = &w.transport {
-            t.close().await;
-        }
-    }
-}
-
 fn confirm() -> bool {
     eprint!("Apply these changes? Only `yes` is accepted: ");
     let mut line = String::new();
@@ -104,151 +90,173 @@ fn confirm() -> bool {
     line.trim() == "yes"
 }
 
-pub async fn run(a: ApplyArgs) -> u8 {
-    let saved_plan = if is_saved_plan(&a.target) {
-        if !a.overrides.vars.is_empty() {
-            eprintln!(
-                "keel: {} is a saved plan: it records the --set values it was made with; drop --set",
-                a.target.display()
-            );
-            return 1;
-        }
-        if a.inventory.is_some() || a.limit.is_some() {
-            eprintln!(
-                "keel: {} is a saved plan: it records its own inventory and limit; drop -i/--inventory and -l/--limit",
-                a.target.display()
-            );
-            return 1;
-        }
-        match load_saved(&a.target) {
-            Ok(p) => Some(p),
-            Err(code) => return code,
-        }
-    } else {
-        None
-    };
-    let (stack, inv, limit, selection, overrides) = match &saved_plan {
-        Some(p) => (
-            PathBuf::from(&p.stack_path),
-            PathBuf::from(&p.inventory_path),
-            p.limit.clone(),
-            crate::graph::select::Selection {
-                targets: p.targets.clone(),
-                tags: p.tags.clone(),
-            },
-            crate::resolve::Overrides {
-                vars: p.set.clone(),
-                release: p.release_override.clone(),
-            },
-        ),
-        None => (
-            a.target.clone(),
-            inventory_path(a.inventory.as_deref(), &a.target),
-            a.limit.clone(),
-            a.subset.selection(),
-            a.overrides.clone(),
-        ),
-    };
-    if saved_plan.is_some() && (!a.subset.targets.is_empty() || !a.subset.tags.is_empty()) {
+/// What a run applies: a saved plan's recorded inputs, or the command
+/// line's.
+struct Inputs {
+    saved: Option<plan::Plan>,
+    stack: PathBuf,
+    inventory: PathBuf,
+    limit: Option<String>,
+    selection: crate::graph::select::Selection,
+    overrides: crate::resolve::Overrides,
+}
+
+/// Read the run's inputs; a saved plan refuses the flags it records.
+fn inputs(a: &ApplyArgs) -> Result<Inputs, Exit> {
+    if !is_saved_plan(&a.target) {
+        return Ok(Inputs {
+            saved: None,
+            stack: a.target.clone(),
+            inventory: inventory_path(a.inventory.as_deref(), &a.target),
+            limit: a.limit.clone(),
+            selection: a.subset.selection(),
+            overrides: a.overrides.clone(),
+        });
+    }
+    if !a.overrides.vars.is_empty() {
+        eprintln!(
+            "keel: {} is a saved plan: it records the --set values it was made with; drop --set",
+            a.target.display()
+        );
+        return Err(Exit::Error);
+    }
+    if a.inventory.is_some() || a.limit.is_some() {
+        eprintln!(
+            "keel: {} is a saved plan: it records its own inventory and limit; drop -i/--inventory and -l/--limit",
+            a.target.display()
+        );
+        return Err(Exit::Error);
+    }
+    let p = load_saved(&a.target)?;
+    if !a.subset.targets.is_empty() || !a.subset.tags.is_empty() {
         eprintln!(
             "keel: --target and --tags cannot narrow a saved plan: it is applied exactly as planned (plan again with them)"
         );
-        return 1;
+        return Err(Exit::Error);
     }
-    let s: Arc<Session> = match super::plan::open_with(
-        &stack,
-        &inv,
+    Ok(Inputs {
+        stack: PathBuf::from(&p.stack_path),
+        inventory: PathBuf::from(&p.inventory_path),
+        limit: p.limit.clone(),
+        selection: crate::graph::select::Selection {
+            targets: p.targets.clone(),
+            tags: p.tags.clone(),
+        },
+        overrides: crate::resolve::Overrides {
+            vars: p.set.clone(),
+            release: p.release_override.clone(),
+        },
+        saved: Some(p),
+    })
+}
+
+/// Open the session of a run (locks taken while planning).
+fn open(a: &ApplyArgs, i: &Inputs) -> Result<Arc<Session>, Exit> {
+    super::plan::open_with(
+        &i.stack,
+        &i.inventory,
         crate::session::Options {
-            limit,
+            limit: i.limit.clone(),
             parallel: a.parallel,
             confirm_timeout: a.confirm_timeout,
             allow_lockout_risk: a.allow_lockout_risk,
             lock: Some(crate::lock::Wait::from_flag(a.lock_timeout, interactive())),
-            selection,
-            overrides,
+            selection: i.selection.clone(),
+            overrides: i.overrides.clone(),
             ..Default::default()
         },
-    ) {
-        Ok(s) => Arc::new(s),
+    )
+    .map(Arc::new)
+}
+
+pub async fn run(a: ApplyArgs) -> Exit {
+    let i = match inputs(&a) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let s = match open(&a, &i) {
+        Ok(s) => s,
         Err(code) => return code,
     };
     let works = super::plan::plan_hosts(s.clone()).await;
-    let doc = super::plan::document(&s, &inv, &works);
+    let doc = super::plan::document(&s, &i.inventory, &works);
+    let code = match go_ahead(&a, i.saved.as_ref(), &doc) {
+        Err(code) => code,
+        Ok(false) => nothing_to_do(&a, &s, &works, &doc).await,
+        Ok(true) => {
+            let works = Arc::new(works);
+            let outcomes = apply_with_bars(&s, &works).await;
+            return report_outcomes(&a, &s, &works, &doc, &outcomes).await;
+        }
+    };
+    session::finish(&works).await;
+    code
+}
 
-    if let Some(sp) = &saved_plan {
+/// Whether to apply: `Ok(false)` when there is nothing to change; `Err`
+/// when the run stops here (a stale saved plan, hosts not planned, no
+/// confirmation). Prints the plan.
+fn go_ahead(a: &ApplyArgs, saved: Option<&plan::Plan>, doc: &plan::Plan) -> Result<bool, Exit> {
+    if let Some(sp) = saved {
         // Refuse if anything differs from the saved plan.
-        let fresh: BTreeMap<&str, &plan::HostPlan> =
-            doc.hosts.iter().map(|h| (h.host.as_str(), h)).collect();
-        let mut stale = Vec::new();
-        if sp.hosts.len() != doc.hosts.len() {
-            stale.push(saved::Stale::Hosts {
-                host: sp
-                    .hosts
-                    .iter()
-                    .map(|h| h.host.clone())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            });
-        }
-        for h in &sp.hosts {
-            match fresh.get(h.host.as_str()) {
-                Some(f) => {
-                    if let Err(e) = saved::check_host(h, f) {
-                        stale.push(e);
-                    }
-                }
-                None => stale.push(saved::Stale::Hosts {
-                    host: h.host.clone(),
-                }),
-            }
-        }
+        let stale = saved::compare(sp, doc);
         if !stale.is_empty() {
             for e in &stale {
                 eprintln!("keel: refusing to apply {}: {e}", a.target.display());
             }
-            finish(&works).await;
-            return 1;
+            return Err(Exit::Error);
         }
     }
-
     if !a.json {
-        super::out(&plan::render::plan(&doc, false));
+        super::out(&plan::render::plan(doc, false));
     }
     if doc.has_errors() {
         eprintln!("keel: some hosts could not be planned; nothing was applied.");
-        finish(&works).await;
-        return 1;
+        return Err(Exit::Error);
     }
     if !doc.changes {
-        let checks = super::verify::after_apply(&s, &works, &[], a.json).await;
-        if a.json {
-            super::out(&format!(
-                "{}\n",
-                serde_json::json!({"plan": doc, "outcome": [], "checks": checks})
-            ));
-        }
-        finish(&works).await;
-        return u8::from(checks.iter().any(|c| !c.passed));
+        return Ok(false);
     }
-    if saved_plan.is_none() && !a.yes {
+    if saved.is_none() && !a.yes {
         if !std::io::stdin().is_terminal() {
             eprintln!(
                 "keel: refusing to apply without confirmation: pass --yes (or run in a terminal)."
             );
-            finish(&works).await;
-            return 1;
+            return Err(Exit::Error);
         }
         if !confirm() {
             eprintln!("Apply cancelled.");
-            finish(&works).await;
-            return 1;
+            return Err(Exit::Error);
         }
     }
+    Ok(true)
+}
 
-    // Apply hosts in parallel, bounded.
+/// Nothing to change: run the checks alone.
+async fn nothing_to_do(
+    a: &ApplyArgs,
+    s: &Session,
+    works: &[session::HostWork],
+    doc: &plan::Plan,
+) -> Exit {
+    let checks = super::verify::after_apply(s, works, &[], a.json).await;
+    if a.json {
+        super::out(&format!(
+            "{}\n",
+            serde_json::json!({"plan": doc, "outcome": [], "checks": checks})
+        ));
+    }
+    Exit::error_if(checks.iter().any(|c| !c.passed))
+}
+
+/// Apply every host ([`session::apply_all`]) with a progress bar each.
+async fn apply_with_bars(
+    s: &Arc<Session>,
+    works: &Arc<Vec<session::HostWork>>,
+) -> Vec<HostOutcome> {
     let mp = MultiProgress::new();
     let mut bars = BTreeMap::new();
-    for w in &works {
+    for w in works.iter() {
         let pb = mp.add(ProgressBar::new(w.resolved.instances.len() as u64));
         pb.set_style(
             ProgressStyle::with_template("{prefix:>12} [{bar:20}] {pos}/{len} {wide_msg}")
@@ -260,57 +268,29 @@ pub async fn run(a: ApplyArgs) -> u8 {
         bars.insert(w.host.clone(), pb);
     }
     let bars = Arc::new(Bars { bars });
-    let sem = Arc::new(tokio::sync::Semaphore::new(s.options.parallel.max(1)));
-    let works = Arc::new(works);
-    let mut tasks = Vec::new();
-    for idx in 0..works.len() {
-        let (works, s, sem, bars) = (works.clone(), s.clone(), sem.clone(), bars.clone());
-        tasks.push(tokio::spawn(async move {
-            let _p = sem.acquire().await;
-            let w = &works[idx];
-            let mut outcome = if w.plan.summary.changes() == 0 {
-                HostOutcome {
-                    host: w.host.clone(),
-                    resources: Vec::new(),
-                    error: None,
-                    round_trips: 0,
-                }
-            } else {
-                apply_one(w, &s, bars.as_ref()).await
-            };
-            if let Err(e) = crate::release::record_after_apply(w, &outcome).await {
-                let e = crate::apply::mask_for_host(w, &s.redactor, &e);
-                outcome.error = Some(match outcome.error.take() {
-                    Some(other) => format!("{e}\n{other}"),
-                    None => e,
-                });
-            }
-            outcome
-        }));
-    }
-
-    let mut outcomes = Vec::new();
-    for t in tasks {
-        match t.await {
-            Ok(o) => outcomes.push(o),
-            Err(e) => outcomes.push(HostOutcome {
-                host: "?".into(),
-                resources: Vec::new(),
-                error: Some(format!("internal error: {e}")),
-                round_trips: 0,
-            }),
-        }
-    }
+    let outcomes = session::apply_all(s.clone(), works.clone(), bars.clone()).await;
     for b in bars.bars.values() {
         b.finish_and_clear();
     }
+    outcomes
+}
+
+/// Run the checks of the hosts that did not fail, end the run, print the
+/// outcome.
+async fn report_outcomes(
+    a: &ApplyArgs,
+    s: &Session,
+    works: &[session::HostWork],
+    doc: &plan::Plan,
+    outcomes: &[HostOutcome],
+) -> Exit {
     let failed_hosts: Vec<String> = outcomes
         .iter()
         .filter(|o| o.failed())
         .map(|o| o.host.clone())
         .collect();
-    let checks = super::verify::after_apply(&s, &works, &failed_hosts, a.json).await;
-    finish(&works).await;
+    let checks = super::verify::after_apply(s, works, &failed_hosts, a.json).await;
+    session::finish(works).await;
     let failed = outcomes.iter().any(HostOutcome::failed) || checks.iter().any(|c| !c.passed);
     if a.json {
         super::out(&format!(
@@ -318,21 +298,9 @@ pub async fn run(a: ApplyArgs) -> u8 {
             serde_json::json!({"plan": doc, "outcome": outcomes, "checks": checks})
         ));
     } else {
-        super::out(&summary(&outcomes));
+        super::out(&summary(outcomes));
     }
-    if failed { 1 } else { 0 }
-}
-
-/// Apply one host that has changes.
-async fn apply_one(w: &crate::session::HostWork, s: &Session, bars: &Bars) -> HostOutcome {
-    let access = s.project.inventory.hosts.get(&w.host).and_then(|h| {
-        (h.transport == crate::config::inventory::TransportKind::Ssh).then(|| apply::AccessCheck {
-            target: crate::session::primary_target(h, s.options.connect_timeout),
-            timeout: h.confirm_timeout.unwrap_or(s.options.confirm_timeout),
-            fallback: crate::session::bootstrap_target(h, s.options.connect_timeout),
-        })
-    });
-    apply::apply_host_confirmed(w, &s.redactor, bars, access.as_ref()).await
+    Exit::error_if(failed)
 }
 
 fn summary(outcomes: &[HostOutcome]) -> String {

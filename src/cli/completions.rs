@@ -10,6 +10,7 @@
 
 use super::{Args, out};
 use crate::config::inventory::Inventory;
+use crate::exit::Exit;
 use clap::CommandFactory;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,7 @@ pub enum Shell {
 }
 
 /// Print the completion script of `shell`.
-pub fn script(shell: Shell) -> u8 {
+pub fn script(shell: Shell) -> Exit {
     let mut cmd = Args::command();
     let mut buf = Vec::new();
     let generator = match shell {
@@ -32,7 +33,7 @@ pub fn script(shell: Shell) -> u8 {
     clap_complete::generate(generator, &mut cmd, "keel", &mut buf);
     let generated = String::from_utf8_lossy(&buf).into_owned();
     out(&with_hosts(shell, generated));
-    0
+    Exit::Ok
 }
 
 /// Add the completion of `--limit` from the inventory to a generated script.
@@ -123,16 +124,16 @@ _keel_targets() {
 "#;
 
 /// Print the man page.
-pub fn man() -> u8 {
+pub fn man() -> Exit {
     let mut buf = Vec::new();
     match clap_mangen::Man::new(Args::command()).render(&mut buf) {
         Ok(()) => {
             out(&String::from_utf8_lossy(&buf));
-            0
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("keel: cannot render the man page: {e}");
-            1
+            Exit::Error
         }
     }
 }
@@ -140,7 +141,7 @@ pub fn man() -> u8 {
 /// Print the host and group names (and `all`) of the inventory that the
 /// command line `words` would use, one per line. Silent on any problem:
 /// a completion prints what it can.
-pub fn hosts(words: &[String]) -> u8 {
+pub fn hosts(words: &[String]) -> Exit {
     let (inventory, stack) = inventory_and_stack(words);
     let stack = stack.unwrap_or_else(|| PathBuf::from("stack.yaml"));
     let path = super::inventory_path(inventory.as_deref(), &stack);
@@ -154,15 +155,17 @@ pub fn hosts(words: &[String]) -> u8 {
     let mut text = names.join("\n");
     text.push('\n');
     out(&text);
-    0
+    Exit::Ok
 }
 
 /// Print the resource addresses of the stack that the command line `words`
 /// names (as `keel graph` resolves them offline), one per line, for
 /// `--target`. Silent on any problem.
-pub fn targets(words: &[String]) -> u8 {
+pub fn targets(words: &[String]) -> Exit {
     let (inventory, stack) = inventory_and_stack(words);
-    let Some(stack) = stack else { return 0 };
+    let Some(stack) = stack else {
+        return Exit::Ok;
+    };
     let path = super::inventory_path(inventory.as_deref(), &stack);
     let Ok((_, validated)) = crate::session::check_overridden(
         &stack,
@@ -171,7 +174,7 @@ pub fn targets(words: &[String]) -> u8 {
         true,
         &crate::resolve::Overrides::default(),
     ) else {
-        return 0;
+        return Exit::Ok;
     };
     let mut names: Vec<&str> = validated
         .offline
@@ -182,7 +185,7 @@ pub fn targets(words: &[String]) -> u8 {
     names.dedup();
     let text: String = names.iter().map(|n| format!("{n}\n")).collect();
     out(&text);
-    0
+    Exit::Ok
 }
 
 /// Options whose value is the next word (besides -i).

@@ -7,6 +7,7 @@
 //! stack, host or resource could not be checked.
 
 use super::{inventory_path, plan::open_with};
+use crate::exit::Exit;
 use crate::report::{self, DriftReport, HostReport, Location, StackReport};
 use crate::secret::Redactor;
 use crate::session::{self, Session};
@@ -146,12 +147,12 @@ async fn check(sessions: &[(usize, Arc<Session>)], parallel: usize) -> Vec<Check
     out
 }
 
-pub async fn run(a: DriftArgs) -> u8 {
+pub async fn run(a: DriftArgs) -> Exit {
     let files = match stack_files(a.path.as_deref()) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("keel: {e}");
-            return 1;
+            return Exit::Error;
         }
     };
     let mut stacks = Vec::new();
@@ -203,7 +204,7 @@ pub async fn run(a: DriftArgs) -> u8 {
             Ok(j) => j + "\n",
             Err(e) => {
                 eprintln!("keel: cannot print the report as JSON: {e}");
-                return 1;
+                return Exit::Error;
             }
         },
         DriftFormat::Junit => report::junit::render(&doc),
@@ -220,7 +221,7 @@ pub async fn run(a: DriftArgs) -> u8 {
                 "keel: cannot write the JUnit report to {}: {e}",
                 path.display()
             );
-            return 1;
+            return Exit::Error;
         }
     }
     doc.exit_code()

@@ -4,6 +4,7 @@
 
 use super::{out, report};
 use crate::config::inventory::Inventory;
+use crate::exit::Exit;
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,16 +13,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Print the facts of `host` of the inventory at `inventory` (or the one
 /// found in the current folder).
-pub async fn run(host: &str, inventory: Option<&Path>, json: bool) -> u8 {
+pub async fn run(host: &str, inventory: Option<&Path>, json: bool) -> Exit {
     let path = super::inventory_path(inventory, Path::new("stack.yaml"));
     let Some(h) = host_of(&path, host) else {
-        return 1;
+        return Exit::Error;
     };
     let transport = match crate::session::connect(&h, CONNECT_TIMEOUT).await {
         Ok(t) => t,
         Err(e) => {
             eprintln!("keel: cannot connect to `{host}`: {e}");
-            return 1;
+            return Exit::Error;
         }
     };
     let facts = crate::probe::gather_facts(transport.as_ref()).await;
@@ -29,11 +30,11 @@ pub async fn run(host: &str, inventory: Option<&Path>, json: bool) -> u8 {
     match facts {
         Ok(f) => {
             out(&render(&f, json));
-            0
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("keel: cannot gather the facts of `{host}`: {e}");
-            1
+            Exit::Error
         }
     }
 }

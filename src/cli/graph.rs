@@ -1,10 +1,11 @@
 //! `keel graph`: the dependency graph of each host, as text or DOT.
 
 use super::{Common, GraphFormat, report};
+use crate::exit::Exit;
 use crate::graph::render;
 use crate::session;
 
-pub fn run(common: &Common, format: GraphFormat) -> u8 {
+pub fn run(common: &Common, format: GraphFormat) -> Exit {
     let inv = super::inventory_path(common.inventory.as_deref(), &common.stack);
     match session::check_overridden(
         &common.stack,
@@ -22,11 +23,11 @@ pub fn run(common: &Common, format: GraphFormat) -> u8 {
                 });
             }
             super::out(&text);
-            0
+            Exit::Ok
         }
         Err(d) => {
             report(&d);
-            1
+            Exit::Error
         }
     }
 }

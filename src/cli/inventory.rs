@@ -4,6 +4,7 @@
 use super::{out, report};
 use crate::config::ansible::emit;
 use crate::config::inventory::Inventory;
+use crate::exit::Exit;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Subcommand)]
@@ -17,22 +18,22 @@ pub enum InventoryCommand {
     },
 }
 
-pub fn run(command: &InventoryCommand) -> u8 {
+pub fn run(command: &InventoryCommand) -> Exit {
     match command {
         InventoryCommand::Convert { file } => convert(file),
     }
 }
 
-fn convert(file: &Path) -> u8 {
+fn convert(file: &Path) -> Exit {
     let (inv, diags) = Inventory::load(file);
     if !diags.is_empty() {
         report(&diags);
-        return 1;
+        return Exit::Error;
     }
     let name = file.file_name().map_or_else(
         || file.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
     out(&emit::to_keel_yaml(&inv, &name));
-    0
+    Exit::Ok
 }

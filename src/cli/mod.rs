@@ -18,6 +18,7 @@ mod validate;
 mod verify;
 
 use crate::diag::Diagnostics;
+use crate::exit::Exit;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -330,7 +331,7 @@ pub enum GraphFormat {
 }
 
 /// Run a command; returns the exit code.
-pub fn run(args: Args) -> u8 {
+pub fn run(args: Args) -> Exit {
     setup_output(&args);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
@@ -340,7 +341,7 @@ pub fn run(args: Args) -> u8 {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("keel: cannot start the async runtime: {e}");
-            return 1;
+            return Exit::Error;
         }
     };
     match args.command {

@@ -5,15 +5,16 @@ use super::report;
 use crate::config::module::Module;
 use crate::config::modules_path::{Found, Lookup, Origin};
 use crate::config::stack::Stack;
+use crate::exit::Exit;
 use std::path::Path;
 
-pub fn run(stack: Option<&Path>) -> u8 {
+pub fn run(stack: Option<&Path>) -> Exit {
     let mut lookup = match stack {
         Some(path) => match Stack::load(path) {
             (Some(s), _) => Lookup::for_stack(&s),
             (None, d) => {
                 report(&d);
-                return 1;
+                return Exit::Error;
             }
         },
         None => {
@@ -27,7 +28,7 @@ pub fn run(stack: Option<&Path>) -> u8 {
     };
     let all = lookup.available();
     super::out(&render(&all));
-    0
+    Exit::Ok
 }
 
 /// One paragraph per module: `NAME (source)`, its description, its inputs;

@@ -1,6 +1,7 @@
 //! `keel plan`: what would change on each host; `--detailed-exitcode` for CI.
 
 use super::{Common, inventory_path, report};
+use crate::exit::Exit;
 use crate::plan::{self, Plan, saved};
 use crate::session::{self, HostWork, Options, Session};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -25,7 +26,7 @@ pub fn open_with(
     stack: &std::path::Path,
     inventory: &std::path::Path,
     options: Options,
-) -> Result<Session, u8> {
+) -> Result<Session, Exit> {
     Session::open(stack, inventory, options)
         .inspect(|s| {
             if !s.validated.warnings.is_empty() {
@@ -34,7 +35,7 @@ pub fn open_with(
         })
         .map_err(|d| {
             report(&d);
-            1u8
+            Exit::Error
         })
 }
 
@@ -73,7 +74,7 @@ pub fn document(s: &Session, inventory: &std::path::Path, works: &[HostWork]) ->
     plan
 }
 
-pub async fn run(a: PlanArgs) -> u8 {
+pub async fn run(a: PlanArgs) -> Exit {
     let inv = inventory_path(a.common.inventory.as_deref(), &a.common.stack);
     let s = match open_with(
         &a.common.stack,
@@ -102,7 +103,7 @@ pub async fn run(a: PlanArgs) -> u8 {
             Ok(j) => super::out(&(j + "\n")),
             Err(e) => {
                 eprintln!("keel: cannot print the plan as JSON: {e}");
-                return 1;
+                return Exit::Error;
             }
         }
     } else {
@@ -116,7 +117,7 @@ pub async fn run(a: PlanArgs) -> u8 {
     if let Some(path) = &a.out {
         if let Err(e) = saved::save(&doc, path) {
             eprintln!("keel: cannot save the plan to {}: {e}", path.display());
-            return 1;
+            return Exit::Error;
         }
         if !a.json {
             eprintln!(
@@ -127,11 +128,11 @@ pub async fn run(a: PlanArgs) -> u8 {
         }
     }
     if doc.has_errors() || doc.summary.errors > 0 {
-        1
+        Exit::Error
     } else if a.detailed_exitcode && doc.changes {
-        2
+        Exit::Changes
     } else {
-        0
+        Exit::Ok
     }
 }
 

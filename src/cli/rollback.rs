@@ -7,6 +7,7 @@
 //! shows `release: B → A` and what else changes.
 
 use super::{Common, inventory_path, report};
+use crate::exit::Exit;
 use crate::release::{self, Context, Record};
 use crate::resolve::Project;
 use std::collections::BTreeMap;
@@ -76,14 +77,14 @@ pub async fn targets(
     }
 }
 
-pub async fn run(a: RollbackArgs) -> u8 {
+pub async fn run(a: RollbackArgs) -> Exit {
     let c = &a.common;
     let inv = inventory_path(c.inventory.as_deref(), &c.stack);
     let project = match Project::load(&c.stack, &inv) {
         Ok(p) => p,
         Err(d) => {
             report(&d);
-            return 1;
+            return Exit::Error;
         }
     };
     if project.stack.release.is_none() {
@@ -91,13 +92,13 @@ pub async fn run(a: RollbackArgs) -> u8 {
             "keel: {} declares no `release:`; there is nothing to roll back.",
             c.stack.display()
         );
-        return 1;
+        return Exit::Error;
     }
     let hosts = match project.target_hosts(c.limit.as_deref()) {
         Ok(h) => h,
         Err(d) => {
             report(&d);
-            return 1;
+            return Exit::Error;
         }
     };
     let targets = match targets(&project, &hosts).await {
@@ -110,7 +111,7 @@ pub async fn run(a: RollbackArgs) -> u8 {
                 "keel: nothing was changed; to apply a given release use `keel apply {} --set release=VERSION`.",
                 c.stack.display()
             );
-            return 1;
+            return Exit::Error;
         }
     };
     for (h, (now, prev)) in &targets {

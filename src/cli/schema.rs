@@ -3,18 +3,19 @@
 //! VS Code's `yaml.schemas` setting; see README, "Editor support").
 
 use super::out;
+use crate::exit::Exit;
 use crate::schema::{FileKind, document};
 
 /// Print the schema of `kind` files, pretty-printed JSON.
-pub fn run(kind: FileKind) -> u8 {
+pub fn run(kind: FileKind) -> Exit {
     match serde_json::to_string_pretty(&document(kind)) {
         Ok(text) => {
             out(&format!("{text}\n"));
-            0
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("keel: cannot print the schema: {e}");
-            1
+            Exit::Error
         }
     }
 }

@@ -3,6 +3,7 @@
 //! diff against the stack. Reads only; secrets are masked as in plans.
 
 use super::{Common, inventory_path, report};
+use crate::exit::Exit;
 use crate::resources::{ProbeOutput, Resource};
 use crate::session::{Options, Session};
 use std::fmt::Write as _;
@@ -12,7 +13,7 @@ pub struct ShowArgs {
     pub common: Common,
 }
 
-pub async fn run(a: ShowArgs) -> u8 {
+pub async fn run(a: ShowArgs) -> Exit {
     let inv = inventory_path(a.common.inventory.as_deref(), &a.common.stack);
     let options = Options {
         limit: a.common.limit.clone(),
@@ -28,15 +29,15 @@ pub async fn run(a: ShowArgs) -> u8 {
         Ok(s) => s,
         Err(d) => {
             report(&d);
-            return 1;
+            return Exit::Error;
         }
     };
-    let mut code = 0;
+    let mut code = Exit::Ok;
     for host in s.validated.hosts.clone() {
         let (text, ok) = show_host(&s, &host, &a.address).await;
         super::out(&text);
         if !ok {
-            code = 1;
+            code = Exit::Error;
         }
     }
     code

@@ -7,9 +7,10 @@
 //! checked at plan, and the output says so.
 
 use super::{Common, report};
+use crate::exit::Exit;
 use crate::session;
 
-pub fn run(common: &Common) -> u8 {
+pub fn run(common: &Common) -> Exit {
     let inv = super::inventory_path(common.inventory.as_deref(), &common.stack);
     match session::check_overridden(
         &common.stack,
@@ -39,11 +40,11 @@ pub fn run(common: &Common) -> u8 {
                     }
                 ));
             }
-            0
+            Exit::Ok
         }
         Err(d) => {
             report(&d);
-            1
+            Exit::Error
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use super::{Common, inventory_path, report};
 use crate::check::{self, CheckReport};
+use crate::exit::Exit;
 use crate::session::{HostWork, Options, Session};
 use serde::Serialize;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ struct HostChecks {
     checks: Vec<CheckReport>,
 }
 
-pub async fn run(a: VerifyArgs) -> u8 {
+pub async fn run(a: VerifyArgs) -> Exit {
     let inv = inventory_path(a.common.inventory.as_deref(), &a.common.stack);
     // Verifying changes nothing: a lockout risk in the stack is not ours
     // to refuse here (plan and apply do), so it is not even a warning.
@@ -42,7 +43,7 @@ pub async fn run(a: VerifyArgs) -> u8 {
         Ok(s) => Arc::new(s),
         Err(d) => {
             report(&d);
-            return 1;
+            return Exit::Error;
         }
     };
     let sem = Arc::new(tokio::sync::Semaphore::new(a.parallel.max(1)));
@@ -122,7 +123,7 @@ pub async fn run(a: VerifyArgs) -> u8 {
     ) {
         eprintln!("keel: {f}");
     }
-    if passed { 0 } else { 1 }
+    Exit::error_if(!passed)
 }
 
 /// After `keel apply`: run the checks of every host that applied without

@@ -205,80 +205,13 @@ pub fn parse_resources(
     out
 }
 
-fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Option<ResourceDecl> {
-    let src = &origin.source;
-    let (key, body) = single_entry(src, item, diags)?;
-    let kind_name = key.as_scalar_text().unwrap_or_default();
-    let Some(kind) = resources::kind(kind_name) else {
-        let names: Vec<String> = resources::kind_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        diags.push(
-            Diag::at(
-                "keel::unknown-kind",
-                src,
-                key.span,
-                format!("unknown resource kind `{kind_name}`"),
-                "not a kind",
-            )
-            .with_help(super::closest_hint(kind_name, names.iter())),
-        );
-        return None;
-    };
-    let Some(fields) = body.as_map() else {
-        diags.push(Diag::at(
-            "keel::schema",
-            src,
-            body.span,
-            format!(
-                "the settings of a `{kind_name}` must be a map, found {}",
-                body.type_name()
-            ),
-            "here",
-        ));
-        return None;
-    };
-    let mut id = None;
-    let mut depends_on = Vec::new();
-    let mut notify = Vec::new();
-    let mut for_each = None;
-    let mut when = None;
-    let mut tags = Vec::new();
-    let mut rest = Vec::new();
-    for (k, v) in fields {
-        match k.as_scalar_text() {
-            Some("id") => id = scalar(src, v, "id", diags),
-            Some("for_each") => for_each = Some(v.clone()),
-            Some("when") => when = Some(v.clone()),
-            Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
-            Some("notify") => notify = strings(src, v, "notify", diags),
-            Some("tags") => tags = tag_list(src, v, diags),
-            _ => rest.push((k.clone(), v.clone())),
-        }
-    }
-    Some(ResourceDecl {
-        kind,
-        kind_span: key.span,
-        body: Node::new(body.span, Value::Map(rest)),
-        id,
-        depends_on,
-        notify,
-        for_each,
-        when,
-        tags,
-        origin: origin.clone(),
-        span: item.span,
-    })
-}
-
-/// A resource is a map with one key, its kind: the entry, or an error that
-/// says which of the usual mistakes was made.
-fn single_entry<'a>(
+/// The one `KIND: body` pair of a resource entry; a problem (not a map,
+/// empty, settings without a kind, a second key) is reported at the entry.
+fn kind_entry<'n>(
     src: &SourceFile,
-    item: &'a Node,
+    item: &'n Node,
     diags: &mut Diagnostics,
-) -> Option<&'a (Node, Node)> {
+) -> Option<(&'n Node, &'n Node)> {
     let Some(entries) = item.as_map() else {
         diags.push(
             Diag::at(
@@ -353,7 +286,76 @@ fn single_entry<'a>(
         );
         return None;
     }
-    entries.first()
+    let (key, body) = &entries[0];
+    Some((key, body))
+}
+
+/// Parse one entry of `resources:`: `- KIND: { settings }`.
+fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Option<ResourceDecl> {
+    let src = &origin.source;
+    let (key, body) = kind_entry(src, item, diags)?;
+    let kind_name = key.as_scalar_text().unwrap_or_default();
+    let Some(kind) = resources::kind(kind_name) else {
+        let names: Vec<String> = resources::kind_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        diags.push(
+            Diag::at(
+                "keel::unknown-kind",
+                src,
+                key.span,
+                format!("unknown resource kind `{kind_name}`"),
+                "not a kind",
+            )
+            .with_help(super::closest_hint(kind_name, names.iter())),
+        );
+        return None;
+    };
+    let Some(fields) = body.as_map() else {
+        diags.push(Diag::at(
+            "keel::schema",
+            src,
+            body.span,
+            format!(
+                "the settings of a `{kind_name}` must be a map, found {}",
+                body.type_name()
+            ),
+            "here",
+        ));
+        return None;
+    };
+    let mut id = None;
+    let mut depends_on = Vec::new();
+    let mut notify = Vec::new();
+    let mut for_each = None;
+    let mut when = None;
+    let mut tags = Vec::new();
+    let mut rest = Vec::new();
+    for (k, v) in fields {
+        match k.as_scalar_text() {
+            Some("id") => id = scalar(src, v, "id", diags),
+            Some("for_each") => for_each = Some(v.clone()),
+            Some("when") => when = Some(v.clone()),
+            Some("depends_on") => depends_on = strings(src, v, "depends_on", diags),
+            Some("notify") => notify = strings(src, v, "notify", diags),
+            Some("tags") => tags = tag_list(src, v, diags),
+            _ => rest.push((k.clone(), v.clone())),
+        }
+    }
+    Some(ResourceDecl {
+        kind,
+        kind_span: key.span,
+        body: Node::new(body.span, Value::Map(rest)),
+        id,
+        depends_on,
+        notify,
+        for_each,
+        when,
+        tags,
+        origin: origin.clone(),
+        span: item.span,
+    })
 }
 
 /// Parse the `uses:` list of a stack or module.
@@ -379,7 +381,7 @@ pub fn parse_uses(origin: &Origin, list: Option<&Node>, diags: &mut Diagnostics)
         .collect()
 }
 
-/// One entry of `uses:`.
+/// Parse one module use: `- module: NAME` with its optional keys.
 fn parse_use(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Option<UseDecl> {
     let src = &origin.source;
     let Some(entries) = item.as_map() else {
@@ -407,7 +409,9 @@ fn parse_use(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Option<Us
     for (k, v) in entries {
         match k.as_scalar_text() {
             Some("module") if v.as_map().is_some() => {
-                reserved_module_form(src, v, diags);
+                // Reserved: `module: { name: x, version: 1.2 }` or
+                // `{ name: x, git: URL, ref: v1 }`.
+                diags.push(reserved_module(src, v));
                 ok = false;
                 reserved = true;
             }
@@ -435,7 +439,7 @@ fn parse_use(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Option<Us
             Some("when") => when = Some(v.clone()),
             Some("tags") => tags = tag_list(src, v, diags),
             other => {
-                unknown_use_key(src, k, other.unwrap_or("?"), diags);
+                diags.push(unknown_use_key(src, k, other.unwrap_or("?")));
                 ok = false;
             }
         }
@@ -467,25 +471,22 @@ fn parse_use(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Option<Us
     }
 }
 
-/// `module: { name: x, version: 1.2 }` or `{ name: x, git: URL, ref: v1 }`
-/// is reserved for versioned modules.
-fn reserved_module_form(src: &SourceFile, v: &Node, diags: &mut Diagnostics) {
-    diags.push(
-        Diag::at(
-            "keel::schema",
-            src,
-            v.span,
-            "module versions and git sources are not supported yet",
-            "reserved for later",
-        )
-        .with_help(
-            "name the module by its folder, `module: NAME`; it is looked up in the project's modules/, the module path, then the modules bundled with keel",
-        ),
-    );
+/// `module:` written as a map (a version or a git source): reserved.
+fn reserved_module(src: &SourceFile, v: &Node) -> Diag {
+    Diag::at(
+        "keel::schema",
+        src,
+        v.span,
+        "module versions and git sources are not supported yet",
+        "reserved for later",
+    )
+    .with_help(
+        "name the module by its folder, `module: NAME`; it is looked up in the project's modules/, the module path, then the modules bundled with keel",
+    )
 }
 
-/// A key a module use does not have, with the closest one as a hint.
-fn unknown_use_key(src: &SourceFile, k: &Node, other: &str, diags: &mut Diagnostics) {
+/// A key a module use does not have, with the closest one it has.
+fn unknown_use_key(src: &SourceFile, k: &Node, other: &str) -> Diag {
     let known: Vec<String> = [
         "module",
         "id",
@@ -498,14 +499,12 @@ fn unknown_use_key(src: &SourceFile, k: &Node, other: &str, diags: &mut Diagnost
     .iter()
     .map(|s| s.to_string())
     .collect();
-    diags.push(
-        Diag::at(
-            "keel::schema",
-            src,
-            k.span,
-            format!("unknown key `{other}` in a module use"),
-            "not recognised",
-        )
-        .with_help(super::closest_hint(other, known.iter())),
-    );
+    Diag::at(
+        "keel::schema",
+        src,
+        k.span,
+        format!("unknown key `{other}` in a module use"),
+        "not recognised",
+    )
+    .with_help(super::closest_hint(other, known.iter()))
 }

@@ -195,42 +195,7 @@ impl Module {
             base_dir: dir.to_path_buf(),
             templates_dir: dir.join("templates"),
         };
-        let inputs = doc
-            .inputs
-            .into_iter()
-            .map(|(name, d)| {
-                let default = node
-                    .get("inputs")
-                    .and_then(|i| i.get(&name.value))
-                    .and_then(|i| i.get("default"))
-                    .cloned();
-                if let Some(def) = &default
-                    && !d.ty.accepts(def)
-                {
-                    diags.push(Diag::at(
-                        "keel::module-input",
-                        &src,
-                        def.span,
-                        format!(
-                            "the default of input `{}` must be {}, found {}",
-                            name.value,
-                            d.ty.name(),
-                            def.type_name()
-                        ),
-                        "wrong type",
-                    ));
-                }
-                InputDecl {
-                    name: name.value,
-                    span: name.span,
-                    ty: d.ty,
-                    default,
-                    required: d.required,
-                    description: d.description,
-                    sensitive: d.sensitive,
-                }
-            })
-            .collect::<Vec<InputDecl>>();
+        let inputs = input_decls(&src, &node, doc.inputs, &mut diags);
         let inputs = with_unreadable_inputs(&node, inputs);
         let uses = entry::parse_uses(&origin, node.get("uses"), &mut diags);
         let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
@@ -267,6 +232,50 @@ impl Module {
         };
         (Some(module), diags)
     }
+}
+
+/// The declared `inputs:`, each default checked against its type.
+fn input_decls(
+    src: &SourceFile,
+    node: &Node,
+    entries: BTreeMap<Spanned<String>, InputDoc>,
+    diags: &mut Diagnostics,
+) -> Vec<InputDecl> {
+    entries
+        .into_iter()
+        .map(|(name, d)| {
+            let default = node
+                .get("inputs")
+                .and_then(|i| i.get(&name.value))
+                .and_then(|i| i.get("default"))
+                .cloned();
+            if let Some(def) = &default
+                && !d.ty.accepts(def)
+            {
+                diags.push(Diag::at(
+                    "keel::module-input",
+                    src,
+                    def.span,
+                    format!(
+                        "the default of input `{}` must be {}, found {}",
+                        name.value,
+                        d.ty.name(),
+                        def.type_name()
+                    ),
+                    "wrong type",
+                ));
+            }
+            InputDecl {
+                name: name.value,
+                span: name.span,
+                ty: d.ty,
+                default,
+                required: d.required,
+                description: d.description,
+                sensitive: d.sensitive,
+            }
+        })
+        .collect()
 }
 
 /// The declared inputs, plus those whose declaration did not read (an

@@ -107,24 +107,75 @@ impl Graph {
     }
 }
 
-/// Build the graph of one host's resources.
+/// Build the graph of one host's resources: the edge builders in order
+/// (`depends_on`, `notify`, implicit, access order), then the problems
+/// (conflicts, cycles), then the apply order.
 pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
-    let mut diags = Diagnostics::new();
+    let mut edges = Edges::new(res);
+    depends_on_edges(&mut edges);
+    let notifies = notify_edges(&mut edges);
+    implicit_edges(&mut edges);
+    let Edges {
+        edges, mut diags, ..
+    } = edges;
     let mut g: DiGraph<usize, Why> = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..res.instances.len()).map(|i| g.add_node(i)).collect();
-    let by_addr: BTreeMap<&str, usize> = res
-        .instances
-        .iter()
-        .enumerate()
-        .map(|(i, inst)| (inst.address.as_str(), i))
-        .collect();
-    let mut edges: BTreeMap<(usize, usize), Why> = BTreeMap::new();
-    let add = |from: usize, to: usize, why: Why, edges: &mut BTreeMap<(usize, usize), Why>| {
-        // Keep the first reason; explicit edges are added first.
-        edges.entry((from, to)).or_insert(why);
-    };
+    for ((from, to), why) in edges {
+        g.add_edge(nodes[from], nodes[to], why);
+    }
+    access_order_edges(res, &mut g, &nodes);
 
-    // Explicit depends_on.
+    diags.extend(conflicts::file_and_line(res));
+    for d in cycles(res, &g) {
+        diags.push(d);
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let order = stable_order(&g, &nodes);
+    Ok(Graph {
+        g,
+        nodes,
+        order,
+        notifies,
+    })
+}
+
+/// The edges drawn so far between instances, each with the first reason
+/// found for it (explicit edges are drawn first), and the problems found
+/// drawing them.
+struct Edges<'r> {
+    res: &'r Resolved,
+    by_addr: BTreeMap<&'r str, usize>,
+    edges: BTreeMap<(usize, usize), Why>,
+    diags: Diagnostics,
+}
+
+impl<'r> Edges<'r> {
+    fn new(res: &'r Resolved) -> Self {
+        let by_addr = res
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(i, inst)| (inst.address.as_str(), i))
+            .collect();
+        Edges {
+            res,
+            by_addr,
+            edges: BTreeMap::new(),
+            diags: Diagnostics::new(),
+        }
+    }
+
+    /// Draw `from` → `to`, unless an edge is there already.
+    fn add(&mut self, from: usize, to: usize, why: Why) {
+        self.edges.entry((from, to)).or_insert(why);
+    }
+}
+
+/// Explicit `depends_on`: the dependent after each resource it names.
+fn depends_on_edges(e: &mut Edges<'_>) {
+    let res = e.res;
     for (i, inst) in res.instances.iter().enumerate() {
         // A module use's `depends_on` applies to each of its resources;
         // its problems are the use's (reported once, at the use).
@@ -133,12 +184,12 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
             None => inst.address.clone(),
         };
         for d in &inst.depends_on {
-            if by_addr.get(d.value.as_str()) == Some(&i) {
+            if e.by_addr.get(d.value.as_str()) == Some(&i) {
                 let through = match &d.by_use {
                     Some(m) => format!(" (through the `depends_on` of `module.{m}`)"),
                     None => String::new(),
                 };
-                diags.push(
+                e.diags.push(
                     Diag::at(
                         "keel::dangling",
                         &d.source,
@@ -150,25 +201,21 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                 );
                 continue;
             }
-            match lookup(res, &by_addr, &d.value) {
+            match lookup(res, &e.by_addr, &d.value) {
                 Ok(targets) => {
                     for t in targets {
                         if t != i {
-                            add(
-                                t,
-                                i,
-                                Why::DependsOn {
-                                    source: d.source.clone(),
-                                    span: d.span,
-                                },
-                                &mut edges,
-                            );
+                            let why = Why::DependsOn {
+                                source: d.source.clone(),
+                                span: d.span,
+                            };
+                            e.add(t, i, why);
                         }
                     }
                 }
                 // Declared but broken: its own error is reported.
                 Err(_) if res.unresolved.may_declare(&d.value) => {}
-                Err(help) => diags.push(
+                Err(help) => e.diags.push(
                     Diag::at(
                         "keel::dangling",
                         &d.source,
@@ -185,75 +232,93 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
             }
         }
     }
+}
 
-    // notify: handler after notifier.
+/// `notify`: each handler after its notifiers. Returns, for each instance,
+/// the handlers it notifies.
+fn notify_edges(e: &mut Edges<'_>) -> Vec<Vec<usize>> {
+    let res = e.res;
     let mut notifies = vec![Vec::new(); res.instances.len()];
     for (i, inst) in res.instances.iter().enumerate() {
         for n in &inst.notify {
-            // `kind[name]`, or `module.INSTANCE.kind[name]` for one handler
-            // of a module instance.
-            let target = by_addr.get(n.value.as_str()).copied().or_else(|| {
-                let m = n.value.strip_prefix("module.")?;
-                match lookup_in_module(res, &by_addr, m)? {
-                    Ok(v) if v.len() == 1 => Some(v[0]),
-                    _ => None,
-                }
-            });
-            match target.as_ref() {
-                Some(&t) if t == i => diags.push(Diag::at(
-                    "keel::notify",
-                    &n.source,
-                    n.span,
-                    format!("`{}` notifies itself", inst.address),
-                    "here",
-                )),
-                Some(&t) if !res.instances[t].resource.notifiable() => diags.push(
-                    Diag::at(
-                        "keel::notify",
-                        &n.source,
-                        n.span,
-                        format!("`{}` cannot be notified", n.value),
-                        "not a handler",
-                    )
-                    .with_help(handlers::help(
-                        &res.instances
-                            .iter()
-                            .filter(|h| h.resource.notifiable())
-                            .map(|h| h.address.clone())
-                            .collect::<Vec<_>>(),
-                    )),
-                ),
-                Some(&t) => {
+            match notify_target(e, i, n) {
+                Ok(Some(t)) => {
                     notifies[i].push(t);
-                    add(
-                        i,
-                        t,
-                        Why::Notify {
-                            source: n.source.clone(),
-                            span: n.span,
-                        },
-                        &mut edges,
-                    );
+                    let why = Why::Notify {
+                        source: n.source.clone(),
+                        span: n.span,
+                    };
+                    e.add(i, t, why);
                 }
-                None if res.unresolved.may_declare(&n.value) => {}
-                None => diags.push(
-                    Diag::at(
-                        "keel::dangling",
-                        &n.source,
-                        n.span,
-                        format!(
-                            "`{}` notifies `{}`, which does not exist",
-                            inst.address, n.value
-                        ),
-                        "unknown address",
-                    )
-                    .with_help(address_hint(res, &n.value)),
-                ),
+                Ok(None) => {}
+                Err(d) => e.diags.push(*d),
             }
         }
     }
+    notifies
+}
 
-    // Implicit edges from provides/needs.
+/// The handler that instance `i`'s `notify` entry `n` names: `None` when it
+/// names a resource that failed to resolve (its own error is reported).
+fn notify_target(e: &Edges<'_>, i: usize, n: &Reference) -> Result<Option<usize>, Box<Diag>> {
+    let res = e.res;
+    let inst = &res.instances[i];
+    // `kind[name]`, or `module.INSTANCE.kind[name]` for one handler of a
+    // module instance.
+    let target = e.by_addr.get(n.value.as_str()).copied().or_else(|| {
+        let m = n.value.strip_prefix("module.")?;
+        match lookup_in_module(res, &e.by_addr, m)? {
+            Ok(v) if v.len() == 1 => Some(v[0]),
+            _ => None,
+        }
+    });
+    match target {
+        Some(t) if t == i => Err(Box::new(Diag::at(
+            "keel::notify",
+            &n.source,
+            n.span,
+            format!("`{}` notifies itself", inst.address),
+            "here",
+        ))),
+        Some(t) if !res.instances[t].resource.notifiable() => Err(Box::new(
+            Diag::at(
+                "keel::notify",
+                &n.source,
+                n.span,
+                format!("`{}` cannot be notified", n.value),
+                "not a handler",
+            )
+            .with_help(handlers::help(
+                &res.instances
+                    .iter()
+                    .filter(|h| h.resource.notifiable())
+                    .map(|h| h.address.clone())
+                    .collect::<Vec<_>>(),
+            )),
+        )),
+        Some(t) => Ok(Some(t)),
+        None if res.unresolved.may_declare(&n.value) => Ok(None),
+        None => Err(Box::new(
+            Diag::at(
+                "keel::dangling",
+                &n.source,
+                n.span,
+                format!(
+                    "`{}` notifies `{}`, which does not exist",
+                    inst.address, n.value
+                ),
+                "unknown address",
+            )
+            .with_help(address_hint(res, &n.value)),
+        )),
+    }
+}
+
+/// Implicit edges from what resources provide and need: a file after its
+/// directory, a service after its package, anything under a home after
+/// its user.
+fn implicit_edges(e: &mut Edges<'_>) {
+    let res = e.res;
     let links: Vec<_> = res.instances.iter().map(|i| i.resource.links()).collect();
     let mut providers: BTreeMap<&Ref, usize> = BTreeMap::new();
     for (i, l) in links.iter().enumerate() {
@@ -272,18 +337,17 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                     "{} needs {need}, provided by {}",
                     res.instances[i].address, res.instances[t].address
                 );
-                add(t, i, Why::Implicit(why), &mut edges);
+                e.add(t, i, Why::Implicit(why));
             }
         }
     }
+}
 
-    for ((from, to), why) in edges {
-        g.add_edge(nodes[from], nodes[to], why);
-    }
-
-    // Access order: whatever lets someone log in (users with keys) comes
-    // before whatever can cut access (sshd, firewall), so the confirmation
-    // of those changes can log in as the inventory's user.
+/// Access order: whatever lets someone log in (users with keys) comes
+/// before whatever can cut access (sshd, firewall), so the confirmation
+/// of those changes can log in as the inventory's user. Drawn on the
+/// graph of the other edges, and only where it makes no cycle.
+fn access_order_edges(res: &Resolved, g: &mut DiGraph<usize, Why>, nodes: &[NodeIndex]) {
     let grants: Vec<usize> = (0..res.instances.len())
         .filter(|&i| res.instances[i].resource.grants_access())
         .collect();
@@ -295,7 +359,7 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
             let (from, to) = (nodes[u], nodes[c]);
             if u != c
                 && g.find_edge(from, to).is_none()
-                && !petgraph::algo::has_path_connecting(&g, to, from, None)
+                && !petgraph::algo::has_path_connecting(&*g, to, from, None)
             {
                 let why = format!(
                     "{} lets someone log in before {} can change access",
@@ -305,11 +369,13 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
             }
         }
     }
+}
 
-    diags.extend(conflicts::file_and_line(res));
-
-    // Cycles: every strongly connected component with more than one node.
-    for scc in tarjan_scc(&g) {
+/// Cycles: every strongly connected component with more than one node,
+/// naming every resource on it and the origin of each edge.
+fn cycles(res: &Resolved, g: &DiGraph<usize, Why>) -> Vec<Diag> {
+    let mut out = Vec::new();
+    for scc in tarjan_scc(g) {
         if scc.len() < 2 {
             continue;
         }
@@ -349,13 +415,13 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
                 d = d.with_note(inst.span, "on the cycle");
             }
         }
-        diags.push(d);
+        out.push(d);
     }
-    if !diags.is_empty() {
-        return Err(diags);
-    }
+    out
+}
 
-    // Stable topological order: among ready resources, the one declared first.
+/// Stable topological order: among ready resources, the one declared first.
+fn stable_order(g: &DiGraph<usize, Why>, nodes: &[NodeIndex]) -> Vec<usize> {
     let mut indeg: Vec<usize> = nodes
         .iter()
         .map(|n| g.edges_directed(*n, petgraph::Direction::Incoming).count())
@@ -375,12 +441,7 @@ pub fn build(res: &Resolved) -> Result<Graph, Diagnostics> {
             }
         }
     }
-    Ok(Graph {
-        g,
-        nodes,
-        order,
-        notifies,
-    })
+    order
 }
 
 fn nearest_path_provider(

@@ -306,6 +306,38 @@ impl Stale {
     }
 }
 
+/// Compare a freshly computed plan with the saved one: every way they
+/// differ (another host list, or a host whose plan changed); empty when the
+/// saved plan can be applied.
+pub fn compare(saved: &Plan, fresh: &Plan) -> Vec<Stale> {
+    let by_host: std::collections::BTreeMap<&str, &HostPlan> =
+        fresh.hosts.iter().map(|h| (h.host.as_str(), h)).collect();
+    let mut stale = Vec::new();
+    if saved.hosts.len() != fresh.hosts.len() {
+        stale.push(Stale::Hosts {
+            host: saved
+                .hosts
+                .iter()
+                .map(|h| h.host.clone())
+                .collect::<Vec<_>>()
+                .join(","),
+        });
+    }
+    for h in &saved.hosts {
+        match by_host.get(h.host.as_str()) {
+            Some(f) => {
+                if let Err(e) = check_host(h, f) {
+                    stale.push(e);
+                }
+            }
+            None => stale.push(Stale::Hosts {
+                host: h.host.clone(),
+            }),
+        }
+    }
+    stale
+}
+
 /// Compare a freshly computed host plan with the saved one.
 pub fn check_host(saved: &HostPlan, fresh: &HostPlan) -> Result<(), Stale> {
     if let Some(e) = &saved.error {
@@ -363,6 +395,48 @@ mod tests {
             }],
         })
         .unwrap()
+    }
+
+    fn host(name: &str, hash: &str) -> HostPlan {
+        HostPlan {
+            host: name.into(),
+            transport: "ssh".into(),
+            round_trips: Default::default(),
+            error: None,
+            desired_hash: hash.into(),
+            resources: Vec::new(),
+            summary: Default::default(),
+            skipped: Vec::new(),
+            release: None,
+        }
+    }
+
+    fn with_hosts(hosts: Vec<HostPlan>) -> Plan {
+        Plan { hosts, ..plan() }
+    }
+
+    #[test]
+    fn compare_names_every_difference_of_hosts() {
+        let saved = with_hosts(vec![host("a", "1"), host("b", "2")]);
+        assert_eq!(compare(&saved, &saved.clone()), []);
+        // A host gone: the host list differs and the host is missing.
+        let fewer = with_hosts(vec![host("a", "1")]);
+        assert_eq!(
+            compare(&saved, &fewer),
+            [
+                Stale::Hosts { host: "a,b".into() },
+                Stale::Hosts { host: "b".into() }
+            ]
+        );
+        // Same hosts, one with another configuration.
+        let changed = with_hosts(vec![host("a", "1"), host("b", "3")]);
+        assert_eq!(
+            compare(&saved, &changed),
+            [Stale::Config { host: "b".into() }]
+        );
+        // Another host of the same count.
+        let other = with_hosts(vec![host("a", "1"), host("c", "2")]);
+        assert_eq!(compare(&saved, &other), [Stale::Hosts { host: "b".into() }]);
     }
 
     #[test]

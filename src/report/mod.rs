@@ -277,13 +277,14 @@ impl DriftReport {
     }
 
     /// 1 on any error, 2 on drift, 0 when every host matches its stacks.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> crate::exit::Exit {
+        use crate::exit::Exit;
         if self.error {
-            1
+            Exit::Error
         } else if self.drift {
-            2
+            Exit::Changes
         } else {
-            0
+            Exit::Ok
         }
     }
 }
@@ -399,7 +400,11 @@ mod tests {
         assert_eq!(r.summary.hosts_error, 1);
         assert_eq!(r.summary.resources_drifted, 2);
         assert!(r.drift && r.error);
-        assert_eq!(r.exit_code(), 1, "an unreachable host is an error");
+        assert_eq!(
+            r.exit_code(),
+            crate::exit::Exit::Error,
+            "an unreachable host is an error"
+        );
     }
 
     #[test]
@@ -415,15 +420,24 @@ mod tests {
             error: None,
             hosts: vec![HostReport::from_plan(h, &[], 0.1)],
         };
-        assert_eq!(DriftReport::new(vec![stack(&clean)]).exit_code(), 0);
+        assert_eq!(
+            DriftReport::new(vec![stack(&clean)]).exit_code(),
+            crate::exit::Exit::Ok
+        );
         let drifted = fixture::host(
             "a",
             vec![fixture::resource("file[/x]", Action::Create)],
             None,
         );
-        assert_eq!(DriftReport::new(vec![stack(&drifted)]).exit_code(), 2);
+        assert_eq!(
+            DriftReport::new(vec![stack(&drifted)]).exit_code(),
+            crate::exit::Exit::Changes
+        );
         let mut broken = stack(&clean);
         broken.error = Some("cannot load".into());
-        assert_eq!(DriftReport::new(vec![broken]).exit_code(), 1);
+        assert_eq!(
+            DriftReport::new(vec![broken]).exit_code(),
+            crate::exit::Exit::Error
+        );
     }
 }

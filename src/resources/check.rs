@@ -41,8 +41,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// An HTTP(S) request and what its answer must be.
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Http {
     pub url: String,
@@ -65,8 +64,7 @@ fn ok_status() -> u16 {
 }
 
 /// Whether a TCP port must answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PortState {
     #[default]
@@ -74,8 +72,7 @@ pub enum PortState {
     Closed,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tcp {
     /// Default: the inventory's address of the host.
@@ -85,8 +82,7 @@ pub struct Tcp {
     pub state: PortState,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
     pub name: Option<String>,
@@ -381,7 +377,6 @@ impl Kind for Check {
         let commands = self.commands_for(fact, &diff);
         Planned::new(diff, commands)
     }
-
 }
 
 impl Check {

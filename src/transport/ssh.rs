@@ -16,7 +16,7 @@
 //!   unknown or changed, the error says how to check and add it instead of
 //!   inviting the user to turn checking off.
 //! - **One host, one key, on every port it is reached on**: a target may set
-//!   [`SshTarget::host_key_alias`] (`HostKeyAlias`); the session sets it for
+//!   [`SshTarget::host_key_alias`] (`HostKeyAlias`); [`host_key_alias`] sets it for
 //!   hosts with a bootstrap port, so `accept-new` cannot trust a second key
 //!   once sshd moves to its new port. keel starts the master `ssh` itself
 //!   (openssh's builder has no way to pass that option) and attaches
@@ -52,6 +52,7 @@
 //! server or network drops it.
 
 use super::{Counter, Output, Transport, TransportError, shell_argv};
+use crate::config::inventory::Host;
 use async_trait::async_trait;
 use openssh::{Session, Stdio};
 use std::ffi::OsString;
@@ -315,6 +316,20 @@ pub struct Ssh {
     _control_dir: tempfile::TempDir,
 }
 
+/// A slot on an open connection, held while one remote process runs.
+struct Turn<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
+    session: tokio::sync::RwLockReadGuard<'a, Session>,
+}
+
+/// A remote shell with its stdio taken out, ready to be fed and read.
+struct Piped<'s> {
+    child: openssh::Child<&'s Session>,
+    stdin: Option<openssh::ChildStdin>,
+    stdout: Option<openssh::ChildStdout>,
+    stderr: Option<openssh::ChildStderr>,
+}
+
 impl Ssh {
     /// Start the ControlMaster: connect and authenticate once.
     ///
@@ -343,12 +358,28 @@ impl Ssh {
         })
     }
 
+    /// The prologue of every remote process: wait for a free session
+    /// slot, count the round trip, and hold the connection open (a read
+    /// lock `close` waits for) for as long as the turn lives.
+    async fn turn(&self) -> Result<Turn<'_>, TransportError> {
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| self.io_error("the connection was closed"))?;
+        self.counter.bump();
+        let session =
+            tokio::sync::RwLockReadGuard::try_map(self.session.read().await, |s| s.as_ref())
+                .map_err(|_| self.io_error("the connection was closed"))?;
+        Ok(Turn {
+            _permit: permit,
+            session,
+        })
+    }
+
     /// Open a session running `sh -s` (through sudo with become), with
-    /// every stdio piped.
-    async fn spawn_shell<'s>(
-        &self,
-        session: &'s Session,
-    ) -> Result<openssh::Child<&'s Session>, TransportError> {
+    /// every stdio piped and taken out of the child.
+    async fn spawn_shell<'s>(&self, session: &'s Session) -> Result<Piped<'s>, TransportError> {
         let argv = shell_argv(self.target.become_root);
         let mut delay = Duration::from_millis(50);
         let mut waited = Duration::ZERO;
@@ -381,7 +412,13 @@ impl Ssh {
                 Err(e) => return Err(self.run_error(&e)),
             }
         };
-        Ok(child)
+        let mut child = child;
+        Ok(Piped {
+            stdin: child.stdin().take(),
+            stdout: child.stdout().take(),
+            stderr: child.stderr().take(),
+            child,
+        })
     }
 
     /// How a remote process ended.
@@ -417,20 +454,14 @@ impl Ssh {
         lines: tokio::sync::mpsc::UnboundedSender<String>,
         release: tokio::sync::oneshot::Receiver<()>,
     ) -> Result<Output, TransportError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| self.io_error("the connection was closed"))?;
-        self.counter.bump();
-        let guard = self.session.read().await;
-        let session = guard
-            .as_ref()
-            .ok_or_else(|| self.io_error("the connection was closed"))?;
-        let mut child = self.spawn_shell(session).await?;
-        let stdin = child.stdin().take();
-        let stdout = child.stdout().take();
-        let stderr = child.stderr().take();
+        let turn = self.turn().await?;
+        let session = &*turn.session;
+        let Piped {
+            child,
+            stdin,
+            stdout,
+            stderr,
+        } = self.spawn_shell(session).await?;
         let write = async move {
             if let Some(mut stdin) = stdin {
                 if let Err(e) = stdin.write_all(script.as_bytes()).await {
@@ -519,21 +550,14 @@ impl Ssh {
 #[async_trait]
 impl Transport for Ssh {
     async fn run(&self, script: &str) -> Result<Output, TransportError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| self.io_error("the connection was closed"))?;
-        self.counter.bump();
-        let guard = self.session.read().await;
-        let session = guard
-            .as_ref()
-            .ok_or_else(|| self.io_error("the connection was closed"))?;
-
-        let mut child = self.spawn_shell(session).await?;
-        let stdin = child.stdin().take();
-        let stdout = child.stdout().take();
-        let stderr = child.stderr().take();
+        let turn = self.turn().await?;
+        let session = &*turn.session;
+        let Piped {
+            child,
+            stdin,
+            stdout,
+            stderr,
+        } = self.spawn_shell(session).await?;
 
         let write = async move {
             if let Some(mut stdin) = stdin {
@@ -879,6 +903,99 @@ async fn note_master_log(target: &SshTarget, session: &Session) {
         } else {
             tracing::debug!(host = %target.host_name(), "ssh: {line}");
         }
+    }
+}
+
+// ---- Targets of inventory hosts ----
+
+/// How to reach a host over SSH as `user` on `port`.
+pub fn target_for(host: &Host, user: &str, port: Option<u16>, timeout: Duration) -> SshTarget {
+    let mut t = SshTarget::new(&host.name, &host.address);
+    t.port = port;
+    t.user = Some(user.to_string());
+    t.identity_file = host.identity_file.as_deref().map(expand_home);
+    t.host_key = host.host_key;
+    t.host_key_alias = host_key_alias(host);
+    t.ssh_config = host.ssh_config.as_deref().map(expand_home);
+    t.become_root = user != "root" && (host.become_root || host.user != "root");
+    t.connect_timeout = timeout;
+    t
+}
+
+/// The known_hosts name of a host reached on two ports (a `bootstrap_port`
+/// other than its `port`): the name of its key on the bootstrap port, used
+/// on both (`HostKeyAlias`). The key learned or checked there is then the
+/// only one accepted after the stack moves sshd; a server with another key
+/// on the new port is refused, `host_key: accept-new` or not.
+pub fn host_key_alias(host: &Host) -> Option<String> {
+    let boot = host.bootstrap_port?;
+    (Some(boot) != host.port && !(boot == 22 && host.port.is_none()))
+        .then(|| known_hosts_name(&host.address, boot))
+}
+
+/// The SSH target keel uses once the stack is applied (the inventory's
+/// `user` and `port`).
+pub fn primary_target(host: &Host, timeout: Duration) -> SshTarget {
+    let mut t = target_for(host, &host.user, host.port, timeout);
+    t.become_root = host.become_root;
+    t
+}
+
+/// The bootstrap target (`bootstrap_user`/`bootstrap_port`), if any.
+pub fn bootstrap_target(host: &Host, timeout: Duration) -> Option<SshTarget> {
+    if host.bootstrap_port.is_none() && host.bootstrap_user.is_none() {
+        return None;
+    }
+    let user = host.bootstrap_user.as_deref().unwrap_or(&host.user);
+    let port = host.bootstrap_port.or(host.port);
+    Some(target_for(host, user, port, timeout))
+}
+
+/// Connect to an inventory host over SSH: its `user`@`port`, or — on a
+/// fresh server that does not answer there yet — its bootstrap user and
+/// port ([`crate::session::connect`] for any transport).
+pub async fn connect_host(
+    host: &Host,
+    timeout: Duration,
+) -> Result<std::sync::Arc<Ssh>, TransportError> {
+    let primary = primary_target(host, timeout);
+    match bootstrap_target(host, timeout) {
+        None => Ok(std::sync::Arc::new(Ssh::connect(primary).await?)),
+        Some(boot) => {
+            // Fail fast on the primary: the bootstrap is the usual case on a fresh server.
+            let mut quick = primary.clone();
+            quick.connect_timeout = timeout.min(Duration::from_secs(8));
+            match Ssh::connect(quick).await {
+                Ok(t) => Ok(std::sync::Arc::new(t)),
+                // Another key than the recorded one: an alarm, not a
+                // reason to log in another way.
+                Err(first) if host_key_changed(&first) => Err(first),
+                Err(first) => {
+                    tracing::info!(host = %host.name, "{first}; trying the bootstrap connection");
+                    match Ssh::connect(boot).await {
+                        Ok(t) => {
+                            tracing::warn!(
+                                host = %host.name,
+                                "connected with the bootstrap settings ({}): the stack is expected to create the inventory's user/port",
+                                t.describe()
+                            );
+                            Ok(std::sync::Arc::new(t))
+                        }
+                        Err(second) => Err(TransportError::Connect {
+                            host: host.name.clone(),
+                            message: format!("{first}\nand with the bootstrap settings: {second}"),
+                        }),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
     }
 }
 

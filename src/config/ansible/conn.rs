@@ -57,33 +57,6 @@ pub fn split(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
     let mut rest: Vec<Var> = Vec::new();
     for v in vars {
         let name = v.name();
-        let bad = |msg: String, help: &str| {
-            Diag::at(CODE, &v.source, v.value.span, msg, "here").with_help(help.to_string())
-        };
-        let is_conn = matches!(
-            name,
-            "ansible_host"
-                | "ansible_ssh_host"
-                | "ansible_port"
-                | "ansible_ssh_port"
-                | "ansible_user"
-                | "ansible_ssh_user"
-                | "ansible_ssh_private_key_file"
-                | "ansible_private_key_file"
-                | "ansible_become"
-                | "ansible_sudo"
-                | "ansible_become_user"
-                | "ansible_sudo_user"
-                | "ansible_connection"
-                | "ansible_host_key_checking"
-                | "ansible_password"
-                | "ansible_ssh_pass"
-                | "ansible_ssh_password"
-                | "ansible_become_password"
-                | "ansible_become_pass"
-                | "ansible_sudo_pass"
-        );
-        let is_conn = is_conn || name.starts_with("keel_");
         if let Some(span) = vault_span(&v.value) {
             diags.push(
                 Diag::at(CODE, &v.source, span, format!("`{name}` is encrypted with ansible-vault"), "vault data")
@@ -91,7 +64,7 @@ pub fn split(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
             );
             continue;
         }
-        if !is_conn {
+        if !is_conn_var(name) {
             rest.retain(|r| r.name() != name);
             rest.push(v.clone());
             continue;
@@ -103,122 +76,224 @@ pub fn split(vars: &[Var], diags: &mut Diagnostics) -> (Conn, Vec<Var>) {
             }
             continue;
         }
-        let text = match &v.value.value {
-            Value::Null => continue,
-            Value::Seq(_) | Value::Map(_) => {
-                diags.push(bad(
-                    format!(
-                        "`{name}` must be a single value, found {}",
-                        v.value.type_name()
-                    ),
-                    "write it as `name=value` (INI) or `name: value` (YAML)",
-                ));
-                continue;
-            }
-            _ => v
-                .value
-                .as_scalar_text()
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-        };
-        if text.contains("{{") || text.contains("{%") {
-            diags.push(bad(
-                format!("`{name}` is a Jinja template (`{text}`), which keel cannot evaluate in an inventory"),
-                "write the plain value (keel reads connection settings as written)",
-            ));
-            continue;
-        }
-        match name {
-            "ansible_host" | "ansible_ssh_host" => c.address = Some(text),
-            "ansible_port" | "ansible_ssh_port" => match text.parse::<u16>() {
-                Ok(p) if p > 0 => c.port = Some(p),
-                _ => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a port"),
-                    "a port is a number from 1 to 65535",
-                )),
-            },
-            "ansible_user" | "ansible_ssh_user" => c.user = Some(text),
-            "ansible_ssh_private_key_file" | "ansible_private_key_file" => {
-                c.identity_file = Some(text)
-            }
-            "ansible_become" | "ansible_sudo" => match ansible_bool(&text) {
-                Some(b) => c.become_root = Some(b),
-                None => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a boolean"),
-                    "write true or false (yes/no, 1/0 also work)",
-                )),
-            },
-            "ansible_host_key_checking" => match ansible_bool(&text) {
-                Some(b) => c.accept_new = Some(!b),
-                None => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a boolean"),
-                    "write true or false",
-                )),
-            },
-            "ansible_become_user" | "ansible_sudo_user" if text != "root" => {
-                diags.push(bad(
-                    format!("`{name}` is `{text}`: keel runs privileged steps as root only"),
-                    "remove it (or set it to root); a resource that must run as another user says so itself (e.g. a file's owner)",
-                ));
-            }
-            "keel_ssh_config" => c.ssh_config = Some(text),
-            "keel_bootstrap_user" => c.bootstrap_user = Some(text),
-            "keel_bootstrap_port" => match text.parse::<u16>() {
-                Ok(p) if p > 0 => c.bootstrap_port = Some(p),
-                _ => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a port"),
-                    "a port is a number from 1 to 65535",
-                )),
-            },
-            "keel_confirm_timeout" => match text.parse::<u64>() {
-                Ok(t) => c.confirm_timeout = Some(t),
-                _ => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a number of seconds"),
-                    "e.g. keel_confirm_timeout=120",
-                )),
-            },
-            "keel_allow_lockout_risk" => match ansible_bool(&text) {
-                Some(b) => c.allow_lockout_risk = Some(b),
-                None => diags.push(bad(
-                    format!("`{name}` is `{text}`, which is not a boolean"),
-                    "write true or false",
-                )),
-            },
-            "keel_host_key" => match text.as_str() {
-                "strict" => c.accept_new = Some(false),
-                "accept-new" => c.accept_new = Some(true),
-                _ => diags.push(bad(
-                    format!("`{name}` is `{text}`"),
-                    "write `strict` (the default) or `accept-new`",
-                )),
-            },
-            "keel_auth" => match text.as_str() {
-                "key" => c.password = Some(false),
-                "password" => c.password = Some(true),
-                _ => diags.push(bad(
-                    format!("`{name}` is `{text}`"),
-                    "write `key` (the default) or `password`",
-                )),
-            },
-            other if other.starts_with("keel_") => diags.push(bad(
-                format!("`{other}` is not a keel host setting"),
-                "keel settings in an Ansible inventory: keel_ssh_config, keel_host_key, keel_bootstrap_port, keel_bootstrap_user, keel_confirm_timeout, keel_allow_lockout_risk, keel_auth",
-            )),
-            "ansible_connection" => match text.as_str() {
-                "local" => c.transport = Some(TransportKind::Local),
-                "ssh" | "smart" | "paramiko" | "paramiko_ssh" | "ansible.builtin.ssh"
-                | "ansible.builtin.paramiko_ssh" => c.transport = Some(TransportKind::Ssh),
-                "ansible.builtin.local" => c.transport = Some(TransportKind::Local),
-                other => diags.push(bad(
-                    format!("`ansible_connection` is `{other}`: keel connects over SSH or to the local machine only"),
-                    "use `ssh` (the default) or `local`",
-                )),
-            },
-            _ => {}
+        let set = conn_text(v).and_then(|text| match text {
+            Some(text) => set_conn(&mut c, v, text),
+            None => Ok(()),
+        });
+        if let Err(d) = set {
+            diags.push(*d);
         }
     }
     (c, rest)
+}
+
+/// Whether a var is a connection setting (Ansible's or keel's own).
+fn is_conn_var(name: &str) -> bool {
+    let ansible = matches!(
+        name,
+        "ansible_host"
+            | "ansible_ssh_host"
+            | "ansible_port"
+            | "ansible_ssh_port"
+            | "ansible_user"
+            | "ansible_ssh_user"
+            | "ansible_ssh_private_key_file"
+            | "ansible_private_key_file"
+            | "ansible_become"
+            | "ansible_sudo"
+            | "ansible_become_user"
+            | "ansible_sudo_user"
+            | "ansible_connection"
+            | "ansible_host_key_checking"
+            | "ansible_password"
+            | "ansible_ssh_pass"
+            | "ansible_ssh_password"
+            | "ansible_become_password"
+            | "ansible_become_pass"
+            | "ansible_sudo_pass"
+    );
+    ansible || name.starts_with("keel_")
+}
+
+/// A problem with var `v`, at its value.
+fn bad(v: &Var, msg: String, help: &str) -> Box<Diag> {
+    Box::new(Diag::at(CODE, &v.source, v.value.span, msg, "here").with_help(help.to_string()))
+}
+
+/// The plain text of a connection setting: `None` when null; a list, a
+/// map or a Jinja template is refused.
+fn conn_text(v: &Var) -> Result<Option<String>, Box<Diag>> {
+    let name = v.name();
+    let text = match &v.value.value {
+        Value::Null => return Ok(None),
+        Value::Seq(_) | Value::Map(_) => {
+            return Err(bad(
+                v,
+                format!(
+                    "`{name}` must be a single value, found {}",
+                    v.value.type_name()
+                ),
+                "write it as `name=value` (INI) or `name: value` (YAML)",
+            ));
+        }
+        _ => v
+            .value
+            .as_scalar_text()
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    };
+    if text.contains("{{") || text.contains("{%") {
+        return Err(bad(
+            v,
+            format!(
+                "`{name}` is a Jinja template (`{text}`), which keel cannot evaluate in an inventory"
+            ),
+            "write the plain value (keel reads connection settings as written)",
+        ));
+    }
+    Ok(Some(text))
+}
+
+/// Set the connection setting `v` to `text`.
+fn set_conn(c: &mut Conn, v: &Var, text: String) -> Result<(), Box<Diag>> {
+    if v.name().starts_with("keel_") {
+        return set_keel(c, v, text);
+    }
+    let name = v.name();
+    match name {
+        "ansible_host" | "ansible_ssh_host" => c.address = Some(text),
+        "ansible_port" | "ansible_ssh_port" => match text.parse::<u16>() {
+            Ok(p) if p > 0 => c.port = Some(p),
+            _ => {
+                return Err(bad(
+                    v,
+                    format!("`{name}` is `{text}`, which is not a port"),
+                    "a port is a number from 1 to 65535",
+                ));
+            }
+        },
+        "ansible_user" | "ansible_ssh_user" => c.user = Some(text),
+        "ansible_ssh_private_key_file" | "ansible_private_key_file" => c.identity_file = Some(text),
+        "ansible_become" | "ansible_sudo" => match ansible_bool(&text) {
+            Some(b) => c.become_root = Some(b),
+            None => {
+                return Err(bad(
+                    v,
+                    format!("`{name}` is `{text}`, which is not a boolean"),
+                    "write true or false (yes/no, 1/0 also work)",
+                ));
+            }
+        },
+        "ansible_host_key_checking" => match ansible_bool(&text) {
+            Some(b) => c.accept_new = Some(!b),
+            None => {
+                return Err(bad(
+                    v,
+                    format!("`{name}` is `{text}`, which is not a boolean"),
+                    "write true or false",
+                ));
+            }
+        },
+        "ansible_become_user" | "ansible_sudo_user" if text != "root" => {
+            return Err(bad(
+                v,
+                format!("`{name}` is `{text}`: keel runs privileged steps as root only"),
+                "remove it (or set it to root); a resource that must run as another user says so itself (e.g. a file's owner)",
+            ));
+        }
+        "ansible_connection" => match text.as_str() {
+            "local" => c.transport = Some(TransportKind::Local),
+            "ssh"
+            | "smart"
+            | "paramiko"
+            | "paramiko_ssh"
+            | "ansible.builtin.ssh"
+            | "ansible.builtin.paramiko_ssh" => c.transport = Some(TransportKind::Ssh),
+            "ansible.builtin.local" => c.transport = Some(TransportKind::Local),
+            other => {
+                return Err(bad(
+                    v,
+                    format!(
+                        "`ansible_connection` is `{other}`: keel connects over SSH or to the local machine only"
+                    ),
+                    "use `ssh` (the default) or `local`",
+                ));
+            }
+        },
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Set keel's own host setting `v` (`keel_*`) to `text`.
+fn set_keel(c: &mut Conn, v: &Var, text: String) -> Result<(), Box<Diag>> {
+    let name = v.name();
+    match name {
+        "keel_ssh_config" => c.ssh_config = Some(text),
+        "keel_bootstrap_user" => c.bootstrap_user = Some(text),
+        "keel_bootstrap_port" => match text.parse::<u16>() {
+            Ok(p) if p > 0 => c.bootstrap_port = Some(p),
+            _ => {
+                return Err(bad(
+                    v,
+                    format!("`{name}` is `{text}`, which is not a port"),
+                    "a port is a number from 1 to 65535",
+                ));
+            }
+        },
+        "keel_confirm_timeout" => match text.parse::<u64>() {
+            Ok(t) => c.confirm_timeout = Some(t),
+            _ => {
+                return Err(bad(
+                    v,
+                    format!("`{name}` is `{text}`, which is not a number of seconds"),
+                    "e.g. keel_confirm_timeout=120",
+                ));
+            }
+        },
+        "keel_allow_lockout_risk" => match ansible_bool(&text) {
+            Some(b) => c.allow_lockout_risk = Some(b),
+            None => {
+                return Err(bad(
+                    v,
+                    format!("`{name}` is `{text}`, which is not a boolean"),
+                    "write true or false",
+                ));
+            }
+        },
+        "keel_host_key" => match text.as_str() {
+            "strict" => c.accept_new = Some(false),
+            "accept-new" => c.accept_new = Some(true),
+            _ => {
+                return Err(bad(
+                    v,
+                    format!("`{name}` is `{text}`"),
+                    "write `strict` (the default) or `accept-new`",
+                ));
+            }
+        },
+        "keel_auth" => match text.as_str() {
+            "key" => c.password = Some(false),
+            "password" => c.password = Some(true),
+            _ => {
+                return Err(bad(
+                    v,
+                    format!("`{name}` is `{text}`"),
+                    "write `key` (the default) or `password`",
+                ));
+            }
+        },
+        other if other.starts_with("keel_") => {
+            return Err(bad(
+                v,
+                format!("`{other}` is not a keel host setting"),
+                "keel settings in an Ansible inventory: keel_ssh_config, keel_host_key, keel_bootstrap_port, keel_bootstrap_user, keel_confirm_timeout, keel_allow_lockout_risk, keel_auth",
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Where a value holds ansible-vault ciphertext (`!vault |` values).

@@ -1,0 +1,92 @@
+//! Apply every planned host, in parallel and bounded like
+//! [`super::plan_all`] plans them: a host with changes is applied
+//! ([`crate::apply::apply_host_confirmed`], under commit-confirmed when it
+//! is reached over SSH), then every host records its release
+//! ([`crate::release::record_after_apply`]). [`finish`] ends a run: every
+//! host lock let go, every connection closed.
+
+use super::{HostWork, Session};
+use crate::apply::{self, AccessCheck, HostOutcome, Progress};
+use crate::config::inventory::TransportKind;
+use crate::transport::ssh;
+use std::sync::Arc;
+
+/// Apply every host of `works`, at most `parallel` at a time; one outcome
+/// per host, in the order of `works`.
+pub async fn apply_all(
+    s: Arc<Session>,
+    works: Arc<Vec<HostWork>>,
+    progress: Arc<dyn Progress>,
+) -> Vec<HostOutcome> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(s.options.parallel.max(1)));
+    let mut tasks = Vec::new();
+    for idx in 0..works.len() {
+        let (works, s, sem, progress) = (works.clone(), s.clone(), sem.clone(), progress.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await;
+            apply_and_record(&works[idx], &s, progress.as_ref()).await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap_or_else(|e| HostOutcome {
+            host: "?".into(),
+            resources: Vec::new(),
+            error: Some(format!("internal error: {e}")),
+            round_trips: 0,
+        }));
+    }
+    outcomes
+}
+
+/// Apply one host (when it has changes), then record its release; an
+/// error recording it comes first in the host's error.
+async fn apply_and_record(w: &HostWork, s: &Session, progress: &dyn Progress) -> HostOutcome {
+    let mut outcome = if w.plan.summary.changes() == 0 {
+        HostOutcome {
+            host: w.host.clone(),
+            resources: Vec::new(),
+            error: None,
+            round_trips: 0,
+        }
+    } else {
+        let access = access_check(s, &w.host);
+        apply::apply_host_confirmed(w, &s.redactor, progress, access.as_ref()).await
+    };
+    if let Err(e) = crate::release::record_after_apply(w, &outcome).await {
+        let e = apply::mask_for_host(w, &s.redactor, &e);
+        outcome.error = Some(match outcome.error.take() {
+            Some(other) => format!("{e}\n{other}"),
+            None => e,
+        });
+    }
+    outcome
+}
+
+/// How to confirm that a host reached over SSH is still reachable after
+/// changes that can cut access; `None` for a local host.
+fn access_check(s: &Session, host: &str) -> Option<AccessCheck> {
+    let h = s.project.inventory.hosts.get(host)?;
+    let timeout = s.options.connect_timeout;
+    (h.transport == TransportKind::Ssh).then(|| AccessCheck {
+        target: ssh::primary_target(h, timeout),
+        timeout: h.confirm_timeout.unwrap_or(s.options.confirm_timeout),
+        fallback: ssh::bootstrap_target(h, timeout),
+    })
+}
+
+/// Let go of every host lock, then close every connection.
+pub async fn finish(works: &[HostWork]) {
+    for w in works {
+        w.release_lock().await;
+    }
+    for w in works {
+        let later = w.reconnected.lock().ok().and_then(|g| g.clone());
+        if let Some(t) = later {
+            t.close().await;
+        }
+        if let Some(t) = &w.transport {
+            t.close().await;
+        }
+    }
+}
