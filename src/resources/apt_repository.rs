@@ -50,8 +50,8 @@
 //! (`depends_on: ["apt_repository[docker]"]`): keel cannot know which
 //! repository a package comes from.
 
-use super::common::State;
-use super::common::content::showable;
+use super::common::{State};
+use super::common::content::{showable};
 use super::*;
 use crate::shell::{self, Perms, q};
 use std::fmt::Write as _;
@@ -63,7 +63,8 @@ const ARMOR_BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
 const ARMOR_END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
 
 /// An apt repository with its signing key.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AptRepository {
     /// `[a-z0-9-]+`; names the files `keel-NAME.sources` / `keel-NAME.asc`.
@@ -198,10 +199,7 @@ impl KeyInfo {
         }
         match &self.fingerprint {
             Some(f) => parts.push(f.clone()),
-            None => parts.push(format!(
-                "sha256 {}",
-                &super::common::content::sha256_hex(text)[..12]
-            )),
+            None => parts.push(format!("sha256 {}", &super::common::content::sha256_hex(text)[..12])),
         }
         parts.join(" ")
     }
@@ -1043,7 +1041,11 @@ impl Kind for AptRepository {
         if self.state == State::Present && !self.uris.is_empty() {
             // The URIs may hold credentials (`https://user:pass@host/`): grep
             // reads them from a here-document, never from its arguments.
-            let pats: Vec<&str> = self.uris.iter().map(|u| u.trim_end_matches('/')).collect();
+            let pats: Vec<&str> = self
+                .uris
+                .iter()
+                .map(|u| u.trim_end_matches('/'))
+                .collect();
             let pats = pats.join("\n");
             let end = super::common::script::heredoc_delim("KEEL_URIS", &pats);
             let _ = writeln!(
@@ -1092,8 +1094,8 @@ done"#,
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::resources::testing::assert_sh_syntax;
+    use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     /// A real ed25519 public key made with `gpg --quick-gen-key` for these tests.
@@ -1152,6 +1154,7 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
             .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
             .collect()
     }
+
 
     #[test]
     fn sha1_and_fingerprint() {

@@ -61,13 +61,10 @@
 //! owner, content base64 on one line) and the destination's type, mode and
 //! owner.
 
-use super::common::State;
-use super::common::accounts::valid_name;
-use super::common::crontab::{
-    CrontabFact, Entry, SCHEDULE_HELP, check_schedule, crontab_probe, find_blocks, parse_crontab,
-    plan_entry,
-};
-use super::common::paths::check_host_path;
+use super::common::crontab::{CrontabFact, Entry, SCHEDULE_HELP, check_schedule, crontab_probe, find_blocks, parse_crontab, plan_entry};
+use super::common::{State};
+use super::common::paths::{check_host_path};
+use super::common::accounts::{valid_name};
 use super::*;
 use crate::shell::{self, q};
 use std::fmt::Write as _;
@@ -76,7 +73,8 @@ use std::fmt::Write as _;
 pub const SCRIPT_DIR: &str = "/usr/local/lib/keel";
 
 /// A scheduled backup job.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Backup {
     /// `[A-Za-z0-9][A-Za-z0-9_.-]*`: names the script, the crontab entry,
@@ -111,7 +109,8 @@ pub struct Backup {
     pub state: State,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupType {
     Postgres,

@@ -105,7 +105,8 @@ pub const LETSENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.
 const DAY: i64 = 86_400;
 
 /// A certificate managed on the host.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
     /// The certificate's name: certbot's `--cert-name`, and the folder name
@@ -138,7 +139,8 @@ fn default_renew_before_days() -> u32 {
     30
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Issuer {
     #[default]
@@ -156,7 +158,8 @@ impl Issuer {
 }
 
 /// How certbot proves control of the domains (HTTP-01).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// certbot answers the challenge itself on port 80.
@@ -175,7 +178,8 @@ impl Method {
     }
 }
 
-#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Acme {
     /// Account e-mail address (registered without one when unset).
@@ -197,7 +201,8 @@ pub struct Acme {
     pub deploy_hook: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelfSigned {
     /// Validity of a generated certificate, in days.
@@ -225,7 +230,8 @@ fn default_days() -> u32 {
     365
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyType {
     #[default]
@@ -251,7 +257,8 @@ impl KeyType {
 }
 
 /// Where an application wants its copies.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Install {
     /// The certificate with its chain (mode 0644).
@@ -1669,8 +1676,7 @@ impl Kind for Certificate {
                     "`cert` and `key` are the same path",
                 ));
             }
-            for e in super::common::paths::check_perms(None, i.owner.as_deref(), i.group.as_deref())
-            {
+            for e in super::common::paths::check_perms(None, i.owner.as_deref(), i.group.as_deref()) {
                 errs.push(Invalid {
                     field: Some("install"),
                     ..e
@@ -1764,9 +1770,7 @@ if [ -d /run/systemd/system ]; then\n  echo systemd=yes\n  echo \"timer=$(system
     fn parse(&self, out: &ProbeOutput) -> Result<CertFact, FactError> {
         let o = out.stdout.as_str();
         let now = match get(o, "now") {
-            Some(n) => {
-                epoch(&n).ok_or_else(|| format!("the host's clock reads `{n}`: not a time"))?
-            }
+            Some(n) => epoch(&n).ok_or_else(|| format!("the host's clock reads `{n}`: not a time"))?,
             None => return Err("the probe printed no `now=` line".into()),
         };
         let renewal = (get(o, "renewal.present").as_deref() == Some("yes")).then(|| {

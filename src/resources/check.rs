@@ -41,7 +41,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// An HTTP(S) request and what its answer must be.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Http {
     pub url: String,
@@ -64,7 +65,8 @@ fn ok_status() -> u16 {
 }
 
 /// Whether a TCP port must answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PortState {
     #[default]
@@ -72,7 +74,8 @@ pub enum PortState {
     Closed,
 }
 
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tcp {
     /// Default: the inventory's address of the host.
@@ -82,7 +85,8 @@ pub struct Tcp {
     pub state: PortState,
 }
 
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
     pub name: Option<String>,
@@ -377,6 +381,7 @@ impl Kind for Check {
         let commands = self.commands_for(fact, &diff);
         Planned::new(diff, commands)
     }
+
 }
 
 impl Check {

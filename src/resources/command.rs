@@ -37,16 +37,17 @@
 //! `export`ed inside the script, and with `user` the whole thing is piped
 //! to `runuser -u USER -- sh -s` in a quoted here-document.
 
-use super::common::accounts::valid_name;
-use super::*;
 use crate::resources::common::script::heredoc_delim;
 use crate::resources::common::script::valid_env_name;
+use super::common::accounts::{valid_name};
+use super::*;
 use crate::shell::q;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// A guarded shell command.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Command {
     /// The shell command text (POSIX `sh`).
@@ -77,7 +78,8 @@ pub struct Command {
 }
 
 /// How often a run-once command runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Once {
     /// Once per release of the stack, on each host.
@@ -179,11 +181,7 @@ impl Command {
         let mut s = String::from("keel_go=1\n");
         if let Some(r) = &self.release {
             let step = Kind::name(self);
-            let _ = writeln!(
-                s,
-                "if {}; then keel_go=0",
-                crate::release::once_done_test(r, &step)
-            );
+            let _ = writeln!(s, "if {}; then keel_go=0", crate::release::once_done_test(r, &step));
             say(&mut s, "echo once=done");
             if probe {
                 let _ = writeln!(s, "else echo once=pending");
@@ -400,11 +398,7 @@ impl Kind for Command {
                 None => None,
                 Some("exists") => Some(true),
                 Some("missing") => Some(false),
-                Some(v) => {
-                    return Err(FactError::Unexpected(format!(
-                        "unexpected `creates={v}` in the command probe"
-                    )));
-                }
+                Some(v) => return Err(FactError::Unexpected(format!("unexpected `creates={v}` in the command probe"))),
             },
             unless_status: status("unless")?,
             onlyif_status: status("onlyif")?,
@@ -412,11 +406,7 @@ impl Kind for Command {
                 None => None,
                 Some("done") => Some(true),
                 Some("pending") => Some(false),
-                Some(v) => {
-                    return Err(FactError::Unexpected(format!(
-                        "unexpected `once={v}` in the command probe"
-                    )));
-                }
+                Some(v) => return Err(FactError::Unexpected(format!("unexpected `once={v}` in the command probe"))),
             },
         };
         if self.guarded() && fact == CommandFact::default() {
@@ -458,8 +448,7 @@ impl Command {
         if fact.once_done == Some(true) {
             return Diff::noop().reason(format!("already ran for release {release}"));
         }
-        let first =
-            (fact.once_done == Some(false)).then(|| format!("first run for release {release}"));
+        let first = (fact.once_done == Some(false)).then(|| format!("first run for release {release}"));
         // Only `once`: its record decides, wherever the command runs.
         if let (Some(first), false) = (&first, self.has_guard()) {
             return Diff::with_action(Action::Run).reason(first.clone());
@@ -514,8 +503,8 @@ impl Command {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::resources::testing::assert_sh_syntax as assert_parses;
+    use super::*;
     use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
     use std::path::Path;
 
@@ -540,6 +529,7 @@ mod tests {
         assert!(!t.path().join("pwned").exists());
     }
 
+
     fn release_cx(dir: &Path) -> crate::release::Context {
         crate::release::Context {
             stack: "web".into(),
@@ -561,45 +551,20 @@ mod tests {
     #[test]
     fn once_fixtures() {
         let dir = tempfile::tempdir().unwrap();
-        let c = once_cmd(
-            dir.path(),
-            "run: ./migrate\nname: migrate\nonce: release\ncwd: /srv/app\n",
-        );
+        let c = once_cmd(dir.path(), "run: ./migrate\nname: migrate\nonce: release\ncwd: /srv/app\n");
         assert!(Kind::check(&c).is_empty(), "once is a guard");
-        let d = Kind::plan(
-            &c,
-            &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncwd=missing\n")).unwrap(),
-        )
-        .diff;
-        assert_eq!(
-            d,
-            Diff::with_action(Action::Run).reason("first run for release v2")
-        );
-        let d = Kind::plan(
-            &c,
-            &Kind::parse(&c, &ProbeOutput::ok("once=done\n")).unwrap(),
-        )
-        .diff;
+        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncwd=missing\n")).unwrap()).diff;
+        assert_eq!(d, Diff::with_action(Action::Run).reason("first run for release v2"));
+        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=done\n")).unwrap()).diff;
         assert_eq!(d, Diff::noop().reason("already ran for release v2"));
         assert!(Kind::parse(&c, &ProbeOutput::ok("once=maybe\n")).is_err());
         assert!(Kind::parse(&c, &ProbeOutput::ok("")).is_err());
         // With another guard, both must say run.
         let c = once_cmd(dir.path(), "run: x\nonce: release\ncreates: /y\n");
-        let d = Kind::plan(
-            &c,
-            &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=exists\n")).unwrap(),
-        )
-        .diff;
+        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=exists\n")).unwrap()).diff;
         assert_eq!(d.action(), Action::NoOp);
-        let d = Kind::plan(
-            &c,
-            &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=missing\n")).unwrap(),
-        )
-        .diff;
-        assert_eq!(
-            d.reason.as_deref(),
-            Some("first run for release v2, `/y` does not exist")
-        );
+        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=missing\n")).unwrap()).diff;
+        assert_eq!(d.reason.as_deref(), Some("first run for release v2, `/y` does not exist"));
     }
 
     #[test]
@@ -615,9 +580,7 @@ mod tests {
         let c = once_cmd(dir.path(), &yaml);
         let probe = || {
             let out = run_local(&Kind::probe(&c));
-            Kind::plan(&c, &Kind::parse(&c, &out).unwrap())
-                .diff
-                .action()
+            Kind::plan(&c, &Kind::parse(&c, &out).unwrap()).diff.action()
         };
         let apply = || {
             let out = run_local(&crate::apply::script_of(&[c.run_cmd()]));

@@ -74,7 +74,8 @@ use std::fmt::Write as _;
 
 /// A file of the project: its content from exactly one of `content`,
 /// `template` or `source`.
-#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     pub content: Option<String>,
@@ -162,7 +163,8 @@ impl FileSpec {
 }
 
 /// When images are pulled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Pull {
     /// Never: every image must already be on the host.
@@ -175,7 +177,8 @@ pub enum Pull {
 }
 
 /// Waiting for the containers after `up`.
-#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Wait {
     /// Seconds to wait for every checked service to run (and be healthy,
@@ -201,7 +204,8 @@ fn yes() -> bool {
 }
 
 /// What is checked of a service's containers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Expect {
     /// Its containers run (and are healthy, with a health check).
@@ -212,7 +216,8 @@ pub enum Expect {
 }
 
 /// Per-service settings.
-#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
     /// The image to run instead of the compose file's.
@@ -222,7 +227,8 @@ pub struct ServiceSpec {
 }
 
 /// A Compose project.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Compose {
     pub project: String,
@@ -1677,9 +1683,7 @@ exit 0
                 "ctr" => {
                     let p: Vec<&str> = v.split('|').collect();
                     if p.len() != 9 {
-                        return Err(FactError::Unexpected(format!(
-                            "unexpected container line {v:?}"
-                        )));
+                        return Err(FactError::Unexpected(format!("unexpected container line {v:?}")));
                     }
                     fact.containers.push(Container {
                         service: p[0].to_string(),
@@ -1864,10 +1868,7 @@ mod tests {
         assert!(cmds[1].script.contains(".keel-compose-app.sha256"));
         // The hash covers the env file (secrets): readable by root only.
         let hash_part = &cmds[1].script[cmds[1].script.find(".keel-compose-app.sha256").unwrap()..];
-        assert!(
-            hash_part.contains("chmod 0600 \"$keel_tmp\""),
-            "{hash_part}"
-        );
+        assert!(hash_part.contains("chmod 0600 \"$keel_tmp\""), "{hash_part}");
         // Secrets never appear in summaries or attributes.
         assert!(!format!("{d:?}{summaries:?}").contains("abc"));
     }

@@ -53,9 +53,6 @@
 //! Probe: whether `crontab` is installed, whether the user exists, and the
 //! crontab as `crontab -l` prints it (base64, on one line).
 
-use super::common::State;
-use super::common::accounts::valid_name;
-use super::*;
 use crate::resources::common::crontab::CrontabFact;
 use crate::resources::common::crontab::Entry;
 use crate::resources::common::crontab::SCHEDULE_HELP;
@@ -65,10 +62,14 @@ use crate::resources::common::crontab::env_line;
 use crate::resources::common::crontab::parse_crontab;
 use crate::resources::common::crontab::plan_entry;
 use crate::resources::common::script::valid_env_name;
+use super::common::{State};
+use super::common::accounts::valid_name;
+use super::*;
 use std::collections::BTreeMap;
 
 /// One keel-owned entry of a user's crontab.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cron {
     /// Identifies the entry in the user's crontab (`# keel: NAME`).
@@ -273,8 +274,8 @@ impl Kind for Cron {
 mod tests {
     use super::*;
     use crate::resources::common::crontab::{edit_crontab, edit_script, parse_env_line};
-    use crate::resources::testing::{eval, load, run_local, try_load};
     use crate::shell::{self, q};
+    use crate::resources::testing::{eval, load, run_local, try_load};
     use std::path::Path;
 
     fn present(text: &str) -> String {

@@ -23,16 +23,14 @@
 //! `rm -rf`, and the plan says "and everything in it"). A symbolic link is
 //! removed as a link, never its target.
 
-use super::common::State;
-use super::common::paths::{
-    Accounts, PathType, Stat, Wanted, check_host_path, check_perms, path_links, perm_commands,
-    probe_accounts, probe_stat, refusal,
-};
+use super::common::{State};
+use super::common::paths::{Accounts, PathType, Stat, Wanted, check_host_path, check_perms, path_links, perm_commands, probe_accounts, probe_stat, refusal};
 use super::*;
 use crate::shell::q;
 
 /// A directory on the host.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Directory {
     /// Absolute path on the host.

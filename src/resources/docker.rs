@@ -57,7 +57,8 @@ pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 const DAEMON_BACKUP: &str = "/etc/docker/.daemon.json.keel-backup";
 
 /// Where the engine's packages come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Debian's (or Ubuntu's) `docker.io` and `docker-compose` (v1).
@@ -69,7 +70,8 @@ pub enum Source {
 }
 
 /// The Docker engine of a host.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Docker {
     #[serde(default)]
@@ -857,9 +859,7 @@ exit 0
                     let (Some(name), Some(abbrev), version) =
                         (parts.next(), parts.next(), parts.next())
                     else {
-                        return Err(FactError::Unexpected(format!(
-                            "unexpected dpkg-query line {v:?}"
-                        )));
+                        return Err(FactError::Unexpected(format!("unexpected dpkg-query line {v:?}")));
                     };
                     let a = abbrev.as_bytes();
                     let installed = a.len() >= 2

@@ -33,15 +33,11 @@
 //! This file also holds the helpers the `directory` and `line` kinds share
 //! (path types, `stat` facts, permission diffs, validation).
 
-use super::*;
-use crate::resources::common::State;
-use crate::resources::common::content::SHOW_LIMIT;
-use crate::resources::common::content::sha256_hex;
-use crate::resources::common::content::showable;
-use crate::resources::common::content::split_content;
 use crate::resources::common::paths::Accounts;
 use crate::resources::common::paths::PathType;
+use crate::resources::common::content::SHOW_LIMIT;
 use crate::resources::common::paths::Stat;
+use crate::resources::common::State;
 use crate::resources::common::paths::Wanted;
 use crate::resources::common::paths::check_host_path;
 use crate::resources::common::paths::check_perms;
@@ -50,10 +46,15 @@ use crate::resources::common::paths::perm_commands;
 use crate::resources::common::paths::probe_accounts;
 use crate::resources::common::paths::probe_stat;
 use crate::resources::common::paths::refusal;
+use crate::resources::common::content::sha256_hex;
+use crate::resources::common::content::showable;
+use crate::resources::common::content::split_content;
+use super::*;
 use crate::shell::{self, q};
 
 /// A regular file on the host.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct File {
     /// Absolute path on the host.
@@ -309,9 +310,8 @@ impl Kind for File {
 
     fn touches(&self) -> Touches {
         let written = match (self.state, self.desired()) {
-            (State::Present, Some(d)) => {
-                std::str::from_utf8(d).map_or(Written::Unknown, |t| Written::Whole(t.to_string()))
-            }
+            (State::Present, Some(d)) => std::str::from_utf8(d)
+                .map_or(Written::Unknown, |t| Written::Whole(t.to_string())),
             _ => Written::Unknown,
         };
         Touches::default().write(&self.path, written)
@@ -685,11 +685,7 @@ mod tests {
         let shown = format!("{:?} {:?}", attr.before, attr.after);
         for plain in [sha256_hex(&secret), sha256_hex(old)] {
             for n in [6, 8, 12] {
-                assert!(
-                    !shown.contains(&plain[..n]),
-                    "{shown} shows {}",
-                    &plain[..n]
-                );
+                assert!(!shown.contains(&plain[..n]), "{shown} shows {}", &plain[..n]);
             }
         }
         assert!(!shown.contains("sha256"), "{shown}");

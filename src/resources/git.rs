@@ -55,14 +55,15 @@
 //! use a key. Credentials are masked in the plan and in every message keel
 //! prints (`https://***@host/...`); git's own output is masked the same way.
 
+use super::common::script::{heredoc_delim};
 use super::common::paths::{check_host_path, check_perms, probe_accounts};
-use super::common::script::heredoc_delim;
 use super::*;
 use crate::shell::q;
 use std::fmt::Write as _;
 
 /// A git work tree.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Git {
     /// Absolute path of the work tree.
@@ -205,10 +206,7 @@ fn has_foreign_password(url: &str) -> bool {
     let (scheme, rest) = (&url[..i], &url[i + 3..]);
     let http = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
     let auth_end = rest.find('/').unwrap_or(rest.len());
-    !http
-        && rest[..auth_end]
-            .rfind('@')
-            .is_some_and(|at| rest[..at].contains(':'))
+    !http && rest[..auth_end].rfind('@').is_some_and(|at| rest[..at].contains(':'))
 }
 
 /// The credential helper keel's git commands use (`-c credential.helper=`):
@@ -870,8 +868,8 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::resources::testing::assert_sh_syntax;
+    use super::*;
     use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
 
     const A: &str = "1111111111111111111111111111111111111111";
@@ -894,6 +892,7 @@ mod tests {
 
     const Y: &str = "path: /srv/app/src\nrepo: https://github.com/acme/app.git\nref: v1.4.2";
     const URL: &str = "https://github.com/acme/app.git";
+
 
     #[test]
     fn absent_is_cloned() {
@@ -1189,10 +1188,7 @@ mod tests {
         );
         assert_eq!(
             split_credentials("https://ghp_abc@h/a.git"),
-            (
-                "https://h/a.git".to_string(),
-                Some(("ghp_abc".to_string(), String::new()))
-            )
+            ("https://h/a.git".to_string(), Some(("ghp_abc".to_string(), String::new())))
         );
         assert_eq!(split_credentials("ssh://git@h/a.git").1, None);
         assert_eq!(split_credentials("/srv/origin.git").1, None);
@@ -1203,11 +1199,7 @@ mod tests {
         );
         // The script stores the URL without credentials and never puts them
         // in a command's words: only in assignments of the script itself.
-        let e = eval(
-            "git",
-            "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1",
-            "tree=absent\n",
-        );
+        let e = eval("git", "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1", "tree=absent\n");
         let script = &e.commands[0].script;
         assert!(script.contains("keel_repo=https://h/a.git\n"), "{script}");
         for l in script.lines().filter(|l| l.contains("t0ken-x")) {
@@ -1219,25 +1211,13 @@ mod tests {
         let e = eval(
             "git",
             "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1",
-            &tree(
-                A,
-                "https://user:t0ken-x@h/a.git",
-                "ref=tag\nref_commit=1111111111111111111111111111111111111111\n",
-            ),
+            &tree(A, "https://user:t0ken-x@h/a.git", "ref=tag\nref_commit=1111111111111111111111111111111111111111\n"),
         );
-        assert!(
-            e.diff.attrs.iter().any(|a| a.name == "repo"),
-            "{:?}",
-            e.diff
-        );
+        assert!(e.diff.attrs.iter().any(|a| a.name == "repo"), "{:?}", e.diff);
         let e = eval(
             "git",
             "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1",
-            &tree(
-                A,
-                "https://h/a.git",
-                "ref=tag\nref_commit=1111111111111111111111111111111111111111\n",
-            ),
+            &tree(A, "https://h/a.git", "ref=tag\nref_commit=1111111111111111111111111111111111111111\n"),
         );
         assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
     }
@@ -1251,11 +1231,7 @@ mod tests {
             q(CRED_HELPER)
         ));
         assert_eq!(out.status, 0, "{}", out.stderr);
-        assert!(
-            out.stdout.contains("username=u\npassword=p w\n"),
-            "{}",
-            out.stdout
-        );
+        assert!(out.stdout.contains("username=u\npassword=p w\n"), "{}", out.stdout);
     }
 
     #[test]

@@ -11,17 +11,18 @@
 //! declared `gid` is compared. `system` only chooses the id range when the
 //! group is created: an existing group is never "converted".
 
-use super::*;
 use crate::resources::common::State;
 use crate::resources::common::accounts::check_group_name;
 use crate::resources::common::accounts::check_id;
 use crate::resources::common::accounts::getent_probe;
 use crate::resources::common::accounts::parse_id;
 use crate::resources::common::accounts::probe_failure;
+use super::*;
 use crate::shell::q;
 
 /// A local group.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// The group name.
@@ -93,9 +94,7 @@ impl Kind for Group {
         // name:password:gid:member,member
         let fields: Vec<&str> = line.split(':').collect();
         if fields.len() < 4 {
-            return Err(FactError::Unexpected(format!(
-                "unexpected `getent group` line: {line:?}"
-            )));
+            return Err(FactError::Unexpected(format!("unexpected `getent group` line: {line:?}")));
         }
         let gid = fields[2]
             .parse::<u32>()
@@ -113,6 +112,7 @@ impl Kind for Group {
         let commands = self.commands_for(fact, &diff);
         Planned::new(diff, commands)
     }
+
 }
 
 impl Group {

@@ -36,8 +36,8 @@
 //! This file also holds [`rewrite_file`], the atomic file replacement the
 //! `timezone` and `sysctl` kinds share.
 
-use super::*;
 use crate::resources::common::edit::rewrite_file;
+use super::*;
 use crate::shell::q;
 
 /// The address of the one `hostname` resource of a host.
@@ -55,7 +55,8 @@ fn yes() -> bool {
 }
 
 /// The host's name.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hostname {
     /// The host name (usually one label, e.g. `web-01`).
@@ -337,6 +338,7 @@ fi
         let commands = self.commands_for(fact, &diff);
         Planned::new(diff, commands)
     }
+
 }
 
 impl Hostname {

@@ -45,11 +45,8 @@
 //! (`grep -f -`), never as arguments, since every process's arguments are
 //! readable by every user of the host.
 
-use super::common::State;
-use super::common::paths::{
-    Accounts, PathType, Stat, Wanted, check_host_path, check_perms, probe_accounts, probe_stat,
-    refusal,
-};
+use super::common::{State};
+use super::common::paths::{Accounts, PathType, Stat, Wanted, check_host_path, check_perms, probe_accounts, probe_stat, refusal};
 use super::*;
 use crate::shell::{self, Perms, q};
 
@@ -57,7 +54,8 @@ use crate::shell::{self, Perms, q};
 pub const EDIT_LIMIT: u64 = 1024 * 1024;
 
 /// A line in a text file.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Line {
     /// Absolute path of the file.
@@ -352,7 +350,10 @@ impl Line {
                     }
                     Err(why) => (
                         with_perms(Diff::with_action(Action::Update).reason(why), stat),
-                        vec![Cmd::new(format!("set the permissions of {path}"), script())],
+                        vec![Cmd::new(
+                            format!("set the permissions of {path}"),
+                            script(),
+                        )],
                     ),
                     Ok(edit) => {
                         let mut diff = with_perms(Diff::with_action(Action::Update), stat);
@@ -411,9 +412,7 @@ pub fn ere_error(re: &str) -> Option<&'static str> {
                     && d >= 1
                     && d as usize > closed
                 {
-                    return Some(
-                        "a back reference (`\\N`) names a group that is not closed before it",
-                    );
+                    return Some("a back reference (`\\N`) names a group that is not closed before it");
                 }
                 i += 2;
                 continue;
@@ -611,10 +610,7 @@ impl Kind for Line {
 
     fn probe(&self) -> String {
         let mut s = format!("p={}\n", q(&self.path));
-        s.push_str(&probe_accounts(
-            self.owner.as_deref(),
-            self.group.as_deref(),
-        ));
+        s.push_str(&probe_accounts(self.owner.as_deref(), self.group.as_deref()));
         if let Some(re) = &self.pattern {
             s.push_str(&format!(
                 r#"re={}
@@ -678,11 +674,7 @@ fi
                     .map(|e| e.trim_start_matches("grep: ").to_string())
                     .unwrap_or_else(|| "grep rejected it".into()),
             ),
-            Some(other) => {
-                return Err(FactError::Unexpected(format!(
-                    "unknown regex check `{other}`"
-                )));
-            }
+            Some(other) => return Err(FactError::Unexpected(format!("unknown regex check `{other}`"))),
             None if self.pattern.is_some() => {
                 return Err("the probe printed no `regex=` line".into());
             }
@@ -839,41 +831,12 @@ mod tests {
     #[test]
     fn invalid_expressions_are_load_errors_as_grep_says() {
         let bad = [
-            "(a",
-            "[a",
-            "[[:foo:]]",
-            "[z-a]",
-            "a\\",
-            "\\1",
-            "(a)\\2",
-            "(a\\1)",
-            "a{2,1}",
-            "a{1,99999}",
-            "[[:alpha:]",
-            "[[.",
-            "(",
-            "^a(",
+            "(a", "[a", "[[:foo:]]", "[z-a]", "a\\", "\\1", "(a)\\2", "(a\\1)", "a{2,1}",
+            "a{1,99999}", "[[:alpha:]", "[[.", "(", "^a(",
         ];
         let good = [
-            "a)",
-            "a{",
-            "a{x}",
-            "a{1",
-            "(a)\\1",
-            "*a",
-            "[]a]",
-            "[^]a]",
-            "[[.a.]]",
-            "[a-]",
-            "()",
-            "a||b",
-            "a{,2}",
-            "[\\]",
-            "\\(",
-            "a{32767}",
-            "^#?PermitRootLogin",
-            "[--z]",
-            ")",
+            "a)", "a{", "a{x}", "a{1", "(a)\\1", "*a", "[]a]", "[^]a]", "[[.a.]]", "[a-]", "()",
+            "a||b", "a{,2}", "[\\]", "\\(", "a{32767}", "^#?PermitRootLogin", "[--z]", ")",
         ];
         for (list, want) in [(&bad[..], true), (&good[..], false)] {
             for re in list {
@@ -991,17 +954,11 @@ mod tests {
             path.display()
         );
         let (before, _) = converge(&y, &path);
-        assert!(
-            before.diff.attrs.iter().any(|a| a.name == "mode"),
-            "{:?}",
-            before.diff
-        );
+        assert!(before.diff.attrs.iter().any(|a| a.name == "mode"), "{:?}", before.diff);
         assert_eq!(mode(&path), 0o600);
         // An edit keeps the declared mode, even when the file drifted.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let y2 = y
-            .replace("TOKEN=abc", "TOKEN=def")
-            .replace("line:", "match: ^TOKEN=\nline:");
+        let y2 = y.replace("TOKEN=abc", "TOKEN=def").replace("line:", "match: ^TOKEN=\nline:");
         converge(&y2, &path);
         assert_eq!(mode(&path), 0o600);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "TOKEN=def\n");
@@ -1020,8 +977,7 @@ mod tests {
     fn line_and_match_never_reach_argv() {
         // Every command of the probe and the scripts: the values are only in
         // shell assignments (stdin of `sh -s`), never in a command's words.
-        let y =
-            "path: /etc/app.env\nmatch: '^PASS=s3cr3t-re'\nline: PASS=s3cr3t-line\ncreate: true\n";
+        let y = "path: /etc/app.env\nmatch: '^PASS=s3cr3t-re'\nline: PASS=s3cr3t-line\ncreate: true\n";
         let r = load("line", y);
         let mut scripts = vec![r.probe()];
         for out in [
@@ -1029,18 +985,9 @@ mod tests {
             probe_of("PASS=old\n", Some("match"), &[1]),
             probe_of("x\n", Some("match"), &[]),
         ] {
-            scripts.extend(
-                r.evaluate(&ProbeOutput::ok(out))
-                    .unwrap()
-                    .commands
-                    .into_iter()
-                    .map(|c| c.script),
-            );
+            scripts.extend(r.evaluate(&ProbeOutput::ok(out)).unwrap().commands.into_iter().map(|c| c.script));
         }
-        let absent = load(
-            "line",
-            "path: /etc/app.env\nline: PASS=s3cr3t-line\nstate: absent\n",
-        );
+        let absent = load("line", "path: /etc/app.env\nline: PASS=s3cr3t-line\nstate: absent\n");
         scripts.extend(
             absent
                 .evaluate(&ProbeOutput::ok(probe_of("PASS=s3cr3t-line\n", None, &[])))
@@ -1058,10 +1005,7 @@ mod tests {
                     );
                 }
             }
-            assert!(
-                !s.contains("-e \"$line\"") && !s.contains("-e \"$re\""),
-                "{s}"
-            );
+            assert!(!s.contains("-e \"$line\"") && !s.contains("-e \"$re\""), "{s}");
         }
     }
 
@@ -1217,10 +1161,7 @@ mod tests {
         let path = dir.path().join("f");
         std::fs::write(&path, "x\n").unwrap();
         // Passes the load-time check; grep rejects it (a range from a class).
-        let r = load(
-            "line",
-            &yaml_for(&path, "match: '[[:alpha:]-z]'\nline: a\n"),
-        );
+        let r = load("line", &yaml_for(&path, "match: '[[:alpha:]-z]'\nline: a\n"));
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert!(
             e.diff

@@ -24,16 +24,17 @@
 //! lists explain ("Unable to locate package", a pinned version "was not
 //! found", a 404 while fetching); then it retries once.
 
-use super::*;
 use crate::resources::common::apt::APT_PRELUDE;
 use crate::resources::common::apt::apt_install_script;
 use crate::resources::common::apt::check_package_name;
+use super::*;
 use crate::shell::q;
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 /// A Debian/Ubuntu package managed with apt.
-#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Package {
     /// The package name, optionally with an architecture (`libc6:i386`).
@@ -50,7 +51,8 @@ pub struct Package {
     pub purge: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageState {
     #[default]
@@ -409,6 +411,7 @@ fi
         let commands = self.commands_for(fact, &diff);
         Planned::new(diff, commands)
     }
+
 }
 
 impl Package {
@@ -573,8 +576,8 @@ impl Package {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::resources::testing::assert_sh_syntax;
+    use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     fn out(stdout: &str, stderr: &str, status: i32) -> ProbeOutput {
@@ -603,6 +606,7 @@ mod tests {
     fn summaries(e: &Evaluation) -> Vec<String> {
         e.commands.iter().map(|c| c.summary.clone()).collect()
     }
+
 
     #[test]
     fn absent_package_is_installed() {

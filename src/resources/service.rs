@@ -20,13 +20,14 @@
 //! unit's file changed on disk (`NeedDaemonReload=yes`), so a unit file
 //! written earlier in the run takes effect on the start or restart.
 
-use super::common::apt::check_package_name;
+use super::common::apt::{check_package_name};
 use super::*;
 use crate::shell::q;
 use std::fmt::Write as _;
 
 /// A systemd unit (a `.service` unless the name says otherwise).
-#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// The unit: `nginx` means `nginx.service`; `foo.socket` is a socket.
@@ -46,14 +47,16 @@ pub struct Service {
     pub package: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceState {
     Running,
     Stopped,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnNotify {
     #[default]
@@ -409,8 +412,8 @@ impl Service {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::resources::testing::assert_sh_syntax;
+    use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     fn show(active: &str, sub: &str, file: &str) -> String {
@@ -439,6 +442,7 @@ mod tests {
     fn summaries(cmds: &[Cmd]) -> Vec<String> {
         cmds.iter().map(|c| c.summary.clone()).collect()
     }
+
 
     const FULL: &str = "{name: nginx, state: running, enabled: true}";
 

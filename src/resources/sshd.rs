@@ -893,7 +893,8 @@ fn default_path() -> String {
 }
 
 /// The managed sshd drop-in.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sshd {
     /// `sshd_config` keywords and their values, in the order written.
@@ -1862,11 +1863,7 @@ exit 0
             "link" => DropIn::Link(kv(&header, "target").unwrap_or_default().to_string()),
             "dir" => DropIn::Dir,
             "other" => DropIn::Other,
-            other => {
-                return Err(FactError::Unexpected(format!(
-                    "unexpected `dropin={other}`"
-                )));
-            }
+            other => return Err(FactError::Unexpected(format!("unexpected `dropin={other}`"))),
         };
         let main = if kv(&header, "main") == Some("file") {
             Some(text("main")?.unwrap_or_default())
@@ -1909,8 +1906,8 @@ exit 0
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::resources::testing::assert_sh_syntax as sh_syntax_ok;
+    use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     const MAIN: &str = "# Debian's sshd_config, shortened\n\
@@ -2012,6 +2009,7 @@ mod tests {
     fn summaries(cmds: &[Cmd]) -> Vec<String> {
         cmds.iter().map(|c| c.summary.clone()).collect()
     }
+
 
     fn sshd(yaml: &str) -> Sshd {
         Node::parse(yaml).unwrap().deserialize().unwrap()

@@ -43,7 +43,7 @@
 //! `net.ipv4.conf.eth0/1.rp_filter`, as `sysctl` does), letters, digits,
 //! `_` and `-`, under one of the kernel's top-level groups.
 
-use super::common::edit::rewrite_file;
+use super::common::edit::{rewrite_file};
 use super::*;
 use crate::shell::{self, q};
 
@@ -60,7 +60,8 @@ fn yes() -> bool {
 }
 
 /// A kernel parameter.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sysctl {
     /// The key, e.g. `net.core.somaxconn`.
@@ -500,9 +501,7 @@ fi
                 }
                 _ => {
                     return Err(match out.stderr.trim() {
-                        "" => FactError::Unexpected(
-                            "the probe printed nothing about the key".to_string(),
-                        ),
+                        "" => FactError::Unexpected("the probe printed nothing about the key".to_string()),
                         e => FactError::Unexpected(e.to_string()),
                     });
                 }

@@ -31,7 +31,7 @@
 //! each starting with a letter, so no name can leave the zoneinfo
 //! directory.
 
-use super::common::edit::rewrite_file;
+use super::common::edit::{rewrite_file};
 use super::*;
 use crate::shell::q;
 
@@ -39,7 +39,8 @@ use crate::shell::q;
 pub const ZONEINFO: &str = "/usr/share/zoneinfo";
 
 /// The host's time zone.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Timezone {
     /// An IANA zone name, e.g. `Europe/Paris` or `UTC`.
@@ -289,9 +290,7 @@ exit 0
             Some("absent") => Localtime::Absent,
             _ => {
                 return Err(match out.stderr.trim() {
-                    "" => FactError::Unexpected(
-                        "the probe printed nothing about /etc/localtime".to_string(),
-                    ),
+                    "" => FactError::Unexpected("the probe printed nothing about /etc/localtime".to_string()),
                     e => FactError::Unexpected(e.to_string()),
                 });
             }
@@ -314,6 +313,7 @@ exit 0
         let commands = self.commands_for(fact, &diff);
         Planned::new(diff, commands)
     }
+
 }
 
 impl Timezone {

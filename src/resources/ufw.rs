@@ -95,7 +95,8 @@ const MARKER: &str = "keel";
 
 /// The host firewall, as ufw manages it. Every part is optional; what is not
 /// declared is left alone.
-#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ufw {
     /// Default policies per direction.
@@ -114,7 +115,8 @@ pub struct Ufw {
 }
 
 /// Default policies (`ufw default POLICY DIRECTION`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
     #[serde(default)]
@@ -125,7 +127,8 @@ pub struct Defaults {
     pub routed: Option<Policy>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     Allow,
@@ -152,7 +155,8 @@ impl Policy {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Off,
@@ -453,7 +457,8 @@ impl fmt::Display for Addr {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     #[default]
@@ -639,7 +644,8 @@ impl Rule {
 }
 
 /// A rule as written in YAML, before its cross-field checks.
-#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[derive(serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
     #[serde(default)]
@@ -1752,6 +1758,7 @@ exit 0
         let commands = self.commands_for(fact, &diff);
         Planned::new(diff, commands)
     }
+
 }
 
 impl Ufw {
@@ -1802,8 +1809,8 @@ impl Ufw {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::resources::testing::assert_sh_syntax;
+    use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
@@ -1903,6 +1910,7 @@ rules:
             ],
         )
     }
+
 
     #[test]
     fn not_installed_plans_everything_known_after_apply() {
@@ -2152,11 +2160,7 @@ rules:
                 .unwrap()
                 .contains("unmanaged rule kept: allow 8080/tcp")
         );
-        assert_eq!(
-            e.diff.unmanaged,
-            ["allow 8080/tcp"],
-            "kept rules are data, not only prose"
-        );
+        assert_eq!(e.diff.unmanaged, ["allow 8080/tcp"], "kept rules are data, not only prose");
     }
 
     #[test]

@@ -28,9 +28,9 @@
 //! `.`), checked with `visudo -cf`, and only then renamed into place, so a
 //! broken sudoers file is never installed.
 
-use super::common::State;
+use super::common::script::{heredoc_delim};
+use super::common::{State};
 use super::common::accounts::{check_group_name, check_id, getent_probe, parse_id, probe_failure};
-use super::common::script::heredoc_delim;
 use super::*;
 use crate::shell::{self, Perms, q};
 use sha2::{Digest, Sha256};
@@ -38,7 +38,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 /// A value that must never be shown (`Debug` prints `(sensitive)`).
-#[derive(Clone, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Sensitive(pub String);
 
@@ -53,7 +54,8 @@ fn yes() -> bool {
 }
 
 /// A local user account.
-#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     /// The login name.
@@ -692,10 +694,7 @@ impl Kind for User {
             } else {
                 self.home_or_default()
             };
-            t = t.path(format!(
-                "{}/.ssh/authorized_keys",
-                home.trim_end_matches('/')
-            ));
+            t = t.path(format!("{}/.ssh/authorized_keys", home.trim_end_matches('/')));
         }
         if self.sudo.is_some() {
             t = t.path(self.sudoers_path());
@@ -796,9 +795,7 @@ else echo sudoers=absent; fi
             };
             let f: Vec<&str> = line.split(':').collect();
             if f.len() != 7 {
-                return Err(FactError::Unexpected(format!(
-                    "unexpected `getent passwd` line: {line:?}"
-                )));
+                return Err(FactError::Unexpected(format!("unexpected `getent passwd` line: {line:?}")));
             }
             let num = |s: &str| {
                 s.parse::<u32>()
@@ -838,11 +835,7 @@ else echo sudoers=absent; fi
                             .trim()
                             .to_string(),
                     },
-                    None => {
-                        return Err(FactError::Unexpected(format!(
-                            "unexpected `keys={v}` in the user probe"
-                        )));
-                    }
+                    None => return Err(FactError::Unexpected(format!("unexpected `keys={v}` in the user probe"))),
                 },
             };
         }
@@ -857,11 +850,7 @@ else echo sudoers=absent; fi
                         .trim()
                         .to_string(),
                 },
-                None => {
-                    return Err(FactError::Unexpected(format!(
-                        "unexpected `sudoers={v}` in the user probe"
-                    )));
-                }
+                None => return Err(FactError::Unexpected(format!("unexpected `sudoers={v}` in the user probe"))),
             },
         };
         Ok(fact)
@@ -872,6 +861,7 @@ else echo sudoers=absent; fi
         let commands = self.commands_for(fact, &diff);
         Planned::new(diff, commands)
     }
+
 }
 
 impl User {
@@ -959,8 +949,8 @@ fn looks_like_key(line: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::resources::testing::assert_sh_syntax as assert_parses;
+    use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     const HASH: &str = "$y$j9T$abcdefghijkl$ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef";
@@ -981,6 +971,7 @@ mod tests {
     fn b64(s: &str) -> String {
         shell::base64(s.as_bytes()).replace('\n', "")
     }
+
 
     fn alice_present() -> String {
         format!(
