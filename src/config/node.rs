@@ -20,24 +20,7 @@ use serde::de::{
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A byte range in one source file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Span {
-    pub offset: usize,
-    pub len: usize,
-}
-
-impl Span {
-    pub fn new(offset: usize, len: usize) -> Self {
-        Span { offset, len }
-    }
-}
-
-impl From<Span> for miette::SourceSpan {
-    fn from(s: Span) -> Self {
-        (s.offset, s.len).into()
-    }
-}
+pub use crate::diag::Span;
 
 /// One YAML value with its span.
 #[derive(Debug, Clone, PartialEq)]

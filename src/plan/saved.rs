@@ -281,7 +281,10 @@ impl Stale {
         else {
             return None;
         };
-        let src = crate::diag::SourceFile::new(Path::new(path), text.clone());
+        let src = crate::diag::SourceFile::new(
+            crate::config::display_path(Path::new(path)),
+            text.clone(),
+        );
         let mut offset = src.offset_of(*line, *column).min(text.len());
         let mut label = "here";
         let end = text.trim_end().len();
