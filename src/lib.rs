@@ -22,7 +22,6 @@ pub mod release;
 pub mod report;
 pub mod resolve;
 pub mod resources;
-pub mod sandbox;
 pub mod secret;
 pub mod session;
 pub mod shell;

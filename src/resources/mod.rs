@@ -19,7 +19,8 @@ use serde::de::DeserializeOwned;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub mod testing;
+#[cfg(test)]
+pub(crate) mod testing;
 
 macro_rules! kinds {
     ($($module:ident :: $ty:ident),* $(,)?) => {

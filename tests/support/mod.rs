@@ -4,7 +4,7 @@
 //! check that no secret ever shows).
 #![allow(dead_code)]
 
-use keel::sandbox::{SandboxHost, Testbed};
+use keel_sandbox::{SandboxHost, Testbed};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
