@@ -13,7 +13,7 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::{Host, expect};
+use support::{Host, Keel, expect};
 
 fn write(h: &Host, name: &str, text: &str) -> String {
     let p = h.dir.path().join(name);
@@ -198,20 +198,14 @@ fn killing_keel_mid_change_still_reverts() {
         "drop.yaml",
         "name: drop\ntargets: [web]\nresources:\n  - package: { name: ufw }\n  - ufw:\n      defaults: { incoming: deny }\n      rules:\n        - { allow: 443/tcp }\n      enabled: true\n",
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keel"))
+    let mut child = Keel::new()
         .args(["apply", "--yes", "--allow-lockout-risk", "-i", inv, &stack])
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn();
     wait_until("the firewall is on and the revert armed", 60, || {
         h.sh_ok("ufw status | grep -q 'Status: active'")
             && h.sh_ok("ls /var/lib/keel/rollback/*/revert.sh >/dev/null 2>&1")
     });
-    child.kill().unwrap(); // SIGKILL
-    let _ = child.wait();
+    child.kill(); // SIGKILL
     assert!(!fresh_login(&h, "root", 22), "access is cut for now");
     wait_until("the host reverts by itself", 60, || {
         fresh_login(&h, "root", 22)
