@@ -647,3 +647,42 @@ fn closed_stdout_does_not_panic() {
         "apply with a closed stdout did not apply"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The runner every test uses (tests/support)
+
+#[test]
+fn the_runner_starts_keel_in_a_clean_environment() {
+    use std::ffi::OsStr;
+    let cmd = Keel::new().env("KEEL_KEY_FILE", "k").into_command();
+    let envs: std::collections::HashMap<&OsStr, Option<&OsStr>> = cmd.get_envs().collect();
+    assert_eq!(
+        envs.get(OsStr::new("NO_COLOR")),
+        Some(&Some(OsStr::new("1")))
+    );
+    for removed in ["COLUMNS", "RUST_BACKTRACE"] {
+        assert_eq!(envs.get(OsStr::new(removed)), Some(&None), "{removed}");
+    }
+    // A test's own setting wins over the clean-up.
+    assert_eq!(
+        envs.get(OsStr::new("KEEL_KEY_FILE")),
+        Some(&Some(OsStr::new("k")))
+    );
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("KEEL_") && name != "KEEL_KEY_FILE" {
+            assert_eq!(envs.get(name.as_os_str()), Some(&None), "{name:?}");
+        }
+    }
+}
+
+#[test]
+fn the_runner_stops_a_run_that_outlives_its_limit() {
+    let start = std::time::Instant::now();
+    let err = Keel::at(Path::new("/bin/sleep"))
+        .arg("30")
+        .timeout(std::time::Duration::from_millis(200))
+        .try_run()
+        .unwrap_err();
+    assert!(err.contains("did not end within"), "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+}
