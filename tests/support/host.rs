@@ -56,6 +56,24 @@ impl Host {
         path
     }
 
+    /// Write a file (a stack, say) into this test's folder; returns its path.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write a file of the test");
+        path.to_str().expect("a UTF-8 path").to_string()
+    }
+
+    /// `keel plan --detailed-exitcode` of `stack` has nothing to do (exit
+    /// 0, "No changes.").
+    pub fn expect_no_changes(&self, inventory: &str, stack: &str, env: &[(&str, &str)]) {
+        let again = self.keel(
+            &["plan", "--detailed-exitcode", "-i", inventory, stack],
+            env,
+        );
+        super::expect(&again, 0, "plan after apply");
+        assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    }
+
     /// Run the keel binary with arguments and extra environment, adding
     /// what it printed to the transcript.
     pub fn keel(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
