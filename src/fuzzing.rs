@@ -267,11 +267,6 @@ fn loaded() -> &'static BTreeMap<&'static str, Vec<Box<dyn Resource>>> {
     })
 }
 
-#[doc(hidden)]
-pub fn instance_yaml(kind: &str) -> Vec<String> {
-    instances(kind)
-}
-
 /// How many instances a kind's target chooses from (0 for other targets).
 pub fn instance_count(target: &str) -> usize {
     loaded().get(target).map_or(0, Vec::len)

@@ -246,13 +246,6 @@ impl Project {
         hosts.sort_by(|a, b| crate::report::natural::cmp(a, b));
         Ok(hosts)
     }
-
-    /// Every source file, for scanning and hashing.
-    pub fn sources(&self) -> Vec<&SourceFile> {
-        let mut v = vec![&self.stack.source];
-        v.extend(self.modules.values().map(|m| &m.source));
-        v
-    }
 }
 
 /// Entries of a file's `resources:` and `uses:` that the loader dropped

@@ -33,9 +33,6 @@ const SOURCE_DOMAIN: &str = "keel saved plan source file";
 const SEAL_PREFIX: &str = "{\n  \"seal\": \"";
 /// The digest recorded for a file that could not be read.
 const UNREADABLE: &str = "unreadable";
-/// Saved plans larger than this are refused unread.
-pub const MAX_SIZE: u64 = 256 * 1024 * 1024;
-
 /// A configuration file the plan was made from, with a keyed digest of its
 /// content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
