@@ -5,11 +5,29 @@
 //! A `Diag` is a miette diagnostic with a named source, a labelled span and
 //! an optional hint, rendered at the edge of the program (the binary).
 
-use crate::config::node::{NodeError, ParseError, Span};
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
+use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
+
+/// A byte range in one source file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Span {
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Span {
+    pub fn new(offset: usize, len: usize) -> Self {
+        Span { offset, len }
+    }
+}
+
+impl From<Span> for miette::SourceSpan {
+    fn from(s: Span) -> Self {
+        (s.offset, s.len).into()
+    }
+}
 
 /// A loaded file, shared by every diagnostic that points into it.
 #[derive(Debug, Clone)]
@@ -19,8 +37,9 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    pub fn new(path: &Path, text: String) -> Self {
-        let name = crate::config::display_path(path);
+    /// A file's text under the name messages give it (see
+    /// `config::display_path`).
+    pub fn new(name: String, text: String) -> Self {
         SourceFile {
             text: Arc::new(NamedSource::new(&name, text).with_language("yaml")),
             name,
@@ -29,14 +48,14 @@ impl SourceFile {
 
     /// A file read as bytes: text when it is UTF-8, else a diagnostic at
     /// the line and column of the first byte that is not.
-    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, Diagnostics> {
+    pub fn from_bytes(name: String, bytes: Vec<u8>) -> Result<Self, Diagnostics> {
         match String::from_utf8(bytes) {
-            Ok(text) => Ok(SourceFile::new(path, text)),
+            Ok(text) => Ok(SourceFile::new(name, text)),
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
                 let bad = e.as_bytes()[at];
                 // The valid prefix is the same text, so offsets match.
-                let src = SourceFile::new(path, String::from_utf8_lossy(e.as_bytes()).into_owned());
+                let src = SourceFile::new(name, String::from_utf8_lossy(e.as_bytes()).into_owned());
                 let (line, col) = src.line_col(at);
                 Err(Diag::at(
                     "keel::encoding",
@@ -183,51 +202,6 @@ impl Diag {
         d.advice = true;
         self.related.push(d);
         self
-    }
-
-    /// From a YAML syntax error.
-    pub fn from_parse(source: &SourceFile, e: &ParseError) -> Self {
-        let text = source.text();
-        let start = text[..e.span.offset.min(text.len())]
-            .rfind('\n')
-            .map_or(0, |i| i + 1);
-        let line = text[start..].lines().next().unwrap_or_default();
-        let help = if let Some(h) = e.help {
-            h
-        } else if (line.contains("depends_on:") || line.contains("notify:")) && line.contains('[') {
-            "addresses such as `package[nginx]` contain brackets, which YAML reads as a list inside `[...]`: quote them (`[\"package[nginx]\"]`) or write a block list (`- package[nginx]`)"
-        } else {
-            "check indentation, quoting and brackets around this point"
-        };
-        Diag::at(
-            "keel::yaml",
-            source,
-            e.span,
-            format!("invalid YAML: {}", e.message),
-            "here",
-        )
-        .with_help(help)
-    }
-
-    /// From a typed-deserialization error, with a "did you mean" hint for
-    /// unknown keys and values.
-    pub fn from_node(source: &SourceFile, fallback: Span, e: &NodeError, what: &str) -> Self {
-        let label = if e.found.is_some() {
-            "not recognised"
-        } else {
-            "here"
-        };
-        let d = Diag::at(
-            "keel::schema",
-            source,
-            e.span.unwrap_or(fallback),
-            format!("{what}: {}", e.message),
-            label,
-        );
-        match e.hint() {
-            Some(h) => d.with_help(h),
-            None => d,
-        }
     }
 
     /// `file:line:col` of the primary span, for plain-text output and logs.

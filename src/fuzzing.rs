@@ -19,8 +19,10 @@
 //! run — `parse`, then `diff`, `commands` and the unified diff of a content
 //! change — since a fact that parses is still host data downstream.
 
-use crate::resources::{ProbeOutput, Resource, testing};
+use crate::config::node::Node;
+use crate::resources::{PrepareCx, ProbeOutput, Resource};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The frame marker [`run`] uses for the `probe_split` target.
@@ -267,6 +269,52 @@ fn instances(kind: &str) -> Vec<String> {
     v
 }
 
+/// A [`PrepareCx`] over a local directory; templates are returned verbatim
+/// (template rendering is tested with the resolver).
+pub(crate) struct LocalCx {
+    pub(crate) dir: PathBuf,
+}
+
+impl PrepareCx for LocalCx {
+    fn base_dir(&self) -> &Path {
+        &self.dir
+    }
+    fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.local_path(path)).map_err(|e| format!("cannot read {path}: {e}"))
+    }
+    fn render_template(&mut self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(self.local_path(path))
+            .map_err(|e| format!("cannot read {path}: {e}"))
+    }
+}
+
+/// Build a resource of `kind` from the YAML body of the resource, as the
+/// loader would but offline (see [`LocalCx`]); deserialization, prepare
+/// and check errors come back as text.
+pub(crate) fn try_load(kind: &str, yaml: &str) -> Result<Box<dyn Resource>, String> {
+    let entry = crate::resources::kind(kind).ok_or_else(|| format!("no kind {kind}"))?;
+    let node = Node::parse(yaml).map_err(|e| e.message)?;
+    let mut res = (entry.parse)(&node).map_err(|e| e.message)?;
+    let mut cx = LocalCx {
+        dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+    };
+    res.prepare(&mut cx).map_err(|errs| {
+        errs.iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let errs = res.check();
+    if !errs.is_empty() {
+        return Err(errs
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; "));
+    }
+    Ok(res)
+}
+
 /// The instances of every kind, loaded once per process.
 fn loaded() -> &'static BTreeMap<&'static str, Vec<Box<dyn Resource>>> {
     static LOADED: OnceLock<BTreeMap<&'static str, Vec<Box<dyn Resource>>>> = OnceLock::new();
@@ -278,7 +326,7 @@ fn loaded() -> &'static BTreeMap<&'static str, Vec<Box<dyn Resource>>> {
                 let res = instances(kind)
                     .iter()
                     .map(|y| {
-                        testing::try_load(kind, y)
+                        try_load(kind, y)
                             .unwrap_or_else(|e| panic!("fuzz instance of {kind}: {e}\n{y}"))
                     })
                     .collect();
@@ -286,11 +334,6 @@ fn loaded() -> &'static BTreeMap<&'static str, Vec<Box<dyn Resource>>> {
             })
             .collect()
     })
-}
-
-#[doc(hidden)]
-pub fn instance_yaml(kind: &str) -> Vec<String> {
-    instances(kind)
 }
 
 /// How many instances a kind's target chooses from (0 for other targets).

@@ -23,7 +23,6 @@ pub mod release;
 pub mod report;
 pub mod resolve;
 pub mod resources;
-pub mod sandbox;
 pub mod schema;
 pub mod secret;
 pub mod session;

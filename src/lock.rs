@@ -25,9 +25,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// The lock file of a host when the run is root there.
-pub const ROOT_LOCK: &str = "/run/keel/host.lock";
-
 /// How long to wait for a lock someone else holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {

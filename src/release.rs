@@ -219,16 +219,6 @@ pub fn write_script(ctx: &Context, plan: &ReleasePlan) -> String {
     s
 }
 
-/// Probe lines of a run-once step: print `once=done` when `step` already
-/// succeeded for this release, else `once=pending`.
-pub fn once_probe(ctx: &Context, step: &str) -> String {
-    format!(
-        "if grep -qxF -- {} {} 2>/dev/null; then echo once=done; else echo once=pending; fi\n",
-        q(&ctx.version),
-        q(&ctx.once_path(step))
-    )
-}
-
 /// A shell condition true when `step` already succeeded for this release.
 pub fn once_done_test(ctx: &Context, step: &str) -> String {
     format!(
@@ -293,6 +283,16 @@ pub async fn record_after_apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Probe lines of a run-once step: print `once=done` when `step` already
+    /// succeeded for this release, else `once=pending`.
+    fn once_probe(ctx: &Context, step: &str) -> String {
+        format!(
+            "if grep -qxF -- {} {} 2>/dev/null; then echo once=done; else echo once=pending; fi\n",
+            q(&ctx.version),
+            q(&ctx.once_path(step))
+        )
+    }
 
     fn ctx(dir: &std::path::Path, version: &str) -> Context {
         Context {

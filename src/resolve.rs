@@ -246,13 +246,6 @@ impl Project {
         hosts.sort_by(|a, b| crate::report::natural::cmp(a, b));
         Ok(hosts)
     }
-
-    /// Every source file, for scanning and hashing.
-    pub fn sources(&self) -> Vec<&SourceFile> {
-        let mut v = vec![&self.stack.source];
-        v.extend(self.modules.values().map(|m| &m.source));
-        v
-    }
 }
 
 /// Entries of a file's `resources:` and `uses:` that the loader dropped
@@ -1121,10 +1114,9 @@ impl Resolver<'_, '_> {
         let mut res = match (decl.kind.parse)(&body) {
             Ok(r) => r,
             Err(e) => {
-                self.diags.push(Diag::from_node(
+                self.diags.push(with_common_keys(e).to_diag(
                     src,
                     decl.kind_span,
-                    &with_common_keys(e),
                     &format!("invalid `{}`", decl.kind.name),
                 ));
                 return self.failed(decl);
@@ -1832,7 +1824,7 @@ impl PrepareCx for Cx<'_> {
         let bytes =
             crate::config::local_file::read(&p, crate::config::local_file::MAX_CONFIG_BYTES)
                 .map_err(|e| with_hint(e.message("template "), e.hint()))?;
-        let src = match SourceFile::from_bytes(&p, bytes) {
+        let src = match SourceFile::from_bytes(crate::config::display_path(&p), bytes) {
             Ok(s) => s,
             Err(d) => {
                 let message = crate::session::diags_text(&d);

@@ -201,9 +201,6 @@ fn run_command(
 /// it, and not masking it shows it), see README, "Secrets".
 pub const MIN_SECRET_LEN: usize = 4;
 
-/// Former name of [`MIN_SECRET_LEN`].
-pub const MIN_REDACT_LEN: usize = MIN_SECRET_LEN;
-
 /// Refuse a secret too short to be masked.
 fn check_length(name: &str, value: &str) -> Result<(), String> {
     let n = value.chars().count();
@@ -416,10 +413,6 @@ impl Redactor {
     /// Whether the text contains any secret value (in any of its forms).
     pub fn touches(&self, text: &str) -> bool {
         !self.ranges(text, true).is_empty()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
     }
 }
 

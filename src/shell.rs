@@ -29,68 +29,47 @@ pub const NUL_WORD: &str = "\"$(echo 'keel: a value with a NUL byte cannot be pa
 /// Encode bytes as base64 (standard alphabet, with padding), wrapped at 76
 /// columns so here-documents stay line-oriented.
 pub fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len() * 4 / 3 + data.len() / 57 + 4);
-    for (i, chunk) in data.chunks(3).enumerate() {
-        if i > 0 && i % 19 == 0 {
+    use base64::Engine as _;
+    let flat = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut out = String::with_capacity(flat.len() + flat.len() / 76);
+    for (i, c) in flat.chars().enumerate() {
+        if i > 0 && i % 76 == 0 {
             out.push('\n');
         }
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(ALPHABET[(n >> 18) as usize & 63] as char);
-        out.push(ALPHABET[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            ALPHABET[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            ALPHABET[n as usize & 63] as char
-        } else {
-            '='
-        });
+        out.push(c);
     }
     out
 }
 
-/// Decode base64 as printed by `base64` (ignores whitespace).
+/// Decode base64 as printed by `base64` (ignores whitespace; bits after
+/// the last whole byte are ignored, as coreutils does).
 pub fn unbase64(text: &str) -> Result<Vec<u8>, String> {
-    fn val(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+    );
     let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     if !clean.len().is_multiple_of(4) {
         return Err("base64 text has a length that is not a multiple of 4".into());
     }
+    // Padding ends a piece: `base64 -d` reads concatenated encodings too.
     let mut out = Vec::with_capacity(clean.len() / 4 * 3);
-    for chunk in clean.chunks(4) {
-        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            let v = if i >= 4 - pad {
-                0
-            } else {
-                val(c).ok_or_else(|| format!("invalid base64 character {:?}", c as char))?
-            };
-            n = (n << 6) | v;
-        }
-        out.push((n >> 16) as u8);
-        if pad < 2 {
-            out.push((n >> 8) as u8);
-        }
-        if pad < 1 {
-            out.push(n as u8);
+    let mut start = 0;
+    for end in (4..=clean.len()).step_by(4) {
+        if clean[end - 1] == b'=' || end == clean.len() {
+            LENIENT
+                .decode_vec(&clean[start..end], &mut out)
+                .map_err(|e| match e {
+                    base64::DecodeError::InvalidByte(_, c) => {
+                        format!("invalid base64 character {:?}", c as char)
+                    }
+                    e => format!("invalid base64: {e}"),
+                })?;
+            start = end;
         }
     }
     Ok(out)
@@ -504,6 +483,24 @@ mod tests {
             let d = &data[..n];
             assert_eq!(unbase64(&base64(d)).unwrap(), d);
         }
+    }
+
+    #[test]
+    fn unbase64_reads_what_coreutils_reads() {
+        // Wrapped lines, concatenated encodings, bits after the last byte.
+        assert_eq!(unbase64("Zm9v\nYmFy\n").unwrap(), b"foobar");
+        assert_eq!(unbase64("Zg==Zm8=Zm9v").unwrap(), b"ffofoo");
+        assert_eq!(unbase64("Zh==").unwrap(), b"f");
+        assert_eq!(unbase64(" \n").unwrap(), b"");
+        assert_eq!(
+            unbase64("Z!==").unwrap_err(),
+            "invalid base64 character '!'"
+        );
+        assert!(unbase64("Zg=").unwrap_err().contains("multiple of 4"));
+        assert!(unbase64("Z===").is_err());
+        // Encoding wraps at 76 columns, as coreutils prints.
+        let enc = base64(&[0u8; 100]);
+        assert_eq!(enc.lines().map(str::len).collect::<Vec<_>>(), [76, 60]);
     }
 
     fn run(script: &str) -> std::process::Output {

@@ -5,7 +5,10 @@
 //! transport; each test copies the example to a temporary folder and points
 //! `root` inside it, so tests run in parallel and touch nothing else.
 
-use assert_cmd::Command;
+mod support;
+
+use support::{Keel, Run};
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -28,35 +31,15 @@ fn secret_value() -> String {
     v
 }
 
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Output {
-    fn all(&self) -> String {
-        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
-    }
-}
-
-fn keel_cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::cargo_bin("keel").expect("the keel binary");
-    c.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("KEEL_LOG")
+fn keel_cmd(dir: &Path, args: &[&str]) -> Keel {
+    Keel::new()
+        .current_dir(dir)
         .args(["--color", "never"])
-        .args(args);
-    c
+        .args(args)
 }
 
-fn run(c: &mut Command) -> Output {
-    let out = c.output().expect("keel runs");
-    let o = Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+fn run(c: Keel) -> Run {
+    let o = c.run();
     assert!(
         !o.stderr.contains("panicked"),
         "keel panicked:\n{}",
@@ -65,12 +48,12 @@ fn run(c: &mut Command) -> Output {
     o
 }
 
-fn keel(dir: &Path, args: &[&str]) -> Output {
-    run(&mut keel_cmd(dir, args))
+fn keel(dir: &Path, args: &[&str]) -> Run {
+    run(keel_cmd(dir, args))
 }
 
 /// keel in the example folder itself (offline commands only).
-fn keel_example(args: &[&str]) -> Output {
+fn keel_example(args: &[&str]) -> Run {
     let mut full = args.to_vec();
     full.extend(["-i", "inventory.yaml", "stack.yaml"]);
     keel(&quickstart(), &full)
@@ -123,7 +106,7 @@ impl Scratch {
     }
 
     /// `keel ARGS -i inventory.yaml stack.yaml` in the project folder.
-    fn keel(&self, args: &[&str]) -> Output {
+    fn keel(&self, args: &[&str]) -> Run {
         let mut full = args.to_vec();
         full.extend(["-i", "inventory.yaml", "stack.yaml"]);
         keel(&self.dir, &full)
@@ -139,11 +122,11 @@ impl Scratch {
 
     fn apply(&self) {
         let out = self.keel(&["apply", "--yes"]);
-        assert_eq!(out.code, Some(0), "apply --yes:\n{}", out.all());
+        assert_eq!(out.code, 0, "apply --yes:\n{}", out.all());
     }
 }
 
-fn assert_no_secret(what: &str, out: &Output) {
+fn assert_no_secret(what: &str, out: &Run) {
     let secret = secret_value();
     assert!(
         !out.stdout.contains(&secret) && !out.stderr.contains(&secret),
@@ -158,7 +141,7 @@ fn assert_no_secret(what: &str, out: &Output) {
 #[test]
 fn help_mentions_every_command() {
     let out = keel(&quickstart(), &["--help"]);
-    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert_eq!(out.code, 0, "{}", out.all());
     for cmd in ["validate", "plan", "apply", "graph"] {
         assert!(
             out.stdout.contains(cmd),
@@ -166,7 +149,7 @@ fn help_mentions_every_command() {
             out.stdout
         );
         let sub = keel(&quickstart(), &[cmd, "--help"]);
-        assert_eq!(sub.code, Some(0), "{cmd} --help:\n{}", sub.all());
+        assert_eq!(sub.code, 0, "{cmd} --help:\n{}", sub.all());
         assert!(
             sub.stdout.contains("Usage:"),
             "{cmd} --help:\n{}",
@@ -189,7 +172,7 @@ fn help_mentions_every_command() {
     let apply = keel(&quickstart(), &["apply", "--help"]);
     assert!(apply.stdout.contains("--yes"), "{}", apply.stdout);
     let v = keel(&quickstart(), &["--version"]);
-    assert_eq!(v.code, Some(0));
+    assert_eq!(v.code, 0);
     assert!(v.stdout.starts_with("keel "), "{}", v.stdout);
 }
 
@@ -197,7 +180,7 @@ fn help_mentions_every_command() {
 fn unknown_command_or_flag_is_a_usage_error() {
     // Exit 1 like every error: 2 means drift with --detailed-exitcode.
     let out = keel(&quickstart(), &["plna"]);
-    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert_eq!(out.code, 1, "{}", out.all());
     assert!(
         out.stderr.contains("plan"),
         "no suggestion:\n{}",
@@ -207,13 +190,13 @@ fn unknown_command_or_flag_is_a_usage_error() {
         &quickstart(),
         &["plan", "--detailed-exit-code", "stack.yaml"],
     );
-    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert_eq!(out.code, 1, "{}", out.all());
 }
 
 #[test]
 fn validate_quickstart() {
     let out = keel_example(&["validate"]);
-    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.stdout.contains("is valid: 1 host, 8 resources"),
         "{}",
@@ -236,7 +219,7 @@ const ADDRESSES: [&str; 8] = [
 #[test]
 fn graph_text_lists_resources_in_apply_order() {
     let out = keel_example(&["graph"]);
-    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert_eq!(out.code, 0, "{}", out.all());
     let text = &out.stdout;
     assert!(text.starts_with("host workstation (8 resources)"), "{text}");
     // `N. address` lines, then `after X [why]` lines under each.
@@ -295,7 +278,7 @@ fn graph_text_lists_resources_in_apply_order() {
 #[test]
 fn graph_dot_is_valid() {
     let out = keel_example(&["graph", "--format", "dot"]);
-    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert_eq!(out.code, 0, "{}", out.all());
     let dot = out.stdout.trim();
     assert!(dot.starts_with("digraph"), "{dot}");
     assert!(dot.ends_with('}'), "{dot}");
@@ -356,7 +339,7 @@ fn plan_apply_plan_cycle() {
 
     // Nothing exists yet: everything is to create (and the command to run).
     let plan = s.keel(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, Some(2), "first plan:\n{}", plan.all());
+    assert_eq!(plan.code, 2, "first plan:\n{}", plan.all());
     assert!(plan.stdout.contains("  + directory["), "{}", plan.stdout);
     assert!(plan.stdout.contains("  + file["), "{}", plan.stdout);
     assert!(
@@ -375,7 +358,7 @@ fn plan_apply_plan_cycle() {
 
     // The same as JSON.
     let json = s.keel(&["plan", "--json"]);
-    assert_eq!(json.code, Some(0), "plan --json:\n{}", json.all());
+    assert_eq!(json.code, 0, "plan --json:\n{}", json.all());
     assert_no_secret("plan --json", &json);
     let doc: Value = serde_json::from_str(&json.stdout).expect("plan --json is JSON");
     assert_eq!(doc["format_version"], 1, "{doc:#}");
@@ -406,7 +389,7 @@ fn plan_apply_plan_cycle() {
 
     // Apply.
     let apply = s.keel(&["apply", "--yes"]);
-    assert_eq!(apply.code, Some(0), "apply --yes:\n{}", apply.all());
+    assert_eq!(apply.code, 0, "apply --yes:\n{}", apply.all());
     assert_no_secret("apply", &apply);
     assert!(
         apply.stdout.contains("8 changed, 0 failed"),
@@ -427,7 +410,7 @@ fn plan_apply_plan_cycle() {
 
     // Converged.
     let again = s.keel(&["plan", "--detailed-exitcode"]);
-    assert_eq!(again.code, Some(0), "plan after apply:\n{}", again.all());
+    assert_eq!(again.code, 0, "plan after apply:\n{}", again.all());
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
     assert_no_secret("plan after apply", &again);
     let json = s.keel(&["plan", "--json"]);
@@ -441,12 +424,7 @@ fn plan_apply_plan_cycle() {
     assert!(conf.contains("port = 8080\n"), "{conf}");
     std::fs::write(s.conf(), conf.replace("port = 8080", "port = 9090")).unwrap();
     let drift = s.keel(&["plan", "--detailed-exitcode"]);
-    assert_eq!(
-        drift.code,
-        Some(2),
-        "plan after a hand edit:\n{}",
-        drift.all()
-    );
+    assert_eq!(drift.code, 2, "plan after a hand edit:\n{}", drift.all());
     let out = &drift.stdout;
     assert!(out.contains("~ file["), "{out}");
     assert!(out.contains("hello.conf (live)"), "{out}");
@@ -460,7 +438,7 @@ fn plan_apply_plan_cycle() {
     // Drift in the secret file: the diff is not shown, nor the secret.
     std::fs::write(s.env_file(), "API_TOKEN=old\n").unwrap();
     let drift = s.keel(&["plan", "--detailed-exitcode"]);
-    assert_eq!(drift.code, Some(2), "{}", drift.all());
+    assert_eq!(drift.code, 2, "{}", drift.all());
     assert_no_secret("plan of a changed secret file", &drift);
     assert!(drift.stdout.contains("(sensitive)"), "{}", drift.stdout);
     let json = s.keel(&["plan", "--json"]);
@@ -470,7 +448,7 @@ fn plan_apply_plan_cycle() {
 
     // Apply as JSON repairs both; still no secret.
     let apply = s.keel(&["apply", "--yes", "--json"]);
-    assert_eq!(apply.code, Some(0), "apply --json:\n{}", apply.all());
+    assert_eq!(apply.code, 0, "apply --json:\n{}", apply.all());
     assert_no_secret("apply --json", &apply);
     let doc: Value = serde_json::from_str(&apply.stdout).expect("apply --json is JSON");
     assert!(doc["plan"].is_object(), "{doc:#}");
@@ -492,14 +470,14 @@ fn plan_apply_plan_cycle() {
     );
 
     let last = s.keel(&["plan", "--detailed-exitcode"]);
-    assert_eq!(last.code, Some(0), "{}", last.all());
+    assert_eq!(last.code, 0, "{}", last.all());
 }
 
 #[test]
 fn verbose_apply_does_not_show_the_secret() {
     let s = Scratch::new();
     let apply = s.keel(&["-vv", "apply", "--yes"]);
-    assert_eq!(apply.code, Some(0), "{}", apply.all());
+    assert_eq!(apply.code, 0, "{}", apply.all());
     assert_no_secret("apply -vv", &apply);
     assert!(
         std::fs::read_to_string(s.env_file())
@@ -515,7 +493,7 @@ fn verbose_apply_does_not_show_the_secret() {
 fn saved_plan_is_applied_exactly() {
     let s = Scratch::new();
     let plan = s.keel(&["plan", "--out", "quickstart.plan.json"]);
-    assert_eq!(plan.code, Some(0), "{}", plan.all());
+    assert_eq!(plan.code, 0, "{}", plan.all());
     assert_no_secret("plan --out", &plan);
     let saved =
         std::fs::read_to_string(s.dir.join("quickstart.plan.json")).expect("the saved plan");
@@ -527,11 +505,11 @@ fn saved_plan_is_applied_exactly() {
     assert!(!s.root.exists(), "plan --out changed the host");
 
     let apply = keel(&s.dir, &["apply", "quickstart.plan.json"]);
-    assert_eq!(apply.code, Some(0), "apply FILE:\n{}", apply.all());
+    assert_eq!(apply.code, 0, "apply FILE:\n{}", apply.all());
     assert_no_secret("apply FILE", &apply);
     assert!(s.conf().is_file());
     let after = s.keel(&["plan", "--detailed-exitcode"]);
-    assert_eq!(after.code, Some(0), "{}", after.all());
+    assert_eq!(after.code, 0, "{}", after.all());
 }
 
 #[test]
@@ -541,16 +519,11 @@ fn saved_plan_is_refused_when_live_state_changed() {
     // Something to do, saved.
     std::fs::write(s.conf(), "edited by hand\n").unwrap();
     let plan = s.keel(&["plan", "--out", "p.json"]);
-    assert_eq!(plan.code, Some(0), "{}", plan.all());
+    assert_eq!(plan.code, 0, "{}", plan.all());
     // The file changes again between plan and apply.
     std::fs::write(s.conf(), "edited by hand, twice\n").unwrap();
     let apply = keel(&s.dir, &["apply", "p.json"]);
-    assert_eq!(
-        apply.code,
-        Some(1),
-        "a stale plan was applied:\n{}",
-        apply.all()
-    );
+    assert_eq!(apply.code, 1, "a stale plan was applied:\n{}", apply.all());
     assert!(
         apply.stderr.contains("refusing to apply"),
         "{}",
@@ -574,13 +547,13 @@ fn saved_plan_is_refused_when_live_state_changed() {
 fn saved_plan_can_be_applied_from_another_directory() {
     let s = Scratch::new();
     let plan = s.keel(&["plan", "--out", "p.json"]);
-    assert_eq!(plan.code, Some(0), "{}", plan.all());
+    assert_eq!(plan.code, 0, "{}", plan.all());
     let plan_file = s.dir.join("p.json");
     let elsewhere = s.dir.parent().unwrap().to_path_buf();
     let apply = keel(&elsewhere, &["apply", plan_file.to_str().unwrap()]);
     assert_eq!(
         apply.code,
-        Some(0),
+        0,
         "a plan saved in {} applied from {}:\n{}",
         s.dir.display(),
         elsewhere.display(),
@@ -596,18 +569,17 @@ fn saved_plan_can_be_applied_from_another_directory() {
 fn apply_without_yes_and_no_terminal_refuses() {
     let s = Scratch::new();
     // Even `yes` piped in is not a confirmation: stdin is not a terminal.
-    let mut c = keel_cmd(&s.dir, &["apply", "-i", "inventory.yaml", "stack.yaml"]);
-    c.write_stdin("yes\n");
-    let out = run(&mut c);
-    assert_eq!(out.code, Some(1), "{}", out.all());
+    let c = keel_cmd(&s.dir, &["apply", "-i", "inventory.yaml", "stack.yaml"]).stdin("yes\n");
+    let out = run(c);
+    assert_eq!(out.code, 1, "{}", out.all());
     assert!(out.stderr.contains("--yes"), "{}", out.stderr);
     assert_no_secret("refused apply", &out);
     assert!(!s.root.exists(), "a refused apply changed the host");
 
     let out = run(
-        &mut keel_cmd(&s.dir, &["apply", "-i", "inventory.yaml", "stack.yaml"]), // stdin: empty, not a terminal
+        keel_cmd(&s.dir, &["apply", "-i", "inventory.yaml", "stack.yaml"]), // stdin: empty, not a terminal
     );
-    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert_eq!(out.code, 1, "{}", out.all());
     assert!(!s.root.exists(), "a refused apply changed the host");
 }
 
@@ -616,9 +588,9 @@ fn apply_with_nothing_to_do_needs_no_confirmation() {
     let s = Scratch::new();
     s.apply();
     let out = run(
-        &mut keel_cmd(&s.dir, &["apply", "-i", "inventory.yaml", "stack.yaml"]), // stdin: empty, not a terminal
+        keel_cmd(&s.dir, &["apply", "-i", "inventory.yaml", "stack.yaml"]), // stdin: empty, not a terminal
     );
-    assert_eq!(out.code, Some(0), "{}", out.all());
+    assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("No changes."), "{}", out.stdout);
 }
 
@@ -626,14 +598,8 @@ fn apply_with_nothing_to_do_needs_no_confirmation() {
 // A closed stdout (`keel plan | head -1`)
 
 fn closed_stdout(dir: &Path, args: &[&str]) {
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("keel"));
-    c.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .args(["--color", "never"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut c = keel_cmd(dir, args).into_command();
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().expect("keel starts");
     // Close the reading end before keel writes anything.
     drop(child.stdout.take());
@@ -680,4 +646,43 @@ fn closed_stdout_does_not_panic() {
         s.conf().is_file(),
         "apply with a closed stdout did not apply"
     );
+}
+
+// ---------------------------------------------------------------------------
+// The runner every test uses (tests/support)
+
+#[test]
+fn the_runner_starts_keel_in_a_clean_environment() {
+    use std::ffi::OsStr;
+    let cmd = Keel::new().env("KEEL_KEY_FILE", "k").into_command();
+    let envs: std::collections::HashMap<&OsStr, Option<&OsStr>> = cmd.get_envs().collect();
+    assert_eq!(
+        envs.get(OsStr::new("NO_COLOR")),
+        Some(&Some(OsStr::new("1")))
+    );
+    for removed in ["COLUMNS", "RUST_BACKTRACE"] {
+        assert_eq!(envs.get(OsStr::new(removed)), Some(&None), "{removed}");
+    }
+    // A test's own setting wins over the clean-up.
+    assert_eq!(
+        envs.get(OsStr::new("KEEL_KEY_FILE")),
+        Some(&Some(OsStr::new("k")))
+    );
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("KEEL_") && name != "KEEL_KEY_FILE" {
+            assert_eq!(envs.get(name.as_os_str()), Some(&None), "{name:?}");
+        }
+    }
+}
+
+#[test]
+fn the_runner_stops_a_run_that_outlives_its_limit() {
+    let start = std::time::Instant::now();
+    let err = Keel::at(Path::new("/bin/sleep"))
+        .arg("30")
+        .timeout(std::time::Duration::from_millis(200))
+        .try_run()
+        .unwrap_err();
+    assert!(err.contains("did not end within"), "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
 }

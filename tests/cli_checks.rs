@@ -4,25 +4,20 @@
 //! its changes and failing on a failed one, and secrets masked.
 //! HTTP and TCP are served by this test on 127.0.0.1.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
+use support::Keel;
 
 fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
+    Keel::new()
         .current_dir(dir)
-        .env("NO_COLOR", "1")
+        .args(args)
         .env("KEEL_TEST_TOKEN", "tok-9f8e7d6c5b4a")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run keel");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .run()
+        .parts()
 }
 
 /// A scratch project: one local host `here` (address 127.0.0.1), `root`

@@ -3,21 +3,15 @@
 //! inventory (run for real in bash), the zsh and fish scripts hook the same
 //! names, and `keel man` prints a man page.
 
+mod support;
+
+use support::Keel;
+
 use std::path::Path;
 use std::process::Command;
 
 fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run keel");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    Keel::new().current_dir(dir).args(args).run().parts()
 }
 
 /// Source the bash script, complete `line` (the cursor at its end) and
@@ -26,7 +20,7 @@ fn bash_complete(dir: &Path, line: &str) -> Vec<String> {
     let (code, script, err) = keel(dir, &["completions", "bash"]);
     assert_eq!(code, 0, "{err}");
     std::fs::write(dir.join("keel.bash"), script).unwrap();
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_keel")).parent().unwrap();
+    let bin_dir = support::binary().parent().unwrap();
     let driver = format!(
         r#"source ./keel.bash
 COMP_LINE={line:?}

@@ -16,7 +16,10 @@
 //! Regenerate snapshots with `INSTA_UPDATE=always cargo test --test
 //! cli_diagnostics`, then read every changed `.snap` as a user would.
 
-use assert_cmd::Command;
+mod support;
+
+use support::{Keel, Run};
+
 use std::path::{Path, PathBuf};
 
 fn cli_dir() -> PathBuf {
@@ -29,31 +32,15 @@ fn case_dir(case: &str) -> PathBuf {
     cli_dir().join("broken").join(case)
 }
 
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Run keel in `dir` with colours off and no inherited keel settings.
-fn keel_in(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::cargo_bin("keel")
-        .expect("the keel binary")
+/// Run keel in `dir` with colours off, no inherited keel settings and
+/// 100 columns.
+fn keel_in(dir: &Path, args: &[&str]) -> Run {
+    Keel::new()
         .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("KEEL_LOG")
-        .env_remove("KEEL_MODULE_PATH")
-        .env_remove("KEEL_TEST_UNSET_DB_PASSWORD")
         .env("COLUMNS", "100")
         .args(["--color", "never"])
         .args(args)
-        .output()
-        .expect("keel runs");
-    Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .run()
 }
 
 /// What a case must report.
@@ -90,8 +77,7 @@ fn check(case: &str, e: Expect) {
     let err = &out.stderr;
     assert!(!err.contains("panicked"), "{case}: keel panicked:\n{err}");
     assert_eq!(
-        out.code,
-        Some(1),
+        out.code, 1,
         "{case}: exit code (stdout: {}) stderr:\n{err}",
         out.stdout
     );
@@ -728,7 +714,7 @@ fn secret_env_unset_is_fine_for_validate() {
         &case_dir("secret-env-unset"),
         &["validate", "-i", "inventory.yaml", "stack.yaml"],
     );
-    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    assert_eq!(out.code, 0, "stderr:\n{}", out.stderr);
 }
 
 /// An unknown top-level key in a stack and in a module is one problem each:
@@ -967,8 +953,7 @@ fn modules_one_level_up_from_any_working_directory() {
     let root = cli_dir().join("layout");
     let from_root = keel_in(&root, &["validate", "stacks/web.yaml"]);
     assert_eq!(
-        from_root.code,
-        Some(0),
+        from_root.code, 0,
         "from the project root:\n{}",
         from_root.stderr
     );
@@ -979,8 +964,7 @@ fn modules_one_level_up_from_any_working_directory() {
     );
     let from_stacks = keel_in(&root.join("stacks"), &["validate", "web.yaml"]);
     assert_eq!(
-        from_stacks.code,
-        Some(0),
+        from_stacks.code, 0,
         "from stacks/ (modules are in ../modules):\n{}",
         from_stacks.stderr
     );
@@ -1002,8 +986,8 @@ fn inventory_host_without_settings() {
         &["validate", "-i", "inventory.yaml", "stack.yaml"],
     );
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-    if out.code != Some(0) {
-        assert_eq!(out.code, Some(1));
+    if out.code != 0 {
+        assert_eq!(out.code, 1);
         assert!(
             !out.stderr.contains("struct") && !out.stderr.contains("HostDef"),
             "a Rust type name in a diagnostic:\n{}",
@@ -1019,7 +1003,7 @@ fn inventory_host_without_settings() {
 #[test]
 fn corrupt_saved_plan() {
     let out = keel_in(&cli_dir().join("saved-plan"), &["apply", "cut-short.json"]);
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(out.stdout, "");
     assert!(
         out.stderr.contains("╭─[cut-short.json:5:21]"),
@@ -1040,7 +1024,7 @@ fn corrupt_saved_plan() {
 fn missing_files() {
     let dir = case_dir("unknown-kind");
     let out = keel_in(&dir, &["validate", "-i", "inventory.yaml", "nope.yaml"]);
-    assert_eq!(out.code, Some(1));
+    assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains("cannot read nope.yaml"),
         "{}",
@@ -1052,7 +1036,7 @@ fn missing_files() {
         out.stderr
     );
     let out = keel_in(&dir, &["validate", "-i", "nope", "stack.yaml"]);
-    assert_eq!(out.code, Some(1));
+    assert_eq!(out.code, 1);
     assert!(out.stderr.contains("nope does not exist"), "{}", out.stderr);
     assert!(out.stderr.contains("--inventory"), "{}", out.stderr);
     // A valid stack (for validate) with a typo in --limit.
@@ -1068,7 +1052,7 @@ fn missing_files() {
             "stack.yaml",
         ],
     );
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("--limit `wbe1`"), "{}", out.stderr);
     assert!(
         out.stderr.contains("did you mean `web1`?"),

@@ -6,29 +6,27 @@
 //! with the secret in no output; and an unreachable SSH host reported as an
 //! error in every format, never as "no drift".
 
+mod support;
+
+use support::Keel;
+
 use std::path::Path;
 use std::process::Command;
 
 const SECRET: &str = "Drift-S3cret-9f2b7c";
 
 fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
+    let (code, o, e) = Keel::new()
         .current_dir(dir)
-        .env("NO_COLOR", "1")
+        .args(args)
         .env("DRIFT_TOKEN", SECRET)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run keel");
-    let (o, e) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
+        .run()
+        .parts();
     assert!(
         !o.contains(SECRET) && !e.contains(SECRET),
         "the secret leaked with {args:?}:\n{o}\n{e}"
     );
-    (out.status.code().unwrap_or(-1), o, e)
+    (code, o, e)
 }
 
 const APP: &str = r#"name: app

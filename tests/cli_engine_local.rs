@@ -3,22 +3,13 @@
 //! modules use modules and can be depended on as `module.NAME`, and a
 //! failed preflight leaves the host untouched.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
+use support::Keel;
 
 fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run keel");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    Keel::new().current_dir(dir).args(args).run().parts()
 }
 
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {

@@ -1,7 +1,9 @@
 //! Hosts appear in natural order in plans (`h-2` before `h-10`), not in
 //! plain string order.
 
-use assert_cmd::Command;
+mod support;
+
+use support::Keel;
 
 #[test]
 fn plan_lists_hosts_in_natural_order() {
@@ -16,23 +18,16 @@ fn plan_lists_hosts_in_natural_order() {
         "name: nat\ntargets: [all]\nresources:\n  - command: { name: hello, run: \"true\", unless: \"true\" }\n",
     )
     .unwrap();
-    let out = Command::cargo_bin("keel")
-        .unwrap()
+    let out = Keel::new()
         .current_dir(dir.path())
         .args(["plan", "--color", "never", "stack.yaml"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let order: Vec<&str> = text
+        .run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let order: Vec<&str> = out
+        .stdout
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .filter(|w| w.starts_with("h-"))
         .collect();
-    assert_eq!(order, ["h-1", "h-2", "h-10"], "{text}");
+    assert_eq!(order, ["h-1", "h-2", "h-10"], "{}", out.stdout);
 }

@@ -4,25 +4,19 @@
 //! scratch directory and planned again. Their bad input is in the
 //! diagnostics corpus (`tests/cli/broken/for-each-*`, `when-*`).
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
+use support::Keel;
 
 fn keel(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
-    cmd.args(args)
+    Keel::new()
         .current_dir(dir)
-        .env("NO_COLOR", "1")
+        .args(args)
         .env("KEEL_KEY_FILE", dir.join("machine.key"))
-        .stdin(std::process::Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run keel");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .envs(env)
+        .run()
+        .parts()
 }
 
 /// A scratch project: `root/` for what the stack manages, an inventory

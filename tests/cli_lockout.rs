@@ -4,21 +4,13 @@
 //! address is never contacted) — and `--allow-lockout-risk` turns the
 //! refusal into a warning.
 
-use std::process::Command;
+mod support;
+
+use support::Keel;
 
 fn run(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        flat(&String::from_utf8_lossy(&out.stderr)),
-    )
+    let (code, stdout, stderr) = Keel::new().current_dir(dir).args(args).run().parts();
+    (code, stdout, flat(&stderr))
 }
 
 /// Diagnostics wrap long lines; compare their words in one line.

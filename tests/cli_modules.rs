@@ -4,17 +4,18 @@
 //! modules`, `depends_on` on one resource inside a module instance, and
 //! module `outputs:`.
 
-use assert_cmd::Command;
+mod support;
+
+use support::{Keel, Run};
+
 use std::path::Path;
 
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+/// stderr with miette's line wrapping undone.
+trait Flat {
+    fn flat_stderr(&self) -> String;
 }
 
-impl Output {
-    /// stderr with miette's line wrapping undone.
+impl Flat for Run {
     fn flat_stderr(&self) -> String {
         self.stderr
             .lines()
@@ -22,28 +23,15 @@ impl Output {
             .collect::<Vec<_>>()
             .join(" ")
     }
-    fn all(&self) -> String {
-        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
-    }
 }
 
-fn keel(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut c = Command::cargo_bin("keel").expect("the keel binary");
-    c.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("KEEL_LOG")
-        .env_remove("KEEL_MODULE_PATH")
+fn keel(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    Keel::new()
+        .current_dir(dir)
         .args(["--color", "never"])
-        .args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = c.output().expect("keel runs");
-    Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .args(args)
+        .envs(env)
+        .run()
 }
 
 const INVENTORY: &str =
@@ -76,11 +64,11 @@ fn a_bundled_module_is_used_by_name_from_outside_the_repository() {
     );
     assert!(!p.path().join("modules").exists());
     let o = keel(p.path(), &[], &["validate", "stack.yaml"]);
-    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert_eq!(o.code, 0, "{}", o.all());
     assert!(o.stdout.contains("is valid"), "{}", o.all());
     // Its template (bundled too) was rendered with the input.
     let g = keel(p.path(), &[], &["graph", "stack.yaml"]);
-    assert_eq!(g.code, Some(0), "{}", g.all());
+    assert_eq!(g.code, 0, "{}", g.all());
     assert!(
         g.stdout.contains("file[/etc/nginx/nginx.conf]"),
         "{}",
@@ -93,7 +81,7 @@ fn a_bundled_module_is_used_by_name_from_outside_the_repository() {
 fn keel_modules_lists_bundled_modules_with_their_inputs() {
     let p = project("name: web\ntargets: [web]\n", &[]);
     let o = keel(p.path(), &[], &["modules"]);
-    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert_eq!(o.code, 0, "{}", o.all());
     for name in [
         "alertmanager (bundled)",
         "exporters (bundled)",
@@ -145,7 +133,7 @@ fn project_path_and_env_modules_are_found_in_order() {
     let env = p.path().join("envdir");
     let env = [("KEEL_MODULE_PATH", env.to_str().unwrap())];
     let g = keel(p.path(), &env, &["graph", "stack.yaml"]);
-    assert_eq!(g.code, Some(0), "{}", g.all());
+    assert_eq!(g.code, 0, "{}", g.all());
     for addr in [
         "file[/tmp/keel-mine]",
         "file[/tmp/keel-lib]",
@@ -161,7 +149,7 @@ fn project_path_and_env_modules_are_found_in_order() {
     assert!(!g.stdout.contains("keel-shadowed"), "{}", g.all());
 
     let m = keel(p.path(), &env, &["modules", "stack.yaml"]);
-    assert_eq!(m.code, Some(0), "{}", m.all());
+    assert_eq!(m.code, 0, "{}", m.all());
     assert!(
         m.stdout
             .contains("nginx-base (project: modules/nginx-base)\n  my own nginx-base"),
@@ -208,7 +196,7 @@ fn a_module_found_nowhere_lists_every_place_looked_in() {
         &[("KEEL_MODULE_PATH", "/nonexistent/keel")],
         &["validate", "stack.yaml"],
     );
-    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert_eq!(o.code, 1, "{}", o.all());
     for says in [
         "module `nginx-bsae` not found",
         "stack.yaml:5:13",
@@ -230,7 +218,7 @@ fn a_module_name_cannot_leave_the_search_path() {
         &[("../outside/module.yaml", "resources: []\n")],
     );
     let o = keel(p.path(), &[], &["validate", "stack.yaml"]);
-    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert_eq!(o.code, 1, "{}", o.all());
     assert!(
         o.stderr.contains("module `../outside` not found"),
         "{}",
@@ -246,7 +234,7 @@ fn module_versions_are_reserved_with_a_clear_error() {
         &[],
     );
     let o = keel(p.path(), &[], &["validate", "stack.yaml"]);
-    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert_eq!(o.code, 1, "{}", o.all());
     assert!(
         o.stderr
             .contains("module versions and git sources are not supported yet"),
@@ -265,7 +253,7 @@ fn template_helpers_render_in_a_stack() {
         &[],
     );
     let o = keel(p.path(), &[], &["graph", "stack.yaml"]);
-    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert_eq!(o.code, 0, "{}", o.all());
     assert!(
         o.stdout.contains("file[/tmp/web-8081-a-b-x]"),
         "{}",
@@ -292,7 +280,7 @@ fn depends_on_one_resource_inside_a_module_instance() {
     // a cycle. One resource of it is what the file really needs.
     let whole = project(&DEPENDS_ON_ONE_RESOURCE.replace("DEP", "module.web"), &[]);
     let o = keel(whole.path(), &[], &["validate", "stack.yaml"]);
-    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert_eq!(o.code, 1, "{}", o.all());
     assert!(o.stderr.contains("dependency cycle"), "{}", o.all());
 
     let one = project(
@@ -300,7 +288,7 @@ fn depends_on_one_resource_inside_a_module_instance() {
         &[],
     );
     let o = keel(one.path(), &[], &["graph", "stack.yaml"]);
-    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert_eq!(o.code, 0, "{}", o.all());
     assert!(
         o.stdout.contains(
             "2. file[/etc/nginx/conf.d/app.conf]\n         after package[nginx] [depends_on]\n"
@@ -320,7 +308,7 @@ fn depends_on_one_resource_inside_a_module_instance() {
         &[],
     );
     let o = keel(handler.path(), &[], &["graph", "stack.yaml"]);
-    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert_eq!(o.code, 0, "{}", o.all());
     assert!(
         o.stdout
             .contains("after file[/etc/nginx/conf.d/app.conf] [notify]"),
@@ -333,7 +321,7 @@ fn depends_on_one_resource_inside_a_module_instance() {
         &[],
     );
     let o = keel(typo.path(), &[], &["validate", "stack.yaml"]);
-    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert_eq!(o.code, 1, "{}", o.all());
     assert!(o.stderr.contains("stack.yaml:10:20"), "{}", o.all());
     assert!(
         o.stderr
@@ -352,7 +340,7 @@ fn depends_on_one_resource_inside_a_module_instance() {
         &[],
     );
     let o = keel(wrong_instance.path(), &[], &["validate", "stack.yaml"]);
-    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert_eq!(o.code, 1, "{}", o.all());
     assert!(
         o.flat_stderr()
             .contains("there is no module instance `module.wbe`; did you mean `module.web`?"),
@@ -389,7 +377,7 @@ resources:
         ],
     );
     let o = keel(p.path(), &[], &["graph", "stack.yaml"]);
-    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert_eq!(o.code, 0, "{}", o.all());
     assert!(o.stdout.contains("file[/tmp/keel-out-8081]"), "{}", o.all());
 
     // A missing output is named with what the module does expose.
@@ -399,7 +387,7 @@ resources:
     )
     .unwrap();
     let o = keel(p.path(), &[], &["validate", "stack.yaml"]);
-    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert_eq!(o.code, 1, "{}", o.all());
     assert!(o.stderr.contains("stack.yaml:8:37"), "{}", o.all());
     assert!(
         o.flat_stderr().contains("did you mean `url`?"),
@@ -415,7 +403,7 @@ fn problems_in_a_bundled_module_name_it_not_a_temporary_folder() {
         &[],
     );
     let o = keel(p.path(), &[], &["validate", "stack.yaml"]);
-    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert_eq!(o.code, 1, "{}", o.all());
     assert!(
         o.stderr
             .contains("duplicate resource address `package[nginx]`"),

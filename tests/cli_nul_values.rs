@@ -3,14 +3,13 @@
 //! `file:line`, instead of being altered on its way to the host (a path
 //! `a\0b` once became `ab`).
 
-use assert_cmd::Command;
+mod support;
+
+use support::Keel;
 
 fn validate(dir: &std::path::Path) -> (i32, String) {
-    let out = Command::cargo_bin("keel")
-        .expect("the keel binary")
+    let run = Keel::new()
         .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("KEEL_LOG")
         .env("COLUMNS", "100")
         .args([
             "--color",
@@ -20,12 +19,8 @@ fn validate(dir: &std::path::Path) -> (i32, String) {
             "inventory.yaml",
             "stack.yaml",
         ])
-        .output()
-        .expect("keel runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .run();
+    (run.code, run.stderr)
 }
 
 #[test]

@@ -3,22 +3,13 @@
 //! run-once steps run once per release, a failed one stays pending, the
 //! plan shows the release change, and `keel rollback` goes back.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
+use support::Keel;
 
 fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run keel");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    Keel::new().current_dir(dir).args(args).run().parts()
 }
 
 /// A project whose stack deploys `{{release}}` with a backup and a

@@ -4,25 +4,20 @@
 //! refused, naming what changed), and the plan file is written privately
 //! (mode 0600, no symlink followed).
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
+use support::Keel;
 
 fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
+    Keel::new()
         .current_dir(dir)
-        .env("NO_COLOR", "1")
+        .args(args)
         // A key of this test's own: the seal depends on it.
         .env("KEEL_KEY_FILE", dir.join("keel.key"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run keel");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .run()
+        .parts()
 }
 
 const GOOD: &str = r#"name: good

@@ -4,27 +4,23 @@
 //! split across lines, not through a hash a plan prints (keyed digests
 //! under the machine key) — and secrets too short to mask are refused.
 
+mod support;
+
+use support::Keel;
+
 use std::path::Path;
 use std::process::Command;
 
 const PIN: &str = "4821-pin";
 
 fn keel(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
-    cmd.args(args)
+    Keel::new()
         .current_dir(dir)
-        .env("NO_COLOR", "1")
+        .args(args)
         .env("KEEL_KEY_FILE", dir.join("key"))
-        .stdin(std::process::Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run keel");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .envs(env)
+        .run()
+        .parts()
 }
 
 /// [`keel`] that fails the test instead of hanging when keel does not
@@ -35,33 +31,14 @@ fn keel_within(
     env: &[(&str, &str)],
     limit: std::time::Duration,
 ) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
-    cmd.args(args)
+    Keel::new()
         .current_dir(dir)
-        .env("NO_COLOR", "1")
+        .args(args)
         .env("KEEL_KEY_FILE", dir.join("key"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("run keel");
-    let deadline = std::time::Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("keel {args:?} did not end within {limit:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .envs(env)
+        .timeout(limit)
+        .run()
+        .parts()
 }
 
 fn project(stack: &str) -> tempfile::TempDir {

@@ -5,7 +5,10 @@
 //! The stack manages files under a scratch folder through the `local`
 //! transport, so nothing outside it is touched.
 
-use assert_cmd::Command;
+mod support;
+
+use support::{Keel, Run};
+
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -13,18 +16,6 @@ use std::path::PathBuf;
 struct Project {
     dir: tempfile::TempDir,
     root: PathBuf,
-}
-
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Output {
-    fn all(&self) -> String {
-        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
-    }
 }
 
 const STACK: &str = r#"name: subset
@@ -67,22 +58,12 @@ fn project() -> Project {
 }
 
 impl Project {
-    fn keel(&self, args: &[&str]) -> Output {
-        let out = Command::cargo_bin("keel")
-            .expect("the keel binary")
+    fn keel(&self, args: &[&str]) -> Run {
+        Keel::new()
             .current_dir(self.dir.path())
-            .env("NO_COLOR", "1")
-            .env_remove("KEEL_LOG")
-            .env_remove("KEEL_MODULE_PATH")
             .args(["--color", "never"])
             .args(args)
-            .output()
-            .expect("keel runs");
-        Output {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .run()
     }
 
     /// `ROOT/...` addresses of the resources a JSON plan lists, with ROOT
@@ -91,7 +72,7 @@ impl Project {
         let mut all = vec!["plan", "stack.yaml", "--json"];
         all.extend_from_slice(args);
         let o = self.keel(&all);
-        assert_eq!(o.code, Some(0), "{args:?}:\n{}", o.all());
+        assert_eq!(o.code, 0, "{args:?}:\n{}", o.all());
         let doc: Value = serde_json::from_str(&o.stdout).expect("JSON");
         doc["hosts"][0]["resources"]
             .as_array()
@@ -177,7 +158,7 @@ fn unknown_target_or_tag_is_an_error_with_a_suggestion() {
         "--target",
         &format!("file[{}/app/a.cnf]", p.root.display()),
     ]);
-    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert_eq!(o.code, 1, "{}", o.all());
     assert!(
         o.stderr.contains("names no resource of any target host"),
         "{}",
@@ -192,7 +173,7 @@ fn unknown_target_or_tag_is_an_error_with_a_suggestion() {
         o.all()
     );
     let o = p.keel(&["plan", "stack.yaml", "--tags", "alpah"]);
-    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert_eq!(o.code, 1, "{}", o.all());
     assert!(
         o.stderr.contains("no resource or module use has this tag"),
         "{}",
@@ -200,7 +181,7 @@ fn unknown_target_or_tag_is_an_error_with_a_suggestion() {
     );
     assert!(o.stderr.contains("did you mean `alpha`?"), "{}", o.all());
     let o = p.keel(&["validate", "stack.yaml"]);
-    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert_eq!(o.code, 0, "{}", o.all());
 }
 
 #[test]
@@ -210,7 +191,7 @@ fn bad_tags_are_reported_at_their_line() {
     let text = std::fs::read_to_string(&stack).unwrap();
     std::fs::write(&stack, text.replace("tags: [alpha]", "tags: [\"al pha\"]")).unwrap();
     let o = p.keel(&["validate", "stack.yaml"]);
-    assert_eq!(o.code, Some(1), "{}", o.all());
+    assert_eq!(o.code, 1, "{}", o.all());
     assert!(
         o.stderr.contains("a tag is a name of letters"),
         "{}",
@@ -223,7 +204,7 @@ fn bad_tags_are_reported_at_their_line() {
 fn apply_with_a_target_and_a_saved_subset_change_only_the_subset() {
     let p = project();
     let a = p.keel(&["apply", "stack.yaml", "--yes", "--tags", "extra"]);
-    assert_eq!(a.code, Some(0), "{}", a.all());
+    assert_eq!(a.code, 0, "{}", a.all());
     assert!(p.root.join("extra.conf").exists());
     assert!(
         !p.root.join("app").exists(),
@@ -232,16 +213,11 @@ fn apply_with_a_target_and_a_saved_subset_change_only_the_subset() {
 
     let target = format!("file[{}/other.conf]", p.root.display());
     let plan = p.keel(&["plan", "stack.yaml", "--target", &target, "--out", "p.json"]);
-    assert_eq!(plan.code, Some(0), "{}", plan.all());
+    assert_eq!(plan.code, 0, "{}", plan.all());
     let o = p.keel(&["apply", "p.json", "--yes", "--tags", "alpha"]);
-    assert_eq!(
-        o.code,
-        Some(1),
-        "a saved plan cannot be narrowed: {}",
-        o.all()
-    );
+    assert_eq!(o.code, 1, "a saved plan cannot be narrowed: {}", o.all());
     let o = p.keel(&["apply", "p.json", "--yes"]);
-    assert_eq!(o.code, Some(0), "{}", o.all());
+    assert_eq!(o.code, 0, "{}", o.all());
     assert!(p.root.join("other.conf").exists());
     assert!(
         !p.root.join("app").exists(),

@@ -7,7 +7,10 @@
 //! `graph` must leave none; `plan` on the same project must (the control
 //! that shows the trap works).
 
-use assert_cmd::Command;
+mod support;
+
+use support::Keel;
+
 use std::path::Path;
 
 const STACK: &str = r#"name: web
@@ -47,26 +50,14 @@ fn marks(dir: &Path) -> Vec<String> {
 }
 
 fn keel(dir: &Path, path: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::cargo_bin("keel")
-        .expect("the keel binary")
+    let run = Keel::new()
         .current_dir(dir)
-        .env("NO_COLOR", "1")
         .env("PATH", path)
-        .env_remove("KEEL_LOG")
-        .env_remove("KEEL_MODULE_PATH")
         .args(["--color", "never"])
         .args(args)
         .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .expect("keel runs");
-    (
-        out.status.code(),
-        format!(
-            "--- stdout\n{}\n--- stderr\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+        .run();
+    (run.status.code(), run.all())
 }
 
 #[test]

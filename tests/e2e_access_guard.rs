@@ -14,12 +14,6 @@ mod support;
 
 use support::{Host, expect};
 
-fn write(h: &Host, name: &str, text: &str) -> String {
-    let p = h.dir.path().join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_str().unwrap().to_string()
-}
-
 /// A fresh login over a new SSH connection (not keel's), as root on 22.
 fn root_logs_in(h: &Host) -> bool {
     h.ssh_as("root", 22, "true").status.success()
@@ -76,8 +70,7 @@ fn a_line_moving_the_ssh_port_with_a_notified_restart_is_reverted() {
     let inv = h.inventory("root", &[], "    confirm_timeout: 90\n");
     let inv = inv.to_str().unwrap();
     let before = h.sh("cat /etc/ssh/sshd_config");
-    let stack = write(
-        &h,
+    let stack = h.write(
         "line.yaml",
         r#"name: port-by-line
 targets: [web]
@@ -119,8 +112,7 @@ fn a_dropin_file_shutting_out_the_login_user_is_reverted() {
     let h = Host::start("guard-file");
     let inv = h.inventory("root", &[], "    confirm_timeout: 90\n");
     let inv = inv.to_str().unwrap();
-    let stack = write(
-        &h,
+    let stack = h.write(
         "dropin.yaml",
         r#"name: dropin
 targets: [web]
@@ -164,8 +156,7 @@ fn a_command_enabling_ufw_without_an_ssh_rule_is_reverted() {
     let h = Host::start("guard-cmd");
     let inv = h.inventory("root", &[], "    confirm_timeout: 120\n");
     let inv = inv.to_str().unwrap();
-    let base = write(
-        &h,
+    let base = h.write(
         "base.yaml",
         "name: base\ntargets: [web]\nresources:\n  - package: { name: ufw }\n",
     );
@@ -175,8 +166,7 @@ fn a_command_enabling_ufw_without_an_ssh_rule_is_reverted() {
         "install ufw",
     );
     let ufw_files = h.sh("cat /etc/default/ufw /etc/ufw/ufw.conf");
-    let stack = write(
-        &h,
+    let stack = h.write(
         "cmd.yaml",
         r#"name: firewall-by-command
 targets: [web]
@@ -210,8 +200,7 @@ fn a_harmless_change_under_etc_ssh_is_applied_and_confirmed() {
     let h = Host::start("guard-banner");
     let inv = h.inventory("root", &[], "    confirm_timeout: 90\n");
     let inv = inv.to_str().unwrap();
-    let stack = write(
-        &h,
+    let stack = h.write(
         "banner.yaml",
         r#"name: banner
 targets: [web]
@@ -267,8 +256,7 @@ fn a_run_that_loses_access_some_other_way_fails_first_thing() {
     let inv = inv.to_str().unwrap();
     // Stops sshd's listener without naming anything the exposure rules
     // know (keel's own session survives: sshd keeps running sessions).
-    let stack = write(
-        &h,
+    let stack = h.write(
         "sneaky.yaml",
         r#"name: sneaky
 targets: [web]
@@ -306,8 +294,7 @@ fn a_pam_line_denying_logins_is_reverted_with_that_file_only() {
     let inv = h.inventory("root", &[], "    confirm_timeout: 90\n");
     let inv = inv.to_str().unwrap();
     let before = h.sh("cat /etc/pam.d/sshd");
-    let stack = write(
-        &h,
+    let stack = h.write(
         "pam.yaml",
         r#"name: pam
 targets: [web]

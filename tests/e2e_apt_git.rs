@@ -12,12 +12,6 @@ mod support;
 
 use support::{Host, Run, expect};
 
-fn write_stack(h: &Host, name: &str, body: &str) -> String {
-    let path = h.dir.path().join(name);
-    std::fs::write(&path, body).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 fn out(r: &Run) -> String {
     format!("{}{}", r.stdout, r.stderr)
 }
@@ -90,9 +84,7 @@ apt-get purge -y -q gnupg gpg apt-utils >/dev/null
     let good = h.sh("cat /root/good.asc");
     let wrong = h.sh("cat /root/wrong.asc");
 
-    let stack = write_stack(
-        &h,
-        "repo.yaml",
+    let stack = h.write("repo.yaml",
         &format!(
             "{}  - package:\n      name: keel-hello\n      depends_on: [\"apt_repository[keeltest]\"]\n",
             repo_stack("keeltest", &good, "")
@@ -165,7 +157,7 @@ apt-get purge -y -q gnupg gpg apt-utils >/dev/null
 
     // A wrong key fails with apt's message and never replaces the working files.
     let before = h.sh(&format!("sha256sum {SRC} {KEY}"));
-    let bad = write_stack(&h, "wrong.yaml", &repo_stack("keeltest", &wrong, ""));
+    let bad = h.write("wrong.yaml", &repo_stack("keeltest", &wrong, ""));
     let plan = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &bad], &[]);
     expect(&plan, 2, "plan with the wrong key");
     assert!(
@@ -204,7 +196,7 @@ apt-get purge -y -q gnupg gpg apt-utils >/dev/null
     );
 
     // A new repository with the wrong key leaves nothing behind.
-    let new_bad = write_stack(&h, "new-wrong.yaml", &repo_stack("other", &wrong, ""));
+    let new_bad = h.write("new-wrong.yaml", &repo_stack("other", &wrong, ""));
     expect(
         &h.keel(&["apply", "--yes", "-i", inv, &new_bad], &[]),
         1,
@@ -216,7 +208,7 @@ apt-get purge -y -q gnupg gpg apt-utils >/dev/null
 
     // A second declaration of the same source with another key would break
     // every apt command: apt-cache rejects it, the files are restored.
-    let dup = write_stack(&h, "dup.yaml", &repo_stack("dup", &good, ""));
+    let dup = h.write("dup.yaml", &repo_stack("dup", &good, ""));
     let plan = h.keel(&["plan", "-i", inv, &dup], &[]);
     assert!(
         plan.stdout
@@ -236,9 +228,7 @@ apt-get purge -y -q gnupg gpg apt-utils >/dev/null
     assert!(h.sh_ok("apt-cache policy >/dev/null"), "apt still works");
 
     // Removal.
-    let gone = write_stack(
-        &h,
-        "gone.yaml",
+    let gone = h.write("gone.yaml",
         "name: apt-repo\ntargets: [web]\nresources:\n  - apt_repository: { name: keeltest, state: absent }\n",
     );
     let plan = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &gone], &[]);
@@ -306,7 +296,7 @@ g push -q /srv/origin.git main v1 v2
     let (v1, v2) = (rev("v1"), rev("v2"));
 
     // Converge in one apply, as the deploy user.
-    let stack = write_stack(&h, "v1.yaml", &git_stack("      ref: v1\n"));
+    let stack = h.write("v1.yaml", &git_stack("      ref: v1\n"));
     let plan = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &stack], &[]);
     expect(&plan, 2, "first plan");
     assert!(
@@ -332,7 +322,7 @@ g push -q /srv/origin.git main v1 v2
     );
 
     // A new tag: not fetched yet, so known after apply.
-    let stack2 = write_stack(&h, "v2.yaml", &git_stack("      ref: v2\n"));
+    let stack2 = h.write("v2.yaml", &git_stack("      ref: v2\n"));
     let plan = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &stack2], &[]);
     expect(&plan, 2, "plan v2");
     assert!(
@@ -368,7 +358,7 @@ g push -q /srv/origin.git main v1 v2
     // A branch that moved on the remote.
     h.sh("cd /tmp/scratch && echo three > app.txt && git -c user.name=t -c user.email=t@keel.test commit -q -am three && git push -q /srv/origin.git main");
     let main = rev("main");
-    let branch = write_stack(&h, "main.yaml", &git_stack("      ref: main\n"));
+    let branch = h.write("main.yaml", &git_stack("      ref: main\n"));
     expect(
         &h.keel(&["apply", "--yes", "-i", inv, &branch], &[]),
         0,
@@ -382,7 +372,7 @@ g push -q /srv/origin.git main v1 v2
     );
 
     // A ref that does not exist: apply fails clearly, the tree stays.
-    let missing = write_stack(&h, "v9.yaml", &git_stack("      ref: v9\n"));
+    let missing = h.write("v9.yaml", &git_stack("      ref: v9\n"));
     let apply = h.keel(&["apply", "--yes", "-i", inv, &missing], &[]);
     expect(&apply, 1, "apply a missing ref");
     assert!(
@@ -418,8 +408,7 @@ g push -q /srv/origin.git main v1 v2
     assert_eq!(head(), main);
 
     // force: true discards them (untracked files stay).
-    let forced = write_stack(
-        &h,
+    let forced = h.write(
         "force.yaml",
         &git_stack("      ref: v2\n      force: true\n"),
     );
@@ -438,9 +427,7 @@ g push -q /srv/origin.git main v1 v2
     );
 
     // Credentials in a URL never show, not even in git's errors.
-    let creds = write_stack(
-        &h,
-        "creds.yaml",
+    let creds = h.write("creds.yaml",
         "name: creds\ntargets: [web]\nresources:\n  - git:\n      path: /srv/private\n      repo: \"https://keeluser:t0ps3cret@git.invalid/acme/app.git\"\n      ref: v1\n",
     );
     let plan = h.keel(&["plan", "-i", inv, &creds], &[]);

@@ -76,9 +76,7 @@ fn basic_server_converges_and_detects_drift() {
     let release = h.sh("cat /srv/app/RELEASE");
 
     // Plan again: nothing to do, exit 0.
-    let again = h.keel(&["plan", "--detailed-exitcode", "-i", inv, stack], &env);
-    expect(&again, 0, "plan after apply");
-    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    h.expect_no_changes(inv, stack, &env);
 
     // The deploy user can log in with its key (real SSH, strict host keys).
     let out = h.ssh_as("deploy", 22, "id -un && sudo -n id -u");

@@ -31,12 +31,6 @@ const LAG: u64 = 45;
 const NAME: &str = "ai-platform";
 const LIVE: &str = "/etc/letsencrypt/live/ai-platform";
 
-fn write(h: &Host, file: &str, body: &str) -> String {
-    let path = h.dir.path().join(file);
-    std::fs::write(&path, body).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 /// The ACME stack: certbot and openssl, and one certificate.
 fn acme_stack(domains: &str, renew_before_days: u32, directory: &str) -> String {
     format!(
@@ -132,7 +126,7 @@ fn certificates_from_a_real_acme_server_and_self_signed() {
     start_pebble(&h);
 
     // Validate offline, then one apply: certbot installed, certificate obtained.
-    let stack = write(&h, "acme.yaml", &acme_stack(TWO, 30, PEBBLE));
+    let stack = h.write("acme.yaml", &acme_stack(TWO, 30, PEBBLE));
     expect(
         &h.keel(&["validate", "-i", inv, &stack], &[]),
         0,
@@ -228,8 +222,7 @@ fn certificates_from_a_real_acme_server_and_self_signed() {
 
     // A directory that does not answer: the apply fails, the working
     // certificate and its copies stay.
-    let dead = write(
-        &h,
+    let dead = h.write(
         "dead.yaml",
         &acme_stack(TWO, 30, "https://localhost:14001/dir"),
     );
@@ -277,7 +270,7 @@ resources:
 "#
         )
     };
-    let ss = write(&h, "self.yaml", &ss_yaml(""));
+    let ss = h.write("self.yaml", &ss_yaml(""));
     expect(&apply(&h, inv, &ss), 0, "apply self-signed");
     let x = h.sh("openssl x509 -in /etc/ssl/keel/internal/cert.pem -noout -issuer -subject -ext subjectAltName");
     assert!(x.contains("issuer=CN = internal.example.test"), "{x}");
@@ -291,7 +284,7 @@ resources:
     );
     assert!(h.sh_ok("test -e /root/self-signed-hook"));
     expect(&plan(&h, inv, &ss), 0, "self-signed plan after apply");
-    let ss2 = write(&h, "self2.yaml", &ss_yaml(", api.internal.example.test"));
+    let ss2 = h.write("self2.yaml", &ss_yaml(", api.internal.example.test"));
     let p = plan(&h, inv, &ss2);
     expect(&p, 2, "self-signed with a domain more");
     assert!(
@@ -307,9 +300,7 @@ resources:
     expect(&plan(&h, inv, &ss2), 0, "self-signed idempotent");
 
     // An invalid domain: a load-time diagnostic at its own line.
-    let bad = write(
-        &h,
-        "bad.yaml",
+    let bad = h.write("bad.yaml",
         "name: bad\ntargets: [web]\nresources:\n  - certificate:\n      name: site\n      domains:\n        - ok.example.com\n        - bad_domain!.com\n",
     );
     let v = h.keel(&["validate", "-i", inv, &bad], &[]);
@@ -324,7 +315,7 @@ resources:
     // A threshold longer than the lifetime: the plan shows the renewal and
     // an error saying why it cannot be done (exit 1); the apply fails
     // without asking the CA.
-    let long = write(&h, "long.yaml", &acme_stack(TWO, 31, PEBBLE));
+    let long = h.write("long.yaml", &acme_stack(TWO, 31, PEBBLE));
     let p = plan(&h, inv, &long);
     expect(&p, 1, "plan with renew_before_days 31");
     assert!(
@@ -369,8 +360,7 @@ resources:
     expect(&plan(&h, inv, &stack), 0, "plan after renewal");
 
     // A domain more: the plan shows the expansion; apply converges.
-    let three = write(
-        &h,
+    let three = h.write(
         "three.yaml",
         &acme_stack(&format!("{TWO}, www.ai.example.com"), 30, PEBBLE),
     );

@@ -13,19 +13,12 @@ mod support;
 
 use support::{Host, expect};
 
-fn write_stack(h: &Host, name: &str, body: &str) -> String {
-    let path = h.dir.path().join(name);
-    std::fs::write(&path, body).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 #[test]
 fn verify_sees_the_host_from_outside_and_from_inside() {
     let h = Host::start("checks");
     let inv = h.inventory("root", &[], "");
     let inv = inv.to_str().unwrap();
-    let stack = write_stack(
-        &h,
+    let stack = h.write(
         "outside.yaml",
         "name: outside
 targets: [web]
@@ -89,8 +82,7 @@ busybox httpd -p 8080 -h /srv/www");
     assert_eq!(failed, ["check[port-8080]"]);
 
     // keel apply writes the page, then checks it from outside.
-    let web = write_stack(
-        &h,
+    let web = h.write(
         "web.yaml",
         &format!(
             "name: web

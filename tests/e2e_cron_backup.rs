@@ -25,12 +25,6 @@ mod support;
 
 use support::{Host, expect};
 
-fn write_stack(h: &Host, name: &str, body: &str) -> String {
-    let path = h.dir.path().join(name);
-    std::fs::write(&path, body).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 const PACKAGES: &str = "name: cron-backup
 targets: [web]
 resources:
@@ -97,7 +91,7 @@ fn cron_entries_and_backups_on_a_fresh_host() {
     let apply = |stack: &str| h.keel(&["apply", "--yes", "-i", inv, stack], &[]);
 
     // 1. Packages and a first entry: cron is not there yet.
-    let first = write_stack(&h, "first.yaml", &format!("{PACKAGES}{ROTATE}"));
+    let first = h.write("first.yaml", &format!("{PACKAGES}{ROTATE}"));
     let p = plan(&first);
     expect(&p, 2, "first plan");
     assert!(p.stdout.contains("+ cron[root/rotate-tmp]"), "{}", p.stdout);
@@ -123,7 +117,7 @@ fn cron_entries_and_backups_on_a_fresh_host() {
           && runuser -u postgres -- psql -q -d shop -c \"CREATE TABLE items (name text); INSERT INTO items VALUES ('keel-canary-row')\"");
     let full =
         |report_schedule: &str| format!("{PACKAGES}{ROTATE}{}{BACKUPS}", report(report_schedule));
-    let stack = write_stack(&h, "stack.yaml", &full("0 3 * * *"));
+    let stack = h.write("stack.yaml", &full("0 3 * * *"));
     let p = plan(&stack);
     expect(&p, 2, "plan of the full stack");
     assert!(p.stdout.contains("+ backup[shop]"), "{}", p.stdout);
@@ -206,7 +200,7 @@ fn cron_entries_and_backups_on_a_fresh_host() {
     assert_eq!(h.sh("stat -c %a /backup/config"), "700");
 
     // 4. A schedule changed in the stack: updated in place, no duplicate.
-    let stack = write_stack(&h, "stack.yaml", &full("0 4 * * 1-5"));
+    let stack = h.write("stack.yaml", &full("0 4 * * 1-5"));
     let p = plan(&stack);
     expect(&p, 2, "plan of a changed schedule");
     assert!(p.stdout.contains("~ cron[root/report]"), "{}", p.stdout);
@@ -236,7 +230,7 @@ fn cron_entries_and_backups_on_a_fresh_host() {
         .position(|l| l.contains("0 25 * * *"))
         .unwrap()
         + 1;
-    let bad = write_stack(&h, "bad.yaml", &bad_text);
+    let bad = h.write("bad.yaml", &bad_text);
     let v = h.keel(&["validate", "-i", inv, &bad], &[]);
     expect(&v, 1, "validate of a malformed schedule");
     assert!(
@@ -254,8 +248,7 @@ fn cron_entries_and_backups_on_a_fresh_host() {
     assert_eq!(h.sh("crontab -l"), after, "the crontab is untouched");
 
     // 6. `state: absent` removes one entry, nothing else.
-    let gone = write_stack(
-        &h,
+    let gone = h.write(
         "gone.yaml",
         &full("0 4 * * 1-5").replace(ROTATE, "  - cron: { name: rotate-tmp, state: absent }\n"),
     );

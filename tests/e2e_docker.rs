@@ -100,12 +100,6 @@ resources:
     )
 }
 
-fn write(h: &Host, name: &str, text: &str) -> String {
-    let p = h.dir.path().join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_str().unwrap().to_string()
-}
-
 fn id_of(h: &Host, name: &str) -> String {
     h.sh(&format!("docker inspect -f '{{{{.Id}}}}' {name}"))
 }
@@ -123,11 +117,10 @@ fn docker_engine_and_compose_project() {
     let inv = h.inventory("root", &[], "");
     let inv = inv.to_str().unwrap();
     let env = [("KEEL_E2E_DOCKER_TOKEN", TOKEN)];
-    let v1 = write(&h, "v1.yaml", &stack("", "", ""));
+    let v1 = h.write("v1.yaml", &stack("", "", ""));
 
     // A daemon.json setting of the wrong type: refused at load time.
-    let bad_type = write(
-        &h,
+    let bad_type = h.write(
         "bad-type.yaml",
         &stack("", "        mtu: \"fifteen hundred\"\n", ""),
     );
@@ -182,9 +175,7 @@ fn docker_engine_and_compose_project() {
     assert!(h.sh_ok("test -s /srv/app/.keel-compose-app.sha256"));
 
     // Plan again: nothing to do.
-    let again = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &v1], &env);
-    expect(&again, 0, "plan after apply");
-    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    h.expect_no_changes(inv, &v1, &env);
     let all = h.keel(&["plan", "--all", "-i", inv, &v1], &env);
     assert!(
         all.stdout.contains("web running (healthy)") && all.stdout.contains("docker-compose 1.29"),
@@ -225,8 +216,7 @@ fn docker_engine_and_compose_project() {
         "d=$(mktemp -d) && mkdir -p $d/bin $d/www && cp /bin/busybox $d/bin/ && echo 'hello v2' > $d/www/index.html && \
          tar -C $d -c . | docker import -c 'CMD [\"/bin/busybox\",\"httpd\",\"-f\",\"-p\",\"8080\",\"-h\",\"/www\"]' - local/web:2 && rm -rf $d",
     );
-    let v2 = write(
-        &h,
+    let v2 = h.write(
         "v2.yaml",
         &stack(
             "      services:\n        web: { image: local/web:2 }\n",
@@ -260,8 +250,7 @@ fn docker_engine_and_compose_project() {
     // A compose file docker-compose rejects: nothing is replaced.
     let before = h.sh("sha256sum /srv/app/docker-compose.yml");
     let web_id = id_of(&h, "app_web_1");
-    let broken = write(
-        &h,
+    let broken = h.write(
         "broken.yaml",
         &stack(
             "      services:\n        web: { image: local/web:2 }\n",
@@ -302,8 +291,7 @@ fn docker_engine_and_compose_project() {
 
     // A daemon.json dockerd cannot start with: the previous one comes back.
     let daemon_before = h.sh("cat /etc/docker/daemon.json");
-    let bad_daemon = write(
-        &h,
+    let bad_daemon = h.write(
         "bad-daemon.yaml",
         &stack(
             "      services:\n        web: { image: local/web:2 }\n",

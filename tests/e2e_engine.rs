@@ -8,12 +8,6 @@ mod support;
 use std::fmt::Write as _;
 use support::{Host, expect};
 
-fn write_stack(h: &Host, name: &str, body: &str) -> String {
-    let path = h.dir.path().join(name);
-    std::fs::write(&path, body).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 #[test]
 fn fifty_resources_probe_in_one_round_trip() {
     let h = Host::start("fifty");
@@ -46,7 +40,7 @@ fn fifty_resources_probe_in_one_round_trip() {
             "  - command: {{ name: stamp{i}, run: \"touch /srv/fifty/stamp{i}\", creates: /srv/fifty/stamp{i} }}"
         );
     }
-    let stack = write_stack(&h, "fifty.yaml", &s);
+    let stack = h.write("fifty.yaml", &s);
 
     let plan = h.keel(&["plan", "--json", "-v", "-i", inv, &stack], &[]);
     expect(&plan, 0, "plan");
@@ -94,9 +88,7 @@ fn non_root_user_becomes_root_with_sudo() {
     ));
     let inv = h.inventory("ops", &[], "");
     let inv = inv.to_str().unwrap();
-    let stack = write_stack(
-        &h,
-        "become.yaml",
+    let stack = h.write("become.yaml",
         "name: become\ntargets: [web]\nresources:\n  - file: { path: /etc/keel-become.txt, content: \"written as root\\n\", mode: \"0600\" }\n  - group: { name: keelops }\n",
     );
     let apply = h.keel(&["apply", "--yes", "-i", inv, &stack], &[]);
@@ -131,8 +123,7 @@ fn hostile_values_stay_inert() {
     let h = Host::start("hostile");
     let inv = h.inventory("root", &[], "");
     let inv = inv.to_str().unwrap();
-    let stack = write_stack(
-        &h,
+    let stack = h.write(
         "hostile.yaml",
         r#"name: hostile
 targets: [web]
@@ -189,8 +180,7 @@ fn a_failure_skips_dependents_only() {
     let h = Host::start("failing");
     let inv = h.inventory("root", &[], "");
     let inv = inv.to_str().unwrap();
-    let stack = write_stack(
-        &h,
+    let stack = h.write(
         "failing.yaml",
         r#"name: failing
 targets: [web]
@@ -246,8 +236,7 @@ fn hosts_run_in_parallel_and_fail_independently() {
     let inv_path = h.dir.path().join("two.yaml");
     std::fs::write(&inv_path, inv).unwrap();
     let inv = inv_path.to_str().unwrap();
-    let stack = write_stack(
-        &h,
+    let stack = h.write(
         "two.yaml.stack",
         r#"name: two
 targets: [web]
@@ -299,8 +288,7 @@ fn preflight_requirements_on_live_facts() {
     let inv = h.inventory("root", &[], "");
     let inv = inv.to_str().unwrap();
     // Unmet (G2/G3 on a small test host): reported, and nothing changes.
-    let strict = write_stack(
-        &h,
+    let strict = h.write(
         "strict.yaml",
         r#"name: strict
 targets: [web]
@@ -336,8 +324,7 @@ resources:
     );
 
     // Met: checked, and the rest applies.
-    let ok = write_stack(
-        &h,
+    let ok = h.write(
         "ok.yaml",
         r#"name: ok
 targets: [web]

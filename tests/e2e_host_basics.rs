@@ -22,12 +22,6 @@ mod support;
 
 use support::{Host, expect};
 
-fn write_stack(h: &Host, name: &str, body: &str) -> String {
-    let path = h.dir.path().join(name);
-    std::fs::write(&path, body).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 const STACK: &str = r#"name: basics
 targets: [web]
 resources:
@@ -45,9 +39,7 @@ fn host_basics_converge_drift_and_validate() {
     let inv = inv.to_str().unwrap();
 
     // Bad input: refused offline, each at its line.
-    let bad = write_stack(
-        &h,
-        "bad.yaml",
+    let bad = h.write("bad.yaml",
         "name: bad\ntargets: [web]\nresources:\n  - hostname: { name: -bad_name- }\n  - timezone: { name: Asia/Shanghai }\n  - sysctl:\n      name: net.core.som axconn\n      value: \"1\"\n",
     );
     let v = h.keel(&["validate", "-i", inv, &bad], &[]);
@@ -76,9 +68,7 @@ fn host_basics_converge_drift_and_validate() {
     assert!(!h.sh_ok("test -e /usr/share/zoneinfo/Asia/Shanghai"));
 
     // A read-only /proc/sys: the sysctl fails clearly, nothing persisted.
-    let ro = write_stack(
-        &h,
-        "ro.yaml",
+    let ro = h.write("ro.yaml",
         "name: ro\ntargets: [web]\nresources:\n  - sysctl: { name: net.core.somaxconn, value: \"1024\" }\n",
     );
     let plan = h.keel(&["plan", "-i", inv, &ro], &[]);
@@ -98,7 +88,7 @@ fn host_basics_converge_drift_and_validate() {
     h.sh("mount -o remount,rw /proc/sys");
 
     // Plan: everything changes; the time zone waits for tzdata.
-    let stack = write_stack(&h, "stack.yaml", STACK);
+    let stack = h.write("stack.yaml", STACK);
     expect(
         &h.keel(&["validate", "-i", inv, &stack], &[]),
         0,
@@ -170,9 +160,7 @@ fn host_basics_converge_drift_and_validate() {
     assert!(h.sh_ok("sysctl -p /etc/sysctl.d/99-zz-keel.conf >/dev/null"));
 
     // Plan again: nothing to do.
-    let again = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &stack], &[]);
-    expect(&again, 0, "plan after apply");
-    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    h.expect_no_changes(inv, &stack, &[]);
 
     // The first apply went through the fallback (`hostnamectl` cannot
     // rename over Docker's bind-mounted /etc/hostname). Unmount it, as on a
@@ -236,9 +224,7 @@ fn host_basics_converge_drift_and_validate() {
     // A value the kernel rejects never reaches the boot-time file; a zone
     // that does not exist never replaces the working one.
     let conf_before = h.sh("cat /etc/sysctl.d/99-zz-keel.conf");
-    let rejected = write_stack(
-        &h,
-        "rejected.yaml",
+    let rejected = h.write("rejected.yaml",
         "name: rejected\ntargets: [web]\nresources:\n  - sysctl: { name: net.core.somaxconn, value: lots }\n  - timezone: { name: Mars/Olympus_Mons }\n",
     );
     let plan = h.keel(&["plan", "-i", inv, &rejected], &[]);

@@ -10,9 +10,8 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Host, Run, expect};
+use support::{Host, Keel, Running, expect};
 
 /// A stack whose apply takes a few seconds and leaves a trace of each run;
 /// once applied, it has nothing left to do.
@@ -33,25 +32,8 @@ fn setup(h: &Host) -> (String, String) {
 }
 
 /// Start keel in the background (stdin not a terminal, as in CI).
-fn spawn_keel(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("KEEL_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start keel")
-}
-
-fn wait_run(child: Child) -> Run {
-    let out = child.wait_with_output().expect("wait for keel");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+fn spawn_keel(args: &[&str]) -> Running {
+    Keel::new().args(args).spawn()
 }
 
 /// Wait until the host's lock file names a holder; return it.
@@ -78,7 +60,7 @@ fn two_applies_at_once_one_proceeds() {
     let args = ["apply", "--yes", "-i", &inv, &stack];
     let a = spawn_keel(&args);
     let b = spawn_keel(&args);
-    let (a, b) = (wait_run(a), wait_run(b));
+    let (a, b) = (a.wait(), b.wait());
     let (won, lost) = match (a.code, b.code) {
         (0, 1) => (a, b),
         (1, 0) => (b, a),
@@ -152,7 +134,7 @@ fn the_second_apply_is_told_who_holds_the_lock_and_can_wait() {
         waited.stderr
     );
     assert!(waited.stdout.contains("No changes"), "{}", waited.stdout);
-    expect(&wait_run(first), 0, "the first apply");
+    expect(&first.wait(), 0, "the first apply");
     assert_eq!(runs(&h), "start\nend", "one run, not two interleaved");
 
     // --lock-timeout runs out.
@@ -170,7 +152,7 @@ fn the_second_apply_is_told_who_holds_the_lock_and_can_wait() {
         timed_out.stdout,
         timed_out.stderr
     );
-    expect(&wait_run(first), 0, "the first apply");
+    expect(&first.wait(), 0, "the first apply");
 }
 
 #[test]
@@ -185,8 +167,7 @@ fn the_lock_is_released_when_its_keel_is_killed() {
         1,
         "apply while the first holds the lock",
     );
-    first.kill().expect("SIGKILL keel");
-    let _ = first.wait();
+    first.kill(); // SIGKILL
     // Let the remote command of the killed run finish, then apply again.
     std::thread::sleep(Duration::from_secs(7));
     let start = Instant::now();

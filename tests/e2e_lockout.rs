@@ -13,13 +13,7 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::{Host, expect};
-
-fn write(h: &Host, name: &str, text: &str) -> String {
-    let p = h.dir.path().join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_str().unwrap().to_string()
-}
+use support::{Host, Keel, expect};
 
 /// A fresh login over a new SSH connection (not keel's), as `user` on `port`.
 fn fresh_login(h: &Host, user: &str, port: u16) -> bool {
@@ -47,8 +41,7 @@ fn guide_hardening_through_a_new_sudo_user() {
         "    port: 2222\n    bootstrap_port: 22\n    bootstrap_user: root\n    confirm_timeout: 60\n",
     );
     let inv = inv.to_str().unwrap();
-    let stack = write(
-        &h,
+    let stack = h.write(
         "harden.yaml",
         r#"name: hardening
 targets: [web]
@@ -140,9 +133,7 @@ fn a_change_that_breaks_access_is_reverted() {
     let h = Host::start("revert");
     let inv = h.inventory("root", &[], "    confirm_timeout: 40\n");
     let inv = inv.to_str().unwrap();
-    let stack = write(
-        &h,
-        "nobody.yaml",
+    let stack = h.write("nobody.yaml",
         "name: lockout\ntargets: [web]\nresources:\n  - sshd:\n      settings:\n        AllowUsers: [nobody]\n",
     );
     // The analysis refuses it...
@@ -181,8 +172,7 @@ fn killing_keel_mid_change_still_reverts() {
     let inv = h.inventory("root", &[], "    confirm_timeout: 25\n");
     let inv = inv.to_str().unwrap();
     // Install ufw first (no access change), so the timed part is short.
-    let base = write(
-        &h,
+    let base = h.write(
         "base.yaml",
         "name: base\ntargets: [web]\nresources:\n  - package: { name: ufw }\n",
     );
@@ -193,25 +183,17 @@ fn killing_keel_mid_change_still_reverts() {
     );
     // A firewall that drops SSH: the fresh-connection check then hangs until
     // its timeout, which leaves time to kill keel after the change.
-    let stack = write(
-        &h,
-        "drop.yaml",
+    let stack = h.write("drop.yaml",
         "name: drop\ntargets: [web]\nresources:\n  - package: { name: ufw }\n  - ufw:\n      defaults: { incoming: deny }\n      rules:\n        - { allow: 443/tcp }\n      enabled: true\n",
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keel"))
+    let mut child = Keel::new()
         .args(["apply", "--yes", "--allow-lockout-risk", "-i", inv, &stack])
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn();
     wait_until("the firewall is on and the revert armed", 60, || {
         h.sh_ok("ufw status | grep -q 'Status: active'")
             && h.sh_ok("ls /var/lib/keel/rollback/*/revert.sh >/dev/null 2>&1")
     });
-    child.kill().unwrap(); // SIGKILL
-    let _ = child.wait();
+    child.kill(); // SIGKILL
     assert!(!fresh_login(&h, "root", 22), "access is cut for now");
     wait_until("the host reverts by itself", 60, || {
         fresh_login(&h, "root", 22)

@@ -17,9 +17,7 @@ const DROPIN: &str = "/etc/ssh/sshd_config.d/50-keel.conf";
 fn write_stack(h: &Host, name: &str, settings: &str) -> String {
     let body =
         format!("name: sshd\ntargets: [web]\nresources:\n  - sshd:\n      settings:\n{settings}");
-    let path = h.dir.path().join(name);
-    std::fs::write(&path, body).unwrap();
-    path.to_str().unwrap().to_string()
+    h.write(name, &body)
 }
 
 /// `ssh -p port root@host true` over real SSH, retried while sshd re-executes

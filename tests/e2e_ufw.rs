@@ -20,12 +20,6 @@ mod support;
 
 use support::{Host, expect};
 
-fn write_stack(h: &Host, name: &str, body: &str) -> String {
-    let path = h.dir.path().join(name);
-    std::fs::write(&path, body).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 fn stack(rules: &str) -> String {
     format!(
         "name: firewall
@@ -86,7 +80,7 @@ fn ufw_firewall_converges_keeps_unmanaged_rules_and_detects_drift() {
     let h = Host::start("ufw");
     let inv = h.inventory("root", &[], "");
     let inv = inv.to_str().unwrap();
-    let g24 = write_stack(&h, "stack.yaml", &stack(G24_RULES));
+    let g24 = h.write("stack.yaml", &stack(G24_RULES));
 
     expect(&h.keel(&["validate", "-i", inv, &g24], &[]), 0, "validate");
     let plan = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &g24], &[]);
@@ -140,9 +134,7 @@ fn ufw_firewall_converges_keeps_unmanaged_rules_and_detects_drift() {
 
     // Still reachable over SSH with the firewall on; nothing left to do.
     assert!(ssh_gets_in(&h), "SSH gets through the firewall");
-    let again = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &g24], &[]);
-    expect(&again, 0, "plan after apply");
-    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    h.expect_no_changes(inv, &g24, &[]);
 
     // A rule added by hand: listed as unmanaged and kept; not drift.
     h.sh("ufw allow 8080/tcp");
@@ -194,8 +186,7 @@ fn ufw_firewall_converges_keeps_unmanaged_rules_and_detects_drift() {
     );
 
     // A rule removed from the stack: only that keel rule goes.
-    let without_2222 = write_stack(
-        &h,
+    let without_2222 = h.write(
         "stack2.yaml",
         &stack(
             "        - { allow: 22/tcp, comment: ssh }
@@ -241,8 +232,7 @@ fn ufw_firewall_converges_keeps_unmanaged_rules_and_detects_drift() {
     // The full rule syntax, against ufw's own normalization; a hand-made
     // rule that gets declared is adopted; keel's rules are kept in order.
     h.sh("ufw limit 2200/tcp");
-    let full = write_stack(
-        &h,
+    let full = h.write(
         "stack3.yaml",
         &stack(
             "        - { allow: 22/tcp, comment: ssh }
@@ -338,8 +328,7 @@ fn ufw_firewall_converges_keeps_unmanaged_rules_and_detects_drift() {
     assert!(ssh_gets_in(&h));
 
     // An invalid port: a diagnostic at its line, and the host untouched.
-    let bad = write_stack(
-        &h,
+    let bad = h.write(
         "stack-bad.yaml",
         "name: bad
 targets: [web]

@@ -16,9 +16,13 @@
 //!
 //! Run one group with `cargo test --test hostile_input NAME`.
 
+mod support;
+
+use support::{Keel, Run};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// Longer than any case needs on a loaded machine; a hang is far longer.
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -73,93 +77,24 @@ impl Case {
     }
 }
 
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    /// CPU time the run used (see `reap`).
-    cpu: Duration,
-}
-
 /// The binary under test; `KEEL_HOSTILE_BIN` runs the corpus against
 /// another build (e.g. an older one, to see which cases it fails).
-fn keel() -> PathBuf {
-    std::env::var_os("KEEL_HOSTILE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_keel")))
+fn keel() -> Keel {
+    match std::env::var_os("KEEL_HOSTILE_BIN") {
+        Some(bin) => Keel::at(Path::new(&bin)),
+        None => Keel::new(),
+    }
 }
 
-/// Run keel with a timeout; output goes to files, so a flood cannot block.
-fn run(dir: &Path, args: &[String], env: &[(String, String)]) -> Result<Output, String> {
-    let out_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (o, e) = (out_dir.path().join("out"), out_dir.path().join("err"));
-    let mut cmd = Command::new(keel());
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
+/// Run keel with a time limit; a hang is an error.
+fn run(dir: &Path, args: &[String], env: &[(String, String)]) -> Result<Run, String> {
+    keel()
+        .current_dir(dir)
         .env("COLUMNS", "100")
-        .env_remove("KEEL_LOG")
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&o).map_err(|e| e.to_string())?)
-        .stderr(std::fs::File::create(&e).map_err(|e| e.to_string())?)
-        .args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| format!("cannot run keel: {e}"))?;
-    let (status, cpu) = loop {
-        if let Some(done) = reap(&child)? {
-            break done;
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("hung: no exit after {}s", TIMEOUT.as_secs()));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let read = |p: &Path| {
-        let mut bytes = std::fs::read(p).unwrap_or_default();
-        bytes.truncate(4_000_000);
-        String::from_utf8_lossy(&bytes).into_owned()
-    };
-    Ok(Output {
-        code: status.code(),
-        stdout: read(&o),
-        stderr: read(&e),
-        cpu,
-    })
-}
-
-/// The child's exit status and the CPU time it used (user + system), once
-/// it has exited: CPU time, unlike wall time, does not grow when the
-/// machine is busy, so the complexity checks below do not flake.
-fn reap(
-    child: &std::process::Child,
-) -> Result<Option<(std::process::ExitStatus, Duration)>, String> {
-    use std::os::unix::process::ExitStatusExt;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: the pid is our own child, not yet reaped; pointers are valid.
-    let pid = unsafe {
-        libc::wait4(
-            child.id() as libc::pid_t,
-            &mut status,
-            libc::WNOHANG,
-            &mut usage,
-        )
-    };
-    match pid {
-        0 => Ok(None),
-        p if p < 0 => Err(format!("wait4: {}", std::io::Error::last_os_error())),
-        _ => {
-            let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-            let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
-            Ok(Some((std::process::ExitStatus::from_raw(status), cpu)))
-        }
-    }
+        .args(args)
+        .envs(env)
+        .timeout(TIMEOUT)
+        .try_run()
 }
 
 /// Text with its lines joined by one space, without miette's margins.
@@ -172,11 +107,11 @@ fn flat(text: &str) -> String {
 }
 
 /// Run one case; `Err` says everything that is wrong with its outcome.
-fn check(case: &Case) -> Result<Output, String> {
+fn check(case: &Case) -> Result<Run, String> {
     let out = run(&case.dir, &case.args, &case.env)?;
     let mut wrong = Vec::new();
-    if out.code != Some(case.code) {
-        wrong.push(format!("exit code {:?}, expected {}", out.code, case.code));
+    if out.code != case.code {
+        wrong.push(format!("exit code {}, expected {}", out.code, case.code));
     }
     let text = format!("{}{}", out.stderr, out.stdout);
     // miette wraps long messages: compare phrases with the lines joined.

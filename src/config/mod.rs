@@ -6,6 +6,7 @@
 
 pub mod ansible;
 pub mod bundled;
+mod diags;
 pub mod entry;
 pub mod inventory;
 pub mod local_file;
@@ -48,10 +49,10 @@ fn read_yaml(
     crate::loaded::note(path);
     let bytes = local_file::read(path, local_file::MAX_CONFIG_BYTES)
         .map_err(|e| Diag::plain("keel::io", e.to_string()).with_help(e.help()))?;
-    let src = SourceFile::from_bytes(path, bytes)?;
+    let src = SourceFile::from_bytes(display_path(path), bytes)?;
     match parse(src.text()) {
         Ok(node) => Ok((src, node)),
-        Err(e) => Err(Diag::from_parse(&src, &e).into()),
+        Err(e) => Err(e.to_diag(&src).into()),
     }
 }
 
@@ -101,7 +102,7 @@ where
 
 /// A diagnostic for a document-level deserialization error.
 pub fn doc_error(src: &SourceFile, node: &Node, e: &NodeError, what: &str) -> Diag {
-    Diag::from_node(src, node.span, e, &format!("invalid {what}"))
+    e.to_diag(src, node.span, &format!("invalid {what}"))
 }
 
 /// Names longer than this get no "did you mean" (comparing costs time in

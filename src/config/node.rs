@@ -20,24 +20,7 @@ use serde::de::{
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A byte range in one source file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Span {
-    pub offset: usize,
-    pub len: usize,
-}
-
-impl Span {
-    pub fn new(offset: usize, len: usize) -> Self {
-        Span { offset, len }
-    }
-}
-
-impl From<Span> for miette::SourceSpan {
-    fn from(s: Span) -> Self {
-        (s.offset, s.len).into()
-    }
-}
+pub use crate::diag::Span;
 
 /// One YAML value with its span.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,40 +183,6 @@ impl Node {
             ),
         };
         Node::new(span, value)
-    }
-
-    /// Apply `f` to every string scalar (keys excluded), depth first.
-    pub fn map_strings<E>(
-        &mut self,
-        f: &mut impl FnMut(&mut String, Span) -> Result<(), E>,
-    ) -> Result<(), Vec<E>> {
-        let mut errors = Vec::new();
-        self.walk_strings(f, &mut errors);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    }
-
-    fn walk_strings<E>(
-        &mut self,
-        f: &mut impl FnMut(&mut String, Span) -> Result<(), E>,
-        errors: &mut Vec<E>,
-    ) {
-        let span = self.span;
-        match &mut self.value {
-            Value::Str(s) => {
-                if let Err(e) = f(s, span) {
-                    errors.push(e);
-                }
-            }
-            Value::Seq(items) => items.iter_mut().for_each(|n| n.walk_strings(f, errors)),
-            Value::Map(entries) => entries
-                .iter_mut()
-                .for_each(|(_, v)| v.walk_strings(f, errors)),
-            _ => {}
-        }
     }
 }
 

@@ -195,10 +195,6 @@ pub fn fingerprint(out: &ProbeOutput) -> Result<String, String> {
     )
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The desired state of a host as bytes: secrets included in clear, so it
 /// is never printed, only compared ([`same_desired`]) or keyed-hashed
 /// ([`desired_hash`]).

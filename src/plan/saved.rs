@@ -33,9 +33,6 @@ const SOURCE_DOMAIN: &str = "keel saved plan source file";
 const SEAL_PREFIX: &str = "{\n  \"seal\": \"";
 /// The digest recorded for a file that could not be read.
 const UNREADABLE: &str = "unreadable";
-/// Saved plans larger than this are refused unread.
-pub const MAX_SIZE: u64 = 256 * 1024 * 1024;
-
 /// A configuration file the plan was made from, with a keyed digest of its
 /// content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -281,7 +278,10 @@ impl Stale {
         else {
             return None;
         };
-        let src = crate::diag::SourceFile::new(Path::new(path), text.clone());
+        let src = crate::diag::SourceFile::new(
+            crate::config::display_path(Path::new(path)),
+            text.clone(),
+        );
         let mut offset = src.offset_of(*line, *column).min(text.len());
         let mut label = "here";
         let end = text.trim_end().len();

@@ -24,7 +24,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub mod common;
-pub mod testing;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use common::{check_abs_path, kv, kv_lines, normalize_mode, parent_dir, unused_when_absent};
 

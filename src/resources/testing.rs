@@ -1,59 +1,16 @@
 //! Helpers for fixture tests of resource kinds: YAML in, probe output in,
 //! diff and commands out — no host needed. Also runs probes and commands in
-//! a local `sh` for kinds that can be exercised without root.
+//! a local `sh` for kinds that can be exercised without root. Compiled for
+//! the library's own tests only (`#[cfg(test)]`); the offline loader it
+//! shares with the fuzz targets lives in `crate::fuzzing`.
 
-use super::{Evaluation, PrepareCx, ProbeOutput, Resource};
-use crate::config::node::Node;
-use std::path::{Path, PathBuf};
-
-/// A [`PrepareCx`] over a local directory; templates are returned verbatim
-/// (template rendering is tested with the resolver).
-pub struct LocalCx {
-    pub dir: PathBuf,
-}
-
-impl PrepareCx for LocalCx {
-    fn base_dir(&self) -> &Path {
-        &self.dir
-    }
-    fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
-        std::fs::read(self.local_path(path)).map_err(|e| format!("cannot read {path}: {e}"))
-    }
-    fn render_template(&mut self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(self.local_path(path))
-            .map_err(|e| format!("cannot read {path}: {e}"))
-    }
-}
+use super::{Evaluation, ProbeOutput, Resource};
+pub(crate) use crate::fuzzing::{LocalCx, try_load};
 
 /// Build a resource of `kind` from the YAML body of the resource.
 /// Panics with the error message on invalid input (tests only).
 pub fn load(kind: &str, yaml: &str) -> Box<dyn Resource> {
     try_load(kind, yaml).unwrap_or_else(|e| panic!("{kind}: {e}"))
-}
-
-/// Like [`load`], returning deserialization, prepare and check errors as text.
-pub fn try_load(kind: &str, yaml: &str) -> Result<Box<dyn Resource>, String> {
-    let entry = super::kind(kind).ok_or_else(|| format!("no kind {kind}"))?;
-    let node = Node::parse(yaml).map_err(|e| e.message)?;
-    let mut res = (entry.parse)(&node).map_err(|e| e.message)?;
-    let mut cx = LocalCx {
-        dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
-    };
-    res.prepare(&mut cx).map_err(|errs| {
-        errs.iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
-    let errs = res.check();
-    if !errs.is_empty() {
-        return Err(errs
-            .iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; "));
-    }
-    Ok(res)
 }
 
 /// Evaluate a resource against probe stdout (status 0).

@@ -1,122 +1,16 @@
-//! Shared helpers for end-to-end tests: a fresh Debian host in a container
-//! reachable over real SSH, an inventory pointing at it, and a runner for
-//! the real `keel` binary that records every byte it printed (so tests can
-//! check that no secret ever shows).
-#![allow(dead_code)]
+//! Shared helpers for integration tests: [`Keel`], the one runner of the
+//! real `keel` binary (clean environment, output captured, time-limited),
+//! and [`Host`], a fresh Debian host in a container reachable over real SSH.
+// Each test crate uses a part of this module.
+#![allow(dead_code, unused_imports)]
 
-use keel::sandbox::{SandboxHost, Testbed};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod host;
+mod keel;
 
-pub struct Host {
-    pub testbed: Testbed,
-    pub host: SandboxHost,
-    pub dir: tempfile::TempDir,
-    /// Everything keel printed in this test (stdout and stderr).
-    pub transcript: std::cell::RefCell<String>,
-}
+pub use host::Host;
+pub use keel::{Keel, Run, Running, binary};
 
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Host {
-    /// A testbed with one fresh host. Fails loudly without Docker.
-    pub fn start(name: &str) -> Host {
-        let testbed = Testbed::new().unwrap_or_else(|e| {
-            panic!("end-to-end tests need Docker and debootstrap (run scripts/ci-setup.sh): {e}")
-        });
-        let host = testbed
-            .start_host(name)
-            .unwrap_or_else(|e| panic!("cannot start test host {name}: {e}"));
-        Host {
-            testbed,
-            host,
-            dir: tempfile::tempdir().expect("tempdir"),
-            transcript: Default::default(),
-        }
-    }
-
-    /// Write an inventory with this host in group `web`, connecting as
-    /// `user` with strict host key checking through the testbed's
-    /// known_hosts; `extra` is appended to the host's settings (YAML lines
-    /// indented by 4 spaces).
-    pub fn inventory(&self, user: &str, vars: &[(&str, &str)], extra: &str) -> PathBuf {
-        let mut v = String::new();
-        for (k, val) in vars {
-            v.push_str(&format!(
-                "      {k}: {}\n",
-                serde_json::to_string(val).unwrap()
-            ));
-        }
-        let text = format!(
-            "hosts:\n  web1:\n    address: \"{ip}\"\n    user: {user}\n    identity_file: \"{key}\"\n    ssh_config: \"{cfg}\"\n{extra}    vars:\n{v}      placeholder: x\ngroups:\n  web:\n    hosts: [web1]\n",
-            ip = self.host.ip,
-            key = self.testbed.key_path().display(),
-            cfg = self.testbed.ssh_config_path().display(),
-        );
-        let path = self.dir.path().join("inventory.yaml");
-        std::fs::write(&path, text).expect("write inventory");
-        path
-    }
-
-    /// Run the keel binary with arguments and extra environment.
-    pub fn keel(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
-        cmd.args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("KEEL_LOG")
-            .stdin(std::process::Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("run keel");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        let mut t = self.transcript.borrow_mut();
-        t.push_str(&format!(
-            "$ keel {}\n{}{}\n",
-            args.join(" "),
-            run.stdout,
-            run.stderr
-        ));
-        run
-    }
-
-    /// Run a shell command on the host directly (docker exec), returning stdout.
-    pub fn sh(&self, cmd: &str) -> String {
-        self.host
-            .exec_ok(cmd)
-            .unwrap_or_else(|e| panic!("on the host, `{cmd}` failed: {e}"))
-    }
-
-    /// Run a command over a brand-new SSH connection as `user` on `port`
-    /// (strict host keys, the testbed's key).
-    pub fn ssh_as(&self, user: &str, port: u16, cmd: &str) -> std::process::Output {
-        Command::new("ssh")
-            .arg("-F")
-            .arg(self.testbed.ssh_config_path())
-            .args(["-p", &port.to_string(), "-o", "ConnectTimeout=5"])
-            .arg(format!("{user}@{}", self.host.ip))
-            .arg(cmd)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run ssh")
-    }
-
-    /// Whether a shell command succeeds on the host.
-    pub fn sh_ok(&self, cmd: &str) -> bool {
-        self.host
-            .exec(cmd)
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    }
-}
+use std::path::Path;
 
 /// The repository's root (to find examples/).
 pub fn repo() -> &'static Path {

@@ -294,7 +294,7 @@ fn read(path: &Path) -> Result<SourceFile, Diagnostics> {
         Diag::plain(CODE, format!("cannot read {}: {e}", path.display()))
             .with_help("check the path and its permissions")
     })?;
-    SourceFile::from_bytes(path, bytes)
+    SourceFile::from_bytes(crate::config::display_path(path), bytes)
 }
 
 /// A vars map node for keel (later entries of the same name win); `None`

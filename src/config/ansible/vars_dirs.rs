@@ -18,7 +18,7 @@ pub fn read(dir: &Path, parsed: &mut Parsed, diags: &mut Diagnostics) {
             let target = if hosts {
                 parsed.hosts.get_mut(&name).map(|h| &mut h.vars)
             } else if name == "all" {
-                let src = SourceFile::new(&file, String::new());
+                let src = SourceFile::new(crate::config::display_path(&file), String::new());
                 Some(&mut parsed.group("all", &src, Span::default()).file_vars)
             } else {
                 parsed.groups.get_mut(&name).map(|g| &mut g.file_vars)

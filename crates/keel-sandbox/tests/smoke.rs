@@ -5,7 +5,7 @@
 //! FAILS with instructions rather than skipping. The first run on a machine
 //! builds the testbed image (about a minute); afterwards this takes seconds.
 
-use keel::sandbox::{SandboxHost, Testbed};
+use keel_sandbox::{SandboxHost, Testbed};
 use std::process::Command;
 use std::time::Instant;
 

@@ -16,8 +16,8 @@
 //! `tar`, and the OpenSSH client tools. `scripts/ci-setup.sh` provides them.
 //!
 //! ```no_run
-//! use keel::sandbox::Testbed;
-//! # fn main() -> Result<(), keel::sandbox::SandboxError> {
+//! use keel_sandbox::Testbed;
+//! # fn main() -> Result<(), keel_sandbox::SandboxError> {
 //! let tb = Testbed::new()?;
 //! let host = tb.start_host("web1")?;
 //! let out = host.ssh(&tb, "id -u")?;
