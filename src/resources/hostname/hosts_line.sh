@@ -1,5 +1,4 @@
 #!/bin/sh
-# shellcheck disable=SC2154
 # Print /etc/hosts (read from "$keel_t", set by the file rewrite around
 # this fill) with its first 127.0.1.1 line replaced by keel_line, or
 # keel_line added after the 127.0.0.1 line (first when there is none); a
@@ -7,6 +6,7 @@
 # params: keel_line
 keel_own='^[[:space:]]*127\.0\.1\.1([[:space:]]|$)'
 keel_lo='^[[:space:]]*127\.0\.0\.1([[:space:]]|$)'
+# shellcheck disable=SC2154 # keel_t is set by the rewrite around this fill
 if [ ! -e "$keel_t" ]; then
   printf '127.0.0.1\tlocalhost\n%s\n' "$keel_line"
 else
