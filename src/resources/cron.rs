@@ -32,7 +32,7 @@
 //! own block with a small line-by-line `sh` loop, and installs the result
 //! through a temporary file with `crontab FILE` — which checks the whole
 //! file and refuses a broken one, leaving the installed crontab untouched.
-//! The same edit is implemented in Rust ([`edit_crontab`]) to show the
+//! The same edit is implemented in Rust (`common::crontab::edit_crontab`) to show the
 //! crontab's content diff in the plan; the fixture tests check that both
 //! agree.
 //!

@@ -36,8 +36,8 @@
 //! kernel's limit). Upper case is refused: host names are compared without
 //! case by resolvers but byte for byte here, and systemd may lower-case them.
 
-use crate::resources::common::edit::rewrite_file;
 use super::*;
+use crate::resources::common::edit::rewrite_file;
 use crate::shell::Script;
 
 /// The address of the one `hostname` resource of a host.
@@ -468,6 +468,22 @@ mod tests {
         );
         assert_eq!(e.commands.len(), 1);
         assert!(e.commands[0].summary.contains("/etc/hosts"));
+        // Only the kernel's name differs: only the name is set.
+        let e = eval(
+            "hostname",
+            Y,
+            &probe(
+                "old",
+                Some("web-01"),
+                Some("127.0.1.1 web-01.example.com web-01"),
+            ),
+        );
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new("hostname", Some("old"), Some("web-01"))]
+        );
+        let summaries: Vec<_> = e.commands.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(summaries, ["set the host name to web-01"]);
         // An empty /etc/hostname, and no /etc/hosts at all.
         let e = eval("hostname", Y, "running=web-01\nstatic=\nhosts=absent\n");
         assert_eq!(e.diff.attrs[0].before, None);

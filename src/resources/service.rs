@@ -23,7 +23,7 @@
 //! Planning compares the declared attributes into typed `Changes`, from
 //! which both the plan's attributes and the commands are built.
 
-use super::common::apt::{check_package_name};
+use super::common::apt::check_package_name;
 use super::*;
 use crate::shell::Script;
 
@@ -405,9 +405,10 @@ impl Service {
         } else {
             Action::NoOp
         });
-        let enabled = c.enabled.as_ref().map(|e| {
-            AttrChange::new("enabled", e.before.clone(), Some(e.after.to_string()))
-        });
+        let enabled = c
+            .enabled
+            .as_ref()
+            .map(|e| AttrChange::new("enabled", e.before.clone(), Some(e.after.to_string())));
         let state = c
             .state
             .as_ref()
@@ -475,7 +476,10 @@ mod tests {
         let log = dir.path().join("log");
         std::fs::write(
             &bin,
-            format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\n", q(log.to_str().unwrap())),
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\n",
+                q(log.to_str().unwrap())
+            ),
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -515,7 +519,6 @@ mod tests {
     fn summaries(cmds: &[Cmd]) -> Vec<String> {
         cmds.iter().map(|c| c.summary.clone()).collect()
     }
-
 
     const FULL: &str = "{name: nginx, state: running, enabled: true}";
 

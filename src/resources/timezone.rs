@@ -34,7 +34,7 @@
 //! Planning compares the link and `/etc/timezone` into a typed `Drift`,
 //! from which both the plan's attributes and the commands are built.
 
-use super::common::edit::{rewrite_file};
+use super::common::edit::rewrite_file;
 use super::*;
 use crate::shell::{Script, q};
 
@@ -240,7 +240,9 @@ impl Kind for Timezone {
             Some("absent") => Localtime::Absent,
             _ => {
                 return Err(match out.stderr.trim() {
-                    "" => FactError::Unexpected("the probe printed nothing about /etc/localtime".to_string()),
+                    "" => FactError::Unexpected(
+                        "the probe printed nothing about /etc/localtime".to_string(),
+                    ),
                     e => FactError::Unexpected(e.to_string()),
                 });
             }
