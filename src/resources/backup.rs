@@ -252,15 +252,11 @@ impl Backup {
         for (k, v) in self.settings() {
             let _ = writeln!(s, "# keel: {k}={v}");
         }
+        s.push('\n');
+        s.push_str(&Script::new(include_str!("backup/env.sh")).render());
         let _ = write!(
             s,
-            "
-set -u
-umask 077
-cd /
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PATH
-NAME={name}
+            "NAME={name}
 TAG={tag}
 DEST={dest}
 RETENTION_DAYS={retention}
@@ -306,18 +302,11 @@ log \"starting: {kind} backup to $DEST\"
             BackupType::Config => config_body(&mut s, &self.paths),
         }
         if let Some(o) = &self.offsite {
-            let _ = write!(
-                s,
-                "
-# The offsite copy, after a successful backup.
-OFFSITE={}
-KEEL_BACKUP_DEST=$DEST
-KEEL_BACKUP_FILE=$OUT
-export KEEL_BACKUP_DEST KEEL_BACKUP_FILE
-log \"running the offsite command\"
-( set +u; eval \"$OFFSITE\" ) </dev/null || fail \"the offsite command failed with status $? (the local backup is kept)\"
-",
-                q(o)
+            s.push_str("\n# The offsite copy, after a successful backup.\n");
+            s.push_str(
+                &Script::new(include_str!("backup/offsite.sh"))
+                    .set("OFFSITE", o)
+                    .render(),
             );
         }
         s.push_str("\nlog \"done: $OUT\"\nexit 0\n");
@@ -328,18 +317,8 @@ log \"running the offsite command\"
         let database = q(self.database.as_deref().unwrap_or_default());
         let dump = match (&self.compose_service, &self.compose_file) {
             (Some(service), Some(file)) => {
-                let _ = write!(
-                    s,
-                    "
-if docker compose version >/dev/null 2>&1; then
-  dc() {{ docker compose \"$@\"; }}
-elif command -v docker-compose >/dev/null 2>&1; then
-  dc() {{ docker-compose \"$@\"; }}
-else
-  fail \"neither docker compose nor docker-compose is installed\"
-fi
-"
-                );
+                s.push('\n');
+                s.push_str(&Script::new(include_str!("backup/compose.sh")).render());
                 format!(
                     "dc -f {} exec -T {} pg_dump -U {} {database}",
                     q(file),
@@ -358,46 +337,18 @@ OUT=\"$DEST/${{NAME}}_backup_$STAMP.sql.gz\"
 PART=\"$OUT.partial\"
 # POSIX sh has no pipefail: pg_dump's status is saved from inside the pipeline.
 {{ {dump} 2>\"$WORK/err\"; echo $? >\"$WORK/status\"; }} | gzip >\"$PART\"
-GZ=$?
-DUMP=$(cat \"$WORK/status\" 2>/dev/null) || DUMP=unknown
-[ \"$DUMP\" = 0 ] || fail \"pg_dump exited with status $DUMP: $(tail -n 5 \"$WORK/err\" | tr '\\n' ' ')\"
-[ \"$GZ\" = 0 ] || fail \"gzip exited with status $GZ (disk full?)\"
-mv -f -- \"$PART\" \"$OUT\" || fail \"cannot rename $PART\"
-PART=
-log \"wrote $OUT\"
-expire -type f -name \"${{NAME}}_backup_*.sql.gz\"
 "
         );
+        s.push_str(&Script::new(include_str!("backup/postgres_done.sh")).render());
     }
 }
 
 fn files_body(s: &mut String, source: &str) {
-    let _ = write!(
-        s,
-        "
-SOURCE={source}
-[ -d \"$SOURCE\" ] || fail \"the source $SOURCE is not a directory\"
-mkdir -p -- \"$DEST/current\" || fail \"cannot create $DEST/current\"
-rsync -a --delete -- \"$SOURCE/\" \"$DEST/current/\" 2>\"$WORK/err\"
-RC=$?
-case $RC in
-  0) ;;
-  24) log \"warning: some source files vanished during the copy\" ;;
-  *) fail \"rsync exited with status $RC: $(tail -n 5 \"$WORK/err\" | tr '\\n' ' ')\" ;;
-esac
-DAY=$(date +%Y%m%d)
-OUT=\"$DEST/snapshot-$DAY\"
-PART=\"$DEST/.snapshot-$DAY.partial\"
-rm -rf -- \"$PART\"
-cp -al -- \"$DEST/current\" \"$PART\" 2>\"$WORK/err\" || fail \"cannot make the hard-link snapshot: $(tail -n 5 \"$WORK/err\" | tr '\\n' ' ')\"
-# cp -a kept the source's time; the snapshot's own time drives retention.
-touch -- \"$PART\"
-{{ rm -rf -- \"$OUT\" && mv -- \"$PART\" \"$OUT\"; }} || fail \"cannot rename the snapshot to $OUT\"
-PART=
-log \"snapshot $OUT\"
-expire -type d -name 'snapshot-[0-9]*'
-",
-        source = q(source)
+    s.push('\n');
+    s.push_str(
+        &Script::new(include_str!("backup/files.sh"))
+            .set("SOURCE", source)
+            .render(),
     );
 }
 
@@ -410,24 +361,10 @@ set --
 for p in {words}; do
   if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"${{p#/}}\"; else log \"skipping $p: it does not exist\"; fi
 done
-[ \"$#\" -gt 0 ] || fail \"none of the paths exist\"
-find \"$DEST\" -mindepth 1 -maxdepth 1 -type f -name 'config_*.tar.gz.partial' -exec rm -f -- {{}} +
-OUT=\"$DEST/config_$STAMP.tar.gz\"
-PART=\"$OUT.partial\"
-tar -czf \"$PART\" -C / -- \"$@\" 2>\"$WORK/err\"
-RC=$?
-case $RC in
-  0) ;;
-  1) log \"warning: some files changed while they were archived\" ;;
-  *) fail \"tar exited with status $RC: $(tail -n 5 \"$WORK/err\" | tr '\\n' ' ')\" ;;
-esac
-mv -f -- \"$PART\" \"$OUT\" || fail \"cannot rename $PART\"
-PART=
-log \"wrote $OUT\"
-expire -type f -name 'config_*.tar.gz'
 ",
         words = words.join(" ")
     );
+    s.push_str(&Script::new(include_str!("backup/config_done.sh")).render());
 }
 
 /// Parse the `# keel: key=value` header of an installed script.
