@@ -88,7 +88,7 @@ fn root() -> String {
 }
 
 /// Check the name of an owned entry (it is written in the marker line).
-pub(crate) fn check_entry_name(field: &'static str, name: &str) -> Option<Invalid> {
+fn check_entry_name(field: &'static str, name: &str) -> Option<Invalid> {
     let bad = name.trim().is_empty()
         || name.trim() != name
         || name.contains('/')
@@ -124,7 +124,7 @@ impl Cron {
 }
 
 /// Check a command for a crontab line.
-pub(crate) fn check_command(field: &'static str, command: &str) -> Option<Invalid> {
+fn check_command(field: &'static str, command: &str) -> Option<Invalid> {
     if command.trim().is_empty() {
         return Some(Invalid::field(field, "the command is empty"));
     }
