@@ -61,12 +61,15 @@
 //! owner, content base64 on one line) and the destination's type, mode and
 //! owner.
 
-use super::common::crontab::{CrontabFact, Entry, SCHEDULE_HELP, check_schedule, crontab_probe, find_blocks, parse_crontab, plan_entry};
-use super::common::{State};
-use super::common::paths::{check_host_path};
-use super::common::accounts::{valid_name};
+use super::common::State;
+use super::common::accounts::valid_name;
+use super::common::crontab::{
+    CrontabFact, Entry, SCHEDULE_HELP, check_schedule, crontab_probe, find_blocks, parse_crontab,
+    plan_entry,
+};
+use super::common::paths::check_host_path;
 use super::*;
-use crate::shell::{self, q};
+use crate::shell::{self, Script, q};
 use std::fmt::Write as _;
 
 /// Where the scripts live.
@@ -251,15 +254,11 @@ impl Backup {
         for (k, v) in self.settings() {
             let _ = writeln!(s, "# keel: {k}={v}");
         }
+        s.push('\n');
+        s.push_str(&Script::new(include_str!("backup/env.sh")).render());
         let _ = write!(
             s,
-            "
-set -u
-umask 077
-cd /
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PATH
-NAME={name}
+            "NAME={name}
 TAG={tag}
 DEST={dest}
 RETENTION_DAYS={retention}
@@ -305,18 +304,11 @@ log \"starting: {kind} backup to $DEST\"
             BackupType::Config => config_body(&mut s, &self.paths),
         }
         if let Some(o) = &self.offsite {
-            let _ = write!(
-                s,
-                "
-# The offsite copy, after a successful backup.
-OFFSITE={}
-KEEL_BACKUP_DEST=$DEST
-KEEL_BACKUP_FILE=$OUT
-export KEEL_BACKUP_DEST KEEL_BACKUP_FILE
-log \"running the offsite command\"
-( set +u; eval \"$OFFSITE\" ) </dev/null || fail \"the offsite command failed with status $? (the local backup is kept)\"
-",
-                q(o)
+            s.push_str("\n# The offsite copy, after a successful backup.\n");
+            s.push_str(
+                &Script::new(include_str!("backup/offsite.sh"))
+                    .set("OFFSITE", o)
+                    .render(),
             );
         }
         s.push_str("\nlog \"done: $OUT\"\nexit 0\n");
@@ -327,18 +319,8 @@ log \"running the offsite command\"
         let database = q(self.database.as_deref().unwrap_or_default());
         let dump = match (&self.compose_service, &self.compose_file) {
             (Some(service), Some(file)) => {
-                let _ = write!(
-                    s,
-                    "
-if docker compose version >/dev/null 2>&1; then
-  dc() {{ docker compose \"$@\"; }}
-elif command -v docker-compose >/dev/null 2>&1; then
-  dc() {{ docker-compose \"$@\"; }}
-else
-  fail \"neither docker compose nor docker-compose is installed\"
-fi
-"
-                );
+                s.push('\n');
+                s.push_str(&Script::new(include_str!("backup/compose.sh")).render());
                 format!(
                     "dc -f {} exec -T {} pg_dump -U {} {database}",
                     q(file),
@@ -357,46 +339,18 @@ OUT=\"$DEST/${{NAME}}_backup_$STAMP.sql.gz\"
 PART=\"$OUT.partial\"
 # POSIX sh has no pipefail: pg_dump's status is saved from inside the pipeline.
 {{ {dump} 2>\"$WORK/err\"; echo $? >\"$WORK/status\"; }} | gzip >\"$PART\"
-GZ=$?
-DUMP=$(cat \"$WORK/status\" 2>/dev/null) || DUMP=unknown
-[ \"$DUMP\" = 0 ] || fail \"pg_dump exited with status $DUMP: $(tail -n 5 \"$WORK/err\" | tr '\\n' ' ')\"
-[ \"$GZ\" = 0 ] || fail \"gzip exited with status $GZ (disk full?)\"
-mv -f -- \"$PART\" \"$OUT\" || fail \"cannot rename $PART\"
-PART=
-log \"wrote $OUT\"
-expire -type f -name \"${{NAME}}_backup_*.sql.gz\"
 "
         );
+        s.push_str(&Script::new(include_str!("backup/postgres_done.sh")).render());
     }
 }
 
 fn files_body(s: &mut String, source: &str) {
-    let _ = write!(
-        s,
-        "
-SOURCE={source}
-[ -d \"$SOURCE\" ] || fail \"the source $SOURCE is not a directory\"
-mkdir -p -- \"$DEST/current\" || fail \"cannot create $DEST/current\"
-rsync -a --delete -- \"$SOURCE/\" \"$DEST/current/\" 2>\"$WORK/err\"
-RC=$?
-case $RC in
-  0) ;;
-  24) log \"warning: some source files vanished during the copy\" ;;
-  *) fail \"rsync exited with status $RC: $(tail -n 5 \"$WORK/err\" | tr '\\n' ' ')\" ;;
-esac
-DAY=$(date +%Y%m%d)
-OUT=\"$DEST/snapshot-$DAY\"
-PART=\"$DEST/.snapshot-$DAY.partial\"
-rm -rf -- \"$PART\"
-cp -al -- \"$DEST/current\" \"$PART\" 2>\"$WORK/err\" || fail \"cannot make the hard-link snapshot: $(tail -n 5 \"$WORK/err\" | tr '\\n' ' ')\"
-# cp -a kept the source's time; the snapshot's own time drives retention.
-touch -- \"$PART\"
-{{ rm -rf -- \"$OUT\" && mv -- \"$PART\" \"$OUT\"; }} || fail \"cannot rename the snapshot to $OUT\"
-PART=
-log \"snapshot $OUT\"
-expire -type d -name 'snapshot-[0-9]*'
-",
-        source = q(source)
+    s.push('\n');
+    s.push_str(
+        &Script::new(include_str!("backup/files.sh"))
+            .set("SOURCE", source)
+            .render(),
     );
 }
 
@@ -409,24 +363,10 @@ set --
 for p in {words}; do
   if [ -e \"$p\" ] || [ -L \"$p\" ]; then set -- \"$@\" \"${{p#/}}\"; else log \"skipping $p: it does not exist\"; fi
 done
-[ \"$#\" -gt 0 ] || fail \"none of the paths exist\"
-find \"$DEST\" -mindepth 1 -maxdepth 1 -type f -name 'config_*.tar.gz.partial' -exec rm -f -- {{}} +
-OUT=\"$DEST/config_$STAMP.tar.gz\"
-PART=\"$OUT.partial\"
-tar -czf \"$PART\" -C / -- \"$@\" 2>\"$WORK/err\"
-RC=$?
-case $RC in
-  0) ;;
-  1) log \"warning: some files changed while they were archived\" ;;
-  *) fail \"tar exited with status $RC: $(tail -n 5 \"$WORK/err\" | tr '\\n' ' ')\" ;;
-esac
-mv -f -- \"$PART\" \"$OUT\" || fail \"cannot rename $PART\"
-PART=
-log \"wrote $OUT\"
-expire -type f -name 'config_*.tar.gz'
 ",
         words = words.join(" ")
     );
+    s.push_str(&Script::new(include_str!("backup/config_done.sh")).render());
 }
 
 /// Parse the `# keel: key=value` header of an installed script.
@@ -442,7 +382,7 @@ fn header_settings(script: &str) -> Vec<(String, String)> {
 }
 
 /// Parse `mode:owner:group` as printed by `stat -c %a:%U:%G`.
-fn parse_present(kind: Option<&str>, stat: Option<&str>, want: &str) -> Result<Present, String> {
+fn parse_present(kind: Option<&str>, stat: Option<&str>, want: &str) -> Result<Present, FactError> {
     match kind.map(str::trim) {
         Some("absent") => Ok(Present::Absent),
         Some("other") => Ok(Present::Other),
@@ -450,16 +390,23 @@ fn parse_present(kind: Option<&str>, stat: Option<&str>, want: &str) -> Result<P
             let stat = stat.unwrap_or_default().trim();
             let mut it = stat.splitn(3, ':');
             let (Some(mode), Some(owner), Some(group)) = (it.next(), it.next(), it.next()) else {
-                return Err(format!("unexpected stat output `{stat}`"));
+                return Err(FactError::Unexpected(format!(
+                    "unexpected stat output `{stat}`"
+                )));
             };
             Ok(Present::Here {
-                mode: normalize_mode(mode).map_err(|_| format!("`{mode}` is not a mode"))?,
+                mode: normalize_mode(mode)
+                    .map_err(|_| FactError::Unexpected(format!("`{mode}` is not a mode")))?,
                 owner: owner.into(),
                 group: group.into(),
             })
         }
-        Some(k) => Err(format!("unexpected `{k}` in the backup probe")),
-        None => Err("the backup probe printed no state".into()),
+        Some(k) => Err(FactError::Unexpected(format!(
+            "unexpected `{k}` in the backup probe"
+        ))),
+        None => Err(FactError::Unexpected(
+            "the backup probe printed no state".into(),
+        )),
     }
 }
 
@@ -485,79 +432,87 @@ fn perm_attrs(label: &str, p: &Present) -> Vec<AttrChange> {
     v
 }
 
+/// A command that fails the apply with `message` (a path in the way).
+fn refusal(summary: String, message: &str) -> Cmd {
+    Cmd::new(
+        summary,
+        format!("printf '%s\\n' {} >&2\nexit 1\n", q(message)),
+    )
+}
+
 impl Backup {
-    fn plan_changes(&self, fact: &BackupFact) -> (Diff, Vec<Cmd>) {
+    /// `state: absent`: the crontab entry and the script go, the backups
+    /// already made stay.
+    fn plan_removal(&self, fact: &BackupFact, what: &str) -> Planned {
         let script_path = self.script_path();
-        let what = format!("backup `{}`", self.name);
-        if self.state == State::Absent {
-            let (mut diff, mut cmds) = plan_entry("root", &self.mark(), None, &fact.crontab, &what);
-            if fact.script != Present::Absent {
-                if !diff.action().is_change() {
-                    diff = Diff::with_action(Action::Delete);
-                }
-                diff.attrs.push(AttrChange::new(
-                    "script",
-                    Some(script_path.clone()),
-                    None::<String>,
-                ));
-                cmds.push(Cmd::new(
-                    format!("remove {script_path}"),
-                    format!("rm -f -- {}\n", q(&script_path)),
-                ));
+        let Planned {
+            mut diff,
+            mut commands,
+        } = plan_entry("root", &self.mark(), None, &fact.crontab, what);
+        if fact.script != Present::Absent {
+            if !diff.action().is_change() {
+                diff = Diff::with_action(Action::Delete);
             }
-            if diff.action().is_change() {
-                diff.reason = Some("the backups already made are kept".into());
-            } else {
-                diff = Diff::noop().reason("not installed");
-            }
-            return (diff, cmds);
+            diff.attrs.push(AttrChange::new(
+                "script",
+                Some(script_path.clone()),
+                None::<String>,
+            ));
+            commands.push(Cmd::new(
+                format!("remove {script_path}"),
+                format!("rm -f -- {}\n", q(&script_path)),
+            ));
         }
+        if !diff.action().is_change() {
+            return Planned::only(Diff::noop().reason("not installed"));
+        }
+        diff.reason = Some("the backups already made are kept".into());
+        Planned::new(diff, commands)
+    }
 
+    /// The destination directory: created, or given mode 0700 and owner
+    /// root; a non-directory in its place is refused.
+    fn plan_destination(&self, fact: &BackupFact, plan: &mut Planned) {
         let dest = self.destination();
-        let script = self.script();
-        let entry = self.entry();
-        let (cron_diff, cron_cmds) =
-            plan_entry("root", &self.mark(), Some(&entry), &fact.crontab, &what);
-        let mut diff = Diff::with_action(Action::Update);
-        let mut cmds = Vec::new();
-
-        // The destination.
+        let before = plan.diff.attrs.len();
         match &fact.dest {
-            Present::Absent => {
-                diff.attrs.push(AttrChange::new(
-                    "directory",
-                    None::<String>,
-                    Some(format!("{dest} (mode 0700)")),
-                ));
-            }
+            Present::Absent => plan.diff.attrs.push(AttrChange::new(
+                "directory",
+                None::<String>,
+                Some(format!("{dest} (mode 0700)")),
+            )),
             Present::Other => {
-                diff.attrs.push(AttrChange::new(
+                plan.diff.attrs.push(AttrChange::new(
                     "directory",
                     Some("not a directory"),
                     Some(dest),
                 ));
-                let msg = format!("keel: {dest} exists and is not a directory");
-                cmds.push(Cmd::new(
+                plan.commands.push(refusal(
                     format!("refuse: {dest} is not a directory"),
-                    format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
+                    &format!("keel: {dest} exists and is not a directory"),
                 ));
+                return;
             }
-            here => diff.attrs.extend(perm_attrs("directory", here)),
+            here => plan.diff.attrs.extend(perm_attrs("directory", here)),
         }
-        if fact.dest != Present::Other && !diff.attrs.is_empty() {
+        if plan.diff.attrs.len() > before {
             let d = q(dest);
-            cmds.push(Cmd::new(
+            plan.commands.push(Cmd::new(
                 format!("create {dest} (mode 0700, owner root)"),
                 format!("mkdir -p -- {d}\nchown root:root -- {d}\nchmod 0700 -- {d}\n"),
             ));
         }
+    }
 
-        // The script.
-        let mut script_changes = false;
-        match &fact.script {
+    /// The script: written when absent, different or with other
+    /// permissions; the settings it records show as attributes.
+    fn plan_script(&self, fact: &BackupFact, plan: &mut Planned) {
+        let script_path = self.script_path();
+        let script = self.script();
+        let diff = &mut plan.diff;
+        let changes = match &fact.script {
             Present::Absent => {
                 // The settings read better than a whole new script.
-                script_changes = true;
                 for (k, v) in self.settings() {
                     diff.attrs.push(AttrChange::new(k, None::<String>, Some(v)));
                 }
@@ -566,49 +521,38 @@ impl Backup {
                     None::<String>,
                     Some(script_path.as_str()),
                 ));
+                true
             }
             Present::Other => {
-                let msg = format!("keel: {script_path} exists and is not a regular file");
                 diff.attrs.push(AttrChange::new(
                     "script",
                     Some("not a regular file"),
                     Some(script_path.as_str()),
                 ));
-                cmds.push(Cmd::new(
+                plan.commands.push(refusal(
                     format!("refuse: {script_path} is not a regular file"),
-                    format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
+                    &format!("keel: {script_path} exists and is not a regular file"),
                 ));
+                false
             }
             here => {
                 let have = fact.script_text.as_deref().unwrap_or_default();
-                if have != script {
-                    script_changes = true;
-                    let old: std::collections::BTreeMap<String, String> =
-                        header_settings(have).into_iter().collect();
-                    let before = diff.attrs.len();
-                    for (k, v) in self.settings() {
-                        if old.get(k) != Some(&v) {
-                            diff.attrs
-                                .push(AttrChange::new(k, old.get(k).cloned(), Some(v)));
-                        }
-                    }
-                    if diff.attrs.len() == before {
-                        diff.reason = Some(
-                            "the installed script differs from the one keel generates (edited by hand, or made by another keel version)".into(),
-                        );
-                    }
+                let differs = have != script;
+                if differs {
+                    self.script_settings_diff(have, diff);
                     diff.content = Some(ContentChange {
                         before: fact.script_text.clone(),
                         after: script.clone(),
                     });
                 }
                 let perms = perm_attrs("script", here);
-                script_changes |= !perms.is_empty();
+                let fix_perms = !perms.is_empty();
                 diff.attrs.extend(perms);
+                differs || fix_perms
             }
-        }
-        if script_changes {
-            cmds.push(Cmd::new(
+        };
+        if changes {
+            plan.commands.push(Cmd::new(
                 format!(
                     "write {script_path} ({} bytes, mode 0700, owner root)",
                     script.len()
@@ -616,38 +560,52 @@ impl Backup {
                 install_script(&script_path, &script),
             ));
         }
+    }
 
-        // The crontab entry (its command is the script: only worth showing
-        // when an existing entry runs something else).
+    /// The settings that differ from those recorded in the installed
+    /// script's header; when none does, why the script differs anyway.
+    fn script_settings_diff(&self, have: &str, diff: &mut Diff) {
+        let old: std::collections::BTreeMap<String, String> =
+            header_settings(have).into_iter().collect();
+        let before = diff.attrs.len();
+        for (k, v) in self.settings() {
+            if old.get(k) != Some(&v) {
+                diff.attrs
+                    .push(AttrChange::new(k, old.get(k).cloned(), Some(v)));
+            }
+        }
+        if diff.attrs.len() == before {
+            diff.reason = Some(
+                "the installed script differs from the one keel generates (edited by hand, or made by another keel version)".into(),
+            );
+        }
+    }
+
+    /// The crontab entry (its command is the script: only worth showing
+    /// when an existing entry runs something else).
+    fn plan_entry(&self, fact: &BackupFact, what: &str, plan: &mut Planned) {
+        let cron = plan_entry(
+            "root",
+            &self.mark(),
+            Some(&self.entry()),
+            &fact.crontab,
+            what,
+        );
+        let diff = &mut plan.diff;
         diff.attrs.extend(
-            cron_diff
+            cron.diff
                 .attrs
-                .iter()
-                .filter(|a| a.name != "command" || a.before.is_some())
-                .cloned(),
+                .into_iter()
+                .filter(|a| a.name != "command" || a.before.is_some()),
         );
         if diff.content.is_none() {
-            diff.content = cron_diff.content.clone();
+            diff.content = cron.diff.content;
         }
-        diff.unknown = cron_diff.unknown.clone();
-        if cron_diff.reason.is_some() {
-            diff.reason = cron_diff.reason.clone();
+        diff.unknown = cron.diff.unknown;
+        if cron.diff.reason.is_some() {
+            diff.reason = cron.diff.reason;
         }
-        cmds.extend(cron_cmds);
-
-        if cmds.is_empty() {
-            return (Diff::noop(), vec![]);
-        }
-        let new = fact.script == Present::Absent
-            && find_blocks(
-                fact.crontab.text.as_deref().unwrap_or_default(),
-                &self.mark(),
-            )
-            .is_empty();
-        if new {
-            diff.action = Some(Action::Create);
-        }
-        (diff, cmds)
+        plan.commands.extend(cron.commands);
     }
 }
 
@@ -671,6 +629,156 @@ fn install_script(path: &str, script: &str) -> String {
         tmp.rename(),
     );
     s
+}
+
+impl Backup {
+    /// The schedule, destination, retention and offsite command.
+    fn check_settings(&self, errs: &mut Vec<Invalid>) {
+        match &self.schedule {
+            None => {
+                errs.push(Invalid::field("name", "a backup needs a `schedule`").help(SCHEDULE_HELP))
+            }
+            Some(s) => {
+                if let Err(e) = check_schedule(s) {
+                    errs.push(Invalid::field("schedule", e.to_string()).help(SCHEDULE_HELP));
+                }
+            }
+        }
+        match &self.destination {
+            None => errs.push(
+                Invalid::field("name", "a backup needs a `destination` directory")
+                    .help("e.g. destination: /backup/database"),
+            ),
+            Some(d) => errs.extend(check_host_path("destination", d, false)),
+        }
+        if let Some(r) = &self.retention_days {
+            match r.trim().parse::<u32>() {
+                Ok(n) if (1..=36500).contains(&n) => {}
+                _ => errs.push(
+                    Invalid::field(
+                        "retention_days",
+                        format!(
+                            "`{}` is not a number of days from 1 to 36500",
+                            r.escape_debug()
+                        ),
+                    )
+                    .help(
+                        "backups older than this many days are deleted after each successful run",
+                    ),
+                ),
+            }
+        }
+        if let Some(o) = &self.offsite {
+            if o.trim().is_empty() {
+                errs.push(Invalid::field("offsite", "`offsite` is empty"));
+            } else if o.contains(['\n', '\r']) {
+                errs.push(
+                    Invalid::field("offsite", "`offsite` is one command line")
+                        .help("put several commands in a script and name the script"),
+                );
+            }
+        }
+    }
+
+    /// Fields that belong to another type of backup.
+    fn check_unused_fields(&self, kind: BackupType, errs: &mut Vec<Invalid>) {
+        let used: &[&str] = match kind {
+            BackupType::Postgres => &["database", "db_user", "compose_service", "compose_file"],
+            BackupType::Files => &["source"],
+            BackupType::Config => &["paths"],
+        };
+        for (field, set) in [
+            ("database", self.database.is_some()),
+            ("db_user", self.db_user.is_some()),
+            ("compose_service", self.compose_service.is_some()),
+            ("compose_file", self.compose_file.is_some()),
+            ("source", self.source.is_some()),
+            ("paths", !self.paths.is_empty()),
+        ] {
+            if set && !used.contains(&field) {
+                errs.push(Invalid::field(
+                    field,
+                    format!("`{field}` is not used by a `{}` backup", kind.as_str()),
+                ));
+            }
+        }
+    }
+
+    /// The database, the user and where pg_dump runs.
+    fn check_postgres(&self, errs: &mut Vec<Invalid>) {
+        match &self.database {
+            None => errs.push(Invalid::field("type", "a postgres backup needs a `database`")),
+            Some(d) if !sane_db_name(d) => errs.push(
+                Invalid::field(
+                    "database",
+                    format!("`{}` is not a usable database name", d.escape_debug()),
+                )
+                .help("letters, digits, `_`, `.`, `$` and `-`, at most 63 characters, not starting with `-`"),
+            ),
+            Some(_) => {}
+        }
+        match (&self.compose_service, &self.compose_file) {
+            (Some(s), Some(f)) => {
+                if !sane_name(s, 128) {
+                    errs.push(Invalid::field(
+                        "compose_service",
+                        format!("`{}` is not a compose service name", s.escape_debug()),
+                    ));
+                }
+                errs.extend(check_host_path("compose_file", f, false));
+            }
+            (Some(_), None) => errs.push(
+                Invalid::field("compose_service", "`compose_service` needs `compose_file`")
+                    .help("e.g. compose_file: /srv/app/docker-compose.prod.yml"),
+            ),
+            (None, Some(_)) => errs.push(Invalid::field(
+                "compose_file",
+                "`compose_file` needs `compose_service` (the service pg_dump runs in)",
+            )),
+            (None, None) => {}
+        }
+        if let Some(u) = &self.db_user {
+            let ok = if self.compose_service.is_some() {
+                sane_db_name(u)
+            } else {
+                valid_name(u, true)
+            };
+            if !ok {
+                errs.push(Invalid::field(
+                    "db_user",
+                    format!("`{}` is not a usable user name", u.escape_debug()),
+                ));
+            }
+        }
+    }
+
+    /// The source directory, which must not overlap the destination.
+    fn check_files(&self, errs: &mut Vec<Invalid>) {
+        match &self.source {
+            None => errs.push(Invalid::field(
+                "type",
+                "a files backup needs a `source` directory",
+            )),
+            Some(src) => {
+                let e = check_host_path("source", src, false);
+                if e.is_empty()
+                    && let Some(d) = &self.destination
+                {
+                    let inside = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}/"));
+                    if inside(d, src) || inside(src, d) {
+                        errs.push(
+                            Invalid::field(
+                                "destination",
+                                format!("the destination `{d}` and the source `{src}` overlap"),
+                            )
+                            .help("back up to a directory outside the source"),
+                        );
+                    }
+                }
+                errs.extend(e);
+            }
+        }
+    }
 }
 
 impl Kind for Backup {
@@ -709,50 +817,7 @@ impl Kind for Backup {
             errs.extend(unused_when_absent(&set));
             return errs;
         }
-        match &self.schedule {
-            None => {
-                errs.push(Invalid::field("name", "a backup needs a `schedule`").help(SCHEDULE_HELP))
-            }
-            Some(s) => {
-                if let Err(e) = check_schedule(s) {
-                    errs.push(Invalid::field("schedule", e).help(SCHEDULE_HELP));
-                }
-            }
-        }
-        match &self.destination {
-            None => errs.push(
-                Invalid::field("name", "a backup needs a `destination` directory")
-                    .help("e.g. destination: /backup/database"),
-            ),
-            Some(d) => errs.extend(check_host_path("destination", d, false)),
-        }
-        if let Some(r) = &self.retention_days {
-            match r.trim().parse::<u32>() {
-                Ok(n) if (1..=36500).contains(&n) => {}
-                _ => errs.push(
-                    Invalid::field(
-                        "retention_days",
-                        format!(
-                            "`{}` is not a number of days from 1 to 36500",
-                            r.escape_debug()
-                        ),
-                    )
-                    .help(
-                        "backups older than this many days are deleted after each successful run",
-                    ),
-                ),
-            }
-        }
-        if let Some(o) = &self.offsite {
-            if o.trim().is_empty() {
-                errs.push(Invalid::field("offsite", "`offsite` is empty"));
-            } else if o.contains(['\n', '\r']) {
-                errs.push(
-                    Invalid::field("offsite", "`offsite` is one command line")
-                        .help("put several commands in a script and name the script"),
-                );
-            }
-        }
+        self.check_settings(&mut errs);
         let Some(kind) = self.kind else {
             errs.push(
                 Invalid::field("name", "a backup needs a `type`")
@@ -760,98 +825,10 @@ impl Kind for Backup {
             );
             return errs;
         };
-        // Fields of the other types.
-        let used: &[&str] = match kind {
-            BackupType::Postgres => &["database", "db_user", "compose_service", "compose_file"],
-            BackupType::Files => &["source"],
-            BackupType::Config => &["paths"],
-        };
-        for (field, set) in [
-            ("database", self.database.is_some()),
-            ("db_user", self.db_user.is_some()),
-            ("compose_service", self.compose_service.is_some()),
-            ("compose_file", self.compose_file.is_some()),
-            ("source", self.source.is_some()),
-            ("paths", !self.paths.is_empty()),
-        ] {
-            if set && !used.contains(&field) {
-                errs.push(Invalid::field(
-                    field,
-                    format!("`{field}` is not used by a `{}` backup", kind.as_str()),
-                ));
-            }
-        }
+        self.check_unused_fields(kind, &mut errs);
         match kind {
-            BackupType::Postgres => {
-                match &self.database {
-                    None => errs.push(Invalid::field("type", "a postgres backup needs a `database`")),
-                    Some(d) if !sane_db_name(d) => errs.push(
-                        Invalid::field(
-                            "database",
-                            format!("`{}` is not a usable database name", d.escape_debug()),
-                        )
-                        .help("letters, digits, `_`, `.`, `$` and `-`, at most 63 characters, not starting with `-`"),
-                    ),
-                    Some(_) => {}
-                }
-                match (&self.compose_service, &self.compose_file) {
-                    (Some(s), Some(f)) => {
-                        if !sane_name(s, 128) {
-                            errs.push(Invalid::field(
-                                "compose_service",
-                                format!("`{}` is not a compose service name", s.escape_debug()),
-                            ));
-                        }
-                        errs.extend(check_host_path("compose_file", f, false));
-                    }
-                    (Some(_), None) => errs.push(
-                        Invalid::field("compose_service", "`compose_service` needs `compose_file`")
-                            .help("e.g. compose_file: /srv/app/docker-compose.prod.yml"),
-                    ),
-                    (None, Some(_)) => errs.push(Invalid::field(
-                        "compose_file",
-                        "`compose_file` needs `compose_service` (the service pg_dump runs in)",
-                    )),
-                    (None, None) => {}
-                }
-                if let Some(u) = &self.db_user {
-                    let ok = if self.compose_service.is_some() {
-                        sane_db_name(u)
-                    } else {
-                        valid_name(u, true)
-                    };
-                    if !ok {
-                        errs.push(Invalid::field(
-                            "db_user",
-                            format!("`{}` is not a usable user name", u.escape_debug()),
-                        ));
-                    }
-                }
-            }
-            BackupType::Files => match &self.source {
-                None => errs.push(Invalid::field(
-                    "type",
-                    "a files backup needs a `source` directory",
-                )),
-                Some(src) => {
-                    let e = check_host_path("source", src, false);
-                    if e.is_empty()
-                        && let Some(d) = &self.destination
-                    {
-                        let inside = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}/"));
-                        if inside(d, src) || inside(src, d) {
-                            errs.push(
-                                Invalid::field(
-                                    "destination",
-                                    format!("the destination `{d}` and the source `{src}` overlap"),
-                                )
-                                .help("back up to a directory outside the source"),
-                            );
-                        }
-                    }
-                    errs.extend(e);
-                }
-            },
+            BackupType::Postgres => self.check_postgres(&mut errs),
+            BackupType::Files => self.check_files(&mut errs),
             BackupType::Config => {
                 if self.paths.is_empty() {
                     errs.push(Invalid::field("type", "a config backup needs `paths`"));
@@ -885,34 +862,16 @@ impl Kind for Backup {
 
     fn probe(&self) -> String {
         let mut s = crontab_probe("root");
-        let _ = write!(
-            s,
-            r#"keel_p={}
-if [ -L "$keel_p" ]; then echo script=other
-elif [ -f "$keel_p" ]; then
-  echo script=file
-  stat -c 'script_stat=%a:%U:%G' -- "$keel_p"
-  printf 'script_b64='
-  base64 -w 0 < "$keel_p"
-  echo
-elif [ -e "$keel_p" ]; then echo script=other
-else echo script=absent
-fi
-"#,
-            q(&self.script_path())
+        s.push_str(
+            &Script::new(include_str!("backup/probe_script.sh"))
+                .set("keel_p", self.script_path())
+                .render(),
         );
         if self.state == State::Present {
-            let _ = write!(
-                s,
-                r#"keel_d={}
-if [ -d "$keel_d" ]; then
-  echo dest=dir
-  stat -L -c 'dest_stat=%a:%U:%G' -- "$keel_d"
-elif [ -e "$keel_d" ] || [ -L "$keel_d" ]; then echo dest=other
-else echo dest=absent
-fi
-"#,
-                q(self.destination())
+            s.push_str(
+                &Script::new(include_str!("backup/probe_dest.sh"))
+                    .set("keel_d", self.destination())
+                    .render(),
             );
         }
         s
@@ -944,7 +903,27 @@ fi
     }
 
     fn plan(&self, fact: &BackupFact) -> Planned {
-        self.plan_changes(fact).into()
+        let what = format!("backup `{}`", self.name);
+        if self.state == State::Absent {
+            return self.plan_removal(fact, &what);
+        }
+        let mut plan = Planned::only(Diff::with_action(Action::Update));
+        self.plan_destination(fact, &mut plan);
+        self.plan_script(fact, &mut plan);
+        self.plan_entry(fact, &what, &mut plan);
+        if plan.commands.is_empty() {
+            return Planned::only(Diff::noop());
+        }
+        let new = fact.script == Present::Absent
+            && find_blocks(
+                fact.crontab.text.as_deref().unwrap_or_default(),
+                &self.mark(),
+            )
+            .is_empty();
+        if new {
+            plan.diff.action = Some(Action::Create);
+        }
+        plan
     }
 }
 

@@ -37,10 +37,10 @@
 //! `export`ed inside the script, and with `user` the whole thing is piped
 //! to `runuser -u USER -- sh -s` in a quoted here-document.
 
+use super::common::accounts::valid_name;
+use super::*;
 use crate::resources::common::script::heredoc_delim;
 use crate::resources::common::script::valid_env_name;
-use super::common::accounts::{valid_name};
-use super::*;
 use crate::shell::q;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -181,7 +181,11 @@ impl Command {
         let mut s = String::from("keel_go=1\n");
         if let Some(r) = &self.release {
             let step = Kind::name(self);
-            let _ = writeln!(s, "if {}; then keel_go=0", crate::release::once_done_test(r, &step));
+            let _ = writeln!(
+                s,
+                "if {}; then keel_go=0",
+                crate::release::once_done_test(r, &step)
+            );
             say(&mut s, "echo once=done");
             if probe {
                 let _ = writeln!(s, "else echo once=pending");
@@ -382,12 +386,14 @@ impl Kind for Command {
 
     fn parse(&self, out: &ProbeOutput) -> Result<CommandFact, FactError> {
         let text = &out.stdout;
-        let status = |key: &str| -> Result<Option<i32>, String> {
+        let status = |key: &str| -> Result<Option<i32>, FactError> {
             kv(text, key)
                 .map(|v| {
-                    v.trim()
-                        .parse::<i32>()
-                        .map_err(|_| format!("unexpected `{key}={v}` in the command probe"))
+                    v.trim().parse::<i32>().map_err(|_| {
+                        FactError::Unexpected(format!(
+                            "unexpected `{key}={v}` in the command probe"
+                        ))
+                    })
                 })
                 .transpose()
         };
@@ -398,7 +404,11 @@ impl Kind for Command {
                 None => None,
                 Some("exists") => Some(true),
                 Some("missing") => Some(false),
-                Some(v) => return Err(FactError::Unexpected(format!("unexpected `creates={v}` in the command probe"))),
+                Some(v) => {
+                    return Err(FactError::Unexpected(format!(
+                        "unexpected `creates={v}` in the command probe"
+                    )));
+                }
             },
             unless_status: status("unless")?,
             onlyif_status: status("onlyif")?,
@@ -406,7 +416,11 @@ impl Kind for Command {
                 None => None,
                 Some("done") => Some(true),
                 Some("pending") => Some(false),
-                Some(v) => return Err(FactError::Unexpected(format!("unexpected `once={v}` in the command probe"))),
+                Some(v) => {
+                    return Err(FactError::Unexpected(format!(
+                        "unexpected `once={v}` in the command probe"
+                    )));
+                }
             },
         };
         if self.guarded() && fact == CommandFact::default() {
@@ -421,9 +435,14 @@ impl Kind for Command {
     }
 
     fn plan(&self, fact: &CommandFact) -> Planned {
-        let diff = self.diff_of(fact);
-        let commands = self.commands_for(fact, &diff);
-        Planned::new(diff, commands)
+        match self.verdict(fact) {
+            Verdict::Skip(why) => Planned::only(Diff::noop().reason(why)),
+            Verdict::Run { reason, unknown } => {
+                let mut diff = Diff::with_action(Action::Run).reason(reason);
+                diff.unknown = unknown;
+                Planned::new(diff, vec![self.run_cmd()])
+            }
+        }
     }
 
     fn notified(&self, _fact: &CommandFact, _diff: &Diff) -> Option<Vec<Cmd>> {
@@ -439,19 +458,42 @@ impl Kind for Command {
     }
 }
 
+/// What the guards decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// Nothing to run, and why.
+    Skip(String),
+    /// The command runs: why, and what cannot be known before apply.
+    Run {
+        reason: String,
+        unknown: Option<String>,
+    },
+}
+
+impl Verdict {
+    fn run(reason: impl Into<String>) -> Self {
+        Verdict::Run {
+            reason: reason.into(),
+            unknown: None,
+        }
+    }
+}
+
 impl Command {
-    fn diff_of(&self, fact: &CommandFact) -> Diff {
+    /// Read the guards' results (and the release record) into a verdict.
+    fn verdict(&self, fact: &CommandFact) -> Verdict {
         if self.notified_only {
-            return Diff::noop().reason("runs only when notified");
+            return Verdict::Skip("runs only when notified".into());
         }
         let release = self.release.as_ref().map_or("", |r| r.version.as_str());
         if fact.once_done == Some(true) {
-            return Diff::noop().reason(format!("already ran for release {release}"));
+            return Verdict::Skip(format!("already ran for release {release}"));
         }
-        let first = (fact.once_done == Some(false)).then(|| format!("first run for release {release}"));
+        let first =
+            (fact.once_done == Some(false)).then(|| format!("first run for release {release}"));
         // Only `once`: its record decides, wherever the command runs.
         if let (Some(first), false) = (&first, self.has_guard()) {
-            return Diff::with_action(Action::Run).reason(first.clone());
+            return Verdict::run(first.clone());
         }
         let unknown = if fact.cwd_missing {
             Some(format!(
@@ -467,44 +509,36 @@ impl Command {
             None
         };
         if let Some(u) = unknown {
-            return Diff {
+            return Verdict::Run {
+                reason: "the guards cannot be evaluated yet".into(),
                 unknown: Some(u),
-                ..Diff::with_action(Action::Run).reason("the guards cannot be evaluated yet")
             };
         }
         let creates = self.creates.as_deref().unwrap_or_default();
         let mut why: Vec<String> = first.into_iter().collect();
         match fact.creates_exists {
-            Some(true) => return Diff::noop().reason(format!("`{creates}` exists")),
+            Some(true) => return Verdict::Skip(format!("`{creates}` exists")),
             Some(false) => why.push(format!("`{creates}` does not exist")),
             None => {}
         }
         match fact.unless_status {
-            Some(0) => return Diff::noop().reason("`unless` command exited 0"),
+            Some(0) => return Verdict::Skip("`unless` command exited 0".into()),
             Some(n) => why.push(format!("`unless` command exited {n}")),
             None => {}
         }
         match fact.onlyif_status {
             Some(0) => why.push("`onlyif` command exited 0".into()),
-            Some(n) => return Diff::noop().reason(format!("`onlyif` command exited {n}")),
+            Some(n) => return Verdict::Skip(format!("`onlyif` command exited {n}")),
             None => {}
         }
-        Diff::with_action(Action::Run).reason(why.join(", "))
-    }
-
-    fn commands_for(&self, _fact: &CommandFact, diff: &Diff) -> Vec<Cmd> {
-        if diff.action() == Action::Run {
-            vec![self.run_cmd()]
-        } else {
-            Vec::new()
-        }
+        Verdict::run(why.join(", "))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::resources::testing::assert_sh_syntax as assert_parses;
     use super::*;
+    use crate::resources::testing::assert_sh_syntax as assert_parses;
     use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
     use std::path::Path;
 
@@ -529,7 +563,6 @@ mod tests {
         assert!(!t.path().join("pwned").exists());
     }
 
-
     fn release_cx(dir: &Path) -> crate::release::Context {
         crate::release::Context {
             stack: "web".into(),
@@ -551,20 +584,45 @@ mod tests {
     #[test]
     fn once_fixtures() {
         let dir = tempfile::tempdir().unwrap();
-        let c = once_cmd(dir.path(), "run: ./migrate\nname: migrate\nonce: release\ncwd: /srv/app\n");
+        let c = once_cmd(
+            dir.path(),
+            "run: ./migrate\nname: migrate\nonce: release\ncwd: /srv/app\n",
+        );
         assert!(Kind::check(&c).is_empty(), "once is a guard");
-        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncwd=missing\n")).unwrap()).diff;
-        assert_eq!(d, Diff::with_action(Action::Run).reason("first run for release v2"));
-        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=done\n")).unwrap()).diff;
+        let d = Kind::plan(
+            &c,
+            &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncwd=missing\n")).unwrap(),
+        )
+        .diff;
+        assert_eq!(
+            d,
+            Diff::with_action(Action::Run).reason("first run for release v2")
+        );
+        let d = Kind::plan(
+            &c,
+            &Kind::parse(&c, &ProbeOutput::ok("once=done\n")).unwrap(),
+        )
+        .diff;
         assert_eq!(d, Diff::noop().reason("already ran for release v2"));
         assert!(Kind::parse(&c, &ProbeOutput::ok("once=maybe\n")).is_err());
         assert!(Kind::parse(&c, &ProbeOutput::ok("")).is_err());
         // With another guard, both must say run.
         let c = once_cmd(dir.path(), "run: x\nonce: release\ncreates: /y\n");
-        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=exists\n")).unwrap()).diff;
+        let d = Kind::plan(
+            &c,
+            &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=exists\n")).unwrap(),
+        )
+        .diff;
         assert_eq!(d.action(), Action::NoOp);
-        let d = Kind::plan(&c, &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=missing\n")).unwrap()).diff;
-        assert_eq!(d.reason.as_deref(), Some("first run for release v2, `/y` does not exist"));
+        let d = Kind::plan(
+            &c,
+            &Kind::parse(&c, &ProbeOutput::ok("once=pending\ncreates=missing\n")).unwrap(),
+        )
+        .diff;
+        assert_eq!(
+            d.reason.as_deref(),
+            Some("first run for release v2, `/y` does not exist")
+        );
     }
 
     #[test]
@@ -580,7 +638,9 @@ mod tests {
         let c = once_cmd(dir.path(), &yaml);
         let probe = || {
             let out = run_local(&Kind::probe(&c));
-            Kind::plan(&c, &Kind::parse(&c, &out).unwrap()).diff.action()
+            Kind::plan(&c, &Kind::parse(&c, &out).unwrap())
+                .diff
+                .action()
         };
         let apply = || {
             let out = run_local(&crate::apply::script_of(&[c.run_cmd()]));

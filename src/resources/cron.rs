@@ -32,7 +32,7 @@
 //! own block with a small line-by-line `sh` loop, and installs the result
 //! through a temporary file with `crontab FILE` — which checks the whole
 //! file and refuses a broken one, leaving the installed crontab untouched.
-//! The same edit is implemented in Rust ([`edit_crontab`]) to show the
+//! The same edit is implemented in Rust (`common::crontab::edit_crontab`) to show the
 //! crontab's content diff in the plan; the fixture tests check that both
 //! agree.
 //!
@@ -53,17 +53,13 @@
 //! Probe: whether `crontab` is installed, whether the user exists, and the
 //! crontab as `crontab -l` prints it (base64, on one line).
 
-use crate::resources::common::crontab::CrontabFact;
-use crate::resources::common::crontab::Entry;
-use crate::resources::common::crontab::SCHEDULE_HELP;
-use crate::resources::common::crontab::check_schedule;
-use crate::resources::common::crontab::crontab_probe;
-use crate::resources::common::crontab::env_line;
-use crate::resources::common::crontab::parse_crontab;
-use crate::resources::common::crontab::plan_entry;
-use crate::resources::common::script::valid_env_name;
-use super::common::{State};
+use super::common::State;
 use super::common::accounts::valid_name;
+use super::common::crontab::{
+    CrontabFact, Entry, SCHEDULE_HELP, check_schedule, crontab_probe, env_line, parse_crontab,
+    plan_entry,
+};
+use super::common::script::valid_env_name;
 use super::*;
 use std::collections::BTreeMap;
 
@@ -92,14 +88,8 @@ fn root() -> String {
     "root".into()
 }
 
-// ---------------------------------------------------------------------------
-// Schedules.
-
-// ---------------------------------------------------------------------------
-// Names and variables.
-
 /// Check the name of an owned entry (it is written in the marker line).
-pub(crate) fn check_entry_name(field: &'static str, name: &str) -> Option<Invalid> {
+fn check_entry_name(field: &'static str, name: &str) -> Option<Invalid> {
     let bad = name.trim().is_empty()
         || name.trim() != name
         || name.contains('/')
@@ -112,12 +102,6 @@ pub(crate) fn check_entry_name(field: &'static str, name: &str) -> Option<Invali
         .help("a name is one line of text without `/`, e.g. `db-backup`")
     })
 }
-
-// ---------------------------------------------------------------------------
-// Crontab blocks (shared with `backup`).
-
-// ---------------------------------------------------------------------------
-// The kind.
 
 impl Cron {
     fn entry(&self) -> Option<Entry> {
@@ -138,20 +122,10 @@ impl Cron {
                 .collect(),
         })
     }
-
-    fn plan_changes(&self, fact: &CrontabFact) -> (Diff, Vec<Cmd>) {
-        plan_entry(
-            &self.user,
-            &self.name,
-            self.entry().as_ref(),
-            fact,
-            &format!("cron entry `{}`", self.name),
-        )
-    }
 }
 
 /// Check a command for a crontab line.
-pub(crate) fn check_command(field: &'static str, command: &str) -> Option<Invalid> {
+fn check_command(field: &'static str, command: &str) -> Option<Invalid> {
     if command.trim().is_empty() {
         return Some(Invalid::field(field, "the command is empty"));
     }
@@ -214,7 +188,7 @@ impl Kind for Cron {
             ),
             Some(s) => {
                 if let Err(e) = check_schedule(s) {
-                    errs.push(Invalid::field("schedule", e).help(SCHEDULE_HELP));
+                    errs.push(Invalid::field("schedule", e.to_string()).help(SCHEDULE_HELP));
                 }
             }
         }
@@ -266,16 +240,21 @@ impl Kind for Cron {
     }
 
     fn plan(&self, fact: &CrontabFact) -> Planned {
-        self.plan_changes(fact).into()
+        plan_entry(
+            &self.user,
+            &self.name,
+            self.entry().as_ref(),
+            fact,
+            &format!("cron entry `{}`", self.name),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::common::crontab::{edit_crontab, edit_script, parse_env_line};
-    use crate::shell::{self, q};
     use crate::resources::testing::{eval, load, run_local, try_load};
+    use crate::shell::{self, q};
     use std::path::Path;
 
     fn present(text: &str) -> String {
@@ -288,59 +267,6 @@ mod tests {
     const YAML: &str = "name: db-backup\nschedule: \"0 2 * * *\"\ncommand: /usr/local/bin/backup-db\nenv: { MAILTO: \"\" }\n";
 
     const BLOCK: &str = "# keel: db-backup\nMAILTO=\"\"\n0 2 * * * /usr/local/bin/backup-db\n";
-
-    #[test]
-    fn schedules_accepted() {
-        for s in [
-            "0 2 * * *",
-            "*/5 * * * *",
-            "0-30/10 8-18 * * mon-fri",
-            "0 0 1,15 * *",
-            "0 0 * JAN,jul sun",
-            "59 23 31 12 7",
-            "  0   2 * *   * ",
-            "@daily",
-            "@reboot",
-            "0 0 * * 0-7/2",
-            "1-1 * * * *",
-        ] {
-            assert!(check_schedule(s).is_ok(), "{s}: {:?}", check_schedule(s));
-        }
-        assert_eq!(check_schedule("  0   2 * *   * ").unwrap(), "0 2 * * *");
-    }
-
-    #[test]
-    fn schedule_errors_name_the_field() {
-        for (s, want) in [
-            ("0 25 * * *", "hour 25 is out of range 0–23"),
-            ("60 * * * *", "minute 60 is out of range 0–59"),
-            ("0 0 0 * *", "day of month 0 is out of range 1–31"),
-            ("0 0 * 13 *", "month 13 is out of range 1–12"),
-            ("0 0 * * 8", "day of week 8 is out of range 0–7"),
-            (
-                "0 0 * foo *",
-                "month `foo` is not a number 1–12 or a name jan–dec",
-            ),
-            (
-                "0 0 * * funday",
-                "day of week `funday` is not a number 0–7 or a name sun–sat",
-            ),
-            ("x * * * *", "minute `x` is not a number 0–59"),
-            ("0 2 * *", "has 4"),
-            ("0 0 2 * * *", "no seconds field"),
-            ("@dayly", "`@dayly` is not a cron keyword"),
-            ("5/15 * * * *", "a step applies to `*` or to a range"),
-            ("*/0 * * * *", "step `0`"),
-            ("*/x * * * *", "step `x`"),
-            ("0 22-2 * * *", "goes backwards"),
-            ("1,,2 * * * *", "empty item"),
-            ("0 -1 * * *", "hour `` is not"),
-            ("", "empty"),
-        ] {
-            let e = check_schedule(s).unwrap_err();
-            assert!(e.contains(want), "{s}: {e}");
-        }
-    }
 
     #[test]
     fn invalid_schedule_points_at_schedule() {
@@ -621,52 +547,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn env_lines_round_trip() {
-        for v in ["", "plain", "a b", "x\"y", "it's", "%$`;", "\"q\""] {
-            let l = env_line("V", v).unwrap();
-            assert_eq!(parse_env_line(&l), Some(("V".into(), v.into())), "{l}");
-        }
-        assert_eq!(env_line("V", "'\" x"), None);
-        assert_eq!(env_line("V", " lead"), None);
-        assert_eq!(env_line("V", "trail\t"), None);
-        assert_eq!(parse_env_line("0 2 * * * A=b cmd"), None);
-        assert_eq!(parse_env_line("@daily x=1"), None);
-    }
-
     // --- Local runs: a fake `crontab` that stores files in a directory.
+    use crate::resources::common::crontab::fake::{fake_crontab, me, stored};
 
     const HOSTILE: &str = "it's \"$(touch pwned)\" `touch pwned2`; rm -rf / \\ $HOME";
-
-    fn fake_crontab(dir: &Path) -> String {
-        let bin = dir.join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        let store = dir.join("store");
-        std::fs::create_dir_all(&store).unwrap();
-        let script = format!(
-            r#"#!/bin/sh
-store={store}
-user=$(id -un)
-if [ "$1" = -u ]; then user=$2; shift 2; fi
-if [ "$1" = -l ]; then
-  if [ -f "$store/$user" ]; then cat "$store/$user"; else echo "no crontab for $user" >&2; exit 1; fi
-else
-  if grep -q 'bad' "$1"; then echo 'errors in crontab file, cannot install.' >&2; exit 1; fi
-  cp "$1" "$store/$user"
-fi
-"#,
-            store = q(store.to_str().unwrap())
-        );
-        let p = bin.join("crontab");
-        std::fs::write(&p, script).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        format!("PATH={}:\"$PATH\"\nexport PATH\n", q(bin.to_str().unwrap()))
-    }
-
-    fn me() -> String {
-        run_local("id -un").stdout.trim().to_string()
-    }
 
     /// Probe, apply, probe with the fake crontab: returns (before, after).
     fn converge(dir: &Path, r: &dyn Resource) -> (Evaluation, Evaluation) {
@@ -687,10 +571,6 @@ fi
         }
         let after = ev(r);
         (before, after)
-    }
-
-    fn stored(dir: &Path) -> String {
-        std::fs::read_to_string(dir.join("store").join(me())).unwrap_or_default()
     }
 
     #[test]
@@ -792,45 +672,6 @@ fi
             out.stderr
         );
         assert_eq!(stored(d), "# keel: a\n@hourly run-a\n");
-    }
-
-    #[test]
-    fn shell_edit_matches_rust_edit() {
-        let t = tempfile::tempdir().unwrap();
-        let d = t.path();
-        let env = fake_crontab(d);
-        let user = me();
-        let block = "# keel: m\nA=\"x y\"\n0 2 * * * cmd\n";
-        let cases = [
-            "",
-            "1 1 * * * x\n",
-            "1 1 * * * x",
-            "# keel: m\n0 3 * * * old\n",
-            "# keel: m\n  B = 2\n\tA=1\n 0 3 * * * old\nrest\n",
-            "top\n# keel: m\n# keel: m\n0 1 * * * a\n# keel: m\nX=1\n",
-            "# keel: m\n\n# keel: mm\n0 0 * * * other\n",
-            "# keel: m\nbad-name=1 x\n9 9 * * * y\n",
-            "a\\b\n  spaced  \n\t\n# keel: m \n* * * * * $(x) 'q' \"d\"\r\n",
-            "# keel: m\n",
-        ];
-        for text in cases {
-            for b in [Some(block), None] {
-                std::fs::write(d.join("store").join(&user), text).unwrap();
-                let out = run_local(&format!("set -e\n{env}{}", edit_script(&user, "m", b)));
-                assert_eq!(out.status, 0, "{text:?}: {}", out.stderr);
-                let want = edit_crontab(text, "m", b);
-                let got = stored(d);
-                // The shell leaves the crontab alone when nothing changed.
-                if got != want {
-                    assert_eq!(got, text, "{text:?} {b:?}: rust {want:?}");
-                    assert_eq!(
-                        want.trim_end_matches('\n'),
-                        text.trim_end_matches('\n'),
-                        "{text:?}"
-                    );
-                }
-            }
-        }
     }
 
     #[test]

@@ -23,29 +23,25 @@
 //! `/etc/hosts` are bind mounts that cannot be renamed over (`EBUSY`): keel
 //! replaces files by writing a temporary file in the same directory and
 //! renaming it, and rewrites a bind-mounted file in place instead (see
-//! [`rewrite_file`]). `/etc/hosts` is edited at apply time from the file as
+//! `rewrite_file` in `common::edit`). `/etc/hosts` is edited at apply time from the file as
 //! it is then: only its first `127.0.1.1` line is replaced (or one is added
 //! after the `127.0.0.1` line); every other line is kept byte for byte.
+//!
+//! Planning compares each part into a typed [`Drift`], from which both the
+//! plan's attributes and the commands are built.
 //!
 //! Names are checked at load time against RFC 1123 (letters, digits and
 //! hyphens; labels of at most 63 characters, not starting or ending with a
 //! hyphen; at most 253 characters, 64 for the host name itself, the
 //! kernel's limit). Upper case is refused: host names are compared without
 //! case by resolvers but byte for byte here, and systemd may lower-case them.
-//!
-//! This file also holds [`rewrite_file`], the atomic file replacement the
-//! `timezone` and `sysctl` kinds share.
 
-use crate::resources::common::edit::rewrite_file;
 use super::*;
-use crate::shell::q;
+use crate::resources::common::edit::rewrite_file;
+use crate::shell::Script;
 
 /// The address of the one `hostname` resource of a host.
 pub const ADDRESS_NAME: &str = "system";
-
-/// Prints the name in `/etc/hostname` as systemd reads it: the first line
-/// that is neither empty nor a `#` comment, without surrounding blanks.
-const STATIC_NAME: &str = "sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' /etc/hostname 2>/dev/null | grep -v -m 1 -e '^#' -e '^$'";
 
 /// The loopback address Debian maps the host's own name to.
 const HOSTS_ADDR: &str = "127.0.1.1";
@@ -108,29 +104,17 @@ impl Hostname {
     /// `systemd-hostnamed` runs in its own mount namespace and may see
     /// another `/etc/hostname` than ours (a bind mount it started with).
     fn set_name_script(&self) -> String {
-        let name = q(&self.name);
-        let mut s = format!(
-            "keel_name={name}
-if [ -d /run/systemd/system ] && command -v hostnamectl >/dev/null 2>&1 \\
-   && hostnamectl set-hostname \"$keel_name\" 2>/dev/null \\
-   && [ \"$(uname -n)\" = \"$keel_name\" ] \\
-   && [ \"$({STATIC_NAME})\" = \"$keel_name\" ]; then
-  :
-else
-"
-        );
+        let mut s = Script::new(include_str!("hostname/set_name.sh"))
+            .set("keel_name", &self.name)
+            .render();
         s.push_str(&rewrite_file(
             "/etc/hostname",
             "printf '%s\\n' \"$keel_name\"",
         ));
         s.push_str(
-            "if command -v hostname >/dev/null 2>&1; then
-  hostname \"$keel_name\"
-else
-  printf '%s\\n' \"$keel_name\" > /proc/sys/kernel/hostname
-fi
-fi
-",
+            &Script::new(include_str!("hostname/set_kernel.sh"))
+                .set("keel_name", &self.name)
+                .render(),
         );
         s
     }
@@ -138,68 +122,43 @@ fi
     /// Replace (or add) the `127.0.1.1` line of `/etc/hosts`, from the file
     /// as it is at apply time.
     fn hosts_script(&self, path: &str) -> String {
-        let mut s = format!(
-            "keel_line={}
-keel_own='^[[:space:]]*127\\.0\\.1\\.1([[:space:]]|$)'
-keel_lo='^[[:space:]]*127\\.0\\.0\\.1([[:space:]]|$)'
-",
-            q(&self.hosts_line())
-        );
-        s.push_str(&rewrite_file(
-            path,
-            "if [ ! -e \"$keel_t\" ]; then
-  printf '127.0.0.1\\tlocalhost\\n%s\\n' \"$keel_line\"
-else
-  keel_n=$(grep -n -m 1 -E \"$keel_own\" \"$keel_t\" | cut -d: -f1)
-  if [ -n \"$keel_n\" ]; then
-    head -n \"$((keel_n - 1))\" \"$keel_t\"
-    printf '%s\\n' \"$keel_line\"
-    tail -n \"+$((keel_n + 1))\" \"$keel_t\"
-  else
-    keel_n=$(grep -n -m 1 -E \"$keel_lo\" \"$keel_t\" | cut -d: -f1)
-    if [ -n \"$keel_n\" ]; then
-      head -n \"$keel_n\" \"$keel_t\"
-      printf '%s\\n' \"$keel_line\"
-      tail -n \"+$((keel_n + 1))\" \"$keel_t\"
-    else
-      printf '%s\\n' \"$keel_line\"
-      cat \"$keel_t\"
-    fi
-  fi
-fi",
-        ));
-        s
+        let fill = Script::new(include_str!("hostname/hosts_line.sh"))
+            .set("keel_line", self.hosts_line())
+            .render();
+        rewrite_file(path, &fill)
     }
 }
 
 /// Check a host name or FQDN against RFC 1123: dot-separated labels of
 /// 1–63 lower-case letters, digits and hyphens, not starting or ending with
-/// a hyphen, at most `max` characters in all, not an IPv4 address.
-pub fn check_host_name(name: &str, max: usize) -> Result<(), String> {
+/// a hyphen, at most `max` characters in all, not an IPv4 address; the
+/// problem is reported on `field`.
+fn check_host_name(field: &'static str, name: &str, max: usize) -> Result<(), Invalid> {
+    let bad = |message: String| Err(Invalid::field(field, message).help(NAME_HELP));
     let shown = name.escape_debug();
     if name.is_empty() {
-        return Err("the name is empty".into());
+        return bad("the name is empty".into());
     }
     if name.len() > max {
-        return Err(format!(
+        return bad(format!(
             "`{shown}` is {} characters long; the most is {max}",
             name.len()
         ));
     }
     if name.ends_with('.') {
-        return Err(format!("`{shown}` ends with a dot"));
+        return bad(format!("`{shown}` ends with a dot"));
     }
     if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return Err(format!("`{shown}` is an IP address, not a name"));
+        return bad(format!("`{shown}` is an IP address, not a name"));
     }
     for label in name.split('.') {
         if label.is_empty() {
-            return Err(format!(
+            return bad(format!(
                 "`{shown}` has an empty label (`..` or a leading dot)"
             ));
         }
         if label.len() > 63 {
-            return Err(format!(
+            return bad(format!(
                 "the label `{label}` of `{shown}` is {} characters long; the most is 63",
                 label.len()
             ));
@@ -208,7 +167,7 @@ pub fn check_host_name(name: &str, max: usize) -> Result<(), String> {
             .chars()
             .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
         {
-            return Err(if c.is_ascii_uppercase() {
+            return bad(if c.is_ascii_uppercase() {
                 format!("`{shown}` has upper-case letters; write host names in lower case")
             } else {
                 format!(
@@ -218,7 +177,7 @@ pub fn check_host_name(name: &str, max: usize) -> Result<(), String> {
             });
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err(format!(
+            return bad(format!(
                 "the label `{label}` of `{shown}` starts or ends with a hyphen"
             ));
         }
@@ -239,12 +198,12 @@ impl Kind for Hostname {
     fn check(&self) -> Vec<Invalid> {
         let mut errs = Vec::new();
         // The kernel keeps at most 64 bytes (HOST_NAME_MAX).
-        if let Err(e) = check_host_name(&self.name, 64) {
-            errs.push(Invalid::field("name", e).help(NAME_HELP));
+        if let Err(e) = check_host_name("name", &self.name, 64) {
+            errs.push(e);
         }
         if let Some(f) = &self.fqdn {
-            if let Err(e) = check_host_name(f, 253) {
-                errs.push(Invalid::field("fqdn", e).help(NAME_HELP));
+            if let Err(e) = check_host_name("fqdn", f, 253) {
+                errs.push(e);
             } else if f != &self.name && !f.starts_with(&format!("{}.", self.name)) {
                 errs.push(
                     Invalid::field(
@@ -283,26 +242,9 @@ impl Kind for Hostname {
     }
 
     fn probe(&self) -> String {
-        let mut s = format!(
-            "printf 'running=%s\\n' \"$(uname -n)\"
-if [ -r /etc/hostname ]; then
-  printf 'static=%s\\n' \"$({STATIC_NAME})\"
-fi
-"
-        );
-        if self.manage_hosts {
-            s.push_str(
-                "if [ -f /etc/hosts ]; then
-  echo hosts=present
-  grep -m 1 -E '^[[:space:]]*127\\.0\\.1\\.1([[:space:]]|$)' /etc/hosts | sed 's/^/hosts_line=/'
-else
-  echo hosts=absent
-fi
-",
-            );
-        }
-        s.push_str("exit 0\n");
-        s
+        Script::new(include_str!("hostname/probe.sh"))
+            .flag("keel_hosts", self.manage_hosts)
+            .render()
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<HostnameFact, FactError> {
@@ -334,58 +276,80 @@ fi
     }
 
     fn plan(&self, fact: &HostnameFact) -> Planned {
-        let diff = self.diff_of(fact);
-        let commands = self.commands_for(fact, &diff);
-        Planned::new(diff, commands)
+        let drift = self.drift(fact);
+        if drift.is_empty() {
+            return Planned::only(Diff::noop().reason(format!("the host is named {}", self.name)));
+        }
+        let mut diff = self.diff(&drift);
+        if drift.hosts.is_some() && !fact.hosts_file {
+            diff = diff.reason("/etc/hosts does not exist: it will be created");
+        }
+        Planned::new(diff, self.commands(&drift))
     }
+}
 
+/// What differs between the wanted names and the live ones; each part
+/// holds what the host has now.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Drift {
+    /// The kernel's name, when it is not the wanted one.
+    running: Option<String>,
+    /// The name in `/etc/hostname` (`None`: absent), when it differs.
+    static_name: Option<Option<String>>,
+    /// The names of the `127.0.1.1` line (`None`: no line), when they
+    /// differ and `/etc/hosts` is managed.
+    hosts: Option<Option<Vec<String>>>,
+}
+
+impl Drift {
+    fn is_empty(&self) -> bool {
+        *self == Drift::default()
+    }
 }
 
 impl Hostname {
-    fn diff_of(&self, fact: &HostnameFact) -> Diff {
+    /// Compare each part of the host's names with the wanted ones.
+    fn drift(&self, fact: &HostnameFact) -> Drift {
+        let want_hosts = self.hosts_names();
+        Drift {
+            running: (fact.running != self.name).then(|| fact.running.clone()),
+            static_name: (fact.static_name.as_deref() != Some(&*self.name))
+                .then(|| fact.static_name.clone()),
+            hosts: (self.manage_hosts && fact.hosts_names.as_ref() != Some(&want_hosts))
+                .then(|| fact.hosts_names.clone()),
+        }
+    }
+
+    /// The plan's rendering of a drift: one attribute per part.
+    fn diff(&self, drift: &Drift) -> Diff {
         let mut d = Diff::with_action(Action::Update);
-        if fact.running != self.name {
-            d = d.attr("hostname", Some(fact.running.as_str()), Some(&*self.name));
+        if let Some(running) = &drift.running {
+            d = d.attr("hostname", Some(running.as_str()), Some(&*self.name));
         }
-        if fact.static_name.as_deref() != Some(&*self.name) {
+        if let Some(before) = &drift.static_name {
+            d = d.attr("/etc/hostname", before.as_deref(), Some(&*self.name));
+        }
+        if let Some(before) = &drift.hosts {
             d = d.attr(
-                "/etc/hostname",
-                fact.static_name.as_deref(),
-                Some(&*self.name),
+                "/etc/hosts 127.0.1.1",
+                before.as_ref().map(|n| n.join(" ")),
+                Some(self.hosts_names().join(" ")),
             );
-        }
-        if self.manage_hosts {
-            let want = self.hosts_names();
-            if fact.hosts_names.as_ref() != Some(&want) {
-                d = d.attr(
-                    "/etc/hosts 127.0.1.1",
-                    fact.hosts_names.as_ref().map(|n| n.join(" ")),
-                    Some(want.join(" ")),
-                );
-            }
-        }
-        if d.attrs.is_empty() {
-            return Diff::noop().reason(format!("the host is named {}", self.name));
-        }
-        if self.manage_hosts && !fact.hosts_file {
-            d = d.reason("/etc/hosts does not exist: it will be created");
         }
         d
     }
 
-    fn commands_for(&self, _fact: &HostnameFact, diff: &Diff) -> Vec<Cmd> {
+    /// The commands that close a drift: the name (kernel and static are
+    /// set together), then the hosts line.
+    fn commands(&self, drift: &Drift) -> Vec<Cmd> {
         let mut cmds = Vec::new();
-        if diff
-            .attrs
-            .iter()
-            .any(|a| a.name == "hostname" || a.name == "/etc/hostname")
-        {
+        if drift.running.is_some() || drift.static_name.is_some() {
             cmds.push(Cmd::new(
                 format!("set the host name to {}", self.name),
                 self.set_name_script(),
             ));
         }
-        if diff.attrs.iter().any(|a| a.name == "/etc/hosts 127.0.1.1") {
+        if drift.hosts.is_some() {
             cmds.push(Cmd::new(
                 format!(
                     "set the 127.0.1.1 line of /etc/hosts to {}",
@@ -402,6 +366,7 @@ impl Hostname {
 mod tests {
     use super::*;
     use crate::resources::testing::{eval, load, run_local, try_load};
+    use crate::shell::q;
 
     const Y: &str = "name: web-01\nfqdn: web-01.example.com\n";
 
@@ -465,7 +430,9 @@ mod tests {
         assert_eq!(e.diff.action(), Action::NoOp);
         // manage_hosts: false never looks at /etc/hosts.
         let r = load("hostname", "name: web-01\nmanage_hosts: false\n");
-        assert!(!r.probe().contains("/etc/hosts"));
+        let out = run_local(&r.probe());
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert!(!out.stdout.contains("hosts"), "{}", out.stdout);
         let e = r
             .evaluate(&ProbeOutput::ok("running=web-01\nstatic=web-01\n"))
             .unwrap();
@@ -502,6 +469,22 @@ mod tests {
         );
         assert_eq!(e.commands.len(), 1);
         assert!(e.commands[0].summary.contains("/etc/hosts"));
+        // Only the kernel's name differs: only the name is set.
+        let e = eval(
+            "hostname",
+            Y,
+            &probe(
+                "old",
+                Some("web-01"),
+                Some("127.0.1.1 web-01.example.com web-01"),
+            ),
+        );
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new("hostname", Some("old"), Some("web-01"))]
+        );
+        let summaries: Vec<_> = e.commands.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(summaries, ["set the host name to web-01"]);
         // An empty /etc/hostname, and no /etc/hosts at all.
         let e = eval("hostname", Y, "running=web-01\nstatic=\nhosts=absent\n");
         assert_eq!(e.diff.attrs[0].before, None);

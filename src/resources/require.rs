@@ -23,6 +23,7 @@
 //! when it fails.
 
 use super::*;
+use crate::shell::Script;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -74,9 +75,15 @@ pub struct RequireFact {
 /// How to ask a command for its version.
 fn version_command(cmd: &str) -> String {
     match cmd {
-        "docker" => "docker version --format '{{.Server.Version}}' 2>/dev/null || docker --version".into(),
-        "docker compose" => "docker compose version --short 2>/dev/null || docker compose version".into(),
-        "docker-compose" => "docker-compose version --short 2>/dev/null || docker-compose --version".into(),
+        "docker" => {
+            "docker version --format '{{.Server.Version}}' 2>/dev/null || docker --version".into()
+        }
+        "docker compose" => {
+            "docker compose version --short 2>/dev/null || docker compose version".into()
+        }
+        "docker-compose" => {
+            "docker-compose version --short 2>/dev/null || docker-compose --version".into()
+        }
         "openssl" => "openssl version".into(),
         "nginx" => "nginx -v 2>&1".into(),
         "psql" | "postgres" => format!("{cmd} --version"),
@@ -112,7 +119,10 @@ pub fn version_at_least(have: &str, want: &str) -> bool {
     let parse = |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
     let (h, w) = (parse(have), parse(want));
     for i in 0..h.len().max(w.len()) {
-        let (a, b) = (h.get(i).copied().unwrap_or(0), w.get(i).copied().unwrap_or(0));
+        let (a, b) = (
+            h.get(i).copied().unwrap_or(0),
+            w.get(i).copied().unwrap_or(0),
+        );
         if a != b {
             return a > b;
         }
@@ -126,7 +136,9 @@ fn parse_os(spec: &str) -> Option<(String, Option<String>)> {
     let id = parts.next()?.to_lowercase();
     match (parts.next(), parts.next(), parts.next()) {
         (None, _, _) => Some((id, None)),
-        (Some(">="), Some(v), None) if extract_version(&format!("{v}.0")).is_some() => Some((id, Some(v.to_string()))),
+        (Some(">="), Some(v), None) if extract_version(&format!("{v}.0")).is_some() => {
+            Some((id, Some(v.to_string())))
+        }
         _ => None,
     }
 }
@@ -146,7 +158,12 @@ impl Require {
         cmp("cpus", f.cpus, self.cpus, "");
         cmp("memory", f.memory_mb, self.memory_mb, " MB");
         if let Some(d) = &self.disk {
-            cmp(&format!("free disk on {}", d.path), f.disk_free_gb, Some(d.free_gb), " GB");
+            cmp(
+                &format!("free disk on {}", d.path),
+                f.disk_free_gb,
+                Some(d.free_gb),
+                " GB",
+            );
         }
         if !self.os.is_empty() {
             let ok = self.os.iter().filter_map(|s| parse_os(s)).any(|(id, min)| {
@@ -156,7 +173,10 @@ impl Require {
             if ok {
                 good.push(format!("os {os}"));
             } else {
-                bad.push(format!("os: {os}, one of [{}] required", self.os.join(", ")));
+                bad.push(format!(
+                    "os: {os}, one of [{}] required",
+                    self.os.join(", ")
+                ));
             }
         }
         for (cmd, want) in &self.commands {
@@ -190,9 +210,14 @@ impl Kind for Require {
             }
         }
         for (cmd, want) in &self.commands {
-            if cmd.is_empty() || !cmd.chars().all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c)) {
+            if cmd.is_empty()
+                || !cmd
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c))
+            {
                 errs.push(
-                    Invalid::field("commands", format!("`{cmd}` is not a command name")).at([cmd.as_str()]),
+                    Invalid::field("commands", format!("`{cmd}` is not a command name"))
+                        .at([cmd.as_str()]),
                 );
             }
             if extract_version(&format!("{want}.0")).is_none() || want.contains(' ') {
@@ -208,20 +233,22 @@ impl Kind for Require {
         {
             errs.push(e);
         }
-        if self.cpus.is_none() && self.memory_mb.is_none() && self.disk.is_none() && self.os.is_empty() && self.commands.is_empty() {
-            errs.push(Invalid::field("name", "a `require` with nothing to check").help(
-                "set at least one of `cpus`, `memory_mb`, `disk`, `os`, `commands`",
-            ));
+        if self.cpus.is_none()
+            && self.memory_mb.is_none()
+            && self.disk.is_none()
+            && self.os.is_empty()
+            && self.commands.is_empty()
+        {
+            errs.push(
+                Invalid::field("name", "a `require` with nothing to check")
+                    .help("set at least one of `cpus`, `memory_mb`, `disk`, `os`, `commands`"),
+            );
         }
         errs
     }
 
     fn probe(&self) -> String {
-        let mut s = String::from(
-            "printf 'cpus=%s\\n' \"$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)\"\n\
-             printf 'mem_kb=%s\\n' \"$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)\"\n\
-             . /etc/os-release 2>/dev/null; printf 'os_id=%s\\nos_version=%s\\n' \"$ID\" \"$VERSION_ID\"\n",
-        );
+        let mut s = Script::new(include_str!("require/probe.sh")).render();
         if let Some(d) = &self.disk {
             let _ = writeln!(
                 s,
@@ -254,16 +281,26 @@ impl Kind for Require {
         };
         for (i, cmd) in self.commands.keys().enumerate() {
             let v = kv(t, &format!("cmd{i}")).unwrap_or("-");
-            f.commands
-                .insert(cmd.clone(), if v == "-" { None } else { extract_version(v) });
+            f.commands.insert(
+                cmd.clone(),
+                if v == "-" { None } else { extract_version(v) },
+            );
         }
         Ok(f)
     }
 
+    /// Never a command: met requirements are a no-op with the evidence,
+    /// unmet ones a plan error naming each shortfall.
     fn plan(&self, fact: &RequireFact) -> Planned {
-        let diff = self.diff_of(fact);
-        let commands = self.commands_for(fact, &diff);
-        Planned::new(diff, commands)
+        let (bad, good) = self.failures(fact);
+        Planned::only(if bad.is_empty() {
+            Diff::noop().reason(good.join(", "))
+        } else {
+            Diff {
+                error: Some(format!("requirements not met: {}", bad.join("; "))),
+                ..Diff::noop()
+            }
+        })
     }
 
     fn precondition(&self) -> bool {
@@ -272,24 +309,6 @@ impl Kind for Require {
 
     fn reads_other_state(&self) -> bool {
         true
-    }
-}
-
-impl Require {
-    fn diff_of(&self, fact: &RequireFact) -> Diff {
-        let (bad, good) = self.failures(fact);
-        if bad.is_empty() {
-            Diff::noop().reason(good.join(", "))
-        } else {
-            Diff {
-                error: Some(format!("requirements not met: {}", bad.join("; "))),
-                ..Diff::noop()
-            }
-        }
-    }
-
-    fn commands_for(&self, _fact: &RequireFact, _diff: &Diff) -> Vec<Cmd> {
-        Vec::new()
     }
 }
 
@@ -340,21 +359,46 @@ mod tests {
         assert!(version_at_least("24.0", "20.10"));
         assert!(!version_at_least("2.9", "2.25"));
         assert!(version_at_least("2.39.5", "2.25"));
-        assert_eq!(extract_version("Docker Compose version v2.20.2").as_deref(), Some("2.20.2"));
-        assert_eq!(extract_version("nginx version: nginx/1.22.1").as_deref(), Some("1.22.1"));
+        assert_eq!(
+            extract_version("Docker Compose version v2.20.2").as_deref(),
+            Some("2.20.2")
+        );
+        assert_eq!(
+            extract_version("nginx version: nginx/1.22.1").as_deref(),
+            Some("1.22.1")
+        );
     }
 
     #[test]
     fn bad_input_is_rejected_at_load() {
-        assert!(try_load("require", "os: [\"debian > 11\"]\n").unwrap_err().contains("not an OS requirement"));
-        assert!(try_load("require", "commands: { docker: \"new\" }\n").unwrap_err().contains("not a version"));
-        assert!(try_load("require", "name: x\n").unwrap_err().contains("nothing to check"));
-        assert!(try_load("require", "commands: { \"rm -rf;\": \"1.0\" }\n").unwrap_err().contains("not a command"));
+        assert!(
+            try_load("require", "os: [\"debian > 11\"]\n")
+                .unwrap_err()
+                .contains("not an OS requirement")
+        );
+        assert!(
+            try_load("require", "commands: { docker: \"new\" }\n")
+                .unwrap_err()
+                .contains("not a version")
+        );
+        assert!(
+            try_load("require", "name: x\n")
+                .unwrap_err()
+                .contains("nothing to check")
+        );
+        assert!(
+            try_load("require", "commands: { \"rm -rf;\": \"1.0\" }\n")
+                .unwrap_err()
+                .contains("not a command")
+        );
     }
 
     #[test]
     fn probe_runs_read_only_here() {
-        let r = crate::resources::testing::load("require", "cpus: 1\ndisk: { path: /, free_gb: 0 }\ncommands: { sh: \"0.0\", nonexistent-cmd: \"1.0\" }\n");
+        let r = crate::resources::testing::load(
+            "require",
+            "cpus: 1\ndisk: { path: /, free_gb: 0 }\ncommands: { sh: \"0.0\", nonexistent-cmd: \"1.0\" }\n",
+        );
         let out = crate::resources::testing::run_local(&r.probe());
         assert_eq!(out.status, 0, "{}", out.stderr);
         let e = r.evaluate(&out).unwrap();

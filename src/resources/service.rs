@@ -19,11 +19,13 @@
 //! Every script first runs `systemctl daemon-reload` when systemd reports the
 //! unit's file changed on disk (`NeedDaemonReload=yes`), so a unit file
 //! written earlier in the run takes effect on the start or restart.
+//!
+//! Planning compares the declared attributes into typed `Changes`, from
+//! which both the plan's attributes and the commands are built.
 
-use super::common::apt::{check_package_name};
+use super::common::apt::check_package_name;
 use super::*;
-use crate::shell::q;
-use std::fmt::Write as _;
+use crate::shell::Script;
 
 /// A systemd unit (a `.service` unless the name says otherwise).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -157,21 +159,17 @@ impl Service {
 
     /// `systemctl VERB -- UNIT`, preceded by a daemon-reload when the unit
     /// file changed on disk.
-    fn systemctl(&self, verbs: &[&str]) -> String {
-        let unit = q(&self.unit());
-        let mut s = format!(
-            "if [ \"$(systemctl show -p NeedDaemonReload --value -- {unit} 2>/dev/null)\" = yes ]; then\n  systemctl daemon-reload\nfi\n"
-        );
-        for verb in verbs {
-            let _ = writeln!(s, "systemctl {verb} -- {unit}");
-        }
-        s
+    fn systemctl(&self, verb: &str) -> String {
+        Script::new(include_str!("service/systemctl.sh"))
+            .set("keel_unit", self.unit())
+            .set("keel_verb", verb)
+            .render()
     }
 }
 
 /// Check a systemd unit name: letters, digits and `:-_.\@`, at most 255
 /// bytes, not starting with `-` or `.`.
-fn check_unit_name(name: &str) -> Result<(), String> {
+fn check_unit_name(name: &str) -> Result<(), Invalid> {
     let ok = !name.is_empty()
         && name.len() <= 255
         && !name.starts_with(['-', '.'])
@@ -179,13 +177,16 @@ fn check_unit_name(name: &str) -> Result<(), String> {
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || b":-_.\\@".contains(&c));
     if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` is not a systemd unit name",
-            name.escape_debug()
-        ))
+        return Ok(());
     }
+    Err(Invalid::field(
+        "name",
+        format!("`{}` is not a systemd unit name", name.escape_debug()),
+    )
+    .help(
+        "write the unit's name as `systemctl` shows it, e.g. `nginx` or \
+         `nginx.service` (letters, digits and `:-_.\\@`)",
+    ))
 }
 
 impl Kind for Service {
@@ -199,10 +200,7 @@ impl Kind for Service {
     fn check(&self) -> Vec<Invalid> {
         let mut errs = Vec::new();
         if let Err(e) = check_unit_name(&self.name) {
-            errs.push(Invalid::field("name", e).help(
-                "write the unit's name as `systemctl` shows it, e.g. `nginx` or \
-                 `nginx.service` (letters, digits and `:-_.\\@`)",
-            ));
+            errs.push(e);
         }
         if let Some(p) = &self.package
             && let Err(e) = check_package_name(p)
@@ -238,15 +236,9 @@ impl Kind for Service {
     }
 
     fn probe(&self) -> String {
-        format!(
-            "if [ ! -d /run/systemd/system ]; then
-  echo 'keel: systemd is not running on this host (no /run/systemd/system): the service kind needs systemd' >&2
-  exit 2
-fi
-systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState -- {}
-",
-            q(&self.unit())
-        )
+        Script::new(include_str!("service/probe.sh"))
+            .set("keel_unit", self.unit())
+            .render()
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<ServiceFact, FactError> {
@@ -269,12 +261,12 @@ systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState --
     }
 
     fn plan(&self, fact: &ServiceFact) -> Planned {
-        let diff = self.diff_of(fact);
-        let commands = self.commands_for(fact, &diff);
-        Planned::new(diff, commands)
+        let changes = self.changes(fact);
+        let diff = self.diff(fact, &changes);
+        Planned::new(diff, self.commands(&changes))
     }
 
-    fn notified(&self, fact: &ServiceFact, diff: &Diff) -> Option<Vec<Cmd>> {
+    fn notified(&self, fact: &ServiceFact, _diff: &Diff) -> Option<Vec<Cmd>> {
         let unit = self.unit();
         if self.state == Some(ServiceState::Stopped) {
             return Some(Vec::new());
@@ -282,10 +274,13 @@ systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState --
         // This run starts it from stopped: it will read the new config anyway.
         // (Not when the unit did not exist: its package's install may start
         // it before the notifying change lands.)
-        let starts = diff
-            .attrs
-            .iter()
-            .any(|a| a.name == "state" && a.after.as_deref() == Some("running"));
+        let starts = matches!(
+            self.changes(fact).state,
+            Some(Change {
+                after: ServiceState::Running,
+                ..
+            })
+        );
         if starts && fact.exists() {
             return Some(Vec::new());
         }
@@ -298,7 +293,7 @@ systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState --
         };
         Some(vec![Cmd::new(
             format!("{verb} {unit}"),
-            self.systemctl(&[verb]),
+            self.systemctl(verb),
         )])
     }
 
@@ -307,75 +302,142 @@ systemctl show -p Id -p LoadState -p ActiveState -p SubState -p UnitFileState --
     }
 }
 
+/// One declared attribute that changes: what the plan shows before (`None`
+/// when the unit does not exist yet) and the wanted value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Change<T> {
+    before: Option<String>,
+    after: T,
+}
+
+/// What differs between the declared unit and the live one.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Changes {
+    /// Enable (`true`) or disable the unit at boot.
+    enabled: Option<Change<bool>>,
+    /// Start or stop it.
+    state: Option<Change<ServiceState>>,
+    /// Why a declared attribute is left alone (an alias, a static unit, a
+    /// masked unit).
+    notes: Vec<String>,
+}
+
+impl Changes {
+    fn any(&self) -> bool {
+        self.enabled.is_some() || self.state.is_some()
+    }
+}
+
+impl ServiceState {
+    fn label(self) -> &'static str {
+        match self {
+            ServiceState::Running => "running",
+            ServiceState::Stopped => "stopped",
+        }
+    }
+}
+
 impl Service {
-    fn diff_of(&self, fact: &ServiceFact) -> Diff {
-        let unit = self.unit();
+    /// Compare the declared attributes with the live unit.
+    fn changes(&self, fact: &ServiceFact) -> Changes {
         if !fact.exists() {
-            let mut d = Diff::default();
-            if self.state == Some(ServiceState::Running) {
-                d = d.attr("state", None::<String>, Some("running"));
+            // Stopped / disabled are satisfied by a unit that does not exist.
+            return Changes {
+                enabled: (self.enabled == Some(true)).then_some(Change {
+                    before: None,
+                    after: true,
+                }),
+                state: (self.state == Some(ServiceState::Running)).then_some(Change {
+                    before: None,
+                    after: ServiceState::Running,
+                }),
+                notes: Vec::new(),
+            };
+        }
+        let mut c = Changes::default();
+        if let Some(want) = self.enabled {
+            match fact.enablement() {
+                Some(is) if is != want => {
+                    c.enabled = Some(Change {
+                        before: Some(is.to_string()),
+                        after: want,
+                    });
+                }
+                Some(_) => {}
+                None => c.notes.push(self.enablement_note(fact)),
             }
-            if self.enabled == Some(true) {
-                d = d.attr("enabled", None::<String>, Some("true"));
+        }
+        c.state = match self.state {
+            Some(want @ ServiceState::Running) if !fact.is_running() => Some(want),
+            Some(want @ ServiceState::Stopped) if fact.is_running() => Some(want),
+            _ => None,
+        }
+        .map(|after| Change {
+            before: Some(fact.state_label()),
+            after,
+        });
+        if fact.is_masked() && c.any() {
+            let unit = self.unit();
+            c.notes.push(format!(
+                "{unit} is masked: keel does not unmask units (run `systemctl unmask {unit}`)"
+            ));
+        }
+        c
+    }
+
+    /// Why `enabled` is left alone for a unit whose enablement systemd does
+    /// not let one toggle.
+    fn enablement_note(&self, fact: &ServiceFact) -> String {
+        let unit = self.unit();
+        match fact.unit_file_state.as_str() {
+            "alias" => format!(
+                "`enabled` left alone: {unit} is an alias of {}; declare that unit to manage it",
+                fact.id
+            ),
+            "" => format!("`enabled` left alone: {unit} has no unit file"),
+            other => {
+                format!("`enabled` left alone: {unit} is {other} and cannot be enabled or disabled")
             }
-            // Stopped / disabled are satisfied by a unit that does not exist;
-            // but a package installed earlier in the run may bring (and
-            // start) it, hence "unknown" either way.
-            d.action = Some(if d.attrs.is_empty() {
-                Action::NoOp
-            } else {
-                Action::Update
-            });
+        }
+    }
+
+    /// The plan's rendering of the changes.
+    fn diff(&self, fact: &ServiceFact, c: &Changes) -> Diff {
+        let mut d = Diff::with_action(if c.any() {
+            Action::Update
+        } else {
+            Action::NoOp
+        });
+        let enabled = c
+            .enabled
+            .as_ref()
+            .map(|e| AttrChange::new("enabled", e.before.clone(), Some(e.after.to_string())));
+        let state = c
+            .state
+            .as_ref()
+            .map(|st| AttrChange::new("state", st.before.clone(), Some(st.after.label())));
+        // A unit that does not exist yet shows what it will do first.
+        d.attrs = if fact.exists() {
+            enabled.into_iter().chain(state).collect()
+        } else {
+            state.into_iter().chain(enabled).collect()
+        };
+        if !fact.exists() {
+            // A package installed earlier in the run may bring (and start)
+            // the unit, hence "unknown" either way.
+            let unit = self.unit();
             d.unknown = Some(format!(
                 "unit {unit} does not exist yet (its package may be installed earlier in this run)"
             ));
             return d.reason(format!("unit {unit} does not exist"));
         }
-
-        let mut d = Diff::default();
-        let mut notes: Vec<String> = Vec::new();
-        if let Some(want) = self.enabled {
-            match fact.enablement() {
-                Some(is) if is != want => {
-                    d = d.attr("enabled", Some(is.to_string()), Some(want.to_string()));
-                }
-                Some(_) => {}
-                None if fact.unit_file_state == "alias" => notes.push(format!(
-                    "`enabled` left alone: {unit} is an alias of {}; declare that unit to manage it",
-                    fact.id
-                )),
-                None if fact.unit_file_state.is_empty() => notes.push(format!(
-                    "`enabled` left alone: {unit} has no unit file"
-                )),
-                None => notes.push(format!(
-                    "`enabled` left alone: {unit} is {} and cannot be enabled or disabled",
-                    fact.unit_file_state
-                )),
-            }
-        }
-        match self.state {
-            Some(ServiceState::Running) if !fact.is_running() => {
-                d = d.attr("state", Some(fact.state_label()), Some("running"));
-            }
-            Some(ServiceState::Stopped) if fact.is_running() => {
-                d = d.attr("state", Some(fact.state_label()), Some("stopped"));
-            }
-            _ => {}
-        }
-        if fact.is_masked() && !d.attrs.is_empty() {
-            notes.push(format!(
-                "{unit} is masked: keel does not unmask units (run `systemctl unmask {unit}`)"
-            ));
-        }
-        if d.attrs.is_empty() {
-            d.action = Some(Action::NoOp);
+        let mut notes = c.notes.clone();
+        if !c.any() {
             let mut now = vec![fact.state_label()];
             if !fact.unit_file_state.is_empty() {
                 now.push(fact.unit_file_state.clone());
             }
             notes.insert(0, now.join(", "));
-        } else {
-            d.action = Some(Action::Update);
         }
         if !notes.is_empty() {
             d.reason = Some(notes.join("; "));
@@ -383,37 +445,55 @@ impl Service {
         d
     }
 
-    fn commands_for(&self, _fact: &ServiceFact, diff: &Diff) -> Vec<Cmd> {
-        if !diff.action().is_change() {
-            return Vec::new();
-        }
+    /// The commands that make the changes: enablement first, then state.
+    fn commands(&self, c: &Changes) -> Vec<Cmd> {
         let unit = self.unit();
-        let changes = |name: &str| diff.attrs.iter().any(|a| a.name == name);
         let mut verbs = Vec::new();
-        if changes("enabled") {
-            verbs.push(if self.enabled == Some(true) {
-                "enable"
-            } else {
-                "disable"
-            });
+        if let Some(e) = &c.enabled {
+            verbs.push(if e.after { "enable" } else { "disable" });
         }
-        if changes("state") {
-            verbs.push(match self.state {
-                Some(ServiceState::Running) => "start",
-                _ => "stop",
+        if let Some(st) = &c.state {
+            verbs.push(match st.after {
+                ServiceState::Running => "start",
+                ServiceState::Stopped => "stop",
             });
         }
         verbs
             .iter()
-            .map(|verb| Cmd::new(format!("{verb} {unit}"), self.systemctl(&[verb])))
+            .map(|verb| Cmd::new(format!("{verb} {unit}"), self.systemctl(verb)))
             .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::resources::testing::assert_sh_syntax;
     use super::*;
+    use crate::resources::testing::assert_sh_syntax;
+    use crate::shell::q;
+
+    /// Run a command's script with a `systemctl` that only logs its
+    /// arguments; returns the log, one call a line.
+    fn systemctl_calls(script: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("systemctl");
+        let log = dir.path().join("log");
+        std::fs::write(
+            &bin,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\n",
+                q(log.to_str().unwrap())
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = run_local(&format!(
+            "PATH={}:\"$PATH\"\nset -e\n{script}",
+            q(dir.path().to_str().unwrap())
+        ));
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        std::fs::read_to_string(&log).unwrap()
+    }
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     fn show(active: &str, sub: &str, file: &str) -> String {
@@ -442,7 +522,6 @@ mod tests {
     fn summaries(cmds: &[Cmd]) -> Vec<String> {
         cmds.iter().map(|c| c.summary.clone()).collect()
     }
-
 
     const FULL: &str = "{name: nginx, state: running, enabled: true}";
 
@@ -476,15 +555,13 @@ mod tests {
             summaries(&e.commands),
             vec!["enable nginx.service", "start nginx.service"]
         );
-        assert!(
-            e.commands[0]
-                .script
-                .ends_with("systemctl enable -- nginx.service\n")
+        assert_eq!(
+            systemctl_calls(&e.commands[0].script),
+            "show -p NeedDaemonReload --value -- nginx.service\nenable -- nginx.service\n"
         );
-        assert!(
-            e.commands[1]
-                .script
-                .ends_with("systemctl start -- nginx.service\n")
+        assert_eq!(
+            systemctl_calls(&e.commands[1].script),
+            "show -p NeedDaemonReload --value -- nginx.service\nstart -- nginx.service\n"
         );
         assert!(e.commands[1].script.contains("NeedDaemonReload"));
         for c in &e.commands {
@@ -677,10 +754,9 @@ mod tests {
             "{name: nginx, state: running, on_notify: reload}",
             &running,
         );
-        assert!(
-            e.on_notify[0]
-                .script
-                .ends_with("systemctl reload-or-restart -- nginx.service\n")
+        assert_eq!(
+            systemctl_calls(&e.on_notify[0].script),
+            "show -p NeedDaemonReload --value -- nginx.service\nreload-or-restart -- nginx.service\n"
         );
         assert_sh_syntax(&e.on_notify[0].script);
         assert!(load("service", "name: nginx").notifiable());
@@ -792,13 +868,12 @@ mod tests {
         // the quoted word reads back as the literal name in sh
         assert_eq!(run_local(&format!("printf '%s' {quoted}")).stdout, name);
         let p = r.probe();
-        assert!(p.contains(&format!("-- {quoted}\n")), "{p}");
+        assert!(p.contains(&format!("keel_unit={quoted}\n")), "{p}");
         assert_sh_syntax(&p);
         let e = r.evaluate(&ProbeOutput::ok(NOT_FOUND)).unwrap();
-        assert!(
-            e.commands[0]
-                .script
-                .contains(&format!("systemctl start -- {quoted}\n"))
+        assert_eq!(
+            systemctl_calls(&e.commands[0].script),
+            format!("show -p NeedDaemonReload --value -- {name}\nstart -- {name}\n")
         );
     }
 

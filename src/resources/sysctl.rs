@@ -43,9 +43,9 @@
 //! `net.ipv4.conf.eth0/1.rp_filter`, as `sysctl` does), letters, digits,
 //! `_` and `-`, under one of the kernel's top-level groups.
 
-use super::common::edit::{rewrite_file};
+use super::common::edit::rewrite_file;
 use super::*;
-use crate::shell::{self, q};
+use crate::shell::{self, Script, q};
 
 /// The file persisted settings are written to.
 pub const CONF: &str = "/etc/sysctl.d/99-zz-keel.conf";
@@ -137,20 +137,25 @@ fn swap(s: &str) -> String {
         .collect()
 }
 
-/// Check a key (in either form); returns its dot form.
-pub fn check_key(key: &str) -> Result<String, String> {
+/// Check a key (in either form); returns its dot form, or the problem
+/// reported on `name`.
+fn check_key(key: &str) -> Result<String, Invalid> {
+    let bad = |message: String| {
+        Err(Invalid::field("name", message)
+            .help("a key as `sysctl -a` lists it, e.g. `net.core.somaxconn`"))
+    };
     let shown = key.escape_debug();
     if key.is_empty() {
-        return Err("the key is empty".into());
+        return bad("the key is empty".into());
     }
     if key.len() > 255 {
-        return Err(format!("`{shown}` is too long for a sysctl key"));
+        return bad(format!("`{shown}` is too long for a sysctl key"));
     }
     if let Some(c) = key
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/')))
     {
-        return Err(format!(
+        return bad(format!(
             "`{shown}` contains `{}`: keys have letters, digits, `_`, `-`, and `.` between parts",
             c.escape_debug()
         ));
@@ -161,19 +166,19 @@ pub fn check_key(key: &str) -> Result<String, String> {
         .split('/')
         .any(|p| p.is_empty() || p == "." || p == "..")
     {
-        return Err(format!(
+        return bad(format!(
             "`{shown}` has an empty part (`..`, or a leading or trailing dot)"
         ));
     }
     let group = path.split('/').next().unwrap_or_default();
     if !GROUPS.contains(&group) {
-        return Err(format!(
+        return bad(format!(
             "`{shown}` is not under one of the kernel's groups ({})",
             GROUPS.join(", ")
         ));
     }
     if !path.contains('/') {
-        return Err(format!("`{shown}` is a group of keys, not a key"));
+        return bad(format!("`{shown}` is a group of keys, not a key"));
     }
     Ok(dotted)
 }
@@ -208,176 +213,136 @@ impl Sysctl {
         format!("{} = {}", self.key(), self.value())
     }
 
-    /// Set the running value, as `sysctl -w` does, and read it back. The
-    /// write goes through coreutils' `printf` (`env printf`): dash's builtin
-    /// reports every failed write as "I/O error", coreutils names the errno.
+    /// Set the running value, as `sysctl -w` does, and read it back.
     fn live_script(&self) -> String {
-        format!(
-            "export LC_ALL=C
-keel_key={key}
-keel_p={p}
-keel_v={v}
-keel_want={want}
-if [ ! -e \"$keel_p\" ]; then
-  printf 'keel: sysctl %s does not exist on this host (no %s): load the kernel module that provides it first\\n' \"$keel_key\" \"$keel_p\" >&2
-  exit 1
-fi
-if ! keel_err=$( {{ env printf '%s\\n' \"$keel_v\" > \"$keel_p\"; }} 2>&1 ); then
-  case \"$keel_err\" in
-    *'Read-only file system'*)
-      keel_why='/proc/sys is mounted read-only (as in most containers, where such a setting belongs to the container runtime, e.g. `docker run --sysctl`)' ;;
-    *'Permission denied'*)
-      keel_why='permission denied (the key is read-only, or keel is not running as root)' ;;
-    *'Invalid argument'*)
-      keel_why='the kernel rejected the value (invalid argument)' ;;
-    *)
-      keel_why=$keel_err ;;
-  esac
-  printf 'keel: cannot set sysctl %s to %s: %s\\n' \"$keel_key\" \"$keel_v\" \"$keel_why\" >&2
-  exit 1
-fi
-keel_now=$(tr -s ' \\t\\n' '   ' < \"$keel_p\" | sed -e 's/^ //' -e 's/ $//')
-if [ \"$keel_now\" != \"$keel_want\" ]; then
-  printf 'keel: sysctl %s was set to %s but the kernel reads back %s (it clamps or reformats values: declare the value as the kernel prints it)\\n' \"$keel_key\" \"$keel_v\" \"$keel_now\" >&2
-  exit 1
-fi
-",
-            key = q(&self.key()),
-            p = q(&self.proc_path()),
-            v = q(self.value()),
-            want = q(&normalize(&self.value)),
-        )
+        Script::new(include_str!("sysctl/set_live.sh"))
+            .set("keel_key", self.key())
+            .set("keel_p", self.proc_path())
+            .set("keel_v", self.value())
+            .set("keel_want", normalize(&self.value))
+            .render()
     }
 
+    /// Put this key's line in the persisted file, from the file as it is
+    /// at apply time.
     fn persist_script(&self) -> String {
         let conf = self.conf_path();
         let mut s = format!(
-            "keel_line={line}
-keel_re={re}
-mkdir -p {dir}
-",
-            line = q(&self.line()),
-            re = q(&self.line_regex()),
-            dir = q(&parent_dir(&conf).unwrap_or_else(|| "/".into())),
+            "mkdir -p {}\n",
+            q(&parent_dir(&conf).unwrap_or_else(|| "/".into()))
         );
-        s.push_str(&rewrite_file(
-            &conf,
-            "if [ ! -e \"$keel_t\" ]; then
-  printf '# Managed by keel: one line per `sysctl` resource.\\n%s\\n' \"$keel_line\"
-else
-  keel_n=$(grep -n -m 1 -E -e \"$keel_re\" \"$keel_t\" | cut -d: -f1)
-  if [ -n \"$keel_n\" ]; then
-    head -n \"$((keel_n - 1))\" \"$keel_t\"
-    printf '%s\\n' \"$keel_line\"
-    tail -n \"+$((keel_n + 1))\" \"$keel_t\" | { grep -v -E -e \"$keel_re\" || true; }
-  else
-    cat \"$keel_t\"
-    if [ -n \"$(tail -c 1 \"$keel_t\")\" ]; then echo; fi
-    printf '%s\\n' \"$keel_line\"
-  fi
-fi",
-        ));
+        let fill = Script::new(include_str!("sysctl/persist_line.sh"))
+            .set("keel_line", self.line())
+            .set("keel_re", self.line_regex())
+            .render();
+        s.push_str(&rewrite_file(&conf, &fill));
         s
     }
 
     /// A change that cannot be made as things are on the host.
-    fn error(msg: String) -> Diff {
-        let mut d = Diff::with_action(Action::Update);
+    fn refusal(diff: Diff, msg: String) -> Planned {
+        let mut d = diff;
+        d.action = Some(Action::Update);
         d.error = Some(msg);
-        d
+        Planned::only(d)
     }
 
-    /// The diff and the commands, computed together so they always agree.
-    fn plan_changes(&self, fact: &SysctlFact) -> (Diff, Vec<Cmd>) {
+    /// The running value: its change and the command that sets it, or a
+    /// refusal (a group of keys, a write-only key, a key not writable).
+    fn plan_live(&self, fact: &SysctlFact, plan: &mut Planned) -> Option<Planned> {
         let key = self.key();
         let want = normalize(&self.value);
-        let mut d = Diff::with_action(Action::Update);
-        let mut cmds = Vec::new();
+        let d = &mut plan.diff;
+        match &fact.live {
+            Live::Dir => {
+                return Some(Self::refusal(
+                    Diff::default(),
+                    format!("{key} is a group of settings, not a single one"),
+                ));
+            }
+            Live::Unreadable => {
+                return Some(Self::refusal(
+                    Diff::default(),
+                    format!(
+                        "{key} cannot be read back (a write-only trigger such as vm.drop_caches): use a `command` resource"
+                    ),
+                ));
+            }
+            Live::Missing => {
+                d.attrs
+                    .push(AttrChange::new("value", None::<String>, Some(&*want)));
+                d.reason = Some(format!(
+                    "{key} does not exist on this host yet: apply fails unless its kernel module is loaded first"
+                ));
+                d.unknown = Some(format!(
+                    "{key} does not exist yet (its kernel module may not be loaded)"
+                ));
+            }
+            Live::Value(v) if normalize(v) != want => {
+                d.attrs
+                    .push(AttrChange::new("value", Some(normalize(v)), Some(&*want)));
+                if !fact.writable {
+                    return Some(Self::refusal(d.clone(), self.not_writable(fact)));
+                }
+            }
+            Live::Value(_) | Live::NotProbed => return None,
+        }
+        plan.commands
+            .push(Cmd::new(format!("set {key} to {want}"), self.live_script()));
+        None
+    }
+
+    /// Why a key that differs cannot be set on this host.
+    fn not_writable(&self, fact: &SysctlFact) -> String {
+        let key = self.key();
+        if fact.proc_sys_ro {
+            format!(
+                "{key} cannot be set on this host: /proc/sys is mounted read-only (as in most containers, where the container runtime sets such settings, e.g. `docker run --sysctl {key}={}`)",
+                self.value()
+            )
+        } else {
+            format!(
+                "{key} is not writable on this host: the kernel makes it read-only (or keel is not running as root)"
+            )
+        }
+    }
+
+    /// The persisted line: its change and the command that writes it.
+    fn plan_persist(&self, fact: &SysctlFact, plan: &mut Planned) {
+        let want = normalize(&self.value);
+        let have: Vec<String> = fact.persisted.iter().map(|v| normalize(v)).collect();
+        if have == [want.clone()] {
+            return;
+        }
+        let before = match have.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            many => Some(format!("{} ({} lines)", many.join(", "), many.len())),
+        };
+        plan.diff
+            .attrs
+            .push(AttrChange::new(CONF, before, Some(&*want)));
+        plan.commands.push(Cmd::new(
+            format!("persist {} in {CONF}", self.line()),
+            self.persist_script(),
+        ));
+    }
+
+    /// What a converged key is, for the no-op's reason.
+    fn converged(&self) -> Diff {
+        let mut why = Vec::new();
         if self.apply {
-            match &fact.live {
-                Live::Dir => {
-                    return (
-                        Self::error(format!("{key} is a group of settings, not a single one")),
-                        vec![],
-                    );
-                }
-                Live::Unreadable => {
-                    return (
-                        Self::error(format!(
-                            "{key} cannot be read back (a write-only trigger such as vm.drop_caches): use a `command` resource"
-                        )),
-                        vec![],
-                    );
-                }
-                Live::Missing => {
-                    d = d.attr("value", None::<String>, Some(&*want)).reason(format!(
-                        "{key} does not exist on this host yet: apply fails unless its kernel module is loaded first"
-                    ));
-                    d.unknown = Some(format!(
-                        "{key} does not exist yet (its kernel module may not be loaded)"
-                    ));
-                }
-                Live::Value(v) if normalize(v) != want => {
-                    d = d.attr("value", Some(normalize(v)), Some(&*want));
-                    if !fact.writable {
-                        d.error = Some(if fact.proc_sys_ro {
-                            format!(
-                                "{key} cannot be set on this host: /proc/sys is mounted read-only (as in most containers, where the container runtime sets such settings, e.g. `docker run --sysctl {key}={}`)",
-                                self.value()
-                            )
-                        } else {
-                            format!(
-                                "{key} is not writable on this host: the kernel makes it read-only (or keel is not running as root)"
-                            )
-                        });
-                        return (d, vec![]);
-                    }
-                }
-                Live::Value(_) | Live::NotProbed => {}
-            }
-            if !d.attrs.is_empty() {
-                cmds.push(Cmd::new(format!("set {key} to {want}"), self.live_script()));
-            }
+            why.push("set");
         }
-        if self.persist
-            && fact
-                .persisted
-                .iter()
-                .map(|v| normalize(v))
-                .ne([want.clone()])
-        {
-            let before = match fact.persisted.as_slice() {
-                [] => None,
-                [one] => Some(normalize(one)),
-                many => Some(format!(
-                    "{} ({} lines)",
-                    many.iter()
-                        .map(|v| normalize(v))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    many.len()
-                )),
-            };
-            d = d.attr(CONF, before, Some(&*want));
-            cmds.push(Cmd::new(
-                format!("persist {} in {CONF}", self.line()),
-                self.persist_script(),
-            ));
+        if self.persist {
+            why.push("persisted");
         }
-        if d.attrs.is_empty() {
-            let mut why = Vec::new();
-            if self.apply {
-                why.push("set");
-            }
-            if self.persist {
-                why.push("persisted");
-            }
-            return (
-                Diff::noop().reason(format!("{key} = {want} ({})", why.join(" and "))),
-                vec![],
-            );
-        }
-        (d, cmds)
+        Diff::noop().reason(format!(
+            "{} = {} ({})",
+            self.key(),
+            normalize(&self.value),
+            why.join(" and ")
+        ))
     }
 }
 
@@ -392,10 +357,7 @@ impl Kind for Sysctl {
     fn check(&self) -> Vec<Invalid> {
         let mut errs = Vec::new();
         if let Err(e) = check_key(&self.name) {
-            errs.push(
-                Invalid::field("name", e)
-                    .help("a key as `sysctl -a` lists it, e.g. `net.core.somaxconn`"),
-            );
+            errs.push(e);
         }
         let v = self.value.trim();
         if v.is_empty() {
@@ -441,44 +403,19 @@ impl Kind for Sysctl {
     fn probe(&self) -> String {
         let mut s = String::new();
         if self.apply {
-            s.push_str(&format!(
-                "keel_p={p}
-if [ -d \"$keel_p\" ]; then
-  echo live=dir
-elif [ -e \"$keel_p\" ]; then
-  if keel_v=$(cat \"$keel_p\" 2>/dev/null); then
-    printf 'live=value\\nvalue=%s\\n' \"$(printf '%s' \"$keel_v\" | base64 | tr -d '\\n')\"
-  else
-    echo live=unreadable
-  fi
-  if [ -w \"$keel_p\" ]; then
-    echo writable=yes
-  else
-    echo writable=no
-    while read -r _ _ _ _ keel_mp keel_opts _; do
-      if [ \"$keel_mp\" = /proc/sys ]; then
-        case \"$keel_opts\" in ro|ro,*) echo proc_sys=ro ;; esac
-      fi
-    done < /proc/self/mountinfo
-  fi
-else
-  echo live=missing
-fi
-",
-                p = q(&self.proc_path())
-            ));
+            s.push_str(
+                &Script::new(include_str!("sysctl/probe_live.sh"))
+                    .set("keel_p", self.proc_path())
+                    .render(),
+            );
         }
         if self.persist {
-            s.push_str(&format!(
-                "keel_f={f}
-if [ -f \"$keel_f\" ]; then
-  echo conf=present
-  grep -E -e {re} \"$keel_f\" | sed 's/^/persisted=/'
-fi
-",
-                f = q(&self.conf_path()),
-                re = q(&self.line_regex()),
-            ));
+            s.push_str(
+                &Script::new(include_str!("sysctl/probe_conf.sh"))
+                    .set("keel_f", self.conf_path())
+                    .set("keel_re", self.line_regex())
+                    .render(),
+            );
         }
         s.push_str("exit 0\n");
         s
@@ -501,7 +438,9 @@ fi
                 }
                 _ => {
                     return Err(match out.stderr.trim() {
-                        "" => FactError::Unexpected("the probe printed nothing about the key".to_string()),
+                        "" => FactError::Unexpected(
+                            "the probe printed nothing about the key".to_string(),
+                        ),
                         e => FactError::Unexpected(e.to_string()),
                     });
                 }
@@ -522,7 +461,19 @@ fi
     }
 
     fn plan(&self, fact: &SysctlFact) -> Planned {
-        self.plan_changes(fact).into()
+        let mut plan = Planned::only(Diff::with_action(Action::Update));
+        if self.apply
+            && let Some(refused) = self.plan_live(fact, &mut plan)
+        {
+            return refused;
+        }
+        if self.persist {
+            self.plan_persist(fact, &mut plan);
+        }
+        if plan.diff.attrs.is_empty() {
+            return Planned::only(self.converged());
+        }
+        plan
     }
 }
 

@@ -30,10 +30,13 @@
 //! `Etc/GMT+5`...), path components of letters, digits, `_`, `-` and `+`,
 //! each starting with a letter, so no name can leave the zoneinfo
 //! directory.
+//!
+//! Planning compares the link and `/etc/timezone` into a typed `Drift`,
+//! from which both the plan's attributes and the commands are built.
 
-use super::common::edit::{rewrite_file};
+use super::common::edit::rewrite_file;
 use super::*;
-use crate::shell::q;
+use crate::shell::{Script, q};
 
 /// Where the zone files live.
 pub const ZONEINFO: &str = "/usr/share/zoneinfo";
@@ -104,39 +107,42 @@ impl TimezoneFact {
     }
 }
 
+const ZONE_HELP: &str = "an IANA time zone name such as `Europe/Paris`, `America/New_York` or `UTC` (see `timedatectl list-timezones`)";
+
 /// Check a zone name: path components of ASCII letters, digits, `_`, `-`
-/// and `+`, each starting with a letter.
-pub fn check_zone_name(name: &str) -> Result<(), String> {
+/// and `+`, each starting with a letter; the problem is reported on `name`.
+fn check_zone_name(name: &str) -> Result<(), Invalid> {
+    let bad = |message: String| Err(Invalid::field("name", message).help(ZONE_HELP));
     let shown = name.escape_debug();
     if name.is_empty() {
-        return Err("the time zone name is empty".into());
+        return bad("the time zone name is empty".into());
     }
     if name.len() > 200 {
-        return Err(format!("`{shown}` is too long for a time zone name"));
+        return bad(format!("`{shown}` is too long for a time zone name"));
     }
     if name.starts_with('/') {
-        return Err(format!(
+        return bad(format!(
             "`{shown}` is a path; write the zone's name, relative to {ZONEINFO}"
         ));
     }
     for part in name.split('/') {
         if part.is_empty() {
-            return Err(format!("`{shown}` has an empty component"));
+            return bad(format!("`{shown}` has an empty component"));
         }
         if part == ".." || part == "." {
-            return Err(format!("`{shown}` contains `{part}`"));
+            return bad(format!("`{shown}` contains `{part}`"));
         }
         if let Some(c) = part
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+')))
         {
-            return Err(format!(
+            return bad(format!(
                 "`{shown}` contains `{}`: zone names have letters, digits, `_`, `-`, `+` and `/`",
                 c.escape_debug()
             ));
         }
         if !part.starts_with(|c: char| c.is_ascii_alphabetic()) {
-            return Err(format!(
+            return bad(format!(
                 "`{shown}`: each part of a zone name starts with a letter (`{part}` does not)"
             ));
         }
@@ -160,50 +166,23 @@ impl Timezone {
 
     /// Fail clearly when the zone file is missing or not a zone file.
     fn guard(&self) -> String {
-        format!(
-            "keel_zone={name}
-keel_zf={zf}
-if [ ! -f \"$keel_zf\" ]; then
-  printf 'keel: time zone %s: %s does not exist on this host; install the tzdata package (declare `package: {{ name: tzdata }}`)\\n' \"$keel_zone\" \"$keel_zf\" >&2
-  exit 1
-fi
-if [ \"$(head -c 4 \"$keel_zf\")\" != TZif ]; then
-  printf 'keel: %s is not a time zone file\\n' \"$keel_zf\" >&2
-  exit 1
-fi
-",
-            name = q(&self.name),
-            zf = q(&self.zone_path()),
-        )
+        Script::new(include_str!("timezone/guard.sh"))
+            .set("keel_zone", &self.name)
+            .set("keel_zf", self.zone_path())
+            .render()
     }
 
     fn link_script(&self) -> String {
         let mut s = self.guard();
         // timedatectl only knows the real /etc/localtime.
-        let systemd = if self.root.is_empty() {
-            "[ -d /run/systemd/system ]"
-        } else {
-            "false"
-        };
-        s.push_str(&format!(
-            "keel_lt={lt}
-keel_tz_ok() {{
-  case \"$(readlink \"$keel_lt\" 2>/dev/null)\" in
-    */zoneinfo/\"$keel_zone\") return 0 ;;
-  esac
-  return 1
-}}
-if {systemd} && command -v timedatectl >/dev/null 2>&1 \\
-   && timedatectl set-timezone \"$keel_zone\" 2>/dev/null && keel_tz_ok; then
-  :
-else
-  keel_ln=$(mktemp -u \"$(dirname -- \"$keel_lt\")/.localtime.keel.XXXXXX\")
-  ln -s \"$keel_zf\" \"$keel_ln\"
-  mv -f \"$keel_ln\" \"$keel_lt\"
-fi
-",
-            lt = q(&self.localtime()),
-        ));
+        s.push_str(
+            &Script::new(include_str!("timezone/link.sh"))
+                .set("keel_zone", &self.name)
+                .set("keel_zf", self.zone_path())
+                .set("keel_lt", self.localtime())
+                .flag("keel_systemd", self.root.is_empty())
+                .render(),
+        );
         s
     }
 
@@ -226,12 +205,7 @@ impl Kind for Timezone {
     }
 
     fn check(&self) -> Vec<Invalid> {
-        match check_zone_name(&self.name) {
-            Ok(()) => vec![],
-            Err(e) => vec![Invalid::field("name", e).help(
-                "an IANA time zone name such as `Europe/Paris`, `America/New_York` or `UTC` (see `timedatectl list-timezones`)",
-            )],
-        }
+        check_zone_name(&self.name).err().into_iter().collect()
     }
 
     fn links(&self) -> Links {
@@ -245,34 +219,11 @@ impl Kind for Timezone {
     }
 
     fn probe(&self) -> String {
-        format!(
-            "keel_zf={zf}
-keel_lt={lt}
-keel_etz={etz}
-if [ -L \"$keel_lt\" ]; then
-  printf 'localtime=link\\ntarget=%s\\n' \"$(readlink \"$keel_lt\")\"
-elif [ -e \"$keel_lt\" ]; then
-  echo localtime=file
-  if [ -f \"$keel_zf\" ] && cmp -s \"$keel_lt\" \"$keel_zf\"; then echo same=yes; fi
-else
-  echo localtime=absent
-fi
-if [ -f \"$keel_etz\" ]; then
-  printf 'etc_timezone=%s\\n' \"$(head -n 1 \"$keel_etz\")\"
-fi
-if [ ! -f \"$keel_zf\" ]; then
-  echo zone=missing
-elif [ \"$(head -c 4 \"$keel_zf\" 2>/dev/null)\" = TZif ]; then
-  echo zone=valid
-else
-  echo zone=invalid
-fi
-exit 0
-",
-            zf = q(&self.zone_path()),
-            lt = q(&self.localtime()),
-            etz = q(&format!("{}/etc/timezone", self.root)),
-        )
+        Script::new(include_str!("timezone/probe.sh"))
+            .set("keel_zf", self.zone_path())
+            .set("keel_lt", self.localtime())
+            .set("keel_etz", format!("{}/etc/timezone", self.root))
+            .render()
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<TimezoneFact, FactError> {
@@ -290,7 +241,9 @@ exit 0
             Some("absent") => Localtime::Absent,
             _ => {
                 return Err(match out.stderr.trim() {
-                    "" => FactError::Unexpected("the probe printed nothing about /etc/localtime".to_string()),
+                    "" => FactError::Unexpected(
+                        "the probe printed nothing about /etc/localtime".to_string(),
+                    ),
                     e => FactError::Unexpected(e.to_string()),
                 });
             }
@@ -309,30 +262,58 @@ exit 0
     }
 
     fn plan(&self, fact: &TimezoneFact) -> Planned {
-        let diff = self.diff_of(fact);
-        let commands = self.commands_for(fact, &diff);
-        Planned::new(diff, commands)
+        let drift = self.drift(fact);
+        if drift.is_empty() {
+            return Planned::only(Diff::noop().reason(format!("the time zone is {}", self.name)));
+        }
+        let diff = self.diff(&drift, fact.zone_file);
+        if diff.error.is_some() {
+            return Planned::only(diff);
+        }
+        Planned::new(diff, self.commands(&drift))
     }
+}
 
+/// What differs between the wanted zone and the host's; each part holds
+/// what the host has now.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Drift {
+    /// What `/etc/localtime` stands for (`None`: absent), when it must be
+    /// linked again (another zone, a copy, or a zone file that is not
+    /// valid yet).
+    localtime: Option<Option<String>>,
+    /// The name in `/etc/timezone` (`None`: absent), when it differs.
+    etc_timezone: Option<Option<String>>,
+}
+
+impl Drift {
+    fn is_empty(&self) -> bool {
+        *self == Drift::default()
+    }
 }
 
 impl Timezone {
-    fn diff_of(&self, fact: &TimezoneFact) -> Diff {
+    /// Compare each part of the host's time zone with the wanted one.
+    fn drift(&self, fact: &TimezoneFact) -> Drift {
+        Drift {
+            localtime: (!self.localtime_ok(fact) || fact.zone_file != ZoneFile::Valid)
+                .then(|| fact.localtime_label()),
+            etc_timezone: (fact.etc_timezone.as_deref() != Some(&*self.name))
+                .then(|| fact.etc_timezone.clone()),
+        }
+    }
+
+    /// The plan's rendering of a drift, with what the zone file's state
+    /// means for it (known after apply, or an error).
+    fn diff(&self, drift: &Drift, zone_file: ZoneFile) -> Diff {
         let mut d = Diff::with_action(Action::Update);
-        if !self.localtime_ok(fact) || fact.zone_file != ZoneFile::Valid {
-            d = d.attr("timezone", fact.localtime_label(), Some(&*self.name));
+        if let Some(before) = &drift.localtime {
+            d = d.attr("timezone", before.as_deref(), Some(&*self.name));
         }
-        if fact.etc_timezone.as_deref() != Some(&*self.name) {
-            d = d.attr(
-                "/etc/timezone",
-                fact.etc_timezone.as_deref(),
-                Some(&*self.name),
-            );
+        if let Some(before) = &drift.etc_timezone {
+            d = d.attr("/etc/timezone", before.as_deref(), Some(&*self.name));
         }
-        match fact.zone_file {
-            ZoneFile::Valid if d.attrs.is_empty() => {
-                return Diff::noop().reason(format!("the time zone is {}", self.name));
-            }
+        match zone_file {
             ZoneFile::Valid => {}
             ZoneFile::Missing => {
                 d = d.reason(format!(
@@ -354,18 +335,16 @@ impl Timezone {
         d
     }
 
-    fn commands_for(&self, _fact: &TimezoneFact, diff: &Diff) -> Vec<Cmd> {
+    /// The commands that close a drift: the link, then `/etc/timezone`.
+    fn commands(&self, drift: &Drift) -> Vec<Cmd> {
         let mut cmds = Vec::new();
-        if diff.error.is_some() {
-            return cmds;
-        }
-        if diff.attrs.iter().any(|a| a.name == "timezone") {
+        if drift.localtime.is_some() {
             cmds.push(Cmd::new(
                 format!("link /etc/localtime to {}", self.zone_path()),
                 self.link_script(),
             ));
         }
-        if diff.attrs.iter().any(|a| a.name == "/etc/timezone") {
+        if drift.etc_timezone.is_some() {
             let mut script = self.guard();
             script.push_str(&self.etc_timezone_script());
             cmds.push(Cmd::new(

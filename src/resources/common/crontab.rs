@@ -4,7 +4,7 @@
 
 use super::super::*;
 use super::script::valid_env_name;
-use crate::shell::{self, q};
+use crate::shell::{self, Script};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -44,17 +44,28 @@ const KEYWORDS: [&str; 8] = [
 /// The help shown with any schedule error.
 pub(crate) const SCHEDULE_HELP: &str = "fields: minute hour day-of-month month day-of-week, each `*`, a number, a range `1-5`, a list `1,15` or a step `*/10`; e.g. \"0 2 * * *\" (daily at 02:00) or \"*/15 9-17 * * mon-fri\"; or @hourly, @daily, @weekly, @monthly, @yearly, @reboot";
 
+/// Why a schedule is not one cron accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct BadSchedule(String);
+
+impl From<String> for BadSchedule {
+    fn from(message: String) -> Self {
+        BadSchedule(message)
+    }
+}
+
 /// Check a schedule; returns it normalized (fields separated by one space).
-pub(crate) fn check_schedule(schedule: &str) -> Result<String, String> {
+pub(crate) fn check_schedule(schedule: &str) -> Result<String, BadSchedule> {
     let s = schedule.trim();
     if s.is_empty() {
-        return Err("the schedule is empty".into());
+        return Err(BadSchedule("the schedule is empty".into()));
     }
     if s.starts_with('@') {
         if KEYWORDS.contains(&s) {
             return Ok(s.to_string());
         }
-        return Err(format!("`{s}` is not a cron keyword"));
+        return Err(BadSchedule(format!("`{s}` is not a cron keyword")));
     }
     let fields: Vec<&str> = s.split_whitespace().collect();
     if fields.len() != 5 {
@@ -63,10 +74,10 @@ pub(crate) fn check_schedule(schedule: &str) -> Result<String, String> {
         } else {
             ""
         };
-        return Err(format!(
+        return Err(BadSchedule(format!(
             "a schedule has 5 fields (minute hour day-of-month month day-of-week), `{s}` has {}{extra}",
             fields.len()
-        ));
+        )));
     }
     for (text, field) in fields.iter().zip(FIELDS) {
         check_field(text, field)?;
@@ -75,8 +86,11 @@ pub(crate) fn check_schedule(schedule: &str) -> Result<String, String> {
 }
 
 /// Check one field of a schedule.
-fn check_field(text: &str, (what, lo, hi, names): (&str, u32, u32, &[&str])) -> Result<(), String> {
-    let number = |t: &str| -> Result<u32, String> {
+fn check_field(
+    text: &str,
+    (what, lo, hi, names): (&str, u32, u32, &[&str]),
+) -> Result<(), BadSchedule> {
+    let number = |t: &str| -> Result<u32, BadSchedule> {
         if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(t)) {
             // Months count from 1, days of the week from 0.
             return Ok(i as u32 + lo);
@@ -91,18 +105,18 @@ fn check_field(text: &str, (what, lo, hi, names): (&str, u32, u32, &[&str])) -> 
                     names[names.len() - 1]
                 )
             };
-            return Err(format!("{what} `{t}` is not {allowed}"));
+            return Err(BadSchedule(format!("{what} `{t}` is not {allowed}")));
         }
         match t.parse::<u32>() {
             Ok(n) if (lo..=hi).contains(&n) => Ok(n),
-            _ => Err(format!("{what} {t} is out of range {lo}–{hi}")),
+            _ => Err(BadSchedule(format!("{what} {t} is out of range {lo}–{hi}"))),
         }
     };
     for item in text.split(',') {
         if item.is_empty() {
-            return Err(format!(
+            return Err(BadSchedule(format!(
                 "the {what} field `{text}` has an empty item in its list"
-            ));
+            )));
         }
         let (range, step) = match item.split_once('/') {
             Some((r, s)) => (r, Some(s)),
@@ -113,11 +127,11 @@ fn check_field(text: &str, (what, lo, hi, names): (&str, u32, u32, &[&str])) -> 
         } else if let Some((a, b)) = range.split_once('-') {
             let (a, b) = (number(a)?, number(b)?);
             if a > b {
-                return Err(format!(
+                return Err(BadSchedule(format!(
                     "the {what} range `{range}` goes backwards (cron does not wrap around: write `{range_a}-{hi},{lo}-{range_b}`)",
                     range_a = range.split_once('-').map_or("", |x| x.0),
                     range_b = range.split_once('-').map_or("", |x| x.1),
-                ));
+                )));
             }
             true
         } else {
@@ -126,17 +140,17 @@ fn check_field(text: &str, (what, lo, hi, names): (&str, u32, u32, &[&str])) -> 
         };
         if let Some(step) = step {
             if !ranged {
-                return Err(format!(
+                return Err(BadSchedule(format!(
                     "{what} `{item}`: a step applies to `*` or to a range (write `*/{step}` or `{range}-{hi}/{step}`)"
-                ));
+                )));
             }
             match step.parse::<u32>() {
                 Ok(n) if n >= 1 && n <= hi.max(1) => {}
                 _ => {
-                    return Err(format!(
+                    return Err(BadSchedule(format!(
                         "the {what} step `{step}` in `{item}` is not a number 1–{}",
                         hi.max(1)
-                    ));
+                    )));
                 }
             }
         }
@@ -351,39 +365,12 @@ pub struct CrontabFact {
     pub text: Option<String>,
 }
 
-/// Shell defining `keel_ct`: `crontab` for `user` (without `-u` when the
-/// script already runs as that user, which non-root users need).
-fn crontab_fn(user: &str) -> String {
-    format!(
-        "keel_u={}\nif [ \"$(id -un)\" = \"$keel_u\" ]; then keel_ct() {{ crontab \"$@\"; }}; else keel_ct() {{ crontab -u \"$keel_u\" \"$@\"; }}; fi\n",
-        q(user)
-    )
-}
-
 /// A read-only probe printing `crontab=uninstalled|nouser|none|present|error`
 /// and, when present, `crontab_b64=` with the crontab on one line.
 pub(crate) fn crontab_probe(user: &str) -> String {
-    let mut s = crontab_fn(user);
-    s.push_str(
-        r#"if ! command -v crontab >/dev/null 2>&1; then
-  echo crontab=uninstalled
-elif ! id -u "$keel_u" >/dev/null 2>&1; then
-  echo crontab=nouser
-elif keel_ct -l >/dev/null 2>&1; then
-  echo crontab=present
-  printf 'crontab_b64='
-  keel_ct -l | base64 -w 0
-  echo
-else
-  keel_err=$(keel_ct -l 2>&1 >/dev/null)
-  case $keel_err in
-    "no crontab for "*) echo crontab=none ;;
-    *) echo crontab=error; printf '%s\n' "$keel_err" >&2 ;;
-  esac
-fi
-"#,
-    );
-    s
+    Script::new(include_str!("crontab/probe.sh"))
+        .set("keel_u", user)
+        .render()
 }
 
 /// Parse what [`crontab_probe`] printed.
@@ -428,61 +415,11 @@ pub(crate) fn parse_crontab(out: &ProbeOutput) -> Result<CrontabFact, FactError>
 /// marked `MARK` with a line-by-line loop, and install the result through a
 /// temporary file when it changed. Never writes plan-time content.
 pub(crate) fn edit_script(user: &str, mark: &str, block: Option<&str>) -> String {
-    let mut s = crontab_fn(user);
-    s.push_str(&shell::private_dir("keel_d"));
-    s.push_str(
-        r#"trap 'rm -rf "$keel_d"' EXIT
-if ! keel_ct -l > "$keel_d/old" 2> "$keel_d/err"; then
-  if grep -q '^no crontab for ' "$keel_d/err"; then : > "$keel_d/old"; else cat "$keel_d/err" >&2; exit 1; fi
-fi
-"#,
-    );
-    match block {
-        Some(b) => s.push_str(&shell::write_data("\"$keel_d/block\"", b.as_bytes())),
-        None => s.push_str(": > \"$keel_d/block\"\n"),
-    }
-    let _ = writeln!(s, "keel_mark={}", q(&marker(mark)));
-    s.push_str(
-        r#"keel_in=0
-keel_placed=0
-while IFS= read -r keel_l || [ -n "$keel_l" ]; do
-  if [ "$keel_l" = "$keel_mark" ]; then
-    [ "$keel_placed" = 1 ] || cat "$keel_d/block"
-    keel_placed=1
-    keel_in=1
-    continue
-  fi
-  keel_t=${keel_l#"${keel_l%%[!	 ]*}"}
-  case $keel_t in
-    ''|'#'*) keel_kind=other ;;
-    *=*)
-      keel_n=${keel_l%%=*}
-      keel_n=${keel_n#"${keel_n%%[!	 ]*}"}
-      keel_n=${keel_n%"${keel_n##*[!	 ]}"}
-      case $keel_n in
-        [A-Za-z_]*) case $keel_n in *[!A-Za-z0-9_]*) keel_kind=job ;; *) keel_kind=env ;; esac ;;
-        *) keel_kind=job ;;
-      esac ;;
-    *) keel_kind=job ;;
-  esac
-  if [ "$keel_in" = 1 ]; then
-    keel_in=0
-    case $keel_kind in
-      env) keel_in=1; continue ;;
-      job) continue ;;
-    esac
-  fi
-  printf '%s\n' "$keel_l"
-done < "$keel_d/old" > "$keel_d/new"
-[ "$keel_placed" = 1 ] || cat "$keel_d/block" >> "$keel_d/new"
-if ! cmp -s "$keel_d/old" "$keel_d/new"; then
-  keel_ct "$keel_d/new"
-fi
-rm -rf "$keel_d"
-trap - EXIT
-"#,
-    );
-    s
+    Script::new(include_str!("crontab/edit.sh"))
+        .set("keel_u", user)
+        .set("keel_mark", marker(mark))
+        .set("keel_block", block.unwrap_or_default())
+        .render()
 }
 
 /// The plan for one owned entry of a crontab: diff and commands together,
@@ -494,38 +431,9 @@ pub(crate) fn plan_entry(
     desired: Option<&Entry>,
     fact: &CrontabFact,
     what: &str,
-) -> (Diff, Vec<Cmd>) {
+) -> Planned {
     let Some(want) = desired else {
-        if fact.cron_missing {
-            return (Diff::noop().reason("cron is not installed"), vec![]);
-        }
-        if fact.user_missing {
-            return (
-                Diff::noop().reason(format!("user `{user}` does not exist")),
-                vec![],
-            );
-        }
-        let text = fact.text.as_deref().unwrap_or_default();
-        let found = find_blocks(text, mark);
-        if found.is_empty() {
-            return (
-                Diff::noop().reason(format!("no entry marked `{}`", marker(mark))),
-                vec![],
-            );
-        }
-        let mut diff = Diff::with_action(Action::Delete);
-        if let Some(f) = found.first() {
-            diff.attrs.extend(entry_attrs(Some(f), None));
-        }
-        diff.content = Some(ContentChange {
-            before: Some(text.to_string()),
-            after: edit_crontab(text, mark, None),
-        });
-        let cmd = Cmd::new(
-            format!("remove {what} from {user}'s crontab"),
-            edit_script(user, mark, None),
-        );
-        return (diff, vec![cmd]);
+        return plan_removal(user, mark, fact, what);
     };
     let block = want.block(mark);
     let cmd = |verb: &str| {
@@ -546,7 +454,7 @@ pub(crate) fn plan_entry(
         } else {
             format!("user `{user}` does not exist yet: the crontab cannot be read")
         });
-        return (diff, vec![cmd("add")]);
+        return Planned::new(diff, vec![cmd("add")]);
     }
     let text = fact.text.as_deref().unwrap_or_default();
     let found = find_blocks(text, mark);
@@ -563,30 +471,63 @@ pub(crate) fn plan_entry(
         diff.attrs.extend(entry_attrs(None, Some(want)));
         diff.content = Some(content);
         diff.reason = env_note;
-        return (diff, vec![cmd("add")]);
+        return Planned::new(diff, vec![cmd("add")]);
     };
     let attrs = entry_attrs(Some(first), Some(want));
     if found.len() == 1 && attrs.is_empty() && after == text {
-        return (Diff::noop(), vec![]);
+        return Planned::only(Diff::noop());
     }
     let mut diff = Diff::with_action(Action::Update);
     diff.attrs = attrs;
-    if found.len() > 1 {
-        diff.reason = Some(format!(
+    diff.reason = if found.len() > 1 {
+        Some(format!(
             "{} entries are marked `{}`; keel keeps one",
             found.len(),
             marker(mark)
-        ));
+        ))
     } else if first.job.is_none() {
-        diff.reason = Some(format!(
+        Some(format!(
             "the marker `{}` is not followed by a job line",
             marker(mark)
-        ));
-    } else if diff.attrs.iter().any(|a| a.name.starts_with("env ")) {
-        diff.reason = env_note;
-    }
+        ))
+    } else if env_map(&first.env) != env_map(&want.env) {
+        env_note
+    } else {
+        None
+    };
     diff.content = Some(content);
-    (diff, vec![cmd("update")])
+    Planned::new(diff, vec![cmd("update")])
+}
+
+/// The plan that removes an owned entry (a no-op when there is none).
+fn plan_removal(user: &str, mark: &str, fact: &CrontabFact, what: &str) -> Planned {
+    if fact.cron_missing {
+        return Planned::only(Diff::noop().reason("cron is not installed"));
+    }
+    if fact.user_missing {
+        return Planned::only(Diff::noop().reason(format!("user `{user}` does not exist")));
+    }
+    let text = fact.text.as_deref().unwrap_or_default();
+    let found = find_blocks(text, mark);
+    let Some(first) = found.first() else {
+        return Planned::only(Diff::noop().reason(format!("no entry marked `{}`", marker(mark))));
+    };
+    let mut diff = Diff::with_action(Action::Delete);
+    diff.attrs.extend(entry_attrs(Some(first), None));
+    diff.content = Some(ContentChange {
+        before: Some(text.to_string()),
+        after: edit_crontab(text, mark, None),
+    });
+    let cmd = Cmd::new(
+        format!("remove {what} from {user}'s crontab"),
+        edit_script(user, mark, None),
+    );
+    Planned::new(diff, vec![cmd])
+}
+
+/// Variable lines as a map (the last of a name wins, as in cron).
+fn env_map(env: &[(String, String)]) -> BTreeMap<&str, &str> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// Attribute changes between a found block and the desired entry.
@@ -605,22 +546,8 @@ fn entry_attrs(have: Option<&Found>, want: Option<&Entry>) -> Vec<AttrChange> {
     if hc != wc {
         v.push(AttrChange::new("command", hc, wc));
     }
-    let henv: BTreeMap<&str, &str> = have
-        .map(|f| {
-            f.env
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let wenv: BTreeMap<&str, &str> = want
-        .map(|w| {
-            w.env
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let henv = have.map(|f| env_map(&f.env)).unwrap_or_default();
+    let wenv = want.map(|w| env_map(&w.env)).unwrap_or_default();
     let keys: std::collections::BTreeSet<&str> = henv.keys().chain(wenv.keys()).copied().collect();
     for k in keys {
         let (h, w) = (henv.get(k), wenv.get(k));
@@ -633,4 +560,163 @@ fn entry_attrs(have: Option<&Found>, want: Option<&Entry>) -> Vec<AttrChange> {
         }
     }
     v
+}
+
+/// A fake `crontab` for local runs: it keeps each user's crontab as a file
+/// in a directory, and refuses to install a crontab containing `bad`.
+#[cfg(test)]
+pub(crate) mod fake {
+    use crate::resources::testing::run_local;
+    use crate::shell::q;
+    use std::path::Path;
+
+    /// Install the fake under `dir`; returns the shell lines that put it
+    /// first on the `PATH`.
+    pub(crate) fn fake_crontab(dir: &Path) -> String {
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let store = dir.join("store");
+        std::fs::create_dir_all(&store).unwrap();
+        let script = format!(
+            r#"#!/bin/sh
+store={store}
+user=$(id -un)
+if [ "$1" = -u ]; then user=$2; shift 2; fi
+if [ "$1" = -l ]; then
+  if [ -f "$store/$user" ]; then cat "$store/$user"; else echo "no crontab for $user" >&2; exit 1; fi
+else
+  if grep -q 'bad' "$1"; then echo 'errors in crontab file, cannot install.' >&2; exit 1; fi
+  cp "$1" "$store/$user"
+fi
+"#,
+            store = q(store.to_str().unwrap())
+        );
+        let p = bin.join("crontab");
+        std::fs::write(&p, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        format!("PATH={}:\"$PATH\"\nexport PATH\n", q(bin.to_str().unwrap()))
+    }
+
+    /// The user the tests run as.
+    pub(crate) fn me() -> String {
+        run_local("id -un").stdout.trim().to_string()
+    }
+
+    /// The crontab the fake holds for [`me`].
+    pub(crate) fn stored(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("store").join(me())).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::{fake_crontab, me, stored};
+    use super::*;
+    use crate::resources::testing::run_local;
+
+    #[test]
+    fn schedules_accepted() {
+        for s in [
+            "0 2 * * *",
+            "*/5 * * * *",
+            "0-30/10 8-18 * * mon-fri",
+            "0 0 1,15 * *",
+            "0 0 * JAN,jul sun",
+            "59 23 31 12 7",
+            "  0   2 * *   * ",
+            "@daily",
+            "@reboot",
+            "0 0 * * 0-7/2",
+            "1-1 * * * *",
+        ] {
+            assert!(check_schedule(s).is_ok(), "{s}: {:?}", check_schedule(s));
+        }
+        assert_eq!(check_schedule("  0   2 * *   * ").unwrap(), "0 2 * * *");
+    }
+
+    #[test]
+    fn schedule_errors_name_the_field() {
+        for (s, want) in [
+            ("0 25 * * *", "hour 25 is out of range 0–23"),
+            ("60 * * * *", "minute 60 is out of range 0–59"),
+            ("0 0 0 * *", "day of month 0 is out of range 1–31"),
+            ("0 0 * 13 *", "month 13 is out of range 1–12"),
+            ("0 0 * * 8", "day of week 8 is out of range 0–7"),
+            (
+                "0 0 * foo *",
+                "month `foo` is not a number 1–12 or a name jan–dec",
+            ),
+            (
+                "0 0 * * funday",
+                "day of week `funday` is not a number 0–7 or a name sun–sat",
+            ),
+            ("x * * * *", "minute `x` is not a number 0–59"),
+            ("0 2 * *", "has 4"),
+            ("0 0 2 * * *", "no seconds field"),
+            ("@dayly", "`@dayly` is not a cron keyword"),
+            ("5/15 * * * *", "a step applies to `*` or to a range"),
+            ("*/0 * * * *", "step `0`"),
+            ("*/x * * * *", "step `x`"),
+            ("0 22-2 * * *", "goes backwards"),
+            ("1,,2 * * * *", "empty item"),
+            ("0 -1 * * *", "hour `` is not"),
+            ("", "empty"),
+        ] {
+            let e = check_schedule(s).unwrap_err().to_string();
+            assert!(e.contains(want), "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn env_lines_round_trip() {
+        for v in ["", "plain", "a b", "x\"y", "it's", "%$`;", "\"q\""] {
+            let l = env_line("V", v).unwrap();
+            assert_eq!(parse_env_line(&l), Some(("V".into(), v.into())), "{l}");
+        }
+        assert_eq!(env_line("V", "'\" x"), None);
+        assert_eq!(env_line("V", " lead"), None);
+        assert_eq!(env_line("V", "trail\t"), None);
+        assert_eq!(parse_env_line("0 2 * * * A=b cmd"), None);
+        assert_eq!(parse_env_line("@daily x=1"), None);
+    }
+
+    #[test]
+    fn shell_edit_matches_rust_edit() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        let env = fake_crontab(d);
+        let user = me();
+        let block = "# keel: m\nA=\"x y\"\n0 2 * * * cmd\n";
+        let cases = [
+            "",
+            "1 1 * * * x\n",
+            "1 1 * * * x",
+            "# keel: m\n0 3 * * * old\n",
+            "# keel: m\n  B = 2\n\tA=1\n 0 3 * * * old\nrest\n",
+            "top\n# keel: m\n# keel: m\n0 1 * * * a\n# keel: m\nX=1\n",
+            "# keel: m\n\n# keel: mm\n0 0 * * * other\n",
+            "# keel: m\nbad-name=1 x\n9 9 * * * y\n",
+            "a\\b\n  spaced  \n\t\n# keel: m \n* * * * * $(x) 'q' \"d\"\r\n",
+            "# keel: m\n",
+        ];
+        for text in cases {
+            for b in [Some(block), None] {
+                std::fs::write(d.join("store").join(&user), text).unwrap();
+                let out = run_local(&format!("set -e\n{env}{}", edit_script(&user, "m", b)));
+                assert_eq!(out.status, 0, "{text:?}: {}", out.stderr);
+                let want = edit_crontab(text, "m", b);
+                let got = stored(d);
+                // The shell leaves the crontab alone when nothing changed.
+                if got != want {
+                    assert_eq!(got, text, "{text:?} {b:?}: rust {want:?}");
+                    assert_eq!(
+                        want.trim_end_matches('\n'),
+                        text.trim_end_matches('\n'),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
+    }
 }
