@@ -7,15 +7,37 @@ use super::State;
 use crate::shell::Perms;
 use crate::shell::q;
 
-/// A change whose command refuses to proceed, with the reason in the plan
-/// and the same message on stderr at apply.
 /// A path keel will not touch as things are (a symbolic link, a folder
 /// where a file is wanted): an error of the plan (exit 1), not an update
 /// (exit 0, or 2 with --detailed-exitcode); apply runs nothing for it.
-pub(crate) fn refusal(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+pub(crate) fn refusal(action: Action, path: &str, why: &str) -> Planned {
     let mut d = Diff::with_action(action).reason(why);
     d.error = Some(format!("{path} {why}"));
-    (d, Vec::new())
+    Planned::only(d)
+}
+
+/// What is wrong with the path part of a probe's output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathProbeError {
+    #[error("unknown path type `{0}`")]
+    UnknownType(String),
+    #[error("the probe printed no `type=` line")]
+    NoType,
+    #[error("`{0}` is not an octal mode")]
+    BadMode(String),
+}
+
+impl From<PathProbeError> for FactError {
+    fn from(e: PathProbeError) -> Self {
+        FactError::Unexpected(e.to_string())
+    }
+}
+
+/// For callers that still report probe errors as text.
+impl From<PathProbeError> for String {
+    fn from(e: PathProbeError) -> Self {
+        e.to_string()
+    }
 }
 
 /// What a path is on the host, as the probes report it (`type=...`).
@@ -32,15 +54,15 @@ pub enum PathType {
 }
 
 impl PathType {
-    pub(crate) fn parse(header: &str) -> Result<PathType, String> {
+    pub(crate) fn parse(header: &str) -> Result<PathType, PathProbeError> {
         Ok(match kv(header, "type").map(str::trim) {
             Some("absent") => PathType::Absent,
             Some("file") => PathType::File,
             Some("dir") => PathType::Dir,
             Some("link") => PathType::Link(kv(header, "target").unwrap_or_default().to_string()),
             Some("other") => PathType::Other,
-            Some(t) => return Err(format!("unknown path type `{t}`")),
-            None => return Err("the probe printed no `type=` line".into()),
+            Some(t) => return Err(PathProbeError::UnknownType(t.to_string())),
+            None => return Err(PathProbeError::NoType),
         })
     }
 }
@@ -59,14 +81,14 @@ pub struct Stat {
 }
 
 impl Stat {
-    pub(crate) fn parse(header: &str) -> Result<Stat, String> {
+    pub(crate) fn parse(header: &str) -> Result<Stat, PathProbeError> {
         let get = |k| {
             kv(header, k)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
         let mode = match get("mode") {
-            Some(m) => Some(normalize_mode(&m).map_err(|_| format!("`{m}` is not an octal mode"))?),
+            Some(m) => Some(normalize_mode(&m).map_err(|_| PathProbeError::BadMode(m.clone()))?),
             None => None,
         };
         Ok(Stat {
@@ -78,14 +100,6 @@ impl Stat {
             size: get("size").and_then(|s| s.parse().ok()),
         })
     }
-}
-
-/// Shell printing mode, ids, names and size of `"$p"`.
-pub(crate) fn probe_stat(follow: bool) -> String {
-    format!(
-        "stat {}--printf 'mode=%a\\nuid=%u\\ngid=%g\\nowner=%U\\ngroup=%G\\nsize=%s\\n' -- \"$p\"\n",
-        if follow { "-L " } else { "" }
-    )
 }
 
 fn is_numeric(s: &str) -> bool {
