@@ -91,7 +91,7 @@ pub struct AptRepository {
     pub fingerprint: Option<String>,
     /// The armored key as it will be written (from `key` or `key_file`).
     #[serde(skip)]
-    armored: Option<Result<String, String>>,
+    armored: Option<Result<String, KeyError>>,
     /// A directory prefix for every host path (tests only).
     #[serde(skip)]
     root: String,
@@ -268,8 +268,62 @@ fn packets(data: &[u8]) -> Vec<(u8, &[u8])> {
     out
 }
 
+/// Why a declared key cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum KeyError {
+    #[error(
+        "this is a SECRET key: give the public key only (`gpg --armor --export KEYID`), never the private one"
+    )]
+    SecretKey,
+    #[error("this is a PRIVATE key block: give the public key only (`gpg --armor --export KEYID`)")]
+    PrivateBlock,
+    #[error("the data is not an OpenPGP public key (its first packet has tag {0})")]
+    FirstPacket(u8),
+    #[error("the data is not an OpenPGP public key")]
+    NotKey,
+    #[error(
+        "no `{}` line: this does not look like an ASCII-armored public key",
+        ARMOR_BEGIN
+    )]
+    NoBegin,
+    #[error("the key block has no `{}` line", ARMOR_END)]
+    NoEnd,
+    #[error("the key block is damaged: {0}")]
+    Damaged(String),
+    #[error("the key block is empty")]
+    Empty,
+    #[error("is neither an ASCII-armored key nor binary OpenPGP data")]
+    NotText,
+    /// The key file could not be read (the message of the reader).
+    #[error("{0}")]
+    Read(String),
+}
+
+/// Why a repository URI is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum BadUri {
+    #[error("`{}` {why}", .uri.escape_debug())]
+    Invalid { uri: String, why: &'static str },
+    /// The message leaves the user info out: it may be a password.
+    #[error(
+        "`{scheme}://…@{}{}` carries credentials (user:password@): the sources \
+         file is readable by every user, so keel does not write them there; \
+         give the URI without them and put them in \
+         /etc/apt/auth.conf.d/NAME.conf (a `file` resource with mode 0600 holding \
+         `machine {} login USER password PASSWORD`, see apt_auth.conf(5))",
+        .host_port.escape_debug(),
+        .path.escape_debug(),
+        .host_port.escape_debug()
+    )]
+    Credentials {
+        scheme: String,
+        host_port: String,
+        path: String,
+    },
+}
+
 /// Check binary OpenPGP data is a public key and describe it.
-fn key_info(data: &[u8]) -> Result<KeyInfo, String> {
+fn key_info(data: &[u8]) -> Result<KeyInfo, KeyError> {
     let pk = packets(data);
     match pk.first() {
         Some((6, body)) => {
@@ -287,35 +341,27 @@ fn key_info(data: &[u8]) -> Result<KeyInfo, String> {
                 fingerprint,
             })
         }
-        Some((5, _)) => Err("this is a SECRET key: give the public key only \
-             (`gpg --armor --export KEYID`), never the private one"
-            .into()),
-        Some((t, _)) => Err(format!(
-            "the data is not an OpenPGP public key (its first packet has tag {t})"
-        )),
-        None => Err("the data is not an OpenPGP public key".into()),
+        Some((5, _)) => Err(KeyError::SecretKey),
+        Some((t, _)) => Err(KeyError::FirstPacket(*t)),
+        None => Err(KeyError::NotKey),
     }
 }
 
 /// Take an ASCII-armored public key block apart: (normalized text, binary).
-fn dearmor(text: &str) -> Result<(String, Vec<u8>), String> {
+fn dearmor(text: &str) -> Result<(String, Vec<u8>), KeyError> {
     if text.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
-        return Err("this is a PRIVATE key block: give the public key only \
-                    (`gpg --armor --export KEYID`)"
-            .into());
+        return Err(KeyError::PrivateBlock);
     }
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let begin = lines
         .iter()
         .position(|l| *l == ARMOR_BEGIN)
-        .ok_or_else(|| {
-            format!("no `{ARMOR_BEGIN}` line: this does not look like an ASCII-armored public key")
-        })?;
+        .ok_or(KeyError::NoBegin)?;
     let end = lines
         .iter()
         .rposition(|l| *l == ARMOR_END)
         .filter(|&e| e > begin)
-        .ok_or_else(|| format!("the key block has no `{ARMOR_END}` line"))?;
+        .ok_or(KeyError::NoEnd)?;
     let block = &lines[begin..=end];
     let mut normalized = block.join("\n");
     normalized.push('\n');
@@ -336,9 +382,9 @@ fn dearmor(text: &str) -> Result<(String, Vec<u8>), String> {
         }
         b64.push_str(l);
     }
-    let data = shell::unbase64(&b64).map_err(|e| format!("the key block is damaged: {e}"))?;
+    let data = shell::unbase64(&b64).map_err(KeyError::Damaged)?;
     if data.is_empty() {
-        return Err("the key block is empty".into());
+        return Err(KeyError::Empty);
     }
     Ok((normalized, data))
 }
@@ -459,8 +505,13 @@ fn check_name(name: &str) -> Option<Invalid> {
 }
 
 /// Check a repository URI: `http(s)://host[:port]/path` or `file:///path`.
-fn check_uri(uri: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("`{}` {why}", uri.escape_debug()));
+fn check_uri(uri: &str) -> Result<(), BadUri> {
+    let bad = |why: &'static str| {
+        Err(BadUri::Invalid {
+            uri: uri.to_string(),
+            why,
+        })
+    };
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad("contains spaces or control characters");
     }
@@ -478,16 +529,11 @@ fn check_uri(uri: &str) -> Result<(), String> {
                 // `_apt`), so credentials never go into it. The message
                 // leaves the user info out: it may be a password.
                 let path = &rest[authority.len()..];
-                return Err(format!(
-                    "`{scheme}://…@{}{}` carries credentials (user:password@): the sources \
-                     file is readable by every user, so keel does not write them there; \
-                     give the URI without them and put them in \
-                     /etc/apt/auth.conf.d/NAME.conf (a `file` resource with mode 0600 holding \
-                     `machine {} login USER password PASSWORD`, see apt_auth.conf(5))",
-                    host_port.escape_debug(),
-                    path.escape_debug(),
-                    host_port.escape_debug(),
-                ));
+                return Err(BadUri::Credentials {
+                    scheme: scheme.to_string(),
+                    host_port: host_port.to_string(),
+                    path: path.to_string(),
+                });
             }
             let host_port = authority;
             let host = if let Some(h) = host_port.strip_prefix('[') {
@@ -581,19 +627,17 @@ impl AptRepository {
     }
 
     /// Turn the declared key into the armored text keel writes.
-    fn load_key(&self, cx: Option<&mut dyn PrepareCx>) -> Option<Result<String, String>> {
+    fn load_key(&self, cx: Option<&mut dyn PrepareCx>) -> Option<Result<String, KeyError>> {
         if let Some(k) = &self.key {
             return Some(dearmor(k).and_then(|(t, data)| key_info(&data).map(|_| t)));
         }
         let (f, cx) = (self.key_file.as_ref()?, cx?);
-        Some(cx.read_local(f).and_then(|data| {
+        Some(cx.read_local(f).map_err(KeyError::Read).and_then(|data| {
             if data.first().is_some_and(|b| b & 0x80 != 0) {
                 key_info(&data)?;
                 Ok(armor(&data))
             } else {
-                let text = String::from_utf8(data).map_err(|_| {
-                    "is neither an ASCII-armored key nor binary OpenPGP data".to_string()
-                })?;
+                let text = String::from_utf8(data).map_err(|_| KeyError::NotText)?;
                 let (t, data) = dearmor(&text)?;
                 key_info(&data)?;
                 Ok(t)
@@ -859,7 +903,7 @@ impl AptRepository {
         for u in &self.uris {
             if let Err(e) = check_uri(u) {
                 errs.push(
-                    Invalid::field("uris", e)
+                    Invalid::field("uris", e.to_string())
                         .help("e.g. https://download.docker.com/linux/debian or file:///srv/repo"),
                 );
             }
@@ -942,7 +986,7 @@ impl AptRepository {
                     .help("add `key:` (the ASCII-armored public key) or `key_file:` (a local file); keel trusts it for this repository only"),
             ),
             _ => match &self.armored {
-                Some(Err(e)) => errs.push(Invalid::field(key_field, e.clone()).help(
+                Some(Err(e)) => errs.push(Invalid::field(key_field, e.to_string()).help(
                     "give the repository's public key as the vendor publishes it, \
                      e.g. the output of `gpg --armor --export KEYID`",
                 )),
@@ -1732,7 +1776,7 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
             "https://user:s3cret-pw@apt.example/repo",
             "http://tok-s3cret@apt.example:8080/deb/",
         ] {
-            let e = check_uri(uri).unwrap_err();
+            let e = check_uri(uri).unwrap_err().to_string();
             assert!(e.contains("carries credentials"), "{e}");
             assert!(e.contains("/etc/apt/auth.conf.d/"), "{e}");
             assert!(e.contains("apt.example"), "{e}");
