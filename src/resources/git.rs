@@ -55,8 +55,8 @@
 //! use a key. Credentials are masked in the plan and in every message keel
 //! prints (`https://***@host/...`); git's own output is masked the same way.
 
-use super::common::script::{heredoc_delim};
 use super::common::paths::{check_host_path, check_perms, probe_accounts};
+use super::common::script::heredoc_delim;
 use super::*;
 use crate::shell::q;
 use std::fmt::Write as _;
@@ -205,7 +205,10 @@ fn has_foreign_password(url: &str) -> bool {
     let (scheme, rest) = (&url[..i], &url[i + 3..]);
     let http = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
     let auth_end = rest.find('/').unwrap_or(rest.len());
-    !http && rest[..auth_end].rfind('@').is_some_and(|at| rest[..at].contains(':'))
+    !http
+        && rest[..auth_end]
+            .rfind('@')
+            .is_some_and(|at| rest[..at].contains(':'))
 }
 
 /// The credential helper keel's git commands use (`-c credential.helper=`):
@@ -215,10 +218,10 @@ const CRED_HELPER: &str = r#"!f() { test "$1" = get || exit 0; printf 'username=
 
 /// A change that cannot be made as things are: the plan shows the error
 /// and apply does not run anything.
-fn refuse(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+fn refuse(action: Action, path: &str, why: &str) -> Planned {
     let mut d = Diff::with_action(action);
     d.error = Some(format!("{path} {why}"));
-    (d, vec![])
+    Planned::only(d)
 }
 
 /// A sed expression masking credentials in text (`sed -e`), shared by
@@ -315,58 +318,49 @@ impl Git {
         }
     }
 
-    /// The diff and the commands, computed together so they always agree.
-    fn plan_changes(&self, fact: &GitFact) -> (Diff, Vec<Cmd>) {
+    /// "owner does not exist yet", when so.
+    fn owner_unknown(&self, fact: &GitFact) -> Vec<String> {
+        match &self.owner {
+            Some(o) if fact.owner_missing => vec![format!("owner `{o}` does not exist yet")],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Nothing at `path`, or an empty directory: clone.
+    fn plan_clone(&self, fact: &GitFact) -> Planned {
         let path = self.path.as_str();
         let repo = mask_url(&self.repo);
-        let mut unknown = Vec::new();
-        if fact.owner_missing
-            && let Some(o) = &self.owner
-        {
-            unknown.push(format!("owner `{o}` does not exist yet"));
+        let unknown = self.owner_unknown(fact);
+        let mut d = Diff::with_action(Action::Create)
+            .attr("repo", None::<String>, Some(repo.clone()))
+            .attr("ref", None::<String>, Some(self.ref_label()));
+        if let Some(o) = &self.owner {
+            d = d.attr("owner", None::<String>, Some(o.as_str()));
         }
-        match fact.tree {
-            Tree::NotDir => {
-                return refuse(
-                    Action::Update,
-                    path,
-                    "exists and is not a directory; keel will not replace it",
-                );
-            }
-            Tree::Dir => {
-                return refuse(
-                    Action::Update,
-                    path,
-                    "is a directory that is neither empty nor a git work tree; keel will not clone over it",
-                );
-            }
-            Tree::Absent | Tree::Empty => {
-                let mut d = Diff::with_action(Action::Create)
-                    .attr("repo", None::<String>, Some(repo.clone()))
-                    .attr("ref", None::<String>, Some(self.ref_label()));
-                if let Some(o) = &self.owner {
-                    d = d.attr("owner", None::<String>, Some(o.as_str()));
-                }
-                let mut reason = format!("{repo} will be cloned");
-                if fact.parent_missing {
-                    let _ = write!(
-                        reason,
-                        "; {} will be created",
-                        parent_dir(path).unwrap_or_default()
-                    );
-                } else if fact.tree == Tree::Empty {
-                    reason.push_str(" into the empty directory");
-                }
-                d.reason = Some(reason);
-                d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
-                let summary = format!("clone {repo} at {} into {path}", self.ref_label());
-                return (d, vec![Cmd::new(summary, self.script(fact, true))]);
-            }
-            Tree::WorkTree => {}
+        let mut reason = format!("{repo} will be cloned");
+        if fact.parent_missing {
+            let _ = write!(
+                reason,
+                "; {} will be created",
+                parent_dir(path).unwrap_or_default()
+            );
+        } else if fact.tree == Tree::Empty {
+            reason.push_str(" into the empty directory");
         }
+        d.reason = Some(reason);
+        d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
+        let summary = format!("clone {repo} at {} into {path}", self.ref_label());
+        Planned::new(d, vec![Cmd::new(summary, self.script(fact, true))])
+    }
 
-        let mut d = Diff::with_action(Action::Update);
+    /// A work tree at `path`: origin, owner, the checked-out commit and
+    /// local changes compared with what is declared.
+    fn plan_update(&self, fact: &GitFact) -> Planned {
+        let path = self.path.as_str();
+        let repo = mask_url(&self.repo);
+        let mut unknown = self.owner_unknown(fact);
         let mut notes = Vec::new();
+        let mut d = Diff::with_action(Action::Update);
         if fact.git_missing {
             unknown.push("git is not installed yet, so the work tree cannot be read".into());
         }
@@ -382,83 +376,11 @@ impl Git {
         {
             d = d.attr("owner", fact.owner.as_deref(), Some(o.as_str()));
         }
-        let head = fact.head.as_deref();
         if !fact.git_missing {
-            let label = self.ref_label();
-            let target = fact.ref_commit.as_deref();
-            match fact.ref_kind.as_ref().unwrap_or(&RefKind::Unknown) {
-                RefKind::Tag | RefKind::Commit if target.is_some() => {
-                    let t = target.unwrap_or_default();
-                    if head != Some(t) {
-                        let after = if self.reference.as_deref().is_some_and(|r| t.starts_with(r)) {
-                            short(t).to_string()
-                        } else {
-                            format!("{label} ({})", short(t))
-                        };
-                        d = d.attr("commit", head.map(short), Some(after));
-                    }
-                }
-                RefKind::Branch(name) if target.is_some() => {
-                    let t = target.unwrap_or_default();
-                    let shown = if self.reference.is_some() {
-                        label.clone()
-                    } else {
-                        format!("{name} (remote HEAD)")
-                    };
-                    if head != Some(t) {
-                        d = d.attr(
-                            "commit",
-                            head.map(short),
-                            Some(format!("{shown}, {} as last fetched", short(t))),
-                        );
-                        unknown.push(format!(
-                            "`{}` is a branch: the commit it points to on the remote is fetched at apply",
-                            if self.reference.is_some() { &label } else { name }
-                        ));
-                    } else {
-                        notes.push(format!(
-                            "at {shown} as last fetched ({}); plans do not contact the remote",
-                            short(t)
-                        ));
-                    }
-                }
-                _ => {
-                    d = d.attr(
-                        "commit",
-                        head.map(short),
-                        Some(format!("{label} (not in the local clone yet)")),
-                    );
-                    unknown.push(format!(
-                        "`{label}` is not in the local clone yet: it is fetched at apply"
-                    ));
-                }
-            }
+            self.commit_change(fact, &mut d, &mut unknown, &mut notes);
         }
-        let dirty = fact.changes_count > 0;
-        if dirty {
-            let files = if fact.changes_count == 1 {
-                "1 file".to_string()
-            } else {
-                format!("{} files", fact.changes_count)
-            };
-            d = d.attr(
-                "local changes",
-                Some(files.clone()),
-                Some(if self.force {
-                    "(discarded)"
-                } else {
-                    "(kept: keel refuses to discard them)"
-                }),
-            );
-            if !self.force {
-                let listing = fact.changes.join(", ");
-                d.error = Some(format!(
-                    "{path} has local changes to {files} ({listing}); keel will not discard them: \
-                     commit them elsewhere, or set `force: true`"
-                ));
-                d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
-                return (d, vec![]);
-            }
+        if let Some(refused) = self.refuse_dirty(fact, &mut d, &unknown) {
+            return refused;
         }
         if d.attrs.is_empty() && unknown.is_empty() {
             let mut n = Diff::noop();
@@ -466,12 +388,12 @@ impl Git {
                 format!(
                     "at {} ({})",
                     self.ref_label(),
-                    head.map(short).unwrap_or("?")
+                    fact.head.as_deref().map(short).unwrap_or("?")
                 )
             } else {
                 notes.join("; ")
             });
-            return (n, vec![]);
+            return Planned::only(n);
         }
         if fact.shallow && self.depth().is_none() {
             notes.push("the clone is shallow".into());
@@ -481,7 +403,95 @@ impl Git {
         }
         d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
         let summary = format!("fetch {repo} and check out {} in {path}", self.ref_label());
-        (d, vec![Cmd::new(summary, self.script(fact, false))])
+        Planned::new(d, vec![Cmd::new(summary, self.script(fact, false))])
+    }
+
+    /// The commit to check out against `HEAD`, as far as the local clone
+    /// knows it: a tag or commit exactly, a branch as last fetched, an
+    /// unknown ref only after the fetch at apply.
+    fn commit_change(
+        &self,
+        fact: &GitFact,
+        d: &mut Diff,
+        unknown: &mut Vec<String>,
+        notes: &mut Vec<String>,
+    ) {
+        let label = self.ref_label();
+        let head = fact.head.as_deref();
+        let target = fact.ref_commit.as_deref();
+        let attr = |d: &mut Diff, after: String| {
+            d.attrs
+                .push(AttrChange::new("commit", head.map(short), Some(after)));
+        };
+        match (fact.ref_kind.as_ref().unwrap_or(&RefKind::Unknown), target) {
+            (RefKind::Tag | RefKind::Commit, Some(t)) => {
+                if head != Some(t) {
+                    let after = if self.reference.as_deref().is_some_and(|r| t.starts_with(r)) {
+                        short(t).to_string()
+                    } else {
+                        format!("{label} ({})", short(t))
+                    };
+                    attr(d, after);
+                }
+            }
+            (RefKind::Branch(name), Some(t)) => {
+                let shown = if self.reference.is_some() {
+                    label.clone()
+                } else {
+                    format!("{name} (remote HEAD)")
+                };
+                if head != Some(t) {
+                    attr(d, format!("{shown}, {} as last fetched", short(t)));
+                    unknown.push(format!(
+                        "`{}` is a branch: the commit it points to on the remote is fetched at apply",
+                        if self.reference.is_some() { &label } else { name }
+                    ));
+                } else {
+                    notes.push(format!(
+                        "at {shown} as last fetched ({}); plans do not contact the remote",
+                        short(t)
+                    ));
+                }
+            }
+            _ => {
+                attr(d, format!("{label} (not in the local clone yet)"));
+                unknown.push(format!(
+                    "`{label}` is not in the local clone yet: it is fetched at apply"
+                ));
+            }
+        }
+    }
+
+    /// Local changes: shown, and without `force` an error of the plan.
+    fn refuse_dirty(&self, fact: &GitFact, d: &mut Diff, unknown: &[String]) -> Option<Planned> {
+        if fact.changes_count == 0 {
+            return None;
+        }
+        let files = if fact.changes_count == 1 {
+            "1 file".to_string()
+        } else {
+            format!("{} files", fact.changes_count)
+        };
+        d.attrs.push(AttrChange::new(
+            "local changes",
+            Some(files.clone()),
+            Some(if self.force {
+                "(discarded)"
+            } else {
+                "(kept: keel refuses to discard them)"
+            }),
+        ));
+        if self.force {
+            return None;
+        }
+        let listing = fact.changes.join(", ");
+        d.error = Some(format!(
+            "{} has local changes to {files} ({listing}); keel will not discard them: \
+             commit them elsewhere, or set `force: true`",
+            self.path
+        ));
+        d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
+        Some(Planned::only(d.clone()))
     }
 
     /// The apply script: root prepares the directory and ownership, then
@@ -861,14 +871,28 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
     }
 
     fn plan(&self, fact: &GitFact) -> Planned {
-        self.plan_changes(fact).into()
+        let path = self.path.as_str();
+        match fact.tree {
+            Tree::NotDir => refuse(
+                Action::Update,
+                path,
+                "exists and is not a directory; keel will not replace it",
+            ),
+            Tree::Dir => refuse(
+                Action::Update,
+                path,
+                "is a directory that is neither empty nor a git work tree; keel will not clone over it",
+            ),
+            Tree::Absent | Tree::Empty => self.plan_clone(fact),
+            Tree::WorkTree => self.plan_update(fact),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::resources::testing::assert_sh_syntax;
     use super::*;
+    use crate::resources::testing::assert_sh_syntax;
     use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
 
     const A: &str = "1111111111111111111111111111111111111111";
@@ -891,7 +915,6 @@ mod tests {
 
     const Y: &str = "path: /srv/app/src\nrepo: https://github.com/acme/app.git\nref: v1.4.2";
     const URL: &str = "https://github.com/acme/app.git";
-
 
     #[test]
     fn absent_is_cloned() {
@@ -1187,7 +1210,10 @@ mod tests {
         );
         assert_eq!(
             split_credentials("https://ghp_abc@h/a.git"),
-            ("https://h/a.git".to_string(), Some(("ghp_abc".to_string(), String::new())))
+            (
+                "https://h/a.git".to_string(),
+                Some(("ghp_abc".to_string(), String::new()))
+            )
         );
         assert_eq!(split_credentials("ssh://git@h/a.git").1, None);
         assert_eq!(split_credentials("/srv/origin.git").1, None);
@@ -1198,7 +1224,11 @@ mod tests {
         );
         // The script stores the URL without credentials and never puts them
         // in a command's words: only in assignments of the script itself.
-        let e = eval("git", "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1", "tree=absent\n");
+        let e = eval(
+            "git",
+            "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1",
+            "tree=absent\n",
+        );
         let script = &e.commands[0].script;
         assert!(script.contains("keel_repo=https://h/a.git\n"), "{script}");
         for l in script.lines().filter(|l| l.contains("t0ken-x")) {
@@ -1210,13 +1240,25 @@ mod tests {
         let e = eval(
             "git",
             "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1",
-            &tree(A, "https://user:t0ken-x@h/a.git", "ref=tag\nref_commit=1111111111111111111111111111111111111111\n"),
+            &tree(
+                A,
+                "https://user:t0ken-x@h/a.git",
+                "ref=tag\nref_commit=1111111111111111111111111111111111111111\n",
+            ),
         );
-        assert!(e.diff.attrs.iter().any(|a| a.name == "repo"), "{:?}", e.diff);
+        assert!(
+            e.diff.attrs.iter().any(|a| a.name == "repo"),
+            "{:?}",
+            e.diff
+        );
         let e = eval(
             "git",
             "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1",
-            &tree(A, "https://h/a.git", "ref=tag\nref_commit=1111111111111111111111111111111111111111\n"),
+            &tree(
+                A,
+                "https://h/a.git",
+                "ref=tag\nref_commit=1111111111111111111111111111111111111111\n",
+            ),
         );
         assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
     }
@@ -1230,7 +1272,11 @@ mod tests {
             q(CRED_HELPER)
         ));
         assert_eq!(out.status, 0, "{}", out.stderr);
-        assert!(out.stdout.contains("username=u\npassword=p w\n"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("username=u\npassword=p w\n"),
+            "{}",
+            out.stdout
+        );
     }
 
     #[test]
