@@ -58,7 +58,7 @@
 use super::common::paths::{check_host_path, check_perms, probe_accounts};
 use super::common::script::heredoc_delim;
 use super::*;
-use crate::shell::q;
+use crate::shell::{Script, q};
 use std::fmt::Write as _;
 
 /// A git work tree.
@@ -241,9 +241,23 @@ fn looks_like_commit(r: &str) -> bool {
     (4..=40).contains(&r.len()) && is_hex(r)
 }
 
+/// A declared `ref` or `repo` that keel refuses, and why (a repository
+/// URL is shown with its credentials masked).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{}` {why}", .shown.escape_debug())]
+struct BadSetting {
+    shown: String,
+    why: String,
+}
+
 /// Check a ref name the way `git check-ref-format` would, loosely.
-fn check_ref(r: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("`{}` {why}", r.escape_debug()));
+fn check_ref(r: &str) -> Result<(), BadSetting> {
+    let bad = |why: &str| {
+        Err(BadSetting {
+            shown: r.to_string(),
+            why: why.to_string(),
+        })
+    };
     if r.is_empty() {
         return bad("is empty");
     }
@@ -265,8 +279,13 @@ fn check_ref(r: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_repo(r: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("`{}` {why}", mask_url(r).escape_debug()));
+fn check_repo(r: &str) -> Result<(), BadSetting> {
+    let bad = |why: &str| {
+        Err(BadSetting {
+            shown: mask_url(r),
+            why: why.to_string(),
+        })
+    };
     if r.trim().is_empty() {
         return bad("is empty");
     }
@@ -530,135 +549,46 @@ impl Git {
         s
     }
 
-    /// The part that runs as the owner.
+    /// The part that runs as the owner (`git/apply.sh`). Credentials are
+    /// environment variables of this script (assigned from its text, which
+    /// is on stdin), read by the helper; no other helper sees (or stores)
+    /// them.
     fn git_body(&self, create: bool) -> String {
-        let repo_masked = mask_url(&self.repo);
-        let depth = self
-            .depth()
-            .map(|n| format!("--depth={n}"))
-            .unwrap_or_default();
-        let mut s = String::new();
         let (clean, creds) = split_credentials(&self.repo);
-        let _ = writeln!(
-            s,
-            r#"set -e
-cd /
-keel_p={p}
-keel_repo={repo}
-keel_ref={r}
-keel_new={new}"#,
-            p = q(&self.path),
-            repo = q(&clean),
-            r = q(self.reference.as_deref().unwrap_or("")),
-            new = if create { "yes" } else { "" },
-        );
-        // Credentials: environment variables of this script (assigned from
-        // its text, which is on stdin), read by the helper; no other helper
-        // sees (or stores) them.
-        let cred_cfg = match &creds {
-            Some((user, pass)) => {
-                let _ = writeln!(
-                    s,
-                    "KEEL_GIT_USERNAME={}\nKEEL_GIT_PASSWORD={}\nexport KEEL_GIT_USERNAME KEEL_GIT_PASSWORD GIT_TERMINAL_PROMPT=0\nkeel_cred={}",
-                    q(user),
-                    q(pass),
-                    q(CRED_HELPER)
-                );
-                r#" -c credential.helper= -c "credential.helper=$keel_cred""#
-            }
-            None => "",
-        };
-        let _ = writeln!(
-            s,
-            r#"keel_mask() {{ sed -e '{MASK_SED}'; }}
-keel_q() {{ keel_o=$(git -c safe.directory='*'{cred_cfg} -C "$keel_p" "$@" 2>&1); }}
-keel_git() {{
-  if keel_q "$@"; then return 0; else keel_s=$?; printf '%s\n' "$keel_o" | keel_mask >&2; return "$keel_s"; fi
-}}"#
-        );
-        if create {
-            s.push_str(
-                r#"trap 'keel_rc=$?; if [ "$keel_rc" -ne 0 ]; then rm -rf -- "$keel_p/.git"; fi' EXIT
-keel_git init -q
-keel_git remote add origin "$keel_repo"
-"#,
-            );
-        } else {
+        let mut s = String::new();
+        if let Some((user, pass)) = &creds {
             let _ = writeln!(
                 s,
-                r#"keel_st=$(git -c safe.directory='*' -C "$keel_p" status --porcelain --untracked-files=no)
-if [ -n "$keel_st" ] && [ -z {force} ]; then
-  printf 'keel: %s has local changes to tracked files; keel will not discard them (set force: true to discard them):\n' "$keel_p" >&2
-  printf '%s\n' "$keel_st" | head -n 5 >&2
-  exit 1
-fi
-if git -c safe.directory='*' -C "$keel_p" config --get remote.origin.url >/dev/null; then
-  keel_git remote set-url origin "$keel_repo"
-else
-  keel_git remote add origin "$keel_repo"
-fi"#,
-                force = if self.force { "yes" } else { "''" },
+                "KEEL_GIT_USERNAME={}\nKEEL_GIT_PASSWORD={}\nexport KEEL_GIT_USERNAME KEEL_GIT_PASSWORD GIT_TERMINAL_PROMPT=0",
+                q(user),
+                q(pass),
             );
         }
-        if self.local_repo().is_some() {
-            // git clears `-c` settings for the upload-pack of a local
-            // repository, which then refuses an origin owned by another user
-            // ("dubious ownership"): give it the setting itself.
-            s.push_str(
-                "keel_git config remote.origin.uploadpack \"git -c safe.directory='*' upload-pack\"\n",
-            );
-        }
-        match &self.reference {
-            None => {
-                let _ = writeln!(
-                    s,
-                    r#"keel_git fetch -q --force --prune {depth} origin
-keel_git remote set-head origin --auto
-keel_c=$(git -c safe.directory='*' -C "$keel_p" rev-parse -q --verify 'refs/remotes/origin/HEAD^{{commit}}')"#
-                );
-            }
-            Some(r) => {
-                let _ = writeln!(s, "keel_t=");
-                if r.len() == 40 && is_hex(r) {
-                    // A full commit already here needs no fetch.
-                    let _ = writeln!(
-                        s,
-                        r#"if keel_q rev-parse -q --verify "$keel_ref^{{commit}}"; then keel_t=$keel_ref; fi"#
-                    );
-                }
-                let _ = writeln!(
-                    s,
-                    r#"if [ -n "$keel_t" ]; then :
-elif keel_q fetch -q --force {depth} origin "+refs/tags/$keel_ref:refs/tags/$keel_ref"; then keel_t="refs/tags/$keel_ref"
-elif keel_q fetch -q --force {depth} origin "+refs/heads/$keel_ref:refs/remotes/origin/$keel_ref"; then keel_t="refs/remotes/origin/$keel_ref""#
-                );
-                if looks_like_commit(r) {
-                    let _ = writeln!(
-                        s,
-                        r#"elif keel_q rev-parse -q --verify "$keel_ref^{{commit}}" || {{ keel_q fetch -q --force --tags {depth} origin '+refs/heads/*:refs/remotes/origin/*' && keel_q rev-parse -q --verify "$keel_ref^{{commit}}"; }} || {{ keel_q fetch -q {depth} origin "$keel_ref" && keel_q rev-parse -q --verify "$keel_ref^{{commit}}"; }}; then keel_t=$keel_ref"#
-                    );
-                }
-                let _ = writeln!(
-                    s,
-                    r#"else
-  printf '%s\n' "$keel_o" | tail -n 4 | keel_mask >&2
-  printf 'keel: `%s` is not a tag, branch or commit of %s\n' "$keel_ref" {repo} >&2
-  exit 1
-fi
-keel_c=$(git -c safe.directory='*' -C "$keel_p" rev-parse -q --verify "$keel_t^{{commit}}")"#,
-                    repo = q(&repo_masked),
-                );
-            }
-        }
-        if self.force || create {
-            s.push_str(
-                r#"keel_git checkout -q --force --detach "$keel_c"
-keel_git reset -q --hard "$keel_c"
-"#,
-            );
-        } else {
-            s.push_str("keel_git checkout -q --detach \"$keel_c\"\n");
-        }
+        let reference = self.reference.as_deref();
+        s.push_str(
+            &Script::new(include_str!("git/apply.sh"))
+                .set("keel_p", &self.path)
+                .set("keel_repo", &clean)
+                .set("keel_repo_masked", mask_url(&self.repo))
+                .set("keel_ref", reference.unwrap_or_default())
+                .flag("keel_new", create)
+                .flag("keel_force", self.force)
+                .set(
+                    "keel_depth",
+                    self.depth()
+                        .map(|n| format!("--depth={n}"))
+                        .unwrap_or_default(),
+                )
+                .set("keel_cred", if creds.is_some() { CRED_HELPER } else { "" })
+                .flag("keel_local", self.local_repo().is_some())
+                .flag(
+                    "keel_full_commit",
+                    reference.is_some_and(|r| r.len() == 40 && is_hex(r)),
+                )
+                .flag("keel_commit_like", reference.is_some_and(looks_like_commit))
+                .set("keel_mask_sed", MASK_SED)
+                .render(),
+        );
         s
     }
 }
@@ -674,7 +604,7 @@ impl Kind for Git {
     fn check(&self) -> Vec<Invalid> {
         let mut errs = check_host_path("path", &self.path, false);
         if let Err(e) = check_repo(&self.repo) {
-            errs.push(Invalid::field("repo", e).help(
+            errs.push(Invalid::field("repo", e.to_string()).help(
                 "a git URL (https://host/org/app.git, git@host:org/app.git, ssh://...) or a path on the host",
             ));
         }
@@ -682,7 +612,7 @@ impl Kind for Git {
             && let Err(e) = check_ref(r)
         {
             errs.push(
-                Invalid::field("ref", e)
+                Invalid::field("ref", e.to_string())
                     .help("a tag (v1.4.2), a branch (main) or a commit (a 40-digit sha)"),
             );
         }
@@ -732,83 +662,23 @@ impl Kind for Git {
     }
 
     fn probe(&self) -> String {
-        let mut s = format!("keel_p={}\n", q(&self.path));
-        s.push_str(&probe_accounts(self.owner.as_deref(), None));
-        let _ = writeln!(
-            s,
-            r#"if [ ! -e "$keel_p" ] && [ ! -L "$keel_p" ]; then
-  echo tree=absent
-  if [ ! -d {parent} ]; then echo parent=missing; fi
-  exit 0
-fi
-if [ ! -d "$keel_p" ]; then echo tree=notdir; exit 0; fi
-keel_u=$(stat -L -c %U -- "$keel_p")
-printf 'owner=%s\n' "$keel_u"
-if ! command -v git >/dev/null 2>&1; then
-  echo git=missing
-  if [ -e "$keel_p/.git" ]; then echo tree=worktree
-  elif [ -z "$(ls -A -- "$keel_p")" ]; then echo tree=empty
-  else echo tree=dir; fi
-  exit 0
-fi
-if [ "$(id -u)" = 0 ] && [ "$keel_u" != root ] && [ "$keel_u" != UNKNOWN ]; then
-  keel_as() {{ runuser -u "$keel_u" -- sh -s; }}
-else
-  keel_as() {{ sh -s; }}
-fi"#,
-            parent = q(&parent_dir(&self.path).unwrap_or_else(|| "/".into())),
+        let mut s = probe_accounts(self.owner.as_deref(), None);
+        s.push_str(
+            &Script::new(include_str!("git/probe.sh"))
+                .set("keel_p", &self.path)
+                .set(
+                    "keel_parent",
+                    parent_dir(&self.path).unwrap_or_else(|| "/".into()),
+                )
+                .render(),
         );
         // The git part runs as the tree's owner, in one session.
-        let mut g = format!(
-            r#"keel_p={p}
-keel_git() {{ git --no-optional-locks -c safe.directory='*' -C "$keel_p" "$@"; }}
-keel_top=$(keel_git rev-parse --show-toplevel 2>/dev/null) || keel_top=
-if [ -z "$keel_top" ] || [ "$keel_top" != "$(cd -- "$keel_p" && pwd -P)" ]; then
-  if [ -z "$(ls -A -- "$keel_p")" ]; then echo tree=empty; else echo tree=dir; fi
-  exit 0
-fi
-echo tree=worktree
-printf 'head=%s\n' "$(keel_git rev-parse -q --verify 'HEAD^{{commit}}' 2>/dev/null)"
-printf 'origin=%s\n' "$(keel_git config --get remote.origin.url 2>/dev/null)"
-if [ "$(keel_git rev-parse --is-shallow-repository 2>/dev/null)" = true ]; then echo shallow=yes; fi
-keel_st=$(keel_git status --porcelain --untracked-files=no 2>/dev/null) || keel_st=
-if [ -n "$keel_st" ]; then
-  printf 'changes=%s\n' "$(printf '%s\n' "$keel_st" | wc -l)"
-  printf '%s\n' "$keel_st" | head -n 5 | sed 's/^/change=/'
-fi
-"#,
-            p = q(&self.path),
-        );
-        match &self.reference {
-            None => g.push_str(
-                r#"if keel_c=$(keel_git rev-parse -q --verify 'refs/remotes/origin/HEAD^{commit}' 2>/dev/null); then
-  keel_b=$(keel_git symbolic-ref -q --short refs/remotes/origin/HEAD 2>/dev/null) || keel_b=
-  printf 'ref=branch\nref_name=%s\nref_commit=%s\n' "${keel_b#origin/}" "$keel_c"
-else
-  echo ref=unknown
-fi
-"#,
-            ),
-            Some(r) => {
-                let _ = writeln!(
-                    g,
-                    r#"keel_ref={r}
-if keel_c=$(keel_git rev-parse -q --verify "refs/tags/$keel_ref^{{commit}}" 2>/dev/null); then
-  printf 'ref=tag\nref_commit=%s\n' "$keel_c"
-elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{commit}}" 2>/dev/null); then
-  printf 'ref=branch\nref_name=%s\nref_commit=%s\n' "$keel_ref" "$keel_c""#,
-                    r = q(r)
-                );
-                if looks_like_commit(r) {
-                    g.push_str(
-                        r#"elif keel_c=$(keel_git rev-parse -q --verify "$keel_ref^{commit}" 2>/dev/null); then
-  printf 'ref=commit\nref_commit=%s\n' "$keel_c"
-"#,
-                    );
-                }
-                g.push_str("else\n  echo ref=unknown\nfi\n");
-            }
-        }
+        let reference = self.reference.as_deref();
+        let g = Script::new(include_str!("git/probe_tree.sh"))
+            .set("keel_p", &self.path)
+            .set("keel_ref", reference.unwrap_or_default())
+            .flag("keel_commit_like", reference.is_some_and(looks_like_commit))
+            .render();
         let end = heredoc_delim("KEEL_GIT_PROBE", &g);
         let _ = writeln!(s, "keel_as <<'{end}'\n{g}{end}");
         s
@@ -828,11 +698,11 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
             Some(t) => return Err(FactError::Unexpected(format!("unknown tree type `{t}`"))),
             None => return Err("the probe printed no `tree=` line".into()),
         };
-        let sha = |k: &str| -> Result<Option<String>, String> {
+        let sha = |k: &str| -> Result<Option<String>, FactError> {
             match get(k) {
                 None => Ok(None),
                 Some(v) if v.len() >= 40 && is_hex(v) => Ok(Some(v.to_ascii_lowercase())),
-                Some(v) => Err(format!("`{v}` is not a commit id ({k})")),
+                Some(v) => Err(format!("`{v}` is not a commit id ({k})").into()),
             }
         };
         let ref_kind = match get("ref") {
@@ -982,9 +852,9 @@ mod tests {
             &tree(B, URL, &format!("ref=commit\nref_commit={B}\n")),
         );
         assert_eq!(e.diff.action(), Action::NoOp);
-        assert!(load("git", &y).probe().contains("ref=commit"));
+        assert!(load("git", &y).probe().contains("keel_commit_like=yes\n"));
         // Only hex refs are looked up as commits.
-        assert!(!load("git", Y).probe().contains("ref=commit"));
+        assert!(load("git", Y).probe().contains("keel_commit_like=''\n"));
     }
 
     #[test]
