@@ -51,7 +51,8 @@ use super::common::paths::{
     Accounts, PathType, Stat, Wanted, check_host_path, check_perms, probe_accounts, refusal,
 };
 use super::*;
-use crate::shell::{self, Perms, Script, q};
+use crate::shell::{self, Perms, Script};
+use std::fmt::Write as _;
 
 /// Largest file the `line` kind edits.
 pub const EDIT_LIMIT: u64 = 1024 * 1024;
@@ -224,64 +225,32 @@ impl Line {
     }
 
     /// The apply-time script: the same edit as [`Line::edit`], done on the
-    /// host with grep/head/tail against the file as it is then.
+    /// host with grep/head/tail against the file as it is then
+    /// (`line/apply.sh`, after the functions that write the file).
     fn apply_script(&self) -> String {
-        let mut s = format!("set -e\np={}\n", q(&self.path));
-        if let Some(l) = &self.line {
-            s.push_str(&format!("line={}\n", q(l)));
-        }
-        if let Some(re) = &self.pattern {
-            s.push_str(&format!("re={}\n", q(re)));
-        }
-        s.push_str(
-            "if [ -L \"$p\" ] || { [ -e \"$p\" ] && [ ! -f \"$p\" ]; }; then\n  printf '%s\\n' \"keel: $p is not a regular file\" >&2\n  exit 1\nfi\n",
-        );
         let perms = self.perms();
-        let edit = |fill: &str| atomic_edit(&self.path, fill, &perms);
-        if self.state == State::Absent {
-            let (test, keep) = match &self.pattern {
-                Some(_) => (grep_re("-qaE"), grep_re("-vaE")),
-                None => (grep_line("-qaxF"), grep_line("-vaxF")),
-            };
-            s.push_str(&format!(
-                "if [ -e \"$p\" ] && {test}; then\n{}fi\n",
-                edit(&format!("{{ {keep} || [ \"$?\" -eq 1 ]; }}"))
-            ));
-            return s;
-        }
-        s.push_str("if [ ! -e \"$p\" ]; then\n");
+        let mut s = atomic_edit_fn(&self.path, &perms);
         if self.create {
+            s.push_str("keel_create() {\n");
             s.push_str(&shell::write_file_atomic(
                 &self.path,
                 format!("{}\n", self.wanted()).as_bytes(),
-                &self.perms(),
+                &perms,
             ));
-        } else {
-            s.push_str(
-                "printf '%s\\n' \"keel: $p does not exist (set create: true to create it)\" >&2\nexit 1\n",
-            );
+            s.push_str("}\n");
         }
-        s.push_str("else\nkeel_n=\n");
-        if self.pattern.is_some() {
-            s.push_str(&format!(
-                "keel_n=$({} | head -n 1 | cut -d: -f1)\n",
-                grep_re("-naE")
-            ));
-        }
-        s.push_str("if [ -n \"$keel_n\" ]; then\nif [ \"$(sed -n \"${keel_n}p\" < \"$p\")\" != \"$line\" ]; then\n");
-        s.push_str(&edit(
-            "{ head -n \"$((keel_n - 1))\" < \"$p\"; printf '%s\\n' \"$line\"; tail -n \"+$((keel_n + 1))\" < \"$p\"; }",
-        ));
-        s.push_str(&format!("fi\nelif ! {}; then\n", grep_line("-qaxF")));
-        s.push_str(&edit(
-            "{ cat < \"$p\"; if [ -n \"$(tail -c 1 < \"$p\")\" ]; then echo; fi; printf '%s\\n' \"$line\"; }",
-        ));
-        s.push_str("fi\nfi\n");
         // Unchanged content still gets the declared permissions.
-        let perms = self.perms();
-        if perms != Perms::default() {
-            s.push_str(&perms.apply_to("\"$p\""));
-        }
+        let _ = writeln!(s, "keel_set_perms() {{\n{}:\n}}", perms.apply_to("\"$p\""));
+        s.push_str(
+            &Script::new(include_str!("line/apply.sh"))
+                .set("p", &self.path)
+                .set("line", self.wanted())
+                .set("re", self.pattern.as_deref().unwrap_or_default())
+                .flag("has_re", self.pattern.is_some())
+                .flag("absent", self.state == State::Absent)
+                .flag("create", self.create)
+                .render(),
+        );
         s
     }
 
@@ -374,17 +343,6 @@ impl Line {
             }
         }
     }
-}
-
-/// grep `"$p"` for the regular expression `"$re"`, given on grep's stdin
-/// (`-f -`), never as an argument: it may hold a secret.
-fn grep_re(flags: &str) -> String {
-    format!("printf '%s\\n' \"$re\" | grep {flags} -f - -- \"$p\"")
-}
-
-/// grep `"$p"` for the fixed line `"$line"`, given on grep's stdin.
-fn grep_line(flags: &str) -> String {
-    format!("printf '%s\\n' \"$line\" | grep {flags} -f - -- \"$p\"")
 }
 
 /// A resource that cannot be brought to the desired state: the plan shows
@@ -533,17 +491,18 @@ fn repeat_error(c: &[char], i: usize) -> Option<&'static str> {
     }
 }
 
-/// Replace the file `"$p"` atomically with what the shell `fill` prints,
-/// through a private temporary file ([`shell::TempFile`]) in the same
-/// directory that gets the declared owner, group and mode (the original's
-/// where not declared), then is renamed over it.
-fn atomic_edit(path: &str, fill: &str, perms: &Perms) -> String {
+/// `keel_replace FN`: replace the file at `path` atomically with what the
+/// shell function FN prints, through a private temporary file
+/// ([`shell::TempFile`]) in the same directory that gets the declared
+/// owner, group and mode (the original's where not declared), then is
+/// renamed over it.
+fn atomic_edit_fn(path: &str, perms: &Perms) -> String {
     let tmp = shell::TempFile::beside("keel_tmp", path);
     format!(
-        "{create}trap '{remove}' EXIT\n{fill_cmd}{perms}{rename}trap - EXIT\n",
+        "keel_replace() {{\n{create}trap '{remove}' EXIT\n{fill_cmd}{perms}{rename}trap - EXIT\n}}\n",
         create = tmp.create(),
         remove = tmp.remove(),
-        fill_cmd = tmp.fill_from(fill),
+        fill_cmd = tmp.fill_from("\"$1\""),
         perms = tmp.set_perms(perms),
         rename = tmp.rename(),
     )
