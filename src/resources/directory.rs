@@ -150,13 +150,13 @@ impl Directory {
     /// An existing directory: only the permissions that differ are set.
     fn plan_perms(&self, fact: &DirFact) -> Planned {
         let wanted = self.wanted();
-        let changes = wanted.changes(Some(&fact.stat));
-        if changes.is_empty() {
+        let drift = wanted.drift(Some(&fact.stat));
+        if drift.is_empty() {
             return Planned::only(Diff::noop());
         }
-        let cmds = perm_commands(&self.path, &changes, &wanted, true);
+        let cmds = perm_commands(&self.path, &drift, &wanted, true);
         let mut diff = Diff::with_action(Action::Update);
-        diff.attrs = changes;
+        diff.attrs = drift.attrs;
         diff.unknown = fact.accounts.unknown(&wanted);
         if let Some(t) = &fact.via_link {
             diff.reason = Some(format!("through the symbolic link to `{t}`"));

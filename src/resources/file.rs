@@ -182,8 +182,8 @@ impl File {
         let new_content = self
             .desired()
             .filter(|d| fact.sha256.as_deref() != Some(sha256_hex(d).as_str()));
-        let perm_changes = wanted.changes(Some(&fact.stat));
-        if new_content.is_none() && perm_changes.is_empty() {
+        let drift = wanted.drift(Some(&fact.stat));
+        if new_content.is_none() && drift.is_empty() {
             return Planned::only(Diff::noop());
         }
         let mut diff = Diff::with_action(Action::Update);
@@ -193,14 +193,14 @@ impl File {
                 diff.reason = Some("the current content cannot be read".into());
             }
         }
-        diff.attrs.extend(perm_changes.iter().cloned());
+        diff.attrs.extend(drift.attrs.iter().cloned());
         diff.unknown = fact.accounts.unknown(&wanted);
         let cmds = match new_content {
             Some(d) => vec![Cmd::new(
                 format!("write {path} ({}{})", bytes(d.len()), wanted.describe()),
                 shell::write_file_checked(path, d, &wanted.perms(false), &self.checks()),
             )],
-            None => perm_commands(path, &perm_changes, &wanted, false),
+            None => perm_commands(path, &drift, &wanted, false),
         };
         Planned::new(diff, cmds)
     }
