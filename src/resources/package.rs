@@ -447,8 +447,7 @@ impl Package {
         }
         let mut cmds = vec![Cmd::new(
             "finish interrupted dpkg runs (dpkg --configure -a)",
-            "export DEBIAN_FRONTEND=noninteractive\n\
-             dpkg --force-confdef --force-confold --configure -a\n",
+            Script::new(include_str!("package/configure.sh")).render(),
         )];
         let b = fact.abbrev.as_bytes();
         let reinstall = b.get(1) == Some(&b'H') || b.get(2) == Some(&b'R');
