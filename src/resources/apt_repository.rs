@@ -50,10 +50,10 @@
 //! (`depends_on: ["apt_repository[docker]"]`): keel cannot know which
 //! repository a package comes from.
 
-use super::common::{State};
-use super::common::content::{showable};
+use super::common::State;
+use super::common::content::showable;
 use super::*;
-use crate::shell::{self, Perms, q};
+use crate::shell::{self, Perms, Script, TempFile, q};
 use std::fmt::Write as _;
 
 const SOURCES_DIR: &str = "/etc/apt/sources.list.d";
@@ -97,7 +97,7 @@ pub struct AptRepository {
     pub fingerprint: Option<String>,
     /// The armored key as it will be written (from `key` or `key_file`).
     #[serde(skip)]
-    armored: Option<Result<String, String>>,
+    armored: Option<Result<String, KeyError>>,
     /// A directory prefix for every host path (tests only).
     #[serde(skip)]
     root: String,
@@ -199,7 +199,10 @@ impl KeyInfo {
         }
         match &self.fingerprint {
             Some(f) => parts.push(f.clone()),
-            None => parts.push(format!("sha256 {}", &super::common::content::sha256_hex(text)[..12])),
+            None => parts.push(format!(
+                "sha256 {}",
+                &super::common::content::sha256_hex(text)[..12]
+            )),
         }
         parts.join(" ")
     }
@@ -271,8 +274,62 @@ fn packets(data: &[u8]) -> Vec<(u8, &[u8])> {
     out
 }
 
+/// Why a declared key cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum KeyError {
+    #[error(
+        "this is a SECRET key: give the public key only (`gpg --armor --export KEYID`), never the private one"
+    )]
+    SecretKey,
+    #[error("this is a PRIVATE key block: give the public key only (`gpg --armor --export KEYID`)")]
+    PrivateBlock,
+    #[error("the data is not an OpenPGP public key (its first packet has tag {0})")]
+    FirstPacket(u8),
+    #[error("the data is not an OpenPGP public key")]
+    NotKey,
+    #[error(
+        "no `{}` line: this does not look like an ASCII-armored public key",
+        ARMOR_BEGIN
+    )]
+    NoBegin,
+    #[error("the key block has no `{}` line", ARMOR_END)]
+    NoEnd,
+    #[error("the key block is damaged: {0}")]
+    Damaged(String),
+    #[error("the key block is empty")]
+    Empty,
+    #[error("is neither an ASCII-armored key nor binary OpenPGP data")]
+    NotText,
+    /// The key file could not be read (the message of the reader).
+    #[error("{0}")]
+    Read(String),
+}
+
+/// Why a repository URI is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum BadUri {
+    #[error("`{}` {why}", .uri.escape_debug())]
+    Invalid { uri: String, why: &'static str },
+    /// The message leaves the user info out: it may be a password.
+    #[error(
+        "`{scheme}://…@{}{}` carries credentials (user:password@): the sources \
+         file is readable by every user, so keel does not write them there; \
+         give the URI without them and put them in \
+         /etc/apt/auth.conf.d/NAME.conf (a `file` resource with mode 0600 holding \
+         `machine {} login USER password PASSWORD`, see apt_auth.conf(5))",
+        .host_port.escape_debug(),
+        .path.escape_debug(),
+        .host_port.escape_debug()
+    )]
+    Credentials {
+        scheme: String,
+        host_port: String,
+        path: String,
+    },
+}
+
 /// Check binary OpenPGP data is a public key and describe it.
-fn key_info(data: &[u8]) -> Result<KeyInfo, String> {
+fn key_info(data: &[u8]) -> Result<KeyInfo, KeyError> {
     let pk = packets(data);
     match pk.first() {
         Some((6, body)) => {
@@ -290,35 +347,27 @@ fn key_info(data: &[u8]) -> Result<KeyInfo, String> {
                 fingerprint,
             })
         }
-        Some((5, _)) => Err("this is a SECRET key: give the public key only \
-             (`gpg --armor --export KEYID`), never the private one"
-            .into()),
-        Some((t, _)) => Err(format!(
-            "the data is not an OpenPGP public key (its first packet has tag {t})"
-        )),
-        None => Err("the data is not an OpenPGP public key".into()),
+        Some((5, _)) => Err(KeyError::SecretKey),
+        Some((t, _)) => Err(KeyError::FirstPacket(*t)),
+        None => Err(KeyError::NotKey),
     }
 }
 
 /// Take an ASCII-armored public key block apart: (normalized text, binary).
-fn dearmor(text: &str) -> Result<(String, Vec<u8>), String> {
+fn dearmor(text: &str) -> Result<(String, Vec<u8>), KeyError> {
     if text.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
-        return Err("this is a PRIVATE key block: give the public key only \
-                    (`gpg --armor --export KEYID`)"
-            .into());
+        return Err(KeyError::PrivateBlock);
     }
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let begin = lines
         .iter()
         .position(|l| *l == ARMOR_BEGIN)
-        .ok_or_else(|| {
-            format!("no `{ARMOR_BEGIN}` line: this does not look like an ASCII-armored public key")
-        })?;
+        .ok_or(KeyError::NoBegin)?;
     let end = lines
         .iter()
         .rposition(|l| *l == ARMOR_END)
         .filter(|&e| e > begin)
-        .ok_or_else(|| format!("the key block has no `{ARMOR_END}` line"))?;
+        .ok_or(KeyError::NoEnd)?;
     let block = &lines[begin..=end];
     let mut normalized = block.join("\n");
     normalized.push('\n');
@@ -339,9 +388,9 @@ fn dearmor(text: &str) -> Result<(String, Vec<u8>), String> {
         }
         b64.push_str(l);
     }
-    let data = shell::unbase64(&b64).map_err(|e| format!("the key block is damaged: {e}"))?;
+    let data = shell::unbase64(&b64).map_err(KeyError::Damaged)?;
     if data.is_empty() {
-        return Err("the key block is empty".into());
+        return Err(KeyError::Empty);
     }
     Ok((normalized, data))
 }
@@ -414,8 +463,13 @@ fn check_name(name: &str) -> Option<Invalid> {
 }
 
 /// Check a repository URI: `http(s)://host[:port]/path` or `file:///path`.
-fn check_uri(uri: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("`{}` {why}", uri.escape_debug()));
+fn check_uri(uri: &str) -> Result<(), BadUri> {
+    let bad = |why: &'static str| {
+        Err(BadUri::Invalid {
+            uri: uri.to_string(),
+            why,
+        })
+    };
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad("contains spaces or control characters");
     }
@@ -433,16 +487,11 @@ fn check_uri(uri: &str) -> Result<(), String> {
                 // `_apt`), so credentials never go into it. The message
                 // leaves the user info out: it may be a password.
                 let path = &rest[authority.len()..];
-                return Err(format!(
-                    "`{scheme}://…@{}{}` carries credentials (user:password@): the sources \
-                     file is readable by every user, so keel does not write them there; \
-                     give the URI without them and put them in \
-                     /etc/apt/auth.conf.d/NAME.conf (a `file` resource with mode 0600 holding \
-                     `machine {} login USER password PASSWORD`, see apt_auth.conf(5))",
-                    host_port.escape_debug(),
-                    path.escape_debug(),
-                    host_port.escape_debug(),
-                ));
+                return Err(BadUri::Credentials {
+                    scheme: scheme.to_string(),
+                    host_port: host_port.to_string(),
+                    path: path.to_string(),
+                });
             }
             let host_port = authority;
             let host = if let Some(h) = host_port.strip_prefix('[') {
@@ -536,19 +585,17 @@ impl AptRepository {
     }
 
     /// Turn the declared key into the armored text keel writes.
-    fn load_key(&self, cx: Option<&mut dyn PrepareCx>) -> Option<Result<String, String>> {
+    fn load_key(&self, cx: Option<&mut dyn PrepareCx>) -> Option<Result<String, KeyError>> {
         if let Some(k) = &self.key {
             return Some(dearmor(k).and_then(|(t, data)| key_info(&data).map(|_| t)));
         }
         let (f, cx) = (self.key_file.as_ref()?, cx?);
-        Some(cx.read_local(f).and_then(|data| {
+        Some(cx.read_local(f).map_err(KeyError::Read).and_then(|data| {
             if data.first().is_some_and(|b| b & 0x80 != 0) {
                 key_info(&data)?;
                 Ok(armor(&data))
             } else {
-                let text = String::from_utf8(data).map_err(|_| {
-                    "is neither an ASCII-armored key nor binary OpenPGP data".to_string()
-                })?;
+                let text = String::from_utf8(data).map_err(|_| KeyError::NotText)?;
                 let (t, data) = dearmor(&text)?;
                 key_info(&data)?;
                 Ok(t)
@@ -556,112 +603,95 @@ impl AptRepository {
         }))
     }
 
-    /// The diff and the commands, computed together so they always agree.
-    fn plan_changes(&self, fact: &AptRepoFact) -> (Diff, Vec<Cmd>) {
+    /// A directory, link or special file where a managed file belongs:
+    /// refused when the files are wanted, and when removing (a directory).
+    fn refuse_other(&self, fact: &AptRepoFact) -> Option<Planned> {
         let src = self.sources_path();
         let key = self.key_path();
-        for (path, st) in [(&src, &fact.sources), (&key, &fact.key)] {
-            if let FileState::Other(what) = st
-                && (self.state == State::Present || what == "dir")
-            {
-                let action = if self.state == State::Present {
-                    Action::Update
-                } else {
-                    Action::Delete
-                };
-                return refuse(
-                    action,
+        let present = self.state == State::Present;
+        [(&src, &fact.sources), (&key, &fact.key)]
+            .into_iter()
+            .find_map(|(path, st)| match st {
+                FileState::Other(what) if present || what == "dir" => Some(refuse(
+                    if present {
+                        Action::Update
+                    } else {
+                        Action::Delete
+                    },
                     path,
                     &format!("is a {}; keel will not replace it", describe_other(what)),
-                );
-            }
-        }
-        if self.state == State::Absent {
-            if !fact.sources.exists() && !fact.key.exists() {
-                return (Diff::noop().reason("not configured"), vec![]);
-            }
-            let mut d = Diff::with_action(Action::Delete);
-            let mut rm = Vec::new();
-            if fact.sources.exists() {
-                d = d.attr("sources", Some(src.as_str()), None::<String>);
-                rm.push(q(&src));
-            }
-            if fact.key.exists() {
-                let before = fact
-                    .key
-                    .content()
-                    .map_or_else(|| key.clone(), describe_key_text);
-                d = d.attr("key", Some(before), None::<String>);
-                rm.push(q(&key));
-            }
-            let cmd = Cmd::new(
-                format!("remove apt repository {} ({})", self.name, rm.join(", ")),
-                format!("rm -f -- {}\n", rm.join(" ")),
-            );
-            return (d, vec![cmd]);
-        }
+                )),
+                _ => None,
+            })
+    }
 
+    /// `state: absent`: both files removed.
+    fn plan_removal(&self, fact: &AptRepoFact) -> Planned {
+        let src = self.sources_path();
+        let key = self.key_path();
+        if !fact.sources.exists() && !fact.key.exists() {
+            return Planned::only(Diff::noop().reason("not configured"));
+        }
+        let mut d = Diff::with_action(Action::Delete);
+        let mut rm = Vec::new();
+        if fact.sources.exists() {
+            d = d.attr("sources", Some(src.as_str()), None::<String>);
+            rm.push(q(&src));
+        }
+        if fact.key.exists() {
+            let before = fact
+                .key
+                .content()
+                .map_or_else(|| key.clone(), describe_key_text);
+            d = d.attr("key", Some(before), None::<String>);
+            rm.push(q(&key));
+        }
+        let cmd = Cmd::new(
+            format!("remove apt repository {} ({})", self.name, rm.join(", ")),
+            format!("rm -f -- {}\n", rm.join(" ")),
+        );
+        Planned::new(d, vec![cmd])
+    }
+
+    /// The files wanted: written (validated first) when a content differs,
+    /// else only a wrong mode fixed.
+    fn plan_files(&self, fact: &AptRepoFact) -> Planned {
         let Some(key_text) = self.key_text() else {
             // check() reports this; never write a repository without its key.
-            return refuse(Action::Update, &src, "has no usable key");
+            return refuse(Action::Update, &self.sources_path(), "has no usable key");
         };
         let want_src = self.sources_text(Some(&self.key_path()));
-        let src_changed = fact.sources.content() != Some(want_src.as_bytes());
-        let key_changed = fact.key.content() != Some(key_text.as_bytes());
+        let drift = Drift {
+            sources: fact.sources.content() != Some(want_src.as_bytes()),
+            key: fact.key.content() != Some(key_text.as_bytes()),
+            modes: self.wrong_modes(fact),
+        };
         let action = if !fact.sources.exists() && !fact.key.exists() {
             Action::Create
         } else {
             Action::Update
         };
         let mut diff = Diff::with_action(action);
-        if src_changed {
+        if drift.sources {
             diff.content = Some(ContentChange {
                 before: fact.sources.content().and_then(showable),
                 after: want_src.clone(),
             });
         }
-        if key_changed {
+        if drift.key {
             diff = diff.attr(
                 "key",
                 fact.key.content().map(describe_key_text),
                 Some(describe_key_text(key_text.as_bytes())),
             );
         }
-        let mut chmods = Vec::new();
-        for (label, path, st) in [("sources", &src, &fact.sources), ("key", &key, &fact.key)] {
-            if let FileState::File { mode, .. } = st
-                && mode != MODE
-            {
-                diff = diff.attr(&format!("mode ({label})"), Some(mode.as_str()), Some(MODE));
-                chmods.push(path.clone());
-            }
+        for (label, _, mode) in &drift.modes {
+            diff = diff.attr(&format!("mode ({label})"), Some(mode.as_str()), Some(MODE));
         }
-        if !src_changed && !key_changed {
-            if chmods.is_empty() {
-                return (Diff::noop().reason("configured"), vec![]);
-            }
-            let cmds = chmods
-                .iter()
-                .map(|p| {
-                    Cmd::new(
-                        format!("chmod {MODE} {p}"),
-                        format!("chmod {MODE} -- {}\n", q(p)),
-                    )
-                })
-                .collect();
-            return (diff, cmds);
+        if !drift.sources && !drift.key {
+            return self.plan_modes(diff, &drift.modes);
         }
-        let mut reason =
-            String::from("apt-get update checks this source before its files are installed");
-        if !fact.also_in.is_empty() {
-            let _ = write!(
-                reason,
-                "; note: {} also mention{} this repository (apt fails when one source has two different Signed-By keys)",
-                fact.also_in.join(", "),
-                if fact.also_in.len() == 1 { "s" } else { "" }
-            );
-        }
-        diff.reason = Some(reason);
+        diff.reason = Some(install_reason(&fact.also_in));
         let verb = if action == Action::Create {
             "add"
         } else {
@@ -669,112 +699,127 @@ impl AptRepository {
         };
         let cmd = Cmd::new(
             format!(
-                "{verb} apt repository {} ({src}, {key}) and apt-get update for it",
-                self.name
+                "{verb} apt repository {} ({}, {}) and apt-get update for it",
+                self.name,
+                self.sources_path(),
+                self.key_path()
             ),
             self.install_script(&want_src, key_text),
         );
-        (diff, vec![cmd])
+        Planned::new(diff, vec![cmd])
+    }
+
+    /// The managed files whose mode is not [`MODE`]: (label, path, mode).
+    fn wrong_modes(&self, fact: &AptRepoFact) -> Vec<(&'static str, String, String)> {
+        [
+            ("sources", self.sources_path(), &fact.sources),
+            ("key", self.key_path(), &fact.key),
+        ]
+        .into_iter()
+        .filter_map(|(label, path, st)| match st {
+            FileState::File { mode, .. } if mode != MODE => Some((label, path, mode.clone())),
+            _ => None,
+        })
+        .collect()
+    }
+
+    /// Contents as wanted: a chmod for each wrong mode, or nothing.
+    fn plan_modes(&self, diff: Diff, modes: &[(&str, String, String)]) -> Planned {
+        if modes.is_empty() {
+            return Planned::only(Diff::noop().reason("configured"));
+        }
+        let cmds = modes
+            .iter()
+            .map(|(_, p, _)| {
+                Cmd::new(
+                    format!("chmod {MODE} {p}"),
+                    format!("chmod {MODE} -- {}\n", q(p)),
+                )
+            })
+            .collect();
+        Planned::new(diff, cmds)
     }
 
     /// Validate in a temporary directory, install, check the whole apt
-    /// configuration, restore on failure. See the module docs.
+    /// configuration, restore on failure (`apt_repository/install.sh`; the
+    /// file contents go in the functions defined before it).
     fn install_script(&self, sources: &str, key: &str) -> String {
-        let src = self.sources_path();
-        let keyp = self.key_path();
-        let tmp_src = format!("keel-{}.sources", self.name);
-        let tmp_key = format!("keel-{}.asc", self.name);
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "export DEBIAN_FRONTEND=noninteractive
-keel_src={src}
-keel_key={keyp}
-keel_name={name}
-keel_dir=$(mktemp -d)
-trap 'rm -rf \"$keel_dir\"' EXIT
-chmod 0755 \"$keel_dir\"",
-            src = q(&src),
-            keyp = q(&keyp),
-            name = q(&self.name),
-        );
-        // The candidate: the same sources, trusting the candidate key.
-        s.push_str(&shell::write_data(
-            &format!("\"$keel_dir\"/{}", q(&tmp_key)),
-            key.as_bytes(),
-        ));
-        s.push_str(&shell::write_data(
-            &format!("\"$keel_dir\"/{}", q(&tmp_src)),
-            self.sources_text(None).as_bytes(),
-        ));
-        let _ = writeln!(
-            s,
-            "printf 'Signed-By: %s\\n' \"$keel_dir\"/{tk} >> \"$keel_dir\"/{ts}
-chmod 0644 \"$keel_dir\"/{tk} \"$keel_dir\"/{ts}",
-            tk = q(&tmp_key),
-            ts = q(&tmp_src),
-        );
-        let _ = writeln!(
-            s,
-            r#"# 1. The new source alone: fetch and verify it.
-if ! keel_out=$(apt-get -q -o DPkg::Lock::Timeout=120 --error-on=any -o Dir::Etc::sourcelist="$keel_dir"/{ts} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 update 2>&1); then
-  keel_msg=$(printf '%s\n' "$keel_out" | grep -E '^(E|W|Err):|NO_PUBKEY|signature' | grep -v '^Ign:' | tail -n 6)
-  if [ -z "$keel_msg" ]; then keel_msg=$(printf '%s\n' "$keel_out" | tail -n 6); fi
-  printf '%s\n' "$keel_msg" >&2
-  printf 'keel: apt-get update failed for apt repository %s; its files were left as they were\n' "$keel_name" >&2
-  exit 1
-fi
-# 2. Install (keeping the previous files), then check the whole configuration.
-keel_parsed_before=yes
-apt-cache policy >/dev/null 2>&1 || keel_parsed_before=no
-for keel_f in src key; do
-  eval "keel_p=\$keel_$keel_f"
-  if [ -e "$keel_p" ]; then cp -p -- "$keel_p" "$keel_dir/old.$keel_f"; fi
-done
-keel_restore() {{
-  for keel_f in src key; do
-    eval "keel_p=\$keel_$keel_f"
-    if [ -e "$keel_dir/old.$keel_f" ]; then
-      cp -p -- "$keel_dir/old.$keel_f" "$keel_p.keel-restore" && mv -f -- "$keel_p.keel-restore" "$keel_p"
-    else
-      rm -f -- "$keel_p"
-    fi
-  done
-}}
-mkdir -p -- "$(dirname -- "$keel_key")" "$(dirname -- "$keel_src")""#,
-            ts = q(&tmp_src),
-        );
         let perms = Perms {
             mode: Some(MODE.into()),
             ..Perms::default()
         };
-        // Key first, so the sources never name a missing key. `set -e` must
-        // hold inside the subshell, so it does not run as a condition.
-        let _ = writeln!(
-            s,
-            "set +e\n(\nset -e\n{}{})\nkeel_rc=$?\nset -e\nif [ \"$keel_rc\" -ne 0 ]; then\n  keel_restore\n  echo \"keel: could not install the files of apt repository $keel_name; the previous files were restored\" >&2\n  exit 1\nfi",
-            shell::write_file_atomic(&keyp, key.as_bytes(), &perms),
-            shell::write_file_atomic(&src, sources.as_bytes(), &perms),
-        );
+        let mut s = String::from("keel_write_candidates() {\n");
+        s.push_str(&shell::write_data("\"$keel_cand_key\"", key.as_bytes()));
+        s.push_str(&shell::write_data(
+            "\"$keel_cand_src\"",
+            self.sources_text(None).as_bytes(),
+        ));
+        s.push_str("}\nkeel_install_files() {\n");
+        s.push_str(&shell::write_file_atomic(
+            &self.key_path(),
+            key.as_bytes(),
+            &perms,
+        ));
+        s.push_str(&shell::write_file_atomic(
+            &self.sources_path(),
+            sources.as_bytes(),
+            &perms,
+        ));
+        s.push_str("}\n");
+        s.push_str(&put_back_fn());
         s.push_str(
-            r#"if [ "$keel_parsed_before" = yes ] && ! keel_out=$(apt-cache policy 2>&1 >/dev/null); then
-  keel_restore
-  printf '%s\n' "$keel_out" | grep -E '^(E|W):' | tail -n 6 >&2
-  printf 'keel: with apt repository %s added, apt cannot read its configuration; the previous files were restored\n' "$keel_name" >&2
-  exit 1
-fi
-"#,
+            &Script::new(include_str!("apt_repository/install.sh"))
+                .set("keel_src", self.sources_path())
+                .set("keel_key", self.key_path())
+                .set("keel_name", &self.name)
+                .render(),
         );
         s
     }
 }
 
+/// Which of the managed files differ from what is wanted.
+struct Drift {
+    sources: bool,
+    key: bool,
+    /// (label, path, live mode) of each file whose mode is wrong.
+    modes: Vec<(&'static str, String, String)>,
+}
+
+/// Why an install runs as it does, with the other sources files that name
+/// the same repository.
+fn install_reason(also_in: &[String]) -> String {
+    let mut reason =
+        String::from("apt-get update checks this source before its files are installed");
+    if !also_in.is_empty() {
+        let _ = write!(
+            reason,
+            "; note: {} also mention{} this repository (apt fails when one source has two different Signed-By keys)",
+            also_in.join(", "),
+            if also_in.len() == 1 { "s" } else { "" }
+        );
+    }
+    reason
+}
+
+/// `keel_put_back BACKUP TARGET`: put a saved copy back over the target
+/// atomically (a private temporary file beside it, renamed over it).
+fn put_back_fn() -> String {
+    let tmp = TempFile::beside_word("keel_r", "\"$2\"");
+    format!(
+        "keel_put_back() {{\n{create}cp -p -- \"$1\" {w}\n{rename}}}\n",
+        create = tmp.create(),
+        w = tmp.word(),
+        rename = tmp.rename(),
+    )
+}
+
 /// A change that cannot be made as things are: the plan shows the error
 /// and apply does not run anything.
-fn refuse(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+fn refuse(action: Action, path: &str, why: &str) -> Planned {
     let mut d = Diff::with_action(action);
     d.error = Some(format!("{path} {why}"));
-    (d, vec![])
+    Planned::only(d)
 }
 
 fn describe_other(what: &str) -> &str {
@@ -785,7 +830,7 @@ fn describe_other(what: &str) -> &str {
     }
 }
 
-fn parse_file(header: &str, prefix: &str) -> Result<FileState, String> {
+fn parse_file(header: &str, prefix: &str) -> Result<FileState, FactError> {
     let key = |k: &str| kv(header, &format!("{prefix}{k}")).map(str::trim);
     Ok(match key("") {
         None | Some("absent") => FileState::Absent,
@@ -798,47 +843,15 @@ fn parse_file(header: &str, prefix: &str) -> Result<FileState, String> {
             FileState::File { content, mode }
         }
         Some(other @ ("dir" | "link" | "other")) => FileState::Other(other.to_string()),
-        Some(t) => return Err(format!("unknown file type `{t}` for {prefix}")),
+        Some(t) => return Err(format!("unknown file type `{t}` for {prefix}").into()),
     })
 }
 
-impl Kind for AptRepository {
-    const KIND: &'static str = "apt_repository";
-    type Fact = AptRepoFact;
-
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-
-    fn prepare(&mut self, cx: &mut dyn PrepareCx) -> Result<(), Vec<Invalid>> {
-        if self.key.is_some() && self.key_file.is_some() {
-            return Ok(()); // check() reports it
-        }
-        self.armored = self.load_key(Some(cx));
-        Ok(())
-    }
-
-    fn check(&self) -> Vec<Invalid> {
+impl AptRepository {
+    /// The fields of the deb822 source: URIs, suites, components, types,
+    /// architectures.
+    fn check_source(&self) -> Vec<Invalid> {
         let mut errs = Vec::new();
-        errs.extend(check_name(&self.name));
-        let key_field = if self.key_file.is_some() {
-            "key_file"
-        } else {
-            "key"
-        };
-        if self.state == State::Absent {
-            errs.extend(unused_when_absent(&[
-                ("uris", !self.uris.is_empty()),
-                ("suites", !self.suites.is_empty()),
-                ("components", !self.components.is_empty()),
-                ("types", !self.types.is_empty()),
-                ("architectures", self.architectures.is_some()),
-                ("key", self.key.is_some()),
-                ("key_file", self.key_file.is_some()),
-                ("fingerprint", self.fingerprint.is_some()),
-            ]));
-            return errs;
-        }
         if self.uris.is_empty() {
             errs.push(
                 Invalid::field("uris", "at least one repository URI is needed")
@@ -848,7 +861,7 @@ impl Kind for AptRepository {
         for u in &self.uris {
             if let Err(e) = check_uri(u) {
                 errs.push(
-                    Invalid::field("uris", e)
+                    Invalid::field("uris", e.to_string())
                         .help("e.g. https://download.docker.com/linux/debian or file:///srv/repo"),
                 );
             }
@@ -910,6 +923,17 @@ impl Kind for AptRepository {
                 }
             }
         }
+        errs
+    }
+
+    /// The key: given once, usable, and the one `fingerprint` pins.
+    fn check_key(&self) -> Vec<Invalid> {
+        let mut errs = Vec::new();
+        let key_field = if self.key_file.is_some() {
+            "key_file"
+        } else {
+            "key"
+        };
         match (&self.key, &self.key_file) {
             (Some(_), Some(_)) => errs.push(
                 Invalid::field("key_file", "`key` and `key_file` both give the key")
@@ -920,7 +944,7 @@ impl Kind for AptRepository {
                     .help("add `key:` (the ASCII-armored public key) or `key_file:` (a local file); keel trusts it for this repository only"),
             ),
             _ => match &self.armored {
-                Some(Err(e)) => errs.push(Invalid::field(key_field, e.clone()).help(
+                Some(Err(e)) => errs.push(Invalid::field(key_field, e.to_string()).help(
                     "give the repository's public key as the vendor publishes it, \
                      e.g. the output of `gpg --armor --export KEYID`",
                 )),
@@ -959,6 +983,44 @@ impl Kind for AptRepository {
         }
         errs
     }
+}
+
+impl Kind for AptRepository {
+    const KIND: &'static str = "apt_repository";
+    type Fact = AptRepoFact;
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn prepare(&mut self, cx: &mut dyn PrepareCx) -> Result<(), Vec<Invalid>> {
+        if self.key.is_some() && self.key_file.is_some() {
+            return Ok(()); // check() reports it
+        }
+        self.armored = self.load_key(Some(cx));
+        Ok(())
+    }
+
+    fn check(&self) -> Vec<Invalid> {
+        let mut errs = Vec::new();
+        errs.extend(check_name(&self.name));
+        if self.state == State::Absent {
+            errs.extend(unused_when_absent(&[
+                ("uris", !self.uris.is_empty()),
+                ("suites", !self.suites.is_empty()),
+                ("components", !self.components.is_empty()),
+                ("types", !self.types.is_empty()),
+                ("architectures", self.architectures.is_some()),
+                ("key", self.key.is_some()),
+                ("key_file", self.key_file.is_some()),
+                ("fingerprint", self.fingerprint.is_some()),
+            ]));
+            return errs;
+        }
+        errs.extend(self.check_source());
+        errs.extend(self.check_key());
+        errs
+    }
 
     fn links(&self) -> Links {
         if self.state == State::Absent {
@@ -975,29 +1037,14 @@ impl Kind for AptRepository {
     }
 
     fn probe(&self) -> String {
-        let mut s = String::from(
-            r#"keel_file() {
-  if [ -L "$2" ]; then echo "$1=link"
-  elif [ -d "$2" ]; then echo "$1=dir"
-  elif [ -f "$2" ]; then
-    echo "$1=file"
-    printf '%s_mode=%s\n' "$1" "$(stat -c %a -- "$2")"
-    printf '%s_b64=%s\n' "$1" "$(base64 -w 0 < "$2")"
-  elif [ -e "$2" ]; then echo "$1=other"
-  else echo "$1=absent"; fi
-}
-"#,
-        );
-        let _ = writeln!(s, "keel_file sources {}", q(&self.sources_path()));
-        let _ = writeln!(s, "keel_file key {}", q(&self.key_path()));
+        let mut s = Script::new(include_str!("apt_repository/probe.sh"))
+            .set("keel_sources", self.sources_path())
+            .set("keel_keyfile", self.key_path())
+            .render();
         if self.state == State::Present && !self.uris.is_empty() {
             // The URIs may hold credentials (`https://user:pass@host/`): grep
             // reads them from a here-document, never from its arguments.
-            let pats: Vec<&str> = self
-                .uris
-                .iter()
-                .map(|u| u.trim_end_matches('/'))
-                .collect();
+            let pats: Vec<&str> = self.uris.iter().map(|u| u.trim_end_matches('/')).collect();
             let pats = pats.join("\n");
             let end = super::common::script::heredoc_delim("KEEL_URIS", &pats);
             let _ = writeln!(
@@ -1040,14 +1087,20 @@ done"#,
     }
 
     fn plan(&self, fact: &AptRepoFact) -> Planned {
-        self.plan_changes(fact).into()
+        if let Some(refused) = self.refuse_other(fact) {
+            return refused;
+        }
+        match self.state {
+            State::Absent => self.plan_removal(fact),
+            State::Present => self.plan_files(fact),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::resources::testing::assert_sh_syntax;
     use super::*;
+    use crate::resources::testing::assert_sh_syntax;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     /// A real ed25519 public key made with `gpg --quick-gen-key` for these tests.
@@ -1106,7 +1159,6 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
             .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
             .collect()
     }
-
 
     #[test]
     fn sha1_and_fingerprint() {
@@ -1528,7 +1580,8 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
         let out = run_local(&Kind::probe(r));
         assert_eq!(out.status, 0, "{}", out.stderr);
         let fact = Kind::parse(r, &out).unwrap();
-        r.plan_changes(&fact)
+        let planned = Kind::plan(r, &fact);
+        (planned.diff, planned.commands)
     }
 
     /// Fake `apt-get` and `apt-cache` that record their arguments and fail
@@ -1681,7 +1734,7 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
             "https://user:s3cret-pw@apt.example/repo",
             "http://tok-s3cret@apt.example:8080/deb/",
         ] {
-            let e = check_uri(uri).unwrap_err();
+            let e = check_uri(uri).unwrap_err().to_string();
             assert!(e.contains("carries credentials"), "{e}");
             assert!(e.contains("/etc/apt/auth.conf.d/"), "{e}");
             assert!(e.contains("apt.example"), "{e}");

@@ -23,10 +23,13 @@
 //! `rm -rf`, and the plan says "and everything in it"). A symbolic link is
 //! removed as a link, never its target.
 
-use super::common::{State};
-use super::common::paths::{Accounts, PathType, Stat, Wanted, check_host_path, check_perms, path_links, perm_commands, probe_accounts, probe_stat, refusal};
+use super::common::State;
+use super::common::paths::{
+    Accounts, PathType, Stat, Wanted, check_host_path, check_perms, path_links, perm_commands,
+    probe_accounts, refusal,
+};
 use super::*;
-use crate::shell::q;
+use crate::shell::{Script, q};
 
 /// A directory on the host.
 #[derive(Debug, serde::Deserialize)]
@@ -78,105 +81,88 @@ impl Directory {
         }
     }
 
-    /// The diff and the commands, computed together so they always agree.
-    fn plan_changes(&self, fact: &DirFact) -> (Diff, Vec<Cmd>) {
+    /// `state: absent`: a link is removed as a link, an empty directory
+    /// with `rmdir`, a non-empty one only with `recursive: true`.
+    fn plan_removal(&self, fact: &DirFact) -> Planned {
         let path = self.path.as_str();
         let p = q(path);
-        if self.state == State::Absent {
-            return match (&fact.path, &fact.via_link) {
-                (PathType::Absent, _) => (Diff::noop().reason("does not exist"), vec![]),
-                (PathType::Dir, Some(t)) | (PathType::Link(t), _) => (
-                    Diff::with_action(Action::Delete).reason(format!(
-                        "is a symbolic link to `{t}`; the link will be removed, not its target"
-                    )),
-                    vec![Cmd::new(
-                        format!("remove link {path}"),
-                        format!("rm -f -- {p}\n"),
-                    )],
-                ),
-                (PathType::Dir, None) if self.recursive => (
-                    Diff::with_action(Action::Delete).reason(match fact.entries {
-                        Entries::None => "empty".to_string(),
-                        _ => {
-                            "it and everything in it will be removed (recursive: true)".to_string()
-                        }
-                    }),
-                    vec![Cmd::new(
-                        format!("remove {path} and everything in it"),
-                        format!("rm -rf -- {p}\n"),
-                    )],
-                ),
-                (PathType::Dir, None) if fact.entries == Entries::Some => refusal(
-                    Action::Delete,
-                    path,
-                    "is not empty; keel removes a directory with content only with `recursive: true`",
-                ),
-                (PathType::Dir, None) => (
-                    Diff::with_action(Action::Delete).reason(if fact.entries == Entries::None {
-                        "empty"
-                    } else {
-                        "removed only if empty (its content cannot be listed)"
-                    }),
-                    vec![Cmd::new(
-                        format!("remove empty directory {path}"),
-                        format!("rmdir -- {p}\n"),
-                    )],
-                ),
-                _ => refusal(
-                    Action::Delete,
-                    path,
-                    "is not a directory; keel will not remove it (use a `file` resource)",
-                ),
-            };
+        let remove = |reason: String, summary: String, script: String| {
+            Planned::new(
+                Diff::with_action(Action::Delete).reason(reason),
+                vec![Cmd::new(summary, script)],
+            )
+        };
+        match (&fact.path, &fact.via_link) {
+            (PathType::Absent, _) => Planned::only(Diff::noop().reason("does not exist")),
+            (PathType::Dir, Some(t)) | (PathType::Link(t), _) => remove(
+                format!("is a symbolic link to `{t}`; the link will be removed, not its target"),
+                format!("remove link {path}"),
+                format!("rm -f -- {p}\n"),
+            ),
+            (PathType::Dir, None) if self.recursive => remove(
+                match fact.entries {
+                    Entries::None => "empty".to_string(),
+                    _ => "it and everything in it will be removed (recursive: true)".to_string(),
+                },
+                format!("remove {path} and everything in it"),
+                format!("rm -rf -- {p}\n"),
+            ),
+            (PathType::Dir, None) if fact.entries == Entries::Some => refusal(
+                Action::Delete,
+                path,
+                "is not empty; keel removes a directory with content only with `recursive: true`",
+            ),
+            (PathType::Dir, None) => remove(
+                if fact.entries == Entries::None {
+                    "empty".to_string()
+                } else {
+                    "removed only if empty (its content cannot be listed)".to_string()
+                },
+                format!("remove empty directory {path}"),
+                format!("rmdir -- {p}\n"),
+            ),
+            _ => refusal(
+                Action::Delete,
+                path,
+                "is not a directory; keel will not remove it (use a `file` resource)",
+            ),
         }
+    }
+
+    /// A missing directory: made, then given the declared permissions.
+    fn plan_create(&self, fact: &DirFact) -> Planned {
+        let path = self.path.as_str();
+        let p = q(path);
         let wanted = self.wanted();
-        match &fact.path {
-            PathType::Absent => {
-                let mut diff = Diff::with_action(Action::Create);
-                diff.attrs = wanted.changes(None);
-                diff.unknown = fact.accounts.unknown(&wanted);
-                let mut script = format!("mkdir -p -- {p}\n");
-                script.push_str(&wanted.perms(true).apply_to(&p));
-                (
-                    diff,
-                    vec![Cmd::new(
-                        format!("mkdir {path}{}", wanted.describe()),
-                        script,
-                    )],
-                )
-            }
-            PathType::Dir => {
-                let changes = wanted.changes(Some(&fact.stat));
-                if changes.is_empty() {
-                    return (Diff::noop(), vec![]);
-                }
-                let cmds = perm_commands(path, &changes, &wanted, true);
-                let mut diff = Diff::with_action(Action::Update);
-                diff.attrs = changes;
-                diff.unknown = fact.accounts.unknown(&wanted);
-                if let Some(t) = &fact.via_link {
-                    diff.reason = Some(format!("through the symbolic link to `{t}`"));
-                }
-                (diff, cmds)
-            }
-            PathType::Link(t) => refusal(
-                Action::Update,
-                path,
-                &format!(
-                    "is a symbolic link to `{t}`, which is not a directory; keel will not replace it"
-                ),
-            ),
-            PathType::File => refusal(
-                Action::Update,
-                path,
-                "is a file; keel will not replace it with a directory",
-            ),
-            PathType::Other => refusal(
-                Action::Update,
-                path,
-                "is a special file (device, socket or pipe); keel will not replace it",
-            ),
+        let mut diff = Diff::with_action(Action::Create);
+        diff.attrs = wanted.changes(None);
+        diff.unknown = fact.accounts.unknown(&wanted);
+        let mut script = format!("mkdir -p -- {p}\n");
+        script.push_str(&wanted.perms(true).apply_to(&p));
+        Planned::new(
+            diff,
+            vec![Cmd::new(
+                format!("mkdir {path}{}", wanted.describe()),
+                script,
+            )],
+        )
+    }
+
+    /// An existing directory: only the permissions that differ are set.
+    fn plan_perms(&self, fact: &DirFact) -> Planned {
+        let wanted = self.wanted();
+        let drift = wanted.drift(Some(&fact.stat));
+        if drift.is_empty() {
+            return Planned::only(Diff::noop());
         }
+        let cmds = perm_commands(&self.path, &drift, &wanted, true);
+        let mut diff = Diff::with_action(Action::Update);
+        diff.attrs = drift.attrs;
+        diff.unknown = fact.accounts.unknown(&wanted);
+        if let Some(t) = &fact.via_link {
+            diff.reason = Some(format!("through the symbolic link to `{t}`"));
+        }
+        Planned::new(diff, cmds)
     }
 }
 
@@ -226,38 +212,13 @@ impl Kind for Directory {
     }
 
     fn probe(&self) -> String {
-        let mut s = format!("p={}\n", q(&self.path));
-        s.push_str(&probe_accounts(
-            self.owner.as_deref(),
-            self.group.as_deref(),
-        ));
-        let entries = if self.state == State::Absent {
-            r#"  if [ -L "$p" ]; then :
-  elif [ ! -r "$p" ] || [ ! -x "$p" ]; then echo entries=unknown
-  elif [ -n "$(find "$p" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null)" ]; then echo entries=some
-  else echo entries=none
-  fi
-"#
-        } else {
-            ""
-        };
-        s.push_str(&format!(
-            r#"if [ -d "$p" ]; then
-  echo type=dir
-  if [ -L "$p" ]; then printf 'link=%s\n' "$(readlink -- "$p")"; fi
-  {stat}{entries}elif [ -L "$p" ]; then
-  echo type=link
-  printf 'target=%s\n' "$(readlink -- "$p")"
-elif [ -f "$p" ]; then
-  echo type=file
-elif [ -e "$p" ]; then
-  echo type=other
-else
-  echo type=absent
-fi
-"#,
-            stat = probe_stat(true),
-        ));
+        let mut s = probe_accounts(self.owner.as_deref(), self.group.as_deref());
+        s.push_str(
+            &Script::new(include_str!("directory/probe.sh"))
+                .set("p", &self.path)
+                .flag("entries", self.state == State::Absent)
+                .render(),
+        );
         s
     }
 
@@ -282,7 +243,31 @@ fi
     }
 
     fn plan(&self, fact: &DirFact) -> Planned {
-        self.plan_changes(fact).into()
+        let path = self.path.as_str();
+        if self.state == State::Absent {
+            return self.plan_removal(fact);
+        }
+        match &fact.path {
+            PathType::Absent => self.plan_create(fact),
+            PathType::Dir => self.plan_perms(fact),
+            PathType::Link(t) => refusal(
+                Action::Update,
+                path,
+                &format!(
+                    "is a symbolic link to `{t}`, which is not a directory; keel will not replace it"
+                ),
+            ),
+            PathType::File => refusal(
+                Action::Update,
+                path,
+                "is a file; keel will not replace it with a directory",
+            ),
+            PathType::Other => refusal(
+                Action::Update,
+                path,
+                "is a special file (device, socket or pipe); keel will not replace it",
+            ),
+        }
     }
 }
 

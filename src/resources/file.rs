@@ -30,27 +30,17 @@
 //! Without `content`, `template` or `source` only mode and ownership are
 //! managed; a missing file is then created empty (the plan says so).
 //!
-//! This file also holds the helpers the `directory` and `line` kinds share
-//! (path types, `stat` facts, permission diffs, validation).
+//! Path types, `stat` facts, permission diffs and validation are shared with
+//! the `directory` and `line` kinds through [`super::common::paths`].
 
-use crate::resources::common::paths::Accounts;
-use crate::resources::common::paths::PathType;
-use crate::resources::common::content::SHOW_LIMIT;
-use crate::resources::common::paths::Stat;
-use crate::resources::common::State;
-use crate::resources::common::paths::Wanted;
-use crate::resources::common::paths::check_host_path;
-use crate::resources::common::paths::check_perms;
-use crate::resources::common::paths::path_links;
-use crate::resources::common::paths::perm_commands;
-use crate::resources::common::paths::probe_accounts;
-use crate::resources::common::paths::probe_stat;
-use crate::resources::common::paths::refusal;
-use crate::resources::common::content::sha256_hex;
-use crate::resources::common::content::showable;
-use crate::resources::common::content::split_content;
+use super::common::State;
+use super::common::content::{SHOW_LIMIT, sha256_hex, showable, split_content};
+use super::common::paths::{
+    Accounts, PathType, Stat, Wanted, check_host_path, check_perms, path_links, perm_commands,
+    probe_accounts, refusal,
+};
 use super::*;
-use crate::shell::{self, q};
+use crate::shell::{self, Script, q};
 
 /// A regular file on the host.
 #[derive(Debug, serde::Deserialize)]
@@ -121,119 +111,99 @@ impl File {
         }
     }
 
-    /// The diff and the commands, computed together so they always agree.
-    fn plan_changes(&self, fact: &FileFact) -> (Diff, Vec<Cmd>) {
+    /// `state: absent`: remove what is there, except a directory.
+    fn plan_removal(&self, fact: &FileFact) -> Planned {
         let path = self.path.as_str();
-        if self.state == State::Absent {
-            return match &fact.path {
-                PathType::Absent => (Diff::noop().reason("does not exist"), vec![]),
-                PathType::Dir => refusal(
+        let reason = match &fact.path {
+            PathType::Absent => return Planned::only(Diff::noop().reason("does not exist")),
+            PathType::Dir => {
+                return refusal(
                     Action::Delete,
                     path,
                     "is a directory; keel will not remove it (use a `directory` resource)",
-                ),
-                other => {
-                    let reason = match other {
-                        PathType::Link(t) => {
-                            format!(
-                                "is a symbolic link to `{t}`; the link will be removed, not its target"
-                            )
-                        }
-                        PathType::Other => {
-                            "is a special file (device, socket or pipe); it will be removed".into()
-                        }
-                        _ => "exists".into(),
-                    };
-                    (
-                        Diff::with_action(Action::Delete).reason(reason),
-                        vec![Cmd::new(
-                            format!("remove {path}"),
-                            format!("rm -f -- {}\n", q(path)),
-                        )],
-                    )
-                }
-            };
-        }
+                );
+            }
+            PathType::Link(t) => {
+                format!("is a symbolic link to `{t}`; the link will be removed, not its target")
+            }
+            PathType::Other => {
+                "is a special file (device, socket or pipe); it will be removed".into()
+            }
+            PathType::File => "exists".into(),
+        };
+        Planned::new(
+            Diff::with_action(Action::Delete).reason(reason),
+            vec![Cmd::new(
+                format!("remove {path}"),
+                format!("rm -f -- {}\n", q(path)),
+            )],
+        )
+    }
+
+    /// A missing file: written with its content (empty when none is
+    /// declared), its directory made first when that is missing too.
+    fn plan_create(&self, fact: &FileFact) -> Planned {
+        let path = self.path.as_str();
         let wanted = self.wanted();
         let desired = self.desired();
-        match &fact.path {
-            PathType::Dir => refusal(
-                Action::Update,
-                path,
-                "is a directory; keel will not replace it",
-            ),
-            PathType::Link(t) => refusal(
-                Action::Update,
-                path,
-                &format!(
-                    "is a symbolic link to `{t}`; keel will not replace it (manage the file it points to instead)"
-                ),
-            ),
-            PathType::Other => refusal(
-                Action::Update,
-                path,
-                "is a special file (device, socket or pipe); keel will not replace it",
-            ),
-            PathType::Absent => {
-                let data = desired.unwrap_or_default();
-                let mut diff = Diff::with_action(Action::Create);
-                set_content(&mut diff, None, data);
-                diff.attrs.extend(wanted.changes(None));
-                let mut reasons = Vec::new();
-                if desired.is_none() {
-                    reasons.push("no content given: an empty file will be created".to_string());
-                }
-                let mut script = String::new();
-                if fact.parent_missing
-                    && let Some(parent) = parent_dir(path)
-                {
-                    reasons.push(format!("its directory {parent} will be created"));
-                    script.push_str(&format!("mkdir -p -- {}\n", q(&parent)));
-                }
-                if !reasons.is_empty() {
-                    diff.reason = Some(reasons.join("; "));
-                }
-                diff.unknown = fact.accounts.unknown(&wanted);
-                script.push_str(&shell::write_file_checked(
-                    path,
-                    data,
-                    &wanted.perms(false),
-                    &self.checks(),
-                ));
-                let summary = format!("create {path} ({}{})", bytes(data.len()), wanted.describe());
-                (diff, vec![Cmd::new(summary, script)])
-            }
-            PathType::File => {
-                let mut diff = Diff::with_action(Action::Update);
-                let content_differs = match desired {
-                    Some(d) => fact.sha256.as_deref() != Some(sha256_hex(d).as_str()),
-                    None => false,
-                };
-                if content_differs {
-                    let d = desired.unwrap_or_default();
-                    set_content(&mut diff, Some(fact), d);
-                    if fact.sha256.is_none() {
-                        diff.reason = Some("the current content cannot be read".into());
-                    }
-                }
-                let perm_changes = wanted.changes(Some(&fact.stat));
-                diff.attrs.extend(perm_changes.iter().cloned());
-                if !content_differs && perm_changes.is_empty() {
-                    return (Diff::noop(), vec![]);
-                }
-                diff.unknown = fact.accounts.unknown(&wanted);
-                let cmds = if content_differs {
-                    let d = desired.unwrap_or_default();
-                    vec![Cmd::new(
-                        format!("write {path} ({}{})", bytes(d.len()), wanted.describe()),
-                        shell::write_file_checked(path, d, &wanted.perms(false), &self.checks()),
-                    )]
-                } else {
-                    perm_commands(path, &perm_changes, &wanted, false)
-                };
-                (diff, cmds)
+        let data = desired.unwrap_or_default();
+        let mut diff = Diff::with_action(Action::Create);
+        set_content(&mut diff, None, data);
+        diff.attrs.extend(wanted.changes(None));
+        let mut reasons = Vec::new();
+        if desired.is_none() {
+            reasons.push("no content given: an empty file will be created".to_string());
+        }
+        let mut script = String::new();
+        if fact.parent_missing
+            && let Some(parent) = parent_dir(path)
+        {
+            reasons.push(format!("its directory {parent} will be created"));
+            script.push_str(&format!("mkdir -p -- {}\n", q(&parent)));
+        }
+        if !reasons.is_empty() {
+            diff.reason = Some(reasons.join("; "));
+        }
+        diff.unknown = fact.accounts.unknown(&wanted);
+        script.push_str(&shell::write_file_checked(
+            path,
+            data,
+            &wanted.perms(false),
+            &self.checks(),
+        ));
+        let summary = format!("create {path} ({}{})", bytes(data.len()), wanted.describe());
+        Planned::new(diff, vec![Cmd::new(summary, script)])
+    }
+
+    /// An existing regular file: its content replaced when it differs (with
+    /// the declared permissions), else only its permissions fixed.
+    fn plan_update(&self, fact: &FileFact) -> Planned {
+        let path = self.path.as_str();
+        let wanted = self.wanted();
+        let new_content = self
+            .desired()
+            .filter(|d| fact.sha256.as_deref() != Some(sha256_hex(d).as_str()));
+        let drift = wanted.drift(Some(&fact.stat));
+        if new_content.is_none() && drift.is_empty() {
+            return Planned::only(Diff::noop());
+        }
+        let mut diff = Diff::with_action(Action::Update);
+        if let Some(d) = new_content {
+            set_content(&mut diff, Some(fact), d);
+            if fact.sha256.is_none() {
+                diff.reason = Some("the current content cannot be read".into());
             }
         }
+        diff.attrs.extend(drift.attrs.iter().cloned());
+        diff.unknown = fact.accounts.unknown(&wanted);
+        let cmds = match new_content {
+            Some(d) => vec![Cmd::new(
+                format!("write {path} ({}{})", bytes(d.len()), wanted.describe()),
+                shell::write_file_checked(path, d, &wanted.perms(false), &self.checks()),
+            )],
+            None => perm_commands(path, &drift, &wanted, false),
+        };
+        Planned::new(diff, cmds)
     }
 }
 
@@ -310,8 +280,9 @@ impl Kind for File {
 
     fn touches(&self) -> Touches {
         let written = match (self.state, self.desired()) {
-            (State::Present, Some(d)) => std::str::from_utf8(d)
-                .map_or(Written::Unknown, |t| Written::Whole(t.to_string())),
+            (State::Present, Some(d)) => {
+                std::str::from_utf8(d).map_or(Written::Unknown, |t| Written::Whole(t.to_string()))
+            }
             _ => Written::Unknown,
         };
         Touches::default().write(&self.path, written)
@@ -327,39 +298,17 @@ impl Kind for File {
     }
 
     fn probe(&self) -> String {
-        let mut s = format!("p={}\n", q(&self.path));
-        s.push_str(&probe_accounts(
-            self.owner.as_deref(),
-            self.group.as_deref(),
-        ));
-        s.push_str(&format!(
-            r#"if [ -L "$p" ]; then
-  echo type=link
-  printf 'target=%s\n' "$(readlink -- "$p")"
-elif [ -d "$p" ]; then
-  echo type=dir
-elif [ -f "$p" ]; then
-  echo type=file
-  {stat}  if [ -r "$p" ]; then
-    printf 'sha256=%s\n' "$(sha256sum < "$p" | cut -d ' ' -f 1)"
-    if [ "$(stat -c %s -- "$p")" -le {limit} ]; then
-      echo content:
-      base64 < "$p"
-    fi
-  else
-    echo readable=no
-  fi
-elif [ -e "$p" ]; then
-  echo type=other
-else
-  echo type=absent
-  if [ ! -d {parent} ]; then echo parent=missing; fi
-fi
-"#,
-            stat = probe_stat(false),
-            limit = SHOW_LIMIT,
-            parent = q(&parent_dir(&self.path).unwrap_or_else(|| "/".into())),
-        ));
+        let mut s = probe_accounts(self.owner.as_deref(), self.group.as_deref());
+        s.push_str(
+            &Script::new(include_str!("file/probe.sh"))
+                .set("p", &self.path)
+                .set("limit", SHOW_LIMIT.to_string())
+                .set(
+                    "parent",
+                    parent_dir(&self.path).unwrap_or_else(|| "/".into()),
+                )
+                .render(),
+        );
         s
     }
 
@@ -388,7 +337,31 @@ fi
     }
 
     fn plan(&self, fact: &FileFact) -> Planned {
-        self.plan_changes(fact).into()
+        let path = self.path.as_str();
+        if self.state == State::Absent {
+            return self.plan_removal(fact);
+        }
+        match &fact.path {
+            PathType::Dir => refusal(
+                Action::Update,
+                path,
+                "is a directory; keel will not replace it",
+            ),
+            PathType::Link(t) => refusal(
+                Action::Update,
+                path,
+                &format!(
+                    "is a symbolic link to `{t}`; keel will not replace it (manage the file it points to instead)"
+                ),
+            ),
+            PathType::Other => refusal(
+                Action::Update,
+                path,
+                "is a special file (device, socket or pipe); keel will not replace it",
+            ),
+            PathType::Absent => self.plan_create(fact),
+            PathType::File => self.plan_update(fact),
+        }
     }
 }
 
@@ -458,9 +431,6 @@ fn bytes(n: usize) -> String {
 fn bytes_opt(n: Option<u64>) -> String {
     n.map_or_else(|| "? bytes".into(), |n| bytes(n as usize))
 }
-
-// ---------------------------------------------------------------------------
-// Shared with `directory` and `line`.
 
 #[cfg(test)]
 mod tests {
@@ -685,7 +655,11 @@ mod tests {
         let shown = format!("{:?} {:?}", attr.before, attr.after);
         for plain in [sha256_hex(&secret), sha256_hex(old)] {
             for n in [6, 8, 12] {
-                assert!(!shown.contains(&plain[..n]), "{shown} shows {}", &plain[..n]);
+                assert!(
+                    !shown.contains(&plain[..n]),
+                    "{shown} shows {}",
+                    &plain[..n]
+                );
             }
         }
         assert!(!shown.contains("sha256"), "{shown}");

@@ -55,10 +55,10 @@
 //! use a key. Credentials are masked in the plan and in every message keel
 //! prints (`https://***@host/...`); git's own output is masked the same way.
 
-use super::common::script::{heredoc_delim};
 use super::common::paths::{check_host_path, check_perms, probe_accounts};
+use super::common::script::heredoc_delim;
 use super::*;
-use crate::shell::q;
+use crate::shell::{Script, q};
 use std::fmt::Write as _;
 
 /// A git work tree.
@@ -206,7 +206,10 @@ fn has_foreign_password(url: &str) -> bool {
     let (scheme, rest) = (&url[..i], &url[i + 3..]);
     let http = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
     let auth_end = rest.find('/').unwrap_or(rest.len());
-    !http && rest[..auth_end].rfind('@').is_some_and(|at| rest[..at].contains(':'))
+    !http
+        && rest[..auth_end]
+            .rfind('@')
+            .is_some_and(|at| rest[..at].contains(':'))
 }
 
 /// The credential helper keel's git commands use (`-c credential.helper=`):
@@ -216,10 +219,10 @@ const CRED_HELPER: &str = r#"!f() { test "$1" = get || exit 0; printf 'username=
 
 /// A change that cannot be made as things are: the plan shows the error
 /// and apply does not run anything.
-fn refuse(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+fn refuse(action: Action, path: &str, why: &str) -> Planned {
     let mut d = Diff::with_action(action);
     d.error = Some(format!("{path} {why}"));
-    (d, vec![])
+    Planned::only(d)
 }
 
 /// A sed expression masking credentials in text (`sed -e`), shared by
@@ -239,9 +242,23 @@ fn looks_like_commit(r: &str) -> bool {
     (4..=40).contains(&r.len()) && is_hex(r)
 }
 
+/// A declared `ref` or `repo` that keel refuses, and why (a repository
+/// URL is shown with its credentials masked).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{}` {why}", .shown.escape_debug())]
+struct BadSetting {
+    shown: String,
+    why: String,
+}
+
 /// Check a ref name the way `git check-ref-format` would, loosely.
-fn check_ref(r: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("`{}` {why}", r.escape_debug()));
+fn check_ref(r: &str) -> Result<(), BadSetting> {
+    let bad = |why: &str| {
+        Err(BadSetting {
+            shown: r.to_string(),
+            why: why.to_string(),
+        })
+    };
     if r.is_empty() {
         return bad("is empty");
     }
@@ -263,8 +280,13 @@ fn check_ref(r: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_repo(r: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("`{}` {why}", mask_url(r).escape_debug()));
+fn check_repo(r: &str) -> Result<(), BadSetting> {
+    let bad = |why: &str| {
+        Err(BadSetting {
+            shown: mask_url(r),
+            why: why.to_string(),
+        })
+    };
     if r.trim().is_empty() {
         return bad("is empty");
     }
@@ -316,58 +338,49 @@ impl Git {
         }
     }
 
-    /// The diff and the commands, computed together so they always agree.
-    fn plan_changes(&self, fact: &GitFact) -> (Diff, Vec<Cmd>) {
+    /// "owner does not exist yet", when so.
+    fn owner_unknown(&self, fact: &GitFact) -> Vec<String> {
+        match &self.owner {
+            Some(o) if fact.owner_missing => vec![format!("owner `{o}` does not exist yet")],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Nothing at `path`, or an empty directory: clone.
+    fn plan_clone(&self, fact: &GitFact) -> Planned {
         let path = self.path.as_str();
         let repo = mask_url(&self.repo);
-        let mut unknown = Vec::new();
-        if fact.owner_missing
-            && let Some(o) = &self.owner
-        {
-            unknown.push(format!("owner `{o}` does not exist yet"));
+        let unknown = self.owner_unknown(fact);
+        let mut d = Diff::with_action(Action::Create)
+            .attr("repo", None::<String>, Some(repo.clone()))
+            .attr("ref", None::<String>, Some(self.ref_label()));
+        if let Some(o) = &self.owner {
+            d = d.attr("owner", None::<String>, Some(o.as_str()));
         }
-        match fact.tree {
-            Tree::NotDir => {
-                return refuse(
-                    Action::Update,
-                    path,
-                    "exists and is not a directory; keel will not replace it",
-                );
-            }
-            Tree::Dir => {
-                return refuse(
-                    Action::Update,
-                    path,
-                    "is a directory that is neither empty nor a git work tree; keel will not clone over it",
-                );
-            }
-            Tree::Absent | Tree::Empty => {
-                let mut d = Diff::with_action(Action::Create)
-                    .attr("repo", None::<String>, Some(repo.clone()))
-                    .attr("ref", None::<String>, Some(self.ref_label()));
-                if let Some(o) = &self.owner {
-                    d = d.attr("owner", None::<String>, Some(o.as_str()));
-                }
-                let mut reason = format!("{repo} will be cloned");
-                if fact.parent_missing {
-                    let _ = write!(
-                        reason,
-                        "; {} will be created",
-                        parent_dir(path).unwrap_or_default()
-                    );
-                } else if fact.tree == Tree::Empty {
-                    reason.push_str(" into the empty directory");
-                }
-                d.reason = Some(reason);
-                d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
-                let summary = format!("clone {repo} at {} into {path}", self.ref_label());
-                return (d, vec![Cmd::new(summary, self.script(fact, true))]);
-            }
-            Tree::WorkTree => {}
+        let mut reason = format!("{repo} will be cloned");
+        if fact.parent_missing {
+            let _ = write!(
+                reason,
+                "; {} will be created",
+                parent_dir(path).unwrap_or_default()
+            );
+        } else if fact.tree == Tree::Empty {
+            reason.push_str(" into the empty directory");
         }
+        d.reason = Some(reason);
+        d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
+        let summary = format!("clone {repo} at {} into {path}", self.ref_label());
+        Planned::new(d, vec![Cmd::new(summary, self.script(fact, true))])
+    }
 
-        let mut d = Diff::with_action(Action::Update);
+    /// A work tree at `path`: origin, owner, the checked-out commit and
+    /// local changes compared with what is declared.
+    fn plan_update(&self, fact: &GitFact) -> Planned {
+        let path = self.path.as_str();
+        let repo = mask_url(&self.repo);
+        let mut unknown = self.owner_unknown(fact);
         let mut notes = Vec::new();
+        let mut d = Diff::with_action(Action::Update);
         if fact.git_missing {
             unknown.push("git is not installed yet, so the work tree cannot be read".into());
         }
@@ -383,83 +396,11 @@ impl Git {
         {
             d = d.attr("owner", fact.owner.as_deref(), Some(o.as_str()));
         }
-        let head = fact.head.as_deref();
         if !fact.git_missing {
-            let label = self.ref_label();
-            let target = fact.ref_commit.as_deref();
-            match fact.ref_kind.as_ref().unwrap_or(&RefKind::Unknown) {
-                RefKind::Tag | RefKind::Commit if target.is_some() => {
-                    let t = target.unwrap_or_default();
-                    if head != Some(t) {
-                        let after = if self.reference.as_deref().is_some_and(|r| t.starts_with(r)) {
-                            short(t).to_string()
-                        } else {
-                            format!("{label} ({})", short(t))
-                        };
-                        d = d.attr("commit", head.map(short), Some(after));
-                    }
-                }
-                RefKind::Branch(name) if target.is_some() => {
-                    let t = target.unwrap_or_default();
-                    let shown = if self.reference.is_some() {
-                        label.clone()
-                    } else {
-                        format!("{name} (remote HEAD)")
-                    };
-                    if head != Some(t) {
-                        d = d.attr(
-                            "commit",
-                            head.map(short),
-                            Some(format!("{shown}, {} as last fetched", short(t))),
-                        );
-                        unknown.push(format!(
-                            "`{}` is a branch: the commit it points to on the remote is fetched at apply",
-                            if self.reference.is_some() { &label } else { name }
-                        ));
-                    } else {
-                        notes.push(format!(
-                            "at {shown} as last fetched ({}); plans do not contact the remote",
-                            short(t)
-                        ));
-                    }
-                }
-                _ => {
-                    d = d.attr(
-                        "commit",
-                        head.map(short),
-                        Some(format!("{label} (not in the local clone yet)")),
-                    );
-                    unknown.push(format!(
-                        "`{label}` is not in the local clone yet: it is fetched at apply"
-                    ));
-                }
-            }
+            self.commit_change(fact, &mut d, &mut unknown, &mut notes);
         }
-        let dirty = fact.changes_count > 0;
-        if dirty {
-            let files = if fact.changes_count == 1 {
-                "1 file".to_string()
-            } else {
-                format!("{} files", fact.changes_count)
-            };
-            d = d.attr(
-                "local changes",
-                Some(files.clone()),
-                Some(if self.force {
-                    "(discarded)"
-                } else {
-                    "(kept: keel refuses to discard them)"
-                }),
-            );
-            if !self.force {
-                let listing = fact.changes.join(", ");
-                d.error = Some(format!(
-                    "{path} has local changes to {files} ({listing}); keel will not discard them: \
-                     commit them elsewhere, or set `force: true`"
-                ));
-                d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
-                return (d, vec![]);
-            }
+        if let Some(refused) = self.refuse_dirty(fact, &mut d, &unknown) {
+            return refused;
         }
         if d.attrs.is_empty() && unknown.is_empty() {
             let mut n = Diff::noop();
@@ -467,12 +408,12 @@ impl Git {
                 format!(
                     "at {} ({})",
                     self.ref_label(),
-                    head.map(short).unwrap_or("?")
+                    fact.head.as_deref().map(short).unwrap_or("?")
                 )
             } else {
                 notes.join("; ")
             });
-            return (n, vec![]);
+            return Planned::only(n);
         }
         if fact.shallow && self.depth().is_none() {
             notes.push("the clone is shallow".into());
@@ -482,7 +423,95 @@ impl Git {
         }
         d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
         let summary = format!("fetch {repo} and check out {} in {path}", self.ref_label());
-        (d, vec![Cmd::new(summary, self.script(fact, false))])
+        Planned::new(d, vec![Cmd::new(summary, self.script(fact, false))])
+    }
+
+    /// The commit to check out against `HEAD`, as far as the local clone
+    /// knows it: a tag or commit exactly, a branch as last fetched, an
+    /// unknown ref only after the fetch at apply.
+    fn commit_change(
+        &self,
+        fact: &GitFact,
+        d: &mut Diff,
+        unknown: &mut Vec<String>,
+        notes: &mut Vec<String>,
+    ) {
+        let label = self.ref_label();
+        let head = fact.head.as_deref();
+        let target = fact.ref_commit.as_deref();
+        let attr = |d: &mut Diff, after: String| {
+            d.attrs
+                .push(AttrChange::new("commit", head.map(short), Some(after)));
+        };
+        match (fact.ref_kind.as_ref().unwrap_or(&RefKind::Unknown), target) {
+            (RefKind::Tag | RefKind::Commit, Some(t)) => {
+                if head != Some(t) {
+                    let after = if self.reference.as_deref().is_some_and(|r| t.starts_with(r)) {
+                        short(t).to_string()
+                    } else {
+                        format!("{label} ({})", short(t))
+                    };
+                    attr(d, after);
+                }
+            }
+            (RefKind::Branch(name), Some(t)) => {
+                let shown = if self.reference.is_some() {
+                    label.clone()
+                } else {
+                    format!("{name} (remote HEAD)")
+                };
+                if head != Some(t) {
+                    attr(d, format!("{shown}, {} as last fetched", short(t)));
+                    unknown.push(format!(
+                        "`{}` is a branch: the commit it points to on the remote is fetched at apply",
+                        if self.reference.is_some() { &label } else { name }
+                    ));
+                } else {
+                    notes.push(format!(
+                        "at {shown} as last fetched ({}); plans do not contact the remote",
+                        short(t)
+                    ));
+                }
+            }
+            _ => {
+                attr(d, format!("{label} (not in the local clone yet)"));
+                unknown.push(format!(
+                    "`{label}` is not in the local clone yet: it is fetched at apply"
+                ));
+            }
+        }
+    }
+
+    /// Local changes: shown, and without `force` an error of the plan.
+    fn refuse_dirty(&self, fact: &GitFact, d: &mut Diff, unknown: &[String]) -> Option<Planned> {
+        if fact.changes_count == 0 {
+            return None;
+        }
+        let files = if fact.changes_count == 1 {
+            "1 file".to_string()
+        } else {
+            format!("{} files", fact.changes_count)
+        };
+        d.attrs.push(AttrChange::new(
+            "local changes",
+            Some(files.clone()),
+            Some(if self.force {
+                "(discarded)"
+            } else {
+                "(kept: keel refuses to discard them)"
+            }),
+        ));
+        if self.force {
+            return None;
+        }
+        let listing = fact.changes.join(", ");
+        d.error = Some(format!(
+            "{} has local changes to {files} ({listing}); keel will not discard them: \
+             commit them elsewhere, or set `force: true`",
+            self.path
+        ));
+        d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
+        Some(Planned::only(d.clone()))
     }
 
     /// The apply script: root prepares the directory and ownership, then
@@ -521,135 +550,46 @@ impl Git {
         s
     }
 
-    /// The part that runs as the owner.
+    /// The part that runs as the owner (`git/apply.sh`). Credentials are
+    /// environment variables of this script (assigned from its text, which
+    /// is on stdin), read by the helper; no other helper sees (or stores)
+    /// them.
     fn git_body(&self, create: bool) -> String {
-        let repo_masked = mask_url(&self.repo);
-        let depth = self
-            .depth()
-            .map(|n| format!("--depth={n}"))
-            .unwrap_or_default();
-        let mut s = String::new();
         let (clean, creds) = split_credentials(&self.repo);
-        let _ = writeln!(
-            s,
-            r#"set -e
-cd /
-keel_p={p}
-keel_repo={repo}
-keel_ref={r}
-keel_new={new}"#,
-            p = q(&self.path),
-            repo = q(&clean),
-            r = q(self.reference.as_deref().unwrap_or("")),
-            new = if create { "yes" } else { "" },
-        );
-        // Credentials: environment variables of this script (assigned from
-        // its text, which is on stdin), read by the helper; no other helper
-        // sees (or stores) them.
-        let cred_cfg = match &creds {
-            Some((user, pass)) => {
-                let _ = writeln!(
-                    s,
-                    "KEEL_GIT_USERNAME={}\nKEEL_GIT_PASSWORD={}\nexport KEEL_GIT_USERNAME KEEL_GIT_PASSWORD GIT_TERMINAL_PROMPT=0\nkeel_cred={}",
-                    q(user),
-                    q(pass),
-                    q(CRED_HELPER)
-                );
-                r#" -c credential.helper= -c "credential.helper=$keel_cred""#
-            }
-            None => "",
-        };
-        let _ = writeln!(
-            s,
-            r#"keel_mask() {{ sed -e '{MASK_SED}'; }}
-keel_q() {{ keel_o=$(git -c safe.directory='*'{cred_cfg} -C "$keel_p" "$@" 2>&1); }}
-keel_git() {{
-  if keel_q "$@"; then return 0; else keel_s=$?; printf '%s\n' "$keel_o" | keel_mask >&2; return "$keel_s"; fi
-}}"#
-        );
-        if create {
-            s.push_str(
-                r#"trap 'keel_rc=$?; if [ "$keel_rc" -ne 0 ]; then rm -rf -- "$keel_p/.git"; fi' EXIT
-keel_git init -q
-keel_git remote add origin "$keel_repo"
-"#,
-            );
-        } else {
+        let mut s = String::new();
+        if let Some((user, pass)) = &creds {
             let _ = writeln!(
                 s,
-                r#"keel_st=$(git -c safe.directory='*' -C "$keel_p" status --porcelain --untracked-files=no)
-if [ -n "$keel_st" ] && [ -z {force} ]; then
-  printf 'keel: %s has local changes to tracked files; keel will not discard them (set force: true to discard them):\n' "$keel_p" >&2
-  printf '%s\n' "$keel_st" | head -n 5 >&2
-  exit 1
-fi
-if git -c safe.directory='*' -C "$keel_p" config --get remote.origin.url >/dev/null; then
-  keel_git remote set-url origin "$keel_repo"
-else
-  keel_git remote add origin "$keel_repo"
-fi"#,
-                force = if self.force { "yes" } else { "''" },
+                "KEEL_GIT_USERNAME={}\nKEEL_GIT_PASSWORD={}\nexport KEEL_GIT_USERNAME KEEL_GIT_PASSWORD GIT_TERMINAL_PROMPT=0",
+                q(user),
+                q(pass),
             );
         }
-        if self.local_repo().is_some() {
-            // git clears `-c` settings for the upload-pack of a local
-            // repository, which then refuses an origin owned by another user
-            // ("dubious ownership"): give it the setting itself.
-            s.push_str(
-                "keel_git config remote.origin.uploadpack \"git -c safe.directory='*' upload-pack\"\n",
-            );
-        }
-        match &self.reference {
-            None => {
-                let _ = writeln!(
-                    s,
-                    r#"keel_git fetch -q --force --prune {depth} origin
-keel_git remote set-head origin --auto
-keel_c=$(git -c safe.directory='*' -C "$keel_p" rev-parse -q --verify 'refs/remotes/origin/HEAD^{{commit}}')"#
-                );
-            }
-            Some(r) => {
-                let _ = writeln!(s, "keel_t=");
-                if r.len() == 40 && is_hex(r) {
-                    // A full commit already here needs no fetch.
-                    let _ = writeln!(
-                        s,
-                        r#"if keel_q rev-parse -q --verify "$keel_ref^{{commit}}"; then keel_t=$keel_ref; fi"#
-                    );
-                }
-                let _ = writeln!(
-                    s,
-                    r#"if [ -n "$keel_t" ]; then :
-elif keel_q fetch -q --force {depth} origin "+refs/tags/$keel_ref:refs/tags/$keel_ref"; then keel_t="refs/tags/$keel_ref"
-elif keel_q fetch -q --force {depth} origin "+refs/heads/$keel_ref:refs/remotes/origin/$keel_ref"; then keel_t="refs/remotes/origin/$keel_ref""#
-                );
-                if looks_like_commit(r) {
-                    let _ = writeln!(
-                        s,
-                        r#"elif keel_q rev-parse -q --verify "$keel_ref^{{commit}}" || {{ keel_q fetch -q --force --tags {depth} origin '+refs/heads/*:refs/remotes/origin/*' && keel_q rev-parse -q --verify "$keel_ref^{{commit}}"; }} || {{ keel_q fetch -q {depth} origin "$keel_ref" && keel_q rev-parse -q --verify "$keel_ref^{{commit}}"; }}; then keel_t=$keel_ref"#
-                    );
-                }
-                let _ = writeln!(
-                    s,
-                    r#"else
-  printf '%s\n' "$keel_o" | tail -n 4 | keel_mask >&2
-  printf 'keel: `%s` is not a tag, branch or commit of %s\n' "$keel_ref" {repo} >&2
-  exit 1
-fi
-keel_c=$(git -c safe.directory='*' -C "$keel_p" rev-parse -q --verify "$keel_t^{{commit}}")"#,
-                    repo = q(&repo_masked),
-                );
-            }
-        }
-        if self.force || create {
-            s.push_str(
-                r#"keel_git checkout -q --force --detach "$keel_c"
-keel_git reset -q --hard "$keel_c"
-"#,
-            );
-        } else {
-            s.push_str("keel_git checkout -q --detach \"$keel_c\"\n");
-        }
+        let reference = self.reference.as_deref();
+        s.push_str(
+            &Script::new(include_str!("git/apply.sh"))
+                .set("keel_p", &self.path)
+                .set("keel_repo", &clean)
+                .set("keel_repo_masked", mask_url(&self.repo))
+                .set("keel_ref", reference.unwrap_or_default())
+                .flag("keel_new", create)
+                .flag("keel_force", self.force)
+                .set(
+                    "keel_depth",
+                    self.depth()
+                        .map(|n| format!("--depth={n}"))
+                        .unwrap_or_default(),
+                )
+                .set("keel_cred", if creds.is_some() { CRED_HELPER } else { "" })
+                .flag("keel_local", self.local_repo().is_some())
+                .flag(
+                    "keel_full_commit",
+                    reference.is_some_and(|r| r.len() == 40 && is_hex(r)),
+                )
+                .flag("keel_commit_like", reference.is_some_and(looks_like_commit))
+                .set("keel_mask_sed", MASK_SED)
+                .render(),
+        );
         s
     }
 }
@@ -665,7 +605,7 @@ impl Kind for Git {
     fn check(&self) -> Vec<Invalid> {
         let mut errs = check_host_path("path", &self.path, false);
         if let Err(e) = check_repo(&self.repo) {
-            errs.push(Invalid::field("repo", e).help(
+            errs.push(Invalid::field("repo", e.to_string()).help(
                 "a git URL (https://host/org/app.git, git@host:org/app.git, ssh://...) or a path on the host",
             ));
         }
@@ -673,7 +613,7 @@ impl Kind for Git {
             && let Err(e) = check_ref(r)
         {
             errs.push(
-                Invalid::field("ref", e)
+                Invalid::field("ref", e.to_string())
                     .help("a tag (v1.4.2), a branch (main) or a commit (a 40-digit sha)"),
             );
         }
@@ -723,83 +663,23 @@ impl Kind for Git {
     }
 
     fn probe(&self) -> String {
-        let mut s = format!("keel_p={}\n", q(&self.path));
-        s.push_str(&probe_accounts(self.owner.as_deref(), None));
-        let _ = writeln!(
-            s,
-            r#"if [ ! -e "$keel_p" ] && [ ! -L "$keel_p" ]; then
-  echo tree=absent
-  if [ ! -d {parent} ]; then echo parent=missing; fi
-  exit 0
-fi
-if [ ! -d "$keel_p" ]; then echo tree=notdir; exit 0; fi
-keel_u=$(stat -L -c %U -- "$keel_p")
-printf 'owner=%s\n' "$keel_u"
-if ! command -v git >/dev/null 2>&1; then
-  echo git=missing
-  if [ -e "$keel_p/.git" ]; then echo tree=worktree
-  elif [ -z "$(ls -A -- "$keel_p")" ]; then echo tree=empty
-  else echo tree=dir; fi
-  exit 0
-fi
-if [ "$(id -u)" = 0 ] && [ "$keel_u" != root ] && [ "$keel_u" != UNKNOWN ]; then
-  keel_as() {{ runuser -u "$keel_u" -- sh -s; }}
-else
-  keel_as() {{ sh -s; }}
-fi"#,
-            parent = q(&parent_dir(&self.path).unwrap_or_else(|| "/".into())),
+        let mut s = probe_accounts(self.owner.as_deref(), None);
+        s.push_str(
+            &Script::new(include_str!("git/probe.sh"))
+                .set("keel_p", &self.path)
+                .set(
+                    "keel_parent",
+                    parent_dir(&self.path).unwrap_or_else(|| "/".into()),
+                )
+                .render(),
         );
         // The git part runs as the tree's owner, in one session.
-        let mut g = format!(
-            r#"keel_p={p}
-keel_git() {{ git --no-optional-locks -c safe.directory='*' -C "$keel_p" "$@"; }}
-keel_top=$(keel_git rev-parse --show-toplevel 2>/dev/null) || keel_top=
-if [ -z "$keel_top" ] || [ "$keel_top" != "$(cd -- "$keel_p" && pwd -P)" ]; then
-  if [ -z "$(ls -A -- "$keel_p")" ]; then echo tree=empty; else echo tree=dir; fi
-  exit 0
-fi
-echo tree=worktree
-printf 'head=%s\n' "$(keel_git rev-parse -q --verify 'HEAD^{{commit}}' 2>/dev/null)"
-printf 'origin=%s\n' "$(keel_git config --get remote.origin.url 2>/dev/null)"
-if [ "$(keel_git rev-parse --is-shallow-repository 2>/dev/null)" = true ]; then echo shallow=yes; fi
-keel_st=$(keel_git status --porcelain --untracked-files=no 2>/dev/null) || keel_st=
-if [ -n "$keel_st" ]; then
-  printf 'changes=%s\n' "$(printf '%s\n' "$keel_st" | wc -l)"
-  printf '%s\n' "$keel_st" | head -n 5 | sed 's/^/change=/'
-fi
-"#,
-            p = q(&self.path),
-        );
-        match &self.reference {
-            None => g.push_str(
-                r#"if keel_c=$(keel_git rev-parse -q --verify 'refs/remotes/origin/HEAD^{commit}' 2>/dev/null); then
-  keel_b=$(keel_git symbolic-ref -q --short refs/remotes/origin/HEAD 2>/dev/null) || keel_b=
-  printf 'ref=branch\nref_name=%s\nref_commit=%s\n' "${keel_b#origin/}" "$keel_c"
-else
-  echo ref=unknown
-fi
-"#,
-            ),
-            Some(r) => {
-                let _ = writeln!(
-                    g,
-                    r#"keel_ref={r}
-if keel_c=$(keel_git rev-parse -q --verify "refs/tags/$keel_ref^{{commit}}" 2>/dev/null); then
-  printf 'ref=tag\nref_commit=%s\n' "$keel_c"
-elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{commit}}" 2>/dev/null); then
-  printf 'ref=branch\nref_name=%s\nref_commit=%s\n' "$keel_ref" "$keel_c""#,
-                    r = q(r)
-                );
-                if looks_like_commit(r) {
-                    g.push_str(
-                        r#"elif keel_c=$(keel_git rev-parse -q --verify "$keel_ref^{commit}" 2>/dev/null); then
-  printf 'ref=commit\nref_commit=%s\n' "$keel_c"
-"#,
-                    );
-                }
-                g.push_str("else\n  echo ref=unknown\nfi\n");
-            }
-        }
+        let reference = self.reference.as_deref();
+        let g = Script::new(include_str!("git/probe_tree.sh"))
+            .set("keel_p", &self.path)
+            .set("keel_ref", reference.unwrap_or_default())
+            .flag("keel_commit_like", reference.is_some_and(looks_like_commit))
+            .render();
         let end = heredoc_delim("KEEL_GIT_PROBE", &g);
         let _ = writeln!(s, "keel_as <<'{end}'\n{g}{end}");
         s
@@ -819,11 +699,11 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
             Some(t) => return Err(FactError::Unexpected(format!("unknown tree type `{t}`"))),
             None => return Err("the probe printed no `tree=` line".into()),
         };
-        let sha = |k: &str| -> Result<Option<String>, String> {
+        let sha = |k: &str| -> Result<Option<String>, FactError> {
             match get(k) {
                 None => Ok(None),
                 Some(v) if v.len() >= 40 && is_hex(v) => Ok(Some(v.to_ascii_lowercase())),
-                Some(v) => Err(format!("`{v}` is not a commit id ({k})")),
+                Some(v) => Err(format!("`{v}` is not a commit id ({k})").into()),
             }
         };
         let ref_kind = match get("ref") {
@@ -862,14 +742,28 @@ elif keel_c=$(keel_git rev-parse -q --verify "refs/remotes/origin/$keel_ref^{{co
     }
 
     fn plan(&self, fact: &GitFact) -> Planned {
-        self.plan_changes(fact).into()
+        let path = self.path.as_str();
+        match fact.tree {
+            Tree::NotDir => refuse(
+                Action::Update,
+                path,
+                "exists and is not a directory; keel will not replace it",
+            ),
+            Tree::Dir => refuse(
+                Action::Update,
+                path,
+                "is a directory that is neither empty nor a git work tree; keel will not clone over it",
+            ),
+            Tree::Absent | Tree::Empty => self.plan_clone(fact),
+            Tree::WorkTree => self.plan_update(fact),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::resources::testing::assert_sh_syntax;
     use super::*;
+    use crate::resources::testing::assert_sh_syntax;
     use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
 
     const A: &str = "1111111111111111111111111111111111111111";
@@ -892,7 +786,6 @@ mod tests {
 
     const Y: &str = "path: /srv/app/src\nrepo: https://github.com/acme/app.git\nref: v1.4.2";
     const URL: &str = "https://github.com/acme/app.git";
-
 
     #[test]
     fn absent_is_cloned() {
@@ -960,9 +853,9 @@ mod tests {
             &tree(B, URL, &format!("ref=commit\nref_commit={B}\n")),
         );
         assert_eq!(e.diff.action(), Action::NoOp);
-        assert!(load("git", &y).probe().contains("ref=commit"));
+        assert!(load("git", &y).probe().contains("keel_commit_like=yes\n"));
         // Only hex refs are looked up as commits.
-        assert!(!load("git", Y).probe().contains("ref=commit"));
+        assert!(load("git", Y).probe().contains("keel_commit_like=''\n"));
     }
 
     #[test]
@@ -1188,7 +1081,10 @@ mod tests {
         );
         assert_eq!(
             split_credentials("https://ghp_abc@h/a.git"),
-            ("https://h/a.git".to_string(), Some(("ghp_abc".to_string(), String::new())))
+            (
+                "https://h/a.git".to_string(),
+                Some(("ghp_abc".to_string(), String::new()))
+            )
         );
         assert_eq!(split_credentials("ssh://git@h/a.git").1, None);
         assert_eq!(split_credentials("/srv/origin.git").1, None);
@@ -1199,7 +1095,11 @@ mod tests {
         );
         // The script stores the URL without credentials and never puts them
         // in a command's words: only in assignments of the script itself.
-        let e = eval("git", "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1", "tree=absent\n");
+        let e = eval(
+            "git",
+            "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1",
+            "tree=absent\n",
+        );
         let script = &e.commands[0].script;
         assert!(script.contains("keel_repo=https://h/a.git\n"), "{script}");
         for l in script.lines().filter(|l| l.contains("t0ken-x")) {
@@ -1211,13 +1111,25 @@ mod tests {
         let e = eval(
             "git",
             "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1",
-            &tree(A, "https://user:t0ken-x@h/a.git", "ref=tag\nref_commit=1111111111111111111111111111111111111111\n"),
+            &tree(
+                A,
+                "https://user:t0ken-x@h/a.git",
+                "ref=tag\nref_commit=1111111111111111111111111111111111111111\n",
+            ),
         );
-        assert!(e.diff.attrs.iter().any(|a| a.name == "repo"), "{:?}", e.diff);
+        assert!(
+            e.diff.attrs.iter().any(|a| a.name == "repo"),
+            "{:?}",
+            e.diff
+        );
         let e = eval(
             "git",
             "path: /srv/app\nrepo: \"https://user:t0ken-x@h/a.git\"\nref: v1",
-            &tree(A, "https://h/a.git", "ref=tag\nref_commit=1111111111111111111111111111111111111111\n"),
+            &tree(
+                A,
+                "https://h/a.git",
+                "ref=tag\nref_commit=1111111111111111111111111111111111111111\n",
+            ),
         );
         assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
     }
@@ -1231,7 +1143,11 @@ mod tests {
             q(CRED_HELPER)
         ));
         assert_eq!(out.status, 0, "{}", out.stderr);
-        assert!(out.stdout.contains("username=u\npassword=p w\n"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("username=u\npassword=p w\n"),
+            "{}",
+            out.stdout
+        );
     }
 
     #[test]

@@ -45,10 +45,14 @@
 //! (`grep -f -`), never as arguments, since every process's arguments are
 //! readable by every user of the host.
 
-use super::common::{State};
-use super::common::paths::{Accounts, PathType, Stat, Wanted, check_host_path, check_perms, probe_accounts, probe_stat, refusal};
+use super::common::State;
+use super::common::content::split_content;
+use super::common::paths::{
+    Accounts, PathType, Stat, Wanted, check_host_path, check_perms, probe_accounts, refusal,
+};
 use super::*;
-use crate::shell::{self, Perms, q};
+use crate::shell::{self, Perms, Script};
+use std::fmt::Write as _;
 
 /// Largest file the `line` kind edits.
 pub const EDIT_LIMIT: u64 = 1024 * 1024;
@@ -122,6 +126,19 @@ struct Edit {
     summary: String,
 }
 
+/// Why the content needs no edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum NoEdit {
+    #[error("no line matches")]
+    NoneMatches,
+    #[error("the line is not there")]
+    NotThere,
+    #[error("line {0} is as wanted")]
+    AsWanted(usize),
+    #[error("already present (line {0})")]
+    AlreadyPresent(usize),
+}
+
 impl Line {
     fn wanted(&self) -> &str {
         self.line.as_deref().unwrap_or_default()
@@ -141,7 +158,7 @@ impl Line {
 
     /// The edit the rules call for on `content`, or why none is needed.
     /// Mirrors [`Line::apply_script`] exactly.
-    fn edit(&self, content: &[u8], matches: &[usize]) -> Result<Edit, String> {
+    fn edit(&self, content: &[u8], matches: &[usize]) -> Result<Edit, NoEdit> {
         let lines = split_lines(content);
         let path = &self.path;
         let want = self.wanted().as_bytes();
@@ -168,8 +185,8 @@ impl Line {
             }
             if removed == 0 {
                 return Err(match &self.pattern {
-                    Some(_) => "no line matches".into(),
-                    None => "the line is not there".into(),
+                    Some(_) => NoEdit::NoneMatches,
+                    None => NoEdit::NotThere,
                 });
             }
             let s = if removed == 1 { "" } else { "s" };
@@ -182,7 +199,7 @@ impl Line {
             && let Some(&n) = matching.first()
         {
             if body(lines[n - 1]) == want {
-                return Err(format!("line {n} is as wanted"));
+                return Err(NoEdit::AsWanted(n));
             }
             let mut new = lines[..n - 1].concat();
             new.extend_from_slice(want);
@@ -194,7 +211,7 @@ impl Line {
             });
         }
         if let Some(i) = lines.iter().position(|l| body(l) == want) {
-            return Err(format!("already present (line {})", i + 1));
+            return Err(NoEdit::AlreadyPresent(i + 1));
         }
         let mut new = content.to_vec();
         if new.last().is_some_and(|&b| b != b'\n') {
@@ -209,184 +226,133 @@ impl Line {
     }
 
     /// The apply-time script: the same edit as [`Line::edit`], done on the
-    /// host with grep/head/tail against the file as it is then.
+    /// host with grep/head/tail against the file as it is then
+    /// (`line/apply.sh`, after the functions that write the file).
     fn apply_script(&self) -> String {
-        let mut s = format!("set -e\np={}\n", q(&self.path));
-        if let Some(l) = &self.line {
-            s.push_str(&format!("line={}\n", q(l)));
-        }
-        if let Some(re) = &self.pattern {
-            s.push_str(&format!("re={}\n", q(re)));
-        }
-        s.push_str(
-            "if [ -L \"$p\" ] || { [ -e \"$p\" ] && [ ! -f \"$p\" ]; }; then\n  printf '%s\\n' \"keel: $p is not a regular file\" >&2\n  exit 1\nfi\n",
-        );
         let perms = self.perms();
-        let edit = |fill: &str| atomic_edit(&self.path, fill, &perms);
-        if self.state == State::Absent {
-            let (test, keep) = match &self.pattern {
-                Some(_) => (grep_re("-qaE"), grep_re("-vaE")),
-                None => (grep_line("-qaxF"), grep_line("-vaxF")),
-            };
-            s.push_str(&format!(
-                "if [ -e \"$p\" ] && {test}; then\n{}fi\n",
-                edit(&format!("{{ {keep} || [ \"$?\" -eq 1 ]; }}"))
-            ));
-            return s;
-        }
-        s.push_str("if [ ! -e \"$p\" ]; then\n");
+        let mut s = atomic_edit_fn(&self.path, &perms);
         if self.create {
+            s.push_str("keel_create() {\n");
             s.push_str(&shell::write_file_atomic(
                 &self.path,
                 format!("{}\n", self.wanted()).as_bytes(),
-                &self.perms(),
+                &perms,
             ));
-        } else {
-            s.push_str(
-                "printf '%s\\n' \"keel: $p does not exist (set create: true to create it)\" >&2\nexit 1\n",
-            );
+            s.push_str("}\n");
         }
-        s.push_str("else\nkeel_n=\n");
-        if self.pattern.is_some() {
-            s.push_str(&format!(
-                "keel_n=$({} | head -n 1 | cut -d: -f1)\n",
-                grep_re("-naE")
-            ));
-        }
-        s.push_str("if [ -n \"$keel_n\" ]; then\nif [ \"$(sed -n \"${keel_n}p\" < \"$p\")\" != \"$line\" ]; then\n");
-        s.push_str(&edit(
-            "{ head -n \"$((keel_n - 1))\" < \"$p\"; printf '%s\\n' \"$line\"; tail -n \"+$((keel_n + 1))\" < \"$p\"; }",
-        ));
-        s.push_str(&format!("fi\nelif ! {}; then\n", grep_line("-qaxF")));
-        s.push_str(&edit(
-            "{ cat < \"$p\"; if [ -n \"$(tail -c 1 < \"$p\")\" ]; then echo; fi; printf '%s\\n' \"$line\"; }",
-        ));
-        s.push_str("fi\nfi\n");
         // Unchanged content still gets the declared permissions.
-        let perms = self.perms();
-        if perms != Perms::default() {
-            s.push_str(&perms.apply_to("\"$p\""));
-        }
+        let _ = writeln!(s, "keel_set_perms() {{\n{}:\n}}", perms.apply_to("\"$p\""));
+        s.push_str(
+            &Script::new(include_str!("line/apply.sh"))
+                .set("p", &self.path)
+                .set("line", self.wanted())
+                .set("re", self.pattern.as_deref().unwrap_or_default())
+                .flag("has_re", self.pattern.is_some())
+                .flag("absent", self.state == State::Absent)
+                .flag("create", self.create)
+                .render(),
+        );
         s
     }
 
-    /// The diff and the commands, computed together so they always agree.
-    fn plan_changes(&self, fact: &LineFact) -> (Diff, Vec<Cmd>) {
+    /// Errors, not updates: the plan must fail (exit 1), not count them as
+    /// changes (exit 0, or 2 with --detailed-exitcode).
+    fn regex_error(&self, fact: &LineFact) -> Option<Planned> {
         let path = self.path.as_str();
         match &fact.regex {
-            // Errors, not updates: the plan must fail (exit 1), not count
-            // them as changes (exit 0, or 2 with --detailed-exitcode).
-            RegexCheck::Invalid(msg) => {
-                return plan_error(
-                    path,
-                    &format!(
-                        "cannot be edited: `match` is not a valid extended regular expression ({msg})"
-                    ),
-                );
-            }
-            RegexCheck::NoMatch if self.state == State::Present => {
-                return plan_error(
-                    path,
-                    "cannot be edited: `line` does not match `match`, so the next run would not find the line and would change the file again",
-                );
-            }
-            _ => {}
-        }
-        let script = || self.apply_script();
-        let wanted = self.perms_wanted();
-        let unknown = fact.accounts.unknown(&wanted);
-        let with_perms = |mut d: Diff, stat: Option<&Stat>| {
-            d.attrs.extend(wanted.changes(stat));
-            if d.unknown.is_none() {
-                d.unknown = unknown.clone();
-            }
-            d
-        };
-        match &fact.path {
-            PathType::Link(t) => refusal(
-                Action::Update,
-                path,
-                &format!("is a symbolic link to `{t}`; point `path` at the file it links to"),
-            ),
-            PathType::Dir => refusal(Action::Update, path, "is a directory, not a text file"),
-            PathType::Other => refusal(Action::Update, path, "is not a regular file"),
-            PathType::Absent if self.state == State::Absent => {
-                (Diff::noop().reason("the file does not exist"), vec![])
-            }
-            PathType::Absent if self.create => {
-                let mut diff = with_perms(Diff::with_action(Action::Create), None);
-                diff.content = Some(ContentChange {
-                    before: None,
-                    after: format!("{}\n", self.wanted()),
-                });
-                (
-                    diff,
-                    vec![Cmd::new(format!("create {path} with the line"), script())],
-                )
-            }
-            PathType::Absent => {
-                let mut diff = Diff::with_action(Action::Update).reason(
-                    "the file does not exist: apply fails unless an earlier resource creates it (set `create: true` to create it)",
-                );
-                diff.unknown = Some(format!("{path} does not exist yet"));
-                (diff, vec![Cmd::new(format!("edit {path}"), script())])
-            }
-            PathType::File if fact.unreadable => refusal(Action::Update, path, "cannot be read"),
-            PathType::File if fact.too_large => refusal(
-                Action::Update,
+            RegexCheck::Invalid(msg) => Some(plan_error(
                 path,
                 &format!(
-                    "is larger than {} KiB, the most the `line` kind edits",
-                    EDIT_LIMIT / 1024
+                    "cannot be edited: `match` is not a valid extended regular expression ({msg})"
                 ),
+            )),
+            RegexCheck::NoMatch if self.state == State::Present => Some(plan_error(
+                path,
+                "cannot be edited: `line` does not match `match`, so the next run would not find the line and would change the file again",
+            )),
+            _ => None,
+        }
+    }
+
+    /// A diff with the permission changes against `stat` and what is not
+    /// known yet about the declared accounts.
+    fn with_perms(&self, mut d: Diff, fact: &LineFact) -> Diff {
+        let wanted = self.perms_wanted();
+        d.attrs.extend(wanted.changes(fact.stat.as_ref()));
+        if d.unknown.is_none() {
+            d.unknown = fact.accounts.unknown(&wanted);
+        }
+        d
+    }
+
+    /// A missing file: created with the line (`create: true`), or an edit
+    /// that fails unless something earlier in the run creates the file.
+    fn plan_missing(&self, fact: &LineFact) -> Planned {
+        let path = self.path.as_str();
+        if self.state == State::Absent {
+            return Planned::only(Diff::noop().reason("the file does not exist"));
+        }
+        if self.create {
+            let mut diff = self.with_perms(Diff::with_action(Action::Create), fact);
+            diff.content = Some(ContentChange {
+                before: None,
+                after: format!("{}\n", self.wanted()),
+            });
+            let cmd = Cmd::new(format!("create {path} with the line"), self.apply_script());
+            return Planned::new(diff, vec![cmd]);
+        }
+        let mut diff = Diff::with_action(Action::Update).reason(
+            "the file does not exist: apply fails unless an earlier resource creates it (set `create: true` to create it)",
+        );
+        diff.unknown = Some(format!("{path} does not exist yet"));
+        Planned::new(
+            diff,
+            vec![Cmd::new(format!("edit {path}"), self.apply_script())],
+        )
+    }
+
+    /// A regular file that was read: the edit the rules call for, or only
+    /// its permissions, or nothing.
+    fn plan_edit(&self, fact: &LineFact) -> Planned {
+        let path = self.path.as_str();
+        let old = fact.content.as_deref().unwrap_or_default();
+        let wanted = self.perms_wanted();
+        match self.edit(old, &fact.matches) {
+            Err(why)
+                if wanted.changes(fact.stat.as_ref()).is_empty()
+                    && fact.accounts.unknown(&wanted).is_none() =>
+            {
+                Planned::only(Diff::noop().reason(why.to_string()))
+            }
+            Err(why) => Planned::new(
+                self.with_perms(
+                    Diff::with_action(Action::Update).reason(why.to_string()),
+                    fact,
+                ),
+                vec![Cmd::new(
+                    format!("set the permissions of {path}"),
+                    self.apply_script(),
+                )],
             ),
-            PathType::File => {
-                let old = fact.content.as_deref().unwrap_or_default();
-                let stat = fact.stat.as_ref();
-                let perm_changes = wanted.changes(stat);
-                match self.edit(old, &fact.matches) {
-                    Err(why) if perm_changes.is_empty() && unknown.is_none() => {
-                        (Diff::noop().reason(why), vec![])
-                    }
-                    Err(why) => (
-                        with_perms(Diff::with_action(Action::Update).reason(why), stat),
-                        vec![Cmd::new(
-                            format!("set the permissions of {path}"),
-                            script(),
-                        )],
-                    ),
-                    Ok(edit) => {
-                        let mut diff = with_perms(Diff::with_action(Action::Update), stat);
-                        diff.content = Some(ContentChange {
-                            before: Some(String::from_utf8_lossy(old).into_owned()),
-                            after: String::from_utf8_lossy(&edit.new).into_owned(),
-                        });
-                        (diff, vec![Cmd::new(edit.summary, script())])
-                    }
-                }
+            Ok(edit) => {
+                let mut diff = self.with_perms(Diff::with_action(Action::Update), fact);
+                diff.content = Some(ContentChange {
+                    before: Some(String::from_utf8_lossy(old).into_owned()),
+                    after: String::from_utf8_lossy(&edit.new).into_owned(),
+                });
+                Planned::new(diff, vec![Cmd::new(edit.summary, self.apply_script())])
             }
         }
     }
-}
-
-/// grep `"$p"` for the regular expression `"$re"`, given on grep's stdin
-/// (`-f -`), never as an argument: it may hold a secret.
-fn grep_re(flags: &str) -> String {
-    format!("printf '%s\\n' \"$re\" | grep {flags} -f - -- \"$p\"")
-}
-
-/// grep `"$p"` for the fixed line `"$line"`, given on grep's stdin.
-fn grep_line(flags: &str) -> String {
-    format!("printf '%s\\n' \"$line\" | grep {flags} -f - -- \"$p\"")
 }
 
 /// A resource that cannot be brought to the desired state: the plan shows
 /// the error and fails; apply runs nothing for it.
-fn plan_error(path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+fn plan_error(path: &str, why: &str) -> Planned {
     let mut d = Diff::with_action(Action::Update);
     d.error = Some(format!("{path} {why}"));
     d.reason = Some(why.to_string());
-    (d, Vec::new())
+    Planned::only(d)
 }
 
 /// Why GNU `grep -E` would reject `re`, for the mistakes it reports (an
@@ -395,10 +361,6 @@ fn plan_error(path: &str, why: &str) -> (Diff, Vec<Cmd>) {
 /// `{m,n}`). Conservative: what this accepts, the probe still checks on
 /// the host with grep itself.
 pub fn ere_error(re: &str) -> Option<&'static str> {
-    const CLASSES: &[&str] = &[
-        "alnum", "alpha", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space",
-        "upper", "xdigit",
-    ];
     let c: Vec<char> = re.chars().collect();
     // Position, groups open now, groups closed so far.
     let (mut i, mut open, mut closed) = (0, 0usize, 0usize);
@@ -412,7 +374,9 @@ pub fn ere_error(re: &str) -> Option<&'static str> {
                     && d >= 1
                     && d as usize > closed
                 {
-                    return Some("a back reference (`\\N`) names a group that is not closed before it");
+                    return Some(
+                        "a back reference (`\\N`) names a group that is not closed before it",
+                    );
                 }
                 i += 2;
                 continue;
@@ -424,80 +388,15 @@ pub fn ere_error(re: &str) -> Option<&'static str> {
                 closed += 1;
             }
             '[' => {
-                let mut j = i + 1;
-                if c.get(j) == Some(&'^') {
-                    j += 1;
-                }
-                if c.get(j) == Some(&']') {
-                    j += 1;
-                }
-                let mut prev: Option<char> = None;
-                loop {
-                    let Some(&ch) = c.get(j) else {
-                        return Some("a `[` is not closed with `]`");
-                    };
-                    if ch == ']' {
-                        break;
-                    }
-                    if ch == '[' && matches!(c.get(j + 1), Some(':' | '.' | '=')) {
-                        let delim = c[j + 1];
-                        let start = j + 2;
-                        let end = (start..c.len().saturating_sub(1))
-                            .find(|&k| c[k] == delim && c[k + 1] == ']');
-                        let Some(end) = end else {
-                            return Some("a `[` is not closed with `]`");
-                        };
-                        if delim == ':' {
-                            let name: String = c[start..end].iter().collect();
-                            if !CLASSES.contains(&name.as_str()) {
-                                return Some("an unknown character class `[:name:]`");
-                            }
-                        }
-                        prev = None;
-                        j = end + 2;
-                        continue;
-                    }
-                    if ch == '-'
-                        && let Some(lo) = prev
-                        && let Some(&hi) = c.get(j + 1)
-                        && hi != ']'
-                        && hi != '['
-                    {
-                        if lo.is_ascii() && hi.is_ascii() && lo > hi {
-                            return Some("a range in `[...]` ends before it starts");
-                        }
-                        prev = None;
-                        j += 2;
-                        continue;
-                    }
-                    prev = Some(ch);
-                    j += 1;
-                }
-                i = j + 1;
+                i = match bracket_end(&c, i) {
+                    Ok(next) => next,
+                    Err(why) => return Some(why),
+                };
                 continue;
             }
             '{' => {
-                // Only a well-formed `{m}`, `{m,}`, `{,n}` or `{m,n}` is checked.
-                let close = c[i + 1..].iter().position(|&x| x == '}').map(|k| i + 1 + k);
-                if let Some(end) = close {
-                    let inner: String = c[i + 1..end].iter().collect();
-                    let parts: Vec<&str> = inner.split(',').collect();
-                    let num = |t: &str| t.parse::<u64>().ok();
-                    let well_formed = !inner.is_empty()
-                        && parts.len() <= 2
-                        && parts.iter().all(|p| p.chars().all(|x| x.is_ascii_digit()));
-                    if well_formed {
-                        let lo = num(parts[0]);
-                        let hi = parts.get(1).and_then(|p| num(p));
-                        if lo.into_iter().chain(hi).any(|n| n > 32767) {
-                            return Some("a repeat count `{m,n}` is larger than 32767");
-                        }
-                        if let (Some(lo), Some(hi)) = (lo, hi)
-                            && lo > hi
-                        {
-                            return Some("a repeat count `{m,n}` has m larger than n");
-                        }
-                    }
+                if let Some(why) = repeat_error(&c, i) {
+                    return Some(why);
                 }
             }
             _ => {}
@@ -507,17 +406,104 @@ pub fn ere_error(re: &str) -> Option<&'static str> {
     (open > 0).then_some("a `(` is not closed with `)`")
 }
 
-/// Replace the file `"$p"` atomically with what the shell `fill` prints,
-/// through a private temporary file ([`shell::TempFile`]) in the same
-/// directory that gets the declared owner, group and mode (the original's
-/// where not declared), then is renamed over it.
-fn atomic_edit(path: &str, fill: &str, perms: &Perms) -> String {
+/// The position after the bracket expression that opens at `c[i]` (`[`),
+/// or why grep would reject it.
+fn bracket_end(c: &[char], i: usize) -> Result<usize, &'static str> {
+    const CLASSES: &[&str] = &[
+        "alnum", "alpha", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space",
+        "upper", "xdigit",
+    ];
+    let mut j = i + 1;
+    if c.get(j) == Some(&'^') {
+        j += 1;
+    }
+    if c.get(j) == Some(&']') {
+        j += 1;
+    }
+    let mut prev: Option<char> = None;
+    loop {
+        let Some(&ch) = c.get(j) else {
+            return Err("a `[` is not closed with `]`");
+        };
+        if ch == ']' {
+            break;
+        }
+        if ch == '[' && matches!(c.get(j + 1), Some(':' | '.' | '=')) {
+            let delim = c[j + 1];
+            let start = j + 2;
+            let end =
+                (start..c.len().saturating_sub(1)).find(|&k| c[k] == delim && c[k + 1] == ']');
+            let Some(end) = end else {
+                return Err("a `[` is not closed with `]`");
+            };
+            if delim == ':' {
+                let name: String = c[start..end].iter().collect();
+                if !CLASSES.contains(&name.as_str()) {
+                    return Err("an unknown character class `[:name:]`");
+                }
+            }
+            prev = None;
+            j = end + 2;
+            continue;
+        }
+        if ch == '-'
+            && let Some(lo) = prev
+            && let Some(&hi) = c.get(j + 1)
+            && hi != ']'
+            && hi != '['
+        {
+            if lo.is_ascii() && hi.is_ascii() && lo > hi {
+                return Err("a range in `[...]` ends before it starts");
+            }
+            prev = None;
+            j += 2;
+            continue;
+        }
+        prev = Some(ch);
+        j += 1;
+    }
+    Ok(j + 1)
+}
+
+/// Why grep would reject the repeat count that opens at `c[i]` (`{`).
+fn repeat_error(c: &[char], i: usize) -> Option<&'static str> {
+    // Only a well-formed `{m}`, `{m,}`, `{,n}` or `{m,n}` is checked.
+    let end = c[i + 1..]
+        .iter()
+        .position(|&x| x == '}')
+        .map(|k| i + 1 + k)?;
+    let inner: String = c[i + 1..end].iter().collect();
+    let parts: Vec<&str> = inner.split(',').collect();
+    let well_formed = !inner.is_empty()
+        && parts.len() <= 2
+        && parts.iter().all(|p| p.chars().all(|x| x.is_ascii_digit()));
+    if !well_formed {
+        return None;
+    }
+    let num = |t: &str| t.parse::<u64>().ok();
+    let lo = num(parts[0]);
+    let hi = parts.get(1).and_then(|p| num(p));
+    if lo.into_iter().chain(hi).any(|n| n > 32767) {
+        return Some("a repeat count `{m,n}` is larger than 32767");
+    }
+    match (lo, hi) {
+        (Some(lo), Some(hi)) if lo > hi => Some("a repeat count `{m,n}` has m larger than n"),
+        _ => None,
+    }
+}
+
+/// `keel_replace FN`: replace the file at `path` atomically with what the
+/// shell function FN prints, through a private temporary file
+/// ([`shell::TempFile`]) in the same directory that gets the declared
+/// owner, group and mode (the original's where not declared), then is
+/// renamed over it.
+fn atomic_edit_fn(path: &str, perms: &Perms) -> String {
     let tmp = shell::TempFile::beside("keel_tmp", path);
     format!(
-        "{create}trap '{remove}' EXIT\n{fill_cmd}{perms}{rename}trap - EXIT\n",
+        "keel_replace() {{\n{create}trap '{remove}' EXIT\n{fill_cmd}{perms}{rename}trap - EXIT\n}}\n",
         create = tmp.create(),
         remove = tmp.remove(),
-        fill_cmd = tmp.fill_from(fill),
+        fill_cmd = tmp.fill_from("\"$1\""),
         perms = tmp.set_perms(perms),
         rename = tmp.rename(),
     )
@@ -609,62 +595,21 @@ impl Kind for Line {
     }
 
     fn probe(&self) -> String {
-        let mut s = format!("p={}\n", q(&self.path));
-        s.push_str(&probe_accounts(self.owner.as_deref(), self.group.as_deref()));
-        if let Some(re) = &self.pattern {
-            s.push_str(&format!(
-                r#"re={}
-line={}
-if keel_err=$(printf '%s\n' "$line" | grep -qE -f /dev/fd/3 2>&1 3<<KEEL_RE
-$re
-KEEL_RE
-); then
-  echo regex=match
-elif [ "$?" -eq 1 ]; then
-  echo regex=nomatch
-else
-  echo regex=invalid
-  printf 'regex_error=%s\n' "$(printf '%s\n' "$keel_err" | head -n 1)"
-fi
-"#,
-                q(re),
-                q(self.wanted())
-            ));
-        }
-        let matches = if self.pattern.is_some() {
-            "    printf '%s\\n' \"$re\" | grep -naE -f - -- \"$p\" 2>/dev/null | cut -d: -f1 | sed 's/^/match=/'\n"
-        } else {
-            ""
-        };
-        let stat = probe_stat(false);
-        s.push_str(&format!(
-            r#"if [ -L "$p" ]; then
-  echo type=link
-  printf 'target=%s\n' "$(readlink -- "$p")"
-elif [ -f "$p" ]; then
-  echo type=file
-  {stat}  if [ ! -r "$p" ]; then
-    echo readable=no
-  elif [ "$(stat -c %s -- "$p")" -gt {EDIT_LIMIT} ]; then
-    echo too_large=yes
-  else
-{matches}    echo content:
-    base64 < "$p"
-  fi
-elif [ -d "$p" ]; then
-  echo type=dir
-elif [ -e "$p" ]; then
-  echo type=other
-else
-  echo type=absent
-fi
-"#
-        ));
+        let mut s = probe_accounts(self.owner.as_deref(), self.group.as_deref());
+        s.push_str(
+            &Script::new(include_str!("line/probe.sh"))
+                .set("p", &self.path)
+                .set("re", self.pattern.as_deref().unwrap_or_default())
+                .set("line", self.wanted())
+                .flag("has_re", self.pattern.is_some())
+                .set("limit", EDIT_LIMIT.to_string())
+                .render(),
+        );
         s
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<LineFact, FactError> {
-        let (header, content) = super::common::content::split_content(&out.stdout);
+        let (header, content) = split_content(&out.stdout);
         let path = PathType::parse(header)?;
         let regex = match kv(header, "regex") {
             Some("match") => RegexCheck::Matches,
@@ -674,7 +619,11 @@ fi
                     .map(|e| e.trim_start_matches("grep: ").to_string())
                     .unwrap_or_else(|| "grep rejected it".into()),
             ),
-            Some(other) => return Err(FactError::Unexpected(format!("unknown regex check `{other}`"))),
+            Some(other) => {
+                return Err(FactError::Unexpected(format!(
+                    "unknown regex check `{other}`"
+                )));
+            }
             None if self.pattern.is_some() => {
                 return Err("the probe printed no `regex=` line".into());
             }
@@ -708,7 +657,30 @@ fi
     }
 
     fn plan(&self, fact: &LineFact) -> Planned {
-        self.plan_changes(fact).into()
+        if let Some(error) = self.regex_error(fact) {
+            return error;
+        }
+        let path = self.path.as_str();
+        match &fact.path {
+            PathType::Link(t) => refusal(
+                Action::Update,
+                path,
+                &format!("is a symbolic link to `{t}`; point `path` at the file it links to"),
+            ),
+            PathType::Dir => refusal(Action::Update, path, "is a directory, not a text file"),
+            PathType::Other => refusal(Action::Update, path, "is not a regular file"),
+            PathType::Absent => self.plan_missing(fact),
+            PathType::File if fact.unreadable => refusal(Action::Update, path, "cannot be read"),
+            PathType::File if fact.too_large => refusal(
+                Action::Update,
+                path,
+                &format!(
+                    "is larger than {} KiB, the most the `line` kind edits",
+                    EDIT_LIMIT / 1024
+                ),
+            ),
+            PathType::File => self.plan_edit(fact),
+        }
     }
 }
 
@@ -831,12 +803,41 @@ mod tests {
     #[test]
     fn invalid_expressions_are_load_errors_as_grep_says() {
         let bad = [
-            "(a", "[a", "[[:foo:]]", "[z-a]", "a\\", "\\1", "(a)\\2", "(a\\1)", "a{2,1}",
-            "a{1,99999}", "[[:alpha:]", "[[.", "(", "^a(",
+            "(a",
+            "[a",
+            "[[:foo:]]",
+            "[z-a]",
+            "a\\",
+            "\\1",
+            "(a)\\2",
+            "(a\\1)",
+            "a{2,1}",
+            "a{1,99999}",
+            "[[:alpha:]",
+            "[[.",
+            "(",
+            "^a(",
         ];
         let good = [
-            "a)", "a{", "a{x}", "a{1", "(a)\\1", "*a", "[]a]", "[^]a]", "[[.a.]]", "[a-]", "()",
-            "a||b", "a{,2}", "[\\]", "\\(", "a{32767}", "^#?PermitRootLogin", "[--z]", ")",
+            "a)",
+            "a{",
+            "a{x}",
+            "a{1",
+            "(a)\\1",
+            "*a",
+            "[]a]",
+            "[^]a]",
+            "[[.a.]]",
+            "[a-]",
+            "()",
+            "a||b",
+            "a{,2}",
+            "[\\]",
+            "\\(",
+            "a{32767}",
+            "^#?PermitRootLogin",
+            "[--z]",
+            ")",
         ];
         for (list, want) in [(&bad[..], true), (&good[..], false)] {
             for re in list {
@@ -954,11 +955,17 @@ mod tests {
             path.display()
         );
         let (before, _) = converge(&y, &path);
-        assert!(before.diff.attrs.iter().any(|a| a.name == "mode"), "{:?}", before.diff);
+        assert!(
+            before.diff.attrs.iter().any(|a| a.name == "mode"),
+            "{:?}",
+            before.diff
+        );
         assert_eq!(mode(&path), 0o600);
         // An edit keeps the declared mode, even when the file drifted.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let y2 = y.replace("TOKEN=abc", "TOKEN=def").replace("line:", "match: ^TOKEN=\nline:");
+        let y2 = y
+            .replace("TOKEN=abc", "TOKEN=def")
+            .replace("line:", "match: ^TOKEN=\nline:");
         converge(&y2, &path);
         assert_eq!(mode(&path), 0o600);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "TOKEN=def\n");
@@ -977,7 +984,8 @@ mod tests {
     fn line_and_match_never_reach_argv() {
         // Every command of the probe and the scripts: the values are only in
         // shell assignments (stdin of `sh -s`), never in a command's words.
-        let y = "path: /etc/app.env\nmatch: '^PASS=s3cr3t-re'\nline: PASS=s3cr3t-line\ncreate: true\n";
+        let y =
+            "path: /etc/app.env\nmatch: '^PASS=s3cr3t-re'\nline: PASS=s3cr3t-line\ncreate: true\n";
         let r = load("line", y);
         let mut scripts = vec![r.probe()];
         for out in [
@@ -985,9 +993,18 @@ mod tests {
             probe_of("PASS=old\n", Some("match"), &[1]),
             probe_of("x\n", Some("match"), &[]),
         ] {
-            scripts.extend(r.evaluate(&ProbeOutput::ok(out)).unwrap().commands.into_iter().map(|c| c.script));
+            scripts.extend(
+                r.evaluate(&ProbeOutput::ok(out))
+                    .unwrap()
+                    .commands
+                    .into_iter()
+                    .map(|c| c.script),
+            );
         }
-        let absent = load("line", "path: /etc/app.env\nline: PASS=s3cr3t-line\nstate: absent\n");
+        let absent = load(
+            "line",
+            "path: /etc/app.env\nline: PASS=s3cr3t-line\nstate: absent\n",
+        );
         scripts.extend(
             absent
                 .evaluate(&ProbeOutput::ok(probe_of("PASS=s3cr3t-line\n", None, &[])))
@@ -1005,7 +1022,10 @@ mod tests {
                     );
                 }
             }
-            assert!(!s.contains("-e \"$line\"") && !s.contains("-e \"$re\""), "{s}");
+            assert!(
+                !s.contains("-e \"$line\"") && !s.contains("-e \"$re\""),
+                "{s}"
+            );
         }
     }
 
@@ -1161,7 +1181,10 @@ mod tests {
         let path = dir.path().join("f");
         std::fs::write(&path, "x\n").unwrap();
         // Passes the load-time check; grep rejects it (a range from a class).
-        let r = load("line", &yaml_for(&path, "match: '[[:alpha:]-z]'\nline: a\n"));
+        let r = load(
+            "line",
+            &yaml_for(&path, "match: '[[:alpha:]-z]'\nline: a\n"),
+        );
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert!(
             e.diff

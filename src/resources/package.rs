@@ -24,11 +24,9 @@
 //! lists explain ("Unable to locate package", a pinned version "was not
 //! found", a 404 while fetching); then it retries once.
 
-use crate::resources::common::apt::APT_PRELUDE;
-use crate::resources::common::apt::apt_install_script;
-use crate::resources::common::apt::check_package_name;
+use super::common::apt::{apt_install_script, apt_prelude, check_package_name};
 use super::*;
-use crate::shell::q;
+use crate::shell::{Script, q};
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
@@ -91,10 +89,15 @@ pub struct PackageFact {
 
 const LATEST: &str = "(latest from apt)";
 
+/// A version that is not a Debian version.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{}` is not a Debian version", .0.escape_debug())]
+struct BadVersion(String);
+
 /// Check a Debian version string: `[epoch:]upstream[-revision]` made of
 /// letters, digits and `.+~-:`.
-fn check_version(v: &str) -> Result<(), String> {
-    let bad = || format!("`{}` is not a Debian version", v.escape_debug());
+fn check_version(v: &str) -> Result<(), BadVersion> {
+    let bad = || BadVersion(v.to_string());
     if v.is_empty()
         || !v
             .bytes()
@@ -227,7 +230,7 @@ impl Package {
 
     fn remove_script(&self) -> String {
         let verb = if self.purge { "purge" } else { "remove" };
-        format!("{APT_PRELUDE}keel_apt {verb} {}\n", q(&self.name))
+        format!("{}keel_apt {verb} {}\n", apt_prelude(), q(&self.name))
     }
 
     /// Other packages the removal takes along, for the plan.
@@ -241,24 +244,24 @@ impl Package {
     }
 }
 
-fn parse_line(line: &str) -> Result<(DpkgStatus, String, Option<String>, bool), String> {
+fn parse_line(line: &str) -> Result<(DpkgStatus, String, Option<String>, bool), FactError> {
     let (abbrev, version) = line
         .split_once('|')
         .ok_or_else(|| format!("unexpected dpkg-query output {line:?}"))?;
     let a = abbrev.as_bytes();
     if a.len() < 2 {
-        return Err(format!("unexpected dpkg status {abbrev:?}"));
+        return Err(format!("unexpected dpkg status {abbrev:?}").into());
     }
     let (desired, current, flag) = (a[0], a[1], a.get(2).copied().unwrap_or(b' '));
     if !b"uirhp".contains(&desired) {
-        return Err(format!("unexpected dpkg status {abbrev:?}"));
+        return Err(format!("unexpected dpkg status {abbrev:?}").into());
     }
     let mut status = match current {
         b'n' => DpkgStatus::NotInstalled,
         b'c' => DpkgStatus::ConfigFiles,
         b'H' | b'U' | b'F' => DpkgStatus::Broken,
         b'i' | b'W' | b't' => DpkgStatus::Installed,
-        _ => return Err(format!("unexpected dpkg status {abbrev:?}")),
+        _ => return Err(format!("unexpected dpkg status {abbrev:?}").into()),
     };
     if flag == b'R' && status == DpkgStatus::Installed {
         status = DpkgStatus::Broken;
@@ -285,7 +288,7 @@ impl Kind for Package {
     fn check(&self) -> Vec<Invalid> {
         let mut errs = Vec::new();
         if let Err(e) = check_package_name(&self.name) {
-            errs.push(Invalid::field("name", e).help(
+            errs.push(Invalid::field("name", e.to_string()).help(
                 "Debian package names are lower-case letters, digits and `+.-`, \
                  at least two characters, starting with a letter or digit \
                  (optionally `:arch`, e.g. `libc6:i386`)",
@@ -293,7 +296,7 @@ impl Kind for Package {
         }
         if let Some(v) = &self.version {
             if let Err(e) = check_version(v) {
-                errs.push(Invalid::field("version", e).help(
+                errs.push(Invalid::field("version", e.to_string()).help(
                     "write the exact version as `apt-cache policy NAME` prints it, \
                      epoch included, e.g. \"1:4.13+dfsg1-1\" (quote it in YAML)",
                 ));
@@ -322,37 +325,15 @@ impl Kind for Package {
     }
 
     fn probe(&self) -> String {
-        let name = q(&self.name);
-        let mut s = format!(
-            "if ! command -v dpkg-query >/dev/null 2>&1; then
-  echo 'keel: dpkg-query not found: the package kind needs a Debian or Ubuntu host' >&2
-  exit 2
-fi
-keel_rc=0
-keel_pkg=$(dpkg-query -W -f='${{db:Status-Abbrev}}|${{Version}}\\n' {name} 2>/dev/null) || keel_rc=$?
-if [ \"$keel_rc\" -gt 1 ]; then
-  dpkg-query -W {name} >/dev/null
-  exit \"$keel_rc\"
-fi
-if [ -n \"$keel_pkg\" ]; then printf '%s\\n' \"$keel_pkg\"; fi
-"
-        );
-        if self.state == PackageState::Absent {
-            let (verb, pattern) = if self.purge {
-                ("purge", "^.[iUFHWtc]")
-            } else {
-                ("remove", "^.[iUFHWt]")
-            };
-            let _ = write!(
-                s,
-                "if printf '%s\\n' \"$keel_pkg\" | grep -q '{pattern}' && command -v apt-get >/dev/null 2>&1; then
-  apt-get -s -q {verb} {name} 2>/dev/null | grep -E '^(Remv|Purg) ' || true
-fi
-"
-            );
-        }
-        s.push_str("exit 0\n");
-        s
+        let simulate = match (self.state, self.purge) {
+            (PackageState::Present, _) => "",
+            (PackageState::Absent, false) => "remove",
+            (PackageState::Absent, true) => "purge",
+        };
+        Script::new(include_str!("package/probe.sh"))
+            .set("keel_name", &self.name)
+            .set("keel_simulate", simulate)
+            .render()
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<PackageFact, FactError> {
@@ -407,177 +388,182 @@ fi
     }
 
     fn plan(&self, fact: &PackageFact) -> Planned {
-        let diff = self.diff_of(fact);
-        let commands = self.commands_for(fact, &diff);
-        Planned::new(diff, commands)
+        match (self.state, fact.status) {
+            (PackageState::Present, DpkgStatus::NotInstalled | DpkgStatus::ConfigFiles) => {
+                self.plan_install(fact)
+            }
+            (PackageState::Present, DpkgStatus::Broken) => self.plan_repair(fact),
+            (PackageState::Present, DpkgStatus::Installed) => self.plan_version(fact),
+            (PackageState::Absent, DpkgStatus::NotInstalled) => {
+                Planned::only(Diff::noop().reason("not installed"))
+            }
+            (PackageState::Absent, DpkgStatus::ConfigFiles) => self.plan_config_files(),
+            (PackageState::Absent, DpkgStatus::Installed | DpkgStatus::Broken) => {
+                self.plan_removal(fact)
+            }
+        }
     }
-
 }
 
 impl Package {
-    fn diff_of(&self, fact: &PackageFact) -> Diff {
-        let installed = fact.version.as_deref();
-        match (self.state, fact.status) {
-            (PackageState::Present, DpkgStatus::NotInstalled | DpkgStatus::ConfigFiles) => {
-                let reason = if fact.status == DpkgStatus::ConfigFiles {
-                    "not installed (its configuration files remain from an earlier install)"
-                } else {
-                    "not installed"
-                };
-                Diff::with_action(Action::Create)
-                    .attr(
-                        "version",
-                        None::<String>,
-                        Some(self.pinned().unwrap_or(LATEST)),
-                    )
-                    .reason(reason)
-            }
-            (PackageState::Present, DpkgStatus::Broken) => {
-                let mut d = Diff::with_action(Action::Update)
-                    .attr(
-                        "status",
-                        Some(describe_abbrev(&fact.abbrev)),
-                        Some("installed"),
-                    )
-                    .reason(format!(
-                        "dpkg left it {} (status `{}`), as after an interrupted install",
-                        describe_abbrev(&fact.abbrev),
-                        fact.abbrev
-                    ));
-                if let Some(pin) = self.pinned()
-                    && installed.is_none_or(|v| compare_versions(v, pin) != Ordering::Equal)
-                {
-                    d = d.attr("version", installed, Some(pin));
-                }
-                d
-            }
-            (PackageState::Present, DpkgStatus::Installed) => {
-                let installed = installed.unwrap_or("");
-                match self.pinned() {
-                    Some(pin) if compare_versions(installed, pin) != Ordering::Equal => {
-                        let mut reason = format!("version {installed} is installed");
-                        if !pin.contains(':')
-                            && installed.contains(':')
-                            && compare_versions(strip_epoch(installed), pin) == Ordering::Equal
-                        {
-                            let _ = write!(
-                                reason,
-                                "; apt needs the epoch: write `version: \"{installed}\"`"
-                            );
-                        }
-                        if fact.held {
-                            reason.push_str(
-                                "; the package is on hold (apt-mark hold), so apt will refuse \
-                                 to change it until it is unheld",
-                            );
-                        }
-                        Diff::with_action(Action::Update)
-                            .attr("version", Some(installed), Some(pin))
-                            .reason(reason)
-                    }
-                    _ => Diff::noop().reason(format!("installed ({installed})")),
-                }
-            }
-            (PackageState::Absent, DpkgStatus::NotInstalled) => {
-                Diff::noop().reason("not installed")
-            }
-            (PackageState::Absent, DpkgStatus::ConfigFiles) => {
-                if self.purge {
-                    Diff::with_action(Action::Delete)
-                        .attr("config files", Some("present"), None::<String>)
-                        .reason("removed, but its configuration files remain")
-                } else {
-                    Diff::noop().reason(
-                        "not installed (its configuration files remain; \
-                         `purge: true` removes them)",
-                    )
-                }
-            }
-            (PackageState::Absent, DpkgStatus::Installed | DpkgStatus::Broken) => {
-                let mut d = Diff::with_action(Action::Delete).attr(
-                    "version",
-                    Some(installed.unwrap_or("(unknown)")),
-                    None::<String>,
-                );
-                if self.purge {
-                    d = d.attr("config files", Some("present"), None::<String>);
-                }
-                let others = self.collateral(fact);
-                let reason = if others.is_empty() {
-                    format!("installed ({})", installed.unwrap_or("unknown version"))
-                } else {
-                    format!(
-                        "installed; apt will also remove {} that depend on it: {}",
-                        if others.len() == 1 {
-                            "1 package"
-                        } else {
-                            "packages"
-                        },
-                        others.join(", ")
-                    )
-                };
-                d.reason(reason)
-            }
-        }
+    /// Not installed: install it (the pinned version, or apt's latest).
+    fn plan_install(&self, fact: &PackageFact) -> Planned {
+        let reason = if fact.status == DpkgStatus::ConfigFiles {
+            "not installed (its configuration files remain from an earlier install)"
+        } else {
+            "not installed"
+        };
+        let diff = Diff::with_action(Action::Create)
+            .attr(
+                "version",
+                None::<String>,
+                Some(self.pinned().unwrap_or(LATEST)),
+            )
+            .reason(reason);
+        let summary = match self.pinned() {
+            Some(v) => format!("install {} {v}", self.name),
+            None => format!("install {}", self.name),
+        };
+        Planned::new(diff, vec![Cmd::new(summary, self.install_script(&[]))])
     }
 
-    fn commands_for(&self, fact: &PackageFact, diff: &Diff) -> Vec<Cmd> {
-        let name = &self.name;
-        match diff.action() {
-            Action::NoOp | Action::Run => Vec::new(),
-            Action::Delete => {
-                let summary = if self.purge {
-                    format!("purge {name}")
-                } else {
-                    format!("remove {name}")
-                };
-                vec![Cmd::new(summary, self.remove_script())]
-            }
-            Action::Create => {
-                let summary = match self.pinned() {
-                    Some(v) => format!("install {name} {v}"),
-                    None => format!("install {name}"),
-                };
-                vec![Cmd::new(summary, self.install_script(&[]))]
-            }
-            Action::Update => {
-                let mut cmds = Vec::new();
-                let mut flags = Vec::new();
-                if fact.status == DpkgStatus::Broken {
-                    cmds.push(Cmd::new(
-                        "finish interrupted dpkg runs (dpkg --configure -a)",
-                        "export DEBIAN_FRONTEND=noninteractive\n\
-                         dpkg --force-confdef --force-confold --configure -a\n",
-                    ));
-                    let b = fact.abbrev.as_bytes();
-                    if b.get(1) == Some(&b'H') || b.get(2) == Some(&b'R') {
-                        flags.push("--reinstall");
-                    }
-                }
-                let installed = fact.version.as_deref();
-                let summary = match (self.pinned(), installed) {
-                    (Some(pin), Some(v)) if compare_versions(v, pin) != Ordering::Equal => {
-                        flags.push("--allow-downgrades");
-                        let verb = match compare_versions(pin, v) {
-                            Ordering::Greater => "upgrade",
-                            _ => "downgrade",
-                        };
-                        format!("{verb} {name} {v} → {pin}")
-                    }
-                    (Some(pin), _) => format!("repair {name} (install {pin})"),
-                    (None, _) => format!("repair {name}"),
-                };
-                cmds.push(Cmd::new(summary, self.install_script(&flags)));
-                cmds
-            }
+    /// Left half-way by dpkg: finish the interrupted runs, then install
+    /// again (the pinned version when it differs).
+    fn plan_repair(&self, fact: &PackageFact) -> Planned {
+        let installed = fact.version.as_deref();
+        let mut diff = Diff::with_action(Action::Update)
+            .attr(
+                "status",
+                Some(describe_abbrev(&fact.abbrev)),
+                Some("installed"),
+            )
+            .reason(format!(
+                "dpkg left it {} (status `{}`), as after an interrupted install",
+                describe_abbrev(&fact.abbrev),
+                fact.abbrev
+            ));
+        if let Some(pin) = self.pinned()
+            && installed.is_none_or(|v| compare_versions(v, pin) != Ordering::Equal)
+        {
+            diff = diff.attr("version", installed, Some(pin));
         }
+        let mut cmds = vec![Cmd::new(
+            "finish interrupted dpkg runs (dpkg --configure -a)",
+            Script::new(include_str!("package/configure.sh")).render(),
+        )];
+        let b = fact.abbrev.as_bytes();
+        let reinstall = b.get(1) == Some(&b'H') || b.get(2) == Some(&b'R');
+        cmds.push(self.install_cmd(installed, reinstall));
+        Planned::new(diff, cmds)
+    }
+
+    /// Installed: a no-op unless the pinned version differs.
+    fn plan_version(&self, fact: &PackageFact) -> Planned {
+        let installed = fact.version.as_deref().unwrap_or("");
+        let Some(pin) = self
+            .pinned()
+            .filter(|pin| compare_versions(installed, pin) != Ordering::Equal)
+        else {
+            return Planned::only(Diff::noop().reason(format!("installed ({installed})")));
+        };
+        let mut reason = format!("version {installed} is installed");
+        if !pin.contains(':')
+            && installed.contains(':')
+            && compare_versions(strip_epoch(installed), pin) == Ordering::Equal
+        {
+            let _ = write!(
+                reason,
+                "; apt needs the epoch: write `version: \"{installed}\"`"
+            );
+        }
+        if fact.held {
+            reason.push_str(
+                "; the package is on hold (apt-mark hold), so apt will refuse \
+                 to change it until it is unheld",
+            );
+        }
+        let diff = Diff::with_action(Action::Update)
+            .attr("version", Some(installed), Some(pin))
+            .reason(reason);
+        Planned::new(diff, vec![self.install_cmd(fact.version.as_deref(), false)])
+    }
+
+    /// The install that repairs the package or moves it to the pinned
+    /// version (up or down).
+    fn install_cmd(&self, installed: Option<&str>, reinstall: bool) -> Cmd {
+        let name = &self.name;
+        let mut flags = Vec::new();
+        if reinstall {
+            flags.push("--reinstall");
+        }
+        let summary = match (self.pinned(), installed) {
+            (Some(pin), Some(v)) if compare_versions(v, pin) != Ordering::Equal => {
+                flags.push("--allow-downgrades");
+                let verb = match compare_versions(pin, v) {
+                    Ordering::Greater => "upgrade",
+                    _ => "downgrade",
+                };
+                format!("{verb} {name} {v} → {pin}")
+            }
+            (Some(pin), _) => format!("repair {name} (install {pin})"),
+            (None, _) => format!("repair {name}"),
+        };
+        Cmd::new(summary, self.install_script(&flags))
+    }
+
+    /// Removed, its configuration files left: purged with `purge: true`.
+    fn plan_config_files(&self) -> Planned {
+        if !self.purge {
+            return Planned::only(Diff::noop().reason(
+                "not installed (its configuration files remain; \
+                 `purge: true` removes them)",
+            ));
+        }
+        let diff = Diff::with_action(Action::Delete)
+            .attr("config files", Some("present"), None::<String>)
+            .reason("removed, but its configuration files remain");
+        Planned::new(diff, vec![self.remove_cmd()])
+    }
+
+    /// Installed (or broken) and not wanted: removed, naming what apt takes
+    /// along.
+    fn plan_removal(&self, fact: &PackageFact) -> Planned {
+        let installed = fact.version.as_deref();
+        let mut d = Diff::with_action(Action::Delete).attr(
+            "version",
+            Some(installed.unwrap_or("(unknown)")),
+            None::<String>,
+        );
+        if self.purge {
+            d = d.attr("config files", Some("present"), None::<String>);
+        }
+        let others = self.collateral(fact);
+        let reason = if others.is_empty() {
+            format!("installed ({})", installed.unwrap_or("unknown version"))
+        } else {
+            format!(
+                "installed; apt will also remove {} that depend on it: {}",
+                if others.len() == 1 {
+                    "1 package"
+                } else {
+                    "packages"
+                },
+                others.join(", ")
+            )
+        };
+        Planned::new(d.reason(reason), vec![self.remove_cmd()])
+    }
+
+    fn remove_cmd(&self) -> Cmd {
+        let verb = if self.purge { "purge" } else { "remove" };
+        Cmd::new(format!("{verb} {}", self.name), self.remove_script())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::resources::testing::assert_sh_syntax;
     use super::*;
+    use crate::resources::testing::assert_sh_syntax;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     fn out(stdout: &str, stderr: &str, status: i32) -> ProbeOutput {
@@ -606,7 +592,6 @@ mod tests {
     fn summaries(e: &Evaluation) -> Vec<String> {
         e.commands.iter().map(|c| c.summary.clone()).collect()
     }
-
 
     #[test]
     fn absent_package_is_installed() {

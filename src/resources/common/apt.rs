@@ -1,61 +1,45 @@
 //! apt: package names, and the `apt-get` invocations every kind that
 //! installs packages uses.
 
-use crate::shell::q;
-use std::fmt::Write as _;
+use crate::shell::Script;
 
-/// `apt-get` with the options every keel apt call uses: non-interactive,
-/// keep locally modified configuration files, wait for the dpkg lock.
-pub(crate) const APT_PRELUDE: &str = "export DEBIAN_FRONTEND=noninteractive
-keel_apt() {
-  apt-get -y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \"$@\"
+/// Shell that defines `keel_apt`: `apt-get` with the options every keel
+/// apt call uses (non-interactive, keep locally modified configuration
+/// files, wait for the dpkg lock).
+pub(crate) fn apt_prelude() -> String {
+    Script::new(include_str!("apt/prelude.sh")).render()
 }
-";
 
 /// An apt script for `keel_apt ARGS` (already quoted): refresh the lists
 /// when there are none, run it, and when the failure looks like stale
 /// lists, update and retry once; `hint` is printed if the retry fails too.
 /// Shared by every kind that installs packages.
 pub(crate) fn apt_install_script(args: &str, hint: Option<&str>) -> String {
-    let hint = hint
-        .map(|h| format!("echo {} >&2; ", q(h)))
-        .unwrap_or_default();
-    let mut s = String::from(APT_PRELUDE);
+    let mut s = apt_prelude();
+    s.push_str(&format!("keel_run() {{ keel_apt {args}; }}\n"));
     s.push_str(
-        "keel_lists=
-for keel_f in /var/lib/apt/lists/*_Packages*; do
-  if [ -e \"$keel_f\" ]; then keel_lists=yes; fi
-  break
-done
-if [ -z \"$keel_lists\" ]; then
-  echo 'keel: no apt package lists yet: running apt-get update' >&2
-  keel_apt update
-fi
-",
-    );
-    let _ = write!(
-        s,
-        "if keel_out=$(keel_apt {args} 2>&1); then
-  printf '%s\\n' \"$keel_out\"
-else
-  keel_rc=$?
-  printf '%s\\n' \"$keel_out\" >&2
-  if printf '%s\\n' \"$keel_out\" | grep -q -e 'Unable to locate package' -e 'has no installation candidate' -e 'was not found' -e 'Failed to fetch' -e 'Unable to fetch some archives'; then
-    echo 'keel: the apt package lists look stale: running apt-get update and retrying once' >&2
-    keel_apt update
-    if ! keel_apt {args}; then {hint}exit 1; fi
-  else
-    exit \"$keel_rc\"
-  fi
-fi
-"
+        &Script::new(include_str!("apt/install.sh"))
+            .set("keel_hint", hint.unwrap_or_default())
+            .render(),
     );
     s
 }
 
+/// A name that is not a Debian package name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{}` is not a Debian package name", .0.escape_debug())]
+pub struct BadPackageName(pub String);
+
+/// For callers that put the message into an [`super::super::Invalid`].
+impl From<BadPackageName> for String {
+    fn from(e: BadPackageName) -> Self {
+        e.to_string()
+    }
+}
+
 /// Check a Debian package name (`[a-z0-9][a-z0-9+.-]+`), optionally
 /// followed by `:architecture`.
-pub fn check_package_name(name: &str) -> Result<(), String> {
+pub fn check_package_name(name: &str) -> Result<(), BadPackageName> {
     let (base, arch) = match name.split_once(':') {
         Some((b, a)) => (b, Some(a)),
         None => (name, None),
@@ -76,9 +60,6 @@ pub fn check_package_name(name: &str) -> Result<(), String> {
     if ok_base && ok_arch {
         Ok(())
     } else {
-        Err(format!(
-            "`{}` is not a Debian package name",
-            name.escape_debug()
-        ))
+        Err(BadPackageName(name.to_string()))
     }
 }

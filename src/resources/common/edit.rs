@@ -1,7 +1,7 @@
 //! Replacing a whole system file atomically from a shell fill command
 //! (also when the file is a bind mount that cannot be renamed over).
 
-use crate::shell::{self, q};
+use crate::shell::{self, Script};
 
 /// Shell lines that replace the file `path` with what the shell code
 /// `fill` prints on stdout. `fill` may read the current file as
@@ -17,21 +17,17 @@ use crate::shell::{self, q};
 /// temporary file instead.
 pub(crate) fn rewrite_file(path: &str, fill: &str) -> String {
     let tmp = shell::TempFile::beside_word("keel_tmp", "\"$keel_t\"");
-    format!(
-        "keel_t=$(readlink -f -- {p})
-{create}trap '{remove}' EXIT
-{fill_cmd}{perms}if cut -d' ' -f5 /proc/self/mountinfo 2>/dev/null | grep -qxF -- \"$keel_t\"; then
-  cat \"$keel_tmp\" > \"$keel_t\"
-  rm -f \"$keel_tmp\"
-else
-  {rename}fi
-trap - EXIT
-",
-        p = q(path),
-        create = tmp.create(),
-        remove = tmp.remove(),
-        fill_cmd = tmp.fill_from(fill),
-        perms = tmp.set_perms(&shell::Perms::default()),
-        rename = tmp.rename(),
-    )
+    let mut s = format!("keel_fill() {{\n{fill}\n}}\n");
+    s.push_str(&format!("keel_tmp_create() {{\n{}}}\n", tmp.create()));
+    s.push_str(&format!(
+        "keel_tmp_perms() {{\n{}}}\n",
+        tmp.set_perms(&shell::Perms::default())
+    ));
+    s.push_str(&format!("keel_tmp_rename() {{\n{}}}\n", tmp.rename()));
+    s.push_str(
+        &Script::new(include_str!("edit/rewrite.sh"))
+            .set("keel_edit_path", path)
+            .render(),
+    );
+    s
 }

@@ -7,15 +7,37 @@ use super::State;
 use crate::shell::Perms;
 use crate::shell::q;
 
-/// A change whose command refuses to proceed, with the reason in the plan
-/// and the same message on stderr at apply.
 /// A path keel will not touch as things are (a symbolic link, a folder
 /// where a file is wanted): an error of the plan (exit 1), not an update
 /// (exit 0, or 2 with --detailed-exitcode); apply runs nothing for it.
-pub(crate) fn refusal(action: Action, path: &str, why: &str) -> (Diff, Vec<Cmd>) {
+pub(crate) fn refusal(action: Action, path: &str, why: &str) -> Planned {
     let mut d = Diff::with_action(action).reason(why);
     d.error = Some(format!("{path} {why}"));
-    (d, Vec::new())
+    Planned::only(d)
+}
+
+/// What is wrong with the path part of a probe's output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathProbeError {
+    #[error("unknown path type `{0}`")]
+    UnknownType(String),
+    #[error("the probe printed no `type=` line")]
+    NoType,
+    #[error("`{0}` is not an octal mode")]
+    BadMode(String),
+}
+
+impl From<PathProbeError> for FactError {
+    fn from(e: PathProbeError) -> Self {
+        FactError::Unexpected(e.to_string())
+    }
+}
+
+/// For callers that still report probe errors as text.
+impl From<PathProbeError> for String {
+    fn from(e: PathProbeError) -> Self {
+        e.to_string()
+    }
 }
 
 /// What a path is on the host, as the probes report it (`type=...`).
@@ -32,15 +54,15 @@ pub enum PathType {
 }
 
 impl PathType {
-    pub(crate) fn parse(header: &str) -> Result<PathType, String> {
+    pub(crate) fn parse(header: &str) -> Result<PathType, PathProbeError> {
         Ok(match kv(header, "type").map(str::trim) {
             Some("absent") => PathType::Absent,
             Some("file") => PathType::File,
             Some("dir") => PathType::Dir,
             Some("link") => PathType::Link(kv(header, "target").unwrap_or_default().to_string()),
             Some("other") => PathType::Other,
-            Some(t) => return Err(format!("unknown path type `{t}`")),
-            None => return Err("the probe printed no `type=` line".into()),
+            Some(t) => return Err(PathProbeError::UnknownType(t.to_string())),
+            None => return Err(PathProbeError::NoType),
         })
     }
 }
@@ -59,14 +81,14 @@ pub struct Stat {
 }
 
 impl Stat {
-    pub(crate) fn parse(header: &str) -> Result<Stat, String> {
+    pub(crate) fn parse(header: &str) -> Result<Stat, PathProbeError> {
         let get = |k| {
             kv(header, k)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
         let mode = match get("mode") {
-            Some(m) => Some(normalize_mode(&m).map_err(|_| format!("`{m}` is not an octal mode"))?),
+            Some(m) => Some(normalize_mode(&m).map_err(|_| PathProbeError::BadMode(m.clone()))?),
             None => None,
         };
         Ok(Stat {
@@ -78,14 +100,6 @@ impl Stat {
             size: get("size").and_then(|s| s.parse().ok()),
         })
     }
-}
-
-/// Shell printing mode, ids, names and size of `"$p"`.
-pub(crate) fn probe_stat(follow: bool) -> String {
-    format!(
-        "stat {}--printf 'mode=%a\\nuid=%u\\ngid=%g\\nowner=%U\\ngroup=%G\\nsize=%s\\n' -- \"$p\"\n",
-        if follow { "-L " } else { "" }
-    )
 }
 
 fn is_numeric(s: &str) -> bool {
@@ -145,44 +159,40 @@ pub(crate) struct Wanted<'a> {
 impl Wanted<'_> {
     /// Attribute changes against a stat (`None`: the path does not exist).
     pub(crate) fn changes(&self, stat: Option<&Stat>) -> Vec<AttrChange> {
-        let mut v = Vec::new();
+        self.drift(stat).attrs
+    }
+
+    /// Which declared permissions differ from a stat (`None`: the path
+    /// does not exist), with the attribute changes to show.
+    pub(crate) fn drift(&self, stat: Option<&Stat>) -> PermDrift {
+        let mut d = PermDrift::default();
         if let Some(m) = &self.mode {
             let before = stat.and_then(|s| s.mode.clone());
             if before.as_ref() != Some(m) {
-                v.push(AttrChange::new("mode", before, Some(m.clone())));
+                d.mode = true;
+                d.attrs
+                    .push(AttrChange::new("mode", before, Some(m.clone())));
             }
         }
-        for (attr, want, name, id) in [
-            (
-                "owner",
-                self.owner,
-                stat.and_then(|s| s.owner.clone()),
-                stat.and_then(|s| s.uid.clone()),
-            ),
-            (
-                "group",
-                self.group,
-                stat.and_then(|s| s.group.clone()),
-                stat.and_then(|s| s.gid.clone()),
-            ),
-        ] {
-            let Some(want) = want else { continue };
-            let have = if is_numeric(want) {
-                id.clone()
-            } else {
-                name.clone()
-            };
-            if have.as_deref() != Some(want) {
-                // Show the name when there is one, the id otherwise.
-                let before = stat.map(|_| match (&name, &id) {
-                    (Some(n), _) if n != "UNKNOWN" => n.clone(),
-                    (_, Some(i)) => i.clone(),
-                    _ => "?".into(),
-                });
-                v.push(AttrChange::new(attr, before, Some(want)));
-            }
+        let owner = (
+            self.owner,
+            stat.and_then(|s| s.owner.clone()),
+            stat.and_then(|s| s.uid.clone()),
+        );
+        let group = (
+            self.group,
+            stat.and_then(|s| s.group.clone()),
+            stat.and_then(|s| s.gid.clone()),
+        );
+        if let Some(c) = account_change("owner", owner, stat.is_some()) {
+            d.owner = true;
+            d.attrs.push(c);
         }
-        v
+        if let Some(c) = account_change("group", group, stat.is_some()) {
+            d.group = true;
+            d.attrs.push(c);
+        }
+        d
     }
 
     /// All declared permissions; for directories the mode gets a leading
@@ -214,15 +224,51 @@ impl Wanted<'_> {
     }
 }
 
-/// chown/chgrp/chmod commands for the changed attributes. A chown may clear
-/// setuid/setgid bits, so a declared mode is set again after it.
-pub(crate) fn perm_commands(path: &str, changes: &[AttrChange], w: &Wanted, dir: bool) -> Vec<Cmd> {
-    let changed = |n: &str| changes.iter().any(|c| c.name == n);
+/// Which declared permissions of a path differ from what it has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PermDrift {
+    pub mode: bool,
+    pub owner: bool,
+    pub group: bool,
+    /// The same, as attribute changes for the plan.
+    pub attrs: Vec<AttrChange>,
+}
+
+impl PermDrift {
+    pub(crate) fn is_empty(&self) -> bool {
+        !(self.mode || self.owner || self.group)
+    }
+}
+
+/// The change of an owner or group (`attr`), from the declared name or id
+/// and the live name and id; the live side shows the name when there is
+/// one, the id otherwise. `exists`: the path exists.
+fn account_change(
+    attr: &str,
+    (want, name, id): (Option<&str>, Option<String>, Option<String>),
+    exists: bool,
+) -> Option<AttrChange> {
+    let want = want?;
+    let have = if is_numeric(want) { &id } else { &name };
+    if have.as_deref() == Some(want) {
+        return None;
+    }
+    let before = exists.then(|| match (&name, &id) {
+        (Some(n), _) if n != "UNKNOWN" => n.clone(),
+        (_, Some(i)) => i.clone(),
+        _ => "?".into(),
+    });
+    Some(AttrChange::new(attr, before, Some(want)))
+}
+
+/// chown/chgrp/chmod commands for the permissions that drifted. A chown may
+/// clear setuid/setgid bits, so a declared mode is set again after it.
+pub(crate) fn perm_commands(path: &str, drift: &PermDrift, w: &Wanted, dir: bool) -> Vec<Cmd> {
     let all = w.perms(dir);
     let mut cmds = Vec::new();
     let own = Perms {
-        owner: all.owner.clone().filter(|_| changed("owner")),
-        group: all.group.clone().filter(|_| changed("group")),
+        owner: all.owner.clone().filter(|_| drift.owner),
+        group: all.group.clone().filter(|_| drift.group),
         mode: None,
     };
     let target = q(path);
@@ -235,7 +281,7 @@ pub(crate) fn perm_commands(path: &str, changes: &[AttrChange], w: &Wanted, dir:
         cmds.push(Cmd::new(format!("{who} {path}"), own.apply_to(&target)));
     }
     if let Some(m) = &all.mode
-        && (changed("mode") || !cmds.is_empty())
+        && (drift.mode || !cmds.is_empty())
     {
         let mode_only = Perms {
             mode: Some(m.clone()),
