@@ -415,6 +415,6 @@ exit 0
     }
 
     fn plan(&self, fact: &SshdFact) -> Planned {
-        self.plan_changes(fact).into()
+        self.plan_dropin(fact)
     }
 }
