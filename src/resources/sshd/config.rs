@@ -160,12 +160,12 @@ pub(super) fn sections(stdout: &str) -> (String, BTreeMap<String, String>) {
 pub(super) fn decode(
     secs: &BTreeMap<String, String>,
     name: &str,
-) -> Result<Option<Vec<u8>>, String> {
+) -> Result<Option<Vec<u8>>, FactError> {
     match secs.get(name) {
         None => Ok(None),
         Some(b64) => shell::unbase64(b64)
             .map(Some)
-            .map_err(|e| format!("section {name}: {e}")),
+            .map_err(|e| FactError::Unexpected(format!("section {name}: {e}"))),
     }
 }
 

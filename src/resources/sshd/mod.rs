@@ -78,7 +78,7 @@
 //! sshd names it, values) for lockout analysis.
 
 use super::*;
-use crate::shell::{self, Perms, q};
+use crate::shell::{self, Perms, Script, q};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -308,55 +308,17 @@ impl Kind for Sshd {
                 }
             }
         }
-        let mut s = String::new();
-        let _ = writeln!(s, "keel_p={}", q(&self.path));
-        let _ = writeln!(s, "keel_d={}", q(&self.dir()));
-        let _ = writeln!(s, "keel_main={}", q(MAIN_CONFIG));
-        let _ = writeln!(
-            s,
-            "keel_re={}",
-            q(&format!(
-                "^[[:space:]]*({})([[:space:]]|=)",
-                names.join("|")
-            ))
-        );
-        s.push_str(SSHD_LOOKUP);
+        let mut s = lookup();
         s.push_str(
-            r#"if [ -n "$keel_sshd" ]; then echo sshd=yes; else echo sshd=no; fi
-if [ -L "$keel_p" ]; then
-  echo dropin=link
-  printf 'target=%s\n' "$(readlink -- "$keel_p")"
-elif [ -d "$keel_p" ]; then
-  echo dropin=dir
-elif [ -f "$keel_p" ]; then
-  if [ -r "$keel_p" ]; then echo dropin=file; else echo dropin=unreadable; fi
-elif [ -e "$keel_p" ]; then
-  echo dropin=other
-else
-  echo dropin=absent
-fi
-if [ -f "$keel_main" ]; then echo main=file; else echo main=absent; fi
-if [ -n "$keel_sshd" ] && [ -f "$keel_main" ]; then
-  if [ ! -d /run/sshd ]; then
-    echo effective_status=noprivsep
-  elif keel_eff=$("$keel_sshd" -T 2>/dev/null); then
-    echo effective_status=0
-    echo '[effective]'
-    printf '%s\n' "$keel_eff" | base64
-  else
-    echo effective_status=1
-    echo '[effective_error]'
-    "$keel_sshd" -T 2>&1 >/dev/null | head -n 5 | base64
-  fi
-fi
-echo '[dropin]'
-if [ -f "$keel_p" ] && [ ! -L "$keel_p" ] && [ -r "$keel_p" ]; then base64 < "$keel_p"; fi
-echo '[main]'
-if [ -f "$keel_main" ] && [ -r "$keel_main" ]; then base64 < "$keel_main"; fi
-echo '[sources]'
-grep -iEn -- "$keel_re" "$keel_main" "$keel_d"/*.conf 2>/dev/null | base64
-exit 0
-"#,
+            &Script::new(include_str!("probe.sh"))
+                .set("keel_p", &self.path)
+                .set("keel_d", self.dir())
+                .set("keel_main", MAIN_CONFIG)
+                .set(
+                    "keel_re",
+                    format!("^[[:space:]]*({})([[:space:]]|=)", names.join("|")),
+                )
+                .render(),
         );
         s
     }
@@ -364,7 +326,7 @@ exit 0
     fn parse(&self, out: &ProbeOutput) -> Result<SshdFact, FactError> {
         let (header, secs) = sections(&out.stdout);
         let dropin_kind = kv(&header, "dropin").ok_or("the probe printed no `dropin=` line")?;
-        let text = |name: &str| -> Result<Option<String>, String> {
+        let text = |name: &str| -> Result<Option<String>, FactError> {
             Ok(decode(&secs, name)?.map(|d| String::from_utf8_lossy(&d).into_owned()))
         };
         let dropin = match dropin_kind.trim() {

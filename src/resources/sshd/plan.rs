@@ -247,7 +247,9 @@ impl Sshd {
                 if add == AddInclude::Yes {
                     format!("add `Include {path}` at the top of {MAIN_CONFIG}")
                 } else {
-                    format!("add `Include {path}` at the top of {MAIN_CONFIG} if nothing includes it")
+                    format!(
+                        "add `Include {path}` at the top of {MAIN_CONFIG} if nothing includes it"
+                    )
                 },
                 self.include_script(add),
             ));
@@ -330,10 +332,7 @@ impl<'f> Host<'f> {
             .and_then(|d| std::str::from_utf8(d).ok())
             .map(str::to_string);
         let installed = fact.sshd && fact.main.is_some();
-        let inc = fact
-            .main
-            .as_deref()
-            .and_then(|m| include_of(m, &sshd.path));
+        let inc = fact.main.as_deref().and_then(|m| include_of(m, &sshd.path));
         let add_include = match (installed, &inc) {
             (false, _) => AddInclude::Auto,
             (true, None) => AddInclude::Yes,

@@ -10,22 +10,16 @@ impl Sshd {
     pub(super) fn write_script(&self, data: &[u8], add: AddInclude) -> String {
         let dir = self.dir();
         let base = self.base();
-        let mut s = String::new();
-        let _ = writeln!(s, "set -e");
-        let _ = writeln!(s, "keel_p={}", q(&self.path));
-        let _ = writeln!(s, "keel_d={}", q(&dir));
-        let _ = writeln!(s, "keel_base={}", q(base));
-        let _ = writeln!(s, "keel_main={}", q(MAIN_CONFIG));
-        s.push_str(SSHD_LOOKUP);
+        let mut s = String::from("set -e\n");
+        s.push_str(&lookup());
         s.push_str(
-            r#"if [ -z "$keel_sshd" ] || [ ! -f "$keel_main" ]; then
-  echo "keel: sshd is not installed (no sshd binary or no $keel_main): install openssh-server first; $keel_p was not written" >&2
-  exit 1
-fi
-mkdir -p -- "$keel_d"
-keel_v=
-"#,
+            &Script::new(include_str!("need_sshd.sh"))
+                .set("keel_p", &self.path)
+                .set("keel_d", &dir)
+                .set("keel_main", MAIN_CONFIG)
+                .render(),
         );
+        s.push_str("keel_v=\n");
         let tmp = shell::TempFile::beside_word("keel_tmp", "\"$keel_p\"");
         s.push_str(&tmp.create());
         s.push_str(&shell::private_dir("keel_v"));
@@ -38,31 +32,16 @@ keel_v=
         s.push_str(&add_include_decision(add, &self.path, &dir));
         // The copy: every file of the drop-in directory plus the new drop-in,
         // and sshd_config with its Include lines pointing at the copy.
-        let _ = writeln!(s, "keel_re={}", q(&sed_escape(&dir)));
         let rel = dir.strip_prefix("/etc/ssh/").map(sed_escape);
-        let _ = writeln!(s, "keel_rel={}", q(rel.as_deref().unwrap_or("")));
         s.push_str(
-            r#"mkdir "$keel_v/d" "$keel_v/main"
-for keel_f in "$keel_d"/*; do
-  if [ -f "$keel_f" ]; then cp -p -- "$keel_f" "$keel_v/d/"; fi
-done
-cp -- "$keel_tmp" "$keel_v/d/$keel_base"
-keel_inc='/^[[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee][[:space:]=]/'
-{
-  if [ "$keel_add_include" = yes ]; then printf 'Include %s\n' "$keel_v/d/$keel_base"; fi
-  if [ -n "$keel_rel" ]; then
-    sed -e "${keel_inc}s#${keel_re}/#${keel_v}/d/#g" -e "${keel_inc}s#\([[:space:]=\"]\)${keel_rel}/#\1${keel_v}/d/#g" "$keel_main"
-  else
-    sed -e "${keel_inc}s#${keel_re}/#${keel_v}/d/#g" "$keel_main"
-  fi
-} > "$keel_v/main/sshd_config"
-mkdir -p /run/sshd
-if ! keel_out=$("$keel_sshd" -t -f "$keel_v/main/sshd_config" 2>&1); then
-  printf '%s\n' "$keel_out" | sed -e "s#${keel_v}/main/sshd_config#${keel_main}#g" -e "s#${keel_v}/d/#${keel_d}/#g" >&2
-  echo "keel: sshd -t rejected the new configuration (line numbers of $keel_p are those of the new content); $keel_p was left unchanged" >&2
-  exit 1
-fi
-"#,
+            &Script::new(include_str!("validate.sh"))
+                .set("keel_p", &self.path)
+                .set("keel_d", &dir)
+                .set("keel_base", base)
+                .set("keel_main", MAIN_CONFIG)
+                .set("keel_re", sed_escape(&dir))
+                .set("keel_rel", rel.as_deref().unwrap_or(""))
+                .render(),
         );
         s.push_str(&tmp.rename());
         s.push_str("trap - EXIT\nrm -rf \"$keel_v\"\n");
@@ -92,10 +71,10 @@ fi
     }
 }
 
-/// Finds sshd (root's PATH has /usr/sbin; a user's may not).
-pub(super) const SSHD_LOOKUP: &str = r#"keel_sshd=$(command -v sshd 2>/dev/null || true)
-if [ -z "$keel_sshd" ] && [ -x /usr/sbin/sshd ]; then keel_sshd=/usr/sbin/sshd; fi
-"#;
+/// Sets `keel_sshd` to sshd's path, or empty when it is not installed.
+pub(super) fn lookup() -> String {
+    Script::new(include_str!("lookup.sh")).render()
+}
 
 /// Sets `keel_add_include` to yes or no.
 pub(super) fn add_include_decision(add: AddInclude, path: &str, dir: &str) -> String {
@@ -127,47 +106,14 @@ pub(super) fn sed_escape(s: &str) -> String {
     s.replace('.', "\\.")
 }
 
+/// Reload sshd and wait until it listens again; `socket`: also restart
+/// Ubuntu's `ssh.socket`.
 pub(super) fn reload_script(socket: bool) -> String {
-    let mut s = String::new();
-    s.push_str(SSHD_LOOKUP);
-    // sshd re-executes itself on SIGHUP: its listening sockets close for a
-    // moment and the pid file is removed, then written again once it
-    // listens. Note the pid file now, to wait for the new one below (so
-    // the connection that confirms access is not refused).
+    let mut s = lookup();
     s.push_str(
-        r#"keel_pidf=
-if [ -n "$keel_sshd" ]; then keel_pidf=$("$keel_sshd" -T 2>/dev/null | sed -n 's/^pidfile //p' | head -n 1); fi
-keel_ino=
-if [ -n "$keel_pidf" ] && [ -f "$keel_pidf" ]; then keel_ino=$(stat -c "%i %y" "$keel_pidf" 2>/dev/null || true); fi
-keel_reloaded=no
-if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-"#,
-    );
-    if socket {
-        // Ubuntu's socket activation takes the ports from the generated socket unit.
-        s.push_str(
-            "  if systemctl is-active --quiet ssh.socket; then systemctl daemon-reload; systemctl restart ssh.socket; fi\n",
-        );
-    }
-    s.push_str(
-        r#"  if systemctl is-active --quiet ssh.service; then systemctl reload ssh.service; keel_reloaded=yes
-  elif systemctl is-active --quiet sshd.service; then systemctl reload sshd.service; keel_reloaded=yes
-  fi
-elif [ -n "$keel_ino" ]; then
-  kill -HUP "$(cat "$keel_pidf")" 2>/dev/null && keel_reloaded=yes
-fi
-if [ "$keel_reloaded" = yes ] && [ -n "$keel_ino" ]; then
-  keel_n=0
-  while [ ! -f "$keel_pidf" ] || [ "$(stat -c "%i %y" "$keel_pidf" 2>/dev/null)" = "$keel_ino" ]; do
-    keel_n=$((keel_n + 1))
-    if [ "$keel_n" -gt 100 ]; then
-      echo "keel: sshd did not come back within 10 s after the reload (no new $keel_pidf)" >&2
-      exit 1
-    fi
-    sleep 0.1
-  done
-fi
-"#,
+        &Script::new(include_str!("reload.sh"))
+            .flag("keel_socket", socket)
+            .render(),
     );
     s
 }

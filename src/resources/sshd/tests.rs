@@ -334,7 +334,7 @@ fn absent_dropin_is_created_with_settings_against_the_effective_config() {
             .contains("-t -f \"$keel_v/main/sshd_config\"")
     );
     // Port changed: Ubuntu's socket activation is regenerated.
-    assert!(e.commands[1].script.contains("ssh.socket"));
+    assert!(e.commands[1].script.contains("\nkeel_socket=yes\n"));
     for c in &e.commands {
         sh_syntax_ok(&c.script);
     }
@@ -374,7 +374,13 @@ fn drift_in_the_dropin_shows_the_setting_and_the_diff() {
     assert_eq!(c.before.as_deref(), Some(drifted.as_str()));
     assert_eq!(c.after, DROPIN_OK);
     // Port did not change: the socket is left alone.
-    assert!(!e.commands.last().unwrap().script.contains("ssh.socket"));
+    assert!(
+        e.commands
+            .last()
+            .unwrap()
+            .script
+            .contains("\nkeel_socket=''\n")
+    );
 }
 
 #[test]
