@@ -1244,184 +1244,34 @@ impl Ufw {
             .map(|r| r.action.admits())
     }
 
-    /// The rules part of the comparison.
+    /// The rules part of the comparison: where each declared rule stands
+    /// in each family, then the commands for the declared rules, the
+    /// deletion of keel's rules no longer declared, and the report of
+    /// rules keel leaves alone.
     fn eval_rules(&self, rules: &[Rule], fact: &UfwFact, ev: &mut Evaluated) {
         let fams: &[Family] = if fact.ipv6 {
             &[Family::V4, Family::V6]
         } else {
             &[Family::V4]
         };
-        // status[rule][family]
-        let mut status: Vec<[Option<Status>; 2]> = vec![[None, None]; rules.len()];
-        let mut obsolete: [Vec<Tuple>; 2] = Default::default();
-        let mut unmanaged: [Vec<Tuple>; 2] = Default::default();
-        let mut labels_by_key: [Vec<(String, String)>; 2] = Default::default();
+        let mut st = RuleStatus::new(rules.len());
         for &fam in fams {
-            let live = fact.rules(fam);
-            let desired: Vec<(usize, Tuple)> = rules
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.applies_to(fam))
-                .map(|(i, r)| (i, r.tuple(fam)))
-                .collect();
-            let keys: HashSet<String> = desired.iter().map(|(_, t)| t.key()).collect();
-            labels_by_key[fam.idx()] = desired
-                .iter()
-                .map(|(i, t)| (t.key(), rules[*i].label()))
-                .collect();
-            let pos: Vec<Option<usize>> = desired
-                .iter()
-                .map(|(_, d)| live.iter().position(|t| t.key() == d.key()))
-                .collect();
-            let weight: Vec<usize> = desired
-                .iter()
-                .map(|(i, _)| usize::from(rules[*i].action.admits()))
-                .collect();
-            let keep = in_order(&pos, &weight);
-            for (k, (i, want)) in desired.iter().enumerate() {
-                let before = (k + 1..desired.len())
-                    .find(|&m| keep[m])
-                    .map(|m| desired[m].1.key());
-                let st = match pos[k] {
-                    None => Status::Missing { before },
-                    Some(j) if !keep[k] => Status::Moved {
-                        live: Box::new(live[j].clone()),
-                        before,
-                    },
-                    Some(j) => compare(&live[j], want),
-                };
-                status[*i][fam.idx()] = Some(st);
-            }
-            for t in live {
-                if keys.contains(&t.key()) {
-                    continue;
-                }
-                if t.owned() {
-                    obsolete[fam.idx()].push(t.clone());
-                } else {
-                    unmanaged[fam.idx()].push(t.clone());
-                }
-            }
+            st.family(rules, fact.rules(fam), fam);
         }
-        let label_of = |fam: Family, key: &str| {
-            labels_by_key[fam.idx()]
-                .iter()
-                .find(|(k, _)| k == key)
-                .map_or_else(|| key.to_string(), |(_, l)| l.clone())
-        };
-
-        // Declared rules, in order.
         for (i, rule) in rules.iter().enumerate() {
             let sts: Vec<(Family, &Status)> = fams
                 .iter()
-                .filter_map(|&f| status[i][f.idx()].as_ref().map(|s| (f, s)))
+                .filter_map(|&f| st.status[i][f.idx()].as_ref().map(|s| (f, s)))
                 .collect();
-            if sts.is_empty() {
-                // An IPv6 rule while ufw's IPv6 support is off: ufw would
-                // refuse it.
-                ev.errors.push(if fact.no_kernel_ipv6 {
-                    format!(
-                        "rule {} is an IPv6 rule but this host's kernel has no IPv6 \
-                         (no /proc/sys/net/ipv6)",
-                        rule.label()
-                    )
-                } else {
-                    format!(
-                        "rule {} is an IPv6 rule but IPv6 is off in ufw \
-                         (IPV6=no in /etc/default/ufw; set it to yes, then `ufw reload`)",
-                        rule.label()
-                    )
-                });
-                continue;
-            }
-            if sts.iter().all(|(_, s)| matches!(s, Status::Ok)) {
-                continue;
-            }
-            let label = rule.label();
-            ev.attrs.push(rule_attr(&label, &sts));
-            let all_missing = sts.iter().all(|(_, s)| matches!(s, Status::Missing { .. }));
-            if !sts.iter().any(|(_, s)| s.inserts()) {
-                // Adds (appended) and rewrites: one ufw call for all families.
-                let verb = if all_missing { "add" } else { "update" };
-                ev.cmds.push(cmd(
-                    format!("{verb} rule {label}"),
-                    &format!("keel_ufw {}\n", rule.add_args(None)),
-                ));
-                continue;
-            }
-            let suffix = |fam: Family| {
-                if rule.family().is_none() && fams.len() > 1 {
-                    format!(" ({})", fam.name())
-                } else {
-                    String::new()
-                }
-            };
-            for (fam, st) in sts {
-                let args = rule.add_args(Some(fam));
-                match st {
-                    Status::Ok => {}
-                    Status::Rewrite { .. } => ev.cmds.push(cmd(
-                        format!("update rule {label}{}", suffix(fam)),
-                        &format!("keel_ufw {args}\n"),
-                    )),
-                    Status::Missing { before } => {
-                        let summary = match before {
-                            Some(k) => format!(
-                                "insert rule {label}{} before {}",
-                                suffix(fam),
-                                label_of(fam, k)
-                            ),
-                            None => format!("add rule {label}{}", suffix(fam)),
-                        };
-                        ev.cmds
-                            .push(cmd(summary, &insert_script(fam, before.as_deref(), &args)));
-                    }
-                    Status::Moved { live, before } => {
-                        let mut body = format!("keel_ufw --force {}\n", live.delete_args(false));
-                        body.push_str(&insert_script(fam, before.as_deref(), &args));
-                        ev.cmds.push(cmd(
-                            format!("move rule {label}{} into declared order", suffix(fam)),
-                            &body,
-                        ));
-                    }
-                }
-            }
+            plan_rule(rule, &sts, fact, fams.len() > 1, &st, ev);
         }
-
-        // Keel's rules no longer declared: deleted after the adds.
-        let [ob4, ob6] = obsolete;
-        for (t, twin) in pair_twins(ob4, ob6) {
-            let label = format!("{} ({MARKER})", t.label(fact.ipv6 && twin.is_none()));
-            ev.attrs.push(AttrChange::new(
-                &format!("rule {label}"),
-                Some("present"),
-                Some("removed"),
-            ));
-            ev.cmds.push(cmd(
-                format!("delete rule {label}"),
-                &format!("keel_ufw --force {}\n", t.delete_args(twin.is_some())),
-            ));
-        }
-
-        let [un4, un6] = unmanaged;
-        let kept: Vec<String> = pair_twins(un4, un6)
-            .into_iter()
-            .map(|(t, twin)| {
-                let mut l = t.label(fact.ipv6 && twin.is_none());
-                if !t.comment.is_empty() {
-                    let _ = write!(l, " (comment: {})", t.comment.escape_debug());
-                }
-                l
-            })
-            .collect();
-        ev.unmanaged.extend(kept.iter().cloned());
-        if !kept.is_empty() {
-            ev.notes.push(format!(
-                "unmanaged rule{} kept: {}",
-                if kept.len() == 1 { "" } else { "s" },
-                kept.join("; ")
-            ));
-        }
+        let RuleStatus {
+            obsolete,
+            unmanaged,
+            ..
+        } = st;
+        delete_obsolete(obsolete, fact, ev);
+        report_unmanaged(unmanaged, fact, ev);
     }
 
     fn evaluate(&self, fact: &UfwFact) -> Evaluated {
@@ -1508,6 +1358,207 @@ impl Ufw {
             ));
         }
         ev
+    }
+}
+
+/// Where every declared rule stands, family by family, and the live
+/// rules no declared rule matches.
+struct RuleStatus {
+    /// `status[rule][family]`: `None` where the rule does not apply.
+    status: Vec<[Option<Status>; 2]>,
+    /// keel's rules no longer declared, by family.
+    obsolete: [Vec<Tuple>; 2],
+    /// Rules keel did not add, by family.
+    unmanaged: [Vec<Tuple>; 2],
+    /// (tuple key, declared label) of the declared rules, by family.
+    labels_by_key: [Vec<(String, String)>; 2],
+}
+
+impl RuleStatus {
+    fn new(n: usize) -> Self {
+        RuleStatus {
+            status: vec![[None, None]; n],
+            obsolete: Default::default(),
+            unmanaged: Default::default(),
+            labels_by_key: Default::default(),
+        }
+    }
+
+    /// Compare the declared rules that apply to `fam` with its live list.
+    fn family(&mut self, rules: &[Rule], live: &[Tuple], fam: Family) {
+        let desired: Vec<(usize, Tuple)> = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.applies_to(fam))
+            .map(|(i, r)| (i, r.tuple(fam)))
+            .collect();
+        let keys: HashSet<String> = desired.iter().map(|(_, t)| t.key()).collect();
+        self.labels_by_key[fam.idx()] = desired
+            .iter()
+            .map(|(i, t)| (t.key(), rules[*i].label()))
+            .collect();
+        let pos: Vec<Option<usize>> = desired
+            .iter()
+            .map(|(_, d)| live.iter().position(|t| t.key() == d.key()))
+            .collect();
+        let weight: Vec<usize> = desired
+            .iter()
+            .map(|(i, _)| usize::from(rules[*i].action.admits()))
+            .collect();
+        let keep = in_order(&pos, &weight);
+        for (k, (i, want)) in desired.iter().enumerate() {
+            let before = (k + 1..desired.len())
+                .find(|&m| keep[m])
+                .map(|m| desired[m].1.key());
+            let st = match pos[k] {
+                None => Status::Missing { before },
+                Some(j) if !keep[k] => Status::Moved {
+                    live: Box::new(live[j].clone()),
+                    before,
+                },
+                Some(j) => compare(&live[j], want),
+            };
+            self.status[*i][fam.idx()] = Some(st);
+        }
+        for t in live {
+            if keys.contains(&t.key()) {
+                continue;
+            }
+            if t.owned() {
+                self.obsolete[fam.idx()].push(t.clone());
+            } else {
+                self.unmanaged[fam.idx()].push(t.clone());
+            }
+        }
+    }
+
+    /// The declared label of the rule with tuple key `key` in `fam`.
+    fn label_of(&self, fam: Family, key: &str) -> String {
+        self.labels_by_key[fam.idx()]
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or_else(|| key.to_string(), |(_, l)| l.clone())
+    }
+}
+
+/// The plan line and commands of one declared rule, from its status in
+/// each family (`sts`; empty: it applies to no family ufw manages here).
+fn plan_rule(
+    rule: &Rule,
+    sts: &[(Family, &Status)],
+    fact: &UfwFact,
+    both: bool,
+    st: &RuleStatus,
+    ev: &mut Evaluated,
+) {
+    if sts.is_empty() {
+        // An IPv6 rule while ufw's IPv6 support is off: ufw would refuse it.
+        ev.errors.push(if fact.no_kernel_ipv6 {
+            format!(
+                "rule {} is an IPv6 rule but this host's kernel has no IPv6 \
+                 (no /proc/sys/net/ipv6)",
+                rule.label()
+            )
+        } else {
+            format!(
+                "rule {} is an IPv6 rule but IPv6 is off in ufw \
+                 (IPV6=no in /etc/default/ufw; set it to yes, then `ufw reload`)",
+                rule.label()
+            )
+        });
+        return;
+    }
+    if sts.iter().all(|(_, s)| matches!(s, Status::Ok)) {
+        return;
+    }
+    let label = rule.label();
+    ev.attrs.push(rule_attr(&label, sts));
+    let all_missing = sts.iter().all(|(_, s)| matches!(s, Status::Missing { .. }));
+    if !sts.iter().any(|(_, s)| s.inserts()) {
+        // Adds (appended) and rewrites: one ufw call for all families.
+        let verb = if all_missing { "add" } else { "update" };
+        ev.cmds.push(cmd(
+            format!("{verb} rule {label}"),
+            &format!("keel_ufw {}\n", rule.add_args(None)),
+        ));
+        return;
+    }
+    let suffix = |fam: Family| {
+        if rule.family().is_none() && both {
+            format!(" ({})", fam.name())
+        } else {
+            String::new()
+        }
+    };
+    for &(fam, status) in sts {
+        let args = rule.add_args(Some(fam));
+        match status {
+            Status::Ok => {}
+            Status::Rewrite { .. } => ev.cmds.push(cmd(
+                format!("update rule {label}{}", suffix(fam)),
+                &format!("keel_ufw {args}\n"),
+            )),
+            Status::Missing { before } => {
+                let summary = match before {
+                    Some(k) => format!(
+                        "insert rule {label}{} before {}",
+                        suffix(fam),
+                        st.label_of(fam, k)
+                    ),
+                    None => format!("add rule {label}{}", suffix(fam)),
+                };
+                ev.cmds
+                    .push(cmd(summary, &insert_script(fam, before.as_deref(), &args)));
+            }
+            Status::Moved { live, before } => {
+                let mut body = format!("keel_ufw --force {}\n", live.delete_args(false));
+                body.push_str(&insert_script(fam, before.as_deref(), &args));
+                ev.cmds.push(cmd(
+                    format!("move rule {label}{} into declared order", suffix(fam)),
+                    &body,
+                ));
+            }
+        }
+    }
+}
+
+/// Keel's rules no longer declared: deleted after the adds.
+fn delete_obsolete(obsolete: [Vec<Tuple>; 2], fact: &UfwFact, ev: &mut Evaluated) {
+    let [ob4, ob6] = obsolete;
+    for (t, twin) in pair_twins(ob4, ob6) {
+        let label = format!("{} ({MARKER})", t.label(fact.ipv6 && twin.is_none()));
+        ev.attrs.push(AttrChange::new(
+            &format!("rule {label}"),
+            Some("present"),
+            Some("removed"),
+        ));
+        ev.cmds.push(cmd(
+            format!("delete rule {label}"),
+            &format!("keel_ufw --force {}\n", t.delete_args(twin.is_some())),
+        ));
+    }
+}
+
+/// Rules keel did not add: kept, and reported as drift.
+fn report_unmanaged(unmanaged: [Vec<Tuple>; 2], fact: &UfwFact, ev: &mut Evaluated) {
+    let [un4, un6] = unmanaged;
+    let kept: Vec<String> = pair_twins(un4, un6)
+        .into_iter()
+        .map(|(t, twin)| {
+            let mut l = t.label(fact.ipv6 && twin.is_none());
+            if !t.comment.is_empty() {
+                let _ = write!(l, " (comment: {})", t.comment.escape_debug());
+            }
+            l
+        })
+        .collect();
+    ev.unmanaged.extend(kept.iter().cloned());
+    if !kept.is_empty() {
+        ev.notes.push(format!(
+            "unmanaged rule{} kept: {}",
+            if kept.len() == 1 { "" } else { "s" },
+            kept.join("; ")
+        ));
     }
 }
 
@@ -1745,16 +1796,21 @@ exit 0
     }
 
     fn plan(&self, fact: &UfwFact) -> Planned {
-        let diff = self.diff_of(fact);
-        let commands = self.commands_for(fact, &diff);
-        Planned::new(diff, commands)
+        let ev = self.evaluate(fact);
+        let commands = ev.cmds.clone();
+        let diff = self.diff(fact, ev);
+        if diff.action().is_change() {
+            Planned::new(diff, commands)
+        } else {
+            Planned::only(diff)
+        }
     }
-
 }
 
 impl Ufw {
-    fn diff_of(&self, fact: &UfwFact) -> Diff {
-        let ev = self.evaluate(fact);
+    /// The diff of an evaluation: its action, and a reason that says the
+    /// firewall's state when nothing changes.
+    fn diff(&self, fact: &UfwFact, ev: Evaluated) -> Diff {
         let mut d = Diff {
             attrs: ev.attrs,
             unmanaged: ev.unmanaged,
@@ -1789,19 +1845,12 @@ impl Ufw {
         }
         d
     }
-
-    fn commands_for(&self, fact: &UfwFact, diff: &Diff) -> Vec<Cmd> {
-        if !diff.action().is_change() {
-            return Vec::new();
-        }
-        self.evaluate(fact).cmds
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::resources::testing::assert_sh_syntax;
     use super::*;
+    use crate::resources::testing::assert_sh_syntax;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
@@ -1901,7 +1950,6 @@ rules:
             ],
         )
     }
-
 
     #[test]
     fn not_installed_plans_everything_known_after_apply() {
@@ -2151,7 +2199,11 @@ rules:
                 .unwrap()
                 .contains("unmanaged rule kept: allow 8080/tcp")
         );
-        assert_eq!(e.diff.unmanaged, ["allow 8080/tcp"], "kept rules are data, not only prose");
+        assert_eq!(
+            e.diff.unmanaged,
+            ["allow 8080/tcp"],
+            "kept rules are data, not only prose"
+        );
     }
 
     #[test]
