@@ -79,7 +79,7 @@
 //! comments without `'`; errors point at the offending value.
 
 use super::*;
-use crate::shell::q;
+use crate::shell::{Script, q};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::collections::HashSet;
 use std::fmt::{self, Write as _};
@@ -1167,24 +1167,13 @@ struct Evaluated {
     errors: Vec<String>,
 }
 
-const PRELUDE: &str = r#"PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-export PATH
-if ! command -v ufw >/dev/null 2>&1; then
-  echo 'keel: ufw is not installed on this host (declare `- package: { name: ufw }`)' >&2
-  exit 1
-fi
-keel_ufw() { ufw "$@" </dev/null; }
-keel_ufw_count() {
-  if [ -f "$1" ]; then awk '/^### tuple ### /{n++} END{print n+0}' "$1"; else echo 0; fi
+/// Opens every command: ufw's presence, and the `keel_ufw*` helpers.
+fn prelude() -> String {
+    Script::new(include_str!("ufw/prelude.sh")).render()
 }
-keel_ufw_pos() {
-  [ -f "$1" ] || return 0
-  awk -v key="$2" '/^### tuple ### / { n++; if ($4 ~ /^route:/) next; line = $0; sub(/ comment=.*$/, "", line); sub(/^### tuple ### [^ ]+ /, "", line); sub(/[ \t\r]+$/, "", line); if (line == key) { print n; exit } }' "$1"
-}
-"#;
 
 fn cmd(summary: String, body: &str) -> Cmd {
-    Cmd::new(summary, format!("{PRELUDE}{body}"))
+    Cmd::new(summary, format!("{}{body}", prelude()))
 }
 
 /// Shell lines that insert the rule `args` into `fam`'s list before the
@@ -1695,46 +1684,10 @@ impl Kind for Ufw {
     }
 
     fn probe(&self) -> String {
-        format!(
-            r#"PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-if ! command -v ufw >/dev/null 2>&1; then
-  echo installed=no
-  exit 0
-fi
-echo installed=yes
-for f in /etc/ufw/ufw.conf /etc/default/ufw {RULES4} {RULES6}; do
-  if [ -e "$f" ] && [ ! -r "$f" ]; then
-    echo "keel: cannot read $f: reading ufw's state needs root" >&2
-    exit 2
-  fi
-done
-if [ -f /etc/ufw/ufw.conf ]; then
-  grep -E '^(ENABLED|LOGLEVEL)=' /etc/ufw/ufw.conf | sed 's/^/conf./'
-fi
-if [ -f /etc/default/ufw ]; then
-  grep -E '^(IPV6|DEFAULT_[A-Z]+_POLICY)=' /etc/default/ufw | sed 's/^/default./'
-fi
-if [ -f {RULES4} ]; then
-  sed -n 's/^### tuple ### /v4 /p' {RULES4}
-fi
-if [ -f {RULES6} ]; then
-  sed -n 's/^### tuple ### /v6 /p' {RULES6}
-fi
-if [ ! -e /proc/sys/net/ipv6 ]; then
-  echo kernel.ipv6=no
-fi
-if command -v iptables >/dev/null 2>&1; then
-  if iptables -w 5 -S ufw-user-input >/dev/null 2>&1; then
-    echo loaded=yes
-  else
-    echo loaded=no
-  fi
-else
-  echo loaded=unknown
-fi
-exit 0
-"#
-        )
+        Script::new(include_str!("ufw/probe.sh"))
+            .set("keel_rules4", RULES4)
+            .set("keel_rules6", RULES6)
+            .render()
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<UfwFact, FactError> {
@@ -1876,7 +1829,12 @@ mod tests {
     fn bodies(e: &Evaluation) -> Vec<String> {
         e.commands
             .iter()
-            .map(|c| c.script.strip_prefix(PRELUDE).unwrap().to_string())
+            .map(|c| {
+                c.script
+                    .strip_prefix(prelude().as_str())
+                    .unwrap()
+                    .to_string()
+            })
             .collect()
     }
 
@@ -2696,7 +2654,7 @@ rules:
         .unwrap();
         let f = q(f.to_str().unwrap());
         // The prelude without its "is ufw installed" check.
-        let prelude = PRELUDE.replace("if ! command -v ufw", "if false");
+        let prelude = prelude().replace("if ! command -v ufw", "if false");
         let run = |body: &str| {
             let out = run_local(&format!("{prelude}{body}"));
             assert_eq!(out.status, 0, "{}", out.stderr);
