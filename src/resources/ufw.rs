@@ -586,28 +586,23 @@ impl Rule {
         self.from.is_any() && self.to.is_any() && self.interface.is_none()
     }
 
-    /// The `DIRECTION[_IFACE]` field of the tuple.
-    fn dir_field(&self) -> String {
-        match &self.interface {
-            Some(i) => format!("{}_{i}", self.direction.as_str()),
-            None => self.direction.as_str().to_string(),
-        }
-    }
-
     /// The tuple ufw writes for this rule in `fam`'s file.
     fn tuple(&self, fam: Family) -> Tuple {
         Tuple {
             v6: fam == Family::V6,
             route: false,
-            action: self.action.as_str().into(),
-            logtype: String::new(),
+            action: self.action,
+            logtype: LogType::None,
             proto: self.port.proto_str().into(),
             dport: self.port.dport(),
             dst: self.to.tuple_field(fam).into(),
             sport: "any".into(),
             src: self.from.tuple_field(fam).into(),
             apps: None,
-            dir: self.dir_field(),
+            dir: TupleDir::Plain {
+                direction: self.direction,
+                interface: self.interface.clone(),
+            },
             comment: self.marker_comment(),
         }
     }
@@ -799,10 +794,8 @@ pub struct Tuple {
     pub v6: bool,
     /// A `route` (forwarding) rule.
     pub route: bool,
-    /// `allow`, `deny`, `reject` or `limit`.
-    pub action: String,
-    /// `""`, `log` or `log-all`.
-    pub logtype: String,
+    pub action: RuleAction,
+    pub logtype: LogType,
     pub proto: String,
     pub dport: String,
     pub dst: String,
@@ -811,9 +804,103 @@ pub struct Tuple {
     /// Application profiles (`dapp`, `sapp`; `-` for none) of app rules.
     pub apps: Option<(String, String)>,
     /// `in`, `out`, `in_eth0`, `out_eth0`, `in_eth0!out_eth1`.
-    pub dir: String,
+    pub dir: TupleDir,
     /// The decoded comment (`""` when none).
     pub comment: String,
+}
+
+/// The log type of a tuple's action field (`allow_log`, `deny_log-all`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogType {
+    /// No logging (`allow`).
+    None,
+    /// `_log`: new connections are logged.
+    Log,
+    /// `_log-all`: every packet is logged.
+    LogAll,
+}
+
+impl LogType {
+    fn parse(text: &str) -> Option<LogType> {
+        match text {
+            "" => Some(LogType::None),
+            "log" => Some(LogType::Log),
+            "log-all" => Some(LogType::LogAll),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogType::None => "",
+            LogType::Log => "log",
+            LogType::LogAll => "log-all",
+        }
+    }
+}
+
+impl RuleAction {
+    /// The action word of a tuple.
+    fn parse(text: &str) -> Option<RuleAction> {
+        match text {
+            "allow" => Some(RuleAction::Allow),
+            "deny" => Some(RuleAction::Deny),
+            "reject" => Some(RuleAction::Reject),
+            "limit" => Some(RuleAction::Limit),
+            _ => None,
+        }
+    }
+}
+
+/// The direction field of a tuple.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TupleDir {
+    /// `in`, `out`, or either with `_IFACE`.
+    Plain {
+        direction: Direction,
+        interface: Option<String>,
+    },
+    /// Anything else ufw writes there (`in_eth0!out_eth1` of a route
+    /// rule between interfaces), kept as written.
+    Other(String),
+}
+
+impl TupleDir {
+    fn parse(text: &str) -> TupleDir {
+        if !text.contains('!') {
+            let (d, iface) = match text.split_once('_') {
+                Some((d, i)) => (d, Some(i.to_string())),
+                None => (text, None),
+            };
+            let direction = match d {
+                "in" => Some(Direction::In),
+                "out" => Some(Direction::Out),
+                _ => None,
+            };
+            if let Some(direction) = direction {
+                return TupleDir::Plain {
+                    direction,
+                    interface: iface,
+                };
+            }
+        }
+        TupleDir::Other(text.to_string())
+    }
+}
+
+impl fmt::Display for TupleDir {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            TupleDir::Plain {
+                direction,
+                interface: None,
+            } => f.write_str(direction.as_str()),
+            TupleDir::Plain {
+                direction,
+                interface: Some(i),
+            } => write!(f, "{}_{i}", direction.as_str()),
+            TupleDir::Other(text) => f.write_str(text),
+        }
+    }
 }
 
 fn hex_decode(h: &str) -> String {
@@ -849,23 +936,23 @@ impl Tuple {
             None => (false, f[0]),
         };
         let (action, logtype) = action_field.split_once('_').unwrap_or((action_field, ""));
-        if !["allow", "deny", "reject", "limit"].contains(&action)
-            || !["", "log", "log-all"].contains(&logtype)
-        {
-            return None;
-        }
+        let action = RuleAction::parse(action)?;
+        let logtype = LogType::parse(logtype)?;
         let apps = (f.len() >= 8).then(|| (f[6].to_string(), f[7].to_string()));
         let dir = if f.len() == 7 || f.len() == 9 {
-            f[f.len() - 1].to_string()
+            TupleDir::parse(f[f.len() - 1])
         } else {
             // Old 6- and 8-field formats had no direction: inbound.
-            "in".to_string()
+            TupleDir::Plain {
+                direction: Direction::In,
+                interface: None,
+            }
         };
         Some(Tuple {
             v6,
             route,
-            action: action.into(),
-            logtype: logtype.into(),
+            action,
+            logtype,
             proto: f[1].into(),
             dport: f[2].into(),
             dst: f[3].into(),
@@ -898,14 +985,13 @@ impl Tuple {
 
     /// `(in|out, interface)` for a plain rule; `None` for `in_X!out_Y`.
     fn dir_parts(&self) -> Option<(&str, Option<&str>)> {
-        if self.dir.contains('!') {
-            return None;
+        match &self.dir {
+            TupleDir::Plain {
+                direction,
+                interface,
+            } => Some((direction.as_str(), interface.as_deref())),
+            TupleDir::Other(_) => None,
         }
-        let (d, iface) = match self.dir.split_once('_') {
-            Some((d, i)) => (d, Some(i)),
-            None => (self.dir.as_str(), None),
-        };
-        (d == "in" || d == "out").then_some((d, iface))
     }
 
     /// A rule keel added (and can delete by its spec).
@@ -936,10 +1022,9 @@ impl Tuple {
     }
 
     fn action_label(&self) -> String {
-        if self.logtype.is_empty() {
-            self.action.clone()
-        } else {
-            format!("{} {}", self.action, self.logtype)
+        match self.logtype {
+            LogType::None => self.action.as_str().to_string(),
+            log => format!("{} {}", self.action.as_str(), log.as_str()),
         }
     }
 
@@ -954,7 +1039,7 @@ impl Tuple {
         s.push_str(&self.action_label());
         let (dir, iface) = match self.dir_parts() {
             Some((d, i)) => (d.to_string(), i.map(str::to_string)),
-            None => (self.dir.clone(), None),
+            None => (self.dir.to_string(), None),
         };
         if dir != "in" {
             let _ = write!(s, " {dir}");
@@ -1001,12 +1086,12 @@ impl Tuple {
     /// deletes it and its twin in the other family at once.
     fn delete_args(&self, both: bool) -> String {
         let (dir, iface) = self.dir_parts().unwrap_or(("in", None));
-        let mut s = format!("delete {} {dir}", self.action);
+        let mut s = format!("delete {} {dir}", self.action.as_str());
         if let Some(i) = iface {
             let _ = write!(s, " on {}", q(i));
         }
-        if !self.logtype.is_empty() {
-            let _ = write!(s, " {}", self.logtype);
+        if self.logtype != LogType::None {
+            let _ = write!(s, " {}", self.logtype.as_str());
         }
         if self.proto != "any" {
             let _ = write!(s, " proto {}", q(&self.proto));
@@ -1566,9 +1651,9 @@ fn compare(live: &Tuple, want: &Tuple) -> Status {
         });
         after.push("managed by keel".to_string());
     }
-    if live.action != want.action || !live.logtype.is_empty() {
+    if live.action != want.action || live.logtype != LogType::None {
         before.push(live.action_label());
-        after.push(want.action.clone());
+        after.push(want.action.as_str().to_string());
     }
     if live.owned() && live.comment != want.comment {
         before.push(format!("comment {:?}", live.comment));
@@ -2439,7 +2524,13 @@ rules:
         );
         // Old formats, app rules, route rules and odd comments parse.
         let t = Tuple::parse("allow tcp 22 0.0.0.0/0 any 0.0.0.0/0", false).unwrap();
-        assert_eq!(t.dir, "in");
+        assert_eq!(
+            t.dir,
+            TupleDir::Plain {
+                direction: Direction::In,
+                interface: None
+            }
+        );
         let t = Tuple::parse(
             "allow tcp 80,443 0.0.0.0/0 any 0.0.0.0/0 Nginx%20Full - in comment=6b65656c",
             false,
@@ -2453,8 +2544,24 @@ rules:
             false,
         )
         .unwrap();
-        assert!(t.route && t.logtype == "log" && !t.owned());
+        assert!(t.route && t.logtype == LogType::Log && !t.owned());
         assert_eq!(t.label(false), "route allow log in_eth0!out_eth1 any");
+        assert_eq!(t.dir, TupleDir::Other("in_eth0!out_eth1".into()));
+        let t = Tuple::parse(
+            "allow_log-all tcp 22 0.0.0.0/0 any 0.0.0.0/0 out_eth0",
+            false,
+        )
+        .unwrap();
+        assert_eq!(t.logtype, LogType::LogAll);
+        assert_eq!(
+            t.dir,
+            TupleDir::Plain {
+                direction: Direction::Out,
+                interface: Some("eth0".into())
+            }
+        );
+        assert_eq!(t.key(), "tcp 22 0.0.0.0/0 any 0.0.0.0/0 out_eth0");
+        assert!(Tuple::parse("allow_loud tcp 22 0.0.0.0/0 any 0.0.0.0/0 in", false).is_none());
         let t = Tuple::parse(
             "deny tcp 1 0.0.0.0/0 any 0.0.0.0/0 in comment=6b65656c3a2",
             false,
