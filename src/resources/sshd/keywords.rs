@@ -1,6 +1,23 @@
 //! The keyword table of `sshd_config` (OpenSSH 9.x) and the checks and
 //! normalization of values by their type.
 
+/// Why a declared value is refused: the message serde attaches to the
+/// offending key or value of the YAML.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadValue(pub String);
+
+impl From<String> for BadValue {
+    fn from(message: String) -> Self {
+        BadValue(message)
+    }
+}
+
+impl From<&str> for BadValue {
+    fn from(message: &str) -> Self {
+        BadValue(message.to_string())
+    }
+}
 // ---------------------------------------------------------------------------
 // The keyword table.
 
@@ -408,21 +425,23 @@ pub(super) fn parse_int(s: &str) -> Option<i64> {
 }
 
 /// Validate one value of `kw`; returns the spelling to write.
-pub(super) fn check_value(kw: &Keyword, raw: &str) -> Result<String, String> {
+pub(super) fn check_value(kw: &Keyword, raw: &str) -> Result<String, BadValue> {
     if let Some(c) = raw.chars().find(|c| c.is_control() && *c != '\t') {
-        return Err(format!(
+        return Err(BadValue::from(format!(
             "the value contains the control character {c:?}: sshd_config values are single lines"
-        ));
+        )));
     }
     let v = raw.trim();
     if v.is_empty() {
-        return Err("a value is needed here".into());
+        return Err(BadValue::from("a value is needed here"));
     }
     match kw.ty {
         Ty::Flag => match v.to_ascii_lowercase().as_str() {
             "yes" | "true" => Ok("yes".into()),
             "no" | "false" => Ok("no".into()),
-            _ => Err(format!("expected `yes` or `no`, found `{v}`")),
+            _ => Err(BadValue::from(format!(
+                "expected `yes` or `no`, found `{v}`"
+            ))),
         },
         Ty::Choice(options) => options
             .iter()
@@ -441,40 +460,44 @@ pub(super) fn check_value(kw: &Keyword, raw: &str) -> Result<String, String> {
                     .map(|(o, _)| o.to_string())
             })
             .ok_or_else(|| {
-                format!(
+                BadValue::from(format!(
                     "expected one of {}, found `{v}`",
                     options
                         .iter()
                         .map(|(o, _)| format!("`{o}`"))
                         .collect::<Vec<_>>()
                         .join(", ")
-                )
+                ))
             }),
         Ty::Int => parse_int(v)
             .map(|n| n.to_string())
-            .ok_or_else(|| format!("expected a non-negative integer, found `{v}`")),
+            .ok_or_else(|| BadValue::from(format!("expected a non-negative integer, found `{v}`"))),
         Ty::IntOrNone => {
             if v.eq_ignore_ascii_case("none") {
                 Ok("none".into())
             } else {
-                parse_int(v)
-                    .map(|n| n.to_string())
-                    .ok_or_else(|| format!("expected an integer or `none`, found `{v}`"))
+                parse_int(v).map(|n| n.to_string()).ok_or_else(|| {
+                    BadValue::from(format!("expected an integer or `none`, found `{v}`"))
+                })
             }
         }
         Ty::Port => match parse_int(v) {
             Some(p) if (1..=65535).contains(&p) => Ok(p.to_string()),
-            _ => Err(format!("`{v}` is not a port (1–65535)")),
+            _ => Err(BadValue::from(format!("`{v}` is not a port (1–65535)"))),
         },
         Ty::Time => parse_time(v).map(|_| v.to_string()).ok_or_else(|| {
-            format!("expected a time such as `90`, `30s`, `5m` or `1h30m`, found `{v}`")
+            BadValue::from(format!(
+                "expected a time such as `90`, `30s`, `5m` or `1h30m`, found `{v}`"
+            ))
         }),
         Ty::TimeOrNone => {
             if v.eq_ignore_ascii_case("none") {
                 Ok("none".into())
             } else {
                 parse_time(v).map(|_| v.to_string()).ok_or_else(|| {
-                    format!("expected `none` or a time such as `30s`, `5m` or `1h`, found `{v}`")
+                    BadValue::from(format!(
+                        "expected `none` or a time such as `30s`, `5m` or `1h`, found `{v}`"
+                    ))
                 })
             }
         }
@@ -485,16 +508,16 @@ pub(super) fn check_value(kw: &Keyword, raw: &str) -> Result<String, String> {
             {
                 Ok(v.to_string())
             } else {
-                Err(format!(
+                Err(BadValue::from(format!(
                     "expected `start` or `start:rate:full` (e.g. `10:30:100`), found `{v}`"
-                ))
+                )))
             }
         }
         Ty::Word => {
             if v.chars().any(char::is_whitespace) {
-                Err(format!(
+                Err(BadValue::from(format!(
                     "`{v}` contains a space: give several values as a list"
-                ))
+                )))
             } else {
                 Ok(v.to_string())
             }

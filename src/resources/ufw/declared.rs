@@ -6,6 +6,24 @@ use super::*;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+/// Why a declared value is refused: the message serde attaches to the
+/// offending key or value of the YAML.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadValue(pub String);
+
+impl From<String> for BadValue {
+    fn from(message: String) -> Self {
+        BadValue(message)
+    }
+}
+
+impl From<&str> for BadValue {
+    fn from(message: &str) -> Self {
+        BadValue(message.to_string())
+    }
+}
+
 // ---------------------------------------------------------------------------
 // What the user declares.
 
@@ -148,7 +166,7 @@ pub struct PortSpec {
 }
 
 impl PortSpec {
-    pub(super) fn parse(text: &str) -> Result<PortSpec, String> {
+    pub(super) fn parse(text: &str) -> Result<PortSpec, BadValue> {
         let t = text.trim();
         let (ports, proto) = match t.split_once('/') {
             Some((p, proto)) => (p, Some(proto)),
@@ -159,24 +177,26 @@ impl PortSpec {
             Some("tcp") => Some(Proto::Tcp),
             Some("udp") => Some(Proto::Udp),
             Some(other) => {
-                return Err(format!(
+                return Err(BadValue::from(format!(
                     "`{}`: the protocol must be `tcp` or `udp`, not `{}`",
                     t.escape_debug(),
                     other.escape_debug()
-                ));
+                )));
             }
         };
-        let port = |p: &str| -> Result<u16, String> {
+        let port = |p: &str| -> Result<u16, BadValue> {
             if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(format!(
+                return Err(BadValue::from(format!(
                     "`{}` is not a port spec: write a port number (`443`), \
                      a port and protocol (`443/tcp`) or a range (`8000:8100/tcp`)",
                     t.escape_debug()
-                ));
+                )));
             }
             match p.parse::<u32>() {
                 Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
-                _ => Err(format!("port {p} is out of range (1–65535)")),
+                _ => Err(BadValue::from(format!(
+                    "port {p} is out of range (1–65535)"
+                ))),
             }
         };
         let ports = if ports == "any" {
@@ -184,14 +204,14 @@ impl PortSpec {
         } else if let Some((a, b)) = ports.split_once(':') {
             let (a, b) = (port(a)?, port(b)?);
             if a >= b {
-                return Err(format!(
+                return Err(BadValue::from(format!(
                     "the range {a}:{b} is empty or reversed (write the lower port first)"
-                ));
+                )));
             }
             if proto.is_none() {
-                return Err(format!(
+                return Err(BadValue::from(format!(
                     "the range {a}:{b} needs a protocol (ufw requires it): write `{a}:{b}/tcp` or `{a}:{b}/udp`"
-                ));
+                )));
             }
             Ports::Range(a, b)
         } else {
@@ -279,7 +299,7 @@ pub enum Addr {
 }
 
 impl Addr {
-    pub(super) fn parse(text: &str) -> Result<Addr, String> {
+    pub(super) fn parse(text: &str) -> Result<Addr, BadValue> {
         let t = text.trim();
         if t.eq_ignore_ascii_case("any") {
             return Ok(Addr::Any);
@@ -293,14 +313,14 @@ impl Addr {
         let (addr, prefix) = match t.split_once('/') {
             Some((a, p)) => {
                 if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) || p.len() > 3 {
-                    return Err(if p.contains('.') {
+                    return Err(BadValue::from(if p.contains('.') {
                         format!(
                             "`{}`: write the netmask as a prefix length (`/24`), not dotted",
                             t.escape_debug()
                         )
                     } else {
                         bad()
-                    });
+                    }));
                 }
                 (a, Some(p.parse::<u8>().map_err(|_| bad())?))
             }
@@ -308,10 +328,10 @@ impl Addr {
         };
         if let Ok(a) = addr.parse::<Ipv4Addr>() {
             return match prefix {
-                Some(p) if p > 32 => Err(format!(
+                Some(p) if p > 32 => Err(BadValue::from(format!(
                     "`{}`: an IPv4 prefix length is at most 32",
                     t.escape_debug()
-                )),
+                ))),
                 None | Some(32) => Ok(Addr::V4(a.to_string())),
                 Some(p) => {
                     let mask = if p == 0 {
@@ -326,16 +346,16 @@ impl Addr {
         }
         if let Ok(a) = addr.parse::<Ipv6Addr>() {
             return match prefix {
-                Some(p) if p > 128 => Err(format!(
+                Some(p) if p > 128 => Err(BadValue::from(format!(
                     "`{}`: an IPv6 prefix length is at most 128",
                     t.escape_debug()
-                )),
+                ))),
                 // ufw keeps an IPv6 network's host bits as written.
                 None | Some(128) => Ok(Addr::V6(a.to_string())),
                 Some(p) => Ok(Addr::V6(format!("{a}/{p}"))),
             };
         }
-        Err(bad())
+        Err(BadValue::from(bad()))
     }
 
     pub fn is_any(&self) -> bool {
@@ -394,12 +414,12 @@ pub(super) const UFW_WORDS: &[&str] = &[
 
 /// Check an interface name as ufw does (`set_interface`): 1–15 characters
 /// of `[A-Za-z0-9_.+,=%@-]`, no alias (`:`), not `.`/`..`.
-pub(super) fn parse_interface(name: &str) -> Result<String, String> {
+pub(super) fn parse_interface(name: &str) -> Result<String, BadValue> {
     let bad = |why: &str| {
-        Err(format!(
+        Err(BadValue::from(format!(
             "`{}` is not an interface name: {why}",
             name.escape_debug()
-        ))
+        )))
     };
     if name.is_empty() {
         return bad("it is empty");
@@ -425,17 +445,17 @@ pub(super) fn parse_interface(name: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
-pub(super) fn parse_comment(text: &str) -> Result<String, String> {
+pub(super) fn parse_comment(text: &str) -> Result<String, BadValue> {
     if text.contains('\'') {
-        return Err("ufw does not accept `'` in a rule comment".into());
+        return Err(BadValue::from("ufw does not accept `'` in a rule comment"));
     }
     if text.chars().any(char::is_control) {
-        return Err(
-            "a rule comment is one line of text (no newlines or control characters)".into(),
-        );
+        return Err(BadValue::from(
+            "a rule comment is one line of text (no newlines or control characters)",
+        ));
     }
     if text.chars().count() > 200 {
-        return Err("a rule comment is at most 200 characters".into());
+        return Err(BadValue::from("a rule comment is at most 200 characters"));
     }
     Ok(text.trim().to_string())
 }
@@ -573,7 +593,7 @@ pub(super) struct RawRule {
 }
 
 impl RawRule {
-    pub(super) fn into_rule(self) -> Result<Rule, String> {
+    pub(super) fn into_rule(self) -> Result<Rule, BadValue> {
         let actions: Vec<(RuleAction, PortSpec)> = [
             (RuleAction::Allow, self.allow),
             (RuleAction::Deny, self.deny),
@@ -586,22 +606,21 @@ impl RawRule {
         let (action, port) = match actions.as_slice() {
             [one] => *one,
             [] => {
-                return Err(
+                return Err(BadValue::from(
                     "a rule needs one of `allow`, `deny`, `limit` or `reject` with a port, \
-                     e.g. `{ allow: 443/tcp }`"
-                        .into(),
-                );
+                     e.g. `{ allow: 443/tcp }`",
+                ));
             }
             many => {
                 let names: Vec<String> = many
                     .iter()
                     .map(|(a, _)| format!("`{}`", a.as_str()))
                     .collect();
-                return Err(format!(
+                return Err(BadValue::from(format!(
                     "a rule has exactly one of `allow`, `deny`, `limit`, `reject` (found {}): \
                      write one rule per action",
                     names.join(" and ")
-                ));
+                )));
             }
         };
         let from = self.from.unwrap_or(Addr::Any);
@@ -609,11 +628,11 @@ impl RawRule {
         if let (Some(a), Some(b)) = (from.family(), to.family())
             && a != b
         {
-            return Err(format!(
+            return Err(BadValue::from(format!(
                 "`from: {from}` is {} but `to: {to}` is {}: a rule's addresses must be of one IP family",
                 a.name(),
                 b.name()
-            ));
+            )));
         }
         Ok(Rule {
             action,
@@ -629,7 +648,7 @@ impl RawRule {
 
 /// Deserialize a scalar through a parser, so that an error points at the
 /// scalar itself.
-pub(super) struct Parsed<T>(fn(&str) -> Result<T, String>, &'static str);
+pub(super) struct Parsed<T>(fn(&str) -> Result<T, BadValue>, &'static str);
 
 impl<T> Visitor<'_> for Parsed<T> {
     type Value = T;
