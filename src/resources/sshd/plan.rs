@@ -91,7 +91,7 @@ impl Sshd {
                 Some(got) => self.compare_effective(fact, s, got, &mut cmp),
                 None => {
                     let kw = s.keyword;
-                    let old = host.from_file(kw);
+                    let old = host.in_file_of(kw);
                     if old
                         .as_deref()
                         .is_none_or(|o| !same_values(kw, o, &s.values))
@@ -375,7 +375,7 @@ impl<'f> Host<'f> {
     }
 
     /// The values the current drop-in file gives `kw`.
-    fn from_file(&self, kw: &Keyword) -> Option<Vec<String>> {
+    fn in_file_of(&self, kw: &Keyword) -> Option<Vec<String>> {
         self.in_file
             .iter()
             .find(|(k, _)| k.canonical() == kw.canonical())
