@@ -11,13 +11,13 @@
 //! declared `gid` is compared. `system` only chooses the id range when the
 //! group is created: an existing group is never "converted".
 
+use super::*;
 use crate::resources::common::State;
 use crate::resources::common::accounts::check_group_name;
 use crate::resources::common::accounts::check_id;
 use crate::resources::common::accounts::getent_probe;
 use crate::resources::common::accounts::parse_id;
 use crate::resources::common::accounts::probe_failure;
-use super::*;
 use crate::shell::q;
 
 /// A local group.
@@ -94,11 +94,13 @@ impl Kind for Group {
         // name:password:gid:member,member
         let fields: Vec<&str> = line.split(':').collect();
         if fields.len() < 4 {
-            return Err(FactError::Unexpected(format!("unexpected `getent group` line: {line:?}")));
+            return Err(FactError::Unexpected(format!(
+                "unexpected `getent group` line: {line:?}"
+            )));
         }
-        let gid = fields[2]
-            .parse::<u32>()
-            .map_err(|_| format!("unexpected gid in `getent group` line: {line:?}"))?;
+        let gid = fields[2].parse::<u32>().map_err(|_| {
+            FactError::Unexpected(format!("unexpected gid in `getent group` line: {line:?}"))
+        })?;
         let members = fields[3]
             .split(',')
             .filter(|m| !m.is_empty())
@@ -108,69 +110,88 @@ impl Kind for Group {
     }
 
     fn plan(&self, fact: &GroupFact) -> Planned {
-        let diff = self.diff_of(fact);
-        let commands = self.commands_for(fact, &diff);
-        Planned::new(diff, commands)
+        let change = self.change(fact);
+        Planned::new(change.diff(), change.commands(&self.name))
     }
+}
 
+/// What planning a group decides: the typed difference the diff and the
+/// commands are both rendered from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GroupChange {
+    /// Declared absent and does not exist.
+    AlreadyAbsent,
+    /// Exists as declared (or no `gid` is declared).
+    InPlace,
+    /// Declared absent; exists with this gid.
+    Delete { gid: u32 },
+    /// Does not exist; created with these options.
+    Create { gid: Option<u32>, system: bool },
+    /// Exists with another gid than the declared one.
+    SetGid { from: u32, to: u32 },
 }
 
 impl Group {
-    fn diff_of(&self, fact: &GroupFact) -> Diff {
+    fn change(&self, fact: &GroupFact) -> GroupChange {
         match (self.state, fact) {
-            (State::Absent, None) => Diff::noop().reason("does not exist"),
-            (State::Absent, Some(g)) => Diff::with_action(Action::Delete).attr(
-                "gid",
-                Some(g.gid.to_string()),
-                None::<String>,
-            ),
-            (State::Present, None) => {
+            (State::Absent, None) => GroupChange::AlreadyAbsent,
+            (State::Absent, Some(g)) => GroupChange::Delete { gid: g.gid },
+            (State::Present, None) => GroupChange::Create {
+                gid: self.desired_gid(),
+                system: self.system,
+            },
+            (State::Present, Some(g)) => match self.desired_gid() {
+                Some(to) if to != g.gid => GroupChange::SetGid { from: g.gid, to },
+                _ => GroupChange::InPlace,
+            },
+        }
+    }
+}
+
+impl GroupChange {
+    fn diff(self) -> Diff {
+        match self {
+            GroupChange::AlreadyAbsent => Diff::noop().reason("does not exist"),
+            GroupChange::InPlace => Diff::noop(),
+            GroupChange::Delete { gid } => {
+                Diff::with_action(Action::Delete).attr("gid", Some(gid.to_string()), None::<String>)
+            }
+            GroupChange::Create { gid, system } => {
                 let mut d = Diff::with_action(Action::Create);
-                if let Some(gid) = self.desired_gid() {
+                if let Some(gid) = gid {
                     d = d.attr("gid", None::<String>, Some(gid.to_string()));
                 }
-                if self.system {
+                if system {
                     d = d.attr("system", None::<String>, Some("true"));
                 }
                 d
             }
-            (State::Present, Some(g)) => match self.desired_gid() {
-                Some(gid) if gid != g.gid => Diff::with_action(Action::Update).attr(
-                    "gid",
-                    Some(g.gid.to_string()),
-                    Some(gid.to_string()),
-                ),
-                _ => Diff::noop(),
-            },
+            GroupChange::SetGid { from, to } => Diff::with_action(Action::Update).attr(
+                "gid",
+                Some(from.to_string()),
+                Some(to.to_string()),
+            ),
         }
     }
 
-    fn commands_for(&self, fact: &GroupFact, _diff: &Diff) -> Vec<Cmd> {
-        let n = q(&self.name);
-        match (self.state, fact) {
-            (State::Absent, Some(_)) => {
-                vec![Cmd::new(format!("groupdel {n}"), format!("groupdel {n}\n"))]
-            }
-            (State::Present, None) => {
+    fn commands(self, name: &str) -> Vec<Cmd> {
+        let n = q(name);
+        let line = match self {
+            GroupChange::AlreadyAbsent | GroupChange::InPlace => return Vec::new(),
+            GroupChange::Delete { .. } => format!("groupdel {n}"),
+            GroupChange::Create { gid, system } => {
                 let mut args = String::new();
-                if let Some(gid) = self.desired_gid() {
+                if let Some(gid) = gid {
                     args.push_str(&format!("-g {gid} "));
                 }
-                if self.system {
+                if system {
                     args.push_str("-r ");
                 }
-                let line = format!("groupadd {args}{n}");
-                vec![Cmd::new(line.clone(), format!("{line}\n"))]
+                format!("groupadd {args}{n}")
             }
-            (State::Present, Some(g)) => match self.desired_gid() {
-                Some(gid) if gid != g.gid => {
-                    let line = format!("groupmod -g {gid} {n}");
-                    vec![Cmd::new(line.clone(), format!("{line}\n"))]
-                }
-                _ => Vec::new(),
-            },
-            (State::Absent, None) => Vec::new(),
-        }
+            GroupChange::SetGid { to, .. } => format!("groupmod -g {to} {n}"),
+        };
+        vec![Cmd::new(line.clone(), format!("{line}\n"))]
     }
 }
 

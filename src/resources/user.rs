@@ -28,11 +28,11 @@
 //! `.`), checked with `visudo -cf`, and only then renamed into place, so a
 //! broken sudoers file is never installed.
 
-use super::common::script::{heredoc_delim};
-use super::common::{State};
+use super::common::State;
 use super::common::accounts::{check_group_name, check_id, getent_probe, parse_id, probe_failure};
+use super::common::script::heredoc_delim;
 use super::*;
-use crate::shell::{self, Perms, q};
+use crate::shell::{self, Perms, Script, q};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -249,181 +249,218 @@ impl User {
             .unwrap_or_else(|| self.name.clone())
     }
 
+    /// Everything that differs between the declaration and the fact: the
+    /// one planning step the diff and the commands are both rendered from.
     fn changes(&self, fact: &UserFact) -> Changes {
         let mut c = Changes::default();
         if self.state == State::Absent {
-            if let Some(a) = &fact.account {
-                c.action = Some(Action::Delete);
-                c.delete = true;
-                c.attr("uid", Some(a.uid.to_string()), None);
-                if self.remove_home {
-                    c.attr("home", Some(a.home.clone()), None);
-                }
-            }
-            if let SudoFact::File { .. } = fact.sudoers {
-                c.action = Some(Action::Delete);
-                c.remove_sudo = true;
-                c.attr("sudo", Some("true".into()), None);
-            }
+            self.removal(fact, &mut c);
             return c;
         }
-
-        let primary = self.primary_after(fact);
-        let desired_groups: Option<BTreeSet<String>> = self
-            .groups
-            .as_ref()
-            .map(|g| g.iter().filter(|g| **g != primary).cloned().collect());
-
         match &fact.account {
-            None => {
-                c.action = Some(Action::Create);
-                c.create = true;
-                if let Some(uid) = &self.uid {
-                    c.attr("uid", None, Some(uid.trim().to_string()));
-                }
-                if let Some(g) = &self.group {
-                    c.attr("group", None, Some(g.clone()));
-                }
-                if let Some(g) = &desired_groups {
-                    c.attr("groups", None, Some(list(g)));
-                }
-                if let Some(s) = &self.shell {
-                    c.attr("shell", None, Some(s.clone()));
-                }
-                c.attr("home", None, Some(self.home_or_default()));
-                if let Some(cm) = &self.comment {
-                    c.attr("comment", None, Some(cm.clone()));
-                }
-                if self.password_hash.is_some() {
-                    c.set_password = true;
-                    c.attr("password", None, Some(SENSITIVE.into()));
-                }
-            }
-            Some(a) => {
-                if let Some(uid) = self.uid.as_deref().and_then(parse_id)
-                    && uid != a.uid
-                {
-                    c.attr("uid", Some(a.uid.to_string()), Some(uid.to_string()));
-                    c.usermod.extend(["-u".into(), uid.to_string()]);
-                }
-                if let Some(g) = &self.group
-                    && fact.primary.as_ref() != Some(g)
-                {
-                    c.attr("group", fact.primary.clone(), Some(g.clone()));
-                    c.usermod.extend(["-g".into(), g.clone()]);
-                }
-                if let Some(want) = &desired_groups {
-                    let old_primary = fact.primary.clone().unwrap_or_default();
-                    let have: BTreeSet<String> = fact
-                        .groups
-                        .iter()
-                        .filter(|g| **g != old_primary && **g != primary)
-                        .cloned()
-                        .collect();
-                    let added: Vec<&String> = want.difference(&have).collect();
-                    let removed: Vec<&String> = if self.append {
-                        Vec::new()
-                    } else {
-                        have.difference(want).collect()
-                    };
-                    if !added.is_empty() || !removed.is_empty() {
-                        let after: BTreeSet<String> = if self.append {
-                            have.union(want).cloned().collect()
-                        } else {
-                            want.clone()
-                        };
-                        let marks: Vec<String> = added
-                            .iter()
-                            .map(|g| format!("+{g}"))
-                            .chain(removed.iter().map(|g| format!("-{g}")))
-                            .collect();
-                        c.attr(
-                            "groups",
-                            Some(list(&have)),
-                            Some(format!("{} ({})", list(&after), marks.join(", "))),
-                        );
-                        if self.append {
-                            let names: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
-                            c.usermod
-                                .extend(["-a".into(), "-G".into(), names.join(",")]);
-                        } else {
-                            let names: Vec<&str> = want.iter().map(|s| s.as_str()).collect();
-                            c.usermod.extend(["-G".into(), names.join(",")]);
-                        }
-                    }
-                }
-                if let Some(s) = &self.shell
-                    && *s != a.shell
-                {
-                    c.attr("shell", Some(a.shell.clone()), Some(s.clone()));
-                    c.usermod.extend(["-s".into(), s.clone()]);
-                }
-                if let Some(cm) = &self.comment
-                    && *cm != a.comment
-                {
-                    c.attr("comment", Some(a.comment.clone()), Some(cm.clone()));
-                    c.usermod.extend(["-c".into(), cm.clone()]);
-                }
-                if let Some(h) = &self.home
-                    && *h != a.home
-                {
-                    c.attr("home", Some(a.home.clone()), Some(h.clone()));
-                    c.move_home = Some((a.home.clone(), h.clone()));
-                }
-                if let Some(sha) = self.password_sha()
-                    && fact.shadow_sha256.as_ref() != Some(&sha)
-                {
-                    c.set_password = true;
-                    c.attr("password", Some(SENSITIVE.into()), Some(SENSITIVE.into()));
-                }
-                if !c.attrs.is_empty() {
-                    c.action = Some(Action::Update);
-                }
+            None => self.creation(&mut c),
+            Some(a) => self.account_drift(fact, a, &mut c),
+        }
+        self.keys_drift(fact, &mut c);
+        self.sudo_drift(fact, &mut c);
+        if c.action.is_none() && (!c.attrs.is_empty() || c.content.is_some()) {
+            c.action = Some(Action::Update);
+        }
+        c
+    }
+
+    /// `state: absent`: the account and the sudo rule go.
+    fn removal(&self, fact: &UserFact, c: &mut Changes) {
+        if let Some(a) = &fact.account {
+            c.action = Some(Action::Delete);
+            c.delete = true;
+            c.attr("uid", Some(a.uid.to_string()), None);
+            if self.remove_home {
+                c.attr("home", Some(a.home.clone()), None);
             }
         }
-
-        if let Some(text) = self.keys_text() {
-            let want_perms = format!("600 {}", self.name);
-            let want_dir = format!("700 {}", self.name);
-            let (before, perms) = match &fact.keys {
-                KeysFact::File {
-                    content,
-                    perms,
-                    dir_perms,
-                } => (
-                    Some(content.clone()),
-                    Some((perms.clone(), dir_perms.clone())),
-                ),
-                _ => (None, None),
-            };
-            let content_differs = before.as_deref() != Some(text.as_bytes());
-            if content_differs {
-                c.content = Some(ContentChange {
-                    before: before.and_then(|b| String::from_utf8(b).ok()),
-                    after: text,
-                });
-                c.write_keys = true;
-            }
-            if let Some((p, d)) = perms {
-                if p != want_perms {
-                    c.attr(
-                        "authorized_keys permissions",
-                        Some(show_perms(&p)),
-                        Some(show_perms(&want_perms)),
-                    );
-                    c.write_keys = true;
-                }
-                if d != want_dir {
-                    c.attr(
-                        ".ssh permissions",
-                        Some(show_perms(&d)),
-                        Some(show_perms(&want_dir)),
-                    );
-                    c.write_keys = true;
-                }
-            }
+        if let SudoFact::File { .. } = fact.sudoers {
+            c.action = Some(Action::Delete);
+            c.remove_sudo = true;
+            c.attr("sudo", Some("true".into()), None);
         }
+    }
 
+    /// The supplementary groups declared, without the primary group.
+    fn desired_groups(&self, primary: &str) -> Option<BTreeSet<String>> {
+        self.groups
+            .as_ref()
+            .map(|g| g.iter().filter(|g| *g != primary).cloned().collect())
+    }
+
+    /// The user does not exist: every declared attribute is new.
+    fn creation(&self, c: &mut Changes) {
+        c.action = Some(Action::Create);
+        c.create = true;
+        if let Some(uid) = &self.uid {
+            c.attr("uid", None, Some(uid.trim().to_string()));
+        }
+        if let Some(g) = &self.group {
+            c.attr("group", None, Some(g.clone()));
+        }
+        let primary = self.group.clone().unwrap_or_else(|| self.name.clone());
+        if let Some(g) = &self.desired_groups(&primary) {
+            c.attr("groups", None, Some(list(g)));
+        }
+        if let Some(s) = &self.shell {
+            c.attr("shell", None, Some(s.clone()));
+        }
+        c.attr("home", None, Some(self.home_or_default()));
+        if let Some(cm) = &self.comment {
+            c.attr("comment", None, Some(cm.clone()));
+        }
+        if self.password_hash.is_some() {
+            c.set_password = true;
+            c.attr("password", None, Some(SENSITIVE.into()));
+        }
+    }
+
+    /// The user exists: the declared attributes that differ, as `usermod`
+    /// arguments, a home move and a new password.
+    fn account_drift(&self, fact: &UserFact, a: &Account, c: &mut Changes) {
+        if let Some(uid) = self.uid.as_deref().and_then(parse_id)
+            && uid != a.uid
+        {
+            c.attr("uid", Some(a.uid.to_string()), Some(uid.to_string()));
+            c.usermod.extend(["-u".into(), uid.to_string()]);
+        }
+        if let Some(g) = &self.group
+            && fact.primary.as_ref() != Some(g)
+        {
+            c.attr("group", fact.primary.clone(), Some(g.clone()));
+            c.usermod.extend(["-g".into(), g.clone()]);
+        }
+        self.groups_drift(fact, c);
+        if let Some(s) = &self.shell
+            && *s != a.shell
+        {
+            c.attr("shell", Some(a.shell.clone()), Some(s.clone()));
+            c.usermod.extend(["-s".into(), s.clone()]);
+        }
+        if let Some(cm) = &self.comment
+            && *cm != a.comment
+        {
+            c.attr("comment", Some(a.comment.clone()), Some(cm.clone()));
+            c.usermod.extend(["-c".into(), cm.clone()]);
+        }
+        if let Some(h) = &self.home
+            && *h != a.home
+        {
+            c.attr("home", Some(a.home.clone()), Some(h.clone()));
+            c.move_home = Some((a.home.clone(), h.clone()));
+        }
+        if let Some(sha) = self.password_sha()
+            && fact.shadow_sha256.as_ref() != Some(&sha)
+        {
+            c.set_password = true;
+            c.attr("password", Some(SENSITIVE.into()), Some(SENSITIVE.into()));
+        }
+        if !c.attrs.is_empty() {
+            c.action = Some(Action::Update);
+        }
+    }
+
+    /// Supplementary groups to add (and, with `append: false`, remove).
+    fn groups_drift(&self, fact: &UserFact, c: &mut Changes) {
+        let primary = self.primary_after(fact);
+        let Some(want) = self.desired_groups(&primary) else {
+            return;
+        };
+        let old_primary = fact.primary.clone().unwrap_or_default();
+        let have: BTreeSet<String> = fact
+            .groups
+            .iter()
+            .filter(|g| **g != old_primary && **g != primary)
+            .cloned()
+            .collect();
+        let added: Vec<&String> = want.difference(&have).collect();
+        let removed: Vec<&String> = if self.append {
+            Vec::new()
+        } else {
+            have.difference(&want).collect()
+        };
+        if added.is_empty() && removed.is_empty() {
+            return;
+        }
+        let after: BTreeSet<String> = if self.append {
+            have.union(&want).cloned().collect()
+        } else {
+            want.clone()
+        };
+        let marks: Vec<String> = added
+            .iter()
+            .map(|g| format!("+{g}"))
+            .chain(removed.iter().map(|g| format!("-{g}")))
+            .collect();
+        c.attr(
+            "groups",
+            Some(list(&have)),
+            Some(format!("{} ({})", list(&after), marks.join(", "))),
+        );
+        if self.append {
+            let names: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
+            c.usermod
+                .extend(["-a".into(), "-G".into(), names.join(",")]);
+        } else {
+            let names: Vec<&str> = want.iter().map(|s| s.as_str()).collect();
+            c.usermod.extend(["-G".into(), names.join(",")]);
+        }
+    }
+
+    /// `authorized_keys` declared: its content and the modes of the file
+    /// and of `.ssh`.
+    fn keys_drift(&self, fact: &UserFact, c: &mut Changes) {
+        let Some(text) = self.keys_text() else {
+            return;
+        };
+        let want_perms = format!("600 {}", self.name);
+        let want_dir = format!("700 {}", self.name);
+        let (before, perms) = match &fact.keys {
+            KeysFact::File {
+                content,
+                perms,
+                dir_perms,
+            } => (
+                Some(content.clone()),
+                Some((perms.clone(), dir_perms.clone())),
+            ),
+            _ => (None, None),
+        };
+        if before.as_deref() != Some(text.as_bytes()) {
+            c.content = Some(ContentChange {
+                before: before.and_then(|b| String::from_utf8(b).ok()),
+                after: text,
+            });
+            c.write_keys = true;
+        }
+        let Some((p, d)) = perms else {
+            return;
+        };
+        if p != want_perms {
+            c.attr(
+                "authorized_keys permissions",
+                Some(show_perms(&p)),
+                Some(show_perms(&want_perms)),
+            );
+            c.write_keys = true;
+        }
+        if d != want_dir {
+            c.attr(
+                ".ssh permissions",
+                Some(show_perms(&d)),
+                Some(show_perms(&want_dir)),
+            );
+            c.write_keys = true;
+        }
+    }
+
+    /// `sudo` declared: the rule file is written or removed.
+    fn sudo_drift(&self, fact: &UserFact, c: &mut Changes) {
         match (self.sudo, &fact.sudoers) {
             (Some(true), SudoFact::File { content, perms })
                 if content.as_slice() == self.sudoers_rule().as_bytes() && perms == "440 root" => {}
@@ -446,11 +483,6 @@ impl User {
             }
             _ => {}
         }
-
-        if c.action.is_none() && (!c.attrs.is_empty() || c.content.is_some()) {
-            c.action = Some(Action::Update);
-        }
-        c
     }
 
     fn useradd_cmd(&self) -> Cmd {
@@ -517,8 +549,7 @@ impl User {
         let home = self.keys_home(fact);
         let dir = format!("{}/.ssh", home.trim_end_matches('/'));
         let file = format!("{dir}/authorized_keys");
-        let owner = q(&format!("{}:", self.name));
-        let (h, d) = (q(&home), q(&dir));
+        let d = q(&dir);
 
         // As the user: the mode of .ssh, and the file itself.
         let mut inner = String::new();
@@ -533,22 +564,13 @@ impl User {
         ));
         let end = heredoc_delim("KEEL_AS_USER_END", &inner);
 
-        // As root: make sure home and .ssh exist and belong to the user,
-        // without following links (`chown -h`).
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "if [ ! -e {h} ] && [ ! -L {h} ]; then mkdir -p {h}; chown {owner} {h}; fi"
-        );
-        let _ = writeln!(
-            s,
-            "if [ ! -e {d} ] && [ ! -L {d} ]; then mkdir {d}; fi\nchown -h {owner} {d}"
-        );
-        let _ = writeln!(
-            s,
-            "keel_as_user() {{ if [ \"$(id -u)\" = 0 ]; then runuser -u {n} -- sh -s; else sh -s; fi; }}\nkeel_as_user <<'{end}'\n{inner}{end}",
-            n = q(&self.name)
-        );
+        // As root: make sure home and .ssh exist and belong to the user.
+        let mut s = Script::new(include_str!("user/ssh_dir.sh"))
+            .set("keel_user", &self.name)
+            .set("keel_home", &home)
+            .set("keel_dir", &dir)
+            .render();
+        let _ = writeln!(s, "keel_as_user <<'{end}'\n{inner}{end}");
         Some(Cmd::new(
             format!(
                 "write {file} ({} keys)",
@@ -560,12 +582,9 @@ impl User {
 
     fn sudo_write_cmd(&self) -> Cmd {
         let path = self.sudoers_path();
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "command -v visudo >/dev/null 2>&1 || {{ echo 'keel: visudo not found: install the sudo package first' >&2; exit 1; }}"
-        );
-        let _ = writeln!(s, "mkdir -p {SUDOERS_DIR}");
+        let mut s = Script::new(include_str!("user/need_visudo.sh"))
+            .set("keel_dir", SUDOERS_DIR)
+            .render();
         // A name with a dot: sudo's includedir skips it while it is checked.
         let tmp = shell::TempFile::beside("keel_tmp", &path);
         s.push_str(&tmp.create());
@@ -576,13 +595,10 @@ impl User {
             group: Some("root".into()),
             mode: Some("0440".into()),
         }));
-        let _ = writeln!(
-            s,
-            "if ! visudo -cqf \"$keel_tmp\" >&2; then echo {} >&2; exit 1; fi",
-            q(&format!(
-                "keel: the sudo rule for {} failed `visudo -c`; it was not installed",
-                self.name
-            ))
+        s.push_str(
+            &Script::new(include_str!("user/visudo_check.sh"))
+                .set("keel_user", &self.name)
+                .render(),
         );
         let _ = writeln!(s, "{}trap - EXIT", tmp.rename());
         Cmd::new(format!("write {path} (checked with visudo -cf)"), s)
@@ -694,7 +710,10 @@ impl Kind for User {
             } else {
                 self.home_or_default()
             };
-            t = t.path(format!("{}/.ssh/authorized_keys", home.trim_end_matches('/')));
+            t = t.path(format!(
+                "{}/.ssh/authorized_keys",
+                home.trim_end_matches('/')
+            ));
         }
         if self.sudo.is_some() {
             t = t.path(self.sudoers_path());
@@ -729,58 +748,38 @@ impl Kind for User {
     }
 
     fn probe(&self) -> String {
-        let n = q(&self.name);
         let mut s = String::from("set +e\n");
         s.push_str(&getent_probe("passwd", &self.name, "passwd"));
         if self.state == State::Present {
-            let _ = writeln!(s, "if [ \"$keel_rc\" = 0 ]; then");
-            let _ = writeln!(s, "printf 'primary=%s\\n' \"$(id -gn {n})\"");
-            let _ = writeln!(s, "printf 'groups=%s\\n' \"$(id -Gn {n})\"");
+            s.push_str("if [ \"$keel_rc\" = 0 ]; then\n");
+            s.push_str(
+                &Script::new(include_str!("user/ids.sh"))
+                    .set("keel_user", &self.name)
+                    .render(),
+            );
             if self.password_hash.is_some() {
                 // Only a digest of the hash field leaves the host.
-                let _ = writeln!(
-                    s,
-                    "if keel_s=$(getent shadow {n} 2>/dev/null); then \
-                     printf 'shadow_sha256=%s\\n' \"$(printf '%s\\n' \"$keel_s\" | cut -d: -f2 | sha256sum | cut -d' ' -f1)\"; \
-                     else echo shadow=unreadable; fi; keel_s="
+                s.push_str(
+                    &Script::new(include_str!("user/shadow.sh"))
+                        .set("keel_user", &self.name)
+                        .render(),
                 );
             }
             if self.authorized_keys.is_some() {
-                match &self.home {
-                    Some(h) => {
-                        let _ = writeln!(s, "keel_h={}", q(h));
-                    }
-                    None => {
-                        let _ = writeln!(s, "keel_h=$(printf '%s\\n' \"$keel_e\" | cut -d: -f6)");
-                    }
-                }
-                let _ = write!(
-                    s,
-                    r#"keel_h=${{keel_h%/}}
-keel_f="$keel_h/.ssh/authorized_keys"
-if [ ! -e "$keel_f" ] && [ ! -L "$keel_f" ]; then echo keys=absent
-else
-printf 'keys_stat=%s\n' "$(stat -c '%a %U' "$keel_f")"
-printf 'keys_dir_stat=%s\n' "$(stat -L -c '%a %U' "$keel_h/.ssh")"
-if [ "$(id -u)" = 0 ]; then keel_b=$(runuser -u {n} -- base64 -w0 -- "$keel_f" 2>/dev/null); keel_rc=$?
-else keel_b=$(base64 -w0 -- "$keel_f" 2>/dev/null); keel_rc=$?; fi
-if [ "$keel_rc" = 0 ]; then printf 'keys=b64:%s\n' "$keel_b"; else echo keys=unreadable; fi
-fi
-"#
+                s.push_str(
+                    &Script::new(include_str!("user/keys_probe.sh"))
+                        .set("keel_user", &self.name)
+                        .set("keel_home", self.home.as_deref().unwrap_or(""))
+                        .render(),
                 );
             }
-            let _ = writeln!(s, "fi");
+            s.push_str("fi\n");
         }
         if self.sudo.is_some() || self.state == State::Absent {
-            let _ = write!(
-                s,
-                r#"keel_sf={p}
-if [ -e "$keel_sf" ] || [ -L "$keel_sf" ]; then
-printf 'sudoers_stat=%s\n' "$(stat -c '%a %U' "$keel_sf")"
-printf 'sudoers=b64:%s\n' "$(base64 -w0 -- "$keel_sf")"
-else echo sudoers=absent; fi
-"#,
-                p = q(&self.sudoers_path())
+            s.push_str(
+                &Script::new(include_str!("user/sudoers_probe.sh"))
+                    .set("keel_path", self.sudoers_path())
+                    .render(),
             );
         }
         s
@@ -795,11 +794,16 @@ else echo sudoers=absent; fi
             };
             let f: Vec<&str> = line.split(':').collect();
             if f.len() != 7 {
-                return Err(FactError::Unexpected(format!("unexpected `getent passwd` line: {line:?}")));
+                return Err(FactError::Unexpected(format!(
+                    "unexpected `getent passwd` line: {line:?}"
+                )));
             }
             let num = |s: &str| {
-                s.parse::<u32>()
-                    .map_err(|_| format!("unexpected id in `getent passwd` line: {line:?}"))
+                s.parse::<u32>().map_err(|_| {
+                    FactError::Unexpected(format!(
+                        "unexpected id in `getent passwd` line: {line:?}"
+                    ))
+                })
             };
             fact.account = Some(Account {
                 uid: num(f[2])?,
@@ -827,15 +831,20 @@ else echo sudoers=absent; fi
                 Some("unreadable") => KeysFact::Unreadable,
                 Some(v) => match v.strip_prefix("b64:") {
                     Some(b) => KeysFact::File {
-                        content: shell::unbase64(b)
-                            .map_err(|e| format!("authorized_keys content: {e}"))?,
+                        content: shell::unbase64(b).map_err(|e| {
+                            FactError::Unexpected(format!("authorized_keys content: {e}"))
+                        })?,
                         perms: kv(text, "keys_stat").unwrap_or_default().trim().to_string(),
                         dir_perms: kv(text, "keys_dir_stat")
                             .unwrap_or_default()
                             .trim()
                             .to_string(),
                     },
-                    None => return Err(FactError::Unexpected(format!("unexpected `keys={v}` in the user probe"))),
+                    None => {
+                        return Err(FactError::Unexpected(format!(
+                            "unexpected `keys={v}` in the user probe"
+                        )));
+                    }
                 },
             };
         }
@@ -844,37 +853,36 @@ else echo sudoers=absent; fi
             Some("absent") => SudoFact::Absent,
             Some(v) => match v.strip_prefix("b64:") {
                 Some(b) => SudoFact::File {
-                    content: shell::unbase64(b).map_err(|e| format!("sudoers content: {e}"))?,
+                    content: shell::unbase64(b)
+                        .map_err(|e| FactError::Unexpected(format!("sudoers content: {e}")))?,
                     perms: kv(text, "sudoers_stat")
                         .unwrap_or_default()
                         .trim()
                         .to_string(),
                 },
-                None => return Err(FactError::Unexpected(format!("unexpected `sudoers={v}` in the user probe"))),
+                None => {
+                    return Err(FactError::Unexpected(format!(
+                        "unexpected `sudoers={v}` in the user probe"
+                    )));
+                }
             },
         };
         Ok(fact)
     }
 
     fn plan(&self, fact: &UserFact) -> Planned {
-        let diff = self.diff_of(fact);
-        let commands = self.commands_for(fact, &diff);
-        Planned::new(diff, commands)
+        let changes = self.changes(fact);
+        let commands = self.commands(fact, &changes);
+        Planned::new(self.diff(changes), commands)
     }
-
 }
 
 impl User {
-    fn diff_of(&self, fact: &UserFact) -> Diff {
-        let c = self.changes(fact);
+    /// The diff shown for `changes`.
+    fn diff(&self, c: Changes) -> Diff {
         match c.action {
-            None => {
-                let mut d = Diff::noop();
-                if self.state == State::Absent {
-                    d = d.reason("does not exist");
-                }
-                d
-            }
+            None if self.state == State::Absent => Diff::noop().reason("does not exist"),
+            None => Diff::noop(),
             Some(action) => Diff {
                 action: Some(action),
                 attrs: c.attrs,
@@ -884,8 +892,8 @@ impl User {
         }
     }
 
-    fn commands_for(&self, fact: &UserFact, _diff: &Diff) -> Vec<Cmd> {
-        let c = self.changes(fact);
+    /// The commands that carry out `c`, in order.
+    fn commands(&self, fact: &UserFact, c: &Changes) -> Vec<Cmd> {
         let n = q(&self.name);
         let mut cmds = Vec::new();
         if c.delete {
@@ -905,13 +913,13 @@ impl User {
             cmds.push(Cmd::new(line.clone(), format!("{line}\n")));
         }
         if let Some((old, new)) = &c.move_home {
-            let (o, w) = (q(old), q(new));
+            let w = q(new);
             let script = if self.create_home {
-                // `usermod -m` moves the old home, and fails if the new one
-                // exists: then just point at it.
-                format!(
-                    "if [ -e {w} ] || [ ! -d {o} ]; then usermod -d {w} {n}; else usermod -d {w} -m {n}; fi\n"
-                )
+                Script::new(include_str!("user/move_home.sh"))
+                    .set("keel_user", &self.name)
+                    .set("keel_old", old)
+                    .set("keel_new", new)
+                    .render()
             } else {
                 format!("usermod -d {w} {n}\n")
             };
@@ -949,8 +957,8 @@ fn looks_like_key(line: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::resources::testing::assert_sh_syntax as assert_parses;
     use super::*;
+    use crate::resources::testing::assert_sh_syntax as assert_parses;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     const HASH: &str = "$y$j9T$abcdefghijkl$ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdef";
@@ -971,7 +979,6 @@ mod tests {
     fn b64(s: &str) -> String {
         shell::base64(s.as_bytes()).replace('\n', "")
     }
-
 
     fn alice_present() -> String {
         format!(
@@ -1024,7 +1031,8 @@ mod tests {
         );
         let s = script(&e);
         assert!(s.contains("if getent group alice >/dev/null 2>&1; then set -- -g alice; fi"));
-        assert!(s.contains("then runuser -u alice -- sh -s; else sh -s; fi; }"));
+        assert!(s.contains("keel_user=alice\n"));
+        assert!(s.contains("then runuser -u \"$keel_user\" -- sh -s; else sh -s; fi"));
         assert!(s.contains("keel_as_user <<'KEEL_AS_USER_END'"));
         assert_parses(&s);
     }
@@ -1220,7 +1228,8 @@ mod tests {
             vec!["write /home/alice/.ssh/authorized_keys (2 keys)"]
         );
         let s = script(&e);
-        assert!(s.contains("chown -h alice: /home/alice/.ssh"));
+        assert!(s.contains("keel_dir=/home/alice/.ssh\n"));
+        assert!(s.contains("chown -h \"$keel_user:\" \"$keel_dir\""));
         assert_parses(&s);
         // Absent file.
         let e = eval("user", &yaml, &format!("{}keys=absent\n", alice_present()));
