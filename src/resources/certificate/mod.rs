@@ -103,11 +103,13 @@ mod fact;
 mod install;
 mod plan;
 mod self_signed;
+mod validate;
 mod values;
 
 pub use fact::*;
 pub use values::*;
 use plan::*;
+use validate::check_install;
 
 /// Let's Encrypt's production and staging directories.
 pub const LETSENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
@@ -404,92 +406,8 @@ impl Kind for Certificate {
             }
         }
         match self.issuer {
-            Issuer::Acme => {
-                if let Some(w) = self.domains.iter().find(|d| d.is_wildcard()) {
-                    errs.push(
-                        Invalid::field(
-                            "domains",
-                            format!("`{}` is a wildcard: an ACME CA issues wildcards only through a DNS-01 challenge, which `standalone` and `webroot` are not", w.0),
-                        )
-                        .help("list the names you serve, or use `issuer: self-signed`"),
-                    );
-                }
-                if let Some(d) = self.domains.iter().find(|d| !d.0.contains('.')) {
-                    errs.push(
-                        Invalid::field(
-                            "domains",
-                            format!("`{}` is not a public domain name: an ACME CA needs a fully qualified name", d.0),
-                        )
-                        .help("e.g. `app.example.com`; for a local name use `issuer: self-signed`"),
-                    );
-                }
-                if self.self_signed.is_some() {
-                    errs.push(
-                        Invalid::field(
-                            "self_signed",
-                            "`self_signed` settings have no effect with `issuer: acme`",
-                        )
-                        .help("remove them, or set `issuer: self-signed`"),
-                    );
-                }
-                let a = self.acme();
-                match (a.method, &a.webroot) {
-                    (Method::Webroot, None) => errs.push(
-                        Invalid::field(
-                            "acme",
-                            "`method: webroot` needs `webroot`, the web server's document root",
-                        )
-                        .help("e.g. webroot: /var/www/html"),
-                    ),
-                    (Method::Standalone, Some(_)) => errs.push(
-                        Invalid::field("acme", "`webroot` is only used with `method: webroot`")
-                            .help("set `method: webroot`, or remove `webroot`"),
-                    ),
-                    _ => {}
-                }
-                if let Some(h) = &a.deploy_hook
-                    && h.trim().is_empty()
-                {
-                    errs.push(Invalid::field("acme", "`deploy_hook` is empty"));
-                }
-                if a.ca_bundle.is_some() && !matches!(a.directory, Directory::Url(_)) {
-                    errs.push(
-                        Invalid::field("acme", "`ca_bundle` is only for a custom `directory` URL")
-                            .help("Let's Encrypt's servers are trusted by the system's CA store"),
-                    );
-                }
-            }
-            Issuer::SelfSigned => {
-                if self.acme.is_some() {
-                    errs.push(
-                        Invalid::field(
-                            "acme",
-                            "`acme` settings have no effect with `issuer: self-signed`",
-                        )
-                        .help("remove them, or set `issuer: acme`"),
-                    );
-                }
-                let ss = self.self_signed();
-                if ss.days == 0 {
-                    errs.push(Invalid::field("self_signed", "`days` must be at least 1"));
-                } else if self.renew_before_days >= ss.days {
-                    errs.push(
-                        Invalid::field(
-                            "renew_before_days",
-                            format!(
-                                "renew_before_days ({}) is not shorter than the certificate's validity ({} days): it would be regenerated on every run",
-                                self.renew_before_days, ss.days
-                            ),
-                        )
-                        .help("lower renew_before_days, or raise self_signed.days"),
-                    );
-                }
-                if let Some(h) = &ss.deploy_hook
-                    && h.trim().is_empty()
-                {
-                    errs.push(Invalid::field("self_signed", "`deploy_hook` is empty"));
-                }
-            }
+            Issuer::Acme => self.check_acme(&mut errs),
+            Issuer::SelfSigned => self.check_self_signed(&mut errs),
         }
         if self.renew_before_days == 0 {
             errs.push(
@@ -498,27 +416,7 @@ impl Kind for Certificate {
             );
         }
         if let Some(i) = &self.install {
-            if i.cert.is_none() && i.key.is_none() {
-                errs.push(
-                    Invalid::field("install", "`install` names neither `cert` nor `key`").help(
-                        "e.g. install: { cert: /srv/app/ssl/cert.pem, key: /srv/app/ssl/key.pem }",
-                    ),
-                );
-            }
-            if let (Some(c), Some(k)) = (&i.cert, &i.key)
-                && c == k
-            {
-                errs.push(Invalid::field(
-                    "install",
-                    "`cert` and `key` are the same path",
-                ));
-            }
-            for e in super::common::paths::check_perms(None, i.owner.as_deref(), i.group.as_deref()) {
-                errs.push(Invalid {
-                    field: Some("install"),
-                    ..e
-                });
-            }
+            check_install(i, &mut errs);
         }
         errs
     }
@@ -646,8 +544,32 @@ if [ -d /run/systemd/system ]; then\n  echo systemd=yes\n  echo \"timer=$(system
         })
     }
 
+    /// Judge the certificate (a new one, and why), keep the deploy hook
+    /// first (certbot runs it), then issue or keep up what surrounds the
+    /// certificate, and certbot's timer. Nothing to run is a no-op.
     fn plan(&self, fact: &CertFact) -> Planned {
-        self.plan_changes(fact).into()
+        let mut p = Acc::default();
+        let issue = match self.judge(fact, &mut p) {
+            Ok(issue) => issue,
+            Err(why) => return refuse(p.finish(), why.to_string()),
+        };
+        self.hook_upkeep(fact, &mut p);
+        match issue {
+            Some(iss) => self.issue(fact, iss, &mut p),
+            None => self.upkeep(fact, &mut p),
+        }
+        self.timer(fact, &mut p);
+        if let Some(u) = fact.accounts.unknown(&self.wanted("cert")) {
+            p.unknown.push(u);
+        }
+        let cmds = std::mem::take(&mut p.cmds);
+        let mut diff = p.finish();
+        if cmds.is_empty() {
+            diff.action = Some(Action::NoOp);
+            diff.attrs.clear();
+            diff.content = None;
+        }
+        Planned::new(diff, cmds)
     }
 }
 

@@ -18,12 +18,12 @@ pub(super) struct Issue {
 /// What the plan collects on its way: attributes, reasons, commands.
 #[derive(Debug)]
 pub(super) struct Acc {
-    action: Action,
-    attrs: Vec<AttrChange>,
-    content: Option<ContentChange>,
-    reasons: Vec<String>,
-    unknown: Vec<String>,
-    cmds: Vec<Cmd>,
+    pub(super) action: Action,
+    pub(super) attrs: Vec<AttrChange>,
+    pub(super) content: Option<ContentChange>,
+    pub(super) reasons: Vec<String>,
+    pub(super) unknown: Vec<String>,
+    pub(super) cmds: Vec<Cmd>,
 }
 
 impl Default for Acc {
@@ -43,10 +43,6 @@ impl Acc {
     pub(super) fn attr(&mut self, name: &str, before: Option<impl Into<String>>, after: impl Into<String>) {
         self.attrs
             .push(AttrChange::new(name, before, Some(after.into())));
-    }
-
-    pub(super) fn has(&self, name: &str) -> bool {
-        self.attrs.iter().any(|a| a.name == name)
     }
 
     pub(super) fn finish(self) -> Diff {
@@ -72,162 +68,156 @@ impl Certificate {
         }
     }
 
-    /// The diff and the commands, computed together so they always agree.
-    pub(super) fn plan_changes(&self, fact: &CertFact) -> (Diff, Vec<Cmd>) {
-        let mut p = Acc::default();
-        let issue = match self.judge(fact, &mut p) {
-            Ok(issue) => issue,
-            Err(why) => return refuse(p.finish(), why),
-        };
-        self.hook_upkeep(fact, &mut p);
-        match issue {
-            Some(iss) => self.issue(fact, iss, &mut p),
-            None => self.upkeep(fact, &mut p),
-        }
-        self.timer(fact, &mut p);
-        if let Some(u) = fact.accounts.unknown(&self.wanted("cert")) {
-            p.unknown.push(u);
-        }
-        let cmds = std::mem::take(&mut p.cmds);
-        let mut diff = p.finish();
-        if cmds.is_empty() {
-            diff.action = Some(Action::NoOp);
-            diff.attrs.clear();
-            diff.content = None;
-        }
-        (diff, cmds)
-    }
-
     /// Whether a new certificate is needed, and why (attributes, reasons).
     /// `Err` when the declared threshold can never be met.
-    pub(super) fn judge(&self, fact: &CertFact, p: &mut Acc) -> Result<Option<Issue>, String> {
-        let want_domains = self.domain_list();
+    pub(super) fn judge(&self, fact: &CertFact, p: &mut Acc) -> Result<Option<Issue>, Unsatisfiable> {
         let (live, other) = self.located(fact);
         let Some(cert) = live else {
-            if other.is_some() {
-                let before = match self.issuer {
-                    Issuer::Acme => Issuer::SelfSigned,
-                    Issuer::SelfSigned => Issuer::Acme,
-                };
-                p.attr("issuer", Some(before.label()), self.issuer.label());
-                if self.issuer == Issuer::SelfSigned {
-                    p.reasons.push(format!(
-                        "certbot's lineage `{}` will be deleted, so its timer stops renewing it",
-                        self.name
-                    ));
-                }
-            } else {
-                p.action = Action::Create;
-            }
-            p.attr("domains", None::<String>, list(&want_domains));
+            self.judge_absent(other.is_some(), p);
             return Ok(Some(Issue::default()));
         };
         let Some(x) = &cert.x509 else {
-            if fact.openssl {
-                p.reasons
-                    .push("the current certificate cannot be read by openssl".into());
-                p.attr("certificate", Some("unreadable"), "new");
-                return Ok(Some(Issue {
-                    force: true,
-                    expand: false,
-                }));
-            }
-            p.unknown.push(
-                "openssl is not installed yet: the certificate's domains and expiry are read once it is"
-                    .into(),
-            );
-            return Ok(None);
+            return Ok(judge_unreadable(fact, p));
         };
-        let mut issue = None;
+        let mut issue = self.judge_domains(x, p);
+        let mut directory_changed = false;
+        match self.issuer {
+            Issuer::Acme => directory_changed = self.judge_settings(fact, p, &mut issue),
+            Issuer::SelfSigned => self.judge_key(cert, x, p, &mut issue),
+        }
+        self.judge_expiry(fact, x, p, &mut issue, directory_changed)?;
+        Ok(issue)
+    }
+
+    /// No certificate where the issuer keeps it: a first one, or one from
+    /// the other issuer.
+    fn judge_absent(&self, at_other_issuer: bool, p: &mut Acc) {
+        if at_other_issuer {
+            let before = match self.issuer {
+                Issuer::Acme => Issuer::SelfSigned,
+                Issuer::SelfSigned => Issuer::Acme,
+            };
+            p.attr("issuer", Some(before.label()), self.issuer.label());
+            if self.issuer == Issuer::SelfSigned {
+                p.reasons.push(format!(
+                    "certbot's lineage `{}` will be deleted, so its timer stops renewing it",
+                    self.name
+                ));
+            }
+        } else {
+            p.action = Action::Create;
+        }
+        p.attr("domains", None::<String>, list(&self.domain_list()));
+    }
+
+    /// The certificate's domains against the declared ones (order and
+    /// duplicates aside); `expand` when domains were only added.
+    fn judge_domains(&self, x: &X509, p: &mut Acc) -> Option<Issue> {
+        let want_domains = self.domain_list();
         let mut have: Vec<&String> = x.sans.iter().collect();
         have.sort();
         have.dedup();
         let mut want: Vec<&String> = want_domains.iter().collect();
         want.sort();
         want.dedup();
-        if have != want {
-            p.attr("domains", Some(list(&x.sans)), list(&want_domains));
-            issue = Some(Issue {
-                force: false,
-                expand: have.iter().all(|d| want.contains(d)),
+        if have == want {
+            return None;
+        }
+        p.attr("domains", Some(list(&x.sans)), list(&want_domains));
+        Some(Issue {
+            force: false,
+            expand: have.iter().all(|d| want.contains(d)),
+        })
+    }
+
+    /// Self-signed: the key type and the key file.
+    fn judge_key(&self, cert: &LiveCert, x: &X509, p: &mut Acc, issue: &mut Option<Issue>) {
+        let key = self.self_signed().key;
+        if let Some(k) = KeyType::from_openssl(&x.key_alg)
+            && k != key
+        {
+            p.attr("key", Some(k.label()), key.label());
+            force(issue);
+        }
+        if cert.key_sha256.is_none() {
+            p.attr("key file", None::<String>, "generated");
+            force(issue);
+        }
+    }
+
+    /// The expiry against the threshold; `Err` when a new certificate from
+    /// the same CA would be due at once.
+    fn judge_expiry(
+        &self,
+        fact: &CertFact,
+        x: &X509,
+        p: &mut Acc,
+        issue: &mut Option<Issue>,
+        directory_changed: bool,
+    ) -> Result<(), Unsatisfiable> {
+        let threshold = i64::from(self.renew_before_days) * DAY;
+        let Some(end) = x.not_after else {
+            p.reasons.push("the expiry date cannot be read".into());
+            force(issue);
+            return Ok(());
+        };
+        if end - fact.now >= threshold {
+            if issue.is_none() {
+                p.reasons.push(format!(
+                    "issued by {}, expires {}",
+                    short_dn(&x.issuer),
+                    expiry(end, fact.now)
+                ));
+            }
+            return Ok(());
+        }
+        let verb = match self.issuer {
+            Issuer::Acme => "renew",
+            Issuer::SelfSigned => "regenerate",
+        };
+        p.attr(
+            "expires",
+            Some(expiry(end, fact.now)),
+            format!(
+                "{verb} (threshold {})",
+                days(i64::from(self.renew_before_days))
+            ),
+        );
+        // A new certificate from the same CA would be due at once.
+        if self.issuer == Issuer::Acme
+            && let Some(life) = x.not_before.map(|b| end - b + 1)
+            && threshold >= life
+            && !directory_changed
+        {
+            return Err(Unsatisfiable {
+                renew_before_days: self.renew_before_days,
+                lifetime: life,
             });
         }
-        match self.issuer {
-            Issuer::Acme => self.judge_settings(fact, p, &mut issue),
-            Issuer::SelfSigned => {
-                let key = self.self_signed().key;
-                if let Some(k) = KeyType::from_openssl(&x.key_alg)
-                    && k != key
-                {
-                    p.attr("key", Some(k.label()), key.label());
-                    force(&mut issue);
-                }
-                if cert.key_sha256.is_none() {
-                    p.attr("key file", None::<String>, "generated");
-                    force(&mut issue);
-                }
-            }
-        }
-        let threshold = i64::from(self.renew_before_days) * DAY;
-        match x.not_after {
-            Some(end) if end - fact.now < threshold => {
-                let verb = match self.issuer {
-                    Issuer::Acme => "renew",
-                    Issuer::SelfSigned => "regenerate",
-                };
-                p.attr(
-                    "expires",
-                    Some(expiry(end, fact.now)),
-                    format!(
-                        "{verb} (threshold {})",
-                        days(i64::from(self.renew_before_days))
-                    ),
-                );
-                // A new certificate from the same CA would be due at once.
-                if self.issuer == Issuer::Acme
-                    && let Some(life) = x.not_before.map(|b| end - b + 1)
-                    && threshold >= life
-                    && !p.has("directory")
-                {
-                    return Err(format!(
-                        "renew_before_days ({}) is not shorter than the lifetime of this CA's certificates ({}): a new certificate would be due at once and every run would ask the CA for another; lower renew_before_days",
-                        self.renew_before_days,
-                        human_duration(life)
-                    ));
-                }
-                force(&mut issue);
-            }
-            Some(end) => {
-                if issue.is_none() {
-                    p.reasons.push(format!(
-                        "issued by {}, expires {}",
-                        short_dn(&x.issuer),
-                        expiry(end, fact.now)
-                    ));
-                }
-            }
-            None => {
-                p.reasons.push("the expiry date cannot be read".into());
-                force(&mut issue);
-            }
-        }
-        Ok(issue)
+        force(issue);
+        Ok(())
     }
 
     /// ACME: certbot's recorded settings against the declared ones. certbot
     /// records them only when it issues, so a change asks for a new
-    /// certificate.
-    pub(super) fn judge_settings(&self, fact: &CertFact, p: &mut Acc, issue: &mut Option<Issue>) {
+    /// certificate. Returns whether the directory (the CA) changed.
+    pub(super) fn judge_settings(
+        &self,
+        fact: &CertFact,
+        p: &mut Acc,
+        issue: &mut Option<Issue>,
+    ) -> bool {
         let acme = self.acme();
         let Some(r) = &fact.renewal else {
             p.reasons
                 .push("certbot has no renewal settings for this certificate".into());
             p.attr("renewal settings", None::<String>, self.renewal_conf());
             force(issue);
-            return;
+            return false;
         };
         let url = acme.directory.url();
-        if r.server.as_deref() != Some(url) {
+        let directory_changed = r.server.as_deref() != Some(url);
+        if directory_changed {
             p.attr(
                 "directory",
                 r.server.as_deref().map(Directory::describe),
@@ -245,6 +235,7 @@ impl Certificate {
             p.attr("webroot", r.webroot_path.clone(), w.0.clone());
             force(issue);
         }
+        directory_changed
     }
 
     /// The deploy hook file: written first, since certbot runs it.
@@ -521,11 +512,42 @@ pub(super) fn force(issue: &mut Option<Issue>) {
     i.force = true;
 }
 
-pub(super) fn refuse(diff: Diff, why: String) -> (Diff, Vec<Cmd>) {
+/// A plan keel will not carry out: an error of the plan, nothing to run.
+pub(super) fn refuse(diff: Diff, why: String) -> Planned {
     let mut d = diff;
     d.action = Some(Action::Update);
     d.error = Some(why);
-    (d, Vec::new())
+    Planned::only(d)
+}
+
+/// A renewal threshold no certificate of this CA can meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "renew_before_days ({renew_before_days}) is not shorter than the lifetime of this CA's certificates ({}): a new certificate would be due at once and every run would ask the CA for another; lower renew_before_days",
+    human_duration(*lifetime)
+)]
+pub(super) struct Unsatisfiable {
+    pub(super) renew_before_days: u32,
+    pub(super) lifetime: i64,
+}
+
+/// The certificate exists but openssl cannot read it (a new one), or
+/// openssl is not installed yet (known after apply).
+fn judge_unreadable(fact: &CertFact, p: &mut Acc) -> Option<Issue> {
+    if fact.openssl {
+        p.reasons
+            .push("the current certificate cannot be read by openssl".into());
+        p.attr("certificate", Some("unreadable"), "new");
+        return Some(Issue {
+            force: true,
+            expand: false,
+        });
+    }
+    p.unknown.push(
+        "openssl is not installed yet: the certificate's domains and expiry are read once it is"
+            .into(),
+    );
+    None
 }
 
 pub(super) fn list(v: &[String]) -> String {
