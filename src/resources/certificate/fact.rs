@@ -150,30 +150,19 @@ pub(super) fn parse_copy(stdout: &str, prefix: &str) -> Result<CopyFact, String>
 
 /// Shell printing what `openssl` says about the certificate `$2` (and the
 /// sha256 of `$2` and its key `$3`) with the prefix `$1.`.
-pub(super) const PROBE_CERT_FN: &str = r#"keel_cert() {
-  [ -f "$2" ] || return 0
-  echo "$1.present=yes"
-  printf '%s.sha256=%s\n' "$1" "$(sha256sum < "$2" | cut -d ' ' -f 1)"
-  if [ -f "$3" ]; then printf '%s.key_sha256=%s\n' "$1" "$(sha256sum < "$3" | cut -d ' ' -f 1)"; fi
-  command -v openssl >/dev/null 2>&1 || return 0
-  openssl x509 -in "$2" -noout -nameopt RFC2253 -issuer -subject -serial -startdate -enddate 2>/dev/null | sed "s/^/$1./"
-  keel_d=$(openssl x509 -in "$2" -noout -enddate 2>/dev/null | cut -d = -f 2-)
-  if [ -n "$keel_d" ]; then printf '%s.not_after_epoch=%s\n' "$1" "$(date -d "$keel_d" +%s 2>/dev/null)"; fi
-  keel_d=$(openssl x509 -in "$2" -noout -startdate 2>/dev/null | cut -d = -f 2-)
-  if [ -n "$keel_d" ]; then printf '%s.not_before_epoch=%s\n' "$1" "$(date -d "$keel_d" +%s 2>/dev/null)"; fi
-  printf '%s.san=%s\n' "$1" "$(openssl x509 -in "$2" -noout -ext subjectAltName 2>/dev/null | sed 1d | tr -d '\n')"
-  printf '%s.key_alg=%s\n' "$1" "$(openssl x509 -in "$2" -noout -text 2>/dev/null | sed -n 's/^ *Public Key Algorithm: *//p' | head -n 1)"
-}
-keel_copy() {
-  if [ -L "$2" ]; then echo "$1.type=link"
-  elif [ -d "$2" ]; then echo "$1.type=dir"
-  elif [ -f "$2" ]; then
-    echo "$1.type=file"
-    stat -L --printf "$1.mode=%a\n$1.uid=%u\n$1.gid=%g\n$1.owner=%U\n$1.group=%G\n$1.size=%s\n" -- "$2"
-    printf '%s.sha256=%s\n' "$1" "$(sha256sum < "$2" | cut -d ' ' -f 1)"
-  elif [ -e "$2" ]; then echo "$1.type=other"
-  else echo "$1.type=absent"
-  fi
-}
-"#;
 
+impl Certificate {
+    /// The probe (`probe.sh`), then the owner and group of the copies.
+    pub(super) fn probe_script(&self) -> String {
+        let mut s = crate::shell::Script::new(include_str!("probe.sh"))
+            .set("keel_acme_dir", self.acme_dir())
+            .set("keel_self_dir", self.self_dir())
+            .set("keel_rc", self.renewal_conf())
+            .set("keel_hook", self.hook_path())
+            .set("keel_copy_cert", self.install_cert().unwrap_or(""))
+            .set("keel_copy_key", self.install_key().unwrap_or(""))
+            .render();
+        s.push_str(&probe_accounts(Some(self.owner()), self.group()));
+        s
+    }
+}

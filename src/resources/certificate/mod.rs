@@ -461,45 +461,7 @@ impl Kind for Certificate {
     }
 
     fn probe(&self) -> String {
-        let mut s = String::from(PROBE_CERT_FN);
-        s.push_str(
-            "echo \"now=$(date +%s)\"\n\
-if command -v openssl >/dev/null 2>&1; then echo openssl=yes; else echo openssl=no; fi\n\
-if command -v certbot >/dev/null 2>&1; then echo certbot=yes; else echo certbot=no; fi\n\
-if [ -d /run/systemd/system ]; then\n  echo systemd=yes\n  echo \"timer=$(systemctl is-enabled certbot.timer 2>/dev/null)\"\nelse\n  echo systemd=no\nfi\n",
-        );
-        let le = self.acme_dir();
-        let _ = writeln!(
-            s,
-            "keel_cert acme {} {}",
-            q(&format!("{le}/fullchain.pem")),
-            q(&format!("{le}/privkey.pem"))
-        );
-        let sd = self.self_dir();
-        let _ = writeln!(
-            s,
-            "keel_cert self {} {}",
-            q(&format!("{sd}/cert.pem")),
-            q(&format!("{sd}/key.pem"))
-        );
-        let _ = writeln!(
-            s,
-            "keel_rc={}\nif [ -f \"$keel_rc\" ]; then\n  echo renewal.present=yes\n  sed -n -e 's/^server *= */renewal.server=/p' -e 's/^authenticator *= */renewal.authenticator=/p' -e 's/^webroot_path *= */renewal.webroot_path=/p' -e 's/^renew_hook *= */renewal.renew_hook=/p' -e 's/^renew_before_expiry *= */renewal.renew_before_expiry=/p' \"$keel_rc\"\nfi",
-            q(&self.renewal_conf())
-        );
-        let _ = writeln!(
-            s,
-            "keel_hook={}\nif [ -f \"$keel_hook\" ]; then\n  printf 'hook.mode=%s\\n' \"$(stat -c %a -- \"$keel_hook\")\"\n  printf 'hook.content=%s\\n' \"$(base64 -w 0 < \"$keel_hook\")\"\nfi",
-            q(&self.hook_path())
-        );
-        s.push_str(&probe_accounts(Some(self.owner()), self.group()));
-        if let Some(c) = self.install_cert() {
-            let _ = writeln!(s, "keel_copy copy_cert {}", q(c));
-        }
-        if let Some(k) = self.install_key() {
-            let _ = writeln!(s, "keel_copy copy_key {}", q(k));
-        }
-        s
+        self.probe_script()
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<CertFact, FactError> {
@@ -697,9 +659,9 @@ mod tests {
         );
         let s = script(&e);
         assert!(s.contains(
-            "certbot certonly --non-interactive --agree-tos --email ops@example.com --cert-name ai-platform -d ai.example.com -d api.ai.example.com --standalone --server https://acme-v02.api.letsencrypt.org/directory --deploy-hook /etc/keel/certificate/ai-platform/deploy-hook --keep-until-expiring"
+            "set -- certonly --non-interactive --agree-tos --email ops@example.com --cert-name ai-platform -d ai.example.com -d api.ai.example.com --standalone --server https://acme-v02.api.letsencrypt.org/directory --deploy-hook /etc/keel/certificate/ai-platform/deploy-hook --keep-until-expiring"
         ), "{s}");
-        assert!(!s.contains("REQUESTS_CA_BUNDLE"));
+        assert!(s.contains("keel_ca_bundle=''\n"), "{s}");
         assert!(c.hook_script().contains("sh -c 'systemctl reload nginx'"));
     }
 
@@ -710,7 +672,7 @@ mod tests {
         );
         let s = script(&evaluate(&c, &head(NOW)));
         assert!(
-            s.contains("REQUESTS_CA_BUNDLE='/etc/keel/pebble ca.pem'\nexport REQUESTS_CA_BUNDLE"),
+            s.contains("keel_ca_bundle='/etc/keel/pebble ca.pem'\n"),
             "{s}"
         );
         assert!(s.contains("--register-unsafely-without-email"), "{s}");
@@ -798,7 +760,7 @@ mod tests {
         assert!(s.contains("--force-renewal"), "{s}");
         assert!(!s.contains("--keep-until-expiring"), "{s}");
         // The renewal settings get the threshold.
-        assert!(s.contains("renew_before_expiry = 30 days"), "{s}");
+        assert!(s.contains("keel_days=30\n"), "{s}");
     }
 
     #[test]
@@ -871,7 +833,7 @@ mod tests {
             ]
         );
         let s = script(&e);
-        assert!(!s.contains("certbot certonly"), "no new certificate: {s}");
+        assert!(!s.contains("set -- certonly"), "no new certificate: {s}");
         assert!(s.contains("systemctl enable --now certbot.timer"));
     }
 
@@ -943,7 +905,7 @@ mod tests {
                 "renewal: (none) → certbot.timer, 30 days before expiry"
             ]
         );
-        assert!(script(&e).contains("rm -rf -- /etc/ssl/keel/web\n"));
+        assert!(script(&e).contains("keel_self_dir=/etc/ssl/keel/web\n"));
 
         let c = cert("name: web\ndomains: [a.example.com]\nissuer: self-signed\n");
         let e = evaluate(&c, &converged(&cert(STAGING), &["a.example.com"]));
