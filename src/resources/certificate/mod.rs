@@ -666,6 +666,52 @@ mod tests {
     }
 
     #[test]
+    fn certbot_runs_with_its_arguments_intact_and_runs_a_skipped_hook() {
+        // A fake certbot records its arguments and the CA bundle, and does
+        // not run the hook: the script runs it then.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let fake = bin.join("certbot");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$KEEL_TEST/args\"\nprintf '%s' \"$REQUESTS_CA_BUNDLE\" > \"$KEEL_TEST/bundle\"\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let c = cert(
+            "name: t\ndomains: [a.example.com, b.example.com]\nacme:\n  directory: https://localhost:14000/dir\n  method: webroot\n  webroot: \"/var/www/my site $(touch pwned)\"\n  ca_bundle: \"/etc/keel/it's ca.pem\"\n",
+        );
+        let hook = dir.path().join("hook");
+        std::fs::write(&hook, format!("#!/bin/sh\ntouch {d}/hook-ran\n")).unwrap();
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = c
+            .certbot_script(&c.acme(), Issue::default(), false)
+            .replace(&c.hook_path(), hook.to_str().unwrap());
+        let out = run_local(&format!(
+            "set -e\nKEEL_TEST={}\nexport KEEL_TEST\nPATH={}:$PATH\ncd {}\n{script}",
+            q(d),
+            q(bin.to_str().unwrap()),
+            q(d)
+        ));
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
+        assert!(
+            args.contains("-d\na.example.com\n-d\nb.example.com\n--webroot\n-w\n/var/www/my site $(touch pwned)\n--server\nhttps://localhost:14000/dir\n"),
+            "{args}"
+        );
+        assert!(args.starts_with("certonly\n--non-interactive\n"), "{args}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("bundle")).unwrap(),
+            "/etc/keel/it's ca.pem"
+        );
+        assert!(dir.path().join("hook-ran").exists(), "the skipped hook ran");
+        assert!(!dir.path().join("pwned").exists());
+    }
+
+    #[test]
     fn custom_directory_webroot_and_ca_bundle() {
         let c = cert(
             "name: t\ndomains: [a.example.com]\nacme:\n  directory: https://localhost:14000/dir\n  method: webroot\n  webroot: /var/www/html\n  ca_bundle: /etc/keel/pebble ca.pem\n",
