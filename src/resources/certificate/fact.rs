@@ -134,7 +134,7 @@ pub(super) fn parse_live(stdout: &str, prefix: &str) -> Option<LiveCert> {
     })
 }
 
-pub(super) fn parse_copy(stdout: &str, prefix: &str) -> Result<CopyFact, String> {
+pub(super) fn parse_copy(stdout: &str, prefix: &str) -> Result<CopyFact, FactError> {
     let s = section(stdout, prefix);
     let kind = get(&s, "type").unwrap_or_else(|| "absent".into());
     let mut c = CopyFact {
@@ -142,7 +142,7 @@ pub(super) fn parse_copy(stdout: &str, prefix: &str) -> Result<CopyFact, String>
         ..CopyFact::default()
     };
     if c.kind == "file" {
-        c.stat = Stat::parse(&s)?;
+        c.stat = Stat::parse(&s).map_err(FactError::Unexpected)?;
         c.sha256 = hex64(get(&s, "sha256"));
     }
     Ok(c)

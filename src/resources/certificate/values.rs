@@ -27,15 +27,15 @@ impl<'de> serde::Deserialize<'de> for Domain {
 }
 
 /// Check a domain name; the error says what is wrong and how to write it.
-pub fn check_domain(s: &str) -> Result<(), String> {
+pub fn check_domain(s: &str) -> Result<(), BadValue> {
     let bad = |why: String| {
-        Err(format!(
+        Err(BadValue(format!(
             "`{}` is not a valid domain: {why}",
             s.escape_debug()
-        ))
+        )))
     };
     if s.is_empty() {
-        return Err("a domain is empty".into());
+        return Err(BadValue("a domain is empty".into()));
     }
     if let Some((scheme, rest)) = s.split_once("://") {
         return bad(format!(
@@ -95,6 +95,12 @@ pub fn check_domain(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A value of a certificate's settings that cannot be used: the message
+/// says what is wrong and how to write it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadValue(pub String);
+
 /// An e-mail address (a plain syntax check).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(pub String);
@@ -107,12 +113,12 @@ impl<'de> serde::Deserialize<'de> for Email {
     }
 }
 
-pub fn check_email(s: &str) -> Result<(), String> {
+pub fn check_email(s: &str) -> Result<(), BadValue> {
     let bad = |why: &str| {
-        Err(format!(
+        Err(BadValue(format!(
             "`{}` is not an e-mail address: {why}",
             s.escape_debug()
-        ))
+        )))
     };
     let Some((local, domain)) = s.split_once('@') else {
         return bad("it has no `@`");
@@ -173,7 +179,7 @@ impl<'de> serde::Deserialize<'de> for Directory {
     }
 }
 
-pub fn parse_directory(s: &str) -> Result<Directory, String> {
+pub fn parse_directory(s: &str) -> Result<Directory, BadValue> {
     match s {
         "production" => return Ok(Directory::Production),
         "staging" => return Ok(Directory::Staging),
@@ -181,21 +187,21 @@ pub fn parse_directory(s: &str) -> Result<Directory, String> {
     }
     let expected = "expected `production`, `staging` or the https:// URL of an ACME directory";
     let Some(rest) = s.strip_prefix("https://") else {
-        return Err(if s.starts_with("http://") {
+        return Err(BadValue(if s.starts_with("http://") {
             format!("`{s}`: ACME directories are served over https")
         } else {
             format!("unknown directory `{}`: {expected}", s.escape_debug())
-        });
+        }));
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if host.is_empty()
         || s.chars()
             .any(|c| c.is_whitespace() || c.is_control() || "\"'`<>\\{}|^".contains(c))
     {
-        return Err(format!(
+        return Err(BadValue(format!(
             "`{}` is not a valid URL: {expected}",
             s.escape_debug()
-        ));
+        )));
     }
     Ok(Directory::Url(s.to_string()))
 }
@@ -210,10 +216,10 @@ impl<'de> serde::Deserialize<'de> for HostPath {
             d,
             "an absolute path",
             |s| match super::common::paths::check_host_path("path", s, false).first() {
-                Some(e) => Err(match &e.help {
+                Some(e) => Err(BadValue(match &e.help {
                     Some(h) => format!("{} ({h})", e.message),
                     None => e.message.clone(),
-                }),
+                })),
                 None => Ok(HostPath(s.into())),
             },
         )
@@ -226,14 +232,14 @@ impl<'de> serde::Deserialize<'de> for HostPath {
 fn checked_str<'de, D, T>(
     d: D,
     expecting: &'static str,
-    check: fn(&str) -> Result<T, String>,
+    check: fn(&str) -> Result<T, BadValue>,
 ) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
     struct V<T> {
         expecting: &'static str,
-        check: fn(&str) -> Result<T, String>,
+        check: fn(&str) -> Result<T, BadValue>,
     }
     impl<T> serde::de::Visitor<'_> for V<T> {
         type Value = T;
