@@ -192,9 +192,9 @@ impl Docker {
         refusal(&why)
     }
 
-    /// What differs between the declared engine and the host, or the
-    /// refusal when daemon.json is not a file.
-    fn changes(&self, fact: &DockerFact) -> Result<Changes, Planned> {
+    /// What differs between the declared engine and the host; `Err` when
+    /// daemon.json is not a file.
+    fn changes(&self, fact: &DockerFact) -> Result<Changes, DaemonNotAFile> {
         let missing: Vec<&'static str> = self
             .packages()
             .into_iter()
@@ -212,16 +212,12 @@ impl Docker {
     }
 
     /// The daemon.json to write, when it differs semantically from the live one.
-    fn daemon_change(&self, fact: &DockerFact) -> Result<Option<DaemonChange>, Planned> {
+    fn daemon_change(&self, fact: &DockerFact) -> Result<Option<DaemonChange>, DaemonNotAFile> {
         let Some(after) = self.daemon_text() else {
             return Ok(None);
         };
         let (before, live_invalid) = match &fact.daemon_json {
-            DaemonJson::NotAFile => {
-                return Err(refusal(&format!(
-                    "{DAEMON_JSON} is not a regular file; keel will not replace it"
-                )));
-            }
+            DaemonJson::NotAFile => return Err(DaemonNotAFile),
             DaemonJson::Absent => (None, false),
             DaemonJson::File(bytes) => match serde_json::from_slice::<Json>(bytes) {
                 Ok(live) => {
@@ -391,6 +387,11 @@ impl Changes {
         self.missing.is_empty() && self.daemon.is_none() && self.service.is_none()
     }
 }
+
+/// daemon.json is a directory, link or special file: keel refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{DAEMON_JSON} is not a regular file; keel will not replace it")]
+struct DaemonNotAFile;
 
 /// daemon.json rewritten: the live text (pretty when it is JSON) and the new.
 struct DaemonChange {
@@ -875,7 +876,7 @@ impl Kind for Docker {
         }
         let changes = match self.changes(fact) {
             Ok(c) => c,
-            Err(refused) => return refused,
+            Err(e) => return refusal(&e.to_string()),
         };
         if changes.is_empty() {
             return Planned::only(Diff::noop().reason(self.describe(fact)));

@@ -148,9 +148,6 @@ pub(super) fn parse_copy(stdout: &str, prefix: &str) -> Result<CopyFact, FactErr
     Ok(c)
 }
 
-/// Shell printing what `openssl` says about the certificate `$2` (and the
-/// sha256 of `$2` and its key `$3`) with the prefix `$1.`.
-
 impl Certificate {
     /// The probe (`probe.sh`), then the owner and group of the copies.
     pub(super) fn probe_script(&self) -> String {
