@@ -965,7 +965,8 @@ mod tests {
             "{:?}",
             e.diff.reason
         );
-        assert!(script(&e).contains("certbot delete --non-interactive --cert-name web"));
+        assert!(script(&e).contains("keel_name=web\n"));
+        assert!(script(&e).contains("certbot delete --non-interactive --cert-name \"$keel_name\""));
     }
 
     #[test]

@@ -330,10 +330,9 @@ impl Certificate {
                 if other.is_some() {
                     p.cmds.push(Cmd::new(
                         format!("certbot delete --cert-name {}", self.name),
-                        format!(
-                            "if command -v certbot >/dev/null 2>&1; then\n  certbot delete --non-interactive --cert-name {}\nfi\n",
-                            q(&self.name)
-                        ),
+                        crate::shell::Script::new(include_str!("certbot_delete.sh"))
+                            .set("keel_name", &self.name)
+                            .render(),
                     ));
                 }
                 p.cmds.push(Cmd::new(
