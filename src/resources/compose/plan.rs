@@ -11,8 +11,8 @@ struct Changes {
     file: bool,
     /// The env file is rewritten.
     env: bool,
-    /// The override file is rewritten (`Some(false)`) or removed (`Some(true)`).
-    override_file: Option<bool>,
+    /// The override file is rewritten or removed.
+    override_file: Option<OverrideChange>,
     /// Modes fixed without a rewrite: (path, mode).
     chmods: Vec<(String, String)>,
     /// The files were not brought up yet (the hash file differs).
@@ -21,6 +21,15 @@ struct Changes {
     containers: bool,
     /// Unhealthy services to restart.
     restart: Vec<String>,
+}
+
+/// What happens to the override file holding per-service images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OverrideChange {
+    /// Written with the declared images.
+    Write,
+    /// Removed: no service sets an image any more.
+    Remove,
 }
 
 impl Changes {
@@ -216,12 +225,12 @@ impl Compose {
                 live.map(|_| "(other images)"),
                 Some(format!("images {}", images.join(", "))),
             ));
-            ch.override_file = Some(false);
+            ch.override_file = Some(OverrideChange::Write);
         } else {
             cx.diff
                 .attrs
                 .push(AttrChange::new(&name, Some("present"), None::<String>));
-            ch.override_file = Some(true);
+            ch.override_file = Some(OverrideChange::Remove);
         }
     }
 
@@ -312,7 +321,7 @@ impl Compose {
 
     /// Write (or remove) the changed files, validated first.
     fn write_cmd(&self, cx: &Cx, ch: &Changes, prelude: &str) -> Cmd {
-        let writes_override = ch.override_file == Some(false);
+        let writes_override = ch.override_file == Some(OverrideChange::Write);
         let mut s = prelude.to_string();
         s.push_str(&self.write_script(
             ch.file,
@@ -326,7 +335,7 @@ impl Compose {
             } else {
                 None
             },
-            ch.override_file == Some(true),
+            ch.override_file == Some(OverrideChange::Remove),
         ));
         let mut written = Vec::new();
         if ch.file {
