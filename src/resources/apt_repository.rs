@@ -63,8 +63,7 @@ const ARMOR_BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
 const ARMOR_END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
 
 /// An apt repository with its signing key.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AptRepository {
     /// `[a-z0-9-]+`; names the files `keel-NAME.sources` / `keel-NAME.asc`.

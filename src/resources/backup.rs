@@ -76,8 +76,7 @@ use std::fmt::Write as _;
 pub const SCRIPT_DIR: &str = "/usr/local/lib/keel";
 
 /// A scheduled backup job.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Backup {
     /// `[A-Za-z0-9][A-Za-z0-9_.-]*`: names the script, the crontab entry,
@@ -112,8 +111,7 @@ pub struct Backup {
     pub state: State,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupType {
     Postgres,

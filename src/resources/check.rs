@@ -41,8 +41,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// An HTTP(S) request and what its answer must be.
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Http {
     pub url: String,
@@ -65,8 +64,7 @@ fn ok_status() -> u16 {
 }
 
 /// Whether a TCP port must answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PortState {
     #[default]
@@ -74,8 +72,7 @@ pub enum PortState {
     Closed,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tcp {
     /// Default: the inventory's address of the host.
@@ -85,8 +82,7 @@ pub struct Tcp {
     pub state: PortState,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
     pub name: Option<String>,
@@ -285,66 +281,10 @@ impl Kind for Check {
             errs.push(Invalid::field("retries", "at most 1000 retries"));
         }
         if let Some(h) = &self.http {
-            let scheme_ok = h.url.starts_with("http://") || h.url.starts_with("https://");
-            if !scheme_ok || crate::check::http::Url::parse(&h.url).is_err() {
-                errs.push(
-                    Invalid::field(
-                        "http",
-                        format!("`{}` is not an http:// or https:// URL", h.url),
-                    )
-                    .at(["url"])
-                    .help("write e.g. https://api.example.com/health"),
-                );
-            }
-            if !(100..=599).contains(&h.status) {
-                errs.push(
-                    Invalid::field("http", format!("`{}` is not an HTTP status", h.status))
-                        .at(["status"]),
-                );
-            }
-            let tls_setting = h.tls_min_days.is_some() || h.ca_file.is_some() || h.insecure;
-            if tls_setting && h.url.starts_with("http://") {
-                errs.push(
-                    Invalid::field("http", "TLS settings on a plain http:// URL")
-                        .at(["url"])
-                        .help("use https://, or remove `tls_min_days`, `ca_file`, `insecure`"),
-                );
-            }
-            if h.insecure && h.ca_file.is_some() {
-                errs.push(
-                    Invalid::field(
-                        "http",
-                        "`insecure` skips verification: `ca_file` would be ignored",
-                    )
-                    .at(["insecure"])
-                    .help("keep one of them"),
-                );
-            }
-            for k in h.headers.keys() {
-                if k.is_empty()
-                    || !k
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                {
-                    errs.push(
-                        Invalid::field("http", format!("`{k}` is not a header name"))
-                            .at(["headers", k.as_str()]),
-                    );
-                }
-            }
+            check_http(h, &mut errs);
         }
         if let Some(t) = &self.tcp {
-            if t.port == 0 {
-                errs.push(Invalid::field("tcp", "port 0 is not a port").at(["port"]));
-            }
-            if let Some(h) = &t.host
-                && (h.is_empty() || h.chars().any(|c| c.is_whitespace() || c == '/'))
-            {
-                errs.push(
-                    Invalid::field("tcp", format!("`{h}` is not a host name or address"))
-                        .at(["host"]),
-                );
-            }
+            check_tcp(t, &mut errs);
         }
         if let Some(c) = &self.command
             && c.trim().is_empty()
@@ -376,25 +316,80 @@ impl Kind for Check {
         Ok(())
     }
 
-    fn plan(&self, fact: &()) -> Planned {
-        let diff = self.diff_of(fact);
-        let commands = self.commands_for(fact, &diff);
-        Planned::new(diff, commands)
-    }
-
-}
-
-impl Check {
-    fn diff_of(&self, _fact: &()) -> Diff {
+    /// A check is never a change: it runs after apply, so the plan only
+    /// says what it will test and from where.
+    fn plan(&self, _fact: &()) -> Planned {
         let side = match self.probe_kind() {
             Some(p) if p.from_keel() => "from keel's machine",
             _ => "on the host",
         };
-        Diff::noop().reason(format!("check after apply ({side}): {}", self.describe()))
+        Planned::only(
+            Diff::noop().reason(format!("check after apply ({side}): {}", self.describe())),
+        )
     }
+}
 
-    fn commands_for(&self, _fact: &(), _diff: &Diff) -> Vec<Cmd> {
-        Vec::new()
+/// Value checks of an `http:` check.
+fn check_http(h: &Http, errs: &mut Vec<Invalid>) {
+    let scheme_ok = h.url.starts_with("http://") || h.url.starts_with("https://");
+    if !scheme_ok || crate::check::http::Url::parse(&h.url).is_err() {
+        errs.push(
+            Invalid::field(
+                "http",
+                format!("`{}` is not an http:// or https:// URL", h.url),
+            )
+            .at(["url"])
+            .help("write e.g. https://api.example.com/health"),
+        );
+    }
+    if !(100..=599).contains(&h.status) {
+        errs.push(
+            Invalid::field("http", format!("`{}` is not an HTTP status", h.status)).at(["status"]),
+        );
+    }
+    let tls_setting = h.tls_min_days.is_some() || h.ca_file.is_some() || h.insecure;
+    if tls_setting && h.url.starts_with("http://") {
+        errs.push(
+            Invalid::field("http", "TLS settings on a plain http:// URL")
+                .at(["url"])
+                .help("use https://, or remove `tls_min_days`, `ca_file`, `insecure`"),
+        );
+    }
+    if h.insecure && h.ca_file.is_some() {
+        errs.push(
+            Invalid::field(
+                "http",
+                "`insecure` skips verification: `ca_file` would be ignored",
+            )
+            .at(["insecure"])
+            .help("keep one of them"),
+        );
+    }
+    for k in h.headers.keys() {
+        if k.is_empty()
+            || !k
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            errs.push(
+                Invalid::field("http", format!("`{k}` is not a header name"))
+                    .at(["headers", k.as_str()]),
+            );
+        }
+    }
+}
+
+/// Value checks of a `tcp:` check.
+fn check_tcp(t: &Tcp, errs: &mut Vec<Invalid>) {
+    if t.port == 0 {
+        errs.push(Invalid::field("tcp", "port 0 is not a port").at(["port"]));
+    }
+    if let Some(h) = &t.host
+        && (h.is_empty() || h.chars().any(|c| c.is_whitespace() || c == '/'))
+    {
+        errs.push(
+            Invalid::field("tcp", format!("`{h}` is not a host name or address")).at(["host"]),
+        );
     }
 }
 

@@ -46,8 +46,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// A guarded shell command.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Command {
     /// The shell command text (POSIX `sh`).
@@ -78,8 +77,7 @@ pub struct Command {
 }
 
 /// How often a run-once command runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Once {
     /// Once per release of the stack, on each host.

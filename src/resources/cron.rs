@@ -64,8 +64,7 @@ use super::*;
 use std::collections::BTreeMap;
 
 /// One keel-owned entry of a user's crontab.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cron {
     /// Identifies the entry in the user's crontab (`# keel: NAME`).

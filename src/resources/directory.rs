@@ -32,8 +32,7 @@ use super::*;
 use crate::shell::{Script, q};
 
 /// A directory on the host.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Directory {
     /// Absolute path on the host.

@@ -46,19 +46,22 @@
 //! engine to install the other. Remove the other first (a `package` with
 //! `state: absent`), deliberately.
 
+use super::common::refuse;
 use super::*;
-use crate::shell::{self, q};
+use crate::shell::{self, Script, q};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+mod daemon_keys;
+use daemon_keys::check_daemon;
 
 /// Where dockerd reads its configuration.
 pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 const DAEMON_BACKUP: &str = "/etc/docker/.daemon.json.keel-backup";
 
 /// Where the engine's packages come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Debian's (or Ubuntu's) `docker.io` and `docker-compose` (v1).
@@ -70,8 +73,7 @@ pub enum Source {
 }
 
 /// The Docker engine of a host.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Docker {
     #[serde(default)]
@@ -160,192 +162,191 @@ impl Docker {
         self.daemon.as_ref().map(pretty)
     }
 
-    /// The diff and the commands, computed together so they always agree.
-    fn plan_changes(&self, fact: &DockerFact) -> (Diff, Vec<Cmd>) {
-        // Two engines: refuse rather than let apt swap them.
-        let others: Vec<&str> = match self.source {
-            Source::Debian => ["docker-ce", "docker-ce-cli", "containerd.io"]
-                .into_iter()
-                .filter(|p| fact.installed.contains_key(*p))
-                .collect(),
-            Source::Docker => ["docker.io"]
-                .into_iter()
-                .filter(|p| fact.installed.contains_key(*p))
-                .collect(),
+    /// The engine packages from the other source that are installed.
+    fn conflicting(&self, fact: &DockerFact) -> Vec<&'static str> {
+        let other: &[&'static str] = match self.source {
+            Source::Debian => &["docker-ce", "docker-ce-cli", "containerd.io"],
+            Source::Docker => &["docker.io"],
         };
-        if !others.is_empty() {
-            let (want, fix) = match self.source {
-                Source::Debian => (
-                    "Debian's docker.io",
-                    "set `source: docker`, or remove them first with `package` resources (`state: absent`)",
-                ),
-                Source::Docker => (
-                    "Docker's docker-ce",
-                    "set `source: debian`, or remove docker.io first with a `package` resource (`state: absent`)",
-                ),
-            };
-            let why = format!(
-                "{} from the other source {} installed; installing {want} would make apt remove it; {fix}",
-                others.join(", "),
-                if others.len() == 1 { "is" } else { "are" }
-            );
-            return refusal(&why);
-        }
+        other
+            .iter()
+            .copied()
+            .filter(|p| fact.installed.contains_key(*p))
+            .collect()
+    }
 
-        let mut diff = Diff::default();
-        let mut cmds = Vec::new();
-        let mut notes = Vec::new();
+    /// Two engines: refuse rather than let apt swap them.
+    fn conflict_refusal(&self, others: &[&str]) -> Planned {
+        let (want, fix) = match self.source {
+            Source::Debian => (
+                "Debian's docker.io",
+                "set `source: docker`, or remove them first with `package` resources (`state: absent`)",
+            ),
+            Source::Docker => (
+                "Docker's docker-ce",
+                "set `source: debian`, or remove docker.io first with a `package` resource (`state: absent`)",
+            ),
+        };
+        let why = format!(
+            "{} from the other source {} installed; installing {want} would make apt remove it; {fix}",
+            others.join(", "),
+            if others.len() == 1 { "is" } else { "are" }
+        );
+        refusal(&why)
+    }
 
-        let missing: Vec<&str> = self
+    /// What differs between the declared engine and the host; `Err` when
+    /// daemon.json is not a file.
+    fn changes(&self, fact: &DockerFact) -> Result<Changes, DaemonNotAFile> {
+        let missing: Vec<&'static str> = self
             .packages()
             .into_iter()
             .filter(|p| !fact.installed.contains_key(*p))
             .collect();
-        let engine_missing = missing
+        let installed = !missing
             .iter()
             .any(|p| *p == "docker.io" || *p == "docker-ce");
-        for p in &missing {
+        Ok(Changes {
+            daemon: self.daemon_change(fact)?,
+            service: self.service_change(fact, installed),
+            missing,
+            installed,
+        })
+    }
+
+    /// The daemon.json to write, when it differs semantically from the live one.
+    fn daemon_change(&self, fact: &DockerFact) -> Result<Option<DaemonChange>, DaemonNotAFile> {
+        let Some(after) = self.daemon_text() else {
+            return Ok(None);
+        };
+        let (before, live_invalid) = match &fact.daemon_json {
+            DaemonJson::NotAFile => return Err(DaemonNotAFile),
+            DaemonJson::Absent => (None, false),
+            DaemonJson::File(bytes) => match serde_json::from_slice::<Json>(bytes) {
+                Ok(live) => {
+                    let same = self
+                        .daemon
+                        .as_ref()
+                        .is_some_and(|d| canonical(&live) == canonical(d));
+                    if same {
+                        return Ok(None);
+                    }
+                    (Some(pretty(&live)), false)
+                }
+                Err(_) => (String::from_utf8(bytes.clone()).ok(), true),
+            },
+        };
+        Ok(Some(DaemonChange {
+            before,
+            after,
+            live_invalid,
+        }))
+    }
+
+    /// Whether the service must be started/enabled or stopped/disabled.
+    fn service_change(&self, fact: &DockerFact, installed: bool) -> Option<ServiceChange> {
+        let (is_running, is_enabled) = (fact.active == "active", fact.enabled == "enabled");
+        let change = if self.running {
+            ServiceChange {
+                run: true,
+                state: !is_running || !installed,
+                enabled: !is_enabled || !installed,
+            }
+        } else if installed {
+            ServiceChange {
+                run: false,
+                state: is_running,
+                enabled: is_enabled,
+            }
+        } else {
+            return None;
+        };
+        (change.state || change.enabled).then_some(change)
+    }
+
+    /// The diff shown for the changes.
+    fn diff_for(&self, fact: &DockerFact, ch: &Changes) -> Diff {
+        let mut diff = Diff::with_action(if ch.installed {
+            Action::Update
+        } else {
+            Action::Create
+        });
+        for p in &ch.missing {
             diff.attrs.push(AttrChange::new(
                 &format!("package {p}"),
                 None::<String>,
                 Some("(latest from apt)"),
             ));
         }
-        if !missing.is_empty() {
-            cmds.push(Cmd::new(
-                format!("install {} (apt)", missing.join(", ")),
-                install_script(&missing, self.source),
-            ));
+        let mut notes = Vec::new();
+        if ch.installed {
+            notes.push(self.describe(fact));
         }
-
-        // daemon.json
-        let mut daemon_changes = false;
-        if let Some(want) = self.daemon_text() {
-            match &fact.daemon_json {
-                DaemonJson::NotAFile => {
-                    return refusal(&format!(
-                        "{DAEMON_JSON} is not a regular file; keel will not replace it"
-                    ));
-                }
-                DaemonJson::Absent => {
-                    daemon_changes = true;
-                    diff.content = Some(ContentChange {
-                        before: None,
-                        after: want.clone(),
-                    });
-                }
-                DaemonJson::File(bytes) => {
-                    let live: Option<Json> = serde_json::from_slice(bytes).ok();
-                    let same = live
-                        .as_ref()
-                        .zip(self.daemon.as_ref())
-                        .is_some_and(|(l, d)| canonical(l) == canonical(d));
-                    if !same {
-                        daemon_changes = true;
-                        let before = match &live {
-                            Some(l) => Some(pretty(l)),
-                            None => {
-                                notes.push(format!("the live {DAEMON_JSON} is not valid JSON"));
-                                String::from_utf8(bytes.clone()).ok()
-                            }
-                        };
-                        diff.content = Some(ContentChange {
-                            before,
-                            after: want.clone(),
-                        });
-                    }
-                }
+        if let Some(d) = &ch.daemon {
+            if d.live_invalid {
+                notes.push(format!("the live {DAEMON_JSON} is not valid JSON"));
             }
-            if daemon_changes {
-                let restart = if self.running { ", restart docker" } else { "" };
-                cmds.push(Cmd::new(
-                    format!("write {DAEMON_JSON} (validated){restart}"),
-                    daemon_script(want.as_bytes(), self.running),
+            diff.content = Some(ContentChange {
+                before: d.before.clone(),
+                after: d.after.clone(),
+            });
+        }
+        if let Some(s) = &ch.service {
+            let (state, enabled) = if s.run {
+                ("running", "true")
+            } else {
+                ("stopped", "false")
+            };
+            if s.state {
+                diff.attrs.push(AttrChange::new(
+                    "state",
+                    ch.installed.then(|| state_label(&fact.active)),
+                    Some(state),
                 ));
             }
-        }
-
-        // Running and enabled.
-        let installed = !engine_missing;
-        let (is_running, is_enabled) = (fact.active == "active", fact.enabled == "enabled");
-        let state_label = |f: &DockerFact| -> Option<String> {
-            if !installed {
-                return None;
-            }
-            Some(match f.active.as_str() {
-                "active" => "running".into(),
-                "inactive" | "" => "stopped".into(),
-                other => other.into(),
-            })
-        };
-        let enabled_label = |f: &DockerFact| -> Option<String> {
-            if !installed || f.enabled.is_empty() {
-                return None;
-            }
-            Some(match f.enabled.as_str() {
-                "enabled" => "true".into(),
-                "disabled" => "false".into(),
-                other => other.into(),
-            })
-        };
-        if self.running {
-            if !is_running || !installed {
-                diff.attrs
-                    .push(AttrChange::new("state", state_label(fact), Some("running")));
-            }
-            if !is_enabled || !installed {
+            if s.enabled {
                 diff.attrs.push(AttrChange::new(
                     "enabled",
-                    enabled_label(fact),
-                    Some("true"),
+                    enabled_label(&fact.enabled).filter(|_| ch.installed),
+                    Some(enabled),
                 ));
             }
-            if !is_running || !is_enabled || !installed {
-                cmds.push(Cmd::new(
-                    "enable and start docker",
-                    "systemctl enable docker.service\nsystemctl start docker.service\n",
-                ));
-            }
-        } else if installed {
-            let socket = "systemctl stop docker.socket 2>/dev/null || true\nsystemctl disable docker.socket 2>/dev/null || true\n";
-            if is_running {
-                diff.attrs
-                    .push(AttrChange::new("state", state_label(fact), Some("stopped")));
-            }
-            if is_enabled {
-                diff.attrs.push(AttrChange::new(
-                    "enabled",
-                    enabled_label(fact),
-                    Some("false"),
-                ));
-            }
-            if is_running || is_enabled {
-                cmds.push(Cmd::new(
-                    "stop and disable docker",
-                    format!(
-                        "{socket}systemctl stop docker.service\nsystemctl disable docker.service\n"
-                    ),
-                ));
-            }
-        }
-
-        if diff.attrs.is_empty() && diff.content.is_none() {
-            let mut d = Diff::noop();
-            d.reason = Some(self.describe(fact));
-            return (d, Vec::new());
-        }
-        diff.action = Some(if engine_missing {
-            Action::Create
-        } else {
-            Action::Update
-        });
-        if !engine_missing {
-            notes.insert(0, self.describe(fact));
         }
         if !notes.is_empty() {
             diff.reason = Some(notes.join("; "));
         }
-        (diff, cmds)
+        diff
+    }
+
+    /// The commands that close the changes, in order: install, daemon.json,
+    /// service state.
+    fn commands_for(&self, ch: &Changes) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        if !ch.missing.is_empty() {
+            cmds.push(Cmd::new(
+                format!("install {} (apt)", ch.missing.join(", ")),
+                install_script(&ch.missing, self.source),
+            ));
+        }
+        if let Some(d) = &ch.daemon {
+            let restart = if self.running { ", restart docker" } else { "" };
+            cmds.push(Cmd::new(
+                format!("write {DAEMON_JSON} (validated){restart}"),
+                daemon_script(d.after.as_bytes(), self.running),
+            ));
+        }
+        match &ch.service {
+            Some(s) if s.run => cmds.push(Cmd::new(
+                "enable and start docker",
+                Script::new(include_str!("docker/start.sh")).render(),
+            )),
+            Some(_) => cmds.push(Cmd::new(
+                "stop and disable docker",
+                Script::new(include_str!("docker/stop.sh")).render(),
+            )),
+            None => {}
+        }
+        cmds
     }
 
     /// "Docker 20.10.24, docker-compose 1.29.2; running, enabled".
@@ -374,15 +375,67 @@ impl Docker {
     }
 }
 
+/// What differs between the declared engine and the host.
+struct Changes {
+    /// Packages to install, in install order.
+    missing: Vec<&'static str>,
+    /// The engine is installed (no engine package missing).
+    installed: bool,
+    daemon: Option<DaemonChange>,
+    service: Option<ServiceChange>,
+}
+
+impl Changes {
+    fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.daemon.is_none() && self.service.is_none()
+    }
+}
+
+/// daemon.json is a directory, link or special file: keel refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{DAEMON_JSON} is not a regular file; keel will not replace it")]
+struct DaemonNotAFile;
+
+/// daemon.json rewritten: the live text (pretty when it is JSON) and the new.
+struct DaemonChange {
+    before: Option<String>,
+    after: String,
+    live_invalid: bool,
+}
+
+/// The service to bring to running and enabled (`run`) or stopped and
+/// disabled, with which of the two differs.
+struct ServiceChange {
+    run: bool,
+    state: bool,
+    enabled: bool,
+}
+
+/// `systemctl is-active` as the plan shows it.
+fn state_label(active: &str) -> String {
+    match active {
+        "active" => "running".into(),
+        "inactive" | "" => "stopped".into(),
+        other => other.into(),
+    }
+}
+
+/// `systemctl is-enabled` as the plan shows it (none without a unit).
+fn enabled_label(enabled: &str) -> Option<String> {
+    Some(match enabled {
+        "" => return None,
+        "enabled" => "true".into(),
+        "disabled" => "false".into(),
+        other => other.into(),
+    })
+}
+
 /// A change whose command refuses, with the reason in the plan.
-fn refusal(why: &str) -> (Diff, Vec<Cmd>) {
-    let msg = format!("keel: docker[engine]: {why}");
-    (
-        Diff::with_action(Action::Update).reason(why),
-        vec![Cmd::new(
-            "refuse: docker engine conflict".to_string(),
-            format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
-        )],
+fn refusal(why: &str) -> Planned {
+    refuse::refused_update(
+        "docker[engine]",
+        "refuse: docker engine conflict".into(),
+        why,
     )
 }
 
@@ -423,8 +476,6 @@ fn install_script(pkgs: &[&str], source: Source) -> String {
 /// keep the old one, restart docker (when it is to run), and put the old
 /// one back (and restart again) when docker does not start with the new.
 fn daemon_script(data: &[u8], restart: bool) -> String {
-    let target = q(DAEMON_JSON);
-    let backup = q(DAEMON_BACKUP);
     let mut s = String::new();
     let tmp = shell::TempFile::beside("keel_tmp", DAEMON_JSON);
     s.push_str("mkdir -p /etc/docker\n");
@@ -435,340 +486,15 @@ fn daemon_script(data: &[u8], restart: bool) -> String {
         mode: Some("0644".into()),
         ..shell::Perms::default()
     }));
-    let _ = write!(
-        s,
-        "if command -v dockerd >/dev/null 2>&1 && dockerd --help 2>&1 | grep -q -e '--validate'; then
-  if ! keel_out=$(dockerd --validate --config-file \"$keel_tmp\" 2>&1); then
-    printf '%s\\n' \"$keel_out\" >&2
-    echo 'keel: dockerd --validate rejected the new {DAEMON_JSON}; the current file was left as it is' >&2
-    exit 1
-  fi
-fi
-keel_had=no
-if [ -f {target} ]; then
-  (umask 077 && cp -p {target} {backup})
-  keel_had=yes
-fi
-{rename}trap - EXIT
-",
-        rename = tmp.rename(),
+    s.push_str(
+        &Script::new(include_str!("docker/daemon_json.sh"))
+            .set("keel_target", DAEMON_JSON)
+            .set("keel_backup", DAEMON_BACKUP)
+            .flag("keel_restart", restart)
+            .render(),
     );
-    if restart {
-        let _ = write!(
-            s,
-            "keel_since=$(date +%s)
-if ! systemctl restart docker.service; then
-  journalctl -u docker.service --since \"@$keel_since\" -o cat --no-pager 2>/dev/null | grep -v -e '^$' -e '^docker.service' -e 'Docker Application Container Engine' -e 'level=info' -e 'level=debug' -e 'level=warn' | tail -n 4 >&2 || true
-  if [ \"$keel_had\" = yes ]; then
-    mv -f {backup} {target}
-  else
-    rm -f {target}
-  fi
-  systemctl reset-failed docker.service docker.socket 2>/dev/null || true
-  if systemctl restart docker.service; then
-    keel_then='docker runs again with the previous configuration'
-  else
-    keel_then='docker did not start with the previous configuration either'
-  fi
-  echo \"keel: docker failed to start with the new {DAEMON_JSON} (dockerd's message above); the previous file was put back and $keel_then\" >&2
-  exit 1
-fi
-"
-        );
-    }
-    let _ = writeln!(s, "rm -f {backup}");
     s
 }
-
-// ---------------------------------------------------------------------------
-// Load-time checks of daemon.json.
-
-/// Options dockerd accepts in daemon.json: its configuration fields and
-/// flag names, united over dockerd 20.10 to 28 (from moby's
-/// `daemon/config`, `registry` and `cmd/dockerd` sources). Keys known only
-/// to some versions pass here; the version on the host decides at apply.
-const DAEMON_KEYS: &[&str] = &[
-    "allow-direct-routing",
-    "allow-nondistributable-artifacts",
-    "api-cors-header",
-    "authorization-plugins",
-    "bip",
-    "bip6",
-    "bridge",
-    "bridge-accept-fwmark",
-    "builder",
-    "cdi-spec-dirs",
-    "cgroup-parent",
-    "cluster-advertise",
-    "cluster-store",
-    "cluster-store-opts",
-    "containerd",
-    "containerd-namespace",
-    "containerd-plugin-namespace",
-    "containerd-plugins-namespace",
-    "cpu-rt-period",
-    "cpu-rt-runtime",
-    "cri-containerd",
-    "data-root",
-    "debug",
-    "default-address-pool",
-    "default-address-pools",
-    "default-cgroupns-mode",
-    "default-gateway",
-    "default-gateway-v6",
-    "default-init",
-    "default-ipc-mode",
-    "default-network-opts",
-    "default-runtime",
-    "default-shm-size",
-    "default-stop-timeout",
-    "default-ulimits",
-    "deprecated-key-path",
-    "device",
-    "dns",
-    "dns-opts",
-    "dns-search",
-    "exec-opts",
-    "exec-root",
-    "experimental",
-    "features",
-    "firewall-backend",
-    "fixed-cidr",
-    "fixed-cidr-v6",
-    "graph",
-    "group",
-    "host-gateway-ip",
-    "host-gateway-ips",
-    "hosts",
-    "http-proxy",
-    "https-proxy",
-    "icc",
-    "init",
-    "init-path",
-    "insecure-registries",
-    "insecure-registry",
-    "ip",
-    "ip-forward",
-    "ip-forward-no-drop",
-    "ip-masq",
-    "ip6tables",
-    "iptables",
-    "ipv6",
-    "labels",
-    "live-restore",
-    "log-driver",
-    "log-format",
-    "log-level",
-    "log-opts",
-    "max-concurrent-downloads",
-    "max-concurrent-uploads",
-    "max-download-attempts",
-    "metrics-addr",
-    "min-api-version",
-    "mtu",
-    "network-control-plane-mtu",
-    "network-diagnostic-port",
-    "network-host",
-    "no-new-privileges",
-    "no-proxy",
-    "node-generic-resources",
-    "nri-opts",
-    "oom-score-adjust",
-    "pidfile",
-    "proxies",
-    "raw-logs",
-    "registry-mirror",
-    "registry-mirrors",
-    "resolv-conf",
-    "rootless",
-    "runtimes",
-    "seccomp-profile",
-    "security-insecure",
-    "selinux-enabled",
-    "shutdown-timeout",
-    "storage-driver",
-    "storage-opts",
-    "swarm-default-advertise-addr",
-    "swarm-raft-election-tick",
-    "swarm-raft-heartbeat-tick",
-    "tls",
-    "tlscacert",
-    "tlscert",
-    "tlskey",
-    "tlsverify",
-    "userland-proxy",
-    "userland-proxy-path",
-    "userns-remap",
-];
-
-const INT_KEYS: &[&str] = &[
-    "mtu",
-    "max-concurrent-downloads",
-    "max-concurrent-uploads",
-    "max-download-attempts",
-    "shutdown-timeout",
-    "network-control-plane-mtu",
-    "network-diagnostic-port",
-    "oom-score-adjust",
-    "swarm-raft-election-tick",
-    "swarm-raft-heartbeat-tick",
-    "cpu-rt-period",
-    "cpu-rt-runtime",
-];
-
-const BOOL_KEYS: &[&str] = &[
-    "debug",
-    "experimental",
-    "live-restore",
-    "ipv6",
-    "iptables",
-    "ip6tables",
-    "ip-forward",
-    "ip-masq",
-    "icc",
-    "userland-proxy",
-    "selinux-enabled",
-    "init",
-    "raw-logs",
-    "no-new-privileges",
-    "tls",
-    "tlsverify",
-    "rootless",
-];
-
-const STRING_LIST_KEYS: &[&str] = &[
-    "dns",
-    "dns-opts",
-    "dns-search",
-    "exec-opts",
-    "storage-opts",
-    "labels",
-    "registry-mirrors",
-    "insecure-registries",
-    "hosts",
-    "authorization-plugins",
-    "allow-nondistributable-artifacts",
-];
-
-const STRING_KEYS: &[&str] = &[
-    "log-driver",
-    "log-level",
-    "storage-driver",
-    "data-root",
-    "exec-root",
-    "bip",
-    "bridge",
-    "fixed-cidr",
-    "fixed-cidr-v6",
-    "default-gateway",
-    "default-gateway-v6",
-    "default-shm-size",
-    "default-runtime",
-    "cgroup-parent",
-    "userns-remap",
-    "group",
-    "pidfile",
-    "metrics-addr",
-    "seccomp-profile",
-    "default-cgroupns-mode",
-    "default-ipc-mode",
-];
-
-fn json_type(v: &Json) -> &'static str {
-    match v {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "a map",
-    }
-}
-
-/// Check daemon.json settings offline.
-fn check_daemon(daemon: &Json) -> Vec<Invalid> {
-    let mut errs = Vec::new();
-    let Json::Object(map) = daemon else {
-        return vec![
-            Invalid::field(
-                "daemon",
-                format!(
-                    "expected a map of dockerd settings, found {}",
-                    json_type(daemon)
-                ),
-            )
-            .help("e.g. `daemon: { log-driver: json-file, log-opts: { max-size: 10m } }`"),
-        ];
-    };
-    for (key, value) in map {
-        if !DAEMON_KEYS.contains(&key.as_str()) {
-            let best = DAEMON_KEYS
-                .iter()
-                .map(|k| (strsim::jaro_winkler(key, k), *k))
-                .filter(|(s, _)| *s > 0.85)
-                .max_by(|a, b| a.0.total_cmp(&b.0));
-            let help = match best {
-                Some((_, k)) => format!("did you mean `{k}`?"),
-                None => "see the daemon.json reference: https://docs.docker.com/reference/cli/dockerd/#daemon-configuration-file".into(),
-            };
-            errs.push(
-                Invalid::field(
-                    "daemon",
-                    format!("`{key}` is not a dockerd setting (dockerd would refuse to start)"),
-                )
-                .help(help),
-            );
-            continue;
-        }
-        let k = key.as_str();
-        let wrong = |want: &str| {
-            Invalid::field(
-                "daemon",
-                format!("`{key}` must be {want}, found {}", json_type(value)),
-            )
-        };
-        if INT_KEYS.contains(&k) && !value.is_i64() && !value.is_u64() {
-            errs.push(wrong("an integer").help(format!("write it unquoted, e.g. `{key}: 1450`")));
-        } else if BOOL_KEYS.contains(&k) && !value.is_boolean() {
-            errs.push(wrong("true or false"));
-        } else if STRING_KEYS.contains(&k) && !value.is_string() {
-            errs.push(wrong("a string"));
-        } else if STRING_LIST_KEYS.contains(&k)
-            && !value
-                .as_array()
-                .is_some_and(|a| a.iter().all(Json::is_string))
-        {
-            errs.push(wrong("a list of strings"));
-        } else if k == "log-opts" {
-            match value.as_object() {
-                Some(opts) => {
-                    for (o, v) in opts {
-                        if !v.is_string() {
-                            errs.push(
-                                Invalid::field(
-                                    "daemon",
-                                    format!("log-opts `{o}` must be a string, found {}", json_type(v)),
-                                )
-                                .help(format!(
-                                    "dockerd only accepts strings in log-opts: quote it, e.g. `{o}: \"{}\"`",
-                                    match v {
-                                        Json::Number(n) => n.to_string(),
-                                        Json::Bool(b) => b.to_string(),
-                                        _ => "…".into(),
-                                    }
-                                )),
-                            );
-                        }
-                    }
-                }
-                None => errs.push(wrong("a map of strings")),
-            }
-        }
-    }
-    errs
-}
-
-// ---------------------------------------------------------------------------
 
 impl Kind for Docker {
     const KIND: &'static str = "docker";
@@ -805,47 +531,10 @@ impl Kind for Docker {
     }
 
     fn probe(&self) -> String {
-        let mut s = String::from(
-            "if [ ! -d /run/systemd/system ]; then
-  echo 'keel: systemd is not running on this host (no /run/systemd/system): the docker kind needs systemd' >&2
-  exit 2
-fi
-",
-        );
-        let _ = writeln!(
-            s,
-            "dpkg-query -W -f='pkg=${{Package}}|${{db:Status-Abbrev}}|${{Version}}\\n' {} 2>/dev/null || true",
-            KNOWN_PACKAGES.join(" ")
-        );
-        s.push_str(
-            "if command -v dockerd >/dev/null 2>&1; then
-  printf 'dockerd=%s\\n' \"$(dockerd --version 2>/dev/null | head -n 1)\"
-fi
-keel_active=$(systemctl is-active docker.service 2>/dev/null) || true
-keel_enabled=$(systemctl is-enabled docker.service 2>/dev/null) || true
-printf 'active=%s\\nenabled=%s\\n' \"$keel_active\" \"$keel_enabled\"
-if [ \"$keel_active\" = active ] && command -v docker >/dev/null 2>&1; then
-  printf 'server=%s\\n' \"$(timeout 10 docker version --format '{{.Server.Version}}' 2>/dev/null)\"
-fi
-if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
-  printf 'compose=docker compose %s\\n' \"$(docker compose version --short 2>/dev/null)\"
-elif command -v docker-compose >/dev/null 2>&1; then
-  printf 'compose=docker-compose %s\\n' \"$(docker-compose version --short 2>/dev/null)\"
-fi
-",
-        );
-        let _ = write!(
-            s,
-            "if [ -L {p} ] || {{ [ -e {p} ] && [ ! -f {p} ]; }}; then
-  echo daemon_json=other
-elif [ -f {p} ]; then
-  printf 'daemon_json=%s\\n' \"$(base64 -w 0 < {p})\"
-fi
-exit 0
-",
-            p = q(DAEMON_JSON)
-        );
-        s
+        Script::new(include_str!("docker/probe.sh"))
+            .set("keel_packages", KNOWN_PACKAGES.join(" "))
+            .set("keel_daemon_json", DAEMON_JSON)
+            .render()
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<DockerFact, FactError> {
@@ -859,7 +548,9 @@ exit 0
                     let (Some(name), Some(abbrev), version) =
                         (parts.next(), parts.next(), parts.next())
                     else {
-                        return Err(FactError::Unexpected(format!("unexpected dpkg-query line {v:?}")));
+                        return Err(FactError::Unexpected(format!(
+                            "unexpected dpkg-query line {v:?}"
+                        )));
                     };
                     let a = abbrev.as_bytes();
                     let installed = a.len() >= 2
@@ -898,7 +589,18 @@ exit 0
     }
 
     fn plan(&self, fact: &DockerFact) -> Planned {
-        self.plan_changes(fact).into()
+        let others = self.conflicting(fact);
+        if !others.is_empty() {
+            return self.conflict_refusal(&others);
+        }
+        let changes = match self.changes(fact) {
+            Ok(c) => c,
+            Err(e) => return refusal(&e.to_string()),
+        };
+        if changes.is_empty() {
+            return Planned::only(Diff::noop().reason(self.describe(fact)));
+        }
+        Planned::new(self.diff_for(fact, &changes), self.commands_for(&changes))
     }
 
     fn notified(&self, _fact: &DockerFact, _diff: &Diff) -> Option<Vec<Cmd>> {
@@ -1001,7 +703,12 @@ mod tests {
         assert!(
             e.commands[1]
                 .script
-                .contains("mv -f /etc/docker/.daemon.json.keel-backup /etc/docker/daemon.json")
+                .contains("keel_backup=/etc/docker/.daemon.json.keel-backup\n")
+        );
+        assert!(
+            e.commands[1]
+                .script
+                .contains("mv -f \"$keel_backup\" \"$keel_target\"")
         );
     }
 

@@ -43,8 +43,7 @@ use super::*;
 use crate::shell::{self, Script, q};
 
 /// A regular file on the host.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct File {
     /// Absolute path on the host.

@@ -62,8 +62,7 @@ use crate::shell::{Script, q};
 use std::fmt::Write as _;
 
 /// A git work tree.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Git {
     /// Absolute path of the work tree.

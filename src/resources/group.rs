@@ -21,8 +21,7 @@ use crate::resources::common::accounts::probe_failure;
 use crate::shell::q;
 
 /// A local group.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// The group name.

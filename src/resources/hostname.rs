@@ -51,8 +51,7 @@ fn yes() -> bool {
 }
 
 /// The host's name.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hostname {
     /// The host name (usually one label, e.g. `web-01`).

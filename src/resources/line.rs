@@ -58,8 +58,7 @@ use std::fmt::Write as _;
 pub const EDIT_LIMIT: u64 = 1024 * 1024;
 
 /// A line in a text file.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Line {
     /// Absolute path of the file.

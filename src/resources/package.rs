@@ -31,8 +31,7 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 /// A Debian/Ubuntu package managed with apt.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Package {
     /// The package name, optionally with an architecture (`libc6:i386`).
@@ -49,8 +48,7 @@ pub struct Package {
     pub purge: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageState {
     #[default]

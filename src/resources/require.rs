@@ -28,8 +28,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Disk {
     #[serde(default = "root")]
@@ -41,8 +40,7 @@ fn root() -> String {
     "/".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Require {
     #[serde(default = "default_name")]

@@ -60,8 +60,7 @@ fn yes() -> bool {
 }
 
 /// A kernel parameter.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sysctl {
     /// The key, e.g. `net.core.somaxconn`.

@@ -42,8 +42,7 @@ use crate::shell::{Script, q};
 pub const ZONEINFO: &str = "/usr/share/zoneinfo";
 
 /// The host's time zone.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Timezone {
     /// An IANA zone name, e.g. `Europe/Paris` or `UTC`.

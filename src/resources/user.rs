@@ -38,8 +38,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 /// A value that must never be shown (`Debug` prints `(sensitive)`).
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Clone, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Sensitive(pub String);
 
@@ -54,8 +53,7 @@ fn yes() -> bool {
 }
 
 /// A local user account.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     /// The login name.

@@ -9,6 +9,7 @@ pub mod content;
 pub mod crontab;
 pub mod edit;
 pub mod paths;
+pub mod refuse;
 pub mod script;
 
 use super::Invalid;

@@ -575,8 +575,7 @@ impl Rule {
 }
 
 /// A rule as written in YAML, before its cross-field checks.
-#[derive(serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRule {
     #[serde(default)]

@@ -66,16 +66,23 @@
 //! log lines of the services that are not ready. Only then is the hash
 //! file written.
 
+use super::common::{content, refuse};
 use super::*;
-use crate::config::node::{Node, Value};
 use crate::shell::{self, Perms, q};
+use model::{
+    Model, check_file_name, check_image, check_project, interpolate, parse_dotenv, parse_model,
+    valid_service_name,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+mod model;
+mod plan;
+mod scripts;
+
 /// A file of the project: its content from exactly one of `content`,
 /// `template` or `source`.
-#[derive(Debug, Default, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSpec {
     pub content: Option<String>,
@@ -150,7 +157,7 @@ impl FileSpec {
             && let Err(e) = check_file_name(n)
         {
             errs.push(
-                Invalid::field(field, e)
+                Invalid::field(field, e.to_string())
                     .help("a file name in `dir`, e.g. `docker-compose.prod.yml`"),
             );
         }
@@ -163,8 +170,7 @@ impl FileSpec {
 }
 
 /// When images are pulled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Pull {
     /// Never: every image must already be on the host.
@@ -177,8 +183,7 @@ pub enum Pull {
 }
 
 /// Waiting for the containers after `up`.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Wait {
     /// Seconds to wait for every checked service to run (and be healthy,
@@ -204,8 +209,7 @@ fn yes() -> bool {
 }
 
 /// What is checked of a service's containers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Expect {
     /// Its containers run (and are healthy, with a health check).
@@ -216,8 +220,7 @@ pub enum Expect {
 }
 
 /// Per-service settings.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
     /// The image to run instead of the compose file's.
@@ -227,8 +230,7 @@ pub struct ServiceSpec {
 }
 
 /// A Compose project.
-#[derive(Debug, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Compose {
     pub project: String,
@@ -246,275 +248,6 @@ pub struct Compose {
     pub rolling: Vec<String>,
     #[serde(default = "yes")]
     pub remove_orphans: bool,
-}
-
-// ---------------------------------------------------------------------------
-// The compose file, as far as keel reads it.
-
-/// A service of the compose file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct SvcModel {
-    /// `image:` as written (before interpolation).
-    image: Option<String>,
-    /// Behind `profiles`, or scaled to zero: not started by `up`.
-    optional: bool,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Model {
-    version: Option<String>,
-    services: BTreeMap<String, SvcModel>,
-}
-
-/// A key of a YAML map, following `<<` merge keys.
-fn lookup<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
-    if let Some(v) = node.get(key) {
-        return Some(v);
-    }
-    match node.get("<<").map(|m| &m.value) {
-        Some(Value::Map(_)) => lookup(node.get("<<")?, key),
-        Some(Value::Seq(items)) => items.iter().find_map(|n| lookup(n, key)),
-        _ => None,
-    }
-}
-
-fn parse_model(text: &[u8]) -> Result<Model, String> {
-    let text =
-        std::str::from_utf8(text).map_err(|_| "the compose file is not UTF-8 text".to_string())?;
-    let root = Node::parse_foreign(text).map_err(|e| {
-        let (line, _) = line_of(text, e.span.offset);
-        format!(
-            "the compose file is not valid YAML (line {line}): {}",
-            e.message
-        )
-    })?;
-    if root.as_map().is_none() {
-        return Err("the compose file must be a map with a `services:` key".into());
-    }
-    let version = root
-        .get("version")
-        .and_then(Node::as_scalar_text)
-        .map(str::to_string);
-    let services = root
-        .get("services")
-        .and_then(Node::as_map)
-        .ok_or("the compose file has no `services:` map")?;
-    let mut out = BTreeMap::new();
-    for (k, v) in services {
-        let name = k
-            .as_scalar_text()
-            .ok_or("a service name in the compose file is not a string")?
-            .to_string();
-        let image = lookup(v, "image")
-            .and_then(Node::as_scalar_text)
-            .map(str::to_string);
-        let profiles = lookup(v, "profiles")
-            .and_then(Node::as_seq)
-            .is_some_and(|s| !s.is_empty());
-        let zero = |n: Option<&Node>| n.and_then(Node::as_scalar_text) == Some("0");
-        let replicas0 = zero(lookup(v, "deploy").and_then(|d| lookup(d, "replicas")))
-            || zero(lookup(v, "scale"));
-        out.insert(
-            name,
-            SvcModel {
-                image,
-                optional: profiles || replicas0,
-            },
-        );
-    }
-    if out.is_empty() {
-        return Err("the compose file declares no services".into());
-    }
-    Ok(Model {
-        version,
-        services: out,
-    })
-}
-
-fn line_of(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    (
-        line,
-        before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1,
-    )
-}
-
-/// `KEY=VALUE` lines of an env file (`export`, quotes and ` #` comments as
-/// Compose reads them; the last definition wins).
-fn parse_dotenv(text: &str) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    for line in text.lines() {
-        let l = line.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        let l = l.strip_prefix("export ").unwrap_or(l);
-        let Some((k, v)) = l.split_once('=') else {
-            continue;
-        };
-        let v = v.trim();
-        let value = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"'))
-                || (v.starts_with('\'') && v.ends_with('\'')))
-        {
-            v[1..v.len() - 1].to_string()
-        } else {
-            match v.find(" #") {
-                Some(i) => v[..i].trim_end().to_string(),
-                None => v.to_string(),
-            }
-        };
-        m.insert(k.trim().to_string(), value);
-    }
-    m
-}
-
-/// Compose's variable interpolation (`$VAR`, `${VAR}`, `${VAR:-default}`,
-/// `${VAR-default}`, `${VAR:+alt}`, `${VAR+alt}`, `${VAR:?err}`, `$$`);
-/// `None` when a variable without a default is not in `env` (it may come
-/// from the environment compose runs in, which keel cannot know).
-fn interpolate(s: &str, env: &BTreeMap<String, String>) -> Option<String> {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(r) = after.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-        } else if let Some(r) = after.strip_prefix('{') {
-            let mut depth = 0usize;
-            let end = r.char_indices().find_map(|(i, c)| match c {
-                '{' => {
-                    depth += 1;
-                    None
-                }
-                '}' if depth == 0 => Some(i),
-                '}' => {
-                    depth -= 1;
-                    None
-                }
-                _ => None,
-            })?;
-            let inner = &r[..end];
-            rest = &r[end + 1..];
-            let name_len = inner
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(inner.len());
-            let (name, op) = inner.split_at(name_len);
-            let val = env.get(name);
-            let set_nonempty = val.is_some_and(|v| !v.is_empty());
-            let v = if op.is_empty() {
-                val?.clone()
-            } else if let Some(d) = op.strip_prefix(":-") {
-                if set_nonempty {
-                    val?.clone()
-                } else {
-                    interpolate(d, env)?
-                }
-            } else if let Some(d) = op.strip_prefix('-') {
-                match val {
-                    Some(v) => v.clone(),
-                    None => interpolate(d, env)?,
-                }
-            } else if let Some(a) = op.strip_prefix(":+") {
-                if set_nonempty {
-                    interpolate(a, env)?
-                } else {
-                    String::new()
-                }
-            } else if let Some(a) = op.strip_prefix('+') {
-                if val.is_some() {
-                    interpolate(a, env)?
-                } else {
-                    String::new()
-                }
-            } else if op.starts_with(":?") {
-                if set_nonempty {
-                    val?.clone()
-                } else {
-                    return None;
-                }
-            } else if op.starts_with('?') {
-                val?.clone()
-            } else {
-                return None;
-            };
-            out.push_str(&v);
-        } else {
-            let n = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            if n == 0 {
-                out.push('$');
-                rest = after;
-            } else {
-                out.push_str(env.get(&after[..n])?);
-                rest = &after[n..];
-            }
-        }
-    }
-    out.push_str(rest);
-    Some(out)
-}
-
-// ---------------------------------------------------------------------------
-// Names and checks.
-
-/// A compose project name, as Compose v2 requires it.
-fn check_project(name: &str) -> Result<(), String> {
-    let ok = name
-        .bytes()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` is not a compose project name",
-            name.escape_debug()
-        ))
-    }
-}
-
-fn valid_service_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))
-}
-
-fn check_file_name(name: &str) -> Result<(), String> {
-    if name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains('/')
-        || name.chars().any(|c| c.is_control())
-    {
-        return Err(format!(
-            "`{}` is not a file name (no `/`; the file lives in `dir`)",
-            name.escape_debug()
-        ));
-    }
-    if name.starts_with(".keel-compose-") || name.contains(".keel.") {
-        return Err(format!("`{name}` is a name keel uses for its own files"));
-    }
-    Ok(())
-}
-
-fn check_image(image: &str) -> Result<(), String> {
-    if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        Err(format!(
-            "`{}` is not an image reference",
-            image.escape_debug()
-        ))
-    } else {
-        Ok(())
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -603,8 +336,6 @@ impl Default for ComposeFact {
         }
     }
 }
-
-const INSPECT_FORMAT: &str = "ctr={{index .Config.Labels \"com.docker.compose.service\"}}|{{index .Config.Labels \"com.docker.compose.container-number\"}}|{{index .Config.Labels \"com.docker.compose.oneoff\"}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{.State.ExitCode}}|{{.Config.Image}}|{{.Image}}|{{.Name}}";
 
 // ---------------------------------------------------------------------------
 
@@ -712,7 +443,7 @@ impl Compose {
             h.extend_from_slice(part);
             h.push(0);
         }
-        super::common::content::sha256_hex(&h)
+        content::sha256_hex(&h)
     }
 
     fn env_mode(&self) -> String {
@@ -728,425 +459,6 @@ impl Compose {
             .mode
             .as_deref()
             .and_then(|m| normalize_mode(m).ok())
-    }
-
-    fn plan_changes(&self, fact: &ComposeFact) -> Planned {
-        let model = self.model();
-        let file_name = self.file_name().to_string();
-        let override_name = self.override_name();
-        let desired_override = self.override_text(&model);
-
-        // Refuse to replace what is not a regular file.
-        let mut others = Vec::new();
-        if fact.file == LiveFile::Other {
-            others.push(self.path(&file_name));
-        }
-        if let (Some(n), LiveFile::Other) = (self.env_name(), &fact.env) {
-            others.push(self.path(n));
-        }
-        if fact.override_file == LiveFile::Other {
-            others.push(self.path(&override_name));
-        }
-        if !others.is_empty() {
-            let why = format!(
-                "{} {} not a regular file; keel will not replace it",
-                others.join(", "),
-                if others.len() == 1 { "is" } else { "are" }
-            );
-            let msg = format!("keel: compose[{}]: {why}", self.project);
-            return Planned {
-                diff: Diff::with_action(Action::Update).reason(why),
-                commands: vec![Cmd::new(
-                    format!("refuse: {} is not a regular file", others[0]),
-                    format!("printf '%s\\n' {} >&2\nexit 1\n", q(&msg)),
-                )],
-            };
-        }
-
-        let mut d = Diff::default();
-        let mut notes: Vec<String> = Vec::new();
-
-        // --- files
-        let want_file = self.file.data();
-        let file_changed = match &fact.file {
-            LiveFile::File { data, .. } => data.as_slice() != want_file,
-            _ => true,
-        };
-        if file_changed {
-            let before = match &fact.file {
-                LiveFile::File { data, .. } => super::common::content::showable(data),
-                _ => None,
-            };
-            match super::common::content::showable(want_file) {
-                Some(after) => d.content = Some(ContentChange { before, after }),
-                None => d.attrs.push(AttrChange::new(
-                    &file_name,
-                    None::<String>,
-                    Some(format!("{} bytes", want_file.len())),
-                )),
-            }
-        }
-        let mut chmods: Vec<(String, String)> = Vec::new();
-        if let (Some(want), LiveFile::File { mode, .. }) = (self.file_mode(), &fact.file)
-            && normalize_mode(mode).ok().as_ref() != Some(&want)
-        {
-            d.attrs.push(AttrChange::new(
-                &format!("{file_name} mode"),
-                Some(normalize_mode(mode).unwrap_or_else(|_| mode.clone())),
-                Some(want.clone()),
-            ));
-            // A rewrite sets the declared mode anyway.
-            if !file_changed {
-                chmods.push((self.path(&file_name), want));
-            }
-        }
-
-        let mut env_changed = false;
-        if let (Some(env), Some(env_name)) = (&self.env, self.env_name()) {
-            let want = env.data();
-            let live = match &fact.env {
-                LiveFile::File { data, .. } => Some(data.as_slice()),
-                _ => None,
-            };
-            if live != Some(want) {
-                env_changed = true;
-                let old = live
-                    .map(|l| parse_dotenv(&String::from_utf8_lossy(l)))
-                    .unwrap_or_default();
-                let new = parse_dotenv(&String::from_utf8_lossy(want));
-                let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-                let mut any = false;
-                for k in keys {
-                    let (b, a) = match (old.get(k), new.get(k)) {
-                        (None, Some(_)) => (None, Some("(set)")),
-                        (Some(_), None) => (Some("(set)"), None),
-                        (Some(o), Some(n)) if o != n => (Some("(old value)"), Some("(new value)")),
-                        _ => continue,
-                    };
-                    any = true;
-                    d.attrs
-                        .push(AttrChange::new(&format!("{env_name} {k}"), b, a));
-                }
-                if !any {
-                    d.attrs.push(AttrChange::new(
-                        env_name,
-                        live.map(|_| "present"),
-                        Some(if live.is_some() {
-                            "comments or formatting changed"
-                        } else {
-                            "written"
-                        }),
-                    ));
-                }
-            }
-            let want_mode = self.env_mode();
-            if let LiveFile::File { mode, .. } = &fact.env
-                && normalize_mode(mode).ok().as_ref() != Some(&want_mode)
-            {
-                d.attrs.push(AttrChange::new(
-                    &format!("{env_name} mode"),
-                    Some(normalize_mode(mode).unwrap_or_else(|_| mode.clone())),
-                    Some(want_mode.clone()),
-                ));
-                if !env_changed {
-                    chmods.push((self.path(env_name), want_mode));
-                }
-            }
-        }
-
-        let live_override = match &fact.override_file {
-            LiveFile::File { data, .. } => Some(data.as_slice()),
-            _ => None,
-        };
-        let override_changed = live_override != desired_override.as_deref().map(str::as_bytes);
-        let mut remove_override = false;
-        if override_changed {
-            match &desired_override {
-                Some(_) => {
-                    let images: Vec<String> = self
-                        .services
-                        .iter()
-                        .filter_map(|(k, s)| s.image.as_ref().map(|i| format!("{k}={i}")))
-                        .collect();
-                    d.attrs.push(AttrChange::new(
-                        &override_name,
-                        live_override.map(|_| "(other images)"),
-                        Some(format!("images {}", images.join(", "))),
-                    ));
-                }
-                None => {
-                    remove_override = true;
-                    d.attrs.push(AttrChange::new(
-                        &override_name,
-                        Some("present"),
-                        None::<String>,
-                    ));
-                }
-            }
-        }
-        let files_changed = file_changed || env_changed || override_changed;
-        let want_hash = self.desired_hash(&model);
-        let hash_stale = fact.hash.as_deref() != Some(want_hash.as_str());
-        if !files_changed && hash_stale {
-            notes.push(
-                "the project was not brought up with these files yet (an earlier `up` did not finish)"
-                    .into(),
-            );
-        }
-
-        // --- containers
-        let checked = self.checked_services(&model);
-        let desired_images = self.desired_images(&model);
-        let mut restart: Vec<String> = Vec::new();
-        let mut containers_drift = false;
-        let project_exists = fact.containers.iter().any(|c| !c.oneoff);
-        if fact.daemon {
-            for svc in &checked {
-                let cs: Vec<&Container> = fact
-                    .containers
-                    .iter()
-                    .filter(|c| !c.oneoff && &c.service == svc)
-                    .collect();
-                if cs.is_empty() {
-                    containers_drift = true;
-                    d.attrs.push(AttrChange::new(
-                        &format!("{svc} state"),
-                        None::<String>,
-                        Some("running"),
-                    ));
-                    continue;
-                }
-                if let Some(bad) = cs.iter().find(|c| c.status != "running") {
-                    containers_drift = true;
-                    d.attrs.push(AttrChange::new(
-                        &format!("{svc} state"),
-                        Some(bad.status.clone()),
-                        Some("running"),
-                    ));
-                    if bad.status == "exited" && !bad.exit_code.is_empty() {
-                        notes.push(format!("{} exited with status {}", bad.name, bad.exit_code));
-                    }
-                } else if cs.iter().any(|c| c.health == "unhealthy") {
-                    d.attrs.push(AttrChange::new(
-                        &format!("{svc} health"),
-                        Some("unhealthy"),
-                        Some("healthy"),
-                    ));
-                    restart.push(svc.clone());
-                }
-                if let Some(want) = desired_images.get(svc) {
-                    let c = cs[0];
-                    if &c.image != want {
-                        containers_drift = true;
-                        d.attrs.push(AttrChange::new(
-                            &format!("{svc} image"),
-                            Some(c.image.clone()),
-                            Some(want.clone()),
-                        ));
-                    } else if let Some(Some(id)) = fact.images.get(want)
-                        && !c.image_id.is_empty()
-                        && &c.image_id != id
-                    {
-                        containers_drift = true;
-                        d.attrs.push(AttrChange::new(
-                            &format!("{svc} image"),
-                            Some(format!("{want} ({})", short_id(&c.image_id))),
-                            Some(format!("{want} ({})", short_id(id))),
-                        ));
-                    }
-                }
-            }
-            if self.remove_orphans {
-                let mut seen = BTreeSet::new();
-                for c in fact.containers.iter().filter(|c| {
-                    !c.oneoff && !c.service.is_empty() && !model.services.contains_key(&c.service)
-                }) {
-                    if seen.insert(c.service.clone()) {
-                        containers_drift = true;
-                        d.attrs.push(AttrChange::new(
-                            &format!("{} state", c.service),
-                            Some(c.status.clone()),
-                            Some("(removed: no longer declared)"),
-                        ));
-                    }
-                }
-            }
-            if self.pull == Pull::Never {
-                let missing: Vec<&str> = desired_images
-                    .values()
-                    .filter(|i| matches!(fact.images.get(*i), Some(None)))
-                    .map(String::as_str)
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                if !missing.is_empty() {
-                    notes.push(format!(
-                        "`pull: never`, and {} not on the host: apply will fail unless an earlier resource provides {}",
-                        missing.join(", "),
-                        if missing.len() == 1 { "it" } else { "them" }
-                    ));
-                }
-            }
-        } else {
-            for svc in &checked {
-                d.attrs.push(AttrChange::new(
-                    &format!("{svc} state"),
-                    None::<String>,
-                    Some("running"),
-                ));
-            }
-            d.unknown = Some(if !fact.docker {
-                "docker is not installed yet (it may be installed earlier in this run): the containers cannot be read".into()
-            } else {
-                "docker does not answer: the containers cannot be read".into()
-            });
-            containers_drift = true;
-        }
-        if fact.docker && fact.tool.is_none() {
-            let u = "neither `docker compose` (v2) nor `docker-compose` (v1) is installed yet";
-            d.unknown = Some(match d.unknown.take() {
-                Some(x) => format!("{x}; {u}"),
-                None => u.to_string(),
-            });
-        }
-
-        let up = files_changed || hash_stale || containers_drift;
-        if !up
-            && restart.is_empty()
-            && chmods.is_empty()
-            && d.attrs.is_empty()
-            && d.content.is_none()
-        {
-            let mut n = Diff::noop();
-            n.reason = Some(self.describe(fact, &checked));
-            return Planned {
-                diff: n,
-                commands: Vec::new(),
-            };
-        }
-
-        // --- commands
-        let mut cmds = Vec::new();
-        let mut prelude = String::new();
-        prelude.push_str(&self.compose_prelude(desired_override.is_some()));
-        if files_changed || remove_override {
-            let mut s = prelude.clone();
-            s.push_str(&self.write_script(
-                file_changed,
-                if env_changed {
-                    self.env.as_ref().map(FileSpec::data)
-                } else {
-                    None
-                },
-                if override_changed {
-                    desired_override.as_deref()
-                } else {
-                    None
-                },
-                remove_override,
-            ));
-            let mut written = Vec::new();
-            if file_changed {
-                written.push(file_name.clone());
-            }
-            if env_changed {
-                written.push(self.env_name().unwrap_or(".env").to_string());
-            }
-            if override_changed && !remove_override {
-                written.push(override_name.clone());
-            }
-            let summary = if written.is_empty() {
-                format!("remove {}", self.path(&override_name))
-            } else {
-                format!(
-                    "write {} in {} (validated with compose config)",
-                    written.join(", "),
-                    self.dir
-                )
-            };
-            cmds.push(Cmd::new(summary, s));
-        }
-        for (path, mode) in &chmods {
-            cmds.push(Cmd::new(
-                format!("chmod {mode} {path}"),
-                format!("chmod {} {}\n", q(mode), q(path)),
-            ));
-        }
-        if up {
-            let rolling: Vec<&String> = if project_exists {
-                self.rolling.iter().collect()
-            } else {
-                Vec::new()
-            };
-            let mut s = prelude.clone();
-            s.push_str(&self.wait_function());
-            s.push_str(&self.up_script(&rolling, &checked, &desired_images));
-            s.push_str(&shell::write_file_atomic(
-                &self.path(&self.hash_name()),
-                format!("{want_hash}\n").as_bytes(),
-                // A plain hash over the env file (secrets): readable by root
-                // only, or it is an offline oracle for a weak secret.
-                &Perms {
-                    mode: Some("0600".into()),
-                    ..Perms::default()
-                },
-            ));
-            let tool = match &fact.tool {
-                Some(Tool::V1(_)) => "docker-compose",
-                _ => "docker compose",
-            };
-            let wait = if self.wait.timeout > 0 {
-                format!(", wait until running/healthy ({} s)", self.wait.timeout)
-            } else {
-                String::new()
-            };
-            let summary = if rolling.is_empty() {
-                format!("{tool} up -d (project {}){wait}", self.project)
-            } else {
-                format!(
-                    "{tool} up -d --no-deps {} one at a time, then up -d (project {}){wait}",
-                    rolling
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    self.project
-                )
-            };
-            cmds.push(Cmd::new(summary, s));
-        } else if !restart.is_empty() {
-            let mut s = prelude.clone();
-            s.push_str(&self.wait_function());
-            let list = restart.iter().map(|x| q(x)).collect::<Vec<_>>().join(" ");
-            let _ = writeln!(s, "keel_compose restart {list}");
-            if self.wait.timeout > 0 {
-                let _ = writeln!(s, "keel_wait {list}");
-            }
-            cmds.push(Cmd::new(
-                format!(
-                    "restart unhealthy {} (project {})",
-                    restart.join(", "),
-                    self.project
-                ),
-                s,
-            ));
-        }
-
-        d.action = Some(if matches!(fact.file, LiveFile::Absent) {
-            Action::Create
-        } else {
-            Action::Update
-        });
-        if fact.daemon && !matches!(fact.file, LiveFile::Absent) {
-            notes.insert(0, self.describe(fact, &checked));
-        }
-        if !fact.dir_exists {
-            notes.push(format!("{} will be created", self.dir));
-        }
-        if !notes.is_empty() {
-            d.reason = Some(notes.join("; "));
-        }
-        Planned::new(d, cmds)
     }
 
     /// "web running (healthy), api running; docker-compose 1.29.2".
@@ -1181,273 +493,6 @@ impl Compose {
         }
         s
     }
-
-    /// Detects Compose (v2 first, then v1) and defines `keel_compose`,
-    /// which runs it on this project with `$keel_file` (and
-    /// `$keel_override`) as compose files.
-    fn compose_prelude(&self, with_override: bool) -> String {
-        let mut args = format!(
-            "-p {} --project-directory {}",
-            q(&self.project),
-            q(&self.dir)
-        );
-        if let Some(e) = self.env_name() {
-            let _ = write!(args, " --env-file {}", q(&self.path(e)));
-        }
-        args.push_str(" -f \"$keel_file\"");
-        if with_override {
-            args.push_str(" -f \"$keel_override\"");
-        }
-        format!(
-            "keel_file={file}
-keel_override={ovr}
-if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
-  keel_compose() {{ docker compose {args} \"$@\"; }}
-elif command -v docker-compose >/dev/null 2>&1; then
-  keel_compose() {{ docker-compose {args} \"$@\"; }}
-else
-  echo 'keel: neither `docker compose` (v2) nor `docker-compose` (v1) is installed: declare `docker: {{}}` (it installs Compose) before this project' >&2
-  exit 1
-fi
-",
-            file = q(&self.path(self.file_name())),
-            ovr = q(&self.path(&self.override_name())),
-        )
-    }
-
-    /// Write the changed files through temporary files, validated with
-    /// `compose config -q` before anything replaces a working file.
-    fn write_script(
-        &self,
-        file: bool,
-        env: Option<&[u8]>,
-        override_text: Option<&str>,
-        remove_override: bool,
-    ) -> String {
-        let dir = q(&self.dir);
-        let final_file = self.path(self.file_name());
-        let final_ovr = self.path(&self.override_name());
-        let mut s = String::new();
-        let _ = writeln!(s, "mkdir -p -- {dir}");
-        s.push_str(
-            "keel_tmp_file=
-keel_tmp_ovr=
-keel_tmp_env=
-keel_env_restore=
-keel_cleanup() {
-  if [ -n \"$keel_tmp_file\" ]; then rm -f \"$keel_tmp_file\"; fi
-  if [ -n \"$keel_tmp_ovr\" ]; then rm -f \"$keel_tmp_ovr\"; fi
-  if [ -n \"$keel_tmp_env\" ]; then rm -f \"$keel_tmp_env\"; fi
-",
-        );
-        if let Some(env_name) = self.env_name() {
-            let env_path = q(&self.path(env_name));
-            let backup = q(&self.path(&format!(".{env_name}.keel-backup")));
-            let _ = write!(
-                s,
-                "  if [ \"$keel_env_restore\" = had ]; then mv -f {backup} {env_path}; fi
-  if [ \"$keel_env_restore\" = new ]; then rm -f {env_path}; fi
-"
-            );
-        }
-        s.push_str("}\ntrap keel_cleanup EXIT\n");
-        let tmp = |var: &str, name: &str| shell::TempFile::beside(var, &self.path(name));
-        if file {
-            let t = tmp("keel_tmp_file", self.file_name());
-            s.push_str(&t.create());
-            s.push_str(&t.fill(self.file.data()));
-            s.push_str(&t.set_perms(&Perms {
-                mode: self.file_mode(),
-                ..Perms::default()
-            }));
-            s.push_str("keel_file=$keel_tmp_file\n");
-        }
-        if let Some(text) = override_text {
-            let t = tmp("keel_tmp_ovr", &self.override_name());
-            s.push_str(&t.create());
-            s.push_str(&t.fill(text.as_bytes()));
-            s.push_str(&t.set_perms(&Perms {
-                mode: Some("0644".into()),
-                ..Perms::default()
-            }));
-            s.push_str("keel_override=$keel_tmp_ovr\n");
-        }
-        if let (Some(data), Some(env_name)) = (env, self.env_name()) {
-            let env_path = q(&self.path(env_name));
-            let backup = q(&self.path(&format!(".{env_name}.keel-backup")));
-            let t = tmp("keel_tmp_env", env_name);
-            s.push_str(&t.create());
-            s.push_str(&t.fill(data));
-            s.push_str(&t.set_perms(&Perms {
-                mode: Some(self.env_mode()),
-                ..Perms::default()
-            }));
-            let _ = write!(
-                s,
-                "if [ -e {env_path} ]; then
-  (umask 077 && cp -p {env_path} {backup})
-  keel_env_restore=had
-else
-  keel_env_restore=new
-fi
-{}keel_tmp_env=
-",
-                t.rename(),
-            );
-        }
-        let _ = write!(
-            s,
-            "if ! keel_out=$(keel_compose config -q 2>&1); then
-  printf '%s\\n' \"$keel_out\" >&2
-  echo {msg} >&2
-  exit 1
-fi
-",
-            msg = q(&format!(
-                "keel: compose[{}]: the new files do not pass `compose config` (checked as temporary copies); the files in {} were left as they were and the containers untouched",
-                self.project, self.dir
-            )),
-        );
-        if file {
-            let _ = writeln!(
-                s,
-                "{}keel_tmp_file=\nkeel_file={}",
-                tmp("keel_tmp_file", self.file_name()).rename(),
-                q(&final_file)
-            );
-        }
-        if override_text.is_some() {
-            let _ = writeln!(
-                s,
-                "{}keel_tmp_ovr=\nkeel_override={}",
-                tmp("keel_tmp_ovr", &self.override_name()).rename(),
-                q(&final_ovr)
-            );
-        }
-        if remove_override {
-            let _ = writeln!(s, "rm -f {}", q(&final_ovr));
-        }
-        if let Some(env_name) = self.env_name() {
-            let backup = q(&self.path(&format!(".{env_name}.keel-backup")));
-            let _ = writeln!(s, "rm -f {backup}");
-        }
-        s.push_str("keel_env_restore=\ntrap - EXIT\n");
-        s
-    }
-
-    /// `keel_wait SERVICE...`: wait until every container of the services
-    /// runs (and is healthy when it has a health check); on timeout print
-    /// the last log lines of the services that are not ready, and fail.
-    fn wait_function(&self) -> String {
-        let project = q(&format!(
-            "label=com.docker.compose.project={}",
-            self.project
-        ));
-        let fmt = q(
-            "{{index .Config.Labels \"com.docker.compose.oneoff\"}} {{.State.Status}}{{if .State.Health}}/{{.State.Health.Status}}{{end}}",
-        );
-        let health = q("{{if .State.Health}}{{range .State.Health.Log}}{{.Output}}{{end}}{{end}}");
-        let msg = q(&format!(
-            "keel: compose[{}]: not ready after {} s:",
-            self.project, self.wait.timeout
-        ));
-        format!(
-            "keel_wait() {{
-  keel_deadline=$(( $(date +%s) + {timeout} ))
-  while :; do
-    keel_pending=
-    for keel_s in \"$@\"; do
-      keel_n=0
-      for keel_id in $(docker ps -aq --filter {project} --filter \"label=com.docker.compose.service=$keel_s\"); do
-        keel_st=$(docker inspect -f {fmt} \"$keel_id\" 2>/dev/null) || keel_st='False gone'
-        case \"$keel_st\" in
-          True\\ *) continue ;;
-          *\\ running|*\\ running/healthy) ;;
-          *) keel_pending=\"$keel_pending $keel_s(${{keel_st#* }})\" ;;
-        esac
-        keel_n=$((keel_n + 1))
-      done
-      if [ \"$keel_n\" -eq 0 ]; then keel_pending=\"$keel_pending $keel_s(no container)\"; fi
-    done
-    if [ -z \"$keel_pending\" ]; then return 0; fi
-    if [ \"$(date +%s)\" -ge \"$keel_deadline\" ]; then
-      for keel_s in \"$@\"; do
-        case \"$keel_pending \" in
-          *\" $keel_s(\"*)
-            echo \"--- last log lines of $keel_s:\" >&2
-            keel_compose logs --no-color --tail=6 \"$keel_s\" >&2 2>&1 || true
-            for keel_id in $(docker ps -aq --filter {project} --filter \"label=com.docker.compose.service=$keel_s\"); do
-              docker inspect -f {health} \"$keel_id\" 2>/dev/null | grep -v '^$' | tail -n 2 | sed 's/^/health check: /' >&2 || true
-            done
-            ;;
-        esac
-      done
-      echo {msg}\"$keel_pending\" >&2
-      return 1
-    fi
-    sleep 2
-  done
-}}
-",
-            timeout = self.wait.timeout,
-        )
-    }
-
-    fn up_script(
-        &self,
-        rolling: &[&String],
-        checked: &[String],
-        images: &BTreeMap<String, String>,
-    ) -> String {
-        let mut s = String::new();
-        match self.pull {
-            Pull::Never => {
-                let set: BTreeSet<&String> = images.values().collect();
-                if !set.is_empty() {
-                    let list = set.iter().map(|i| q(i)).collect::<Vec<_>>().join(" ");
-                    let _ = write!(
-                        s,
-                        "keel_missing=
-for keel_i in {list}; do
-  docker image inspect \"$keel_i\" >/dev/null 2>&1 || keel_missing=\"$keel_missing $keel_i\"
-done
-if [ -n \"$keel_missing\" ]; then
-  echo {msg}\"$keel_missing\" >&2
-  exit 1
-fi
-",
-                        msg = q(&format!(
-                            "keel: compose[{}]: `pull: never`, and these images are not on the host:",
-                            self.project
-                        )),
-                    );
-                }
-            }
-            Pull::Missing => {}
-            Pull::Always => s.push_str("keel_compose pull\n"),
-        }
-        let wait = self.wait.timeout > 0;
-        for svc in rolling {
-            let _ = writeln!(s, "keel_compose up -d --no-deps {}", q(svc));
-            if wait {
-                let _ = writeln!(s, "keel_wait {}", q(svc));
-            }
-        }
-        let _ = writeln!(
-            s,
-            "keel_compose up -d{}",
-            if self.remove_orphans {
-                " --remove-orphans"
-            } else {
-                ""
-            }
-        );
-        if wait && !checked.is_empty() {
-            let list = checked.iter().map(|x| q(x)).collect::<Vec<_>>().join(" ");
-            let _ = writeln!(s, "keel_wait {list}");
-        }
-        s
-    }
 }
 
 fn short_id(id: &str) -> String {
@@ -1479,7 +524,7 @@ impl Kind for Compose {
     fn check(&self) -> Vec<Invalid> {
         let mut errs = Vec::new();
         if let Err(e) = check_project(&self.project) {
-            errs.push(Invalid::field("project", e).help(
+            errs.push(Invalid::field("project", e.to_string()).help(
                 "lower-case letters, digits, `-` and `_`, starting with a letter or digit (as `docker compose -p` requires)",
             ));
         }
@@ -1500,7 +545,7 @@ impl Kind for Compose {
         }
         if self.file.sources().len() == 1 {
             match parse_model(self.file.data()) {
-                Err(e) => errs.push(Invalid::field("file", e)),
+                Err(e) => errs.push(Invalid::field("file", e.to_string())),
                 Ok(model) => {
                     let known = || {
                         model
@@ -1523,7 +568,7 @@ impl Kind for Compose {
                         if let Some(i) = &spec.image
                             && let Err(e) = check_image(i)
                         {
-                            errs.push(Invalid::field("services", e));
+                            errs.push(Invalid::field("services", e.to_string()));
                         }
                     }
                     let mut seen = BTreeSet::new();
@@ -1578,75 +623,7 @@ impl Kind for Compose {
     }
 
     fn probe(&self) -> String {
-        let model = self.model();
-        let mut s = String::from(
-            "keel_f() {
-  if [ -L \"$2\" ] || { [ -e \"$2\" ] && [ ! -f \"$2\" ]; }; then
-    printf '%s_type=other\\n' \"$1\"
-  elif [ -f \"$2\" ]; then
-    printf '%s_mode=%s\\n' \"$1\" \"$(stat -c %a -- \"$2\")\"
-    printf '%s=%s\\n' \"$1\" \"$(base64 -w 0 < \"$2\")\"
-  fi
-}
-",
-        );
-        let _ = writeln!(
-            s,
-            "if [ -d {d} ]; then echo dir=yes; else echo dir=no; fi",
-            d = q(&self.dir)
-        );
-        let _ = writeln!(s, "keel_f file {}", q(&self.path(self.file_name())));
-        if let Some(e) = self.env_name() {
-            let _ = writeln!(s, "keel_f env {}", q(&self.path(e)));
-        }
-        let _ = writeln!(
-            s,
-            "keel_f override {}",
-            q(&self.path(&self.override_name()))
-        );
-        let _ = writeln!(
-            s,
-            "if [ -f {h} ]; then printf 'hash=%s\\n' \"$(head -c 100 {h} | tr -d '\\n')\"; fi",
-            h = q(&self.path(&self.hash_name()))
-        );
-        let images: BTreeSet<String> = self.desired_images(&model).into_values().collect();
-        let mut image_lines = String::new();
-        for i in &images {
-            let _ = writeln!(
-                image_lines,
-                "    printf 'image=%s|%s\\n' {i} \"$(docker image inspect -f '{{{{.Id}}}}' {i} 2>/dev/null || true)\"",
-                i = q(i)
-            );
-        }
-        let _ = write!(
-            s,
-            "if command -v docker >/dev/null 2>&1; then
-  echo docker=yes
-  if docker compose version >/dev/null 2>&1; then
-    printf 'compose=v2 %s\\n' \"$(docker compose version --short 2>/dev/null)\"
-  elif command -v docker-compose >/dev/null 2>&1; then
-    printf 'compose=v1 %s\\n' \"$(docker-compose version --short 2>/dev/null)\"
-  fi
-  if keel_ids=$(timeout 20 docker ps -aq --filter {label} 2>/dev/null); then
-    echo daemon=up
-    if [ -n \"$keel_ids\" ]; then
-      timeout 20 docker inspect -f {fmt} $keel_ids 2>/dev/null || true
-    fi
-{image_lines}  else
-    echo daemon=down
-  fi
-else
-  echo docker=no
-fi
-exit 0
-",
-            label = q(&format!(
-                "label=com.docker.compose.project={}",
-                self.project
-            )),
-            fmt = q(INSPECT_FORMAT),
-        );
-        s
+        self.probe_script()
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<ComposeFact, FactError> {
@@ -1683,7 +660,9 @@ exit 0
                 "ctr" => {
                     let p: Vec<&str> = v.split('|').collect();
                     if p.len() != 9 {
-                        return Err(FactError::Unexpected(format!("unexpected container line {v:?}")));
+                        return Err(FactError::Unexpected(format!(
+                            "unexpected container line {v:?}"
+                        )));
                     }
                     fact.containers.push(Container {
                         service: p[0].to_string(),
@@ -1732,7 +711,7 @@ exit 0
     }
 
     fn plan(&self, fact: &ComposeFact) -> Planned {
-        self.plan_changes(fact)
+        self.plan_project(fact)
     }
 
     fn notified(&self, _fact: &ComposeFact, _diff: &Diff) -> Option<Vec<Cmd>> {
@@ -1868,7 +847,10 @@ mod tests {
         assert!(cmds[1].script.contains(".keel-compose-app.sha256"));
         // The hash covers the env file (secrets): readable by root only.
         let hash_part = &cmds[1].script[cmds[1].script.find(".keel-compose-app.sha256").unwrap()..];
-        assert!(hash_part.contains("chmod 0600 \"$keel_tmp\""), "{hash_part}");
+        assert!(
+            hash_part.contains("chmod 0600 \"$keel_tmp\""),
+            "{hash_part}"
+        );
         // Secrets never appear in summaries or attributes.
         assert!(!format!("{d:?}{summaries:?}").contains("abc"));
     }
@@ -1972,7 +954,7 @@ mod tests {
             cmds[0].summary,
             "write docker-compose.keel-app.yml in /srv/app (validated with compose config)"
         );
-        assert!(cmds[0].script.contains("-f \"$keel_override\""));
+        assert!(cmds[0].script.contains("keel_with_override=yes\n"));
         assert_eq!(
             cmds[1].summary,
             "docker-compose up -d --no-deps web, api one at a time, then up -d (project app), wait until running/healthy (120 s)"
