@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 args=(--lib)
-for f in tests/cli_*.rs tests/hostile_input.rs tests/fuzz_regression.rs tests/shellcheck.rs; do
+for f in tests/cli_*.rs tests/hostile_input.rs tests/fuzz_regression.rs tests/shellcheck.rs tests/architecture.rs; do
     args+=(--test "$(basename "$f" .rs)")
 done
 exec cargo test "${args[@]}" "$@"
