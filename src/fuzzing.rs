@@ -279,12 +279,13 @@ impl PrepareCx for LocalCx {
     fn base_dir(&self) -> &Path {
         &self.dir
     }
-    fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
-        std::fs::read(self.local_path(path)).map_err(|e| format!("cannot read {path}: {e}"))
+    fn read_local(&self, path: &str) -> Result<Vec<u8>, crate::resources::LocalError> {
+        std::fs::read(self.local_path(path))
+            .map_err(|e| crate::resources::LocalError(format!("cannot read {path}: {e}")))
     }
-    fn render_template(&mut self, path: &str) -> Result<String, String> {
+    fn render_template(&mut self, path: &str) -> Result<String, crate::resources::LocalError> {
         std::fs::read_to_string(self.local_path(path))
-            .map_err(|e| format!("cannot read {path}: {e}"))
+            .map_err(|e| crate::resources::LocalError(format!("cannot read {path}: {e}")))
     }
 }
 

@@ -20,7 +20,7 @@ use crate::config::node::{Node, Span, Spanned, Value};
 use crate::config::stack::Stack;
 use crate::diag::{Diag, Diagnostics, SourceFile};
 use crate::graph::unresolved::Unresolved;
-use crate::resources::{Invalid, PrepareCx, Resource};
+use crate::resources::{Invalid, LocalError, PrepareCx, Resource};
 use crate::secret::Secret;
 use crate::template::Templates;
 use serde_json::{Map, Value as J, json};
@@ -1802,13 +1802,13 @@ impl PrepareCx for Cx<'_> {
     fn release(&self) -> Option<crate::release::Context> {
         self.release.cloned()
     }
-    fn read_local(&self, path: &str) -> Result<Vec<u8>, String> {
+    fn read_local(&self, path: &str) -> Result<Vec<u8>, LocalError> {
         let p = self.local_path(path);
         crate::loaded::note(&p);
         crate::config::local_file::read(&p, crate::config::local_file::MAX_DATA_BYTES)
-            .map_err(|e| with_hint(e.message("local file "), e.hint()))
+            .map_err(|e| LocalError(with_hint(e.message("local file "), e.hint())))
     }
-    fn render_template(&mut self, path: &str) -> Result<String, String> {
+    fn render_template(&mut self, path: &str) -> Result<String, LocalError> {
         // `templates/` of the module or stack folder first, then the folder itself.
         let p = if Path::new(path).is_absolute() {
             PathBuf::from(path)
@@ -1823,14 +1823,14 @@ impl PrepareCx for Cx<'_> {
         crate::loaded::note(&p);
         let bytes =
             crate::config::local_file::read(&p, crate::config::local_file::MAX_CONFIG_BYTES)
-                .map_err(|e| with_hint(e.message("template "), e.hint()))?;
+                .map_err(|e| LocalError(with_hint(e.message("template "), e.hint())))?;
         let src = match SourceFile::from_bytes(crate::config::display_path(&p), bytes) {
             Ok(s) => s,
             Err(d) => {
                 let message = crate::session::diags_text(&d);
                 self.failures
                     .extend(d.0.into_iter().map(|d| (message.clone(), d)));
-                return Err(message);
+                return Err(LocalError(message));
             }
         };
         let text = src.text();
@@ -1839,7 +1839,7 @@ impl PrepareCx for Cx<'_> {
             if let Some(d) = template_file_diag(&src, &e, self.ctx) {
                 self.failures.push((message.clone(), d));
             }
-            message
+            LocalError(message)
         })?;
         if let Some(c) = self.canary_ctx
             && self.templates.render(text, c).ok().as_ref() != Some(&rendered)

@@ -589,17 +589,21 @@ impl AptRepository {
             return Some(dearmor(k).and_then(|(t, data)| key_info(&data).map(|_| t)));
         }
         let (f, cx) = (self.key_file.as_ref()?, cx?);
-        Some(cx.read_local(f).map_err(KeyError::Read).and_then(|data| {
-            if data.first().is_some_and(|b| b & 0x80 != 0) {
-                key_info(&data)?;
-                Ok(armor(&data))
-            } else {
-                let text = String::from_utf8(data).map_err(|_| KeyError::NotText)?;
-                let (t, data) = dearmor(&text)?;
-                key_info(&data)?;
-                Ok(t)
-            }
-        }))
+        Some(
+            cx.read_local(f)
+                .map_err(|e| KeyError::Read(e.into()))
+                .and_then(|data| {
+                    if data.first().is_some_and(|b| b & 0x80 != 0) {
+                        key_info(&data)?;
+                        Ok(armor(&data))
+                    } else {
+                        let text = String::from_utf8(data).map_err(|_| KeyError::NotText)?;
+                        let (t, data) = dearmor(&text)?;
+                        key_info(&data)?;
+                        Ok(t)
+                    }
+                }),
+        )
     }
 
     /// A directory, link or special file where a managed file belongs:

@@ -269,6 +269,18 @@ impl From<(Diff, Vec<Cmd>)> for Planned {
     }
 }
 
+/// Why a local file a resource names (a `source:` to upload, a template)
+/// could not be used: the message says which file and why, with a hint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LocalError(pub String);
+
+impl From<LocalError> for String {
+    fn from(e: LocalError) -> String {
+        e.0
+    }
+}
+
 /// Why a probe's output could not be turned into a fact.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FactError {
@@ -477,10 +489,10 @@ pub trait PrepareCx {
     /// Directory local paths are relative to.
     fn base_dir(&self) -> &Path;
     /// Read a local file (relative paths against `base_dir`).
-    fn read_local(&self, path: &str) -> Result<Vec<u8>, String>;
+    fn read_local(&self, path: &str) -> Result<Vec<u8>, LocalError>;
     /// Render a template file (relative paths against the templates folder
     /// of the module, or the stack's directory) with the resource's context.
-    fn render_template(&mut self, path: &str) -> Result<String, String>;
+    fn render_template(&mut self, path: &str) -> Result<String, LocalError>;
     /// The release the host is resolved for (`None`: the stack has none).
     fn release(&self) -> Option<crate::release::Context> {
         None

@@ -39,14 +39,23 @@ pub fn kv<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 
 /// Validate an octal file mode such as `"0644"` or `"755"`; returns the
 /// canonical four-digit form.
-pub fn normalize_mode(mode: &str) -> Result<String, String> {
+pub fn normalize_mode(mode: &str) -> Result<String, BadMode> {
     let m = mode.trim();
     if m.is_empty() || m.len() > 4 || !m.chars().all(|c| ('0'..='7').contains(&c)) {
-        return Err(format!(
-            "`{mode}` is not an octal file mode: use up to four digits 0–7, e.g. \"0644\""
-        ));
+        return Err(BadMode(mode.to_string()));
     }
     Ok(format!("{:0>4}", m))
+}
+
+/// A file mode that is not octal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an octal file mode: use up to four digits 0–7, e.g. \"0644\"")]
+pub struct BadMode(pub String);
+
+impl From<BadMode> for String {
+    fn from(e: BadMode) -> String {
+        e.to_string()
+    }
 }
 
 /// Check that a host path is absolute and clean.
