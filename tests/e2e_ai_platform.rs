@@ -153,7 +153,12 @@ echo 'pebble did not start' >&2; exit 1
 
 /// The project: `stacks/` and `modules/` linked from the repository, and
 /// `inventory/e2e.yaml` filled in for these hosts.
-fn project(h: &Host, mon: &keel::sandbox::SandboxHost, repo_url: &str, ca: &str) -> (String, String) {
+fn project(
+    h: &Host,
+    mon: &keel::sandbox::SandboxHost,
+    repo_url: &str,
+    ca: &str,
+) -> (String, String) {
     let dir = h.dir.path();
     std::os::unix::fs::symlink(repo().join("modules"), dir.join("modules")).unwrap();
     std::os::unix::fs::symlink(repo().join("stacks"), dir.join("stacks")).unwrap();
@@ -162,15 +167,24 @@ fn project(h: &Host, mon: &keel::sandbox::SandboxHost, repo_url: &str, ca: &str)
         .unwrap()
         .replace("@APP_ADDRESS@", &h.host.ip.to_string())
         .replace("@MON_ADDRESS@", &mon.ip.to_string())
-        .replace("@IDENTITY_FILE@", &j(h.testbed.key_path().to_str().unwrap()))
-        .replace("@SSH_CONFIG@", &j(h.testbed.ssh_config_path().to_str().unwrap()))
+        .replace(
+            "@IDENTITY_FILE@",
+            &j(h.testbed.key_path().to_str().unwrap()),
+        )
+        .replace(
+            "@SSH_CONFIG@",
+            &j(h.testbed.ssh_config_path().to_str().unwrap()),
+        )
         .replace("@ADMIN_KEY@", &j(h.testbed.public_key().trim()))
         .replace("@ACME_CA_PEM@", &j(ca))
         .replace("@APP_REPO@", &j(repo_url));
     let inv = dir.join("e2e-inventory.yaml");
     std::fs::write(&inv, text).unwrap();
     (
-        dir.join("stacks/ai-platform.yaml").to_str().unwrap().to_string(),
+        dir.join("stacks/ai-platform.yaml")
+            .to_str()
+            .unwrap()
+            .to_string(),
         inv.to_str().unwrap().to_string(),
     )
 }
@@ -205,9 +219,16 @@ fn curl_outside(ip: IpAddr, args: &[&str]) -> String {
 const DC: &str = "cd /srv/ai-platform && docker-compose -p ai-platform -f docker-compose.prod.yml --env-file .env.production";
 
 fn psql(h: &Host, sql: &str) -> String {
+    // The SQL travels base64-encoded on stdin: no quoting to get wrong.
+    let b64 = h.sh(&format!("printf '%s' {} | base64 -w0", shell_word(sql)));
     h.sh(&format!(
-        "{DC} exec -T backend sh -c 'PGPASSWORD=\"$POSTGRES_PASSWORD\" psql -h \"$POSTGRES_HOST\" -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -tAc \"{sql}\"'"
+        "echo {b64} | base64 -d | docker exec -i ai-platform_backend_1 sh -c 'PGPASSWORD=\"$POSTGRES_PASSWORD\" psql -h \"$POSTGRES_HOST\" -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -tA'"
     ))
+}
+
+/// `s` as one single-quoted shell word.
+fn shell_word(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 fn container_id(h: &Host, name: &str) -> String {
@@ -274,13 +295,30 @@ fn ai_platform_from_bare_hosts() {
         assert!(!answers(app_ip, port), "port {port} is closed from outside");
     }
     let ok = h.ssh_as("deploy", 2222, "id -un");
-    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "deploy", "{ok:?}");
-    assert!(!h.ssh_as("root", 2222, "true").status.success(), "root refused");
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout).trim(),
+        "deploy",
+        "{ok:?}"
+    );
+    assert!(
+        !h.ssh_as("root", 2222, "true").status.success(),
+        "root refused"
+    );
     let pw = Command::new("ssh")
         .arg("-F")
         .arg(h.testbed.ssh_config_path())
-        .args(["-p", "2222", "-o", "BatchMode=yes", "-o", "PubkeyAuthentication=no"])
-        .args(["-o", "PreferredAuthentications=password,keyboard-interactive"])
+        .args([
+            "-p",
+            "2222",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "PubkeyAuthentication=no",
+        ])
+        .args([
+            "-o",
+            "PreferredAuthentications=password,keyboard-interactive",
+        ])
         .arg(format!("deploy@{app_ip}"))
         .arg("true")
         .output()
@@ -294,10 +332,16 @@ fn ai_platform_from_bare_hosts() {
     // The data services, from the backend container, with the secrets.
     assert_eq!(psql(&h, "select 1"), "1");
     assert_eq!(
-        psql(&h, "select string_agg(indexname, ',' order by indexname) from pg_indexes where indexname like 'idx_%'"),
+        psql(
+            &h,
+            "select string_agg(indexname, ',' order by indexname) from pg_indexes where indexname like 'idx_%'"
+        ),
         "idx_conversations_user_id,idx_users_email"
     );
-    assert_eq!(psql(&h, "select string_agg(release, ',') from migrations_run"), "v1");
+    assert_eq!(
+        psql(&h, "select string_agg(release, ',') from migrations_run"),
+        "v1"
+    );
     assert_eq!(psql(&h, "select count(*) from users"), "1", "seeded once");
     assert_eq!(
         h.sh(&format!("{DC} exec -T backend sh -c 'REDISCLI_AUTH=\"$REDIS_PASSWORD\" redis-cli -h \"$REDIS_HOST\" ping'")),
@@ -316,16 +360,37 @@ fn ai_platform_from_bare_hosts() {
     let up = mon
         .exec_ok("curl -fsS 'http://127.0.0.1:9090/api/v1/query?query=up' | python3 -c 'import json,sys; print(\" \".join(sorted(r[\"metric\"][\"job\"]+\"=\"+r[\"value\"][1] for r in json.load(sys.stdin)[\"data\"][\"result\"])))' 2>/dev/null || curl -fsS 'http://127.0.0.1:9090/api/v1/query?query=up'")
         .unwrap();
-    for job in ["backend-api", "node", "postgres-exporter", "redis-exporter", "prometheus", "alertmanager"] {
-        assert!(up.contains(&format!("\"job\":\"{job}\"")) || up.contains(&format!("{job}=1")), "{job} in {up}");
+    for job in [
+        "backend-api",
+        "node",
+        "postgres-exporter",
+        "redis-exporter",
+        "prometheus",
+        "alertmanager",
+    ] {
+        assert!(
+            up.contains(&format!("\"job\":\"{job}\"")) || up.contains(&format!("{job}=1")),
+            "{job} in {up}"
+        );
     }
-    assert!(!up.contains("=0") && !up.contains("\"0\"]"), "every target up: {up}");
-    let am = mon.exec_ok("curl -fsS http://127.0.0.1:9093/api/v2/status").unwrap();
-    assert!(am.contains("dev-team@example.com") && am.contains("severity"), "{am}");
+    assert!(
+        !up.contains("=0") && !up.contains("\"0\"]"),
+        "every target up: {up}"
+    );
+    let am = mon
+        .exec_ok("curl -fsS http://127.0.0.1:9093/api/v2/status")
+        .unwrap();
+    assert!(
+        am.contains("dev-team@example.com") && am.contains("severity"),
+        "{am}"
+    );
     let prov = mon
         .exec_ok("ls /srv/monitoring/grafana/provisioning/dashboards/keel /srv/monitoring/grafana/provisioning/datasources")
         .unwrap();
-    assert!(prov.contains("system-overview.json") && prov.contains("keel.yaml"), "{prov}");
+    assert!(
+        prov.contains("system-overview.json") && prov.contains("keel.yaml"),
+        "{prov}"
+    );
 
     // Nothing left to do; the checks pass alone.
     let plan = keel(&h, &["plan", "--detailed-exitcode", "-i", &inv, &stack]);
@@ -333,7 +398,10 @@ fn ai_platform_from_bare_hosts() {
     let again = keel(&h, &["apply", "--yes", "--json", "-i", &inv, &stack]);
     expect(&again, 0, "second apply");
     let doc: serde_json::Value = serde_json::from_str(&again.stdout).expect("apply JSON");
-    assert_eq!(doc["plan"]["changes"], false, "the second apply changes nothing");
+    assert_eq!(
+        doc["plan"]["changes"], false,
+        "the second apply changes nothing"
+    );
     expect(&keel(&h, &["verify", "-i", &inv, &stack]), 0, "keel verify");
 
     // Backups, run once by the test: a gzipped dump, a snapshot, a tarball,
@@ -343,7 +411,10 @@ fn ai_platform_from_bare_hosts() {
     for job in ["ai_platform", "files", "config"] {
         h.sh(&format!("/usr/local/lib/keel/backup-{job}"));
     }
-    assert!(!h.sh_ok("test -e /backup/database/ai_platform_backup_20000101_000000.sql.gz"), "retention");
+    assert!(
+        !h.sh_ok("test -e /backup/database/ai_platform_backup_20000101_000000.sql.gz"),
+        "retention"
+    );
     assert!(
         h.sh("zcat $(ls -t /backup/database/ai_platform_backup_*.sql.gz | head -n 1)")
             .contains("CREATE TABLE public.users")
@@ -353,7 +424,10 @@ fn ai_platform_from_bare_hosts() {
         h.sh("tar tzf $(ls -t /backup/config/config_*.tar.gz | head -n 1)")
             .contains(".env.production")
     );
-    assert!(h.sh_ok("ls /var/backups/offsite/database/ai_platform_backup_*.sql.gz"), "off-site copy");
+    assert!(
+        h.sh_ok("ls /var/backups/offsite/database/ai_platform_backup_*.sql.gz"),
+        "off-site copy"
+    );
     assert_eq!(h.sh("stat -c %a /backup"), "700");
 
     // Release v2: only the application's services are updated.
@@ -361,16 +435,52 @@ fn ai_platform_from_bare_hosts() {
     let redis = container_id(&h, "ai-platform-redis_redis_1");
     let backend = container_id(&h, "ai-platform_backend_1");
     let dumps = h.sh("ls /backup/database | wc -l");
-    let v2 = keel(&h, &["apply", "--yes", "-i", &inv, &stack, "--set", "release=v2"]);
+    let v2 = keel(
+        &h,
+        &["apply", "--yes", "-i", &inv, &stack, "--set", "release=v2"],
+    );
     expect(&v2, 0, "apply of release v2");
-    assert_eq!(container_id(&h, "ai-platform-postgres_postgres_1"), pg, "postgres untouched");
-    assert_eq!(container_id(&h, "ai-platform-redis_redis_1"), redis, "redis untouched");
-    assert_ne!(container_id(&h, "ai-platform_backend_1"), backend, "backend updated");
+    assert_eq!(
+        container_id(&h, "ai-platform-postgres_postgres_1"),
+        pg,
+        "postgres untouched"
+    );
+    assert_eq!(
+        container_id(&h, "ai-platform-redis_redis_1"),
+        redis,
+        "redis untouched"
+    );
+    assert_ne!(
+        container_id(&h, "ai-platform_backend_1"),
+        backend,
+        "backend updated"
+    );
     assert!(curl_outside(app_ip, &["https://api.ai.example.test/health"]).contains("backend v2"));
-    assert_eq!(psql(&h, "select string_agg(release, ',' order by at) from migrations_run"), "v1,v2");
-    assert_ne!(h.sh("ls /backup/database | wc -l"), dumps, "a backup before the migration");
+    assert_eq!(
+        psql(
+            &h,
+            "select string_agg(release, ',' order by at) from migrations_run"
+        ),
+        "v1,v2"
+    );
+    assert_ne!(
+        h.sh("ls /backup/database | wc -l"),
+        dumps,
+        "a backup before the migration"
+    );
     expect(
-        &keel(&h, &["plan", "--detailed-exitcode", "-i", &inv, &stack, "--set", "release=v2"]),
+        &keel(
+            &h,
+            &[
+                "plan",
+                "--detailed-exitcode",
+                "-i",
+                &inv,
+                &stack,
+                "--set",
+                "release=v2",
+            ],
+        ),
         0,
         "plan after v2",
     );
@@ -378,7 +488,10 @@ fn ai_platform_from_bare_hosts() {
     // No secret in anything keel printed.
     let transcript = h.transcript.borrow();
     for (_, secret) in SECRETS {
-        assert!(!transcript.contains(secret), "a secret leaked into keel's output");
+        assert!(
+            !transcript.contains(secret),
+            "a secret leaked into keel's output"
+        );
     }
 }
 
