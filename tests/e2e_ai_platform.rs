@@ -536,3 +536,77 @@ fn platform_inventories_and_examples_validate_offline() {
         );
     }
 }
+
+/// G10 without a cluster: the kubernetes module writes the guide's
+/// manifests and runs `kubectl apply -f` only when they changed — shown
+/// with the local transport and a stand-in kubectl that records its calls.
+#[test]
+fn kubernetes_manifests_are_applied_when_they_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::os::unix::fs::symlink(repo().join("modules"), d.join("modules")).unwrap();
+    std::fs::create_dir(d.join("stacks")).unwrap();
+    let log = d.join("kubectl.log");
+    let kubectl = d.join("kubectl");
+    std::fs::write(
+        &kubectl,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("755")
+        .arg(&kubectl)
+        .status()
+        .unwrap();
+    std::fs::write(
+        d.join("stacks/inventory.yaml"),
+        "hosts:\n  admin:\n    transport: local\ngroups:\n  kubectl:\n    hosts: [admin]\n",
+    )
+    .unwrap();
+    let stack = |node_env: &str| {
+        format!(
+            "name: k8s\ntargets: [kubectl]\nuses:\n  - module: kubernetes\n    with:\n      dir: {m}\n      kubectl: {k}\n      app_domain: ai.example.test\n      api_domain: api.ai.example.test\n      node_env: {node_env}\n",
+            m = d.join("k8s").display(),
+            k = kubectl.display(),
+        )
+    };
+    let path = d.join("stacks/k8s.yaml");
+    let run = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+            .args(["apply", "--yes"])
+            .arg(&path)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        std::fs::read_to_string(&log).unwrap_or_default()
+    };
+    let apply = format!("apply -f {}\n", d.join("k8s").display());
+    assert_eq!(run(&stack("production")), apply, "applied once");
+    let ingress = std::fs::read_to_string(d.join("k8s/20-ingress.yaml")).unwrap();
+    for want in [
+        "cert-manager.io/cluster-issuer: letsencrypt-prod",
+        "- ai.example.test",
+        "- api.ai.example.test",
+        "number: 3001",
+    ] {
+        assert!(ingress.contains(want), "{want} in {ingress}");
+    }
+    assert!(
+        std::fs::read_to_string(d.join("k8s/10-configmap.yaml"))
+            .unwrap()
+            .contains("NODE_ENV: \"production\"")
+    );
+    assert_eq!(
+        run(&stack("production")),
+        apply,
+        "unchanged: not applied again"
+    );
+    assert_eq!(
+        run(&stack("staging")),
+        format!("{apply}{apply}"),
+        "a changed manifest is applied"
+    );
+}
