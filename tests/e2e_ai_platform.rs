@@ -29,8 +29,9 @@
 //!   (PostgreSQL and Redis keep their containers), backs up, migrates once;
 //! - no secret ever appears in anything keel printed.
 //!
-//! Time: about 6–9 minutes on 2 loaded cores (the first apply installs
-//! Docker, PostgreSQL, Prometheus and friends from Debian's mirror).
+//! Time: 7 minutes (423 s) on 2 cores shared with other builds, up to 14
+//! when they are busiest (the first apply installs Docker, PostgreSQL,
+//! Prometheus and friends from Debian's mirror and builds the images).
 
 mod support;
 
