@@ -3,21 +3,14 @@
 //! resource's live state and diff are shown without changing anything.
 
 use std::path::Path;
+mod support;
+
 use std::process::Command;
+use support::Keel;
 
 fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run keel");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = Keel::new().args(args).current_dir(dir).run();
+    (out.code, out.stdout, out.stderr)
 }
 
 fn project() -> tempfile::TempDir {
@@ -116,19 +109,13 @@ fn show_masks_a_resource_rendered_from_a_secret() {
     )
     .unwrap();
     let address = format!("file[{}]", path.display());
-    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+    let out = Keel::new()
         .args(["show", &address, "secret.yaml"])
         .current_dir(d)
-        .env("NO_COLOR", "1")
         .env("KEEL_TEST_TOKEN", "new-hunter2-value")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run keel");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+        .run();
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
+    assert_eq!(out.code, 0, "{stderr}");
     assert!(stdout.contains("(sensitive)"), "{stdout}");
     assert!(
         !stdout.contains("hunter2") && !stderr.contains("hunter2"),

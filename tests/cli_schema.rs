@@ -10,22 +10,17 @@
 use keel::config::node::Node;
 use serde_json::Value as J;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
+
+use support::Keel;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// `keel schema FILE_KIND`, parsed.
 fn schema(file_kind: &str) -> J {
-    let out = Command::new(env!("CARGO_BIN_EXE_keel"))
-        .args(["schema", file_kind])
-        .output()
-        .expect("run keel");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("keel schema prints JSON")
+    let out = Keel::new().args(["schema", file_kind]).run();
+    assert!(out.status.success(), "{}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("keel schema prints JSON")
 }
 
 fn validator(file_kind: &str) -> jsonschema::Validator {

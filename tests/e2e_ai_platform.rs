@@ -1,7 +1,7 @@
 //! End to end, the flagship: `stacks/ai-platform.yaml` (the operations
 //! guide's AI platform) applied to two bare Debian hosts over real SSH —
 //! `app1` (web + app + db) and `mon1` (monitoring) — with the inventory
-//! `inventory/e2e.yaml`, the test machine being the outside world.
+//! `inventory/e2e.yaml.in`, the test machine being the outside world.
 //!
 //! Stand-ins where the machine cannot reach the real thing (no image
 //! registry, no public ACME): a pebble ACME server on the app host, the
@@ -38,7 +38,7 @@ mod support;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::process::{Child, Command};
 use std::time::Duration;
-use support::{Host, Run, expect, repo};
+use support::{Host, Keel, Run, expect, repo};
 
 const PG_PASSWORD: &str = "pg-Secret-e2e-4711";
 const REDIS_PASSWORD: &str = "redis-Secret-e2e-0815";
@@ -153,10 +153,10 @@ echo 'pebble did not start' >&2; exit 1
 }
 
 /// The project: `stacks/` and `modules/` linked from the repository, and
-/// `inventory/e2e.yaml` filled in for these hosts.
+/// `inventory/e2e.yaml.in` filled in for these hosts.
 fn project(
     h: &Host,
-    mon: &keel::sandbox::SandboxHost,
+    mon: &keel_sandbox::SandboxHost,
     repo_url: &str,
     ca: &str,
 ) -> (String, String) {
@@ -164,7 +164,7 @@ fn project(
     std::os::unix::fs::symlink(repo().join("modules"), dir.join("modules")).unwrap();
     std::os::unix::fs::symlink(repo().join("stacks"), dir.join("stacks")).unwrap();
     let j = |s: &str| serde_json::to_string(s).unwrap();
-    let text = std::fs::read_to_string(repo().join("inventory/e2e.yaml"))
+    let text = std::fs::read_to_string(repo().join("inventory/e2e.yaml.in"))
         .unwrap()
         .replace("@APP_ADDRESS@", &h.host.ip.to_string())
         .replace("@MON_ADDRESS@", &mon.ip.to_string())
@@ -519,21 +519,19 @@ fn platform_inventories_and_examples_validate_offline() {
         ),
     ];
     for (stack, inv) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_keel"))
+        let out = Keel::new()
             .arg("validate")
             .arg("-i")
             .arg(&inv)
             .arg(&stack)
-            .env("NO_COLOR", "1")
-            .envs(SECRETS.iter().copied())
-            .output()
-            .expect("run keel");
+            .envs(SECRETS)
+            .run();
         assert!(
             out.status.success(),
             "validate {} -i {}: {}",
             stack.display(),
             inv.display(),
-            String::from_utf8_lossy(&out.stderr)
+            out.stderr
         );
     }
 }
@@ -574,14 +572,8 @@ fn kubernetes_manifests_are_applied_when_they_change() {
     let path = d.join("stacks/k8s.yaml");
     let run = |text: &str| {
         std::fs::write(&path, text).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_keel"))
-            .args(["apply", "--yes"])
-            .arg(&path)
-            .env("NO_COLOR", "1")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
+        let out = Keel::new().args(["apply", "--yes"]).arg(&path).run();
+        assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
         std::fs::read_to_string(&log).unwrap_or_default()
     };
     let apply = format!("apply -f {}\n", d.join("k8s").display());
