@@ -5,5 +5,5 @@
 if command -v ufw >/dev/null 2>&1; then ufw --force disable >/dev/null 2>&1 || true; fi
 [ ! -f "$d/rules-v4" ] || iptables-restore < "$d/rules-v4" || true
 [ ! -f "$d/rules-v6" ] || ip6tables-restore < "$d/rules-v6" || true
-if [ -f "$d/rules-nft" ]; then nft flush ruleset && nft -f "$d/rules-nft" || true; fi
+if [ -f "$d/rules-nft" ]; then { nft flush ruleset && nft -f "$d/rules-nft"; } || true; fi
 if [ "$(cat "$d/ufw-state" 2>/dev/null)" = active ]; then ufw --force enable >/dev/null 2>&1 || true; fi
