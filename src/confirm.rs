@@ -246,6 +246,17 @@ mod tests {
         );
     }
 
+    /// The revert script travels as one quoted value: no path can end it
+    /// early (a here-document ended at a line equal to its delimiter).
+    #[test]
+    fn a_hostile_path_cannot_cut_the_revert_script() {
+        let s = scope(&["/etc/a\nKEEL_REVERT_END\n"], &["ssh"], false);
+        let arm = arm_script("abc123", 45, &s);
+        syntax_ok(&arm);
+        let revert = revert_script("/var/lib/keel/rollback/abc123", &s);
+        assert!(arm.contains(&format!("\nrevert={}\n", q(&revert))), "{arm}");
+    }
+
     #[test]
     fn roots_drop_nested_paths() {
         let s = scope(
