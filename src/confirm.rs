@@ -18,7 +18,7 @@
 //! again; a saved one is unpacked in the private state directory and
 //! swapped in.
 
-use crate::shell::q;
+use crate::shell::{Script, q};
 use std::collections::BTreeSet;
 
 /// Where rollback state is kept on the host.
@@ -100,109 +100,54 @@ fn is_ssh_unit(unit: &str) -> bool {
 
 /// The revert script the host runs (by the timer, or at once on failure).
 fn revert_script(dir: &str, scope: &Scope) -> String {
-    let mut restore = String::new();
+    let mut s = format!(
+        "#!/bin/sh\n# keel: put back what an unconfirmed change touched ({}), as saved\n# before it. Runs by itself when keel does not confirm in time.\n",
+        scope.describe().replace('\n', " ")
+    );
+    s.push_str(
+        &Script::new(include_str!("confirm/revert.sh"))
+            .set("d", dir)
+            .render(),
+    );
     for (i, p) in scope.roots().iter().enumerate() {
-        restore.push_str(&format!("keel_restore {i} {}\n", q(p)));
+        s.push_str(&format!("keel_restore {i} {}\n", q(p)));
     }
-    let mut units = String::new();
+    if scope.firewall {
+        s.push_str(
+            &Script::new(include_str!("confirm/revert-firewall.sh"))
+                .set("d", dir)
+                .render(),
+        );
+    }
     for (i, u) in scope.services.iter().enumerate() {
-        units.push_str(&format!(
-            "keel_unit {i} {} {}\n",
-            q(u),
-            if is_ssh_unit(u) { "ssh" } else { "other" }
-        ));
+        let kind = if is_ssh_unit(u) { "ssh" } else { "other" };
+        s.push_str(&format!("keel_unit {i} {} {kind}\n", q(u)));
     }
-    let firewall = if scope.firewall {
-        r#"if command -v ufw >/dev/null 2>&1; then ufw --force disable >/dev/null 2>&1 || true; fi
-[ ! -f "$d/rules-v4" ] || iptables-restore < "$d/rules-v4" || true
-[ ! -f "$d/rules-v6" ] || ip6tables-restore < "$d/rules-v6" || true
-if [ -f "$d/rules-nft" ]; then nft flush ruleset && nft -f "$d/rules-nft" || true; fi
-if [ "$(cat "$d/ufw-state" 2>/dev/null)" = active ]; then ufw --force enable >/dev/null 2>&1 || true; fi
-"#
-    } else {
-        ""
-    };
-    format!(
-        r#"#!/bin/sh
-# keel: put back what an unconfirmed change touched ({what}), as saved
-# before it. Runs by itself when keel does not confirm in time.
-PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-d={d}
-[ -d "$d" ] || exit 0
-logger -t keel "reverting an unconfirmed change that can cut access ($d)" 2>/dev/null || true
-keel_restore() {{
-  p=$2; parent=$(dirname "$p"); base=$(basename "$p")
-  if [ -f "$d/path-$1.tar" ]; then
-    # Unpacked in the private state directory (never in a directory
-    # someone else may write to), then swapped in.
-    t="$d/restore-$1"
-    rm -rf "$t" && mkdir -p "$t" "$parent"
-    if tar -C "$t" -xpf "$d/path-$1.tar"; then
-      if [ -e "$p" ] || [ -L "$p" ]; then mv "$p" "$t/.keel-broken"; fi
-      mv "$t/$base" "$p"
-    fi
-    rm -rf "$t"
-  elif [ -f "$d/path-$1.absent" ]; then
-    rm -rf "$p"
-  fi
-}}
-keel_unit() {{
-  if [ "$3" = ssh ]; then
-    mkdir -p /run/sshd
-    systemctl restart "$2" 2>/dev/null || systemctl restart ssh 2>/dev/null || systemctl restart sshd 2>/dev/null || service ssh restart 2>/dev/null || true
-  elif [ "$(cat "$d/unit-$1" 2>/dev/null)" = active ]; then
-    systemctl restart "$2" 2>/dev/null || true
-  else
-    systemctl stop "$2" 2>/dev/null || true
-  fi
-}}
-{restore}{firewall}{units}rm -rf "$d"
-logger -t keel "reverted ($d)" 2>/dev/null || true
-"#,
-        d = q(dir),
-        what = scope.describe().replace('\n', " "),
-    )
+    s.push_str(
+        &Script::new(include_str!("confirm/revert-end.sh"))
+            .set("d", dir)
+            .render(),
+    );
+    s
 }
 
 /// Save what `scope` names into `dir` (which exists): the first half of
 /// [`arm_script`].
 fn save_script(dir: &str, scope: &Scope) -> String {
-    let mut save = format!(
-        r#"d={d}
-keel_save() {{
-  if [ -e "$2" ] || [ -L "$2" ]; then
-    tar -C "$(dirname "$2")" -cpf "$d/path-$1.tar" "./$(basename "$2")"
-  else
-    : > "$d/path-$1.absent"
-  fi
-}}
-"#,
-        d = q(dir)
-    );
+    let mut save = Script::new(include_str!("confirm/save.sh"))
+        .set("d", dir)
+        .render();
     for (i, p) in scope.roots().iter().enumerate() {
         save.push_str(&format!("keel_save {i} {}\n", q(p)));
     }
     for (i, u) in scope.services.iter().enumerate() {
-        save.push_str(&format!(
-            "if systemctl is-active --quiet {u} 2>/dev/null; then echo active; else echo inactive; fi > \"$d/unit-{i}\"\n",
-            u = q(u)
-        ));
+        save.push_str(&format!("keel_state {i} {}\n", q(u)));
     }
     if scope.firewall {
         save.push_str(
-            r#"if command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status: active'; then echo active > "$d/ufw-state"; else echo inactive > "$d/ufw-state"; fi
-keel_filter() {
-  # A table missing from the dump would keep rules added later: restore
-  # at least an open filter table.
-  grep -q '^\*filter' "$1" || printf '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' >> "$1"
-}
-if command -v iptables-save >/dev/null 2>&1; then
-  iptables-save > "$d/rules-v4" && keel_filter "$d/rules-v4"
-  if command -v ip6tables-save >/dev/null 2>&1; then ip6tables-save > "$d/rules-v6" && keel_filter "$d/rules-v6"; fi
-elif command -v nft >/dev/null 2>&1; then
-  nft list ruleset > "$d/rules-nft"
-fi
-"#,
+            &Script::new(include_str!("confirm/save-firewall.sh"))
+                .set("d", dir)
+                .render(),
         );
     }
     save
@@ -212,53 +157,36 @@ fi
 /// `armed` on success; arms nothing when saving fails.
 pub fn arm_script(id: &str, timeout: u64, scope: &Scope) -> String {
     let dir = format!("{ROLLBACK_DIR}/{id}");
-    let unit = format!("keel-revert-{id}");
-    format!(
-        r#"set -e
-umask 077
-PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-mkdir -p {root}
-rm -rf {d}
-mkdir {d}
-{save}cat > "$d/revert.sh" <<'KEEL_REVERT_END'
-{revert}KEEL_REVERT_END
-chmod 700 "$d/revert.sh"
-if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
-  systemd-run --quiet --unit={unit} --on-active={timeout}s --timer-property=AccuracySec=1s /bin/sh "$d/revert.sh"
-else
-  setsid sh -c "sleep {timeout}; sh '$d/revert.sh'" </dev/null >/dev/null 2>&1 &
-fi
-echo armed
-"#,
-        d = q(&dir),
-        root = q(ROLLBACK_DIR),
-        save = save_script(&dir, scope),
-        revert = revert_script(&dir, scope),
-        unit = q(&unit),
-    )
+    let mut s = Script::new(include_str!("confirm/arm-prepare.sh"))
+        .set("root", ROLLBACK_DIR)
+        .set("d", &dir)
+        .render();
+    s.push_str(&save_script(&dir, scope));
+    s.push_str(
+        &Script::new(include_str!("confirm/arm-timer.sh"))
+            .set("d", &dir)
+            .set("revert", revert_script(&dir, scope))
+            .set("unit", format!("keel-revert-{id}"))
+            .set("timeout", timeout.to_string())
+            .render(),
+    );
+    s
 }
 
 /// Confirm: the change kept access; cancel the revert and drop the saved state.
 pub fn disarm_script(id: &str) -> String {
-    let dir = format!("{ROLLBACK_DIR}/{id}");
-    let unit = format!("keel-revert-{id}");
-    format!(
-        "rm -rf {d}\nsystemctl stop {t} 2>/dev/null || true\nsystemctl reset-failed {s} 2>/dev/null || true\necho disarmed\n",
-        d = q(&dir),
-        t = q(&format!("{unit}.timer")),
-        s = q(&format!("{unit}.service")),
-    )
+    Script::new(include_str!("confirm/disarm.sh"))
+        .set("d", format!("{ROLLBACK_DIR}/{id}"))
+        .set("unit", format!("keel-revert-{id}"))
+        .render()
 }
 
 /// Revert at once (the change broke access, but this connection still works).
 pub fn revert_now_script(id: &str) -> String {
-    let dir = format!("{ROLLBACK_DIR}/{id}");
-    let unit = format!("keel-revert-{id}");
-    format!(
-        "systemctl stop {t} 2>/dev/null || true\n[ ! -x {d}/revert.sh ] || sh {d}/revert.sh\necho reverted\n",
-        d = q(&dir),
-        t = q(&format!("{unit}.timer")),
-    )
+    Script::new(include_str!("confirm/revert-now.sh"))
+        .set("d", format!("{ROLLBACK_DIR}/{id}"))
+        .set("unit", format!("keel-revert-{id}"))
+        .render()
 }
 
 #[cfg(test)]
@@ -306,13 +234,27 @@ mod tests {
     fn the_revert_survives_the_session() {
         let s = arm_script("abc123", 45, &scope(&["/etc/ssh"], &["ssh"], false));
         assert!(
-            s.contains("systemd-run --quiet --unit=keel-revert-abc123 --on-active=45s"),
+            s.contains("\nunit=keel-revert-abc123\ntimeout=45\n")
+                && s.contains("systemd-run --quiet --unit=\"$unit\" --on-active=\"${timeout}s\""),
             "{s}"
         );
         assert!(
-            s.contains("setsid sh -c \"sleep 45;"),
+            s.contains(
+                "setsid sh -c 'sleep \"$1\"; sh \"$2/revert.sh\"' keel-revert \"$timeout\" \"$d\""
+            ),
             "fallback without systemd: {s}"
         );
+    }
+
+    /// The revert script travels as one quoted value: no path can end it
+    /// early (a here-document ended at a line equal to its delimiter).
+    #[test]
+    fn a_hostile_path_cannot_cut_the_revert_script() {
+        let s = scope(&["/etc/a\nKEEL_REVERT_END\n"], &["ssh"], false);
+        let arm = arm_script("abc123", 45, &s);
+        syntax_ok(&arm);
+        let revert = revert_script("/var/lib/keel/rollback/abc123", &s);
+        assert!(arm.contains(&format!("\nrevert={}\n", q(&revert))), "{arm}");
     }
 
     #[test]

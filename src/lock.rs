@@ -18,7 +18,7 @@
 //! A second run is told who holds the lock and since when, and fails at
 //! once or waits up to `--lock-timeout`.
 
-use crate::shell::q;
+use crate::shell::Script;
 use crate::transport::ssh::Ssh;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -96,45 +96,15 @@ pub enum LockError {
 /// The script ends with an explicit `exit`: `sh -s` would otherwise wait
 /// for more script on the stdin keel keeps open.
 pub fn script(holder: &str, wait: Wait) -> String {
-    let take = match wait {
-        Wait::No => "return 2".to_string(),
-        Wait::Upto(d) => format!(
-            "flock -w {} 9 || {{ echo \"keel-lock timeout $(who_holds)\"; return 2; }}",
-            d.as_secs().max(1)
-        ),
-        Wait::Forever => "flock 9 || { echo \"keel-lock error flock failed\"; return 1; }".into(),
+    let wait = match wait {
+        Wait::No => "no".to_string(),
+        Wait::Upto(d) => d.as_secs().max(1).to_string(),
+        Wait::Forever => "forever".to_string(),
     };
-    format!(
-        r#"keel_lock() {{
-if [ "$(id -u)" = 0 ]; then
-  d=/run/keel
-  mkdir -p "$d" || {{ echo "keel-lock error cannot create $d"; return 1; }}
-else
-  d="/tmp/keel-lock-$(id -u)"
-  mkdir -m 700 "$d" 2>/dev/null
-  if [ -L "$d" ] || [ ! -d "$d" ] || [ ! -O "$d" ]; then
-    echo "keel-lock error $d is not a private folder of this user"; return 1
-  fi
-fi
-f="$d/host.lock"
-command -v flock >/dev/null 2>&1 || {{ echo "keel-lock error flock is not installed on the host (it comes with util-linux)"; return 1; }}
-if [ -L "$f" ]; then echo "keel-lock error $f is a symlink"; return 1; fi
-( umask 022; : >>"$f" ) 2>/dev/null || {{ echo "keel-lock error cannot open $f"; return 1; }}
-who_holds() {{ head -c 300 "$f" 2>/dev/null | tr -d '\n'; }}
-exec 9<"$f"
-if ! flock -n 9; then
-  echo "keel-lock busy $(who_holds)"
-  {take}
-fi
-printf '%s since %s\n' {holder} "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$f"
-echo "keel-lock acquired"
-cat >/dev/null
-: >"$f"
-}}
-keel_lock; exit $?
-"#,
-        holder = q(holder),
-    )
+    Script::new(include_str!("lock/hold.sh"))
+        .set("keel_holder", holder)
+        .set("keel_wait", wait)
+        .render()
 }
 
 /// A held lock; released by [`HostLock::release`], or when dropped.
@@ -268,7 +238,8 @@ mod tests {
             assert_sh_syntax(&s);
             assert!(s.contains("'me@box pid 1; rm -rf /'"), "{s}");
         }
-        assert!(script("h", Wait::Upto(Duration::from_secs(30))).contains("flock -w 30 9"));
+        let s = script("h", Wait::Upto(Duration::from_secs(30)));
+        assert!(s.contains("\nkeel_wait=30\n") && s.contains("flock -w \"$keel_wait\" 9"));
     }
 
     #[test]

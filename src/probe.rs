@@ -7,25 +7,12 @@
 //! random nonce, so no output (file contents included) can forge a frame.
 
 use crate::resources::ProbeOutput;
+use crate::shell::Script;
 use crate::transport::{Transport, TransportError};
 use std::fmt::Write as _;
 
 /// The script that gathers host facts for templates (`facts.*`).
-pub const FACTS_SCRIPT: &str = r#"
-. /etc/os-release 2>/dev/null
-printf 'hostname=%s\n' "$(hostname 2>/dev/null || cat /etc/hostname)"
-printf 'fqdn=%s\n' "$(hostname -f 2>/dev/null || hostname 2>/dev/null)"
-printf 'os_id=%s\n' "${ID:-unknown}"
-printf 'os_like=%s\n' "${ID_LIKE:-}"
-printf 'os_version_id=%s\n' "${VERSION_ID:-}"
-printf 'os_codename=%s\n' "${VERSION_CODENAME:-}"
-printf 'os_pretty_name=%s\n' "${PRETTY_NAME:-}"
-printf 'arch=%s\n' "$(uname -m)"
-printf 'kernel=%s\n' "$(uname -r)"
-printf 'cpus=%s\n' "$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 1)"
-printf 'memory_kb=%s\n' "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
-printf 'user=%s\n' "$(id -un)"
-"#;
+pub const FACTS_SCRIPT: &str = include_str!("probe/facts.sh");
 
 /// Parse the output of [`FACTS_SCRIPT`] into the `facts` template value.
 pub fn parse_facts(stdout: &str) -> serde_json::Value {
@@ -83,23 +70,13 @@ fn nonce() -> String {
 /// Build the batched probe script for several probes.
 pub fn batch_script(probes: &[String]) -> (String, String) {
     let marker = format!("@@KEEL-{}", nonce());
-    let mut s = String::new();
-    let _ = writeln!(s, "KEEL_M={marker}");
-    // Each probe's stderr goes to a private temporary file; without one the
-    // probe fails, never falling back to a predictable name another user
-    // could plant.
-    let _ = writeln!(
-        s,
-        "KEEL_ERR=$(umask 077 && mktemp) || {{ echo 'keel: cannot create a temporary file for the probe (mktemp failed: is the temporary directory missing, full or read-only?)' >&2; exit 1; }}"
-    );
-    let _ = writeln!(s, "export LC_ALL=C");
+    let mut s = Script::new(include_str!("probe/batch.sh"))
+        .set("KEEL_M", &marker)
+        .render();
     for (i, p) in probes.iter().enumerate() {
-        let _ = writeln!(s, "printf '%s BEGIN {i}\\n' \"$KEEL_M\"");
+        let _ = writeln!(s, "keel_begin {i}");
         let _ = writeln!(s, "(\n{p}\n) 2>\"$KEEL_ERR\" </dev/null");
-        let _ = writeln!(s, "keel_rc=$?");
-        let _ = writeln!(s, "printf '\\n%s END {i} %s\\n' \"$KEEL_M\" \"$keel_rc\"");
-        let _ = writeln!(s, "cat \"$KEEL_ERR\" 2>/dev/null");
-        let _ = writeln!(s, "printf '\\n%s ERREND {i}\\n' \"$KEEL_M\"");
+        let _ = writeln!(s, "keel_end {i} $?");
     }
     let _ = writeln!(s, "rm -f \"$KEEL_ERR\"");
     (s, marker)
@@ -176,7 +153,7 @@ pub async fn run_batch(
 
 /// Gather host facts (one round trip).
 pub async fn gather_facts(t: &dyn Transport) -> Result<serde_json::Value, ProbeError> {
-    let out = t.run(FACTS_SCRIPT).await?;
+    let out = t.run(&Script::new(FACTS_SCRIPT).render()).await?;
     if !out.success() {
         return Err(ProbeError::Script {
             status: out.status,

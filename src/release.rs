@@ -18,7 +18,7 @@
 //! Release values and stack names are restricted to `[A-Za-z0-9._+-]` so
 //! they are safe in file names, in JSON and in shell words.
 
-use crate::shell::{self, q};
+use crate::shell::{self, Script, q};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -170,14 +170,14 @@ pub fn plan_of(ctx: &Context, stdout: &str) -> Result<ReleasePlan, String> {
 
 /// Shell lines creating `STATE_DIR/releases` (and `extra` below it) root-only.
 fn make_dirs(ctx: &Context, extra: Option<&str>) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "umask 077\nmkdir -p -- {d}\nchmod 0700 -- {d}",
-        d = q(&ctx.dir())
-    );
+    let dir = |d: &str| {
+        Script::new(include_str!("release/dir.sh"))
+            .set("keel_dir", d)
+            .render()
+    };
+    let mut s = dir(&ctx.dir());
     if let Some(e) = extra {
-        let _ = writeln!(s, "mkdir -p -- {e}\nchmod 0700 -- {e}", e = q(e));
+        s.push_str(&dir(e));
     }
     s
 }
@@ -203,12 +203,15 @@ pub fn write_script(ctx: &Context, plan: &ReleasePlan) -> String {
     s.push_str(&make_dirs(ctx, None));
     s.push_str(&tmp.create());
     let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
-    s.push_str(&tmp.fill_from(&format!(
-        "printf '{{\"stack\":\"%s\",\"release\":\"%s\",\"previous\":%s,\"applied_at\":\"%s\"}}\\n' {} {} {} \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"",
-        q(&ctx.stack),
-        q(&ctx.version),
-        q(&prev_json),
-    )));
+    s.push_str(
+        &tmp.fill_from(
+            &Script::new(include_str!("release/record.sh"))
+                .set("keel_stack", &ctx.stack)
+                .set("keel_release", &ctx.version)
+                .set("keel_previous", &prev_json)
+                .render(),
+        ),
+    );
     s.push_str(&tmp.set_perms(&shell::Perms {
         owner: None,
         group: None,
@@ -238,11 +241,14 @@ pub fn once_record(ctx: &Context, step: &str) -> String {
     s.push_str(&make_dirs(ctx, Some(&dir)));
     s.push_str(&tmp.create());
     let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
-    s.push_str(&tmp.fill_from(&format!(
-        "cat -- {p} 2>/dev/null || true\nprintf '%s\\n' {v}",
-        p = q(&path),
-        v = q(&ctx.version)
-    )));
+    s.push_str(
+        &tmp.fill_from(
+            &Script::new(include_str!("release/once.sh"))
+                .set("keel_list", &path)
+                .set("keel_release", &ctx.version)
+                .render(),
+        ),
+    );
     s.push_str(&tmp.set_perms(&shell::Perms {
         owner: None,
         group: None,

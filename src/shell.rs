@@ -326,12 +326,18 @@ pub fn write_file_checked(path: &str, data: &[u8], perms: &Perms, checks: &Check
         return plain;
     };
     let mut s = plain[..cut].to_string();
+    // The fixed failure handling; the check commands are the user's own
+    // shell, spliced in as written.
+    s.push_str(
+        &Script::new(include_str!("shell/checked.sh"))
+            .set("keel_checked", path)
+            .render(),
+    );
     if let Some(v) = &checks.validate {
         let cmd = v.replace("%s", "\"$keel_tmp\"");
         let _ = writeln!(
             s,
-            "if ! keel_out=$( {{ {cmd}\n}} 2>&1 ); then printf 'keel: validation failed; %s was not changed:\\n%s\\n' {p} \"$keel_out\" >&2; exit 1; fi",
-            p = q(path)
+            "if ! keel_out=$( {{ {cmd}\n}} 2>&1 ); then keel_check_rejected \"$keel_out\"; fi"
         );
     }
     match &checks.verify {
@@ -347,8 +353,7 @@ pub fn write_file_checked(path: &str, data: &[u8], perms: &Perms, checks: &Check
             s.push_str(&rename);
             let _ = writeln!(
                 s,
-                "if ! keel_out=$( {{ {v}\n}} 2>&1 ); then if [ -n \"$keel_bak\" ]; then mv -f \"$keel_bak\" {p}; printf 'keel: check failed; the previous %s was put back:\\n%s\\n' {p} \"$keel_out\" >&2; else rm -f {p}; printf 'keel: check failed; the new %s was removed:\\n%s\\n' {p} \"$keel_out\" >&2; fi; exit 1; fi",
-                p = q(path)
+                "if ! keel_out=$( {{ {v}\n}} 2>&1 ); then keel_check_restore \"$keel_bak\" \"$keel_out\"; fi"
             );
             let _ = writeln!(s, "[ -z \"$keel_bak\" ] || rm -f \"$keel_bak\"");
         }

@@ -17,7 +17,7 @@ mod x509;
 use crate::resources::check::{Check, PortState, Probe};
 use crate::secret::Redactor;
 use crate::session::{HostWork, Session};
-use crate::shell::q;
+use crate::shell::Script;
 use crate::transport::Transport;
 use serde::Serialize;
 use std::sync::Arc;
@@ -314,24 +314,17 @@ pub fn judge_http(
 
 /// The script a host-side check runs: read-only, every value quoted.
 pub fn host_script(probe: Probe<'_>, timeout: Duration) -> String {
-    // `timeout` (coreutils) bounds the command on the host itself, so a
-    // hung check does not outlive its attempt.
-    let secs = timeout.as_secs().max(1);
-    let bounded = |cmd: String| {
-        format!(
-            "if command -v timeout >/dev/null 2>&1; then timeout -k 2 {secs} {cmd}; else {cmd}; fi"
-        )
+    let (check, arg) = match probe {
+        Probe::Command(c, _) => ("command", c),
+        Probe::Unit(u) => ("unit", u),
+        Probe::Container(c) => ("container", c),
+        Probe::Http(_) | Probe::Tcp(_) => return ":".into(),
     };
-    match probe {
-        Probe::Command(c, _) => bounded(format!("sh -c {}", q(c))),
-        Probe::Unit(u) => bounded(format!("systemctl is-active {}", q(u))),
-        Probe::Container(c) => bounded(format!(
-            "docker inspect -f {} {}",
-            q("{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}"),
-            q(c)
-        )),
-        Probe::Http(_) | Probe::Tcp(_) => ":".into(),
-    }
+    Script::new(include_str!("host.sh"))
+        .set("keel_secs", timeout.as_secs().max(1).to_string())
+        .set("keel_check", check)
+        .set("keel_arg", arg)
+        .render()
 }
 
 /// Judge what a host-side script printed.

@@ -129,7 +129,7 @@ fn host_scripts_quote_every_value() {
     let u = check("unit: \"a.service\"\n");
     assert!(
         host_script(u.probe_kind().unwrap(), Duration::from_secs(5))
-            .contains("systemctl is-active a.service")
+            .contains("\nkeel_arg=a.service\n")
     );
 }
 
