@@ -56,11 +56,17 @@ fn the_plan_shows_the_batches() {
     let (code, out, err) = keel(dir.path(), &["plan", "--json", "stack.yaml"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["batches"], serde_json::json!([["web-1", "web-2"], ["web-3"]]));
+    assert_eq!(
+        v["batches"],
+        serde_json::json!([["web-1", "web-2"], ["web-3"]])
+    );
 
     let dir = project("serial: \"30%\"\n");
     let (_, out, _) = keel(dir.path(), &["plan", "stack.yaml"]);
-    assert!(out.contains("batch 3/3: web-3\n"), "30% of 3 rounds up to 1: {out}");
+    assert!(
+        out.contains("batch 3/3: web-3\n"),
+        "30% of 3 rounds up to 1: {out}"
+    );
 
     let dir = project("");
     let (_, out, _) = keel(dir.path(), &["plan", "--json", "stack.yaml"]);
@@ -75,10 +81,15 @@ fn a_failed_check_stops_the_rollout_before_the_next_batch() {
     let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(applied(d, "web-1") && applied(d, "web-2"), "{out}\n{err}");
-    assert!(!applied(d, "web-3"), "web-3 must be untouched: {out}\n{err}");
+    assert!(
+        !applied(d, "web-3"),
+        "web-3 must be untouched: {out}\n{err}"
+    );
     assert!(out.contains("check[healthy] on web-2"), "{out}");
     assert!(
-        out.contains("not applied: the rollout stopped after batch 2/3"),
+        out.contains(
+            "not applied: the rollout stopped after batch 2/3: 1 host failed, max_fail allows 0"
+        ),
         "{out}"
     );
 }
@@ -98,7 +109,10 @@ fn max_fail_lets_the_rollout_go_on() {
     let d = dir.path();
     let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml"]);
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(applied(d, "web-3"), "one failure is tolerated: {out}\n{err}");
+    assert!(
+        applied(d, "web-3"),
+        "one failure is tolerated: {out}\n{err}"
+    );
     assert!(!out.contains("not applied"), "{out}");
 }
 

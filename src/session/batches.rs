@@ -24,10 +24,10 @@ pub async fn apply_in_batches(
     let mut outcomes: Vec<Option<HostOutcome>> = vec![None; works.len()];
     let mut failed = 0;
     for (b, batch) in plan.iter().enumerate() {
-        if limit.is_some_and(|l| failed > l) {
+        if let Some(l) = limit.filter(|&l| failed > l) {
             for (i, w) in works.iter().enumerate() {
                 if batch.contains(&w.host) {
-                    outcomes[i] = Some(not_applied(&w.host, b, plan.len(), failed));
+                    outcomes[i] = Some(not_applied(&w.host, (b, plan.len()), failed, l));
                 }
             }
             continue;
@@ -96,7 +96,7 @@ async fn check_host(w: &HostWork, s: &Session, o: &mut HostOutcome) {
     let failures = crate::check::failures(&reports);
     if !failures.is_empty() {
         o.error = Some(format!(
-            "the batch's checks failed, the rollout goes no further with this host: {}",
+            "a check failed after its batch applied: {}",
             failures.join("; ")
         ));
     }
@@ -139,13 +139,19 @@ fn of(a: Amount, total: usize, round_up: bool) -> usize {
 }
 
 /// The outcome of a host the run did not start because it stopped after
-/// batch `done` of `of_batches`.
-pub fn not_applied(host: &str, done: usize, of_batches: usize, failed: usize) -> HostOutcome {
+/// batch `done` of `of_batches`, `failed` hosts having failed where
+/// `tolerated` were allowed.
+pub fn not_applied(
+    host: &str,
+    (done, of_batches): (usize, usize),
+    failed: usize,
+    tolerated: usize,
+) -> HostOutcome {
     HostOutcome {
         host: host.to_string(),
         resources: Vec::new(),
         error: Some(format!(
-            "not applied: the rollout stopped after batch {done}/{of_batches} ({failed} host{} failed, more than max_fail allows)",
+            "not applied: the rollout stopped after batch {done}/{of_batches}: {failed} host{} failed, max_fail allows {tolerated}",
             if failed == 1 { "" } else { "s" }
         )),
         round_trips: 0,
