@@ -101,7 +101,12 @@ pub fn schema(_: &mut SchemaGenerator) -> Schema {
         "description": "A number of hosts: a count, or a percentage of the run's hosts (\"30%\").",
         "anyOf": [
             { "type": "integer", "minimum": 0 },
-            { "type": "string", "pattern": "^\\s*[0-9]+\\s*%\\s*$" },
+            // A string (written without `"type"`, which the schema's
+            // post-processing would widen to numbers and booleans).
+            {
+                "pattern": "^\\s*[0-9]+\\s*%\\s*$",
+                "not": { "type": ["number", "boolean", "array", "object", "null"] },
+            },
             { "type": "null" },
         ],
     })
