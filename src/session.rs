@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod apply_all;
+pub mod batches;
 pub use apply_all::{apply_all, finish};
 
 /// The offline result of validating a project for its target hosts.

@@ -178,3 +178,29 @@ fn kinds_carry_their_descriptions_and_enums() {
     }
     assert!(text.contains("\"running\""), "service states are listed");
 }
+
+#[test]
+fn rollout_settings_are_counts_or_percentages() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |yaml: &str| {
+        let p = dir.path().join("stack.yaml");
+        std::fs::write(&p, yaml).unwrap();
+        problems(&validator("stack"), &p)
+    };
+    for ok in [
+        "serial: 1\nmax_fail: 0\n",
+        "serial: \"30%\"\nmax_fail: \"10%\"\n",
+    ] {
+        assert_eq!(
+            check(&format!("name: s\n{ok}")),
+            Vec::<String>::new(),
+            "{ok}"
+        );
+    }
+    for bad in ["serial: -1\n", "serial: lots\n", "max_fail: [1]\n"] {
+        assert!(
+            !check(&format!("name: s\n{bad}")).is_empty(),
+            "accepted: {bad}"
+        );
+    }
+}

@@ -71,6 +71,11 @@ pub fn document(s: &Session, inventory: &std::path::Path, works: &[HostWork]) ->
     plan.tags = s.options.selection.tags.clone();
     plan.set = s.project.overrides.vars.clone();
     plan.release_override = s.project.overrides.release.clone();
+    let rollout = &s.project.stack.rollout;
+    if rollout.is_set() {
+        let hosts: Vec<String> = works.iter().map(|w| w.host.clone()).collect();
+        plan.batches = session::batches::batches(&hosts, rollout.serial);
+    }
     plan
 }
 

@@ -13,6 +13,7 @@ pub mod local_file;
 pub mod module;
 pub mod modules_path;
 pub mod node;
+pub mod rollout;
 pub mod stack;
 
 use crate::diag::{Diag, Diagnostics, SourceFile};

@@ -13,6 +13,8 @@
 //!   - file: { path: /etc/motd, content: "hello {{facts.hostname}}\n" }
 //! release: "{{vars.release}}"     # optional: the version deployed (see crate::release)
 //! state_dir: /var/lib/keel        # optional: where keel keeps release records on hosts
+//! serial: 1                       # optional: hosts changed at once (count or "30%"), see super::rollout
+//! max_fail: 0                     # optional: failed hosts the run tolerates (count or "30%")
 //! ```
 
 use super::entry::{self, Origin, ResourceDecl, UseDecl};
@@ -95,6 +97,18 @@ pub(crate) struct StackDoc {
     /// Where keel keeps release records on hosts (absolute).
     #[serde(default)]
     state_dir: Option<Spanned<String>>,
+    /// How many hosts change at once: a count, or a percentage of the
+    /// run's hosts (`"30%"`); each batch's checks pass before the next.
+    #[serde(default)]
+    #[allow(dead_code)]
+    #[schemars(schema_with = "super::rollout::schema")]
+    serial: IgnoredNode,
+    /// How many hosts of the run may fail before it stops (a count or a
+    /// percentage); hosts not started are reported as not applied.
+    #[serde(default)]
+    #[allow(dead_code)]
+    #[schemars(schema_with = "super::rollout::schema")]
+    max_fail: IgnoredNode,
 }
 
 /// A loaded stack.
@@ -116,6 +130,8 @@ pub struct Stack {
     pub release: Option<Spanned<String>>,
     /// Where release records are kept on hosts (absolute).
     pub state_dir: Option<Spanned<String>>,
+    /// `serial:` and `max_fail:`: how the run goes across hosts.
+    pub rollout: super::rollout::Rollout,
 }
 
 impl Stack {
@@ -164,7 +180,9 @@ impl Stack {
         let resources = entry::parse_resources(&origin, node.get("resources"), &mut diags);
         check_release_settings(&src, &doc, &mut diags);
         let secrets = secret_decls(&src, doc.secrets, &mut diags);
+        let rollout = super::rollout::parse(&src, &node, &mut diags);
         let stack = Stack {
+            rollout,
             release: doc.release,
             state_dir: doc.state_dir,
             name: doc.name.value,
@@ -226,6 +244,8 @@ fn partial_doc(node: &Node) -> StackDoc {
         resources: IgnoredNode,
         release: node.get("release").and_then(|n| n.deserialize().ok()),
         state_dir: node.get("state_dir").and_then(|n| n.deserialize().ok()),
+        serial: IgnoredNode,
+        max_fail: IgnoredNode,
     }
 }
 

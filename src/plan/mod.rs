@@ -43,6 +43,10 @@ pub struct Plan {
     /// Per host, the release a rollback applies instead of the stack's.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub release_override: std::collections::BTreeMap<String, String>,
+    /// The hosts of each batch of a rollout (`serial:`/`max_fail:`), in
+    /// the order they are applied; empty when the stack sets neither.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<Vec<String>>,
 }
 
 impl Plan {
@@ -74,6 +78,7 @@ impl Plan {
             changes,
             set: Default::default(),
             release_override: Default::default(),
+            batches: Vec::new(),
         }
     }
 

@@ -170,6 +170,7 @@ pub fn plan(p: &Plan, all: bool) -> String {
         out.push_str(&host(h, all));
         out.push('\n');
     }
+    out.push_str(&crate::session::batches::describe(&p.batches));
     if p.changes {
         let _ = writeln!(out, "Plan: {}.", summary_line(&p.summary));
     } else {

@@ -18,6 +18,9 @@ pub async fn apply_all(
     works: Arc<Vec<HostWork>>,
     progress: Arc<dyn Progress>,
 ) -> Vec<HostOutcome> {
+    if s.project.stack.rollout.is_set() {
+        return super::batches::apply_in_batches(s, works, progress).await;
+    }
     let sem = Arc::new(tokio::sync::Semaphore::new(s.options.parallel.max(1)));
     let mut tasks = Vec::new();
     for idx in 0..works.len() {
@@ -41,7 +44,11 @@ pub async fn apply_all(
 
 /// Apply one host (when it has changes), then record its release; an
 /// error recording it comes first in the host's error.
-async fn apply_and_record(w: &HostWork, s: &Session, progress: &dyn Progress) -> HostOutcome {
+pub(super) async fn apply_and_record(
+    w: &HostWork,
+    s: &Session,
+    progress: &dyn Progress,
+) -> HostOutcome {
     let mut outcome = if w.plan.summary.changes() == 0 {
         HostOutcome {
             host: w.host.clone(),
