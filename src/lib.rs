@@ -19,6 +19,7 @@ pub mod lock;
 pub mod lockout;
 pub mod plan;
 pub mod probe;
+pub mod ledger;
 pub mod release;
 pub mod report;
 pub mod resolve;
