@@ -209,7 +209,13 @@ pub async fn add_prunes(
         }
     }
     check_claims(&hl.stack, resolved, &others)?;
-    plan_removals(&mut hl, resolved);
+    let st = &s.project.stack;
+    let origin = crate::config::entry::Origin {
+        source: st.source.clone(),
+        base_dir: st.dir.clone(),
+        templates_dir: st.dir.clone(),
+    };
+    plan_removals(&mut hl, resolved, &origin);
     resolved.ledger = Some(hl);
     Ok(())
 }
@@ -234,21 +240,22 @@ fn check_claims(
 }
 
 /// Add, for every created entry the stack no longer declares, its removal.
-fn plan_removals(hl: &mut HostLedger, resolved: &mut Resolved) {
+fn plan_removals(
+    hl: &mut HostLedger,
+    resolved: &mut Resolved,
+    origin: &crate::config::entry::Origin,
+) {
     let Some(prev) = &hl.previous else { return };
     let declared: BTreeSet<String> = resolved
         .instances
         .iter()
         .map(|i| i.address.clone())
         .collect();
-    let Some(like) = resolved.instances.first().map(|i| i.origin.clone()) else {
-        return;
-    };
     for e in prev.entries.iter().filter(|e| e.created) {
         if declared.contains(&e.address) {
             continue;
         }
-        if let Some(inst) = absent_instance(e, &like) {
+        if let Some(inst) = absent_instance(e, origin) {
             hl.pruned.insert(e.address.clone());
             resolved.instances.push(inst);
         }
@@ -332,7 +339,12 @@ mod tests {
     fn parse_round_trips_and_refuses_garbage() {
         let l = Ledger {
             stack: "web".into(),
-            entries: vec![entry("file[/x]", "file", serde_json::json!({"path": "/x"}), true)],
+            entries: vec![entry(
+                "file[/x]",
+                "file",
+                serde_json::json!({"path": "/x"}),
+                true,
+            )],
         };
         let text = serde_json::to_string(&l).unwrap();
         assert_eq!(parse(&text).unwrap(), l);
@@ -366,9 +378,19 @@ mod tests {
             .unwrap();
         assert_eq!(ev.diff.action, Some(Action::Delete));
         // Packages are never pruned, and a bad spec builds nothing.
-        let p = entry("package[nginx]", "package", serde_json::json!({"name": "nginx"}), true);
+        let p = entry(
+            "package[nginx]",
+            "package",
+            serde_json::json!({"name": "nginx"}),
+            true,
+        );
         assert!(absent_instance(&p, &origin).is_none());
-        let bad = entry("file[x]", "file", serde_json::json!({"path": "relative"}), true);
+        let bad = entry(
+            "file[x]",
+            "file",
+            serde_json::json!({"path": "relative"}),
+            true,
+        );
         assert!(absent_instance(&bad, &origin).is_none());
     }
 
@@ -382,7 +404,12 @@ mod tests {
         assert_eq!(hl.path(), "/var/lib/keel/ledger/web.json");
         let l = Ledger {
             stack: "web".into(),
-            entries: vec![entry("file[/a'b]", "file", serde_json::json!({"path": "/a'b"}), true)],
+            entries: vec![entry(
+                "file[/a'b]",
+                "file",
+                serde_json::json!({"path": "/a'b"}),
+                true,
+            )],
         };
         let s = write_script(&hl, &l).unwrap();
         assert!(s.contains("chmod 0700 -- /var/lib/keel/ledger"), "{s}");

@@ -55,7 +55,10 @@ fn removed_resources_are_pruned_on_a_fresh_host() {
     assert!(!h.sh_ok("test -e /etc/keel-prune.conf"));
     assert!(!h.sh_ok("test -e /srv/prune-dir"));
     let tab = h.sh("crontab -l");
-    assert!(!tab.contains("prune-job") && tab.contains("by-hand"), "{tab}");
+    assert!(
+        !tab.contains("prune-job") && tab.contains("by-hand"),
+        "{tab}"
+    );
     assert!(h.sh_ok("test -e /etc/hand-made.conf"));
     assert!(h.sh_ok("dpkg -s cron >/dev/null"));
     expect(&plan(&base), 0, "plan after pruning");
