@@ -18,7 +18,9 @@
 //! it is planned and applied like any other resource (`-` remove).
 //! Packages and every kind not listed in [`PRUNABLE`] are never pruned.
 //!
-//! A missing ledger means nothing to prune; a corrupt one gives a warning
+//! With the `local` transport, a ledger is kept only when the stack sets
+//! `state_dir` (the default folder is shared by everything run on the
+//! machine keel runs on). A missing ledger means nothing to prune; a corrupt one gives a warning
 //! naming the file, and nothing is pruned. Every stack keeps its own
 //! ledger; the plan reads all ledgers of the host in the same round trip,
 //! and an address claimed by another stack's ledger is a plan error
@@ -176,6 +178,12 @@ pub async fn add_prunes(
 ) -> Result<(), String> {
     // A run narrowed to some resources neither prunes nor records.
     if !s.options.selection.is_empty() {
+        return Ok(());
+    }
+    // On the machine keel runs on, only with a `state_dir` the stack sets:
+    // the default one is shared by every checkout and user of the machine.
+    let local = host.transport == crate::config::inventory::TransportKind::Local;
+    if local && s.project.stack.state_dir.is_none() {
         return Ok(());
     }
     let stack = s.project.stack.name.clone();
