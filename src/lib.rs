@@ -14,6 +14,7 @@ pub mod exit;
 pub mod fuzzing;
 pub mod graph;
 pub mod keyed;
+pub mod ledger;
 pub mod loaded;
 pub mod lock;
 pub mod lockout;

@@ -365,6 +365,8 @@ pub struct Resolved {
     pub skipped: Vec<String>,
     /// The release this host is resolved for, when the stack has one.
     pub release: Option<crate::release::Context>,
+    /// The stack's ledger on this host and what the plan prunes.
+    pub ledger: Option<crate::ledger::HostLedger>,
 }
 
 /// Inputs of a host's resolution.

@@ -637,7 +637,11 @@ async fn facts_and_resolve(
         templates: &s.templates,
     };
     let problem = |d: Diagnostics| s.redactor.redact(&diags_text(&d));
-    let resolved = resolve::resolve_host(&input).map_err(problem)?;
+    let mut resolved = resolve::resolve_host(&input).map_err(problem)?;
+    // What the stack no longer declares but its ledger lists: removals.
+    crate::ledger::add_prunes(s, host, transport, &mut resolved)
+        .await
+        .map_err(|e| s.redactor.redact(&e))?;
     let graph = graph::build(&resolved).map_err(problem)?;
     select(&s.project, resolved, graph, &s.options.selection).map_err(problem)
 }

@@ -161,5 +161,6 @@ pub fn subset(res: Resolved, keep: &BTreeSet<usize>) -> Resolved {
         unresolved: res.unresolved,
         skipped: res.skipped,
         release: res.release,
+        ledger: res.ledger,
     }
 }

@@ -2,7 +2,8 @@
 //! [`super::plan_all`] plans them: a host with changes is applied
 //! ([`crate::apply::apply_host_confirmed`], under commit-confirmed when it
 //! is reached over SSH), then every host records its release
-//! ([`crate::release::record_after_apply`]). [`finish`] ends a run: every
+//! ([`crate::release::record_after_apply`]) and its ledger
+//! ([`crate::ledger::record_after_apply`]). [`finish`] ends a run: every
 //! host lock let go, every connection closed.
 
 use super::{HostWork, Session};
@@ -60,7 +61,11 @@ pub(super) async fn apply_and_record(
         let access = access_check(s, &w.host);
         apply::apply_host_confirmed(w, &s.redactor, progress, access.as_ref()).await
     };
-    if let Err(e) = crate::release::record_after_apply(w, &outcome).await {
+    let recorded = match crate::release::record_after_apply(w, &outcome).await {
+        Ok(()) => crate::ledger::record_after_apply(w, &outcome).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = recorded {
         let e = apply::mask_for_host(w, &s.redactor, &e);
         outcome.error = Some(match outcome.error.take() {
             Some(other) => format!("{e}\n{other}"),

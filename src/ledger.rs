@@ -1,0 +1,426 @@
+//! Pruning without a central state file: each host keeps, per stack, a
+//! small ledger of what the stack manages there, and a resource that
+//! disappears from the stack is planned for removal.
+//!
+//! The ledger is `STATE_DIR/ledger/STACK.json` (the stack's `state_dir`,
+//! default `/var/lib/keel`, root-only like the release records of
+//! [`crate::release`]), written atomically at the end of a successful apply:
+//!
+//! ```json
+//! {"stack":"web","entries":[{"address":"file[/etc/x]","kind":"file",
+//!   "spec":{"path":"/etc/x"},"created":true}]}
+//! ```
+//!
+//! `spec` holds what removal needs (the kind's identifying settings);
+//! `created` says keel created the thing (its first apply was a create).
+//! Only entries keel created are ever pruned: the next plan builds the
+//! entry's kind with `state: absent` through the normal kind registry, so
+//! it is planned and applied like any other resource (`-` remove).
+//! Packages and every kind not listed in [`PRUNABLE`] are never pruned.
+//!
+//! With the `local` transport, a ledger is kept only when the stack sets
+//! `state_dir` (the default folder is shared by everything run on the
+//! machine keel runs on). A missing ledger means nothing to prune; a corrupt one gives a warning
+//! naming the file, and nothing is pruned. Every stack keeps its own
+//! ledger; the plan reads all ledgers of the host in the same round trip,
+//! and an address claimed by another stack's ledger is a plan error
+//! naming both stacks.
+
+use crate::config::node::{Node, Span};
+use crate::resolve::{Instance, Resolved};
+use crate::resources::Action;
+use crate::shell::{self, q};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as J;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+/// The kinds that can be pruned, with the settings removal needs.
+pub const PRUNABLE: &[(&str, &[&str])] = &[
+    ("file", &["path"]),
+    ("cron", &["name", "user"]),
+    ("directory", &["path"]),
+];
+
+/// One thing a stack manages on a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub address: String,
+    pub kind: String,
+    /// The identifying settings (`{"path": "/etc/x"}`).
+    pub spec: serde_json::Map<String, J>,
+    /// keel created it: only such entries are pruned.
+    #[serde(default)]
+    pub created: bool,
+}
+
+/// The ledger of one stack on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    pub stack: String,
+    pub entries: Vec<Entry>,
+}
+
+/// What the plan learned about a host's ledger, kept for the apply.
+#[derive(Debug, Clone, Default)]
+pub struct HostLedger {
+    pub stack: String,
+    pub state_dir: String,
+    /// The recorded ledger (`None`: missing or corrupt).
+    pub previous: Option<Ledger>,
+    /// Addresses added to the plan for removal.
+    pub pruned: BTreeSet<String>,
+}
+
+impl HostLedger {
+    /// `STATE_DIR/ledger`.
+    pub fn dir(&self) -> String {
+        format!("{}/ledger", self.state_dir.trim_end_matches('/'))
+    }
+    /// The ledger file of this stack.
+    pub fn path(&self) -> String {
+        format!("{}/{}.json", self.dir(), self.stack)
+    }
+}
+
+/// The probe printing every ledger of the host: `== NAME` then the file.
+pub fn read_script(dir: &str) -> String {
+    format!(
+        "for f in {}/*.json; do [ -f \"$f\" ] || continue; n=${{f##*/}}; printf '== %s\\n' \"${{n%.json}}\"; cat -- \"$f\"; echo; done\n",
+        q(dir)
+    )
+}
+
+/// Split what [`read_script`] printed into stack name → file text.
+pub fn split_files(stdout: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut cur: Option<(String, String)> = None;
+    for line in stdout.lines() {
+        if let Some(name) = line.strip_prefix("== ") {
+            if let Some((n, t)) = cur.take() {
+                out.insert(n, t);
+            }
+            cur = Some((name.to_string(), String::new()));
+        } else if let Some((_, t)) = cur.as_mut() {
+            t.push_str(line);
+            t.push('\n');
+        }
+    }
+    if let Some((n, t)) = cur {
+        out.insert(n, t);
+    }
+    out
+}
+
+/// Parse a ledger file's text.
+pub fn parse(text: &str) -> Result<Ledger, String> {
+    serde_json::from_str::<Ledger>(text.trim()).map_err(|e| e.to_string())
+}
+
+/// The ledger entry of a resource the stack declares (present, of a
+/// prunable kind), `created` when this run creates it or it was before.
+pub fn entry_of(inst: &Instance, action: Action, before: Option<&Ledger>) -> Option<Entry> {
+    let kind = inst.resource.kind();
+    let (_, keys) = PRUNABLE.iter().find(|(k, _)| *k == kind)?;
+    let body = inst.body.to_json();
+    if body.get("state").and_then(J::as_str) == Some("absent") {
+        return None;
+    }
+    let spec = keys
+        .iter()
+        .filter_map(|k| body.get(*k).map(|v| (k.to_string(), v.clone())))
+        .collect();
+    let was_created = before
+        .and_then(|l| l.entries.iter().find(|e| e.address == inst.address))
+        .is_some_and(|e| e.created);
+    Some(Entry {
+        address: inst.address.clone(),
+        kind: kind.to_string(),
+        spec,
+        created: was_created || action == Action::Create,
+    })
+}
+
+/// The resource removing `entry`: its kind with `state: absent`, built
+/// through the kind registry. `None` when it cannot be built.
+pub fn absent_instance(entry: &Entry, like: &crate::config::entry::Origin) -> Option<Instance> {
+    PRUNABLE.iter().find(|(k, _)| *k == entry.kind)?;
+    let kind = crate::resources::kind(&entry.kind)?;
+    let mut spec = entry.spec.clone();
+    spec.insert("state".into(), J::String("absent".into()));
+    let body = Node::from_json(&J::Object(spec), Span::default());
+    let resource = (kind.parse)(&body).ok()?;
+    if !resource.check().is_empty() {
+        return None;
+    }
+    Some(Instance {
+        address: entry.address.clone(),
+        desired: format!("{resource:?}"),
+        resource,
+        depends_on: Vec::new(),
+        notify: Vec::new(),
+        module: None,
+        origin: like.clone(),
+        span: Span::default(),
+        sensitive: false,
+        tainted: Vec::new(),
+        body,
+    })
+}
+
+/// Read the host's ledgers and add the removals to `resolved`; `Err` when
+/// another stack's ledger claims an address of this stack.
+pub async fn add_prunes(
+    s: &crate::session::Session,
+    host: &crate::config::inventory::Host,
+    transport: &dyn crate::transport::Transport,
+    resolved: &mut Resolved,
+) -> Result<(), String> {
+    // A run narrowed to some resources neither prunes nor records.
+    if !s.options.selection.is_empty() {
+        return Ok(());
+    }
+    // On the machine keel runs on, only with a `state_dir` the stack sets:
+    // the default one is shared by every checkout and user of the machine.
+    let local = host.transport == crate::config::inventory::TransportKind::Local;
+    if local && s.project.stack.state_dir.is_none() {
+        return Ok(());
+    }
+    let stack = s.project.stack.name.clone();
+    if crate::release::check_value(&stack).is_err() {
+        return Ok(());
+    }
+    let state_dir = crate::resolve::state_dir_of(&s.project, host)
+        .map_err(|d| crate::session::diags_text(&d))?;
+    let mut hl = HostLedger {
+        stack,
+        state_dir,
+        ..HostLedger::default()
+    };
+    let out = transport
+        .run(&read_script(&hl.dir()))
+        .await
+        .map_err(|e| format!("cannot read the ledgers: {e}"))?;
+    let files = split_files(&out.stdout_text());
+    let mut others = BTreeMap::new();
+    for (name, text) in &files {
+        match parse(text) {
+            Ok(l) if *name == hl.stack => hl.previous = Some(l),
+            Ok(l) => {
+                others.insert(name.clone(), l);
+            }
+            Err(e) => tracing::warn!(
+                host = %host.name,
+                "the ledger {}/{name}.json is not valid ({e}); nothing recorded in it is pruned",
+                hl.dir()
+            ),
+        }
+    }
+    check_claims(&hl.stack, resolved, &others)?;
+    let st = &s.project.stack;
+    let origin = crate::config::entry::Origin {
+        source: st.source.clone(),
+        base_dir: st.dir.clone(),
+        templates_dir: st.dir.clone(),
+    };
+    plan_removals(&mut hl, resolved, &origin);
+    resolved.ledger = Some(hl);
+    Ok(())
+}
+
+/// An address this stack declares that another stack's ledger lists.
+fn check_claims(
+    stack: &str,
+    resolved: &Resolved,
+    others: &BTreeMap<String, Ledger>,
+) -> Result<(), String> {
+    for inst in &resolved.instances {
+        for (other, l) in others {
+            if l.entries.iter().any(|e| e.address == inst.address) {
+                return Err(format!(
+                    "{} is claimed by two stacks: `{stack}` and `{other}` (its ledger lists it); manage it in one stack only",
+                    inst.address
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Add, for every created entry the stack no longer declares, its removal.
+fn plan_removals(
+    hl: &mut HostLedger,
+    resolved: &mut Resolved,
+    origin: &crate::config::entry::Origin,
+) {
+    let Some(prev) = &hl.previous else { return };
+    let declared: BTreeSet<String> = resolved
+        .instances
+        .iter()
+        .map(|i| i.address.clone())
+        .collect();
+    for e in prev.entries.iter().filter(|e| e.created) {
+        if declared.contains(&e.address) {
+            continue;
+        }
+        if let Some(inst) = absent_instance(e, origin) {
+            hl.pruned.insert(e.address.clone());
+            resolved.instances.push(inst);
+        }
+    }
+}
+
+/// The ledger to record after an apply: every declared prunable resource.
+pub fn next_ledger(hl: &HostLedger, resolved: &Resolved, actions: &[Action]) -> Ledger {
+    let entries = resolved
+        .instances
+        .iter()
+        .zip(actions)
+        .filter(|(i, _)| !hl.pruned.contains(&i.address))
+        .filter_map(|(i, a)| entry_of(i, *a, hl.previous.as_ref()))
+        .collect();
+    Ledger {
+        stack: hl.stack.clone(),
+        entries,
+    }
+}
+
+/// The script writing `ledger` atomically, root-only.
+pub fn write_script(hl: &HostLedger, ledger: &Ledger) -> Result<String, String> {
+    let json = serde_json::to_string(ledger).map_err(|e| e.to_string())?;
+    let path = hl.path();
+    let tmp = shell::TempFile::beside("keel_ledger", &path);
+    let mut s = String::from("set -e\numask 077\n");
+    let _ = writeln!(s, "mkdir -p -- {d}\nchmod 0700 -- {d}", d = q(&hl.dir()));
+    s.push_str(&tmp.create());
+    let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
+    s.push_str(&tmp.fill_from(&format!("printf '%s\\n' {}", q(&json))));
+    s.push_str(&tmp.set_perms(&shell::Perms {
+        owner: None,
+        group: None,
+        mode: Some("0600".into()),
+    }));
+    s.push_str(&tmp.rename());
+    let _ = writeln!(s, "trap - EXIT");
+    Ok(s)
+}
+
+/// After a host was applied successfully: record its ledger when it changed.
+pub async fn record_after_apply(
+    work: &crate::session::HostWork,
+    outcome: &crate::apply::HostOutcome,
+) -> Result<(), String> {
+    let Some(hl) = &work.resolved.ledger else {
+        return Ok(());
+    };
+    if outcome.failed() || work.plan.error.is_some() {
+        return Ok(());
+    }
+    let actions: Vec<Action> = work.plan.resources.iter().map(|r| r.action).collect();
+    let next = next_ledger(hl, &work.resolved, &actions);
+    if hl.previous.as_ref() == Some(&next) {
+        return Ok(());
+    }
+    let t = work.conn().ok_or("no connection")?;
+    let fail = |e: String| format!("the ledger {} could not be written: {e}", hl.path());
+    match t.run(&write_script(hl, &next)?).await {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(fail(o.stderr_text().trim().to_string())),
+        Err(e) => Err(fail(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(addr: &str, kind: &str, spec: J, created: bool) -> Entry {
+        Entry {
+            address: addr.into(),
+            kind: kind.into(),
+            spec: spec.as_object().unwrap().clone(),
+            created,
+        }
+    }
+
+    #[test]
+    fn parse_round_trips_and_refuses_garbage() {
+        let l = Ledger {
+            stack: "web".into(),
+            entries: vec![entry(
+                "file[/x]",
+                "file",
+                serde_json::json!({"path": "/x"}),
+                true,
+            )],
+        };
+        let text = serde_json::to_string(&l).unwrap();
+        assert_eq!(parse(&text).unwrap(), l);
+        assert!(parse("{not json").is_err());
+        assert!(parse("{\"stack\":\"web\"}").is_err());
+    }
+
+    #[test]
+    fn split_files_separates_stacks() {
+        let out = "== a\n{\"stack\":\"a\",\"entries\":[]}\n\n== b\ngarbage\n";
+        let f = split_files(out);
+        assert_eq!(f.len(), 2);
+        assert!(parse(&f["a"]).is_ok());
+        assert!(parse(&f["b"]).is_err());
+        assert!(split_files("").is_empty());
+    }
+
+    #[test]
+    fn absent_instances_come_from_the_registry() {
+        let origin = crate::config::entry::Origin {
+            source: crate::diag::SourceFile::new("s.yaml".into(), String::new()),
+            base_dir: "/".into(),
+            templates_dir: "/".into(),
+        };
+        let e = entry("file[/x]", "file", serde_json::json!({"path": "/x"}), true);
+        let i = absent_instance(&e, &origin).unwrap();
+        assert_eq!(i.resource.kind(), "file");
+        let ev = i
+            .resource
+            .evaluate(&crate::resources::ProbeOutput::ok("type=file\n"))
+            .unwrap();
+        assert_eq!(ev.diff.action, Some(Action::Delete));
+        // Packages are never pruned, and a bad spec builds nothing.
+        let p = entry(
+            "package[nginx]",
+            "package",
+            serde_json::json!({"name": "nginx"}),
+            true,
+        );
+        assert!(absent_instance(&p, &origin).is_none());
+        let bad = entry(
+            "file[x]",
+            "file",
+            serde_json::json!({"path": "relative"}),
+            true,
+        );
+        assert!(absent_instance(&bad, &origin).is_none());
+    }
+
+    #[test]
+    fn write_script_quotes_the_ledger() {
+        let hl = HostLedger {
+            stack: "web".into(),
+            state_dir: "/var/lib/keel/".into(),
+            ..HostLedger::default()
+        };
+        assert_eq!(hl.path(), "/var/lib/keel/ledger/web.json");
+        let l = Ledger {
+            stack: "web".into(),
+            entries: vec![entry(
+                "file[/a'b]",
+                "file",
+                serde_json::json!({"path": "/a'b"}),
+                true,
+            )],
+        };
+        let s = write_script(&hl, &l).unwrap();
+        assert!(s.contains("chmod 0700 -- /var/lib/keel/ledger"), "{s}");
+        assert!(!s.contains("/a'b\""), "{s}");
+    }
+}

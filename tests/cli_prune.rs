@@ -1,0 +1,125 @@
+//! Pruning through the real binary with the `local` transport, in a
+//! scratch directory (the ledgers go to a `state_dir` inside it): a file
+//! removed from the stack is removed from the host, a file keel did not
+//! create is left alone, a corrupt ledger prunes nothing (with a warning),
+//! and an address claimed by two stacks' ledgers is a plan error.
+
+mod support;
+
+use std::path::Path;
+use support::Keel;
+
+fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    Keel::new().current_dir(dir).args(args).run().parts()
+}
+
+/// A project with `root/` for the managed files; `stack(name, files)`
+/// writes `NAME.yaml` declaring those files (under `root/`).
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("root")).unwrap();
+    let inv = format!(
+        "hosts:\n  here:\n    transport: local\n    vars:\n      root: \"{}\"\ngroups:\n  local:\n    hosts: [here]\n",
+        dir.path().join("root").display()
+    );
+    std::fs::write(dir.path().join("inventory.yaml"), inv).unwrap();
+    dir
+}
+
+fn stack(d: &Path, name: &str, files: &[&str]) {
+    let mut s = format!(
+        "name: {name}\ntargets: [local]\nstate_dir: \"{{{{vars.root}}}}/state\"\nresources:\n"
+    );
+    for f in files {
+        s.push_str(&format!(
+            "  - file: {{ path: \"{{{{vars.root}}}}/{f}\", content: \"{f}\\n\" }}\n"
+        ));
+    }
+    if files.is_empty() {
+        s.push_str("  - file: { path: \"{{vars.root}}/keep\", content: \"keep\\n\" }\n");
+    }
+    std::fs::write(d.join(format!("{name}.yaml")), s).unwrap();
+}
+
+fn apply(d: &Path, name: &str) -> String {
+    let (code, out, err) = keel(d, &["apply", &format!("{name}.yaml"), "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    out
+}
+
+#[test]
+fn removed_files_are_pruned_and_hand_made_ones_are_left() {
+    let dir = project();
+    let d = dir.path();
+    let root = d.join("root");
+    // `b` was there before keel: the stack manages it but did not create it.
+    std::fs::write(root.join("b"), "by hand\n").unwrap();
+    std::fs::write(root.join("other"), "by hand\n").unwrap();
+    stack(d, "app", &["a", "b"]);
+    apply(d, "app");
+    let ledger = std::fs::read_to_string(root.join("state/ledger/app.json")).unwrap();
+    assert!(ledger.contains("/a]"), "{ledger}");
+
+    stack(d, "app", &["c"]);
+    let (code, out, err) = keel(d, &["plan", "app.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let a = format!("- file[{}]", root.join("a").display());
+    let b = format!("file[{}]", root.join("b").display());
+    assert!(out.contains(&a), "{out}");
+    assert!(!out.contains(&b), "{out}");
+    assert!(!out.contains("other"), "{out}");
+    apply(d, "app");
+    assert!(!root.join("a").exists());
+    assert_eq!(std::fs::read_to_string(root.join("b")).unwrap(), "b\n");
+    assert!(root.join("other").exists());
+    assert!(root.join("c").exists());
+
+    // Once pruned, nothing is left to remove.
+    let (_, out, _) = keel(d, &["plan", "app.yaml"]);
+    assert!(!out.contains("- file["), "{out}");
+}
+
+#[test]
+fn a_corrupt_ledger_prunes_nothing_and_warns() {
+    let dir = project();
+    let d = dir.path();
+    let root = d.join("root");
+    stack(d, "app", &["a"]);
+    apply(d, "app");
+    let ledger = root.join("state/ledger/app.json");
+    std::fs::write(&ledger, "{ not json").unwrap();
+    stack(d, "app", &["c"]);
+    let (code, out, err) = keel(d, &["plan", "app.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("- file["), "{out}");
+    assert!(err.contains(&ledger.display().to_string()), "{err}");
+    apply(d, "app");
+    assert!(root.join("a").exists());
+    // The apply wrote a good ledger again.
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    assert!(text.contains("/c]") && !text.contains("/a]"), "{text}");
+}
+
+#[test]
+fn two_stacks_keep_separate_ledgers_and_cannot_share_a_resource() {
+    let dir = project();
+    let d = dir.path();
+    let root = d.join("root");
+    stack(d, "one", &["a"]);
+    stack(d, "two", &["b"]);
+    apply(d, "one");
+    apply(d, "two");
+    assert!(root.join("state/ledger/one.json").exists());
+    assert!(root.join("state/ledger/two.json").exists());
+    // Applying `two` did not prune what `one` manages.
+    assert!(root.join("a").exists());
+
+    stack(d, "two", &["b", "a"]);
+    let (code, out, err) = keel(d, &["plan", "two.yaml"]);
+    assert_ne!(code, 0, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains("claimed by two stacks") && all.contains("`one`") && all.contains("`two`"),
+        "{all}"
+    );
+}
