@@ -30,7 +30,7 @@ mod docker;
 mod host;
 mod image;
 
-pub use docker::{cleanup_stale, docker_available};
+pub use docker::{cleanup_stale, docker_available, remove_labelled};
 pub use host::{SandboxHost, Testbed};
 pub use image::{IMAGE_REPOSITORY, RECIPE_VERSION, ensure_image};
 
