@@ -1,5 +1,5 @@
 //! Throwaway fresh Debian servers, reachable over real SSH, for end-to-end
-//! tests (and later `keel sandbox`).
+//! tests and `keel sandbox` (see [`Testbed::persistent`]).
 //!
 //! A [`Testbed`] owns a private docker network, an ed25519 key pair, a
 //! `known_hosts` file and an `ssh_config` that uses them with strict host key
