@@ -48,7 +48,10 @@ fn files_carry_the_schema_line_and_the_schemas_exist() {
     expect(&init(dir), 0, "keel init");
     for (file, schema) in [
         ("stacks/site.yaml", "../.keel/stack.schema.json"),
-        ("modules/example/module.yaml", "../../.keel/module.schema.json"),
+        (
+            "modules/example/module.yaml",
+            "../../.keel/module.schema.json",
+        ),
         ("inventory.yaml", ".keel/inventory.schema.json"),
     ] {
         let text = fs::read_to_string(dir.join(file)).unwrap();

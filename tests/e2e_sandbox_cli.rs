@@ -17,7 +17,11 @@ fn containers_of(dir: &std::path::Path) -> usize {
         .arg(format!("label=keel.sandbox.dir={}", dir.display()))
         .output()
         .expect("docker ps (the e2e tests need docker)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
@@ -50,7 +54,11 @@ fn sandbox_up_init_plan_down() {
     let run = keel(&["plan", "--detailed-exitcode", "stacks/site.yaml"]);
     expect(&run, 2, "keel plan against the sandbox");
     assert!(run.stdout.contains("sandbox1 (ssh root@"), "{}", run.stdout);
-    assert!(run.stdout.contains("+ directory[/srv/site]"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("+ directory[/srv/site]"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains("Welcome to sandbox1, managed by keel."),
         "{}",
@@ -59,9 +67,16 @@ fn sandbox_up_init_plan_down() {
 
     let run = keel(&["sandbox", "down"]);
     expect(&run, 0, "keel sandbox down");
-    assert!(run.stderr.contains("removed the sandbox: 1 host"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("removed the sandbox: 1 host"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(containers_of(&dir), 0, "containers left after down");
-    assert!(!dir.join(".keel/sandbox").exists(), "key and inventory left");
+    assert!(
+        !dir.join(".keel/sandbox").exists(),
+        "key and inventory left"
+    );
     // The project stays.
     assert!(dir.join("stacks/site.yaml").is_file());
 }
@@ -78,6 +93,10 @@ fn sandbox_up_without_a_working_docker_says_what_to_do() {
     expect(&run, 1, "keel sandbox up with docker not answering");
     assert!(run.stderr.contains("needs Docker"), "{}", run.stderr);
     assert!(run.stderr.contains("Install Docker"), "{}", run.stderr);
-    assert!(run.stderr.contains("systemctl start docker"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("systemctl start docker"),
+        "{}",
+        run.stderr
+    );
     assert!(!tmp.path().join(".keel").exists(), "wrote files anyway");
 }

@@ -58,7 +58,8 @@ groups:
     hosts: [web1]
 ";
 
-const GITIGNORE: &str = "# keel: local state (sandbox keys, generated schemas) and secrets stay out of git
+const GITIGNORE: &str =
+    "# keel: local state (sandbox keys, generated schemas) and secrets stay out of git
 .keel/
 secrets/
 *.key

@@ -113,10 +113,7 @@ fn up(dir: &Path, n: u32) -> Result<(), String> {
 
 /// Starts the hosts and writes the files; returns the inventory's text.
 fn start(dir: &Path, label: &str, n: u32) -> Result<String, String> {
-    let labels = [
-        label.to_string(),
-        format!("{LABEL}.dir={}", dir.display()),
-    ];
+    let labels = [label.to_string(), format!("{LABEL}.dir={}", dir.display())];
     let tb = Testbed::persistent(&labels).map_err(explain)?;
     let names: Vec<String> = (1..=n).map(|i| format!("sandbox{i}")).collect();
     let hosts: Vec<Result<SandboxHost, SandboxError>> = std::thread::scope(|s| {
@@ -128,7 +125,9 @@ fn start(dir: &Path, label: &str, n: u32) -> Result<String, String> {
             .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
-                    Err(SandboxError::InvalidName("(a starting thread panicked)".into()))
+                    Err(SandboxError::InvalidName(
+                        "(a starting thread panicked)".into(),
+                    ))
                 })
             })
             .collect()
@@ -210,10 +209,14 @@ fn down(dir: &Path) -> Result<(), String> {
     let state: PathBuf = dir.join(SANDBOX_DIR);
     let had_files = state.exists();
     if had_files {
-        fs::remove_dir_all(&state).map_err(|e| format!("cannot remove {}: {e}", state.display()))?;
+        fs::remove_dir_all(&state)
+            .map_err(|e| format!("cannot remove {}: {e}", state.display()))?;
     }
     if containers == 0 && networks == 0 && !had_files {
-        eprintln!("keel: no sandbox is up in {}: nothing to remove", dir.display());
+        eprintln!(
+            "keel: no sandbox is up in {}: nothing to remove",
+            dir.display()
+        );
     } else {
         eprintln!(
             "keel: removed the sandbox: {containers} host(s), {networks} network(s) and {SANDBOX_DIR}/"

@@ -288,7 +288,13 @@ pub fn remove_labelled(label: &str) -> Result<(usize, usize)> {
         args.extend(containers.iter().copied());
         run_ok(&mut docker(&args))?;
     }
-    let nets = run_ok(&mut docker(["network", "ls", "-q", "--filter", filter.as_str()]))?;
+    let nets = run_ok(&mut docker([
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        filter.as_str(),
+    ]))?;
     let networks: Vec<&str> = nets.split_whitespace().collect();
     for n in &networks {
         run_ok(&mut docker(["network", "rm", n]))?;
