@@ -5,6 +5,7 @@
 
 mod support;
 
+use keel::config::node::Node;
 use std::fs;
 use std::path::Path;
 use support::{Keel, expect};
@@ -42,7 +43,7 @@ fn new_project_validates_at_once() {
 }
 
 #[test]
-fn files_carry_the_schema_line_and_the_schemas_exist() {
+fn files_carry_the_schema_line_and_match_their_schema() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     expect(&init(dir), 0, "keel init");
@@ -60,7 +61,13 @@ fn files_carry_the_schema_line_and_the_schemas_exist() {
         let target = dir.join(file).parent().unwrap().join(schema);
         let json: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(&target).unwrap()).unwrap();
-        assert!(json.is_object(), "{}", target.display());
+        let validator = jsonschema::validator_for(&json).expect("a JSON Schema");
+        let instance = Node::parse(&text).expect("YAML").to_json();
+        let problems: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| format!("{file}: {e} at {}", e.instance_path()))
+            .collect();
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 }
 

@@ -116,26 +116,21 @@ fn start(dir: &Path, label: &str, n: u32) -> Result<String, String> {
     let labels = [label.to_string(), format!("{LABEL}.dir={}", dir.display())];
     let tb = Testbed::persistent(&labels).map_err(explain)?;
     let names: Vec<String> = (1..=n).map(|i| format!("sandbox{i}")).collect();
-    let hosts: Vec<Result<SandboxHost, SandboxError>> = std::thread::scope(|s| {
+    // Hosts boot in parallel; each is waited for until sshd answers.
+    let hosts: Vec<Result<SandboxHost, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = names
             .iter()
-            .map(|name| s.spawn(|| tb.start_host(name)))
+            .map(|name| s.spawn(|| tb.start_host(name).map_err(explain)))
             .collect();
         handles
             .into_iter()
             .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(SandboxError::InvalidName(
-                        "(a starting thread panicked)".into(),
-                    ))
-                })
+                h.join()
+                    .unwrap_or_else(|_| Err("a thread starting a host panicked".to_string()))
             })
             .collect()
     });
-    let hosts: Vec<SandboxHost> = hosts
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .map_err(explain)?;
+    let hosts: Vec<SandboxHost> = hosts.into_iter().collect::<Result<_, _>>()?;
     write_state(dir, &tb, &hosts)
 }
 
