@@ -8,10 +8,12 @@ mod completions;
 mod drift;
 mod facts;
 mod graph;
+mod init;
 mod inventory;
 mod modules;
 mod plan;
 mod rollback;
+mod sandbox;
 mod schema;
 mod show;
 mod validate;
@@ -306,6 +308,15 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Throwaway fresh Debian hosts in docker for trying a stack:
+    /// `keel sandbox up 3`, `keel sandbox down` (README, "Sandbox").
+    Sandbox {
+        #[command(subcommand)]
+        command: sandbox::SandboxCommand,
+    },
+    /// Start a new project (inventory, stack, module, .gitignore) that
+    /// validates at once; never overwrites a file.
+    Init(init::InitArgs),
     /// Host and group names for shell completion of `--limit`, from the
     /// inventory the command line being completed would use.
     #[command(name = "__complete-hosts", hide = true)]
@@ -446,6 +457,8 @@ pub fn run(args: Args) -> Exit {
         Command::Show { address, common } => {
             rt.block_on(show::run(show::ShowArgs { address, common }))
         }
+        Command::Sandbox { command } => sandbox::run(&command),
+        Command::Init(args) => init::run(&args),
         Command::CompleteHosts { words } => completions::hosts(&words),
         Command::CompleteTargets { words } => completions::targets(&words),
     }

@@ -274,3 +274,30 @@ fn remove_stale_dirs(scope: &str) -> usize {
     }
     removed
 }
+
+/// Removes every container (with its anonymous volumes) and network that
+/// carries `label` (`key=value`), e.g. the hosts of a persistent testbed
+/// started by another process. Returns `(containers, networks)` removed.
+pub fn remove_labelled(label: &str) -> Result<(usize, usize)> {
+    docker_available()?;
+    let filter = format!("label={label}");
+    let ids = run_ok(&mut docker(["ps", "-aq", "--filter", filter.as_str()]))?;
+    let containers: Vec<&str> = ids.split_whitespace().collect();
+    if !containers.is_empty() {
+        let mut args = vec!["rm", "-f", "-v"];
+        args.extend(containers.iter().copied());
+        run_ok(&mut docker(&args))?;
+    }
+    let nets = run_ok(&mut docker([
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        filter.as_str(),
+    ]))?;
+    let networks: Vec<&str> = nets.split_whitespace().collect();
+    for n in &networks {
+        run_ok(&mut docker(["network", "rm", n]))?;
+    }
+    Ok((containers.len(), networks.len()))
+}

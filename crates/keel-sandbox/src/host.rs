@@ -51,6 +51,8 @@ pub struct Testbed {
     next_host: AtomicU32,
     known_hosts_lock: Mutex<()>,
     keep: bool,
+    persistent: bool,
+    labels: Vec<String>,
 }
 
 /// One running fresh Debian host of a [`Testbed`]: systemd as PID 1, sshd on
@@ -68,6 +70,7 @@ pub struct SandboxHost {
     pub container: String,
     network: String,
     keep: bool,
+    persistent: bool,
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SandboxError {
@@ -138,6 +141,20 @@ impl Testbed {
     /// Fails with [`SandboxError::DockerUnavailable`] when docker is missing
     /// or not running.
     pub fn new() -> Result<Testbed> {
+        Testbed::create(keep_requested(), false, &[])
+    }
+
+    /// Creates a testbed whose network and hosts outlive this process (for
+    /// `keel sandbox up`): nothing is removed when the values are dropped
+    /// (only the temporary directory; copy the key and `known_hosts` out
+    /// first), and every container and the network carry the `labels`
+    /// (`key=value`), so that another process finds them again (see
+    /// [`remove_labelled`](crate::remove_labelled)).
+    pub fn persistent(labels: &[String]) -> Result<Testbed> {
+        Testbed::create(true, true, labels)
+    }
+
+    fn create(keep: bool, persistent: bool, labels: &[String]) -> Result<Testbed> {
         docker_available()?;
         CLEANUP.call_once(|| {
             if let Err(e) = super::docker::cleanup_stale() {
@@ -145,7 +162,6 @@ impl Testbed {
             }
         });
         let image = ensure_image()?;
-        let keep = keep_requested();
 
         let tmp = short_tmp();
         let dir = tempfile::Builder::new()
@@ -195,7 +211,7 @@ impl Testbed {
         );
         fs::write(&ssh_config, config).map_err(io_err("write", &ssh_config))?;
 
-        let (id, network, subnet_octet) = create_network(keep)?;
+        let (id, network, subnet_octet) = create_network(keep, labels)?;
         Ok(Testbed {
             id,
             network,
@@ -210,6 +226,8 @@ impl Testbed {
             next_host: AtomicU32::new(FIRST_HOST),
             known_hosts_lock: Mutex::new(()),
             keep,
+            persistent,
+            labels: labels.to_vec(),
         })
     }
 
@@ -294,6 +312,9 @@ impl Testbed {
         if self.keep {
             args.extend(["--label".into(), format!("{LABEL_KEEP}=1")]);
         }
+        for l in &self.labels {
+            args.extend(["--label".into(), l.clone()]);
+        }
         for cap in ["NET_ADMIN", "SYS_ADMIN", "NET_RAW", "MKNOD"] {
             args.extend(["--cap-add".into(), cap.into()]);
         }
@@ -336,6 +357,7 @@ impl Testbed {
             container,
             network: self.network.clone(),
             keep: self.keep,
+            persistent: self.persistent,
         };
         host.install_authorized_key(&self.public_key)?;
         host.wait_for_ssh(22, ssh_timeout())?;
@@ -375,7 +397,7 @@ impl Testbed {
 }
 
 /// Creates the testbed network on a free 10.231.X.0/24. Returns `(id, network, X)`.
-fn create_network(keep: bool) -> Result<(String, String, u8)> {
+fn create_network(keep: bool, labels: &[String]) -> Result<(String, String, u8)> {
     let pid = std::process::id();
     let scope = process_scope();
     let used = used_octets();
@@ -418,6 +440,9 @@ fn create_network(keep: bool) -> Result<(String, String, u8)> {
         if keep {
             cmd.args(["--label", &format!("{LABEL_KEEP}=1")]);
         }
+        for l in labels {
+            cmd.args(["--label", l]);
+        }
         cmd.arg(&network);
         let out = run(&mut cmd)?;
         if out.status.success() {
@@ -438,6 +463,12 @@ fn create_network(keep: bool) -> Result<(String, String, u8)> {
 
 impl Drop for Testbed {
     fn drop(&mut self) {
+        if self.persistent {
+            if let Some(d) = self.dir.take() {
+                let _ = d.close();
+            }
+            return;
+        }
         if self.keep {
             if let Some(d) = self.dir.take() {
                 let _ = d.keep();
@@ -684,6 +715,9 @@ fn ssh_banner(addr: SocketAddr) -> std::result::Result<(), String> {
 
 impl Drop for SandboxHost {
     fn drop(&mut self) {
+        if self.persistent {
+            return;
+        }
         if self.keep {
             eprintln!(
                 "keel sandbox: KEEL_KEEP_TESTBED=1, keeping host {} ({}) in container {}",

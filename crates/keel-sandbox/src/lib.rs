@@ -1,5 +1,5 @@
 //! Throwaway fresh Debian servers, reachable over real SSH, for end-to-end
-//! tests (and later `keel sandbox`).
+//! tests and `keel sandbox` (see [`Testbed::persistent`]).
 //!
 //! A [`Testbed`] owns a private docker network, an ed25519 key pair, a
 //! `known_hosts` file and an `ssh_config` that uses them with strict host key
@@ -30,7 +30,7 @@ mod docker;
 mod host;
 mod image;
 
-pub use docker::{cleanup_stale, docker_available};
+pub use docker::{cleanup_stale, docker_available, remove_labelled};
 pub use host::{SandboxHost, Testbed};
 pub use image::{IMAGE_REPOSITORY, RECIPE_VERSION, ensure_image};
 
