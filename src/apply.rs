@@ -16,6 +16,8 @@
 //! brand-new connection to it: if none gets in, that is the host's first
 //! error.
 
+mod batch;
+
 use crate::plan::Masker;
 use crate::probe;
 use crate::resources::{Cmd, Evaluation};
@@ -269,6 +271,10 @@ pub async fn apply_host_confirmed(
         {
             armed = walk.arm(a, &guarded, &scope, &mut state.outcome).await;
         }
+        if state.outcome[i].is_some() {
+            continue;
+        }
+        walk.batch(i, &mut state, &guarded).await;
         if state.outcome[i].is_some() {
             continue;
         }

@@ -24,7 +24,7 @@
 //! lists explain ("Unable to locate package", a pinned version "was not
 //! found", a 404 while fetching); then it retries once.
 
-use super::common::apt::{apt_install_script, apt_prelude, check_package_name};
+use super::common::apt::{apt_install_many, apt_install_script, apt_prelude, check_package_name};
 use super::*;
 use crate::shell::{Script, q};
 use std::cmp::Ordering;
@@ -383,6 +383,21 @@ impl Kind for Package {
             }
         }
         Ok(fact)
+    }
+
+    /// A plain install (not a repair, not a version change) joins the
+    /// host's other plain installs in one `apt-get install`.
+    fn batch(&self, fact: &PackageFact) -> Option<BatchItem> {
+        let plain = self.state == PackageState::Present
+            && matches!(
+                fact.status,
+                DpkgStatus::NotInstalled | DpkgStatus::ConfigFiles
+            );
+        plain.then(|| BatchItem {
+            key: "apt-install",
+            item: self.apt_target(),
+            script: apt_install_many,
+        })
     }
 
     fn plan(&self, fact: &PackageFact) -> Planned {
