@@ -57,7 +57,12 @@ impl Walk<'_> {
             && self.graph.requirements(i).into_iter().all(|d| {
                 matches!(
                     state.outcome[d],
-                    Some(Outcome::Unchanged | Outcome::Changed | Outcome::Notified | Outcome::ChangedAndNotified)
+                    Some(
+                        Outcome::Unchanged
+                            | Outcome::Changed
+                            | Outcome::Notified
+                            | Outcome::ChangedAndNotified
+                    )
                 )
             })
             && !self
@@ -132,14 +137,22 @@ mod tests {
             .iter()
             .filter_map(|&i| evals[i].batch.as_ref())
             .collect();
-        let addresses: Vec<String> = members.iter().map(|&i| format!("package[{}]", names[i])).collect();
+        let addresses: Vec<String> = members
+            .iter()
+            .map(|&i| format!("package[{}]", names[i]))
+            .collect();
         let cmd = command(&items, &addresses).unwrap();
         let installs: Vec<&str> = cmd
             .script
             .lines()
             .filter(|l| l.contains("keel_apt install"))
             .collect();
-        assert_eq!(installs, vec!["keel_run() { keel_apt install curl jq htop; }"], "{}", cmd.script);
+        assert_eq!(
+            installs,
+            vec!["keel_run() { keel_apt install curl jq htop; }"],
+            "{}",
+            cmd.script
+        );
         assert!(cmd.summary.contains("package[htop]"));
         crate::resources::testing::assert_sh_syntax(&cmd.script);
     }
