@@ -3,7 +3,8 @@
 //! in one `apt-get install` (seen in `-v`'s log of what runs), each still
 //! planned and reported on its own; a second apply changes nothing; and
 //! when the batch fails, its packages are installed one by one so that the
-//! failing one is named.
+//! failing one is named, without refreshing the package lists again in
+//! the same run.
 
 mod support;
 
@@ -99,4 +100,7 @@ fn ready_packages_install_in_one_command() {
     );
     assert!(!all.contains("✗ package[cpio]"), "{all}");
     assert!(all.contains("1 changed, 1 failed"), "{all}");
+    // The first apply refreshed the lists: this run does not again.
+    assert!(all.contains("refreshed in the last 10 minutes"), "{all}");
+    assert!(!all.contains("running apt-get update"), "{all}");
 }
