@@ -324,6 +324,7 @@ pub async fn apply_host_confirmed(
         })
         .collect();
     result.round_trips = work.round_trips() - start_trips;
+    tracing::info!(host = %work.host, "applied in {} round trip(s)", result.round_trips);
     result
 }
 

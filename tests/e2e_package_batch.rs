@@ -55,6 +55,9 @@ fn ready_packages_install_in_one_command() {
     let apply = h.keel(&["apply", "--yes", "-v", "-i", inv, &stack], &[]);
     expect(&apply, 0, "apply of three packages");
     let ran = runs(&apply.stderr);
+    for l in apply.stderr.lines().filter(|l| l.contains("applied in")) {
+        eprintln!("first apply of three packages: {l}");
+    }
     assert_eq!(
         ran,
         vec!["together: package[tree], package[bc], package[ed]"],
