@@ -19,10 +19,14 @@
 //! upgraded unless a `version` is pinned); the candidate version is not read.
 //!
 //! Package indexes: a kind cannot know about the run, so the install script
-//! runs `apt-get update` itself only when it must — when no package lists
-//! exist at all (a fresh image), or when the install fails in a way stale
-//! lists explain ("Unable to locate package", a pinned version "was not
-//! found", a 404 while fetching); then it retries once.
+//! runs `apt-get update` itself only when it must — when the package lists
+//! are missing (a fresh image) or more than a day old, or when the install
+//! fails in a way stale lists explain ("Unable to locate package", a pinned
+//! version "was not found", a 404 while fetching) and keel did not just
+//! refresh them; then it retries once (see `common/apt/install.sh`).
+//!
+//! Plain installs are batchable ([`Kind::batch`]): apply runs the ready
+//! ones of a host in one `apt-get install`.
 
 use super::common::apt::{apt_install_many, apt_install_script, apt_prelude, check_package_name};
 use super::*;
