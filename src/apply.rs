@@ -274,7 +274,7 @@ pub async fn apply_host_confirmed(
         if state.outcome[i].is_some() {
             continue;
         }
-        walk.batch(i, &mut state, &guarded).await;
+        walk.batch(i, &mut state, &guarded, progress).await;
         if state.outcome[i].is_some() {
             continue;
         }

@@ -7,7 +7,7 @@
 //! own outcome. When the batched command fails, nothing is marked: the walk
 //! then applies each resource alone, so the one that fails is named.
 
-use super::{Outcome, State, Walk, run_cmds};
+use super::{Outcome, Progress, State, Walk, run_cmds};
 use crate::resources::{BatchItem, Cmd};
 
 /// The instances, from `start` on in `order`, that run together with
@@ -75,7 +75,13 @@ impl Walk<'_> {
     /// Run the batch that instance `i` starts, when it has two or more
     /// members: on success each member is changed; on failure nothing is
     /// marked, and the walk applies them one by one.
-    pub(super) async fn batch(&self, i: usize, state: &mut State, guarded: &[usize]) {
+    pub(super) async fn batch(
+        &self,
+        i: usize,
+        state: &mut State,
+        guarded: &[usize],
+        progress: &dyn Progress,
+    ) {
         let item = |j: usize| self.work.evals[j].as_ref().and_then(|e| e.batch.as_ref());
         let members = group(i, &self.graph.order, item, |j| {
             self.batch_ready(j, state, guarded)
@@ -85,6 +91,9 @@ impl Walk<'_> {
         }
         let items: Vec<&BatchItem> = members.iter().filter_map(|&j| item(j)).collect();
         let addresses: Vec<String> = members.iter().map(|&j| self.address(j)).collect();
+        for a in &addresses {
+            progress.step(&self.work.host, a);
+        }
         let Some(cmd) = command(&items, &addresses) else {
             return;
         };
