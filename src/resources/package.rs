@@ -978,12 +978,16 @@ exit 1
 "
         );
         std::fs::write(dir.path().join("apt-get"), fake).unwrap();
+        // Lists fetched just now.
+        std::fs::create_dir_all(dir.path().join("lists")).unwrap();
+        std::fs::write(dir.path().join("lists/x_Packages"), "").unwrap();
         let run = |name: &str| {
             let _ = std::fs::remove_file(dir.path().join("calls"));
             let _ = std::fs::remove_file(dir.path().join("updated"));
+            let _ = std::fs::remove_file(dir.path().join("stamp"));
             let e = eval("package", &format!("name: {name}"), "");
             let script = format!(
-                "set -e\nchmod +x {d}/apt-get\nPATH={d}:$PATH\n{}",
+                "set -e\nchmod +x {d}/apt-get\nPATH={d}:$PATH\nKEEL_APT_STAMP={d}/stamp\nKEEL_APT_LISTS={d}/lists\n{}",
                 e.commands[0].script
             );
             let o = run_local(&script);
@@ -1006,17 +1010,25 @@ exit 1
         assert_eq!(o.status, 0, "{o:?}");
         assert!(o.stdout.contains("installed"));
         assert!(o.stderr.contains("look stale"), "{o:?}");
-        // an initial update happens only when this machine has no lists
-        let tail: Vec<&str> = calls
-            .iter()
-            .map(String::as_str)
-            .skip_while(|c| *c == "update")
-            .collect();
+        // fresh lists: no update before the install
         assert_eq!(
-            tail,
+            calls,
             vec!["install nginx", "update", "install nginx"],
             "{calls:?}"
         );
+
+        // Lists more than a day old are refreshed first; the failure right
+        // after that refresh is not retried.
+        let old = format!("touch -d '2 days ago' {d}/lists/x_Packages");
+        assert_eq!(run_local(&old).status, 0);
+        let (o, calls) = run("nginx");
+        assert_eq!(o.status, 0, "{o:?}");
+        assert!(o.stderr.contains("more than a day old"), "{o:?}");
+        assert_eq!(calls, vec!["update", "install nginx"], "{calls:?}");
+        let (o, calls) = run("broken");
+        assert_eq!(o.status, 100, "{o:?}");
+        assert_eq!(calls, vec!["update", "install broken"], "{calls:?}");
+        std::fs::write(dir.path().join("lists/x_Packages"), "").unwrap();
 
         let (o, calls) = run("broken");
         assert_eq!(o.status, 100, "{o:?}");

@@ -9,20 +9,23 @@
 # set) if the retry fails too. So a run updates a host's lists at most once.
 # Prints apt-get's output.
 # params: keel_hint
-keel_stamp=/var/lib/apt/keel-lists-updated
+# (KEEL_APT_STAMP and KEEL_APT_LISTS move the stamp and the lists' folder,
+# for tests that run this script locally.)
+keel_stamp=${KEEL_APT_STAMP:-/var/lib/apt/keel-lists-updated}
+keel_lists_dir=${KEEL_APT_LISTS:-/var/lib/apt/lists}
 keel_update() {
   keel_apt update
   touch "$keel_stamp" 2>/dev/null || true
 }
 keel_lists=
-for keel_f in /var/lib/apt/lists/*_Packages*; do
+for keel_f in "$keel_lists_dir"/*_Packages*; do
   if [ -e "$keel_f" ]; then keel_lists=yes; fi
   break
 done
 if [ -z "$keel_lists" ]; then
   echo 'keel: no apt package lists yet: running apt-get update' >&2
   keel_update
-elif [ -z "$(find "$keel_stamp" /var/lib/apt/lists -maxdepth 1 \( -name keel-lists-updated -o -name '*_Packages*' \) -mmin -1440 2>/dev/null | head -n 1)" ]; then
+elif [ -z "$({ find "$keel_stamp" -mmin -1440 || true; find "$keel_lists_dir" -maxdepth 1 -name '*_Packages*' -mmin -1440 || true; } 2>/dev/null | head -n 1)" ]; then
   echo 'keel: the apt package lists are more than a day old: running apt-get update' >&2
   keel_update
 fi
@@ -31,7 +34,7 @@ if keel_out=$(keel_run 2>&1); then
 else
   keel_rc=$?
   printf '%s\n' "$keel_out" >&2
-  if [ -n "$(find "$keel_stamp" -mmin -10 2>/dev/null)" ]; then
+  if [ -n "$(find "$keel_stamp" -mmin -10 2>/dev/null || true)" ]; then
     echo 'keel: the apt package lists were refreshed in the last 10 minutes: not retrying' >&2
     if [ -n "$keel_hint" ]; then printf '%s\n' "$keel_hint" >&2; fi
     exit "$keel_rc"
