@@ -16,6 +16,8 @@
 //! brand-new connection to it: if none gets in, that is the host's first
 //! error.
 
+mod batch;
+
 use crate::plan::Masker;
 use crate::probe;
 use crate::resources::{Cmd, Evaluation};
@@ -272,6 +274,10 @@ pub async fn apply_host_confirmed(
         if state.outcome[i].is_some() {
             continue;
         }
+        walk.batch(i, &mut state, &guarded, progress).await;
+        if state.outcome[i].is_some() {
+            continue;
+        }
         progress.step(&work.host, &walk.address(i));
         let o = walk.resource(i, &state).await;
         if o.changed() {
@@ -318,6 +324,7 @@ pub async fn apply_host_confirmed(
         })
         .collect();
     result.round_trips = work.round_trips() - start_trips;
+    tracing::info!(host = %work.host, "applied in {} round trip(s)", result.round_trips);
     result
 }
 

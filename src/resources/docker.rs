@@ -1005,10 +1005,13 @@ mod tests {
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Lists fetched just now.
+        std::fs::create_dir_all(dir.path().join("lists")).unwrap();
+        std::fs::write(dir.path().join("lists/x_Packages"), "").unwrap();
         let e = eval("docker", "source: docker", "active=inactive\nenabled=\n");
+        let d = q(dir.path().to_str().unwrap());
         let script = format!(
-            "set -e\nPATH={}:$PATH\n{}",
-            q(dir.path().to_str().unwrap()),
+            "set -e\nPATH={d}:$PATH\nKEEL_APT_STAMP={d}/stamp\nKEEL_APT_LISTS={d}/lists\n{}",
             e.commands[0].script
         );
         let out = run_local(&script);

@@ -583,6 +583,27 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
     fn grants_access(&self) -> bool {
         false
     }
+
+    /// When closing the difference to `fact` can run together with other
+    /// resources' changes of the same batch key in one command (several
+    /// packages in one `apt-get install`): its part of that command. Apply
+    /// runs the batch instead of [`Kind::plan`]'s commands, and falls back
+    /// to those one by one when the batch fails. `None` (the default): the
+    /// resource always runs alone.
+    fn batch(&self, _fact: &Self::Fact) -> Option<BatchItem> {
+        None
+    }
+}
+
+/// One resource's part of a batched command (see [`Kind::batch`]).
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    /// Items with the same key can run in one command.
+    pub key: &'static str,
+    /// This resource's part (already quoted for the shell), e.g. `'curl'`.
+    pub item: String,
+    /// The one command for a batch's items, in order.
+    pub script: fn(&[String]) -> String,
 }
 
 /// The result of evaluating a resource against its probe output.
@@ -592,6 +613,8 @@ pub struct Evaluation {
     pub commands: Vec<Cmd>,
     /// What to run when notified (only for notifiable kinds).
     pub on_notify: Vec<Cmd>,
+    /// Its part of a batched command, when the change can be batched.
+    pub batch: Option<BatchItem>,
 }
 
 /// The object-safe face of a [`Kind`], as the engine sees it.
@@ -646,10 +669,16 @@ impl<K: Kind> Resource for K {
             Vec::new()
         };
         let on_notify = self.notified(&fact, &diff).unwrap_or_default();
+        let batch = if commands.is_empty() {
+            None
+        } else {
+            Kind::batch(self, &fact)
+        };
         Ok(Evaluation {
             diff,
             commands,
             on_notify,
+            batch,
         })
     }
     fn fact_debug(&self, out: &ProbeOutput) -> Result<String, FactError> {

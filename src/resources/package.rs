@@ -19,12 +19,16 @@
 //! upgraded unless a `version` is pinned); the candidate version is not read.
 //!
 //! Package indexes: a kind cannot know about the run, so the install script
-//! runs `apt-get update` itself only when it must — when no package lists
-//! exist at all (a fresh image), or when the install fails in a way stale
-//! lists explain ("Unable to locate package", a pinned version "was not
-//! found", a 404 while fetching); then it retries once.
+//! runs `apt-get update` itself only when it must — when the package lists
+//! are missing (a fresh image) or more than a day old, or when the install
+//! fails in a way stale lists explain ("Unable to locate package", a pinned
+//! version "was not found", a 404 while fetching) and keel did not just
+//! refresh them; then it retries once (see `common/apt/install.sh`).
+//!
+//! Plain installs are batchable ([`Kind::batch`]): apply runs the ready
+//! ones of a host in one `apt-get install`.
 
-use super::common::apt::{apt_install_script, apt_prelude, check_package_name};
+use super::common::apt::{apt_install_many, apt_install_script, apt_prelude, check_package_name};
 use super::*;
 use crate::shell::{Script, q};
 use std::cmp::Ordering;
@@ -383,6 +387,21 @@ impl Kind for Package {
             }
         }
         Ok(fact)
+    }
+
+    /// A plain install (not a repair, not a version change) joins the
+    /// host's other plain installs in one `apt-get install`.
+    fn batch(&self, fact: &PackageFact) -> Option<BatchItem> {
+        let plain = self.state == PackageState::Present
+            && matches!(
+                fact.status,
+                DpkgStatus::NotInstalled | DpkgStatus::ConfigFiles
+            );
+        plain.then(|| BatchItem {
+            key: "apt-install",
+            item: self.apt_target(),
+            script: apt_install_many,
+        })
     }
 
     fn plan(&self, fact: &PackageFact) -> Planned {
@@ -959,12 +978,16 @@ exit 1
 "
         );
         std::fs::write(dir.path().join("apt-get"), fake).unwrap();
+        // Lists fetched just now.
+        std::fs::create_dir_all(dir.path().join("lists")).unwrap();
+        std::fs::write(dir.path().join("lists/x_Packages"), "").unwrap();
         let run = |name: &str| {
             let _ = std::fs::remove_file(dir.path().join("calls"));
             let _ = std::fs::remove_file(dir.path().join("updated"));
+            let _ = std::fs::remove_file(dir.path().join("stamp"));
             let e = eval("package", &format!("name: {name}"), "");
             let script = format!(
-                "set -e\nchmod +x {d}/apt-get\nPATH={d}:$PATH\n{}",
+                "set -e\nchmod +x {d}/apt-get\nPATH={d}:$PATH\nKEEL_APT_STAMP={d}/stamp\nKEEL_APT_LISTS={d}/lists\n{}",
                 e.commands[0].script
             );
             let o = run_local(&script);
@@ -987,17 +1010,25 @@ exit 1
         assert_eq!(o.status, 0, "{o:?}");
         assert!(o.stdout.contains("installed"));
         assert!(o.stderr.contains("look stale"), "{o:?}");
-        // an initial update happens only when this machine has no lists
-        let tail: Vec<&str> = calls
-            .iter()
-            .map(String::as_str)
-            .skip_while(|c| *c == "update")
-            .collect();
+        // fresh lists: no update before the install
         assert_eq!(
-            tail,
+            calls,
             vec!["install nginx", "update", "install nginx"],
             "{calls:?}"
         );
+
+        // Lists more than a day old are refreshed first; the failure right
+        // after that refresh is not retried.
+        let old = format!("touch -d '2 days ago' {d}/lists/x_Packages");
+        assert_eq!(run_local(&old).status, 0);
+        let (o, calls) = run("nginx");
+        assert_eq!(o.status, 0, "{o:?}");
+        assert!(o.stderr.contains("more than a day old"), "{o:?}");
+        assert_eq!(calls, vec!["update", "install nginx"], "{calls:?}");
+        let (o, calls) = run("broken");
+        assert_eq!(o.status, 100, "{o:?}");
+        assert_eq!(calls, vec!["update", "install broken"], "{calls:?}");
+        std::fs::write(dir.path().join("lists/x_Packages"), "").unwrap();
 
         let (o, calls) = run("broken");
         assert_eq!(o.status, 100, "{o:?}");

@@ -25,6 +25,13 @@ pub(crate) fn apt_install_script(args: &str, hint: Option<&str>) -> String {
     s
 }
 
+/// One `apt-get install` of several targets (each already quoted), with
+/// the same list refresh and retry as [`apt_install_script`]: apt's cache
+/// is loaded once for all of them.
+pub(crate) fn apt_install_many(targets: &[String]) -> String {
+    apt_install_script(&format!("install {}", targets.join(" ")), None)
+}
+
 /// A name that is not a Debian package name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{}` is not a Debian package name", .0.escape_debug())]
