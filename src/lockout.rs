@@ -29,7 +29,7 @@
 //! touches) under commit-confirmed ([`crate::confirm`]).
 
 mod exposure;
-pub use exposure::{AREAS, Area, Exposure, area_of, exposure, unrevertable};
+pub use exposure::{exposure, unrevertable};
 
 use crate::config::inventory::{Host, TransportKind};
 use crate::config::node::{Node, Span};

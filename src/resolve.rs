@@ -38,6 +38,9 @@ pub struct Project {
     pub dropped: Unresolved,
     /// The folder the bundled modules in use were written to: kept while
     /// the project lives (their templates are read when resolving).
+    /// Never read: owning it is its whole job (dropping the last handle
+    /// deletes the folder).
+    #[expect(dead_code, reason = "a guard: it keeps the folder alive")]
     pub bundled: Option<std::sync::Arc<tempfile::TempDir>>,
     /// Values given on the command line (`--set`, a rollback).
     pub overrides: Overrides,

@@ -314,6 +314,8 @@ pub struct ProbeOutput {
 }
 
 impl ProbeOutput {
+    /// A probe that exited 0 and printed `stdout` (tests build facts with it).
+    #[cfg(test)]
     pub fn ok(stdout: impl Into<String>) -> Self {
         ProbeOutput {
             stdout: stdout.into(),
