@@ -159,7 +159,7 @@ impl<'a> Analysis<'a> {
         .with_help(format!(
             "{help}\n(if you know better: --allow-lockout-risk, or `allow_lockout_risk: true` on the host; apply still reverts a change that breaks access)"
         ));
-        self.out.push(if self.allow { d.as_warning() } else { d });
+        self.out.push(if self.allow { d.into_warning() } else { d });
     }
 
     /// Refuse the sshd setting `key` of `src`.
