@@ -1,12 +1,13 @@
 //! keel: declarative, agentless infrastructure as code.
 //!
 //! The pipeline, one module per stage:
-//! load ([`config`]) → resolve ([`resolve`]) → graph ([`graph`]) →
-//! probe ([`probe`]) → diff and plan ([`plan`]) → apply and verify ([`apply`]).
+//! load (`config`) → resolve (`resolve`) → graph (`graph`) →
+//! probe (`probe`) → diff and plan (`plan`) → apply and verify (`apply`).
 //!
 //! The modules are private to the crate: the public surface is only what
 //! the `keel` binary, the integration tests and the fuzz targets use,
-//! re-exported below, so the compiler reports code nothing reaches.
+//! re-exported below, so the compiler reports code nothing reaches. Their
+//! documentation: `cargo doc --no-deps --document-private-items`.
 // No function outside tests over 120 lines (`clippy.toml`); the lib's
 // non-test build is where `cargo clippy --all-targets` enforces it, so
 // test code (unit tests, their fixtures) is exempt crate-wide here rather

@@ -25,7 +25,7 @@
 //!
 //! `--allow-lockout-risk` (or `allow_lockout_risk: true` on a host) turns
 //! the refusals into warnings. Whatever the analysis says, apply runs every
-//! change that can cut access ([`exposure`], decided from what a resource
+//! change that can cut access ([`exposure()`], decided from what a resource
 //! touches) under commit-confirmed ([`crate::confirm`]).
 
 mod exposure;

@@ -303,7 +303,7 @@ fn dropped_entries(
     }
 }
 
-/// Host facts used in templates, as gathered by [`crate::probe::facts_script`].
+/// Host facts used in templates, as gathered by [`crate::probe::FACTS_SCRIPT`].
 pub type Facts = serde_json::Value;
 
 /// Placeholder facts for offline work (validate, graph). Two different sets

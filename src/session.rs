@@ -9,7 +9,7 @@
 //! [`crate::lock`]) → facts (only when templates use them) → resolve →
 //! graph → probe (one round trip) → diff → plan. The lock comes before any
 //! read, so an apply plans from a state no other apply is changing.
-//! [`apply_all`] applies the planned hosts the same way, and [`finish`]
+//! [`apply_all()`] applies the planned hosts the same way, and [`finish`]
 //! lets go of their locks and connections.
 
 use crate::config::inventory::{Host, TransportKind};

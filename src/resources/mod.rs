@@ -15,7 +15,7 @@
 //!
 //! The engine only sees the object-safe [`Resource`] trait, implemented for
 //! every `Kind`. Adding a kind means one new file plus one line in the
-//! [`kinds!`] registration below, plus its fixture tests.
+//! `kinds!` registration below, plus its fixture tests.
 
 use crate::config::node::{Node, NodeError};
 use serde::Serialize;
