@@ -212,15 +212,6 @@ pub fn mask_for_host(work: &HostWork, redactor: &Redactor, text: &str) -> String
     .mask(text)
 }
 
-/// Apply one host's plan.
-pub async fn apply_host(
-    work: &HostWork,
-    redactor: &Redactor,
-    progress: &dyn Progress,
-) -> HostOutcome {
-    apply_host_confirmed(work, redactor, progress, None).await
-}
-
 /// Apply one host's plan; changes that can cut access run under
 /// commit-confirmed when `access` is given.
 ///

@@ -176,7 +176,7 @@ impl Diag {
     }
 
     /// Make this a warning.
-    pub fn as_warning(mut self) -> Self {
+    pub fn into_warning(mut self) -> Self {
         self.warning = true;
         self
     }

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The frame marker [`run`] uses for the `probe_split` target.
-pub const MARKER: &str = "@@KEEL-0123456789abcdef01234567";
+const MARKER: &str = "@@KEEL-0123456789abcdef01234567";
 
 /// Every fuzz target: the probe framing, the facts, then one per kind.
 pub const TARGETS: &[&str] = &[

@@ -25,11 +25,11 @@
 //!
 //! `--allow-lockout-risk` (or `allow_lockout_risk: true` on a host) turns
 //! the refusals into warnings. Whatever the analysis says, apply runs every
-//! change that can cut access ([`exposure`], decided from what a resource
+//! change that can cut access ([`exposure()`], decided from what a resource
 //! touches) under commit-confirmed ([`crate::confirm`]).
 
 mod exposure;
-pub use exposure::{AREAS, Area, Exposure, area_of, exposure, unrevertable};
+pub use exposure::{exposure, unrevertable};
 
 use crate::config::inventory::{Host, TransportKind};
 use crate::config::node::{Node, Span};
@@ -159,7 +159,7 @@ impl<'a> Analysis<'a> {
         .with_help(format!(
             "{help}\n(if you know better: --allow-lockout-risk, or `allow_lockout_risk: true` on the host; apply still reverts a change that breaks access)"
         ));
-        self.out.push(if self.allow { d.as_warning() } else { d });
+        self.out.push(if self.allow { d.into_warning() } else { d });
     }
 
     /// Refuse the sshd setting `key` of `src`.

@@ -1,5 +1,5 @@
 //! The `keel` binary: parse flags, run one command, map the result to an
-//! exit code ([`keel::exit::Exit`]: 0 ok, 1 error, 2 changes with
+//! exit code ([`keel::Exit`]: 0 ok, 1 error, 2 changes with
 //! `plan --detailed-exitcode`).
 //!
 //! A usage error (unknown flag, missing argument) exits 1 like every other
@@ -8,16 +8,16 @@
 //! exit 0.
 
 use clap::Parser;
-use keel::exit::Exit;
+use keel::Exit;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = match keel::cli::Args::try_parse() {
+    let args = match keel::Args::try_parse() {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
             return Exit::error_if(e.use_stderr()).into();
         }
     };
-    keel::cli::run(args).into()
+    keel::run(args).into()
 }

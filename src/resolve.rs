@@ -38,6 +38,9 @@ pub struct Project {
     pub dropped: Unresolved,
     /// The folder the bundled modules in use were written to: kept while
     /// the project lives (their templates are read when resolving).
+    /// Never read: owning it is its whole job (dropping the last handle
+    /// deletes the folder).
+    #[expect(dead_code, reason = "a guard: it keeps the folder alive")]
     pub bundled: Option<std::sync::Arc<tempfile::TempDir>>,
     /// Values given on the command line (`--set`, a rollback).
     pub overrides: Overrides,
@@ -300,7 +303,7 @@ fn dropped_entries(
     }
 }
 
-/// Host facts used in templates, as gathered by [`crate::probe::facts_script`].
+/// Host facts used in templates, as gathered by [`crate::probe::FACTS_SCRIPT`].
 pub type Facts = serde_json::Value;
 
 /// Placeholder facts for offline work (validate, graph). Two different sets

@@ -9,7 +9,7 @@
 //! [`crate::lock`]) → facts (only when templates use them) → resolve →
 //! graph → probe (one round trip) → diff → plan. The lock comes before any
 //! read, so an apply plans from a state no other apply is changing.
-//! [`apply_all`] applies the planned hosts the same way, and [`finish`]
+//! [`apply_all()`] applies the planned hosts the same way, and [`finish`]
 //! lets go of their locks and connections.
 
 use crate::config::inventory::{Host, TransportKind};
@@ -42,12 +42,8 @@ pub struct Validated {
 }
 
 /// Resolve and graph every target host offline; collect every problem.
-pub fn validate(project: &Project, limit: Option<&str>) -> Result<Validated, Diagnostics> {
-    validate_with(project, limit, false)
-}
-
-/// [`validate`], with the lockout analysis' refusals turned into warnings
-/// when `allow_lockout_risk` (or the host's own setting) says so.
+/// The lockout analysis' refusals are warnings instead when
+/// `allow_lockout_risk` (or the host's own setting) says so.
 pub fn validate_with(
     project: &Project,
     limit: Option<&str>,
@@ -169,32 +165,9 @@ pub fn validate_with(
 
 /// Load and validate in one go, reporting the problems of every stage
 /// together (a broken resource in the stack does not hide a missing input
-/// in a module or a typo in the inventory).
-pub fn check(
-    stack: &std::path::Path,
-    inventory: &std::path::Path,
-    limit: Option<&str>,
-) -> Result<(Project, Validated), Diagnostics> {
-    check_with(stack, inventory, limit, false)
-}
-
-/// [`check`] with lockout refusals as warnings when allowed.
-pub fn check_with(
-    stack: &std::path::Path,
-    inventory: &std::path::Path,
-    limit: Option<&str>,
-    allow_lockout_risk: bool,
-) -> Result<(Project, Validated), Diagnostics> {
-    check_overridden(
-        stack,
-        inventory,
-        limit,
-        allow_lockout_risk,
-        &resolve::Overrides::default(),
-    )
-}
-
-/// [`check_with`] with values from the command line (`--set`, a rollback).
+/// in a module or a typo in the inventory): lockout refusals are warnings
+/// when allowed, and `overrides` are the values from the command line
+/// (`--set`, a rollback).
 pub fn check_overridden(
     stack: &std::path::Path,
     inventory: &std::path::Path,

@@ -44,10 +44,7 @@ fn names_kind(line: &str, other: &str) -> bool {
 #[test]
 fn no_kind_imports_another_kind() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/resources");
-    let kinds: Vec<String> = keel::resources::kind_names()
-        .iter()
-        .map(|k| k.to_string())
-        .collect();
+    let kinds: Vec<String> = keel::kind_names().iter().map(|k| k.to_string()).collect();
     assert!(kinds.len() > 20, "kinds: {kinds:?}");
     let mut files = Vec::new();
     rust_files(&root, &mut files);
@@ -78,7 +75,7 @@ fn the_shared_room_imports_no_kind() {
     let mut files = Vec::new();
     rust_files(&common, &mut files);
     assert!(!files.is_empty());
-    let kinds = keel::resources::kind_names();
+    let kinds = keel::kind_names();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         for (i, line) in text.lines().enumerate() {
@@ -114,7 +111,7 @@ fn the_check_sees_an_import() {
 fn every_kind_is_one_file_or_folder_and_one_registration_line() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/resources");
     let registry = std::fs::read_to_string(root.join("mod.rs")).unwrap();
-    for k in keel::resources::kind_names() {
+    for k in keel::kind_names() {
         let file = root.join(format!("{k}.rs"));
         let folder = root.join(k).join("mod.rs");
         assert!(

@@ -5,7 +5,7 @@
 
 mod support;
 
-use keel::config::node::Node;
+use keel::Node;
 use std::fs;
 use std::path::Path;
 use support::{Keel, expect};

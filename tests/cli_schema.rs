@@ -7,7 +7,7 @@
 //! named `inventory*.yaml` or inside an `inventory/` folder an inventory, any
 //! other a stack. `templates/` and `files/` folders hold a module's assets.
 
-use keel::config::node::Node;
+use keel::Node;
 use serde_json::Value as J;
 use std::path::{Path, PathBuf};
 mod support;

@@ -64,7 +64,7 @@ fn a_watcher_never_reads_a_secret_file_while_it_is_written() {
     ));
     h.sh(&format!(
         "printf '%s' {} > /home/watcher/watch.sh && chmod 0755 /home/watcher/watch.sh",
-        keel::shell::q(WATCHER)
+        keel::q(WATCHER)
     ));
     h.sh(
         "setpriv --reuid=watcher --regid=watcher --init-groups sh /home/watcher/watch.sh </dev/null >/dev/null 2>&1 &",

@@ -132,7 +132,7 @@ fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
 
 #[test]
 fn every_kind_has_a_target_and_instances() {
-    for k in keel::resources::kind_names() {
+    for k in keel::kind_names() {
         assert!(TARGETS.contains(&k), "kind {k} has no fuzz target");
         assert!(instance_count(k) > 0, "kind {k} has no fuzz instance");
     }

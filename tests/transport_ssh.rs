@@ -11,9 +11,9 @@
 //! openssh-server). Without them the tests FAIL with instructions; they never
 //! skip.
 
-use keel::transport::Transport;
-use keel::transport::ssh::{HostKeyPolicy, Ssh, SshTarget, check_fresh_connection};
-use keel::transport::{Output, TransportError};
+use keel::{
+    HostKeyPolicy, Output, Ssh, SshTarget, Transport, TransportError, check_fresh_connection,
+};
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -112,7 +112,7 @@ pub async fn run_check(
         host: host.to_string(),
         address: redactor.redact(address),
         kind: probe.map_or("none", |p| p.key()).to_string(),
-        runs_on: if probe.is_some_and(|p| p.from_keel()) {
+        runs_on: if probe.is_some_and(|p| p.runs_from_keel()) {
             "keel".into()
         } else {
             "host".into()

@@ -216,7 +216,6 @@ pub struct Host {
     /// Host vars as written (a map node), with their source.
     pub vars: Option<(SourceFile, Node)>,
     pub source: SourceFile,
-    pub span: super::node::Span,
 }
 
 #[derive(Debug, Clone)]
@@ -363,7 +362,6 @@ impl Inventory {
                     password_auth: h.auth == Auth::Password,
                     vars,
                     source: src.clone(),
-                    span: name.span,
                     name: name.value,
                 },
             );

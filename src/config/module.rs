@@ -18,12 +18,12 @@
 //! `{{modules.INSTANCE.NAME}}` in its resources and in later uses' `with:`.
 
 use super::entry::{self, Origin, ResourceDecl, UseDecl};
-use super::node::{Node, Span, Spanned, Value};
+use super::node::{Node, Spanned, Value};
 use super::{IgnoredNode, doc_error};
 use crate::diag::{Diag, Diagnostics, SourceFile};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The declared type of a module input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -118,7 +118,6 @@ pub(crate) struct ModuleDoc {
 #[derive(Debug, Clone)]
 pub struct InputDecl {
     pub name: String,
-    pub span: Span,
     pub ty: InputType,
     pub default: Option<Node>,
     pub required: bool,
@@ -130,7 +129,6 @@ pub struct InputDecl {
 #[derive(Debug, Clone)]
 pub struct Module {
     pub name: String,
-    pub dir: PathBuf,
     pub source: SourceFile,
     pub description: Option<String>,
     pub inputs: Vec<InputDecl>,
@@ -222,7 +220,6 @@ impl Module {
         }
         let module = Module {
             name: name.to_string(),
-            dir: dir.to_path_buf(),
             source: src,
             description: doc.description,
             inputs,
@@ -267,7 +264,6 @@ fn input_decls(
             }
             InputDecl {
                 name: name.value,
-                span: name.span,
                 ty: d.ty,
                 default,
                 required: d.required,
@@ -295,7 +291,6 @@ fn with_unreadable_inputs(node: &Node, mut inputs: Vec<InputDecl>) -> Vec<InputD
         let flag = |key: &str| v.get(key).and_then(|n| n.deserialize::<bool>().ok());
         inputs.push(InputDecl {
             name: name.to_string(),
-            span: k.span,
             ty: InputType::Any,
             default: v.get("default").cloned(),
             required: false,

@@ -26,6 +26,7 @@ pub struct Unresolved {
 
 impl Unresolved {
     /// Whether nothing failed.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         !self.anything && self.kinds.is_empty() && self.addresses.is_empty()
     }

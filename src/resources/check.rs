@@ -131,7 +131,7 @@ impl Probe<'_> {
         }
     }
     /// Runs on the machine keel runs on (not on the host).
-    pub fn from_keel(&self) -> bool {
+    pub fn runs_from_keel(&self) -> bool {
         matches!(self, Probe::Http(_) | Probe::Tcp(_))
     }
 }
@@ -320,7 +320,7 @@ impl Kind for Check {
     /// says what it will test and from where.
     fn plan(&self, _fact: &()) -> Planned {
         let side = match self.probe_kind() {
-            Some(p) if p.from_keel() => "from keel's machine",
+            Some(p) if p.runs_from_keel() => "from keel's machine",
             _ => "on the host",
         };
         Planned::only(
@@ -435,14 +435,14 @@ mod tests {
             "api"
         );
         let c = check_of("tcp: { port: 5432, state: closed }\nretries: 2\n");
-        assert!(c.probe_kind().unwrap().from_keel());
+        assert!(c.probe_kind().unwrap().runs_from_keel());
         assert_eq!(c.attempts(), 3);
         assert_eq!(c.describe(), "tcp port 5432 closed at the host's address");
         assert!(
             !check_of("container: db\n")
                 .probe_kind()
                 .unwrap()
-                .from_keel()
+                .runs_from_keel()
         );
         let e = eval("check", "unit: ssh\n", "");
         assert_eq!(

@@ -92,8 +92,8 @@ pub enum Tree {
     Dir,
     /// Something that is not a directory.
     NotDir,
-    /// A git work tree whose top level is `path`.
-    WorkTree,
+    /// A git work tree (a checkout) whose top level is `path`.
+    Checkout,
 }
 
 /// How the ref resolved in the local clone.
@@ -694,7 +694,7 @@ impl Kind for Git {
             Some("empty") => Tree::Empty,
             Some("dir") => Tree::Dir,
             Some("notdir") => Tree::NotDir,
-            Some("worktree") => Tree::WorkTree,
+            Some("worktree") => Tree::Checkout,
             Some(t) => return Err(FactError::Unexpected(format!("unknown tree type `{t}`"))),
             None => return Err("the probe printed no `tree=` line".into()),
         };
@@ -754,7 +754,7 @@ impl Kind for Git {
                 "is a directory that is neither empty nor a git work tree; keel will not clone over it",
             ),
             Tree::Absent | Tree::Empty => self.plan_clone(fact),
-            Tree::WorkTree => self.plan_update(fact),
+            Tree::Checkout => self.plan_update(fact),
         }
     }
 }

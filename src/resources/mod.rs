@@ -15,7 +15,7 @@
 //!
 //! The engine only sees the object-safe [`Resource`] trait, implemented for
 //! every `Kind`. Adding a kind means one new file plus one line in the
-//! [`kinds!`] registration below, plus its fixture tests.
+//! `kinds!` registration below, plus its fixture tests.
 
 use crate::config::node::{Node, NodeError};
 use serde::Serialize;
@@ -326,6 +326,8 @@ pub struct ProbeOutput {
 }
 
 impl ProbeOutput {
+    /// A probe that exited 0 and printed `stdout` (tests build facts with it).
+    #[cfg(test)]
     pub fn ok(stdout: impl Into<String>) -> Self {
         ProbeOutput {
             stdout: stdout.into(),

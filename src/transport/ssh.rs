@@ -447,7 +447,7 @@ impl Ssh {
     /// line to `lines` as it comes, and its stdin stays open (the script
     /// can wait on it) until `release` fires or is dropped — or keel dies:
     /// the pipe then closes and the host sees end of file. For holding
-    /// something on the host for the length of a run ([`crate::lock`]).
+    /// something on the host for the length of a run (the host lock, `crate::lock`).
     pub async fn hold(
         &self,
         script: &str,

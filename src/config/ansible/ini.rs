@@ -287,9 +287,7 @@ fn host_line(
         ));
     }
     for name in &expanded.names {
-        out.host(name, src, pattern_span)
-            .vars
-            .extend(vars.iter().cloned());
+        out.host(name, src).vars.extend(vars.iter().cloned());
         out.member(group, name, src, pattern_span);
     }
 }

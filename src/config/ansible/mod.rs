@@ -63,7 +63,6 @@ pub struct ParsedHost {
     /// Later entries win.
     pub vars: Vec<Var>,
     pub source: SourceFile,
-    pub span: Span,
 }
 
 /// A group as the Ansible files describe it.
@@ -89,14 +88,13 @@ pub struct Parsed {
 }
 
 impl Parsed {
-    /// Declare a host (first mention keeps its place for messages).
-    pub fn host(&mut self, name: &str, src: &SourceFile, span: Span) -> &mut ParsedHost {
+    /// Declare a host (first mention keeps its source for messages).
+    pub fn host(&mut self, name: &str, src: &SourceFile) -> &mut ParsedHost {
         self.hosts
             .entry(name.to_string())
             .or_insert_with(|| ParsedHost {
                 vars: Vec::new(),
                 source: src.clone(),
-                span,
             })
     }
 
@@ -421,7 +419,6 @@ pub fn build(mut parsed: Parsed, diags: &mut Diagnostics) -> Inventory {
                 password_auth: conn.password == Some(true),
                 vars: vars_node(rest),
                 source: h.source,
-                span: h.span,
                 name,
             },
         );

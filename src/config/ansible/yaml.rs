@@ -189,9 +189,7 @@ fn hosts(src: &SourceFile, group: &str, v: &Node, out: &mut Parsed, diags: &mut 
             vars.extend(vs);
         }
         for name in &expanded.names {
-            out.host(name, src, hk.span)
-                .vars
-                .extend(vars.iter().cloned());
+            out.host(name, src).vars.extend(vars.iter().cloned());
             out.member(group, name, src, hk.span);
         }
     }

@@ -37,7 +37,7 @@ pub(crate) fn apt_install_many(targets: &[String]) -> String {
 #[error("`{}` is not a Debian package name", .0.escape_debug())]
 pub struct BadPackageName(pub String);
 
-/// For callers that put the message into an [`super::super::Invalid`].
+/// For callers that put the message into an `Invalid` (of `crate::resources`).
 impl From<BadPackageName> for String {
     fn from(e: BadPackageName) -> Self {
         e.to_string()
