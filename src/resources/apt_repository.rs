@@ -1104,6 +1104,7 @@ done"#,
 mod tests {
     use super::*;
     use crate::resources::testing::assert_sh_syntax;
+    use crate::resources::testing::attrs;
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     /// A real ed25519 public key made with `gpg --quick-gen-key` for these tests.
@@ -1154,13 +1155,6 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
             }
         }
         s
-    }
-
-    fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
-        d.attrs
-            .iter()
-            .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
-            .collect()
     }
 
     #[test]

@@ -628,18 +628,8 @@ fn version_in(line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::testing::{a, attrs};
     use crate::resources::testing::{eval, load, run_local, try_load};
-
-    fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
-        d.attrs
-            .iter()
-            .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
-            .collect()
-    }
-
-    fn a(n: &str, b: Option<&str>, af: Option<&str>) -> (String, Option<String>, Option<String>) {
-        (n.into(), b.map(Into::into), af.map(Into::into))
-    }
 
     const YAML: &str = "source: debian\ndaemon: { log-driver: json-file, log-opts: { max-size: 10m, max-file: \"3\" } }\n";
 

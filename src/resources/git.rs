@@ -763,21 +763,11 @@ impl Kind for Git {
 mod tests {
     use super::*;
     use crate::resources::testing::assert_sh_syntax;
+    use crate::resources::testing::{a, attrs};
     use crate::resources::testing::{converge_locally, eval, load, run_local, try_load};
 
     const A: &str = "1111111111111111111111111111111111111111";
     const B: &str = "2222222222222222222222222222222222222222";
-
-    fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
-        d.attrs
-            .iter()
-            .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
-            .collect()
-    }
-
-    fn a(n: &str, b: Option<&str>, af: Option<&str>) -> (String, Option<String>, Option<String>) {
-        (n.into(), b.map(Into::into), af.map(Into::into))
-    }
 
     fn tree(head: &str, origin: &str, extra: &str) -> String {
         format!("owner=root\ntree=worktree\nhead={head}\norigin={origin}\n{extra}")

@@ -581,6 +581,7 @@ impl Package {
 mod tests {
     use super::*;
     use crate::resources::testing::assert_sh_syntax;
+    use crate::resources::testing::{a, attrs};
     use crate::resources::testing::{eval, load, run_local, try_load};
 
     fn out(stdout: &str, stderr: &str, status: i32) -> ProbeOutput {
@@ -589,21 +590,6 @@ mod tests {
             stderr: stderr.into(),
             status,
         }
-    }
-
-    fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
-        d.attrs
-            .iter()
-            .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
-            .collect()
-    }
-
-    fn a(
-        name: &str,
-        before: Option<&str>,
-        after: Option<&str>,
-    ) -> (String, Option<String>, Option<String>) {
-        (name.into(), before.map(Into::into), after.map(Into::into))
     }
 
     fn summaries(e: &Evaluation) -> Vec<String> {

@@ -466,6 +466,7 @@ impl Service {
 mod tests {
     use super::*;
     use crate::resources::testing::assert_sh_syntax;
+    use crate::resources::testing::{a, attrs};
     use crate::shell::q;
 
     /// Run a command's script with a `systemctl` that only logs its
@@ -500,21 +501,6 @@ mod tests {
     }
 
     const NOT_FOUND: &str = "Id=nginx.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\n";
-
-    fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
-        d.attrs
-            .iter()
-            .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
-            .collect()
-    }
-
-    fn a(
-        name: &str,
-        before: Option<&str>,
-        after: Option<&str>,
-    ) -> (String, Option<String>, Option<String>) {
-        (name.into(), before.map(Into::into), after.map(Into::into))
-    }
 
     fn summaries(cmds: &[Cmd]) -> Vec<String> {
         cmds.iter().map(|c| c.summary.clone()).collect()

@@ -89,3 +89,20 @@ pub fn assert_sh_syntax(script: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A diff's attribute changes as (name, before, after), for assertions.
+pub fn attrs(d: &super::Diff) -> Vec<(String, Option<String>, Option<String>)> {
+    d.attrs
+        .iter()
+        .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
+        .collect()
+}
+
+/// One expected attribute change, as [`attrs`] lists them.
+pub fn a(
+    name: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> (String, Option<String>, Option<String>) {
+    (name.into(), before.map(Into::into), after.map(Into::into))
+}

@@ -95,11 +95,7 @@ pub fn check_domain(s: &str) -> Result<(), BadValue> {
     Ok(())
 }
 
-/// A value of a certificate's settings that cannot be used: the message
-/// says what is wrong and how to write it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct BadValue(pub String);
+pub use crate::resources::common::BadValue;
 
 /// An e-mail address (a plain syntax check).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,6 +47,24 @@ pub fn normalize_mode(mode: &str) -> Result<String, BadMode> {
     Ok(format!("{:0>4}", m))
 }
 
+/// Why a declared value is refused: the message says what is wrong and how
+/// to write it (serde attaches it to the offending key or value of the YAML).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadValue(pub String);
+
+impl From<String> for BadValue {
+    fn from(message: String) -> Self {
+        BadValue(message)
+    }
+}
+
+impl From<&str> for BadValue {
+    fn from(message: &str) -> Self {
+        BadValue(message.to_string())
+    }
+}
+
 /// A file mode that is not octal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not an octal file mode: use up to four digits 0–7, e.g. \"0644\"")]

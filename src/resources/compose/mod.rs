@@ -738,18 +738,8 @@ impl Kind for Compose {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::testing::{a, attrs};
     use crate::resources::testing::{load, run_local, try_load};
-
-    fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
-        d.attrs
-            .iter()
-            .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
-            .collect()
-    }
-
-    fn a(n: &str, b: Option<&str>, af: Option<&str>) -> (String, Option<String>, Option<String>) {
-        (n.into(), b.map(Into::into), af.map(Into::into))
-    }
 
     const COMPOSE: &str = "services:\n  web:\n    image: local/web:${TAG:-1}\n    healthcheck:\n      test: [CMD, /bin/busybox, wget, -q, -O-, http://127.0.0.1:8080/]\n  api:\n    image: local/web:1\n  tools:\n    image: local/tools\n    profiles: [debug]\n";
 

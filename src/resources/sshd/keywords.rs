@@ -1,23 +1,7 @@
 //! The keyword table of `sshd_config` (OpenSSH 9.x) and the checks and
 //! normalization of values by their type.
 
-/// Why a declared value is refused: the message serde attaches to the
-/// offending key or value of the YAML.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct BadValue(pub String);
-
-impl From<String> for BadValue {
-    fn from(message: String) -> Self {
-        BadValue(message)
-    }
-}
-
-impl From<&str> for BadValue {
-    fn from(message: &str) -> Self {
-        BadValue(message.to_string())
-    }
-}
+pub use crate::resources::common::BadValue;
 // ---------------------------------------------------------------------------
 // The keyword table.
 

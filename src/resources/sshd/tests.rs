@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::resources::testing::assert_sh_syntax as sh_syntax_ok;
+use crate::resources::testing::{a, attrs};
 use crate::resources::testing::{eval, load, run_local, try_load};
 
 const MAIN: &str = "# Debian's sshd_config, shortened\n\
@@ -83,21 +84,6 @@ fn effective_ok() -> String {
         .replace("port 22\n", "port 22\nport 2222\n")
         .replace("maxauthtries 6", "maxauthtries 3")
         .replace("passwordauthentication yes", "passwordauthentication no")
-}
-
-fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
-    d.attrs
-        .iter()
-        .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
-        .collect()
-}
-
-fn a(
-    name: &str,
-    before: Option<&str>,
-    after: Option<&str>,
-) -> (String, Option<String>, Option<String>) {
-    (name.into(), before.map(Into::into), after.map(Into::into))
 }
 
 fn summaries(cmds: &[Cmd]) -> Vec<String> {

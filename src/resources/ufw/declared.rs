@@ -6,23 +6,7 @@ use super::*;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-/// Why a declared value is refused: the message serde attaches to the
-/// offending key or value of the YAML.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct BadValue(pub String);
-
-impl From<String> for BadValue {
-    fn from(message: String) -> Self {
-        BadValue(message)
-    }
-}
-
-impl From<&str> for BadValue {
-    fn from(message: &str) -> Self {
-        BadValue(message.to_string())
-    }
-}
+pub use crate::resources::common::BadValue;
 
 // ---------------------------------------------------------------------------
 // What the user declares.

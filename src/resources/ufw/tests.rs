@@ -2,22 +2,8 @@
 
 use super::*;
 use crate::resources::testing::assert_sh_syntax;
+use crate::resources::testing::{a, attrs};
 use crate::resources::testing::{eval, load, run_local, try_load};
-
-fn attrs(d: &Diff) -> Vec<(String, Option<String>, Option<String>)> {
-    d.attrs
-        .iter()
-        .map(|a| (a.name.clone(), a.before.clone(), a.after.clone()))
-        .collect()
-}
-
-fn a(
-    name: &str,
-    before: Option<&str>,
-    after: Option<&str>,
-) -> (String, Option<String>, Option<String>) {
-    (name.into(), before.map(Into::into), after.map(Into::into))
-}
 
 fn summaries(e: &Evaluation) -> Vec<String> {
     e.commands.iter().map(|c| c.summary.clone()).collect()
