@@ -1,6 +1,7 @@
 //! End to end, with docker: `keel sandbox up 1` starts a fresh Debian host
 //! and writes an inventory for it, `keel init` makes a project of it, `keel
-//! plan` reads the host over real SSH, and `keel sandbox down` (another
+//! plan` reads the host over real SSH, `keel apply` brings it to the
+//! project (a second plan has nothing to do), and `keel sandbox down` (another
 //! process) finds the host again by its labels and removes it. With a
 //! docker that does not answer, `up` says what to install and start.
 
@@ -64,6 +65,12 @@ fn sandbox_up_init_plan_down() {
         "{}",
         run.stdout
     );
+    // The new project applies to the sandbox, and a second run finds
+    // nothing to do.
+    let run = keel(&["apply", "--yes", "stacks/site.yaml"]);
+    expect(&run, 0, "keel apply of the init project to the sandbox");
+    let run = keel(&["plan", "--detailed-exitcode", "stacks/site.yaml"]);
+    expect(&run, 0, "keel plan after the apply: no changes");
 
     let run = keel(&["sandbox", "down"]);
     expect(&run, 0, "keel sandbox down");
