@@ -47,10 +47,12 @@ timed() {
     /usr/bin/time -f '%e %M' -o "$WORK/time.out" "$@" >"$log" 2>&1
     local rc=$?
     set -e
-    read -r secs rss <"$WORK/time.out" || { secs=?; rss=?; }
+    read -r secs rss <"$WORK/time.out" || { secs='?'; rss='?'; }
     printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$label" "$secs" "$rss" "$rc" >>"$RESULTS"
-    [ "$rc" = 0 ] || [ "$label" = plan ] && [ "$rc" -le 2 ] ||
+    # A plan with --detailed-exitcode exits 2 when it has changes.
+    if [ "$rc" != 0 ] && ! { [ "$label" = plan ] && [ "$rc" = 2 ]; }; then
         echo "bench: $tool $label exited $rc (see $log)" >&2
+    fi
 }
 
 # Fresh hosts for one tool in $WORK/TOOL; removed on the way out.
@@ -63,7 +65,8 @@ up() {
     ADDRS=$(sed -n 's/^    address: "\(.*\)"$/\1/p' "$INV")
 }
 down() { (cd "$WORK/$1" && "$KEEL" sandbox down >/dev/null 2>&1) || true; }
-trap 'for t in keel pyinfra ansible; do [ -d "$WORK/$t" ] && down $t; done' EXIT
+cleanup() { for t in keel pyinfra ansible; do [ ! -d "$WORK/$t" ] || down "$t"; done; }
+trap cleanup EXIT
 
 run_keel() {
     up keel
@@ -122,8 +125,8 @@ rt() {
 
 echo
 echo "keel benchmark: $N fresh hosts per tool, $(date -u +%F), $(nproc) cores"
-echo "keel $("$KEEL" --version | awk '{print $2, $3}'); $("$VENV/bin/pyinfra" --version 2>&1 | head -1);" \
-    "$("$VENV/bin/ansible-playbook" --version | head -1)"
+echo "keel $("$KEEL" --version | awk '{print $2, $3}'); $("$VENV/bin/pyinfra" --version 2>&1 | awk "NR == 1");" \
+    "$("$VENV/bin/ansible-playbook" --version | awk "NR == 1")"
 echo
 awk -F'\t' -v rt1="$(rt first)" -v rt2="$(rt again)" '
     { t[$1 "," $2] = $3; m[$1 "," $2] = $4; rc[$1 "," $2] = $5 }
