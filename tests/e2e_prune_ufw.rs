@@ -56,8 +56,10 @@ fn ufw_rules_removed_with_their_resource_are_pruned() {
     expect(&p, 2, "plan after removing the ufw resource");
     for want in [
         "- ufw[firewall]",
-        "rule allow 8080/tcp (keel: web)",
-        "rule deny 9090/udp (keel)",
+        "rule allow 8080/tcp (keel): present → removed",
+        "rule deny 9090/udp (keel): present → removed",
+        "unmanaged rule kept: allow 22/tcp",
+        "1 to remove",
     ] {
         assert!(p.stdout.contains(want), "{want}:\n{}", p.stdout);
     }
@@ -69,7 +71,10 @@ fn ufw_rules_removed_with_their_resource_are_pruned() {
         !rules.contains("8080") && !rules.contains("9090"),
         "keel's rules are gone:\n{rules}"
     );
-    assert!(rules.contains("allow tcp 22 "), "the hand-made rule stays:\n{rules}");
+    assert!(
+        rules.contains("allow tcp 22 "),
+        "the hand-made rule stays:\n{rules}"
+    );
     let status = h.sh("ufw status");
     assert!(status.contains("Status: active"), "{status}");
     assert!(h.sh_ok("dpkg -s ufw >/dev/null"));
