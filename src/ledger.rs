@@ -14,9 +14,15 @@
 //! `spec` holds what removal needs (the kind's identifying settings);
 //! `created` says keel created the thing (its first apply was a create).
 //! Only entries keel created are ever pruned: the next plan builds the
-//! entry's kind with `state: absent` through the normal kind registry, so
-//! it is planned and applied like any other resource (`-` remove).
+//! entry's kind with its removal settings ([`Prunable::removal`], e.g.
+//! `state: absent`) through the normal kind registry, so it is planned and
+//! applied like any other resource, and shown as `-` remove.
 //! Packages and every kind not listed in [`PRUNABLE`] are never pruned.
+//!
+//! A kind whose removal only touches what keel marked as its own on the
+//! host ([`Prunable::marked`]: `ufw`, whose rules carry the `keel`
+//! comment, removed with `rules: []`) is pruned whatever its first apply
+//! did: what it removes was made by keel by construction.
 //!
 //! With the `local` transport, a ledger is kept only when the stack sets
 //! `state_dir` (the default folder is shared by everything run on the
@@ -35,12 +41,61 @@ use serde_json::Value as J;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-/// The kinds that can be pruned, with the settings removal needs.
-pub const PRUNABLE: &[(&str, &[&str])] = &[
-    ("file", &["path"]),
-    ("cron", &["name", "user"]),
-    ("directory", &["path"]),
+/// A kind that can be pruned, and how.
+#[derive(Debug)]
+pub struct Prunable {
+    pub kind: &'static str,
+    /// The identifying settings recorded in the ledger.
+    pub keys: &'static [&'static str],
+    /// Recorded only when the resource declares this setting (`None`:
+    /// always): a `ufw` without `rules:` manages no rules.
+    pub when: Option<&'static str>,
+    /// The settings (a JSON object) that, added to `keys`, remove it.
+    pub removal: &'static str,
+    /// Removal touches only what keel marked as its own on the host, so
+    /// the entry is pruned even when its first apply was not a create.
+    pub marked: bool,
+}
+
+const ABSENT: &str = r#"{"state":"absent"}"#;
+
+/// The kinds that can be pruned.
+pub const PRUNABLE: &[Prunable] = &[
+    Prunable {
+        kind: "file",
+        keys: &["path"],
+        when: None,
+        removal: ABSENT,
+        marked: false,
+    },
+    Prunable {
+        kind: "cron",
+        keys: &["name", "user"],
+        when: None,
+        removal: ABSENT,
+        marked: false,
+    },
+    Prunable {
+        kind: "directory",
+        keys: &["path"],
+        when: None,
+        removal: ABSENT,
+        marked: false,
+    },
+    // keel's rules (comment `keel`/`keel: …`) go; the firewall's switches,
+    // defaults and every other rule stay as they are.
+    Prunable {
+        kind: "ufw",
+        keys: &[],
+        when: Some("rules"),
+        removal: r#"{"rules":[]}"#,
+        marked: true,
+    },
 ];
+
+fn prunable(kind: &str) -> Option<&'static Prunable> {
+    PRUNABLE.iter().find(|p| p.kind == kind)
+}
 
 /// One thing a stack manages on a host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,12 +176,16 @@ pub fn parse(text: &str) -> Result<Ledger, String> {
 /// prunable kind), `created` when this run creates it or it was before.
 pub fn entry_of(inst: &Instance, action: Action, before: Option<&Ledger>) -> Option<Entry> {
     let kind = inst.resource.kind();
-    let (_, keys) = PRUNABLE.iter().find(|(k, _)| *k == kind)?;
+    let p = prunable(kind)?;
     let body = inst.body.to_json();
     if body.get("state").and_then(J::as_str) == Some("absent") {
         return None;
     }
-    let spec = keys
+    if p.when.is_some_and(|w| body.get(w).is_none()) {
+        return None;
+    }
+    let spec = p
+        .keys
         .iter()
         .filter_map(|k| body.get(*k).map(|v| (k.to_string(), v.clone())))
         .collect();
@@ -137,24 +196,35 @@ pub fn entry_of(inst: &Instance, action: Action, before: Option<&Ledger>) -> Opt
         address: inst.address.clone(),
         kind: kind.to_string(),
         spec,
-        created: was_created || action == Action::Create,
+        created: p.marked || was_created || action == Action::Create,
     })
 }
 
-/// The resource removing `entry`: its kind with `state: absent`, built
-/// through the kind registry. `None` when it cannot be built.
+/// The resource removing `entry`: its kind with its removal settings,
+/// built through the kind registry. `None` when it cannot be built.
 pub fn absent_instance(entry: &Entry, like: &crate::config::entry::Origin) -> Option<Instance> {
-    PRUNABLE.iter().find(|(k, _)| *k == entry.kind)?;
-    let kind = crate::resources::kind(&entry.kind)?;
+    let p = prunable(&entry.kind)?;
     let mut spec = entry.spec.clone();
-    spec.insert("state".into(), J::String("absent".into()));
+    let removal = serde_json::from_str::<serde_json::Map<String, J>>(p.removal).ok()?;
+    spec.extend(removal);
+    build(&entry.address, &entry.kind, spec, like)
+}
+
+/// A resource of `kind` with settings `spec`, through the kind registry.
+fn build(
+    address: &str,
+    kind: &str,
+    spec: serde_json::Map<String, J>,
+    like: &crate::config::entry::Origin,
+) -> Option<Instance> {
+    let kind = crate::resources::kind(kind)?;
     let body = Node::from_json(&J::Object(spec), Span::default());
     let resource = (kind.parse)(&body).ok()?;
     if !resource.check().is_empty() {
         return None;
     }
     Some(Instance {
-        address: entry.address.clone(),
+        address: address.to_string(),
         desired: format!("{resource:?}"),
         resource,
         depends_on: Vec::new(),
@@ -266,6 +336,23 @@ fn plan_removals(
         if let Some(inst) = absent_instance(e, origin) {
             hl.pruned.insert(e.address.clone());
             resolved.instances.push(inst);
+        }
+    }
+}
+
+/// A removal the ledger planned is shown as one (`-`), also for a kind
+/// whose removal is a change of settings (`ufw` with `rules: []`).
+pub fn show_removals(
+    resolved: &Resolved,
+    evals: &mut [Result<crate::resources::Evaluation, String>],
+) {
+    let Some(hl) = &resolved.ledger else { return };
+    for (inst, ev) in resolved.instances.iter().zip(evals) {
+        if let Ok(ev) = ev
+            && hl.pruned.contains(&inst.address)
+            && ev.diff.action().is_change()
+        {
+            ev.diff.action = Some(Action::Delete);
         }
     }
 }
@@ -400,6 +487,99 @@ mod tests {
             true,
         );
         assert!(absent_instance(&bad, &origin).is_none());
+    }
+
+    fn origin() -> crate::config::entry::Origin {
+        crate::config::entry::Origin {
+            source: crate::diag::SourceFile::new("s.yaml".into(), String::new()),
+            base_dir: "/".into(),
+            templates_dir: "/".into(),
+        }
+    }
+
+    fn declared(kind: &str, spec: J) -> Instance {
+        let addr = format!("{kind}[firewall]");
+        build(&addr, kind, spec.as_object().unwrap().clone(), &origin()).unwrap()
+    }
+
+    /// ufw's probe output: installed, on, with these IPv4 tuples.
+    fn ufw_live(tuples: &[&str]) -> crate::resources::ProbeOutput {
+        let mut s = String::from(
+            "installed=yes\nconf.ENABLED=yes\ndefault.IPV6=no\nkernel.ipv6=no\n\
+             default.DEFAULT_INPUT_POLICY=\"DROP\"\n",
+        );
+        for t in tuples {
+            s.push_str(t);
+            s.push('\n');
+        }
+        s.push_str("loaded=yes\n");
+        crate::resources::ProbeOutput::ok(&s)
+    }
+
+    #[test]
+    fn ufw_rules_are_recorded_as_keel_made_only_when_declared() {
+        let rules = serde_json::json!({"rules": [{"allow": "8080/tcp"}], "enabled": true});
+        // Its first apply is an update (ufw was installed): still prunable,
+        // since removal only touches the rules marked as keel's.
+        let e = entry_of(&declared("ufw", rules), Action::Update, None).unwrap();
+        assert_eq!(e.address, "ufw[firewall]");
+        assert!(e.spec.is_empty(), "{:?}", e.spec);
+        assert!(e.created);
+        // Without `rules:` keel manages no rules: nothing to prune later.
+        let switches = declared("ufw", serde_json::json!({"enabled": true}));
+        assert!(entry_of(&switches, Action::Update, None).is_none());
+        // A file keel did not create stays not created.
+        let f = build(
+            "file[/x]",
+            "file",
+            serde_json::json!({"path": "/x", "content": "x"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            &origin(),
+        )
+        .unwrap();
+        assert!(!entry_of(&f, Action::Update, None).unwrap().created);
+    }
+
+    #[test]
+    fn a_pruned_ufw_deletes_only_keel_rules_and_shows_as_removal() {
+        let e = entry("ufw[firewall]", "ufw", serde_json::json!({}), true);
+        let inst = absent_instance(&e, &origin()).unwrap();
+        assert_eq!(inst.resource.kind(), "ufw");
+        let live = ufw_live(&[
+            "v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in",
+            "v4 allow tcp 8080 0.0.0.0/0 any 0.0.0.0/0 in comment=6b65656c",
+            "v4 allow tcp 2222 0.0.0.0/0 any 0.0.0.0/0 in comment=68616e64",
+        ]);
+        let ev = inst.resource.evaluate(&live).unwrap();
+        assert_eq!(ev.commands.len(), 1, "{:?}", ev.commands);
+        // The command's own line follows ufw's shared prelude.
+        let own = ev.commands[0].script.lines().last().unwrap();
+        assert_eq!(
+            own,
+            "keel_ufw --force delete allow in proto tcp from 0.0.0.0/0 to 0.0.0.0/0 port 8080"
+        );
+        // The plan shows it as `-`, and only when it is the ledger's removal.
+        let mut resolved = Resolved::default();
+        resolved.instances.push(inst);
+        let mut evals = vec![Ok(ev)];
+        show_removals(&resolved, &mut evals);
+        assert_eq!(evals[0].as_ref().unwrap().diff.action(), Action::Update);
+        resolved.ledger = Some(HostLedger {
+            pruned: BTreeSet::from(["ufw[firewall]".to_string()]),
+            ..HostLedger::default()
+        });
+        show_removals(&resolved, &mut evals);
+        assert_eq!(evals[0].as_ref().unwrap().diff.action(), Action::Delete);
+        // Nothing of keel's left: nothing to do, and it stays a no-op.
+        let gone = resolved.instances[0]
+            .resource
+            .evaluate(&ufw_live(&["v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in"]))
+            .unwrap();
+        let mut evals = vec![Ok(gone)];
+        show_removals(&resolved, &mut evals);
+        assert_eq!(evals[0].as_ref().unwrap().diff.action(), Action::NoOp);
     }
 
     #[test]

@@ -726,12 +726,13 @@ pub fn evaluate_all(
     outputs: &[ProbeOutput],
     prints: &[String],
 ) -> (Vec<Option<Evaluation>>, Vec<ResourcePlan>) {
-    let evals: Vec<Result<Evaluation, String>> = resolved
+    let mut evals: Vec<Result<Evaluation, String>> = resolved
         .instances
         .iter()
         .zip(outputs)
         .map(|(i, o)| i.resource.evaluate(o))
         .collect();
+    crate::ledger::show_removals(resolved, &mut evals);
     let changing: Vec<bool> = evals
         .iter()
         .map(|e| e.as_ref().map_or(true, |e| e.diff.action().is_change()))

@@ -53,7 +53,9 @@
 //! one rule per match (ports, protocol, addresses, interface, direction);
 //! declaring a rule that exists unmanaged adopts it in place (its action and
 //! comment are rewritten). `rules:` left out means rules are not managed at
-//! all; `rules: []` removes every keel rule.
+//! all; `rules: []` removes every keel rule. When a `ufw` resource with
+//! `rules:` leaves the stack altogether, the stack's ledger plans exactly
+//! that removal ([`crate::ledger`]).
 //!
 //! ## Order and commands
 //! ufw applies the first matching rule, so keel keeps its rules in declared

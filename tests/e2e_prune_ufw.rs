@@ -1,0 +1,84 @@
+//! End to end, over real SSH against a fresh Debian host: pruning UFW
+//! rules.
+//!
+//! - A stack installs ufw and declares two rules; they are written marked
+//!   as keel's, and the stack's ledger lists `ufw[firewall]`.
+//! - By hand, an SSH rule is added and the firewall enabled.
+//! - The `ufw` resource is removed from the stack: the plan shows
+//!   `- ufw[firewall]` with keel's rules as removed, apply deletes them
+//!   with the firewall active; the hand-made rule, the firewall's state and
+//!   the `ufw` package stay, and the next plan has nothing to do.
+
+mod support;
+
+use support::{Host, expect};
+
+const BASE: &str = "name: fw
+targets: [web]
+resources:
+  - package: { name: ufw }
+";
+
+const FIREWALL: &str = "  - ufw:
+      rules:
+        - { allow: 8080/tcp, comment: web }
+        - { deny: 9090/udp }
+";
+
+/// The IPv4 tuples ufw keeps (without `### tuple ###`), in order.
+fn v4_tuples(h: &Host) -> String {
+    h.sh("sed -n 's/^### tuple ### //p' /etc/ufw/user.rules")
+}
+
+#[test]
+fn ufw_rules_removed_with_their_resource_are_pruned() {
+    let h = Host::start("prune-ufw");
+    let inv = h.inventory("root", &[], "");
+    let inv = inv.to_str().unwrap();
+    let plan = |stack: &str| h.keel(&["plan", "--detailed-exitcode", "-i", inv, stack], &[]);
+    let apply = |stack: &str| h.keel(&["apply", "--yes", "-i", inv, stack], &[]);
+
+    let full = h.write("full.yaml", &format!("{BASE}{FIREWALL}"));
+    expect(&apply(&full), 0, "first apply");
+    let rules = v4_tuples(&h);
+    assert!(
+        rules.contains("allow tcp 8080") && rules.contains("deny udp 9090"),
+        "{rules}"
+    );
+    let ledger = h.sh("cat /var/lib/keel/ledger/fw.json");
+    assert!(ledger.contains("\"ufw[firewall]\""), "{ledger}");
+
+    // Made by hand: an SSH rule (keel's own way in), and the firewall on.
+    h.sh("ufw allow 22/tcp comment by-hand >/dev/null && ufw --force enable >/dev/null");
+
+    let base = h.write("base.yaml", BASE);
+    let p = plan(&base);
+    expect(&p, 2, "plan after removing the ufw resource");
+    for want in [
+        "- ufw[firewall]",
+        "rule allow 8080/tcp (keel): present → removed",
+        "rule deny 9090/udp (keel): present → removed",
+        "unmanaged rule kept: allow 22/tcp",
+        "1 to remove",
+    ] {
+        assert!(p.stdout.contains(want), "{want}:\n{}", p.stdout);
+    }
+    assert!(!p.stdout.contains("rule allow 22/tcp"), "{}", p.stdout);
+
+    expect(&apply(&base), 0, "apply of the pruning");
+    let rules = v4_tuples(&h);
+    assert!(
+        !rules.contains("8080") && !rules.contains("9090"),
+        "keel's rules are gone:\n{rules}"
+    );
+    assert!(
+        rules.contains("allow tcp 22 "),
+        "the hand-made rule stays:\n{rules}"
+    );
+    let status = h.sh("ufw status");
+    assert!(status.contains("Status: active"), "{status}");
+    assert!(h.sh_ok("dpkg -s ufw >/dev/null"));
+    let ledger = h.sh("cat /var/lib/keel/ledger/fw.json");
+    assert!(!ledger.contains("ufw["), "{ledger}");
+    expect(&plan(&base), 0, "plan after pruning");
+}
