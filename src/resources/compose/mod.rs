@@ -78,7 +78,10 @@ use std::fmt::Write as _;
 
 mod model;
 mod plan;
+mod rolling;
 mod scripts;
+
+pub use rolling::RollingStep;
 
 /// A file of the project: its content from exactly one of `content`,
 /// `template` or `source`.
@@ -245,7 +248,7 @@ pub struct Compose {
     #[serde(default)]
     pub services: BTreeMap<String, ServiceSpec>,
     #[serde(default)]
-    pub rolling: Vec<String>,
+    pub rolling: Vec<RollingStep>,
     #[serde(default = "yes")]
     pub remove_orphans: bool,
 }
@@ -572,7 +575,9 @@ impl Kind for Compose {
                         }
                     }
                     let mut seen = BTreeSet::new();
-                    for r in &self.rolling {
+                    for step in &self.rolling {
+                        step.check_settings(&mut errs);
+                        let r = step.service();
                         if !model.services.contains_key(r) {
                             errs.push(
                                 Invalid::field(
@@ -950,12 +955,8 @@ mod tests {
             "docker-compose up -d --no-deps web, api one at a time, then up -d (project app), wait until running/healthy (120 s)"
         );
         let s = &cmds[1].script;
-        let web = s
-            .find("keel_compose up -d --no-deps web\nkeel_wait web\n")
-            .unwrap();
-        let api = s
-            .find("keel_compose up -d --no-deps api\nkeel_wait api\n")
-            .unwrap();
+        let web = s.find("keel_step web\n").unwrap();
+        let api = s.find("keel_step api\n").unwrap();
         let all = s.find("keel_compose up -d --remove-orphans\n").unwrap();
         assert!(web < api && api < all);
         // The override keeps the compose file's version.
