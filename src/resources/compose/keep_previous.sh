@@ -10,7 +10,10 @@ rm -rf -- "$keel_prev"
 keel_keep() {
   if [ -n "$2" ] && [ -f "$2" ]; then cp -p -- "$2" "$keel_prev/$1"; fi
 }
-keel_keep file "$keel_file"
-keel_keep env "$keel_env_file"
-keel_keep override "$keel_override"
+# shellcheck disable=SC2154 # keel_file, keel_env_file and keel_override belong to prelude.sh
+{
+  keel_keep file "$keel_file"
+  keel_keep env "$keel_env_file"
+  keel_keep override "$keel_override"
+}
 : > "$keel_prev/complete"

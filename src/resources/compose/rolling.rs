@@ -235,7 +235,7 @@ mod tests {
         std::fs::write(
             &fake,
             format!(
-                "#!/bin/sh\nlog={}\nf=\nfor a in \"$@\"; do if [ \"$prev\" = -f ] && [ -z \"$f\" ]; then f=$a; fi; prev=$a; done\nprintf '%s | %s\\n' \"$*\" \"$(grep image: \"$f\" | tr -d ' ')\" >> \"$log\"\nexit 0\n",
+                "#!/bin/sh\nlog={}\nf=\nfor a in \"$@\"; do if [ \"$prev\" = -f ] && [ -z \"$f\" ]; then f=$a; fi; prev=$a; done\nprintf '%s | %s\\n' \"$*\" \"$(grep image: \"$f\" | tr -d ' ')\" >> \"$log\"\ncase \"$* $(cat \"$f\")\" in *' up '*crash*) echo 'no such image: crash' >&2; exit 1 ;; esac\nexit 0\n",
                 q(t.path().join("log").to_str().unwrap())
             ),
         )
@@ -289,6 +289,57 @@ mod tests {
         assert_eq!(ups.len(), 2, "{log}");
         assert!(ups[0].contains("up -d --no-deps web | image:new'$(touchpwned)"), "{log}");
         assert!(ups[1].contains("up -d --no-deps web | image:old"), "{log}");
+    }
+
+    #[test]
+    fn failed_up_of_a_step_puts_the_previous_files_back_too() {
+        let (t, d, bin) = fixture();
+        let outs = apply(&d, &bin, &yaml(&d, "crash", "web"));
+        let last = outs.last().unwrap();
+        assert_eq!(last.status, 1, "{}", last.stderr);
+        assert!(
+            last.stderr
+                .contains("rollout stopped at web: `up -d --no-deps web` failed"),
+            "{}",
+            last.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(),
+            "services:\n  web:\n    image: old\n"
+        );
+        assert_eq!(names(&d), [".env", "docker-compose.yml"]);
+        let log = std::fs::read_to_string(t.path().join("log")).unwrap();
+        assert!(log.ends_with("up -d --no-deps web | image:old\n"), "{log}");
+    }
+
+    #[test]
+    fn the_rollout_script_is_valid_shell() {
+        let c = Compose {
+            wait: Wait { timeout: 10 },
+            ..load_compose()
+        };
+        let steps: Vec<&RollingStep> = c.rolling.iter().collect();
+        let s = format!(
+            "{}{}{}",
+            c.compose_prelude(false),
+            c.wait_function(),
+            c.rolling_script(&steps, true)
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", &s])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // The check reaches keel_step as one word, unchanged.
+        let call = format!("keel_step web {} 5 3 30\n", q("'$(id)`id`'"));
+        assert!(s.contains(&call), "{s}");
+        let out = run_local(&format!("keel_step() {{ printf '%s|' \"$@\"; }}\n{call}"));
+        assert_eq!(out.stdout, "web|'$(id)`id`'|5|3|30|");
+    }
+
+    fn load_compose() -> Compose {
+        let y = yaml(Path::new("/srv/a b"), "x", "{service: web, check: \"'$(id)`id`'\"}");
+        crate::config::node::Node::parse(&y).unwrap().deserialize().unwrap()
     }
 
     #[test]

@@ -24,6 +24,7 @@ keel_back() {
   if [ -z "$2" ]; then return 0; fi
   if [ -f "$keel_prev/$1" ]; then mv -f -- "$keel_prev/$1" "$2"; else rm -f -- "$2"; fi
 }
+# shellcheck disable=SC2154,SC2034 # keel_file, keel_env_file, keel_override, keel_with_override and keel_dir belong to prelude.sh
 keel_rollback() {
   if [ -z "$keel_prev" ] || [ ! -f "$keel_prev/complete" ]; then
     echo "$keel_name: the files did not change in this run, there is no previous release to return to; services left as they are:$keel_done" >&2
