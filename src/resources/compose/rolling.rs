@@ -9,13 +9,35 @@ use crate::shell::Script;
 
 /// A service of `rolling`: its name alone, or with a check run once it is
 /// up (`{service: backend, check: "curl -fsS https://api.example.com/health"}`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum RollingStep {
     /// Update the service and wait for it.
     Service(String),
     /// Update the service, wait for it, then run its check.
     Checked(CheckedStep),
+}
+
+/// By hand rather than `untagged`, so a wrong key of a step is reported
+/// as such (`unknown key `chek``, at the key) instead of "no variant matched".
+impl<'de> serde::Deserialize<'de> for RollingStep {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RollingStep;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a service name, or a map with `service` and `check`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RollingStep, E> {
+                Ok(RollingStep::Service(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<RollingStep, A::Error> {
+                let de = serde::de::value::MapAccessDeserializer::new(m);
+                serde::Deserialize::deserialize(de).map(RollingStep::Checked)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A rolling step with a health check between it and the next.
@@ -194,7 +216,8 @@ mod tests {
         bad("{service: web, check: x, timeout: 0}", "`timeout` is from 1 to 600");
         bad("{service: web, check: x, delay: 301}", "`delay` is at most 300");
         bad("{service: nope, check: x}", "service `nope` is not in the compose file");
-        assert!(try_load("compose", &yaml(d, "x", "{service: web, chek: x}")).is_err());
+        bad("{service: web, chek: x}", "unknown key `chek`");
+        bad("[web]", "a service name, or a map with `service` and `check`");
     }
 
     /// Probe `dir` locally as a running project, then run the commands one
