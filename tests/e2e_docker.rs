@@ -12,6 +12,8 @@
 //! - a new image tag for `web` with `rolling` → only `web` is recreated;
 //! - a compose file that `docker-compose config` rejects → apply fails, the
 //!   old file stays, the containers keep running;
+//! - a rolling step whose health check fails → apply exits 1 naming the
+//!   check, `web` runs the previous image again with the previous files;
 //! - daemon.json edited by hand → plan exit 2 with a JSON diff;
 //! - a daemon.json dockerd cannot start with → apply fails with dockerd's
 //!   message, the previous daemon.json is back and docker runs; the next
@@ -275,6 +277,51 @@ fn docker_engine_and_compose_project() {
         &h.keel(&["plan", "--detailed-exitcode", "-i", inv, &v2], &env),
         0,
         "plan after the refused compose file",
+    );
+
+    // A rolling step whose health check fails: web goes back to local/web:2.
+    h.sh(
+        "d=$(mktemp -d) && mkdir -p $d/bin $d/www && cp /bin/busybox $d/bin/ && echo 'hello v3' > $d/www/index.html && \
+         tar -C $d -c . | docker import -c 'CMD [\"/bin/busybox\",\"httpd\",\"-f\",\"-p\",\"8080\",\"-h\",\"/www\"]' - local/web:3 && rm -rf $d",
+    );
+    let gated = h.write(
+        "gated.yaml",
+        &stack("      services:\n        web: { image: local/web:3 }\n", "", "").replace(
+            "      rolling: [web, api]\n",
+            "      rolling:\n        - { service: web, check: \"curl -fsS http://127.0.0.1:8081/ | grep v9\", retries: 2, delay: 1 }\n        - api\n",
+        ),
+    );
+    let api_id = id_of(&h, "app_api_1");
+    let run = h.keel(&["apply", "--yes", "-i", inv, &gated], &env);
+    expect(&run, 1, "apply of a release whose health check fails");
+    let out = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        out.contains("rollout stopped at web: the check after web failed (2 of 2 attempts): curl -fsS http://127.0.0.1:8081/ | grep v9"),
+        "{out}"
+    );
+    assert!(
+        out.contains("returned web to the previous release"),
+        "{out}"
+    );
+    assert_eq!(
+        curl(&h, 8081),
+        "hello v2",
+        "web back on the previous release"
+    );
+    assert_eq!(
+        h.sh("docker inspect -f '{{.Config.Image}}' app_web_1"),
+        "local/web:2"
+    );
+    assert_eq!(id_of(&h, "app_api_1"), api_id, "api untouched");
+    assert_eq!(
+        h.sh("ls -A /srv/app | grep -c 'previous' || true"),
+        "0",
+        "the kept files are gone"
+    );
+    expect(
+        &h.keel(&["plan", "--detailed-exitcode", "-i", inv, &v2], &env),
+        0,
+        "plan of the previous release after the rollback",
     );
 
     // The engine's configuration edited by hand: a readable diff.

@@ -12,7 +12,12 @@
 //!     services:                           # optional per-service settings
 //!       backend: { image: local/backend:2 }   # image override (written to an override file)
 //!       migrate: { state: any }           # a one-shot service: its state is not checked
-//!     rolling: [backend, frontend]        # update these one at a time, healthy before the next
+//!     rolling:                            # update these one at a time, healthy before the next
+//!       - service: backend                #   and, with `check`, checked before the next
+//!         check: curl -fsS https://api.example.com/health   # shell, on the host
+//!         retries: 5                      #   attempts (default 5), `delay: 3` s apart,
+//!         timeout: 30                     #   each at most `timeout` s (default 30)
+//!       - frontend                        # a plain name: waited for, no check
 //!     remove_orphans: true                # remove containers of services no longer declared
 //! ```
 //!
@@ -65,6 +70,20 @@
 //! (when it has a health check), failing after `wait.timeout` with the last
 //! log lines of the services that are not ready. Only then is the hash
 //! file written.
+//!
+//! A rolling update is health-gated: after each step's service is up (and
+//! waited for), its `check` runs on the host (`sh -c`, each attempt under
+//! `timeout`, retried). When a step's `up`, wait or check fails, the
+//! rollout stops: the compose, env and override files as they were before
+//! this run — copied by the write command into `.keel-compose-PROJECT.previous/`
+//! (mode 0700) before anything is replaced — are moved back, the services
+//! updated so far are brought up again with them (`up -d --no-deps`), and
+//! the run fails with `rollout stopped at backend: the check after backend
+//! failed (5 of 5 attempts): CHECK` and the check's last output lines. The
+//! hash file is not rewritten, so the next apply tries the new release
+//! again. The kept copies are removed once every step passed. When no file
+//! changed in the run (only containers drifted) there is nothing to return
+//! to: the failure is reported and the services are left as they are.
 
 use super::common::{content, refuse};
 use super::*;
@@ -78,7 +97,10 @@ use std::fmt::Write as _;
 
 mod model;
 mod plan;
+mod rolling;
 mod scripts;
+
+pub use rolling::RollingStep;
 
 /// A file of the project: its content from exactly one of `content`,
 /// `template` or `source`.
@@ -245,7 +267,7 @@ pub struct Compose {
     #[serde(default)]
     pub services: BTreeMap<String, ServiceSpec>,
     #[serde(default)]
-    pub rolling: Vec<String>,
+    pub rolling: Vec<RollingStep>,
     #[serde(default = "yes")]
     pub remove_orphans: bool,
 }
@@ -572,7 +594,9 @@ impl Kind for Compose {
                         }
                     }
                     let mut seen = BTreeSet::new();
-                    for r in &self.rolling {
+                    for step in &self.rolling {
+                        step.check_settings(&mut errs);
+                        let r = step.service();
                         if !model.services.contains_key(r) {
                             errs.push(
                                 Invalid::field(
@@ -950,12 +974,8 @@ mod tests {
             "docker-compose up -d --no-deps web, api one at a time, then up -d (project app), wait until running/healthy (120 s)"
         );
         let s = &cmds[1].script;
-        let web = s
-            .find("keel_compose up -d --no-deps web\nkeel_wait web\n")
-            .unwrap();
-        let api = s
-            .find("keel_compose up -d --no-deps api\nkeel_wait api\n")
-            .unwrap();
+        let web = s.find("keel_step web\n").unwrap();
+        let api = s.find("keel_step api\n").unwrap();
         let all = s.find("keel_compose up -d --remove-orphans\n").unwrap();
         assert!(web < api && api < all);
         // The override keeps the compose file's version.

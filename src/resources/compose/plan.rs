@@ -312,7 +312,7 @@ impl Compose {
             ));
         }
         if ch.up() {
-            cmds.push(self.up_cmd(cx, &prelude));
+            cmds.push(self.up_cmd(cx, ch, &prelude));
         } else if !ch.restart.is_empty() {
             cmds.push(self.restart_cmd(&ch.restart, &prelude));
         }
@@ -336,6 +336,7 @@ impl Compose {
                 None
             },
             ch.override_file == Some(OverrideChange::Remove),
+            !self.rolling_now(cx.fact).is_empty(),
         ));
         let mut written = Vec::new();
         if ch.file {
@@ -361,16 +362,11 @@ impl Compose {
 
     /// `up` (rolling services first when the project runs), wait, and
     /// record the hash of the files brought up.
-    fn up_cmd(&self, cx: &Cx, prelude: &str) -> Cmd {
-        let project_exists = cx.fact.containers.iter().any(|c| !c.oneoff);
-        let rolling: Vec<&String> = if project_exists {
-            self.rolling.iter().collect()
-        } else {
-            Vec::new()
-        };
+    fn up_cmd(&self, cx: &Cx, ch: &Changes, prelude: &str) -> Cmd {
+        let rolling = self.rolling_now(cx.fact);
         let mut s = prelude.to_string();
         s.push_str(&self.wait_function());
-        s.push_str(&self.up_script(&rolling, &cx.checked, &cx.images));
+        s.push_str(&self.up_script(&rolling, ch.files(), &cx.checked, &cx.images));
         s.push_str(&shell::write_file_atomic(
             &self.path(&self.hash_name()),
             format!("{}\n", self.desired_hash(&cx.model)).as_bytes(),
@@ -393,7 +389,7 @@ impl Compose {
         let summary = if rolling.is_empty() {
             format!("{tool} up -d (project {}){wait}", self.project)
         } else {
-            let list: Vec<&str> = rolling.iter().map(|s| s.as_str()).collect();
+            let list: Vec<String> = rolling.iter().map(|s| s.describe()).collect();
             format!(
                 "{tool} up -d --no-deps {} one at a time, then up -d (project {}){wait}",
                 list.join(", "),
@@ -401,6 +397,16 @@ impl Compose {
             )
         };
         Cmd::new(summary, s)
+    }
+
+    /// The rolling steps of this update: none when the project does not
+    /// run yet (everything starts at once).
+    fn rolling_now(&self, fact: &ComposeFact) -> Vec<&RollingStep> {
+        if fact.containers.iter().any(|c| !c.oneoff) {
+            self.rolling.iter().collect()
+        } else {
+            Vec::new()
+        }
     }
 
     /// Restart unhealthy services (and wait for them).

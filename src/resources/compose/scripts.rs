@@ -86,13 +86,16 @@ impl Compose {
     }
 
     /// Write the changed files through temporary files, validated with
-    /// `compose config -q` before anything replaces a working file.
+    /// `compose config -q` before anything replaces a working file;
+    /// `keep_previous`: first copy the files as they are aside for a
+    /// rolling update to put back.
     pub(super) fn write_script(
         &self,
         file: bool,
         env: Option<&[u8]>,
         override_text: Option<&str>,
         remove_override: bool,
+        keep_previous: bool,
     ) -> String {
         let (env_path, env_backup) = self.env_paths();
         let mut s = Script::new(include_str!("write_begin.sh"))
@@ -100,6 +103,9 @@ impl Compose {
             .set("keel_env_path", &env_path)
             .set("keel_env_backup", &env_backup)
             .render();
+        if keep_previous {
+            s.push_str(&self.keep_previous_script());
+        }
         if file {
             let data = self.file.data();
             s.push_str(&self.temp_copy("keel_tmp_file", self.file_name(), data, self.file_mode()));
@@ -162,10 +168,12 @@ impl Compose {
     }
 
     /// Pull (per `pull`), `up -d` (rolling services first, each waited
-    /// for), then wait for the checked services.
+    /// for and checked; `restore`: a failed step puts back the files kept
+    /// by the write command), then wait for the checked services.
     pub(super) fn up_script(
         &self,
-        rolling: &[&String],
+        rolling: &[&RollingStep],
+        restore: bool,
         checked: &[String],
         images: &BTreeMap<String, String>,
     ) -> String {
@@ -193,11 +201,8 @@ impl Compose {
             Pull::Always => s.push_str("keel_compose pull\n"),
         }
         let wait = self.wait.timeout > 0;
-        for svc in rolling {
-            let _ = writeln!(s, "keel_compose up -d --no-deps {}", q(svc));
-            if wait {
-                let _ = writeln!(s, "keel_wait {}", q(svc));
-            }
+        if !rolling.is_empty() {
+            s.push_str(&self.rolling_script(rolling, restore));
         }
         let orphans = if self.remove_orphans {
             " --remove-orphans"

@@ -1,0 +1,62 @@
+#!/bin/sh
+# Define `keel_step SERVICE [CHECK RETRIES DELAY TIMEOUT]` for a rolling
+# update: `up -d --no-deps SERVICE`, wait for it when $keel_wait_on is
+# set, then run the shell command CHECK (each attempt limited to TIMEOUT
+# seconds, up to RETRIES attempts DELAY seconds apart). When any of it
+# fails: put back the files kept in $keel_prev (when it is set and
+# complete), bring the services updated so far up again with them, print
+# why after $keel_name, and exit 1. Needs keel_compose and keel_wait.
+# params: keel_prev keel_wait_on keel_name
+keel_done=
+keel_check() {
+  keel_try=1
+  while :; do
+    if keel_out=$(timeout "$5" sh -c "$2" 2>&1 </dev/null); then return 0; else keel_rc=$?; fi
+    if [ "$keel_try" -ge "$3" ]; then break; fi
+    keel_try=$((keel_try + 1))
+    sleep "$4"
+  done
+  if [ "$keel_rc" -eq 124 ]; then keel_out="$keel_out
+(the last attempt timed out after $5 s)"; fi
+  return 1
+}
+keel_back() {
+  if [ -z "$2" ]; then return 0; fi
+  if [ -f "$keel_prev/$1" ]; then mv -f -- "$keel_prev/$1" "$2"; else rm -f -- "$2"; fi
+}
+# shellcheck disable=SC2154,SC2034 # keel_file, keel_env_file, keel_override, keel_with_override and keel_dir belong to prelude.sh
+keel_rollback() {
+  if [ -z "$keel_prev" ] || [ ! -f "$keel_prev/complete" ]; then
+    echo "$keel_name: the files did not change in this run, there is no previous release to return to; services left as they are:$keel_done" >&2
+    return 0
+  fi
+  keel_back file "$keel_file"
+  keel_back env "$keel_env_file"
+  keel_back override "$keel_override"
+  rm -rf -- "$keel_prev"
+  if [ -f "$keel_override" ]; then keel_with_override=yes; else keel_with_override=; fi
+  if [ -n "$keel_env_file" ] && [ ! -e "$keel_env_file" ]; then keel_env_file=; fi
+  # shellcheck disable=SC2086 # service names, one word each
+  if keel_compose up -d --no-deps $keel_done >&2; then
+    echo "$keel_name: returned$keel_done to the previous release (the files in $keel_dir put back)" >&2
+  else
+    echo "$keel_name: the files in $keel_dir were put back, but bringing$keel_done up with them failed" >&2
+  fi
+}
+keel_step() {
+  keel_done="$keel_done $1"
+  if ! keel_compose up -d --no-deps "$1"; then
+    keel_why="\`up -d --no-deps $1\` failed"
+  elif [ -n "$keel_wait_on" ] && ! keel_wait "$1"; then
+    keel_why="$1 did not become running/healthy"
+  elif [ $# -gt 1 ] && ! keel_check "$@"; then
+    keel_why="the check after $1 failed ($keel_try of $3 attempts): $2
+--- its output:
+$(printf '%s\n' "$keel_out" | tail -n 20)"
+  else
+    return 0
+  fi
+  echo "$keel_name: rollout stopped at $1: $keel_why" >&2
+  keel_rollback
+  exit 1
+}
