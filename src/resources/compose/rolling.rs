@@ -31,7 +31,10 @@ impl<'de> serde::Deserialize<'de> for RollingStep {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RollingStep, E> {
                 Ok(RollingStep::Service(v.to_string()))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<RollingStep, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                m: A,
+            ) -> Result<RollingStep, A::Error> {
                 let de = serde::de::value::MapAccessDeserializer::new(m);
                 serde::Deserialize::deserialize(de).map(RollingStep::Checked)
             }
@@ -90,8 +93,9 @@ impl RollingStep {
         let svc = &c.service;
         if c.check.trim().is_empty() || c.check.contains('\0') {
             errs.push(
-                Invalid::field("rolling", format!("the check of `{svc}` is empty"))
-                    .help("a shell command, e.g. check: \"curl -fsS http://127.0.0.1:8080/health\""),
+                Invalid::field("rolling", format!("the check of `{svc}` is empty")).help(
+                    "a shell command, e.g. check: \"curl -fsS http://127.0.0.1:8080/health\"",
+                ),
             );
         }
         if !(1..=100).contains(&c.retries) {
@@ -142,7 +146,14 @@ impl Compose {
     /// (kept in `prev_dir`), so a failed step puts them back.
     pub(super) fn rolling_script(&self, steps: &[&RollingStep], restore: bool) -> String {
         let mut s = Script::new(include_str!("rollout.sh"))
-            .set("keel_prev", if restore { self.prev_dir() } else { String::new() })
+            .set(
+                "keel_prev",
+                if restore {
+                    self.prev_dir()
+                } else {
+                    String::new()
+                },
+            )
             .flag("keel_wait_on", self.wait.timeout > 0)
             .set("keel_name", format!("keel: compose[{}]", self.project))
             .render();
@@ -187,7 +198,11 @@ mod tests {
         let d = Path::new("/srv/app");
         let r = load(
             "compose",
-            &yaml(d, "x", "{service: web, check: \"curl -f http://127.0.0.1/\"}"),
+            &yaml(
+                d,
+                "x",
+                "{service: web, check: \"curl -f http://127.0.0.1/\"}",
+            ),
         );
         let e = r
             .evaluate(&ProbeOutput::ok(
@@ -211,13 +226,31 @@ mod tests {
             let err = try_load("compose", &yaml(d, "x", step)).unwrap_err();
             assert!(err.contains(want), "{step}: {err}");
         };
-        bad("{service: web, check: \" \"}", "the check of `web` is empty");
-        bad("{service: web, check: x, retries: 0}", "`retries` is from 1 to 100");
-        bad("{service: web, check: x, timeout: 0}", "`timeout` is from 1 to 600");
-        bad("{service: web, check: x, delay: 301}", "`delay` is at most 300");
-        bad("{service: nope, check: x}", "service `nope` is not in the compose file");
+        bad(
+            "{service: web, check: \" \"}",
+            "the check of `web` is empty",
+        );
+        bad(
+            "{service: web, check: x, retries: 0}",
+            "`retries` is from 1 to 100",
+        );
+        bad(
+            "{service: web, check: x, timeout: 0}",
+            "`timeout` is from 1 to 600",
+        );
+        bad(
+            "{service: web, check: x, delay: 301}",
+            "`delay` is at most 300",
+        );
+        bad(
+            "{service: nope, check: x}",
+            "service `nope` is not in the compose file",
+        );
         bad("{service: web, chek: x}", "unknown key `chek`");
-        bad("[web]", "a service name, or a map with `service` and `check`");
+        bad(
+            "[web]",
+            "a service name, or a map with `service` and `check`",
+        );
     }
 
     /// Probe `dir` locally as a running project, then run the commands one
@@ -265,7 +298,11 @@ mod tests {
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::write(d.join("docker-compose.yml"), "services:\n  web:\n    image: old\n").unwrap();
+        std::fs::write(
+            d.join("docker-compose.yml"),
+            "services:\n  web:\n    image: old\n",
+        )
+        .unwrap();
         std::fs::write(d.join(".env"), "TOKEN=old\n").unwrap();
         (t, d, bin)
     }
@@ -296,21 +333,34 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("--- its output:\nnot ready: x'\n"), "{err}");
-        assert!(err.contains("returned web to the previous release"), "{err}");
+        assert!(
+            err.contains("returned web to the previous release"),
+            "{err}"
+        );
         assert_eq!(
             std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(),
             "services:\n  web:\n    image: old\n"
         );
-        assert_eq!(std::fs::read_to_string(d.join(".env")).unwrap(), "TOKEN=old\n");
+        assert_eq!(
+            std::fs::read_to_string(d.join(".env")).unwrap(),
+            "TOKEN=old\n"
+        );
         // The check ran as shell text, twice; the hostile image value did not.
         assert!(d.join("pwned-2").exists());
         assert!(!d.join("pwned").exists() && !t.path().join("pwned").exists());
         std::fs::remove_file(d.join("pwned-2")).unwrap();
-        assert_eq!(names(&d), [".env", "docker-compose.yml"], "kept files cleaned up");
+        assert_eq!(
+            names(&d),
+            [".env", "docker-compose.yml"],
+            "kept files cleaned up"
+        );
         let log = std::fs::read_to_string(t.path().join("log")).unwrap();
         let ups: Vec<&str> = log.lines().filter(|l| l.contains(" up -d")).collect();
         assert_eq!(ups.len(), 2, "{log}");
-        assert!(ups[0].contains("up -d --no-deps web | image:new'$(touchpwned)"), "{log}");
+        assert!(
+            ups[0].contains("up -d --no-deps web | image:new'$(touchpwned)"),
+            "{log}"
+        );
         assert!(ups[1].contains("up -d --no-deps web | image:old"), "{log}");
     }
 
@@ -352,7 +402,11 @@ mod tests {
             .args(["-n", "-c", &s])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // The check reaches keel_step as one word, unchanged.
         let call = format!("keel_step web {} 5 3 30\n", q("'$(id)`id`'"));
         assert!(s.contains(&call), "{s}");
@@ -361,8 +415,15 @@ mod tests {
     }
 
     fn load_compose() -> Compose {
-        let y = yaml(Path::new("/srv/a b"), "x", "{service: web, check: \"'$(id)`id`'\"}");
-        crate::config::node::Node::parse(&y).unwrap().deserialize().unwrap()
+        let y = yaml(
+            Path::new("/srv/a b"),
+            "x",
+            "{service: web, check: \"'$(id)`id`'\"}",
+        );
+        crate::config::node::Node::parse(&y)
+            .unwrap()
+            .deserialize()
+            .unwrap()
     }
 
     #[test]
@@ -384,6 +445,9 @@ mod tests {
         let ups: Vec<&str> = log.lines().filter(|l| l.contains(" up -d")).collect();
         assert_eq!(ups.len(), 2, "{log}");
         assert!(ups[0].contains("up -d --no-deps web | image:new"), "{log}");
-        assert!(ups[1].contains("up -d --remove-orphans | image:new"), "{log}");
+        assert!(
+            ups[1].contains("up -d --remove-orphans | image:new"),
+            "{log}"
+        );
     }
 }
