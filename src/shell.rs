@@ -378,7 +378,9 @@ pub fn write_file_checked(path: &str, data: &[u8], perms: &Perms, checks: &Check
 ///
 /// The file declares its parameters in a comment line `# params: path
 /// follow` (one line, names separated by spaces; the shellcheck test in
-/// `tests/shellcheck.rs` assigns them before linting). [`Script::render`]
+/// `tests/shellcheck.rs` assigns them before linting), and its first line
+/// after the header is `: "${path?}" "${follow?}"`: a parameter left unset
+/// stops the script, and a plain `shellcheck` run knows they are set. [`Script::render`]
 /// checks that exactly the declared parameters were set, each once: a
 /// mismatch is a bug in keel, caught by the kind's fixture tests.
 #[derive(Debug, Clone)]

@@ -41,6 +41,16 @@ fn every_script_passes_shellcheck() {
             "{}: a script starts with `#!/bin/sh`",
             file.display()
         );
+        let params = declared(&body);
+        if !params.is_empty() {
+            let guard: Vec<String> = params.iter().map(|p| format!("\"${{{p}?}}\"")).collect();
+            let guard = format!(": {}", guard.join(" "));
+            assert!(
+                body.lines().any(|l| l == guard),
+                "{}: after its header, a script with parameters checks they are set: `{guard}`",
+                file.display()
+            );
+        }
         // The parameters as `render` puts them: assignments after the
         // shebang, so shellcheck knows they are set.
         let mut text = String::from("#!/bin/sh\n");

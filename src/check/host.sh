@@ -5,6 +5,7 @@
 # (unit) or a container's state and health (container), for $keel_arg.
 # Prints what the check prints; exits with its status.
 # params: keel_secs keel_check keel_arg
+: "${keel_secs?}" "${keel_check?}" "${keel_arg?}"
 case $keel_check in
 command) set -- sh -c "$keel_arg" ;;
 unit) set -- systemctl is-active "$keel_arg" ;;

@@ -3,6 +3,7 @@
 # into $d and has it run in $timeout seconds by a transient systemd timer
 # named $unit, or without systemd by a detached sleep. Prints `armed`.
 # params: d revert unit timeout
+: "${d?}" "${revert?}" "${unit?}" "${timeout?}"
 printf '%s' "$revert" > "$d/revert.sh"
 chmod 700 "$d/revert.sh"
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then

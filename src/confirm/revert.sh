@@ -4,6 +4,7 @@
 # path, or removes it when it did not exist) and keel_unit INDEX UNIT
 # ssh|other (puts a service back in its saved state). Prints nothing.
 # params: d
+: "${d?}"
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 [ -d "$d" ] || exit 0
 logger -t keel "reverting an unconfirmed change that can cut access ($d)" 2>/dev/null || true

@@ -3,6 +3,7 @@
 # rules (with an open filter table added when the dump has none) or the
 # nftables ruleset. Prints nothing.
 # params: d
+: "${d?}"
 if command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status: active'; then echo active > "$d/ufw-state"; else echo inactive > "$d/ufw-state"; fi
 keel_filter() {
   # A table missing from the dump would keep rules added later: restore

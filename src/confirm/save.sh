@@ -3,6 +3,7 @@
 # records that it does not exist) and keel_state INDEX UNIT (records
 # whether a service is active). Prints nothing.
 # params: d
+: "${d?}"
 keel_save() {
   if [ -e "$2" ] || [ -L "$2" ]; then
     tar -C "$(dirname "$2")" -cpf "$d/path-$1.tar" "./$(basename "$2")"

@@ -5,6 +5,7 @@
 # `busy HOLDER`, `timeout HOLDER`, `error WHY`, then `acquired`; records
 # $keel_holder and the time in the lock file while holding it.
 # params: keel_holder keel_wait
+: "${keel_holder?}" "${keel_wait?}"
 keel_lock() {
 if [ "$(id -u)" = 0 ]; then
   d=/run/keel

@@ -5,6 +5,7 @@
 # STATUS, which print the frame lines marked with $KEEL_M around a probe's
 # stdout and after it its status and stderr.
 # params: KEEL_M
+: "${KEEL_M?}"
 KEEL_ERR=$(umask 077 && mktemp) || { echo 'keel: cannot create a temporary file for the probe (mktemp failed: is the temporary directory missing, full or read-only?)' >&2; exit 1; }
 export LC_ALL=C
 keel_begin() {

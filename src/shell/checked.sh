@@ -6,6 +6,7 @@
 # empty). Both print why on stderr with the check's output and stop the
 # script.
 # params: keel_checked
+: "${keel_checked?}"
 keel_check_rejected() {
   printf 'keel: validation failed; %s was not changed:\n%s\n' "$keel_checked" "$1" >&2
   exit 1

@@ -11,6 +11,7 @@
 #    its configuration before and cannot now, the previous files are put
 #    back and the script fails. Prints nothing else on success.
 # params: keel_src keel_key keel_name
+: "${keel_src?}" "${keel_key?}" "${keel_name?}"
 export DEBIAN_FRONTEND=noninteractive
 keel_dir=$(mktemp -d)
 trap 'rm -rf "$keel_dir"' EXIT

@@ -3,6 +3,7 @@
 # and for a regular file NAME_mode= and NAME_b64= (its content in base64),
 # NAME being `sources` for `keel_sources` and `key` for `keel_keyfile`.
 # params: keel_sources keel_keyfile
+: "${keel_sources?}" "${keel_keyfile?}"
 keel_file() {
   if [ -L "$2" ]; then echo "$1=link"
   elif [ -d "$2" ]; then echo "$1=dir"

@@ -3,6 +3,7 @@
 # DEST/current, then a hard-link snapshot of it for the day, and expire
 # old snapshots.
 # params: SOURCE
+: "${SOURCE?}"
 [ -d "$SOURCE" ] || fail "the source $SOURCE is not a directory"
 mkdir -p -- "$DEST/current" || fail "cannot create $DEST/current"
 rsync -a --delete -- "$SOURCE/" "$DEST/current/" 2>"$WORK/err"

@@ -3,6 +3,7 @@
 # OFFSITE with KEEL_BACKUP_DEST and KEEL_BACKUP_FILE in its environment;
 # its failure fails the run.
 # params: OFFSITE
+: "${OFFSITE?}"
 KEEL_BACKUP_DEST=$DEST
 KEEL_BACKUP_FILE=$OUT
 export KEEL_BACKUP_DEST KEEL_BACKUP_FILE

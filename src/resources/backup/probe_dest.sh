@@ -3,6 +3,7 @@
 # dest_stat=<mode:owner:group>, dest=other (not a directory) or
 # dest=absent.
 # params: keel_d
+: "${keel_d?}"
 if [ -d "$keel_d" ]; then
   echo dest=dir
   stat -L -c 'dest_stat=%a:%U:%G' -- "$keel_d"

@@ -3,6 +3,7 @@
 # script_stat=<mode:owner:group> and script_b64=<its content in base64 on
 # one line>, script=other (a link or not a regular file) or script=absent.
 # params: keel_p
+: "${keel_p?}"
 if [ -L "$keel_p" ]; then echo script=other
 elif [ -f "$keel_p" ]; then
   echo script=file

@@ -7,6 +7,7 @@
 # With $keel_self_dir set, the self-signed certificate this replaces is
 # removed. Prints certbot's messages.
 # params: keel_hook keel_ca_bundle keel_self_dir
+: "${keel_hook?}" "${keel_ca_bundle?}" "${keel_self_dir?}"
 if ! command -v certbot >/dev/null 2>&1; then
   # shellcheck disable=SC2016 # backquotes are text in this message
   echo 'keel: certbot is not installed on this host; declare `- package: { name: certbot }` before this certificate' >&2

@@ -5,6 +5,7 @@
 # $keel_subj is the subject, $keel_san the subjectAltName extension.
 # Prints openssl's message on failure.
 # params: keel_dir keel_key keel_days keel_subj keel_san
+: "${keel_dir?}" "${keel_key?}" "${keel_days?}" "${keel_subj?}" "${keel_san?}"
 if ! command -v openssl >/dev/null 2>&1; then
   # shellcheck disable=SC2016 # backquotes are text in this message
   echo 'keel: openssl is not installed on this host; declare `- package: { name: openssl }` before this certificate' >&2

@@ -7,6 +7,7 @@
 # hook.content as base64); each installed copy (copy_cert., copy_key.,
 # when set): type, mode, owner, group, size, sha256.
 # params: keel_acme_dir keel_self_dir keel_rc keel_hook keel_copy_cert keel_copy_key
+: "${keel_acme_dir?}" "${keel_self_dir?}" "${keel_rc?}" "${keel_hook?}" "${keel_copy_cert?}" "${keel_copy_key?}"
 keel_cert() {
   [ -f "$2" ] || return 0
   echo "$1.present=yes"

@@ -4,6 +4,7 @@
 # $keel_hook_sed is the same path escaped for a sed replacement). Does
 # nothing without the file. Prints nothing.
 # params: keel_rc keel_days keel_hook keel_hook_sed
+: "${keel_rc?}" "${keel_days?}" "${keel_hook?}" "${keel_hook_sed?}"
 if [ -f "$keel_rc" ]; then
   if grep -q '^renew_before_expiry *=' "$keel_rc"; then
     sed -i "s/^renew_before_expiry *=.*/renew_before_expiry = $keel_days days/" "$keel_rc"

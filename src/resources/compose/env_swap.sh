@@ -3,6 +3,7 @@
 # for the validation, keeping the old one as $keel_env_backup so the EXIT
 # trap can put it back. Prints nothing.
 # params: keel_env_path keel_env_backup
+: "${keel_env_path?}" "${keel_env_backup?}"
 # shellcheck disable=SC2154,SC2034 # keel_tmp_env and keel_env_restore belong to write_begin.sh
 if [ -e "$keel_env_path" ]; then
   (umask 077 && cp -p "$keel_env_path" "$keel_env_backup")

@@ -5,6 +5,7 @@
 # (mode 0700: the env file holds secrets), then mark it `complete`, so a
 # failed step can put them back. Prints nothing.
 # params: keel_prev
+: "${keel_prev?}"
 rm -rf -- "$keel_prev"
 (umask 077 && mkdir -- "$keel_prev")
 keel_keep() {

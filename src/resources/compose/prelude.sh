@@ -6,6 +6,7 @@
 # and keel_override at other files. Prints nothing; fails when neither
 # Compose is installed.
 # params: keel_file keel_override keel_with_override keel_project keel_dir keel_env_file
+: "${keel_file?}" "${keel_override?}" "${keel_with_override?}" "${keel_project?}" "${keel_dir?}" "${keel_env_file?}"
 if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
   keel_tool=v2
 elif command -v docker-compose >/dev/null 2>&1; then

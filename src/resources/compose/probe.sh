@@ -5,6 +5,7 @@
 # daemon=up|down, one ctr=... line per container of the project, and
 # image=REF|ID for each image in $keel_images (one a line).
 # params: keel_dir keel_file keel_env keel_override keel_hash keel_label keel_images
+: "${keel_dir?}" "${keel_file?}" "${keel_env?}" "${keel_override?}" "${keel_hash?}" "${keel_label?}" "${keel_images?}"
 keel_f() {
   if [ -L "$2" ] || { [ -e "$2" ] && [ ! -f "$2" ]; }; then
     printf '%s_type=other\n' "$1"

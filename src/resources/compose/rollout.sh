@@ -7,6 +7,7 @@
 # complete), bring the services updated so far up again with them, print
 # why after $keel_name, and exit 1. Needs keel_compose and keel_wait.
 # params: keel_prev keel_wait_on keel_name
+: "${keel_prev?}" "${keel_wait_on?}" "${keel_name?}"
 keel_done=
 keel_check() {
   keel_try=1

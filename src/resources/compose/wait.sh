@@ -4,6 +4,7 @@
 # $keel_timeout seconds print the last log lines of the services that are
 # not ready and $keel_wait_msg with them, and fail. Needs keel_compose.
 # params: keel_timeout keel_label keel_wait_msg
+: "${keel_timeout?}" "${keel_label?}" "${keel_wait_msg?}"
 keel_wait() {
   keel_deadline=$(( $(date +%s) + keel_timeout ))
   while :; do

@@ -4,6 +4,7 @@
 # file $keel_env_path back as it was ($keel_env_restore: `had`, from
 # $keel_env_backup, or `new`: removed). Prints nothing.
 # params: keel_dir keel_env_path keel_env_backup
+: "${keel_dir?}" "${keel_env_path?}" "${keel_env_backup?}"
 mkdir -p -- "$keel_dir"
 keel_tmp_file=
 keel_tmp_ovr=

@@ -4,6 +4,7 @@
 # ids, names and size, and with `entries` set whether it has entries
 # (entries=some|none|unknown); for a link to something else its target.
 # params: p entries
+: "${p?}" "${entries?}"
 if [ -d "$p" ]; then
   echo type=dir
   if [ -L "$p" ]; then printf 'link=%s\n' "$(readlink -- "$p")"; fi

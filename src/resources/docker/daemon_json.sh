@@ -7,6 +7,7 @@
 # old file back, restart again and fail with dockerd's message.
 # Prints nothing on success.
 # params: keel_target keel_backup keel_restart
+: "${keel_target?}" "${keel_backup?}" "${keel_restart?}"
 # shellcheck disable=SC2154 # keel_tmp: set by the caller's temporary file
 if command -v dockerd >/dev/null 2>&1 && dockerd --help 2>&1 | grep -q -e '--validate'; then
   if ! keel_out=$(dockerd --validate --config-file "$keel_tmp" 2>&1); then

@@ -5,6 +5,7 @@
 # daemon_json=BASE64 (or daemon_json=other when it is not a regular file).
 # Fails (status 2) when systemd is not running.
 # params: keel_packages keel_daemon_json
+: "${keel_packages?}" "${keel_daemon_json?}"
 if [ ! -d /run/systemd/system ]; then
   echo 'keel: systemd is not running on this host (no /run/systemd/system): the docker kind needs systemd' >&2
   exit 2

@@ -5,6 +5,7 @@
 # at most `limit` bytes (readable=no when it cannot be read); for an absent
 # path parent=missing when its directory `parent` does not exist.
 # params: p limit parent
+: "${p?}" "${limit?}" "${parent?}"
 if [ -L "$p" ]; then
   echo type=link
   printf 'target=%s\n' "$(readlink -- "$p")"

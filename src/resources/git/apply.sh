@@ -13,6 +13,7 @@
 # `keel_mask_sed`; `keel_repo_masked` names the repository in messages.
 # Prints nothing on success.
 # params: keel_p keel_repo keel_repo_masked keel_ref keel_new keel_force keel_depth keel_cred keel_local keel_full_commit keel_commit_like keel_mask_sed
+: "${keel_p?}" "${keel_repo?}" "${keel_repo_masked?}" "${keel_ref?}" "${keel_new?}" "${keel_force?}" "${keel_depth?}" "${keel_cred?}" "${keel_local?}" "${keel_full_commit?}" "${keel_commit_like?}" "${keel_mask_sed?}"
 set -e
 cd /
 keel_mask() { sed -e "$keel_mask_sed"; }

@@ -6,6 +6,7 @@
 # defines keel_as, which runs a script from stdin as the tree's owner, for
 # the git part that follows.
 # params: keel_p keel_parent
+: "${keel_p?}" "${keel_parent?}"
 if [ ! -e "$keel_p" ] && [ ! -L "$keel_p" ]; then
   echo tree=absent
   if [ ! -d "$keel_parent" ]; then echo parent=missing; fi

@@ -6,6 +6,7 @@
 # ref_name= for a branch). An empty `keel_ref` is the remote's default
 # branch; refs are looked up as commits only with `keel_commit_like` set.
 # params: keel_p keel_ref keel_commit_like
+: "${keel_p?}" "${keel_ref?}" "${keel_commit_like?}"
 keel_git() { git --no-optional-locks -c safe.directory='*' -C "$keel_p" "$@"; }
 keel_top=$(keel_git rev-parse --show-toplevel 2>/dev/null) || keel_top=
 if [ -z "$keel_top" ] || [ "$keel_top" != "$(cd -- "$keel_p" && pwd -P)" ]; then

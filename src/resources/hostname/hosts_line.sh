@@ -4,6 +4,7 @@
 # keel_line added after the 127.0.0.1 line (first when there is none); a
 # missing file becomes a loopback line and keel_line.
 # params: keel_line
+: "${keel_line?}"
 keel_own='^[[:space:]]*127\.0\.1\.1([[:space:]]|$)'
 keel_lo='^[[:space:]]*127\.0\.0\.1([[:space:]]|$)'
 # shellcheck disable=SC2154 # keel_t is set by the rewrite around this fill

@@ -4,6 +4,7 @@
 # when keel_hosts is set, hosts=present|absent and hosts_line=<the first
 # 127.0.1.1 line of /etc/hosts>.
 # params: keel_hosts
+: "${keel_hosts?}"
 printf 'running=%s\n' "$(uname -n)"
 if [ -r /etc/hostname ]; then
   printf 'static=%s\n' "$(sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' /etc/hostname 2>/dev/null | grep -v -m 1 -e '^#' -e '^$')"

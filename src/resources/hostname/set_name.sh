@@ -5,6 +5,7 @@
 # go on to the fallback that follows (write /etc/hostname, set_kernel.sh).
 # Prints nothing.
 # params: keel_name
+: "${keel_name?}"
 if [ -d /run/systemd/system ] && command -v hostnamectl >/dev/null 2>&1 \
    && hostnamectl set-hostname "$keel_name" 2>/dev/null \
    && [ "$(uname -n)" = "$keel_name" ] \

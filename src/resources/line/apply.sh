@@ -10,6 +10,7 @@
 # with `create` set and an error otherwise. `line` and `re` reach grep on
 # its standard input, never as arguments. Prints nothing on success.
 # params: p line re has_re absent create
+: "${p?}" "${line?}" "${re?}" "${has_re?}" "${absent?}" "${create?}"
 set -e
 if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then
   printf '%s\n' "keel: $p is not a regular file" >&2

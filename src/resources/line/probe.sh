@@ -8,6 +8,7 @@
 # (match=N, with `has_re`) and the content base64-encoded after a
 # `content:` line.
 # params: p re line has_re limit
+: "${p?}" "${re?}" "${line?}" "${has_re?}" "${limit?}"
 if [ -n "$has_re" ]; then
   if keel_err=$(printf '%s\n' "$line" | grep -qE -f /dev/fd/3 2>&1 3<<KEEL_RE
 $re

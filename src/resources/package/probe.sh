@@ -4,6 +4,7 @@
 # `keel_simulate` set to remove or purge, also the `Remv`/`Purg` lines of an
 # apt-get simulation of that removal, when the package is installed.
 # params: keel_name keel_simulate
+: "${keel_name?}" "${keel_simulate?}"
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo 'keel: dpkg-query not found: the package kind needs a Debian or Ubuntu host' >&2
   exit 2

@@ -6,6 +6,7 @@
 # [sources] (grep -n of the lines of sshd_config and the drop-ins that set
 # a declared keyword, matched by the extended regex keel_re).
 # params: keel_p keel_d keel_main keel_re
+: "${keel_p?}" "${keel_d?}" "${keel_main?}" "${keel_re?}"
 # shellcheck disable=SC2154 # keel_sshd is set by lookup.sh before this
 if [ -n "$keel_sshd" ]; then echo sshd=yes; else echo sshd=no; fi
 if [ -L "$keel_p" ]; then

@@ -7,6 +7,7 @@
 # connection that confirms access does not race it. Prints nothing; fails
 # when sshd does not come back.
 # params: keel_socket
+: "${keel_socket?}"
 # shellcheck disable=SC2154 # keel_sshd is set by lookup.sh before this
 keel_pidf=
 if [ -n "$keel_sshd" ]; then keel_pidf=$("$keel_sshd" -T 2>/dev/null | sed -n 's/^pidfile //p' | head -n 1); fi

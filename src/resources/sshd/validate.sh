@@ -8,6 +8,7 @@
 # rejects the configuration. Uses keel_sshd, keel_v, keel_tmp and
 # keel_add_include set by the lines before it.
 # params: keel_p keel_d keel_base keel_main keel_re keel_rel
+: "${keel_p?}" "${keel_d?}" "${keel_base?}" "${keel_main?}" "${keel_re?}" "${keel_rel?}"
 # shellcheck disable=SC2154 # keel_v is the private directory made before this
 mkdir "$keel_v/d" "$keel_v/main"
 for keel_f in "$keel_d"/*; do

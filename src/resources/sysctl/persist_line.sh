@@ -4,6 +4,7 @@
 # replaced by keel_line and its other lines dropped, or keel_line appended;
 # a missing file becomes a header comment and keel_line.
 # params: keel_line keel_re
+: "${keel_line?}" "${keel_re?}"
 # shellcheck disable=SC2154 # keel_t is set by the rewrite around this fill
 if [ ! -e "$keel_t" ]; then
   # shellcheck disable=SC2016 # the backquotes are text

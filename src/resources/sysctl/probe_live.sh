@@ -4,6 +4,7 @@
 # base64>; then writable=yes|no, and proc_sys=ro when it is not writable
 # because /proc/sys is mounted read-only.
 # params: keel_p
+: "${keel_p?}"
 if [ -d "$keel_p" ]; then
   echo live=dir
 elif [ -e "$keel_p" ]; then

@@ -6,6 +6,7 @@
 # The write goes through coreutils' printf (`env printf`): dash's builtin
 # reports every failed write as "I/O error". Prints nothing.
 # params: keel_key keel_p keel_v keel_want
+: "${keel_key?}" "${keel_p?}" "${keel_v?}" "${keel_want?}"
 export LC_ALL=C
 if [ ! -e "$keel_p" ]; then
   printf 'keel: sysctl %s does not exist on this host (no %s): load the kernel module that provides it first\n' "$keel_key" "$keel_p" >&2

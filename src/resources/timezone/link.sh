@@ -4,6 +4,7 @@
 # the link then names keel_zone), else by renaming a new link over it.
 # Prints nothing.
 # params: keel_zone keel_zf keel_lt keel_systemd
+: "${keel_zone?}" "${keel_zf?}" "${keel_lt?}" "${keel_systemd?}"
 keel_tz_ok() {
   case "$(readlink "$keel_lt" 2>/dev/null)" in
     */zoneinfo/"$keel_zone") return 0 ;;

@@ -4,6 +4,7 @@
 # keel_zf) or localtime=absent; etc_timezone=<first line of keel_etz>; and
 # zone=valid|invalid|missing for the zone file.
 # params: keel_zf keel_lt keel_etz
+: "${keel_zf?}" "${keel_lt?}" "${keel_etz?}"
 if [ -L "$keel_lt" ]; then
   printf 'localtime=link\ntarget=%s\n' "$(readlink "$keel_lt")"
 elif [ -e "$keel_lt" ]; then

@@ -6,6 +6,7 @@
 # has no IPv6, and loaded=yes|no|unknown (ufw's chains in iptables). Fails
 # (status 2) when ufw's files cannot be read.
 # params: keel_rules4 keel_rules6
+: "${keel_rules4?}" "${keel_rules6?}"
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 if ! command -v ufw >/dev/null 2>&1; then
   echo installed=no

@@ -5,6 +5,7 @@
 # keel_home is the declared home; empty means the one in the passwd entry
 # keel_e that the getent probe before this one printed.
 # params: keel_user keel_home
+: "${keel_user?}" "${keel_home?}"
 # shellcheck disable=SC2154 # keel_e is set by the getent probe run first
 if [ -n "$keel_home" ]; then keel_h=$keel_home
 else keel_h=$(printf '%s\n' "$keel_e" | cut -d: -f6); fi

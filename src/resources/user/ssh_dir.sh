@@ -4,6 +4,7 @@
 # defines keel_as_user, which runs the script on its stdin as the user.
 # Prints nothing.
 # params: keel_user keel_home keel_dir
+: "${keel_user?}" "${keel_home?}" "${keel_dir?}"
 if [ ! -e "$keel_home" ] && [ ! -L "$keel_home" ]; then
   mkdir -p "$keel_home"; chown "$keel_user:" "$keel_home"
 fi

@@ -3,6 +3,7 @@
 # PREFIX=<entry> when it exists, PREFIX_absent=1 when it does not (getent's
 # exit status 2), and fails on any other error.
 # params: keel_db keel_name keel_prefix
+: "${keel_db?}" "${keel_name?}" "${keel_prefix?}"
 keel_e=$(getent "$keel_db" "$keel_name"); keel_rc=$?
 case $keel_rc in
 0) printf '%s=%s\n' "$keel_prefix" "$keel_e" | head -n 1 ;;

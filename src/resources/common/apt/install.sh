@@ -11,6 +11,7 @@
 # params: keel_hint
 # (KEEL_APT_STAMP and KEEL_APT_LISTS move the stamp and the lists' folder,
 # for tests that run this script locally.)
+: "${keel_hint?}"
 keel_stamp=${KEEL_APT_STAMP:-/var/lib/apt/keel-lists-updated}
 keel_lists_dir=${KEEL_APT_LISTS:-/var/lib/apt/lists}
 keel_update() {

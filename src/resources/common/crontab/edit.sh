@@ -5,6 +5,7 @@
 # one was, or at the end), and install the result with `crontab FILE` only
 # when it changed. Prints nothing; crontab's refusal fails the step.
 # params: keel_u keel_mark keel_block
+: "${keel_u?}" "${keel_mark?}" "${keel_block?}"
 if [ "$(id -un)" = "$keel_u" ]; then keel_ct() { crontab "$@"; }; else keel_ct() { crontab -u "$keel_u" "$@"; }; fi
 keel_d=$(umask 077 && mktemp -d) || { echo 'keel: cannot create a temporary directory' >&2; exit 1; }
 trap 'rm -rf "$keel_d"' EXIT

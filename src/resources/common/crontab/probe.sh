@@ -4,6 +4,7 @@
 # when present, crontab_b64=<the crontab in base64 on one line>; the error
 # of `crontab -l` goes to stderr.
 # params: keel_u
+: "${keel_u?}"
 if [ "$(id -un)" = "$keel_u" ]; then keel_ct() { crontab "$@"; }; else keel_ct() { crontab -u "$keel_u" "$@"; }; fi
 if ! command -v crontab >/dev/null 2>&1; then
   echo crontab=uninstalled

@@ -7,6 +7,7 @@
 # so it is rewritten in place from the complete temporary file. Prints
 # nothing.
 # params: keel_edit_path
+: "${keel_edit_path?}"
 keel_t=$(readlink -f -- "$keel_edit_path")
 keel_tmp=
 keel_tmp_create
