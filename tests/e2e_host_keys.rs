@@ -69,8 +69,11 @@ fn the_key_learned_on_the_bootstrap_port_is_the_one_accepted_on_the_new_port() {
     );
 
     // Another server on the new port, with a key of its own.
-    h.sh("ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/rogue_key && \
-          /usr/sbin/sshd -p 2222 -h /etc/ssh/rogue_key -o PidFile=/run/rogue.pid");
+    h.sh(&format!(
+        "ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/rogue_key && \
+         /usr/sbin/sshd -p 2222 -h /etc/ssh/rogue_key -o PidFile=/run/rogue.pid && {}",
+        wait_listening("/run/rogue.pid")
+    ));
     let rogue = h.keel(&["plan", "-i", &inv, &stack], &[]);
     expect(&rogue, 1, "plan against another key on 2222");
     assert!(
@@ -91,7 +94,12 @@ fn the_key_learned_on_the_bootstrap_port_is_the_one_accepted_on_the_new_port() {
     );
 
     // The host's own sshd on the new port (same key): accepted.
-    h.sh("kill $(cat /run/rogue.pid) && sleep 1 && /usr/sbin/sshd -p 2222 -o PidFile=/run/second.pid");
+    h.sh(&format!(
+        "p=$(cat /run/rogue.pid) && kill \"$p\" && \
+         while kill -0 \"$p\" 2>/dev/null; do sleep 0.1; done && \
+         /usr/sbin/sshd -p 2222 -o PidFile=/run/second.pid && {}",
+        wait_listening("/run/second.pid")
+    ));
     let same = h.keel(&["plan", "-i", &inv, &stack], &[]);
     expect(&same, 0, "plan against the same key on 2222");
     assert!(
@@ -99,4 +107,14 @@ fn the_key_learned_on_the_bootstrap_port_is_the_one_accepted_on_the_new_port() {
         "{}",
         same.stdout
     );
+}
+
+/// Shell that waits (up to 20 s) for an sshd started in the background to
+/// listen: it writes its pid file only once its socket is bound, and the
+/// command that starts it returns before that.
+fn wait_listening(pid_file: &str) -> String {
+    format!(
+        "i=0; while [ ! -s {pid_file} ]; do i=$((i + 1)); \
+         [ $i -gt 200 ] && {{ echo 'sshd did not start' >&2; exit 1; }}; sleep 0.1; done"
+    )
 }
