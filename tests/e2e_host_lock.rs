@@ -13,16 +13,35 @@ mod support;
 use std::time::{Duration, Instant};
 use support::{Host, Keel, Running, expect};
 
-/// A stack whose apply takes a few seconds and leaves a trace of each run;
-/// once applied, it has nothing left to do.
+/// A stack whose apply holds until the test lets it go (the file
+/// /root/go; at most 120 s) and leaves a trace of each run; once applied,
+/// it has nothing left to do. Waiting on an event rather than a fixed
+/// sleep keeps the test right on a loaded machine.
 const SLOW: &str = r#"name: slow
 targets: [web]
 resources:
   - command:
       name: slow
-      run: "echo start >> /root/runs; sleep 6; echo end >> /root/runs; touch /root/done"
+      run: "echo start >> /root/runs; n=0; while [ ! -f /root/go ] && [ $n -lt 600 ]; do sleep 0.2; n=$((n+1)); done; echo end >> /root/runs; touch /root/done"
       creates: /root/done
 "#;
+
+/// Let the slow command go.
+fn release(h: &Host) {
+    h.sh("touch /root/go");
+}
+
+/// Wait until a running keel has printed `text`.
+fn wait_for_text(k: &Running, text: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(120) {
+        if k.printed().contains(text) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("keel did not print {text:?} within 120 s:\n{}", k.printed());
+}
 
 fn setup(h: &Host) -> (String, String) {
     let inv = h.inventory("root", &[], "");
@@ -60,6 +79,18 @@ fn two_applies_at_once_one_proceeds() {
     let args = ["apply", "--yes", "-i", &inv, &stack];
     let a = spawn_keel(&args);
     let b = spawn_keel(&args);
+    // The one that lost says so while the winner holds; then let it go.
+    let start = Instant::now();
+    while !(a.printed().contains("is locked") || b.printed().contains("is locked")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "neither apply was refused:\n--- a\n{}\n--- b\n{}",
+            a.printed(),
+            b.printed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    release(&h);
     let (a, b) = (a.wait(), b.wait());
     let (won, lost) = match (a.code, b.code) {
         (0, 1) => (a, b),
@@ -115,18 +146,18 @@ fn the_second_apply_is_told_who_holds_the_lock_and_can_wait() {
 
     // With --lock-timeout: waits for the first, then plans and applies —
     // reading the host after the first has finished, so nothing is left.
-    let waited = h.keel(
-        &[
-            "apply",
-            "--yes",
-            "--lock-timeout",
-            "120",
-            "-i",
-            &inv,
-            &stack,
-        ],
-        &[],
-    );
+    let waiter = spawn_keel(&[
+        "apply",
+        "--yes",
+        "--lock-timeout",
+        "120",
+        "-i",
+        &inv,
+        &stack,
+    ]);
+    wait_for_text(&waiter, "waiting up to 120 s");
+    release(&h);
+    let waited = waiter.wait();
     expect(&waited, 0, "apply with --lock-timeout");
     assert!(
         waited.stderr.contains("waiting up to 120 s"),
@@ -138,7 +169,7 @@ fn the_second_apply_is_told_who_holds_the_lock_and_can_wait() {
     assert_eq!(runs(&h), "start\nend", "one run, not two interleaved");
 
     // --lock-timeout runs out.
-    h.sh("rm /root/done");
+    h.sh("rm /root/done /root/go");
     let first = spawn_keel(&args);
     wait_for_holder(&h);
     let timed_out = h.keel(
@@ -152,6 +183,7 @@ fn the_second_apply_is_told_who_holds_the_lock_and_can_wait() {
         timed_out.stdout,
         timed_out.stderr
     );
+    release(&h);
     expect(&first.wait(), 0, "the first apply");
 }
 
@@ -169,7 +201,15 @@ fn the_lock_is_released_when_its_keel_is_killed() {
     );
     first.kill(); // SIGKILL
     // Let the remote command of the killed run finish, then apply again.
-    std::thread::sleep(Duration::from_secs(7));
+    release(&h);
+    let start = Instant::now();
+    while !h.sh_ok("test -f /root/done") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the command never ended"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let start = Instant::now();
     let next = h.keel(&args, &[]);
     expect(&next, 0, "apply after the holder was killed");

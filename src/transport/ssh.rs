@@ -462,16 +462,9 @@ impl Ssh {
             stdout,
             stderr,
         } = self.spawn_shell(session).await?;
-        let write = async move {
-            if let Some(mut stdin) = stdin {
-                if let Err(e) = stdin.write_all(script.as_bytes()).await {
-                    tracing::debug!("writing the script to stdin stopped: {e}");
-                }
-                let _ = stdin.flush().await;
-                let _ = release.await;
-                drop(stdin);
-            }
-        };
+        let write = feed(stdin, script, async {
+            let _ = release.await;
+        });
         let read_lines = async move {
             let mut all = Vec::new();
             if let Some(stdout) = stdout {
@@ -547,6 +540,25 @@ impl Ssh {
     }
 }
 
+/// Write `script` to the process's stdin, then keep the pipe open until
+/// `until` completes; dropping the pipe then sends end of file. The script
+/// may exit before reading all of its input: the broken pipe that follows
+/// is not an error of the transport.
+async fn feed(
+    stdin: Option<openssh::ChildStdin>,
+    script: &str,
+    until: impl std::future::Future<Output = ()>,
+) {
+    if let Some(mut stdin) = stdin {
+        if let Err(e) = stdin.write_all(script.as_bytes()).await {
+            tracing::debug!("writing the script to stdin stopped: {e}");
+        }
+        let _ = stdin.flush().await;
+        until.await;
+        drop(stdin);
+    }
+}
+
 #[async_trait]
 impl Transport for Ssh {
     async fn run(&self, script: &str) -> Result<Output, TransportError> {
@@ -559,19 +571,8 @@ impl Transport for Ssh {
             stderr,
         } = self.spawn_shell(session).await?;
 
-        let write = async move {
-            if let Some(mut stdin) = stdin {
-                // The script may exit before reading all of its input; the
-                // broken pipe that follows is not an error of the transport.
-                let script = super::read_whole_first(script);
-                if let Err(e) = stdin.write_all(script.as_bytes()).await {
-                    tracing::debug!("writing the script to stdin stopped: {e}");
-                }
-                let _ = stdin.flush().await;
-                // Dropping the pipe sends EOF.
-                drop(stdin);
-            }
-        };
+        let script = super::read_whole_first(script);
+        let write = feed(stdin, &script, async {});
         let ((), out, err) = tokio::join!(write, read_all(stdout), read_all(stderr));
         let out = out.map_err(|e| self.io_error(format!("reading stdout: {e}")))?;
         let err = err.map_err(|e| self.io_error(format!("reading stderr: {e}")))?;

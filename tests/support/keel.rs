@@ -200,6 +200,18 @@ impl Keel {
 }
 
 impl Running {
+    /// What keel has printed so far (stdout then stderr), while it runs.
+    #[allow(dead_code)] // not every test binary watches a running keel
+    pub fn printed(&self) -> String {
+        let mut all = String::new();
+        for name in ["stdout", "stderr"] {
+            if let Ok(text) = std::fs::read(self.out.path().join(name)) {
+                all.push_str(&String::from_utf8_lossy(&text));
+            }
+        }
+        all
+    }
+
     /// Wait for keel to end and collect what it printed.
     pub fn wait(mut self) -> Run {
         let (status, cpu) = match self.done {
