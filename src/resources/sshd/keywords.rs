@@ -453,38 +453,16 @@ pub(super) fn check_value(kw: &Keyword, raw: &str) -> Result<String, BadValue> {
                         .join(", ")
                 ))
             }),
-        Ty::Int => parse_int(v)
-            .map(|n| n.to_string())
-            .ok_or_else(|| BadValue::from(format!("expected a non-negative integer, found `{v}`"))),
-        Ty::IntOrNone => {
-            if v.eq_ignore_ascii_case("none") {
-                Ok("none".into())
-            } else {
-                parse_int(v).map(|n| n.to_string()).ok_or_else(|| {
-                    BadValue::from(format!("expected an integer or `none`, found `{v}`"))
-                })
-            }
-        }
+        Ty::Int => int_value(v, "a non-negative integer"),
+        Ty::IntOrNone => none_or(v, |v| int_value(v, "an integer or `none`")),
         Ty::Port => match parse_int(v) {
             Some(p) if (1..=65535).contains(&p) => Ok(p.to_string()),
             _ => Err(BadValue::from(format!("`{v}` is not a port (1–65535)"))),
         },
-        Ty::Time => parse_time(v).map(|_| v.to_string()).ok_or_else(|| {
-            BadValue::from(format!(
-                "expected a time such as `90`, `30s`, `5m` or `1h30m`, found `{v}`"
-            ))
+        Ty::Time => time_value(v, "a time such as `90`, `30s`, `5m` or `1h30m`"),
+        Ty::TimeOrNone => none_or(v, |v| {
+            time_value(v, "`none` or a time such as `30s`, `5m` or `1h`")
         }),
-        Ty::TimeOrNone => {
-            if v.eq_ignore_ascii_case("none") {
-                Ok("none".into())
-            } else {
-                parse_time(v).map(|_| v.to_string()).ok_or_else(|| {
-                    BadValue::from(format!(
-                        "expected `none` or a time such as `30s`, `5m` or `1h`, found `{v}`"
-                    ))
-                })
-            }
-        }
         Ty::MaxStartups => {
             let parts: Vec<&str> = v.split(':').collect();
             if (parts.len() == 1 || parts.len() == 3)
@@ -508,6 +486,29 @@ pub(super) fn check_value(kw: &Keyword, raw: &str) -> Result<String, BadValue> {
         }
         Ty::Text => Ok(v.to_string()),
     }
+}
+
+/// `none`, or a value `other` checks.
+fn none_or(v: &str, other: impl Fn(&str) -> Result<String, BadValue>) -> Result<String, BadValue> {
+    if v.eq_ignore_ascii_case("none") {
+        Ok("none".into())
+    } else {
+        other(v)
+    }
+}
+
+/// An integer, written as sshd reads it; `expected` names what was wanted.
+fn int_value(v: &str, expected: &str) -> Result<String, BadValue> {
+    parse_int(v)
+        .map(|n| n.to_string())
+        .ok_or_else(|| BadValue::from(format!("expected {expected}, found `{v}`")))
+}
+
+/// A time as written (sshd reads it); `expected` names what was wanted.
+fn time_value(v: &str, expected: &str) -> Result<String, BadValue> {
+    parse_time(v)
+        .map(|_| v.to_string())
+        .ok_or_else(|| BadValue::from(format!("expected {expected}, found `{v}`")))
 }
 
 /// Split a scalar into the values of a multi-value keyword.
