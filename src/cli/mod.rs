@@ -109,6 +109,9 @@ pub struct Subset {
     /// Only resources (and module uses) with one of these `tags:`, and what they need.
     #[arg(long, value_delimiter = ',', value_name = "TAG,...")]
     pub tags: Vec<String>,
+    /// Also prune files changed by hand since keel wrote them (README, "Pruning").
+    #[arg(long)]
+    pub force_prune: bool,
 }
 
 impl Subset {
