@@ -163,3 +163,33 @@ fn a_file_changed_by_hand_is_pruned_only_with_force() {
     assert!(!root.join("a").exists() && !root.join("b").exists());
     assert!(root.join("c").exists());
 }
+
+#[test]
+fn imported_files_are_recorded_unchanged_and_pruned_later() {
+    let dir = project();
+    let d = dir.path();
+    let root = d.join("root");
+    // `b` predates keel; `a` does not exist yet.
+    std::fs::write(root.join("b"), "by hand\n").unwrap();
+    stack(d, "app", &["a", "b"]);
+    let (code, out, err) = keel(d, &["import", "app.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let a = format!("file[{}]", root.join("a").display());
+    let b = format!("file[{}]", root.join("b").display());
+    assert!(out.contains("recorded 1 resource(s)"), "{out}");
+    assert!(out.contains(&format!("= {b}")), "{out}");
+    assert!(out.contains(&format!("+ {a}")), "{out}");
+    // Nothing changed but the ledger.
+    assert!(!root.join("a").exists());
+    assert_eq!(std::fs::read_to_string(root.join("b")).unwrap(), "by hand\n");
+    let ledger = std::fs::read_to_string(root.join("state/ledger/app.json")).unwrap();
+    assert!(ledger.contains("/b]") && !ledger.contains("/a]"), "{ledger}");
+
+    // Removed from the stack before any apply: handed to keel, so pruned.
+    stack(d, "app", &["c"]);
+    let (code, out, err) = keel(d, &["plan", "app.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("- {b}")), "{out}");
+    apply(d, "app");
+    assert!(!root.join("b").exists());
+}

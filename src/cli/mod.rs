@@ -8,6 +8,7 @@ mod completions;
 mod drift;
 mod facts;
 mod graph;
+mod import;
 mod init;
 mod inventory;
 mod modules;
@@ -216,6 +217,13 @@ pub enum Command {
         /// Hosts applied at once.
         #[arg(long, default_value_t = 8, value_name = "N")]
         parallel: usize,
+    },
+    /// Record what the stack declares and each host already has in the
+    /// host's ledger, changing nothing else: removing it from the stack
+    /// later removes it from the host (README: "Pruning").
+    Import {
+        #[command(flatten)]
+        common: Common,
     },
     /// Report drift: hosts that no longer match their stacks (exit 0 none, 2 drift, 1 error).
     ///
@@ -437,6 +445,7 @@ pub fn run(args: Args) -> Exit {
             parallel,
             allow_lockout_risk,
         })),
+        Command::Import { common } => rt.block_on(import::run(&common)),
         Command::Verify {
             common,
             json,

@@ -6,7 +6,10 @@
 //!   `--force-prune` removes it anyway;
 //! - a `ufw` whose removal deletes the rule that lets keel's own SSH in,
 //!   with the firewall on and nothing else letting that port in from
-//!   everywhere; `--allow-lockout-risk` turns this into a warning.
+//!   everywhere; `--allow-lockout-risk` turns this into a warning;
+//! - a `user` that keel logs in as, or the SSH `service` (stopped and
+//!   disabled), over SSH: refused whatever the flags, as the lockout
+//!   analysis refuses them in a stack.
 
 use super::HostLedger;
 use crate::resolve::Instance;
@@ -18,6 +21,7 @@ pub fn refusal(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Option<St
     match inst.resource.kind() {
         "file" if !hl.force => changed_by_hand(hl, inst, out),
         "ufw" => shuts_ssh(hl, inst, out),
+        "user" | "service" => cuts_login(hl, inst),
         _ => None,
     }
 }
@@ -44,7 +48,7 @@ fn changed_by_hand(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Optio
 
 /// The `sha256=` of the file probe's header (`None`: not a readable
 /// regular file — a link, a special file, unreadable).
-fn live_sha256(stdout: &str) -> Option<&str> {
+pub(super) fn live_sha256(stdout: &str) -> Option<&str> {
     stdout
         .lines()
         .take_while(|l| *l != "content:")
@@ -74,6 +78,23 @@ fn shuts_ssh(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Option<Stri
         return None;
     }
     Some(why)
+}
+
+/// Removing the account keel logs in as, or stopping the SSH server.
+fn cuts_login(hl: &HostLedger, inst: &Instance) -> Option<String> {
+    let login = hl.login.as_deref()?;
+    let name = inst.body.get("name").and_then(|n| n.as_scalar_text())?;
+    let what = match inst.resource.kind() {
+        "user" if name == login => format!("keel logs in to this host as `{login}`"),
+        "service" if matches!(name.strip_suffix(".service").unwrap_or(name), "ssh" | "sshd") => {
+            "keel reaches this host through this SSH server".to_string()
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "{what}: removing it from the stack would shut keel out, so it is not pruned; \
+         declare it again (the stack no longer manages it otherwise)"
+    ))
 }
 
 #[cfg(test)]
@@ -278,5 +299,66 @@ mod tests {
         );
         assert_eq!(live_sha256("type=file\ncontent:\nsha256=x\n"), None);
         assert_eq!(live_sha256("type=link\ntarget=/x\n"), None);
+    }
+
+    fn named(kind: &str, name: &str) -> Entry {
+        Entry {
+            address: format!("{kind}[{name}]"),
+            kind: kind.into(),
+            spec: serde_json::json!({ "name": name }).as_object().unwrap().clone(),
+            created: true,
+            sha256: None,
+        }
+    }
+
+    #[test]
+    fn a_user_keel_created_is_removed_unless_keel_logs_in_as_it() {
+        let (mut resolved, _) = pruning(named("user", "alice"));
+        let live = "passwd=alice:x:1001:1001::/home/alice:/bin/sh\nsudoers=absent\n";
+        let ev = resolved.instances[0]
+            .resource
+            .evaluate(&ProbeOutput {
+                stdout: live.into(),
+                ..ProbeOutput::default()
+            })
+            .unwrap();
+        // The account goes, its home stays.
+        assert_eq!(ev.commands.len(), 1);
+        assert_eq!(ev.commands[0].summary, "userdel alice");
+        assert_eq!(plan(&resolved, live), (Action::Delete, None));
+        resolved.ledger.as_mut().unwrap().login = Some("deploy".into());
+        assert_eq!(plan(&resolved, live), (Action::Delete, None));
+        let hl = resolved.ledger.as_mut().unwrap();
+        hl.login = Some("alice".into());
+        // Refused even when lockout risks are allowed.
+        hl.allow_lockout_risk = true;
+        let err = plan(&resolved, live).1.expect("refused");
+        assert!(err.contains("keel logs in to this host as `alice`"), "{err}");
+    }
+
+    #[test]
+    fn a_service_keel_started_is_stopped_and_disabled_but_not_ssh() {
+        let live = "Id=app.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\n";
+        let (mut resolved, _) = pruning(named("service", "app"));
+        resolved.ledger.as_mut().unwrap().login = Some("root".into());
+        let ev = resolved.instances[0]
+            .resource
+            .evaluate(&ProbeOutput {
+                stdout: live.into(),
+                ..ProbeOutput::default()
+            })
+            .unwrap();
+        let script: String = ev.commands.iter().map(|c| c.script.clone()).collect();
+        assert!(script.contains("stop") && script.contains("disable"), "{script}");
+        assert_eq!(plan(&resolved, live), (Action::Delete, None));
+        // Already stopped and disabled: nothing to do.
+        let off = "Id=app.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=disabled\n";
+        assert_eq!(plan(&resolved, off), (Action::NoOp, None));
+        let (mut ssh, _) = pruning(named("service", "ssh"));
+        let live = live.replace("app.service", "ssh.service");
+        assert_eq!(plan(&ssh, &live), (Action::Delete, None), "not over SSH");
+        ssh.ledger.as_mut().unwrap().login = Some("root".into());
+        let err = plan(&ssh, &live).1.expect("refused");
+        assert!(err.contains("SSH server"), "{err}");
     }
 }

@@ -33,6 +33,7 @@
 //! naming both stacks.
 
 mod guard;
+pub mod import;
 
 use crate::config::node::{Node, Span};
 use crate::resolve::{Instance, Resolved};
@@ -57,6 +58,9 @@ pub struct Prunable {
     /// Removal touches only what keel marked as its own on the host, so
     /// the entry is pruned even when its first apply was not a create.
     pub marked: bool,
+    /// A first apply that changed it (an update) also makes it keel's: a
+    /// `service` keel started or enabled is one keel stops and disables.
+    pub update_creates: bool,
 }
 
 const ABSENT: &str = r#"{"state":"absent"}"#;
@@ -69,6 +73,7 @@ pub const PRUNABLE: &[Prunable] = &[
         when: None,
         removal: ABSENT,
         marked: false,
+        update_creates: false,
     },
     Prunable {
         kind: "cron",
@@ -76,6 +81,7 @@ pub const PRUNABLE: &[Prunable] = &[
         when: None,
         removal: ABSENT,
         marked: false,
+        update_creates: false,
     },
     Prunable {
         kind: "directory",
@@ -83,6 +89,7 @@ pub const PRUNABLE: &[Prunable] = &[
         when: None,
         removal: ABSENT,
         marked: false,
+        update_creates: false,
     },
     // keel's rules (comment `keel`/`keel: …`) go; the firewall's switches,
     // defaults and every other rule stay as they are.
@@ -92,6 +99,26 @@ pub const PRUNABLE: &[Prunable] = &[
         when: Some("rules"),
         removal: r#"{"rules":[]}"#,
         marked: true,
+        update_creates: false,
+    },
+    // The account and keel's sudo rule go; its home stays (it may hold
+    // data: remove it with `state: absent, remove_home: true` in the stack).
+    Prunable {
+        kind: "user",
+        keys: &["name"],
+        when: None,
+        removal: ABSENT,
+        marked: false,
+        update_creates: false,
+    },
+    // Stopped and disabled; its unit and package stay.
+    Prunable {
+        kind: "service",
+        keys: &["name"],
+        when: None,
+        removal: r#"{"state":"stopped","enabled":false}"#,
+        marked: false,
+        update_creates: true,
     },
 ];
 
@@ -138,6 +165,9 @@ pub struct HostLedger {
     /// The SSH port keel reaches the host on (`None`: not over SSH), which
     /// pruning a `ufw` must leave open ([`guard`]).
     pub ssh_port: Option<u16>,
+    /// The account keel logs in as (`None`: not over SSH), which pruning
+    /// must not remove ([`guard`]).
+    pub login: Option<String>,
     /// Lockout refusals are warnings (`--allow-lockout-risk`).
     pub allow_lockout_risk: bool,
 }
@@ -209,7 +239,10 @@ pub fn entry_of(inst: &Instance, action: Action, before: Option<&Ledger>) -> Opt
         address: inst.address.clone(),
         kind: kind.to_string(),
         spec,
-        created: p.marked || prev.is_some_and(|e| e.created) || action == Action::Create,
+        created: p.marked
+            || prev.is_some_and(|e| e.created)
+            || action == Action::Create
+            || (p.update_creates && action == Action::Update),
         sha256: written_sha256(inst, action, prev),
     })
 }
@@ -297,6 +330,7 @@ pub async fn add_prunes(
         state_dir,
         force: s.options.force_prune,
         ssh_port: (!local).then(|| host.port.unwrap_or(22)),
+        login: (!local).then(|| host.user.clone()),
         allow_lockout_risk: s.options.allow_lockout_risk || host.allow_lockout_risk,
         ..HostLedger::default()
     };
@@ -590,6 +624,38 @@ mod tests {
         )
         .unwrap();
         assert!(!entry_of(&f, Action::Update, None).unwrap().created);
+    }
+
+    #[test]
+    fn users_and_services_are_keel_s_when_it_made_them() {
+        let user = build(
+            "user[alice]",
+            "user",
+            serde_json::json!({"name": "alice", "shell": "/bin/bash"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            &origin(),
+        )
+        .unwrap();
+        let e = entry_of(&user, Action::Create, None).unwrap();
+        assert!(e.created);
+        assert_eq!(e.spec, *serde_json::json!({"name": "alice"}).as_object().unwrap());
+        // A user that was there, changed by keel, is not keel's.
+        assert!(!entry_of(&user, Action::Update, None).unwrap().created);
+        let svc = build(
+            "service[app]",
+            "service",
+            serde_json::json!({"name": "app", "state": "running", "enabled": true})
+                .as_object()
+                .unwrap()
+                .clone(),
+            &origin(),
+        )
+        .unwrap();
+        // Started or enabled by keel: keel's; running already: not.
+        assert!(entry_of(&svc, Action::Update, None).unwrap().created);
+        assert!(!entry_of(&svc, Action::NoOp, None).unwrap().created);
     }
 
     #[test]
