@@ -181,9 +181,15 @@ fn imported_files_are_recorded_unchanged_and_pruned_later() {
     assert!(out.contains(&format!("+ {a}")), "{out}");
     // Nothing changed but the ledger.
     assert!(!root.join("a").exists());
-    assert_eq!(std::fs::read_to_string(root.join("b")).unwrap(), "by hand\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("b")).unwrap(),
+        "by hand\n"
+    );
     let ledger = std::fs::read_to_string(root.join("state/ledger/app.json")).unwrap();
-    assert!(ledger.contains("/b]") && !ledger.contains("/a]"), "{ledger}");
+    assert!(
+        ledger.contains("/b]") && !ledger.contains("/a]"),
+        "{ledger}"
+    );
 
     // Removed from the stack before any apply: handed to keel, so pruned.
     stack(d, "app", &["c"]);

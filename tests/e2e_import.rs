@@ -40,7 +40,9 @@ fn a_server_that_predates_keel_is_imported_then_pruned() {
     expect(&keel(&["apply", "--yes", &base]), 0, "the cron package");
     // What was there before keel managed it.
     h.sh("printf 'legacy\\n' > /etc/legacy.conf");
-    h.sh("printf '# keel: legacy-job\\n@daily /bin/true\\n@hourly /bin/echo by-hand\\n' | crontab -");
+    h.sh(
+        "printf '# keel: legacy-job\\n@daily /bin/true\\n@hourly /bin/echo by-hand\\n' | crontab -",
+    );
     let tab_before = h.sh("crontab -l");
 
     let full = h.write("full.yaml", &format!("{BASE}{DECLARED}"));
@@ -86,9 +88,16 @@ fn a_server_that_predates_keel_is_imported_then_pruned() {
     for want in ["- file[/etc/legacy.conf]", "- cron[root/legacy-job]"] {
         assert!(p.stdout.contains(want), "{want}:\n{}", p.stdout);
     }
-    expect(&keel(&["apply", "--yes", "--force-prune", &base]), 0, "pruning");
+    expect(
+        &keel(&["apply", "--yes", "--force-prune", &base]),
+        0,
+        "pruning",
+    );
     assert!(!h.sh_ok("test -e /etc/legacy.conf"));
     let tab = h.sh("crontab -l");
-    assert!(!tab.contains("legacy-job") && tab.contains("by-hand"), "{tab}");
+    assert!(
+        !tab.contains("legacy-job") && tab.contains("by-hand"),
+        "{tab}"
+    );
     assert!(h.sh_ok("dpkg -s cron >/dev/null"));
 }

@@ -86,7 +86,12 @@ fn cuts_login(hl: &HostLedger, inst: &Instance) -> Option<String> {
     let name = inst.body.get("name").and_then(|n| n.as_scalar_text())?;
     let what = match inst.resource.kind() {
         "user" if name == login => format!("keel logs in to this host as `{login}`"),
-        "service" if matches!(name.strip_suffix(".service").unwrap_or(name), "ssh" | "sshd") => {
+        "service"
+            if matches!(
+                name.strip_suffix(".service").unwrap_or(name),
+                "ssh" | "sshd"
+            ) =>
+        {
             "keel reaches this host through this SSH server".to_string()
         }
         _ => return None,
@@ -305,7 +310,10 @@ mod tests {
         Entry {
             address: format!("{kind}[{name}]"),
             kind: kind.into(),
-            spec: serde_json::json!({ "name": name }).as_object().unwrap().clone(),
+            spec: serde_json::json!({ "name": name })
+                .as_object()
+                .unwrap()
+                .clone(),
             created: true,
             sha256: None,
         }
@@ -333,7 +341,10 @@ mod tests {
         // Refused even when lockout risks are allowed.
         hl.allow_lockout_risk = true;
         let err = plan(&resolved, live).1.expect("refused");
-        assert!(err.contains("keel logs in to this host as `alice`"), "{err}");
+        assert!(
+            err.contains("keel logs in to this host as `alice`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -349,7 +360,10 @@ mod tests {
             })
             .unwrap();
         let script: String = ev.commands.iter().map(|c| c.script.clone()).collect();
-        assert!(script.contains("stop") && script.contains("disable"), "{script}");
+        assert!(
+            script.contains("stop") && script.contains("disable"),
+            "{script}"
+        );
         assert_eq!(plan(&resolved, live), (Action::Delete, None));
         // Already stopped and disabled: nothing to do.
         let off = "Id=app.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=disabled\n";

@@ -136,7 +136,10 @@ mod tests {
         let old = Entry {
             address: "file[/old]".into(),
             kind: "file".into(),
-            spec: serde_json::json!({"path": "/old"}).as_object().unwrap().clone(),
+            spec: serde_json::json!({"path": "/old"})
+                .as_object()
+                .unwrap()
+                .clone(),
             created: false,
             sha256: None,
         };
@@ -151,13 +154,39 @@ mod tests {
             ..HostLedger::default()
         };
         let instances = [
-            declared("file[/etc/a]", "file", serde_json::json!({"path": "/etc/a", "content": "new"})),
-            declared("cron[root/job]", "cron", serde_json::json!({"name": "job", "schedule": "@daily", "command": "/bin/true"})),
-            declared("directory[/srv/d]", "directory", serde_json::json!({"path": "/srv/d"})),
-            declared("package[nginx]", "package", serde_json::json!({"name": "nginx"})),
-            declared("file[/gone]", "file", serde_json::json!({"path": "/gone", "state": "absent"})),
+            declared(
+                "file[/etc/a]",
+                "file",
+                serde_json::json!({"path": "/etc/a", "content": "new"}),
+            ),
+            declared(
+                "cron[root/job]",
+                "cron",
+                serde_json::json!({"name": "job", "schedule": "@daily", "command": "/bin/true"}),
+            ),
+            declared(
+                "directory[/srv/d]",
+                "directory",
+                serde_json::json!({"path": "/srv/d"}),
+            ),
+            declared(
+                "package[nginx]",
+                "package",
+                serde_json::json!({"name": "nginx"}),
+            ),
+            declared(
+                "file[/gone]",
+                "file",
+                serde_json::json!({"path": "/gone", "state": "absent"}),
+            ),
         ];
-        let actions = [Action::Update, Action::NoOp, Action::Create, Action::NoOp, Action::Delete];
+        let actions = [
+            Action::Update,
+            Action::NoOp,
+            Action::Create,
+            Action::NoOp,
+            Action::Delete,
+        ];
         let live = |a: &str| (a == "file[/etc/a]").then(|| "found".to_string());
         let (ledger, report) = imported_ledger(&hl, &instances, &actions, &live);
         assert_eq!(report.path, "/var/lib/keel/ledger/web.json");

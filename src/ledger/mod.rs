@@ -458,20 +458,14 @@ pub fn next_ledger(hl: &HostLedger, resolved: &Resolved, actions: &[Action]) -> 
 /// The script writing `ledger` atomically, root-only.
 pub fn write_script(hl: &HostLedger, ledger: &Ledger) -> Result<String, String> {
     let json = serde_json::to_string(ledger).map_err(|e| e.to_string())?;
-    let path = hl.path();
-    let tmp = shell::TempFile::beside("keel_ledger", &path);
     let mut s = String::from("set -e\numask 077\n");
     let _ = writeln!(s, "mkdir -p -- {d}\nchmod 0700 -- {d}", d = q(&hl.dir()));
-    s.push_str(&tmp.create());
-    let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
-    s.push_str(&tmp.fill_from(&format!("printf '%s\\n' {}", q(&json))));
-    s.push_str(&tmp.set_perms(&shell::Perms {
-        owner: None,
-        group: None,
-        mode: Some("0600".into()),
-    }));
-    s.push_str(&tmp.rename());
-    let _ = writeln!(s, "trap - EXIT");
+    let print = format!("printf '%s\\n' {}", q(&json));
+    s.push_str(&shell::write_private_from(
+        "keel_ledger",
+        &hl.path(),
+        &print,
+    ));
     Ok(s)
 }
 
@@ -640,7 +634,10 @@ mod tests {
         .unwrap();
         let e = entry_of(&user, Action::Create, None).unwrap();
         assert!(e.created);
-        assert_eq!(e.spec, *serde_json::json!({"name": "alice"}).as_object().unwrap());
+        assert_eq!(
+            e.spec,
+            *serde_json::json!({"name": "alice"}).as_object().unwrap()
+        );
         // A user that was there, changed by keel, is not keel's.
         assert!(!entry_of(&user, Action::Update, None).unwrap().created);
         let svc = build(
