@@ -8,11 +8,16 @@
 //!
 //! ```json
 //! {"stack":"web","entries":[{"address":"file[/etc/x]","kind":"file",
-//!   "spec":{"path":"/etc/x"},"created":true}]}
+//!   "spec":{"path":"/etc/x"},"created":true,"sha256":"…"}]}
 //! ```
 //!
 //! `spec` holds what removal needs (the kind's identifying settings);
-//! `created` says keel created the thing (its first apply was a create).
+//! `created` says the thing is keel's: its first apply created it (for a
+//! `service`, started or enabled it: [`Prunable::update_creates`]), or it
+//! was handed to keel by `keel import` ([`import`]). A file's `sha256` is
+//! the content keel last wrote: a file whose content differs was changed
+//! by hand and is not removed without `--force-prune`; that, and removals
+//! that would shut keel out, are refused at plan time ([`guard`]).
 //! Only entries keel created are ever pruned: the next plan builds the
 //! entry's kind with its removal settings ([`Prunable::removal`], e.g.
 //! `state: absent`) through the normal kind registry, so it is planned and
