@@ -100,7 +100,7 @@ pub fn set_overrides(set: &[(String, String)]) -> crate::resolve::Overrides {
     }
 }
 
-/// `--target` and `--tags`: a subset of the stack.
+/// `--target` and `--tags`: a subset of the stack; and `--force-prune`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Subset {
     /// Only this resource and what it needs (repeatable): `kind[name]`,

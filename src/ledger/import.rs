@@ -52,7 +52,9 @@ pub fn imported_ledger(
         }
         e.created = true;
         if e.kind == "file" {
-            e.sha256 = live(&e.address);
+            // Not a readable regular file (a link, say): a digest nothing
+            // matches, so it is not pruned before keel wrote it once.
+            e.sha256 = Some(live(&e.address).unwrap_or_else(|| "unknown".into()));
         }
         report.adopted.push(e.address.clone());
         entries.push(e);
@@ -179,6 +181,11 @@ mod tests {
                 "file",
                 serde_json::json!({"path": "/gone", "state": "absent"}),
             ),
+            declared(
+                "file[/etc/link]",
+                "file",
+                serde_json::json!({"path": "/etc/link", "content": "x"}),
+            ),
         ];
         let actions = [
             Action::Update,
@@ -186,18 +193,32 @@ mod tests {
             Action::Create,
             Action::NoOp,
             Action::Delete,
+            Action::Update,
         ];
         let live = |a: &str| (a == "file[/etc/a]").then(|| "found".to_string());
         let (ledger, report) = imported_ledger(&hl, &instances, &actions, &live);
         assert_eq!(report.path, "/var/lib/keel/ledger/web.json");
-        assert_eq!(report.adopted, ["file[/etc/a]", "cron[root/job]"]);
+        assert_eq!(
+            report.adopted,
+            ["file[/etc/a]", "cron[root/job]", "file[/etc/link]"]
+        );
         assert_eq!(report.absent, ["directory[/srv/d]"]);
         let addrs: Vec<&str> = ledger.entries.iter().map(|e| e.address.as_str()).collect();
-        assert_eq!(addrs, ["file[/etc/a]", "cron[root/job]", "file[/old]"]);
-        assert!(ledger.entries[..2].iter().all(|e| e.created));
-        // The file's content as found, not as declared.
+        assert_eq!(
+            addrs,
+            [
+                "file[/etc/a]",
+                "cron[root/job]",
+                "file[/etc/link]",
+                "file[/old]"
+            ]
+        );
+        assert!(ledger.entries[..3].iter().all(|e| e.created));
+        // The file's content as found, not as declared; a path that is not
+        // a readable file gets a digest no file matches.
         assert_eq!(ledger.entries[0].sha256.as_deref(), Some("found"));
+        assert_eq!(ledger.entries[2].sha256.as_deref(), Some("unknown"));
         // What the ledger knew stays as it was.
-        assert_eq!(ledger.entries[2], old);
+        assert_eq!(ledger.entries[3], old);
     }
 }
