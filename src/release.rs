@@ -20,7 +20,6 @@
 
 use crate::shell::{self, Script, q};
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 
 /// Where keel keeps its per-host state when the stack does not say.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/keel";
@@ -187,7 +186,6 @@ fn make_dirs(ctx: &Context, extra: Option<&str>) -> String {
 /// temporary file.
 pub fn write_script(ctx: &Context, plan: &ReleasePlan) -> String {
     let path = ctx.record_path();
-    let tmp = shell::TempFile::beside("keel_tmp", &path);
     // What was there before becomes `previous`; re-applying the same
     // release keeps the previous one.
     let previous = if plan.changes() {
@@ -201,24 +199,12 @@ pub fn write_script(ctx: &Context, plan: &ReleasePlan) -> String {
     };
     let mut s = String::from("set -e\n");
     s.push_str(&make_dirs(ctx, None));
-    s.push_str(&tmp.create());
-    let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
-    s.push_str(
-        &tmp.fill_from(
-            &Script::new(include_str!("release/record.sh"))
-                .set("keel_stack", &ctx.stack)
-                .set("keel_release", &ctx.version)
-                .set("keel_previous", &prev_json)
-                .render(),
-        ),
-    );
-    s.push_str(&tmp.set_perms(&shell::Perms {
-        owner: None,
-        group: None,
-        mode: Some("0600".into()),
-    }));
-    s.push_str(&tmp.rename());
-    let _ = writeln!(s, "trap - EXIT");
+    let record = Script::new(include_str!("release/record.sh"))
+        .set("keel_stack", &ctx.stack)
+        .set("keel_release", &ctx.version)
+        .set("keel_previous", &prev_json)
+        .render();
+    s.push_str(&shell::write_private_from("keel_tmp", &path, &record));
     s
 }
 
@@ -236,26 +222,14 @@ pub fn once_done_test(ctx: &Context, step: &str) -> String {
 pub fn once_record(ctx: &Context, step: &str) -> String {
     let path = ctx.once_path(step);
     let dir = format!("{}/{}.once", ctx.dir(), ctx.stack);
-    let tmp = shell::TempFile::beside("keel_once", &path);
     let mut s = String::from("(\nset -e\n");
     s.push_str(&make_dirs(ctx, Some(&dir)));
-    s.push_str(&tmp.create());
-    let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
-    s.push_str(
-        &tmp.fill_from(
-            &Script::new(include_str!("release/once.sh"))
-                .set("keel_list", &path)
-                .set("keel_release", &ctx.version)
-                .render(),
-        ),
-    );
-    s.push_str(&tmp.set_perms(&shell::Perms {
-        owner: None,
-        group: None,
-        mode: Some("0600".into()),
-    }));
-    s.push_str(&tmp.rename());
-    let _ = writeln!(s, "trap - EXIT\n)");
+    let list = Script::new(include_str!("release/once.sh"))
+        .set("keel_list", &path)
+        .set("keel_release", &ctx.version)
+        .render();
+    s.push_str(&shell::write_private_from("keel_once", &path, &list));
+    s.push_str(")\n");
     s
 }
 

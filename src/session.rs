@@ -267,6 +267,8 @@ pub struct Options {
     pub selection: graph::select::Selection,
     /// `--set` vars and a rollback's releases.
     pub overrides: resolve::Overrides,
+    /// `--force-prune`: prune files changed by hand too ([`crate::ledger`]).
+    pub force_prune: bool,
 }
 
 impl Default for Options {
@@ -280,6 +282,7 @@ impl Default for Options {
             lock: None,
             selection: Default::default(),
             overrides: resolve::Overrides::default(),
+            force_prune: false,
         }
     }
 }
@@ -653,7 +656,9 @@ fn preflight_error(resolved: &Resolved, resources: &[ResourcePlan]) -> Option<St
         .iter()
         .zip(&resolved.instances)
         .filter(|(r, i)| {
-            i.resource.precondition() && r.error.is_some() && r.known_after_apply.is_none()
+            (i.resource.precondition() || crate::ledger::is_pruned(resolved, &i.address))
+                && r.error.is_some()
+                && r.known_after_apply.is_none()
         })
         .map(|(r, _)| format!("{}: {}", r.address, r.error.as_deref().unwrap_or_default()))
         .collect();
@@ -732,7 +737,7 @@ pub fn evaluate_all(
         .zip(outputs)
         .map(|(i, o)| i.resource.evaluate(o))
         .collect();
-    crate::ledger::show_removals(resolved, &mut evals);
+    crate::ledger::show_removals(resolved, outputs, &mut evals);
     let changing: Vec<bool> = evals
         .iter()
         .map(|e| e.as_ref().map_or(true, |e| e.diff.action().is_change()))

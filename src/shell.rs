@@ -293,6 +293,26 @@ pub fn write_file_atomic(path: &str, data: &[u8], perms: &Perms) -> String {
     s
 }
 
+/// Lines of a `set -e` script replacing `path` atomically with what the
+/// shell code `producer` prints, as a private (0600) file: a temporary
+/// file beside it (held in `var`), removed by an `EXIT` trap if anything
+/// fails, renamed into place; then the trap is cleared. The folder must
+/// exist. keel's own records (release records, prune ledgers) use it.
+pub fn write_private_from(var: &str, path: &str, producer: &str) -> String {
+    let tmp = TempFile::beside(var, path);
+    let mut s = tmp.create();
+    let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
+    s.push_str(&tmp.fill_from(producer));
+    s.push_str(&tmp.set_perms(&Perms {
+        owner: None,
+        group: None,
+        mode: Some("0600".into()),
+    }));
+    s.push_str(&tmp.rename());
+    s.push_str("trap - EXIT\n");
+    s
+}
+
 /// Checks run when a file is replaced, so a broken configuration never
 /// replaces a working one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -516,6 +536,27 @@ mod tests {
             .arg(script)
             .output()
             .unwrap()
+    }
+
+    #[test]
+    fn private_files_are_replaced_atomically_or_not_at_all() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.json");
+        let p = path.to_str().unwrap();
+        std::fs::write(&path, "old\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let script = |producer: &str| format!("set -e\n{}", write_private_from("v", p, producer));
+        let out = run(&script("printf '%s\\n' new"));
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // A producer that fails: the file stays, no temporary file is left.
+        let out = run(&script("echo partial; false"));
+        assert!(!out.status.success());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

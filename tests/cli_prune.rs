@@ -2,7 +2,9 @@
 //! scratch directory (the ledgers go to a `state_dir` inside it): a file
 //! removed from the stack is removed from the host, a file keel did not
 //! create is left alone, a corrupt ledger prunes nothing (with a warning),
-//! and an address claimed by two stacks' ledgers is a plan error.
+//! an address claimed by two stacks' ledgers is a plan error, and a file
+//! changed by hand since keel wrote it is removed only with
+//! `--force-prune`.
 
 mod support;
 
@@ -122,4 +124,78 @@ fn two_stacks_keep_separate_ledgers_and_cannot_share_a_resource() {
         all.contains("claimed by two stacks") && all.contains("`one`") && all.contains("`two`"),
         "{all}"
     );
+}
+
+#[test]
+fn a_file_changed_by_hand_is_pruned_only_with_force() {
+    let dir = project();
+    let d = dir.path();
+    let root = d.join("root");
+    stack(d, "app", &["a", "b"]);
+    apply(d, "app");
+    std::fs::write(root.join("a"), "edited by hand\n").unwrap();
+    stack(d, "app", &["c"]);
+
+    // The plan refuses, naming the file and what to do; apply changes nothing.
+    let a = format!("file[{}]", root.join("a").display());
+    for cmd in [&["plan", "app.yaml"][..], &["apply", "app.yaml", "--yes"]] {
+        let (code, out, err) = keel(d, cmd);
+        assert_eq!(code, 1, "{cmd:?}: {out}{err}");
+        let all = format!("{out}{err}");
+        assert!(all.contains(&a), "{all}");
+        assert!(
+            all.contains("changed by hand") && all.contains("--force-prune"),
+            "{all}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.join("a")).unwrap(),
+        "edited by hand\n"
+    );
+    assert!(root.join("b").exists() && !root.join("c").exists());
+
+    // With --force-prune: both go (`b` was not changed), `c` is created.
+    let (code, out, err) = keel(d, &["plan", "app.yaml", "--force-prune"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("- {a}")), "{out}");
+    let (code, out, err) = keel(d, &["apply", "app.yaml", "--yes", "--force-prune"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!root.join("a").exists() && !root.join("b").exists());
+    assert!(root.join("c").exists());
+}
+
+#[test]
+fn imported_files_are_recorded_unchanged_and_pruned_later() {
+    let dir = project();
+    let d = dir.path();
+    let root = d.join("root");
+    // `b` predates keel; `a` does not exist yet.
+    std::fs::write(root.join("b"), "by hand\n").unwrap();
+    stack(d, "app", &["a", "b"]);
+    let (code, out, err) = keel(d, &["import", "app.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let a = format!("file[{}]", root.join("a").display());
+    let b = format!("file[{}]", root.join("b").display());
+    assert!(out.contains("recorded 1 resource(s)"), "{out}");
+    assert!(out.contains(&format!("= {b}")), "{out}");
+    assert!(out.contains(&format!("+ {a}")), "{out}");
+    // Nothing changed but the ledger.
+    assert!(!root.join("a").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.join("b")).unwrap(),
+        "by hand\n"
+    );
+    let ledger = std::fs::read_to_string(root.join("state/ledger/app.json")).unwrap();
+    assert!(
+        ledger.contains("/b]") && !ledger.contains("/a]"),
+        "{ledger}"
+    );
+
+    // Removed from the stack before any apply: handed to keel, so pruned.
+    stack(d, "app", &["c"]);
+    let (code, out, err) = keel(d, &["plan", "app.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("- {b}")), "{out}");
+    apply(d, "app");
+    assert!(!root.join("b").exists());
 }

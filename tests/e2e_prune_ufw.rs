@@ -82,3 +82,47 @@ fn ufw_rules_removed_with_their_resource_are_pruned() {
     assert!(!ledger.contains("ufw["), "{ledger}");
     expect(&plan(&base), 0, "plan after pruning");
 }
+
+/// The firewall keel enabled, with keel's own SSH rule among its rules:
+/// pruning it would shut keel out, so the plan refuses, saying what to
+/// do; once something else lets SSH in (here: the incoming policy set to
+/// allow by hand), the pruning goes ahead and keel still gets in.
+#[test]
+fn pruning_keel_s_own_ssh_rule_is_refused() {
+    let h = Host::start("prune-ufw-ssh");
+    let inv = h.inventory("root", &[], "");
+    let inv = inv.to_str().unwrap();
+    let plan = |stack: &str| h.keel(&["plan", "--detailed-exitcode", "-i", inv, stack], &[]);
+    let apply = |stack: &str| h.keel(&["apply", "--yes", "-i", inv, stack], &[]);
+
+    let full = h.write(
+        "full.yaml",
+        &format!(
+            "{BASE}  - ufw:\n      enabled: true\n      rules:\n        - {{ allow: 22/tcp }}\n        - {{ allow: 8080/tcp }}\n"
+        ),
+    );
+    expect(&apply(&full), 0, "first apply");
+    assert!(h.sh("ufw status").contains("Status: active"));
+
+    let base = h.write("base.yaml", BASE);
+    let p = plan(&base);
+    expect(&p, 1, "plan pruning keel's SSH rule");
+    let all = format!("{}{}", p.stdout, p.stderr);
+    for want in [
+        "ufw[firewall]",
+        "nothing lets SSH in on 22/tcp",
+        "ufw allow 22/tcp",
+    ] {
+        assert!(all.contains(want), "{want}:\n{all}");
+    }
+    expect(&apply(&base), 1, "apply refused");
+    assert!(v4_tuples(&h).contains("allow tcp 22 "));
+
+    h.sh("ufw default allow incoming >/dev/null");
+    let p = plan(&base);
+    expect(&p, 2, "plan once SSH is let in otherwise");
+    assert!(p.stdout.contains("- ufw[firewall]"), "{}", p.stdout);
+    expect(&apply(&base), 0, "apply of the pruning");
+    assert_eq!(v4_tuples(&h).trim(), "", "keel's rules are gone");
+    expect(&plan(&base), 0, "keel still gets in; nothing left to do");
+}

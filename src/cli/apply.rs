@@ -163,6 +163,7 @@ fn open(a: &ApplyArgs, i: &Inputs) -> Result<Arc<Session>, Exit> {
             lock: Some(crate::lock::Wait::from_flag(a.lock_timeout, interactive())),
             selection: i.selection.clone(),
             overrides: i.overrides.clone(),
+            force_prune: a.subset.force_prune,
             ..Default::default()
         },
     )

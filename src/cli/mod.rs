@@ -8,6 +8,7 @@ mod completions;
 mod drift;
 mod facts;
 mod graph;
+mod import;
 mod init;
 mod inventory;
 mod modules;
@@ -99,7 +100,7 @@ pub fn set_overrides(set: &[(String, String)]) -> crate::resolve::Overrides {
     }
 }
 
-/// `--target` and `--tags`: a subset of the stack.
+/// `--target` and `--tags`: a subset of the stack; and `--force-prune`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Subset {
     /// Only this resource and what it needs (repeatable): `kind[name]`,
@@ -109,6 +110,9 @@ pub struct Subset {
     /// Only resources (and module uses) with one of these `tags:`, and what they need.
     #[arg(long, value_delimiter = ',', value_name = "TAG,...")]
     pub tags: Vec<String>,
+    /// Also prune files changed by hand since keel wrote them (README, "Pruning").
+    #[arg(long)]
+    pub force_prune: bool,
 }
 
 impl Subset {
@@ -213,6 +217,13 @@ pub enum Command {
         /// Hosts applied at once.
         #[arg(long, default_value_t = 8, value_name = "N")]
         parallel: usize,
+    },
+    /// Record what the stack declares and each host already has in the
+    /// host's ledger, changing nothing else: removing it from the stack
+    /// later removes it from the host (README: "Pruning").
+    Import {
+        #[command(flatten)]
+        common: Common,
     },
     /// Report drift: hosts that no longer match their stacks (exit 0 none, 2 drift, 1 error).
     ///
@@ -434,6 +445,7 @@ pub fn run(args: Args) -> Exit {
             parallel,
             allow_lockout_risk,
         })),
+        Command::Import { common } => rt.block_on(import::run(&common)),
         Command::Verify {
             common,
             json,

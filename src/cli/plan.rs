@@ -89,6 +89,7 @@ pub async fn run(a: PlanArgs) -> Exit {
             parallel: a.parallel,
             allow_lockout_risk: a.allow_lockout_risk,
             selection: a.subset.selection(),
+            force_prune: a.subset.force_prune,
             overrides: super::set_overrides(&a.common.set),
             ..Options::default()
         },

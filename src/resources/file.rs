@@ -86,6 +86,12 @@ pub struct FileFact {
 }
 
 impl File {
+    /// The sha256 of the declared content (`None`: none declared), which
+    /// the prune ledger keeps to tell a file changed by hand.
+    pub fn content_sha256(&self) -> Option<String> {
+        self.desired().map(sha256_hex)
+    }
+
     /// The desired content, if any was declared.
     fn desired(&self) -> Option<&[u8]> {
         match (&self.content, &self.loaded) {

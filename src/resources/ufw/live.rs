@@ -211,6 +211,21 @@ impl Tuple {
         }
     }
 
+    /// The tuple is about TCP (or any protocol) to `port`.
+    fn covers_tcp(&self, port: u16) -> bool {
+        if !matches!(self.proto.as_str(), "tcp" | "any") {
+            return false;
+        }
+        self.dport == "any"
+            || self.dport.split(',').any(|p| match p.split_once(':') {
+                Some((lo, hi)) => {
+                    lo.parse::<u16>().is_ok_and(|lo| lo <= port)
+                        && hi.parse::<u16>().is_ok_and(|hi| port <= hi)
+                }
+                None => p.parse::<u16>() == Ok(port),
+            })
+    }
+
     /// A rule keel added (and can delete by its spec).
     pub(super) fn owned(&self) -> bool {
         !self.route && self.apps.is_none() && self.dir_parts().is_some() && is_marker(&self.comment)
@@ -359,6 +374,38 @@ impl UfwFact {
             Family::V6 => &self.v6,
         }
     }
+    /// Whether, once keel's own rules are deleted (a pruned `ufw`),
+    /// incoming TCP on `port` from everywhere is still let in over IPv4: the
+    /// firewall is off, or the first rule that is not keel's and concerns
+    /// such a connection allows it, or none does and the incoming policy
+    /// accepts. Conservative: a deny/reject of the port from or to any
+    /// address counts as shutting it; an allow counts only from and to
+    /// anywhere, from any port, on every interface.
+    pub fn admits_without_own_rules(&self, port: u16) -> bool {
+        if !self.enabled {
+            return true;
+        }
+        for t in self.v4.iter().filter(|t| !t.owned()) {
+            if t.route || t.apps.is_some() || !t.covers_tcp(port) {
+                continue;
+            }
+            let inbound = |any_iface: bool| {
+                matches!(&t.dir, TupleDir::Plain { direction: Direction::In, interface }
+                    if any_iface || interface.is_none())
+            };
+            match t.action {
+                RuleAction::Deny | RuleAction::Reject if inbound(true) => return false,
+                RuleAction::Allow | RuleAction::Limit
+                    if inbound(false) && t.is_anywhere() && t.sport == "any" =>
+                {
+                    return true;
+                }
+                _ => {}
+            }
+        }
+        self.policies[0].as_deref().map(unquote) == Some("ACCEPT")
+    }
+
     /// What the plan assumes before ufw is installed: the package's state.
     pub(super) fn fresh() -> UfwFact {
         UfwFact {

@@ -8,11 +8,16 @@
 //!
 //! ```json
 //! {"stack":"web","entries":[{"address":"file[/etc/x]","kind":"file",
-//!   "spec":{"path":"/etc/x"},"created":true}]}
+//!   "spec":{"path":"/etc/x"},"created":true,"sha256":"…"}]}
 //! ```
 //!
 //! `spec` holds what removal needs (the kind's identifying settings);
-//! `created` says keel created the thing (its first apply was a create).
+//! `created` says the thing is keel's: its first apply created it (for a
+//! `service`, started or enabled it: [`Prunable::update_creates`]), or it
+//! was handed to keel by `keel import` ([`import`]). A file's `sha256` is
+//! the content keel last wrote: a file whose content differs was changed
+//! by hand and is not removed without `--force-prune`; that, and removals
+//! that would shut keel out, are refused at plan time ([`guard`]).
 //! Only entries keel created are ever pruned: the next plan builds the
 //! entry's kind with its removal settings ([`Prunable::removal`], e.g.
 //! `state: absent`) through the normal kind registry, so it is planned and
@@ -31,6 +36,9 @@
 //! ledger; the plan reads all ledgers of the host in the same round trip,
 //! and an address claimed by another stack's ledger is a plan error
 //! naming both stacks.
+
+mod guard;
+pub mod import;
 
 use crate::config::node::{Node, Span};
 use crate::resolve::{Instance, Resolved};
@@ -55,6 +63,9 @@ pub struct Prunable {
     /// Removal touches only what keel marked as its own on the host, so
     /// the entry is pruned even when its first apply was not a create.
     pub marked: bool,
+    /// A first apply that changed it (an update) also makes it keel's: a
+    /// `service` keel started or enabled is one keel stops and disables.
+    pub update_creates: bool,
 }
 
 const ABSENT: &str = r#"{"state":"absent"}"#;
@@ -67,6 +78,7 @@ pub const PRUNABLE: &[Prunable] = &[
         when: None,
         removal: ABSENT,
         marked: false,
+        update_creates: false,
     },
     Prunable {
         kind: "cron",
@@ -74,6 +86,7 @@ pub const PRUNABLE: &[Prunable] = &[
         when: None,
         removal: ABSENT,
         marked: false,
+        update_creates: false,
     },
     Prunable {
         kind: "directory",
@@ -81,6 +94,7 @@ pub const PRUNABLE: &[Prunable] = &[
         when: None,
         removal: ABSENT,
         marked: false,
+        update_creates: false,
     },
     // keel's rules (comment `keel`/`keel: …`) go; the firewall's switches,
     // defaults and every other rule stay as they are.
@@ -90,6 +104,26 @@ pub const PRUNABLE: &[Prunable] = &[
         when: Some("rules"),
         removal: r#"{"rules":[]}"#,
         marked: true,
+        update_creates: false,
+    },
+    // The account and keel's sudo rule go; its home stays (it may hold
+    // data: remove it with `state: absent, remove_home: true` in the stack).
+    Prunable {
+        kind: "user",
+        keys: &["name"],
+        when: None,
+        removal: ABSENT,
+        marked: false,
+        update_creates: false,
+    },
+    // Stopped and disabled; its unit and package stay.
+    Prunable {
+        kind: "service",
+        keys: &["name"],
+        when: None,
+        removal: r#"{"state":"stopped","enabled":false}"#,
+        marked: false,
+        update_creates: true,
     },
 ];
 
@@ -107,6 +141,12 @@ pub struct Entry {
     /// keel created it: only such entries are pruned.
     #[serde(default)]
     pub created: bool,
+    /// A file's content as keel last wrote it (or found it, when
+    /// imported): its sha256, kept only in this root-only file, never
+    /// shown. A file whose content differs is not pruned without
+    /// `--force-prune` ([`guard`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// The ledger of one stack on one host.
@@ -125,6 +165,16 @@ pub struct HostLedger {
     pub previous: Option<Ledger>,
     /// Addresses added to the plan for removal.
     pub pruned: BTreeSet<String>,
+    /// `--force-prune`: remove files changed by hand too.
+    pub force: bool,
+    /// The SSH port keel reaches the host on (`None`: not over SSH), which
+    /// pruning a `ufw` must leave open ([`guard`]).
+    pub ssh_port: Option<u16>,
+    /// The account keel logs in as (`None`: not over SSH), which pruning
+    /// must not remove ([`guard`]).
+    pub login: Option<String>,
+    /// Lockout refusals are warnings (`--allow-lockout-risk`).
+    pub allow_lockout_risk: bool,
 }
 
 impl HostLedger {
@@ -189,14 +239,32 @@ pub fn entry_of(inst: &Instance, action: Action, before: Option<&Ledger>) -> Opt
         .iter()
         .filter_map(|k| body.get(*k).map(|v| (k.to_string(), v.clone())))
         .collect();
-    let was_created = before
-        .and_then(|l| l.entries.iter().find(|e| e.address == inst.address))
-        .is_some_and(|e| e.created);
+    let prev = before.and_then(|l| l.entries.iter().find(|e| e.address == inst.address));
     Some(Entry {
         address: inst.address.clone(),
         kind: kind.to_string(),
         spec,
-        created: p.marked || was_created || action == Action::Create,
+        created: p.marked
+            || prev.is_some_and(|e| e.created)
+            || action == Action::Create
+            || (p.update_creates && action == Action::Update),
+        sha256: written_sha256(inst, action, prev),
+    })
+}
+
+/// What a file holds after the apply: its declared content, an empty file
+/// keel creates without content, or else what the ledger knew.
+fn written_sha256(inst: &Instance, action: Action, prev: Option<&Entry>) -> Option<String> {
+    let file = inst
+        .resource
+        .as_any()
+        .downcast_ref::<crate::resources::file::File>()?;
+    file.content_sha256().or_else(|| {
+        if action == Action::Create {
+            Some(crate::resources::common::content::sha256_hex(b""))
+        } else {
+            prev.and_then(|e| e.sha256.clone())
+        }
     })
 }
 
@@ -265,6 +333,10 @@ pub async fn add_prunes(
     let mut hl = HostLedger {
         stack,
         state_dir,
+        force: s.options.force_prune,
+        ssh_port: (!local).then(|| host.port.unwrap_or(22)),
+        login: (!local).then(|| host.user.clone()),
+        allow_lockout_risk: s.options.allow_lockout_risk || host.allow_lockout_risk,
         ..HostLedger::default()
     };
     let out = transport
@@ -341,20 +413,36 @@ fn plan_removals(
 }
 
 /// A removal the ledger planned is shown as one (`-`), also for a kind
-/// whose removal is a change of settings (`ufw` with `rules: []`).
+/// whose removal is a change of settings (`ufw` with `rules: []`); one
+/// that [`guard`] refuses (a file changed by hand, a firewall that would
+/// shut keel out) carries the error and runs nothing.
 pub fn show_removals(
     resolved: &Resolved,
+    outputs: &[crate::resources::ProbeOutput],
     evals: &mut [Result<crate::resources::Evaluation, String>],
 ) {
     let Some(hl) = &resolved.ledger else { return };
-    for (inst, ev) in resolved.instances.iter().zip(evals) {
-        if let Ok(ev) = ev
-            && hl.pruned.contains(&inst.address)
-            && ev.diff.action().is_change()
-        {
-            ev.diff.action = Some(Action::Delete);
+    for ((inst, out), ev) in resolved.instances.iter().zip(outputs).zip(evals) {
+        let Ok(ev) = ev else { continue };
+        if !hl.pruned.contains(&inst.address) || !ev.diff.action().is_change() {
+            continue;
+        }
+        ev.diff.action = Some(Action::Delete);
+        if let Some(why) = guard::refusal(hl, inst, out) {
+            ev.diff.error = Some(why);
+            ev.commands.clear();
+            ev.batch = None;
         }
     }
+}
+
+/// A removal the ledger planned: when it cannot go ahead, the host is
+/// left untouched (`session`'s preflight).
+pub fn is_pruned(resolved: &Resolved, address: &str) -> bool {
+    resolved
+        .ledger
+        .as_ref()
+        .is_some_and(|hl| hl.pruned.contains(address))
 }
 
 /// The ledger to record after an apply: every declared prunable resource.
@@ -375,20 +463,14 @@ pub fn next_ledger(hl: &HostLedger, resolved: &Resolved, actions: &[Action]) -> 
 /// The script writing `ledger` atomically, root-only.
 pub fn write_script(hl: &HostLedger, ledger: &Ledger) -> Result<String, String> {
     let json = serde_json::to_string(ledger).map_err(|e| e.to_string())?;
-    let path = hl.path();
-    let tmp = shell::TempFile::beside("keel_ledger", &path);
     let mut s = String::from("set -e\numask 077\n");
     let _ = writeln!(s, "mkdir -p -- {d}\nchmod 0700 -- {d}", d = q(&hl.dir()));
-    s.push_str(&tmp.create());
-    let _ = writeln!(s, "trap '{}' EXIT", tmp.remove());
-    s.push_str(&tmp.fill_from(&format!("printf '%s\\n' {}", q(&json))));
-    s.push_str(&tmp.set_perms(&shell::Perms {
-        owner: None,
-        group: None,
-        mode: Some("0600".into()),
-    }));
-    s.push_str(&tmp.rename());
-    let _ = writeln!(s, "trap - EXIT");
+    let print = format!("printf '%s\\n' {}", q(&json));
+    s.push_str(&shell::write_private_from(
+        "keel_ledger",
+        &hl.path(),
+        &print,
+    ));
     Ok(s)
 }
 
@@ -427,6 +509,7 @@ mod tests {
             kind: kind.into(),
             spec: spec.as_object().unwrap().clone(),
             created,
+            sha256: None,
         }
     }
 
@@ -543,6 +626,79 @@ mod tests {
     }
 
     #[test]
+    fn users_and_services_are_keel_s_when_it_made_them() {
+        let user = build(
+            "user[alice]",
+            "user",
+            serde_json::json!({"name": "alice", "shell": "/bin/bash"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            &origin(),
+        )
+        .unwrap();
+        let e = entry_of(&user, Action::Create, None).unwrap();
+        assert!(e.created);
+        assert_eq!(
+            e.spec,
+            *serde_json::json!({"name": "alice"}).as_object().unwrap()
+        );
+        // A user that was there, changed by keel, is not keel's.
+        assert!(!entry_of(&user, Action::Update, None).unwrap().created);
+        let svc = build(
+            "service[app]",
+            "service",
+            serde_json::json!({"name": "app", "state": "running", "enabled": true})
+                .as_object()
+                .unwrap()
+                .clone(),
+            &origin(),
+        )
+        .unwrap();
+        // Started or enabled by keel: keel's; running already: not.
+        assert!(entry_of(&svc, Action::Update, None).unwrap().created);
+        assert!(!entry_of(&svc, Action::NoOp, None).unwrap().created);
+    }
+
+    #[test]
+    fn files_are_recorded_with_the_content_keel_writes() {
+        use crate::resources::common::content::sha256_hex;
+        let file = |spec: J| {
+            let spec = spec.as_object().unwrap().clone();
+            build("file[/x]", "file", spec, &origin()).unwrap()
+        };
+        let with = file(serde_json::json!({"path": "/x", "content": "x\n"}));
+        let e = entry_of(&with, Action::Update, None).unwrap();
+        assert_eq!(e.sha256, Some(sha256_hex(b"x\n")));
+        // Created without content: empty; else what the ledger knew.
+        let without = file(serde_json::json!({"path": "/x", "mode": "0644"}));
+        let e = entry_of(&without, Action::Create, None).unwrap();
+        assert_eq!(e.sha256, Some(sha256_hex(b"")));
+        let before = Ledger {
+            stack: "s".into(),
+            entries: vec![Entry {
+                sha256: Some("known".into()),
+                ..e
+            }],
+        };
+        let e = entry_of(&without, Action::NoOp, Some(&before)).unwrap();
+        assert_eq!(e.sha256.as_deref(), Some("known"));
+        assert!(e.created);
+        // Other kinds record none.
+        let d = build(
+            "directory[/d]",
+            "directory",
+            serde_json::json!({"path": "/d"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            &origin(),
+        )
+        .unwrap();
+        assert_eq!(entry_of(&d, Action::Create, None).unwrap().sha256, None);
+    }
+
+    #[test]
     fn a_pruned_ufw_deletes_only_keel_rules_and_shows_as_removal() {
         let e = entry("ufw[firewall]", "ufw", serde_json::json!({}), true);
         let inst = absent_instance(&e, &origin()).unwrap();
@@ -564,21 +720,20 @@ mod tests {
         let mut resolved = Resolved::default();
         resolved.instances.push(inst);
         let mut evals = vec![Ok(ev)];
-        show_removals(&resolved, &mut evals);
+        let outs = [live.clone()];
+        show_removals(&resolved, &outs, &mut evals);
         assert_eq!(evals[0].as_ref().unwrap().diff.action(), Action::Update);
         resolved.ledger = Some(HostLedger {
             pruned: BTreeSet::from(["ufw[firewall]".to_string()]),
             ..HostLedger::default()
         });
-        show_removals(&resolved, &mut evals);
+        show_removals(&resolved, &outs, &mut evals);
         assert_eq!(evals[0].as_ref().unwrap().diff.action(), Action::Delete);
         // Nothing of keel's left: nothing to do, and it stays a no-op.
-        let gone = resolved.instances[0]
-            .resource
-            .evaluate(&ufw_live(&["v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in"]))
-            .unwrap();
+        let left = ufw_live(&["v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in"]);
+        let gone = resolved.instances[0].resource.evaluate(&left).unwrap();
         let mut evals = vec![Ok(gone)];
-        show_removals(&resolved, &mut evals);
+        show_removals(&resolved, &[left], &mut evals);
         assert_eq!(evals[0].as_ref().unwrap().diff.action(), Action::NoOp);
     }
 

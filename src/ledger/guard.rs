@@ -1,0 +1,378 @@
+//! The removals the ledger plans that must not go ahead as they are, each
+//! refused at plan time with what to do (the host is then left untouched):
+//!
+//! - a file whose content is not what keel last wrote there (the sha256 in
+//!   its ledger entry): changed by hand, so removing it would lose work;
+//!   `--force-prune` removes it anyway;
+//! - a `ufw` whose removal deletes the rule that lets keel's own SSH in,
+//!   with the firewall on and nothing else letting that port in from
+//!   everywhere; `--allow-lockout-risk` turns this into a warning;
+//! - a `user` that keel logs in as, or the SSH `service` (stopped and
+//!   disabled), over SSH: refused whatever the flags, as the lockout
+//!   analysis refuses them in a stack.
+
+use super::HostLedger;
+use crate::resolve::Instance;
+use crate::resources::ProbeOutput;
+use crate::resources::ufw::Ufw;
+
+/// Why the planned removal of `inst` must not run (`None`: it may).
+pub fn refusal(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Option<String> {
+    match inst.resource.kind() {
+        "file" if !hl.force => changed_by_hand(hl, inst, out),
+        "ufw" => shuts_ssh(hl, inst, out),
+        "user" | "service" => cuts_login(hl, inst),
+        _ => None,
+    }
+}
+
+/// The file's live sha256 differs from the one keel recorded.
+fn changed_by_hand(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Option<String> {
+    let entry = hl
+        .previous
+        .as_ref()?
+        .entries
+        .iter()
+        .find(|e| e.address == inst.address)?;
+    // Entries written before keel recorded contents: nothing to compare.
+    let recorded = entry.sha256.as_deref()?;
+    if live_sha256(&out.stdout) == Some(recorded) {
+        return None;
+    }
+    Some(
+        "changed by hand since keel wrote it, so it is not removed: remove it anyway \
+         with `--force-prune` (plan and apply), or declare it again in the stack to keep it"
+            .into(),
+    )
+}
+
+/// The `sha256=` of the file probe's header (`None`: not a readable
+/// regular file — a link, a special file, unreadable).
+pub(super) fn live_sha256(stdout: &str) -> Option<&str> {
+    stdout
+        .lines()
+        .take_while(|l| *l != "content:")
+        .find_map(|l| l.strip_prefix("sha256="))
+}
+
+/// Deleting keel's rules would leave the firewall on with keel's SSH port
+/// shut.
+fn shuts_ssh(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Option<String> {
+    let port = hl.ssh_port?;
+    let ufw = inst.resource.as_any().downcast_ref::<Ufw>()?;
+    let fact = match crate::resources::Kind::parse(ufw, out) {
+        Ok(f) => f,
+        Err(e) => return Some(format!("cannot read the firewall's state: {e}")),
+    };
+    if fact.admits_without_own_rules(port) {
+        return None;
+    }
+    let why = format!(
+        "removing it deletes keel's firewall rules, and then nothing lets SSH in on {port}/tcp \
+         (the port keel connects on) while the firewall is on: keep an SSH rule in the stack \
+         (`- {{ allow: {port}/tcp }}` in a `ufw` resource), add one outside keel \
+         (`ufw allow {port}/tcp`), or turn the firewall off first"
+    );
+    if hl.allow_lockout_risk {
+        tracing::warn!("{}: {why} (allowed by --allow-lockout-risk)", inst.address);
+        return None;
+    }
+    Some(why)
+}
+
+/// Removing the account keel logs in as, or stopping the SSH server.
+fn cuts_login(hl: &HostLedger, inst: &Instance) -> Option<String> {
+    let login = hl.login.as_deref()?;
+    let name = inst.body.get("name").and_then(|n| n.as_scalar_text())?;
+    let what = match inst.resource.kind() {
+        "user" if name == login => format!("keel logs in to this host as `{login}`"),
+        "service"
+            if matches!(
+                name.strip_suffix(".service").unwrap_or(name),
+                "ssh" | "sshd"
+            ) =>
+        {
+            "keel reaches this host through this SSH server".to_string()
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "{what}: removing it from the stack would shut keel out, so it is not pruned; \
+         declare it again (the stack no longer manages it otherwise)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Entry, HostLedger, Ledger, Resolved, absent_instance, show_removals};
+    use super::*;
+    use crate::resources::Action;
+    use crate::resources::common::content::sha256_hex;
+    use std::collections::BTreeSet;
+
+    fn origin() -> crate::config::entry::Origin {
+        crate::config::entry::Origin {
+            source: crate::diag::SourceFile::new("s.yaml".into(), String::new()),
+            base_dir: "/".into(),
+            templates_dir: "/".into(),
+        }
+    }
+
+    /// The host's ledger listing `entry`, planned for removal.
+    fn pruning(entry: Entry) -> (Resolved, ProbeOutput) {
+        let mut resolved = Resolved::default();
+        resolved
+            .instances
+            .push(absent_instance(&entry, &origin()).unwrap());
+        resolved.ledger = Some(HostLedger {
+            stack: "web".into(),
+            pruned: BTreeSet::from([entry.address.clone()]),
+            previous: Some(Ledger {
+                stack: "web".into(),
+                entries: vec![entry],
+            }),
+            ..HostLedger::default()
+        });
+        (resolved, ProbeOutput::default())
+    }
+
+    /// Plan the removal against `live`: the action, and the error if any.
+    fn plan(resolved: &Resolved, live: &str) -> (Action, Option<String>) {
+        let out = ProbeOutput {
+            stdout: live.into(),
+            ..ProbeOutput::default()
+        };
+        let ev = resolved.instances[0].resource.evaluate(&out).unwrap();
+        let mut evals = vec![Ok(ev)];
+        show_removals(resolved, &[out], &mut evals);
+        let ev = evals.remove(0).unwrap();
+        if ev.diff.error.is_some() {
+            assert!(ev.commands.is_empty(), "a refused removal runs nothing");
+        }
+        (ev.diff.action(), ev.diff.error)
+    }
+
+    fn file_live(content: &[u8]) -> String {
+        format!(
+            "type=file\nmode=644\nuid=0\ngid=0\nowner=root\ngroup=root\nsize={}\nsha256={}\n",
+            content.len(),
+            sha256_hex(content)
+        )
+    }
+
+    fn file_entry() -> Entry {
+        Entry {
+            address: "file[/etc/app.conf]".into(),
+            kind: "file".into(),
+            spec: serde_json::json!({"path": "/etc/app.conf"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            created: true,
+            sha256: Some(sha256_hex(b"keel wrote this\n")),
+        }
+    }
+
+    #[test]
+    fn a_file_changed_by_hand_is_not_pruned_without_force() {
+        let (mut resolved, _) = pruning(file_entry());
+        // As keel wrote it: removed.
+        assert_eq!(
+            plan(&resolved, &file_live(b"keel wrote this\n")),
+            (Action::Delete, None)
+        );
+        // Changed by hand: refused, saying what to do, and no digest shown.
+        let (action, err) = plan(&resolved, &file_live(b"edited\n"));
+        assert_eq!(action, Action::Delete);
+        let err = err.expect("refused");
+        assert!(
+            err.contains("changed by hand") && err.contains("--force-prune"),
+            "{err}"
+        );
+        assert!(!err.contains(&sha256_hex(b"edited\n")[..12]), "{err}");
+        // A link where the file was is not what keel wrote either.
+        assert!(plan(&resolved, "type=link\ntarget=/x\n").1.is_some());
+        // The host is left untouched: the refusal is a preflight error.
+        assert!(super::super::is_pruned(&resolved, "file[/etc/app.conf]"));
+        // With --force-prune it goes.
+        resolved.ledger.as_mut().unwrap().force = true;
+        assert_eq!(
+            plan(&resolved, &file_live(b"edited\n")),
+            (Action::Delete, None)
+        );
+        // Already gone: nothing to do, nothing refused.
+        resolved.ledger.as_mut().unwrap().force = false;
+        assert_eq!(plan(&resolved, "type=absent\n"), (Action::NoOp, None));
+    }
+
+    #[test]
+    fn an_entry_without_a_recorded_content_is_pruned_as_before() {
+        let mut e = file_entry();
+        e.sha256 = None;
+        let (resolved, _) = pruning(e);
+        assert_eq!(plan(&resolved, &file_live(b"x")), (Action::Delete, None));
+    }
+
+    /// ufw on, incoming dropped, with these IPv4 tuples.
+    fn ufw_live(enabled: bool, policy: &str, tuples: &[&str]) -> String {
+        let mut s = format!(
+            "installed=yes\nconf.ENABLED={}\ndefault.IPV6=no\nkernel.ipv6=no\n\
+             default.DEFAULT_INPUT_POLICY=\"{policy}\"\n",
+            if enabled { "yes" } else { "no" }
+        );
+        for t in tuples {
+            s.push_str(t);
+            s.push('\n');
+        }
+        s.push_str("loaded=yes\n");
+        s
+    }
+
+    const KEEL_SSH: &str = "v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in comment=6b65656c";
+
+    fn ufw_pruning(port: u16) -> Resolved {
+        let (mut resolved, _) = pruning(Entry {
+            address: "ufw[firewall]".into(),
+            kind: "ufw".into(),
+            spec: serde_json::Map::new(),
+            created: true,
+            sha256: None,
+        });
+        resolved.ledger.as_mut().unwrap().ssh_port = Some(port);
+        resolved
+    }
+
+    #[test]
+    fn pruning_the_rule_that_lets_keel_in_is_refused() {
+        let mut resolved = ufw_pruning(22);
+        let (action, err) = plan(&resolved, &ufw_live(true, "DROP", &[KEEL_SSH]));
+        assert_eq!(action, Action::Delete);
+        let err = err.expect("refused");
+        assert!(
+            err.contains("22/tcp") && err.contains("ufw allow 22/tcp"),
+            "{err}"
+        );
+        // Another way in stays: a hand-made rule, a range, any port.
+        for other in [
+            "v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in",
+            "v4 limit any 20:30 0.0.0.0/0 any 0.0.0.0/0 in comment=68616e64",
+            "v4 allow any any 0.0.0.0/0 any 0.0.0.0/0 in",
+        ] {
+            let live = ufw_live(true, "DROP", &[KEEL_SSH, other]);
+            assert_eq!(plan(&resolved, &live), (Action::Delete, None), "{other}");
+        }
+        // ... but not one from a single address, nor after a deny of it.
+        for other in [
+            &["v4 allow tcp 22 0.0.0.0/0 any 10.0.0.1 in"][..],
+            &[
+                "v4 deny tcp 22 0.0.0.0/0 any 10.0.0.0/8 in",
+                "v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in",
+            ],
+        ] {
+            let mut tuples = vec![KEEL_SSH];
+            tuples.extend_from_slice(other);
+            let live = ufw_live(true, "DROP", &tuples);
+            assert!(plan(&resolved, &live).1.is_some(), "{other:?}");
+        }
+        // The firewall off, or accepting by default: nothing shuts SSH.
+        assert_eq!(
+            plan(&resolved, &ufw_live(false, "DROP", &[KEEL_SSH])),
+            (Action::Delete, None)
+        );
+        assert_eq!(
+            plan(&resolved, &ufw_live(true, "ACCEPT", &[KEEL_SSH])),
+            (Action::Delete, None)
+        );
+        // keel connects on 2222: the rule for 22 is not its way in.
+        let other_port = ufw_pruning(2222);
+        let live = ufw_live(true, "DROP", &[KEEL_SSH]);
+        assert!(plan(&other_port, &live).1.unwrap().contains("2222/tcp"));
+        // Not over SSH, or with --allow-lockout-risk: allowed.
+        resolved.ledger.as_mut().unwrap().ssh_port = None;
+        assert_eq!(plan(&resolved, &live), (Action::Delete, None));
+        let hl = resolved.ledger.as_mut().unwrap();
+        hl.ssh_port = Some(22);
+        hl.allow_lockout_risk = true;
+        assert_eq!(plan(&resolved, &live), (Action::Delete, None));
+    }
+
+    #[test]
+    fn live_sha256_reads_the_header_only() {
+        assert_eq!(
+            live_sha256("type=file\nmode=644\nsha256=abc\ncontent:\nc2hhMjU2PXgK\n"),
+            Some("abc")
+        );
+        assert_eq!(live_sha256("type=file\ncontent:\nsha256=x\n"), None);
+        assert_eq!(live_sha256("type=link\ntarget=/x\n"), None);
+    }
+
+    fn named(kind: &str, name: &str) -> Entry {
+        Entry {
+            address: format!("{kind}[{name}]"),
+            kind: kind.into(),
+            spec: serde_json::json!({ "name": name })
+                .as_object()
+                .unwrap()
+                .clone(),
+            created: true,
+            sha256: None,
+        }
+    }
+
+    #[test]
+    fn a_user_keel_created_is_removed_unless_keel_logs_in_as_it() {
+        let (mut resolved, _) = pruning(named("user", "alice"));
+        let live = "passwd=alice:x:1001:1001::/home/alice:/bin/sh\nsudoers=absent\n";
+        let ev = resolved.instances[0]
+            .resource
+            .evaluate(&ProbeOutput {
+                stdout: live.into(),
+                ..ProbeOutput::default()
+            })
+            .unwrap();
+        // The account goes, its home stays.
+        assert_eq!(ev.commands.len(), 1);
+        assert_eq!(ev.commands[0].summary, "userdel alice");
+        assert_eq!(plan(&resolved, live), (Action::Delete, None));
+        resolved.ledger.as_mut().unwrap().login = Some("deploy".into());
+        assert_eq!(plan(&resolved, live), (Action::Delete, None));
+        let hl = resolved.ledger.as_mut().unwrap();
+        hl.login = Some("alice".into());
+        // Refused even when lockout risks are allowed.
+        hl.allow_lockout_risk = true;
+        let err = plan(&resolved, live).1.expect("refused");
+        assert!(
+            err.contains("keel logs in to this host as `alice`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_service_keel_started_is_stopped_and_disabled_but_not_ssh() {
+        let live = "Id=app.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\n";
+        let (mut resolved, _) = pruning(named("service", "app"));
+        resolved.ledger.as_mut().unwrap().login = Some("root".into());
+        let ev = resolved.instances[0]
+            .resource
+            .evaluate(&ProbeOutput {
+                stdout: live.into(),
+                ..ProbeOutput::default()
+            })
+            .unwrap();
+        let script: String = ev.commands.iter().map(|c| c.script.clone()).collect();
+        assert!(
+            script.contains("stop") && script.contains("disable"),
+            "{script}"
+        );
+        assert_eq!(plan(&resolved, live), (Action::Delete, None));
+        // Already stopped and disabled: nothing to do.
+        let off = "Id=app.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=disabled\n";
+        assert_eq!(plan(&resolved, off), (Action::NoOp, None));
+        let (mut ssh, _) = pruning(named("service", "ssh"));
+        let live = live.replace("app.service", "ssh.service");
+        assert_eq!(plan(&ssh, &live), (Action::Delete, None), "not over SSH");
+        ssh.ledger.as_mut().unwrap().login = Some("root".into());
+        let err = plan(&ssh, &live).1.expect("refused");
+        assert!(err.contains("SSH server"), "{err}");
+    }
+}
