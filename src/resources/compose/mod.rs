@@ -95,6 +95,7 @@ use model::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+mod keep;
 mod model;
 mod plan;
 mod rolling;
@@ -270,6 +271,13 @@ pub struct Compose {
     pub rolling: Vec<RollingStep>,
     #[serde(default = "yes")]
     pub remove_orphans: bool,
+    /// The images of this many releases (the last ones the project ran)
+    /// stay on the host; older ones are removed (1 to 100).
+    #[serde(default = "keep::default_keep")]
+    pub keep_releases: u32,
+    /// The stack's release (set at prepare time).
+    #[serde(skip)]
+    release: Option<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -340,6 +348,8 @@ pub struct ComposeFact {
     /// Image reference → its id on the host (`None`: not on the host).
     pub images: BTreeMap<String, Option<String>>,
     pub containers: Vec<Container>,
+    /// The history of the releases' images (`keep_releases`), as read.
+    pub releases: String,
 }
 
 impl Default for ComposeFact {
@@ -355,6 +365,7 @@ impl Default for ComposeFact {
             hash: None,
             images: BTreeMap::new(),
             containers: Vec::new(),
+            releases: String::new(),
         }
     }
 }
@@ -532,6 +543,7 @@ impl Kind for Compose {
 
     fn prepare(&mut self, cx: &mut dyn PrepareCx) -> Result<(), Vec<Invalid>> {
         let mut errs = Vec::new();
+        self.release = cx.release().map(|r| r.version);
         if let Err(e) = self.file.load("file", cx) {
             errs.push(e);
         }
@@ -623,6 +635,13 @@ impl Kind for Compose {
                 }
             }
         }
+        if !(1..=100).contains(&self.keep_releases) {
+            errs.push(
+                Invalid::field("keep_releases", "`keep_releases` is from 1 to 100").help(
+                    "the number of releases whose images stay on the host, e.g. keep_releases: 3",
+                ),
+            );
+        }
         if self.wait.timeout > 3600 {
             errs.push(
                 Invalid::field("wait", "`timeout` is at most 3600 seconds")
@@ -670,6 +689,10 @@ impl Kind for Compose {
                         "v1" => Some(Tool::V1(version)),
                         _ => None,
                     };
+                }
+                "releases" => {
+                    let text = shell::unbase64(v).map_err(|e| format!("releases: {e}"))?;
+                    fact.releases = String::from_utf8_lossy(&text).into_owned();
                 }
                 "hash" => {
                     let h = v.trim();

@@ -380,7 +380,16 @@ mod tests {
             std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(),
             "services:\n  web:\n    image: old\n"
         );
-        assert_eq!(names(&d), [".env", "docker-compose.yml"]);
+        // The release that never came up is recorded as pending (its images
+        // are removed once another release comes up).
+        assert_eq!(
+            names(&d),
+            [".env", ".keel-compose-app.releases", "docker-compose.yml"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join(".keel-compose-app.releases")).unwrap(),
+            "pending - crash\n"
+        );
         let log = std::fs::read_to_string(t.path().join("log")).unwrap();
         assert!(log.ends_with("up -d --no-deps web | image:old\n"), "{log}");
     }
@@ -439,7 +448,16 @@ mod tests {
         );
         assert_eq!(
             names(&d),
-            [".env", ".keel-compose-app.sha256", "docker-compose.yml"]
+            [
+                ".env",
+                ".keel-compose-app.releases",
+                ".keel-compose-app.sha256",
+                "docker-compose.yml"
+            ]
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join(".keel-compose-app.releases")).unwrap(),
+            "ok - new\n"
         );
         let log = std::fs::read_to_string(t.path().join("log")).unwrap();
         let ups: Vec<&str> = log.lines().filter(|l| l.contains(" up -d")).collect();

@@ -26,6 +26,7 @@ impl Compose {
             .set("keel_hash", self.path(&self.hash_name()))
             .set("keel_label", self.label())
             .set("keel_images", images.join("\n"))
+            .set("keel_releases", self.history_path())
             .render()
     }
 
