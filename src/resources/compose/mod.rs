@@ -350,6 +350,9 @@ pub struct ComposeFact {
     pub containers: Vec<Container>,
     /// The history of the releases' images (`keep_releases`), as read.
     pub releases: String,
+    /// A rolling update's copy of the files is there: `Some(true)`
+    /// complete, `Some(false)` partial (a run stopped while copying).
+    pub previous: Option<bool>,
 }
 
 impl Default for ComposeFact {
@@ -366,6 +369,7 @@ impl Default for ComposeFact {
             images: BTreeMap::new(),
             containers: Vec::new(),
             releases: String::new(),
+            previous: None,
         }
     }
 }
@@ -461,17 +465,24 @@ impl Compose {
 
     /// The hash of everything `up` reads from keel's files.
     fn desired_hash(&self, model: &Model) -> String {
+        self.files_hash(
+            self.file.data(),
+            self.env.as_ref().map(|e| e.data()),
+            self.override_text(model).as_deref().map(str::as_bytes),
+        )
+    }
+
+    /// The hash of the project's files with these contents (`None`: no
+    /// env file declared; no override file).
+    fn files_hash(&self, file: &[u8], env: Option<&[u8]>, override_text: Option<&[u8]>) -> String {
         let mut h = Vec::new();
         for part in [
             self.project.as_bytes(),
             self.file_name().as_bytes(),
-            self.file.data(),
+            file,
             self.env_name().unwrap_or("-").as_bytes(),
-            self.env.as_ref().map_or(&b"-"[..], |e| e.data()),
-            self.override_text(model)
-                .as_deref()
-                .unwrap_or("-")
-                .as_bytes(),
+            env.unwrap_or(b"-"),
+            override_text.unwrap_or(b"-"),
         ] {
             h.extend_from_slice(part);
             h.push(0);
@@ -694,6 +705,7 @@ impl Kind for Compose {
                     let text = shell::unbase64(v).map_err(|e| format!("releases: {e}"))?;
                     fact.releases = String::from_utf8_lossy(&text).into_owned();
                 }
+                "previous" => fact.previous = Some(v.trim() == "complete"),
                 "hash" => {
                     let h = v.trim();
                     fact.hash = (!h.is_empty()).then(|| h.to_string());
@@ -999,7 +1011,8 @@ mod tests {
         let s = &cmds[1].script;
         let web = s.find("keel_step web\n").unwrap();
         let api = s.find("keel_step api\n").unwrap();
-        let all = s.find("keel_compose up -d --remove-orphans\n").unwrap();
+        // Then the whole project, gated too (a failure puts the files back).
+        let all = s.find("\nkeel_last api web\n").unwrap();
         assert!(web < api && api < all);
         // The override keeps the compose file's version.
         let c2 = Compose {

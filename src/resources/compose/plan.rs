@@ -346,7 +346,7 @@ impl Compose {
                 None
             },
             ch.override_file == Some(OverrideChange::Remove),
-            !self.rolling_now(cx.fact).is_empty(),
+            !self.rolling_now(cx.fact).is_empty() && self.previous_plan(cx.fact, true).0,
         ));
         let mut written = Vec::new();
         if ch.file {
@@ -379,7 +379,8 @@ impl Compose {
         if let Some(text) = cx.keep.as_ref().and_then(|k| k.start.as_deref()) {
             s.push_str(&self.history_write(text));
         }
-        s.push_str(&self.up_script(&rolling, ch.files(), &cx.checked, &cx.images));
+        let restore = self.previous_plan(cx.fact, ch.files()).1;
+        s.push_str(&self.up_script(&rolling, restore, &cx.checked, &cx.images));
         s.push_str(&shell::write_file_atomic(
             &self.path(&self.hash_name()),
             format!("{}\n", self.desired_hash(&cx.model)).as_bytes(),
