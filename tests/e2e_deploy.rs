@@ -73,6 +73,8 @@ fn releases_roll_out_health_gated_and_roll_back_without_a_registry() {
         h.keel(&args, &[])
     };
     let migrations = || h.sh("cat /srv/deploy/data/migrations.log");
+    let t0 = std::time::Instant::now();
+    let phase = |name: &str| eprintln!("[{:>5.1} s] {name}", t0.elapsed().as_secs_f64());
 
     // Release A, from a bare host.
     let r = run("apply", "A");
@@ -82,6 +84,7 @@ fn releases_roll_out_health_gated_and_roll_back_without_a_registry() {
     assert_eq!(migrations(), "migrated to A");
     let image_a = h.sh("docker image inspect -f '{{.Id}}' keel-deploy/api:A");
 
+    phase("Release B: api, its check, then web.");
     // Release B: api, its check, then web.
     let r = run("apply", "B");
     expect(&r, 0, "apply B");
@@ -104,6 +107,7 @@ fn releases_roll_out_health_gated_and_roll_back_without_a_registry() {
         "a backup before each migration"
     );
 
+    phase("B again: nothing runs.");
     // B again: nothing runs.
     let r = run("apply", "B");
     expect(&r, 0, "apply B again");
@@ -111,6 +115,7 @@ fn releases_roll_out_health_gated_and_roll_back_without_a_registry() {
     assert_eq!(migrations(), "migrated to A\nmigrated to B");
     expect(&run("verify", "B"), 0, "keel verify at B");
 
+    phase("A release whose api answers 500: rolled back automatically.");
     // A release whose api answers 500: rolled back automatically.
     let web_id = container_id(&h, "web");
     let r = run("apply", "X-broken");
@@ -128,6 +133,7 @@ fn releases_roll_out_health_gated_and_roll_back_without_a_registry() {
     assert_eq!(container_id(&h, "web"), web_id, "web was never touched");
     expect(&run("verify", "B"), 0, "keel verify at B after the rollback");
 
+    phase("Cut the host off from every address outside its own network: no");
     // Cut the host off from every address outside its own network: no
     // registry can answer.
     let gateway = h.sh("ip route show default | cut -d' ' -f3");
@@ -138,10 +144,11 @@ fn releases_roll_out_health_gated_and_roll_back_without_a_registry() {
     );
     let pull = h
         .host
-        .exec("timeout 60 docker pull busybox:latest")
+        .exec("timeout 30 docker pull busybox:latest")
         .expect("docker pull");
     assert!(!pull.status.success(), "a pull must fail offline");
 
+    phase("Back to A, offline: its images were kept.");
     // Back to A, offline: its images were kept.
     let r = h.keel(&["rollback", "--yes", "-i", inv, stack], &[]);
     expect(&r, 0, "rollback to A offline");
@@ -157,6 +164,7 @@ fn releases_roll_out_health_gated_and_roll_back_without_a_registry() {
     assert!(!has_image(&h, "keel-deploy/web:X-broken"));
     h.sh(&format!("ip route replace default via {gateway}"));
 
+    phase("Release C: migrated once more; keep_releases: 2 keeps A's and C's images.");
     // Release C: migrated once more; keep_releases: 2 keeps A's and C's images.
     let r = run("apply", "C");
     expect(&r, 0, "apply C");
@@ -187,4 +195,5 @@ fn releases_roll_out_health_gated_and_roll_back_without_a_registry() {
         "ok A keel-deploy/api:A keel-deploy/web:A\nok C keel-deploy/api:C keel-deploy/web:C"
     );
     expect(&run("verify", "C"), 0, "keel verify at C");
+    phase("done");
 }

@@ -19,6 +19,7 @@
 //!         timeout: 30                     #   each at most `timeout` s (default 30)
 //!       - frontend                        # a plain name: waited for, no check
 //!     remove_orphans: true                # remove containers of services no longer declared
+//!     keep_releases: 3                    # the images of the last 3 releases stay (see keep.rs)
 //! ```
 //!
 //! Files, in `dir`: the compose file (`file_name`, default
@@ -81,9 +82,15 @@
 //! the run fails with `rollout stopped at backend: the check after backend
 //! failed (5 of 5 attempts): CHECK` and the check's last output lines. The
 //! hash file is not rewritten, so the next apply tries the new release
-//! again. The kept copies are removed once every step passed. When no file
-//! changed in the run (only containers drifted) there is nothing to return
-//! to: the failure is reported and the services are left as they are.
+//! again. The last step, `up -d` of the whole project and the wait, is
+//! gated the same way (a failure puts the files back and brings the whole
+//! project up with them); the kept copies are removed once it passed. A
+//! complete copy left by a run that stopped midway (the live files never
+//! came up: the hash file says so) is kept and is what a failure puts
+//! back; an unfinished copy is never put back. When no file changed in
+//! the run and no such copy exists (only containers drifted) there is
+//! nothing to return to: the failure is reported and the services are
+//! left as they are.
 
 use super::common::{content, refuse};
 use super::*;
