@@ -127,11 +127,18 @@ fn releases_roll_out_health_gated_and_roll_back_without_a_registry() {
         ),
         "{out}"
     );
-    assert!(out.contains("returned api to the previous release"), "{out}");
+    assert!(
+        out.contains("returned api to the previous release"),
+        "{out}"
+    );
     assert_eq!(answers(&h), ("ok B".into(), "web B".into()));
     assert_eq!(image_of(&h, "api"), "keel-deploy/api:B");
     assert_eq!(container_id(&h, "web"), web_id, "web was never touched");
-    expect(&run("verify", "B"), 0, "keel verify at B after the rollback");
+    expect(
+        &run("verify", "B"),
+        0,
+        "keel verify at B after the rollback",
+    );
 
     phase("Cut the host off from every address outside its own network: no");
     // Cut the host off from every address outside its own network: no
@@ -144,7 +151,7 @@ fn releases_roll_out_health_gated_and_roll_back_without_a_registry() {
     );
     let pull = h
         .host
-        .exec("timeout 30 docker pull busybox:latest")
+        .exec("timeout 10 docker pull busybox:latest")
         .expect("docker pull");
     assert!(!pull.status.success(), "a pull must fail offline");
 
@@ -159,7 +166,10 @@ fn releases_roll_out_health_gated_and_roll_back_without_a_registry() {
         image_a,
         "A's own image, not a rebuild"
     );
-    assert_eq!(migrations(), "migrated to A\nmigrated to B\nmigrated to X-broken");
+    assert_eq!(
+        migrations(),
+        "migrated to A\nmigrated to B\nmigrated to X-broken"
+    );
     assert!(!has_image(&h, "keel-deploy/api:X-broken"));
     assert!(!has_image(&h, "keel-deploy/web:X-broken"));
     h.sh(&format!("ip route replace default via {gateway}"));

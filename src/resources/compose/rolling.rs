@@ -144,10 +144,10 @@ impl Compose {
         let Some(file) = data(&fact.file) else {
             return false;
         };
-        let env = match self.env {
-            Some(_) => Some(data(&fact.env).unwrap_or_default()),
-            None => None,
-        };
+        let env = self
+            .env
+            .as_ref()
+            .map(|_| data(&fact.env).unwrap_or_default());
         let ovr = data(&fact.override_file);
         let live = self.files_hash(&file, env.as_deref(), ovr.as_deref());
         fact.hash.as_deref() == Some(live.as_str())
