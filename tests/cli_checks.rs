@@ -273,3 +273,16 @@ fn an_unreachable_host_fails_verify() {
         "{err}"
     );
 }
+
+#[test]
+fn verify_takes_the_values_of_set() {
+    let dir = project(
+        "name: checks\ntargets: [here]\nrelease: \"{{vars.release}}\"\nresources:\n  - check: { name: release, command: \"test {{release}} = v2\" }\n",
+    );
+    let (code, out, err) = keel(dir.path(), &["verify", "stack.yaml", "--set", "release=v2"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("1 check: 1 passed, 0 failed"), "{out}");
+    let (code, out, err) = keel(dir.path(), &["verify", "stack.yaml", "--set", "release=v1"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("check[release]"), "{out}");
+}

@@ -37,6 +37,7 @@ pub async fn run(a: VerifyArgs) -> Exit {
             limit: a.common.limit.clone(),
             parallel: a.parallel,
             allow_lockout_risk: true,
+            overrides: super::set_overrides(&a.common.set),
             ..Options::default()
         },
     ) {

@@ -19,6 +19,7 @@
 //!         timeout: 30                     #   each at most `timeout` s (default 30)
 //!       - frontend                        # a plain name: waited for, no check
 //!     remove_orphans: true                # remove containers of services no longer declared
+//!     keep_releases: 3                    # the images of the last 3 releases stay (see keep.rs)
 //! ```
 //!
 //! Files, in `dir`: the compose file (`file_name`, default
@@ -81,9 +82,15 @@
 //! the run fails with `rollout stopped at backend: the check after backend
 //! failed (5 of 5 attempts): CHECK` and the check's last output lines. The
 //! hash file is not rewritten, so the next apply tries the new release
-//! again. The kept copies are removed once every step passed. When no file
-//! changed in the run (only containers drifted) there is nothing to return
-//! to: the failure is reported and the services are left as they are.
+//! again. The last step, `up -d` of the whole project and the wait, is
+//! gated the same way (a failure puts the files back and brings the whole
+//! project up with them); the kept copies are removed once it passed. A
+//! complete copy left by a run that stopped midway (the live files never
+//! came up: the hash file says so) is kept and is what a failure puts
+//! back; an unfinished copy is never put back. When no file changed in
+//! the run and no such copy exists (only containers drifted) there is
+//! nothing to return to: the failure is reported and the services are
+//! left as they are.
 
 use super::common::{content, refuse};
 use super::*;
@@ -95,6 +102,7 @@ use model::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+mod keep;
 mod model;
 mod plan;
 mod rolling;
@@ -270,6 +278,13 @@ pub struct Compose {
     pub rolling: Vec<RollingStep>,
     #[serde(default = "yes")]
     pub remove_orphans: bool,
+    /// The images of this many releases (the last ones the project ran)
+    /// stay on the host; older ones are removed (1 to 100).
+    #[serde(default = "keep::default_keep")]
+    pub keep_releases: u32,
+    /// The stack's release (set at prepare time).
+    #[serde(skip)]
+    release: Option<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -340,6 +355,11 @@ pub struct ComposeFact {
     /// Image reference → its id on the host (`None`: not on the host).
     pub images: BTreeMap<String, Option<String>>,
     pub containers: Vec<Container>,
+    /// The history of the releases' images (`keep_releases`), as read.
+    pub releases: String,
+    /// A rolling update's copy of the files is there: `Some(true)`
+    /// complete, `Some(false)` partial (a run stopped while copying).
+    pub previous: Option<bool>,
 }
 
 impl Default for ComposeFact {
@@ -355,6 +375,8 @@ impl Default for ComposeFact {
             hash: None,
             images: BTreeMap::new(),
             containers: Vec::new(),
+            releases: String::new(),
+            previous: None,
         }
     }
 }
@@ -450,17 +472,24 @@ impl Compose {
 
     /// The hash of everything `up` reads from keel's files.
     fn desired_hash(&self, model: &Model) -> String {
+        self.files_hash(
+            self.file.data(),
+            self.env.as_ref().map(|e| e.data()),
+            self.override_text(model).as_deref().map(str::as_bytes),
+        )
+    }
+
+    /// The hash of the project's files with these contents (`None`: no
+    /// env file declared; no override file).
+    fn files_hash(&self, file: &[u8], env: Option<&[u8]>, override_text: Option<&[u8]>) -> String {
         let mut h = Vec::new();
         for part in [
             self.project.as_bytes(),
             self.file_name().as_bytes(),
-            self.file.data(),
+            file,
             self.env_name().unwrap_or("-").as_bytes(),
-            self.env.as_ref().map_or(&b"-"[..], |e| e.data()),
-            self.override_text(model)
-                .as_deref()
-                .unwrap_or("-")
-                .as_bytes(),
+            env.unwrap_or(b"-"),
+            override_text.unwrap_or(b"-"),
         ] {
             h.extend_from_slice(part);
             h.push(0);
@@ -532,6 +561,7 @@ impl Kind for Compose {
 
     fn prepare(&mut self, cx: &mut dyn PrepareCx) -> Result<(), Vec<Invalid>> {
         let mut errs = Vec::new();
+        self.release = cx.release().map(|r| r.version);
         if let Err(e) = self.file.load("file", cx) {
             errs.push(e);
         }
@@ -623,6 +653,13 @@ impl Kind for Compose {
                 }
             }
         }
+        if !(1..=100).contains(&self.keep_releases) {
+            errs.push(
+                Invalid::field("keep_releases", "`keep_releases` is from 1 to 100").help(
+                    "the number of releases whose images stay on the host, e.g. keep_releases: 3",
+                ),
+            );
+        }
         if self.wait.timeout > 3600 {
             errs.push(
                 Invalid::field("wait", "`timeout` is at most 3600 seconds")
@@ -671,6 +708,11 @@ impl Kind for Compose {
                         _ => None,
                     };
                 }
+                "releases" => {
+                    let text = shell::unbase64(v).map_err(|e| format!("releases: {e}"))?;
+                    fact.releases = String::from_utf8_lossy(&text).into_owned();
+                }
+                "previous" => fact.previous = Some(v.trim() == "complete"),
                 "hash" => {
                     let h = v.trim();
                     fact.hash = (!h.is_empty()).then(|| h.to_string());
@@ -976,7 +1018,8 @@ mod tests {
         let s = &cmds[1].script;
         let web = s.find("keel_step web\n").unwrap();
         let api = s.find("keel_step api\n").unwrap();
-        let all = s.find("keel_compose up -d --remove-orphans\n").unwrap();
+        // Then the whole project, gated too (a failure puts the files back).
+        let all = s.find("\nkeel_last api web\n").unwrap();
         assert!(web < api && api < all);
         // The override keeps the compose file's version.
         let c2 = Compose {

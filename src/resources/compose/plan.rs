@@ -50,6 +50,8 @@ struct Cx<'a> {
     override_text: Option<String>,
     diff: Diff,
     notes: Vec<String>,
+    /// What an `up` does to the kept releases' images.
+    keep: Option<keep::KeepPlan>,
 }
 
 impl Compose {
@@ -67,6 +69,7 @@ impl Compose {
             model,
             diff: Diff::default(),
             notes: Vec::new(),
+            keep: None,
         };
         let mut ch = Changes::default();
         self.file_changes(&mut cx, &mut ch);
@@ -80,6 +83,13 @@ impl Compose {
             );
         }
         self.container_changes(&mut cx, &mut ch);
+        if ch.up() {
+            cx.keep = self.keep_plan(fact, &cx.images);
+            if let Some(k) = &cx.keep {
+                let attrs = self.keep_attrs(k);
+                cx.diff.attrs.extend(attrs);
+            }
+        }
         if !ch.up()
             && ch.restart.is_empty()
             && ch.chmods.is_empty()
@@ -336,7 +346,7 @@ impl Compose {
                 None
             },
             ch.override_file == Some(OverrideChange::Remove),
-            !self.rolling_now(cx.fact).is_empty(),
+            !self.rolling_now(cx.fact).is_empty() && self.previous_plan(cx.fact, true).0,
         ));
         let mut written = Vec::new();
         if ch.file {
@@ -366,7 +376,11 @@ impl Compose {
         let rolling = self.rolling_now(cx.fact);
         let mut s = prelude.to_string();
         s.push_str(&self.wait_function());
-        s.push_str(&self.up_script(&rolling, ch.files(), &cx.checked, &cx.images));
+        if let Some(text) = cx.keep.as_ref().and_then(|k| k.start.as_deref()) {
+            s.push_str(&self.history_write(text));
+        }
+        let restore = self.previous_plan(cx.fact, ch.files()).1;
+        s.push_str(&self.up_script(&rolling, restore, &cx.checked, &cx.images));
         s.push_str(&shell::write_file_atomic(
             &self.path(&self.hash_name()),
             format!("{}\n", self.desired_hash(&cx.model)).as_bytes(),
@@ -377,6 +391,10 @@ impl Compose {
                 ..Perms::default()
             },
         ));
+        if let Some(k) = &cx.keep {
+            s.push_str(&self.history_write(&k.finish));
+            s.push_str(&self.prune_script(&k.remove));
+        }
         let tool = match &cx.fact.tool {
             Some(Tool::V1(_)) => "docker-compose",
             _ => "docker compose",
@@ -386,6 +404,14 @@ impl Compose {
         } else {
             String::new()
         };
+        let prune = match cx.keep.as_ref().map(|k| k.remove.len()) {
+            Some(n) if n > 0 => format!(
+                ", then remove {n} image{} of older releases",
+                if n == 1 { "" } else { "s" }
+            ),
+            _ => String::new(),
+        };
+        let wait = format!("{wait}{prune}");
         let summary = if rolling.is_empty() {
             format!("{tool} up -d (project {}){wait}", self.project)
         } else {

@@ -3,9 +3,11 @@
 # files NAME_mode= and NAME=BASE64 (or NAME_type=other when not a regular
 # file); hash= (the hash file); docker=yes|no, compose=v2|v1 VERSION,
 # daemon=up|down, one ctr=... line per container of the project, and
-# image=REF|ID for each image in $keel_images (one a line).
-# params: keel_dir keel_file keel_env keel_override keel_hash keel_label keel_images
-: "${keel_dir?}" "${keel_file?}" "${keel_env?}" "${keel_override?}" "${keel_hash?}" "${keel_label?}" "${keel_images?}"
+# image=REF|ID for each image in $keel_images (one a line); releases=BASE64
+# (the history of $keel_releases, when it exists); previous=complete|partial
+# when a rolling update's copy of the files $keel_prev exists.
+# params: keel_dir keel_file keel_env keel_override keel_hash keel_label keel_images keel_releases keel_prev
+: "${keel_dir?}" "${keel_file?}" "${keel_env?}" "${keel_override?}" "${keel_hash?}" "${keel_label?}" "${keel_images?}" "${keel_releases?}" "${keel_prev?}"
 keel_f() {
   if [ -L "$2" ] || { [ -e "$2" ] && [ ! -f "$2" ]; }; then
     printf '%s_type=other\n' "$1"
@@ -19,6 +21,8 @@ keel_f file "$keel_file"
 if [ -n "$keel_env" ]; then keel_f env "$keel_env"; fi
 keel_f override "$keel_override"
 if [ -f "$keel_hash" ]; then printf 'hash=%s\n' "$(head -c 100 "$keel_hash" | tr -d '\n')"; fi
+if [ -f "$keel_prev/complete" ]; then echo previous=complete; elif [ -e "$keel_prev" ]; then echo previous=partial; fi
+if [ -f "$keel_releases" ]; then printf 'releases=%s\n' "$(head -c 65536 "$keel_releases" | base64 -w 0)"; fi
 if command -v docker >/dev/null 2>&1; then
   echo docker=yes
   if docker compose version >/dev/null 2>&1; then

@@ -134,6 +134,39 @@ impl Compose {
         self.path(&format!(".keel-compose-{}.previous", self.project))
     }
 
+    /// The live files are the ones the last `up` that succeeded brought
+    /// up (the hash file says so).
+    fn live_files_good(&self, fact: &ComposeFact) -> bool {
+        let data = |f: &LiveFile| match f {
+            LiveFile::File { data, .. } => Some(data.clone()),
+            _ => None,
+        };
+        let Some(file) = data(&fact.file) else {
+            return false;
+        };
+        let env = self
+            .env
+            .as_ref()
+            .map(|_| data(&fact.env).unwrap_or_default());
+        let ovr = data(&fact.override_file);
+        let live = self.files_hash(&file, env.as_deref(), ovr.as_deref());
+        fact.hash.as_deref() == Some(live.as_str())
+    }
+
+    /// For a rolling update: (copy the files aside before replacing them,
+    /// put a copy back when a step fails). A complete copy left by an
+    /// earlier run that stopped midway holds the last files that came up
+    /// while the live ones did not: it is kept and is what a failure puts
+    /// back. Otherwise the files are copied when this run replaces them;
+    /// an unfinished copy is never put back.
+    pub(super) fn previous_plan(&self, fact: &ComposeFact, files_change: bool) -> (bool, bool) {
+        if fact.previous == Some(true) && !self.live_files_good(fact) {
+            (false, true)
+        } else {
+            (files_change, files_change)
+        }
+    }
+
     /// Copy the files as they are into `prev_dir` (in the write command,
     /// before anything is replaced).
     pub(super) fn keep_previous_script(&self) -> String {
@@ -142,10 +175,23 @@ impl Compose {
             .render()
     }
 
-    /// The rolling steps; `restore`: the files were replaced in this run
-    /// (kept in `prev_dir`), so a failed step puts them back.
-    pub(super) fn rolling_script(&self, steps: &[&RollingStep], restore: bool) -> String {
-        let mut s = Script::new(include_str!("rollout.sh"))
+    /// The rolling steps, then `up -d` of the whole project and the wait
+    /// for the `checked` services as the last step; `restore`: the files
+    /// were replaced in this run (kept in `prev_dir`), so a failed step
+    /// puts them back.
+    pub(super) fn rolling_script(
+        &self,
+        steps: &[&RollingStep],
+        restore: bool,
+        checked: &[String],
+    ) -> String {
+        let mut s = String::new();
+        if !restore {
+            // A copy left by an earlier run is not needed: the live files
+            // came up, or none is complete.
+            let _ = writeln!(s, "rm -rf -- {}", q(&self.prev_dir()));
+        }
+        s += &Script::new(include_str!("rollout.sh"))
             .set(
                 "keel_prev",
                 if restore {
@@ -156,6 +202,7 @@ impl Compose {
             )
             .flag("keel_wait_on", self.wait.timeout > 0)
             .set("keel_name", format!("keel: compose[{}]", self.project))
+            .flag("keel_orphans", self.remove_orphans)
             .render();
         for step in steps {
             let _ = write!(s, "keel_step {}", q(step.service()));
@@ -171,9 +218,11 @@ impl Compose {
             }
             s.push('\n');
         }
-        if restore {
-            let _ = writeln!(s, "rm -rf -- {}", q(&self.prev_dir()));
+        s.push_str("keel_last");
+        for c in checked {
+            let _ = write!(s, " {}", q(c));
         }
+        s.push('\n');
         s
     }
 }
@@ -291,7 +340,7 @@ mod tests {
         std::fs::write(
             &fake,
             format!(
-                "#!/bin/sh\nlog={}\nf=\nfor a in \"$@\"; do if [ \"$prev\" = -f ] && [ -z \"$f\" ]; then f=$a; fi; prev=$a; done\nprintf '%s | %s\\n' \"$*\" \"$(grep image: \"$f\" | tr -d ' ')\" >> \"$log\"\ncase \"$* $(cat \"$f\")\" in *' up '*crash*) echo 'no such image: crash' >&2; exit 1 ;; esac\nexit 0\n",
+                "#!/bin/sh\nlog={}\nf=\nfor a in \"$@\"; do if [ \"$prev\" = -f ] && [ -z \"$f\" ]; then f=$a; fi; prev=$a; done\nprintf '%s | %s\\n' \"$*\" \"$(grep image: \"$f\" | tr -d ' ')\" >> \"$log\"\ncase \"$* $(cat \"$f\")\" in *' up '*crash*) echo 'no such image: crash' >&2; exit 1 ;; *'up -d --remove-orphans '*brokenlast*) echo 'cannot start' >&2; exit 1 ;; esac\nexit 0\n",
                 q(t.path().join("log").to_str().unwrap())
             ),
         )
@@ -380,9 +429,170 @@ mod tests {
             std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(),
             "services:\n  web:\n    image: old\n"
         );
-        assert_eq!(names(&d), [".env", "docker-compose.yml"]);
+        // The release that never came up is recorded as pending (its images
+        // are removed once another release comes up).
+        assert_eq!(
+            names(&d),
+            [".env", ".keel-compose-app.releases", "docker-compose.yml"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join(".keel-compose-app.releases")).unwrap(),
+            "pending - crash\n"
+        );
         let log = std::fs::read_to_string(t.path().join("log")).unwrap();
         assert!(log.ends_with("up -d --no-deps web | image:old\n"), "{log}");
+    }
+
+    #[test]
+    fn failed_last_up_puts_the_previous_files_back_and_brings_everything_up() {
+        let (t, d, bin) = fixture();
+        let outs = apply(&d, &bin, &yaml(&d, "brokenlast", "web"));
+        let last = outs.last().unwrap();
+        assert_eq!(last.status, 1, "{}", last.stderr);
+        assert!(
+            last.stderr.contains(
+                "keel: compose[app]: rollout stopped after the last step: `up -d --remove-orphans` of the whole project failed"
+            ),
+            "{}",
+            last.stderr
+        );
+        assert!(
+            last.stderr
+                .contains("returned every service to the previous release"),
+            "{}",
+            last.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(),
+            "services:\n  web:\n    image: old\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join(".env")).unwrap(),
+            "TOKEN=old\n"
+        );
+        let log = std::fs::read_to_string(t.path().join("log")).unwrap();
+        let ups: Vec<&str> = log.lines().filter(|l| l.contains(" up -d")).collect();
+        assert_eq!(ups.len(), 3, "{log}");
+        assert!(
+            ups[0].contains("up -d --no-deps web | image:brokenlast"),
+            "{log}"
+        );
+        assert!(
+            ups[1].contains("up -d --remove-orphans | image:brokenlast"),
+            "{log}"
+        );
+        assert!(ups[2].ends_with("up -d | image:old"), "{log}");
+    }
+
+    /// A copy of the files as an earlier run that stopped midway left it.
+    fn leave_copy(d: &Path, image: &str, complete: bool) {
+        let p = d.join(".keel-compose-app.previous");
+        std::fs::create_dir(&p).unwrap();
+        let file = format!("services:\n  web:\n    image: {image}\n");
+        std::fs::write(p.join("file"), file).unwrap();
+        std::fs::write(p.join("env"), format!("TOKEN={image}\n")).unwrap();
+        if complete {
+            std::fs::write(p.join("complete"), "").unwrap();
+        }
+    }
+
+    fn failing(d: &Path, image: &str) -> String {
+        yaml(
+            d,
+            image,
+            "{service: web, check: \"exit 1\", retries: 1, delay: 0}",
+        )
+    }
+
+    #[test]
+    fn a_complete_copy_left_by_an_interrupted_run_is_what_a_failure_puts_back() {
+        // The run before was cut off after replacing the files with `mid`
+        // (never brought up: no hash); its copy holds `good`.
+        let (t, d, bin) = fixture();
+        std::fs::write(
+            d.join("docker-compose.yml"),
+            "services:\n  web:\n    image: mid\n",
+        )
+        .unwrap();
+        leave_copy(&d, "good", true);
+        let outs = apply(&d, &bin, &failing(&d, "new"));
+        assert_eq!(outs.last().unwrap().status, 1);
+        assert_eq!(
+            std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(),
+            "services:\n  web:\n    image: good\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join(".env")).unwrap(),
+            "TOKEN=good\n"
+        );
+        let log = std::fs::read_to_string(t.path().join("log")).unwrap();
+        assert!(log.ends_with("up -d --no-deps web | image:good\n"), "{log}");
+
+        // The same, retried at the release that was cut off (no file
+        // changes in this run): the copy still goes back.
+        let (_t, d, bin) = fixture();
+        std::fs::write(
+            d.join("docker-compose.yml"),
+            "services:\n  web:\n    image: new\n",
+        )
+        .unwrap();
+        std::fs::write(d.join(".env"), "TOKEN=new\n").unwrap();
+        leave_copy(&d, "good", true);
+        let outs = apply(&d, &bin, &failing(&d, "new"));
+        let last = outs.last().unwrap();
+        assert_eq!(last.status, 1);
+        assert!(
+            last.stderr.contains("returned web to the previous release"),
+            "{}",
+            last.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(),
+            "services:\n  web:\n    image: good\n"
+        );
+    }
+
+    #[test]
+    fn an_unfinished_copy_is_never_put_back() {
+        // The live files came up (the hash says so); a partial copy of
+        // other files lies beside them.
+        let (_t, d, bin) = fixture();
+        let c = load_compose();
+        let hash = c.files_hash(
+            b"services:\n  web:\n    image: old\n",
+            Some(b"TOKEN=old\n"),
+            None,
+        );
+        std::fs::write(d.join(".keel-compose-app.sha256"), format!("{hash}\n")).unwrap();
+        leave_copy(&d, "partial", false);
+        let outs = apply(&d, &bin, &failing(&d, "new"));
+        assert_eq!(outs.last().unwrap().status, 1);
+        assert_eq!(
+            std::fs::read_to_string(d.join("docker-compose.yml")).unwrap(),
+            "services:\n  web:\n    image: old\n"
+        );
+        // A stale complete copy, when the live files came up and nothing
+        // changes: not used, and removed.
+        let (_t, d, _bin) = fixture();
+        let y = failing(&d, "old").replace("TOKEN=new", "TOKEN=old");
+        std::fs::write(d.join(".keel-compose-app.sha256"), format!("{hash}\n")).unwrap();
+        leave_copy(&d, "stale", true);
+        let r = load("compose", &y);
+        let mut out = run_local(&r.probe());
+        out.stdout.push_str(
+            "docker=yes\ndaemon=up\ncompose=v1 1.29.2\nctr=web|1|False|exited||0|old|sha256:a|/app_web_1\n",
+        );
+        let e = r.evaluate(&out).unwrap();
+        let up = e.commands.last().unwrap();
+        assert!(
+            up.script.contains(&format!(
+                "rm -rf -- {}\n",
+                q(&d.join(".keel-compose-app.previous").to_string_lossy())
+            )),
+            "{}",
+            up.script
+        );
+        assert!(up.script.contains("keel_prev=''\n"), "{}", up.script);
     }
 
     #[test]
@@ -396,7 +606,7 @@ mod tests {
             "{}{}{}",
             c.compose_prelude(false),
             c.wait_function(),
-            c.rolling_script(&steps, true)
+            c.rolling_script(&steps, true, &["web".to_string()])
         );
         let out = std::process::Command::new("sh")
             .args(["-n", "-c", &s])
@@ -439,7 +649,16 @@ mod tests {
         );
         assert_eq!(
             names(&d),
-            [".env", ".keel-compose-app.sha256", "docker-compose.yml"]
+            [
+                ".env",
+                ".keel-compose-app.releases",
+                ".keel-compose-app.sha256",
+                "docker-compose.yml"
+            ]
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join(".keel-compose-app.releases")).unwrap(),
+            "ok - new\n"
         );
         let log = std::fs::read_to_string(t.path().join("log")).unwrap();
         let ups: Vec<&str> = log.lines().filter(|l| l.contains(" up -d")).collect();

@@ -5,9 +5,14 @@
 # seconds, up to RETRIES attempts DELAY seconds apart). When any of it
 # fails: put back the files kept in $keel_prev (when it is set and
 # complete), bring the services updated so far up again with them, print
-# why after $keel_name, and exit 1. Needs keel_compose and keel_wait.
-# params: keel_prev keel_wait_on keel_name
-: "${keel_prev?}" "${keel_wait_on?}" "${keel_name?}"
+# why after $keel_name, and exit 1. And `keel_last [SERVICE...]`, the
+# rollout's last step: `up -d` of the whole project (with
+# --remove-orphans when $keel_orphans is set), then wait for the SERVICEs;
+# when that fails the files are put back and the whole project brought up
+# with them; when it passes the kept files are removed. Needs
+# keel_compose and keel_wait.
+# params: keel_prev keel_wait_on keel_name keel_orphans
+: "${keel_prev?}" "${keel_wait_on?}" "${keel_name?}" "${keel_orphans?}"
 keel_done=
 keel_check() {
   keel_try=1
@@ -37,8 +42,14 @@ keel_rollback() {
   rm -rf -- "$keel_prev"
   if [ -f "$keel_override" ]; then keel_with_override=yes; else keel_with_override=; fi
   if [ -n "$keel_env_file" ] && [ ! -e "$keel_env_file" ]; then keel_env_file=; fi
-  # shellcheck disable=SC2086 # service names, one word each
-  if keel_compose up -d --no-deps $keel_done >&2; then
+  if [ "$1" = all ]; then
+    set -- up -d
+    keel_done=" every service"
+  else
+    # shellcheck disable=SC2086 # service names, one word each
+    set -- up -d --no-deps $keel_done
+  fi
+  if keel_compose "$@" >&2; then
     echo "$keel_name: returned$keel_done to the previous release (the files in $keel_dir put back)" >&2
   else
     echo "$keel_name: the files in $keel_dir were put back, but bringing$keel_done up with them failed" >&2
@@ -59,5 +70,20 @@ $(printf '%s\n' "$keel_out" | tail -n 20)"
   fi
   echo "$keel_name: rollout stopped at $1: $keel_why" >&2
   keel_rollback
+  exit 1
+}
+keel_last() {
+  if [ -n "$keel_orphans" ]; then keel_up_args="up -d --remove-orphans"; else keel_up_args="up -d"; fi
+  # shellcheck disable=SC2086 # fixed words
+  if ! keel_compose $keel_up_args; then
+    keel_why="\`$keel_up_args\` of the whole project failed"
+  elif [ -n "$keel_wait_on" ] && [ $# -gt 0 ] && ! keel_wait "$@"; then
+    keel_why="not every service became running/healthy"
+  else
+    if [ -n "$keel_prev" ]; then rm -rf -- "$keel_prev"; fi
+    return 0
+  fi
+  echo "$keel_name: rollout stopped after the last step: $keel_why" >&2
+  keel_rollback all
   exit 1
 }

@@ -26,6 +26,8 @@ impl Compose {
             .set("keel_hash", self.path(&self.hash_name()))
             .set("keel_label", self.label())
             .set("keel_images", images.join("\n"))
+            .set("keel_releases", self.history_path())
+            .set("keel_prev", self.prev_dir())
             .render()
     }
 
@@ -200,10 +202,11 @@ impl Compose {
             Pull::Missing => {}
             Pull::Always => s.push_str("keel_compose pull\n"),
         }
-        let wait = self.wait.timeout > 0;
         if !rolling.is_empty() {
-            s.push_str(&self.rolling_script(rolling, restore));
+            s.push_str(&self.rolling_script(rolling, restore, checked));
+            return s;
         }
+        let wait = self.wait.timeout > 0;
         let orphans = if self.remove_orphans {
             " --remove-orphans"
         } else {
