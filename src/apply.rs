@@ -17,6 +17,8 @@
 //! error.
 
 mod batch;
+mod reprobe;
+mod together;
 
 use crate::plan::Masker;
 use crate::probe;
@@ -110,24 +112,27 @@ async fn run_cmds(work: &HostWork, cmds: &[Cmd], masker: &Masker<'_>) -> Result<
     }
     match t.run(&script_of(cmds)).await {
         Ok(out) if out.success() => Ok(()),
-        Ok(out) => {
-            let err = out.stderr_text();
-            let tail: Vec<&str> = err
-                .lines()
-                .rev()
-                .take(12)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            Err(masker.mask(&format!(
-                "exit status {}: {}",
-                out.status.map_or("killed".to_string(), |s| s.to_string()),
-                tail.join("\n").trim()
-            )))
-        }
+        Ok(out) => Err(masker.mask(&failure(out.status, &out.stderr_text()))),
         Err(e) => Err(masker.mask(&e.to_string())),
     }
+}
+
+/// How a failed script is reported: its exit status and the last lines of
+/// its stderr (not masked yet).
+fn failure(status: Option<i32>, stderr: &str) -> String {
+    let tail: Vec<&str> = stderr
+        .lines()
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!(
+        "exit status {}: {}",
+        status.map_or("killed".to_string(), |s| s.to_string()),
+        tail.join("\n").trim()
+    )
 }
 
 async fn reprobe(work: &HostWork, i: usize) -> Result<Evaluation, String> {
@@ -249,32 +254,36 @@ pub async fn apply_host_confirmed(
         masker,
     };
     let n = work.resolved.instances.len();
-    let mut state = State {
-        outcome: vec![None; n],
-        changed: BTreeSet::new(),
-    };
+    let mut state = State::new(n);
     let (guarded, scope) = walk.guarded(access);
     let mut armed: Option<String> = None;
-    for &i in &graph.order {
+    // The first instance not yet walked is always ready (the order is
+    // topological); what is ready with it may join it in one script.
+    let mut pos = 0;
+    loop {
+        while pos < graph.order.len() && state.outcome[graph.order[pos]].is_some() {
+            pos += 1;
+        }
+        let Some(&i) = graph.order.get(pos) else {
+            break;
+        };
         if let Some(a) = access
             && guarded.first() == Some(&i)
             && armed.is_none()
         {
             armed = walk.arm(a, &guarded, &scope, &mut state.outcome).await;
+            if state.outcome[i].is_some() {
+                continue;
+            }
         }
-        if state.outcome[i].is_some() {
-            continue;
-        }
-        walk.batch(i, &mut state, &guarded, progress).await;
-        if state.outcome[i].is_some() {
+        walk.reprobe_ready(&mut state).await;
+        if walk.together(i, &mut state, &guarded, progress).await {
             continue;
         }
         progress.step(&work.host, &walk.address(i));
+        state.step();
         let o = walk.resource(i, &state).await;
-        if o.changed() {
-            state.changed.insert(i);
-        }
-        state.outcome[i] = Some(o);
+        state.record(i, o);
     }
     if let (Some(id), Some(a)) = (&armed, access) {
         let window = Window {
@@ -333,6 +342,43 @@ struct State {
     outcome: Vec<Option<Outcome>>,
     /// Instances changed or notified in this run.
     changed: BTreeSet<usize>,
+    /// Steps of the walk that ran changes so far; each change is stamped
+    /// with the step that made it.
+    steps: u64,
+    /// The step that changed each instance (0: none).
+    changed_in: Vec<u64>,
+    /// Live state read again during the walk ([`reprobe`]).
+    fresh: Vec<Option<reprobe::Fresh>>,
+    /// Instances whose batched command failed: applied alone from then on.
+    unbatched: BTreeSet<usize>,
+}
+
+impl State {
+    fn new(n: usize) -> State {
+        State {
+            outcome: vec![None; n],
+            changed: BTreeSet::new(),
+            steps: 0,
+            changed_in: vec![0; n],
+            fresh: vec![None; n],
+            unbatched: BTreeSet::new(),
+        }
+    }
+
+    /// Start a step that may change the host; its number.
+    fn step(&mut self) -> u64 {
+        self.steps += 1;
+        self.steps
+    }
+
+    /// Record what instance `i` did in the current step.
+    fn record(&mut self, i: usize, o: Outcome) {
+        if o.changed() {
+            self.changed.insert(i);
+            self.changed_in[i] = self.steps;
+        }
+        self.outcome[i] = Some(o);
+    }
 }
 
 /// One host's apply: its work, graph and how its messages are masked.
@@ -458,14 +504,14 @@ impl Walk<'_> {
                     .unwrap_or_else(|| "its live state could not be read".into()),
             );
         };
-        // Re-read the live state when something it depends on changed.
-        let upstream_changed = self
-            .graph
-            .ancestors(i)
-            .iter()
-            .any(|a| state.changed.contains(a));
-        let eval = if upstream_changed {
-            match reprobe(work, i).await {
+        // The live state read again when something it depends on changed
+        // (read with others at the same point of the graph, or now).
+        let eval = if self.upstream_changed(i, state) {
+            let fresh = match self.fresh(i, state) {
+                Some(f) => f.clone(),
+                None => reprobe(work, i).await,
+            };
+            match fresh {
                 Ok(e) => e,
                 Err(e) => {
                     return Outcome::Failed(

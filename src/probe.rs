@@ -84,39 +84,64 @@ pub fn batch_script(probes: &[String]) -> (String, String) {
 
 /// Split the batched output into each probe's output.
 pub fn split_output(stdout: &str, marker: &str, count: usize) -> Result<Vec<ProbeOutput>, String> {
+    let (outs, problem) = split_partial(stdout, marker, count);
+    match problem {
+        Some(e) => Err(e),
+        None => Ok(outs),
+    }
+}
+
+/// The outputs of the first probes whose frames are complete, in order,
+/// and — when fewer than `count` are — what cut the rest short (a script
+/// that stopped early still tells what its first parts did).
+pub fn split_partial(stdout: &str, marker: &str, count: usize) -> (Vec<ProbeOutput>, Option<String>) {
     let mut outs = Vec::with_capacity(count);
     let mut rest = stdout;
     for i in 0..count {
-        let begin = format!("{marker} BEGIN {i}\n");
-        let end_prefix = format!("\n{marker} END {i} ");
-        let errend = format!("\n{marker} ERREND {i}\n");
-        let b = rest
-            .find(&begin)
-            .ok_or_else(|| format!("probe output is cut short before probe {i}"))?;
-        rest = &rest[b + begin.len()..];
-        let e = rest
-            .find(&end_prefix)
-            .ok_or_else(|| format!("probe {i} did not finish"))?;
-        let stdout_i = &rest[..e];
-        rest = &rest[e + end_prefix.len()..];
-        let nl = rest.find('\n').ok_or("malformed probe frame")?;
-        let status: i32 = rest[..nl]
-            .trim()
-            .parse()
-            .map_err(|_| "malformed probe status")?;
-        rest = &rest[nl + 1..];
-        let ee = rest
-            .find(&errend)
-            .ok_or_else(|| format!("probe {i} stderr frame is cut short"))?;
-        let stderr_i = &rest[..ee];
-        rest = &rest[ee + errend.len()..];
-        outs.push(ProbeOutput {
+        match next_frame(rest, marker, i) {
+            Ok((out, after)) => {
+                outs.push(out);
+                rest = after;
+            }
+            Err(e) => return (outs, Some(e)),
+        }
+    }
+    (outs, None)
+}
+
+/// Frame `i` at the start of `rest` (after anything before its begin
+/// line): its output and what follows it.
+fn next_frame<'a>(rest: &'a str, marker: &str, i: usize) -> Result<(ProbeOutput, &'a str), String> {
+    let begin = format!("{marker} BEGIN {i}\n");
+    let end_prefix = format!("\n{marker} END {i} ");
+    let errend = format!("\n{marker} ERREND {i}\n");
+    let b = rest
+        .find(&begin)
+        .ok_or_else(|| format!("probe output is cut short before probe {i}"))?;
+    let rest = &rest[b + begin.len()..];
+    let e = rest
+        .find(&end_prefix)
+        .ok_or_else(|| format!("probe {i} did not finish"))?;
+    let stdout_i = &rest[..e];
+    let rest = &rest[e + end_prefix.len()..];
+    let nl = rest.find('\n').ok_or("malformed probe frame")?;
+    let status: i32 = rest[..nl]
+        .trim()
+        .parse()
+        .map_err(|_| "malformed probe status")?;
+    let rest = &rest[nl + 1..];
+    let ee = rest
+        .find(&errend)
+        .ok_or_else(|| format!("probe {i} stderr frame is cut short"))?;
+    let stderr_i = &rest[..ee];
+    Ok((
+        ProbeOutput {
             stdout: stdout_i.to_string(),
             stderr: stderr_i.to_string(),
             status,
-        });
-    }
-    Ok(outs)
+        },
+        &rest[ee + errend.len()..],
+    ))
 }
 
 /// Errors of a probe run.
