@@ -19,6 +19,7 @@
 mod batch;
 mod reprobe;
 mod together;
+mod verify;
 
 use crate::plan::Masker;
 use crate::probe;
@@ -282,16 +283,17 @@ pub async fn apply_host_confirmed(
         }
         progress.step(&work.host, &walk.address(i));
         state.step();
-        let o = walk.resource(i, &state).await;
+        let o = walk.resource(i, &mut state).await;
         state.record(i, o);
     }
+    let mut disarm: Option<(String, &[usize])> = None;
     if let (Some(id), Some(a)) = (&armed, access) {
         let window = Window {
             id,
             guarded: &guarded,
             scope: &scope,
         };
-        confirm_access(
+        let confirmed = confirm_access(
             work,
             redactor,
             a,
@@ -300,8 +302,13 @@ pub async fn apply_host_confirmed(
             &mut state.changed,
         )
         .await;
+        if confirmed {
+            disarm = Some((crate::confirm::disarm_script(id), &guarded[..]));
+        }
     }
-    if let Err(e) = walk.verify(&state.changed, &mut state.outcome).await {
+    // The revert is cancelled in the same round trip as the verification.
+    let disarm = disarm.as_ref().map(|(script, g)| (script.as_str(), *g));
+    if let Err(e) = walk.verify(&mut state, disarm).await {
         result.error = Some(e);
     }
     if let Some(a) = access
@@ -483,7 +490,7 @@ impl Walk<'_> {
     /// Apply instance `i`: skipped when a dependency did not succeed; else
     /// its changes (on fresh live state when something upstream changed),
     /// then its notification.
-    async fn resource(&self, i: usize, state: &State) -> Outcome {
+    async fn resource(&self, i: usize, state: &mut State) -> Outcome {
         let (work, redactor) = (self.work, self.redactor);
         if let Some(bad) = self.graph.requirements(i).into_iter().find(|&d| {
             matches!(
@@ -527,7 +534,7 @@ impl Walk<'_> {
         }
         let mut did_change = false;
         if eval.diff.action().is_change() && !eval.commands.is_empty() {
-            if let Err(e) = run_cmds(work, &eval.commands, &self.masker).await {
+            if let Err(e) = self.run_alone(i, &eval, state).await {
                 return Outcome::Failed(e);
             }
             did_change = true;
@@ -576,56 +583,6 @@ impl Walk<'_> {
         }
     }
 
-    /// Everything that changed must now match (one round trip); what still
-    /// differs "did not converge". `Err` when the host could not be asked.
-    async fn verify(
-        &self,
-        changed: &BTreeSet<usize>,
-        outcome: &mut [Option<Outcome>],
-    ) -> Result<(), String> {
-        let to_verify: Vec<usize> = changed
-            .iter()
-            .copied()
-            .filter(|&i| {
-                matches!(
-                    outcome[i],
-                    Some(Outcome::Changed | Outcome::ChangedAndNotified)
-                )
-            })
-            .collect();
-        if to_verify.is_empty() {
-            return Ok(());
-        }
-        let Some(t) = self.work.conn() else {
-            return Ok(());
-        };
-        let instances = &self.work.resolved.instances;
-        let probes: Vec<String> = to_verify
-            .iter()
-            .map(|&i| instances[i].resource.probe())
-            .collect();
-        let outs = probe::run_batch(t.as_ref(), &probes)
-            .await
-            .map_err(|e| self.redactor.redact(&format!("cannot verify: {e}")))?;
-        for (&i, out) in to_verify.iter().zip(outs) {
-            let inst = &instances[i];
-            match inst.resource.evaluate(&out) {
-                Ok(e) if e.diff.action().is_change() => {
-                    outcome[i] = Some(Outcome::Failed(
-                        self.redactor.redact(&not_converged(&e, inst.sensitive)),
-                    ));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    outcome[i] = Some(Outcome::Failed(
-                        self.redactor.redact(&format!("cannot verify: {e}")),
-                    ))
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The last net: a run that changed the host ends with a brand-new
     /// connection to it. `Err` (masked) is the run's first error.
     async fn last_net(
@@ -650,25 +607,6 @@ impl Walk<'_> {
     }
 }
 
-/// Why a resource that was changed still differs from its desired state.
-fn not_converged(e: &Evaluation, sensitive: bool) -> String {
-    let detail: Vec<String> = e
-        .diff
-        .attrs
-        .iter()
-        .map(|a| format!("{} is {}", a.name, a.before.as_deref().unwrap_or("(none)")))
-        .collect();
-    format!(
-        "did not converge: after apply it still differs ({}){}",
-        e.diff.action().verb(),
-        if detail.is_empty() || sensitive {
-            String::new()
-        } else {
-            format!(": {}", detail.join(", "))
-        }
-    )
-}
-
 /// A revert armed on the host: its id, the changes it covers (indexes of
 /// instances) and what it restores.
 struct Window<'a> {
@@ -678,7 +616,8 @@ struct Window<'a> {
 }
 
 /// After the last change that can cut access: check with a brand-new
-/// connection, then disarm the revert, or revert at once and fail.
+/// connection (then `true`: the revert is to be cancelled), or revert at
+/// once and fail (`false`).
 async fn confirm_access(
     work: &HostWork,
     redactor: &Redactor,
@@ -686,7 +625,7 @@ async fn confirm_access(
     window: &Window<'_>,
     outcome: &mut [Option<Outcome>],
     changed: &mut BTreeSet<usize>,
-) {
+) -> bool {
     let Window { id, guarded, scope } = *window;
     let names = |pred: &dyn Fn(&Outcome) -> bool, outcome: &[Option<Outcome>]| -> Vec<String> {
         guarded
@@ -719,17 +658,7 @@ async fn confirm_access(
                 Ok(t) => work.reconnect(Arc::new(t)),
                 Err(e) => tracing::warn!(host = %work.host, "keeping the current connection: {e}"),
             }
-            if let Err(e) = run_plain(work, &crate::confirm::disarm_script(id)).await {
-                // The change is good but the revert could not be cancelled:
-                // it will undo the change. Say so loudly.
-                for &g in guarded {
-                    if outcome[g].as_ref().is_some_and(Outcome::changed) {
-                        outcome[g] = Some(Outcome::Failed(redactor.redact(&format!(
-                            "applied and confirmed, but the automatic revert could not be cancelled ({e}); it will restore the previous configuration"
-                        ))));
-                    }
-                }
-            }
+            true
         }
         Some(why) => {
             let reverted = run_plain(work, &crate::confirm::revert_now_script(id)).await;
@@ -750,6 +679,19 @@ async fn confirm_access(
                 }
             }
             tracing::error!(host = %work.host, "access check failed: {}", redactor.redact(&why));
+            false
+        }
+    }
+}
+
+/// The armed revert could not be cancelled (`e`): the changes it covers
+/// are good, but it will undo them. Say so loudly, on each of them.
+fn not_disarmed(redactor: &Redactor, guarded: &[usize], outcome: &mut [Option<Outcome>], e: &str) {
+    for &g in guarded {
+        if outcome[g].as_ref().is_some_and(Outcome::changed) {
+            outcome[g] = Some(Outcome::Failed(redactor.redact(&format!(
+                "applied and confirmed, but the automatic revert could not be cancelled ({e}); it will restore the previous configuration"
+            ))));
         }
     }
 }

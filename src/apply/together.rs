@@ -33,9 +33,9 @@
 //! cost no round trip of their own. A reading is used only if it is still
 //! current when its resource is walked ([`super::reprobe`]).
 
-use super::{Outcome, Progress, State, Walk, failure, script_of};
+use super::{Outcome, Progress, State, Walk, failure, run_cmds, script_of};
 use crate::probe;
-use crate::resources::{Cmd, ProbeOutput};
+use crate::resources::{Cmd, Evaluation, ProbeOutput};
 use std::collections::BTreeSet;
 
 /// One part of a combined script.
@@ -47,6 +47,14 @@ struct Unit {
     /// A batched command: when it fails, nothing is marked and its members
     /// are applied one by one.
     batched: bool,
+}
+
+/// Why a part has no result: the script stopped before it ended.
+fn stopped_early(problem: Option<&str>) -> String {
+    format!(
+        "no result: the script that applied it stopped early ({})",
+        problem.unwrap_or("no output")
+    )
 }
 
 /// Whether two paths are the same or one lies under the other.
@@ -208,6 +216,46 @@ impl Walk<'_> {
         true
     }
 
+    /// Run the commands of instance `i`, applied alone, and read at the
+    /// end of the same script what its change makes ready — unless a
+    /// notification of it runs after its change (those are read after
+    /// that). `Err` is the failure, masked.
+    pub(super) async fn run_alone(
+        &self,
+        i: usize,
+        eval: &Evaluation,
+        state: &mut State,
+    ) -> Result<(), String> {
+        let notified = self.notified_by(i, |m| state.changed.contains(&m));
+        let next = if notified && !eval.on_notify.is_empty() {
+            Vec::new()
+        } else {
+            self.made_ready(&BTreeSet::from([i]), state)
+        };
+        if next.is_empty() {
+            return run_cmds(self.work, &eval.commands, &self.masker).await;
+        }
+        for c in &eval.commands {
+            tracing::info!(host = %self.work.host, "run: {}", self.masker.mask(&c.summary));
+        }
+        let mut scripts = vec![script_of(&eval.commands)];
+        scripts.extend(
+            next.iter()
+                .map(|&j| self.work.resolved.instances[j].resource.probe()),
+        );
+        let (frames, problem) = self.run_framed(&scripts).await;
+        for (k, &j) in next.iter().enumerate() {
+            if let Some(f) = frames.get(1 + k) {
+                self.store(j, f, state.steps, state);
+            }
+        }
+        match frames.first() {
+            Some(f) if f.status == 0 => Ok(()),
+            Some(f) => Err(self.masker.mask(&failure(Some(f.status), &f.stderr))),
+            None => Err(self.masker.mask(&stopped_early(problem.as_deref()))),
+        }
+    }
+
     /// Run `scripts` as the framed parts of one script: the output of
     /// each part that finished, and — when not all did — why.
     async fn run_framed(&self, scripts: &[String]) -> (Vec<ProbeOutput>, Option<String>) {
@@ -246,10 +294,7 @@ impl Walk<'_> {
                 return;
             }
             Some(f) => failure(Some(f.status), &f.stderr),
-            None => format!(
-                "no result: the script that applied it stopped early ({})",
-                problem.unwrap_or("no output")
-            ),
+            None => stopped_early(problem),
         };
         let error = self.masker.mask(&error);
         if u.batched {
