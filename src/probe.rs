@@ -67,15 +67,35 @@ fn nonce() -> String {
         .collect()
 }
 
-/// Build the batched probe script for several probes.
-pub fn batch_script(probes: &[String]) -> (String, String) {
+/// One part of a framed script ([`framed_script`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Part<'a> {
+    /// A read-only probe: runs in the C locale, so what it prints parses
+    /// the same on every host.
+    Probe(&'a str),
+    /// A change: runs as it would alone, in the login's locale.
+    Change(&'a str),
+}
+
+/// One script running `parts` one after the other, each in its own
+/// subshell with stdin closed, its stdout, exit status and stderr framed
+/// apart (split them with [`split_output`] or [`split_partial`]); a part
+/// that fails does not stop the next. The script and its frames' marker.
+pub fn framed_script(parts: &[Part]) -> (String, String) {
     let marker = format!("@@KEEL-{}", nonce());
     let mut s = Script::new(include_str!("probe/batch.sh"))
         .set("KEEL_M", &marker)
         .render();
-    for (i, p) in probes.iter().enumerate() {
+    for (i, part) in parts.iter().enumerate() {
         let _ = writeln!(s, "keel_begin {i}");
-        let _ = writeln!(s, "(\n{p}\n) 2>\"$KEEL_ERR\" </dev/null");
+        match part {
+            Part::Probe(p) => {
+                let _ = writeln!(s, "(\nexport LC_ALL=C\n{p}\n) 2>\"$KEEL_ERR\" </dev/null");
+            }
+            Part::Change(c) => {
+                let _ = writeln!(s, "(\n{c}\n) 2>\"$KEEL_ERR\" </dev/null");
+            }
+        }
         let _ = writeln!(s, "keel_end {i} $?");
     }
     let _ = writeln!(s, "rm -f \"$KEEL_ERR\"");
@@ -160,13 +180,20 @@ pub async fn run_batch(
     t: &dyn Transport,
     probes: &[String],
 ) -> Result<Vec<ProbeOutput>, ProbeError> {
-    if probes.is_empty() {
+    let parts: Vec<Part> = probes.iter().map(|p| Part::Probe(p)).collect();
+    run_parts(t, &parts).await
+}
+
+/// Run the parts of a framed script in one round trip: the output of
+/// each, or an error when not every part could be told apart.
+pub async fn run_parts(t: &dyn Transport, parts: &[Part<'_>]) -> Result<Vec<ProbeOutput>, ProbeError> {
+    if parts.is_empty() {
         return Ok(Vec::new());
     }
-    let (script, marker) = batch_script(probes);
+    let (script, marker) = framed_script(parts);
     let out = t.run(&script).await?;
     let stdout = out.stdout_text();
-    match split_output(&stdout, &marker, probes.len()) {
+    match split_output(&stdout, &marker, parts.len()) {
         Ok(v) => Ok(v),
         Err(e) if !out.success() => Err(ProbeError::Script {
             status: out.status,
@@ -217,7 +244,7 @@ mod tests {
     fn the_probe_fails_clearly_without_a_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("no-such-dir");
-        let (script, _) = batch_script(&["echo probed".to_string()]);
+        let (script, _) = framed_script(&[Part::Probe("echo probed")]);
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(&script)

@@ -23,7 +23,7 @@
 //! `apt-get install`) are parts of the same script.
 //!
 //! Each part runs in its own subshell, framed as the plan's probes are
-//! ([`crate::probe::batch_script`]): its exit status and stderr come back
+//! ([`crate::probe::framed_script`]): its exit status and stderr come back
 //! apart from the others', and a part that fails does not stop the next
 //! (they are independent; today's walk would run them too). The parts run
 //! one after the other, in the graph's order, as they would alone.
@@ -34,7 +34,7 @@
 //! current when its resource is walked ([`super::reprobe`]).
 
 use super::{Outcome, Progress, State, Walk, failure, run_cmds, script_of};
-use crate::probe;
+use crate::probe::{self, Part};
 use crate::resources::{Cmd, Evaluation, ProbeOutput};
 use std::collections::BTreeSet;
 
@@ -199,12 +199,8 @@ impl Walk<'_> {
             tracing::debug!(host = %self.work.host, "one script: {} part(s), then {} resource(s) read again", units.len(), next.len());
         }
         let step = state.step();
-        let mut scripts: Vec<String> = units.iter().map(|u| script_of(&u.cmds)).collect();
-        scripts.extend(
-            next.iter()
-                .map(|&j| self.work.resolved.instances[j].resource.probe()),
-        );
-        let (frames, problem) = self.run_framed(&scripts).await;
+        let changes: Vec<String> = units.iter().map(|u| script_of(&u.cmds)).collect();
+        let (frames, problem) = self.run_framed(&changes, &next).await;
         for (k, u) in units.iter().enumerate() {
             self.settle(u, frames.get(k), problem.as_deref(), state);
         }
@@ -238,12 +234,9 @@ impl Walk<'_> {
         for c in &eval.commands {
             tracing::info!(host = %self.work.host, "run: {}", self.masker.mask(&c.summary));
         }
-        let mut scripts = vec![script_of(&eval.commands)];
-        scripts.extend(
-            next.iter()
-                .map(|&j| self.work.resolved.instances[j].resource.probe()),
-        );
-        let (frames, problem) = self.run_framed(&scripts).await;
+        let (frames, problem) = self
+            .run_framed(&[script_of(&eval.commands)], &next)
+            .await;
         for (k, &j) in next.iter().enumerate() {
             if let Some(f) = frames.get(1 + k) {
                 self.store(j, f, state.steps, state);
@@ -256,17 +249,30 @@ impl Walk<'_> {
         }
     }
 
-    /// Run `scripts` as the framed parts of one script: the output of
-    /// each part that finished, and — when not all did — why.
-    async fn run_framed(&self, scripts: &[String]) -> (Vec<ProbeOutput>, Option<String>) {
+    /// Run `changes`, then the probes of `read`, as the framed parts of
+    /// one script: the output of each part that finished, and — when not
+    /// all did — why.
+    async fn run_framed(
+        &self,
+        changes: &[String],
+        read: &[usize],
+    ) -> (Vec<ProbeOutput>, Option<String>) {
         let Some(t) = self.work.conn() else {
             return (Vec::new(), Some("no connection".into()));
         };
-        let (script, marker) = probe::batch_script(scripts);
+        let probes: Vec<String> = read
+            .iter()
+            .map(|&j| self.work.resolved.instances[j].resource.probe())
+            .collect();
+        let parts: Vec<Part> = changes
+            .iter()
+            .map(|c| Part::Change(c))
+            .chain(probes.iter().map(|p| Part::Probe(p)))
+            .collect();
+        let (script, marker) = probe::framed_script(&parts);
         match t.run(&script).await {
             Ok(out) => {
-                let (frames, cut) =
-                    probe::split_partial(&out.stdout_text(), &marker, scripts.len());
+                let (frames, cut) = probe::split_partial(&out.stdout_text(), &marker, parts.len());
                 let why = cut.map(|c| match out.stderr_text().trim() {
                     "" => c,
                     err => format!("{c}: {err}"),

@@ -5,7 +5,7 @@
 //! probes, so they read the state that stays).
 
 use super::{Outcome, State, Walk, not_disarmed};
-use crate::probe;
+use crate::probe::{self, Part};
 use crate::resources::Evaluation;
 
 impl Walk<'_> {
@@ -25,9 +25,16 @@ impl Walk<'_> {
             .filter(|&i| changed_itself(&outcome[i]))
             .collect();
         let instances = &self.work.resolved.instances;
-        let mut scripts: Vec<String> = disarm.iter().map(|(s, _)| s.to_string()).collect();
-        scripts.extend(to_verify.iter().map(|&i| instances[i].resource.probe()));
-        if scripts.is_empty() {
+        let probes: Vec<String> = to_verify
+            .iter()
+            .map(|&i| instances[i].resource.probe())
+            .collect();
+        let parts: Vec<Part> = disarm
+            .iter()
+            .map(|(s, _)| Part::Change(s))
+            .chain(probes.iter().map(|p| Part::Probe(p)))
+            .collect();
+        if parts.is_empty() {
             return Ok(());
         }
         let Some(t) = self.work.conn() else {
@@ -36,7 +43,7 @@ impl Walk<'_> {
             }
             return Ok(());
         };
-        let outs = match probe::run_batch(t.as_ref(), &scripts).await {
+        let outs = match probe::run_parts(t.as_ref(), &parts).await {
             Ok(outs) => outs,
             Err(e) => {
                 if let Some((_, guarded)) = disarm {
@@ -47,7 +54,7 @@ impl Walk<'_> {
         };
         let mut outs = outs.into_iter();
         if let Some((_, guarded)) = disarm {
-            // run_batch answers every part; a missing one counts as failed.
+            // run_parts answers every part; a missing one counts as failed.
             let d = outs.next().unwrap_or(crate::resources::ProbeOutput {
                 status: -1,
                 ..Default::default()
