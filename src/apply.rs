@@ -3,8 +3,11 @@
 //! Per host, resources run in graph order. A resource whose dependency
 //! failed (or was skipped) is skipped; independent resources still run.
 //! A resource that depends on something changed earlier in this run is
-//! probed again just before it is applied, so it acts on the live state,
-//! not on a guess made before the run. Handlers (`notify:`) run once, after
+//! probed again before it is applied, so it acts on the live state, not on
+//! a guess made before the run. Round trips are few: what is ready at the
+//! same point of the graph is re-probed together ([`reprobe`]), and
+//! independent changes run in one script that reports each one's result
+//! ([`together`]). Handlers (`notify:`) run once, after
 //! their notifiers, only if a notifier changed. Finally every changed
 //! resource is probed again in one round trip: any that still differs "did
 //! not converge" and fails the run.
@@ -255,37 +258,8 @@ pub async fn apply_host_confirmed(
         masker,
     };
     let n = work.resolved.instances.len();
-    let mut state = State::new(n);
     let (guarded, scope) = walk.guarded(access);
-    let mut armed: Option<String> = None;
-    // The first instance not yet walked is always ready (the order is
-    // topological); what is ready with it may join it in one script.
-    let mut pos = 0;
-    loop {
-        while pos < graph.order.len() && state.outcome[graph.order[pos]].is_some() {
-            pos += 1;
-        }
-        let Some(&i) = graph.order.get(pos) else {
-            break;
-        };
-        if let Some(a) = access
-            && guarded.first() == Some(&i)
-            && armed.is_none()
-        {
-            armed = walk.arm(a, &guarded, &scope, &mut state.outcome).await;
-            if state.outcome[i].is_some() {
-                continue;
-            }
-        }
-        walk.reprobe_ready(&mut state).await;
-        if walk.together(i, &mut state, &guarded, progress).await {
-            continue;
-        }
-        progress.step(&work.host, &walk.address(i));
-        state.step();
-        let o = walk.resource(i, &mut state).await;
-        state.record(i, o);
-    }
+    let (mut state, armed) = walk.walk(access, &guarded, &scope, progress).await;
     let mut disarm: Option<(String, &[usize])> = None;
     if let (Some(id), Some(a)) = (&armed, access) {
         let window = Window {
@@ -452,6 +426,49 @@ impl Walk<'_> {
             })
             .collect();
         (guarded, scope)
+    }
+
+    /// Walk the graph: each step applies the first instance not yet
+    /// walked (always ready: the order is topological), with what can
+    /// join it in one script. The revert is armed before the first change
+    /// that can cut access; its id, when armed.
+    async fn walk(
+        &self,
+        access: Option<&AccessCheck>,
+        guarded: &[usize],
+        scope: &crate::confirm::Scope,
+        progress: &dyn Progress,
+    ) -> (State, Option<String>) {
+        let order = &self.graph.order;
+        let mut state = State::new(self.work.resolved.instances.len());
+        let mut armed: Option<String> = None;
+        let mut pos = 0;
+        loop {
+            while pos < order.len() && state.outcome[order[pos]].is_some() {
+                pos += 1;
+            }
+            let Some(&i) = order.get(pos) else {
+                break;
+            };
+            if let Some(a) = access
+                && guarded.first() == Some(&i)
+                && armed.is_none()
+            {
+                armed = self.arm(a, guarded, scope, &mut state.outcome).await;
+                if state.outcome[i].is_some() {
+                    continue;
+                }
+            }
+            self.reprobe_ready(&mut state).await;
+            if self.together(i, &mut state, guarded, progress).await {
+                continue;
+            }
+            progress.step(&self.work.host, &self.address(i));
+            state.step();
+            let o = self.resource(i, &mut state).await;
+            state.record(i, o);
+        }
+        (state, armed)
     }
 
     /// Arm the automatic revert before the first change that can cut

@@ -30,8 +30,10 @@
 //!
 //! At the end, the same script reads the live state of what its changes
 //! make ready (every dependency walked or in the script): those re-probes
-//! cost no round trip of their own. A reading is used only if it is still
-//! current when its resource is walked ([`super::reprobe`]).
+//! cost no round trip of their own. A change applied alone does the same
+//! ([`Walk::run_alone`]), unless a notification of it follows. A reading is
+//! used only if it is still current when its resource is walked
+//! ([`super::reprobe`]).
 
 use super::{Outcome, Progress, State, Walk, failure, run_cmds, script_of};
 use crate::probe::{self, Part};
@@ -140,8 +142,11 @@ impl Walk<'_> {
                 batched: false,
             });
         }
-        let rank = |i: usize| self.graph.order.iter().position(|&o| o == i);
-        units.sort_by_key(|u| rank(u.members[0]));
+        let mut rank = vec![usize::MAX; self.work.resolved.instances.len()];
+        for (r, &i) in self.graph.order.iter().enumerate() {
+            rank[i] = r;
+        }
+        units.sort_by_key(|u| rank[u.members[0]]);
         units
     }
 
