@@ -240,6 +240,43 @@ mod tests {
         assert_eq!(outs[3].stdout, "");
     }
 
+    #[tokio::test]
+    async fn changes_run_apart_in_the_login_locale_and_a_failure_stops_none() {
+        let t = Local::new(false);
+        let parts = [
+            Part::Change("echo one; echo bad >&2; exit 4"),
+            Part::Change("printf '%s' \"${LC_ALL-unset}\""),
+            Part::Probe("printf '%s' \"$LC_ALL\""),
+        ];
+        let outs = run_parts(&t, &parts).await.unwrap();
+        assert_eq!(t.round_trips(), 1);
+        assert_eq!((outs[0].status, outs[0].stdout.as_str()), (4, "one\n"));
+        assert_eq!(outs[0].stderr.trim(), "bad");
+        let inherited = std::env::var("LC_ALL").unwrap_or_else(|_| "unset".into());
+        assert_eq!((outs[1].status, outs[1].stdout.as_str()), (0, inherited.as_str()));
+        assert_eq!(outs[2].stdout, "C");
+    }
+
+    #[test]
+    fn a_script_cut_short_still_tells_its_first_parts() {
+        let (script, marker) = framed_script(&[Part::Change("echo first"), Part::Change("echo second")]);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        let full = String::from_utf8(out.stdout).unwrap();
+        let (outs, cut) = split_partial(&full, &marker, 2);
+        assert_eq!((outs.len(), cut), (2, None));
+        // The connection dropped in the middle of the second part.
+        let short = &full[..full.find("second").unwrap()];
+        let (outs, cut) = split_partial(short, &marker, 2);
+        assert_eq!(outs.len(), 1);
+        assert_eq!(outs[0].stdout, "first\n");
+        assert!(cut.unwrap().contains("did not finish"));
+        assert!(split_output(short, &marker, 2).is_err());
+    }
+
     #[test]
     fn the_probe_fails_clearly_without_a_temporary_file() {
         let dir = tempfile::tempdir().unwrap();

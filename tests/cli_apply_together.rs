@@ -114,3 +114,29 @@ fn a_failure_in_a_shared_script_is_its_own() {
     assert_eq!(std::fs::read_to_string(d.join("root/top.conf")).unwrap(), "t\n");
     assert!(!d.join("root/after.conf").exists(), "skipped");
 }
+
+/// Two files and a command, all ready at once: the files share a script;
+/// the command (shell text of the user, which may touch anything, behind a
+/// guard that reads the host) runs alone.
+const ALONE: &str = r#"name: together
+targets: [local]
+resources:
+  - file: { path: "{{vars.root}}/one.conf", content: "1\n" }
+  - file: { path: "{{vars.root}}/two.conf", content: "2\n" }
+  - command:
+      name: stamp
+      run: "date > '{{vars.root}}/stamp'"
+      creates: "{{vars.root}}/stamp"
+"#;
+
+#[test]
+fn user_commands_run_alone() {
+    let dir = project(ALONE);
+    let d = dir.path();
+    let (code, out, err) = apply(d);
+    assert_eq!(code, 0, "{out}{err}");
+    // The two files (1), the command (1), the verification (1).
+    assert_eq!(round_trips(&err), 3, "{err}");
+    assert!(d.join("root/stamp").exists());
+    assert!(out.contains("3 changed, 0 failed"), "{out}");
+}
