@@ -114,7 +114,11 @@ pub fn split_output(stdout: &str, marker: &str, count: usize) -> Result<Vec<Prob
 /// The outputs of the first probes whose frames are complete, in order,
 /// and — when fewer than `count` are — what cut the rest short (a script
 /// that stopped early still tells what its first parts did).
-pub fn split_partial(stdout: &str, marker: &str, count: usize) -> (Vec<ProbeOutput>, Option<String>) {
+pub fn split_partial(
+    stdout: &str,
+    marker: &str,
+    count: usize,
+) -> (Vec<ProbeOutput>, Option<String>) {
     let mut outs = Vec::with_capacity(count);
     let mut rest = stdout;
     for i in 0..count {
@@ -186,7 +190,10 @@ pub async fn run_batch(
 
 /// Run the parts of a framed script in one round trip: the output of
 /// each, or an error when not every part could be told apart.
-pub async fn run_parts(t: &dyn Transport, parts: &[Part<'_>]) -> Result<Vec<ProbeOutput>, ProbeError> {
+pub async fn run_parts(
+    t: &dyn Transport,
+    parts: &[Part<'_>],
+) -> Result<Vec<ProbeOutput>, ProbeError> {
     if parts.is_empty() {
         return Ok(Vec::new());
     }
@@ -253,13 +260,17 @@ mod tests {
         assert_eq!((outs[0].status, outs[0].stdout.as_str()), (4, "one\n"));
         assert_eq!(outs[0].stderr.trim(), "bad");
         let inherited = std::env::var("LC_ALL").unwrap_or_else(|_| "unset".into());
-        assert_eq!((outs[1].status, outs[1].stdout.as_str()), (0, inherited.as_str()));
+        assert_eq!(
+            (outs[1].status, outs[1].stdout.as_str()),
+            (0, inherited.as_str())
+        );
         assert_eq!(outs[2].stdout, "C");
     }
 
     #[test]
     fn a_script_cut_short_still_tells_its_first_parts() {
-        let (script, marker) = framed_script(&[Part::Change("echo first"), Part::Change("echo second")]);
+        let (script, marker) =
+            framed_script(&[Part::Change("echo first"), Part::Change("echo second")]);
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(&script)

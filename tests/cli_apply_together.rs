@@ -26,7 +26,7 @@ fn project(stack: &str) -> tempfile::TempDir {
 fn apply(dir: &Path) -> (i32, String, String) {
     Keel::new()
         .current_dir(dir)
-        .args(&["apply", "--yes", "-v", "stack.yaml"])
+        .args(["apply", "--yes", "-v", "stack.yaml"])
         .run()
         .parts()
 }
@@ -65,13 +65,20 @@ fn one_script_per_point_of_the_graph() {
     // with a re-probe before each resource whose ancestor changed: 10.
     assert_eq!(round_trips(&err), 4, "{err}");
     assert!(out.contains("6 changed, 0 failed"), "{out}");
-    for (f, text) in [("a/b/c.conf", "c\n"), ("x.conf.d/y", "y\n"), ("top.conf", "t\n")] {
-        assert_eq!(std::fs::read_to_string(d.join("root").join(f)).unwrap(), text);
+    for (f, text) in [
+        ("a/b/c.conf", "c\n"),
+        ("x.conf.d/y", "y\n"),
+        ("top.conf", "t\n"),
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(d.join("root").join(f)).unwrap(),
+            text
+        );
     }
     // What was read in the script is the truth: nothing left to do.
     let (code, out, err) = Keel::new()
         .current_dir(d)
-        .args(&["plan", "--detailed-exitcode", "stack.yaml"])
+        .args(["plan", "--detailed-exitcode", "stack.yaml"])
         .run()
         .parts();
     assert_eq!(code, 0, "{out}{err}");
@@ -107,11 +114,15 @@ fn a_failure_in_a_shared_script_is_its_own() {
     );
     assert!(all.contains("x.conf]: exit status 1: mkdir"), "{all}");
     assert!(
-        !all.lines().any(|l| l.contains('✗') && l.contains("top.conf")),
+        !all.lines()
+            .any(|l| l.contains('✗') && l.contains("top.conf")),
         "{all}"
     );
     assert!(all.contains("owned.conf] did not succeed"), "{all}");
-    assert_eq!(std::fs::read_to_string(d.join("root/top.conf")).unwrap(), "t\n");
+    assert_eq!(
+        std::fs::read_to_string(d.join("root/top.conf")).unwrap(),
+        "t\n"
+    );
     assert!(!d.join("root/after.conf").exists(), "skipped");
 }
 

@@ -55,7 +55,11 @@ fn a_small_stack_applies_in_one_round_trip_per_point_of_the_graph() {
     // One by one, with a re-probe before each resource whose ancestor
     // changed, it took 11.
     assert_eq!(round_trips(&apply.stderr), 4, "{}", apply.stderr);
-    assert!(apply.stdout.contains("8 changed, 0 failed"), "{}", apply.stdout);
+    assert!(
+        apply.stdout.contains("8 changed, 0 failed"),
+        "{}",
+        apply.stdout
+    );
     for p in ["bc", "ed"] {
         assert!(h.sh_ok(&format!("dpkg -s {p} >/dev/null")), "{p} installed");
     }

@@ -126,7 +126,9 @@ impl Walk<'_> {
 pub(super) fn succeeded(d: usize, state: &State) -> bool {
     matches!(
         state.outcome[d],
-        Some(Outcome::Unchanged | Outcome::Changed | Outcome::Notified | Outcome::ChangedAndNotified)
+        Some(
+            Outcome::Unchanged | Outcome::Changed | Outcome::Notified | Outcome::ChangedAndNotified
+        )
     )
 }
 

@@ -69,7 +69,12 @@ pub(super) fn overlaps(a: &str, b: &str) -> bool {
 impl Walk<'_> {
     /// When instance `j` can join a combined script now (see the module
     /// doc): its commands and the paths it touches.
-    fn joinable(&self, j: usize, state: &State, guarded: &[usize]) -> Option<(Vec<Cmd>, Vec<String>)> {
+    fn joinable(
+        &self,
+        j: usize,
+        state: &State,
+        guarded: &[usize],
+    ) -> Option<(Vec<Cmd>, Vec<String>)> {
         if state.outcome[j].is_some()
             || guarded.contains(&j)
             || !self.ready(j, state)
@@ -239,9 +244,7 @@ impl Walk<'_> {
         for c in &eval.commands {
             tracing::info!(host = %self.work.host, "run: {}", self.masker.mask(&c.summary));
         }
-        let (frames, problem) = self
-            .run_framed(&[script_of(&eval.commands)], &next)
-            .await;
+        let (frames, problem) = self.run_framed(&[script_of(&eval.commands)], &next).await;
         for (k, &j) in next.iter().enumerate() {
             if let Some(f) = frames.get(1 + k) {
                 self.store(j, f, state.steps, state);
