@@ -141,3 +141,34 @@ fn changed_among(ancestors: &BTreeSet<usize>, state: &State) -> bool {
 fn current(f: &Fresh, ancestors: &BTreeSet<usize>, state: &State) -> bool {
     ancestors.iter().all(|&a| state.changed_in[a] <= f.after)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reading_is_current_until_an_ancestor_changes_after_it() {
+        let mut state = State::new(3);
+        let ancestors = BTreeSet::from([0, 1]);
+        // Instance 0 changes in step 1; the reading is taken at its end.
+        state.step();
+        state.record(0, Outcome::Changed);
+        let reading = Fresh {
+            after: state.steps,
+            eval: Err("unused".into()),
+        };
+        assert!(changed_among(&ancestors, &state));
+        assert!(current(&reading, &ancestors, &state));
+        // Unchanged or failed ancestors do not date it.
+        state.step();
+        state.record(1, Outcome::Failed("no".into()));
+        assert!(current(&reading, &ancestors, &state));
+        // A change after it (a batch retried alone) does.
+        state.record(1, Outcome::Changed);
+        assert!(!current(&reading, &ancestors, &state));
+        // Not an ancestor: no matter.
+        state.step();
+        state.record(2, Outcome::Changed);
+        assert!(current(&reading, &BTreeSet::from([0]), &state));
+    }
+}
