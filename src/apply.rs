@@ -3,8 +3,11 @@
 //! Per host, resources run in graph order. A resource whose dependency
 //! failed (or was skipped) is skipped; independent resources still run.
 //! A resource that depends on something changed earlier in this run is
-//! probed again just before it is applied, so it acts on the live state,
-//! not on a guess made before the run. Handlers (`notify:`) run once, after
+//! probed again before it is applied, so it acts on the live state, not on
+//! a guess made before the run. Round trips are few: what is ready at the
+//! same point of the graph is re-probed together ([`reprobe`]), and
+//! independent changes run in one script that reports each one's result
+//! ([`together`]). Handlers (`notify:`) run once, after
 //! their notifiers, only if a notifier changed. Finally every changed
 //! resource is probed again in one round trip: any that still differs "did
 //! not converge" and fails the run.
@@ -17,6 +20,9 @@
 //! error.
 
 mod batch;
+mod reprobe;
+mod together;
+mod verify;
 
 use crate::plan::Masker;
 use crate::probe;
@@ -110,24 +116,27 @@ async fn run_cmds(work: &HostWork, cmds: &[Cmd], masker: &Masker<'_>) -> Result<
     }
     match t.run(&script_of(cmds)).await {
         Ok(out) if out.success() => Ok(()),
-        Ok(out) => {
-            let err = out.stderr_text();
-            let tail: Vec<&str> = err
-                .lines()
-                .rev()
-                .take(12)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            Err(masker.mask(&format!(
-                "exit status {}: {}",
-                out.status.map_or("killed".to_string(), |s| s.to_string()),
-                tail.join("\n").trim()
-            )))
-        }
+        Ok(out) => Err(masker.mask(&failure(out.status, &out.stderr_text()))),
         Err(e) => Err(masker.mask(&e.to_string())),
     }
+}
+
+/// How a failed script is reported: its exit status and the last lines of
+/// its stderr (not masked yet).
+fn failure(status: Option<i32>, stderr: &str) -> String {
+    let tail: Vec<&str> = stderr
+        .lines()
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!(
+        "exit status {}: {}",
+        status.map_or("killed".to_string(), |s| s.to_string()),
+        tail.join("\n").trim()
+    )
 }
 
 async fn reprobe(work: &HostWork, i: usize) -> Result<Evaluation, String> {
@@ -249,40 +258,16 @@ pub async fn apply_host_confirmed(
         masker,
     };
     let n = work.resolved.instances.len();
-    let mut state = State {
-        outcome: vec![None; n],
-        changed: BTreeSet::new(),
-    };
     let (guarded, scope) = walk.guarded(access);
-    let mut armed: Option<String> = None;
-    for &i in &graph.order {
-        if let Some(a) = access
-            && guarded.first() == Some(&i)
-            && armed.is_none()
-        {
-            armed = walk.arm(a, &guarded, &scope, &mut state.outcome).await;
-        }
-        if state.outcome[i].is_some() {
-            continue;
-        }
-        walk.batch(i, &mut state, &guarded, progress).await;
-        if state.outcome[i].is_some() {
-            continue;
-        }
-        progress.step(&work.host, &walk.address(i));
-        let o = walk.resource(i, &state).await;
-        if o.changed() {
-            state.changed.insert(i);
-        }
-        state.outcome[i] = Some(o);
-    }
+    let (mut state, armed) = walk.walk(access, &guarded, &scope, progress).await;
+    let mut disarm: Option<(String, &[usize])> = None;
     if let (Some(id), Some(a)) = (&armed, access) {
         let window = Window {
             id,
             guarded: &guarded,
             scope: &scope,
         };
-        confirm_access(
+        let confirmed = confirm_access(
             work,
             redactor,
             a,
@@ -291,8 +276,13 @@ pub async fn apply_host_confirmed(
             &mut state.changed,
         )
         .await;
+        if confirmed {
+            disarm = Some((crate::confirm::disarm_script(id), &guarded[..]));
+        }
     }
-    if let Err(e) = walk.verify(&state.changed, &mut state.outcome).await {
+    // The revert is cancelled in the same round trip as the verification.
+    let disarm = disarm.as_ref().map(|(script, g)| (script.as_str(), *g));
+    if let Err(e) = walk.verify(&mut state, disarm).await {
         result.error = Some(e);
     }
     if let Some(a) = access
@@ -333,6 +323,43 @@ struct State {
     outcome: Vec<Option<Outcome>>,
     /// Instances changed or notified in this run.
     changed: BTreeSet<usize>,
+    /// Steps of the walk that ran changes so far; each change is stamped
+    /// with the step that made it.
+    steps: u64,
+    /// The step that changed each instance (0: none).
+    changed_in: Vec<u64>,
+    /// Live state read again during the walk ([`reprobe`]).
+    fresh: Vec<Option<reprobe::Fresh>>,
+    /// Instances whose batched command failed: applied alone from then on.
+    unbatched: BTreeSet<usize>,
+}
+
+impl State {
+    fn new(n: usize) -> State {
+        State {
+            outcome: vec![None; n],
+            changed: BTreeSet::new(),
+            steps: 0,
+            changed_in: vec![0; n],
+            fresh: vec![None; n],
+            unbatched: BTreeSet::new(),
+        }
+    }
+
+    /// Start a step that may change the host; its number.
+    fn step(&mut self) -> u64 {
+        self.steps += 1;
+        self.steps
+    }
+
+    /// Record what instance `i` did in the current step.
+    fn record(&mut self, i: usize, o: Outcome) {
+        if o.changed() {
+            self.changed.insert(i);
+            self.changed_in[i] = self.steps;
+        }
+        self.outcome[i] = Some(o);
+    }
 }
 
 /// One host's apply: its work, graph and how its messages are masked.
@@ -401,6 +428,49 @@ impl Walk<'_> {
         (guarded, scope)
     }
 
+    /// Walk the graph: each step applies the first instance not yet
+    /// walked (always ready: the order is topological), with what can
+    /// join it in one script. The revert is armed before the first change
+    /// that can cut access; its id, when armed.
+    async fn walk(
+        &self,
+        access: Option<&AccessCheck>,
+        guarded: &[usize],
+        scope: &crate::confirm::Scope,
+        progress: &dyn Progress,
+    ) -> (State, Option<String>) {
+        let order = &self.graph.order;
+        let mut state = State::new(self.work.resolved.instances.len());
+        let mut armed: Option<String> = None;
+        let mut pos = 0;
+        loop {
+            while pos < order.len() && state.outcome[order[pos]].is_some() {
+                pos += 1;
+            }
+            let Some(&i) = order.get(pos) else {
+                break;
+            };
+            if let Some(a) = access
+                && guarded.first() == Some(&i)
+                && armed.is_none()
+            {
+                armed = self.arm(a, guarded, scope, &mut state.outcome).await;
+                if state.outcome[i].is_some() {
+                    continue;
+                }
+            }
+            self.reprobe_ready(&mut state).await;
+            if self.together(i, &mut state, guarded, progress).await {
+                continue;
+            }
+            progress.step(&self.work.host, &self.address(i));
+            state.step();
+            let o = self.resource(i, &mut state).await;
+            state.record(i, o);
+        }
+        (state, armed)
+    }
+
     /// Arm the automatic revert before the first change that can cut
     /// access; its id, or — when it cannot be armed — every such change
     /// failed unapplied.
@@ -437,7 +507,7 @@ impl Walk<'_> {
     /// Apply instance `i`: skipped when a dependency did not succeed; else
     /// its changes (on fresh live state when something upstream changed),
     /// then its notification.
-    async fn resource(&self, i: usize, state: &State) -> Outcome {
+    async fn resource(&self, i: usize, state: &mut State) -> Outcome {
         let (work, redactor) = (self.work, self.redactor);
         if let Some(bad) = self.graph.requirements(i).into_iter().find(|&d| {
             matches!(
@@ -458,14 +528,14 @@ impl Walk<'_> {
                     .unwrap_or_else(|| "its live state could not be read".into()),
             );
         };
-        // Re-read the live state when something it depends on changed.
-        let upstream_changed = self
-            .graph
-            .ancestors(i)
-            .iter()
-            .any(|a| state.changed.contains(a));
-        let eval = if upstream_changed {
-            match reprobe(work, i).await {
+        // The live state read again when something it depends on changed
+        // (read with others at the same point of the graph, or now).
+        let eval = if self.upstream_changed(i, state) {
+            let fresh = match self.fresh(i, state) {
+                Some(f) => f.clone(),
+                None => reprobe(work, i).await,
+            };
+            match fresh {
                 Ok(e) => e,
                 Err(e) => {
                     return Outcome::Failed(
@@ -481,7 +551,7 @@ impl Walk<'_> {
         }
         let mut did_change = false;
         if eval.diff.action().is_change() && !eval.commands.is_empty() {
-            if let Err(e) = run_cmds(work, &eval.commands, &self.masker).await {
+            if let Err(e) = self.run_alone(i, &eval, state).await {
                 return Outcome::Failed(e);
             }
             did_change = true;
@@ -530,56 +600,6 @@ impl Walk<'_> {
         }
     }
 
-    /// Everything that changed must now match (one round trip); what still
-    /// differs "did not converge". `Err` when the host could not be asked.
-    async fn verify(
-        &self,
-        changed: &BTreeSet<usize>,
-        outcome: &mut [Option<Outcome>],
-    ) -> Result<(), String> {
-        let to_verify: Vec<usize> = changed
-            .iter()
-            .copied()
-            .filter(|&i| {
-                matches!(
-                    outcome[i],
-                    Some(Outcome::Changed | Outcome::ChangedAndNotified)
-                )
-            })
-            .collect();
-        if to_verify.is_empty() {
-            return Ok(());
-        }
-        let Some(t) = self.work.conn() else {
-            return Ok(());
-        };
-        let instances = &self.work.resolved.instances;
-        let probes: Vec<String> = to_verify
-            .iter()
-            .map(|&i| instances[i].resource.probe())
-            .collect();
-        let outs = probe::run_batch(t.as_ref(), &probes)
-            .await
-            .map_err(|e| self.redactor.redact(&format!("cannot verify: {e}")))?;
-        for (&i, out) in to_verify.iter().zip(outs) {
-            let inst = &instances[i];
-            match inst.resource.evaluate(&out) {
-                Ok(e) if e.diff.action().is_change() => {
-                    outcome[i] = Some(Outcome::Failed(
-                        self.redactor.redact(&not_converged(&e, inst.sensitive)),
-                    ));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    outcome[i] = Some(Outcome::Failed(
-                        self.redactor.redact(&format!("cannot verify: {e}")),
-                    ))
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The last net: a run that changed the host ends with a brand-new
     /// connection to it. `Err` (masked) is the run's first error.
     async fn last_net(
@@ -604,25 +624,6 @@ impl Walk<'_> {
     }
 }
 
-/// Why a resource that was changed still differs from its desired state.
-fn not_converged(e: &Evaluation, sensitive: bool) -> String {
-    let detail: Vec<String> = e
-        .diff
-        .attrs
-        .iter()
-        .map(|a| format!("{} is {}", a.name, a.before.as_deref().unwrap_or("(none)")))
-        .collect();
-    format!(
-        "did not converge: after apply it still differs ({}){}",
-        e.diff.action().verb(),
-        if detail.is_empty() || sensitive {
-            String::new()
-        } else {
-            format!(": {}", detail.join(", "))
-        }
-    )
-}
-
 /// A revert armed on the host: its id, the changes it covers (indexes of
 /// instances) and what it restores.
 struct Window<'a> {
@@ -632,7 +633,8 @@ struct Window<'a> {
 }
 
 /// After the last change that can cut access: check with a brand-new
-/// connection, then disarm the revert, or revert at once and fail.
+/// connection (then `true`: the revert is to be cancelled), or revert at
+/// once and fail (`false`).
 async fn confirm_access(
     work: &HostWork,
     redactor: &Redactor,
@@ -640,7 +642,7 @@ async fn confirm_access(
     window: &Window<'_>,
     outcome: &mut [Option<Outcome>],
     changed: &mut BTreeSet<usize>,
-) {
+) -> bool {
     let Window { id, guarded, scope } = *window;
     let names = |pred: &dyn Fn(&Outcome) -> bool, outcome: &[Option<Outcome>]| -> Vec<String> {
         guarded
@@ -673,17 +675,7 @@ async fn confirm_access(
                 Ok(t) => work.reconnect(Arc::new(t)),
                 Err(e) => tracing::warn!(host = %work.host, "keeping the current connection: {e}"),
             }
-            if let Err(e) = run_plain(work, &crate::confirm::disarm_script(id)).await {
-                // The change is good but the revert could not be cancelled:
-                // it will undo the change. Say so loudly.
-                for &g in guarded {
-                    if outcome[g].as_ref().is_some_and(Outcome::changed) {
-                        outcome[g] = Some(Outcome::Failed(redactor.redact(&format!(
-                            "applied and confirmed, but the automatic revert could not be cancelled ({e}); it will restore the previous configuration"
-                        ))));
-                    }
-                }
-            }
+            true
         }
         Some(why) => {
             let reverted = run_plain(work, &crate::confirm::revert_now_script(id)).await;
@@ -704,6 +696,19 @@ async fn confirm_access(
                 }
             }
             tracing::error!(host = %work.host, "access check failed: {}", redactor.redact(&why));
+            false
+        }
+    }
+}
+
+/// The armed revert could not be cancelled (`e`): the changes it covers
+/// are good, but it will undo them. Say so loudly, on each of them.
+fn not_disarmed(redactor: &Redactor, guarded: &[usize], outcome: &mut [Option<Outcome>], e: &str) {
+    for &g in guarded {
+        if outcome[g].as_ref().is_some_and(Outcome::changed) {
+            outcome[g] = Some(Outcome::Failed(redactor.redact(&format!(
+                "applied and confirmed, but the automatic revert could not be cancelled ({e}); it will restore the previous configuration"
+            ))));
         }
     }
 }

@@ -67,15 +67,35 @@ fn nonce() -> String {
         .collect()
 }
 
-/// Build the batched probe script for several probes.
-pub fn batch_script(probes: &[String]) -> (String, String) {
+/// One part of a framed script ([`framed_script`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Part<'a> {
+    /// A read-only probe: runs in the C locale, so what it prints parses
+    /// the same on every host.
+    Probe(&'a str),
+    /// A change: runs as it would alone, in the login's locale.
+    Change(&'a str),
+}
+
+/// One script running `parts` one after the other, each in its own
+/// subshell with stdin closed, its stdout, exit status and stderr framed
+/// apart (split them with [`split_output`] or [`split_partial`]); a part
+/// that fails does not stop the next. The script and its frames' marker.
+pub fn framed_script(parts: &[Part]) -> (String, String) {
     let marker = format!("@@KEEL-{}", nonce());
     let mut s = Script::new(include_str!("probe/batch.sh"))
         .set("KEEL_M", &marker)
         .render();
-    for (i, p) in probes.iter().enumerate() {
+    for (i, part) in parts.iter().enumerate() {
         let _ = writeln!(s, "keel_begin {i}");
-        let _ = writeln!(s, "(\n{p}\n) 2>\"$KEEL_ERR\" </dev/null");
+        match part {
+            Part::Probe(p) => {
+                let _ = writeln!(s, "(\nexport LC_ALL=C\n{p}\n) 2>\"$KEEL_ERR\" </dev/null");
+            }
+            Part::Change(c) => {
+                let _ = writeln!(s, "(\n{c}\n) 2>\"$KEEL_ERR\" </dev/null");
+            }
+        }
         let _ = writeln!(s, "keel_end {i} $?");
     }
     let _ = writeln!(s, "rm -f \"$KEEL_ERR\"");
@@ -84,39 +104,68 @@ pub fn batch_script(probes: &[String]) -> (String, String) {
 
 /// Split the batched output into each probe's output.
 pub fn split_output(stdout: &str, marker: &str, count: usize) -> Result<Vec<ProbeOutput>, String> {
+    let (outs, problem) = split_partial(stdout, marker, count);
+    match problem {
+        Some(e) => Err(e),
+        None => Ok(outs),
+    }
+}
+
+/// The outputs of the first probes whose frames are complete, in order,
+/// and — when fewer than `count` are — what cut the rest short (a script
+/// that stopped early still tells what its first parts did).
+pub fn split_partial(
+    stdout: &str,
+    marker: &str,
+    count: usize,
+) -> (Vec<ProbeOutput>, Option<String>) {
     let mut outs = Vec::with_capacity(count);
     let mut rest = stdout;
     for i in 0..count {
-        let begin = format!("{marker} BEGIN {i}\n");
-        let end_prefix = format!("\n{marker} END {i} ");
-        let errend = format!("\n{marker} ERREND {i}\n");
-        let b = rest
-            .find(&begin)
-            .ok_or_else(|| format!("probe output is cut short before probe {i}"))?;
-        rest = &rest[b + begin.len()..];
-        let e = rest
-            .find(&end_prefix)
-            .ok_or_else(|| format!("probe {i} did not finish"))?;
-        let stdout_i = &rest[..e];
-        rest = &rest[e + end_prefix.len()..];
-        let nl = rest.find('\n').ok_or("malformed probe frame")?;
-        let status: i32 = rest[..nl]
-            .trim()
-            .parse()
-            .map_err(|_| "malformed probe status")?;
-        rest = &rest[nl + 1..];
-        let ee = rest
-            .find(&errend)
-            .ok_or_else(|| format!("probe {i} stderr frame is cut short"))?;
-        let stderr_i = &rest[..ee];
-        rest = &rest[ee + errend.len()..];
-        outs.push(ProbeOutput {
+        match next_frame(rest, marker, i) {
+            Ok((out, after)) => {
+                outs.push(out);
+                rest = after;
+            }
+            Err(e) => return (outs, Some(e)),
+        }
+    }
+    (outs, None)
+}
+
+/// Frame `i` at the start of `rest` (after anything before its begin
+/// line): its output and what follows it.
+fn next_frame<'a>(rest: &'a str, marker: &str, i: usize) -> Result<(ProbeOutput, &'a str), String> {
+    let begin = format!("{marker} BEGIN {i}\n");
+    let end_prefix = format!("\n{marker} END {i} ");
+    let errend = format!("\n{marker} ERREND {i}\n");
+    let b = rest
+        .find(&begin)
+        .ok_or_else(|| format!("probe output is cut short before probe {i}"))?;
+    let rest = &rest[b + begin.len()..];
+    let e = rest
+        .find(&end_prefix)
+        .ok_or_else(|| format!("probe {i} did not finish"))?;
+    let stdout_i = &rest[..e];
+    let rest = &rest[e + end_prefix.len()..];
+    let nl = rest.find('\n').ok_or("malformed probe frame")?;
+    let status: i32 = rest[..nl]
+        .trim()
+        .parse()
+        .map_err(|_| "malformed probe status")?;
+    let rest = &rest[nl + 1..];
+    let ee = rest
+        .find(&errend)
+        .ok_or_else(|| format!("probe {i} stderr frame is cut short"))?;
+    let stderr_i = &rest[..ee];
+    Ok((
+        ProbeOutput {
             stdout: stdout_i.to_string(),
             stderr: stderr_i.to_string(),
             status,
-        });
-    }
-    Ok(outs)
+        },
+        &rest[ee + errend.len()..],
+    ))
 }
 
 /// Errors of a probe run.
@@ -135,13 +184,23 @@ pub async fn run_batch(
     t: &dyn Transport,
     probes: &[String],
 ) -> Result<Vec<ProbeOutput>, ProbeError> {
-    if probes.is_empty() {
+    let parts: Vec<Part> = probes.iter().map(|p| Part::Probe(p)).collect();
+    run_parts(t, &parts).await
+}
+
+/// Run the parts of a framed script in one round trip: the output of
+/// each, or an error when not every part could be told apart.
+pub async fn run_parts(
+    t: &dyn Transport,
+    parts: &[Part<'_>],
+) -> Result<Vec<ProbeOutput>, ProbeError> {
+    if parts.is_empty() {
         return Ok(Vec::new());
     }
-    let (script, marker) = batch_script(probes);
+    let (script, marker) = framed_script(parts);
     let out = t.run(&script).await?;
     let stdout = out.stdout_text();
-    match split_output(&stdout, &marker, probes.len()) {
+    match split_output(&stdout, &marker, parts.len()) {
         Ok(v) => Ok(v),
         Err(e) if !out.success() => Err(ProbeError::Script {
             status: out.status,
@@ -188,11 +247,52 @@ mod tests {
         assert_eq!(outs[3].stdout, "");
     }
 
+    #[tokio::test]
+    async fn changes_run_apart_in_the_login_locale_and_a_failure_stops_none() {
+        let t = Local::new(false);
+        let parts = [
+            Part::Change("echo one; echo bad >&2; exit 4"),
+            Part::Change("printf '%s' \"${LC_ALL-unset}\""),
+            Part::Probe("printf '%s' \"$LC_ALL\""),
+        ];
+        let outs = run_parts(&t, &parts).await.unwrap();
+        assert_eq!(t.round_trips(), 1);
+        assert_eq!((outs[0].status, outs[0].stdout.as_str()), (4, "one\n"));
+        assert_eq!(outs[0].stderr.trim(), "bad");
+        let inherited = std::env::var("LC_ALL").unwrap_or_else(|_| "unset".into());
+        assert_eq!(
+            (outs[1].status, outs[1].stdout.as_str()),
+            (0, inherited.as_str())
+        );
+        assert_eq!(outs[2].stdout, "C");
+    }
+
+    #[test]
+    fn a_script_cut_short_still_tells_its_first_parts() {
+        let (script, marker) =
+            framed_script(&[Part::Change("echo first"), Part::Change("echo second")]);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        let full = String::from_utf8(out.stdout).unwrap();
+        let (outs, cut) = split_partial(&full, &marker, 2);
+        assert_eq!((outs.len(), cut), (2, None));
+        // The connection dropped in the middle of the second part.
+        let short = &full[..full.find("second").unwrap()];
+        let (outs, cut) = split_partial(short, &marker, 2);
+        assert_eq!(outs.len(), 1);
+        assert_eq!(outs[0].stdout, "first\n");
+        assert!(cut.unwrap().contains("did not finish"));
+        assert!(split_output(short, &marker, 2).is_err());
+    }
+
     #[test]
     fn the_probe_fails_clearly_without_a_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("no-such-dir");
-        let (script, _) = batch_script(&["echo probed".to_string()]);
+        let (script, _) = framed_script(&[Part::Probe("echo probed")]);
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(&script)

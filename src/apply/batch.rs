@@ -4,10 +4,11 @@
 //! `apt-get install`, apt's cache loaded once).
 //!
 //! Plan truth is kept: each resource still has its own plan entry and its
-//! own outcome. When the batched command fails, nothing is marked: the walk
-//! then applies each resource alone, so the one that fails is named.
+//! own outcome. A batch runs as one part of a combined script
+//! ([`super::together`]); when its command fails, nothing is marked: the
+//! walk then applies each resource alone, so the one that fails is named.
 
-use super::{Outcome, Progress, State, Walk, run_cmds};
+use super::{State, Walk};
 use crate::resources::{BatchItem, Cmd};
 
 /// The instances, from `start` on in `order`, that run together with
@@ -42,73 +43,49 @@ pub(super) fn command(items: &[&BatchItem], addresses: &[String]) -> Option<Cmd>
 
 impl Walk<'_> {
     /// Whether instance `i` can join a batch now: not yet walked, planned to
-    /// change with a batch item, nothing upstream changed in this run (its
-    /// plan still holds), every requirement walked and succeeded, not a
-    /// change that can cut access, nothing to run when notified.
+    /// change with a batch item, not in a batch that failed in this run,
+    /// nothing upstream changed in this run (its plan still holds), every
+    /// requirement walked and succeeded, not a change that can cut access,
+    /// nothing to run when notified.
     fn batch_ready(&self, i: usize, state: &State, guarded: &[usize]) -> bool {
         let Some(eval) = &self.work.evals[i] else {
             return false;
         };
         state.outcome[i].is_none()
+            && !state.unbatched.contains(&i)
             && eval.diff.error.is_none()
             && eval.diff.action().is_change()
             && eval.on_notify.is_empty()
             && !guarded.contains(&i)
-            && self.graph.requirements(i).into_iter().all(|d| {
-                matches!(
-                    state.outcome[d],
-                    Some(
-                        Outcome::Unchanged
-                            | Outcome::Changed
-                            | Outcome::Notified
-                            | Outcome::ChangedAndNotified
-                    )
-                )
-            })
-            && !self
-                .graph
-                .ancestors(i)
-                .iter()
-                .any(|a| state.changed.contains(a))
+            && self.ready(i, state)
+            && self.requirements_ok(i, state)
+            && !self.upstream_changed(i, state)
     }
 
-    /// Run the batch that instance `i` starts, when it has two or more
-    /// members: on success each member is changed; on failure nothing is
-    /// marked, and the walk applies them one by one.
-    pub(super) async fn batch(
-        &self,
-        i: usize,
-        state: &mut State,
-        guarded: &[usize],
-        progress: &dyn Progress,
-    ) {
+    /// The batches ready now, with two or more members each, in the order
+    /// of their first member: the members and their one command.
+    pub(super) fn batches(&self, state: &State, guarded: &[usize]) -> Vec<(Vec<usize>, Cmd)> {
         let item = |j: usize| self.work.evals[j].as_ref().and_then(|e| e.batch.as_ref());
-        let members = group(i, &self.graph.order, item, |j| {
-            self.batch_ready(j, state, guarded)
-        });
-        if members.len() < 2 {
-            return;
-        }
-        let items: Vec<&BatchItem> = members.iter().filter_map(|&j| item(j)).collect();
-        let addresses: Vec<String> = members.iter().map(|&j| self.address(j)).collect();
-        for a in &addresses {
-            progress.step(&self.work.host, a);
-        }
-        let Some(cmd) = command(&items, &addresses) else {
-            return;
-        };
-        match run_cmds(self.work, std::slice::from_ref(&cmd), &self.masker).await {
-            Ok(()) => {
-                for j in members {
-                    state.changed.insert(j);
-                    state.outcome[j] = Some(Outcome::Changed);
-                }
+        let mut taken = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for &start in &self.graph.order {
+            if taken.contains(&start) || item(start).is_none() {
+                continue;
             }
-            Err(e) => tracing::warn!(
-                host = %self.work.host,
-                "the batch failed; applying its resources one by one: {e}"
-            ),
+            let members = group(start, &self.graph.order, item, |j| {
+                !taken.contains(&j) && self.batch_ready(j, state, guarded)
+            });
+            taken.extend(members.iter().copied());
+            if members.len() < 2 {
+                continue;
+            }
+            let items: Vec<&BatchItem> = members.iter().filter_map(|&j| item(j)).collect();
+            let addresses: Vec<String> = members.iter().map(|&j| self.address(j)).collect();
+            if let Some(cmd) = command(&items, &addresses) {
+                out.push((members, cmd));
+            }
         }
+        out
     }
 }
 

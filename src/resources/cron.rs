@@ -157,6 +157,11 @@ impl Kind for Cron {
     const KIND: &'static str = "cron";
     type Fact = CrontabFact;
 
+    /// The user's crontab, where Debian's `crontab` keeps it.
+    fn touches(&self) -> Touches {
+        Touches::default().path(format!("/var/spool/cron/crontabs/{}", self.user))
+    }
+
     fn name(&self) -> String {
         format!("{}/{}", self.user, self.name)
     }
