@@ -463,6 +463,9 @@ impl HostWork {
 /// Open the transport of a host: its `user`@`port`, or — on a fresh
 /// server that does not answer there yet — its bootstrap user and port.
 pub async fn connect(host: &Host, timeout: Duration) -> Result<Arc<dyn Transport>, TransportError> {
+    if let Some(sim) = crate::transport::sim::from_env(&host.name) {
+        return sim; // KEEL_SIMULATED_HOSTS: benchmarks only (bench/scale.sh)
+    }
     match host.transport {
         TransportKind::Local => Ok(Arc::new(Local::new(host.become_root))),
         TransportKind::Ssh => Ok(ssh::connect_host(host, timeout).await?),
