@@ -43,11 +43,15 @@ pub struct Validated {
 
 /// Resolve and graph every target host offline; collect every problem.
 /// The lockout analysis' refusals are warnings instead when
-/// `allow_lockout_risk` (or the host's own setting) says so.
+/// `allow_lockout_risk` (or the host's own setting) says so. Each host's
+/// offline resolution and graph are kept in [`Validated::offline`] only
+/// when `keep` (`keel graph`, `--target`): a plan resolves each host
+/// again, and 1,000 hosts' stacks held at once were most of its memory.
 pub fn validate_with(
     project: &Project,
     limit: Option<&str>,
     allow_lockout_risk: bool,
+    keep: bool,
 ) -> Result<Validated, Diagnostics> {
     let hosts = project.target_hosts(limit)?;
     let templates = Templates::new();
@@ -118,9 +122,10 @@ pub fn validate_with(
             }
         }
         match graph {
-            Ok(g) => {
+            Ok(g) if keep => {
                 offline.insert(name.clone(), (resolved, g));
             }
+            Ok(_) => {}
             Err(d) => per_host.push((name.clone(), d)),
         }
     }
@@ -175,12 +180,30 @@ pub fn check_overridden(
     allow_lockout_risk: bool,
     overrides: &resolve::Overrides,
 ) -> Result<(Project, Validated), Diagnostics> {
+    check_keeping(
+        stack,
+        inventory,
+        (limit, allow_lockout_risk),
+        overrides,
+        true,
+    )
+}
+
+/// [`check_overridden`], keeping the offline resolutions only when `keep`
+/// (see [`validate_with`]).
+fn check_keeping(
+    stack: &std::path::Path,
+    inventory: &std::path::Path,
+    (limit, allow_lockout_risk): (Option<&str>, bool),
+    overrides: &resolve::Overrides,
+    keep: bool,
+) -> Result<(Project, Validated), Diagnostics> {
     let (project, mut diags) = Project::load_partial(stack, inventory);
     let Some(mut project) = project else {
         return Err(diags);
     };
     project.overrides = overrides.clone();
-    match validate_with(&project, limit, allow_lockout_risk) {
+    match validate_with(&project, limit, allow_lockout_risk, keep) {
         Ok(v) if diags.is_empty() => return Ok((project, v)),
         Ok(_) => {}
         Err(d) => diags.extend(d),
@@ -301,12 +324,12 @@ impl Session {
         inventory: &std::path::Path,
         options: Options,
     ) -> Result<Session, Diagnostics> {
-        let (project, validated) = check_overridden(
+        let (project, validated) = check_keeping(
             stack,
             inventory,
-            options.limit.as_deref(),
-            options.allow_lockout_risk,
+            (options.limit.as_deref(), options.allow_lockout_risk),
             &options.overrides,
+            !options.selection.is_empty(), // for check_selection only
         )?;
 
         let mut diags = Diagnostics::new();
@@ -330,6 +353,11 @@ impl Session {
         }
         diags.extend(check_selection(&project, &validated, &options.selection));
         let redactor = Redactor::new(secrets.values().cloned().collect());
+        // Validation is done with them; each host is resolved again with its facts.
+        let validated = Validated {
+            offline: BTreeMap::new(),
+            ..validated
+        };
         diags.into_result(Session {
             project,
             validated,

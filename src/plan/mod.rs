@@ -58,12 +58,10 @@ impl Plan {
         hosts: Vec<HostPlan>,
     ) -> Self {
         let mut summary = Summary::default();
+        let mut changes = false;
         for h in &hosts {
-            summary.add(&h.summary);
+            h.add_to(&mut summary, &mut changes);
         }
-        let changes = hosts
-            .iter()
-            .any(|h| h.summary.changes() > 0 || h.release.as_ref().is_some_and(|r| r.changes()));
         Plan {
             format_version: FORMAT_VERSION,
             keel_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -97,7 +95,7 @@ pub struct RoundTrips {
 }
 
 /// The plan of one host.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HostPlan {
     pub host: String,
     pub transport: String,
@@ -117,6 +115,15 @@ pub struct HostPlan {
     /// when the stack declares `release:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<crate::release::ReleasePlan>,
+}
+
+impl HostPlan {
+    /// Add this host's counts to a plan's totals, and whether it changes anything.
+    pub fn add_to(&self, summary: &mut Summary, changes: &mut bool) {
+        summary.add(&self.summary);
+        *changes |=
+            self.summary.changes() > 0 || self.release.as_ref().is_some_and(|r| r.changes());
+    }
 }
 
 /// One resource in a plan.
