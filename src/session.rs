@@ -768,6 +768,7 @@ pub fn evaluate_all(
         .iter()
         .map(|e| e.as_ref().map_or(true, |e| e.diff.action().is_change()))
         .collect();
+    let first_changing = graph.first_marked_ancestors(&changing);
     let mut plans = Vec::new();
     for (i, e) in evals.iter().enumerate() {
         match e {
@@ -777,7 +778,7 @@ pub fn evaluate_all(
                 i,
                 ev,
                 prints[i].clone(),
-                &changing,
+                first_changing[i],
                 &s.redactor,
             )),
             Err(msg) => {

@@ -301,7 +301,7 @@ pub fn resource_plan(
     i: usize,
     eval: &Evaluation,
     fingerprint: String,
-    changing: &[bool],
+    first_changing_ancestor: Option<usize>,
     redactor: &Redactor,
 ) -> ResourcePlan {
     let inst = &res.instances[i];
@@ -337,13 +337,8 @@ pub fn resource_plan(
             unified_diff(&r.name(), c.before.as_deref(), &c.after)
         }
     });
-    let changed_ancestors: Vec<&str> = graph
-        .ancestors(i)
-        .into_iter()
-        .filter(|&a| changing[a])
-        .map(|a| res.instances[a].address.as_str())
-        .collect();
-    let known_after_apply = match (&diff.unknown, changed_ancestors.first()) {
+    let changed_ancestor = first_changing_ancestor.map(|a| res.instances[a].address.as_str());
+    let known_after_apply = match (&diff.unknown, changed_ancestor) {
         (Some(u), Some(a)) => Some(format!("{u}; {a} changes earlier in this run")),
         (Some(u), None) => Some(u.clone()),
         (None, Some(a)) if r.reads_other_state() => Some(format!(
