@@ -100,27 +100,36 @@ pub async fn plan_each(s: Arc<Session>, mut each: impl FnMut(HostPlan)) {
         s.validated.hosts.len()
     ));
     pb.enable_steady_tick(Duration::from_millis(120));
-    let sem = Arc::new(tokio::sync::Semaphore::new(s.options.parallel.max(1)));
-    let tasks: Vec<_> = s
-        .validated
-        .hosts
-        .iter()
-        .map(|h| {
-            let (s, sem, pb, h) = (s.clone(), sem.clone(), pb.clone(), h.clone());
-            tokio::spawn(async move {
-                let _permit = sem.acquire().await;
-                let w = session::plan_host(&s, &h).await;
-                pb.println(format!("  planned {}", w.host));
-                if let Some(t) = &w.transport {
-                    t.close().await;
-                }
-                w.plan
-            })
+    let parallel = s.options.parallel.max(1);
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let spawn = |h: &String| {
+        let (s, sem, pb, h) = (s.clone(), sem.clone(), pb.clone(), h.clone());
+        tokio::spawn(async move {
+            let _permit = sem.acquire().await;
+            let w = session::plan_host(&s, &h).await;
+            pb.println(format!("  planned {}", w.host));
+            if let Some(t) = &w.transport {
+                t.close().await;
+            }
+            w.plan
         })
+    };
+    // A window of hosts in flight, in order: `parallel` planned at once,
+    // and at most WINDOW × `parallel` finished plans waiting for a slower
+    // one before them (all hosts spawned at once buffered hundreds).
+    const WINDOW: usize = 4;
+    let mut hosts = s.validated.hosts.iter();
+    let mut inflight: std::collections::VecDeque<_> = hosts
+        .by_ref()
+        .take(WINDOW * parallel)
+        .map(|h| (h.clone(), spawn(h)))
         .collect();
-    for (t, h) in tasks.into_iter().zip(&s.validated.hosts) {
+    while let Some((h, t)) = inflight.pop_front() {
+        if let Some(next) = hosts.next() {
+            inflight.push_back((next.clone(), spawn(next)));
+        }
         let plan = t.await.unwrap_or_else(|e| HostPlan {
-            host: h.clone(),
+            host: h,
             error: Some(format!("internal error: {e}")),
             ..HostPlan::default()
         });
