@@ -37,6 +37,9 @@ pub struct Validated {
     pub facts_needed: BTreeMap<String, bool>,
     /// Per host: the resolved resources and graph with placeholder facts.
     pub offline: BTreeMap<String, (Resolved, Graph)>,
+    /// Resources of the hosts that resolved and graphed, counted whether
+    /// `offline` is kept or not (`keel validate`).
+    pub resources: usize,
     /// Reported, but not stopping the run (lockout risks you accepted).
     pub warnings: Diagnostics,
 }
@@ -72,6 +75,7 @@ pub fn validate_with(
     let mut per_host: Vec<(String, Diagnostics)> = Vec::new();
     let mut facts_needed = BTreeMap::new();
     let mut offline = BTreeMap::new();
+    let mut resources = 0;
     let mut warnings = Diagnostics::new();
     for name in &hosts {
         let Some(host) = project.inventory.hosts.get(name) else {
@@ -122,10 +126,12 @@ pub fn validate_with(
             }
         }
         match graph {
-            Ok(g) if keep => {
-                offline.insert(name.clone(), (resolved, g));
+            Ok(g) => {
+                resources += resolved.instances.len();
+                if keep {
+                    offline.insert(name.clone(), (resolved, g));
+                }
             }
-            Ok(_) => {}
             Err(d) => per_host.push((name.clone(), d)),
         }
     }
@@ -164,6 +170,7 @@ pub fn validate_with(
         hosts,
         facts_needed,
         offline,
+        resources,
         warnings,
     })
 }
@@ -191,7 +198,7 @@ pub fn check_overridden(
 
 /// [`check_overridden`], keeping the offline resolutions only when `keep`
 /// (see [`validate_with`]).
-fn check_keeping(
+pub fn check_keeping(
     stack: &std::path::Path,
     inventory: &std::path::Path,
     (limit, allow_lockout_risk): (Option<&str>, bool),
