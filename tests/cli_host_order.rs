@@ -120,3 +120,44 @@ fn every_output_lists_hosts_in_natural_order() {
         }
     }
 }
+
+#[test]
+fn a_plan_of_more_hosts_than_its_window_prints_each_once_in_order() {
+    // --parallel 1: four hosts in flight at a time, refilled as each is
+    // printed (keel plan's window); every host once, in natural order.
+    let dir = simulated_project();
+    let hosts: String = (1..=25)
+        .rev()
+        .map(|i| format!("  w-{i}: {{ address: 10.0.1.{i} }}\n"))
+        .collect();
+    std::fs::write(
+        dir.path().join("inventory.yaml"),
+        format!("hosts:\n{hosts}"),
+    )
+    .unwrap();
+    let want: Vec<String> = (1..=25).map(|i| format!("w-{i}")).collect();
+    let out = simulated(
+        dir.path(),
+        &["plan", "--parallel", "1", "--color", "never", "stack.yaml"],
+    );
+    let got: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("w-"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(got, want, "{}", out.all());
+    assert!(out.stdout.contains("Plan: 25 to create"), "{}", out.stdout);
+    let json = simulated(
+        dir.path(),
+        &["plan", "--parallel", "1", "--json", "stack.yaml"],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let got: Vec<&str> = doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, want);
+}
