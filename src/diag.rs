@@ -34,6 +34,21 @@ impl From<Span> for miette::SourceSpan {
 pub struct SourceFile {
     pub name: String,
     pub text: Arc<NamedSource<String>>,
+    /// Where each line starts, computed on first use and shared by clones:
+    /// [`SourceFile::line_col`] is then a binary search (counting newlines
+    /// from the top per call was quadratic for `keel drift`'s locations).
+    lines: Arc<LineStarts>,
+}
+
+/// Byte offsets of the starts of a text's lines (Debug shows no contents:
+/// whether it was computed yet must not change a value's Debug form).
+#[derive(Default)]
+struct LineStarts(std::sync::OnceLock<Vec<usize>>);
+
+impl std::fmt::Debug for LineStarts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LineStarts")
+    }
 }
 
 impl SourceFile {
@@ -43,6 +58,7 @@ impl SourceFile {
         SourceFile {
             text: Arc::new(NamedSource::new(&name, text).with_language("yaml")),
             name,
+            lines: Arc::default(),
         }
     }
 
@@ -105,12 +121,14 @@ impl SourceFile {
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let text = self.text();
         let offset = offset.min(text.len());
-        let before = &text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let col = before
-            .rfind('\n')
-            .map_or(before.chars().count(), |i| before[i + 1..].chars().count())
-            + 1;
+        let starts = self.lines.0.get_or_init(|| {
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        // starts[0] = 0 <= offset: at least one start precedes it.
+        let line = starts.partition_point(|&s| s <= offset);
+        let col = text[starts[line - 1]..offset].chars().count() + 1;
         (line, col)
     }
 }
@@ -309,5 +327,26 @@ impl std::error::Error for Diagnostics {}
 impl Diagnostic for Diagnostics {
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
         Some(Box::new(self.0.iter().map(|d| d as &dyn Diagnostic)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SourceFile;
+
+    #[test]
+    fn line_col_counts_lines_and_characters_at_every_offset() {
+        let text = "a: 1\n\nné: ü\r\n  - x\nlast";
+        let src = SourceFile::new("t.yaml".into(), text.into());
+        for (offset, _) in text.char_indices().chain([(text.len(), ' ')]) {
+            let before = &text[..offset];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            assert_eq!(src.line_col(offset), (line, col), "offset {offset}");
+        }
+        assert_eq!(src.line_col(10_000), src.line_col(text.len()), "clamped");
+        let clone = src.clone();
+        assert_eq!(clone.line_col(6), (3, 1));
+        assert_eq!(format!("{src:?}"), format!("{clone:?}"));
     }
 }

@@ -24,7 +24,7 @@ use crate::resources::{Invalid, LocalError, PrepareCx, Resource};
 use crate::secret::Secret;
 use crate::template::Templates;
 use serde_json::{Map, Value as J, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Everything loaded for a run.
@@ -458,6 +458,7 @@ pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
         out: &mut out,
         diags: &mut diags,
         seen: BTreeMap::new(),
+        index: HashMap::new(),
         module_uses: 0,
     };
     r.expand(&scope, &project.stack.uses, &project.stack.resources, 0);
@@ -691,6 +692,9 @@ struct Resolver<'a, 'b> {
     diags: &'b mut Diagnostics,
     /// address → (source, span) of its first declaration.
     seen: BTreeMap<String, (SourceFile, Span)>,
+    /// address → index in `out.instances` (a merge finds its instance
+    /// here: scanning every instance per duplicate was quadratic).
+    index: HashMap<String, usize>,
     /// Module uses expanded so far for this host (see [`MAX_MODULE_USES`]).
     module_uses: usize,
 }
@@ -1167,7 +1171,8 @@ impl Resolver<'_, '_> {
         let notify = render_refs(self, scope, &decl.notify, src, None);
         let desired = format!("{res:?}");
         let idx = self.out.instances.len();
-        self.register_in_module(scope, idx);
+        self.register_in_module(scope, idx, true);
+        self.index.insert(address.clone(), idx);
         self.out.instances.push(Instance {
             address,
             resource: res,
@@ -1244,16 +1249,15 @@ impl Resolver<'_, '_> {
         (sensitive, tainted): (bool, &[Secret]),
     ) {
         let src = &decl.origin.source;
-        if let Some(idx) = self
-            .out
-            .instances
-            .iter()
-            .position(|i| i.address == address && i.desired == desired)
+        if let Some(&idx) = self
+            .index
+            .get(address)
+            .filter(|&&i| self.out.instances[i].desired == desired)
         {
             let mut depends_on = render_refs(self, scope, &decl.depends_on, src, None);
             depends_on.extend(scope.extra_depends.iter().cloned());
             let notify = render_refs(self, scope, &decl.notify, src, None);
-            self.register_in_module(scope, idx);
+            self.register_in_module(scope, idx, false);
             let inst = &mut self.out.instances[idx];
             inst.depends_on.extend(depends_on);
             inst.notify.extend(notify);
@@ -1283,11 +1287,13 @@ impl Resolver<'_, '_> {
     }
 
     /// Count a resource in its module instance and every enclosing one.
-    fn register_in_module(&mut self, scope: &Scope, idx: usize) {
+    /// A `new` instance is in none yet (no search: one per resource of a
+    /// module was quadratic in the module's size).
+    fn register_in_module(&mut self, scope: &Scope, idx: usize, new: bool) {
         if let Some(m) = &scope.module {
             for prefix in module_prefixes(m) {
                 let members = self.out.modules.entry(prefix).or_default();
-                if !members.contains(&idx) {
+                if new || !members.contains(&idx) {
                     members.push(idx);
                 }
             }

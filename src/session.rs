@@ -37,17 +37,24 @@ pub struct Validated {
     pub facts_needed: BTreeMap<String, bool>,
     /// Per host: the resolved resources and graph with placeholder facts.
     pub offline: BTreeMap<String, (Resolved, Graph)>,
+    /// Resources of the hosts that resolved and graphed, counted whether
+    /// `offline` is kept or not (`keel validate`).
+    pub resources: usize,
     /// Reported, but not stopping the run (lockout risks you accepted).
     pub warnings: Diagnostics,
 }
 
 /// Resolve and graph every target host offline; collect every problem.
 /// The lockout analysis' refusals are warnings instead when
-/// `allow_lockout_risk` (or the host's own setting) says so.
+/// `allow_lockout_risk` (or the host's own setting) says so. Each host's
+/// offline resolution and graph are kept in [`Validated::offline`] only
+/// when `keep` (`keel graph`, `--target`): a plan resolves each host
+/// again, and 1,000 hosts' stacks held at once were most of its memory.
 pub fn validate_with(
     project: &Project,
     limit: Option<&str>,
     allow_lockout_risk: bool,
+    keep: bool,
 ) -> Result<Validated, Diagnostics> {
     let hosts = project.target_hosts(limit)?;
     let templates = Templates::new();
@@ -68,6 +75,7 @@ pub fn validate_with(
     let mut per_host: Vec<(String, Diagnostics)> = Vec::new();
     let mut facts_needed = BTreeMap::new();
     let mut offline = BTreeMap::new();
+    let mut resources = 0;
     let mut warnings = Diagnostics::new();
     for name in &hosts {
         let Some(host) = project.inventory.hosts.get(name) else {
@@ -119,7 +127,10 @@ pub fn validate_with(
         }
         match graph {
             Ok(g) => {
-                offline.insert(name.clone(), (resolved, g));
+                resources += resolved.instances.len();
+                if keep {
+                    offline.insert(name.clone(), (resolved, g));
+                }
             }
             Err(d) => per_host.push((name.clone(), d)),
         }
@@ -159,6 +170,7 @@ pub fn validate_with(
         hosts,
         facts_needed,
         offline,
+        resources,
         warnings,
     })
 }
@@ -175,12 +187,30 @@ pub fn check_overridden(
     allow_lockout_risk: bool,
     overrides: &resolve::Overrides,
 ) -> Result<(Project, Validated), Diagnostics> {
+    check_keeping(
+        stack,
+        inventory,
+        (limit, allow_lockout_risk),
+        overrides,
+        true,
+    )
+}
+
+/// [`check_overridden`], keeping the offline resolutions only when `keep`
+/// (see [`validate_with`]).
+pub fn check_keeping(
+    stack: &std::path::Path,
+    inventory: &std::path::Path,
+    (limit, allow_lockout_risk): (Option<&str>, bool),
+    overrides: &resolve::Overrides,
+    keep: bool,
+) -> Result<(Project, Validated), Diagnostics> {
     let (project, mut diags) = Project::load_partial(stack, inventory);
     let Some(mut project) = project else {
         return Err(diags);
     };
     project.overrides = overrides.clone();
-    match validate_with(&project, limit, allow_lockout_risk) {
+    match validate_with(&project, limit, allow_lockout_risk, keep) {
         Ok(v) if diags.is_empty() => return Ok((project, v)),
         Ok(_) => {}
         Err(d) => diags.extend(d),
@@ -304,12 +334,12 @@ impl Session {
         inventory: &std::path::Path,
         options: Options,
     ) -> Result<Session, Diagnostics> {
-        let (project, validated) = check_overridden(
+        let (project, validated) = check_keeping(
             stack,
             inventory,
-            options.limit.as_deref(),
-            options.allow_lockout_risk,
+            (options.limit.as_deref(), options.allow_lockout_risk),
             &options.overrides,
+            !options.selection.is_empty(), // for check_selection only
         )?;
 
         let mut diags = Diagnostics::new();
@@ -333,6 +363,11 @@ impl Session {
         }
         diags.extend(check_selection(&project, &validated, &options.selection));
         let redactor = Redactor::new(secrets.values().cloned().collect());
+        // Validation is done with them; each host is resolved again with its facts.
+        let validated = Validated {
+            offline: BTreeMap::new(),
+            ..validated
+        };
         diags.into_result(Session {
             project,
             validated,
@@ -466,6 +501,9 @@ impl HostWork {
 /// Open the transport of a host: its `user`@`port`, or — on a fresh
 /// server that does not answer there yet — its bootstrap user and port.
 pub async fn connect(host: &Host, timeout: Duration) -> Result<Arc<dyn Transport>, TransportError> {
+    if let Some(sim) = crate::transport::sim::from_env(&host.name) {
+        return sim; // KEEL_SIMULATED_HOSTS: benchmarks only (bench/scale.sh)
+    }
     match host.transport {
         TransportKind::Local => Ok(Arc::new(Local::new(host.become_root))),
         TransportKind::Ssh => Ok(ssh::connect_host(host, timeout).await?),
@@ -742,6 +780,7 @@ pub fn evaluate_all(
         .iter()
         .map(|e| e.as_ref().map_or(true, |e| e.diff.action().is_change()))
         .collect();
+    let first_changing = graph.first_marked_ancestors(&changing);
     let mut plans = Vec::new();
     for (i, e) in evals.iter().enumerate() {
         match e {
@@ -751,7 +790,7 @@ pub fn evaluate_all(
                 i,
                 ev,
                 prints[i].clone(),
-                &changing,
+                first_changing[i],
                 &s.redactor,
             )),
             Err(msg) => {

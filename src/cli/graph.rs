@@ -16,7 +16,8 @@ pub fn run(common: &Common, format: GraphFormat) -> Exit {
     ) {
         Ok((_, v)) => {
             let mut text = String::new();
-            for (res, g) in v.offline.values() {
+            // In the hosts' natural order (`h-2` before `h-10`), not the map's.
+            for (res, g) in v.hosts.iter().filter_map(|h| v.offline.get(h)) {
                 text.push_str(&match format {
                     GraphFormat::Text => render::text(res, g),
                     GraphFormat::Dot => render::dot(res, g),

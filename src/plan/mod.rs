@@ -58,12 +58,10 @@ impl Plan {
         hosts: Vec<HostPlan>,
     ) -> Self {
         let mut summary = Summary::default();
+        let mut changes = false;
         for h in &hosts {
-            summary.add(&h.summary);
+            h.add_to(&mut summary, &mut changes);
         }
-        let changes = hosts
-            .iter()
-            .any(|h| h.summary.changes() > 0 || h.release.as_ref().is_some_and(|r| r.changes()));
         Plan {
             format_version: FORMAT_VERSION,
             keel_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -97,7 +95,7 @@ pub struct RoundTrips {
 }
 
 /// The plan of one host.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HostPlan {
     pub host: String,
     pub transport: String,
@@ -117,6 +115,15 @@ pub struct HostPlan {
     /// when the stack declares `release:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<crate::release::ReleasePlan>,
+}
+
+impl HostPlan {
+    /// Add this host's counts to a plan's totals, and whether it changes anything.
+    pub fn add_to(&self, summary: &mut Summary, changes: &mut bool) {
+        summary.add(&self.summary);
+        *changes |=
+            self.summary.changes() > 0 || self.release.as_ref().is_some_and(|r| r.changes());
+    }
 }
 
 /// One resource in a plan.
@@ -294,7 +301,7 @@ pub fn resource_plan(
     i: usize,
     eval: &Evaluation,
     fingerprint: String,
-    changing: &[bool],
+    first_changing_ancestor: Option<usize>,
     redactor: &Redactor,
 ) -> ResourcePlan {
     let inst = &res.instances[i];
@@ -330,13 +337,8 @@ pub fn resource_plan(
             unified_diff(&r.name(), c.before.as_deref(), &c.after)
         }
     });
-    let changed_ancestors: Vec<&str> = graph
-        .ancestors(i)
-        .into_iter()
-        .filter(|&a| changing[a])
-        .map(|a| res.instances[a].address.as_str())
-        .collect();
-    let known_after_apply = match (&diff.unknown, changed_ancestors.first()) {
+    let changed_ancestor = first_changing_ancestor.map(|a| res.instances[a].address.as_str());
+    let known_after_apply = match (&diff.unknown, changed_ancestor) {
         (Some(u), Some(a)) => Some(format!("{u}; {a} changes earlier in this run")),
         (Some(u), None) => Some(u.clone()),
         (None, Some(a)) if r.reads_other_state() => Some(format!(

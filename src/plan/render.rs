@@ -170,7 +170,14 @@ pub fn plan(p: &Plan, all: bool) -> String {
         out.push_str(&host(h, all));
         out.push('\n');
     }
-    out.push_str(&crate::session::batches::describe(&p.batches));
+    out.push_str(&footer(p, p.hosts.len()));
+    out
+}
+
+/// What follows the hosts of a plan: its rollout batches and totals
+/// (`p.hosts` is not read: a streamed plan has let go of them).
+pub fn footer(p: &Plan, hosts: usize) -> String {
+    let mut out = crate::session::batches::describe(&p.batches);
     if p.changes {
         let _ = writeln!(out, "Plan: {}.", summary_line(&p.summary));
     } else {
@@ -182,8 +189,8 @@ pub fn plan(p: &Plan, all: bool) -> String {
                 "{} resource{} on {} host{} match the stack.",
                 p.summary.no_op,
                 if p.summary.no_op == 1 { "" } else { "s" },
-                p.hosts.len(),
-                if p.hosts.len() == 1 { "" } else { "s" }
+                hosts,
+                if hosts == 1 { "" } else { "s" }
             )
         );
     }

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub mod local;
+pub mod sim;
 pub mod ssh;
 
 /// What a script printed and how it ended.
