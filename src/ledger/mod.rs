@@ -165,7 +165,8 @@ pub struct HostLedger {
     pub previous: Option<Ledger>,
     /// Addresses added to the plan for removal.
     pub pruned: BTreeSet<String>,
-    /// `--force-prune`: remove files changed by hand too.
+    /// `--force-prune`, or the stack's `prune: force`: remove files
+    /// changed by hand too.
     pub force: bool,
     /// The SSH port keel reaches the host on (`None`: not over SSH), which
     /// pruning a `ufw` must leave open ([`guard`]).
@@ -333,7 +334,7 @@ pub async fn add_prunes(
     let mut hl = HostLedger {
         stack,
         state_dir,
-        force: s.options.force_prune,
+        force: s.options.force_prune || s.project.stack.prune_force,
         ssh_port: (!local).then(|| host.port.unwrap_or(22)),
         login: (!local).then(|| host.user.clone()),
         allow_lockout_risk: s.options.allow_lockout_risk || host.allow_lockout_risk,
