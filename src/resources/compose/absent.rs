@@ -21,6 +21,21 @@ use super::*;
 use crate::shell::Script;
 
 impl Compose {
+    /// The names its files were written under, as the settings of its
+    /// removal (`file: { file_name }` when not the default, `env: {
+    /// file_name }` when it has one): what the ledger records so that
+    /// pruning removes exactly these files.
+    pub fn removal_names(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        if let Some(n) = &self.file.file_name {
+            m.insert("file".into(), serde_json::json!({ "file_name": n }));
+        }
+        if let Some(n) = self.env_name() {
+            m.insert("env".into(), serde_json::json!({ "file_name": n }));
+        }
+        m
+    }
+
     /// Settings that have no effect on a removal are errors.
     pub(super) fn check_absent(&self, errs: &mut Vec<Invalid>) {
         let mut names = vec![("file", &self.file)];
