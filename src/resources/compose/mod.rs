@@ -20,7 +20,13 @@
 //!       - frontend                        # a plain name: waited for, no check
 //!     remove_orphans: true                # remove containers of services no longer declared
 //!     keep_releases: 3                    # the images of the last 3 releases stay (see keep.rs)
+//! - compose: { project: old, dir: /srv/old, state: absent }   # taken down, keel's files removed
+//!     # remove_volumes: true              # with state: absent: its volumes go too (kept by default)
 //! ```
+//!
+//! `state: absent` (see [`absent`]): `down` for the project, its volumes
+//! only with `remove_volumes: true`, then the files keel wrote for it in
+//! `dir`; only `file_name` is read of `file` and `env`.
 //!
 //! Files, in `dir`: the compose file (`file_name`, default
 //! `docker-compose.yml`), the env file (`file_name`, default `.env`), an
