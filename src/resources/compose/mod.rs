@@ -24,7 +24,7 @@
 //!     # remove_volumes: true              # with state: absent: its volumes go too (kept by default)
 //! ```
 //!
-//! `state: absent` (see [`absent`]): `down` for the project, its volumes
+//! `state: absent` (see `absent.rs`): `down` for the project, its volumes
 //! only with `remove_volumes: true`, then the files keel wrote for it in
 //! `dir`; only `file_name` is read of `file` and `env`.
 //!
