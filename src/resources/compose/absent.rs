@@ -283,6 +283,19 @@ mod tests {
     }
 
     #[test]
+    fn a_project_running_without_keel_s_files_is_updated_not_created() {
+        let text = "project: app\ndir: /srv/app\nfile: { content: \"services: {web: {image: local/web:1}}\" }\n";
+        let c: Compose = Node::parse(text).unwrap().deserialize().unwrap();
+        let fresh = "dir=no\ndocker=yes\ncompose=v2 2.20.0\ndaemon=up\n";
+        assert_eq!(plan(&c, fresh).diff.action(), Action::Create);
+        // Brought up by hand from another folder: pruning must not take it
+        // down later, so keel's first apply is not a create.
+        let running =
+            format!("{fresh}ctr=web|1|False|running||0|local/web:1|sha256:aaaa|/app-web-1\n");
+        assert_eq!(plan(&c, &running).diff.action(), Action::Update);
+    }
+
+    #[test]
     fn settings_without_effect_are_refused_and_present_needs_a_file() {
         let errs = |text: &str| {
             let c: Compose = Node::parse(text).unwrap().deserialize().unwrap();
