@@ -4,7 +4,7 @@
 //! create is left alone, a corrupt ledger prunes nothing (with a warning),
 //! an address claimed by two stacks' ledgers is a plan error, and a file
 //! changed by hand since keel wrote it is removed only with
-//! `--force-prune`.
+//! `--force-prune` or the stack's `prune: force`.
 
 mod support;
 
@@ -162,6 +162,38 @@ fn a_file_changed_by_hand_is_pruned_only_with_force() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(!root.join("a").exists() && !root.join("b").exists());
     assert!(root.join("c").exists());
+}
+
+#[test]
+fn prune_force_in_the_stack_acts_as_the_flag() {
+    let dir = project();
+    let d = dir.path();
+    let root = d.join("root");
+    stack(d, "app", &["a"]);
+    apply(d, "app");
+    std::fs::write(root.join("a"), "edited by hand\n").unwrap();
+    stack(d, "app", &["c"]);
+    let text = std::fs::read_to_string(d.join("app.yaml")).unwrap();
+
+    // Any other value is an error naming the file and the line.
+    let bad = text.replacen("targets:", "prune: always\ntargets:", 1);
+    std::fs::write(d.join("app.yaml"), bad).unwrap();
+    let (code, out, err) = keel(d, &["plan", "app.yaml"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("app.yaml:2") && err.contains("always") && err.contains("force"),
+        "{err}"
+    );
+
+    // `prune: force`: the file changed by hand goes without the flag.
+    let forced = text.replacen("targets:", "prune: force\ntargets:", 1);
+    std::fs::write(d.join("app.yaml"), forced).unwrap();
+    let a = format!("file[{}]", root.join("a").display());
+    let (code, out, err) = keel(d, &["plan", "app.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("- {a}")), "{out}");
+    apply(d, "app");
+    assert!(!root.join("a").exists() && root.join("c").exists());
 }
 
 #[test]

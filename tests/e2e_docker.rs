@@ -18,7 +18,10 @@
 //! - a daemon.json dockerd cannot start with → apply fails with dockerd's
 //!   message, the previous daemon.json is back and docker runs; the next
 //!   apply converges;
-//! - a daemon.json setting of the wrong type is a load-time error.
+//! - a daemon.json setting of the wrong type is a load-time error;
+//! - the project removed from the stack is pruned: plan `-`, apply takes
+//!   its containers and network down and removes keel's files, the volume,
+//!   the directory and a file keel did not write stay.
 
 mod support;
 
@@ -44,7 +47,10 @@ const COMPOSE: &str = r#"services:
     image: local/web:1
     restart: unless-stopped
     stop_grace_period: 1s
+    volumes: ["data:/data"]
     ports: ["8082:8080"]
+volumes:
+  data: {}
 "#;
 
 /// The stack: `services`/`daemon_extra`/`compose_extra` vary per step.
@@ -372,6 +378,53 @@ fn docker_engine_and_compose_project() {
     assert_eq!(curl(&h, 8081), "hello v2");
     let settle = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &v2], &env);
     expect(&settle, 0, "plan at the end");
+
+    // The project removed from the stack: keel created it, so it is pruned.
+    let label = "label=com.docker.compose.project=app";
+    assert_eq!(
+        h.sh(&format!("docker volume ls -q --filter {label}")),
+        "app_data"
+    );
+    h.sh("echo mine > /srv/app/notes.txt");
+    let full = stack(
+        "      services:\n        web: { image: local/web:2 }\n",
+        "",
+        "",
+    );
+    let without = h.write("pruned.yaml", &full[..full.find("  - compose:\n").unwrap()]);
+    let plan = h.keel(&["plan", "--detailed-exitcode", "-i", inv, &without], &env);
+    expect(&plan, 2, "plan without the compose project");
+    assert!(
+        plan.stdout.contains("- compose[app]") && plan.stdout.contains("container app_web_1"),
+        "{}",
+        plan.stdout
+    );
+    expect(
+        &h.keel(&["apply", "--yes", "-i", inv, &without], &env),
+        0,
+        "apply without the compose project",
+    );
+    assert_eq!(
+        h.sh(&format!("docker ps -aq --filter {label}")),
+        "",
+        "containers gone"
+    );
+    assert_eq!(
+        h.sh(&format!("docker network ls -q --filter {label}")),
+        "",
+        "network gone"
+    );
+    assert_eq!(
+        h.sh(&format!("docker volume ls -q --filter {label}")),
+        "app_data",
+        "volume kept"
+    );
+    assert_eq!(
+        h.sh("ls -A /srv/app"),
+        "notes.txt",
+        "only keel's files went"
+    );
+    h.expect_no_changes(inv, &without, &env);
 
     // The secret never reached keel's output.
     let transcript = h.transcript.borrow();

@@ -13,6 +13,7 @@
 //!   - file: { path: /etc/motd, content: "hello {{facts.hostname}}\n" }
 //! release: "{{vars.release}}"     # optional: the version deployed (see crate::release)
 //! state_dir: /var/lib/keel        # optional: where keel keeps release records on hosts
+//! prune: force                    # optional: prune files changed by hand too (as `--force-prune`)
 //! serial: 1                       # optional: hosts changed at once (count or "30%"), see super::rollout
 //! max_fail: 0                     # optional: failed hosts the run tolerates (count or "30%")
 //! ```
@@ -97,6 +98,10 @@ pub(crate) struct StackDoc {
     /// Where keel keeps release records on hosts (absolute).
     #[serde(default)]
     state_dir: Option<Spanned<String>>,
+    /// `force`: pruning removes files changed by hand since keel wrote
+    /// them, as `--force-prune` does for every run of this stack.
+    #[serde(default)]
+    prune: Option<Spanned<PruneMode>>,
     /// How many hosts change at once: a count, or a percentage of the
     /// run's hosts (`"30%"`); each batch's checks pass before the next.
     #[serde(default)]
@@ -109,6 +114,14 @@ pub(crate) struct StackDoc {
     #[allow(dead_code)]
     #[schemars(schema_with = "super::rollout::schema")]
     max_fail: IgnoredNode,
+}
+
+/// `prune:` in a stack: how pruning treats what was changed by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PruneMode {
+    /// Remove files changed by hand too (as `--force-prune`).
+    Force,
 }
 
 /// A loaded stack.
@@ -130,6 +143,8 @@ pub struct Stack {
     pub release: Option<Spanned<String>>,
     /// Where release records are kept on hosts (absolute).
     pub state_dir: Option<Spanned<String>>,
+    /// `prune: force`: every run prunes as with `--force-prune`.
+    pub prune_force: bool,
     /// `serial:` and `max_fail:`: how the run goes across hosts.
     pub rollout: super::rollout::Rollout,
 }
@@ -185,6 +200,7 @@ impl Stack {
             rollout,
             release: doc.release,
             state_dir: doc.state_dir,
+            prune_force: doc.prune.is_some_and(|p| p.value == PruneMode::Force),
             name: doc.name.value,
             path: path.to_path_buf(),
             source: src,
@@ -244,6 +260,7 @@ fn partial_doc(node: &Node) -> StackDoc {
         resources: IgnoredNode,
         release: node.get("release").and_then(|n| n.deserialize().ok()),
         state_dir: node.get("state_dir").and_then(|n| n.deserialize().ok()),
+        prune: node.get("prune").and_then(|n| n.deserialize().ok()),
         serial: IgnoredNode,
         max_fail: IgnoredNode,
     }

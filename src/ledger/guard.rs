@@ -3,7 +3,7 @@
 //!
 //! - a file whose content is not what keel last wrote there (the sha256 in
 //!   its ledger entry): changed by hand, so removing it would lose work;
-//!   `--force-prune` removes it anyway;
+//!   `--force-prune` (or the stack's `prune: force`) removes it anyway;
 //! - a `ufw` whose removal deletes the rule that lets keel's own SSH in,
 //!   with the firewall on and nothing else letting that port in from
 //!   everywhere; `--allow-lockout-risk` turns this into a warning;
@@ -41,7 +41,8 @@ fn changed_by_hand(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Optio
     }
     Some(
         "changed by hand since keel wrote it, so it is not removed: remove it anyway \
-         with `--force-prune` (plan and apply), or declare it again in the stack to keep it"
+         with `--force-prune` (plan and apply) or `prune: force` in the stack, or declare \
+         it again in the stack to keep it"
             .into(),
     )
 }

@@ -125,6 +125,17 @@ pub const PRUNABLE: &[Prunable] = &[
         marked: false,
         update_creates: true,
     },
+    // `down` (containers and networks; volumes stay), then the files keel
+    // wrote for it; the directory stays. The file names are recorded
+    // ([`compose_names`]).
+    Prunable {
+        kind: "compose",
+        keys: &["project", "dir"],
+        when: None,
+        removal: ABSENT,
+        marked: false,
+        update_creates: false,
+    },
 ];
 
 fn prunable(kind: &str) -> Option<&'static Prunable> {
@@ -165,7 +176,8 @@ pub struct HostLedger {
     pub previous: Option<Ledger>,
     /// Addresses added to the plan for removal.
     pub pruned: BTreeSet<String>,
-    /// `--force-prune`: remove files changed by hand too.
+    /// `--force-prune`, or the stack's `prune: force`: remove files
+    /// changed by hand too.
     pub force: bool,
     /// The SSH port keel reaches the host on (`None`: not over SSH), which
     /// pruning a `ufw` must leave open ([`guard`]).
@@ -234,11 +246,12 @@ pub fn entry_of(inst: &Instance, action: Action, before: Option<&Ledger>) -> Opt
     if p.when.is_some_and(|w| body.get(w).is_none()) {
         return None;
     }
-    let spec = p
+    let mut spec: serde_json::Map<String, J> = p
         .keys
         .iter()
         .filter_map(|k| body.get(*k).map(|v| (k.to_string(), v.clone())))
         .collect();
+    spec.extend(compose_names(inst));
     let prev = before.and_then(|l| l.entries.iter().find(|e| e.address == inst.address));
     Some(Entry {
         address: inst.address.clone(),
@@ -250,6 +263,16 @@ pub fn entry_of(inst: &Instance, action: Action, before: Option<&Ledger>) -> Opt
             || (p.update_creates && action == Action::Update),
         sha256: written_sha256(inst, action, prev),
     })
+}
+
+/// A compose project's file names (never their contents: an env file
+/// holds secrets), so that its removal removes exactly keel's files.
+fn compose_names(inst: &Instance) -> serde_json::Map<String, J> {
+    inst.resource
+        .as_any()
+        .downcast_ref::<crate::resources::compose::Compose>()
+        .map(|c| c.removal_names())
+        .unwrap_or_default()
 }
 
 /// What a file holds after the apply: its declared content, an empty file
@@ -333,7 +356,7 @@ pub async fn add_prunes(
     let mut hl = HostLedger {
         stack,
         state_dir,
-        force: s.options.force_prune,
+        force: s.options.force_prune || s.project.stack.prune_force,
         ssh_port: (!local).then(|| host.port.unwrap_or(22)),
         login: (!local).then(|| host.user.clone()),
         allow_lockout_risk: s.options.allow_lockout_risk || host.allow_lockout_risk,
@@ -658,6 +681,62 @@ mod tests {
         // Started or enabled by keel: keel's; running already: not.
         assert!(entry_of(&svc, Action::Update, None).unwrap().created);
         assert!(!entry_of(&svc, Action::NoOp, None).unwrap().created);
+    }
+
+    #[test]
+    fn compose_projects_keel_created_are_taken_down_by_name_only() {
+        let declared = build(
+            "compose[app]",
+            "compose",
+            serde_json::json!({
+                "project": "app", "dir": "/srv/app",
+                "file": {"content": "services: {web: {image: x}}\n", "file_name": "prod.yml"},
+                "env": {"content": "TOKEN=secret\n"},
+            })
+            .as_object()
+            .unwrap()
+            .clone(),
+            &origin(),
+        )
+        .unwrap();
+        // Recorded with its names, never the env file's content.
+        let e = entry_of(&declared, Action::Create, None).unwrap();
+        assert!(e.created);
+        assert_eq!(
+            J::Object(e.spec.clone()),
+            serde_json::json!({"project": "app", "dir": "/srv/app",
+                "file": {"file_name": "prod.yml"}, "env": {"file_name": ".env"}})
+        );
+        assert!(!serde_json::to_string(&e).unwrap().contains("secret"));
+        // A project that was running before keel managed it is not keel's.
+        assert!(!entry_of(&declared, Action::Update, None).unwrap().created);
+        // Pruned: `down`, then exactly the files it was written under.
+        let inst = absent_instance(&e, &origin()).unwrap();
+        let live = "dir=yes\ndocker=yes\ncompose=v2 2.20.0\ndaemon=up\nfile_mode=644\nfile=eDoK\n\
+                    ctr=web|1|False|running||0|x|sha256:a|/app-web-1\n";
+        let out = crate::resources::ProbeOutput::ok(live);
+        let ev = inst.resource.evaluate(&out).unwrap();
+        assert_eq!(ev.diff.action, Some(Action::Delete));
+        assert!(ev.commands[0].summary.contains("down"), "{:?}", ev.commands);
+        assert!(ev.commands[0].summary.contains("volumes kept"));
+        let rm = &ev.commands[1].script;
+        assert!(
+            rm.contains("/srv/app/prod.yml ") && rm.contains("/srv/app/.env "),
+            "{rm}"
+        );
+        assert!(!rm.contains("docker-compose.yml"), "{rm}");
+        // Shown as `-` when the ledger planned it.
+        let mut resolved = Resolved::default();
+        resolved.instances.push(inst);
+        resolved.ledger = Some(HostLedger {
+            pruned: BTreeSet::from(["compose[app]".to_string()]),
+            ..HostLedger::default()
+        });
+        let mut evals = vec![Ok(ev)];
+        show_removals(&resolved, &[out], &mut evals);
+        let ev = evals.remove(0).unwrap();
+        assert_eq!(ev.diff.action(), Action::Delete);
+        assert_eq!(ev.diff.error, None);
     }
 
     #[test]

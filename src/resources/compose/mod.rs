@@ -20,7 +20,13 @@
 //!       - frontend                        # a plain name: waited for, no check
 //!     remove_orphans: true                # remove containers of services no longer declared
 //!     keep_releases: 3                    # the images of the last 3 releases stay (see keep.rs)
+//! - compose: { project: old, dir: /srv/old, state: absent }   # taken down, keel's files removed
+//!     # remove_volumes: true              # with state: absent: its volumes go too (kept by default)
 //! ```
+//!
+//! `state: absent` (see `absent.rs`): `down` for the project, its volumes
+//! only with `remove_volumes: true`, then the files keel wrote for it in
+//! `dir`; only `file_name` is read of `file` and `env`.
 //!
 //! Files, in `dir`: the compose file (`file_name`, default
 //! `docker-compose.yml`), the env file (`file_name`, default `.env`), an
@@ -92,7 +98,7 @@
 //! nothing to return to: the failure is reported and the services are
 //! left as they are.
 
-use super::common::{content, refuse};
+use super::common::{State, content, refuse};
 use super::*;
 use crate::shell::{self, Perms, q};
 use model::{
@@ -102,6 +108,7 @@ use model::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+mod absent;
 mod keep;
 mod model;
 mod plan;
@@ -166,6 +173,12 @@ impl FileSpec {
     }
 
     fn check(&self, field: &'static str, errs: &mut Vec<Invalid>) {
+        self.check_sources(field, errs);
+        self.check_name_and_mode(field, errs);
+    }
+
+    /// Exactly one of `content`, `template` or `source`.
+    fn check_sources(&self, field: &'static str, errs: &mut Vec<Invalid>) {
         let sources = self.sources();
         if sources.len() != 1 {
             errs.push(
@@ -183,6 +196,11 @@ impl FileSpec {
                 .help("use exactly one of `content`, `template` or `source`"),
             );
         }
+    }
+
+    /// `file_name` is a file name of `dir` that keel does not use itself,
+    /// and `mode` is octal.
+    fn check_name_and_mode(&self, field: &'static str, errs: &mut Vec<Invalid>) {
         if let Some(n) = &self.file_name
             && let Err(e) = check_file_name(n)
         {
@@ -265,6 +283,15 @@ pub struct ServiceSpec {
 pub struct Compose {
     pub project: String,
     pub dir: String,
+    /// `absent`: the project goes (see the module's documentation).
+    #[serde(default)]
+    pub state: State,
+    /// With `state: absent`: also remove the project's volumes.
+    #[serde(default)]
+    pub remove_volumes: bool,
+    /// The compose file (with `state: absent` only its `file_name` is
+    /// read).
+    #[serde(default)]
     pub file: FileSpec,
     #[serde(default)]
     pub env: Option<FileSpec>,
@@ -562,6 +589,9 @@ impl Kind for Compose {
     fn prepare(&mut self, cx: &mut dyn PrepareCx) -> Result<(), Vec<Invalid>> {
         let mut errs = Vec::new();
         self.release = cx.release().map(|r| r.version);
+        if self.state == State::Absent {
+            return Ok(());
+        }
         if let Err(e) = self.file.load("file", cx) {
             errs.push(e);
         }
@@ -584,6 +614,19 @@ impl Kind for Compose {
             errs.push(e);
         } else if self.dir.trim_end_matches('/').is_empty() {
             errs.push(Invalid::field("dir", "a project cannot live in `/`"));
+        }
+        if self.state == State::Absent {
+            self.check_absent(&mut errs);
+            return errs;
+        }
+        if self.remove_volumes {
+            errs.push(
+                Invalid::field(
+                    "remove_volumes",
+                    "`remove_volumes` only applies to `state: absent`",
+                )
+                .help("volumes are removed only when the project is, with `state: absent`"),
+            );
         }
         self.file.check("file", &mut errs);
         if let Some(env) = &self.env {
@@ -670,6 +713,12 @@ impl Kind for Compose {
     }
 
     fn links(&self) -> Links {
+        if self.state == State::Absent {
+            return Links {
+                provides: Vec::new(),
+                needs: vec![Ref::Service("docker".into())],
+            };
+        }
         let mut provides = vec![
             Ref::Path(self.path(self.file_name())),
             Ref::Path(self.path(&self.override_name())),
@@ -777,10 +826,16 @@ impl Kind for Compose {
     }
 
     fn plan(&self, fact: &ComposeFact) -> Planned {
+        if self.state == State::Absent {
+            return self.plan_absent(fact);
+        }
         self.plan_project(fact)
     }
 
     fn notified(&self, _fact: &ComposeFact, _diff: &Diff) -> Option<Vec<Cmd>> {
+        if self.state == State::Absent {
+            return None;
+        }
         let model = self.model();
         let checked = self.checked_services(&model);
         let mut s = self.compose_prelude(self.override_text(&model).is_some());

@@ -290,11 +290,16 @@ impl Compose {
             mut notes,
             ..
         } = cx;
-        diff.action = Some(if matches!(fact.file, LiveFile::Absent) {
-            Action::Create
-        } else {
-            Action::Update
-        });
+        // Containers of the project without its compose file: it runs
+        // already (brought up by hand or from elsewhere), so it is not
+        // keel's to prune later (`crate::ledger`).
+        diff.action = Some(
+            if matches!(fact.file, LiveFile::Absent) && fact.containers.is_empty() {
+                Action::Create
+            } else {
+                Action::Update
+            },
+        );
         if fact.daemon && !matches!(fact.file, LiveFile::Absent) {
             notes.insert(0, self.describe(fact, &checked));
         }

@@ -6,7 +6,7 @@ use super::*;
 use crate::shell::Script;
 
 impl Compose {
-    fn label(&self) -> String {
+    pub(super) fn label(&self) -> String {
         format!("label=com.docker.compose.project={}", self.project)
     }
 
@@ -67,7 +67,7 @@ impl Compose {
 
     /// The env file's path and the backup kept while it is replaced
     /// (both empty without an env file).
-    fn env_paths(&self) -> (String, String) {
+    pub(super) fn env_paths(&self) -> (String, String) {
         match self.env_name() {
             Some(n) => (self.path(n), self.path(&format!(".{n}.keel-backup"))),
             None => (String::new(), String::new()),
