@@ -39,10 +39,8 @@ pub fn open_with(
         })
 }
 
-/// Plan every host with a spinner per host on a terminal.
-pub async fn plan_hosts(s: Arc<Session>) -> Vec<HostWork> {
-    let mp = MultiProgress::new();
-    let pb = mp.add(ProgressBar::new_spinner());
+/// `pb` as the spinner shown while the hosts are read.
+fn reading(pb: ProgressBar, s: &Session) -> ProgressBar {
     pb.set_style(
         ProgressStyle::with_template("{spinner} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -52,6 +50,13 @@ pub async fn plan_hosts(s: Arc<Session>) -> Vec<HostWork> {
         s.validated.hosts.len()
     ));
     pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+/// Plan every host with a spinner per host on a terminal.
+pub async fn plan_hosts(s: Arc<Session>) -> Vec<HostWork> {
+    let mp = MultiProgress::new();
+    let pb = reading(mp.add(ProgressBar::new_spinner()), &s);
     let pb2 = pb.clone();
     let works = session::plan_all(s, move |w| pb2.println(format!("  planned {}", w.host))).await;
     pb.finish_and_clear();
@@ -90,16 +95,7 @@ pub fn document_of(s: &Session, inventory: &std::path::Path, hosts: Vec<HostPlan
 /// resolution, graph, evaluated commands and connection are let go as
 /// soon as it is planned (a plan of 1,000 hosts held them all).
 pub async fn plan_each(s: Arc<Session>, mut each: impl FnMut(HostPlan)) {
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    pb.set_message(format!(
-        "reading the live state of {} host(s)",
-        s.validated.hosts.len()
-    ));
-    pb.enable_steady_tick(Duration::from_millis(120));
+    let pb = reading(ProgressBar::new_spinner(), &s);
     let parallel = s.options.parallel.max(1);
     let sem = Arc::new(tokio::sync::Semaphore::new(parallel));
     let spawn = |h: &String| {
