@@ -879,6 +879,51 @@ mod tests {
         }
     }
 
+    /// Whether validation finds that each host's stack uses facts (then a
+    /// plan gathers them), for `stack` over hosts `a` (group `web`) and `b`.
+    fn facts_needed(stack: &str) -> Vec<(String, bool)> {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("inventory.yaml");
+        std::fs::write(
+            &inv,
+            "hosts:\n  a: { transport: local }\n  b: { transport: local }\ngroups:\n  web: { hosts: [a] }\n",
+        )
+        .unwrap();
+        let path = dir.path().join("stack.yaml");
+        std::fs::write(&path, stack).unwrap();
+        let project =
+            crate::resolve::Project::load(&path, &inv).unwrap_or_else(|d| panic!("{d:?}"));
+        let v =
+            super::validate_with(&project, None, false, false).unwrap_or_else(|d| panic!("{d:?}"));
+        v.facts_needed.into_iter().collect()
+    }
+
+    #[test]
+    fn validation_learns_which_hosts_use_facts() {
+        let head = "name: t\ntargets: [all]\nresources:\n";
+        let both = |a: bool, b: bool| vec![("a".to_string(), a), ("b".to_string(), b)];
+        assert_eq!(
+            facts_needed(&format!(
+                "{head}  - file: {{ path: \"/tmp/{{{{host.name}}}}\", content: x }}\n"
+            )),
+            both(false, false)
+        );
+        assert_eq!(
+            facts_needed(&format!(
+                "{head}  - package: {{ name: nginx, when: \"{{{{eq facts.os.id 'debian'}}}}\" }}\n"
+            )),
+            both(true, true)
+        );
+        // Only where the rendering reaches the facts: behind a condition
+        // on the host's groups, or in a resource's content.
+        assert_eq!(
+            facts_needed(&format!(
+                "{head}  - file: {{ path: /tmp/x, content: \"{{{{#if (contains host.groups 'web')}}}}{{{{facts.arch}}}}{{{{/if}}}}\" }}\n"
+            )),
+            both(true, false)
+        );
+    }
+
     /// Validation renders with placeholder facts: they must have exactly the
     /// fields the real ones have, or a stack using `facts.user` fails
     /// validation although it plans fine (it did).
