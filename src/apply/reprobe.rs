@@ -96,9 +96,9 @@ impl Walk<'_> {
         }
         // Read after every change of its ancestors: after the latest.
         up.changed[j]
-            && !state.fresh[j]
+            && state.fresh[j]
                 .as_ref()
-                .is_some_and(|f| up.latest[j] <= f.after)
+                .is_none_or(|f| up.latest[j] > f.after)
     }
 
     /// Read again, in one round trip, every ready resource that needs it.
