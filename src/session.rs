@@ -57,7 +57,9 @@ pub fn validate_with(
     keep: bool,
 ) -> Result<Validated, Diagnostics> {
     let hosts = project.target_hosts(limit)?;
-    let templates = Templates::new();
+    // Rendering with other facts as well tells whether a host's stack
+    // depends on facts, in the one resolution (no second one per host).
+    let templates = Templates::probing_facts(resolve::placeholder_facts(1));
     let placeholders: BTreeMap<String, Secret> = project
         .stack
         .secrets
@@ -81,12 +83,11 @@ pub fn validate_with(
         let Some(host) = project.inventory.hosts.get(name) else {
             continue;
         };
-        let fa = resolve::placeholder_facts(0);
-        let fb = resolve::placeholder_facts(1);
-        let input = |facts| HostInput {
+        let facts = resolve::placeholder_facts(0);
+        let input = HostInput {
             project,
             host,
-            facts,
+            facts: &facts,
             secrets: &placeholders,
             templates: &templates,
         };
@@ -94,7 +95,9 @@ pub fn validate_with(
         // reports every independent problem: the graph (dangling
         // references, cycles) is built from the resources that resolved
         // even when others failed.
-        let (resolved, resolve_diags) = resolve::resolve_host_partial(&input(&fa));
+        templates.take_facts_used();
+        let (resolved, resolve_diags) = resolve::resolve_host_partial(&input);
+        let needs = templates.take_facts_used();
         let resolved_ok = resolve_diags.is_empty();
         if !resolve_diags.is_empty() {
             per_host.push((name.clone(), resolve_diags));
@@ -106,10 +109,6 @@ pub fn validate_with(
             }
             continue;
         }
-        let needs = match resolve::resolve_host(&input(&fb)) {
-            Ok(other) => !plan::same_desired(&other, &resolved),
-            Err(_) => true,
-        };
         facts_needed.insert(name.clone(), needs);
         // The lockout analysis needs every resource (a user that failed to
         // resolve would read as a lockout), not the graph: it runs even
@@ -878,6 +877,51 @@ mod tests {
             Value::String(_) => "string".into(),
             other => other.clone(),
         }
+    }
+
+    /// Whether validation finds that each host's stack uses facts (then a
+    /// plan gathers them), for `stack` over hosts `a` (group `web`) and `b`.
+    fn facts_needed(stack: &str) -> Vec<(String, bool)> {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("inventory.yaml");
+        std::fs::write(
+            &inv,
+            "hosts:\n  a: { transport: local }\n  b: { transport: local }\ngroups:\n  web: { hosts: [a] }\n",
+        )
+        .unwrap();
+        let path = dir.path().join("stack.yaml");
+        std::fs::write(&path, stack).unwrap();
+        let project =
+            crate::resolve::Project::load(&path, &inv).unwrap_or_else(|d| panic!("{d:?}"));
+        let v =
+            super::validate_with(&project, None, false, false).unwrap_or_else(|d| panic!("{d:?}"));
+        v.facts_needed.into_iter().collect()
+    }
+
+    #[test]
+    fn validation_learns_which_hosts_use_facts() {
+        let head = "name: t\ntargets: [all]\nresources:\n";
+        let both = |a: bool, b: bool| vec![("a".to_string(), a), ("b".to_string(), b)];
+        assert_eq!(
+            facts_needed(&format!(
+                "{head}  - file: {{ path: \"/tmp/{{{{host.name}}}}\", content: x }}\n"
+            )),
+            both(false, false)
+        );
+        assert_eq!(
+            facts_needed(&format!(
+                "{head}  - package: {{ name: nginx, when: \"{{{{eq facts.os.id 'debian'}}}}\" }}\n"
+            )),
+            both(true, true)
+        );
+        // Only where the rendering reaches the facts: behind a condition
+        // on the host's groups, or in a resource's content.
+        assert_eq!(
+            facts_needed(&format!(
+                "{head}  - file: {{ path: /tmp/x, content: \"{{{{#if (contains host.groups 'web')}}}}{{{{facts.arch}}}}{{{{/if}}}}\" }}\n"
+            )),
+            both(true, false)
+        );
     }
 
     /// Validation renders with placeholder facts: they must have exactly the

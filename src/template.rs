@@ -7,10 +7,26 @@
 //! silently takes the false branch even in strict mode.
 //!
 //! Helpers (`default`, `json`, `join`, arithmetic, ...) are in [`helpers`].
+//!
+//! Each distinct template text is compiled once per engine (per run) and
+//! kept, keyed by its text: a stack's templates are rendered once per host,
+//! and compiling is most of the cost of a render.
+//!
+//! An engine made with [`Templates::probing_facts`] also finds out whether
+//! rendering depends on host facts, in the same pass (`keel validate`):
+//! every render is done a second time with other facts, and any difference
+//! (or an error only with the other facts) marks the facts as used.
 
 mod helpers;
 
-use handlebars::{Handlebars, RenderErrorReason};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use handlebars::{
+    Context, Handlebars, RenderContext, RenderError, RenderErrorReason, Renderable, StringOutput,
+    Template,
+};
 
 // The stack language's helpers and typed values (loops, conditions).
 pub mod lang;
@@ -38,6 +54,12 @@ impl std::fmt::Display for TemplateError {
 /// The template engine of a run.
 pub struct Templates {
     hb: Handlebars<'static>,
+    /// Compiled templates of this run, keyed by their text.
+    compiled: RwLock<HashMap<String, Arc<Template>>>,
+    /// Other facts to render with as well, to learn whether facts are used.
+    facts_probe: Option<serde_json::Value>,
+    /// Whether a render's output depended on the facts (with a probe).
+    facts_used: AtomicBool,
 }
 
 impl Default for Templates {
@@ -53,7 +75,28 @@ impl Templates {
         hb.register_escape_fn(handlebars::no_escape);
         lang::register(&mut hb);
         helpers::register(&mut hb);
-        Templates { hb }
+        Templates {
+            hb,
+            compiled: RwLock::new(HashMap::new()),
+            facts_probe: None,
+            facts_used: AtomicBool::new(false),
+        }
+    }
+
+    /// An engine that also renders every template with `other` facts (in
+    /// place of the context's `facts`), to learn whether the output depends
+    /// on them: see [`Templates::take_facts_used`].
+    pub fn probing_facts(other: serde_json::Value) -> Self {
+        Templates {
+            facts_probe: Some(other),
+            ..Self::new()
+        }
+    }
+
+    /// Whether a render since the last call depended on the facts (always
+    /// `false` without a probe); resets the answer, e.g. for the next host.
+    pub fn take_facts_used(&self) -> bool {
+        self.facts_used.swap(false, Ordering::Relaxed)
     }
 
     /// Whether a string needs rendering at all.
@@ -88,7 +131,11 @@ impl Templates {
         if !Self::is_template(text) {
             return Ok(text.to_string());
         }
-        self.hb.render_template(text, ctx).map_err(|e| {
+        let out = self.render_compiled(text, ctx);
+        if let Ok(rendered) = &out {
+            self.probe_facts(text, ctx, rendered);
+        }
+        out.map_err(|e| {
             // A syntax error carries its position on the parse error.
             let (mut line, mut column) = (e.line_no, e.column_no);
             let (message, variable) = match e.reason() {
@@ -123,6 +170,65 @@ impl Templates {
                 variable,
             }
         })
+    }
+}
+
+impl Templates {
+    /// Render `text` with its compiled form, compiling it on first use.
+    /// Same output and errors as handlebars' `render_template`, which
+    /// compiles on every call.
+    fn render_compiled(&self, text: &str, ctx: &serde_json::Value) -> Result<String, RenderError> {
+        self.render_in(text, Context::wraps(ctx)?)
+    }
+
+    fn render_in(&self, text: &str, ctx: Context) -> Result<String, RenderError> {
+        let template = self.compile(text)?;
+        let mut rc = RenderContext::new(None);
+        let mut out = StringOutput::new();
+        template.render(&self.hb, &ctx, &mut rc, &mut out)?;
+        Ok(out.into_string()?)
+    }
+
+    /// With a facts probe, render `text` again with the other facts and
+    /// note whether the output differs from `rendered` (once noted, the
+    /// probe rests until [`Templates::take_facts_used`]).
+    fn probe_facts(&self, text: &str, ctx: &serde_json::Value, rendered: &str) {
+        let Some(other) = &self.facts_probe else {
+            return;
+        };
+        if self.facts_used.load(Ordering::Relaxed) || ctx.get("facts").is_none() {
+            return;
+        }
+        let mut alt = ctx.clone();
+        alt["facts"] = other.clone();
+        let same = self
+            .render_in(text, Context::from(alt))
+            .is_ok_and(|o| o == rendered);
+        if !same {
+            self.facts_used.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The compiled form of `text`, from the cache or compiled now (a
+    /// template that does not compile is not kept: its error is reported
+    /// each time, as before).
+    fn compile(&self, text: &str) -> Result<Arc<Template>, RenderError> {
+        let cached = self.compiled.read().map(|m| m.get(text).cloned());
+        if let Ok(Some(t)) = cached {
+            return Ok(t);
+        }
+        let template = Arc::new(Template::compile(text)?);
+        if let Ok(mut m) = self.compiled.write() {
+            m.entry(text.to_string())
+                .or_insert_with(|| template.clone());
+        }
+        Ok(template)
+    }
+
+    /// How many distinct templates were compiled (tests).
+    #[cfg(test)]
+    fn compiled_count(&self) -> usize {
+        self.compiled.read().map(|m| m.len()).unwrap_or(0)
     }
 }
 
@@ -185,6 +291,53 @@ mod tests {
         assert_eq!(v("{{contains vars.l 'a'}}"), Some(json!(true)));
         assert_eq!(v("{{not (contains vars.l 'b')}}"), Some(json!(true)));
         assert_eq!(v("list: {{vars.l}}"), None);
+    }
+
+    #[test]
+    fn each_text_is_compiled_once() {
+        let t = Templates::new();
+        for host in ["a", "b", "c"] {
+            let ctx = json!({"host": {"name": host}});
+            assert_eq!(
+                t.render("on {{host.name}}", &ctx).unwrap(),
+                format!("on {host}")
+            );
+            assert_eq!(
+                t.render("{{host.name}}!", &ctx).unwrap(),
+                format!("{host}!")
+            );
+        }
+        assert_eq!(t.compiled_count(), 2);
+        // A cached template reports its errors as a fresh one does.
+        let e = t
+            .render("on {{host.name}}", &json!({"host": {}}))
+            .unwrap_err();
+        assert_eq!(e.variable.as_deref(), Some("host.name"));
+        assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn a_facts_probe_finds_templates_that_read_facts() {
+        let t = Templates::probing_facts(json!({"os": {"id": "ubuntu"}}));
+        let ctx = json!({"facts": {"os": {"id": "debian"}}, "vars": {"x": 1}});
+        t.render("{{vars.x}} {{#if vars.x}}yes{{/if}}", &ctx)
+            .unwrap();
+        t.render("plain", &ctx).unwrap();
+        assert!(!t.take_facts_used());
+        assert_eq!(t.render("{{facts.os.id}}", &ctx).unwrap(), "debian");
+        assert!(t.take_facts_used());
+        assert!(!t.take_facts_used(), "reset for the next host");
+        assert_eq!(
+            t.render_value("{{eq facts.os.id 'debian'}}", &ctx).unwrap(),
+            Some(json!(true))
+        );
+        assert!(t.take_facts_used());
+        t.render("{{json this}}", &ctx).unwrap();
+        assert!(t.take_facts_used(), "the whole context holds the facts");
+        // Without a probe, nothing is noted.
+        let plain = Templates::new();
+        plain.render("{{facts.os.id}}", &ctx).unwrap();
+        assert!(!plain.take_facts_used());
     }
 
     #[test]

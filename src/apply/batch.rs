@@ -8,6 +8,7 @@
 //! ([`super::together`]); when its command fails, nothing is marked: the
 //! walk then applies each resource alone, so the one that fails is named.
 
+use super::reprobe::Upstream;
 use super::{State, Walk};
 use crate::resources::{BatchItem, Cmd};
 
@@ -47,7 +48,7 @@ impl Walk<'_> {
     /// nothing upstream changed in this run (its plan still holds), every
     /// requirement walked and succeeded, not a change that can cut access,
     /// nothing to run when notified.
-    fn batch_ready(&self, i: usize, state: &State, guarded: &[usize]) -> bool {
+    fn batch_ready(&self, i: usize, state: &State, guarded: &[usize], up: &Upstream) -> bool {
         let Some(eval) = &self.work.evals[i] else {
             return false;
         };
@@ -59,7 +60,7 @@ impl Walk<'_> {
             && !guarded.contains(&i)
             && self.ready(i, state)
             && self.requirements_ok(i, state)
-            && !self.upstream_changed(i, state)
+            && !up.changed[i]
     }
 
     /// The batches ready now, with two or more members each, in the order
@@ -68,12 +69,13 @@ impl Walk<'_> {
         let item = |j: usize| self.work.evals[j].as_ref().and_then(|e| e.batch.as_ref());
         let mut taken = std::collections::BTreeSet::new();
         let mut out = Vec::new();
+        let up = self.upstream(state);
         for &start in &self.graph.order {
             if taken.contains(&start) || item(start).is_none() {
                 continue;
             }
             let members = group(start, &self.graph.order, item, |j| {
-                !taken.contains(&j) && self.batch_ready(j, state, guarded)
+                !taken.contains(&j) && self.batch_ready(j, state, guarded, &up)
             });
             taken.extend(members.iter().copied());
             if members.len() < 2 {

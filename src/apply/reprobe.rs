@@ -25,7 +25,29 @@ pub(super) struct Fresh {
     pub eval: Result<Evaluation, String>,
 }
 
+/// What the ancestors of every instance did so far in the walk, from one
+/// pass over the graph ([`crate::graph::Graph::fold_ancestors`]): for the
+/// checks of every instance at one point of the walk, where a walk of each
+/// instance's ancestors was quadratic.
+pub(super) struct Upstream {
+    /// Whether an ancestor changed in this run.
+    pub changed: Vec<bool>,
+    /// The latest step in which an ancestor changed (0: none).
+    latest: Vec<u64>,
+}
+
 impl Walk<'_> {
+    /// [`Upstream`] of every instance, as `state` is now.
+    pub(super) fn upstream(&self, state: &State) -> Upstream {
+        let changed: Vec<bool> = (0..state.outcome.len())
+            .map(|i| state.changed.contains(&i))
+            .collect();
+        Upstream {
+            changed: self.graph.fold_ancestors(&changed, false, |a, b| a || b),
+            latest: self.graph.fold_ancestors(&state.changed_in, 0, u64::max),
+        }
+    }
+
     /// Whether everything instance `j` depends on has been walked
     /// (`notify` edges too: a handler waits for its notifiers).
     pub(super) fn ready(&self, j: usize, state: &State) -> bool {
@@ -63,7 +85,8 @@ impl Walk<'_> {
     /// Whether `j`, walked now, would read its live state again: not yet
     /// walked, ready, its requirements met, planned, something upstream
     /// changed, and no reading taken since.
-    fn needs_reprobe(&self, j: usize, state: &State) -> bool {
+    /// `up` is [`Walk::upstream`] of `state`.
+    fn needs_reprobe(&self, j: usize, state: &State, up: &Upstream) -> bool {
         if state.outcome[j].is_some()
             || self.work.evals[j].is_none()
             || !self.ready(j, state)
@@ -71,21 +94,22 @@ impl Walk<'_> {
         {
             return false;
         }
-        let ancestors = self.graph.ancestors(j);
-        changed_among(&ancestors, state)
-            && !state.fresh[j]
+        // Read after every change of its ancestors: after the latest.
+        up.changed[j]
+            && state.fresh[j]
                 .as_ref()
-                .is_some_and(|f| current(f, &ancestors, state))
+                .is_none_or(|f| up.latest[j] > f.after)
     }
 
     /// Read again, in one round trip, every ready resource that needs it.
     pub(super) async fn reprobe_ready(&self, state: &mut State) {
+        let up = self.upstream(state);
         let want: Vec<usize> = self
             .graph
             .order
             .iter()
             .copied()
-            .filter(|&j| self.needs_reprobe(j, state))
+            .filter(|&j| self.needs_reprobe(j, state, &up))
             .collect();
         if want.is_empty() {
             return;

@@ -119,6 +119,33 @@ impl Graph {
         first
     }
 
+    /// For each instance, `join` of the `values` of all its ancestors
+    /// (`bottom` for none), for every instance in one pass in apply order:
+    /// each instance joins, over its direct dependencies, their value and
+    /// what they hold. `join` must be associative, commutative and
+    /// idempotent (`max`, `||`, `min`): an ancestor reached by two paths
+    /// counts once.
+    pub fn fold_ancestors<T: Copy>(
+        &self,
+        values: &[T],
+        bottom: T,
+        join: impl Fn(T, T) -> T,
+    ) -> Vec<T> {
+        let mut acc: Vec<T> = vec![bottom; self.nodes.len()];
+        for &i in &self.order {
+            let mut here = bottom;
+            for e in self
+                .g
+                .edges_directed(self.nodes[i], petgraph::Direction::Incoming)
+            {
+                let d = self.g[e.source()];
+                here = join(join(here, values[d]), acc[d]);
+            }
+            acc[i] = here;
+        }
+        acc
+    }
+
     /// Every instance this one depends on, transitively.
     pub fn ancestors(&self, i: usize) -> BTreeSet<usize> {
         let mut seen = BTreeSet::new();

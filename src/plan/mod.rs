@@ -208,8 +208,7 @@ pub fn fingerprint(out: &ProbeOutput) -> Result<String, String> {
 }
 
 /// The desired state of a host as bytes: secrets included in clear, so it
-/// is never printed, only compared ([`same_desired`]) or keyed-hashed
-/// ([`desired_hash`]).
+/// is never printed, only keyed-hashed ([`desired_hash`]).
 fn desired_material(res: &Resolved) -> Vec<u8> {
     let mut m = Vec::new();
     let mut part = |b: &[u8]| {
@@ -229,11 +228,6 @@ fn desired_material(res: &Resolved) -> Vec<u8> {
         }
     }
     m
-}
-
-/// Whether two resolutions of a host want the same state.
-pub fn same_desired(a: &Resolved, b: &Resolved) -> bool {
-    desired_material(a) == desired_material(b)
 }
 
 /// Keyed digest of a host's desired state (secrets included): a saved plan
