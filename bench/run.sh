@@ -7,6 +7,10 @@
 # memory (maximum resident set of the largest process, /usr/bin/time -v).
 #
 #   bash bench/run.sh [N]          # N hosts per tool (default 3)
+#   BENCH_TOOLS=keel bash bench/run.sh 20    # some of the tools only
+#
+# Every tool works on all N hosts at once: keel with `--parallel N`,
+# Ansible with N forks, pyinfra with `--parallel N`.
 #
 # Needs Docker, python3 with venv, /usr/bin/time and a built keel
 # ($KEEL, else target/release/keel, else target/debug/keel). pyinfra and
@@ -70,9 +74,9 @@ trap cleanup EXIT
 
 run_keel() {
     up keel
-    timed first keel "$KEEL" apply --yes -v -i "$INV" "$WL/keel.yaml"
-    timed again keel "$KEEL" apply --yes -v -i "$INV" "$WL/keel.yaml"
-    timed plan keel "$KEEL" plan --detailed-exitcode -i "$INV" "$WL/keel.yaml"
+    timed first keel "$KEEL" apply --yes -v --parallel "$N" -i "$INV" "$WL/keel.yaml"
+    timed again keel "$KEEL" apply --yes -v --parallel "$N" -i "$INV" "$WL/keel.yaml"
+    timed plan keel "$KEEL" plan --detailed-exitcode --parallel "$N" -i "$INV" "$WL/keel.yaml"
     down keel
 }
 
@@ -86,7 +90,7 @@ run_pyinfra() {
         for a in $ADDRS; do printf '("%s", data), ' "$a"; done
         echo ']'
     } >"$WORK/pyinfra/inventory.py"
-    local py=("$VENV/bin/pyinfra" -y "$WORK/pyinfra/inventory.py" "$WL/pyinfra_deploy.py")
+    local py=("$VENV/bin/pyinfra" -y --parallel "$N" "$WORK/pyinfra/inventory.py" "$WL/pyinfra_deploy.py")
     timed first pyinfra "${py[@]}"
     timed again pyinfra "${py[@]}"
     down pyinfra
@@ -101,16 +105,19 @@ run_ansible() {
         echo 'ansible_user=root'
         echo "ansible_ssh_common_args='-F $SB/ssh_config'"
     } >"$WORK/ansible/hosts.ini"
-    local pb=(env ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_FORKS=20 ANSIBLE_PIPELINING=True
+    local pb=(env ANSIBLE_HOST_KEY_CHECKING=True "ANSIBLE_FORKS=$N" ANSIBLE_PIPELINING=True
         "$VENV/bin/ansible-playbook" -i "$WORK/ansible/hosts.ini" "$WL/ansible.yml")
     timed first ansible "${pb[@]}"
     timed again ansible "${pb[@]}"
     down ansible
 }
 
-run_keel
-run_pyinfra
-run_ansible
+for tool in ${BENCH_TOOLS:-keel pyinfra ansible}; do
+    case $tool in
+    keel | pyinfra | ansible) "run_$tool" ;;
+    *) echo "bench: unknown tool $tool (keel, pyinfra, ansible)" >&2; exit 1 ;;
+    esac
+done
 
 # keel's SSH round trips per host: the plan's probe round trips (printed
 # with each host's plan) plus those of the apply (logged with -v).
