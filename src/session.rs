@@ -327,6 +327,24 @@ pub struct Session {
 }
 
 impl Session {
+    /// Run the checks a host's work declares (none: no report), on the
+    /// connection its apply used, with the host's inventory address for
+    /// the checks made from this machine.
+    pub async fn run_checks(&self, w: &HostWork) -> Vec<crate::check::CheckReport> {
+        let checks = crate::check::checks_of(w);
+        if checks.is_empty() {
+            return Vec::new();
+        }
+        let address = self
+            .project
+            .inventory
+            .hosts
+            .get(&w.host)
+            .map(|h| h.address.clone())
+            .unwrap_or_default();
+        crate::check::run_host(&w.host, &address, &checks, w.conn(), &self.redactor).await
+    }
+
     /// Load and validate offline, then read the secrets.
     pub fn open(
         stack: &std::path::Path,

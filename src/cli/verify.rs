@@ -139,17 +139,7 @@ pub async fn after_apply(
     let runs = works
         .iter()
         .filter(|w| !failed_hosts.contains(&w.host))
-        .map(|w| {
-            let checks = check::checks_of(w);
-            let address = s
-                .project
-                .inventory
-                .hosts
-                .get(&w.host)
-                .map(|h| h.address.clone())
-                .unwrap_or_default();
-            async move { check::run_host(&w.host, &address, &checks, w.conn(), &s.redactor).await }
-        });
+        .map(|w| s.run_checks(w));
     let reports: Vec<CheckReport> = futures::future::join_all(runs)
         .await
         .into_iter()

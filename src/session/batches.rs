@@ -81,18 +81,7 @@ async fn apply_batch(
 /// Run a host's checks after its batch applied; the failed ones become
 /// the host's error.
 async fn check_host(w: &HostWork, s: &Session, o: &mut HostOutcome) {
-    let checks = crate::check::checks_of(w);
-    if checks.is_empty() {
-        return;
-    }
-    let address = s
-        .project
-        .inventory
-        .hosts
-        .get(&w.host)
-        .map(|h| h.address.clone())
-        .unwrap_or_default();
-    let reports = crate::check::run_host(&w.host, &address, &checks, w.conn(), &s.redactor).await;
+    let reports = s.run_checks(w).await;
     let failures = crate::check::failures(&reports);
     if !failures.is_empty() {
         o.error = Some(format!(
