@@ -13,20 +13,7 @@ fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    let inv = format!(
-        "hosts:\n  here:\n    transport: local\n    vars:\n      root: \"{}\"\ngroups:\n  local:\n    hosts: [here]\n",
-        root.display()
-    );
-    std::fs::write(dir.path().join("inventory.yaml"), inv).unwrap();
-    for (name, text) in files {
-        let p = dir.path().join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    dir
+    support::local_project(files)
 }
 
 #[test]

@@ -42,16 +42,7 @@ fn keel_within(
 }
 
 fn project(stack: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    let inv = format!(
-        "hosts:\n  here:\n    transport: local\n    vars:\n      root: \"{}\"\ngroups:\n  local:\n    hosts: [here]\n",
-        root.display()
-    );
-    std::fs::write(dir.path().join("inventory.yaml"), inv).unwrap();
-    std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
-    dir
+    support::local_project(&[("stack.yaml", stack)])
 }
 
 fn sh(cmd: &str, input: &str) -> String {

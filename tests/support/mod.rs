@@ -17,6 +17,28 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A project in a temporary folder for the `local` transport: an
+/// inventory with one host `here` in group `local`, whose var `root` is
+/// the folder's `root/` (where stacks write), and `files` (relative path,
+/// text) written beside it.
+#[allow(dead_code)] // not every test binary uses it
+pub fn local_project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let inv = format!(
+        "hosts:\n  here:\n    transport: local\n    vars:\n      root: \"{}\"\ngroups:\n  local:\n    hosts: [here]\n",
+        root.display()
+    );
+    std::fs::write(dir.path().join("inventory.yaml"), inv).unwrap();
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
 /// Assert a run exited with `code`, showing its output otherwise.
 pub fn expect(run: &Run, code: i32, what: &str) {
     assert_eq!(
