@@ -3,8 +3,14 @@
 # turn, bring up N fresh sandbox hosts (`keel sandbox up N`), apply the same
 # workload (bench/workload/) twice — first apply on fresh hosts, then a run
 # with nothing to change — and, for keel, a plan; then remove the hosts.
+# The floor is what no tool can go below, measured with plain OpenSSH
+# (bench/on-all.sh, one fresh connection per host, all hosts at once): for
+# a first apply, the workload's apt work alone on fresh hosts
+# (workload/packages.sh); for a no-change run, every read-only check of the
+# workload once (workload/checks.sh), on keel's hosts after its runs.
 # Prints one table of wall times, keel's SSH round trips per host and peak
-# memory (maximum resident set of the largest process, /usr/bin/time -v).
+# memory (maximum resident set of the largest process, /usr/bin/time -v),
+# then the ratios the targets are about.
 #
 #   bash bench/run.sh [N]          # N hosts per tool (default 3)
 #   BENCH_TOOLS=keel bash bench/run.sh 20    # some of the tools only
@@ -66,10 +72,10 @@ up() {
     (cd "$dir" && "$KEEL" sandbox up "$N" >/dev/null)
     INV=$dir/.keel/sandbox/inventory.yaml
     SB=$dir/.keel/sandbox
-    ADDRS=$(sed -n 's/^    address: "\(.*\)"$/\1/p' "$INV")
+    mapfile -t ADDRS < <(sed -n 's/^    address: "\(.*\)"$/\1/p' "$INV")
 }
 down() { (cd "$WORK/$1" && "$KEEL" sandbox down >/dev/null 2>&1) || true; }
-cleanup() { for t in keel pyinfra ansible; do [ ! -d "$WORK/$t" ] || down "$t"; done; }
+cleanup() { for t in floor keel pyinfra ansible; do [ ! -d "$WORK/$t" ] || down "$t"; done; }
 trap cleanup EXIT
 
 run_keel() {
@@ -77,7 +83,14 @@ run_keel() {
     timed first keel "$KEEL" apply --yes -v --parallel "$N" -i "$INV" "$WL/keel.yaml"
     timed again keel "$KEEL" apply --yes -v --parallel "$N" -i "$INV" "$WL/keel.yaml"
     timed plan keel "$KEEL" plan --detailed-exitcode --parallel "$N" -i "$INV" "$WL/keel.yaml"
+    timed again floor bash "$ROOT/bench/on-all.sh" "$SB/ssh_config" "$WL/checks.sh" "${ADDRS[@]}"
     down keel
+}
+
+run_floor() {
+    up floor
+    timed first floor bash "$ROOT/bench/on-all.sh" "$SB/ssh_config" "$WL/packages.sh" "${ADDRS[@]}"
+    down floor
 }
 
 run_pyinfra() {
@@ -87,7 +100,7 @@ run_pyinfra() {
         echo "        'ssh_known_hosts_file': '$SB/known_hosts',"
         echo "        'ssh_strict_host_key_checking': 'yes'}"
         printf 'sandbox = ['
-        for a in $ADDRS; do printf '("%s", data), ' "$a"; done
+        for a in "${ADDRS[@]}"; do printf '("%s", data), ' "$a"; done
         echo ']'
     } >"$WORK/pyinfra/inventory.py"
     local py=("$VENV/bin/pyinfra" -y --parallel "$N" "$WORK/pyinfra/inventory.py" "$WL/pyinfra_deploy.py")
@@ -100,7 +113,7 @@ run_ansible() {
     up ansible
     {
         echo '[sandbox]'
-        for a in $ADDRS; do echo "$a"; done
+        for a in "${ADDRS[@]}"; do echo "$a"; done
         echo '[sandbox:vars]'
         echo 'ansible_user=root'
         echo "ansible_ssh_common_args='-F $SB/ssh_config'"
@@ -112,10 +125,10 @@ run_ansible() {
     down ansible
 }
 
-for tool in ${BENCH_TOOLS:-keel pyinfra ansible}; do
+for tool in ${BENCH_TOOLS:-floor keel pyinfra ansible}; do
     case $tool in
-    keel | pyinfra | ansible) "run_$tool" ;;
-    *) echo "bench: unknown tool $tool (keel, pyinfra, ansible)" >&2; exit 1 ;;
+    floor | keel | pyinfra | ansible) "run_$tool" ;;
+    *) echo "bench: unknown tool $tool (floor, keel, pyinfra, ansible)" >&2; exit 1 ;;
     esac
 done
 
@@ -145,6 +158,17 @@ awk -F'\t' -v rt1="$(rt first)" -v rt2="$(rt again)" '
         printf "| %-8s | %-12s | %-15s | %-8s | %-27s | %-15s |\n", "keel", cell("keel,first"), cell("keel,again"), cell("keel,plan"), "first " rt1 ", no-change " rt2, mem("keel,first") " / " mem("keel,again")
         printf "| %-8s | %-12s | %-15s | %-8s | %-27s | %-15s |\n", "pyinfra", cell("pyinfra,first"), cell("pyinfra,again"), "-", "not measured", mem("pyinfra,first") " / " mem("pyinfra,again")
         printf "| %-8s | %-12s | %-15s | %-8s | %-27s | %-15s |\n", "ansible", cell("ansible,first"), cell("ansible,again"), "-", "not measured", mem("ansible,first") " / " mem("ansible,again")
+        printf "| %-8s | %-12s | %-15s | %-8s | %-27s | %-15s |\n", "floor", cell("floor,first"), cell("floor,again"), "-", "first 1, no-change 1", "-"
+        printf "\n"
+        ratio("pyinfra first apply / keel first apply", "pyinfra,first", "keel,first")
+        ratio("keel first apply / floor (apt alone)", "keel,first", "floor,first")
+        ratio("pyinfra first apply / floor (apt alone)", "pyinfra,first", "floor,first")
+        ratio("keel no-change run / floor (checks alone)", "keel,again", "floor,again")
+        ratio("keel plan / floor (checks alone)", "keel,plan", "floor,again")
+    }
+    function ratio(what, a, b) {
+        if ((a in t) && (b in t) && t[b] > 0) printf "%-44s %.2fx\n", what ":", t[a] / t[b]
     }' "$RESULTS"
 echo
-echo "(peak memory: largest single process, first apply / no-change run; logs in $WORK)"
+echo "(peak memory: largest single process, first apply / no-change run; floor: plain ssh, first = apt alone"
+echo " on fresh hosts, no-change = the read-only checks on keel's hosts; logs in $WORK)"
