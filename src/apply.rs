@@ -16,8 +16,8 @@
 //! under commit-confirmed ([`crate::confirm`]): armed before the first,
 //! confirmed with a brand-new connection after the walk, reverted if that
 //! fails. And as a last net, a run that changed the host ends with a
-//! brand-new connection to it: if none gets in, that is the host's first
-//! error.
+//! brand-new connection to it (the confirmation is that connection when
+//! there was one): if none gets in, that is the host's first error.
 
 mod batch;
 mod reprobe;
@@ -280,12 +280,16 @@ pub async fn apply_host_confirmed(
             disarm = Some((crate::confirm::disarm_script(id), &guarded[..]));
         }
     }
+    // Access confirmed after the whole walk already is the last net: a
+    // brand-new connection got in after every change of this run.
+    let confirmed = disarm.is_some();
     // The revert is cancelled in the same round trip as the verification.
     let disarm = disarm.as_ref().map(|(script, g)| (script.as_str(), *g));
     if let Err(e) = walk.verify(&mut state, disarm).await {
         result.error = Some(e);
     }
     if let Some(a) = access
+        && !confirmed
         && let Err(e) = walk.last_net(a, armed.is_some(), &state.outcome).await
     {
         result.error = Some(match result.error.take() {
@@ -670,10 +674,16 @@ async fn confirm_access(
         None => {
             tracing::info!(host = %work.host, "access confirmed with a new connection to {}", access.target.destination());
             // Later steps use the connection the inventory describes (a new
-            // port or user after this change), not the one the run began with.
-            match crate::transport::ssh::Ssh::connect(access.target.clone()).await {
-                Ok(t) => work.reconnect(Arc::new(t)),
-                Err(e) => tracing::warn!(host = %work.host, "keeping the current connection: {e}"),
+            // port or user after this change), not the bootstrap login the
+            // run may have begun with. Without a bootstrap login the run's
+            // connection already is that one: no third handshake.
+            if access.fallback.is_some() {
+                match crate::transport::ssh::Ssh::connect(access.target.clone()).await {
+                    Ok(t) => work.reconnect(Arc::new(t)),
+                    Err(e) => {
+                        tracing::warn!(host = %work.host, "keeping the current connection: {e}")
+                    }
+                }
             }
             true
         }

@@ -75,3 +75,42 @@ fn a_small_stack_applies_in_one_round_trip_per_point_of_the_graph() {
     expect(&again, 0, "second apply");
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 }
+
+/// Logins the host's sshd accepted so far (its journal).
+fn logins(h: &Host) -> usize {
+    let n =
+        h.sh("journalctl -u ssh.service -o cat --no-pager | grep -c 'Accepted publickey' || true");
+    n.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a count: {n:?}"))
+}
+
+#[test]
+fn a_change_that_can_cut_access_costs_one_new_login_to_confirm() {
+    let h = Host::start("logins");
+    let inv = h.inventory("root", &[], "");
+    let inv = inv.to_str().unwrap();
+    let stack = h.write(
+        "logins.yaml",
+        "name: logins\ntargets: [web]\nresources:\n  - sshd: { settings: { MaxAuthTries: 4 } }\n",
+    );
+    let before = logins(&h);
+    let apply = h.keel(&["apply", "--yes", "-v", "-i", inv, &stack], &[]);
+    expect(&apply, 0, "apply of an sshd change");
+    assert!(
+        apply
+            .stderr
+            .contains("access confirmed with a new connection"),
+        "{}",
+        apply.stderr
+    );
+    // keel's connection, and the brand-new one that confirms access after
+    // the walk — which is also the run's last net. With no bootstrap login
+    // the run keeps its connection. It took 4 (a reconnect and a second
+    // last-net login besides).
+    assert_eq!(logins(&h) - before, 2, "{}", apply.stderr);
+    assert!(
+        h.sh_ok("sshd -T | grep -qx 'maxauthtries 4'"),
+        "the change stayed (the revert was cancelled)"
+    );
+}
