@@ -5,7 +5,8 @@
 //! an address claimed by two stacks' ledgers is a plan error, and a file
 //! changed by hand since keel wrote it is removed only with
 //! `--force-prune` or the stack's `prune: force`; a saved plan records
-//! `--force-prune` and `--allow-lockout-risk` and applies as it was saved.
+//! `--force-prune` and `--allow-lockout-risk` and applies as it was saved;
+//! `keel drift` reports such a refused removal as drift (exit 2).
 
 mod support;
 
@@ -322,4 +323,85 @@ fn a_saved_plan_refuses_flags_it_was_not_made_with() {
         "{err}"
     );
     assert!(!root.join("a").exists() && root.join("c").exists());
+}
+
+#[test]
+fn drift_reports_a_refused_prune_as_drift() {
+    let dir = project();
+    let d = dir.path();
+    let root = d.join("root");
+    changed_by_hand_then_dropped(d);
+    let a = format!("file[{}]", root.join("a").display());
+
+    let (code, out, err) = keel(d, &["drift", "app.yaml", "--format", "json"]);
+    assert_eq!(code, 2, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        (&doc["drift"], &doc["error"]),
+        (&true.into(), &false.into())
+    );
+    let sum = &doc["summary"];
+    assert_eq!(
+        [
+            &sum["hosts_drifted"],
+            &sum["hosts_error"],
+            &sum["resources_error"]
+        ],
+        [1, 0, 0].map(serde_json::Value::from).each_ref(),
+        "{sum}"
+    );
+    // `b` and `a` pruned, `c` to create.
+    assert_eq!(sum["resources_drifted"], 3, "{sum}");
+    let host = &doc["stacks"][0]["hosts"][0];
+    assert_eq!(
+        (&host["status"], &host["error"], &host["errors"]),
+        (&"drift".into(), &serde_json::Value::Null, &0.into()),
+        "{host}"
+    );
+    let res = host["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == a.as_str())
+        .unwrap_or_else(|| panic!("{a} listed: {host}"));
+    assert_eq!(
+        (&res["status"], &res["action"], &res["error"]),
+        (&"drift".into(), &"delete".into(), &serde_json::Value::Null),
+        "{res}"
+    );
+    let detail = res["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("changed by hand") && detail.contains("--force-prune"),
+        "{res}"
+    );
+
+    // The human report lists it with the reason, exit 2 too.
+    let (code, out, err) = keel(d, &["drift", "app.yaml"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains(&a) && out.contains("changed by hand"), "{out}");
+
+    // Anything else that cannot be checked is still an error: exit 1.
+    std::fs::create_dir(root.join("dir")).unwrap();
+    let text = std::fs::read_to_string(d.join("app.yaml")).unwrap();
+    std::fs::write(
+        d.join("app.yaml"),
+        text + "  - file: { path: \"{{vars.root}}/dir\", content: \"x\" }\n",
+    )
+    .unwrap();
+    let (code, out, err) = keel(d, &["drift", "app.yaml", "--format", "json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(doc["summary"]["resources_error"], 1, "{doc}");
+    let host = &doc["stacks"][0]["hosts"][0];
+    let status = |addr: &str| {
+        host["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == addr)
+            .map(|r| r["status"].clone())
+    };
+    assert_eq!(status(&a), Some("drift".into()), "{host}");
+    let dir_addr = format!("file[{}]", root.join("dir").display());
+    assert_eq!(status(&dir_addr), Some("error".into()), "{host}");
 }

@@ -15,6 +15,34 @@ use super::HostLedger;
 use crate::resolve::Instance;
 use crate::resources::ProbeOutput;
 use crate::resources::ufw::Ufw;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+/// The addresses whose removal was refused when the host was planned,
+/// recorded while the plan is built from shared references (for `keel
+/// drift`, which reports them as drift rather than as errors).
+#[derive(Debug, Default)]
+pub struct Refused(Mutex<BTreeSet<String>>);
+
+impl Refused {
+    pub(super) fn set(&self, addresses: BTreeSet<String>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = addresses;
+    }
+    pub fn contains(&self, address: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(address)
+    }
+}
+
+impl Clone for Refused {
+    fn clone(&self) -> Self {
+        Refused(Mutex::new(
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        ))
+    }
+}
 
 /// Why the planned removal of `inst` must not run (`None`: it may).
 pub fn refusal(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Option<String> {
@@ -191,6 +219,10 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains(&sha256_hex(b"edited\n")[..12]), "{err}");
+        // Recorded as refused (drift reports it as such), and only while it is.
+        assert!(super::super::is_refused(&resolved, "file[/etc/app.conf]"));
+        plan(&resolved, &file_live(b"keel wrote this\n"));
+        assert!(!super::super::is_refused(&resolved, "file[/etc/app.conf]"));
         // A link where the file was is not what keel wrote either.
         assert!(plan(&resolved, "type=link\ntarget=/x\n").1.is_some());
         // The host is left untouched: the refusal is a preflight error.

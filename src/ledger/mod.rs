@@ -38,6 +38,7 @@
 //! naming both stacks.
 
 mod guard;
+pub use guard::Refused;
 pub mod import;
 
 use crate::config::node::{Node, Span};
@@ -187,6 +188,8 @@ pub struct HostLedger {
     pub login: Option<String>,
     /// Lockout refusals are warnings (`--allow-lockout-risk`).
     pub allow_lockout_risk: bool,
+    /// The removals [`guard`] refused, as [`show_removals`] found them.
+    pub refused: Refused,
 }
 
 impl HostLedger {
@@ -445,6 +448,7 @@ pub fn show_removals(
     evals: &mut [Result<crate::resources::Evaluation, String>],
 ) {
     let Some(hl) = &resolved.ledger else { return };
+    let mut refused = BTreeSet::new();
     for ((inst, out), ev) in resolved.instances.iter().zip(outputs).zip(evals) {
         let Ok(ev) = ev else { continue };
         if !hl.pruned.contains(&inst.address) || !ev.diff.action().is_change() {
@@ -455,8 +459,20 @@ pub fn show_removals(
             ev.diff.error = Some(why);
             ev.commands.clear();
             ev.batch = None;
+            refused.insert(inst.address.clone());
         }
     }
+    hl.refused.set(refused);
+}
+
+/// The planned removal of `address` was refused by [`guard`] (a file
+/// changed by hand, a removal that would shut keel out): the host differs
+/// from the stack, and apply leaves it so. Its plan's error says why.
+pub fn is_refused(resolved: &Resolved, address: &str) -> bool {
+    resolved
+        .ledger
+        .as_ref()
+        .is_some_and(|hl| hl.refused.contains(address))
 }
 
 /// A removal the ledger planned: when it cannot go ahead, the host is
