@@ -38,6 +38,7 @@
 //! naming both stacks.
 
 mod guard;
+pub mod ssh_end;
 pub use guard::Refused;
 pub mod import;
 
@@ -181,8 +182,12 @@ pub struct HostLedger {
     /// changed by hand too.
     pub force: bool,
     /// The SSH port keel reaches the host on (`None`: not over SSH), which
-    /// pruning a `ufw` must leave open ([`guard`]).
+    /// pruning a `ufw` must leave open ([`guard`]) when `ssh_end` is not
+    /// known.
     pub ssh_port: Option<u16>,
+    /// Where sshd took keel's connection on the host (port and family),
+    /// read with the ledgers (`None`: not known, or not over SSH).
+    pub ssh_end: Option<ssh_end::SshEnd>,
     /// The account keel logs in as (`None`: not over SSH), which pruning
     /// must not remove ([`guard`]).
     pub login: Option<String>,
@@ -203,11 +208,13 @@ impl HostLedger {
     }
 }
 
-/// The probe printing every ledger of the host: `== NAME` then the file.
+/// The probe printing every ledger of the host: `== NAME` then the file;
+/// then the section [`ssh_end::SECTION`] ([`ssh_end::SCRIPT`]).
 pub fn read_script(dir: &str) -> String {
     format!(
-        "for f in {}/*.json; do [ -f \"$f\" ] || continue; n=${{f##*/}}; printf '== %s\\n' \"${{n%.json}}\"; cat -- \"$f\"; echo; done\n",
-        q(dir)
+        "for f in {}/*.json; do [ -f \"$f\" ] || continue; n=${{f##*/}}; printf '== %s\\n' \"${{n%.json}}\"; cat -- \"$f\"; echo; done\n{}",
+        q(dir),
+        ssh_end::SCRIPT
     )
 }
 
@@ -369,7 +376,9 @@ pub async fn add_prunes(
         .run(&read_script(&hl.dir()))
         .await
         .map_err(|e| format!("cannot read the ledgers: {e}"))?;
-    let files = split_files(&out.stdout_text());
+    let mut files = split_files(&out.stdout_text());
+    let end = files.remove(ssh_end::SECTION);
+    hl.ssh_end = end.as_deref().and_then(ssh_end::parse).filter(|_| !local);
     let mut others = BTreeMap::new();
     for (name, text) in &files {
         match parse(text) {
