@@ -460,7 +460,11 @@ mod tests {
         };
         let host = fixture::host("a", vec![kept.clone()], None);
         let drifted = StackReport {
-            hosts: vec![HostReport::from_plan(&host, &[refused.clone()], 0.1)],
+            hosts: vec![HostReport::from_plan(
+                &host,
+                std::slice::from_ref(&refused),
+                0.1,
+            )],
             ..stack(&clean)
         };
         let r = DriftReport::new(vec![drifted]);
