@@ -706,7 +706,7 @@ async fn probe_host(
 
 /// A failed preflight check (not waiting on this run's changes) leaves
 /// the whole host untouched: the host's error naming every one.
-fn preflight_error(resolved: &Resolved, resources: &[ResourcePlan]) -> Option<String> {
+pub fn preflight_error(resolved: &Resolved, resources: &[ResourcePlan]) -> Option<String> {
     let preflight: Vec<String> = resources
         .iter()
         .zip(&resolved.instances)

@@ -4,7 +4,9 @@
 //! create is left alone, a corrupt ledger prunes nothing (with a warning),
 //! an address claimed by two stacks' ledgers is a plan error, and a file
 //! changed by hand since keel wrote it is removed only with
-//! `--force-prune` or the stack's `prune: force`.
+//! `--force-prune` or the stack's `prune: force`; a saved plan records
+//! `--force-prune` and `--allow-lockout-risk` and applies as it was saved;
+//! `keel drift` reports such a refused removal as drift (exit 2).
 
 mod support;
 
@@ -12,7 +14,13 @@ use std::path::Path;
 use support::Keel;
 
 fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    Keel::new().current_dir(dir).args(args).run().parts()
+    Keel::new()
+        .current_dir(dir)
+        .args(args)
+        // A key of this test's own: a saved plan's seal depends on it.
+        .env("KEEL_KEY_FILE", dir.join("keel.key"))
+        .run()
+        .parts()
 }
 
 /// A project with `root/` for the managed files; `stack(name, files)`
@@ -230,4 +238,170 @@ fn imported_files_are_recorded_unchanged_and_pruned_later() {
     assert!(out.contains(&format!("- {b}")), "{out}");
     apply(d, "app");
     assert!(!root.join("b").exists());
+}
+
+/// `app` applied with `a` and `b`, then `a` changed by hand and the stack
+/// changed to declare `c` alone: pruning `a` needs `--force-prune`.
+fn changed_by_hand_then_dropped(d: &Path) {
+    stack(d, "app", &["a", "b"]);
+    apply(d, "app");
+    std::fs::write(d.join("root/a"), "edited by hand\n").unwrap();
+    stack(d, "app", &["c"]);
+}
+
+#[test]
+fn a_saved_plan_made_with_force_prune_applies_as_shown() {
+    let dir = project();
+    let d = dir.path();
+    let root = d.join("root");
+    changed_by_hand_then_dropped(d);
+    let a = format!("file[{}]", root.join("a").display());
+    let (code, out, err) = keel(
+        d,
+        &["plan", "app.yaml", "--force-prune", "--out", "plan.json"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("- {a}")), "{out}");
+
+    // Applied without repeating the flag: as the plan showed it.
+    let (code, out, err) = keel(d, &["apply", "plan.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("choices:   --force-prune"), "{err}");
+    assert!(!root.join("a").exists() && !root.join("b").exists());
+    assert!(root.join("c").exists());
+    // The choice is in the file, for `jq` and review.
+    let saved = std::fs::read_to_string(d.join("plan.json")).unwrap();
+    assert!(saved.contains("\"force_prune\": true"), "{saved}");
+}
+
+#[test]
+fn a_saved_plan_refuses_flags_it_was_not_made_with() {
+    let dir = project();
+    let d = dir.path();
+    let root = d.join("root");
+    changed_by_hand_then_dropped(d);
+    // Saved without --force-prune: the plan shows the removal refused.
+    let (code, out, err) = keel(d, &["plan", "app.yaml", "--out", "plan.json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("changed by hand"),
+        "{out}{err}"
+    );
+    for flag in ["--force-prune", "--allow-lockout-risk"] {
+        let (code, out, err) = keel(d, &["apply", "plan.json", flag]);
+        assert_eq!(code, 1, "{flag}: {out}{err}");
+        assert!(
+            err.contains(&format!("was saved without {flag}"))
+                && err.contains(&format!("keel plan {flag} --out")),
+            "{flag}: {err}"
+        );
+    }
+    // Nothing was applied: the file changed by hand is still there.
+    assert_eq!(
+        std::fs::read_to_string(root.join("a")).unwrap(),
+        "edited by hand\n"
+    );
+    assert!(root.join("b").exists() && !root.join("c").exists());
+
+    // Made with a flag, repeating it at apply agrees with the plan.
+    let (code, out, err) = keel(
+        d,
+        &[
+            "plan",
+            "app.yaml",
+            "--force-prune",
+            "--allow-lockout-risk",
+            "--out",
+            "forced.json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = keel(d, &["apply", "forced.json", "--force-prune"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("choices:   --force-prune --allow-lockout-risk"),
+        "{err}"
+    );
+    assert!(!root.join("a").exists() && root.join("c").exists());
+}
+
+#[test]
+fn drift_reports_a_refused_prune_as_drift() {
+    let dir = project();
+    let d = dir.path();
+    let root = d.join("root");
+    changed_by_hand_then_dropped(d);
+    let a = format!("file[{}]", root.join("a").display());
+
+    let (code, out, err) = keel(d, &["drift", "app.yaml", "--format", "json"]);
+    assert_eq!(code, 2, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        (&doc["drift"], &doc["error"]),
+        (&true.into(), &false.into())
+    );
+    let sum = &doc["summary"];
+    assert_eq!(
+        [
+            &sum["hosts_drifted"],
+            &sum["hosts_error"],
+            &sum["resources_error"]
+        ],
+        [1, 0, 0].map(serde_json::Value::from).each_ref(),
+        "{sum}"
+    );
+    // `b` and `a` pruned, `c` to create.
+    assert_eq!(sum["resources_drifted"], 3, "{sum}");
+    let host = &doc["stacks"][0]["hosts"][0];
+    assert_eq!(
+        (&host["status"], &host["error"], &host["errors"]),
+        (&"drift".into(), &serde_json::Value::Null, &0.into()),
+        "{host}"
+    );
+    let res = host["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == a.as_str())
+        .unwrap_or_else(|| panic!("{a} listed: {host}"));
+    assert_eq!(
+        (&res["status"], &res["action"], &res["error"]),
+        (&"drift".into(), &"delete".into(), &serde_json::Value::Null),
+        "{res}"
+    );
+    let detail = res["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("changed by hand") && detail.contains("--force-prune"),
+        "{res}"
+    );
+
+    // The human report lists it with the reason, exit 2 too.
+    let (code, out, err) = keel(d, &["drift", "app.yaml"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains(&a) && out.contains("changed by hand"), "{out}");
+
+    // Anything else that cannot be checked is still an error: exit 1.
+    std::fs::create_dir(root.join("dir")).unwrap();
+    let text = std::fs::read_to_string(d.join("app.yaml")).unwrap();
+    std::fs::write(
+        d.join("app.yaml"),
+        text + "  - file: { path: \"{{vars.root}}/dir\", content: \"x\" }\n",
+    )
+    .unwrap();
+    let (code, out, err) = keel(d, &["drift", "app.yaml", "--format", "json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(doc["summary"]["resources_error"], 1, "{doc}");
+    let host = &doc["stacks"][0]["hosts"][0];
+    let status = |addr: &str| {
+        host["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == addr)
+            .map(|r| r["status"].clone())
+    };
+    assert_eq!(status(&a), Some("drift".into()), "{host}");
+    let dir_addr = format!("file[{}]", root.join("dir").display());
+    assert_eq!(status(&dir_addr), Some("error".into()), "{host}");
 }

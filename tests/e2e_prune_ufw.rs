@@ -83,10 +83,23 @@ fn ufw_rules_removed_with_their_resource_are_pruned() {
     expect(&plan(&base), 0, "plan after pruning");
 }
 
+/// A login `ops` with the test key and passwordless sudo (keel runs its
+/// scripts through `sudo -n`, which resets the environment).
+fn add_sudo_user(h: &Host) {
+    let key = h.testbed.public_key().trim().to_string();
+    h.sh(&format!(
+        "useradd -m -s /bin/sh ops && mkdir -p /home/ops/.ssh && echo '{key}' > /home/ops/.ssh/authorized_keys \
+         && chown -R ops: /home/ops/.ssh && chmod 700 /home/ops/.ssh && chmod 600 /home/ops/.ssh/authorized_keys \
+         && echo 'ops ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/ops && chmod 440 /etc/sudoers.d/ops"
+    ));
+}
+
 /// The firewall keel enabled, with keel's own SSH rule among its rules:
 /// pruning it would shut keel out, so the plan refuses, saying what to
-/// do; once something else lets SSH in (here: the incoming policy set to
-/// allow by hand), the pruning goes ahead and keel still gets in.
+/// do — about the port sshd took keel's connection on, read on the host
+/// (as root, and as a user going through sudo); once something else lets
+/// SSH in (here: the incoming policy set to allow by hand), the pruning
+/// goes ahead and keel still gets in.
 #[test]
 fn pruning_keel_s_own_ssh_rule_is_refused() {
     let h = Host::start("prune-ufw-ssh");
@@ -110,11 +123,24 @@ fn pruning_keel_s_own_ssh_rule_is_refused() {
     let all = format!("{}{}", p.stdout, p.stderr);
     for want in [
         "ufw[firewall]",
-        "nothing lets SSH in on 22/tcp",
+        "nothing lets SSH in on 22/tcp over IPv4 (the port sshd took keel's connection on)",
         "ufw allow 22/tcp",
     ] {
         assert!(all.contains(want), "{want}:\n{all}");
     }
+    // Through sudo, which resets the environment: the same port is found.
+    add_sudo_user(&h);
+    let ops = h.inventory("ops", &[], "");
+    let p = h.keel(&["plan", "-i", ops.to_str().unwrap(), &base], &[]);
+    expect(&p, 1, "plan as ops through sudo");
+    let all = format!("{}{}", p.stdout, p.stderr);
+    assert!(
+        all.contains("(sudo)")
+            && all.contains("over IPv4 (the port sshd took keel's connection on)"),
+        "{all}"
+    );
+    // Back to root's inventory (the same file) for the rest.
+    assert_eq!(h.inventory("root", &[], "").to_str(), Some(inv));
     expect(&apply(&base), 1, "apply refused");
     assert!(v4_tuples(&h).contains("allow tcp 22 "));
 

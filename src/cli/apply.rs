@@ -55,7 +55,7 @@ impl Progress for Bars {
 
 /// Read a saved plan: its seal, then the files it was made from; show what
 /// it applies and from where before anything else is read.
-fn load_saved(file: &std::path::Path) -> Result<plan::Plan, Exit> {
+fn load_saved(file: &std::path::Path) -> Result<saved::Saved, Exit> {
     let saved = saved::load(file).map_err(|e| {
         match e.diag() {
             Some(d) => super::report(&d.into()),
@@ -63,7 +63,7 @@ fn load_saved(file: &std::path::Path) -> Result<plan::Plan, Exit> {
         }
         Exit::Error
     })?;
-    eprint!("{}", saved::describe(file, &saved.plan));
+    eprint!("{}", saved::describe(file, &saved));
     let changed = saved::check_sources(&saved);
     if !changed.is_empty() {
         for e in &changed {
@@ -71,7 +71,7 @@ fn load_saved(file: &std::path::Path) -> Result<plan::Plan, Exit> {
         }
         return Err(Exit::Error);
     }
-    Ok(saved.plan)
+    Ok(saved)
 }
 
 /// Whether a person is watching: stdin and stderr on a terminal, not CI.
@@ -99,10 +99,16 @@ struct Inputs {
     limit: Option<String>,
     selection: crate::graph::select::Selection,
     overrides: crate::resolve::Overrides,
+    /// `--force-prune`, `--allow-lockout-risk`.
+    choices: saved::Choices,
 }
 
 /// Read the run's inputs; a saved plan refuses the flags it records.
 fn inputs(a: &ApplyArgs) -> Result<Inputs, Exit> {
+    let given = saved::Choices {
+        force_prune: a.subset.force_prune,
+        allow_lockout_risk: a.allow_lockout_risk,
+    };
     if !is_saved_plan(&a.target) {
         return Ok(Inputs {
             saved: None,
@@ -111,6 +117,7 @@ fn inputs(a: &ApplyArgs) -> Result<Inputs, Exit> {
             limit: a.limit.clone(),
             selection: a.subset.selection(),
             overrides: a.overrides.clone(),
+            choices: given,
         });
     }
     if !a.overrides.vars.is_empty() {
@@ -127,14 +134,22 @@ fn inputs(a: &ApplyArgs) -> Result<Inputs, Exit> {
         );
         return Err(Exit::Error);
     }
-    let p = load_saved(&a.target)?;
+    let saved::Saved {
+        plan: p, choices, ..
+    } = load_saved(&a.target)?;
     if !a.subset.targets.is_empty() || !a.subset.tags.is_empty() {
         eprintln!(
             "keel: --target and --tags cannot narrow a saved plan: it is applied exactly as planned (plan again with them)"
         );
         return Err(Exit::Error);
     }
+    let file = a.target.display().to_string();
+    if let Some(why) = choices.refuse_extra(&given, &file) {
+        eprintln!("keel: refusing to apply {file}: {why}");
+        return Err(Exit::Error);
+    }
     Ok(Inputs {
+        choices,
         stack: PathBuf::from(&p.stack_path),
         inventory: PathBuf::from(&p.inventory_path),
         limit: p.limit.clone(),
@@ -159,11 +174,11 @@ fn open(a: &ApplyArgs, i: &Inputs) -> Result<Arc<Session>, Exit> {
             limit: i.limit.clone(),
             parallel: a.parallel,
             confirm_timeout: a.confirm_timeout,
-            allow_lockout_risk: a.allow_lockout_risk,
+            allow_lockout_risk: i.choices.allow_lockout_risk,
             lock: Some(crate::lock::Wait::from_flag(a.lock_timeout, interactive())),
             selection: i.selection.clone(),
             overrides: i.overrides.clone(),
-            force_prune: a.subset.force_prune,
+            force_prune: i.choices.force_prune,
             ..Default::default()
         },
     )

@@ -4,11 +4,14 @@
 //! hosts at once and a progress bar on a terminal, and prints a drift
 //! report (human, JSON, JUnit XML, GitHub annotations; see
 //! [`crate::report`]). Exit 0 when nothing drifted, 2 on drift, 1 when any
-//! stack, host or resource could not be checked.
+//! stack, host or resource could not be checked. A removal that pruning
+//! refuses (a file changed by hand since keel wrote it) is drift: the host
+//! was read, and differs from the stack.
 
 use super::{inventory_path, plan::open_with};
 use crate::exit::Exit;
-use crate::report::{self, DriftReport, HostReport, Location, StackReport};
+use crate::plan::{HostPlan, ResourcePlan};
+use crate::report::{self, Context, DriftReport, HostReport, Location, StackReport};
 use crate::secret::Redactor;
 use crate::session::{self, Session};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -82,19 +85,49 @@ struct Checked {
     host: HostReport,
 }
 
-/// Where each resource of a planned host is declared.
-fn locations(w: &session::HostWork) -> Vec<Option<Location>> {
+/// Where each resource of a planned host is declared, and whether its
+/// removal was refused.
+fn contexts(w: &session::HostWork) -> Vec<Context> {
     w.resolved
         .instances
         .iter()
         .map(|i| {
             let (line, _) = i.origin.source.line_col(i.span.offset);
-            Some(Location {
-                file: i.origin.source.name.clone(),
-                line,
-            })
+            Context {
+                at: Some(Location {
+                    file: i.origin.source.name.clone(),
+                    line,
+                }),
+                refused: crate::ledger::is_refused(&w.resolved, &i.address),
+            }
         })
         .collect()
+}
+
+/// The host's plan as drift sees it: refused removals (a file changed by
+/// hand, keel's way in) are drift, so the preflight error they alone cause
+/// (the host left untouched by apply) is not a host error; the preflight
+/// error of whatever else failed stays.
+fn drift_plan(w: &session::HostWork, cx: &[Context]) -> HostPlan {
+    let p = &w.plan;
+    let is_preflight =
+        p.error.is_some() && p.error == session::preflight_error(&w.resolved, &p.resources);
+    if !is_preflight || !cx.iter().any(|c| c.refused) {
+        return p.clone();
+    }
+    let rest: Vec<ResourcePlan> = p
+        .resources
+        .iter()
+        .zip(cx.iter().map(|c| c.refused).chain(std::iter::repeat(false)))
+        .map(|(r, refused)| ResourcePlan {
+            error: if refused { None } else { r.error.clone() },
+            ..r.clone()
+        })
+        .collect();
+    HostPlan {
+        error: session::preflight_error(&w.resolved, &rest),
+        ..p.clone()
+    }
 }
 
 fn progress(total: usize) -> ProgressBar {
@@ -129,9 +162,10 @@ async fn check(sessions: &[(usize, Arc<Session>)], parallel: usize) -> Vec<Check
                 }
                 pb.inc(1);
                 pb.set_message(format!("{} done", w.host));
+                let cx = contexts(&w);
                 Checked {
                     stack: si,
-                    host: HostReport::from_plan(&w.plan, &locations(&w), seconds),
+                    host: HostReport::from_plan(&drift_plan(&w, &cx), &cx, seconds),
                 }
             }));
         }

@@ -171,7 +171,11 @@ pub async fn run(a: PlanArgs) -> Exit {
         subset_note(&s);
     }
     if let Some(path) = &a.out {
-        if let Err(e) = saved::save(&doc, path) {
+        let choices = saved::Choices {
+            force_prune: s.options.force_prune,
+            allow_lockout_risk: s.options.allow_lockout_risk,
+        };
+        if let Err(e) = saved::save(&doc, choices, path) {
             eprintln!("keel: cannot save the plan to {}: {e}", path.display());
             return Exit::Error;
         }

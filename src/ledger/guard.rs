@@ -6,7 +6,10 @@
 //!   `--force-prune` (or the stack's `prune: force`) removes it anyway;
 //! - a `ufw` whose removal deletes the rule that lets keel's own SSH in,
 //!   with the firewall on and nothing else letting that port in from
-//!   everywhere; `--allow-lockout-risk` turns this into a warning;
+//!   everywhere, over IPv4 or IPv6: the port and family sshd took keel's
+//!   connection on when the host told ([`super::ssh_end`]), else the
+//!   inventory's port in both; `--allow-lockout-risk` turns this into a
+//!   warning;
 //! - a `user` that keel logs in as, or the SSH `service` (stopped and
 //!   disabled), over SSH: refused whatever the flags, as the lockout
 //!   analysis refuses them in a stack.
@@ -14,7 +17,35 @@
 use super::HostLedger;
 use crate::resolve::Instance;
 use crate::resources::ProbeOutput;
-use crate::resources::ufw::Ufw;
+use crate::resources::ufw::{Family, Ufw};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+/// The addresses whose removal was refused when the host was planned,
+/// recorded while the plan is built from shared references (for `keel
+/// drift`, which reports them as drift rather than as errors).
+#[derive(Debug, Default)]
+pub struct Refused(Mutex<BTreeSet<String>>);
+
+impl Refused {
+    pub(super) fn set(&self, addresses: BTreeSet<String>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = addresses;
+    }
+    pub fn contains(&self, address: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(address)
+    }
+}
+
+impl Clone for Refused {
+    fn clone(&self) -> Self {
+        Refused(Mutex::new(
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        ))
+    }
+}
 
 /// Why the planned removal of `inst` must not run (`None`: it may).
 pub fn refusal(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Option<String> {
@@ -57,22 +88,44 @@ pub(super) fn live_sha256(stdout: &str) -> Option<&str> {
 }
 
 /// Deleting keel's rules would leave the firewall on with keel's SSH port
-/// shut.
+/// shut: the port and family sshd took keel's connection on when known
+/// ([`super::ssh_end`]), else the inventory's port over IPv4 and IPv6.
 fn shuts_ssh(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Option<String> {
-    let port = hl.ssh_port?;
+    let inventory_port = hl.ssh_port?;
     let ufw = inst.resource.as_any().downcast_ref::<Ufw>()?;
     let fact = match crate::resources::Kind::parse(ufw, out) {
         Ok(f) => f,
         Err(e) => return Some(format!("cannot read the firewall's state: {e}")),
     };
-    if fact.admits_without_own_rules(port) {
+    let (port, families, which) = match hl.ssh_end {
+        Some(end) => (
+            end.port,
+            vec![end.family],
+            "the port sshd took keel's connection on",
+        ),
+        None => (
+            inventory_port,
+            vec![Family::V4, Family::V6],
+            "the port keel connects on",
+        ),
+    };
+    let shut: Vec<&str> = families
+        .into_iter()
+        .filter(|f| !fact.admits_without_own_rules(port, *f))
+        .map(|f| match f {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        })
+        .collect();
+    if shut.is_empty() {
         return None;
     }
     let why = format!(
         "removing it deletes keel's firewall rules, and then nothing lets SSH in on {port}/tcp \
-         (the port keel connects on) while the firewall is on: keep an SSH rule in the stack \
+         over {over} ({which}) while the firewall is on: keep an SSH rule in the stack \
          (`- {{ allow: {port}/tcp }}` in a `ufw` resource), add one outside keel \
-         (`ufw allow {port}/tcp`), or turn the firewall off first"
+         (`ufw allow {port}/tcp`), or turn the firewall off first",
+        over = shut.join(" and ")
     );
     if hl.allow_lockout_risk {
         tracing::warn!("{}: {why} (allowed by --allow-lockout-risk)", inst.address);
@@ -191,6 +244,10 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains(&sha256_hex(b"edited\n")[..12]), "{err}");
+        // Recorded as refused (drift reports it as such), and only while it is.
+        assert!(super::super::is_refused(&resolved, "file[/etc/app.conf]"));
+        plan(&resolved, &file_live(b"keel wrote this\n"));
+        assert!(!super::super::is_refused(&resolved, "file[/etc/app.conf]"));
         // A link where the file was is not what keel wrote either.
         assert!(plan(&resolved, "type=link\ntarget=/x\n").1.is_some());
         // The host is left untouched: the refusal is a preflight error.
@@ -294,6 +351,109 @@ mod tests {
         let hl = resolved.ledger.as_mut().unwrap();
         hl.ssh_port = Some(22);
         hl.allow_lockout_risk = true;
+        assert_eq!(plan(&resolved, &live), (Action::Delete, None));
+    }
+
+    /// ufw on and managing IPv6 too, with these IPv4 and IPv6 tuples.
+    fn ufw_live6(policy: &str, tuples: &[&str]) -> String {
+        ufw_live(true, policy, tuples)
+            .replace("default.IPV6=no\nkernel.ipv6=no\n", "default.IPV6=yes\n")
+    }
+
+    const KEEL_SSH6: &str = "v6 allow tcp 22 ::/0 any ::/0 in comment=6b65656c";
+    const HAND4: &str = "v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in";
+    const HAND6: &str = "v6 allow tcp 22 ::/0 any ::/0 in";
+
+    fn sshd_took(resolved: &mut Resolved, port: u16, family: Family) {
+        resolved.ledger.as_mut().unwrap().ssh_end =
+            Some(super::super::ssh_end::SshEnd { port, family });
+    }
+
+    #[test]
+    fn ipv6_rules_count_for_keel_s_way_in() {
+        let mut resolved = ufw_pruning(22);
+        // By hand, SSH is let in over IPv4 only; keel's rules are in both.
+        let v4_only = ufw_live6("DROP", &[KEEL_SSH, KEEL_SSH6, HAND4]);
+        let err = plan(&resolved, &v4_only).1.expect("refused");
+        assert!(
+            err.contains("nothing lets SSH in on 22/tcp over IPv6 (the port keel connects on)"),
+            "{err}"
+        );
+        // ... and over IPv6 only.
+        let v6_only = ufw_live6("DROP", &[KEEL_SSH, KEEL_SSH6, HAND6]);
+        let err = plan(&resolved, &v6_only).1.expect("refused");
+        assert!(err.contains("22/tcp over IPv4 ("), "{err}");
+        // Both families let in by hand: pruned.
+        let both = ufw_live6("DROP", &[KEEL_SSH, KEEL_SSH6, HAND4, HAND6]);
+        assert_eq!(plan(&resolved, &both), (Action::Delete, None));
+        // A hand-made IPv6 deny before the allow shuts it again; nothing
+        // at all: both families named.
+        let denied = ufw_live6(
+            "DROP",
+            &[
+                KEEL_SSH,
+                KEEL_SSH6,
+                HAND4,
+                "v6 deny tcp 22 ::/0 any 2001:db8::/32 in",
+                HAND6,
+            ],
+        );
+        assert!(
+            plan(&resolved, &denied)
+                .1
+                .expect("refused")
+                .contains("over IPv6 (")
+        );
+        let none = ufw_live6("DROP", &[KEEL_SSH, KEEL_SSH6]);
+        assert!(
+            plan(&resolved, &none)
+                .1
+                .expect("refused")
+                .contains("over IPv4 and IPv6")
+        );
+        // The incoming policy accepts: both families stay open.
+        assert_eq!(
+            plan(&resolved, &ufw_live6("ACCEPT", &[KEEL_SSH, KEEL_SSH6])),
+            (Action::Delete, None)
+        );
+        // keel's connection is known to be IPv4: IPv6 rules do not matter;
+        // known to be IPv6: IPv4 rules do not.
+        sshd_took(&mut resolved, 22, Family::V4);
+        assert_eq!(plan(&resolved, &v4_only), (Action::Delete, None));
+        assert!(plan(&resolved, &v6_only).1.is_some());
+        sshd_took(&mut resolved, 22, Family::V6);
+        assert_eq!(plan(&resolved, &v6_only), (Action::Delete, None));
+        let err = plan(&resolved, &v4_only).1.expect("refused");
+        assert!(
+            err.contains("22/tcp over IPv6 (the port sshd took keel's connection on)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_port_sshd_took_keel_s_connection_on_is_the_one_kept_open() {
+        // The inventory connects on 2200, forwarded to sshd's 22.
+        let mut resolved = ufw_pruning(2200);
+        let hand = ufw_live(true, "DROP", &[KEEL_SSH, HAND4]);
+        // Not known: the inventory's port, which nothing lets in.
+        let err = plan(&resolved, &hand).1.expect("refused");
+        assert!(err.contains("2200/tcp"), "{err}");
+        // Known: 22, let in by hand, so the pruning goes ahead ...
+        sshd_took(&mut resolved, 22, Family::V4);
+        assert_eq!(plan(&resolved, &hand), (Action::Delete, None));
+        // ... and without the hand-made rule it is refused, naming 22.
+        let err = plan(&resolved, &ufw_live(true, "DROP", &[KEEL_SSH]))
+            .1
+            .expect("refused");
+        assert!(
+            err.contains("on 22/tcp over IPv4") && err.contains("`ufw allow 22/tcp`"),
+            "{err}"
+        );
+        // Not over SSH (local transport): nothing to keep open.
+        let hl = resolved.ledger.as_mut().unwrap();
+        hl.ssh_port = None;
+        hl.ssh_end = None;
+        let live = ufw_live(true, "DROP", &[KEEL_SSH]);
         assert_eq!(plan(&resolved, &live), (Action::Delete, None));
     }
 

@@ -38,6 +38,8 @@
 //! naming both stacks.
 
 mod guard;
+pub mod ssh_end;
+pub use guard::Refused;
 pub mod import;
 
 use crate::config::node::{Node, Span};
@@ -180,13 +182,19 @@ pub struct HostLedger {
     /// changed by hand too.
     pub force: bool,
     /// The SSH port keel reaches the host on (`None`: not over SSH), which
-    /// pruning a `ufw` must leave open ([`guard`]).
+    /// pruning a `ufw` must leave open ([`guard`]) when `ssh_end` is not
+    /// known.
     pub ssh_port: Option<u16>,
+    /// Where sshd took keel's connection on the host (port and family),
+    /// read with the ledgers (`None`: not known, or not over SSH).
+    pub ssh_end: Option<ssh_end::SshEnd>,
     /// The account keel logs in as (`None`: not over SSH), which pruning
     /// must not remove ([`guard`]).
     pub login: Option<String>,
     /// Lockout refusals are warnings (`--allow-lockout-risk`).
     pub allow_lockout_risk: bool,
+    /// The removals [`guard`] refused, as [`show_removals`] found them.
+    pub refused: Refused,
 }
 
 impl HostLedger {
@@ -200,11 +208,13 @@ impl HostLedger {
     }
 }
 
-/// The probe printing every ledger of the host: `== NAME` then the file.
+/// The probe printing every ledger of the host: `== NAME` then the file;
+/// then the section [`ssh_end::SECTION`] ([`ssh_end::SCRIPT`]).
 pub fn read_script(dir: &str) -> String {
     format!(
-        "for f in {}/*.json; do [ -f \"$f\" ] || continue; n=${{f##*/}}; printf '== %s\\n' \"${{n%.json}}\"; cat -- \"$f\"; echo; done\n",
-        q(dir)
+        "for f in {}/*.json; do [ -f \"$f\" ] || continue; n=${{f##*/}}; printf '== %s\\n' \"${{n%.json}}\"; cat -- \"$f\"; echo; done\n{}",
+        q(dir),
+        ssh_end::SCRIPT
     )
 }
 
@@ -366,7 +376,9 @@ pub async fn add_prunes(
         .run(&read_script(&hl.dir()))
         .await
         .map_err(|e| format!("cannot read the ledgers: {e}"))?;
-    let files = split_files(&out.stdout_text());
+    let mut files = split_files(&out.stdout_text());
+    let end = files.remove(ssh_end::SECTION);
+    hl.ssh_end = end.as_deref().and_then(ssh_end::parse).filter(|_| !local);
     let mut others = BTreeMap::new();
     for (name, text) in &files {
         match parse(text) {
@@ -445,6 +457,7 @@ pub fn show_removals(
     evals: &mut [Result<crate::resources::Evaluation, String>],
 ) {
     let Some(hl) = &resolved.ledger else { return };
+    let mut refused = BTreeSet::new();
     for ((inst, out), ev) in resolved.instances.iter().zip(outputs).zip(evals) {
         let Ok(ev) = ev else { continue };
         if !hl.pruned.contains(&inst.address) || !ev.diff.action().is_change() {
@@ -455,8 +468,20 @@ pub fn show_removals(
             ev.diff.error = Some(why);
             ev.commands.clear();
             ev.batch = None;
+            refused.insert(inst.address.clone());
         }
     }
+    hl.refused.set(refused);
+}
+
+/// The planned removal of `address` was refused by [`guard`] (a file
+/// changed by hand, a removal that would shut keel out): the host differs
+/// from the stack, and apply leaves it so. Its plan's error says why.
+pub fn is_refused(resolved: &Resolved, address: &str) -> bool {
+    resolved
+        .ledger
+        .as_ref()
+        .is_some_and(|hl| hl.refused.contains(address))
 }
 
 /// A removal the ledger planned: when it cannot go ahead, the host is

@@ -15,6 +15,11 @@
 //!   when one changed, naming it. It then re-reads the stack and the live
 //!   state and refuses unless both still give the same plan
 //!   (desired-state hash per host, probe fingerprint per resource).
+//! - **Applied with the choices it was made with.** `--force-prune` and
+//!   `--allow-lockout-risk` change what a plan shows (a removal refused or
+//!   planned), so the file records them ([`Choices`]) and `keel apply FILE`
+//!   uses them; a flag given to apply that the plan was made without is
+//!   refused ([`Choices::refuse_extra`]): it would apply something else.
 //! - **Written privately.** An exclusive (`O_EXCL`) temp file with a random
 //!   name and mode 0600 in the target's folder, renamed over the target: no
 //!   predictable temp path, no symlink followed, no window where others can
@@ -41,11 +46,59 @@ pub struct Source {
     pub digest: String,
 }
 
+/// The command-line choices a plan was made with that change what it
+/// shows; absent from files saved before they were recorded (`false`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Choices {
+    /// `--force-prune`: files changed by hand are pruned too.
+    #[serde(default)]
+    pub force_prune: bool,
+    /// `--allow-lockout-risk`: lockout refusals are warnings.
+    #[serde(default)]
+    pub allow_lockout_risk: bool,
+}
+
+impl Choices {
+    /// The flags, as typed (`""` for none).
+    pub fn flags(&self) -> String {
+        let mut f = Vec::new();
+        if self.force_prune {
+            f.push("--force-prune");
+        }
+        if self.allow_lockout_risk {
+            f.push("--allow-lockout-risk");
+        }
+        f.join(" ")
+    }
+
+    /// Why `keel apply FILE` with the flags `given` must not apply a plan
+    /// made with `self`: a flag the plan was made without would apply
+    /// something other than what was reviewed. Repeating a recorded flag,
+    /// or leaving it out, applies the plan as saved.
+    pub fn refuse_extra(&self, given: &Choices, file: &str) -> Option<String> {
+        let extra = [
+            (given.force_prune && !self.force_prune, "--force-prune"),
+            (
+                given.allow_lockout_risk && !self.allow_lockout_risk,
+                "--allow-lockout-risk",
+            ),
+        ];
+        let (_, flag) = extra.into_iter().find(|(extra, _)| *extra)?;
+        Some(format!(
+            "it was saved without {flag}, and a saved plan is applied only as it was made: \
+             drop {flag}, or make the plan again with it (`keel plan {flag} --out {file} ...`) \
+             and review it"
+        ))
+    }
+}
+
 /// What a saved plan file holds besides its seal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Saved {
     #[serde(flatten)]
     pub plan: Plan,
+    #[serde(flatten)]
+    pub choices: Choices,
     /// Every file read to make the plan.
     pub sources: Vec<Source>,
 }
@@ -130,10 +183,12 @@ fn sealed_text(saved: &Saved) -> std::io::Result<String> {
     Ok(format!("{SEAL_PREFIX}{seal}\",\n{rest}"))
 }
 
-/// Save `plan`, bound to every configuration file read so far, sealed.
-pub fn save(plan: &Plan, path: &Path) -> std::io::Result<()> {
+/// Save `plan` made with `choices`, bound to every configuration file
+/// read so far, sealed.
+pub fn save(plan: &Plan, choices: Choices, path: &Path) -> std::io::Result<()> {
     let saved = Saved {
         plan: plan.clone(),
+        choices,
         sources: sources().map_err(std::io::Error::other)?,
     };
     write_private(path, sealed_text(&saved)?.as_bytes())
@@ -219,11 +274,14 @@ pub fn check_sources(saved: &Saved) -> Vec<Stale> {
 
 /// What a saved plan applies and from where, for the user to read before
 /// it runs.
-pub fn describe(file: &Path, plan: &Plan) -> String {
+pub fn describe(file: &Path, saved: &Saved) -> String {
+    let plan = &saved.plan;
     let hosts: Vec<&str> = plan.hosts.iter().map(|h| h.host.as_str()).collect();
+    let flags = saved.choices.flags();
     format!(
-        "Applying the saved plan {file} (keel {version}):\n  stack:     {stack} ({name})\n  inventory: {inv}\n  limit:     {limit}\n  hosts:     {hosts}\n  plan:      {summary}\n",
+        "Applying the saved plan {file} (keel {version}):\n  stack:     {stack} ({name})\n  inventory: {inv}\n  limit:     {limit}\n  hosts:     {hosts}\n  choices:   {choices}\n  plan:      {summary}\n",
         file = file.display(),
+        choices = if flags.is_empty() { "(none)" } else { &flags },
         version = plan.keel_version,
         stack = plan.stack_path,
         name = plan.stack,
@@ -389,6 +447,10 @@ mod tests {
     fn sealed() -> String {
         sealed_text(&Saved {
             plan: plan(),
+            choices: Choices {
+                force_prune: true,
+                allow_lockout_risk: false,
+            },
             sources: vec![Source {
                 path: "/p/stack.yaml".into(),
                 digest: "d".into(),
@@ -448,6 +510,38 @@ mod tests {
         let saved: Saved = serde_json::from_str(&body).unwrap();
         assert_eq!(saved.plan.stack_path, "/p/stack.yaml");
         assert_eq!(saved.sources.len(), 1);
+        assert_eq!(v["force_prune"], true);
+        assert_eq!(saved.choices.flags(), "--force-prune");
+        // Saved before the choices were recorded: made without them.
+        let mut old = v.clone();
+        let o = old.as_object_mut().unwrap();
+        o.remove("force_prune");
+        o.remove("allow_lockout_risk");
+        let old: Saved = serde_json::from_value(old).unwrap();
+        assert_eq!(old.choices, Choices::default());
+    }
+
+    #[test]
+    fn apply_may_repeat_a_recorded_choice_but_not_add_one() {
+        let none = Choices::default();
+        let force = Choices {
+            force_prune: true,
+            ..none
+        };
+        let risk = Choices {
+            allow_lockout_risk: true,
+            ..none
+        };
+        assert_eq!(force.refuse_extra(&force, "p.json"), None);
+        assert_eq!(force.refuse_extra(&none, "p.json"), None);
+        let why = none.refuse_extra(&force, "p.json").unwrap();
+        assert!(
+            why.contains("it was saved without --force-prune")
+                && why.contains("keel plan --force-prune --out p.json"),
+            "{why}"
+        );
+        let why = force.refuse_extra(&risk, "p.json").unwrap();
+        assert!(why.contains("without --allow-lockout-risk"), "{why}");
     }
 
     #[test]

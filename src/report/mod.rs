@@ -118,12 +118,26 @@ pub struct ResourceReport {
     pub sensitive: bool,
 }
 
+/// What is known of a resource besides its plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Where it is declared.
+    pub at: Option<Location>,
+    /// Its removal was planned and refused ([`crate::ledger::is_refused`]):
+    /// the plan's error says why (changed by hand, or keel's way in).
+    pub refused: bool,
+}
+
 impl ResourceReport {
-    /// From a resource's plan and where it is declared.
-    pub fn from_plan(r: &ResourcePlan, at: Option<Location>) -> Self {
+    /// From a resource's plan and what else is known of it. A removal
+    /// refused by pruning's guard is drift (the host has what the stack no
+    /// longer declares), its reason the detail; not an error: the host
+    /// was read.
+    pub fn from_plan(r: &ResourcePlan, cx: Context) -> Self {
         // What apply leaves alone (rules keel did not add) is drift all the same.
         let unmanaged = r.action == Action::NoOp && !r.unmanaged.is_empty();
-        let status = if r.error.is_some() {
+        let refused = cx.refused && r.action == Action::Delete && r.error.is_some();
+        let status = if r.error.is_some() && !refused {
             Status::Error
         } else if r.action.is_change() || unmanaged {
             Status::Drift
@@ -131,6 +145,7 @@ impl ResourceReport {
             Status::InSync
         };
         let detail = match (&r.reason, unmanaged) {
+            _ if refused => r.error.clone(),
             (_, true) => Some(format!(
                 "on the host, not in the stack: unmanaged rule{} kept: {}",
                 if r.unmanaged.len() == 1 { "" } else { "s" },
@@ -139,7 +154,7 @@ impl ResourceReport {
             (reason, false) if status == Status::Drift => reason.clone(),
             _ => None,
         };
-        let (file, line) = match at {
+        let (file, line) = match cx.at {
             Some(l) => (Some(l.file), Some(l.line)),
             None => (None, None),
         };
@@ -155,7 +170,7 @@ impl ResourceReport {
             attributes: r.attributes.clone(),
             diff: r.diff.clone(),
             detail,
-            error: r.error.clone(),
+            error: if refused { None } else { r.error.clone() },
             sensitive: r.sensitive,
         }
     }
@@ -198,14 +213,16 @@ impl ResourceReport {
 }
 
 impl HostReport {
-    /// From a host's plan, the locations of its resources (in plan order)
-    /// and the time it took.
-    pub fn from_plan(p: &HostPlan, locations: &[Option<Location>], seconds: f64) -> Self {
+    /// From a host's plan, what else is known of its resources (in plan
+    /// order) and the time it took.
+    pub fn from_plan(p: &HostPlan, contexts: &[Context], seconds: f64) -> Self {
         let resources: Vec<ResourceReport> = p
             .resources
             .iter()
             .enumerate()
-            .map(|(i, r)| ResourceReport::from_plan(r, locations.get(i).cloned().flatten()))
+            .map(|(i, r)| {
+                ResourceReport::from_plan(r, contexts.get(i).cloned().unwrap_or_default())
+            })
             .collect();
         let changes = resources
             .iter()
@@ -346,11 +363,12 @@ pub(crate) mod fixture {
         ufw.reason =
             Some("active, 1 keel rule in place; unmanaged rule kept: allow 8080/tcp".into());
         ufw.unmanaged = vec!["allow 8080/tcp".into()];
-        let at = |line| {
-            Some(Location {
+        let at = |line| Context {
+            at: Some(Location {
                 file: "stacks/web.yaml".into(),
                 line,
-            })
+            }),
+            refused: false,
         };
         let web10 = host("web-10", vec![file, pkg, ufw], None);
         let web2 = host(
@@ -433,6 +451,45 @@ mod tests {
             DriftReport::new(vec![stack(&drifted)]).exit_code(),
             crate::exit::Exit::Changes
         );
+        // A removal pruning refuses (changed by hand): drift, with why.
+        let mut kept = fixture::resource("file[/x]", Action::Delete);
+        kept.error = Some("changed by hand since keel wrote it: `--force-prune`".into());
+        let refused = Context {
+            at: None,
+            refused: true,
+        };
+        let host = fixture::host("a", vec![kept.clone()], None);
+        let drifted = StackReport {
+            hosts: vec![HostReport::from_plan(
+                &host,
+                std::slice::from_ref(&refused),
+                0.1,
+            )],
+            ..stack(&clean)
+        };
+        let r = DriftReport::new(vec![drifted]);
+        let res = &r.stacks[0].hosts[0].resources[0];
+        assert_eq!((res.status, res.error.as_deref()), (Status::Drift, None));
+        assert_eq!(res.detail, kept.error);
+        assert_eq!(
+            res.findings(),
+            [
+                "present on the host, the stack says absent",
+                "changed by hand since keel wrote it: `--force-prune`"
+            ]
+        );
+        assert_eq!(r.stacks[0].hosts[0].status, Status::Drift);
+        assert_eq!(
+            (r.summary.resources_drifted, r.summary.resources_error),
+            (1, 0)
+        );
+        assert_eq!(r.exit_code(), crate::exit::Exit::Changes);
+        // Not refused, the same error is one.
+        let r = DriftReport::new(vec![StackReport {
+            hosts: vec![HostReport::from_plan(&host, &[], 0.1)],
+            ..stack(&clean)
+        }]);
+        assert_eq!(r.exit_code(), crate::exit::Exit::Error);
         let mut broken = stack(&clean);
         broken.error = Some("cannot load".into());
         assert_eq!(

@@ -375,17 +375,20 @@ impl UfwFact {
         }
     }
     /// Whether, once keel's own rules are deleted (a pruned `ufw`),
-    /// incoming TCP on `port` from everywhere is still let in over IPv4: the
-    /// firewall is off, or the first rule that is not keel's and concerns
-    /// such a connection allows it, or none does and the incoming policy
-    /// accepts. Conservative: a deny/reject of the port from or to any
-    /// address counts as shutting it; an allow counts only from and to
-    /// anywhere, from any port, on every interface.
-    pub fn admits_without_own_rules(&self, port: u16) -> bool {
-        if !self.enabled {
+    /// incoming TCP on `port` from everywhere is still let in over `fam`:
+    /// the firewall is off, or the first rule of that family that is not
+    /// keel's and concerns such a connection allows it, or none does and
+    /// the incoming policy accepts. Conservative: a deny/reject of the port
+    /// from or to any address counts as shutting it; an allow counts only
+    /// from and to anywhere, from any port, on every interface. Over IPv6
+    /// when ufw does not manage IPv6 (`IPV6=no`, or no IPv6 in the kernel),
+    /// keel's IPv6 rules are not in effect, so deleting them changes
+    /// nothing: true.
+    pub fn admits_without_own_rules(&self, port: u16, fam: Family) -> bool {
+        if !self.enabled || (fam == Family::V6 && !self.ipv6) {
             return true;
         }
-        for t in self.v4.iter().filter(|t| !t.owned()) {
+        for t in self.rules(fam).iter().filter(|t| !t.owned()) {
             if t.route || t.apps.is_some() || !t.covers_tcp(port) {
                 continue;
             }
