@@ -28,10 +28,14 @@ use std::sync::OnceLock;
 /// The frame marker [`run`] uses for the `probe_split` target.
 const MARKER: &str = "@@KEEL-0123456789abcdef01234567";
 
-/// Every fuzz target: the probe framing, the facts, then one per kind.
+/// Every fuzz target: the probe framing, the facts, the records keel keeps
+/// on a host (ledgers with keel's SSH end, release records), then one per
+/// kind.
 pub const TARGETS: &[&str] = &[
     "probe_split",
     "facts",
+    "ledger",
+    "release",
     "file",
     "directory",
     "package",
@@ -379,6 +383,14 @@ pub fn run(target: &str, data: &[u8]) -> bool {
             let _ = crate::probe::parse_facts(&String::from_utf8_lossy(data));
             true
         }
+        "ledger" => {
+            ledger_read(&String::from_utf8_lossy(data));
+            true
+        }
+        "release" => {
+            let _ = crate::release::parse_record(&String::from_utf8_lossy(data));
+            true
+        }
         kind => {
             let Some(res) = loaded().get(kind) else {
                 return false;
@@ -408,6 +420,28 @@ pub fn run(target: &str, data: &[u8]) -> bool {
                 let _ = crate::plan::unified_diff(&r.name(), c.before.as_deref(), &c.after);
             }
             true
+        }
+    }
+}
+
+/// What the plan does with a host's ledger read: split it by stack, parse
+/// each ledger and keel's SSH end, and rebuild every recorded entry as the
+/// resource a prune would remove (the entries are host data too).
+fn ledger_read(text: &str) {
+    let mut files = crate::ledger::split_files(text);
+    if let Some(end) = files.remove(crate::ledger::ssh_end::SECTION) {
+        let _ = crate::ledger::ssh_end::parse(&end);
+    }
+    let origin = crate::config::entry::Origin {
+        source: crate::diag::SourceFile::new("fuzz.yaml".into(), String::new()),
+        base_dir: "/".into(),
+        templates_dir: "/".into(),
+    };
+    for text in files.values() {
+        if let Ok(l) = crate::ledger::parse(text) {
+            for e in &l.entries {
+                let _ = crate::ledger::absent_instance(e, &origin);
+            }
         }
     }
 }
