@@ -13,6 +13,7 @@ mod init;
 mod inventory;
 mod modules;
 mod plan;
+mod plan_json;
 mod rollback;
 mod sandbox;
 mod schema;

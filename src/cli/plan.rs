@@ -155,6 +155,9 @@ pub async fn run(a: PlanArgs) -> Exit {
     if !a.json && a.out.is_none() {
         return print_streamed(&s, &inv, a.all, a.detailed_exitcode).await;
     }
+    if a.json && a.out.is_none() {
+        return json_streamed(&s, &inv, a.detailed_exitcode).await;
+    }
     let mut plans = Vec::new();
     plan_each(s.clone(), |p| plans.push(p)).await;
     let doc = document_of(&s, &inv, plans);
@@ -217,6 +220,44 @@ async fn print_streamed(
     .await;
     super::out(&plan::render::footer(&totals, hosts));
     subset_note(s);
+    exit_of(
+        host_errors || totals.summary.errors > 0,
+        detailed && totals.changes,
+    )
+}
+
+/// `--json` without `--out`: the document written host by host
+/// ([`super::plan_json`]), the same text as the whole document printed
+/// at once.
+async fn json_streamed(s: &Arc<Session>, inv: &std::path::Path, detailed: bool) -> Exit {
+    let mut totals = document_of(s, inv, Vec::new());
+    if s.project.stack.rollout.is_set() {
+        totals.batches =
+            session::batches::batches(&s.validated.hosts, s.project.stack.rollout.serial);
+    }
+    let mut write = |text: &str| super::out(text);
+    let mut stream = match super::plan_json::JsonStream::start(&totals, &mut write) {
+        Ok(js) => js,
+        Err(e) => {
+            eprintln!("keel: cannot print the plan as JSON: {e}");
+            return Exit::Error;
+        }
+    };
+    let (mut host_errors, mut failed) = (false, None);
+    plan_each(s.clone(), |h| {
+        if failed.is_none()
+            && let Err(e) = stream.host(&h, &mut |text: &str| super::out(text))
+        {
+            failed = Some(e);
+        }
+        h.add_to(&mut totals.summary, &mut totals.changes);
+        host_errors |= h.error.is_some();
+    })
+    .await;
+    if let Some(e) = failed.or_else(|| stream.finish(&totals, &mut write).err()) {
+        eprintln!("keel: cannot print the plan as JSON: {e}");
+        return Exit::Error;
+    }
     exit_of(
         host_errors || totals.summary.errors > 0,
         detailed && totals.changes,
