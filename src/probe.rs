@@ -86,6 +86,17 @@ pub fn framed_script(parts: &[Part]) -> (String, String) {
     let mut s = Script::new(include_str!("probe/batch.sh"))
         .set("KEEL_M", &marker)
         .render();
+    // Its size, known beforehand: built in place (2,000 probes are 2 MB).
+    let framing = "keel_begin \n(\nexport LC_ALL=C\n\n) 2>\"$KEEL_ERR\" </dev/null\nkeel_end  $?\n";
+    s.reserve(
+        parts
+            .iter()
+            .map(|p| match p {
+                Part::Probe(t) | Part::Change(t) => t.len() + framing.len() + 40,
+            })
+            .sum::<usize>()
+            + 32,
+    );
     for (i, part) in parts.iter().enumerate() {
         let _ = writeln!(s, "keel_begin {i}");
         match part {
