@@ -22,7 +22,7 @@ use crate::diag::{Diag, Diagnostics, SourceFile};
 use crate::graph::unresolved::Unresolved;
 use crate::resources::{Invalid, LocalError, PrepareCx, Resource};
 use crate::secret::Secret;
-use crate::template::Templates;
+use crate::template::{Ctx, RenderData, Templates};
 use serde_json::{Map, Value as J, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -447,8 +447,8 @@ pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
         ..Resolved::default()
     };
     let scope = Scope {
-        ctx: base_ctx,
-        canary_ctx,
+        ctx: Ctx::new(base_ctx),
+        canary_ctx: canary_ctx.map(Ctx::new),
         module: None,
         extra_depends: Vec::new(),
         chain: Vec::new(),
@@ -614,10 +614,11 @@ pub fn state_dir_of(project: &Project, host: &Host) -> Result<String, Diagnostic
 
 #[derive(Clone)]
 struct Scope {
-    ctx: J,
+    /// Made once per scope, rendered with as it is ([`Ctx`]).
+    ctx: Ctx,
     /// The same context with every secret (and sensitive module input)
     /// replaced by a canary; `None` when nothing is secret.
-    canary_ctx: Option<J>,
+    canary_ctx: Option<Ctx>,
     module: Option<String>,
     /// `depends_on` of the enclosing module uses.
     extra_depends: Vec<Reference>,
@@ -631,10 +632,10 @@ impl Scope {
     fn with_each(&self, item: &Item) -> Scope {
         let mut s = self.clone();
         let each = json!({"key": item.key, "value": item.value, "index": item.index});
-        if let J::Object(m) = &mut s.ctx {
+        if let J::Object(m) = s.ctx.data_mut() {
             m.insert("each".into(), each.clone());
         }
-        if let Some(J::Object(m)) = &mut s.canary_ctx {
+        if let Some(J::Object(m)) = s.canary_ctx.as_mut().map(Ctx::data_mut) {
             let each = if item.tainted {
                 json!({"key": crate::secret::canary(), "value": crate::secret::canary(), "index": item.index})
             } else {
@@ -802,9 +803,9 @@ impl Resolver<'_, '_> {
                 mods.insert(instance.clone(), value);
             }
         };
-        put(&mut caller.ctx, node.to_json());
+        put(caller.ctx.data_mut(), node.to_json());
         if let Some(c) = caller.canary_ctx.as_mut() {
-            put(c, rendered.canary.map_or(J::Null, |n| n.to_json()));
+            put(c.data_mut(), rendered.canary.map_or(J::Null, |n| n.to_json()));
         }
     }
 
@@ -858,7 +859,7 @@ impl Resolver<'_, '_> {
                 Err(e) => {
                     let mut d = inline_template_diag(src, span, s, &e);
                     if let Some(v) = &e.variable {
-                        d = d.with_help(variable_hint(v, ctx));
+                        d = d.with_help(variable_hint(v, ctx.data()));
                     }
                     errors.push(d);
                     real.push(None);
@@ -1529,13 +1530,13 @@ impl Resolver<'_, '_> {
         let module_json = json!({"name": module.name, "instance": instance});
         let mut ctx = scope.ctx.clone();
         // A module sees its inputs, not the loop of its caller (`each`).
-        if let J::Object(m) = &mut ctx {
+        if let J::Object(m) = ctx.data_mut() {
             m.insert("inputs".into(), J::Object(inputs));
             m.insert("module".into(), module_json.clone());
             m.remove("each");
         }
         let canary_ctx = scope.canary_ctx.clone().map(|mut c| {
-            if let J::Object(m) = &mut c {
+            if let J::Object(m) = c.data_mut() {
                 m.insert("inputs".into(), J::Object(canary_inputs));
                 m.insert("module".into(), module_json);
                 m.remove("each");
@@ -1642,10 +1643,10 @@ fn text_value(new: String) -> Value {
 /// type of its value (a list, a map, a number, a boolean); any other
 /// template renders to text. Returns the value and its JSON (to compare
 /// with the canary rendering).
-fn render_typed(
+fn render_typed<C: RenderData + ?Sized>(
     templates: &Templates,
     s: &str,
-    ctx: &J,
+    ctx: &C,
     span: Span,
 ) -> Result<(Value, J), crate::template::TemplateError> {
     let text = templates.render(s, ctx)?;
@@ -1795,10 +1796,10 @@ fn with_hint(message: String, hint: Option<&str>) -> String {
 /// The [`PrepareCx`] of a resource: its origin's folders and template context.
 struct Cx<'a> {
     origin: &'a Origin,
-    ctx: &'a J,
+    ctx: &'a Ctx,
     release: Option<&'a crate::release::Context>,
     templates: &'a Templates,
-    canary_ctx: Option<&'a J>,
+    canary_ctx: Option<&'a Ctx>,
     /// Rendered template files that depend on a secret.
     tainted: Vec<String>,
     /// Errors inside template files, located in the file: the message the
@@ -1847,7 +1848,7 @@ impl PrepareCx for Cx<'_> {
         let text = src.text();
         let rendered = self.templates.render(text, self.ctx).map_err(|e| {
             let message = format!("template {}: {e}", src.name);
-            if let Some(d) = template_file_diag(&src, &e, self.ctx) {
+            if let Some(d) = template_file_diag(&src, &e, self.ctx.data()) {
                 self.failures.push((message.clone(), d));
             }
             LocalError(message)
@@ -2054,6 +2055,21 @@ mod tests {
             secrets: &secrets,
             templates: &templates,
         })
+    }
+
+    /// The host's context is made once per scope and rendered with as it
+    /// is: copying it for each of a stack's templates was most of a
+    /// render's cost.
+    #[test]
+    fn templates_render_without_copying_the_context() {
+        let before = crate::template::tests::copies();
+        let (r, d) = resolve(
+            "name: t\ntargets: [all]\nresources:\n  - file: { path: \"/tmp/{{host.name}}\", content: \"{{host.name}} {{facts.os.id}}\" }\n  - directory: { path: \"/srv/{{each.value}}\", for_each: [a, b] }\n  - package: { name: \"{{#if true}}jq{{/if}}\", depends_on: [\"file[/tmp/{{host.name}}]\"] }\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(r.instances.len(), 4);
+        assert_eq!(r.instances[3].depends_on[0].value, "file[/tmp/h]");
+        assert_eq!(crate::template::tests::copies(), before);
     }
 
     #[test]

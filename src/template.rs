@@ -19,6 +19,7 @@
 
 mod helpers;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -48,6 +49,53 @@ impl std::fmt::Display for TemplateError {
             write!(f, " (template line {l}, column {c})")?;
         }
         Ok(())
+    }
+}
+
+/// A context rendered with many times (a host's, a loop item's), kept in
+/// the form handlebars renders with: rendering with a plain JSON value
+/// copies all of it first, on every render.
+#[derive(Debug, Clone)]
+pub struct Ctx(Context);
+
+impl Ctx {
+    pub fn new(data: serde_json::Value) -> Ctx {
+        Ctx(Context::from(data))
+    }
+
+    pub fn data(&self) -> &serde_json::Value {
+        self.0.data()
+    }
+
+    pub fn data_mut(&mut self) -> &mut serde_json::Value {
+        self.0.data_mut()
+    }
+}
+
+/// What a template renders with: a JSON value (copied into a handlebars
+/// context for each render) or a [`Ctx`] (used as it is).
+pub trait RenderData {
+    fn json(&self) -> &serde_json::Value;
+    fn context(&self) -> Result<Cow<'_, Context>, RenderError>;
+}
+
+impl RenderData for serde_json::Value {
+    fn json(&self) -> &serde_json::Value {
+        self
+    }
+    fn context(&self) -> Result<Cow<'_, Context>, RenderError> {
+        #[cfg(test)]
+        tests::COPIES.with(|n| n.set(n.get() + 1));
+        Ok(Cow::Owned(Context::wraps(self)?))
+    }
+}
+
+impl RenderData for Ctx {
+    fn json(&self) -> &serde_json::Value {
+        self.data()
+    }
+    fn context(&self) -> Result<Cow<'_, Context>, RenderError> {
+        Ok(Cow::Borrowed(&self.0))
     }
 }
 
@@ -108,10 +156,10 @@ impl Templates {
     /// (`"{{vars.ports}}"` → the list): `None` for any other string, and
     /// for a null value (which renders as text, as before). Call it after
     /// [`Templates::render`] succeeded: that one reports errors where they are.
-    pub fn render_value(
+    pub fn render_value<C: RenderData + ?Sized>(
         &self,
         text: &str,
-        ctx: &serde_json::Value,
+        ctx: &C,
     ) -> Result<Option<serde_json::Value>, TemplateError> {
         let Some(expr) = lang::single_expression(text) else {
             return Ok(None);
@@ -126,14 +174,19 @@ impl Templates {
         Ok((!value.is_null()).then_some(value))
     }
 
-    /// Render a template string against a JSON context.
-    pub fn render(&self, text: &str, ctx: &serde_json::Value) -> Result<String, TemplateError> {
+    /// Render a template string against a context (JSON, or a [`Ctx`]
+    /// made once for many renders).
+    pub fn render<C: RenderData + ?Sized>(
+        &self,
+        text: &str,
+        ctx: &C,
+    ) -> Result<String, TemplateError> {
         if !Self::is_template(text) {
             return Ok(text.to_string());
         }
         let out = self.render_compiled(text, ctx);
         if let Ok(rendered) = &out {
-            self.probe_facts(text, ctx, rendered);
+            self.probe_facts(text, ctx.json(), rendered);
         }
         out.map_err(|e| {
             // A syntax error carries its position on the parse error.
@@ -177,15 +230,19 @@ impl Templates {
     /// Render `text` with its compiled form, compiling it on first use.
     /// Same output and errors as handlebars' `render_template`, which
     /// compiles on every call.
-    fn render_compiled(&self, text: &str, ctx: &serde_json::Value) -> Result<String, RenderError> {
-        self.render_in(text, Context::wraps(ctx)?)
+    fn render_compiled<C: RenderData + ?Sized>(
+        &self,
+        text: &str,
+        ctx: &C,
+    ) -> Result<String, RenderError> {
+        self.render_in(text, &*ctx.context()?)
     }
 
-    fn render_in(&self, text: &str, ctx: Context) -> Result<String, RenderError> {
+    fn render_in(&self, text: &str, ctx: &Context) -> Result<String, RenderError> {
         let template = self.compile(text)?;
         let mut rc = RenderContext::new(None);
         let mut out = StringOutput::new();
-        template.render(&self.hb, &ctx, &mut rc, &mut out)?;
+        template.render(&self.hb, ctx, &mut rc, &mut out)?;
         Ok(out.into_string()?)
     }
 
@@ -202,7 +259,7 @@ impl Templates {
         let mut alt = ctx.clone();
         alt["facts"] = other.clone();
         let same = self
-            .render_in(text, Context::from(alt))
+            .render_in(text, &Context::from(alt))
             .is_ok_and(|o| o == rendered);
         if !same {
             self.facts_used.store(true, Ordering::Relaxed);
@@ -233,9 +290,45 @@ impl Templates {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+
+    thread_local! {
+        /// Contexts this thread copied out of a JSON value to render with.
+        pub(crate) static COPIES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Contexts copied on this thread so far.
+    pub(crate) fn copies() -> usize {
+        COPIES.with(|n| n.get())
+    }
+
+    #[test]
+    fn a_ctx_is_rendered_with_as_it_is_and_as_its_json_would_be() {
+        let t = Templates::new();
+        let data = json!({"host": {"name": "h1"}, "vars": {"l": [1, 2]}});
+        let mut ctx = Ctx::new(data.clone());
+        let texts = ["on {{host.name}}", "{{#each vars.l}}{{this}},{{/each}}", "plain"];
+        let with_ctx: Vec<_> = texts.iter().map(|x| t.render(x, &ctx)).collect();
+        let before = copies();
+        let with_json: Vec<_> = texts.iter().map(|x| t.render(x, &data)).collect();
+        assert_eq!(with_ctx, with_json);
+        // A JSON value is copied for each template ("plain" is none)...
+        assert_eq!(copies() - before, 2);
+        // ...a Ctx never.
+        let before = copies();
+        assert_eq!(
+            t.render_value("{{vars.l}}", &ctx).unwrap(),
+            Some(json!([1, 2]))
+        );
+        t.render("on {{host.name}}", &ctx).unwrap();
+        assert_eq!(copies(), before);
+        ctx.data_mut()["host"]["name"] = json!("h2");
+        assert_eq!(t.render("on {{host.name}}", &ctx).unwrap(), "on h2");
+        let e = t.render("{{vars.nope}}", &ctx).unwrap_err();
+        assert_eq!(e.variable.as_deref(), Some("vars.nope"));
+    }
 
     #[test]
     fn renders_without_escaping() {
