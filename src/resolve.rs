@@ -457,7 +457,6 @@ pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
         input,
         out: &mut out,
         diags: &mut diags,
-        seen: BTreeMap::new(),
         index: HashMap::new(),
         module_uses: 0,
     };
@@ -691,11 +690,10 @@ struct Resolver<'a, 'b> {
     input: &'a HostInput<'a>,
     out: &'b mut Resolved,
     diags: &'b mut Diagnostics,
-    /// address → (source, span) of its first declaration.
-    seen: BTreeMap<String, (SourceFile, Span)>,
     /// address → index in `out.instances` (a merge finds its instance
-    /// here: scanning every instance per duplicate was quadratic).
-    index: HashMap<String, usize>,
+    /// here: scanning every instance per duplicate was quadratic) and the
+    /// span of its first declaration (in that instance's source).
+    index: HashMap<String, (usize, Span)>,
     /// Module uses expanded so far for this host (see [`MAX_MODULE_USES`]).
     module_uses: usize,
 }
@@ -1161,19 +1159,18 @@ impl Resolver<'_, '_> {
             return self.failed(decl);
         };
         let here = decl.id.as_ref().map_or(decl.kind_span, |i| i.span);
-        if self.seen.contains_key(&address) {
+        if self.index.contains_key(&address) {
             let desired = format!("{res:?}");
             self.merge_or_refuse(scope, decl, &address, &desired, here, (sensitive, &tainted));
             return;
         }
-        self.seen.insert(address.clone(), (src.clone(), here));
         let mut depends_on = render_refs(self, scope, &decl.depends_on, src, None);
         depends_on.extend(scope.extra_depends.iter().cloned());
         let notify = render_refs(self, scope, &decl.notify, src, None);
         let desired = format!("{res:?}");
         let idx = self.out.instances.len();
         self.register_in_module(scope, idx, true);
-        self.index.insert(address.clone(), idx);
+        self.index.insert(address.clone(), (idx, here));
         self.out.instances.push(Instance {
             address,
             resource: res,
@@ -1250,10 +1247,10 @@ impl Resolver<'_, '_> {
         (sensitive, tainted): (bool, &[Secret]),
     ) {
         let src = &decl.origin.source;
-        if let Some(&idx) = self
+        if let Some(&(idx, _)) = self
             .index
             .get(address)
-            .filter(|&&i| self.out.instances[i].desired == desired)
+            .filter(|(i, _)| self.out.instances[*i].desired == desired)
         {
             let mut depends_on = render_refs(self, scope, &decl.depends_on, src, None);
             depends_on.extend(scope.extra_depends.iter().cloned());
@@ -1266,9 +1263,10 @@ impl Resolver<'_, '_> {
             inst.tainted.extend(tainted.iter().cloned());
             return;
         }
-        let Some((first_src, first_span)) = self.seen.get(address) else {
+        let Some(&(first, first_span)) = self.index.get(address) else {
             return;
         };
+        let first_src = &self.out.instances[first].origin.source;
         let (l, c) = first_src.line_col(first_span.offset);
         let mut d = Diag::at(
             "keel::duplicate",
@@ -1282,7 +1280,7 @@ impl Resolver<'_, '_> {
             first_src.name
         ));
         if first_src.name == src.name {
-            d = d.with_note(*first_span, "first declared here");
+            d = d.with_note(first_span, "first declared here");
         }
         self.diags.push(d);
     }
