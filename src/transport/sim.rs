@@ -164,11 +164,19 @@ impl Answers {
         let mut out = String::new();
         let mut rest = script;
         let mut i = 0usize;
+        let (mut begin, mut end) = (String::new(), String::new());
         loop {
-            let begin = format!("keel_begin {i}\n(\n");
-            let Some(b) = rest.find(&begin) else { break };
+            begin.clear();
+            let _ = write!(begin, "keel_begin {i}\n(\n");
+            let b = if rest.starts_with(&begin) {
+                0
+            } else {
+                let Some(b) = rest.find(&begin) else { break };
+                b
+            };
             rest = &rest[b + begin.len()..];
-            let end = format!("\n) 2>\"$KEEL_ERR\" </dev/null\nkeel_end {i} $?\n");
+            end.clear();
+            let _ = write!(end, "\n) 2>\"$KEEL_ERR\" </dev/null\nkeel_end {i} $?\n");
             let e = rest.find(&end)?;
             let _ = writeln!(out, "{marker} BEGIN {i}");
             self.answer(&rest[..e], &mut out);
