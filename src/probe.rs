@@ -171,7 +171,8 @@ fn next_frame<'a>(
     scratch: &mut String,
 ) -> Result<(ProbeOutput, &'a str), String> {
     let begin = text(scratch, format_args!("{marker} BEGIN {i}\n"));
-    let b = find(rest, begin).ok_or_else(|| format!("probe output is cut short before probe {i}"))?;
+    let b =
+        find(rest, begin).ok_or_else(|| format!("probe output is cut short before probe {i}"))?;
     let rest = &rest[b + begin.len()..];
     let end_prefix = text(scratch, format_args!("\n{marker} END {i} "));
     let e = find(rest, end_prefix).ok_or_else(|| format!("probe {i} did not finish"))?;

@@ -803,7 +803,10 @@ impl Resolver<'_, '_> {
         };
         put(caller.ctx.data_mut(), node.to_json());
         if let Some(c) = caller.canary_ctx.as_mut() {
-            put(c.data_mut(), rendered.canary.map_or(J::Null, |n| n.to_json()));
+            put(
+                c.data_mut(),
+                rendered.canary.map_or(J::Null, |n| n.to_json()),
+            );
         }
     }
 

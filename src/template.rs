@@ -309,7 +309,11 @@ pub(crate) mod tests {
         let t = Templates::new();
         let data = json!({"host": {"name": "h1"}, "vars": {"l": [1, 2]}});
         let mut ctx = Ctx::new(data.clone());
-        let texts = ["on {{host.name}}", "{{#each vars.l}}{{this}},{{/each}}", "plain"];
+        let texts = [
+            "on {{host.name}}",
+            "{{#each vars.l}}{{this}},{{/each}}",
+            "plain",
+        ];
         let with_ctx: Vec<_> = texts.iter().map(|x| t.render(x, &ctx)).collect();
         let before = copies();
         let with_json: Vec<_> = texts.iter().map(|x| t.render(x, &data)).collect();

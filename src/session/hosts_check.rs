@@ -164,7 +164,11 @@ mod tests {
             .collect();
         std::fs::write(&inv, format!("hosts:\n{hosts}")).unwrap();
         let path = dir.path().join("stack.yaml");
-        std::fs::write(&path, format!("name: t\ntargets: [all]\nresources:\n{stack}")).unwrap();
+        std::fs::write(
+            &path,
+            format!("name: t\ntargets: [all]\nresources:\n{stack}"),
+        )
+        .unwrap();
         let p = Project::load(&path, &inv).unwrap_or_else(|d| panic!("{d:?}"));
         (dir, p)
     }
