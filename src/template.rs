@@ -22,7 +22,7 @@ mod helpers;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use handlebars::{
     Context, Handlebars, RenderContext, RenderError, RenderErrorReason, Renderable, StringOutput,
@@ -56,20 +56,39 @@ impl std::fmt::Display for TemplateError {
 /// the form handlebars renders with: rendering with a plain JSON value
 /// copies all of it first, on every render.
 #[derive(Debug, Clone)]
-pub struct Ctx(Context);
+pub struct Ctx {
+    hb: Context,
+    /// The same context with other facts, for an engine that probes facts
+    /// ([`Templates::probing_facts`]): made on its first use, with the
+    /// facts it was made with (let go when the context changes).
+    other_facts: OnceLock<(serde_json::Value, Context)>,
+}
 
 impl Ctx {
     pub fn new(data: serde_json::Value) -> Ctx {
-        Ctx(Context::from(data))
+        Ctx {
+            hb: Context::from(data),
+            other_facts: OnceLock::new(),
+        }
     }
 
     pub fn data(&self) -> &serde_json::Value {
-        self.0.data()
+        self.hb.data()
     }
 
     pub fn data_mut(&mut self) -> &mut serde_json::Value {
-        self.0.data_mut()
+        self.other_facts = OnceLock::new();
+        self.hb.data_mut()
     }
+}
+
+/// `data` with its `facts` replaced by `other`.
+fn with_facts(data: &serde_json::Value, other: &serde_json::Value) -> Context {
+    #[cfg(test)]
+    tests::COPIES.with(|n| n.set(n.get() + 1));
+    let mut alt = data.clone();
+    alt["facts"] = other.clone();
+    Context::from(alt)
 }
 
 /// What a template renders with: a JSON value (copied into a handlebars
@@ -77,6 +96,10 @@ impl Ctx {
 pub trait RenderData {
     fn json(&self) -> &serde_json::Value;
     fn context(&self) -> Result<Cow<'_, Context>, RenderError>;
+    /// The context with its `facts` replaced by `other`.
+    fn with_other_facts(&self, other: &serde_json::Value) -> Cow<'_, Context> {
+        Cow::Owned(with_facts(self.json(), other))
+    }
 }
 
 impl RenderData for serde_json::Value {
@@ -95,7 +118,17 @@ impl RenderData for Ctx {
         self.data()
     }
     fn context(&self) -> Result<Cow<'_, Context>, RenderError> {
-        Ok(Cow::Borrowed(&self.0))
+        Ok(Cow::Borrowed(&self.hb))
+    }
+    fn with_other_facts(&self, other: &serde_json::Value) -> Cow<'_, Context> {
+        let (facts, alt) = self
+            .other_facts
+            .get_or_init(|| (other.clone(), with_facts(self.data(), other)));
+        if facts == other {
+            Cow::Borrowed(alt)
+        } else {
+            Cow::Owned(with_facts(self.data(), other))
+        }
     }
 }
 
@@ -186,7 +219,7 @@ impl Templates {
         }
         let out = self.render_compiled(text, ctx);
         if let Ok(rendered) = &out {
-            self.probe_facts(text, ctx.json(), rendered);
+            self.probe_facts(text, ctx, rendered);
         }
         out.map_err(|e| {
             // A syntax error carries its position on the parse error.
@@ -249,17 +282,15 @@ impl Templates {
     /// With a facts probe, render `text` again with the other facts and
     /// note whether the output differs from `rendered` (once noted, the
     /// probe rests until [`Templates::take_facts_used`]).
-    fn probe_facts(&self, text: &str, ctx: &serde_json::Value, rendered: &str) {
+    fn probe_facts<C: RenderData + ?Sized>(&self, text: &str, ctx: &C, rendered: &str) {
         let Some(other) = &self.facts_probe else {
             return;
         };
-        if self.facts_used.load(Ordering::Relaxed) || ctx.get("facts").is_none() {
+        if self.facts_used.load(Ordering::Relaxed) || ctx.json().get("facts").is_none() {
             return;
         }
-        let mut alt = ctx.clone();
-        alt["facts"] = other.clone();
         let same = self
-            .render_in(text, &Context::from(alt))
+            .render_in(text, &ctx.with_other_facts(other))
             .is_ok_and(|o| o == rendered);
         if !same {
             self.facts_used.store(true, Ordering::Relaxed);
@@ -411,6 +442,25 @@ pub(crate) mod tests {
             .unwrap_err();
         assert_eq!(e.variable.as_deref(), Some("host.name"));
         assert_eq!(e.line, Some(1));
+    }
+
+    /// A probing engine renders with the other facts a context made once
+    /// per [`Ctx`] (again after a change), not once per render.
+    #[test]
+    fn a_ctx_makes_its_other_facts_context_once() {
+        let t = Templates::probing_facts(json!({"os": {"id": "ubuntu"}}));
+        let mut ctx = Ctx::new(json!({"facts": {"os": {"id": "debian"}}, "host": {"name": "a"}}));
+        let before = copies();
+        for _ in 0..3 {
+            assert_eq!(t.render("on {{host.name}}", &ctx).unwrap(), "on a");
+        }
+        assert!(!t.take_facts_used());
+        assert_eq!(copies() - before, 1);
+        ctx.data_mut()["host"]["name"] = json!("b");
+        assert_eq!(t.render("on {{host.name}}", &ctx).unwrap(), "on b");
+        assert_eq!(copies() - before, 2);
+        assert_eq!(t.render("{{facts.os.id}}", &ctx).unwrap(), "debian");
+        assert!(t.take_facts_used(), "the other facts are the probe's");
     }
 
     #[test]
