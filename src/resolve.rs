@@ -582,7 +582,10 @@ fn render_state_dir(
 /// rendered with the host's vars, no facts or secrets), for commands that
 /// read them without planning (`keel rollback`).
 pub fn state_dir_of(project: &Project, host: &Host) -> Result<String, Diagnostics> {
-    let templates = Templates::new();
+    // One engine for every call (a plan asks once per host): making one
+    // registers every helper.
+    static ENGINE: std::sync::OnceLock<Templates> = std::sync::OnceLock::new();
+    let templates = ENGINE.get_or_init(Templates::new);
     let facts = placeholder_facts(0);
     let secrets = BTreeMap::new();
     let input = HostInput {
@@ -590,7 +593,7 @@ pub fn state_dir_of(project: &Project, host: &Host) -> Result<String, Diagnostic
         host,
         facts: &facts,
         secrets: &secrets,
-        templates: &templates,
+        templates,
     };
     let mut diags = Diagnostics::new();
     let vars = merged_vars(&input, &mut diags);
@@ -604,7 +607,7 @@ pub fn state_dir_of(project: &Project, host: &Host) -> Result<String, Diagnostic
             "groups": project.inventory.host_groups(&host.name),
         },
     });
-    render_state_dir(&project.stack, &templates, &ctx).map_err(|d| {
+    render_state_dir(&project.stack, templates, &ctx).map_err(|d| {
         let mut all = Diagnostics::new();
         all.push(*d);
         all
