@@ -57,6 +57,8 @@ fn keyed_mac() -> Result<&'static Hmac<Sha256>, String> {
 }
 
 fn mac_of(key: &[u8]) -> Hmac<Sha256> {
+    #[cfg(test)]
+    tests::KEYED.with(|n| n.set(n.get() + 1));
     Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length")
 }
 
@@ -179,6 +181,23 @@ pub fn verify(domain: &str, parts: &[&[u8]], expected_hex: &str) -> Result<bool,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// HMAC states keyed on this thread.
+        pub(super) static KEYED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// The machine key keys one HMAC state per process, not one per digest.
+    #[test]
+    fn digests_share_one_keyed_state() {
+        // The key may be keyed already (by another test): then none is.
+        let before = KEYED.with(|n| n.get());
+        let a = digest("d", &[b"x"]).unwrap();
+        let b = digest("d", &[b"x"]).unwrap();
+        digest("d", &[b"y"]).unwrap();
+        assert_eq!(a, b);
+        assert!(KEYED.with(|n| n.get()) - before <= 1);
+    }
 
     #[test]
     fn domains_and_parts_are_separated() {

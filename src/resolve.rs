@@ -2076,6 +2076,28 @@ mod tests {
         assert_eq!(crate::template::tests::copies(), before);
     }
 
+    /// `state_dir_of` (once per host in a plan) makes no template engine
+    /// per call.
+    #[test]
+    fn the_state_dir_engine_is_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("inventory.yaml");
+        std::fs::write(&inv, "hosts:\n  h: { transport: local }\n").unwrap();
+        let path = dir.path().join("stack.yaml");
+        std::fs::write(
+            &path,
+            "name: t\ntargets: [all]\nstate_dir: \"/var/lib/{{host.name}}\"\nresources: []\n",
+        )
+        .unwrap();
+        let project = Project::load(&path, &inv).unwrap_or_else(|d| panic!("{d:?}"));
+        let host = project.inventory.hosts.get("h").unwrap();
+        let before = crate::template::tests::engines();
+        for _ in 0..3 {
+            assert_eq!(state_dir_of(&project, host).unwrap(), "/var/lib/h");
+        }
+        assert!(crate::template::tests::engines() - before <= 1);
+    }
+
     #[test]
     fn loops_and_conditions_per_host() {
         let (r, d) = resolve(

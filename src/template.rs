@@ -151,6 +151,8 @@ impl Default for Templates {
 
 impl Templates {
     pub fn new() -> Self {
+        #[cfg(test)]
+        tests::ENGINES.with(|n| n.set(n.get() + 1));
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
@@ -328,6 +330,16 @@ pub(crate) mod tests {
     thread_local! {
         /// Contexts this thread copied out of a JSON value to render with.
         pub(crate) static COPIES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    thread_local! {
+        /// Engines made on this thread.
+        pub(crate) static ENGINES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Engines made on this thread so far.
+    pub(crate) fn engines() -> usize {
+        ENGINES.with(|n| n.get())
     }
 
     /// Contexts copied on this thread so far.
