@@ -46,6 +46,22 @@ fn key() -> Result<&'static [u8; KEY_LEN], String> {
         .map_err(Clone::clone)
 }
 
+/// The HMAC state keyed with the machine key, made once per process: a
+/// plan takes a digest per resource (2 million for 1,000 hosts × 2,000
+/// resources), and keying hashes the key's two pads each time.
+fn keyed_mac() -> Result<&'static Hmac<Sha256>, String> {
+    static MAC: OnceLock<Result<Hmac<Sha256>, String>> = OnceLock::new();
+    MAC.get_or_init(|| key().map(|k| mac_of(&k[..])))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn mac_of(key: &[u8]) -> Hmac<Sha256> {
+    #[cfg(test)]
+    tests::KEYED.with(|n| n.set(n.get() + 1));
+    Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length")
+}
+
 /// Longest key file read: 64 hex digits plus whitespace, with room to spare.
 const MAX_KEY_FILE_BYTES: u64 = 4096;
 
@@ -118,19 +134,30 @@ fn parse_key(text: &str) -> Option<[u8; KEY_LEN]> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// HMAC-SHA-256 (hex) of `parts` under the machine key, separated by
 /// `domain` so digests of different kinds never collide. Parts are
 /// length-prefixed, so `["ab","c"]` and `["a","bc"]` differ.
 pub fn digest(domain: &str, parts: &[&[u8]]) -> Result<String, String> {
-    Ok(digest_with(key()?, domain, parts))
+    Ok(digest_in(keyed_mac()?.clone(), domain, parts))
 }
 
 /// [`digest`] with an explicit key (tests).
+#[cfg(test)]
 pub fn digest_with(key: &[u8], domain: &str, parts: &[&[u8]]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
+    digest_in(mac_of(key), domain, parts)
+}
+
+/// The digest of `parts` in `domain`, continuing a freshly keyed `mac`.
+fn digest_in(mut mac: Hmac<Sha256>, domain: &str, parts: &[&[u8]]) -> String {
     mac.update(&(domain.len() as u64).to_le_bytes());
     mac.update(domain.as_bytes());
     for p in parts {
@@ -154,6 +181,23 @@ pub fn verify(domain: &str, parts: &[&[u8]], expected_hex: &str) -> Result<bool,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// HMAC states keyed on this thread.
+        pub(super) static KEYED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// The machine key keys one HMAC state per process, not one per digest.
+    #[test]
+    fn digests_share_one_keyed_state() {
+        // The key may be keyed already (by another test): then none is.
+        let before = KEYED.with(|n| n.get());
+        let a = digest("d", &[b"x"]).unwrap();
+        let b = digest("d", &[b"x"]).unwrap();
+        digest("d", &[b"y"]).unwrap();
+        assert_eq!(a, b);
+        assert!(KEYED.with(|n| n.get()) - before <= 1);
+    }
 
     #[test]
     fn domains_and_parts_are_separated() {
@@ -209,6 +253,24 @@ mod tests {
         let p = dir.path().join("sub/key");
         let k = load_within(p.clone()).unwrap();
         assert_eq!(load_within(p).unwrap(), k);
+    }
+
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
+    }
+
+    #[test]
+    fn a_cloned_keyed_state_digests_as_a_fresh_one() {
+        let k = [3u8; 32];
+        let keyed = mac_of(&k);
+        for parts in [&[b"a".as_slice()][..], &[b"bc", b""]] {
+            assert_eq!(
+                digest_in(keyed.clone(), "d", parts),
+                digest_with(&k, "d", parts)
+            );
+        }
     }
 
     #[test]

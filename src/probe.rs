@@ -86,6 +86,17 @@ pub fn framed_script(parts: &[Part]) -> (String, String) {
     let mut s = Script::new(include_str!("probe/batch.sh"))
         .set("KEEL_M", &marker)
         .render();
+    // Its size, known beforehand: built in place (2,000 probes are 2 MB).
+    let framing = "keel_begin \n(\nexport LC_ALL=C\n\n) 2>\"$KEEL_ERR\" </dev/null\nkeel_end  $?\n";
+    s.reserve(
+        parts
+            .iter()
+            .map(|p| match p {
+                Part::Probe(t) | Part::Change(t) => t.len() + framing.len() + 40,
+            })
+            .sum::<usize>()
+            + 32,
+    );
     for (i, part) in parts.iter().enumerate() {
         let _ = writeln!(s, "keel_begin {i}");
         match part {
@@ -121,8 +132,9 @@ pub fn split_partial(
 ) -> (Vec<ProbeOutput>, Option<String>) {
     let mut outs = Vec::with_capacity(count);
     let mut rest = stdout;
+    let mut scratch = String::new();
     for i in 0..count {
-        match next_frame(rest, marker, i) {
+        match next_frame(rest, marker, i, &mut scratch) {
             Ok((out, after)) => {
                 outs.push(out);
                 rest = after;
@@ -133,19 +145,37 @@ pub fn split_partial(
     (outs, None)
 }
 
+/// `args` written into `buf` (emptied first), for a needle to search.
+fn text<'b>(buf: &'b mut String, args: std::fmt::Arguments) -> &'b str {
+    buf.clear();
+    let _ = buf.write_fmt(args);
+    buf
+}
+
+/// Where `needle` first occurs in `hay`: at its start, most often (a
+/// frame follows the one before it), else searched.
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    if hay.starts_with(needle) {
+        Some(0)
+    } else {
+        hay.find(needle)
+    }
+}
+
 /// Frame `i` at the start of `rest` (after anything before its begin
-/// line): its output and what follows it.
-fn next_frame<'a>(rest: &'a str, marker: &str, i: usize) -> Result<(ProbeOutput, &'a str), String> {
-    let begin = format!("{marker} BEGIN {i}\n");
-    let end_prefix = format!("\n{marker} END {i} ");
-    let errend = format!("\n{marker} ERREND {i}\n");
-    let b = rest
-        .find(&begin)
-        .ok_or_else(|| format!("probe output is cut short before probe {i}"))?;
+/// line): its output and what follows it. `scratch` holds the needles.
+fn next_frame<'a>(
+    rest: &'a str,
+    marker: &str,
+    i: usize,
+    scratch: &mut String,
+) -> Result<(ProbeOutput, &'a str), String> {
+    let begin = text(scratch, format_args!("{marker} BEGIN {i}\n"));
+    let b =
+        find(rest, begin).ok_or_else(|| format!("probe output is cut short before probe {i}"))?;
     let rest = &rest[b + begin.len()..];
-    let e = rest
-        .find(&end_prefix)
-        .ok_or_else(|| format!("probe {i} did not finish"))?;
+    let end_prefix = text(scratch, format_args!("\n{marker} END {i} "));
+    let e = find(rest, end_prefix).ok_or_else(|| format!("probe {i} did not finish"))?;
     let stdout_i = &rest[..e];
     let rest = &rest[e + end_prefix.len()..];
     let nl = rest.find('\n').ok_or("malformed probe frame")?;
@@ -154,9 +184,8 @@ fn next_frame<'a>(rest: &'a str, marker: &str, i: usize) -> Result<(ProbeOutput,
         .parse()
         .map_err(|_| "malformed probe status")?;
     let rest = &rest[nl + 1..];
-    let ee = rest
-        .find(&errend)
-        .ok_or_else(|| format!("probe {i} stderr frame is cut short"))?;
+    let errend = text(scratch, format_args!("\n{marker} ERREND {i}\n"));
+    let ee = find(rest, errend).ok_or_else(|| format!("probe {i} stderr frame is cut short"))?;
     let stderr_i = &rest[..ee];
     Ok((
         ProbeOutput {

@@ -22,7 +22,7 @@ use crate::diag::{Diag, Diagnostics, SourceFile};
 use crate::graph::unresolved::Unresolved;
 use crate::resources::{Invalid, LocalError, PrepareCx, Resource};
 use crate::secret::Secret;
-use crate::template::Templates;
+use crate::template::{Ctx, RenderData, Templates};
 use serde_json::{Map, Value as J, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -447,8 +447,8 @@ pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
         ..Resolved::default()
     };
     let scope = Scope {
-        ctx: base_ctx,
-        canary_ctx,
+        ctx: Ctx::new(base_ctx),
+        canary_ctx: canary_ctx.map(Ctx::new),
         module: None,
         extra_depends: Vec::new(),
         chain: Vec::new(),
@@ -457,7 +457,6 @@ pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
         input,
         out: &mut out,
         diags: &mut diags,
-        seen: BTreeMap::new(),
         index: HashMap::new(),
         module_uses: 0,
     };
@@ -583,7 +582,10 @@ fn render_state_dir(
 /// rendered with the host's vars, no facts or secrets), for commands that
 /// read them without planning (`keel rollback`).
 pub fn state_dir_of(project: &Project, host: &Host) -> Result<String, Diagnostics> {
-    let templates = Templates::new();
+    // One engine for every call (a plan asks once per host): making one
+    // registers every helper.
+    static ENGINE: std::sync::OnceLock<Templates> = std::sync::OnceLock::new();
+    let templates = ENGINE.get_or_init(Templates::new);
     let facts = placeholder_facts(0);
     let secrets = BTreeMap::new();
     let input = HostInput {
@@ -591,7 +593,7 @@ pub fn state_dir_of(project: &Project, host: &Host) -> Result<String, Diagnostic
         host,
         facts: &facts,
         secrets: &secrets,
-        templates: &templates,
+        templates,
     };
     let mut diags = Diagnostics::new();
     let vars = merged_vars(&input, &mut diags);
@@ -605,7 +607,7 @@ pub fn state_dir_of(project: &Project, host: &Host) -> Result<String, Diagnostic
             "groups": project.inventory.host_groups(&host.name),
         },
     });
-    render_state_dir(&project.stack, &templates, &ctx).map_err(|d| {
+    render_state_dir(&project.stack, templates, &ctx).map_err(|d| {
         let mut all = Diagnostics::new();
         all.push(*d);
         all
@@ -614,10 +616,11 @@ pub fn state_dir_of(project: &Project, host: &Host) -> Result<String, Diagnostic
 
 #[derive(Clone)]
 struct Scope {
-    ctx: J,
+    /// Made once per scope, rendered with as it is ([`Ctx`]).
+    ctx: Ctx,
     /// The same context with every secret (and sensitive module input)
     /// replaced by a canary; `None` when nothing is secret.
-    canary_ctx: Option<J>,
+    canary_ctx: Option<Ctx>,
     module: Option<String>,
     /// `depends_on` of the enclosing module uses.
     extra_depends: Vec<Reference>,
@@ -631,10 +634,10 @@ impl Scope {
     fn with_each(&self, item: &Item) -> Scope {
         let mut s = self.clone();
         let each = json!({"key": item.key, "value": item.value, "index": item.index});
-        if let J::Object(m) = &mut s.ctx {
+        if let J::Object(m) = s.ctx.data_mut() {
             m.insert("each".into(), each.clone());
         }
-        if let Some(J::Object(m)) = &mut s.canary_ctx {
+        if let Some(J::Object(m)) = s.canary_ctx.as_mut().map(Ctx::data_mut) {
             let each = if item.tainted {
                 json!({"key": crate::secret::canary(), "value": crate::secret::canary(), "index": item.index})
             } else {
@@ -690,11 +693,10 @@ struct Resolver<'a, 'b> {
     input: &'a HostInput<'a>,
     out: &'b mut Resolved,
     diags: &'b mut Diagnostics,
-    /// address → (source, span) of its first declaration.
-    seen: BTreeMap<String, (SourceFile, Span)>,
     /// address → index in `out.instances` (a merge finds its instance
-    /// here: scanning every instance per duplicate was quadratic).
-    index: HashMap<String, usize>,
+    /// here: scanning every instance per duplicate was quadratic) and the
+    /// span of its first declaration (in that instance's source).
+    index: HashMap<String, (usize, Span)>,
     /// Module uses expanded so far for this host (see [`MAX_MODULE_USES`]).
     module_uses: usize,
 }
@@ -802,9 +804,12 @@ impl Resolver<'_, '_> {
                 mods.insert(instance.clone(), value);
             }
         };
-        put(&mut caller.ctx, node.to_json());
+        put(caller.ctx.data_mut(), node.to_json());
         if let Some(c) = caller.canary_ctx.as_mut() {
-            put(c, rendered.canary.map_or(J::Null, |n| n.to_json()));
+            put(
+                c.data_mut(),
+                rendered.canary.map_or(J::Null, |n| n.to_json()),
+            );
         }
     }
 
@@ -858,7 +863,7 @@ impl Resolver<'_, '_> {
                 Err(e) => {
                     let mut d = inline_template_diag(src, span, s, &e);
                     if let Some(v) = &e.variable {
-                        d = d.with_help(variable_hint(v, ctx));
+                        d = d.with_help(variable_hint(v, ctx.data()));
                     }
                     errors.push(d);
                     real.push(None);
@@ -1160,19 +1165,18 @@ impl Resolver<'_, '_> {
             return self.failed(decl);
         };
         let here = decl.id.as_ref().map_or(decl.kind_span, |i| i.span);
-        if self.seen.contains_key(&address) {
+        if self.index.contains_key(&address) {
             let desired = format!("{res:?}");
             self.merge_or_refuse(scope, decl, &address, &desired, here, (sensitive, &tainted));
             return;
         }
-        self.seen.insert(address.clone(), (src.clone(), here));
         let mut depends_on = render_refs(self, scope, &decl.depends_on, src, None);
         depends_on.extend(scope.extra_depends.iter().cloned());
         let notify = render_refs(self, scope, &decl.notify, src, None);
         let desired = format!("{res:?}");
         let idx = self.out.instances.len();
         self.register_in_module(scope, idx, true);
-        self.index.insert(address.clone(), idx);
+        self.index.insert(address.clone(), (idx, here));
         self.out.instances.push(Instance {
             address,
             resource: res,
@@ -1249,10 +1253,10 @@ impl Resolver<'_, '_> {
         (sensitive, tainted): (bool, &[Secret]),
     ) {
         let src = &decl.origin.source;
-        if let Some(&idx) = self
+        if let Some(&(idx, _)) = self
             .index
             .get(address)
-            .filter(|&&i| self.out.instances[i].desired == desired)
+            .filter(|(i, _)| self.out.instances[*i].desired == desired)
         {
             let mut depends_on = render_refs(self, scope, &decl.depends_on, src, None);
             depends_on.extend(scope.extra_depends.iter().cloned());
@@ -1265,9 +1269,10 @@ impl Resolver<'_, '_> {
             inst.tainted.extend(tainted.iter().cloned());
             return;
         }
-        let Some((first_src, first_span)) = self.seen.get(address) else {
+        let Some(&(first, first_span)) = self.index.get(address) else {
             return;
         };
+        let first_src = &self.out.instances[first].origin.source;
         let (l, c) = first_src.line_col(first_span.offset);
         let mut d = Diag::at(
             "keel::duplicate",
@@ -1281,7 +1286,7 @@ impl Resolver<'_, '_> {
             first_src.name
         ));
         if first_src.name == src.name {
-            d = d.with_note(*first_span, "first declared here");
+            d = d.with_note(first_span, "first declared here");
         }
         self.diags.push(d);
     }
@@ -1529,13 +1534,13 @@ impl Resolver<'_, '_> {
         let module_json = json!({"name": module.name, "instance": instance});
         let mut ctx = scope.ctx.clone();
         // A module sees its inputs, not the loop of its caller (`each`).
-        if let J::Object(m) = &mut ctx {
+        if let J::Object(m) = ctx.data_mut() {
             m.insert("inputs".into(), J::Object(inputs));
             m.insert("module".into(), module_json.clone());
             m.remove("each");
         }
         let canary_ctx = scope.canary_ctx.clone().map(|mut c| {
-            if let J::Object(m) = &mut c {
+            if let J::Object(m) = c.data_mut() {
                 m.insert("inputs".into(), J::Object(canary_inputs));
                 m.insert("module".into(), module_json);
                 m.remove("each");
@@ -1642,10 +1647,10 @@ fn text_value(new: String) -> Value {
 /// type of its value (a list, a map, a number, a boolean); any other
 /// template renders to text. Returns the value and its JSON (to compare
 /// with the canary rendering).
-fn render_typed(
+fn render_typed<C: RenderData + ?Sized>(
     templates: &Templates,
     s: &str,
-    ctx: &J,
+    ctx: &C,
     span: Span,
 ) -> Result<(Value, J), crate::template::TemplateError> {
     let text = templates.render(s, ctx)?;
@@ -1795,10 +1800,10 @@ fn with_hint(message: String, hint: Option<&str>) -> String {
 /// The [`PrepareCx`] of a resource: its origin's folders and template context.
 struct Cx<'a> {
     origin: &'a Origin,
-    ctx: &'a J,
+    ctx: &'a Ctx,
     release: Option<&'a crate::release::Context>,
     templates: &'a Templates,
-    canary_ctx: Option<&'a J>,
+    canary_ctx: Option<&'a Ctx>,
     /// Rendered template files that depend on a secret.
     tainted: Vec<String>,
     /// Errors inside template files, located in the file: the message the
@@ -1847,7 +1852,7 @@ impl PrepareCx for Cx<'_> {
         let text = src.text();
         let rendered = self.templates.render(text, self.ctx).map_err(|e| {
             let message = format!("template {}: {e}", src.name);
-            if let Some(d) = template_file_diag(&src, &e, self.ctx) {
+            if let Some(d) = template_file_diag(&src, &e, self.ctx.data()) {
                 self.failures.push((message.clone(), d));
             }
             LocalError(message)
@@ -2054,6 +2059,43 @@ mod tests {
             secrets: &secrets,
             templates: &templates,
         })
+    }
+
+    /// The host's context is made once per scope and rendered with as it
+    /// is: copying it for each of a stack's templates was most of a
+    /// render's cost.
+    #[test]
+    fn templates_render_without_copying_the_context() {
+        let before = crate::template::tests::copies();
+        let (r, d) = resolve(
+            "name: t\ntargets: [all]\nresources:\n  - file: { path: \"/tmp/{{host.name}}\", content: \"{{host.name}} {{facts.os.id}}\" }\n  - directory: { path: \"/srv/{{each.value}}\", for_each: [a, b] }\n  - package: { name: \"{{#if true}}jq{{/if}}\", depends_on: [\"file[/tmp/{{host.name}}]\"] }\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(r.instances.len(), 4);
+        assert_eq!(r.instances[3].depends_on[0].value, "file[/tmp/h]");
+        assert_eq!(crate::template::tests::copies(), before);
+    }
+
+    /// `state_dir_of` (once per host in a plan) makes no template engine
+    /// per call.
+    #[test]
+    fn the_state_dir_engine_is_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("inventory.yaml");
+        std::fs::write(&inv, "hosts:\n  h: { transport: local }\n").unwrap();
+        let path = dir.path().join("stack.yaml");
+        std::fs::write(
+            &path,
+            "name: t\ntargets: [all]\nstate_dir: \"/var/lib/{{host.name}}\"\nresources: []\n",
+        )
+        .unwrap();
+        let project = Project::load(&path, &inv).unwrap_or_else(|d| panic!("{d:?}"));
+        let host = project.inventory.hosts.get("h").unwrap();
+        let before = crate::template::tests::engines();
+        for _ in 0..3 {
+            assert_eq!(state_dir_of(&project, host).unwrap(), "/var/lib/h");
+        }
+        assert!(crate::template::tests::engines() - before <= 1);
     }
 
     #[test]

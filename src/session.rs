@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 mod apply_all;
 pub mod batches;
+mod hosts_check;
 pub use apply_all::{apply_all, finish};
 
 /// The offline result of validating a project for its target hosts.
@@ -57,9 +58,6 @@ pub fn validate_with(
     keep: bool,
 ) -> Result<Validated, Diagnostics> {
     let hosts = project.target_hosts(limit)?;
-    // Rendering with other facts as well tells whether a host's stack
-    // depends on facts, in the one resolution (no second one per host).
-    let templates = Templates::probing_facts(resolve::placeholder_facts(1));
     let placeholders: BTreeMap<String, Secret> = project
         .stack
         .secrets
@@ -79,59 +77,28 @@ pub fn validate_with(
     let mut offline = BTreeMap::new();
     let mut resources = 0;
     let mut warnings = Diagnostics::new();
-    for name in &hosts {
-        let Some(host) = project.inventory.hosts.get(name) else {
+    let shared = hosts_check::Shared {
+        project,
+        placeholders: &placeholders,
+        allow_lockout_risk,
+        keep,
+    };
+    for (name, check) in hosts_check::check_hosts(&shared, &hosts) {
+        per_host.extend(check.problems.into_iter().map(|d| (name.clone(), d)));
+        let Some(needs) = check.facts_needed else {
             continue;
         };
-        let facts = resolve::placeholder_facts(0);
-        let input = HostInput {
-            project,
-            host,
-            facts: &facts,
-            secrets: &placeholders,
-            templates: &templates,
-        };
-        // Every stage runs on what the earlier ones produced, so one run
-        // reports every independent problem: the graph (dangling
-        // references, cycles) is built from the resources that resolved
-        // even when others failed.
-        templates.take_facts_used();
-        let (resolved, resolve_diags) = resolve::resolve_host_partial(&input);
-        let needs = templates.take_facts_used();
-        let resolved_ok = resolve_diags.is_empty();
-        if !resolve_diags.is_empty() {
-            per_host.push((name.clone(), resolve_diags));
-        }
-        let graph = graph::build(&resolved);
-        if !resolved_ok {
-            if let Err(d) = graph {
-                per_host.push((name.clone(), d));
-            }
-            continue;
-        }
         facts_needed.insert(name.clone(), needs);
-        // The lockout analysis needs every resource (a user that failed to
-        // resolve would read as a lockout), not the graph: it runs even
-        // when the graph has problems.
-        for d in crate::lockout::analyze(
-            host,
-            &resolved,
-            allow_lockout_risk || host.allow_lockout_risk,
-        ) {
+        for d in check.lockout {
             if d.warning {
                 warnings.push(d);
             } else {
                 diags.push(d);
             }
         }
-        match graph {
-            Ok(g) => {
-                resources += resolved.instances.len();
-                if keep {
-                    offline.insert(name.clone(), (resolved, g));
-                }
-            }
-            Err(d) => per_host.push((name.clone(), d)),
+        resources += check.resources;
+        if let Some(o) = check.offline {
+            offline.insert(name, o);
         }
     }
     let known = hosts

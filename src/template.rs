@@ -19,9 +19,10 @@
 
 mod helpers;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use handlebars::{
     Context, Handlebars, RenderContext, RenderError, RenderErrorReason, Renderable, StringOutput,
@@ -51,6 +52,86 @@ impl std::fmt::Display for TemplateError {
     }
 }
 
+/// A context rendered with many times (a host's, a loop item's), kept in
+/// the form handlebars renders with: rendering with a plain JSON value
+/// copies all of it first, on every render.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    hb: Context,
+    /// The same context with other facts, for an engine that probes facts
+    /// ([`Templates::probing_facts`]): made on its first use, with the
+    /// facts it was made with (let go when the context changes).
+    other_facts: OnceLock<(serde_json::Value, Context)>,
+}
+
+impl Ctx {
+    pub fn new(data: serde_json::Value) -> Ctx {
+        Ctx {
+            hb: Context::from(data),
+            other_facts: OnceLock::new(),
+        }
+    }
+
+    pub fn data(&self) -> &serde_json::Value {
+        self.hb.data()
+    }
+
+    pub fn data_mut(&mut self) -> &mut serde_json::Value {
+        self.other_facts = OnceLock::new();
+        self.hb.data_mut()
+    }
+}
+
+/// `data` with its `facts` replaced by `other`.
+fn with_facts(data: &serde_json::Value, other: &serde_json::Value) -> Context {
+    #[cfg(test)]
+    tests::COPIES.with(|n| n.set(n.get() + 1));
+    let mut alt = data.clone();
+    alt["facts"] = other.clone();
+    Context::from(alt)
+}
+
+/// What a template renders with: a JSON value (copied into a handlebars
+/// context for each render) or a [`Ctx`] (used as it is).
+pub trait RenderData {
+    fn json(&self) -> &serde_json::Value;
+    fn context(&self) -> Result<Cow<'_, Context>, RenderError>;
+    /// The context with its `facts` replaced by `other`.
+    fn with_other_facts(&self, other: &serde_json::Value) -> Cow<'_, Context> {
+        Cow::Owned(with_facts(self.json(), other))
+    }
+}
+
+impl RenderData for serde_json::Value {
+    fn json(&self) -> &serde_json::Value {
+        self
+    }
+    fn context(&self) -> Result<Cow<'_, Context>, RenderError> {
+        #[cfg(test)]
+        tests::COPIES.with(|n| n.set(n.get() + 1));
+        Ok(Cow::Owned(Context::wraps(self)?))
+    }
+}
+
+impl RenderData for Ctx {
+    fn json(&self) -> &serde_json::Value {
+        self.data()
+    }
+    fn context(&self) -> Result<Cow<'_, Context>, RenderError> {
+        Ok(Cow::Borrowed(&self.hb))
+    }
+    fn with_other_facts(&self, other: &serde_json::Value) -> Cow<'_, Context> {
+        let (facts, alt) = self
+            .other_facts
+            .get_or_init(|| (other.clone(), with_facts(self.data(), other)));
+        if facts == other {
+            Cow::Borrowed(alt)
+        } else {
+            Cow::Owned(with_facts(self.data(), other))
+        }
+    }
+}
+
 /// The template engine of a run.
 pub struct Templates {
     hb: Handlebars<'static>,
@@ -70,6 +151,8 @@ impl Default for Templates {
 
 impl Templates {
     pub fn new() -> Self {
+        #[cfg(test)]
+        tests::ENGINES.with(|n| n.set(n.get() + 1));
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
@@ -108,10 +191,10 @@ impl Templates {
     /// (`"{{vars.ports}}"` → the list): `None` for any other string, and
     /// for a null value (which renders as text, as before). Call it after
     /// [`Templates::render`] succeeded: that one reports errors where they are.
-    pub fn render_value(
+    pub fn render_value<C: RenderData + ?Sized>(
         &self,
         text: &str,
-        ctx: &serde_json::Value,
+        ctx: &C,
     ) -> Result<Option<serde_json::Value>, TemplateError> {
         let Some(expr) = lang::single_expression(text) else {
             return Ok(None);
@@ -126,8 +209,13 @@ impl Templates {
         Ok((!value.is_null()).then_some(value))
     }
 
-    /// Render a template string against a JSON context.
-    pub fn render(&self, text: &str, ctx: &serde_json::Value) -> Result<String, TemplateError> {
+    /// Render a template string against a context (JSON, or a [`Ctx`]
+    /// made once for many renders).
+    pub fn render<C: RenderData + ?Sized>(
+        &self,
+        text: &str,
+        ctx: &C,
+    ) -> Result<String, TemplateError> {
         if !Self::is_template(text) {
             return Ok(text.to_string());
         }
@@ -177,32 +265,34 @@ impl Templates {
     /// Render `text` with its compiled form, compiling it on first use.
     /// Same output and errors as handlebars' `render_template`, which
     /// compiles on every call.
-    fn render_compiled(&self, text: &str, ctx: &serde_json::Value) -> Result<String, RenderError> {
-        self.render_in(text, Context::wraps(ctx)?)
+    fn render_compiled<C: RenderData + ?Sized>(
+        &self,
+        text: &str,
+        ctx: &C,
+    ) -> Result<String, RenderError> {
+        self.render_in(text, &*ctx.context()?)
     }
 
-    fn render_in(&self, text: &str, ctx: Context) -> Result<String, RenderError> {
+    fn render_in(&self, text: &str, ctx: &Context) -> Result<String, RenderError> {
         let template = self.compile(text)?;
         let mut rc = RenderContext::new(None);
         let mut out = StringOutput::new();
-        template.render(&self.hb, &ctx, &mut rc, &mut out)?;
+        template.render(&self.hb, ctx, &mut rc, &mut out)?;
         Ok(out.into_string()?)
     }
 
     /// With a facts probe, render `text` again with the other facts and
     /// note whether the output differs from `rendered` (once noted, the
     /// probe rests until [`Templates::take_facts_used`]).
-    fn probe_facts(&self, text: &str, ctx: &serde_json::Value, rendered: &str) {
+    fn probe_facts<C: RenderData + ?Sized>(&self, text: &str, ctx: &C, rendered: &str) {
         let Some(other) = &self.facts_probe else {
             return;
         };
-        if self.facts_used.load(Ordering::Relaxed) || ctx.get("facts").is_none() {
+        if self.facts_used.load(Ordering::Relaxed) || ctx.json().get("facts").is_none() {
             return;
         }
-        let mut alt = ctx.clone();
-        alt["facts"] = other.clone();
         let same = self
-            .render_in(text, Context::from(alt))
+            .render_in(text, &ctx.with_other_facts(other))
             .is_ok_and(|o| o == rendered);
         if !same {
             self.facts_used.store(true, Ordering::Relaxed);
@@ -233,9 +323,59 @@ impl Templates {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+
+    thread_local! {
+        /// Contexts this thread copied out of a JSON value to render with.
+        pub(crate) static COPIES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    thread_local! {
+        /// Engines made on this thread.
+        pub(crate) static ENGINES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Engines made on this thread so far.
+    pub(crate) fn engines() -> usize {
+        ENGINES.with(|n| n.get())
+    }
+
+    /// Contexts copied on this thread so far.
+    pub(crate) fn copies() -> usize {
+        COPIES.with(|n| n.get())
+    }
+
+    #[test]
+    fn a_ctx_is_rendered_with_as_it_is_and_as_its_json_would_be() {
+        let t = Templates::new();
+        let data = json!({"host": {"name": "h1"}, "vars": {"l": [1, 2]}});
+        let mut ctx = Ctx::new(data.clone());
+        let texts = [
+            "on {{host.name}}",
+            "{{#each vars.l}}{{this}},{{/each}}",
+            "plain",
+        ];
+        let with_ctx: Vec<_> = texts.iter().map(|x| t.render(x, &ctx)).collect();
+        let before = copies();
+        let with_json: Vec<_> = texts.iter().map(|x| t.render(x, &data)).collect();
+        assert_eq!(with_ctx, with_json);
+        // A JSON value is copied for each template ("plain" is none)...
+        assert_eq!(copies() - before, 2);
+        // ...a Ctx never.
+        let before = copies();
+        assert_eq!(
+            t.render_value("{{vars.l}}", &ctx).unwrap(),
+            Some(json!([1, 2]))
+        );
+        t.render("on {{host.name}}", &ctx).unwrap();
+        assert_eq!(copies(), before);
+        ctx.data_mut()["host"]["name"] = json!("h2");
+        assert_eq!(t.render("on {{host.name}}", &ctx).unwrap(), "on h2");
+        let e = t.render("{{vars.nope}}", &ctx).unwrap_err();
+        assert_eq!(e.variable.as_deref(), Some("vars.nope"));
+    }
 
     #[test]
     fn renders_without_escaping() {
@@ -314,6 +454,25 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.variable.as_deref(), Some("host.name"));
         assert_eq!(e.line, Some(1));
+    }
+
+    /// A probing engine renders with the other facts a context made once
+    /// per [`Ctx`] (again after a change), not once per render.
+    #[test]
+    fn a_ctx_makes_its_other_facts_context_once() {
+        let t = Templates::probing_facts(json!({"os": {"id": "ubuntu"}}));
+        let mut ctx = Ctx::new(json!({"facts": {"os": {"id": "debian"}}, "host": {"name": "a"}}));
+        let before = copies();
+        for _ in 0..3 {
+            assert_eq!(t.render("on {{host.name}}", &ctx).unwrap(), "on a");
+        }
+        assert!(!t.take_facts_used());
+        assert_eq!(copies() - before, 1);
+        ctx.data_mut()["host"]["name"] = json!("b");
+        assert_eq!(t.render("on {{host.name}}", &ctx).unwrap(), "on b");
+        assert_eq!(copies() - before, 2);
+        assert_eq!(t.render("{{facts.os.id}}", &ctx).unwrap(), "debian");
+        assert!(t.take_facts_used(), "the other facts are the probe's");
     }
 
     #[test]

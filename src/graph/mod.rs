@@ -403,13 +403,15 @@ fn access_order_edges(res: &Resolved, g: &mut DiGraph<usize, Why>, nodes: &[Node
     let grants: Vec<usize> = (0..res.instances.len())
         .filter(|&i| res.instances[i].resource.grants_access())
         .collect();
+    if grants.is_empty() {
+        // Nothing to put first: what can cut access (each resource's
+        // touches worked out) is not looked for.
+        return;
+    }
     let cuts: Vec<usize> = (0..res.instances.len())
         .filter(|&i| res.instances[i].resource.can_cut_access())
         .collect();
     for &c in &cuts {
-        if grants.is_empty() {
-            break;
-        }
         // One walk per cut, not one per (cut, grant) pair: an edge drawn
         // below points into `c`, so it adds no path from `c`.
         let mut reach = vec![false; g.node_count()];

@@ -262,6 +262,9 @@ pub struct Masker<'a> {
 
 impl Masker<'_> {
     pub fn mask(&self, text: &str) -> String {
+        if self.tainted.is_empty() {
+            return self.redactor.redact(text);
+        }
         let mut values: Vec<&str> = self
             .tainted
             .iter()

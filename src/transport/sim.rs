@@ -21,8 +21,10 @@
 
 use super::{Counter, Output, Transport, TransportError};
 use async_trait::async_trait;
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, OnceLock};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The variable that turns every host into a simulated one.
 pub const ENV: &str = "KEEL_SIMULATED_HOSTS";
@@ -41,9 +43,47 @@ struct Rule {
 }
 
 /// The answers of simulated hosts, parsed from the fixture format.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Answers {
     rules: Vec<Rule>,
+    /// The answer given to each probe so far (every host of a benchmark
+    /// sends the same probes: searching each for every needle again was a
+    /// fifth of a plan's time), up to [`MEMO_BYTES`] of probes.
+    memo: Mutex<Memo>,
+}
+
+/// Most bytes of probe text [`Answers`] remembers answers for: beyond,
+/// probes are answered by searching them (memory stays bounded when every
+/// host's probes differ).
+const MEMO_BYTES: usize = 32 << 20;
+
+#[derive(Debug, Default)]
+struct Memo {
+    answers: HashMap<String, Arc<str>, BuildHasherDefault<FastHash>>,
+    bytes: usize,
+}
+
+/// A fast hash of probe texts for [`Memo`] (8 bytes a step; collisions
+/// cost only time, as the map compares the texts).
+#[derive(Default)]
+struct FastHash(u64);
+
+impl Hasher for FastHash {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0 ^ (bytes.len() as u64);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
+            h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+        }
+        for &b in chunks.remainder() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
+    }
 }
 
 impl Answers {
@@ -70,16 +110,50 @@ impl Answers {
                 ));
             }
         }
-        Ok(Answers { rules })
+        Ok(Answers {
+            rules,
+            memo: Mutex::default(),
+        })
     }
 
-    /// Append the stdout of one probe to `out`.
-    fn answer(&self, probe: &str, out: &mut String) {
+    /// The stdout of one probe: every matching rule's lines, in order.
+    fn search(&self, probe: &str) -> String {
+        let mut out = String::new();
         for r in &self.rules {
             if probe.contains(&r.needle) {
                 out.push_str(&r.stdout);
             }
         }
+        out
+    }
+
+    /// Append the stdout of one probe to `out`: remembered, or searched
+    /// (and remembered while the memo has room).
+    fn answer(&self, probe: &str, out: &mut String) {
+        let known = self
+            .memo
+            .lock()
+            .ok()
+            .and_then(|m| m.answers.get(probe).cloned());
+        if let Some(a) = known {
+            out.push_str(&a);
+            return;
+        }
+        let a = self.search(probe);
+        out.push_str(&a);
+        if let Ok(mut memo) = self.memo.lock()
+            && memo.bytes + probe.len() <= MEMO_BYTES
+            && !memo.answers.contains_key(probe)
+        {
+            memo.bytes += probe.len();
+            memo.answers.insert(probe.to_string(), a.into());
+        }
+    }
+
+    /// How many probes have a remembered answer (tests).
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        self.memo.lock().map_or(0, |m| m.answers.len())
     }
 
     /// Answer a batched probe script ([`crate::probe::batch_script`]) with
@@ -90,11 +164,19 @@ impl Answers {
         let mut out = String::new();
         let mut rest = script;
         let mut i = 0usize;
+        let (mut begin, mut end) = (String::new(), String::new());
         loop {
-            let begin = format!("keel_begin {i}\n(\n");
-            let Some(b) = rest.find(&begin) else { break };
+            begin.clear();
+            let _ = write!(begin, "keel_begin {i}\n(\n");
+            let b = if rest.starts_with(&begin) {
+                0
+            } else {
+                let Some(b) = rest.find(&begin) else { break };
+                b
+            };
             rest = &rest[b + begin.len()..];
-            let end = format!("\n) 2>\"$KEEL_ERR\" </dev/null\nkeel_end {i} $?\n");
+            end.clear();
+            let _ = write!(end, "\n) 2>\"$KEEL_ERR\" </dev/null\nkeel_end {i} $?\n");
             let e = rest.find(&end)?;
             let _ = writeln!(out, "{marker} BEGIN {i}");
             self.answer(&rest[..e], &mut out);

@@ -71,6 +71,26 @@ async fn every_rule_of_the_fresh_answers_still_matches_a_probe_of_the_mix() {
 }
 
 #[tokio::test]
+async fn hosts_sending_the_same_probes_get_remembered_answers() {
+    let answers = Arc::new(Answers::parse(FRESH).unwrap());
+    let probes: Vec<String> = mix().iter().map(|r| r.probe()).collect();
+    let mut seen = Vec::new();
+    for host in ["h1", "h2", "h3"] {
+        let sim = Sim::new(host, answers.clone());
+        let outs = crate::probe::run_batch(&sim, &probes).await.unwrap();
+        seen.push(outs.iter().map(|o| o.stdout.clone()).collect::<Vec<_>>());
+    }
+    assert!(seen.iter().all(|s| *s == seen[0]));
+    // Each distinct probe was searched once and remembered.
+    let distinct: std::collections::BTreeSet<&String> = probes.iter().collect();
+    assert_eq!(answers.remembered(), distinct.len());
+    let fresh = Answers::parse(FRESH).unwrap();
+    for (p, out) in probes.iter().zip(&seen[0]) {
+        assert_eq!(*out, fresh.search(&format!("export LC_ALL=C\n{p}")));
+    }
+}
+
+#[tokio::test]
 async fn it_refuses_what_is_not_a_plan_read() {
     let sim = Sim::new("h1", Arc::new(Answers::default()));
     let out = sim.run("apt-get install -y jq\n").await.unwrap();
