@@ -44,6 +44,9 @@ pub struct Project {
     pub bundled: Option<std::sync::Arc<tempfile::TempDir>>,
     /// Values given on the command line (`--set`, a rollback).
     pub overrides: Overrides,
+    /// Which groups list which hosts and groups, made once from
+    /// `inventory` (which is not changed after load).
+    pub groups: crate::config::inventory::GroupIndex,
 }
 
 /// What the command line sets over the stack and inventory.
@@ -57,6 +60,13 @@ pub struct Overrides {
 }
 
 impl Project {
+    /// A host's groups in variable-precedence order
+    /// ([`crate::config::inventory::Inventory::host_groups`]), from the
+    /// index made at load: in the size of the host's own groups.
+    pub fn host_groups(&self, host: &str) -> Vec<String> {
+        self.groups.host_groups(&self.inventory, host)
+    }
+
     /// Load the inventory, the stack and every module it uses (recursively).
     /// Fails with every problem found.
     pub fn load(stack_path: &Path, inventory_path: &Path) -> Result<Project, Diagnostics> {
@@ -135,6 +145,7 @@ impl Project {
             dropped_entries(&m.source, &m.resources, &m.uses, &mut dropped);
         }
         let project = Project {
+            groups: crate::config::inventory::GroupIndex::new(&inventory),
             inventory,
             stack,
             modules,
@@ -396,7 +407,7 @@ pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
     let project = input.project;
     let vars = merged_vars(input, &mut diags);
     let host = input.host;
-    let groups = project.inventory.host_groups(&host.name);
+    let groups = project.host_groups(&host.name);
     let secrets_json: Map<String, J> = input
         .secrets
         .iter()
@@ -476,7 +487,7 @@ fn merged_vars(input: &HostInput, diags: &mut Diagnostics) -> J {
     if let Some(v) = &input.project.stack.vars {
         merge(v);
     }
-    for g in input.project.inventory.host_groups(&input.host.name) {
+    for g in input.project.host_groups(&input.host.name) {
         if let Some(Some((_, v))) = input.project.inventory.groups.get(&g).map(|g| &g.vars) {
             merge(v);
         }
@@ -604,7 +615,7 @@ pub fn state_dir_of(project: &Project, host: &Host) -> Result<String, Diagnostic
             "address": host.address,
             "user": host.user,
             "port": host.port.unwrap_or(22),
-            "groups": project.inventory.host_groups(&host.name),
+            "groups": project.host_groups(&host.name),
         },
     });
     render_state_dir(&project.stack, templates, &ctx).map_err(|d| {

@@ -543,68 +543,10 @@ impl Inventory {
 
     /// Groups a host belongs to (directly or through a child group), in
     /// variable-precedence order: `all` first, ancestors before children,
-    /// same depth by name. Linear in the size of the inventory (it used to
-    /// walk every group's descendants and ancestors for each group: 500
-    /// hosts in a chain of 200 groups took minutes).
+    /// same depth by name. Linear in the size of the inventory; for many
+    /// hosts, build a [`GroupIndex`] once and ask it.
     pub fn host_groups(&self, host: &str) -> Vec<String> {
-        let mut parents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for g in self.groups.values() {
-            for c in &g.children {
-                parents
-                    .entry(c.value.as_str())
-                    .or_default()
-                    .push(g.name.as_str());
-            }
-        }
-        // The groups listing the host, then every ancestor of those.
-        let mut member: BTreeSet<&str> = BTreeSet::new();
-        let mut todo: Vec<&str> = self
-            .groups
-            .values()
-            .filter(|g| g.hosts.iter().any(|h| h.value == host))
-            .map(|g| g.name.as_str())
-            .collect();
-        while let Some(g) = todo.pop() {
-            if member.insert(g) {
-                todo.extend(parents.get(g).into_iter().flatten().copied());
-            }
-        }
-        // Depth: the longest chain of parents above a group. Every parent of
-        // a member is a member, so a topological walk of the members from
-        // the top gives it (groups on a cycle, reported at load, stay 0).
-        let mut waiting: BTreeMap<&str, usize> = member
-            .iter()
-            .map(|g| (*g, parents.get(g).map_or(0, Vec::len)))
-            .collect();
-        let mut depths: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut ready: Vec<&str> = waiting
-            .iter()
-            .filter(|(_, n)| **n == 0)
-            .map(|(g, _)| *g)
-            .collect();
-        while let Some(g) = ready.pop() {
-            let d = *depths.entry(g).or_insert(0);
-            for c in self.groups.get(g).into_iter().flat_map(|x| &x.children) {
-                let c = c.value.as_str();
-                if let Some(n) = waiting.get_mut(c) {
-                    let e = depths.entry(c).or_insert(0);
-                    *e = (*e).max(d + 1);
-                    *n -= 1;
-                    if *n == 0 {
-                        ready.push(c);
-                    }
-                }
-            }
-        }
-        let mut ordered: Vec<(usize, String)> = member
-            .iter()
-            .filter(|g| **g != "all")
-            .map(|g| (depths.get(g).copied().unwrap_or(0), g.to_string()))
-            .collect();
-        ordered.sort();
-        std::iter::once("all".to_string())
-            .chain(ordered.into_iter().map(|(_, g)| g))
-            .collect()
+        GroupIndex::new(self).host_groups(self, host)
     }
 
     /// A name that is a host or a group (or `all`).
@@ -721,6 +663,99 @@ fn check_host(
                 "a user name starts with a letter or `_` and continues with letters, digits, `_`, `-` or `.` (at most 32 characters)",
             );
         }
+    }
+}
+
+/// Who lists whom in an inventory, made once (linear in its size) so that
+/// each host's groups cost only that host's groups: asking the inventory
+/// itself for every host's groups is quadratic in hosts (each question
+/// scans every group's host list).
+#[derive(Debug, Clone, Default)]
+pub struct GroupIndex {
+    /// Group → the groups listing it as a child.
+    parents: BTreeMap<String, Vec<String>>,
+    /// Host → the groups listing it.
+    listed_in: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl GroupIndex {
+    pub fn new(inv: &Inventory) -> Self {
+        let mut ix = GroupIndex::default();
+        for g in inv.groups.values() {
+            for c in &g.children {
+                ix.parents
+                    .entry(c.value.clone())
+                    .or_default()
+                    .push(g.name.clone());
+            }
+            for h in &g.hosts {
+                ix.listed_in
+                    .entry(h.value.clone())
+                    .or_default()
+                    .push(g.name.clone());
+            }
+        }
+        ix
+    }
+
+    /// [`Inventory::host_groups`] of `inv`, the inventory this index was
+    /// made from: in the size of the host's own groups.
+    pub fn host_groups(&self, inv: &Inventory, host: &str) -> Vec<String> {
+        let parents = |g: &str| {
+            self.parents
+                .get(g)
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+        };
+        // The groups listing the host, then every ancestor of those.
+        let mut member: BTreeSet<&str> = BTreeSet::new();
+        let mut todo: Vec<&str> = self
+            .listed_in
+            .get(host)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        while let Some(g) = todo.pop() {
+            if member.insert(g) {
+                todo.extend(parents(g));
+            }
+        }
+        // Depth: the longest chain of parents above a group. Every parent of
+        // a member is a member, so a topological walk of the members from
+        // the top gives it (groups on a cycle, reported at load, stay 0).
+        let mut waiting: BTreeMap<&str, usize> =
+            member.iter().map(|g| (*g, parents(g).count())).collect();
+        let mut depths: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut ready: Vec<&str> = waiting
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(g, _)| *g)
+            .collect();
+        while let Some(g) = ready.pop() {
+            let d = *depths.entry(g).or_insert(0);
+            for c in inv.groups.get(g).into_iter().flat_map(|x| &x.children) {
+                let c = c.value.as_str();
+                if let Some(n) = waiting.get_mut(c) {
+                    let e = depths.entry(c).or_insert(0);
+                    *e = (*e).max(d + 1);
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.push(c);
+                    }
+                }
+            }
+        }
+        let mut ordered: Vec<(usize, String)> = member
+            .iter()
+            .filter(|g| **g != "all")
+            .map(|g| (depths.get(g).copied().unwrap_or(0), g.to_string()))
+            .collect();
+        ordered.sort();
+        std::iter::once("all".to_string())
+            .chain(ordered.into_iter().map(|(_, g)| g))
+            .collect()
     }
 }
 
