@@ -11,16 +11,9 @@
 mod support;
 
 use std::path::Path;
-use support::Keel;
 
 fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    Keel::new()
-        .current_dir(dir)
-        .args(args)
-        // A key of this test's own: a saved plan's seal depends on it.
-        .env("KEEL_KEY_FILE", dir.join("keel.key"))
-        .run()
-        .parts()
+    support::keel_in(dir, args)
 }
 
 /// A project with `root/` for the managed files; `stack(name, files)`

@@ -8,16 +8,9 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use support::Keel;
 
 fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    Keel::new()
-        .current_dir(dir)
-        .args(args)
-        // A key of this test's own: the seal depends on it.
-        .env("KEEL_KEY_FILE", dir.join("keel.key"))
-        .run()
-        .parts()
+    support::keel_in(dir, args)
 }
 
 const GOOD: &str = r#"name: good

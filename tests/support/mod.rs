@@ -17,6 +17,17 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `keel ARGS` run in `dir` with a key of the test's own (`dir/keel.key`:
+/// a saved plan's seal depends on it): exit code, stdout, stderr.
+pub fn keel_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    Keel::new()
+        .current_dir(dir)
+        .args(args)
+        .env("KEEL_KEY_FILE", dir.join("keel.key"))
+        .run()
+        .parts()
+}
+
 /// A project in a temporary folder for the `local` transport: an
 /// inventory with one host `here` in group `local`, whose var `root` is
 /// the folder's `root/` (where stacks write), and `files` (relative path,
