@@ -1,3 +1,4 @@
+#!/bin/sh
 # The benchmark's floor for a run with nothing to change (bench/run.sh):
 # every read-only check of the workload, once, as one would type them by
 # hand. bench/on-all.sh runs it on every host at once, one fresh SSH
