@@ -9,6 +9,7 @@ mod support;
 
 use std::path::Path;
 use support::Keel;
+use support::applied_round_trips as round_trips;
 
 fn project(stack: &str) -> tempfile::TempDir {
     support::local_project(&[("stack.yaml", stack)])
@@ -20,16 +21,6 @@ fn apply(dir: &Path) -> (i32, String, String) {
         .args(["apply", "--yes", "-v", "stack.yaml"])
         .run()
         .parts()
-}
-
-/// The number in `-v`'s "applied in N round trip(s)".
-fn round_trips(stderr: &str) -> u64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.contains("applied in "))
-        .unwrap_or_else(|| panic!("no round trip count: {stderr}"));
-    let n = line.split("applied in ").nth(1).unwrap();
-    n.split_whitespace().next().unwrap().parse().unwrap()
 }
 
 /// Three levels: `a`, `blocked/x.conf` and `top.conf` are ready at once;

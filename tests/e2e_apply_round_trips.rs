@@ -9,6 +9,7 @@
 
 mod support;
 
+use support::applied_round_trips as round_trips;
 use support::{Host, expect};
 
 /// Three points of the graph: the packages, `/srv/trips`, `/var/lib/trips`
@@ -25,16 +26,6 @@ resources:
   - file: { path: /var/lib/trips/state, content: "0\n" }
   - file: { path: /etc/trips.conf, content: "trips\n" }
 "#;
-
-/// The number in `-v`'s "applied in N round trip(s)".
-fn round_trips(stderr: &str) -> u64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.contains("applied in "))
-        .unwrap_or_else(|| panic!("no round trip count: {stderr}"));
-    let n = line.split("applied in ").nth(1).unwrap();
-    n.split_whitespace().next().unwrap().parse().unwrap()
-}
 
 #[test]
 fn a_small_stack_applies_in_one_round_trip_per_point_of_the_graph() {

@@ -17,6 +17,17 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The number in `keel apply -v`'s "applied in N round trip(s)" (the
+/// first host's).
+pub fn applied_round_trips(stderr: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("applied in "))
+        .unwrap_or_else(|| panic!("no round trip count: {stderr}"));
+    let n = line.split("applied in ").nth(1).unwrap();
+    n.split_whitespace().next().unwrap().parse().unwrap()
+}
+
 /// `keel ARGS` run in `dir` with a key of the test's own (`dir/keel.key`:
 /// a saved plan's seal depends on it): exit code, stdout, stderr.
 pub fn keel_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
