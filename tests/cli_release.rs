@@ -16,15 +16,7 @@ fn keel(dir: &Path, args: &[&str]) -> (i32, String, String) {
 /// migration (run once per release, the migration after the backup); the
 /// records go to a `state_dir` rendered from the host's vars.
 fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    let inv = format!(
-        "hosts:\n  here:\n    transport: local\n    vars:\n      root: \"{}\"\ngroups:\n  local:\n    hosts: [here]\n",
-        root.display()
-    );
-    std::fs::write(dir.path().join("inventory.yaml"), inv).unwrap();
-    let stack = r#"name: app
+    const STACK: &str = r#"name: app
 targets: [local]
 release: "{{vars.release}}"
 state_dir: "{{vars.root}}/state"
@@ -40,8 +32,7 @@ resources:
       once: release
       depends_on: [ "command[backup]" ]
 "#;
-    std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
-    dir
+    support::local_project(&[("stack.yaml", STACK)])
 }
 
 fn log(d: &Path) -> String {
