@@ -362,6 +362,16 @@ fn drift_reports_a_refused_prune_as_drift() {
         (&"drift".into(), &"delete".into(), &serde_json::Value::Null),
         "{res}"
     );
+    // No line declares it any more: no `file`/`line`, marked pruned.
+    assert_eq!(
+        (&res["pruned"], &res["file"], &res["line"]),
+        (
+            &true.into(),
+            &serde_json::Value::Null,
+            &serde_json::Value::Null
+        ),
+        "{res}"
+    );
     let detail = res["detail"].as_str().unwrap_or_default();
     assert!(
         detail.contains("changed by hand") && detail.contains("--force-prune"),
@@ -372,6 +382,12 @@ fn drift_reports_a_refused_prune_as_drift() {
     let (code, out, err) = keel(d, &["drift", "app.yaml"]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.contains(&a) && out.contains("changed by hand"), "{out}");
+    assert!(
+        out.contains(&format!("{a}  (no longer in the stack)"))
+            && out.contains("keel created it and the stack no longer declares it")
+            && !out.contains("app.yaml:1\n"),
+        "{out}"
+    );
 
     // Anything else that cannot be checked is still an error: exit 1.
     std::fs::create_dir(root.join("dir")).unwrap();

@@ -99,6 +99,7 @@ fn contexts(w: &session::HostWork) -> Vec<Context> {
                     line,
                 }),
                 refused: crate::ledger::is_refused(&w.resolved, &i.address),
+                pruned: crate::ledger::is_pruned(&w.resolved, &i.address),
             }
         })
         .collect()

@@ -31,6 +31,7 @@ pub fn details(r: &DriftReport) -> String {
             for res in h.resources.iter().filter(|x| x.status != Status::InSync) {
                 let at = match (&res.file, res.line) {
                     (Some(f), Some(l)) => format!("  {}", style(format!("{f}:{l}")).dim()),
+                    _ if res.pruned => format!("  {}", style("(no longer in the stack)").dim()),
                     _ => String::new(),
                 };
                 let _ = writeln!(out, "    {} {}{at}", res.symbol, style(&res.address).bold());

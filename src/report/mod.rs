@@ -116,6 +116,9 @@ pub struct ResourceReport {
     pub detail: Option<String>,
     pub error: Option<String>,
     pub sensitive: bool,
+    /// keel created it and the stack no longer declares it: pruning removes
+    /// it (`file` and `line` are null, nothing declares it any more).
+    pub pruned: bool,
 }
 
 /// What is known of a resource besides its plan.
@@ -126,6 +129,9 @@ pub struct Context {
     /// Its removal was planned and refused ([`crate::ledger::is_refused`]):
     /// the plan's error says why (changed by hand, or keel's way in).
     pub refused: bool,
+    /// A removal pruning planned ([`crate::ledger::is_pruned`]): keel
+    /// created it and the stack no longer declares it, so no line does.
+    pub pruned: bool,
 }
 
 impl ResourceReport {
@@ -155,8 +161,8 @@ impl ResourceReport {
             _ => None,
         };
         let (file, line) = match cx.at {
-            Some(l) => (Some(l.file), Some(l.line)),
-            None => (None, None),
+            Some(l) if !cx.pruned => (Some(l.file), Some(l.line)),
+            _ => (None, None),
         };
         ResourceReport {
             address: r.address.clone(),
@@ -172,6 +178,7 @@ impl ResourceReport {
             detail,
             error: if refused { None } else { r.error.clone() },
             sensitive: r.sensitive,
+            pruned: cx.pruned && r.action == Action::Delete,
         }
     }
 
@@ -188,6 +195,8 @@ impl ResourceReport {
         }
         if matches!(self.action, Action::Create) {
             out.push("missing on the host".into());
+        } else if self.pruned {
+            out.push("keel created it and the stack no longer declares it".into());
         } else if matches!(self.action, Action::Delete) {
             out.push("present on the host, the stack says absent".into());
         }
@@ -368,7 +377,7 @@ pub(crate) mod fixture {
                 file: "stacks/web.yaml".into(),
                 line,
             }),
-            refused: false,
+            ..Context::default()
         };
         let web10 = host("web-10", vec![file, pkg, ufw], None);
         let web2 = host(
@@ -454,9 +463,14 @@ mod tests {
         // A removal pruning refuses (changed by hand): drift, with why.
         let mut kept = fixture::resource("file[/x]", Action::Delete);
         kept.error = Some("changed by hand since keel wrote it: `--force-prune`".into());
+        // Pruned, so no line declares it: whatever `at` says is dropped.
         let refused = Context {
-            at: None,
+            at: Some(Location {
+                file: "stacks/web.yaml".into(),
+                line: 1,
+            }),
             refused: true,
+            pruned: true,
         };
         let host = fixture::host("a", vec![kept.clone()], None);
         let drifted = StackReport {
@@ -472,9 +486,13 @@ mod tests {
         assert_eq!((res.status, res.error.as_deref()), (Status::Drift, None));
         assert_eq!(res.detail, kept.error);
         assert_eq!(
+            (res.file.as_deref(), res.line, res.pruned),
+            (None, None, true)
+        );
+        assert_eq!(
             res.findings(),
             [
-                "present on the host, the stack says absent",
+                "keel created it and the stack no longer declares it",
                 "changed by hand since keel wrote it: `--force-prune`"
             ]
         );
