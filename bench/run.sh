@@ -28,12 +28,9 @@ N=${1:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${KEEL_BENCH_DIR:-/tmp/keel-bench}
 WL=$ROOT/bench/workload
-if [ -z "${KEEL:-}" ]; then
-    KEEL=$ROOT/target/release/keel
-    [ -x "$KEEL" ] || KEEL=$ROOT/target/debug/keel
-fi
-[ -x "$KEEL" ] || { echo "bench: no keel binary (cargo build --release)" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_needs bench
 mkdir -p "$WORK"
 
 # pyinfra and Ansible (the full package: its UFW module is in community.general).
@@ -136,6 +133,8 @@ done
 # with each host's plan) plus those of the apply (logged with -v).
 rt() {
     local log=$WORK/keel-$1.log
+    # Only this run's: a log left by an earlier run of keel is not read.
+    awk -F'\t' -v l="$1" '$1 == "keel" && $2 == l { f = 1 } END { exit !f }' "$RESULTS" || { printf '%s' -; return; }
     awk -v n="$N" '
         match($0, /[0-9]+ probe round trips?/) { split(substr($0, RSTART), a, " "); s += a[1] }
         match($0, /, [0-9]+ for facts/) { split(substr($0, RSTART + 2), a, " "); s += a[1] }

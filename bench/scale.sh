@@ -24,12 +24,9 @@ RESOURCES=${2:-2000}
 PARALLEL=${3:-8}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${KEEL_BENCH_DIR:-/tmp/keel-bench}/scale
-if [ -z "${KEEL:-}" ]; then
-    KEEL=$ROOT/target/release/keel
-    [ -x "$KEEL" ] || KEEL=$ROOT/target/debug/keel
-fi
-[ -x "$KEEL" ] || { echo "scale: no keel binary (cargo build --release)" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "scale: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_needs scale
 mkdir -p "$WORK"
 
 # inventory N: N hosts named sim-1 … sim-N (listed in reverse, so the
@@ -100,7 +97,8 @@ for r in "${resource_sizes[@]}"; do
         set -e
         read -r secs rss_kb < <(tail -n 1 "$WORK/time.out")
         planned=$((n * r))
-        rate=$(awk -v p="$planned" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? p / s : 0) }')
+        # Under 10 ms is below /usr/bin/time's resolution: no rate.
+        rate=$(awk -v p="$planned" -v s="$secs" 'BEGIN { if (s > 0) printf "%.0f", p / s; else printf "-" }')
         printf '%-7s %-10s %-9s %-10s %-9s %-12s %s\n' "$n" "$r" "$planned" "${secs} s" \
             "$((rss_kb / 1024)) MB" "$rate" "$rc"
         # keel plan exits 0 (no errors) or 2 (changes with --detailed-exitcode);

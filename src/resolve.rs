@@ -85,7 +85,11 @@ impl Project {
     ) -> (Option<Project>, Diagnostics) {
         let mut diags = Diagnostics::new();
         let (inventory, d) = Inventory::load(inventory_path);
-        diags.extend(d);
+        // Without a stack file, the inventory was looked for beside a path
+        // that is not there: its absence is no news, the stack's is.
+        if stack_path.exists() {
+            diags.extend(d);
+        }
         let (stack, d) = Stack::load(stack_path);
         diags.extend(d);
         let Some(stack) = stack else {

@@ -1035,6 +1035,20 @@ fn missing_files() {
         "{}",
         out.stderr
     );
+    // A mistyped stack where no inventory is found either: the stack is
+    // the news (the inventory was looked for beside it).
+    let empty = tempfile::tempdir().unwrap();
+    for cmd in ["validate", "plan"] {
+        let out = keel_in(empty.path(), &[cmd, "nope.yaml"]);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("cannot read nope.yaml")
+                && out.stderr.contains("keel: 1 problem found")
+                && !out.stderr.contains("inventory"),
+            "{}",
+            out.stderr
+        );
+    }
     let out = keel_in(&dir, &["validate", "-i", "nope", "stack.yaml"]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("nope does not exist"), "{}", out.stderr);

@@ -11,7 +11,6 @@ mod support;
 use support::Keel;
 
 use std::path::Path;
-use std::process::Command;
 
 const SECRET: &str = "Drift-S3cret-9f2b7c";
 
@@ -98,30 +97,7 @@ for suite in root.findall("testsuite"):
         print("|".join([c.get("classname"), c.get("name"), c.get("file") or "", c.get("line") or "", outcome]))
 assert int(root.get("tests")) == n
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("this test parses JUnit with python3's xml.etree: install python3");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(xml.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "not valid JUnit XML: {}\n{xml}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(String::from)
-        .collect()
+    support::python3_lines(script, xml)
 }
 
 fn json(text: &str) -> serde_json::Value {

@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::process::Command;
 use support::{Host, expect};
 
 const STACK: &str = r#"name: drift
@@ -46,30 +45,7 @@ for c in root.iter("testcase"):
             outcome = tag + ": " + e.get("message")
     print(c.get("name") + "|" + outcome)
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("this test parses JUnit with python3's xml.etree: install python3");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(xml.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "not valid JUnit XML: {}\n{xml}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(String::from)
-        .collect()
+    support::python3_lines(script, xml)
 }
 
 #[test]

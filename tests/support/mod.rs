@@ -61,6 +61,37 @@ pub fn local_project(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// Run a python3 `script` with `input` on its stdin (for checks made with
+/// a real parser, such as JUnit XML through `xml.etree`) and return its
+/// output lines; fails loudly without python3 or when the script fails.
+pub fn python3_lines(script: &str, input: &str) -> Vec<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("this test parses its output with python3: install python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python3 check failed: {}\n{input}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
 /// Assert a run exited with `code`, showing its output otherwise.
 pub fn expect(run: &Run, code: i32, what: &str) {
     assert_eq!(
