@@ -1049,6 +1049,16 @@ fn missing_files() {
             out.stderr
         );
     }
+    // An inventory that is there but broken is news all the same.
+    std::fs::write(empty.path().join("inventory.yaml"), "hosts: [\n").unwrap();
+    let out = keel_in(empty.path(), &["validate", "nope.yaml"]);
+    assert!(
+        out.stderr.contains("cannot read nope.yaml")
+            && out.stderr.contains("inventory.yaml")
+            && out.stderr.contains("keel: 2 problems found"),
+        "{}",
+        out.stderr
+    );
     let out = keel_in(&dir, &["validate", "-i", "nope", "stack.yaml"]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("nope does not exist"), "{}", out.stderr);

@@ -178,7 +178,7 @@ impl ResourceReport {
             detail,
             error: if refused { None } else { r.error.clone() },
             sensitive: r.sensitive,
-            pruned: cx.pruned && r.action == Action::Delete,
+            pruned: cx.pruned,
         }
     }
 
