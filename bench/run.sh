@@ -14,6 +14,8 @@
 #
 #   bash bench/run.sh [N]          # N hosts per tool (default 3)
 #   BENCH_TOOLS=keel bash bench/run.sh 20    # some of the tools only
+#   BENCH_ROUNDS=4 bash bench/run.sh 20      # 4 rounds, every other one in
+#                                            # reverse order: medians (min-max)
 #
 # Every tool works on all N hosts at once: keel with `--parallel N`,
 # Ansible with N forks, pyinfra with `--parallel N`.
@@ -122,11 +124,25 @@ run_ansible() {
     down ansible
 }
 
-for tool in ${BENCH_TOOLS:-floor keel pyinfra ansible}; do
+read -r -a TOOLS <<<"${BENCH_TOOLS:-floor keel pyinfra ansible}"
+for tool in "${TOOLS[@]}"; do
     case $tool in
-    floor | keel | pyinfra | ansible) "run_$tool" ;;
+    floor | keel | pyinfra | ansible) ;;
     *) echo "bench: unknown tool $tool (floor, keel, pyinfra, ansible)" >&2; exit 1 ;;
     esac
+done
+ROUNDS=${BENCH_ROUNDS:-1}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a number of rounds (1, 2, ...), not '$ROUNDS'" >&2; exit 1; }
+for ((round = 1; round <= ROUNDS; round++)); do
+    # Every other round runs the tools in reverse order: no tool is always
+    # the first or the last one on the machine.
+    order=("${TOOLS[@]}")
+    if ((round % 2 == 0)); then
+        order=()
+        for ((i = ${#TOOLS[@]} - 1; i >= 0; i--)); do order+=("${TOOLS[i]}"); done
+    fi
+    [ "$ROUNDS" -eq 1 ] || echo "bench: round $round of $ROUNDS: ${order[*]}" >&2
+    for tool in "${order[@]}"; do "run_$tool"; done
 done
 
 # keel's SSH round trips per host: the plan's probe round trips (printed
@@ -143,21 +159,44 @@ rt() {
 }
 
 echo
-echo "keel benchmark: $N fresh hosts per tool, $(date -u +%F), $(nproc) cores"
+rounds=
+[ "$ROUNDS" -eq 1 ] || rounds="; $ROUNDS rounds: median (min-max), ratios of the medians"
+echo "keel benchmark: $N fresh hosts per tool, $(date -u +%F), $(nproc) cores$rounds"
 echo "keel $("$KEEL" --version | awk '{print $2, $3}'); $("$VENV/bin/pyinfra" --version 2>&1 | awk "NR == 1");" \
     "$("$VENV/bin/ansible-playbook" --version | awk "NR == 1")"
 echo
 awk -F'\t' -v rt1="$(rt first)" -v rt2="$(rt again)" '
-    { t[$1 "," $2] = $3; m[$1 "," $2] = $4; rc[$1 "," $2] = $5 }
-    function cell(k) { return (k in t) ? t[k] "s" (rc[k] > 0 && k !~ /plan/ ? " (exit " rc[k] ")" : "") : "-" }
+    {
+        k = $1 "," $2
+        v[k, ++c[k]] = $3
+        if (!(k in m) || $4 > m[k]) m[k] = $4
+        if ($5 > rc[k]) rc[k] = $5
+    }
+    # The median of the runs of k (sorted in place), and their min and max.
+    function stats(k,    i, j, x, n) {
+        n = c[k]
+        for (i = 2; i <= n; i++)
+            for (j = i; j > 1 && v[k, j - 1] + 0 > v[k, j] + 0; j--) {
+                x = v[k, j]; v[k, j] = v[k, j - 1]; v[k, j - 1] = x
+            }
+        lo = v[k, 1]; hi = v[k, n]
+        med = (n % 2) ? v[k, (n + 1) / 2] : (v[k, n / 2] + v[k, n / 2 + 1]) / 2
+    }
+    function cell(k) {
+        if (!(k in c)) return "-"
+        stats(k)
+        return sprintf("%.2fs", med) (c[k] > 1 ? sprintf(" (%.2f-%.2f)", lo, hi) : "") \
+            (rc[k] > 0 && k !~ /plan/ ? " (exit " rc[k] ")" : "")
+    }
     function mem(k) { return (k in m) ? sprintf("%.0f MB", m[k] / 1024) : "-" }
+    function row(a, b, d, e, f, g) { printf "| %-8s | %-24s | %-20s | %-20s | %-27s | %-15s |\n", a, b, d, e, f, g }
     END {
-        printf "| %-8s | %-12s | %-15s | %-8s | %-27s | %-15s |\n", "tool", "first apply", "no-change run", "plan", "SSH round trips/host", "peak memory"
-        printf "|%s|%s|%s|%s|%s|%s|\n", "----------", "--------------", "-----------------", "----------", "-----------------------------", "-----------------"
-        printf "| %-8s | %-12s | %-15s | %-8s | %-27s | %-15s |\n", "keel", cell("keel,first"), cell("keel,again"), cell("keel,plan"), "first " rt1 ", no-change " rt2, mem("keel,first") " / " mem("keel,again")
-        printf "| %-8s | %-12s | %-15s | %-8s | %-27s | %-15s |\n", "pyinfra", cell("pyinfra,first"), cell("pyinfra,again"), "-", "not measured", mem("pyinfra,first") " / " mem("pyinfra,again")
-        printf "| %-8s | %-12s | %-15s | %-8s | %-27s | %-15s |\n", "ansible", cell("ansible,first"), cell("ansible,again"), "-", "not measured", mem("ansible,first") " / " mem("ansible,again")
-        printf "| %-8s | %-12s | %-15s | %-8s | %-27s | %-15s |\n", "floor", cell("floor,first"), cell("floor,again"), "-", "first 1, no-change 1", "-"
+        row("tool", "first apply", "no-change run", "plan", "SSH round trips/host", "peak memory")
+        printf "|%s|%s|%s|%s|%s|%s|\n", "----------", "--------------------------", "----------------------", "----------------------", "-----------------------------", "-----------------"
+        row("keel", cell("keel,first"), cell("keel,again"), cell("keel,plan"), "first " rt1 ", no-change " rt2, mem("keel,first") " / " mem("keel,again"))
+        row("pyinfra", cell("pyinfra,first"), cell("pyinfra,again"), "-", "not measured", mem("pyinfra,first") " / " mem("pyinfra,again"))
+        row("ansible", cell("ansible,first"), cell("ansible,again"), "-", "not measured", mem("ansible,first") " / " mem("ansible,again"))
+        row("floor", cell("floor,first"), cell("floor,again"), "-", "first 1, no-change 1", "-")
         printf "\n"
         ratio("pyinfra first apply / keel first apply", "pyinfra,first", "keel,first")
         ratio("keel first apply / floor (apt alone)", "keel,first", "floor,first")
@@ -165,8 +204,11 @@ awk -F'\t' -v rt1="$(rt first)" -v rt2="$(rt again)" '
         ratio("keel no-change run / floor (checks alone)", "keel,again", "floor,again")
         ratio("keel plan / floor (checks alone)", "keel,plan", "floor,again")
     }
-    function ratio(what, a, b) {
-        if ((a in t) && (b in t) && t[b] > 0) printf "%-44s %.2fx\n", what ":", t[a] / t[b]
+    # Of the medians.
+    function ratio(what, a, b,    x) {
+        if (!(a in c) || !(b in c)) return
+        stats(a); x = med; stats(b)
+        if (med > 0) printf "%-44s %.2fx\n", what ":", x / med
     }' "$RESULTS"
 echo
 echo "(peak memory: largest single process, first apply / no-change run; floor: plain ssh, first = apt alone"
