@@ -86,9 +86,9 @@ impl Project {
         let mut diags = Diagnostics::new();
         let (inventory, d) = Inventory::load(inventory_path);
         // Without a stack file, the inventory was looked for beside a path
-        // that is not there: its absence is no news, the stack's is (an
+        // that is not one: its absence is no news, the stack's is (an
         // inventory that is there but broken is still reported).
-        if stack_path.exists() || inventory_path.exists() {
+        if stack_path.is_file() || inventory_path.exists() {
             diags.extend(d);
         }
         let (stack, d) = Stack::load(stack_path);

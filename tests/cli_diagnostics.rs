@@ -1049,6 +1049,14 @@ fn missing_files() {
             out.stderr
         );
     }
+    // A folder given as the stack: the same, one problem.
+    let out = keel_in(empty.path(), &["validate", "."]);
+    assert!(
+        out.stderr.contains(". is a folder, not a regular file")
+            && out.stderr.contains("keel: 1 problem found"),
+        "{}",
+        out.stderr
+    );
     // An inventory that is there but broken is news all the same.
     std::fs::write(empty.path().join("inventory.yaml"), "hosts: [\n").unwrap();
     let out = keel_in(empty.path(), &["validate", "nope.yaml"]);
