@@ -915,10 +915,21 @@ impl Resolver<'_, '_> {
 
     /// A declared resource that failed: references to it are not dangling.
     fn failed(&mut self, decl: &ResourceDecl) {
-        let address = decl
-            .id
-            .as_ref()
-            .map(|id| format!("{}[{}]", decl.kind.name, id.value));
+        self.failed_named(decl, None);
+    }
+
+    /// A resource that parsed and then failed (a bad mode, a setting its
+    /// kind refuses): its name is known, so only references to exactly
+    /// it are kept quiet, and a dangling one beside it is still reported.
+    fn failed_named(&mut self, decl: &ResourceDecl, name: Option<String>) {
+        // An `id:` still holding a template is not known: its whole kind
+        // is kept quiet, as for a resource that did not parse.
+        let address = match &decl.id {
+            Some(id) if id.value.contains("{{") => None,
+            Some(id) => Some(id.value.clone()),
+            None => name,
+        }
+        .map(|id| format!("{}[{id}]", decl.kind.name));
         self.out.unresolved.resource(decl.kind.name, address);
     }
 
@@ -1168,14 +1179,14 @@ impl Resolver<'_, '_> {
         let tainted: Vec<Secret> = tainted.into_iter().map(Secret::new).collect();
         if let Err(invalid) = prepared {
             self.report_invalid(decl, &body, invalid, &failures);
-            return self.failed(decl);
+            return self.failed_named(decl, Some(res.name()));
         }
         let problems = res.check();
         if !problems.is_empty() {
             for i in problems {
                 self.diags.push(invalid_diag(decl, &body, &i));
             }
-            return self.failed(decl);
+            return self.failed_named(decl, Some(res.name()));
         }
         let Some(address) = self.address_of(scope, decl, res.as_ref()) else {
             return self.failed(decl);
@@ -2171,6 +2182,27 @@ resources:
             assert!(text.contains(s), "`{s}` missing from {text}");
         }
         assert_eq!(d.0.len(), 4, "{text}");
+    }
+
+    /// A resource that parsed but failed keeps quiet only references to
+    /// itself: a dangling reference of the same kind is still reported in
+    /// the same run. One whose `id:` or name did not parse hides its kind.
+    #[test]
+    fn failed_resource_hides_only_its_own_address() {
+        let (r, d) = resolve(
+            r#"name: t
+targets: [web]
+resources:
+  - file: { path: /etc/x, content: x, mode: "999" }
+  - directory: { path: /srv/a, mode: "0999", id: "{{vars.nope}}" }
+  - group: { nme: typo }
+"#,
+        );
+        assert_eq!(d.0.len(), 3, "{d:?}");
+        assert!(r.unresolved.may_declare("file[/etc/x]"));
+        assert!(!r.unresolved.may_declare("file[/nothere]"));
+        assert!(r.unresolved.may_declare("directory[/anything]"));
+        assert!(r.unresolved.may_declare("group[anything]"));
     }
 
     #[test]
