@@ -297,6 +297,22 @@ pub async fn apply_host_confirmed(
             None => e,
         });
     }
+    let stopped = state
+        .outcome
+        .iter()
+        .flatten()
+        .filter(|o| matches!(o, Outcome::Skipped(why) if why == crate::interrupt::NOT_STARTED))
+        .count();
+    if stopped > 0 {
+        let e = format!(
+            "interrupted: {stopped} of {n} resource{} not applied; run `keel apply` again to finish",
+            if n == 1 { "" } else { "s" }
+        );
+        result.error = Some(match result.error.take() {
+            Some(other) => format!("{e}\n{other}"),
+            None => e,
+        });
+    }
     result.error = result.error.map(|e| walk.masker.mask(&e));
     result.resources = (0..n)
         .map(|i| ResourceOutcome {
@@ -454,6 +470,13 @@ impl Walk<'_> {
             let Some(&i) = order.get(pos) else {
                 break;
             };
+            // Stopped (crate::interrupt): nothing new starts but the
+            // handlers of what changed, whose notification would be lost.
+            if crate::interrupt::requested() && !self.notified_by(i, |m| state.changed.contains(&m))
+            {
+                state.record(i, Outcome::Skipped(crate::interrupt::NOT_STARTED.into()));
+                continue;
+            }
             if let Some(a) = access
                 && guarded.first() == Some(&i)
                 && armed.is_none()

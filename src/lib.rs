@@ -25,6 +25,7 @@ mod exit;
 #[doc(hidden)]
 pub mod fuzzing;
 mod graph;
+mod interrupt;
 mod keyed;
 mod ledger;
 mod loaded;

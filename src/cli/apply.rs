@@ -284,7 +284,9 @@ async fn apply_with_bars(
         bars.insert(w.host.clone(), pb);
     }
     let bars = Arc::new(Bars { bars });
+    let applying = crate::interrupt::Applying::start();
     let outcomes = session::apply_all(s.clone(), works.clone(), bars.clone()).await;
+    drop(applying);
     for b in bars.bars.values() {
         b.finish_and_clear();
     }

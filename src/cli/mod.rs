@@ -353,19 +353,27 @@ pub enum GraphFormat {
     Dot,
 }
 
-/// Run a command; returns the exit code.
-pub fn run(args: Args) -> Exit {
-    setup_output(&args);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+/// The async runtime, with Ctrl-C and SIGTERM watched
+/// ([`crate::interrupt`]); `None` (said) when it cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
         .build()
+        .inspect_err(|e| eprintln!("keel: cannot start the async runtime: {e}"))
+        .ok()?;
     {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("keel: cannot start the async runtime: {e}");
-            return Exit::Error;
-        }
+        let _in_runtime = rt.enter();
+        crate::interrupt::watch();
+    }
+    Some(rt)
+}
+
+/// Run a command; returns the exit code.
+pub fn run(args: Args) -> Exit {
+    setup_output(&args);
+    let Some(rt) = runtime() else {
+        return Exit::Error;
     };
     match args.command {
         Command::Validate { common } => validate::run(&common),

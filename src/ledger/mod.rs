@@ -4,7 +4,8 @@
 //!
 //! The ledger is `STATE_DIR/ledger/STACK.json` (the stack's `state_dir`,
 //! default `/var/lib/keel`, root-only like the release records of
-//! [`crate::release`]), written atomically at the end of a successful apply:
+//! [`crate::release`]), written atomically at the end of every apply (of what applied, when
+//! some of it failed or did not run: see [`next_ledger`]):
 //!
 //! ```json
 //! {"stack":"web","entries":[{"address":"file[/etc/x]","kind":"file",
@@ -493,19 +494,66 @@ pub fn is_pruned(resolved: &Resolved, address: &str) -> bool {
         .is_some_and(|hl| hl.pruned.contains(address))
 }
 
-/// The ledger to record after an apply: every declared prunable resource.
-pub fn next_ledger(hl: &HostLedger, resolved: &Resolved, actions: &[Action]) -> Ledger {
+/// The ledger to record after an apply: every declared prunable resource
+/// that applied (`done[i]`). What failed or did not run (a failed
+/// dependency, an interrupted run) keeps its previous entry: a removal
+/// that did not happen stays listed, so the next plan tries it again, and
+/// a creation that did not happen is not recorded.
+pub fn next_ledger(
+    hl: &HostLedger,
+    resolved: &Resolved,
+    actions: &[Action],
+    done: &[bool],
+) -> Ledger {
+    let previous = |address: &str| {
+        hl.previous
+            .as_ref()
+            .and_then(|l| l.entries.iter().find(|e| e.address == address))
+            .cloned()
+    };
     let entries = resolved
         .instances
         .iter()
         .zip(actions)
-        .filter(|(i, _)| !hl.pruned.contains(&i.address))
-        .filter_map(|(i, a)| entry_of(i, *a, hl.previous.as_ref()))
+        .zip(done)
+        .filter_map(|((i, a), &ok)| {
+            if !ok {
+                previous(&i.address)
+            } else if hl.pruned.contains(&i.address) {
+                None
+            } else {
+                entry_of(i, *a, hl.previous.as_ref())
+            }
+        })
         .collect();
     Ledger {
         stack: hl.stack.clone(),
         entries,
     }
+}
+
+/// Which resources of `work` applied, from its `outcome`; `None` when the
+/// host's walk did not run (it never started, or could not be planned).
+fn applied(
+    work: &crate::session::HostWork,
+    outcome: &crate::apply::HostOutcome,
+) -> Option<Vec<bool>> {
+    use crate::apply::Outcome;
+    let n = work.resolved.instances.len();
+    if work.plan.error.is_some() {
+        return None;
+    }
+    if outcome.resources.is_empty() {
+        // No walk: the host had nothing to change, or never started.
+        return outcome.error.is_none().then(|| vec![true; n]);
+    }
+    (outcome.resources.len() == n).then(|| {
+        outcome
+            .resources
+            .iter()
+            .map(|r| !matches!(r.outcome, Outcome::Failed(_) | Outcome::Skipped(_)))
+            .collect()
+    })
 }
 
 /// The script writing `ledger` atomically, root-only.
@@ -522,7 +570,8 @@ pub fn write_script(hl: &HostLedger, ledger: &Ledger) -> Result<String, String> 
     Ok(s)
 }
 
-/// After a host was applied successfully: record its ledger when it changed.
+/// After a host was applied, also in part (a resource failed, the run was
+/// interrupted): record its ledger when it changed.
 pub async fn record_after_apply(
     work: &crate::session::HostWork,
     outcome: &crate::apply::HostOutcome,
@@ -530,11 +579,11 @@ pub async fn record_after_apply(
     let Some(hl) = &work.resolved.ledger else {
         return Ok(());
     };
-    if outcome.failed() || work.plan.error.is_some() {
+    let Some(done) = applied(work, outcome) else {
         return Ok(());
-    }
+    };
     let actions: Vec<Action> = work.plan.resources.iter().map(|r| r.action).collect();
-    let next = next_ledger(hl, &work.resolved, &actions);
+    let next = next_ledger(hl, &work.resolved, &actions, &done);
     if hl.previous.as_ref() == Some(&next) {
         return Ok(());
     }
@@ -586,6 +635,87 @@ mod tests {
         assert!(parse(&f["a"]).is_ok());
         assert!(parse(&f["b"]).is_err());
         assert!(split_files("").is_empty());
+    }
+
+    /// After a partial apply (a failure, an interruption) the ledger keeps
+    /// what did not apply as it was: a removal that did not run stays
+    /// listed, a creation that did not run is not recorded, what applied
+    /// is recorded as always.
+    #[test]
+    fn next_ledger_keeps_what_did_not_apply() {
+        let origin = crate::config::entry::Origin {
+            source: crate::diag::SourceFile::new("s.yaml".into(), String::new()),
+            base_dir: "/".into(),
+            templates_dir: "/".into(),
+        };
+        let file = |path: &str| {
+            let spec = serde_json::json!({"path": path, "content": "x\n"});
+            let spec = spec.as_object().unwrap().clone();
+            build(&format!("file[{path}]"), "file", spec, &origin).unwrap()
+        };
+        let gone = |path: &str| {
+            absent_instance(
+                &entry(
+                    &format!("file[{path}]"),
+                    "file",
+                    serde_json::json!({"path": path}),
+                    true,
+                ),
+                &origin,
+            )
+            .unwrap()
+        };
+        let old = |path: &str| {
+            entry(
+                &format!("file[{path}]"),
+                "file",
+                serde_json::json!({"path": path}),
+                true,
+            )
+        };
+        let resolved = Resolved {
+            instances: vec![
+                file("/new-ok"),
+                file("/new-failed"),
+                gone("/old-ok"),
+                gone("/old-stopped"),
+            ],
+            ..Resolved::default()
+        };
+        let hl = HostLedger {
+            stack: "web".into(),
+            state_dir: "/var/lib/keel".into(),
+            previous: Some(Ledger {
+                stack: "web".into(),
+                entries: vec![old("/old-ok"), old("/old-stopped")],
+            }),
+            pruned: ["file[/old-ok]", "file[/old-stopped]"]
+                .map(String::from)
+                .into(),
+            force: false,
+            ssh_port: None,
+            ssh_end: None,
+            login: None,
+            allow_lockout_risk: false,
+            refused: Refused::default(),
+        };
+        let actions = [
+            Action::Create,
+            Action::Create,
+            Action::Delete,
+            Action::Delete,
+        ];
+        let addresses = |l: &Ledger| {
+            l.entries
+                .iter()
+                .map(|e| e.address.clone())
+                .collect::<Vec<_>>()
+        };
+        let all = next_ledger(&hl, &resolved, &actions, &[true; 4]);
+        assert_eq!(addresses(&all), ["file[/new-ok]", "file[/new-failed]"]);
+        let part = next_ledger(&hl, &resolved, &actions, &[true, false, true, false]);
+        assert_eq!(addresses(&part), ["file[/new-ok]", "file[/old-stopped]"]);
+        assert!(part.entries.iter().all(|e| e.created));
     }
 
     #[test]

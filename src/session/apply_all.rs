@@ -50,6 +50,17 @@ pub(super) async fn apply_and_record(
     s: &Session,
     progress: &dyn Progress,
 ) -> HostOutcome {
+    if crate::interrupt::requested() && w.plan.summary.changes() > 0 {
+        return HostOutcome {
+            host: w.host.clone(),
+            resources: Vec::new(),
+            error: Some(format!(
+                "not applied: keel was interrupted before this host started ({} to change)",
+                w.plan.summary.changes()
+            )),
+            round_trips: 0,
+        };
+    }
     let mut outcome = if w.plan.summary.changes() == 0 {
         HostOutcome {
             host: w.host.clone(),

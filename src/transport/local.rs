@@ -32,6 +32,9 @@ impl Transport for Local {
             message: e.to_string(),
         };
         let mut child = tokio::process::Command::new(argv[0])
+            // Its own process group: a Ctrl-C at the terminal is keel's to
+            // handle (crate::interrupt); the step running finishes.
+            .process_group(0)
             .args(&argv[1..])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

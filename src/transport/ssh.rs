@@ -603,6 +603,7 @@ impl Transport for Ssh {
         self.permits.close();
         let session = self.session.write().await.take();
         let Some(session) = session else { return };
+        crate::interrupt::master_closed(session.control_socket());
         match session.close().await {
             Ok(()) => {}
             // Already gone: nothing to close.
@@ -659,6 +660,9 @@ async fn read_bounded<R: AsyncRead + Unpin>(pipe: Option<R>, limit: u64) -> io::
 pub async fn check_fresh_connection(target: &SshTarget) -> Result<(), TransportError> {
     target.check_address()?;
     let child = tokio::process::Command::new("ssh")
+        // Its own process group: a Ctrl-C at the terminal is keel's to
+        // handle (crate::interrupt), not a failed login's.
+        .process_group(0)
         .args(target.fresh_args(if target.become_root {
             "sudo -n true"
         } else {
@@ -704,15 +708,34 @@ async fn launch_master(target: &SshTarget, control_dir: &Path) -> Result<Session
         .tempdir_in(control_dir)
         .map_err(|e| target.connect_error(format!("cannot create a control directory: {e}")))?;
     let log = dir.path().join("log");
-    let mut child = tokio::process::Command::new("ssh")
-        .args(target.master_args(&dir.path().join("master"), &log))
+    let socket = dir.path().join("master");
+    let child = tokio::process::Command::new("ssh")
+        // Its own process group: a Ctrl-C at the terminal is keel's to
+        // handle (crate::interrupt), which shuts the masters it knows of.
+        .process_group(0)
+        .args(target.master_args(&socket, &log))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| target.connect_error(spawn_message(&e)))?;
-    // The foreground ssh exits once logged in (the master forks off), or on failure.
+    crate::interrupt::master_launching(&socket, control_dir, child.id());
+    let logged_in = log_in(target, child, &log).await;
+    crate::interrupt::master_up(&socket);
+    if logged_in.is_err() {
+        crate::interrupt::master_closed(&socket);
+    }
+    logged_in.map(|()| Session::new_native_mux(dir))
+}
+
+/// Wait for the `ssh` starting a master to log in: it exits once in (the
+/// master forks off), or on failure (its words are in `log`).
+async fn log_in(
+    target: &SshTarget,
+    mut child: tokio::process::Child,
+    log: &Path,
+) -> Result<(), TransportError> {
     let status = match tokio::time::timeout(target.backstop(), child.wait()).await {
         Ok(Ok(status)) => status,
         Ok(Err(e)) => return Err(target.connect_error(format!("running ssh: {e}"))),
@@ -726,10 +749,10 @@ async fn launch_master(target: &SshTarget, control_dir: &Path) -> Result<Session
         }
     };
     if !status.success() {
-        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        let said = std::fs::read_to_string(log).unwrap_or_default();
         return Err(target.connect_error(diagnose(target, &said)));
     }
-    Ok(Session::new_native_mux(dir))
+    Ok(())
 }
 
 fn spawn_message(e: &io::Error) -> String {

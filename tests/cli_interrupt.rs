@@ -1,0 +1,197 @@
+//! Ctrl-C through the real binary with the `local` transport (no Docker):
+//! - the first SIGINT while applying lets the step running finish, starts
+//!   nothing new but the handler of what changed, records the ledger of
+//!   what applied, and exits 1 naming what was not applied; the next apply
+//!   finishes the job;
+//! - a second SIGINT stops keel at once (130) while the step runs on;
+//! - a SIGINT while planning stops keel at once (130): nothing was changed.
+//!
+//! The slow step waits for a file the test writes, not for a fixed time,
+//! so the test holds on a loaded machine.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::{Keel, Running};
+
+/// A handler notified by the first file; a slow command after it, which
+/// says when it started and waits for `go`; a file after the command.
+const STACK: &str = r#"name: int
+targets: [local]
+state_dir: "{{vars.root}}/state"
+resources:
+  - file:
+      path: "{{vars.root}}/conf"
+      content: "v1\n"
+      notify: ["command[reload]"]
+  - command:
+      name: reload
+      run: "echo reloaded >> '{{vars.root}}/reloads.log'"
+      notified_only: true
+  - command:
+      name: slow
+      run: "touch '{{vars.root}}/started'; n=0; while [ ! -f '{{vars.root}}/go' ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done; touch '{{vars.root}}/slow-done'"
+      creates: "{{vars.root}}/slow-done"
+      depends_on: ["file[{{vars.root}}/conf]"]
+  - file:
+      path: "{{vars.root}}/after"
+      content: "x\n"
+      depends_on: ["command[slow]"]
+"#;
+
+fn wait_for(what: &str, cond: impl Fn() -> bool, k: &Running) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{what} did not happen within 120 s; keel printed:\n{}",
+            k.printed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Wait (at most 120 s) for keel to end.
+fn wait_for_end(k: &mut Running) {
+    let start = Instant::now();
+    while !k.has_ended() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "keel did not end within 120 s; it printed:\n{}",
+            k.printed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(k: &Running, sig: libc::c_int) {
+    // SAFETY: kill(2) on our own child, not reaped yet.
+    let r = unsafe { libc::kill(k.id() as libc::pid_t, sig) };
+    assert_eq!(r, 0, "kill: {}", std::io::Error::last_os_error());
+}
+
+fn apply(dir: &Path) -> Running {
+    Keel::new()
+        .current_dir(dir)
+        .args(["apply", "--yes", "stack.yaml"])
+        .spawn()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[test]
+fn first_ctrl_c_finishes_the_running_step_and_starts_nothing_new() {
+    let dir = support::local_project(&[("stack.yaml", STACK)]);
+    let root = dir.path().join("root");
+    let k = apply(dir.path());
+    wait_for(
+        "the slow step's start",
+        || root.join("started").exists(),
+        &k,
+    );
+    signal(&k, libc::SIGINT);
+    wait_for(
+        "keel's notice",
+        || k.printed().contains("Press Ctrl-C again"),
+        &k,
+    );
+    std::fs::write(root.join("go"), "").unwrap();
+    let run = k.wait();
+    let all = run.all();
+    assert_eq!(run.code, 1, "{all}");
+    assert!(
+        root.join("slow-done").exists(),
+        "the step running finished: {all}"
+    );
+    assert!(!root.join("after").exists(), "nothing new started: {all}");
+    assert_eq!(read(&root.join("reloads.log")), "reloaded\n", "{all}");
+    assert!(
+        run.stdout
+            .contains("interrupted: 1 of 4 resources not applied; run `keel apply` again"),
+        "{all}"
+    );
+    assert!(
+        run.stdout
+            .contains("after]: skipped, not started: keel was interrupted"),
+        "{all}"
+    );
+    // What applied is in the ledger: dropping it from the stack prunes it.
+    let ledger = read(&root.join("state/ledger/int.json"));
+    assert!(ledger.contains("/conf]"), "{ledger}");
+    assert!(!ledger.contains("/after]"), "{ledger}");
+
+    let run = apply(dir.path()).wait();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(read(&root.join("after")), "x\n");
+    assert_eq!(
+        read(&root.join("reloads.log")),
+        "reloaded\n",
+        "no change, no handler"
+    );
+}
+
+#[test]
+fn second_ctrl_c_stops_at_once_and_the_step_runs_on() {
+    let dir = support::local_project(&[("stack.yaml", STACK)]);
+    let root = dir.path().join("root");
+    let mut k = apply(dir.path());
+    wait_for(
+        "the slow step's start",
+        || root.join("started").exists(),
+        &k,
+    );
+    signal(&k, libc::SIGINT);
+    wait_for(
+        "keel's notice",
+        || k.printed().contains("Press Ctrl-C again"),
+        &k,
+    );
+    signal(&k, libc::SIGINT);
+    wait_for_end(&mut k);
+    assert!(!root.join("go").exists());
+    let run = k.wait();
+    assert_eq!(run.code, 130, "{}", run.all());
+    assert!(run.stderr.contains("keel: stopped."), "{}", run.all());
+    assert!(!run.stdout.contains("Apply summary"), "{}", run.all());
+    // The step keel left runs on (its own process group) and ends there.
+    std::fs::write(root.join("go"), "").unwrap();
+    let start = Instant::now();
+    while !root.join("slow-done").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the step did not end"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!root.join("after").exists());
+}
+
+#[test]
+fn ctrl_c_while_planning_stops_at_once() {
+    // A probe that waits: `unless` runs while planning.
+    let stack = r#"name: int
+targets: [local]
+resources:
+  - command:
+      name: waits
+      run: "true"
+      unless: "touch '{{vars.root}}/probing'; n=0; while [ ! -f '{{vars.root}}/go' ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done; false"
+"#;
+    let dir = support::local_project(&[("stack.yaml", stack)]);
+    let root = dir.path().join("root");
+    let mut k = Keel::new()
+        .current_dir(dir.path())
+        .args(["plan", "stack.yaml"])
+        .spawn();
+    wait_for("the probe's start", || root.join("probing").exists(), &k);
+    signal(&k, libc::SIGINT);
+    wait_for_end(&mut k);
+    assert!(!root.join("go").exists(), "ended while the probe ran");
+    std::fs::write(root.join("go"), "").unwrap();
+    let run = k.wait();
+    assert_eq!(run.code, 130, "{}", run.all());
+    assert!(run.stderr.contains("keel: stopped."), "{}", run.all());
+}
