@@ -24,7 +24,9 @@ pub async fn apply_in_batches(
     let mut outcomes: Vec<Option<HostOutcome>> = vec![None; works.len()];
     let mut failed = 0;
     for (b, batch) in plan.iter().enumerate() {
-        if let Some(l) = limit.filter(|&l| failed > l) {
+        // Once stopped (crate::interrupt), each host of a later batch says
+        // so itself (apply_and_record), not that the rollout's limit stopped it.
+        if let Some(l) = limit.filter(|&l| failed > l && !crate::interrupt::requested()) {
             for (i, w) in works.iter().enumerate() {
                 if batch.contains(&w.host) {
                     outcomes[i] = Some(not_applied(&w.host, (b, plan.len()), failed, l));
