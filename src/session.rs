@@ -391,7 +391,7 @@ fn check_selection(
             diags.push(
                 Diag::plain(
                     "keel::target",
-                    format!("--target `{t}` names no resource of any target host"),
+                    format!("`{t}` names no resource of any target host"),
                 )
                 .with_help(hints.get(t).cloned().unwrap_or_else(|| {
                     "addresses are written `kind[name]`, `module.NAME` or `module.NAME.kind[name]`; `keel graph` lists them".into()

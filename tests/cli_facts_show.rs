@@ -92,6 +92,8 @@ fn show_of_an_unknown_address_fails_with_the_known_ones() {
     let (code, _, err) = keel(dir.path(), &["show", "file[/nope]", "stack.yaml"]);
     assert_eq!(code, 1);
     assert!(err.contains("file[/nope]") && err.contains("motd"), "{err}");
+    // `keel show` takes the address as an argument: no flag to blame.
+    assert!(!err.contains("--target"), "{err}");
 }
 
 #[test]

@@ -131,7 +131,7 @@ pub async fn run_check(
         }
         let (passed, detail) = match tokio::time::timeout(
             timeout + Duration::from_secs(2),
-            attempt(probe, host_address, timeout, transport),
+            attempt(probe, host_address, timeout, transport, redactor),
         )
         .await
         {
@@ -177,12 +177,15 @@ fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
 }
 
-/// One try: whether it passed, and what it saw.
+/// One try: whether it passed, and what it saw (secrets masked in what
+/// the host or server said before it is cut to an excerpt on one line:
+/// a secret split across its lines is masked too).
 async fn attempt(
     probe: Probe<'_>,
     host_address: &str,
     timeout: Duration,
     transport: Option<&dyn Transport>,
+    redactor: &Redactor,
 ) -> (bool, String) {
     match probe {
         Probe::Tcp(t) => {
@@ -203,7 +206,7 @@ async fn attempt(
             };
             let spec = h.clone();
             match tokio::task::spawn_blocking(move || http::get(&url, &trust, timeout)).await {
-                Ok(Ok(resp)) => judge_http(&spec, &resp, now()),
+                Ok(Ok(resp)) => judge_http(&spec, &resp, now(), redactor),
                 Ok(Err(e)) => (false, e),
                 Err(e) => (false, format!("internal error: {e}")),
             }
@@ -214,7 +217,12 @@ async fn attempt(
             };
             let script = host_script(probe, timeout);
             match t.run(&script).await {
-                Ok(out) => judge_host(probe, out.status, &out.stdout_text(), &out.stderr_text()),
+                Ok(out) => judge_host(
+                    probe,
+                    out.status,
+                    &redactor.redact(&out.stdout_text()),
+                    &redactor.redact(&out.stderr_text()),
+                ),
                 Err(e) => (false, e.to_string()),
             }
         }
@@ -264,11 +272,13 @@ async fn tcp(host: &str, port: u16, want: PortState, timeout: Duration) -> (bool
     }
 }
 
-/// Status, headers, body and certificate against what the check wants.
+/// Status, headers, body and certificate against what the check wants;
+/// the body excerpt shown is cut from the body with its secrets masked.
 pub fn judge_http(
     h: &crate::resources::check::Http,
     r: &http::Response,
     now: i64,
+    redactor: &Redactor,
 ) -> (bool, String) {
     let mut seen = format!("status {}", r.status);
     let mut problems = Vec::new();
@@ -304,7 +314,7 @@ pub fn judge_http(
     if problems.is_empty() {
         (true, seen)
     } else {
-        let body = http::excerpt(&r.body, 200);
+        let body = http::excerpt(&redactor.redact(&r.body), 200);
         if !body.is_empty() {
             seen.push_str(&format!(", body: {body:?}"));
         }

@@ -62,10 +62,10 @@ fn http_answers_are_judged_on_status_body_headers_and_expiry() {
         body: "{\"status\":\"ok\"}".into(),
         cert_not_after: Some(100 * 86_400),
     };
-    let (ok, seen) = judge_http(&h, &r, 0);
+    let (ok, seen) = judge_http(&h, &r, 0, &none());
     assert!(ok, "{seen}");
     assert_eq!(seen, "status 200, certificate expires in 100 days");
-    let (ok, seen) = judge_http(&h, &r, 95 * 86_400);
+    let (ok, seen) = judge_http(&h, &r, 95 * 86_400, &none());
     assert!(!ok);
     assert!(
         seen.contains("certificate expires in 5 days, at least 10 wanted"),
@@ -74,7 +74,7 @@ fn http_answers_are_judged_on_status_body_headers_and_expiry() {
     r.status = 503;
     r.body = "database down".into();
     r.headers.clear();
-    let (ok, seen) = judge_http(&h, &r, 0);
+    let (ok, seen) = judge_http(&h, &r, 0, &none());
     assert!(!ok);
     for part in [
         "expected status 200",
@@ -262,6 +262,32 @@ async fn secrets_are_redacted_in_reports() {
         + &render(std::slice::from_ref(&r))
         + &failures(&[r]).join("");
     assert!(!text.contains(secret), "{text}");
+}
+
+#[tokio::test]
+async fn a_secret_split_across_lines_of_the_output_is_redacted() {
+    // The excerpt puts the output on one line: the redactor must see the
+    // line breaks first, or the pieces of the secret show.
+    let secret = "hunter2secret";
+    let red = Redactor::new(vec![Secret::new(secret.to_string())]);
+    let local = Local::new(false);
+    let c = check("command: \"printf 'hunte\\\\nr2sec\\\\nret\\\\n'; exit 1\"\n");
+    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &red).await;
+    let detail = &r.attempts[0].detail;
+    assert!(detail.contains("exit 1"), "{detail}");
+    assert!(
+        !detail.contains("hunte") && !detail.contains("r2sec"),
+        "{detail}"
+    );
+    let port = serve(
+        "HTTP/1.1 500 Oops\r\nContent-Length: 18\r\n\r\ntoken hunter2\nsecret",
+        1,
+    );
+    let c = check(&format!("http: {{ url: \"http://127.0.0.1:{port}/\" }}\n"));
+    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &red).await;
+    let detail = &r.attempts[0].detail;
+    assert!(detail.contains("status 500"), "{detail}");
+    assert!(!detail.contains("hunter2"), "{detail}");
 }
 
 /// An HTTPS server on 127.0.0.1 with a test certificate (rustls).

@@ -13,10 +13,15 @@
 //! - a `user` that keel logs in as, or the SSH `service` (stopped and
 //!   disabled), over SSH: refused whatever the flags, as the lockout
 //!   analysis refuses them in a stack.
+//! - a `directory` that is not empty: removing it would take what it
+//!   holds (often what the stack still declares in it); refused whatever
+//!   the flags, until it is declared again or emptied.
 
 use super::HostLedger;
 use crate::resolve::Instance;
 use crate::resources::ProbeOutput;
+use crate::resources::common::paths::PathType;
+use crate::resources::directory::{Directory, Entries};
 use crate::resources::ufw::{Family, Ufw};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -53,8 +58,23 @@ pub fn refusal(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Option<St
         "file" if !hl.force => changed_by_hand(hl, inst, out),
         "ufw" => shuts_ssh(hl, inst, out),
         "user" | "service" => cuts_login(hl, inst),
+        "directory" => not_empty(inst, out),
         _ => None,
     }
+}
+
+/// A directory keel made that holds something now: removing it would take
+/// that too, so it stays (whatever `--force-prune` says) until it is empty.
+fn not_empty(inst: &Instance, out: &ProbeOutput) -> Option<String> {
+    let dir = inst.resource.as_any().downcast_ref::<Directory>()?;
+    let fact = crate::resources::Kind::parse(dir, out).ok()?;
+    let holds = fact.path == PathType::Dir && fact.via_link.is_none();
+    (holds && fact.entries == Entries::Some).then(|| {
+        "not empty, so it is not removed: declare it again in the stack to keep it, \
+         or empty it (a `directory` with `state: absent, recursive: true` removes it with \
+         everything in it)"
+            .into()
+    })
 }
 
 /// The file's live sha256 differs from the one keel recorded.
@@ -269,6 +289,42 @@ mod tests {
         e.sha256 = None;
         let (resolved, _) = pruning(e);
         assert_eq!(plan(&resolved, &file_live(b"x")), (Action::Delete, None));
+    }
+
+    fn dir_live(entries: &str) -> String {
+        format!(
+            "type=dir\nmode=755\nuid=0\ngid=0\nowner=root\ngroup=root\nsize=4096\nentries={entries}\n"
+        )
+    }
+
+    #[test]
+    fn a_directory_that_is_not_empty_is_refused_saying_what_to_do() {
+        let (mut resolved, _) = pruning(Entry {
+            address: "directory[/srv/app]".into(),
+            kind: "directory".into(),
+            spec: serde_json::json!({"path": "/srv/app"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            created: true,
+            sha256: None,
+        });
+        // Empty: removed.
+        assert_eq!(plan(&resolved, &dir_live("none")), (Action::Delete, None));
+        // Not empty: a refusal (drift reports it as such, not as an error)
+        // that says how to keep it, not a setting the stack no longer has.
+        let (action, err) = plan(&resolved, &dir_live("some"));
+        assert_eq!(action, Action::Delete);
+        let err = err.expect("refused");
+        assert!(
+            err.contains("not empty") && err.contains("declare it again"),
+            "{err}"
+        );
+        assert!(super::super::is_refused(&resolved, "directory[/srv/app]"));
+        // --force-prune does not empty it either.
+        resolved.ledger.as_mut().unwrap().force = true;
+        assert!(plan(&resolved, &dir_live("some")).1.is_some());
+        assert_eq!(plan(&resolved, "type=absent\n"), (Action::NoOp, None));
     }
 
     /// ufw on, incoming dropped, with these IPv4 tuples.
