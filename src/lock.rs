@@ -53,12 +53,36 @@ impl Wait {
 pub fn holder() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(account_name);
     let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
     printable(&format!("{user}@{machine} pid {}", std::process::id()))
+}
+
+/// The name of the account keel runs as, from the user database (CI
+/// containers and cron often set no `USER`); `uid N` when it has none.
+fn account_name() -> String {
+    // SAFETY: getuid cannot fail. getpwuid_r writes into `pw` and `buf`,
+    // both alive and sized as passed; `found` is null or points at `pw`,
+    // whose `pw_name` points into `buf`, read before either goes away.
+    let uid = unsafe { libc::getuid() };
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc == 0 && !found.is_null() && !pw.pw_name.is_null() {
+        let name = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
+        if let Ok(name) = name.to_str()
+            && !name.is_empty()
+        {
+            return name.to_string();
+        }
+    }
+    format!("uid {uid}")
 }
 
 /// Text from the host, safe to print: no control characters, bounded.
@@ -230,6 +254,22 @@ pub async fn acquire(
 mod tests {
     use super::*;
     use crate::resources::testing::assert_sh_syntax;
+
+    #[test]
+    fn account_name_is_the_user_database_entry() {
+        let name = account_name();
+        let uid = unsafe { libc::getuid() };
+        let expected = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map_or_else(
+                || format!("uid {uid}"),
+                |o| String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            );
+        assert_eq!(name, expected);
+    }
 
     #[test]
     fn scripts_are_valid_sh_and_quote_the_holder() {

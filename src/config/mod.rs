@@ -57,6 +57,26 @@ fn read_yaml(
     }
 }
 
+/// What to do about a folder without YAML files: its subfolders that
+/// have some are named (a project's `inventory/production/`), to pass one.
+fn folder_help(path: &Path) -> String {
+    let mut subs: Vec<String> = std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && yaml_files(p).is_ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    subs.sort();
+    match subs.first() {
+        Some(first) => format!(
+            "its subfolders {} hold .yaml files: pass one with -i, e.g. -i {first}",
+            subs.join(", ")
+        ),
+        None => "pass the file or folder to read with -i".into(),
+    }
+}
+
 /// A file, or the `*.yaml`/`*.yml` files of a folder (sorted).
 pub fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
     if path.is_dir() {
@@ -71,6 +91,7 @@ pub fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
                 "keel::io",
                 format!("{} holds no .yaml file", path.display()),
             )
+            .with_help(folder_help(path))
             .into());
         }
         Ok(files)

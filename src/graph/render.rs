@@ -8,7 +8,13 @@ use std::fmt::Write as _;
 /// Apply order, one resource a line, with what it waits for and why.
 pub fn text(res: &Resolved, graph: &Graph) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "host {} ({} resources)", res.host, res.instances.len());
+    let n = res.instances.len();
+    let _ = writeln!(
+        out,
+        "host {} ({n} resource{})",
+        res.host,
+        if n == 1 { "" } else { "s" }
+    );
     for (n, &i) in graph.order.iter().enumerate() {
         let inst = &res.instances[i];
         let module = inst

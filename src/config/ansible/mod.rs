@@ -270,7 +270,7 @@ fn folder_files(dir: &Path) -> Option<Vec<(std::path::PathBuf, Format)>> {
 }
 
 /// Whether a file in an inventory folder is an inventory (not a hidden
-/// file, a backup, a document or a template).
+/// file, a backup, a document, a template or an example).
 fn inventory_file_name(p: &Path) -> bool {
     let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
         return false;
@@ -282,7 +282,22 @@ fn inventory_file_name(p: &Path) -> bool {
         || upper.starts_with("LICENSE")
         || matches!(
             p.extension().and_then(|e| e.to_str()),
-            Some("md" | "txt" | "cfg" | "retry" | "orig" | "bak" | "swp" | "j2" | "rst")
+            Some(
+                "md" | "txt"
+                    | "cfg"
+                    | "retry"
+                    | "orig"
+                    | "bak"
+                    | "swp"
+                    | "j2"
+                    | "rst"
+                    | "in"
+                    | "tmpl"
+                    | "tpl"
+                    | "example"
+                    | "sample"
+                    | "dist"
+            )
         ))
 }
 

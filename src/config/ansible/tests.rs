@@ -445,6 +445,11 @@ fn a_folder_of_ansible_files_with_its_vars_folders() {
         ),
         ("inv/README.md", "# not an inventory [web\n"),
         ("inv/.hidden", "garbage [\n"),
+        (
+            "inv/hosts.yaml.in",
+            "hosts:\n  app1:\n    address: @ADDRESS@\n",
+        ),
+        ("inv/hosts.example", "[web\n"),
         ("inv/group_vars/web.yml", "port: 80\n"),
         ("inv/host_vars/db1", "role: primary\n"),
     ]);
@@ -455,6 +460,28 @@ fn a_folder_of_ansible_files_with_its_vars_folders() {
     );
     assert_eq!(effective(&inv, "web2")["port"], json!(80));
     assert_eq!(effective(&inv, "db1")["role"], json!("primary"));
+}
+
+/// A folder holding only templates and subfolders of inventories (a
+/// project's `inventory/`): one problem, naming the subfolders to pass.
+#[test]
+fn a_folder_of_templates_and_inventories_names_them() {
+    let dir = files(&[
+        (
+            "inventory/e2e.yaml.in",
+            "hosts:\n  app1:\n    address: @ADDRESS@\n",
+        ),
+        ("inventory/production/hosts.yaml", "hosts:\n  a: {}\n"),
+        ("inventory/staging/hosts.yaml", "hosts:\n  b: {}\n"),
+    ]);
+    let (_, diags) = Inventory::load(&dir.path().join("inventory"));
+    let text = format!("{diags:?}");
+    assert_eq!(diags.0.len(), 1, "{text}");
+    assert!(text.contains("holds no .yaml file"), "{text}");
+    assert!(
+        text.contains("inventory/production, ") && text.contains("inventory/staging hold"),
+        "{text}"
+    );
 }
 
 #[test]
