@@ -103,13 +103,19 @@ pub fn master_closed(socket: &Path) {
 /// What one signal does; `Some(code)` to exit at once with it.
 fn on_signal(code: i32) -> Option<i32> {
     if APPLYING.load(Ordering::SeqCst) && !REQUESTED.swap(true, Ordering::SeqCst) {
-        eprintln!(
+        say(
             "\nkeel: interrupted: finishing the steps running now on each host and starting no new \
-             ones (handlers of what changed still run). Press Ctrl-C again to stop at once."
+             ones (handlers of what changed still run). Press Ctrl-C again to stop at once.",
         );
         return None;
     }
     Some(code)
+}
+
+/// A line on stderr; never a panic (the terminal may be gone).
+fn say(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 /// Shut every open ControlMaster and remove its folder (best effort: the
@@ -164,7 +170,7 @@ pub fn watch() {
                 else => return,
             };
             if let Some(code) = on_signal(code) {
-                eprintln!("\nkeel: stopped.");
+                say("\nkeel: stopped.");
                 close_masters();
                 std::process::exit(code);
             }
