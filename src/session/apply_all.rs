@@ -43,8 +43,8 @@ pub async fn apply_all(
     outcomes
 }
 
-/// Apply one host (when it has changes), then record its release; an
-/// error recording it comes first in the host's error.
+/// Apply one host (when it has changes), then record its release and
+/// ledger; an error recording them follows the host's own error.
 pub(super) async fn apply_and_record(
     w: &HostWork,
     s: &Session,
@@ -77,9 +77,11 @@ pub(super) async fn apply_and_record(
         Err(e) => Err(e),
     };
     if let Err(e) = recorded {
+        // After a failure, what the run did comes first (a lost
+        // connection also fails the recording).
         let e = apply::mask_for_host(w, &s.redactor, &e);
         outcome.error = Some(match outcome.error.take() {
-            Some(other) => format!("{e}\n{other}"),
+            Some(other) => format!("{other}\n{e}"),
             None => e,
         });
     }
