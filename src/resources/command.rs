@@ -71,6 +71,10 @@ pub struct Command {
     pub notified_only: bool,
     /// Run once per release (`once: release`).
     pub once: Option<Once>,
+    /// Stop `run` after this many seconds (1 to 604800): the command
+    /// fails and its whole process tree is killed (coreutils `timeout`:
+    /// TERM, then KILL 10 s later). The guards are not bounded by it.
+    pub timeout: Option<u64>,
     /// The release the host is resolved for (set at prepare time).
     #[serde(skip)]
     release: Option<crate::release::Context>,
@@ -253,7 +257,46 @@ impl Command {
         if let Some(c) = &self.cwd {
             let _ = write!(s, " in {c}");
         }
+        if let Some(t) = self.timeout {
+            let _ = write!(s, " (timeout {t} s)");
+        }
         s
+    }
+
+    /// Shell lines that run `run` in context (as `user` if set), killed
+    /// with its process tree after `secs` seconds. The text travels on
+    /// the standard input of `sh -s` in a quoted here-document, never on
+    /// a command line; a failure exits the script with its status.
+    fn exec_bounded(&self, secs: u64) -> String {
+        let body = self.in_context(&self.run);
+        let end = heredoc_delim("KEEL_CMD_END", &body);
+        let t = format!("timeout -k 10 {secs}");
+        let mut s = String::from(
+            "command -v timeout >/dev/null 2>&1 || { echo 'keel: `timeout:` needs the timeout command (coreutils) on the host' >&2; exit 127; }\n",
+        );
+        let _ = match &self.user {
+            None => writeln!(s, "keel_bounded() {{ {t} sh -s; }}"),
+            Some(u) => {
+                let u = q(u);
+                writeln!(
+                    s,
+                    "keel_bounded() {{ if [ \"$(id -un)\" = {u} ]; then {t} sh -s; else {t} runuser -u {u} -- sh -s; fi; }}"
+                )
+            }
+        };
+        let _ = writeln!(
+            s,
+            "keel_bounded <<'{end}' || {{ keel_rc=$?; case $keel_rc in 124|137) echo 'keel: stopped after {secs} s (its timeout)' >&2 ;; esac; exit $keel_rc; }}\n{body}\n{end}"
+        );
+        s
+    }
+
+    /// `run`, bounded by `timeout` when it is set.
+    fn exec_run(&self) -> String {
+        match self.timeout {
+            Some(secs) => self.exec_bounded(secs),
+            None => self.exec(&self.run, "", false),
+        }
     }
 
     /// The apply script: the guards again, then `run`.
@@ -262,7 +305,7 @@ impl Command {
         if self.guarded() {
             s.push_str(&self.guards(Mode::Apply));
             let _ = writeln!(s, "if [ $keel_go = 1 ]; then");
-            s.push_str(&self.exec(&self.run, "", false));
+            s.push_str(&self.exec_run());
             // Recorded only after a success (errexit stops a failure here).
             if let Some(r) = &self.release {
                 s.push_str(&crate::release::once_record(r, &Kind::name(self)));
@@ -272,7 +315,7 @@ impl Command {
                 "else echo 'keel: the guard holds already; not running' >&2\nfi"
             );
         } else {
-            s.push_str(&self.exec(&self.run, "", false));
+            s.push_str(&self.exec_run());
         }
         Cmd::new(self.summary(), s)
     }
@@ -314,6 +357,14 @@ impl Kind for Command {
             && n.trim().is_empty()
         {
             errs.push(Invalid::field("name", "`name` is empty"));
+        }
+        if let Some(t) = self.timeout
+            && !(1..=604_800).contains(&t)
+        {
+            errs.push(Invalid::field(
+                "timeout",
+                format!("`timeout: {t}` is out of range: seconds from 1 to 604800 (a week)"),
+            ));
         }
         if let Some(c) = &self.creates {
             errs.extend(check_abs_path("creates", c));
@@ -1057,6 +1108,60 @@ mod tests {
         );
         assert_eq!(after.diff.action(), Action::NoOp);
         assert!(!before.commands[0].script.contains("sh -c"));
+    }
+
+    /// `timeout:` bounds `run`: past it, the command fails saying so and
+    /// its whole process tree is gone (a background child never finishes);
+    /// within it, the command runs as usual, as another user too, with its
+    /// text and env off every command line.
+    #[test]
+    fn timeout_stops_the_run_and_its_children() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().to_str().unwrap();
+        let yaml = format!(
+            "run: \"(sleep 2; touch late) & touch started; sleep 30\"\ncwd: {}\ncreates: {}\ntimeout: 1\n",
+            yq(d),
+            yq(&format!("{d}/done"))
+        );
+        let e = eval("command", &yaml, "creates=missing\n");
+        assert_eq!(e.commands[0].summary, format!("run `(sleep 2; touch late) & touch started; sleep 30` in {} (timeout 1 s)", t.path().display()));
+        assert_parses(&e.commands[0].script);
+        let start = std::time::Instant::now();
+        let out = run_local(&e.commands[0].script);
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+        assert_eq!(out.status, 124, "{}", out.stderr);
+        assert!(out.stderr.contains("keel: stopped after 1 s (its timeout)"), "{}", out.stderr);
+        assert!(t.path().join("started").exists());
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        assert!(!t.path().join("late").exists(), "a child outlived the timeout");
+
+        let (_keep, hostile) = hostile_dir();
+        let yaml = format!(
+            "run: printf '%s' \"$V\" > out; id -un >> out\ncwd: {}\ncreates: {}\nenv: {{V: {}}}\ntimeout: 30\nuser: root\n",
+            yq(&hostile),
+            yq(&format!("{hostile}/out")),
+            yq(HOSTILE)
+        );
+        let r = load("command", &yaml);
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(
+            std::fs::read_to_string(Path::new(&hostile).join("out")).unwrap(),
+            format!("{HOSTILE}root\n")
+        );
+        assert_eq!(after.diff.action(), Action::NoOp);
+        let script = &before.commands[0].script;
+        assert!(!script.contains("sh -c") && script.contains("timeout -k 10 30 sh -s"), "{script}");
+    }
+
+    #[test]
+    fn timeout_out_of_range_is_refused() {
+        for bad in ["0", "604801"] {
+            let e = try_load("command", &format!("run: x\ncreates: /x\ntimeout: {bad}\n"))
+                .err()
+                .unwrap_or_else(|| panic!("timeout {bad} accepted"));
+            assert!(e.contains("seconds from 1 to 604800"), "{e}");
+        }
+        assert!(try_load("command", "run: x\ncreates: /x\ntimeout: 10m\n").is_err());
     }
 
     #[test]
