@@ -1,15 +1,15 @@
-//! Ctrl-C and SIGTERM: stop without leaving a host half-changed or a
-//! connection behind.
+//! Ctrl-C, SIGTERM and SIGHUP: stop without leaving a host half-changed
+//! or a connection behind.
 //!
 //! The CLI calls [`watch`] once its runtime is up. What a signal does then
 //! depends on the phase:
 //!
 //! - **Outside an apply** (planning, reading facts, the confirmation
 //!   prompt) nothing has been changed: keel stops at once, exit 130
-//!   (SIGINT) or 143 (SIGTERM), after shutting the SSH ControlMasters it
-//!   opened. Killed by the default action instead, a master would stay up
-//!   (`ControlPersist`) with its folder in `/tmp`, a login on the server
-//!   that nothing ends.
+//!   (SIGINT), 143 (SIGTERM) or 129 (SIGHUP), after shutting the SSH
+//!   ControlMasters it opened. Killed by the default action instead, a
+//!   master would stay up (`ControlPersist`) with its folder in `/tmp`, a
+//!   login on the server that nothing ends.
 //! - **While hosts are changed** ([`Applying`]), the first signal asks
 //!   every host to stop after the steps running now ([`requested`]): no
 //!   new step, no new host and no next batch starts; handlers of what
@@ -159,7 +159,10 @@ pub fn watch() {
     };
     let mut int = watched(libc::SIGINT, SignalKind::interrupt());
     let mut term = watched(libc::SIGTERM, SignalKind::terminate());
-    if int.is_none() && term.is_none() {
+    // The terminal gone (a dropped SSH session to the machine keel runs
+    // on): as SIGTERM. Under `nohup` it is ignored, and the run goes on.
+    let mut hup = watched(libc::SIGHUP, SignalKind::hangup());
+    if int.is_none() && term.is_none() && hup.is_none() {
         return;
     }
     tokio::spawn(async move {
@@ -167,6 +170,7 @@ pub fn watch() {
             let code = tokio::select! {
                 Some(_) = recv(&mut int) => 130,
                 Some(_) = recv(&mut term) => 143,
+                Some(_) = recv(&mut hup) => 129,
                 else => return,
             };
             if let Some(code) = on_signal(code) {

@@ -4,7 +4,8 @@
 //!   what applied, and exits 1 naming what was not applied; the next apply
 //!   finishes the job;
 //! - a second SIGINT stops keel at once (130) while the step runs on;
-//! - a SIGINT while planning stops keel at once (130): nothing was changed.
+//! - a SIGINT (SIGTERM, SIGHUP) while planning stops keel at once (130,
+//!   143, 129): nothing was changed.
 //!
 //! The slow step waits for a file the test writes, not for a fixed time,
 //! so the test holds on a loaded machine.
@@ -180,18 +181,25 @@ resources:
       run: "true"
       unless: "touch '{{vars.root}}/probing'; n=0; while [ ! -f '{{vars.root}}/go' ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done; false"
 "#;
-    let dir = support::local_project(&[("stack.yaml", stack)]);
-    let root = dir.path().join("root");
-    let mut k = Keel::new()
-        .current_dir(dir.path())
-        .args(["plan", "stack.yaml"])
-        .spawn();
-    wait_for("the probe's start", || root.join("probing").exists(), &k);
-    signal(&k, libc::SIGINT);
-    wait_for_end(&mut k);
-    assert!(!root.join("go").exists(), "ended while the probe ran");
-    std::fs::write(root.join("go"), "").unwrap();
-    let run = k.wait();
-    assert_eq!(run.code, 130, "{}", run.all());
-    assert!(run.stderr.contains("keel: stopped."), "{}", run.all());
+    // SIGTERM and a hung-up terminal too, each with its exit code.
+    for (sig, code) in [
+        (libc::SIGINT, 130),
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+    ] {
+        let dir = support::local_project(&[("stack.yaml", stack)]);
+        let root = dir.path().join("root");
+        let mut k = Keel::new()
+            .current_dir(dir.path())
+            .args(["plan", "stack.yaml"])
+            .spawn();
+        wait_for("the probe's start", || root.join("probing").exists(), &k);
+        signal(&k, sig);
+        wait_for_end(&mut k);
+        assert!(!root.join("go").exists(), "ended while the probe ran");
+        std::fs::write(root.join("go"), "").unwrap();
+        let run = k.wait();
+        assert_eq!(run.code, code, "signal {sig}: {}", run.all());
+        assert!(run.stderr.contains("keel: stopped."), "{}", run.all());
+    }
 }
