@@ -279,6 +279,61 @@ resources:
     }
 }
 
+/// A secret with characters JSON and HTML escape, and a multi-line secret
+/// (a key read from a file): a failing command that prints them as JSON
+/// or HTML, and a plan error quoting a path rendered from the multi-line
+/// one, show neither.
+#[test]
+fn escaped_and_multi_line_secrets_are_masked() {
+    let token = "t0k\"en<&>-\u{c4}\u{d6}-value";
+    let key = "-----BEGIN TEST KEY-----\nMULTILINE-KEY-FIRST\nMULTILINE-KEY-SECOND\n-----END TEST KEY-----";
+    let dir = project(
+        r#"name: escaped
+targets: [local]
+secrets:
+  token: { env: KEEL_T_TOKEN }
+  key: { file: key.pem }
+resources:
+  - command:
+      name: json
+      run: |
+        python3 -c 'import json,os,sys; print(json.dumps({"t": os.environ["T"], "k": os.environ["K"]})); print(json.dumps(os.environ["T"], ensure_ascii=False))' >&2
+        python3 -c 'import html,os; print(html.escape(os.environ["T"]))' >&2
+        exit 3
+      creates: "{{vars.root}}/never"
+      env: { T: "{{secrets.token}}", K: "{{secrets.key}}" }
+"#,
+    );
+    let path_stack = r#"name: path
+targets: [local]
+secrets:
+  key: { file: key.pem }
+resources:
+  - command:
+      name: path
+      run: "true"
+      creates: "/tmp/{{secrets.key}}"
+"#;
+    let d = dir.path();
+    std::fs::write(d.join("key.pem"), format!("{key}\n")).unwrap();
+    std::fs::write(d.join("path.yaml"), path_stack).unwrap();
+    let env = [("KEEL_T_TOKEN", token)];
+    let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml"], &env);
+    assert_ne!(code, 0, "the command fails: {out}{err}");
+    let shown = format!("{out}{err}");
+    assert!(
+        shown.contains("(sensitive)") && shown.contains("exit status 3"),
+        "{shown}"
+    );
+    for leak in ["t0k", "-value", "MULTILINE-KEY", "BEGIN TEST KEY"] {
+        assert!(!shown.contains(leak), "`{leak}` shows:\n{shown}");
+    }
+    let (_, out, err) = keel(d, &["plan", "--json", "path.yaml"], &env);
+    let shown = format!("{out}{err}");
+    assert!(shown.contains("contains `..` or a newline"), "{shown}");
+    assert!(!shown.contains("MULTILINE-KEY"), "{shown}");
+}
+
 #[test]
 fn secrets_too_short_to_mask_are_refused() {
     let dir = project(
