@@ -334,6 +334,44 @@ resources:
     assert!(!shown.contains("MULTILINE-KEY"), "{shown}");
 }
 
+/// `keel show` of a file keel manages as plain text, whose live content
+/// holds a secret (written by hand, or by an earlier stack): neither the
+/// secret (the fact prints content as an escaped byte string, `\"` and
+/// `\xc3\x84`, which the redactor alone cannot recognise) nor the
+/// content's plain sha256 shows.
+#[test]
+fn show_hides_live_content_holding_a_secret() {
+    let token = "t0k\"en-\u{c4}\u{d6}-value";
+    let dir = project(
+        r#"name: show
+targets: [local]
+secrets:
+  token: { env: KEEL_T_TOKEN }
+resources:
+  - file:
+      path: "{{vars.root}}/app.conf"
+      content: "token=managed-elsewhere\n"
+"#,
+    );
+    let d = dir.path();
+    let live = format!("token={token}\n");
+    std::fs::write(d.join("root/app.conf"), &live).unwrap();
+    let address = format!("file[{}]", d.join("root/app.conf").display());
+    let (code, out, err) = keel(
+        d,
+        &["show", &address, "stack.yaml"],
+        &[("KEEL_T_TOKEN", token)],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let shown = format!("{out}{err}");
+    assert!(shown.contains("live state of"), "{shown}");
+    let digest = sh("printf '%s' \"$S\" | sha256sum | cut -c1-64", &live);
+    assert_eq!(digest.len(), 64);
+    for leak in ["t0k", "-value", digest.as_str()] {
+        assert!(!shown.contains(leak), "`{leak}` shows:\n{shown}");
+    }
+}
+
 #[test]
 fn secrets_too_short_to_mask_are_refused() {
     let dir = project(
