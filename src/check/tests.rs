@@ -148,6 +148,17 @@ async fn command_checks_run_over_the_transport() {
 }
 
 #[tokio::test]
+async fn a_command_check_s_text_is_not_on_a_command_line() {
+    // Fails when its own text is in the argv of the shell that runs it or
+    // of that shell's parent (`timeout`): argv is readable by every user.
+    let r = run(&check(
+        "command: \"for p in $$ $PPID; do tr '\\\\0' ' ' < /proc/$p/cmdline | grep -q ARGV-MARK && exit 1; done; exit 0\"\n",
+    ))
+    .await;
+    assert!(r.passed, "{r:?}");
+}
+
+#[tokio::test]
 async fn retries_stop_at_the_first_pass() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("n");
