@@ -276,6 +276,30 @@ async fn secrets_are_redacted_in_reports() {
 }
 
 #[tokio::test]
+async fn a_secret_quoted_by_the_report_is_redacted() {
+    // The report quotes header values and the expected body as Rust
+    // strings (`"..\".."`) before it is masked: a secret with a quote in
+    // it changes form there.
+    let secret = "hun\"ter2-the-secret";
+    let port = serve(
+        "HTTP/1.1 200 OK\r\nX-Token: hun\"ter2-the-secret\r\nContent-Length: 2\r\n\r\nok",
+        1,
+    );
+    let c = check(&format!(
+        "http: {{ url: \"http://127.0.0.1:{port}/\", headers: {{ x-token: nope }}, body: 'hun\"ter2-the-secret' }}\n"
+    ));
+    let red = Redactor::new(vec![Secret::new(secret.to_string())]);
+    let local = Local::new(false);
+    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &red).await;
+    let detail = &r.attempts[0].detail;
+    assert!(
+        detail.contains("header x-token") && detail.contains("body lacks"),
+        "{detail}"
+    );
+    assert!(!detail.contains("ter2"), "{detail}");
+}
+
+#[tokio::test]
 async fn a_secret_split_across_lines_of_the_output_is_redacted() {
     // The excerpt puts the output on one line: the redactor must see the
     // line breaks first, or the pieces of the secret show.
