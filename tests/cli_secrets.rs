@@ -372,6 +372,38 @@ resources:
     }
 }
 
+/// `keel import` lists the addresses it recorded: one rendered from a
+/// secret is masked there as in plans.
+#[test]
+fn import_masks_addresses_rendered_from_secrets() {
+    let token = "imp0rt-token-value";
+    let dir = project(
+        r#"name: import
+targets: [local]
+state_dir: "{{vars.root}}/state"
+secrets:
+  token: { env: KEEL_T_TOKEN }
+resources:
+  - file:
+      path: "{{vars.root}}/present-{{secrets.token}}.conf"
+      content: "x\n"
+  - file:
+      path: "{{vars.root}}/absent-{{secrets.token}}.conf"
+      content: "y\n"
+"#,
+    );
+    let d = dir.path();
+    std::fs::write(d.join(format!("root/present-{token}.conf")), "x\n").unwrap();
+    let (code, out, err) = keel(d, &["import", "stack.yaml"], &[("KEEL_T_TOKEN", token)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let shown = format!("{out}{err}");
+    assert!(
+        shown.contains("recorded 1 resource(s)") && shown.contains("(sensitive)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("imp0rt"), "{shown}");
+}
+
 #[test]
 fn secrets_too_short_to_mask_are_refused() {
     let dir = project(
