@@ -404,6 +404,41 @@ resources:
     assert!(!shown.contains("imp0rt"), "{shown}");
 }
 
+/// A check built from a value derived from a secret (`sha256`, `replace`)
+/// is masked in `verify` and `apply` reports (human and JSON) as in plans:
+/// the redactor alone does not know such values.
+#[test]
+fn check_reports_mask_values_rendered_from_secrets() {
+    let token = "chk-token&value";
+    let dir = project(
+        r#"name: derived
+targets: [local]
+secrets:
+  token: { env: KEEL_T_TOKEN }
+resources:
+  - check:
+      name: derived
+      command: "test x = '{{sha256 secrets.token}} {{replace secrets.token \"&\" \"AND\"}}'"
+"#,
+    );
+    let d = dir.path();
+    let digest = sh("printf '%s' \"$S\" | sha256sum | cut -c1-64", token);
+    let env = [("KEEL_T_TOKEN", token)];
+    for args in [
+        &["verify", "stack.yaml"][..],
+        &["verify", "--json", "stack.yaml"],
+        &["-v", "apply", "--yes", "--json", "stack.yaml"],
+    ] {
+        let (code, out, err) = keel(d, args, &env);
+        assert_eq!(code, 1, "the check fails: {out}{err}");
+        let shown = format!("{out}{err}");
+        assert!(shown.contains("check[derived]"), "{shown}");
+        for leak in [digest.as_str(), "chk-tokenANDvalue"] {
+            assert!(!shown.contains(leak), "{args:?}: `{leak}` shows:\n{shown}");
+        }
+    }
+}
+
 #[test]
 fn secrets_too_short_to_mask_are_refused() {
     let dir = project(

@@ -18,13 +18,30 @@ fn check(yaml: &str) -> Check {
         .clone()
 }
 
+/// Masks the secrets of `red` (no rendered values).
+fn plain(red: &Redactor) -> Masker<'_> {
+    Masker {
+        redactor: red,
+        tainted: &[],
+    }
+}
+
 fn none() -> Redactor {
     Redactor::new(Vec::new())
 }
 
 async fn run(c: &Check) -> CheckReport {
     let local = Local::new(false);
-    run_check("here", "127.0.0.1", "check[t]", c, Some(&local), &none()).await
+    let red = none();
+    run_check(
+        "here",
+        "127.0.0.1",
+        "check[t]",
+        c,
+        Some(&local),
+        &plain(&red),
+    )
+    .await
 }
 
 /// A port that nothing listens on (bound, then released).
@@ -266,7 +283,7 @@ async fn secrets_are_redacted_in_reports() {
         &format!("check[{secret}]"),
         &c,
         Some(&local),
-        &red,
+        &plain(&red),
     )
     .await;
     let text = serde_json::to_string(&r).unwrap()
@@ -290,7 +307,7 @@ async fn a_secret_quoted_by_the_report_is_redacted() {
     ));
     let red = Redactor::new(vec![Secret::new(secret.to_string())]);
     let local = Local::new(false);
-    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &red).await;
+    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &plain(&red)).await;
     let detail = &r.attempts[0].detail;
     assert!(
         detail.contains("header x-token") && detail.contains("body lacks"),
@@ -307,7 +324,7 @@ async fn a_secret_split_across_lines_of_the_output_is_redacted() {
     let red = Redactor::new(vec![Secret::new(secret.to_string())]);
     let local = Local::new(false);
     let c = check("command: \"printf 'hunte\\\\nr2sec\\\\nret\\\\n'; exit 1\"\n");
-    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &red).await;
+    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &plain(&red)).await;
     let detail = &r.attempts[0].detail;
     assert!(detail.contains("exit 1"), "{detail}");
     assert!(
@@ -319,7 +336,7 @@ async fn a_secret_split_across_lines_of_the_output_is_redacted() {
         1,
     );
     let c = check(&format!("http: {{ url: \"http://127.0.0.1:{port}/\" }}\n"));
-    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &red).await;
+    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &plain(&red)).await;
     let detail = &r.attempts[0].detail;
     assert!(detail.contains("status 500"), "{detail}");
     assert!(!detail.contains("hunter2"), "{detail}");
