@@ -116,14 +116,16 @@ async fn run_cmds(work: &HostWork, cmds: &[Cmd], masker: &Masker<'_>) -> Result<
     }
     match t.run(&script_of(cmds)).await {
         Ok(out) if out.success() => Ok(()),
-        Ok(out) => Err(masker.mask(&failure(out.status, &out.stderr_text()))),
+        Ok(out) => Err(failure(out.status, &out.stderr_text(), masker)),
         Err(e) => Err(masker.mask(&e.to_string())),
     }
 }
 
 /// How a failed script is reported: its exit status and the last lines of
-/// its stderr (not masked yet).
-fn failure(status: Option<i32>, stderr: &str) -> String {
+/// its stderr, masked before they are cut (a secret split across lines
+/// that starts above the cut would otherwise show all but its first lines).
+fn failure(status: Option<i32>, stderr: &str, masker: &Masker<'_>) -> String {
+    let stderr = masker.mask(stderr);
     let tail: Vec<&str> = stderr
         .lines()
         .rev()
@@ -742,6 +744,40 @@ fn not_disarmed(redactor: &Redactor, guarded: &[usize], outcome: &mut [Option<Ou
             outcome[g] = Some(Outcome::Failed(redactor.redact(&format!(
                 "applied and confirmed, but the automatic revert could not be cancelled ({e}); it will restore the previous configuration"
             ))));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::{MASK, Secret};
+
+    #[test]
+    fn a_failure_masks_the_stderr_before_keeping_its_last_lines() {
+        let secret = "s3cr&t<\"%:x-the-CANARY-value";
+        let redactor = Redactor::new(vec![Secret::new(secret)]);
+        let masker = Masker {
+            redactor: &redactor,
+            tainted: &[],
+        };
+        // Two characters a line: the secret starts above the 12 lines kept.
+        let folded: Vec<String> = secret
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(2)
+            .map(|c| c.iter().collect())
+            .collect();
+        assert!(folded.len() > 12);
+        let stderr = format!("starting\n{}\n", folded.join("\n"));
+        let shown = failure(Some(1), &stderr, &masker);
+        assert!(shown.starts_with("exit status 1: "), "{shown}");
+        assert!(shown.contains(MASK), "{shown}");
+        for piece in ["CANARY", "CA", "NA", "va", "lu"] {
+            assert!(
+                !shown.lines().any(|l| l.contains(piece)),
+                "`{piece}` shows: {shown}"
+            );
         }
     }
 }

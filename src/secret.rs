@@ -253,8 +253,11 @@ struct Pattern {
 /// Replaces every known secret value in text with `(sensitive)`: the value
 /// in any case, its base64 (standard and URL-safe, at each of the 3
 /// byte alignments it can have inside a longer encoded text), its hex, and
-/// its URL encoding; each of them also when split across lines (line
-/// breaks inside a match are ignored).
+/// its URL encoding, and the value as JSON, XML, GitHub annotations and the
+/// shell escape it (a text escaped after it was masked, or a command that
+/// prints JSON, shows the secret in those forms); each of them also when
+/// split across lines (line breaks inside a match are ignored, in the text
+/// and in the secret: a multi-line secret is found whole).
 #[derive(Clone, Default)]
 pub struct Redactor {
     patterns: Vec<Pattern>,
@@ -323,10 +326,75 @@ fn url_encode(data: &[u8], space_plus: bool, marks: bool) -> String {
     out
 }
 
+/// A JSON string's content (no quotes), as serializers write it: only `"`,
+/// `\` and control characters escaped, or (`ascii`) every non-ASCII
+/// character too, as `\uXXXX` (surrogate pairs above U+FFFF).
+fn json_escape(text: &str, ascii: bool) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || (ascii && !c.is_ascii()) => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// XML/HTML character escaping: `&`, `<`, `>` always; the quotes as
+/// `&quot;` and `quote` (`&apos;`, `&#x27;` or `&#39;`) unless `quote` is
+/// empty (text content, where they stay as they are); line breaks and tabs
+/// as character references when `quote` is `&apos;` (attribute values, as
+/// keel's JUnit report writes them).
+fn xml_escape(text: &str, quote: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if !quote.is_empty() => out.push_str("&quot;"),
+            '\'' if !quote.is_empty() => out.push_str(quote),
+            '\n' if quote == "&apos;" => out.push_str("&#10;"),
+            '\r' if quote == "&apos;" => out.push_str("&#13;"),
+            '\t' if quote == "&apos;" => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// GitHub Actions workflow-command escaping: `%`, CR, LF in messages, and
+/// also `:` and `,` in properties (`property`).
+fn github_escape(text: &str, property: bool) -> String {
+    let out = text
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    if property {
+        out.replace(':', "%3A").replace(',', "%2C")
+    } else {
+        out
+    }
+}
+
 impl Redactor {
     pub fn new(values: Vec<Secret>) -> Self {
         let mut patterns: Vec<Pattern> = Vec::new();
         let mut add = |text: String, fold: bool| {
+            // Line breaks are ignored in the text searched (see `ranges`),
+            // so they must be in the pattern too: a multi-line secret (a
+            // private key) is found whole.
+            let text = text.replace(['\n', '\r'], "");
             if text.chars().count() < MIN_SECRET_LEN {
                 return;
             }
@@ -351,6 +419,17 @@ impl Redactor {
             for (plus, marks) in [(false, false), (true, false), (false, true)] {
                 add(url_encode(b, plus, marks), true);
             }
+            // As escaped by JSON, XML, GitHub annotations and the shell,
+            // in keel's own reports (which are masked once more after they
+            // are rendered) and in what commands print.
+            add(json_escape(v, false), true);
+            add(json_escape(v, true), true);
+            for quote in ["&apos;", "&#x27;", "&#39;", ""] {
+                add(xml_escape(v, quote), true);
+            }
+            add(github_escape(v, false), true);
+            add(github_escape(v, true), true);
+            add(crate::shell::q(v), true);
         }
         // Longest first, so a secret containing another is masked whole.
         patterns.sort_by_key(|p| std::cmp::Reverse(p.text.len()));
@@ -498,6 +577,66 @@ mod tests {
             }
             assert_eq!(r.redact("nothing here\nat all"), "nothing here\nat all");
         }
+    }
+
+    /// A secret with characters that JSON, XML, GitHub annotations and the
+    /// shell escape, a line break and non-ASCII letters.
+    const ESCAPED: &str = "s3cr&t<\"%:x,'\\\n-\u{c4}\u{d6}-\u{1F511}-end";
+
+    #[test]
+    fn redactor_masks_escaped_forms() {
+        let r = Redactor::new(vec![Secret::new(ESCAPED)]);
+        let python_json = |ascii: bool| {
+            let out = std::process::Command::new("python3")
+                .args([
+                    "-c",
+                    "import json,os,sys; sys.stdout.write(json.dumps(os.environ['S'], ensure_ascii=sys.argv[1]=='1'))",
+                    if ascii { "1" } else { "0" },
+                ])
+                .env("S", ESCAPED)
+                .output()
+                .expect("this test compares with python3's JSON: install python3");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let forms = [
+            serde_json::to_string(ESCAPED).unwrap(),
+            serde_json::to_string(&serde_json::json!({ "x": ESCAPED })).unwrap(),
+            python_json(true),
+            python_json(false),
+            crate::report::junit::escape(ESCAPED),
+            xml_escape(ESCAPED, ""),
+            xml_escape(ESCAPED, "&#x27;"),
+            crate::report::github::escape_data(ESCAPED),
+            crate::report::github::escape_property(ESCAPED),
+            crate::shell::q(ESCAPED),
+            ESCAPED.to_uppercase(),
+        ];
+        for form in forms {
+            let text = format!("before {form} after");
+            let shown = r.redact(&text);
+            assert_eq!(
+                shown.matches(MASK).count(),
+                1,
+                "{form:?} not masked whole: {shown}"
+            );
+            assert!(
+                shown.starts_with("before ") && shown.ends_with(" after"),
+                "{shown}"
+            );
+            assert!(!shown.contains("CR&T") && !shown.contains("cr&") && !shown.contains("-end"));
+        }
+    }
+
+    #[test]
+    fn a_multi_line_secret_is_masked_whole() {
+        let key = "-----BEGIN KEY-----\nQUJDREVGR0g=\r\nSUpLTE1O\n-----END KEY-----";
+        let r = Redactor::new(vec![Secret::new(key)]);
+        let shown = r.redact(&format!("cannot load <{key}>: bad key"));
+        assert_eq!(shown, "cannot load <(sensitive)>: bad key");
+        // Printed with other line breaks, or none.
+        let lf = key.replace("\r\n", "\n");
+        assert_eq!(r.redact(&lf), MASK);
+        assert_eq!(r.redact(&key.replace(['\r', '\n'], "")), MASK);
     }
 
     #[test]

@@ -309,7 +309,16 @@ impl Session {
             .get(&w.host)
             .map(|h| h.address.clone())
             .unwrap_or_default();
-        crate::check::run_host(&w.host, &address, &checks, w.conn(), &self.redactor).await
+        let tainted = crate::check::tainted_in(&w.resolved);
+        crate::check::run_host(
+            &w.host,
+            &address,
+            &checks,
+            w.conn(),
+            &self.redactor,
+            &tainted,
+        )
+        .await
     }
 
     /// Load and validate offline, then read the secrets.

@@ -279,6 +279,166 @@ resources:
     }
 }
 
+/// A secret with characters JSON and HTML escape, and a multi-line secret
+/// (a key read from a file): a failing command that prints them as JSON
+/// or HTML, and a plan error quoting a path rendered from the multi-line
+/// one, show neither.
+#[test]
+fn escaped_and_multi_line_secrets_are_masked() {
+    let token = "t0k\"en<&>-\u{c4}\u{d6}-value";
+    let key = "-----BEGIN TEST KEY-----\nMULTILINE-KEY-FIRST\nMULTILINE-KEY-SECOND\n-----END TEST KEY-----";
+    let dir = project(
+        r#"name: escaped
+targets: [local]
+secrets:
+  token: { env: KEEL_T_TOKEN }
+  key: { file: key.pem }
+resources:
+  - command:
+      name: json
+      run: |
+        python3 -c 'import json,os,sys; print(json.dumps({"t": os.environ["T"], "k": os.environ["K"]})); print(json.dumps(os.environ["T"], ensure_ascii=False))' >&2
+        python3 -c 'import html,os; print(html.escape(os.environ["T"]))' >&2
+        exit 3
+      creates: "{{vars.root}}/never"
+      env: { T: "{{secrets.token}}", K: "{{secrets.key}}" }
+"#,
+    );
+    let path_stack = r#"name: path
+targets: [local]
+secrets:
+  key: { file: key.pem }
+resources:
+  - command:
+      name: path
+      run: "true"
+      creates: "/tmp/{{secrets.key}}"
+"#;
+    let d = dir.path();
+    std::fs::write(d.join("key.pem"), format!("{key}\n")).unwrap();
+    std::fs::write(d.join("path.yaml"), path_stack).unwrap();
+    let env = [("KEEL_T_TOKEN", token)];
+    let (code, out, err) = keel(d, &["apply", "--yes", "stack.yaml"], &env);
+    assert_ne!(code, 0, "the command fails: {out}{err}");
+    let shown = format!("{out}{err}");
+    assert!(
+        shown.contains("(sensitive)") && shown.contains("exit status 3"),
+        "{shown}"
+    );
+    for leak in ["t0k", "-value", "MULTILINE-KEY", "BEGIN TEST KEY"] {
+        assert!(!shown.contains(leak), "`{leak}` shows:\n{shown}");
+    }
+    let (_, out, err) = keel(d, &["plan", "--json", "path.yaml"], &env);
+    let shown = format!("{out}{err}");
+    assert!(shown.contains("contains `..` or a newline"), "{shown}");
+    assert!(!shown.contains("MULTILINE-KEY"), "{shown}");
+}
+
+/// `keel show` of a file keel manages as plain text, whose live content
+/// holds a secret (written by hand, or by an earlier stack): neither the
+/// secret (the fact prints content as an escaped byte string, `\"` and
+/// `\xc3\x84`, which the redactor alone cannot recognise) nor the
+/// content's plain sha256 shows.
+#[test]
+fn show_hides_live_content_holding_a_secret() {
+    let token = "t0k\"en-\u{c4}\u{d6}-value";
+    let dir = project(
+        r#"name: show
+targets: [local]
+secrets:
+  token: { env: KEEL_T_TOKEN }
+resources:
+  - file:
+      path: "{{vars.root}}/app.conf"
+      content: "token=managed-elsewhere\n"
+"#,
+    );
+    let d = dir.path();
+    let live = format!("token={token}\n");
+    std::fs::write(d.join("root/app.conf"), &live).unwrap();
+    let address = format!("file[{}]", d.join("root/app.conf").display());
+    let (code, out, err) = keel(
+        d,
+        &["show", &address, "stack.yaml"],
+        &[("KEEL_T_TOKEN", token)],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let shown = format!("{out}{err}");
+    assert!(shown.contains("live state of"), "{shown}");
+    let digest = sh("printf '%s' \"$S\" | sha256sum | cut -c1-64", &live);
+    assert_eq!(digest.len(), 64);
+    for leak in ["t0k", "-value", digest.as_str()] {
+        assert!(!shown.contains(leak), "`{leak}` shows:\n{shown}");
+    }
+}
+
+/// `keel import` lists the addresses it recorded: one rendered from a
+/// secret is masked there as in plans.
+#[test]
+fn import_masks_addresses_rendered_from_secrets() {
+    let token = "imp0rt-token-value";
+    let dir = project(
+        r#"name: import
+targets: [local]
+state_dir: "{{vars.root}}/state"
+secrets:
+  token: { env: KEEL_T_TOKEN }
+resources:
+  - file:
+      path: "{{vars.root}}/present-{{secrets.token}}.conf"
+      content: "x\n"
+  - file:
+      path: "{{vars.root}}/absent-{{secrets.token}}.conf"
+      content: "y\n"
+"#,
+    );
+    let d = dir.path();
+    std::fs::write(d.join(format!("root/present-{token}.conf")), "x\n").unwrap();
+    let (code, out, err) = keel(d, &["import", "stack.yaml"], &[("KEEL_T_TOKEN", token)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let shown = format!("{out}{err}");
+    assert!(
+        shown.contains("recorded 1 resource(s)") && shown.contains("(sensitive)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("imp0rt"), "{shown}");
+}
+
+/// A check built from a value derived from a secret (`sha256`, `replace`)
+/// is masked in `verify` and `apply` reports (human and JSON) as in plans:
+/// the redactor alone does not know such values.
+#[test]
+fn check_reports_mask_values_rendered_from_secrets() {
+    let token = "chk-token&value";
+    let dir = project(
+        r#"name: derived
+targets: [local]
+secrets:
+  token: { env: KEEL_T_TOKEN }
+resources:
+  - check:
+      name: derived
+      command: "test x = '{{sha256 secrets.token}} {{replace secrets.token \"&\" \"AND\"}}'"
+"#,
+    );
+    let d = dir.path();
+    let digest = sh("printf '%s' \"$S\" | sha256sum | cut -c1-64", token);
+    let env = [("KEEL_T_TOKEN", token)];
+    for args in [
+        &["verify", "stack.yaml"][..],
+        &["verify", "--json", "stack.yaml"],
+        &["-v", "apply", "--yes", "--json", "stack.yaml"],
+    ] {
+        let (code, out, err) = keel(d, args, &env);
+        assert_eq!(code, 1, "the check fails: {out}{err}");
+        let shown = format!("{out}{err}");
+        assert!(shown.contains("check[derived]"), "{shown}");
+        for leak in [digest.as_str(), "chk-tokenANDvalue"] {
+            assert!(!shown.contains(leak), "{args:?}: `{leak}` shows:\n{shown}");
+        }
+    }
+}
+
 #[test]
 fn secrets_too_short_to_mask_are_refused() {
     let dir = project(

@@ -8,7 +8,8 @@
 //! applies a stack with the secret in a file's content, in `line` (create,
 //! replace, remove), in a git URL (an https-style URL against a local
 //! HTTP server that requires exactly those credentials), in a command's
-//! `env`, and in a user's `password_hash`. A positive control (a process
+//! `env`, in a user's `password_hash`, and in a host-side check's
+//! `command`. A positive control (a process
 //! with a marker in its argv) proves the samplers see command lines.
 
 mod support;
@@ -79,6 +80,9 @@ resources:
   - user:
       name: alice
       password_hash: "{{secrets.hash}}"
+  - check:
+      name: token-check
+      command: "test -n '{{secrets.token}}' && sleep 0.5"
 "#;
 
 #[test]

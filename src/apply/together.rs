@@ -252,7 +252,7 @@ impl Walk<'_> {
         }
         match frames.first() {
             Some(f) if f.status == 0 => Ok(()),
-            Some(f) => Err(self.masker.mask(&failure(Some(f.status), &f.stderr))),
+            Some(f) => Err(failure(Some(f.status), &f.stderr, &self.masker)),
             None => Err(self.masker.mask(&stopped_early(problem.as_deref()))),
         }
     }
@@ -307,7 +307,7 @@ impl Walk<'_> {
                 }
                 return;
             }
-            Some(f) => failure(Some(f.status), &f.stderr),
+            Some(f) => failure(Some(f.status), &f.stderr, &self.masker),
             None => stopped_early(problem),
         };
         let error = self.masker.mask(&error);

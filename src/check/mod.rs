@@ -14,8 +14,9 @@
 pub mod http;
 mod x509;
 
+use crate::plan::Masker;
 use crate::resources::check::{Check, PortState, Probe};
-use crate::secret::Redactor;
+use crate::secret::{Redactor, Secret};
 use crate::session::{HostWork, Session};
 use crate::shell::Script;
 use crate::transport::Transport;
@@ -59,6 +60,15 @@ pub fn checks_of(w: &HostWork) -> Vec<(String, Check)> {
     checks_in(&w.resolved)
 }
 
+/// Every value rendered from a secret among a host's resolved resources.
+pub fn tainted_in(resolved: &crate::resolve::Resolved) -> Vec<Secret> {
+    resolved
+        .instances
+        .iter()
+        .flat_map(|i| i.tainted.iter().cloned())
+        .collect()
+}
+
 fn checks_in(resolved: &crate::resolve::Resolved) -> Vec<(String, Check)> {
     resolved
         .instances
@@ -74,13 +84,19 @@ fn checks_in(resolved: &crate::resolve::Resolved) -> Vec<(String, Check)> {
 
 /// Run a host's checks one after the other (they are few, and a port
 /// check must not race a unit check of the same service).
+///
+/// Reports are masked as plans are: every secret value (`redactor`) and
+/// every value rendered from one on the host (`tainted`: a check's command
+/// or URL built with `sha256` or `replace` of a secret).
 pub async fn run_host(
     host: &str,
     host_address: &str,
     checks: &[(String, Check)],
     transport: Option<Arc<dyn Transport>>,
     redactor: &Redactor,
+    tainted: &[Secret],
 ) -> Vec<CheckReport> {
+    let masker = Masker { redactor, tainted };
     let mut out = Vec::new();
     for (address, check) in checks {
         out.push(
@@ -90,7 +106,7 @@ pub async fn run_host(
                 address,
                 check,
                 transport.as_deref(),
-                redactor,
+                &masker,
             )
             .await,
         );
@@ -105,19 +121,20 @@ pub async fn run_check(
     address: &str,
     check: &Check,
     transport: Option<&dyn Transport>,
-    redactor: &Redactor,
+    masker: &Masker<'_>,
 ) -> CheckReport {
+    let redactor = masker.redactor;
     let probe = check.probe_kind();
     let mut report = CheckReport {
         host: host.to_string(),
-        address: redactor.redact(address),
+        address: masker.mask(address),
         kind: probe.map_or("none", |p| p.key()).to_string(),
         runs_on: if probe.is_some_and(|p| p.runs_from_keel()) {
             "keel".into()
         } else {
             "host".into()
         },
-        what: redactor.redact(&describe(check, host_address)),
+        what: masker.mask(&describe(check, host_address)),
         passed: false,
         attempts: Vec::new(),
     };
@@ -144,12 +161,12 @@ pub async fn run_check(
             attempt = n,
             passed,
             "{}",
-            redactor.redact(&detail)
+            masker.mask(&detail)
         );
         report.attempts.push(Attempt {
             attempt: n,
             passed,
-            detail: redactor.redact(&detail),
+            detail: masker.mask(&detail),
         });
         if passed {
             report.passed = true;
@@ -397,6 +414,8 @@ pub struct Target {
     pub address: String,
     pub transport: Option<Arc<dyn Transport>>,
     pub checks: Vec<(String, Check)>,
+    /// Values rendered from a secret on this host (see [`run_host`]).
+    pub tainted: Vec<Secret>,
     pub error: Option<String>,
 }
 
@@ -409,6 +428,7 @@ pub async fn target(s: &Session, name: &str) -> Target {
         address: String::new(),
         transport: None,
         checks: Vec::new(),
+        tainted: Vec::new(),
         error: None,
     };
     let Some(host) = s.project.inventory.hosts.get(name) else {
@@ -446,7 +466,10 @@ pub async fn target(s: &Session, name: &str) -> Target {
         templates: &s.templates,
     };
     match crate::resolve::resolve_host(&input) {
-        Ok(resolved) => t.checks = checks_in(&resolved),
+        Ok(resolved) => {
+            t.checks = checks_in(&resolved);
+            t.tainted = tainted_in(&resolved);
+        }
         Err(d) => t.error = Some(s.redactor.redact(&crate::session::diags_text(&d))),
     }
     t.transport = Some(transport);

@@ -18,13 +18,30 @@ fn check(yaml: &str) -> Check {
         .clone()
 }
 
+/// Masks the secrets of `red` (no rendered values).
+fn plain(red: &Redactor) -> Masker<'_> {
+    Masker {
+        redactor: red,
+        tainted: &[],
+    }
+}
+
 fn none() -> Redactor {
     Redactor::new(Vec::new())
 }
 
 async fn run(c: &Check) -> CheckReport {
     let local = Local::new(false);
-    run_check("here", "127.0.0.1", "check[t]", c, Some(&local), &none()).await
+    let red = none();
+    run_check(
+        "here",
+        "127.0.0.1",
+        "check[t]",
+        c,
+        Some(&local),
+        &plain(&red),
+    )
+    .await
 }
 
 /// A port that nothing listens on (bound, then released).
@@ -148,6 +165,17 @@ async fn command_checks_run_over_the_transport() {
 }
 
 #[tokio::test]
+async fn a_command_check_s_text_is_not_on_a_command_line() {
+    // Fails when its own text is in the argv of the shell that runs it or
+    // of that shell's parent (`timeout`): argv is readable by every user.
+    let r = run(&check(
+        "command: \"for p in $$ $PPID; do tr '\\\\0' ' ' < /proc/$p/cmdline | grep -q ARGV-MARK && exit 1; done; exit 0\"\n",
+    ))
+    .await;
+    assert!(r.passed, "{r:?}");
+}
+
+#[tokio::test]
 async fn retries_stop_at_the_first_pass() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("n");
@@ -255,13 +283,37 @@ async fn secrets_are_redacted_in_reports() {
         &format!("check[{secret}]"),
         &c,
         Some(&local),
-        &red,
+        &plain(&red),
     )
     .await;
     let text = serde_json::to_string(&r).unwrap()
         + &render(std::slice::from_ref(&r))
         + &failures(&[r]).join("");
     assert!(!text.contains(secret), "{text}");
+}
+
+#[tokio::test]
+async fn a_secret_quoted_by_the_report_is_redacted() {
+    // The report quotes header values and the expected body as Rust
+    // strings (`"..\".."`) before it is masked: a secret with a quote in
+    // it changes form there.
+    let secret = "hun\"ter2-the-secret";
+    let port = serve(
+        "HTTP/1.1 200 OK\r\nX-Token: hun\"ter2-the-secret\r\nContent-Length: 2\r\n\r\nok",
+        1,
+    );
+    let c = check(&format!(
+        "http: {{ url: \"http://127.0.0.1:{port}/\", headers: {{ x-token: nope }}, body: 'hun\"ter2-the-secret' }}\n"
+    ));
+    let red = Redactor::new(vec![Secret::new(secret.to_string())]);
+    let local = Local::new(false);
+    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &plain(&red)).await;
+    let detail = &r.attempts[0].detail;
+    assert!(
+        detail.contains("header x-token") && detail.contains("body lacks"),
+        "{detail}"
+    );
+    assert!(!detail.contains("ter2"), "{detail}");
 }
 
 #[tokio::test]
@@ -272,7 +324,7 @@ async fn a_secret_split_across_lines_of_the_output_is_redacted() {
     let red = Redactor::new(vec![Secret::new(secret.to_string())]);
     let local = Local::new(false);
     let c = check("command: \"printf 'hunte\\\\nr2sec\\\\nret\\\\n'; exit 1\"\n");
-    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &red).await;
+    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &plain(&red)).await;
     let detail = &r.attempts[0].detail;
     assert!(detail.contains("exit 1"), "{detail}");
     assert!(
@@ -284,7 +336,7 @@ async fn a_secret_split_across_lines_of_the_output_is_redacted() {
         1,
     );
     let c = check(&format!("http: {{ url: \"http://127.0.0.1:{port}/\" }}\n"));
-    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &red).await;
+    let r = run_check("h", "127.0.0.1", "check[t]", &c, Some(&local), &plain(&red)).await;
     let detail = &r.attempts[0].detail;
     assert!(detail.contains("status 500"), "{detail}");
     assert!(!detail.contains("hunter2"), "{detail}");

@@ -27,10 +27,14 @@ pub async fn run(common: &Common) -> Exit {
     };
     let works = super::plan::plan_hosts(s.clone()).await;
     let mut failed = false;
-    let mut out = String::new();
+    let mut out_all = String::new();
     for w in &works {
+        // Addresses can hold a secret (`line[/etc/app.conf: TOKEN=...]`):
+        // masked as the plan masks them.
+        let mask = |text: &str| crate::apply::mask_for_host(w, &s.redactor, text);
         match crate::ledger::import::import_host(w).await {
             Ok(r) => {
+                let mut out = String::new();
                 out.push_str(&format!(
                     "{}: recorded {} resource(s) in {}\n",
                     w.host,
@@ -43,10 +47,11 @@ pub async fn run(common: &Common) -> Exit {
                 for a in &r.absent {
                     out.push_str(&format!("  + {a}  (not there yet: apply creates it)\n"));
                 }
+                out_all.push_str(&mask(&out));
             }
             Err(e) => {
                 failed = true;
-                eprintln!("keel: {}: nothing imported: {e}", w.host);
+                eprintln!("keel: {}: nothing imported: {}", w.host, mask(&e));
             }
         }
         w.release_lock().await;
@@ -54,6 +59,6 @@ pub async fn run(common: &Common) -> Exit {
             t.close().await;
         }
     }
-    super::out(&out);
+    super::out(&out_all);
     if failed { Exit::Error } else { Exit::Ok }
 }

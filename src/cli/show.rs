@@ -68,16 +68,24 @@ async fn show_host(s: &Session, host: &str, address: &str) -> (String, bool) {
     let inst = &work.resolved.instances[i];
     let read = crate::probe::run_batch(conn.as_ref(), &[inst.resource.probe()]).await;
     conn.close().await;
+    // Live state holding a secret (a file keel would overwrite) is hidden
+    // whole, as the plan hides its diff: the fact shows content escaped
+    // (`b"\"\xc3..."`), which the redactor cannot recognise, and its
+    // plain sha256.
+    let mut holds_secret = false;
     let fact = match read {
         Ok(outs) => match outs.first() {
-            Some(out) => fact_text(inst.resource.as_ref(), out),
+            Some(out) => {
+                holds_secret = s.redactor.touches(&out.stdout) || s.redactor.touches(&out.stderr);
+                fact_text(inst.resource.as_ref(), out)
+            }
             None => Err("no probe output".to_string()),
         },
         Err(e) => Err(e.to_string()),
     };
     let read_ok = fact.is_ok();
     let fact = match fact {
-        _ if inst.sensitive => "(sensitive)".to_string(),
+        _ if inst.sensitive || holds_secret => "(sensitive)".to_string(),
         Ok(f) => s.redactor.redact(&f),
         Err(e) => format!("cannot read its live state: {}", s.redactor.redact(&e)),
     };

@@ -63,6 +63,7 @@ pub async fn run(a: VerifyArgs) -> Exit {
                         &t.checks,
                         t.transport.clone(),
                         &s.redactor,
+                        &t.tainted,
                     )
                     .await
                 }

@@ -414,6 +414,21 @@ mod tests {
     }
 
     #[test]
+    fn the_check_text_is_not_on_a_command_line() {
+        // The check fails when its own text is in the argv of the shell
+        // that runs it or of that shell's parent (`timeout`).
+        let (_t, d, bin) = fixture();
+        let check = "for p in $$ $PPID; do tr '\\0' ' ' < /proc/$p/cmdline | grep -q ARGV-MARKER && exit 1; done; exit 0";
+        let step = format!(
+            "{{service: web, check: {}, retries: 1, delay: 0, timeout: 5}}",
+            serde_json::to_string(check).unwrap()
+        );
+        let outs = apply(&d, &bin, &yaml(&d, "new", &step));
+        let last = outs.last().unwrap();
+        assert_eq!(last.status, 0, "{}", last.stderr);
+    }
+
+    #[test]
     fn failed_up_of_a_step_puts_the_previous_files_back_too() {
         let (t, d, bin) = fixture();
         let outs = apply(&d, &bin, &yaml(&d, "crash", "web"));

@@ -17,7 +17,10 @@ keel_done=
 keel_check() {
   keel_try=1
   while :; do
-    if keel_out=$(timeout "$5" sh -c "$2" 2>&1 </dev/null); then return 0; else keel_rc=$?; fi
+    # The check's text reaches sh through the environment, not its argv
+    # (it may hold a secret; every process's argv is readable by all).
+    # shellcheck disable=SC2016 # expanded by that sh
+    if keel_out=$(KEEL_CHECK_COMMAND=$2 timeout "$5" sh -c 'keel_c=$KEEL_CHECK_COMMAND; unset KEEL_CHECK_COMMAND; eval "$keel_c"' 2>&1 </dev/null); then return 0; else keel_rc=$?; fi
     if [ "$keel_try" -ge "$3" ]; then break; fi
     keel_try=$((keel_try + 1))
     sleep "$4"
