@@ -207,6 +207,44 @@ fn bad_ansible_inventories_name_file_and_line() {
     );
 }
 
+/// A mistake next to a password (inline, in `[group:vars]`, in
+/// group_vars/): the diagnostics quote the lines around it, never the
+/// password; the host still logs in with a password (`auth: password`).
+#[test]
+fn passwords_never_show_in_diagnostics() {
+    let dir = project(&[
+        ("stack.yaml", STACK),
+        (
+            "hosts.ini",
+            "[control]\nhere ansible_connection=local ansible_password=Hunter2-ini\nweb-x ansible_port=http\n[control:vars]\nansible_become_pass='Hunter2 grp'\n",
+        ),
+        (
+            "group_vars/control.yml",
+            "ansible_ssh_pass: Hunter2-yml\nansible_port: [1, 2]\n",
+        ),
+    ]);
+    let d = dir.path();
+    let (code, out, err) = keel(d, &["validate", "-i", "hosts.ini", "stack.yaml"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("hosts.ini:3:"), "{err}");
+    assert!(err.contains("control.yml:2:"), "{err}");
+    assert!(err.contains("ansible_password=xxxxxxxxxxx"), "{err}");
+    assert!(
+        !out.contains("Hunter2") && !err.contains("Hunter2"),
+        "{out}{err}"
+    );
+    std::fs::write(
+        d.join("hosts.ini"),
+        "[control]\nhere ansible_connection=local ansible_password=Hunter2-ini\n",
+    )
+    .unwrap();
+    std::fs::remove_dir_all(d.join("group_vars")).unwrap();
+    let (code, out, err) = keel(d, &["inventory", "convert", "hosts.ini"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("auth: password"), "{out}");
+    assert!(!out.contains("Hunter2"), "{out}");
+}
+
 fn fixture_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ansible")
 }

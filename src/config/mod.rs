@@ -33,24 +33,26 @@ impl<'de> serde::Deserialize<'de> for IgnoredNode {
 
 /// Read and parse one YAML file.
 pub fn read_source(path: &Path) -> Result<(SourceFile, Node), Diagnostics> {
-    read_yaml(path, Node::parse)
+    read_yaml(path, Node::parse, SourceFile::from_bytes)
 }
 
 /// Read and parse a YAML file written for another tool (an Ansible
 /// inventory, whose `!vault` and `!unsafe` tags are Ansible's): tags are
 /// kept out of the tree, not refused.
 pub fn read_foreign_source(path: &Path) -> Result<(SourceFile, Node), Diagnostics> {
-    read_yaml(path, Node::parse_foreign)
+    // Ansible's files may hold passwords: masked before anything quotes them.
+    read_yaml(path, Node::parse_foreign, ansible::passwords::source)
 }
 
 fn read_yaml(
     path: &Path,
     parse: fn(&str) -> Result<Node, node::ParseError>,
+    source: fn(String, Vec<u8>) -> Result<SourceFile, Diagnostics>,
 ) -> Result<(SourceFile, Node), Diagnostics> {
     crate::loaded::note(path);
     let bytes = local_file::read(path, local_file::MAX_CONFIG_BYTES)
         .map_err(|e| Diag::plain("keel::io", e.to_string()).with_help(e.help()))?;
-    let src = SourceFile::from_bytes(display_path(path), bytes)?;
+    let src = source(display_path(path), bytes)?;
     match parse(src.text()) {
         Ok(node) => Ok((src, node)),
         Err(e) => Err(e.to_diag(&src).into()),

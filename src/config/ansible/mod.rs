@@ -31,6 +31,7 @@
 mod conn;
 pub mod emit;
 pub mod ini;
+pub mod passwords;
 pub mod range;
 mod vars_dirs;
 pub mod yaml;
@@ -307,7 +308,7 @@ fn read(path: &Path) -> Result<SourceFile, Diagnostics> {
         Diag::plain(CODE, format!("cannot read {}: {e}", path.display()))
             .with_help("check the path and its permissions")
     })?;
-    SourceFile::from_bytes(crate::config::display_path(path), bytes)
+    passwords::source(crate::config::display_path(path), bytes)
 }
 
 /// A vars map node for keel (later entries of the same name win); `None`
