@@ -4,6 +4,7 @@
 //!   what applied, and exits 1 naming what was not applied; the next apply
 //!   finishes the job;
 //! - a second SIGINT stops keel at once (130) while the step runs on;
+//! - a SIGINT keel was started with ignored stays ignored;
 //! - a SIGINT (SIGTERM, SIGHUP) while planning stops keel at once (130,
 //!   143, 129): nothing was changed.
 //!
@@ -72,8 +73,12 @@ fn signal(k: &Running, sig: libc::c_int) {
     assert_eq!(r, 0, "kill: {}", std::io::Error::last_os_error());
 }
 
+/// The signals the tests send, at their default action in keel.
+const SIGNALS: &[libc::c_int] = &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
 fn apply(dir: &Path) -> Running {
     Keel::new()
+        .signals(SIGNALS, libc::SIG_DFL)
         .current_dir(dir)
         .args(["apply", "--yes", "stack.yaml"])
         .spawn()
@@ -190,6 +195,7 @@ resources:
         let dir = support::local_project(&[("stack.yaml", stack)]);
         let root = dir.path().join("root");
         let mut k = Keel::new()
+            .signals(SIGNALS, libc::SIG_DFL)
             .current_dir(dir.path())
             .args(["plan", "stack.yaml"])
             .spawn();
@@ -202,4 +208,29 @@ resources:
         assert_eq!(run.code, code, "signal {sig}: {}", run.all());
         assert!(run.stderr.contains("keel: stopped."), "{}", run.all());
     }
+}
+
+/// A signal keel was started with ignored stays ignored (`keel apply … &`
+/// in a script): the run goes on to its end.
+#[test]
+fn an_ignored_sigint_stays_ignored() {
+    let dir = support::local_project(&[("stack.yaml", STACK)]);
+    let root = dir.path().join("root");
+    let k = Keel::new()
+        .signals(&[libc::SIGINT], libc::SIG_IGN)
+        .current_dir(dir.path())
+        .args(["apply", "--yes", "stack.yaml"])
+        .spawn();
+    wait_for(
+        "the slow step's start",
+        || root.join("started").exists(),
+        &k,
+    );
+    signal(&k, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(root.join("go"), "").unwrap();
+    let run = k.wait();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!run.stderr.contains("interrupted"), "{}", run.all());
+    assert_eq!(read(&root.join("after")), "x\n");
 }

@@ -38,6 +38,10 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool, k: &Running) {
     }
 }
 
+/// The signals these tests send, at their default action in keel
+/// whatever the suite inherited.
+const SIGNALS: &[libc::c_int] = &[libc::SIGINT];
+
 fn sigint(k: &Running) {
     // SAFETY: kill(2) on our own child, not reaped yet.
     let r = unsafe { libc::kill(k.id() as libc::pid_t, libc::SIGINT) };
@@ -87,7 +91,10 @@ fn ctrl_c_over_ssh_finishes_the_step_records_and_lets_go() {
     let stack = h.write("int.yaml", STACK);
     let args = ["apply", "--yes", "-i", &inv, &stack];
 
-    let k = Keel::new().args(args).spawn();
+    let k = Keel::new()
+        .signals(SIGNALS, libc::SIG_DFL)
+        .args(args)
+        .spawn();
     wait_for(
         "the remote step's start",
         || h.sh_ok("test -f /root/started"),
@@ -142,7 +149,10 @@ resources:
       unless: "touch /root/probing; n=0; while [ ! -f /root/go ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done; false"
 "#,
     );
-    let mut k = Keel::new().args(["plan", "-i", &inv, &stack]).spawn();
+    let mut k = Keel::new()
+        .signals(SIGNALS, libc::SIG_DFL)
+        .args(["plan", "-i", &inv, &stack])
+        .spawn();
     wait_for("the probe's start", || h.sh_ok("test -f /root/probing"), &k);
     sigint(&k);
     let start = Instant::now();

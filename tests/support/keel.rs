@@ -120,6 +120,26 @@ impl Keel {
         self
     }
 
+    /// Start keel with each signal of `sigs` at `action` (`libc::SIG_DFL`
+    /// or `libc::SIG_IGN`), whatever this test inherited: a suite started
+    /// in the background by a script has SIGINT ignored, and keel keeps an
+    /// ignored signal ignored.
+    #[allow(dead_code)] // only the tests of signals use it
+    pub fn signals(mut self, sigs: &'static [libc::c_int], action: libc::sighandler_t) -> Keel {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec only signal(2), which is
+        // async-signal-safe, on constants.
+        unsafe {
+            self.cmd.pre_exec(move || {
+                for &sig in sigs {
+                    libc::signal(sig, action);
+                }
+                Ok(())
+            });
+        }
+        self
+    }
+
     /// Give keel `input` on stdin (still not a terminal).
     pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Keel {
         self.input = Some(input.into());
