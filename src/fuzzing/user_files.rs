@@ -14,7 +14,7 @@
 //! past the end of its file, or inside a character) panics here: the user
 //! would be shown an error without its file and line.
 
-use crate::diag::Diagnostics;
+use crate::diag::{Diag, Diagnostics};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -164,25 +164,44 @@ fn validate(stack: &Path, inventory: &Path) -> Result<usize, Diagnostics> {
     }
 }
 
-/// Render each problem as `keel` does; one that cannot be rendered (its
-/// span is not in its file) is a bug.
+/// Render each problem as `keel` does, after checking that each of its
+/// places is in its file: miette shows a place past the end without its
+/// line, so that is a bug here.
 fn render(diags: &Diagnostics) {
     let handler =
         miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
             .with_width(100)
             .with_context_lines(2);
     for d in &diags.0 {
+        check_places(d);
         let _ = d.location();
         let mut out = String::new();
         if let Err(e) = handler.render_report(&mut out, d) {
-            panic!(
-                "cannot render the problem {:?} at {:?} in {:?}: {e}",
+            panic!("cannot render the problem {:?}: {e}", d.message);
+        }
+    }
+}
+
+/// Panics when a place of `d` (its span, its notes', its related
+/// problems') is not a range of its file's text.
+fn check_places(d: &Diag) {
+    if let Some(src) = &d.source {
+        let text = src.text();
+        for span in d.span.iter().chain(d.notes.iter().map(|(s, _)| s)) {
+            let end = span.offset.saturating_add(span.len);
+            let inside = end <= text.len()
+                && text.is_char_boundary(span.offset)
+                && text.is_char_boundary(end);
+            assert!(
+                inside,
+                "cannot render the problem {:?}: {span:?} is not in {} ({} bytes)",
                 d.message,
-                d.span,
-                d.source.as_ref().map(|s| &s.name)
+                src.name,
+                text.len()
             );
         }
     }
+    d.related.iter().for_each(check_places);
 }
 
 #[cfg(test)]
@@ -238,5 +257,15 @@ mod tests {
             messages(&d)
         );
         assert!(validate_input("nope", b"").is_none());
+    }
+
+    /// A problem that could not be shown at its line is a crash.
+    #[test]
+    #[should_panic(expected = "cannot render the problem")]
+    fn a_problem_outside_its_file_is_a_crash() {
+        use crate::diag::{SourceFile, Span};
+        let src = SourceFile::new("f.yaml".into(), "a: 1\n".into());
+        let d = Diag::at("keel::schema", &src, Span::new(100, 3), "m", "here");
+        render(&Diagnostics(vec![d]));
     }
 }
