@@ -220,4 +220,25 @@ mod tests {
             assert_eq!(resolved.instances[0].address, format!("file[/tmp/{name}]"));
         }
     }
+
+    /// Inside [`on_calling_thread`], every host is checked on this thread
+    /// (its one engine is made here); afterwards, as before.
+    #[test]
+    fn on_calling_thread_spawns_no_thread() {
+        let (_dir, p) = project(8, "  - file: { path: /tmp/x, content: x }\n");
+        let placeholders = BTreeMap::new();
+        let sh = Shared {
+            project: &p,
+            placeholders: &placeholders,
+            allow_lockout_risk: false,
+            keep: false,
+        };
+        let names: Vec<String> = (1..=8).map(|i| format!("h{i}")).collect();
+        let engines = crate::template::tests::engines;
+        let before = engines();
+        let checks = on_calling_thread(|| check_hosts(&sh, &names));
+        assert_eq!(checks.len(), 8);
+        assert_eq!(engines() - before, 1, "one engine, made on this thread");
+        assert!(!CALLING_THREAD.get(), "the setting is put back");
+    }
 }
