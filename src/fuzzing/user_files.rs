@@ -109,9 +109,9 @@ fn projects() -> &'static Mutex<PathBuf> {
 /// Run one input through the target named (`stack`, `inventory` or
 /// `module`); `false` for another name. Input layout: `stack` and
 /// `module`, the whole input (lossy UTF-8) is the file; `inventory`, byte
-/// 0's low bit picks the file name (`inventory.yaml`, or `hosts` without
-/// an extension, which may be read as an Ansible INI inventory) and the
-/// rest is the file.
+/// 0's low bit picks the file name (`fuzzed.yaml`, or `hosts` without an
+/// extension, which may be read as an Ansible INI inventory) and the rest
+/// is the file, with the fixed stack.
 pub fn run(target: &str, data: &[u8]) -> bool {
     validate_input(target, data).is_some()
 }
