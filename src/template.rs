@@ -25,41 +25,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use handlebars::{
-    Context, Handlebars, Output, RenderContext, RenderError, RenderErrorReason, Renderable,
-    Template,
+    Context, Handlebars, RenderContext, RenderError, RenderErrorReason, Renderable, Template,
 };
 
 // The stack language's helpers and typed values (loops, conditions).
 pub mod lang;
-
-/// The most text one render, or one helper's result, may make: far more
-/// than any real file (keel reads 4 MiB of YAML or template at most), yet
-/// a few nested loops or `replace`s of a short stack would otherwise fill
-/// the memory until the process is killed.
-pub(crate) const MAX_RENDERED: usize = 16 << 20;
-
-/// What a render over [`MAX_RENDERED`] fails with.
-fn too_large(what: &str) -> String {
-    format!(
-        "{what} is over {} MiB: a loop inside a loop, or a helper such as `replace` applied to its own result, multiplies the text",
-        MAX_RENDERED >> 20
-    )
-}
-
-/// A render's output, refused past [`MAX_RENDERED`] (before it is
-/// allocated, so the render stops there).
-#[derive(Default)]
-struct BoundedOutput(String);
-
-impl Output for BoundedOutput {
-    fn write(&mut self, seg: &str) -> Result<(), std::io::Error> {
-        if self.0.len() + seg.len() > MAX_RENDERED {
-            return Err(std::io::Error::other(too_large("the rendered text")));
-        }
-        self.0.push_str(seg);
-        Ok(())
-    }
-}
+mod limits;
+pub(crate) use limits::per_host_budget;
+use limits::{BoundedOutput, MAX_RENDERED, too_large};
 
 /// A rendering problem, with its line and column inside the template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,6 +223,7 @@ impl Templates {
         }
         let out = self.render_compiled(text, ctx);
         if let Ok(rendered) = &out {
+            limits::spend(rendered.len());
             self.probe_facts(text, ctx, rendered);
         }
         out.map_err(|e| {
@@ -278,7 +252,7 @@ impl Templates {
                     format!("`{helper}`: argument {} is missing (a variable that is not defined?)", i + 1),
                     None,
                 ),
-                // Only the output is written ([`BoundedOutput`]).
+                // Only the output is written ([`limits::BoundedOutput`]).
                 RenderErrorReason::IOError(e) => (e.to_string(), None),
                 other => (other.to_string(), None),
             };
