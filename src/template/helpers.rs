@@ -89,7 +89,8 @@ impl HelperDef for ValueHelper {
 
 /// A result over [`MAX_RENDERED`] is refused, so that helpers applied to
 /// each other's results stop there (the helpers that multiply their input,
-/// `replace`, `indent` and `join`, check before they allocate).
+/// `replace`, `indent` and `join`, check before they allocate); it counts
+/// against the host's budget too ([`super::limits::charge`]).
 fn bounded(v: J) -> Outcome {
     let size = match &v {
         J::String(s) => s.len(),
@@ -98,6 +99,7 @@ fn bounded(v: J) -> Outcome {
     if size > MAX_RENDERED {
         return Err(too_large("the result"));
     }
+    super::limits::charge(size)?;
     Ok(v)
 }
 

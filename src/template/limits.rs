@@ -3,7 +3,7 @@
 //! killed. One render, or one helper's result, stops at [`MAX_RENDERED`];
 //! everything rendered while one host is resolved ([`per_host_budget`])
 //! stops at [`MAX_RENDERED_PER_HOST`] (a loop over a list, each item
-//! rendering just under the first limit).
+//! rendering just under the first limit); helpers' results count too.
 
 use handlebars::Output;
 use std::cell::Cell;
@@ -42,6 +42,26 @@ pub(super) fn spend(n: usize) {
     }
 }
 
+/// Count a helper's result of `n` bytes against the running budget, or
+/// refuse it when the budget has less left (helpers' work counts too:
+/// `replace`s that print little still take time and memory).
+pub(super) fn charge(n: usize) -> Result<(), String> {
+    match LEFT.get() {
+        Some(left) if n > left => Err(over_budget()),
+        _ => {
+            spend(n);
+            Ok(())
+        }
+    }
+}
+
+fn over_budget() -> String {
+    format!(
+        "the text rendered for this host is over {} MiB in all: a loop over a list renders too much in each item",
+        MAX_RENDERED_PER_HOST >> 20
+    )
+}
+
 /// What a render past a limit fails with.
 pub(super) fn too_large(what: &str) -> String {
     format!(
@@ -62,10 +82,7 @@ impl Output for BoundedOutput {
             return Err(std::io::Error::other(too_large("the rendered text")));
         }
         if LEFT.get().is_some_and(|left| len > left) {
-            return Err(std::io::Error::other(format!(
-                "the text rendered for this host is over {} MiB in all: a loop over a list renders too much in each item",
-                MAX_RENDERED_PER_HOST >> 20
-            )));
+            return Err(std::io::Error::other(over_budget()));
         }
         self.0.push_str(seg);
         Ok(())
@@ -91,7 +108,19 @@ mod tests {
             }
             let e = t.render(&ten, &ctx).unwrap_err();
             assert!(e.message.contains("over 128 MiB in all"), "{e}");
+            // A helper's result that is never printed counts as well.
+            let quiet = "{{#if (replace vars.s 'x' 'y')}}ok{{/if}}";
+            let e = (0..9)
+                .find_map(|_| t.render(quiet, &ctx).err())
+                .expect("the 8 MiB left run out");
+            assert!(
+                e.message
+                    .starts_with("`replace`: the text rendered for this host"),
+                "{e}"
+            );
         });
+        let quiet = "{{#if (replace vars.s 'x' 'y')}}ok{{/if}}";
+        assert_eq!(t.render(quiet, &ctx).unwrap(), "ok");
         assert_eq!(LEFT.get(), None);
         t.render(&ten, &ctx).unwrap();
         per_host_budget(|| t.render(&ten, &ctx).unwrap());
