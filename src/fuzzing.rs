@@ -1,4 +1,6 @@
-//! Entry points for fuzzing every parser of what a host prints.
+//! Entry points for fuzzing every parser of what a host prints, and what
+//! `keel validate` does with what the user writes (a stack, an inventory,
+//! a module: [`user_files`]).
 //!
 //! A host is not trusted: whatever its probes print (a crafted `openssl`,
 //! a hostile `sshd -T`, a full disk cutting output short) must end in a fact
@@ -24,6 +26,8 @@ use crate::resources::{PrepareCx, ProbeOutput, Resource};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+mod user_files;
 
 /// The frame marker [`run`] uses for the `probe_split` target.
 const MARKER: &str = "@@KEEL-0123456789abcdef01234567";
@@ -58,6 +62,10 @@ pub const TARGETS: &[&str] = &[
     "certificate",
     "require",
     "check",
+    // What the user writes (src/fuzzing/user_files.rs).
+    "stack",
+    "inventory",
+    "module",
 ];
 
 /// A public test key (made with `gpg --quick-gen-key` for keel's tests).
@@ -370,6 +378,7 @@ fn encode_spans(data: &[u8]) -> Vec<u8> {
 /// here: that is the bug the fuzzer looks for.
 pub fn run(target: &str, data: &[u8]) -> bool {
     match target {
+        "stack" | "inventory" | "module" => user_files::run(target, data),
         "probe_split" => {
             let (count, rest) = match data.split_first() {
                 Some((b, rest)) => (usize::from(b % 8), rest),

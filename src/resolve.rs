@@ -408,6 +408,12 @@ pub fn resolve_host(input: &HostInput) -> Result<Resolved, Diagnostics> {
 /// failed are left out (and listed in [`Resolved::unresolved`]), so the
 /// graph of the others can still be checked in the same run.
 pub fn resolve_host_partial(input: &HostInput) -> (Resolved, Diagnostics) {
+    // A host's templates together may render only so much (a loop over a
+    // list, each item rendering megabytes, filled the memory).
+    crate::template::per_host_budget(|| resolve_partial(input))
+}
+
+fn resolve_partial(input: &HostInput) -> (Resolved, Diagnostics) {
     let mut diags = Diagnostics::new();
     let project = input.project;
     let vars = merged_vars(input, &mut diags);

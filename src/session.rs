@@ -30,6 +30,7 @@ mod apply_all;
 pub mod batches;
 mod hosts_check;
 pub use apply_all::{apply_all, finish};
+pub(crate) use hosts_check::on_calling_thread;
 
 /// The offline result of validating a project for its target hosts.
 pub struct Validated {

@@ -25,12 +25,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use handlebars::{
-    Context, Handlebars, RenderContext, RenderError, RenderErrorReason, Renderable, StringOutput,
-    Template,
+    Context, Handlebars, RenderContext, RenderError, RenderErrorReason, Renderable, Template,
 };
 
 // The stack language's helpers and typed values (loops, conditions).
 pub mod lang;
+mod limits;
+pub(crate) use limits::per_host_budget;
+use limits::{BoundedOutput, MAX_RENDERED, too_large};
 
 /// A rendering problem, with its line and column inside the template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,6 +223,7 @@ impl Templates {
         }
         let out = self.render_compiled(text, ctx);
         if let Ok(rendered) = &out {
+            limits::spend(rendered.len());
             self.probe_facts(text, ctx, rendered);
         }
         out.map_err(|e| {
@@ -249,6 +252,8 @@ impl Templates {
                     format!("`{helper}`: argument {} is missing (a variable that is not defined?)", i + 1),
                     None,
                 ),
+                // Only the output is written ([`limits::BoundedOutput`]).
+                RenderErrorReason::IOError(e) => (e.to_string(), None),
                 other => (other.to_string(), None),
             };
             TemplateError {
@@ -276,9 +281,9 @@ impl Templates {
     fn render_in(&self, text: &str, ctx: &Context) -> Result<String, RenderError> {
         let template = self.compile(text)?;
         let mut rc = RenderContext::new(None);
-        let mut out = StringOutput::new();
+        let mut out = BoundedOutput::default();
         template.render(&self.hb, ctx, &mut rc, &mut out)?;
-        Ok(out.into_string()?)
+        Ok(out.0)
     }
 
     /// With a facts probe, render `text` again with the other facts and
@@ -375,6 +380,25 @@ pub(crate) mod tests {
         assert_eq!(t.render("on {{host.name}}", &ctx).unwrap(), "on h2");
         let e = t.render("{{vars.nope}}", &ctx).unwrap_err();
         assert_eq!(e.variable.as_deref(), Some("vars.nope"));
+    }
+
+    /// Loops inside loops of a short list would print 30^6 lines: the
+    /// render stops at 16 MiB with an error at the template.
+    #[test]
+    fn a_render_past_the_limit_is_an_error() {
+        let ctx = json!({"vars": {"l": (0..30).collect::<Vec<_>>()}});
+        let open = "{{#each @root.vars.l}}".repeat(6);
+        let text = format!("{open}x{}", "{{/each}}".repeat(6));
+        let e = Templates::new().render(&text, &ctx).unwrap_err();
+        assert!(
+            e.message.contains("the rendered text is over 16 MiB"),
+            "{e}"
+        );
+        let four = "{{#each vars.l}}{{#each @root.vars.l}}{{#each @root.vars.l}}{{#each @root.vars.l}}x{{/each}}{{/each}}{{/each}}{{/each}}";
+        assert_eq!(
+            Templates::new().render(four, &ctx).unwrap().len(),
+            30usize.pow(4)
+        );
     }
 
     #[test]

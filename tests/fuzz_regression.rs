@@ -1,7 +1,9 @@
 //! Replays the fuzz corpus and every crash the fuzzer found against the
-//! parsers of host output, plus a few thousand inputs mutated from the
-//! corpus with a fixed seed — no nightly toolchain needed. The fuzzing
-//! itself is `fuzz/` (see README, "Fuzzing the parsers of host output").
+//! parsers of host output and against `keel validate` on the user's files
+//! (the targets `stack`, `inventory` and `module`), plus a few thousand
+//! inputs mutated from the corpus with a fixed seed — no nightly toolchain
+//! needed. The fuzzing itself is `fuzz/` (see README, "Fuzzing the parsers
+//! of host output").
 
 use keel::fuzzing::{TARGETS, instance_count, run};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -543,8 +543,9 @@ impl Inventory {
 
     /// Groups a host belongs to (directly or through a child group), in
     /// variable-precedence order: `all` first, ancestors before children,
-    /// same depth by name. Linear in the size of the inventory; for many
-    /// hosts, build a [`GroupIndex`] once and ask it.
+    /// same depth by name. Linear in the size of the inventory: the code
+    /// builds a [`GroupIndex`] once and asks it; this is for tests.
+    #[cfg(test)]
     pub fn host_groups(&self, host: &str) -> Vec<String> {
         GroupIndex::new(self).host_groups(self, host)
     }

@@ -12,8 +12,28 @@ use crate::graph::{self, Graph};
 use crate::resolve::{self, HostInput, Project, Resolved};
 use crate::secret::Secret;
 use crate::template::Templates;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+thread_local! {
+    /// Set by [`on_calling_thread`]: check the hosts on this thread.
+    static CALLING_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` with every host checked on the calling thread, not spread over
+/// the cores (the fuzz targets: one input, one thread, nothing spawned).
+pub(crate) fn on_calling_thread<T>(f: impl FnOnce() -> T) -> T {
+    /// Puts the setting back, also when `f` panics.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CALLING_THREAD.set(self.0);
+        }
+    }
+    let _restore = Restore(CALLING_THREAD.replace(true));
+    f()
+}
 
 /// What validating one host found.
 pub(super) struct HostCheck {
@@ -112,7 +132,7 @@ pub(super) fn check_hosts(sh: &Shared, hosts: &[String]) -> Vec<(String, HostChe
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(known.len());
-    if threads <= 1 {
+    if threads <= 1 || CALLING_THREAD.get() {
         let templates = engine();
         return known
             .into_iter()
@@ -199,5 +219,26 @@ mod tests {
             let (resolved, _) = c.offline.as_ref().unwrap();
             assert_eq!(resolved.instances[0].address, format!("file[/tmp/{name}]"));
         }
+    }
+
+    /// Inside [`on_calling_thread`], every host is checked on this thread
+    /// (its one engine is made here); afterwards, as before.
+    #[test]
+    fn on_calling_thread_spawns_no_thread() {
+        let (_dir, p) = project(8, "  - file: { path: /tmp/x, content: x }\n");
+        let placeholders = BTreeMap::new();
+        let sh = Shared {
+            project: &p,
+            placeholders: &placeholders,
+            allow_lockout_risk: false,
+            keep: false,
+        };
+        let names: Vec<String> = (1..=8).map(|i| format!("h{i}")).collect();
+        let engines = crate::template::tests::engines;
+        let before = engines();
+        let checks = on_calling_thread(|| check_hosts(&sh, &names));
+        assert_eq!(checks.len(), 8);
+        assert_eq!(engines() - before, 1, "one engine, made on this thread");
+        assert!(!CALLING_THREAD.get(), "the setting is put back");
     }
 }

@@ -24,6 +24,7 @@
 //!
 //! `eq`, `ne`, `and`, `or` and `not` are handlebars' own.
 
+use super::{MAX_RENDERED, too_large};
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason,
     ScopedJson,
@@ -80,9 +81,26 @@ impl HelperDef for ValueHelper {
             .map(|(k, v)| (k.to_string(), v.value().clone()))
             .collect();
         (self.f)(&args, &hash)
+            .and_then(bounded)
             .map(ScopedJson::Derived)
             .map_err(|e| fail(format!("`{}`: {e}", self.name)))
     }
+}
+
+/// A result over [`MAX_RENDERED`] is refused, so that helpers applied to
+/// each other's results stop there (the helpers that multiply their input,
+/// `replace`, `indent` and `join`, check before they allocate); it counts
+/// against the host's budget too ([`super::limits::charge`]).
+fn bounded(v: J) -> Outcome {
+    let size = match &v {
+        J::String(s) => s.len(),
+        _ => 0,
+    };
+    if size > MAX_RENDERED {
+        return Err(too_large("the result"));
+    }
+    super::limits::charge(size)?;
+    Ok(v)
 }
 
 fn fail(message: String) -> RenderError {
@@ -211,6 +229,11 @@ fn join(a: &[J], _: &BTreeMap<String, J>) -> Outcome {
         .enumerate()
         .map(|(i, v)| text(v, &format!("item {i}")))
         .collect::<Result<Vec<_>, _>>()?;
+    let size = parts.iter().map(String::len).sum::<usize>()
+        + sep.len().saturating_mul(parts.len().saturating_sub(1));
+    if size > MAX_RENDERED {
+        return Err(too_large("the result"));
+    }
     Ok(J::String(parts.join(&sep)))
 }
 
@@ -229,6 +252,10 @@ fn replace(a: &[J], _: &BTreeMap<String, J>) -> Outcome {
     if from.is_empty() {
         return Err("what to replace cannot be empty".into());
     }
+    let grows = to.len().saturating_sub(from.len());
+    if grows > 0 && s.len() + s.matches(&from).count().saturating_mul(grows) > MAX_RENDERED {
+        return Err(too_large("the result"));
+    }
     Ok(J::String(s.replace(&from, &to)))
 }
 
@@ -240,6 +267,10 @@ fn indent(a: &[J], _: &BTreeMap<String, J>) -> Outcome {
         )
     })?;
     let s = text(&a[1], "the text")?;
+    let lines = s.split('\n').filter(|l| !l.is_empty()).count();
+    if s.len() + lines * n as usize > MAX_RENDERED {
+        return Err(too_large("the result"));
+    }
     let pad = " ".repeat(n as usize);
     let out: Vec<String> = s
         .split('\n')
@@ -463,6 +494,39 @@ mod tests {
         assert_eq!(ok("{{indent 2 vars.text}}"), "  l1\n\n  l2");
         assert!(err("{{indent vars.text 2}}").contains("number of spaces"));
         assert!(err("{{indent -1 vars.text}}").contains("number of spaces"));
+    }
+
+    /// Helpers applied to their own results would grow the text past any
+    /// memory (20^8 bytes here): refused at 16 MiB, before the allocation;
+    /// so are an indent or a join past it.
+    #[test]
+    fn results_that_multiply_the_text_are_refused() {
+        let ctx = json!({"vars": {
+            "a": "a".repeat(20),
+            "lines": "a\n".repeat(100_000),
+            "l": vec!["a"; 1000],
+            "sep": "-".repeat(20_000),
+        }});
+        let t = Templates::new();
+        let nested = (0..8).fold("vars.a".to_string(), |x, _| {
+            format!("(replace {x} 'a' vars.a)")
+        });
+        for (name, text) in [
+            ("replace", nested),
+            ("indent", "indent 256 vars.lines".to_string()),
+            ("join", "join vars.l vars.sep".to_string()),
+        ] {
+            let e = t.render(&format!("{{{{{text}}}}}"), &ctx).unwrap_err();
+            let want = format!("`{name}`: the result is over 16 MiB");
+            assert!(e.message.contains(&want), "{name}: {e}");
+        }
+        // Up to the limit, as before.
+        let big = "{{replace (replace (replace vars.a 'a' vars.a) 'a' vars.a) 'a' vars.a}}";
+        assert_eq!(t.render(big, &ctx).unwrap().len(), 20usize.pow(4));
+        assert_eq!(
+            t.render("{{indent 100 vars.lines}}", &ctx).unwrap().len(),
+            102 * 100_000
+        );
     }
 
     #[test]

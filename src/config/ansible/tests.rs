@@ -628,3 +628,24 @@ fn group_vars_files_rank_above_every_inline_group_var_as_in_ansible() {
     // The group structure keeps the group's own vars.
     assert_eq!(group_vars(&inv, "web")["port"], json!("8080"));
 }
+
+/// 10,000 hosts from one range load in linear time: each host's groups
+/// were found by indexing every group again (quadratic, minutes in a debug
+/// build; found by fuzzing `keel validate`'s inventory).
+#[test]
+fn many_hosts_load_in_linear_time() {
+    let dir = files(&[(
+        "hosts",
+        "[web]\nw[0:9999]\n[db]\nd[0:99] ansible_user=admin\n[all:vars]\nansible_port=2222\n",
+    )]);
+    let start = std::time::Instant::now();
+    let inv = load_ok(&d_of(&dir, "hosts"));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(inv.hosts.len(), 10_100);
+    assert_eq!(inv.hosts["w9999"].port, Some(2222));
+    assert_eq!(inv.hosts["d42"].user, "admin");
+}
