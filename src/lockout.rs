@@ -7,7 +7,8 @@
 //! Refused, each at the setting that causes it:
 //! - sshd moved to ports that do not include the one the inventory uses;
 //! - UFW enabled with incoming deny/reject and no rule letting the SSH port
-//!   in from everywhere;
+//!   in from everywhere; a UFW rule denying the SSH port from everywhere,
+//!   enabled or not (UFW may be on already);
 //! - `PermitRootLogin no` while keel connects as root;
 //! - `AllowUsers`/`AllowGroups`/`DenyUsers` that shut out the connecting user;
 //! - `PasswordAuthentication no` while the inventory logs in by password, or
@@ -331,12 +332,31 @@ impl<'a> Analysis<'a> {
             .iter()
             .filter_map(|i| i.resource.as_any().downcast_ref::<Ufw>().map(|u| (i, u)));
         for (inst, ufw) in ufws {
+            // A rule that shuts SSH out shuts it out whenever UFW is on:
+            // already, or later, whatever this stack says of `enabled`.
+            for p in ssh_ports {
+                if ufw.admits_inbound(*p, Proto::Tcp) == Some(false) {
+                    self.refuse(
+                        inst,
+                        field_span(inst, "rules"),
+                        format!(
+                            "a rule denies SSH on {p}/tcp from everywhere: with UFW active (now or once enabled) no new login gets in"
+                        ),
+                        format!(
+                            "remove that rule, or put `- {{ allow: {p}/tcp }}` before it (the first rule that matches decides)"
+                        ),
+                    );
+                }
+            }
             let will_filter = ufw.enabled() == Some(true)
                 && !matches!(ufw.default_incoming(), Some(Policy::Allow));
             if !will_filter {
                 continue;
             }
             for p in ssh_ports {
+                if ufw.admits_inbound(*p, Proto::Tcp) == Some(false) {
+                    continue;
+                }
                 if ufw.admits_inbound(*p, Proto::Tcp) != Some(true) {
                     self.refuse(
                         inst,

@@ -73,6 +73,21 @@ fn firewall_without_an_ssh_rule_is_refused() {
     );
 }
 
+/// A rule denying the SSH port shuts SSH out whenever UFW is on, even
+/// when the stack does not enable UFW itself (it may be on already).
+#[test]
+fn a_rule_denying_ssh_is_refused_without_enabled_too() {
+    refused(
+        "",
+        "  - ufw:\n      rules:\n        - { deny: 1/tcp }\n        - { allow: 80/tcp }\n",
+        &[
+            "a rule denies SSH on 1/tcp from everywhere",
+            "allow: 1/tcp }` before it",
+        ],
+        "stack.yaml:6:",
+    );
+}
+
 #[test]
 fn root_login_off_while_connecting_as_root_is_refused() {
     refused(
