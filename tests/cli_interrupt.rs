@@ -42,37 +42,6 @@ resources:
       depends_on: ["command[slow]"]
 "#;
 
-fn wait_for(what: &str, cond: impl Fn() -> bool, k: &Running) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "{what} did not happen within 120 s; keel printed:\n{}",
-            k.printed()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Wait (at most 120 s) for keel to end.
-fn wait_for_end(k: &mut Running) {
-    let start = Instant::now();
-    while !k.has_ended() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "keel did not end within 120 s; it printed:\n{}",
-            k.printed()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn signal(k: &Running, sig: libc::c_int) {
-    // SAFETY: kill(2) on our own child, not reaped yet.
-    let r = unsafe { libc::kill(k.id() as libc::pid_t, sig) };
-    assert_eq!(r, 0, "kill: {}", std::io::Error::last_os_error());
-}
-
 /// The signals the tests send, at their default action in keel.
 const SIGNALS: &[libc::c_int] = &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
@@ -88,22 +57,24 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
+/// An apply of [`STACK`] in `dir`, given SIGINT while its slow step runs;
+/// returned once keel said it stops after the steps running.
+fn interrupted_apply(dir: &Path) -> Running {
+    let root = dir.join("root");
+    let k = apply(dir);
+    k.wait_until("the slow step's start", || root.join("started").exists());
+    k.signal(libc::SIGINT);
+    k.wait_until("keel's notice", || {
+        k.printed().contains("Press Ctrl-C again")
+    });
+    k
+}
+
 #[test]
 fn first_ctrl_c_finishes_the_running_step_and_starts_nothing_new() {
     let dir = support::local_project(&[("stack.yaml", STACK)]);
     let root = dir.path().join("root");
-    let k = apply(dir.path());
-    wait_for(
-        "the slow step's start",
-        || root.join("started").exists(),
-        &k,
-    );
-    signal(&k, libc::SIGINT);
-    wait_for(
-        "keel's notice",
-        || k.printed().contains("Press Ctrl-C again"),
-        &k,
-    );
+    let k = interrupted_apply(dir.path());
     std::fs::write(root.join("go"), "").unwrap();
     let run = k.wait();
     let all = run.all();
@@ -143,20 +114,9 @@ fn first_ctrl_c_finishes_the_running_step_and_starts_nothing_new() {
 fn second_ctrl_c_stops_at_once_and_the_step_runs_on() {
     let dir = support::local_project(&[("stack.yaml", STACK)]);
     let root = dir.path().join("root");
-    let mut k = apply(dir.path());
-    wait_for(
-        "the slow step's start",
-        || root.join("started").exists(),
-        &k,
-    );
-    signal(&k, libc::SIGINT);
-    wait_for(
-        "keel's notice",
-        || k.printed().contains("Press Ctrl-C again"),
-        &k,
-    );
-    signal(&k, libc::SIGINT);
-    wait_for_end(&mut k);
+    let mut k = interrupted_apply(dir.path());
+    k.signal(libc::SIGINT);
+    k.wait_for_end();
     assert!(!root.join("go").exists());
     let run = k.wait();
     assert_eq!(run.code, 130, "{}", run.all());
@@ -199,9 +159,9 @@ resources:
             .current_dir(dir.path())
             .args(["plan", "stack.yaml"])
             .spawn();
-        wait_for("the probe's start", || root.join("probing").exists(), &k);
-        signal(&k, sig);
-        wait_for_end(&mut k);
+        k.wait_until("the probe's start", || root.join("probing").exists());
+        k.signal(sig);
+        k.wait_for_end();
         assert!(!root.join("go").exists(), "ended while the probe ran");
         std::fs::write(root.join("go"), "").unwrap();
         let run = k.wait();
@@ -221,12 +181,8 @@ fn an_ignored_sigint_stays_ignored() {
         .current_dir(dir.path())
         .args(["apply", "--yes", "stack.yaml"])
         .spawn();
-    wait_for(
-        "the slow step's start",
-        || root.join("started").exists(),
-        &k,
-    );
-    signal(&k, libc::SIGINT);
+    k.wait_until("the slow step's start", || root.join("started").exists());
+    k.signal(libc::SIGINT);
     std::thread::sleep(Duration::from_millis(300));
     std::fs::write(root.join("go"), "").unwrap();
     let run = k.wait();

@@ -10,7 +10,7 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::{Host, Keel, Running};
+use support::{Host, Keel};
 
 /// A file, a remote step that says when it started and waits for
 /// /root/go, and a file after it.
@@ -26,27 +26,9 @@ resources:
   - file: { path: /root/after, content: "x\n", depends_on: ["command[slow]"] }
 "#;
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool, k: &Running) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "{what} did not happen within 120 s; keel printed:\n{}",
-            k.printed()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The signals these tests send, at their default action in keel
 /// whatever the suite inherited.
 const SIGNALS: &[libc::c_int] = &[libc::SIGINT];
-
-fn sigint(k: &Running) {
-    // SAFETY: kill(2) on our own child, not reaped yet.
-    let r = unsafe { libc::kill(k.id() as libc::pid_t, libc::SIGINT) };
-    assert_eq!(r, 0, "kill: {}", std::io::Error::last_os_error());
-}
 
 /// The `ssh` ControlMasters running on this machine to `ip`.
 fn masters_to(ip: &str) -> Vec<String> {
@@ -95,17 +77,13 @@ fn ctrl_c_over_ssh_finishes_the_step_records_and_lets_go() {
         .signals(SIGNALS, libc::SIG_DFL)
         .args(args)
         .spawn();
-    wait_for(
-        "the remote step's start",
-        || h.sh_ok("test -f /root/started"),
-        &k,
-    );
-    sigint(&k);
-    wait_for(
-        "keel's notice",
-        || k.printed().contains("Press Ctrl-C again"),
-        &k,
-    );
+    k.wait_until("the remote step's start", || {
+        h.sh_ok("test -f /root/started")
+    });
+    k.signal(libc::SIGINT);
+    k.wait_until("keel's notice", || {
+        k.printed().contains("Press Ctrl-C again")
+    });
     h.sh("touch /root/go");
     let run = h.record(k.wait(), &args);
     let all = run.all();
@@ -153,16 +131,9 @@ resources:
         .signals(SIGNALS, libc::SIG_DFL)
         .args(["plan", "-i", &inv, &stack])
         .spawn();
-    wait_for("the probe's start", || h.sh_ok("test -f /root/probing"), &k);
-    sigint(&k);
-    let start = Instant::now();
-    while !k.has_ended() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "keel did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    k.wait_until("the probe's start", || h.sh_ok("test -f /root/probing"));
+    k.signal(libc::SIGINT);
+    k.wait_for_end();
     let run = k.wait();
     assert_eq!(run.code, 130, "{}", run.all());
     no_master_left(&ip);

@@ -307,6 +307,44 @@ impl Running {
     pub fn has_ended(&mut self) -> bool {
         self.poll().unwrap_or(true)
     }
+
+    /// Wait (at most 120 s, checking every 50 ms) until `cond` holds;
+    /// fails naming `what` and showing what keel printed.
+    #[allow(dead_code)] // only the tests of a running keel use it
+    pub fn wait_until(&self, what: &str, mut cond: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !cond() {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "{what} did not happen within 120 s; keel printed:\n{}",
+                self.printed()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Wait (at most 120 s) for keel to end, without reaping its output.
+    #[allow(dead_code)]
+    pub fn wait_for_end(&mut self) {
+        let start = Instant::now();
+        while !self.has_ended() {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "keel did not end within 120 s; it printed:\n{}",
+                self.printed()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Send keel signal `sig`.
+    #[allow(dead_code)]
+    pub fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill(2) on our own child, not reaped yet (`done` is None
+        // until it has ended, and a test signals a keel still running).
+        let r = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+        assert_eq!(r, 0, "kill: {}", std::io::Error::last_os_error());
+    }
 }
 
 impl Run {
