@@ -12,6 +12,11 @@
 //! - command: { name: migrate, run: ./migrate.sh, cwd: /srv/app, once: release }
 //! ```
 //!
+//! `timeout: SECS` bounds `run`: past it, coreutils `timeout` stops it
+//! (TERM, then KILL 10 s later) with its whole process tree, and the
+//! command fails saying so. The guards are not bounded by it: a guard cut
+//! short would read as a decision.
+//!
 //! `once: release` makes a run-once step (a migration, a seeding): it runs
 //! once per release of the stack on a host, and its success is recorded
 //! there (see [`crate::release`]); a failure leaves it pending for the next
