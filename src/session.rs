@@ -351,7 +351,7 @@ impl Session {
                         e,
                         "this secret",
                     )
-                    .with_help("set the variable, create the file, or fix the command"),
+                    .with_help(secret_help(&decl.source)),
                 ),
             }
         }
@@ -855,6 +855,22 @@ pub async fn plan_all(
         }
     }
     out
+}
+
+/// What to do about a secret that could not be read, by its source.
+fn secret_help(source: &crate::config::stack::SecretSource) -> String {
+    use crate::config::stack::SecretSource;
+    match source {
+        SecretSource::Env(var) => {
+            format!("set the variable before running keel: `export {var}=...` (or read it from a file or a command: README, \"Secrets\")")
+        }
+        SecretSource::File(path) => format!(
+            "put the value in {path} (relative to the stack's folder), or change the secret's source"
+        ),
+        SecretSource::Command(_) => {
+            "fix the command: run it by hand to see what it prints, or raise `timeout:` if it needs longer".into()
+        }
+    }
 }
 
 #[cfg(test)]
