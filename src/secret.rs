@@ -350,11 +350,10 @@ fn json_escape(text: &str, ascii: bool) -> String {
     out
 }
 
-/// XML/HTML character escaping: `&`, `<`, `>` always; the quotes as
-/// `&quot;` and `quote` (`&apos;`, `&#x27;` or `&#39;`) unless `quote` is
-/// empty (text content, where they stay as they are); line breaks and tabs
-/// as character references when `quote` is `&apos;` (attribute values, as
-/// keel's JUnit report writes them).
+/// XML/HTML character escaping as other writers do it: `&`, `<`, `>`
+/// always; the quotes as `&quot;` and `quote` (`&#x27;` or `&#39;`) unless
+/// `quote` is empty (text content, where they stay as they are). keel's
+/// own JUnit form is `report::junit::escape`.
 fn xml_escape(text: &str, quote: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
@@ -364,27 +363,10 @@ fn xml_escape(text: &str, quote: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' if !quote.is_empty() => out.push_str("&quot;"),
             '\'' if !quote.is_empty() => out.push_str(quote),
-            '\n' if quote == "&apos;" => out.push_str("&#10;"),
-            '\r' if quote == "&apos;" => out.push_str("&#13;"),
-            '\t' if quote == "&apos;" => out.push_str("&#9;"),
             c => out.push(c),
         }
     }
     out
-}
-
-/// GitHub Actions workflow-command escaping: `%`, CR, LF in messages, and
-/// also `:` and `,` in properties (`property`).
-fn github_escape(text: &str, property: bool) -> String {
-    let out = text
-        .replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A");
-    if property {
-        out.replace(':', "%3A").replace(',', "%2C")
-    } else {
-        out
-    }
 }
 
 impl Redactor {
@@ -424,11 +406,14 @@ impl Redactor {
             // are rendered) and in what commands print.
             add(json_escape(v, false), true);
             add(json_escape(v, true), true);
-            for quote in ["&apos;", "&#x27;", "&#39;", ""] {
+            // keel's JUnit report writes what `report::junit::escape` does;
+            // other XML and HTML writers quote `'` otherwise, or not at all.
+            add(crate::report::junit::escape(v), true);
+            for quote in ["&#x27;", "&#39;", ""] {
                 add(xml_escape(v, quote), true);
             }
-            add(github_escape(v, false), true);
-            add(github_escape(v, true), true);
+            add(crate::report::github::escape_data(v), true);
+            add(crate::report::github::escape_property(v), true);
             add(crate::shell::q(v), true);
         }
         // Longest first, so a secret containing another is masked whole.
