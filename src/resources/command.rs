@@ -14,8 +14,10 @@
 //!
 //! `timeout: SECS` bounds `run`: past it, coreutils `timeout` stops it
 //! (TERM, then KILL 10 s later) with its whole process tree, and the
-//! command fails saying so. The guards are not bounded by it: a guard cut
-//! short would read as a decision.
+//! command fails saying so. It bounds each of the `unless` and `onlyif`
+//! guards too (each gets the whole time): a guard cut short is an error of
+//! the resource (plan and apply fail for it, saying so), never a decision
+//! to run or to skip.
 //!
 //! `once: release` makes a run-once step (a migration, a seeding): it runs
 //! once per release of the stack on a host, and its success is recorded
@@ -78,7 +80,8 @@ pub struct Command {
     pub once: Option<Once>,
     /// Stop `run` after this many seconds (1 to 604800): the command
     /// fails and its whole process tree is killed (coreutils `timeout`:
-    /// TERM, then KILL 10 s later). The guards are not bounded by it.
+    /// TERM, then KILL 10 s later). Each `unless`/`onlyif` guard gets the
+    /// same bound; a guard that does not finish in it is an error.
     pub timeout: Option<u64>,
     /// The release the host is resolved for (set at prepare time).
     #[serde(skip)]
@@ -107,6 +110,16 @@ pub struct CommandFact {
     /// `once: release`: whether it already succeeded for this release.
     pub once_done: Option<bool>,
 }
+
+/// What a guard cut short by `timeout:` says.
+fn guard_unfinished(field: &str, secs: u64) -> String {
+    format!(
+        "the `{field}` command did not finish within {secs} s (`timeout: {secs}`), so keel cannot tell whether to run: make the check faster or raise `timeout:`"
+    )
+}
+
+/// What a host without coreutils `timeout` says.
+const NO_TIMEOUT: &str = "`timeout:` needs the timeout command (coreutils) on the host";
 
 const GUARD_HELP: &str = "a command without a guard would run on every apply, so a second run would not be a no-op: add `creates:`, `unless:` or `onlyif:`, or `notified_only: true`";
 
@@ -226,20 +239,59 @@ impl Command {
             let _ = writeln!(s, "fi\nfi");
         }
         let restore = if probe { "" } else { "set -e\n" };
-        if let Some(u) = &self.unless {
+        let guards = [("unless", &self.unless, "!="), ("onlyif", &self.onlyif, "=")];
+        for (field, text, runs_when) in guards {
+            let Some(text) = text else { continue };
             let _ = writeln!(s, "if [ $keel_go = 1 ]; then");
-            s.push_str(&self.exec(u, ">/dev/null 2>&1", true));
+            s.push_str(&self.exec_guard(text));
             s.push_str(restore);
-            say(&mut s, "echo \"unless=$keel_rc\"");
-            let _ = writeln!(s, "[ \"$keel_rc\" != 0 ] || keel_go=0\nfi");
+            say(&mut s, &format!("echo \"{field}=$keel_rc\""));
+            if let Some(secs) = self.timeout {
+                // Cut short: no decision. The probe reports it (and looks no
+                // further); the apply script fails saying so.
+                let stop = if probe {
+                    "keel_go=0".to_string()
+                } else {
+                    format!(
+                        "echo {} >&2; exit 124",
+                        q(&format!("keel: {}", guard_unfinished(field, secs)))
+                    )
+                };
+                let _ = writeln!(s, "case $keel_rc in timeout|no-timeout) {stop} ;; esac");
+            }
+            let _ = writeln!(s, "[ \"$keel_rc\" {runs_when} 0 ] || keel_go=0\nfi");
         }
-        if let Some(o) = &self.onlyif {
-            let _ = writeln!(s, "if [ $keel_go = 1 ]; then");
-            s.push_str(&self.exec(o, ">/dev/null 2>&1", true));
-            s.push_str(restore);
-            say(&mut s, "echo \"onlyif=$keel_rc\"");
-            let _ = writeln!(s, "[ \"$keel_rc\" = 0 ] || keel_go=0\nfi");
-        }
+        s
+    }
+
+    /// Shell lines that run guard `text` like `run` (bounded by `timeout`
+    /// when it is set), output discarded, leaving its exit status in
+    /// `$keel_rc` — or `timeout` when a bounded guard did not finish, or
+    /// `no-timeout` when the host has no `timeout` command.
+    fn exec_guard(&self, text: &str) -> String {
+        let Some(secs) = self.timeout else {
+            return self.exec(text, ">/dev/null 2>&1", true);
+        };
+        // The status travels on the inner shell's stdout: nothing printed
+        // means it was stopped (a guard's own status can be 124 too).
+        let body = format!("{} >/dev/null 2>&1\necho $?", self.in_context(text));
+        let end = heredoc_delim("KEEL_CMD_END", &body);
+        let t = format!("timeout -k 5 {secs}");
+        let mut s = String::from("set +e\n");
+        let _ = match &self.user {
+            None => writeln!(s, "keel_guard() {{ {t} sh -s; }}"),
+            Some(u) => {
+                let u = q(u);
+                writeln!(
+                    s,
+                    "keel_guard() {{ if [ \"$(id -un)\" = {u} ]; then {t} sh -s; else {t} runuser -u {u} -- sh -s; fi; }}"
+                )
+            }
+        };
+        let _ = writeln!(
+            s,
+            "if command -v timeout >/dev/null 2>&1; then\nkeel_rc=$(keel_guard 2>/dev/null <<'{end}'\n{body}\n{end}\n)\n[ -n \"$keel_rc\" ] || keel_rc=timeout\nelse keel_rc=no-timeout; fi"
+        );
         s
     }
 
@@ -277,8 +329,9 @@ impl Command {
         let end = heredoc_delim("KEEL_CMD_END", &body);
         let t = format!("timeout -k 10 {secs}");
         let mut s = String::from(
-            "command -v timeout >/dev/null 2>&1 || { echo 'keel: `timeout:` needs the timeout command (coreutils) on the host' >&2; exit 127; }\n",
+            "command -v timeout >/dev/null 2>&1 || { echo ",
         );
+        let _ = writeln!(s, "{} >&2; exit 127; }}", q(&format!("keel: {NO_TIMEOUT}")));
         let _ = match &self.user {
             None => writeln!(s, "keel_bounded() {{ {t} sh -s; }}"),
             Some(u) => {
@@ -442,12 +495,20 @@ impl Kind for Command {
         let text = &out.stdout;
         let status = |key: &str| -> Result<Option<i32>, FactError> {
             kv(text, key)
-                .map(|v| {
-                    v.trim().parse::<i32>().map_err(|_| {
+                .map(|v| match (v.trim(), self.timeout) {
+                    ("timeout", Some(secs)) => Err(FactError::ProbeFailed {
+                        status: 124,
+                        message: guard_unfinished(key, secs),
+                    }),
+                    ("no-timeout", Some(_)) => Err(FactError::ProbeFailed {
+                        status: 127,
+                        message: NO_TIMEOUT.into(),
+                    }),
+                    (v, _) => v.parse::<i32>().map_err(|_| {
                         FactError::Unexpected(format!(
                             "unexpected `{key}={v}` in the command probe"
                         ))
-                    })
+                    }),
                 })
                 .transpose()
         };
@@ -1156,6 +1217,52 @@ mod tests {
         assert_eq!(after.diff.action(), Action::NoOp);
         let script = &before.commands[0].script;
         assert!(!script.contains("sh -c") && script.contains("timeout -k 10 30 sh -s"), "{script}");
+    }
+
+    /// `timeout:` bounds each guard too: a guard cut short fails the probe
+    /// and the apply script (never a decision to run), and kills its
+    /// children; a guard that exits 124 by itself is only a status.
+    #[test]
+    fn timeout_bounds_the_guards() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().to_str().unwrap();
+        for field in ["unless", "onlyif"] {
+            let yaml = format!(
+                "run: touch ran\ncwd: {}\n{field}: \"(sleep 2; touch late) & sleep 30\"\ntimeout: 1\nuser: root\n",
+                yq(d)
+            );
+            let r = load("command", &yaml);
+            let start = std::time::Instant::now();
+            let probe = run_local(&r.probe());
+            assert!(start.elapsed() < std::time::Duration::from_secs(20));
+            let err = r.evaluate(&probe).expect_err("a cut-short guard decided");
+            assert!(
+                err.to_string()
+                    .contains(&format!("the `{field}` command did not finish within 1 s")),
+                "{err}"
+            );
+            // A stale plan said "run": the apply script's own check is cut
+            // short too, and it fails instead of running.
+            let stale = if field == "unless" { "unless=1\n" } else { "onlyif=0\n" };
+            let e = eval("command", &yaml, stale);
+            assert_parses(&e.commands[0].script);
+            let out = run_local(&e.commands[0].script);
+            assert_eq!(out.status, 124, "{}", out.stderr);
+            assert!(out.stderr.contains("did not finish within 1 s (`timeout: 1`)"), "{}", out.stderr);
+            assert!(!t.path().join("ran").exists(), "ran after a cut-short guard");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        assert!(!t.path().join("late").exists(), "a guard's child outlived the timeout");
+
+        // Its own status 124 is a status, and a guard in time decides.
+        let yaml = format!("run: touch ran\ncwd: {}\nunless: exit 124\ntimeout: 5\n", yq(d));
+        let r = load("command", &yaml);
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(e.diff.action(), Action::Run, "{:?}", e.diff);
+        let yaml = format!("run: touch ran\ncwd: {}\nunless: test -d .\ntimeout: 5\n", yq(d));
+        let r = load("command", &yaml);
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
     }
 
     #[test]
