@@ -286,8 +286,39 @@ impl Masker<'_> {
                 out = out.replace(v, MASK);
             }
         }
-        self.redactor.redact(&out)
+        // Last, so that no value is cut into before it is found.
+        hide_sizes(&self.redactor.redact(&out))
     }
+}
+
+/// `N bytes` / `1 byte` in text about a sensitive resource become
+/// `sensitive size`: the size of what was rendered from a secret tells
+/// the secret's length.
+fn hide_sizes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(" byte") {
+        let (head, tail) = rest.split_at(at);
+        let digits = head.len() - head.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let word = if tail[" byte".len()..].starts_with('s') {
+            " bytes"
+        } else {
+            " byte"
+        };
+        let ends_word = !tail[word.len()..].starts_with(|c: char| c.is_alphanumeric());
+        let starts_word = !head[..head.len() - digits]
+            .ends_with(|c: char| c.is_alphanumeric() || c == '.' || c == '_');
+        if digits > 0 && ends_word && starts_word {
+            out.push_str(&head[..head.len() - digits]);
+            out.push_str("sensitive size");
+        } else {
+            out.push_str(head);
+            out.push_str(word);
+        }
+        rest = &tail[word.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Build the plan of one resource from its evaluation.
@@ -396,5 +427,39 @@ mod tests {
         };
         assert_eq!(m.mask("retries: 7"), MASK);
         assert_eq!(m.mask("retries: 3"), "retries: 3");
+    }
+
+    #[test]
+    fn sizes_of_sensitive_resources_are_hidden() {
+        let redactor = Redactor::new(vec![]);
+        let tainted = [Secret::new("TOKEN=hunter2-long")];
+        let m = Masker {
+            redactor: &redactor,
+            tainted: &tainted,
+        };
+        assert_eq!(
+            m.mask("create /etc/env (25 bytes, mode 0600)"),
+            "create /etc/env (sensitive size, mode 0600)"
+        );
+        assert_eq!(
+            m.mask("1 byte, keyed digest ab → 12 bytes, keyed digest cd"),
+            "sensitive size, keyed digest ab → sensitive size, keyed digest cd"
+        );
+        // Only a count of bytes: names and other numbers stay.
+        for kept in [
+            "/srv/v2 bytes",
+            "read 3 bytesx",
+            "x1 bytes",
+            "bytes 4",
+            "retry 3 times",
+        ] {
+            assert_eq!(m.mask(kept), kept);
+        }
+        // Not sensitive: sizes are shown.
+        let m = Masker {
+            redactor: &redactor,
+            tainted: &[],
+        };
+        assert_eq!(m.mask("create /x (25 bytes)"), "create /x (25 bytes)");
     }
 }
