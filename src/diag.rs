@@ -282,6 +282,19 @@ impl Diagnostic for Diag {
 pub struct Diagnostics(pub Vec<Diag>);
 
 impl Diagnostics {
+    /// Plain-text rendering on one line, for a host-level error:
+    /// `file:line:col: message; ...`.
+    pub fn one_line(&self) -> String {
+        self.0
+            .iter()
+            .map(|d| match d.location() {
+                Some(l) => format!("{l}: {}", d.message),
+                None => d.message.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     pub fn new() -> Self {
         Diagnostics(Vec::new())
     }

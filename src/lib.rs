@@ -20,6 +20,7 @@ mod check;
 mod cli;
 mod config;
 mod confirm;
+mod connect;
 mod diag;
 mod exit;
 #[doc(hidden)]

@@ -1876,7 +1876,7 @@ impl PrepareCx for Cx<'_> {
         let src = match SourceFile::from_bytes(crate::config::display_path(&p), bytes) {
             Ok(s) => s,
             Err(d) => {
-                let message = crate::session::diags_text(&d);
+                let message = d.one_line();
                 self.failures
                     .extend(d.0.into_iter().map(|d| (message.clone(), d)));
                 return Err(LocalError(message));

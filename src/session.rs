@@ -21,7 +21,7 @@ use crate::resolve::{self, Facts, HostInput, Project, Resolved};
 use crate::resources::{Evaluation, ProbeOutput};
 use crate::secret::{self, Redactor, Secret};
 use crate::template::Templates;
-use crate::transport::{Transport, TransportError, local::Local, ssh};
+use crate::transport::Transport;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -492,18 +492,6 @@ impl HostWork {
     }
 }
 
-/// Open the transport of a host: its `user`@`port`, or — on a fresh
-/// server that does not answer there yet — its bootstrap user and port.
-pub async fn connect(host: &Host, timeout: Duration) -> Result<Arc<dyn Transport>, TransportError> {
-    if let Some(sim) = crate::transport::sim::from_env(&host.name) {
-        return sim; // KEEL_SIMULATED_HOSTS: benchmarks only (bench/scale.sh)
-    }
-    match host.transport {
-        TransportKind::Local => Ok(Arc::new(Local::new(host.become_root))),
-        TransportKind::Ssh => Ok(ssh::connect_host(host, timeout).await?),
-    }
-}
-
 fn failed_host(host: &str, transport: String, error: String) -> HostWork {
     HostWork {
         host: host.to_string(),
@@ -528,17 +516,6 @@ fn failed_host(host: &str, transport: String, error: String) -> HostWork {
             release: None,
         },
     }
-}
-
-/// Plain-text rendering of diagnostics for a host-level error.
-pub fn diags_text(d: &Diagnostics) -> String {
-    d.0.iter()
-        .map(|d| match d.location() {
-            Some(l) => format!("{l}: {}", d.message),
-            None => d.message.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Plan one host: connect (and lock) → facts → resolve → graph → probe →
@@ -644,7 +621,7 @@ async fn facts_and_resolve(
         secrets: &s.secrets,
         templates: &s.templates,
     };
-    let problem = |d: Diagnostics| s.redactor.redact(&diags_text(&d));
+    let problem = |d: Diagnostics| s.redactor.redact(&d.one_line());
     let mut resolved = resolve::resolve_host(&input).map_err(problem)?;
     // What the stack no longer declares but its ledger lists: removals.
     crate::ledger::add_prunes(s, host, transport, &mut resolved)
@@ -727,12 +704,12 @@ async fn open_locked(
         .lock
         .filter(|_| host.transport == TransportKind::Ssh)
     else {
-        return connect(host, timeout)
+        return crate::connect::connect(host, timeout)
             .await
             .map(|t| (t, None))
             .map_err(|e| e.to_string());
     };
-    let ssh = ssh::connect_host(host, timeout)
+    let ssh = crate::connect::connect_host(host, timeout)
         .await
         .map_err(|e| e.to_string())?;
     let name = host.name.clone();

@@ -436,7 +436,7 @@ pub async fn target(s: &Session, name: &str) -> Target {
         return t;
     };
     t.address = host.address.clone();
-    let transport = match crate::session::connect(host, s.options.connect_timeout).await {
+    let transport = match crate::connect::connect(host, s.options.connect_timeout).await {
         Ok(c) => c,
         Err(e) => {
             t.error = Some(s.redactor.redact(&e.to_string()));
@@ -470,7 +470,7 @@ pub async fn target(s: &Session, name: &str) -> Target {
             t.checks = checks_in(&resolved);
             t.tainted = tainted_in(&resolved);
         }
-        Err(d) => t.error = Some(s.redactor.redact(&crate::session::diags_text(&d))),
+        Err(d) => t.error = Some(s.redactor.redact(&d.one_line())),
     }
     t.transport = Some(transport);
     t

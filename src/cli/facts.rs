@@ -18,7 +18,7 @@ pub async fn run(host: &str, inventory: Option<&Path>, json: bool) -> Exit {
     let Some(h) = host_of(&path, host) else {
         return Exit::Error;
     };
-    let transport = match crate::session::connect(&h, CONNECT_TIMEOUT).await {
+    let transport = match crate::connect::connect(&h, CONNECT_TIMEOUT).await {
         Ok(t) => t,
         Err(e) => {
             eprintln!("keel: cannot connect to `{host}`: {e}");

@@ -26,14 +26,13 @@ async fn read_record(project: &Project, host: &str) -> Result<Option<Record>, St
         .hosts
         .get(host)
         .ok_or("not in the inventory")?;
-    let state_dir =
-        crate::resolve::state_dir_of(project, h).map_err(|d| crate::session::diags_text(&d))?;
+    let state_dir = crate::resolve::state_dir_of(project, h).map_err(|d| d.one_line())?;
     let ctx = Context {
         stack: project.stack.name.clone(),
         version: String::new(),
         state_dir,
     };
-    let t = crate::session::connect(h, std::time::Duration::from_secs(15))
+    let t = crate::connect::connect(h, std::time::Duration::from_secs(15))
         .await
         .map_err(|e| e.to_string())?;
     let out = crate::probe::run_batch(t.as_ref(), &[release::read_script(&ctx)]).await;

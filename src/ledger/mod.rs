@@ -362,8 +362,7 @@ pub async fn add_prunes(
     if crate::release::check_value(&stack).is_err() {
         return Ok(());
     }
-    let state_dir = crate::resolve::state_dir_of(&s.project, host)
-        .map_err(|d| crate::session::diags_text(&d))?;
+    let state_dir = crate::resolve::state_dir_of(&s.project, host).map_err(|d| d.one_line())?;
     let mut hl = HostLedger {
         stack,
         state_dir,

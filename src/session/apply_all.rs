@@ -9,7 +9,6 @@
 use super::{HostWork, Session};
 use crate::apply::{self, AccessCheck, HostOutcome, Progress};
 use crate::config::inventory::TransportKind;
-use crate::transport::ssh;
 use std::sync::Arc;
 
 /// Apply every host of `works`, at most `parallel` at a time; one outcome
@@ -94,9 +93,9 @@ fn access_check(s: &Session, host: &str) -> Option<AccessCheck> {
     let h = s.project.inventory.hosts.get(host)?;
     let timeout = s.options.connect_timeout;
     (h.transport == TransportKind::Ssh).then(|| AccessCheck {
-        target: ssh::primary_target(h, timeout),
+        target: crate::connect::primary_target(h, timeout),
         timeout: h.confirm_timeout.unwrap_or(s.options.confirm_timeout),
-        fallback: ssh::bootstrap_target(h, timeout),
+        fallback: crate::connect::bootstrap_target(h, timeout),
     })
 }
 

@@ -16,7 +16,7 @@
 //!   unknown or changed, the error says how to check and add it instead of
 //!   inviting the user to turn checking off.
 //! - **One host, one key, on every port it is reached on**: a target may set
-//!   [`SshTarget::host_key_alias`] (`HostKeyAlias`); [`host_key_alias`] sets it for
+//!   [`SshTarget::host_key_alias`] (`HostKeyAlias`); [`crate::connect::host_key_alias`] sets it for
 //!   hosts with a bootstrap port, so `accept-new` cannot trust a second key
 //!   once sshd moves to its new port. keel starts the master `ssh` itself
 //!   (openssh's builder has no way to pass that option) and attaches
@@ -52,7 +52,6 @@
 //! server or network drops it.
 
 use super::{Counter, Output, Transport, TransportError, shell_argv};
-use crate::config::inventory::Host;
 use async_trait::async_trait;
 use openssh::{Session, Stdio};
 use std::ffi::OsString;
@@ -927,99 +926,6 @@ async fn note_master_log(target: &SshTarget, session: &Session) {
         } else {
             tracing::debug!(host = %target.host_name(), "ssh: {line}");
         }
-    }
-}
-
-// ---- Targets of inventory hosts ----
-
-/// How to reach a host over SSH as `user` on `port`.
-pub fn target_for(host: &Host, user: &str, port: Option<u16>, timeout: Duration) -> SshTarget {
-    let mut t = SshTarget::new(&host.name, &host.address);
-    t.port = port;
-    t.user = Some(user.to_string());
-    t.identity_file = host.identity_file.as_deref().map(expand_home);
-    t.host_key = host.host_key;
-    t.host_key_alias = host_key_alias(host);
-    t.ssh_config = host.ssh_config.as_deref().map(expand_home);
-    t.become_root = user != "root" && (host.become_root || host.user != "root");
-    t.connect_timeout = timeout;
-    t
-}
-
-/// The known_hosts name of a host reached on two ports (a `bootstrap_port`
-/// other than its `port`): the name of its key on the bootstrap port, used
-/// on both (`HostKeyAlias`). The key learned or checked there is then the
-/// only one accepted after the stack moves sshd; a server with another key
-/// on the new port is refused, `host_key: accept-new` or not.
-pub fn host_key_alias(host: &Host) -> Option<String> {
-    let boot = host.bootstrap_port?;
-    (Some(boot) != host.port && !(boot == 22 && host.port.is_none()))
-        .then(|| known_hosts_name(&host.address, boot))
-}
-
-/// The SSH target keel uses once the stack is applied (the inventory's
-/// `user` and `port`).
-pub fn primary_target(host: &Host, timeout: Duration) -> SshTarget {
-    let mut t = target_for(host, &host.user, host.port, timeout);
-    t.become_root = host.become_root;
-    t
-}
-
-/// The bootstrap target (`bootstrap_user`/`bootstrap_port`), if any.
-pub fn bootstrap_target(host: &Host, timeout: Duration) -> Option<SshTarget> {
-    if host.bootstrap_port.is_none() && host.bootstrap_user.is_none() {
-        return None;
-    }
-    let user = host.bootstrap_user.as_deref().unwrap_or(&host.user);
-    let port = host.bootstrap_port.or(host.port);
-    Some(target_for(host, user, port, timeout))
-}
-
-/// Connect to an inventory host over SSH: its `user`@`port`, or — on a
-/// fresh server that does not answer there yet — its bootstrap user and
-/// port ([`crate::session::connect`] for any transport).
-pub async fn connect_host(
-    host: &Host,
-    timeout: Duration,
-) -> Result<std::sync::Arc<Ssh>, TransportError> {
-    let primary = primary_target(host, timeout);
-    match bootstrap_target(host, timeout) {
-        None => Ok(std::sync::Arc::new(Ssh::connect(primary).await?)),
-        Some(boot) => {
-            // Fail fast on the primary: the bootstrap is the usual case on a fresh server.
-            let mut quick = primary.clone();
-            quick.connect_timeout = timeout.min(Duration::from_secs(8));
-            match Ssh::connect(quick).await {
-                Ok(t) => Ok(std::sync::Arc::new(t)),
-                // Another key than the recorded one: an alarm, not a
-                // reason to log in another way.
-                Err(first) if host_key_changed(&first) => Err(first),
-                Err(first) => {
-                    tracing::info!(host = %host.name, "{first}; trying the bootstrap connection");
-                    match Ssh::connect(boot).await {
-                        Ok(t) => {
-                            tracing::warn!(
-                                host = %host.name,
-                                "connected with the bootstrap settings ({}): the stack is expected to create the inventory's user/port",
-                                t.describe()
-                            );
-                            Ok(std::sync::Arc::new(t))
-                        }
-                        Err(second) => Err(TransportError::Connect {
-                            host: host.name.clone(),
-                            message: format!("{first}\nand with the bootstrap settings: {second}"),
-                        }),
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn expand_home(p: &str) -> PathBuf {
-    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(p),
     }
 }
 
