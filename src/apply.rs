@@ -28,7 +28,7 @@ use crate::plan::Masker;
 use crate::probe;
 use crate::resources::{Cmd, Evaluation};
 use crate::secret::Redactor;
-use crate::session::HostWork;
+use crate::plan::HostWork;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

@@ -236,7 +236,7 @@ pub fn once_record(ctx: &Context, step: &str) -> String {
 /// After a host was applied: record its release when the run succeeded
 /// and the release changed. Returns an error to report for the host.
 pub async fn record_after_apply(
-    work: &crate::session::HostWork,
+    work: &crate::plan::HostWork,
     outcome: &crate::apply::HostOutcome,
 ) -> Result<(), String> {
     let (Some(ctx), Some(plan)) = (&work.resolved.release, &work.plan.release) else {

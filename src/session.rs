@@ -15,7 +15,7 @@
 use crate::config::inventory::{Host, TransportKind};
 use crate::diag::{Diag, Diagnostics};
 use crate::graph::{self, Graph};
-use crate::plan::{self, HostPlan, ResourcePlan, RoundTrips, Summary};
+use crate::plan::{self, HostPlan, HostWork, ResourcePlan, RoundTrips, Summary};
 use crate::probe;
 use crate::resolve::{self, Facts, HostInput, Project, Resolved};
 use crate::resources::{Evaluation, ProbeOutput};
@@ -438,58 +438,6 @@ fn select(
     let resolved = graph::select::subset(resolved, &keep);
     let graph = graph::build(&resolved)?;
     Ok((resolved, graph))
-}
-
-/// What was computed for one host: enough to print its plan and apply it.
-pub struct HostWork {
-    pub host: String,
-    pub transport: Option<Arc<dyn Transport>>,
-    /// A connection opened during apply that replaces `transport` (after a
-    /// confirmed change of SSH port or user, later steps use the new one).
-    pub reconnected: std::sync::Mutex<Option<Arc<dyn Transport>>>,
-    pub resolved: Resolved,
-    pub graph: Option<Graph>,
-    pub evals: Vec<Option<Evaluation>>,
-    pub plan: HostPlan,
-    /// The host's lock, held for the run (apply only).
-    pub lock: Option<crate::lock::HostLock>,
-}
-
-impl HostWork {
-    /// The connection to use now.
-    pub fn conn(&self) -> Option<Arc<dyn Transport>> {
-        self.reconnected
-            .lock()
-            .ok()
-            .and_then(|g| g.clone())
-            .or_else(|| self.transport.clone())
-    }
-
-    /// Let go of the host's lock, if held.
-    pub async fn release_lock(&self) {
-        if let Some(l) = &self.lock {
-            l.release().await;
-        }
-    }
-
-    /// Use this connection from now on.
-    pub fn reconnect(&self, t: Arc<dyn Transport>) {
-        if let Ok(mut g) = self.reconnected.lock() {
-            *g = Some(t);
-        }
-    }
-
-    /// Round trips made on every connection of this host.
-    pub fn round_trips(&self) -> u64 {
-        let first = self.transport.as_ref().map_or(0, |t| t.round_trips());
-        let later = self
-            .reconnected
-            .lock()
-            .ok()
-            .and_then(|g| g.as_ref().map(|t| t.round_trips()))
-            .unwrap_or(0);
-        first + later
-    }
 }
 
 fn failed_host(host: &str, transport: String, error: String) -> HostWork {

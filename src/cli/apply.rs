@@ -252,7 +252,7 @@ fn go_ahead(a: &ApplyArgs, saved: Option<&plan::Plan>, doc: &plan::Plan) -> Resu
 async fn nothing_to_do(
     a: &ApplyArgs,
     s: &Session,
-    works: &[session::HostWork],
+    works: &[crate::plan::HostWork],
     doc: &plan::Plan,
 ) -> Exit {
     let checks = super::verify::after_apply(s, works, &[], a.json).await;
@@ -268,7 +268,7 @@ async fn nothing_to_do(
 /// Apply every host ([`session::apply_all`]) with a progress bar each.
 async fn apply_with_bars(
     s: &Arc<Session>,
-    works: &Arc<Vec<session::HostWork>>,
+    works: &Arc<Vec<crate::plan::HostWork>>,
 ) -> Vec<HostOutcome> {
     let mp = MultiProgress::new();
     let mut bars = BTreeMap::new();
@@ -298,7 +298,7 @@ async fn apply_with_bars(
 async fn report_outcomes(
     a: &ApplyArgs,
     s: &Session,
-    works: &[session::HostWork],
+    works: &[crate::plan::HostWork],
     doc: &plan::Plan,
     outcomes: &[HostOutcome],
 ) -> Exit {

@@ -87,7 +87,7 @@ struct Checked {
 
 /// Where each resource of a planned host is declared, and whether its
 /// removal was refused.
-fn contexts(w: &session::HostWork) -> Vec<Context> {
+fn contexts(w: &crate::plan::HostWork) -> Vec<Context> {
     w.resolved
         .instances
         .iter()
@@ -109,7 +109,7 @@ fn contexts(w: &session::HostWork) -> Vec<Context> {
 /// hand, keel's way in) are drift, so the preflight error they alone cause
 /// (the host left untouched by apply) is not a host error; the preflight
 /// error of whatever else failed stays.
-fn drift_plan(w: &session::HostWork, cx: &[Context]) -> HostPlan {
+fn drift_plan(w: &crate::plan::HostWork, cx: &[Context]) -> HostPlan {
     let p = &w.plan;
     let is_preflight =
         p.error.is_some() && p.error == session::preflight_error(&w.resolved, &p.resources);

@@ -7,7 +7,8 @@
 use super::{Common, inventory_path, report};
 use crate::check::{self, CheckReport};
 use crate::exit::Exit;
-use crate::session::{HostWork, Options, Session};
+use crate::plan::HostWork;
+use crate::session::{Options, Session};
 use serde::Serialize;
 use std::sync::Arc;
 

@@ -14,7 +14,7 @@
 use super::{Entry, HostLedger, Ledger, entry_of, write_script};
 use crate::resolve::Instance;
 use crate::resources::Action;
-use crate::session::HostWork;
+use crate::plan::HostWork;
 
 /// What an import recorded on one host.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -534,7 +534,7 @@ pub fn next_ledger(
 /// Which resources of `work` applied, from its `outcome`; `None` when the
 /// host's walk did not run (it never started, or could not be planned).
 fn applied(
-    work: &crate::session::HostWork,
+    work: &crate::plan::HostWork,
     outcome: &crate::apply::HostOutcome,
 ) -> Option<Vec<bool>> {
     use crate::apply::Outcome;
@@ -572,7 +572,7 @@ pub fn write_script(hl: &HostLedger, ledger: &Ledger) -> Result<String, String> 
 /// After a host was applied, also in part (a resource failed, the run was
 /// interrupted): record its ledger when it changed.
 pub async fn record_after_apply(
-    work: &crate::session::HostWork,
+    work: &crate::plan::HostWork,
     outcome: &crate::apply::HostOutcome,
 ) -> Result<(), String> {
     let Some(hl) = &work.resolved.ledger else {

@@ -8,6 +8,8 @@
 
 pub mod render;
 pub mod saved;
+mod work;
+pub use work::HostWork;
 
 use crate::graph::Graph;
 use crate::resolve::Resolved;

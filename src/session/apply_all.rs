@@ -6,7 +6,8 @@
 //! ([`crate::ledger::record_after_apply`]). [`finish`] ends a run: every
 //! host lock let go, every connection closed.
 
-use super::{HostWork, Session};
+use super::Session;
+use crate::plan::HostWork;
 use crate::apply::{self, AccessCheck, HostOutcome, Progress};
 use crate::config::inventory::TransportKind;
 use std::sync::Arc;

@@ -5,7 +5,8 @@
 //! `max_fail:` allows, the run stops: the hosts not started are reported
 //! as not applied. Without `serial:` the run is one batch.
 
-use super::{HostWork, Session};
+use super::Session;
+use crate::plan::HostWork;
 use crate::apply::{HostOutcome, Progress};
 use crate::config::rollout::{Amount, Rollout};
 use std::sync::Arc;
