@@ -24,11 +24,11 @@ mod reprobe;
 mod together;
 mod verify;
 
+use crate::plan::HostWork;
 use crate::plan::Masker;
 use crate::probe;
 use crate::resources::{Cmd, Evaluation};
 use crate::secret::Redactor;
-use crate::plan::HostWork;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

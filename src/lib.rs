@@ -22,6 +22,7 @@ mod config;
 mod confirm;
 mod connect;
 mod diag;
+mod escape;
 mod exit;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -32,6 +33,7 @@ mod ledger;
 mod loaded;
 mod lock;
 mod lockout;
+mod natural;
 mod plan;
 mod probe;
 mod release;

@@ -262,7 +262,7 @@ impl Project {
         }
         // Natural order (`web-2` before `web-10`) in every output that follows it.
         let mut hosts: Vec<String> = hosts.into_iter().collect();
-        hosts.sort_by(|a, b| crate::report::natural::cmp(a, b));
+        hosts.sort_by(|a, b| crate::natural::cmp(a, b));
         Ok(hosts)
     }
 }

@@ -353,7 +353,7 @@ fn json_escape(text: &str, ascii: bool) -> String {
 /// XML/HTML character escaping as other writers do it: `&`, `<`, `>`
 /// always; the quotes as `&quot;` and `quote` (`&#x27;` or `&#39;`) unless
 /// `quote` is empty (text content, where they stay as they are). keel's
-/// own JUnit form is `report::junit::escape`.
+/// own JUnit form is `escape::xml`.
 fn xml_escape(text: &str, quote: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
@@ -406,14 +406,14 @@ impl Redactor {
             // are rendered) and in what commands print.
             add(json_escape(v, false), true);
             add(json_escape(v, true), true);
-            // keel's JUnit report writes what `report::junit::escape` does;
+            // keel's JUnit report writes what `escape::xml` does;
             // other XML and HTML writers quote `'` otherwise, or not at all.
-            add(crate::report::junit::escape(v), true);
+            add(crate::escape::xml(v), true);
             for quote in ["&#x27;", "&#39;", ""] {
                 add(xml_escape(v, quote), true);
             }
-            add(crate::report::github::escape_data(v), true);
-            add(crate::report::github::escape_property(v), true);
+            add(crate::escape::github_data(v), true);
+            add(crate::escape::github_property(v), true);
             add(crate::shell::q(v), true);
         }
         // Longest first, so a secret containing another is masked whole.
@@ -588,11 +588,11 @@ mod tests {
             serde_json::to_string(&serde_json::json!({ "x": ESCAPED })).unwrap(),
             python_json(true),
             python_json(false),
-            crate::report::junit::escape(ESCAPED),
+            crate::escape::xml(ESCAPED),
             xml_escape(ESCAPED, ""),
             xml_escape(ESCAPED, "&#x27;"),
-            crate::report::github::escape_data(ESCAPED),
-            crate::report::github::escape_property(ESCAPED),
+            crate::escape::github_data(ESCAPED),
+            crate::escape::github_property(ESCAPED),
             crate::shell::q(ESCAPED),
             ESCAPED.to_uppercase(),
         ];

@@ -14,10 +14,10 @@
 pub mod http;
 mod x509;
 
+use crate::plan::HostWork;
 use crate::plan::Masker;
 use crate::resources::check::{Check, PortState, Probe};
 use crate::secret::{Redactor, Secret};
-use crate::plan::HostWork;
 use crate::session::Session;
 use crate::shell::Script;
 use crate::transport::Transport;

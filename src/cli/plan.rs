@@ -2,8 +2,8 @@
 
 use super::{Common, inventory_path, report};
 use crate::exit::Exit;
-use crate::plan::{self, HostPlan, Plan, saved};
 use crate::plan::HostWork;
+use crate::plan::{self, HostPlan, Plan, saved};
 use crate::session::{self, Options, Session};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::PathBuf;

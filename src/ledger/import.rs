@@ -12,9 +12,9 @@
 //! nothing).
 
 use super::{Entry, HostLedger, Ledger, entry_of, write_script};
+use crate::plan::HostWork;
 use crate::resolve::Instance;
 use crate::resources::Action;
-use crate::plan::HostWork;
 
 /// What an import recorded on one host.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -533,10 +533,7 @@ pub fn next_ledger(
 
 /// Which resources of `work` applied, from its `outcome`; `None` when the
 /// host's walk did not run (it never started, or could not be planned).
-fn applied(
-    work: &crate::plan::HostWork,
-    outcome: &crate::apply::HostOutcome,
-) -> Option<Vec<bool>> {
+fn applied(work: &crate::plan::HostWork, outcome: &crate::apply::HostOutcome) -> Option<Vec<bool>> {
     use crate::apply::Outcome;
     let n = work.resolved.instances.len();
     if work.plan.error.is_some() {

@@ -7,19 +7,8 @@
 //! also `:` and `,` in properties.
 
 use super::{DriftReport, Status};
+use crate::escape::{github_data as escape_data, github_property as escape_property};
 use std::fmt::Write as _;
-
-/// A workflow command's message.
-pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// A workflow command's property value.
-pub fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
-}
 
 fn command(
     out: &mut String,

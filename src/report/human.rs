@@ -3,7 +3,8 @@
 //! could not be checked, then a summary table — host, stack, status,
 //! changes, errors, time — with hosts in natural order.
 
-use super::{DriftReport, Status, natural};
+use super::{DriftReport, Status};
+use crate::natural;
 use console::style;
 use std::fmt::Write as _;
 

@@ -6,28 +6,8 @@
 //! not be read, or `name="(stack)"` for a stack that could not be loaded.
 
 use super::{DriftReport, HostReport, ResourceReport, Status};
+use crate::escape::xml as escape;
 use std::fmt::Write as _;
-
-/// Text safe in XML 1.0 content and attribute values: markup escaped, and
-/// the control characters XML cannot carry replaced by U+FFFD.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn case(
     out: &mut String,
@@ -181,14 +161,6 @@ pub fn render(r: &DriftReport) -> String {
 mod tests {
     use super::super::fixture;
     use super::*;
-
-    #[test]
-    fn escapes_markup_and_control_characters() {
-        assert_eq!(
-            escape("a<b>&\"c\"'\n\u{1b}"),
-            "a&lt;b&gt;&amp;&quot;c&quot;&apos;&#10;\u{FFFD}"
-        );
-    }
 
     #[test]
     fn one_case_per_host_and_resource() {

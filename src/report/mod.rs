@@ -17,8 +17,8 @@
 pub mod github;
 pub mod human;
 pub mod junit;
-pub mod natural;
 
+use crate::natural;
 use crate::plan::{AttrChangeOut, HostPlan, ResourcePlan};
 use crate::resources::Action;
 use serde::Serialize;

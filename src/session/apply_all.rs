@@ -7,9 +7,9 @@
 //! host lock let go, every connection closed.
 
 use super::Session;
-use crate::plan::HostWork;
 use crate::apply::{self, AccessCheck, HostOutcome, Progress};
 use crate::config::inventory::TransportKind;
+use crate::plan::HostWork;
 use std::sync::Arc;
 
 /// Apply every host of `works`, at most `parallel` at a time; one outcome

@@ -6,9 +6,9 @@
 //! as not applied. Without `serial:` the run is one batch.
 
 use super::Session;
-use crate::plan::HostWork;
 use crate::apply::{HostOutcome, Progress};
 use crate::config::rollout::{Amount, Rollout};
+use crate::plan::HostWork;
 use std::sync::Arc;
 
 /// Apply `works` batch by batch (see the module doc); one outcome per
