@@ -21,7 +21,7 @@
 //! run — `parse`, then `diff`, `commands` and the unified diff of a content
 //! change — since a fact that parses is still host data downstream.
 
-use crate::config::node::Node;
+use crate::node::Node;
 use crate::resources::{PrepareCx, ProbeOutput, Resource};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -34,6 +34,7 @@ mod loaded;
 mod lock;
 mod lockout;
 mod natural;
+mod node;
 mod plan;
 mod probe;
 mod release;
@@ -44,15 +45,16 @@ mod schema;
 mod secret;
 mod session;
 mod shell;
+mod suggest;
 mod template;
 mod transport;
 
 /// The binary's entry: the parsed flags and the command they name.
 pub use cli::{Args, run};
-/// A YAML document as the loader reads it (the schema tests validate it).
-pub use config::node::Node;
 /// The exit code of a run.
 pub use exit::Exit;
+/// A YAML document as the loader reads it (the schema tests validate it).
+pub use node::Node;
 /// Every resource kind's name (the fuzz regression test checks each has a target).
 pub use resources::kind_names;
 /// Quoting for a POSIX shell (the end-to-end tests build remote commands).

@@ -33,8 +33,8 @@ mod exposure;
 pub use exposure::{exposure, unrevertable};
 
 use crate::config::inventory::{Host, TransportKind};
-use crate::config::node::{Node, Span};
 use crate::diag::Diag;
+use crate::node::{Node, Span};
 use crate::resolve::{Instance, Resolved};
 use crate::resources::command::Command;
 use crate::resources::package::{Package, PackageState};

@@ -16,10 +16,10 @@
 use crate::config::entry::{Origin, ResourceDecl, UseDecl};
 use crate::config::inventory::{Host, Inventory};
 use crate::config::module::Module;
-use crate::config::node::{Node, Span, Spanned, Value};
 use crate::config::stack::Stack;
 use crate::diag::{Diag, Diagnostics, SourceFile};
 use crate::graph::unresolved::Unresolved;
+use crate::node::{Node, Span, Spanned, Value};
 use crate::resources::{Invalid, LocalError, PrepareCx, Resource};
 use crate::secret::Secret;
 use crate::template::{Ctx, RenderData, Templates};
@@ -120,7 +120,7 @@ impl Project {
                         ),
                         "unknown target",
                     )
-                    .with_help(crate::config::closest_hint(&t.value, names.iter())),
+                    .with_help(crate::suggest::closest_hint(&t.value, names.iter())),
                 );
             }
         }
@@ -254,7 +254,7 @@ impl Project {
                     "keel::limit",
                     format!("--limit `{limit}` is neither a host nor a group of the inventory"),
                 )
-                .with_help(crate::config::closest_hint(limit, names.iter()))
+                .with_help(crate::suggest::closest_hint(limit, names.iter()))
                 .into());
             }
             let allowed = self.inventory.expand(limit);
@@ -1478,7 +1478,7 @@ impl Resolver<'_, '_> {
                         format!("module `{}` has no input `{key}`", module.name),
                         "unknown input",
                     )
-                    .with_help(crate::config::closest_hint(key, declared.iter())),
+                    .with_help(crate::suggest::closest_hint(key, declared.iter())),
                 );
                 continue;
             }
@@ -1760,7 +1760,7 @@ fn variable_hint(var: &str, ctx: &J) -> String {
             parts.join(".")
         );
     }
-    let hint = crate::config::closest_hint(&leaf, known.iter());
+    let hint = crate::suggest::closest_hint(&leaf, known.iter());
     if parts.is_empty() {
         // A bare name: the context's top level, where variables are not.
         let vars = ctx.get("vars").and_then(J::as_object);
@@ -1789,7 +1789,7 @@ fn keys_of(v: &J) -> String {
         .unwrap_or_default()
 }
 
-fn with_common_keys(mut e: crate::config::node::NodeError) -> crate::config::node::NodeError {
+fn with_common_keys(mut e: crate::node::NodeError) -> crate::node::NodeError {
     if e.found.is_some() && !e.expected.is_empty() && !e.message.starts_with("unknown value") {
         e.expected
             .extend_from_slice(crate::config::entry::COMMON_KEYS);

@@ -4,7 +4,7 @@
 //! Generated with schemars from the types the loader deserializes
 //! (`StackDoc`, `ModuleDoc`, `InventoryDoc` and every kind's struct), then
 //! adjusted to what the loader really accepts through its
-//! [`Node`](crate::config::node::Node) deserializer:
+//! [`Node`](crate::node::Node) deserializer:
 //! - a string setting reads any scalar's source text (`mode: 0644`), so a
 //!   string accepts numbers and booleans too;
 //! - a resource's settings are templated before they are typed, so inside a
@@ -371,7 +371,7 @@ impl JsonSchema for crate::resources::sshd::Settings {
     }
 }
 
-impl<T: JsonSchema> JsonSchema for crate::config::node::Spanned<T> {
+impl<T: JsonSchema> JsonSchema for crate::node::Spanned<T> {
     fn schema_name() -> Cow<'static, str> {
         T::schema_name()
     }

@@ -416,7 +416,7 @@ fn check_selection(
                     "keel::target",
                     format!("--tags `{t}`: no resource or module use has this tag"),
                 )
-                .with_help(crate::config::closest_hint(t, tags.iter())),
+                .with_help(crate::suggest::closest_hint(t, tags.iter())),
             );
         }
     }

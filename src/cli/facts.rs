@@ -52,7 +52,7 @@ pub fn host_of(path: &Path, name: &str) -> Option<crate::config::inventory::Host
             eprintln!(
                 "keel: no host `{name}` in {}: {}",
                 path.display(),
-                crate::config::closest_hint(name, inv.hosts.keys())
+                crate::suggest::closest_hint(name, inv.hosts.keys())
             );
             None
         }

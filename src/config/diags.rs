@@ -3,8 +3,8 @@
 //! pointed at its file with a hint of what to do. (`diag` knows nothing of
 //! the loader; the loader builds on `diag`.)
 
-use super::node::{NodeError, ParseError, Span};
 use crate::diag::{Diag, SourceFile};
+use crate::node::{NodeError, ParseError, Span};
 
 impl ParseError {
     /// The diagnostic for this YAML syntax error in `source`.

@@ -5,8 +5,8 @@
 //! typed common keys); its body is deserialized into the kind's type after
 //! templating, per host, by [`crate::resolve`].
 
-use super::node::{Node, Span, Spanned, Value};
 use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::node::{Node, Span, Spanned, Value};
 use crate::resources::{self, KindEntry};
 use std::path::PathBuf;
 
@@ -244,7 +244,7 @@ fn kind_entry<'n>(
         let keys: Vec<String> = entries
             .iter()
             .take(4)
-            .map(|(k, _)| super::quoted_name(k.as_scalar_text().unwrap_or("?")))
+            .map(|(k, _)| crate::suggest::quoted_name(k.as_scalar_text().unwrap_or("?")))
             .collect();
         diags.push(
             Diag::at(
@@ -308,7 +308,7 @@ fn parse_resource(origin: &Origin, item: &Node, diags: &mut Diagnostics) -> Opti
                 format!("unknown resource kind `{kind_name}`"),
                 "not a kind",
             )
-            .with_help(super::closest_hint(kind_name, names.iter())),
+            .with_help(crate::suggest::closest_hint(kind_name, names.iter())),
         );
         return None;
     };
@@ -506,5 +506,5 @@ fn unknown_use_key(src: &SourceFile, k: &Node, other: &str) -> Diag {
         format!("unknown key `{other}` in a module use"),
         "not recognised",
     )
-    .with_help(super::closest_hint(other, known.iter()))
+    .with_help(crate::suggest::closest_hint(other, known.iter()))
 }

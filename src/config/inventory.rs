@@ -27,9 +27,9 @@
 //! first: stack `vars` < group `vars` (`all`, then ancestors before their
 //! children, groups of equal depth by name) < host `vars`.
 
-use super::node::{Node, Span, Spanned};
 use super::{IgnoredNode, doc_error};
 use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::node::{Node, Span, Spanned};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -116,7 +116,7 @@ pub(crate) struct InventoryDoc {
 /// (a run with errors never connects). `None` when the problem is not in
 /// an entry (an unknown top-level key, `hosts:` not a map).
 fn partial_doc(src: &SourceFile, node: &Node, diags: &mut Diagnostics) -> Option<InventoryDoc> {
-    use super::node::Value;
+    use crate::node::Value;
     let keys_ok = node
         .as_map()?
         .iter()
@@ -225,7 +225,7 @@ pub struct Group {
     pub children: Vec<Spanned<String>>,
     pub vars: Option<(SourceFile, Node)>,
     pub source: SourceFile,
-    pub span: super::node::Span,
+    pub span: crate::node::Span,
 }
 
 /// Every host and group from one or more inventory files.
@@ -289,7 +289,7 @@ impl Inventory {
     }
 
     fn add_doc(&mut self, src: &SourceFile, node: &Node, diags: &mut Diagnostics) {
-        if node.value == super::node::Value::Null {
+        if node.value == crate::node::Value::Null {
             return;
         }
         let doc: InventoryDoc = match node.deserialize() {
@@ -314,7 +314,7 @@ impl Inventory {
         let (host_nodes, group_nodes) = (index("hosts"), index("groups"));
         let sub = |nodes: &BTreeMap<&str, &Node>, name: &str| -> Option<(SourceFile, Node)> {
             let v = nodes.get(name)?.get("vars")?;
-            (v.value != super::node::Value::Null).then(|| (src.clone(), v.clone()))
+            (v.value != crate::node::Value::Null).then(|| (src.clone(), v.clone()))
         };
         for (name, h) in doc.hosts {
             check_host(
@@ -435,7 +435,7 @@ impl Inventory {
                             format!("group `{}` lists unknown host `{}`", g.name, h.value),
                             "no such host",
                         )
-                        .with_help(super::closest_hint(&h.value, self.hosts.keys())),
+                        .with_help(crate::suggest::closest_hint(&h.value, self.hosts.keys())),
                     );
                 }
             }
@@ -449,7 +449,7 @@ impl Inventory {
                             format!("group `{}` lists unknown child group `{}`", g.name, c.value),
                             "no such group",
                         )
-                        .with_help(super::closest_hint(&c.value, self.groups.keys())),
+                        .with_help(crate::suggest::closest_hint(&c.value, self.groups.keys())),
                     );
                 }
             }

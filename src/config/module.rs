@@ -18,9 +18,9 @@
 //! `{{modules.INSTANCE.NAME}}` in its resources and in later uses' `with:`.
 
 use super::entry::{self, Origin, ResourceDecl, UseDecl};
-use super::node::{Node, Spanned, Value};
 use super::{IgnoredNode, doc_error};
 use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::node::{Node, Spanned, Value};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -326,7 +326,7 @@ fn not_found(u: &UseDecl, lookup: &Lookup) -> Diag {
             "a module is named by its folder: letters, digits, `-`, `_` and `.`, e.g. `module: nginx-base`",
         );
     }
-    let hint = crate::config::closest_hint(name, lookup.names().iter());
+    let hint = crate::suggest::closest_hint(name, lookup.names().iter());
     d.with_help(format!(
         "{hint}\nlooked for a folder `{name}` with a module.yaml in {}\n(`keel modules` lists every module a stack can use)",
         lookup.places(),

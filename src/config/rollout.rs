@@ -5,8 +5,8 @@
 //! reported at its file and line; turned into batches by
 //! [`crate::session::batches`].
 
-use super::node::{Node, Span, Value};
 use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::node::{Node, Span, Value};
 use schemars::{Schema, SchemaGenerator, json_schema};
 
 /// A number of hosts, written as a count (`2`) or a percentage of the

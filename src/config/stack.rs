@@ -19,9 +19,9 @@
 //! ```
 
 use super::entry::{self, Origin, ResourceDecl, UseDecl};
-use super::node::{Node, Span, Spanned};
 use super::{IgnoredNode, doc_error};
 use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::node::{Node, Span, Spanned};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -177,7 +177,7 @@ impl Stack {
         };
         let vars = node
             .get("vars")
-            .filter(|v| v.value != super::node::Value::Null)
+            .filter(|v| v.value != crate::node::Value::Null)
             .cloned();
         if let Some(v) = &vars
             && v.as_map().is_none()
@@ -219,7 +219,7 @@ impl Stack {
 /// The file must hold a map: an empty file or a list gets an error that
 /// shows what a stack looks like. `false` when loading cannot go on.
 fn check_shape(src: &SourceFile, node: &Node, diags: &mut Diagnostics) -> bool {
-    if node.value == super::node::Value::Null {
+    if node.value == crate::node::Value::Null {
         diags.push(
             Diag::at("keel::schema", src, node.span, "the stack file is empty", "here").with_help(
                 "a stack needs at least `name:`, `targets:` and `resources:`, e.g.\n  name: web\n  targets: [web]\n  resources:\n    - package: { name: nginx }",

@@ -13,8 +13,8 @@ pub mod unresolved;
 #[cfg(test)]
 mod tests;
 
-use crate::config::node::Span;
 use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::node::Span;
 use crate::resolve::{Reference, Resolved};
 use crate::resources::Ref;
 use petgraph::algo::tarjan_scc;
@@ -591,7 +591,7 @@ fn lookup_in_module(
             .collect();
         return Some(Err(format!(
             "there is no module instance `module.{instance}`; {}",
-            crate::config::closest_hint(&format!("module.{instance}"), known.iter())
+            crate::suggest::closest_hint(&format!("module.{instance}"), known.iter())
         )));
     };
     match by_addr.get(resource) {
@@ -601,7 +601,7 @@ fn lookup_in_module(
                 .iter()
                 .map(|&i| format!("module.{instance}.{}", res.instances[i].address))
                 .collect();
-            Some(Err(crate::config::closest_hint(
+            Some(Err(crate::suggest::closest_hint(
                 &format!("module.{m}"),
                 inside.iter(),
             )))
@@ -639,8 +639,8 @@ fn address_hint(res: &Resolved, addr: &str) -> String {
     if !addr.contains('[') && !addr.starts_with("module.") {
         return format!(
             "addresses are written `kind[name]` (e.g. `package[{addr}]`) or `module.NAME`; {}",
-            crate::config::closest_hint(addr, known())
+            crate::suggest::closest_hint(addr, known())
         );
     }
-    crate::config::closest_hint(addr, known())
+    crate::suggest::closest_hint(addr, known())
 }

@@ -41,7 +41,7 @@ pub fn instance_tags(project: &Project, res: &Resolved) -> Vec<BTreeSet<String>>
         resources.extend(&m.resources);
         uses.extend(&m.uses);
     }
-    let key = |name: &str, span: crate::config::node::Span| (name.to_string(), span.offset);
+    let key = |name: &str, span: crate::node::Span| (name.to_string(), span.offset);
     let decl_tags: BTreeMap<(String, usize), Vec<String>> = resources
         .iter()
         .map(|d| {

@@ -43,7 +43,7 @@ pub mod ssh_end;
 pub use guard::Refused;
 pub mod import;
 
-use crate::config::node::{Node, Span};
+use crate::node::{Node, Span};
 use crate::resolve::{Instance, Resolved};
 use crate::resources::Action;
 use crate::shell::{self, q};

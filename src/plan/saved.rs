@@ -353,7 +353,7 @@ impl Stale {
             crate::diag::Diag::at(
                 "keel::saved-plan",
                 &src,
-                crate::config::node::Span { offset, len },
+                crate::node::Span { offset, len },
                 format!("{} is {message}", src.name),
                 label,
             )

@@ -1562,7 +1562,7 @@ Signed-By: /etc/apt/keyrings/keel-docker.asc
 
     /// Build a repository with the fields below, rooted in a temp dir.
     fn local(root: &std::path::Path, y: &str) -> AptRepository {
-        let node = crate::config::node::Node::parse(y).unwrap();
+        let node = crate::node::Node::parse(y).unwrap();
         let mut r: AptRepository = node.deserialize().unwrap();
         r.root = root.to_str().unwrap().to_string();
         let mut cx = crate::resources::testing::LocalCx {

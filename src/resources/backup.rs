@@ -941,7 +941,7 @@ mod tests {
     }
 
     fn script_of(yaml: &str) -> String {
-        let node = crate::config::node::Node::parse(yaml).unwrap();
+        let node = crate::node::Node::parse(yaml).unwrap();
         let b: Backup = node.deserialize().unwrap();
         b.script()
     }

@@ -688,7 +688,7 @@ mod tests {
 
     /// A `once: release` command prepared for release v2 under `dir`.
     fn once_cmd(dir: &Path, yaml: &str) -> Command {
-        let mut c: Command = crate::config::node::Node::parse(yaml)
+        let mut c: Command = crate::node::Node::parse(yaml)
             .unwrap()
             .deserialize()
             .unwrap();
@@ -863,7 +863,7 @@ mod tests {
         let e = try_load("command", "run: apt-get update\n").unwrap_err();
         assert!(e.contains("no guard"), "{e}");
         let r = super::super::kind("command").unwrap();
-        let node = crate::config::node::Node::parse("run: apt-get update\n").unwrap();
+        let node = crate::node::Node::parse("run: apt-get update\n").unwrap();
         let res = (r.parse)(&node).unwrap();
         let errs = res.check();
         assert_eq!(errs[0].field, Some("run"));

@@ -275,7 +275,7 @@ mod tests {
     #[test]
     fn invalid_schedule_points_at_schedule() {
         let node =
-            crate::config::node::Node::parse("name: x\nschedule: \"0 25 * * *\"\ncommand: y\n")
+            crate::node::Node::parse("name: x\nschedule: \"0 25 * * *\"\ncommand: y\n")
                 .unwrap();
         let res = (super::super::kind("cron").unwrap().parse)(&node).unwrap();
         let errs = res.check();

@@ -895,7 +895,7 @@ mod tests {
             err.contains("`log-driverr` is not a dockerd setting"),
             "{err}"
         );
-        let d: Docker = crate::config::node::Node::parse("daemon: { log-driverr: x }")
+        let d: Docker = crate::node::Node::parse("daemon: { log-driverr: x }")
             .unwrap()
             .deserialize()
             .unwrap();

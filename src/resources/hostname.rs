@@ -560,7 +560,7 @@ mod tests {
     }
 
     fn hn(y: &str) -> Hostname {
-        crate::config::node::Node::parse(y)
+        crate::node::Node::parse(y)
             .unwrap()
             .deserialize()
             .unwrap()

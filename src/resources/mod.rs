@@ -17,7 +17,7 @@
 //! every `Kind`. Adding a kind means one new file plus one line in the
 //! `kinds!` registration below, plus its fixture tests.
 
-use crate::config::node::{Node, NodeError};
+use crate::node::{Node, NodeError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;

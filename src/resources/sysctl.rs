@@ -740,7 +740,7 @@ mod tests {
     }
 
     fn scratch(dir: &std::path::Path, yaml: &str) -> Sysctl {
-        let mut s: Sysctl = crate::config::node::Node::parse(yaml)
+        let mut s: Sysctl = crate::node::Node::parse(yaml)
             .unwrap()
             .deserialize()
             .unwrap();

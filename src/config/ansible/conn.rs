@@ -4,8 +4,8 @@
 
 use super::{CODE, Var};
 use crate::config::inventory::TransportKind;
-use crate::config::node::{Node, Span, Value};
 use crate::diag::{Diag, Diagnostics};
+use crate::node::{Node, Span, Value};
 
 /// Connection settings found at one level (a group or a host).
 #[derive(Debug, Clone, Default)]

@@ -22,8 +22,8 @@
 //! `;`.
 
 use super::{CODE, Parsed, Var, range};
-use crate::config::node::{Node, Span, Value};
 use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::node::{Node, Span, Value};
 
 enum Section {
     Hosts(String),

@@ -37,8 +37,8 @@ mod vars_dirs;
 pub mod yaml;
 
 use super::inventory::{Group, GroupIndex, Host, HostKeyPolicy, Inventory, TransportKind};
-use super::node::{Node, Span, Spanned, Value};
 use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::node::{Node, Span, Spanned, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 

@@ -3,8 +3,8 @@
 //! such files, holding a YAML map of variables for group or host NAME.
 
 use super::{CODE, Parsed, Var};
-use crate::config::node::{Span, Value};
 use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::node::{Span, Value};
 use std::path::Path;
 
 /// Read `group_vars/` and `host_vars/` beside the inventory file: a file

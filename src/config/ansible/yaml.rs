@@ -23,8 +23,8 @@
 //! host mentioned several times is one group or host.
 
 use super::{CODE, Parsed, Var, range};
-use crate::config::node::{Node, Value};
 use crate::diag::{Diag, Diagnostics, SourceFile};
+use crate::node::{Node, Value};
 
 /// Parse one YAML inventory document into `out`.
 pub fn parse(src: &SourceFile, node: &Node, out: &mut Parsed, diags: &mut Diagnostics) {

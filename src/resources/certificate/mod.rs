@@ -547,7 +547,7 @@ impl Kind for Certificate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::node::Node;
+    use crate::node::Node;
     use crate::resources::testing::{converge_locally, run_local, try_load};
 
     const NOW: i64 = 1_795_701_703; // 2026-11-26

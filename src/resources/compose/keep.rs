@@ -298,7 +298,7 @@ mod tests {
     const PROJECT: &str = "project: app\ndir: /srv/app\nfile:\n  content: \"services:\\n  api:\\n    image: a:${R}\\n  db:\\n    image: db:15\\n\"\nenv: { content: \"R=C\\n\" }\nkeep_releases: 2\n";
 
     fn compose() -> Compose {
-        crate::config::node::Node::parse(PROJECT)
+        crate::node::Node::parse(PROJECT)
             .unwrap()
             .deserialize()
             .unwrap()

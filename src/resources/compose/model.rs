@@ -2,7 +2,7 @@
 //! and whether `up` starts them), Compose's `.env` syntax and variable
 //! interpolation, and the checks of the names a project declares.
 
-use crate::config::node::{Node, Value};
+use crate::node::{Node, Value};
 use std::collections::BTreeMap;
 
 /// Why the compose file cannot be read.

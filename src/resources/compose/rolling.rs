@@ -645,7 +645,7 @@ mod tests {
             "x",
             "{service: web, check: \"'$(id)`id`'\"}",
         );
-        crate::config::node::Node::parse(&y)
+        crate::node::Node::parse(&y)
             .unwrap()
             .deserialize()
             .unwrap()

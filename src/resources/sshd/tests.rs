@@ -94,7 +94,7 @@ fn sshd(yaml: &str) -> Sshd {
     Node::parse(yaml).unwrap().deserialize().unwrap()
 }
 
-use crate::config::node::Node;
+use crate::node::Node;
 
 // --- Desired state --------------------------------------------------
 

@@ -794,7 +794,7 @@ fn addresses_are_normalized_like_ufw() {
 #[test]
 fn lockout_helpers() {
     let r: Ufw = {
-        let node = crate::config::node::Node::parse(G24).unwrap();
+        let node = crate::node::Node::parse(G24).unwrap();
         node.deserialize().unwrap()
     };
     assert_eq!(r.desired_rules().len(), 4);
@@ -804,7 +804,7 @@ fn lockout_helpers() {
     assert_eq!(r.admits_inbound(22, Proto::Tcp), Some(true));
     assert_eq!(r.admits_inbound(22, Proto::Udp), None);
     assert_eq!(r.admits_inbound(8080, Proto::Tcp), None);
-    let node = crate::config::node::Node::parse(
+    let node = crate::node::Node::parse(
         "rules: [{deny: 22/tcp, from: 10.0.0.0/8}, {deny: 20:30/tcp}, {allow: 22/tcp}]",
     )
     .unwrap();

@@ -246,7 +246,9 @@ fn user_message(e: &serde_saphyr::Error) -> String {
     match e {
         E::DuplicateMappingKey { key: Some(k), .. } => format!(
             "the key `{}` appears twice in this map",
-            k.chars().take(super::MAX_SUGGEST_CHARS).collect::<String>()
+            k.chars()
+                .take(crate::suggest::MAX_SUGGEST_CHARS)
+                .collect::<String>()
         ),
         E::DuplicateMappingKey { key: None, .. } => "a key appears twice in this map".to_string(),
         E::MultipleDocuments { .. } => {
@@ -255,7 +257,7 @@ fn user_message(e: &serde_saphyr::Error) -> String {
         E::UnsupportedTag { tag, .. } => format!(
             "the YAML tag `{}` is not supported: keel gives tags no meaning (they do not read environment variables or files)",
             tag.chars()
-                .take(super::MAX_SUGGEST_CHARS)
+                .take(crate::suggest::MAX_SUGGEST_CHARS)
                 .collect::<String>()
         ),
         E::Budget { breach, .. } => match breach {
@@ -542,17 +544,19 @@ impl NodeError {
         if self.expected.is_empty() {
             return None;
         }
-        Some(match super::closest(found, self.expected.iter().copied()) {
-            Some(e) => format!("did you mean `{e}`?"),
-            None => format!(
-                "accepted here: {}",
-                self.expected
-                    .iter()
-                    .map(|e| format!("`{e}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })
+        Some(
+            match crate::suggest::closest(found, self.expected.iter().copied()) {
+                Some(e) => format!("did you mean `{e}`?"),
+                None => format!(
+                    "accepted here: {}",
+                    self.expected
+                        .iter()
+                        .map(|e| format!("`{e}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+        )
     }
 }
 
