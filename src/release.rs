@@ -233,33 +233,6 @@ pub fn once_record(ctx: &Context, step: &str) -> String {
     s
 }
 
-/// After a host was applied: record its release when the run succeeded
-/// and the release changed. Returns an error to report for the host.
-pub async fn record_after_apply(
-    work: &crate::plan::HostWork,
-    outcome: &crate::apply::HostOutcome,
-) -> Result<(), String> {
-    let (Some(ctx), Some(plan)) = (&work.resolved.release, &work.plan.release) else {
-        return Ok(());
-    };
-    if outcome.failed() || !plan.changes() {
-        return Ok(());
-    }
-    let t = work.conn().ok_or("no connection")?;
-    match t.run(&write_script(ctx, plan)).await {
-        Ok(o) if o.success() => Ok(()),
-        Ok(o) => Err(format!(
-            "the release {} was applied but could not be recorded: {}",
-            ctx.version,
-            o.stderr_text().trim()
-        )),
-        Err(e) => Err(format!(
-            "the release {} was applied but could not be recorded: {e}",
-            ctx.version
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! [`super::plan_all`] plans them: a host with changes is applied
 //! ([`crate::apply::apply_host_confirmed`], under commit-confirmed when it
 //! is reached over SSH), then every host records its release
-//! ([`crate::release::record_after_apply`]) and its ledger
+//! ([`record_release`]) and its ledger
 //! ([`crate::ledger::record_after_apply`]). [`finish`] ends a run: every
 //! host lock let go, every connection closed.
 
@@ -72,7 +72,7 @@ pub(super) async fn apply_and_record(
         let access = access_check(s, &w.host);
         apply::apply_host_confirmed(w, &s.redactor, progress, access.as_ref()).await
     };
-    let recorded = match crate::release::record_after_apply(w, &outcome).await {
+    let recorded = match record_release(w, &outcome).await {
         Ok(()) => crate::ledger::record_after_apply(w, &outcome).await,
         Err(e) => Err(e),
     };
@@ -113,5 +113,32 @@ pub async fn finish(works: &[HostWork]) {
         if let Some(t) = &w.transport {
             t.close().await;
         }
+    }
+}
+
+/// After a host was applied: record its release when the run succeeded
+/// and the release changed. Returns an error to report for the host.
+async fn record_release(
+    work: &crate::plan::HostWork,
+    outcome: &crate::apply::HostOutcome,
+) -> Result<(), String> {
+    let (Some(ctx), Some(plan)) = (&work.resolved.release, &work.plan.release) else {
+        return Ok(());
+    };
+    if outcome.failed() || !plan.changes() {
+        return Ok(());
+    }
+    let t = work.conn().ok_or("no connection")?;
+    match t.run(&crate::release::write_script(ctx, plan)).await {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "the release {} was applied but could not be recorded: {}",
+            ctx.version,
+            o.stderr_text().trim()
+        )),
+        Err(e) => Err(format!(
+            "the release {} was applied but could not be recorded: {e}",
+            ctx.version
+        )),
     }
 }
