@@ -177,7 +177,7 @@ pub fn plan(p: &Plan, all: bool) -> String {
 /// What follows the hosts of a plan: its rollout batches and totals
 /// (`p.hosts` is not read: a streamed plan has let go of them).
 pub fn footer(p: &Plan, hosts: usize) -> String {
-    let mut out = crate::session::batches::describe(&p.batches);
+    let mut out = describe_batches(&p.batches);
     if p.changes {
         let _ = writeln!(out, "Plan: {}.", summary_line(&p.summary));
     } else {
@@ -199,4 +199,31 @@ pub fn footer(p: &Plan, hosts: usize) -> String {
 
 pub fn summary(s: &Summary) -> String {
     summary_line(s)
+}
+
+/// `batch 1/3: web-1, web-2` lines for the plan.
+fn describe_batches(batches: &[Vec<String>]) -> String {
+    let n = batches.len();
+    batches
+        .iter()
+        .enumerate()
+        .map(|(i, b)| format!("batch {}/{n}: {}\n", i + 1, b.join(", ")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_lines_number_the_batches() {
+        let b = vec![
+            vec!["web-1".to_string(), "web-2".to_string()],
+            vec!["web-3".to_string()],
+        ];
+        assert_eq!(
+            describe_batches(&b),
+            "batch 1/2: web-1, web-2\nbatch 2/2: web-3\n"
+        );
+    }
 }

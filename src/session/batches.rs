@@ -150,16 +150,6 @@ pub fn not_applied(
     }
 }
 
-/// `batch 1/3: web-1, web-2` lines for the plan.
-pub fn describe(batches: &[Vec<String>]) -> String {
-    let n = batches.len();
-    batches
-        .iter()
-        .enumerate()
-        .map(|(i, b)| format!("batch {}/{n}: {}\n", i + 1, b.join(", ")))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,11 +200,5 @@ mod tests {
         assert_eq!(tolerated(&r(None, Some(Amount::Count(2))), 5), Some(2));
         // 30% of 5 = 1.5 → 1 tolerated: the second failure stops the run.
         assert_eq!(tolerated(&r(None, Some(Amount::Percent(30))), 5), Some(1));
-    }
-
-    #[test]
-    fn plan_lines_number_the_batches() {
-        let b = batches(&hosts(3), Some(Amount::Count(2)));
-        assert_eq!(describe(&b), "batch 1/2: web-1, web-2\nbatch 2/2: web-3\n");
     }
 }
