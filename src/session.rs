@@ -29,8 +29,10 @@ use std::time::{Duration, Instant};
 mod apply_all;
 pub mod batches;
 mod hosts_check;
+mod verify_target;
 pub use apply_all::{apply_all, finish};
 pub(crate) use hosts_check::on_calling_thread;
+pub use verify_target::check_target;
 
 /// The offline result of validating a project for its target hosts.
 pub struct Validated {

@@ -18,7 +18,6 @@ use crate::plan::HostWork;
 use crate::plan::Masker;
 use crate::resources::check::{Check, PortState, Probe};
 use crate::secret::{Redactor, Secret};
-use crate::session::Session;
 use crate::shell::Script;
 use crate::transport::Transport;
 use serde::Serialize;
@@ -70,7 +69,7 @@ pub fn tainted_in(resolved: &crate::resolve::Resolved) -> Vec<Secret> {
         .collect()
 }
 
-fn checks_in(resolved: &crate::resolve::Resolved) -> Vec<(String, Check)> {
+pub fn checks_in(resolved: &crate::resolve::Resolved) -> Vec<(String, Check)> {
     resolved
         .instances
         .iter()
@@ -418,63 +417,6 @@ pub struct Target {
     /// Values rendered from a secret on this host (see [`run_host`]).
     pub tainted: Vec<Secret>,
     pub error: Option<String>,
-}
-
-/// Connect, gather facts when templates need them, resolve the stack, and
-/// keep its checks. Host-side checks need the connection; a stack whose
-/// checks all run from keel still needs the host to resolve its templates.
-pub async fn target(s: &Session, name: &str) -> Target {
-    let mut t = Target {
-        host: name.to_string(),
-        address: String::new(),
-        transport: None,
-        checks: Vec::new(),
-        tainted: Vec::new(),
-        error: None,
-    };
-    let Some(host) = s.project.inventory.hosts.get(name) else {
-        t.error = Some("not in the inventory".into());
-        return t;
-    };
-    t.address = host.address.clone();
-    let transport = match crate::connect::connect(host, s.options.connect_timeout).await {
-        Ok(c) => c,
-        Err(e) => {
-            t.error = Some(s.redactor.redact(&e.to_string()));
-            return t;
-        }
-    };
-    let facts = if s.validated.facts_needed.get(name).copied().unwrap_or(false) {
-        match crate::probe::gather_facts(transport.as_ref()).await {
-            Ok(f) => f,
-            Err(e) => {
-                t.error = Some(format!(
-                    "cannot gather facts: {}",
-                    s.redactor.redact(&e.to_string())
-                ));
-                t.transport = Some(transport);
-                return t;
-            }
-        }
-    } else {
-        crate::resolve::placeholder_facts(0)
-    };
-    let input = crate::resolve::HostInput {
-        project: &s.project,
-        host,
-        facts: &facts,
-        secrets: &s.secrets,
-        templates: &s.templates,
-    };
-    match crate::resolve::resolve_host(&input) {
-        Ok(resolved) => {
-            t.checks = checks_in(&resolved);
-            t.tainted = tainted_in(&resolved);
-        }
-        Err(d) => t.error = Some(s.redactor.redact(&d.one_line())),
-    }
-    t.transport = Some(transport);
-    t
 }
 
 /// Human text of check reports: one line per check, every attempt of a

@@ -54,7 +54,7 @@ pub async fn run(a: VerifyArgs) -> Exit {
         let (s, sem) = (s.clone(), sem.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await;
-            let t = check::target(&s, &host).await;
+            let t = crate::session::check_target(&s, &host).await;
             let checks = match &t.error {
                 Some(_) => Vec::new(),
                 None => {
