@@ -574,7 +574,13 @@ async fn facts_and_resolve(
     let problem = |d: Diagnostics| s.redactor.redact(&d.one_line());
     let mut resolved = resolve::resolve_host(&input).map_err(problem)?;
     // What the stack no longer declares but its ledger lists: removals.
-    crate::ledger::add_prunes(s, host, transport, &mut resolved)
+    let run = crate::ledger::PruneRun {
+        project: &s.project,
+        narrowed: !s.options.selection.is_empty(),
+        force: s.options.force_prune,
+        allow_lockout_risk: s.options.allow_lockout_risk,
+    };
+    crate::ledger::add_prunes(&run, host, transport, &mut resolved)
         .await
         .map_err(|e| s.redactor.redact(&e))?;
     let graph = graph::build(&resolved).map_err(problem)?;

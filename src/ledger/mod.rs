@@ -340,36 +340,47 @@ fn build(
     })
 }
 
+/// What of a run decides how it prunes.
+pub struct PruneRun<'a> {
+    pub project: &'a crate::resolve::Project,
+    /// The run is narrowed to some resources (`--target`, `--tags`...).
+    pub narrowed: bool,
+    /// `--force-prune`.
+    pub force: bool,
+    /// `--allow-lockout-risk`.
+    pub allow_lockout_risk: bool,
+}
+
 /// Read the host's ledgers and add the removals to `resolved`; `Err` when
 /// another stack's ledger claims an address of this stack.
 pub async fn add_prunes(
-    s: &crate::session::Session,
+    run: &PruneRun<'_>,
     host: &crate::config::inventory::Host,
     transport: &dyn crate::transport::Transport,
     resolved: &mut Resolved,
 ) -> Result<(), String> {
     // A run narrowed to some resources neither prunes nor records.
-    if !s.options.selection.is_empty() {
+    if run.narrowed {
         return Ok(());
     }
     // On the machine keel runs on, only with a `state_dir` the stack sets:
     // the default one is shared by every checkout and user of the machine.
     let local = host.transport == crate::config::inventory::TransportKind::Local;
-    if local && s.project.stack.state_dir.is_none() {
+    if local && run.project.stack.state_dir.is_none() {
         return Ok(());
     }
-    let stack = s.project.stack.name.clone();
+    let stack = run.project.stack.name.clone();
     if crate::release::check_value(&stack).is_err() {
         return Ok(());
     }
-    let state_dir = crate::resolve::state_dir_of(&s.project, host).map_err(|d| d.one_line())?;
+    let state_dir = crate::resolve::state_dir_of(&run.project, host).map_err(|d| d.one_line())?;
     let mut hl = HostLedger {
         stack,
         state_dir,
-        force: s.options.force_prune || s.project.stack.prune_force,
+        force: run.force || run.project.stack.prune_force,
         ssh_port: (!local).then(|| host.port.unwrap_or(22)),
         login: (!local).then(|| host.user.clone()),
-        allow_lockout_risk: s.options.allow_lockout_risk || host.allow_lockout_risk,
+        allow_lockout_risk: run.allow_lockout_risk || host.allow_lockout_risk,
         ..HostLedger::default()
     };
     let out = transport
@@ -394,7 +405,7 @@ pub async fn add_prunes(
         }
     }
     check_claims(&hl.stack, resolved, &others)?;
-    let st = &s.project.stack;
+    let st = &run.project.stack;
     let origin = crate::config::entry::Origin {
         source: st.source.clone(),
         base_dir: st.dir.clone(),
