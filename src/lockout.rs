@@ -30,7 +30,7 @@
 //! touches) under commit-confirmed ([`crate::confirm`]).
 
 mod exposure;
-pub use exposure::{exposure, unrevertable};
+pub use exposure::{can_cut_access, exposure, unrevertable};
 
 use crate::config::inventory::{Host, TransportKind};
 use crate::diag::Diag;

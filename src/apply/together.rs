@@ -83,7 +83,7 @@ impl Walk<'_> {
             return None;
         }
         let res = &self.work.resolved.instances[j].resource;
-        if res.can_cut_access()
+        if crate::lockout::can_cut_access(res.as_ref())
             || res.precondition()
             || res.reads_other_state()
             || res.notifiable()

@@ -409,7 +409,7 @@ fn access_order_edges(res: &Resolved, g: &mut DiGraph<usize, Why>, nodes: &[Node
         return;
     }
     let cuts: Vec<usize> = (0..res.instances.len())
-        .filter(|&i| res.instances[i].resource.can_cut_access())
+        .filter(|&i| crate::lockout::can_cut_access(res.instances[i].resource.as_ref()))
         .collect();
     for &c in &cuts {
         // One walk per cut, not one per (cut, grant) pair: an edge drawn

@@ -358,6 +358,12 @@ pub fn unrevertable(text: &str) -> Option<String> {
     None
 }
 
+/// Whoever keel logs in as, whether a change of `r` can cut access
+/// (from what it touches, [`exposure`]).
+pub fn can_cut_access(r: &dyn crate::resources::Resource) -> bool {
+    exposure(&r.touches(), None).is_some()
+}
+
 /// Whether changing something with these touches can cut the access of a
 /// login as `login` (`None`: whoever keel logs in as), and what its revert
 /// must then cover. The one place that decides; see the module docs.
@@ -711,7 +717,7 @@ mod tests {
             let login_specific =
                 (*kind == "user" && !yaml.contains("sudo")) || yaml.contains("/root/");
             assert_eq!(
-                load(kind, yaml).can_cut_access(),
+                can_cut_access(load(kind, yaml).as_ref()),
                 !login_specific,
                 "{kind}: {yaml}"
             );

@@ -635,9 +635,6 @@ pub trait Resource: Send + Sync + fmt::Debug {
     fn reads_other_state(&self) -> bool;
     fn precondition(&self) -> bool;
     fn touches(&self) -> Touches;
-    /// Whoever keel logs in as, a change of this resource can cut access
-    /// (decided by [`crate::lockout::exposure`] from [`Resource::touches`]).
-    fn can_cut_access(&self) -> bool;
     fn grants_access(&self) -> bool;
     /// For analyses that need a kind's typed settings (lockout checks).
     fn as_any(&self) -> &dyn std::any::Any;
@@ -697,9 +694,6 @@ impl<K: Kind> Resource for K {
     }
     fn touches(&self) -> Touches {
         Kind::touches(self)
-    }
-    fn can_cut_access(&self) -> bool {
-        crate::lockout::exposure(&Kind::touches(self), None).is_some()
     }
     fn grants_access(&self) -> bool {
         Kind::grants_access(self)

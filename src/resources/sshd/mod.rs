@@ -71,7 +71,7 @@
 //! also regenerates and restarts the socket.
 //!
 //! A change can cut keel's own access, so the kind says so
-//! (`can_cut_access`): apply runs it under commit-confirmed. It is not
+//! (`lockout::can_cut_access`): apply runs it under commit-confirmed. It is not
 //! notifiable: it reloads sshd itself.
 //!
 //! [`Sshd::desired_settings`] exposes the declared settings (keyword as
