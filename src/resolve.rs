@@ -385,7 +385,7 @@ pub struct Resolved {
     /// The release this host is resolved for, when the stack has one.
     pub release: Option<crate::release::Context>,
     /// The stack's ledger on this host and what the plan prunes.
-    pub ledger: Option<crate::ledger::HostLedger>,
+    pub ledger: Option<crate::ledger::model::HostLedger>,
 }
 
 /// Inputs of a host's resolution.

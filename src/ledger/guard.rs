@@ -23,34 +23,6 @@ use crate::resources::ProbeOutput;
 use crate::resources::common::paths::PathType;
 use crate::resources::directory::{Directory, Entries};
 use crate::resources::ufw::{Family, Ufw};
-use std::collections::BTreeSet;
-use std::sync::Mutex;
-
-/// The addresses whose removal was refused when the host was planned,
-/// recorded while the plan is built from shared references (for `keel
-/// drift`, which reports them as drift rather than as errors).
-#[derive(Debug, Default)]
-pub struct Refused(Mutex<BTreeSet<String>>);
-
-impl Refused {
-    pub(super) fn set(&self, addresses: BTreeSet<String>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = addresses;
-    }
-    pub fn contains(&self, address: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(address)
-    }
-}
-
-impl Clone for Refused {
-    fn clone(&self) -> Self {
-        Refused(Mutex::new(
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        ))
-    }
-}
 
 /// Why the planned removal of `inst` must not run (`None`: it may).
 pub fn refusal(hl: &HostLedger, inst: &Instance, out: &ProbeOutput) -> Option<String> {

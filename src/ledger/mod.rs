@@ -39,15 +39,15 @@
 //! naming both stacks.
 
 mod guard;
+pub mod model;
 pub mod ssh_end;
-pub use guard::Refused;
+pub use model::{Entry, HostLedger, Ledger};
 pub mod import;
 
 use crate::node::{Node, Span};
 use crate::resolve::{Instance, Resolved};
 use crate::resources::Action;
 use crate::shell::{self, q};
-use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -143,70 +143,6 @@ pub const PRUNABLE: &[Prunable] = &[
 
 fn prunable(kind: &str) -> Option<&'static Prunable> {
     PRUNABLE.iter().find(|p| p.kind == kind)
-}
-
-/// One thing a stack manages on a host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    pub address: String,
-    pub kind: String,
-    /// The identifying settings (`{"path": "/etc/x"}`).
-    pub spec: serde_json::Map<String, J>,
-    /// keel created it: only such entries are pruned.
-    #[serde(default)]
-    pub created: bool,
-    /// A file's content as keel last wrote it (or found it, when
-    /// imported): its sha256, kept only in this root-only file, never
-    /// shown. A file whose content differs is not pruned without
-    /// `--force-prune` ([`guard`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-}
-
-/// The ledger of one stack on one host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ledger {
-    pub stack: String,
-    pub entries: Vec<Entry>,
-}
-
-/// What the plan learned about a host's ledger, kept for the apply.
-#[derive(Debug, Clone, Default)]
-pub struct HostLedger {
-    pub stack: String,
-    pub state_dir: String,
-    /// The recorded ledger (`None`: missing or corrupt).
-    pub previous: Option<Ledger>,
-    /// Addresses added to the plan for removal.
-    pub pruned: BTreeSet<String>,
-    /// `--force-prune`, or the stack's `prune: force`: remove files
-    /// changed by hand too.
-    pub force: bool,
-    /// The SSH port keel reaches the host on (`None`: not over SSH), which
-    /// pruning a `ufw` must leave open ([`guard`]) when `ssh_end` is not
-    /// known.
-    pub ssh_port: Option<u16>,
-    /// Where sshd took keel's connection on the host (port and family),
-    /// read with the ledgers (`None`: not known, or not over SSH).
-    pub ssh_end: Option<ssh_end::SshEnd>,
-    /// The account keel logs in as (`None`: not over SSH), which pruning
-    /// must not remove ([`guard`]).
-    pub login: Option<String>,
-    /// Lockout refusals are warnings (`--allow-lockout-risk`).
-    pub allow_lockout_risk: bool,
-    /// The removals [`guard`] refused, as [`show_removals`] found them.
-    pub refused: Refused,
-}
-
-impl HostLedger {
-    /// `STATE_DIR/ledger`.
-    pub fn dir(&self) -> String {
-        format!("{}/ledger", self.state_dir.trim_end_matches('/'))
-    }
-    /// The ledger file of this stack.
-    pub fn path(&self) -> String {
-        format!("{}/{}.json", self.dir(), self.stack)
-    }
 }
 
 /// The probe printing every ledger of the host: `== NAME` then the file;
@@ -373,7 +309,7 @@ pub async fn add_prunes(
     if crate::release::check_value(&stack).is_err() {
         return Ok(());
     }
-    let state_dir = crate::resolve::state_dir_of(&run.project, host).map_err(|d| d.one_line())?;
+    let state_dir = crate::resolve::state_dir_of(run.project, host).map_err(|d| d.one_line())?;
     let mut hl = HostLedger {
         stack,
         state_dir,
@@ -704,7 +640,7 @@ mod tests {
             ssh_end: None,
             login: None,
             allow_lockout_risk: false,
-            refused: Refused::default(),
+            refused: model::Refused::default(),
         };
         let actions = [
             Action::Create,
