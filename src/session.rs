@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod apply_all;
+mod apply_one;
 pub mod batches;
 mod hosts_check;
 mod verify_target;

@@ -61,7 +61,7 @@ async fn apply_batch(
         let (works, s, sem, progress) = (works.clone(), s.clone(), sem.clone(), progress.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await;
-            let mut o = super::apply_all::apply_and_record(&works[i], &s, progress.as_ref()).await;
+            let mut o = super::apply_one::apply_and_record(&works[i], &s, progress.as_ref()).await;
             if !o.failed() {
                 check_host(&works[i], &s, &mut o).await;
             }
