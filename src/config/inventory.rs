@@ -236,14 +236,10 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Load inventory files (a file, or every `*.yaml`/`*.yml` of a folder).
-    /// Load inventory files; problems are collected and the hosts that
-    /// could be read are kept.
-    pub fn load(path: &Path) -> (Inventory, Diagnostics) {
-        // Ansible's INI and YAML inventories are read as they are.
-        if let Some(loaded) = super::ansible::load(path) {
-            return loaded;
-        }
+    /// Load inventory files of keel's format (a file, or every
+    /// `*.yaml`/`*.yml` of a folder); problems are collected and the hosts
+    /// that could be read are kept. [`Inventory::load`] reads Ansible's too.
+    pub fn load_keel(path: &Path) -> (Inventory, Diagnostics) {
         let files = match super::yaml_files(path) {
             Ok(f) => f,
             Err(d) => return (Inventory::default(), d),

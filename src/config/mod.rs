@@ -9,6 +9,7 @@ pub mod bundled;
 mod diags;
 pub mod entry;
 pub mod inventory;
+mod load_inventory;
 pub mod local_file;
 pub mod module;
 pub mod modules_path;
