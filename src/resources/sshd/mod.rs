@@ -158,6 +158,10 @@ pub struct Source {
     pub keyword: String,
     /// The rest of the line.
     pub value: String,
+    /// The `Match` line of this file the setting is under (`file:line` and
+    /// its criteria), when it is in a `Match` block: it applies only to the
+    /// connections that block matches, after the settings outside blocks.
+    pub under_match: Option<(usize, String)>,
 }
 
 /// The live state.
@@ -317,7 +321,12 @@ impl Kind for Sshd {
                 .set("keel_main", MAIN_CONFIG)
                 .set(
                     "keel_re",
-                    format!("^[[:space:]]*({})([[:space:]]|=)", names.join("|")),
+                    // `Match` lines too: what follows one applies only to
+                    // the connections it matches.
+                    format!(
+                        "^[[:space:]]*({}|match)([[:space:]]|=)",
+                        names.join("|")
+                    ),
                 )
                 .render(),
         );

@@ -17,6 +17,7 @@ impl Sshd {
         fact.sources
             .iter()
             .filter(|s| names.contains(&s.keyword) && s.file != self.path)
+            .filter(|s| s.under_match.is_none())
             .filter(|s| {
                 if s.file == MAIN_CONFIG {
                     s.line < inc.line
@@ -35,6 +36,7 @@ impl Sshd {
         fact.sources
             .iter()
             .filter(|s| names.contains(&s.keyword) && s.file != self.path)
+            .filter(|s| s.under_match.is_none())
             .flat_map(|s| {
                 split_scalar(kw, &s.value)
                     .into_iter()
@@ -50,6 +52,64 @@ impl Sshd {
         if let Some(refused) = self.refuse_path(&fact.dropin) {
             return refused;
         }
+        let mut planned = self.plan_settings(fact);
+        let matched = self.match_overrides(fact);
+        if !matched.is_empty() {
+            let warning = format!(
+                "warning: {}; keel manages the settings outside `Match` blocks: edit or remove \
+                 those lines for the stack's values to hold for every connection",
+                matched.join("; ")
+            );
+            let d = &mut planned.diff;
+            d.reason = Some(match d.reason.take() {
+                Some(r) => format!("{r}; {warning}"),
+                None => warning,
+            });
+            // Reported as drift by `keel drift`, like a UFW rule added by hand.
+            d.unmanaged = matched;
+        }
+        planned
+    }
+
+    /// Declared settings that a `Match` block of another file sets to
+    /// another value: the connections it matches get that value, not the
+    /// drop-in's (`sshd -T` shows neither: it prints the settings outside
+    /// every block).
+    fn match_overrides(&self, fact: &SshdFact) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.settings.0 {
+            let kw = s.keyword;
+            let names = Self::names_of(kw);
+            let mine = |src: &&Source| names.contains(&src.keyword) && src.file != self.path;
+            let mut seen: Vec<(&str, usize)> = Vec::new();
+            for src in fact.sources.iter().filter(mine) {
+                let Some((at, criteria)) = &src.under_match else {
+                    continue;
+                };
+                // Within a block, too, sshd keeps the first value.
+                if seen.contains(&(src.file.as_str(), *at)) {
+                    continue;
+                }
+                seen.push((src.file.as_str(), *at));
+                if same_values(kw, &split_scalar(kw, &src.value), &s.values) {
+                    continue;
+                }
+                out.push(format!(
+                    "{} {} at {}:{} is under `Match {criteria}` (line {at}): the connections it \
+                     matches get that, not the drop-in's `{}`",
+                    kw.name,
+                    src.value,
+                    src.file,
+                    src.line,
+                    s.display()
+                ));
+            }
+        }
+        out
+    }
+
+    /// The settings compared and planned (the drop-in's path is usable).
+    fn plan_settings(&self, fact: &SshdFact) -> Planned {
         let host = Host::of(self, fact);
         let cmp = self.compare(fact, &host);
         if host.content_differs || host.add_include == AddInclude::Yes {
