@@ -858,10 +858,20 @@ mod tests {
             text: Some(text.into()),
             ..CrontabFact::default()
         };
-        let p = plan_entry("root", "db-backup", Some(&want), &fact, "cron entry `db-backup`");
+        let p = plan_entry(
+            "root",
+            "db-backup",
+            Some(&want),
+            &fact,
+            "cron entry `db-backup`",
+        );
         assert_eq!(p.diff.action(), Action::Update);
         assert!(
-            p.diff.reason.as_deref().unwrap().contains("line 1 of root's crontab"),
+            p.diff
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("line 1 of root's crontab"),
             "{:?}",
             p.diff.reason
         );
