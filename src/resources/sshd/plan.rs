@@ -281,7 +281,7 @@ impl Sshd {
                     "warning: {} is also set in {}, which sshd reads first: that value wins ({})",
                     s.keyword.name,
                     first.join(", "),
-                    self.move_first_hint()
+                    self.move_first_hint(&first, host.inc.as_ref())
                 ));
             }
         }
@@ -325,8 +325,10 @@ impl Sshd {
     /// naming them (apply would report a success sshd does not honour).
     fn overridden_refusal(&self, fact: &SshdFact, host: &Host, cmp: Compared) -> Planned {
         let mut why = Vec::new();
+        let mut all_first = Vec::new();
         for (s, got) in &cmp.overridden {
             let first = self.earlier(fact, host.inc.as_ref(), s.keyword);
+            all_first.extend(first.iter().cloned());
             let is = if got.is_empty() {
                 "is not in effect".to_string()
             } else {
@@ -346,17 +348,34 @@ impl Sshd {
                 s.display()
             ));
         }
-        let why = format!("{} ({})", why.join("; "), self.move_first_hint());
+        let hint = self.move_first_hint(&all_first, host.inc.as_ref());
+        let why = format!("{} ({hint})", why.join("; "));
         let mut refused = refusal(&self.path, &why);
         refused.diff.attrs = cmp.attrs;
         refused
     }
 
-    pub(super) fn move_first_hint(&self) -> String {
-        let dir = self.dir();
-        format!(
-            "name the drop-in so it sorts first, e.g. `path: {dir}/00-keel.conf`, or remove the other setting"
-        )
+    /// What to do about the lines in `first` that sshd reads before the
+    /// drop-in: a drop-in sorting first cannot come before a line of
+    /// `sshd_config` above its `Include`.
+    pub(super) fn move_first_hint(&self, first: &[String], inc: Option<&IncludeAt>) -> String {
+        let in_main = |f: &String| f.starts_with(&format!("{MAIN_CONFIG}:"));
+        let mut hints = Vec::new();
+        if first.iter().any(in_main) {
+            let above = inc.map_or(String::new(), |i| {
+                format!(" above its `Include` (line {})", i.line)
+            });
+            hints.push(format!(
+                "remove or comment out that line of {MAIN_CONFIG}: it is read{above}, before any drop-in"
+            ));
+        }
+        if first.is_empty() || !first.iter().all(in_main) {
+            let dir = self.dir();
+            hints.push(format!(
+                "name the drop-in so it sorts first, e.g. `path: {dir}/00-keel.conf`, or remove the other setting"
+            ));
+        }
+        hints.join("; ")
     }
 }
 

@@ -560,6 +560,15 @@ fn main_file_lines_before_the_include_win() {
         error.contains("/etc/ssh/sshd_config:1 sets it first"),
         "{error}"
     );
+    // No drop-in name comes before a line above the `Include`: the advice
+    // is to remove that line, not to rename the drop-in.
+    assert!(
+        error.contains(
+            "remove or comment out that line of /etc/ssh/sshd_config: it is read above its `Include` (line 3), before any drop-in"
+        ),
+        "{error}"
+    );
+    assert!(!error.contains("00-keel.conf"), "{error}");
 }
 
 #[test]
