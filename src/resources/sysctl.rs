@@ -13,6 +13,10 @@
 //! apply time, from the file as it is then (atomically: a temporary file
 //! renamed over it), so several resources share the file without
 //! clobbering each other and lines written by hand stay.
+//! Lines written by hand that set the key to another value where they take
+//! effect after keel's file — `/etc/sysctl.conf`, which `sysctl --system`
+//! applies last, and `sysctl.d` files sorting after it — are named in the
+//! plan's reason (a warning) and listed as drift.
 //!
 //! keel reads and writes `/proc/sys` directly rather than running the
 //! `sysctl` program, which lives in `procps`, a package minimal images

@@ -53,6 +53,11 @@
 //! `50-keel.conf`), the plan shows an error naming that file and line, and
 //! apply refuses rather than report a success sshd would not honour; before
 //! the drop-in is written, the plan warns about it.
+//! A declared keyword set to another value under a `Match` block of
+//! another file (the probe greps the `Match` lines too; a block ends with
+//! its file) is not in `sshd -T`'s output: the plan warns, naming the line
+//! and the block's criteria, whatever the action, and lists it as drift
+//! (`unmanaged`); such lines never count as set before the drop-in.
 //!
 //! ## Apply
 //! The new drop-in is written to a temporary file next to it. The whole
