@@ -4,13 +4,16 @@
 //! - By hand: root's crontab runs the backup at 02:00 (with another line
 //!   and a `MAILTO`), and `sshd_config` is edited in place — `MaxAuthTries
 //!   3` where Debian has it commented out, and a `Match` block at the end
-//!   that lets passwords in again from one network.
+//!   that lets passwords in again from one network; `/etc/sysctl.conf`
+//!   gets a `vm.swappiness` line.
 //! - A stack declaring the same job and sshd settings plans the cron entry
 //!   as an update that marks the hand-written line (not a second copy), and
-//!   names the `Match` block that overrides `PasswordAuthentication`.
+//!   names the `Match` block that overrides `PasswordAuthentication` and
+//!   the `/etc/sysctl.conf` line that `sysctl --system` applies after
+//!   keel's file.
 //! - `keel import` hands the line to the stack; apply leaves one 02:00 job
 //!   in the crontab, every other line as it was; the next plan has nothing
-//!   to do, and `plan --all` still names the `Match` block.
+//!   to do, and `plan --all` still names the `Match` block and the line.
 
 mod support;
 
@@ -24,6 +27,7 @@ resources:
 
 const DECLARED: &str =
     "  - cron: { name: db-backup, schedule: \"0 2 * * *\", command: /usr/local/bin/backup-db.sh }
+  - sysctl: { name: vm.swappiness, value: \"20\", apply: false }
   - sshd:
       settings:
         MaxAuthTries: 3
@@ -51,6 +55,8 @@ fn a_server_configured_by_hand_is_adopted_without_duplicates() {
          && printf '\\nMatch Address 192.0.2.0/24\\n    PasswordAuthentication yes\\n' >> /etc/ssh/sshd_config \
          && sshd -t && systemctl reload ssh",
     );
+    h.sh("printf '\\n# tuned by hand\\nvm.swappiness = 10\\n' >> /etc/sysctl.conf");
+    let sysctl_line = h.sh("grep -n '^vm.swappiness' /etc/sysctl.conf | cut -d: -f1");
     let match_line =
         h.sh("grep -n '^Match Address 192.0.2.0/24' /etc/ssh/sshd_config | cut -d: -f1");
     let match_line: usize = match_line.trim().parse().expect("the Match line's number");
@@ -62,7 +68,12 @@ fn a_server_configured_by_hand_is_adopted_without_duplicates() {
         "PasswordAuthentication yes at /etc/ssh/sshd_config:{} is under `Match Address 192.0.2.0/24` (line {match_line})",
         match_line + 1
     );
+    let sysctl_warning = format!(
+        "/etc/sysctl.conf:{} sets vm.swappiness = 10: `sysctl --system` (and `sysctl -p`) apply that file last",
+        sysctl_line.trim()
+    );
     for want in [
+        sysctl_warning.as_str(),
         "~ cron[root/db-backup]",
         "line 2 of root's crontab, written by hand, already runs this schedule and command",
         "+ sshd[/etc/ssh/sshd_config.d/50-keel.conf]",
@@ -94,4 +105,5 @@ fn a_server_configured_by_hand_is_adopted_without_duplicates() {
     let all = keel(&["plan", "--all", &full]);
     expect(&all, 0, "plan --all");
     assert!(all.stdout.contains(&warning), "{}", all.stdout);
+    assert!(all.stdout.contains(&sysctl_warning), "{}", all.stdout);
 }
