@@ -5,7 +5,8 @@
 //!   and a `MAILTO`), and `sshd_config` is edited in place — `MaxAuthTries
 //!   3` where Debian has it commented out, and a `Match` block at the end
 //!   that lets passwords in again from one network; `/etc/sysctl.conf`
-//!   gets a `vm.swappiness` line.
+//!   gets a `vm.swappiness` line; a `deploy` user gets sudo in
+//!   /etc/sudoers.d/deploy.
 //! - A stack declaring the same job and sshd settings plans the cron entry
 //!   as an update that marks the hand-written line (not a second copy), and
 //!   names the `Match` block that overrides `PasswordAuthentication` and
@@ -28,6 +29,7 @@ resources:
 const DECLARED: &str =
     "  - cron: { name: db-backup, schedule: \"0 2 * * *\", command: /usr/local/bin/backup-db.sh }
   - sysctl: { name: vm.swappiness, value: \"20\", apply: false }
+  - user: { name: deploy, sudo: true }
   - sshd:
       settings:
         MaxAuthTries: 3
@@ -55,6 +57,10 @@ fn a_server_configured_by_hand_is_adopted_without_duplicates() {
          && printf '\\nMatch Address 192.0.2.0/24\\n    PasswordAuthentication yes\\n' >> /etc/ssh/sshd_config \
          && sshd -t && systemctl reload ssh",
     );
+    h.sh(
+        "useradd -m -s /bin/bash deploy && echo 'deploy ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/deploy \
+         && chmod 440 /etc/sudoers.d/deploy",
+    );
     h.sh("printf '\\n# tuned by hand\\nvm.swappiness = 10\\n' >> /etc/sysctl.conf");
     let sysctl_line = h.sh("grep -n '^vm.swappiness' /etc/sysctl.conf | cut -d: -f1");
     let match_line =
@@ -73,6 +79,7 @@ fn a_server_configured_by_hand_is_adopted_without_duplicates() {
         sysctl_line.trim()
     );
     for want in [
+        "`deploy` already has a sudo rule that is not keel's (/etc/sudoers.d/deploy:1); it stays",
         sysctl_warning.as_str(),
         "~ cron[root/db-backup]",
         "line 2 of root's crontab, written by hand, already runs this schedule and command",
