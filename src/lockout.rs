@@ -473,6 +473,19 @@ impl<'a> Analysis<'a> {
                 ),
                 format!("keep the key keel logs in with in `authorized_keys` of `{user}`"),
             );
+        } else if u.sudo == Some(false) && self.host.become_root && user != "root" {
+            // keel's own rule may be the only one: without it, neither keel
+            // nor this user becomes root again (the revert needs root too).
+            self.refuse(
+                inst,
+                field_span(inst, "sudo"),
+                format!(
+                    "removes the sudo rule of `{user}`, the user keel connects as and becomes root with"
+                ),
+                format!(
+                    "keep `sudo: true` on `{user}` (or leave `sudo` out), or connect as another user with sudo first"
+                ),
+            );
         }
     }
 

@@ -262,6 +262,13 @@ fn taking_the_login_users_shell_or_keys_away_is_refused() {
         &["removes `deploy`, the user keel connects as"],
         "stack.yaml:6:",
     );
+    // Its sudo rule: keel (and the owner) would not become root again.
+    refused(
+        "    user: deploy\n",
+        "  - user:\n      name: deploy\n      sudo: false\n",
+        &["removes the sudo rule of `deploy`, the user keel connects as and becomes root with"],
+        "stack.yaml:6:",
+    );
 }
 
 #[test]

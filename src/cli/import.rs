@@ -42,7 +42,14 @@ pub async fn run(common: &Common) -> Exit {
                     r.path
                 ));
                 for a in &r.adopted {
-                    out.push_str(&format!("  = {a}  (as found, now keel's to remove)\n"));
+                    let differs = if r.differ.contains(a) {
+                        "; differs from the stack: apply changes it, see `keel plan`"
+                    } else {
+                        ""
+                    };
+                    out.push_str(&format!(
+                        "  = {a}  (as found, now keel's to remove{differs})\n"
+                    ));
                 }
                 for a in &r.absent {
                     out.push_str(&format!("  + {a}  (not there yet: apply creates it)\n"));

@@ -338,18 +338,27 @@ mod tests {
             err.contains("22/tcp") && err.contains("ufw allow 22/tcp"),
             "{err}"
         );
-        // Another way in stays: a hand-made rule, a range, any port.
+        // Another way in stays: a hand-made rule, a range, any port, an
+        // application profile (`ufw allow OpenSSH`: its ports are in the
+        // tuple).
         for other in [
             "v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in",
+            "v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 OpenSSH - in",
+            "v4 allow tcp 80,443,22 0.0.0.0/0 any 0.0.0.0/0 Custom%20SSH - in",
             "v4 limit any 20:30 0.0.0.0/0 any 0.0.0.0/0 in comment=68616e64",
             "v4 allow any any 0.0.0.0/0 any 0.0.0.0/0 in",
         ] {
             let live = ufw_live(true, "DROP", &[KEEL_SSH, other]);
             assert_eq!(plan(&resolved, &live), (Action::Delete, None), "{other}");
         }
-        // ... but not one from a single address, nor after a deny of it.
+        // ... but not one from a single address, nor after a deny of it
+        // (by port or by profile).
         for other in [
             &["v4 allow tcp 22 0.0.0.0/0 any 10.0.0.1 in"][..],
+            &[
+                "v4 deny tcp 22 0.0.0.0/0 any 0.0.0.0/0 OpenSSH - in",
+                "v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in",
+            ],
             &[
                 "v4 deny tcp 22 0.0.0.0/0 any 10.0.0.0/8 in",
                 "v4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in",

@@ -23,6 +23,9 @@ pub struct Imported {
     pub path: String,
     /// Addresses recorded as handed to keel.
     pub adopted: Vec<String>,
+    /// Those of `adopted` the host has otherwise than the stack declares:
+    /// the next apply changes them (`keel plan` shows how).
+    pub differ: Vec<String>,
     /// Declared, prunable, not on the host yet: left to the apply.
     pub absent: Vec<String>,
 }
@@ -55,6 +58,9 @@ pub fn imported_ledger(
             // Not a readable regular file (a link, say): a digest nothing
             // matches, so it is not pruned before keel wrote it once.
             e.sha256 = Some(live(&e.address).unwrap_or_else(|| "unknown".into()));
+        }
+        if *action != Action::NoOp {
+            report.differ.push(e.address.clone());
         }
         report.adopted.push(e.address.clone());
         entries.push(e);
@@ -203,6 +209,8 @@ mod tests {
             ["file[/etc/a]", "cron[root/job]", "file[/etc/link]"]
         );
         assert_eq!(report.absent, ["directory[/srv/d]"]);
+        // Recorded as found; the apply then changes what differs.
+        assert_eq!(report.differ, ["file[/etc/a]", "file[/etc/link]"]);
         let addrs: Vec<&str> = ledger.entries.iter().map(|e| e.address.as_str()).collect();
         assert_eq!(
             addrs,

@@ -22,8 +22,11 @@
 //!
 //! Everything else in the crontab (entries written by hand or by other
 //! tools) is left exactly as it is. An owned block is updated in place (it
-//! keeps its position); a new one is appended at the end; `state: absent`
-//! removes it. Two blocks with the same marker (a copy made by hand) are
+//! keeps its position); a new one is appended at the end — unless a line
+//! written by hand (outside keel's blocks) already runs the same schedule
+//! and command, and the entry has no `env`: then that line is marked in
+//! place (an update that names the line), so adopting a server does not
+//! run the job twice; `state: absent` removes it. Two blocks with the same marker (a copy made by hand) are
 //! merged back into one.
 //!
 //! Several `cron` resources (and `backup`, which reuses this code) edit the

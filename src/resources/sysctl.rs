@@ -13,6 +13,10 @@
 //! apply time, from the file as it is then (atomically: a temporary file
 //! renamed over it), so several resources share the file without
 //! clobbering each other and lines written by hand stay.
+//! Lines written by hand that set the key to another value where they take
+//! effect after keel's file — `/etc/sysctl.conf`, which `sysctl --system`
+//! applies last, and `sysctl.d` files sorting after it — are named in the
+//! plan's reason (a warning) and listed as drift.
 //!
 //! keel reads and writes `/proc/sys` directly rather than running the
 //! `sysctl` program, which lives in `procps`, a package minimal images
@@ -106,6 +110,17 @@ pub struct SysctlFact {
     pub conf: bool,
     /// The values of this key's lines in the persisted file, in order.
     pub persisted: Vec<String>,
+    /// Lines of other settings files that set this key and take effect
+    /// after the persisted file (probed with `persist`).
+    pub others: Vec<OtherLine>,
+}
+
+/// A line of another sysctl settings file that sets the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherLine {
+    pub file: String,
+    pub line: usize,
+    pub value: String,
 }
 
 /// Collapse runs of whitespace and trim: how values are compared.
@@ -415,6 +430,13 @@ impl Kind for Sysctl {
                     .set("keel_re", self.line_regex())
                     .render(),
             );
+            s.push_str(
+                &Script::new(include_str!("sysctl/probe_others.sh"))
+                    .set("keel_f", self.conf_path())
+                    .set("keel_re", self.line_regex())
+                    .set("keel_root", &self.root)
+                    .render(),
+            );
         }
         s.push_str("exit 0\n");
         s
@@ -456,6 +478,7 @@ impl Kind for Sysctl {
             proc_sys_ro: kv(text, "proc_sys").map(str::trim) == Some("ro"),
             conf: kv(text, "conf").map(str::trim) == Some("present"),
             persisted,
+            others: parse_others(text),
         })
     }
 
@@ -470,9 +493,70 @@ impl Kind for Sysctl {
             self.plan_persist(fact, &mut plan);
         }
         if plan.diff.attrs.is_empty() {
-            return Planned::only(self.converged());
+            plan = Planned::only(self.converged());
+        }
+        if self.persist {
+            self.warn_overridden(fact, &mut plan.diff);
         }
         plan
+    }
+}
+
+/// The `other=FILE:LINE:TEXT` lines of the probe.
+fn parse_others(text: &str) -> Vec<OtherLine> {
+    kv_lines(text)
+        .into_iter()
+        .filter(|(k, _)| *k == "other")
+        .filter_map(|(_, rest)| {
+            let (file, rest) = rest.split_once(':')?;
+            let (n, body) = rest.split_once(':')?;
+            Some(OtherLine {
+                file: file.to_string(),
+                line: n.parse().ok()?,
+                value: body.split_once('=')?.1.trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+impl Sysctl {
+    /// Other files that set the key to another value after keel's file: a
+    /// warning saying which and when their value wins, and drift.
+    fn warn_overridden(&self, fact: &SysctlFact, diff: &mut Diff) {
+        let want = normalize(&self.value);
+        let main = format!("{}/etc/sysctl.conf", self.root);
+        let found: Vec<String> = fact
+            .others
+            .iter()
+            .filter(|o| normalize(&o.value) != want)
+            .map(|o| {
+                let when = if o.file == main {
+                    "`sysctl --system` (and `sysctl -p`) apply that file last, so its value \
+                     comes back until the next boot"
+                } else {
+                    "that file sorts after keel's, so its value wins at boot"
+                };
+                format!(
+                    "{}:{} sets {} = {}: {when}",
+                    o.file,
+                    o.line,
+                    self.key(),
+                    normalize(&o.value)
+                )
+            })
+            .collect();
+        if found.is_empty() {
+            return;
+        }
+        let warning = format!(
+            "warning: {}; remove or change that line for {CONF} to hold",
+            found.join("; ")
+        );
+        diff.reason = Some(match diff.reason.take() {
+            Some(r) => format!("{r}; {warning}"),
+            None => warning,
+        });
+        diff.unmanaged = found;
     }
 }
 
@@ -880,5 +964,70 @@ mod tests {
         let out = run_local(&r.probe());
         assert_eq!(out.status, 0, "{}", out.stderr);
         r.evaluate(&out).unwrap();
+    }
+
+    #[test]
+    fn a_hand_set_value_that_takes_effect_after_keels_file_is_named() {
+        // By hand: the key in /etc/sysctl.conf (applied last by `sysctl
+        // --system`) and in files sorting before and after keel's.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("it's a root");
+        let d = root.join("etc/sysctl.d");
+        std::fs::create_dir_all(&d).unwrap();
+        let lib = root.join("usr/lib/sysctl.d");
+        std::fs::create_dir_all(&lib).unwrap();
+        let write = |p: std::path::PathBuf, t: &str| std::fs::write(p, t).unwrap();
+        write(root.join("etc/sysctl.conf"), "# tuned\nvm.swappiness = 10\n");
+        write(d.join("10-early.conf"), "vm.swappiness=30\n");
+        write(d.join("99-zzz-late.conf"), "x.y = 1\n -vm.swappiness = 40\n");
+        write(d.join("99-zzz-same.conf"), "vm.swappiness = 20\n");
+        // Hidden by /etc/sysctl.d/99-zzz-late.conf, as systemd-sysctl does.
+        write(lib.join("99-zzz-late.conf"), "vm.swappiness = 50\n");
+        write(lib.join("99-zzzz.conf"), "vm.swappiness = 60\n");
+        let r = scratch(&root, "name: vm.swappiness\nvalue: \"20\"\napply: false\n");
+        let out = run_local(&Kind::probe(&r));
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        let fact = Kind::parse(&r, &out).unwrap();
+        let at = |f: &str| format!("{}{f}", root.display());
+        let files: Vec<(String, usize)> =
+            fact.others.iter().map(|o| (o.file.clone(), o.line)).collect();
+        assert_eq!(
+            files,
+            [
+                (at("/etc/sysctl.d/99-zzz-late.conf"), 2),
+                (at("/etc/sysctl.d/99-zzz-same.conf"), 1),
+                (at("/usr/lib/sysctl.d/99-zzzz.conf"), 1),
+                (at("/etc/sysctl.conf"), 2),
+            ]
+        );
+        let p = Kind::plan(&r, &fact);
+        assert_eq!(p.diff.action(), Action::Update, "not persisted yet");
+        let reason = p.diff.reason.unwrap();
+        for want in [
+            format!(
+                "{}:2 sets vm.swappiness = 10: `sysctl --system` (and `sysctl -p`) apply that file last",
+                at("/etc/sysctl.conf")
+            ),
+            format!(
+                "{}:2 sets vm.swappiness = 40: that file sorts after keel's, so its value wins at boot",
+                at("/etc/sysctl.d/99-zzz-late.conf")
+            ),
+            format!("{}:1 sets vm.swappiness = 60", at("/usr/lib/sysctl.d/99-zzzz.conf")),
+        ] {
+            assert!(reason.contains(&want), "{want}\n{reason}");
+        }
+        assert!(reason.starts_with("warning: "), "{reason}");
+        assert!(!reason.contains("early") && !reason.contains("same"), "{reason}");
+        assert_eq!(p.diff.unmanaged.len(), 3);
+
+        // Converged, the warning stays beside the no-op's reason.
+        let out = "conf=present\npersisted=vm.swappiness = 20\nother=/etc/sysctl.conf:7:vm.swappiness=10\n";
+        let e = eval("sysctl", "name: vm.swappiness\nvalue: \"20\"\napply: false\n", out);
+        assert_eq!(e.diff.action(), Action::NoOp);
+        let reason = e.diff.reason.unwrap();
+        assert!(
+            reason.starts_with("vm.swappiness = 20 (persisted); warning: /etc/sysctl.conf:7 sets"),
+            "{reason}"
+        );
     }
 }

@@ -27,6 +27,11 @@
 //! dot-named temporary file in `/etc/sudoers.d` (sudo ignores names with a
 //! `.`), checked with `visudo -cf`, and only then renamed into place, so a
 //! broken sudoers file is never installed.
+//!
+//! The probe also lists the user's own rules in `/etc/sudoers` and the
+//! files sudo reads in `/etc/sudoers.d` (first word: the name; not keel's
+//! file): the plan names them beside `sudo: true`, and warns (drift) with
+//! `sudo: false`, which they defeat. Group rules (`%sudo`) are not read.
 
 use super::common::State;
 use super::common::accounts::{check_group_name, check_id, getent_probe, parse_id, probe_failure};
@@ -151,6 +156,8 @@ pub struct UserFact {
     pub shadow_sha256: Option<String>,
     pub keys: KeysFact,
     pub sudoers: SudoFact,
+    /// Rules for the user in other sudoers files (`FILE:LINE`), not keel's.
+    pub other_sudo: Vec<String>,
 }
 
 const SENSITIVE: &str = "(sensitive)";
@@ -777,6 +784,7 @@ impl Kind for User {
             s.push_str(
                 &Script::new(include_str!("user/sudoers_probe.sh"))
                     .set("keel_path", self.sudoers_path())
+                    .set("keel_user", &self.name)
                     .render(),
             );
         }
@@ -865,13 +873,52 @@ impl Kind for User {
                 }
             },
         };
+        fact.other_sudo = kv_lines(text)
+            .into_iter()
+            .filter(|(k, _)| *k == "other_sudo")
+            .map(|(_, v)| v.trim().to_string())
+            .collect();
         Ok(fact)
     }
 
     fn plan(&self, fact: &UserFact) -> Planned {
         let changes = self.changes(fact);
         let commands = self.commands(fact, &changes);
-        Planned::new(self.diff(changes), commands)
+        let mut diff = self.diff(changes);
+        self.other_sudo_notes(fact, &mut diff);
+        Planned::new(diff, commands)
+    }
+}
+
+impl User {
+    /// Sudo rules for the user that are not keel's: said beside `sudo:
+    /// true` (keel adds its own rule; those stay), and a warning with
+    /// `sudo: false`, which they defeat (listed as drift too).
+    fn other_sudo_notes(&self, fact: &UserFact, diff: &mut Diff) {
+        if fact.other_sudo.is_empty() || self.state == State::Absent {
+            return;
+        }
+        let at = fact.other_sudo.join(", ");
+        let name = &self.name;
+        let note = match self.sudo {
+            Some(true) if diff.attrs.iter().any(|a| a.name == "sudo") => format!(
+                "`{name}` already has a sudo rule that is not keel's ({at}); it stays, and keel \
+                 adds its own, {}",
+                self.sudoers_path()
+            ),
+            Some(false) => {
+                diff.unmanaged = vec![format!("sudo rule of `{name}` at {at}")];
+                format!(
+                    "warning: `{name}` keeps sudo through {at}, a rule that is not keel's: remove \
+                     it for `sudo: false` to hold"
+                )
+            }
+            _ => return,
+        };
+        diff.reason = Some(match diff.reason.take() {
+            Some(r) => format!("{r}; {note}"),
+            None => note,
+        });
     }
 }
 
@@ -1587,5 +1634,61 @@ mod tests {
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert_eq!(e.diff.action(), Action::Create);
         assert_parses(&load("user", "name: a\nstate: absent\n").probe());
+    }
+
+    #[test]
+    fn sudo_rules_written_by_hand_are_named() {
+        let hand = "other_sudo=/etc/sudoers.d/alice:1\nother_sudo=/etc/sudoers:30\n";
+        // `sudo: true`: keel's rule is added; the plan says the others stay.
+        let e = eval(
+            "user",
+            "name: alice\nsudo: true\n",
+            &format!("{}sudoers=absent\n{hand}", alice_present()),
+        );
+        assert_eq!(
+            e.diff.attrs,
+            vec![AttrChange::new("sudo", Some("false"), Some("true"))]
+        );
+        assert_eq!(
+            e.diff.reason.as_deref(),
+            Some(
+                "`alice` already has a sudo rule that is not keel's (/etc/sudoers.d/alice:1, \
+                 /etc/sudoers:30); it stays, and keel adds its own, /etc/sudoers.d/keel-alice"
+            )
+        );
+        assert!(e.diff.unmanaged.is_empty());
+        // `sudo: false`: nothing of keel's to remove, but the rules defeat it.
+        let e = eval(
+            "user",
+            "name: alice\nsudo: false\n",
+            &format!("{}sudoers=absent\n{hand}", alice_present()),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp);
+        let reason = e.diff.reason.unwrap();
+        assert!(
+            reason.starts_with("warning: `alice` keeps sudo through /etc/sudoers.d/alice:1, /etc/sudoers:30"),
+            "{reason}"
+        );
+        assert_eq!(e.diff.unmanaged.len(), 1);
+    }
+
+    #[test]
+    fn the_sudoers_probe_finds_the_users_rules_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("a"), "# alice ALL=(ALL) ALL\nalice ALL=(ALL) NOPASSWD:ALL\nbob ALL=(ALL) ALL\n").unwrap();
+        std::fs::write(d.join("keel-alice"), "alice ALL=(ALL) NOPASSWD:ALL\n").unwrap();
+        std::fs::write(d.join("b.bak"), "alice ALL=(ALL) ALL\n").unwrap();
+        // The probe with its directory pointed at the scratch one.
+        let probe = Script::new(include_str!("user/sudoers_probe.sh"))
+            .set("keel_path", d.join("keel-alice").to_str().unwrap())
+            .set("keel_user", "alice")
+            .render()
+            .replace("/etc/sudoers.d/*", &format!("{}/*", q(d.to_str().unwrap())))
+            .replace(" /etc/sudoers ", " ");
+        let out = run_local(&probe);
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        let found: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("other_sudo=")).collect();
+        assert_eq!(found, [format!("other_sudo={}/a:2", d.display())]);
     }
 }

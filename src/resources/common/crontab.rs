@@ -321,10 +321,23 @@ pub(crate) fn find_blocks(text: &str, mark: &str) -> Vec<Found> {
 /// first block's place, or appended), or removing them (`None`). Mirrors
 /// the shell loop of [`edit_script`].
 pub(crate) fn edit_crontab(text: &str, mark: &str, block: Option<&str>) -> String {
+    edit_crontab_adopting(text, mark, block, None)
+}
+
+/// [`edit_crontab`], where `adopt` (a job line written by hand with the
+/// entry's schedule and command, see [`adoptable`]) is replaced by `block`
+/// when no marked block comes before it, instead of `block` being appended.
+pub(crate) fn edit_crontab_adopting(
+    text: &str,
+    mark: &str,
+    block: Option<&str>,
+    adopt: Option<&str>,
+) -> String {
     let mark_line = marker(mark);
     let mut out = String::new();
     let mut inside = false;
     let mut placed = false;
+    let mut other = false;
     for line in lines_of(text) {
         let kind = classify(line, &mark_line);
         if kind == LineKind::Marker {
@@ -345,6 +358,19 @@ pub(crate) fn edit_crontab(text: &str, mark: &str, block: Option<&str>) -> Strin
                 _ => inside = false,
             }
         }
+        if other {
+            other = kind == LineKind::Env;
+        } else if kind == LineKind::Job
+            && !placed
+            && let (Some(b), Some(a)) = (block, adopt)
+            && !a.is_empty()
+            && line == a
+        {
+            out.push_str(b);
+            placed = true;
+            continue;
+        }
+        other |= line.starts_with(OTHER_MARKER);
         out.push_str(line);
         out.push('\n');
     }
@@ -352,6 +378,33 @@ pub(crate) fn edit_crontab(text: &str, mark: &str, block: Option<&str>) -> Strin
         out.push_str(b);
     }
     out
+}
+
+/// How every marker line of keel starts (any entry's).
+const OTHER_MARKER: &str = "# keel: ";
+
+/// The first job line of `text`, outside any keel block, that runs `want`
+/// (same schedule and command) and that keel can mark in place: `(line
+/// number, line)`. Only for an entry without variable lines (cron applies
+/// them to every line below, so those are appended at the end instead).
+pub(crate) fn adoptable(text: &str, want: &Entry) -> Option<(usize, String)> {
+    if !want.env.is_empty() {
+        return None;
+    }
+    let mut other = false;
+    for (i, line) in lines_of(text).into_iter().enumerate() {
+        // No line is "\n": nothing is taken for a marker of this entry.
+        let kind = classify(line, "\n");
+        if other {
+            other = kind == LineKind::Env;
+        } else if kind == LineKind::Job
+            && split_job(line) == (want.schedule.clone(), want.command.clone())
+        {
+            return Some((i + 1, line.to_string()));
+        }
+        other |= line.starts_with(OTHER_MARKER);
+    }
+    None
 }
 
 /// The live state of a user's crontab.
@@ -415,10 +468,22 @@ pub(crate) fn parse_crontab(out: &ProbeOutput) -> Result<CrontabFact, FactError>
 /// marked `MARK` with a line-by-line loop, and install the result through a
 /// temporary file when it changed. Never writes plan-time content.
 pub(crate) fn edit_script(user: &str, mark: &str, block: Option<&str>) -> String {
+    edit_script_adopting(user, mark, block, None)
+}
+
+/// [`edit_script`], marking the line `adopt` in place (see
+/// [`edit_crontab_adopting`]).
+pub(crate) fn edit_script_adopting(
+    user: &str,
+    mark: &str,
+    block: Option<&str>,
+    adopt: Option<&str>,
+) -> String {
     Script::new(include_str!("crontab/edit.sh"))
         .set("keel_u", user)
         .set("keel_mark", marker(mark))
         .set("keel_block", block.unwrap_or_default())
+        .set("keel_adopt", adopt.unwrap_or_default())
         .render()
 }
 
@@ -467,6 +532,9 @@ pub(crate) fn plan_entry(
         "cron applies the variable lines to every line below them in the crontab".to_string()
     });
     let Some(first) = found.first() else {
+        if let Some(adopted) = plan_adoption(user, mark, want, text, what) {
+            return adopted;
+        }
         let mut diff = Diff::with_action(Action::Create);
         diff.attrs.extend(entry_attrs(None, Some(want)));
         diff.content = Some(content);
@@ -497,6 +565,29 @@ pub(crate) fn plan_entry(
     };
     diff.content = Some(content);
     Planned::new(diff, vec![cmd("update")])
+}
+
+/// No block is marked yet but a line written by hand already runs the
+/// entry: keel marks that line in place rather than add a second copy (the
+/// job would run twice). An update: the entry was there before keel.
+fn plan_adoption(user: &str, mark: &str, want: &Entry, text: &str, what: &str) -> Option<Planned> {
+    let (n, line) = adoptable(text, want)?;
+    let block = want.block(mark);
+    let mut diff = Diff::with_action(Action::Update);
+    diff.reason = Some(format!(
+        "line {n} of {user}'s crontab, written by hand, already runs this schedule and command: \
+         keel marks it `{}` in place instead of adding a second copy",
+        marker(mark)
+    ));
+    diff.content = Some(ContentChange {
+        before: Some(text.to_string()),
+        after: edit_crontab_adopting(text, mark, Some(&block), Some(&line)),
+    });
+    let cmd = Cmd::new(
+        format!("mark {what} (line {n} of {user}'s crontab) as keel's"),
+        edit_script_adopting(user, mark, Some(&block), Some(&line)),
+    );
+    Some(Planned::new(diff, vec![cmd]))
 }
 
 /// The plan that removes an owned entry (a no-op when there is none).
@@ -717,6 +808,91 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn shell_adoption_matches_rust_adoption() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        let env = fake_crontab(d);
+        let user = me();
+        let block = "# keel: m\n0 2 * * * /bin/job\n";
+        let adopt = "0  2 * * * /bin/job";
+        let cases = [
+            "top\n0  2 * * * /bin/job\nafter\n",
+            "# keel: o\n0  2 * * * /bin/job\n0  2 * * * /bin/job\n",
+            "# keel: o\nA=1\n0  2 * * * /bin/job\nx\n",
+            "# keel: m\n0 1 * * * old\n0  2 * * * /bin/job\n",
+            "0  2 * * * /bin/job\n0  2 * * * /bin/job\n",
+            "unrelated\n",
+        ];
+        for text in cases {
+            std::fs::write(d.join("store").join(&user), text).unwrap();
+            let script = edit_script_adopting(&user, "m", Some(block), Some(adopt));
+            let out = run_local(&format!("set -e\n{env}{script}"));
+            assert_eq!(out.status, 0, "{text:?}: {}", out.stderr);
+            let want = edit_crontab_adopting(text, "m", Some(block), Some(adopt));
+            assert_eq!(stored(d), want, "{text:?}");
+        }
+        // The line is marked where it is; one in another keel block is not.
+        assert_eq!(
+            edit_crontab_adopting(cases[0], "m", Some(block), Some(adopt)),
+            "top\n# keel: m\n0 2 * * * /bin/job\nafter\n"
+        );
+        assert_eq!(
+            edit_crontab_adopting(cases[1], "m", Some(block), Some(adopt)),
+            "# keel: o\n0  2 * * * /bin/job\n# keel: m\n0 2 * * * /bin/job\n"
+        );
+    }
+
+    #[test]
+    fn a_hand_written_copy_of_the_entry_is_marked_not_duplicated() {
+        let want = Entry {
+            schedule: "0 2 * * *".into(),
+            command: "/usr/local/bin/backup-db.sh".into(),
+            env: Vec::new(),
+        };
+        let text = "0 2 * * * /usr/local/bin/backup-db.sh\n30 3 * * * find /backup -delete\n";
+        let fact = CrontabFact {
+            text: Some(text.into()),
+            ..CrontabFact::default()
+        };
+        let p = plan_entry(
+            "root",
+            "db-backup",
+            Some(&want),
+            &fact,
+            "cron entry `db-backup`",
+        );
+        assert_eq!(p.diff.action(), Action::Update);
+        assert!(
+            p.diff
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("line 1 of root's crontab"),
+            "{:?}",
+            p.diff.reason
+        );
+        assert_eq!(
+            p.diff.content.unwrap().after,
+            "# keel: db-backup\n0 2 * * * /usr/local/bin/backup-db.sh\n30 3 * * * find /backup -delete\n"
+        );
+        // With variable lines (which reach every line below), or another
+        // schedule, the entry is added at the end as before.
+        for other in [
+            Entry {
+                env: vec![("MAILTO".into(), String::new())],
+                ..want.clone()
+            },
+            Entry {
+                schedule: "0 3 * * *".into(),
+                ..want.clone()
+            },
+        ] {
+            let p = plan_entry("root", "db-backup", Some(&other), &fact, "e");
+            assert_eq!(p.diff.action(), Action::Create);
         }
     }
 }

@@ -185,9 +185,12 @@ pub(super) fn parse_effective(text: &str) -> BTreeMap<String, Vec<String>> {
     map
 }
 
-/// Parse `grep -n` output over several files: `file:line:text`.
+/// Parse `grep -n` output over several files: `file:line:text`. The
+/// `Match` lines (which the probe greps too) are not sources: each setting
+/// after one, up to the end of its file, is marked as under it.
 pub(super) fn parse_sources(text: &str) -> Vec<Source> {
     let mut out = Vec::new();
+    let mut block: Option<(String, usize, String)> = None;
     for l in text.lines() {
         let Some((file, rest)) = l.split_once(':') else {
             continue;
@@ -198,14 +201,23 @@ pub(super) fn parse_sources(text: &str) -> Vec<Source> {
         let Ok(line) = n.parse::<usize>() else {
             continue;
         };
-        if let Some((keyword, value)) = split_directive(body) {
-            out.push(Source {
-                file: file.to_string(),
-                line,
-                keyword,
-                value: value.to_string(),
-            });
+        let Some((keyword, value)) = split_directive(body) else {
+            continue;
+        };
+        if block.as_ref().is_some_and(|(f, _, _)| f != file) {
+            block = None;
         }
+        if keyword == "match" {
+            block = Some((file.to_string(), line, value.to_string()));
+            continue;
+        }
+        out.push(Source {
+            file: file.to_string(),
+            line,
+            keyword,
+            value: value.to_string(),
+            under_match: block.as_ref().map(|(_, n, c)| (*n, c.clone())),
+        });
     }
     out
 }

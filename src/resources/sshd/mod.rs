@@ -53,6 +53,11 @@
 //! `50-keel.conf`), the plan shows an error naming that file and line, and
 //! apply refuses rather than report a success sshd would not honour; before
 //! the drop-in is written, the plan warns about it.
+//! A declared keyword set to another value under a `Match` block of
+//! another file (the probe greps the `Match` lines too; a block ends with
+//! its file) is not in `sshd -T`'s output: the plan warns, naming the line
+//! and the block's criteria, whatever the action, and lists it as drift
+//! (`unmanaged`); such lines never count as set before the drop-in.
 //!
 //! ## Apply
 //! The new drop-in is written to a temporary file next to it. The whole
@@ -158,6 +163,10 @@ pub struct Source {
     pub keyword: String,
     /// The rest of the line.
     pub value: String,
+    /// The `Match` line of this file the setting is under (`file:line` and
+    /// its criteria), when it is in a `Match` block: it applies only to the
+    /// connections that block matches, after the settings outside blocks.
+    pub under_match: Option<(usize, String)>,
 }
 
 /// The live state.
@@ -317,7 +326,12 @@ impl Kind for Sshd {
                 .set("keel_main", MAIN_CONFIG)
                 .set(
                     "keel_re",
-                    format!("^[[:space:]]*({})([[:space:]]|=)", names.join("|")),
+                    // `Match` lines too: what follows one applies only to
+                    // the connections it matches.
+                    format!(
+                        "^[[:space:]]*({}|match)([[:space:]]|=)",
+                        names.join("|")
+                    ),
                 )
                 .render(),
         );

@@ -17,6 +17,7 @@ impl Sshd {
         fact.sources
             .iter()
             .filter(|s| names.contains(&s.keyword) && s.file != self.path)
+            .filter(|s| s.under_match.is_none())
             .filter(|s| {
                 if s.file == MAIN_CONFIG {
                     s.line < inc.line
@@ -35,6 +36,7 @@ impl Sshd {
         fact.sources
             .iter()
             .filter(|s| names.contains(&s.keyword) && s.file != self.path)
+            .filter(|s| s.under_match.is_none())
             .flat_map(|s| {
                 split_scalar(kw, &s.value)
                     .into_iter()
@@ -50,6 +52,64 @@ impl Sshd {
         if let Some(refused) = self.refuse_path(&fact.dropin) {
             return refused;
         }
+        let mut planned = self.plan_settings(fact);
+        let matched = self.match_overrides(fact);
+        if !matched.is_empty() {
+            let warning = format!(
+                "warning: {}; keel manages the settings outside `Match` blocks: edit or remove \
+                 those lines for the stack's values to hold for every connection",
+                matched.join("; ")
+            );
+            let d = &mut planned.diff;
+            d.reason = Some(match d.reason.take() {
+                Some(r) => format!("{r}; {warning}"),
+                None => warning,
+            });
+            // Reported as drift by `keel drift`, like a UFW rule added by hand.
+            d.unmanaged = matched;
+        }
+        planned
+    }
+
+    /// Declared settings that a `Match` block of another file sets to
+    /// another value: the connections it matches get that value, not the
+    /// drop-in's (`sshd -T` shows neither: it prints the settings outside
+    /// every block).
+    fn match_overrides(&self, fact: &SshdFact) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.settings.0 {
+            let kw = s.keyword;
+            let names = Self::names_of(kw);
+            let mine = |src: &&Source| names.contains(&src.keyword) && src.file != self.path;
+            let mut seen: Vec<(&str, usize)> = Vec::new();
+            for src in fact.sources.iter().filter(mine) {
+                let Some((at, criteria)) = &src.under_match else {
+                    continue;
+                };
+                // Within a block, too, sshd keeps the first value.
+                if seen.contains(&(src.file.as_str(), *at)) {
+                    continue;
+                }
+                seen.push((src.file.as_str(), *at));
+                if same_values(kw, &split_scalar(kw, &src.value), &s.values) {
+                    continue;
+                }
+                out.push(format!(
+                    "{} {} at {}:{} is under `Match {criteria}` (line {at}): the connections it \
+                     matches get that, not the drop-in's `{}`",
+                    kw.name,
+                    src.value,
+                    src.file,
+                    src.line,
+                    s.display()
+                ));
+            }
+        }
+        out
+    }
+
+    /// The settings compared and planned (the drop-in's path is usable).
+    fn plan_settings(&self, fact: &SshdFact) -> Planned {
         let host = Host::of(self, fact);
         let cmp = self.compare(fact, &host);
         if host.content_differs || host.add_include == AddInclude::Yes {
@@ -221,7 +281,7 @@ impl Sshd {
                     "warning: {} is also set in {}, which sshd reads first: that value wins ({})",
                     s.keyword.name,
                     first.join(", "),
-                    self.move_first_hint()
+                    self.move_first_hint(&first, host.inc.as_ref())
                 ));
             }
         }
@@ -265,8 +325,10 @@ impl Sshd {
     /// naming them (apply would report a success sshd does not honour).
     fn overridden_refusal(&self, fact: &SshdFact, host: &Host, cmp: Compared) -> Planned {
         let mut why = Vec::new();
+        let mut all_first = Vec::new();
         for (s, got) in &cmp.overridden {
             let first = self.earlier(fact, host.inc.as_ref(), s.keyword);
+            all_first.extend(first.iter().cloned());
             let is = if got.is_empty() {
                 "is not in effect".to_string()
             } else {
@@ -286,17 +348,34 @@ impl Sshd {
                 s.display()
             ));
         }
-        let why = format!("{} ({})", why.join("; "), self.move_first_hint());
+        let hint = self.move_first_hint(&all_first, host.inc.as_ref());
+        let why = format!("{} ({hint})", why.join("; "));
         let mut refused = refusal(&self.path, &why);
         refused.diff.attrs = cmp.attrs;
         refused
     }
 
-    pub(super) fn move_first_hint(&self) -> String {
-        let dir = self.dir();
-        format!(
-            "name the drop-in so it sorts first, e.g. `path: {dir}/00-keel.conf`, or remove the other setting"
-        )
+    /// What to do about the lines in `first` that sshd reads before the
+    /// drop-in: a drop-in sorting first cannot come before a line of
+    /// `sshd_config` above its `Include`.
+    pub(super) fn move_first_hint(&self, first: &[String], inc: Option<&IncludeAt>) -> String {
+        let in_main = |f: &String| f.starts_with(&format!("{MAIN_CONFIG}:"));
+        let mut hints = Vec::new();
+        if first.iter().any(in_main) {
+            let above = inc.map_or(String::new(), |i| {
+                format!(" above its `Include` (line {})", i.line)
+            });
+            hints.push(format!(
+                "remove or comment out that line of {MAIN_CONFIG}: it is read{above}, before any drop-in"
+            ));
+        }
+        if first.is_empty() || !first.iter().all(in_main) {
+            let dir = self.dir();
+            hints.push(format!(
+                "name the drop-in so it sorts first, e.g. `path: {dir}/00-keel.conf`, or remove the other setting"
+            ));
+        }
+        hints.join("; ")
     }
 }
 

@@ -560,6 +560,15 @@ fn main_file_lines_before_the_include_win() {
         error.contains("/etc/ssh/sshd_config:1 sets it first"),
         "{error}"
     );
+    // No drop-in name comes before a line above the `Include`: the advice
+    // is to remove that line, not to rename the drop-in.
+    assert!(
+        error.contains(
+            "remove or comment out that line of /etc/ssh/sshd_config: it is read above its `Include` (line 3), before any drop-in"
+        ),
+        "{error}"
+    );
+    assert!(!error.contains("00-keel.conf"), "{error}");
 }
 
 #[test]
@@ -778,4 +787,70 @@ fn probe_sections_parse() {
     assert_eq!(src.len(), 1);
     assert_eq!(src[0].keyword, "permitrootlogin");
     assert_eq!(src[0].line, 12);
+}
+
+#[test]
+fn a_match_block_that_sets_a_declared_keyword_is_named() {
+    // Set by hand at the end of sshd_config, and in an earlier drop-in,
+    // under `Match` blocks: `sshd -T` (no connection) shows the drop-in's
+    // value, but the connections they match get another one.
+    let main = format!("{MAIN}Match Address 10.0.0.0/8\n    PasswordAuthentication yes\n");
+    let sources = "/etc/ssh/sshd_config:8:Match Address 10.0.0.0/8\n\
+                   /etc/ssh/sshd_config:9:    PasswordAuthentication yes\n\
+                   /etc/ssh/sshd_config.d/10-sftp.conf:1:Match Group sftp\n\
+                   /etc/ssh/sshd_config.d/10-sftp.conf:2:  MaxAuthTries 10\n\
+                   /etc/ssh/sshd_config.d/10-sftp.conf:3:  MaxAuthTries 3\n\
+                   /etc/ssh/sshd_config.d/10-sftp.conf:4:Match User ops\n\
+                   /etc/ssh/sshd_config.d/10-sftp.conf:5:  MaxAuthTries 3\n\
+                   /etc/ssh/sshd_config.d/60-late.conf:1:MaxAuthTries 9\n\
+                   /etc/ssh/sshd_config.d/50-keel.conf:4:MaxAuthTries 3\n\
+                   /etc/ssh/sshd_config.d/50-keel.conf:5:PasswordAuthentication no\n";
+    let got = config::parse_sources(sources);
+    assert_eq!(got.len(), 7, "Match lines are not sources: {got:?}");
+    assert_eq!(
+        got[0].under_match,
+        Some((8, "Address 10.0.0.0/8".to_string()))
+    );
+    assert_eq!(got[2].under_match, Some((1, "Group sftp".to_string())));
+    assert_eq!(got[3].under_match, Some((4, "User ops".to_string())));
+    // A block ends with its file.
+    assert_eq!(got[4].under_match, None);
+
+    let e = eval(
+        "sshd",
+        YAML,
+        &probe_out(Some(DROPIN_OK), Some(&main), Eff::Config(&effective_ok()), sources),
+    );
+    // Not an error (the drop-in holds outside the blocks), but said.
+    assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
+    assert!(e.diff.error.is_none(), "{:?}", e.diff.error);
+    let reason = e.diff.reason.clone().unwrap();
+    assert!(reason.starts_with("warning: "), "{reason}");
+    assert!(
+        reason.contains(
+            "PasswordAuthentication yes at /etc/ssh/sshd_config:9 is under `Match Address 10.0.0.0/8` (line 8): the connections it matches get that, not the drop-in's `no`"
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("MaxAuthTries 10 at /etc/ssh/sshd_config.d/10-sftp.conf:2"),
+        "{reason}"
+    );
+    // The block's second value is not read; the same value is no conflict.
+    assert!(!reason.contains("10-sftp.conf:3"), "{reason}");
+    assert!(!reason.contains("10-sftp.conf:5"), "{reason}");
+    assert!(!reason.contains("60-late"), "{reason}");
+    assert_eq!(e.diff.unmanaged.len(), 2, "{:?}", e.diff.unmanaged);
+
+    // Before the drop-in is written: the same warning beside the change,
+    // and a block's line is never taken for a file sshd reads first.
+    let e = eval(
+        "sshd",
+        YAML,
+        &probe_out(None, Some(&main), Eff::Config(EFFECTIVE), sources),
+    );
+    assert_eq!(e.diff.action(), Action::Create);
+    let reason = e.diff.reason.unwrap();
+    assert!(reason.contains("under `Match Address 10.0.0.0/8`"), "{reason}");
+    assert!(!reason.contains("which sshd reads first"), "{reason}");
 }

@@ -389,7 +389,9 @@ impl UfwFact {
             return true;
         }
         for t in self.rules(fam).iter().filter(|t| !t.owned()) {
-            if t.route || t.apps.is_some() || !t.covers_tcp(port) {
+            // An application profile's rule (`ufw allow OpenSSH`) holds
+            // its ports in the tuple, as iptables gets them: it counts.
+            if t.route || !t.covers_tcp(port) {
                 continue;
             }
             let inbound = |any_iface: bool| {

@@ -4,8 +4,11 @@
 # line with every block so marked dropped (keel_block goes where the first
 # one was, or at the end), and install the result with `crontab FILE` only
 # when it changed. Prints nothing; crontab's refusal fails the step.
-# params: keel_u keel_mark keel_block
-: "${keel_u?}" "${keel_mark?}" "${keel_block?}"
+# keel_adopt (may be empty): a job line written by hand with the entry's
+# schedule and command; when no block is marked before it, the block takes
+# its place (outside other keel blocks) instead of being appended.
+# params: keel_u keel_mark keel_block keel_adopt
+: "${keel_u?}" "${keel_mark?}" "${keel_block?}" "${keel_adopt?}"
 if [ "$(id -un)" = "$keel_u" ]; then keel_ct() { crontab "$@"; }; else keel_ct() { crontab -u "$keel_u" "$@"; }; fi
 keel_d=$(umask 077 && mktemp -d) || { echo 'keel: cannot create a temporary directory' >&2; exit 1; }
 trap 'rm -rf "$keel_d"' EXIT
@@ -15,6 +18,7 @@ fi
 printf '%s' "$keel_block" > "$keel_d/block"
 keel_in=0
 keel_placed=0
+keel_other=0
 while IFS= read -r keel_l || [ -n "$keel_l" ]; do
   if [ "$keel_l" = "$keel_mark" ]; then
     [ "$keel_placed" = 1 ] || cat "$keel_d/block"
@@ -42,6 +46,14 @@ while IFS= read -r keel_l || [ -n "$keel_l" ]; do
       job) continue ;;
     esac
   fi
+  if [ "$keel_other" = 1 ]; then
+    [ "$keel_kind" = env ] || keel_other=0
+  elif [ "$keel_kind" = job ] && [ "$keel_placed" = 0 ] && [ -n "$keel_adopt" ] && [ "$keel_l" = "$keel_adopt" ]; then
+    cat "$keel_d/block"
+    keel_placed=1
+    continue
+  fi
+  case $keel_l in '# keel: '*) keel_other=1 ;; esac
   printf '%s\n' "$keel_l"
 done < "$keel_d/old" > "$keel_d/new"
 [ "$keel_placed" = 1 ] || cat "$keel_d/block" >> "$keel_d/new"
