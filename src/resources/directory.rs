@@ -17,6 +17,9 @@
 //! A symbolic link to a directory counts as the directory (its target is
 //! probed and changed, like `chmod` does); anything else at `path` (a file,
 //! a dangling link, a device) is refused: the plan says so and apply stops.
+//! So is a change that would fail ([`probe_obstacle`]): a missing directory
+//! under a file (`mkdir -p` says "Not a directory"), and, as root, a path
+//! on a read-only mount or with `chattr +i`.
 //!
 //! `state: absent` is deliberately careful: an empty directory is removed
 //! with `rmdir`; a non-empty one only when `recursive: true` is set (then
@@ -25,8 +28,8 @@
 
 use super::common::State;
 use super::common::paths::{
-    Accounts, PathType, Stat, Wanted, check_host_path, check_perms, path_links, perm_commands,
-    probe_accounts, refusal,
+    Accounts, Obstacle, PathType, Stat, Wanted, check_host_path, check_perms, path_links,
+    perm_commands, probe_accounts, probe_obstacle, refusal,
 };
 use super::*;
 use crate::shell::{Script, q};
@@ -69,6 +72,9 @@ pub struct DirFact {
     pub stat: Stat,
     pub entries: Entries,
     pub accounts: Accounts,
+    /// What would make the change fail (a file where a parent should be,
+    /// a read-only mount, `chattr +i`).
+    pub obstacle: Obstacle,
 }
 
 impl Directory {
@@ -218,6 +224,9 @@ impl Kind for Directory {
                 .flag("entries", self.state == State::Absent)
                 .render(),
         );
+        // Removing needs the parent writable; a mode or owner only the
+        // directory itself.
+        s.push_str(&probe_obstacle(&self.path, self.state == State::Absent));
         s
     }
 
@@ -226,6 +235,7 @@ impl Kind for Directory {
         let path = PathType::parse(header)?;
         let mut fact = DirFact {
             accounts: Accounts::parse(header),
+            obstacle: Obstacle::parse(header),
             ..DirFact::default()
         };
         if path == PathType::Dir {
@@ -242,6 +252,14 @@ impl Kind for Directory {
     }
 
     fn plan(&self, fact: &DirFact) -> Planned {
+        let planned = self.plan_path(fact);
+        fact.obstacle.refuse(&self.path, planned)
+    }
+}
+
+impl Directory {
+    /// The change the path calls for, before what stands in its way.
+    fn plan_path(&self, fact: &DirFact) -> Planned {
         let path = self.path.as_str();
         if self.state == State::Absent {
             return self.plan_removal(fact);
@@ -530,5 +548,42 @@ mod tests {
         );
         assert_eq!(after.diff.action(), Action::NoOp);
         assert!(real.join("keep").exists());
+    }
+
+    /// `mkdir -p` under a file fails ("Not a directory"): a plan error,
+    /// from the probe run on a real scratch tree.
+    #[test]
+    fn a_file_where_a_parent_should_be_is_a_plan_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("pf");
+        std::fs::write(&blocker, "x\n").unwrap();
+        let r = load("directory", &format!("path: {}/sub/deeper", blocker.display()));
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.commands.is_empty(), "runs nothing");
+        let err = e.diff.error.expect("a plan error");
+        assert!(err.contains("is not a directory"), "{err}");
+    }
+
+    /// As root, a path on a read-only mount or with `chattr +i`: a mode
+    /// change or a creation is a plan error; a directory already as
+    /// declared stays a no-op.
+    #[test]
+    fn unwritable_directory_is_a_plan_error_only_when_it_must_change() {
+        let e = eval(
+            "directory",
+            "{path: /srv/ro, mode: \"0750\"}",
+            &format!("unwritable=/srv/ro\n{DIR}"),
+        );
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("read-only mount"));
+        let e = eval(
+            "directory",
+            "{path: /srv/ro, mode: \"0755\"}",
+            &format!("unwritable=/srv/ro\n{DIR}"),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp);
+        let e = eval("directory", "path: /srv/ro/d", "unwritable=/srv/ro\ntype=absent\n");
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("`/srv/ro` is not writable"));
     }
 }
