@@ -317,7 +317,8 @@ impl Kind for Sshd {
                 .set("keel_main", MAIN_CONFIG)
                 .set(
                     "keel_re",
-                    format!("^[[:space:]]*({})([[:space:]]|=)", names.join("|")),
+                    // `Match` lines too: what follows one is not global.
+                    format!("^[[:space:]]*({}|match)([[:space:]]|=)", names.join("|")),
                 )
                 .render(),
         );
