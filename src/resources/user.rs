@@ -151,6 +151,18 @@ pub struct UserFact {
     pub shadow_sha256: Option<String>,
     pub keys: KeysFact,
     pub sudoers: SudoFact,
+    /// What is at the home of a user to be created, when something is.
+    pub existing_home: Option<ExistingHome>,
+}
+
+/// Something already at the home of a user keel is to create: `useradd`
+/// keeps it as it is, whoever owns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExistingHome {
+    /// A directory, with its owner's uid and name (`UNKNOWN`: no user).
+    Dir { uid: u32, owner: String },
+    /// A file, a link or a device.
+    Other,
 }
 
 const SENSITIVE: &str = "(sensitive)";
@@ -771,6 +783,14 @@ impl Kind for User {
                         .render(),
                 );
             }
+            if self.create_home {
+                s.push_str("else\n");
+                s.push_str(
+                    &Script::new(include_str!("user/home_probe.sh"))
+                        .set("keel_home", self.home_or_default())
+                        .render(),
+                );
+            }
             s.push_str("fi\n");
         }
         if self.sudo.is_some() || self.state == State::Absent {
@@ -846,6 +866,16 @@ impl Kind for User {
                 },
             };
         }
+        fact.existing_home = match kv(text, "home").map(str::trim) {
+            Some("dir") => Some(ExistingHome::Dir {
+                uid: kv(text, "home_uid")
+                    .and_then(|u| u.trim().parse().ok())
+                    .ok_or_else(|| FactError::Unexpected("no `home_uid=` in the user probe".into()))?,
+                owner: kv(text, "home_owner").unwrap_or_default().trim().to_string(),
+            }),
+            Some("other") => Some(ExistingHome::Other),
+            _ => None,
+        };
         fact.sudoers = match kv(text, "sudoers") {
             None => SudoFact::NotProbed,
             Some("absent") => SudoFact::Absent,
@@ -871,7 +901,50 @@ impl Kind for User {
     fn plan(&self, fact: &UserFact) -> Planned {
         let changes = self.changes(fact);
         let commands = self.commands(fact, &changes);
-        Planned::new(self.diff(changes), commands)
+        let creates = changes.create;
+        let mut diff = self.diff(changes);
+        if creates && let Some(why) = self.home_in_the_way(fact) {
+            diff.error = Some(format!("{} {why}", self.name));
+            return Planned::only(diff);
+        }
+        if creates && fact.existing_home.is_some() {
+            diff.reason = Some(format!(
+                "{} exists already and is kept as it is (no skeleton files are copied)",
+                self.home_or_default()
+            ));
+        }
+        Planned::new(diff, commands)
+    }
+}
+
+impl User {
+    /// Why the home of a user to be created is in the way: `useradd -m`
+    /// keeps what is there, so a directory of another owner stays theirs
+    /// (the new user could not write its own home, nor keel its keys) and
+    /// a file stays a file. Handing over or replacing someone's files is
+    /// not a guess keel makes.
+    fn home_in_the_way(&self, fact: &UserFact) -> Option<String> {
+        let home = self.home_or_default();
+        match fact.existing_home.as_ref()? {
+            ExistingHome::Other => Some(format!(
+                "cannot be created with its home {home}: something other than a directory is there (remove it, or declare another `home`)"
+            )),
+            ExistingHome::Dir { uid, .. }
+                if self.uid.as_deref().and_then(parse_id) == Some(*uid) =>
+            {
+                None
+            }
+            ExistingHome::Dir { uid, owner } => {
+                let owner = if owner.is_empty() || owner == "UNKNOWN" {
+                    format!("uid {uid}, which no user has")
+                } else {
+                    format!("{owner} (uid {uid})")
+                };
+                Some(format!(
+                    "cannot be created with its home {home}: that directory exists and belongs to {owner}, and useradd would leave it so; hand it over (`chown -R`), move it away, declare `uid: {uid}` if it is this user's, or declare another `home`"
+                ))
+            }
+        }
     }
 }
 
@@ -1587,5 +1660,72 @@ mod tests {
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert_eq!(e.diff.action(), Action::Create);
         assert_parses(&load("user", "name: a\nstate: absent\n").probe());
+    }
+
+    /// useradd -m keeps a home that exists: another owner's directory
+    /// stays theirs and a file stays a file, so creating the user there is
+    /// a plan error; a home of the declared uid is kept, and the plan says so.
+    #[test]
+    fn existing_home_of_a_user_to_create() {
+        let absent = "passwd_absent=1\n";
+        let e = eval(
+            "user",
+            "{name: dave, uid: 3001}",
+            &format!("{absent}home=dir\nhome_uid=4444\nhome_owner=UNKNOWN\n"),
+        );
+        assert!(e.commands.is_empty(), "runs nothing");
+        let err = e.diff.error.unwrap();
+        assert!(err.contains("belongs to uid 4444, which no user has"), "{err}");
+        assert!(err.contains("declare `uid: 4444`"), "{err}");
+
+        let e = eval(
+            "user",
+            "name: dave",
+            &format!("{absent}home=dir\nhome_uid=1000\nhome_owner=erin\n"),
+        );
+        assert!(e.diff.error.unwrap().contains("belongs to erin (uid 1000)"));
+
+        let e = eval("user", "name: dave", &format!("{absent}home=other\n"));
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("other than a directory"));
+
+        let e = eval(
+            "user",
+            "{name: dave, uid: 4444}",
+            &format!("{absent}home=dir\nhome_uid=4444\nhome_owner=UNKNOWN\n"),
+        );
+        assert!(e.diff.error.is_none());
+        assert_eq!(e.diff.action(), Action::Create);
+        assert!(e.diff.reason.unwrap().contains("kept as it is"));
+        assert!(e.commands[0].script.contains("useradd"));
+
+        // Nothing there: created as usual.
+        let e = eval("user", "name: dave", &format!("{absent}home=absent\n"));
+        assert!(e.diff.error.is_none() && e.diff.reason.is_none());
+    }
+
+    /// The home probe, run here on real paths.
+    #[test]
+    fn home_probe_reports_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = |p: &std::path::Path| {
+            let script = Script::new(include_str!("user/home_probe.sh"))
+                .set("keel_home", p.to_str().unwrap())
+                .render();
+            run_local(&script).stdout
+        };
+        let me = run_local("id -u").stdout.trim().to_string();
+        let out = probe(dir.path());
+        assert!(out.starts_with("home=dir\n"), "{out}");
+        assert_eq!(kv(&out, "home_uid"), Some(me.as_str()));
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(probe(&file), "home=other\n");
+        assert_eq!(probe(&dir.path().join("none")), "home=absent\n");
+        // The user probe runs it only for a user to create with a home.
+        let r = load("user", "name: dave");
+        assert!(r.probe().contains("home=absent"));
+        let r = load("user", "{name: dave, create_home: false}");
+        assert!(!r.probe().contains("home=absent"));
     }
 }
