@@ -27,6 +27,12 @@
 //! dot-named temporary file in `/etc/sudoers.d` (sudo ignores names with a
 //! `.`), checked with `visudo -cf`, and only then renamed into place, so a
 //! broken sudoers file is never installed.
+//!
+//! A user to create whose home exists already (`useradd -m` keeps it as
+//! it is): when it is a directory of the declared `uid` the plan says it is
+//! kept; a directory of anyone else, or a file, is a plan error, since the
+//! new user could not use it and handing someone's files over is not a
+//! guess keel makes.
 
 use super::common::State;
 use super::common::accounts::{check_group_name, check_id, getent_probe, parse_id, probe_failure};
