@@ -21,6 +21,11 @@
 //! With `state: absent`, every line matching `match` (if given), or else
 //! every line equal to `line`, is removed.
 //!
+//! A file with CRLF line ends (edited on Windows) stays so: a line equals
+//! `line` also with a `\r` before its newline, a replacing line keeps the
+//! line end of the line it replaces, and an added line ends in CRLF when
+//! the file's first line does.
+//!
 //! A missing file is an error unless `create: true` (then it is created
 //! with mode 0644 and just that line). The plan marks a missing file as
 //! "known after apply", since a package installed earlier in the same run
@@ -119,6 +124,23 @@ fn body(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\n").unwrap_or(line)
 }
 
+/// Whether a line of the file is `want`: as written, or with the `\r` of
+/// a CRLF line end (a file edited on Windows) after it.
+fn is_line(line: &[u8], want: &[u8]) -> bool {
+    let b = body(line);
+    b == want || b.strip_suffix(b"\r") == Some(want)
+}
+
+/// The line end to write after a line that takes the place of `line`, or
+/// that is added to a file whose first line is `line`: CRLF when it has
+/// one, so a CRLF file stays CRLF.
+fn eol_like(line: Option<&&[u8]>) -> &'static [u8] {
+    match line {
+        Some(l) if body(l).ends_with(b"\r") => b"\r\n",
+        _ => b"\n",
+    }
+}
+
 /// An edit to make, with the new content.
 struct Edit {
     new: Vec<u8>,
@@ -170,7 +192,7 @@ impl Line {
         if self.state == State::Absent {
             let remove = |i: usize, l: &[u8]| match &self.pattern {
                 Some(_) => matching.contains(&(i + 1)),
-                None => body(l) == want,
+                None => is_line(l, want),
             };
             let mut new = Vec::with_capacity(content.len());
             let mut removed = 0;
@@ -197,19 +219,19 @@ impl Line {
         if self.pattern.is_some()
             && let Some(&n) = matching.first()
         {
-            if body(lines[n - 1]) == want {
+            if is_line(lines[n - 1], want) {
                 return Err(NoEdit::AsWanted(n));
             }
             let mut new = lines[..n - 1].concat();
             new.extend_from_slice(want);
-            new.push(b'\n');
+            new.extend_from_slice(eol_like(lines.get(n - 1)));
             new.extend_from_slice(&lines[n..].concat());
             return Ok(Edit {
                 new,
                 summary: format!("replace line {n} of {path}"),
             });
         }
-        if let Some(i) = lines.iter().position(|l| body(l) == want) {
+        if let Some(i) = lines.iter().position(|l| is_line(l, want)) {
             return Err(NoEdit::AlreadyPresent(i + 1));
         }
         let mut new = content.to_vec();
@@ -217,7 +239,7 @@ impl Line {
             new.push(b'\n');
         }
         new.extend_from_slice(want);
-        new.push(b'\n');
+        new.extend_from_slice(eol_like(lines.first()));
         Ok(Edit {
             new,
             summary: format!("add a line to {path}"),
@@ -1121,6 +1143,33 @@ mod tests {
             1,
             "no temp file left"
         );
+    }
+
+    /// A CRLF file (edited on Windows): its `a=1\r` is the line `a=1`
+    /// (no duplicate appended), and lines keel writes end in CRLF too, so
+    /// the file does not end up with mixed line ends. Plan and apply agree.
+    #[test]
+    fn crlf_files_stay_crlf_and_their_lines_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.ini");
+        std::fs::write(&path, "a=1\r\nb=2\r\n").unwrap();
+        let (before, _) = converge(&yaml_for(&path, "line: a=1\n"), &path);
+        assert_eq!(before.diff.action(), Action::NoOp, "{:?}", before.diff);
+        let (before, _) = converge(&yaml_for(&path, "match: '^b='\nline: b=3\n"), &path);
+        assert_eq!(before.diff.action(), Action::Update);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a=1\r\nb=3\r\n");
+        let (before, _) = converge(&yaml_for(&path, "line: c=1\n"), &path);
+        assert_eq!(before.diff.action(), Action::Update);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "a=1\r\nb=3\r\nc=1\r\n"
+        );
+        let (before, _) = converge(&yaml_for(&path, "line: b=3\nstate: absent\n"), &path);
+        assert_eq!(before.diff.action(), Action::Update);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a=1\r\nc=1\r\n");
+        // The fixture side: the plan alone, from probe output.
+        let e = eval("line", "{path: /x, line: a=1}", &probe_of("a=1\r\n", None, &[]));
+        assert_eq!(e.diff.action(), Action::NoOp);
     }
 
     #[test]
