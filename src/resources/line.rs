@@ -39,7 +39,10 @@
 //! resources on one file compose: each edits the file as the previous one
 //! left it. The edit is atomic (a temporary file in the same directory,
 //! with the mode and owner of the original, renamed over it). Symbolic
-//! links are refused rather than replaced by a regular file.
+//! links are refused rather than replaced by a regular file. An edit that
+//! would fail is a plan error too ([`probe_obstacle`]): a file where a
+//! directory of `path` should be, and, as root, a file or directory on a
+//! read-only mount or with `chattr +i`.
 //!
 //! `mode`, `owner` and `group` (optional) are the file's permissions: given
 //! to a created file (default 0644, root), to the edited file, and enforced
@@ -53,7 +56,8 @@
 use super::common::State;
 use super::common::content::split_content;
 use super::common::paths::{
-    Accounts, PathType, Stat, Wanted, check_host_path, check_perms, probe_accounts, refusal,
+    Accounts, Obstacle, PathType, Stat, Wanted, check_host_path, check_perms, probe_accounts,
+    probe_obstacle, refusal,
 };
 use super::*;
 use crate::shell::{self, Perms, Script};
@@ -113,6 +117,9 @@ pub struct LineFact {
     /// Mode and ownership of a regular file.
     pub stat: Option<Stat>,
     pub accounts: Accounts,
+    /// What would make the edit fail (a file where a parent directory
+    /// should be, a read-only mount, `chattr +i`).
+    pub obstacle: Obstacle,
 }
 
 /// The lines of `data`, each with its `\n` (the last one may lack it).
@@ -617,6 +624,8 @@ impl Kind for Line {
 
     fn probe(&self) -> String {
         let mut s = probe_accounts(self.owner.as_deref(), self.group.as_deref());
+        // Before the file's probe, which ends with the content.
+        s.push_str(&probe_obstacle(&self.path, true));
         s.push_str(
             &Script::new(include_str!("line/probe.sh"))
                 .set("p", &self.path)
@@ -655,6 +664,7 @@ impl Kind for Line {
             unreadable: kv(header, "readable") == Some("no"),
             too_large: kv(header, "too_large") == Some("yes"),
             accounts: Accounts::parse(header),
+            obstacle: Obstacle::parse(header),
             ..LineFact::default()
         };
         if path == PathType::File {
@@ -678,6 +688,14 @@ impl Kind for Line {
     }
 
     fn plan(&self, fact: &LineFact) -> Planned {
+        let planned = self.plan_path(fact);
+        fact.obstacle.refuse(&self.path, planned)
+    }
+}
+
+impl Line {
+    /// The edit the file calls for, before what stands in its way.
+    fn plan_path(&self, fact: &LineFact) -> Planned {
         if let Some(error) = self.regex_error(fact) {
             return error;
         }
@@ -1170,6 +1188,27 @@ mod tests {
         // The fixture side: the plan alone, from probe output.
         let e = eval("line", "{path: /x, line: a=1}", &probe_of("a=1\r\n", None, &[]));
         assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    /// A read-only mount or `chattr +i` (as root), or a file where the
+    /// directory should be: an edit is a plan error, not an apply failure;
+    /// a line already there stays a no-op.
+    #[test]
+    fn obstacles_are_plan_errors_only_for_an_edit() {
+        let yaml = "{path: /srv/ro/a.conf, line: b=2}";
+        let e = eval("line", yaml, &format!("unwritable=/srv/ro/a.conf\n{}", probe_of("a=1\n", None, &[])));
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("read-only mount"));
+        let e = eval("line", yaml, &format!("unwritable=/srv/ro/a.conf\n{}", probe_of("b=2\n", None, &[])));
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(e.diff.error.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("etc");
+        std::fs::write(&blocker, "").unwrap();
+        let r = load("line", &yaml_for(&blocker.join("app.conf"), "line: a=1\ncreate: true\n"));
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("is not a directory"));
     }
 
     #[test]
