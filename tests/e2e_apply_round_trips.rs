@@ -6,6 +6,10 @@
 //! directories and the file that are ready with them; the script also
 //! reads again what their changes make ready. Each resource is still
 //! reported, and the next plan has nothing to do.
+//!
+//! Also odd live states a fresh host never has (a read-only mount, a file
+//! where a directory should be): what would fail is a plan error that
+//! apply does not try.
 
 mod support;
 
