@@ -33,6 +33,10 @@
 //! kept; a directory of anyone else, or a file, is a plan error, since the
 //! new user could not use it and handing someone's files over is not a
 //! guess keel makes.
+//!
+//! A declared `uid` that another user has is a plan error naming that user
+//! (the probe asks `getent passwd UID`): useradd and usermod would refuse
+//! it at apply.
 
 use super::common::State;
 use super::common::accounts::{check_group_name, check_id, getent_probe, parse_id, probe_failure};
@@ -159,6 +163,9 @@ pub struct UserFact {
     pub sudoers: SudoFact,
     /// What is at the home of a user to be created, when something is.
     pub existing_home: Option<ExistingHome>,
+    /// The name of the user that has the declared uid (probed only when a
+    /// uid is declared), to refuse taking another user's uid.
+    pub uid_holder: Option<String>,
 }
 
 /// Something already at the home of a user keel is to create: `useradd`
@@ -766,6 +773,13 @@ impl Kind for User {
     fn probe(&self) -> String {
         let mut s = String::from("set +e\n");
         s.push_str(&getent_probe("passwd", &self.name, "passwd"));
+        if let (State::Present, Some(uid)) = (self.state, self.uid.as_deref().and_then(parse_id)) {
+            // Who has that uid (useradd and usermod refuse a taken one).
+            let _ = writeln!(
+                s,
+                "keel_uh=$(getent passwd {uid} | cut -d: -f1)\nif [ -n \"$keel_uh\" ]; then printf 'uid_holder=%s\\n' \"$keel_uh\"; fi"
+            );
+        }
         if self.state == State::Present {
             s.push_str("if [ \"$keel_rc\" = 0 ]; then\n");
             s.push_str(
@@ -872,6 +886,7 @@ impl Kind for User {
                 },
             };
         }
+        fact.uid_holder = kv(text, "uid_holder").map(str::to_string);
         fact.existing_home = match kv(text, "home").map(str::trim) {
             Some("dir") => Some(ExistingHome::Dir {
                 uid: kv(text, "home_uid")
@@ -908,7 +923,19 @@ impl Kind for User {
         let changes = self.changes(fact);
         let commands = self.commands(fact, &changes);
         let creates = changes.create;
+        let sets_uid = creates || changes.usermod.iter().any(|a| a == "-u");
         let mut diff = self.diff(changes);
+        if sets_uid
+            && let Some(uid) = self.uid.as_deref().and_then(parse_id)
+            && let Some(other) = fact.uid_holder.as_deref().filter(|h| *h != self.name)
+        {
+            // useradd: "UID 3100 is not unique"; usermod: "already exists".
+            diff.error = Some(format!(
+                "{} cannot have uid {uid}: user `{other}` has it; give `{other}` another uid first, or declare another `uid`",
+                self.name
+            ));
+            return Planned::only(diff);
+        }
         if creates && let Some(why) = self.home_in_the_way(fact) {
             diff.error = Some(format!("{} {why}", self.name));
             return Planned::only(diff);
@@ -1733,5 +1760,27 @@ mod tests {
         assert!(r.probe().contains("home=absent"));
         let r = load("user", "{name: dave, create_home: false}");
         assert!(!r.probe().contains("home=absent"));
+    }
+
+    /// useradd and usermod refuse a uid another user has: a plan error
+    /// naming that user, not an apply failure.
+    #[test]
+    fn a_uid_another_user_has_is_a_plan_error() {
+        let e = eval("user", "{name: u3, uid: 3100}", "passwd_absent=1\nuid_holder=u_taken\n");
+        assert!(e.commands.is_empty());
+        let err = e.diff.error.unwrap();
+        assert!(err.contains("user `u_taken` has it"), "{err}");
+        let live = "passwd=u2:x:3101:3101::/home/u2:/bin/sh\nprimary=u2\ngroups=u2\n";
+        let e = eval("user", "{name: u2, uid: 3100}", &format!("{live}uid_holder=u_taken\n"));
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.is_some());
+        // Free: usermod as before.
+        let e = eval("user", "{name: u2, uid: 3100}", live);
+        assert!(e.diff.error.is_none());
+        assert!(e.commands[0].script.contains("usermod -u 3100"));
+        // The probe asks who has the uid, on this host: root has 0.
+        let r = load("user", "{name: keel_no_such_user, uid: 0}");
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.diff.error.unwrap().contains("user `root` has it"));
     }
 }
