@@ -23,7 +23,9 @@
 //!
 //! `state: absent` is deliberately careful: an empty directory is removed
 //! with `rmdir`; a non-empty one only when `recursive: true` is set (then
-//! `rm -rf`, and the plan says "and everything in it"). A symbolic link is
+//! `rm -rf --one-file-system`, and the plan says "and everything in it");
+//! a directory with a file system mounted at or under it is refused, since
+//! `rm -rf` would empty that file system too. A symbolic link is
 //! removed as a link, never its target.
 
 use super::common::State;
@@ -71,6 +73,9 @@ pub struct DirFact {
     /// Of the directory (through a link).
     pub stat: Stat,
     pub entries: Entries,
+    /// File systems mounted at or under the directory (probed for
+    /// `state: absent`).
+    pub mounts: Vec<String>,
     pub accounts: Accounts,
     /// What would make the change fail (a file where a parent should be,
     /// a read-only mount, `chattr +i`).
@@ -104,13 +109,22 @@ impl Directory {
                 format!("remove link {path}"),
                 format!("rm -f -- {p}\n"),
             ),
+            (PathType::Dir, None) if !fact.mounts.is_empty() => refusal(
+                Action::Delete,
+                path,
+                &format!(
+                    "has file systems mounted at or under it ({}); removing it would delete their content or fail: unmount them first",
+                    fact.mounts.join(", ")
+                ),
+            ),
             (PathType::Dir, None) if self.recursive => remove(
                 match fact.entries {
                     Entries::None => "empty".to_string(),
                     _ => "it and everything in it will be removed (recursive: true)".to_string(),
                 },
                 format!("remove {path} and everything in it"),
-                format!("rm -rf -- {p}\n"),
+                // Never into another file system mounted since the plan.
+                format!("rm -rf --one-file-system -- {p}\n"),
             ),
             (PathType::Dir, None) if fact.entries == Entries::Some => refusal(
                 Action::Delete,
@@ -241,6 +255,11 @@ impl Kind for Directory {
         if path == PathType::Dir {
             fact.stat = Stat::parse(header)?;
             fact.via_link = kv(header, "link").map(str::to_string);
+            fact.mounts = kv_lines(header)
+                .into_iter()
+                .filter(|(k, _)| *k == "mount")
+                .map(|(_, v)| v.to_string())
+                .collect();
             fact.entries = match kv(header, "entries") {
                 Some("some") => Entries::Some,
                 Some("none") => Entries::None,
@@ -406,7 +425,10 @@ mod tests {
             &format!("{DIR}entries=some\n"),
         );
         assert_eq!(e.commands[0].summary, "remove /srv/x and everything in it");
-        assert_eq!(e.commands[0].script, "rm -rf -- /srv/x\n");
+        assert_eq!(
+            e.commands[0].script,
+            "rm -rf --one-file-system -- /srv/x\n"
+        );
         let e = eval(
             "directory",
             "path: /var/run\nstate: absent\nrecursive: true\n",
@@ -585,5 +607,32 @@ mod tests {
         let e = eval("directory", "path: /srv/ro/d", "unwritable=/srv/ro\ntype=absent\n");
         assert!(e.commands.is_empty());
         assert!(e.diff.error.unwrap().contains("`/srv/ro` is not writable"));
+    }
+
+    /// `rm -rf` empties a file system mounted under the directory (a data
+    /// disk) before it fails at the mount point: refused in the plan, with
+    /// the mount points named.
+    #[test]
+    fn a_directory_with_mounts_is_not_removed() {
+        let y = "{path: /srv/old, state: absent, recursive: true}";
+        let e = eval(
+            "directory",
+            y,
+            &format!("{DIR}entries=some\nmount=/srv/old/data\n"),
+        );
+        assert!(e.commands.is_empty());
+        let err = e.diff.error.unwrap();
+        assert!(err.contains("mounted at or under it (/srv/old/data)"), "{err}");
+        let e = eval("directory", y, &format!("{DIR}entries=some\n"));
+        assert_eq!(
+            e.commands[0].script,
+            "rm -rf --one-file-system -- /srv/old\n"
+        );
+        // The probe reads the host's mount table (read-only): /proc is a
+        // mount point everywhere.
+        let r = load("directory", "{path: /proc, state: absent, recursive: true}");
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("/proc"));
     }
 }
