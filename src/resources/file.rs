@@ -31,7 +31,9 @@
 //! ([`probe_obstacle`]): a missing path under something that is not a
 //! directory (`/etc/app` a file, for `/etc/app/app.conf`), and, when keel
 //! runs as root, a file or directory root cannot write (a read-only mount,
-//! `chattr +i`). A file already as declared stays a no-op there.
+//! `chattr +i`), and a file that is a mount point (bind-mounted, as
+//! `/etc/resolv.conf` in a container), which no rename can replace. A file
+//! already as declared stays a no-op there.
 //!
 //! Without `content`, `template` or `source` only mode and ownership are
 //! managed; a missing file is then created empty (the plan says so).
@@ -980,6 +982,12 @@ mod tests {
         let e = eval("file", yaml, &probe);
         assert_eq!(e.diff.action(), Action::NoOp);
         assert!(e.diff.error.is_none());
+        // A bind-mounted file (/etc/resolv.conf in a container): a rename
+        // over it fails with EBUSY.
+        let probe = format!("mounted=yes\n{}", file_probe(b"old\n", "644"));
+        let e = eval("file", "path: /etc/resolv.conf\ncontent: \"new\\n\"\n", &probe);
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("it is a mount point"));
         // Creating in an unwritable directory, and removing from it.
         let e = eval("file", yaml, "unwritable=/srv/ro\ntype=absent\n");
         assert!(e.diff.error.unwrap().contains("`/srv/ro` is not writable"));

@@ -26,6 +26,9 @@ pub struct Obstacle {
     pub blocked: Option<String>,
     /// A path root cannot write (a read-only mount, or `chattr +i`).
     pub unwritable: Option<String>,
+    /// The path is a mount point (a bind-mounted file): renaming a new
+    /// file over it, or removing it, fails with "Device or resource busy".
+    pub mount_point: bool,
 }
 
 impl Obstacle {
@@ -34,6 +37,7 @@ impl Obstacle {
         Obstacle {
             blocked: get("blocked"),
             unwritable: get("unwritable"),
+            mount_point: kv(header, "mounted") == Some("yes"),
         }
     }
 
@@ -48,6 +52,8 @@ impl Obstacle {
             format!(
                 "cannot be created: `{a}` is not a directory (remove or move it, or declare another path)"
             )
+        } else if self.mount_point {
+            "cannot be changed: it is a mount point (a file bind-mounted here, as container runtimes do with /etc/resolv.conf); keel replaces a file by renaming a new one over it, which a mount point refuses: change it where it is mounted from".to_string()
         } else if let Some(a) = &self.unwritable {
             format!(
                 "cannot be changed: `{a}` is not writable even for root; it is on a read-only mount or has the immutable attribute (`lsattr -d {a}` shows `i`; `chattr -i` clears it)"
