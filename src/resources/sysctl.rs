@@ -28,12 +28,6 @@
 //! line is persisted only when the kernel accepted the value, so a value the
 //! kernel rejects never reaches the file applied at every boot.
 //!
-//! The probe also reads this key's lines in the other files
-//! systemd-sysctl applies at boot (`/etc`, `/run`, `/usr/local/lib`,
-//! `/usr/lib`, `/lib` `sysctl.d/*.conf`): one read after keel's file with
-//! another value would win at every boot, so it is a plan error naming
-//! it, not a persisted value that silently reverts.
-//!
 //! In containers `/proc/sys` is usually mounted read-only (even the
 //! settings a network namespace owns, like `net.core.somaxconn`). A key
 //! that differs but is not writable is a plan error (`Diff::error`) that
@@ -112,11 +106,6 @@ pub struct SysctlFact {
     pub conf: bool,
     /// The values of this key's lines in the persisted file, in order.
     pub persisted: Vec<String>,
-    /// The other files systemd-sysctl reads at boot (only probed with
-    /// `persist`), most important folder first.
-    pub other_files: Vec<String>,
-    /// This key's lines in those files: (path, value).
-    pub elsewhere: Vec<(String, String)>,
 }
 
 /// Collapse runs of whitespace and trim: how values are compared.
@@ -318,26 +307,6 @@ impl Sysctl {
     }
 
     /// The persisted line: its change and the command that writes it.
-    /// A line of this key, with another value, in a file systemd-sysctl
-    /// reads after keel's at boot (a name that sorts after it, not hidden
-    /// by a file of the same name in a more important folder): that value
-    /// wins at every boot, so the persisted one would be a lie.
-    fn overridden_at_boot(&self, fact: &SysctlFact) -> Option<String> {
-        let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
-        let ours = base(CONF);
-        let want = normalize(&self.value);
-        fact.elsewhere
-            .iter()
-            .filter(|(path, value)| {
-                let name = base(path);
-                // The first file of that name (folders in order) is the one read.
-                let read = fact.other_files.iter().find(|f| base(f) == name) == Some(path);
-                read && name > ours && normalize(value) != want
-            })
-            .max_by(|a, b| base(&a.0).cmp(&base(&b.0)))
-            .map(|(path, value)| format!("{path} sets {} = {value}", self.key()))
-    }
-
     fn plan_persist(&self, fact: &SysctlFact, plan: &mut Planned) {
         let want = normalize(&self.value);
         let have: Vec<String> = fact.persisted.iter().map(|v| normalize(v)).collect();
@@ -444,7 +413,6 @@ impl Kind for Sysctl {
                 &Script::new(include_str!("sysctl/probe_conf.sh"))
                     .set("keel_f", self.conf_path())
                     .set("keel_re", self.line_regex())
-                    .set("keel_root", &self.root)
                     .render(),
             );
         }
@@ -482,24 +450,7 @@ impl Kind for Sysctl {
             .filter(|(k, _)| *k == "persisted")
             .filter_map(|(_, line)| line.split_once('=').map(|(_, v)| v.trim().to_string()))
             .collect();
-        let all = kv_lines(text);
-        let other_files = all
-            .iter()
-            .filter(|(k, _)| *k == "sysctl_file")
-            .map(|(_, v)| v.to_string())
-            .collect();
-        let elsewhere = all
-            .iter()
-            .filter(|(k, _)| *k == "elsewhere")
-            .filter_map(|(_, v)| {
-                let (path, line) = v.split_once(':')?;
-                let (_, value) = line.split_once('=')?;
-                Some((path.to_string(), value.trim().to_string()))
-            })
-            .collect();
         Ok(SysctlFact {
-            other_files,
-            elsewhere,
             live,
             writable: kv(text, "writable").map(str::trim) == Some("yes"),
             proc_sys_ro: kv(text, "proc_sys").map(str::trim) == Some("ro"),
@@ -516,15 +467,6 @@ impl Kind for Sysctl {
             return refused;
         }
         if self.persist {
-            if let Some(other) = self.overridden_at_boot(fact) {
-                let mut d = plan.diff;
-                d.error = Some(format!(
-                    "{}: {other}, and that file is read after {CONF} at boot, so its value wins: remove that line (or make it {}), or set `persist: false`",
-                    self.key(),
-                    normalize(&self.value)
-                ));
-                return Planned::only(d);
-            }
             self.plan_persist(fact, &mut plan);
         }
         if plan.diff.attrs.is_empty() {
@@ -812,43 +754,6 @@ mod tests {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, value).unwrap();
         p
-    }
-
-    /// A file systemd-sysctl reads after keel's at boot sets the key to
-    /// another value: the persisted value would lose at every boot, so the
-    /// plan fails instead of saying "persisted". Files read before keel's,
-    /// a file hidden by one of the same name in /etc, and the same value
-    /// are fine. The probe runs here on a scratch root.
-    #[test]
-    fn a_later_sysctl_file_that_overrides_the_key_is_a_plan_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        fake_proc(root, "net/core/somaxconn", "2048\n");
-        let write = |rel: &str, text: &str| {
-            let p = root.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        };
-        write("etc/sysctl.d/99-zz-keel.conf", "net.core.somaxconn = 2048\n");
-        write("etc/sysctl.d/10-early.conf", "net.core.somaxconn = 1\n");
-        write("usr/lib/sysctl.d/99-zzzz-vendor.conf", "net.core.somaxconn = 2\n");
-        // Hidden by /etc's file of the same name, which sets the same value.
-        write("etc/sysctl.d/99-zzzz-vendor.conf", "net.core.somaxconn=2048\n");
-        let y = "name: net.core.somaxconn\nvalue: \"2048\"\n";
-        let s = scratch(root, y);
-        let r: &dyn Resource = &s;
-        let e = r.evaluate(&run_local(&r.probe())).unwrap();
-        assert_eq!(e.diff.action(), Action::NoOp, "{:?}", e.diff);
-
-        write("run/sysctl.d/99-zzzz-later.conf", "-net.core.somaxconn = 512\n");
-        let e = r.evaluate(&run_local(&r.probe())).unwrap();
-        assert!(e.commands.is_empty());
-        let err = e.diff.error.expect("a plan error");
-        assert!(
-            err.contains("run/sysctl.d/99-zzzz-later.conf sets net.core.somaxconn = 512"),
-            "{err}"
-        );
-        assert!(err.contains("persist: false"), "{err}");
     }
 
     #[test]
