@@ -185,13 +185,9 @@ pub(super) fn parse_effective(text: &str) -> BTreeMap<String, Vec<String>> {
     map
 }
 
-/// Parse `grep -n` output over several files: `file:line:text`, keeping
-/// only global lines: a line after a `Match` (other than `Match all`) in
-/// the same file applies to some connections only, and sshd ends a
-/// `Match` block at the end of the file it is in.
+/// Parse `grep -n` output over several files: `file:line:text`.
 pub(super) fn parse_sources(text: &str) -> Vec<Source> {
     let mut out = Vec::new();
-    let mut in_match: Option<&str> = None;
     for l in text.lines() {
         let Some((file, rest)) = l.split_once(':') else {
             continue;
@@ -202,21 +198,7 @@ pub(super) fn parse_sources(text: &str) -> Vec<Source> {
         let Ok(line) = n.parse::<usize>() else {
             continue;
         };
-        if in_match.is_some_and(|f| f != file) {
-            in_match = None;
-        }
         if let Some((keyword, value)) = split_directive(body) {
-            if keyword == "match" {
-                let all = value
-                    .split_whitespace()
-                    .next()
-                    .is_some_and(|c| c.eq_ignore_ascii_case("all"));
-                in_match = (!all).then_some(file);
-                continue;
-            }
-            if in_match.is_some() {
-                continue;
-            }
             out.push(Source {
                 file: file.to_string(),
                 line,

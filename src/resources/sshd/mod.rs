@@ -317,8 +317,7 @@ impl Kind for Sshd {
                 .set("keel_main", MAIN_CONFIG)
                 .set(
                     "keel_re",
-                    // `Match` lines too: what follows one is not global.
-                    format!("^[[:space:]]*({}|match)([[:space:]]|=)", names.join("|")),
+                    format!("^[[:space:]]*({})([[:space:]]|=)", names.join("|")),
                 )
                 .render(),
         );

@@ -779,36 +779,3 @@ fn probe_sections_parse() {
     assert_eq!(src[0].keyword, "permitrootlogin");
     assert_eq!(src[0].line, 12);
 }
-
-/// A setting inside a `Match` block of a drop-in read first applies to
-/// some connections only (sshd ends the block with the file): it neither
-/// overrides keel's global value nor counts as set elsewhere.
-#[test]
-fn settings_inside_match_blocks_are_not_global() {
-    let src = parse_sources(
-        "/etc/ssh/sshd_config.d/10-match.conf:1:MaxAuthTries 2\n\
-         /etc/ssh/sshd_config.d/10-match.conf:2:Match User bob\n\
-         /etc/ssh/sshd_config.d/10-match.conf:3:  MaxAuthTries 9\n\
-         /etc/ssh/sshd_config.d/10-match.conf:4:Match all\n\
-         /etc/ssh/sshd_config.d/10-match.conf:5:MaxAuthTries 3\n\
-         /etc/ssh/sshd_config.d/20-other.conf:1:Match Address 10.0.0.0/8\n\
-         /etc/ssh/sshd_config.d/20-other.conf:2:MaxAuthTries 7\n\
-         /etc/ssh/sshd_config.d/30-more.conf:1:MaxAuthTries 8\n",
-    );
-    let lines: Vec<(usize, &str)> = src.iter().map(|s| (s.line, s.value.as_str())).collect();
-    assert_eq!(lines, vec![(1, "2"), (5, "3"), (1, "8")]);
-    assert!(src.iter().all(|s| s.keyword == "maxauthtries"));
-
-    // The plan: no warning that the Match-scoped line wins.
-    let sources = "/etc/ssh/sshd_config.d/10-match.conf:1:Match User bob\n\
-                   /etc/ssh/sshd_config.d/10-match.conf:2:  MaxAuthTries 9\n";
-    let e = eval(
-        "sshd",
-        "settings: { MaxAuthTries: 4 }",
-        &probe_out(None, Some(MAIN), Eff::Config(EFFECTIVE), sources),
-    );
-    assert_eq!(e.diff.action(), Action::Create);
-    assert!(e.diff.error.is_none(), "{:?}", e.diff.error);
-    let said = format!("{:?}", e.diff.reason);
-    assert!(!said.contains("10-match.conf"), "{said}");
-}
