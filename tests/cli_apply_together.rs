@@ -67,13 +67,14 @@ fn one_script_per_point_of_the_graph() {
 }
 
 /// In one script: `owned.conf` fails (its owner does not exist), so does
-/// `blocked/x.conf` (a file is in the way of its directory); `top.conf`
+/// `x.conf` (its `validate` check rejects it; a file in the way of its
+/// directory would be a plan error, not an apply failure); `top.conf`
 /// still lands and `after.conf`, which needs `owned.conf`, is skipped.
 const ONE_FAILS: &str = r#"name: together
 targets: [local]
 resources:
   - file: { path: "{{vars.root}}/owned.conf", content: "o\n", owner: keel-no-such-user }
-  - file: { path: "{{vars.root}}/blocked/x.conf", content: "x\n" }
+  - file: { path: "{{vars.root}}/x.conf", content: "x\n", validate: "false %s" }
   - file: { path: "{{vars.root}}/top.conf", content: "t\n" }
   - file: { path: "{{vars.root}}/after.conf", content: "a\n", depends_on: ["file[{{vars.root}}/owned.conf]"] }
 "#;
@@ -82,7 +83,6 @@ resources:
 fn a_failure_in_a_shared_script_is_its_own() {
     let dir = project(ONE_FAILS);
     let d = dir.path();
-    std::fs::write(d.join("root/blocked"), "in the way\n").unwrap();
     let (code, out, err) = apply(d);
     assert_eq!(code, 1, "{out}{err}");
     let all = format!("{out}{err}");
@@ -94,7 +94,8 @@ fn a_failure_in_a_shared_script_is_its_own() {
         all.contains("owned.conf]: exit status 1: chown: invalid user"),
         "{all}"
     );
-    assert!(all.contains("x.conf]: exit status 1: mkdir"), "{all}");
+    assert!(all.contains("x.conf]: exit status 1"), "{all}");
+    assert!(!d.join("root/x.conf").exists(), "rejected by validate");
     assert!(
         !all.lines()
             .any(|l| l.contains('✗') && l.contains("top.conf")),

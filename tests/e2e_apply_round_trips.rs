@@ -6,6 +6,10 @@
 //! directories and the file that are ready with them; the script also
 //! reads again what their changes make ready. Each resource is still
 //! reported, and the next plan has nothing to do.
+//!
+//! Also odd live states a fresh host never has (a read-only mount, a file
+//! where a directory should be): what would fail is a plan error that
+//! apply does not try.
 
 mod support;
 
@@ -104,4 +108,90 @@ fn a_change_that_can_cut_access_costs_one_new_login_to_confirm() {
         h.sh_ok("sshd -T | grep -qx 'maxauthtries 4'"),
         "the change stayed (the revert was cancelled)"
     );
+}
+
+/// Odd live states a fresh host never has, for the kinds that write
+/// files: a read-only mount, and a file where a directory should be.
+/// Each change that would fail is a plan error (exit 1) that apply does
+/// not try; what is already as declared there stays a no-op; the rest of
+/// the stack is applied, and a second plan shows only the same errors.
+const ODD: &str = r#"name: odd
+targets: [web]
+resources:
+  - file: { path: /srv/ro/a.conf, content: "old\n" }
+  - file: { path: /srv/ro/b.conf, content: "new\n" }
+  - line: { path: /srv/ro/c.conf, line: "more" }
+  - directory: { path: /srv/ro/sub }
+  - file: { path: /srv/blocker/x/app.conf, content: "x\n" }
+  - directory: { path: /srv/blocker/d }
+  - file: { path: /srv/fine.conf, content: "fine\n" }
+"#;
+
+#[test]
+fn changes_a_read_only_mount_or_a_file_in_the_way_would_refuse_are_plan_errors() {
+    let h = Host::start("odd");
+    let inv = h.inventory("root", &[], "");
+    let inv = inv.to_str().unwrap();
+    h.sh(
+        "mkdir -p /srv/ro && printf 'old\\n' > /srv/ro/a.conf && printf 'c\\n' > /srv/ro/c.conf && : > /srv/blocker \
+          && mount --bind /srv/ro /srv/ro && mount -o remount,bind,ro /srv/ro",
+    );
+    let stack = h.write("odd.yaml", ODD);
+
+    let plan = h.keel(&["plan", "-i", inv, &stack], &[]);
+    expect(&plan, 1, "plan");
+    for (what, why) in [
+        (
+            "file[/srv/ro/b.conf]",
+            "`/srv/ro` is not writable even for root",
+        ),
+        (
+            "line[/srv/ro/c.conf: more]",
+            "`/srv/ro/c.conf` is not writable",
+        ),
+        ("directory[/srv/ro/sub]", "`/srv/ro` is not writable"),
+        (
+            "file[/srv/blocker/x/app.conf]",
+            "`/srv/blocker` is not a directory",
+        ),
+        (
+            "directory[/srv/blocker/d]",
+            "`/srv/blocker` is not a directory",
+        ),
+    ] {
+        let at = plan
+            .stdout
+            .find(what)
+            .unwrap_or_else(|| panic!("{what}: {}\n{}", plan.stdout, plan.stderr));
+        assert!(
+            plan.stdout[at..].contains(why),
+            "{what}: {why}\n{}",
+            plan.stdout
+        );
+    }
+    assert!(plan.stdout.contains("5 errors"), "{}", plan.stdout);
+
+    let apply = h.keel(&["apply", "--yes", "-i", inv, &stack], &[]);
+    expect(&apply, 1, "apply");
+    assert!(
+        apply.stdout.contains("1 changed, 5 failed"),
+        "{}",
+        apply.stdout
+    );
+    assert!(
+        !apply.stderr.contains("Read-only file system")
+            && !apply.stderr.contains("Not a directory"),
+        "no command was tried: {}",
+        apply.stderr
+    );
+    assert!(h.sh_ok("grep -qx fine /srv/fine.conf && grep -qx old /srv/ro/a.conf"));
+
+    let again = h.keel(&["plan", "-i", inv, &stack], &[]);
+    expect(&again, 1, "second plan");
+    assert!(
+        again.stdout.contains("0 to create, 0 to update"),
+        "{}",
+        again.stdout
+    );
+    assert!(again.stdout.contains("5 errors"), "{}", again.stdout);
 }

@@ -17,16 +17,21 @@
 //! A symbolic link to a directory counts as the directory (its target is
 //! probed and changed, like `chmod` does); anything else at `path` (a file,
 //! a dangling link, a device) is refused: the plan says so and apply stops.
+//! So is a change that would fail ([`probe_obstacle`]): a missing directory
+//! under a file (`mkdir -p` says "Not a directory"), and, as root, a path
+//! on a read-only mount or with `chattr +i`.
 //!
 //! `state: absent` is deliberately careful: an empty directory is removed
 //! with `rmdir`; a non-empty one only when `recursive: true` is set (then
-//! `rm -rf`, and the plan says "and everything in it"). A symbolic link is
+//! `rm -rf --one-file-system`, and the plan says "and everything in it");
+//! a directory with a file system mounted at or under it is refused, since
+//! `rm -rf` would empty that file system too. A symbolic link is
 //! removed as a link, never its target.
 
 use super::common::State;
 use super::common::paths::{
-    Accounts, PathType, Stat, Wanted, check_host_path, check_perms, path_links, perm_commands,
-    probe_accounts, refusal,
+    Accounts, Obstacle, PathType, Stat, Wanted, check_host_path, check_perms, path_links,
+    perm_commands, probe_accounts, probe_obstacle, refusal,
 };
 use super::*;
 use crate::shell::{Script, q};
@@ -68,7 +73,13 @@ pub struct DirFact {
     /// Of the directory (through a link).
     pub stat: Stat,
     pub entries: Entries,
+    /// File systems mounted at or under the directory (probed for
+    /// `state: absent`).
+    pub mounts: Vec<String>,
     pub accounts: Accounts,
+    /// What would make the change fail (a file where a parent should be,
+    /// a read-only mount, `chattr +i`).
+    pub obstacle: Obstacle,
 }
 
 impl Directory {
@@ -98,13 +109,22 @@ impl Directory {
                 format!("remove link {path}"),
                 format!("rm -f -- {p}\n"),
             ),
+            (PathType::Dir, None) if !fact.mounts.is_empty() => refusal(
+                Action::Delete,
+                path,
+                &format!(
+                    "has file systems mounted at or under it ({}); removing it would delete their content or fail: unmount them first",
+                    fact.mounts.join(", ")
+                ),
+            ),
             (PathType::Dir, None) if self.recursive => remove(
                 match fact.entries {
                     Entries::None => "empty".to_string(),
                     _ => "it and everything in it will be removed (recursive: true)".to_string(),
                 },
                 format!("remove {path} and everything in it"),
-                format!("rm -rf -- {p}\n"),
+                // Never into another file system mounted since the plan.
+                format!("rm -rf --one-file-system -- {p}\n"),
             ),
             (PathType::Dir, None) if fact.entries == Entries::Some => refusal(
                 Action::Delete,
@@ -218,6 +238,9 @@ impl Kind for Directory {
                 .flag("entries", self.state == State::Absent)
                 .render(),
         );
+        // Removing needs the parent writable; a mode or owner only the
+        // directory itself.
+        s.push_str(&probe_obstacle(&self.path, self.state == State::Absent));
         s
     }
 
@@ -226,11 +249,17 @@ impl Kind for Directory {
         let path = PathType::parse(header)?;
         let mut fact = DirFact {
             accounts: Accounts::parse(header),
+            obstacle: Obstacle::parse(header),
             ..DirFact::default()
         };
         if path == PathType::Dir {
             fact.stat = Stat::parse(header)?;
             fact.via_link = kv(header, "link").map(str::to_string);
+            fact.mounts = kv_lines(header)
+                .into_iter()
+                .filter(|(k, _)| *k == "mount")
+                .map(|(_, v)| v.to_string())
+                .collect();
             fact.entries = match kv(header, "entries") {
                 Some("some") => Entries::Some,
                 Some("none") => Entries::None,
@@ -242,6 +271,14 @@ impl Kind for Directory {
     }
 
     fn plan(&self, fact: &DirFact) -> Planned {
+        let planned = self.plan_path(fact);
+        fact.obstacle.refuse(&self.path, planned)
+    }
+}
+
+impl Directory {
+    /// The change the path calls for, before what stands in its way.
+    fn plan_path(&self, fact: &DirFact) -> Planned {
         let path = self.path.as_str();
         if self.state == State::Absent {
             return self.plan_removal(fact);
@@ -388,7 +425,10 @@ mod tests {
             &format!("{DIR}entries=some\n"),
         );
         assert_eq!(e.commands[0].summary, "remove /srv/x and everything in it");
-        assert_eq!(e.commands[0].script, "rm -rf -- /srv/x\n");
+        assert_eq!(
+            e.commands[0].script,
+            "rm -rf --one-file-system -- /srv/x\n"
+        );
         let e = eval(
             "directory",
             "path: /var/run\nstate: absent\nrecursive: true\n",
@@ -530,5 +570,69 @@ mod tests {
         );
         assert_eq!(after.diff.action(), Action::NoOp);
         assert!(real.join("keep").exists());
+    }
+
+    /// `mkdir -p` under a file fails ("Not a directory"): a plan error,
+    /// from the probe run on a real scratch tree.
+    #[test]
+    fn a_file_where_a_parent_should_be_is_a_plan_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("pf");
+        std::fs::write(&blocker, "x\n").unwrap();
+        let r = load("directory", &format!("path: {}/sub/deeper", blocker.display()));
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.commands.is_empty(), "runs nothing");
+        let err = e.diff.error.expect("a plan error");
+        assert!(err.contains("is not a directory"), "{err}");
+    }
+
+    /// As root, a path on a read-only mount or with `chattr +i`: a mode
+    /// change or a creation is a plan error; a directory already as
+    /// declared stays a no-op.
+    #[test]
+    fn unwritable_directory_is_a_plan_error_only_when_it_must_change() {
+        let e = eval(
+            "directory",
+            "{path: /srv/ro, mode: \"0750\"}",
+            &format!("unwritable=/srv/ro\n{DIR}"),
+        );
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("read-only mount"));
+        let e = eval(
+            "directory",
+            "{path: /srv/ro, mode: \"0755\"}",
+            &format!("unwritable=/srv/ro\n{DIR}"),
+        );
+        assert_eq!(e.diff.action(), Action::NoOp);
+        let e = eval("directory", "path: /srv/ro/d", "unwritable=/srv/ro\ntype=absent\n");
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("`/srv/ro` is not writable"));
+    }
+
+    /// `rm -rf` empties a file system mounted under the directory (a data
+    /// disk) before it fails at the mount point: refused in the plan, with
+    /// the mount points named.
+    #[test]
+    fn a_directory_with_mounts_is_not_removed() {
+        let y = "{path: /srv/old, state: absent, recursive: true}";
+        let e = eval(
+            "directory",
+            y,
+            &format!("{DIR}entries=some\nmount=/srv/old/data\n"),
+        );
+        assert!(e.commands.is_empty());
+        let err = e.diff.error.unwrap();
+        assert!(err.contains("mounted at or under it (/srv/old/data)"), "{err}");
+        let e = eval("directory", y, &format!("{DIR}entries=some\n"));
+        assert_eq!(
+            e.commands[0].script,
+            "rm -rf --one-file-system -- /srv/old\n"
+        );
+        // The probe reads the host's mount table (read-only): /proc is a
+        // mount point everywhere.
+        let r = load("directory", "{path: /proc, state: absent, recursive: true}");
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("/proc"));
     }
 }

@@ -27,6 +27,14 @@
 //! With `state: absent` a regular file, a link (not its target) or a special
 //! file is removed; a directory is not.
 //!
+//! What would make the write fail is a plan error too, found by the probe
+//! ([`probe_obstacle`]): a missing path under something that is not a
+//! directory (`/etc/app` a file, for `/etc/app/app.conf`), and, when keel
+//! runs as root, a file or directory root cannot write (a read-only mount,
+//! `chattr +i`), and a file that is a mount point (bind-mounted, as
+//! `/etc/resolv.conf` in a container), which no rename can replace. A file
+//! already as declared stays a no-op there.
+//!
 //! Without `content`, `template` or `source` only mode and ownership are
 //! managed; a missing file is then created empty (the plan says so).
 //!
@@ -36,8 +44,8 @@
 use super::common::State;
 use super::common::content::{SHOW_LIMIT, sha256_hex, showable, split_content};
 use super::common::paths::{
-    Accounts, PathType, Stat, Wanted, check_host_path, check_perms, path_links, perm_commands,
-    probe_accounts, refusal,
+    Accounts, Obstacle, PathType, Stat, Wanted, check_host_path, check_perms, path_links,
+    perm_commands, probe_accounts, probe_obstacle, refusal,
 };
 use super::*;
 use crate::shell::{self, Script, q};
@@ -83,6 +91,9 @@ pub struct FileFact {
     /// The parent directory does not exist (only probed when absent).
     pub parent_missing: bool,
     pub accounts: Accounts,
+    /// What would make a write fail (a file where a parent directory
+    /// should be, a read-only mount, an immutable file).
+    pub obstacle: Obstacle,
 }
 
 impl File {
@@ -304,6 +315,8 @@ impl Kind for File {
 
     fn probe(&self) -> String {
         let mut s = probe_accounts(self.owner.as_deref(), self.group.as_deref());
+        // Before the file's probe, which ends with the content.
+        s.push_str(&probe_obstacle(&self.path, true));
         s.push_str(
             &Script::new(include_str!("file/probe.sh"))
                 .set("p", &self.path)
@@ -322,6 +335,7 @@ impl Kind for File {
         let path = PathType::parse(header)?;
         let mut fact = FileFact {
             accounts: Accounts::parse(header),
+            obstacle: Obstacle::parse(header),
             ..FileFact::default()
         };
         if path == PathType::File {
@@ -342,6 +356,14 @@ impl Kind for File {
     }
 
     fn plan(&self, fact: &FileFact) -> Planned {
+        let planned = self.plan_path(fact);
+        fact.obstacle.refuse(&self.path, planned)
+    }
+}
+
+impl File {
+    /// The change the path calls for, before what stands in its way.
+    fn plan_path(&self, fact: &FileFact) -> Planned {
         let path = self.path.as_str();
         if self.state == State::Absent {
             return self.plan_removal(fact);
@@ -917,5 +939,64 @@ mod tests {
             std::fs::read_link(&link).unwrap(),
             std::path::Path::new("/etc/hostname")
         );
+    }
+
+    /// A missing path under a file: `mkdir -p` fails at apply, so the
+    /// plan says so (the probe run here on a real scratch tree).
+    #[test]
+    fn a_file_where_a_parent_directory_should_be_is_a_plan_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("pf");
+        std::fs::write(&blocker, "x\n").unwrap();
+        let yaml = format!("path: {}/x/y\ncontent: \"z\\n\"\n", blocker.display());
+        let r = load("file", &yaml);
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.commands.is_empty(), "runs nothing");
+        let err = e.diff.error.expect("a plan error");
+        assert!(
+            err.contains(&format!("`{}` is not a directory", blocker.display())),
+            "{err}"
+        );
+        // The same tree with the directory in place: created.
+        std::fs::remove_file(&blocker).unwrap();
+        std::fs::create_dir(&blocker).unwrap();
+        let (before, after) = converge_locally(r.as_ref());
+        assert_eq!(before.diff.action(), Action::Create);
+        assert!(before.diff.error.is_none());
+        assert_eq!(after.diff.action(), Action::NoOp);
+    }
+
+    /// A read-only mount or `chattr +i` (the probe, as root, prints
+    /// `unwritable=`): a change is a plan error, a file already as
+    /// declared stays a no-op.
+    #[test]
+    fn unwritable_file_is_a_plan_error_only_when_it_must_change() {
+        let yaml = "path: /srv/ro/a\ncontent: \"new\\n\"\n";
+        let probe = format!("unwritable=/srv/ro/a\n{}", file_probe(b"old\n", "644"));
+        let e = eval("file", yaml, &probe);
+        assert!(e.commands.is_empty());
+        let err = e.diff.error.expect("a plan error");
+        assert!(err.contains("read-only mount"), "{err}");
+        assert!(err.contains("chattr -i"), "{err}");
+        let probe = format!("unwritable=/srv/ro/a\n{}", file_probe(b"new\n", "644"));
+        let e = eval("file", yaml, &probe);
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(e.diff.error.is_none());
+        // A bind-mounted file (/etc/resolv.conf in a container): a rename
+        // over it fails with EBUSY.
+        let probe = format!("mounted=yes\n{}", file_probe(b"old\n", "644"));
+        let e = eval("file", "path: /etc/resolv.conf\ncontent: \"new\\n\"\n", &probe);
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("it is a mount point"));
+        // Creating in an unwritable directory, and removing from it.
+        let e = eval("file", yaml, "unwritable=/srv/ro\ntype=absent\n");
+        assert!(e.diff.error.unwrap().contains("`/srv/ro` is not writable"));
+        let e = eval(
+            "file",
+            "{path: /srv/ro/a, state: absent}",
+            &format!("unwritable=/srv/ro\n{}", file_probe(b"x", "644")),
+        );
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.is_some());
     }
 }

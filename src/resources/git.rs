@@ -38,6 +38,12 @@
 //! `force: true`: `checkout --force` + `reset --hard`). Untracked and
 //! ignored files (`.env`, build output) are never touched; local changes to
 //! tracked files make apply fail with a clear message unless `force: true`.
+//! So does a file the new commit adds that the work tree already holds:
+//! git refuses an untracked one but silently overwrites an ignored one (a
+//! local `.env` the repository starts to track). The probe lists them when
+//! the commit is in the local clone, making them a plan error (with
+//! `force: true`, shown as overwritten); apply checks again after the
+//! fetch, for a commit the plan could not see.
 //! A first clone that fails leaves no half-made repository behind. For a
 //! repository on the host itself (a path or `file://`), the remote's
 //! `uploadpack` is set to `git -c safe.directory='*' upload-pack`, since git
@@ -128,6 +134,10 @@ pub struct GitFact {
     /// The ref, as resolved locally.
     pub ref_kind: Option<RefKind>,
     pub ref_commit: Option<String>,
+    /// Files the commit to check out adds that are already in the work
+    /// tree, untracked or ignored (at most 5 kept), and how many.
+    pub in_way: Vec<String>,
+    pub in_way_count: usize,
 }
 
 /// Mask credentials in a URL: `https://user:token@host/x` → `https://***@host/x`.
@@ -401,6 +411,9 @@ impl Git {
         if let Some(refused) = self.refuse_dirty(fact, &mut d, &unknown) {
             return refused;
         }
+        if let Some(refused) = self.refuse_in_way(fact, &mut d, &unknown) {
+            return refused;
+        }
         if d.attrs.is_empty() && unknown.is_empty() {
             let mut n = Diff::noop();
             n.reason = Some(if notes.is_empty() {
@@ -508,6 +521,43 @@ impl Git {
             "{} has local changes to {files} ({listing}); keel will not discard them: \
              commit them elsewhere, or set `force: true`",
             self.path
+        ));
+        d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
+        Some(Planned::only(d.clone()))
+    }
+
+    /// Files of the work tree that the commit to check out adds: git
+    /// refuses to overwrite them when untracked (apply would fail) and
+    /// overwrites them silently when ignored (a local `.env` lost), or
+    /// forced. Without `force` an error of the plan; with it, shown.
+    fn refuse_in_way(&self, fact: &GitFact, d: &mut Diff, unknown: &[String]) -> Option<Planned> {
+        if fact.in_way_count == 0 {
+            return None;
+        }
+        let files = if fact.in_way_count == 1 {
+            "1 file".to_string()
+        } else {
+            format!("{} files", fact.in_way_count)
+        };
+        d.attrs.push(AttrChange::new(
+            "files in the way",
+            Some(files.clone()),
+            Some(if self.force {
+                "(overwritten)"
+            } else {
+                "(kept: keel refuses to overwrite them)"
+            }),
+        ));
+        if self.force {
+            return None;
+        }
+        let listing = fact.in_way.join(", ");
+        d.error = Some(format!(
+            "{} holds {files} not in its checked-out commit that {} adds ({listing}); \
+             the checkout would refuse them, or overwrite them when ignored: \
+             move them away, or set `force: true` to overwrite them",
+            self.path,
+            self.ref_label()
         ));
         d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
         Some(Planned::only(d.clone()))
@@ -719,7 +769,19 @@ impl Kind for Git {
                 .parse()
                 .map_err(|_| format!("`{n}` is not a count of changes"))?,
         };
+        let in_way_count = match get("in_way") {
+            None => 0,
+            Some(n) => n
+                .parse()
+                .map_err(|_| format!("`{n}` is not a count of files"))?,
+        };
         Ok(GitFact {
+            in_way: kv_lines(h)
+                .into_iter()
+                .filter(|(k, _)| *k == "in_way_file")
+                .map(|(_, v)| v.to_string())
+                .collect(),
+            in_way_count,
             tree,
             parent_missing: get("parent") == Some("missing"),
             git_missing: get("git") == Some("missing"),
@@ -1385,5 +1447,68 @@ g push -q {o} main next v1 v2",
             run.stderr
         );
         assert_eq!(std::fs::read_dir(&bad).unwrap().count(), 0, "no .git left");
+    }
+
+    /// A commit that adds a file the work tree already holds, ignored
+    /// there (a local `.env`): git would overwrite it without a word. The
+    /// plan refuses when it knows the commit; apply refuses when only the
+    /// fetch reveals it; `force: true` overwrites it and the plan says so.
+    #[test]
+    fn files_the_new_commit_adds_are_not_overwritten_silently() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = dir.path().join("origin.git");
+        let w = dir.path().join("scratch");
+        let (o, w) = (o.to_str().unwrap(), w.to_str().unwrap());
+        sh_ok(&format!(
+            "set -e
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+git init -q --bare -b main {o}
+git init -q -b main {w}
+cd {w}
+g() {{ git -c user.name=t -c user.email=t@example.invalid \"$@\"; }}
+echo .env > .gitignore; g add .gitignore; g commit -q -m one; g tag a1
+echo ENV=repo > .env; g add -f .env; g commit -q -m two; g tag a2
+g push -q {o} main a1 a2",
+            o = q(o),
+            w = q(w)
+        ));
+        let wt = dir.path().join("app");
+        let wt = wt.to_str().unwrap();
+        let env = format!("{wt}/.env");
+        let (before, _) = converge_locally(load("git", &git_yaml(wt, o, "ref: a1")).as_ref());
+        assert_eq!(before.diff.action(), Action::Create);
+        std::fs::write(&env, "SECRET=local\n").unwrap();
+
+        // a2 is not in the clone yet: the plan cannot know; apply refuses.
+        let r = load("git", &git_yaml(wt, o, "ref: a2"));
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.diff.error.is_none(), "{:?}", e.diff);
+        let run = run_local(&e.commands[0].script);
+        assert_ne!(run.status, 0, "apply refuses");
+        assert!(run.stderr.contains("will not overwrite them"), "{}", run.stderr);
+        assert!(run.stderr.contains(".env"), "{}", run.stderr);
+        assert_eq!(std::fs::read_to_string(&env).unwrap(), "SECRET=local\n");
+
+        // Now a2 is in the clone (the fetch above): the plan refuses.
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.commands.is_empty());
+        let err = e.diff.error.expect("a plan error");
+        assert!(err.contains("that a2 adds (.env)"), "{err}");
+        assert_eq!(std::fs::read_to_string(&env).unwrap(), "SECRET=local\n");
+
+        // force: true overwrites it, and says so.
+        let r = load("git", &git_yaml(wt, o, "ref: a2\nforce: true"));
+        let (before, after) = converge_locally(r.as_ref());
+        assert!(
+            attrs(&before.diff).contains(&a(
+                "files in the way",
+                Some("1 file"),
+                Some("(overwritten)")
+            )),
+            "{:?}",
+            before.diff
+        );
+        assert_eq!(after.diff.action(), Action::NoOp);
+        assert_eq!(std::fs::read_to_string(&env).unwrap(), "ENV=repo\n");
     }
 }

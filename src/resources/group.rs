@@ -10,6 +10,10 @@
 //! The fact is `getent group NAME` (so NSS sources count too); only a
 //! declared `gid` is compared. `system` only chooses the id range when the
 //! group is created: an existing group is never "converted".
+//!
+//! A declared `gid` that another group has is a plan error naming that
+//! group (the probe asks `getent group GID`): groupadd and groupmod would
+//! refuse it at apply.
 
 use super::*;
 use crate::resources::common::State;
@@ -43,8 +47,15 @@ pub struct GroupEntry {
     pub members: Vec<String>,
 }
 
-/// The live state of a group: `None` when it does not exist.
-pub type GroupFact = Option<GroupEntry>;
+/// The live state of a group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupFact {
+    /// `None` when the group does not exist.
+    pub entry: Option<GroupEntry>,
+    /// The name of the group that has the declared gid (probed only when
+    /// a gid is declared), to refuse taking another group's gid.
+    pub gid_holder: Option<String>,
+}
 
 impl Group {
     fn desired_gid(&self) -> Option<u32> {
@@ -80,12 +91,23 @@ impl Kind for Group {
     }
 
     fn probe(&self) -> String {
-        format!("set +e\n{}", getent_probe("group", &self.name, "group"))
+        let mut s = format!("set +e\n{}", getent_probe("group", &self.name, "group"));
+        if let (State::Present, Some(gid)) = (self.state, self.desired_gid()) {
+            // Who has that gid (groupadd and groupmod refuse a taken one).
+            s.push_str(&format!(
+                "keel_h=$(getent group {gid} | cut -d: -f1)\nif [ -n \"$keel_h\" ]; then printf 'gid_holder=%s\\n' \"$keel_h\"; fi\n"
+            ));
+        }
+        s
     }
 
     fn parse(&self, out: &ProbeOutput) -> Result<GroupFact, FactError> {
+        let gid_holder = kv(&out.stdout, "gid_holder").map(str::to_string);
         if kv(&out.stdout, "group_absent").is_some() {
-            return Ok(None);
+            return Ok(GroupFact {
+                entry: None,
+                gid_holder,
+            });
         }
         let Some(line) = kv(&out.stdout, "group") else {
             return Err(probe_failure("group", out));
@@ -105,12 +127,27 @@ impl Kind for Group {
             .filter(|m| !m.is_empty())
             .map(str::to_string)
             .collect();
-        Ok(Some(GroupEntry { gid, members }))
+        Ok(GroupFact {
+            entry: Some(GroupEntry { gid, members }),
+            gid_holder,
+        })
     }
 
     fn plan(&self, fact: &GroupFact) -> Planned {
         let change = self.change(fact);
-        Planned::new(change.diff(), change.commands(&self.name))
+        let mut diff = change.diff();
+        if let GroupChange::Create { gid: Some(gid), .. } | GroupChange::SetGid { to: gid, .. } =
+            change
+            && let Some(other) = fact.gid_holder.as_deref().filter(|h| *h != self.name)
+        {
+            // groupadd/groupmod: "GID '1500' already exists".
+            diff.error = Some(format!(
+                "{} cannot have gid {gid}: group `{other}` has it; give `{other}` another gid first, or declare another `gid`",
+                self.name
+            ));
+            return Planned::only(diff);
+        }
+        Planned::new(diff, change.commands(&self.name))
     }
 }
 
@@ -132,7 +169,7 @@ enum GroupChange {
 
 impl Group {
     fn change(&self, fact: &GroupFact) -> GroupChange {
-        match (self.state, fact) {
+        match (self.state, &fact.entry) {
             (State::Absent, None) => GroupChange::AlreadyAbsent,
             (State::Absent, Some(g)) => GroupChange::Delete { gid: g.gid },
             (State::Present, None) => GroupChange::Create {
@@ -332,5 +369,27 @@ mod tests {
         let r = load("group", "name: keel_no_such_group\ngid: 4242\n");
         let e = r.evaluate(&run_local(&r.probe())).unwrap();
         assert_eq!(e.diff.action(), Action::Create);
+    }
+
+    /// groupadd and groupmod refuse a gid another group has: a plan error
+    /// naming that group, not an apply failure.
+    #[test]
+    fn a_gid_another_group_has_is_a_plan_error() {
+        let e = eval("group", "{name: g2, gid: 2400}", "group=g2:x:2401:\ngid_holder=taken\n");
+        assert!(e.commands.is_empty());
+        let err = e.diff.error.unwrap();
+        assert!(err.contains("group `taken` has it"), "{err}");
+        let e = eval("group", "{name: g3, gid: 2400}", "group_absent=1\ngid_holder=taken\n");
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.is_some());
+        // Its own gid, or a free one: as before.
+        let e = eval("group", "{name: g2, gid: 2400}", "group=g2:x:2400:\ngid_holder=g2\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+        let e = eval("group", "{name: g2, gid: 2400}", "group=g2:x:2401:\n");
+        assert_eq!(summaries(&e), vec!["groupmod -g 2400 g2"]);
+        // The probe asks who has the gid, on this host: root has 0.
+        let r = load("group", "name: keel_no_such_group\ngid: 0\n");
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.diff.error.unwrap().contains("group `root` has it"));
     }
 }

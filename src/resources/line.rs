@@ -21,6 +21,11 @@
 //! With `state: absent`, every line matching `match` (if given), or else
 //! every line equal to `line`, is removed.
 //!
+//! A file with CRLF line ends (edited on Windows) stays so: a line equals
+//! `line` also with a `\r` before its newline, a replacing line keeps the
+//! line end of the line it replaces, and an added line ends in CRLF when
+//! the file's first line does.
+//!
 //! A missing file is an error unless `create: true` (then it is created
 //! with mode 0644 and just that line). The plan marks a missing file as
 //! "known after apply", since a package installed earlier in the same run
@@ -34,7 +39,10 @@
 //! resources on one file compose: each edits the file as the previous one
 //! left it. The edit is atomic (a temporary file in the same directory,
 //! with the mode and owner of the original, renamed over it). Symbolic
-//! links are refused rather than replaced by a regular file.
+//! links are refused rather than replaced by a regular file. An edit that
+//! would fail is a plan error too ([`probe_obstacle`]): a file where a
+//! directory of `path` should be, and, as root, a file or directory on a
+//! read-only mount or with `chattr +i`.
 //!
 //! `mode`, `owner` and `group` (optional) are the file's permissions: given
 //! to a created file (default 0644, root), to the edited file, and enforced
@@ -48,7 +56,8 @@
 use super::common::State;
 use super::common::content::split_content;
 use super::common::paths::{
-    Accounts, PathType, Stat, Wanted, check_host_path, check_perms, probe_accounts, refusal,
+    Accounts, Obstacle, PathType, Stat, Wanted, check_host_path, check_perms, probe_accounts,
+    probe_obstacle, refusal,
 };
 use super::*;
 use crate::shell::{self, Perms, Script};
@@ -108,6 +117,9 @@ pub struct LineFact {
     /// Mode and ownership of a regular file.
     pub stat: Option<Stat>,
     pub accounts: Accounts,
+    /// What would make the edit fail (a file where a parent directory
+    /// should be, a read-only mount, `chattr +i`).
+    pub obstacle: Obstacle,
 }
 
 /// The lines of `data`, each with its `\n` (the last one may lack it).
@@ -117,6 +129,23 @@ fn split_lines(data: &[u8]) -> Vec<&[u8]> {
 
 fn body(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\n").unwrap_or(line)
+}
+
+/// Whether a line of the file is `want`: as written, or with the `\r` of
+/// a CRLF line end (a file edited on Windows) after it.
+fn is_line(line: &[u8], want: &[u8]) -> bool {
+    let b = body(line);
+    b == want || b.strip_suffix(b"\r") == Some(want)
+}
+
+/// The line end to write after a line that takes the place of `line`, or
+/// that is added to a file whose first line is `line`: CRLF when it has
+/// one, so a CRLF file stays CRLF.
+fn eol_like(line: Option<&&[u8]>) -> &'static [u8] {
+    match line {
+        Some(l) if body(l).ends_with(b"\r") => b"\r\n",
+        _ => b"\n",
+    }
 }
 
 /// An edit to make, with the new content.
@@ -170,7 +199,7 @@ impl Line {
         if self.state == State::Absent {
             let remove = |i: usize, l: &[u8]| match &self.pattern {
                 Some(_) => matching.contains(&(i + 1)),
-                None => body(l) == want,
+                None => is_line(l, want),
             };
             let mut new = Vec::with_capacity(content.len());
             let mut removed = 0;
@@ -197,19 +226,19 @@ impl Line {
         if self.pattern.is_some()
             && let Some(&n) = matching.first()
         {
-            if body(lines[n - 1]) == want {
+            if is_line(lines[n - 1], want) {
                 return Err(NoEdit::AsWanted(n));
             }
             let mut new = lines[..n - 1].concat();
             new.extend_from_slice(want);
-            new.push(b'\n');
+            new.extend_from_slice(eol_like(lines.get(n - 1)));
             new.extend_from_slice(&lines[n..].concat());
             return Ok(Edit {
                 new,
                 summary: format!("replace line {n} of {path}"),
             });
         }
-        if let Some(i) = lines.iter().position(|l| body(l) == want) {
+        if let Some(i) = lines.iter().position(|l| is_line(l, want)) {
             return Err(NoEdit::AlreadyPresent(i + 1));
         }
         let mut new = content.to_vec();
@@ -217,7 +246,7 @@ impl Line {
             new.push(b'\n');
         }
         new.extend_from_slice(want);
-        new.push(b'\n');
+        new.extend_from_slice(eol_like(lines.first()));
         Ok(Edit {
             new,
             summary: format!("add a line to {path}"),
@@ -595,6 +624,8 @@ impl Kind for Line {
 
     fn probe(&self) -> String {
         let mut s = probe_accounts(self.owner.as_deref(), self.group.as_deref());
+        // Before the file's probe, which ends with the content.
+        s.push_str(&probe_obstacle(&self.path, true));
         s.push_str(
             &Script::new(include_str!("line/probe.sh"))
                 .set("p", &self.path)
@@ -633,6 +664,7 @@ impl Kind for Line {
             unreadable: kv(header, "readable") == Some("no"),
             too_large: kv(header, "too_large") == Some("yes"),
             accounts: Accounts::parse(header),
+            obstacle: Obstacle::parse(header),
             ..LineFact::default()
         };
         if path == PathType::File {
@@ -656,6 +688,14 @@ impl Kind for Line {
     }
 
     fn plan(&self, fact: &LineFact) -> Planned {
+        let planned = self.plan_path(fact);
+        fact.obstacle.refuse(&self.path, planned)
+    }
+}
+
+impl Line {
+    /// The edit the file calls for, before what stands in its way.
+    fn plan_path(&self, fact: &LineFact) -> Planned {
         if let Some(error) = self.regex_error(fact) {
             return error;
         }
@@ -1121,6 +1161,54 @@ mod tests {
             1,
             "no temp file left"
         );
+    }
+
+    /// A CRLF file (edited on Windows): its `a=1\r` is the line `a=1`
+    /// (no duplicate appended), and lines keel writes end in CRLF too, so
+    /// the file does not end up with mixed line ends. Plan and apply agree.
+    #[test]
+    fn crlf_files_stay_crlf_and_their_lines_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.ini");
+        std::fs::write(&path, "a=1\r\nb=2\r\n").unwrap();
+        let (before, _) = converge(&yaml_for(&path, "line: a=1\n"), &path);
+        assert_eq!(before.diff.action(), Action::NoOp, "{:?}", before.diff);
+        let (before, _) = converge(&yaml_for(&path, "match: '^b='\nline: b=3\n"), &path);
+        assert_eq!(before.diff.action(), Action::Update);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a=1\r\nb=3\r\n");
+        let (before, _) = converge(&yaml_for(&path, "line: c=1\n"), &path);
+        assert_eq!(before.diff.action(), Action::Update);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "a=1\r\nb=3\r\nc=1\r\n"
+        );
+        let (before, _) = converge(&yaml_for(&path, "line: b=3\nstate: absent\n"), &path);
+        assert_eq!(before.diff.action(), Action::Update);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a=1\r\nc=1\r\n");
+        // The fixture side: the plan alone, from probe output.
+        let e = eval("line", "{path: /x, line: a=1}", &probe_of("a=1\r\n", None, &[]));
+        assert_eq!(e.diff.action(), Action::NoOp);
+    }
+
+    /// A read-only mount or `chattr +i` (as root), or a file where the
+    /// directory should be: an edit is a plan error, not an apply failure;
+    /// a line already there stays a no-op.
+    #[test]
+    fn obstacles_are_plan_errors_only_for_an_edit() {
+        let yaml = "{path: /srv/ro/a.conf, line: b=2}";
+        let e = eval("line", yaml, &format!("unwritable=/srv/ro/a.conf\n{}", probe_of("a=1\n", None, &[])));
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("read-only mount"));
+        let e = eval("line", yaml, &format!("unwritable=/srv/ro/a.conf\n{}", probe_of("b=2\n", None, &[])));
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(e.diff.error.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("etc");
+        std::fs::write(&blocker, "").unwrap();
+        let r = load("line", &yaml_for(&blocker.join("app.conf"), "line: a=1\ncreate: true\n"));
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("is not a directory"));
     }
 
     #[test]

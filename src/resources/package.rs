@@ -405,6 +405,32 @@ impl Kind for Package {
     }
 
     fn plan(&self, fact: &PackageFact) -> Planned {
+        let planned = self.plan_change(fact);
+        if fact.held && !planned.commands.is_empty() {
+            return self.refuse_held(planned);
+        }
+        planned
+    }
+}
+
+impl Package {
+    /// A held package (`apt-mark hold`): apt refuses every change to it
+    /// (`Held packages were changed and -y was used without
+    /// --allow-change-held-packages`), and overriding the hold would undo
+    /// a decision made on the host. The plan keeps the change it would
+    /// make, runs nothing, and fails saying how to go on.
+    fn refuse_held(&self, planned: Planned) -> Planned {
+        let name = &self.name;
+        let why = format!(
+            "is on hold (apt-mark hold): apt refuses to change it; run `apt-mark unhold {name}` on the host to let keel change it, or change the stack to match the host"
+        );
+        let mut diff = planned.diff;
+        diff.error = Some(format!("{name} {why}"));
+        Planned::only(diff)
+    }
+
+    /// The change the state calls for, before holds are considered.
+    fn plan_change(&self, fact: &PackageFact) -> Planned {
         match (self.state, fact.status) {
             (PackageState::Present, DpkgStatus::NotInstalled | DpkgStatus::ConfigFiles) => {
                 self.plan_install(fact)
@@ -491,12 +517,6 @@ impl Package {
             let _ = write!(
                 reason,
                 "; apt needs the epoch: write `version: \"{installed}\"`"
-            );
-        }
-        if fact.held {
-            reason.push_str(
-                "; the package is on hold (apt-mark hold), so apt will refuse \
-                 to change it until it is unheld",
             );
         }
         let diff = Diff::with_action(Action::Update)
@@ -730,7 +750,37 @@ mod tests {
         assert_eq!(e.diff.action(), Action::Update);
         let reason = e.diff.reason.unwrap();
         assert!(reason.contains("apt needs the epoch"), "{reason}");
-        assert!(reason.contains("on hold"), "{reason}");
+        let error = e.diff.error.unwrap();
+        assert!(error.contains("on hold"), "{error}");
+    }
+
+    /// apt refuses any change to a held package ("Held packages were
+    /// changed"): the plan must fail up front, not apply.
+    #[test]
+    fn held_package_changes_are_plan_errors() {
+        let cases = [
+            ("{name: passwd, version: 4.13+dfsg1-1}", "hi |1:4.13+dfsg1-1\n"),
+            ("{name: nano, state: absent}", "hi |7.2-1\nRemv nano [7.2-1]\n"),
+            ("{name: nano, state: absent, purge: true}", "hi |7.2-1\n"),
+            ("name: less", "hn |\n"),
+            ("name: less", "hc |590-2\n"),
+            ("name: less", "hU |590-2\n"),
+        ];
+        for (yaml, fact) in cases {
+            let e = eval("package", yaml, fact);
+            assert!(e.commands.is_empty(), "{yaml} on {fact:?}: runs nothing");
+            let err = e.diff.error.clone().unwrap_or_else(|| panic!("{yaml}: an error"));
+            assert!(err.contains("on hold"), "{err}");
+            assert!(err.contains("apt-mark unhold"), "{err}");
+            assert_ne!(e.diff.action(), Action::NoOp, "{yaml}");
+        }
+        // Nothing to change: a hold is fine.
+        let e = eval("package", "name: nano", "hi |7.2-1\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(e.diff.error.is_none());
+        let e = eval("package", "{name: less, state: absent}", "hn |\n");
+        assert_eq!(e.diff.action(), Action::NoOp);
+        assert!(e.diff.error.is_none());
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //! Only declared attributes are compared. `enabled` is left alone for units
 //! whose enablement systemd does not let one toggle (`static`, `indirect`,
 //! `generated`, `transient`, aliases): the plan says why instead of planning
-//! a command that could never converge. Masked units are never unmasked.
+//! a command that could never converge. Masked units are never unmasked:
+//! enabling or starting one (which systemd refuses) is a plan error that
+//! says to unmask it; stopping one is planned as usual.
 //!
 //! Every script first runs `systemctl daemon-reload` when systemd reports the
 //! unit's file changed on disk (`NeedDaemonReload=yes`), so a unit file
@@ -259,7 +261,15 @@ impl Kind for Service {
 
     fn plan(&self, fact: &ServiceFact) -> Planned {
         let changes = self.changes(fact);
-        let diff = self.diff(fact, &changes);
+        let mut diff = self.diff(fact, &changes);
+        if fact.is_masked() && changes.needs_unmasked() {
+            // systemctl refuses: "Unit file ... is masked".
+            let unit = self.unit();
+            diff.error = Some(format!(
+                "{unit} is masked, so it cannot be enabled or started: run `systemctl unmask {unit}` on the host to let keel manage it, or declare it stopped and disabled"
+            ));
+            return Planned::only(diff);
+        }
         Planned::new(diff, self.commands(&changes))
     }
 
@@ -322,6 +332,16 @@ struct Changes {
 impl Changes {
     fn any(&self) -> bool {
         self.enabled.is_some() || self.state.is_some()
+    }
+
+    /// Whether a change enables or starts the unit, which systemd refuses
+    /// for a masked unit (stopping one works).
+    fn needs_unmasked(&self) -> bool {
+        self.enabled.as_ref().is_some_and(|e| e.after)
+            || self
+                .state
+                .as_ref()
+                .is_some_and(|s| s.after == ServiceState::Running)
     }
 }
 
@@ -705,6 +725,28 @@ mod tests {
         );
         assert!(e.diff.reason.unwrap().contains("keel does not unmask"));
         assert!(e.commands.iter().all(|c| !c.script.contains("unmask")));
+    }
+
+    /// systemctl refuses to enable or start a masked unit: the plan fails
+    /// up front and apply runs nothing; stopping one is planned as usual.
+    #[test]
+    fn enabling_or_starting_a_masked_unit_is_a_plan_error() {
+        let masked = |active: &str, sub: &str| {
+            format!("Id=nginx.service\nLoadState=masked\nActiveState={active}\nSubState={sub}\nUnitFileState=masked\n")
+        };
+        for yaml in [FULL, "{name: nginx, enabled: true}", "{name: nginx, state: running}"] {
+            let e = eval("service", yaml, &masked("inactive", "dead"));
+            assert!(e.commands.is_empty(), "{yaml}: runs nothing");
+            let err = e.diff.error.unwrap_or_else(|| panic!("{yaml}: an error"));
+            assert!(err.contains("systemctl unmask nginx.service"), "{err}");
+        }
+        let e = eval(
+            "service",
+            "{name: nginx, state: stopped, enabled: false}",
+            &masked("active", "running"),
+        );
+        assert!(e.diff.error.is_none());
+        assert_eq!(summaries(&e.commands), vec!["stop nginx.service"]);
     }
 
     #[test]

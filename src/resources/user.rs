@@ -32,6 +32,16 @@
 //! files sudo reads in `/etc/sudoers.d` (first word: the name; not keel's
 //! file): the plan names them beside `sudo: true`, and warns (drift) with
 //! `sudo: false`, which they defeat. Group rules (`%sudo`) are not read.
+//!
+//! A user to create whose home exists already (`useradd -m` keeps it as
+//! it is): when it is a directory of the declared `uid` the plan says it is
+//! kept; a directory of anyone else, or a file, is a plan error, since the
+//! new user could not use it and handing someone's files over is not a
+//! guess keel makes.
+//!
+//! A declared `uid` that another user has is a plan error naming that user
+//! (the probe asks `getent passwd UID`): useradd and usermod would refuse
+//! it at apply.
 
 use super::common::State;
 use super::common::accounts::{check_group_name, check_id, getent_probe, parse_id, probe_failure};
@@ -158,6 +168,21 @@ pub struct UserFact {
     pub sudoers: SudoFact,
     /// Rules for the user in other sudoers files (`FILE:LINE`), not keel's.
     pub other_sudo: Vec<String>,
+    /// What is at the home of a user to be created, when something is.
+    pub existing_home: Option<ExistingHome>,
+    /// The name of the user that has the declared uid (probed only when a
+    /// uid is declared), to refuse taking another user's uid.
+    pub uid_holder: Option<String>,
+}
+
+/// Something already at the home of a user keel is to create: `useradd`
+/// keeps it as it is, whoever owns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExistingHome {
+    /// A directory, with its owner's uid and name (`UNKNOWN`: no user).
+    Dir { uid: u32, owner: String },
+    /// A file, a link or a device.
+    Other,
 }
 
 const SENSITIVE: &str = "(sensitive)";
@@ -755,6 +780,13 @@ impl Kind for User {
     fn probe(&self) -> String {
         let mut s = String::from("set +e\n");
         s.push_str(&getent_probe("passwd", &self.name, "passwd"));
+        if let (State::Present, Some(uid)) = (self.state, self.uid.as_deref().and_then(parse_id)) {
+            // Who has that uid (useradd and usermod refuse a taken one).
+            let _ = writeln!(
+                s,
+                "keel_uh=$(getent passwd {uid} | cut -d: -f1)\nif [ -n \"$keel_uh\" ]; then printf 'uid_holder=%s\\n' \"$keel_uh\"; fi"
+            );
+        }
         if self.state == State::Present {
             s.push_str("if [ \"$keel_rc\" = 0 ]; then\n");
             s.push_str(
@@ -775,6 +807,14 @@ impl Kind for User {
                     &Script::new(include_str!("user/keys_probe.sh"))
                         .set("keel_user", &self.name)
                         .set("keel_home", self.home.as_deref().unwrap_or(""))
+                        .render(),
+                );
+            }
+            if self.create_home {
+                s.push_str("else\n");
+                s.push_str(
+                    &Script::new(include_str!("user/home_probe.sh"))
+                        .set("keel_home", self.home_or_default())
                         .render(),
                 );
             }
@@ -854,6 +894,17 @@ impl Kind for User {
                 },
             };
         }
+        fact.uid_holder = kv(text, "uid_holder").map(str::to_string);
+        fact.existing_home = match kv(text, "home").map(str::trim) {
+            Some("dir") => Some(ExistingHome::Dir {
+                uid: kv(text, "home_uid")
+                    .and_then(|u| u.trim().parse().ok())
+                    .ok_or_else(|| FactError::Unexpected("no `home_uid=` in the user probe".into()))?,
+                owner: kv(text, "home_owner").unwrap_or_default().trim().to_string(),
+            }),
+            Some("other") => Some(ExistingHome::Other),
+            _ => None,
+        };
         fact.sudoers = match kv(text, "sudoers") {
             None => SudoFact::NotProbed,
             Some("absent") => SudoFact::Absent,
@@ -884,7 +935,30 @@ impl Kind for User {
     fn plan(&self, fact: &UserFact) -> Planned {
         let changes = self.changes(fact);
         let commands = self.commands(fact, &changes);
+        let creates = changes.create;
+        let sets_uid = creates || changes.usermod.iter().any(|a| a == "-u");
         let mut diff = self.diff(changes);
+        if sets_uid
+            && let Some(uid) = self.uid.as_deref().and_then(parse_id)
+            && let Some(other) = fact.uid_holder.as_deref().filter(|h| *h != self.name)
+        {
+            // useradd: "UID 3100 is not unique"; usermod: "already exists".
+            diff.error = Some(format!(
+                "{} cannot have uid {uid}: user `{other}` has it; give `{other}` another uid first, or declare another `uid`",
+                self.name
+            ));
+            return Planned::only(diff);
+        }
+        if creates && let Some(why) = self.home_in_the_way(fact) {
+            diff.error = Some(format!("{} {why}", self.name));
+            return Planned::only(diff);
+        }
+        if creates && fact.existing_home.is_some() {
+            diff.reason = Some(format!(
+                "{} exists already and is kept as it is (no skeleton files are copied)",
+                self.home_or_default()
+            ));
+        }
         self.other_sudo_notes(fact, &mut diff);
         Planned::new(diff, commands)
     }
@@ -919,6 +993,35 @@ impl User {
             Some(r) => format!("{r}; {note}"),
             None => note,
         });
+    }
+
+    /// Why the home of a user to be created is in the way: `useradd -m`
+    /// keeps what is there, so a directory of another owner stays theirs
+    /// (the new user could not write its own home, nor keel its keys) and
+    /// a file stays a file. Handing over or replacing someone's files is
+    /// not a guess keel makes.
+    fn home_in_the_way(&self, fact: &UserFact) -> Option<String> {
+        let home = self.home_or_default();
+        match fact.existing_home.as_ref()? {
+            ExistingHome::Other => Some(format!(
+                "cannot be created with its home {home}: something other than a directory is there (remove it, or declare another `home`)"
+            )),
+            ExistingHome::Dir { uid, .. }
+                if self.uid.as_deref().and_then(parse_id) == Some(*uid) =>
+            {
+                None
+            }
+            ExistingHome::Dir { uid, owner } => {
+                let owner = if owner.is_empty() || owner == "UNKNOWN" {
+                    format!("uid {uid}, which no user has")
+                } else {
+                    format!("{owner} (uid {uid})")
+                };
+                Some(format!(
+                    "cannot be created with its home {home}: that directory exists and belongs to {owner}, and useradd would leave it so; hand it over (`chown -R`), move it away, declare `uid: {uid}` if it is this user's, or declare another `home`"
+                ))
+            }
+        }
     }
 }
 
@@ -1690,5 +1793,94 @@ mod tests {
         assert_eq!(out.status, 0, "{}", out.stderr);
         let found: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("other_sudo=")).collect();
         assert_eq!(found, [format!("other_sudo={}/a:2", d.display())]);
+    }
+
+    /// useradd -m keeps a home that exists: another owner's directory
+    /// stays theirs and a file stays a file, so creating the user there is
+    /// a plan error; a home of the declared uid is kept, and the plan says so.
+    #[test]
+    fn existing_home_of_a_user_to_create() {
+        let absent = "passwd_absent=1\n";
+        let e = eval(
+            "user",
+            "{name: dave, uid: 3001}",
+            &format!("{absent}home=dir\nhome_uid=4444\nhome_owner=UNKNOWN\n"),
+        );
+        assert!(e.commands.is_empty(), "runs nothing");
+        let err = e.diff.error.unwrap();
+        assert!(err.contains("belongs to uid 4444, which no user has"), "{err}");
+        assert!(err.contains("declare `uid: 4444`"), "{err}");
+
+        let e = eval(
+            "user",
+            "name: dave",
+            &format!("{absent}home=dir\nhome_uid=1000\nhome_owner=erin\n"),
+        );
+        assert!(e.diff.error.unwrap().contains("belongs to erin (uid 1000)"));
+
+        let e = eval("user", "name: dave", &format!("{absent}home=other\n"));
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.unwrap().contains("other than a directory"));
+
+        let e = eval(
+            "user",
+            "{name: dave, uid: 4444}",
+            &format!("{absent}home=dir\nhome_uid=4444\nhome_owner=UNKNOWN\n"),
+        );
+        assert!(e.diff.error.is_none());
+        assert_eq!(e.diff.action(), Action::Create);
+        assert!(e.diff.reason.unwrap().contains("kept as it is"));
+        assert!(e.commands[0].script.contains("useradd"));
+
+        // Nothing there: created as usual.
+        let e = eval("user", "name: dave", &format!("{absent}home=absent\n"));
+        assert!(e.diff.error.is_none() && e.diff.reason.is_none());
+    }
+
+    /// The home probe, run here on real paths.
+    #[test]
+    fn home_probe_reports_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = |p: &std::path::Path| {
+            let script = Script::new(include_str!("user/home_probe.sh"))
+                .set("keel_home", p.to_str().unwrap())
+                .render();
+            run_local(&script).stdout
+        };
+        let me = run_local("id -u").stdout.trim().to_string();
+        let out = probe(dir.path());
+        assert!(out.starts_with("home=dir\n"), "{out}");
+        assert_eq!(kv(&out, "home_uid"), Some(me.as_str()));
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(probe(&file), "home=other\n");
+        assert_eq!(probe(&dir.path().join("none")), "home=absent\n");
+        // The user probe runs it only for a user to create with a home.
+        let r = load("user", "name: dave");
+        assert!(r.probe().contains("home=absent"));
+        let r = load("user", "{name: dave, create_home: false}");
+        assert!(!r.probe().contains("home=absent"));
+    }
+
+    /// useradd and usermod refuse a uid another user has: a plan error
+    /// naming that user, not an apply failure.
+    #[test]
+    fn a_uid_another_user_has_is_a_plan_error() {
+        let e = eval("user", "{name: u3, uid: 3100}", "passwd_absent=1\nuid_holder=u_taken\n");
+        assert!(e.commands.is_empty());
+        let err = e.diff.error.unwrap();
+        assert!(err.contains("user `u_taken` has it"), "{err}");
+        let live = "passwd=u2:x:3101:3101::/home/u2:/bin/sh\nprimary=u2\ngroups=u2\n";
+        let e = eval("user", "{name: u2, uid: 3100}", &format!("{live}uid_holder=u_taken\n"));
+        assert!(e.commands.is_empty());
+        assert!(e.diff.error.is_some());
+        // Free: usermod as before.
+        let e = eval("user", "{name: u2, uid: 3100}", live);
+        assert!(e.diff.error.is_none());
+        assert!(e.commands[0].script.contains("usermod -u 3100"));
+        // The probe asks who has the uid, on this host: root has 0.
+        let r = load("user", "{name: keel_no_such_user, uid: 0}");
+        let e = r.evaluate(&run_local(&r.probe())).unwrap();
+        assert!(e.diff.error.unwrap().contains("user `root` has it"));
     }
 }

@@ -16,6 +16,68 @@ pub(crate) fn refusal(action: Action, path: &str, why: &str) -> Planned {
     Planned::only(d)
 }
 
+/// What stops any change at a path, as [`probe_obstacle`] reports it.
+/// Checked only for a change that runs commands: a path that is already
+/// as declared stays a no-op on a read-only mount.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Obstacle {
+    /// The nearest existing ancestor of a missing path, when it is not a
+    /// directory: `mkdir -p` fails there ("Not a directory").
+    pub blocked: Option<String>,
+    /// A path root cannot write (a read-only mount, or `chattr +i`).
+    pub unwritable: Option<String>,
+    /// The path is a mount point (a bind-mounted file): renaming a new
+    /// file over it, or removing it, fails with "Device or resource busy".
+    pub mount_point: bool,
+}
+
+impl Obstacle {
+    pub(crate) fn parse(header: &str) -> Obstacle {
+        let get = |k| kv(header, k).map(str::to_string).filter(|v| !v.is_empty());
+        Obstacle {
+            blocked: get("blocked"),
+            unwritable: get("unwritable"),
+            mount_point: kv(header, "mounted") == Some("yes"),
+        }
+    }
+
+    /// `planned` as it is when it runs nothing or nothing stands in its
+    /// way; otherwise the same change as a plan error saying what is in
+    /// the way and what to do, since apply would fail at it.
+    pub(crate) fn refuse(&self, path: &str, planned: Planned) -> Planned {
+        if planned.commands.is_empty() || planned.diff.error.is_some() {
+            return planned;
+        }
+        let why = if let Some(a) = &self.blocked {
+            format!(
+                "cannot be created: `{a}` is not a directory (remove or move it, or declare another path)"
+            )
+        } else if self.mount_point {
+            "cannot be changed: it is a mount point (a file bind-mounted here, as container runtimes do with /etc/resolv.conf); keel replaces a file by renaming a new one over it, which a mount point refuses: change it where it is mounted from".to_string()
+        } else if let Some(a) = &self.unwritable {
+            format!(
+                "cannot be changed: `{a}` is not writable even for root; it is on a read-only mount or has the immutable attribute (`lsattr -d {a}` shows `i`; `chattr -i` clears it)"
+            )
+        } else {
+            return planned;
+        };
+        let mut diff = planned.diff;
+        diff.error = Some(format!("{path} {why}"));
+        Planned::only(diff)
+    }
+}
+
+/// Shell printing `blocked=` or `unwritable=` for a change at `path` (see
+/// `paths/obstacle.sh`); `beside`: the change writes a new file beside
+/// `path` and renames it over, so its directory must be writable too.
+pub(crate) fn probe_obstacle(path: &str, beside: bool) -> String {
+    crate::shell::Script::new(include_str!("paths/obstacle.sh"))
+        .set("keel_at", path)
+        .set("keel_dir", parent_dir(path).unwrap_or_else(|| "/".into()))
+        .flag("keel_beside", beside)
+        .render()
+}
+
 /// What is wrong with the path part of a probe's output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathProbeError {

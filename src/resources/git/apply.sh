@@ -6,7 +6,9 @@
 # the ref `keel_ref` (a tag, a branch, with `keel_commit_like` a commit;
 # empty: the remote's default branch; `keel_full_commit`: a full sha that
 # may need no fetch) and check out its commit detached, discarding local
-# changes with `keel_force` or `keel_new`. `keel_depth` is empty or
+# changes with `keel_force` or `keel_new`; without them, files the new
+# commit adds that are already in the work tree (untracked or ignored)
+# make it fail rather than be overwritten. `keel_depth` is empty or
 # --depth=N; `keel_cred`, when set, is the credential helper (the
 # credentials are in the environment); `keel_local` marks a repository on
 # this host. git's messages are masked with the sed expression
@@ -79,5 +81,19 @@ if [ -n "$keel_force" ] || [ -n "$keel_new" ]; then
   keel_git checkout -q --force --detach "$keel_c"
   keel_git reset -q --hard "$keel_c"
 else
+  # Files the new commit adds that are already here: git refuses them when
+  # untracked, but overwrites them silently when ignored (a local `.env`).
+  keel_h=$(git -c safe.directory='*' -C "$keel_p" rev-parse -q --verify 'HEAD^{commit}') || keel_h=
+  if [ -n "$keel_h" ]; then
+    keel_w=$(git -c safe.directory='*' -c core.quotePath=false -C "$keel_p" diff --name-only --no-renames --diff-filter=A "$keel_h" "$keel_c" |
+      while IFS= read -r keel_f; do
+        if [ -e "$keel_p/$keel_f" ] || [ -L "$keel_p/$keel_f" ]; then printf '%s\n' "$keel_f"; fi
+      done)
+    if [ -n "$keel_w" ]; then
+      printf 'keel: %s holds files that the commit to check out adds; keel will not overwrite them (move them away, or set force: true to overwrite them):\n' "$keel_p" >&2
+      printf '%s\n' "$keel_w" | head -n 5 >&2
+      exit 1
+    fi
+  fi
   keel_git checkout -q --detach "$keel_c"
 fi

@@ -8,7 +8,10 @@
 # removed. Otherwise the first line matching `re` is replaced by `line`, or
 # `line` is appended when no line equals it; a missing file is created
 # with `create` set and an error otherwise. `line` and `re` reach grep on
-# its standard input, never as arguments. Prints nothing on success.
+# its standard input, never as arguments. A line that ends with a CR (a
+# CRLF file) counts as equal to `line`; a replacing line keeps the CR of
+# the line it replaces, and an added line gets one when the file's first
+# line has one. Prints nothing on success.
 # params: p line re has_re absent create
 : "${p?}" "${line?}" "${re?}" "${has_re?}" "${absent?}" "${create?}"
 set -e
@@ -16,8 +19,13 @@ if [ -L "$p" ] || { [ -e "$p" ] && [ ! -f "$p" ]; }; then
   printf '%s\n' "keel: $p is not a regular file" >&2
   exit 1
 fi
+keel_cr=$(printf '\r')
 keel_grep_re() { printf '%s\n' "$re" | grep "$1" -f - -- "$p"; }
-keel_grep_line() { printf '%s\n' "$line" | grep "$1" -f - -- "$p"; }
+keel_grep_line() { printf '%s\n%s\n' "$line" "$line$keel_cr" | grep "$1" -f - -- "$p"; }
+# The CR to write after `line` where the line $1 stood (empty: none).
+keel_cr_of() {
+  case $1 in *"$keel_cr") printf '%s' "$keel_cr" ;; esac
+}
 keel_found() {
   if [ -n "$has_re" ]; then keel_grep_re -qaE; else keel_grep_line -qaxF; fi
 }
@@ -30,13 +38,13 @@ keel_fill_remove() {
 }
 keel_fill_replace() {
   head -n "$((keel_n - 1))" < "$p"
-  printf '%s\n' "$line"
+  printf '%s%s\n' "$line" "$(keel_cr_of "$keel_cur")"
   tail -n "+$((keel_n + 1))" < "$p"
 }
 keel_fill_append() {
   cat < "$p"
   if [ -n "$(tail -c 1 < "$p")" ]; then echo; fi
-  printf '%s\n' "$line"
+  printf '%s%s\n' "$line" "$(keel_cr_of "$(head -n 1 < "$p")")"
 }
 if [ -n "$absent" ]; then
   if [ -e "$p" ] && keel_found; then keel_replace keel_fill_remove; fi
@@ -52,7 +60,10 @@ else
   keel_n=
   if [ -n "$has_re" ]; then keel_n=$(keel_grep_re -naE | head -n 1 | cut -d: -f1); fi
   if [ -n "$keel_n" ]; then
-    if [ "$(sed -n "${keel_n}p" < "$p")" != "$line" ]; then keel_replace keel_fill_replace; fi
+    keel_cur=$(sed -n "${keel_n}p" < "$p")
+    if [ "$keel_cur" != "$line" ] && [ "$keel_cur" != "$line$keel_cr" ]; then
+      keel_replace keel_fill_replace
+    fi
   elif ! keel_grep_line -qaxF; then
     keel_replace keel_fill_append
   fi
