@@ -187,7 +187,8 @@ pub(super) fn parse_effective(text: &str) -> BTreeMap<String, Vec<String>> {
 
 /// Parse `grep -n` output over several files: `file:line:text`. The
 /// `Match` lines (which the probe greps too) are not sources: each setting
-/// after one, up to the end of its file, is marked as under it.
+/// after one, up to the end of its file or a `Match all`, is marked as
+/// under it.
 pub(super) fn parse_sources(text: &str) -> Vec<Source> {
     let mut out = Vec::new();
     let mut block: Option<(String, usize, String)> = None;
@@ -208,7 +209,12 @@ pub(super) fn parse_sources(text: &str) -> Vec<Source> {
             block = None;
         }
         if keyword == "match" {
-            block = Some((file.to_string(), line, value.to_string()));
+            // `Match all` ends a block: what follows applies to every connection.
+            let all = value
+                .split_whitespace()
+                .next()
+                .is_some_and(|c| c.eq_ignore_ascii_case("all"));
+            block = (!all).then(|| (file.to_string(), line, value.to_string()));
             continue;
         }
         out.push(Source {

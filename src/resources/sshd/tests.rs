@@ -854,3 +854,16 @@ fn a_match_block_that_sets_a_declared_keyword_is_named() {
     assert!(reason.contains("under `Match Address 10.0.0.0/8`"), "{reason}");
     assert!(!reason.contains("which sshd reads first"), "{reason}");
 }
+
+/// `Match all` ends a block: the lines after it are global again.
+#[test]
+fn match_all_ends_a_block() {
+    let got = config::parse_sources(
+        "/etc/ssh/sshd_config.d/10-m.conf:1:Match User bob\n\
+         /etc/ssh/sshd_config.d/10-m.conf:2:  MaxAuthTries 9\n\
+         /etc/ssh/sshd_config.d/10-m.conf:3:Match all\n\
+         /etc/ssh/sshd_config.d/10-m.conf:4:MaxAuthTries 3\n",
+    );
+    let marks: Vec<(usize, bool)> = got.iter().map(|s| (s.line, s.under_match.is_some())).collect();
+    assert_eq!(marks, [(2, true), (4, false)]);
+}
