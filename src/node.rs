@@ -982,6 +982,19 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for NodeDeserializer<'a> {
     }
 }
 
+/// A spanned value has the schema of its value.
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Spanned<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(g)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde_json::{Map, Value as J, json};
 use std::borrow::Cow;
 
+pub mod entries;
+pub mod fields;
+use entries::{KIND_DEFS, common_keys};
+
 /// Which of keel's files a schema describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FileKind {
@@ -27,9 +31,6 @@ pub enum FileKind {
     Module,
     Inventory,
 }
-
-/// Where the kinds' own definitions live in the document.
-const KIND_DEFS: &str = "kindDefinitions";
 
 /// The schema of `kind` files, as a JSON document.
 pub fn document(kind: FileKind) -> J {
@@ -135,28 +136,6 @@ fn kind_schemas(g: &mut SchemaGenerator) -> Vec<(&'static str, Schema)> {
     ]
 }
 
-/// The keys every resource accepts besides its kind's (see
-/// [`crate::config::entry::COMMON_KEYS`]).
-fn common_keys() -> Map<String, J> {
-    let addresses = json!({
-        "description": "Addresses of resources (`file[/etc/motd]`, `module.NAME`): one or a list.",
-        "anyOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }]
-    });
-    let tag = json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]+$" });
-    let props = json!({
-        "id": { "description": "The name in the resource's address, instead of its natural name.", "type": ["string", "integer"] },
-        "depends_on": addresses,
-        "notify": addresses,
-        "for_each": { "description": "One resource per item of a list or map (or one `{{ }}` expression giving one): `each.key`, `each.value`, `each.index`." },
-        "when": { "description": "A condition (true/false, or a `{{ }}` expression), per host.", "type": ["boolean", "string"] },
-        "tags": { "description": "Tags for `--tags`.", "anyOf": [tag, { "type": "array", "items": tag }] },
-    });
-    match props {
-        J::Object(m) => m,
-        _ => Map::new(),
-    }
-}
-
 /// Add the common keys to a kind's settings object.
 fn with_common_keys(body: &mut J) {
     if let Some(props) = body.get_mut("properties").and_then(J::as_object_mut) {
@@ -260,70 +239,6 @@ fn or_template(s: &mut J) {
     *s = wrapped;
 }
 
-/// `resources:`: a list of one-key maps, the key a kind.
-pub fn resources(_: &mut SchemaGenerator) -> Schema {
-    let entries: Vec<J> = crate::resources::kind_names()
-        .into_iter()
-        .map(|name| {
-            json!({
-                "type": "object",
-                "properties": { name: { "$ref": format!("#/{KIND_DEFS}/kind:{name}") } },
-                "required": [name],
-                "additionalProperties": false,
-            })
-        })
-        .collect();
-    Schema::try_from(json!({
-        "description": "Resources: `- KIND: { settings }`, one kind per entry.",
-        "type": ["array", "null"],
-        "items": { "oneOf": entries },
-    }))
-    .unwrap_or_default()
-}
-
-/// `uses:`: module uses.
-pub fn uses(_: &mut SchemaGenerator) -> Schema {
-    let mut props = common_keys();
-    props.remove("notify");
-    props.insert(
-        "module".into(),
-        json!({ "description": "The module's name (see `keel modules`).", "type": "string" }),
-    );
-    props.insert(
-        "with".into(),
-        json!({ "description": "The module's inputs.", "type": ["object", "null"] }),
-    );
-    Schema::try_from(json!({
-        "description": "Modules used, each with its inputs (`with:`).",
-        "type": ["array", "null"],
-        "items": {
-            "type": "object",
-            "properties": props,
-            "required": ["module"],
-            "additionalProperties": false,
-        },
-    }))
-    .unwrap_or_default()
-}
-
-/// `vars:`: a map of values, read by templates as `{{vars.NAME}}`.
-pub fn vars(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "description": "Values templates read as `{{vars.NAME}}`.",
-        "type": ["object", "null"],
-    })
-}
-
-/// A list written as one value or a list (`uris: https://...`).
-pub fn one_or_many(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "anyOf": [
-            { "type": "string" },
-            { "type": "array", "items": { "type": "string" } },
-        ],
-    })
-}
-
 /// Types the loader reads through a hand-written deserializer.
 macro_rules! text_schema {
     ($($ty:path => $name:literal, $description:literal;)*) => {$(
@@ -368,30 +283,6 @@ impl JsonSchema for crate::resources::sshd::Settings {
                 ],
             },
         })
-    }
-}
-
-impl<T: JsonSchema> JsonSchema for crate::node::Spanned<T> {
-    fn schema_name() -> Cow<'static, str> {
-        T::schema_name()
-    }
-    fn inline_schema() -> bool {
-        T::inline_schema()
-    }
-    fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        T::json_schema(g)
-    }
-}
-
-impl JsonSchema for crate::config::IgnoredNode {
-    fn schema_name() -> Cow<'static, str> {
-        "Any".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        Schema::from(true)
     }
 }
 

@@ -82,7 +82,7 @@ struct HostDef {
     auth: Auth,
     #[serde(default)]
     #[allow(dead_code)]
-    #[schemars(schema_with = "crate::schema::vars")]
+    #[schemars(schema_with = "crate::schema::fields::vars")]
     vars: IgnoredNode,
 }
 
@@ -95,7 +95,7 @@ struct GroupDef {
     children: Vec<Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
-    #[schemars(schema_with = "crate::schema::vars")]
+    #[schemars(schema_with = "crate::schema::fields::vars")]
     vars: IgnoredNode,
 }
 

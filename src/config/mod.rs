@@ -162,3 +162,16 @@ pub fn display_path(p: &Path) -> String {
         out.display().to_string()
     }
 }
+
+/// Any value: the loader reads it separately.
+impl schemars::JsonSchema for IgnoredNode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Any".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::Schema::from(true)
+    }
+}

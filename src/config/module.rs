@@ -104,11 +104,11 @@ pub(crate) struct ModuleDoc {
     inputs: BTreeMap<Spanned<String>, InputDoc>,
     #[serde(default)]
     #[allow(dead_code)]
-    #[schemars(schema_with = "crate::schema::uses")]
+    #[schemars(schema_with = "crate::schema::entries::uses")]
     uses: IgnoredNode,
     #[serde(default)]
     #[allow(dead_code)]
-    #[schemars(schema_with = "crate::schema::resources")]
+    #[schemars(schema_with = "crate::schema::entries::resources")]
     resources: IgnoredNode,
     #[serde(default)]
     #[allow(dead_code)]

@@ -74,7 +74,7 @@ pub(crate) struct StackDoc {
     targets: Vec<Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
-    #[schemars(schema_with = "crate::schema::vars")]
+    #[schemars(schema_with = "crate::schema::fields::vars")]
     vars: IgnoredNode,
     /// Secrets, read on the machine keel runs on: `{ env: VAR }`,
     /// `{ file: path }` or `{ command: "pass show db" }`.
@@ -86,11 +86,11 @@ pub(crate) struct StackDoc {
     module_path: Vec<Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
-    #[schemars(schema_with = "crate::schema::uses")]
+    #[schemars(schema_with = "crate::schema::entries::uses")]
     uses: IgnoredNode,
     #[serde(default)]
     #[allow(dead_code)]
-    #[schemars(schema_with = "crate::schema::resources")]
+    #[schemars(schema_with = "crate::schema::entries::resources")]
     resources: IgnoredNode,
     /// The release deployed (a template, e.g. `"{{vars.release}}"`).
     #[serde(default)]

@@ -72,21 +72,21 @@ pub struct AptRepository {
     pub state: State,
     /// `deb` (default) and/or `deb-src`.
     #[serde(default, deserialize_with = "one_or_many")]
-    #[schemars(schema_with = "crate::schema::one_or_many")]
+    #[schemars(schema_with = "crate::schema::fields::one_or_many")]
     pub types: Vec<String>,
     /// Repository base URIs (http, https or file).
     #[serde(default, deserialize_with = "one_or_many")]
-    #[schemars(schema_with = "crate::schema::one_or_many")]
+    #[schemars(schema_with = "crate::schema::fields::one_or_many")]
     pub uris: Vec<String>,
     /// Suites (codenames); a suite ending in `/` is a flat repository path.
     #[serde(default, deserialize_with = "one_or_many")]
-    #[schemars(schema_with = "crate::schema::one_or_many")]
+    #[schemars(schema_with = "crate::schema::fields::one_or_many")]
     pub suites: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
-    #[schemars(schema_with = "crate::schema::one_or_many")]
+    #[schemars(schema_with = "crate::schema::fields::one_or_many")]
     pub components: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many_opt")]
-    #[schemars(schema_with = "crate::schema::one_or_many")]
+    #[schemars(schema_with = "crate::schema::fields::one_or_many")]
     pub architectures: Option<Vec<String>>,
     /// The ASCII-armored public key, inline.
     pub key: Option<String>,
