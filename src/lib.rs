@@ -48,6 +48,7 @@ mod shell;
 mod suggest;
 mod template;
 mod transport;
+mod url;
 
 /// The binary's entry: the parsed flags and the command they name.
 pub use cli::{Args, run};

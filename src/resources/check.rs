@@ -332,7 +332,7 @@ impl Kind for Check {
 /// Value checks of an `http:` check.
 fn check_http(h: &Http, errs: &mut Vec<Invalid>) {
     let scheme_ok = h.url.starts_with("http://") || h.url.starts_with("https://");
-    if !scheme_ok || crate::check::http::Url::parse(&h.url).is_err() {
+    if !scheme_ok || crate::url::Url::parse(&h.url).is_err() {
         errs.push(
             Invalid::field(
                 "http",
