@@ -496,34 +496,20 @@ impl Git {
 
     /// Local changes: shown, and without `force` an error of the plan.
     fn refuse_dirty(&self, fact: &GitFact, d: &mut Diff, unknown: &[String]) -> Option<Planned> {
-        if fact.changes_count == 0 {
-            return None;
-        }
-        let files = if fact.changes_count == 1 {
-            "1 file".to_string()
-        } else {
-            format!("{} files", fact.changes_count)
-        };
-        d.attrs.push(AttrChange::new(
-            "local changes",
-            Some(files.clone()),
-            Some(if self.force {
-                "(discarded)"
-            } else {
-                "(kept: keel refuses to discard them)"
-            }),
-        ));
-        if self.force {
-            return None;
-        }
         let listing = fact.changes.join(", ");
-        d.error = Some(format!(
-            "{} has local changes to {files} ({listing}); keel will not discard them: \
-             commit them elsewhere, or set `force: true`",
-            self.path
-        ));
-        d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
-        Some(Planned::only(d.clone()))
+        self.refuse_files(
+            d,
+            unknown,
+            ("local changes", fact.changes_count),
+            ("(discarded)", "(kept: keel refuses to discard them)"),
+            |files| {
+                format!(
+                    "{} has local changes to {files} ({listing}); keel will not discard them: \
+                     commit them elsewhere, or set `force: true`",
+                    self.path
+                )
+            },
+        )
     }
 
     /// Files of the work tree that the commit to check out adds: git
@@ -531,34 +517,50 @@ impl Git {
     /// overwrites them silently when ignored (a local `.env` lost), or
     /// forced. Without `force` an error of the plan; with it, shown.
     fn refuse_in_way(&self, fact: &GitFact, d: &mut Diff, unknown: &[String]) -> Option<Planned> {
-        if fact.in_way_count == 0 {
+        let listing = fact.in_way.join(", ");
+        self.refuse_files(
+            d,
+            unknown,
+            ("files in the way", fact.in_way_count),
+            ("(overwritten)", "(kept: keel refuses to overwrite them)"),
+            |files| {
+                format!(
+                    "{} holds {files} not in its checked-out commit that {} adds ({listing}); \
+                     the checkout would refuse them, or overwrite them when ignored: \
+                     move them away, or set `force: true` to overwrite them",
+                    self.path,
+                    self.ref_label()
+                )
+            },
+        )
+    }
+
+    /// `count` files that the work tree holds and the update would lose:
+    /// shown as the attribute `what` (`forced` or `kept` after it), and
+    /// without `force` the plan's error, `error("N files")`.
+    fn refuse_files(
+        &self,
+        d: &mut Diff,
+        unknown: &[String],
+        (what, count): (&str, usize),
+        (forced, kept): (&str, &str),
+        error: impl FnOnce(&str) -> String,
+    ) -> Option<Planned> {
+        if count == 0 {
             return None;
         }
-        let files = if fact.in_way_count == 1 {
+        let files = if count == 1 {
             "1 file".to_string()
         } else {
-            format!("{} files", fact.in_way_count)
+            format!("{count} files")
         };
-        d.attrs.push(AttrChange::new(
-            "files in the way",
-            Some(files.clone()),
-            Some(if self.force {
-                "(overwritten)"
-            } else {
-                "(kept: keel refuses to overwrite them)"
-            }),
-        ));
+        let after = if self.force { forced } else { kept };
+        d.attrs
+            .push(AttrChange::new(what, Some(files.clone()), Some(after)));
         if self.force {
             return None;
         }
-        let listing = fact.in_way.join(", ");
-        d.error = Some(format!(
-            "{} holds {files} not in its checked-out commit that {} adds ({listing}); \
-             the checkout would refuse them, or overwrite them when ignored: \
-             move them away, or set `force: true` to overwrite them",
-            self.path,
-            self.ref_label()
-        ));
+        d.error = Some(error(&files));
         d.unknown = (!unknown.is_empty()).then(|| unknown.join("; "));
         Some(Planned::only(d.clone()))
     }
