@@ -43,11 +43,7 @@ fn a_server_configured_by_hand_is_adopted_without_duplicates() {
     let h = Host::start("adopt");
     let inv = h.inventory("root", &[], "");
     let inv = inv.to_str().unwrap();
-    let keel = |args: &[&str]| {
-        let mut all = vec![args[0], "-i", inv];
-        all.extend_from_slice(&args[1..]);
-        h.keel(&all, &[])
-    };
+    let keel = |args: &[&str]| h.keel_inv(inv, args);
     let base = h.write("base.yaml", BASE);
     expect(&keel(&["apply", "--yes", &base]), 0, "the cron package");
     // The hand edits.

@@ -31,11 +31,7 @@ fn a_server_that_predates_keel_is_imported_then_pruned() {
     let h = Host::start("import");
     let inv = h.inventory("root", &[], "");
     let inv = inv.to_str().unwrap();
-    let keel = |args: &[&str]| {
-        let mut all = vec![args[0], "-i", inv];
-        all.extend_from_slice(&args[1..]);
-        h.keel(&all, &[])
-    };
+    let keel = |args: &[&str]| h.keel_inv(inv, args);
     let base = h.write("base.yaml", BASE);
     expect(&keel(&["apply", "--yes", &base]), 0, "the cron package");
     // What was there before keel managed it.

@@ -80,6 +80,13 @@ impl Host {
         self.record(Keel::new().args(args).envs(env).run(), args)
     }
 
+    /// `keel COMMAND -i INVENTORY REST...` (`args[0]` is the command).
+    pub fn keel_inv(&self, inventory: &str, args: &[&str]) -> Run {
+        let mut all = vec![args[0], "-i", inventory];
+        all.extend_from_slice(&args[1..]);
+        self.keel(&all, &[])
+    }
+
     /// Add a run of `keel ARGS` to the transcript; returns the run.
     pub fn record(&self, run: Run, args: &[&str]) -> Run {
         let mut t = self.transcript.borrow_mut();
