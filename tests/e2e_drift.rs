@@ -81,7 +81,7 @@ fn hand_made_drift_is_reported_in_junit_json_and_github() {
     for want in [
         "file[/etc/app.conf]|failure: content differs",
         "cron[root/rotate]|failure: missing on the host",
-        "ufw[firewall]|failure: on the host, not in the stack: unmanaged rule kept: allow 8080/tcp",
+        "ufw[firewall]|failure: on the host, not in the stack: allow 8080/tcp",
     ] {
         assert!(
             failures.iter().any(|c| c.starts_with(want)),

@@ -91,7 +91,15 @@ fn summary_line(s: &Summary) -> String {
     )
 }
 
-/// One host's part of the plan. With `all`, unchanged resources are listed.
+/// An unchanged resource that says something on the host defeats or
+/// overrides what it declares (a `Match` block, a later sysctl file, a
+/// sudo rule by hand): listed in every plan, not only with `--all`.
+fn warns(r: &ResourcePlan) -> bool {
+    r.reason.as_deref().is_some_and(|x| x.contains("warning: "))
+}
+
+/// One host's part of the plan. With `all`, unchanged resources are
+/// listed; without, those with a warning are.
 pub fn host(h: &HostPlan, all: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -124,7 +132,7 @@ pub fn host(h: &HostPlan, all: bool) -> String {
         }
     }
     for r in &h.resources {
-        if all || r.action.is_change() || r.error.is_some() {
+        if all || r.action.is_change() || r.error.is_some() || warns(r) {
             resource(&mut out, r);
         }
     }
@@ -214,6 +222,23 @@ fn describe_batches(batches: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unchanged_resource_with_a_warning_is_listed() {
+        use crate::report::fixture;
+        let mut warned = fixture::resource("sysctl[vm.swappiness]", Action::NoOp);
+        warned.reason =
+            Some("warning: /etc/sysctl.conf:3 sets 60; remove or change that line".into());
+        let quiet = fixture::resource("package[cron]", Action::NoOp);
+        let h = fixture::host("web-1", vec![warned, quiet], None);
+        let text = console::strip_ansi_codes(&host(&h, false)).to_string();
+        assert!(text.contains("sysctl[vm.swappiness]"), "{text}");
+        assert!(
+            text.contains("warning: /etc/sysctl.conf:3 sets 60"),
+            "{text}"
+        );
+        assert!(!text.contains("package[cron]"), "{text}");
+    }
 
     #[test]
     fn plan_lines_number_the_batches() {

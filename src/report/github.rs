@@ -99,7 +99,7 @@ mod tests {
             [
                 "::error file=stacks/web.yaml,title=keel drift%3A web-2 not checked::cannot connect: Connection refused",
                 "::warning file=stacks/web.yaml,line=7,title=drift on web-10%3A file[/etc/app.conf]::mode: 0600 → 0644%0Acontent differs",
-                "::warning file=stacks/web.yaml,line=15,title=drift on web-10%3A ufw[firewall]::on the host, not in the stack: unmanaged rule kept: allow 8080/tcp",
+                "::warning file=stacks/web.yaml,line=15,title=drift on web-10%3A ufw[firewall]::on the host, not in the stack: allow 8080/tcp",
                 "::notice title=keel drift::2 host(s) checked: 0 in sync, 1 drifted, 1 error(s); 2 resource(s) drifted",
             ]
         );

@@ -153,8 +153,7 @@ impl ResourceReport {
         let detail = match (&r.reason, unmanaged) {
             _ if refused => r.error.clone(),
             (_, true) => Some(format!(
-                "on the host, not in the stack: unmanaged rule{} kept: {}",
-                if r.unmanaged.len() == 1 { "" } else { "s" },
+                "on the host, not in the stack: {}",
                 r.unmanaged.join("; ")
             )),
             (reason, false) if status == Status::Drift => reason.clone(),
@@ -418,7 +417,7 @@ mod tests {
         assert_eq!(web10.resources[1].status, Status::InSync);
         assert_eq!(
             web10.resources[2].detail.as_deref(),
-            Some("on the host, not in the stack: unmanaged rule kept: allow 8080/tcp")
+            Some("on the host, not in the stack: allow 8080/tcp")
         );
         assert_eq!(
             web10.resources[0].findings(),
