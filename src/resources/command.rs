@@ -155,6 +155,25 @@ impl Command {
         s
     }
 
+    /// A shell function `name` that runs `sh -s` (its script on stdin)
+    /// behind `prefix` (`timeout -k 10 5`, or nothing), as `user` when set.
+    fn sh_function(&self, name: &str, prefix: &str) -> String {
+        let p = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix} ")
+        };
+        match &self.user {
+            None => format!("{name}() {{ {p}sh -s; }}\n"),
+            Some(u) => {
+                let u = q(u);
+                format!(
+                    "{name}() {{ if [ \"$(id -un)\" = {u} ]; then {p}sh -s; else {p}runuser -u {u} -- sh -s; fi; }}\n"
+                )
+            }
+        }
+    }
+
     /// Shell lines that run `text` in context (as `user` if set), with
     /// `redirect` applied to its output, leaving its status in `$keel_rc`
     /// when `capture` (errexit is suspended around it).
@@ -168,13 +187,9 @@ impl Command {
             None => {
                 let _ = writeln!(s, "{}", format!("{body} {redirect}").trim_end());
             }
-            Some(u) => {
-                let u = q(u);
+            Some(_) => {
                 let end = heredoc_delim("KEEL_CMD_END", &body);
-                let _ = writeln!(
-                    s,
-                    "keel_as_user() {{ if [ \"$(id -un)\" = {u} ]; then sh -s; else runuser -u {u} -- sh -s; fi; }}"
-                );
+                s.push_str(&self.sh_function("keel_as_user", ""));
                 let redirect = if redirect.is_empty() {
                     String::new()
                 } else {
@@ -278,16 +293,7 @@ impl Command {
         let end = heredoc_delim("KEEL_CMD_END", &body);
         let t = format!("timeout -k 5 {secs}");
         let mut s = String::from("set +e\n");
-        let _ = match &self.user {
-            None => writeln!(s, "keel_guard() {{ {t} sh -s; }}"),
-            Some(u) => {
-                let u = q(u);
-                writeln!(
-                    s,
-                    "keel_guard() {{ if [ \"$(id -un)\" = {u} ]; then {t} sh -s; else {t} runuser -u {u} -- sh -s; fi; }}"
-                )
-            }
-        };
+        s.push_str(&self.sh_function("keel_guard", &t));
         let _ = writeln!(
             s,
             "if command -v timeout >/dev/null 2>&1; then\nkeel_rc=$(keel_guard 2>/dev/null <<'{end}'\n{body}\n{end}\n)\n[ -n \"$keel_rc\" ] || keel_rc=timeout\nelse keel_rc=no-timeout; fi"
@@ -332,16 +338,7 @@ impl Command {
             "command -v timeout >/dev/null 2>&1 || { echo ",
         );
         let _ = writeln!(s, "{} >&2; exit 127; }}", q(&format!("keel: {NO_TIMEOUT}")));
-        let _ = match &self.user {
-            None => writeln!(s, "keel_bounded() {{ {t} sh -s; }}"),
-            Some(u) => {
-                let u = q(u);
-                writeln!(
-                    s,
-                    "keel_bounded() {{ if [ \"$(id -un)\" = {u} ]; then {t} sh -s; else {t} runuser -u {u} -- sh -s; fi; }}"
-                )
-            }
-        };
+        s.push_str(&self.sh_function("keel_bounded", &t));
         let _ = writeln!(
             s,
             "keel_bounded <<'{end}' || {{ keel_rc=$?; case $keel_rc in 124|137) echo 'keel: stopped after {secs} s (its timeout)' >&2 ;; esac; exit $keel_rc; }}\n{body}\n{end}"
