@@ -175,6 +175,11 @@ pub struct UserFact {
     pub uid_holder: Option<String>,
 }
 
+/// An owner name that no user has (`stat -c %U` prints `UNKNOWN`).
+fn orphan(owner: &str) -> bool {
+    owner.is_empty() || owner == "UNKNOWN"
+}
+
 /// Something already at the home of a user keel is to create: `useradd`
 /// keeps it as it is, whoever owns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -953,11 +958,21 @@ impl Kind for User {
             diff.error = Some(format!("{} {why}", self.name));
             return Planned::only(diff);
         }
-        if creates && fact.existing_home.is_some() {
-            diff.reason = Some(format!(
+        if creates && let Some(home) = &fact.existing_home {
+            let mut note = format!(
                 "{} exists already and is kept as it is (no skeleton files are copied)",
                 self.home_or_default()
-            ));
+            );
+            if let ExistingHome::Dir { uid, owner } = home
+                && self.uid.is_none()
+                && orphan(owner)
+            {
+                let _ = write!(
+                    note,
+                    "; it belongs to uid {uid}, which no user has (a user removed earlier?): the new user owns it if useradd gives it that uid; declare `uid: {uid}` to be sure"
+                );
+            }
+            diff.reason = Some(note);
         }
         self.other_sudo_notes(fact, &mut diff);
         Planned::new(diff, commands)
@@ -1011,8 +1026,12 @@ impl User {
             {
                 None
             }
+            // Left by a user removed earlier (keel prunes a user but keeps
+            // its home): without a declared uid, useradd may well give
+            // the new user that uid again; said in the plan, not refused.
+            ExistingHome::Dir { owner, .. } if self.uid.is_none() && orphan(owner) => None,
             ExistingHome::Dir { uid, owner } => {
-                let owner = if owner.is_empty() || owner == "UNKNOWN" {
+                let owner = if orphan(owner) {
                     format!("uid {uid}, which no user has")
                 } else {
                     format!("{owner} (uid {uid})")
@@ -1817,6 +1836,19 @@ mod tests {
             &format!("{absent}home=dir\nhome_uid=1000\nhome_owner=erin\n"),
         );
         assert!(e.diff.error.unwrap().contains("belongs to erin (uid 1000)"));
+
+        // Left by a user removed earlier (keel prunes users but keeps their
+        // homes), no uid declared: created, and the plan says whose it is.
+        let e = eval(
+            "user",
+            "name: dave",
+            &format!("{absent}home=dir\nhome_uid=1000\nhome_owner=UNKNOWN\n"),
+        );
+        assert!(e.diff.error.is_none(), "{:?}", e.diff.error);
+        assert!(e.commands[0].script.contains("useradd"));
+        let note = e.diff.reason.unwrap();
+        assert!(note.contains("belongs to uid 1000, which no user has"), "{note}");
+        assert!(note.contains("declare `uid: 1000` to be sure"), "{note}");
 
         let e = eval("user", "name: dave", &format!("{absent}home=other\n"));
         assert!(e.commands.is_empty());
