@@ -1285,8 +1285,22 @@ mod tests {
     /// An origin repository at `dir/ori gin's.git` with tags v1, v2 and a
     /// branch `next` one commit after v2; returns its path.
     fn origin(dir: &std::path::Path) -> String {
-        let o = dir.join("ori gin's.git");
-        let w = dir.join("scratch");
+        bare_repo(
+            dir,
+            "ori gin's.git",
+            "echo one > file.txt; g add file.txt; g commit -q -m one; g tag v1
+echo two > file.txt; g commit -q -am two; g tag -a -m 'version 2' v2
+g checkout -q -b next; echo three > file.txt; g commit -q -am three",
+            "main next v1 v2",
+        )
+    }
+
+    /// A bare repository `dir/NAME` holding `refs`, made by running
+    /// `history` (shell, `g` is git with an author) in a scratch clone of
+    /// an empty `main`; returns its path.
+    fn bare_repo(dir: &std::path::Path, name: &str, history: &str, refs: &str) -> String {
+        let o = dir.join(name);
+        let w = dir.join(format!("{name}.scratch"));
         let (o, w) = (o.to_str().unwrap(), w.to_str().unwrap());
         sh_ok(&format!(
             "set -e
@@ -1295,10 +1309,8 @@ git init -q --bare -b main {o}
 git init -q -b main {w}
 cd {w}
 g() {{ git -c user.name=t -c user.email=t@example.invalid \"$@\"; }}
-echo one > file.txt; g add file.txt; g commit -q -m one; g tag v1
-echo two > file.txt; g commit -q -am two; g tag -a -m 'version 2' v2
-g checkout -q -b next; echo three > file.txt; g commit -q -am three
-g push -q {o} main next v1 v2",
+{history}
+g push -q {o} {refs}",
             o = q(o),
             w = q(w)
         ));
@@ -1458,22 +1470,14 @@ g push -q {o} main next v1 v2",
     #[test]
     fn files_the_new_commit_adds_are_not_overwritten_silently() {
         let dir = tempfile::tempdir().unwrap();
-        let o = dir.path().join("origin.git");
-        let w = dir.path().join("scratch");
-        let (o, w) = (o.to_str().unwrap(), w.to_str().unwrap());
-        sh_ok(&format!(
-            "set -e
-export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
-git init -q --bare -b main {o}
-git init -q -b main {w}
-cd {w}
-g() {{ git -c user.name=t -c user.email=t@example.invalid \"$@\"; }}
-echo .env > .gitignore; g add .gitignore; g commit -q -m one; g tag a1
-echo ENV=repo > .env; g add -f .env; g commit -q -m two; g tag a2
-g push -q {o} main a1 a2",
-            o = q(o),
-            w = q(w)
-        ));
+        let o = bare_repo(
+            dir.path(),
+            "origin.git",
+            "echo .env > .gitignore; g add .gitignore; g commit -q -m one; g tag a1
+echo ENV=repo > .env; g add -f .env; g commit -q -m two; g tag a2",
+            "main a1 a2",
+        );
+        let o = o.as_str();
         let wt = dir.path().join("app");
         let wt = wt.to_str().unwrap();
         let env = format!("{wt}/.env");
